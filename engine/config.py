@@ -1,0 +1,291 @@
+"""Profiles (TOML files in ``configs/``) and credentials (environment only), read once.
+
+A profile names the server and every tunable; credentials never live in files. They come from
+RingCentral's own variable names, so the same shell works with the official SDKs:
+``RC_SERVER_URL`` (overrides the profile's URL), ``RC_APP_CLIENT_ID``, ``RC_APP_CLIENT_SECRET``,
+``RC_USER_JWT``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from engine.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# The guide says "about 50MB" and the spec says x-request-max-body-size: 50m (52,428,800
+# bytes); 50,000,000 stays under either reading with room to spare.
+DEFAULT_MAX_BATCH_BYTES = 50_000_000
+ENV_SERVER_URL = "RC_SERVER_URL"
+ENV_CLIENT_ID = "RC_APP_CLIENT_ID"
+ENV_CLIENT_SECRET = "RC_APP_CLIENT_SECRET"
+ENV_JWT = "RC_USER_JWT"
+
+N = TypeVar("N", int, float)
+
+
+class Table:
+    """One TOML table being validated: typed getters that name the file and the key on error."""
+
+    def __init__(self, source: str, prefix: str, data: Mapping[str, Any]) -> None:
+        self._source = source
+        self._prefix = prefix
+        self._data = data
+        self._seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self._prefix}{key}"
+
+    def _fail(self, key: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(self._source, self._key(key), problem, fix)
+
+    def _raw(self, key: str, default: Any) -> Any:
+        self._seen.add(key)
+        return self._data.get(key, default)
+
+    def table(self, key: str) -> Table:
+        value = self._raw(key, {})
+        if not isinstance(value, dict):
+            raise self._fail(key, f"expected a table, got {value!r}", f"Write it as [{key}].")
+        return Table(self._source, f"{self._key(key)}.", value)
+
+    def number(self, key: str, default: N, *, low: N, high: N | None = None) -> N:
+        value = self._raw(key, default)
+        kind = type(default)
+        ok_type = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        allowed = f"{kind.__name__} from {low}" + (f" to {high}" if high is not None else " up")
+        if isinstance(value, bool) or not ok_type:
+            raise self._fail(key, f"expected a {kind.__name__}, got {value!r}", f"Use a {allowed}.")
+        if value < low or (high is not None and value > high):
+            raise self._fail(key, f"{value!r} is out of range", f"Use a {allowed}.")
+        return kind(value)
+
+    def optional_int(self, key: str, *, low: int) -> int | None:
+        if self._data.get(key) in (None, 0):
+            self._seen.add(key)
+            return None
+        return self.number(key, low, low=low)
+
+    def text(self, key: str, default: str, choices: tuple[str, ...] = ()) -> str:
+        value = self._raw(key, default)
+        if not isinstance(value, str) or (choices and value not in choices):
+            fix = f"Use one of: {', '.join(choices)}." if choices else "Use a quoted string."
+            raise self._fail(key, f"invalid value {value!r}", fix)
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._raw(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, f"expected true or false, got {value!r}", "Use true or false.")
+        return value
+
+    def text_list(self, key: str, default: list[str]) -> tuple[str, ...]:
+        value = self._raw(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, f"expected a list of strings, got {value!r}", 'Use ["a", "b"].')
+        return tuple(value)
+
+    def int_list(self, key: str, default: list[int]) -> tuple[int, ...]:
+        value = self._raw(key, default)
+        if not isinstance(value, list) or not all(type(v) is int for v in value):
+            raise self._fail(key, f"expected a list of integers, got {value!r}", "Use [1, 2].")
+        return tuple(value)
+
+    def finish(self, *, ignore: tuple[str, ...] = ()) -> None:
+        """Reject keys nobody read: a typo must not silently fall back to a default."""
+        unknown = sorted(set(self._data) - self._seen - set(ignore))
+        if unknown:
+            allowed = ", ".join(sorted(self._seen)) or "none"
+            raise self._fail(unknown[0], "unknown key", f"Allowed keys here: {allowed}.")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    max_batch_messages: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    max_attempts: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    request_timeout: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    interval: float = 5.0
+    max_interval: float = 60.0
+    timeout: float = 6 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Client-side budget per RingCentral throttling group (x-throttling-group in the spec)."""
+
+    light_requests: int = 50
+    light_window: float = 60.0
+    auth_requests: int = 5
+    auth_window: float = 60.0
+    # "If Retry-After is absent, wait 60 seconds" (RingCentral rate-limit docs).
+    default_retry_after: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    profile: str
+    source: str
+    server_url: str
+    account: str = "~"
+    concurrency: int = 4
+    limits: Limits = field(default_factory=Limits)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    polling: PollSettings = field(default_factory=PollSettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """OAuth client and user credentials. Secrets are kept out of repr() on purpose."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    jwt: str = field(repr=False)
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def check_server_url(url: str, source: str, key: str) -> str:
+    """Plain http is allowed only on loopback: tokens must never cross a network in clear."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(source, key, f"{url!r} is not an http(s) URL",
+                          "Use a URL such as https://platform.ringcentral.com.")
+    if parts.scheme == "http" and not is_loopback(url):
+        raise ConfigError(source, key, f"plain http is refused for {parts.hostname}",
+                          "Use https, or http only for a simulator on 127.0.0.1.")
+    return url.rstrip("/")
+
+
+def resolve_profile(profile: str) -> Path:
+    """A profile is a path to a TOML file or the name of one in configs/."""
+    candidate = Path(profile)
+    if candidate.suffix == ".toml" or candidate.exists():
+        path = candidate
+    else:
+        path = Path("configs") / f"{profile}.toml"
+        if not path.exists():
+            path = CONFIG_DIR / f"{profile}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+        raise ConfigError(str(path), "profile", f"no profile named {profile!r}",
+                          f"Use one of {', '.join(known)} or a path to a .toml file.")
+    return path
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(file)", f"not valid TOML ({exc})",
+                          "Fix the syntax at the line named.") from exc
+
+
+def load_settings(profile: str = "simulator", env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a profile; ``RC_SERVER_URL`` in ``env`` overrides its server URL.
+
+    >>> load_settings("production").server_url
+    'https://platform.ringcentral.com'
+    """
+    env = os.environ if env is None else env
+    path = resolve_profile(profile)
+    root = Table(str(path), "", read_toml(path))
+    settings = _settings_from(root, path)
+    root.finish(ignore=("simulator",))
+    override = env.get(ENV_SERVER_URL)
+    if override:
+        url = check_server_url(override, "environment", ENV_SERVER_URL)
+        settings = replace(settings, server_url=url)
+    return settings
+
+
+def _settings_from(root: Table, path: Path) -> Settings:
+    server = root.table("server")
+    url = check_server_url(server.text("url", ""), str(path), "server.url")
+    account = server.text("account", "~")
+    server.finish()
+    limits_t = root.table("limits")
+    limits = Limits(
+        max_batch_bytes=limits_t.number("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES, low=1024),
+        max_batch_messages=limits_t.optional_int("max_batch_messages", low=1),
+    )
+    limits_t.finish()
+    send = root.table("send")
+    concurrency = send.number("concurrency", 4, low=1, high=64)
+    send.finish()
+    return Settings(
+        profile=path.stem, source=str(path), server_url=url, account=account,
+        concurrency=concurrency, limits=limits, retry=_retry(root.table("retry")),
+        polling=_polling(root.table("polling")), rate_limit=_rate_limit(root.table("rate_limit")),
+    )
+
+
+def _retry(t: Table) -> RetrySettings:
+    d = RetrySettings()
+    value = RetrySettings(
+        max_attempts=t.number("max_attempts", d.max_attempts, low=1, high=100),
+        backoff_initial=t.number("backoff_initial", d.backoff_initial, low=0.0),
+        backoff_max=t.number("backoff_max", d.backoff_max, low=0.0),
+        request_timeout=t.number("request_timeout", d.request_timeout, low=1.0),
+    )
+    t.finish()
+    return value
+
+
+def _polling(t: Table) -> PollSettings:
+    d = PollSettings()
+    value = PollSettings(
+        interval=t.number("interval", d.interval, low=0.01),
+        max_interval=t.number("max_interval", d.max_interval, low=0.01),
+        timeout=t.number("timeout", d.timeout, low=1.0),
+    )
+    t.finish()
+    return value
+
+
+def _rate_limit(t: Table) -> RateLimitSettings:
+    d = RateLimitSettings()
+    value = RateLimitSettings(
+        light_requests=t.number("light_requests", d.light_requests, low=1),
+        light_window=t.number("light_window", d.light_window, low=0.001),
+        auth_requests=t.number("auth_requests", d.auth_requests, low=1),
+        auth_window=t.number("auth_window", d.auth_window, low=0.001),
+        default_retry_after=t.number("default_retry_after", d.default_retry_after, low=0.0),
+    )
+    t.finish()
+    return value
+
+
+def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | None:
+    """Credentials from RingCentral's variable names, or None when none is set."""
+    env = os.environ if env is None else env
+    names = (ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_JWT)
+    values = [env.get(name, "") for name in names]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        raise ConfigError("environment", missing[0], "is not set while other credentials are",
+                          f"Set all of {', '.join(names)}, or none to use the simulator's.")
+    return Credentials(client_id=values[0], client_secret=values[1], jwt=values[2])

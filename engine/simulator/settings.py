@@ -1,0 +1,147 @@
+"""The simulator's settings: the ``[simulator]`` tables of a profile (configs/simulator.toml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.config import (
+    Credentials,
+    Table,
+    credentials_from_env,
+    read_toml,
+    resolve_profile,
+)
+
+FAULT_SCOPES = ("a2p", "send")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLimit:
+    """A throttling group: ``requests`` per ``window`` seconds, then ``penalty`` seconds of 429."""
+
+    requests: int
+    window: float
+    penalty: float
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSettings:
+    """Seeded fault injection; every rate is a probability per request in ``scope``."""
+
+    seed: int = 0
+    scope: str = "a2p"
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (500, 502, 503)
+    reset_rate: float = 0.0
+    accept_drop_rate: float = 0.0
+    burst_rate: float = 0.0
+    burst_length: int = 3
+    burst_retry_after: int = 1
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    early_expiry_rate: float = 0.0
+    early_expiry: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    credentials: Credentials
+    credentials_from_env: bool = False
+    senders: tuple[str, ...] = ("+16505550100",)
+    account_id: str = "400131508008"
+    owner_id: str = "400131508008"
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 604800
+    light: GroupLimit = GroupLimit(50, 60.0, 60.0)
+    auth: GroupLimit = GroupLimit(5, 60.0, 60.0)
+    retry_after_header: bool = True
+    max_body_bytes: int = 50 * 1024 * 1024
+    messages_per_second: float = 1000.0
+    price_per_segment: float = 0.007
+    failure_rate: float = 0.02
+    failure_seed: int = 1
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+
+DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
+
+
+def load_simulator_settings(
+    profile: str = "simulator", env: Mapping[str, str] | None = None
+) -> SimulatorSettings:
+    """Read ``[simulator]`` from a profile. Credentials set in ``env`` replace the demo ones, so a
+    user can point the engine at the simulator with the same variables as at RingCentral."""
+    path: Path = resolve_profile(profile)
+    root = Table(str(path), "", read_toml(path))
+    table = root.table("simulator")
+    return parse_simulator_table(table, env)
+
+
+def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorSettings:
+    d = SimulatorSettings(credentials=DEMO_CREDENTIALS)
+    demo = t.table("demo_credentials")
+    file_credentials = Credentials(
+        client_id=demo.text("client_id", DEMO_CREDENTIALS.client_id),
+        client_secret=demo.text("client_secret", DEMO_CREDENTIALS.client_secret),
+        jwt=demo.text("jwt", DEMO_CREDENTIALS.jwt),
+    )
+    demo.finish()
+    from_env = credentials_from_env(env)
+    settings = SimulatorSettings(
+        credentials=from_env or file_credentials,
+        credentials_from_env=from_env is not None,
+        senders=t.text_list("senders", list(d.senders)),
+        account_id=t.text("account_id", d.account_id),
+        owner_id=t.text("owner_id", d.owner_id),
+        access_token_ttl=t.number("access_token_ttl", d.access_token_ttl, low=1),
+        refresh_token_ttl=t.number("refresh_token_ttl", d.refresh_token_ttl, low=1),
+        light=_group(t.table("light"), d.light),
+        auth=_group(t.table("auth"), d.auth),
+        retry_after_header=t.flag("retry_after_header", d.retry_after_header),
+        max_body_bytes=t.number("max_body_bytes", d.max_body_bytes, low=1024),
+        messages_per_second=t.number("messages_per_second", d.messages_per_second, low=0.001),
+        price_per_segment=t.number("price_per_segment", d.price_per_segment, low=0.0),
+        failure_rate=t.number("failure_rate", d.failure_rate, low=0.0, high=1.0),
+        failure_seed=t.number("failure_seed", d.failure_seed, low=0),
+        faults=_faults(t.table("faults")),
+    )
+    t.finish()
+    return settings
+
+
+def _group(t: Table, d: GroupLimit) -> GroupLimit:
+    value = GroupLimit(
+        requests=t.number("requests", d.requests, low=1),
+        window=t.number("window", d.window, low=0.001),
+        penalty=t.number("penalty", d.penalty, low=0.0),
+    )
+    t.finish()
+    return value
+
+
+def _faults(t: Table) -> FaultSettings:
+    d = FaultSettings()
+    value = FaultSettings(
+        seed=t.number("seed", d.seed, low=0),
+        scope=t.text("scope", d.scope, FAULT_SCOPES),
+        error_rate=t.number("error_rate", d.error_rate, low=0.0, high=1.0),
+        error_statuses=t.int_list("error_statuses", list(d.error_statuses)),
+        reset_rate=t.number("reset_rate", d.reset_rate, low=0.0, high=1.0),
+        accept_drop_rate=t.number("accept_drop_rate", d.accept_drop_rate, low=0.0, high=1.0),
+        burst_rate=t.number("burst_rate", d.burst_rate, low=0.0, high=1.0),
+        burst_length=t.number("burst_length", d.burst_length, low=1),
+        burst_retry_after=t.number("burst_retry_after", d.burst_retry_after, low=0),
+        latency=t.number("latency", d.latency, low=0.0),
+        latency_jitter=t.number("latency_jitter", d.latency_jitter, low=0.0),
+        early_expiry_rate=t.number("early_expiry_rate", d.early_expiry_rate, low=0.0, high=1.0),
+        early_expiry=t.number("early_expiry", d.early_expiry, low=0.0),
+    )
+    t.finish()
+    return value
+
+
+def faults_from_mapping(data: Mapping[str, object], source: str = "faults") -> FaultSettings:
+    """Fault settings from a JSON object (``PUT /_sim/faults``), validated like the TOML."""
+    return _faults(Table(source, "", dict(data)))

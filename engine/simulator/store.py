@@ -1,0 +1,262 @@
+"""What the simulated account holds: OAuth sessions, batches and the ledger of accepted messages.
+
+Pure state: every method takes the current time as an argument. Messages are stored per batch in
+typed arrays (numbers as integers, texts in one UTF-8 blob) so ten million of them fit in a few
+hundred megabytes; statuses, ids and costs are derived, not stored.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.phone import is_north_american
+from engine.segments import segment_count
+from engine.simulator.settings import SimulatorSettings
+
+MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
+DELIVERY_FAILED_CODE = "SMS-CAR-411"
+SENDING_FAILED_CODE = "SMS-RC-503"  # the spec's example errorCode for a sending failure
+
+
+class RequestError(Exception):
+    """A request-level problem, answered with RingCentral's error shape."""
+
+    def __init__(self, status: int, code: str, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+
+
+def invalid_parameter(name: str, detail: str = "") -> RequestError:
+    message = f"Parameter [{name}] value is invalid." + (f" {detail}" if detail else "")
+    return RequestError(400, "CMN-101", message, name)
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    access_token: str
+    access_expires: float
+    refresh_token: str
+    refresh_expires: float
+
+
+@dataclass(slots=True)
+class Batch:
+    serial: int
+    id: str
+    sender: str
+    text: str | None
+    created: float
+    rate: float
+    numbers: array[int]
+    request_index: array[int] | None
+    text_blob: bytes | None
+    text_ends: array[int] | None
+    segments: array[int] | None
+    uniform_segments: int
+    failed: array[int]
+
+    @property
+    def size(self) -> int:
+        return len(self.numbers)
+
+    def processed(self, now: float) -> int:
+        # The epsilon keeps float error from leaving the last message unprocessed.
+        return min(self.size, int((now - self.created) * self.rate + 1e-3))
+
+    def finished_at(self) -> float:
+        return self.created + self.size / self.rate
+
+    def to(self, i: int) -> str:
+        return f"+{self.numbers[i]}"
+
+    def text_of(self, i: int) -> str:
+        if self.text_blob is None or self.text_ends is None:
+            return self.text or ""
+        start = self.text_ends[i - 1] if i else 0
+        end = self.text_ends[i]
+        return self.text_blob[start:end].decode() if end > start else (self.text or "")
+
+    def index_in_request(self, i: int) -> int:
+        return self.request_index[i] if self.request_index is not None else i + 1
+
+    def segments_of(self, i: int) -> int:
+        return self.segments[i] if self.segments is not None else self.uniform_segments
+
+    def segments_upto(self, n: int) -> int:
+        if self.segments is None:
+            return self.uniform_segments * n
+        return sum(self.segments[:n]) if n < self.size else sum(self.segments)
+
+    def failure_kind(self, i: int) -> str | None:
+        """'DeliveryFailed' or 'SendingFailed' for the messages chosen to fail, else None."""
+        k = bisect_left(self.failed, i)
+        if k < len(self.failed) and self.failed[k] == i:
+            return "DeliveryFailed" if k % 2 == 0 else "SendingFailed"
+        return None
+
+
+@dataclass(slots=True)
+class _Draft:
+    numbers: array[int] = field(default_factory=lambda: array("q"))
+    request_index: array[int] = field(default_factory=lambda: array("q"))
+    texts: list[bytes] = field(default_factory=list)
+    text_ends: array[int] = field(default_factory=lambda: array("q"))
+    segments: array[int] = field(default_factory=lambda: array("H"))
+    own_texts: bool = False
+    length: int = 0
+
+
+def check_message(message: Any, batch_text: str | None) -> tuple[str, str] | RequestError:
+    """The accepted (number, effective text) of one message, or why it is rejected."""
+    if not isinstance(message, dict):
+        return RequestError(400, "CMN-101", "Message must be an object", "messages")
+    to = message.get("to")
+    if not isinstance(to, list) or len(to) != 1 or not isinstance(to[0], str):
+        return RequestError(400, "CMN-101", "Exactly one recipient number is supported", "to")
+    if not is_north_american(to[0]):
+        return RequestError(400, "SMS-RC-410", "The recipient number is invalid", "to")
+    text = message.get("text", batch_text)
+    if not isinstance(text, str) or not text:
+        return RequestError(400, "CMN-100", "Text is missing for this recipient", "text")
+    if len(text) > MAX_TEXT:
+        return RequestError(400, "SMS-RC-413", f"Text is longer than {MAX_TEXT} characters", "text")
+    return to[0], text
+
+
+class Store:
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.batches: list[Batch] = []
+        self._by_id: dict[str, Batch] = {}
+        self._access: dict[str, Session] = {}
+        self._refresh: dict[str, Session] = {}
+
+    # OAuth sessions ------------------------------------------------------------------------
+
+    def new_session(self, now: float, access_ttl: float) -> Session:
+        session = Session(secrets.token_hex(8), "", 0.0, "", 0.0)
+        return self._issue(session, now, access_ttl)
+
+    def _issue(self, session: Session, now: float, access_ttl: float) -> Session:
+        session.access_token = secrets.token_urlsafe(24)
+        session.refresh_token = secrets.token_urlsafe(24)
+        session.access_expires = now + access_ttl
+        session.refresh_expires = now + self.settings.refresh_token_ttl
+        self._access[session.access_token] = session
+        self._refresh[session.refresh_token] = session
+        return session
+
+    def refresh(self, refresh_token: str, now: float, access_ttl: float) -> Session | None:
+        """A new token pair; the refresh token is single-use and the old access token dies."""
+        session = self._refresh.pop(refresh_token, None)
+        if session is None or session.refresh_expires <= now:
+            return None
+        self._access.pop(session.access_token, None)
+        return self._issue(session, now, access_ttl)
+
+    def session_for(self, access_token: str) -> Session | None:
+        return self._access.get(access_token)
+
+    def open_sessions(self) -> int:
+        return len(self._access)
+
+    def revoke(self, token: str) -> None:
+        session = self._access.get(token) or self._refresh.get(token)
+        if session is not None:
+            self._access.pop(session.access_token, None)
+            self._refresh.pop(session.refresh_token, None)
+
+    # Batches -------------------------------------------------------------------------------
+
+    def create_batch(self, body: Any, now: float) -> tuple[Batch, list[dict[str, Any]]]:
+        sender, batch_text, messages = self._check_request(body)
+        draft = _Draft()
+        rejected: list[dict[str, Any]] = []
+        for index, message in enumerate(messages, start=1):
+            verdict = check_message(message, batch_text)
+            if isinstance(verdict, RequestError):
+                to = message.get("to") if isinstance(message, dict) else None
+                to = [n for n in to if isinstance(n, str)] if isinstance(to, list) else []
+                rejected.append({"index": index, "to": to,
+                                 "errorCode": verdict.code, "description": verdict.message})
+                continue
+            self._add(draft, index, verdict, own=isinstance(message.get("text"), str))
+        batch = self._seal(draft, sender, batch_text, now, len(messages))
+        self.batches.append(batch)
+        self._by_id[batch.id] = batch
+        return batch, rejected
+
+    def _check_request(self, body: Any) -> tuple[str, str | None, list[Any]]:
+        if not isinstance(body, dict):
+            raise RequestError(400, "CMN-104", "Cannot parse request")
+        sender = body.get("from")
+        if not isinstance(sender, str) or sender not in self.settings.senders:
+            raise invalid_parameter("from", "Use a phone number with the A2P SMS feature.")
+        text = body.get("text")
+        if text is not None and not isinstance(text, str):
+            raise invalid_parameter("text")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise invalid_parameter("messages", "At least one message is required.")
+        return sender, text, messages
+
+    @staticmethod
+    def _add(draft: _Draft, index: int, verdict: tuple[str, str], *, own: bool) -> None:
+        number, text = verdict
+        draft.numbers.append(int(number[1:]))
+        draft.request_index.append(index)
+        encoded = text.encode() if own else b""
+        draft.own_texts |= own
+        draft.texts.append(encoded)
+        draft.length += len(encoded)
+        draft.text_ends.append(draft.length)
+        draft.segments.append(segment_count(text) if own else 0)
+
+    def _seal(self, d: _Draft, sender: str, text: str | None, now: float, sent: int) -> Batch:
+        serial = len(self.batches) + 1
+        size = len(d.numbers)
+        uniform = segment_count(text) if text else 1
+        segments = None
+        if d.own_texts:
+            segments = array("H", (s or uniform for s in d.segments))
+        rng = random.Random(self.settings.failure_seed * 1_000_003 + serial)
+        failures = round(size * self.settings.failure_rate)
+        failed = array("q", sorted(rng.sample(range(size), failures)))
+        identity = size == sent
+        return Batch(
+            serial=serial, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), sender=sender,
+            text=text, created=now, rate=self.settings.messages_per_second, numbers=d.numbers,
+            request_index=None if identity else d.request_index,
+            text_blob=b"".join(d.texts) if d.own_texts else None,
+            text_ends=d.text_ends if d.own_texts else None,
+            segments=segments, uniform_segments=uniform, failed=failed,
+        )
+
+    def batch(self, batch_id: str) -> Batch | None:
+        return self._by_id.get(batch_id)
+
+    def message(self, message_id: int) -> tuple[Batch, int] | None:
+        serial, i = divmod(message_id, 1 << 32)
+        if not 1 <= serial <= len(self.batches) or i >= self.batches[serial - 1].size:
+            return None
+        return self.batches[serial - 1], i
+
+    def ledger(self) -> Iterator[tuple[str, int, str, str]]:
+        """Every accepted message: (batch id, 1-based index in its request, to, text)."""
+        for batch in self.batches:
+            for i in range(batch.size):
+                yield batch.id, batch.index_in_request(i), batch.to(i), batch.text_of(i)
+
+    def accepted_count(self) -> int:
+        return sum(batch.size for batch in self.batches)

@@ -1,0 +1,122 @@
+"""JSON views of the store, shaped by the spec's response schemas (MessageBatchResponse,
+MessageListMessageResponse, MessageStatusesResponse and the error models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.simulator.store import DELIVERY_FAILED_CODE, SENDING_FAILED_CODE, Batch
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def error_body(code: str, message: str, parameter: str | None = None) -> dict[str, Any]:
+    """One body that satisfies ASGErrorResponse, ApiErrorResponseModel and the parameterised
+    model alike: RingCentral's gateway and services answer in all three shapes."""
+    entry: dict[str, Any] = {"errorCode": code, "message": message}
+    if parameter is not None:
+        entry["parameterName"] = parameter
+    return {"errorCode": code, "message": message, "errors": [entry]}
+
+
+def oauth_error(error: str, code: str, message: str) -> dict[str, Any]:
+    return {"error": error, "error_description": message,
+            "errors": [{"errorCode": code, "message": message}]}
+
+
+def price(segments: int, per_segment: float) -> float:
+    return round(segments * per_segment, 6)
+
+
+def batch_view(batch: Batch, now: float, per_segment: float,
+               rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    processed = batch.processed(now)
+    done = processed == batch.size
+    view: dict[str, Any] = {
+        "id": batch.id,
+        "from": batch.sender,
+        "batchSize": batch.size,
+        "processedCount": processed,
+        "status": "Completed" if done else "Processing",
+        "creationTime": iso(batch.created),
+        "lastModifiedTime": iso(batch.created + processed / batch.rate),
+        # The guide: reading a batch "will always return an empty rejected array".
+        "rejected": rejected or [],
+    }
+    if done:
+        view["cost"] = price(batch.segments_upto(batch.size), per_segment)
+    return view
+
+
+def message_status(batch: Batch, i: int, processed: int) -> tuple[str, str | None]:
+    if i >= processed:
+        return "Queued", None
+    kind = batch.failure_kind(i)
+    if kind is None:
+        return "Delivered", None
+    return kind, DELIVERY_FAILED_CODE if kind == "DeliveryFailed" else SENDING_FAILED_CODE
+
+
+def message_view(batch: Batch, i: int, now: float, per_segment: float,
+                 detailed: bool, alone: bool = False) -> dict[str, Any]:
+    processed = batch.processed(now)
+    status, error = message_status(batch, i, processed)
+    segments = batch.segments_of(i)
+    message_id = (batch.serial << 32) + i
+    view: dict[str, Any] = {
+        # The spec types this id as int64 in listings and as a string when read alone.
+        "id": str(message_id) if alone else message_id,
+        "batchId": batch.id,
+        "from": batch.sender,
+        "to": [batch.to(i)],
+        "creationTime": iso(batch.created),
+        "lastModifiedTime": iso(batch.created + min(i + 1, processed) / batch.rate),
+        "messageStatus": status,
+        "segmentCount": segments,
+        "direction": "Outbound",
+    }
+    if status != "Queued":
+        view["cost"] = price(segments, per_segment)
+    if error is not None:
+        view["errorCode"] = error
+    if detailed:
+        view["text"] = batch.text_of(i)
+    return view
+
+
+def add_statuses(totals: dict[str, dict[str, Any]], batch: Batch, now: float) -> None:
+    """Add one batch's messages to status counts, with segments in place of cost."""
+    processed = batch.processed(now)
+    counts = {"queued": batch.size - processed, "delivered": 0, "deliveryFailed": 0,
+              "sendingFailed": 0}
+    segments = {"queued": batch.segments_upto(batch.size) - batch.segments_upto(processed)}
+    failed_segments = 0
+    for k, i in enumerate(batch.failed):
+        if i >= processed:
+            break
+        key = "deliveryFailed" if k % 2 == 0 else "sendingFailed"
+        code = DELIVERY_FAILED_CODE if k % 2 == 0 else SENDING_FAILED_CODE
+        counts[key] += 1
+        seg = batch.segments_of(i)
+        failed_segments += seg
+        segments[key] = segments.get(key, 0) + seg
+        errors = totals[key].setdefault("errorCodeCounts", {})
+        errors[code] = errors.get(code, 0) + 1
+    counts["delivered"] = processed - counts["deliveryFailed"] - counts["sendingFailed"]
+    segments["delivered"] = batch.segments_upto(processed) - failed_segments
+    for key, count in counts.items():
+        totals[key]["count"] += count
+        totals[key]["segments"] += segments.get(key, 0)
+
+
+def statuses_view(batches: list[Batch], now: float, per_segment: float) -> dict[str, Any]:
+    keys = ("queued", "delivered", "deliveryFailed", "sent", "sendingFailed")
+    totals: dict[str, dict[str, Any]] = {k: {"count": 0, "segments": 0} for k in keys}
+    for batch in batches:
+        add_statuses(totals, batch, now)
+    for entry in totals.values():
+        entry["cost"] = price(entry.pop("segments"), per_segment)
+    return totals

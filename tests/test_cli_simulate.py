@@ -1,0 +1,47 @@
+"""``a2p simulate`` as a user runs it: a process that serves and prints how to reach it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from engine import basicauth
+
+
+def test_simulate_serves_and_prints_demo_credentials() -> None:
+    """The command prints its URL and demo credentials, then answers a JWT login."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert process.stderr is not None
+        lines = [process.stderr.readline() for _ in range(6)]
+        url = re.search(r"listening on (http://\S+)", lines[0])
+        assert url, lines
+        assert any("RC_USER_JWT=demo-user-jwt" in line for line in lines)
+        request = urllib.request.Request(
+            f"{url.group(1)}/restapi/oauth/token",
+            data=b"grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=demo-user-jwt",
+            headers={"Authorization": basicauth.encode("demo-client-id", "demo-client-secret"),
+                     "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 130
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_help_teaches() -> None:
+    """--help lists the commands with an example."""
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "simulate", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "Example: a2p simulate" in result.stdout

@@ -1,0 +1,101 @@
+"""Profiles and credentials: defaults, overrides, and errors that name file, key and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import ConfigError, Credentials, credentials_from_env, load_settings
+from engine.config import CONFIG_DIR
+from engine.simulator import load_simulator_settings
+
+
+def test_shipped_profiles_load() -> None:
+    """simulator and production profiles load with their documented servers."""
+    assert load_settings("simulator", env={}).server_url == "http://127.0.0.1:8080"
+    production = load_settings("production", env={})
+    assert production.server_url == "https://platform.ringcentral.com"
+    assert production.limits.max_batch_bytes == 50_000_000
+    assert production.account == "~"
+
+
+def test_server_url_from_environment_overrides_profile() -> None:
+    """RC_SERVER_URL points any profile at a simulator on loopback."""
+    settings = load_settings("production", env={"RC_SERVER_URL": "http://127.0.0.1:9999/"})
+    assert settings.server_url == "http://127.0.0.1:9999"
+
+
+def test_plain_http_is_refused_off_loopback() -> None:
+    """Tokens never cross a network in clear: http:// is only for 127.0.0.1 or localhost."""
+    with pytest.raises(ConfigError, match=r"RC_SERVER_URL.*https"):
+        load_settings("production", env={"RC_SERVER_URL": "http://example.com"})
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "p.toml"
+    path.write_text('[server]\nurl = "https://platform.ringcentral.com"\n' + text)
+    return path
+
+
+def test_unknown_key_names_file_key_and_allowed_keys(tmp_path: Path) -> None:
+    """A typo is an error naming the file, the key and the keys allowed there."""
+    path = write(tmp_path, "[send]\nconcurency = 8\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(str(path), env={})
+    message = str(info.value)
+    assert str(path) in message
+    assert "send.concurency" in message
+    assert "concurrency" in message.split("Allowed keys here:")[1]
+
+
+def test_out_of_range_value_says_what_is_allowed(tmp_path: Path) -> None:
+    """A value out of range names the range."""
+    path = write(tmp_path, "[limits]\nmax_batch_bytes = 10\n")
+    with pytest.raises(ConfigError, match=r"limits.max_batch_bytes.*int from 1024"):
+        load_settings(str(path), env={})
+
+
+def test_wrong_type_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
+    """A string for a number, or broken TOML, is a ConfigError (also a ValueError)."""
+    with pytest.raises(ValueError, match="concurrency"):
+        load_settings(str(write(tmp_path, '[send]\nconcurrency = "8"\n')), env={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(str(write(tmp_path, "[send\n")), env={})
+
+
+def test_unknown_profile_lists_known_ones() -> None:
+    """Naming a profile that does not exist lists those that do."""
+    with pytest.raises(ConfigError, match="production"):
+        load_settings("nonesuch", env={})
+
+
+def test_credentials_come_from_environment_and_hide_secrets() -> None:
+    """Credentials use RingCentral's variable names; repr() never shows the secret or JWT."""
+    env = {"RC_APP_CLIENT_ID": "id", "RC_APP_CLIENT_SECRET": "s3cret", "RC_USER_JWT": "eyJ.jwt"}
+    credentials = credentials_from_env(env)
+    assert credentials == Credentials("id", "s3cret", "eyJ.jwt")
+    assert "s3cret" not in repr(credentials)
+    assert "eyJ.jwt" not in repr(credentials)
+    assert credentials_from_env({}) is None
+
+
+def test_partial_credentials_name_the_missing_variable() -> None:
+    """Setting some credentials but not all is an error naming the missing variable."""
+    with pytest.raises(ConfigError, match="RC_USER_JWT"):
+        credentials_from_env({"RC_APP_CLIENT_ID": "id", "RC_APP_CLIENT_SECRET": "s"})
+
+
+def test_simulator_accepts_environment_credentials_else_demo_ones() -> None:
+    """The simulator takes the RC_* credentials when set, its demo ones otherwise."""
+    env = {"RC_APP_CLIENT_ID": "id", "RC_APP_CLIENT_SECRET": "s", "RC_USER_JWT": "j"}
+    assert load_simulator_settings("simulator", env).credentials.client_id == "id"
+    demo = load_simulator_settings("simulator", {})
+    assert demo.credentials.client_id == "demo-client-id"
+    assert "+16505550100" in demo.senders
+
+
+def test_every_shipped_profile_is_valid() -> None:
+    """Each file in configs/ loads without error."""
+    for path in CONFIG_DIR.glob("*.toml"):
+        assert load_settings(str(path), env={}).profile == path.stem
