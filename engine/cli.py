@@ -7,9 +7,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import orjson
+
+from engine.config import load_settings
 from engine.errors import EngineError, UsageError
+from engine.plan import Plan, make_plan
+from engine.reader import FORMATS, ReadOptions, read_lines
+from engine.rejections import Aggregator
 from engine.simulator import load_simulator_settings, start_simulator
 from engine.simulator.settings import SimulatorSettings
+from engine.sources import open_input
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -34,7 +41,49 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8080, help="port, 0 for any free one (8080)")
     sim.add_argument("--config", default="simulator", metavar="PROFILE",
                      help="profile name in configs/ or a .toml path (default simulator)")
+    plan = sub.add_parser(
+        "plan", help="dry run: read and chunk a list, send nothing",
+        description="Read a recipient list and cut it into request bodies exactly as 'send' "
+        "would, without sending anything. Prints the batches (recipients, bytes, input "
+        "positions) and every record rejected locally, so you can fix the list first.",
+        epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
+        "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
+        "  zcat numbers.txt.gz | a2p plan - --from +16505550100 --text Hi --json | jq .chunks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _input_options(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
+                      help="list at most N local rejections (default 20; the JSON has all)")
     return parser
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="INPUT",
+                        help="CSV, JSONL or one number per line (.gz too); - reads stdin")
+    parser.add_argument("--from", dest="sender", required=True, metavar="E164",
+                        help="your A2P sender number, e.g. +16505550100")
+    parser.add_argument("--text", help="batch text for every recipient without its own")
+    parser.add_argument("--template", metavar="T",
+                        help="per-recipient text from CSV columns or JSON keys, "
+                        "e.g. 'Hi {name}, your code is {code}'")
+    parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
+                        help="input format (default: by suffix, else by the first line)")
+    parser.add_argument("--to-column", default="to", metavar="NAME",
+                        help="CSV column with the number (default to)")
+    parser.add_argument("--text-column", metavar="NAME",
+                        help="CSV column with a per-recipient text (default text, if present)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first bad record instead of listing it and going on")
+    parser.add_argument("--dedupe", action="store_true",
+                        help="skip repeated recipients (same number and text)")
+    parser.add_argument("--profile", "--config", dest="profile", default="simulator",
+                        metavar="NAME", help="profile in configs/ or a .toml path "
+                        "(default simulator)")
+    parser.add_argument("--max-batch-bytes", type=int, metavar="N",
+                        help="bytes per request body (default from the profile: 50,000,000)")
+    parser.add_argument("--max-batch-messages", type=int, metavar="N",
+                        help="messages per request (default: no cap)")
 
 
 def _describe(settings: SimulatorSettings, url: str) -> str:
@@ -65,9 +114,58 @@ async def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    return ReadOptions(
+        source="<stdin>" if args.input == "-" else args.input, format=args.format,
+        to_column=args.to_column, text_column=args.text_column or "text",
+        text_column_required=args.text_column is not None, batch_text=args.text,
+        template=args.template, strict=args.strict, dedupe=args.dedupe,
+    )
+
+
+def _plan(args: argparse.Namespace) -> int:
+    settings = load_settings(args.profile)
+    max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
+    max_messages = args.max_batch_messages or settings.limits.max_batch_messages
+    options = _read_options(args)
+    aggregator = Aggregator()
+    with open_input(args.input) as stream:
+        blocks = read_lines(stream, options, aggregator.add_local)
+        plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes, max_messages)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(plan.as_json(), option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
+    return EXIT_OK
+
+
+def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
+                   show: int) -> str:
+    batches = f"{len(plan.chunks):,} batch" + ("es" if len(plan.chunks) != 1 else "")
+    lines = [
+        f"plan for {options.source}, from {sender}, at most {max_bytes:,} bytes per batch",
+        f"  records read      {plan.records:>12,}",
+        f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
+        f"  rejected locally  {len(plan.rejected):>12,}",
+        "",
+        f"  {'batch':>6} {'recipients':>12} {'bytes':>14}   input positions",
+    ]
+    lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,}   "
+              f"{c.first_position:,} .. {c.last_position:,}" for c in plan.chunks]
+    if plan.rejected:
+        lines += ["", f"  rejected locally (first {min(show, len(plan.rejected))}; --json "
+                  "lists all):"]
+        for r in plan.rejected[:show]:
+            where = f"line {r.line}" if r.line is not None else f"item {r.index}"
+            lines.append(f"    {where}: {r.to!r}: {r.error_code}: {r.description}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "plan":
+            return _plan(args)
         return asyncio.run(_simulate(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

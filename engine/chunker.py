@@ -1,0 +1,190 @@
+"""Cut a stream of record blocks into request bodies that each stay under the byte limit.
+
+The limit is checked on the exact bytes that go on the wire: every body is built here, once,
+and its ``len()`` is what the server counts against "about 50MB" (guide) /
+``x-request-max-body-size: 50m`` (spec). Blocks are serialised with one join or one
+``orjson.dumps`` each rather than one call per record; per-record sizes are computed only for
+the one block in which a chunk fills up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+
+import orjson
+
+from engine.chunkindex import PositionIndex
+from engine.errors import RecordTooLargeError, UsageError
+from engine.reader import Block
+
+_OPEN = '{"to":["'
+_TEXT = '"],"text":"'
+_CLOSE_TO = '"]}'
+_CLOSE_TEXT = '"}'
+# {"to":[" + number + "]}   and   {"to":[" + number + "],"text": + "json text" + }
+_TO_OVERHEAD = len(_OPEN) + len(_CLOSE_TO)
+_TEXT_OVERHEAD = len(_OPEN) + len('"],"text":') + len("}")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One request body and the map from its 1-based message indexes to input positions."""
+
+    number: int
+    body: bytes
+    size: int
+    index: PositionIndex
+
+    @property
+    def count(self) -> int:
+        return self.index.count
+
+    @property
+    def first_position(self) -> int:
+        return self.index.first
+
+    @property
+    def last_position(self) -> int:
+        return self.index.last
+
+
+def serialize(tos: list[str], texts: list[str | None] | None) -> bytes:
+    """The JSON of these messages, comma-separated, without the enclosing brackets.
+
+    Numbers are normalised E.164 ("+" and digits), so they need no escaping; texts are escaped
+    by orjson, the same serializer a naive single ``orjson.dumps`` would use.
+    """
+    if texts is None:
+        return (_OPEN + (_CLOSE_TO + "," + _OPEN).join(tos) + _CLOSE_TO).encode()
+    if None not in texts:
+        escaped = orjson.dumps(texts).decode()[2:-2].split('","')
+        pairs = [n + _TEXT + e for n, e in zip(tos, escaped, strict=True)]
+        return (_OPEN + (_CLOSE_TEXT + "," + _OPEN).join(pairs) + _CLOSE_TEXT).encode()
+    parts = [_OPEN + n + _CLOSE_TO if t is None else
+             _OPEN + n + '"],"text":' + orjson.dumps(t).decode() + "}"
+             for n, t in zip(tos, texts, strict=True)]
+    return ",".join(parts).encode()
+
+
+def message_sizes(tos: list[str], texts: list[str | None] | None) -> list[int]:
+    """Bytes of each message's JSON, without separators."""
+    if texts is None:
+        return [len(n) + _TO_OVERHEAD for n in tos]
+    return [len(n) + (_TO_OVERHEAD if t is None else _TEXT_OVERHEAD + len(orjson.dumps(t)))
+            for n, t in zip(tos, texts, strict=True)]
+
+
+class Chunker:
+    """Feed blocks, get full chunks; ``finish()`` returns the last, partial one.
+
+    >>> chunker = Chunker("+16505550100", "Hi", max_bytes=1000)
+    >>> from engine.reader import Block
+    >>> list(chunker.feed(Block(tos=["+14155550100"], positions=[0])))
+    []
+    >>> chunker.finish().body
+    b'{"from":"+16505550100","text":"Hi","messages":[{"to":["+14155550100"]}]}'
+    """
+
+    def __init__(self, sender: str, text: str | None, max_bytes: int,
+                 max_messages: int | None = None, *, keep_bodies: bool = True) -> None:
+        head: dict[str, object] = {"from": sender}
+        if text is not None:
+            head["text"] = text
+        head["messages"] = []
+        empty = orjson.dumps(head)
+        self._prefix = empty[:-2]  # ends with '"messages":['
+        self._suffix = empty[-2:]  # ']}'
+        if len(empty) >= max_bytes:
+            raise UsageError(f"max batch bytes {max_bytes} cannot hold even an empty request "
+                             f"({len(empty)} bytes). Raise --max-batch-bytes.")
+        self.max_bytes = max_bytes
+        self.max_messages = max_messages or 1 << 62
+        # A dry run needs only sizes; not keeping bodies keeps its memory flat.
+        self.keep_bodies = keep_bodies
+        self._number = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pieces: list[bytes] = []
+        self._size = len(self._prefix) + len(self._suffix)
+        self._index = PositionIndex()
+
+    def feed(self, block: Block) -> Iterator[Chunk]:
+        """Add a block; yields every chunk that fills up."""
+        tos, texts, positions, lines = block.tos, block.texts, block.positions, block.lines
+        while tos:
+            taken = self._take(tos, texts, positions, lines)
+            if taken == len(tos):
+                return
+            yield self._emit()
+            tos, positions = tos[taken:], positions[taken:]
+            texts = texts[taken:] if texts is not None else None
+            lines = lines[taken:] if lines is not None else None
+
+    def _take(self, tos: list[str], texts: list[str | None] | None, positions: list[int],
+              lines: list[int] | None) -> int:
+        """Append as many leading messages as fit; returns how many."""
+        room_messages = self.max_messages - self._index.count
+        payload = serialize(tos, texts) if len(tos) <= room_messages else b""
+        comma = 1 if self._pieces else 0
+        if payload and self._size + comma + len(payload) <= self.max_bytes:
+            self._append(payload, comma, positions, lines)
+            return len(tos)
+        own = texts[:room_messages] if texts is not None else None
+        k = self._fits(message_sizes(tos[:room_messages], own), comma)
+        if k == 0 and not self._pieces:
+            raise self._too_large(tos[0], positions[0], lines[0] if lines else None)
+        if k:
+            part = serialize(tos[:k], texts[:k] if texts is not None else None)
+            self._append(part, comma, positions[:k], lines[:k] if lines is not None else None)
+        return k
+
+    def _fits(self, sizes: list[int], comma: int) -> int:
+        """How many leading messages of these sizes fit in the room left."""
+        room = self.max_bytes - self._size - comma
+        count = 0
+        for total in accumulate(sizes):
+            if total + count > room:  # ``count`` commas between count + 1 messages
+                break
+            count += 1
+        return count
+
+    def _append(self, payload: bytes, comma: int, positions: list[int],
+                lines: list[int] | None) -> None:
+        self._pieces.append(payload if self.keep_bodies else b"")
+        self._size += comma + len(payload)
+        self._index.extend(positions, lines)
+
+    def _too_large(self, to: str, position: int, line: int | None) -> RecordTooLargeError:
+        where = f"record {position}" + (f" (line {line})" if line is not None else "")
+        return RecordTooLargeError(
+            f"{where}, to {to}: alone it makes a request larger than max batch bytes "
+            f"({self.max_bytes}). Raise --max-batch-bytes or shorten its text."
+        )
+
+    def _emit(self) -> Chunk:
+        self._number += 1
+        body = b""
+        if self.keep_bodies:
+            body = b"".join((self._prefix, b",".join(self._pieces), self._suffix))
+        chunk = Chunk(self._number, body, self._size, self._index)
+        self._reset()
+        return chunk
+
+    def finish(self) -> Chunk | None:
+        """The last chunk, if any records are left."""
+        return self._emit() if self._pieces else None
+
+
+def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_bytes: int,
+                 max_messages: int | None = None, *, keep_bodies: bool = True
+                 ) -> Iterator[Chunk]:
+    """Every chunk of a block stream, in order."""
+    chunker = Chunker(sender, text, max_bytes, max_messages, keep_bodies=keep_bodies)
+    for block in blocks:
+        yield from chunker.feed(block)
+    last = chunker.finish()
+    if last is not None:
+        yield last

@@ -1,0 +1,80 @@
+"""The map from a chunk's 1-based message index to original input positions and lines.
+
+Stored as runs (a new run wherever the position or line stops advancing by one), in typed
+arrays: two million contiguous messages take three integers, not two million.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Sequence
+
+NO_LINE = -1
+
+
+class PositionIndex:
+    __slots__ = ("_lines", "_positions", "_starts", "count")
+
+    def __init__(self) -> None:
+        self._starts: array[int] = array("q")
+        self._positions: array[int] = array("q")
+        self._lines: array[int] = array("q")
+        self.count = 0
+
+    def extend(self, positions: Sequence[int], lines: Sequence[int] | None) -> None:
+        """Append messages with these (strictly increasing) positions and lines, in order."""
+        if not positions:
+            return
+        if _contiguous(positions, lines):
+            self._add(positions[0], lines[0] if lines is not None else NO_LINE, len(positions))
+            return
+        for k, position in enumerate(positions):
+            self._add(position, lines[k] if lines is not None else NO_LINE, 1)
+
+    def _add(self, position: int, line: int, n: int) -> None:
+        if not self._continues(position, line):
+            self._starts.append(self.count)
+            self._positions.append(position)
+            self._lines.append(line)
+        self.count += n
+
+    def _continues(self, position: int, line: int) -> bool:
+        if not self._starts:
+            return False
+        offset = self.count - self._starts[-1]
+        if self._positions[-1] + offset != position:
+            return False
+        last_line = self._lines[-1]
+        if last_line == NO_LINE or line == NO_LINE:
+            return last_line == line
+        return last_line + offset == line
+
+    def locate(self, index: int) -> tuple[int, int | None]:
+        """(0-based input position, line or None) of the 1-based message ``index``."""
+        if not 1 <= index <= self.count:
+            raise IndexError(f"message index {index} outside 1..{self.count}")
+        i = index - 1
+        k = bisect_right(self._starts, i) - 1
+        offset = i - self._starts[k]
+        line = self._lines[k]
+        return self._positions[k] + offset, None if line == NO_LINE else line + offset
+
+    @property
+    def first(self) -> int:
+        return self._positions[0] if self.count else -1
+
+    @property
+    def last(self) -> int:
+        return self.locate(self.count)[0] if self.count else -1
+
+    @property
+    def runs(self) -> int:
+        return len(self._starts)
+
+
+def _contiguous(positions: Sequence[int], lines: Sequence[int] | None) -> bool:
+    n = len(positions) - 1
+    if positions[-1] - positions[0] != n:
+        return False
+    return lines is None or lines[-1] - lines[0] == n

@@ -1,0 +1,105 @@
+"""Rejections, local and from the server, and the aggregator that merges them in input order.
+
+The server's ``rejected[].index`` is 1-based into *that request's* ``messages`` (guide:
+"the index position (starting from 1)"); the aggregator turns it into the recipient's 0-based
+position in the original input through the chunk's PositionIndex.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.chunkindex import PositionIndex
+from engine.errors import ServerError
+
+LOCAL, SERVER = "local", "server"
+
+# Local rejection codes: the reader's verdicts, never sent to RingCentral.
+EMPTY_TO = "LCL-EMPTY-TO"
+INVALID_NUMBER = "LCL-INVALID-NUMBER"
+NO_TEXT = "LCL-NO-TEXT"
+TEXT_TOO_LONG = "LCL-TEXT-TOO-LONG"
+TEMPLATE_FIELD = "LCL-TEMPLATE-FIELD"
+BAD_QUOTES = "LCL-BAD-QUOTES"
+COLUMN_COUNT = "LCL-COLUMN-COUNT"
+BAD_UTF8 = "LCL-BAD-UTF8"
+BAD_JSON = "LCL-BAD-JSON"
+BAD_ITEM = "LCL-BAD-ITEM"
+DUPLICATE = "LCL-DUPLICATE"
+
+
+class BadAnswerError(ServerError):
+    """The server's answer for a chunk cannot be trusted (wrong types, indexes out of range)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One recipient that was not sent: ``index`` is its 0-based position in the input."""
+
+    index: int
+    line: int | None
+    to: str | None
+    error_code: str
+    description: str
+    batch_id: str | None = None
+    source: str = LOCAL
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "line": self.line, "to": self.to,
+                "errorCode": self.error_code, "description": self.description,
+                "batchId": self.batch_id, "source": self.source}
+
+
+def translate(index: PositionIndex, batch_id: str | None,
+              rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
+    """Server rejections of one chunk as input-position rejections.
+
+    Raises BadAnswerError when an entry is malformed, out of range or repeated, so a hostile
+    answer can never put a wrong position in the report.
+    """
+    out: list[Rejection] = []
+    seen: set[int] = set()
+    for entry in rejected:
+        at = entry.get("index") if isinstance(entry, Mapping) else None
+        if type(at) is not int or not 1 <= at <= index.count or at in seen:
+            raise BadAnswerError(
+                f"batch {batch_id}: rejected index {at!r} is not a unique 1-based index into "
+                f"the {index.count} messages sent; the chunk's rejections are not trusted. "
+                "Check the batch on RingCentral before resending any of it."
+            )
+        seen.add(at)
+        position, line = index.locate(at)
+        to = entry.get("to")
+        number = to[0] if isinstance(to, list) and to and isinstance(to[0], str) else None
+        out.append(Rejection(position, line, number, str(entry.get("errorCode", "")),
+                             str(entry.get("description", "")), batch_id, SERVER))
+    return out
+
+
+@dataclass
+class Aggregator:
+    """Merges local and server rejections, in any order, into one list by input position."""
+
+    _rejections: list[Rejection] = field(default_factory=list)
+    records: int = 0
+    sent: int = 0
+    rejected_local: int = 0
+    rejected_server: int = 0
+
+    def add_local(self, rejection: Rejection) -> None:
+        self._rejections.append(rejection)
+        self.rejected_local += 1
+
+    def add_chunk(self, index: PositionIndex, batch_id: str | None,
+                  rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
+        """Record one chunk's answer; returns its rejections in input terms."""
+        translated = translate(index, batch_id, rejected)
+        self._rejections.extend(translated)
+        self.rejected_server += len(translated)
+        self.sent += index.count - len(translated)
+        return translated
+
+    def rejections(self) -> list[Rejection]:
+        return sorted(self._rejections, key=lambda r: r.index)

@@ -1,0 +1,143 @@
+"""The chunker against a naive reference: same bodies to the byte, all under the limit, full."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.chunker import Chunk, chunk_blocks, message_sizes, serialize
+from engine.errors import RecordTooLargeError, UsageError
+from engine.reader import Block
+
+SENDER = "+16505550100"
+numbers = st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True)
+texts = st.one_of(st.none(), st.text(min_size=1, max_size=40),
+                  st.sampled_from(['a","b', "back\\", '"', "\\\"", "é😀\u2028", "\x00\x1f"]))
+
+
+def naive_bodies(records: list[tuple[str, str | None]], text: str | None, max_bytes: int,
+                 max_messages: int | None) -> list[bytes]:
+    """One orjson.dumps of the whole candidate body per record: slow and obviously right."""
+    def body(messages: list[dict[str, Any]]) -> bytes:
+        head: dict[str, Any] = {"from": SENDER}
+        if text is not None:
+            head["text"] = text
+        return orjson.dumps({**head, "messages": messages})
+
+    bodies, current = [], []
+    for to, own in records:
+        message: dict[str, Any] = {"to": [to]} if own is None else {"to": [to], "text": own}
+        full = max_messages is not None and len(current) == max_messages
+        if current and (full or len(body([*current, message])) > max_bytes):
+            bodies.append(body(current))
+            current = []
+        current.append(message)
+        assert len(body(current)) <= max_bytes, "reference: record too large"
+    if current:
+        bodies.append(body(current))
+    return bodies
+
+
+def blocks_of(records: list[tuple[str, str | None]], sizes: list[int],
+              positions: list[int]) -> list[Block]:
+    """Split records into blocks of the given sizes (cycled), as the reader would."""
+    blocks, i, k = [], 0, 0
+    while i < len(records):
+        n = max(1, sizes[k % len(sizes)])
+        part = records[i:i + n]
+        own = [t for _, t in part]
+        where = positions[i:i + n]
+        blocks.append(Block(tos=[to for to, _ in part],
+                            texts=None if all(t is None for t in own) else own,
+                            positions=where, lines=[p + 2 for p in where]))
+        i, k = i + n, k + 1
+    return blocks
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(st.tuples(numbers, texts), min_size=1, max_size=60),
+    text=st.one_of(st.none(), st.text(min_size=1, max_size=20)),
+    max_bytes=st.integers(min_value=150, max_value=3000),
+    max_messages=st.one_of(st.none(), st.integers(min_value=1, max_value=10)),
+    sizes=st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=5),
+    gaps=st.lists(st.integers(min_value=1, max_value=3), min_size=60, max_size=60),
+)
+def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
+                                          text: str | None, max_bytes: int,
+                                          max_messages: int | None, sizes: list[int],
+                                          gaps: list[int]) -> None:
+    """Bodies equal the naive ones byte for byte, stay under the limit, parse, and map back."""
+    positions = [sum(gaps[:i]) for i in range(len(records))]
+    try:
+        expected = naive_bodies(records, text, max_bytes, max_messages)
+    except AssertionError:
+        with pytest.raises(RecordTooLargeError):
+            list(chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
+                              max_messages))
+        return
+    chunks = list(chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
+                               max_messages))
+    assert [c.body for c in chunks] == expected
+    assert all(len(c.body) <= max_bytes for c in chunks)
+    sent = [m for c in chunks for m in orjson.loads(c.body)["messages"]]
+    assert [m["to"][0] for m in sent] == [to for to, _ in records]
+    located = [c.index.locate(i) for c in chunks for i in range(1, c.count + 1)]
+    assert located == [(p, p + 2) for p in positions]
+    assert [c.number for c in chunks] == list(range(1, len(chunks) + 1))
+    assert [c.size for c in chunks] == [len(b) for b in expected]
+    measured = chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
+                            max_messages, keep_bodies=False)
+    assert [(c.size, c.count) for c in measured] == [(c.size, c.count) for c in chunks]
+
+
+def one_body(n: int, text: str = "Hi") -> bytes:
+    return orjson.dumps({"from": SENDER, "text": text,
+                         "messages": [{"to": [f"+1415555{i:04d}"]} for i in range(n)]})
+
+
+def run(n: int, max_bytes: int) -> list[Chunk]:
+    block = Block(tos=[f"+1415555{i:04d}" for i in range(n)], positions=list(range(n)))
+    return list(chunk_blocks([block], SENDER, "Hi", max_bytes))
+
+
+def test_body_exactly_at_the_limit_is_one_chunk() -> None:
+    """A list whose body is exactly max_bytes goes in one request; one byte less splits it."""
+    size = len(one_body(10))
+    assert [len(c.body) for c in run(10, size)] == [size]
+    split = run(10, size - 1)
+    assert [c.count for c in split] == [9, 1]
+    assert all(len(c.body) <= size - 1 for c in split)
+
+
+def test_limit_smaller_than_one_record_names_the_record() -> None:
+    """A record that cannot fit alone is an error naming it and the fix."""
+    block = Block(tos=["+14155550100"], texts=["x" * 500], positions=[7], lines=[9])
+    with pytest.raises(RecordTooLargeError, match=r"record 7 \(line 9\).*--max-batch-bytes"):
+        list(chunk_blocks([block], SENDER, None, 300))
+
+
+def test_limit_below_an_empty_request_is_a_usage_error() -> None:
+    """A limit that cannot hold even the envelope is refused up front."""
+    with pytest.raises(UsageError, match="Raise --max-batch-bytes"):
+        list(chunk_blocks([], SENDER, "Hi", 20))
+
+
+def test_serialize_and_sizes_agree() -> None:
+    """Per-message sizes add up to the serialized block, separators included."""
+    tos = ["+14155550100", "+14155550101", "+14155550102"]
+    for own in (None, ["a", 'q"uote', "ü"], ["a", None, "\\"]):
+        payload = serialize(tos, own)
+        assert len(payload) == sum(message_sizes(tos, own)) + len(tos) - 1
+        assert orjson.loads(b"[" + payload + b"]")[0]["to"] == ["+14155550100"]
+
+
+def test_contiguous_chunk_index_is_one_run() -> None:
+    """Two thousand contiguous messages are indexed by one run, not one entry each."""
+    chunks = run(2000, 10**6)
+    assert chunks[0].index.runs == 1
+    assert chunks[0].index.locate(2000) == (1999, None)

@@ -1,0 +1,171 @@
+"""The streaming reader: every input format, every bad-record kind, strict mode, de-duplication."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from engine.errors import BadRecordError, InputError, UsageError
+from engine.reader import (
+    BLOCK_SIZE,
+    MAX_TEXT,
+    Block,
+    ReadOptions,
+    aread_items,
+    read_items,
+    read_lines,
+)
+from engine.rejections import Rejection
+
+BAD = Path(__file__).parent / "data" / "bad"
+EXPECTED: dict[str, Any] = orjson.loads((BAD / "expected.json").read_bytes())
+
+
+def flatten(blocks: list[Block], batch_text: str | None = None) -> list[list[Any]]:
+    rows = []
+    for block in blocks:
+        for k, to in enumerate(block.tos):
+            text = block.texts[k] if block.texts is not None else None
+            line = block.lines[k] if block.lines is not None else None
+            rows.append([block.positions[k], line, to, text])
+    return rows
+
+
+def read_file(path: Path, **options: Any) -> tuple[list[list[Any]], list[Rejection]]:
+    rejected: list[Rejection] = []
+    with path.open("rb") as handle:
+        blocks = list(read_lines(handle, ReadOptions(source=str(path), **options),
+                                 rejected.append))
+    return flatten(blocks), rejected
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_input_corpus(name: str) -> None:
+    """Each file of the corpus gives exactly its expected records and rejections."""
+    case = EXPECTED[name]
+    accepted, rejected = read_file(BAD / name, **case["options"])
+    assert accepted == case["accepted"]
+    assert [[r.index, r.line, r.error_code] for r in rejected] == case["rejected"]
+    assert all(r.source == "local" and r.batch_id is None and r.description for r in rejected)
+
+
+def test_every_local_code_is_in_the_corpus() -> None:
+    """The corpus covers every kind of bad record the reader knows."""
+    from engine import rejections
+
+    known = {v for k, v in vars(rejections).items() if isinstance(v, str) and v.startswith("LCL-")}
+    seen = {code for case in EXPECTED.values() for _, _, code in case["rejected"]}
+    assert known == seen
+
+
+def test_strict_mode_stops_at_first_bad_record_naming_file_and_line() -> None:
+    """With strict, the first bad record raises an error naming file, line and fix."""
+    path = BAD / "numbers.csv"
+    with pytest.raises(BadRecordError) as info:
+        read_file(path, strict=True)
+    message = str(info.value)
+    assert f"{path}, line 2" in message
+    assert "drop --strict" in message
+
+
+def test_missing_to_column_is_fatal_with_the_fix(tmp_path: Path) -> None:
+    """A CSV without the recipient column fails at line 1 and says how to name it."""
+    path = tmp_path / "x.csv"
+    path.write_text("phone,text\n+14155550100,Hi\n")
+    with pytest.raises(InputError, match=r"line 1: no column named 'to'.*--to-column"):
+        read_file(path)
+    accepted, _ = read_file(path, to_column="phone")
+    assert accepted == [[0, 2, "+14155550100", "Hi"]]
+
+
+def test_text_equal_to_batch_text_is_not_repeated(tmp_path: Path) -> None:
+    """A record whose text is the batch text is sent without its own copy."""
+    path = tmp_path / "x.csv"
+    path.write_text("to,text\n+14155550100,Same\n+14155550101,Other\n+14155550102,\n")
+    accepted, _ = read_file(path, batch_text="Same")
+    assert [row[3] for row in accepted] == [None, "Other", None]
+
+
+def test_text_of_exactly_max_length_is_accepted() -> None:
+    """1000 characters is allowed; 1001 is a local rejection."""
+    rejected: list[Rejection] = []
+    items = [("+14155550100", "x" * MAX_TEXT), ("+14155550101", "x" * (MAX_TEXT + 1))]
+    blocks = list(read_items(items, ReadOptions(), rejected.append))
+    assert flatten(blocks) == [[0, None, "+14155550100", "x" * MAX_TEXT]]
+    assert [r.index for r in rejected] == [1]
+
+
+def test_gzip_stream_reads_like_plain(tmp_path: Path) -> None:
+    """A .gz input is just another byte-line stream."""
+    path = tmp_path / "list.csv.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"to\n+14155550100\n+14155550101\n")
+    with gzip.open(path, "rb") as handle:
+        blocks = list(read_lines(handle, ReadOptions(source=str(path), batch_text="Hi"),
+                                 lambda r: None))
+    assert [row[2] for row in flatten(blocks)] == ["+14155550100", "+14155550101"]
+
+
+@pytest.mark.parametrize(
+    ("first", "source", "expected_lines"),
+    [(b'{"to": "+14155550100"}\n', "-", 1), (b"to\n+14155550100\n", "-", 2),
+     (b"+14155550100\n", "-", 1)],
+    ids=["jsonl", "csv", "lines"],
+)
+def test_format_is_detected_from_content(first: bytes, source: str, expected_lines: int) -> None:
+    """Without a suffix (stdin), the first line tells JSONL, CSV and plain lines apart."""
+    lines = first.splitlines(keepends=True)
+    blocks = list(read_lines(lines, ReadOptions(source=source, batch_text="Hi"), lambda r: None))
+    assert flatten(blocks) == [[0, expected_lines, "+14155550100", None]]
+
+
+def test_python_items_of_every_shape() -> None:
+    """Strings, (to, text) pairs and mappings are read; anything else is a local rejection."""
+    rejected: list[Rejection] = []
+    items: list[Any] = ["+14155550100", ("+14155550101", "Pair"),
+                        {"to": "+14155550102", "text": "Map"}, 42]
+    blocks = list(read_items(items, ReadOptions(batch_text="B"), rejected.append))
+    assert flatten(blocks) == [[0, None, "+14155550100", None], [1, None, "+14155550101", "Pair"],
+                               [2, None, "+14155550102", "Map"]]
+    assert [(r.index, r.error_code) for r in rejected] == [(3, "LCL-BAD-ITEM")]
+
+
+async def test_async_iterable_of_items() -> None:
+    """An async iterable streams like a plain one."""
+    async def numbers() -> Any:
+        for i in range(3):
+            yield f"+1415555010{i}"
+
+    blocks = [b async for b in aread_items(numbers(), ReadOptions(batch_text="Hi"), print)]
+    assert [row[2] for row in flatten(blocks)] == ["+14155550100", "+14155550101", "+14155550102"]
+
+
+def test_blocks_are_bounded_so_memory_stays_flat() -> None:
+    """A long stream comes out in blocks of at most BLOCK_SIZE records, produced lazily."""
+    def endless() -> Any:
+        i = 0
+        while True:
+            yield f"+1415{2000000 + i:07d}"
+            i += 1
+
+    stream = read_items(endless(), ReadOptions(batch_text="Hi"), print)
+    sizes = [len(next(stream)) for _ in range(3)]
+    assert sizes == [BLOCK_SIZE] * 3
+
+
+def test_template_must_use_plain_names() -> None:
+    """Attribute access or format specs in a template are refused before reading starts."""
+    with pytest.raises(UsageError, match="plain name"):
+        ReadOptions(template="Hi {name.__class__}")
+    with pytest.raises(UsageError, match="malformed"):
+        ReadOptions(template="Hi {name")
+
+
+def test_batch_text_over_the_limit_is_a_usage_error() -> None:
+    """--text longer than 1000 characters is refused up front."""
+    with pytest.raises(UsageError, match="1000"):
+        ReadOptions(batch_text="x" * 1001)
