@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -14,9 +15,10 @@ from engine.errors import EngineError, UsageError
 from engine.plan import Plan, make_plan
 from engine.reader import FORMATS, ReadOptions, read_lines
 from engine.rejections import Aggregator
-from engine.simulator import load_simulator_settings, start_simulator
-from engine.simulator.settings import SimulatorSettings
 from engine.sources import open_input
+
+if TYPE_CHECKING:
+    from engine.simulator.settings import SimulatorSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -104,6 +106,9 @@ def _describe(settings: SimulatorSettings, url: str) -> str:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
+    # Imported here so that commands without a server do not pay for aiohttp at start-up.
+    from engine.simulator import load_simulator_settings, start_simulator
+
     settings = load_simulator_settings(args.config)
     running = await start_simulator(settings, args.host, args.port)
     print(_describe(settings, running.url), file=sys.stderr, flush=True)

@@ -10,8 +10,17 @@ from __future__ import annotations
 
 import csv
 import string
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -34,12 +43,13 @@ RejectSink = Callable[[Rejection], None]
 @dataclass(slots=True)
 class Block:
     """Accepted records in input order, as parallel lists. ``texts`` is None when every record
-    uses the batch text; an entry is None where that record does."""
+    uses the batch text; an entry is None where that record does. Positions and lines are
+    ``range`` objects when contiguous, which is the common case."""
 
     tos: list[str] = field(default_factory=list)
     texts: list[str | None] | None = None
-    positions: list[int] = field(default_factory=list)
-    lines: list[int] | None = None
+    positions: Sequence[int] = field(default_factory=list)
+    lines: Sequence[int] | None = None
 
     def __len__(self) -> int:
         return len(self.tos)
@@ -94,11 +104,14 @@ class _Builder:
         self.reject_sink = reject
         self.with_lines = with_lines
         self.position = 0
-        self.block = self._new_block()
         self.seen: set[int] | None = set() if options.dedupe else None
+        self._start()
 
-    def _new_block(self) -> Block:
-        return Block(lines=[] if self.with_lines else None)
+    def _start(self) -> None:
+        self._tos: list[str] = []
+        self._texts: list[str | None] | None = None
+        self._positions: list[int] = []
+        self._lines: list[int] | None = [] if self.with_lines else None
 
     def reject(self, line: int | None, to: str | None, code: str, reason: str) -> None:
         """Record a bad record at the current position (or stop, in strict mode)."""
@@ -154,17 +167,16 @@ class _Builder:
         if self.seen is not None and self._duplicate(number, text):
             self.reject(line, raw_to, codes.DUPLICATE, "duplicate of an earlier recipient")
             return None
-        block = self.block
-        if text is not None and block.texts is None:
-            block.texts = [None] * len(block.tos)
-        block.tos.append(number)
-        if block.texts is not None:
-            block.texts.append(text)
-        block.positions.append(self.position)
-        if block.lines is not None and line is not None:
-            block.lines.append(line)
+        if text is not None and self._texts is None:
+            self._texts = [None] * len(self._tos)
+        self._tos.append(number)
+        if self._texts is not None:
+            self._texts.append(text)
+        self._positions.append(self.position)
+        if self._lines is not None and line is not None:
+            self._lines.append(line)
         self.position += 1
-        if len(block.tos) >= BLOCK_SIZE:
+        if len(self._tos) >= BLOCK_SIZE:
             return self.flush()
         return None
 
@@ -178,24 +190,33 @@ class _Builder:
         return False
 
     def flush(self) -> Block | None:
-        block = self.block
-        if not block.tos:
+        if not self._tos:
             return None
-        self.block = self._new_block()
+        block = Block(self._tos, self._texts, self._positions, self._lines)
+        self._start()
+        return block
+
+    def fast_block(self, tos: list[str], texts: list[str | None] | None, first_line: int
+                   ) -> Block:
+        """A block of records already known good, after any records still pending."""
+        n = len(tos)
+        block = Block(tos, texts, range(self.position, self.position + n),
+                      range(first_line, first_line + n) if self.with_lines else None)
+        self.position += n
         return block
 
 
-def detect_format(source: str, first_line: bytes, to_column: str) -> str:
+def detect_format(source: str, first_line: str, to_column: str) -> str:
     """The format named by the file suffix, else guessed from the first line."""
     name = source.lower().removesuffix(".gz")
     for suffix, fmt in ((".csv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
                         (".txt", "lines")):
         if name.endswith(suffix):
             return fmt
-    head = first_line.lstrip(b"\xef\xbb\xbf").strip()
-    if head.startswith(b"{"):
+    head = first_line.strip()
+    if head.startswith("{"):
         return "jsonl"
-    if b"," in head or head.decode("utf-8", "replace").strip('"') == to_column:
+    if "," in head or head.strip('"') == to_column:
         return "csv"
     return "lines"
 
@@ -203,62 +224,174 @@ def detect_format(source: str, first_line: bytes, to_column: str) -> str:
 def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink
                ) -> Iterator[Block]:
     """Blocks of accepted records from byte lines; bad records go to ``reject``."""
-    stream = iter(lines)
-    first = next(stream, None)
+    source = _LineSource(iter(lines))
+    first = source.next()
     if first is None:
         return
+    first = first.lstrip("\ufeff")
     fmt = options.format
     if fmt == "auto":
         fmt = detect_format(options.source, first, options.to_column)
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r}. Use one of: {', '.join(FORMATS)}.")
     builder = _Builder(options, reject, with_lines=True)
-    readers = {"csv": _read_csv, "jsonl": _read_jsonl, "lines": _read_plain}
-    yield from readers[fmt](first, stream, builder)
+    if fmt == "csv":
+        yield from _read_csv(first, source, builder)
+    else:
+        source.give_back([first])
+        yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder)
     tail = builder.flush()
     if tail is not None:
         yield tail
 
 
-def _decode(raw: bytes, line: int, builder: _Builder) -> str | None:
+class _LineSource:
+    """Byte lines in, text lines out, with push-back (a broken multi-line record returns what
+    it borrowed) and batches (clean stretches are read a block at a time).
+
+    Invalid UTF-8 survives decoding as lone surrogates, checked per record, so one bad byte
+    costs one record, not the file.
+    """
+
+    def __init__(self, stream: Iterator[bytes]) -> None:
+        self._stream = stream
+        self._back: list[str] = []
+
+    def next(self) -> str | None:
+        if self._back:
+            return self._back.pop()
+        raw = next(self._stream, None)
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+    def pending(self) -> bool:
+        return bool(self._back)
+
+    def take_raw(self, n: int) -> list[bytes]:
+        """Up to ``n`` undecoded lines; only called when nothing is pushed back."""
+        return list(islice(self._stream, n))
+
+    def give_back(self, lines: list[str]) -> None:
+        self._back.extend(reversed(lines))
+
+    def give_back_raw(self, raws: list[bytes]) -> None:
+        self.give_back([raw.decode("utf-8", "surrogateescape") for raw in raws])
+
+
+def _bad_utf8(text: str, line: int, builder: _Builder) -> bool:
+    """True (and the record rejected) when the line held bytes that are not UTF-8."""
+    if text.isascii():
+        return False
     try:
-        return raw.decode()
-    except UnicodeDecodeError as exc:
-        builder.reject(line, raw[:64].decode("utf-8", "replace"), codes.BAD_UTF8,
-                       f"invalid UTF-8 at byte {exc.start} of the line; save the file as UTF-8")
+        text.encode()
+    except UnicodeEncodeError as exc:
+        shown = text.encode("utf-8", "replace").decode()[:64]
+        builder.reject(line, shown, codes.BAD_UTF8,
+                       f"invalid UTF-8 at character {exc.start} of the line; save the file as "
+                       "UTF-8")
+        return True
+    return False
+
+
+def _clean_text(raws: list[bytes]) -> str | None:
+    """The batch as one string with \\n line ends, when it is ASCII without quotes."""
+    data = b"".join(raws)
+    if b'"' in data or not data.isascii():
         return None
+    text = data.decode("ascii")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return text if text.endswith("\n") else text + "\n"
 
 
-def _read_plain(first: bytes, stream: Iterator[bytes], builder: _Builder) -> Iterator[Block]:
+def _fast_texts(raw: list[str], options: ReadOptions) -> tuple[bool, list[str | None] | None]:
+    """(ok, texts) for a clean block's text column; not ok sends the block the slow way."""
+    batch_text = options.batch_text
+    if not any(raw):
+        return batch_text is not None, None
+    if max(map(len, raw)) > MAX_TEXT or (batch_text is None and not all(raw)):
+        return False, None
+    texts = [t if t and t != batch_text else None for t in raw]
+    return True, None if texts.count(None) == len(texts) else texts
+
+
+def _fast_csv(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int
+              ) -> Block | None:
+    """The block for a batch of plain rows, or None when any row needs the careful path."""
+    options = builder.options
+    if options.template is not None or builder.seen is not None:
+        return None
+    text = _clean_text(raws)
+    if text is None:
+        return None
+    # One split for the whole batch: a "\n" field closes each row, so every row has exactly
+    # ``width`` fields only if the markers sit at every (width + 1)th place.
+    n, stride = len(raws), layout.width + 1
+    fields = text.replace("\n", ",\n,").split(",")
+    if len(fields) != n * stride + 1 or fields[layout.width::stride] != ["\n"] * n:
+        return None
+    end = n * stride
+    tos = fields[layout.to_index:end:stride]
+    if not all(map(phone.E164.fullmatch, tos)):
+        return None
+    texts = None
+    if layout.text_index >= 0:
+        ok, texts = _fast_texts(fields[layout.text_index:end:stride], options)
+        if not ok:
+            return None
+    elif options.batch_text is None:
+        return None
+    return builder.fast_block(tos, texts, first_line)
+
+
+def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int) -> Block | None:
+    if builder.seen is not None or builder.options.batch_text is None:
+        return None
+    text = _clean_text(raws)
+    if text is None:
+        return None
+    tos = text.split("\n")[:-1]
+    if len(tos) != len(raws) or not all(map(phone.E164.fullmatch, tos)):
+        return None
+    return builder.fast_block(tos, None, first_line)
+
+
+def _read_plain(source: _LineSource, builder: _Builder) -> Iterator[Block]:
     lineno = 0
-    for raw in _chain_first(first, stream):
+    while True:
+        if not source.pending():
+            raws = source.take_raw(BLOCK_SIZE)
+            if not raws:
+                return
+            fast = _fast_plain(raws, builder, lineno + 1)
+            if fast is not None:
+                yield from _flushed(builder, fast)
+                lineno += len(raws)
+                continue
+            source.give_back_raw(raws)
+        text = source.next()
+        assert text is not None
         lineno += 1
-        text = _decode(raw, lineno, builder)
-        if text is None:
-            continue
-        if lineno == 1:
-            text = text.lstrip("\ufeff")
         value = text.strip()
-        if value:
+        if value and not _bad_utf8(text, lineno, builder):
             block = builder.add(lineno, value, None, None)
             if block is not None:
                 yield block
 
 
-def _chain_first(first: bytes, stream: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from stream
+def _flushed(builder: _Builder, fast: Block) -> Iterator[Block]:
+    """Records pending in the builder, then a fast block: input order is kept."""
+    pending = builder.flush()
+    if pending is not None:
+        yield pending
+    yield fast
 
 
-def _read_jsonl(first: bytes, stream: Iterator[bytes], builder: _Builder) -> Iterator[Block]:
+def _read_jsonl(source: _LineSource, builder: _Builder) -> Iterator[Block]:
     lineno = 0
-    for raw in _chain_first(first, stream):
+    while (text := source.next()) is not None:
         lineno += 1
-        text = _decode(raw, lineno, builder)
-        if text is None:
-            continue
-        text = text.strip().lstrip("\ufeff")
-        if not text:
+        text = text.strip()
+        if not text or _bad_utf8(text, lineno, builder):
             continue
         try:
             item = orjson.loads(text)
@@ -301,62 +434,65 @@ class _CsvLayout:
         self.wants_fields = options.template is not None
 
 
-class _LineSource:
-    """Byte lines with push-back, so a broken multi-line record can return what it borrowed."""
-
-    def __init__(self, stream: Iterator[bytes]) -> None:
-        self._stream = stream
-        self._back: list[bytes] = []
-
-    def next(self) -> bytes | None:
-        return self._back.pop() if self._back else next(self._stream, None)
-
-    def give_back(self, lines: list[bytes]) -> None:
-        self._back.extend(reversed(lines))
-
-
-def _read_csv(first: bytes, stream: Iterator[bytes], builder: _Builder) -> Iterator[Block]:
-    layout = _CsvLayout(next(csv.reader([first.decode("utf-8-sig", "replace")])), builder.options)
-    source = _LineSource(stream)
+def _read_csv(header: str, source: _LineSource, builder: _Builder) -> Iterator[Block]:
+    layout = _CsvLayout(next(csv.reader([header])), builder.options)
     lineno = 1
-    while (raw := source.next()) is not None:
-        lineno += 1
-        text = _decode(raw, lineno, builder)
-        if text is None:
-            continue
-        start = lineno
-        if '"' in text:
-            row, extra = _quoted_row(text, source)
-            if row is None or (extra and len(row) != layout.width):
-                source.give_back(extra)
-                builder.reject(start, text.rstrip("\r\n")[:64], codes.BAD_QUOTES,
-                               'unbalanced quotes; close the quoted field, or write a quote '
-                               'inside it as ""')
+    while True:
+        if not source.pending():
+            raws = source.take_raw(BLOCK_SIZE)
+            if not raws:
+                return
+            fast = _fast_csv(raws, layout, builder, lineno + 1)
+            if fast is not None:
+                yield from _flushed(builder, fast)
+                lineno += len(raws)
                 continue
-            lineno += len(extra)
-        else:
-            row = text.rstrip("\r\n").split(",")
-        block = _add_row(builder, layout, start, row)
+            source.give_back_raw(raws)
+        text = source.next()
+        assert text is not None
+        lineno += 1
+        block, extra = _csv_record(text, lineno, source, layout, builder)
+        lineno += extra
         if block is not None:
             yield block
 
 
-def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[bytes]]:
+def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
+                builder: _Builder) -> tuple[Block | None, int]:
+    """One record the careful way; returns any full block and how many extra lines it used."""
+    if _bad_utf8(text, line, builder):
+        return None, 0
+    if '"' not in text:
+        return _add_row(builder, layout, line, text.rstrip("\r\n").split(",")), 0
+    row, extra = _quoted_row(text, source)
+    if row is None or (extra and len(row) != layout.width):
+        source.give_back(extra)
+        builder.reject(line, text.rstrip("\r\n")[:64], codes.BAD_QUOTES,
+                       'unbalanced quotes; close the quoted field, or write a quote inside it '
+                       'as ""')
+        return None, 0
+    return _add_row(builder, layout, line, row), len(extra)
+
+
+def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[str]]:
     """Parse a line with quotes, joining the following lines while a quoted field is open.
 
     Returns the row (None when the quotes never balance) and the extra lines it read.
     """
-    extra: list[bytes] = []
+    extra: list[str] = []
     buffer = text
     while buffer.count('"') % 2 and len(extra) < MAX_RECORD_LINES:
-        raw = source.next()
-        if raw is None:
+        more = source.next()
+        if more is None:
             break
-        extra.append(raw)
-        buffer += raw.decode("utf-8", "replace")
+        extra.append(more)
+        buffer += more
     if buffer.count('"') % 2:
         return None, extra
-    rows = list(csv.reader([buffer.rstrip("\r\n")]))
+    try:
+        rows = list(csv.reader([buffer.rstrip("\r\n")]))
+    except csv.Error:  # the quotes balance but do not enclose the line ends
+        return None, extra
     return (rows[0] if rows else []), extra
 
 

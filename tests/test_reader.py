@@ -8,7 +8,10 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine import reader
 from engine.errors import BadRecordError, InputError, UsageError
 from engine.reader import (
     BLOCK_SIZE,
@@ -169,3 +172,37 @@ def test_batch_text_over_the_limit_is_a_usage_error() -> None:
     """--text longer than 1000 characters is refused up front."""
     with pytest.raises(UsageError, match="1000"):
         ReadOptions(batch_text="x" * 1001)
+
+
+
+# Each row is a pattern; {n} becomes a number unique to the row.
+row = st.sampled_from([
+    "{n},", "{n},Hi", "{n},Batch", "{n}," + "x" * 1001, "bad,Hi", ",Hi", "{n},Hi,extra", "",
+    " {n} ,Hi", '{n},"quoted, text"', '{n},"open', "{n}\xe9,Hi", "{n},caf\xe9",
+])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(row, max_size=40), block=st.integers(1, 6), crlf=st.booleans())
+def test_fast_path_agrees_with_the_careful_path(rows: list[str], block: int, crlf: bool) -> None:
+    """Clean batches read in bulk give exactly what the record-by-record path gives."""
+    end = "\r\n" if crlf else "\n"
+    filled = [pattern.format(n=f"+1415555{i:04d}") for i, pattern in enumerate(rows)]
+    lines = [(line + end).encode() for line in ["to,text", *filled]]
+
+    def read(dedupe: bool) -> tuple[list[list[Any]], list[tuple[int, int | None, str]]]:
+        rejected: list[Rejection] = []
+        options = ReadOptions(source="x.csv", batch_text="Batch", dedupe=dedupe)
+        blocks = list(read_lines(lines, options, rejected.append))
+        return flatten(blocks), [(r.index, r.line, r.error_code) for r in rejected]
+
+    original = reader.BLOCK_SIZE
+    reader.BLOCK_SIZE = block
+    try:
+        fast = read(dedupe=False)
+        # Every number is distinct, so de-duplication rejects nothing: it only turns the bulk
+        # path off.
+        careful = read(dedupe=True)
+    finally:
+        reader.BLOCK_SIZE = original
+    assert fast == careful
