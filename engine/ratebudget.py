@@ -1,0 +1,63 @@
+"""The client's share of a RingCentral throttling group: every call in the group draws from it.
+
+RingCentral counts requests per group in a window (X-Rate-Limit-Limit per X-Rate-Limit-Window
+seconds) and answers the excess with 429 and Retry-After, 60 s when absent. The budget keeps a
+steady run under the limit, so it never meets a 429, and holds the whole group back for the
+penalty when one comes anyway.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateBudget:
+    def __init__(self, name: str, requests: int, window: float, clock: Clock, sleep: Sleep,
+                 margin: float = 0.25) -> None:
+        self.name = name
+        self.requests = requests
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._margin = margin
+        self._done: deque[float] = deque()
+        self._in_flight = 0
+        self._blocked_until = 0.0
+        self.waited = 0.0
+
+    def _delay(self, now: float) -> float:
+        """Seconds until one more request may start, 0 when it may start now."""
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        while self._done and self._done[0] <= now - self.window:
+            self._done.popleft()
+        if len(self._done) + self._in_flight < self.requests:
+            return 0.0
+        if not self._done:
+            return self._margin  # every slot is in flight: wait for one to land
+        return self._done[0] + self.window - now + self._margin
+
+    async def acquire(self) -> None:
+        while (delay := self._delay(self._clock())) > 0:
+            self.waited += delay
+            await self._sleep(delay)
+        self._in_flight += 1
+
+    def release(self, headers: Mapping[str, str]) -> None:
+        """Count a finished request at its answer time (later than the server counted it, so
+        the budget errs on the safe side) and adopt the limits the server announces."""
+        self._in_flight -= 1
+        self._done.append(self._clock())
+        limit, window = headers.get("X-Rate-Limit-Limit"), headers.get("X-Rate-Limit-Window")
+        if limit and limit.isdigit() and int(limit) > 0:
+            self.requests = int(limit)
+        if window and window.isdigit() and int(window) > 0:
+            self.window = float(window)
+
+    def penalize(self, seconds: float) -> None:
+        """A 429: nothing in this group goes out until the penalty is over."""
+        self._blocked_until = max(self._blocked_until, self._clock() + seconds)

@@ -1,0 +1,280 @@
+"""Submitting chunks: concurrent workers with back-pressure, every failure classified before
+anything is retried, and never a blind resend of a request that may have been processed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import ObjectReceiveStream
+
+from engine import lifecycle
+from engine.chunker import Chunk, Chunker
+from engine.chunkindex import PositionIndex
+from engine.client import ApiClient, error_of
+from engine.config import Settings
+from engine.errors import AmbiguousSendError, EngineError
+from engine.policy import Verdict, backoff, classify
+from engine.rejections import Aggregator, BadAnswerError, Rejection
+from engine.report import ChunkRecord, now_iso
+from engine.transport import BadBodyError, NotSentError, Reply
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+ON_AMBIGUOUS = ("reconcile", "resend", "fail")
+ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: the server's per-message "
+                "rejections for it are not known")
+
+
+class Undecided(EngineError):
+    """Reconciliation could not tell whether a lost request created a batch."""
+
+
+@dataclass
+class Run:
+    """The mutable state of one send: one object, owned by the run's task group."""
+
+    settings: Settings
+    client: ApiClient
+    sender: str
+    text: str | None
+    chunker: Chunker
+    emit: Emit
+    on_ambiguous: str = "reconcile"
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    aggregator: Aggregator = field(default_factory=Aggregator)
+    records: dict[int, ChunkRecord] = field(default_factory=dict)
+    owned: set[str] = field(default_factory=set)
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    submitted: anyio.Event = field(default_factory=anyio.Event)
+    _reconcile_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    _next_number: int = 0
+
+    def record_for(self, chunk: Chunk) -> ChunkRecord:
+        record = ChunkRecord(chunk.number, chunk.first_position, chunk.last_position,
+                             chunk.count, chunk.size)
+        self.records[chunk.number] = record
+        self._next_number = max(self._next_number, chunk.number)
+        return record
+
+    def new_number(self) -> int:
+        self._next_number += 1
+        return self._next_number
+
+
+async def produce(run: Run, chunks: Iterator[Chunk] | AsyncIterator[Chunk],
+                  out: anyio.abc.ObjectSendStream[Chunk],
+                  local: list[Rejection]) -> None:
+    """Feed chunks to the workers; a zero-buffer stream means at most concurrency + 1 bodies
+    exist. Sync sources are read in a worker thread so uploads keep flowing meanwhile."""
+    async with out:
+        while not run.stopping.is_set():
+            if isinstance(chunks, Iterator):
+                chunk = await anyio.to_thread.run_sync(next, chunks, None)
+            else:
+                chunk = await anext(chunks, None)
+            await flush_local(run, local)
+            if chunk is None:
+                return
+            await out.send(chunk)
+
+
+async def flush_local(run: Run, local: list[Rejection]) -> None:
+    """Report local rejections the reader collected since the last chunk."""
+    taken, local[:] = list(local), []
+    for rejection in taken:
+        run.aggregator.add_local(rejection)
+        await run.emit({"event": "rejected", **rejection.as_json()})
+
+
+async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
+               on_accepted: Callable[[ChunkRecord], None]) -> None:
+    async with chunks:
+        async for chunk in chunks:
+            await submit(run, chunk, run.record_for(chunk), on_accepted)
+
+
+async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
+                 on_accepted: Callable[[ChunkRecord], None]) -> None:
+    """Send one chunk until it is accepted, failed, split or left unknown."""
+    retry = run.settings.retry
+    record.move(lifecycle.SUBMITTING)
+    while True:
+        record.attempts += 1
+        record.submitted_at = now_iso()
+        try:
+            reply = await run.client.post_batch(chunk.body)
+            verdict = classify(reply.status)
+        except NotSentError as exc:
+            reply, verdict = Reply(0), Verdict.RETRY
+            record.error = {"errorCode": "NOT-SENT", "message": str(exc)}
+        except AmbiguousSendError as exc:
+            reply, verdict = Reply(0), Verdict.AMBIGUOUS
+            record.error = {"errorCode": "NO-ANSWER", "message": str(exc)}
+        if verdict is Verdict.OK:
+            await accept(run, chunk, record, reply, on_accepted)
+            return
+        if verdict is Verdict.SPLIT:
+            await split(run, chunk, record, on_accepted)
+            return
+        if verdict is Verdict.FAIL or (verdict is Verdict.REFRESH):
+            await fail(run, record, reply)
+            return
+        if verdict is Verdict.AMBIGUOUS:
+            if await settle_ambiguous(run, chunk, record, on_accepted):
+                return
+            continue  # proved not created: safe to send again
+        if record.attempts >= retry.max_attempts:
+            await fail(run, record, reply, gave_up=True)
+            return
+        record.move(lifecycle.SUBMITTING)
+        if reply.status != 429:  # a 429 already holds the budget back for the penalty
+            await run.sleep(backoff(record.attempts - 1, retry.backoff_initial,
+                                    retry.backoff_max, run.rng))
+
+
+async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
+                 on_accepted: Callable[[ChunkRecord], None]) -> None:
+    try:
+        body = reply.json()
+        batch_id, size = body["id"], body["batchSize"]
+        if not isinstance(batch_id, str) or type(size) is not int:
+            raise BadAnswerError(f"batch answer has id {batch_id!r} and batchSize {size!r}")
+        rejected = body.get("rejected") or []
+        translated = run.aggregator.add_chunk(chunk.index, batch_id, rejected)
+    except (BadBodyError, BadAnswerError, KeyError, TypeError) as exc:
+        # Created (201) but unreadable: it may hold SMS now, so it must never be resent.
+        record.move(lifecycle.AMBIGUOUS)
+        record.move(lifecycle.UNKNOWN)
+        record.error = {"errorCode": "BAD-ANSWER", "message": f"{exc}"}
+        await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
+                        "firstIndex": record.first, "lastIndex": record.last,
+                        "error": record.error})
+        return
+    record.batch_id, record.batch_size = batch_id, size
+    record.created = body.get("creationTime")
+    record.error = None
+    record.move(lifecycle.ACCEPTED)
+    run.owned.add(batch_id)
+    on_accepted(record)
+    await run.emit({"event": "chunk_submitted", "chunk": record.number, "batchId": batch_id,
+                    "firstIndex": record.first, "lastIndex": record.last,
+                    "messages": record.count, "batchSize": size, "bytes": record.bytes,
+                    "attempts": record.attempts, "rejected": len(translated)})
+    for rejection in translated:
+        await run.emit({"event": "rejected", **rejection.as_json()})
+
+
+async def fail(run: Run, record: ChunkRecord, reply: Reply, gave_up: bool = False) -> None:
+    if reply.status:
+        code, message = error_of(reply)
+        record.error = {"status": reply.status, "errorCode": code, "message": message}
+    if gave_up and record.error is not None:
+        record.error["message"] = (f"gave up after {record.attempts} attempts: "
+                                   f"{record.error.get('message', '')}")
+    record.move(lifecycle.FAILED)
+    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "failed",
+                    "firstIndex": record.first, "lastIndex": record.last,
+                    "error": record.error})
+
+
+async def split(run: Run, chunk: Chunk, record: ChunkRecord,
+                on_accepted: Callable[[ChunkRecord], None]) -> None:
+    """413: send the chunk as two halves, and lower the byte limit for the rest of the run."""
+    if chunk.count < 2:
+        await fail(run, record, Reply(413, {}, b'{"errorCode":"AGW-413","message":"one '
+                                                 b'message alone is too large"}'))
+        return
+    run.chunker.max_bytes = max(1024, min(run.chunker.max_bytes, len(chunk.body) // 2))
+    record.move(lifecycle.SPLIT)
+    record.note = f"413: split in two; byte limit lowered to {run.chunker.max_bytes}"
+    for half in halves(chunk, run.new_number(), run.new_number()):
+        await submit(run, half, run.record_for(half), on_accepted)
+
+
+def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
+    data = orjson.loads(chunk.body)
+    messages = data.pop("messages")
+    cut = len(messages) // 2
+    located = [chunk.index.locate(i) for i in range(1, chunk.count + 1)]
+    out = []
+    for number, part, where in ((first, messages[:cut], located[:cut]),
+                                (second, messages[cut:], located[cut:])):
+        body = orjson.dumps({**data, "messages": part})
+        index = PositionIndex()
+        for position, line in where:
+            index.extend([position], None if line is None else [line])
+        out.append(Chunk(number, body, len(body), index))
+    return out[0], out[1]
+
+
+async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
+                           on_accepted: Callable[[ChunkRecord], None]) -> bool:
+    """True when the chunk is settled (adopted or unknown); False when it may be resent."""
+    record.move(lifecycle.AMBIGUOUS)
+    if run.on_ambiguous == "resend":
+        record.move(lifecycle.SUBMITTING)
+        return False
+    if run.on_ambiguous == "reconcile":
+        try:
+            async with run._reconcile_lock:
+                batch = await find_batch(run, chunk)
+        except (Undecided, EngineError) as exc:
+            record.note = f"could not reconcile: {exc}"
+        else:
+            if batch is None:
+                record.move(lifecycle.SUBMITTING)
+                return False
+            await adopt(run, chunk, record, batch, on_accepted)
+            return True
+    record.move(lifecycle.UNKNOWN)
+    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
+                    "firstIndex": record.first, "lastIndex": record.last,
+                    "error": record.error, "note": record.note})
+    return True
+
+
+async def adopt(run: Run, chunk: Chunk, record: ChunkRecord, batch: dict[str, Any],
+                on_accepted: Callable[[ChunkRecord], None]) -> None:
+    body = orjson.dumps({**batch, "rejected": []})
+    await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
+    record.note = ADOPTED_NOTE
+
+
+async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:
+    """The batch a lost request created, or None when the listing proves there is none.
+
+    Lists the sender's batches since just before the request and adopts one that no other
+    chunk owns, is no larger than the chunk, and whose messages are the chunk's recipients.
+    """
+    await run.sleep(run.settings.retry.backoff_initial)  # let the listing catch up
+    since = (run.client.server_date or datetime.now(UTC).timestamp()) - 120.0
+    params: dict[str, Any] = {"from": run.sender, "perPage": 1000,
+                              "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
+    numbers = {m["to"][0] for m in orjson.loads(chunk.body)["messages"]}
+    while True:
+        page = await run.client.get_json("/batches", params)
+        for batch in page.get("records", []):
+            if await _is_ours(run, batch, chunk.count, numbers):
+                return dict(batch)
+        token = page.get("paging", {}).get("nextPageToken")
+        if not token:
+            return None
+        params["pageToken"] = token
+
+
+async def _is_ours(run: Run, batch: Any, count: int, numbers: set[str]) -> bool:
+    if not isinstance(batch, dict) or batch.get("id") in run.owned:
+        return False
+    size = batch.get("batchSize")
+    if type(size) is not int or not 0 < size <= count:
+        return False
+    page = await run.client.get_json("/messages", {"batchId": batch["id"],
+                                                   "perPage": min(1000, size)})
+    sample = [r.get("to", [None])[0] for r in page.get("records", []) if isinstance(r, dict)]
+    return bool(sample) and all(to in numbers for to in sample)

@@ -1,0 +1,75 @@
+"""The one seam between the engine and HTTP: a small Protocol, its aiohttp adapter, and the one
+place where aiohttp's and asyncio's exceptions become the engine's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+
+from engine.errors import AmbiguousSendError, EngineError
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is hostile
+
+
+class NotSentError(EngineError):
+    """The request certainly did not reach the server (no connection was made)."""
+
+
+class BadBodyError(EngineError):
+    """The server's answer is not the JSON it should be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body) if self.body else {}
+        except orjson.JSONDecodeError as exc:
+            raise BadBodyError(f"HTTP {self.status} answer is not JSON ({exc}); first bytes: "
+                               f"{self.body[:80]!r}") from exc
+
+
+class Transport(Protocol):
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      body: bytes | None = None, params: Mapping[str, Any] | None = None
+                      ) -> Reply: ...
+
+    async def close(self) -> None: ...
+
+
+class AiohttpTransport:
+    """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default)."""
+
+    def __init__(self, timeout: float, session: aiohttp.ClientSession | None = None) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 30.0))
+        self._session = session or aiohttp.ClientSession(timeout=self._timeout)
+
+    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
+                      body: bytes | None = None, params: Mapping[str, Any] | None = None
+                      ) -> Reply:
+        try:
+            async with self._session.request(method, url, headers=headers, data=body,
+                                             params=params) as response:
+                data = await response.content.read(MAX_ANSWER_BYTES + 1)
+                if len(data) > MAX_ANSWER_BYTES:
+                    raise BadBodyError(f"{method} {url}: answer larger than "
+                                       f"{MAX_ANSWER_BYTES} bytes; refusing to read it")
+                return Reply(response.status, dict(response.headers), data)
+        except aiohttp.ClientConnectorError as exc:
+            raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "
+                               "was sent. Check the server URL and the network.") from exc
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                aiohttp.ClientPayloadError, TimeoutError) as exc:
+            raise AmbiguousSendError(f"{method} {url}: the request went out and no answer came "
+                                     f"({type(exc).__name__}).") from exc
+
+    async def close(self) -> None:
+        await self._session.close()
