@@ -1,5 +1,6 @@
 """a2p-batch-engine: send SMS to huge lists through RingCentral's High Volume SMS API."""
 
+from engine.api import send, send_events
 from engine.config import Credentials, Settings, credentials_from_env, load_settings
 from engine.errors import (
     AmbiguousSendError,
@@ -29,4 +30,6 @@ __all__ = [
     "UsageError",
     "credentials_from_env",
     "load_settings",
+    "send",
+    "send_events",
 ]

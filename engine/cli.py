@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import orjson
 
 from engine.config import load_settings
-from engine.errors import EngineError, UsageError
+from engine.errors import AuthError, EngineError, UsageError
 from engine.plan import Plan, make_plan
+from engine.progress import Progress
 from engine.reader import FORMATS, ReadOptions, read_lines
 from engine.rejections import Aggregator
 from engine.sources import open_input
@@ -57,7 +62,52 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
                       help="list at most N local rejections (default 20; the JSON has all)")
+    send = sub.add_parser(
+        "send", help="send a list and follow every batch to completion",
+        description="Read a recipient list as a stream, cut it into batches under the byte "
+        "limit, send them concurrently within RingCentral's rate limits, follow every batch "
+        "to Completed, and write one JSON report. Events go to stdout as JSON lines "
+        "(chunk_submitted, rejected, batch_completed, chunk_failed, summary); progress and "
+        "diagnostics go to stderr.",
+        epilog="Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
+        "are results, not failures); 1 some batches failed or are unknown; 2 usage or "
+        "configuration error; 3 authentication failed; 130 interrupted (the report is still "
+        "written).\n\nExamples:\n"
+        "  a2p send list.csv --from +16505550100 --text 'Store opens at 9' --profile production\n"
+        "  cat list.txt | a2p send - --from +16505550100 --text Hi \\\n"
+        "      | jq -c 'select(.event==\"rejected\")'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _input_options(send)
+    _send_options(send)
+    demo = sub.add_parser(
+        "demo", help="rehearse a campaign against the built-in simulator",
+        description="Start the simulator on a free loopback port, generate a list with some "
+        "invalid numbers mixed in, send it with a small batch limit so the splitting shows, "
+        "and print the summary. Leaves the report file.",
+    )
+    demo.add_argument("--recipients", type=int, default=1_000_000, metavar="N",
+                      help="how many recipients (default 1,000,000)")
+    demo.add_argument("--max-batch-bytes", type=int, default=2_000_000, metavar="N",
+                      help="bytes per batch (default 2,000,000, so the list is split)")
+    demo.add_argument("--report", default="a2p-demo-report.json", metavar="PATH",
+                      help="where to write the report (default a2p-demo-report.json)")
     return parser
+
+
+def _send_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", metavar="PATH",
+                        help="report file (default a2p-report-<run id>.json)")
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="requests in flight at once (default from the profile)")
+    parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
+                        help="end when every batch is Completed (default) or has an id")
+    parser.add_argument("--on-ambiguous", choices=("reconcile", "resend", "fail"),
+                        default="reconcile",
+                        help="after a lost answer: look the batch up on the server before any "
+                        "resend (default), resend blindly, or report it unknown")
+    parser.add_argument("--no-revoke", action="store_true",
+                        help="keep the OAuth session open at the end")
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -166,17 +216,114 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
     return "\n".join(lines)
 
 
+async def _watch_signals(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            print("a2p: stopping: no new batches; letting requests in flight finish...",
+                  file=sys.stderr, flush=True)
+            stop.set()
+            return
+
+
+async def _send(args: argparse.Namespace) -> int:
+    from engine.api import send
+
+    progress = Progress(sys.stderr)
+    out = sys.stdout.buffer
+
+    async def emit(event: dict[str, Any]) -> None:
+        out.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        out.flush()
+        progress.see(event)
+
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(_watch_signals, stop)
+        report = await send(
+            args.input, sender=args.sender, text=args.text, config=args.profile,
+            read=_read_options(args), concurrency=args.concurrency,
+            max_batch_bytes=args.max_batch_bytes, wait=args.wait,
+            on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
+        )
+        group.cancel_scope.cancel()
+    return _finish(report, args.report)
+
+
+def _finish(report: dict[str, Any], path: str | None) -> int:
+    target = Path(path or f"a2p-report-{report['runId'][:8]}.json")
+    target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    totals = report["totals"]
+    print(f"a2p: {report['status']}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} "
+          f"rejected locally, {totals['rejectedServer']:,} by the server, "
+          f"{totals['failedChunks']} batches failed, {totals['unknownChunks']} unknown; "
+          f"report: {target}", file=sys.stderr)
+    if report["interrupted"]:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report["status"] == "completed" else EXIT_FAILED
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from engine.api import send
+    from engine.simulator import load_simulator_settings, start_simulator
+
+    sim_settings = replace(load_simulator_settings("simulator", env={}),
+                           messages_per_second=500_000.0)
+    running = await start_simulator(sim_settings)
+    try:
+        settings = replace(load_settings("simulator", env={}), server_url=running.url)
+        progress = Progress(sys.stderr)
+
+        async def emit(event: dict[str, Any]) -> None:
+            progress.see(event)
+
+        print(f"a2p demo: simulator on {running.url}; sending to {args.recipients:,} "
+              f"recipients in batches of at most {args.max_batch_bytes:,} bytes",
+              file=sys.stderr)
+        report = await send(demo_recipients(args.recipients), sender=sim_settings.senders[0],
+                            text="Your table is ready. Reply STOP to opt out.",
+                            config=settings, credentials=sim_settings.credentials,
+                            max_batch_bytes=args.max_batch_bytes, on_event=emit)
+        ledger = running.simulator.store.accepted_count()
+    finally:
+        await running.stop()
+    print(orjson.dumps({k: report[k] for k in ("status", "totals", "requests")},
+                       option=orjson.OPT_INDENT_2).decode())
+    print(f"a2p demo: the simulator's ledger holds {ledger:,} accepted messages",
+          file=sys.stderr)
+    return _finish(report, args.report)
+
+
+def demo_recipients(n: int) -> Iterator[str]:
+    """Distinct numbers with a few bad ones: malformed (caught locally) and non-North-American
+    (rejected by the server)."""
+    for i in range(n):
+        if i % 997 == 996:
+            yield f"555-{i:07d}"
+        elif i % 1009 == 1008:
+            yield f"+4420{i:08d}"
+        else:
+            area, line = divmod(i, 8_000_000)
+            yield f"+1{201 + area}{2_000_000 + line:07d}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "plan":
             return _plan(args)
+        if args.command == "send":
+            return asyncio.run(_send(args))
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
         return asyncio.run(_simulate(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except UsageError as exc:
         print(f"a2p: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AuthError as exc:
+        print(f"a2p: {exc}", file=sys.stderr)
+        return EXIT_AUTH
     except EngineError as exc:
         print(f"a2p: {exc}", file=sys.stderr)
         return EXIT_FAILED

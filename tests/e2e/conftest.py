@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from engine.config import PollSettings, RateLimitSettings, RetrySettings, Settings
+from engine.simulator import RunningSimulator, start_simulator
+from tests.conftest import sim_settings
+
+SENDER = "+16505550100"
+Start = Callable[..., Awaitable[tuple[RunningSimulator, Settings]]]
+
+
+def engine_settings(url: str, **changes: Any) -> Settings:
+    """Fast, small settings against a simulator on loopback."""
+    base = Settings(
+        profile="test", source="test", server_url=url, concurrency=3,
+        retry=RetrySettings(max_attempts=6, backoff_initial=0.01, backoff_max=0.05,
+                            request_timeout=10.0),
+        polling=PollSettings(interval=0.02, max_interval=0.1, timeout=30.0),
+        rate_limit=RateLimitSettings(light_requests=10_000, auth_requests=1_000,
+                                     default_retry_after=0.2),
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    """A simulator on a free loopback port (real clock, fast processing) and settings for it."""
+    started: list[RunningSimulator] = []
+
+    async def make(**changes: Any) -> tuple[RunningSimulator, Settings]:
+        changes.setdefault("messages_per_second", 1e6)
+        running = await start_simulator(sim_settings(**changes))
+        started.append(running)
+        return running, engine_settings(running.url)
+
+    yield make
+    for running in started:
+        await running.stop()
+
+
+def ledger_numbers(running: RunningSimulator) -> list[str]:
+    return [entry[2] for entry in running.simulator.store.ledger()]

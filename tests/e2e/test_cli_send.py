@@ -1,0 +1,56 @@
+"""``a2p send`` as a pipeline stage, against a simulator on loopback in another thread."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from engine.simulator import SimulatorThread
+from tests.conftest import sim_settings
+
+SECRET, JWT = "cli-secret-value-123", "cli-jwt-value-456"
+CONSUMER = ("import sys, json; events = [json.loads(l) for l in sys.stdin]; "
+            "print(sum(e['event'] == 'rejected' for e in events), events[-1]['event'])")
+
+
+def test_pipeline_stage_emits_only_json_lines(tmp_path: Path) -> None:
+    """cat list | a2p send - | consumer: stdout is pure JSON lines, the report is written,
+    secrets appear nowhere, and the exit code is 0."""
+    creds = {"RC_APP_CLIENT_ID": "cli-client", "RC_APP_CLIENT_SECRET": SECRET,
+             "RC_USER_JWT": JWT}
+    settings = sim_settings(messages_per_second=1e6)
+    from dataclasses import replace
+
+    from engine.config import Credentials
+
+    settings = replace(settings, credentials=Credentials("cli-client", SECRET, JWT))
+    numbers = b"".join(b"+1415555%04d\n" % i for i in range(200)) + b"bad\n+442071838750\n"
+    report = tmp_path / "report.json"
+    with SimulatorThread(settings) as running:
+        env = {**os.environ, **creds, "RC_SERVER_URL": running.url}
+        send = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "send", "-", "--from", "+16505550100",
+             "--text", "Hi", "--report", str(report), "--max-batch-bytes", "2000"],
+            input=numbers, capture_output=True, env=env, timeout=120, check=False)
+        accepted = running.simulator.store.accepted_count()
+    assert send.returncode == 0, send.stderr.decode()
+    consumer = subprocess.run([sys.executable, "-c", CONSUMER], input=send.stdout,
+                              capture_output=True, check=True, timeout=30)
+    assert consumer.stdout.decode().split() == ["2", "summary"]
+    document = orjson.loads(report.read_bytes())
+    assert document["totals"]["sent"] == accepted == 200
+    everything = send.stdout + send.stderr + report.read_bytes()
+    assert SECRET.encode() not in everything
+    assert JWT.encode() not in everything
+
+
+def test_send_help_documents_exit_codes() -> None:
+    """--help teaches the exit codes and a pipeline example."""
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "send", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "130 interrupted" in result.stdout
+    assert "jq" in result.stdout
