@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import subprocess
-import sys
 import time
 
 import aiohttp
@@ -21,7 +17,7 @@ import orjson
 
 from benchmarks.numbers import number
 from benchmarks.procstat import MIB, rss_bytes
-from engine import basicauth
+from benchmarks.simproc import BATCHES, SimulatorProcess, bearer_headers
 
 SENDER = "+16505550100"
 BODY_LIMIT = 50_000_000
@@ -46,16 +42,10 @@ def bodies(total: int, texts: bool) -> list[bytes]:
 
 async def post_all(url: str, payloads: list[bytes]) -> int:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
-        data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "assertion": "demo-user-jwt"}
-        auth = {"Authorization": basicauth.encode("demo-client-id", "demo-client-secret")}
-        async with http.post(f"{url}/restapi/oauth/token", data=data, headers=auth) as response:
-            token = (await response.json())["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        headers = await bearer_headers(http, url)
         accepted = 0
         for body in payloads:
-            async with http.post(f"{url}/restapi/v1.0/account/~/a2p-sms/batches", data=body,
-                                 headers=headers) as response:
+            async with http.post(url + BATCHES, data=body, headers=headers) as response:
                 answer = await response.json()
                 assert response.status == 201, answer
                 accepted += answer["batchSize"]
@@ -68,21 +58,15 @@ def main() -> None:
     parser.add_argument("--texts", action="store_true", help="a personal text per message")
     args = parser.parse_args()
     payloads = bodies(args.messages, args.texts)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
-    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
-                               stderr=subprocess.PIPE, text=True, env=env)
+    sim = SimulatorProcess()
     try:
-        assert process.stderr is not None
-        found = re.search(r"(http://\S+)", process.stderr.readline())
-        assert found
-        before = rss_bytes(process.pid)[0]
+        before = rss_bytes(sim.pid)[0]
         started = time.perf_counter()
-        accepted = asyncio.run(post_all(found.group(1), payloads))
+        accepted = asyncio.run(post_all(sim.url, payloads))
         elapsed = time.perf_counter() - started
-        rss, peak = rss_bytes(process.pid)
+        rss, peak = rss_bytes(sim.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        sim.stop()
     kind = "per-message texts" if args.texts else "broadcast"
     print(f"simulator, {accepted:,} accepted messages ({kind}, {len(payloads)} batches, "
           f"{elapsed:.1f} s): RSS {before / MIB:.0f} MiB at start, {rss / MIB:.0f} MiB after, "

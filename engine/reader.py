@@ -355,27 +355,46 @@ def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int) -> Block 
     return builder.fast_block(tos, None, first_line)
 
 
-def _read_plain(source: _LineSource, builder: _Builder) -> Iterator[Block]:
-    lineno = 0
+FastPath = Callable[[list[bytes], int], Block | None]
+CarefulPath = Callable[[str, int], tuple[Block | None, int]]
+
+
+def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: FastPath,
+                  careful: CarefulPath) -> Iterator[Block]:
+    """Clean batches in bulk, anything else record by record, in input order.
+
+    ``lineno`` is the line before the first; ``careful`` returns a full block (or None) and
+    how many extra lines the record used.
+    """
     while True:
         if not source.pending():
             raws = source.take_raw(BLOCK_SIZE)
             if not raws:
                 return
-            fast = _fast_plain(raws, builder, lineno + 1)
-            if fast is not None:
-                yield from _flushed(builder, fast)
+            block = fast(raws, lineno + 1)
+            if block is not None:
+                yield from _flushed(builder, block)
                 lineno += len(raws)
                 continue
             source.give_back_raw(raws)
         text = source.next()
         assert text is not None
         lineno += 1
+        block, extra = careful(text, lineno)
+        lineno += extra
+        if block is not None:
+            yield block
+
+
+def _read_plain(source: _LineSource, builder: _Builder) -> Iterator[Block]:
+    def careful(text: str, line: int) -> tuple[Block | None, int]:
         value = text.strip()
-        if value and not _bad_utf8(text, lineno, builder):
-            block = builder.add(lineno, value, None, None)
-            if block is not None:
-                yield block
+        if not value or _bad_utf8(text, line, builder):
+            return None, 0
+        return builder.add(line, value, None, None), 0
+
+    return _read_records(source, builder, 0,
+                         lambda raws, line: _fast_plain(raws, builder, line), careful)
 
 
 def _flushed(builder: _Builder, fast: Block) -> Iterator[Block]:
@@ -436,25 +455,9 @@ class _CsvLayout:
 
 def _read_csv(header: str, source: _LineSource, builder: _Builder) -> Iterator[Block]:
     layout = _CsvLayout(next(csv.reader([header])), builder.options)
-    lineno = 1
-    while True:
-        if not source.pending():
-            raws = source.take_raw(BLOCK_SIZE)
-            if not raws:
-                return
-            fast = _fast_csv(raws, layout, builder, lineno + 1)
-            if fast is not None:
-                yield from _flushed(builder, fast)
-                lineno += len(raws)
-                continue
-            source.give_back_raw(raws)
-        text = source.next()
-        assert text is not None
-        lineno += 1
-        block, extra = _csv_record(text, lineno, source, layout, builder)
-        lineno += extra
-        if block is not None:
-            yield block
+    return _read_records(
+        source, builder, 1, lambda raws, line: _fast_csv(raws, layout, builder, line),
+        lambda text, line: _csv_record(text, line, source, layout, builder))
 
 
 def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
