@@ -33,7 +33,7 @@ class Chunk:
     """One request body and the map from its 1-based message indexes to input positions."""
 
     number: int
-    body: bytes
+    body: bytes | bytearray  # built in place; never changed once the chunk is emitted
     size: int
     index: PositionIndex
 
@@ -108,7 +108,9 @@ class Chunker:
         self._reset()
 
     def _reset(self) -> None:
-        self._pieces: list[bytes] = []
+        # The body grows in place: joining pieces at the end would hold it twice.
+        self._body = bytearray(self._prefix) if self.keep_bodies else bytearray()
+        self._messages = False
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
 
@@ -129,13 +131,13 @@ class Chunker:
         """Append as many leading messages as fit; returns how many."""
         room_messages = self.max_messages - self._index.count
         payload = serialize(tos, texts) if len(tos) <= room_messages else b""
-        comma = 1 if self._pieces else 0
+        comma = 1 if self._messages else 0
         if payload and self._size + comma + len(payload) <= self.max_bytes:
             self._append(payload, comma, positions, lines)
             return len(tos)
         own = texts[:room_messages] if texts is not None else None
         k = self._fits(message_sizes(tos[:room_messages], own), comma)
-        if k == 0 and not self._pieces:
+        if k == 0 and not self._messages:
             raise self._too_large(tos[0], positions[0], lines[0] if lines else None)
         if k:
             part = serialize(tos[:k], texts[:k] if texts is not None else None)
@@ -154,7 +156,11 @@ class Chunker:
 
     def _append(self, payload: bytes, comma: int, positions: Sequence[int],
                 lines: Sequence[int] | None) -> None:
-        self._pieces.append(payload if self.keep_bodies else b"")
+        if self.keep_bodies:
+            if comma:
+                self._body += b","
+            self._body += payload
+        self._messages = True
         self._size += comma + len(payload)
         self._index.extend(positions, lines)
 
@@ -167,16 +173,16 @@ class Chunker:
 
     def _emit(self) -> Chunk:
         self._number += 1
-        body = b""
+        body = self._body
         if self.keep_bodies:
-            body = b"".join((self._prefix, b",".join(self._pieces), self._suffix))
+            body += self._suffix
         chunk = Chunk(self._number, body, self._size, self._index)
         self._reset()
         return chunk
 
     def finish(self) -> Chunk | None:
         """The last chunk, if any records are left."""
-        return self._emit() if self._pieces else None
+        return self._emit() if self._messages else None
 
 
 def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_bytes: int,

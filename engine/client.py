@@ -146,7 +146,7 @@ class ApiClient:
     # Requests --------------------------------------------------------------------------------
 
     async def _send(self, budget: RateBudget, method: str, path: str,
-                    headers: Mapping[str, str], body: bytes | None,
+                    headers: Mapping[str, str], body: bytes | bytearray | None,
                     params: Mapping[str, Any] | None = None) -> Reply:
         await budget.acquire()
         try:
@@ -169,7 +169,7 @@ class ApiClient:
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(header).timestamp()
 
-    async def call(self, method: str, path: str, *, body: bytes | None = None,
+    async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
                    params: Mapping[str, Any] | None = None) -> Reply:
         """One request in the Light group; a 401 refreshes the token and tries once more
         (a 401 was not processed, so even a POST is safe to repeat)."""
@@ -209,5 +209,5 @@ class ApiClient:
         retry = self.settings.retry
         await self._sleep(backoff(attempt, retry.backoff_initial, retry.backoff_max, self._rng))
 
-    async def post_batch(self, body: bytes) -> Reply:
+    async def post_batch(self, body: bytes | bytearray) -> Reply:
         return await self.call("POST", "/batches", body=body)

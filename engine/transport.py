@@ -3,7 +3,7 @@ place where aiohttp's and asyncio's exceptions become the engine's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,6 +13,15 @@ import orjson
 from engine.errors import AmbiguousSendError, EngineError
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is hostile
+# Bodies go out in slices: Python 3.11's asyncio copies whatever a single write() cannot send
+# at once into its own buffer, which for a 50 MB body would hold it twice.
+SLICE = 256 * 1024
+
+
+async def _slices(body: bytes | bytearray) -> AsyncIterator[memoryview]:
+    view = memoryview(body)
+    for start in range(0, len(view), SLICE):
+        yield view[start:start + SLICE]
 
 
 class NotSentError(EngineError):
@@ -39,8 +48,8 @@ class Reply:
 
 class Transport(Protocol):
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      body: bytes | None = None, params: Mapping[str, Any] | None = None
-                      ) -> Reply: ...
+                      body: bytes | bytearray | None = None,
+                      params: Mapping[str, Any] | None = None) -> Reply: ...
 
     async def close(self) -> None: ...
 
@@ -53,10 +62,14 @@ class AiohttpTransport:
         self._session = session or aiohttp.ClientSession(timeout=self._timeout)
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      body: bytes | None = None, params: Mapping[str, Any] | None = None
-                      ) -> Reply:
+                      body: bytes | bytearray | None = None,
+                      params: Mapping[str, Any] | None = None) -> Reply:
+        data: Any = body
+        if body is not None and len(body) > SLICE:
+            headers = {**headers, "Content-Length": str(len(body))}
+            data = _slices(body)
         try:
-            async with self._session.request(method, url, headers=headers, data=body,
+            async with self._session.request(method, url, headers=headers, data=data,
                                              params=params) as response:
                 data = await response.content.read(MAX_ANSWER_BYTES + 1)
                 if len(data) > MAX_ANSWER_BYTES:

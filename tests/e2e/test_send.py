@@ -249,3 +249,13 @@ async def test_not_sent_is_retried_then_reported_failed(start: Start) -> None:
     with pytest.raises(engine.EngineError):
         await engine.send(["+14155550100"], sender=SENDER, text="Hi", config=settings,
                           credentials=DEMO_CREDENTIALS)
+
+
+async def test_large_bodies_stream_and_413_still_splits(start: Start) -> None:
+    """Bodies of several hundred KB go out in slices; a 413 on one still splits it."""
+    running, settings = await start(max_body_bytes=400_000)
+    items = [f"+1{201 + i // 8_000_000}{2_000_000 + i:07d}" for i in range(30_000)]
+    report = await run(items, settings, max_batch_bytes=700_000, concurrency=1)
+    assert sorted(ledger_numbers(running)) == sorted(items)
+    assert any(b["status"] == "split" for b in report["batches"])
+    assert max(b["bytes"] for b in report["batches"] if b["status"] != "split") > 256 * 1024
