@@ -97,7 +97,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
         with ExitStack() as stack:
             local: list[Rejection] = []
             source = _source(recipients, options, chunker, local, stack)
-            interrupted = await _execute(run, source, local, wait, clock, sleep)
+            interrupted = await _execute(run, source, local, wait, clock)
     finally:
         try:
             if revoke:
@@ -146,9 +146,8 @@ def _source(recipients: Recipients, options: ReadOptions, chunker: Chunker,
 
 
 async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
-                   local: list[Rejection], wait: str, clock: Callable[[], float],
-                   sleep: Callable[[float], Awaitable[None]]) -> bool:
-    tracker = Tracker(run, clock, sleep)
+                   local: list[Rejection], wait: str, clock: Callable[[], float]) -> bool:
+    tracker = Tracker(run, clock)
     on_accepted = tracker.add if wait == "completed" else (lambda record: None)
     send_stream, receive_stream = anyio.create_memory_object_stream[Chunk](0)
     async with anyio.create_task_group() as group:

@@ -6,7 +6,7 @@ When several batches are open, one listing (``GET .../batches?from=...&dateFrom=
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -19,11 +19,9 @@ from engine.sender import Run
 
 
 class Tracker:
-    def __init__(self, run: Run, clock: Callable[[], float],
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
+    def __init__(self, run: Run, clock: Callable[[], float]) -> None:
         self.run = run
         self._clock = clock
-        self._sleep = sleep
         self.open: dict[str, ChunkRecord] = {}
         self.wake = anyio.Event()
 
@@ -41,16 +39,23 @@ class Tracker:
             if not self.open:
                 if self.run.submitted.is_set():
                     return
-                self.wake = anyio.Event()
-                with anyio.move_on_after(polling.max_interval):
-                    await self.wake.wait()
+                await self._nap(polling.max_interval)
                 continue
             if self._clock() > deadline:
                 self._time_out()
                 return
             progressed = await self._poll()
             quiet = 0 if progressed else quiet + 1
-            await self._sleep(next_poll(polling.interval, polling.max_interval, quiet))
+            if await self._nap(next_poll(polling.interval, polling.max_interval, quiet)):
+                quiet = 0  # a new batch: poll at the short interval again
+
+    async def _nap(self, seconds: float) -> bool:
+        """Sleep, cut short when a batch is accepted; True when one was."""
+        self.wake = anyio.Event()
+        with anyio.move_on_after(seconds):
+            await self.wake.wait()
+            return True
+        return False
 
     def _time_out(self) -> None:
         for record in self.open.values():

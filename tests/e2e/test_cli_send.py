@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
+from engine.config import Credentials
 from engine.simulator import SimulatorThread
 from tests.conftest import sim_settings
 
@@ -23,10 +25,6 @@ def test_pipeline_stage_emits_only_json_lines(tmp_path: Path) -> None:
     creds = {"RC_APP_CLIENT_ID": "cli-client", "RC_APP_CLIENT_SECRET": SECRET,
              "RC_USER_JWT": JWT}
     settings = sim_settings(messages_per_second=1e6)
-    from dataclasses import replace
-
-    from engine.config import Credentials
-
     settings = replace(settings, credentials=Credentials("cli-client", SECRET, JWT))
     numbers = b"".join(b"+1415555%04d\n" % i for i in range(200)) + b"bad\n+442071838750\n"
     report = tmp_path / "report.json"
@@ -54,3 +52,34 @@ def test_send_help_documents_exit_codes() -> None:
                             capture_output=True, text=True, check=True)
     assert "130 interrupted" in result.stdout
     assert "jq" in result.stdout
+
+
+def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path) -> None:
+    """SIGINT mid-run: no new batches, requests in flight finish, report written, exit 130."""
+    import signal
+
+    from engine.simulator import FaultSettings
+
+    settings = replace(sim_settings(messages_per_second=1e6),
+                       faults=FaultSettings(latency=0.2, scope="send"))
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_bytes(b"".join(b"+1415555%04d\n" % i for i in range(2000)))
+    report = tmp_path / "report.json"
+    with SimulatorThread(settings) as running:
+        env = {**os.environ, "RC_SERVER_URL": running.url, "RC_APP_CLIENT_ID": "demo-client-id",
+               "RC_APP_CLIENT_SECRET": "demo-client-secret", "RC_USER_JWT": "demo-user-jwt"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "send", str(numbers), "--from",
+             "+16505550100", "--text", "Hi", "--report", str(report), "--max-batch-bytes",
+             "600", "--concurrency", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        assert process.stdout is not None
+        first = orjson.loads(process.stdout.readline())
+        assert first["event"] == "chunk_submitted"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        accepted = running.simulator.store.accepted_count()
+    assert process.returncode == 130, err.decode()
+    document = orjson.loads(report.read_bytes())
+    assert document["interrupted"] is True
+    assert 0 < document["totals"]["sent"] == accepted < 2000
