@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import time
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 
@@ -21,7 +22,7 @@ from engine.errors import ConfigError, UsageError
 from engine.reader import Block, ReadOptions, aread_items, read_items, read_lines
 from engine.rejections import Rejection
 from engine.report import build_report, now_iso
-from engine.sender import ON_AMBIGUOUS, Emit, Run, produce, work
+from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, work
 from engine.sources import open_input
 from engine.tracker import Tracker
 from engine.transport import AiohttpTransport, Transport
@@ -56,6 +57,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
                revoke: bool = True, on_event: Emit = _ignore,
+               on_read: ReadProgress | None = None,
                transport: Transport | None = None,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
@@ -89,6 +91,8 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
                       settings.limits.max_batch_messages)
     run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep)
+    if on_read is not None:
+        run.on_read = on_read
     if stop is not None:
         run.stopping = stop
     started, interrupted = now_iso(), False
@@ -96,7 +100,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
         await client.bearer()
         with ExitStack() as stack:
             local: list[Rejection] = []
-            source = _source(recipients, options, chunker, local, stack)
+            source = _source(recipients, options, chunker, local, stack, run)
             interrupted = await _execute(run, source, local, wait, clock)
     finally:
         try:
@@ -135,14 +139,26 @@ def _simulator_credentials(settings: Settings) -> Credentials:
 
 
 def _source(recipients: Recipients, options: ReadOptions, chunker: Chunker,
-            local: list[Rejection], stack: ExitStack
+            local: list[Rejection], stack: ExitStack, run: Run
             ) -> Iterator[Chunk] | AsyncIterator[Chunk]:
     if isinstance(recipients, str | os.PathLike):
         stream = stack.enter_context(open_input(str(recipients)))
+        run.share_read = _share_of(stream)
         return _chunks(read_lines(stream, options, local.append), chunker)
     if isinstance(recipients, AsyncIterable):
         return _achunks(aread_items(recipients, options, local.append), chunker)
     return _chunks(read_items(recipients, options, local.append), chunker)
+
+
+def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
+    """How much of a regular, uncompressed file has been read: tell() costs nothing per line."""
+    try:
+        size = os.fstat(stream.fileno()).st_size if stream.seekable() else 0
+    except (OSError, ValueError):
+        size = 0
+    if not size or isinstance(stream, gzip.GzipFile):
+        return lambda: None
+    return lambda: min(1.0, stream.tell() / size)
 
 
 async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],

@@ -244,6 +244,7 @@ async def _send(args: argparse.Namespace) -> int:
             read=_read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
+            on_read=progress.reading,
         )
         group.cancel_scope.cancel()
     return _finish(report, args.report)
@@ -282,7 +283,8 @@ async def _demo(args: argparse.Namespace) -> int:
         report = await send(demo_recipients(args.recipients), sender=sim_settings.senders[0],
                             text="Your table is ready. Reply STOP to opt out.",
                             config=settings, credentials=sim_settings.credentials,
-                            max_batch_bytes=args.max_batch_bytes, on_event=emit)
+                            max_batch_bytes=args.max_batch_bytes, on_event=emit,
+                            on_read=progress.reading)
         ledger = running.simulator.store.accepted_count()
     finally:
         await running.stop()

@@ -17,6 +17,12 @@ class Progress:
         self._start = clock()
         self._last = self._start
         self.sent = self.rejected = self.batches = self.completed = self.failed = 0
+        self.read = 0
+        self.share: float | None = None
+
+    def reading(self, records: int, share: float | None) -> None:
+        """The producer's report: records read so far, and the share of the input."""
+        self.read, self.share = records, share
 
     def see(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -36,9 +42,12 @@ class Progress:
 
     def _show(self, now: float, final: bool) -> None:
         elapsed = max(now - self._start, 1e-9)
-        line = (f"sent {self.sent:,} | rejected {self.rejected:,} | batches {self.batches:,} "
-                f"accepted, {self.completed:,} completed, {self.failed:,} failed | "
-                f"{self.sent / elapsed:,.0f}/s | {elapsed:,.1f} s")
+        eta = ""
+        if self.share and not final:
+            eta = f" | ETA {elapsed * (1 - self.share) / self.share:,.0f} s (reading)"
+        line = (f"read {self.read:,} | sent {self.sent:,} | rejected {self.rejected:,} | "
+                f"batches {self.batches:,} accepted, {self.completed:,} completed, "
+                f"{self.failed:,} failed | {self.sent / elapsed:,.0f}/s | {elapsed:,.1f} s{eta}")
         if self._live:
             self._stream.write("\r\033[K" + line + ("\n" if final else ""))
         else:

@@ -25,6 +25,12 @@ from engine.report import ChunkRecord, now_iso
 from engine.transport import BadBodyError, NotSentError, Reply
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+# (records read so far, share of the input consumed when it is known)
+ReadProgress = Callable[[int, float | None], None]
+
+
+def _no_progress(records: int, share: float | None) -> None:
+    return None
 ON_AMBIGUOUS = ("reconcile", "resend", "fail")
 ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: the server's per-message "
                 "rejections for it are not known")
@@ -50,6 +56,9 @@ class Run:
     aggregator: Aggregator = field(default_factory=Aggregator)
     records: dict[int, ChunkRecord] = field(default_factory=dict)
     owned: set[str] = field(default_factory=set)
+    on_read: ReadProgress = _no_progress
+    share_read: Callable[[], float | None] = lambda: None
+    produced: int = 0
     stopping: anyio.Event = field(default_factory=anyio.Event)
     submitted: anyio.Event = field(default_factory=anyio.Event)
     _reconcile_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -81,6 +90,8 @@ async def produce(run: Run, chunks: Iterator[Chunk] | AsyncIterator[Chunk],
             await flush_local(run, local)
             if chunk is None:
                 return
+            run.produced += chunk.count
+            run.on_read(run.produced + run.aggregator.rejected_local, run.share_read())
             await out.send(chunk)
 
 
