@@ -22,7 +22,7 @@ from engine.errors import AmbiguousSendError, EngineError
 from engine.policy import Verdict, backoff, classify
 from engine.rejections import Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
-from engine.transport import BadBodyError, NotSentError, Reply
+from engine.transport import BadBodyError, NotSentError, Reply, page_of
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 # (records read so far, share of the input consumed when it is known)
@@ -127,6 +127,12 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         except AmbiguousSendError as exc:
             reply, verdict = Reply(0), Verdict.AMBIGUOUS
             record.error = {"errorCode": "NO-ANSWER", "message": str(exc)}
+        except BadBodyError as exc:  # an answer too large to read: the status is all we know
+            reply, verdict = Reply(exc.status), classify(exc.status)
+            record.error = {"errorCode": "BAD-ANSWER", "message": str(exc)}
+            if verdict is Verdict.OK:
+                await leave_unknown(run, record)
+                return
         if verdict is Verdict.OK:
             await accept(run, chunk, record, reply, on_accepted)
             return
@@ -159,13 +165,8 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
         rejected = body.get("rejected") or []
         translated = run.aggregator.add_chunk(chunk.index, batch_id, rejected)
     except (BadBodyError, BadAnswerError, KeyError, TypeError) as exc:
-        # Created (201) but unreadable: it may hold SMS now, so it must never be resent.
-        record.move(lifecycle.AMBIGUOUS)
-        record.move(lifecycle.UNKNOWN)
         record.error = {"errorCode": "BAD-ANSWER", "message": f"{exc}"}
-        await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
-                        "firstIndex": record.first, "lastIndex": record.last,
-                        "error": record.error})
+        await leave_unknown(run, record)
         return
     record.batch_id, record.batch_size = batch_id, size
     record.created = body.get("creationTime")
@@ -179,6 +180,18 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
                     "attempts": record.attempts, "rejected": len(translated)})
     for rejection in translated:
         await run.emit({"event": "rejected", **rejection.as_json()})
+
+
+async def leave_unknown(run: Run, record: ChunkRecord) -> None:
+    """Created (2xx) but unreadable: it may hold SMS now, so it is never resent."""
+    if record.state != lifecycle.AMBIGUOUS:
+        record.move(lifecycle.AMBIGUOUS)
+    record.move(lifecycle.UNKNOWN)
+    record.note = "the server accepted the request but its answer could not be read; check " \
+                  "this range on RingCentral before sending it again"
+    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
+                    "firstIndex": record.first, "lastIndex": record.last,
+                    "error": record.error})
 
 
 async def fail(run: Run, record: ChunkRecord, reply: Reply, gave_up: bool = False) -> None:
@@ -269,11 +282,10 @@ async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:
                               "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
     numbers = {m["to"][0] for m in orjson.loads(chunk.body)["messages"]}
     while True:
-        page = await run.client.get_json("/batches", params)
-        for batch in page.get("records", []):
+        batches, token = page_of(await run.client.get_json("/batches", params))
+        for batch in batches:
             if await _is_ours(run, batch, chunk.count, numbers):
                 return dict(batch)
-        token = page.get("paging", {}).get("nextPageToken")
         if not token:
             return None
         params["pageToken"] = token
@@ -285,7 +297,8 @@ async def _is_ours(run: Run, batch: Any, count: int, numbers: set[str]) -> bool:
     size = batch.get("batchSize")
     if type(size) is not int or not 0 < size <= count:
         return False
-    page = await run.client.get_json("/messages", {"batchId": batch["id"],
-                                                   "perPage": min(1000, size)})
-    sample = [r.get("to", [None])[0] for r in page.get("records", []) if isinstance(r, dict)]
-    return bool(sample) and all(to in numbers for to in sample)
+    messages, _ = page_of(await run.client.get_json("/messages", {"batchId": batch["id"],
+                                                                  "perPage": min(1000, size)}))
+    sample = [m.get("to") for m in messages]
+    return bool(sample) and all(isinstance(to, list) and to and to[0] in numbers
+                                for to in sample)

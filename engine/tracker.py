@@ -16,6 +16,7 @@ from engine.errors import EngineError
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
 from engine.sender import Run
+from engine.transport import page_of
 
 
 class Tracker:
@@ -85,24 +86,28 @@ class Tracker:
         client = self.run.client
         if len(self.open) == 1:
             (batch_id,) = self.open
-            return [await client.get_json(f"/batches/{batch_id}")]
+            view = await client.get_json(f"/batches/{batch_id}")
+            return [view] if isinstance(view, dict) else []
         since = min((r.created for r in self.open.values() if r.created), default=None)
         params: dict[str, Any] = {"from": self.run.sender, "perPage": 1000}
         if since:
             params["dateFrom"] = since
         views: list[dict[str, Any]] = []
         while True:
-            page = await client.get_json("/batches", params)
-            views += [v for v in page.get("records", []) if isinstance(v, dict)]
-            token = page.get("paging", {}).get("nextPageToken")
+            records, token = page_of(await client.get_json("/batches", params))
+            views += records
             if not token:
                 return views
             params["pageToken"] = token
 
     async def _complete(self, record: ChunkRecord, view: dict[str, Any]) -> None:
-        statuses = await self.run.client.get_json("/statuses", {"batchId": record.batch_id})
-        record.cost = view.get("cost")
-        record.processed = view.get("processedCount", record.processed)
+        try:
+            statuses = await self.run.client.get_json("/statuses", {"batchId": record.batch_id})
+        except EngineError as exc:
+            statuses = None
+            record.note = f"completed, but its delivery statuses could not be read: {exc}"
+        cost = view.get("cost")
+        record.cost = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
         record.delivered = _count(statuses, "delivered")
         record.delivery_failed = _count(statuses, "deliveryFailed") + \
             _count(statuses, "sendingFailed")

@@ -31,6 +31,20 @@ class NotSentError(EngineError):
 class BadBodyError(EngineError):
     """The server's answer is not the JSON it should be."""
 
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def page_of(answer: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """(records, nextPageToken) of a listing answer; anything malformed is a BadBodyError."""
+    records = answer.get("records") if isinstance(answer, dict) else None
+    paging = answer.get("paging") if isinstance(answer, dict) else None
+    if not isinstance(records, list) or not isinstance(paging, dict | None):
+        raise BadBodyError(f"a listing answer without a records list: {str(answer)[:80]}")
+    token = (paging or {}).get("nextPageToken")
+    return [r for r in records if isinstance(r, dict)], token if isinstance(token, str) else None
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -43,7 +57,7 @@ class Reply:
             return orjson.loads(self.body) if self.body else {}
         except orjson.JSONDecodeError as exc:
             raise BadBodyError(f"HTTP {self.status} answer is not JSON ({exc}); first bytes: "
-                               f"{self.body[:80]!r}") from exc
+                               f"{self.body[:80]!r}", self.status) from exc
 
 
 class Transport(Protocol):
@@ -74,7 +88,8 @@ class AiohttpTransport:
                 data = await response.content.read(MAX_ANSWER_BYTES + 1)
                 if len(data) > MAX_ANSWER_BYTES:
                     raise BadBodyError(f"{method} {url}: answer larger than "
-                                       f"{MAX_ANSWER_BYTES} bytes; refusing to read it")
+                                       f"{MAX_ANSWER_BYTES} bytes; refusing to read it",
+                                       response.status)
                 return Reply(response.status, dict(response.headers), data)
         except aiohttp.ClientConnectorError as exc:
             raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "

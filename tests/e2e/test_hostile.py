@@ -1,0 +1,105 @@
+"""Hostile or broken answers: a clear error for that chunk, never a crash, never a wrong
+position in the report, never a resend of something the server may have created."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+import engine
+from engine.config import PollSettings
+from engine.simulator.settings import DEMO_CREDENTIALS
+from engine.transport import MAX_ANSWER_BYTES
+from tests.e2e.conftest import SENDER, engine_settings
+
+A2P = "/restapi/v1.0/account/~/a2p-sms"
+TOKEN = {"access_token": "t", "token_type": "bearer", "expires_in": 3600, "refresh_token": "r",
+         "refresh_token_expires_in": 86400, "scope": "A2PSMS", "session_id": "s"}
+GOOD = {"id": "b1", "from": SENDER, "batchSize": 2, "processedCount": 0, "status": "Processing",
+        "creationTime": "2026-11-22T00:00:00Z", "rejected": []}
+
+
+def json(body: Any, status: int = 201) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+HOSTILE: dict[str, Callable[[], web.Response]] = {
+    "not-json": lambda: web.Response(body=b"<html>oops</html>", status=201),
+    "huge": lambda: web.Response(body=b" " * (MAX_ANSWER_BYTES + 10), status=201),
+    "wrong-types": lambda: json({**GOOD, "id": 7, "batchSize": "2"}),
+    "index-out-of-range": lambda: json({**GOOD, "rejected": [{"index": 3, "to": ["+1"]}]}),
+    "index-repeated": lambda: json({**GOOD, "rejected": [{"index": 1}, {"index": 1}]}),
+    "index-zero": lambda: json({**GOOD, "rejected": [{"index": 0}]}),
+    "missing-fields": lambda: json({}),
+    "a-list": lambda: json([1, 2, 3]),
+}
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[Callable[..., Any]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(post: Callable[[], web.Response],
+                    get: Callable[[], web.Response] | None = None) -> str:
+        async def token(request: web.Request) -> web.Response:
+            return json(TOKEN, 200)
+
+        async def create(request: web.Request) -> web.Response:
+            await request.read()
+            return post()
+
+        async def read(request: web.Request) -> web.Response:
+            return (get or (lambda: json({"records": [], "paging": {"perPage": 1}}, 200)))()
+
+        app = web.Application()
+        app.router.add_post("/restapi/oauth/token", token)
+        app.router.add_post("/restapi/oauth/revoke", token)
+        app.router.add_post(f"{A2P}/batches", create)
+        app.router.add_get(f"{A2P}/batches", read)
+        app.router.add_get(f"{A2P}/batches/{{id}}", read)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("mode", sorted(HOSTILE))
+async def test_hostile_batch_answers_leave_the_chunk_unknown(hostile: Any, mode: str) -> None:
+    """A 201 that cannot be trusted: the chunk is unknown with its range, sent once, and the
+    report holds only the local rejection at its true position."""
+    url = await hostile(HOSTILE[mode])
+    report = await engine.send(["+14155550100", "bad", "+14155550101"], sender=SENDER,
+                               text="Hi", config=engine_settings(url),
+                               credentials=DEMO_CREDENTIALS, wait="accepted")
+    batch = report["batches"][0]
+    assert (batch["status"], batch["firstIndex"], batch["lastIndex"]) == ("unknown", 0, 2)
+    assert batch["attempts"] == 1
+    assert batch["error"]["errorCode"] == "BAD-ANSWER"
+    assert [(r["index"], r["source"]) for r in report["rejected"]] == [(1, "local")]
+    assert report["status"] == "failed"
+
+
+@pytest.mark.parametrize("answer", [[1, 2], {"records": "x"},
+                                    {"id": "b1", "status": "Completed", "cost": "free"}],
+                         ids=["list", "records-not-list", "cost-not-number"])
+async def test_hostile_tracking_answers_never_crash(hostile: Any, answer: Any) -> None:
+    """Broken listings or batch reads are noted on the batch; the run ends by its timeout."""
+    url = await hostile(lambda: json(GOOD), lambda: json(answer, 200))
+    settings = replace(engine_settings(url), polling=PollSettings(0.01, 0.05, 0.5))
+    report = await engine.send(["+14155550100", "+14155550101"], sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS)
+    batch = report["batches"][0]
+    assert batch["batchId"] == "b1"
+    assert batch["status"] in ("accepted", "completed")
+    assert report["totals"]["cost"] is None
