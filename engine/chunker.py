@@ -36,6 +36,7 @@ class Chunk:
     body: bytes | bytearray  # built in place; never changed once the chunk is emitted
     size: int
     index: PositionIndex
+    start_offset: int | None = None  # byte offset of the first record's line, for files
 
     @property
     def count(self) -> int:
@@ -111,17 +112,22 @@ class Chunker:
         # The body grows in place: joining pieces at the end would hold it twice.
         self._body = bytearray(self._prefix) if self.keep_bodies else bytearray()
         self._messages = False
+        self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
 
     def feed(self, block: Block) -> Iterator[Chunk]:
         """Add a block; yields every chunk that fills up."""
         tos, texts, positions, lines = block.tos, block.texts, block.positions, block.lines
+        done = 0
         while tos:
+            if not self._messages and block.offsets is not None:
+                self._start_offset = block.offsets[done]
             taken = self._take(tos, texts, positions, lines)
             if taken == len(tos):
                 return
             yield self._emit()
+            done += taken
             tos, positions = tos[taken:], positions[taken:]
             texts = texts[taken:] if texts is not None else None
             lines = lines[taken:] if lines is not None else None
@@ -176,7 +182,7 @@ class Chunker:
         body = self._body
         if self.keep_bodies:
             body += self._suffix
-        chunk = Chunk(self._number, body, self._size, self._index)
+        chunk = Chunk(self._number, body, self._size, self._index, self._start_offset)
         self._reset()
         return chunk
 

@@ -20,7 +20,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import accumulate, islice
 from typing import Any
 
 import orjson
@@ -50,9 +50,21 @@ class Block:
     texts: list[str | None] | None = None
     positions: Sequence[int] = field(default_factory=list)
     lines: Sequence[int] | None = None
+    offsets: Sequence[int] | None = None  # byte offset of each record's first line (files)
 
     def __len__(self) -> int:
         return len(self.tos)
+
+
+@dataclass(frozen=True, slots=True)
+class StartAt:
+    """Where a resumed read begins: the file's first line (format and CSV header), then the
+    byte offset, input position and line number of the first record to read."""
+
+    header: bytes
+    offset: int
+    position: int
+    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,7 @@ class _Builder:
         self.reject_sink = reject
         self.with_lines = with_lines
         self.position = 0
+        self.offset = 0  # byte offset of the record being added (files only)
         self.seen: set[int] | None = set() if options.dedupe else None
         self._start()
 
@@ -112,6 +125,7 @@ class _Builder:
         self._texts: list[str | None] | None = None
         self._positions: list[int] = []
         self._lines: list[int] | None = [] if self.with_lines else None
+        self._offsets: list[int] | None = [] if self.with_lines else None
 
     def reject(self, line: int | None, to: str | None, code: str, reason: str) -> None:
         """Record a bad record at the current position (or stop, in strict mode)."""
@@ -175,6 +189,8 @@ class _Builder:
         self._positions.append(self.position)
         if self._lines is not None and line is not None:
             self._lines.append(line)
+        if self._offsets is not None:
+            self._offsets.append(self.offset)
         self.position += 1
         if len(self._tos) >= BLOCK_SIZE:
             return self.flush()
@@ -192,16 +208,17 @@ class _Builder:
     def flush(self) -> Block | None:
         if not self._tos:
             return None
-        block = Block(self._tos, self._texts, self._positions, self._lines)
+        block = Block(self._tos, self._texts, self._positions, self._lines, self._offsets)
         self._start()
         return block
 
-    def fast_block(self, tos: list[str], texts: list[str | None] | None, first_line: int
-                   ) -> Block:
-        """A block of records already known good, after any records still pending."""
+    def fast_block(self, tos: list[str], texts: list[str | None] | None, first_line: int,
+                   raws: list[bytes], base: int) -> Block:
+        """A block of records already known good (one line each), after any still pending."""
         n = len(tos)
+        offsets = list(accumulate(map(len, raws[:-1]), initial=base))
         block = Block(tos, texts, range(self.position, self.position + n),
-                      range(first_line, first_line + n) if self.with_lines else None)
+                      range(first_line, first_line + n), offsets)
         self.position += n
         return block
 
@@ -221,25 +238,33 @@ def detect_format(source: str, first_line: str, to_column: str) -> str:
     return "lines"
 
 
-def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink
-               ) -> Iterator[Block]:
-    """Blocks of accepted records from byte lines; bad records go to ``reject``."""
-    source = _LineSource(iter(lines))
-    first = source.next()
-    if first is None:
+def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
+               start: StartAt | None = None) -> Iterator[Block]:
+    """Blocks of accepted records from byte lines; bad records go to ``reject``.
+
+    With ``start``, ``lines`` begin at ``start.offset`` of the file (a resumed read).
+    """
+    source = _LineSource(iter(lines), start.offset if start else 0)
+    original = source.next() if start is None else start.header.decode("utf-8",
+                                                                       "surrogateescape")
+    if original is None:
         return
-    first = first.lstrip("\ufeff")
+    first = original.lstrip("\ufeff")
     fmt = options.format
     if fmt == "auto":
         fmt = detect_format(options.source, first, options.to_column)
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r}. Use one of: {', '.join(FORMATS)}.")
     builder = _Builder(options, reject, with_lines=True)
+    lineno = 0
+    if start is not None:
+        builder.position, lineno = start.position, start.line - 1
     if fmt == "csv":
-        yield from _read_csv(first, source, builder)
+        yield from _read_csv(first, source, builder, lineno or 1)
     else:
-        source.give_back([first])
-        yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder)
+        if start is None:
+            source.give_back([original])
+        yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder, lineno)
     tail = builder.flush()
     if tail is not None:
         yield tail
@@ -253,25 +278,34 @@ class _LineSource:
     costs one record, not the file.
     """
 
-    def __init__(self, stream: Iterator[bytes]) -> None:
+    def __init__(self, stream: Iterator[bytes], offset: int = 0) -> None:
         self._stream = stream
         self._back: list[str] = []
+        self.offset = offset  # byte offset of the next line to be read
 
     def next(self) -> str | None:
         if self._back:
-            return self._back.pop()
+            text = self._back.pop()
+            self.offset += len(text.encode("utf-8", "surrogateescape"))
+            return text
         raw = next(self._stream, None)
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+        if raw is None:
+            return None
+        self.offset += len(raw)
+        return raw.decode("utf-8", "surrogateescape")
 
     def pending(self) -> bool:
         return bool(self._back)
 
     def take_raw(self, n: int) -> list[bytes]:
         """Up to ``n`` undecoded lines; only called when nothing is pushed back."""
-        return list(islice(self._stream, n))
+        raws = list(islice(self._stream, n))
+        self.offset += sum(map(len, raws))
+        return raws
 
     def give_back(self, lines: list[str]) -> None:
         self._back.extend(reversed(lines))
+        self.offset -= sum(len(text.encode("utf-8", "surrogateescape")) for text in lines)
 
     def give_back_raw(self, raws: list[bytes]) -> None:
         self.give_back([raw.decode("utf-8", "surrogateescape") for raw in raws])
@@ -314,8 +348,8 @@ def _fast_texts(raw: list[str], options: ReadOptions) -> tuple[bool, list[str | 
     return True, None if texts.count(None) == len(texts) else texts
 
 
-def _fast_csv(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int
-              ) -> Block | None:
+def _fast_csv(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,
+              base: int) -> Block | None:
     """The block for a batch of plain rows, or None when any row needs the careful path."""
     options = builder.options
     if options.template is not None or builder.seen is not None:
@@ -340,10 +374,11 @@ def _fast_csv(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_li
             return None
     elif options.batch_text is None:
         return None
-    return builder.fast_block(tos, texts, first_line)
+    return builder.fast_block(tos, texts, first_line, raws, base)
 
 
-def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int) -> Block | None:
+def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int, base: int
+                ) -> Block | None:
     if builder.seen is not None or builder.options.batch_text is None:
         return None
     text = _clean_text(raws)
@@ -352,10 +387,10 @@ def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int) -> Block 
     tos = text.split("\n")[:-1]
     if len(tos) != len(raws) or not all(map(phone.E164.fullmatch, tos)):
         return None
-    return builder.fast_block(tos, None, first_line)
+    return builder.fast_block(tos, None, first_line, raws, base)
 
 
-FastPath = Callable[[list[bytes], int], Block | None]
+FastPath = Callable[[list[bytes], int, int], Block | None]  # (lines, first line, offset)
 CarefulPath = Callable[[str, int], tuple[Block | None, int]]
 
 
@@ -368,15 +403,17 @@ def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: Fas
     """
     while True:
         if not source.pending():
+            base = source.offset
             raws = source.take_raw(BLOCK_SIZE)
             if not raws:
                 return
-            block = fast(raws, lineno + 1)
+            block = fast(raws, lineno + 1, base)
             if block is not None:
                 yield from _flushed(builder, block)
                 lineno += len(raws)
                 continue
             source.give_back_raw(raws)
+        builder.offset = source.offset
         text = source.next()
         assert text is not None
         lineno += 1
@@ -386,15 +423,15 @@ def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: Fas
             yield block
 
 
-def _read_plain(source: _LineSource, builder: _Builder) -> Iterator[Block]:
+def _read_plain(source: _LineSource, builder: _Builder, lineno: int) -> Iterator[Block]:
     def careful(text: str, line: int) -> tuple[Block | None, int]:
-        value = text.strip()
+        value = text.strip().lstrip("\ufeff")
         if not value or _bad_utf8(text, line, builder):
             return None, 0
         return builder.add(line, value, None, None), 0
 
-    return _read_records(source, builder, 0,
-                         lambda raws, line: _fast_plain(raws, builder, line), careful)
+    return _read_records(source, builder, lineno,
+                         lambda raws, line, base: _fast_plain(raws, builder, line, base), careful)
 
 
 def _flushed(builder: _Builder, fast: Block) -> Iterator[Block]:
@@ -405,21 +442,19 @@ def _flushed(builder: _Builder, fast: Block) -> Iterator[Block]:
     yield fast
 
 
-def _read_jsonl(source: _LineSource, builder: _Builder) -> Iterator[Block]:
-    lineno = 0
-    while (text := source.next()) is not None:
-        lineno += 1
-        text = text.strip()
-        if not text or _bad_utf8(text, lineno, builder):
-            continue
+def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator[Block]:
+    def careful(text: str, line: int) -> tuple[Block | None, int]:
+        text = text.strip().lstrip("\ufeff")
+        if not text or _bad_utf8(text, line, builder):
+            return None, 0
         try:
             item = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            builder.reject(lineno, None, codes.BAD_JSON, f"not valid JSON ({exc})")
-            continue
-        block = _add_mapping(builder, lineno, item)
-        if block is not None:
-            yield block
+            builder.reject(line, None, codes.BAD_JSON, f"not valid JSON ({exc})")
+            return None, 0
+        return _add_mapping(builder, line, item), 0
+
+    return _read_records(source, builder, lineno, lambda raws, line, base: None, careful)
 
 
 def _add_mapping(builder: _Builder, line: int | None, item: Any) -> Block | None:
@@ -453,10 +488,12 @@ class _CsvLayout:
         self.wants_fields = options.template is not None
 
 
-def _read_csv(header: str, source: _LineSource, builder: _Builder) -> Iterator[Block]:
+def _read_csv(header: str, source: _LineSource, builder: _Builder, lineno: int
+              ) -> Iterator[Block]:
     layout = _CsvLayout(next(csv.reader([header])), builder.options)
     return _read_records(
-        source, builder, 1, lambda raws, line: _fast_csv(raws, layout, builder, line),
+        source, builder, lineno,
+        lambda raws, line, base: _fast_csv(raws, layout, builder, line, base),
         lambda text, line: _csv_record(text, line, source, layout, builder))
 
 

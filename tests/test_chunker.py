@@ -141,3 +141,18 @@ def test_contiguous_chunk_index_is_one_run() -> None:
     chunks = run(2000, 10**6)
     assert chunks[0].index.runs == 1
     assert chunks[0].index.locate(2000) == (1999, None)
+
+
+def test_chunks_know_the_byte_offset_of_their_first_record() -> None:
+    """A file's chunks start at the offset where their first record's line begins."""
+    from engine.reader import ReadOptions, read_lines
+
+    raw = b"to\n" + b"".join(b"+1415555%04d\n" % i for i in range(50))
+    blocks = read_lines(raw.splitlines(keepends=True), ReadOptions(batch_text="Hi"),
+                        lambda r: None)
+    chunks = list(chunk_blocks(blocks, SENDER, "Hi", 300))
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.start_offset is not None
+        first = orjson.loads(chunk.body)["messages"][0]["to"][0]
+        assert raw[chunk.start_offset:].startswith(first.encode())

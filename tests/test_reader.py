@@ -18,6 +18,7 @@ from engine.reader import (
     MAX_TEXT,
     Block,
     ReadOptions,
+    StartAt,
     aread_items,
     read_items,
     read_lines,
@@ -206,3 +207,41 @@ def test_fast_path_agrees_with_the_careful_path(rows: list[str], block: int, crl
     finally:
         reader.BLOCK_SIZE = original
     assert fast == careful
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(row, min_size=1, max_size=30), block=st.integers(1, 5), data=st.data())
+def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], block: int,
+                                                            data: st.DataObject) -> None:
+    """Offsets point at each record's line; reading from one continues exactly as before."""
+    filled = [pattern.format(n=f"+1415555{i:04d}") for i, pattern in enumerate(rows)]
+    raw = b"".join((line + "\n").encode() for line in ["to,text", *filled])
+    options = ReadOptions(source="x.csv", batch_text="Batch")
+
+    def read(start: StartAt | None = None) -> tuple[list[list[Any]], list[tuple[int, int | None]]]:
+        rejected: list[Rejection] = []
+        lines = raw[start.offset:].splitlines(keepends=True) if start else \
+            raw.splitlines(keepends=True)
+        blocks = list(read_lines(lines, options, rejected.append, start))
+        records = [[*r, b.offsets[k] if b.offsets is not None else None]
+                   for b in blocks for k, r in enumerate(flatten([b]))]
+        return records, [(r.index, r.line) for r in rejected]
+
+    original = reader.BLOCK_SIZE
+    reader.BLOCK_SIZE = block
+    try:
+        records, rejected = read()
+        for _, line, to, _, offset in records:
+            assert raw[offset - 1:offset] == b"\n"  # the start of a line...
+            assert raw[:offset].count(b"\n") == line - 1  # ...the record's own
+            assert to[2:].encode() in raw[offset:].split(b"\n")[0].replace(b" ", b"")
+        if not records:
+            return
+        k = data.draw(st.integers(0, len(records) - 1))
+        position, line, _, _, offset = records[k]
+        resumed, resumed_rejected = read(StartAt(raw.split(b"\n")[0] + b"\n", offset,
+                                                 position, line))
+    finally:
+        reader.BLOCK_SIZE = original
+    assert resumed == records[k:]
+    assert resumed_rejected == [r for r in rejected if r[0] > position]
