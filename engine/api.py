@@ -15,14 +15,17 @@ from typing import Any, BinaryIO
 
 import anyio
 
+from engine import lifecycle
 from engine.chunker import Chunk, Chunker
 from engine.client import ApiClient
 from engine.config import Credentials, Settings, credentials_from_env, load_settings
 from engine.errors import ConfigError, UsageError
-from engine.reader import Block, ReadOptions, aread_items, read_items, read_lines
+from engine.journal import Journal, input_identity, read_journal
+from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection
 from engine.report import build_report, now_iso
-from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, work
+from engine.resume import Plan, check_matches, covered, rebuild_chunk, restore, without
+from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
 from engine.sources import open_input
 from engine.tracker import Tracker
 from engine.transport import AiohttpTransport, Transport
@@ -61,11 +64,15 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                transport: Transport | None = None,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-               stop: anyio.Event | None = None) -> dict[str, Any]:
+               stop: anyio.Event | None = None,
+               journal: str | os.PathLike[str] | None = None,
+               resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Send one campaign and return its report (a JSON-ready dict).
 
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
-    async iterable of numbers, (to, text) pairs or mappings.
+    async iterable of numbers, (to, text) pairs or mappings. ``journal`` names the file the run
+    records itself in; ``resume`` continues the run a journal describes (same input, sender
+    and text), never sending an accepted chunk again.
 
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
@@ -96,13 +103,34 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     if stop is not None:
         run.stopping = stop
     started, interrupted = now_iso(), False
+    run_id = str(uuid.uuid4())
+    plan: Plan | None = None
     try:
+        if resume is not None:
+            state = read_journal(Path(resume))
+            check_matches(state, options.source, sender, text, options.template)
+            run_id, started = state.header["runId"], state.header.get("startedAt", started)
+            plan = restore(state, run.aggregator)
+            _adopt_plan(run, chunker, plan)
+            run.journal = Journal.reopen(Path(resume), state.complete_bytes)
+        elif journal is not None:
+            header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
+                      "template": options.template, "profile": settings.profile,
+                      "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
+                      "input": input_identity(options.source) if _is_path(recipients)
+                      else {"kind": "stream"}}
+            run.journal = Journal.create(Path(journal), header)
         await client.bearer()
         with ExitStack() as stack:
             local: list[Rejection] = []
-            source = _source(recipients, options, chunker, local, stack, run)
-            interrupted = await _execute(run, source, local, wait, clock)
+            known = set(plan.known_local) if plan is not None else set()
+            sink = local.append if plan is None else _filtered_sink(local, known, plan.skip)
+            source = _source(recipients, options, chunker, sink, stack, run, plan)
+            in_flight = _in_flight(recipients, options, plan, sender, text, stack)
+            interrupted = await _execute(run, source, local, wait, clock, in_flight)
     finally:
+        if run.journal is not None:
+            run.journal.close()
         try:
             if revoke:
                 with anyio.CancelScope(shield=True):
@@ -114,7 +142,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     run.aggregator.records = sum(r.count for r in records if r.state != "split") + \
         run.aggregator.rejected_local
     report = build_report(
-        run_id=str(uuid.uuid4()), profile=settings.profile, source=options.source,
+        run_id=run_id, profile=settings.profile, source=options.source,
         settings={"server": settings.server_url, "from": sender, "text": text,
                   "template": options.template, "concurrency": settings.concurrency,
                   "maxBatchBytes": settings.limits.max_batch_bytes,
@@ -138,16 +166,81 @@ def _simulator_credentials(settings: Settings) -> Credentials:
                           "Set RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.") from None
 
 
+def _is_path(recipients: Recipients) -> bool:
+    return isinstance(recipients, str | os.PathLike) and str(recipients) != "-"
+
+
+def _adopt_plan(run: Run, chunker: Chunker, plan: Plan) -> None:
+    run.records.update(plan.records)
+    run.owned |= {r.batch_id for r in plan.records.values() if r.batch_id}
+    run.set_next_number(plan.next_number)
+    chunker.set_next_number(plan.next_number)
+    if plan.max_bytes:
+        chunker.max_bytes = min(chunker.max_bytes, plan.max_bytes)
+
+
+def _filtered_sink(local: list[Rejection], known: set[int], skip: list[tuple[int, int]]
+                   ) -> Callable[[Rejection], None]:
+    """Local rejections found again on a resumed read are already in the journal."""
+    def sink(rejection: Rejection) -> None:
+        if rejection.index not in known and not covered(skip, rejection.index):
+            local.append(rejection)
+
+    return sink
+
+
+def _read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], None],
+                    entry: dict[str, Any] | None, stack: ExitStack
+                    ) -> tuple[BinaryIO, Iterator[Block]]:
+    """A file's blocks from the record a journal entry starts at (or from the top)."""
+    stream = stack.enter_context(open_input(path))
+    if entry is None or entry.get("offset") is None:
+        return stream, read_lines(stream, options, sink)
+    header = stream.readline()
+    stream.seek(entry["offset"])
+    start = StartAt(header, entry["offset"], entry["first"], entry["line"])
+    return stream, read_lines(stream, options, sink, start)
+
+
 def _source(recipients: Recipients, options: ReadOptions, chunker: Chunker,
-            local: list[Rejection], stack: ExitStack, run: Run
-            ) -> Iterator[Chunk] | AsyncIterator[Chunk]:
-    if isinstance(recipients, str | os.PathLike):
+            sink: Callable[[Rejection], None], stack: ExitStack, run: Run,
+            plan: Plan | None = None) -> Iterator[Chunk] | AsyncIterator[Chunk]:
+    skip = plan.skip if plan is not None else []
+    if _is_path(recipients):
+        entry = plan.read_from if plan is not None else None
+        stream, blocks = _read_file_from(str(recipients), options, sink, entry, stack)
+        run.share_read = _share_of(stream)
+        return _chunks(without(blocks, skip) if skip else blocks, chunker)
+    if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
         stream = stack.enter_context(open_input(str(recipients)))
         run.share_read = _share_of(stream)
-        return _chunks(read_lines(stream, options, local.append), chunker)
+        return _chunks(without(read_lines(stream, options, sink), skip), chunker)
     if isinstance(recipients, AsyncIterable):
-        return _achunks(aread_items(recipients, options, local.append), chunker)
-    return _chunks(read_items(recipients, options, local.append), chunker)
+        return _achunks(_awithout(aread_items(recipients, options, sink), skip), chunker)
+    return _chunks(without(read_items(recipients, options, sink), skip), chunker)
+
+
+async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]]
+                    ) -> AsyncIterator[Block]:
+    async for block in blocks:
+        for kept in without([block], skip):
+            yield kept
+
+
+def _in_flight(recipients: Recipients, options: ReadOptions, plan: Plan | None, sender: str,
+               text: str | None, stack: ExitStack) -> list[Chunk | dict[str, Any]]:
+    """Chunks caught mid-request by the stop, rebuilt from the input so they can be
+    reconciled; entries that cannot be rebuilt (not a file) come back as they are."""
+    if plan is None:
+        return []
+    out: list[Chunk | dict[str, Any]] = []
+    for entry in plan.in_flight:
+        if not _is_path(recipients):
+            out.append(entry)
+            continue
+        _, blocks = _read_file_from(str(recipients), options, lambda r: None, entry, stack)
+        out.append(rebuild_chunk(blocks, entry, sender, text))
+    return out
 
 
 def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
@@ -162,11 +255,18 @@ def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
 
 
 async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
-                   local: list[Rejection], wait: str, clock: Callable[[], float]) -> bool:
+                   local: list[Rejection], wait: str, clock: Callable[[], float],
+                   in_flight: list[Chunk | dict[str, Any]]) -> bool:
     tracker = Tracker(run, clock)
     on_accepted = tracker.add if wait == "completed" else (lambda record: None)
+    if wait == "completed":
+        for record in run.records.values():
+            if record.state == lifecycle.ACCEPTED:
+                tracker.add(record)
     send_stream, receive_stream = anyio.create_memory_object_stream[Chunk](0)
     async with anyio.create_task_group() as group:
+        for caught in in_flight:
+            group.start_soon(recover, run, caught, on_accepted)
         group.start_soon(produce, run, source, send_stream, local)
         async with anyio.create_task_group() as workers:
             async with receive_stream:
@@ -195,6 +295,3 @@ async def send_events(recipients: Recipients, **options: Any) -> AsyncIterator[d
         async for event in events_out:
             yield event
 
-
-def report_path(path: str | None, run_id: str) -> Path:
-    return Path(path) if path else Path(f"a2p-report-{run_id[:8]}.json")

@@ -116,6 +116,10 @@ class Chunker:
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
 
+    def set_next_number(self, number: int) -> None:
+        """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
+        self._number = number
+
     def feed(self, block: Block) -> Iterator[Chunk]:
         """Add a block; yields every chunk that fills up."""
         tos, texts, positions, lines = block.tos, block.texts, block.positions, block.lines

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +98,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="PATH",
-                        help="report file (default a2p-report-<run id>.json)")
+                        help="report file (default a2p-report-<date-time>.json)")
+    parser.add_argument("--journal", metavar="PATH",
+                        help="crash-safe journal of the run (default: the report path + "
+                        ".journal)")
+    parser.add_argument("--resume", metavar="JOURNAL",
+                        help="continue the run this journal describes, with the same INPUT, "
+                        "--from and --text: accepted batches are never sent again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
@@ -236,6 +243,7 @@ async def _send(args: argparse.Namespace) -> int:
         out.flush()
         progress.see(event)
 
+    report_path, journal = _paths(args)
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, stop)
@@ -244,14 +252,25 @@ async def _send(args: argparse.Namespace) -> int:
             read=_read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
-            on_read=progress.reading,
+            on_read=progress.reading, journal=None if args.resume else journal,
+            resume=args.resume,
         )
         group.cancel_scope.cancel()
-    return _finish(report, args.report)
+    return _finish(report, report_path)
 
 
-def _finish(report: dict[str, Any], path: str | None) -> int:
-    target = Path(path or f"a2p-report-{report['runId'][:8]}.json")
+def _paths(args: argparse.Namespace) -> tuple[str, str]:
+    """(report, journal): a resumed run reports next to its journal."""
+    if args.resume:
+        default = args.resume.removesuffix(".journal")
+        report = args.report or (default if default != args.resume else default + ".json")
+        return report, args.resume
+    report = args.report or f"a2p-report-{datetime.now():%Y%m%d-%H%M%S}.json"
+    return report, args.journal or report + ".journal"
+
+
+def _finish(report: dict[str, Any], path: str) -> int:
+    target = Path(path)
     target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     totals = report["totals"]
     print(f"a2p: {report['status']}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} "

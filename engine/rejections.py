@@ -101,5 +101,10 @@ class Aggregator:
         self.sent += index.count - len(translated)
         return translated
 
+    def add_known(self, rejection: Rejection) -> None:
+        """A server rejection already translated (from a journal)."""
+        self._rejections.append(rejection)
+        self.rejected_server += 1
+
     def rejections(self) -> list[Rejection]:
         return sorted(self._rejections, key=lambda r: r.index)

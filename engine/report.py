@@ -48,7 +48,8 @@ class ChunkRecord:
             "attempts": self.attempts, "status": self.state, "batchSize": self.batch_size,
             "processedCount": self.processed, "cost": self.cost, "delivered": self.delivered,
             "deliveryFailed": self.delivery_failed, "errorCodes": self.error_codes or None,
-            "submittedAt": self.submitted_at, "completedAt": self.completed_at,
+            "createdAt": self.created, "submittedAt": self.submitted_at,
+            "completedAt": self.completed_at,
             "error": self.error, "note": self.note,
         }
 

@@ -19,6 +19,7 @@ from engine.chunkindex import PositionIndex
 from engine.client import ApiClient, error_of
 from engine.config import Settings
 from engine.errors import AmbiguousSendError, EngineError
+from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
 from engine.rejections import Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
@@ -59,17 +60,37 @@ class Run:
     on_read: ReadProgress = _no_progress
     share_read: Callable[[], float | None] = lambda: None
     produced: int = 0
+    journal: Journal | None = None
     stopping: anyio.Event = field(default_factory=anyio.Event)
     submitted: anyio.Event = field(default_factory=anyio.Event)
     _reconcile_lock: anyio.Lock = field(default_factory=anyio.Lock)
     _next_number: int = 0
 
     def record_for(self, chunk: Chunk) -> ChunkRecord:
+        """The chunk's record, journaled (range and input offset) before anything is sent."""
         record = ChunkRecord(chunk.number, chunk.first_position, chunk.last_position,
                              chunk.count, chunk.size)
         self.records[chunk.number] = record
         self._next_number = max(self._next_number, chunk.number)
+        line = chunk.index.locate(1)[1] if chunk.count else None
+        self.log({"type": "chunk", "chunk": chunk.number, "first": record.first,
+                  "last": record.last, "count": record.count, "bytes": record.bytes,
+                  "offset": chunk.start_offset, "line": line})
         return record
+
+    def log(self, entry: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal.write(entry)
+
+    def log_state(self, record: ChunkRecord, **extra: Any) -> None:
+        """The record's new state, written (and fsync'd) before the run goes on."""
+        if self.journal is not None:
+            fields = record.as_json()
+            del fields["chunk"]
+            self.journal.write({"type": "state", "chunk": record.number, **fields, **extra})
+
+    def set_next_number(self, number: int) -> None:
+        self._next_number = number
 
     def new_number(self) -> int:
         self._next_number += 1
@@ -95,9 +116,30 @@ async def produce(run: Run, chunks: Iterator[Chunk] | AsyncIterator[Chunk],
             await out.send(chunk)
 
 
+async def recover(run: Run, caught: Chunk | dict[str, Any],
+                  on_accepted: Callable[[ChunkRecord], None]) -> None:
+    """A chunk the journal shows in flight at the stop: it may or may not have been created,
+    so it goes through the same reconciliation as a lost answer."""
+    if isinstance(caught, dict):
+        record = run.records[caught["chunk"]]
+        record.state = lifecycle.AMBIGUOUS
+        record.note = "in flight when the run stopped, and the input cannot be read again " \
+                      "to reconcile it (not a file)"
+        record.move(lifecycle.UNKNOWN)
+        run.log_state(record)
+        return
+    record = run.records[caught.number]
+    record.state = lifecycle.SUBMITTING
+    record.error = {"errorCode": "NO-ANSWER", "message": "in flight when the run stopped"}
+    if not await settle_ambiguous(run, caught, record, on_accepted):
+        await submit(run, caught, record, on_accepted)
+
+
 async def flush_local(run: Run, local: list[Rejection]) -> None:
     """Report local rejections the reader collected since the last chunk."""
     taken, local[:] = list(local), []
+    if taken:
+        run.log({"type": "local", "rejected": [r.as_json() for r in taken]})
     for rejection in taken:
         run.aggregator.add_local(rejection)
         await run.emit({"event": "rejected", **rejection.as_json()})
@@ -118,6 +160,7 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
     while True:
         record.attempts += 1
         record.submitted_at = now_iso()
+        run.log_state(record)  # "submitting" is on disk before the request goes out
         try:
             reply = await run.client.post_batch(chunk.body)
             verdict = classify(reply.status)
@@ -172,6 +215,7 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
     record.created = body.get("creationTime")
     record.error = None
     record.move(lifecycle.ACCEPTED)
+    run.log_state(record, rejected=[r.as_json() for r in translated])
     run.owned.add(batch_id)
     on_accepted(record)
     await run.emit({"event": "chunk_submitted", "chunk": record.number, "batchId": batch_id,
@@ -189,6 +233,7 @@ async def leave_unknown(run: Run, record: ChunkRecord) -> None:
     record.move(lifecycle.UNKNOWN)
     record.note = "the server accepted the request but its answer could not be read; check " \
                   "this range on RingCentral before sending it again"
+    run.log_state(record)
     await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
                     "firstIndex": record.first, "lastIndex": record.last,
                     "error": record.error})
@@ -202,6 +247,7 @@ async def fail(run: Run, record: ChunkRecord, reply: Reply, gave_up: bool = Fals
         record.error["message"] = (f"gave up after {record.attempts} attempts: "
                                    f"{record.error.get('message', '')}")
     record.move(lifecycle.FAILED)
+    run.log_state(record)
     await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "failed",
                     "firstIndex": record.first, "lastIndex": record.last,
                     "error": record.error})
@@ -217,6 +263,7 @@ async def split(run: Run, chunk: Chunk, record: ChunkRecord,
     run.chunker.max_bytes = max(1024, min(run.chunker.max_bytes, len(chunk.body) // 2))
     record.move(lifecycle.SPLIT)
     record.note = f"413: split in two; byte limit lowered to {run.chunker.max_bytes}"
+    run.log_state(record, maxBatchBytes=run.chunker.max_bytes)
     for half in halves(chunk, run.new_number(), run.new_number()):
         await submit(run, half, run.record_for(half), on_accepted)
 
@@ -257,6 +304,7 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
             await adopt(run, chunk, record, batch, on_accepted)
             return True
     record.move(lifecycle.UNKNOWN)
+    run.log_state(record)
     await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
                     "firstIndex": record.first, "lastIndex": record.last,
                     "error": record.error, "note": record.note})
@@ -266,8 +314,8 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
 async def adopt(run: Run, chunk: Chunk, record: ChunkRecord, batch: dict[str, Any],
                 on_accepted: Callable[[ChunkRecord], None]) -> None:
     body = orjson.dumps({**batch, "rejected": []})
-    await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
     record.note = ADOPTED_NOTE
+    await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
 
 
 async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:

@@ -118,6 +118,7 @@ class Tracker:
                 record.error_codes[code] = record.error_codes.get(code, 0) + int(n)
         record.completed_at = now_iso()
         record.move(lifecycle.COMPLETED)
+        self.run.log_state(record)
         assert record.batch_id is not None
         del self.open[record.batch_id]
         await self.run.emit({"event": "batch_completed", "chunk": record.number,

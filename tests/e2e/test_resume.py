@@ -1,0 +1,131 @@
+"""Resuming from the journal: nothing accepted is sent again, nothing is lost, and the final
+report is the one an uninterrupted run would have written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import engine
+from engine.journal import JournalError
+from engine.simulator.settings import DEMO_CREDENTIALS
+from tests.e2e.conftest import SENDER, Start, ledger_numbers
+
+
+def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
+    """A CSV of n recipients with bad ones scattered: malformed (local), +44 (server)."""
+    numbers, local, server = [], set(), set()
+    for i in range(n):
+        if i % 37 == 5:
+            numbers.append(f"555-{i:04d}")
+            local.add(i)
+        elif i % 41 == 7:
+            numbers.append(f"+4420{i:08d}")
+            server.add(i)
+        else:
+            numbers.append(f"+1415{2000000 + i:07d}")
+    path.write_text("to,name\n" + "".join(f"{n},N{i}\n" for i, n in enumerate(numbers)))
+    return numbers, local, server
+
+
+async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
+    options.setdefault("text", "Hi")
+    return await engine.send(path, sender=SENDER, config=settings,
+                             credentials=DEMO_CREDENTIALS, max_batch_bytes=1500,
+                             concurrency=2, **options)
+
+
+def stop_after(accepted: int) -> tuple[anyio.Event, Any]:
+    stop = anyio.Event()
+    seen = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted":
+            seen.append(event)
+            if len(seen) >= accepted:
+                stop.set()
+
+    return stop, on_event
+
+
+def check(report: dict[str, Any], running: Any, numbers: list[str], local: set[int],
+          server: set[int], lost: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    """Ledger: each valid recipient exactly once. Report: every rejection but those of an
+    adopted batch (``lost``), and totals that add up."""
+    valid = [n for i, n in enumerate(numbers) if i not in local | server]
+    assert sorted(ledger_numbers(running)) == sorted(valid)
+    assert {r["index"] for r in report["rejected"] if r["source"] == "local"} == local
+    assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server - lost
+    totals = report["totals"]
+    assert totals["records"] == len(numbers)
+    assert totals["sent"] + totals["rejectedLocal"] + totals["rejectedServer"] == len(numbers)
+    assert report["status"] == "completed"
+
+
+async def test_resume_after_a_stop_finishes_the_run_exactly_once(start: Start,
+                                                                 tmp_path: Path) -> None:
+    """Stopped after two batches, resumed: every valid recipient once, rejections complete."""
+    running, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 600)
+    stop, on_event = stop_after(2)
+    first = await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    assert first["interrupted"]
+    assert 0 < len(ledger_numbers(running)) < len(numbers) - len(local) - len(server)
+    report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server)
+    assert report["runId"] == first["runId"]
+
+
+async def test_a_request_in_flight_at_the_crash_is_reconciled_not_resent(
+    start: Start, tmp_path: Path
+) -> None:
+    """Killed between a POST and its answer: the batch exists on the server, so resume finds
+    and adopts it instead of sending its recipients again."""
+    running, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 400)
+    stop, on_event = stop_after(3)
+    await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    accepted = max(i for i, line in enumerate(lines) if b'"status":"accepted"' in line)
+    journal.write_bytes(b"".join(lines[:accepted]))  # as if killed before writing it
+    report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server, _lost_server_rejections(report))
+    assert any(b["note"] and "adopted" in b["note"] for b in report["batches"])
+
+
+def _lost_server_rejections(report: dict[str, Any]) -> set[int]:
+    """An adopted batch's server rejections are not known (the server returns them once)."""
+    lost: set[int] = set()
+    for batch in report["batches"]:
+        if batch["note"] and "adopted" in batch["note"]:
+            lost |= set(range(batch["firstIndex"], batch["lastIndex"] + 1))
+    return lost
+
+
+async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> None:
+    """A file changed since the journal was written is refused, naming what changed."""
+    _, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    write_list(path, 100)
+    stop, on_event = stop_after(1)
+    await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    with path.open("a") as handle:
+        handle.write("+14155550999,X\n")
+    with pytest.raises(JournalError, match="changed since the journal"):
+        await send(path, settings, resume=journal)
+
+
+async def test_resume_refuses_another_sender_or_text(start: Start, tmp_path: Path) -> None:
+    """A journal of another sender or text is refused, never guessed."""
+    _, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    write_list(path, 100)
+    stop, on_event = stop_after(1)
+    await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    with pytest.raises(JournalError, match="text"):
+        await send(path, settings, resume=journal, text="Other")

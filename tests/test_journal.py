@@ -1,0 +1,69 @@
+"""The journal: durable lines, a torn last line tolerated, anything else damaged refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.journal import Journal, JournalError, read_journal
+
+
+def write(path: Path) -> None:
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    journal.write({"type": "chunk", "chunk": 1, "first": 0, "last": 9, "count": 10,
+                   "bytes": 300, "offset": 3, "line": 2})
+    journal.write({"type": "state", "chunk": 1, "status": "submitting", "attempts": 1})
+    journal.write({"type": "local", "rejected": [{"index": 10, "line": 12, "to": "x",
+                                                  "errorCode": "LCL-INVALID-NUMBER",
+                                                  "description": "bad"}]})
+    journal.close()
+
+
+def test_entries_fold_by_chunk(tmp_path: Path) -> None:
+    """The last state of each chunk and every local rejection come back."""
+    path = tmp_path / "j"
+    write(path)
+    state = read_journal(path)
+    assert state.header["runId"] == "r"
+    assert state.chunks[1]["status"] == "submitting"
+    assert state.chunks[1]["offset"] == 3
+    assert list(state.local) == [10]
+
+
+def test_torn_last_line_is_dropped_and_truncated_on_reopen(tmp_path: Path) -> None:
+    """Power lost mid-write: the partial line is ignored, and appending starts clean."""
+    path = tmp_path / "j"
+    write(path)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"type": "state", "chunk": 1, "sta')
+    state = read_journal(path)
+    assert state.chunks[1]["status"] == "submitting"
+    assert state.complete_bytes == len(whole)
+    journal = Journal.reopen(path, state.complete_bytes)
+    journal.write({"type": "state", "chunk": 1, "status": "accepted", "batchId": "b"})
+    journal.close()
+    assert read_journal(path).chunks[1]["status"] == "accepted"
+
+
+def test_damaged_or_foreign_journals_are_refused(tmp_path: Path) -> None:
+    """A broken middle line, a file that is no journal, or none at all: a clear refusal."""
+    path = tmp_path / "j"
+    write(path)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]))
+    with pytest.raises(JournalError, match="line 2: not a journal entry"):
+        read_journal(path)
+    path.write_bytes(b'{"hello": 1}\n')
+    with pytest.raises(JournalError, match="not an a2p journal"):
+        read_journal(path)
+    with pytest.raises(JournalError, match="cannot read"):
+        read_journal(tmp_path / "missing")
+
+
+def test_an_existing_journal_is_never_overwritten(tmp_path: Path) -> None:
+    """Creating a journal where one exists says to resume it instead."""
+    path = tmp_path / "j"
+    write(path)
+    with pytest.raises(JournalError, match="--resume"):
+        Journal.create(path, {})
