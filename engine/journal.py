@@ -93,6 +93,9 @@ def read_journal(path: Path) -> JournalState:
     except OSError as exc:
         raise JournalError(f"{path}: cannot read the journal ({exc.strerror}). Check the "
                            "path given to --resume.") from None
+    if not data.strip():
+        raise JournalError(f"{path}: the journal is empty: the run stopped before it sent "
+                           "anything. Start it again without --resume.")
     lines = data.split(b"\n")
     complete = len(data) - len(lines[-1])  # the last piece has no newline: torn or empty
     entries = []

@@ -16,6 +16,21 @@ from engine.rejections import SERVER, Aggregator, Rejection
 from engine.report import ChunkRecord
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
+# Failures that say nothing about the chunk itself: certainly not sent, so a resume sends it.
+RETRYABLE_CODES = ("NOT-SENT", "NO-ANSWER")
+RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+
+
+def retryable(entry: dict[str, Any]) -> bool:
+    """A chunk that failed for want of a working network or server, not for its content."""
+    error = entry.get("error") or {}
+    return error.get("errorCode") in RETRYABLE_CODES or \
+        error.get("status") in RETRYABLE_STATUSES
+
+
+def undecided(entry: dict[str, Any]) -> bool:
+    """Left unknown only because reconciliation itself failed: try it again."""
+    return (entry.get("note") or "").startswith("could not reconcile")
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
@@ -76,9 +91,11 @@ def restore(state: JournalState, aggregator: Aggregator) -> Plan:
         current = entry.get("status", entry.get("state"))
         if entry.get("maxBatchBytes"):
             max_bytes = entry["maxBatchBytes"]
-        if current == lifecycle.PLANNED:
+        if current == lifecycle.PLANNED or (current == lifecycle.FAILED and retryable(entry)):
             planned.append(entry)
             continue
+        if current == lifecycle.UNKNOWN and undecided(entry):
+            current = entry["status"] = lifecycle.AMBIGUOUS
         record = record_of(entry)
         records[number] = record
         if current != lifecycle.SPLIT:

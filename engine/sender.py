@@ -188,6 +188,9 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         if verdict is Verdict.AMBIGUOUS:
             if await settle_ambiguous(run, chunk, record, on_accepted):
                 return
+            if record.attempts >= retry.max_attempts:  # proved absent each time: give up
+                await fail(run, record, reply, gave_up=True)
+                return
             continue  # proved not created: safe to send again
         if record.attempts >= retry.max_attempts:
             await fail(run, record, reply, gave_up=True)

@@ -142,6 +142,7 @@ async def _authenticated(request: web.Request, handler: Handler, sim: Simulator,
     if session.access_expires <= sim.clock():
         return error_response(401, "OAU-128", "Access token expired")
     if in_scope and sim.chance(sim.faults.reset_rate):
+        sim.stats["reset"] += 1
         return drop_connection(request)
     if in_scope and sim.chance(sim.faults.error_rate):
         status = sim.rng.choice(sim.faults.error_statuses)

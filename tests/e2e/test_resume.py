@@ -129,3 +129,24 @@ async def test_resume_refuses_another_sender_or_text(start: Start, tmp_path: Pat
     await send(path, settings, journal=journal, stop=stop, on_event=on_event)
     with pytest.raises(JournalError, match="text"):
         await send(path, settings, resume=journal, text="Other")
+
+
+async def test_chunks_that_gave_up_on_the_network_are_sent_on_resume(start: Start,
+                                                                      tmp_path: Path) -> None:
+    """The server failing (503) until retries ran out: those chunks are not final; resuming
+    once it is back sends them, each exactly once."""
+    from dataclasses import replace
+
+    from engine.simulator import FaultSettings
+
+    running, settings = await start(faults=FaultSettings(error_rate=1.0, error_statuses=(503,),
+                                                         scope="send"))
+    settings = replace(settings, retry=replace(settings.retry, max_attempts=2))
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 300)
+    first = await send(path, settings, journal=journal)
+    assert first["status"] == "failed"
+    assert ledger_numbers(running) == []
+    running.simulator.set_faults(FaultSettings())
+    report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server)

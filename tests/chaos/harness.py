@@ -1,0 +1,235 @@
+"""The chaos harness: ``a2p send`` in a subprocess against the simulator in another process,
+faults on, killed with SIGKILL at random moments and resumed until it finishes; then the
+simulator's ledger and the report are checked against what the input must give.
+
+    python -m tests.chaos.harness [--seeds 20]      # a longer soak than the test suite's
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.simproc import DEMO_ENV, SimulatorProcess
+
+SENDER = "+16505550100"
+SIM_CONFIG = """
+[server]
+url = "http://127.0.0.1:8080"
+[simulator]
+senders = ["+16505550100"]
+messages_per_second = 300.0
+[simulator.light]
+requests = 100000
+window = 60.0
+penalty = 1.0
+[simulator.auth]
+requests = 100000
+window = 60.0
+penalty = 1.0
+"""
+FAULTS = [
+    {"error_rate": 0.1, "error_statuses": [500, 502, 503]},
+    {"reset_rate": 0.08},
+    {"accept_drop_rate": 0.15, "scope": "send"},
+    {"burst_rate": 0.1, "burst_length": 3, "burst_retry_after": 0},
+    {"latency": 0.01, "latency_jitter": 0.05},
+    {"early_expiry_rate": 0.3, "early_expiry": 0.3},
+]
+RUN_TIMEOUT = 90.0
+
+
+@dataclass
+class Outcome:
+    seed: int
+    faults: str
+    kills: int = 0
+    runs: int = 0
+    duplicates: int = 0
+    losses: int = 0
+    unknown: int = 0
+    met: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+
+def write_input(path: Path, n: int, rng: random.Random) -> tuple[list[str], set[int], set[int]]:
+    numbers, local, server = [], set(), set()
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.02:
+            numbers.append(f"555-{i:05d}")
+            local.add(i)
+        elif roll < 0.04:
+            numbers.append(f"+4420{i:08d}")
+            server.add(i)
+        else:
+            numbers.append(f"+1415{2000000 + i:07d}")
+    path.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
+    return numbers, local, server
+
+
+def put_faults(url: str, faults: dict[str, Any]) -> None:
+    request = urllib.request.Request(f"{url}/_sim/faults", data=orjson.dumps(faults),
+                                     method="PUT")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def ledger(url: str) -> list[list[Any]]:
+    with urllib.request.urlopen(f"{url}/_sim/ledger", timeout=30) as response:
+        entries: list[list[Any]] = orjson.loads(response.read())["entries"]
+        return entries
+
+
+def attempt(sim: SimulatorProcess, work: Path, kill_after: float | None) -> int | None:
+    """One run (fresh, or resuming when a usable journal exists); None when it was killed."""
+    journal, report = work / "run.journal", work / "report.json"
+    args = [sys.executable, "-m", "engine.cli", "send", str(work / "list.csv"), "--from",
+            SENDER, "--text", "Chaos", "--report", str(report), "--max-batch-bytes", "2500",
+            "--concurrency", "3"]
+    if journal.exists() and journal.stat().st_size:
+        args += ["--resume", str(journal)]
+    else:
+        journal.unlink(missing_ok=True)
+        args += ["--journal", str(journal)]
+    env = {**os.environ, **DEMO_ENV, "RC_SERVER_URL": sim.url}
+    with open(work / "stdout.jsonl", "ab") as out, open(work / "stderr.log", "ab") as err:
+        process = subprocess.Popen(args, stdout=out, stderr=err, env=env)
+        try:
+            process.wait(timeout=kill_after if kill_after is not None else RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            if kill_after is None:
+                raise AssertionError("a run did not finish in time") from None
+            return None
+    return process.returncode
+
+
+def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3) -> Outcome:
+    rng = random.Random(seed)
+    # A little latency everywhere, so a run lasts long enough for kills to land in every
+    # stage: reading, submitting, waiting for answers, tracking.
+    faults = {"latency": 0.02, **rng.choice(FAULTS), "seed": seed}
+    if rng.random() < 0.5:
+        faults |= rng.choice(FAULTS)
+    outcome = Outcome(seed, ",".join(sorted(k for k in faults if k != "seed")))
+    numbers, local, server = write_input(work / "list.csv", recipients, rng)
+    sim = SimulatorProcess(_config(work))
+    try:
+        put_faults(sim.url, faults)
+        kills = rng.randint(1, max_kills)
+        status = None
+        while status is None:
+            kill_after = rng.uniform(0.2, 1.5) if outcome.kills < kills else None
+            outcome.runs += 1
+            status = attempt(sim, work, kill_after)
+            if status is None:
+                outcome.kills += 1
+            elif status not in (0, 1):
+                outcome.problems.append(f"run ended with exit {status}")
+        entries = ledger(sim.url)
+        stats = sim.stats()
+    finally:
+        sim.stop()
+    responses = stats["responses"]
+    assert isinstance(responses, dict)
+    outcome.met.update({k: int(v) for k, v in responses.items() if k not in ("200", "201")})
+    _judge(outcome, orjson.loads((work / "report.json").read_bytes()), entries, numbers,
+           local, server)
+    _search_secrets(outcome, work)
+    return outcome
+
+
+def _search_secrets(outcome: Outcome, work: Path) -> None:
+    """No output of any run (events, diagnostics, report, journal) holds a credential."""
+    secrets = [DEMO_ENV["RC_APP_CLIENT_SECRET"], DEMO_ENV["RC_USER_JWT"]]
+    for name in ("stdout.jsonl", "stderr.log", "report.json", "run.journal"):
+        data = (work / name).read_text(errors="replace")
+        outcome.problems += [f"{name} contains a secret" for s in secrets if s in data]
+
+
+def _config(work: Path) -> Path:
+    path = work / "sim.toml"
+    path.write_text(SIM_CONFIG)
+    return path
+
+
+def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
+           numbers: list[str], local: set[int], server: set[int]) -> None:
+    """Every valid recipient accepted exactly once, or inside a range reported unknown."""
+    accepted = Counter(entry[2] for entry in entries)
+    outcome.duplicates = sum(n - 1 for n in accepted.values() if n > 1)
+    undecided: set[int] = set()
+    adopted: set[int] = set()
+    for batch in report["batches"]:
+        span = set(range(batch["firstIndex"], batch["lastIndex"] + 1))
+        if batch["status"] in ("unknown", "failed"):
+            undecided |= span
+        if batch["note"] and "adopted" in batch["note"]:
+            adopted |= span
+    outcome.unknown = sum(b["status"] == "unknown" for b in report["batches"])
+    valid = [i for i in range(len(numbers)) if i not in local | server]
+    outcome.losses = sum(1 for i in valid if numbers[i] not in accepted and i not in undecided)
+    reported_local = {r["index"] for r in report["rejected"] if r["source"] == "local"}
+    reported_server = {r["index"] for r in report["rejected"] if r["source"] == "server"}
+    if reported_local != local:
+        outcome.problems.append(f"local rejections differ: {sorted(reported_local ^ local)[:5]}")
+    if reported_server != server - adopted - undecided:
+        outcome.problems.append("server rejections differ: "
+                                f"{sorted(reported_server ^ (server - adopted - undecided))[:5]}")
+    totals = report["totals"]
+    held = sum(b["messages"] for b in report["batches"]
+               if b["status"] in ("unknown", "failed"))
+    if totals["records"] != len(numbers) or totals["sent"] + totals["rejectedLocal"] + \
+            totals["rejectedServer"] + held != len(numbers):
+        outcome.problems.append(f"totals do not add up: {totals}")
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [f"{'seed':>5} {'faults':<44} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
+            f"{'unknown':>7}  faults met"]
+    for o in outcomes:
+        met = ", ".join(f"{k}:{v}" for k, v in sorted(o.met.items()))
+        rows.append(f"{o.seed:>5} {o.faults[:44]:<44} {o.runs:>4} {o.kills:>5} "
+                    f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {met}")
+    rows.append(f"scenarios {len(outcomes)}, kills survived {sum(o.kills for o in outcomes)}, "
+                f"duplicates {sum(o.duplicates for o in outcomes)}, losses "
+                f"{sum(o.losses for o in outcomes)}")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--recipients", type=int, default=3000)
+    args = parser.parse_args()
+    import tempfile
+
+    outcomes = []
+    started = time.perf_counter()
+    for seed in range(args.seeds):
+        with tempfile.TemporaryDirectory() as tmp:
+            outcomes.append(scenario(seed, Path(tmp), args.recipients))
+            print(table(outcomes[-1:]).splitlines()[1], flush=True)
+    print(table(outcomes))
+    print(f"{time.perf_counter() - started:.0f} s")
+    problems = [p for o in outcomes for p in o.problems]
+    if problems or any(o.duplicates or o.losses for o in outcomes):
+        sys.exit(f"chaos: problems: {problems}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Chaos: killed at random moments under faults and resumed, a run still accepts each valid
+recipient exactly once, loses none, and reports every rejection at its position.
+
+The default is sized for CI; ``A2P_CHAOS_SEEDS=40`` (or ``python -m tests.chaos.harness``)
+soaks longer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.harness import scenario, table
+
+SEEDS = int(os.environ.get("A2P_CHAOS_SEEDS", "8"))
+
+
+@pytest.mark.timeout(60 + 45 * SEEDS)
+def test_kill_resume_under_faults_never_duplicates_or_loses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Across seeds: zero duplicates, zero losses, exact rejections, totals that add up."""
+    outcomes = []
+    for seed in range(SEEDS):
+        work = tmp_path / f"seed-{seed}"
+        work.mkdir()
+        outcomes.append(scenario(seed, work))
+    with capsys.disabled():
+        print("\n" + table(outcomes))
+    assert sum(o.kills for o in outcomes) >= SEEDS // 2  # the kills really happened
+    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    assert sum(o.duplicates for o in outcomes) == 0
+    assert sum(o.losses for o in outcomes) == 0
