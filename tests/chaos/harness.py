@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from benchmarks.simproc import DEMO_ENV, SimulatorProcess
+from tests.lists import scattered
 
 SENDER = "+16505550100"
 SIM_CONFIG = """
@@ -61,21 +62,12 @@ class Outcome:
     losses: int = 0
     unknown: int = 0
     met: Counter[str] = field(default_factory=Counter)
+    stages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 def write_input(path: Path, n: int, rng: random.Random) -> tuple[list[str], set[int], set[int]]:
-    numbers, local, server = [], set(), set()
-    for i in range(n):
-        roll = rng.random()
-        if roll < 0.02:
-            numbers.append(f"555-{i:05d}")
-            local.add(i)
-        elif roll < 0.04:
-            numbers.append(f"+4420{i:08d}")
-            server.add(i)
-        else:
-            numbers.append(f"+1415{2000000 + i:07d}")
+    numbers, local, server = scattered(n, rng, bad=0.02)
     path.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
     return numbers, local, server
 
@@ -93,7 +85,21 @@ def ledger(url: str) -> list[list[Any]]:
         return entries
 
 
-def attempt(sim: SimulatorProcess, work: Path, kill_after: float | None) -> int | None:
+# Where a kill lands: at a time, or once the run's event stream shows a stage.
+Kill = tuple[str, float]
+STAGES: list[Kill] = [("time", 0.05), ("submitted", 1), ("submitted", 3), ("completed", 1)]
+
+
+def _reached(kill: Kill, events: bytes) -> bool:
+    kind, n = kill
+    if kind == "submitted":
+        return events.count(b'"event":"chunk_submitted"') >= n
+    if kind == "completed":
+        return events.count(b'"event":"batch_completed"') >= n
+    return False
+
+
+def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
     """One run (fresh, or resuming when a usable journal exists); None when it was killed."""
     journal, report = work / "run.journal", work / "report.json"
     args = [sys.executable, "-m", "engine.cli", "send", str(work / "list.csv"), "--from",
@@ -105,16 +111,20 @@ def attempt(sim: SimulatorProcess, work: Path, kill_after: float | None) -> int 
         journal.unlink(missing_ok=True)
         args += ["--journal", str(journal)]
     env = {**os.environ, **DEMO_ENV, "RC_SERVER_URL": sim.url}
-    with open(work / "stdout.jsonl", "ab") as out, open(work / "stderr.log", "ab") as err:
+    events = work / "stdout.jsonl"
+    seen = events.stat().st_size if events.exists() else 0
+    with open(events, "ab") as out, open(work / "stderr.log", "ab") as err:
         process = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        try:
-            process.wait(timeout=kill_after if kill_after is not None else RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=10)
-            if kill_after is None:
-                raise AssertionError("a run did not finish in time") from None
-            return None
+        deadline = time.monotonic() + (kill[1] if kill and kill[0] == "time" else RUN_TIMEOUT)
+        while process.poll() is None:
+            stage = kill is not None and _reached(kill, events.read_bytes()[seen:])
+            if stage or time.monotonic() > deadline:
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                if kill is None:
+                    raise AssertionError("a run did not finish in time")
+                return None
+            time.sleep(0.005)
     return process.returncode
 
 
@@ -130,14 +140,16 @@ def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3) 
     sim = SimulatorProcess(_config(work))
     try:
         put_faults(sim.url, faults)
-        kills = rng.randint(1, max_kills)
+        plan: list[Kill] = [rng.choice([*STAGES, ("time", rng.uniform(0.2, 1.5))])
+                             for _ in range(rng.randint(1, max_kills))]
         status = None
         while status is None:
-            kill_after = rng.uniform(0.2, 1.5) if outcome.kills < kills else None
+            kill = plan[outcome.runs] if outcome.runs < len(plan) else None
             outcome.runs += 1
-            status = attempt(sim, work, kill_after)
+            status = attempt(sim, work, kill)
             if status is None:
                 outcome.kills += 1
+                outcome.stages.append(kill[0] if kill else "")
             elif status not in (0, 1):
                 outcome.problems.append(f"run ended with exit {status}")
         entries = ledger(sim.url)
@@ -199,12 +211,15 @@ def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
 
 
 def table(outcomes: list[Outcome]) -> str:
-    rows = [f"{'seed':>5} {'faults':<44} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
-            f"{'unknown':>7}  faults met"]
+    rows = [f"{'seed':>5} {'faults':<36} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
+            f"{'unknown':>7}  {'killed at':<26} faults met"]
     for o in outcomes:
         met = ", ".join(f"{k}:{v}" for k, v in sorted(o.met.items()))
-        rows.append(f"{o.seed:>5} {o.faults[:44]:<44} {o.runs:>4} {o.kills:>5} "
-                    f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {met}")
+        stages = ",".join(o.stages)
+        rows.append(f"{o.seed:>5} {o.faults[:36]:<36} {o.runs:>4} {o.kills:>5} "
+                    f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {stages[:26]:<26} {met}")
+    stages = Counter(stage for o in outcomes for stage in o.stages)
+    rows.append(f"kills by stage: {dict(sorted(stages.items()))}")
     rows.append(f"scenarios {len(outcomes)}, kills survived {sum(o.kills for o in outcomes)}, "
                 f"duplicates {sum(o.duplicates for o in outcomes)}, losses "
                 f"{sum(o.losses for o in outcomes)}")

@@ -18,7 +18,8 @@ def engine_settings(url: str, **changes: Any) -> Settings:
     """Fast, small settings against a simulator on loopback."""
     base = Settings(
         profile="test", source="test", server_url=url, concurrency=3,
-        retry=RetrySettings(max_attempts=6, backoff_initial=0.01, backoff_max=0.05,
+        # Enough attempts that a seeded fault rate never exhausts them by chance.
+        retry=RetrySettings(max_attempts=20, backoff_initial=0.01, backoff_max=0.05,
                             request_timeout=10.0),
         polling=PollSettings(interval=0.02, max_interval=0.1, timeout=30.0),
         rate_limit=RateLimitSettings(light_requests=10_000, auth_requests=1_000,

@@ -3,6 +3,7 @@ report is the one an uninterrupted run would have written."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,12 @@ import engine
 from engine.journal import JournalError
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.lists import scattered
 
 
 def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
     """A CSV of n recipients with bad ones scattered: malformed (local), +44 (server)."""
-    numbers, local, server = [], set(), set()
-    for i in range(n):
-        if i % 37 == 5:
-            numbers.append(f"555-{i:04d}")
-            local.add(i)
-        elif i % 41 == 7:
-            numbers.append(f"+4420{i:08d}")
-            server.add(i)
-        else:
-            numbers.append(f"+1415{2000000 + i:07d}")
+    numbers, local, server = scattered(n, random.Random(n), bad=0.03)
     path.write_text("to,name\n" + "".join(f"{n},N{i}\n" for i, n in enumerate(numbers)))
     return numbers, local, server
 
@@ -107,13 +100,19 @@ def _lost_server_rejections(report: dict[str, Any]) -> set[int]:
     return lost
 
 
-async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> None:
-    """A file changed since the journal was written is refused, naming what changed."""
+async def stopped_run(start: Start, tmp_path: Path) -> tuple[engine.Settings, Path, Path]:
+    """A run of 100 recipients stopped after its first batch: (settings, list, journal)."""
     _, settings = await start()
     path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
     write_list(path, 100)
     stop, on_event = stop_after(1)
     await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    return settings, path, journal
+
+
+async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> None:
+    """A file changed since the journal was written is refused, naming what changed."""
+    settings, path, journal = await stopped_run(start, tmp_path)
     with path.open("a") as handle:
         handle.write("+14155550999,X\n")
     with pytest.raises(JournalError, match="changed since the journal"):
@@ -122,11 +121,7 @@ async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> N
 
 async def test_resume_refuses_another_sender_or_text(start: Start, tmp_path: Path) -> None:
     """A journal of another sender or text is refused, never guessed."""
-    _, settings = await start()
-    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
-    write_list(path, 100)
-    stop, on_event = stop_after(1)
-    await send(path, settings, journal=journal, stop=stop, on_event=on_event)
+    settings, path, journal = await stopped_run(start, tmp_path)
     with pytest.raises(JournalError, match="text"):
         await send(path, settings, resume=journal, text="Other")
 

@@ -14,23 +14,11 @@ from engine.config import RetrySettings
 from engine.simulator import FaultSettings, GroupLimit
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.lists import scattered
 
 
 def recipients(n: int, seed: int = 1) -> tuple[list[str], set[int], set[int]]:
-    """n distinct numbers with bad ones scattered: malformed (local) and +44 (server)."""
-    rng = random.Random(seed)
-    items, local, server = [], set(), set()
-    for i in range(n):
-        roll = rng.random()
-        if roll < 0.03:
-            items.append(f"555-{i:04d}")
-            local.add(i)
-        elif roll < 0.06:
-            items.append(f"+4420{i:08d}")
-            server.add(i)
-        else:
-            items.append(f"+1415{2000000 + i:07d}")
-    return items, local, server
+    return scattered(n, random.Random(seed))
 
 
 async def run(items: Any, settings: engine.Settings, **options: Any) -> dict[str, Any]:
@@ -127,14 +115,19 @@ async def test_503_is_retried_and_sent_once(start: Start) -> None:
     assert any(b["attempts"] > 1 for b in report["batches"])
 
 
-async def test_413_splits_the_chunk_and_lowers_the_limit(start: Start) -> None:
-    """A server limit below ours: the chunk is split in halves, later chunks are cut smaller."""
-    running, settings = await start(max_body_bytes=2048)
-    items = [f"+1415555{i:04d}" for i in range(600)]
-    report = await run(items, settings, max_batch_bytes=6000, concurrency=1)
+@pytest.mark.parametrize(("server_limit", "ours", "n"),
+                         [(2048, 6000, 600), (400_000, 700_000, 30_000)],
+                         ids=["small-bodies", "large-streamed-bodies"])
+async def test_413_splits_the_chunk_and_lowers_the_limit(start: Start, server_limit: int,
+                                                         ours: int, n: int) -> None:
+    """A server limit below ours: the chunk is split in halves and later chunks are cut
+    smaller, whether the body went out whole or in slices."""
+    running, settings = await start(max_body_bytes=server_limit)
+    items = scattered(n, random.Random(0), bad=0.0)[0]
+    report = await run(items, settings, max_batch_bytes=ours, concurrency=1)
     assert sorted(ledger_numbers(running)) == sorted(items)
     assert any(b["status"] == "split" for b in report["batches"])
-    assert report["settings"]["finalMaxBatchBytes"] < 6000
+    assert report["settings"]["finalMaxBatchBytes"] < ours
     assert report["status"] == "completed"
 
 
@@ -250,12 +243,3 @@ async def test_not_sent_is_retried_then_reported_failed(start: Start) -> None:
         await engine.send(["+14155550100"], sender=SENDER, text="Hi", config=settings,
                           credentials=DEMO_CREDENTIALS)
 
-
-async def test_large_bodies_stream_and_413_still_splits(start: Start) -> None:
-    """Bodies of several hundred KB go out in slices; a 413 on one still splits it."""
-    running, settings = await start(max_body_bytes=400_000)
-    items = [f"+1{201 + i // 8_000_000}{2_000_000 + i:07d}" for i in range(30_000)]
-    report = await run(items, settings, max_batch_bytes=700_000, concurrency=1)
-    assert sorted(ledger_numbers(running)) == sorted(items)
-    assert any(b["status"] == "split" for b in report["batches"])
-    assert max(b["bytes"] for b in report["batches"] if b["status"] != "split") > 256 * 1024

@@ -1,0 +1,22 @@
+"""Recipient lists for tests: distinct valid numbers with bad ones scattered among them."""
+
+from __future__ import annotations
+
+import random
+
+
+def scattered(n: int, rng: random.Random, bad: float = 0.03
+              ) -> tuple[list[str], set[int], set[int]]:
+    """(numbers, positions a local check rejects, positions the server rejects)."""
+    numbers, local, server = [], set(), set()
+    for i in range(n):
+        roll = rng.random()
+        if roll < bad:
+            numbers.append(f"555-{i:05d}")
+            local.add(i)
+        elif roll < 2 * bad:
+            numbers.append(f"+4420{i:08d}")
+            server.add(i)
+        else:
+            numbers.append(f"+1{201 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}")
+    return numbers, local, server
