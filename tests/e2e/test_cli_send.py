@@ -55,7 +55,8 @@ def test_send_help_documents_exit_codes() -> None:
 
 
 def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path) -> None:
-    """SIGINT mid-run: no new batches, requests in flight finish, report written, exit 130."""
+    """SIGINT mid-run: no new batches, requests in flight finish, report written, exit 130;
+    then --resume finishes the job with every recipient accepted exactly once."""
     import signal
 
     from engine.simulator import FaultSettings
@@ -79,7 +80,14 @@ def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
         accepted = running.simulator.store.accepted_count()
+        document = orjson.loads(report.read_bytes())
+        resumed = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "send", str(numbers), "--from",
+             "+16505550100", "--text", "Hi", "--resume", f"{report}.journal"],
+            capture_output=True, env=env, timeout=120, check=False)
+        ledger = [entry[2] for entry in running.simulator.store.ledger()]
     assert process.returncode == 130, err.decode()
-    document = orjson.loads(report.read_bytes())
     assert document["interrupted"] is True
     assert 0 < document["totals"]["sent"] == accepted < 2000
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert sorted(ledger) == [f"+1415555{i:04d}" for i in range(2000)]
