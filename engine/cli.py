@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -51,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="profile name in configs/ or a .toml path (default simulator)")
     plan = sub.add_parser(
         "plan", help="dry run: read and chunk a list, send nothing",
-        description="Read a recipient list and cut it into request bodies exactly as 'send' "
-        "would, without sending anything. Prints the batches (recipients, bytes, input "
-        "positions) and every record rejected locally, so you can fix the list first.",
+        description=textwrap.fill(
+            "Read a recipient list and cut it into request bodies exactly as 'send' would, "
+            "without sending anything. Prints the batches (recipients, bytes, input "
+            "positions) and every record rejected locally, so you can fix the list first.", 88),
         epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
         "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
         "  zcat numbers.txt.gz | a2p plan - --from +16505550100 --text Hi --json | jq .chunks",
@@ -65,15 +67,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="list at most N local rejections (default 20; the JSON has all)")
     send = sub.add_parser(
         "send", help="send a list and follow every batch to completion",
-        description="Read a recipient list as a stream, cut it into batches under the byte "
-        "limit, send them concurrently within RingCentral's rate limits, follow every batch "
-        "to Completed, and write one JSON report. Events go to stdout as JSON lines "
-        "(chunk_submitted, rejected, batch_completed, chunk_failed, summary); progress and "
-        "diagnostics go to stderr.",
-        epilog="Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
-        "are results, not failures); 1 some batches failed or are unknown; 2 usage or "
-        "configuration error; 3 authentication failed; 130 interrupted (the report is still "
-        "written).\n\nExamples:\n"
+        description=textwrap.fill(
+            "Read a recipient list as a stream, cut it into batches under the byte limit, "
+            "send them concurrently within RingCentral's rate limits, follow every batch to "
+            "Completed, and write one JSON report and a crash-safe journal. Events go to "
+            "stdout as JSON lines (chunk_submitted, rejected, batch_completed, chunk_failed, "
+            "summary); progress and diagnostics go to stderr.", 88),
+        epilog=textwrap.fill(
+            "Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
+            "are results, not failures); 1 some batches failed or are unknown; 2 usage or "
+            "configuration error; 3 authentication failed; 130 interrupted (the report and "
+            "journal are written; finish with --resume).", 88) + "\n\nExamples:\n"
         "  a2p send list.csv --from +16505550100 --text 'Store opens at 9' --profile production\n"
         "  cat list.txt | a2p send - --from +16505550100 --text Hi \\\n"
         "      | jq -c 'select(.event==\"rejected\")'",
