@@ -331,25 +331,35 @@ async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:
     since = (run.client.server_date or datetime.now(UTC).timestamp()) - 120.0
     params: dict[str, Any] = {"from": run.sender, "perPage": 1000,
                               "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
-    numbers = {m["to"][0] for m in orjson.loads(chunk.body)["messages"]}
+    body = orjson.loads(chunk.body)
+    expected = {m["to"][0]: m.get("text", body.get("text")) for m in body["messages"]}
     while True:
         batches, token = page_of(await run.client.get_json("/batches", params))
         for batch in batches:
-            if await _is_ours(run, batch, chunk.count, numbers):
+            if await _is_ours(run, batch, chunk.count, expected):
                 return dict(batch)
         if not token:
             return None
         params["pageToken"] = token
 
 
-async def _is_ours(run: Run, batch: Any, count: int, numbers: set[str]) -> bool:
+async def _is_ours(run: Run, batch: Any, count: int, expected: dict[str, str | None]
+                   ) -> bool:
+    """Same recipients with the same texts: another campaign from this sender to the same
+    list must not be mistaken for ours."""
     if not isinstance(batch, dict) or batch.get("id") in run.owned:
         return False
     size = batch.get("batchSize")
     if type(size) is not int or not 0 < size <= count:
         return False
-    messages, _ = page_of(await run.client.get_json("/messages", {"batchId": batch["id"],
-                                                                  "perPage": min(1000, size)}))
-    sample = [m.get("to") for m in messages]
-    return bool(sample) and all(isinstance(to, list) and to and to[0] in numbers
-                                for to in sample)
+    params = {"batchId": batch["id"], "perPage": min(1000, size), "view": "Detailed"}
+    messages, _ = page_of(await run.client.get_json("/messages", params))
+    return bool(messages) and all(_matches(m, expected) for m in messages)
+
+
+def _matches(message: dict[str, Any], expected: dict[str, str | None]) -> bool:
+    to = message.get("to")
+    if not isinstance(to, list) or not to or to[0] not in expected:
+        return False
+    text = message.get("text")
+    return text is None or text == expected[to[0]]

@@ -243,3 +243,24 @@ async def test_not_sent_is_retried_then_reported_failed(start: Start) -> None:
         await engine.send(["+14155550100"], sender=SENDER, text="Hi", config=settings,
                           credentials=DEMO_CREDENTIALS)
 
+
+
+async def test_reconciliation_never_adopts_another_campaigns_batch(start: Start) -> None:
+    """Same sender, same recipients, other text just before: a lost answer is not mistaken
+    for that batch; ours is found (or resent) and both campaigns reach everyone once."""
+    running, settings = await start()
+    items = [f"+1415555{i:04d}" for i in range(40)]
+    await run(items, settings, text="Earlier campaign")
+    from engine.simulator import FaultSettings
+
+    running.simulator.set_faults(FaultSettings(accept_drop_rate=1.0, scope="send"))
+    report = await run(items, settings, text="This campaign", on_ambiguous="reconcile",
+                       wait="accepted")
+    ledger = list(running.simulator.store.ledger())
+    ours = {batch_id for batch_id, _, _, text in ledger if text == "This campaign"}
+    assert [e[3] for e in ledger].count("Earlier campaign") == 40
+    assert [e[3] for e in ledger].count("This campaign") == 40
+    batch = report["batches"][0]
+    assert batch["note"]
+    assert "adopted" in batch["note"]
+    assert {batch["batchId"]} == ours  # the batch our lost request created, not the other
