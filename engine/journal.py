@@ -50,6 +50,8 @@ class Journal:
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Journal:
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()  # killed before its header: it records nothing, so nothing is lost
         try:
             handle = path.open("xb")
         except FileExistsError:

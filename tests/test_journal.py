@@ -67,3 +67,13 @@ def test_an_existing_journal_is_never_overwritten(tmp_path: Path) -> None:
     write(path)
     with pytest.raises(JournalError, match="--resume"):
         Journal.create(path, {})
+
+
+def test_an_empty_journal_says_start_again_and_may_be_replaced(tmp_path: Path) -> None:
+    """Killed before its header: resume says to start again, and starting again works."""
+    path = tmp_path / "j"
+    path.write_bytes(b"")
+    with pytest.raises(JournalError, match="without --resume"):
+        read_journal(path)
+    Journal.create(path, {"runId": "again"}).close()
+    assert read_journal(path).header["runId"] == "again"
