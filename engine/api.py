@@ -18,7 +18,13 @@ import anyio
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
 from engine.client import ApiClient
-from engine.config import Credentials, Settings, credentials_from_env, load_settings
+from engine.config import (
+    Credentials,
+    Settings,
+    credentials_from_env,
+    is_loopback,
+    load_settings,
+)
 from engine.errors import ConfigError, UsageError
 from engine.journal import Journal, input_identity, read_journal
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
@@ -157,13 +163,17 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
 
 
 def _simulator_credentials(settings: Settings) -> Credentials:
+    """The simulator's demo credentials, and only for a simulator on this machine."""
     from engine.simulator.settings import load_simulator_settings
 
+    missing = ConfigError("environment", "RC_APP_CLIENT_ID", "no credentials are set",
+                          "Set RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.")
+    if not is_loopback(settings.server_url):
+        raise missing
     try:
         return load_simulator_settings(settings.source, env={}).credentials
     except ConfigError:
-        raise ConfigError("environment", "RC_APP_CLIENT_ID", "no credentials are set",
-                          "Set RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.") from None
+        raise missing from None
 
 
 def _is_path(recipients: Recipients) -> bool:

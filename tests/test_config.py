@@ -99,3 +99,17 @@ def test_every_shipped_profile_is_valid() -> None:
     """Each file in configs/ loads without error."""
     for path in CONFIG_DIR.glob("*.toml"):
         assert load_settings(str(path), env={}).profile == path.stem
+
+
+async def test_no_credentials_for_a_real_server_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without RC_* credentials, a non-loopback server is refused before any request: the
+    simulator's demo credentials are never sent anywhere but this machine."""
+    import engine
+
+    for name in ("RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT", "RC_SERVER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="RC_APP_CLIENT_ID.*Set RC_APP_CLIENT_ID"):
+        await engine.send(["+14155550100"], sender="+16505550100", text="Hi",
+                          config="production")
