@@ -23,6 +23,8 @@ _OPEN = '{"to":["'
 _TEXT = '"],"text":"'
 _CLOSE_TO = '"]}'
 _CLOSE_TEXT = '"}'
+_OPEN_B, _TEXT_B, _CLOSE_TEXT_B = _OPEN.encode(), _TEXT.encode(), _CLOSE_TEXT.encode()
+_BETWEEN_TEXT_B = (_CLOSE_TEXT + "," + _OPEN).encode()
 # {"to":[" + number + "]}   and   {"to":[" + number + "],"text": + "json text" + }
 _TO_OVERHEAD = len(_OPEN) + len(_CLOSE_TO)
 _TEXT_OVERHEAD = len(_OPEN) + len('"],"text":') + len("}")
@@ -60,10 +62,12 @@ def serialize(tos: list[str], texts: list[str | None] | None) -> bytes:
     if texts is None:
         return (_OPEN + (_CLOSE_TO + "," + _OPEN).join(tos) + _CLOSE_TO).encode()
     if None not in texts:
-        escaped = orjson.dumps(texts).decode()[2:-2].split('","')
-        # map/zip/join run in C: no Python frame per message.
-        pairs = map(_TEXT.join, zip(tos, escaped, strict=True))
-        return (_OPEN + (_CLOSE_TEXT + "," + _OPEN).join(pairs) + _CLOSE_TEXT).encode()
+        # All in bytes, and map/zip/join run in C: no Python frame per message, and no pass
+        # that decodes or re-encodes long non-ASCII texts.
+        escaped = orjson.dumps(texts)[2:-2].split(b'","')
+        numbers = "\n".join(tos).encode().split(b"\n")
+        pairs = map(_TEXT_B.join, zip(numbers, escaped, strict=True))
+        return _OPEN_B + _BETWEEN_TEXT_B.join(pairs) + _CLOSE_TEXT_B
     parts = [_OPEN + n + _CLOSE_TO if t is None else
              _OPEN + n + '"],"text":' + orjson.dumps(t).decode() + "}"
              for n, t in zip(tos, texts, strict=True)]

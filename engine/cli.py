@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -97,7 +98,25 @@ def _parser() -> argparse.ArgumentParser:
                       help="bytes per batch (default 2,000,000, so the list is split)")
     demo.add_argument("--report", default="a2p-demo-report.json", metavar="PATH",
                       help="where to write the report (default a2p-demo-report.json)")
+    bench = sub.add_parser(
+        "bench", help="run the benchmark harness (a source checkout)",
+        description="Same as 'python -m benchmarks': every figure a ratio against a floor "
+        "measured in the same run; writes results.json, results.md and plots.",
+    )
+    bench.add_argument("rest", nargs=argparse.REMAINDER,
+                       help="quick|full [--out DIR] [--compare OLD.json]")
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """The harness lives beside the package in a checkout, not in the installed package."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "harness.py").exists():
+        print("a2p: bench needs a source checkout of a2p-batch-engine (benchmarks/ is not "
+              "installed with the package). Clone it and run 'a2p bench' there.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return subprocess.call([sys.executable, "-m", "benchmarks", *args.rest], cwd=checkout)
 
 
 def _send_options(parser: argparse.ArgumentParser) -> None:
@@ -340,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_send(args))
         if args.command == "demo":
             return asyncio.run(_demo(args))
+        if args.command == "bench":
+            return _bench(args)
         return asyncio.run(_simulate(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -110,6 +110,6 @@ async def test_no_credentials_for_a_real_server_is_a_clear_error(
 
     for name in ("RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT", "RC_SERVER_URL"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ConfigError, match="RC_APP_CLIENT_ID.*Set RC_APP_CLIENT_ID"):
+    with pytest.raises(ConfigError, match=r"RC_APP_CLIENT_ID.*Set RC_APP_CLIENT_ID"):
         await engine.send(["+14155550100"], sender="+16505550100", text="Hi",
                           config="production")

@@ -1,0 +1,345 @@
+"""The benchmark harness: one command, every figure a ratio against a floor measured in the
+same run, written as results.json, a Markdown table and plots.
+
+    python -m benchmarks quick|full [--out DIR] [--compare OLD.json]     (or: a2p bench ...)
+
+quick: CI-sized inputs, a smoke test of the harness (not of the speed). full: up to 20M.
+The per-record loop and elasticsearch-py stop at 1M recipients in memory: they hold one small
+bytes object (or two) per message, 4.3 GB and 8.7 GB at 1M, and 2M would not fit beside the
+rest on a 24 GiB machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import importlib.metadata
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.inputs import input_file
+from benchmarks.procstat import MIB, rss_bytes
+from benchmarks.simproc import DEMO_ENV, SimulatorProcess
+
+HERE = Path(__file__).parent
+SENDER = "+16505550100"
+TEXT = "Your table is ready. Reply STOP to opt out."
+
+
+@dataclass(frozen=True)
+class Suite:
+    chunk_sizes: tuple[int, ...]
+    slow_sizes: tuple[int, ...]   # the per-record loop and elasticsearch-py: slow by nature
+    plan_sizes: tuple[int, ...]
+    e2e_size: int
+    repeats: int
+
+
+SUITES = {
+    "quick": Suite((20_000, 50_000), (20_000,), (20_000, 50_000), 50_000, 2),
+    "full": Suite((200_000, 1_000_000, 2_000_000, 10_000_000), (200_000, 1_000_000),
+                  (1_000_000, 2_000_000, 10_000_000, 20_000_000), 10_000_000, 3),
+}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def child(approach: str, n: int, shape: str, repeats: int) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "benchmarks.child", approach, str(n), shape,
+                             str(repeats)], capture_output=True, text=True, check=True)
+    data: dict[str, Any] = orjson.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def has_elasticsearch() -> bool:
+    try:
+        importlib.metadata.version("elasticsearch")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def chunking(suite: Suite, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Chunking records in memory, every approach against one orjson.dumps of the body."""
+    figures = []
+    for shape in ("broadcast", "personal"):
+        for n in suite.chunk_sizes:
+            floor = child("floor", n, shape, suite.repeats)
+            approaches = ["ours"]
+            if n in suite.slow_sizes:
+                approaches += ["per_record"] + (["elasticsearch"] if has_elasticsearch() else [])
+            for approach in approaches:
+                got = child(approach, n, shape, suite.repeats)
+                figures.append(_figure("chunking", approach, n, shape, got["seconds"],
+                                       floor["seconds"], got["peak_rss"], "orjson.dumps"))
+                log(_line(figures[-1]))
+            figures.append(_figure("chunking", "floor", n, shape, floor["seconds"],
+                                   floor["seconds"], floor["peak_rss"], "orjson.dumps"))
+    return figures
+
+
+def _figure(measure: str, approach: str, n: int, shape: str, seconds: list[float],
+            floor: list[float], peak_rss: int, floor_name: str) -> dict[str, Any]:
+    mine = spread(seconds)
+    base = spread(floor)
+    return {"measure": measure, "approach": approach, "size": n, "shape": shape,
+            "seconds": mine, "floor": floor_name, "floorSeconds": base,
+            "ratio": mine["median"] / base["median"], "perSecond": n / mine["median"],
+            "peakRss": peak_rss}
+
+
+def _line(f: dict[str, Any]) -> str:
+    return (f"{f['measure']:<9} {f['approach']:<14} {f['shape']:<10} {f['size']:>11,} "
+            f"{f['seconds']['median']:>8.3f} s  x{f['ratio']:>6.2f} vs {f['floor']:<22} "
+            f"peak {f['peakRss'] / MIB:>7.0f} MiB")
+
+
+def csv_pass(path: Path) -> None:
+    with path.open(newline="") as handle:
+        for _ in csv.reader(handle):
+            pass
+
+
+def plan_run(path: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "benchmarks.plan_child", str(path), "--from",
+                             SENDER, "--text", TEXT], capture_output=True, text=True,
+                            check=True)
+    elapsed = time.perf_counter() - started
+    found = re.search(r"peak_rss_bytes=(\d+) status=0", result.stderr)
+    assert found, result.stderr
+    return elapsed, int(found.group(1))
+
+
+def plan(suite: Suite, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """``a2p plan`` on files against a csv.reader pass over the CSV plus the dumps floor."""
+    figures = []
+    for n in suite.plan_sizes:
+        dumps = child("floor", n, "broadcast", suite.repeats)["seconds"]
+        csv_path = input_file(n, "csv", personal=False)
+        passes = []
+        for _ in range(suite.repeats):
+            started = time.perf_counter()
+            csv_pass(csv_path)
+            passes.append(time.perf_counter() - started)
+        floor = [a + b for a, b in zip(sorted(passes), sorted(dumps), strict=True)]
+        formats = ("csv", "jsonl", "lines") if n == suite.plan_sizes[1] else ("csv",)
+        for fmt in formats:
+            runs = [plan_run(input_file(n, fmt, personal=False)) for _ in range(suite.repeats)]
+            figures.append(_figure("plan", f"a2p plan {fmt}", n, "broadcast",
+                                   [r[0] for r in runs], floor, max(r[1] for r in runs),
+                                   "csv.reader + dumps"))
+            log(_line(figures[-1]))
+    return figures
+
+
+def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
+               ) -> tuple[list[dict[str, Any]], list[tuple[float, int]]]:
+    """``a2p send`` against the simulator in another process, against a bare aiohttp loop
+    posting the same pre-built bodies; the sender's memory sampled over time."""
+    from benchmarks.end_to_end import SIM_CONFIG, post_bodies
+    from engine.chunker import chunk_blocks
+    from engine.reader import ReadOptions, read_lines
+
+    n = suite.e2e_size
+    path = input_file(n, "lines", personal=False)
+    config = work / "sim.toml"
+    config.write_text(SIM_CONFIG)
+    with path.open("rb") as handle:
+        blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=TEXT),
+                            lambda r: None)
+        bodies = [c.body for c in chunk_blocks(blocks, SENDER, TEXT, 50_000_000)]
+    walls, floors, samples, peak = [], [], [], 0
+    for repeat in range(suite.repeats):
+        sim = SimulatorProcess(config)
+        try:
+            wall, rss, trace = _send_sampled(sim, path, work)
+            throttled = sim.stats()["responses"]
+        finally:
+            sim.stop()
+        walls.append(wall)
+        peak = max(peak, rss)
+        samples = samples or trace
+        assert isinstance(throttled, dict)
+        if throttled.get("429"):
+            raise AssertionError(f"the engine met {throttled['429']} responses 429")
+        sim = SimulatorProcess(config)
+        try:
+            import asyncio
+
+            started = time.perf_counter()
+            asyncio.run(post_bodies(sim.url, bodies, 4))
+            floors.append(time.perf_counter() - started)
+        finally:
+            sim.stop()
+        log(f"e2e repeat {repeat + 1}: a2p send {wall:.1f} s, wire floor {floors[-1]:.1f} s")
+    figure = _figure("e2e", "a2p send", n, "broadcast", walls, floors, peak,
+                     "aiohttp loop, pre-built bodies")
+    log(_line(figure))
+    return [figure], samples
+
+
+def _send_sampled(sim: SimulatorProcess, path: Path, work: Path
+                  ) -> tuple[float, int, list[tuple[float, int]]]:
+    env = {**os.environ, **DEMO_ENV, "RC_SERVER_URL": sim.url}
+    report = work / f"report-{time.monotonic_ns()}.json"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.send_child", str(path), "--from", SENDER, "--text",
+         TEXT, "--report", str(report), "--wait", "completed"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    trace = []
+    while process.poll() is None:
+        with contextlib.suppress(FileNotFoundError, KeyError, ProcessLookupError):
+            trace.append((time.perf_counter() - started, rss_bytes(process.pid)[0]))
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    _, err = process.communicate()
+    found = re.search(r"peak_rss_bytes=(\d+) status=0", err)
+    assert found, err[-2000:]
+    return wall, int(found.group(1)), trace
+
+
+def machine() -> dict[str, Any]:
+    versions = {}
+    for name in ("a2p-batch-engine", "aiohttp", "orjson", "anyio", "elasticsearch",
+                 "matplotlib"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"platform": platform.platform(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "packages": versions}
+
+
+def growth(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Peak RSS of each approach at its largest input over its smallest."""
+    out = []
+    keys = {(f["measure"], f["approach"], f["shape"]) for f in figures}
+    for key in sorted(keys):
+        runs = sorted((f for f in figures if (f["measure"], f["approach"], f["shape"]) == key),
+                      key=lambda f: f["size"])
+        if len(runs) > 1:
+            out.append({"measure": key[0], "approach": key[1], "shape": key[2],
+                        "from": runs[0]["size"], "to": runs[-1]["size"],
+                        "rssGrowth": runs[-1]["peakRss"] / runs[0]["peakRss"]})
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = ["| measure | approach | shape | recipients | median s (min-max) | vs floor | "
+            "floor | per second | peak RSS |", "|---|---|---|---:|---:|---:|---|---:|---:|"]
+    for f in results["figures"]:
+        s = f["seconds"]
+        rows.append(f"| {f['measure']} | {f['approach']} | {f['shape']} | {f['size']:,} | "
+                    f"{s['median']:.3f} ({s['min']:.3f}-{s['max']:.3f}) | "
+                    f"**{f['ratio']:.2f}** | {f['floor']} | {f['perSecond']:,.0f} | "
+                    f"{f['peakRss'] / MIB:,.0f} MiB |")
+    rows += ["", "| RSS growth | shape | from | to | largest / smallest |",
+             "|---|---|---:|---:|---:|"]
+    rows += [f"| {g['measure']} {g['approach']} | {g['shape']} | {g['from']:,} | {g['to']:,} | "
+             f"{g['rssGrowth']:.2f} |" for g in results["growth"]]
+    m = results["machine"]
+    rows += ["", f"Suite `{results['suite']}`, {results['seconds']:.0f} s, on {m['cpus']} CPUs, "
+             f"Python {m['python']}, {m['platform']}."]
+    return "\n".join(rows)
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> str:
+    def key(f: dict[str, Any]) -> tuple[str, str, str, int]:
+        return f["measure"], f["approach"], f["shape"], f["size"]
+
+    before = {key(f): f for f in old["figures"]}
+    lines = [f"{'figure':<58} {'old ratio':>9} {'new ratio':>9} {'change':>8}"]
+    for f in new["figures"]:
+        was = before.get(key(f))
+        if was is not None:
+            name = " ".join(str(part) for part in key(f))
+            change = (f["ratio"] - was["ratio"]) / was["ratio"] * 100
+            lines.append(f"{name:<58} {was['ratio']:>9.2f} {f['ratio']:>9.2f} {change:>+7.1f}%")
+    return "\n".join(lines)
+
+
+def plots(results: dict[str, Any], trace: list[tuple[float, int]], out: Path) -> list[Path]:
+    """Throughput against input size per approach, and the sender's memory over time."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made = []
+    fig, ax = plt.subplots(figsize=(8, 5))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for f in results["figures"]:
+        if f["measure"] in ("chunking", "plan"):
+            label = f"{f['measure']}: {f['approach']} ({f['shape']})"
+            series.setdefault(label, []).append((f["size"], f["perSecond"]))
+    for label, points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="recipients", ylabel="recipients per second",
+           title="Throughput against input size")
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
+    made.append(out / "throughput.png")
+    fig.savefig(made[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    if trace:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.plot([t for t, _ in trace], [r / MIB for _, r in trace])
+        ax.set(xlabel="seconds", ylabel="RSS (MiB)",
+               title=f"a2p send memory over time, {results['e2eSize']:,} recipients")
+        ax.grid(True, alpha=0.3)
+        made.append(out / "memory.png")
+        fig.savefig(made[-1], dpi=110, bbox_inches="tight")
+        plt.close(fig)
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("suite", choices=sorted(SUITES), nargs="?", default="quick")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help="where results.json, results.md and the plots go")
+    parser.add_argument("--compare", type=Path, metavar="OLD.json",
+                        help="print the change of every ratio against an earlier results.json")
+    args = parser.parse_args(argv)
+    suite = SUITES[args.suite]
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = chunking(suite, log) + plan(suite, log)
+        e2e, trace = end_to_end(suite, log, Path(tmp))
+    results = {"suite": args.suite, "machine": machine(), "seconds": 0.0, "e2eSize":
+               suite.e2e_size, "figures": figures + e2e, "growth": growth(figures)}
+    results["seconds"] = time.perf_counter() - started
+    (args.out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    table = markdown(results)
+    (args.out / "results.md").write_text(table + "\n")
+    made = plots(results, trace, args.out)
+    log("\n" + table)
+    log("plots: " + (", ".join(str(p) for p in made) or "none (pip install -e '.[bench]')"))
+    if args.compare is not None:
+        log("\n" + compare(orjson.loads(args.compare.read_bytes()), results))
+    return 0

@@ -1,0 +1,50 @@
+"""Generated, seeded, cached benchmark inputs: broadcast lists and per-message texts of mixed
+length and alphabet (GSM-7 and UCS-2), as CSV, JSONL and plain lines."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from benchmarks.numbers import number
+
+CACHE = Path(__file__).parent / ".cache"
+WORDS_GSM = ["table", "ready", "your", "order", "code", "today", "thanks", "visit", "soon"]
+WORDS_UCS2 = ["Привет", "ваш", "заказ", "готов", "谢谢", "您的", "订单", "¡Hola!", "día"]
+
+
+def personal_texts(n: int, seed: int = 7) -> Iterator[str]:
+    """Texts of 10 to 300 characters; about one in five needs UCS-2."""
+    rng = random.Random(seed)
+    for i in range(n):
+        words = WORDS_UCS2 if rng.random() < 0.2 else WORDS_GSM
+        size = rng.randint(2, 45)
+        yield f"Hi {i}: " + " ".join(rng.choice(words) for _ in range(size))
+
+
+def input_file(n: int, fmt: str, personal: bool) -> Path:
+    """The cached file of ``n`` recipients in ``fmt`` (csv, jsonl, lines)."""
+    CACHE.mkdir(exist_ok=True)
+    shape = "personal" if personal else "broadcast"
+    path = CACHE / f"{shape}-{n}.{ 'txt' if fmt == 'lines' else fmt}"
+    if path.exists():
+        return path
+    texts = personal_texts(n) if personal else None
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        if fmt == "csv":
+            handle.write(b"to,text\n" if personal else b"to\n")
+        for i in range(n):
+            to = number(i)
+            if fmt == "jsonl":
+                item = {"to": to, "text": next(texts)} if texts else {"to": to}
+                handle.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
+            elif fmt == "csv" and texts:
+                handle.write(f'{to},"{next(texts)}"\n'.encode())
+            else:
+                handle.write(f"{to}\n".encode())
+    partial.rename(path)
+    return path
