@@ -12,6 +12,7 @@ rest on a 24 GiB machine.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import csv
 import importlib.metadata
@@ -32,7 +33,7 @@ import orjson
 
 from benchmarks.inputs import input_file
 from benchmarks.procstat import MIB, rss_bytes
-from benchmarks.simproc import DEMO_ENV, SimulatorProcess
+from benchmarks.simproc import DEMO_ENV, FAST_CONFIG, SimulatorProcess, post_bodies
 
 HERE = Path(__file__).parent
 SENDER = "+16505550100"
@@ -152,14 +153,13 @@ def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
                ) -> tuple[list[dict[str, Any]], list[tuple[float, int]]]:
     """``a2p send`` against the simulator in another process, against a bare aiohttp loop
     posting the same pre-built bodies; the sender's memory sampled over time."""
-    from benchmarks.end_to_end import SIM_CONFIG, post_bodies
     from engine.chunker import chunk_blocks
     from engine.reader import ReadOptions, read_lines
 
     n = suite.e2e_size
     path = input_file(n, "lines", personal=False)
     config = work / "sim.toml"
-    config.write_text(SIM_CONFIG)
+    config.write_text(FAST_CONFIG)
     with path.open("rb") as handle:
         blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=TEXT),
                             lambda r: None)
@@ -180,8 +180,6 @@ def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
             raise AssertionError(f"the engine met {throttled['429']} responses 429")
         sim = SimulatorProcess(config)
         try:
-            import asyncio
-
             started = time.perf_counter()
             asyncio.run(post_bodies(sim.url, bodies, 4))
             floors.append(time.perf_counter() - started)

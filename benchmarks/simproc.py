@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -15,6 +16,14 @@ import orjson
 from engine import basicauth
 
 BATCHES = "/restapi/v1.0/account/~/a2p-sms/batches"
+# Fast processing and a generous budget: the simulator as the opponent of a benchmark.
+FAST_CONFIG = """
+[server]
+url = "http://127.0.0.1:8080"
+[simulator]
+senders = ["+16505550100"]
+messages_per_second = 10000000.0
+"""
 DEMO_ENV = {"RC_APP_CLIENT_ID": "demo-client-id", "RC_APP_CLIENT_SECRET": "demo-client-secret",
             "RC_USER_JWT": "demo-user-jwt"}
 
@@ -54,3 +63,18 @@ async def bearer_headers(http: aiohttp.ClientSession, url: str) -> dict[str, str
     async with http.post(f"{url}/restapi/oauth/token", data=data, headers=auth) as response:
         token = (await response.json())["access_token"]
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+async def post_bodies(url: str, bodies: list[bytes | bytearray], concurrency: int) -> None:
+    """The wire floor: a bare aiohttp loop posting pre-built bodies, ``concurrency`` at once."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=900)) as http:
+        headers = await bearer_headers(http, url)
+        queue = list(reversed(bodies))
+
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                async with http.post(url + BATCHES, data=body, headers=headers) as response:
+                    assert response.status == 201, await response.text()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
