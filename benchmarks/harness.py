@@ -116,11 +116,11 @@ def csv_pass(path: Path) -> None:
             pass
 
 
-def plan_run(path: Path) -> tuple[float, int]:
+def plan_run(path: Path, personal: bool = False) -> tuple[float, int]:
     started = time.perf_counter()
+    text = [] if personal else ["--text", TEXT]
     result = subprocess.run([sys.executable, "-m", "benchmarks.plan_child", str(path), "--from",
-                             SENDER, "--text", TEXT], capture_output=True, text=True,
-                            check=True)
+                             SENDER, *text], capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - started
     found = re.search(r"peak_rss_bytes=(\d+) status=0", result.stderr)
     assert found, result.stderr
@@ -139,10 +139,14 @@ def plan(suite: Suite, log: Callable[[str], None]) -> list[dict[str, Any]]:
             csv_pass(csv_path)
             passes.append(time.perf_counter() - started)
         floor = [a + b for a, b in zip(sorted(passes), sorted(dumps), strict=True)]
-        formats = ("csv", "jsonl", "lines") if n == suite.plan_sizes[1] else ("csv",)
-        for fmt in formats:
-            runs = [plan_run(input_file(n, fmt, personal=False)) for _ in range(suite.repeats)]
-            figures.append(_figure("plan", f"a2p plan {fmt}", n, "broadcast",
+        shapes = [("csv", False)]
+        if n == suite.plan_sizes[1]:  # every format and shape once, at the second size
+            shapes += [("jsonl", False), ("lines", False), ("csv", True), ("jsonl", True)]
+        for fmt, personal in shapes:
+            path = input_file(n, fmt, personal)
+            runs = [plan_run(path, personal) for _ in range(suite.repeats)]
+            figures.append(_figure("plan", f"a2p plan {fmt}", n,
+                                   "personal" if personal else "broadcast",
                                    [r[0] for r in runs], floor, max(r[1] for r in runs),
                                    "csv.reader + dumps"))
             log(_line(figures[-1]))
