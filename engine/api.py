@@ -30,7 +30,7 @@ from engine.journal import Journal, input_identity, read_journal
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection
 from engine.report import build_report, now_iso
-from engine.resume import Plan, check_matches, covered, rebuild_chunk, restore, without
+from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
 from engine.sources import open_input
 from engine.tracker import Tracker
@@ -110,7 +110,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
         run.stopping = stop
     started, interrupted = now_iso(), False
     run_id = str(uuid.uuid4())
-    plan: Plan | None = None
+    plan: ResumePlan | None = None
     try:
         if resume is not None:
             state = read_journal(Path(resume))
@@ -180,7 +180,7 @@ def _is_path(recipients: Recipients) -> bool:
     return isinstance(recipients, str | os.PathLike) and str(recipients) != "-"
 
 
-def _adopt_plan(run: Run, chunker: Chunker, plan: Plan) -> None:
+def _adopt_plan(run: Run, chunker: Chunker, plan: ResumePlan) -> None:
     run.records.update(plan.records)
     run.owned |= {r.batch_id for r in plan.records.values() if r.batch_id}
     run.set_next_number(plan.next_number)
@@ -214,7 +214,7 @@ def _read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection],
 
 def _source(recipients: Recipients, options: ReadOptions, chunker: Chunker,
             sink: Callable[[Rejection], None], stack: ExitStack, run: Run,
-            plan: Plan | None = None) -> Iterator[Chunk] | AsyncIterator[Chunk]:
+            plan: ResumePlan | None = None) -> Iterator[Chunk] | AsyncIterator[Chunk]:
     skip = plan.skip if plan is not None else []
     if _is_path(recipients):
         entry = plan.read_from if plan is not None else None
@@ -237,7 +237,7 @@ async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]]
             yield kept
 
 
-def _in_flight(recipients: Recipients, options: ReadOptions, plan: Plan | None, sender: str,
+def _in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | None, sender: str,
                text: str | None, stack: ExitStack) -> list[Chunk | dict[str, Any]]:
     """Chunks caught mid-request by the stop, rebuilt from the input so they can be
     reconciled; entries that cannot be rebuilt (not a file) come back as they are."""

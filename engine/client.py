@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -18,7 +18,7 @@ from engine.config import Credentials, Settings
 from engine.errors import AmbiguousSendError, AuthError, RequestRejectedError, ServerError
 from engine.policy import backoff, retry_after
 from engine.ratebudget import RateBudget
-from engine.transport import BadBodyError, NotSentError, Reply, Transport
+from engine.transport import BadBodyError, NotSentError, Reply, Transport, page_of
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
@@ -208,6 +208,17 @@ class ApiClient:
     async def _pause(self, attempt: int) -> None:
         retry = self.settings.retry
         await self._sleep(backoff(attempt, retry.backoff_initial, retry.backoff_max, self._rng))
+
+    async def batches(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Every batch a listing returns, page after page (up to 1000 a page)."""
+        query = {"perPage": 1000, **params}
+        while True:
+            records, token = page_of(await self.get_json("/batches", query))
+            for record in records:
+                yield record
+            if not token:
+                return
+            query["pageToken"] = token
 
     async def post_batch(self, body: bytes | bytearray) -> Reply:
         return await self.call("POST", "/batches", body=body)

@@ -71,7 +71,7 @@ def record_of(entry: dict[str, Any]) -> ChunkRecord:
 
 
 @dataclass
-class Plan:
+class ResumePlan:
     """What resuming has to do."""
 
     records: dict[int, ChunkRecord]
@@ -83,7 +83,7 @@ class Plan:
     known_local: frozenset[int] = frozenset()
 
 
-def restore(state: JournalState, aggregator: Aggregator) -> Plan:
+def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     """Rebuild the records and rejections the journal holds, and plan what is left."""
     records, in_flight, skip, planned = {}, [], [], []
     max_bytes = None
@@ -110,7 +110,7 @@ def restore(state: JournalState, aggregator: Aggregator) -> Plan:
             aggregator.sent += record.count - len(entry.get("rejected") or [])
     for rejection in state.local.values():
         aggregator.add_local(rejection)
-    return Plan(records, in_flight, sorted(skip), _read_from(state, planned),
+    return ResumePlan(records, in_flight, sorted(skip), _read_from(state, planned),
                 max(state.chunks, default=0), max_bytes, frozenset(state.local))
 
 

@@ -329,18 +329,13 @@ async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:
     """
     await run.sleep(run.settings.retry.backoff_initial)  # let the listing catch up
     since = (run.client.server_date or datetime.now(UTC).timestamp()) - 120.0
-    params: dict[str, Any] = {"from": run.sender, "perPage": 1000,
-                              "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
+    params = {"from": run.sender, "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
     body = orjson.loads(chunk.body)
     expected = {m["to"][0]: m.get("text", body.get("text")) for m in body["messages"]}
-    while True:
-        batches, token = page_of(await run.client.get_json("/batches", params))
-        for batch in batches:
-            if await _is_ours(run, batch, chunk.count, expected):
-                return dict(batch)
-        if not token:
-            return None
-        params["pageToken"] = token
+    async for batch in run.client.batches(params):
+        if await _is_ours(run, batch, chunk.count, expected):
+            return dict(batch)
+    return None
 
 
 async def _is_ours(run: Run, batch: Any, count: int, expected: dict[str, str | None]

@@ -16,7 +16,6 @@ from engine.errors import EngineError
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
 from engine.sender import Run
-from engine.transport import page_of
 
 
 class Tracker:
@@ -89,16 +88,8 @@ class Tracker:
             view = await client.get_json(f"/batches/{batch_id}")
             return [view] if isinstance(view, dict) else []
         since = min((r.created for r in self.open.values() if r.created), default=None)
-        params: dict[str, Any] = {"from": self.run.sender, "perPage": 1000}
-        if since:
-            params["dateFrom"] = since
-        views: list[dict[str, Any]] = []
-        while True:
-            records, token = page_of(await client.get_json("/batches", params))
-            views += records
-            if not token:
-                return views
-            params["pageToken"] = token
+        params = {"from": self.run.sender} | ({"dateFrom": since} if since else {})
+        return [view async for view in client.batches(params)]
 
     async def _complete(self, record: ChunkRecord, view: dict[str, Any]) -> None:
         try:
