@@ -45,15 +45,19 @@ E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 _NANP = re.compile(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}")
 # The same with the area codes listed in the module docstring refused inside the one match, so
 # that checking an already clean list costs one C-level fullmatch per number.
-_BAD_AREA = r"[2-9]11|[2-9]9[0-9]|37[0-9]|96[0-9]|555|70[0]|710"
+_BAD_AREA = r"[2-9]11|[2-9]9[0-9]|37[0-9]|96[0-9]|555|700|710"
 TEXTABLE = re.compile(rf"\+1(?!{_BAD_AREA})[2-9][0-9]{{2}}[2-9][0-9]{{6}}")
 _BAD_AREA_CODE = re.compile(_BAD_AREA)
+_TEXTABLE_JOINED = re.compile(rf"{TEXTABLE.pattern}(?:\n{TEXTABLE.pattern})*")
+_TEXTABLE_BLOCK = re.compile(rf"(?:{TEXTABLE.pattern}\n)+")
 
 # Punctuation people put in numbers: spaces (also no-break and thin), dashes of every width,
 # dots, slashes and parentheses.
 _PUNCTUATION = " \t\u00a0\u2009\u202f-\u2010\u2011\u2012\u2013\u2014\u2212./()"
 _FORMATTING = str.maketrans("", "", _PUNCTUATION)
-_NATIONAL = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+# Lines (punctuation removed) that are textable national numbers, with or without 1 or +1.
+_NATIONAL_LINE = rf"(?:\+?1)?(?!{_BAD_AREA})[2-9][0-9]{{2}}[2-9][0-9]{{6}}"
+_NATIONAL_JOINED = re.compile(rf"{_NATIONAL_LINE}(?:\n{_NATIONAL_LINE})*")
 _NATIONAL_ANY = re.compile(r"1?([0-9]{10})")
 # What a spreadsheet writes for a long number in a General-format cell: 6.50555E+09. The
 # digits after the sixth significant one are gone; nothing can bring them back.
@@ -195,41 +199,42 @@ def _invalid(raw: str, country: str | None) -> Problem:
 
 
 def check_all(raws: Sequence[str], country: str | None = "US") -> list[str] | None:
-    """Every number of a block as E.164, or None when any of them has a Problem (the caller
-    then takes its careful path, which calls ``check`` per record).
+    """Every number of a block as E.164, or None when any of them has a Problem or is not in
+    a shape the bulk path reads (the caller then takes its careful path: ``check`` per record).
 
-    Built for the reader's bulk path: an already clean block costs one C-level fullmatch per
-    number and no copy; a block of national numbers one translate and one match per number.
+    Built for the reader's bulk path, where a per-number Python call would cost more than the
+    rest of the read: the block is joined and checked with one C-level regex match, and a block
+    of national numbers costs one translate and one match over the whole text, then a slice
+    per number.
 
-    >>> check_all(["+16505550123", "650.555.0124"])
-    ['+16505550123', '+16505550124']
+    >>> check_all(["+16505550123", "650.555.0124", "1 (650) 555-0125"])
+    ['+16505550123', '+16505550124', '+16505550125']
     >>> check_all(["+16505550123", "+442071838750"]) is None
     True
     """
-    if all(map(TEXTABLE.fullmatch, raws)):
+    if not raws:
+        return []
+    joined = "\n".join(raws)
+    if _textable_lines(joined, len(raws)):
         return raws if isinstance(raws, list) else list(raws)
     if country is None:
         return None
-    out = []
-    translate, national = _FORMATTING, _NATIONAL.fullmatch
-    for raw in raws:
-        if TEXTABLE.fullmatch(raw):
-            out.append(raw)
-            continue
-        cleaned = raw.translate(translate)
-        if cleaned.startswith("+"):
-            if not TEXTABLE.fullmatch(cleaned):
-                return None
-            out.append(cleaned)
-            continue
-        match = national(cleaned)
-        if match is None:
-            return None
-        number = "+1" + match.group(1)
-        if not TEXTABLE.fullmatch(number):
-            return None
-        out.append(number)
-    return out
+    cleaned = joined.translate(_FORMATTING)
+    if cleaned.count("\n") != len(raws) - 1 or not _NATIONAL_JOINED.fullmatch(cleaned):
+        return None
+    return ["+1" + line[-10:] for line in cleaned.split("\n")]
+
+
+def check_lines(text: str, count: int) -> bool:
+    """Whether ``text`` is exactly ``count`` textable E.164 numbers, one per line, each line
+    ending in a newline: the plain-lines bulk path checks its decoded block in one call."""
+    return len(text) == 13 * count and _TEXTABLE_BLOCK.fullmatch(text) is not None
+
+
+def _textable_lines(joined: str, count: int) -> bool:
+    # Every textable number is 12 characters, so the length proves there are exactly
+    # ``count`` of them: no number hides a newline of its own.
+    return len(joined) == 13 * count - 1 and _TEXTABLE_JOINED.fullmatch(joined) is not None
 
 
 # Strict mode: Google's libphonenumber ---------------------------------------------------------
