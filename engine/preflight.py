@@ -90,9 +90,9 @@ def judge_sender(sender: str, records: Sequence[Mapping[str, Any]]) -> SenderNum
     """
     a2p = [r.get("phoneNumber") for r in records if A2P_FEATURE in _features(r)]
     a2p_numbers = ", ".join(str(n) for n in a2p) or "none"
-    fix = f"Pass one of this user's A2P numbers with --from; they are: {a2p_numbers}." if a2p \
-        else ("This user has no number with the A2PSmsSender feature: ask your RingCentral "
-              "administrator to enable High Volume SMS on one, or log in as its user.")
+    fix = "Pass one of them with --from." if a2p else (
+        "This user has no number with the A2PSmsSender feature: ask your RingCentral "
+        "administrator to enable High Volume SMS on one, or log in as its user.")
     for record in records:
         if record.get("phoneNumber") != sender:
             continue
@@ -101,7 +101,7 @@ def judge_sender(sender: str, records: Sequence[Mapping[str, Any]]) -> SenderNum
             raise SenderError(
                 f"the number {sender} belongs to this user but lacks the A2PSmsSender feature "
                 f"(it has: {', '.join(features) or 'no features'}), so High Volume SMS would "
-                f"refuse every batch. {fix}")
+                f"refuse every batch; your A2P numbers are: {a2p_numbers}. {fix}")
         number_id = record.get("id")
         status = record.get("status")
         return SenderNumber(sender, number_id if isinstance(number_id, int) else None,
@@ -168,9 +168,14 @@ def estimate_recipients(source: Any) -> Recipients | None:
         return None
     if sample[:2] == b"\x1f\x8b" or not sample:
         return None
-    lines = sample.count(b"\n") + (not sample.endswith(b"\n"))
     header = 1 if sample[:1].isalpha() else 0  # a CSV header; numbers and JSON start otherwise
-    return Recipients(max(round(size * lines / len(sample)) - header, 0), False)
+    if len(sample) == size:
+        lines = sample.count(b"\n") + (not sample.endswith(b"\n"))
+        return Recipients(max(lines - header, 0), False)
+    whole = sample[:sample.rfind(b"\n") + 1]  # whole lines only: a cut one would skew the mean
+    if not whole:
+        return None
+    return Recipients(max(round(size * whole.count(b"\n") / len(whole)) - header, 0), False)
 
 
 async def list_numbers(client: ApiClient, per_page: int = PAGE_SIZE) -> list[dict[str, Any]]:

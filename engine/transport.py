@@ -85,12 +85,16 @@ class AiohttpTransport:
         try:
             async with self._session.request(method, url, headers=headers, data=data,
                                              params=params) as response:
-                data = await response.content.read(MAX_ANSWER_BYTES + 1)
+                # read(n) returns what is buffered (64 KB or so), not n bytes: read to the end
+                # (a 1,000-number page of the pre-flight is about 300 KB).
+                data = bytearray()
+                while piece := await response.content.read(MAX_ANSWER_BYTES + 1 - len(data)):
+                    data += piece
                 if len(data) > MAX_ANSWER_BYTES:
                     raise BadBodyError(f"{method} {url}: answer larger than "
                                        f"{MAX_ANSWER_BYTES} bytes; refusing to read it",
                                        response.status)
-                return Reply(response.status, dict(response.headers), data)
+                return Reply(response.status, dict(response.headers), bytes(data))
         except aiohttp.ClientConnectorError as exc:
             raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "
                                "was sent. Check the server URL and the network.") from exc
