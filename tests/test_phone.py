@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import rejections as codes
+from engine import phone as codes
 from engine.errors import ConfigError
 from engine.phone import (
     Problem,
@@ -19,6 +19,7 @@ from engine.phone import (
     normalize,
     strict_checker,
 )
+from engine.rejections import EMPTY_TO, INVALID_NUMBER
 
 NATIONAL = [("(650) 555-0123", "+16505550123"), ("650.555.0124", "+16505550124"),
             ("6505550126", "+16505550126"), ("1-650-555-0127", "+16505550127"),
@@ -66,7 +67,7 @@ def test_national_formats_need_a_default_country() -> None:
     """Without a default country a number lacking + is refused with the flag that fixes it."""
     problem = check("(650) 555-0123", None)
     assert isinstance(problem, Problem)
-    assert problem.code == codes.INVALID_NUMBER
+    assert problem.code == INVALID_NUMBER
     assert "'(650) 555-0123'" in problem.message
     assert "--default-country US" in problem.message
     assert check("+1 650 555 0123", None) == "+16505550123"
@@ -94,12 +95,12 @@ def test_excel_scientific_notation_is_reported_as_lost(raw: str) -> None:
      ("+1 965 234 5678", codes.UNREACHABLE_NUMBER, "area code 965 is reserved"),
      ("+1 296 234 5678", codes.UNREACHABLE_NUMBER, "expanding the numbering plan"),
      ("+1 700 234 5678", codes.UNREACHABLE_NUMBER, "non-geographic"),
-     ("+1 650 155 0123", codes.INVALID_NUMBER, "exchange 155 starts with 1"),
-     ("+1 050 555 0123", codes.INVALID_NUMBER, "area code 050 starts with 0"),
-     ("+1 650 555 012", codes.INVALID_NUMBER, "ten digits"),
-     ("650-555-012", codes.INVALID_NUMBER, "e.g. +14155550100"),
-     ("call me", codes.INVALID_NUMBER, "'call me'"),
-     ("  ", codes.EMPTY_TO, "empty")],
+     ("+1 650 155 0123", INVALID_NUMBER, "exchange 155 starts with 1"),
+     ("+1 050 555 0123", INVALID_NUMBER, "area code 050 starts with 0"),
+     ("+1 650 555 012", INVALID_NUMBER, "ten digits"),
+     ("650-555-012", INVALID_NUMBER, "e.g. +14155550100"),
+     ("call me", INVALID_NUMBER, "'call me'"),
+     ("  ", EMPTY_TO, "empty")],
 )
 def test_numbers_the_api_would_refuse_are_rejected_locally(raw: str, code: str, words: str
                                                            ) -> None:
@@ -216,3 +217,13 @@ def test_strict_mode_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(__import__("sys").modules, "phonenumbers", None)
     with pytest.raises(ConfigError, match=r"a2p-batch-engine\[strict-numbers\]"):
         strict_checker()
+
+
+def test_docstring_examples_hold() -> None:
+    """The examples in engine/phone.py's docstrings are true."""
+    import doctest
+
+    import engine.phone
+
+    result = doctest.testmod(engine.phone)
+    assert (result.failed, result.attempted > 0) == (0, True)

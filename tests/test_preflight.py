@@ -109,3 +109,13 @@ def test_list_size_counted_or_estimated(tmp_path: Path) -> None:
     assert estimate_recipients(packed) is None
     assert estimate_recipients("-") is None
     assert estimate_recipients(iter(["+16505550100"])) is None
+
+
+def test_docstring_examples_hold() -> None:
+    """The examples in engine/preflight.py's docstrings are true."""
+    import doctest
+
+    import engine.preflight
+
+    result = doctest.testmod(engine.preflight)
+    assert (result.failed, result.attempted > 0) == (0, True)

@@ -87,3 +87,13 @@ def test_one_curly_quote_triples_the_cost() -> None:
     assert segment_count(text.replace("’", "'")) == 1
     assert segment_count(text) == 3
     assert estimate_cost(3 * 1_000, 0.0079) == 23.7
+
+
+def test_docstring_examples_hold() -> None:
+    """The examples in engine/segments.py's docstrings are true."""
+    import doctest
+
+    import engine.segments
+
+    result = doctest.testmod(engine.segments)
+    assert (result.failed, result.attempted > 0) == (0, True)
