@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.chunkindex import PositionIndex
-from engine.rejections import Aggregator, BadAnswerError, Rejection
+from engine.rejections import Aggregator, BadAnswerError, Rejection, mostly_rejected
 
 
 def index_of(positions: list[int], lines: list[int] | None = None) -> PositionIndex:
@@ -82,8 +82,6 @@ def test_hostile_rejected_entries_are_refused(entries: list[Any]) -> None:
 
 def test_mostly_rejected_names_the_commonest_reason() -> None:
     """Over half rejected: the warning gives the share, the commonest code and a first example."""
-    from engine.rejections import Rejection, mostly_rejected
-
     bad = [Rejection(i, i + 2, f"650-{i}", "LCL-INVALID-NUMBER", f"'650-{i}' is not ...")
            for i in range(5)] + [Rejection(9, None, "+44", "SMS-RC-410", "invalid", "b", "server")]
     warning = mostly_rejected(10, bad)
@@ -94,8 +92,6 @@ def test_mostly_rejected_names_the_commonest_reason() -> None:
 
 def test_half_or_fewer_rejected_is_no_warning() -> None:
     """Exactly half rejected, or an empty run, warns about nothing."""
-    from engine.rejections import Rejection, mostly_rejected
-
     bad = [Rejection(i, None, "x", "LCL-INVALID-NUMBER", "bad") for i in range(5)]
     assert mostly_rejected(10, bad) is None
     assert mostly_rejected(0, []) is None
