@@ -163,3 +163,42 @@ def test_cli_send_refuses_a_wrong_sender_before_any_post(tmp_path: Any) -> None:
     assert result.returncode == 2, result.stderr
     assert "not one of this account's numbers" in result.stderr
     assert batches == []
+
+
+async def test_app_without_read_accounts_is_told_the_fix() -> None:
+    """A 403 on the number listing stops the check, naming the permission and --no-preflight."""
+    from aiohttp import web
+
+    from engine.simulator.views import error_body
+    from tests.e2e.conftest import engine_settings
+
+    token = {"access_token": "t", "token_type": "bearer", "expires_in": 3600,
+             "refresh_token": "r", "refresh_token_expires_in": 86400}
+
+    async def login(request: web.Request) -> web.Response:
+        return web.json_response(token)
+
+    async def forbidden(request: web.Request) -> web.Response:
+        body = error_body("CMN-401", "In order to call this API endpoint, application needs to "
+                          "have [ReadAccounts] permission")
+        return web.json_response(body, status=403)
+
+    app = web.Application()
+    app.router.add_post("/restapi/oauth/token", login)
+    app.router.add_post("/restapi/oauth/revoke", login)
+    app.router.add_get("/restapi/v1.0/account/~/extension/~/phone-number", forbidden)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        with pytest.raises(SenderError) as caught:
+            await check(SENDER, config=engine_settings(f"http://127.0.0.1:{port}"),
+                        credentials=DEMO_CREDENTIALS)
+    finally:
+        await runner.cleanup()
+    message = str(caught.value)
+    assert "ReadAccounts permission" in message
+    assert "--no-preflight" in message
+    assert "HTTP 403 CMN-401" in message
