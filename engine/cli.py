@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import shlex
 import signal
@@ -12,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import traceback
+import types
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -225,6 +224,8 @@ def _describe(settings: SimulatorSettings, url: str) -> str:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
     from engine.simulator import load_simulator_settings, start_simulator
 
     settings = load_simulator_settings(args.config)
@@ -527,6 +528,8 @@ def _load_env_file(name: str) -> None:
 
 
 def _logging(verbose: int, quiet: bool) -> None:
+    import logging
+
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="a2p: %(name)s: %(message)s")
     if verbose < 2:  # -vv shows aiohttp's and asyncio's own loggers too
@@ -550,7 +553,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.env_file:
             _load_env_file(args.env_file)
         result = COMMANDS[args.command](args)
-        return int(asyncio.run(result) if asyncio.iscoroutine(result) else result)
+        if isinstance(result, types.CoroutineType):
+            import asyncio
+
+            result = asyncio.run(result)
+        return int(result)
     except BrokenPipeError:  # `a2p plan ... | head`: the reader had enough
         _silence_stdout()
         return EXIT_OK

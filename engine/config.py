@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, UsageError
 
-PROFILES: Traversable = files("engine") / "profiles"
+if TYPE_CHECKING:  # tomllib and importlib.resources load when a profile is read, not before
+    from importlib.resources.abc import Traversable
+
 USER_PROFILES = Path("configs")
 # The guide says "about 50MB" and the spec says x-request-max-body-size: 50m (52,428,800
 # bytes); 50,000,000 stays under either reading with room to spare.
@@ -203,9 +202,15 @@ def check_server_url(url: str, source: str, key: str) -> str:
     return url.rstrip("/")
 
 
+def _packaged() -> Traversable:
+    from importlib.resources import files
+
+    return files("engine") / "profiles"
+
+
 def packaged_profiles() -> list[str]:
     """The names of the profiles that ship with the package."""
-    return sorted(p.name.removesuffix(".toml") for p in PROFILES.iterdir()
+    return sorted(p.name.removesuffix(".toml") for p in _packaged().iterdir()
                   if p.name.endswith(".toml"))
 
 
@@ -218,7 +223,7 @@ def resolve_profile(profile: str) -> Traversable:
         raise ConfigError(str(candidate), "profile", "no such file",
                           "Check the path, or name one of the profiles: "
                           f"{', '.join(packaged_profiles())}.")
-    for place in (USER_PROFILES / f"{profile}.toml", PROFILES / f"{profile}.toml"):
+    for place in (USER_PROFILES / f"{profile}.toml", _packaged() / f"{profile}.toml"):
         if place.is_file():
             return place
     raise ConfigError(profile, "profile", f"no profile named {profile!r}",
@@ -227,6 +232,8 @@ def resolve_profile(profile: str) -> Traversable:
 
 
 def read_toml(path: Traversable) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

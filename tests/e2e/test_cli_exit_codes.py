@@ -299,3 +299,35 @@ def test_the_default_report_name_is_the_documented_one(tmp_path: Path,
     assert len(report.stem.removeprefix("a2p-report-")) == len("20261125-120000")
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert "a2p-report-<YYYYmmdd-HHMMSS>.json" in readme
+
+
+def test_send_into_a_reader_that_leaves_early_finishes_the_run(
+        tmp_path: Path, server: RunningSimulator) -> None:
+    """`a2p send ... | head -1`: the run does not die half-way on a closed pipe; it finishes,
+    says events are no longer written, exits 0, and the report has every recipient."""
+    listing = numbers(tmp_path / "list.txt", 3000)
+    env = {**os.environ, **sim_env(server)}
+    command = (f"{sys.executable} -m engine send {listing} --from {SENDER} --text Hi "
+               f"--report {tmp_path / 'r.json'} --max-batch-bytes 2000 | head -1")
+    piped = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                           text=True, env=env, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "Traceback" not in piped.stderr
+    assert "stdout was closed" in piped.stderr
+    assert orjson.loads((tmp_path / "r.json").read_bytes())["totals"]["sent"] == 3000
+
+
+def test_exit_codes_of_error_groups() -> None:
+    """What the run's task groups raise maps to the most telling documented code, and each
+    error inside is one line of the message."""
+    from engine.cli import exit_code, messages
+    from engine.errors import AuthError, ConfigError, ServerError
+
+    config = ConfigError("environment", "RC_SERVER_URL", "bad", "Fix it.")
+    group = ExceptionGroup("run", [ServerError("down"), ExceptionGroup("inner", [config])])
+    assert exit_code(group) == 2
+    assert exit_code(ExceptionGroup("run", [AuthError("refused"), config])) == 3
+    assert exit_code(ExceptionGroup("run", [ServerError("down")])) == 1
+    assert exit_code(KeyboardInterrupt()) == 130
+    assert list(messages(group)) == ["down", "environment: RC_SERVER_URL: bad. Fix it."]
+    assert "This is a bug in a2p" in next(messages(TypeError("oops")))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import pytest
 
 from engine.simulator import FaultSettings, GroupLimit, SimulatorThread
 from tests.conftest import sim_settings
@@ -35,10 +36,13 @@ def _events_until(stream: IO[bytes], kind: str, count: int) -> list[dict[str, An
     return seen
 
 
-def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(
+        tmp_path: Path, stop: signal.Signals) -> None:
     """The Light budget allows 3 requests a minute: three batches go out, the rest wait for
-    the budget. Ctrl-C then: the server's ledger holds exactly the three, the run ends with
-    130 long before the minute is over, and the last line says how to resume."""
+    the budget. Ctrl-C (or SIGTERM) then: the server's ledger holds exactly the three, the
+    run ends with 130 long before the minute is over, and the last line says how to
+    resume."""
     settings = replace(sim_settings(messages_per_second=1e6),
                        light=GroupLimit(3, 60.0, 60.0))
     profile = tmp_path / "slow.toml"
@@ -55,7 +59,7 @@ def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(tmp_path: 
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(running.url))
         assert process.stdout is not None
         seen = _events_until(process.stdout, "chunk_submitted", 3)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=40)  # the budget would hold it for ~60 s
         ledger = list(running.simulator.store.ledger())
         batches = len(running.simulator.store.batches)
