@@ -346,7 +346,8 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
                 for _ in range(run.settings.concurrency):
                     workers.start_soon(work, run, receive_stream.clone(), on_accepted)
             if wait == "completed":
-                group.start_soon(tracker.follow)
+                # a stop ends tracking at once, even mid-poll: polls create nothing
+                group.start_soon(unless_stopped, run.stopping, tracker.follow)
         run.submitted.set()
         tracker.wake.set()
     return run.stopping.is_set()
@@ -393,5 +394,6 @@ async def send_events(recipients: Recipients, **options: Any) -> AsyncIterator[d
             events_out.close()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None:
+                raise failure

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import anyio
 
@@ -24,8 +25,9 @@ def _no_wait(group: str, seconds: float) -> None:
     return None
 
 
-async def unless_stopped(stop: anyio.Event, work: Callable[[], Awaitable[object]]) -> bool:
-    """Run ``work`` unless ``stop`` comes first (then ``work`` is cancelled); True when it
+async def unless_stopped(stop: anyio.Event, work: Callable[..., Awaitable[object]],
+                         *args: Any) -> bool:
+    """Run ``work(*args)`` unless ``stop`` comes first (then it is cancelled); True when it
     finished."""
     finished, failure = False, None
     async with anyio.create_task_group() as group:
@@ -35,7 +37,7 @@ async def unless_stopped(stop: anyio.Event, work: Callable[[], Awaitable[object]
 
         group.start_soon(watch)
         try:
-            await work()
+            await work(*args)
             finished = True
         except Exception as exc:  # raised below as itself, not wrapped in an ExceptionGroup
             failure = exc
@@ -80,7 +82,7 @@ class RateBudget:
             self.on_wait(self.name, delay)
             if stop is None:
                 await self._sleep(delay)
-            elif not await unless_stopped(stop, lambda: self._sleep(delay)):
+            elif not await unless_stopped(stop, self._sleep, delay):
                 break
         if stop is not None and stop.is_set():
             raise StoppedError(f"stopped while waiting for the {self.name} rate budget; the "

@@ -21,6 +21,7 @@ from engine.config import Settings
 from engine.errors import AmbiguousSendError, EngineError, StoppedError
 from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
+from engine.ratebudget import unless_stopped
 from engine.rejections import Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
 from engine.transport import BadBodyError, NotSentError, Reply, page_of
@@ -217,8 +218,9 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
             return
         record.move(lifecycle.SUBMITTING)
         if reply.status != 429:  # a 429 already holds the budget back for the penalty
-            await run.sleep(backoff(record.attempts - 1, retry.backoff_initial,
-                                    retry.backoff_max, run.rng))
+            pause = backoff(record.attempts - 1, retry.backoff_initial, retry.backoff_max,
+                            run.rng)
+            await unless_stopped(run.stopping, run.sleep, pause)  # a stop cuts it short
 
 
 def hold(run: Run, record: ChunkRecord) -> None:

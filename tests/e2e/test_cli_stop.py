@@ -113,3 +113,28 @@ def test_second_interrupt_ends_at_once_and_the_journal_resumes(tmp_path: Path) -
     assert f"--resume {report}.journal" in stderr
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert ledger == [f"+1415555{i:04d}" for i in range(600)]
+
+
+def test_stop_ends_tracking_at_once(tmp_path: Path) -> None:
+    """Tracking between polls five minutes apart: Ctrl-C ends the run now (130, report
+    written), not at the next poll."""
+    settings = sim_settings(messages_per_second=1.0)
+    profile = tmp_path / "patient.toml"
+    profile.write_text("[server]\nurl = 'http://127.0.0.1:1'\n"
+                       "[polling]\ninterval = 300.0\nmax_interval = 300.0\n")
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"+1415555{i:04d}\n" for i in range(50)))
+    report = tmp_path / "r.json"
+    with SimulatorThread(settings) as running:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text",
+             "Hi", "--profile", str(profile), "--report", str(report)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(running.url))
+        assert process.stdout is not None
+        _events_until(process.stdout, "chunk_submitted", 1)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)  # the next poll is 300 s away
+    assert process.returncode == 130, err.decode()
+    document = orjson.loads(report.read_bytes())
+    assert document["interrupted"] is True
+    assert document["batches"][0]["status"] == "accepted"
