@@ -394,6 +394,6 @@ async def send_events(recipients: Recipients, **options: Any) -> AsyncIterator[d
             events_out.close()
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([task])
-            failure = None if task.cancelled() else task.exception()
-            if failure is not None:
-                raise failure
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:  # the run's own error, whichever way the caller left
+            raise failure
