@@ -27,6 +27,20 @@ def _env(url: str) -> dict[str, str]:
     return {**base, **DEMO, "RC_SERVER_URL": url}
 
 
+def _listing(tmp_path: Path, count: int) -> Path:
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"+1415555{i:04d}\n" for i in range(count)))
+    return listing
+
+
+def _send(listing: Path, report: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
+    """``a2p send`` started in the background, its events and diagnostics on pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text", "Hi",
+         "--report", str(report), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(url))
+
+
 def _events_until(stream: IO[bytes], kind: str, count: int) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     while sum(e["event"] == kind for e in seen) < count:
@@ -48,15 +62,10 @@ def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(
     profile = tmp_path / "slow.toml"
     profile.write_text("[server]\nurl = 'http://127.0.0.1:1'\n"
                        "[rate_limit]\nlight_requests = 3\nlight_window = 60.0\n")
-    listing = tmp_path / "list.txt"
-    listing.write_text("".join(f"+1415555{i:04d}\n" for i in range(400)))
-    report = tmp_path / "r.json"
+    listing, report = _listing(tmp_path, 400), tmp_path / "r.json"
     with SimulatorThread(settings) as running:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text",
-             "Hi", "--profile", str(profile), "--report", str(report), "--max-batch-bytes",
-             "1500", "--wait", "accepted", "--concurrency", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(running.url))
+        process = _send(listing, report, running.url, "--profile", str(profile),
+                        "--max-batch-bytes", "1500", "--wait", "accepted", "--concurrency", "2")
         assert process.stdout is not None
         seen = _events_until(process.stdout, "chunk_submitted", 3)
         process.send_signal(stop)
@@ -83,15 +92,10 @@ def test_second_interrupt_ends_at_once_and_the_journal_resumes(tmp_path: Path) -
     and --resume then delivers every recipient exactly once."""
     settings = replace(sim_settings(messages_per_second=1e6),
                        faults=FaultSettings(latency=0.5, scope="send"))
-    listing = tmp_path / "list.txt"
-    listing.write_text("".join(f"+1415555{i:04d}\n" for i in range(600)))
-    report = tmp_path / "r.json"
+    listing, report = _listing(tmp_path, 600), tmp_path / "r.json"
     with SimulatorThread(settings) as running:
         env = _env(running.url)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text",
-             "Hi", "--report", str(report), "--max-batch-bytes", "1500"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        process = _send(listing, report, running.url, "--max-batch-bytes", "1500")
         assert process.stdout is not None
         _events_until(process.stdout, "chunk_submitted", 1)
         process.send_signal(signal.SIGINT)
@@ -122,14 +126,9 @@ def test_stop_ends_tracking_at_once(tmp_path: Path) -> None:
     profile = tmp_path / "patient.toml"
     profile.write_text("[server]\nurl = 'http://127.0.0.1:1'\n"
                        "[polling]\ninterval = 300.0\nmax_interval = 300.0\n")
-    listing = tmp_path / "list.txt"
-    listing.write_text("".join(f"+1415555{i:04d}\n" for i in range(50)))
-    report = tmp_path / "r.json"
+    listing, report = _listing(tmp_path, 50), tmp_path / "r.json"
     with SimulatorThread(settings) as running:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text",
-             "Hi", "--profile", str(profile), "--report", str(report)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(running.url))
+        process = _send(listing, report, running.url, "--profile", str(profile))
         assert process.stdout is not None
         _events_until(process.stdout, "chunk_submitted", 1)
         process.send_signal(signal.SIGINT)
