@@ -10,7 +10,8 @@
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
     │   └── RequestRejectedError   a 4xx with RingCentral's error code
-    └── AmbiguousSendError         a request went out and no answer came: it may have been sent
+    ├── AmbiguousSendError         a request went out and no answer came: it may have been sent
+    └── StoppedError               the run was stopped before this request went out: not sent
 
 Messages are sentences that say what went wrong, where, and what to do. No message ever
 contains a client secret, a JWT or a token.
@@ -77,3 +78,7 @@ class RequestRejectedError(ServerError):
 
 class AmbiguousSendError(EngineError):
     """A request went out and no answer came back: it may or may not have been processed."""
+
+
+class StoppedError(EngineError):
+    """A stop came while a batch-creating request waited its turn: it never went out."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from engine.config import (
     Credentials,
@@ -77,7 +76,7 @@ def load_simulator_settings(
 ) -> SimulatorSettings:
     """Read ``[simulator]`` from a profile. Credentials set in ``env`` replace the demo ones, so a
     user can point the engine at the simulator with the same variables as at RingCentral."""
-    path: Path = resolve_profile(profile)
+    path = resolve_profile(profile)
     root = Table(str(path), "", read_toml(path))
     table = root.table("simulator")
     return parse_simulator_table(table, env)
