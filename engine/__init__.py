@@ -20,6 +20,7 @@ from engine.errors import (
 
 if TYPE_CHECKING:
     from engine.api import send, send_events
+    from engine.export import outcomes
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "UsageError",
     "credentials_from_env",
     "load_settings",
+    "outcomes",
     "send",
     "send_events",
 ]
@@ -50,4 +52,8 @@ def __getattr__(name: str) -> Any:
         from engine import api
 
         return getattr(api, name)
+    if name == "outcomes":
+        from engine.export import outcomes
+
+        return outcomes
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

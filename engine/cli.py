@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -142,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="how many recipients the campaign has, to compare with the daily "
                        "cap of the number's registration tier")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _outcomes_parser(sub, common)
     demo = sub.add_parser(
         "demo", help="rehearse a campaign against the built-in simulator", parents=[common],
         description="Start the simulator on a free loopback port, generate a list with some "
@@ -162,6 +164,113 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="quick|full [--out DIR] [--compare OLD.json]")
     return parser
+
+
+def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    from engine.outcomerows import FILTERS
+
+    out = sub.add_parser(
+        "outcomes", help="every recipient's fate, one row per input record", parents=[common],
+        description=textwrap.fill(
+            "Read the message store of every batch of a run (GET .../messages?batchId=, 1000 "
+            "a page, inside the Light budget) and write one row per input record, in input "
+            "order: index, line, to, outcome, errorCode, description, retryable, batchId, "
+            "messageId, segments, cost (and text, when the run's texts were per record). Run "
+            "it any time after the send, and again later as receipts arrive; an interrupted "
+            "export goes on where it stopped when run again with the same arguments.", 88),
+        epilog=textwrap.fill(
+            "Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
+            "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
+            "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
+        textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
+                      "wrong profile); 3 authentication; 130 interrupted (run the same command "
+                      "again to go on).", 88) + "\n\n"
+        "Examples:\n"
+        "  a2p outcomes run.json.journal --out outcomes.csv\n"
+        "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
+        "  a2p send retry.csv --from +16505550100 --text 'Store opens at 9'\n"
+        "  a2p outcomes run.json.journal --only failed --out - | head",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out.add_argument("journal", metavar="JOURNAL", help="the journal 'a2p send' wrote")
+    out.add_argument("--out", metavar="PATH",
+                     help="output file; .jsonl for JSON lines; - for stdout (default: the "
+                     "journal's name with .outcomes.csv)")
+    out.add_argument("--only", action="append", default=[], metavar="WHICH",
+                     help=f"keep only these rows (comma-separated, repeatable): "
+                     f"{', '.join(FILTERS)}")
+    out.add_argument("--format", choices=("csv", "jsonl"),
+                     help="csv (default) or jsonl (default when --out ends in .jsonl)")
+    out.add_argument("--input", metavar="PATH",
+                     help="the list the run sent, when it moved or the run read stdin")
+    out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
+                     help="profile in configs/ or a .toml path (default: the run's)")
+
+
+async def _outcomes(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine.export import Export
+    from engine.outcomefile import OutputFile, format_for
+
+    only = tuple(name for given in args.only for name in given.split(",") if name)
+    shown = [0.0]
+
+    def show(event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= 1.0 or event["event"] == "batch":
+            shown[0] = now
+            print(f"a2p outcomes: batch {event.get('chunk')}: {event['rows']:,} rows, "
+                  f"{event['pages']:,} pages, {event['requests']:,} requests", file=sys.stderr,
+                  flush=True)
+
+    async with Export(args.journal, input=args.input, only=only, config=args.profile,
+                      on_progress=show) as export:
+        fmt = format_for(args.out or "", args.format)
+        path = args.out or _default_outcomes_path(args.journal, fmt)
+        out = OutputFile(path, fmt, export.with_text, _export_key(args.journal, only, fmt))
+        try:
+            start = out.open()
+            if start is not None:
+                export.checkpoint = start
+                within = f", record {start.position:,}" if start.token is not None else ""
+                print(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
+                      f"{len(export.spans)}{within}", file=sys.stderr)
+            _print_estimate(export)
+            export.on_checkpoint = out.checkpoint
+            async for row in export.rows(start):
+                out.write(row)
+            out.finish()
+        finally:
+            out.close()
+    totals = export.totals.as_json()
+    print(f"a2p outcomes: {totals['rows']:,} rows; {export.pages:,} pages in "
+          f"{export.client.requests:,} requests; wrote {path}", file=sys.stderr)
+    print("a2p outcomes: totals " + orjson.dumps(totals).decode(), file=sys.stderr)
+    if export.unmatched:
+        print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
+              "record (another list, or the input changed)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export_key(journal: str, only: tuple[str, ...], fmt: str) -> dict[str, Any]:
+    """What an interrupted export must share with this one to be continued by it."""
+    return {"journal": os.path.abspath(journal), "only": sorted(only), "format": fmt}
+
+
+def _default_outcomes_path(journal: str, fmt: str) -> str:
+    base = journal.removesuffix(".journal").removesuffix(".json")
+    return f"{base}.outcomes.{fmt}"
+
+
+def _print_estimate(export: Any) -> None:
+    messages, requests = export.estimate()
+    limits = export.settings.rate_limit
+    minutes = requests / limits.light_requests * limits.light_window / 60
+    print(f"a2p outcomes: {messages:,} messages to read in {len(export.spans):,} batches: at "
+          f"most {requests:,} Light requests; at {limits.light_requests} per "
+          f"{limits.light_window:g} s that is about {minutes:,.1f} minutes", file=sys.stderr,
+          flush=True)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -186,8 +295,13 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "--from and --text: accepted batches are never sent again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
-    parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
-                        help="end when every batch is Completed (default) or has an id")
+    parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
+                        default="completed",
+                        help="end when every batch is Completed (default), has an id, or is "
+                        "Completed with every receipt in (delivered)")
+    parser.add_argument("--delivery-timeout", type=float, default=3600.0, metavar="SECONDS",
+                        help="with --wait delivered: stop waiting for a batch's receipts this "
+                        "long after it completed (default 3600)")
     parser.add_argument("--on-ambiguous", choices=("reconcile", "resend", "fail"),
                         default="reconcile",
                         help="after a lost answer: look the batch up on the server before any "
@@ -409,6 +523,7 @@ async def _send(args: argparse.Namespace) -> int:
             args.input, sender=args.sender, text=args.text, config=args.profile,
             read=_read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
+            delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
             on_read=progress.reading, journal=None if args.resume else journal,
             resume=args.resume, report=report_path, preflight=not args.no_preflight,
@@ -582,8 +697,8 @@ def _logging(verbose: int, quiet: bool) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
-    "plan": _plan, "send": _send, "check": _check, "demo": _demo, "simulate": _simulate,
-    "bench": _bench,
+    "plan": _plan, "send": _send, "check": _check, "outcomes": _outcomes, "demo": _demo,
+    "simulate": _simulate, "bench": _bench,
 }
 
 

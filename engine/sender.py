@@ -88,12 +88,18 @@ class Run:
             if entry["type"] != "chunk":
                 self._held.append(entry)
                 return
+            self.keep_journal()
+        if self.journal is not None:
+            self.journal.write(entry)
+
+    def keep_journal(self) -> None:
+        """Write the journal held back so far. Called before the first chunk, and when a run
+        ends without one (every record rejected locally), so `a2p outcomes` still has it."""
+        if self.journal is None and self.open_journal is not None:
             self.journal, self.open_journal = self.open_journal(), None
             for held in self._held:
                 self.journal.write(held)
             self._held.clear()
-        if self.journal is not None:
-            self.journal.write(entry)
 
     def log_state(self, record: ChunkRecord, **extra: Any) -> None:
         """The record's new state, written (and fsync'd) before the run goes on."""
