@@ -22,7 +22,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, islice, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -445,7 +445,7 @@ def _jsonl_block(raws: list[bytes], builder: _Builder, first_line: int, base: in
     raw_texts = list(map(dict.get, items, repeat("text")))
     if set(map(type, raw_tos)) != {str} or not set(map(type, raw_texts)) <= {str, type(None)}:
         return None
-    return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
+    return _bulk_block(builder, cast("list[str]", raw_tos), raw_texts, first_line, raws, base)
 
 
 FastPath = Callable[[list[bytes], int, int], Block | None]  # (lines, first line, offset)
