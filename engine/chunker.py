@@ -74,6 +74,21 @@ def serialize(tos: list[str], texts: list[str | None] | None) -> bytes:
     return ",".join(parts).encode()
 
 
+def payload_size(tos: list[str], texts: list[str | None] | None) -> int:
+    """``len(serialize(tos, texts))`` without building it: a dry run's whole cost per block is
+    one ``orjson.dumps`` of the texts (whose length is every escaped text plus brackets, commas
+    and a ``null`` per batch-text record) and one sum of the number lengths."""
+    n = len(tos)
+    if not n:
+        return 0
+    size = sum(map(len, tos)) + n - 1  # the numbers and the commas between messages
+    if texts is None:
+        return size + n * _TO_OVERHEAD
+    batch = texts.count(None)
+    escaped = len(orjson.dumps(texts)) - 2 - (n - 1) - len(b"null") * batch
+    return size + batch * _TO_OVERHEAD + (n - batch) * _TEXT_OVERHEAD + escaped
+
+
 def message_sizes(tos: list[str], texts: list[str | None] | None) -> list[int]:
     """Bytes of each message's JSON, without separators."""
     if texts is None:
@@ -144,18 +159,24 @@ class Chunker:
               lines: Sequence[int] | None) -> int:
         """Append as many leading messages as fit; returns how many."""
         room_messages = self.max_messages - self._index.count
-        payload = serialize(tos, texts) if len(tos) <= room_messages else b""
         comma = 1 if self._messages else 0
-        if payload and self._size + comma + len(payload) <= self.max_bytes:
-            self._append(payload, comma, positions, lines)
-            return len(tos)
+        if len(tos) <= room_messages:
+            # A dry run counts the bytes; only a real run builds them.
+            payload = serialize(tos, texts) if self.keep_bodies else None
+            size = len(payload) if payload is not None else payload_size(tos, texts)
+            if self._size + comma + size <= self.max_bytes:
+                self._append(payload, size, comma, positions, lines)
+                return len(tos)
         own = texts[:room_messages] if texts is not None else None
-        k = self._fits(message_sizes(tos[:room_messages], own), comma)
+        sizes = message_sizes(tos[:room_messages], own)
+        k = self._fits(sizes, comma)
         if k == 0 and not self._messages:
             raise self._too_large(tos[0], positions[0], lines[0] if lines else None)
         if k:
-            part = serialize(tos[:k], texts[:k] if texts is not None else None)
-            self._append(part, comma, positions[:k], lines[:k] if lines is not None else None)
+            part = (serialize(tos[:k], texts[:k] if texts is not None else None)
+                    if self.keep_bodies else None)
+            self._append(part, sum(sizes[:k]) + k - 1, comma, positions[:k],
+                         lines[:k] if lines is not None else None)
         return k
 
     def _fits(self, sizes: list[int], comma: int) -> int:
@@ -168,14 +189,14 @@ class Chunker:
             count += 1
         return count
 
-    def _append(self, payload: bytes, comma: int, positions: Sequence[int],
+    def _append(self, payload: bytes | None, size: int, comma: int, positions: Sequence[int],
                 lines: Sequence[int] | None) -> None:
-        if self.keep_bodies:
+        if payload is not None:
             if comma:
                 self._body += b","
             self._body += payload
         self._messages = True
-        self._size += comma + len(payload)
+        self._size += comma + size
         self._index.extend(positions, lines)
 
     def _too_large(self, to: str, position: int, line: int | None) -> RecordTooLargeError:
