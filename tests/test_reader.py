@@ -301,7 +301,8 @@ json_line = st.sampled_from([
     '{{"to": "{n}", "text": "caf\xe9 \\u4f60 \\"q\\""}}', '{{"to": "+1 (415) 555-{k}"}}',
     "", "  ", "{{", '{{"to": "{n}", "x": [1', '2]}}', '\ufeff{{"to": "{n}"}}',
     '{{"to": "{n}", "text": "' + "x" * 1001 + '"}}', '{{"to": "bad"}}', '{{"to": "{n}"}} ',
-    '{{"to": "{n}", "text": 3}}', '{{"to": "{n}\\n{n}"}}', '{{"to": "{n}\udcff"}}', '{{"to": "{n}"}}\r',
+    '{{"to": "{n}", "text": 3}}', '{{"to": "{n}\\n{n}"}}', '{{"to": "{n}\udcff"}}',
+    '{{"to": "{n}"}}\r',
     # a line that opens a bracket, then one that closes it and holds a second object
     '{{"to": "{n}", "x": [1\n2], "text": "Hi"}}, {{"to": "{n}"}}',
 ])
