@@ -22,9 +22,8 @@ from engine.reader import Block
 _OPEN = '{"to":["'
 _TEXT = '"],"text":"'
 _CLOSE_TO = '"]}'
+_TO_ARRAY, _TO_ARRAY_SEP, _TO_ARRAY_END = '["', '"]\n["', '"]'
 _CLOSE_TEXT = '"}'
-_OPEN_B, _TEXT_B, _CLOSE_TEXT_B = _OPEN.encode(), _TEXT.encode(), _CLOSE_TEXT.encode()
-_BETWEEN_TEXT_B = (_CLOSE_TEXT + "," + _OPEN).encode()
 # {"to":[" + number + "]}   and   {"to":[" + number + "],"text": + "json text" + }
 _TO_OVERHEAD = len(_OPEN) + len(_CLOSE_TO)
 _TEXT_OVERHEAD = len(_OPEN) + len('"],"text":') + len("}")
@@ -53,25 +52,31 @@ class Chunk:
         return self.index.last
 
 
-def serialize(tos: list[str], texts: list[str | None] | None) -> bytes:
-    """The JSON of these messages, comma-separated, without the enclosing brackets.
+Payload = bytes | memoryview
+
+
+def serialize(tos: list[str], texts: list[str | None] | None) -> Payload:
+    """The JSON of these messages, comma-separated, without the enclosing brackets (a view,
+    where cutting them off would copy the bytes once more).
 
     Numbers are normalised E.164 ("+" and digits), so they need no escaping; texts are escaped
     by orjson, the same serializer a naive single ``orjson.dumps`` would use.
     """
     if texts is None:
         return (_OPEN + (_CLOSE_TO + "," + _OPEN).join(tos) + _CLOSE_TO).encode()
+    # One dumps of the block's messages, each "to" a ready-made fragment cut from one join by
+    # a one-byte split. Nothing built per message is tracked by the cycle collector (a tuple
+    # or list would be, and with a large list held in memory its full collections cost more
+    # than the serialising); splitting a dumps of the texts back into pieces costs a
+    # three-byte split that cannot use memchr.
+    arrays = map(orjson.Fragment, (_TO_ARRAY + _TO_ARRAY_SEP.join(tos) + _TO_ARRAY_END)
+                 .encode().split(b"\n"))
     if None not in texts:
-        # All in bytes, and map/zip/join run in C: no Python frame per message, and no pass
-        # that decodes or re-encodes long non-ASCII texts.
-        escaped = orjson.dumps(texts)[2:-2].split(b'","')
-        numbers = "\n".join(tos).encode().split(b"\n")
-        pairs = map(_TEXT_B.join, zip(numbers, escaped, strict=True))
-        return _OPEN_B + _BETWEEN_TEXT_B.join(pairs) + _CLOSE_TEXT_B
-    parts = [_OPEN + n + _CLOSE_TO if t is None else
-             _OPEN + n + '"],"text":' + orjson.dumps(t).decode() + "}"
-             for n, t in zip(tos, texts, strict=True)]
-    return ",".join(parts).encode()
+        messages = [{"to": n, "text": t} for n, t in zip(arrays, texts, strict=True)]
+    else:
+        messages = [{"to": n} if t is None else {"to": n, "text": t}
+                    for n, t in zip(arrays, texts, strict=True)]
+    return memoryview(orjson.dumps(messages))[1:-1]
 
 
 def payload_size(tos: list[str], texts: list[str | None] | None) -> int:
@@ -143,10 +148,11 @@ class Chunker:
         """Add a block; yields every chunk that fills up."""
         tos, texts, positions, lines = block.tos, block.texts, block.positions, block.lines
         done = 0
+        payload: Payload | None = None  # the JSON of ``tos``, once built
         while tos:
             if not self._messages and block.offsets is not None:
                 self._start_offset = block.offsets[done]
-            taken = self._take(tos, texts, positions, lines)
+            taken, payload = self._take(tos, texts, positions, lines, payload)
             if taken == len(tos):
                 return
             yield self._emit()
@@ -156,28 +162,36 @@ class Chunker:
             lines = lines[taken:] if lines is not None else None
 
     def _take(self, tos: list[str], texts: list[str | None] | None, positions: Sequence[int],
-              lines: Sequence[int] | None) -> int:
-        """Append as many leading messages as fit; returns how many."""
+              lines: Sequence[int] | None, payload: Payload | None
+              ) -> tuple[int, Payload | None]:
+        """Append as many leading messages as fit; returns how many, and the JSON of the
+        messages left over when it was built (the block is serialised once, then cut)."""
         room_messages = self.max_messages - self._index.count
         comma = 1 if self._messages else 0
         if len(tos) <= room_messages:
             # A dry run counts the bytes; only a real run builds them.
-            payload = serialize(tos, texts) if self.keep_bodies else None
+            if payload is None and self.keep_bodies:
+                payload = serialize(tos, texts)
             size = len(payload) if payload is not None else payload_size(tos, texts)
             if self._size + comma + size <= self.max_bytes:
                 self._append(payload, size, comma, positions, lines)
-                return len(tos)
+                return len(tos), None
         own = texts[:room_messages] if texts is not None else None
         sizes = message_sizes(tos[:room_messages], own)
         k = self._fits(sizes, comma)
         if k == 0 and not self._messages:
             raise self._too_large(tos[0], positions[0], lines[0] if lines else None)
-        if k:
+        if k == 0:
+            return 0, payload
+        cut = sum(sizes[:k]) + k - 1
+        if payload is not None:
+            part: Payload | None = payload[:cut]
+            payload = payload[cut + 1:]  # after the comma
+        else:
             part = (serialize(tos[:k], texts[:k] if texts is not None else None)
                     if self.keep_bodies else None)
-            self._append(part, sum(sizes[:k]) + k - 1, comma, positions[:k],
-                         lines[:k] if lines is not None else None)
-        return k
+        self._append(part, cut, comma, positions[:k], lines[:k] if lines is not None else None)
+        return k, payload
 
     def _fits(self, sizes: list[int], comma: int) -> int:
         """How many leading messages of these sizes fit in the room left."""
@@ -189,8 +203,8 @@ class Chunker:
             count += 1
         return count
 
-    def _append(self, payload: bytes | None, size: int, comma: int, positions: Sequence[int],
-                lines: Sequence[int] | None) -> None:
+    def _append(self, payload: Payload | None, size: int, comma: int,
+                positions: Sequence[int], lines: Sequence[int] | None) -> None:
         if payload is not None:
             if comma:
                 self._body += b","
