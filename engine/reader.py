@@ -23,7 +23,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, islice, repeat
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import orjson
 
@@ -57,6 +57,36 @@ class Block:
 
     def __len__(self) -> int:
         return len(self.tos)
+
+
+class _Offsets(Sequence[int]):
+    """The byte offsets of a bulk block's lines, worked out when first asked for: only a
+    block in which a chunk starts, or one a resume reads again, ever needs them."""
+
+    __slots__ = ("_base", "_raws", "_values")
+
+    def __init__(self, raws: list[bytes], base: int) -> None:
+        self._raws = raws
+        self._base = base
+        self._values: list[int] | None = None
+
+    def _all(self) -> list[int]:
+        if self._values is None:
+            self._values = list(accumulate(map(len, self._raws[:-1]), initial=self._base))
+            self._raws = []
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +249,8 @@ class _Builder:
                    raws: list[bytes], base: int) -> Block:
         """A block of records already known good (one line each), after any still pending."""
         n = len(tos)
-        offsets = list(accumulate(map(len, raws[:-1]), initial=base))
         block = Block(tos, texts, range(self.position, self.position + n),
-                      range(first_line, first_line + n), offsets)
+                      range(first_line, first_line + n), _Offsets(raws, base))
         self.position += n
         return block
 
