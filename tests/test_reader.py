@@ -247,9 +247,14 @@ def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], blo
     assert resumed_rejected == [r for r in rejected if r[0] > position]
 
 
-def read_both(lines: list[bytes], block: int, **options: Any
+def read_both(rows: list[str], header: list[str], crlf: bool, block: int, **options: Any
               ) -> tuple[tuple[list[list[Any]], list[Any]], tuple[list[list[Any]], list[Any]]]:
-    """(bulk, careful): the same lines read with the block paths on and with them off."""
+    """(bulk, careful): the same lines read with the block paths on and with them off. In each
+    row pattern, {n} becomes a number unique to the row and {k} its last four digits."""
+    end = "\r\n" if crlf else "\n"
+    filled = [pattern.format(n=f"+1415555{i:04d}", k=f"{i:04d}") for i, pattern in enumerate(rows)]
+    lines = [(line + end).encode("utf-8", "surrogateescape") for line in [*header, *filled]]
+
     def read() -> tuple[list[list[Any]], list[Any]]:
         rejected: list[Rejection] = []
         blocks = list(read_lines(lines, ReadOptions(**options), rejected.append))
@@ -288,10 +293,7 @@ def test_quoted_csv_block_path_agrees_with_the_careful_path(
         rows: list[str], block: int, crlf: bool, batch: str | None) -> None:
     """Quoted CSV read a block at a time gives the careful path's records, rejections, lines
     and byte offsets exactly."""
-    end = "\r\n" if crlf else "\n"
-    filled = [pattern.format(n=f"+1415555{i:04d}", k=f"{i:04d}") for i, pattern in enumerate(rows)]
-    lines = [(line + end).encode("utf-8", "surrogateescape") for line in ["to,text", *filled]]
-    bulk, careful = read_both(lines, block, source="x.csv", batch_text=batch)
+    bulk, careful = read_both(rows, ["to,text"], crlf, block, source="x.csv", batch_text=batch)
     assert bulk == careful
 
 
@@ -315,10 +317,7 @@ def test_jsonl_block_path_agrees_with_the_careful_path(
         rows: list[str], block: int, crlf: bool, batch: str | None) -> None:
     """JSON lines read a block at a time give the careful path's records, rejections, lines
     and byte offsets exactly."""
-    end = "\r\n" if crlf else "\n"
-    filled = [pattern.format(n=f"+1415555{i:04d}", k=f"{i:04d}") for i, pattern in enumerate(rows)]
-    lines = [(line + end).encode("utf-8", "surrogateescape") for line in filled]
-    bulk, careful = read_both(lines, block, source="x.jsonl", batch_text=batch)
+    bulk, careful = read_both(rows, [], crlf, block, source="x.jsonl", batch_text=batch)
     assert bulk == careful
 
 
@@ -332,3 +331,23 @@ def test_a_refused_block_is_read_alone_and_the_next_in_bulk() -> None:
     assert [len(b) for b in blocks] == [BLOCK_SIZE, BLOCK_SIZE - 1, BLOCK_SIZE]
     assert isinstance(blocks[2].lines, range)  # the bulk path's mark
     assert [(r.index, r.line) for r in rejected] == [(BLOCK_SIZE + 5, BLOCK_SIZE + 7)]
+
+
+@pytest.mark.parametrize("options", [{"dedupe": True}, {"template": "Hi {name}"}],
+                         ids=["dedupe", "template"])
+@pytest.mark.parametrize("source", ["x.csv", "x.jsonl"])
+def test_no_bulk_attempt_where_every_record_needs_its_own_look(
+        options: dict[str, Any], source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """De-duplication and templates read record by record, without trying a block first."""
+    def refuse(*args: Any) -> None:
+        raise AssertionError("a bulk path was tried")
+
+    monkeypatch.setattr(reader, "_csv_block", refuse)
+    monkeypatch.setattr(reader, "_jsonl_block", refuse)
+    if source.endswith(".csv"):
+        lines = [b"to,name\n", b"+14155550100,Ann\n"]
+    else:
+        lines = [b'{"to": "+14155550100", "name": "Ann"}\n']
+    blocks = list(read_lines(lines, ReadOptions(source=source, batch_text="Hi", **options),
+                             print))
+    assert [row[2] for row in flatten(blocks)] == ["+14155550100"]
