@@ -4,7 +4,8 @@ The limit is checked on the exact bytes that go on the wire: every body is built
 and its ``len()`` is what the server counts against "about 50MB" (guide) /
 ``x-request-max-body-size: 50m`` (spec). Blocks are serialised with one join or one
 ``orjson.dumps`` each rather than one call per record; per-record sizes are computed only for
-the one block in which a chunk fills up.
+the one block in which a chunk fills up. A dry run (``keep_bodies=False``) builds no body: it
+counts each block's bytes by formula (``payload_size``) and cuts at the same places.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ blocks of accepted records out, bad records handed to a sink as local rejections
 Nothing here opens a file: callers pass an iterable of byte lines (an open binary file,
 ``sys.stdin.buffer``, a gzip stream) or of items. Memory stays flat: at most one block of
 records exists at a time.
+
+Lines are read a block at a time and each format has a bulk path (one decode, one split or
+one ``csv.reader`` per block for CSV, one ``orjson.loads`` per line mapped in C for JSONL);
+any block holding a record it cannot vouch for goes, alone, to the careful record-by-record
+path, which names each bad record. The two agree to the byte offset (tests/test_reader.py).
 """
 
 from __future__ import annotations
