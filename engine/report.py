@@ -70,6 +70,7 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
                  wait: str, interrupted: bool) -> dict[str, Any]:
     live = [r for r in records if r.state != lifecycle.SPLIT]
     costs = [r.cost for r in live if r.cost is not None]
+    tracked = wait != "accepted"  # --wait accepted never reads statuses: delivery is unknown
     totals = {
         "records": aggregator.records,
         "sent": aggregator.sent,
@@ -77,8 +78,8 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "rejectedServer": aggregator.rejected_server,
         "failedChunks": sum(r.state == lifecycle.FAILED for r in live),
         "unknownChunks": sum(r.state == lifecycle.UNKNOWN for r in live),
-        "delivered": sum(r.delivered or 0 for r in live),
-        "deliveryFailed": sum(r.delivery_failed or 0 for r in live),
+        "delivered": sum(r.delivered or 0 for r in live) if tracked else None,
+        "deliveryFailed": sum(r.delivery_failed or 0 for r in live) if tracked else None,
         "cost": round(sum(costs), 6) if costs else None,
     }
     return {

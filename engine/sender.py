@@ -18,9 +18,10 @@ from engine.chunker import Chunk, Chunker
 from engine.chunkindex import PositionIndex
 from engine.client import ApiClient, error_of
 from engine.config import Settings
-from engine.errors import AmbiguousSendError, EngineError
+from engine.errors import AmbiguousSendError, EngineError, StoppedError
 from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
+from engine.ratebudget import unless_stopped
 from engine.rejections import Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
 from engine.transport import BadBodyError, NotSentError, Reply, page_of
@@ -61,6 +62,10 @@ class Run:
     share_read: Callable[[], float | None] = lambda: None
     produced: int = 0
     journal: Journal | None = None
+    # Opens the journal when the first chunk is about to be sent, so a run that ends before
+    # (refused login, --strict, a stop) leaves nothing that blocks the same command.
+    open_journal: Callable[[], Journal] | None = None
+    _held: list[dict[str, Any]] = field(default_factory=list)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     submitted: anyio.Event = field(default_factory=anyio.Event)
     _reconcile_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -79,6 +84,14 @@ class Run:
         return record
 
     def log(self, entry: dict[str, Any]) -> None:
+        if self.journal is None and self.open_journal is not None:
+            if entry["type"] != "chunk":
+                self._held.append(entry)
+                return
+            self.journal, self.open_journal = self.open_journal(), None
+            for held in self._held:
+                self.journal.write(held)
+            self._held.clear()
         if self.journal is not None:
             self.journal.write(entry)
 
@@ -149,7 +162,8 @@ async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
                on_accepted: Callable[[ChunkRecord], None]) -> None:
     async with chunks:
         async for chunk in chunks:
-            await submit(run, chunk, run.record_for(chunk), on_accepted)
+            if not run.stopping.is_set():  # after a stop, chunks are drained, never recorded
+                await submit(run, chunk, run.record_for(chunk), on_accepted)
 
 
 async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
@@ -158,12 +172,19 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
     retry = run.settings.retry
     record.move(lifecycle.SUBMITTING)
     while True:
+        if run.stopping.is_set():
+            hold(run, record)
+            return
         record.attempts += 1
         record.submitted_at = now_iso()
         run.log_state(record)  # "submitting" is on disk before the request goes out
         try:
             reply = await run.client.post_batch(chunk.body)
             verdict = classify(reply.status)
+        except StoppedError:
+            record.attempts -= 1  # it never went out
+            hold(run, record)
+            return
         except NotSentError as exc:
             reply, verdict = Reply(0), Verdict.RETRY
             record.error = {"errorCode": "NOT-SENT", "message": str(exc)}
@@ -197,8 +218,17 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
             return
         record.move(lifecycle.SUBMITTING)
         if reply.status != 429:  # a 429 already holds the budget back for the penalty
-            await run.sleep(backoff(record.attempts - 1, retry.backoff_initial,
-                                    retry.backoff_max, run.rng))
+            pause = backoff(record.attempts - 1, retry.backoff_initial, retry.backoff_max,
+                            run.rng)
+            await unless_stopped(run.stopping, run.sleep, pause)  # a stop cuts it short
+
+
+def hold(run: Run, record: ChunkRecord) -> None:
+    """The run stopped before this chunk's request went out: planned again, so --resume
+    sends it without having to reconcile anything."""
+    record.move(lifecycle.PLANNED)
+    record.note = "not sent: the run stopped before its request went out"
+    run.log_state(record)
 
 
 async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,

@@ -69,11 +69,13 @@ class Transport(Protocol):
 
 
 class AiohttpTransport:
-    """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default)."""
+    """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default);
+    HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (trust_env), as corporate networks need."""
 
     def __init__(self, timeout: float, session: aiohttp.ClientSession | None = None) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 30.0))
-        self._session = session or aiohttp.ClientSession(timeout=self._timeout)
+        self._session = session or aiohttp.ClientSession(timeout=self._timeout,
+                                                        trust_env=True)
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       body: bytes | bytearray | None = None,
@@ -85,12 +87,16 @@ class AiohttpTransport:
         try:
             async with self._session.request(method, url, headers=headers, data=data,
                                              params=params) as response:
-                data = await response.content.read(MAX_ANSWER_BYTES + 1)
+                # read(n) returns what is buffered (64 KB or so), not n bytes: read to the end
+                # (a 1,000-number page of the pre-flight is about 300 KB).
+                data = bytearray()
+                while piece := await response.content.read(MAX_ANSWER_BYTES + 1 - len(data)):
+                    data += piece
                 if len(data) > MAX_ANSWER_BYTES:
                     raise BadBodyError(f"{method} {url}: answer larger than "
                                        f"{MAX_ANSWER_BYTES} bytes; refusing to read it",
                                        response.status)
-                return Reply(response.status, dict(response.headers), data)
+                return Reply(response.status, dict(response.headers), bytes(data))
         except aiohttp.ClientConnectorError as exc:
             raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "
                                "was sent. Check the server URL and the network.") from exc
