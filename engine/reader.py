@@ -461,10 +461,10 @@ def _plain_block(raws: list[bytes], builder: _Builder, first_line: int, base: in
     text = _block_text(raws)
     if text is None or not text.isascii():
         return None
-    tos = text.split("\n")[:-1]
-    if len(tos) != len(raws) or not all(map(phone.E164.fullmatch, tos)):
+    raw_tos = text.split("\n")[:-1]
+    if len(raw_tos) != len(raws):
         return None
-    return builder.fast_block(tos, None, first_line, raws, base)
+    return _bulk_block(builder, raw_tos, None, first_line, raws, base)
 
 
 def _jsonl_block(raws: list[bytes], builder: _Builder, first_line: int, base: int

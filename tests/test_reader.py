@@ -351,3 +351,17 @@ def test_no_bulk_attempt_where_every_record_needs_its_own_look(
     blocks = list(read_lines(lines, ReadOptions(source=source, batch_text="Hi", **options),
                              print))
     assert [row[2] for row in flatten(blocks)] == ["+14155550100"]
+
+
+plain_line = st.sampled_from(["{n}", " {n} ", "+1 (415) 555-{k}", "", "  ", "bad", "{n}\xe9",
+                              "\ufeff{n}", "{n}\r", "{n}\udcff", "1{n}"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(plain_line, max_size=40), block=st.integers(1, 7), crlf=st.booleans())
+def test_plain_lines_block_path_agrees_with_the_careful_path(rows: list[str], block: int,
+                                                             crlf: bool) -> None:
+    """One number per line, read a block at a time (numbers through the same hook as CSV and
+    JSONL), gives the careful path's records, rejections, lines and byte offsets exactly."""
+    bulk, careful = read_both(rows, [], crlf, block, source="x.txt", batch_text="Batch")
+    assert bulk == careful
