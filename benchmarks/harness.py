@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import importlib.metadata
 import os
 import platform
@@ -46,13 +45,14 @@ class Suite:
     slow_sizes: tuple[int, ...]   # the per-record loop and elasticsearch-py: slow by nature
     plan_sizes: tuple[int, ...]
     e2e_size: int
+    e2e_personal_size: int
     repeats: int
 
 
 SUITES = {
-    "quick": Suite((20_000, 50_000), (20_000,), (20_000, 50_000), 50_000, 2),
+    "quick": Suite((20_000, 50_000), (20_000,), (20_000, 50_000), 50_000, 20_000, 2),
     "full": Suite((200_000, 1_000_000, 2_000_000, 10_000_000), (200_000, 1_000_000),
-                  (1_000_000, 2_000_000, 10_000_000, 20_000_000), 10_000_000, 3),
+                  (1_000_000, 2_000_000, 10_000_000, 20_000_000), 10_000_000, 2_000_000, 3),
 }
 
 
@@ -110,69 +110,117 @@ def _line(f: dict[str, Any]) -> str:
             f"peak {f['peakRss'] / MIB:>7.0f} MiB")
 
 
-def csv_pass(path: Path) -> None:
-    with path.open(newline="") as handle:
-        for _ in csv.reader(handle):
-            pass
+def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Wall time of a fresh Python process (interpreter start included), and its stderr."""
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=True,
+                            env=env)
+    return time.perf_counter() - started, result.stderr
 
 
 def plan_run(path: Path, personal: bool = False) -> tuple[float, int]:
-    started = time.perf_counter()
     text = [] if personal else ["--text", TEXT]
-    result = subprocess.run([sys.executable, "-m", "benchmarks.plan_child", str(path), "--from",
-                             SENDER, *text], capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - started
-    found = re.search(r"peak_rss_bytes=(\d+) status=0", result.stderr)
-    assert found, result.stderr
+    elapsed, err = timed(["-m", "benchmarks.plan_child", str(path), "--from", SENDER, *text])
+    found = re.search(r"peak_rss_bytes=(\d+) status=0", err)
+    assert found, err
     return elapsed, int(found.group(1))
 
 
+def floor_run(kind: str, path: Path) -> float:
+    """The reading floor of one file, in a fresh process as the plan is."""
+    return timed(["-m", "benchmarks.floor_child", kind, str(path)])[0]
+
+
+# The dumps floor of a body of n messages; past this size it is the floor of this many times
+# n / this (one dumps per 50 MB body is what the engine does; one body of 20M dicts would not
+# fit beside the rest in 24 GiB).
+DUMPS_FLOOR_MAX = 2_000_000
+
+
+def dumps_floor(n: int, shape: str, repeats: int) -> tuple[list[float], str]:
+    size = min(n, DUMPS_FLOOR_MAX)
+    seconds = child("floor", size, shape, repeats)["seconds"]
+    if size == n:
+        return seconds, "dumps"
+    return [s * n / size for s in seconds], f"dumps of {size:,} x {n / size:g}"
+
+
 def plan(suite: Suite, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """``a2p plan`` on files against a csv.reader pass over the CSV plus the dumps floor."""
+    """``a2p plan`` on each file against that file's own floor: a ``csv.reader`` pass (CSV,
+    plain lines) or an ``orjson.loads`` pass (JSONL), in a fresh process like the plan, plus
+    one ``orjson.dumps`` of the body. JSONL is also set against the CSV floor of the same
+    data. Engine and floor runs alternate, so load on the machine hits both alike."""
     figures = []
     for n in suite.plan_sizes:
-        dumps = child("floor", n, "broadcast", suite.repeats)["seconds"]
-        csv_path = input_file(n, "csv", personal=False)
-        passes = []
-        for _ in range(suite.repeats):
-            started = time.perf_counter()
-            csv_pass(csv_path)
-            passes.append(time.perf_counter() - started)
-        floor = [a + b for a, b in zip(sorted(passes), sorted(dumps), strict=True)]
-        shapes = [("csv", False)]
-        if n == suite.plan_sizes[1]:  # every format and shape once, at the second size
-            shapes += [("jsonl", False), ("lines", False), ("csv", True), ("jsonl", True)]
-        for fmt, personal in shapes:
+        inputs = [("csv", False), ("csv", True)]
+        if n == suite.plan_sizes[1]:  # every format and shape at the second size
+            inputs += [("lines", False), ("jsonl", False), ("jsonl", True)]
+        dumps = {shape: dumps_floor(n, shape, suite.repeats) for shape in ("broadcast",
+                                                                           "personal")}
+        csv_floors: dict[bool, list[float]] = {}
+        for fmt, personal in inputs:
+            shape = "personal" if personal else "broadcast"
             path = input_file(n, fmt, personal)
-            runs = [plan_run(path, personal) for _ in range(suite.repeats)]
-            figures.append(_figure("plan", f"a2p plan {fmt}", n,
-                                   "personal" if personal else "broadcast",
-                                   [r[0] for r in runs], floor, max(r[1] for r in runs),
-                                   "csv.reader + dumps"))
+            kind = "jsonl" if fmt == "jsonl" else "csv"
+            runs, reads = [], []
+            for _ in range(suite.repeats):
+                runs.append(plan_run(path, personal))
+                reads.append(floor_run(kind, path))
+            seconds, peak = [r[0] for r in runs], max(r[1] for r in runs)
+            dumps_seconds, dumps_name = dumps[shape]
+            floor = _plus(reads, dumps_seconds)
+            name = f"{'orjson.loads' if kind == 'jsonl' else 'csv.reader'} pass + {dumps_name}"
+            figures.append(_figure("plan", f"a2p plan {fmt}", n, shape, seconds, floor, peak,
+                                   name))
             log(_line(figures[-1]))
+            if fmt == "csv":
+                csv_floors[personal] = floor
+            elif fmt == "jsonl" and personal in csv_floors:
+                figures.append(_figure("plan", f"a2p plan {fmt}", n, shape, seconds,
+                                       csv_floors[personal], peak,
+                                       f"same data as CSV: csv.reader pass + {dumps_name}"))
+                log(_line(figures[-1]))
     return figures
+
+
+def _plus(a: list[float], b: list[float]) -> list[float]:
+    """Two floors added run by run (fastest with fastest), for min/median/max."""
+    return [x + y for x, y in zip(sorted(a), sorted(b), strict=True)]
 
 
 def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
                ) -> tuple[list[dict[str, Any]], list[tuple[float, int]]]:
     """``a2p send`` against the simulator in another process, against a bare aiohttp loop
-    posting the same pre-built bodies; the sender's memory sampled over time."""
+    posting the same pre-built bodies, for a broadcast list and for per-message texts; the
+    sender's memory sampled over time (broadcast)."""
+    config = work / "sim.toml"
+    config.write_text(FAST_CONFIG)
+    figures, samples = [], []
+    for shape, n, fmt in (("broadcast", suite.e2e_size, "lines"),
+                          ("personal", suite.e2e_personal_size, "csv")):
+        figure, trace = _send_against_floor(suite, log, work, config, input_file(n, fmt,
+                                            shape == "personal"), shape, n)
+        figures.append(figure)
+        samples = samples or trace
+    return figures, samples
+
+
+def _send_against_floor(suite: Suite, log: Callable[[str], None], work: Path, config: Path,
+                        path: Path, shape: str, n: int
+                        ) -> tuple[dict[str, Any], list[tuple[float, int]]]:
     from engine.chunker import chunk_blocks
     from engine.reader import ReadOptions, read_lines
 
-    n = suite.e2e_size
-    path = input_file(n, "lines", personal=False)
-    config = work / "sim.toml"
-    config.write_text(FAST_CONFIG)
+    text = TEXT if shape == "broadcast" else None
     with path.open("rb") as handle:
-        blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=TEXT),
+        blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=text),
                             lambda r: None)
-        bodies = [c.body for c in chunk_blocks(blocks, SENDER, TEXT, 50_000_000)]
+        bodies = [c.body for c in chunk_blocks(blocks, SENDER, text, 50_000_000)]
     walls, floors, samples, peak = [], [], [], 0
     for repeat in range(suite.repeats):
         sim = SimulatorProcess(config)
         try:
-            wall, rss, trace = _send_sampled(sim, path, work)
+            wall, rss, trace = _send_sampled(sim, path, work, text)
             throttled = sim.stats()["responses"]
         finally:
             sim.stop()
@@ -189,21 +237,23 @@ def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
             floors.append(time.perf_counter() - started)
         finally:
             sim.stop()
-        log(f"e2e repeat {repeat + 1}: a2p send {wall:.1f} s, wire floor {floors[-1]:.1f} s")
-    figure = _figure("e2e", "a2p send", n, "broadcast", walls, floors, peak,
+        log(f"e2e {shape} repeat {repeat + 1}: a2p send {wall:.1f} s, wire floor "
+            f"{floors[-1]:.1f} s")
+    figure = _figure("e2e", "a2p send", n, shape, walls, floors, peak,
                      "aiohttp loop, pre-built bodies")
     log(_line(figure))
-    return [figure], samples
+    return figure, samples
 
 
-def _send_sampled(sim: SimulatorProcess, path: Path, work: Path
+def _send_sampled(sim: SimulatorProcess, path: Path, work: Path, text: str | None
                   ) -> tuple[float, int, list[tuple[float, int]]]:
     env = {**os.environ, **DEMO_ENV, "RC_SERVER_URL": sim.url}
     report = work / f"report-{time.monotonic_ns()}.json"
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.send_child", str(path), "--from", SENDER, "--text",
-         TEXT, "--report", str(report), "--wait", "completed"],
+        [sys.executable, "-m", "benchmarks.send_child", str(path), "--from", SENDER,
+         *(["--text", text] if text is not None else []), "--report", str(report), "--wait",
+         "completed"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     trace = []
     while process.poll() is None:
@@ -236,7 +286,7 @@ def growth(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for key in sorted(keys):
         runs = sorted((f for f in figures if (f["measure"], f["approach"], f["shape"]) == key),
                       key=lambda f: f["size"])
-        if len(runs) > 1:
+        if runs[0]["size"] != runs[-1]["size"]:
             out.append({"measure": key[0], "approach": key[1], "shape": key[2],
                         "from": runs[0]["size"], "to": runs[-1]["size"],
                         "rssGrowth": runs[-1]["peakRss"] / runs[0]["peakRss"]})

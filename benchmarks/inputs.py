@@ -1,5 +1,8 @@
 """Generated, seeded, cached benchmark inputs: broadcast lists and per-message texts of mixed
-length and alphabet (GSM-7 and UCS-2), as CSV, JSONL and plain lines."""
+length and alphabet (GSM-7 and UCS-2), as CSV, JSONL and plain lines.
+
+Per-message CSV is written the way CRM exports come: most texts quoted (all that hold a comma
+or a quote, which is doubled), some texts with commas and quotes inside."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import orjson
 from benchmarks.numbers import number
 
 CACHE = Path(__file__).parent / ".cache"
-WORDS_GSM = ["table", "ready", "your", "order", "code", "today", "thanks", "visit", "soon"]
+WORDS_GSM = ["table", "ready", "your", "order", "code", "today", "thanks", "visit", "soon",
+             "ready,", '"VIP"']
 WORDS_UCS2 = ["Привет", "ваш", "заказ", "готов", "谢谢", "您的", "订单", "¡Hola!", "día"]
 
 
@@ -34,11 +38,19 @@ def personal_texts(n: int, seed: int = 7) -> Iterator[str]:
         yield f"Hi {i}: {pool[(i * 2654435761) % size]}"
 
 
+def _csv_field(text: str, i: int) -> str:
+    """Quoted when it must be, and 19 times in 20 anyway (as spreadsheet exports do)."""
+    if '"' in text or "," in text or i % 20:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def input_file(n: int, fmt: str, personal: bool) -> Path:
     """The cached file of ``n`` recipients in ``fmt`` (csv, jsonl, lines)."""
     CACHE.mkdir(exist_ok=True)
     shape = "personal" if personal else "broadcast"
-    path = CACHE / f"{shape}-{n}.{ 'txt' if fmt == 'lines' else fmt}"
+    # v2: texts with commas and quotes, not every one quoted (older caches differ)
+    path = CACHE / f"{shape}-v2-{n}.{ 'txt' if fmt == 'lines' else fmt}"
     if path.exists():
         return path
     texts = personal_texts(n) if personal else None
@@ -52,7 +64,7 @@ def input_file(n: int, fmt: str, personal: bool) -> Path:
                 item = {"to": to, "text": next(texts)} if texts else {"to": to}
                 handle.write(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE))
             elif fmt == "csv" and texts:
-                handle.write(f'{to},"{next(texts)}"\n'.encode())
+                handle.write(f"{to},{_csv_field(next(texts), i)}\n".encode())
             else:
                 handle.write(f"{to}\n".encode())
     partial.rename(path)

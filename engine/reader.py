@@ -4,11 +4,17 @@ blocks of accepted records out, bad records handed to a sink as local rejections
 Nothing here opens a file: callers pass an iterable of byte lines (an open binary file,
 ``sys.stdin.buffer``, a gzip stream) or of items. Memory stays flat: at most one block of
 records exists at a time.
+
+Lines are read a block at a time and each format has a bulk path (one decode, one split or
+one ``csv.reader`` per block for CSV, one ``orjson.loads`` per line mapped in C for JSONL);
+any block holding a record it cannot vouch for goes, alone, to the careful record-by-record
+path, which names each bad record. The two agree to the byte offset (tests/test_reader.py).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import string
 from collections.abc import (
     AsyncIterable,
@@ -20,8 +26,9 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
-from typing import Any
+from itertools import accumulate, chain, islice, repeat
+from operator import itemgetter
+from typing import Any, cast, overload
 
 import orjson
 
@@ -38,6 +45,7 @@ MAX_RECORD_LINES = 64
 FORMATS = ("csv", "jsonl", "lines")
 
 RejectSink = Callable[[Rejection], None]
+_E164_LINES = re.compile(f"(?:{phone.E164.pattern}\n)*")
 
 
 @dataclass(slots=True)
@@ -54,6 +62,36 @@ class Block:
 
     def __len__(self) -> int:
         return len(self.tos)
+
+
+class _Offsets(Sequence[int]):
+    """The byte offsets of a bulk block's lines, worked out when first asked for: only a
+    block in which a chunk starts, or one a resume reads again, ever needs them."""
+
+    __slots__ = ("_base", "_raws", "_values")
+
+    def __init__(self, raws: list[bytes], base: int) -> None:
+        self._raws = raws
+        self._base = base
+        self._values: list[int] | None = None
+
+    def _all(self) -> list[int]:
+        if self._values is None:
+            self._values = list(accumulate(map(len, self._raws[:-1]), initial=self._base))
+            self._raws = []
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +254,8 @@ class _Builder:
                    raws: list[bytes], base: int) -> Block:
         """A block of records already known good (one line each), after any still pending."""
         n = len(tos)
-        offsets = list(accumulate(map(len, raws[:-1]), initial=base))
         block = Block(tos, texts, range(self.position, self.position + n),
-                      range(first_line, first_line + n), offsets)
+                      range(first_line, first_line + n), _Offsets(raws, base))
         self.position += n
         return block
 
@@ -244,12 +281,11 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
 
     With ``start``, ``lines`` begin at ``start.offset`` of the file (a resumed read).
     """
-    source = _LineSource(iter(lines), start.offset if start else 0)
-    original = source.next() if start is None else start.header.decode("utf-8",
-                                                                       "surrogateescape")
-    if original is None:
+    stream = iter(lines)
+    raw_first = next(stream, None) if start is None else start.header
+    if raw_first is None:
         return
-    first = original.lstrip("\ufeff")
+    first = raw_first.decode("utf-8", "surrogateescape").lstrip("\ufeff")
     fmt = options.format
     if fmt == "auto":
         fmt = detect_format(options.source, first, options.to_column)
@@ -260,10 +296,12 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
     if start is not None:
         builder.position, lineno = start.position, start.line - 1
     if fmt == "csv":
+        source = _LineSource(stream, start.offset if start else len(raw_first))
         yield from _read_csv(first, source, builder, lineno or 1)
     else:
-        if start is None:
-            source.give_back([original])
+        if start is None:  # the first line was only a peek: it is a record
+            stream = chain([raw_first], stream)
+        source = _LineSource(stream, start.offset if start else 0)
         yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder, lineno)
     tail = builder.flush()
     if tail is not None:
@@ -271,8 +309,10 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
 
 
 class _LineSource:
-    """Byte lines in, text lines out, with push-back (a broken multi-line record returns what
-    it borrowed) and batches (clean stretches are read a block at a time).
+    """Byte lines in, with push-back (a broken multi-line record returns what it borrowed, a
+    block the bulk path refused goes back whole) and batches (clean stretches are read a block
+    at a time). Lines stay bytes until a record is read the careful way, so pushing a block
+    back costs no decoding and the byte offset stays exact.
 
     Invalid UTF-8 survives decoding as lone surrogates, checked per record, so one bad byte
     costs one record, not the file.
@@ -280,35 +320,31 @@ class _LineSource:
 
     def __init__(self, stream: Iterator[bytes], offset: int = 0) -> None:
         self._stream = stream
-        self._back: list[str] = []
+        self._back: list[bytes] = []
         self.offset = offset  # byte offset of the next line to be read
 
+    def next_raw(self) -> bytes | None:
+        raw = self._back.pop() if self._back else next(self._stream, None)
+        if raw is not None:
+            self.offset += len(raw)
+        return raw
+
     def next(self) -> str | None:
-        if self._back:
-            text = self._back.pop()
-            self.offset += len(text.encode("utf-8", "surrogateescape"))
-            return text
-        raw = next(self._stream, None)
-        if raw is None:
-            return None
-        self.offset += len(raw)
-        return raw.decode("utf-8", "surrogateescape")
+        raw = self.next_raw()
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
     def pending(self) -> bool:
         return bool(self._back)
 
     def take_raw(self, n: int) -> list[bytes]:
-        """Up to ``n`` undecoded lines; only called when nothing is pushed back."""
+        """Up to ``n`` lines; only called when nothing is pushed back."""
         raws = list(islice(self._stream, n))
         self.offset += sum(map(len, raws))
         return raws
 
-    def give_back(self, lines: list[str]) -> None:
-        self._back.extend(reversed(lines))
-        self.offset -= sum(len(text.encode("utf-8", "surrogateescape")) for text in lines)
-
-    def give_back_raw(self, raws: list[bytes]) -> None:
-        self.give_back([raw.decode("utf-8", "surrogateescape") for raw in raws])
+    def give_back(self, raws: list[bytes]) -> None:
+        self._back.extend(reversed(raws))
+        self.offset -= sum(map(len, raws))
 
 
 def _bad_utf8(text: str, line: int, builder: _Builder) -> bool:
@@ -326,83 +362,145 @@ def _bad_utf8(text: str, line: int, builder: _Builder) -> bool:
     return False
 
 
-def _clean_text(raws: list[bytes]) -> str | None:
-    """The batch as one string with \\n line ends, when it is ASCII without quotes."""
+def _block_text(raws: list[bytes]) -> str | None:
+    """The block as one string with \\n line ends, or None when it is not UTF-8 or holds a
+    carriage return anywhere but before a line end (the careful path decides those)."""
     data = b"".join(raws)
-    if b'"' in data or not data.isascii():
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
         return None
-    text = data.decode("ascii")
     if "\r" in text:
         text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
     return text if text.endswith("\n") else text + "\n"
 
 
-def _fast_texts(raw: list[str], options: ReadOptions) -> tuple[bool, list[str | None] | None]:
-    """(ok, texts) for a clean block's text column; not ok sends the block the slow way."""
+def normalize_numbers(raw: list[str]) -> list[str] | None:
+    """The hook every bulk path applies to a block's number column: each number in E.164, or
+    None when any of them needs the careful path (which names the bad record)."""
+    joined = "\n".join(raw)  # one regex pass, not a match object per number
+    if joined.count("\n") == len(raw) - 1 and _E164_LINES.fullmatch(joined + "\n"):
+        return raw
+    numbers = list(map(phone.normalize, raw))
+    return None if None in numbers else numbers  # type: ignore[return-value]
+
+
+def _bulk_texts(raw: list[str] | list[str | None], options: ReadOptions
+                ) -> tuple[bool, list[str | None] | None]:
+    """(ok, texts) for a block's text column; not ok sends the block the careful way."""
     batch_text = options.batch_text
     if not any(raw):
         return batch_text is not None, None
-    if max(map(len, raw)) > MAX_TEXT or (batch_text is None and not all(raw)):
+    if None in raw:
+        raw = ["" if t is None else t for t in raw]
+    if max(map(len, raw)) > MAX_TEXT or (batch_text is None and not all(raw)):  # type: ignore[arg-type]
         return False, None
+    if all(raw) and batch_text not in raw:
+        return True, raw  # type: ignore[return-value]  # every record has its own text
     texts = [t if t and t != batch_text else None for t in raw]
     return True, None if texts.count(None) == len(texts) else texts
 
 
-def _fast_csv(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,
-              base: int) -> Block | None:
-    """The block for a batch of plain rows, or None when any row needs the careful path."""
-    options = builder.options
-    if options.template is not None or builder.seen is not None:
-        return None
-    text = _clean_text(raws)
-    if text is None:
-        return None
-    # One split for the whole batch: a "\n" field closes each row, so every row has exactly
-    # ``width`` fields only if the markers sit at every (width + 1)th place.
-    n, stride = len(raws), layout.width + 1
-    fields = text.replace("\n", ",\n,").split(",")
-    if len(fields) != n * stride + 1 or fields[layout.width::stride] != ["\n"] * n:
-        return None
-    end = n * stride
-    tos = fields[layout.to_index:end:stride]
-    if not all(map(phone.E164.fullmatch, tos)):
+def _bulk_block(builder: _Builder, raw_tos: list[str], raw_texts: list[str] | list[str | None]
+                | None, first_line: int, raws: list[bytes], base: int) -> Block | None:
+    """The block for these columns (one record per line), or None when any record needs the
+    careful path."""
+    tos = normalize_numbers(raw_tos)
+    if tos is None:
         return None
     texts = None
-    if layout.text_index >= 0:
-        ok, texts = _fast_texts(fields[layout.text_index:end:stride], options)
+    if raw_texts is not None:
+        ok, texts = _bulk_texts(raw_texts, builder.options)
         if not ok:
             return None
-    elif options.batch_text is None:
+    elif builder.options.batch_text is None:
         return None
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 
-def _fast_plain(raws: list[bytes], builder: _Builder, first_line: int, base: int
-                ) -> Block | None:
-    if builder.seen is not None or builder.options.batch_text is None:
-        return None
-    text = _clean_text(raws)
+def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,
+               base: int) -> Block | None:
+    """A block of CSV rows read in bulk, or None when any row needs the careful path."""
+    text = _block_text(raws)
     if text is None:
         return None
-    tos = text.split("\n")[:-1]
-    if len(tos) != len(raws) or not all(map(phone.E164.fullmatch, tos)):
+    n, width = len(raws), layout.width
+    if '"' not in text:
+        # One split for the whole batch: a "\n" field closes each row, so every row has
+        # exactly ``width`` fields only if the markers sit at every (width + 1)th place.
+        stride = width + 1
+        fields = text.replace("\n", ",\n,").split(",")
+        if len(fields) != n * stride + 1 or fields[width::stride] != ["\n"] * n:
+            return None
+        end = n * stride
+        raw_tos = fields[layout.to_index:end:stride]
+        raw_texts = fields[layout.text_index:end:stride] if layout.text_index >= 0 else None
+        return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
+    lines = text.split("\n")
+    lines.pop()
+    # A line with an even number of quotes closes every field it opens, so it is one whole
+    # record and one csv.reader over the block reads it exactly as the careful path would.
+    if any(count & 1 for count in set(map(str.count, lines, repeat('"')))):
         return None
-    return builder.fast_block(tos, None, first_line, raws, base)
+    try:
+        rows = list(csv.reader(lines))
+    except csv.Error:
+        return None
+    if len(rows) != n or set(map(len, rows)) != {width}:
+        return None  # a blank line or a short row: the careful path skips or rejects it
+    raw_tos = list(map(itemgetter(layout.to_index), rows))
+    raw_texts = (list(map(itemgetter(layout.text_index), rows)) if layout.text_index >= 0
+                 else None)
+    return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
+
+
+def _plain_block(raws: list[bytes], builder: _Builder, first_line: int, base: int
+                 ) -> Block | None:
+    text = _block_text(raws)
+    if text is None or not text.isascii():
+        return None
+    raw_tos = text.split("\n")[:-1]
+    if len(raw_tos) != len(raws):
+        return None
+    return _bulk_block(builder, raw_tos, None, first_line, raws, base)
+
+
+def _jsonl_block(raws: list[bytes], builder: _Builder, first_line: int, base: int
+                 ) -> Block | None:
+    """A block of JSON lines read in bulk, or None when any line needs the careful path.
+
+    One ``orjson.loads`` per line, mapped in C: parsing the lines joined as one array would
+    let a line that opens a bracket swallow the next, and the careful path reads each alone.
+    """
+    try:
+        items = list(map(orjson.loads, raws))
+    except orjson.JSONDecodeError:
+        return None
+    if set(map(type, items)) != {dict}:
+        return None
+    raw_tos = list(map(dict.get, items, repeat("to")))
+    raw_texts = list(map(dict.get, items, repeat("text")))
+    if set(map(type, raw_tos)) != {str} or not set(map(type, raw_texts)) <= {str, type(None)}:
+        return None
+    return _bulk_block(builder, cast("list[str]", raw_tos), raw_texts, first_line, raws, base)
 
 
 FastPath = Callable[[list[bytes], int, int], Block | None]  # (lines, first line, offset)
 CarefulPath = Callable[[str, int], tuple[Block | None, int]]
 
 
-def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: FastPath,
+def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: FastPath | None,
                   careful: CarefulPath) -> Iterator[Block]:
-    """Clean batches in bulk, anything else record by record, in input order.
+    """Clean blocks in bulk, anything else record by record, in input order.
 
-    ``lineno`` is the line before the first; ``careful`` returns a full block (or None) and
-    how many extra lines the record used.
+    ``lineno`` is the line before the first; ``fast`` is None when these options have no bulk
+    path; ``careful`` returns a full block (or None) and how many extra lines the record used.
+    A block the bulk path refuses is read the careful way, alone: the next is tried in bulk.
     """
     while True:
-        if not source.pending():
+        if fast is not None and not source.pending():
             base = source.offset
             raws = source.take_raw(BLOCK_SIZE)
             if not raws:
@@ -412,15 +510,21 @@ def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: Fas
                 yield from _flushed(builder, block)
                 lineno += len(raws)
                 continue
-            source.give_back_raw(raws)
+            source.give_back(raws)
         builder.offset = source.offset
         text = source.next()
-        assert text is not None
+        if text is None:
+            return
         lineno += 1
         block, extra = careful(text, lineno)
         lineno += extra
         if block is not None:
             yield block
+
+
+def _bulk_allowed(options: ReadOptions) -> bool:
+    """Templates and de-duplication need every record's own fields and key: careful only."""
+    return options.template is None and not options.dedupe
 
 
 def _read_plain(source: _LineSource, builder: _Builder, lineno: int) -> Iterator[Block]:
@@ -430,8 +534,10 @@ def _read_plain(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
             return None, 0
         return builder.add(line, value, None, None), 0
 
-    return _read_records(source, builder, lineno,
-                         lambda raws, line, base: _fast_plain(raws, builder, line, base), careful)
+    fast: FastPath | None = None
+    if _bulk_allowed(builder.options) and builder.options.batch_text is not None:
+        fast = lambda raws, line, base: _plain_block(raws, builder, line, base)  # noqa: E731
+    return _read_records(source, builder, lineno, fast, careful)
 
 
 def _flushed(builder: _Builder, fast: Block) -> Iterator[Block]:
@@ -454,7 +560,10 @@ def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
             return None, 0
         return _add_mapping(builder, line, item), 0
 
-    return _read_records(source, builder, lineno, lambda raws, line, base: None, careful)
+    fast: FastPath | None = None
+    if _bulk_allowed(builder.options):
+        fast = lambda raws, line, base: _jsonl_block(raws, builder, line, base)  # noqa: E731
+    return _read_records(source, builder, lineno, fast, careful)
 
 
 def _add_mapping(builder: _Builder, line: int | None, item: Any) -> Block | None:
@@ -491,10 +600,11 @@ class _CsvLayout:
 def _read_csv(header: str, source: _LineSource, builder: _Builder, lineno: int
               ) -> Iterator[Block]:
     layout = _CsvLayout(next(csv.reader([header])), builder.options)
-    return _read_records(
-        source, builder, lineno,
-        lambda raws, line, base: _fast_csv(raws, layout, builder, line, base),
-        lambda text, line: _csv_record(text, line, source, layout, builder))
+    fast: FastPath | None = None
+    if _bulk_allowed(builder.options):
+        fast = lambda raws, line, base: _csv_block(raws, layout, builder, line, base)  # noqa: E731
+    return _read_records(source, builder, lineno, fast,
+                         lambda text, line: _csv_record(text, line, source, layout, builder))
 
 
 def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
@@ -514,19 +624,19 @@ def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
     return _add_row(builder, layout, line, row), len(extra)
 
 
-def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[str]]:
+def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[bytes]]:
     """Parse a line with quotes, joining the following lines while a quoted field is open.
 
     Returns the row (None when the quotes never balance) and the extra lines it read.
     """
-    extra: list[str] = []
+    extra: list[bytes] = []
     buffer = text
     while buffer.count('"') % 2 and len(extra) < MAX_RECORD_LINES:
-        more = source.next()
+        more = source.next_raw()
         if more is None:
             break
         extra.append(more)
-        buffer += more
+        buffer += more.decode("utf-8", "surrogateescape")
     if buffer.count('"') % 2:
         return None, extra
     try:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.chunker import Chunk, chunk_blocks, message_sizes, serialize
+from engine.chunker import Chunk, chunk_blocks, message_sizes, payload_size, serialize
 from engine.errors import RecordTooLargeError, UsageError
 from engine.reader import Block
 
@@ -92,7 +92,8 @@ def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
     assert [c.size for c in chunks] == [len(b) for b in expected]
     measured = chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
                             max_messages, keep_bodies=False)
-    assert [(c.size, c.count) for c in measured] == [(c.size, c.count) for c in chunks]
+    assert [(c.size, c.count, c.first_position, c.last_position) for c in measured] == \
+        [(c.size, c.count, c.first_position, c.last_position) for c in chunks]
 
 
 def one_body(n: int, text: str = "Hi") -> bytes:
@@ -125,6 +126,17 @@ def test_limit_below_an_empty_request_is_a_usage_error() -> None:
     """A limit that cannot hold even the envelope is refused up front."""
     with pytest.raises(UsageError, match="Raise --max-batch-bytes"):
         list(chunk_blocks([], SENDER, "Hi", 20))
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(st.tuples(numbers, texts), min_size=1, max_size=40))
+def test_a_dry_run_counts_the_bytes_a_real_run_builds(records: list[tuple[str, str | None]]
+                                                      ) -> None:
+    """payload_size, computed without building anything, is the length of serialize()."""
+    tos = [to for to, _ in records]
+    own = [t for _, t in records]
+    for block_texts in (own, None, [t if t is not None else "x" for t in own]):
+        assert payload_size(tos, block_texts) == len(serialize(tos, block_texts))
 
 
 def test_serialize_and_sizes_agree() -> None:

@@ -245,3 +245,123 @@ def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], blo
         reader.BLOCK_SIZE = original
     assert resumed == records[k:]
     assert resumed_rejected == [r for r in rejected if r[0] > position]
+
+
+def read_both(rows: list[str], header: list[str], crlf: bool, block: int, **options: Any
+              ) -> tuple[tuple[list[list[Any]], list[Any]], tuple[list[list[Any]], list[Any]]]:
+    """(bulk, careful): the same lines read with the block paths on and with them off. In each
+    row pattern, {n} becomes a number unique to the row and {k} its last four digits."""
+    end = "\r\n" if crlf else "\n"
+    filled = [pattern.format(n=f"+1415555{i:04d}", k=f"{i:04d}") for i, pattern in enumerate(rows)]
+    lines = [(line + end).encode("utf-8", "surrogateescape") for line in [*header, *filled]]
+
+    def read() -> tuple[list[list[Any]], list[Any]]:
+        rejected: list[Rejection] = []
+        blocks = list(read_lines(lines, ReadOptions(**options), rejected.append))
+        records = [[*r, b.offsets[k] if b.offsets is not None else None]
+                   for b in blocks for k, r in enumerate(flatten([b]))]
+        return records, [(r.index, r.line, r.to, r.error_code) for r in rejected]
+
+    original, allowed = reader.BLOCK_SIZE, reader._bulk_allowed
+    reader.BLOCK_SIZE = block
+    try:
+        bulk = read()
+        reader._bulk_allowed = lambda options: False  # type: ignore[assignment]
+        careful = read()
+    finally:
+        reader.BLOCK_SIZE, reader._bulk_allowed = original, allowed
+    return bulk, careful
+
+
+# Messy CSV fields: quotes, doubled quotes, commas and line ends inside quotes, stray quotes,
+# carriage returns, non-ASCII, bytes that are not UTF-8, formatted and bad numbers.
+csv_to = st.sampled_from(["{n}", '"{n}"', " {n} ", '"+1 (415) 555-{k}"', "", "bad", '"{n}',
+                          "{n}\xe9"])
+csv_text = st.sampled_from([
+    "", "Hi", "Batch", '"Hi, there"', '"say ""hi"""', '"two\nlines"', '"three\r\nline\nend"',
+    '"open', 'mid"quote', "caf\xe9", '"caf\xe9, \u4f60\u597d"', "x" * 1001, '"' + "y" * 1000 + '"',
+    '"a"b', "tab\tbed", "cr\rin", '""', "\udcff",
+])
+csv_row = st.one_of(st.tuples(csv_to, csv_text).map(lambda r: ",".join(r)),
+                    st.sampled_from(["", "{n},Hi,extra", '"{n}","Hi"', "{n}"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(csv_row, max_size=40), block=st.integers(1, 7), crlf=st.booleans(),
+       batch=st.sampled_from([None, "Batch"]))
+def test_quoted_csv_block_path_agrees_with_the_careful_path(
+        rows: list[str], block: int, crlf: bool, batch: str | None) -> None:
+    """Quoted CSV read a block at a time gives the careful path's records, rejections, lines
+    and byte offsets exactly."""
+    bulk, careful = read_both(rows, ["to,text"], crlf, block, source="x.csv", batch_text=batch)
+    assert bulk == careful
+
+
+json_line = st.sampled_from([
+    '{{"to": "{n}", "text": "Hi"}}', '{{"to":"{n}"}}', '{{"to": ["{n}"], "text": "Batch"}}',
+    '{{"to": "{n}", "text": ""}}', '{{"to": "{n}", "text": null}}', '{{"to": 5}}', "[1, 2]",
+    '{{"to": "{n}", "text": "caf\xe9 \\u4f60 \\"q\\""}}', '{{"to": "+1 (415) 555-{k}"}}',
+    "", "  ", "{{", '{{"to": "{n}", "x": [1', '2]}}', '\ufeff{{"to": "{n}"}}',
+    '{{"to": "{n}", "text": "' + "x" * 1001 + '"}}', '{{"to": "bad"}}', '{{"to": "{n}"}} ',
+    '{{"to": "{n}", "text": 3}}', '{{"to": "{n}\\n{n}"}}', '{{"to": "{n}\udcff"}}',
+    '{{"to": "{n}"}}\r',
+    # a line that opens a bracket, then one that closes it and holds a second object
+    '{{"to": "{n}", "x": [1\n2], "text": "Hi"}}, {{"to": "{n}"}}',
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(json_line, max_size=40), block=st.integers(1, 7), crlf=st.booleans(),
+       batch=st.sampled_from([None, "Batch"]))
+def test_jsonl_block_path_agrees_with_the_careful_path(
+        rows: list[str], block: int, crlf: bool, batch: str | None) -> None:
+    """JSON lines read a block at a time give the careful path's records, rejections, lines
+    and byte offsets exactly."""
+    bulk, careful = read_both(rows, [], crlf, block, source="x.jsonl", batch_text=batch)
+    assert bulk == careful
+
+
+def test_a_refused_block_is_read_alone_and_the_next_in_bulk() -> None:
+    """One bad record sends only its own block the careful way; the rest come in bulk."""
+    rows = [f"+1415555{i:04d},\"Hi, {i}\"" for i in range(3 * BLOCK_SIZE)]
+    rows[BLOCK_SIZE + 5] = 'bad,"Hi"'
+    lines = [(line + "\n").encode() for line in ["to,text", *rows]]
+    rejected: list[Rejection] = []
+    blocks = list(read_lines(lines, ReadOptions(source="x.csv"), rejected.append))
+    assert [len(b) for b in blocks] == [BLOCK_SIZE, BLOCK_SIZE - 1, BLOCK_SIZE]
+    assert isinstance(blocks[2].lines, range)  # the bulk path's mark
+    assert [(r.index, r.line) for r in rejected] == [(BLOCK_SIZE + 5, BLOCK_SIZE + 7)]
+
+
+@pytest.mark.parametrize("options", [{"dedupe": True}, {"template": "Hi {name}"}],
+                         ids=["dedupe", "template"])
+@pytest.mark.parametrize("source", ["x.csv", "x.jsonl"])
+def test_no_bulk_attempt_where_every_record_needs_its_own_look(
+        options: dict[str, Any], source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """De-duplication and templates read record by record, without trying a block first."""
+    def refuse(*args: Any) -> None:
+        raise AssertionError("a bulk path was tried")
+
+    monkeypatch.setattr(reader, "_csv_block", refuse)
+    monkeypatch.setattr(reader, "_jsonl_block", refuse)
+    if source.endswith(".csv"):
+        lines = [b"to,name\n", b"+14155550100,Ann\n"]
+    else:
+        lines = [b'{"to": "+14155550100", "name": "Ann"}\n']
+    blocks = list(read_lines(lines, ReadOptions(source=source, batch_text="Hi", **options),
+                             print))
+    assert [row[2] for row in flatten(blocks)] == ["+14155550100"]
+
+
+plain_line = st.sampled_from(["{n}", " {n} ", "+1 (415) 555-{k}", "", "  ", "bad", "{n}\xe9",
+                              "\ufeff{n}", "{n}\r", "{n}\udcff", "1{n}"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(plain_line, max_size=40), block=st.integers(1, 7), crlf=st.booleans())
+def test_plain_lines_block_path_agrees_with_the_careful_path(rows: list[str], block: int,
+                                                             crlf: bool) -> None:
+    """One number per line, read a block at a time (numbers through the same hook as CSV and
+    JSONL), gives the careful path's records, rejections, lines and byte offsets exactly."""
+    bulk, careful = read_both(rows, [], crlf, block, source="x.txt", batch_text="Batch")
+    assert bulk == careful
