@@ -152,9 +152,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                       "template": options.template, "profile": settings.profile,
                       "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
                       # how to read the input again, for 'a2p outcomes'
-                      "read": {"format": options.format, "toColumn": options.to_column,
-                               "textColumn": options.text_column,
-                               "textColumnRequired": options.text_column_required},
+                      "read": options.as_header(),
                       "input": identity}
             run.open_journal = lambda: Journal.create(Path(journal), header)
         if await unless_stopped(run.stopping, client.bearer):

@@ -321,8 +321,10 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     texts = parser.add_mutually_exclusive_group()
     texts.add_argument("--text", help="batch text for every recipient without its own")
     texts.add_argument("--template", metavar="T",
-                       help="per-recipient text from CSV columns or JSON keys, "
-                       "e.g. 'Hi {name}, your code is {code}'")
+                       help="per-recipient text from CSV columns or JSON keys named as the "
+                       "header writes them, e.g. 'Hi {First Name|there}, your code is {code}': "
+                       "{name|default} is used when the field is empty, {{ and }} are braces; "
+                       "a field with no default that is empty rejects its record")
     parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                         help="input format (default: by suffix, else by the first line)")
     parser.add_argument("--to-column", default="to", metavar="NAME",
@@ -331,6 +333,21 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
                         help="CSV column with a per-recipient text (default text, if present)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first bad record instead of listing it and going on")
+    parser.add_argument("--encoding", default="utf-8", metavar="NAME",
+                        help="the file's encoding (default utf-8; Excel on Windows saves "
+                        "cp1252). Byte offsets stay exact for resume and outcomes")
+    parser.add_argument("--delimiter", metavar="CHAR",
+                        help="CSV column separator (default: comma, tab for .tsv; semicolon, "
+                        "tab or pipe are tried when the header has no --to-column with commas)")
+    parser.add_argument("--default-country", default="US", metavar="CC",
+                        help="country of numbers written without +: US or CA, the North "
+                        "American plan, e.g. (650) 555-0123 (default US)")
+    parser.add_argument("--strict-numbers", action="store_true",
+                        help="also apply libphonenumber's validity rules (assigned ranges; "
+                        "about 25 us a number; needs the strict-numbers extra)")
+    parser.add_argument("--any-country", action="store_true",
+                        help="let numbers outside North America through to the server, which "
+                        "refuses them (SMS-RC-410); by default they are rejected locally")
     parser.add_argument("--dedupe", action="store_true",
                         help="skip repeated recipients (same number and text)")
     parser.add_argument("--profile", "--config", dest="profile", default="simulator",
@@ -387,7 +404,15 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
         to_column=args.to_column, text_column=args.text_column or "text",
         text_column_required=args.text_column is not None, batch_text=args.text,
         template=args.template, strict=args.strict, dedupe=args.dedupe,
+        encoding=args.encoding, delimiter=_unescape(args.delimiter),
+        default_country=args.default_country, strict_numbers=args.strict_numbers,
+        north_american_only=not args.any_country,
     )
+
+
+def _unescape(delimiter: str | None) -> str | None:
+    """``--delimiter '\\t'`` as typed in a shell means a tab."""
+    return {"\\t": "\t", "tab": "\t"}.get(delimiter or "", delimiter)
 
 
 def _plan(args: argparse.Namespace) -> int:

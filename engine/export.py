@@ -170,11 +170,9 @@ class Export:
         """The input re-read from the top, or from where an interrupted export stopped."""
         header = self.state.header
         read = header.get("read") or {}
-        options = ReadOptions(source=self.source, format=read.get("format", "auto"),
-                              to_column=read.get("toColumn", "to"),
-                              text_column=read.get("textColumn", "text"),
-                              text_column_required=read.get("textColumnRequired", False),
-                              batch_text=header.get("text"), template=header.get("template"))
+        options = ReadOptions.from_header(read, source=self.source,
+                                          batch_text=header.get("text"),
+                                          template=header.get("template"))
         stream = stack.enter_context(open_input(self.source))
         rejected: list[Rejection] = []
         at, skip_below = None, start if isinstance(start, int) else 0

@@ -31,14 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.rejections import EMPTY_TO, INVALID_NUMBER
-
-# Local rejection codes of the number check beside the reader's EMPTY_TO and INVALID_NUMBER: a
-# spreadsheet's 6.50555E+09, another country's number, a +1 number in a range nobody can be
-# texted in. (They join engine/rejections.py when the reader uses them, with its corpus.)
-EXCEL_NUMBER = "LCL-EXCEL-NUMBER"
-NOT_NORTH_AMERICAN = "LCL-NOT-NORTH-AMERICAN"
-UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"
+from engine.rejections import (
+    EMPTY_TO,
+    EXCEL_NUMBER,
+    INVALID_NUMBER,
+    NOT_NORTH_AMERICAN,
+    UNREACHABLE_NUMBER,
+)
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 # High Volume SMS reaches North American numbers only: +1, then a 10-digit NANP number whose
@@ -166,6 +165,16 @@ def check(raw: str, country: str | None = "US") -> Checked:
     if isinstance(number, Problem):
         return number
     return nanp_problem(number, raw) or number
+
+
+def e164(raw: str, country: str | None = "US") -> Checked:
+    """``raw`` in E.164 without the North American check (``north_american_only`` off: the
+    server then answers SMS-RC-410 for other countries), or the Problem.
+
+    >>> e164("+44 20 7183 8750"), e164("(650) 555-0123")
+    ('+442071838750', '+16505550123')
+    """
+    return raw if E164.fullmatch(raw) else _e164(raw, country)
 
 
 def _e164(raw: str, country: str | None) -> Checked:

@@ -13,9 +13,9 @@ path, which names each bad record. The two agree to the byte offset (tests/test_
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
-import string
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -32,7 +32,7 @@ from typing import Any, cast, overload
 
 import orjson
 
-from engine import phone
+from engine import phone, templates
 from engine import rejections as codes
 from engine.errors import BadRecordError, InputError, UsageError
 from engine.rejections import Rejection
@@ -43,6 +43,15 @@ BLOCK_SIZE = 8192
 # past this many lines an open quote is a broken record, not a long one.
 MAX_RECORD_LINES = 64
 FORMATS = ("csv", "jsonl", "lines")
+
+# Delimiters tried, in order, when the header has none of the expected columns with a comma.
+DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# Header names that usually hold the phone number, for the "no column named" hint.
+_PHONE_LIKE = re.compile(r"phone|mobile|cell|number|msisdn|tel|sms|\bto\b", re.IGNORECASE)
+
+# Non-letters a Windows-1252 text holds: curly quotes, dashes, the euro sign, a no-break space.
+_CP1252_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u20ac\u00a0"
 
 RejectSink = Callable[[Rejection], None]
 _E164_LINES = re.compile(f"(?:{phone.E164.pattern}\n)*")
@@ -118,31 +127,64 @@ class ReadOptions:
     template: str | None = None
     strict: bool = False
     dedupe: bool = False
+    encoding: str = "utf-8"
+    delimiter: str | None = None  # None: comma, tab for .tsv, sniffed when the header needs it
+    default_country: str | None = "US"  # numbers without + read in the North American plan
+    strict_numbers: bool = False  # libphonenumber's validity rules on top of the local check
+    north_american_only: bool = True  # refuse numbers outside +1 locally (SMS-RC-410 anyway)
 
     def __post_init__(self) -> None:
         if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:
             raise UsageError(f"--text is {len(self.batch_text)} characters; RingCentral allows "
                              f"{MAX_TEXT}. Shorten it.")
         if self.template is not None:
-            template_fields(self.template)
+            templates.parse(self.template)
+        object.__setattr__(self, "encoding", check_encoding(self.encoding))
+        object.__setattr__(self, "default_country", phone.check_country(self.default_country))
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UsageError(f"--delimiter {self.delimiter!r} must be one character, e.g. ';' "
+                             "or a tab ($'\\t' in a shell).")
+
+    def as_header(self) -> dict[str, Any]:
+        """What a journal records so a resume or 'a2p outcomes' reads the input the same way."""
+        return {"format": self.format, "toColumn": self.to_column,
+                "textColumn": self.text_column, "textColumnRequired": self.text_column_required,
+                "encoding": self.encoding, "delimiter": self.delimiter,
+                "defaultCountry": self.default_country, "strictNumbers": self.strict_numbers,
+                "northAmericanOnly": self.north_american_only}
+
+    @classmethod
+    def from_header(cls, read: Mapping[str, Any], **given: Any) -> ReadOptions:
+        """The options a journal's ``read`` header recorded (older journals: the defaults)."""
+        return cls(format=read.get("format", "auto"), to_column=read.get("toColumn", "to"),
+                   text_column=read.get("textColumn", "text"),
+                   text_column_required=read.get("textColumnRequired", False),
+                   encoding=read.get("encoding", "utf-8"), delimiter=read.get("delimiter"),
+                   default_country=read.get("defaultCountry", "US"),
+                   strict_numbers=read.get("strictNumbers", False),
+                   north_american_only=read.get("northAmericanOnly", True), **given)
+
+
+def check_encoding(name: str) -> str:
+    """``--encoding`` as a codec name; refused when lines cannot be split on the newline byte
+    (UTF-16/32), since byte offsets for resume are taken between lines."""
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError as exc:
+        raise UsageError(f"--encoding {name!r} is not an encoding Python knows. Use e.g. "
+                         "utf-8, cp1252 (Windows Western), latin-1 or cp1250.") from exc
+    if codec == "utf-8-sig":
+        return "utf-8"  # a byte-order mark is skipped either way
+    if "\n".encode(codec) != b"\n" or "a,".encode(codec) != b"a,":
+        raise UsageError(f"--encoding {name!r} does not keep one byte per newline (UTF-16 and "
+                         "UTF-32 do not). Convert the file to UTF-8, e.g. iconv -f UTF-16 -t "
+                         "UTF-8.")
+    return codec
 
 
 def template_fields(template: str) -> tuple[str, ...]:
-    """The plain field names a template uses; anything fancier is refused up front."""
-    names = []
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise UsageError(f"template {template!r} is malformed ({exc}). Use {{name}} fields and "
-                         "write a literal brace as {{ or }}.") from exc
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if not name.isidentifier() or spec or conversion:
-            raise UsageError(f"template field {{{name}}} is not a plain name. Use fields such "
-                             "as {name} that match a CSV column or JSON key.")
-        names.append(name)
-    return tuple(names)
+    """The field names a template uses; anything it cannot read is refused up front."""
+    return tuple(f.name for f in templates.parse(template).fields)
 
 
 class _Builder:
@@ -155,7 +197,10 @@ class _Builder:
         self.with_lines = with_lines
         self.position = 0
         self.offset = 0  # byte offset of the record being added (files only)
-        self.seen: set[int] | None = set() if options.dedupe else None
+        # first line (or position, for items) of each key, so a duplicate names what it repeats
+        self.seen: dict[int, int] | None = {} if options.dedupe else None
+        self.check = number_checker(options)
+        self.template = None if options.template is None else templates.parse(options.template)
         self._start()
 
     def _start(self) -> None:
@@ -178,27 +223,18 @@ class _Builder:
     def add(self, line: int | None, raw_to: str, text: str | None,
             fields: Mapping[str, Any] | None) -> Block | None:
         """One data record; returns a full block when this record completed one."""
-        number = phone.normalize(raw_to) if raw_to else None
-        if number is None:
-            self._bad_number(line, raw_to)
+        number = self.check(raw_to)
+        if isinstance(number, phone.Problem):
+            self.reject(line, raw_to, number.code, number.message)
             return None
-        template = self.options.template
+        template = self.template
         if template is not None and fields is not None:
-            try:
-                text = template.format_map(fields)
-            except KeyError as exc:
-                self.reject(line, raw_to, codes.TEMPLATE_FIELD,
-                            f"the template needs field {exc.args[0]!r}, which this record lacks")
+            rendered = template.render(fields)
+            if isinstance(rendered, templates.Missing):
+                self.reject(line, raw_to, codes.TEMPLATE_FIELD, rendered.message())
                 return None
+            text = rendered
         return self._accept(line, raw_to, number, text)
-
-    def _bad_number(self, line: int | None, raw_to: str) -> None:
-        if not raw_to.strip():
-            self.reject(line, raw_to, codes.EMPTY_TO, "the recipient number is empty")
-        else:
-            self.reject(line, raw_to, codes.INVALID_NUMBER,
-                        f"{raw_to!r} is not an E.164 number; write it as +<country code>"
-                        "<number>, e.g. +14155550100")
 
     def _accept(self, line: int | None, raw_to: str, number: str, text: str | None
                 ) -> Block | None:
@@ -212,13 +248,18 @@ class _Builder:
             text = None
         elif len(text) > MAX_TEXT:
             self.reject(line, raw_to, codes.TEXT_TOO_LONG,
-                        f"text is {len(text)} characters; RingCentral allows {MAX_TEXT}")
+                        f"text is {len(text)} characters ({text[:24]!r}...); RingCentral "
+                        f"allows {MAX_TEXT}")
             return None
         elif text == batch_text:
             text = None
-        if self.seen is not None and self._duplicate(number, text):
-            self.reject(line, raw_to, codes.DUPLICATE, "duplicate of an earlier recipient")
-            return None
+        if self.seen is not None:
+            earlier = self._earlier(number, text, line)
+            if earlier is not None:
+                where = f"line {earlier}" if line is not None else f"item {earlier}"
+                self.reject(line, raw_to, codes.DUPLICATE,
+                            f"{raw_to!r} ({number}) repeats {where}, with the same text")
+                return None
         if text is not None and self._texts is None:
             self._texts = [None] * len(self._tos)
         self._tos.append(number)
@@ -234,14 +275,14 @@ class _Builder:
             return self.flush()
         return None
 
-    def _duplicate(self, number: str, text: str | None) -> bool:
-        # Integers, not strings: about 70 bytes per distinct recipient in a set (README).
+    def _earlier(self, number: str, text: str | None, line: int | None) -> int | None:
+        """The line (or, for items, the position) this recipient first appeared at, if any."""
+        # Integer keys, not strings: about 100 bytes per distinct recipient (README).
         key = int(number[1:]) if text is None else hash((number, text))
         assert self.seen is not None
-        if key in self.seen:
-            return True
-        self.seen.add(key)
-        return False
+        here = self.position if line is None else line
+        first = self.seen.setdefault(key, here)
+        return None if first == here else first
 
     def flush(self) -> Block | None:
         if not self._tos:
@@ -260,17 +301,27 @@ class _Builder:
         return block
 
 
+def number_checker(options: ReadOptions) -> Callable[[str], phone.Checked]:
+    """The careful path's check of one number, as the options ask for it."""
+    country = options.default_country
+    if options.strict_numbers:
+        return phone.strict_checker(country)
+    if not options.north_american_only:
+        return lambda raw: phone.e164(raw, country)
+    return lambda raw: phone.check(raw, country)
+
+
 def detect_format(source: str, first_line: str, to_column: str) -> str:
     """The format named by the file suffix, else guessed from the first line."""
     name = source.lower().removesuffix(".gz")
-    for suffix, fmt in ((".csv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
-                        (".txt", "lines")):
+    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".jsonl", "jsonl"),
+                        (".ndjson", "jsonl"), (".txt", "lines")):
         if name.endswith(suffix):
             return fmt
     head = first_line.strip()
     if head.startswith("{"):
         return "jsonl"
-    if "," in head or head.strip('"') == to_column:
+    if any(d in head for d in DELIMITERS) or head.strip('"') == to_column:
         return "csv"
     return "lines"
 
@@ -285,7 +336,7 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
     raw_first = next(stream, None) if start is None else start.header
     if raw_first is None:
         return
-    first = raw_first.decode("utf-8", "surrogateescape").lstrip("\ufeff")
+    first = raw_first.decode(options.encoding, "surrogateescape").lstrip("\ufeff")
     fmt = options.format
     if fmt == "auto":
         fmt = detect_format(options.source, first, options.to_column)
@@ -296,12 +347,13 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
     if start is not None:
         builder.position, lineno = start.position, start.line - 1
     if fmt == "csv":
-        source = _LineSource(stream, start.offset if start else len(raw_first))
+        source = _LineSource(stream, start.offset if start else len(raw_first),
+                             options.encoding)
         yield from _read_csv(first, source, builder, lineno or 1)
     else:
         if start is None:  # the first line was only a peek: it is a record
             stream = chain([raw_first], stream)
-        source = _LineSource(stream, start.offset if start else 0)
+        source = _LineSource(stream, start.offset if start else 0, options.encoding)
         yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder, lineno)
     tail = builder.flush()
     if tail is not None:
@@ -314,14 +366,18 @@ class _LineSource:
     at a time). Lines stay bytes until a record is read the careful way, so pushing a block
     back costs no decoding and the byte offset stays exact.
 
-    Invalid UTF-8 survives decoding as lone surrogates, checked per record, so one bad byte
-    costs one record, not the file.
+    Lines are decoded one at a time from ``encoding`` (one byte per newline, so the offsets of
+    the original bytes stay exact whatever the encoding). Bytes that are not in it survive
+    decoding as lone surrogates, checked per record, so one bad byte costs one record, not
+    the file.
     """
 
-    def __init__(self, stream: Iterator[bytes], offset: int = 0) -> None:
+    def __init__(self, stream: Iterator[bytes], offset: int = 0, encoding: str = "utf-8"
+                 ) -> None:
         self._stream = stream
         self._back: list[bytes] = []
         self.offset = offset  # byte offset of the next line to be read
+        self.encoding = encoding
 
     def next_raw(self) -> bytes | None:
         raw = self._back.pop() if self._back else next(self._stream, None)
@@ -331,7 +387,7 @@ class _LineSource:
 
     def next(self) -> str | None:
         raw = self.next_raw()
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+        return None if raw is None else raw.decode(self.encoding, "surrogateescape")
 
     def pending(self) -> bool:
         return bool(self._back)
@@ -348,26 +404,46 @@ class _LineSource:
 
 
 def _bad_utf8(text: str, line: int, builder: _Builder) -> bool:
-    """True (and the record rejected) when the line held bytes that are not UTF-8."""
+    """True (and the record rejected) when the line held bytes that are not in the input's
+    encoding; for UTF-8 that look like Windows-1252 (accented names from Excel), the message
+    names ``--encoding cp1252``."""
     if text.isascii():
         return False
     try:
         text.encode()
     except UnicodeEncodeError as exc:
+        encoding = builder.options.encoding
         shown = text.encode("utf-8", "replace").decode()[:64]
-        builder.reject(line, shown, codes.BAD_UTF8,
-                       f"invalid UTF-8 at character {exc.start} of the line; save the file as "
-                       "UTF-8")
+        message = (f"bytes that are not {encoding} at character {exc.start} of the line; pass "
+                   "--encoding NAME (e.g. cp1252), or save the file as UTF-8")
+        if encoding == "utf-8":
+            message = _utf8_hint(text.encode("utf-8", "surrogateescape"), line, exc.start)
+        builder.reject(line, shown, codes.BAD_UTF8, message)
         return True
     return False
 
 
-def _block_text(raws: list[bytes]) -> str | None:
-    """The block as one string with \\n line ends, or None when it is not UTF-8 or holds a
-    carriage return anywhere but before a line end (the careful path decides those)."""
+def _utf8_hint(raw: bytes, line: int, at: int) -> str:
+    """Why a line is not UTF-8, naming --encoding cp1252 when its bytes read as Windows-1252
+    letters (what Excel on Windows saves as "CSV")."""
+    try:
+        legacy = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        legacy = ""
+    odd = [c for c in legacy if not c.isascii()]
+    if odd and all(c.isalpha() or c in _CP1252_PUNCTUATION for c in odd):
+        return (f"line {line} is not UTF-8 but looks like Windows-1252 "
+                f"({''.join(dict.fromkeys(odd))[:5]}); pass --encoding cp1252")
+    return (f"invalid UTF-8 at character {at} of the line; save the file as UTF-8, or pass "
+            "--encoding NAME with the encoding it was saved in")
+
+
+def _block_text(raws: list[bytes], encoding: str = "utf-8") -> str | None:
+    """The block as one string with \\n line ends, or None when it is not in ``encoding`` or
+    holds a carriage return anywhere but before a line end (the careful path decides those)."""
     data = b"".join(raws)
     try:
-        text = data.decode()
+        text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
     if "\r" in text:
@@ -377,14 +453,17 @@ def _block_text(raws: list[bytes]) -> str | None:
     return text if text.endswith("\n") else text + "\n"
 
 
-def normalize_numbers(raw: list[str]) -> list[str] | None:
-    """The hook every bulk path applies to a block's number column: each number in E.164, or
-    None when any of them needs the careful path (which names the bad record)."""
+def normalize_numbers(raw: list[str], options: ReadOptions | None = None) -> list[str] | None:
+    """The hook every bulk path applies to a block's number column: each number in E.164 and
+    textable (``phone.check_all``), or None when any of them needs the careful path (which
+    names the bad record)."""
+    options = options or _DEFAULT_OPTIONS
+    if options.north_american_only:
+        return phone.check_all(raw, options.default_country)
     joined = "\n".join(raw)  # one regex pass, not a match object per number
     if joined.count("\n") == len(raw) - 1 and _E164_LINES.fullmatch(joined + "\n"):
         return raw
-    numbers = list(map(phone.normalize, raw))
-    return None if None in numbers else numbers  # type: ignore[return-value]
+    return None
 
 
 def _bulk_texts(raw: list[str] | list[str | None], options: ReadOptions
@@ -407,7 +486,7 @@ def _bulk_block(builder: _Builder, raw_tos: list[str], raw_texts: list[str] | li
                 | None, first_line: int, raws: list[bytes], base: int) -> Block | None:
     """The block for these columns (one record per line), or None when any record needs the
     careful path."""
-    tos = normalize_numbers(raw_tos)
+    tos = normalize_numbers(raw_tos, builder.options)
     if tos is None:
         return None
     texts = None
@@ -423,15 +502,15 @@ def _bulk_block(builder: _Builder, raw_tos: list[str], raw_texts: list[str] | li
 def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,
                base: int) -> Block | None:
     """A block of CSV rows read in bulk, or None when any row needs the careful path."""
-    text = _block_text(raws)
+    text = _block_text(raws, builder.options.encoding)
     if text is None:
         return None
-    n, width = len(raws), layout.width
+    n, width, comma = len(raws), layout.width, layout.delimiter
     if '"' not in text:
         # One split for the whole batch: a "\n" field closes each row, so every row has
         # exactly ``width`` fields only if the markers sit at every (width + 1)th place.
         stride = width + 1
-        fields = text.replace("\n", ",\n,").split(",")
+        fields = text.replace("\n", f"{comma}\n{comma}").split(comma)
         if len(fields) != n * stride + 1 or fields[width::stride] != ["\n"] * n:
             return None
         end = n * stride
@@ -445,7 +524,7 @@ def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_l
     if any(count & 1 for count in set(map(str.count, lines, repeat('"')))):
         return None
     try:
-        rows = list(csv.reader(lines))
+        rows = list(csv.reader(lines, delimiter=comma))
     except csv.Error:
         return None
     if len(rows) != n or set(map(len, rows)) != {width}:
@@ -458,7 +537,7 @@ def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_l
 
 def _plain_block(raws: list[bytes], builder: _Builder, first_line: int, base: int
                  ) -> Block | None:
-    text = _block_text(raws)
+    text = _block_text(raws, builder.options.encoding)
     if text is None or not text.isascii():
         return None
     raw_tos = text.split("\n")[:-1]
@@ -523,8 +602,9 @@ def _read_records(source: _LineSource, builder: _Builder, lineno: int, fast: Fas
 
 
 def _bulk_allowed(options: ReadOptions) -> bool:
-    """Templates and de-duplication need every record's own fields and key: careful only."""
-    return options.template is None and not options.dedupe
+    """Templates and de-duplication need every record's own fields and key, and strict numbers
+    a libphonenumber call per number: careful only."""
+    return options.template is None and not options.dedupe and not options.strict_numbers
 
 
 def _read_plain(source: _LineSource, builder: _Builder, lineno: int) -> Iterator[Block]:
@@ -561,7 +641,7 @@ def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
         return _add_mapping(builder, line, item), 0
 
     fast: FastPath | None = None
-    if _bulk_allowed(builder.options):
+    if _bulk_allowed(builder.options) and builder.options.encoding == "utf-8":
         fast = lambda raws, line, base: _jsonl_block(raws, builder, line, base)  # noqa: E731
     return _read_records(source, builder, lineno, fast, careful)
 
@@ -574,32 +654,99 @@ def _add_mapping(builder: _Builder, line: int | None, item: Any) -> Block | None
     to, text = item.get("to"), item.get("text")
     if isinstance(to, list) and len(to) == 1:
         to = to[0]
-    if not isinstance(to, str) or (text is not None and not isinstance(text, str)):
-        builder.reject(line, None if to is None else str(to), codes.BAD_ITEM,
-                       '"to" must be a string and "text", when present, a string')
+    if "to" not in item:
+        builder.reject(line, None, codes.BAD_ITEM,
+                       f'no "to" in this record (it has: {", ".join(map(str, item)) or "nothing"}'
+                       '); each needs one, e.g. {"to": "+14155550100"}')
+        return None
+    if type(to) is int or (type(to) is float and to.is_integer()):
+        to = str(int(to))  # a number a tool wrote without quotes: its digits are intact
+    if not isinstance(to, str):
+        builder.reject(line, orjson.dumps(to).decode()[:64], codes.BAD_ITEM,
+                       f'"to" is {orjson.dumps(to).decode()[:40]}; it must be a number as a '
+                       'string (or digits), e.g. "+14155550100"')
+        return None
+    if text is not None and not isinstance(text, str):
+        builder.reject(line, to, codes.BAD_ITEM, f'"text" is {orjson.dumps(text).decode()[:40]}'
+                       '; when present it must be a string')
         return None
     return builder.add(line, to, text, item)
 
 
+def _header_names(header: str, delimiter: str) -> list[str]:
+    rows = list(csv.reader([header.rstrip("\r\n")], delimiter=delimiter))
+    return [name.strip() for name in rows[0]] if rows else []
+
+
+def choose_delimiter(header: str, options: ReadOptions) -> tuple[str, list[str]]:
+    """The delimiter (given, tab for .tsv, else comma) and the header's column names; when the
+    to-column is not among them and no delimiter was given, the first of semicolon, tab and
+    pipe that splits the header into a to-column (Excel writes semicolons where the decimal
+    mark is a comma). Raises an InputError naming the likely fix."""
+    given = options.delimiter
+    if given is None and options.source.lower().removesuffix(".gz").endswith(".tsv"):
+        given = "\t"
+    names = _header_names(header, given or ",")
+    if options.to_column in names:
+        return given or ",", names
+    if given is None:
+        for delimiter in DELIMITERS[1:]:
+            other = _header_names(header, delimiter)
+            if options.to_column in other:
+                return delimiter, other
+    raise InputError(_no_to_column(header, names, given, options))
+
+
+def _no_to_column(header: str, names: list[str], given: str | None, options: ReadOptions
+                  ) -> str:
+    """The "no column named" message, with the fix the header suggests."""
+    delimiter = given
+    if delimiter is None:  # the delimiter that splits the header into the most columns
+        delimiter = max(DELIMITERS, key=lambda d: len(_header_names(header, d)))
+        names = _header_names(header, delimiter)
+    kind = _DELIMITER_NAMES.get(delimiter, repr(delimiter))
+    phone_like = [n for n in names if _PHONE_LIKE.search(n)]
+    fixes = []
+    if phone_like:
+        fixes.append(f"--to-column {_shell(phone_like[0])} (the column that looks like the "
+                     "numbers)")
+    else:
+        fixes.append("--to-column NAME with the column that holds the numbers")
+    if len(names) == 1:
+        fixes.append("--delimiter CHAR if the columns are separated by another character, or "
+                      "--format lines for one number per line")
+    return (f"{options.source}, line 1: no column named {options.to_column!r} in the header, "
+            f"read as {kind}-separated: {', '.join(map(repr, names))}. Pass "
+            + "; or ".join(fixes) + ".")
+
+
+def _shell(name: str) -> str:
+    return name if re.fullmatch(r"[\w.+-]+", name) else f"'{name}'"
+
+
 class _CsvLayout:
-    def __init__(self, header: list[str], options: ReadOptions) -> None:
-        names = [name.strip() for name in header]
+    def __init__(self, header: str, options: ReadOptions) -> None:
+        self.delimiter, names = choose_delimiter(header, options)
         self.width = len(names)
         self.names = names
-        if options.to_column not in names:
-            raise InputError(f"{options.source}, line 1: no column named {options.to_column!r} "
-                             f"in the header ({', '.join(names)}). Pass --to-column NAME.")
         self.to_index = names.index(options.to_column)
         self.text_index = names.index(options.text_column) if options.text_column in names else -1
         if self.text_index < 0 and options.text_column_required:
             raise InputError(f"{options.source}, line 1: no column named "
                              f"{options.text_column!r} in the header. Pass --text-column NAME.")
         self.wants_fields = options.template is not None
+        if options.template is not None:
+            unknown = templates.parse(options.template).unknown(names)
+            if unknown:
+                raise InputError(
+                    f"{options.source}, line 1: the template's field {unknown[0]} is not a "
+                    f"column of the header ({', '.join(names)}). Name a column exactly as the "
+                    "header writes it, e.g. {" + (names[-1] if names else "name") + "}.")
 
 
 def _read_csv(header: str, source: _LineSource, builder: _Builder, lineno: int
               ) -> Iterator[Block]:
-    layout = _CsvLayout(next(csv.reader([header])), builder.options)
+    layout = _CsvLayout(header, builder.options)
     fast: FastPath | None = None
     if _bulk_allowed(builder.options):
         fast = lambda raws, line, base: _csv_block(raws, layout, builder, line, base)  # noqa: E731
@@ -613,8 +760,8 @@ def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
     if _bad_utf8(text, line, builder):
         return None, 0
     if '"' not in text:
-        return _add_row(builder, layout, line, text.rstrip("\r\n").split(",")), 0
-    row, extra = _quoted_row(text, source)
+        return _add_row(builder, layout, line, text.rstrip("\r\n").split(layout.delimiter)), 0
+    row, extra = _quoted_row(text, source, layout.delimiter)
     if row is None or (extra and len(row) != layout.width):
         source.give_back(extra)
         builder.reject(line, text.rstrip("\r\n")[:64], codes.BAD_QUOTES,
@@ -624,7 +771,8 @@ def _csv_record(text: str, line: int, source: _LineSource, layout: _CsvLayout,
     return _add_row(builder, layout, line, row), len(extra)
 
 
-def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[bytes]]:
+def _quoted_row(text: str, source: _LineSource, delimiter: str = ","
+                ) -> tuple[list[str] | None, list[bytes]]:
     """Parse a line with quotes, joining the following lines while a quoted field is open.
 
     Returns the row (None when the quotes never balance) and the extra lines it read.
@@ -636,11 +784,11 @@ def _quoted_row(text: str, source: _LineSource) -> tuple[list[str] | None, list[
         if more is None:
             break
         extra.append(more)
-        buffer += more.decode("utf-8", "surrogateescape")
+        buffer += more.decode(source.encoding, "surrogateescape")
     if buffer.count('"') % 2:
         return None, extra
     try:
-        rows = list(csv.reader([buffer.rstrip("\r\n")]))
+        rows = list(csv.reader([buffer.rstrip("\r\n")], delimiter=delimiter))
     except csv.Error:  # the quotes balance but do not enclose the line ends
         return None, extra
     return (rows[0] if rows else []), extra
@@ -651,7 +799,7 @@ def _add_row(builder: _Builder, layout: _CsvLayout, line: int, row: list[str]
     if row == [""] or not row:
         return None  # a blank line is not a record
     if len(row) != layout.width:
-        builder.reject(line, ",".join(row)[:64], codes.COLUMN_COUNT,
+        builder.reject(line, layout.delimiter.join(row)[:64], codes.COLUMN_COUNT,
                        f"expected {layout.width} columns as in the header, found {len(row)}")
         return None
     text = row[layout.text_index] if layout.text_index >= 0 else None
@@ -698,3 +846,6 @@ def _add_item(builder: _Builder, item: Any) -> Block | None:
                    f"cannot read {type(item).__name__} item; pass a number string, a "
                    "(to, text) pair or a mapping with 'to' and 'text'")
     return None
+
+
+_DEFAULT_OPTIONS = ReadOptions()
