@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.errors import AuthError, EngineError, UsageError
+from engine.segments import DEFAULT_PRICE
 
 # Only what --help and argument errors need is imported up here: aiohttp, anyio and the
 # reader load inside the commands that use them, so `a2p --help` starts in a blink.
@@ -96,7 +97,10 @@ def _parser() -> argparse.ArgumentParser:
         description=textwrap.fill(
             "Read a recipient list and cut it into request bodies exactly as 'send' would, "
             "without sending anything. Prints the batches (recipients, bytes, input "
-            "positions) and every record rejected locally, so you can fix the list first.", 88),
+            "positions, SMS segments, UCS-2 messages, estimated cost), why texts are UCS-2 "
+            "(the characters and their lines), warnings (a UCS-2 batch text, more than half "
+            "the list rejected) and every record rejected locally, so you can fix the list "
+            "first.", 88),
         epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
         "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
         "  zcat numbers.txt.gz | a2p plan - --from +16505550100 --text Hi --json | jq .chunks",
@@ -106,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
                       help="list at most N local rejections (default 20; the JSON has all)")
+    plan.add_argument("--price-per-segment", type=_price, default=DEFAULT_PRICE,
+                      metavar="PRICE", help="price of one SMS segment for the cost estimate "
+                      f"(default {DEFAULT_PRICE}, a typical US A2P price in USD: use yours)")
     send = sub.add_parser(
         "send", help="send a list and follow every batch to completion",
         description=textwrap.fill(
@@ -432,7 +439,10 @@ def _plan(args: argparse.Namespace) -> int:
     aggregator = Aggregator()
     with open_input(args.input) as stream:
         blocks = read_lines(stream, options, aggregator.add_local)
-        plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes, max_messages)
+        plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes, max_messages,
+                         args.price_per_segment)
+    for warning in plan.warnings:
+        print(f"a2p: WARNING: {warning}", file=sys.stderr)
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(plan.as_json(), option=orjson.OPT_APPEND_NEWLINE))
     else:
@@ -443,24 +453,46 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
                    show: int) -> str:
+    from engine.segments import estimate_cost
+
     batches = f"{len(plan.chunks):,} batch" + ("es" if len(plan.chunks) != 1 else "")
+    price = plan.price_per_segment
     lines = [
         f"plan for {options.source}, from {sender}, at most {max_bytes:,} bytes per batch",
         f"  records read      {plan.records:>12,}",
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
         f"  rejected locally  {len(plan.rejected):>12,}",
-        "",
-        f"  {'batch':>6} {'recipients':>12} {'bytes':>14}   input positions",
+        f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
+        f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
+        f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "
+        "(--price-per-segment; the bill comes from RingCentral)",
     ]
-    lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,}   "
+    if plan.forcing:
+        lines.append("  UCS-2 because of  " + "; ".join(map(str, plan.forcing)))
+    lines += ["", f"  {'batch':>6} {'recipients':>12} {'bytes':>14} {'segments':>12} "
+              f"{'UCS-2':>10} {'cost':>12}   input positions"]
+    lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,} {c.segments:>12,} "
+              f"{c.ucs2:>10,} {estimate_cost(c.segments, price):>12,.2f}   "
               f"{c.first_position:,} .. {c.last_position:,}" for c in plan.chunks]
     if plan.rejected:
         lines += ["", f"  rejected locally (first {min(show, len(plan.rejected))}; --json "
                   "lists all):"]
         for r in plan.rejected[:show]:
             where = f"line {r.line}" if r.line is not None else f"item {r.index}"
-            lines.append(f"    {where}: {r.to!r}: {r.error_code}: {r.description}")
+            value = "" if r.to is None else f"{r.to!r}: "
+            lines.append(f"    {where}: {value}{r.error_code}: {r.description}")
     return "\n".join(lines)
+
+
+def _price(value: str) -> float:
+    try:
+        price = float(value)
+    except ValueError:
+        price = -1.0
+    if not price >= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a price; give a number such as "
+                                         "0.007")
+    return price
 
 
 async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:

@@ -1,14 +1,40 @@
-"""A dry run: read and chunk without sending, and summarise what would be sent."""
+"""A dry run: read and chunk without sending, and summarise what would be sent and what it
+would cost (messages, SMS segments, GSM-7 or UCS-2 and why, an estimate at a price per
+segment)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import segments as seg
 from engine.chunker import chunk_blocks
 from engine.reader import Block
-from engine.rejections import Aggregator, Rejection
+from engine.rejections import Aggregator, Rejection, mostly_rejected
+
+DEFAULT_PRICE = seg.DEFAULT_PRICE
+FORCING_SHOWN = 5  # characters named as the reason for UCS-2
+_CACHE_LIMIT = 65_536  # distinct texts remembered, so memory stays flat on per-message lists
+
+
+@dataclass(frozen=True, slots=True)
+class Forcing:
+    """A character that makes a text UCS-2, where it first occurs."""
+
+    char: str
+    line: int | None
+    position: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"char": self.char, "codePoint": f"U+{ord(self.char):04X}", "line": self.line,
+                "index": self.position}
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else f"record {self.position}"
+        return f"{seg.describe_char(self.char)} first on {where}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,10 +44,14 @@ class ChunkPlan:
     bytes: int
     first_position: int
     last_position: int
+    segments: int = 0
+    ucs2: int = 0  # messages sent as UCS-2
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, price: float = DEFAULT_PRICE) -> dict[str, Any]:
         return {"chunk": self.number, "recipients": self.recipients, "bytes": self.bytes,
-                "firstIndex": self.first_position, "lastIndex": self.last_position}
+                "firstIndex": self.first_position, "lastIndex": self.last_position,
+                "segments": self.segments, "ucs2Messages": self.ucs2,
+                "estimatedCost": seg.estimate_cost(self.segments, price)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +59,9 @@ class Plan:
     chunks: list[ChunkPlan]
     records: int
     rejected: list[Rejection] = field(default_factory=list)
+    price_per_segment: float = DEFAULT_PRICE
+    forcing: list[Forcing] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def recipients(self) -> int:
@@ -38,20 +71,147 @@ class Plan:
     def bytes(self) -> int:
         return sum(c.bytes for c in self.chunks)
 
+    @property
+    def segments(self) -> int:
+        return sum(c.segments for c in self.chunks)
+
+    @property
+    def ucs2(self) -> int:
+        return sum(c.ucs2 for c in self.chunks)
+
+    @property
+    def cost(self) -> float:
+        return seg.estimate_cost(self.segments, self.price_per_segment)
+
     def as_json(self) -> dict[str, Any]:
+        price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
-                "rejectedLocal": len(self.rejected), "chunks": [c.as_json() for c in self.chunks],
-                "bytes": self.bytes, "rejected": [r.as_json() for r in self.rejected]}
+                "rejectedLocal": len(self.rejected),
+                "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
+                "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
+                "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
+                "pricePerSegment": price, "estimatedCost": self.cost,
+                "warnings": self.warnings, "rejected": [r.as_json() for r in self.rejected]}
+
+
+@dataclass(slots=True)
+class _BlockCost:
+    """Segments and UCS-2 flags of one block's records; an int or bool when all are alike."""
+
+    positions: Sequence[int]
+    segments: list[int] | int
+    ucs2: list[bool] | bool
+
+    def range(self, first: int, last: int) -> tuple[int, int]:
+        """(segments, UCS-2 messages) of the records at positions first..last."""
+        i, j = bisect_left(self.positions, first), bisect_right(self.positions, last)
+        segs = self.segments * (j - i) if isinstance(self.segments, int) else sum(
+            self.segments[i:j])
+        ucs2 = (j - i if self.ucs2 else 0) if isinstance(self.ucs2, bool) else sum(
+            self.ucs2[i:j])
+        return segs, ucs2
+
+
+class CostTally:
+    """Counts each block's segments as the chunker reads it and hands each chunk its share.
+
+    The batch text is counted once; a distinct text once (up to a cache of recent texts);
+    a block of short GSM-7 texts in one pass over its joined text.
+    """
+
+    def __init__(self, batch_text: str | None) -> None:
+        self.batch = seg.encoding_of(batch_text) if batch_text else None
+        self.forcing: dict[str, Forcing] = {}
+        self._cache: dict[str, tuple[int, bool]] = {}
+        self._pending: deque[_BlockCost] = deque()
+
+    def tap(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            self._pending.append(self._measure(block))
+            yield block
+
+    def take(self, first: int, last: int) -> tuple[int, int]:
+        """(segments, UCS-2 messages) of the chunk holding positions first..last."""
+        segments = ucs2 = 0
+        for cost in self._pending:
+            if cost.positions[0] > last:
+                break
+            s, u = cost.range(first, last)
+            segments, ucs2 = segments + s, ucs2 + u
+        while self._pending and self._pending[0].positions[-1] <= last:
+            self._pending.popleft()
+        return segments, ucs2
+
+    def _measure(self, block: Block) -> _BlockCost:
+        texts = block.texts
+        if texts is None:
+            batch = self.batch
+            assert batch is not None  # a record without its own text has the batch text
+            if batch.forcing:
+                self._note(batch.forcing, block, 0)
+            return _BlockCost(block.positions, batch.segments, batch.name == seg.UCS2)
+        if None not in texts and seg.all_single_gsm7(texts):  # type: ignore[arg-type]
+            return _BlockCost(block.positions, 1, False)
+        counts: list[int] = []
+        wide: list[bool] = []
+        for k, text in enumerate(texts):
+            if text is None:
+                assert self.batch is not None
+                counts.append(self.batch.segments)
+                wide.append(self.batch.name == seg.UCS2)
+                continue
+            known = self._cache.get(text)
+            if known is None:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                known = self._cache[text] = (seg.segment_count(text), not seg.is_gsm7(text))
+            counts.append(known[0])
+            wide.append(known[1])
+            if known[1] and len(self.forcing) < FORCING_SHOWN:
+                self._note(seg.ucs2_forcing(text), block, k)
+        return _BlockCost(block.positions, counts, wide)
+
+    def _note(self, chars: Iterable[str], block: Block, k: int) -> None:
+        line = block.lines[k] if block.lines is not None else None
+        for c in chars:
+            if len(self.forcing) < FORCING_SHOWN:
+                self.forcing.setdefault(c, Forcing(c, line, block.positions[k]))
+
+
+def batch_text_warning(text: str | None) -> str | None:
+    """A warning when the batch text alone makes every message UCS-2, with what it costs."""
+    if not text:
+        return None
+    encoding = seg.encoding_of(text)
+    if not encoding.forcing:
+        return None
+    plain = text
+    for c in seg.ucs2_forcing(text, limit=len(text)):
+        plain = plain.replace(c, "?")
+    chars = ", ".join(map(seg.describe_char, encoding.forcing))
+    return (f"the batch text is UCS-2 because of {chars}: a segment holds 70 characters "
+            f"instead of 160, so every message costs {encoding.segments} segment(s) where "
+            f"GSM-7 would cost {seg.segment_count(plain)}. Replace those characters (e.g. "
+            "curly quotes with straight ones) to cut the bill.")
 
 
 def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text: str | None,
-              max_bytes: int, max_messages: int | None = None) -> Plan:
-    """Chunk every block and keep only sizes and position ranges, never the bodies.
+              max_bytes: int, max_messages: int | None = None,
+              price_per_segment: float = DEFAULT_PRICE) -> Plan:
+    """Chunk every block and keep only sizes, position ranges and segment counts, never the
+    bodies.
 
     ``aggregator`` must be the sink the reader reports local rejections to.
     """
-    chunks = [ChunkPlan(c.number, c.count, c.size, c.first_position, c.last_position)
-              for c in chunk_blocks(blocks, sender, text, max_bytes, max_messages,
-                                    keep_bodies=False)]
+    tally = CostTally(text)
+    chunks = []
+    for c in chunk_blocks(tally.tap(blocks), sender, text, max_bytes, max_messages,
+                          keep_bodies=False):
+        segments, ucs2 = tally.take(c.first_position, c.last_position)
+        chunks.append(ChunkPlan(c.number, c.count, c.size, c.first_position, c.last_position,
+                                segments, ucs2))
     records = sum(c.recipients for c in chunks) + aggregator.rejected_local
-    return Plan(chunks, records, aggregator.rejections())
+    rejected = aggregator.rejections()
+    warnings = [w for w in (batch_text_warning(text), mostly_rejected(records, rejected)) if w]
+    return Plan(chunks, records, rejected, price_per_segment, list(tally.forcing.values()),
+                warnings)

@@ -22,6 +22,9 @@ _GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 _GSM7 = _GSM7_BASIC | _GSM7_EXTENDED
 
 GSM7, UCS2 = "GSM-7", "UCS-2"
+# US dollars per segment used when none is given: a typical US A2P price. The estimate is only
+# as good as this figure: pass --price-per-segment with your contract's price.
+DEFAULT_PRICE = 0.007
 GSM7_SINGLE, GSM7_MULTI = 160, 153
 UCS2_SINGLE, UCS2_MULTI = 70, 67
 
@@ -110,3 +113,10 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
     21.0
     """
     return round(segments * price_per_segment, 6)
+
+
+def all_single_gsm7(texts: list[str]) -> bool:
+    """Whether every text is one GSM-7 segment with no extension character, checked in one
+    pass over the joined texts (the common case of a per-recipient list, counted in bulk)."""
+    return bool(texts) and max(map(len, texts)) <= GSM7_SINGLE and _GSM7_BASIC.issuperset(
+        "".join(texts))

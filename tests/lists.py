@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import random
 
+from engine.reader import ReadOptions
+
+
+def any_country(text: str = "Hi") -> ReadOptions:
+    """Read options that let non-North-American numbers through to the server (the
+    ``--any-country`` of the CLI), for tests of how server rejections are mapped."""
+    return ReadOptions(batch_text=text, north_american_only=False)
+
 
 def scattered(n: int, rng: random.Random, bad: float = 0.03
               ) -> tuple[list[str], set[int], set[int]]:
-    """(numbers, positions a local check rejects, positions the server rejects)."""
+    """(numbers, positions a local check rejects, positions the server rejects when the
+    North American check is left to it: ``any_country``)."""
     numbers, local, server = [], set(), set()
     for i in range(n):
         roll = rng.random()

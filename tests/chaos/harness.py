@@ -104,6 +104,7 @@ def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
     journal, report = work / "run.journal", work / "report.json"
     args = [sys.executable, "-m", "engine.cli", "send", str(work / "list.csv"), "--from",
             SENDER, "--text", "Chaos", "--report", str(report), "--max-batch-bytes", "2500",
+            "--any-country",
             "--concurrency", "3"]
     if journal.exists() and journal.stat().st_size:
         args += ["--resume", str(journal)]

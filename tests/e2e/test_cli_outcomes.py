@@ -80,7 +80,8 @@ def test_send_delivered_then_outcomes_then_resend_retryable(
     source.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
     report_path = tmp_path / "run.json"
     sent = a2p(running, "send", str(source), "--from", "+16505550100", "--text", "Hi",
-               "--profile", str(profile), "--report", str(report_path), "--wait", "delivered",
+               "--any-country", "--profile", str(profile), "--report", str(report_path),
+               "--wait", "delivered",
                "--delivery-timeout", "4", "--max-batch-bytes", "6000")
     assert sent.returncode == 0, sent.stderr.decode()
     report = orjson.loads(report_path.read_bytes())
@@ -122,7 +123,8 @@ def test_send_delivered_then_outcomes_then_resend_retryable(
                                                if r["retryable"] == "true"]
     before = running.simulator.store.accepted_count()
     again = a2p(running, "send", str(retry), "--from", "+16505550100", "--text", "Hi",
-                "--profile", str(profile), "--report", str(tmp_path / "again.json"))
+                "--any-country", "--profile", str(profile),
+                "--report", str(tmp_path / "again.json"))
     assert again.returncode == 0, again.stderr.decode()
     follow_up = orjson.loads((tmp_path / "again.json").read_bytes())
     assert follow_up["totals"]["sent"] == len(retryable)
@@ -141,7 +143,7 @@ def test_outcomes_jsonl_to_stdout_with_only_failed(
     source.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
     report_path = tmp_path / "run.json"
     sent = a2p(running, "send", str(source), "--from", "+16505550100", "--text", "Hi",
-               "--profile", str(profile), "--report", str(report_path))
+               "--any-country", "--profile", str(profile), "--report", str(report_path))
     assert sent.returncode == 0, sent.stderr.decode()
     done = a2p(running, "outcomes", str(report_path) + ".journal", "--out", "-", "--format",
                "jsonl", "--only", "failed", "--profile", str(profile))

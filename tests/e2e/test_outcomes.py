@@ -21,6 +21,7 @@ from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
 from engine.simulator.store import Store
 from tests.conftest import FakeClock, sim_settings
 from tests.e2e.conftest import SENDER, Start, engine_settings
+from tests.lists import any_country
 
 KINDS = ("ok", "ok", "ok", "again", "local", "server")
 STATUS_OUTCOME = {"Delivered": "delivered", "DeliveryFailed": "delivery-failed",
@@ -80,6 +81,7 @@ async def scenario(tmp: Path, kinds: list[str], failure_rate: float, silent: flo
         journal = tmp / f"run-{seed}.journal"
         journal.unlink(missing_ok=True)
         report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
+                                   read=any_country(),
                                    credentials=DEMO_CREDENTIALS, max_batch_bytes=max_bytes,
                                    wait="accepted", journal=journal)
         clock.advance(later)  # some processed, some receipts in, some not
@@ -121,6 +123,7 @@ async def sent_run(start: Start, tmp: Path, n: int, max_bytes: int = 2000, **sim
     path.write_text("to\n" + "".join(f"{x}\n" for x in make_list(["ok", "local", "ok"] * n)))
     journal = tmp / "run.journal"
     report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
+                                   read=any_country(),
                                credentials=DEMO_CREDENTIALS, max_batch_bytes=max_bytes,
                                journal=journal)
     return settings, journal, report
@@ -139,6 +142,7 @@ async def test_wait_delivered_reads_receipts_until_none_is_pending(
 
     items = make_list(["ok"] * 300)
     report = await engine.send(items, sender=SENDER, text="Hi", config=settings,
+                                   read=any_country(),
                                credentials=DEMO_CREDENTIALS, max_batch_bytes=3000,
                                wait="delivered", delivery_timeout=30, on_event=collect)
     statuses = report["totals"]["statuses"]

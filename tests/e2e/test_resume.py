@@ -14,7 +14,7 @@ import engine
 from engine.journal import JournalError
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
-from tests.lists import scattered
+from tests.lists import any_country, scattered
 
 
 def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
@@ -26,6 +26,7 @@ def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
 
 async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
     options.setdefault("text", "Hi")
+    options.setdefault("read", any_country(options["text"]))
     return await engine.send(path, sender=SENDER, config=settings,
                              credentials=DEMO_CREDENTIALS, max_batch_bytes=1500,
                              concurrency=2, **options)

@@ -14,7 +14,7 @@ from engine.config import RetrySettings
 from engine.simulator import FaultSettings, GroupLimit
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
-from tests.lists import scattered
+from tests.lists import any_country, scattered
 
 
 def recipients(n: int, seed: int = 1) -> tuple[list[str], set[int], set[int]]:
@@ -28,6 +28,7 @@ async def run(items: Any, settings: engine.Settings, **options: Any) -> dict[str
         events.append(event)
 
     options.setdefault("text", "Hi")
+    options.setdefault("read", any_country(options["text"]))
     report = await engine.send(items, sender=SENDER, config=settings,
                                credentials=DEMO_CREDENTIALS, on_event=collect, **options)
     report["events"] = events

@@ -1,0 +1,65 @@
+"""The dry run as a cost preview: segments, UCS-2 and why, estimates per chunk and in total."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.plan import make_plan
+from engine.reader import ReadOptions, read_lines
+from engine.rejections import Aggregator
+from engine.segments import segment_count
+
+SENDER = "+16505550100"
+
+
+def plan_of(lines: list[str], text: str | None = None, max_messages: int | None = None,
+            price: float = 0.01, **options: object):
+    aggregator = Aggregator()
+    raw = [(line + "\n").encode() for line in lines]
+    blocks = read_lines(raw, ReadOptions(source="x.csv", batch_text=text, **options),  # type: ignore[arg-type]
+                        aggregator.add_local)
+    return make_plan(blocks, aggregator, SENDER, text, 50_000_000, max_messages, price)
+
+
+def test_segments_and_cost_per_chunk_and_in_total() -> None:
+    """Each chunk counts its own messages' segments; the total is their sum, priced."""
+    texts = ["Hi", "x" * 161, "Grüße 😀", "a" * 152 + "€" + "a" * 152, "ok"] * 30
+    lines = ["to,text", *(f'+1415{2_000_000 + i},"{t}"' for i, t in enumerate(texts))]
+    plan = plan_of(lines, max_messages=7)
+    expected = [segment_count(t) for t in texts]
+    assert [c.segments for c in plan.chunks] == [sum(expected[i:i + 7])
+                                                 for i in range(0, len(texts), 7)]
+    assert plan.segments == sum(expected)
+    assert plan.ucs2 == 30
+    assert plan.cost == pytest.approx(sum(expected) * 0.01)
+    assert plan.as_json()["chunks"][0]["estimatedCost"] == pytest.approx(sum(expected[:7]) * 0.01)
+
+
+def test_ucs2_is_explained_with_the_character_and_its_line() -> None:
+    """The plan names the first characters that force UCS-2 and the line each first occurs on."""
+    lines = ["to,text", "+14155550100,Plain", "+14155550101,It’s here", "+14155550102,😀 ’"]
+    plan = plan_of(lines)
+    assert [(f.char, f.line) for f in plan.forcing] == [("’", 3), ("😀", 4)]
+    assert plan.as_json()["ucs2Because"][0] == {"char": "’", "codePoint": "U+2019", "line": 3,
+                                                "index": 1}
+    assert plan.ucs2 == 2
+    assert plan.segments == 3
+
+
+def test_a_ucs2_batch_text_is_counted_once_and_warned_about() -> None:
+    """A curly quote in the batch text: every message is UCS-2, and a warning says what it costs."""
+    text = "We’re open " + "x" * 70
+    plan = plan_of([f"+1415{2_000_000 + i}" for i in range(10_000)], text=text, format="lines")
+    assert plan.segments == 10_000 * 2
+    assert plan.ucs2 == 10_000
+    assert any("batch text is UCS-2 because of '’' (U+2019)" in w and "GSM-7 would cost 1" in w
+               for w in plan.warnings)
+
+
+def test_a_mostly_rejected_list_is_warned_about() -> None:
+    """More than half rejected: the plan warns, naming the commonest reason."""
+    plan = plan_of(["+44 20 7183 8750", "+44 20 7183 8751", "+14155550100"], text="Hi",
+                   format="lines")
+    assert plan.warnings
+    assert "LCL-NOT-NORTH-AMERICAN" in plan.warnings[0]
+    assert plan.as_json()["warnings"] == plan.warnings
