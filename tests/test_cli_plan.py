@@ -70,3 +70,34 @@ def test_missing_file_and_strict_failures_exit_2(tmp_path: Path,
     path.write_text("+14155550100\nbad\n")
     assert main(["plan", str(path), "--from", SENDER, "--text", "x", "--strict"]) == 2
     assert f"{path}, line 2" in capsys.readouterr().err
+
+
+def test_plan_shows_segments_encoding_cost_and_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The human plan is the cost preview: segments, UCS-2 and why, an estimate at the given
+    price, the batch-text warning, and a JSONL record without "to" shown without 'None'."""
+    path = tmp_path / "l.jsonl"
+    path.write_text('{"to": "+14155550100"}\n{"to": "+14155550101"}\n{"phone": "x"}\n')
+    assert main(["plan", str(path), "--from", SENDER, "--text", "Don’t miss it",
+                 "--price-per-segment", "0.5"]) == 0
+    captured = capsys.readouterr()
+    assert "SMS segments                 2  (GSM-7 messages 0, UCS-2 messages 2)" in captured.out
+    assert "estimated cost            1.00  at 0.5 per segment" in captured.out
+    assert "UCS-2 because of  '’' (U+2019) first on line 1" in captured.out
+    assert "line 3: LCL-BAD-ITEM: no \"to\" in this record" in captured.out
+    assert "None" not in captured.out
+    assert "a2p: WARNING: the batch text is UCS-2 because of '’' (U+2019)" in captured.err
+
+
+def test_plan_warns_when_most_of_the_list_is_rejected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """More than half rejected: a loud warning on stderr and in --json, naming the reason."""
+    path = tmp_path / "l.txt"
+    path.write_text("+44 20 7183 8750\n+44 20 7183 8751\n+14155550100\n")
+    assert main(["plan", str(path), "--from", SENDER, "--text", "Hi"]) == 0
+    assert ("a2p: WARNING: 2 of 3 records (67%) were rejected; the commonest reason is "
+            "LCL-NOT-NORTH-AMERICAN") in capsys.readouterr().err
+    plan = plan_json([str(path), "--from", SENDER, "--text", "Hi"])
+    assert "LCL-NOT-NORTH-AMERICAN" in plan["warnings"][0]

@@ -387,3 +387,111 @@ def test_plain_lines_block_path_agrees_with_the_careful_path(rows: list[str], bl
     JSONL), gives the careful path's records, rejections, lines and byte offsets exactly."""
     bulk, careful = read_both(rows, [], crlf, block, source="x.txt", batch_text="Batch")
     assert bulk == careful
+
+
+def lines_of(text: str, encoding: str = "utf-8") -> list[bytes]:
+    return [line.encode(encoding) for line in text.splitlines(keepends=True)]
+
+
+def read_text(text: str, source: str = "x.csv", encoding: str = "utf-8", **options: Any
+              ) -> tuple[list[list[Any]], list[Rejection]]:
+    rejected: list[Rejection] = []
+    blocks = list(read_lines(lines_of(text, encoding), ReadOptions(source=source, **options),
+                             rejected.append))
+    return flatten(blocks), rejected
+
+
+def test_windows_1252_bytes_suggest_the_encoding_and_are_read_with_it() -> None:
+    """Accented cp1252 names are refused as UTF-8 with the fix named; with --encoding cp1252
+    the same bytes are read, at the same byte offsets."""
+    text = "to,text\n+14155550100,Hi\n+14155550101,Hi José\n"
+    _, rejected = read_text(text, encoding="cp1252")
+    assert [(r.line, r.error_code) for r in rejected] == [(3, "LCL-BAD-UTF8")]
+    assert rejected[0].description == ("line 3 is not UTF-8 but looks like Windows-1252 (é); "
+                                       "pass --encoding cp1252")
+    rows: list[Block] = list(read_lines(lines_of(text, "cp1252"),
+                                        ReadOptions(encoding="cp1252"), [].append))
+    assert flatten(rows) == [[0, 2, "+14155550100", "Hi"], [1, 3, "+14155550101", "Hi José"]]
+    assert list(rows[0].offsets or []) == [len(b"to,text\n"), len(b"to,text\n+14155550100,Hi\n")]
+
+
+def test_an_encoding_that_splits_newlines_is_refused() -> None:
+    """UTF-16 cannot be read line by line at byte offsets: refused with the conversion."""
+    with pytest.raises(UsageError, match="iconv"):
+        ReadOptions(encoding="utf-16")
+    with pytest.raises(UsageError, match="cp1252"):
+        ReadOptions(encoding="klingon")
+
+
+@pytest.mark.parametrize(("source", "text", "options"), [
+    ("x.tsv", "to\ttext\n+14155550100\tHi, all\n", {}),
+    ("x.csv", "to;text\n+14155550100;Hi, all\n", {}),
+    ("x.csv", 'to;text\n+14155550100;"Hi, all"\n', {}),
+    ("x.txt", "to|text\n+14155550100|Hi, all\n", {"format": "csv", "delimiter": "|"}),
+])
+def test_tab_semicolon_and_given_delimiters(source: str, text: str, options: Any) -> None:
+    """.tsv is tab-separated, a semicolon header is sniffed, --delimiter is obeyed."""
+    assert read_text(text, source, **options) == ([[0, 2, "+14155550100", "Hi, all"]], [])
+
+
+def test_a_header_without_the_number_column_names_the_likely_fix() -> None:
+    """No 'to' column: the message shows the header as split and the column to pass."""
+    with pytest.raises(InputError, match=r"read as semicolon-separated: 'Name', 'Mobile "
+                       r"Phone'\. Pass --to-column 'Mobile Phone'"):
+        read_text("Name;Mobile Phone\nAnn;+14155550100\n")
+
+
+def test_jsonl_numeric_to_is_read_and_a_missing_to_is_named() -> None:
+    """A number written without quotes is its digits; a record without "to" says so."""
+    text = '{"to": 6505550123}\n{"to": 16505550124.0}\n{"phone": "+14155550100"}\n'
+    accepted, rejected = read_text(text, "x.jsonl", batch_text="Hi")
+    assert [a[2] for a in accepted] == ["+16505550123", "+16505550124"]
+    assert [(r.line, r.to) for r in rejected] == [(3, None)]
+    assert rejected[0].description.startswith('no "to" in this record (it has: phone)')
+
+
+def test_a_duplicate_names_the_line_it_repeats() -> None:
+    """LCL-DUPLICATE shows the value and the earlier line (or item) it repeats."""
+    _, rejected = read_text("+14155550100\n(415) 555-0101\n415.555.0100\n", "x.txt",
+                            batch_text="Hi", dedupe=True)
+    assert [r.description for r in rejected] == [
+        "'415.555.0100' (+14155550100) repeats line 1, with the same text"]
+    rejected = []
+    list(read_items(["+14155550100", "+14155550100"], ReadOptions(batch_text="Hi", dedupe=True),
+                    rejected.append))
+    assert "repeats item 0" in rejected[0].description
+
+
+@pytest.mark.parametrize("value", ["+44 20 7183 8750", "555-234-5678", "6.50555E+09", "12345",
+                                   "phone"])
+def test_every_number_rejection_shows_the_value(value: str) -> None:
+    """Whatever the reason, the message quotes the number as the list wrote it."""
+    _, rejected = read_text(f"to\n{value}\n", batch_text="Hi")
+    assert repr(value) in rejected[0].description
+
+
+def test_default_country_none_requires_the_plus_and_any_country_lets_others_through() -> None:
+    """--default-country none needs +1; --any-country leaves +44 to the server."""
+    _, rejected = read_text("to\n6505550123\n", batch_text="Hi", default_country=None)
+    assert "--default-country US" in rejected[0].description
+    accepted, _ = read_text("to\n+44 20 7183 8750\n", batch_text="Hi",
+                            north_american_only=False)
+    assert accepted[0][2] == "+442071838750"
+
+
+def test_strict_numbers_use_libphonenumber_on_the_careful_path() -> None:
+    """Area code 222 passes the built-in check; --strict-numbers refuses it, with its line."""
+    text = "to\n+12225550100\n+16505550123\n"
+    assert len(read_text(text, batch_text="Hi")[0]) == 2
+    accepted, rejected = read_text(text, batch_text="Hi", strict_numbers=True)
+    assert [a[2] for a in accepted] == ["+16505550123"]
+    assert [(r.line, r.error_code) for r in rejected] == [(2, "LCL-UNREACHABLE-NUMBER")]
+
+
+def test_the_journal_header_round_trips_every_read_option() -> None:
+    """Resume and outcomes re-read the input with exactly the options of the first run."""
+    given = ReadOptions(source="x.csv", format="csv", to_column="Phone", text_column="Msg",
+                        text_column_required=True, encoding="cp1252", delimiter=";",
+                        default_country="CA", strict_numbers=True, north_american_only=False)
+    header = orjson.loads(orjson.dumps(given.as_header()))
+    assert ReadOptions.from_header(header, source="x.csv") == given
