@@ -17,7 +17,6 @@ from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 DEFAULT_PRICE = seg.DEFAULT_PRICE
 FORCING_SHOWN = 5  # characters named as the reason for UCS-2
-_CACHE_LIMIT = 65_536  # distinct texts remembered, so memory stays flat on per-message lists
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +114,13 @@ class _BlockCost:
 class CostTally:
     """Counts each block's segments as the chunker reads it and hands each chunk its share.
 
-    The batch text is counted once; a distinct text once (up to a cache of recent texts);
-    a block of short GSM-7 texts in one pass over its joined text.
+    The batch text is counted once; a block's own texts with C-level maps for the alphabet
+    and arithmetic for the lengths (``segments.count_many``).
     """
 
     def __init__(self, batch_text: str | None) -> None:
         self.batch = seg.encoding_of(batch_text) if batch_text else None
         self.forcing: dict[str, Forcing] = {}
-        self._cache: dict[str, tuple[int, bool]] = {}
         self._pending: deque[_BlockCost] = deque()
 
     def tap(self, blocks: Iterable[Block]) -> Iterator[Block]:
@@ -150,32 +148,37 @@ class CostTally:
             if batch.forcing:
                 self._note(batch.forcing, block, 0)
             return _BlockCost(block.positions, batch.segments, batch.name == seg.UCS2)
-        if None not in texts and seg.all_single_gsm7(texts):  # type: ignore[arg-type]
-            return _BlockCost(block.positions, 1, False)
-        counts: list[int] = []
-        wide: list[bool] = []
-        for k, text in enumerate(texts):
-            if text is None:
-                assert self.batch is not None
-                counts.append(self.batch.segments)
-                wide.append(self.batch.name == seg.UCS2)
-                continue
-            known = self._cache.get(text)
-            if known is None:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                known = self._cache[text] = (seg.segment_count(text), not seg.is_gsm7(text))
-            counts.append(known[0])
-            wide.append(known[1])
-            if known[1] and len(self.forcing) < FORCING_SHOWN:
-                self._note(seg.ucs2_forcing(text), block, k)
+        if None in texts:  # some records use the batch text: count it once for all of them
+            batch = self.batch
+            assert batch is not None
+            own = [t for t in texts if t is not None]
+            counts, wide = seg.count_many(own)
+            mine, flags = iter(counts), iter(wide)
+            counts = [batch.segments if t is None else next(mine) for t in texts]
+            wide = [batch.name == seg.UCS2 if t is None else next(flags) for t in texts]
+        else:
+            counts, wide = seg.count_many(texts)  # type: ignore[arg-type]
+        if len(self.forcing) < FORCING_SHOWN and any(wide):
+            self._first_forcing(texts, wide, block)
         return _BlockCost(block.positions, counts, wide)
+
+    def _first_forcing(self, texts: list[str | None], wide: list[bool], block: Block) -> None:
+        """Note the characters forcing UCS-2 not seen before, each with its first record."""
+        wide_texts = [t for t, w in zip(texts, wide, strict=True) if w and t is not None]
+        new = sorted(seg.forcing_in(wide_texts) - self.forcing.keys())
+        if not new:
+            return
+        for k, text in enumerate(texts):
+            if text is not None and wide[k]:
+                self._note([c for c in seg.ucs2_forcing(text, len(text)) if c in new], block, k)
+            if len(self.forcing) >= FORCING_SHOWN:
+                return
 
     def _note(self, chars: Iterable[str], block: Block, k: int) -> None:
         line = block.lines[k] if block.lines is not None else None
         for c in chars:
-            if len(self.forcing) < FORCING_SHOWN:
-                self.forcing.setdefault(c, Forcing(c, line, block.positions[k]))
+            if len(self.forcing) < FORCING_SHOWN and c not in self.forcing:
+                self.forcing[c] = Forcing(c, line, block.positions[k])
 
 
 def batch_text_warning(text: str | None) -> str | None:

@@ -10,7 +10,7 @@ than their length divided by 153 or 67 (3GPP TS 23.038 and TS 23.040).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _GSM7_BASIC = frozenset(
@@ -115,8 +115,29 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
     return round(segments * price_per_segment, 6)
 
 
-def all_single_gsm7(texts: list[str]) -> bool:
-    """Whether every text is one GSM-7 segment with no extension character, checked in one
-    pass over the joined texts (the common case of a per-recipient list, counted in bulk)."""
-    return bool(texts) and max(map(len, texts)) <= GSM7_SINGLE and _GSM7_BASIC.issuperset(
-        "".join(texts))
+def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
+    """``segment_count`` and whether it is UCS-2, for each text of a block: C-level maps for
+    the alphabet checks, arithmetic for the common lengths, the exact count only for long
+    texts that hold a wide character.
+
+    >>> count_many(["Hi", "x" * 161, "Привет"])
+    ([1, 2, 1], [False, False, True])
+    """
+    lengths = list(map(len, texts))
+    gsm = list(map(_GSM7.issuperset, texts))
+    ucs2 = [not g for g in gsm]
+    if not lengths or max(lengths) <= UCS2_SINGLE // 2:
+        return [1] * len(texts), ucs2  # even all surrogate pairs fit one UCS-2 segment
+    basic = list(map(_GSM7_BASIC.issuperset, texts))
+    counts = [
+        (1 if n <= GSM7_SINGLE else -(-n // GSM7_MULTI)) if b
+        else 1 if n <= (GSM7_SINGLE // 2 if g else UCS2_SINGLE // 2)
+        else segment_count(t)
+        for t, n, b, g in zip(texts, lengths, basic, gsm, strict=True)
+    ]
+    return counts, ucs2
+
+
+def forcing_in(texts: Iterable[str]) -> set[str]:
+    """Every distinct character of ``texts`` that forces UCS-2 (one pass over their join)."""
+    return set("".join(texts)) - _GSM7

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from engine.segments import (
     GSM7,
     UCS2,
+    count_many,
     describe_char,
     encoding_of,
     estimate_cost,
@@ -97,3 +98,10 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(engine.segments)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab €^{жé😀’"), max_size=400), max_size=20))
+def test_count_many_agrees_with_segment_count(texts: list[str]) -> None:
+    """The block count equals segment_count and the alphabet check text by text."""
+    assert count_many(texts) == ([segment_count(t) for t in texts],
+                                 [not is_gsm7(t) for t in texts])

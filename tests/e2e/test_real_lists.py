@@ -119,3 +119,16 @@ async def test_resume_and_outcomes_reread_a_cp1252_file_by_byte_offset(
     sent = [(row.to, row.text) for row in rows if row.outcome != "rejected-local"]
     assert sorted(sent) == sorted(good)
     assert sum(row.outcome == "rejected-local" for row in rows) == bad
+
+
+def test_send_with_an_unknown_template_field_exits_2_before_any_post(tmp_path: Path) -> None:
+    """`a2p send` refuses the template at the header: exit 2, nothing sent."""
+    path = tmp_path / "export.csv"
+    write_list(path, 10)
+    with SimulatorThread(sim_settings()) as running:
+        sent = a2p(running, "send", str(path), "--from", SENDER, "--to-column", "Phone Number",
+                   "--encoding", "cp1252", "--template", "Hi {Name}", "--report",
+                   str(tmp_path / "r.json"))
+        assert list(running.simulator.store.ledger()) == []
+    assert sent.returncode == 2, sent.stderr.decode()
+    assert "{Name} is not a column of the header" in sent.stderr.decode()
