@@ -689,8 +689,8 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def demo_recipients(n: int) -> Iterator[str]:
-    """Distinct numbers with a few bad ones: malformed (caught locally) and non-North-American
-    (rejected by the server)."""
+    """Distinct numbers with a few bad ones, all caught by the local checks: malformed, and
+    non-North-American (which the server would refuse with SMS-RC-410)."""
     for i in range(n):
         if i % 997 == 996:
             yield f"555-{i:07d}"

@@ -105,3 +105,10 @@ def test_count_many_agrees_with_segment_count(texts: list[str]) -> None:
     """The block count equals segment_count and the alphabet check text by text."""
     assert count_many(texts) == ([segment_count(t) for t in texts],
                                  [not is_gsm7(t) for t in texts])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab .xжéè😀’"), max_size=400), max_size=20))
+def test_count_many_agrees_on_blocks_without_escape_characters(texts: list[str]) -> None:
+    """The same on blocks the ASCII shortcut takes (no {, ^, € in any text)."""
+    assert count_many(texts) == ([segment_count(t) for t in texts],
+                                 [not is_gsm7(t) for t in texts])
