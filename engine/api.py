@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -103,7 +104,10 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                        rng=random.Random())
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
                       settings.limits.max_batch_messages)
-    run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep)
+    run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep,
+              clock=clock, slots=anyio.CapacityLimiter(settings.concurrency))
+    if _is_path(recipients) and not options.dedupe:
+        run.rebuild = _rebuilder(str(recipients), options, sender, text, run)
     if on_read is not None:
         run.on_read = on_read
     if stop is not None:
@@ -118,6 +122,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             plan = restore(state, run.aggregator)
             _adopt_plan(run, chunker, plan)
+            run.resume_since = _history_start(state.header)
             run.journal = Journal.reopen(Path(resume), state.complete_bytes)
         elif journal is not None:
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
@@ -184,6 +189,7 @@ def _adopt_plan(run: Run, chunker: Chunker, plan: ResumePlan) -> None:
     run.records.update(plan.records)
     run.owned |= {r.batch_id for r in plan.records.values() if r.batch_id}
     run.set_next_number(plan.next_number)
+    run.origins.update(plan.origins)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
         chunker.max_bytes = min(chunker.max_bytes, plan.max_bytes)
@@ -253,6 +259,35 @@ def _in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | 
     return out
 
 
+def _history_start(header: dict[str, Any]) -> float | None:
+    """Where a resumed run looks for lost batches: an hour before the run began (our clock
+    then, so an hour also covers a server clock that is off)."""
+    try:
+        return datetime.fromisoformat(header["startedAt"]).timestamp() - 3600.0
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _rebuilder(path: str, options: ReadOptions, sender: str, text: str | None, run: Run
+               ) -> Callable[[int], Awaitable[Chunk]]:
+    """Reads a chunk of a file again from where it began, so a chunk waiting on a lost
+    answer holds no body."""
+    async def rebuild(number: int) -> Chunk:
+        record = run.records[number]
+        offset, line = run.origins.get(number, (None, None))
+        entry = {"chunk": number, "first": record.first, "last": record.last,
+                 "messages": record.count, "offset": offset, "line": line}
+
+        def build() -> Chunk:
+            with ExitStack() as stack:
+                _, blocks = _read_file_from(path, options, lambda r: None, entry, stack)
+                return rebuild_chunk(blocks, entry, sender, text)
+
+        return await anyio.to_thread.run_sync(build)
+
+    return rebuild
+
+
 def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
     """How much of a regular, uncompressed file has been read: tell() costs nothing per line."""
     try:
@@ -275,15 +310,18 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
                 tracker.add(record)
     send_stream, receive_stream = anyio.create_memory_object_stream[Chunk](0)
     async with anyio.create_task_group() as group:
-        for caught in in_flight:
-            group.start_soon(recover, run, caught, on_accepted)
-        group.start_soon(produce, run, source, send_stream, local)
-        async with anyio.create_task_group() as workers:
-            async with receive_stream:
-                for _ in range(run.settings.concurrency):
-                    workers.start_soon(work, run, receive_stream.clone(), on_accepted)
-            if wait == "completed":
-                group.start_soon(tracker.follow)
+        if wait == "completed":
+            group.start_soon(tracker.follow)
+        async with anyio.create_task_group() as pending:
+            run.pending = pending  # lost answers are reconciled here, beside the workers
+            for caught in in_flight:
+                pending.start_soon(recover, run, caught, on_accepted)
+            pending.start_soon(produce, run, source, send_stream, local)
+            async with anyio.create_task_group() as workers:
+                async with receive_stream:
+                    for _ in range(run.settings.concurrency):
+                        workers.start_soon(work, run, receive_stream.clone(), on_accepted)
+        run.pending = None
         run.submitted.set()
         tracker.wake.set()
     return run.stopping.is_set()

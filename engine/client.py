@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -51,7 +52,8 @@ class _Token:
 class ApiClient:
     def __init__(self, settings: Settings, credentials: Credentials, transport: Transport, *,
                  clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self._credentials = credentials
         self._transport = transport
@@ -67,6 +69,8 @@ class ApiClient:
         self.requests = 0
         self.throttled = 0
         self.server_date: float | None = None
+        self._wall = wall
+        self._server_offset = 0.0  # server clock minus ours, from the last Date header
 
     def __repr__(self) -> str:
         return f"ApiClient({self.settings.server_url!r})"
@@ -168,6 +172,12 @@ class ApiClient:
         if header:
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(header).timestamp()
+                self._server_offset = self.server_date - self._wall()
+
+    def server_now(self) -> float:
+        """The server's clock (epoch seconds), as its last Date header showed it (to the
+        second): listings filter on the server's creationTime, not on our clock."""
+        return self._wall() + self._server_offset
 
     async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
                    params: Mapping[str, Any] | None = None) -> Reply:

@@ -12,7 +12,7 @@ the batch is looked for again and again until a settle window has passed since t
 - absent only when a look that began after the window found nothing that could be it;
 - undecided when that last look still holds a candidate it cannot tell.
 
-    >>> r = Reconciliation(Expected("+16505550100", {"+14155550100": "Hi"}), set(),
+    >>> r = Reconciliation(Expected.of("+16505550100", [("+14155550100", "Hi")]), set(),
     ...                    started=0.0, window=10.0, date_from="2026-11-25T12:00:00+00:00")
     >>> r.next(0.0)
     ReadListing(params={'from': '+16505550100', 'dateFrom': '2026-11-25T12:00:00+00:00'})
@@ -20,25 +20,45 @@ the batch is looked for again and again until a settle window has passed since t
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+import hashlib
+from array import array
+from bisect import bisect_left
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
 
 
+def _digest(*parts: str) -> int:
+    data = "\x00".join(parts).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
-    """What the lost request held: its sender and each recipient's text (None: the batch
-    text, which the server may not echo)."""
+    """What the lost request held: its sender, its size, and a fingerprint of each
+    (recipient, text): 16 bytes a recipient, so a 50 MB body need not stay in memory."""
 
     sender: str
-    texts: Mapping[str, str | None]
-    count: int = 0
+    count: int
+    _pairs: array[int]
+    _tos: array[int]
 
-    def __post_init__(self) -> None:
-        if not self.count:
-            object.__setattr__(self, "count", len(self.texts))
+    @classmethod
+    def of(cls, sender: str, messages: Iterable[tuple[str, str | None]]) -> Expected:
+        pairs, tos = array("q"), array("q")
+        for to, text in messages:
+            tos.append(_digest(to))
+            pairs.append(_digest(to, text or ""))
+        return cls(sender, len(tos), array("q", sorted(pairs)), array("q", sorted(tos)))
+
+    def holds(self, to: str, text: str | None) -> bool:
+        """The chunk has this recipient with this text (any text when ``text`` is None)."""
+        table, key = (self._tos, _digest(to)) if text is None else \
+            (self._pairs, _digest(to, text))
+        k = bisect_left(table, key)
+        return k < len(table) and table[k] == key
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +207,7 @@ class Reconciliation:
         """Same recipient with the same text: another campaign from this sender to the same
         list must not be mistaken for ours."""
         to = message.get("to") if isinstance(message, dict) else None
-        if not isinstance(to, list) or not to or to[0] not in self.expected.texts:
+        if not isinstance(to, list) or not to or not isinstance(to[0], str):
             return False
-        text, expected = message.get("text"), self.expected.texts[to[0]]
-        return text is None or expected is None or text == expected
+        text = message.get("text")
+        return self.expected.holds(to[0], text if isinstance(text, str) else None)

@@ -37,6 +37,7 @@ class ChunkRecord:
     error_codes: dict[str, int] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     note: str | None = None
+    adopted: bool = False  # found on the server after its answer was lost
 
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
@@ -50,7 +51,7 @@ class ChunkRecord:
             "deliveryFailed": self.delivery_failed, "errorCodes": self.error_codes or None,
             "createdAt": self.created, "submittedAt": self.submitted_at,
             "completedAt": self.completed_at,
-            "error": self.error, "note": self.note,
+            "error": self.error, "note": self.note, "adopted": self.adopted,
         }
 
 
@@ -77,6 +78,7 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "rejectedServer": aggregator.rejected_server,
         "failedChunks": sum(r.state == lifecycle.FAILED for r in live),
         "unknownChunks": sum(r.state == lifecycle.UNKNOWN for r in live),
+        "adoptedChunks": sum(r.adopted for r in live),
         "delivered": sum(r.delivered or 0 for r in live),
         "deliveryFailed": sum(r.delivery_failed or 0 for r in live),
         "cost": round(sum(costs), 6) if costs else None,

@@ -15,7 +15,7 @@ from engine import lifecycle
 from engine.errors import EngineError
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
-from engine.sender import Run
+from engine.sender import Run, recover_rejections
 
 
 class Tracker:
@@ -107,6 +107,10 @@ class Tracker:
             codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
             for code, n in (codes or {}).items():
                 record.error_codes[code] = record.error_codes.get(code, 0) + int(n)
+        try:
+            await recover_rejections(self.run, record)
+        except EngineError as exc:
+            record.note = f"adopted; its server rejections could not be recovered: {exc}"
         record.completed_at = now_iso()
         record.move(lifecycle.COMPLETED)
         self.run.log_state(record)

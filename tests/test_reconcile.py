@@ -58,7 +58,7 @@ def drive(server: Server, window: float = 10.0, owned: set[str] | None = None,
           texts: dict[str, str] = OURS, on_step: Callable[[Step, float], None] | None = None
           ) -> tuple[Step, Reconciliation, float]:
     """Run a reconciliation to its end; each read takes 0.1 s of the fake clock."""
-    r = Reconciliation(Expected(SENDER, dict(texts)), owned or set(), started=0.0,
+    r = Reconciliation(Expected.of(SENDER, texts.items()), owned or set(), started=0.0,
                        window=window, date_from="2026-11-25T12:00:00+00:00", interval=1.0,
                        max_interval=4.0)
     now = 0.0
@@ -175,7 +175,7 @@ def test_a_batch_claimed_by_another_chunk_is_disowned_and_the_search_goes_on() -
     """Found, but another chunk adopted it first: the search continues to the end."""
     server = Server()
     server.add("ours", OURS)
-    r = Reconciliation(Expected(SENDER, OURS), set(), started=0.0, window=0.0,
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=0.0,
                        date_from="x")
     step = r.next(0.0)
     assert isinstance(step, ReadListing)

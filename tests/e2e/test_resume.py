@@ -12,6 +12,7 @@ import pytest
 
 import engine
 from engine.journal import JournalError
+from engine.sender import LOST_CODE
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import scattered
@@ -87,17 +88,15 @@ async def test_a_request_in_flight_at_the_crash_is_reconciled_not_resent(
     accepted = max(i for i, line in enumerate(lines) if b'"status":"accepted"' in line)
     journal.write_bytes(b"".join(lines[:accepted]))  # as if killed before writing it
     report = await send(path, settings, resume=journal)
-    check(report, running, numbers, local, server, _lost_server_rejections(report))
-    assert any(b["note"] and "adopted" in b["note"] for b in report["batches"])
-
-
-def _lost_server_rejections(report: dict[str, Any]) -> set[int]:
-    """An adopted batch's server rejections are not known (the server returns them once)."""
-    lost: set[int] = set()
-    for batch in report["batches"]:
-        if batch["note"] and "adopted" in batch["note"]:
-            lost |= set(range(batch["firstIndex"], batch["lastIndex"] + 1))
-    return lost
+    check(report, running, numbers, local, server)  # the adopted batch's rejections too
+    adopted = [b for b in report["batches"] if b["adopted"]]
+    assert adopted
+    assert report["totals"]["adoptedChunks"] == len(adopted)
+    recovered = {r["index"] for r in report["rejected"] if r["errorCode"] == LOST_CODE}
+    inside = {i for b in adopted for i in server if b["firstIndex"] <= i <= b["lastIndex"]}
+    assert recovered == inside
+    assert all(r["batchId"] == adopted[0]["batchId"] for r in report["rejected"]
+               if r["errorCode"] == LOST_CODE)
 
 
 async def stopped_run(start: Start, tmp_path: Path) -> tuple[engine.Settings, Path, Path]:
