@@ -61,8 +61,9 @@ async def _achunks(blocks: AsyncIterator[Block], chunker: Chunker) -> AsyncItera
         yield last
 
 
-async def send(recipients: Recipients, *, sender: str, text: str | None = None,
-               template: str | None = None, config: Settings | str = "simulator",
+async def send(recipients: Recipients | None = None, *, sender: str | None = None,
+               text: str | None = None,
+               template: str | None = None, config: Settings | str | None = None,
                credentials: Credentials | None = None, read: ReadOptions | None = None,
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
@@ -85,7 +86,13 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    if resume is not None and recipients is None:
+        recipients, sender, text, template, read, config = _from_journal(
+            Path(resume), sender, text, template, read, config)
+    if recipients is None or sender is None:
+        raise UsageError("send needs recipients and sender, or resume= a journal that holds "
+                         "them.")
+    settings = config if isinstance(config, Settings) else load_settings(config or "simulator")
     if concurrency:
         settings = replace(settings, concurrency=concurrency)
     if max_batch_bytes:
@@ -123,10 +130,13 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
             plan = restore(state, run.aggregator)
             _adopt_plan(run, chunker, plan)
             run.resume_since = _history_start(state.header)
+            if not max_batch_bytes and state.header.get("maxBatchBytes"):
+                chunker.max_bytes = min(chunker.max_bytes, state.header["maxBatchBytes"])
             run.journal = Journal.reopen(Path(resume), state.complete_bytes)
         elif journal is not None:
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
                       "template": options.template, "profile": settings.profile,
+                      "profileSource": settings.source, "read": _read_json(options),
                       "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
                       "input": input_identity(options.source) if _is_path(recipients)
                       else {"kind": "stream"}}
@@ -165,6 +175,32 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     await on_event({"event": "summary", "status": report["status"], **report["totals"],
                     "requests": client.requests, "throttled": client.throttled})
     return report
+
+
+READ_KEYS = ("format", "to_column", "text_column", "text_column_required", "strict", "dedupe")
+
+
+def _read_json(options: ReadOptions) -> dict[str, Any]:
+    return {key: getattr(options, key) for key in READ_KEYS}
+
+
+def _from_journal(path: Path, sender: str | None, text: str | None, template: str | None,
+                  read: ReadOptions | None, config: Settings | str | None
+                  ) -> tuple[str, str, str | None, str | None, ReadOptions, Settings | str]:
+    """What ``send(resume=path)`` alone needs, from the journal's header: the input, sender,
+    text, template, reading options and profile. Values given as well are checked later."""
+    header = read_journal(path).header
+    source = header.get("input", {})
+    if source.get("kind") != "file":
+        raise UsageError(f"{path}: the run read a stream (stdin or an iterable), which the "
+                         "journal cannot give again. Pass the same input with resume=.")
+    options = read or ReadOptions(**{k: v for k, v in header.get("read", {}).items()
+                                     if k in READ_KEYS})
+    options = replace(options, batch_text=header.get("text"),
+                      template=header.get("template"))
+    profile = config or header.get("profileSource") or header.get("profile") or "simulator"
+    return (source["path"], sender or header["sender"], text or header.get("text"),
+            template or header.get("template"), options, profile)
 
 
 def _simulator_credentials(settings: Settings) -> Credentials:

@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
         "      | jq -c 'select(.event==\"rejected\")'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _input_options(send)
+    _input_options(send, resumable=True)
     _send_options(send)
     demo = sub.add_parser(
         "demo", help="rehearse a campaign against the built-in simulator",
@@ -126,8 +126,10 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         help="crash-safe journal of the run (default: the report path + "
                         ".journal)")
     parser.add_argument("--resume", metavar="JOURNAL",
-                        help="continue the run this journal describes, with the same INPUT, "
-                        "--from and --text: accepted batches are never sent again")
+                        help="continue the run this journal describes; INPUT, --from, --text, "
+                        "--template, the profile and reading options come from the journal "
+                        "(given again, they must match): accepted batches are never sent "
+                        "again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
@@ -140,11 +142,13 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         help="keep the OAuth session open at the end")
 
 
-def _input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="INPUT",
-                        help="CSV, JSONL or one number per line (.gz too); - reads stdin")
-    parser.add_argument("--from", dest="sender", required=True, metavar="E164",
-                        help="your A2P sender number, e.g. +16505550100")
+def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    later = " (with --resume: from the journal)" if resumable else ""
+    parser.add_argument("input", metavar="INPUT", nargs="?" if resumable else None,
+                        help="CSV, JSONL or one number per line (.gz too); - reads stdin"
+                        + later)
+    parser.add_argument("--from", dest="sender", required=not resumable, metavar="E164",
+                        help="your A2P sender number, e.g. +16505550100" + later)
     parser.add_argument("--text", help="batch text for every recipient without its own")
     parser.add_argument("--template", metavar="T",
                         help="per-recipient text from CSV columns or JSON keys, "
@@ -159,7 +163,7 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first bad record instead of listing it and going on")
     parser.add_argument("--dedupe", action="store_true",
                         help="skip repeated recipients (same number and text)")
-    parser.add_argument("--profile", "--config", dest="profile", default="simulator",
+    parser.add_argument("--profile", "--config", dest="profile", default=None,
                         metavar="NAME", help="profile in configs/ or a .toml path "
                         "(default simulator)")
     parser.add_argument("--max-batch-bytes", type=int, metavar="N",
@@ -209,7 +213,7 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    settings = load_settings(args.profile)
+    settings = load_settings(args.profile or "simulator")
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = _read_options(args)
@@ -266,13 +270,19 @@ async def _send(args: argparse.Namespace) -> int:
         out.flush()
         progress.see(event)
 
+    alone = args.resume and args.input is None
+    if not alone and (args.input is None or args.sender is None):
+        raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
+                         "a run). See a2p send --help.")
     report_path, journal = _paths(args)
     stop = anyio.Event()
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, stop)
         report = await send(
-            args.input, sender=args.sender, text=args.text, config=args.profile,
-            read=_read_options(args), concurrency=args.concurrency,
+            args.input, sender=args.sender, text=args.text,
+            template=args.template if alone else None,
+            config=args.profile,
+            read=None if alone else _read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
             on_read=progress.reading, journal=None if args.resume else journal,

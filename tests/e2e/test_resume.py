@@ -109,6 +109,24 @@ async def stopped_run(start: Start, tmp_path: Path) -> tuple[engine.Settings, Pa
     return settings, path, journal
 
 
+async def test_resume_alone_takes_input_sender_and_text_from_the_journal(
+    start: Start, tmp_path: Path
+) -> None:
+    """engine.send(resume=path) with no recipients, sender or text finishes the run; a
+    sender given again that differs is refused."""
+    running, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 300)
+    stop, on_event = stop_after(1)
+    await send(path, settings, journal=journal, stop=stop, on_event=on_event, text="Journal")
+    with pytest.raises(JournalError, match="sender"):
+        await engine.send(resume=journal, sender="+16505550101", config=settings,
+                          credentials=DEMO_CREDENTIALS)
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
+    check(report, running, numbers, local, server)
+    assert {entry[3] for entry in running.simulator.store.ledger()} == {"Journal"}
+
+
 async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> None:
     """A file changed since the journal was written is refused, naming what changed."""
     settings, path, journal = await stopped_run(start, tmp_path)

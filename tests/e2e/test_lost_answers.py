@@ -1,0 +1,67 @@
+"""Lost answers the way large services lose them (seeded simulator fault modes): each is
+reconciled over the settle window, so every valid recipient is texted exactly once, no chunk
+is left unknown, and every server rejection is reported at its input position."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import engine
+from engine.simulator import FaultSettings
+from engine.simulator.app import OTHER_CAMPAIGN
+from engine.simulator.settings import DEMO_CREDENTIALS
+from tests.e2e.conftest import SENDER, Start
+from tests.lists import scattered
+
+MODES: dict[str, dict[str, Any]] = {
+    "created 1 s after a 504": {"late_create_rate": 0.3, "late_create_delay": 1.0},
+    "created 1 s after a timeout": {"late_create_rate": 0.3, "late_create_delay": 1.0,
+                                    "late_create_drop": True},
+    "listed 1 s late": {"accept_drop_rate": 0.3, "listing_lag": 1.0},
+    "messages only once processing": {"accept_drop_rate": 0.3, "messages_after_start": True},
+    "server clock 5 min ahead": {"accept_drop_rate": 0.3, "clock_skew": 300.0},
+    "server clock 5 min behind": {"accept_drop_rate": 0.3, "clock_skew": -300.0},
+    "pages of 2 among other campaigns": {"accept_drop_rate": 0.3, "page_cap": 2,
+                                         "other_campaigns": 2},
+    "answers in 64-byte pieces": {"accept_drop_rate": 0.2, "answer_piece": 64,
+                                  "answer_pause": 0.0005},
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_each_lost_answer_mode_ends_exactly_once(start: Start, mode: str) -> None:
+    """No duplicates, no losses, no unknown chunks, exact server rejections."""
+    faults = FaultSettings(seed=7, scope="send", **MODES[mode])
+    running, settings = await start(faults=faults, messages_per_second=2000.0)
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=2.5,
+                                               backoff_initial=0.1, backoff_max=0.5))
+    numbers, local, server = scattered(300, random.Random(5), bad=0.05)
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1500)
+    ledger = [e[2] for e in running.simulator.store.ledger() if e[3] != OTHER_CAMPAIGN]
+    valid = [n for i, n in enumerate(numbers) if i not in local | server]
+    assert sorted(ledger) == sorted(valid)  # each once: no duplicate, no loss
+    assert report["totals"]["unknownChunks"] == 0
+    assert report["status"] == "completed"
+    assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server
+    lost = sum(running.simulator.stats[k] for k in ("late_create", "accept_drop"))
+    assert lost > 0  # the fault really happened
+    assert report["totals"]["adoptedChunks"] > 0
+
+
+async def test_a_window_that_ends_undecided_leaves_the_range_unknown(start: Start) -> None:
+    """Messages never listable and a short window: unknown with its range, not resent."""
+    faults = FaultSettings(accept_drop_rate=1.0, scope="send", messages_after_start=True)
+    running, settings = await start(faults=faults, messages_per_second=0.001)
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=0.3))
+    numbers = [f"+1415555{i:04d}" for i in range(20)]
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, wait="accepted")
+    batch = report["batches"][0]
+    assert (batch["status"], batch["firstIndex"], batch["lastIndex"]) == ("unknown", 0, 19)
+    assert "could not reconcile" in batch["note"]
+    assert len(list(running.simulator.store.ledger())) == 20  # sent once, never twice
