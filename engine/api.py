@@ -353,10 +353,9 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
             for caught in in_flight:
                 pending.start_soon(recover, run, caught, on_accepted)
             pending.start_soon(produce, run, source, send_stream, local)
-            async with anyio.create_task_group() as workers:
-                async with receive_stream:
-                    for _ in range(run.settings.concurrency):
-                        workers.start_soon(work, run, receive_stream.clone(), on_accepted)
+            async with anyio.create_task_group() as workers, receive_stream:
+                for _ in range(run.settings.concurrency):
+                    workers.start_soon(work, run, receive_stream.clone(), on_accepted)
         run.pending = None
         run.submitted.set()
         tracker.wake.set()

@@ -54,15 +54,15 @@ FAULTS = [
     {"latency": 0.01, "latency_jitter": 0.05},
     {"early_expiry_rate": 0.3, "early_expiry": 0.3},
     # Lost answers the way large services lose them (issue 9):
-    {"late_create_rate": 0.1, "late_create_delay": 1.0, "scope": "send"},
-    {"late_create_rate": 0.1, "late_create_delay": 1.0, "late_create_drop": True,
+    {"late_create_rate": 0.3, "late_create_delay": 1.0, "scope": "send"},
+    {"late_create_rate": 0.3, "late_create_delay": 1.0, "late_create_drop": True,
      "scope": "send"},
-    {"accept_drop_rate": 0.15, "listing_lag": 1.0, "scope": "send"},
-    {"accept_drop_rate": 0.15, "messages_after_start": True, "scope": "send"},
-    {"accept_drop_rate": 0.15, "clock_skew": 300.0, "scope": "send"},
-    {"accept_drop_rate": 0.15, "clock_skew": -300.0, "scope": "send"},
-    {"accept_drop_rate": 0.15, "page_cap": 3, "other_campaigns": 2, "scope": "send"},
-    {"accept_drop_rate": 0.1, "answer_piece": 64, "answer_pause": 0.0005},
+    {"accept_drop_rate": 0.3, "listing_lag": 1.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "messages_after_start": True, "scope": "send"},
+    {"accept_drop_rate": 0.3, "clock_skew": 300.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "clock_skew": -300.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "page_cap": 3, "other_campaigns": 2, "scope": "send"},
+    {"accept_drop_rate": 0.3, "answer_piece": 64, "answer_pause": 0.0005},
 ]
 RUN_TIMEOUT = 90.0
 

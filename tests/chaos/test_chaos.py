@@ -48,7 +48,7 @@ def test_every_lost_answer_mode_under_kills_never_duplicates_or_loses(
     for k, mode in enumerate(LOST_ANSWER_MODES):
         work = tmp_path / f"mode-{k}"
         work.mkdir()
-        outcomes.append(scenario(100 + k, work, recipients=800, max_kills=1, mode=mode))
+        outcomes.append(scenario(100 + k, work, recipients=1500, max_kills=1, mode=mode))
     with capsys.disabled():
         print("\n" + table(outcomes))
     assert [o.problems for o in outcomes] == [[] for _ in outcomes]
