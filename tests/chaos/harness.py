@@ -81,6 +81,14 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
 
+def describe(faults: dict[str, Any]) -> str:
+    """The fault mode in a few characters: what differs from plain latency."""
+    shown = {k: v for k, v in faults.items() if k not in ("seed", "latency", "scope")}
+    short = {"True": "on", "False": "off"}
+    return " ".join(f"{k.removesuffix('_rate')}={short.get(str(v), v)}"
+                    for k, v in sorted(shown.items())) or "latency"
+
+
 def write_input(path: Path, n: int, rng: random.Random) -> tuple[list[str], set[int], set[int]]:
     numbers, local, server = scattered(n, rng, bad=0.02)
     path.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
@@ -154,7 +162,7 @@ def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3,
     faults = {"latency": 0.02, **(mode or rng.choice(FAULTS)), "seed": seed}
     if mode is None and rng.random() < 0.5:
         faults |= rng.choice(FAULTS)
-    outcome = Outcome(seed, ",".join(sorted(k for k in faults if k != "seed")))
+    outcome = Outcome(seed, describe(faults))
     numbers, local, server = write_input(work / "list.csv", recipients, rng)
     sim = SimulatorProcess(_config(work))
     try:
@@ -230,12 +238,12 @@ def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
 
 
 def table(outcomes: list[Outcome]) -> str:
-    rows = [f"{'seed':>5} {'faults':<36} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
+    rows = [f"{'seed':>5} {'faults':<52} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
             f"{'unknown':>7}  {'killed at':<26} faults met"]
     for o in outcomes:
         met = ", ".join(f"{k}:{v}" for k, v in sorted(o.met.items()))
         stages = ",".join(o.stages)
-        rows.append(f"{o.seed:>5} {o.faults[:36]:<36} {o.runs:>4} {o.kills:>5} "
+        rows.append(f"{o.seed:>5} {o.faults[:52]:<52} {o.runs:>4} {o.kills:>5} "
                     f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {stages[:26]:<26} {met}")
     stages = Counter(stage for o in outcomes for stage in o.stages)
     rows.append(f"kills by stage: {dict(sorted(stages.items()))}")
@@ -259,6 +267,13 @@ def main() -> None:
             outcomes.append(scenario(seed, Path(tmp), args.recipients))
             print(table(outcomes[-1:]).splitlines()[1], flush=True)
     print(table(outcomes))
+    modes = []
+    for k, mode in enumerate(LOST_ANSWER_MODES):  # and each lost-answer mode on its own
+        with tempfile.TemporaryDirectory() as tmp:
+            modes.append(scenario(100 + k, Path(tmp), args.recipients, max_kills=1, mode=mode))
+            print(table(modes[-1:]).splitlines()[1], flush=True)
+    print(table(modes))
+    outcomes += modes
     print(f"{time.perf_counter() - started:.0f} s")
     problems = [p for o in outcomes for p in o.problems]
     if problems or any(o.duplicates or o.losses for o in outcomes):

@@ -65,3 +65,27 @@ async def test_a_window_that_ends_undecided_leaves_the_range_unknown(start: Star
     assert (batch["status"], batch["firstIndex"], batch["lastIndex"]) == ("unknown", 0, 19)
     assert "could not reconcile" in batch["note"]
     assert len(list(running.simulator.store.ledger())) == 20  # sent once, never twice
+
+
+async def test_resume_reconciles_an_undecided_chunk_again_and_adopts_it(
+    start: Start, tmp_path: Any
+) -> None:
+    """Left unknown when the window ended undecided; once the server lists its messages, a
+    resume finds the batch in the run's history and adopts it: never sent twice."""
+    faults = FaultSettings(accept_drop_rate=1.0, scope="send", messages_after_start=True)
+    running, settings = await start(faults=faults, messages_per_second=0.001)
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=0.3))
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers = [f"+1415555{i:04d}" for i in range(20)] + ["+442071838750"]
+    path.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
+    first = await engine.send(path, sender=SENDER, text="Ours", config=settings,
+                              credentials=DEMO_CREDENTIALS, journal=journal)
+    assert first["batches"][0]["status"] == "unknown"
+    running.simulator.set_faults(FaultSettings())  # processing starts: messages listed
+    running.simulator.store.batches[0].rate = 1e6
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
+    batch = report["batches"][0]
+    assert (batch["status"], batch["adopted"]) == ("completed", True)
+    assert len(list(running.simulator.store.ledger())) == 20  # sent once, never twice
+    assert [(r["index"], r["source"]) for r in report["rejected"]] == [(20, "server")]
+    assert report["status"] == "completed"
