@@ -55,6 +55,10 @@ LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the an
 DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
 
 
+class StoppedError(EngineError):
+    """The run stopped while a lost answer was being reconciled; a resume looks again."""
+
+
 @dataclass
 class Run:
     """The mutable state of one send: one object, owned by the run's task group."""
@@ -416,7 +420,10 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
     while True:
         step = search.next(run.clock())
         if isinstance(step, Wait):
-            await run.sleep(step.seconds)
+            await _nap(run, step.seconds)
+            if run.stopping.is_set():
+                raise StoppedError("the run was stopped while the batch was being looked for "
+                                   "on the server")
         elif isinstance(step, ReadListing):
             search.listing(*page_of(await run.client.get_json(
                 "/batches", {"perPage": 1000, **step.params})))
@@ -429,6 +436,21 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
             if isinstance(step, Adopt):
                 run.owned.add(step.batch["id"])
             return step
+
+
+async def _nap(run: Run, seconds: float) -> None:
+    """The injected sleep, cut short when the run is told to stop."""
+    async with anyio.create_task_group() as group:
+        async def sleep() -> None:
+            await run.sleep(seconds)
+            group.cancel_scope.cancel()
+
+        async def watch() -> None:
+            await run.stopping.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(sleep)
+        group.start_soon(watch)
 
 
 async def recover_rejections(run: Run, record: ChunkRecord) -> None:

@@ -89,3 +89,41 @@ async def test_resume_reconciles_an_undecided_chunk_again_and_adopts_it(
     assert len(list(running.simulator.store.ledger())) == 20  # sent once, never twice
     assert [(r["index"], r["source"]) for r in report["rejected"]] == [(20, "server")]
     assert report["status"] == "completed"
+
+
+async def test_a_stop_ends_a_long_reconciliation_and_resume_takes_it_up(
+    start: Start, tmp_path: Any
+) -> None:
+    """Stopped while a lost answer is being looked for (a 60 s window): the run ends at
+    once, interrupted, the chunk unknown; the resume adopts the batch, never resending."""
+    import anyio
+
+    faults = FaultSettings(accept_drop_rate=1.0, scope="send", messages_after_start=True)
+    running, settings = await start(faults=faults, messages_per_second=0.001)
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=60.0))
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    path.write_text("to\n" + "".join(f"+1415555{i:04d}\n" for i in range(20)))
+    stop = anyio.Event()
+
+    async def stop_soon() -> None:
+        for _ in range(2000):  # bounded: until the simulator has dropped the answer
+            if running.simulator.stats["accept_drop"]:
+                break
+            await anyio.sleep(0.01)
+        await anyio.sleep(0.2)  # reconciliation is under way
+        stop.set()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            group.start_soon(stop_soon)
+            first = await engine.send(path, sender=SENDER, text="Ours", config=settings,
+                                      credentials=DEMO_CREDENTIALS, journal=journal,
+                                      stop=stop)
+    assert first["interrupted"]
+    assert first["batches"][0]["status"] == "unknown"
+    assert "stopped" in first["batches"][0]["note"]
+    running.simulator.set_faults(FaultSettings())
+    running.simulator.store.batches[0].rate = 1e6
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
+    assert report["batches"][0]["adopted"]
+    assert len(list(running.simulator.store.ledger())) == 20
