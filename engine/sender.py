@@ -191,6 +191,7 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         record.attempts += 1
         record.submitted_at = now_iso()
         run.log_state(record)  # "submitting" is on disk before the request goes out
+        sent_at = run.client.server_now()  # a lost batch was created after this
         try:
             reply = await run.client.post_batch(chunk.body)
             verdict = classify(reply.status)
@@ -217,10 +218,10 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
             return
         if verdict is Verdict.AMBIGUOUS and run.pending is not None and \
                 run.on_ambiguous == "reconcile":
-            await park(run, chunk, record, on_accepted)
+            await park(run, chunk, record, on_accepted, sent_at)
             return
         if verdict is Verdict.AMBIGUOUS:
-            if await settle_ambiguous(run, chunk, record, on_accepted):
+            if await settle_ambiguous(run, chunk, record, on_accepted, since=sent_at):
                 return
             if record.attempts >= retry.max_attempts:  # proved absent each time: give up
                 await fail(run, record, reply, gave_up=True)
@@ -322,7 +323,7 @@ def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
 
 
 async def park(run: Run, chunk: Chunk, record: ChunkRecord,
-               on_accepted: Callable[[ChunkRecord], None]) -> None:
+               on_accepted: Callable[[ChunkRecord], None], sent_at: float) -> None:
     """Reconcile a lost answer beside the workers, not in a sending slot. A chunk the input
     can give again drops its body meanwhile; any other keeps it under a small limiter, and a
     worker waiting for that limiter stops the reading."""
@@ -334,14 +335,14 @@ async def park(run: Run, chunk: Chunk, record: ChunkRecord,
     else:
         await run.parked.acquire()
     assert run.pending is not None
-    run.pending.start_soon(_parked, run, chunk, record, on_accepted, expected, light)
+    run.pending.start_soon(_parked, run, chunk, record, on_accepted, expected, light, sent_at)
 
 
 async def _parked(run: Run, chunk: Chunk, record: ChunkRecord,
                   on_accepted: Callable[[ChunkRecord], None], expected: Expected,
-                  light: bool) -> None:
+                  light: bool, sent_at: float) -> None:
     try:
-        if await settle_ambiguous(run, chunk, record, on_accepted, expected):
+        if await settle_ambiguous(run, chunk, record, on_accepted, expected, sent_at):
             return
         if record.attempts >= run.settings.retry.max_attempts:
             await fail(run, record, Reply(0), gave_up=True)
@@ -408,8 +409,8 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
                      ) -> Adopt | Absent | Undecided:
     """The thin loop around the reconciliation decision: it only reads and sleeps.
 
-    ``dateFrom`` comes from the server's clock (its Date header), a minute before the
-    request went out, or from ``since`` (epoch seconds, server clock) when resuming."""
+    ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when the
+    request went out, or where a resumed run's history begins; now when not given."""
     retry = run.settings.retry
     start = (run.client.server_now() if since is None else since) - DATE_MARGIN
     search = Reconciliation(expected, run.owned, started=run.clock(),
