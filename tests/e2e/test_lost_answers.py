@@ -127,3 +127,51 @@ async def test_a_stop_ends_a_long_reconciliation_and_resume_takes_it_up(
     report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
     assert report["batches"][0]["adopted"]
     assert len(list(running.simulator.store.ledger())) == 20
+
+
+class LosesFirstPost:
+    """A transport whose first batch POST never reaches the server and never answers."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lost = False
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        if method == "POST" and url.endswith("/batches") and not self.lost:
+            self.lost = True
+            raise engine.AmbiguousSendError("lost on the way (test)")
+        return await self.inner.request(method, url, **kwargs)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.mark.parametrize("source", ["file", "iterable"])
+async def test_a_chunk_under_reconciliation_holds_no_sending_slot(
+    start: Start, tmp_path: Any, source: str
+) -> None:
+    """With one sending slot, the other chunks are all accepted while the first one's lost
+    answer is looked for; it is then resent (absent) once, from the input again for a file."""
+    from engine.transport import AiohttpTransport
+
+    running, settings = await start()
+    settings = replace(settings, concurrency=1,
+                       retry=replace(settings.retry, reconcile_window=1.0))
+    numbers = [f"+1415555{i:04d}" for i in range(200)]
+    path = tmp_path / "list.txt"
+    path.write_text("".join(f"{n}\n" for n in numbers))
+    order: list[int] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted":
+            order.append(event["chunk"])
+
+    transport = LosesFirstPost(AiohttpTransport(10.0))
+    report = await engine.send(path if source == "file" else iter(numbers), sender=SENDER,
+                               text="Ours", config=settings, credentials=DEMO_CREDENTIALS,
+                               max_batch_bytes=1000, on_event=on_event, transport=transport)
+    await transport.close()
+    assert len(order) > 3
+    assert order[-1] == 1  # the others went out while chunk 1 was reconciled
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["status"] == "completed"
