@@ -251,6 +251,7 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
         return
     record.batch_id, record.batch_size = batch_id, size
     record.created = body.get("creationTime")
+    run.client.note_creation(record.created)
     record.error = None
     record.move(lifecycle.ACCEPTED)
     run.log_state(record, rejected=[r.as_json() for r in translated])

@@ -121,6 +121,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     limited = _throttle(sim, window, verdict, in_scope)
     if limited is not None:
         sim.stats["429"] += 1
+        limited.headers["Date"] = format_date_time(sim.now())
         return limited
     response = await _authenticated(request, handler, sim, in_scope)
     response.headers.update(window.headers(verdict))

@@ -175,3 +175,45 @@ async def test_a_chunk_under_reconciliation_holds_no_sending_slot(
     assert order[-1] == 1  # the others went out while chunk 1 was reconciled
     assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
     assert report["status"] == "completed"
+
+
+class GatewayClock:
+    """A transport whose Date headers come from our clock (a gateway other than the one that
+    stamps creationTime), and which loses the answer to the second batch POST after the
+    server has created the batch."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.posts = 0
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        from email.utils import formatdate
+
+        reply = await self.inner.request(method, url, **kwargs)
+        if method == "POST" and url.endswith("/batches"):
+            self.posts += 1
+            if self.posts == 2:
+                raise engine.AmbiguousSendError("answer lost (test)")
+        return replace(reply, headers={**reply.headers, "Date": formatdate(usegmt=True)})
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_a_date_header_from_another_clock_does_not_hide_the_lost_batch(
+    start: Start
+) -> None:
+    """Server clock 5 min behind, Date headers from ours: dateFrom also follows the
+    creationTime of the batches already accepted, so the lost batch is found, not resent."""
+    from engine.transport import AiohttpTransport
+
+    running, settings = await start(faults=FaultSettings(clock_skew=-300.0))
+    settings = replace(settings, concurrency=1)
+    numbers = [f"+1415555{i:04d}" for i in range(100)]
+    transport = GatewayClock(AiohttpTransport(10.0))
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000,
+                               transport=transport)
+    await transport.close()
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["batches"][1]["adopted"]
