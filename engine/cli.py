@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
             "configuration error; 3 authentication failed; 130 interrupted (the report and "
             "journal are written; finish with --resume).", 88) + "\n\nExamples:\n"
         "  a2p send list.csv --from +16505550100 --text 'Store opens at 9' --profile production\n"
+        "  a2p send --resume a2p-report-20261125-120000.json.journal   # finish a stopped run\n"
         "  cat list.txt | a2p send - --from +16505550100 --text Hi \\\n"
         "      | jq -c 'select(.event==\"rejected\")'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
