@@ -315,14 +315,22 @@ def plots(results: dict[str, Any], trace: list[tuple[float, int]], out: Path) ->
     return made
 
 
+def default_out(suite: str) -> Path:
+    """The committed results are the full run's; any other suite writes beside them."""
+    return HERE / "results" if suite == "full" else HERE / "results" / suite
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("suite", choices=sorted(SUITES), nargs="?", default="quick")
-    parser.add_argument("--out", type=Path, default=HERE / "results",
-                        help="where results.json, results.md and the plots go")
+    parser.add_argument("--out", type=Path,
+                        help="where results.json, results.md and the plots go (default: "
+                        "benchmarks/results for full, benchmarks/results/quick for quick, "
+                        "so a quick run never overwrites the committed full results)")
     parser.add_argument("--compare", type=Path, metavar="OLD.json",
                         help="print the change of every ratio against an earlier results.json")
     args = parser.parse_args(argv)
+    args.out = args.out or default_out(args.suite)
     suite = SUITES[args.suite]
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -1,6 +1,9 @@
 """a2p-batch-engine: send SMS to huge lists through RingCentral's High Volume SMS API."""
 
-from engine.api import send, send_events
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from engine.config import Credentials, Settings, credentials_from_env, load_settings
 from engine.errors import (
     AmbiguousSendError,
@@ -14,6 +17,12 @@ from engine.errors import (
     ServerError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from engine.api import send, send_events
+    from engine.export import outcomes
+
+__version__ = "0.1.0"
 
 __all__ = [
     "AmbiguousSendError",
@@ -30,6 +39,21 @@ __all__ = [
     "UsageError",
     "credentials_from_env",
     "load_settings",
+    "outcomes",
     "send",
     "send_events",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The sending door needs aiohttp and anyio; importing them only when it is used keeps
+    # `import engine` and `a2p --help` fast (PEP 562).
+    if name in ("send", "send_events"):
+        from engine import api
+
+        return getattr(api, name)
+    if name == "outcomes":
+        from engine.export import outcomes
+
+        return outcomes
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import os
 import random
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import anyio
+import orjson
 
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
@@ -22,14 +25,18 @@ from engine.client import ApiClient
 from engine.config import (
     Credentials,
     Settings,
+    check_campaign,
     credentials_from_env,
     is_loopback,
     load_settings,
 )
 from engine.errors import ConfigError, UsageError
-from engine.journal import Journal, input_identity, read_journal
+from engine.journal import Journal, JournalError, input_identity, read_journal
+from engine.preflight import Preflight, estimate_recipients, run_preflight
+from engine.preflight import Recipients as PreflightRecipients
+from engine.ratebudget import OnWait, unless_stopped
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
-from engine.rejections import Rejection
+from engine.rejections import Rejection, mostly_rejected
 from engine.report import build_report, now_iso
 from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
@@ -38,6 +45,9 @@ from engine.tracker import Tracker
 from engine.transport import AiohttpTransport, Transport
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
+# accepted: every batch has an id; completed: every batch is Completed (the default);
+# delivered: and then every message has its receipt (or the delivery timeout passed).
+WAITS = ("completed", "accepted", "delivered")
 
 
 async def _ignore(event: dict[str, Any]) -> None:
@@ -67,6 +77,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                credentials: Credentials | None = None, read: ReadOptions | None = None,
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
+               delivery_timeout: float = 3600.0,
                revoke: bool = True, on_event: Emit = _ignore,
                on_read: ReadProgress | None = None,
                transport: Transport | None = None,
@@ -74,13 +85,22 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
                stop: anyio.Event | None = None,
                journal: str | os.PathLike[str] | None = None,
-               resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+               resume: str | os.PathLike[str] | None = None,
+               report: str | os.PathLike[str] | None = None,
+               on_wait: OnWait | None = None,
+               preflight: bool = True) -> dict[str, Any]:
     """Send one campaign and return its report (a JSON-ready dict).
 
+    ``wait`` is one of WAITS; ``delivery_timeout`` bounds the wait for receipts per batch.
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``journal`` names the file the run
-    records itself in; ``resume`` continues the run a journal describes (same input, sender
-    and text), never sending an accepted chunk again.
+    records itself in (created when the first chunk is about to be sent); ``resume``
+    continues the run a journal describes (same input, sender and text), never sending an
+    accepted chunk again; ``report`` names a file the report is also written to. Setting
+    ``stop`` ends the run early: no request that creates a batch starts after it, requests
+    on the wire finish, and the report says ``interrupted``. ``on_wait(group, seconds)`` is
+    told when requests wait for a rate budget. ``preflight`` checks the sender before the
+    first POST (engine/preflight.py): a SenderError stops the run with nothing sent.
 
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
@@ -98,13 +118,17 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
     if max_batch_bytes:
         settings = replace(settings, limits=replace(settings.limits,
                                                     max_batch_bytes=max_batch_bytes))
-    if wait not in ("completed", "accepted") or on_ambiguous not in ON_AMBIGUOUS:
-        raise UsageError(f"wait must be completed or accepted and on_ambiguous one of "
+    if wait not in WAITS or on_ambiguous not in ON_AMBIGUOUS:
+        raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one of "
                          f"{', '.join(ON_AMBIGUOUS)}; got {wait!r}, {on_ambiguous!r}.")
-    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
     options = read or ReadOptions(batch_text=text, template=template)
+    check_campaign(sender, text, options.template)
+    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
     if isinstance(recipients, str | os.PathLike):
         options = replace(options, source=str(recipients))
+    identity = _identity(recipients, options)
+    if journal is not None and resume is None:
+        _refuse_existing(Path(journal))
     owned = transport is None
     transport = transport or AiohttpTransport(settings.retry.request_timeout)
     client = ApiClient(settings, credentials, transport, clock=clock, sleep=sleep,
@@ -119,9 +143,13 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
         run.on_read = on_read
     if stop is not None:
         run.stopping = stop
+    client.stop = run.stopping
+    if on_wait is not None:
+        client.light.on_wait = client.auth.on_wait = on_wait
     started, interrupted = now_iso(), False
     run_id = str(uuid.uuid4())
     plan: ResumePlan | None = None
+    checked: Preflight | None = None
     try:
         if resume is not None:
             state = read_journal(Path(resume))
@@ -136,33 +164,44 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
         elif journal is not None:
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
                       "template": options.template, "profile": settings.profile,
-                      "profileSource": settings.source, "read": _read_json(options),
+                      "profileSource": settings.source,
                       "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
-                      "input": input_identity(options.source) if _is_path(recipients)
-                      else {"kind": "stream"}}
-            run.journal = Journal.create(Path(journal), header)
-        await client.bearer()
-        with ExitStack() as stack:
-            local: list[Rejection] = []
-            known = set(plan.known_local) if plan is not None else set()
-            sink = local.append if plan is None else _filtered_sink(local, known, plan.skip)
-            source = _source(recipients, options, chunker, sink, stack, run, plan)
-            in_flight = _in_flight(recipients, options, plan, sender, text, stack)
-            interrupted = await _execute(run, source, local, wait, clock, in_flight)
+                      # how to read the input again, for 'a2p outcomes' and --resume alone
+                      "read": _read_json(options),
+                      "input": identity}
+            run.open_journal = lambda: Journal.create(Path(journal), header)
+        if await unless_stopped(run.stopping, client.bearer):
+            if preflight:
+                checked = await _preflight(client, sender, recipients, on_event)
+            with ExitStack() as stack:
+                local: list[Rejection] = []
+                known = set(plan.known_local) if plan is not None else set()
+                sink = local.append if plan is None else _filtered_sink(local, known, plan.skip)
+                source = _source(recipients, options, chunker, sink, stack, run, plan)
+                in_flight = _in_flight(recipients, options, plan, sender, text, stack)
+                tracker = Tracker(run, clock, delivery_timeout=delivery_timeout
+                                  if wait == "delivered" else None)
+                interrupted = await _lone(_execute(run, source, local, wait, tracker,
+                                                   in_flight))
+            if not run.stopping.is_set():
+                run.keep_journal()
     finally:
         if run.journal is not None:
             run.journal.close()
         try:
             if revoke:
-                with anyio.CancelScope(shield=True):
+                # Shielded so a cancelled run still ends its session, bounded so a second
+                # Ctrl-C is not held up by a server that does not answer.
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
                     await client.revoke()
         finally:
             if owned:
-                await transport.close()
+                with anyio.CancelScope(shield=True):
+                    await transport.close()
     records = list(run.records.values())
     run.aggregator.records = sum(r.count for r in records if r.state != "split") + \
         run.aggregator.rejected_local
-    report = build_report(
+    document = build_report(
         run_id=run_id, profile=settings.profile, source=options.source,
         settings={"server": settings.server_url, "from": sender, "text": text,
                   "template": options.template, "concurrency": settings.concurrency,
@@ -171,17 +210,104 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                   "onAmbiguous": on_ambiguous, "limits": asdict(settings.limits)},
         started=started, records=records, aggregator=run.aggregator, wait=wait,
         interrupted=interrupted or run.stopping.is_set())
-    report["requests"] = {"made": client.requests, "throttled": client.throttled}
-    await on_event({"event": "summary", "status": report["status"], **report["totals"],
+    document["requests"] = {"made": client.requests, "throttled": client.throttled}
+    document["preflight"] = checked.as_json() if checked is not None else None
+    document["warnings"] = list(checked.warnings) if checked is not None else []
+    warning = mostly_rejected(run.aggregator.records, run.aggregator.rejections())
+    if warning is not None:
+        document["warnings"].append(warning)
+        await on_event({"event": "warning", "code": "mostly-rejected", "message": warning})
+    if report is not None:
+        _write(Path(report), document)
+    await on_event({"event": "summary", "status": document["status"], **document["totals"],
                     "requests": client.requests, "throttled": client.throttled})
-    return report
+    return document
 
 
-READ_KEYS = ("format", "to_column", "text_column", "text_column_required", "strict", "dedupe")
+def _write(path: Path, document: dict[str, Any]) -> None:
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
+
+async def _lone(work: Awaitable[bool]) -> bool:
+    """The run's task groups wrap what they raise in an ExceptionGroup; a single error comes
+    back as itself, so callers catch ``EngineError`` (or their own exception) as usual."""
+    try:
+        return await work
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if len(leaves) == 1:
+            raise leaves[0] from leaves[0].__cause__
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+def _identity(recipients: Recipients, options: ReadOptions) -> dict[str, Any]:
+    """The input's identity for the journal, taken before anything is read; a missing file
+    is an InputError here, before the login."""
+    if not _is_path(recipients):
+        return {"kind": "stream"}
+    with open_input(options.source):
+        pass
+    return input_identity(options.source)
+
+
+def _refuse_existing(path: Path) -> None:
+    """Refused before the login, not after: an existing journal is a run to resume."""
+    if path.exists() and path.stat().st_size > 0:
+        raise JournalError(f"{path}: a journal already exists there. Resume it with --resume "
+                           f"{path}, or choose another --journal path.")
+
+
+async def _preflight(client: ApiClient, sender: str, recipients: Recipients, on_event: Emit
+                     ) -> Preflight:
+    checked = await run_preflight(client, sender, estimate_recipients(recipients))
+    for message in checked.warnings:
+        await on_event({"event": "warning", "code": "preflight", "message": message})
+    return checked
+
+
+async def check(sender: str, *, config: Settings | str = "simulator",
+                credentials: Credentials | None = None, recipients: int | None = None,
+                transport: Transport | None = None) -> Preflight:
+    """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
+    user's A2P numbers, read its registration tier. Raises AuthError or SenderError.
+
+    >>> import asyncio, engine.api                                      # doctest: +SKIP
+    >>> asyncio.run(engine.api.check("+16505550100")).warnings           # doctest: +SKIP
+    ()
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
+    owned = transport is None
+    transport = transport or AiohttpTransport(settings.retry.request_timeout)
+    client = ApiClient(settings, credentials, transport, clock=time.monotonic,
+                       sleep=anyio.sleep, rng=random.Random())
+    size = None if recipients is None else PreflightRecipients(recipients, True)
+    try:
+        return await run_preflight(client, sender, size)
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await client.revoke()
+        finally:
+            if owned:
+                await transport.close()
+
+
+READ_KEYS = {"format": "format", "toColumn": "to_column", "textColumn": "text_column",
+             "textColumnRequired": "text_column_required", "strict": "strict",
+             "dedupe": "dedupe"}
 
 
 def _read_json(options: ReadOptions) -> dict[str, Any]:
-    return {key: getattr(options, key) for key in READ_KEYS}
+    return {key: getattr(options, name) for key, name in READ_KEYS.items()}
 
 
 def _from_journal(path: Path, sender: str | None, text: str | None, template: str | None,
@@ -194,7 +320,7 @@ def _from_journal(path: Path, sender: str | None, text: str | None, template: st
     if source.get("kind") != "file":
         raise UsageError(f"{path}: the run read a stream (stdin or an iterable), which the "
                          "journal cannot give again. Pass the same input with resume=.")
-    options = read or ReadOptions(**{k: v for k, v in header.get("read", {}).items()
+    options = read or ReadOptions(**{READ_KEYS[k]: v for k, v in header.get("read", {}).items()
                                      if k in READ_KEYS})
     options = replace(options, batch_text=header.get("text"),
                       template=header.get("template"))
@@ -336,18 +462,19 @@ def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
 
 
 async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
-                   local: list[Rejection], wait: str, clock: Callable[[], float],
+                   local: list[Rejection], wait: str, tracker: Tracker,
                    in_flight: list[Chunk | dict[str, Any]]) -> bool:
-    tracker = Tracker(run, clock)
-    on_accepted = tracker.add if wait == "completed" else (lambda record: None)
-    if wait == "completed":
+    tracking = wait != "accepted"
+    on_accepted = tracker.add if tracking else (lambda record: None)
+    if tracking:
         for record in run.records.values():
             if record.state == lifecycle.ACCEPTED:
                 tracker.add(record)
     send_stream, receive_stream = anyio.create_memory_object_stream[Chunk](0)
     async with anyio.create_task_group() as group:
-        if wait == "completed":
-            group.start_soon(tracker.follow)
+        if tracking:
+            # a stop ends tracking at once, even mid-poll: polls create nothing
+            group.start_soon(unless_stopped, run.stopping, tracker.follow)
         async with anyio.create_task_group() as pending:
             run.pending = pending  # lost answers are reconciled here, beside the workers
             for caught in in_flight:
@@ -363,18 +490,46 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
 
 
 async def send_events(recipients: Recipients, **options: Any) -> AsyncIterator[dict[str, Any]]:
-    """The same run as ``send``, as an async iterator of its events (the last is "summary")."""
+    """The same run as ``send``, as an async iterator of its events (the last is "summary").
+
+    Leaving early (``break``, ``aclose()``, an exception in the loop) stops the run the way
+    Ctrl-C does: no new batch is sent, requests on the wire finish, and the report is still
+    written when ``report`` or ``journal`` was given. An exception raised by the run (one of
+    ours, or one from the caller's own iterable of recipients) comes out as itself.
+
+    >>> async for event in engine.send_events("list.csv", sender="+16505550100",
+    ...                                       text="Hi"):                # doctest: +SKIP
+    ...     print(event["event"])
+    """
+    stop = options.pop("stop", None) or anyio.Event()
     events_in, events_out = anyio.create_memory_object_stream[dict[str, Any]](64)
+    wanted = True
 
     async def emit(event: dict[str, Any]) -> None:
-        await events_in.send(event)
+        if wanted:  # once the caller has left, the run's last events have no reader
+            with contextlib.suppress(anyio.BrokenResourceError):
+                await events_in.send(event)
 
     async def run() -> None:
         async with events_in:
-            await send(recipients, on_event=emit, **options)
+            await send(recipients, on_event=emit, stop=stop, **options)
 
-    async with anyio.create_task_group() as group, events_out:
-        group.start_soon(run)
-        async for event in events_out:
-            yield event
-
+    # The run is a task of its own, not a task group around the ``yield``: a generator may be
+    # finished from another task (``break`` leaves that to the event loop's finaliser), and a
+    # cancel scope must be left in the task that entered it. aiohttp ties the run to asyncio.
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        async with events_out:
+            async for event in events_out:
+                yield event
+        await task
+    finally:
+        wanted = False
+        if not task.done():
+            stop.set()
+            events_out.close()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([task])
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:  # the run's own error, whichever way the caller left
+            raise failure

@@ -3,45 +3,84 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
+import shlex
 import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
-import orjson
-
-from engine.config import load_settings
+from engine import __version__
 from engine.errors import AuthError, EngineError, UsageError
-from engine.plan import Plan, make_plan
-from engine.progress import Progress
-from engine.reader import FORMATS, ReadOptions, read_lines
-from engine.rejections import Aggregator
-from engine.sources import open_input
 
+# Only what --help and argument errors need is imported up here: aiohttp, anyio and the
+# reader load inside the commands that use them, so `a2p --help` starts in a blink.
 if TYPE_CHECKING:
+    import anyio
+
+    from engine.plan import Plan
+    from engine.progress import Progress
+    from engine.reader import ReadOptions
     from engine.simulator.settings import SimulatorSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+FORMATS = ("csv", "jsonl", "lines")  # engine.reader.FORMATS, without importing the reader
+EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
+              "are results, not failures); 1 some batches failed or are unknown, or the "
+              "server could not be reached; 2 usage or configuration error (bad option, "
+              "profile, environment variable, input file or journal); 3 authentication "
+              "failed; 130 interrupted (Ctrl-C or SIGTERM: the report and journal are "
+              "written; finish with --resume).")
+
+
+def _fill(text: str) -> str:
+    return textwrap.fill(text, 88, break_on_hyphens=False)
+
+
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """-v, -q and --env-file, accepted before or after the command (``a2p -v send ...`` and
+    ``a2p send ... -v``); only the top level sets defaults, so a later one never resets them."""
+    common = argparse.ArgumentParser(add_help=False)
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    common.add_argument("-v", "--verbose", action="count", default=default(0),
+                        help="show each API request on stderr (method, path, status, "
+                        "rate-limit headers, time; never bodies or secrets), and a traceback "
+                        "with errors")
+    common.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                        help="no progress line; only errors and a failed run's summary")
+    common.add_argument("--env-file", metavar="PATH", default=default(None),
+                        help="read RC_* variables from a .env file (its values win over the "
+                        "environment's)")
+    return common
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="a2p",
+        prog="a2p", parents=[_common(defaults=True)],
         description="Send SMS to huge lists through RingCentral's High Volume (A2P) SMS API, "
         "or rehearse it against the bundled simulator.",
-        epilog="Credentials come from RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT; "
-        "RC_SERVER_URL overrides the profile's server.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_fill(
+            "Credentials come from RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT "
+            "(or --env-file); RC_SERVER_URL overrides the profile's server; HTTPS_PROXY and "
+            "NO_PROXY are honoured. " + EXIT_CODES),
     )
+    parser.add_argument("--version", action="version", version=f"a2p {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common(defaults=False)
     sim = sub.add_parser(
-        "simulate", help="serve the local RingCentral simulator",
+        "simulate", help="serve the local RingCentral simulator", parents=[common],
         description="Serve a local simulator of RingCentral's High Volume SMS API (OAuth, "
         "batches, messages, statuses, rate limits, faults) until Ctrl-C.",
         epilog="Example: a2p simulate --port 8080, then in another shell "
@@ -50,9 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=8080, help="port, 0 for any free one (8080)")
     sim.add_argument("--config", default="simulator", metavar="PROFILE",
-                     help="profile name in configs/ or a .toml path (default simulator)")
+                     help="a packaged profile (simulator, sandbox, production), "
+                     "configs/NAME.toml here, or a .toml path (default simulator)")
     plan = sub.add_parser(
-        "plan", help="dry run: read and chunk a list, send nothing",
+        "plan", help="dry run: read and chunk a list, send nothing", parents=[common],
         description=textwrap.fill(
             "Read a recipient list and cut it into request bodies exactly as 'send' would, "
             "without sending anything. Prints the batches (recipients, bytes, input "
@@ -74,11 +114,8 @@ def _parser() -> argparse.ArgumentParser:
             "Completed, and write one JSON report and a crash-safe journal. Events go to "
             "stdout as JSON lines (chunk_submitted, rejected, batch_completed, chunk_failed, "
             "summary); progress and diagnostics go to stderr.", 88),
-        epilog=textwrap.fill(
-            "Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
-            "are results, not failures); 1 some batches failed or are unknown; 2 usage or "
-            "configuration error; 3 authentication failed; 130 interrupted (the report and "
-            "journal are written; finish with --resume).", 88) + "\n\nExamples:\n"
+        parents=[common],
+        epilog=_fill(EXIT_CODES) + "\n\nExamples:\n"
         "  a2p send list.csv --from +16505550100 --text 'Store opens at 9' --profile production\n"
         "  a2p send --resume a2p-report-20261125-120000.json.journal   # finish a stopped run\n"
         "  cat list.txt | a2p send - --from +16505550100 --text Hi \\\n"
@@ -87,8 +124,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_options(send, resumable=True)
     _send_options(send)
+    check = sub.add_parser(
+        "check", help="pre-flight: is --from an A2P number of this user? (sends nothing)",
+        description=textwrap.fill(
+            "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
+            "feature, and read its SMS registration tier and daily cap where RingCentral "
+            "exposes them. 'send' runs the same check before its first request.", 88),
+        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
+        "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
+        "  a2p check --from +16505550100 --profile production --recipients 20000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--from", dest="sender", required=True, metavar="E164",
+                       help="the sender number to check, e.g. +16505550100")
+    check.add_argument("--profile", "--config", dest="profile", default="simulator",
+                       metavar="NAME", help="profile in configs/ or a .toml path "
+                       "(default simulator)")
+    check.add_argument("--recipients", type=int, metavar="N",
+                       help="how many recipients the campaign has, to compare with the daily "
+                       "cap of the number's registration tier")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _outcomes_parser(sub, common)
     demo = sub.add_parser(
-        "demo", help="rehearse a campaign against the built-in simulator",
+        "demo", help="rehearse a campaign against the built-in simulator", parents=[common],
         description="Start the simulator on a free loopback port, generate a list with some "
         "invalid numbers mixed in, send it with a small batch limit so the splitting shows, "
         "and print the summary. Leaves the report file.",
@@ -109,6 +167,113 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    from engine.outcomerows import FILTERS
+
+    out = sub.add_parser(
+        "outcomes", help="every recipient's fate, one row per input record", parents=[common],
+        description=textwrap.fill(
+            "Read the message store of every batch of a run (GET .../messages?batchId=, 1000 "
+            "a page, inside the Light budget) and write one row per input record, in input "
+            "order: index, line, to, outcome, errorCode, description, retryable, batchId, "
+            "messageId, segments, cost (and text, when the run's texts were per record). Run "
+            "it any time after the send, and again later as receipts arrive; an interrupted "
+            "export goes on where it stopped when run again with the same arguments.", 88),
+        epilog=textwrap.fill(
+            "Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
+            "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
+            "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
+        textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
+                      "wrong profile); 3 authentication; 130 interrupted (run the same command "
+                      "again to go on).", 88) + "\n\n"
+        "Examples:\n"
+        "  a2p outcomes run.json.journal --out outcomes.csv\n"
+        "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
+        "  a2p send retry.csv --from +16505550100 --text 'Store opens at 9'\n"
+        "  a2p outcomes run.json.journal --only failed --out - | head",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out.add_argument("journal", metavar="JOURNAL", help="the journal 'a2p send' wrote")
+    out.add_argument("--out", metavar="PATH",
+                     help="output file; .jsonl for JSON lines; - for stdout (default: the "
+                     "journal's name with .outcomes.csv)")
+    out.add_argument("--only", action="append", default=[], metavar="WHICH",
+                     help=f"keep only these rows (comma-separated, repeatable): "
+                     f"{', '.join(FILTERS)}")
+    out.add_argument("--format", choices=("csv", "jsonl"),
+                     help="csv (default) or jsonl (default when --out ends in .jsonl)")
+    out.add_argument("--input", metavar="PATH",
+                     help="the list the run sent, when it moved or the run read stdin")
+    out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
+                     help="profile in configs/ or a .toml path (default: the run's)")
+
+
+async def _outcomes(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine.export import Export
+    from engine.outcomefile import OutputFile, format_for
+
+    only = tuple(name for given in args.only for name in given.split(",") if name)
+    shown = [0.0]
+
+    def show(event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= 1.0 or event["event"] == "batch":
+            shown[0] = now
+            print(f"a2p outcomes: batch {event.get('chunk')}: {event['rows']:,} rows, "
+                  f"{event['pages']:,} pages, {event['requests']:,} requests", file=sys.stderr,
+                  flush=True)
+
+    async with Export(args.journal, input=args.input, only=only, config=args.profile,
+                      on_progress=show) as export:
+        fmt = format_for(args.out or "", args.format)
+        path = args.out or _default_outcomes_path(args.journal, fmt)
+        out = OutputFile(path, fmt, export.with_text, _export_key(args.journal, only, fmt))
+        try:
+            start = out.open()
+            if start is not None:
+                export.checkpoint = start
+                within = f", record {start.position:,}" if start.token is not None else ""
+                print(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
+                      f"{len(export.spans)}{within}", file=sys.stderr)
+            _print_estimate(export)
+            export.on_checkpoint = out.checkpoint
+            async for row in export.rows(start):
+                out.write(row)
+            out.finish()
+        finally:
+            out.close()
+    totals = export.totals.as_json()
+    print(f"a2p outcomes: {totals['rows']:,} rows; {export.pages:,} pages in "
+          f"{export.client.requests:,} requests; wrote {path}", file=sys.stderr)
+    print("a2p outcomes: totals " + orjson.dumps(totals).decode(), file=sys.stderr)
+    if export.unmatched:
+        print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
+              "record (another list, or the input changed)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export_key(journal: str, only: tuple[str, ...], fmt: str) -> dict[str, Any]:
+    """What an interrupted export must share with this one to be continued by it."""
+    return {"journal": os.path.abspath(journal), "only": sorted(only), "format": fmt}
+
+
+def _default_outcomes_path(journal: str, fmt: str) -> str:
+    base = journal.removesuffix(".journal").removesuffix(".json")
+    return f"{base}.outcomes.{fmt}"
+
+
+def _print_estimate(export: Any) -> None:
+    messages, requests = export.estimate()
+    limits = export.settings.rate_limit
+    minutes = requests / limits.light_requests * limits.light_window / 60
+    print(f"a2p outcomes: {messages:,} messages to read in {len(export.spans):,} batches: at "
+          f"most {requests:,} Light requests; at {limits.light_requests} per "
+          f"{limits.light_window:g} s that is about {minutes:,.1f} minutes", file=sys.stderr,
+          flush=True)
+
+
 def _bench(args: argparse.Namespace) -> int:
     """The harness lives beside the package in a checkout, not in the installed package."""
     checkout = Path(__file__).resolve().parent.parent
@@ -122,7 +287,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="PATH",
-                        help="report file (default a2p-report-<date-time>.json)")
+                        help="report file (default a2p-report-<YYYYmmdd-HHMMSS>.json)")
     parser.add_argument("--journal", metavar="PATH",
                         help="crash-safe journal of the run (default: the report path + "
                         ".journal)")
@@ -133,14 +298,22 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
-    parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
-                        help="end when every batch is Completed (default) or has an id")
+    parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
+                        default="completed",
+                        help="end when every batch is Completed (default), has an id, or is "
+                        "Completed with every receipt in (delivered)")
+    parser.add_argument("--delivery-timeout", type=float, default=3600.0, metavar="SECONDS",
+                        help="with --wait delivered: stop waiting for a batch's receipts this "
+                        "long after it completed (default 3600)")
     parser.add_argument("--on-ambiguous", choices=("reconcile", "resend", "fail"),
                         default="reconcile",
                         help="after a lost answer: look the batch up on the server before any "
                         "resend (default), resend blindly, or report it unknown")
     parser.add_argument("--no-revoke", action="store_true",
                         help="keep the OAuth session open at the end")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="skip the check that --from is an A2P number of this user "
+                        "(see 'a2p check') before the first request")
 
 
 def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
@@ -150,10 +323,11 @@ def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> 
                         + later)
     parser.add_argument("--from", dest="sender", required=not resumable, metavar="E164",
                         help="your A2P sender number, e.g. +16505550100" + later)
-    parser.add_argument("--text", help="batch text for every recipient without its own")
-    parser.add_argument("--template", metavar="T",
-                        help="per-recipient text from CSV columns or JSON keys, "
-                        "e.g. 'Hi {name}, your code is {code}'")
+    texts = parser.add_mutually_exclusive_group()
+    texts.add_argument("--text", help="batch text for every recipient without its own")
+    texts.add_argument("--template", metavar="T",
+                       help="per-recipient text from CSV columns or JSON keys, "
+                       "e.g. 'Hi {name}, your code is {code}'")
     parser.add_argument("--format", choices=("auto", *FORMATS), default="auto",
                         help="input format (default: by suffix, else by the first line)")
     parser.add_argument("--to-column", default="to", metavar="NAME",
@@ -165,7 +339,8 @@ def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> 
     parser.add_argument("--dedupe", action="store_true",
                         help="skip repeated recipients (same number and text)")
     parser.add_argument("--profile", "--config", dest="profile", default=None,
-                        metavar="NAME", help="profile in configs/ or a .toml path "
+                        metavar="NAME", help="a packaged profile (simulator, sandbox, "
+                        "production), configs/NAME.toml here, or a .toml path "
                         "(default simulator)")
     parser.add_argument("--max-batch-bytes", type=int, metavar="N",
                         help="bytes per request body (default from the profile: 50,000,000)")
@@ -191,11 +366,16 @@ def _describe(settings: SimulatorSettings, url: str) -> str:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    # Imported here so that commands without a server do not pay for aiohttp at start-up.
+    import asyncio
+
     from engine.simulator import load_simulator_settings, start_simulator
 
     settings = load_simulator_settings(args.config)
-    running = await start_simulator(settings, args.host, args.port)
+    try:
+        running = await start_simulator(settings, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}). Pass "
+                         "another --port, or --port 0 for any free one.") from exc
     print(_describe(settings, running.url), file=sys.stderr, flush=True)
     try:
         await asyncio.Event().wait()
@@ -205,6 +385,8 @@ async def _simulate(args: argparse.Namespace) -> int:
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from engine.reader import ReadOptions
+
     return ReadOptions(
         source="<stdin>" if args.input == "-" else args.input, format=args.format,
         to_column=args.to_column, text_column=args.text_column or "text",
@@ -214,6 +396,15 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine.config import check_campaign, load_settings
+    from engine.plan import make_plan
+    from engine.reader import read_lines
+    from engine.rejections import Aggregator
+    from engine.sources import open_input
+
+    check_campaign(args.sender, args.text, args.template)
     settings = load_settings(args.profile or "simulator")
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
@@ -226,6 +417,7 @@ def _plan(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(orjson.dumps(plan.as_json(), option=orjson.OPT_APPEND_NEWLINE))
     else:
         print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
+    sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
     return EXIT_OK
 
 
@@ -251,25 +443,79 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
     return "\n".join(lines)
 
 
-async def _watch_signals(stop: anyio.Event) -> None:
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """First Ctrl-C (or SIGTERM): stop sending, let requests on the wire finish. Second: end
+    at once; the journal, written before every step, still resumes."""
+    import anyio
+
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
-            print("a2p: stopping: no new batches; letting requests in flight finish...",
-                  file=sys.stderr, flush=True)
+            if stop.is_set():
+                _say("a2p: second interrupt: ending now.")
+                scope.cancel()
+                return
+            _say("a2p: stopping: no new batches; letting requests on the wire finish "
+                 "(Ctrl-C again to end at once)...")
             stop.set()
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def _redraw(progress: Progress) -> None:
+    """The progress line moves while the run waits (rate budget, OAuth, tracking)."""
+    import anyio
+
+    while True:
+        await anyio.sleep(progress.every)
+        progress.tick()
+
+
+class _Events:
+    """Events as JSON lines on stdout. When the reader of stdout goes away (``| head``), the
+    run goes on (stopping it half-way would help nobody) and the report keeps everything."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    def write(self, event: dict[str, Any]) -> None:
+        import orjson
+
+        if self.gone:
             return
+        try:
+            sys.stdout.buffer.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.gone = True
+            _silence_stdout()
+            _say("a2p: stdout was closed; events are no longer written, the run goes on and "
+                 "the report will hold everything.")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 async def _send(args: argparse.Namespace) -> int:
+    import anyio
+
     from engine.api import send
+    from engine.progress import Progress
 
     progress = Progress(sys.stderr)
-    out = sys.stdout.buffer
+    events = _Events()
 
     async def emit(event: dict[str, Any]) -> None:
-        out.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
-        out.flush()
-        progress.see(event)
+        events.write(event)
+        if not args.quiet:
+            progress.see(event)
+        if event["event"] == "warning":  # loud even with -q: it may mean a wasted campaign
+            print(f"a2p: WARNING: {event['message']}", file=sys.stderr, flush=True)
 
     alone = args.resume and args.input is None
     if not alone and (args.input is None or args.sender is None):
@@ -277,20 +523,47 @@ async def _send(args: argparse.Namespace) -> int:
                          "a run). See a2p send --help.")
     report_path, journal = _paths(args)
     stop = anyio.Event()
+    report: dict[str, Any] | None = None
     async with anyio.create_task_group() as group:
-        group.start_soon(_watch_signals, stop)
+        group.start_soon(_watch_signals, stop, group.cancel_scope)
+        if not args.quiet:
+            group.start_soon(_redraw, progress)
         report = await send(
             args.input, sender=args.sender, text=args.text,
             template=args.template if alone else None,
             config=args.profile,
             read=None if alone else _read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
+            delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
             on_read=progress.reading, journal=None if args.resume else journal,
-            resume=args.resume,
+            resume=args.resume, report=report_path, preflight=not args.no_preflight,
+            on_wait=None if args.quiet else progress.waiting,
         )
         group.cancel_scope.cancel()
-    return _finish(report, report_path)
+    if report is None:  # the second Ctrl-C: no report, the journal has every step
+        _say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
+        return EXIT_INTERRUPTED
+    return _finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+async def _check(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine.api import check
+
+    found = await check(args.sender, config=args.profile, recipients=args.recipients)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(found.as_json(), option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        tier = found.registration_tier or "not exposed"
+        cap = f", about {found.daily_cap:,} messages a day" if found.daily_cap else ""
+        print(f"a2p: {args.sender} can send High Volume SMS: an A2PSmsSender number of this "
+              f"user (id {found.sender.id}, status {found.sender.status}); registration tier: "
+              f"{tier}{cap}")
+    for warning in found.warnings:
+        print(f"a2p: WARNING: {warning}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _paths(args: argparse.Namespace) -> tuple[str, str]:
@@ -303,21 +576,40 @@ def _paths(args: argparse.Namespace) -> tuple[str, str]:
     return report, args.journal or report + ".journal"
 
 
-def _finish(report: dict[str, Any], path: str) -> int:
-    target = Path(path)
-    target.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+def _resume_hint(args: argparse.Namespace, journal: str) -> str:
+    """The command that finishes an interrupted run: the same one, with --resume."""
+    if not Path(journal).exists():
+        return "Nothing was sent: run the same command again."
+    words = list(args.argv)
+    for option in ("--report", "--journal", "--resume"):
+        while option in words:
+            at = words.index(option)
+            del words[at:at + 2]
+    words = [w for w in words if not w.startswith(("--report=", "--journal=", "--resume="))]
+    return "To finish the run: " + shlex.join(["a2p", *words, "--resume", journal])
+
+
+def _finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = "") -> int:
     totals = report["totals"]
-    print(f"a2p: {report['status']}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} "
-          f"rejected locally, {totals['rejectedServer']:,} by the server, "
-          f"{totals['failedChunks']} batches failed, {totals['unknownChunks']} unknown; "
-          f"report: {target}", file=sys.stderr)
     if report["interrupted"]:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report["status"] == "completed" else EXIT_FAILED
+        code = EXIT_INTERRUPTED
+    else:
+        code = EXIT_OK if report["status"] == "completed" else EXIT_FAILED
+    if code != EXIT_OK or not quiet:
+        word = "interrupted" if report["interrupted"] else report["status"]
+        _say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
+             f"locally, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
+             f"batches failed, {totals['unknownChunks']} unknown; report: {path}" +
+             (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
+    return code
 
 
 async def _demo(args: argparse.Namespace) -> int:
+    import orjson
+
     from engine.api import send
+    from engine.config import load_settings
+    from engine.progress import Progress
     from engine.simulator import load_simulator_settings, start_simulator
 
     sim_settings = replace(load_simulator_settings("simulator", env={}),
@@ -328,24 +620,26 @@ async def _demo(args: argparse.Namespace) -> int:
         progress = Progress(sys.stderr)
 
         async def emit(event: dict[str, Any]) -> None:
-            progress.see(event)
+            if not args.quiet:
+                progress.see(event)
 
-        print(f"a2p demo: simulator on {running.url}; sending to {args.recipients:,} "
-              f"recipients in batches of at most {args.max_batch_bytes:,} bytes",
-              file=sys.stderr)
+        if not args.quiet:
+            _say(f"a2p demo: simulator on {running.url}; sending to {args.recipients:,} "
+                 f"recipients in batches of at most {args.max_batch_bytes:,} bytes")
         report = await send(demo_recipients(args.recipients), sender=sim_settings.senders[0],
                             text="Your table is ready. Reply STOP to opt out.",
                             config=settings, credentials=sim_settings.credentials,
                             max_batch_bytes=args.max_batch_bytes, on_event=emit,
-                            on_read=progress.reading)
+                            on_read=progress.reading, report=args.report,
+                            on_wait=progress.waiting)
         ledger = running.simulator.store.accepted_count()
     finally:
         await running.stop()
     print(orjson.dumps({k: report[k] for k in ("status", "totals", "requests")},
                        option=orjson.OPT_INDENT_2).decode())
-    print(f"a2p demo: the simulator's ledger holds {ledger:,} accepted messages",
-          file=sys.stderr)
-    return _finish(report, args.report)
+    if not args.quiet:
+        _say(f"a2p demo: the simulator's ledger holds {ledger:,} accepted messages")
+    return _finish(report, args.report, args.quiet)
 
 
 def demo_recipients(n: int) -> Iterator[str]:
@@ -361,29 +655,93 @@ def demo_recipients(n: int) -> Iterator[str]:
             yield f"+1{201 + area}{2_000_000 + line:07d}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "plan":
-            return _plan(args)
-        if args.command == "send":
-            return asyncio.run(_send(args))
-        if args.command == "demo":
-            return asyncio.run(_demo(args))
-        if args.command == "bench":
-            return _bench(args)
-        return asyncio.run(_simulate(args))
-    except KeyboardInterrupt:
+def exit_code(exc: BaseException) -> int:
+    """The documented exit code for what a command raised; a group (the run's task groups)
+    takes the most telling code among what it carries."""
+    if isinstance(exc, BaseExceptionGroup):
+        codes = {exit_code(inner) for inner in exc.exceptions}
+        return next((c for c in (EXIT_INTERRUPTED, EXIT_AUTH, EXIT_USAGE) if c in codes),
+                    EXIT_FAILED)
+    if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    except UsageError as exc:
-        print(f"a2p: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except AuthError as exc:
-        print(f"a2p: {exc}", file=sys.stderr)
+    if isinstance(exc, AuthError):
         return EXIT_AUTH
-    except EngineError as exc:
-        print(f"a2p: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return EXIT_FAILED
+
+
+def messages(exc: BaseException) -> Iterator[str]:
+    """One line per error, without a traceback: ours say what to do; anything else is a bug."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from messages(inner)
+    elif isinstance(exc, KeyboardInterrupt):
+        yield "interrupted."
+    elif isinstance(exc, EngineError | OSError):
+        yield str(exc)
+    else:
+        yield (f"unexpected {type(exc).__name__}: {exc}. This is a bug in a2p: run again with "
+               "--verbose and report the traceback.")
+
+
+def _load_env_file(name: str) -> None:
+    """RC_* variables from a .env file, the way RingCentral's samples keep them."""
+    from dotenv import dotenv_values
+
+    if not Path(name).is_file():
+        raise UsageError(f"--env-file {name}: no such file. Give the path of a .env file with "
+                         "RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.")
+    for key, value in dotenv_values(name).items():
+        if key.startswith("RC_") and value is not None:
+            os.environ[key] = value
+
+
+def _logging(verbose: int, quiet: bool) -> None:
+    import logging
+
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="a2p: %(name)s: %(message)s")
+    if verbose < 2:  # -vv shows aiohttp's and asyncio's own loggers too
+        for name in ("aiohttp", "asyncio"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "plan": _plan, "send": _send, "check": _check, "outcomes": _outcomes, "demo": _demo,
+    "simulate": _simulate, "bench": _bench,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every error becomes its documented exit code and a message on
+    stderr (with the traceback only under --verbose). This is the one place that decides."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(words)
+    args.argv = words
+    _logging(args.verbose, args.quiet)
+    try:
+        if args.env_file:
+            _load_env_file(args.env_file)
+        result = COMMANDS[args.command](args)
+        if isinstance(result, types.CoroutineType):
+            import asyncio
+
+            result = asyncio.run(result)
+        return int(result)
+    except BrokenPipeError:  # `a2p plan ... | head`: the reader had enough
+        _silence_stdout()
+        return EXIT_OK
+    except (Exception, KeyboardInterrupt, BaseExceptionGroup) as exc:
+        return _fail(exc, args.verbose)
+
+
+def _fail(exc: BaseException, verbose: int) -> int:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    for line in messages(exc):
+        _say(f"a2p: {line}")
+    return exit_code(exc)
 
 
 if __name__ == "__main__":

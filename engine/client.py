@@ -4,6 +4,7 @@ A2P calls. Reaches HTTP only through a Transport; takes its clock and sleep as p
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -22,6 +23,10 @@ from engine.policy import backoff, retry_after
 from engine.ratebudget import RateBudget
 from engine.transport import BadBodyError, NotSentError, Reply, Transport, page_of
 
+log = logging.getLogger("engine.http")
+# What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).
+RATE_HEADERS = ("X-Rate-Limit-Group", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining",
+                "X-Rate-Limit-Window", "Retry-After")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 
@@ -64,9 +69,12 @@ class ApiClient:
         limits = settings.rate_limit
         self.light = RateBudget("Light", limits.light_requests, limits.light_window, clock, sleep)
         self.auth = RateBudget("Auth", limits.auth_requests, limits.auth_window, clock, sleep)
-        self.a2p = f"/restapi/v1.0/account/{settings.account}/a2p-sms"
+        self.account = f"/restapi/v1.0/account/{settings.account}"
+        self.a2p = f"{self.account}/a2p-sms"
         self._token: _Token | None = None
         self._lock = anyio.Lock()
+        # Set by the run: once it is, no request that creates a batch starts.
+        self.stop: anyio.Event | None = None
         self.requests = 0
         self.throttled = 0
         self.server_date: float | None = None
@@ -153,15 +161,23 @@ class ApiClient:
 
     async def _send(self, budget: RateBudget, method: str, path: str,
                     headers: Mapping[str, str], body: bytes | bytearray | None,
-                    params: Mapping[str, Any] | None = None) -> Reply:
-        await budget.acquire()
+                    params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
+        await budget.acquire(self.stop if creates else None)
+        started = self._clock()
         try:
             reply = await self._transport.request(method, self.settings.server_url + path,
                                                   headers=headers, body=body, params=params)
-        except BaseException:
+        except BaseException as exc:
             budget.release({})
+            log.debug("%s %s -> %s after %.3f s", method, path, type(exc).__name__,
+                      self._clock() - started)
             raise
         budget.release(reply.headers)
+        if log.isEnabledFor(logging.DEBUG):
+            limits = " ".join(f"{name}={reply.headers[name]}" for name in RATE_HEADERS
+                              if name in reply.headers)
+            log.debug("%s %s -> %d in %.3f s %s", method, path, reply.status,
+                      self._clock() - started, limits)
         self.requests += 1
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:
@@ -192,15 +208,19 @@ class ApiClient:
         return self._wall() + min(offsets)
 
     async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
-                   params: Mapping[str, Any] | None = None) -> Reply:
+                   params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
         """One request in the Light group; a 401 refreshes the token and tries once more
-        (a 401 was not processed, so even a POST is safe to repeat)."""
+        (a 401 was not processed, so even a POST is safe to repeat). ``path`` is under the
+        account's a2p-sms root unless it starts with /restapi/. A request that ``creates`` a
+        batch raises StoppedError instead of starting once ``stop`` is set."""
+        if not path.startswith("/restapi/"):
+            path = self.a2p + path
         for attempt in range(2):
             token = await self.bearer()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            reply = await self._send(self.light, method, self.a2p + path, headers, body, params)
+            reply = await self._send(self.light, method, path, headers, body, params, creates)
             if reply.status != 401 or attempt:
                 return reply
             await self._after_401(token)
@@ -243,4 +263,4 @@ class ApiClient:
             query["pageToken"] = token
 
     async def post_batch(self, body: bytes | bytearray) -> Reply:
-        return await self.call("POST", "/batches", body=body)
+        return await self.call("POST", "/batches", body=body, creates=True)

@@ -1,4 +1,9 @@
-"""Profiles (TOML files in ``configs/``) and credentials (environment only), read once.
+"""Profiles (TOML files) and credentials (environment only), read once.
+
+The profiles ``simulator``, ``sandbox`` and ``production`` live in ``configs/`` and ship inside
+the package as ``engine.profiles`` (read with ``importlib.resources``, so a wheel install finds
+them); a user's own profiles are a path to a ``.toml`` file or a ``configs/NAME.toml`` in the
+working directory, which wins over a packaged one of the same name.
 
 A profile names the server and every tunable; credentials never live in files. They come from
 RingCentral's own variable names, so the same shell works with the official SDKs:
@@ -9,16 +14,19 @@ RingCentral's own variable names, so the same shell works with the official SDKs
 from __future__ import annotations
 
 import os
-import tomllib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, UsageError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+if TYPE_CHECKING:  # tomllib and importlib.resources load when a profile is read, not before
+    from importlib.resources.abc import Traversable
+
+USER_PROFILES = Path("configs")
 # The guide says "about 50MB" and the spec says x-request-max-body-size: 50m (52,428,800
 # bytes); 50,000,000 stays under either reading with room to spare.
 DEFAULT_MAX_BATCH_BYTES = 50_000_000
@@ -48,6 +56,10 @@ class Table:
     def _raw(self, key: str, default: Any) -> Any:
         self._seen.add(key)
         return self._data.get(key, default)
+
+    def names(self) -> list[str]:
+        """The keys this table holds (for tables keyed by data, such as phone numbers)."""
+        return list(self._data)
 
     def table(self, key: str) -> Table:
         value = self._raw(key, {})
@@ -167,6 +179,23 @@ def is_loopback(url: str) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def check_campaign(sender: str, text: str | None, template: str | None) -> None:
+    """Refuse, before anything is read or sent, a campaign the server would refuse whole."""
+    if not E164.fullmatch(sender):
+        raise UsageError(f"--from {sender!r} is not an E.164 number. Give your A2P sender "
+                         "with its country code, e.g. +16505550100.")
+    if text == "" or template == "":
+        option = "--text" if text == "" else "--template"
+        raise UsageError(f"{option} is empty: the server would reject every message. Give "
+                         "the message text, or leave the option out to use a text column.")
+    if text is not None and template is not None:
+        raise UsageError("--text and --template were both given; the template would replace "
+                         "the text (and any text column). Use one of them.")
+
+
 def check_server_url(url: str, source: str, key: str) -> str:
     """Plain http is allowed only on loopback: tokens must never cross a network in clear."""
     parts = urlsplit(url)
@@ -179,29 +208,47 @@ def check_server_url(url: str, source: str, key: str) -> str:
     return url.rstrip("/")
 
 
-def resolve_profile(profile: str) -> Path:
-    """A profile is a path to a TOML file or the name of one in configs/."""
+def _packaged() -> Traversable:
+    from importlib.resources import files
+
+    return files("engine.profiles")
+
+
+def packaged_profiles() -> list[str]:
+    """The names of the profiles that ship with the package."""
+    return sorted(p.name.removesuffix(".toml") for p in _packaged().iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def resolve_profile(profile: str) -> Traversable:
+    """A path to a TOML file, a ``configs/NAME.toml`` here, or a profile of the package."""
     candidate = Path(profile)
     if candidate.suffix == ".toml" or candidate.exists():
-        path = candidate
-    else:
-        path = Path("configs") / f"{profile}.toml"
-        if not path.exists():
-            path = CONFIG_DIR / f"{profile}.toml"
-    if not path.is_file():
-        known = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-        raise ConfigError(str(path), "profile", f"no profile named {profile!r}",
-                          f"Use one of {', '.join(known)} or a path to a .toml file.")
-    return path
+        if candidate.is_file():
+            return candidate
+        raise ConfigError(str(candidate), "profile", "no such file",
+                          "Check the path, or name one of the profiles: "
+                          f"{', '.join(packaged_profiles())}.")
+    for place in (USER_PROFILES / f"{profile}.toml", _packaged() / f"{profile}.toml"):
+        if place.is_file():
+            return place
+    raise ConfigError(profile, "profile", f"no profile named {profile!r}",
+                      f"Use one of {', '.join(packaged_profiles())}, a configs/{profile}.toml "
+                      "in this directory, or a path to a .toml file.")
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Traversable) -> dict[str, Any]:
+    import tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "(file)", f"not valid TOML ({exc})",
                           "Fix the syntax at the line named.") from exc
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", f"cannot be read ({exc.strerror})",
+                          "Check the path and its permissions.") from None
 
 
 def load_settings(profile: str = "simulator", env: Mapping[str, str] | None = None) -> Settings:
@@ -222,7 +269,7 @@ def load_settings(profile: str = "simulator", env: Mapping[str, str] | None = No
     return settings
 
 
-def _settings_from(root: Table, path: Path) -> Settings:
+def _settings_from(root: Table, path: Traversable) -> Settings:
     server = root.table("server")
     url = check_server_url(server.text("url", ""), str(path), "server.url")
     account = server.text("account", "~")
@@ -237,7 +284,7 @@ def _settings_from(root: Table, path: Path) -> Settings:
     concurrency = send.number("concurrency", 4, low=1, high=64)
     send.finish()
     return Settings(
-        profile=path.stem, source=str(path), server_url=url, account=account,
+        profile=path.name.removesuffix(".toml"), source=str(path), server_url=url, account=account,
         concurrency=concurrency, limits=limits, retry=_retry(root.table("retry")),
         polling=_polling(root.table("polling")), rate_limit=_rate_limit(root.table("rate_limit")),
     )

@@ -6,10 +6,12 @@
     │   └── InputError             the recipient list cannot be read (also ValueError)
     │       ├── BadRecordError     one record is bad and the run was told to stop on the first
     │       └── RecordTooLargeError  one record alone does not fit under the batch byte limit
+    │   └── SenderError            --from is not an A2P number of this user, or cannot be checked
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
     │   └── RequestRejectedError   a 4xx with RingCentral's error code
-    └── AmbiguousSendError         a request went out and no answer came: it may have been sent
+    ├── AmbiguousSendError         a request went out and no answer came: it may have been sent
+    └── StoppedError               the run was stopped before this request went out: not sent
 
 Messages are sentences that say what went wrong, where, and what to do. No message ever
 contains a client secret, a JWT or a token.
@@ -52,6 +54,11 @@ class RecordTooLargeError(InputError):
     """One record serialises to more bytes than a whole batch may hold."""
 
 
+class SenderError(UsageError):
+    """The pre-flight found the sender number unusable: not this user's, or without the
+    A2PSmsSender feature (or the app may not look its numbers up)."""
+
+
 class ServerError(EngineError):
     """The server refused, limited or misbehaved."""
 
@@ -71,3 +78,7 @@ class RequestRejectedError(ServerError):
 
 class AmbiguousSendError(EngineError):
     """A request went out and no answer came back: it may or may not have been processed."""
+
+
+class StoppedError(EngineError):
+    """A stop came while a batch-creating request waited its turn: it never went out."""

@@ -15,7 +15,8 @@ COMPLETED = "completed"    # the server finished processing it
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PLANNED: frozenset({SUBMITTING}),
-    SUBMITTING: frozenset({ACCEPTED, AMBIGUOUS, SPLIT, FAILED, SUBMITTING}),
+    # back to planned: the run stopped while the request waited its turn, so it never went out
+    SUBMITTING: frozenset({ACCEPTED, AMBIGUOUS, SPLIT, FAILED, SUBMITTING, PLANNED}),
     AMBIGUOUS: frozenset({ACCEPTED, SUBMITTING, UNKNOWN, FAILED}),
     ACCEPTED: frozenset({COMPLETED, UNKNOWN}),
     SPLIT: frozenset(),

@@ -1,5 +1,7 @@
-"""Progress on stderr, fed by the run's events: a live line on a terminal, a plain line every
-few seconds otherwise. Never writes to stdout, which carries the events."""
+"""Progress on stderr, fed by the run's events and redrawn on a timer: a live line on a
+terminal, a plain line every few seconds otherwise. It says what the run is waiting for
+("waiting 43 s for the Light rate limit", "tracking 12 batches"). Never writes to stdout,
+which carries the events."""
 
 from __future__ import annotations
 
@@ -13,16 +15,22 @@ class Progress:
         self._stream = stream
         self._clock = clock
         self._live = stream.isatty()
-        self._every = 0.2 if self._live else 5.0
+        self.every = 0.5 if self._live else 5.0
         self._start = clock()
         self._last = self._start
-        self.sent = self.rejected = self.batches = self.completed = self.failed = 0
+        self.sent = self.rejected = self.batches = self.completed = 0
+        self.failed = self.unknown = 0
         self.read = 0
         self.share: float | None = None
+        self._wait: tuple[str, float] | None = None
 
     def reading(self, records: int, share: float | None) -> None:
         """The producer's report: records read so far, and the share of the input."""
         self.read, self.share = records, share
+
+    def waiting(self, group: str, seconds: float) -> None:
+        """Requests of ``group`` wait ``seconds`` for its rate budget."""
+        self._wait = (group, self._clock() + seconds)
 
     def see(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -34,20 +42,43 @@ class Progress:
         elif kind == "batch_completed":
             self.completed += 1
         elif kind == "chunk_failed":
-            self.failed += 1
+            if event.get("status") == "unknown":
+                self.unknown += 1
+            else:
+                self.failed += 1
+        if kind == "summary":
+            self._show(self._clock(), final=True)
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Redraw when the interval has passed; called by events and by a timer, so the line
+        moves while the run waits."""
         now = self._clock()
-        if kind == "summary" or now - self._last >= self._every:
-            self._last = now
-            self._show(now, final=kind == "summary")
+        if now - self._last >= self.every:
+            self._show(now, final=False)
+
+    def doing(self, now: float) -> str:
+        """What the run is waiting for, if anything."""
+        if self._wait is not None and self._wait[1] > now:
+            return f"waiting {self._wait[1] - now:,.0f} s for the {self._wait[0]} rate limit"
+        tracking = self.batches - self.completed
+        if tracking > 0 and (self.share is None or self.share >= 1.0):
+            return f"tracking {tracking:,} batch" + ("es" if tracking != 1 else "")
+        if self.share and self.share < 1.0:
+            elapsed = max(now - self._start, 1e-9)
+            return f"ETA {elapsed * (1 - self.share) / self.share:,.0f} s (reading)"
+        return ""
 
     def _show(self, now: float, final: bool) -> None:
+        self._last = now
         elapsed = max(now - self._start, 1e-9)
-        eta = ""
-        if self.share and not final:
-            eta = f" | ETA {elapsed * (1 - self.share) / self.share:,.0f} s (reading)"
+        doing = "" if final else self.doing(now)
         line = (f"read {self.read:,} | sent {self.sent:,} | rejected {self.rejected:,} | "
                 f"batches {self.batches:,} accepted, {self.completed:,} completed, "
-                f"{self.failed:,} failed | {self.sent / elapsed:,.0f}/s | {elapsed:,.1f} s{eta}")
+                f"{self.failed:,} failed, {self.unknown:,} unknown | "
+                f"{self.sent / elapsed:,.0f}/s | {elapsed:,.1f} s" + (f" | {doing}" if doing
+                                                                      else ""))
         if self._live:
             self._stream.write("\r\033[K" + line + ("\n" if final else ""))
         else:

@@ -10,9 +10,41 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+
+from engine.errors import StoppedError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+OnWait = Callable[[str, float], None]
+
+
+def _no_wait(group: str, seconds: float) -> None:
+    return None
+
+
+async def unless_stopped(stop: anyio.Event, work: Callable[..., Awaitable[object]],
+                         *args: Any) -> bool:
+    """Run ``work(*args)`` unless ``stop`` comes first (then it is cancelled); True when it
+    finished."""
+    finished, failure = False, None
+    async with anyio.create_task_group() as group:
+        async def watch() -> None:
+            await stop.wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(watch)
+        try:
+            await work(*args)
+            finished = True
+        except Exception as exc:  # raised below as itself, not wrapped in an ExceptionGroup
+            failure = exc
+        group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return finished
 
 
 class RateBudget:
@@ -28,6 +60,7 @@ class RateBudget:
         self._in_flight = 0
         self._blocked_until = 0.0
         self.waited = 0.0
+        self.on_wait: OnWait = _no_wait  # told how long a request waits, for progress lines
 
     def _delay(self, now: float) -> float:
         """Seconds until one more request may start, 0 when it may start now."""
@@ -41,10 +74,19 @@ class RateBudget:
             return self._margin  # every slot is in flight: wait for one to land
         return self._done[0] + self.window - now + self._margin
 
-    async def acquire(self) -> None:
+    async def acquire(self, stop: anyio.Event | None = None) -> None:
+        """Wait for a slot. With ``stop``, a stop set before the slot comes (or while waiting)
+        raises StoppedError: the request never starts."""
         while (delay := self._delay(self._clock())) > 0:
             self.waited += delay
-            await self._sleep(delay)
+            self.on_wait(self.name, delay)
+            if stop is None:
+                await self._sleep(delay)
+            elif not await unless_stopped(stop, self._sleep, delay):
+                break
+        if stop is not None and stop.is_set():
+            raise StoppedError(f"stopped while waiting for the {self.name} rate budget; the "
+                               "request was not sent")
         self._in_flight += 1
 
     def release(self, headers: Mapping[str, str]) -> None:

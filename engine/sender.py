@@ -20,9 +20,10 @@ from engine.chunker import Chunk, Chunker
 from engine.chunkindex import PositionIndex
 from engine.client import ApiClient, error_of
 from engine.config import Settings
-from engine.errors import AmbiguousSendError, EngineError
+from engine.errors import AmbiguousSendError, EngineError, StoppedError
 from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
+from engine.ratebudget import unless_stopped
 from engine.reconcile import (
     Absent,
     Adopt,
@@ -55,7 +56,7 @@ LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the an
 DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
 
 
-class StoppedError(EngineError):
+class StoppedReconciling(EngineError):
     """The run stopped while a lost answer was being reconciled; a resume looks again."""
 
 
@@ -79,6 +80,10 @@ class Run:
     share_read: Callable[[], float | None] = lambda: None
     produced: int = 0
     journal: Journal | None = None
+    # Opens the journal when the first chunk is about to be sent, so a run that ends before
+    # (refused login, --strict, a stop) leaves nothing that blocks the same command.
+    open_journal: Callable[[], Journal] | None = None
+    _held: list[dict[str, Any]] = field(default_factory=list)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     submitted: anyio.Event = field(default_factory=anyio.Event)
     clock: Callable[[], float] = time.monotonic
@@ -107,8 +112,22 @@ class Run:
         return record
 
     def log(self, entry: dict[str, Any]) -> None:
+        if self.journal is None and self.open_journal is not None:
+            if entry["type"] != "chunk":
+                self._held.append(entry)
+                return
+            self.keep_journal()
         if self.journal is not None:
             self.journal.write(entry)
+
+    def keep_journal(self) -> None:
+        """Write the journal held back so far. Called before the first chunk, and when a run
+        ends without one (every record rejected locally), so `a2p outcomes` still has it."""
+        if self.journal is None and self.open_journal is not None:
+            self.journal, self.open_journal = self.open_journal(), None
+            for held in self._held:
+                self.journal.write(held)
+            self._held.clear()
 
     def log_state(self, record: ChunkRecord, **extra: Any) -> None:
         """The record's new state, written (and fsync'd) before the run goes on."""
@@ -178,6 +197,8 @@ async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
                on_accepted: Callable[[ChunkRecord], None]) -> None:
     async with chunks:
         async for chunk in chunks:
+            if run.stopping.is_set():  # after a stop, chunks are drained, never recorded
+                continue
             async with run.slots:
                 await submit(run, chunk, run.record_for(chunk), on_accepted)
 
@@ -188,6 +209,9 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
     retry = run.settings.retry
     record.move(lifecycle.SUBMITTING)
     while True:
+        if run.stopping.is_set():
+            hold(run, record)
+            return
         record.attempts += 1
         record.submitted_at = now_iso()
         run.log_state(record)  # "submitting" is on disk before the request goes out
@@ -195,6 +219,10 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         try:
             reply = await run.client.post_batch(chunk.body)
             verdict = classify(reply.status)
+        except StoppedError:
+            record.attempts -= 1  # it never went out
+            hold(run, record)
+            return
         except NotSentError as exc:
             reply, verdict = Reply(0), Verdict.RETRY
             record.error = {"errorCode": "NOT-SENT", "message": str(exc)}
@@ -232,8 +260,17 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
             return
         record.move(lifecycle.SUBMITTING)
         if reply.status != 429:  # a 429 already holds the budget back for the penalty
-            await run.sleep(backoff(record.attempts - 1, retry.backoff_initial,
-                                    retry.backoff_max, run.rng))
+            pause = backoff(record.attempts - 1, retry.backoff_initial, retry.backoff_max,
+                            run.rng)
+            await unless_stopped(run.stopping, run.sleep, pause)  # a stop cuts it short
+
+
+def hold(run: Run, record: ChunkRecord) -> None:
+    """The run stopped before this chunk's request went out: planned again, so --resume
+    sends it without having to reconcile anything."""
+    record.move(lifecycle.PLANNED)
+    record.note = "not sent: the run stopped before its request went out"
+    run.log_state(record)
 
 
 async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
@@ -422,9 +459,8 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
     while True:
         step = search.next(run.clock())
         if isinstance(step, Wait):
-            await _nap(run, step.seconds)
-            if run.stopping.is_set():
-                raise StoppedError("the run was stopped while the batch was being looked for "
+            if not await unless_stopped(run.stopping, run.sleep, step.seconds):
+                raise StoppedReconciling("the run was stopped while the batch was being looked for "
                                    "on the server")
         elif isinstance(step, ReadListing):
             search.listing(*page_of(await run.client.get_json(
@@ -438,21 +474,6 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
             if isinstance(step, Adopt):
                 run.owned.add(step.batch["id"])
             return step
-
-
-async def _nap(run: Run, seconds: float) -> None:
-    """The injected sleep, cut short when the run is told to stop."""
-    async with anyio.create_task_group() as group:
-        async def sleep() -> None:
-            await run.sleep(seconds)
-            group.cancel_scope.cancel()
-
-        async def watch() -> None:
-            await run.stopping.wait()
-            group.cancel_scope.cancel()
-
-        group.start_soon(sleep)
-        group.start_soon(watch)
 
 
 async def recover_rejections(run: Run, record: ChunkRecord) -> None:

@@ -86,12 +86,14 @@ class Transport(Protocol):
 
 
 class AiohttpTransport:
-    """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default)."""
+    """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default);
+    HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (trust_env), as corporate networks need."""
 
     def __init__(self, timeout: float, session: aiohttp.ClientSession | None = None,
                  max_answer: int = MAX_ANSWER_BYTES) -> None:
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 30.0))
-        self._session = session or aiohttp.ClientSession(timeout=self._timeout)
+        self._session = session or aiohttp.ClientSession(timeout=self._timeout,
+                                                        trust_env=True)
         self._max_answer = max_answer
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],

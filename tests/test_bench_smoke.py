@@ -29,3 +29,12 @@ def test_quick_suite_writes_results_table_and_compares(tmp_path: Path) -> None:
     compared = subprocess.run([*run[:-1], str(again), "--compare", str(tmp_path / "results.json")],
                               cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
     assert "old ratio" in compared.stdout
+
+
+def test_quick_never_overwrites_the_committed_full_results() -> None:
+    """Without --out, quick writes under benchmarks/results/quick, so the README's
+    `a2p bench quick --compare benchmarks/results/results.json` compares two runs."""
+    from benchmarks.harness import default_out
+
+    assert default_out("full") == ROOT / "benchmarks" / "results"
+    assert default_out("quick") == ROOT / "benchmarks" / "results" / "quick"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine import ConfigError, Credentials, credentials_from_env, load_settings
-from engine.config import CONFIG_DIR
+from engine.config import packaged_profiles
 from engine.simulator import load_simulator_settings
 
 
@@ -96,9 +96,26 @@ def test_simulator_accepts_environment_credentials_else_demo_ones() -> None:
 
 
 def test_every_shipped_profile_is_valid() -> None:
-    """Each file in configs/ loads without error."""
-    for path in CONFIG_DIR.glob("*.toml"):
-        assert load_settings(str(path), env={}).profile == path.stem
+    """Each profile shipped inside the package loads by name, from any directory."""
+    assert packaged_profiles() == ["production", "sandbox", "simulator"]
+    for name in packaged_profiles():
+        assert load_settings(name, env={}).profile == name
+
+
+def test_a_configs_profile_in_the_working_directory_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """configs/NAME.toml in the working directory is the user's own profile of that name."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "simulator.toml").write_text(
+        '[server]\nurl = "http://127.0.0.1:9999"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_settings("simulator", env={}).server_url == "http://127.0.0.1:9999"
+
+
+def test_unknown_profile_names_the_shipped_ones() -> None:
+    """An unknown profile name lists the packaged profiles (never an empty list)."""
+    with pytest.raises(ConfigError, match="Use one of production, sandbox, simulator"):
+        load_settings("prodution", env={})
 
 
 async def test_no_credentials_for_a_real_server_is_a_clear_error(

@@ -14,3 +14,18 @@ def test_errors_share_one_root() -> None:
     errors = [getattr(engine, n) for n in engine.__all__ if n.endswith("Error")]
     assert errors
     assert all(issubclass(e, engine.EngineError) for e in errors)
+
+
+def test_import_and_help_do_not_load_the_network_stack() -> None:
+    """`import engine` and `a2p --help` load neither aiohttp nor anyio (they cost most of
+    the start-up); engine.send still resolves, lazily."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, engine, engine.cli\n"
+             "try:\n    engine.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('aiohttp', 'anyio') if m in sys.modules))\n"
+             "engine.send\nprint('aiohttp' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.splitlines()[-2:] == ["[]", "True"]

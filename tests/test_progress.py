@@ -31,3 +31,31 @@ def test_plain_progress_line_every_few_seconds_with_eta() -> None:
     assert "ETA 30 s" in line
     progress.see({"event": "summary"})
     assert len(stream.getvalue().splitlines()) == 2
+
+
+def test_the_line_moves_on_a_timer_and_says_what_the_run_waits_for() -> None:
+    """With no event for a while, tick() still redraws, naming the rate-limit wait and its
+    remaining seconds; later, with reading done, it says how many batches it is tracking."""
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock)
+    progress.reading(500, 1.0)
+    progress.see({"event": "chunk_submitted", "batchSize": 500})
+    progress.waiting("Light", 50.0)
+    clock.now = 7.0
+    progress.tick()
+    assert stream.getvalue().splitlines()[-1].endswith("waiting 43 s for the Light rate limit")
+    clock.now = 60.0
+    progress.tick()
+    assert stream.getvalue().splitlines()[-1].endswith("tracking 1 batch")
+    lines = len(stream.getvalue().splitlines())
+    progress.tick()  # within the interval: nothing new
+    assert len(stream.getvalue().splitlines()) == lines
+
+
+def test_unknown_batches_are_not_counted_as_failed() -> None:
+    """A chunk_failed event with status unknown shows as unknown, as in the summary."""
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock)
+    progress.see({"event": "chunk_failed", "status": "unknown"})
+    progress.see({"event": "summary"})
+    assert "0 failed, 1 unknown" in stream.getvalue()

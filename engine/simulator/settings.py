@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from engine.config import (
     Credentials,
@@ -13,6 +12,7 @@ from engine.config import (
     read_toml,
     resolve_profile,
 )
+from engine.errors import ConfigError
 
 FAULT_SCOPES = ("a2p", "send")
 
@@ -57,11 +57,45 @@ class FaultSettings:
     answer_pause: float = 0.0       # seconds between those pieces
 
 
+# (error code, share of the failures) of the documented codes; an assumption, see the README.
+REALISTIC_CODES: tuple[tuple[str, float], ...] = (
+    ("SMS-CAR-411", 0.30), ("SMS-UP-410", 0.15), ("SMS-CAR-412", 0.10), ("SMS-CAR-413", 0.15),
+    ("SMS-CAR-430", 0.05), ("SMS-RC-503", 0.10), ("SMS-CAR-104", 0.15),
+)
+RECEIPT_PRESETS = ("immediate", "fast", "realistic")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSettings:
+    """When each processed message's final status (its carrier receipt) arrives.
+
+    The delay after processing is lognormal with median ``delay_median`` seconds and shape
+    ``delay_sigma``, drawn from ``seed``; ``no_receipt_rate`` of the messages never get one and
+    stay ``Sent``; failures carry ``codes`` in the given proportions."""
+
+    seed: int = 0
+    delay_median: float = 0.0
+    delay_sigma: float = 0.0
+    no_receipt_rate: float = 0.0
+    codes: tuple[tuple[str, float], ...] = REALISTIC_CODES
+
+
+RECEIPTS = {
+    "immediate": ReceiptSettings(),
+    "fast": ReceiptSettings(delay_median=1.0, delay_sigma=0.5, no_receipt_rate=0.01),
+    "realistic": ReceiptSettings(delay_median=120.0, delay_sigma=1.0, no_receipt_rate=0.02),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatorSettings:
     credentials: Credentials
     credentials_from_env: bool = False
     senders: tuple[str, ...] = ("+16505550100",)
+    # The user's other numbers: listed by GET .../phone-number without the A2PSmsSender feature.
+    other_numbers: tuple[str, ...] = ("+16505550199",)
+    # registrationTier of a number's SMS campaign (GET .../sms-configuration), by number.
+    registration_tiers: tuple[tuple[str, str], ...] = ()
     account_id: str = "400131508008"
     owner_id: str = "400131508008"
     access_token_ttl: int = 3600
@@ -75,6 +109,7 @@ class SimulatorSettings:
     failure_rate: float = 0.02
     failure_seed: int = 1
     faults: FaultSettings = field(default_factory=FaultSettings)
+    receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
 DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
@@ -85,7 +120,7 @@ def load_simulator_settings(
 ) -> SimulatorSettings:
     """Read ``[simulator]`` from a profile. Credentials set in ``env`` replace the demo ones, so a
     user can point the engine at the simulator with the same variables as at RingCentral."""
-    path: Path = resolve_profile(profile)
+    path = resolve_profile(profile)
     root = Table(str(path), "", read_toml(path))
     table = root.table("simulator")
     return parse_simulator_table(table, env)
@@ -105,6 +140,8 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         credentials=from_env or file_credentials,
         credentials_from_env=from_env is not None,
         senders=t.text_list("senders", list(d.senders)),
+        other_numbers=t.text_list("other_numbers", list(d.other_numbers)),
+        registration_tiers=_tiers(t.table("registration_tiers")),
         account_id=t.text("account_id", d.account_id),
         owner_id=t.text("owner_id", d.owner_id),
         access_token_ttl=t.number("access_token_ttl", d.access_token_ttl, low=1),
@@ -118,9 +155,16 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         failure_rate=t.number("failure_rate", d.failure_rate, low=0.0, high=1.0),
         failure_seed=t.number("failure_seed", d.failure_seed, low=0),
         faults=_faults(t.table("faults")),
+        receipts=_receipts(t.table("receipts")),
     )
     t.finish()
     return settings
+
+
+def _tiers(t: Table) -> tuple[tuple[str, str], ...]:
+    tiers = tuple((number, t.text(number, "")) for number in t.names())
+    t.finish()
+    return tiers
 
 
 def _group(t: Table, d: GroupLimit) -> GroupLimit:
@@ -131,6 +175,37 @@ def _group(t: Table, d: GroupLimit) -> GroupLimit:
     )
     t.finish()
     return value
+
+
+def _receipts(t: Table) -> ReceiptSettings:
+    """``preset`` picks a starting point; any other key overrides it."""
+    d = RECEIPTS[t.text("preset", "immediate", RECEIPT_PRESETS)]
+    mix = _code_mix(t.text_list("codes", []), "[simulator.receipts]")
+    value = ReceiptSettings(
+        seed=t.number("seed", d.seed, low=0),
+        delay_median=t.number("delay_median", d.delay_median, low=0.0),
+        delay_sigma=t.number("delay_sigma", d.delay_sigma, low=0.0),
+        no_receipt_rate=t.number("no_receipt_rate", d.no_receipt_rate, low=0.0, high=1.0),
+        codes=mix or d.codes,
+    )
+    t.finish()
+    return value
+
+
+def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], ...]:
+    """``["SMS-CAR-411:0.3", ...]``: each failure's error code, in these proportions."""
+    mix = []
+    for entry in entries:
+        code, _, share = entry.partition(":")
+        try:
+            weight = float(share)
+        except ValueError:
+            weight = -1.0
+        if not code or weight < 0:
+            raise ConfigError(where, "codes", f"invalid entry {entry!r}",
+                              'Write each as "CODE:share", e.g. "SMS-CAR-411:0.3".')
+        mix.append((code, weight))
+    return tuple(mix)
 
 
 def _faults(t: Table) -> FaultSettings:

@@ -1,0 +1,55 @@
+"""The rate budget: a stop ends a wait for a slot, and nothing waiting starts after it."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from engine.errors import StoppedError
+from engine.ratebudget import RateBudget
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_stop_during_the_wait_means_the_request_never_starts() -> None:
+    """A request waiting for the budget raises StoppedError as soon as the stop comes, and is
+    not counted as in flight; without a stop it would have waited out the window."""
+    clock = Clock()
+    waits: list[tuple[str, float]] = []
+    budget = RateBudget("Light", 1, 60.0, clock, anyio.sleep)
+    budget.on_wait = lambda group, seconds: waits.append((group, seconds))
+    await budget.acquire()
+    budget.release({})
+    stop = anyio.Event()
+    outcome: list[str] = []
+
+    async def wanting() -> None:
+        try:
+            await budget.acquire(stop)
+        except StoppedError:
+            outcome.append("stopped")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(wanting)
+        await anyio.wait_all_tasks_blocked()
+        stop.set()
+    assert outcome == ["stopped"]
+    assert waits[0][0] == "Light"
+    assert waits[0][1] > 59
+    assert budget._in_flight == 0
+
+
+async def test_a_stop_already_set_refuses_even_a_free_slot() -> None:
+    """Once stopped, a request that creates a batch does not start, budget or not."""
+    budget = RateBudget("Light", 10, 60.0, Clock(), anyio.sleep)
+    stop = anyio.Event()
+    stop.set()
+    with pytest.raises(StoppedError, match="not sent"):
+        await budget.acquire(stop)
+    await budget.acquire()  # a request that creates nothing (a poll) still goes
