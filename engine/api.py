@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -70,8 +71,9 @@ async def _achunks(blocks: AsyncIterator[Block], chunker: Chunker) -> AsyncItera
         yield last
 
 
-async def send(recipients: Recipients, *, sender: str, text: str | None = None,
-               template: str | None = None, config: Settings | str = "simulator",
+async def send(recipients: Recipients | None = None, *, sender: str | None = None,
+               text: str | None = None,
+               template: str | None = None, config: Settings | str | None = None,
                credentials: Credentials | None = None, read: ReadOptions | None = None,
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
@@ -104,7 +106,13 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    if resume is not None and recipients is None:
+        recipients, sender, text, template, read, config = _from_journal(
+            Path(resume), sender, text, template, read, config)
+    if recipients is None or sender is None:
+        raise UsageError("send needs recipients and sender, or resume= a journal that holds "
+                         "them.")
+    settings = config if isinstance(config, Settings) else load_settings(config or "simulator")
     if concurrency:
         settings = replace(settings, concurrency=concurrency)
     if max_batch_bytes:
@@ -127,7 +135,10 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                        rng=random.Random())
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
                       settings.limits.max_batch_messages)
-    run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep)
+    run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep,
+              clock=clock, slots=anyio.CapacityLimiter(settings.concurrency))
+    if _is_path(recipients) and not options.dedupe:
+        run.rebuild = _rebuilder(str(recipients), options, sender, text, run)
     if on_read is not None:
         run.on_read = on_read
     if stop is not None:
@@ -146,12 +157,16 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             plan = restore(state, run.aggregator)
             _adopt_plan(run, chunker, plan)
+            run.resume_since = _history_start(state.header)
+            if not max_batch_bytes and state.header.get("maxBatchBytes"):
+                chunker.max_bytes = min(chunker.max_bytes, state.header["maxBatchBytes"])
             run.journal = Journal.reopen(Path(resume), state.complete_bytes)
         elif journal is not None:
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
                       "template": options.template, "profile": settings.profile,
+                      "profileSource": settings.source,
                       "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
-                      # how to read the input again, for 'a2p outcomes'
+                      # how to read the input again, for 'a2p outcomes' and --resume alone
                       "read": options.as_header(),
                       "input": identity}
             run.open_journal = lambda: Journal.create(Path(journal), header)
@@ -286,6 +301,24 @@ async def check(sender: str, *, config: Settings | str = "simulator",
                 await transport.close()
 
 
+def _from_journal(path: Path, sender: str | None, text: str | None, template: str | None,
+                  read: ReadOptions | None, config: Settings | str | None
+                  ) -> tuple[str, str, str | None, str | None, ReadOptions, Settings | str]:
+    """What ``send(resume=path)`` alone needs, from the journal's header: the input, sender,
+    text, template, reading options and profile. Values given as well are checked later."""
+    header = read_journal(path).header
+    source = header.get("input", {})
+    if source.get("kind") != "file":
+        raise UsageError(f"{path}: the run read a stream (stdin or an iterable), which the "
+                         "journal cannot give again. Pass the same input with resume=.")
+    options = read or ReadOptions.from_header(header.get("read", {}))
+    options = replace(options, batch_text=header.get("text"),
+                      template=header.get("template"))
+    profile = config or header.get("profileSource") or header.get("profile") or "simulator"
+    return (source["path"], sender or header["sender"], text or header.get("text"),
+            template or header.get("template"), options, profile)
+
+
 def _simulator_credentials(settings: Settings) -> Credentials:
     """The simulator's demo credentials, and only for a simulator on this machine."""
     from engine.simulator.settings import load_simulator_settings
@@ -308,6 +341,7 @@ def _adopt_plan(run: Run, chunker: Chunker, plan: ResumePlan) -> None:
     run.records.update(plan.records)
     run.owned |= {r.batch_id for r in plan.records.values() if r.batch_id}
     run.set_next_number(plan.next_number)
+    run.origins.update(plan.origins)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
         chunker.max_bytes = min(chunker.max_bytes, plan.max_bytes)
@@ -377,6 +411,35 @@ def _in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | 
     return out
 
 
+def _history_start(header: dict[str, Any]) -> float | None:
+    """Where a resumed run looks for lost batches: an hour before the run began (our clock
+    then, so an hour also covers a server clock that is off)."""
+    try:
+        return datetime.fromisoformat(header["startedAt"]).timestamp() - 3600.0
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _rebuilder(path: str, options: ReadOptions, sender: str, text: str | None, run: Run
+               ) -> Callable[[int], Awaitable[Chunk]]:
+    """Reads a chunk of a file again from where it began, so a chunk waiting on a lost
+    answer holds no body."""
+    async def rebuild(number: int) -> Chunk:
+        record = run.records[number]
+        offset, line = run.origins.get(number, (None, None))
+        entry = {"chunk": number, "first": record.first, "last": record.last,
+                 "messages": record.count, "offset": offset, "line": line}
+
+        def build() -> Chunk:
+            with ExitStack() as stack:
+                _, blocks = _read_file_from(path, options, lambda r: None, entry, stack)
+                return rebuild_chunk(blocks, entry, sender, text)
+
+        return await anyio.to_thread.run_sync(build)
+
+    return rebuild
+
+
 def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
     """How much of a regular, uncompressed file has been read: tell() costs nothing per line."""
     try:
@@ -399,16 +462,18 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
                 tracker.add(record)
     send_stream, receive_stream = anyio.create_memory_object_stream[Chunk](0)
     async with anyio.create_task_group() as group:
-        for caught in in_flight:
-            group.start_soon(recover, run, caught, on_accepted)
-        group.start_soon(produce, run, source, send_stream, local)
-        async with anyio.create_task_group() as workers:
-            async with receive_stream:
+        if tracking:
+            # a stop ends tracking at once, even mid-poll: polls create nothing
+            group.start_soon(unless_stopped, run.stopping, tracker.follow)
+        async with anyio.create_task_group() as pending:
+            run.pending = pending  # lost answers are reconciled here, beside the workers
+            for caught in in_flight:
+                pending.start_soon(recover, run, caught, on_accepted)
+            pending.start_soon(produce, run, source, send_stream, local)
+            async with anyio.create_task_group() as workers, receive_stream:
                 for _ in range(run.settings.concurrency):
                     workers.start_soon(work, run, receive_stream.clone(), on_accepted)
-            if tracking:
-                # a stop ends tracking at once, even mid-poll: polls create nothing
-                group.start_soon(unless_stopped, run.stopping, tracker.follow)
+        run.pending = None
         run.submitted.set()
         tracker.wake.set()
     return run.stopping.is_set()

@@ -124,11 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         epilog=_fill(EXIT_CODES) + "\n\nExamples:\n"
         "  a2p send list.csv --from +16505550100 --text 'Store opens at 9' --profile production\n"
+        "  a2p send --resume a2p-report-20261125-120000.json.journal   # finish a stopped run\n"
         "  cat list.txt | a2p send - --from +16505550100 --text Hi \\\n"
         "      | jq -c 'select(.event==\"rejected\")'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _input_options(send)
+    _input_options(send, resumable=True)
     _send_options(send)
     check = sub.add_parser(
         "check", help="pre-flight: is --from an A2P number of this user? (sends nothing)",
@@ -298,8 +299,10 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         help="crash-safe journal of the run (default: the report path + "
                         ".journal)")
     parser.add_argument("--resume", metavar="JOURNAL",
-                        help="continue the run this journal describes, with the same INPUT, "
-                        "--from and --text: accepted batches are never sent again")
+                        help="continue the run this journal describes; INPUT, --from, --text, "
+                        "--template, the profile and reading options come from the journal "
+                        "(given again, they must match): accepted batches are never sent "
+                        "again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
@@ -320,11 +323,13 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "(see 'a2p check') before the first request")
 
 
-def _input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="INPUT",
-                        help="CSV, JSONL or one number per line (.gz too); - reads stdin")
-    parser.add_argument("--from", dest="sender", required=True, metavar="E164",
-                        help="your A2P sender number, e.g. +16505550100")
+def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    later = " (with --resume: from the journal)" if resumable else ""
+    parser.add_argument("input", metavar="INPUT", nargs="?" if resumable else None,
+                        help="CSV, JSONL or one number per line (.gz too); - reads stdin"
+                        + later)
+    parser.add_argument("--from", dest="sender", required=not resumable, metavar="E164",
+                        help="your A2P sender number, e.g. +16505550100" + later)
     texts = parser.add_mutually_exclusive_group()
     texts.add_argument("--text", help="batch text for every recipient without its own")
     texts.add_argument("--template", metavar="T",
@@ -357,7 +362,7 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
                         "refuses them (SMS-RC-410); by default they are rejected locally")
     parser.add_argument("--dedupe", action="store_true",
                         help="skip repeated recipients (same number and text)")
-    parser.add_argument("--profile", "--config", dest="profile", default="simulator",
+    parser.add_argument("--profile", "--config", dest="profile", default=None,
                         metavar="NAME", help="a packaged profile (simulator, sandbox, "
                         "production), configs/NAME.toml here, or a .toml path "
                         "(default simulator)")
@@ -432,7 +437,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.sources import open_input
 
     check_campaign(args.sender, args.text, args.template)
-    settings = load_settings(args.profile)
+    settings = load_settings(args.profile or "simulator")
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = _read_options(args)
@@ -569,6 +574,10 @@ async def _send(args: argparse.Namespace) -> int:
         if event["event"] == "warning":  # loud even with -q: it may mean a wasted campaign
             print(f"a2p: WARNING: {event['message']}", file=sys.stderr, flush=True)
 
+    alone = args.resume and args.input is None
+    if not alone and (args.input is None or args.sender is None):
+        raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
+                         "a run). See a2p send --help.")
     report_path, journal = _paths(args)
     stop = anyio.Event()
     report: dict[str, Any] | None = None
@@ -577,8 +586,10 @@ async def _send(args: argparse.Namespace) -> int:
         if not args.quiet:
             group.start_soon(_redraw, progress)
         report = await send(
-            args.input, sender=args.sender, text=args.text, config=args.profile,
-            read=_read_options(args), concurrency=args.concurrency,
+            args.input, sender=args.sender, text=args.text,
+            template=args.template if alone else None,
+            config=args.profile,
+            read=None if alone else _read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
             delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,

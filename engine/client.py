@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -56,7 +58,8 @@ class _Token:
 class ApiClient:
     def __init__(self, settings: Settings, credentials: Credentials, transport: Transport, *,
                  clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self._credentials = credentials
         self._transport = transport
@@ -75,6 +78,9 @@ class ApiClient:
         self.requests = 0
         self.throttled = 0
         self.server_date: float | None = None
+        self._wall = wall
+        self._server_offset = 0.0  # server clock minus ours, from the last Date header
+        self._creation_offset: float | None = None  # the same, from a batch's creationTime
 
     def __repr__(self) -> str:
         return f"ApiClient({self.settings.server_url!r})"
@@ -184,6 +190,22 @@ class ApiClient:
         if header:
             with contextlib.suppress(TypeError, ValueError):
                 self.server_date = parsedate_to_datetime(header).timestamp()
+                self._server_offset = self.server_date - self._wall()
+
+    def note_creation(self, creation_time: object) -> None:
+        """A new batch's creationTime: the very clock listings filter on. It was stamped
+        before we read it, so it can only put the server's clock too early, which is safe."""
+        if isinstance(creation_time, str):
+            with contextlib.suppress(ValueError):
+                stamp = datetime.fromisoformat(creation_time).timestamp()
+                self._creation_offset = stamp - self._wall()
+
+    def server_now(self) -> float:
+        """The server's clock (epoch seconds): the earlier of what its last Date header and
+        its last batch creationTime say, since listings filter on creationTime and a
+        ``dateFrom`` too early only widens the search."""
+        offsets = [self._server_offset] + [o for o in (self._creation_offset,) if o is not None]
+        return self._wall() + min(offsets)
 
     async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
                    params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:

@@ -129,6 +129,8 @@ class RetrySettings:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     request_timeout: float = 300.0
+    # After a lost answer, how long the server may still create the batch. See the README.
+    reconcile_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +297,7 @@ def _retry(t: Table) -> RetrySettings:
         backoff_initial=t.number("backoff_initial", d.backoff_initial, low=0.0),
         backoff_max=t.number("backoff_max", d.backoff_max, low=0.0),
         request_timeout=t.number("request_timeout", d.request_timeout, low=1.0),
+        reconcile_window=t.number("reconcile_window", d.reconcile_window, low=0.0),
     )
     t.finish()
     return value

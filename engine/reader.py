@@ -149,7 +149,8 @@ class ReadOptions:
         """What a journal records so a resume or 'a2p outcomes' reads the input the same way."""
         return {"format": self.format, "toColumn": self.to_column,
                 "textColumn": self.text_column, "textColumnRequired": self.text_column_required,
-                "encoding": self.encoding, "delimiter": self.delimiter,
+                "strict": self.strict, "dedupe": self.dedupe, "encoding": self.encoding,
+                "delimiter": self.delimiter,
                 "defaultCountry": self.default_country, "strictNumbers": self.strict_numbers,
                 "northAmericanOnly": self.north_american_only}
 
@@ -159,6 +160,7 @@ class ReadOptions:
         return cls(format=read.get("format", "auto"), to_column=read.get("toColumn", "to"),
                    text_column=read.get("textColumn", "text"),
                    text_column_required=read.get("textColumnRequired", False),
+                   strict=read.get("strict", False), dedupe=read.get("dedupe", False),
                    encoding=read.get("encoding", "utf-8"), delimiter=read.get("delimiter"),
                    default_country=read.get("defaultCountry", "US"),
                    strict_numbers=read.get("strictNumbers", False),

@@ -41,6 +41,7 @@ class ChunkRecord:
     error_codes: dict[str, int] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     note: str | None = None
+    adopted: bool = False  # found on the server after its answer was lost
 
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
@@ -56,7 +57,7 @@ class ChunkRecord:
             "errorCodeCounts": self.error_codes or None, "countsReadAt": self.counts_read_at,
             "createdAt": self.created, "submittedAt": self.submitted_at,
             "completedAt": self.completed_at,
-            "error": self.error, "note": self.note,
+            "error": self.error, "note": self.note, "adopted": self.adopted,
         }
 
 
@@ -104,6 +105,7 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "rejectedServer": aggregator.rejected_server,
         "failedChunks": sum(r.state == lifecycle.FAILED for r in live),
         "unknownChunks": sum(r.state == lifecycle.UNKNOWN for r in live),
+        "adoptedChunks": sum(r.adopted for r in live),
         "delivered": sum(r.delivered or 0 for r in live) if tracked else None,
         "deliveryFailed": sum(r.delivery_failed or 0 for r in live) if tracked else None,
         "sendingFailed": sum(r.sending_failed or 0 for r in live) if tracked else None,

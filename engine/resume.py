@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import lifecycle
@@ -65,7 +65,7 @@ def record_of(entry: dict[str, Any]) -> ChunkRecord:
                       ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
                       ("counts_read_at", "countsReadAt"),
                       ("completed_at", "completedAt"), ("error", "error"), ("note", "note"),
-                      ("created", "createdAt")):
+                      ("created", "createdAt"), ("adopted", "adopted")):
         if entry.get(key) is not None:
             setattr(record, name, entry[key])
     record.error_codes = entry.get("errorCodeCounts") or entry.get("errorCodes") or {}
@@ -83,6 +83,7 @@ class ResumePlan:
     next_number: int
     max_bytes: int | None
     known_local: frozenset[int] = frozenset()
+    origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
 def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
@@ -112,8 +113,9 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             aggregator.sent += record.count - len(entry.get("rejected") or [])
     for rejection in state.local.values():
         aggregator.add_local(rejection)
+    origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
     return ResumePlan(records, in_flight, sorted(skip), _read_from(state, planned),
-                max(state.chunks, default=0), max_bytes, frozenset(state.local))
+                      max(state.chunks, default=0), max_bytes, frozenset(state.local), origins)
 
 
 def _read_from(state: JournalState, planned: list[dict[str, Any]]) -> dict[str, Any] | None:

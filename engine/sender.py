@@ -4,6 +4,8 @@ anything is retried, and never a blind resend of a request that may have been pr
 from __future__ import annotations
 
 import random
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ from typing import Any
 
 import anyio
 import orjson
-from anyio.abc import ObjectReceiveStream
+from anyio.abc import ObjectReceiveStream, TaskGroup
 
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
@@ -22,7 +24,17 @@ from engine.errors import AmbiguousSendError, EngineError, StoppedError
 from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
 from engine.ratebudget import unless_stopped
-from engine.rejections import Aggregator, BadAnswerError, Rejection
+from engine.reconcile import (
+    Absent,
+    Adopt,
+    Expected,
+    ReadListing,
+    ReadMessages,
+    Reconciliation,
+    Undecided,
+    Wait,
+)
+from engine.rejections import SERVER, Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
 from engine.transport import BadBodyError, NotSentError, Reply, page_of
 
@@ -34,12 +46,18 @@ ReadProgress = Callable[[int, float | None], None]
 def _no_progress(records: int, share: float | None) -> None:
     return None
 ON_AMBIGUOUS = ("reconcile", "resend", "fail")
-ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: the server's per-message "
-                "rejections for it are not known")
+ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: its server rejections "
+                "are recovered from its message store once it completes")
+# A recipient an adopted batch holds no message for: the server rejected it, and which code
+# it gave came back only in the 201 answer that was lost.
+LOST_CODE = "A2P-CODE-LOST-WITH-ANSWER"
+LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the answer to the "
+                    "request that created the batch")
+DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
 
 
-class Undecided(EngineError):
-    """Reconciliation could not tell whether a lost request created a batch."""
+class StoppedReconciling(EngineError):
+    """The run stopped while a lost answer was being reconciled; a resume looks again."""
 
 
 @dataclass
@@ -68,7 +86,16 @@ class Run:
     _held: list[dict[str, Any]] = field(default_factory=list)
     stopping: anyio.Event = field(default_factory=anyio.Event)
     submitted: anyio.Event = field(default_factory=anyio.Event)
-    _reconcile_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    clock: Callable[[], float] = time.monotonic
+    # Reconciliations run here, beside the workers; set by the run for its lifetime.
+    pending: TaskGroup | None = None
+    parked: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(2))
+    slots: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(4))
+    # Gives a chunk of a file again from the input (None: the input cannot be read twice).
+    rebuild: Callable[[int], Awaitable[Chunk]] | None = None
+    origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    adopted_chunks: dict[int, Chunk] = field(default_factory=dict)
+    resume_since: float | None = None  # server clock: where a resumed run's history begins
     _next_number: int = 0
 
     def record_for(self, chunk: Chunk) -> ChunkRecord:
@@ -78,6 +105,7 @@ class Run:
         self.records[chunk.number] = record
         self._next_number = max(self._next_number, chunk.number)
         line = chunk.index.locate(1)[1] if chunk.count else None
+        self.origins[chunk.number] = (chunk.start_offset, line)
         self.log({"type": "chunk", "chunk": chunk.number, "first": record.first,
                   "last": record.last, "count": record.count, "bytes": record.bytes,
                   "offset": chunk.start_offset, "line": line})
@@ -150,8 +178,9 @@ async def recover(run: Run, caught: Chunk | dict[str, Any],
     record = run.records[caught.number]
     record.state = lifecycle.SUBMITTING
     record.error = {"errorCode": "NO-ANSWER", "message": "in flight when the run stopped"}
-    if not await settle_ambiguous(run, caught, record, on_accepted):
-        await submit(run, caught, record, on_accepted)
+    if not await settle_ambiguous(run, caught, record, on_accepted, since=run.resume_since):
+        async with run.slots:
+            await submit(run, caught, record, on_accepted)
 
 
 async def flush_local(run: Run, local: list[Rejection]) -> None:
@@ -168,7 +197,9 @@ async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
                on_accepted: Callable[[ChunkRecord], None]) -> None:
     async with chunks:
         async for chunk in chunks:
-            if not run.stopping.is_set():  # after a stop, chunks are drained, never recorded
+            if run.stopping.is_set():  # after a stop, chunks are drained, never recorded
+                continue
+            async with run.slots:
                 await submit(run, chunk, run.record_for(chunk), on_accepted)
 
 
@@ -184,6 +215,7 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         record.attempts += 1
         record.submitted_at = now_iso()
         run.log_state(record)  # "submitting" is on disk before the request goes out
+        sent_at = run.client.server_now()  # a lost batch was created after this
         try:
             reply = await run.client.post_batch(chunk.body)
             verdict = classify(reply.status)
@@ -212,8 +244,12 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
         if verdict is Verdict.FAIL or (verdict is Verdict.REFRESH):
             await fail(run, record, reply)
             return
+        if verdict is Verdict.AMBIGUOUS and run.pending is not None and \
+                run.on_ambiguous == "reconcile":
+            await park(run, chunk, record, on_accepted, sent_at)
+            return
         if verdict is Verdict.AMBIGUOUS:
-            if await settle_ambiguous(run, chunk, record, on_accepted):
+            if await settle_ambiguous(run, chunk, record, on_accepted, since=sent_at):
                 return
             if record.attempts >= retry.max_attempts:  # proved absent each time: give up
                 await fail(run, record, reply, gave_up=True)
@@ -252,6 +288,7 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
         return
     record.batch_id, record.batch_size = batch_id, size
     record.created = body.get("creationTime")
+    run.client.note_creation(record.created)
     record.error = None
     record.move(lifecycle.ACCEPTED)
     run.log_state(record, rejected=[r.as_json() for r in translated])
@@ -323,25 +360,71 @@ def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
     return out[0], out[1]
 
 
-async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
-                           on_accepted: Callable[[ChunkRecord], None]) -> bool:
-    """True when the chunk is settled (adopted or unknown); False when it may be resent."""
+async def park(run: Run, chunk: Chunk, record: ChunkRecord,
+               on_accepted: Callable[[ChunkRecord], None], sent_at: float) -> None:
+    """Reconcile a lost answer beside the workers, not in a sending slot. A chunk the input
+    can give again drops its body meanwhile; any other keeps it under a small limiter, and a
+    worker waiting for that limiter stops the reading."""
     record.move(lifecycle.AMBIGUOUS)
+    expected = expected_of(run, chunk)
+    light = run.rebuild is not None
+    if light:
+        chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset)
+    else:
+        await run.parked.acquire()
+    assert run.pending is not None
+    run.pending.start_soon(_parked, run, chunk, record, on_accepted, expected, light, sent_at)
+
+
+async def _parked(run: Run, chunk: Chunk, record: ChunkRecord,
+                  on_accepted: Callable[[ChunkRecord], None], expected: Expected,
+                  light: bool, sent_at: float) -> None:
+    try:
+        if await settle_ambiguous(run, chunk, record, on_accepted, expected, sent_at):
+            return
+        if record.attempts >= run.settings.retry.max_attempts:
+            await fail(run, record, Reply(0), gave_up=True)
+            return
+        if light and run.rebuild is not None:
+            chunk = await run.rebuild(chunk.number)
+    finally:
+        if not light:
+            run.parked.release()
+    async with run.slots:
+        await submit(run, chunk, record, on_accepted)
+
+
+def expected_of(run: Run, chunk: Chunk) -> Expected:
+    body = orjson.loads(chunk.body)
+    text = body.get("text")
+    return Expected.of(run.sender, ((m["to"][0], m.get("text", text))
+                                    for m in body["messages"]))
+
+
+async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
+                           on_accepted: Callable[[ChunkRecord], None],
+                           expected: Expected | None = None,
+                           since: float | None = None) -> bool:
+    """True when the chunk is settled (adopted or unknown); False when it may be resent."""
+    if record.state != lifecycle.AMBIGUOUS:
+        record.move(lifecycle.AMBIGUOUS)
     if run.on_ambiguous == "resend":
         record.move(lifecycle.SUBMITTING)
         return False
     if run.on_ambiguous == "reconcile":
         try:
-            async with run._reconcile_lock:
-                batch = await find_batch(run, chunk)
-        except (Undecided, EngineError) as exc:
+            step = await find_batch(run, expected or expected_of(run, chunk), since)
+        except EngineError as exc:
             record.note = f"could not reconcile: {exc}"
         else:
-            if batch is None:
+            if isinstance(step, Adopt):
+                await adopt(run, chunk, record, step.batch, on_accepted)
+                return True
+            if isinstance(step, Absent):
                 record.move(lifecycle.SUBMITTING)
                 return False
-            await adopt(run, chunk, record, batch, on_accepted)
-            return True
+            record.note = f"could not reconcile: {step.reason}; resume the run later to " \
+                          "look again, or check this range on RingCentral"
     record.move(lifecycle.UNKNOWN)
     run.log_state(record)
     await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
@@ -354,43 +437,80 @@ async def adopt(run: Run, chunk: Chunk, record: ChunkRecord, batch: dict[str, An
                 on_accepted: Callable[[ChunkRecord], None]) -> None:
     body = orjson.dumps({**batch, "rejected": []})
     record.note = ADOPTED_NOTE
+    record.adopted = True
+    if run.rebuild is None:
+        run.adopted_chunks[record.number] = chunk  # to recover its rejections later
     await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
 
 
-async def find_batch(run: Run, chunk: Chunk) -> dict[str, Any] | None:
-    """The batch a lost request created, or None when the listing proves there is none.
+async def find_batch(run: Run, expected: Expected, since: float | None = None
+                     ) -> Adopt | Absent | Undecided:
+    """The thin loop around the reconciliation decision: it only reads and sleeps.
 
-    Lists the sender's batches since just before the request and adopts one that no other
-    chunk owns, is no larger than the chunk, and whose messages are the chunk's recipients.
-    """
-    await run.sleep(run.settings.retry.backoff_initial)  # let the listing catch up
-    since = (run.client.server_date or datetime.now(UTC).timestamp()) - 120.0
-    params = {"from": run.sender, "dateFrom": datetime.fromtimestamp(since, UTC).isoformat()}
+    ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when the
+    request went out, or where a resumed run's history begins; now when not given."""
+    retry = run.settings.retry
+    start = (run.client.server_now() if since is None else since) - DATE_MARGIN
+    search = Reconciliation(expected, run.owned, started=run.clock(),
+                            window=retry.reconcile_window,
+                            date_from=datetime.fromtimestamp(start, UTC).isoformat(),
+                            interval=max(retry.backoff_initial, 0.01),
+                            max_interval=max(retry.backoff_max, 0.01))
+    while True:
+        step = search.next(run.clock())
+        if isinstance(step, Wait):
+            if not await unless_stopped(run.stopping, run.sleep, step.seconds):
+                raise StoppedReconciling("the run was stopped while the batch was being looked for "
+                                   "on the server")
+        elif isinstance(step, ReadListing):
+            search.listing(*page_of(await run.client.get_json(
+                "/batches", {"perPage": 1000, **step.params})))
+        elif isinstance(step, ReadMessages):
+            records, _ = page_of(await run.client.get_json("/messages", step.params))
+            search.messages(step.batch_id, records)
+        elif isinstance(step, Adopt) and step.batch["id"] in run.owned:
+            search.disown(step.batch["id"])  # another chunk's lost request made it
+        else:
+            if isinstance(step, Adopt):
+                run.owned.add(step.batch["id"])
+            return step
+
+
+async def recover_rejections(run: Run, record: ChunkRecord) -> None:
+    """An adopted batch has completed: every recipient of the chunk the server holds no
+    message for was rejected, and the code it gave was lost with the answer."""
+    if not record.adopted or record.note != ADOPTED_NOTE or record.batch_id is None:
+        return
+    held: Counter[str] = Counter()
+    params: dict[str, Any] = {"batchId": record.batch_id, "perPage": 1000}
+    while True:
+        records, token = page_of(await run.client.get_json("/messages", params))
+        held.update(m["to"][0] for m in records if isinstance(m.get("to"), list) and m["to"])
+        if not token:
+            break
+        params["pageToken"] = token
+    chunk = run.adopted_chunks.pop(record.number, None)
+    if chunk is None and run.rebuild is not None:
+        chunk = await run.rebuild(record.number)
+    if chunk is None:
+        record.note = ADOPTED_NOTE + "; the input cannot be read again, so its server " \
+                                     "rejections are not known"
+        return
     body = orjson.loads(chunk.body)
-    expected = {m["to"][0]: m.get("text", body.get("text")) for m in body["messages"]}
-    async for batch in run.client.batches(params):
-        if await _is_ours(run, batch, chunk.count, expected):
-            return dict(batch)
-    return None
-
-
-async def _is_ours(run: Run, batch: Any, count: int, expected: dict[str, str | None]
-                   ) -> bool:
-    """Same recipients with the same texts: another campaign from this sender to the same
-    list must not be mistaken for ours."""
-    if not isinstance(batch, dict) or batch.get("id") in run.owned:
-        return False
-    size = batch.get("batchSize")
-    if type(size) is not int or not 0 < size <= count:
-        return False
-    params = {"batchId": batch["id"], "perPage": min(1000, size), "view": "Detailed"}
-    messages, _ = page_of(await run.client.get_json("/messages", params))
-    return bool(messages) and all(_matches(m, expected) for m in messages)
-
-
-def _matches(message: dict[str, Any], expected: dict[str, str | None]) -> bool:
-    to = message.get("to")
-    if not isinstance(to, list) or not to or to[0] not in expected:
-        return False
-    text = message.get("text")
-    return text is None or text == expected[to[0]]
+    missing: list[Rejection] = []
+    for k, message in enumerate(body["messages"], start=1):
+        to = message["to"][0]
+        if held[to]:
+            held[to] -= 1
+            continue
+        position, line = chunk.index.locate(k)
+        missing.append(Rejection(position, line, to, LOST_CODE, LOST_DESCRIPTION,
+                                 record.batch_id, SERVER))
+    for rejection in missing:
+        run.aggregator.add_known(rejection)
+    run.aggregator.sent -= len(missing)
+    record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
+                  "server rejections recovered from its message store"
+    run.log_state(record, rejected=[r.as_json() for r in missing])
+    for rejection in missing:
+        await run.emit({"event": "rejected", **rejection.as_json()})

@@ -20,7 +20,7 @@ from engine import lifecycle
 from engine.errors import EngineError
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
-from engine.sender import Run
+from engine.sender import Run, recover_rejections
 
 
 class Tracker:
@@ -123,6 +123,10 @@ class Tracker:
         cost = view.get("cost")
         record.cost = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
         await self._read_statuses(record)
+        try:
+            await recover_rejections(self.run, record)
+        except EngineError as exc:
+            record.note = f"adopted; its server rejections could not be recovered: {exc}"
         record.completed_at = now_iso()
         record.move(lifecycle.COMPLETED)
         self.run.log_state(record)

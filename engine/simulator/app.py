@@ -7,6 +7,7 @@ sources leave open is listed under "Simulator assumptions" in the README.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from wsgiref.handlers import format_date_time
 
 import orjson
 from aiohttp import web
@@ -22,7 +24,7 @@ from engine import basicauth
 from engine.simulator import numbers
 from engine.simulator.ratelimit import SlidingWindow, Verdict
 from engine.simulator.settings import FaultSettings, SimulatorSettings, faults_from_mapping
-from engine.simulator.store import RequestError, Store, invalid_parameter
+from engine.simulator.store import Batch, RequestError, Store, invalid_parameter
 from engine.simulator.views import (
     batch_view,
     error_body,
@@ -32,6 +34,7 @@ from engine.simulator.views import (
 )
 
 FORM = "application/x-www-form-urlencoded"
+OTHER_CAMPAIGN = "Another campaign from the same number"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 A2P = "/restapi/v1.0/account/{accountId}/a2p-sms"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -47,6 +50,7 @@ class Simulator:
     store: Store = field(init=False)
     faults: FaultSettings = field(init=False)
     stats: Counter[str] = field(default_factory=Counter)
+    backlog: set[asyncio.Future[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.store = Store(self.settings)
@@ -61,6 +65,23 @@ class Simulator:
 
     def chance(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
+
+    def now(self) -> float:
+        """The server's clock: the injected one, off by the configured skew."""
+        return self.clock() + self.faults.clock_skew
+
+    def later(self, delay: float, action: Callable[[], None]) -> None:
+        """Do ``action`` after ``delay`` seconds, as a backend that outlives its answer."""
+        async def run() -> None:
+            await self.sleep(delay)
+            action()
+
+        task = asyncio.ensure_future(run())
+        self.backlog.add(task)
+        task.add_done_callback(self.backlog.discard)
+
+    def listed(self, batch: Batch, now: float) -> bool:
+        return now - batch.created >= self.faults.listing_lag
 
 
 SIMULATOR = web.AppKey("simulator", Simulator)
@@ -97,14 +118,35 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if in_scope and (faults.latency or faults.latency_jitter):
         await sim.sleep(faults.latency + sim.rng.random() * faults.latency_jitter)
     window = sim.auth if request.path.startswith("/restapi/oauth/") else sim.light
-    verdict = window.hit(sim.clock())
+    verdict = window.hit(sim.now())
     limited = _throttle(sim, window, verdict, in_scope)
     if limited is not None:
         sim.stats["429"] += 1
+        limited.headers["Date"] = format_date_time(sim.now())
         return limited
     response = await _authenticated(request, handler, sim, in_scope)
     response.headers.update(window.headers(verdict))
+    response.headers["Date"] = format_date_time(sim.now())  # the server's clock, skew and all
     sim.stats[str(response.status)] += 1
+    if faults.answer_piece and isinstance(response, web.Response) and response.body:
+        return await _in_pieces(request, response, faults)
+    return response
+
+
+async def _in_pieces(request: web.Request, answer: web.Response, faults: FaultSettings
+                     ) -> web.StreamResponse:
+    """Write the answer in small pieces with pauses, as a large answer arrives over a real
+    network: the client must read to the end, not take the first read for the whole."""
+    body = answer.body
+    assert isinstance(body, bytes)
+    sim = request.app[SIMULATOR]
+    response = web.StreamResponse(status=answer.status, headers=answer.headers)
+    response.headers.pop("Content-Length", None)
+    await response.prepare(request)
+    for start in range(0, len(body), faults.answer_piece):
+        await response.write(body[start:start + faults.answer_piece])
+        await sim.sleep(faults.answer_pause)
+    await response.write_eof()
     return response
 
 
@@ -140,7 +182,7 @@ async def _authenticated(request: web.Request, handler: Handler, sim: Simulator,
     session = sim.store.session_for(token) if token else None
     if session is None:
         return error_response(401, "AGW-402", "Invalid Authorization header")
-    if session.access_expires <= sim.clock():
+    if session.access_expires <= sim.now():
         return error_response(401, "OAU-128", "Access token expired")
     if in_scope and sim.chance(sim.faults.reset_rate):
         sim.stats["reset"] += 1
@@ -170,7 +212,7 @@ async def token(request: web.Request) -> web.Response:
     if not _client_ok(request, sim):
         body = oauth_error("invalid_client", "OAU-123", "Client authentication is required")
         return json_response(body, 401)
-    now = sim.clock()
+    now = sim.now()
     ttl = _access_ttl(form.get("access_token_ttl"), sim)
     grant = form.get("grant_type")
     if grant == JWT_GRANT:
@@ -249,15 +291,48 @@ async def create_batch(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError:
         return error_response(400, "CMN-104", "Cannot parse request")
     del raw
-    now = sim.clock()
+    now = sim.now()
+    in_scope = _in_fault_scope(request, sim.faults)
+    if in_scope and sim.chance(sim.faults.late_create_rate):
+        return _create_late(request, sim, body)
     try:
         batch, rejected = sim.store.create_batch(body, now)
     except RequestError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.parameter)
-    if _in_fault_scope(request, sim.faults) and sim.chance(sim.faults.accept_drop_rate):
+    if in_scope:
+        _other_campaigns(sim, body, now)
+    if in_scope and sim.chance(sim.faults.accept_drop_rate):
         sim.stats["accept_drop"] += 1
         return drop_connection(request)
     return json_response(batch_view(batch, now, sim.settings.price_per_segment, rejected), 201)
+
+
+def _create_late(request: web.Request, sim: Simulator, body: Any) -> web.Response:
+    """The gateway gives up (504, or the connection drops) while the backend goes on and
+    creates the batch seconds later."""
+    sim.stats["late_create"] += 1
+
+    def create() -> None:
+        with contextlib.suppress(RequestError):
+            sim.store.create_batch(body, sim.now())
+
+    sim.later(sim.faults.late_create_delay, create)
+    if sim.faults.late_create_drop:
+        return drop_connection(request)
+    return error_response(504, "CMN-211", "Gateway timeout")
+
+
+def _other_campaigns(sim: Simulator, body: Any, now: float) -> None:
+    """Another campaign from the same sender to part of the same list, with another text,
+    created at the same moment: a reconciliation must never take it for ours."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for k in range(sim.faults.other_campaigns if isinstance(messages, list) else 0):
+        assert isinstance(messages, list)
+        part = [{"to": m.get("to")} for m in messages[: max(1, len(messages) // (k + 2))]
+                if isinstance(m, dict)]
+        with contextlib.suppress(RequestError):
+            sim.store.create_batch({"from": body.get("from"), "text": OTHER_CAMPAIGN,
+                                    "messages": part}, now)
 
 
 async def read_batch(request: web.Request) -> web.Response:
@@ -265,7 +340,7 @@ async def read_batch(request: web.Request) -> web.Response:
     batch = sim.store.batch(request.match_info["batchId"])
     if batch is None:
         return error_response(404, "CMN-102", "Resource for parameter [batchId] is not found.")
-    return json_response(batch_view(batch, sim.clock(), sim.settings.price_per_segment))
+    return json_response(batch_view(batch, sim.now(), sim.settings.price_per_segment))
 
 
 def _time_range(request: web.Request, now: float) -> tuple[float, float]:
@@ -293,7 +368,8 @@ def _paging(request: web.Request) -> tuple[int, int]:
         raise invalid_parameter("pageToken") from None
     if not 1 <= per_page <= 1000 or start < 0:
         raise invalid_parameter("perPage", "Use 1 to 1000.")
-    return start, per_page
+    cap = request.app[SIMULATOR].faults.page_cap
+    return start, min(per_page, cap) if cap else per_page
 
 
 def _page(start: int, per_page: int, total: int) -> dict[str, Any]:
@@ -308,14 +384,15 @@ def _page(start: int, per_page: int, total: int) -> dict[str, Any]:
 
 async def list_batches(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
-    now = sim.clock()
+    now = sim.now()
     date_from, date_to = _time_range(request, now)
     start, per_page = _paging(request)
     sender = request.query.get("from")
     statuses = set(request.query.getall("status", []))
     price = sim.settings.price_per_segment
     views = [batch_view(b, now, price) for b in sim.store.batches
-             if date_from <= b.created <= date_to and (sender is None or b.sender == sender)]
+             if date_from <= b.created <= date_to and (sender is None or b.sender == sender)
+             and sim.listed(b, now)]
     views = [v for v in views if not statuses or v["status"] in statuses]
     return json_response({"records": views[start:start + per_page],
                           "paging": _page(start, per_page, len(views))})
@@ -323,10 +400,12 @@ async def list_batches(request: web.Request) -> web.Response:
 
 async def list_messages(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
-    now = sim.clock()
+    now = sim.now()
     start, per_page = _paging(request)
     batches = _filtered_batches(request, sim, now)
     detailed = request.query.get("view") == "Detailed"
+    if sim.faults.messages_after_start:
+        batches = [b for b in batches if b.processed(now) > 0]
     records: list[dict[str, Any]] = []
     skip = start
     for batch in batches:
@@ -334,13 +413,22 @@ async def list_messages(request: web.Request) -> web.Response:
             skip -= batch.size
             continue
         take = range(skip, min(batch.size, skip + per_page - len(records)))
-        records.extend(message_view(batch, i, now, sim.settings.price_per_segment, detailed)
-                       for i in take)
+        records.extend(message_view(batch, _order(sim, batch, i), now,
+                                    sim.settings.price_per_segment, detailed) for i in take)
         skip = 0
         if len(records) == per_page:
             break
     total = sum(b.size for b in batches)
     return json_response({"records": records, "paging": _page(start, per_page, total)})
+
+
+def _order(sim: Simulator, batch: Batch, i: int) -> int:
+    """With messages_after_start, a batch's messages are listed in another order than the
+    request's (reversed in pairs of halves: deterministic, so pages never overlap)."""
+    if not sim.faults.messages_after_start:
+        return i
+    half = (batch.size + 1) // 2
+    return half + i if i < batch.size - half else i - (batch.size - half)
 
 
 def _filtered_batches(request: web.Request, sim: Simulator, now: float) -> list[Any]:
@@ -361,13 +449,13 @@ async def read_message(request: web.Request) -> web.Response:
     if found is None:
         return error_response(404, "CMN-102", "Resource for parameter [messageId] is not found.")
     batch, i = found
-    view = message_view(batch, i, sim.clock(), sim.settings.price_per_segment, True, alone=True)
+    view = message_view(batch, i, sim.now(), sim.settings.price_per_segment, True, alone=True)
     return json_response(view)
 
 
 async def statuses(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
-    now = sim.clock()
+    now = sim.now()
     batches = _filtered_batches(request, sim, now)
     return json_response(statuses_view(batches, now, sim.settings.price_per_segment))
 

@@ -23,6 +23,8 @@ class RunningSimulator:
     runner: web.AppRunner
 
     async def stop(self) -> None:
+        for task in list(self.simulator.backlog):  # batches still due to be created late
+            task.cancel()
         await self.runner.cleanup()
 
 

@@ -43,6 +43,18 @@ class FaultSettings:
     latency_jitter: float = 0.0
     early_expiry_rate: float = 0.0
     early_expiry: float = 1.0
+    # Lost answers, the way large services lose them:
+    late_create_rate: float = 0.0   # answer 504 (or drop) at once, create the batch later
+    late_create_delay: float = 2.0  # seconds after the answer the batch is created
+    late_create_drop: bool = False  # drop the connection (a timeout/reset) instead of a 504
+    listing_lag: float = 0.0        # seconds a new batch stays out of GET .../batches
+    messages_after_start: bool = False  # messages listed only once processing has started,
+    #                                     in an order other than the request's
+    clock_skew: float = 0.0         # seconds the server's clock is ahead (negative: behind)
+    page_cap: int = 0               # listings give at most this many records a page (0: off)
+    other_campaigns: int = 0        # same-sender batches, other text, made beside each batch
+    answer_piece: int = 0           # answers written in pieces of this many bytes (0: at once)
+    answer_pause: float = 0.0       # seconds between those pieces
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see the README.
@@ -212,6 +224,16 @@ def _faults(t: Table) -> FaultSettings:
         latency_jitter=t.number("latency_jitter", d.latency_jitter, low=0.0),
         early_expiry_rate=t.number("early_expiry_rate", d.early_expiry_rate, low=0.0, high=1.0),
         early_expiry=t.number("early_expiry", d.early_expiry, low=0.0),
+        late_create_rate=t.number("late_create_rate", d.late_create_rate, low=0.0, high=1.0),
+        late_create_delay=t.number("late_create_delay", d.late_create_delay, low=0.0),
+        late_create_drop=t.flag("late_create_drop", d.late_create_drop),
+        listing_lag=t.number("listing_lag", d.listing_lag, low=0.0),
+        messages_after_start=t.flag("messages_after_start", d.messages_after_start),
+        clock_skew=t.number("clock_skew", d.clock_skew, low=-86400.0, high=86400.0),
+        page_cap=t.number("page_cap", d.page_cap, low=0, high=1000),
+        other_campaigns=t.number("other_campaigns", d.other_campaigns, low=0, high=20),
+        answer_piece=t.number("answer_piece", d.answer_piece, low=0),
+        answer_pause=t.number("answer_pause", d.answer_pause, low=0.0),
     )
     t.finish()
     return value

@@ -23,12 +23,17 @@ from typing import Any
 import orjson
 
 from benchmarks.simproc import DEMO_ENV, SimulatorProcess
+from engine.simulator.app import OTHER_CAMPAIGN
 from tests.lists import scattered
 
 SENDER = "+16505550100"
 SIM_CONFIG = """
 [server]
 url = "http://127.0.0.1:8080"
+[retry]
+backoff_initial = 0.2
+backoff_max = 1.0
+reconcile_window = 2.5
 [simulator]
 senders = ["+16505550100"]
 messages_per_second = 300.0
@@ -48,6 +53,16 @@ FAULTS = [
     {"burst_rate": 0.1, "burst_length": 3, "burst_retry_after": 0},
     {"latency": 0.01, "latency_jitter": 0.05},
     {"early_expiry_rate": 0.3, "early_expiry": 0.3},
+    # Lost answers the way large services lose them (issue 9):
+    {"late_create_rate": 0.3, "late_create_delay": 1.0, "scope": "send"},
+    {"late_create_rate": 0.3, "late_create_delay": 1.0, "late_create_drop": True,
+     "scope": "send"},
+    {"accept_drop_rate": 0.3, "listing_lag": 1.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "messages_after_start": True, "scope": "send"},
+    {"accept_drop_rate": 0.3, "clock_skew": 300.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "clock_skew": -300.0, "scope": "send"},
+    {"accept_drop_rate": 0.3, "page_cap": 3, "other_campaigns": 2, "scope": "send"},
+    {"accept_drop_rate": 0.3, "answer_piece": 64, "answer_pause": 0.0005},
 ]
 RUN_TIMEOUT = 90.0
 
@@ -64,6 +79,14 @@ class Outcome:
     met: Counter[str] = field(default_factory=Counter)
     stages: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def describe(faults: dict[str, Any]) -> str:
+    """The fault mode in a few characters: what differs from plain latency."""
+    shown = {k: v for k, v in faults.items() if k not in ("seed", "latency", "scope")}
+    short = {"True": "on", "False": "off"}
+    return " ".join(f"{k.removesuffix('_rate')}={short.get(str(v), v)}"
+                    for k, v in sorted(shown.items())) or "latency"
 
 
 def write_input(path: Path, n: int, rng: random.Random) -> tuple[list[str], set[int], set[int]]:
@@ -102,15 +125,14 @@ def _reached(kill: Kill, events: bytes) -> bool:
 def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
     """One run (fresh, or resuming when a usable journal exists); None when it was killed."""
     journal, report = work / "run.journal", work / "report.json"
-    args = [sys.executable, "-m", "engine.cli", "send", str(work / "list.csv"), "--from",
-            SENDER, "--text", "Chaos", "--report", str(report), "--max-batch-bytes", "2500",
-            "--any-country",
-            "--concurrency", "3"]
+    args = [sys.executable, "-m", "engine.cli", "send", "--report", str(report),
+            "--concurrency", "3", "--profile", str(work / "sim.toml")]
     if journal.exists() and journal.stat().st_size:
-        args += ["--resume", str(journal)]
+        args += ["--resume", str(journal)]  # alone: the journal holds the rest
     else:
         journal.unlink(missing_ok=True)
-        args += ["--journal", str(journal)]
+        args += [str(work / "list.csv"), "--from", SENDER, "--text", "Chaos",
+                 "--max-batch-bytes", "2500", "--any-country", "--journal", str(journal)]
     env = {**os.environ, **DEMO_ENV, "RC_SERVER_URL": sim.url}
     events = work / "stdout.jsonl"
     seen = events.stat().st_size if events.exists() else 0
@@ -129,14 +151,18 @@ def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
     return process.returncode
 
 
-def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3) -> Outcome:
+LOST_ANSWER_MODES = FAULTS[6:]
+
+
+def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3,
+             mode: dict[str, Any] | None = None) -> Outcome:
     rng = random.Random(seed)
     # A little latency everywhere, so a run lasts long enough for kills to land in every
     # stage: reading, submitting, waiting for answers, tracking.
-    faults = {"latency": 0.02, **rng.choice(FAULTS), "seed": seed}
-    if rng.random() < 0.5:
+    faults = {"latency": 0.02, **(mode or rng.choice(FAULTS)), "seed": seed}
+    if mode is None and rng.random() < 0.5:
         faults |= rng.choice(FAULTS)
-    outcome = Outcome(seed, ",".join(sorted(k for k in faults if k != "seed")))
+    outcome = Outcome(seed, describe(faults))
     numbers, local, server = write_input(work / "list.csv", recipients, rng)
     sim = SimulatorProcess(_config(work))
     try:
@@ -183,15 +209,15 @@ def _config(work: Path) -> Path:
 def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
            numbers: list[str], local: set[int], server: set[int]) -> None:
     """Every valid recipient accepted exactly once, or inside a range reported unknown."""
-    accepted = Counter(entry[2] for entry in entries)
+    accepted = Counter(entry[2] for entry in entries if entry[3] != OTHER_CAMPAIGN)
     outcome.duplicates = sum(n - 1 for n in accepted.values() if n > 1)
     undecided: set[int] = set()
-    adopted: set[int] = set()
+    adopted: set[int] = set()  # adopted and not completed: its rejections are not known yet
     for batch in report["batches"]:
         span = set(range(batch["firstIndex"], batch["lastIndex"] + 1))
         if batch["status"] in ("unknown", "failed"):
             undecided |= span
-        if batch["note"] and "adopted" in batch["note"]:
+        if batch["adopted"] and batch["status"] != "completed":
             adopted |= span
     outcome.unknown = sum(b["status"] == "unknown" for b in report["batches"])
     valid = [i for i in range(len(numbers)) if i not in local | server]
@@ -212,12 +238,12 @@ def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
 
 
 def table(outcomes: list[Outcome]) -> str:
-    rows = [f"{'seed':>5} {'faults':<36} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
+    rows = [f"{'seed':>5} {'faults':<52} {'runs':>4} {'kills':>5} {'dup':>4} {'lost':>4} "
             f"{'unknown':>7}  {'killed at':<26} faults met"]
     for o in outcomes:
         met = ", ".join(f"{k}:{v}" for k, v in sorted(o.met.items()))
         stages = ",".join(o.stages)
-        rows.append(f"{o.seed:>5} {o.faults[:36]:<36} {o.runs:>4} {o.kills:>5} "
+        rows.append(f"{o.seed:>5} {o.faults[:52]:<52} {o.runs:>4} {o.kills:>5} "
                     f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {stages[:26]:<26} {met}")
     stages = Counter(stage for o in outcomes for stage in o.stages)
     rows.append(f"kills by stage: {dict(sorted(stages.items()))}")
@@ -241,6 +267,13 @@ def main() -> None:
             outcomes.append(scenario(seed, Path(tmp), args.recipients))
             print(table(outcomes[-1:]).splitlines()[1], flush=True)
     print(table(outcomes))
+    modes = []
+    for k, mode in enumerate(LOST_ANSWER_MODES):  # and each lost-answer mode on its own
+        with tempfile.TemporaryDirectory() as tmp:
+            modes.append(scenario(100 + k, Path(tmp), args.recipients, max_kills=1, mode=mode))
+            print(table(modes[-1:]).splitlines()[1], flush=True)
+    print(table(modes))
+    outcomes += modes
     print(f"{time.perf_counter() - started:.0f} s")
     problems = [p for o in outcomes for p in o.problems]
     if problems or any(o.duplicates or o.losses for o in outcomes):

@@ -20,7 +20,7 @@ def engine_settings(url: str, **changes: Any) -> Settings:
         profile="test", source="test", server_url=url, concurrency=3,
         # Enough attempts that a seeded fault rate never exhausts them by chance.
         retry=RetrySettings(max_attempts=20, backoff_initial=0.01, backoff_max=0.05,
-                            request_timeout=10.0),
+                            request_timeout=10.0, reconcile_window=0.3),
         polling=PollSettings(interval=0.02, max_interval=0.1, timeout=30.0),
         rate_limit=RateLimitSettings(light_requests=10_000, auth_requests=1_000,
                                      default_retry_after=0.2),

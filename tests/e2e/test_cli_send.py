@@ -56,7 +56,8 @@ def test_send_help_documents_exit_codes() -> None:
 
 def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path) -> None:
     """SIGINT mid-run: no new batches, requests in flight finish, report written, exit 130;
-    then --resume finishes the job with every recipient accepted exactly once."""
+    then ``a2p send --resume JOURNAL`` alone finishes the job with every recipient accepted
+    exactly once."""
     import signal
 
     from engine.simulator import FaultSettings
@@ -82,8 +83,7 @@ def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path)
         accepted = running.simulator.store.accepted_count()
         document = orjson.loads(report.read_bytes())
         resumed = subprocess.run(
-            [sys.executable, "-m", "engine.cli", "send", str(numbers), "--from",
-             "+16505550100", "--text", "Hi", "--resume", f"{report}.journal"],
+            [sys.executable, "-m", "engine.cli", "send", "--resume", f"{report}.journal"],
             capture_output=True, env=env, timeout=120, check=False)
         ledger = [entry[2] for entry in running.simulator.store.ledger()]
     assert process.returncode == 130, err.decode()
@@ -91,3 +91,12 @@ def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path)
     assert 0 < document["totals"]["sent"] == accepted < 2000
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert sorted(ledger) == [f"+1415555{i:04d}" for i in range(2000)]
+    assert {e[3] for e in running.simulator.store.ledger()} == {"Hi"}  # text from the journal
+
+
+def test_send_without_input_or_resume_is_a_usage_error() -> None:
+    """a2p send with neither INPUT and --from nor --resume says what it needs (exit 2)."""
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "send", "list.csv"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert "--resume JOURNAL" in result.stderr

@@ -12,6 +12,7 @@ import pytest
 
 import engine
 from engine.journal import JournalError
+from engine.sender import LOST_CODE
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
@@ -88,17 +89,15 @@ async def test_a_request_in_flight_at_the_crash_is_reconciled_not_resent(
     accepted = max(i for i, line in enumerate(lines) if b'"status":"accepted"' in line)
     journal.write_bytes(b"".join(lines[:accepted]))  # as if killed before writing it
     report = await send(path, settings, resume=journal)
-    check(report, running, numbers, local, server, _lost_server_rejections(report))
-    assert any(b["note"] and "adopted" in b["note"] for b in report["batches"])
-
-
-def _lost_server_rejections(report: dict[str, Any]) -> set[int]:
-    """An adopted batch's server rejections are not known (the server returns them once)."""
-    lost: set[int] = set()
-    for batch in report["batches"]:
-        if batch["note"] and "adopted" in batch["note"]:
-            lost |= set(range(batch["firstIndex"], batch["lastIndex"] + 1))
-    return lost
+    check(report, running, numbers, local, server)  # the adopted batch's rejections too
+    adopted = [b for b in report["batches"] if b["adopted"]]
+    assert adopted
+    assert report["totals"]["adoptedChunks"] == len(adopted)
+    recovered = {r["index"] for r in report["rejected"] if r["errorCode"] == LOST_CODE}
+    inside = {i for b in adopted for i in server if b["firstIndex"] <= i <= b["lastIndex"]}
+    assert recovered == inside
+    assert all(r["batchId"] == adopted[0]["batchId"] for r in report["rejected"]
+               if r["errorCode"] == LOST_CODE)
 
 
 async def stopped_run(start: Start, tmp_path: Path) -> tuple[engine.Settings, Path, Path]:
@@ -109,6 +108,24 @@ async def stopped_run(start: Start, tmp_path: Path) -> tuple[engine.Settings, Pa
     stop, on_event = stop_after(1)
     await send(path, settings, journal=journal, stop=stop, on_event=on_event)
     return settings, path, journal
+
+
+async def test_resume_alone_takes_input_sender_and_text_from_the_journal(
+    start: Start, tmp_path: Path
+) -> None:
+    """engine.send(resume=path) with no recipients, sender or text finishes the run; a
+    sender given again that differs is refused."""
+    running, settings = await start()
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 300)
+    stop, on_event = stop_after(1)
+    await send(path, settings, journal=journal, stop=stop, on_event=on_event, text="Journal")
+    with pytest.raises(JournalError, match="sender"):
+        await engine.send(resume=journal, sender="+16505550101", config=settings,
+                          credentials=DEMO_CREDENTIALS)
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
+    check(report, running, numbers, local, server)
+    assert {entry[3] for entry in running.simulator.store.ledger()} == {"Journal"}
 
 
 async def test_resume_refuses_a_changed_input(start: Start, tmp_path: Path) -> None:

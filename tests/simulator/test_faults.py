@@ -110,3 +110,117 @@ async def test_faults_can_be_changed_over_http(simulator: RunningSimulator,
     async with http.put(f"{simulator.url}/_sim/faults", json={"error_rate": 2}) as response:
         assert response.status == 400
         assert "error_rate" in (await response.json())["message"]
+
+
+# Lost answers the way large services lose them ------------------------------------------------
+
+def a2p_url(running: RunningSimulator, path: str) -> str:
+    return f"{running.url}{A2P.replace('{accountId}', '~')}{path}"
+
+
+async def get(http: aiohttp.ClientSession, running: RunningSimulator, token: dict[str, Any],
+              path: str, **params: Any) -> tuple[Any, aiohttp.typedefs.LooseHeaders]:
+    async with http.get(a2p_url(running, path), headers=bearer(token),
+                        params={k: str(v) for k, v in params.items()}) as response:
+        assert response.status == 200
+        return orjson.loads(await response.read()), dict(response.headers)
+
+
+async def test_late_creation_answers_504_and_creates_the_batch_afterwards(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession
+) -> None:
+    """504 at once, nothing created yet; the backend creates the batch after the delay."""
+    import asyncio
+
+    running = await make_simulator(faults=FaultSettings(late_create_rate=1.0,
+                                                        late_create_delay=0.05, scope="send"))
+    token = await login(http, running.url)
+    assert await post_batch(http, running, token) == 504
+    assert running.simulator.store.accepted_count() == 0
+    for _ in range(200):  # bounded: the backend's task needs a few loop turns
+        await asyncio.sleep(0.01)
+        if running.simulator.store.accepted_count():
+            break
+    assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
+
+
+async def test_listing_lag_hides_a_new_batch_from_the_listing_for_a_while(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """Created (201) but missing from GET .../batches until the lag has passed."""
+    running = await make_simulator(faults=FaultSettings(listing_lag=6.0))
+    token = await login(http, running.url)
+    assert await post_batch(http, running, token) == 201
+    listing, _ = await get(http, running, token, "/batches")
+    assert listing["records"] == []
+    clock.advance(6.0)
+    listing, _ = await get(http, running, token, "/batches")
+    assert len(listing["records"]) == 1
+
+
+async def test_messages_are_listed_only_once_processing_started_in_another_order(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """GET .../messages?batchId= is empty until processing starts, then lists every message
+    once, not in the request's order."""
+    running = await make_simulator(faults=FaultSettings(messages_after_start=True),
+                                   messages_per_second=1.0)
+    token = await login(http, running.url)
+    body = {"from": SENDER, "text": "Hi",
+            "messages": [{"to": [f"+1415555{i:04d}"]} for i in range(10)]}
+    async with http.post(a2p_url(running, "/batches"), data=orjson.dumps(body),
+                         headers={**bearer(token), "Content-Type": "application/json"}) as r:
+        batch_id = orjson.loads(await r.read())["id"]
+    page, _ = await get(http, running, token, "/messages", batchId=batch_id)
+    assert page["records"] == []
+    clock.advance(1.0)
+    page, _ = await get(http, running, token, "/messages", batchId=batch_id, perPage=1000)
+    listed = [m["to"][0] for m in page["records"]]
+    sent = [m["to"][0] for m in body["messages"]]  # type: ignore[index]
+    assert sorted(listed) == sorted(sent)
+    assert listed != sent
+
+
+@pytest.mark.parametrize("skew", [-300.0, 300.0])
+async def test_a_skewed_server_clock_shows_in_date_and_creation_time(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock, skew: float
+) -> None:
+    """The Date header and creationTime follow the server's (skewed) clock."""
+    from datetime import datetime
+    from email.utils import parsedate_to_datetime
+
+    running = await make_simulator(faults=FaultSettings(clock_skew=skew))
+    token = await login(http, running.url)
+    assert await post_batch(http, running, token) == 201
+    listing, headers = await get(http, running, token, "/batches",
+                                 dateFrom="2000-01-01T00:00:00Z")
+    date = parsedate_to_datetime(headers["Date"]).timestamp()
+    assert abs(date - (clock.now + skew)) < 1.0
+    created = datetime.fromisoformat(listing["records"][0]["creationTime"]).timestamp()
+    assert created == pytest.approx(clock.now + skew)
+
+
+async def test_small_pages_with_other_campaigns_from_the_same_sender(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession
+) -> None:
+    """page_cap caps perPage; other_campaigns adds same-sender batches with another text."""
+    running = await make_simulator(faults=FaultSettings(page_cap=2, other_campaigns=3))
+    token = await login(http, running.url)
+    assert await post_batch(http, running, token) == 201
+    listing, _ = await get(http, running, token, "/batches", perPage=1000)
+    assert len(listing["records"]) == 2
+    assert listing["paging"]["nextPageToken"] == "2"
+    texts = [e[3] for e in running.simulator.store.ledger()]
+    assert texts.count("Hi") == 1
+    assert len(texts) == 4
+    assert {b.sender for b in running.simulator.store.batches} == {SENDER}
+
+
+async def test_answers_in_pieces_arrive_whole(make_simulator: MakeSimulator,
+                                              http: aiohttp.ClientSession) -> None:
+    """answer_piece writes the answer in small pieces; read to its end it is the whole."""
+    running = await make_simulator(faults=FaultSettings(answer_piece=7, answer_pause=0.0))
+    token = await login(http, running.url)
+    listing, headers = await get(http, running, token, "/batches")
+    assert listing == {"records": [], "paging": {"perPage": 100, "pageToken": "0"}}
+    assert headers.get("Transfer-Encoding") == "chunked"

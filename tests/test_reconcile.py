@@ -1,0 +1,194 @@
+"""The reconciliation decision, driven by a scripted server and a fake clock (no I/O)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.reconcile import (
+    Absent,
+    Adopt,
+    Expected,
+    ReadListing,
+    ReadMessages,
+    Reconciliation,
+    Step,
+    Undecided,
+    Wait,
+)
+
+SENDER = "+16505550100"
+OURS = dict.fromkeys((f"+1415555{i:04d}" for i in range(30)), "Hi")
+
+
+@dataclass
+class Server:
+    """What the server lists at a given time: batches (by the time they appear) and their
+    messages (by the time they become listable)."""
+
+    page_size: int = 1000
+    batches: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    messages: dict[str, tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
+    listing_reads: int = 0
+    pages_seen: set[str | None] = field(default_factory=set)
+
+    def add(self, batch_id: str, texts: dict[str, str], listed_at: float = 0.0,
+            messages_at: float = 0.0, sender: str = SENDER) -> None:
+        self.batches.append((listed_at, {"id": batch_id, "from": sender,
+                                         "batchSize": len(texts)}))
+        records = [{"to": [to], "text": text, "batchId": batch_id} for to, text in texts.items()]
+        self.messages[batch_id] = (messages_at, records[::-1])  # not in the request's order
+
+    def answer(self, step: Step, now: float) -> tuple[list[dict[str, Any]], str | None]:
+        if isinstance(step, ReadListing):
+            self.listing_reads += 1
+            self.pages_seen.add(step.params.get("pageToken"))
+            listed = [b for at, b in self.batches if at <= now]
+            start = int(step.params.get("pageToken", 0))
+            end = start + self.page_size
+            return listed[start:end], str(end) if end < len(listed) else None
+        assert isinstance(step, ReadMessages)
+        at, records = self.messages[step.batch_id]
+        return (records[:step.params["perPage"]] if at <= now else []), None
+
+
+def drive(server: Server, window: float = 10.0, owned: set[str] | None = None,
+          texts: dict[str, str] = OURS, on_step: Callable[[Step, float], None] | None = None
+          ) -> tuple[Step, Reconciliation, float]:
+    """Run a reconciliation to its end; each read takes 0.1 s of the fake clock."""
+    r = Reconciliation(Expected.of(SENDER, texts.items()), owned or set(), started=0.0,
+                       window=window, date_from="2026-11-25T12:00:00+00:00", interval=1.0,
+                       max_interval=4.0)
+    now = 0.0
+    for _ in range(10_000):
+        step = r.next(now)
+        if on_step is not None:
+            on_step(step, now)
+        if isinstance(step, Adopt | Absent | Undecided):
+            return step, r, now
+        if isinstance(step, Wait):
+            now += step.seconds
+            continue
+        records, token = server.answer(step, now)
+        now += 0.1
+        if isinstance(step, ReadListing):
+            r.listing(records, token)
+        else:
+            r.messages(step.batch_id, records)
+    raise AssertionError("the reconciliation never ended")
+
+
+def test_a_batch_listed_at_once_is_adopted_on_the_first_look() -> None:
+    """The lost request's batch is in the first listing: adopted without waiting."""
+    server = Server()
+    server.add("ours", OURS)
+    step, r, now = drive(server)
+    assert step == Adopt({"id": "ours", "from": SENDER, "batchSize": 30})
+    assert (r.looks, now) == (1, 0.2)
+
+
+def test_a_batch_created_seconds_after_the_answer_was_lost_is_adopted() -> None:
+    """Created 8 s after a 504 (inside the window): a later look finds and adopts it."""
+    server = Server()
+    server.add("ours", OURS, listed_at=8.0, messages_at=8.0)
+    step, r, now = drive(server)
+    assert isinstance(step, Adopt)
+    assert r.looks > 2
+    assert 8.0 <= now <= 10.5
+
+
+def test_nothing_is_concluded_absent_before_the_window_has_passed() -> None:
+    """No batch ever: absent, and only from a look that began after the window ended."""
+    starts: list[float] = []
+    server = Server()
+
+    def note(step: Step, now: float) -> None:
+        if isinstance(step, ReadListing) and "pageToken" not in step.params:
+            starts.append(now)
+
+    step, _r, _ = drive(server, window=10.0, on_step=note)
+    assert step == Absent()
+    assert len(starts) > 3
+    assert starts[-1] >= 10.0
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(starts))
+
+
+def test_a_candidate_whose_messages_are_not_listed_yet_is_never_taken_as_not_ours() -> None:
+    """Listed at once, messages only after processing starts (5 s): adopted, not resent."""
+    server = Server()
+    server.add("ours", OURS, messages_at=5.0)
+    step, _, now = drive(server)
+    assert isinstance(step, Adopt)
+    assert now >= 5.0
+
+
+def test_a_candidate_still_unlisted_when_the_window_ends_leaves_it_undecided() -> None:
+    """Its messages never become listable within the window: undecided, never absent."""
+    server = Server()
+    server.add("ours", OURS, messages_at=1e9)
+    step, _, _ = drive(server)
+    assert isinstance(step, Undecided)
+    assert "ours" in step.reason
+
+
+def test_another_campaigns_batch_to_the_same_list_is_not_ours() -> None:
+    """Same sender, same recipients, other text: not adopted; nothing else: absent."""
+    server = Server()
+    server.add("other", dict.fromkeys(OURS, "Earlier campaign"))
+    step, _, _ = drive(server)
+    assert step == Absent()
+
+
+def test_every_page_of_a_small_page_listing_is_walked() -> None:
+    """Pages of 2 among other campaigns' batches: ours, on the last page, is found."""
+    server = Server(page_size=2)
+    for k in range(7):
+        server.add(f"other-{k}", {f"+1212555{i:04d}": "Other" for i in range(k + 1)})
+    server.add("ours", OURS)
+    step, _, _ = drive(server)
+    assert isinstance(step, Adopt)
+    assert step.batch["id"] == "ours"
+    assert server.pages_seen == {None, "2", "4", "6"}
+
+
+def test_owned_larger_and_other_sender_batches_are_never_candidates() -> None:
+    """A batch another chunk owns, one larger than the chunk, or from another number is not
+    even read."""
+    server = Server()
+    server.add("owned", OURS)
+    server.add("larger", {**OURS, "+14155559999": "Hi"})
+    server.add("elsewhere", OURS, sender="+16505550101")
+    reads: list[str] = []
+
+    def note(step: Step, now: float) -> None:
+        if isinstance(step, ReadMessages):
+            reads.append(step.batch_id)
+
+    step, _, _ = drive(server, owned={"owned"}, on_step=note)
+    assert step == Absent()
+    assert reads == []
+
+
+def test_a_batch_claimed_by_another_chunk_is_disowned_and_the_search_goes_on() -> None:
+    """Found, but another chunk adopted it first: the search continues to the end."""
+    server = Server()
+    server.add("ours", OURS)
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=0.0,
+                       date_from="x")
+    step = r.next(0.0)
+    assert isinstance(step, ReadListing)
+    r.listing(*server.answer(step, 0.0))
+    step = r.next(0.0)
+    assert isinstance(step, ReadMessages)
+    r.messages(step.batch_id, server.answer(step, 0.0)[0])
+    assert isinstance(r.next(0.0), Adopt)
+    r.disown("ours")
+    assert r.next(0.0) == Absent()
+
+
+def test_a_zero_window_takes_one_look() -> None:
+    """window 0: one look decides (the old behaviour, for a server known to be immediate)."""
+    step, r, _ = drive(Server(), window=0.0)
+    assert (step, r.looks) == (Absent(), 1)
