@@ -90,7 +90,8 @@ def test_unknown_template_field_exits_2_naming_the_columns(tmp_path: Path) -> No
 
 async def test_resume_and_outcomes_reread_a_cp1252_file_by_byte_offset(
         start: Start, tmp_path: Path) -> None:
-    """Stopped after two batches and resumed: each good recipient once; the outcomes export,
+    """Stopped after two batches and resumed from the journal alone: each good recipient once
+    (so cp1252, the delimiter and the number options were recorded); the outcomes export,
     re-reading the cp1252 file by byte offset, gives every row its fate."""
     running, settings = await start()
     path, journal = tmp_path / "export.csv", tmp_path / "run.journal"
@@ -109,7 +110,9 @@ async def test_resume_and_outcomes_reread_a_cp1252_file_by_byte_offset(
     first = await engine.send(path, journal=journal, stop=stop, on_event=on_event, **common)
     assert first["interrupted"]
     assert 0 < len(ledger_numbers(running)) < len(good)
-    report = await engine.send(path, resume=journal, **common)
+    # --resume alone: the file, sender, template and reading options come from the journal
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS,
+                               concurrency=1)
     assert report["status"] == "completed"
     ledger = sorted((entry[2], entry[3]) for entry in running.simulator.store.ledger())
     assert ledger == sorted(good)
