@@ -15,7 +15,7 @@ from engine.simulator import FaultSettings
 from engine.simulator.app import OTHER_CAMPAIGN
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start
-from tests.lists import scattered
+from tests.lists import any_country, scattered
 
 MODES: dict[str, dict[str, Any]] = {
     "created 1 s after a 504": {"late_create_rate": 0.3, "late_create_delay": 1.0},
@@ -41,7 +41,8 @@ async def test_each_lost_answer_mode_ends_exactly_once(start: Start, mode: str) 
                                                backoff_initial=0.1, backoff_max=0.5))
     numbers, local, server = scattered(300, random.Random(5), bad=0.05)
     report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
-                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1500)
+                               read=any_country("Ours"), credentials=DEMO_CREDENTIALS,
+                               max_batch_bytes=1500)
     ledger = [e[2] for e in running.simulator.store.ledger() if e[3] != OTHER_CAMPAIGN]
     valid = [n for i, n in enumerate(numbers) if i not in local | server]
     assert sorted(ledger) == sorted(valid)  # each once: no duplicate, no loss
@@ -79,7 +80,8 @@ async def test_resume_reconciles_an_undecided_chunk_again_and_adopts_it(
     numbers = [f"+1415555{i:04d}" for i in range(20)] + ["+442071838750"]
     path.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
     first = await engine.send(path, sender=SENDER, text="Ours", config=settings,
-                              credentials=DEMO_CREDENTIALS, journal=journal)
+                              read=any_country("Ours"), credentials=DEMO_CREDENTIALS,
+                              journal=journal)
     assert first["batches"][0]["status"] == "unknown"
     running.simulator.set_faults(FaultSettings())  # processing starts: messages listed
     running.simulator.store.batches[0].rate = 1e6

@@ -16,7 +16,7 @@ from engine.sender import LOST_CODE
 from engine.simulator import FaultSettings
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
-from tests.lists import scattered
+from tests.lists import any_country, scattered
 
 ROWS = 80_000
 BODY_BYTES = 400_000
@@ -45,6 +45,7 @@ async def test_80000_rows_report_every_server_rejection_at_its_position(
             per_chunk.append(event["rejected"])
 
     report = await engine.send(path, sender=SENDER, text="Real sizes", config=settings,
+                               read=any_country("Real sizes"),
                                credentials=DEMO_CREDENTIALS, max_batch_bytes=BODY_BYTES,
                                on_event=on_event)
     valid = [n for i, n in enumerate(numbers) if i not in server]
