@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
             "first.", 88),
         epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
         "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
+        "  a2p plan export.csv --from +16505550100 --encoding cp1252 --to-column 'Phone Number' "
+        "\\\n      --template 'Hi {First Name|there}!' --price-per-segment 0.0079\n"
         "  zcat numbers.txt.gz | a2p plan - --from +16505550100 --text Hi --json | jq .chunks",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -353,7 +355,7 @@ def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> 
                         "tab or pipe are tried when the header has no --to-column with commas)")
     parser.add_argument("--default-country", default="US", metavar="CC",
                         help="country of numbers written without +: US or CA, the North "
-                        "American plan, e.g. (650) 555-0123 (default US)")
+                        "American plan, e.g. (650) 555-0123 (default US); none requires +1")
     parser.add_argument("--strict-numbers", action="store_true",
                         help="also apply libphonenumber's validity rules (assigned ranges; "
                         "about 25 us a number; needs the strict-numbers extra)")
@@ -417,7 +419,8 @@ def _read_options(args: argparse.Namespace) -> ReadOptions:
         text_column_required=args.text_column is not None, batch_text=args.text,
         template=args.template, strict=args.strict, dedupe=args.dedupe,
         encoding=args.encoding, delimiter=_unescape(args.delimiter),
-        default_country=args.default_country, strict_numbers=args.strict_numbers,
+        default_country=None if args.default_country.lower() == "none" else args.default_country,
+        strict_numbers=args.strict_numbers,
         north_american_only=not args.any_country,
     )
 
