@@ -244,8 +244,8 @@ class _Builder:
         if not text:
             if batch_text is None:
                 self.reject(line, raw_to, codes.NO_TEXT,
-                            "no text for this recipient and no batch text; pass --text or "
-                            "fill the text column")
+                            f"no text for {raw_to!r} and no batch text; pass --text or fill "
+                            "the text column")
                 return None
             text = None
         elif len(text) > MAX_TEXT:
@@ -638,7 +638,8 @@ def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
         try:
             item = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            builder.reject(line, None, codes.BAD_JSON, f"not valid JSON ({exc})")
+            builder.reject(line, text[:64], codes.BAD_JSON, f"{text[:64]!r} is not valid JSON "
+                           f"({exc})")
             return None, 0
         return _add_mapping(builder, line, item), 0
 
@@ -650,8 +651,9 @@ def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
 
 def _add_mapping(builder: _Builder, line: int | None, item: Any) -> Block | None:
     if not isinstance(item, dict):
-        builder.reject(line, None, codes.BAD_ITEM,
-                       'expected an object such as {"to": "+14155550100", "text": "Hi"}')
+        shown = orjson.dumps(item).decode()[:64] if line is not None else repr(item)[:64]
+        builder.reject(line, shown, codes.BAD_ITEM, f'{shown} is not an object; expected '
+                       'one such as {"to": "+14155550100", "text": "Hi"}')
         return None
     to, text = item.get("to"), item.get("text")
     if isinstance(to, list) and len(to) == 1:
@@ -802,7 +804,8 @@ def _add_row(builder: _Builder, layout: _CsvLayout, line: int, row: list[str]
         return None  # a blank line is not a record
     if len(row) != layout.width:
         builder.reject(line, layout.delimiter.join(row)[:64], codes.COLUMN_COUNT,
-                       f"expected {layout.width} columns as in the header, found {len(row)}")
+                       f"expected {layout.width} columns as in the header, found {len(row)}: "
+                       f"{layout.delimiter.join(row)[:64]!r}")
         return None
     text = row[layout.text_index] if layout.text_index >= 0 else None
     fields = dict(zip(layout.names, row, strict=True)) if layout.wants_fields else None

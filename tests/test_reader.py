@@ -495,3 +495,15 @@ def test_the_journal_header_round_trips_every_read_option() -> None:
                         default_country="CA", strict_numbers=True, north_american_only=False)
     header = orjson.loads(orjson.dumps(given.as_header()))
     assert ReadOptions.from_header(header, source="x.csv") == given
+
+
+@pytest.mark.parametrize(("source", "text", "value"), [
+    ("x.jsonl", '{"to": "+14155550100", \n', '{"to": "+14155550100",'),
+    ("x.jsonl", "[1, 2]\n", "[1,2]"),
+    ("x.csv", "to,text\n+14155550100,a,b\n", "+14155550100,a,b"),
+    ("x.csv", "to,text\n+14155550100,\n", "+14155550100"),
+])
+def test_other_rejections_show_the_value_too(source: str, text: str, value: str) -> None:
+    """Broken JSON, a non-object, a wrong column count, no text: the message quotes it."""
+    _, rejected = read_text(text, source)
+    assert value in rejected[0].description
