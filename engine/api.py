@@ -30,8 +30,8 @@ from engine.config import (
     is_loopback,
     load_settings,
 )
-from engine.errors import ConfigError, UsageError
-from engine.journal import Journal, JournalError, input_identity, read_journal
+from engine.errors import ConfigError, JournalError, UsageError
+from engine.journal import Journal, input_identity, read_journal
 from engine.preflight import Preflight, estimate_recipients, run_preflight
 from engine.preflight import Recipients as PreflightRecipients
 from engine.ratebudget import OnWait, unless_stopped

@@ -18,10 +18,17 @@ import anyio
 
 from engine import basicauth
 from engine.config import Credentials, Settings
-from engine.errors import AmbiguousSendError, AuthError, RequestRejectedError, ServerError
+from engine.errors import (
+    AmbiguousSendError,
+    AuthError,
+    BadBodyError,
+    NotSentError,
+    RequestRejectedError,
+    ServerError,
+)
 from engine.policy import backoff, retry_after
 from engine.ratebudget import RateBudget
-from engine.transport import BadBodyError, NotSentError, Reply, Transport, page_of
+from engine.transport import Reply, Transport, page_of
 
 log = logging.getLogger("engine.http")
 # What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).

@@ -24,8 +24,8 @@ import anyio
 from engine import api
 from engine.client import ApiClient
 from engine.config import Credentials, Settings, credentials_from_env, load_settings
-from engine.errors import UsageError
-from engine.journal import JournalError, JournalState, input_identity, read_journal
+from engine.errors import JournalError, UsageError
+from engine.journal import JournalState, input_identity, read_journal
 from engine.outcomerows import (
     FILTERS,
     Matcher,

@@ -20,15 +20,11 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from engine.errors import UsageError
+from engine.errors import JournalError
 from engine.rejections import Rejection
 
 VERSION = 1
 HEAD_BYTES = 64 * 1024
-
-
-class JournalError(UsageError):
-    """The journal cannot be used to resume: unreadable, or it does not match this run."""
 
 
 def input_identity(path: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import EngineError
+from engine.errors import IllegalTransition
 
 PLANNED = "planned"
 SUBMITTING = "submitting"
@@ -25,10 +25,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     COMPLETED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
-
-
-class IllegalTransition(EngineError):
-    """A bug: a chunk was moved to a state its current one does not allow."""
 
 
 def advance(current: str, new: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.chunkindex import PositionIndex
-from engine.errors import ServerError
+from engine.errors import BadAnswerError
 
 LOCAL, SERVER = "local", "server"
 
@@ -29,10 +29,6 @@ BAD_UTF8 = "LCL-BAD-UTF8"
 BAD_JSON = "LCL-BAD-JSON"
 BAD_ITEM = "LCL-BAD-ITEM"
 DUPLICATE = "LCL-DUPLICATE"
-
-
-class BadAnswerError(ServerError):
-    """The server's answer for a chunk cannot be trusted (wrong types, indexes out of range)."""
 
 
 @dataclass(frozen=True, slots=True)

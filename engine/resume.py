@@ -10,7 +10,8 @@ from typing import Any
 
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
-from engine.journal import JournalError, JournalState, input_identity
+from engine.errors import JournalError
+from engine.journal import JournalState, input_identity
 from engine.reader import Block
 from engine.rejections import SERVER, Aggregator, Rejection
 from engine.report import ChunkRecord

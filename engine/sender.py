@@ -20,7 +20,15 @@ from engine.chunker import Chunk, Chunker
 from engine.chunkindex import PositionIndex
 from engine.client import ApiClient, error_of
 from engine.config import Settings
-from engine.errors import AmbiguousSendError, EngineError, StoppedError
+from engine.errors import (
+    AmbiguousSendError,
+    BadAnswerError,
+    BadBodyError,
+    EngineError,
+    NotSentError,
+    StoppedError,
+    StoppedReconciling,
+)
 from engine.journal import Journal
 from engine.policy import Verdict, backoff, classify
 from engine.ratebudget import unless_stopped
@@ -34,9 +42,9 @@ from engine.reconcile import (
     Undecided,
     Wait,
 )
-from engine.rejections import SERVER, Aggregator, BadAnswerError, Rejection
+from engine.rejections import SERVER, Aggregator, Rejection
 from engine.report import ChunkRecord, now_iso
-from engine.transport import BadBodyError, NotSentError, Reply, page_of
+from engine.transport import Reply, page_of
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 # (records read so far, share of the input consumed when it is known)
@@ -54,10 +62,6 @@ LOST_CODE = "A2P-CODE-LOST-WITH-ANSWER"
 LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the answer to the "
                     "request that created the batch")
 DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
-
-
-class StoppedReconciling(EngineError):
-    """The run stopped while a lost answer was being reconciled; a resume looks again."""
 
 
 @dataclass
