@@ -159,7 +159,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
             _adopt_plan(run, chunker, plan)
             run.resume_since = _history_start(state.header)
             if not max_batch_bytes and state.header.get("maxBatchBytes"):
-                chunker.max_bytes = min(chunker.max_bytes, state.header["maxBatchBytes"])
+                chunker.lower_limit(state.header["maxBatchBytes"])
             run.journal = Journal.reopen(Path(resume), state.complete_bytes)
         elif journal is not None:
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
@@ -350,11 +350,10 @@ def _is_path(recipients: Recipients) -> bool:
 def _adopt_plan(run: Run, chunker: Chunker, plan: ResumePlan) -> None:
     run.records.update(plan.records)
     run.owned |= {r.batch_id for r in plan.records.values() if r.batch_id}
-    run.set_next_number(plan.next_number)
     run.origins.update(plan.origins)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
-        chunker.max_bytes = min(chunker.max_bytes, plan.max_bytes)
+        chunker.lower_limit(plan.max_bytes)
 
 
 def _filtered_sink(local: list[Rejection], known: set[int], skip: list[tuple[int, int]]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, UsageError
+from engine.policy import Rules
 
 if TYPE_CHECKING:  # tomllib and importlib.resources load when a profile is read, not before
     from importlib.resources.abc import Traversable
@@ -131,6 +132,10 @@ class RetrySettings:
     request_timeout: float = 300.0
     # After a lost answer, how long the server may still create the batch. See the README.
     reconcile_window: float = 600.0
+
+    def rules(self) -> Rules:
+        """The numbers ``policy.decide`` works with."""
+        return Rules(self.max_attempts, self.backoff_initial, self.backoff_max)
 
 
 @dataclass(frozen=True, slots=True)

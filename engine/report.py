@@ -42,6 +42,7 @@ class ChunkRecord:
     error: dict[str, Any] | None = None
     note: str | None = None
     adopted: bool = False  # found on the server after its answer was lost
+    reason: lifecycle.Reason | None = None  # why it is in its state, when that needs saying
 
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
@@ -58,6 +59,7 @@ class ChunkRecord:
             "createdAt": self.created, "submittedAt": self.submitted_at,
             "completedAt": self.completed_at,
             "error": self.error, "note": self.note, "adopted": self.adopted,
+            "reason": self.reason.value if self.reason is not None else None,
         }
 
 

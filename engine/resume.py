@@ -12,26 +12,32 @@ from engine import lifecycle
 from engine.chunker import Chunk, Chunker
 from engine.errors import JournalError
 from engine.journal import JournalState, input_identity
+from engine.lifecycle import Reason
+from engine.policy import resendable
 from engine.reader import Block
 from engine.rejections import SERVER, Aggregator, Rejection
 from engine.report import ChunkRecord
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
-# Failures that say nothing about the chunk itself: certainly not sent, so a resume sends it.
-RETRYABLE_CODES = ("NOT-SENT", "NO-ANSWER")
-RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+
+
+def reason_of(entry: dict[str, Any]) -> Reason | None:
+    try:
+        return Reason(entry.get("reason"))
+    except ValueError:
+        return None
 
 
 def retryable(entry: dict[str, Any]) -> bool:
-    """A chunk that failed for want of a working network or server, not for its content."""
+    """A failed chunk certainly not sent (the retry policy says which): a resume sends it."""
     error = entry.get("error") or {}
-    return error.get("errorCode") in RETRYABLE_CODES or \
-        error.get("status") in RETRYABLE_STATUSES
+    return resendable(error.get("status"), error.get("errorCode"),
+                      reason_of(entry) is Reason.PROVED_ABSENT)
 
 
 def undecided(entry: dict[str, Any]) -> bool:
     """Left unknown only because reconciliation itself failed: try it again."""
-    return (entry.get("note") or "").startswith("could not reconcile")
+    return reason_of(entry) is Reason.NOT_RECONCILED
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
@@ -69,6 +75,7 @@ def record_of(entry: dict[str, Any]) -> ChunkRecord:
                       ("created", "createdAt"), ("adopted", "adopted")):
         if entry.get(key) is not None:
             setattr(record, name, entry[key])
+    record.reason = reason_of(entry)
     record.error_codes = entry.get("errorCodeCounts") or entry.get("errorCodes") or {}
     return record
 

@@ -30,7 +30,18 @@ from engine.errors import (
     StoppedReconciling,
 )
 from engine.journal import Journal
-from engine.policy import Verdict, backoff, classify
+from engine.lifecycle import Reason
+from engine.policy import (
+    BAD_ANSWER,
+    LOST_CODE,
+    NO_ANSWER,
+    NOT_SENT,
+    Action,
+    Verdict,
+    classify,
+    decide,
+    unanswered,
+)
 from engine.ratebudget import unless_stopped
 from engine.reconcile import (
     Absent,
@@ -56,9 +67,6 @@ def _no_progress(records: int, share: float | None) -> None:
 ON_AMBIGUOUS = ("reconcile", "resend", "fail")
 ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: its server rejections "
                 "are recovered from its message store once it completes")
-# A recipient an adopted batch holds no message for: the server rejected it, and which code
-# it gave came back only in the 201 answer that was lost.
-LOST_CODE = "A2P-CODE-LOST-WITH-ANSWER"
 LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the answer to the "
                     "request that created the batch")
 DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
@@ -100,14 +108,12 @@ class Run:
     origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     adopted_chunks: dict[int, Chunk] = field(default_factory=dict)
     resume_since: float | None = None  # server clock: where a resumed run's history begins
-    _next_number: int = 0
 
     def record_for(self, chunk: Chunk) -> ChunkRecord:
         """The chunk's record, journaled (range and input offset) before anything is sent."""
         record = ChunkRecord(chunk.number, chunk.first_position, chunk.last_position,
                              chunk.count, chunk.size)
         self.records[chunk.number] = record
-        self._next_number = max(self._next_number, chunk.number)
         line = chunk.index.locate(1)[1] if chunk.count else None
         self.origins[chunk.number] = (chunk.start_offset, line)
         self.log({"type": "chunk", "chunk": chunk.number, "first": record.first,
@@ -140,12 +146,6 @@ class Run:
             del fields["chunk"]
             self.journal.write({"type": "state", "chunk": record.number, **fields, **extra})
 
-    def set_next_number(self, number: int) -> None:
-        self._next_number = number
-
-    def new_number(self) -> int:
-        self._next_number += 1
-        return self._next_number
 
 
 async def produce(run: Run, chunks: Iterator[Chunk] | AsyncIterator[Chunk],
@@ -174,6 +174,7 @@ async def recover(run: Run, caught: Chunk | dict[str, Any],
     if isinstance(caught, dict):
         record = run.records[caught["chunk"]]
         record.state = lifecycle.AMBIGUOUS
+        record.reason = Reason.NOT_REREADABLE
         record.note = "in flight when the run stopped, and the input cannot be read again " \
                       "to reconcile it (not a file)"
         record.move(lifecycle.UNKNOWN)
@@ -181,7 +182,7 @@ async def recover(run: Run, caught: Chunk | dict[str, Any],
         return
     record = run.records[caught.number]
     record.state = lifecycle.SUBMITTING
-    record.error = {"errorCode": "NO-ANSWER", "message": "in flight when the run stopped"}
+    record.error = {"errorCode": NO_ANSWER, "message": "in flight when the run stopped"}
     if not await settle_ambiguous(run, caught, record, on_accepted, since=run.resume_since):
         async with run.slots:
             await submit(run, caught, record, on_accepted)
@@ -209,14 +210,16 @@ async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
 
 async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
                  on_accepted: Callable[[ChunkRecord], None]) -> None:
-    """Send one chunk until it is accepted, failed, split or left unknown."""
-    retry = run.settings.retry
+    """Send one chunk until it is accepted, failed, split or left unknown; what each answer
+    leads to is ``policy.decide``'s call."""
+    rules = run.settings.retry.rules()
     record.move(lifecycle.SUBMITTING)
     while True:
         if run.stopping.is_set():
             hold(run, record)
             return
         record.attempts += 1
+        record.reason = None
         record.submitted_at = now_iso()
         run.log_state(record)  # "submitting" is on disk before the request goes out
         sent_at = run.client.server_now()  # a lost batch was created after this
@@ -227,67 +230,82 @@ async def submit(run: Run, chunk: Chunk, record: ChunkRecord,
             record.attempts -= 1  # it never went out
             hold(run, record)
             return
-        except NotSentError as exc:
-            reply, verdict = Reply(0), Verdict.RETRY
-            record.error = {"errorCode": "NOT-SENT", "message": str(exc)}
-        except AmbiguousSendError as exc:
-            reply, verdict = Reply(0), Verdict.AMBIGUOUS
-            record.error = {"errorCode": "NO-ANSWER", "message": str(exc)}
+        except (NotSentError, AmbiguousSendError) as exc:
+            went_out = isinstance(exc, AmbiguousSendError)
+            reply, verdict = Reply(0), unanswered(went_out)
+            record.error = {"errorCode": NO_ANSWER if went_out else NOT_SENT,
+                            "message": str(exc)}
         except BadBodyError as exc:  # an answer too large to read: the status is all we know
             reply, verdict = Reply(exc.status), classify(exc.status)
-            record.error = {"errorCode": "BAD-ANSWER", "message": str(exc)}
+            record.error = {"errorCode": BAD_ANSWER, "message": str(exc)}
             if verdict is Verdict.OK:
                 await leave_unknown(run, record)
                 return
-        if verdict is Verdict.OK:
-            await accept(run, chunk, record, reply, on_accepted)
+        step = decide(verdict, record.attempts,
+                      retry_after=0.0 if reply.status == 429 else None, rules=rules,
+                      rng=run.rng)
+        if step.action is Action.DONE:
+            try:
+                answer = reply.json()
+            except BadBodyError as exc:
+                record.error = {"errorCode": BAD_ANSWER, "message": f"{exc}"}
+                await leave_unknown(run, record)
+                return
+            await accept(run, chunk, record, answer, on_accepted)
             return
-        if verdict is Verdict.SPLIT:
+        if step.action is Action.SPLIT:
             await split(run, chunk, record, on_accepted)
             return
-        if verdict is Verdict.FAIL or (verdict is Verdict.REFRESH):
-            await fail(run, record, reply)
+        if step.action in (Action.FAIL, Action.GIVE_UP):
+            await fail(run, record, reply, Reason.REFUSED if step.action is Action.FAIL
+                       else Reason.GAVE_UP)
             return
-        if verdict is Verdict.AMBIGUOUS and run.pending is not None and \
+        if step.action is Action.RECONCILE and run.pending is not None and \
                 run.on_ambiguous == "reconcile":
             await park(run, chunk, record, on_accepted, sent_at)
             return
-        if verdict is Verdict.AMBIGUOUS:
+        if step.action is Action.RECONCILE:
             if await settle_ambiguous(run, chunk, record, on_accepted, since=sent_at):
                 return
-            if record.attempts >= retry.max_attempts:  # proved absent each time: give up
-                await fail(run, record, reply, gave_up=True)
+            if await gave_up_absent(run, record, reply):
                 return
-            continue  # proved not created: safe to send again
-        if record.attempts >= retry.max_attempts:
-            await fail(run, record, reply, gave_up=True)
-            return
+            continue  # proved not created (or resend was asked for): send again at once
         record.move(lifecycle.SUBMITTING)
-        if reply.status != 429:  # a 429 already holds the budget back for the penalty
-            pause = backoff(record.attempts - 1, retry.backoff_initial, retry.backoff_max,
-                            run.rng)
-            await unless_stopped(run.stopping, run.sleep, pause)  # a stop cuts it short
+        if step.delay:  # a 429 already holds the budget back for the penalty
+            await unless_stopped(run.stopping, run.sleep, step.delay)  # a stop cuts it short
+
+
+async def gave_up_absent(run: Run, record: ChunkRecord, reply: Reply | None) -> bool:
+    """After a lost answer proved absent, the chunk is a plain retry: True when the policy
+    says the attempts ran out (and the chunk has failed)."""
+    step = decide(Verdict.RETRY, record.attempts, rules=run.settings.retry.rules())
+    if step.action is not Action.GIVE_UP:
+        return False
+    proved = run.on_ambiguous == "reconcile"
+    await fail(run, record, reply, Reason.PROVED_ABSENT if proved else Reason.GAVE_UP)
+    return True
 
 
 def hold(run: Run, record: ChunkRecord) -> None:
     """The run stopped before this chunk's request went out: planned again, so --resume
     sends it without having to reconcile anything."""
     record.move(lifecycle.PLANNED)
+    record.reason = Reason.HELD
     record.note = "not sent: the run stopped before its request went out"
     run.log_state(record)
 
 
-async def accept(run: Run, chunk: Chunk, record: ChunkRecord, reply: Reply,
+async def accept(run: Run, chunk: Chunk, record: ChunkRecord, body: Any,
                  on_accepted: Callable[[ChunkRecord], None]) -> None:
+    """``body``: the batch the server created, from its answer or found by reconciliation."""
     try:
-        body = reply.json()
         batch_id, size = body["id"], body["batchSize"]
         if not isinstance(batch_id, str) or type(size) is not int:
             raise BadAnswerError(f"batch answer has id {batch_id!r} and batchSize {size!r}")
         rejected = body.get("rejected") or []
         translated = run.aggregator.add_chunk(chunk.index, batch_id, rejected)
-    except (BadBodyError, BadAnswerError, KeyError, TypeError) as exc:
-        record.error = {"errorCode": "BAD-ANSWER", "message": f"{exc}"}
+    except (BadAnswerError, KeyError, TypeError) as exc:
+        record.error = {"errorCode": BAD_ANSWER, "message": f"{exc}"}
         await leave_unknown(run, record)
         return
     record.batch_id, record.batch_size = batch_id, size
@@ -311,6 +329,7 @@ async def leave_unknown(run: Run, record: ChunkRecord) -> None:
     if record.state != lifecycle.AMBIGUOUS:
         record.move(lifecycle.AMBIGUOUS)
     record.move(lifecycle.UNKNOWN)
+    record.reason = Reason.UNREADABLE
     record.note = "the server accepted the request but its answer could not be read; check " \
                   "this range on RingCentral before sending it again"
     run.log_state(record)
@@ -319,11 +338,12 @@ async def leave_unknown(run: Run, record: ChunkRecord) -> None:
                     "error": record.error})
 
 
-async def fail(run: Run, record: ChunkRecord, reply: Reply, gave_up: bool = False) -> None:
-    if reply.status:
+async def fail(run: Run, record: ChunkRecord, reply: Reply | None, reason: Reason) -> None:
+    if reply is not None and reply.status:
         code, message = error_of(reply)
         record.error = {"status": reply.status, "errorCode": code, "message": message}
-    if gave_up and record.error is not None:
+    record.reason = reason
+    if reason is not Reason.REFUSED and record.error is not None:
         record.error["message"] = (f"gave up after {record.attempts} attempts: "
                                    f"{record.error.get('message', '')}")
     record.move(lifecycle.FAILED)
@@ -337,14 +357,16 @@ async def split(run: Run, chunk: Chunk, record: ChunkRecord,
                 on_accepted: Callable[[ChunkRecord], None]) -> None:
     """413: send the chunk as two halves, and lower the byte limit for the rest of the run."""
     if chunk.count < 2:
-        await fail(run, record, Reply(413, {}, b'{"errorCode":"AGW-413","message":"one '
-                                                 b'message alone is too large"}'))
+        record.error = {"status": 413, "errorCode": "AGW-413",
+                        "message": "one message alone is too large"}
+        await fail(run, record, None, Reason.REFUSED)
         return
-    run.chunker.max_bytes = max(1024, min(run.chunker.max_bytes, len(chunk.body) // 2))
+    limit = run.chunker.lower_limit(max(1024, len(chunk.body) // 2))
     record.move(lifecycle.SPLIT)
-    record.note = f"413: split in two; byte limit lowered to {run.chunker.max_bytes}"
-    run.log_state(record, maxBatchBytes=run.chunker.max_bytes)
-    for half in halves(chunk, run.new_number(), run.new_number()):
+    record.reason = Reason.TOO_LARGE
+    record.note = f"413: split in two; byte limit lowered to {limit}"
+    run.log_state(record, maxBatchBytes=limit)
+    for half in halves(chunk, run.chunker.new_number(), run.chunker.new_number()):
         await submit(run, half, run.record_for(half), on_accepted)
 
 
@@ -386,8 +408,7 @@ async def _parked(run: Run, chunk: Chunk, record: ChunkRecord,
     try:
         if await settle_ambiguous(run, chunk, record, on_accepted, expected, sent_at):
             return
-        if record.attempts >= run.settings.retry.max_attempts:
-            await fail(run, record, Reply(0), gave_up=True)
+        if await gave_up_absent(run, record, None):
             return
         if light and run.rebuild is not None:
             chunk = await run.rebuild(chunk.number)
@@ -419,6 +440,7 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
         try:
             step = await find_batch(run, expected or expected_of(run, chunk), since)
         except EngineError as exc:
+            record.reason = Reason.NOT_RECONCILED
             record.note = f"could not reconcile: {exc}"
         else:
             if isinstance(step, Adopt):
@@ -427,6 +449,7 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
             if isinstance(step, Absent):
                 record.move(lifecycle.SUBMITTING)
                 return False
+            record.reason = Reason.NOT_RECONCILED
             record.note = f"could not reconcile: {step.reason}; resume the run later to " \
                           "look again, or check this range on RingCentral"
     record.move(lifecycle.UNKNOWN)
@@ -439,12 +462,13 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
 
 async def adopt(run: Run, chunk: Chunk, record: ChunkRecord, batch: dict[str, Any],
                 on_accepted: Callable[[ChunkRecord], None]) -> None:
-    body = orjson.dumps({**batch, "rejected": []})
     record.note = ADOPTED_NOTE
+    record.reason = Reason.ADOPTED
     record.adopted = True
     if run.rebuild is None:
         run.adopted_chunks[record.number] = chunk  # to recover its rejections later
-    await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
+    # a listing gives no rejections: they are recovered once the batch completes
+    await accept(run, chunk, record, {**batch, "rejected": []}, on_accepted)
 
 
 async def find_batch(run: Run, expected: Expected, since: float | None = None
@@ -483,7 +507,7 @@ async def find_batch(run: Run, expected: Expected, since: float | None = None
 async def recover_rejections(run: Run, record: ChunkRecord) -> None:
     """An adopted batch has completed: every recipient of the chunk the server holds no
     message for was rejected, and the code it gave was lost with the answer."""
-    if not record.adopted or record.note != ADOPTED_NOTE or record.batch_id is None:
+    if record.reason is not Reason.ADOPTED or record.batch_id is None:
         return
     held: Counter[str] = Counter()
     params: dict[str, Any] = {"batchId": record.batch_id, "perPage": 1000}
@@ -497,6 +521,7 @@ async def recover_rejections(run: Run, record: ChunkRecord) -> None:
     if chunk is None and run.rebuild is not None:
         chunk = await run.rebuild(record.number)
     if chunk is None:
+        record.reason = Reason.RECOVERED
         record.note = ADOPTED_NOTE + "; the input cannot be read again, so its server " \
                                      "rejections are not known"
         return
@@ -513,6 +538,7 @@ async def recover_rejections(run: Run, record: ChunkRecord) -> None:
     for rejection in missing:
         run.aggregator.add_known(rejection)
     run.aggregator.sent -= len(missing)
+    record.reason = Reason.RECOVERED
     record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
                   "server rejections recovered from its message store"
     run.log_state(record, rejected=[r.as_json() for r in missing])
