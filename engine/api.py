@@ -31,13 +31,14 @@ from engine.config import (
     load_settings,
 )
 from engine.errors import ConfigError, JournalError, UsageError
+from engine.events import Event, RunWarning, Summary
 from engine.journal import Journal, input_identity, read_journal
 from engine.preflight import Preflight, estimate_recipients, run_preflight
 from engine.preflight import Recipients as PreflightRecipients
 from engine.ratebudget import OnWait, unless_stopped
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection, mostly_rejected
-from engine.report import build_report, now_iso
+from engine.report import build_report, now_iso, totals_of
 from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
 from engine.sources import open_input
@@ -48,6 +49,9 @@ Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
 # accepted: every batch has an id; completed: every batch is Completed (the default);
 # delivered: and then every message has its receipt (or the delivery timeout passed).
 WAITS = ("completed", "accepted", "delivered")
+
+
+OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def _ignore(event: dict[str, Any]) -> None:
@@ -78,7 +82,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
                delivery_timeout: float = 3600.0,
-               revoke: bool = True, on_event: Emit = _ignore,
+               revoke: bool = True, on_event: OnEvent = _ignore,
                on_read: ReadProgress | None = None,
                transport: Transport | None = None,
                clock: Callable[[], float] = time.monotonic,
@@ -135,7 +139,10 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                        rng=random.Random())
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
                       settings.limits.max_batch_messages)
-    run = Run(settings, client, sender, text, chunker, on_event, on_ambiguous, sleep=sleep,
+    async def emit(event: Event) -> None:
+        await on_event(event.to_json())
+
+    run = Run(settings, client, sender, text, chunker, emit, on_ambiguous, sleep=sleep,
               clock=clock, slots=anyio.CapacityLimiter(settings.concurrency))
     if _is_path(recipients) and not options.dedupe:
         run.rebuild = _rebuilder(str(recipients), options, sender, text, run)
@@ -172,7 +179,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
             run.open_journal = lambda: Journal.create(Path(journal), header)
         if await unless_stopped(run.stopping, client.bearer):
             if preflight:
-                checked = await _preflight(client, sender, recipients, on_event)
+                checked = await _preflight(client, sender, recipients, emit)
             with ExitStack() as stack:
                 local: list[Rejection] = []
                 known = set(plan.known_local) if plan is not None else set()
@@ -201,6 +208,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
     records = list(run.records.values())
     run.aggregator.records = sum(r.count for r in records if r.state != "split") + \
         run.aggregator.rejected_local
+    totals = totals_of(records, run.aggregator, wait)
     document = build_report(
         run_id=run_id, profile=settings.profile, source=options.source,
         settings={"server": settings.server_url, "from": sender, "text": text,
@@ -208,19 +216,18 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                   "maxBatchBytes": settings.limits.max_batch_bytes,
                   "finalMaxBatchBytes": chunker.max_bytes, "wait": wait,
                   "onAmbiguous": on_ambiguous, "limits": asdict(settings.limits)},
-        started=started, records=records, aggregator=run.aggregator, wait=wait,
-        interrupted=interrupted or run.stopping.is_set())
+        started=started, records=records, totals=totals, wait=wait,
+        interrupted=interrupted or run.stopping.is_set(), rejected=run.aggregator.rejections())
     document["requests"] = {"made": client.requests, "throttled": client.throttled}
     document["preflight"] = checked.as_json() if checked is not None else None
     document["warnings"] = list(checked.warnings) if checked is not None else []
     warning = mostly_rejected(run.aggregator.records, run.aggregator.rejections())
     if warning is not None:
         document["warnings"].append(warning)
-        await on_event({"event": "warning", "code": "mostly-rejected", "message": warning})
+        await emit(RunWarning("mostly-rejected", warning))
     if report is not None:
         _write(Path(report), document)
-    await on_event({"event": "summary", "status": document["status"], **document["totals"],
-                    "requests": client.requests, "throttled": client.throttled})
+    await emit(Summary(document["status"], totals, client.requests, client.throttled))
     return document
 
 
@@ -265,11 +272,11 @@ def _refuse_existing(path: Path) -> None:
                            f"{path}, or choose another --journal path.")
 
 
-async def _preflight(client: ApiClient, sender: str, recipients: Recipients, on_event: Emit
+async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emit: Emit
                      ) -> Preflight:
     checked = await run_preflight(client, sender, estimate_recipients(recipients))
     for message in checked.warnings:
-        await on_event({"event": "warning", "code": "preflight", "message": message})
+        await emit(RunWarning("preflight", message))
     return checked
 
 

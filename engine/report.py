@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import lifecycle
-from engine.rejections import Aggregator
+from engine.events import Totals
+from engine.rejections import Aggregator, Rejection
 
 
 def now_iso() -> str:
@@ -94,31 +95,34 @@ def status_totals(records: list[ChunkRecord]) -> dict[str, Any]:
     }
 
 
-def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
-                 started: str, records: list[ChunkRecord], aggregator: Aggregator,
-                 wait: str, interrupted: bool) -> dict[str, Any]:
+def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> Totals:
     live = [r for r in records if r.state != lifecycle.SPLIT]
     costs = [r.cost for r in live if r.cost is not None]
     tracked = wait != "accepted"  # --wait accepted never reads statuses: delivery is unknown
-    totals = {
-        "records": aggregator.records,
-        "sent": aggregator.sent,
-        "rejectedLocal": aggregator.rejected_local,
-        "rejectedServer": aggregator.rejected_server,
-        "failedChunks": sum(r.state == lifecycle.FAILED for r in live),
-        "unknownChunks": sum(r.state == lifecycle.UNKNOWN for r in live),
-        "adoptedChunks": sum(r.adopted for r in live),
-        "delivered": sum(r.delivered or 0 for r in live) if tracked else None,
-        "deliveryFailed": sum(r.delivery_failed or 0 for r in live) if tracked else None,
-        "sendingFailed": sum(r.sending_failed or 0 for r in live) if tracked else None,
-        "cost": round(sum(costs), 6) if costs else None,
+    return Totals(
+        records=aggregator.records,
+        sent=aggregator.sent,
+        rejected_local=aggregator.rejected_local,
+        rejected_server=aggregator.rejected_server,
+        failed_chunks=sum(r.state == lifecycle.FAILED for r in live),
+        unknown_chunks=sum(r.state == lifecycle.UNKNOWN for r in live),
+        adopted_chunks=sum(r.adopted for r in live),
+        delivered=sum(r.delivered or 0 for r in live) if tracked else None,
+        delivery_failed=sum(r.delivery_failed or 0 for r in live) if tracked else None,
+        sending_failed=sum(r.sending_failed or 0 for r in live) if tracked else None,
+        cost=round(sum(costs), 6) if costs else None,
         # "sent" above counts messages the server accepted; these are message statuses.
-        "statuses": status_totals(live),
-    }
+        statuses=status_totals(live),
+    )
+
+
+def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
+                 started: str, records: list[ChunkRecord], totals: Totals,
+                 wait: str, interrupted: bool, rejected: list[Rejection]) -> dict[str, Any]:
     return {
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
         "startedAt": started, "finishedAt": now_iso(), "interrupted": interrupted,
-        "status": run_status(records, wait), "totals": totals,
+        "status": run_status(records, wait), "totals": totals.to_json(),
         "batches": [r.as_json() for r in sorted(records, key=lambda r: r.number)],
-        "rejected": [r.as_json() for r in aggregator.rejections()],
+        "rejected": [r.as_json() for r in rejected],
     }

@@ -29,6 +29,7 @@ from engine.errors import (
     StoppedError,
     StoppedReconciling,
 )
+from engine.events import ChunkFailed, ChunkSubmitted, Event, Rejected
 from engine.journal import Journal
 from engine.lifecycle import Reason
 from engine.policy import (
@@ -57,7 +58,7 @@ from engine.rejections import SERVER, Aggregator, Rejection
 from engine.report import ChunkRecord, now_iso
 from engine.transport import Reply, page_of
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Emit = Callable[[Event], Awaitable[None]]
 # (records read so far, share of the input consumed when it is known)
 ReadProgress = Callable[[int, float | None], None]
 
@@ -195,7 +196,7 @@ async def flush_local(run: Run, local: list[Rejection]) -> None:
         run.log({"type": "local", "rejected": [r.as_json() for r in taken]})
     for rejection in taken:
         run.aggregator.add_local(rejection)
-        await run.emit({"event": "rejected", **rejection.as_json()})
+        await run.emit(Rejected.of(rejection))
 
 
 async def work(run: Run, chunks: ObjectReceiveStream[Chunk],
@@ -316,12 +317,11 @@ async def accept(run: Run, chunk: Chunk, record: ChunkRecord, body: Any,
     run.log_state(record, rejected=[r.as_json() for r in translated])
     run.owned.add(batch_id)
     on_accepted(record)
-    await run.emit({"event": "chunk_submitted", "chunk": record.number, "batchId": batch_id,
-                    "firstIndex": record.first, "lastIndex": record.last,
-                    "messages": record.count, "batchSize": size, "bytes": record.bytes,
-                    "attempts": record.attempts, "rejected": len(translated)})
+    await run.emit(ChunkSubmitted(record.number, batch_id, record.first, record.last,
+                                  record.count, size, record.bytes, record.attempts,
+                                  len(translated)))
     for rejection in translated:
-        await run.emit({"event": "rejected", **rejection.as_json()})
+        await run.emit(Rejected.of(rejection))
 
 
 async def leave_unknown(run: Run, record: ChunkRecord) -> None:
@@ -333,9 +333,12 @@ async def leave_unknown(run: Run, record: ChunkRecord) -> None:
     record.note = "the server accepted the request but its answer could not be read; check " \
                   "this range on RingCentral before sending it again"
     run.log_state(record)
-    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
-                    "firstIndex": record.first, "lastIndex": record.last,
-                    "error": record.error})
+    await failed(run, record, "unknown")
+
+
+async def failed(run: Run, record: ChunkRecord, status: str) -> None:
+    await run.emit(ChunkFailed(record.number, status, record.first, record.last, record.error,
+                               record.note))
 
 
 async def fail(run: Run, record: ChunkRecord, reply: Reply | None, reason: Reason) -> None:
@@ -348,9 +351,7 @@ async def fail(run: Run, record: ChunkRecord, reply: Reply | None, reason: Reaso
                                    f"{record.error.get('message', '')}")
     record.move(lifecycle.FAILED)
     run.log_state(record)
-    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "failed",
-                    "firstIndex": record.first, "lastIndex": record.last,
-                    "error": record.error})
+    await failed(run, record, "failed")
 
 
 async def split(run: Run, chunk: Chunk, record: ChunkRecord,
@@ -454,9 +455,7 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
                           "look again, or check this range on RingCentral"
     record.move(lifecycle.UNKNOWN)
     run.log_state(record)
-    await run.emit({"event": "chunk_failed", "chunk": record.number, "status": "unknown",
-                    "firstIndex": record.first, "lastIndex": record.last,
-                    "error": record.error, "note": record.note})
+    await failed(run, record, "unknown")
     return True
 
 
@@ -543,4 +542,4 @@ async def recover_rejections(run: Run, record: ChunkRecord) -> None:
                   "server rejections recovered from its message store"
     run.log_state(record, rejected=[r.as_json() for r in missing])
     for rejection in missing:
-        await run.emit({"event": "rejected", **rejection.as_json()})
+        await run.emit(Rejected.of(rejection))

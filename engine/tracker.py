@@ -18,6 +18,7 @@ import anyio
 
 from engine import lifecycle
 from engine.errors import EngineError
+from engine.events import BatchCompleted, BatchDelivered, StatusCounts
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
 from engine.sender import Run, recover_rejections
@@ -84,8 +85,7 @@ class Tracker:
             before = (record.queued, record.sent)
             if await self._read_statuses(record) and awaiting_receipts(record) == 0:
                 del self.receipts[batch_id]
-                await self.run.emit({"event": "batch_delivered", "chunk": record.number,
-                                     "batchId": batch_id, **_counts_of(record)})
+                await self.run.emit(BatchDelivered(record.number, batch_id, counts_of(record)))
             progressed |= before != (record.queued, record.sent)
         return progressed
 
@@ -134,9 +134,8 @@ class Tracker:
         del self.open[record.batch_id]
         if self._delivery_timeout is not None and awaiting_receipts(record) != 0:
             self.receipts[record.batch_id] = (record, self._clock() + self._delivery_timeout)
-        await self.run.emit({"event": "batch_completed", "chunk": record.number,
-                             "batchId": record.batch_id, "processedCount": record.processed,
-                             **_counts_of(record)})
+        await self.run.emit(BatchCompleted(record.number, record.batch_id, record.processed,
+                                           counts_of(record)))
 
     async def _read_statuses(self, record: ChunkRecord) -> bool:
         """Read the batch's status counts into its record; False when they could not be read."""
@@ -182,11 +181,10 @@ def error_code_counts(statuses: Any) -> dict[str, int]:
     return dict(sorted(codes.items()))
 
 
-def _counts_of(record: ChunkRecord) -> dict[str, Any]:
-    return {"queued": record.queued, "sent": record.sent, "delivered": record.delivered,
-            "deliveryFailed": record.delivery_failed, "sendingFailed": record.sending_failed,
-            "errorCodeCounts": record.error_codes, "cost": record.cost,
-            "countsReadAt": record.counts_read_at}
+def counts_of(record: ChunkRecord) -> StatusCounts:
+    return StatusCounts(record.queued, record.sent, record.delivered, record.delivery_failed,
+                        record.sending_failed, record.error_codes, record.cost,
+                        record.counts_read_at)
 
 
 def _count(statuses: Any, key: str) -> int:
