@@ -27,10 +27,10 @@ from engine.config import (
     Settings,
     check_campaign,
     credentials_from_env,
-    is_loopback,
+    demo_credentials,
     load_settings,
 )
-from engine.errors import ConfigError, JournalError, UsageError
+from engine.errors import JournalError, UsageError
 from engine.events import Event, RunWarning, Summary
 from engine.journal import Journal, input_identity, read_journal
 from engine.preflight import Preflight, estimate_recipients, run_preflight
@@ -127,7 +127,7 @@ async def send(recipients: Recipients | None = None, *, sender: str | None = Non
                          f"{', '.join(ON_AMBIGUOUS)}; got {wait!r}, {on_ambiguous!r}.")
     options = read or ReadOptions(batch_text=text, template=template)
     check_campaign(sender, text, options.template)
-    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
+    credentials = credentials or credentials_from_env() or demo_credentials(settings)
     if isinstance(recipients, str | os.PathLike):
         options = replace(options, source=str(recipients))
     identity = _identity(recipients, options)
@@ -291,7 +291,7 @@ async def check(sender: str, *, config: Settings | str = "simulator",
     ()
     """
     settings = config if isinstance(config, Settings) else load_settings(config)
-    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
+    credentials = credentials or credentials_from_env() or demo_credentials(settings)
     owned = transport is None
     transport = transport or AiohttpTransport(settings.retry.request_timeout)
     client = ApiClient(settings, credentials, transport, clock=time.monotonic,
@@ -334,20 +334,6 @@ def _from_journal(path: Path, sender: str | None, text: str | None, template: st
     profile = config or header.get("profileSource") or header.get("profile") or "simulator"
     return (source["path"], sender or header["sender"], text or header.get("text"),
             template or header.get("template"), options, profile)
-
-
-def _simulator_credentials(settings: Settings) -> Credentials:
-    """The simulator's demo credentials, and only for a simulator on this machine."""
-    from engine.simulator.settings import load_simulator_settings
-
-    missing = ConfigError("environment", "RC_APP_CLIENT_ID", "no credentials are set",
-                          "Set RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.")
-    if not is_loopback(settings.server_url):
-        raise missing
-    try:
-        return load_simulator_settings(settings.source, env={}).credentials
-    except ConfigError:
-        raise missing from None
 
 
 def _is_path(recipients: Recipients) -> bool:

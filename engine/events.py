@@ -230,6 +230,12 @@ def _properties(kind: type[Any]) -> tuple[dict[str, Any], list[str]]:
     return properties, required
 
 
+def object_schema(kind: type[Any]) -> dict[str, Any]:
+    """The JSON Schema of a dataclass's ``to_json``."""
+    properties, required = _properties(kind)
+    return {"type": "object", "properties": properties, "required": required}
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one line of the event stream."""
     variants = []

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import lifecycle
-from engine.events import Totals
+from engine.events import Rejected, Totals, object_schema
 from engine.rejections import Aggregator, Rejection
 
 
@@ -125,4 +125,54 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "status": run_status(records, wait), "totals": totals.to_json(),
         "batches": [r.as_json() for r in sorted(records, key=lambda r: r.number)],
         "rejected": [r.as_json() for r in rejected],
+    }
+
+
+def _maybe(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+BATCH_FIELDS: dict[str, dict[str, Any]] = {
+    "chunk": {"type": "integer"}, "batchId": _maybe("string"),
+    "firstIndex": {"type": "integer"}, "lastIndex": {"type": "integer"},
+    "messages": {"type": "integer"}, "bytes": {"type": "integer"},
+    "attempts": {"type": "integer"},
+    "status": {"enum": sorted(lifecycle.TRANSITIONS)},
+    "batchSize": _maybe("integer"), "processedCount": {"type": "integer"},
+    "cost": _maybe("number"), "queued": _maybe("integer"), "sent": _maybe("integer"),
+    "delivered": _maybe("integer"), "deliveryFailed": _maybe("integer"),
+    "sendingFailed": _maybe("integer"), "errorCodeCounts": _maybe("object"),
+    "countsReadAt": _maybe("string"), "createdAt": _maybe("string"),
+    "submittedAt": _maybe("string"), "completedAt": _maybe("string"),
+    "error": _maybe("object"), "note": _maybe("string"), "adopted": {"type": "boolean"},
+    "reason": {"enum": [None, *(r.value for r in lifecycle.Reason)]},
+}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report ``a2p send`` writes and ``send`` returns."""
+    rejection = object_schema(Rejected)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "a2p send report",
+        "type": "object",
+        "properties": {
+            "runId": {"type": "string"}, "profile": {"type": "string"},
+            "input": {"type": "string"}, "settings": {"type": "object"},
+            "startedAt": {"type": "string"}, "finishedAt": {"type": "string"},
+            "interrupted": {"type": "boolean"},
+            "status": {"enum": ["completed", "partial", "failed"]},
+            "totals": object_schema(Totals),
+            "batches": {"type": "array", "items": {
+                "type": "object", "properties": BATCH_FIELDS, "required": list(BATCH_FIELDS)}},
+            "rejected": {"type": "array", "items": rejection},
+            "requests": {"type": "object", "properties": {
+                "made": {"type": "integer"}, "throttled": {"type": "integer"}},
+                "required": ["made", "throttled"]},
+            "preflight": _maybe("object"),
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["runId", "profile", "input", "settings", "startedAt", "finishedAt",
+                     "interrupted", "status", "totals", "batches", "rejected", "requests",
+                     "preflight", "warnings"],
     }

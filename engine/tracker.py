@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
 from engine import lifecycle
 from engine.errors import EngineError
@@ -61,12 +62,25 @@ class Tracker:
                 quiet = 0  # a new batch: poll at the short interval again
 
     async def _nap(self, seconds: float) -> bool:
-        """Sleep, cut short when a batch is accepted; True when one was."""
-        self.wake = anyio.Event()
-        with anyio.move_on_after(seconds):
-            await self.wake.wait()
-            return True
-        return False
+        """Sleep (the run's own sleep, so a test's clock drives it), cut short when a batch
+        is accepted; True when one was."""
+        self.wake = wake = anyio.Event()
+        woke = False
+
+        async def sleep(group: TaskGroup) -> None:
+            await self.run.sleep(seconds)
+            group.cancel_scope.cancel()
+
+        async def watch(group: TaskGroup) -> None:
+            nonlocal woke
+            await wake.wait()
+            woke = True
+            group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(sleep, group)
+            group.start_soon(watch, group)
+        return woke
 
     def _time_out(self) -> None:
         for record in self.open.values():

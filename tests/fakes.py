@@ -151,5 +151,5 @@ def settings(**retry: Any) -> Settings:
     """The simulator profile with backoffs the fake clock absorbs and a given retry policy."""
     from dataclasses import replace
 
-    base = load_settings("simulator")
+    base = load_settings("simulator", env={})
     return replace(base, retry=replace(base.retry, **retry))

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.config import (
+    DEMO_CREDENTIALS,
     Credentials,
     Table,
     credentials_from_env,
+    read_demo_credentials,
     read_toml,
     resolve_profile,
 )
@@ -112,7 +114,6 @@ class SimulatorSettings:
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
-DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
 
 
 def load_simulator_settings(
@@ -128,13 +129,7 @@ def load_simulator_settings(
 
 def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorSettings:
     d = SimulatorSettings(credentials=DEMO_CREDENTIALS)
-    demo = t.table("demo_credentials")
-    file_credentials = Credentials(
-        client_id=demo.text("client_id", DEMO_CREDENTIALS.client_id),
-        client_secret=demo.text("client_secret", DEMO_CREDENTIALS.client_secret),
-        jwt=demo.text("jwt", DEMO_CREDENTIALS.jwt),
-    )
-    demo.finish()
+    file_credentials = read_demo_credentials(t)
     from_env = credentials_from_env(env)
     settings = SimulatorSettings(
         credentials=from_env or file_credentials,
