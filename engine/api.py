@@ -32,7 +32,7 @@ from engine.config import (
 )
 from engine.errors import JournalError, UsageError
 from engine.events import Event, RunWarning, Summary
-from engine.journal import Journal, input_identity, read_journal
+from engine.journal import ChunkEntry, Journal, input_identity, read_journal
 from engine.preflight import Preflight, estimate_recipients, run_preflight
 from engine.preflight import Recipients as PreflightRecipients
 from engine.ratebudget import OnWait, unless_stopped
@@ -368,7 +368,7 @@ def _read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection],
         return stream, read_lines(stream, options, sink)
     header = stream.readline()
     stream.seek(entry["offset"])
-    start = StartAt(header, entry["offset"], entry["first"], entry["line"])
+    start = StartAt(header, entry["offset"], entry["firstIndex"], entry["line"])
     return stream, read_lines(stream, options, sink, start)
 
 
@@ -429,8 +429,8 @@ def _rebuilder(path: str, options: ReadOptions, sender: str, text: str | None, r
     async def rebuild(number: int) -> Chunk:
         record = run.records[number]
         offset, line = run.origins.get(number, (None, None))
-        entry = {"chunk": number, "first": record.first, "last": record.last,
-                 "messages": record.count, "offset": offset, "line": line}
+        entry = ChunkEntry(number, record.first, record.last, record.count, record.bytes,
+                           offset, line).to_json()
 
         def build() -> Chunk:
             with ExitStack() as stack:

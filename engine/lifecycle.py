@@ -27,6 +27,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     COMPLETED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
+# The one way out of a final state: a resumed run looks again at a chunk left unknown only
+# because looking for its batch failed (Reason.NOT_RECONCILED).
+REOPEN = {UNKNOWN: AMBIGUOUS}
+
+
+def reopen(current: str) -> str:
+    """The state a resumed run takes a final chunk back to; raises when there is none."""
+    if current not in REOPEN:
+        raise IllegalTransition(f"a {current} chunk cannot be reopened; this is a bug in the "
+                                "engine, please report it with the journal")
+    return REOPEN[current]
 
 
 def advance(current: str, new: str) -> str:

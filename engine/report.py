@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +49,10 @@ class ChunkRecord:
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
 
-    def as_json(self) -> dict[str, Any]:
+    def reopen(self) -> None:
+        self.state = lifecycle.reopen(self.state)
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "chunk": self.number, "batchId": self.batch_id, "firstIndex": self.first,
             "lastIndex": self.last, "messages": self.count, "bytes": self.bytes,
@@ -62,6 +66,33 @@ class ChunkRecord:
             "error": self.error, "note": self.note, "adopted": self.adopted,
             "reason": self.reason.value if self.reason is not None else None,
         }
+
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> ChunkRecord:
+        """A record as its JSON (a journal's folded entry, a report's batch) describes it."""
+        record = cls(entry["chunk"], entry.get("firstIndex", 0), entry.get("lastIndex", 0),
+                     entry.get("messages", 0), entry.get("bytes", 0),
+                     state=entry.get("status", lifecycle.PLANNED))
+        for name, key in JSON_NAMES:
+            if entry.get(key) is not None:
+                setattr(record, name, entry[key])
+        record.error_codes = dict(entry.get("errorCodeCounts") or {})
+        try:
+            record.reason = lifecycle.Reason(entry.get("reason"))
+        except ValueError:
+            record.reason = None
+        return record
+
+
+# (attribute, JSON name) of the fields from_json copies as they are
+JSON_NAMES = (("attempts", "attempts"), ("batch_id", "batchId"), ("batch_size", "batchSize"),
+              ("processed", "processedCount"), ("cost", "cost"), ("delivered", "delivered"),
+              ("delivery_failed", "deliveryFailed"), ("submitted_at", "submittedAt"),
+              ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
+              ("counts_read_at", "countsReadAt"), ("completed_at", "completedAt"),
+              ("error", "error"), ("note", "note"), ("created", "createdAt"),
+              ("adopted", "adopted"))
 
 
 def run_status(records: list[ChunkRecord], wait: str) -> str:
@@ -123,7 +154,7 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
         "startedAt": started, "finishedAt": now_iso(), "interrupted": interrupted,
         "status": run_status(records, wait), "totals": totals.to_json(),
-        "batches": [r.as_json() for r in sorted(records, key=lambda r: r.number)],
+        "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
         "rejected": [r.as_json() for r in rejected],
     }
 

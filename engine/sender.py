@@ -30,7 +30,7 @@ from engine.errors import (
     StoppedReconciling,
 )
 from engine.events import ChunkFailed, ChunkSubmitted, Event, Rejected
-from engine.journal import Journal
+from engine.journal import ChunkEntry, Journal, local_entry, state_entry
 from engine.lifecycle import Reason
 from engine.policy import (
     BAD_ANSWER,
@@ -117,9 +117,8 @@ class Run:
         self.records[chunk.number] = record
         line = chunk.index.locate(1)[1] if chunk.count else None
         self.origins[chunk.number] = (chunk.start_offset, line)
-        self.log({"type": "chunk", "chunk": chunk.number, "first": record.first,
-                  "last": record.last, "count": record.count, "bytes": record.bytes,
-                  "offset": chunk.start_offset, "line": line})
+        self.log(ChunkEntry(chunk.number, record.first, record.last, record.count,
+                            record.bytes, chunk.start_offset, line).to_json())
         return record
 
     def log(self, entry: dict[str, Any]) -> None:
@@ -143,9 +142,7 @@ class Run:
     def log_state(self, record: ChunkRecord, **extra: Any) -> None:
         """The record's new state, written (and fsync'd) before the run goes on."""
         if self.journal is not None:
-            fields = record.as_json()
-            del fields["chunk"]
-            self.journal.write({"type": "state", "chunk": record.number, **fields, **extra})
+            self.journal.write(state_entry(record, **extra))
 
 
 
@@ -193,7 +190,7 @@ async def flush_local(run: Run, local: list[Rejection]) -> None:
     """Report local rejections the reader collected since the last chunk."""
     taken, local[:] = list(local), []
     if taken:
-        run.log({"type": "local", "rejected": [r.as_json() for r in taken]})
+        run.log(local_entry(taken))
     for rejection in taken:
         run.aggregator.add_local(rejection)
         await run.emit(Rejected.of(rejection))
