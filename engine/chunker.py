@@ -11,7 +11,7 @@ counts each block's bytes by formula (``payload_size``) and cuts at the same pla
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -246,14 +246,27 @@ class Chunker:
         """The last chunk, if any records are left."""
         return self._emit() if self._messages else None
 
+    def chunks(self, blocks: Iterable[Block]) -> Iterator[Chunk]:
+        """Every chunk of ``blocks``, the last one included."""
+        for block in blocks:
+            yield from self.feed(block)
+        last = self.finish()
+        if last is not None:
+            yield last
+
+    async def achunks(self, blocks: AsyncIterator[Block]) -> AsyncIterator[Chunk]:
+        """The same, for an async source of blocks."""
+        async for block in blocks:
+            for chunk in self.feed(block):
+                yield chunk
+        last = self.finish()
+        if last is not None:
+            yield last
+
 
 def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_bytes: int,
                  max_messages: int | None = None, *, keep_bodies: bool = True
                  ) -> Iterator[Chunk]:
     """Every chunk of a block stream, in order."""
-    chunker = Chunker(sender, text, max_bytes, max_messages, keep_bodies=keep_bodies)
-    for block in blocks:
-        yield from chunker.feed(block)
-    last = chunker.finish()
-    if last is not None:
-        yield last
+    yield from Chunker(sender, text, max_bytes, max_messages,
+                       keep_bodies=keep_bodies).chunks(blocks)

@@ -116,25 +116,28 @@ class StatusCounts(Fields):
     counts_read_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BatchEvent(Event):
+    """An event about one batch of the run."""
+
+    chunk: int
+    batch_id: str | None
+
 
 @dataclass(frozen=True, slots=True)
-class BatchCompleted(Event):
+class BatchCompleted(BatchEvent):
     """A batch reached Completed: every message was handed on towards the carriers."""
 
     KIND: ClassVar[str] = "batch_completed"
-    chunk: int
-    batch_id: str | None
     processed_count: int
     counts: StatusCounts
 
 
 @dataclass(frozen=True, slots=True)
-class BatchDelivered(Event):
+class BatchDelivered(BatchEvent):
     """Every message of a batch has its receipt (``--wait delivered``)."""
 
     KIND: ClassVar[str] = "batch_delivered"
-    chunk: int
-    batch_id: str | None
     counts: StatusCounts
 
 

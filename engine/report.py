@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from engine import lifecycle
 from engine.events import Rejected, Totals, object_schema
-from engine.rejections import Aggregator, Rejection
+from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 
 def now_iso() -> str:
@@ -157,6 +161,35 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
         "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
         "rejected": [r.as_json() for r in rejected],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    document: dict[str, Any]
+    totals: Totals
+    warning: str | None  # the mostly-rejected warning, when it applies
+
+
+def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], started: str,
+           records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
+           requests: int, throttled: int, preflight: dict[str, Any] | None,
+           warnings: list[str], path: str | os.PathLike[str] | None = None) -> Finished:
+    """The whole report of a run that has ended, written to ``path`` when given."""
+    aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
+        aggregator.rejected_local
+    totals = totals_of(records, aggregator, wait)
+    document = build_report(run_id=run_id, profile=profile, source=source, settings=settings,
+                            started=started, records=records, totals=totals, wait=wait,
+                            interrupted=interrupted, rejected=aggregator.rejections())
+    document["requests"] = {"made": requests, "throttled": throttled}
+    document["preflight"] = preflight
+    document["warnings"] = list(warnings)
+    warning = mostly_rejected(aggregator.records, aggregator.rejections())
+    if warning is not None:
+        document["warnings"].append(warning)
+    if path is not None:
+        Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return Finished(document, totals, warning)
 
 
 def _maybe(kind: str) -> dict[str, Any]:

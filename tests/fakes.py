@@ -109,11 +109,12 @@ TOKEN = reply(200, {"access_token": "tok", "refresh_token": "ref", "expires_in":
 @dataclass
 class FakeA2P:
     """The A2P endpoints the engine uses, in memory. ``posts`` scripts the answers to
-    POST /batches in order (a Reply, an exception, or None for a real 201); every batch it
-    creates completes on its first read."""
+    POST /batches in order (a Reply, an exception, a handler of its own, or None for a real
+    201); every batch it creates completes on its first read."""
 
-    posts: list[Answer | None] = field(default_factory=list)
+    posts: list[Answer | Handler | None] = field(default_factory=list)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __call__(self, request: Request) -> Answer:
@@ -121,16 +122,22 @@ class FakeA2P:
             return TOKEN
         if request.method == "POST" and request.path == "/batches":
             scripted = self.posts.pop(0) if self.posts else None
+            if callable(scripted):
+                answer = scripted(request)
+                assert isinstance(answer, Reply | BaseException)
+                return answer
             return scripted if scripted is not None else self.create(request.json())
         if request.method == "GET" and request.path.startswith("/batches/"):
             return reply(200, {**self.batches[request.path.rsplit("/", 1)[1]],
                                "status": "Completed"})
         if request.method == "GET" and request.path == "/batches":
-            return reply(200, {"records": list(self.batches.values()), "paging": {}})
+            return reply(200, {"records": [{**b, "status": "Completed"}
+                                           for b in self.batches.values()], "paging": {}})
         if request.method == "GET" and request.path == "/statuses":
             return reply(200, {"delivered": {"count": 0}})
         if request.method == "GET" and request.path == "/messages":
-            return reply(200, {"records": [], "paging": {}})
+            found = self.messages.get(request.params.get("batchId", ""), [])
+            return reply(200, {"records": found, "paging": {}})
         return reply(404, {"errorCode": "CMN-404", "message": f"no route {request.path}"})
 
     def create(self, body: dict[str, Any]) -> Reply:
@@ -144,7 +151,17 @@ class FakeA2P:
                  "processedCount": len(body["messages"]), "status": "Processing",
                  "creationTime": "2026-09-21T10:00:00Z", "rejected": [], "cost": 0.007}
         self.batches[batch_id] = batch
+        self.messages[batch_id] = [{"to": m["to"], "text": m.get("text", body.get("text")),
+                                    "batchId": batch_id} for m in body["messages"]]
         return {**batch}
+
+    def lost(self, error: BaseException) -> Handler:
+        """A POST that creates its batch and then loses the answer."""
+        def handle(request: Request) -> Answer:
+            self.make(request.json())
+            return error
+
+        return handle
 
 
 def settings(**retry: Any) -> Settings:
