@@ -21,6 +21,7 @@ from engine.errors import (
 if TYPE_CHECKING:
     from engine.api import send, send_events
     from engine.export import outcomes
+    from engine.options import SendOptions
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "InputError",
     "RecordTooLargeError",
     "RequestRejectedError",
+    "SendOptions",
     "ServerError",
     "Settings",
     "UsageError",
@@ -52,6 +54,10 @@ def __getattr__(name: str) -> Any:
         from engine import api
 
         return getattr(api, name)
+    if name == "SendOptions":
+        from engine.options import SendOptions
+
+        return SendOptions
     if name == "outcomes":
         from engine.export import outcomes
 

@@ -10,7 +10,8 @@ counts each block's bytes by formula (``payload_size``) and cuts at the same pla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -130,7 +131,9 @@ class Chunker:
         self.max_messages = max_messages or 1 << 62
         # A dry run needs only sizes; not keeping bodies keeps its memory flat.
         self.keep_bodies = keep_bodies
-        self._number = 0
+        # One counter for every chunk number of the run, halves of a split included; next()
+        # on an itertools.count is atomic, and the chunker runs in a worker thread.
+        self._numbers = itertools.count(1)
         self._reset()
 
     def _reset(self) -> None:
@@ -143,7 +146,17 @@ class Chunker:
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
-        self._number = number
+        self._numbers = itertools.count(number + 1)
+
+    def new_number(self) -> int:
+        """A number no chunk of this run has: for the halves of a split chunk."""
+        return next(self._numbers)
+
+    def lower_limit(self, max_bytes: int) -> int:
+        """Lower the byte limit (after a 413, or to a resumed run's); never raises it.
+        Returns the limit now in force."""
+        self.max_bytes = min(self.max_bytes, max_bytes)
+        return self.max_bytes
 
     def feed(self, block: Block) -> Iterator[Chunk]:
         """Add a block; yields every chunk that fills up."""
@@ -222,11 +235,10 @@ class Chunker:
         )
 
     def _emit(self) -> Chunk:
-        self._number += 1
         body = self._body
         if self.keep_bodies:
             body += self._suffix
-        chunk = Chunk(self._number, body, self._size, self._index, self._start_offset)
+        chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset)
         self._reset()
         return chunk
 
@@ -234,14 +246,27 @@ class Chunker:
         """The last chunk, if any records are left."""
         return self._emit() if self._messages else None
 
+    def chunks(self, blocks: Iterable[Block]) -> Iterator[Chunk]:
+        """Every chunk of ``blocks``, the last one included."""
+        for block in blocks:
+            yield from self.feed(block)
+        last = self.finish()
+        if last is not None:
+            yield last
+
+    async def achunks(self, blocks: AsyncIterator[Block]) -> AsyncIterator[Chunk]:
+        """The same, for an async source of blocks."""
+        async for block in blocks:
+            for chunk in self.feed(block):
+                yield chunk
+        last = self.finish()
+        if last is not None:
+            yield last
+
 
 def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_bytes: int,
                  max_messages: int | None = None, *, keep_bodies: bool = True
                  ) -> Iterator[Chunk]:
     """Every chunk of a block stream, in order."""
-    chunker = Chunker(sender, text, max_bytes, max_messages, keep_bodies=keep_bodies)
-    for block in blocks:
-        yield from chunker.feed(block)
-    last = chunker.finish()
-    if last is not None:
-        yield last
+    yield from Chunker(sender, text, max_bytes, max_messages,
+                       keep_bodies=keep_bodies).chunks(blocks)

@@ -565,6 +565,7 @@ async def _send(args: argparse.Namespace) -> int:
     import anyio
 
     from engine.api import send
+    from engine.events import parse
     from engine.progress import Progress
 
     progress = Progress(sys.stderr)
@@ -573,7 +574,7 @@ async def _send(args: argparse.Namespace) -> int:
     async def emit(event: dict[str, Any]) -> None:
         events.write(event)
         if not args.quiet:
-            progress.see(event)
+            progress.see(parse(event))
         if event["event"] == "warning":  # loud even with -q: it may mean a wasted campaign
             print(f"a2p: WARNING: {event['message']}", file=sys.stderr, flush=True)
 
@@ -669,6 +670,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
     from engine.api import send
     from engine.config import load_settings
+    from engine.events import parse
     from engine.progress import Progress
     from engine.simulator import load_simulator_settings, start_simulator
 
@@ -681,7 +683,7 @@ async def _demo(args: argparse.Namespace) -> int:
 
         async def emit(event: dict[str, Any]) -> None:
             if not args.quiet:
-                progress.see(event)
+                progress.see(parse(event))
 
         if not args.quiet:
             _say(f"a2p demo: simulator on {running.url}; sending to {args.recipients:,} "

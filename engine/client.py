@@ -4,6 +4,7 @@ A2P calls. Reaches HTTP only through a Transport; takes its clock and sleep as p
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -18,10 +19,18 @@ import anyio
 
 from engine import basicauth
 from engine.config import Credentials, Settings
-from engine.errors import AmbiguousSendError, AuthError, RequestRejectedError, ServerError
-from engine.policy import backoff, retry_after
+from engine.errors import (
+    AmbiguousSendError,
+    AuthError,
+    BadBodyError,
+    EngineError,
+    NotSentError,
+    RequestRejectedError,
+    ServerError,
+)
+from engine.policy import Action, Kind, classify, decide, retry_after, unanswered
 from engine.ratebudget import RateBudget
-from engine.transport import BadBodyError, NotSentError, Reply, Transport, page_of
+from engine.transport import Reply, Transport, page_of
 
 log = logging.getLogger("engine.http")
 # What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).
@@ -66,6 +75,7 @@ class ApiClient:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._rules = settings.retry.rules()
         limits = settings.rate_limit
         self.light = RateBudget("Light", limits.light_requests, limits.light_window, clock, sleep)
         self.auth = RateBudget("Auth", limits.auth_requests, limits.auth_window, clock, sleep)
@@ -90,13 +100,18 @@ class ApiClient:
     async def _token_call(self, path: str, form: Mapping[str, str]) -> Reply:
         headers = {**FORM, "Authorization": basicauth.encode(self._credentials.client_id,
                                                              self._credentials.client_secret)}
-        for _ in range(self.settings.retry.max_attempts):
+        for attempt in itertools.count(1):
             reply = await self._send(self.auth, "POST", path, headers,
                                      urlencode(form).encode())
-            if reply.status != 429:
+            step = decide(classify(reply.status, Kind.TOKEN), attempt,
+                          retry_after=self._asked_wait(reply), rules=self._rules, rng=self._rng)
+            if step.action is Action.GIVE_UP:
+                raise AuthError(f"{path}: still rate limited after {attempt} tries; wait a "
+                                "minute and run again.")
+            if step.action is not Action.RETRY:
                 return reply
-        raise AuthError(f"{path}: still rate limited after {self.settings.retry.max_attempts} "
-                        "tries; wait a minute and run again.")
+            await self._pause(step.delay)
+        raise AssertionError("unreachable")
 
     def _keep(self, reply: Reply) -> str:
         body = reply.json()
@@ -182,8 +197,7 @@ class ApiClient:
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:
             self.throttled += 1
-            budget.penalize(retry_after(reply.headers.get("Retry-After"),
-                                        self.settings.rate_limit.default_retry_after))
+            budget.penalize(self._asked_wait(reply) or 0.0)
         return reply
 
     def _note_date(self, header: str | None) -> None:
@@ -215,41 +229,55 @@ class ApiClient:
         batch raises StoppedError instead of starting once ``stop`` is set."""
         if not path.startswith("/restapi/"):
             path = self.a2p + path
-        for attempt in range(2):
+        kind = Kind.CREATE if creates else Kind.READ
+        for attempt in (1, 2):
             token = await self.bearer()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
             reply = await self._send(self.light, method, path, headers, body, params, creates)
-            if reply.status != 401 or attempt:
+            step = decide(classify(reply.status, kind), attempt, may_refresh=attempt == 1)
+            if step.action is not Action.REFRESH:
                 return reply
             await self._after_401(token)
         raise AssertionError("unreachable")
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """A GET (idempotent, so retried on any transient failure); raises on a 4xx."""
-        attempts = self.settings.retry.max_attempts
-        for attempt in range(attempts):
+        started = self._clock()
+        for attempt in itertools.count(1):
+            failure: EngineError | None = None
             try:
                 reply = await self.call("GET", path, params=params)
-            except (NotSentError, AmbiguousSendError):
-                if attempt == attempts - 1:
-                    raise
-                await self._pause(attempt)
-                continue
-            if reply.status < 300:
+                verdict, wait = classify(reply.status, Kind.READ), self._asked_wait(reply)
+            except (NotSentError, AmbiguousSendError) as exc:
+                failure, wait = exc, None
+                verdict = unanswered(isinstance(exc, AmbiguousSendError), Kind.READ)
+            step = decide(verdict, attempt, self._clock() - started, wait, rules=self._rules,
+                          rng=self._rng)
+            if step.action is Action.DONE:
                 return reply.json()
-            if reply.status != 429 and reply.status < 500:
+            if step.action is Action.FAIL:
                 code, message = error_of(reply)
                 raise RequestRejectedError(reply.status, code, message)
-            if reply.status != 429:
-                await self._pause(attempt)
-        raise ServerError(f"GET {path}: no good answer after {attempts} tries; the server is "
-                          "failing. Run again later.")
+            if step.action is Action.GIVE_UP:
+                if failure is not None:
+                    raise failure
+                raise ServerError(f"GET {path}: no good answer after {attempt} tries; the "
+                                  "server is failing. Run again later.")
+            await self._pause(step.delay)
+        raise AssertionError("unreachable")
 
-    async def _pause(self, attempt: int) -> None:
-        retry = self.settings.retry
-        await self._sleep(backoff(attempt, retry.backoff_initial, retry.backoff_max, self._rng))
+    def _asked_wait(self, reply: Reply) -> float | None:
+        """The wait a 429 asked for (the rate budget holds it); None for any other answer."""
+        if reply.status != 429:
+            return None
+        return retry_after(reply.headers.get("Retry-After"),
+                           self.settings.rate_limit.default_retry_after)
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._sleep(seconds)
 
     async def batches(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Every batch a listing returns, page after page (up to 1000 a page)."""

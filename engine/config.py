@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError, UsageError
+from engine.policy import Rules
 
 if TYPE_CHECKING:  # tomllib and importlib.resources load when a profile is read, not before
     from importlib.resources.abc import Traversable
@@ -132,6 +133,10 @@ class RetrySettings:
     # After a lost answer, how long the server may still create the batch. See the README.
     reconcile_window: float = 600.0
 
+    def rules(self) -> Rules:
+        """The numbers ``policy.decide`` works with."""
+        return Rules(self.max_attempts, self.backoff_initial, self.backoff_max)
+
 
 @dataclass(frozen=True, slots=True)
 class PollSettings:
@@ -235,6 +240,35 @@ def resolve_profile(profile: str) -> Traversable:
     raise ConfigError(profile, "profile", f"no profile named {profile!r}",
                       f"Use one of {', '.join(packaged_profiles())}, a configs/{profile}.toml "
                       "in this directory, or a path to a .toml file.")
+
+
+# The local simulator's demo credentials: not secrets (README: The simulator).
+DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
+
+
+def read_demo_credentials(t: Table) -> Credentials:
+    """``[simulator.demo_credentials]`` of a profile, the built-in demo values by default."""
+    demo = t.table("demo_credentials")
+    found = Credentials(client_id=demo.text("client_id", DEMO_CREDENTIALS.client_id),
+                        client_secret=demo.text("client_secret",
+                                                DEMO_CREDENTIALS.client_secret),
+                        jwt=demo.text("jwt", DEMO_CREDENTIALS.jwt))
+    demo.finish()
+    return found
+
+
+def demo_credentials(settings: Settings) -> Credentials:
+    """The demo credentials of a simulator on this machine, from the profile; anything else
+    needs the RC_* variables. The library reads them here, never from the simulator."""
+    missing = ConfigError("environment", "RC_APP_CLIENT_ID", "no credentials are set",
+                          "Set RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.")
+    if not is_loopback(settings.server_url):
+        raise missing
+    try:
+        path = resolve_profile(settings.source)
+        return read_demo_credentials(Table(str(path), "", read_toml(path)).table("simulator"))
+    except ConfigError:
+        raise missing from None
 
 
 def read_toml(path: Traversable) -> dict[str, Any]:

@@ -1,17 +1,29 @@
-"""Every error the engine raises, in one tree.
+"""Every error the engine raises, in one tree (and the one bug it raises on purpose).
 
     EngineError
     ├── UsageError                 the caller's settings or data are wrong; fix them and run again
     │   ├── ConfigError            a profile or environment variable is invalid (also ValueError)
-    │   └── InputError             the recipient list cannot be read (also ValueError)
-    │       ├── BadRecordError     one record is bad and the run was told to stop on the first
-    │       └── RecordTooLargeError  one record alone does not fit under the batch byte limit
-    │   └── SenderError            --from is not an A2P number of this user, or cannot be checked
+    │   ├── InputError             the recipient list cannot be read (also ValueError)
+    │   │   ├── BadRecordError     one record is bad and the run was told to stop on the first
+    │   │   └── RecordTooLargeError  one record alone does not fit under the batch byte limit
+    │   ├── SenderError            --from is not an A2P number of this user, or cannot be checked
+    │   └── JournalError           the journal cannot be resumed: unreadable, or another run's
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
-    │   └── RequestRejectedError   a 4xx with RingCentral's error code
+    │   ├── RequestRejectedError   a 4xx with RingCentral's error code
+    │   └── BadAnswerError         a chunk's answer cannot be trusted (types, indexes)
+    ├── BadBodyError               an answer is not the JSON it should be (or is too large)
+    ├── NotSentError               no connection was made: the request certainly did not go out
     ├── AmbiguousSendError         a request went out and no answer came: it may have been sent
-    └── StoppedError               the run was stopped before this request went out: not sent
+    ├── StoppedError               the run was stopped before this request went out: not sent
+    └── StoppedReconciling         the run stopped while a lost answer was being looked for
+
+    RuntimeError
+    └── IllegalTransition          a bug: a chunk moved to a state the lifecycle table forbids
+
+An EngineError is something the world did (a server, a file, the caller's settings): the CLI
+prints it and exits with its code. IllegalTransition is the engine's own mistake, so it is not
+an EngineError and nothing that handles those swallows it.
 
 Messages are sentences that say what went wrong, where, and what to do. No message ever
 contains a client secret, a JWT or a token.
@@ -82,3 +94,31 @@ class AmbiguousSendError(EngineError):
 
 class StoppedError(EngineError):
     """A stop came while a batch-creating request waited its turn: it never went out."""
+
+
+class JournalError(UsageError):
+    """The journal cannot be used to resume: unreadable, or it does not match this run."""
+
+
+class BadAnswerError(ServerError):
+    """The server's answer for a chunk cannot be trusted (wrong types, indexes out of range)."""
+
+
+class BadBodyError(EngineError):
+    """The server's answer is not the JSON it should be."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotSentError(EngineError):
+    """The request certainly did not reach the server (no connection was made)."""
+
+
+class StoppedReconciling(EngineError):
+    """The run stopped while a lost answer was being reconciled; a resume looks again."""
+
+
+class IllegalTransition(RuntimeError):
+    """A bug: a chunk was moved to a state its current one does not allow."""

@@ -21,11 +21,16 @@ from typing import Any
 
 import anyio
 
-from engine import api
 from engine.client import ApiClient
-from engine.config import Credentials, Settings, credentials_from_env, load_settings
-from engine.errors import UsageError
-from engine.journal import JournalError, JournalState, input_identity, read_journal
+from engine.config import (
+    Credentials,
+    Settings,
+    credentials_from_env,
+    demo_credentials,
+    load_settings,
+)
+from engine.errors import JournalError, UsageError
+from engine.journal import JournalState, input_identity, read_journal
 from engine.outcomerows import (
     FILTERS,
     Matcher,
@@ -112,7 +117,7 @@ class Export:
         self.source = _input_path(self.state, input)
         self.settings = _settings(self.state, config)
         self._credentials = credentials or credentials_from_env() or \
-            api._simulator_credentials(self.settings)
+            demo_credentials(self.settings)
         self._owned = transport is None
         self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
         self.client = ApiClient(self.settings, self._credentials, self._transport, clock=clock,

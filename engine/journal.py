@@ -20,15 +20,13 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from engine.errors import UsageError
-from engine.rejections import Rejection
+from engine.errors import JournalError
+from engine.lifecycle import PLANNED
+from engine.rejections import LOCAL, Rejection
+from engine.report import ChunkRecord
 
 VERSION = 1
 HEAD_BYTES = 64 * 1024
-
-
-class JournalError(UsageError):
-    """The journal cannot be used to resume: unreadable, or it does not match this run."""
 
 
 def input_identity(path: str) -> dict[str, Any]:
@@ -118,13 +116,63 @@ def read_journal(path: Path) -> JournalState:
 
 
 def _fold(state: JournalState, entry: dict[str, Any]) -> None:
+    """Each chunk's entries merged into one object: its ChunkEntry, then every state entry
+    over it (the names are the same: a state entry is its ChunkRecord's JSON)."""
     kind = entry.get("type")
     if kind == "chunk":
-        state.chunks[entry["chunk"]] = {**entry, "state": "planned"}
+        state.chunks[entry["chunk"]] = {**ChunkEntry.from_json(entry).to_json(),
+                                        "status": PLANNED}
     elif kind == "state":
         state.chunks.setdefault(entry["chunk"], {"chunk": entry["chunk"]}).update(entry)
     elif kind == "local":
-        for item in entry["rejected"]:
-            state.local[item["index"]] = Rejection(
-                item["index"], item["line"], item["to"], item["errorCode"],
-                item["description"])
+        for rejection in rejections_of(entry):
+            state.local[rejection.index] = rejection
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEntry:
+    """A chunk's range and where it begins in the input: journaled before it is sent, so a
+    resume can read it again from there."""
+
+    chunk: int
+    first_index: int
+    last_index: int
+    messages: int
+    bytes: int
+    offset: int | None
+    line: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "chunk", "chunk": self.chunk, "firstIndex": self.first_index,
+                "lastIndex": self.last_index, "messages": self.messages, "bytes": self.bytes,
+                "offset": self.offset, "line": self.line}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChunkEntry:
+        # "first", "last", "count": the names journals of version 1 wrote before these
+        def named(name: str, old: str) -> int:
+            value = data[name] if name in data else data[old]
+            assert isinstance(value, int)
+            return value
+
+        return cls(data["chunk"], named("firstIndex", "first"), named("lastIndex", "last"),
+                   named("messages", "count"), data.get("bytes", 0), data.get("offset"),
+                   data.get("line"))
+
+
+def state_entry(record: ChunkRecord, **extra: Any) -> dict[str, Any]:
+    """A chunk's new state: its whole record (``ChunkRecord.to_json``), and with it the
+    server rejections an answer brought (``rejected``) or a split's new limit."""
+    return {"type": "state", **record.to_json(), **extra}
+
+
+def local_entry(rejections: list[Rejection]) -> dict[str, Any]:
+    """Rejections found while reading."""
+    return {"type": "local", "rejected": [r.as_json() for r in rejections]}
+
+
+def rejections_of(entry: dict[str, Any], source: str = LOCAL) -> list[Rejection]:
+    """The rejections a local or state entry holds."""
+    return [Rejection(item["index"], item["line"], item["to"], item["errorCode"],
+                      item["description"], item.get("batchId"), source)
+            for item in entry.get("rejected") or []]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from engine.errors import EngineError
+import enum
+
+from engine.errors import IllegalTransition
 
 PLANNED = "planned"
 SUBMITTING = "submitting"
@@ -25,10 +27,17 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     COMPLETED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
+# The one way out of a final state: a resumed run looks again at a chunk left unknown only
+# because looking for its batch failed (Reason.NOT_RECONCILED).
+REOPEN = {UNKNOWN: AMBIGUOUS}
 
 
-class IllegalTransition(EngineError):
-    """A bug: a chunk was moved to a state its current one does not allow."""
+def reopen(current: str) -> str:
+    """The state a resumed run takes a final chunk back to; raises when there is none."""
+    if current not in REOPEN:
+        raise IllegalTransition(f"a {current} chunk cannot be reopened; this is a bug in the "
+                                "engine, please report it with the journal")
+    return REOPEN[current]
 
 
 def advance(current: str, new: str) -> str:
@@ -37,3 +46,19 @@ def advance(current: str, new: str) -> str:
         raise IllegalTransition(f"chunk cannot go from {current} to {new}; this is a bug in "
                                 "the engine, please report it with the journal")
     return new
+
+
+class Reason(enum.Enum):
+    """Why a chunk is in the state it ended in; journaled, so a resume reads it back rather
+    than a sentence written for people."""
+
+    REFUSED = "refused"                  # failed: the server refused it (a 4xx)
+    GAVE_UP = "gave-up"                  # failed: still not sent after every attempt
+    PROVED_ABSENT = "proved-absent"      # failed: ambiguous each time, proved not created
+    NOT_RECONCILED = "not-reconciled"    # unknown: looking on the server failed; look again
+    UNREADABLE = "unreadable-answer"     # unknown: created, its answer could not be read
+    NOT_REREADABLE = "not-rereadable"    # unknown: in flight at a stop, input not a file
+    HELD = "held"                        # planned: the run stopped before it went out
+    ADOPTED = "adopted"                  # accepted: found on the server after a lost answer
+    RECOVERED = "recovered"              # adopted, and its server rejections read back
+    TOO_LARGE = "too-large"              # split: a 413, sent as two halves

@@ -111,15 +111,16 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
     left out, their halves cover them."""
     spans = []
     for entry in chunks:
-        state = entry.get("status", entry.get("state", lifecycle.PLANNED))
-        if state == lifecycle.SPLIT or entry.get("first") is None:
+        state = entry.get("status", lifecycle.PLANNED)
+        if state == lifecycle.SPLIT or entry.get("firstIndex") is None:
             continue
         rejected = {r["index"]: (r["errorCode"], r["description"])
                     for r in entry.get("rejected") or []}
         error = entry.get("error") or {}
         spans.append(Span(
-            number=entry["chunk"], first=entry["first"], last=entry["last"], state=state,
-            batch_id=entry.get("batchId"), size=entry.get("batchSize") or entry.get("count", 0),
+            number=entry["chunk"], first=entry["firstIndex"], last=entry["lastIndex"],
+            state=state, batch_id=entry.get("batchId"),
+            size=entry.get("batchSize") or entry.get("messages", 0),
             offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
             retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
             note=error.get("message") or entry.get("note") or ""))

@@ -1,9 +1,36 @@
-"""Pure decisions: how to treat an answer, how long to back off, when to poll again."""
+"""Pure decisions: what an answer means, what to do next and when, how often to poll.
+
+The one retry policy of the engine. Every request path (the batch POST in the sender, the
+GETs of the tracker and reconciliation, the token calls, the 401 refresh, and a resumed run
+deciding whether a failed chunk may go out again) asks ``classify`` what an answer means for
+its kind of request and ``decide`` what to do about it. No loop carries a rule of its own.
+
+A POST that creates a batch has no idempotency key: a 500, 502 or 504 (or no answer at all)
+may come after the batch was created, so it is ambiguous and is reconciled, never resent
+blindly. A GET changes nothing, so the same answers are simply retried.
+"""
 
 from __future__ import annotations
 
 import enum
 import random
+from dataclasses import dataclass
+
+# The engine's own error codes, for failures that carry no answer from RingCentral.
+NOT_SENT = "NOT-SENT"        # no connection was made: certainly not sent
+NO_ANSWER = "NO-ANSWER"      # the request went out and no answer came
+BAD_ANSWER = "BAD-ANSWER"    # an answer came that could not be read
+# A recipient an adopted batch holds no message for: the server rejected it, and which code
+# it gave came back only in the 201 answer that was lost.
+LOST_CODE = "A2P-CODE-LOST-WITH-ANSWER"
+
+
+class Kind(enum.Enum):
+    """What a request does, which decides what an unclear answer means."""
+
+    CREATE = "create"    # POST /batches: may send SMS; never repeated unless proved absent
+    READ = "read"        # GET: changes nothing, safe to repeat
+    TOKEN = "token"      # the OAuth calls: repeated only when rate limited
 
 
 class Verdict(enum.Enum):
@@ -15,19 +42,106 @@ class Verdict(enum.Enum):
     AMBIGUOUS = "ambiguous"    # it may have been processed: never resend blindly
 
 
-def classify(status: int) -> Verdict:
-    """What an HTTP status means for a batch POST (no idempotency key exists)."""
+class Action(enum.Enum):
+    DONE = "done"              # the answer is the one wanted
+    RETRY = "retry"            # send again after ``Step.delay`` seconds
+    REFRESH = "refresh"        # get a new token, then send again at once
+    SPLIT = "split"            # send the body in two halves
+    RECONCILE = "reconcile"    # look on the server for what the request may have created
+    FAIL = "fail"              # refused: report it, sending again would not help
+    GIVE_UP = "give-up"        # retryable, but the attempts (or the time) ran out
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The numbers of the retry policy (from the profile's ``retry`` section)."""
+
+    max_attempts: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    deadline: float | None = None  # seconds after the first attempt; None: attempts only
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: Action
+    delay: float = 0.0
+
+
+def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
+    """What an HTTP status means for a request of ``kind``."""
     if 200 <= status < 300:
         return Verdict.OK
-    if status in (429, 503):
+    if status == 429 or (status == 503 and kind is not Kind.TOKEN):
         return Verdict.RETRY
+    if kind is Kind.TOKEN:
+        return Verdict.FAIL  # the caller reads the refusal and says what to fix
     if status == 401:
         return Verdict.REFRESH
-    if status == 413:
+    if status == 413 and kind is Kind.CREATE:
         return Verdict.SPLIT
     if 400 <= status < 500:
         return Verdict.FAIL
-    return Verdict.AMBIGUOUS  # 500, 502, 504 and anything unexpected
+    # 500, 502, 504 and anything unexpected: a GET is simply repeated; a POST that creates a
+    # batch may have created it before failing.
+    return Verdict.AMBIGUOUS if kind is Kind.CREATE else Verdict.RETRY
+
+
+def unanswered(went_out: bool, kind: Kind = Kind.CREATE) -> Verdict:
+    """No answer at all: not sent (no connection) is safe to repeat; a request that went out
+    is ambiguous when it creates a batch."""
+    if not went_out or kind is not Kind.CREATE:
+        return Verdict.RETRY
+    return Verdict.AMBIGUOUS
+
+
+def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
+           retry_after: float | None = None, *, rules: Rules = Rules(),
+           rng: random.Random | None = None, may_refresh: bool = False) -> Step:
+    """What to do after ``attempt`` tries (1 = the first) and ``elapsed`` seconds.
+
+    ``retry_after`` is the wait a 429 asked for: the rate budget already holds every request
+    of its group back for it, so the retry itself waits no longer. ``may_refresh``: the one
+    token refresh a request gets is still unused (a 401 was not processed, so even a POST
+    is safe to repeat once).
+
+    >>> decide(Verdict.RETRY, 6).action
+    <Action.GIVE_UP: 'give-up'>
+    >>> decide(Verdict.RETRY, 1, retry_after=30.0)
+    Step(action=<Action.RETRY: 'retry'>, delay=0.0)
+    """
+    if verdict is Verdict.OK:
+        return Step(Action.DONE)
+    if verdict is Verdict.SPLIT:
+        return Step(Action.SPLIT)
+    if verdict is Verdict.AMBIGUOUS:
+        return Step(Action.RECONCILE)
+    if verdict is Verdict.REFRESH:
+        return Step(Action.REFRESH if may_refresh else Action.FAIL)
+    if verdict is Verdict.FAIL:
+        return Step(Action.FAIL)
+    if attempt >= rules.max_attempts or (rules.deadline is not None and
+                                         elapsed >= rules.deadline):
+        return Step(Action.GIVE_UP)
+    if retry_after is not None:
+        return Step(Action.RETRY)
+    return Step(Action.RETRY, backoff(attempt - 1, rules.backoff_initial, rules.backoff_max,
+                                      rng or random.Random()))
+
+
+def resendable(status: int | None, code: str | None, proved_absent: bool) -> bool:
+    """A failed chunk, on resume: may it go out again? Only when it was certainly not
+    processed: no connection, an answer that says so (429, 503), or an ambiguous one
+    (500, 502, 504, no answer) after reconciliation proved no batch was created."""
+    if code == NOT_SENT:
+        return True
+    if status:
+        verdict = classify(status, Kind.CREATE)
+    elif code == NO_ANSWER:
+        verdict = Verdict.AMBIGUOUS
+    else:
+        return False
+    return verdict is Verdict.RETRY or (verdict is Verdict.AMBIGUOUS and proved_absent)
 
 
 def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
+
+from engine.events import BatchCompleted, ChunkFailed, ChunkSubmitted, Event, Rejected, Summary
 
 
 class Progress:
@@ -32,21 +34,20 @@ class Progress:
         """Requests of ``group`` wait ``seconds`` for its rate budget."""
         self._wait = (group, self._clock() + seconds)
 
-    def see(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "chunk_submitted":
+    def see(self, event: Event) -> None:
+        if isinstance(event, ChunkSubmitted):
             self.batches += 1
-            self.sent += int(event.get("batchSize", 0))
-        elif kind == "rejected":
+            self.sent += event.batch_size
+        elif isinstance(event, Rejected):
             self.rejected += 1
-        elif kind == "batch_completed":
+        elif isinstance(event, BatchCompleted):
             self.completed += 1
-        elif kind == "chunk_failed":
-            if event.get("status") == "unknown":
+        elif isinstance(event, ChunkFailed):
+            if event.status == "unknown":
                 self.unknown += 1
             else:
                 self.failed += 1
-        if kind == "summary":
+        if isinstance(event, Summary):
             self._show(self._clock(), final=True)
         else:
             self.tick()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.chunkindex import PositionIndex
-from engine.errors import ServerError
+from engine.errors import BadAnswerError
 
 LOCAL, SERVER = "local", "server"
 
@@ -34,10 +34,6 @@ DUPLICATE = "LCL-DUPLICATE"
 EXCEL_NUMBER = "LCL-EXCEL-NUMBER"
 NOT_NORTH_AMERICAN = "LCL-NOT-NORTH-AMERICAN"
 UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"
-
-
-class BadAnswerError(ServerError):
-    """The server's answer for a chunk cannot be trusted (wrong types, indexes out of range)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine import lifecycle
-from engine.rejections import Aggregator
+from engine.events import Rejected, Totals, object_schema
+from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 
 def now_iso() -> str:
@@ -42,11 +48,15 @@ class ChunkRecord:
     error: dict[str, Any] | None = None
     note: str | None = None
     adopted: bool = False  # found on the server after its answer was lost
+    reason: lifecycle.Reason | None = None  # why it is in its state, when that needs saying
 
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
 
-    def as_json(self) -> dict[str, Any]:
+    def reopen(self) -> None:
+        self.state = lifecycle.reopen(self.state)
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "chunk": self.number, "batchId": self.batch_id, "firstIndex": self.first,
             "lastIndex": self.last, "messages": self.count, "bytes": self.bytes,
@@ -58,7 +68,35 @@ class ChunkRecord:
             "createdAt": self.created, "submittedAt": self.submitted_at,
             "completedAt": self.completed_at,
             "error": self.error, "note": self.note, "adopted": self.adopted,
+            "reason": self.reason.value if self.reason is not None else None,
         }
+
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> ChunkRecord:
+        """A record as its JSON (a journal's folded entry, a report's batch) describes it."""
+        record = cls(entry["chunk"], entry.get("firstIndex", 0), entry.get("lastIndex", 0),
+                     entry.get("messages", 0), entry.get("bytes", 0),
+                     state=entry.get("status", lifecycle.PLANNED))
+        for name, key in JSON_NAMES:
+            if entry.get(key) is not None:
+                setattr(record, name, entry[key])
+        record.error_codes = dict(entry.get("errorCodeCounts") or {})
+        try:
+            record.reason = lifecycle.Reason(entry.get("reason"))
+        except ValueError:
+            record.reason = None
+        return record
+
+
+# (attribute, JSON name) of the fields from_json copies as they are
+JSON_NAMES = (("attempts", "attempts"), ("batch_id", "batchId"), ("batch_size", "batchSize"),
+              ("processed", "processedCount"), ("cost", "cost"), ("delivered", "delivered"),
+              ("delivery_failed", "deliveryFailed"), ("submitted_at", "submittedAt"),
+              ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
+              ("counts_read_at", "countsReadAt"), ("completed_at", "completedAt"),
+              ("error", "error"), ("note", "note"), ("created", "createdAt"),
+              ("adopted", "adopted"))
 
 
 def run_status(records: list[ChunkRecord], wait: str) -> str:
@@ -92,31 +130,113 @@ def status_totals(records: list[ChunkRecord]) -> dict[str, Any]:
     }
 
 
-def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
-                 started: str, records: list[ChunkRecord], aggregator: Aggregator,
-                 wait: str, interrupted: bool) -> dict[str, Any]:
+def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> Totals:
     live = [r for r in records if r.state != lifecycle.SPLIT]
     costs = [r.cost for r in live if r.cost is not None]
     tracked = wait != "accepted"  # --wait accepted never reads statuses: delivery is unknown
-    totals = {
-        "records": aggregator.records,
-        "sent": aggregator.sent,
-        "rejectedLocal": aggregator.rejected_local,
-        "rejectedServer": aggregator.rejected_server,
-        "failedChunks": sum(r.state == lifecycle.FAILED for r in live),
-        "unknownChunks": sum(r.state == lifecycle.UNKNOWN for r in live),
-        "adoptedChunks": sum(r.adopted for r in live),
-        "delivered": sum(r.delivered or 0 for r in live) if tracked else None,
-        "deliveryFailed": sum(r.delivery_failed or 0 for r in live) if tracked else None,
-        "sendingFailed": sum(r.sending_failed or 0 for r in live) if tracked else None,
-        "cost": round(sum(costs), 6) if costs else None,
+    return Totals(
+        records=aggregator.records,
+        sent=aggregator.sent,
+        rejected_local=aggregator.rejected_local,
+        rejected_server=aggregator.rejected_server,
+        failed_chunks=sum(r.state == lifecycle.FAILED for r in live),
+        unknown_chunks=sum(r.state == lifecycle.UNKNOWN for r in live),
+        adopted_chunks=sum(r.adopted for r in live),
+        delivered=sum(r.delivered or 0 for r in live) if tracked else None,
+        delivery_failed=sum(r.delivery_failed or 0 for r in live) if tracked else None,
+        sending_failed=sum(r.sending_failed or 0 for r in live) if tracked else None,
+        cost=round(sum(costs), 6) if costs else None,
         # "sent" above counts messages the server accepted; these are message statuses.
-        "statuses": status_totals(live),
-    }
+        statuses=status_totals(live),
+    )
+
+
+def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
+                 started: str, records: list[ChunkRecord], totals: Totals,
+                 wait: str, interrupted: bool, rejected: list[Rejection]) -> dict[str, Any]:
     return {
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
         "startedAt": started, "finishedAt": now_iso(), "interrupted": interrupted,
-        "status": run_status(records, wait), "totals": totals,
-        "batches": [r.as_json() for r in sorted(records, key=lambda r: r.number)],
-        "rejected": [r.as_json() for r in aggregator.rejections()],
+        "status": run_status(records, wait), "totals": totals.to_json(),
+        "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
+        "rejected": [r.as_json() for r in rejected],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    document: dict[str, Any]
+    totals: Totals
+    warning: str | None  # the mostly-rejected warning, when it applies
+
+
+def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], started: str,
+           records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
+           requests: int, throttled: int, preflight: dict[str, Any] | None,
+           warnings: list[str], path: str | os.PathLike[str] | None = None) -> Finished:
+    """The whole report of a run that has ended, written to ``path`` when given."""
+    aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
+        aggregator.rejected_local
+    totals = totals_of(records, aggregator, wait)
+    document = build_report(run_id=run_id, profile=profile, source=source, settings=settings,
+                            started=started, records=records, totals=totals, wait=wait,
+                            interrupted=interrupted, rejected=aggregator.rejections())
+    document["requests"] = {"made": requests, "throttled": throttled}
+    document["preflight"] = preflight
+    document["warnings"] = list(warnings)
+    warning = mostly_rejected(aggregator.records, aggregator.rejections())
+    if warning is not None:
+        document["warnings"].append(warning)
+    if path is not None:
+        Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return Finished(document, totals, warning)
+
+
+def _maybe(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+BATCH_FIELDS: dict[str, dict[str, Any]] = {
+    "chunk": {"type": "integer"}, "batchId": _maybe("string"),
+    "firstIndex": {"type": "integer"}, "lastIndex": {"type": "integer"},
+    "messages": {"type": "integer"}, "bytes": {"type": "integer"},
+    "attempts": {"type": "integer"},
+    "status": {"enum": sorted(lifecycle.TRANSITIONS)},
+    "batchSize": _maybe("integer"), "processedCount": {"type": "integer"},
+    "cost": _maybe("number"), "queued": _maybe("integer"), "sent": _maybe("integer"),
+    "delivered": _maybe("integer"), "deliveryFailed": _maybe("integer"),
+    "sendingFailed": _maybe("integer"), "errorCodeCounts": _maybe("object"),
+    "countsReadAt": _maybe("string"), "createdAt": _maybe("string"),
+    "submittedAt": _maybe("string"), "completedAt": _maybe("string"),
+    "error": _maybe("object"), "note": _maybe("string"), "adopted": {"type": "boolean"},
+    "reason": {"enum": [None, *(r.value for r in lifecycle.Reason)]},
+}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report ``a2p send`` writes and ``send`` returns."""
+    rejection = object_schema(Rejected)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "a2p send report",
+        "type": "object",
+        "properties": {
+            "runId": {"type": "string"}, "profile": {"type": "string"},
+            "input": {"type": "string"}, "settings": {"type": "object"},
+            "startedAt": {"type": "string"}, "finishedAt": {"type": "string"},
+            "interrupted": {"type": "boolean"},
+            "status": {"enum": ["completed", "partial", "failed"]},
+            "totals": object_schema(Totals),
+            "batches": {"type": "array", "items": {
+                "type": "object", "properties": BATCH_FIELDS, "required": list(BATCH_FIELDS)}},
+            "rejected": {"type": "array", "items": rejection},
+            "requests": {"type": "object", "properties": {
+                "made": {"type": "integer"}, "throttled": {"type": "integer"}},
+                "required": ["made", "throttled"]},
+            "preflight": _maybe("object"),
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["runId", "profile", "input", "settings", "startedAt", "finishedAt",
+                     "interrupted", "status", "totals", "batches", "rejected", "requests",
+                     "preflight", "warnings"],
     }

@@ -10,27 +10,34 @@ from typing import Any
 
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
-from engine.journal import JournalError, JournalState, input_identity
+from engine.errors import JournalError
+from engine.journal import JournalState, input_identity, rejections_of
+from engine.lifecycle import Reason
+from engine.policy import resendable
 from engine.reader import Block
-from engine.rejections import SERVER, Aggregator, Rejection
+from engine.rejections import SERVER, Aggregator
 from engine.report import ChunkRecord
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
-# Failures that say nothing about the chunk itself: certainly not sent, so a resume sends it.
-RETRYABLE_CODES = ("NOT-SENT", "NO-ANSWER")
-RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+
+
+def reason_of(entry: dict[str, Any]) -> Reason | None:
+    try:
+        return Reason(entry.get("reason"))
+    except ValueError:
+        return None
 
 
 def retryable(entry: dict[str, Any]) -> bool:
-    """A chunk that failed for want of a working network or server, not for its content."""
+    """A failed chunk certainly not sent (the retry policy says which): a resume sends it."""
     error = entry.get("error") or {}
-    return error.get("errorCode") in RETRYABLE_CODES or \
-        error.get("status") in RETRYABLE_STATUSES
+    return resendable(error.get("status"), error.get("errorCode"),
+                      reason_of(entry) is Reason.PROVED_ABSENT)
 
 
 def undecided(entry: dict[str, Any]) -> bool:
     """Left unknown only because reconciliation itself failed: try it again."""
-    return (entry.get("note") or "").startswith("could not reconcile")
+    return reason_of(entry) is Reason.NOT_RECONCILED
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
@@ -52,26 +59,6 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                     "same file; for a changed list start a new run.")
 
 
-def record_of(entry: dict[str, Any]) -> ChunkRecord:
-    """A chunk record as the journal last described it."""
-    record = ChunkRecord(entry["chunk"], entry.get("firstIndex", entry.get("first", 0)),
-                         entry.get("lastIndex", entry.get("last", 0)),
-                         entry.get("messages", entry.get("count", 0)), entry.get("bytes", 0))
-    record.state = entry.get("status", entry["state"])
-    for name, key in (("attempts", "attempts"), ("batch_id", "batchId"),
-                      ("batch_size", "batchSize"), ("processed", "processedCount"),
-                      ("cost", "cost"), ("delivered", "delivered"),
-                      ("delivery_failed", "deliveryFailed"), ("submitted_at", "submittedAt"),
-                      ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
-                      ("counts_read_at", "countsReadAt"),
-                      ("completed_at", "completedAt"), ("error", "error"), ("note", "note"),
-                      ("created", "createdAt"), ("adopted", "adopted")):
-        if entry.get(key) is not None:
-            setattr(record, name, entry[key])
-    record.error_codes = entry.get("errorCodeCounts") or entry.get("errorCodes") or {}
-    return record
-
-
 @dataclass
 class ResumePlan:
     """What resuming has to do."""
@@ -91,24 +78,23 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     records, in_flight, skip, planned = {}, [], [], []
     max_bytes = None
     for number, entry in sorted(state.chunks.items()):
-        current = entry.get("status", entry.get("state"))
+        current = entry.get("status")
         if entry.get("maxBatchBytes"):
             max_bytes = entry["maxBatchBytes"]
         if current == lifecycle.PLANNED or (current == lifecycle.FAILED and retryable(entry)):
             planned.append(entry)
             continue
+        record = ChunkRecord.from_json(entry)
         if current == lifecycle.UNKNOWN and undecided(entry):
-            current = entry["status"] = lifecycle.AMBIGUOUS
-        record = record_of(entry)
+            record.reopen()  # reconciliation failed last time: it looks again
+            current = record.state
         records[number] = record
         if current != lifecycle.SPLIT:
             skip.append((record.first, record.last))
         if current in IN_FLIGHT:
             in_flight.append(entry)
-        for item in entry.get("rejected") or []:
-            aggregator.add_known(Rejection(item["index"], item["line"], item["to"],
-                                           item["errorCode"], item["description"],
-                                           item["batchId"], SERVER))
+        for rejection in rejections_of(entry, SERVER):
+            aggregator.add_known(rejection)
         if current in (lifecycle.ACCEPTED, lifecycle.COMPLETED):
             aggregator.sent += record.count - len(entry.get("rejected") or [])
     for rejection in state.local.values():
@@ -121,10 +107,10 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
 def _read_from(state: JournalState, planned: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The chunk entry whose offset the remaining input is read from; None: from the start."""
     if planned:
-        first = min(planned, key=lambda e: e["first"])
+        first = min(planned, key=lambda e: e["firstIndex"])
         return first if first.get("offset") is not None else None
     placed = [e for e in state.chunks.values() if e.get("offset") is not None]
-    return max(placed, key=lambda e: e["first"]) if placed else None
+    return max(placed, key=lambda e: e["firstIndex"]) if placed else None
 
 
 def covered(ranges: list[tuple[int, int]], position: int) -> bool:
@@ -166,11 +152,11 @@ def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
                   text: str | None) -> Chunk:
     """The chunk an in-flight journal entry describes, from the input read again."""
     chunker = Chunker(sender, text, 1 << 40)
-    for block in within(blocks, entry["first"], entry["last"]):
+    for block in within(blocks, entry["firstIndex"], entry["lastIndex"]):
         for _ in chunker.feed(block):
             pass
     chunk = chunker.finish()
-    count = entry.get("messages", entry.get("count"))
+    count = entry["messages"]
     if chunk is None or chunk.count != count:
         raise JournalError(f"chunk {entry['chunk']} held {count} recipients and the input "
                            "now gives a different set; the input changed. Check the batches "

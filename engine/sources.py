@@ -1,15 +1,29 @@
-"""Opening an input for the reader: a path, ``-`` for stdin, ``.gz`` by suffix."""
+"""Where a run's recipients come from: opening an input (a path, ``-`` for stdin, ``.gz`` by
+suffix), choosing the reader for a path, stdin or an iterable, reading a file again from a
+journaled offset (resume, a lost answer's chunk), and how much of it has been read."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+import anyio
+
+from engine.chunker import Chunk, Chunker
 from engine.errors import InputError
+from engine.journal import ChunkEntry, input_identity
+from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.rejections import Rejection
+from engine.resume import ResumePlan, covered, rebuild_chunk, without
+
+if TYPE_CHECKING:
+    from engine.recorder import Recorder
+    from engine.sender import Chunks
 
 
 def _open(path: Path) -> BinaryIO:
@@ -33,3 +47,131 @@ def open_input(name: str) -> Iterator[BinaryIO]:
         raise InputError(f"{name}: is a directory. Pass a CSV, JSONL or text file.") from None
     with handle:
         yield handle
+
+
+Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
+Share = Callable[[], float | None]
+
+
+def is_path(recipients: Recipients) -> bool:
+    """A file that can be read again (not stdin, not an iterable)."""
+    return isinstance(recipients, str | os.PathLike) and str(recipients) != "-"
+
+
+def identity(recipients: Recipients, options: ReadOptions) -> dict[str, Any]:
+    """The input's identity for the journal, taken before anything is read; a missing file
+    is an InputError here, before the login."""
+    if not is_path(recipients):
+        return {"kind": "stream"}
+    with open_input(options.source):
+        pass
+    return input_identity(options.source)
+
+
+def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], None],
+                   entry: dict[str, Any] | None, stack: ExitStack
+                   ) -> tuple[BinaryIO, Iterator[Block]]:
+    """A file's blocks from the record a journal entry starts at (or from the top)."""
+    stream = stack.enter_context(open_input(path))
+    if entry is None or entry.get("offset") is None:
+        return stream, read_lines(stream, options, sink)
+    header = stream.readline()
+    stream.seek(entry["offset"])
+    start = StartAt(header, entry["offset"], entry["firstIndex"], entry["line"])
+    return stream, read_lines(stream, options, sink, start)
+
+
+def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
+              sink: Callable[[Rejection], None], stack: ExitStack,
+              plan: ResumePlan | None = None) -> tuple[Chunks, Share]:
+    """The chunks of the input (what a resumed run already settled left out), and how much
+    of it has been read."""
+    skip = plan.skip if plan is not None else []
+    if is_path(recipients):
+        entry = plan.read_from if plan is not None else None
+        stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
+        return chunker.chunks(without(blocks, skip) if skip else blocks), share_of(stream)
+    if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
+        stream = stack.enter_context(open_input(str(recipients)))
+        return chunker.chunks(without(read_lines(stream, options, sink), skip)), \
+            share_of(stream)
+    if isinstance(recipients, AsyncIterable):
+        return chunker.achunks(_awithout(aread_items(recipients, options, sink), skip)), \
+            _unknown_share
+    return chunker.chunks(without(read_items(recipients, options, sink), skip)), \
+        _unknown_share
+
+
+def _unknown_share() -> float | None:
+    return None
+
+
+async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]]
+                    ) -> AsyncIterator[Block]:
+    async for block in blocks:
+        for kept in without([block], skip):
+            yield kept
+
+
+def filtered_sink(local: list[Rejection], plan: ResumePlan | None
+                  ) -> Callable[[Rejection], None]:
+    """Where the reader puts local rejections; those a resumed read finds again are
+    already in the journal."""
+    if plan is None:
+        return local.append
+    known = set(plan.known_local)
+
+    def sink(rejection: Rejection) -> None:
+        if rejection.index not in known and not covered(plan.skip, rejection.index):
+            local.append(rejection)
+
+    return sink
+
+
+def in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | None,
+              sender: str, text: str | None, stack: ExitStack
+              ) -> list[Chunk | dict[str, Any]]:
+    """Chunks caught mid-request by the stop, rebuilt from the input so they can be
+    reconciled; entries that cannot be rebuilt (not a file) come back as they are."""
+    if plan is None:
+        return []
+    out: list[Chunk | dict[str, Any]] = []
+    for entry in plan.in_flight:
+        if not is_path(recipients):
+            out.append(entry)
+            continue
+        _, blocks = read_file_from(str(recipients), options, lambda r: None, entry, stack)
+        out.append(rebuild_chunk(blocks, entry, sender, text))
+    return out
+
+
+def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
+              recorder: Recorder) -> Callable[[int], Awaitable[Chunk]]:
+    """Reads a chunk of a file again from where it began, so a chunk waiting on a lost
+    answer holds no body."""
+    async def rebuild(number: int) -> Chunk:
+        record = recorder.records[number]
+        offset, line = recorder.origin(number)
+        entry = ChunkEntry(number, record.first, record.last, record.count, record.bytes,
+                           offset, line).to_json()
+
+        def build() -> Chunk:
+            with ExitStack() as stack:
+                _, blocks = read_file_from(path, options, lambda r: None, entry, stack)
+                return rebuild_chunk(blocks, entry, sender, text)
+
+        return await anyio.to_thread.run_sync(build)
+
+    return rebuild
+
+
+def share_of(stream: BinaryIO) -> Share:
+    """How much of a regular, uncompressed file has been read: tell() costs nothing per
+    line."""
+    try:
+        size = os.fstat(stream.fileno()).st_size if stream.seekable() else 0
+    except (OSError, ValueError):
+        size = 0
+    if not size or isinstance(stream, gzip.GzipFile):
+        return _unknown_share
+    return lambda: min(1.0, stream.tell() / size)

@@ -11,23 +11,24 @@ no message is Queued or Sent, or ``delivery_timeout`` seconds after the batch co
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 
 from engine import lifecycle
 from engine.errors import EngineError
+from engine.events import BatchCompleted, BatchDelivered, StatusCounts
 from engine.policy import next_poll
 from engine.report import ChunkRecord, now_iso
-from engine.sender import Run, recover_rejections
+from engine.sender import Sender
 
 
 class Tracker:
-    def __init__(self, run: Run, clock: Callable[[], float], *,
-                 delivery_timeout: float | None = None) -> None:
-        self.run = run
-        self._clock = clock
+    def __init__(self, sender: Sender, *, delivery_timeout: float | None = None) -> None:
+        self._sender = sender
+        self._recorder = sender.recorder
+        self._clock = sender.clock
         self.open: dict[str, ChunkRecord] = {}
         # batch id -> (record, give-up time): completed, receipts still outstanding
         self.receipts: dict[str, tuple[ChunkRecord, float]] = {}
@@ -39,14 +40,18 @@ class Tracker:
         self.open[record.batch_id] = record
         self.wake.set()
 
+    def done(self) -> None:
+        """Every chunk has been sent: no batch will be added."""
+        self.wake.set()
+
     async def follow(self) -> None:
         """Poll until every accepted batch is completed, the run stops, or time runs out."""
-        polling = self.run.settings.polling
+        polling = self._sender.settings.polling
         deadline = self._clock() + polling.timeout
         quiet = 0
-        while not self.run.stopping.is_set():
+        while not self._sender.stopping.is_set():
             if not self.open and not self.receipts:
-                if self.run.submitted.is_set():
+                if self._sender.submitted.is_set():
                     return
                 await self._nap(polling.max_interval)
                 continue
@@ -60,12 +65,25 @@ class Tracker:
                 quiet = 0  # a new batch: poll at the short interval again
 
     async def _nap(self, seconds: float) -> bool:
-        """Sleep, cut short when a batch is accepted; True when one was."""
-        self.wake = anyio.Event()
-        with anyio.move_on_after(seconds):
-            await self.wake.wait()
-            return True
-        return False
+        """Sleep (the run's own sleep, so a test's clock drives it), cut short when a batch
+        is accepted; True when one was."""
+        self.wake = wake = anyio.Event()
+        woke = False
+
+        async def sleep(group: TaskGroup) -> None:
+            await self._sender.sleep(seconds)
+            group.cancel_scope.cancel()
+
+        async def watch(group: TaskGroup) -> None:
+            nonlocal woke
+            await wake.wait()
+            woke = True
+            group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(sleep, group)
+            group.start_soon(watch, group)
+        return woke
 
     def _time_out(self) -> None:
         for record in self.open.values():
@@ -84,8 +102,8 @@ class Tracker:
             before = (record.queued, record.sent)
             if await self._read_statuses(record) and awaiting_receipts(record) == 0:
                 del self.receipts[batch_id]
-                await self.run.emit({"event": "batch_delivered", "chunk": record.number,
-                                     "batchId": batch_id, **_counts_of(record)})
+                await self._recorder.emit(BatchDelivered(record.number, batch_id,
+                                                         counts_of(record)))
             progressed |= before != (record.queued, record.sent)
         return progressed
 
@@ -110,13 +128,13 @@ class Tracker:
         return progressed
 
     async def _views(self) -> list[dict[str, Any]]:
-        client = self.run.client
+        client = self._sender.client
         if len(self.open) == 1:
             (batch_id,) = self.open
             view = await client.get_json(f"/batches/{batch_id}")
             return [view] if isinstance(view, dict) else []
         since = min((r.created for r in self.open.values() if r.created), default=None)
-        params = {"from": self.run.sender} | ({"dateFrom": since} if since else {})
+        params = {"from": self._sender.run.sender} | ({"dateFrom": since} if since else {})
         return [view async for view in client.batches(params)]
 
     async def _complete(self, record: ChunkRecord, view: dict[str, Any]) -> None:
@@ -124,24 +142,22 @@ class Tracker:
         record.cost = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
         await self._read_statuses(record)
         try:
-            await recover_rejections(self.run, record)
+            await self._sender.recover_rejections(record)
         except EngineError as exc:
             record.note = f"adopted; its server rejections could not be recovered: {exc}"
         record.completed_at = now_iso()
-        record.move(lifecycle.COMPLETED)
-        self.run.log_state(record)
+        self._recorder.move(record, lifecycle.COMPLETED)
         assert record.batch_id is not None
         del self.open[record.batch_id]
         if self._delivery_timeout is not None and awaiting_receipts(record) != 0:
             self.receipts[record.batch_id] = (record, self._clock() + self._delivery_timeout)
-        await self.run.emit({"event": "batch_completed", "chunk": record.number,
-                             "batchId": record.batch_id, "processedCount": record.processed,
-                             **_counts_of(record)})
+        await self._recorder.emit(BatchCompleted(record.number, record.batch_id, record.processed,
+                                           counts_of(record)))
 
     async def _read_statuses(self, record: ChunkRecord) -> bool:
         """Read the batch's status counts into its record; False when they could not be read."""
         try:
-            statuses = await self.run.client.get_json("/statuses", {"batchId": record.batch_id})
+            statuses = await self._sender.client.get_json("/statuses", {"batchId": record.batch_id})
         except EngineError as exc:
             record.note = f"its delivery statuses could not be read: {exc}"
             return False
@@ -182,11 +198,10 @@ def error_code_counts(statuses: Any) -> dict[str, int]:
     return dict(sorted(codes.items()))
 
 
-def _counts_of(record: ChunkRecord) -> dict[str, Any]:
-    return {"queued": record.queued, "sent": record.sent, "delivered": record.delivered,
-            "deliveryFailed": record.delivery_failed, "sendingFailed": record.sending_failed,
-            "errorCodeCounts": record.error_codes, "cost": record.cost,
-            "countsReadAt": record.counts_read_at}
+def counts_of(record: ChunkRecord) -> StatusCounts:
+    return StatusCounts(record.queued, record.sent, record.delivered, record.delivery_failed,
+                        record.sending_failed, record.error_codes, record.cost,
+                        record.counts_read_at)
 
 
 def _count(statuses: Any, key: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
-from engine.errors import AmbiguousSendError, EngineError
+from engine.errors import AmbiguousSendError, BadBodyError, NotSentError
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is hostile
 # Bodies go out in slices: Python 3.11's asyncio copies whatever a single write() cannot send
@@ -22,18 +22,6 @@ async def _slices(body: bytes | bytearray) -> AsyncIterator[memoryview]:
     view = memoryview(body)
     for start in range(0, len(view), SLICE):
         yield view[start:start + SLICE]
-
-
-class NotSentError(EngineError):
-    """The request certainly did not reach the server (no connection was made)."""
-
-
-class BadBodyError(EngineError):
-    """The server's answer is not the JSON it should be."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def page_of(answer: Any) -> tuple[list[dict[str, Any]], str | None]:

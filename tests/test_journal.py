@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.journal import Journal, JournalError, read_journal
+from engine.errors import JournalError
+from engine.journal import Journal, read_journal
 
 
 def write(path: Path) -> None:

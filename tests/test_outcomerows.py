@@ -127,10 +127,10 @@ def test_row_of_covers_every_way_a_record_ends() -> None:
 def test_spans_leave_out_split_chunks_and_sort_by_position() -> None:
     """A chunk split after a 413 is covered by its halves; spans come in input order."""
     chunks = [
-        {"chunk": 3, "first": 5, "last": 9, "status": "completed", "batchId": "b3",
+        {"chunk": 3, "firstIndex": 5, "lastIndex": 9, "status": "completed", "batchId": "b3",
          "batchSize": 5, "offset": 50, "line": 7},
-        {"chunk": 1, "first": 0, "last": 9, "status": "split"},
-        {"chunk": 2, "first": 0, "last": 4, "status": "failed",
+        {"chunk": 1, "firstIndex": 0, "lastIndex": 9, "status": "split"},
+        {"chunk": 2, "firstIndex": 0, "lastIndex": 4, "status": "failed",
          "error": {"errorCode": "NOT-SENT", "message": "no network"}},
     ]
     spans = spans_of(chunks)

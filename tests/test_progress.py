@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import io
 
+from engine.events import (
+    BatchCompleted,
+    ChunkFailed,
+    ChunkSubmitted,
+    Rejected,
+    StatusCounts,
+    Summary,
+    Totals,
+)
 from engine.progress import Progress
+
+
+def submitted(batch_size: int) -> ChunkSubmitted:
+    return ChunkSubmitted(1, "b1", 0, batch_size - 1, batch_size, batch_size, 1000, 1, 0)
+
+
+REJECTED = Rejected(3, 4, "+1", "LCL-EMPTY-TO", "empty", None, "local")
+COMPLETED = BatchCompleted(1, "b1", 990, StatusCounts())
+SUMMARY = Summary("completed", Totals(0, 0, 0, 0, 0, 0, 0, None, None, None, None, {}))
 
 
 class Clock:
@@ -20,16 +38,16 @@ def test_plain_progress_line_every_few_seconds_with_eta() -> None:
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
     progress.reading(1000, 0.25)
-    progress.see({"event": "chunk_submitted", "batchSize": 990})
-    progress.see({"event": "rejected"})
+    progress.see(submitted(990))
+    progress.see(REJECTED)
     assert stream.getvalue() == ""
     clock.now = 10.0
-    progress.see({"event": "batch_completed"})
+    progress.see(COMPLETED)
     line = stream.getvalue().strip()
     assert line.startswith("read 1,000 | sent 990 | rejected 1 | batches 1 accepted, 1 completed")
     assert "99/s" in line
     assert "ETA 30 s" in line
-    progress.see({"event": "summary"})
+    progress.see(SUMMARY)
     assert len(stream.getvalue().splitlines()) == 2
 
 
@@ -39,7 +57,7 @@ def test_the_line_moves_on_a_timer_and_says_what_the_run_waits_for() -> None:
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
     progress.reading(500, 1.0)
-    progress.see({"event": "chunk_submitted", "batchSize": 500})
+    progress.see(submitted(500))
     progress.waiting("Light", 50.0)
     clock.now = 7.0
     progress.tick()
@@ -56,6 +74,6 @@ def test_unknown_batches_are_not_counted_as_failed() -> None:
     """A chunk_failed event with status unknown shows as unknown, as in the summary."""
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
-    progress.see({"event": "chunk_failed", "status": "unknown"})
-    progress.see({"event": "summary"})
+    progress.see(ChunkFailed(1, "unknown", 0, 9, None))
+    progress.see(SUMMARY)
     assert "0 failed, 1 unknown" in stream.getvalue()

@@ -53,3 +53,23 @@ async def test_a_stop_already_set_refuses_even_a_free_slot() -> None:
     with pytest.raises(StoppedError, match="not sent"):
         await budget.acquire(stop)
     await budget.acquire()  # a request that creates nothing (a poll) still goes
+
+
+async def test_a_full_window_waits_on_the_fake_clock_until_the_oldest_request_leaves() -> None:
+    """Two requests a minute: the third waits until the first is a window old (plus the
+    margin), adopting the limits the server announces; a 429 holds the group back."""
+    from tests.fakes import FakeClock
+
+    clock = FakeClock(0.0)
+    budget = RateBudget("Light", 2, 60.0, clock, clock.sleep)
+    for _ in range(2):
+        await budget.acquire()
+        budget.release({})
+        clock.advance(1.0)
+    await budget.acquire()
+    assert clock.slept == [pytest.approx(58.25)]
+    budget.release({"X-Rate-Limit-Limit": "40", "X-Rate-Limit-Window": "60"})
+    assert budget.requests == 40
+    budget.penalize(30.0)
+    await budget.acquire()
+    assert clock.slept[-1] == pytest.approx(30.0)

@@ -13,15 +13,8 @@ import pytest
 from aiohttp import web
 from aioresponses import aioresponses
 
-from engine.errors import AmbiguousSendError
-from engine.transport import (
-    MAX_ANSWER_BYTES,
-    AiohttpTransport,
-    BadBodyError,
-    NotSentError,
-    Reply,
-    page_of,
-)
+from engine.errors import AmbiguousSendError, BadBodyError, NotSentError
+from engine.transport import MAX_ANSWER_BYTES, AiohttpTransport, Reply, page_of
 
 URL = "https://platform.ringcentral.com/restapi/v1.0/account/~/a2p-sms/batches"
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.config import (
+    DEMO_CREDENTIALS,
     Credentials,
     Table,
     credentials_from_env,
+    read_demo_credentials,
     read_toml,
     resolve_profile,
 )
@@ -26,18 +30,28 @@ class GroupLimit:
     penalty: float
 
 
+def _limits(low: float, high: float | None = None) -> dict[str, float | None]:
+    """Bounds of a numeric fault setting, checked when a profile or PUT /_sim/faults sets it
+    (a field named ``*_rate`` is a probability, 0 to 1, without saying so)."""
+    return {"low": low, "high": high}
+
+
 @dataclass(frozen=True, slots=True)
 class FaultSettings:
-    """Seeded fault injection; every rate is a probability per request in ``scope``."""
+    """Seeded fault injection; every rate is a probability per request in ``scope``.
+
+    A new fault mode is a field here (its default is off; ``_limits`` bounds a number) and
+    what it does in app.py: the profile and ``PUT /_sim/faults`` read every field by itself.
+    """
 
     seed: int = 0
-    scope: str = "a2p"
+    scope: str = field(default="a2p", metadata={"choices": FAULT_SCOPES})
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 502, 503)
     reset_rate: float = 0.0
     accept_drop_rate: float = 0.0
     burst_rate: float = 0.0
-    burst_length: int = 3
+    burst_length: int = field(default=3, metadata=_limits(1))
     burst_retry_after: int = 1
     latency: float = 0.0
     latency_jitter: float = 0.0
@@ -50,9 +64,12 @@ class FaultSettings:
     listing_lag: float = 0.0        # seconds a new batch stays out of GET .../batches
     messages_after_start: bool = False  # messages listed only once processing has started,
     #                                     in an order other than the request's
-    clock_skew: float = 0.0         # seconds the server's clock is ahead (negative: behind)
-    page_cap: int = 0               # listings give at most this many records a page (0: off)
-    other_campaigns: int = 0        # same-sender batches, other text, made beside each batch
+    # seconds the server's clock is ahead (negative: behind)
+    clock_skew: float = field(default=0.0, metadata=_limits(-86400.0, 86400.0))
+    # listings give at most this many records a page (0: off)
+    page_cap: int = field(default=0, metadata=_limits(0, 1000))
+    # same-sender batches, other text, made beside each batch
+    other_campaigns: int = field(default=0, metadata=_limits(0, 20))
     answer_piece: int = 0           # answers written in pieces of this many bytes (0: at once)
     answer_pause: float = 0.0       # seconds between those pieces
 
@@ -112,7 +129,6 @@ class SimulatorSettings:
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
-DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
 
 
 def load_simulator_settings(
@@ -128,13 +144,7 @@ def load_simulator_settings(
 
 def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorSettings:
     d = SimulatorSettings(credentials=DEMO_CREDENTIALS)
-    demo = t.table("demo_credentials")
-    file_credentials = Credentials(
-        client_id=demo.text("client_id", DEMO_CREDENTIALS.client_id),
-        client_secret=demo.text("client_secret", DEMO_CREDENTIALS.client_secret),
-        jwt=demo.text("jwt", DEMO_CREDENTIALS.jwt),
-    )
-    demo.finish()
+    file_credentials = read_demo_credentials(t)
     from_env = credentials_from_env(env)
     settings = SimulatorSettings(
         credentials=from_env or file_credentials,
@@ -209,34 +219,24 @@ def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], 
 
 
 def _faults(t: Table) -> FaultSettings:
-    d = FaultSettings()
-    value = FaultSettings(
-        seed=t.number("seed", d.seed, low=0),
-        scope=t.text("scope", d.scope, FAULT_SCOPES),
-        error_rate=t.number("error_rate", d.error_rate, low=0.0, high=1.0),
-        error_statuses=t.int_list("error_statuses", list(d.error_statuses)),
-        reset_rate=t.number("reset_rate", d.reset_rate, low=0.0, high=1.0),
-        accept_drop_rate=t.number("accept_drop_rate", d.accept_drop_rate, low=0.0, high=1.0),
-        burst_rate=t.number("burst_rate", d.burst_rate, low=0.0, high=1.0),
-        burst_length=t.number("burst_length", d.burst_length, low=1),
-        burst_retry_after=t.number("burst_retry_after", d.burst_retry_after, low=0),
-        latency=t.number("latency", d.latency, low=0.0),
-        latency_jitter=t.number("latency_jitter", d.latency_jitter, low=0.0),
-        early_expiry_rate=t.number("early_expiry_rate", d.early_expiry_rate, low=0.0, high=1.0),
-        early_expiry=t.number("early_expiry", d.early_expiry, low=0.0),
-        late_create_rate=t.number("late_create_rate", d.late_create_rate, low=0.0, high=1.0),
-        late_create_delay=t.number("late_create_delay", d.late_create_delay, low=0.0),
-        late_create_drop=t.flag("late_create_drop", d.late_create_drop),
-        listing_lag=t.number("listing_lag", d.listing_lag, low=0.0),
-        messages_after_start=t.flag("messages_after_start", d.messages_after_start),
-        clock_skew=t.number("clock_skew", d.clock_skew, low=-86400.0, high=86400.0),
-        page_cap=t.number("page_cap", d.page_cap, low=0, high=1000),
-        other_campaigns=t.number("other_campaigns", d.other_campaigns, low=0, high=20),
-        answer_piece=t.number("answer_piece", d.answer_piece, low=0),
-        answer_pause=t.number("answer_pause", d.answer_pause, low=0.0),
-    )
+    """Every field of FaultSettings, read by its default's type and checked."""
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(FaultSettings):
+        default: Any = spec.default
+        name, meta = spec.name, spec.metadata
+        if isinstance(default, bool):
+            values[name] = t.flag(name, default)
+        elif isinstance(default, str):
+            values[name] = t.text(name, default, meta.get("choices", ()))
+        elif isinstance(default, tuple):
+            values[name] = t.int_list(name, list(default))
+        else:
+            kind = type(default)
+            high = meta.get("high", 1.0 if name.endswith("_rate") else None)
+            values[name] = t.number(name, default, low=kind(meta.get("low", 0)),
+                                    high=None if high is None else kind(high))
     t.finish()
-    return value
+    return FaultSettings(**values)
 
 
 def faults_from_mapping(data: Mapping[str, object], source: str = "faults") -> FaultSettings:

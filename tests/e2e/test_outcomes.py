@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.errors import JournalError
 from engine.export import Checkpoint, Export
-from engine.journal import JournalError
 from engine.outcomefile import OutputFile
 from engine.simulator import start_simulator
 from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings

@@ -1,0 +1,256 @@
+"""The run's events: one frozen dataclass each, one place that names their JSON fields.
+
+A run emits these to ``on_event`` as JSON objects (``to_json()``), one per line on the CLI's
+stdout. ``parse`` reads one back (progress.py does); ``schema()`` is the JSON Schema of the
+stream, built from these classes so it cannot drift from them (the README publishes it and a
+test checks the two agree). A new event is a new class here and the line that emits it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+
+from engine.rejections import Rejection
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """A value whose JSON names each field in camelCase."""
+
+    def to_json(self) -> dict[str, Any]:
+        return _json_of(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Fields):
+    """Base of every event: its fields under ``event``, the kind's name."""
+
+    KIND: ClassVar[str] = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.KIND, **_json_of(self)}
+
+
+def _json_of(value: Any) -> dict[str, Any]:
+    """A dataclass's fields in camelCase; a field that is itself a dataclass (the counts,
+    the totals) is spread into the same object."""
+    out: dict[str, Any] = {}
+    for spec in dataclasses.fields(value):
+        item = getattr(value, spec.name)
+        if dataclasses.is_dataclass(item):
+            out.update(_json_of(item))
+        else:
+            out[_camel(spec.name)] = item
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected(Event):
+    """A recipient that will not be sent: found bad while reading (source "local") or
+    refused by the server in a batch answer (source "server")."""
+
+    KIND: ClassVar[str] = "rejected"
+    index: int
+    line: int | None
+    to: str | None
+    error_code: str
+    description: str
+    batch_id: str | None
+    source: str
+
+    @classmethod
+    def of(cls, rejection: Rejection) -> Rejected:
+        return cls(rejection.index, rejection.line, rejection.to, rejection.error_code,
+                   rejection.description, rejection.batch_id, rejection.source)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSubmitted(Event):
+    """The server created a batch for a chunk (or one was adopted after a lost answer)."""
+
+    KIND: ClassVar[str] = "chunk_submitted"
+    chunk: int
+    batch_id: str
+    first_index: int
+    last_index: int
+    messages: int
+    batch_size: int
+    bytes: int
+    attempts: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFailed(Event):
+    """A chunk ended unsent ("failed": certainly not sent) or unknown ("unknown": it may
+    hold SMS; check it on RingCentral before sending its range again)."""
+
+    KIND: ClassVar[str] = "chunk_failed"
+    chunk: int
+    status: str
+    first_index: int
+    last_index: int
+    error: dict[str, Any] | None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts(Fields):
+    """A batch's message-status counts (None until they were read)."""
+
+    queued: int | None = None
+    sent: int | None = None
+    delivered: int | None = None
+    delivery_failed: int | None = None
+    sending_failed: int | None = None
+    error_code_counts: dict[str, int] = field(default_factory=dict)
+    cost: float | None = None
+    counts_read_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEvent(Event):
+    """An event about one batch of the run."""
+
+    chunk: int
+    batch_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCompleted(BatchEvent):
+    """A batch reached Completed: every message was handed on towards the carriers."""
+
+    KIND: ClassVar[str] = "batch_completed"
+    processed_count: int
+    counts: StatusCounts
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDelivered(BatchEvent):
+    """Every message of a batch has its receipt (``--wait delivered``)."""
+
+    KIND: ClassVar[str] = "batch_delivered"
+    counts: StatusCounts
+
+
+@dataclass(frozen=True, slots=True)
+class RunWarning(Event):
+    """Something the user should see even with -q ("preflight", "mostly-rejected")."""
+
+    KIND: ClassVar[str] = "warning"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Totals(Fields):
+    """The report's totals, as the summary event repeats them."""
+
+    records: int
+    sent: int
+    rejected_local: int
+    rejected_server: int
+    failed_chunks: int
+    unknown_chunks: int
+    adopted_chunks: int
+    delivered: int | None
+    delivery_failed: int | None
+    sending_failed: int | None
+    cost: float | None
+    statuses: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary(Event):
+    """The last event: the run's status and totals, and the requests it made."""
+
+    KIND: ClassVar[str] = "summary"
+    status: str
+    totals: Totals
+    requests: int = 0
+    throttled: int = 0
+
+
+EVENTS: tuple[type[Event], ...] = (Rejected, ChunkSubmitted, ChunkFailed, BatchCompleted,
+                                   BatchDelivered, RunWarning, Summary)
+_BY_KIND = {kind.KIND: kind for kind in EVENTS}
+
+
+def parse(data: dict[str, Any]) -> Event:
+    """An event back from its JSON; raises KeyError/TypeError on a malformed one."""
+    event = _from_json(_BY_KIND[data["event"]], data)
+    assert isinstance(event, Event)
+    return event
+
+
+def _from_json(kind: type[Any], data: dict[str, Any]) -> Any:
+    hints = get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(kind):
+        hint = hints[spec.name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            values[spec.name] = _from_json(hint, data)
+        elif _camel(spec.name) in data:
+            values[spec.name] = data[_camel(spec.name)]
+    return kind(**values)
+
+
+def _type_schema(hint: Any) -> dict[str, Any]:
+    if get_origin(hint) in (Union, types.UnionType):
+        options = [_type_schema(arg) for arg in get_args(hint)]
+        return {"anyOf": options}
+    if hint is type(None):
+        return {"type": "null"}
+    simple = {int: "integer", str: "string", float: "number", bool: "boolean"}
+    if hint in simple:
+        return {"type": simple[hint]}
+    if get_origin(hint) is dict or hint is dict:
+        return {"type": "object"}
+    raise TypeError(f"no JSON Schema type for {hint!r}")
+
+
+def _properties(kind: type[Any]) -> tuple[dict[str, Any], list[str]]:
+    hints = get_type_hints(kind)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for spec in dataclasses.fields(kind):
+        hint = hints[spec.name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            inner, needed = _properties(hint)
+            properties.update(inner)
+            required += needed
+            continue
+        properties[_camel(spec.name)] = _type_schema(hint)
+        required.append(_camel(spec.name))
+    return properties, required
+
+
+def object_schema(kind: type[Any]) -> dict[str, Any]:
+    """The JSON Schema of a dataclass's ``to_json``."""
+    properties, required = _properties(kind)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one line of the event stream."""
+    variants = []
+    for kind in EVENTS:
+        properties, required = _properties(kind)
+        variants.append({
+            "title": kind.__name__, "description": " ".join((kind.__doc__ or "").split()),
+            "type": "object",
+            "properties": {"event": {"const": kind.KIND}, **properties},
+            "required": ["event", *required],
+        })
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "a2p send event", "oneOf": variants}
+
+

@@ -1,0 +1,92 @@
+"""What ``engine.send`` is asked to do, as one frozen value (``SendOptions``).
+
+``engine.send(recipients, SendOptions(sender=..., text=...))`` and the keyword form
+``engine.send(recipients, sender=..., text=...)`` are the same call: the keywords build the
+options. Hooks (``on_event``, ``on_read``, ``on_wait``) and the seams a test replaces
+(``transport``, ``clock``, ``sleep``) are options too; ``stop`` is the event that ends a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from engine.config import Credentials, Settings
+from engine.errors import UsageError
+from engine.reader import ReadOptions
+
+if TYPE_CHECKING:
+    from engine.transport import Transport
+
+# accepted: every batch has an id; completed: every batch is Completed (the default);
+# delivered: and then every message has its receipt (or the delivery timeout passed).
+WAITS = ("completed", "accepted", "delivered")
+ON_AMBIGUOUS = ("reconcile", "resend", "fail")
+OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+# (records read so far, share of the input consumed when it is known)
+ReadProgress = Callable[[int, float | None], None]
+OnWait = Callable[[str, float], None]
+PathLike = str | os.PathLike[str]
+
+
+async def _ignore(event: dict[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """Every setting of one send. ``wait`` is one of WAITS; ``delivery_timeout`` bounds the
+    wait for receipts per batch. ``journal`` names the file the run records itself in
+    (created when the first chunk is about to be sent); ``resume`` continues the run a
+    journal describes (same input, sender and text), never sending an accepted chunk again;
+    ``report`` names a file the report is also written to. Setting ``stop`` ends the run
+    early: no request that creates a batch starts after it, requests on the wire finish, and
+    the report says ``interrupted``. ``on_wait(group, seconds)`` is told when requests wait
+    for a rate budget. ``preflight`` checks the sender before the first POST
+    (engine/preflight.py): a SenderError stops the run with nothing sent."""
+
+    sender: str | None = None
+    text: str | None = None
+    template: str | None = None
+    config: Settings | str | None = None
+    credentials: Credentials | None = None
+    read: ReadOptions | None = None
+    concurrency: int | None = None
+    max_batch_bytes: int | None = None
+    wait: str = "completed"
+    on_ambiguous: str = "reconcile"
+    delivery_timeout: float = 3600.0
+    revoke: bool = True
+    preflight: bool = True
+    journal: PathLike | None = None
+    resume: PathLike | None = None
+    report: PathLike | None = None
+    on_event: OnEvent = _ignore
+    on_read: ReadProgress | None = None
+    on_wait: OnWait | None = None
+    transport: Transport | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    stop: anyio.Event | None = None
+
+    def __post_init__(self) -> None:
+        if self.wait not in WAITS or self.on_ambiguous not in ON_AMBIGUOUS:
+            raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
+                             f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "
+                             f"{self.on_ambiguous!r}.")
+
+    @classmethod
+    def of(cls, options: SendOptions | None, keywords: dict[str, Any]) -> SendOptions:
+        """The options given, with ``keywords`` over them; an unknown keyword is refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(keywords) - names)
+        if unknown:
+            raise TypeError(f"send() got unexpected keyword arguments {', '.join(unknown)}; "
+                            f"the options are: {', '.join(sorted(names))}")
+        return dataclasses.replace(options or cls(), **keywords)

@@ -1,0 +1,123 @@
+"""The one owner of a run's chunk records: every state change goes through here, is written
+to the journal (and fsync'd) first, and only then told to the world as an event.
+
+The sender and the tracker decide; the recorder remembers. Nothing else holds a record
+mutably, so "what does the run know about chunk 12" has one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from types import MappingProxyType
+from typing import Any
+
+from engine.chunker import Chunk
+from engine.events import ChunkFailed, Event, Rejected
+from engine.journal import ChunkEntry, Journal, local_entry, state_entry
+from engine.lifecycle import Reason
+from engine.rejections import Aggregator, Rejection
+from engine.report import ChunkRecord
+
+Emit = Callable[[Event], Awaitable[None]]
+Origin = tuple[int | None, int | None]  # (input offset, file line) where a chunk begins
+
+
+class Recorder:
+    def __init__(self, emit: Emit, *, journal: Journal | None = None,
+                 open_journal: Callable[[], Journal] | None = None) -> None:
+        """``open_journal`` opens the journal when the first chunk is about to be sent, so a
+        run that ends before (refused login, --strict, a stop) leaves nothing that blocks the
+        same command; ``journal``: one already open (a resumed run)."""
+        self._emit = emit
+        self._journal = journal
+        self._open_journal = open_journal
+        self._held: list[dict[str, Any]] = []
+        self._records: dict[int, ChunkRecord] = {}
+        self._origins: dict[int, Origin] = {}
+        self.aggregator = Aggregator()
+
+    @property
+    def records(self) -> MappingProxyType[int, ChunkRecord]:
+        return MappingProxyType(self._records)
+
+    def origin(self, number: int) -> Origin:
+        return self._origins.get(number, (None, None))
+
+    def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin]) -> None:
+        """The records a resumed run's journal holds."""
+        self._records.update(records)
+        self._origins.update(origins)
+
+    # the journal ------------------------------------------------------------------------
+
+    def record_for(self, chunk: Chunk) -> ChunkRecord:
+        """The chunk's record, journaled (range and input offset) before anything is sent."""
+        record = ChunkRecord(chunk.number, chunk.first_position, chunk.last_position,
+                             chunk.count, chunk.size)
+        self._records[chunk.number] = record
+        line = chunk.index.locate(1)[1] if chunk.count else None
+        self._origins[chunk.number] = (chunk.start_offset, line)
+        self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
+                               record.bytes, chunk.start_offset, line).to_json())
+        return record
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        if self._journal is None and self._open_journal is not None:
+            if entry["type"] != "chunk":
+                self._held.append(entry)
+                return
+            self.keep_journal()
+        if self._journal is not None:
+            self._journal.write(entry)
+
+    def keep_journal(self) -> None:
+        """Write the journal held back so far. Called before the first chunk, and when a run
+        ends without one (every record rejected locally), so `a2p outcomes` still has it."""
+        if self._journal is None and self._open_journal is not None:
+            self._journal, self._open_journal = self._open_journal(), None
+            for held in self._held:
+                self._journal.write(held)
+            self._held.clear()
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+
+    def save(self, record: ChunkRecord, **extra: Any) -> None:
+        """The record's new state, written (and fsync'd) before the run goes on."""
+        if self._journal is not None:
+            self._journal.write(state_entry(record, **extra))
+
+    def move(self, record: ChunkRecord, state: str, reason: Reason | None = None,
+             note: str | None = None, **extra: Any) -> None:
+        """A state change through the lifecycle table, journaled; ``reason`` and ``note``
+        replace the record's when given."""
+        record.move(state)
+        if reason is not None:
+            record.reason = reason
+        if note is not None:
+            record.note = note
+        self.save(record, **extra)
+
+    # what the world is told -------------------------------------------------------------
+
+    async def emit(self, event: Event) -> None:
+        await self._emit(event)
+
+    async def failed(self, record: ChunkRecord) -> None:
+        """A chunk_failed event for a record that ended failed or unknown."""
+        await self._emit(ChunkFailed(record.number, record.state, record.first, record.last,
+                                     record.error, record.note))
+
+    async def local(self, rejections: list[Rejection]) -> None:
+        """Rejections the reader found: journaled, counted, told."""
+        if rejections:
+            self._write(local_entry(rejections))
+        for rejection in rejections:
+            self.aggregator.add_local(rejection)
+            await self._emit(Rejected.of(rejection))
+
+    async def rejected(self, rejections: Iterable[Rejection]) -> None:
+        for rejection in rejections:
+            await self._emit(Rejected.of(rejection))
+

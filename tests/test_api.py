@@ -1,0 +1,62 @@
+"""The library door on fakes: one frozen options object, or keywords that build it; the
+library never imports the simulator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import engine
+from engine.errors import UsageError
+from engine.options import SendOptions
+from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
+
+
+def options(**changes: Any) -> SendOptions:
+    clock = FakeClock()
+    return SendOptions(sender=SENDER, text="Hi", config=settings(), credentials=CREDENTIALS,
+                       transport=MockTransport(FakeA2P()), clock=clock, sleep=clock.sleep,
+                       preflight=False, **changes)
+
+
+async def test_an_options_object_and_keywords_make_the_same_run() -> None:
+    """send(recipients, options) and send(recipients, **keywords) send the same batches."""
+    numbers = [f"+1415555{k:04d}" for k in range(25)]
+    by_object = await engine.send(numbers, options(max_batch_bytes=300))
+    given = options()
+    keywords = {name: getattr(given, name) for name in
+                ("sender", "text", "config", "credentials", "clock", "sleep", "preflight")}
+    by_keywords = await engine.send(numbers, transport=MockTransport(FakeA2P()),
+                                    max_batch_bytes=300, **keywords)
+    for report in (by_object, by_keywords):
+        assert report["status"] == "completed"
+        assert report["totals"]["sent"] == 25
+    assert [b["messages"] for b in by_object["batches"]] == \
+        [b["messages"] for b in by_keywords["batches"]]
+
+
+async def test_keywords_change_the_options_given() -> None:
+    """A keyword next to an options object wins over the object's value."""
+    report = await engine.send(["+14155550100"], options(), wait="accepted")
+    assert report["settings"]["wait"] == "accepted"
+    assert report["batches"][0]["status"] == "accepted"
+
+
+def test_a_misspelt_option_or_a_bad_value_is_refused_with_the_choices() -> None:
+    """An unknown keyword names the options; a bad wait names the allowed values."""
+    with pytest.raises(TypeError, match="unexpected keyword arguments sendr"):
+        SendOptions.of(None, {"sendr": SENDER})
+    with pytest.raises(UsageError, match="wait must be one of completed, accepted"):
+        SendOptions(wait="forever")
+
+
+def test_the_library_path_imports_no_simulator() -> None:
+    """engine.send, engine.outcomes and the CLI's send path load nothing of the simulator."""
+    code = ("import sys, engine, engine.api, engine.export, engine.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('engine.simulator')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

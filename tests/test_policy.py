@@ -1,0 +1,93 @@
+"""The one retry policy: what an answer means for each kind of request, and what comes next."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.policy import (
+    NO_ANSWER,
+    NOT_SENT,
+    Action,
+    Kind,
+    Rules,
+    Verdict,
+    classify,
+    decide,
+    resendable,
+    unanswered,
+)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504, 599])
+def test_server_errors_are_ambiguous_for_a_batch_post_and_retried_for_a_get(status: int) -> None:
+    """A 5xx may follow a created batch, so a POST is reconciled; a GET is just repeated."""
+    assert classify(status, Kind.CREATE) is Verdict.AMBIGUOUS
+    assert decide(classify(status, Kind.CREATE), 1).action is Action.RECONCILE
+    assert classify(status, Kind.READ) is Verdict.RETRY
+    assert decide(classify(status, Kind.READ), 1).action is Action.RETRY
+
+
+def test_each_status_means_what_the_api_documents_for_a_batch_post() -> None:
+    """201 done, 429/503 retried, 401 refreshed, 413 split, any other 4xx refused."""
+    assert [classify(s) for s in (201, 429, 503, 401, 413, 400, 404)] == [
+        Verdict.OK, Verdict.RETRY, Verdict.RETRY, Verdict.REFRESH, Verdict.SPLIT,
+        Verdict.FAIL, Verdict.FAIL]
+
+
+def test_token_calls_retry_only_a_rate_limit() -> None:
+    """A refused login is reported at once; only a 429 is worth repeating."""
+    assert classify(429, Kind.TOKEN) is Verdict.RETRY
+    assert [classify(s, Kind.TOKEN) for s in (400, 401, 500, 503)] == [Verdict.FAIL] * 4
+
+
+def test_no_answer_is_ambiguous_only_for_a_request_that_went_out_and_creates() -> None:
+    """No connection: certainly not sent. Sent without answer: ambiguous for a POST only."""
+    assert unanswered(False, Kind.CREATE) is Verdict.RETRY
+    assert unanswered(True, Kind.CREATE) is Verdict.AMBIGUOUS
+    assert unanswered(True, Kind.READ) is Verdict.RETRY
+
+
+def test_retries_back_off_with_jitter_and_stop_at_the_attempt_limit() -> None:
+    """Each retry waits within the doubling cap; the last attempt gives up."""
+    rules = Rules(max_attempts=4, backoff_initial=1.0, backoff_max=3.0)
+    rng = random.Random(7)
+    delays = [decide(Verdict.RETRY, n, rules=rules, rng=rng) for n in (1, 2, 3)]
+    assert all(step.action is Action.RETRY for step in delays)
+    assert all(0 <= s.delay <= cap for s, cap in zip(delays, (1.0, 2.0, 3.0), strict=True))
+    assert decide(Verdict.RETRY, 4, rules=rules).action is Action.GIVE_UP
+
+
+def test_a_rate_limited_retry_waits_no_longer_than_the_budget_holds_it() -> None:
+    """Retry-After is held by the shared rate budget, so the retry adds no sleep of its own."""
+    assert decide(Verdict.RETRY, 1, retry_after=60.0).delay == 0.0
+
+
+def test_a_deadline_gives_up_before_the_attempts_run_out() -> None:
+    """With a deadline, the elapsed time ends the retries too."""
+    rules = Rules(max_attempts=100, deadline=30.0)
+    assert decide(Verdict.RETRY, 2, 29.0, rules=rules).action is Action.RETRY
+    assert decide(Verdict.RETRY, 2, 30.0, rules=rules).action is Action.GIVE_UP
+
+
+def test_a_401_is_refreshed_once_then_refused() -> None:
+    """The one refresh a request gets; a second 401 is a refusal."""
+    assert decide(Verdict.REFRESH, 1, may_refresh=True).action is Action.REFRESH
+    assert decide(Verdict.REFRESH, 2).action is Action.FAIL
+
+
+@pytest.mark.parametrize(("status", "code", "proved", "expected"), [
+    (None, NOT_SENT, False, True),      # no connection: never went out
+    (429, "CMN-429", False, True),      # the server says it did nothing
+    (503, "CMN-503", False, True),
+    (500, "HTTP-500", False, False),    # may have been created: not without proof
+    (502, "HTTP-502", True, True),      # proved absent by reconciliation
+    (None, NO_ANSWER, False, False),
+    (None, NO_ANSWER, True, True),
+    (400, "CMN-101", False, False),     # refused for its content
+])
+def test_a_resumed_run_resends_a_failed_chunk_only_when_it_was_certainly_not_sent(
+        status: int | None, code: str, proved: bool, expected: bool) -> None:
+    """Resume asks the same policy as the sender: 5xx on a POST needs proof of absence."""
+    assert resendable(status, code, proved) is expected

@@ -1,0 +1,98 @@
+"""Resuming from a journal: what was settled stays settled, what may have been sent is looked
+for again, what certainly was not is read and sent again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import lifecycle
+from engine.journal import ChunkEntry, Journal, read_journal, state_entry
+from engine.lifecycle import Reason
+from engine.policy import NO_ANSWER, NOT_SENT
+from engine.rejections import Aggregator
+from engine.report import ChunkRecord
+from engine.resume import restore
+
+
+def record(number: int, first: int, last: int, state: str, **fields: object) -> ChunkRecord:
+    made = ChunkRecord(number, first, last, last - first + 1, 100, state=state)
+    for name, value in fields.items():
+        setattr(made, name, value)
+    return made
+
+
+def journal_of(tmp_path: Path, *records: ChunkRecord) -> Path:
+    path = tmp_path / "run.journal"
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    for made in records:
+        journal.write(ChunkEntry(made.number, made.first, made.last, made.count, made.bytes,
+                                 made.first + 10, made.first + 2).to_json())
+        journal.write(state_entry(made))
+    journal.close()
+    return path
+
+
+def test_accepted_and_refused_chunks_are_skipped_and_in_flight_ones_reconciled(
+        tmp_path: Path) -> None:
+    """An accepted range is never read again; a chunk caught submitting is reconciled."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.ACCEPTED, batch_id="b1"),
+                      record(2, 10, 19, lifecycle.SUBMITTING),
+                      record(3, 20, 29, lifecycle.FAILED, reason=Reason.REFUSED,
+                             error={"status": 400, "errorCode": "CMN-101", "message": "x"}))
+    aggregator = Aggregator()
+    plan = restore(read_journal(path), aggregator)
+    assert plan.skip == [(0, 9), (10, 19), (20, 29)]
+    assert [e["chunk"] for e in plan.in_flight] == [2]
+    assert plan.records[1].batch_id == "b1"
+    assert aggregator.sent == 10
+    assert plan.next_number == 3
+
+
+def test_a_chunk_certainly_not_sent_is_read_again_from_its_offset(tmp_path: Path) -> None:
+    """No connection (NOT-SENT) or a 503: the policy says resend, so it is planned again and
+    the input is read from where it began."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.ACCEPTED, batch_id="b1"),
+                      record(2, 10, 19, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                             error={"errorCode": NOT_SENT, "message": "down"}),
+                      record(3, 20, 29, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                             error={"status": 503, "errorCode": "CMN-503", "message": "x"}))
+    plan = restore(read_journal(path), Aggregator())
+    assert plan.skip == [(0, 9)]
+    assert plan.read_from is not None
+    assert plan.read_from["chunk"] == 2
+    assert plan.read_from["offset"] == 20
+
+
+def test_a_5xx_on_a_post_is_resent_only_after_reconciliation_proved_it_absent(
+        tmp_path: Path) -> None:
+    """A 502 may have created the batch: without proof it stays failed and skipped."""
+    unproven = record(1, 0, 9, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                      error={"status": 502, "errorCode": "HTTP-502", "message": "x"})
+    proven = record(2, 10, 19, lifecycle.FAILED, reason=Reason.PROVED_ABSENT,
+                    error={"errorCode": NO_ANSWER, "message": "x"})
+    plan = restore(read_journal(journal_of(tmp_path, unproven, proven)), Aggregator())
+    assert plan.skip == [(0, 9)]
+    assert plan.read_from is not None
+    assert plan.read_from["chunk"] == 2
+
+
+def test_an_unknown_left_by_a_failed_reconciliation_is_looked_for_again(
+        tmp_path: Path) -> None:
+    """Reason not-reconciled reopens the chunk (unknown → ambiguous); an unreadable answer
+    does not: that batch may hold SMS and the user decides."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.UNKNOWN, reason=Reason.NOT_RECONCILED),
+                      record(2, 10, 19, lifecycle.UNKNOWN, reason=Reason.UNREADABLE))
+    plan = restore(read_journal(path), Aggregator())
+    assert plan.records[1].state == lifecycle.AMBIGUOUS
+    assert plan.records[2].state == lifecycle.UNKNOWN
+    assert [e["chunk"] for e in plan.in_flight] == [1]
+
+
+def test_a_record_round_trips_through_its_json() -> None:
+    """What the journal writes of a record is what a resume reads back."""
+    made = record(4, 5, 9, lifecycle.COMPLETED, batch_id="b", attempts=2, cost=0.01,
+                  reason=Reason.ADOPTED, adopted=True, error_codes={"SMS-UP-410": 1})
+    assert ChunkRecord.from_json(made.to_json()) == made
