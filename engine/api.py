@@ -40,7 +40,7 @@ from engine.rejections import Rejection, mostly_rejected
 from engine.report import build_report, now_iso
 from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
-from engine.sources import open_input
+from engine.sources import is_stream, open_input
 from engine.tracker import Tracker
 from engine.transport import AiohttpTransport, Transport
 
@@ -344,7 +344,7 @@ def _simulator_credentials(settings: Settings) -> Credentials:
 
 
 def _is_path(recipients: Recipients) -> bool:
-    return isinstance(recipients, str | os.PathLike) and str(recipients) != "-"
+    return isinstance(recipients, str | os.PathLike) and not is_stream(str(recipients))
 
 
 def _adopt_plan(run: Run, chunker: Chunker, plan: ResumePlan) -> None:

@@ -22,6 +22,7 @@ import orjson
 
 from engine.errors import UsageError
 from engine.rejections import Rejection
+from engine.sources import is_stream
 
 VERSION = 1
 HEAD_BYTES = 64 * 1024
@@ -33,7 +34,7 @@ class JournalError(UsageError):
 
 def input_identity(path: str) -> dict[str, Any]:
     """What resume compares to refuse a changed input: size, mtime and a digest of its head."""
-    if path == "-":
+    if is_stream(path):  # peeking at a pipe's head would consume it
         return {"kind": "stream"}
     stat = os.stat(path)
     with open(path, "rb") as handle:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +12,19 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from engine.errors import InputError
+
+
+def is_stream(name: str) -> bool:
+    """``-``, a pipe, a FIFO, ``/dev/fd/N`` (``<(zcat list.gz)``), a socket or a device: data
+    that can be read only once, so it is never peeked at, measured or read again. A regular
+    file or a directory is not; nor is a missing path (open_input names that problem)."""
+    if name == "-":
+        return True
+    try:
+        mode = os.stat(name).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _open(path: Path) -> BinaryIO:

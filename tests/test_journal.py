@@ -77,3 +77,22 @@ def test_an_empty_journal_says_start_again_and_may_be_replaced(tmp_path: Path) -
         read_journal(path)
     Journal.create(path, {"runId": "again"}).close()
     assert read_journal(path).header["runId"] == "again"
+
+
+def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> None:
+    """A FIFO's identity is a stream: opening it to digest its head would block or eat data."""
+    import os
+
+    from engine.journal import input_identity
+
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(fifo, os.O_WRONLY)
+    try:
+        os.write(writer, b"+14155550100\n")
+        assert input_identity(str(fifo)) == {"kind": "stream"}
+        assert os.read(reader, 100) == b"+14155550100\n"  # still there for the reader
+    finally:
+        os.close(writer)
+        os.close(reader)

@@ -119,3 +119,20 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(engine.preflight)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+def test_a_fifo_gets_no_size_estimate_and_is_not_read(tmp_path: Path) -> None:
+    """A FIFO is not sampled for an estimate: the sample would be taken from the run."""
+    import os
+
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(fifo, os.O_WRONLY)
+    try:
+        os.write(writer, b"+14155550100\n")
+        assert estimate_recipients(str(fifo)) is None
+        assert os.read(reader, 100) == b"+14155550100\n"  # still there for the reader
+    finally:
+        os.close(writer)
+        os.close(reader)

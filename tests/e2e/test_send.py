@@ -265,3 +265,31 @@ async def test_reconciliation_never_adopts_another_campaigns_batch(start: Start)
     assert batch["note"]
     assert "adopted" in batch["note"]
     assert {batch["batchId"]} == ours  # the batch our lost request created, not the other
+
+
+async def test_a_pipe_path_is_sent_whole_and_never_peeked(start: Start) -> None:
+    """A /dev/fd/N pipe (`a2p send <(zcat list.gz)`) sends every recipient: nothing is lost."""
+    import os
+    import threading
+    from collections import Counter
+
+    running, settings = await start()
+    numbers = [f"+1415555{i:04d}" for i in range(10000)]  # 130 KB: more than any peek
+    read_end, write_end = os.pipe()
+    data = "".join(n + "\n" for n in numbers).encode()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as handle:
+            handle.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        report = await engine.send(f"/dev/fd/{read_end}", sender=SENDER, text="Hi",
+                                   config=settings, credentials=DEMO_CREDENTIALS,
+                                   wait="accepted")
+    finally:
+        feeder.join(5)
+        os.close(read_end)
+    assert Counter(ledger_numbers(running)) == Counter(numbers)
+    assert report["totals"]["records"] == len(numbers)
