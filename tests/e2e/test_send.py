@@ -293,3 +293,13 @@ async def test_a_pipe_path_is_sent_whole_and_never_peeked(start: Start) -> None:
         os.close(read_end)
     assert Counter(ledger_numbers(running)) == Counter(numbers)
     assert report["totals"]["records"] == len(numbers)
+
+
+async def test_an_item_with_a_lone_surrogate_is_reported_not_a_crash(start: Start) -> None:
+    """A lone surrogate in one item's text rejects that record; the others are sent."""
+    running, settings = await start()
+    report = await engine.send([("+14155550100", "a\ud800"), ("+14155550101", "ok")],
+                               sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, wait="accepted")
+    assert ledger_numbers(running) == ["+14155550101"]
+    assert [(r["index"], r["errorCode"]) for r in report["rejected"]] == [(0, "LCL-BAD-UTF8")]
