@@ -19,6 +19,7 @@ import anyio
 from engine import basicauth
 from engine.config import Credentials, Settings
 from engine.errors import AmbiguousSendError, AuthError, RequestRejectedError, ServerError
+from engine.paging import PageWalk
 from engine.policy import backoff, retry_after
 from engine.ratebudget import RateBudget
 from engine.transport import BadBodyError, NotSentError, Reply, Transport, page_of
@@ -254,8 +255,9 @@ class ApiClient:
     async def batches(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Every batch a listing returns, page after page (up to 1000 a page)."""
         query = {"perPage": 1000, **params}
+        walk = PageWalk("GET .../batches")
         while True:
-            records, token = page_of(await self.get_json("/batches", query))
+            records, token = walk.page(page_of(await self.get_json("/batches", query)))
             for record in records:
                 yield record
             if not token:

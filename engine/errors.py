@@ -9,7 +9,8 @@
     │   └── SenderError            --from is not an A2P number of this user, or cannot be checked
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
-    │   └── RequestRejectedError   a 4xx with RingCentral's error code
+    │   ├── RequestRejectedError   a 4xx with RingCentral's error code
+    │   └── PagingError            a listing that never ends (a page token repeated)
     ├── AmbiguousSendError         a request went out and no answer came: it may have been sent
     └── StoppedError               the run was stopped before this request went out: not sent
 
@@ -74,6 +75,10 @@ class RequestRejectedError(ServerError):
         self.status = status
         self.error_code = error_code
         super().__init__(f"HTTP {status} {error_code}: {message}")
+
+
+class PagingError(ServerError):
+    """A paged listing repeated a page token or went on past any sensible number of pages."""
 
 
 class AmbiguousSendError(EngineError):

@@ -27,6 +27,8 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.paging import PageWalk
+
 MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
 
 
@@ -124,6 +126,7 @@ class Reconciliation:
     _unsure: dict[str, str] = field(default_factory=dict)
     _not_ours: set[str] = field(default_factory=set)
     _found: dict[str, Any] | None = None
+    _walk: PageWalk = field(default_factory=lambda: PageWalk("GET .../batches"))
 
     def __post_init__(self) -> None:
         self._next_look = self.started
@@ -145,11 +148,14 @@ class Reconciliation:
             return Wait(self._next_look - now)
         self._look_started, self._token, self._listing_done = now, None, False
         self._unsure.clear()
+        self._walk = PageWalk("GET .../batches (looking for a batch whose answer was lost)")
         self.looks += 1
         return ReadListing(self._params())
 
     def listing(self, records: list[dict[str, Any]], next_token: str | None) -> None:
-        """One page of the sender's batches since ``date_from``."""
+        """One page of the sender's batches since ``date_from``; a repeated page token raises
+        PagingError."""
+        _, next_token = self._walk.page((records, next_token))
         self._queue += [r for r in records if self._candidate(r)]
         self._token = next_token
         self._listing_done = next_token is None

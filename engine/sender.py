@@ -22,6 +22,7 @@ from engine.client import ApiClient, error_of
 from engine.config import Settings
 from engine.errors import AmbiguousSendError, EngineError, StoppedError
 from engine.journal import Journal
+from engine.paging import PageWalk
 from engine.policy import Verdict, backoff, classify
 from engine.ratebudget import unless_stopped
 from engine.reconcile import (
@@ -483,8 +484,9 @@ async def recover_rejections(run: Run, record: ChunkRecord) -> None:
         return
     held: Counter[str] = Counter()
     params: dict[str, Any] = {"batchId": record.batch_id, "perPage": 1000}
+    walk = PageWalk(f"GET .../messages of batch {record.batch_id}")
     while True:
-        records, token = page_of(await run.client.get_json("/messages", params))
+        records, token = walk.page(page_of(await run.client.get_json("/messages", params)))
         held.update(m["to"][0] for m in records if isinstance(m.get("to"), list) and m["to"])
         if not token:
             break

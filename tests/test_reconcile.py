@@ -192,3 +192,19 @@ def test_a_zero_window_takes_one_look() -> None:
     """window 0: one look decides (the old behaviour, for a server known to be immediate)."""
     step, r, _ = drive(Server(), window=0.0)
     assert (step, r.looks) == (Absent(), 1)
+
+
+def test_a_listing_that_repeats_its_page_token_ends_the_search() -> None:
+    """A server repeating its nextPageToken ends the look with PagingError, not a hang."""
+    import pytest
+
+    from engine.errors import PagingError
+
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=10.0,
+                       date_from="2026-11-25T12:00:00+00:00")
+    assert isinstance(r.next(0.0), ReadListing)
+    r.listing([], "again")
+    assert r.next(0.0) == ReadListing({"from": SENDER, "dateFrom": "2026-11-25T12:00:00+00:00",
+                                       "pageToken": "again"})
+    with pytest.raises(PagingError, match="a second time"):
+        r.listing([], "again")
