@@ -38,7 +38,15 @@ from engine.ratebudget import OnWait, unless_stopped
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection, mostly_rejected
 from engine.report import build_report, now_iso
-from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
+from engine.resume import (
+    ResumePlan,
+    check_matches,
+    covered,
+    others,
+    rebuild_chunk,
+    restore,
+    without,
+)
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
 from engine.sources import is_stream, open_input
 from engine.tracker import Tracker
@@ -417,7 +425,7 @@ def _in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | 
             out.append(entry)
             continue
         _, blocks = _read_file_from(str(recipients), options, lambda r: None, entry, stack)
-        out.append(rebuild_chunk(blocks, entry, sender, text))
+        out.append(rebuild_chunk(blocks, entry, sender, text, others(plan.records, entry)))
     return out
 
 
@@ -443,7 +451,7 @@ def _rebuilder(path: str, options: ReadOptions, sender: str, text: str | None, r
         def build() -> Chunk:
             with ExitStack() as stack:
                 _, blocks = _read_file_from(path, options, lambda r: None, entry, stack)
-                return rebuild_chunk(blocks, entry, sender, text)
+                return rebuild_chunk(blocks, entry, sender, text, others(run.records, entry))
 
         return await anyio.to_thread.run_sync(build)
 

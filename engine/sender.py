@@ -37,6 +37,7 @@ from engine.reconcile import (
 )
 from engine.rejections import SERVER, Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
+from engine.resume import check_rebuilt
 from engine.transport import BadBodyError, NotSentError, Reply, page_of
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -388,6 +389,7 @@ async def _parked(run: Run, chunk: Chunk, record: ChunkRecord,
             return
         if light and run.rebuild is not None:
             chunk = await run.rebuild(chunk.number)
+            check_rebuilt(chunk.number, expected_of(run, chunk), expected)
     finally:
         if not light:
             run.parked.release()

@@ -96,3 +96,16 @@ def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> 
     finally:
         os.close(writer)
         os.close(reader)
+
+
+def test_a_rebuilt_chunk_with_other_recipients_of_the_same_count_is_refused() -> None:
+    """A chunk read again must hold the same recipients and texts, not just as many."""
+    from engine.reconcile import Expected
+    from engine.resume import check_rebuilt
+
+    sent = Expected.of("+16505550100", [("+14155550100", "Hi"), ("+14155550101", "Hi")])
+    check_rebuilt(3, Expected.of("+16505550100", [("+14155550101", "Hi"),
+                                                  ("+14155550100", "Hi")]), sent)
+    with pytest.raises(JournalError, match="chunk 3: the input now gives other recipients"):
+        check_rebuilt(3, Expected.of("+16505550100", [("+14155550100", "Hi"),
+                                                      ("+14155550102", "Hi")]), sent)
