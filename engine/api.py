@@ -393,7 +393,8 @@ def _source(recipients: Recipients, options: ReadOptions, chunker: Chunker,
             plan: ResumePlan | None = None) -> Iterator[Chunk] | AsyncIterator[Chunk]:
     skip = plan.skip if plan is not None else []
     if _is_path(recipients):
-        entry = plan.read_from if plan is not None else None
+        # a --dedupe run reads from the top, so its seen-set holds every earlier number
+        entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = _read_file_from(str(recipients), options, sink, entry, stack)
         run.share_read = _share_of(stream)
         return _chunks(without(blocks, skip) if skip else blocks, chunker)
@@ -424,7 +425,8 @@ def _in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | 
         if not _is_path(recipients):
             out.append(entry)
             continue
-        _, blocks = _read_file_from(str(recipients), options, lambda r: None, entry, stack)
+        start = None if options.dedupe else entry  # dedupe needs every earlier number
+        _, blocks = _read_file_from(str(recipients), options, lambda r: None, start, stack)
         out.append(rebuild_chunk(blocks, entry, sender, text, others(plan.records, entry)))
     return out
 
