@@ -25,11 +25,19 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engine.paging import PageWalk
 
 MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
+# How much earlier than the moment the lost request went out (as the engine reckons the
+# server's clock) a batch it created may be stamped. That reckoning already errs early: a Date
+# header is cut to the second and read after the trip back, and a creationTime is stamped
+# before it is read. What is left is skew between the server's own hosts and drift between
+# readings, well under a second with NTP; 3 s covers it with room. Not a minute: a smoke test
+# of the same text to the first rows, sent a little earlier, must never be taken for ours.
+CLOCK_MARGIN = 3.0
 
 
 def _digest(*parts: str) -> int:
@@ -118,6 +126,7 @@ class Reconciliation:
     interval: float = 1.0
     max_interval: float = 60.0
     looks: int = 0
+    created_after: float | None = None  # server clock: when the lost request went out
     _look_started: float | None = None
     _next_look: float = 0.0
     _token: str | None = None
@@ -207,7 +216,19 @@ class Reconciliation:
         batch_id, size = batch.get("id"), batch.get("batchSize")
         return isinstance(batch_id, str) and batch_id not in self.owned and \
             batch_id not in self._not_ours and batch.get("from", self.expected.sender) == \
-            self.expected.sender and type(size) is int and 0 < size <= self.expected.count
+            self.expected.sender and type(size) is int and 0 < size <= self.expected.count \
+            and not self._too_early(batch.get("creationTime"))
+
+    def _too_early(self, creation_time: Any) -> bool:
+        """Created before the lost request went out: an earlier batch (a smoke test to part
+        of the list, a previous run), never this request's. No stamp: cannot tell, so kept."""
+        if self.created_after is None or not isinstance(creation_time, str):
+            return False
+        try:
+            stamp = datetime.fromisoformat(creation_time).timestamp()
+        except ValueError:
+            return False
+        return stamp < self.created_after - CLOCK_MARGIN
 
     def _matches(self, message: Any) -> bool:
         """Same recipient with the same text: another campaign from this sender to the same

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engine import lifecycle
@@ -195,3 +196,14 @@ def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
         raise JournalError(f"chunk {number}: the input now gives other recipients or texts "
                            "than the request sent before; the input changed. Check the "
                            "batches on RingCentral before sending again.")
+
+
+def server_time(submitted_at: str | None, offset: float) -> float | None:
+    """When a journaled request went out (``submittedAt``, this machine's clock), on the
+    server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
+    if not submitted_at:
+        return None
+    try:
+        return datetime.fromisoformat(submitted_at).timestamp() + offset
+    except ValueError:
+        return None

@@ -37,7 +37,7 @@ from engine.reconcile import (
 )
 from engine.rejections import SERVER, Aggregator, BadAnswerError, Rejection
 from engine.report import ChunkRecord, now_iso
-from engine.resume import check_rebuilt
+from engine.resume import check_rebuilt, server_time
 from engine.transport import BadBodyError, NotSentError, Reply, page_of
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -180,7 +180,9 @@ async def recover(run: Run, caught: Chunk | dict[str, Any],
     record = run.records[caught.number]
     record.state = lifecycle.SUBMITTING
     record.error = {"errorCode": "NO-ANSWER", "message": "in flight when the run stopped"}
-    if not await settle_ambiguous(run, caught, record, on_accepted, since=run.resume_since):
+    sent = server_time(record.submitted_at, run.client.server_now() - time.time())
+    if not await settle_ambiguous(run, caught, record, on_accepted, since=run.resume_since,
+                                  created_after=sent):
         async with run.slots:
             await submit(run, caught, record, on_accepted)
 
@@ -407,7 +409,8 @@ def expected_of(run: Run, chunk: Chunk) -> Expected:
 async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
                            on_accepted: Callable[[ChunkRecord], None],
                            expected: Expected | None = None,
-                           since: float | None = None) -> bool:
+                           since: float | None = None,
+                           created_after: float | None = None) -> bool:
     """True when the chunk is settled (adopted or unknown); False when it may be resent."""
     if record.state != lifecycle.AMBIGUOUS:
         record.move(lifecycle.AMBIGUOUS)
@@ -416,7 +419,8 @@ async def settle_ambiguous(run: Run, chunk: Chunk, record: ChunkRecord,
         return False
     if run.on_ambiguous == "reconcile":
         try:
-            step = await find_batch(run, expected or expected_of(run, chunk), since)
+            step = await find_batch(run, expected or expected_of(run, chunk), since,
+                                    created_after)
         except EngineError as exc:
             record.note = f"could not reconcile: {exc}"
         else:
@@ -446,15 +450,18 @@ async def adopt(run: Run, chunk: Chunk, record: ChunkRecord, batch: dict[str, An
     await accept(run, chunk, record, Reply(201, {}, body), on_accepted)
 
 
-async def find_batch(run: Run, expected: Expected, since: float | None = None
-                     ) -> Adopt | Absent | Undecided:
+async def find_batch(run: Run, expected: Expected, since: float | None = None,
+                     created_after: float | None = None) -> Adopt | Absent | Undecided:
     """The thin loop around the reconciliation decision: it only reads and sleeps.
 
     ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when the
-    request went out, or where a resumed run's history begins; now when not given."""
+    request went out, or where a resumed run's history begins; now when not given. Only a
+    batch created after ``created_after`` (default ``since``) can be the request's."""
     retry = run.settings.retry
-    start = (run.client.server_now() if since is None else since) - DATE_MARGIN
+    sent = run.client.server_now() if since is None else since
+    start = sent - DATE_MARGIN
     search = Reconciliation(expected, run.owned, started=run.clock(),
+                            created_after=sent if created_after is None else created_after,
                             window=retry.reconcile_window,
                             date_from=datetime.fromtimestamp(start, UTC).isoformat(),
                             interval=max(retry.backoff_initial, 0.01),

@@ -208,3 +208,30 @@ def test_a_listing_that_repeats_its_page_token_ends_the_search() -> None:
                                        "pageToken": "again"})
     with pytest.raises(PagingError, match="a second time"):
         r.listing([], "again")
+
+
+def test_a_batch_created_before_the_request_went_out_is_never_a_candidate() -> None:
+    """A same-text batch to some of the chunk, created well before the lost request, is an
+    earlier run's; one stamped within the clock margin of the request is still looked at."""
+    from datetime import UTC, datetime
+
+    sent = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
+
+    def stamp(seconds: float) -> str:
+        return datetime.fromtimestamp(sent + seconds, UTC).isoformat()
+
+    def search(created: str) -> Step:
+        r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=0.0,
+                           date_from=stamp(-60), created_after=sent)
+        first = next(iter(OURS))
+        assert isinstance(r.next(0.0), ReadListing)
+        r.listing([{"id": "b", "from": SENDER, "batchSize": 1, "creationTime": created}], None)
+        step = r.next(0.1)
+        if isinstance(step, ReadMessages):
+            r.messages("b", [{"to": [first], "text": "Hi"}])
+            step = r.next(0.2)
+        return step
+
+    assert isinstance(search(stamp(-30)), Absent)  # a smoke test half a minute before
+    assert isinstance(search(stamp(-1)), Adopt)  # the Date header's second: could be ours
+    assert isinstance(search(stamp(+2)), Adopt)
