@@ -81,21 +81,13 @@ def test_an_empty_journal_says_start_again_and_may_be_replaced(tmp_path: Path) -
 
 def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> None:
     """A FIFO's identity is a stream: opening it to digest its head would block or eat data."""
-    import os
-
     from engine.journal import input_identity
+    from tests.lists import fed_fifo
 
-    fifo = tmp_path / "list.fifo"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    writer = os.open(fifo, os.O_WRONLY)
-    try:
-        os.write(writer, b"+14155550100\n")
+
+    with fed_fifo(tmp_path, b"+14155550100\n") as (fifo, rest):
         assert input_identity(str(fifo)) == {"kind": "stream"}
-        assert os.read(reader, 100) == b"+14155550100\n"  # still there for the reader
-    finally:
-        os.close(writer)
-        os.close(reader)
+        assert rest() == b"+14155550100\n"  # still there for the reader
 
 
 def test_a_rebuilt_chunk_with_other_recipients_of_the_same_count_is_refused() -> None:

@@ -123,16 +123,8 @@ def test_docstring_examples_hold() -> None:
 
 def test_a_fifo_gets_no_size_estimate_and_is_not_read(tmp_path: Path) -> None:
     """A FIFO is not sampled for an estimate: the sample would be taken from the run."""
-    import os
+    from tests.lists import fed_fifo
 
-    fifo = tmp_path / "list.fifo"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    writer = os.open(fifo, os.O_WRONLY)
-    try:
-        os.write(writer, b"+14155550100\n")
+    with fed_fifo(tmp_path, b"+14155550100\n") as (fifo, rest):
         assert estimate_recipients(str(fifo)) is None
-        assert os.read(reader, 100) == b"+14155550100\n"  # still there for the reader
-    finally:
-        os.close(writer)
-        os.close(reader)
+        assert rest() == b"+14155550100\n"  # still there for the reader
