@@ -28,6 +28,7 @@ from engine.errors import (
     RequestRejectedError,
     ServerError,
 )
+from engine.paging import PageWalk
 from engine.policy import Action, Kind, classify, decide, retry_after, unanswered
 from engine.ratebudget import RateBudget
 from engine.transport import Reply, Transport, page_of
@@ -282,8 +283,9 @@ class ApiClient:
     async def batches(self, params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Every batch a listing returns, page after page (up to 1000 a page)."""
         query = {"perPage": 1000, **params}
+        walk = PageWalk("GET .../batches")
         while True:
-            records, token = page_of(await self.get_json("/batches", query))
+            records, token = walk.page(page_of(await self.get_json("/batches", query)))
             for record in records:
                 yield record
             if not token:

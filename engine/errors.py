@@ -11,6 +11,7 @@
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
     │   ├── RequestRejectedError   a 4xx with RingCentral's error code
+    │   ├── PagingError            a listing that never ends (a page token repeated)
     │   └── BadAnswerError         a chunk's answer cannot be trusted (types, indexes)
     ├── BadBodyError               an answer is not the JSON it should be (or is too large)
     ├── NotSentError               no connection was made: the request certainly did not go out
@@ -86,6 +87,10 @@ class RequestRejectedError(ServerError):
         self.status = status
         self.error_code = error_code
         super().__init__(f"HTTP {status} {error_code}: {message}")
+
+
+class PagingError(ServerError):
+    """A paged listing repeated a page token or went on past any sensible number of pages."""
 
 
 class AmbiguousSendError(EngineError):

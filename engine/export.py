@@ -30,7 +30,8 @@ from engine.config import (
     load_settings,
 )
 from engine.errors import JournalError, UsageError
-from engine.journal import JournalState, input_identity, read_journal
+from engine.inputs import input_identity
+from engine.journal import JournalState, read_journal
 from engine.outcomerows import (
     FILTERS,
     Matcher,

@@ -12,7 +12,6 @@ split, completed), ``local`` (rejections found while reading). Nothing secret is
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,18 +25,6 @@ from engine.rejections import LOCAL, Rejection
 from engine.report import ChunkRecord
 
 VERSION = 1
-HEAD_BYTES = 64 * 1024
-
-
-def input_identity(path: str) -> dict[str, Any]:
-    """What resume compares to refuse a changed input: size, mtime and a digest of its head."""
-    if path == "-":
-        return {"kind": "stream"}
-    stat = os.stat(path)
-    with open(path, "rb") as handle:
-        head = hashlib.blake2b(handle.read(HEAD_BYTES), digest_size=16).hexdigest()
-    return {"kind": "file", "path": os.path.abspath(path), "size": stat.st_size,
-            "mtimeNs": stat.st_mtime_ns, "head": head}
 
 
 class Journal:

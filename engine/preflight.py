@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.client import ApiClient
 from engine.errors import RequestRejectedError, SenderError
+from engine.inputs import is_stream
 
 A2P_FEATURE = "A2PSmsSender"
 # Messages a day a registration tier allows. RingCentral documents LowVolume (about 6,000 a
@@ -157,8 +158,8 @@ def estimate_recipients(source: Any) -> Recipients | None:
     from the newlines in its first 64 KiB, unknown (None) for stdin, .gz and streams."""
     if isinstance(source, Sequence) and not isinstance(source, str | bytes):
         return Recipients(len(source), True)
-    if not isinstance(source, str | os.PathLike) or str(source) == "-":
-        return None
+    if not isinstance(source, str | os.PathLike) or is_stream(str(source)):
+        return None  # a pipe's 64 KiB sample would be taken from the run
     path = Path(source)
     try:
         size = path.stat().st_size

@@ -649,6 +649,17 @@ def _read_jsonl(source: _LineSource, builder: _Builder, lineno: int) -> Iterator
     return _read_records(source, builder, lineno, fast, careful)
 
 
+def _not_utf8(item: Any) -> bool:
+    """A Python string may hold a lone surrogate, which no request body can carry."""
+    parts = item if isinstance(item, tuple | list) else \
+        (item.get("to"), item.get("text")) if isinstance(item, Mapping) else (item,)
+    try:
+        "".join(p for p in parts if isinstance(p, str)).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _add_mapping(builder: _Builder, line: int | None, item: Any) -> Block | None:
     if not isinstance(item, dict):
         shown = orjson.dumps(item).decode()[:64] if line is not None else repr(item)[:64]
@@ -839,6 +850,11 @@ async def aread_items(items: AsyncIterable[Any], options: ReadOptions, reject: R
 
 
 def _add_item(builder: _Builder, item: Any) -> Block | None:
+    if _not_utf8(item):
+        builder.reject(None, None, codes.BAD_UTF8,
+                       "the number or text holds a lone surrogate (such as \\ud800), which "
+                       "UTF-8 cannot carry; fix the string before passing it")
+        return None
     if isinstance(item, str):
         return builder.add(None, item, None, None)
     if isinstance(item, Mapping):

@@ -25,9 +25,19 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from engine.paging import PageWalk
+
 MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
+# How much earlier than the moment the lost request went out (as the engine reckons the
+# server's clock) a batch it created may be stamped. That reckoning already errs early: a Date
+# header is cut to the second and read after the trip back, and a creationTime is stamped
+# before it is read. What is left is skew between the server's own hosts and drift between
+# readings, well under a second with NTP; 3 s covers it with room. Not a minute: a smoke test
+# of the same text to the first rows, sent a little earlier, must never be taken for ours.
+CLOCK_MARGIN = 3.0
 
 
 def _digest(*parts: str) -> int:
@@ -116,6 +126,7 @@ class Reconciliation:
     interval: float = 1.0
     max_interval: float = 60.0
     looks: int = 0
+    created_after: float | None = None  # server clock: when the lost request went out
     _look_started: float | None = None
     _next_look: float = 0.0
     _token: str | None = None
@@ -124,6 +135,7 @@ class Reconciliation:
     _unsure: dict[str, str] = field(default_factory=dict)
     _not_ours: set[str] = field(default_factory=set)
     _found: dict[str, Any] | None = None
+    _walk: PageWalk = field(default_factory=lambda: PageWalk("GET .../batches"))
 
     def __post_init__(self) -> None:
         self._next_look = self.started
@@ -145,11 +157,14 @@ class Reconciliation:
             return Wait(self._next_look - now)
         self._look_started, self._token, self._listing_done = now, None, False
         self._unsure.clear()
+        self._walk = PageWalk("GET .../batches (looking for a batch whose answer was lost)")
         self.looks += 1
         return ReadListing(self._params())
 
     def listing(self, records: list[dict[str, Any]], next_token: str | None) -> None:
-        """One page of the sender's batches since ``date_from``."""
+        """One page of the sender's batches since ``date_from``; a repeated page token raises
+        PagingError."""
+        _, next_token = self._walk.page((records, next_token))
         self._queue += [r for r in records if self._candidate(r)]
         self._token = next_token
         self._listing_done = next_token is None
@@ -201,7 +216,19 @@ class Reconciliation:
         batch_id, size = batch.get("id"), batch.get("batchSize")
         return isinstance(batch_id, str) and batch_id not in self.owned and \
             batch_id not in self._not_ours and batch.get("from", self.expected.sender) == \
-            self.expected.sender and type(size) is int and 0 < size <= self.expected.count
+            self.expected.sender and type(size) is int and 0 < size <= self.expected.count \
+            and not self._too_early(batch.get("creationTime"))
+
+    def _too_early(self, creation_time: Any) -> bool:
+        """Created before the lost request went out: an earlier batch (a smoke test to part
+        of the list, a previous run), never this request's. No stamp: cannot tell, so kept."""
+        if self.created_after is None or not isinstance(creation_time, str):
+            return False
+        try:
+            stamp = datetime.fromisoformat(creation_time).timestamp()
+        except ValueError:
+            return False
+        return stamp < self.created_after - CLOCK_MARGIN
 
     def _matches(self, message: Any) -> bool:
         """Same recipient with the same text: another campaign from this sender to the same

@@ -99,14 +99,17 @@ JSON_NAMES = (("attempts", "attempts"), ("batch_id", "batchId"), ("batch_size", 
               ("adopted", "adopted"))
 
 
-def run_status(records: list[ChunkRecord], wait: str) -> str:
-    """completed: every chunk reached its goal; failed: none did; partial: some did."""
+def run_status(records: list[ChunkRecord], wait: str, interrupted: bool = False) -> str:
+    """completed: every chunk reached its goal; interrupted: the run was stopped before
+    (batches accepted by then went out all the same); failed: none did; partial: some did."""
     goal = {lifecycle.ACCEPTED, lifecycle.COMPLETED} if wait == "accepted" else \
         {lifecycle.COMPLETED}
     live = [r for r in records if r.state != lifecycle.SPLIT]
     reached = sum(r.state in goal for r in live)
     if reached == len(live):
         return "completed"
+    if interrupted:
+        return "interrupted"
     return "failed" if reached == 0 else "partial"
 
 
@@ -157,7 +160,7 @@ def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, 
     return {
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
         "startedAt": started, "finishedAt": now_iso(), "interrupted": interrupted,
-        "status": run_status(records, wait), "totals": totals.to_json(),
+        "status": run_status(records, wait, interrupted), "totals": totals.to_json(),
         "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
         "rejected": [r.as_json() for r in rejected],
     }
@@ -225,7 +228,7 @@ def schema() -> dict[str, Any]:
             "input": {"type": "string"}, "settings": {"type": "object"},
             "startedAt": {"type": "string"}, "finishedAt": {"type": "string"},
             "interrupted": {"type": "boolean"},
-            "status": {"enum": ["completed", "partial", "failed"]},
+            "status": {"enum": ["completed", "interrupted", "partial", "failed"]},
             "totals": object_schema(Totals),
             "batches": {"type": "array", "items": {
                 "type": "object", "properties": BATCH_FIELDS, "required": list(BATCH_FIELDS)}},

@@ -4,17 +4,20 @@ reconciled, what was never sent is read again from where it begins."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
 from engine.errors import JournalError
-from engine.journal import JournalState, input_identity, rejections_of
+from engine.inputs import input_identity
+from engine.journal import JournalState, rejections_of
 from engine.lifecycle import Reason
 from engine.policy import resendable
 from engine.reader import Block
+from engine.reconcile import Expected
 from engine.rejections import SERVER, Aggregator
 from engine.report import ChunkRecord
 
@@ -148,11 +151,20 @@ def _subset(block: Block, keep: list[int]) -> Block:
     )
 
 
+def others(records: Mapping[int, ChunkRecord], entry: dict[str, Any]) -> list[tuple[int, int]]:
+    """The ranges of every other chunk holding its own recipients: a resumed chunk may span
+    chunks already settled, whose records the reader skipped when it was cut."""
+    return sorted((r.first, r.last) for n, r in records.items()
+                  if n != entry["chunk"] and r.state != lifecycle.SPLIT)
+
+
 def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
-                  text: str | None) -> Chunk:
-    """The chunk an in-flight journal entry describes, from the input read again."""
+                  text: str | None, skip: list[tuple[int, int]] | None = None) -> Chunk:
+    """The chunk an in-flight journal entry describes, from the input read again without the
+    ``skip`` ranges (other chunks' records inside its range)."""
     chunker = Chunker(sender, text, 1 << 40)
-    for block in within(blocks, entry["firstIndex"], entry["lastIndex"]):
+    for block in within(without(blocks, skip) if skip else blocks, entry["firstIndex"],
+                        entry["lastIndex"]):
         for _ in chunker.feed(block):
             pass
     chunk = chunker.finish()
@@ -162,3 +174,23 @@ def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
                            "now gives a different set; the input changed. Check the batches "
                            "on RingCentral before sending again.")
     return Chunk(entry["chunk"], chunk.body, chunk.size, chunk.index, entry.get("offset"))
+
+
+def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
+    """The chunk read again holds the very recipients and texts sent before, not only as many:
+    a resend of another set would text people twice and skip others."""
+    if rebuilt != sent:
+        raise JournalError(f"chunk {number}: the input now gives other recipients or texts "
+                           "than the request sent before; the input changed. Check the "
+                           "batches on RingCentral before sending again.")
+
+
+def server_time(submitted_at: str | None, offset: float) -> float | None:
+    """When a journaled request went out (``submittedAt``, this machine's clock), on the
+    server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
+    if not submitted_at:
+        return None
+    try:
+        return datetime.fromisoformat(submitted_at).timestamp() + offset
+    except ValueError:
+        return None

@@ -37,6 +37,7 @@ from engine.errors import (
 )
 from engine.events import ChunkSubmitted
 from engine.lifecycle import Reason
+from engine.paging import PageWalk
 from engine.policy import (
     BAD_ANSWER,
     LOST_CODE,
@@ -62,6 +63,7 @@ from engine.reconcile import (
 from engine.recorder import Recorder
 from engine.rejections import SERVER, Rejection
 from engine.report import ChunkRecord, now_iso
+from engine.resume import check_rebuilt, server_time
 from engine.transport import Reply, page_of
 
 # (records read so far, share of the input consumed when it is known)
@@ -208,7 +210,9 @@ class Sender:
         if record.state != lifecycle.SUBMITTING:
             record.move(lifecycle.SUBMITTING)
         record.error = {"errorCode": NO_ANSWER, "message": "in flight when the run stopped"}
-        if not await self.settle_ambiguous(caught, record, since=self.run.resume_since):
+        sent = server_time(record.submitted_at, self.client.server_now() - time.time())
+        if not await self.settle_ambiguous(caught, record, since=self.run.resume_since,
+                                           created_after=sent):
             async with self._slots:
                 await self.submit(caught, record)
 
@@ -389,6 +393,7 @@ class Sender:
                 return
             if light and self._rebuild is not None:
                 chunk = await self._rebuild(chunk.number)
+                check_rebuilt(chunk.number, self.expected_of(chunk), expected)
         finally:
             if not light:
                 self._parked.release()
@@ -403,7 +408,8 @@ class Sender:
 
     async def settle_ambiguous(self, chunk: Chunk, record: ChunkRecord,
                                expected: Expected | None = None,
-                               since: float | None = None) -> bool:
+                               since: float | None = None,
+                               created_after: float | None = None) -> bool:
         """True when the chunk is settled (adopted or unknown); False when it may be
         resent."""
         if record.state != lifecycle.AMBIGUOUS:
@@ -414,7 +420,8 @@ class Sender:
         reason, note = None, record.note
         if self.run.on_ambiguous == "reconcile":
             try:
-                step = await self.find_batch(expected or self.expected_of(chunk), since)
+                step = await self.find_batch(expected or self.expected_of(chunk), since,
+                                             created_after)
             except EngineError as exc:
                 reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
             else:
@@ -440,15 +447,19 @@ class Sender:
         # a listing gives no rejections: they are recovered once the batch completes
         await self.accept(chunk, record, {**batch, "rejected": []})
 
-    async def find_batch(self, expected: Expected, since: float | None = None
-                         ) -> Adopt | Absent | Undecided:
+    async def find_batch(self, expected: Expected, since: float | None = None,
+                         created_after: float | None = None) -> Adopt | Absent | Undecided:
         """The thin loop around the reconciliation decision: it only reads and sleeps.
 
         ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when
-        the request went out, or where a resumed run's history begins; now when not given."""
+        the request went out, or where a resumed run's history begins; now when not given.
+        Only a batch created after ``created_after`` (default ``since``) can be the
+        request's."""
         retry = self.settings.retry
-        start = (self.client.server_now() if since is None else since) - DATE_MARGIN
+        sent = self.client.server_now() if since is None else since
+        start = sent - DATE_MARGIN
         search = Reconciliation(expected, self._owned, started=self.clock(),
+                                created_after=sent if created_after is None else created_after,
                                 window=retry.reconcile_window,
                                 date_from=datetime.fromtimestamp(start, UTC).isoformat(),
                                 interval=max(retry.backoff_initial, 0.01),
@@ -479,8 +490,10 @@ class Sender:
             return
         held: Counter[str] = Counter()
         params: dict[str, Any] = {"batchId": record.batch_id, "perPage": 1000}
+        walk = PageWalk(f"GET .../messages of batch {record.batch_id}")
         while True:
-            records, token = page_of(await self.client.get_json("/messages", params))
+            records, token = walk.page(page_of(await self.client.get_json("/messages",
+                                                                           params)))
             held.update(m["to"][0] for m in records
                         if isinstance(m.get("to"), list) and m["to"])
             if not token:

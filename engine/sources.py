@@ -16,10 +16,11 @@ import anyio
 
 from engine.chunker import Chunk, Chunker
 from engine.errors import InputError
-from engine.journal import ChunkEntry, input_identity
+from engine.inputs import input_identity, is_stream
+from engine.journal import ChunkEntry
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection
-from engine.resume import ResumePlan, covered, rebuild_chunk, without
+from engine.resume import ResumePlan, covered, others, rebuild_chunk, without
 
 if TYPE_CHECKING:
     from engine.recorder import Recorder
@@ -54,8 +55,8 @@ Share = Callable[[], float | None]
 
 
 def is_path(recipients: Recipients) -> bool:
-    """A file that can be read again (not stdin, not an iterable)."""
-    return isinstance(recipients, str | os.PathLike) and str(recipients) != "-"
+    """A file that can be read again (not stdin, a pipe or an iterable)."""
+    return isinstance(recipients, str | os.PathLike) and not is_stream(str(recipients))
 
 
 def identity(recipients: Recipients, options: ReadOptions) -> dict[str, Any]:
@@ -88,7 +89,8 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
     of it has been read."""
     skip = plan.skip if plan is not None else []
     if is_path(recipients):
-        entry = plan.read_from if plan is not None else None
+        # a --dedupe run reads from the top, so its seen-set holds every earlier number
+        entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
         return chunker.chunks(without(blocks, skip) if skip else blocks), share_of(stream)
     if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
@@ -140,8 +142,9 @@ def in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | N
         if not is_path(recipients):
             out.append(entry)
             continue
-        _, blocks = read_file_from(str(recipients), options, lambda r: None, entry, stack)
-        out.append(rebuild_chunk(blocks, entry, sender, text))
+        start = None if options.dedupe else entry  # dedupe needs every earlier number
+        _, blocks = read_file_from(str(recipients), options, lambda r: None, start, stack)
+        out.append(rebuild_chunk(blocks, entry, sender, text, others(plan.records, entry)))
     return out
 
 
@@ -158,7 +161,8 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
         def build() -> Chunk:
             with ExitStack() as stack:
                 _, blocks = read_file_from(path, options, lambda r: None, entry, stack)
-                return rebuild_chunk(blocks, entry, sender, text)
+                return rebuild_chunk(blocks, entry, sender, text,
+                                     others(recorder.records, entry))
 
         return await anyio.to_thread.run_sync(build)
 

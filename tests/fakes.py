@@ -8,6 +8,7 @@ import inspect
 import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -149,7 +150,11 @@ class FakeA2P:
         batch_id = f"b{next(self._ids)}"
         batch = {"id": batch_id, "from": body["from"], "batchSize": len(body["messages"]),
                  "processedCount": len(body["messages"]), "status": "Processing",
-                 "creationTime": "2026-09-21T10:00:00Z", "rejected": [], "cost": 0.007}
+                 # stamped now: the engine reckons the server's clock from this machine's
+                 # when no Date header says otherwise, and adopts only batches created after
+                 # its request went out
+                 "creationTime": datetime.now(UTC).isoformat(), "rejected": [],
+                 "cost": 0.007}
         self.batches[batch_id] = batch
         self.messages[batch_id] = [{"to": m["to"], "text": m.get("text", body.get("text")),
                                     "batchId": batch_id} for m in body["messages"]]

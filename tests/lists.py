@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from engine.reader import ReadOptions
 
@@ -29,3 +33,18 @@ def scattered(n: int, rng: random.Random, bad: float = 0.03
         else:
             numbers.append(f"+1{201 + i // 8_000_000}{2_000_000 + i % 8_000_000:07d}")
     return numbers, local, server
+
+
+@contextmanager
+def fed_fifo(directory: Path, data: bytes) -> Iterator[tuple[Path, Callable[[], bytes]]]:
+    """A FIFO holding ``data``, and a way to read what is still in it afterwards."""
+    fifo = directory / "list.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(fifo, os.O_WRONLY)
+    try:
+        os.write(writer, data)
+        yield fifo, lambda: os.read(reader, len(data) + 1)
+    finally:
+        os.close(writer)
+        os.close(reader)

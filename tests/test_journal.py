@@ -78,3 +78,27 @@ def test_an_empty_journal_says_start_again_and_may_be_replaced(tmp_path: Path) -
         read_journal(path)
     Journal.create(path, {"runId": "again"}).close()
     assert read_journal(path).header["runId"] == "again"
+
+
+def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> None:
+    """A FIFO's identity is a stream: opening it to digest its head would block or eat data."""
+    from engine.inputs import input_identity
+    from tests.lists import fed_fifo
+
+
+    with fed_fifo(tmp_path, b"+14155550100\n") as (fifo, rest):
+        assert input_identity(str(fifo)) == {"kind": "stream"}
+        assert rest() == b"+14155550100\n"  # still there for the reader
+
+
+def test_a_rebuilt_chunk_with_other_recipients_of_the_same_count_is_refused() -> None:
+    """A chunk read again must hold the same recipients and texts, not just as many."""
+    from engine.reconcile import Expected
+    from engine.resume import check_rebuilt
+
+    sent = Expected.of("+16505550100", [("+14155550100", "Hi"), ("+14155550101", "Hi")])
+    check_rebuilt(3, Expected.of("+16505550100", [("+14155550101", "Hi"),
+                                                  ("+14155550100", "Hi")]), sent)
+    with pytest.raises(JournalError, match="chunk 3: the input now gives other recipients"):
+        check_rebuilt(3, Expected.of("+16505550100", [("+14155550100", "Hi"),
+                                                      ("+14155550102", "Hi")]), sent)

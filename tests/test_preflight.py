@@ -119,3 +119,12 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(engine.preflight)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+def test_a_fifo_gets_no_size_estimate_and_is_not_read(tmp_path: Path) -> None:
+    """A FIFO is not sampled for an estimate: the sample would be taken from the run."""
+    from tests.lists import fed_fifo
+
+    with fed_fifo(tmp_path, b"+14155550100\n") as (fifo, rest):
+        assert estimate_recipients(str(fifo)) is None
+        assert rest() == b"+14155550100\n"  # still there for the reader

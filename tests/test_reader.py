@@ -507,3 +507,15 @@ def test_other_rejections_show_the_value_too(source: str, text: str, value: str)
     """Broken JSON, a non-object, a wrong column count, no text: the message quotes it."""
     _, rejected = read_text(text, source)
     assert value in rejected[0].description
+
+
+def test_an_item_with_a_lone_surrogate_is_rejected_at_its_position() -> None:
+    """A Python item whose text holds a lone surrogate is a local rejection naming the record."""
+    rejected: list[Rejection] = []
+    items: list[Any] = [("+14155550100", "a\ud800"), {"to": "+14155550101", "text": "\udc80"},
+                        "+14155550102"]
+    blocks = list(read_items(items, ReadOptions(batch_text="B"), rejected.append))
+    assert [row[0] for row in flatten(blocks)] == [2]
+    assert [(r.index, r.error_code) for r in rejected] == [(0, "LCL-BAD-UTF8"),
+                                                            (1, "LCL-BAD-UTF8")]
+    assert "surrogate" in rejected[0].description

@@ -192,3 +192,46 @@ def test_a_zero_window_takes_one_look() -> None:
     """window 0: one look decides (the old behaviour, for a server known to be immediate)."""
     step, r, _ = drive(Server(), window=0.0)
     assert (step, r.looks) == (Absent(), 1)
+
+
+def test_a_listing_that_repeats_its_page_token_ends_the_search() -> None:
+    """A server repeating its nextPageToken ends the look with PagingError, not a hang."""
+    import pytest
+
+    from engine.errors import PagingError
+
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=10.0,
+                       date_from="2026-11-25T12:00:00+00:00")
+    assert isinstance(r.next(0.0), ReadListing)
+    r.listing([], "again")
+    assert r.next(0.0) == ReadListing({"from": SENDER, "dateFrom": "2026-11-25T12:00:00+00:00",
+                                       "pageToken": "again"})
+    with pytest.raises(PagingError, match="a second time"):
+        r.listing([], "again")
+
+
+def test_a_batch_created_before_the_request_went_out_is_never_a_candidate() -> None:
+    """A same-text batch to some of the chunk, created well before the lost request, is an
+    earlier run's; one stamped within the clock margin of the request is still looked at."""
+    from datetime import UTC, datetime
+
+    sent = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
+
+    def stamp(seconds: float) -> str:
+        return datetime.fromtimestamp(sent + seconds, UTC).isoformat()
+
+    def search(created: str) -> Step:
+        r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=0.0,
+                           date_from=stamp(-60), created_after=sent)
+        first = next(iter(OURS))
+        assert isinstance(r.next(0.0), ReadListing)
+        r.listing([{"id": "b", "from": SENDER, "batchSize": 1, "creationTime": created}], None)
+        step = r.next(0.1)
+        if isinstance(step, ReadMessages):
+            r.messages("b", [{"to": [first], "text": "Hi"}])
+            step = r.next(0.2)
+        return step
+
+    assert isinstance(search(stamp(-30)), Absent)  # a smoke test half a minute before
+    assert isinstance(search(stamp(-1)), Adopt)  # the Date header's second: could be ours
+    assert isinstance(search(stamp(+2)), Adopt)

@@ -123,7 +123,7 @@ def test_second_interrupt_ends_at_once_and_the_journal_resumes(tmp_path: Path) -
 
 def test_stop_ends_tracking_at_once(tmp_path: Path) -> None:
     """Tracking between polls five minutes apart: Ctrl-C ends the run now (130, report
-    written), not at the next poll."""
+    written, status interrupted), not at the next poll."""
     settings = sim_settings(messages_per_second=1.0)
     profile = tmp_path / "patient.toml"
     profile.write_text("[server]\nurl = 'http://127.0.0.1:1'\n"
@@ -139,3 +139,4 @@ def test_stop_ends_tracking_at_once(tmp_path: Path) -> None:
     document = orjson.loads(report.read_bytes())
     assert document["interrupted"] is True
     assert document["batches"][0]["status"] == "accepted"
+    assert document["status"] == "interrupted"  # its SMS went out: not "failed"

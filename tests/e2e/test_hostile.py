@@ -110,3 +110,42 @@ async def test_hostile_tracking_answers_never_crash(hostile: Any, answer: Any) -
     assert batch["batchId"] == "b1"
     assert batch["status"] in ("accepted", "completed")
     assert report["totals"]["cost"] is None
+
+
+REPEATING = {"records": [], "paging": {"perPage": 1000, "nextPageToken": "again"}}
+
+
+async def test_a_listing_repeating_its_page_token_leaves_the_chunk_unknown(hostile: Any) -> None:
+    """A lost answer, then a listing that repeats its page token: the chunk ends unknown with
+    the reason, sent once, instead of the run hanging."""
+    import anyio
+
+    url = await hostile(lambda: json({"message": "oops"}, 500), lambda: json(REPEATING, 200))
+    with anyio.fail_after(60):  # a guard against the hang, not a timing assert
+        report = await engine.send(["+14155550100"], sender=SENDER, text="Hi",
+                                   config=engine_settings(url), credentials=DEMO_CREDENTIALS,
+                                   wait="accepted")
+    batch = report["batches"][0]
+    assert (batch["status"], batch["attempts"]) == ("unknown", 1)
+    assert "a second time" in batch["note"]
+
+
+async def test_listing_batches_from_a_server_repeating_its_token_raises(hostile: Any) -> None:
+    """ApiClient.batches stops with PagingError when the server repeats its page token."""
+    import random
+
+    import anyio
+
+    from engine.client import ApiClient
+    from engine.errors import PagingError
+    from engine.transport import AiohttpTransport
+
+    url = await hostile(lambda: json({}, 500), lambda: json(REPEATING, 200))
+    transport = AiohttpTransport(10.0)
+    client = ApiClient(engine_settings(url), DEMO_CREDENTIALS, transport,
+                       clock=anyio.current_time, sleep=anyio.sleep, rng=random.Random(1))
+    try:
+        with anyio.fail_after(60), pytest.raises(PagingError, match="a second time"):
+            _ = [batch async for batch in client.batches({"from": SENDER})]
+    finally:
+        await transport.close()

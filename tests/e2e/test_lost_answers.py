@@ -219,3 +219,62 @@ async def test_a_date_header_from_another_clock_does_not_hide_the_lost_batch(
     await transport.close()
     assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
     assert report["batches"][1]["adopted"]
+
+
+async def test_an_earlier_smoke_test_to_the_first_rows_is_never_adopted(start: Start) -> None:
+    """A smoke test of the same text to the first rows, sent 30 s before, is not taken for
+    the campaign whose POST got a 500 that created nothing: every recipient is texted."""
+    from collections import Counter
+
+    from tests.e2e.conftest import ledger_numbers
+
+    running, settings = await start()
+    numbers = [f"+1415555{i:04d}" for i in range(20)]
+    await engine.send(numbers[:1], sender=SENDER, text="Ours", config=settings,
+                      credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
+    for batch in running.simulator.store.batches:  # the smoke test ran 30 s ago
+        batch.created -= 30.0
+    running.simulator.set_faults(FaultSettings(seed=1, error_rate=0.5, error_statuses=(500,),
+                                               scope="send"))
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
+    assert report["batches"][0]["attempts"] > 1  # its first POST was lost
+    assert not any(b["adopted"] for b in report["batches"])
+    assert Counter(ledger_numbers(running)) == Counter([numbers[0], *numbers])
+    assert report["rejected"] == []
+    assert report["status"] == "completed"
+
+
+async def test_resume_does_not_adopt_a_smoke_test_sent_before_the_chunk(
+    start: Start, tmp_path: Any
+) -> None:
+    """On resume, a chunk caught in flight is matched only to batches created after its own
+    journaled POST, not to a same-text smoke test sent earlier in the run's hour."""
+    import json
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from tests.e2e.conftest import ledger_numbers
+
+    numbers = [f"+1415555{i:04d}" for i in range(20)]
+    path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
+    path.write_text("".join(n + "\n" for n in numbers))
+    _, elsewhere = await start()  # the journal of a run whose request never reached here
+    await engine.send(path, sender=SENDER, text="Ours", config=elsewhere, journal=journal,
+                      credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
+    running, settings = await start()
+    await engine.send(numbers[:1], sender=SENDER, text="Ours", config=settings,
+                      credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
+    for batch in running.simulator.store.batches:  # the smoke test ran 30 s before the POST
+        batch.created -= 30.0
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    state = [e for e in entries if e.get("type") == "state"][-1]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with journal.open("a") as handle:  # killed between that POST and its answer
+        handle.write(json.dumps({**state, "status": "submitting", "batchId": None,
+                                 "submittedAt": now}) + "\n")
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS,
+                               preflight=False, wait="accepted")
+    assert not any(b["adopted"] for b in report["batches"])
+    assert Counter(ledger_numbers(running)) == Counter([numbers[0], *numbers])
+    assert report["status"] == "completed"

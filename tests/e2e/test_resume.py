@@ -26,11 +26,10 @@ def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
 
 
 async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
-    options.setdefault("text", "Hi")
+    options = {"text": "Hi", "max_batch_bytes": 1500, "concurrency": 2, **options}
     options.setdefault("read", any_country(options["text"]))
     return await engine.send(path, sender=SENDER, config=settings,
-                             credentials=DEMO_CREDENTIALS, max_batch_bytes=1500,
-                             concurrency=2, **options)
+                             credentials=DEMO_CREDENTIALS, **options)
 
 
 def stop_after(accepted: int) -> tuple[anyio.Event, Any]:
@@ -163,3 +162,88 @@ async def test_chunks_that_gave_up_on_the_network_are_sent_on_resume(start: Star
     running.simulator.set_faults(FaultSettings())
     report = await send(path, settings, resume=journal)
     check(report, running, numbers, local, server)
+
+
+def dedupe_list(path: Path) -> list[str]:
+    """300 numbers, then the first one again at the very end."""
+    numbers = [f"+1415555{i:04d}" for i in range(300)]
+    path.write_text("".join(n + "\n" for n in [*numbers, numbers[0]]))
+    return numbers
+
+
+async def test_resuming_a_dedupe_run_never_texts_an_earlier_number_again(
+    start: Start, tmp_path: Path
+) -> None:
+    """--dedupe, stopped and resumed: a number seen before the stop is still a duplicate."""
+    from engine.reader import ReadOptions
+
+    running, settings = await start()
+    path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
+    numbers = dedupe_list(path)
+    stop, on_event = stop_after(2)
+    read = ReadOptions(batch_text="Hi", dedupe=True)
+    await send(path, settings, read=read, concurrency=1, journal=journal, stop=stop,
+               on_event=on_event)
+    report = await send(path, settings, read=read, concurrency=1, resume=journal)
+    assert sorted(ledger_numbers(running)) == numbers  # each exactly once
+    assert [(r["index"], r["errorCode"]) for r in report["rejected"]] == \
+        [(300, "LCL-DUPLICATE")]
+
+
+async def test_a_dedupe_chunk_in_flight_at_the_crash_is_rebuilt_and_adopted(
+    start: Start, tmp_path: Path
+) -> None:
+    """--dedupe, killed mid-request on the last chunk: resume rebuilds it (the duplicate of an
+    earlier number left out) and adopts its batch instead of refusing the journal."""
+    import json
+
+    from engine.reader import ReadOptions
+
+    running, settings = await start()
+    path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
+    numbers = dedupe_list(path)
+    read = ReadOptions(batch_text="Hi", dedupe=True)
+    await send(path, settings, read=read, concurrency=1, journal=journal, wait="accepted")
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    last = max(e["chunk"] for e in entries if e.get("type") == "chunk")
+    with journal.open("a") as handle:  # as if killed between its POST and the answer
+        state = [e for e in entries if e.get("chunk") == last and e["type"] == "state"][-1]
+        handle.write(json.dumps({**state, "status": "submitting", "batchId": None}) + "\n")
+    report = await send(path, settings, read=read, concurrency=1, resume=journal,
+                        wait="accepted")
+    assert sorted(ledger_numbers(running)) == numbers  # nothing sent again
+    assert [b["adopted"] for b in report["batches"] if b["chunk"] == last] == [True]
+
+
+async def test_a_resumed_chunk_spanning_an_accepted_one_is_rebuilt_without_it(
+    start: Start, tmp_path: Path
+) -> None:
+    """Resumed with a larger --max-batch-bytes, a chunk spans one accepted before; a lost
+    answer rebuilds it without that chunk's records, and each held recipient is sent once."""
+    import json
+
+    from engine.simulator import FaultSettings
+
+    _, settings = await start()
+    path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
+    numbers = [f"+1415555{i:04d}" for i in range(300)]
+    path.write_text("".join(n + "\n" for n in numbers))
+    await send(path, settings, concurrency=1, journal=journal, wait="accepted")
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    held = [e for e in entries if e.get("type") == "chunk" and e["chunk"] in (2, 4)]
+    with journal.open("a") as handle:  # what a stop leaves: chunks 2 and 4 held, 3 accepted
+        for number in (2, 4):
+            state = [e for e in entries if e.get("chunk") == number and e["type"] == "state"][-1]
+            handle.write(json.dumps({**state, "status": "planned", "batchId": None,
+                                     "batchSize": None}) + "\n")
+    # the resumed run's first POSTs are lost (500s that created nothing), then one goes
+    # through: reconciliation proves each absent, so the chunk is rebuilt and sent again
+    running, settings = await start(faults=FaultSettings(seed=1, error_rate=0.5,
+                                                         error_statuses=(500,), scope="send"))
+    report = await send(path, settings, resume=journal, max_batch_bytes=3000, wait="accepted")
+    resumed = [b for b in report["batches"] if b["chunk"] > 5]
+    assert [(b["firstIndex"], b["lastIndex"]) for b in resumed] == [(60, 239)]
+    assert resumed[0]["attempts"] > 1  # its answer was lost, so it was rebuilt from the file
+    expected = [n for e in held for n in numbers[e["firstIndex"]:e["lastIndex"] + 1]]
+    assert sorted(ledger_numbers(running)) == sorted(expected)  # chunks 2 and 4, once each
+    assert report["status"] == "completed"

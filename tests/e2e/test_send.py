@@ -266,3 +266,41 @@ async def test_reconciliation_never_adopts_another_campaigns_batch(start: Start)
     assert batch["note"]
     assert "adopted" in batch["note"]
     assert {batch["batchId"]} == ours  # the batch our lost request created, not the other
+
+
+async def test_a_pipe_path_is_sent_whole_and_never_peeked(start: Start) -> None:
+    """A /dev/fd/N pipe (`a2p send <(zcat list.gz)`) sends every recipient: nothing is lost."""
+    import os
+    import threading
+    from collections import Counter
+
+    running, settings = await start()
+    numbers = [f"+1415555{i:04d}" for i in range(10000)]  # 130 KB: more than any peek
+    read_end, write_end = os.pipe()
+    data = "".join(n + "\n" for n in numbers).encode()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as handle:
+            handle.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        report = await engine.send(f"/dev/fd/{read_end}", sender=SENDER, text="Hi",
+                                   config=settings, credentials=DEMO_CREDENTIALS,
+                                   wait="accepted")
+    finally:
+        feeder.join(5)
+        os.close(read_end)
+    assert Counter(ledger_numbers(running)) == Counter(numbers)
+    assert report["totals"]["records"] == len(numbers)
+
+
+async def test_an_item_with_a_lone_surrogate_is_reported_not_a_crash(start: Start) -> None:
+    """A lone surrogate in one item's text rejects that record; the others are sent."""
+    running, settings = await start()
+    report = await engine.send([("+14155550100", "a\ud800"), ("+14155550101", "ok")],
+                               sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, wait="accepted")
+    assert ledger_numbers(running) == ["+14155550101"]
+    assert [(r["index"], r["errorCode"]) for r in report["rejected"]] == [(0, "LCL-BAD-UTF8")]
