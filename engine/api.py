@@ -257,6 +257,7 @@ async def check(sender: str, *, config: Settings | str = "simulator",
     >>> asyncio.run(engine.api.check("+16505550100")).warnings           # doctest: +SKIP
     ()
     """
+    check_campaign(sender, None, None)  # not E.164: say so before logging in
     settings = config if isinstance(config, Settings) else load_settings(config)
     credentials = credentials or credentials_from_env() or demo_credentials(settings)
     owned = transport is None

@@ -66,6 +66,13 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number of 1 or more")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="a2p", parents=[_common(defaults=True)],
@@ -135,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     _send_options(send)
     check = sub.add_parser(
         "check", help="pre-flight: is --from an A2P number of this user? (sends nothing)",
+        parents=[common],
         description=textwrap.fill(
             "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
             "feature, and read its SMS registration tier and daily cap where RingCentral "
@@ -185,9 +193,10 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "Read the message store of every batch of a run (GET .../messages?batchId=, 1000 "
             "a page, inside the Light budget) and write one row per input record, in input "
             "order: index, line, to, outcome, errorCode, description, retryable, batchId, "
-            "messageId, segments, cost (and text, when the run's texts were per record). Run "
-            "it any time after the send, and again later as receipts arrive; an interrupted "
-            "export goes on where it stopped when run again with the same arguments.", 88),
+            "messageId, segments, cost, text (the record's own text; empty for the batch "
+            "text). Run it any time after the send, and again later as receipts arrive; an "
+            "interrupted export goes on where it stopped when run again with the same "
+            "arguments.", 88),
         epilog=textwrap.fill(
             "Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
             "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
@@ -305,7 +314,7 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "--template, the profile and reading options come from the journal "
                         "(given again, they must match): accepted batches are never sent "
                         "again")
-    parser.add_argument("--concurrency", type=int, metavar="N",
+    parser.add_argument("--concurrency", type=_positive, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
                         default="completed",

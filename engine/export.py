@@ -136,9 +136,14 @@ class Export:
 
     @property
     def with_text(self) -> bool:
-        """Rows carry a text column when the run's texts were per record."""
+        """Rows carry a text column whenever a record may have had its own text: a template,
+        no batch text, or a CSV or JSONL input (a text column overrides the batch text), so a
+        follow-up send of the file texts each recipient what the first campaign did. Only a
+        plain list of numbers with a batch text leaves it out."""
         header = self.state.header
-        return header.get("template") is not None or header.get("text") is None
+        fmt = (header.get("read") or {}).get("format")
+        return header.get("template") is not None or header.get("text") is None or \
+            fmt != "lines"
 
     async def __aenter__(self) -> Export:
         return self

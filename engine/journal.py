@@ -78,8 +78,9 @@ def read_journal(path: Path) -> JournalState:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise JournalError(f"{path}: cannot read the journal ({exc.strerror}). Check the "
-                           "path given to --resume.") from None
+        raise JournalError(f"{path}: cannot read the journal ({exc.strerror}). Give the "
+                           "path 'a2p send' printed (by default the report path + "
+                           ".journal).") from None
     if not data.strip():
         raise JournalError(f"{path}: the journal is empty: the run stopped before it sent "
                            "anything. Start it again without --resume.")

@@ -343,3 +343,32 @@ def test_exit_codes_of_error_groups() -> None:
     assert exit_code(KeyboardInterrupt()) == 130
     assert list(messages(group)) == ["down", "environment: RC_SERVER_URL: bad. Fix it."]
     assert "This is a bug in a2p" in next(messages(TypeError("oops")))
+
+
+def test_check_takes_the_common_options_after_its_name(tmp_path: Path,
+                                                       server: RunningSimulator) -> None:
+    """`a2p check --env-file F -v --from ...` works as the README says every command does:
+    the credentials come from the file, and -v logs the requests without secrets."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in sim_env(server).items()))
+    result = a2p(["check", "--env-file", str(env_file), "-v", "--from", SENDER])
+    assert result.returncode == 0, result.stderr
+    assert "phone-number" in result.stderr  # -v: the pre-flight's requests are logged
+    assert DEMO["RC_APP_CLIENT_SECRET"] not in result.stderr + result.stdout
+
+
+def test_check_refuses_a_sender_that_is_not_e164_before_logging_in(
+        server: RunningSimulator) -> None:
+    """A national number given to --from: exit 2 naming the E.164 form, no login made."""
+    before = server.simulator.stats.get("200", 0)
+    result = a2p(["check", "--from", "6505550100"], env=sim_env(server))
+    assert result.returncode == 2, result.stderr
+    assert "is not an E.164 number" in result.stderr
+    assert server.simulator.stats.get("200", 0) == before
+
+
+def test_concurrency_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    """--concurrency 0 would send nothing and wait forever: refused with exit 2."""
+    result = a2p(send(tmp_path, "--concurrency", "0"))
+    assert result.returncode == 2
+    assert "--concurrency" in result.stderr

@@ -71,13 +71,16 @@ def receipts_simulator() -> Any:
 def test_send_delivered_then_outcomes_then_resend_retryable(
         tmp_path: Path, receipts_simulator: RunningSimulator) -> None:
     """Every input row is accounted for once, the outcomes' totals equal the report's, and the
-    --only retryable file is a list 'a2p send' takes for the follow-up campaign."""
+    --only retryable file is a list 'a2p send' takes for the follow-up campaign, each
+    recipient getting the very text the first campaign sent it."""
     running = receipts_simulator
     profile = tmp_path / "fast.toml"
     profile.write_text(PROFILE)
     numbers = make_list(["ok", "ok", "again", "local", "server", "ok", "ok", "ok"] * 150)
     source = tmp_path / "list.csv"
-    source.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
+    own = {i: f"Hello {i} your code is {i * 7}" for i in range(0, len(numbers), 2)}
+    source.write_text("to,text\n" + "".join(f"{n},{own.get(i, '')}\n"
+                                            for i, n in enumerate(numbers)))
     report_path = tmp_path / "run.json"
     sent = a2p(running, "send", str(source), "--from", "+16505550100", "--text", "Hi",
                "--any-country", "--profile", str(profile), "--report", str(report_path),
@@ -121,6 +124,8 @@ def test_send_delivered_then_outcomes_then_resend_retryable(
     assert all(r["errorCode"] == "SMS-RC-503" and r["retryable"] == "true" for r in retryable)
     assert [r["index"] for r in retryable] == [r["index"] for r in rows
                                                if r["retryable"] == "true"]
+    assert {r["text"] for r in retryable if int(r["index"]) in own} <= set(own.values())
+    before_ledger = len(list(running.simulator.store.ledger()))
     before = running.simulator.store.accepted_count()
     again = a2p(running, "send", str(retry), "--from", "+16505550100", "--text", "Hi",
                 "--any-country", "--profile", str(profile),
@@ -130,6 +135,9 @@ def test_send_delivered_then_outcomes_then_resend_retryable(
     assert follow_up["totals"]["sent"] == len(retryable)
     assert follow_up["totals"]["rejectedLocal"] == 0
     assert running.simulator.store.accepted_count() == before + len(retryable)
+    sent_again = Counter((to, text) for _, _, to, text in
+                         list(running.simulator.store.ledger())[before_ledger:])
+    assert sent_again == Counter((r["to"], own.get(int(r["index"]), "Hi")) for r in retryable)
 
 
 def test_outcomes_jsonl_to_stdout_with_only_failed(
