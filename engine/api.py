@@ -37,6 +37,9 @@ from engine.tracker import Tracker
 from engine.transport import AiohttpTransport, Transport
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
+# accepted: every batch has an id; completed: every batch is Completed (the default);
+# delivered: and then every message has its receipt (or the delivery timeout passed).
+WAITS = ("completed", "accepted", "delivered")
 
 
 async def _ignore(event: dict[str, Any]) -> None:
@@ -65,6 +68,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                credentials: Credentials | None = None, read: ReadOptions | None = None,
                concurrency: int | None = None, max_batch_bytes: int | None = None,
                wait: str = "completed", on_ambiguous: str = "reconcile",
+               delivery_timeout: float = 3600.0,
                revoke: bool = True, on_event: Emit = _ignore,
                on_read: ReadProgress | None = None,
                transport: Transport | None = None,
@@ -75,6 +79,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Send one campaign and return its report (a JSON-ready dict).
 
+    ``wait`` is one of WAITS; ``delivery_timeout`` bounds the wait for receipts per batch.
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``journal`` names the file the run
     records itself in; ``resume`` continues the run a journal describes (same input, sender
@@ -90,8 +95,8 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
     if max_batch_bytes:
         settings = replace(settings, limits=replace(settings.limits,
                                                     max_batch_bytes=max_batch_bytes))
-    if wait not in ("completed", "accepted") or on_ambiguous not in ON_AMBIGUOUS:
-        raise UsageError(f"wait must be completed or accepted and on_ambiguous one of "
+    if wait not in WAITS or on_ambiguous not in ON_AMBIGUOUS:
+        raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one of "
                          f"{', '.join(ON_AMBIGUOUS)}; got {wait!r}, {on_ambiguous!r}.")
     credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
     options = read or ReadOptions(batch_text=text, template=template)
@@ -133,7 +138,9 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
             sink = local.append if plan is None else _filtered_sink(local, known, plan.skip)
             source = _source(recipients, options, chunker, sink, stack, run, plan)
             in_flight = _in_flight(recipients, options, plan, sender, text, stack)
-            interrupted = await _execute(run, source, local, wait, clock, in_flight)
+            tracker = Tracker(run, clock, delivery_timeout=delivery_timeout
+                              if wait == "delivered" else None)
+            interrupted = await _execute(run, source, local, wait, tracker, in_flight)
     finally:
         if run.journal is not None:
             run.journal.close()
@@ -265,11 +272,11 @@ def _share_of(stream: BinaryIO) -> Callable[[], float | None]:
 
 
 async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
-                   local: list[Rejection], wait: str, clock: Callable[[], float],
+                   local: list[Rejection], wait: str, tracker: Tracker,
                    in_flight: list[Chunk | dict[str, Any]]) -> bool:
-    tracker = Tracker(run, clock)
-    on_accepted = tracker.add if wait == "completed" else (lambda record: None)
-    if wait == "completed":
+    tracking = wait != "accepted"
+    on_accepted = tracker.add if tracking else (lambda record: None)
+    if tracking:
         for record in run.records.values():
             if record.state == lifecycle.ACCEPTED:
                 tracker.add(record)
@@ -282,7 +289,7 @@ async def _execute(run: Run, source: Iterator[Chunk] | AsyncIterator[Chunk],
             async with receive_stream:
                 for _ in range(run.settings.concurrency):
                     workers.start_soon(work, run, receive_stream.clone(), on_accepted)
-            if wait == "completed":
+            if tracking:
                 group.start_soon(tracker.follow)
         run.submitted.set()
         tracker.wake.set()

@@ -62,11 +62,13 @@ def record_of(entry: dict[str, Any]) -> ChunkRecord:
                       ("batch_size", "batchSize"), ("processed", "processedCount"),
                       ("cost", "cost"), ("delivered", "delivered"),
                       ("delivery_failed", "deliveryFailed"), ("submitted_at", "submittedAt"),
+                      ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
+                      ("counts_read_at", "countsReadAt"),
                       ("completed_at", "completedAt"), ("error", "error"), ("note", "note"),
                       ("created", "createdAt")):
         if entry.get(key) is not None:
             setattr(record, name, entry[key])
-    record.error_codes = entry.get("errorCodes") or {}
+    record.error_codes = entry.get("errorCodeCounts") or entry.get("errorCodes") or {}
     return record
 
 

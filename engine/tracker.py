@@ -2,6 +2,11 @@
 
 When several batches are open, one listing (``GET .../batches?from=...&dateFrom=...``, up to
 1000 a page) answers for all of them; a single open batch is read directly.
+
+With ``wait="delivered"`` a Completed batch stays followed: ``Completed`` only means every
+message was handed on towards the carriers, whose receipts come back over minutes to hours.
+``GET .../statuses?batchId=`` (one Light request per such batch) is read, backing off, until
+no message is Queued or Sent, or ``delivery_timeout`` seconds after the batch completed.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from engine.sender import Run
 
 
 class Tracker:
-    def __init__(self, run: Run, clock: Callable[[], float]) -> None:
+    def __init__(self, run: Run, clock: Callable[[], float], *,
+                 delivery_timeout: float | None = None) -> None:
         self.run = run
         self._clock = clock
         self.open: dict[str, ChunkRecord] = {}
+        # batch id -> (record, give-up time): completed, receipts still outstanding
+        self.receipts: dict[str, tuple[ChunkRecord, float]] = {}
+        self._delivery_timeout = delivery_timeout
         self.wake = anyio.Event()
 
     def add(self, record: ChunkRecord) -> None:
@@ -36,15 +45,16 @@ class Tracker:
         deadline = self._clock() + polling.timeout
         quiet = 0
         while not self.run.stopping.is_set():
-            if not self.open:
+            if not self.open and not self.receipts:
                 if self.run.submitted.is_set():
                     return
                 await self._nap(polling.max_interval)
                 continue
-            if self._clock() > deadline:
+            if self.open and self._clock() > deadline:
                 self._time_out()
-                return
-            progressed = await self._poll()
+                continue
+            progressed = await self._poll() if self.open else False
+            progressed = await self._poll_receipts() or progressed
             quiet = 0 if progressed else quiet + 1
             if await self._nap(next_poll(polling.interval, polling.max_interval, quiet)):
                 quiet = 0  # a new batch: poll at the short interval again
@@ -60,6 +70,24 @@ class Tracker:
     def _time_out(self) -> None:
         for record in self.open.values():
             record.note = "still processing when the polling timeout ran out"
+        self.open.clear()
+
+    async def _poll_receipts(self) -> bool:
+        progressed = False
+        for batch_id, (record, give_up) in list(self.receipts.items()):
+            if self._clock() > give_up:
+                record.note = (f"{(record.queued or 0) + (record.sent or 0):,} messages still "
+                               "Queued or Sent when the delivery timeout ran out; run "
+                               "'a2p outcomes' later to read their receipts")
+                del self.receipts[batch_id]
+                continue
+            before = (record.queued, record.sent)
+            if await self._read_statuses(record) and awaiting_receipts(record) == 0:
+                del self.receipts[batch_id]
+                await self.run.emit({"event": "batch_delivered", "chunk": record.number,
+                                     "batchId": batch_id, **_counts_of(record)})
+            progressed |= before != (record.queued, record.sent)
+        return progressed
 
     async def _poll(self) -> bool:
         try:
@@ -92,30 +120,69 @@ class Tracker:
         return [view async for view in client.batches(params)]
 
     async def _complete(self, record: ChunkRecord, view: dict[str, Any]) -> None:
-        try:
-            statuses = await self.run.client.get_json("/statuses", {"batchId": record.batch_id})
-        except EngineError as exc:
-            statuses = None
-            record.note = f"completed, but its delivery statuses could not be read: {exc}"
         cost = view.get("cost")
         record.cost = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
-        record.delivered = _count(statuses, "delivered")
-        record.delivery_failed = _count(statuses, "deliveryFailed") + \
-            _count(statuses, "sendingFailed")
-        for key in ("deliveryFailed", "sendingFailed"):
-            entry = statuses.get(key) if isinstance(statuses, dict) else None
-            codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
-            for code, n in (codes or {}).items():
-                record.error_codes[code] = record.error_codes.get(code, 0) + int(n)
+        await self._read_statuses(record)
         record.completed_at = now_iso()
         record.move(lifecycle.COMPLETED)
         self.run.log_state(record)
         assert record.batch_id is not None
         del self.open[record.batch_id]
+        if self._delivery_timeout is not None and awaiting_receipts(record) != 0:
+            self.receipts[record.batch_id] = (record, self._clock() + self._delivery_timeout)
         await self.run.emit({"event": "batch_completed", "chunk": record.number,
                              "batchId": record.batch_id, "processedCount": record.processed,
-                             "delivered": record.delivered,
-                             "deliveryFailed": record.delivery_failed, "cost": record.cost})
+                             **_counts_of(record)})
+
+    async def _read_statuses(self, record: ChunkRecord) -> bool:
+        """Read the batch's status counts into its record; False when they could not be read."""
+        try:
+            statuses = await self.run.client.get_json("/statuses", {"batchId": record.batch_id})
+        except EngineError as exc:
+            record.note = f"its delivery statuses could not be read: {exc}"
+            return False
+        counts = read_counts(statuses)
+        record.queued, record.sent = counts["queued"], counts["sent"]
+        record.delivered = counts["delivered"]
+        record.delivery_failed = counts["deliveryFailed"]
+        record.sending_failed = counts["sendingFailed"]
+        record.error_codes = error_code_counts(statuses)
+        record.counts_read_at = now_iso()
+        return True
+
+
+STATUS_KEYS = ("queued", "sent", "delivered", "deliveryFailed", "sendingFailed")
+
+
+def awaiting_receipts(record: ChunkRecord) -> int | None:
+    """Messages still Queued or Sent (None when the counts were never read)."""
+    if record.queued is None or record.sent is None:
+        return None
+    return record.queued + record.sent
+
+
+def read_counts(statuses: Any) -> dict[str, int]:
+    """The count of each status in a MessageStatusesResponse (0 where it is missing)."""
+    return {key: _count(statuses, key) for key in STATUS_KEYS}
+
+
+def error_code_counts(statuses: Any) -> dict[str, int]:
+    """Every errorCodeCounts entry of deliveryFailed and sendingFailed, added up."""
+    codes: dict[str, int] = {}
+    for key in ("deliveryFailed", "sendingFailed"):
+        entry = statuses.get(key) if isinstance(statuses, dict) else None
+        found = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+        for code, n in (found if isinstance(found, dict) else {}).items():
+            if type(n) is int:
+                codes[str(code)] = codes.get(str(code), 0) + n
+    return dict(sorted(codes.items()))
+
+
+def _counts_of(record: ChunkRecord) -> dict[str, Any]:
+    return {"queued": record.queued, "sent": record.sent, "delivered": record.delivered,
+            "deliveryFailed": record.delivery_failed, "sendingFailed": record.sending_failed,
+            "errorCodeCounts": record.error_codes, "cost": record.cost,
+            "countsReadAt": record.counts_read_at}
 
 
 def _count(statuses: Any, key: str) -> int:

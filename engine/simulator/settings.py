@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import (
+    ConfigError,
     Credentials,
     Table,
     credentials_from_env,
@@ -45,6 +46,36 @@ class FaultSettings:
     early_expiry: float = 1.0
 
 
+# (error code, share of the failures) of the documented codes; an assumption, see the README.
+REALISTIC_CODES: tuple[tuple[str, float], ...] = (
+    ("SMS-CAR-411", 0.30), ("SMS-UP-410", 0.15), ("SMS-CAR-412", 0.10), ("SMS-CAR-413", 0.15),
+    ("SMS-CAR-430", 0.05), ("SMS-RC-503", 0.10), ("SMS-CAR-104", 0.15),
+)
+RECEIPT_PRESETS = ("immediate", "fast", "realistic")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptSettings:
+    """When each processed message's final status (its carrier receipt) arrives.
+
+    The delay after processing is lognormal with median ``delay_median`` seconds and shape
+    ``delay_sigma``, drawn from ``seed``; ``no_receipt_rate`` of the messages never get one and
+    stay ``Sent``; failures carry ``codes`` in the given proportions."""
+
+    seed: int = 0
+    delay_median: float = 0.0
+    delay_sigma: float = 0.0
+    no_receipt_rate: float = 0.0
+    codes: tuple[tuple[str, float], ...] = REALISTIC_CODES
+
+
+RECEIPTS = {
+    "immediate": ReceiptSettings(),
+    "fast": ReceiptSettings(delay_median=1.0, delay_sigma=0.5, no_receipt_rate=0.01),
+    "realistic": ReceiptSettings(delay_median=120.0, delay_sigma=1.0, no_receipt_rate=0.02),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatorSettings:
     credentials: Credentials
@@ -63,6 +94,7 @@ class SimulatorSettings:
     failure_rate: float = 0.02
     failure_seed: int = 1
     faults: FaultSettings = field(default_factory=FaultSettings)
+    receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
 
 
 DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
@@ -106,6 +138,7 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         failure_rate=t.number("failure_rate", d.failure_rate, low=0.0, high=1.0),
         failure_seed=t.number("failure_seed", d.failure_seed, low=0),
         faults=_faults(t.table("faults")),
+        receipts=_receipts(t.table("receipts")),
     )
     t.finish()
     return settings
@@ -119,6 +152,37 @@ def _group(t: Table, d: GroupLimit) -> GroupLimit:
     )
     t.finish()
     return value
+
+
+def _receipts(t: Table) -> ReceiptSettings:
+    """``preset`` picks a starting point; any other key overrides it."""
+    d = RECEIPTS[t.text("preset", "immediate", RECEIPT_PRESETS)]
+    mix = _code_mix(t.text_list("codes", []), "[simulator.receipts]")
+    value = ReceiptSettings(
+        seed=t.number("seed", d.seed, low=0),
+        delay_median=t.number("delay_median", d.delay_median, low=0.0),
+        delay_sigma=t.number("delay_sigma", d.delay_sigma, low=0.0),
+        no_receipt_rate=t.number("no_receipt_rate", d.no_receipt_rate, low=0.0, high=1.0),
+        codes=mix or d.codes,
+    )
+    t.finish()
+    return value
+
+
+def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], ...]:
+    """``["SMS-CAR-411:0.3", ...]``: each failure's error code, in these proportions."""
+    mix = []
+    for entry in entries:
+        code, _, share = entry.partition(":")
+        try:
+            weight = float(share)
+        except ValueError:
+            weight = -1.0
+        if not code or weight < 0:
+            raise ConfigError(where, "codes", f"invalid entry {entry!r}",
+                              'Write each as "CODE:share", e.g. "SMS-CAR-411:0.3".')
+        mix.append((code, weight))
+    return tuple(mix)
 
 
 def _faults(t: Table) -> FaultSettings:

@@ -7,6 +7,7 @@ hundred megabytes; statuses, ids and costs are derived, not stored.
 
 from __future__ import annotations
 
+import math
 import random
 import secrets
 import uuid
@@ -16,13 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errorcodes import DELIVERY_FAILED, TABLE
 from engine.phone import is_north_american
 from engine.segments import segment_count
-from engine.simulator.settings import SimulatorSettings
+from engine.simulator.settings import ReceiptSettings, SimulatorSettings
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
-DELIVERY_FAILED_CODE = "SMS-CAR-411"
-SENDING_FAILED_CODE = "SMS-RC-503"  # the spec's example errorCode for a sending failure
 
 
 class RequestError(Exception):
@@ -64,7 +64,11 @@ class Batch:
     text_ends: array[int] | None
     segments: array[int] | None
     uniform_segments: int
-    failed: array[int]
+    failed: array[int]  # sorted indexes of the messages that fail
+    codes: array[int]  # their error codes, as indexes into ``code_names``
+    code_names: tuple[str, ...]
+    silent: array[int]  # sorted indexes of the messages that never get a receipt
+    delays: array[float] | None  # seconds from processing to receipt; None: at once
 
     @property
     def size(self) -> int:
@@ -98,12 +102,39 @@ class Batch:
             return self.uniform_segments * n
         return sum(self.segments[:n]) if n < self.size else sum(self.segments)
 
-    def failure_kind(self, i: int) -> str | None:
-        """'DeliveryFailed' or 'SendingFailed' for the messages chosen to fail, else None."""
+    def failure(self, i: int) -> str | None:
+        """The error code of a message chosen to fail, else None."""
         k = bisect_left(self.failed, i)
         if k < len(self.failed) and self.failed[k] == i:
-            return "DeliveryFailed" if k % 2 == 0 else "SendingFailed"
+            return self.code_names[self.codes[k]]
         return None
+
+    def is_silent(self, i: int) -> bool:
+        k = bisect_left(self.silent, i)
+        return k < len(self.silent) and self.silent[k] == i
+
+    def fate(self, i: int, now: float, processed: int) -> tuple[str, str | None]:
+        """(messageStatus, errorCode) of message ``i`` as of ``now``: Queued until processed,
+        then Sent until its receipt arrives (never, for a silent one), then final."""
+        if i >= processed:
+            return "Queued", None
+        if self.is_silent(i) or (self.delays is not None and
+                                 now < self.created + (i + 1) / self.rate + self.delays[i]):
+            return "Sent", None
+        code = self.failure(i)
+        if code is None:
+            return "Delivered", None
+        return failure_status(code), code
+
+    def receipts_done_at(self) -> float:
+        """When the last receipt arrives (silent messages never get one)."""
+        late = max(self.delays, default=0.0) if self.delays is not None else 0.0
+        return self.finished_at() + late
+
+
+def failure_status(code: str) -> str:
+    entry = TABLE.get(code)
+    return entry.status if entry is not None else DELIVERY_FAILED
 
 
 @dataclass(slots=True)
@@ -132,6 +163,36 @@ def check_message(message: Any, batch_text: str | None) -> tuple[str, str] | Req
     if len(text) > MAX_TEXT:
         return RequestError(400, "SMS-RC-413", f"Text is longer than {MAX_TEXT} characters", "text")
     return to[0], text
+
+
+@dataclass(slots=True)
+class _Fates:
+    """Each message's receipt, drawn once per batch from the receipt settings' own seed (so
+    the failure choice, drawn from ``failure_seed``, stays what it was)."""
+
+    names: tuple[str, ...]
+    codes: array[int]
+    silent: array[int]
+    delays: array[float] | None
+
+    @classmethod
+    def draw(cls, receipts: ReceiptSettings, serial: int, size: int, failed: array[int]
+             ) -> _Fates:
+        rng = random.Random(receipts.seed * 1_000_003 + serial)
+        names = tuple(code for code, _ in receipts.codes) or ("SMS-CAR-411",)
+        weights = [w for _, w in receipts.codes] or [1.0]
+        codes = array("B", (names.index(c) for c in rng.choices(names, weights, k=len(failed))))
+        failing = set(failed)
+        quiet = round(size * receipts.no_receipt_rate)
+        silent = array("q")
+        if quiet:
+            healthy = [i for i in range(size) if i not in failing]
+            silent = array("q", sorted(rng.sample(healthy, min(quiet, len(healthy)))))
+        delays = None
+        if receipts.delay_median > 0:
+            mu, sigma = math.log(receipts.delay_median), receipts.delay_sigma
+            delays = array("f", (rng.lognormvariate(mu, sigma) for _ in range(size)))
+        return cls(names, codes, silent, delays)
 
 
 class Store:
@@ -233,14 +294,17 @@ class Store:
         rng = random.Random(self.settings.failure_seed * 1_000_003 + serial)
         failures = round(size * self.settings.failure_rate)
         failed = array("q", sorted(rng.sample(range(size), failures)))
+        batch_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        fates = _Fates.draw(self.settings.receipts, serial, size, failed)
         identity = size == sent
         return Batch(
-            serial=serial, id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), sender=sender,
+            serial=serial, id=batch_id, sender=sender,
             text=text, created=now, rate=self.settings.messages_per_second, numbers=d.numbers,
             request_index=None if identity else d.request_index,
             text_blob=b"".join(d.texts) if d.own_texts else None,
             text_ends=d.text_ends if d.own_texts else None,
-            segments=segments, uniform_segments=uniform, failed=failed,
+            segments=segments, uniform_segments=uniform, failed=failed, codes=fates.codes,
+            code_names=fates.names, silent=fates.silent, delays=fates.delays,
         )
 
     def batch(self, batch_id: str) -> Batch | None:

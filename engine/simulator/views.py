@@ -4,9 +4,10 @@ MessageListMessageResponse, MessageStatusesResponse and the error models)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
-from engine.simulator.store import DELIVERY_FAILED_CODE, SENDING_FAILED_CODE, Batch
+from engine.simulator.store import Batch
 
 
 def iso(t: float) -> str:
@@ -51,19 +52,10 @@ def batch_view(batch: Batch, now: float, per_segment: float,
     return view
 
 
-def message_status(batch: Batch, i: int, processed: int) -> tuple[str, str | None]:
-    if i >= processed:
-        return "Queued", None
-    kind = batch.failure_kind(i)
-    if kind is None:
-        return "Delivered", None
-    return kind, DELIVERY_FAILED_CODE if kind == "DeliveryFailed" else SENDING_FAILED_CODE
-
-
 def message_view(batch: Batch, i: int, now: float, per_segment: float,
                  detailed: bool, alone: bool = False) -> dict[str, Any]:
     processed = batch.processed(now)
-    status, error = message_status(batch, i, processed)
+    status, error = batch.fate(i, now, processed)
     segments = batch.segments_of(i)
     message_id = (batch.serial << 32) + i
     view: dict[str, Any] = {
@@ -87,34 +79,42 @@ def message_view(batch: Batch, i: int, now: float, per_segment: float,
     return view
 
 
+STATUS_KEYS = {"Queued": "queued", "Sent": "sent", "Delivered": "delivered",
+               "DeliveryFailed": "deliveryFailed", "SendingFailed": "sendingFailed"}
+
+
 def add_statuses(totals: dict[str, dict[str, Any]], batch: Batch, now: float) -> None:
-    """Add one batch's messages to status counts, with segments in place of cost."""
+    """Add one batch's messages to status counts as of ``now``, with segments in place of cost.
+
+    Without receipt delays only the failing and silent messages need a look; with them every
+    processed one does (the simulator's /statuses is O(batch) then)."""
     processed = batch.processed(now)
-    counts = {"queued": batch.size - processed, "delivered": 0, "deliveryFailed": 0,
-              "sendingFailed": 0}
-    segments = {"queued": batch.segments_upto(batch.size) - batch.segments_upto(processed)}
-    failed_segments = 0
-    for k, i in enumerate(batch.failed):
-        if i >= processed:
-            break
-        key = "deliveryFailed" if k % 2 == 0 else "sendingFailed"
-        code = DELIVERY_FAILED_CODE if k % 2 == 0 else SENDING_FAILED_CODE
-        counts[key] += 1
-        seg = batch.segments_of(i)
-        failed_segments += seg
-        segments[key] = segments.get(key, 0) + seg
-        errors = totals[key].setdefault("errorCodeCounts", {})
-        errors[code] = errors.get(code, 0) + 1
-    counts["delivered"] = processed - counts["deliveryFailed"] - counts["sendingFailed"]
-    segments["delivered"] = batch.segments_upto(processed) - failed_segments
-    for key, count in counts.items():
-        totals[key]["count"] += count
-        totals[key]["segments"] += segments.get(key, 0)
+    queued = totals["queued"]
+    queued["count"] += batch.size - processed
+    queued["segments"] += batch.segments_upto(batch.size) - batch.segments_upto(processed)
+    if batch.delays is not None:
+        looked: Sequence[int] = range(processed)
+    else:
+        looked = sorted(i for i in (*batch.failed, *batch.silent) if i < processed)
+    segments = 0
+    for i in looked:
+        status, code = batch.fate(i, now, processed)
+        entry = totals[STATUS_KEYS[status]]
+        entry["count"] += 1
+        entry["segments"] += batch.segments_of(i)
+        segments += batch.segments_of(i)
+        if code is not None:
+            entry["errorCodeCounts"][code] = entry["errorCodeCounts"].get(code, 0) + 1
+    # Messages not looked at were delivered at once (no delays, not failing, not silent).
+    totals["delivered"]["count"] += processed - len(looked)
+    totals["delivered"]["segments"] += batch.segments_upto(processed) - segments
 
 
 def statuses_view(batches: list[Batch], now: float, per_segment: float) -> dict[str, Any]:
     keys = ("queued", "delivered", "deliveryFailed", "sent", "sendingFailed")
     totals: dict[str, dict[str, Any]] = {k: {"count": 0, "segments": 0} for k in keys}
+    for key in ("deliveryFailed", "sendingFailed"):
+        totals[key]["errorCodeCounts"] = {}
     for batch in batches:
         add_statuses(totals, batch, now)
     for entry in totals.values():

@@ -50,7 +50,7 @@ async def test_rejections_map_to_original_positions_across_many_chunks(start: St
     assert totals["rejectedLocal"] + totals["rejectedServer"] + totals["sent"] == 3000
     assert report["status"] == "completed"
     assert all(b["status"] == "completed" for b in report["batches"])
-    assert totals["delivered"] + totals["deliveryFailed"] == len(valid)
+    assert totals["delivered"] + totals["deliveryFailed"] + totals["sendingFailed"] == len(valid)
 
 
 async def test_per_message_text_is_sent_as_given(start: Start) -> None:
