@@ -14,6 +14,7 @@ from engine.errors import (
     ServerError,
     UsageError,
 )
+from engine.outcomes import outcomes
 
 __all__ = [
     "AmbiguousSendError",
@@ -30,6 +31,7 @@ __all__ = [
     "UsageError",
     "credentials_from_env",
     "load_settings",
+    "outcomes",
     "send",
     "send_events",
 ]

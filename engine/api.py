@@ -128,6 +128,10 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
             header = {"runId": run_id, "startedAt": started, "sender": sender, "text": text,
                       "template": options.template, "profile": settings.profile,
                       "server": settings.server_url, "maxBatchBytes": chunker.max_bytes,
+                      # how to read the input again, for 'a2p outcomes'
+                      "read": {"format": options.format, "toColumn": options.to_column,
+                               "textColumn": options.text_column,
+                               "textColumnRequired": options.text_column_required},
                       "input": input_identity(options.source) if _is_path(recipients)
                       else {"kind": "stream"}}
             run.journal = Journal.create(Path(journal), header)

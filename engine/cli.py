@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_options(send)
     _send_options(send)
+    _outcomes_parser(sub)
     demo = sub.add_parser(
         "demo", help="rehearse a campaign against the built-in simulator",
         description="Start the simulator on a free loopback port, generate a list with some "
@@ -106,6 +108,102 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="quick|full [--out DIR] [--compare OLD.json]")
     return parser
+
+
+def _outcomes_parser(sub: Any) -> None:
+    from engine.outcomerows import FILTERS
+
+    out = sub.add_parser(
+        "outcomes", help="every recipient's fate, one row per input record",
+        description=textwrap.fill(
+            "Read the message store of every batch of a run (GET .../messages?batchId=, 1000 "
+            "a page, inside the Light budget) and write one row per input record, in input "
+            "order: index, line, to, outcome, errorCode, description, retryable, batchId, "
+            "messageId, segments, cost (and text, when the run's texts were per record). Run "
+            "it any time after the send, and again later as receipts arrive; an interrupted "
+            "export goes on where it stopped when run again with the same arguments.", 88),
+        epilog="Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
+        "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether the "
+        "batch went out), not-sent. Groups: failed, pending, retryable.\n\nExamples:\n"
+        "  a2p outcomes run.json.journal --out outcomes.csv\n"
+        "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
+        "  a2p send retry.csv --from +16505550100 --text 'Store opens at 9'\n"
+        "  a2p outcomes run.json.journal --only failed --out - | head",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    out.add_argument("journal", metavar="JOURNAL", help="the journal 'a2p send' wrote")
+    out.add_argument("--out", metavar="PATH",
+                     help="output file; .jsonl for JSON lines; - for stdout (default: the "
+                     "journal's name with .outcomes.csv)")
+    out.add_argument("--only", action="append", default=[], metavar="WHICH",
+                     help=f"keep only these rows (comma-separated, repeatable): "
+                     f"{', '.join(FILTERS)}")
+    out.add_argument("--format", choices=("csv", "jsonl"),
+                     help="csv (default) or jsonl (default when --out ends in .jsonl)")
+    out.add_argument("--input", metavar="PATH",
+                     help="the list the run sent, when it moved or the run read stdin")
+    out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
+                     help="profile in configs/ or a .toml path (default: the run's)")
+
+
+async def _outcomes(args: argparse.Namespace) -> int:
+    from engine.outcomefile import OutputFile, format_for
+    from engine.outcomes import Export
+
+    only = tuple(name for given in args.only for name in given.split(",") if name)
+    shown = [0.0]
+
+    def show(event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= 1.0 or event["event"] == "batch":
+            shown[0] = now
+            print(f"a2p outcomes: batch {event.get('chunk')}: {event['rows']:,} rows, "
+                  f"{event['pages']:,} pages, {event['requests']:,} requests", file=sys.stderr,
+                  flush=True)
+
+    async with Export(args.journal, input=args.input, only=only, config=args.profile,
+                      on_progress=show) as export:
+        fmt = format_for(args.out or "", args.format)
+        path = args.out or _default_outcomes_path(args.journal, fmt)
+        key = {"journal": os.path.abspath(args.journal), "only": sorted(only),
+               "format": fmt}
+        out = OutputFile(path, fmt, export.with_text, key)
+        try:
+            start = out.open()
+            if start is not None:
+                export.checkpoint = start
+                print(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
+                      f"{len(export.spans)}", file=sys.stderr)
+            _print_estimate(export)
+            export.on_checkpoint = out.checkpoint
+            async for row in export.rows(start):
+                out.write(row)
+            out.finish()
+        finally:
+            out.close()
+    totals = export.totals.as_json()
+    print(f"a2p outcomes: {totals['rows']:,} rows; {export.pages:,} pages in "
+          f"{export.client.requests:,} requests; wrote {path}", file=sys.stderr)
+    print("a2p outcomes: totals " + orjson.dumps(totals).decode(), file=sys.stderr)
+    if export.unmatched:
+        print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
+              "record (another list, or the input changed)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _default_outcomes_path(journal: str, fmt: str) -> str:
+    base = journal.removesuffix(".journal").removesuffix(".json")
+    return f"{base}.outcomes.{fmt}"
+
+
+def _print_estimate(export: Any) -> None:
+    messages, requests = export.estimate()
+    limits = export.settings.rate_limit
+    minutes = requests / limits.light_requests * limits.light_window / 60
+    print(f"a2p outcomes: {messages:,} messages to read in {len(export.spans):,} batches: at "
+          f"most {requests:,} Light requests; at {limits.light_requests} per "
+          f"{limits.light_window:g} s that is about {minutes:,.1f} minutes", file=sys.stderr,
+          flush=True)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -130,8 +228,13 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "--from and --text: accepted batches are never sent again")
     parser.add_argument("--concurrency", type=int, metavar="N",
                         help="requests in flight at once (default from the profile)")
-    parser.add_argument("--wait", choices=("completed", "accepted"), default="completed",
-                        help="end when every batch is Completed (default) or has an id")
+    parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
+                        default="completed",
+                        help="end when every batch is Completed (default), has an id, or is "
+                        "Completed with every receipt in (delivered)")
+    parser.add_argument("--delivery-timeout", type=float, default=3600.0, metavar="SECONDS",
+                        help="with --wait delivered: stop waiting for a batch's receipts this "
+                        "long after it completed (default 3600)")
     parser.add_argument("--on-ambiguous", choices=("reconcile", "resend", "fail"),
                         default="reconcile",
                         help="after a lost answer: look the batch up on the server before any "
@@ -274,6 +377,7 @@ async def _send(args: argparse.Namespace) -> int:
             args.input, sender=args.sender, text=args.text, config=args.profile,
             read=_read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, wait=args.wait,
+            delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
             on_read=progress.reading, journal=None if args.resume else journal,
             resume=args.resume,
@@ -361,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_demo(args))
         if args.command == "bench":
             return _bench(args)
+        if args.command == "outcomes":
+            return asyncio.run(_outcomes(args))
         return asyncio.run(_simulate(args))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

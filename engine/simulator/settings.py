@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.config import (
-    ConfigError,
     Credentials,
     Table,
     credentials_from_env,
     read_toml,
     resolve_profile,
 )
+from engine.errors import ConfigError
 
 FAULT_SCOPES = ("a2p", "send")
 

@@ -3,8 +3,8 @@ MessageListMessageResponse, MessageStatusesResponse and the error models)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.simulator.store import Batch

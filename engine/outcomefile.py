@@ -1,0 +1,129 @@
+"""The outcomes file: CSV (opens in a spreadsheet, and 'a2p send' reads it back) or JSON lines,
+written to ``PATH.part`` with a checkpoint beside it (``PATH.progress``) at every chunk, so an
+interrupted export goes on where it stopped; renamed to ``PATH`` when complete."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from engine.outcomerows import COLUMNS, Row, Totals
+from engine.outcomes import Checkpoint
+
+FORMATS = ("csv", "jsonl")
+
+
+def format_for(path: str, given: str | None) -> str:
+    """``--format`` when given, else JSONL for a path ending in .jsonl, else CSV."""
+    if given:
+        return given
+    return "jsonl" if path.endswith(".jsonl") else "csv"
+
+
+def row_values(row: Row, with_text: bool) -> list[Any]:
+    values: list[Any] = list(row[:len(COLUMNS)])
+    return [*values, row.text] if with_text else values
+
+
+def encode_jsonl(row: Row, with_text: bool) -> bytes:
+    names = (*COLUMNS, "text") if with_text else COLUMNS
+    return orjson.dumps(dict(zip(names, row_values(row, with_text), strict=True)),
+                        option=orjson.OPT_APPEND_NEWLINE)
+
+
+class _CsvEncoder:
+    def __init__(self, with_text: bool) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        self._with_text = with_text
+
+    def header(self) -> bytes:
+        return self._encode([*COLUMNS, "text"] if self._with_text else list(COLUMNS))
+
+    def row(self, row: Row) -> bytes:
+        values = row_values(row, self._with_text)
+        values[COLUMNS.index("retryable")] = "true" if row.retryable else "false"
+        return self._encode(values)
+
+    def _encode(self, values: list[Any]) -> bytes:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(values)
+        return self._buffer.getvalue().encode()
+
+
+class OutputFile:
+    """Rows out to a file (resumable) or stdout ("-", not resumable)."""
+
+    def __init__(self, path: str, fmt: str, with_text: bool, key: dict[str, Any]) -> None:
+        self.path = path
+        self._csv = _CsvEncoder(with_text) if fmt == "csv" else None
+        self._with_text = with_text
+        self._key = key
+        self._part = Path(path + ".part")
+        self._progress = Path(path + ".progress")
+        self._out: BinaryIO = sys.stdout.buffer
+        self.resumed = False
+
+    def open(self) -> Checkpoint | None:
+        """Start the file, or reopen an interrupted one of the same export and say where it
+        stopped."""
+        if self.path == "-":
+            self._header()
+            return None
+        saved = self._saved()
+        if saved is not None and self._part.exists():
+            self._out = self._part.open("r+b")
+            self._out.truncate(saved["bytes"])
+            self._out.seek(saved["bytes"])
+            self.resumed = True
+            return Checkpoint(saved["span"], Totals.from_json(saved["totals"]))
+        self._out = self._part.open("wb")
+        self._header()
+        return None
+
+    def _saved(self) -> dict[str, Any] | None:
+        try:
+            saved = orjson.loads(self._progress.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        return saved if isinstance(saved, dict) and saved.get("key") == self._key else None
+
+    def _header(self) -> None:
+        if self._csv is not None:
+            self._out.write(self._csv.header())
+
+    def write(self, row: Row) -> None:
+        self._out.write(self._csv.row(row) if self._csv is not None
+                        else encode_jsonl(row, self._with_text))
+
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Every row so far is on disk, then the note of where to go on from."""
+        if self.path == "-":
+            return
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        note = {"key": self._key, "bytes": self._out.tell(), "span": checkpoint.span,
+                "totals": checkpoint.totals.as_json()}
+        scratch = self._progress.with_suffix(".progress.tmp")
+        scratch.write_bytes(orjson.dumps(note))
+        os.replace(scratch, self._progress)
+
+    def finish(self) -> None:
+        self._out.flush()
+        if self.path == "-":
+            return
+        self._out.close()
+        os.replace(self._part, self.path)
+        self._progress.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Stop without finishing: the part file and its checkpoint stay for a resume."""
+        if self.path != "-" and not self._out.closed:
+            self._out.close()

@@ -1,0 +1,355 @@
+"""Every input record's fate as one row: the pure half of ``a2p outcomes``.
+
+No I/O here. A journal's chunks become ``Span``s (input positions, batch id, state); input
+records and local rejections are merged back into input order; a ``Matcher`` pairs one batch's
+message-store records with that chunk's input records by number; ``classify`` turns a
+message's status and error code into an outcome; ``Totals`` adds the rows up.
+
+Matching: within one chunk every message has the same batch id, so (batch id, number) comes
+down to the number. The store's records for a number are queued in the order the store lists
+them, and a number that appears twice in one chunk takes them in that order: the first
+occurrence in the input gets the first record listed. Only records read ahead of the input are
+held, so with a store that lists a batch in request order (the simulator does) the matcher holds
+about one page; the worst case, a store listing in reverse, holds one chunk.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from engine import lifecycle
+from engine.errorcodes import describe
+from engine.reader import Block
+from engine.rejections import Rejection
+
+REJECTED_LOCAL = "rejected-local"
+REJECTED_SERVER = "rejected-server"
+DELIVERED = "delivered"
+DELIVERY_FAILED = "delivery-failed"
+SENDING_FAILED = "sending-failed"
+SENT_NO_RECEIPT = "sent-no-receipt"
+QUEUED = "queued"
+UNKNOWN = "unknown"
+NOT_SENT = "not-sent"
+OUTCOMES = (REJECTED_LOCAL, REJECTED_SERVER, DELIVERED, DELIVERY_FAILED, SENDING_FAILED,
+            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT)
+# Outcomes read from the message store; the others are known from the journal alone.
+FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, NOT_SENT),
+    "pending": (SENT_NO_RECEIPT, QUEUED),
+}
+FILTERS = (*OUTCOMES, *GROUPS, "retryable")
+BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
+             "SendingFailed": SENDING_FAILED, "Sent": SENT_NO_RECEIPT, "Queued": QUEUED}
+STATUS_COUNT_KEYS = {DELIVERED: "delivered", DELIVERY_FAILED: "deliveryFailed",
+                     SENDING_FAILED: "sendingFailed", SENT_NO_RECEIPT: "sent", QUEUED: "queued"}
+COLUMNS = ("index", "line", "to", "outcome", "errorCode", "description", "retryable",
+           "batchId", "messageId", "segments", "cost")
+
+
+class Row(NamedTuple):
+    """One input record's fate. ``position`` (the ``index`` column) is its 0-based position in
+    the input, ``line`` its first line in the file; ``text`` is its own text when it had one
+    (templates, a text column)."""
+
+    position: int
+    line: int | None
+    to: str | None
+    outcome: str
+    errorCode: str | None
+    description: str
+    retryable: bool
+    batchId: str | None
+    messageId: str | None
+    segments: int | None
+    cost: float | None
+    text: str | None = None
+
+
+class Record(NamedTuple):
+    """An input record as re-read: position, line, number (or raw value), own text; a local
+    rejection found on the re-read rides along."""
+
+    position: int
+    line: int | None
+    to: str | None
+    text: str | None
+    rejection: Rejection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One chunk of the run as the journal last described it."""
+
+    number: int
+    first: int
+    last: int
+    state: str
+    batch_id: str | None
+    size: int
+    offset: int | None
+    line: int | None
+    rejected: Mapping[int, tuple[str, str]]  # input position -> (errorCode, description)
+    retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
+    note: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.batch_id is not None and self.state in (lifecycle.ACCEPTED,
+                                                            lifecycle.COMPLETED)
+
+
+def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
+    """The journal's chunks (its folded entries) as spans in input order; split chunks are
+    left out, their halves cover them."""
+    spans = []
+    for entry in chunks:
+        state = entry.get("status", entry.get("state", lifecycle.PLANNED))
+        if state == lifecycle.SPLIT or entry.get("first") is None:
+            continue
+        rejected = {r["index"]: (r["errorCode"], r["description"])
+                    for r in entry.get("rejected") or []}
+        error = entry.get("error") or {}
+        spans.append(Span(
+            number=entry["chunk"], first=entry["first"], last=entry["last"], state=state,
+            batch_id=entry.get("batchId"), size=entry.get("batchSize") or entry.get("count", 0),
+            offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
+            retryable=state == lifecycle.PLANNED or _not_sent_for_the_network(error),
+            note=error.get("message") or entry.get("note") or ""))
+    return sorted(spans, key=lambda s: s.first)
+
+
+def _not_sent_for_the_network(error: Mapping[str, Any]) -> bool:
+    # engine.resume.retryable's rule: certainly not sent, for want of a network or server.
+    return error.get("errorCode") in ("NOT-SENT", "NO-ANSWER") or \
+        error.get("status") in (429, 500, 502, 503, 504)
+
+
+def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Record]:
+    """Accepted records and the rejections the reader put in ``rejected`` (as it went), merged
+    back into input order."""
+    heap: list[tuple[int, int, Rejection]] = []
+    seen = 0
+    for block in blocks:
+        for rejection in rejected[seen:]:
+            heapq.heappush(heap, (rejection.index, id(rejection), rejection))
+        seen = len(rejected)
+        lines = block.lines
+        for k, position in enumerate(block.positions):
+            while heap and heap[0][0] < position:
+                yield _rejected(heapq.heappop(heap)[2])
+            text = block.texts[k] if block.texts is not None else None
+            yield Record(position, lines[k] if lines is not None else None, block.tos[k], text)
+    for rejection in rejected[seen:]:
+        heapq.heappush(heap, (rejection.index, id(rejection), rejection))
+    while heap:
+        yield _rejected(heapq.heappop(heap)[2])
+
+
+def _rejected(rejection: Rejection) -> Record:
+    return Record(rejection.index, rejection.line, rejection.to, None, rejection)
+
+
+def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:
+    """(outcome, errorCode, description, retryable) of one message-store record."""
+    status = message.get("messageStatus")
+    outcome = BY_STATUS.get(status if isinstance(status, str) else "", UNKNOWN)
+    code = message.get("errorCode")
+    code = code if isinstance(code, str) and code else None
+    if code is not None:
+        description, retryable = describe(code)
+        return outcome, code, description, retryable and outcome in (DELIVERY_FAILED,
+                                                                     SENDING_FAILED)
+    if outcome == SENT_NO_RECEIPT:
+        return outcome, None, "Sent; no receipt from the carrier yet: may have been delivered", \
+            False
+    if outcome == QUEUED:
+        return outcome, None, "Queued at RingCentral, not sent yet", False
+    if outcome == UNKNOWN:
+        return outcome, None, f"unrecognised messageStatus {status!r}", False
+    return outcome, None, "", False
+
+
+class Stored(NamedTuple):
+    """What a row needs from one message-store record."""
+
+    outcome: str
+    code: str | None
+    description: str
+    retryable: bool
+    message_id: str | None
+    segments: int | None
+    cost: float | None
+
+
+def stored(message: Mapping[str, Any]) -> Stored:
+    outcome, code, description, retryable = classify(message)
+    message_id, segments, cost = (message.get("id"), message.get("segmentCount"),
+                                  message.get("cost"))
+    return Stored(outcome, code, description, retryable,
+                  str(message_id) if message_id is not None else None,
+                  segments if type(segments) is int else None,
+                  float(cost) if isinstance(cost, int | float) else None)
+
+
+def number_of(message: Mapping[str, Any]) -> str | None:
+    to = message.get("to")
+    if isinstance(to, list) and len(to) == 1 and isinstance(to[0], str):
+        return to[0]
+    return to if isinstance(to, str) else None
+
+
+@dataclass
+class Matcher:
+    """Pairs one batch's message-store records with its chunk's input records, by number,
+    in the order the store lists them (see the module docstring)."""
+
+    batch_id: str
+    pending: dict[str, deque[Stored]] = field(default_factory=dict)
+    held: int = 0
+    foreign: int = 0  # records of another batch, which a batchId query should never return
+
+    def add(self, messages: Iterable[Mapping[str, Any]]) -> None:
+        for message in messages:
+            number = number_of(message)
+            if message.get("batchId") != self.batch_id or number is None:
+                self.foreign += 1
+                continue
+            self.pending.setdefault(number, deque()).append(stored(message))
+            self.held += 1
+
+    def take(self, number: str) -> Stored | None:
+        queue = self.pending.get(number)
+        if not queue:
+            return None
+        found = queue.popleft()
+        if not queue:
+            del self.pending[number]
+        self.held -= 1
+        return found
+
+
+def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
+           found: Stored | None = None) -> Row:
+    """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
+    for a record of an accepted chunk, what the message store holds for it."""
+    position, line, to, text = record.position, record.line, record.to, record.text
+    rejection = local.get(position) or record.rejection
+    if rejection is not None:
+        return Row(position, rejection.line if rejection.line is not None else line,
+                   rejection.to if rejection.to is not None else to, REJECTED_LOCAL,
+                   rejection.error_code, rejection.description, False, None, None, None, None,
+                   text)
+    if span is None:
+        return Row(position, line, to, NOT_SENT, None, "never sent: the run stopped before "
+                   "this record was sent; send it again", True, None, None, None, None, text)
+    if span.accepted and position in span.rejected:
+        code, description = span.rejected[position]
+        return Row(position, line, to, REJECTED_SERVER, code, description, False,
+                   span.batch_id, None, None, None, text)
+    if span.accepted:
+        if found is None:
+            return Row(position, line, to, UNKNOWN, None, f"accepted in batch {span.batch_id} "
+                       "but not in its message store", False, span.batch_id, None, None, None,
+                       text)
+        return Row(position, line, to, found.outcome, found.code, found.description,
+                   found.retryable, span.batch_id, found.message_id, found.segments,
+                   found.cost, text)
+    if span.state in (lifecycle.FAILED, lifecycle.PLANNED):
+        why = f"its batch was not sent ({span.note})" if span.note else "its batch was not sent"
+        return Row(position, line, to, NOT_SENT, None, why, span.retryable, None, None, None,
+                   None, text)
+    return Row(position, line, to, UNKNOWN, None, "the send could not tell whether its batch "
+               f"went out ({span.note or span.state}); check before sending again", False,
+               span.batch_id, None, None, None, text)
+
+
+def wanted(only: Iterable[str]) -> frozenset[str] | None:
+    """The outcomes ``--only`` names (None: every row); "retryable" stays a name of its own."""
+    names: set[str] = set()
+    for name in only:
+        if name not in FILTERS:
+            raise ValueError(name)
+        names.update(GROUPS.get(name, (name,)))
+    return frozenset(names) or None
+
+
+def keep(row: Row, only: frozenset[str] | None) -> bool:
+    if only is None:
+        return True
+    return row.outcome in only or ("retryable" in only and row.retryable)
+
+
+def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None) -> bool:
+    """Whether a batch's message store must be read for ``only``, given its status counts
+    (None: not read). "retryable" needs it when a retryable error code was counted."""
+    if only is None:
+        return True
+    if statuses is None:
+        return bool(only & {*FROM_STORE, "retryable"})
+    for outcome in only & set(FROM_STORE):
+        entry = statuses.get(STATUS_COUNT_KEYS[outcome])
+        if isinstance(entry, dict) and entry.get("count"):
+            return True
+    if "retryable" in only:
+        for key in ("deliveryFailed", "sendingFailed"):
+            entry = statuses.get(key)
+            codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+            if any(describe(code)[1] and n for code, n in (codes or {}).items()):
+                return True
+    return False
+
+
+@dataclass
+class Totals:
+    """Rows per outcome, retryable rows, and the cost of the messages read."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    retryable: int = 0
+    cost: float = 0.0
+    rows: int = 0
+
+    def add(self, row: Row) -> None:
+        self.outcomes[row.outcome] += 1
+        self.retryable += row.retryable
+        self.cost += row.cost or 0.0
+        self.rows += 1
+
+    def add_counts(self, statuses: Mapping[str, Any]) -> None:
+        """A batch not read message by message: its status counts stand in for its rows."""
+        for outcome, key in STATUS_COUNT_KEYS.items():
+            entry = statuses.get(key)
+            count = entry.get("count") if isinstance(entry, dict) else 0
+            cost = entry.get("cost") if isinstance(entry, dict) else 0
+            if type(count) is int and count:
+                self.outcomes[outcome] += count
+                self.rows += count
+            if isinstance(cost, int | float) and outcome != QUEUED:
+                self.cost += cost
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, **{o: self.outcomes.get(o, 0) for o in OUTCOMES},
+                "retryable": self.retryable, "cost": round(self.cost, 6)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Totals:
+        return cls(Counter({o: data.get(o, 0) for o in OUTCOMES if data.get(o)}),
+                   data.get("retryable", 0), data.get("cost", 0.0), data.get("rows", 0))
+
+
+def estimate(spans: Iterable[Span], only: frozenset[str] | None, per_page: int = 1000
+             ) -> tuple[int, int]:
+    """(messages, Light requests) the export needs at most: ceil(messages / per_page) pages per
+    batch, plus one /statuses read per batch when ``only`` may let it skip the batch."""
+    messages = requests = 0
+    for span in spans:
+        if not span.accepted or (only is not None and not store_needed(only, None)):
+            continue
+        messages += span.size
+        requests += -(-span.size // per_page) + (only is not None)
+    return messages, requests

@@ -1,0 +1,274 @@
+"""Reading every recipient's fate back: the message store of each batch of a run, matched to
+the run's input rows through its journal. The pure half is engine.outcomerows.
+
+Cost: ``GET .../messages?batchId=`` pages of up to 1000 records, ceil(messages / 1000) Light
+requests (50 a minute on RingCentral: about 3.3 hours for 10 million), spent through the same
+rate budget as a send. Memory: one chunk at most (see engine.outcomerows on matching); the
+input is re-read chunk by chunk from the offsets the journal recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from engine import api
+from engine.client import ApiClient
+from engine.config import Credentials, Settings, credentials_from_env, load_settings
+from engine.errors import UsageError
+from engine.journal import JournalError, JournalState, input_identity, read_journal
+from engine.outcomerows import (
+    FILTERS,
+    Matcher,
+    Record,
+    Row,
+    Span,
+    Stored,
+    Totals,
+    estimate,
+    in_order,
+    keep,
+    row_of,
+    spans_of,
+    store_needed,
+    wanted,
+)
+from engine.reader import ReadOptions, StartAt, read_lines
+from engine.rejections import Rejection
+from engine.sources import open_input
+from engine.transport import AiohttpTransport, Transport, page_of
+
+PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Checkpoint:
+    """Where an interrupted export goes on: the next chunk (index into the spans) and the
+    totals of every row before it."""
+
+    span: int = 0
+    totals: Totals = field(default_factory=Totals)
+
+
+@dataclass
+class _Batch:
+    """The message store of the batch being matched: pages read so far, the next one's token."""
+
+    span: Span
+    matcher: Matcher
+    token: str | None = None
+    done: bool = False
+    skip: bool = False
+
+
+class Export:
+    """One export of a run's outcomes. Use as ``async with``; ``rows()`` yields the rows.
+
+    >>> async with Export("run.journal", only=["failed"]) as export:     # doctest: +SKIP
+    ...     async for row in export.rows():
+    ...         print(row.to, row.outcome, row.errorCode)
+    """
+
+    def __init__(self, journal: str | os.PathLike[str], *,
+                 input: str | os.PathLike[str] | None = None, only: tuple[str, ...] = (),
+                 config: Settings | str | None = None, credentials: Credentials | None = None,
+                 transport: Transport | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+                 on_progress: Progress | None = None) -> None:
+        self.journal = Path(journal)
+        self.state = read_journal(self.journal)
+        self.spans = spans_of(self.state.chunks.values())
+        try:
+            self.only = wanted(only)
+        except ValueError as exc:
+            raise UsageError(f"--only {exc}: not an outcome. Use one of: "
+                             f"{', '.join(FILTERS)}.") from None
+        self.source = _input_path(self.state, input)
+        self.settings = _settings(self.state, config)
+        self._credentials = credentials or credentials_from_env() or \
+            api._simulator_credentials(self.settings)
+        self._owned = transport is None
+        self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
+        self.client = ApiClient(self.settings, self._credentials, self._transport, clock=clock,
+                                sleep=sleep, rng=random.Random())
+        self.totals = Totals()
+        self.checkpoint = Checkpoint()
+        self.on_checkpoint: Callable[[Checkpoint], None] = lambda checkpoint: None
+        self._progress = on_progress or (lambda event: None)
+        self.unmatched = 0  # store records no input record claimed
+        self.pages = 0
+
+    def estimate(self) -> tuple[int, int]:
+        """(messages, Light requests at most) still to read."""
+        return estimate(self.spans[self.checkpoint.span:], self.only, PER_PAGE)
+
+    @property
+    def with_text(self) -> bool:
+        """Rows carry a text column when the run's texts were per record."""
+        header = self.state.header
+        return header.get("template") is not None or header.get("text") is None
+
+    async def __aenter__(self) -> Export:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.client.revoke()
+        finally:
+            if self._owned:
+                await self._transport.close()
+
+    async def rows(self, start: Checkpoint | None = None) -> AsyncIterator[Row]:
+        """Every input record's row in input order (those ``only`` keeps), from ``start``."""
+        self.checkpoint = start or Checkpoint()
+        self.totals = self.checkpoint.totals
+        first = self.spans[self.checkpoint.span] if self.checkpoint.span < len(self.spans) \
+            else None
+        with ExitStack() as stack:
+            records = self._records(stack, first if start is not None else None)
+            async for row in self._walk(records):
+                yield row
+
+    def _records(self, stack: ExitStack, start: Span | None) -> Iterator[Record]:
+        """The input re-read from the top, or from the chunk an interrupted export stopped at."""
+        header = self.state.header
+        read = header.get("read") or {}
+        options = ReadOptions(source=self.source, format=read.get("format", "auto"),
+                              to_column=read.get("toColumn", "to"),
+                              text_column=read.get("textColumn", "text"),
+                              text_column_required=read.get("textColumnRequired", False),
+                              batch_text=header.get("text"), template=header.get("template"))
+        stream = stack.enter_context(open_input(self.source))
+        rejected: list[Rejection] = []
+        at = None
+        if start is not None and start.offset is not None and start.line is not None:
+            head = stream.readline()
+            stream.seek(start.offset)
+            at = StartAt(head, start.offset, start.first, start.line)
+        skip_below = start.first if start is not None and at is None else 0
+        records = in_order(read_lines(stream, options, rejected.append, at), rejected)
+        return (r for r in records if r.position >= skip_below)
+
+    async def _walk(self, records: Iterator[Record]) -> AsyncIterator[Row]:
+        spans, local, k = self.spans, self.state.local, self.checkpoint.span
+        batch: _Batch | None = None
+        for record in records:
+            while k < len(spans) and spans[k].last < record.position:
+                k += 1
+            span = spans[k] if k < len(spans) and spans[k].first <= record.position else None
+            if span is not None and (batch is None or batch.span is not span):
+                self._finish(batch)
+                batch = await self._enter(k, span)
+            found = None
+            if span is not None and span.accepted and record.rejection is None and \
+                    record.position not in local and record.position not in span.rejected:
+                assert batch is not None
+                assert record.to is not None
+                if batch.skip:
+                    continue  # counted from the batch's status counts instead
+                found = await self._find(batch, record.to)
+            row = row_of(record, span, local, found)
+            self.totals.add(row)
+            if keep(row, self.only):
+                yield row
+        self._finish(batch)
+        self.checkpoint = Checkpoint(len(spans), self.totals)
+
+    async def _enter(self, k: int, span: Span) -> _Batch:
+        """A new chunk: a checkpoint first (every earlier row is out), then, with --only, its
+        status counts, which may spare reading its message store."""
+        self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
+        self.on_checkpoint(self.checkpoint)
+        batch = _Batch(span, Matcher(span.batch_id or ""))
+        if span.accepted and self.only is not None:
+            statuses = await self.client.get_json("/statuses", {"batchId": span.batch_id})
+            if isinstance(statuses, Mapping) and not store_needed(self.only, statuses):
+                batch.skip = True
+                self.totals.add_counts(statuses)
+        self._progress({"event": "batch", "chunk": span.number, "index": k + 1,
+                        "batches": len(self.spans), "batchId": span.batch_id,
+                        "skipped": batch.skip, **self._counters()})
+        return batch
+
+    async def _find(self, batch: _Batch, number: str) -> Stored | None:
+        while number not in batch.matcher.pending and not batch.done:
+            await self._page(batch)
+        return batch.matcher.take(number)
+
+    async def _page(self, batch: _Batch) -> None:
+        params: dict[str, Any] = {"batchId": batch.span.batch_id, "perPage": PER_PAGE}
+        if batch.token:
+            params["pageToken"] = batch.token
+        records, batch.token = page_of(await self.client.get_json("/messages", params))
+        batch.matcher.add(records)
+        batch.done = not batch.token
+        self.pages += 1
+        self._progress({"event": "page", "chunk": batch.span.number, **self._counters()})
+
+    def _finish(self, batch: _Batch | None) -> None:
+        if batch is not None:
+            self.unmatched += batch.matcher.held + batch.matcher.foreign
+
+    def _counters(self) -> dict[str, Any]:
+        return {"rows": self.totals.rows, "pages": self.pages,
+                "requests": self.client.requests, "throttled": self.client.throttled}
+
+
+async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIterator[Row]:
+    """Every input record of a run, one ``Row`` each, in input order: ``engine.outcomes``.
+
+    Options are ``Export``'s: ``input`` (the list, when the journal's path moved or the run read
+    a stream), ``only`` (outcome names or groups), ``config``, ``credentials``, ``transport``.
+
+    >>> async for row in engine.outcomes("run.journal", only=("retryable",)):  # doctest: +SKIP
+    ...     print(row.to, row.errorCode)
+    """
+    async with Export(journal, **options) as export:
+        async for row in export.rows():
+            yield row
+
+
+def _input_path(state: JournalState, given: str | os.PathLike[str] | None) -> str:
+    """The run's input, refused when it is not the very list the run read."""
+    recorded = state.header.get("input") or {}
+    if given is None and recorded.get("kind") != "file":
+        raise UsageError("the run read a stream (stdin or an iterable), so its rows cannot be "
+                         "read again from the journal alone. Pass the same list with --input "
+                         "PATH.")
+    path = str(given) if given is not None else recorded["path"]
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: the run's input is not there any more. Pass it with "
+                         "--input PATH.")
+    if recorded.get("kind") == "file":
+        current = input_identity(path)
+        for key in ("size", "head"):
+            if current.get(key) != recorded.get(key):
+                raise JournalError(f"{path} is not the list the run sent ({key} differs). "
+                                   "Rows are matched by position: pass the unchanged list "
+                                   "with --input PATH.")
+    return path
+
+
+def _settings(state: JournalState, config: Settings | str | None) -> Settings:
+    header = state.header
+    settings = config if isinstance(config, Settings) else \
+        load_settings(config or header.get("profile") or "simulator")
+    server = header.get("server")
+    if server and server != settings.server_url:
+        raise UsageError(f"the run sent to {server}, but this profile points at "
+                         f"{settings.server_url}: its batches are only there. Set "
+                         f"RC_SERVER_URL={server} or pick the run's profile.")
+    return settings
