@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -165,9 +166,7 @@ async def _outcomes(args: argparse.Namespace) -> int:
                       on_progress=show) as export:
         fmt = format_for(args.out or "", args.format)
         path = args.out or _default_outcomes_path(args.journal, fmt)
-        key = {"journal": os.path.abspath(args.journal), "only": sorted(only),
-               "format": fmt}
-        out = OutputFile(path, fmt, export.with_text, key)
+        out = OutputFile(path, fmt, export.with_text, _export_key(args.journal, only, fmt))
         try:
             start = out.open()
             if start is not None:
@@ -189,6 +188,11 @@ async def _outcomes(args: argparse.Namespace) -> int:
         print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
               "record (another list, or the input changed)", file=sys.stderr)
     return EXIT_OK
+
+
+def _export_key(journal: str, only: tuple[str, ...], fmt: str) -> dict[str, Any]:
+    """What an interrupted export must share with this one to be continued by it."""
+    return {"journal": os.path.abspath(journal), "only": sorted(only), "format": fmt}
 
 
 def _default_outcomes_path(journal: str, fmt: str) -> str:
