@@ -7,15 +7,19 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.journal import JournalError
+from engine.outcomefile import OutputFile
+from engine.outcomes import Checkpoint, Export
 from engine.simulator import start_simulator
 from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
 from engine.simulator.store import Store
 from tests.conftest import FakeClock, sim_settings
-from tests.e2e.conftest import SENDER, engine_settings
+from tests.e2e.conftest import SENDER, Start, engine_settings
 
 KINDS = ("ok", "ok", "ok", "again", "local", "server")
 STATUS_OUTCOME = {"Delivered": "delivered", "DeliveryFailed": "delivery-failed",
@@ -101,3 +105,122 @@ def test_every_record_gets_one_row_equal_to_the_simulators_truth(
     row, in input order, and its outcome is what the simulator holds for that recipient."""
     asyncio.run(scenario(tmp_path, kinds, failure_rate, silent, max_bytes, later, seed))
 
+
+
+async def sent_run(start: Start, tmp: Path, n: int, **sim: Any
+                   ) -> tuple[engine.Settings, Path, dict[str, Any]]:
+    _, settings = await start(**sim)
+    path = tmp / "list.csv"
+    path.write_text("to\n" + "".join(f"{x}\n" for x in make_list(["ok", "local", "ok"] * n)))
+    journal = tmp / "run.journal"
+    report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=2000,
+                               journal=journal)
+    return settings, journal, report
+
+
+async def test_wait_delivered_reads_receipts_until_none_is_pending(
+        start: Start, tmp_path: Path) -> None:
+    """--wait delivered polls each completed batch's statuses until no message is Queued or
+    Sent; the report carries every count and when it was read."""
+    receipts = ReceiptSettings(seed=1, delay_median=0.2, delay_sigma=0.3)
+    _, settings = await start(receipts=receipts, failure_rate=0.1)
+    events: list[dict[str, Any]] = []
+
+    async def collect(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    items = make_list(["ok"] * 300)
+    report = await engine.send(items, sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=3000,
+                               wait="delivered", delivery_timeout=30, on_event=collect)
+    statuses = report["totals"]["statuses"]
+    assert (statuses["queued"], statuses["sent"]) == (0, 0)
+    assert statuses["delivered"] + statuses["deliveryFailed"] + statuses["sendingFailed"] == 300
+    failed = statuses["deliveryFailed"] + statuses["sendingFailed"]
+    assert sum(statuses["errorCodeCounts"].values()) == failed > 0
+    assert statuses["cost"] == report["totals"]["cost"]
+    assert all(b["countsReadAt"] and b["sent"] == 0 for b in report["batches"])
+    delivered = {e["batchId"] for e in events if e["event"] == "batch_delivered"}
+    assert delivered == {b["batchId"] for b in report["batches"]}
+    assert report["status"] == "completed"
+
+
+async def test_delivery_timeout_leaves_a_note_and_the_counts_so_far(
+        start: Start, tmp_path: Path) -> None:
+    """Receipts that never come stop the wait at the delivery timeout, with the Sent count
+    and a note that says what to do."""
+    receipts = ReceiptSettings(seed=2, no_receipt_rate=0.5)
+    _, settings = await start(receipts=receipts)
+    report = await engine.send(make_list(["ok"] * 40), sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS,
+                               wait="delivered", delivery_timeout=0.3)
+    (batch,) = report["batches"]
+    assert batch["sent"] == 20
+    assert "a2p outcomes" in batch["note"]
+    assert report["status"] == "completed"
+
+
+async def test_an_interrupted_export_goes_on_where_it_stopped(
+        start: Start, tmp_path: Path) -> None:
+    """Stopped after a few chunks, the export resumes from its checkpoint and the file is the
+    same as one written in one go."""
+    settings, journal, _ = await sent_run(start, tmp_path, 200)
+    whole = tmp_path / "whole.csv"
+    options = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    await export_to(whole, journal, options)
+    cut = tmp_path / "cut.csv"
+    with pytest.raises(KeyboardInterrupt):
+        await export_to(cut, journal, options, stop_at=3)
+    assert not cut.exists()
+    assert cut.with_name("cut.csv.part").exists()
+    resumed = await export_to(cut, journal, options)
+    assert resumed
+    assert cut.read_bytes() == whole.read_bytes()
+    assert not cut.with_name("cut.csv.progress").exists()
+
+
+async def export_to(out: Path, journal: Path, options: dict[str, Any],
+                    stop_at: int | None = None) -> bool:
+    """Write an export the way the CLI does; with ``stop_at``, interrupt at that checkpoint."""
+    async with Export(journal, **options) as export:
+        file = OutputFile(str(out), "csv", export.with_text, {"journal": str(journal)})
+        try:
+            start_at = file.open()
+
+            def checkpoint(at: Checkpoint) -> None:
+                file.checkpoint(at)
+                if stop_at is not None and at.span == stop_at:
+                    raise KeyboardInterrupt
+
+            export.on_checkpoint = checkpoint
+            async for row in export.rows(start_at):
+                file.write(row)
+            file.finish()
+        finally:
+            file.close()
+    return file.resumed
+
+
+async def test_a_changed_list_is_refused(start: Start, tmp_path: Path) -> None:
+    """Rows are matched by position: a list changed since the send is refused with the fix."""
+    settings, journal, _ = await sent_run(start, tmp_path, 10)
+    (tmp_path / "list.csv").write_text("to\n+14155550100\n")
+    with pytest.raises(JournalError, match="--input PATH"):
+        async for _ in engine.outcomes(journal, config=settings, credentials=DEMO_CREDENTIALS):
+            pass
+
+
+async def test_totals_with_only_agree_with_a_full_export(start: Start, tmp_path: Path) -> None:
+    """--only writes fewer rows, and may skip reading a batch, yet its totals are the same."""
+    settings, journal, report = await sent_run(start, tmp_path, 100, failure_rate=0.0)
+    options = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    async with Export(journal, **options) as full:
+        rows = [row async for row in full.rows()]
+    async with Export(journal, only=("failed",), **options) as failed:
+        kept = [row async for row in failed.rows()]
+    assert len(rows) == 300
+    assert {row.outcome for row in kept} == {"rejected-local"}
+    assert failed.totals.as_json() == full.totals.as_json()
+    assert failed.pages == 0  # nothing failed at the server: no message store was read
+    assert full.totals.outcomes["rejected-local"] == report["totals"]["rejectedLocal"] == 100

@@ -1,0 +1,198 @@
+"""The pure half of ``a2p outcomes``: spans from the journal, input order, matching,
+classification, filters and totals, without a server."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.outcomerows import (
+    Matcher,
+    Record,
+    Span,
+    Totals,
+    classify,
+    estimate,
+    in_order,
+    keep,
+    row_of,
+    spans_of,
+    store_needed,
+    wanted,
+)
+from engine.reader import Block
+from engine.rejections import Rejection
+
+BATCH = "b-1"
+
+
+def span(**changes: Any) -> Span:
+    base: dict[str, Any] = {"number": 1, "first": 0, "last": 9, "state": "completed",
+                            "batch_id": BATCH, "size": 10, "offset": 3, "line": 2,
+                            "rejected": {}, "retryable": False, "note": ""}
+    return Span(**(base | changes))
+
+
+def message(to: str, status: str = "Delivered", code: str | None = None,
+            batch: str = BATCH, ident: int = 1) -> dict[str, Any]:
+    found: dict[str, Any] = {"id": ident, "batchId": batch, "to": [to], "messageStatus": status,
+                             "segmentCount": 1, "cost": 0.007}
+    if code:
+        found["errorCode"] = code
+    return found
+
+
+def test_classify_maps_statuses_to_outcomes() -> None:
+    """Each messageStatus becomes its outcome; only a temporary failure is retryable."""
+    assert classify(message("+1", "Delivered"))[0] == "delivered"
+    assert classify(message("+1", "Sent"))[0] == "sent-no-receipt"
+    assert classify(message("+1", "Queued"))[0] == "queued"
+    assert classify(message("+1", "DeliveryFailed", "SMS-CAR-413"))[::3] == \
+        ("delivery-failed", False)
+    assert classify(message("+1", "SendingFailed", "SMS-RC-503"))[::3] == \
+        ("sending-failed", True)
+    assert classify(message("+1", "Weird"))[0] == "unknown"
+
+
+def test_duplicates_in_one_chunk_are_matched_in_store_order() -> None:
+    """A number twice in a chunk takes the store's records for it in the order listed, even
+    when the store lists the batch out of input order."""
+    matcher = Matcher(BATCH)
+    matcher.add([message("+2", ident=5), message("+1", "Sent", ident=7),
+                 message("+1", "DeliveryFailed", "SMS-CAR-411", ident=9)])
+    first, second = matcher.take("+1"), matcher.take("+1")
+    assert first is not None
+    assert second is not None
+    assert (first.message_id, second.message_id) == ("7", "9")
+    assert matcher.take("+1") is None
+    assert matcher.held == 1
+
+
+def test_records_of_another_batch_are_never_matched() -> None:
+    """A record the store lists under another batch id is counted, never used."""
+    matcher = Matcher(BATCH)
+    matcher.add([message("+1", batch="other")])
+    assert matcher.take("+1") is None
+    assert matcher.foreign == 1
+
+
+@given(st.lists(st.booleans(), max_size=300), st.integers(1, 50))
+def test_in_order_merges_rejections_back_into_input_order(bad: list[bool], size: int) -> None:
+    """Accepted records and local rejections come out once each, by input position, however
+    the reader interleaved them with its blocks."""
+    rejected: list[Rejection] = []
+
+    def blocks() -> Any:
+        block = Block()
+        for position, is_bad in enumerate(bad):
+            if is_bad:
+                rejected.append(Rejection(position, position + 2, "x", "LCL", "bad"))
+                continue
+            block.tos.append(f"+1{position}")
+            assert isinstance(block.positions, list)
+            block.positions.append(position)
+            if len(block) == size:
+                yield block
+                block = Block()
+        if len(block):
+            yield block
+
+    records = list(in_order(blocks(), rejected))
+    assert [r.position for r in records] == list(range(len(bad)))
+    assert [r.rejection is not None for r in records] == bad
+
+
+def test_row_of_covers_every_way_a_record_ends() -> None:
+    """Local and server rejections, store outcomes, missing messages, failed, unknown and
+    never-sent chunks each give their outcome."""
+    local = {4: Rejection(4, 6, "bad", "LCL-INVALID-NUMBER", "not a number")}
+    record = Record(3, 5, "+1", None)
+    matcher = Matcher(BATCH)
+    matcher.add([message("+1", "SendingFailed", "SMS-RC-503")])
+    assert row_of(record, span(), local, matcher.take("+1")).outcome == "sending-failed"
+    assert row_of(Record(4, 6, "bad", None), span(), local).outcome == "rejected-local"
+    rejected = span(rejected={3: ("SMS-RC-410", "invalid")})
+    assert row_of(record, rejected, local).errorCode == "SMS-RC-410"
+    assert row_of(record, span(), local).outcome == "unknown"
+    assert row_of(record, None, local)[3:7:3] == ("not-sent", True)
+    failed = span(state="failed", batch_id=None, retryable=True, note="HTTP 503")
+    assert row_of(record, failed, local)[3:7:3] == ("not-sent", True)
+    assert row_of(record, span(state="unknown"), local)[3:7:3] == ("unknown", False)
+
+
+def test_spans_leave_out_split_chunks_and_sort_by_position() -> None:
+    """A chunk split after a 413 is covered by its halves; spans come in input order."""
+    chunks = [
+        {"chunk": 3, "first": 5, "last": 9, "status": "completed", "batchId": "b3",
+         "batchSize": 5, "offset": 50, "line": 7},
+        {"chunk": 1, "first": 0, "last": 9, "status": "split"},
+        {"chunk": 2, "first": 0, "last": 4, "status": "failed",
+         "error": {"errorCode": "NOT-SENT", "message": "no network"}},
+    ]
+    spans = spans_of(chunks)
+    assert [s.number for s in spans] == [2, 3]
+    assert spans[0].retryable
+    assert spans[1].accepted
+
+
+def test_only_filters_rows_and_spares_store_reads() -> None:
+    """--only keeps the rows it names; a batch whose counts show none of them is not read."""
+    only = wanted(["failed"])
+    row = row_of(Record(1, 2, "+1", None), None, {})
+    assert only is not None
+    assert keep(row, only)
+    assert not keep(row._replace(outcome="delivered"), only)
+    assert keep(row._replace(outcome="delivered", retryable=True), wanted(["retryable"]))
+    nothing_failed = {"delivered": {"count": 5}, "deliveryFailed": {"count": 0},
+                      "sendingFailed": {"count": 0}}
+    assert not store_needed(only, nothing_failed)
+    assert store_needed(only, {"deliveryFailed": {"count": 1}})
+    retry = wanted(["retryable"])
+    assert not store_needed(retry, {"deliveryFailed": {"count": 3, "errorCodeCounts":
+                                                       {"SMS-CAR-413": 3}}})
+    assert store_needed(retry, {"sendingFailed": {"count": 1, "errorCodeCounts":
+                                                  {"SMS-RC-503": 1}}})
+    assert not store_needed(wanted(["rejected-server"]), None)
+    with pytest.raises(ValueError, match="bogus"):
+        wanted(["bogus"])
+
+
+def test_estimate_is_one_request_per_thousand_messages() -> None:
+    """The export costs ceil(messages / 1000) Light requests per batch."""
+    spans = [span(size=2500), span(number=2, size=1000), span(number=3, state="failed")]
+    assert estimate(spans, None) == (3500, 4)
+    assert estimate(spans, wanted(["failed"])) == (3500, 6)  # a /statuses read per batch
+
+
+def test_totals_count_rows_and_stand_in_counts() -> None:
+    """Totals add rows, and a skipped batch's status counts stand in for its rows."""
+    totals = Totals()
+    totals.add(row_of(Record(0, 2, "+1", None), None, {}))
+    totals.add_counts({"delivered": {"count": 3, "cost": 0.021},
+                       "sent": {"count": 1, "cost": 0.007}})
+    data = totals.as_json()
+    assert (data["rows"], data["not-sent"], data["delivered"], data["sent-no-receipt"]) == \
+        (5, 1, 3, 1)
+    assert Totals.from_json(data).as_json() == data
+
+
+def test_matching_a_shuffled_store_holds_at_most_one_chunk() -> None:
+    """Whatever order the store lists a batch in, every record is matched, and the records
+    held never exceed the chunk."""
+    numbers = [f"+1415{i:07d}" for i in range(500)]
+    listed = [message(n, ident=i) for i, n in enumerate(numbers)]
+    random.Random(4).shuffle(listed)
+    matcher = Matcher(BATCH)
+    pages = [listed[i:i + 100] for i in range(0, 500, 100)]
+    peak = 0
+    for number in numbers:
+        while number not in matcher.pending:
+            matcher.add(pages.pop(0))
+            peak = max(peak, matcher.held)
+        assert matcher.take(number) is not None
+    assert peak <= len(numbers)
+    assert matcher.held == 0
