@@ -16,7 +16,7 @@ about one page; the worst case, a store listing in reverse, holds one chunk.
 from __future__ import annotations
 
 import heapq
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -207,10 +207,11 @@ def number_of(message: Mapping[str, Any]) -> str | None:
 @dataclass
 class Matcher:
     """Pairs one batch's message-store records with its chunk's input records, by number,
-    in the order the store lists them (see the module docstring)."""
+    in the order the store lists them (see the module docstring). A number held once maps to
+    its record, a repeated one to a list of them: no container per number in the usual case."""
 
     batch_id: str
-    pending: dict[str, deque[Stored]] = field(default_factory=dict)
+    pending: dict[str, Stored | list[Stored]] = field(default_factory=dict)
     held: int = 0
     foreign: int = 0  # records of another batch, which a batchId query should never return
 
@@ -220,17 +221,27 @@ class Matcher:
             if message.get("batchId") != self.batch_id or number is None:
                 self.foreign += 1
                 continue
-            self.pending.setdefault(number, deque()).append(stored(message))
+            found = stored(message)
+            earlier = self.pending.get(number)
+            if earlier is None:
+                self.pending[number] = found
+            elif isinstance(earlier, list):
+                earlier.append(found)
+            else:
+                self.pending[number] = [earlier, found]
             self.held += 1
 
     def take(self, number: str) -> Stored | None:
-        queue = self.pending.get(number)
-        if not queue:
+        held = self.pending.get(number)
+        if held is None:
             return None
-        found = queue.popleft()
-        if not queue:
-            del self.pending[number]
         self.held -= 1
+        if not isinstance(held, list):
+            del self.pending[number]
+            return held
+        found = held.pop(0)  # short lists: a number repeated within one chunk
+        if not held:
+            del self.pending[number]
         return found
 
 

@@ -107,14 +107,14 @@ def test_every_record_gets_one_row_equal_to_the_simulators_truth(
 
 
 
-async def sent_run(start: Start, tmp: Path, n: int, **sim: Any
+async def sent_run(start: Start, tmp: Path, n: int, max_bytes: int = 2000, **sim: Any
                    ) -> tuple[engine.Settings, Path, dict[str, Any]]:
     _, settings = await start(**sim)
     path = tmp / "list.csv"
     path.write_text("to\n" + "".join(f"{x}\n" for x in make_list(["ok", "local", "ok"] * n)))
     journal = tmp / "run.journal"
     report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
-                               credentials=DEMO_CREDENTIALS, max_batch_bytes=2000,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=max_bytes,
                                journal=journal)
     return settings, journal, report
 
@@ -224,3 +224,16 @@ async def test_totals_with_only_agree_with_a_full_export(start: Start, tmp_path:
     assert failed.totals.as_json() == full.totals.as_json()
     assert failed.pages == 0  # nothing failed at the server: no message store was read
     assert full.totals.outcomes["rejected-local"] == report["totals"]["rejectedLocal"] == 100
+
+
+async def test_full_pages_of_a_large_batch_are_read_whole(start: Start, tmp_path: Path) -> None:
+    """A 3,500-recipient batch is read in 1,000-record pages (each far larger than one network
+    read) and every recipient gets its row."""
+    settings, journal, report = await sent_run(start, tmp_path, 1750, max_bytes=1_000_000)
+    assert len(report["batches"]) == 1
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    outcomes = [row.outcome for row in rows]
+    assert len(rows) == 5250
+    assert outcomes.count("rejected-local") == 1750
+    assert sum(o in ("delivered", "delivery-failed", "sending-failed") for o in outcomes) == 3500
