@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -194,8 +195,7 @@ def main() -> None:
     }
     document = orjson.dumps(results, option=orjson.OPT_INDENT_2)
     (Path(args.out) / "outcomes.json").write_bytes(document)
-    for stale in (source, out):
-        stale.unlink(missing_ok=True)
+    shutil.rmtree(work)
     sys.stdout.write(document.decode() + "\n")
 
 

@@ -25,6 +25,7 @@ from engine import lifecycle
 from engine.errorcodes import describe
 from engine.reader import Block
 from engine.rejections import Rejection
+from engine.resume import retryable
 
 REJECTED_LOCAL = "rejected-local"
 REJECTED_SERVER = "rejected-server"
@@ -119,15 +120,9 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
             number=entry["chunk"], first=entry["first"], last=entry["last"], state=state,
             batch_id=entry.get("batchId"), size=entry.get("batchSize") or entry.get("count", 0),
             offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
-            retryable=state == lifecycle.PLANNED or _not_sent_for_the_network(error),
+            retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
             note=error.get("message") or entry.get("note") or ""))
     return sorted(spans, key=lambda s: s.first)
-
-
-def _not_sent_for_the_network(error: Mapping[str, Any]) -> bool:
-    # engine.resume.retryable's rule: certainly not sent, for want of a network or server.
-    return error.get("errorCode") in ("NOT-SENT", "NO-ANSWER") or \
-        error.get("status") in (429, 500, 502, 503, 504)
 
 
 def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Record]:
