@@ -123,9 +123,14 @@ def _outcomes_parser(sub: Any) -> None:
             "messageId, segments, cost (and text, when the run's texts were per record). Run "
             "it any time after the send, and again later as receipts arrive; an interrupted "
             "export goes on where it stopped when run again with the same arguments.", 88),
-        epilog="Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
-        "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether the "
-        "batch went out), not-sent. Groups: failed, pending, retryable.\n\nExamples:\n"
+        epilog=textwrap.fill(
+            "Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
+            "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
+            "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
+        textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
+                      "wrong profile); 3 authentication; 130 interrupted (run the same command "
+                      "again to go on).", 88) + "\n\n"
+        "Examples:\n"
         "  a2p outcomes run.json.journal --out outcomes.csv\n"
         "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
         "  a2p send retry.csv --from +16505550100 --text 'Store opens at 9'\n"
