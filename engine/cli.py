@@ -176,8 +176,9 @@ async def _outcomes(args: argparse.Namespace) -> int:
             start = out.open()
             if start is not None:
                 export.checkpoint = start
+                within = f", record {start.position:,}" if start.token is not None else ""
                 print(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
-                      f"{len(export.spans)}", file=sys.stderr)
+                      f"{len(export.spans)}{within}", file=sys.stderr)
             _print_estimate(export)
             export.on_checkpoint = out.checkpoint
             async for row in export.rows(start):

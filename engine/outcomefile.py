@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from engine.outcomerows import COLUMNS, Row, Totals
+from engine.outcomerows import COLUMNS, Row
 from engine.outcomes import Checkpoint
 
 FORMATS = ("csv", "jsonl")
@@ -83,7 +83,7 @@ class OutputFile:
             self._out.truncate(saved["bytes"])
             self._out.seek(saved["bytes"])
             self.resumed = True
-            return Checkpoint(saved["span"], Totals.from_json(saved["totals"]))
+            return Checkpoint.from_json(saved)
         self._out = self._part.open("wb")
         self._header()
         return None
@@ -109,8 +109,7 @@ class OutputFile:
             return
         self._out.flush()
         os.fsync(self._out.fileno())
-        note = {"key": self._key, "bytes": self._out.tell(), "span": checkpoint.span,
-                "totals": checkpoint.totals.as_json()}
+        note = {"key": self._key, "bytes": self._out.tell(), **checkpoint.as_json()}
         scratch = self._progress.with_suffix(".progress.tmp")
         scratch.write_bytes(orjson.dumps(note))
         os.replace(scratch, self._progress)

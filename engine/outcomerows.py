@@ -74,13 +74,14 @@ class Row(NamedTuple):
 
 class Record(NamedTuple):
     """An input record as re-read: position, line, number (or raw value), own text; a local
-    rejection found on the re-read rides along."""
+    rejection found on the re-read rides along; ``offset`` is its byte offset in a file."""
 
     position: int
     line: int | None
     to: str | None
     text: str | None
     rejection: Rejection | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +135,13 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Rec
         for rejection in rejected[seen:]:
             heapq.heappush(heap, (rejection.index, id(rejection), rejection))
         seen = len(rejected)
-        lines = block.lines
+        lines, offsets = block.lines, block.offsets
         for k, position in enumerate(block.positions):
             while heap and heap[0][0] < position:
                 yield _rejected(heapq.heappop(heap)[2])
             text = block.texts[k] if block.texts is not None else None
-            yield Record(position, lines[k] if lines is not None else None, block.tos[k], text)
+            yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
+                         None, offsets[k] if offsets is not None else None)
     for rejection in rejected[seen:]:
         heapq.heappush(heap, (rejection.index, id(rejection), rejection))
     while heap:

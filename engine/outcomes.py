@@ -53,11 +53,26 @@ Progress = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Checkpoint:
-    """Where an interrupted export goes on: the next chunk (index into the spans) and the
-    totals of every row before it."""
+    """Where an interrupted export goes on, and the totals of every row before it: the start
+    of chunk ``span`` (an index into the spans), or, with ``token``, the record at
+    ``position`` (``line``, byte ``offset``) inside it, its message store read up to the page
+    ``token`` names and nothing read ahead held."""
 
     span: int = 0
     totals: Totals = field(default_factory=Totals)
+    position: int | None = None
+    line: int | None = None
+    offset: int | None = None
+    token: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"span": self.span, "totals": self.totals.as_json(), "position": self.position,
+                "line": self.line, "offset": self.offset, "token": self.token}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
+        return cls(data["span"], Totals.from_json(data["totals"]), data.get("position"),
+                   data.get("line"), data.get("offset"), data.get("token"))
 
 
 @dataclass
@@ -134,16 +149,25 @@ class Export:
     async def rows(self, start: Checkpoint | None = None) -> AsyncIterator[Row]:
         """Every input record's row in input order (those ``only`` keeps), from ``start``."""
         self.checkpoint = start or Checkpoint()
-        self.totals = self.checkpoint.totals
-        first = self.spans[self.checkpoint.span] if self.checkpoint.span < len(self.spans) \
-            else None
+        self.totals = Totals.from_json(self.checkpoint.totals.as_json())
         with ExitStack() as stack:
-            records = self._records(stack, first if start is not None else None)
-            async for row in self._walk(records):
+            records = self._records(stack, self._resume_at(start))
+            async for row in self._walk(records, start):
                 yield row
 
-    def _records(self, stack: ExitStack, start: Span | None) -> Iterator[Record]:
-        """The input re-read from the top, or from the chunk an interrupted export stopped at."""
+    def _resume_at(self, start: Checkpoint | None) -> StartAt | int | None:
+        """Where to read the input from: a record's offset, else a position to skip to."""
+        if start is None or start.span >= len(self.spans):
+            return None if start is None else (self.spans[-1].last + 1 if self.spans else 0)
+        span = self.spans[start.span]
+        if start.token is not None and start.offset is not None and start.position is not None:
+            return StartAt(b"", start.offset, start.position, start.line or 0)
+        if span.offset is not None and span.line is not None:
+            return StartAt(b"", span.offset, span.first, span.line)
+        return span.first
+
+    def _records(self, stack: ExitStack, start: StartAt | int | None) -> Iterator[Record]:
+        """The input re-read from the top, or from where an interrupted export stopped."""
         header = self.state.header
         read = header.get("read") or {}
         options = ReadOptions(source=self.source, format=read.get("format", "auto"),
@@ -153,18 +177,20 @@ class Export:
                               batch_text=header.get("text"), template=header.get("template"))
         stream = stack.enter_context(open_input(self.source))
         rejected: list[Rejection] = []
-        at = None
-        if start is not None and start.offset is not None and start.line is not None:
-            head = stream.readline()
+        at, skip_below = None, start if isinstance(start, int) else 0
+        if isinstance(start, StartAt):
+            head = stream.readline()  # the format and CSV header come from the first line
             stream.seek(start.offset)
-            at = StartAt(head, start.offset, start.first, start.line)
-        skip_below = start.first if start is not None and at is None else 0
+            at = StartAt(head, start.offset, start.position, start.line)
         records = in_order(read_lines(stream, options, rejected.append, at), rejected)
         return (r for r in records if r.position >= skip_below)
 
-    async def _walk(self, records: Iterator[Record]) -> AsyncIterator[Row]:
+    async def _walk(self, records: Iterator[Record], start: Checkpoint | None
+                    ) -> AsyncIterator[Row]:
         spans, local, k = self.spans, self.state.local, self.checkpoint.span
         batch: _Batch | None = None
+        if start is not None and start.token is not None and k < len(spans):
+            batch = _Batch(spans[k], Matcher(spans[k].batch_id or ""), token=start.token)
         for record in records:
             while k < len(spans) and spans[k].last < record.position:
                 k += 1
@@ -179,7 +205,7 @@ class Export:
                 assert record.to is not None
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
-                found = await self._find(batch, record.to)
+                found = await self._find(batch, record, k)
             row = row_of(record, span, local, found)
             self.totals.add(row)
             if keep(row, self.only):
@@ -203,8 +229,17 @@ class Export:
                         "skipped": batch.skip, **self._counters()})
         return batch
 
-    async def _find(self, batch: _Batch, number: str) -> Stored | None:
+    async def _find(self, batch: _Batch, record: Record, k: int) -> Stored | None:
+        number = record.to
+        assert number is not None
         while number not in batch.matcher.pending and not batch.done:
+            if batch.token is not None and batch.matcher.held == 0 and \
+                    record.offset is not None:
+                # Every earlier row is out and nothing read ahead is held: a clean point.
+                self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()),
+                                             record.position, record.line, record.offset,
+                                             batch.token)
+                self.on_checkpoint(self.checkpoint)
             await self._page(batch)
         return batch.matcher.take(number)
 

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -174,15 +175,17 @@ async def test_an_interrupted_export_goes_on_where_it_stopped(
         await export_to(cut, journal, options, stop_at=3)
     assert not cut.exists()
     assert cut.with_name("cut.csv.part").exists()
-    resumed = await export_to(cut, journal, options)
+    resumed, _ = await export_to(cut, journal, options)
     assert resumed
     assert cut.read_bytes() == whole.read_bytes()
     assert not cut.with_name("cut.csv.progress").exists()
 
 
 async def export_to(out: Path, journal: Path, options: dict[str, Any],
-                    stop_at: int | None = None) -> bool:
-    """Write an export the way the CLI does; with ``stop_at``, interrupt at that checkpoint."""
+                    stop_at: int | None = None, mid_chunk: bool = False) -> tuple[bool, int]:
+    """Write an export the way the CLI does; with ``stop_at``, interrupt at the checkpoint
+    of that chunk (with ``mid_chunk``, the first one inside it, between two pages). Returns
+    (whether it went on from an interrupted one, message-store pages read)."""
     async with Export(journal, **options) as export:
         file = OutputFile(str(out), "csv", export.with_text, {"journal": str(journal)})
         try:
@@ -190,7 +193,8 @@ async def export_to(out: Path, journal: Path, options: dict[str, Any],
 
             def checkpoint(at: Checkpoint) -> None:
                 file.checkpoint(at)
-                if stop_at is not None and at.span == stop_at:
+                if stop_at is not None and at.span == stop_at and \
+                        (at.token is not None) == mid_chunk:
                     raise KeyboardInterrupt
 
             export.on_checkpoint = checkpoint
@@ -199,7 +203,26 @@ async def export_to(out: Path, journal: Path, options: dict[str, Any],
             file.finish()
         finally:
             file.close()
-    return file.resumed
+    return file.resumed, export.pages
+
+
+async def test_an_export_stopped_between_pages_goes_on_at_that_page(
+        start: Start, tmp_path: Path) -> None:
+    """Stopped between two 1,000-record pages of one big batch, the export goes on at the
+    record and page where it stopped, and the file is the same as one written in one go."""
+    settings, journal, report = await sent_run(start, tmp_path, 1500, max_bytes=1_000_000)
+    assert len(report["batches"]) == 1
+    options = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    whole, cut = tmp_path / "whole.csv", tmp_path / "cut.csv"
+    _, pages = await export_to(whole, journal, options)
+    assert pages == 3  # 3,000 messages
+    with pytest.raises(KeyboardInterrupt):
+        await export_to(cut, journal, options, stop_at=0, mid_chunk=True)
+    saved = orjson.loads(cut.with_name("cut.csv.progress").read_bytes())
+    assert saved["token"] is not None
+    assert saved["position"] > 0
+    assert await export_to(cut, journal, options) == (True, 2)  # only the pages not read
+    assert cut.read_bytes() == whole.read_bytes()
 
 
 async def test_a_changed_list_is_refused(start: Start, tmp_path: Path) -> None:
