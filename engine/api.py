@@ -27,8 +27,10 @@ from engine.config import (
 )
 from engine.errors import ConfigError, UsageError
 from engine.journal import Journal, input_identity, read_journal
+from engine.preflight import Preflight, estimate_recipients, run_preflight
+from engine.preflight import Recipients as PreflightRecipients
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
-from engine.rejections import Rejection
+from engine.rejections import Rejection, mostly_rejected
 from engine.report import build_report, now_iso
 from engine.resume import ResumePlan, check_matches, covered, rebuild_chunk, restore, without
 from engine.sender import ON_AMBIGUOUS, Emit, ReadProgress, Run, produce, recover, work
@@ -76,14 +78,16 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
                stop: anyio.Event | None = None,
                journal: str | os.PathLike[str] | None = None,
-               resume: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+               resume: str | os.PathLike[str] | None = None,
+               preflight: bool = True) -> dict[str, Any]:
     """Send one campaign and return its report (a JSON-ready dict).
 
     ``wait`` is one of WAITS; ``delivery_timeout`` bounds the wait for receipts per batch.
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``journal`` names the file the run
     records itself in; ``resume`` continues the run a journal describes (same input, sender
-    and text), never sending an accepted chunk again.
+    and text), never sending an accepted chunk again. ``preflight`` checks the sender before
+    the first POST (engine/preflight.py): a SenderError stops the run with nothing sent.
 
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
@@ -136,6 +140,7 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
                       else {"kind": "stream"}}
             run.journal = Journal.create(Path(journal), header)
         await client.bearer()
+        checked = await _preflight(client, sender, recipients, on_event) if preflight else None
         with ExitStack() as stack:
             local: list[Rejection] = []
             known = set(plan.known_local) if plan is not None else set()
@@ -168,9 +173,51 @@ async def send(recipients: Recipients, *, sender: str, text: str | None = None,
         started=started, records=records, aggregator=run.aggregator, wait=wait,
         interrupted=interrupted or run.stopping.is_set())
     report["requests"] = {"made": client.requests, "throttled": client.throttled}
+    report["preflight"] = checked.as_json() if checked is not None else None
+    report["warnings"] = list(checked.warnings) if checked is not None else []
+    warning = mostly_rejected(run.aggregator.records, run.aggregator.rejections())
+    if warning is not None:
+        report["warnings"].append(warning)
+        await on_event({"event": "warning", "code": "mostly-rejected", "message": warning})
     await on_event({"event": "summary", "status": report["status"], **report["totals"],
                     "requests": client.requests, "throttled": client.throttled})
     return report
+
+
+async def _preflight(client: ApiClient, sender: str, recipients: Recipients, on_event: Emit
+                     ) -> Preflight:
+    checked = await run_preflight(client, sender, estimate_recipients(recipients))
+    for message in checked.warnings:
+        await on_event({"event": "warning", "code": "preflight", "message": message})
+    return checked
+
+
+async def check(sender: str, *, config: Settings | str = "simulator",
+                credentials: Credentials | None = None, recipients: int | None = None,
+                transport: Transport | None = None) -> Preflight:
+    """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
+    user's A2P numbers, read its registration tier. Raises AuthError or SenderError.
+
+    >>> import asyncio, engine.api                                      # doctest: +SKIP
+    >>> asyncio.run(engine.api.check("+16505550100")).warnings           # doctest: +SKIP
+    ()
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    credentials = credentials or credentials_from_env() or _simulator_credentials(settings)
+    owned = transport is None
+    transport = transport or AiohttpTransport(settings.retry.request_timeout)
+    client = ApiClient(settings, credentials, transport, clock=time.monotonic,
+                       sleep=anyio.sleep, rng=random.Random())
+    size = None if recipients is None else PreflightRecipients(recipients, True)
+    try:
+        return await run_preflight(client, sender, size)
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await client.revoke()
+        finally:
+            if owned:
+                await transport.close()
 
 
 def _simulator_credentials(settings: Settings) -> Credentials:

@@ -88,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_options(send)
     _send_options(send)
+    check = sub.add_parser(
+        "check", help="pre-flight: is --from an A2P number of this user? (sends nothing)",
+        description=textwrap.fill(
+            "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
+            "feature, and read its SMS registration tier and daily cap where RingCentral "
+            "exposes them. 'send' runs the same check before its first request.", 88),
+        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
+        "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
+        "  a2p check --from +16505550100 --profile production --recipients 20000",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--from", dest="sender", required=True, metavar="E164",
+                       help="the sender number to check, e.g. +16505550100")
+    check.add_argument("--profile", "--config", dest="profile", default="simulator",
+                       metavar="NAME", help="profile in configs/ or a .toml path "
+                       "(default simulator)")
+    check.add_argument("--recipients", type=int, metavar="N",
+                       help="how many recipients the campaign has, to compare with the daily "
+                       "cap of the number's registration tier")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
     _outcomes_parser(sub)
     demo = sub.add_parser(
         "demo", help="rehearse a campaign against the built-in simulator",
@@ -251,6 +271,9 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "resend (default), resend blindly, or report it unknown")
     parser.add_argument("--no-revoke", action="store_true",
                         help="keep the OAuth session open at the end")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="skip the check that --from is an A2P number of this user "
+                        "(see 'a2p check') before the first request")
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
@@ -378,22 +401,46 @@ async def _send(args: argparse.Namespace) -> int:
         out.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
         out.flush()
         progress.see(event)
+        if event["event"] == "warning":
+            print(f"a2p: WARNING: {event['message']}", file=sys.stderr, flush=True)
 
     report_path, journal = _paths(args)
     stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(_watch_signals, stop)
-        report = await send(
-            args.input, sender=args.sender, text=args.text, config=args.profile,
-            read=_read_options(args), concurrency=args.concurrency,
-            max_batch_bytes=args.max_batch_bytes, wait=args.wait,
-            delivery_timeout=args.delivery_timeout,
-            on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
-            on_read=progress.reading, journal=None if args.resume else journal,
-            resume=args.resume,
-        )
-        group.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_watch_signals, stop)
+            report = await send(
+                args.input, sender=args.sender, text=args.text, config=args.profile,
+                read=_read_options(args), concurrency=args.concurrency,
+                max_batch_bytes=args.max_batch_bytes, wait=args.wait,
+                delivery_timeout=args.delivery_timeout,
+                on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit,
+                stop=stop, on_read=progress.reading, journal=None if args.resume else journal,
+                resume=args.resume, preflight=not args.no_preflight,
+            )
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as exc:  # the task group wraps send's own error: unwrap it
+        if len(exc.exceptions) == 1:
+            raise exc.exceptions[0] from None
+        raise
     return _finish(report, report_path)
+
+
+async def _check(args: argparse.Namespace) -> int:
+    from engine.api import check
+
+    found = await check(args.sender, config=args.profile, recipients=args.recipients)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(found.as_json(), option=orjson.OPT_APPEND_NEWLINE))
+    else:
+        tier = found.registration_tier or "not exposed"
+        cap = f", about {found.daily_cap:,} messages a day" if found.daily_cap else ""
+        print(f"a2p: {args.sender} can send High Volume SMS: an A2PSmsSender number of this "
+              f"user (id {found.sender.id}, status {found.sender.status}); registration tier: "
+              f"{tier}{cap}")
+    for warning in found.warnings:
+        print(f"a2p: WARNING: {warning}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _paths(args: argparse.Namespace) -> tuple[str, str]:
@@ -473,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_send(args))
         if args.command == "demo":
             return asyncio.run(_demo(args))
+        if args.command == "check":
+            return asyncio.run(_check(args))
         if args.command == "bench":
             return _bench(args)
         if args.command == "outcomes":

@@ -61,7 +61,8 @@ class ApiClient:
         limits = settings.rate_limit
         self.light = RateBudget("Light", limits.light_requests, limits.light_window, clock, sleep)
         self.auth = RateBudget("Auth", limits.auth_requests, limits.auth_window, clock, sleep)
-        self.a2p = f"/restapi/v1.0/account/{settings.account}/a2p-sms"
+        self.account = f"/restapi/v1.0/account/{settings.account}"
+        self.a2p = f"{self.account}/a2p-sms"
         self._token: _Token | None = None
         self._lock = anyio.Lock()
         self.requests = 0
@@ -172,13 +173,16 @@ class ApiClient:
     async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
                    params: Mapping[str, Any] | None = None) -> Reply:
         """One request in the Light group; a 401 refreshes the token and tries once more
-        (a 401 was not processed, so even a POST is safe to repeat)."""
+        (a 401 was not processed, so even a POST is safe to repeat). ``path`` is under the
+        account's a2p-sms root unless it starts with /restapi/."""
+        if not path.startswith("/restapi/"):
+            path = self.a2p + path
         for attempt in range(2):
             token = await self.bearer()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            reply = await self._send(self.light, method, self.a2p + path, headers, body, params)
+            reply = await self._send(self.light, method, path, headers, body, params)
             if reply.status != 401 or attempt:
                 return reply
             await self._after_401(token)

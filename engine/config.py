@@ -49,6 +49,10 @@ class Table:
         self._seen.add(key)
         return self._data.get(key, default)
 
+    def names(self) -> list[str]:
+        """The keys this table holds (for tables keyed by data, such as phone numbers)."""
+        return list(self._data)
+
     def table(self, key: str) -> Table:
         value = self._raw(key, {})
         if not isinstance(value, dict):

@@ -6,6 +6,7 @@
     │   └── InputError             the recipient list cannot be read (also ValueError)
     │       ├── BadRecordError     one record is bad and the run was told to stop on the first
     │       └── RecordTooLargeError  one record alone does not fit under the batch byte limit
+    │   └── SenderError            --from is not an A2P number of this user, or cannot be checked
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused
     │   └── RequestRejectedError   a 4xx with RingCentral's error code
@@ -50,6 +51,11 @@ class BadRecordError(InputError):
 
 class RecordTooLargeError(InputError):
     """One record serialises to more bytes than a whole batch may hold."""
+
+
+class SenderError(UsageError):
+    """The pre-flight found the sender number unusable: not this user's, or without the
+    A2PSmsSender feature (or the app may not look its numbers up)."""
 
 
 class ServerError(EngineError):

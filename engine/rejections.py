@@ -7,6 +7,7 @@ position in the original input through the chunk's PositionIndex.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,3 +109,28 @@ class Aggregator:
 
     def rejections(self) -> list[Rejection]:
         return sorted(self._rejections, key=lambda r: r.index)
+
+
+def mostly_rejected(records: int, rejections: Iterable[Rejection]) -> str | None:
+    """A warning when more than half of ``records`` were rejected, naming the commonest reason
+    with one example (a wrong column, a list of national numbers, the wrong country...).
+
+    >>> bad = [Rejection(i, i + 2, "x", INVALID_NUMBER, "'x' is not a number") for i in range(3)]
+    >>> mostly_rejected(4, bad)[:53]
+    '3 of 4 records (75%) were rejected; the commonest rea'
+    """
+    counts: Counter[str] = Counter()
+    example: dict[str, Rejection] = {}
+    for rejection in rejections:
+        counts[rejection.error_code] += 1
+        example.setdefault(rejection.error_code, rejection)
+    total = sum(counts.values())
+    if records <= 0 or total * 2 <= records:
+        return None
+    code, count = counts.most_common(1)[0]
+    first = example[code]
+    where = f"line {first.line}" if first.line is not None else f"record {first.index}"
+    return (f"{total:,} of {records:,} records ({total / records:.0%}) were rejected; the "
+            f"commonest reason is {code} ({count:,} records), e.g. {where}: "
+            f"{first.description}. Check the list (its number column, format and country) "
+            "before sending it again.")

@@ -1,4 +1,4 @@
-"""Validate simulator answers against the official OpenAPI subset in tests/data/."""
+"""Validate simulator answers against the official OpenAPI subsets in tests/data/."""
 
 from __future__ import annotations
 
@@ -8,26 +8,33 @@ from typing import Any
 import jsonschema
 import orjson
 
-SPEC: dict[str, Any] = orjson.loads(
-    (Path(__file__).parent / "data" / "ringcentral-a2p-openapi.json").read_bytes()
+DATA = Path(__file__).parent / "data"
+SPEC: dict[str, Any] = orjson.loads((DATA / "ringcentral-a2p-openapi.json").read_bytes())
+# The pre-flight's operations: the user's phone numbers and a number's SMS configuration.
+PREFLIGHT_SPEC: dict[str, Any] = orjson.loads(
+    (DATA / "ringcentral-preflight-openapi.json").read_bytes()
 )
 A2P = "/restapi/v1.0/account/{accountId}/a2p-sms"
+PHONE_NUMBERS = "/restapi/v1.0/account/{accountId}/extension/{extensionId}/phone-number"
 
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+def _resolve(node: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         section, name = node["$ref"].split("/")[-2:]
-        node = SPEC["components"][section][name]
+        node = spec["components"][section][name]
     return node
 
 
-def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
-    response = _resolve(SPEC["paths"][path][method]["responses"][str(status)])
+def response_schema(path: str, method: str, status: int, spec: dict[str, Any] = SPEC
+                    ) -> dict[str, Any]:
+    response = _resolve(spec["paths"][path][method]["responses"][str(status)], spec)
     schema: dict[str, Any] = response["content"]["application/json"]["schema"]
     return schema
 
 
-def assert_valid(body: Any, path: str, method: str, status: int) -> None:
+def assert_valid(body: Any, path: str, method: str, status: int,
+                 spec: dict[str, Any] = SPEC) -> None:
     """The body matches the spec's schema for this operation and status."""
-    schema = {"allOf": [response_schema(path, method, status)], "components": SPEC["components"]}
+    schema = {"allOf": [response_schema(path, method, status, spec)],
+              "components": spec["components"]}
     jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).validate(body)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.chunkindex import PositionIndex
-from engine.rejections import Aggregator, BadAnswerError, Rejection
+from engine.rejections import Aggregator, BadAnswerError, Rejection, mostly_rejected
 
 
 def index_of(positions: list[int], lines: list[int] | None = None) -> PositionIndex:
@@ -78,3 +78,20 @@ def test_hostile_rejected_entries_are_refused(entries: list[Any]) -> None:
     with pytest.raises(BadAnswerError, match="Check the batch"):
         aggregator.add_chunk(index_of([10, 11, 12]), "b1", entries)
     assert aggregator.rejections() == []
+
+
+def test_mostly_rejected_names_the_commonest_reason() -> None:
+    """Over half rejected: the warning gives the share, the commonest code and a first example."""
+    bad = [Rejection(i, i + 2, f"650-{i}", "LCL-INVALID-NUMBER", f"'650-{i}' is not ...")
+           for i in range(5)] + [Rejection(9, None, "+44", "SMS-RC-410", "invalid", "b", "server")]
+    warning = mostly_rejected(10, bad)
+    assert warning is not None
+    assert warning.startswith("6 of 10 records (60%) were rejected; the commonest reason is "
+                              "LCL-INVALID-NUMBER (5 records), e.g. line 2: '650-0' is not")
+
+
+def test_half_or_fewer_rejected_is_no_warning() -> None:
+    """Exactly half rejected, or an empty run, warns about nothing."""
+    bad = [Rejection(i, None, "x", "LCL-INVALID-NUMBER", "bad") for i in range(5)]
+    assert mostly_rejected(10, bad) is None
+    assert mostly_rejected(0, []) is None

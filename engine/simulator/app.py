@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from engine import basicauth
+from engine.simulator import numbers
 from engine.simulator.ratelimit import SlidingWindow, Verdict
 from engine.simulator.settings import FaultSettings, SimulatorSettings, faults_from_mapping
 from engine.simulator.store import RequestError, Store, invalid_parameter
@@ -402,6 +403,37 @@ async def request_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(exc.status, exc.code, exc.message, exc.parameter)
 
 
+# Phone numbers (the pre-flight) ------------------------------------------------------------
+
+def _own_numbers(request: web.Request) -> list[dict[str, Any]] | None:
+    """The user's numbers, or None when the path names another extension."""
+    sim = request.app[SIMULATOR]
+    if request.match_info["extensionId"] not in ("~", sim.settings.owner_id):
+        return None
+    base = f"{request.scheme}://{request.host}" + numbers.EXTENSION.format(
+        accountId=sim.settings.account_id, extensionId=sim.settings.owner_id)
+    return numbers.number_records(sim.settings, base)
+
+
+async def list_phone_numbers(request: web.Request) -> web.Response:
+    records = _own_numbers(request)
+    if records is None:
+        return error_response(404, "CMN-102", "Resource for parameter [extensionId] is not found.")
+    page, per_page = numbers.page_params(request)
+    return json_response(numbers.page_view(records, page, per_page, numbers.url_of(request)))
+
+
+async def sms_configuration(request: web.Request) -> web.Response:
+    records = _own_numbers(request) or []
+    wanted = request.match_info["phoneNumberId"]
+    found = [r for r in records if str(r["id"]) == wanted]
+    if not found:
+        return error_response(404, "CMN-102",
+                              "Resource for parameter [phoneNumberId] is not found.")
+    return json_response(numbers.sms_configuration_view(request.app[SIMULATOR].settings,
+                                                        found[0]))
+
+
 def create_app(settings: SimulatorSettings, clock: Callable[[], float] = time.time
                ) -> web.Application:
     """The simulator as an aiohttp application; ``app[SIMULATOR]`` is its state."""
@@ -418,6 +450,8 @@ def create_app(settings: SimulatorSettings, clock: Callable[[], float] = time.ti
     r.add_get(f"{A2P}/messages", list_messages)
     r.add_get(f"{A2P}/messages/{{messageId}}", read_message)
     r.add_get(f"{A2P}/statuses", statuses)
+    r.add_get(numbers.EXTENSION, list_phone_numbers)
+    r.add_get(f"{numbers.EXTENSION}/{{phoneNumberId}}/sms-configuration", sms_configuration)
     r.add_get("/_sim/ledger", ledger)
     r.add_get("/_sim/stats", stats)
     r.add_put("/_sim/faults", put_faults)

@@ -81,6 +81,10 @@ class SimulatorSettings:
     credentials: Credentials
     credentials_from_env: bool = False
     senders: tuple[str, ...] = ("+16505550100",)
+    # The user's other numbers: listed by GET .../phone-number without the A2PSmsSender feature.
+    other_numbers: tuple[str, ...] = ("+16505550199",)
+    # registrationTier of a number's SMS campaign (GET .../sms-configuration), by number.
+    registration_tiers: tuple[tuple[str, str], ...] = ()
     account_id: str = "400131508008"
     owner_id: str = "400131508008"
     access_token_ttl: int = 3600
@@ -125,6 +129,8 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         credentials=from_env or file_credentials,
         credentials_from_env=from_env is not None,
         senders=t.text_list("senders", list(d.senders)),
+        other_numbers=t.text_list("other_numbers", list(d.other_numbers)),
+        registration_tiers=_tiers(t.table("registration_tiers")),
         account_id=t.text("account_id", d.account_id),
         owner_id=t.text("owner_id", d.owner_id),
         access_token_ttl=t.number("access_token_ttl", d.access_token_ttl, low=1),
@@ -142,6 +148,12 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
     )
     t.finish()
     return settings
+
+
+def _tiers(t: Table) -> tuple[tuple[str, str], ...]:
+    tiers = tuple((number, t.text(number, "")) for number in t.names())
+    t.finish()
+    return tiers
 
 
 def _group(t: Table, d: GroupLimit) -> GroupLimit:

@@ -22,6 +22,9 @@ TOKEN = {"access_token": "t", "token_type": "bearer", "expires_in": 3600, "refre
          "refresh_token_expires_in": 86400, "scope": "A2PSMS", "session_id": "s"}
 GOOD = {"id": "b1", "from": SENDER, "batchSize": 2, "processedCount": 0, "status": "Processing",
         "creationTime": "2026-11-22T00:00:00Z", "rejected": []}
+PHONE_NUMBERS = "/restapi/v1.0/account/~/extension/~/phone-number"
+NUMBERS = {"records": [{"id": 1, "phoneNumber": SENDER, "features": ["A2PSmsSender"]}],
+           "navigation": {}, "paging": {"page": 1, "totalPages": 1, "perPage": 1000}}
 
 
 def json(body: Any, status: int = 201) -> web.Response:
@@ -56,7 +59,11 @@ async def hostile() -> AsyncIterator[Callable[..., Any]]:
         async def read(request: web.Request) -> web.Response:
             return (get or (lambda: json({"records": [], "paging": {"perPage": 1}}, 200)))()
 
+        async def numbers(request: web.Request) -> web.Response:
+            return json(NUMBERS, 200)
+
         app = web.Application()
+        app.router.add_get(PHONE_NUMBERS, numbers)  # the pre-flight passes; no sms-configuration
         app.router.add_post("/restapi/oauth/token", token)
         app.router.add_post("/restapi/oauth/revoke", token)
         app.router.add_post(f"{A2P}/batches", create)

@@ -1,0 +1,86 @@
+"""The user's phone numbers and their SMS configuration, as the pre-flight reads them:
+listExtensionPhoneNumbers and smsConfigurationInfo of reference/ringcentral-preflight-openapi.json
+(GetExtensionPhoneNumbersResponse with enumerated paging, SmsConfigurationResource)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from engine.simulator.settings import SimulatorSettings
+from engine.simulator.store import invalid_parameter
+
+EXTENSION = "/restapi/v1.0/account/{accountId}/extension/{extensionId}/phone-number"
+A2P_FEATURES = ["CallerId", "SmsSender", "A2PSmsSender"]
+FIRST_ID = 1_290_000_001  # phone number ids are int64 in the spec; any stable values do
+
+
+def number_records(settings: SimulatorSettings, base: str) -> list[dict[str, Any]]:
+    """Every number of the user: the A2P senders first, then the others."""
+    numbers = [(n, A2P_FEATURES) for n in settings.senders] + \
+        [(n, ["CallerId", "SmsSender"]) for n in settings.other_numbers]
+    return [{
+        "uri": f"{base}/{FIRST_ID + i}",
+        "id": FIRST_ID + i,
+        "phoneNumber": number,
+        "country": {"id": "1", "uri": f"{base.split('/account/')[0]}/dictionary/country/1",
+                    "name": "United States"},
+        "paymentType": "Local",
+        "primary": i == 0,
+        "status": "Normal",
+        "type": "VoiceFax",
+        "usageType": "DirectNumber",
+        "features": list(features),
+    } for i, (number, features) in enumerate(numbers)]
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    try:
+        page = int(request.query.get("page", "1"))
+        per_page = int(request.query.get("perPage", "100"))
+    except ValueError:
+        raise invalid_parameter("page") from None
+    if page < 1 or per_page < 1:
+        raise invalid_parameter("perPage", "Use positive page and perPage values.")
+    return page, min(per_page, 1000)  # EnumeratedPagingModel: perPage at most 1000
+
+
+def page_view(records: list[dict[str, Any]], page: int, per_page: int, url: str
+              ) -> dict[str, Any]:
+    """One page of a GetExtensionPhoneNumbersResponse, with its navigation links."""
+    total_pages = max(1, -(-len(records) // per_page))
+    start = (page - 1) * per_page
+    shown = records[start:start + per_page]
+
+    def link(n: int) -> dict[str, str]:
+        return {"uri": f"{url}?page={n}&perPage={per_page}"}
+
+    paging: dict[str, Any] = {"page": page, "perPage": per_page, "totalPages": total_pages,
+                              "totalElements": len(records)}
+    if shown:
+        paging |= {"pageStart": start, "pageEnd": start + len(shown) - 1}
+    navigation = {"firstPage": link(1), "lastPage": link(total_pages)}
+    if page < total_pages:
+        navigation["nextPage"] = link(page + 1)
+    if page > 1:
+        navigation["previousPage"] = link(min(page - 1, total_pages))
+    return {"uri": link(page)["uri"], "records": shown, "navigation": navigation,
+            "paging": paging}
+
+
+def url_of(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}{request.path}"
+
+
+def sms_configuration_view(settings: SimulatorSettings, record: dict[str, Any]
+                           ) -> dict[str, Any]:
+    """SmsConfigurationResource: campaign and brand only for numbers with a configured tier."""
+    view: dict[str, Any] = {"phoneNumberId": str(record["id"]),
+                            "phoneNumber": record["phoneNumber"]}
+    tier = dict(settings.registration_tiers).get(record["phoneNumber"])
+    if tier:
+        view["smsCampaignInfo"] = {"id": f"C{record['id']}", "status": "Confirmed",
+                                   "registrationTier": tier, "useCases": ["Marketing"]}
+        view["smsBrandInfo"] = {"id": "BSIMULATOR", "status": "Confirmed"}
+    return view
