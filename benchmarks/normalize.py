@@ -4,7 +4,7 @@
 
 Floor: ``all(map(E164.fullmatch, tos))``, the check the bulk path ran on every block before
 the North American check (#13) replaced it with ``check_all``.
-Measured in the same run: ``check_lines`` (one match over a decoded block), ``check_all`` (the
+Measured in the same run: ``check_all`` (the
 North American check plus normalisation, built to replace the floor) on clean E.164 blocks and
 on blocks of national formats; ``check`` per number (the careful path); ``strict_checker``
 (libphonenumber) per number. The last lines set each swap's added cost against reading a
@@ -59,15 +59,12 @@ def main() -> None:
     clean = [number(i) for i in range(n)]
     mixed = national(clean)
     clean_blocks, mixed_blocks = blocks(clean), blocks(mixed)
-    texts = ["".join(f"{c}\n" for c in b) for b in clean_blocks]
     strict = phone.strict_checker("US")
     rows = {
         "floor: all(map(E164.fullmatch)) on E.164": per_number(
             lambda: [all(map(phone.E164.fullmatch, b)) for b in clean_blocks], n, repeats),
         "check_all on E.164 blocks": per_number(
             lambda: [phone.check_all(b) for b in clean_blocks], n, repeats),
-        "check_lines on decoded plain-lines blocks": per_number(
-            lambda: [phone.check_lines(t, BLOCK) for t in texts], n, repeats),
         "check_all on national-format blocks": per_number(
             lambda: [phone.check_all(b) for b in mixed_blocks], n, repeats),
         "check per number (careful path), national": per_number(
@@ -87,8 +84,7 @@ def main() -> None:
     for name, ns in rows.items():
         print(f"  {name:46} {ns:>10.1f} {ns / floor:>8.2f}")
     print(f"  {'read_lines, plain lines, per record':46} {read:>10.1f} {read / floor:>8.2f}")
-    for name in ("check_lines on decoded plain-lines blocks", "check_all on E.164 blocks",
-                 "check_all on national-format blocks"):
+    for name in ("check_all on E.164 blocks", "check_all on national-format blocks"):
         added = rows[name] - floor
         print(f"  swapping the floor for {name}: {added:+.1f} ns per record, "
               f"{added / read:+.1%} of the bulk read")

@@ -49,7 +49,6 @@ _BAD_AREA = r"[2-9]11|[2-9]9[0-9]|37[0-9]|96[0-9]|555|700|710"
 TEXTABLE = re.compile(rf"\+1(?!{_BAD_AREA})[2-9][0-9]{{2}}[2-9][0-9]{{6}}")
 _BAD_AREA_CODE = re.compile(_BAD_AREA)
 _TEXTABLE_JOINED = re.compile(rf"{TEXTABLE.pattern}(?:\n{TEXTABLE.pattern})*")
-_TEXTABLE_BLOCK = re.compile(rf"(?:{TEXTABLE.pattern}\n)+")
 
 # Punctuation people put in numbers: spaces (also no-break and thin), dashes of every width,
 # dots, slashes and parentheses.
@@ -233,12 +232,6 @@ def check_all(raws: Sequence[str], country: str | None = "US") -> list[str] | No
     if cleaned.count("\n") != len(raws) - 1 or not _NATIONAL_JOINED.fullmatch(cleaned):
         return None
     return ["+1" + line[-10:] for line in cleaned.split("\n")]
-
-
-def check_lines(text: str, count: int) -> bool:
-    """Whether ``text`` is exactly ``count`` textable E.164 numbers, one per line, each line
-    ending in a newline: the plain-lines bulk path checks its decoded block in one call."""
-    return len(text) == 13 * count and _TEXTABLE_BLOCK.fullmatch(text) is not None
 
 
 def _textable_lines(joined: str, count: int) -> bool:

@@ -184,11 +184,6 @@ def check_encoding(name: str) -> str:
     return codec
 
 
-def template_fields(template: str) -> tuple[str, ...]:
-    """The field names a template uses; anything it cannot read is refused up front."""
-    return tuple(f.name for f in templates.parse(template).fields)
-
-
 class _Builder:
     """Turns raw (to, text, fields) into accepted records or local rejections, and fills
     blocks. Shared by every input format so they agree to the letter."""

@@ -13,7 +13,6 @@ from engine.phone import (
     check,
     check_all,
     check_country,
-    check_lines,
     is_north_american,
     nanp_problem,
     normalize,
@@ -158,13 +157,6 @@ def test_check_all_hands_a_block_with_a_problem_to_the_careful_path(bad: str) ->
     """One bad number anywhere in a block makes check_all answer None (check() then explains)."""
     assert check_all(["+16505550123", bad, "6505550124"]) is None
     assert isinstance(check(bad), Problem)
-
-
-@given(st.lists(_raw_numbers, max_size=20))
-def test_check_lines_agrees_with_check(raws: list[str]) -> None:
-    """A decoded block of lines passes check_lines only if every line is already textable."""
-    text = "".join(f"{raw}\n" for raw in raws)
-    assert check_lines(text, len(raws)) == (bool(raws) and all(check(r) == r for r in raws))
 
 
 def test_check_all_refuses_a_number_hiding_a_newline() -> None:
