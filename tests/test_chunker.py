@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.chunker import Chunk, chunk_blocks, message_sizes, payload_size, serialize
+from engine.chunker import Chunk, Chunker, chunk_blocks, message_sizes, payload_size, serialize
 from engine.errors import RecordTooLargeError, UsageError
 from engine.reader import Block
 
@@ -66,12 +66,14 @@ def blocks_of(records: list[tuple[str, str | None]], sizes: list[int],
     max_messages=st.one_of(st.none(), st.integers(min_value=1, max_value=10)),
     sizes=st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=5),
     gaps=st.lists(st.integers(min_value=1, max_value=3), min_size=60, max_size=60),
+    window=st.one_of(st.just(256), st.integers(min_value=1, max_value=7)),
 )
 def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
                                           text: str | None, max_bytes: int,
                                           max_messages: int | None, sizes: list[int],
-                                          gaps: list[int]) -> None:
-    """Bodies equal the naive ones byte for byte, stay under the limit, parse, and map back."""
+                                          gaps: list[int], window: int) -> None:
+    """Bodies equal the naive ones byte for byte, stay under the limit, parse, and map back,
+    however the blocks fall and however many messages each dumps serialises."""
     positions = [sum(gaps[:i]) for i in range(len(records))]
     try:
         expected = naive_bodies(records, text, max_bytes, max_messages)
@@ -80,8 +82,8 @@ def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
             list(chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
                               max_messages))
         return
-    chunks = list(chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
-                               max_messages))
+    chunks = list(Chunker(SENDER, text, max_bytes, max_messages, window=window)
+                  .chunks(blocks_of(records, sizes, positions)))
     assert [c.body for c in chunks] == expected
     assert all(len(c.body) <= max_bytes for c in chunks)
     sent = [m for c in chunks for m in orjson.loads(c.body)["messages"]]
@@ -164,6 +166,24 @@ def test_chunks_know_the_byte_offset_of_their_first_record() -> None:
                         lambda r: None)
     chunks = list(chunk_blocks(blocks, SENDER, "Hi", 300))
     assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.start_offset is not None
+        first = orjson.loads(chunk.body)["messages"][0]["to"][0]
+        assert raw[chunk.start_offset:].startswith(first.encode())
+
+
+def test_chunks_of_per_message_texts_start_at_their_first_record() -> None:
+    """With texts of their own, chunks that start inside a block and inside a window of it
+    still know the byte offset of their first record's line, which a resume reads from."""
+    from engine.reader import ReadOptions, read_lines
+
+    raw = b"to,text\n" + b"".join(b'+1415555%04d,"Hi, %d"\n' % (i, i) for i in range(700))
+    blocks = list(read_lines(raw.splitlines(keepends=True), ReadOptions(), lambda r: None))
+    assert len(blocks) == 1
+    assert blocks[0].texts is not None
+    chunks = list(Chunker(SENDER, None, 2_000).chunks(blocks))
+    assert len(chunks) > 10
+    assert sum(c.count for c in chunks) == 700
     for chunk in chunks:
         assert chunk.start_offset is not None
         first = orjson.loads(chunk.body)["messages"][0]["to"][0]
