@@ -496,6 +496,32 @@ def _bulk_block(builder: _Builder, raw_tos: list[str], raw_texts: list[str] | li
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 
+def _quoted_columns(lines: list[str], layout: _CsvLayout
+                    ) -> tuple[list[str], list[str] | None] | None:
+    """The number and text columns of whole CSV lines, or None when any line is not a full
+    row (csv.reader's error, a blank line, a short row: the careful path decides those)."""
+    tos: list[str] = []
+    texts: list[str] | None = [] if layout.text_index >= 0 else None
+    # A few hundred rows at a time: each row is a list the cycle collector tracks, and a whole
+    # block of them alive at once would set it off a dozen times per block and promote them
+    # all towards full collections (the same reason as the chunker's window).
+    for start in range(0, len(lines), _ROWS_PER_READER):
+        window = lines[start:start + _ROWS_PER_READER]
+        try:
+            rows = list(csv.reader(window, delimiter=layout.delimiter))
+        except csv.Error:
+            return None
+        if len(rows) != len(window) or set(map(len, rows)) != {layout.width}:
+            return None
+        tos += map(itemgetter(layout.to_index), rows)
+        if texts is not None:
+            texts += map(itemgetter(layout.text_index), rows)
+    return tos, texts
+
+
+_ROWS_PER_READER = 256
+
+
 def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,
                base: int) -> Block | None:
     """A block of CSV rows read in bulk, or None when any row needs the careful path."""
@@ -517,18 +543,14 @@ def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_l
     lines = text.split("\n")
     lines.pop()
     # A line with an even number of quotes closes every field it opens, so it is one whole
-    # record and one csv.reader over the block reads it exactly as the careful path would.
+    # record, and csv.reader over the block's lines reads them exactly as the careful path
+    # would.
     if any(count & 1 for count in set(map(str.count, lines, repeat('"')))):
         return None
-    try:
-        rows = list(csv.reader(lines, delimiter=comma))
-    except csv.Error:
+    columns = _quoted_columns(lines, layout)
+    if columns is None:
         return None
-    if len(rows) != n or set(map(len, rows)) != {width}:
-        return None  # a blank line or a short row: the careful path skips or rejects it
-    raw_tos = list(map(itemgetter(layout.to_index), rows))
-    raw_texts = (list(map(itemgetter(layout.text_index), rows)) if layout.text_index >= 0
-                 else None)
+    raw_tos, raw_texts = columns
     return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
 
 

@@ -124,6 +124,15 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
     return round(segments * price_per_segment, 6)
 
 
+def _gsm7_plain(length: int) -> int:
+    """Segments of a GSM-7 text of ``length`` septets with no extension character."""
+    return 1 if length <= GSM7_SINGLE else -(-length // GSM7_MULTI)
+
+
+# Every length a text may have (the spec's maxLength is 1000 characters), looked up.
+_GSM7_SEGMENTS = [_gsm7_plain(k) for k in range(1025)]
+
+
 def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     """``segment_count`` and whether it is UCS-2, for each text of a block.
 
@@ -144,23 +153,33 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     ascii_texts = texts if not others else list(compress(texts, plain))
     if "\n".join(ascii_texts).encode().translate(None, _ASCII_BASIC).strip(b"\n"):
         return [segment_count(t) for t in texts], [not is_gsm7(t) for t in texts]
-    if max(lengths) <= GSM7_SINGLE:
+    longest = max(lengths)
+    if longest <= GSM7_SINGLE:
         counts = [1] * n
+    elif longest < len(_GSM7_SEGMENTS):
+        counts = list(map(_GSM7_SEGMENTS.__getitem__, lengths))  # a C-level lookup each
     else:
-        counts = [1 if k <= GSM7_SINGLE else -(-k // GSM7_MULTI) for k in lengths]
+        counts = [_gsm7_plain(k) for k in lengths]
     ucs2 = [False] * n
-    for i in others:
-        text, k = texts[i], lengths[i]
-        if _NOT_GSM7.search(text) is None:  # accented GSM-7 letters
+    if not others:
+        return counts, ucs2
+    # The other texts are classified by C-level maps, not a method call each; one encode of
+    # their join tells whether any holds a surrogate pair (an emoji), the only case where a
+    # UCS-2 text's segments are not its length divided.
+    other_texts = list(map(texts.__getitem__, others))
+    wide = list(map(bool, map(_NOT_GSM7.search, other_texts)))
+    joined = "".join(compress(other_texts, wide))
+    pairs = len(joined.encode("utf-16-le")) != 2 * len(joined)
+    for i, text, is_wide in zip(others, other_texts, wide, strict=True):
+        if not is_wide:  # accented GSM-7 letters
             counts[i] = segment_count(text)
             continue
         ucs2[i] = True
-        if k <= UCS2_SINGLE // 2:
-            counts[i] = 1  # even all surrogate pairs fit one segment
-        elif len(text.encode("utf-16-le")) == 2 * k:  # no surrogate pair: arithmetic
-            counts[i] = 1 if k <= UCS2_SINGLE else -(-k // UCS2_MULTI)
-        else:
+        k = lengths[i]
+        if pairs and k > UCS2_SINGLE // 2:  # even all surrogate pairs fit one segment below
             counts[i] = segment_count(text)
+        else:
+            counts[i] = 1 if k <= UCS2_SINGLE else -(-k // UCS2_MULTI)
     return counts, ucs2
 
 

@@ -78,9 +78,13 @@ def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
     try:
         expected = naive_bodies(records, text, max_bytes, max_messages)
     except AssertionError:
-        with pytest.raises(RecordTooLargeError):
-            list(chunk_blocks(blocks_of(records, sizes, positions), SENDER, text, max_bytes,
-                              max_messages))
+        alone = [naive_bodies([r], text, 1 << 30, None)[0] for r in records]
+        first = next(i for i, b in enumerate(alone) if len(b) > max_bytes)
+        where = rf"record {positions[first]} \(line {positions[first] + 2}\)"
+        for keep_bodies in (True, False):
+            with pytest.raises(RecordTooLargeError, match=where):
+                list(Chunker(SENDER, text, max_bytes, max_messages, keep_bodies=keep_bodies,
+                             window=window).chunks(blocks_of(records, sizes, positions)))
         return
     chunks = list(Chunker(SENDER, text, max_bytes, max_messages, window=window)
                   .chunks(blocks_of(records, sizes, positions)))
@@ -188,3 +192,30 @@ def test_chunks_of_per_message_texts_start_at_their_first_record() -> None:
         assert chunk.start_offset is not None
         first = orjson.loads(chunk.body)["messages"][0]["to"][0]
         assert raw[chunk.start_offset:].startswith(first.encode())
+
+
+def test_texts_are_dumped_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block of per-message texts is serialised at most a window of messages per dumps, so
+    the cycle collector is not set off by a block's worth of dicts, and the bytes are the same
+    as one dumps of the whole block."""
+    import engine.chunker as chunker
+
+    records = [(f"+1415555{i:04d}", f"Hi {i}, \"you\"") for i in range(1_000)]
+    block = blocks_of(records, [len(records)], list(range(len(records))))
+    sizes: list[int] = []
+    serialize = chunker.serialize
+
+    def counted(tos: list[str], own: list[str | None] | None) -> Any:
+        sizes.append(len(tos))
+        return serialize(tos, own)
+
+    monkeypatch.setattr(chunker, "serialize", counted)
+    chunks = list(Chunker(SENDER, None, 30_000).chunks(block))
+    assert 0 < max(sizes) <= 256
+    assert [c.body for c in chunks] == naive_bodies(records, None, 30_000, None)
+
+
+def test_a_window_of_no_messages_is_refused() -> None:
+    """A chunker that could take no message at a time would drop every record: refused."""
+    with pytest.raises(UsageError, match="at least one message"):
+        Chunker(SENDER, None, 1_000, window=0)

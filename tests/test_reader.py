@@ -269,7 +269,8 @@ def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], blo
     assert resumed_rejected == [r for r in rejected if r[0] > position]
 
 
-def read_both(rows: list[str], header: list[str], crlf: bool, block: int, **options: Any
+def read_both(rows: list[str], header: list[str], crlf: bool, block: int, *,
+              rows_per_reader: int = reader._ROWS_PER_READER, **options: Any
               ) -> tuple[tuple[list[list[Any]], list[Any]], tuple[list[list[Any]], list[Any]]]:
     """(bulk, careful): the same lines read with the block paths on and with them off. In each
     row pattern, {n} becomes a number unique to the row and {k} its last four digits."""
@@ -284,14 +285,16 @@ def read_both(rows: list[str], header: list[str], crlf: bool, block: int, **opti
                    for b in blocks for k, r in enumerate(flatten([b]))]
         return records, [(r.index, r.line, r.to, r.error_code) for r in rejected]
 
-    original, allowed = reader.BLOCK_SIZE, reader._bulk_allowed
-    reader.BLOCK_SIZE = block
+    original, allowed, per_reader = (reader.BLOCK_SIZE, reader._bulk_allowed,
+                                     reader._ROWS_PER_READER)
+    reader.BLOCK_SIZE, reader._ROWS_PER_READER = block, rows_per_reader
     try:
         bulk = read()
         reader._bulk_allowed = lambda options: False  # type: ignore[assignment]
         careful = read()
     finally:
-        reader.BLOCK_SIZE, reader._bulk_allowed = original, allowed
+        reader.BLOCK_SIZE, reader._bulk_allowed, reader._ROWS_PER_READER = (
+            original, allowed, per_reader)
     return bulk, careful
 
 
@@ -310,12 +313,14 @@ csv_row = st.one_of(st.tuples(csv_to, csv_text).map(lambda r: ",".join(r)),
 
 @settings(max_examples=300, deadline=None)
 @given(rows=st.lists(csv_row, max_size=40), block=st.integers(1, 7), crlf=st.booleans(),
-       batch=st.sampled_from([None, "Batch"]))
+       batch=st.sampled_from([None, "Batch"]), rows_per_reader=st.integers(1, 3))
 def test_quoted_csv_block_path_agrees_with_the_careful_path(
-        rows: list[str], block: int, crlf: bool, batch: str | None) -> None:
-    """Quoted CSV read a block at a time gives the careful path's records, rejections, lines
-    and byte offsets exactly."""
-    bulk, careful = read_both(rows, ["to,text"], crlf, block, source="x.csv", batch_text=batch)
+        rows: list[str], block: int, crlf: bool, batch: str | None, rows_per_reader: int
+) -> None:
+    """Quoted CSV read a block at a time, a few rows per csv.reader, gives the careful path's
+    records, rejections, lines and byte offsets exactly."""
+    bulk, careful = read_both(rows, ["to,text"], crlf, block, source="x.csv", batch_text=batch,
+                              rows_per_reader=rows_per_reader)
     assert bulk == careful
 
 
