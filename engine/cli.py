@@ -185,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    from engine.outcomerows import FILTERS
+    from engine.outcomenames import FILTERS
 
     out = sub.add_parser(
         "outcomes", help="every recipient's fate, one row per input record", parents=[common],
@@ -443,10 +443,10 @@ def _plan(args: argparse.Namespace) -> int:
     import orjson
 
     from engine.config import check_campaign, load_settings
+    from engine.inputs import open_input
     from engine.plan import make_plan
     from engine.reader import read_lines
     from engine.rejections import Aggregator
-    from engine.sources import open_input
 
     check_campaign(args.sender, args.text, args.template)
     settings = load_settings(args.profile or "simulator")

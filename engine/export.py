@@ -30,10 +30,10 @@ from engine.config import (
     load_settings,
 )
 from engine.errors import JournalError, UsageError
-from engine.inputs import input_identity
+from engine.inputs import input_identity, open_input
 from engine.journal import JournalState, read_journal
+from engine.outcomenames import FILTERS
 from engine.outcomerows import (
-    FILTERS,
     Matcher,
     Record,
     Row,
@@ -50,7 +50,6 @@ from engine.outcomerows import (
 )
 from engine.reader import ReadOptions, StartAt, read_lines
 from engine.rejections import Rejection
-from engine.sources import open_input
 from engine.transport import AiohttpTransport, Transport, page_of
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec

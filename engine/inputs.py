@@ -1,14 +1,22 @@
 """What an input is before anything reads it: a stream that can be read only once, or a file
 whose identity (size, mtime, a digest of its head) a resume compares to refuse a changed list.
 
-No engine imports: the journal, sources, pre-flight and export all ask these questions."""
+No engine import but the error tree: the journal, sources, pre-flight, export and plan all ask
+these questions, and a plan must not load the sending side to ask them."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import stat
-from typing import Any
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from engine.errors import InputError
 
 HEAD_BYTES = 64 * 1024
 
@@ -35,3 +43,26 @@ def input_identity(path: str) -> dict[str, Any]:
         head = hashlib.blake2b(handle.read(HEAD_BYTES), digest_size=16).hexdigest()
     return {"kind": "file", "path": os.path.abspath(path), "size": info.st_size,
             "mtimeNs": info.st_mtime_ns, "head": head}
+
+
+def _open(path: Path) -> BinaryIO:
+    if path.suffix == ".gz":
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+@contextmanager
+def open_input(name: str) -> Iterator[BinaryIO]:
+    """A binary stream of the input's lines; the reader decodes and checks them."""
+    if name == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = _open(Path(name))
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file. Check the path, or pass - to read stdin.") \
+            from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory. Pass a CSV, JSONL or text file.") from None
+    with handle:
+        yield handle

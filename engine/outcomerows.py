@@ -23,28 +23,25 @@ from typing import Any, NamedTuple
 
 from engine import lifecycle
 from engine.errorcodes import describe
+from engine.outcomenames import (
+    DELIVERED,
+    DELIVERY_FAILED,
+    FILTERS,
+    FROM_STORE,
+    GROUPS,
+    NOT_SENT,
+    OUTCOMES,
+    QUEUED,
+    REJECTED_LOCAL,
+    REJECTED_SERVER,
+    SENDING_FAILED,
+    SENT_NO_RECEIPT,
+    UNKNOWN,
+)
 from engine.reader import Block
 from engine.rejections import Rejection
 from engine.resume import retryable
 
-REJECTED_LOCAL = "rejected-local"
-REJECTED_SERVER = "rejected-server"
-DELIVERED = "delivered"
-DELIVERY_FAILED = "delivery-failed"
-SENDING_FAILED = "sending-failed"
-SENT_NO_RECEIPT = "sent-no-receipt"
-QUEUED = "queued"
-UNKNOWN = "unknown"
-NOT_SENT = "not-sent"
-OUTCOMES = (REJECTED_LOCAL, REJECTED_SERVER, DELIVERED, DELIVERY_FAILED, SENDING_FAILED,
-            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT)
-# Outcomes read from the message store; the others are known from the journal alone.
-FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED)
-GROUPS: dict[str, tuple[str, ...]] = {
-    "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, NOT_SENT),
-    "pending": (SENT_NO_RECEIPT, QUEUED),
-}
-FILTERS = (*OUTCOMES, *GROUPS, "retryable")
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
              "SendingFailed": SENDING_FAILED, "Sent": SENT_NO_RECEIPT, "Queued": QUEUED}
 STATUS_COUNT_KEYS = {DELIVERED: "delivered", DELIVERY_FAILED: "deliveryFailed",

@@ -1,22 +1,17 @@
-"""Where a run's recipients come from: opening an input (a path, ``-`` for stdin, ``.gz`` by
-suffix), choosing the reader for a path, stdin or an iterable, reading a file again from a
-journaled offset (resume, a lost answer's chunk), and how much of it has been read."""
+"""Where a run's recipients come from: choosing the reader for a path, stdin or an iterable,
+reading a file again from a journaled offset (resume, a lost answer's chunk), and how much of
+it has been read. Opening an input is ``engine.inputs.open_input``."""
 
 from __future__ import annotations
 
 import gzip
 import os
-import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
-
-import anyio
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.chunker import Chunk, Chunker
-from engine.errors import InputError
-from engine.inputs import input_identity, is_stream
+from engine.inputs import input_identity, is_stream, open_input
 from engine.journal import ChunkEntry
 from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection
@@ -25,29 +20,6 @@ from engine.resume import ResumePlan, covered, others, rebuild_chunk, without
 if TYPE_CHECKING:
     from engine.recorder import Recorder
     from engine.sender import Chunks
-
-
-def _open(path: Path) -> BinaryIO:
-    if path.suffix == ".gz":
-        return cast(BinaryIO, gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-@contextmanager
-def open_input(name: str) -> Iterator[BinaryIO]:
-    """A binary stream of the input's lines; the reader decodes and checks them."""
-    if name == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        handle = _open(Path(name))
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file. Check the path, or pass - to read stdin.") \
-            from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory. Pass a CSV, JSONL or text file.") from None
-    with handle:
-        yield handle
 
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
@@ -163,6 +135,8 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
                 _, blocks = read_file_from(path, options, lambda r: None, entry, stack)
                 return rebuild_chunk(blocks, entry, sender, text,
                                      others(recorder.records, entry))
+
+        import anyio  # here, not at the top: a plan never sends, so never loads it
 
         return await anyio.to_thread.run_sync(build)
 

@@ -1,5 +1,7 @@
 """The public surface: one import path, a sorted __all__, every name importable."""
 
+from pathlib import Path
+
 import engine
 
 
@@ -29,3 +31,22 @@ def test_import_and_help_do_not_load_the_network_stack() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, timeout=60)
     assert result.stdout.splitlines()[-2:] == ["[]", "True"]
+
+
+def test_a_plan_loads_only_the_reading_side(tmp_path: Path) -> None:
+    """`a2p plan` of a file loads neither the network stack (aiohttp, anyio) nor the journal,
+    resume and outcome machinery: a dry run pays only for reading and chunking."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "list.csv"
+    path.write_text("to,text\n+14155550100,Hi\n+14155550101,\"Hi, there\"\n")
+    probe = ("import contextlib, io, sys, engine.cli\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             f"    status = engine.cli.main(['plan', {str(path)!r}, '--from', '+16505550100'])\n"
+             "heavy = ('aiohttp', 'anyio', 'engine.journal', 'engine.resume', "
+             "'engine.outcomerows', 'engine.sender')\n"
+             "print(status, sorted(m for m in heavy if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.splitlines()[-1] == "0 []"

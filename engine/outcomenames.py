@@ -1,0 +1,26 @@
+"""The outcomes a recipient can have in ``a2p outcomes``, and the names ``--only`` takes.
+
+Names only, no imports: the command line lists them in its help without loading the outcome
+machinery (and what that pulls in) for every command.
+"""
+
+from __future__ import annotations
+
+REJECTED_LOCAL = "rejected-local"
+REJECTED_SERVER = "rejected-server"
+DELIVERED = "delivered"
+DELIVERY_FAILED = "delivery-failed"
+SENDING_FAILED = "sending-failed"
+SENT_NO_RECEIPT = "sent-no-receipt"
+QUEUED = "queued"
+UNKNOWN = "unknown"
+NOT_SENT = "not-sent"
+OUTCOMES = (REJECTED_LOCAL, REJECTED_SERVER, DELIVERED, DELIVERY_FAILED, SENDING_FAILED,
+            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT)
+# Outcomes read from the message store; the others are known from the journal alone.
+FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, NOT_SENT),
+    "pending": (SENT_NO_RECEIPT, QUEUED),
+}
+FILTERS = (*OUTCOMES, *GROUPS, "retryable")
