@@ -29,6 +29,7 @@ from engine.config import (
     check_campaign,
     credentials_from_env,
     demo_credentials,
+    journal_profile,
     load_settings,
 )
 from engine.errors import JournalError, UsageError
@@ -194,6 +195,9 @@ def _settings(options: SendOptions) -> Settings:
     if options.max_batch_bytes:
         settings = replace(settings, limits=replace(settings.limits,
                                                     max_batch_bytes=options.max_batch_bytes))
+    if options.max_batch_messages:
+        settings = replace(settings, limits=replace(
+            settings.limits, max_batch_messages=options.max_batch_messages))
     return settings
 
 
@@ -207,6 +211,7 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
               "text": options.text, "template": read.template, "profile": settings.profile,
               "profileSource": settings.source, "server": settings.server_url,
               "maxBatchBytes": max_bytes,
+              "maxBatchMessages": settings.limits.max_batch_messages,
               # how to read the input again, for 'a2p outcomes' and --resume alone
               "read": read.as_header(), "input": input_identity}
     return lambda: Journal.create(Path(path), header)
@@ -286,12 +291,13 @@ def _from_journal(path: Path, options: SendOptions) -> tuple[str, SendOptions]:
                          "journal cannot give again. Pass the same input with resume=.")
     read = options.read or ReadOptions.from_header(header.get("read", {}))
     read = replace(read, batch_text=header.get("text"), template=header.get("template"))
-    profile = options.config or header.get("profileSource") or header.get("profile") or \
-        "simulator"
     return source["path"], replace(
         options, sender=options.sender or header["sender"],
         text=options.text or header.get("text"),
-        template=options.template or header.get("template"), read=read, config=profile)
+        template=options.template or header.get("template"), read=read,
+        config=options.config or journal_profile(header),
+        max_batch_bytes=options.max_batch_bytes or header.get("maxBatchBytes"),
+        max_batch_messages=options.max_batch_messages or header.get("maxBatchMessages"))
 
 
 def _history_start(header: dict[str, Any]) -> float | None:

@@ -379,7 +379,7 @@ def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> 
                         "(default simulator)")
     parser.add_argument("--max-batch-bytes", type=int, metavar="N",
                         help="bytes per request body (default from the profile: 50,000,000)")
-    parser.add_argument("--max-batch-messages", type=int, metavar="N",
+    parser.add_argument("--max-batch-messages", type=_positive, metavar="N",
                         help="messages per request (default: no cap)")
 
 
@@ -603,8 +603,8 @@ async def _send(args: argparse.Namespace) -> int:
             template=args.template if alone else None,
             config=args.profile,
             read=None if alone else _read_options(args), concurrency=args.concurrency,
-            max_batch_bytes=args.max_batch_bytes, wait=args.wait,
-            delivery_timeout=args.delivery_timeout,
+            max_batch_bytes=args.max_batch_bytes, max_batch_messages=args.max_batch_messages,
+            wait=args.wait, delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
             on_read=progress.reading, journal=None if args.resume else journal,
             resume=args.resume, report=report_path, preflight=not args.no_preflight,

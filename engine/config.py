@@ -225,18 +225,31 @@ def packaged_profiles() -> list[str]:
                   if p.name.endswith(".toml"))
 
 
+def journal_profile(header: Mapping[str, Any]) -> str:
+    """The profile a journal's run used: its file when that is still there (a ``.toml`` path
+    the user gave), else its name (a packaged profile, found again after a reinstall)."""
+    source = header.get("profileSource")
+    if source and Path(source).is_file():
+        return str(source)
+    return str(header.get("profile") or "simulator")
+
+
 def resolve_profile(profile: str) -> Traversable:
     """A path to a TOML file, a ``configs/NAME.toml`` here, or a profile of the package."""
     candidate = Path(profile)
     if candidate.suffix == ".toml" or candidate.exists():
         if candidate.is_file():
-            return candidate
+            # absolute, so a journal that records it works from any directory
+            return candidate.resolve()
         raise ConfigError(str(candidate), "profile", "no such file",
                           "Check the path, or name one of the profiles: "
                           f"{', '.join(packaged_profiles())}.")
-    for place in (USER_PROFILES / f"{profile}.toml", _packaged() / f"{profile}.toml"):
-        if place.is_file():
-            return place
+    user = USER_PROFILES / f"{profile}.toml"
+    if user.is_file():
+        return user.resolve()
+    packaged = _packaged() / f"{profile}.toml"
+    if packaged.is_file():
+        return packaged
     raise ConfigError(profile, "profile", f"no profile named {profile!r}",
                       f"Use one of {', '.join(packaged_profiles())}, a configs/{profile}.toml "
                       "in this directory, or a path to a .toml file.")

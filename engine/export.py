@@ -27,6 +27,7 @@ from engine.config import (
     Settings,
     credentials_from_env,
     demo_credentials,
+    journal_profile,
     load_settings,
 )
 from engine.errors import JournalError, UsageError
@@ -308,7 +309,7 @@ def _input_path(state: JournalState, given: str | os.PathLike[str] | None) -> st
 def _settings(state: JournalState, config: Settings | str | None) -> Settings:
     header = state.header
     settings = config if isinstance(config, Settings) else \
-        load_settings(config or header.get("profile") or "simulator")
+        load_settings(config or journal_profile(header))
     server = header.get("server")
     if server and server != settings.server_url:
         raise UsageError(f"the run sent to {server}, but this profile points at "

@@ -59,6 +59,7 @@ class SendOptions:
     read: ReadOptions | None = None
     concurrency: int | None = None
     max_batch_bytes: int | None = None
+    max_batch_messages: int | None = None
     wait: str = "completed"
     on_ambiguous: str = "reconcile"
     delivery_timeout: float = 3600.0

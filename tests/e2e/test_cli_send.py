@@ -100,3 +100,53 @@ def test_send_without_input_or_resume_is_a_usage_error() -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "--resume JOURNAL" in result.stderr
+
+
+def test_a_run_with_its_own_profile_file_resumes_and_exports_from_anywhere(
+        tmp_path: Path) -> None:
+    """A run given a relative ``--profile my.toml`` and ``--max-batch-messages`` is stopped,
+    then ``a2p send --resume JOURNAL`` and ``a2p outcomes JOURNAL``, run from another
+    directory with nothing else, find the profile again, keep the message cap, and account
+    for every recipient exactly once."""
+    import signal
+
+    from engine.simulator import FaultSettings
+
+    settings = replace(sim_settings(messages_per_second=1e6),
+                       faults=FaultSettings(latency=0.2, scope="send"))
+    here, elsewhere = tmp_path / "campaign", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    (here / "my.toml").write_text(
+        (Path(__file__).parents[2] / "configs" / "simulator.toml").read_text())
+    (here / "list.txt").write_bytes(b"".join(b"+1415555%04d\n" % i for i in range(600)))
+    with SimulatorThread(settings) as running:
+        env = {**os.environ, "RC_SERVER_URL": running.url, "RC_APP_CLIENT_ID": "demo-client-id",
+               "RC_APP_CLIENT_SECRET": "demo-client-secret", "RC_USER_JWT": "demo-user-jwt"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "send", "list.txt", "--from", "+16505550100",
+             "--text", "Hi", "--report", "run.json", "--profile", "my.toml",
+             "--max-batch-messages", "50", "--concurrency", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=here)
+        assert process.stdout is not None
+        assert orjson.loads(process.stdout.readline())["event"] == "chunk_submitted"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        journal = str(here / "run.json.journal")
+        resumed = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "send", "--resume", journal],
+            capture_output=True, env=env, timeout=120, check=False, cwd=elsewhere)
+        outcomes = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "outcomes", journal, "--out", "rows.csv"],
+            capture_output=True, env=env, timeout=120, check=False, cwd=elsewhere)
+        ledger = list(running.simulator.store.ledger())
+    assert process.returncode == 130, err.decode()
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert outcomes.returncode == 0, outcomes.stderr.decode()
+    assert sorted(entry[2] for entry in ledger) == [f"+1415555{i:04d}" for i in range(600)]
+    per_batch: dict[str, int] = {}
+    for batch_id, *_ in ledger:
+        per_batch[batch_id] = per_batch.get(batch_id, 0) + 1
+    assert max(per_batch.values()) == 50
+    rows = (elsewhere / "rows.csv").read_text().splitlines()
+    assert len(rows) == 601  # the header and one row per recipient
