@@ -29,6 +29,7 @@ from engine.config import (
     check_campaign,
     credentials_from_env,
     demo_credentials,
+    is_packaged,
     journal_profile,
     load_settings,
 )
@@ -122,8 +123,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
             if plan.max_bytes:
                 chunker.lower_limit(plan.max_bytes)
             resume_since = _history_start(state.header)
-            if not options.max_batch_bytes and state.header.get("maxBatchBytes"):
-                chunker.lower_limit(state.header["maxBatchBytes"])
+            settings = _journal_limits(settings, options, state.header, chunker)
         else:
             recorder = Recorder(emit, open_journal=_journal_opener(
                 options, settings, read, run_id, started, chunker.max_bytes, identity_now))
@@ -201,6 +201,24 @@ def _settings(options: SendOptions) -> Settings:
     return settings
 
 
+def _journal_limits(settings: Settings, options: SendOptions, header: dict[str, Any],
+                    chunker: Chunker) -> Settings:
+    """A resumed run keeps the journal's byte and message limits unless given its own (the
+    smaller of the journal's and the profile's, as a 413 would have left them); returns the
+    settings as the report should state them."""
+    limits = settings.limits
+    if not options.max_batch_bytes and header.get("maxBatchBytes"):
+        limits = replace(limits, max_batch_bytes=min(limits.max_batch_bytes,
+                                                     header["maxBatchBytes"]))
+        chunker.lower_limit(limits.max_batch_bytes)
+    if not options.max_batch_messages and header.get("maxBatchMessages"):
+        cap = min(limits.max_batch_messages or header["maxBatchMessages"],
+                  header["maxBatchMessages"])
+        limits = replace(limits, max_batch_messages=cap)
+        chunker.max_messages = min(chunker.max_messages, cap)
+    return replace(settings, limits=limits)
+
+
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
                     started: str, max_bytes: int, input_identity: dict[str, Any]
                     ) -> Callable[[], Journal] | None:
@@ -209,7 +227,8 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
         return None
     header = {"runId": run_id, "startedAt": started, "sender": options.sender,
               "text": options.text, "template": read.template, "profile": settings.profile,
-              "profileSource": settings.source, "server": settings.server_url,
+              "profileSource": settings.source, "profilePackaged": is_packaged(settings),
+              "server": settings.server_url,
               "maxBatchBytes": max_bytes,
               "maxBatchMessages": settings.limits.max_batch_messages,
               # how to read the input again, for 'a2p outcomes' and --resume alone
@@ -295,9 +314,7 @@ def _from_journal(path: Path, options: SendOptions) -> tuple[str, SendOptions]:
         options, sender=options.sender or header["sender"],
         text=options.text or header.get("text"),
         template=options.template or header.get("template"), read=read,
-        config=options.config or journal_profile(header),
-        max_batch_bytes=options.max_batch_bytes or header.get("maxBatchBytes"),
-        max_batch_messages=options.max_batch_messages or header.get("maxBatchMessages"))
+        config=options.config or journal_profile(header))
 
 
 def _history_start(header: dict[str, Any]) -> float | None:

@@ -225,13 +225,31 @@ def packaged_profiles() -> list[str]:
                   if p.name.endswith(".toml"))
 
 
+def is_packaged(settings: Settings) -> bool:
+    """Whether these settings come from a profile that ships with the package."""
+    return settings.source == str(_packaged() / f"{settings.profile}.toml")
+
+
+def check_journal_server(header: Mapping[str, Any], settings: Settings) -> None:
+    """Refuse to continue or read a run on another server than the one it sent to."""
+    server = header.get("server")
+    if server and server != settings.server_url:
+        raise UsageError(f"the run sent to {server}, but this profile points at "
+                         f"{settings.server_url}: its batches are only there. Set "
+                         f"RC_SERVER_URL={server} or pick the run's profile.")
+
+
 def journal_profile(header: Mapping[str, Any]) -> str:
-    """The profile a journal's run used: its file when that is still there (a ``.toml`` path
-    the user gave), else its name (a packaged profile, found again after a reinstall)."""
-    source = header.get("profileSource")
-    if source and Path(source).is_file():
+    """The profile a journal's run used: its file while that is there; a packaged profile by
+    its name (found again after a reinstall moves it). A user's file that is gone is an
+    error, never a silent switch to a packaged profile of the same name."""
+    source, name = header.get("profileSource"), str(header.get("profile") or "simulator")
+    if not source or header.get("profilePackaged"):
+        return name
+    if Path(source).is_file():
         return str(source)
-    return str(header.get("profile") or "simulator")
+    raise ConfigError(str(source), "profile", "the run's profile file is no longer there",
+                      "Put it back, or pass --profile with the profile the run used.")
 
 
 def resolve_profile(profile: str) -> Traversable:
@@ -240,13 +258,13 @@ def resolve_profile(profile: str) -> Traversable:
     if candidate.suffix == ".toml" or candidate.exists():
         if candidate.is_file():
             # absolute, so a journal that records it works from any directory
-            return candidate.resolve()
+            return candidate.absolute()
         raise ConfigError(str(candidate), "profile", "no such file",
                           "Check the path, or name one of the profiles: "
                           f"{', '.join(packaged_profiles())}.")
     user = USER_PROFILES / f"{profile}.toml"
     if user.is_file():
-        return user.resolve()
+        return user.absolute()
     packaged = _packaged() / f"{profile}.toml"
     if packaged.is_file():
         return packaged

@@ -25,6 +25,7 @@ from engine.client import ApiClient
 from engine.config import (
     Credentials,
     Settings,
+    check_journal_server,
     credentials_from_env,
     demo_credentials,
     journal_profile,
@@ -310,9 +311,5 @@ def _settings(state: JournalState, config: Settings | str | None) -> Settings:
     header = state.header
     settings = config if isinstance(config, Settings) else \
         load_settings(config or journal_profile(header))
-    server = header.get("server")
-    if server and server != settings.server_url:
-        raise UsageError(f"the run sent to {server}, but this profile points at "
-                         f"{settings.server_url}: its batches are only there. Set "
-                         f"RC_SERVER_URL={server} or pick the run's profile.")
+    check_journal_server(header, settings)
     return settings

@@ -77,6 +77,9 @@ class SendOptions:
     stop: anyio.Event | None = None
 
     def __post_init__(self) -> None:
+        if self.max_batch_messages is not None and self.max_batch_messages < 1:
+            raise UsageError(f"max_batch_messages {self.max_batch_messages}: a request holds "
+                             "at least one message; pass 1 or more, or None for no cap.")
         if self.wait not in WAITS or self.on_ambiguous not in ON_AMBIGUOUS:
             raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "

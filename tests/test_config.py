@@ -130,3 +130,37 @@ async def test_no_credentials_for_a_real_server_is_a_clear_error(
     with pytest.raises(ConfigError, match=r"RC_APP_CLIENT_ID.*Set RC_APP_CLIENT_ID"):
         await engine.send(["+14155550100"], sender="+16505550100", text="Hi",
                           config="production")
+
+
+def test_a_journal_finds_its_profile_file_or_says_it_is_gone(tmp_path: Path) -> None:
+    """A run's own profile file is used while it is there; a packaged profile is found again
+    by name; a user's file that is gone is an error naming it, never a silent switch to the
+    packaged profile of the same name."""
+    from engine.config import journal_profile
+
+    mine = tmp_path / "production.toml"
+    mine.write_text("")
+    assert journal_profile({"profile": "production", "profileSource": str(mine)}) == str(mine)
+    assert journal_profile({"profile": "production", "profilePackaged": True,
+                            "profileSource": "/old/site-packages/engine/profiles/x.toml"}) \
+        == "production"
+    mine.unlink()
+    with pytest.raises(ConfigError, match=r"production\.toml.*no longer there"):
+        journal_profile({"profile": "production", "profileSource": str(mine)})
+
+
+def test_packaged_profiles_are_told_from_files_of_the_same_name(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The journal records whether a profile shipped with the package: a copy under
+    configs/ here, with the same name, is the user's own."""
+    from engine.config import is_packaged
+
+    shipped = load_settings("production")
+    assert is_packaged(shipped)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "production.toml").write_text(Path(shipped.source).read_text())
+    copy = load_settings("production")
+    assert copy.source == str(tmp_path / "configs" / "production.toml")
+    assert not is_packaged(copy)
