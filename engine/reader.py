@@ -496,6 +496,9 @@ def _bulk_block(builder: _Builder, raw_tos: list[str], raw_texts: list[str] | li
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 
+_ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)
+
+
 def _quoted_columns(lines: list[str], layout: _CsvLayout
                     ) -> tuple[list[str], list[str] | None] | None:
     """The number and text columns of whole CSV lines, or None when any line is not a full
@@ -517,9 +520,6 @@ def _quoted_columns(lines: list[str], layout: _CsvLayout
         if texts is not None:
             texts += map(itemgetter(layout.text_index), rows)
     return tos, texts
-
-
-_ROWS_PER_READER = 256
 
 
 def _csv_block(raws: list[bytes], layout: _CsvLayout, builder: _Builder, first_line: int,

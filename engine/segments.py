@@ -71,9 +71,12 @@ def segment_count(text: str) -> int:
         single, multi = UCS2_SINGLE, UCS2_MULTI
         if units > single and units != len(text):
             return _fill((2 if c > "\uffff" else 1 for c in text), multi)
-    if units <= single:
-        return 1
-    return -(-units // multi)
+    return _divided(units, single, multi)
+
+
+def _divided(units: int, single: int, multi: int) -> int:
+    """Segments of ``units`` when no character has to move to the next segment."""
+    return 1 if units <= single else -(-units // multi)
 
 
 def ucs2_forcing(text: str, limit: int = 5) -> tuple[str, ...]:
@@ -124,13 +127,9 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
     return round(segments * price_per_segment, 6)
 
 
-def _gsm7_plain(length: int) -> int:
-    """Segments of a GSM-7 text of ``length`` septets with no extension character."""
-    return 1 if length <= GSM7_SINGLE else -(-length // GSM7_MULTI)
-
-
-# Every length a text may have (the spec's maxLength is 1000 characters), looked up.
-_GSM7_SEGMENTS = [_gsm7_plain(k) for k in range(1025)]
+# Segments of a plain GSM-7 text by its length, for every length the spec allows (1000), looked
+# up in C rather than worked out per text.
+_GSM7_SEGMENTS = [_divided(k, GSM7_SINGLE, GSM7_MULTI) for k in range(1025)]
 
 
 def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
@@ -159,7 +158,7 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     elif longest < len(_GSM7_SEGMENTS):
         counts = list(map(_GSM7_SEGMENTS.__getitem__, lengths))  # a C-level lookup each
     else:
-        counts = [_gsm7_plain(k) for k in lengths]
+        counts = [_divided(k, GSM7_SINGLE, GSM7_MULTI) for k in lengths]
     ucs2 = [False] * n
     if not others:
         return counts, ucs2
@@ -179,7 +178,7 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
         if pairs and k > UCS2_SINGLE // 2:  # even all surrogate pairs fit one segment below
             counts[i] = segment_count(text)
         else:
-            counts[i] = 1 if k <= UCS2_SINGLE else -(-k // UCS2_MULTI)
+            counts[i] = _divided(k, UCS2_SINGLE, UCS2_MULTI)
     return counts, ucs2
 
 
