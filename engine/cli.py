@@ -246,7 +246,9 @@ def _config_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             + PROFILE_CHOICE + "), because its timings belong to that server: "
             "retry.reconcile_window is how long a batch whose answer was lost is looked for "
             "before it is sent again (5 s for the simulator, 600 s for RingCentral).", 88),
-        epilog="Examples:\n"
+        epilog=_fill("Exit codes: 0 shown; 2 a profile or variable is wrong, or they do not "
+                     "fit together (--profile simulator with an RC_SERVER_URL elsewhere).")
+        + "\n\nExamples:\n"
         "  RC_SERVER_URL=https://platform.ringcentral.com a2p config   # production, 600 s\n"
         "  a2p config --profile sandbox --json | jq .settings\n"
         "  a2p --env-file .env config",

@@ -44,17 +44,22 @@ class Source:
     kind: str
     detail: str = ""
 
+    @property
+    def words(self) -> str:
+        return {"flag": "flag", "environment": "environment", "env-file": ".env file",
+                "profile": "profile file", "default": "built-in default",
+                "demo": "simulator demo credentials", "unset": "not set"}[self.kind]
+
     def describe(self) -> str:
         """For the table: the profile file is named once, above it."""
-        words = {"flag": "flag", "environment": "environment", "env-file": ".env file",
-                 "profile": "profile file", "default": "built-in default",
-                 "demo": "simulator demo credentials", "unset": "not set"}[self.kind]
         shown = self.kind not in ("profile", "demo") and self.detail
-        return f"{words} ({self.detail})" if shown else words
+        return f"{self.words} ({self.detail})" if shown else self.words
 
 
 @dataclass(frozen=True, slots=True)
 class Setting:
+    """One row: the key as a profile writes it, the value in effect, and its source."""
+
     key: str
     value: Any
     source: Source
@@ -90,7 +95,7 @@ class Effective:
                  "",
                  f"  {'setting':<{width}}{'value':<{values}}from"]
         lines += [f"  {key:<{width}}{value:<{values}}{where}" for key, value, where in shown]
-        lines += ["", "Times are in seconds; credentials are never shown."] if shown else []
+        lines += ["", "Times are in seconds; credentials are never shown."]
         return "\n".join(lines + [f"NOTE: {note}" for note in self.notes])
 
 
@@ -108,7 +113,7 @@ def effective(profile: str | None = None, env: Mapping[str, str] | None = None,
         chosen, why = Source("flag", "--profile"), f"given with --profile {profile}"
     else:
         chosen = origin(ENV_SERVER_URL) if url else Source("default")
-        where = f" by {ENV_SERVER_URL} ({chosen.describe().split(' (')[0]})" if url else ""
+        where = f" by {ENV_SERVER_URL} ({chosen.words})" if url else ""
         why = f"chosen{where}: {choose_profile(url)[1]}" if url else choose_profile(url)[1]
     rows = [Setting("server.url", settings.server_url,
                     origin(ENV_SERVER_URL) if url else _in(raw, "server", "url", settings)),
@@ -153,18 +158,18 @@ def _tables(settings: Settings, raw: Mapping[str, Any]) -> Iterator[Setting]:
 def _credentials(settings: Settings, env: Mapping[str, str], origin: Origin
                  ) -> Iterator[Setting]:
     """Masked always: whether each is set, and from where; never a character of a value."""
-    given = credentials_from_env(env)
-    for key, name in CREDENTIALS:
-        if given is not None:
-            yield Setting(f"credentials.{key}", "(set)", origin(name))
-            continue
-        try:
-            demo_credentials(settings)
-        except ConfigError:
-            yield Setting(f"credentials.{key}", None, Source("unset", name))
-            continue
-        yield Setting(f"credentials.{key}", "(demo)",
-                      Source("demo", f"[simulator.demo_credentials] of {settings.source}"))
+    if credentials_from_env(env) is not None:
+        yield from (Setting(f"credentials.{key}", "(set)", origin(name))
+                    for key, name in CREDENTIALS)
+        return
+    try:
+        demo_credentials(settings)  # a server elsewhere gets none: send stops and asks
+    except ConfigError:
+        yield from (Setting(f"credentials.{key}", None, Source("unset", name))
+                    for key, name in CREDENTIALS)
+        return
+    demo = Source("demo", f"[simulator.demo_credentials] of {settings.source}")
+    yield from (Setting(f"credentials.{key}", "(demo)", demo) for key, _ in CREDENTIALS)
 
 
 def _shown(value: Any) -> str:
