@@ -13,7 +13,6 @@ RingCentral's own variable names, so the same shell works with the official SDKs
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -440,9 +439,6 @@ def _rate_limit(t: Table) -> RateLimitSettings:
     return value
 
 
-_said = logging.getLogger("engine.credentials")
-
-
 def pick_credentials(settings: Settings, given: Credentials | None = None,
                      env: Mapping[str, str] | None = None) -> Credentials:
     """``given``, else the RC_* variables, else the simulator's demo credentials (on loopback
@@ -455,20 +451,23 @@ def pick_credentials(settings: Settings, given: Credentials | None = None,
     chosen = found or demo_credentials(settings)
     note = credentials_note(settings, found, env)
     if note is not None:
-        _said.log(note[0], note[1])
+        import logging  # here, not at import: `a2p --help` stays fast
+
+        level = logging.WARNING if note[0] == "warning" else logging.INFO
+        logging.getLogger("engine.credentials").log(level, note[1])
     return chosen
 
 
 def credentials_note(settings: Settings, found: Credentials | None,
-                     env: Mapping[str, str]) -> tuple[int, str] | None:
-    """(logging level, line) to say before credentials go to ``settings.server_url``: demo
+                     env: Mapping[str, str]) -> tuple[str, str] | None:
+    """("warning" or "info", line) to say before credentials go to ``settings.server_url``: demo
     ones used because none were set, or others sent to a server on this machine."""
     url = settings.server_url
     if not is_loopback(url):
         return None
     if found is None:
-        return logging.INFO, (f"no RC_* credentials are set: using the simulator's demo "
-                              f"credentials for {url}")
+        return "info", (f"no RC_* credentials are set: using the simulator's demo "
+                        f"credentials for {url}")
     try:
         demo = demo_credentials(settings)
     except ConfigError:
@@ -477,7 +476,7 @@ def credentials_note(settings: Settings, found: Credentials | None,
         return None
     why = "" if env.get(ENV_SERVER_URL) else (
         f" (no RC_SERVER_URL is set: {settings.profile} profile's default)")
-    return logging.WARNING, (
+    return "warning", (
         f"WARNING: the credentials in {ENV_CLIENT_ID}, {ENV_CLIENT_SECRET} and {ENV_JWT} are "
         f"not the simulator's demo ones, and they go to {url}, a server on this machine"
         f"{why}. If they are RingCentral's, set RC_SERVER_URL or pass --profile production.")
