@@ -51,33 +51,44 @@ Draw = Callable[[random.Random], dict[str, Any]]
 class Mode:
     """A fault mode the soak can draw: its ``FaultSettings`` fields, strength drawn per seed.
     ``send_only``: the mode is meant for batch POSTs only (scope ``send``); any such mode in a
-    seed's combination narrows every fault of that seed to batch POSTs."""
+    seed's combination narrows every fault of that seed to batch POSTs. ``met``: the
+    simulator's stats counters that show the mode really fired (none: it shows only through
+    the others, as a listing lag does). ``heals``: off, the mode stays on through the heal (a
+    server's clock does not jump back four minutes when its gateway recovers)."""
 
     name: str
     draw: Draw
     send_only: bool = False
+    met: tuple[str, ...] = ()
+    heals: bool = True
 
 
 # Bounds keep each mode inside what a correct engine can survive with the soak profile's
 # reconcile_window of 2.5 s: a batch created late (<= 1 s) and listed late (<= 1 s) is still
 # seen by a look that begins after the window.
 SOAK_MODES: list[Mode] = [
+    # ("500" also counts the connections the simulator dropped: it never reached anyone.)
     Mode("5xx", lambda r: {"error_rate": r.uniform(0.02, 0.15),
-                           "error_statuses": r.choice([[500], [502, 503], [500, 502, 503]])}),
-    Mode("reset", lambda r: {"reset_rate": r.uniform(0.02, 0.1)}),
-    Mode("accept-drop", lambda r: {"accept_drop_rate": r.uniform(0.05, 0.3)}, send_only=True),
+                           "error_statuses": r.choice([[500], [502, 503], [500, 502, 503]])},
+         met=("500", "502", "503")),
+    Mode("reset", lambda r: {"reset_rate": r.uniform(0.02, 0.1)}, met=("reset",)),
+    Mode("accept-drop", lambda r: {"accept_drop_rate": r.uniform(0.05, 0.3)}, send_only=True,
+         met=("accept_drop",)),
     Mode("429-burst", lambda r: {"burst_rate": r.uniform(0.02, 0.1),
-                                 "burst_length": r.randint(1, 4), "burst_retry_after": 0}),
+                                 "burst_length": r.randint(1, 4), "burst_retry_after": 0},
+         met=("429",)),
     Mode("latency", lambda r: {"latency": r.uniform(0.0, 0.03),
                                "latency_jitter": r.uniform(0.0, 0.05)}),
     Mode("early-expiry", lambda r: {"early_expiry_rate": r.uniform(0.1, 0.4),
-                                    "early_expiry": r.uniform(0.2, 1.0)}),
+                                    "early_expiry": r.uniform(0.2, 1.0)}, met=("401",)),
     Mode("late-create", lambda r: {"late_create_rate": r.uniform(0.1, 0.3),
                                    "late_create_delay": r.uniform(0.2, 1.0),
-                                   "late_create_drop": r.random() < 0.5}, send_only=True),
+                                   "late_create_drop": r.random() < 0.5}, send_only=True,
+         met=("late_create",)),
     Mode("listing-lag", lambda r: {"listing_lag": r.uniform(0.2, 1.0)}),
     Mode("messages-after-start", lambda r: {"messages_after_start": True}),
-    Mode("clock-skew", lambda r: {"clock_skew": r.choice([-1.0, 1.0]) * r.uniform(30, 300)}),
+    Mode("clock-skew", lambda r: {"clock_skew": r.choice([-1.0, 1.0]) * r.uniform(30, 300)},
+         heals=False),
     Mode("small-pages", lambda r: {"page_cap": r.randint(2, 10),
                                    "other_campaigns": r.randint(1, 3)}),
     Mode("answer-pieces", lambda r: {"answer_piece": r.choice([64, 256]),
@@ -101,6 +112,7 @@ class Draws:
     faults: dict[str, Any]
     recipients: int
     kills: tuple[Kill, ...]
+    healed: dict[str, Any]  # the faults after the heal: the modes that do not heal, only
 
 
 def draw(seed: int, min_recipients: int = 500, max_recipients: int = 3000,
@@ -115,13 +127,17 @@ def draw(seed: int, min_recipients: int = 500, max_recipients: int = 3000,
         chosen.append(rng.choice(losing))
     # A little latency everywhere, so the kills land in every stage of a run.
     faults: dict[str, Any] = {"latency": 0.02}
+    healed: dict[str, Any] = {"seed": seed}
     for mode in chosen:
-        faults |= mode.draw(rng)
+        fields = mode.draw(rng)
+        faults |= fields
+        if not mode.heals:
+            healed |= fields
     faults |= {"seed": seed, "scope": "send" if any(m.send_only for m in chosen) else "a2p"}
     plan = tuple(rng.choice([*STAGES, ("time", rng.uniform(0.2, 1.5))])
                  for _ in range(rng.randint(0, max_kills)))
     return Draws(tuple(m.name for m in chosen), faults,
-                 rng.randint(min_recipients, max_recipients), plan)
+                 rng.randint(min_recipients, max_recipients), plan, healed)
 
 
 def covering_seeds(count: int, candidates: range = range(500)) -> list[int]:
@@ -188,7 +204,7 @@ def soak_scenario(seed: int, work: Path, min_recipients: int = 500,
         put_faults(sim.url, d.faults)
         _run_until_it_ends(sim, work, d.kills, outcome)
         stats = sim.stats()
-        put_faults(sim.url, {"seed": seed})  # the fault heals: every mode off
+        put_faults(sim.url, d.healed)  # the fault heals: every mode off but a clock's skew
         result.final_exit = _final_resume(sim, work, outcome)
         entries = ledger(sim.url)
         if result.final_exit is not None:
@@ -318,10 +334,13 @@ def summary(results: list[SoakOutcome], seconds: float) -> dict[str, Any]:
     """The figures over all seeds."""
     met: Counter[str] = Counter()
     modes: Counter[str] = Counter()
+    fired: Counter[str] = Counter()
     stages: Counter[str] = Counter()
+    counters = {m.name: m.met for m in SOAK_MODES}
     for r in results:
         met.update(r.outcome.met)
         modes.update(r.modes)
+        fired.update(m for m in r.modes if any(r.outcome.met[c] for c in counters.get(m, ())))
         stages.update(r.outcome.stages)
     return {
         "seeds": len(results),
@@ -332,6 +351,8 @@ def summary(results: list[SoakOutcome], seconds: float) -> dict[str, Any]:
         "killsByStage": dict(sorted(stages.items())),
         "resumes": sum(r.resumes for r in results),
         "seedsPerMode": dict(sorted(modes.items())),
+        # seeds where a mode with counters of its own was drawn and those counters moved
+        "seedsWhereModeFired": {m: fired[m] for m in sorted(modes) if counters.get(m)},
         "faultsMet": dict(sorted(met.items())),
         "duplicates": sum(r.outcome.duplicates for r in results),
         "losses": sum(r.outcome.losses for r in results),
@@ -347,6 +368,7 @@ def describe_summary(s: dict[str, Any]) -> str:
         f"seeds {s['seeds']} ({s['seedRange'][0]}-{s['seedRange'][1]}), recipients "
         f"{s['recipients']:,}, kills {s['kills']} {s['killsByStage']}, resumes {s['resumes']}",
         f"seeds per mode: {s['seedsPerMode']}",
+        f"seeds where the mode fired: {s['seedsWhereModeFired']}",
         f"faults met: {s['faultsMet']}",
         f"duplicates {s['duplicates']}, losses {s['losses']}, unknown {s['unknown']}, "
         f"unsent after heal {s['unsentAfterHeal']}, failed seeds {s['failedSeeds']}, "
