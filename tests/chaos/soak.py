@@ -359,6 +359,9 @@ def summary(results: list[SoakOutcome], seconds: float) -> dict[str, Any]:
         "unknown": sum(r.outcome.unknown for r in results),
         "unsentAfterHeal": sum(r.unsent for r in results),
         "failedSeeds": [r.outcome.seed for r in results if r.failed],
+        # each problem's kind (its words before the first colon): seeds that show it
+        "problemKinds": dict(Counter(kind for r in results for kind in
+                                     {p.split(":")[0] for p in r.outcome.problems})),
         "wallSeconds": round(seconds, 1),
     }
 
@@ -373,4 +376,5 @@ def describe_summary(s: dict[str, Any]) -> str:
         f"duplicates {s['duplicates']}, losses {s['losses']}, unknown {s['unknown']}, "
         f"unsent after heal {s['unsentAfterHeal']}, failed seeds {s['failedSeeds']}, "
         f"wall {s['wallSeconds']:.0f} s",
+        *([f"problems (seeds): {s['problemKinds']}"] if s["problemKinds"] else []),
     ])
