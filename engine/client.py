@@ -29,7 +29,7 @@ from engine.errors import (
     ServerError,
 )
 from engine.paging import PageWalk
-from engine.policy import Action, Kind, classify, decide, retry_after, unanswered
+from engine.policy import Action, Kind, asked_wait, classify, decide, unanswered
 from engine.ratebudget import RateBudget
 from engine.transport import Reply, Transport, page_of
 
@@ -198,7 +198,9 @@ class ApiClient:
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:
             self.throttled += 1
-            budget.penalize(self._asked_wait(reply) or 0.0)
+        wait = self._asked_wait(reply)
+        if wait is not None:  # a 429, or a 503 saying when to come back
+            budget.penalize(wait)
         return reply
 
     def _note_date(self, header: str | None) -> None:
@@ -270,11 +272,10 @@ class ApiClient:
         raise AssertionError("unreachable")
 
     def _asked_wait(self, reply: Reply) -> float | None:
-        """The wait a 429 asked for (the rate budget holds it); None for any other answer."""
-        if reply.status != 429:
-            return None
-        return retry_after(reply.headers.get("Retry-After"),
-                           self.settings.rate_limit.default_retry_after)
+        """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
+        which), which the rate budget holds; None for any other answer."""
+        return asked_wait(reply.status, reply.headers.get("Retry-After"),
+                          self.settings.rate_limit.default_retry_after)
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:

@@ -134,6 +134,10 @@ class RetrySettings:
     request_timeout: float = 300.0
     # After a lost answer, how long the server may still create the batch. See the README.
     reconcile_window: float = 600.0
+    # Seconds after a chunk's first request past which a chunk whose answers were each lost
+    # (or a 5xx) and proved to have created nothing is not sent again in this run: it is
+    # failed (proved-absent) and left for --resume. See the README.
+    chunk_deadline: float = 1200.0
 
     def rules(self) -> Rules:
         """The numbers ``policy.decide`` works with."""
@@ -410,6 +414,7 @@ def _retry(t: Table) -> RetrySettings:
         backoff_max=t.number("backoff_max", d.backoff_max, low=0.0),
         request_timeout=t.number("request_timeout", d.request_timeout, low=1.0),
         reconcile_window=t.number("reconcile_window", d.reconcile_window, low=0.0),
+        chunk_deadline=t.number("chunk_deadline", d.chunk_deadline, low=0.0),
     )
     t.finish()
     return value
