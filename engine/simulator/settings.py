@@ -72,6 +72,19 @@ class FaultSettings:
     other_campaigns: int = field(default=0, metadata=_limits(0, 20))
     answer_piece: int = 0           # answers written in pieces of this many bytes (0: at once)
     answer_pause: float = 0.0       # seconds between those pieces
+    # A 5xx (503 too) answered by the gateway after the backend created the batch:
+    error_after_create_rate: float = 0.0
+    error_after_create_statuses: tuple[int, ...] = (503,)
+    # How those gateway 5xx look (and the outage's): a load balancer's HTML page instead of
+    # a JSON error body; a Retry-After of this many seconds (0: none)
+    gateway_html: bool = False
+    gateway_retry_after: int = field(default=0, metadata=_limits(0, 3600))
+    # An answer held past the client's timeout: the batch created at once, the 201 later:
+    hold_answer_rate: float = 0.0
+    hold_answer: float = 0.0        # seconds the answer is held back
+    # An outage: every batch POST answered this 5xx, nothing created, until it heals:
+    outage_status: int = field(default=0, metadata=_limits(0, 599))  # 0: off
+    outage_for: float = 0.0         # seconds after the faults were set; 0: until PUT /_sim/faults
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see the README.
