@@ -114,11 +114,12 @@ GATEWAY_REASONS = {500: "Internal Server Error", 502: "Bad Gateway",
 
 def gateway_error(sim: Simulator, status: int) -> web.Response:
     """A 5xx as the gateway in front of the service gives it: RingCentral's JSON error, or a
-    load balancer's HTML page (``gateway_html``), with Retry-After when configured."""
+    load balancer's HTML page (``gateway_html_rate`` of them), with Retry-After when
+    configured."""
     faults = sim.faults
     headers = {"Retry-After": str(faults.gateway_retry_after)} \
         if faults.gateway_retry_after else None
-    if faults.gateway_html:
+    if sim.chance(faults.gateway_html_rate):
         page = GATEWAY_PAGE.format(status=status,
                                    reason=GATEWAY_REASONS.get(status, "Server Error"))
         return web.Response(text=page, status=status, headers=headers,

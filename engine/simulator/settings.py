@@ -75,9 +75,9 @@ class FaultSettings:
     # A 5xx (503 too) answered by the gateway after the backend created the batch:
     error_after_create_rate: float = 0.0
     error_after_create_statuses: tuple[int, ...] = (503,)
-    # How those gateway 5xx look (and the outage's): a load balancer's HTML page instead of
-    # a JSON error body; a Retry-After of this many seconds (0: none)
-    gateway_html: bool = False
+    # How those gateway 5xx look (and the outage's): the share given as a load balancer's
+    # HTML page instead of a JSON error body; a Retry-After of this many seconds (0: none)
+    gateway_html_rate: float = 0.0
     gateway_retry_after: int = field(default=0, metadata=_limits(0, 3600))
     # An answer held past the client's timeout: the batch created at once, the 201 later:
     hold_answer_rate: float = 0.0

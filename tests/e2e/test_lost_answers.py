@@ -35,7 +35,7 @@ MODES: dict[str, dict[str, Any]] = {
         "gateway_retry_after": 1},
     "5xx after creation, a load balancer's HTML": {
         "error_after_create_rate": 0.3, "error_after_create_statuses": (500, 502, 503, 504),
-        "gateway_html": True},
+        "gateway_html_rate": 1.0},
 }
 LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
 
@@ -294,7 +294,7 @@ async def test_every_post_answered_503_after_creation_texts_each_recipient_once(
     """Every batch POST created its batch and was answered 503 (a gateway in front): no chunk
     is sent twice, every one is adopted, and nothing is left unknown."""
     faults = FaultSettings(scope="send", error_after_create_rate=1.0,
-                           error_after_create_statuses=(503,), gateway_html=True)
+                           error_after_create_statuses=(503,), gateway_html_rate=1.0)
     running, settings = await start(faults=faults)
     numbers = [f"+1415555{i:04d}" for i in range(200)]
     report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,

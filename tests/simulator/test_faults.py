@@ -242,8 +242,8 @@ async def test_a_5xx_after_creation_is_answered_once_the_batch_exists(
     """503 (JSON or a load balancer's HTML page, with Retry-After), and the ledger already
     holds the message: the answer says failure, the batch exists."""
     running = await make_simulator(faults=FaultSettings(
-        error_after_create_rate=1.0, error_after_create_statuses=(503,), gateway_html=html,
-        gateway_retry_after=7, scope="send"))
+        error_after_create_rate=1.0, error_after_create_statuses=(503,),
+        gateway_html_rate=float(html), gateway_retry_after=7, scope="send"))
     token = await login(http, running.url)
     status, body, headers = await post_answer(http, running, token)
     assert status == 503
@@ -279,7 +279,7 @@ async def test_an_outage_creates_nothing_until_it_heals_after_its_time(
     """Every batch POST gets the outage's 5xx and nothing is created; after outage_for
     seconds the same POST creates its batch."""
     running = await make_simulator(faults=FaultSettings(outage_status=503, outage_for=60.0,
-                                                        gateway_html=True))
+                                                        gateway_html_rate=1.0))
     token = await login(http, running.url)
     assert [await post_batch(http, running, token) for _ in range(3)] == [503] * 3
     assert running.simulator.store.accepted_count() == 0
