@@ -145,8 +145,9 @@ async def test_resume_refuses_another_sender_or_text(start: Start, tmp_path: Pat
 
 async def test_chunks_that_gave_up_on_the_network_are_sent_on_resume(start: Start,
                                                                       tmp_path: Path) -> None:
-    """The server failing (503) until retries ran out: those chunks are not final; resuming
-    once it is back sends them, each exactly once."""
+    """The server failing (a 503 on every POST, creating nothing) until the attempts ran out:
+    those chunks were proved absent, so they are not final; resuming once it is back sends
+    them, each exactly once."""
     from dataclasses import replace
 
     from engine.simulator import FaultSettings
