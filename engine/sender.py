@@ -28,6 +28,8 @@ from engine.client import ApiClient, error_of
 from engine.config import Settings
 from engine.errors import (
     AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
     BadAnswerError,
     BadBodyError,
     EngineError,
@@ -250,6 +252,10 @@ class Sender:
                 record.attempts -= 1  # it never went out
                 self.hold(record)
                 return
+            except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
+                record.error = {"errorCode": NOT_SENT, "message": f"no access token: {exc}"}
+                await self.fail(record, None, Reason.GAVE_UP)
+                raise  # the run ends; --resume sends this chunk again
             except (NotSentError, AmbiguousSendError) as exc:
                 went_out = isinstance(exc, AmbiguousSendError)
                 reply, verdict = Reply(0), unanswered(went_out)
