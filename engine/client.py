@@ -153,7 +153,7 @@ class ApiClient:
     def _token_failure(self, path: str, attempts: int, reply: Reply,
                        failure: EngineError | None) -> str:
         if failure is not None:
-            last = f"no answer ({type(failure).__name__})"
+            last = f"no answer: {failure}"
         else:
             code, _ = error_of(reply)
             last = f"HTTP {reply.status} {code}"

@@ -195,7 +195,10 @@ class Sender:
                     return
                 self._produced += chunk.count
                 self._on_read(self._produced + self.recorder.aggregator.rejected_local, share())
-                await out.send(chunk)
+                try:
+                    await out.send(chunk)
+                except anyio.BrokenResourceError:
+                    return  # the workers ended on an error (no token): the run reports it
 
     async def recover(self, caught: Chunk | dict[str, Any]) -> None:
         """A chunk the journal shows in flight at the stop: it may or may not have been
