@@ -64,9 +64,9 @@ FAULTS = [
     {"accept_drop_rate": 0.3, "page_cap": 3, "other_campaigns": 2, "scope": "send"},
     {"accept_drop_rate": 0.3, "answer_piece": 64, "answer_pause": 0.0005},
 ]
-# Tokens revoked every few requests with half the refreshes refused (issue 18): workers meet
+# Tokens revoked every two requests with half the refreshes refused (issue 18): workers meet
 # 401s in quick succession and the JWT is presented again; no chunk may fail for it.
-TOKEN_MODES = [{"expire_after_requests": 5, "refresh_refused_rate": 0.5}]
+TOKEN_MODES = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]
 RUN_TIMEOUT = 90.0
 
 

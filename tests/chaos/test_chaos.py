@@ -63,7 +63,7 @@ def test_every_lost_answer_mode_under_kills_never_duplicates_or_loses(
 def test_tokens_expiring_again_and_again_under_kills_never_duplicate_lose_or_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Every token dies after five requests and half the refreshes are refused, killed and
+    """Every token dies after two requests and half the refreshes are refused, killed and
     resumed: zero duplicates, zero losses, nothing unknown, and every run ends 0 (a 401 never
     fails a chunk)."""
     outcomes = []
