@@ -109,8 +109,9 @@ class ApiClient:
         self._lock = anyio.Lock()
         self._fresh_refusals = 0  # tokens refused with 401 in a row before serving anything
         # Once no token could be had, every task waiting for one hears so at once instead of
-        # trying the failing endpoint again in turn.
-        self._no_token: AuthServiceError | None = None
+        # trying the failing endpoint again in turn; after a pause (backoff_max) a later
+        # request (a poll) tries again, so an endpoint that heals is used again.
+        self._no_token: tuple[AuthServiceError, float] | None = None
         # Set by the run: once it is, no request that creates a batch starts.
         self.stop: anyio.Event | None = None
         self.requests = 0
@@ -221,13 +222,19 @@ class ApiClient:
 
     async def _guarded(self, how: Renew) -> str:
         """``_renew`` under the lock, remembering a failing token endpoint."""
-        if self._no_token is not None:
-            raise self._no_token
+        self._raise_if_no_token()
         try:
             return await self._renew(how)
         except AuthServiceError as exc:
-            self._no_token = exc
+            self._no_token = (exc, self._clock() + self._rules.backoff_max)
             raise
+
+    def _raise_if_no_token(self) -> None:
+        if self._no_token is not None:
+            failure, until = self._no_token
+            if self._clock() < until:
+                raise failure
+            self._no_token, self._fresh_refusals = None, 0  # the pause is over: try again
 
     def _margin(self) -> float:
         return 60.0 if self._token is None else min(60.0, (self._token.expires_at -
@@ -252,18 +259,21 @@ class ApiClient:
             how = renewal(used, self._fresh_refusals, token is not None and
                           bool(token.refresh))
             if how is Renew.GIVE_UP:
-                raise AuthServiceError(
+                self._raise_if_no_token()
+                failure = AuthServiceError(
                     f"the server refused {self._fresh_refusals} new access tokens in a row "
                     "with HTTP 401 as soon as they were issued, although the credentials "
                     "log in: RingCentral's API gateway is failing. Run again later (a run "
                     "with a journal finishes with --resume).")
+                self._no_token = (failure, self._clock() + self._rules.backoff_max)
+                raise failure
             await self._guarded(how)
 
     async def revoke(self) -> None:
         """End the session; a token endpoint that fails cannot spoil the run's end: the
-        session then simply expires."""
+        session then simply expires (and one that just failed is not asked at all)."""
         token = self._token
-        if token is not None:
+        if token is not None and self._no_token is None:
             self._token = None
             try:
                 await self._token_call("/restapi/oauth/revoke", {"token": token.access})

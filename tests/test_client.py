@@ -256,3 +256,23 @@ async def test_workers_that_meet_401_together_share_one_refresh() -> None:
     assert server.refused == 8  # all of them met the 401
     assert server.grants == [JWT_GRANT, "refresh_token"]
     assert server.uses["tok2"] == 8
+
+
+async def test_after_a_failed_renewal_waiters_fail_at_once_and_a_later_request_heals() -> None:
+    """The token endpoint failed every attempt: requests made meanwhile fail at once without
+    calling it again; once backoff_max has passed a request tries again and, the endpoint
+    healed, goes through."""
+    clock = FakeClock()
+    server = TokenServer()
+    api, transport = client_on(server, clock, max_attempts=2, backoff_max=5.0)
+    await api.get_json("/batches")
+    server.expire_after = 1
+    server.failures = [reply(503), reply(503)]
+    with pytest.raises(AuthServiceError):
+        await api.get_json("/batches")
+    calls = len(transport.sent("POST", "/restapi/oauth/token"))
+    with pytest.raises(AuthServiceError):
+        await api.get_json("/batches")
+    assert len(transport.sent("POST", "/restapi/oauth/token")) == calls
+    clock.advance(5.0)
+    assert await api.get_json("/batches") == {"records": [], "paging": {}}
