@@ -241,10 +241,12 @@ class ApiClient:
                                                            self._clock()) / 10 + 1.0)
 
     def _served(self, access: str) -> None:
-        """A request got past authentication with ``access``: the token works."""
+        """A request with ``access`` met something other than a 401 (or lost its answer):
+        the token is not one refused as soon as issued. Lenient on purpose: the bound on
+        new tokens refused in a row must never stop a run whose tokens merely expire."""
         if self._token is not None and self._token.access == access:
             self._token.used = True
-            self._fresh_refusals = 0
+        self._fresh_refusals = 0  # even an older token's answer shows tokens are honoured
 
     async def _after_401(self, stale: str) -> None:
         """A 401 on ``stale``: one task renews it while the others wait, then all retry
@@ -345,11 +347,16 @@ class ApiClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            reply = await self._send(self.light, method, path, headers, body, params, creates)
+            try:
+                reply = await self._send(self.light, method, path, headers, body, params,
+                                         creates)
+            except AmbiguousSendError:
+                self._served(token)  # it went out and may have served: not a fresh refusal
+                raise
             step = decide(classify(reply.status, kind), attempt,
                           may_refresh=attempt <= MAX_REFRESHES)
-            if 200 <= reply.status < 500 and reply.status not in (401, 429):
-                self._served(token)  # past the gateway's authentication: the token works
+            if reply.status != 401:
+                self._served(token)  # any other answer: not a token refused as issued
             if step.action is Action.REFRESH:
                 await self._after_401(token)
             elif reply.status == 401:
