@@ -167,3 +167,15 @@ async def test_a_chunk_left_without_a_token_fails_as_not_sent_and_resume_resends
     assert retryable({"error": record.error, "reason": record.reason.value})
     assert h.posts() == 1
     assert h.server.batches == {}
+
+
+async def test_a_post_that_meets_401_twice_is_sent_again_and_accepted() -> None:
+    """A 401 was not processed: after two in a row (new tokens each time) the same chunk is
+    posted again and accepted, one batch, nothing failed."""
+    h = Harness(FakeA2P(posts=[reply(401), reply(401)]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED
+    assert h.posts() == 3
+    assert len(h.server.batches) == 1
+    assert [type(e) for e in h.events] == [ChunkSubmitted]
