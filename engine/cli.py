@@ -36,9 +36,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FORMATS = ("csv", "jsonl", "lines")  # engine.reader.FORMATS, without importing the reader
 EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
               "are results, not failures); 1 some batches failed or are unknown, or the "
-              "server could not be reached; 2 usage or configuration error (bad option, "
-              "profile, environment variable, input file or journal); 3 authentication "
-              "failed; 130 interrupted (Ctrl-C or SIGTERM: the report and journal are "
+              "server (its token endpoint included) could not be reached or kept failing; 2 "
+              "usage or configuration error (bad option, profile, environment variable, "
+              "input file or journal); 3 the credentials were refused at login; 130 "
+              "interrupted (Ctrl-C or SIGTERM: the report and journal are "
               "written; finish with --resume).")
 
 
@@ -209,8 +210,8 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
             "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
-                      "wrong profile); 3 authentication; 130 interrupted (run the same command "
-                      "again to go on).", 88) + "\n\n"
+                      "wrong profile); 3 credentials refused at login; 130 interrupted (run the "
+                      "same command again to go on).", 88) + "\n\n"
         "Examples:\n"
         "  a2p outcomes run.json.journal --out outcomes.csv\n"
         "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"

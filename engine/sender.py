@@ -28,6 +28,8 @@ from engine.client import ApiClient, error_of
 from engine.config import Settings
 from engine.errors import (
     AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
     BadAnswerError,
     BadBodyError,
     EngineError,
@@ -193,7 +195,10 @@ class Sender:
                     return
                 self._produced += chunk.count
                 self._on_read(self._produced + self.recorder.aggregator.rejected_local, share())
-                await out.send(chunk)
+                try:
+                    await out.send(chunk)
+                except anyio.BrokenResourceError:
+                    return  # the workers ended on an error (no token): the run reports it
 
     async def recover(self, caught: Chunk | dict[str, Any]) -> None:
         """A chunk the journal shows in flight at the stop: it may or may not have been
@@ -250,6 +255,10 @@ class Sender:
                 record.attempts -= 1  # it never went out
                 self.hold(record)
                 return
+            except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
+                record.error = {"errorCode": NOT_SENT, "message": f"no access token: {exc}"}
+                await self.fail(record, None, Reason.GAVE_UP)
+                raise  # the run ends; --resume sends this chunk again
             except (NotSentError, AmbiguousSendError) as exc:
                 went_out = isinstance(exc, AmbiguousSendError)
                 reply, verdict = Reply(0), unanswered(went_out)

@@ -62,6 +62,8 @@ class Simulator:
         self.faults = faults
         self.rng = random.Random(faults.seed)
         self.burst_left = 0
+        self.token_errors_left = faults.token_error_count
+        self.token_uses: Counter[str] = Counter()
 
     def chance(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
@@ -184,6 +186,11 @@ async def _authenticated(request: web.Request, handler: Handler, sim: Simulator,
         return error_response(401, "AGW-402", "Invalid Authorization header")
     if session.access_expires <= sim.now():
         return error_response(401, "OAU-128", "Access token expired")
+    if sim.faults.expire_after_requests:
+        if sim.token_uses[token] >= sim.faults.expire_after_requests:
+            sim.stats["token_expired"] += 1
+            return error_response(401, "OAU-128", "Access token expired")
+        sim.token_uses[token] += 1
     if in_scope and sim.chance(sim.faults.reset_rate):
         sim.stats["reset"] += 1
         return drop_connection(request)
@@ -204,8 +211,30 @@ def _client_ok(request: web.Request, sim: Simulator) -> bool:
     return given == (expected.client_id, expected.client_secret)
 
 
+def _token_fault(request: web.Request, sim: Simulator) -> web.Response | None:
+    """A token endpoint that fails (JSON or a gateway's HTML page) or drops the connection:
+    the first ``token_error_count`` calls, then each with ``token_error_rate``."""
+    faults = sim.faults
+    if sim.token_errors_left > 0:
+        sim.token_errors_left -= 1
+    elif not sim.chance(faults.token_error_rate):
+        return None
+    sim.stats["token_error"] += 1
+    status = sim.rng.choice(faults.token_error_statuses or (503,))
+    if status == 0:
+        return drop_connection(request)
+    if faults.token_error_html:
+        return web.Response(status=status, content_type="text/html",
+                            text=f"<html><body><h1>{status}</h1>The server is temporarily "
+                                 "unable to service your request.</body></html>")
+    return error_response(status, "CMN-211", "Simulated token endpoint failure")
+
+
 async def token(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
+    fault = _token_fault(request, sim)
+    if fault is not None:
+        return fault
     if request.content_type != FORM:
         return error_response(415, "CMN-415", f"Content type must be {FORM}")
     form = await request.post()
@@ -220,6 +249,9 @@ async def token(request: web.Request) -> web.Response:
             return json_response(oauth_error("invalid_grant", "OAU-140", "Invalid token"), 400)
         session = sim.store.new_session(now, ttl)
     elif grant == "refresh_token":
+        if sim.chance(sim.faults.refresh_refused_rate):
+            sim.stats["refresh_refused"] += 1
+            return json_response(oauth_error("invalid_grant", "OAU-211", "Token is revoked"), 400)
         refreshed = sim.store.refresh(str(form.get("refresh_token", "")), now, ttl)
         if refreshed is None:
             return json_response(oauth_error("invalid_grant", "OAU-211", "Token is revoked"), 400)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 
-from tests.chaos.harness import LOST_ANSWER_MODES, scenario, table
+from tests.chaos.harness import LOST_ANSWER_MODES, TOKEN_MODES, scenario, table
 
 SEEDS = int(os.environ.get("A2P_CHAOS_SEEDS", "8"))
 
@@ -56,3 +57,26 @@ def test_every_lost_answer_mode_under_kills_never_duplicates_or_loses(
         [(0, 0, 0) for _ in outcomes]
     met = [o.met["late_create"] + o.met["accept_drop"] for o in outcomes]
     assert all(met), met  # every mode really lost answers
+
+
+@pytest.mark.timeout(60 + 45 * 2)
+def test_tokens_expiring_again_and_again_under_kills_never_duplicate_lose_or_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every token dies after two requests and half the refreshes are refused, killed and
+    resumed: zero duplicates, zero losses, nothing unknown, and every run ends 0 (a 401 never
+    fails a chunk)."""
+    outcomes = []
+    for k, mode in enumerate(TOKEN_MODES * 2):
+        work = tmp_path / f"token-{k}"
+        work.mkdir()
+        outcomes.append(scenario(200 + k, work, recipients=1500, max_kills=1, mode=mode))
+    with capsys.disabled():
+        print("\n" + table(outcomes))
+    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    assert [(o.duplicates, o.losses, o.unknown) for o in outcomes] == \
+        [(0, 0, 0) for _ in outcomes]
+    assert all(o.met["token_expired"] and o.met["refresh_refused"] for o in outcomes)
+    for k in range(len(outcomes)):  # and no chunk failed for a 401
+        report = orjson.loads((tmp_path / f"token-{k}" / "report.json").read_bytes())
+        assert [b["status"] for b in report["batches"] if b["status"] == "failed"] == []
