@@ -72,6 +72,10 @@ class FaultSettings:
     other_campaigns: int = field(default=0, metadata=_limits(0, 20))
     answer_piece: int = 0           # answers written in pieces of this many bytes (0: at once)
     answer_pause: float = 0.0       # seconds between those pieces
+    # A message store that lags Completed: each message is listed in GET .../messages only
+    # up to this many seconds after it was processed (a seeded share of it each), in the
+    # order it appeared there
+    store_lag: float = 0.0
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see the README.
