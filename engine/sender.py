@@ -446,6 +446,16 @@ class Sender:
             self._adopted_chunks[record.number] = chunk  # to recover its rejections later
         # a listing gives no rejections: they are recovered once the batch completes
         await self.accept(chunk, record, {**batch, "rejected": []})
+        self.hold_unproven(record)
+
+    def hold_unproven(self, record: ChunkRecord) -> None:
+        """An adopted batch holds ``batchSize`` of the chunk's recipients: until its store
+        names the others (rejected), they are pending, never counted sent."""
+        unknown = record.count - (record.batch_size or record.count)
+        if record.state == lifecycle.ACCEPTED and unknown > 0:
+            self.recorder.aggregator.recovered([], unknown, 0)
+            record.pending = unknown
+            self.recorder.save(record)
 
     async def find_batch(self, expected: Expected, since: float | None = None,
                          created_after: float | None = None) -> Adopt | Absent | Undecided:
@@ -498,13 +508,14 @@ class Sender:
             return
         assert record.batch_id is not None
         chunk = self._adopted_chunks.pop(record.number, None)
+        why = "the input cannot be read again here"
         if chunk is None and self._rebuild is not None:
-            chunk = await self._rebuild(record.number)
+            try:
+                chunk = await self._rebuild(record.number)
+            except EngineError as exc:
+                why = f"the input could not be read again ({exc})"
         if chunk is None:
-            if record.reason is Reason.ADOPTED:
-                record.reason = Reason.RECOVERED
-                record.note = ADOPTED_NOTE + "; the input cannot be read again, so its " \
-                                             "server rejections are not known"
+            self._unnamed(record, why)
             return
         tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
         step = await self._settle_store(record.batch_id, tos, record.batch_size)
@@ -526,6 +537,22 @@ class Sender:
                       "server rejections recovered from its message store"
         self.recorder.save(record, rejected=[r.as_json() for r in missing])
         await self.recorder.rejected(missing)
+
+    def _unnamed(self, record: ChunkRecord, why: str) -> None:
+        """Without the chunk nobody can be named: the batch's ``batchSize`` accepted messages
+        are sent, and the rest, rejected by the server or not, stay pending (``a2p outcomes``
+        with the input names them)."""
+        unknown = max(0, record.count - (record.batch_size or 0))
+        self.recorder.aggregator.recovered([], unknown, record.pending or 0)
+        if not unknown:  # the batch holds every recipient: nobody was rejected
+            record.reason, record.pending = Reason.RECOVERED, None
+            record.note = f"{ADOPTED_NOTE}; it holds every recipient of the chunk"
+        else:
+            record.reason, record.pending = Reason.PENDING, unknown
+            record.note = (f"answer lost; adopted the batch found on the server; {why}, so "
+                           f"which {unknown:,} of its recipients the server rejected is not "
+                           "known: they are pending. 'a2p outcomes' with the input names them.")
+        self.recorder.save(record)
 
     async def _settle_store(self, batch_id: str, tos: list[str], size: int | None
                             ) -> Settled | Pending:

@@ -171,3 +171,36 @@ async def test_a_pending_chunk_followed_again_settles_once_the_store_is_complete
         (lifecycle.COMPLETED, Reason.RECOVERED, None)
     assert {r.index for r in aggregator.rejections()} == refused
     assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 2, 0)
+
+
+async def test_a_pending_chunk_that_cannot_be_read_again_counts_only_the_batch_as_sent() -> None:
+    """Input not readable again (stdin): nobody can be named, so the batch's eight accepted
+    messages are sent and the other two stay pending, never counted sent."""
+    h, _ = await adopted_with_lagging_store(store_window=3.0)
+    record = h.recorder.records[1]
+    h.clock.advance(60.0)
+    record.reopen()
+    tracker = Tracker(h.sender)
+    tracker.add(record)
+    await tracker.follow()
+    aggregator = h.recorder.aggregator
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.COMPLETED, Reason.PENDING, 2)
+    assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 0, 2)
+    assert record.note is not None
+    assert "a2p outcomes" in record.note
+
+
+async def test_an_adopted_batch_not_followed_counts_only_its_accepted_messages_sent() -> None:
+    """--wait accepted (no tracking): the batch holds eight of ten, so eight are sent and two
+    pending until its store is read; nobody is counted sent unproven."""
+    server = FakeA2P()
+    h = Harness(server)
+    tos = [f"+1415555{k:04d}" for k in range(10)]
+    server.posts.append(lost_with_rejections(server, {tos[3], tos[7]}))
+    await h.send(10)
+    record = h.recorder.records[1]
+    aggregator = h.recorder.aggregator
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.ACCEPTED, Reason.ADOPTED, 2)
+    assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (8, 2, 0)
