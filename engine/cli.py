@@ -269,6 +269,11 @@ async def _outcomes(args: argparse.Namespace) -> int:
     if export.unmatched:
         print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
               "record (another list, or the input changed)", file=sys.stderr)
+    if totals.get("pending"):
+        print(f"a2p outcomes: {totals['pending']:,} rows pending: adopted after a lost answer, "
+              "their batch's message store does not list the whole batch yet, so they may "
+              "have been texted (not retryable). Run the same command again later to settle "
+              "them.", file=sys.stderr)
     return EXIT_OK
 
 
