@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from engine import lifecycle
 from engine.chunker import Chunk
 from engine.errors import AmbiguousSendError
@@ -204,3 +206,29 @@ async def test_an_adopted_batch_not_followed_counts_only_its_accepted_messages_s
     assert (record.state, record.reason, record.pending) == \
         (lifecycle.ACCEPTED, Reason.ADOPTED, 2)
     assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (8, 2, 0)
+
+
+async def test_a_store_being_read_again_does_not_hold_up_the_other_batches() -> None:
+    """While the adopted batch's lagging store is read again, another batch is followed to
+    Completed: its batch_completed comes first."""
+    server = FakeA2P()
+    h = Harness(server, store_window=60.0)
+    tos = [f"+1415555{k:04d}" for k in range(10)]
+    server.posts.append(lost_with_rejections(server, {tos[3]}))
+    h.transport._handler = lagging_store(server, h.clock, per_second=0.5)
+    await h.send(10)
+    tracker = Tracker(h.sender)
+    tracker.add(h.recorder.records[1])
+
+    async def later() -> None:
+        await h.clock.sleep(2.0)  # the other chunk is accepted once the first is settling
+        await h.send(3)
+        tracker.add(h.recorder.records[2])
+        h.sender.submitted.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(later)
+        await tracker.follow()
+    done = [e.chunk for e in h.events if isinstance(e, BatchCompleted)]
+    assert done == [2, 1]
+    assert {r.index for r in h.recorder.aggregator.rejections()} == {3}
