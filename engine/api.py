@@ -27,11 +27,10 @@ from engine.config import (
     Credentials,
     Settings,
     check_campaign,
-    credentials_from_env,
-    demo_credentials,
     is_packaged,
     journal_profile,
     load_settings,
+    pick_credentials,
 )
 from engine.errors import JournalError, UsageError
 from engine.events import Event, RunWarning, Summary
@@ -77,6 +76,10 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     options = SendOptions.of(options, keywords)
     if options.resume is not None and recipients is None:
         recipients, options = _from_journal(Path(options.resume), options)
+    if options.resume is not None and options.config is None:
+        # the run's own profile, never one chosen again from today's RC_SERVER_URL
+        header = read_journal(Path(options.resume)).header
+        options = replace(options, config=journal_profile(header))
     if recipients is None or options.sender is None:
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
@@ -84,7 +87,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     sender, text = options.sender, options.text
     read = options.read or ReadOptions(batch_text=text, template=options.template)
     check_campaign(sender, text, read.template)
-    credentials = options.credentials or credentials_from_env() or demo_credentials(settings)
+    credentials = pick_credentials(settings, options.credentials)
     if is_path(recipients) or str(recipients) == "-":
         read = replace(read, source=str(recipients))
     identity_now = identity(recipients, read)
@@ -189,7 +192,7 @@ def _no_progress(records: int, share: float | None) -> None:
 
 def _settings(options: SendOptions) -> Settings:
     config = options.config
-    settings = config if isinstance(config, Settings) else load_settings(config or "simulator")
+    settings = config if isinstance(config, Settings) else load_settings(config)
     if options.concurrency:
         settings = replace(settings, concurrency=options.concurrency)
     if options.max_batch_bytes:
@@ -271,7 +274,7 @@ async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emi
     return checked
 
 
-async def check(sender: str, *, config: Settings | str = "simulator",
+async def check(sender: str, *, config: Settings | str | None = None,
                 credentials: Credentials | None = None, recipients: int | None = None,
                 transport: Transport | None = None) -> Preflight:
     """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
@@ -283,7 +286,7 @@ async def check(sender: str, *, config: Settings | str = "simulator",
     """
     check_campaign(sender, None, None)  # not E.164: say so before logging in
     settings = config if isinstance(config, Settings) else load_settings(config)
-    credentials = credentials or credentials_from_env() or demo_credentials(settings)
+    credentials = pick_credentials(settings, credentials)
     owned = transport is None
     transport = transport or AiohttpTransport(settings.retry.request_timeout)
     client = ApiClient(settings, credentials, transport, clock=time.monotonic,

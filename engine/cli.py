@@ -42,6 +42,12 @@ EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (reject
               "written; finish with --resume).")
 
 
+PROFILE_CHOICE = ("a loopback server: simulator; platform.devtest.ringcentral.com: sandbox; "
+                  "any other server: production; no server: simulator")
+PROFILE_HELP = ("a packaged profile (simulator, sandbox, production), configs/NAME.toml here, "
+                "or a .toml path (default: follows RC_SERVER_URL, see 'a2p config')")
+
+
 def _fill(text: str) -> str:
     return textwrap.fill(text, 88, break_on_hyphens=False)
 
@@ -81,8 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_fill(
             "Credentials come from RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT "
-            "(or --env-file); RC_SERVER_URL overrides the profile's server; HTTPS_PROXY and "
-            "NO_PROXY are honoured. " + EXIT_CODES),
+            "(or --env-file); RC_SERVER_URL overrides the profile's server and, without "
+            "--profile, chooses the profile (" + PROFILE_CHOICE + "; 'a2p config' shows the "
+            "outcome); HTTPS_PROXY and NO_PROXY are honoured. " + EXIT_CODES),
     )
     parser.add_argument("--version", action="version", version=f"a2p {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -154,14 +161,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--from", dest="sender", required=True, metavar="E164",
                        help="the sender number to check, e.g. +16505550100")
-    check.add_argument("--profile", "--config", dest="profile", default="simulator",
-                       metavar="NAME", help="profile in configs/ or a .toml path "
-                       "(default simulator)")
+    check.add_argument("--profile", "--config", dest="profile", default=None,
+                       metavar="NAME", help=PROFILE_HELP)
     check.add_argument("--recipients", type=int, metavar="N",
                        help="how many recipients the campaign has, to compare with the daily "
                        "cap of the number's registration tier")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     _outcomes_parser(sub, common)
+    _config_parser(sub, common)
     demo = sub.add_parser(
         "demo", help="rehearse a campaign against the built-in simulator", parents=[common],
         description="Start the simulator on a free loopback port, generate a list with some "
@@ -224,6 +231,58 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                      help="the list the run sent, when it moved or the run read stdin")
     out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
                      help="profile in configs/ or a .toml path (default: the run's)")
+
+
+def _config_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    config = sub.add_parser(
+        "config", help="show the settings a run would use and where each came from",
+        parents=[common],
+        description=textwrap.fill(
+            "Print the effective settings without connecting to anything: the server URL, "
+            "the profile and why it was chosen, every limit, retry, polling and rate-limit "
+            "value, and whether credentials are set (never their values), each with where it "
+            "came from: a flag, the environment, the --env-file, the profile file, or the "
+            "built-in default. Without --profile the profile follows the server URL ("
+            + PROFILE_CHOICE + "), because its timings belong to that server: "
+            "retry.reconcile_window is how long a batch whose answer was lost is looked for "
+            "before it is sent again (5 s for the simulator, 600 s for RingCentral).", 88),
+        epilog=_fill("Exit codes: 0 shown; 2 a profile or variable is wrong, or they do not "
+                     "fit together (--profile simulator with an RC_SERVER_URL elsewhere).")
+        + "\n\nExamples:\n"
+        "  RC_SERVER_URL=https://platform.ringcentral.com a2p config   # production, 600 s\n"
+        "  a2p config --profile sandbox --json | jq .settings\n"
+        "  a2p --env-file .env config",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    config.add_argument("--profile", "--config", dest="profile", metavar="NAME",
+                        help=PROFILE_HELP)
+    config.add_argument("--json", action="store_true",
+                        help="print one JSON document: profile, settings (value, source, "
+                        "from), notes")
+
+
+def _config(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine.configsources import effective
+
+    from_file = _env_file_values(args.env_file) if args.env_file else {}
+    found = effective(args.profile, os.environ, from_file, args.env_file or "")
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(found.as_json(), option=orjson.OPT_APPEND_NEWLINE
+                                             | orjson.OPT_INDENT_2))
+    else:
+        print(found.describe())
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _env_file_values(name: str) -> dict[str, str]:
+    """The RC_* values of a .env file, as _load_env_file copied them into the environment."""
+    from dotenv import dotenv_values
+
+    return {key: value for key, value in dotenv_values(name).items()
+            if key.startswith("RC_") and value is not None}
 
 
 async def _outcomes(args: argparse.Namespace) -> int:
@@ -379,9 +438,7 @@ def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> 
     parser.add_argument("--dedupe", action="store_true",
                         help="skip repeated recipients (same number and text)")
     parser.add_argument("--profile", "--config", dest="profile", default=None,
-                        metavar="NAME", help="a packaged profile (simulator, sandbox, "
-                        "production), configs/NAME.toml here, or a .toml path "
-                        "(default simulator)")
+                        metavar="NAME", help=PROFILE_HELP + later)
     parser.add_argument("--max-batch-bytes", type=int, metavar="N",
                         help="bytes per request body (default from the profile: 50,000,000)")
     parser.add_argument("--max-batch-messages", type=_positive, metavar="N",
@@ -454,7 +511,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.rejections import Aggregator
 
     check_campaign(args.sender, args.text, args.template)
-    settings = load_settings(args.profile or "simulator")
+    settings = load_settings(args.profile)
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = _read_options(args)
@@ -788,6 +845,8 @@ def _logging(verbose: int, quiet: bool) -> None:
 
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="a2p: %(name)s: %(message)s")
+    # which credentials go where: a warning even with -q, the demo note unless -q
+    logging.getLogger("engine.credentials").setLevel(logging.WARNING if quiet else logging.INFO)
     if verbose < 2:  # -vv shows aiohttp's and asyncio's own loggers too
         for name in ("aiohttp", "asyncio"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -795,7 +854,7 @@ def _logging(verbose: int, quiet: bool) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "plan": _plan, "send": _send, "check": _check, "outcomes": _outcomes, "demo": _demo,
-    "simulate": _simulate, "bench": _bench,
+    "simulate": _simulate, "bench": _bench, "config": _config,
 }
 
 

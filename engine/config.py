@@ -7,8 +7,8 @@ working directory, which wins over a packaged one of the same name.
 
 A profile names the server and every tunable; credentials never live in files. They come from
 RingCentral's own variable names, so the same shell works with the official SDKs:
-``RC_SERVER_URL`` (overrides the profile's URL), ``RC_APP_CLIENT_ID``, ``RC_APP_CLIENT_SECRET``,
-``RC_USER_JWT``.
+``RC_SERVER_URL`` (overrides the profile's URL and, when no profile is named, chooses it:
+``choose_profile``), ``RC_APP_CLIENT_ID``, ``RC_APP_CLIENT_SECRET``, ``RC_USER_JWT``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ ENV_SERVER_URL = "RC_SERVER_URL"
 ENV_CLIENT_ID = "RC_APP_CLIENT_ID"
 ENV_CLIENT_SECRET = "RC_APP_CLIENT_SECRET"
 ENV_JWT = "RC_USER_JWT"
+# RingCentral's sandbox entry point (reference/ringcentral-a2p-openapi.json, servers)
+SANDBOX_HOST = "platform.devtest.ringcentral.com"
 
 N = TypeVar("N", int, float)
 
@@ -183,8 +185,36 @@ class Credentials:
 
 
 def is_loopback(url: str) -> bool:
+    """A server on this machine: localhost, 127.0.0.0/8 or ::1 (not 127.example.com)."""
+    import ipaddress
+
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def choose_profile(url: str | None) -> tuple[str, str]:
+    """The packaged profile made for the server at ``url``, and why. A profile's timings
+    belong to its server: the simulator's 5 s search for a lost batch would resend, on
+    RingCentral, a batch created a minute late.
+
+    >>> choose_profile("https://platform.ringcentral.com")[0]
+    'production'
+    """
+    if not url:
+        return "simulator", "RC_SERVER_URL is not set: the local simulator, the default"
     host = urlsplit(url).hostname or ""
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    if is_loopback(url):
+        return "simulator", f"{host} is this machine (loopback)"
+    if host.rstrip(".") == SANDBOX_HOST:
+        return "sandbox", f"{host} is RingCentral's sandbox"
+    return "production", f"{host} is neither this machine nor RingCentral's sandbox"
 
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
@@ -319,22 +349,39 @@ def read_toml(path: Traversable) -> dict[str, Any]:
                           "Check the path and its permissions.") from None
 
 
-def load_settings(profile: str = "simulator", env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate a profile; ``RC_SERVER_URL`` in ``env`` overrides its server URL.
+def load_settings(profile: str | None = None, env: Mapping[str, str] | None = None
+                  ) -> Settings:
+    """Read and validate a profile; ``RC_SERVER_URL`` in ``env`` overrides its server URL and,
+    when ``profile`` is None, chooses it (``choose_profile``).
 
     >>> load_settings("production").server_url
     'https://platform.ringcentral.com'
     """
     env = os.environ if env is None else env
-    path = resolve_profile(profile)
+    override = env.get(ENV_SERVER_URL)
+    url = check_server_url(override, "environment", ENV_SERVER_URL) if override else None
+    path = resolve_profile(profile or choose_profile(url)[0])
     root = Table(str(path), "", read_toml(path))
     settings = _settings_from(root, path)
     root.finish(ignore=("simulator",))
-    override = env.get(ENV_SERVER_URL)
-    if override:
-        url = check_server_url(override, "environment", ENV_SERVER_URL)
+    if url is not None:
+        _refuse_remote(settings, url)
         settings = replace(settings, server_url=url)
     return settings
+
+
+def _refuse_remote(settings: Settings, url: str) -> None:
+    """A profile made for a server on this machine keeps its timings to itself."""
+    if is_loopback(settings.server_url) and not is_loopback(url):
+        fit = choose_profile(url)[0]
+        raise ConfigError(
+            "environment", ENV_SERVER_URL,
+            f"{url} is not on this machine, but the profile {settings.profile} is made for "
+            f"a simulator at {settings.server_url}: it would look for a lost batch for only "
+            f"{settings.retry.reconcile_window:g} s, and a batch the server creates later "
+            "would be sent twice",
+            f"Pass --profile {fit}, or leave --profile out (the profile then follows the "
+            "server), or unset RC_SERVER_URL to use the simulator.")
 
 
 def _settings_from(root: Table, path: Traversable) -> Settings:
@@ -394,6 +441,49 @@ def _rate_limit(t: Table) -> RateLimitSettings:
     )
     t.finish()
     return value
+
+
+def pick_credentials(settings: Settings, given: Credentials | None = None,
+                     env: Mapping[str, str] | None = None) -> Credentials:
+    """``given``, else the RC_* variables, else the simulator's demo credentials (on loopback
+    only); says a line on logger ``engine.credentials`` when they may surprise (never a
+    secret)."""
+    if given is not None:
+        return given
+    env = os.environ if env is None else env
+    found = credentials_from_env(env)
+    chosen = found or demo_credentials(settings)
+    note = credentials_note(settings, found, env)
+    if note is not None:
+        import logging  # here, not at import: `a2p --help` stays fast
+
+        level = logging.WARNING if note[0] == "warning" else logging.INFO
+        logging.getLogger("engine.credentials").log(level, note[1])
+    return chosen
+
+
+def credentials_note(settings: Settings, found: Credentials | None,
+                     env: Mapping[str, str]) -> tuple[str, str] | None:
+    """("warning" or "info", line) to say before credentials go to ``settings.server_url``: demo
+    ones used because none were set, or others sent to a server on this machine."""
+    url = settings.server_url
+    if not is_loopback(url):
+        return None
+    if found is None:
+        return "info", (f"no RC_* credentials are set: using the simulator's demo "
+                        f"credentials for {url}")
+    try:
+        demo = demo_credentials(settings)
+    except ConfigError:
+        demo = DEMO_CREDENTIALS
+    if found == demo:
+        return None
+    why = "" if env.get(ENV_SERVER_URL) else (
+        f" (no RC_SERVER_URL is set: {settings.profile} profile's default)")
+    return "warning", (
+        f"WARNING: the credentials in {ENV_CLIENT_ID}, {ENV_CLIENT_SECRET} and {ENV_JWT} are "
+        f"not the simulator's demo ones, and they go to {url}, a server on this machine"
+        f"{why}. If they are RingCentral's, set RC_SERVER_URL or pass --profile production.")
 
 
 def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials | None:

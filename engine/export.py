@@ -26,10 +26,9 @@ from engine.config import (
     Credentials,
     Settings,
     check_journal_server,
-    credentials_from_env,
-    demo_credentials,
     journal_profile,
     load_settings,
+    pick_credentials,
 )
 from engine.errors import JournalError, UsageError
 from engine.inputs import input_identity, open_input
@@ -125,8 +124,7 @@ class Export:
                              f"{', '.join(FILTERS)}.") from None
         self.source = _input_path(self.state, input)
         self.settings = _settings(self.state, config)
-        self._credentials = credentials or credentials_from_env() or \
-            demo_credentials(self.settings)
+        self._credentials = pick_credentials(self.settings, credentials)
         self._owned = transport is None
         self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
         self.client = ApiClient(self.settings, self._credentials, self._transport, clock=clock,

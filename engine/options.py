@@ -54,6 +54,8 @@ class SendOptions:
     sender: str | None = None
     text: str | None = None
     template: str | None = None
+    # Settings, or a profile name or .toml path; None: on resume the journal's profile, else
+    # the one RC_SERVER_URL calls for (config.choose_profile)
     config: Settings | str | None = None
     credentials: Credentials | None = None
     read: ReadOptions | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,110 @@ def test_packaged_profiles_are_told_from_files_of_the_same_name(tmp_path: Path,
     copy = load_settings("production")
     assert copy.source == str(tmp_path / "configs" / "production.toml")
     assert not is_packaged(copy)
+
+
+@pytest.mark.parametrize(("url", "profile"), [
+    (None, "simulator"),
+    ("http://127.0.0.1:8080", "simulator"),
+    ("http://127.3.4.5:9000/", "simulator"),
+    ("http://localhost:8080", "simulator"),
+    ("http://LOCALHOST.:8080", "simulator"),
+    ("http://[::1]:8080", "simulator"),
+    ("https://platform.devtest.ringcentral.com", "sandbox"),
+    ("https://Platform.DevTest.RingCentral.com/", "sandbox"),
+    ("https://platform.ringcentral.com", "production"),
+    ("https://rc-gateway.example.com:8443", "production"),
+    ("https://127.0.0.1.nip.io", "production"),
+    ("https://127.example.com", "production"),
+])
+def test_the_profile_follows_the_server(url: str | None, profile: str) -> None:
+    """Loopback is the simulator, RingCentral's sandbox host the sandbox, any other host
+    production: a name that merely starts with 127 is not this machine."""
+    from engine.config import choose_profile
+
+    assert choose_profile(url)[0] == profile
+
+
+def test_without_a_profile_the_server_url_chooses_it() -> None:
+    """RC_SERVER_URL=https://platform.ringcentral.com and no --profile: the production
+    profile, with its 600 s search for a lost batch; no URL at all: the simulator."""
+    production = load_settings(None, env={"RC_SERVER_URL": "https://platform.ringcentral.com"})
+    assert (production.profile, production.retry.reconcile_window) == ("production", 600.0)
+    sandbox = load_settings(env={"RC_SERVER_URL": "https://platform.devtest.ringcentral.com"})
+    assert (sandbox.profile, sandbox.retry.reconcile_window) == ("sandbox", 600.0)
+    local = load_settings(env={"RC_SERVER_URL": "http://127.0.0.1:9999"})
+    assert (local.profile, local.server_url) == ("simulator", "http://127.0.0.1:9999")
+    assert load_settings(env={}).profile == "simulator"
+
+
+@pytest.mark.parametrize(("url", "fix"), [("https://platform.ringcentral.com", "production"),
+                                          ("https://platform.devtest.ringcentral.com",
+                                           "sandbox")])
+def test_the_simulator_profile_refuses_a_remote_server(url: str, fix: str) -> None:
+    """--profile simulator with a server elsewhere stops before anything is sent, naming the
+    profile to use: its 5 s search for a lost batch would send late batches twice."""
+    with pytest.raises(ConfigError, match=rf"5 s.*Pass --profile {fix}\b"):
+        load_settings("simulator", env={"RC_SERVER_URL": url})
+
+
+def test_a_simulator_profile_refusal_exits_2_before_sending(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """a2p send --profile simulator with RC_SERVER_URL on RingCentral: exit 2 naming
+    --profile production, and nothing is written."""
+    from engine.cli import main
+
+    monkeypatch.setenv("RC_SERVER_URL", "https://platform.ringcentral.com")
+    listing = tmp_path / "list.txt"
+    listing.write_text("+14155550100\n")
+    report = tmp_path / "report.json"
+    code = main(["send", str(listing), "--from", "+16505550100", "--text", "Hi", "--profile",
+                 "simulator", "--report", str(report)])
+    assert code == 2
+    assert "--profile production" in capsys.readouterr().err
+    assert not report.exists()
+    assert not Path(f"{report}.journal").exists()
+
+
+REAL = {"RC_APP_CLIENT_ID": "my-app", "RC_APP_CLIENT_SECRET": "s3cret-value",
+        "RC_USER_JWT": "eyJ.real.jwt"}
+DEMO_ENV = {"RC_APP_CLIENT_ID": "demo-client-id", "RC_APP_CLIENT_SECRET": "demo-client-secret",
+            "RC_USER_JWT": "demo-user-jwt"}
+
+
+def test_real_looking_credentials_to_this_machine_are_announced(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Credentials that are not the demo ones, bound for the simulator's default URL: a
+    warning names the URL and says they are not the demo ones, without a secret."""
+    from engine.config import pick_credentials
+
+    settings = load_settings("simulator", env={})
+    with caplog.at_level(logging.INFO, logger="engine.credentials"):
+        chosen = pick_credentials(settings, env=REAL)
+    assert chosen == Credentials("my-app", "s3cret-value", "eyJ.real.jwt")
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "http://127.0.0.1:8080" in record.message
+    assert "not the simulator's demo ones" in record.message
+    assert "no RC_SERVER_URL is set" in record.message
+    assert "s3cret-value" not in record.message
+    assert "eyJ.real.jwt" not in record.message
+
+
+def test_demo_credentials_are_said_and_real_servers_are_quiet(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """No RC_* variables on loopback: one line says the demo credentials are used; the demo
+    credentials set by hand, or real ones to a real server, say nothing."""
+    from engine.config import DEMO_CREDENTIALS, pick_credentials
+
+    local = load_settings("simulator", env={})
+    with caplog.at_level(logging.INFO, logger="engine.credentials"):
+        assert pick_credentials(local, env={}) == DEMO_CREDENTIALS
+        [note] = caplog.records
+        assert note.levelno == logging.INFO
+        assert "demo credentials for http://127.0.0.1:8080" in note.message
+        caplog.clear()
+        assert pick_credentials(local, env=DEMO_ENV) == DEMO_CREDENTIALS
+        production = load_settings("production", env={})
+        assert pick_credentials(production, env=REAL).client_id == "my-app"
+    assert caplog.records == []

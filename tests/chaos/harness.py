@@ -126,7 +126,8 @@ def _reached(kill: Kill, events: bytes) -> bool:
     return False
 
 
-def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
+def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None,
+            timeout: float = RUN_TIMEOUT) -> int | None:
     """One run (fresh, or resuming when a usable journal exists); None when it was killed."""
     journal, report = work / "run.journal", work / "report.json"
     args = [sys.executable, "-m", "engine.cli", "send", "--report", str(report),
@@ -142,7 +143,7 @@ def attempt(sim: SimulatorProcess, work: Path, kill: Kill | None) -> int | None:
     seen = events.stat().st_size if events.exists() else 0
     with open(events, "ab") as out, open(work / "stderr.log", "ab") as err:
         process = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        deadline = time.monotonic() + (kill[1] if kill and kill[0] == "time" else RUN_TIMEOUT)
+        deadline = time.monotonic() + (kill[1] if kill and kill[0] == "time" else timeout)
         while process.poll() is None:
             stage = kill is not None and _reached(kill, events.read_bytes()[seen:])
             if stage or time.monotonic() > deadline:
@@ -204,15 +205,24 @@ def _search_secrets(outcome: Outcome, work: Path) -> None:
         outcome.problems += [f"{name} contains a secret" for s in secrets if s in data]
 
 
-def _config(work: Path) -> Path:
+def _config(work: Path, text: str = SIM_CONFIG) -> Path:
     path = work / "sim.toml"
-    path.write_text(SIM_CONFIG)
+    path.write_text(text)
     return path
 
 
+# Batch states a report may hold once the faults healed and the run was resumed.
+SETTLED = {"completed", "split"}
+
+
 def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
-           numbers: list[str], local: set[int], server: set[int]) -> None:
-    """Every valid recipient accepted exactly once, or inside a range reported unknown."""
+           numbers: list[str], local: set[int], server: set[int], healed: bool = False
+           ) -> int:
+    """Every valid recipient accepted exactly once, or inside a range reported unknown.
+
+    ``healed``: the faults are off and the run was resumed since, so nothing may be left
+    undecided: every server rejection reported, every batch settled, ``totals.sent`` equal
+    to the ledger. Returns how many valid recipients the ledger lacks (unknown ranges too)."""
     accepted = Counter(entry[2] for entry in entries if entry[3] != OTHER_CAMPAIGN)
     outcome.duplicates = sum(n - 1 for n in accepted.values() if n > 1)
     undecided: set[int] = set()
@@ -226,6 +236,17 @@ def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
     outcome.unknown = sum(b["status"] == "unknown" for b in report["batches"])
     valid = [i for i in range(len(numbers)) if i not in local | server]
     outcome.losses = sum(1 for i in valid if numbers[i] not in accepted and i not in undecided)
+    unsent = sum(1 for i in valid if numbers[i] not in accepted)
+    if healed:  # the server's history decides every chunk now: nothing is excused
+        undecided, adopted = set(), set()
+        if any(b["status"] not in SETTLED for b in report["batches"]):
+            outcome.problems.append("batches not settled after the heal: " + str(
+                Counter(b["status"] for b in report["batches"])))
+        if report["totals"]["sent"] != sum(accepted.values()):
+            outcome.problems.append(f"totals.sent {report['totals']['sent']} but the ledger "
+                                    f"holds {sum(accepted.values())} messages")
+    if len(report["rejected"]) != len({(r["index"], r["source"]) for r in report["rejected"]}):
+        outcome.problems.append("a rejection is reported twice")
     reported_local = {r["index"] for r in report["rejected"] if r["source"] == "local"}
     reported_server = {r["index"] for r in report["rejected"] if r["source"] == "server"}
     if reported_local != local:
@@ -244,6 +265,7 @@ def _judge(outcome: Outcome, report: dict[str, Any], entries: list[list[Any]],
             totals["sent"] != sum(accepted.values()):
         outcome.problems.append(f"sent {totals['sent']} is not the ledger's "
                                 f"{sum(accepted.values())}")
+    return unsent
 
 
 def table(outcomes: list[Outcome]) -> str:
