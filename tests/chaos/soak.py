@@ -93,6 +93,8 @@ SOAK_MODES: list[Mode] = [
                                    "other_campaigns": r.randint(1, 3)}),
     Mode("answer-pieces", lambda r: {"answer_piece": r.choice([64, 256]),
                                      "answer_pause": 0.0005}),
+    # a message store that lags Completed (within the profile's store_window of 10 s)
+    Mode("store-lag", lambda r: {"store_lag": r.uniform(0.5, 2.5)}),
 ]
 # Modes that lose answers: the listing modes only matter beside one of these.
 LOSING = ("5xx", "reset", "accept-drop", "late-create")
