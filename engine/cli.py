@@ -329,6 +329,11 @@ async def _outcomes(args: argparse.Namespace) -> int:
     if export.unmatched:
         print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
               "record (another list, or the input changed)", file=sys.stderr)
+    if totals.get("pending"):
+        print(f"a2p outcomes: {totals['pending']:,} rows pending: adopted after a lost answer, "
+              "their batch's message store does not list the whole batch yet, so they may "
+              "have been texted (not retryable). Run the same command again later to settle "
+              "them.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -727,9 +732,19 @@ def _finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = 
         word = "interrupted" if report["interrupted"] else report["status"]
         _say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
              f"locally, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
-             f"batches failed, {totals['unknownChunks']} unknown; report: {path}" +
-             (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
+             f"batches failed, {totals['unknownChunks']} unknown" + _pending(totals) +
+             f"; report: {path}" + (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
     return code
+
+
+def _pending(totals: dict[str, Any]) -> str:
+    """Recipients whose fate the lagging message store did not tell yet, and what to do."""
+    pending = totals.get("pending") or 0
+    if not pending:
+        return ""
+    return (f", {pending:,} pending (adopted after a lost answer; the message store did not "
+            "list them yet: they may have been texted, and are not retryable. Settle them "
+            "later with --resume or 'a2p outcomes')")
 
 
 async def _demo(args: argparse.Namespace) -> int:

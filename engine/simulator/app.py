@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class Simulator:
     faults: FaultSettings = field(init=False)
     stats: Counter[str] = field(default_factory=Counter)
     backlog: set[asyncio.Future[None]] = field(default_factory=set)
+    # store_lag: per (batch, lag), message indexes by when they appear, and those times
+    _store_order: dict[tuple[str, float], tuple[list[int], list[float]]] = field(
+        default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Store(self.settings)
@@ -84,6 +88,20 @@ class Simulator:
 
     def listed(self, batch: Batch, now: float) -> bool:
         return now - batch.created >= self.faults.listing_lag
+
+    def in_store(self, batch: Batch, now: float) -> list[int]:
+        """With store_lag: the batch's messages the store lists by ``now``, in the order they
+        appeared there (so a later page never shifts an earlier one)."""
+        lag = self.faults.store_lag
+        key = (batch.id, lag)
+        known = self._store_order.get(key)
+        if known is None:
+            rng = random.Random(f"{self.faults.seed}:{batch.id}")
+            appear = [(i + 1) / batch.rate + lag * rng.random() for i in range(batch.size)]
+            order = sorted(range(batch.size), key=appear.__getitem__)
+            known = self._store_order[key] = (order, [appear[i] for i in order])
+        indexes, times = known
+        return indexes[:bisect_right(times, now - batch.created)]
 
 
 SIMULATOR = web.AppKey("simulator", Simulator)
@@ -440,17 +458,19 @@ async def list_messages(request: web.Request) -> web.Response:
         batches = [b for b in batches if b.processed(now) > 0]
     records: list[dict[str, Any]] = []
     skip = start
+    total = 0
     for batch in batches:
-        if skip >= batch.size:
-            skip -= batch.size
+        listed = sim.in_store(batch, now) if sim.faults.store_lag else None
+        size = batch.size if listed is None else len(listed)
+        total += size
+        if skip >= size or len(records) == per_page:
+            skip = max(0, skip - size)
             continue
-        take = range(skip, min(batch.size, skip + per_page - len(records)))
-        records.extend(message_view(batch, _order(sim, batch, i), now,
-                                    sim.settings.price_per_segment, detailed) for i in take)
+        take = range(skip, min(size, skip + per_page - len(records)))
+        records.extend(message_view(batch, _order(sim, batch, i) if listed is None
+                                    else listed[i], now, sim.settings.price_per_segment,
+                                    detailed) for i in take)
         skip = 0
-        if len(records) == per_page:
-            break
-    total = sum(b.size for b in batches)
     return json_response({"records": records, "paging": _page(start, per_page, total)})
 
 

@@ -80,6 +80,10 @@ class FaultSettings:
     token_error_rate: float = 0.0   # and each later one with this chance
     token_error_statuses: tuple[int, ...] = (502, 503)  # how they fail; 0: connection dropped
     token_error_html: bool = False  # the failure's body is a gateway's HTML page, not JSON
+    # A message store that lags Completed: each message is listed in GET .../messages only
+    # up to this many seconds after it was processed (a seeded share of it each), in the
+    # order it appeared there
+    store_lag: float = 0.0
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see the README.

@@ -101,6 +101,8 @@ SOAK_MODES: list[Mode] = [
                                               [[502], [503], [502, 503, 0]]),
                                           "token_error_html": r.random() < 0.5},
          met=("token_error",)),
+    # a message store that lags Completed (within the profile's store_window of 10 s)
+    Mode("store-lag", lambda r: {"store_lag": r.uniform(0.5, 2.5)}),
 ]
 # Modes that lose answers: the listing modes only matter beside one of these.
 LOSING = ("5xx", "reset", "accept-drop", "late-create")
