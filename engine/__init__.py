@@ -8,6 +8,7 @@ from engine.config import Credentials, Settings, credentials_from_env, load_sett
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
+    AuthServiceError,
     BadRecordError,
     ConfigError,
     EngineError,
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AmbiguousSendError",
     "AuthError",
+    "AuthServiceError",
     "BadRecordError",
     "ConfigError",
     "Credentials",

@@ -245,7 +245,8 @@ async def _lone(work: Awaitable[bool]) -> bool:
     try:
         return await work
     except BaseExceptionGroup as group:
-        leaves = list(_leaves(group))
+        # one error met by several tasks (a token endpoint that failed) is raised once
+        leaves = list({id(leaf): leaf for leaf in _leaves(group)}.values())
         if len(leaves) == 1:
             raise leaves[0] from leaves[0].__cause__
         raise

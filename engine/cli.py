@@ -36,9 +36,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 FORMATS = ("csv", "jsonl", "lines")  # engine.reader.FORMATS, without importing the reader
 EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
               "are results, not failures); 1 some batches failed or are unknown, or the "
-              "server could not be reached; 2 usage or configuration error (bad option, "
-              "profile, environment variable, input file or journal); 3 authentication "
-              "failed; 130 interrupted (Ctrl-C or SIGTERM: the report and journal are "
+              "server (its token endpoint included) could not be reached or kept failing; 2 "
+              "usage or configuration error (bad option, profile, environment variable, "
+              "input file or journal); 3 the credentials were refused at login; 130 "
+              "interrupted (Ctrl-C or SIGTERM: the report and journal are "
               "written; finish with --resume).")
 
 
@@ -209,8 +210,8 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
             "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
-                      "wrong profile); 3 authentication; 130 interrupted (run the same command "
-                      "again to go on).", 88) + "\n\n"
+                      "wrong profile); 3 credentials refused at login; 130 interrupted (run the "
+                      "same command again to go on).", 88) + "\n\n"
         "Examples:\n"
         "  a2p outcomes run.json.journal --out outcomes.csv\n"
         "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
@@ -328,6 +329,11 @@ async def _outcomes(args: argparse.Namespace) -> int:
     if export.unmatched:
         print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
               "record (another list, or the input changed)", file=sys.stderr)
+    if totals.get("pending"):
+        print(f"a2p outcomes: {totals['pending']:,} rows pending: adopted after a lost answer, "
+              "their batch's message store does not list the whole batch yet, so they may "
+              "have been texted (not retryable). Run the same command again later to settle "
+              "them.", file=sys.stderr)
     return EXIT_OK
 
 
@@ -726,9 +732,19 @@ def _finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = 
         word = "interrupted" if report["interrupted"] else report["status"]
         _say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
              f"locally, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
-             f"batches failed, {totals['unknownChunks']} unknown; report: {path}" +
-             (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
+             f"batches failed, {totals['unknownChunks']} unknown" + _pending(totals) +
+             f"; report: {path}" + (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
     return code
+
+
+def _pending(totals: dict[str, Any]) -> str:
+    """Recipients whose fate the lagging message store did not tell yet, and what to do."""
+    pending = totals.get("pending") or 0
+    if not pending:
+        return ""
+    return (f", {pending:,} pending (adopted after a lost answer; the message store did not "
+            "list them yet: they may have been texted, and are not retryable. Settle them "
+            "later with --resume or 'a2p outcomes')")
 
 
 async def _demo(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from engine.config import Credentials, Settings
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
+    AuthServiceError,
     BadBodyError,
     EngineError,
     NotSentError,
@@ -29,7 +30,18 @@ from engine.errors import (
     ServerError,
 )
 from engine.paging import PageWalk
-from engine.policy import Action, Kind, asked_wait, classify, decide, unanswered
+from engine.policy import (
+    MAX_REFRESHES,
+    Action,
+    Kind,
+    Renew,
+    asked_wait,
+    classify,
+    credentials_refused,
+    decide,
+    renewal,
+    unanswered,
+)
 from engine.ratebudget import RateBudget
 from engine.transport import Reply, Transport, page_of
 
@@ -57,12 +69,23 @@ def error_of(reply: Reply) -> tuple[str, str]:
     return str(code), str(message)
 
 
+def oauth_error_of(reply: Reply) -> str | None:
+    """The OAuth ``error`` (RFC 6749: invalid_grant, ...) of a token endpoint's answer."""
+    try:
+        body = reply.json()
+    except BadBodyError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else None
+
+
 @dataclass(slots=True)
 class _Token:
     access: str
     refresh: str
     expires_at: float
     refresh_expires_at: float
+    used: bool = False  # a request got past authentication with it
 
 
 class ApiClient:
@@ -84,6 +107,11 @@ class ApiClient:
         self.a2p = f"{self.account}/a2p-sms"
         self._token: _Token | None = None
         self._lock = anyio.Lock()
+        self._fresh_refusals = 0  # tokens refused with 401 in a row before serving anything
+        # Once no token could be had, every task waiting for one hears so at once instead of
+        # trying the failing endpoint again in turn; after a pause (backoff_max) a later
+        # request (a poll) tries again, so an endpoint that heals is used again.
+        self._no_token: tuple[AuthServiceError, float] | None = None
         # Set by the run: once it is, no request that creates a batch starts.
         self.stop: anyio.Event | None = None
         self.requests = 0
@@ -99,47 +127,81 @@ class ApiClient:
     # OAuth -----------------------------------------------------------------------------------
 
     async def _token_call(self, path: str, form: Mapping[str, str]) -> Reply:
+        """One token call, repeated under the Auth budget while the endpoint is limited,
+        failing (5xx) or unanswered: a token call creates no SMS. When the attempts run out
+        that is the server's problem (AuthServiceError), never the credentials'."""
         headers = {**FORM, "Authorization": basicauth.encode(self._credentials.client_id,
                                                              self._credentials.client_secret)}
+        started = self._clock()
         for attempt in itertools.count(1):
-            reply = await self._send(self.auth, "POST", path, headers,
-                                     urlencode(form).encode())
-            step = decide(classify(reply.status, Kind.TOKEN), attempt,
-                          retry_after=self._asked_wait(reply), rules=self._rules, rng=self._rng)
+            failure: EngineError | None = None
+            try:
+                reply = await self._send(self.auth, "POST", path, headers,
+                                         urlencode(form).encode())
+                verdict = classify(reply.status, Kind.TOKEN)
+            except (NotSentError, AmbiguousSendError) as exc:
+                failure, reply = exc, Reply(0)
+                verdict = unanswered(isinstance(exc, AmbiguousSendError), Kind.TOKEN)
+            step = decide(verdict, attempt, self._clock() - started, self._asked_wait(reply),
+                          rules=self._rules, rng=self._rng)
             if step.action is Action.GIVE_UP:
-                raise AuthError(f"{path}: still rate limited after {attempt} tries; wait a "
-                                "minute and run again.")
+                raise AuthServiceError(self._token_failure(path, attempt, reply, failure))
             if step.action is not Action.RETRY:
                 return reply
             await self._pause(step.delay)
         raise AssertionError("unreachable")
 
+    def _token_failure(self, path: str, attempts: int, reply: Reply,
+                       failure: EngineError | None) -> str:
+        if failure is not None:
+            last = f"no answer: {failure}"
+        else:
+            code, _ = error_of(reply)
+            last = f"HTTP {reply.status} {code}"
+        return (f"the token endpoint {self.settings.server_url}{path} failed {attempts} times "
+                f"(last: {last}): RingCentral's sign-in service, or a gateway before it, is "
+                "failing, rate limited or unreachable. The credentials were not refused. "
+                "Check the network and RingCentral's status page, then run again later "
+                "(a run with a journal finishes with --resume).")
+
     def _keep(self, reply: Reply) -> str:
-        body = reply.json()
         try:
+            body = reply.json()
             now = self._clock()
             self._token = _Token(body["access_token"], body.get("refresh_token", ""),
                                  now + float(body["expires_in"]),
                                  now + float(body.get("refresh_token_expires_in", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AuthError("the token answer lacks access_token or expires_in; is "
-                            "RC_SERVER_URL a RingCentral server?") from exc
+        except (BadBodyError, KeyError, TypeError, ValueError) as exc:
+            raise AuthServiceError("the token answer lacks access_token or expires_in; is "
+                                   "RC_SERVER_URL a RingCentral server?") from exc
         return self._token.access
 
     async def login(self) -> str:
-        reply = await self._token_call("/restapi/oauth/token",
-                                       {"grant_type": JWT_GRANT,
-                                        "assertion": self._credentials.jwt})
+        """A new session from the JWT. Only an OAuth refusal of the credentials is an
+        AuthError (exit 3); any other answer is the server's problem."""
+        path = "/restapi/oauth/token"
+        reply = await self._token_call(path, {"grant_type": JWT_GRANT,
+                                              "assertion": self._credentials.jwt})
         if reply.status != 200:
             code, message = error_of(reply)
-            raise AuthError(f"login refused: HTTP {reply.status} {code}: {message}. Check "
-                            "RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and RC_USER_JWT.")
+            if credentials_refused(reply.status, oauth_error_of(reply)):
+                raise AuthError(f"login refused: HTTP {reply.status} {code}: {message}. "
+                                "Check RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and "
+                                "RC_USER_JWT.")
+            raise AuthServiceError(
+                f"the token endpoint {self.settings.server_url}{path} answered the login "
+                f"with HTTP {reply.status} {code}, which does not refuse the credentials. "
+                "Check that RC_SERVER_URL is RingCentral's API server, then run again later.")
         return self._keep(reply)
 
-    async def _renew(self) -> str:
-        """Refresh the token; when the refresh token is refused, present the JWT again."""
+    async def _renew(self, how: Renew = Renew.REFRESH) -> str:
+        """A new token: refreshed when ``how`` allows and the refresh token is still good;
+        when the refresh is refused, the JWT is presented again."""
         token = self._token
-        if token is not None and token.refresh and token.refresh_expires_at > self._clock():
+        if token is None:
+            return await self.login()
+        if how is Renew.REFRESH and token.refresh and \
+                token.refresh_expires_at > self._clock():
             reply = await self._token_call("/restapi/oauth/token",
                                            {"grant_type": "refresh_token",
                                             "refresh_token": token.refresh})
@@ -156,22 +218,69 @@ class ApiClient:
             token = self._token
             if token is not None and token.expires_at - self._margin() > self._clock():
                 return token.access
-            return await (self._renew() if token is not None else self.login())
+            return await self._guarded(Renew.REFRESH if token is not None else Renew.LOGIN)
+
+    async def _guarded(self, how: Renew) -> str:
+        """``_renew`` under the lock, remembering a failing token endpoint."""
+        self._raise_if_no_token()
+        try:
+            return await self._renew(how)
+        except AuthServiceError as exc:
+            self._no_token = (exc, self._clock() + self._rules.backoff_max)
+            raise
+
+    def _raise_if_no_token(self) -> None:
+        if self._no_token is not None:
+            failure, until = self._no_token
+            if self._clock() < until:
+                raise failure
+            self._no_token, self._fresh_refusals = None, 0  # the pause is over: try again
 
     def _margin(self) -> float:
         return 60.0 if self._token is None else min(60.0, (self._token.expires_at -
                                                            self._clock()) / 10 + 1.0)
 
+    def _served(self, access: str) -> None:
+        """A request with ``access`` met something other than a 401 (or lost its answer):
+        the token is not one refused as soon as issued. Lenient on purpose: the bound on
+        new tokens refused in a row must never stop a run whose tokens merely expire."""
+        if self._token is not None and self._token.access == access:
+            self._token.used = True
+        self._fresh_refusals = 0  # even an older token's answer shows tokens are honoured
+
     async def _after_401(self, stale: str) -> None:
+        """A 401 on ``stale``: one task renews it while the others wait, then all retry
+        with the new token (no stampede on the Auth budget)."""
         async with self._lock:
-            if self._token is not None and self._token.access == stale:
-                await self._renew()
+            token = self._token
+            if token is not None and token.access != stale:
+                return  # another task already replaced it
+            used = token is not None and token.used
+            if not used:
+                self._fresh_refusals += 1
+            how = renewal(used, self._fresh_refusals, token is not None and
+                          bool(token.refresh))
+            if how is Renew.GIVE_UP:
+                self._raise_if_no_token()
+                failure = AuthServiceError(
+                    f"the server refused {self._fresh_refusals} new access tokens in a row "
+                    "with HTTP 401 as soon as they were issued, although the credentials "
+                    "log in: RingCentral's API gateway is failing. Run again later (a run "
+                    "with a journal finishes with --resume).")
+                self._no_token = (failure, self._clock() + self._rules.backoff_max)
+                raise failure
+            await self._guarded(how)
 
     async def revoke(self) -> None:
+        """End the session; a token endpoint that fails cannot spoil the run's end: the
+        session then simply expires (and one that just failed is not asked at all)."""
         token = self._token
-        if token is not None:
+        if token is not None and self._no_token is None:
             self._token = None
-            await self._token_call("/restapi/oauth/revoke", {"token": token.access})
+            try:
+                await self._token_call("/restapi/oauth/revoke", {"token": token.access})
+            except EngineError as exc:
+                log.warning("could not revoke the session (%s); it expires by itself", exc)
 
     # Requests --------------------------------------------------------------------------------
 
@@ -226,23 +335,40 @@ class ApiClient:
 
     async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
                    params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
-        """One request in the Light group; a 401 refreshes the token and tries once more
-        (a 401 was not processed, so even a POST is safe to repeat). ``path`` is under the
-        account's a2p-sms root unless it starts with /restapi/. A request that ``creates`` a
-        batch raises StoppedError instead of starting once ``stop`` is set."""
+        """One request in the Light group; a 401 gets a new token and the request is sent
+        again (a 401 was not processed, so even a POST is safe to repeat), as often as
+        ``policy.MAX_REFRESHES`` allows. ``path`` is under the account's a2p-sms root unless
+        it starts with /restapi/. A request that ``creates`` a batch raises StoppedError
+        instead of starting once ``stop`` is set; when no token can be had, AuthError (the
+        credentials were refused) or AuthServiceError (the server is failing)."""
         if not path.startswith("/restapi/"):
             path = self.a2p + path
         kind = Kind.CREATE if creates else Kind.READ
-        for attempt in (1, 2):
+        for attempt in itertools.count(1):
             token = await self.bearer()
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:
                 headers["Content-Type"] = "application/json"
-            reply = await self._send(self.light, method, path, headers, body, params, creates)
-            step = decide(classify(reply.status, kind), attempt, may_refresh=attempt == 1)
-            if step.action is not Action.REFRESH:
+            try:
+                reply = await self._send(self.light, method, path, headers, body, params,
+                                         creates)
+            except AmbiguousSendError:
+                self._served(token)  # it went out and may have served: not a fresh refusal
+                raise
+            step = decide(classify(reply.status, kind), attempt,
+                          may_refresh=attempt <= MAX_REFRESHES)
+            if reply.status != 401:
+                self._served(token)  # any other answer: not a token refused as issued
+            if step.action is Action.REFRESH:
+                await self._after_401(token)
+            elif reply.status == 401:
+                raise AuthServiceError(
+                    f"{method} {path}: refused with HTTP 401 {attempt} times, each time with "
+                    "a new token, although the credentials log in: RingCentral's API gateway "
+                    "is failing. Run again later (a run with a journal finishes with "
+                    "--resume).")
+            else:
                 return reply
-            await self._after_401(token)
         raise AssertionError("unreachable")
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -134,6 +134,9 @@ class RetrySettings:
     request_timeout: float = 300.0
     # After a lost answer, how long the server may still create the batch. See the README.
     reconcile_window: float = 600.0
+    # After an adopted batch completes, how long its message store is read again until it
+    # lists every message; then the recipients it lacks are reported pending. See the README.
+    store_window: float = 300.0
     # Seconds after a chunk's first request past which a chunk whose answers were each lost
     # (or a 5xx) and proved to have created nothing is not sent again in this run: it is
     # failed (proved-absent) and left for --resume. See the README.
@@ -414,6 +417,7 @@ def _retry(t: Table) -> RetrySettings:
         backoff_max=t.number("backoff_max", d.backoff_max, low=0.0),
         request_timeout=t.number("request_timeout", d.request_timeout, low=1.0),
         reconcile_window=t.number("reconcile_window", d.reconcile_window, low=0.0),
+        store_window=t.number("store_window", d.store_window, low=0.0),
         chunk_deadline=t.number("chunk_deadline", d.chunk_deadline, low=0.0),
     )
     t.finish()

@@ -9,7 +9,8 @@
     │   ├── SenderError            --from is not an A2P number of this user, or cannot be checked
     │   └── JournalError           the journal cannot be resumed: unreadable, or another run's
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
-    │   ├── AuthError              credentials were refused
+    │   ├── AuthError              credentials were refused at login (exit 3)
+    │   ├── AuthServiceError       the token endpoint failed, or refuses every new token
     │   ├── RequestRejectedError   a 4xx with RingCentral's error code
     │   ├── PagingError            a listing that never ends (a page token repeated)
     │   └── BadAnswerError         a chunk's answer cannot be trusted (types, indexes)
@@ -77,7 +78,13 @@ class ServerError(EngineError):
 
 
 class AuthError(ServerError):
-    """The server refused the credentials."""
+    """The token endpoint refused the credentials (an OAuth invalid_grant, invalid_client
+    or unauthorized_client)."""
+
+
+class AuthServiceError(ServerError):
+    """No token could be had although the credentials were not refused: the token endpoint
+    failed (5xx, 429, no answer) every time, or refuses every token it just issued."""
 
 
 class RequestRejectedError(ServerError):

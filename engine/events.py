@@ -158,6 +158,7 @@ class Totals(Fields):
     sent: int
     rejected_local: int
     rejected_server: int
+    pending: int  # adopted batches' recipients not yet listed by the store: not yet known
     failed_chunks: int
     unknown_chunks: int
     adopted_chunks: int

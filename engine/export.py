@@ -90,6 +90,13 @@ class _Batch:
     token: str | None = None
     done: bool = False
     skip: bool = False
+    listed: int = 0  # records its store listed, read from the first page
+
+    @property
+    def complete(self) -> bool:
+        """Every page read and as many records as the batch holds, all of it."""
+        return self.done and self.token is None and self.matcher.foreign == 0 and \
+            self.listed >= self.span.size
 
 
 class Export:
@@ -214,7 +221,7 @@ class Export:
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
-            row = row_of(record, span, local, found)
+            row = row_of(record, span, local, found, batch is not None and batch.complete)
             self.totals.add(row)
             if keep(row, self.only):
                 yield row
@@ -227,7 +234,8 @@ class Export:
         self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
         self.on_checkpoint(self.checkpoint)
         batch = _Batch(span, Matcher(span.batch_id or ""))
-        if span.accepted and self.only is not None:
+        if span.accepted and self.only is not None and not span.pending:
+            # (a pending chunk's store is read: its rows are settled from it)
             statuses = await self.client.get_json("/statuses", {"batchId": span.batch_id})
             if isinstance(statuses, Mapping) and not store_needed(self.only, statuses):
                 batch.skip = True
@@ -257,6 +265,7 @@ class Export:
             params["pageToken"] = batch.token
         records, batch.token = page_of(await self.client.get_json("/messages", params))
         batch.matcher.add(records)
+        batch.listed += len(records)
         batch.done = not batch.token
         self.pages += 1
         self._progress({"event": "page", "chunk": batch.span.number, **self._counters()})

@@ -27,9 +27,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     COMPLETED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
-# The one way out of a final state: a resumed run looks again at a chunk left unknown only
-# because looking for its batch failed (Reason.NOT_RECONCILED).
-REOPEN = {UNKNOWN: AMBIGUOUS}
+# The ways out of a final state: a resumed run looks again at a chunk left unknown only
+# because looking for its batch failed (Reason.NOT_RECONCILED), and reads again the message
+# store of an adopted batch that was not complete yet (Reason.PENDING).
+REOPEN = {UNKNOWN: AMBIGUOUS, COMPLETED: ACCEPTED}
 
 
 def reopen(current: str) -> str:
@@ -61,4 +62,5 @@ class Reason(enum.Enum):
     HELD = "held"                        # planned: the run stopped before it went out
     ADOPTED = "adopted"                  # accepted: found on the server after a lost answer
     RECOVERED = "recovered"              # adopted, and its server rejections read back
+    PENDING = "pending"                  # adopted; its store incomplete: read it again later
     TOO_LARGE = "too-large"              # split: a 413, sent as two halves

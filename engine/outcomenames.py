@@ -15,12 +15,16 @@ SENT_NO_RECEIPT = "sent-no-receipt"
 QUEUED = "queued"
 UNKNOWN = "unknown"
 NOT_SENT = "not-sent"
+# adopted after a lost answer, and not in its batch's message store, which is not complete
+# yet: it may have been texted, or rejected; read again later
+PENDING = "pending"
 OUTCOMES = (REJECTED_LOCAL, REJECTED_SERVER, DELIVERED, DELIVERY_FAILED, SENDING_FAILED,
-            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT)
+            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT, PENDING)
 # Outcomes read from the message store; the others are known from the journal alone.
 FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED)
 GROUPS: dict[str, tuple[str, ...]] = {
     "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, NOT_SENT),
-    "pending": (SENT_NO_RECEIPT, QUEUED),
+    # the outcome "pending" is one of the group of that name: every fate not final yet
+    "pending": (SENT_NO_RECEIPT, QUEUED, PENDING),
 }
-FILTERS = (*OUTCOMES, *GROUPS, "retryable")
+FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable")))

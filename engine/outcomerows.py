@@ -31,6 +31,7 @@ from engine.outcomenames import (
     GROUPS,
     NOT_SENT,
     OUTCOMES,
+    PENDING,
     QUEUED,
     REJECTED_LOCAL,
     REJECTED_SERVER,
@@ -38,9 +39,11 @@ from engine.outcomenames import (
     SENT_NO_RECEIPT,
     UNKNOWN,
 )
+from engine.policy import LOST_CODE
 from engine.reader import Block
 from engine.rejections import Rejection
 from engine.resume import retryable
+from engine.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
              "SendingFailed": SENDING_FAILED, "Sent": SENT_NO_RECEIPT, "Queued": QUEUED}
@@ -96,6 +99,7 @@ class Span:
     rejected: Mapping[int, tuple[str, str]]  # input position -> (errorCode, description)
     retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
     note: str
+    pending: bool = False  # adopted; its message store was not complete when last read
 
     @property
     def accepted(self) -> bool:
@@ -120,7 +124,8 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
             size=entry.get("batchSize") or entry.get("messages", 0),
             offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
             retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
-            note=error.get("message") or entry.get("note") or ""))
+            note=error.get("message") or entry.get("note") or "",
+            pending=entry.get("reason") == "pending"))
     return sorted(spans, key=lambda s: s.first)
 
 
@@ -241,9 +246,10 @@ class Matcher:
 
 
 def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
-           found: Stored | None = None) -> Row:
+           found: Stored | None = None, complete: bool = False) -> Row:
     """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
-    for a record of an accepted chunk, what the message store holds for it."""
+    for a record of an accepted chunk, what the message store holds for it; ``complete``:
+    that store listed the whole batch when it was read."""
     position, line, to, text = record.position, record.line, record.to, record.text
     rejection = local.get(position) or record.rejection
     if rejection is not None:
@@ -257,6 +263,12 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
     if span.accepted and position in span.rejected:
         code, description = span.rejected[position]
         return Row(position, line, to, REJECTED_SERVER, code, description, False,
+                   span.batch_id, None, None, None, text)
+    if span.accepted and found is None and span.pending:
+        if complete:  # the store is whole now: not in it means rejected
+            return Row(position, line, to, REJECTED_SERVER, LOST_CODE, LOST_DESCRIPTION,
+                       False, span.batch_id, None, None, None, text)
+        return Row(position, line, to, PENDING, None, PENDING_DESCRIPTION, False,
                    span.batch_id, None, None, None, text)
     if span.accepted:
         if found is None:

@@ -33,13 +33,13 @@ class Kind(enum.Enum):
 
     CREATE = "create"    # POST /batches: may send SMS; never repeated unless proved absent
     READ = "read"        # GET: changes nothing, safe to repeat
-    TOKEN = "token"      # the OAuth calls: repeated only when rate limited
+    TOKEN = "token"      # the OAuth calls: repeated when limited, failing or unanswered
 
 
 class Verdict(enum.Enum):
     OK = "ok"
     RETRY = "retry"            # certainly not processed: send again after a backoff
-    REFRESH = "refresh"        # 401: refresh the token, then send again once
+    REFRESH = "refresh"        # 401: not processed; get a new token, then send again
     SPLIT = "split"            # 413: the body is too large; send it in halves
     FAIL = "fail"              # the server refused it; sending again would not help
     AMBIGUOUS = "ambiguous"    # it may have been processed: never resend blindly
@@ -78,7 +78,9 @@ def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
     if status == 429:
         return Verdict.RETRY
     if kind is Kind.TOKEN:
-        return Verdict.FAIL  # the caller reads the refusal and says what to fix
+        # A token call creates no SMS: a failing or limited server is simply asked again;
+        # a refusal is read by the caller (credentials_refused) to say what to fix.
+        return Verdict.RETRY if status >= 500 else Verdict.FAIL
     if status == 401:
         return Verdict.REFRESH
     if status == 413 and kind is Kind.CREATE:
@@ -105,8 +107,9 @@ def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
 
     ``retry_after`` is the wait the answer asked for (``asked_wait``): the rate budget
     already holds every request of its group back for it, so the retry itself waits no
-    longer. ``may_refresh``: the one token refresh a request gets is still unused (a 401
-    was not processed, so even a POST is safe to repeat once).
+    longer. ``may_refresh``: the request may still get a new token (a 401 was not
+    processed, so even a POST is safe to repeat; the caller bounds how often,
+    ``MAX_REFRESHES``).
 
     >>> decide(Verdict.RETRY, 6).action
     <Action.GIVE_UP: 'give-up'>
@@ -130,6 +133,43 @@ def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
         return Step(Action.RETRY)
     return Step(Action.RETRY, backoff(attempt - 1, rules.backoff_initial, rules.backoff_max,
                                       rng or random.Random()))
+
+
+# OAuth errors (RFC 6749) of a token endpoint that refuses the credentials themselves.
+REFUSED_CREDENTIALS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client"})
+FRESH_REFUSALS = 3   # tokens refused with 401 in a row before serving any request
+MAX_REFRESHES = 10   # 401s one request may meet, each followed by a new token
+
+
+def credentials_refused(status: int, oauth_error: str | None) -> bool:
+    """Only a token endpoint's 400/401 with an OAuth error naming the credentials means they
+    are wrong; any other answer (a 5xx, an HTML page, a 404) is the server's problem.
+
+    >>> credentials_refused(400, "invalid_grant"), credentials_refused(502, None)
+    (True, False)
+    """
+    return status in (400, 401) and oauth_error in REFUSED_CREDENTIALS
+
+
+class Renew(enum.Enum):
+    REFRESH = "refresh"    # the refresh token buys a new access token
+    LOGIN = "login"        # present the JWT again: a new session
+    GIVE_UP = "give-up"    # new tokens are refused as soon as issued: the server is failing
+
+
+def renewal(used: bool, fresh_refusals: int, can_refresh: bool) -> Renew:
+    """After a 401 on the current token. ``used``: the token served a request before (it
+    expired or was revoked, which is normal); ``fresh_refusals``: tokens in a row refused
+    before serving anything, this one included. A token refused as soon as it was issued
+    is not refreshed (its session may be the problem) but replaced by a new login, and
+    when new logins keep being refused the server, not the credentials, is failing.
+
+    >>> renewal(True, 0, True), renewal(False, 1, True), renewal(False, 3, True)
+    (<Renew.REFRESH: 'refresh'>, <Renew.LOGIN: 'login'>, <Renew.GIVE_UP: 'give-up'>)
+    """
+    if fresh_refusals >= FRESH_REFUSALS:
+        return Renew.GIVE_UP
+    return Renew.REFRESH if used and can_refresh else Renew.LOGIN
 
 
 def resendable(status: int | None, code: str | None, proved_absent: bool) -> bool:

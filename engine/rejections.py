@@ -89,6 +89,7 @@ class Aggregator:
     sent: int = 0
     rejected_local: int = 0
     rejected_server: int = 0
+    pending: int = 0  # recipients of adopted batches whose store was not complete yet
 
     def add_local(self, rejection: Rejection) -> None:
         self._rejections.append(rejection)
@@ -107,6 +108,22 @@ class Aggregator:
         """A server rejection already translated (from a journal)."""
         self._rejections.append(rejection)
         self.rejected_server += 1
+
+    def restored(self, sent: int, pending: int = 0) -> None:
+        """A chunk a journal shows accepted: ``sent`` recipients, ``pending`` not known yet."""
+        self.sent += sent
+        self.pending += pending
+
+    def recovered(self, rejections: Iterable[Rejection], pending: int,
+                  was_pending: int = 0) -> None:
+        """An adopted chunk, counted sent but for the ``was_pending`` recipients, now read
+        back from its message store: these rejections, and ``pending`` recipients the store
+        still does not list (neither sent nor rejected as far as is known)."""
+        taken = list(rejections)
+        for rejection in taken:
+            self.add_known(rejection)
+        self.sent -= len(taken) + pending - was_pending
+        self.pending += pending - was_pending
 
     def rejections(self) -> list[Rejection]:
         return sorted(self._rejections, key=lambda r: r.index)

@@ -49,6 +49,7 @@ class ChunkRecord:
     note: str | None = None
     adopted: bool = False  # found on the server after its answer was lost
     reason: lifecycle.Reason | None = None  # why it is in its state, when that needs saying
+    pending: int | None = None  # adopted: recipients its message store did not list yet
 
     def move(self, state: str) -> None:
         self.state = lifecycle.advance(self.state, state)
@@ -69,6 +70,7 @@ class ChunkRecord:
             "completedAt": self.completed_at,
             "error": self.error, "note": self.note, "adopted": self.adopted,
             "reason": self.reason.value if self.reason is not None else None,
+            "pending": self.pending,
         }
 
 
@@ -96,7 +98,7 @@ JSON_NAMES = (("attempts", "attempts"), ("batch_id", "batchId"), ("batch_size", 
               ("queued", "queued"), ("sent", "sent"), ("sending_failed", "sendingFailed"),
               ("counts_read_at", "countsReadAt"), ("completed_at", "completedAt"),
               ("error", "error"), ("note", "note"), ("created", "createdAt"),
-              ("adopted", "adopted"))
+              ("adopted", "adopted"), ("pending", "pending"))
 
 
 def run_status(records: list[ChunkRecord], wait: str, interrupted: bool = False) -> str:
@@ -142,6 +144,7 @@ def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> 
         sent=aggregator.sent,
         rejected_local=aggregator.rejected_local,
         rejected_server=aggregator.rejected_server,
+        pending=aggregator.pending,
         failed_chunks=sum(r.state == lifecycle.FAILED for r in live),
         unknown_chunks=sum(r.state == lifecycle.UNKNOWN for r in live),
         adopted_chunks=sum(r.adopted for r in live),
@@ -213,6 +216,7 @@ BATCH_FIELDS: dict[str, dict[str, Any]] = {
     "submittedAt": _maybe("string"), "completedAt": _maybe("string"),
     "error": _maybe("object"), "note": _maybe("string"), "adopted": {"type": "boolean"},
     "reason": {"enum": [None, *(r.value for r in lifecycle.Reason)]},
+    "pending": _maybe("integer"),
 }
 
 

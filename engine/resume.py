@@ -91,6 +91,9 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
         if current == lifecycle.UNKNOWN and undecided(entry):
             record.reopen()  # reconciliation failed last time: it looks again
             current = record.state
+        if current == lifecycle.COMPLETED and reason_of(entry) is Reason.PENDING:
+            record.reopen()  # its message store was not complete: it is read again
+            current = record.state
         records[number] = record
         if current != lifecycle.SPLIT:
             skip.append((record.first, record.last))
@@ -99,7 +102,9 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
         for rejection in rejections_of(entry, SERVER):
             aggregator.add_known(rejection)
         if current in (lifecycle.ACCEPTED, lifecycle.COMPLETED):
-            aggregator.sent += record.count - len(entry.get("rejected") or [])
+            pending = record.pending or 0
+            aggregator.restored(record.count - len(entry.get("rejected") or []) - pending,
+                                pending)
     for rejection in state.local.values():
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}

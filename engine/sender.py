@@ -28,6 +28,8 @@ from engine.client import ApiClient, error_of
 from engine.config import Settings
 from engine.errors import (
     AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
     BadAnswerError,
     BadBodyError,
     EngineError,
@@ -65,6 +67,8 @@ from engine.recorder import Recorder
 from engine.rejections import SERVER, Rejection
 from engine.report import ChunkRecord, now_iso
 from engine.resume import check_rebuilt, server_time
+from engine.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
+from engine.storecheck import Wait as StoreWait
 from engine.transport import Reply, page_of
 
 # (records read so far, share of the input consumed when it is known)
@@ -75,8 +79,6 @@ Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
 ON_AMBIGUOUS = ("reconcile", "resend", "fail")
 ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: its server rejections "
                 "are recovered from its message store once it completes")
-LOST_DESCRIPTION = ("rejected by the server; its error code was lost with the answer to the "
-                    "request that created the batch")
 DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
 
 
@@ -197,7 +199,10 @@ class Sender:
                     return
                 self._produced += chunk.count
                 self._on_read(self._produced + self.recorder.aggregator.rejected_local, share())
-                await out.send(chunk)
+                try:
+                    await out.send(chunk)
+                except anyio.BrokenResourceError:
+                    return  # the workers ended on an error (no token): the run reports it
 
     async def recover(self, caught: Chunk | dict[str, Any]) -> None:
         """A chunk the journal shows in flight at the stop: it may or may not have been
@@ -259,6 +264,10 @@ class Sender:
                 record.attempts -= 1  # it never went out
                 self.hold(record)
                 return
+            except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
+                record.error = {"errorCode": NOT_SENT, "message": f"no access token: {exc}"}
+                await self.fail(record, None, Reason.GAVE_UP)
+                raise  # the run ends; --resume sends this chunk again
             except (NotSentError, AmbiguousSendError) as exc:
                 went_out = isinstance(exc, AmbiguousSendError)
                 reply, verdict = Reply(0), unanswered(went_out)
@@ -470,6 +479,16 @@ class Sender:
             self._adopted_chunks[record.number] = chunk  # to recover its rejections later
         # a listing gives no rejections: they are recovered once the batch completes
         await self.accept(chunk, record, {**batch, "rejected": []})
+        self.hold_unproven(record)
+
+    def hold_unproven(self, record: ChunkRecord) -> None:
+        """An adopted batch holds ``batchSize`` of the chunk's recipients: until its store
+        names the others (rejected), they are pending, never counted sent."""
+        unknown = record.count - (record.batch_size or record.count)
+        if record.state == lifecycle.ACCEPTED and unknown > 0:
+            self.recorder.aggregator.recovered([], unknown, 0)
+            record.pending = unknown
+            self.recorder.save(record)
 
     async def find_batch(self, expected: Expected, since: float | None = None,
                          created_after: float | None = None) -> Adopt | Absent | Undecided:
@@ -507,55 +526,117 @@ class Sender:
                     self._owned.add(step.batch["id"])
                 return step
 
+    @staticmethod
+    def needs_recovery(record: ChunkRecord) -> bool:
+        """An adopted batch whose server rejections are not read back yet."""
+        return record.reason in (Reason.ADOPTED, Reason.PENDING) and record.batch_id is not None
+
     async def recover_rejections(self, record: ChunkRecord) -> None:
-        """An adopted batch has completed: every recipient of the chunk the server holds no
-        message for was rejected, and the code it gave was lost with the answer."""
-        if record.reason is not Reason.ADOPTED or record.batch_id is None:
+        """An adopted batch has completed: every recipient of the chunk its message store
+        does not hold was rejected, and the code it gave was lost with the answer; but only
+        once the store lists the whole batch (engine/storecheck.py). Until then the store is
+        read again within the Light budget; when ``store_window`` passes first, the absent
+        recipients are left pending for a resume or ``a2p outcomes`` to settle."""
+        if not self.needs_recovery(record):
             return
-        held: Counter[str] = Counter()
-        params: dict[str, Any] = {"batchId": record.batch_id, "perPage": 1000}
-        walk = PageWalk(f"GET .../messages of batch {record.batch_id}")
-        while True:
-            records, token = walk.page(page_of(await self.client.get_json("/messages",
-                                                                           params)))
-            held.update(m["to"][0] for m in records
-                        if isinstance(m.get("to"), list) and m["to"])
-            if not token:
-                break
-            params["pageToken"] = token
+        assert record.batch_id is not None
         chunk = self._adopted_chunks.pop(record.number, None)
+        why = "the input cannot be read again here"
         if chunk is None and self._rebuild is not None:
-            chunk = await self._rebuild(record.number)
+            try:
+                chunk = await self._rebuild(record.number)
+            except EngineError as exc:
+                why = f"the input could not be read again ({exc})"
         if chunk is None:
-            record.reason = Reason.RECOVERED
-            record.note = ADOPTED_NOTE + "; the input cannot be read again, so its server " \
-                                         "rejections are not known"
+            self._unnamed(record, why)
             return
-        missing = lost_rejections(chunk, held, record.batch_id)
+        tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
+        step = await self._settle_store(record.batch_id, tos, record.batch_size)
         aggregator = self.recorder.aggregator
-        for rejection in missing:
-            aggregator.add_known(rejection)
-        aggregator.sent -= len(missing)
-        record.reason = Reason.RECOVERED
+        was_pending = record.pending or 0
+        if isinstance(step, Pending):
+            aggregator.recovered([], len(step.missing), was_pending)
+            record.reason, record.pending = Reason.PENDING, len(step.missing)
+            record.note = (f"answer lost; adopted the batch found on the server; "
+                           f"{step.reason}: {len(step.missing):,} recipients are pending "
+                           "(they may have been texted). Resume the run or run 'a2p outcomes' "
+                           "later to settle them.")
+            self.recorder.save(record)
+            return
+        missing = lost_rejections(chunk, step.missing, record.batch_id)
+        aggregator.recovered(missing, 0, was_pending)
+        record.reason, record.pending = Reason.RECOVERED, None
         record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
                       "server rejections recovered from its message store"
         self.recorder.save(record, rejected=[r.as_json() for r in missing])
         await self.recorder.rejected(missing)
 
+    def _unnamed(self, record: ChunkRecord, why: str) -> None:
+        """Without the chunk nobody can be named: the batch's ``batchSize`` accepted messages
+        are sent, and the rest, rejected by the server or not, stay pending (``a2p outcomes``
+        with the input names them)."""
+        unknown = max(0, record.count - (record.batch_size or 0))
+        self.recorder.aggregator.recovered([], unknown, record.pending or 0)
+        if not unknown:  # the batch holds every recipient: nobody was rejected
+            record.reason, record.pending = Reason.RECOVERED, None
+            record.note = f"{ADOPTED_NOTE}; it holds every recipient of the chunk"
+        else:
+            record.reason, record.pending = Reason.PENDING, unknown
+            record.note = (f"answer lost; adopted the batch found on the server; {why}, so "
+                           f"which {unknown:,} of its recipients the server rejected is not "
+                           "known: they are pending. 'a2p outcomes' with the input names them.")
+        self.recorder.save(record)
 
-def lost_rejections(chunk: Chunk, held: Counter[str], batch_id: str) -> list[Rejection]:
-    """The recipients of ``chunk`` the batch's message store does not hold."""
+    async def _settle_store(self, batch_id: str, tos: list[str], size: int | None
+                            ) -> Settled | Pending:
+        """The thin loop around the store decision: it only reads and sleeps."""
+        retry = self.settings.retry
+        settle = StoreSettle(tos, len(tos) if size is None else size, started=self.clock(),
+                             window=retry.store_window,
+                             interval=max(retry.backoff_initial, 0.01),
+                             max_interval=max(retry.backoff_max, 0.01))
+        while True:
+            step = settle.next(self.clock())
+            if isinstance(step, StoreWait):
+                await self.sleep(step.seconds)  # a stop cancels the tracker, and this with it
+            elif isinstance(step, ReadStore):
+                try:
+                    held, listed = await self._read_store(batch_id)
+                except EngineError as exc:
+                    settle.failed(str(exc))
+                else:
+                    settle.read(held, listed)
+            else:
+                return step
+
+    async def _read_store(self, batch_id: str) -> tuple[Counter[str], int]:
+        """Every page of the batch's messages: how many of each number, and how many in all."""
+        held: Counter[str] = Counter()
+        listed = 0
+        params: dict[str, Any] = {"batchId": batch_id, "perPage": 1000}
+        walk = PageWalk(f"GET .../messages of batch {batch_id}")
+        while True:
+            records, token = walk.page(page_of(await self.client.get_json("/messages",
+                                                                           params)))
+            listed += len(records)
+            held.update(m["to"][0] for m in records
+                        if isinstance(m, dict) and isinstance(m.get("to"), list) and m["to"]
+                        and m.get("batchId", batch_id) == batch_id)
+            if not token:
+                return held, listed
+            params["pageToken"] = token
+
+
+def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str) -> list[Rejection]:
+    """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
+    server rejections whose code was lost with the answer."""
     body = orjson.loads(chunk.body)
-    missing: list[Rejection] = []
-    for k, message in enumerate(body["messages"], start=1):
-        to = message["to"][0]
-        if held[to]:
-            held[to] -= 1
-            continue
+    out: list[Rejection] = []
+    for k in missing:
         position, line = chunk.index.locate(k)
-        missing.append(Rejection(position, line, to, LOST_CODE, LOST_DESCRIPTION, batch_id,
-                                 SERVER))
-    return missing
+        out.append(Rejection(position, line, body["messages"][k - 1]["to"][0], LOST_CODE,
+                             LOST_DESCRIPTION, batch_id, SERVER))
+    return out
 
 
 def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:

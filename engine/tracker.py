@@ -34,6 +34,9 @@ class Tracker:
         self.receipts: dict[str, tuple[ChunkRecord, float]] = {}
         self._delivery_timeout = delivery_timeout
         self.wake = anyio.Event()
+        # adopted batches completed, their message stores being read (beside the polling)
+        self.settling: dict[str, ChunkRecord] = {}
+        self._group: TaskGroup | None = None
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -46,10 +49,19 @@ class Tracker:
 
     async def follow(self) -> None:
         """Poll until every accepted batch is completed, the run stops, or time runs out."""
+        async with anyio.create_task_group() as group:
+            self._group = group
+            await self._follow()
+        self._group = None
+
+    async def _follow(self) -> None:
         polling = self._sender.settings.polling
         deadline = self._clock() + polling.timeout
         quiet = 0
         while not self._sender.stopping.is_set():
+            if not self.open and not self.receipts and self.settling:
+                await self._nap(polling.max_interval)  # woken when a store is settled
+                continue
             if not self.open and not self.receipts:
                 if self._sender.submitted.is_set():
                     return
@@ -141,18 +153,34 @@ class Tracker:
         cost = view.get("cost")
         record.cost = float(cost) if isinstance(cost, int | float) and cost >= 0 else None
         await self._read_statuses(record)
+        assert record.batch_id is not None
+        del self.open[record.batch_id]
+        if self._sender.needs_recovery(record) and self._group is not None:
+            # its store may lag Completed: read beside the polling, not holding it up
+            self.settling[record.batch_id] = record
+            self._group.start_soon(self._settle, record)
+            return
+        await self._completed(record)
+
+    async def _settle(self, record: ChunkRecord) -> None:
+        assert record.batch_id is not None
         try:
             await self._sender.recover_rejections(record)
         except EngineError as exc:
             record.note = f"adopted; its server rejections could not be recovered: {exc}"
+        del self.settling[record.batch_id]
+        await self._completed(record)
+        self.wake.set()
+
+    async def _completed(self, record: ChunkRecord) -> None:
+        """Completed, and (for an adopted batch) its rejections read back or left pending."""
+        assert record.batch_id is not None
         record.completed_at = now_iso()
         self._recorder.move(record, lifecycle.COMPLETED)
-        assert record.batch_id is not None
-        del self.open[record.batch_id]
         if self._delivery_timeout is not None and awaiting_receipts(record) != 0:
             self.receipts[record.batch_id] = (record, self._clock() + self._delivery_timeout)
-        await self._recorder.emit(BatchCompleted(record.number, record.batch_id, record.processed,
-                                           counts_of(record)))
+        await self._recorder.emit(BatchCompleted(record.number, record.batch_id,
+                                                 record.processed, counts_of(record)))
 
     async def _read_statuses(self, record: ChunkRecord) -> bool:
         """Read the batch's status counts into its record; False when they could not be read."""

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import random
+from urllib.parse import parse_qs
 
+import anyio
+import anyio.lowlevel
 import pytest
 
-from engine.client import ApiClient
-from engine.errors import AmbiguousSendError, AuthError, NotSentError, RequestRejectedError
+from engine.client import JWT_GRANT, ApiClient
+from engine.errors import (
+    AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
+    NotSentError,
+    RequestRejectedError,
+)
+from engine.policy import FRESH_REFUSALS
 from engine.transport import Reply
 from tests.fakes import CREDENTIALS, TOKEN, FakeClock, MockTransport, Request, reply, settings
 
@@ -74,16 +84,15 @@ async def test_a_429_waits_on_the_rate_budget_not_on_a_backoff() -> None:
     assert api.throttled == 1
 
 
-async def test_a_401_refreshes_the_token_once_and_a_second_401_is_refused() -> None:
-    """One refresh per request: a 401 was not processed, so repeating once is safe."""
+async def test_a_401_gets_a_new_token_and_the_request_is_sent_again() -> None:
+    """A 401 was not processed: a new token, then the same request again, as often as the
+    token keeps being replaced (two 401s in a row do not refuse the request)."""
     clock = FakeClock()
-    api, transport = client_on(scripted(reply(401), reply(200, {"n": 1})), clock)
+    api, transport = client_on(scripted(reply(401), reply(401), reply(200, {"n": 1})),
+                               clock)
     assert await api.get_json("/batches") == {"n": 1}
-    assert len(transport.sent("POST", "/restapi/oauth/token")) == 2  # login, then refresh
-    api2, transport2 = client_on(scripted(reply(401), reply(401)), clock)
-    with pytest.raises(RequestRejectedError, match="HTTP 401"):
-        await api2.get_json("/batches")
-    assert len(transport2.sent("GET", "/batches")) == 2
+    assert len(transport.sent("GET", "/batches")) == 3
+    assert len(transport.sent("POST", "/restapi/oauth/token")) == 3  # login, then two more
 
 
 async def test_a_batch_post_is_never_repeated_by_the_client() -> None:
@@ -94,12 +103,13 @@ async def test_a_batch_post_is_never_repeated_by_the_client() -> None:
     assert len(transport.sent("POST", "/batches")) == 1
 
 
-async def test_a_rate_limited_login_is_retried_then_refused_with_a_fix() -> None:
-    """The token call repeats only a 429, up to the attempt limit."""
+async def test_a_rate_limited_login_is_retried_then_reported_as_the_servers_problem() -> None:
+    """The token call repeats a 429 up to the attempt limit; then a server problem, not
+    bad credentials."""
     clock = FakeClock()
     api, transport = client_on(lambda request: reply(429, Retry_After="1"), clock,
                                max_attempts=3)
-    with pytest.raises(AuthError, match="still rate limited after 3 tries"):
+    with pytest.raises(AuthServiceError, match=r"failed 3 times \(last: HTTP 429"):
         await api.login()
     assert len(transport.requests) == 3
 
@@ -113,6 +123,159 @@ async def test_a_refused_login_is_not_retried() -> None:
     with pytest.raises(AuthError, match="RC_USER_JWT"):
         await api.login()
     assert len(transport.requests) == 1
+
+
+class TokenServer:
+    """A token endpoint that numbers its tokens and can be told to fail; the A2P side
+    accepts only the tokens in ``good`` (all of them when None) and counts each use."""
+
+    def __init__(self, *failures: Reply | BaseException) -> None:
+        self.failures = list(failures)
+        self.issued = 0
+        self.grants: list[str] = []
+        self.refuse_refresh = False
+        self.good: set[str] | None = None
+        self.expire_after: int | None = None  # uses a token gets before it expires
+        self.uses: dict[str, int] = {}
+        self.refused = 0
+
+    def __call__(self, request: Request) -> Reply | BaseException:
+        if request.path.startswith("/restapi/oauth/"):
+            if self.failures:
+                return self.failures.pop(0)
+            form = parse_qs((request.body or b"").decode())
+            grant = form.get("grant_type", ["revoke"])[0]
+            self.grants.append(grant)
+            if grant == "refresh_token" and self.refuse_refresh:
+                return reply(400, {"error": "invalid_grant", "error_description": "revoked"})
+            self.issued += 1
+            return reply(200, {"access_token": f"tok{self.issued}", "refresh_token": "ref",
+                               "expires_in": 3600, "refresh_token_expires_in": 86400})
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        used = self.uses.get(token, 0)
+        if (self.good is not None and token not in self.good) or \
+                (self.expire_after is not None and used >= self.expire_after):
+            self.refused += 1
+            return reply(401, {"errorCode": "OAU-128", "message": "Access token expired"})
+        self.uses[token] = used + 1
+        return reply(200, {"records": [], "paging": {}})
+
+
+@pytest.mark.parametrize("failure", [reply(502), reply(503, Retry_After="2"),
+                                     Reply(503, {"Content-Type": "text/html"}, b"<html>"),
+                                     NotSentError("refused"), AmbiguousSendError("reset")])
+async def test_a_failing_token_endpoint_is_retried_with_backoff_until_it_heals(
+        failure: Reply | BaseException) -> None:
+    """Three failures (5xx, HTML, no answer) then a token: the login succeeds."""
+    clock = FakeClock()
+    server = TokenServer(failure, failure, failure)
+    api, transport = client_on(server, clock, backoff_initial=2.0)
+    assert await api.login() == "tok1"
+    assert len(transport.sent("POST", "/restapi/oauth/token")) == 4
+    assert len(clock.slept) == 3
+    assert all(0.0 <= s <= 8.0 for s in clock.slept)
+
+
+async def test_a_token_endpoint_that_never_heals_is_a_server_problem_not_bad_credentials(
+        ) -> None:
+    """Every attempt answered 502: AuthServiceError (exit 1) saying the endpoint failed,
+    that the credentials were not refused and what to do; no secret in it."""
+    clock = FakeClock()
+    api, transport = client_on(TokenServer(*[reply(502)] * 10), clock, max_attempts=4)
+    with pytest.raises(AuthServiceError) as caught:
+        await api.login()
+    message = str(caught.value)
+    assert "token endpoint" in message
+    assert "not refused" in message
+    assert "failed 4 times (last: HTTP 502" in message
+    assert "run again" in message
+    assert not isinstance(caught.value, AuthError)
+    assert all(secret not in message for secret in (CREDENTIALS.client_secret,
+                                                    CREDENTIALS.jwt))
+    assert len(transport.requests) == 4
+
+
+async def test_an_html_401_from_a_gateway_at_login_is_not_bad_credentials() -> None:
+    """A 401 without an OAuth error names no credentials: a server problem, at once."""
+    clock = FakeClock()
+    api, _ = client_on(TokenServer(Reply(401, {}, b"<html>denied</html>")), clock)
+    with pytest.raises(AuthServiceError, match="does not refuse the credentials"):
+        await api.login()
+
+
+async def test_a_401_on_a_used_token_refreshes_and_a_refused_refresh_logs_in_again() -> None:
+    """Expired after use: the refresh token first; when it is refused, the JWT again; the
+    request then goes through."""
+    clock = FakeClock()
+    server = TokenServer()
+    server.expire_after = 1
+    api, _ = client_on(server, clock)
+    await api.get_json("/batches")
+    await api.get_json("/batches")
+    assert server.grants[-1] == "refresh_token"
+    server.refuse_refresh = True
+    await api.get_json("/batches")
+    assert server.grants[-2:] == ["refresh_token", JWT_GRANT]
+
+
+async def test_new_tokens_refused_again_and_again_are_a_server_problem_bounded() -> None:
+    """Every new token meets 401 before serving anything: after FRESH_REFUSALS logins the
+    client stops with AuthServiceError (exit 1), not an endless loop, not exit 3."""
+    clock = FakeClock()
+    server = TokenServer()
+    server.good = set()
+    api, transport = client_on(server, clock)
+    with pytest.raises(AuthServiceError, match="refused 3 new access tokens"):
+        await api.post_batch(b"{}")
+    assert len(transport.sent("POST", "/batches")) == FRESH_REFUSALS
+    assert server.grants == [JWT_GRANT] * FRESH_REFUSALS
+    with pytest.raises(AuthServiceError):  # and everyone waiting for a token hears so
+        await api.get_json("/batches")
+    assert len(transport.sent("POST", "/restapi/oauth/token")) == FRESH_REFUSALS
+
+
+async def test_workers_that_meet_401_together_share_one_refresh() -> None:
+    """Eight requests refused with the same expired token: one refresh, eight retries."""
+    clock = FakeClock()
+    server = TokenServer()
+
+    async def answer(request: Request) -> Reply | BaseException:
+        await anyio.lowlevel.checkpoint()  # every request in flight together
+        return server(request)
+
+    api, _ = client_on(answer, clock)
+    await api.get_json("/batches")
+    server.good = {"tok2"}
+
+    async def one() -> None:
+        await api.get_json("/batches")
+
+    async with anyio.create_task_group() as group:
+        for _ in range(8):
+            group.start_soon(one)
+    assert server.refused == 8  # all of them met the 401
+    assert server.grants == [JWT_GRANT, "refresh_token"]
+    assert server.uses["tok2"] == 8
+
+
+async def test_after_a_failed_renewal_waiters_fail_at_once_and_a_later_request_heals() -> None:
+    """The token endpoint failed every attempt: requests made meanwhile fail at once without
+    calling it again; once backoff_max has passed a request tries again and, the endpoint
+    healed, goes through."""
+    clock = FakeClock()
+    server = TokenServer()
+    api, transport = client_on(server, clock, max_attempts=2, backoff_max=5.0)
+    await api.get_json("/batches")
+    server.expire_after = 1
+    server.failures = [reply(503), reply(503)]
+    with pytest.raises(AuthServiceError):
+        await api.get_json("/batches")
+    calls = len(transport.sent("POST", "/restapi/oauth/token"))
+    with pytest.raises(AuthServiceError):
+        await api.get_json("/batches")
+    assert len(transport.sent("POST", "/restapi/oauth/token")) == calls
+    clock.advance(5.0)
+    assert await api.get_json("/batches") == {"records": [], "paging": {}}
 
 
 async def test_a_503_retry_after_holds_the_budget_back_like_a_429() -> None:

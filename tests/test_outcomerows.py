@@ -196,3 +196,27 @@ def test_matching_a_shuffled_store_holds_at_most_one_chunk() -> None:
         assert matcher.take(number) is not None
     assert peak <= len(numbers)
     assert matcher.held == 0
+
+
+def test_a_pending_chunk_is_pending_until_its_store_is_whole_then_rejected() -> None:
+    """Adopted, store incomplete when the send ended: a record the store lacks is pending,
+    not retryable; once the store lists the whole batch, it is the server's rejection."""
+    pending = span(pending=True)
+    record = Record(4, 6, "+14155550104", None)
+    row = row_of(record, pending, {}, None, complete=False)
+    assert (row.outcome, row.retryable, row.batchId) == ("pending", False, BATCH)
+    row = row_of(record, pending, {}, None, complete=True)
+    assert (row.outcome, row.errorCode, row.retryable) == \
+        ("rejected-server", "A2P-CODE-LOST-WITH-ANSWER", False)
+    found = row_of(record, pending, {}, None, complete=False)
+    assert not keep(found, wanted(["retryable"]))
+    assert keep(found, wanted(["pending"]))  # the group of fates not final yet
+
+
+def test_spans_mark_a_chunk_the_send_left_pending() -> None:
+    """The journal's reason "pending" is what the export goes by."""
+    entries = [{"chunk": 1, "firstIndex": 0, "lastIndex": 9, "status": "completed",
+                "batchId": "b1", "batchSize": 8, "reason": "pending", "pending": 3},
+               {"chunk": 2, "firstIndex": 10, "lastIndex": 19, "status": "completed",
+                "batchId": "b2", "batchSize": 10, "reason": "recovered"}]
+    assert [s.pending for s in spans_of(entries)] == [True, False]

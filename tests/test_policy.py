@@ -7,16 +7,20 @@ import random
 import pytest
 
 from engine.policy import (
+    FRESH_REFUSALS,
     NO_ANSWER,
     NOT_SENT,
     Action,
     Kind,
+    Renew,
     Rules,
     Verdict,
     asked_wait,
     classify,
+    credentials_refused,
     decide,
     holds_back,
+    renewal,
     resendable,
     unanswered,
 )
@@ -52,10 +56,36 @@ def test_which_answers_hold_the_rate_budget_back(status: int, header: str | None
     assert holds_back(status, header) is (wait is not None)
 
 
-def test_token_calls_retry_only_a_rate_limit() -> None:
-    """A refused login is reported at once; only a 429 is worth repeating."""
-    assert classify(429, Kind.TOKEN) is Verdict.RETRY
-    assert [classify(s, Kind.TOKEN) for s in (400, 401, 500, 503)] == [Verdict.FAIL] * 4
+def test_token_calls_retry_a_failing_or_limited_endpoint_and_not_a_refusal() -> None:
+    """A token call creates no SMS: a 429, any 5xx and no answer are asked again; a 4xx is
+    read by the caller at once."""
+    assert [classify(s, Kind.TOKEN) for s in (429, 500, 502, 503, 504)] == \
+        [Verdict.RETRY] * 5
+    assert [classify(s, Kind.TOKEN) for s in (400, 401, 404, 415)] == [Verdict.FAIL] * 4
+    assert unanswered(True, Kind.TOKEN) is unanswered(False, Kind.TOKEN) is Verdict.RETRY
+    assert decide(classify(503, Kind.TOKEN), 6).action is Action.GIVE_UP
+
+
+@pytest.mark.parametrize(("status", "error", "refused"), [
+    (400, "invalid_grant", True), (401, "invalid_client", True),
+    (400, "unauthorized_client", True), (400, "unsupported_grant_type", False),
+    (401, None, False),             # an HTML 401 from a gateway names no credentials
+    (502, "invalid_grant", False), (503, None, False), (404, None, False),
+])
+def test_only_an_oauth_refusal_of_the_credentials_means_they_are_wrong(
+        status: int, error: str | None, refused: bool) -> None:
+    """Exit 3 (check the credentials) only for a 400/401 naming them; else the server."""
+    assert credentials_refused(status, error) is refused
+
+
+def test_a_401_on_a_working_token_refreshes_and_on_a_fresh_one_logs_in_until_a_bound() -> None:
+    """Expired after use: refresh. Refused before any use: a new login with the JWT. New
+    tokens refused again and again: give up (the server is failing)."""
+    assert renewal(True, 0, True) is Renew.REFRESH
+    assert renewal(True, 0, False) is Renew.LOGIN     # no refresh token to use
+    assert renewal(False, 1, True) is Renew.LOGIN
+    assert renewal(False, FRESH_REFUSALS - 1, True) is Renew.LOGIN
+    assert renewal(False, FRESH_REFUSALS, True) is Renew.GIVE_UP
 
 
 def test_no_answer_is_ambiguous_only_for_a_request_that_went_out_and_creates() -> None:

@@ -22,7 +22,7 @@ def submitted(batch_size: int) -> ChunkSubmitted:
 
 REJECTED = Rejected(3, 4, "+1", "LCL-EMPTY-TO", "empty", None, "local")
 COMPLETED = BatchCompleted(1, "b1", 990, StatusCounts())
-SUMMARY = Summary("completed", Totals(0, 0, 0, 0, 0, 0, 0, None, None, None, None, {}))
+SUMMARY = Summary("completed", Totals(0, 0, 0, 0, 0, 0, 0, 0, None, None, None, None, {}))
 
 
 class Clock:

@@ -105,3 +105,33 @@ def test_a_record_round_trips_through_its_json() -> None:
     made = record(4, 5, 9, lifecycle.COMPLETED, batch_id="b", attempts=2, cost=0.01,
                   reason=Reason.ADOPTED, adopted=True, error_codes={"SMS-UP-410": 1})
     assert ChunkRecord.from_json(made.to_json()) == made
+
+
+def test_a_pending_adopted_chunk_is_reopened_with_its_pending_recipients_not_counted_sent(
+        tmp_path: Path) -> None:
+    """Completed with 4 recipients pending: reopened to accepted so its store is read again,
+    never resent; 6 counted sent, 4 pending, none rejected."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.COMPLETED, batch_id="b1", adopted=True,
+                             reason=Reason.PENDING, pending=4),
+                      record(2, 10, 19, lifecycle.COMPLETED, batch_id="b2"))
+    aggregator = Aggregator()
+    plan = restore(read_journal(path), aggregator)
+    assert plan.records[1].state == lifecycle.ACCEPTED
+    assert plan.records[1].pending == 4
+    assert plan.records[2].state == lifecycle.COMPLETED
+    assert plan.skip == [(0, 9), (10, 19)]  # neither range is sent again
+    assert plan.in_flight == []
+    assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (16, 4, 0)
+
+
+def test_settling_a_pending_chunk_moves_its_count_to_sent_and_rejected() -> None:
+    """The aggregator alone changes its counts: 4 pending become 3 sent and 1 rejected."""
+    from engine.rejections import SERVER, Rejection
+
+    aggregator = Aggregator()
+    aggregator.restored(sent=6, pending=4)
+    lost = Rejection(7, 9, "+14155550107", "A2P-CODE-LOST-WITH-ANSWER", "lost", "b1", SERVER)
+    aggregator.recovered([lost], pending=0, was_pending=4)
+    assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (9, 0, 1)
+    assert aggregator.rejections() == [lost]

@@ -11,14 +11,27 @@ import pytest
 from engine import lifecycle
 from engine.chunker import Chunk, Chunker
 from engine.client import ApiClient
-from engine.errors import AmbiguousSendError, NotSentError
+from engine.errors import AmbiguousSendError, AuthServiceError, NotSentError
 from engine.events import ChunkFailed, ChunkSubmitted, Event
 from engine.lifecycle import Reason
+from engine.policy import NOT_SENT
 from engine.reader import Block
 from engine.recorder import Recorder
+from engine.resume import retryable
 from engine.sender import RunSettings, Sender
 from engine.transport import Reply
-from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, reply, settings
+from tests.fakes import (
+    CREDENTIALS,
+    SENDER,
+    TOKEN,
+    Answer,
+    FakeA2P,
+    FakeClock,
+    MockTransport,
+    Request,
+    reply,
+    settings,
+)
 
 
 class Harness:
@@ -194,3 +207,42 @@ async def test_a_lost_answer_proved_absent_is_sent_again_once() -> None:
     assert h.recorder.records[1].state == lifecycle.ACCEPTED
     assert h.posts() == 2
     assert h.clock.now - 1_790_000_000.0 >= 5.0  # the settle window passed on the clock
+
+
+class TokenEndpointDownAfterLogin(FakeA2P):
+    """The first login works; every later token call answers 503."""
+
+    logins = 0
+
+    def __call__(self, request: Request) -> Answer:
+        if request.path.startswith("/restapi/oauth/"):
+            self.logins += 1
+            return TOKEN if self.logins == 1 else reply(503)
+        return super().__call__(request)
+
+
+async def test_a_chunk_left_without_a_token_fails_as_not_sent_and_resume_resends_it() -> None:
+    """A POST met 401 and no new token could be had: the run ends with AuthServiceError,
+    and the chunk is recorded as not sent (a 401 created nothing), so --resume sends it."""
+    h = Harness(TokenEndpointDownAfterLogin(posts=[reply(401)]), max_attempts=3)
+    with pytest.raises(AuthServiceError, match="token endpoint"):
+        await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.FAILED, Reason.GAVE_UP)
+    assert record.error is not None
+    assert record.error["errorCode"] == NOT_SENT
+    assert retryable({"error": record.error, "reason": record.reason.value})
+    assert h.posts() == 1
+    assert h.server.batches == {}
+
+
+async def test_a_post_that_meets_401_twice_is_sent_again_and_accepted() -> None:
+    """A 401 was not processed: after two in a row (new tokens each time) the same chunk is
+    posted again and accepted, one batch, nothing failed."""
+    h = Harness(FakeA2P(posts=[reply(401), reply(401)]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED
+    assert h.posts() == 3
+    assert len(h.server.batches) == 1
+    assert [type(e) for e in h.events] == [ChunkSubmitted]

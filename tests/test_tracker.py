@@ -3,10 +3,18 @@ for many, and their status counts land in the records."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
+
 from engine import lifecycle
-from engine.events import BatchCompleted
+from engine.chunker import Chunk
+from engine.errors import AmbiguousSendError
+from engine.events import BatchCompleted, Rejected
+from engine.lifecycle import Reason
+from engine.policy import LOST_CODE
 from engine.tracker import Tracker
-from tests.fakes import FakeA2P, reply
+from tests.fakes import FakeA2P, FakeClock, Request, reply
 from tests.test_sender import Harness
 
 
@@ -66,3 +74,161 @@ async def test_a_failing_poll_is_noted_and_polled_again_on_the_fake_clock() -> N
     assert record.state == lifecycle.COMPLETED
     assert len(h.transport.sent("GET", "/batches/b1")) == 2
     assert h.clock.slept  # the pause between polls ran on the fake clock
+
+
+def lost_with_rejections(server: FakeA2P, refused: set[str]) -> Any:
+    """A POST whose batch is created without the ``refused`` recipients (the server's
+    rejections), and whose answer, that listed them, is lost."""
+    def handle(request: Request) -> Any:
+        body = request.json()
+        server.make({**body, "messages": [m for m in body["messages"]
+                                          if m["to"][0] not in refused]})
+        return AmbiguousSendError("reset")
+
+    return handle
+
+
+def lagging_store(server: FakeA2P, clock: FakeClock, per_second: float) -> Any:
+    """GET .../messages lists a batch's messages one by one as the fake clock goes: one at
+    once, then ``per_second`` more each second (a store that lags Completed)."""
+    began = clock.now
+
+    def handle(request: Request) -> Any:
+        if request.method == "GET" and request.path == "/messages":
+            found = server.messages.get(request.params.get("batchId", ""), [])
+            shown = 1 + int((clock.now - began) * per_second)
+            return reply(200, {"records": found[:shown], "paging": {}})
+        return server(request)
+
+    return handle
+
+
+async def adopted_with_lagging_store(store_window: float) -> tuple[Harness, set[int]]:
+    """Ten recipients, two rejected by the server, the answer lost, the batch adopted while
+    its store lists one message a second; then followed to Completed."""
+    server = FakeA2P()
+    h = Harness(server, store_window=store_window)
+    tos = [f"+1415555{k:04d}" for k in range(10)]
+    server.posts.append(lost_with_rejections(server, {tos[3], tos[7]}))
+    h.transport._handler = lagging_store(server, h.clock, per_second=1.0)
+    await h.send(10)
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    tracker = Tracker(h.sender)
+    tracker.add(record)
+    h.sender.submitted.set()
+    await tracker.follow()
+    return h, {3, 7}
+
+
+async def test_a_lagging_store_is_read_until_complete_and_only_true_rejections_count() -> None:
+    """The store lists the batch over seconds after Completed: the two recipients the server
+    refused are reported rejected, the eight texted are counted sent, none pending."""
+    h, refused = await adopted_with_lagging_store(store_window=60.0)
+    record = h.recorder.records[1]
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.COMPLETED, Reason.RECOVERED, None)
+    aggregator = h.recorder.aggregator
+    assert {r.index for r in aggregator.rejections()} == refused
+    assert all(r.error_code == LOST_CODE for r in aggregator.rejections())
+    assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 2, 0)
+    assert {e.index for e in h.events if isinstance(e, Rejected)} == refused
+    reads = len(h.transport.sent("GET", "/messages"))
+    assert 3 < reads < 20  # read again, backing off, within the Light budget
+
+
+async def test_a_store_incomplete_when_the_window_ends_leaves_recipients_pending() -> None:
+    """Window of 3 s, store complete only after 8: nobody is reported rejected; those not
+    listed yet are pending, those listed are sent, and the chunk says what to do."""
+    h, _ = await adopted_with_lagging_store(store_window=3.0)
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.COMPLETED, Reason.PENDING)
+    aggregator = h.recorder.aggregator
+    assert aggregator.rejections() == []
+    assert aggregator.sent + aggregator.pending == 10
+    assert record.pending == aggregator.pending > 2  # more than the two true rejections
+    assert record.note is not None
+    assert "pending" in record.note
+    assert "later" in record.note
+
+
+async def test_a_pending_chunk_followed_again_settles_once_the_store_is_complete() -> None:
+    """As a resume does: the pending chunk reopened and followed again, the store complete
+    now: pending goes to zero, exactly the two refused are rejected, eight sent."""
+    h, refused = await adopted_with_lagging_store(store_window=3.0)
+    record = h.recorder.records[1]
+    chunk = h.chunk(10)
+
+    async def rebuild(number: int) -> Chunk:
+        return Chunk(number, chunk.body, chunk.size, chunk.index)
+
+    h.sender._rebuild = rebuild  # a file input, read again
+    h.clock.advance(60.0)  # the store has caught up
+    record.reopen()
+    tracker = Tracker(h.sender)
+    tracker.add(record)
+    await tracker.follow()
+    aggregator = h.recorder.aggregator
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.COMPLETED, Reason.RECOVERED, None)
+    assert {r.index for r in aggregator.rejections()} == refused
+    assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 2, 0)
+
+
+async def test_a_pending_chunk_that_cannot_be_read_again_counts_only_the_batch_as_sent() -> None:
+    """Input not readable again (stdin): nobody can be named, so the batch's eight accepted
+    messages are sent and the other two stay pending, never counted sent."""
+    h, _ = await adopted_with_lagging_store(store_window=3.0)
+    record = h.recorder.records[1]
+    h.clock.advance(60.0)
+    record.reopen()
+    tracker = Tracker(h.sender)
+    tracker.add(record)
+    await tracker.follow()
+    aggregator = h.recorder.aggregator
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.COMPLETED, Reason.PENDING, 2)
+    assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 0, 2)
+    assert record.note is not None
+    assert "a2p outcomes" in record.note
+
+
+async def test_an_adopted_batch_not_followed_counts_only_its_accepted_messages_sent() -> None:
+    """--wait accepted (no tracking): the batch holds eight of ten, so eight are sent and two
+    pending until its store is read; nobody is counted sent unproven."""
+    server = FakeA2P()
+    h = Harness(server)
+    tos = [f"+1415555{k:04d}" for k in range(10)]
+    server.posts.append(lost_with_rejections(server, {tos[3], tos[7]}))
+    await h.send(10)
+    record = h.recorder.records[1]
+    aggregator = h.recorder.aggregator
+    assert (record.state, record.reason, record.pending) == \
+        (lifecycle.ACCEPTED, Reason.ADOPTED, 2)
+    assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (8, 2, 0)
+
+
+async def test_a_store_being_read_again_does_not_hold_up_the_other_batches() -> None:
+    """While the adopted batch's lagging store is read again, another batch is followed to
+    Completed: its batch_completed comes first."""
+    server = FakeA2P()
+    h = Harness(server, store_window=60.0)
+    tos = [f"+1415555{k:04d}" for k in range(10)]
+    server.posts.append(lost_with_rejections(server, {tos[3]}))
+    h.transport._handler = lagging_store(server, h.clock, per_second=0.5)
+    await h.send(10)
+    tracker = Tracker(h.sender)
+    tracker.add(h.recorder.records[1])
+
+    async def later() -> None:
+        await h.clock.sleep(2.0)  # the other chunk is accepted once the first is settling
+        await h.send(3)
+        tracker.add(h.recorder.records[2])
+        h.sender.submitted.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(later)
+        await tracker.follow()
+    done = [e.chunk for e in h.events if isinstance(e, BatchCompleted)]
+    assert done == [2, 1]
+    assert {r.index for r in h.recorder.aggregator.rejections()} == {3}

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import random
 import time
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class Simulator:
     faults: FaultSettings = field(init=False)
     stats: Counter[str] = field(default_factory=Counter)
     backlog: set[asyncio.Future[None]] = field(default_factory=set)
+    # store_lag: per (batch, lag), message indexes by when they appear, and those times
+    _store_order: dict[tuple[str, float], tuple[list[int], list[float]]] = field(
+        default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Store(self.settings)
@@ -62,6 +66,8 @@ class Simulator:
         self.faults = faults
         self.rng = random.Random(faults.seed)
         self.burst_left = 0
+        self.token_errors_left = faults.token_error_count
+        self.token_uses: Counter[str] = Counter()
         self.faults_set_at = self.clock()
 
     def in_outage(self) -> bool:
@@ -89,6 +95,20 @@ class Simulator:
 
     def listed(self, batch: Batch, now: float) -> bool:
         return now - batch.created >= self.faults.listing_lag
+
+    def in_store(self, batch: Batch, now: float) -> list[int]:
+        """With store_lag: the batch's messages the store lists by ``now``, in the order they
+        appeared there (so a later page never shifts an earlier one)."""
+        lag = self.faults.store_lag
+        key = (batch.id, lag)
+        known = self._store_order.get(key)
+        if known is None:
+            rng = random.Random(f"{self.faults.seed}:{batch.id}")
+            appear = [(i + 1) / batch.rate + lag * rng.random() for i in range(batch.size)]
+            order = sorted(range(batch.size), key=appear.__getitem__)
+            known = self._store_order[key] = (order, [appear[i] for i in order])
+        indexes, times = known
+        return indexes[:bisect_right(times, now - batch.created)]
 
 
 SIMULATOR = web.AppKey("simulator", Simulator)
@@ -214,6 +234,11 @@ async def _authenticated(request: web.Request, handler: Handler, sim: Simulator,
         return error_response(401, "AGW-402", "Invalid Authorization header")
     if session.access_expires <= sim.now():
         return error_response(401, "OAU-128", "Access token expired")
+    if sim.faults.expire_after_requests:
+        if sim.token_uses[token] >= sim.faults.expire_after_requests:
+            sim.stats["token_expired"] += 1
+            return error_response(401, "OAU-128", "Access token expired")
+        sim.token_uses[token] += 1
     if in_scope and sim.chance(sim.faults.reset_rate):
         sim.stats["reset"] += 1
         return drop_connection(request)
@@ -234,8 +259,30 @@ def _client_ok(request: web.Request, sim: Simulator) -> bool:
     return given == (expected.client_id, expected.client_secret)
 
 
+def _token_fault(request: web.Request, sim: Simulator) -> web.Response | None:
+    """A token endpoint that fails (JSON or a gateway's HTML page) or drops the connection:
+    the first ``token_error_count`` calls, then each with ``token_error_rate``."""
+    faults = sim.faults
+    if sim.token_errors_left > 0:
+        sim.token_errors_left -= 1
+    elif not sim.chance(faults.token_error_rate):
+        return None
+    sim.stats["token_error"] += 1
+    status = sim.rng.choice(faults.token_error_statuses or (503,))
+    if status == 0:
+        return drop_connection(request)
+    if faults.token_error_html:
+        return web.Response(status=status, content_type="text/html",
+                            text=f"<html><body><h1>{status}</h1>The server is temporarily "
+                                 "unable to service your request.</body></html>")
+    return error_response(status, "CMN-211", "Simulated token endpoint failure")
+
+
 async def token(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
+    fault = _token_fault(request, sim)
+    if fault is not None:
+        return fault
     if request.content_type != FORM:
         return error_response(415, "CMN-415", f"Content type must be {FORM}")
     form = await request.post()
@@ -250,6 +297,9 @@ async def token(request: web.Request) -> web.Response:
             return json_response(oauth_error("invalid_grant", "OAU-140", "Invalid token"), 400)
         session = sim.store.new_session(now, ttl)
     elif grant == "refresh_token":
+        if sim.chance(sim.faults.refresh_refused_rate):
+            sim.stats["refresh_refused"] += 1
+            return json_response(oauth_error("invalid_grant", "OAU-211", "Token is revoked"), 400)
         refreshed = sim.store.refresh(str(form.get("refresh_token", "")), now, ttl)
         if refreshed is None:
             return json_response(oauth_error("invalid_grant", "OAU-211", "Token is revoked"), 400)
@@ -447,17 +497,19 @@ async def list_messages(request: web.Request) -> web.Response:
         batches = [b for b in batches if b.processed(now) > 0]
     records: list[dict[str, Any]] = []
     skip = start
+    total = 0
     for batch in batches:
-        if skip >= batch.size:
-            skip -= batch.size
+        listed = sim.in_store(batch, now) if sim.faults.store_lag else None
+        size = batch.size if listed is None else len(listed)
+        total += size
+        if skip >= size or len(records) == per_page:
+            skip = max(0, skip - size)
             continue
-        take = range(skip, min(batch.size, skip + per_page - len(records)))
-        records.extend(message_view(batch, _order(sim, batch, i), now,
-                                    sim.settings.price_per_segment, detailed) for i in take)
+        take = range(skip, min(size, skip + per_page - len(records)))
+        records.extend(message_view(batch, _order(sim, batch, i) if listed is None
+                                    else listed[i], now, sim.settings.price_per_segment,
+                                    detailed) for i in take)
         skip = 0
-        if len(records) == per_page:
-            break
-    total = sum(b.size for b in batches)
     return json_response({"records": records, "paging": _page(start, per_page, total)})
 
 

@@ -72,6 +72,18 @@ class FaultSettings:
     other_campaigns: int = field(default=0, metadata=_limits(0, 20))
     answer_piece: int = 0           # answers written in pieces of this many bytes (0: at once)
     answer_pause: float = 0.0       # seconds between those pieces
+    # Tokens that expire again and again mid-run (issue 18):
+    expire_after_requests: int = 0  # an access token meets 401 after this many uses (0: off)
+    refresh_refused_rate: float = 0.0  # a refresh refused (invalid_grant): log in with the JWT
+    # A failing token endpoint (issue 18): these token calls fail, then it heals
+    token_error_count: int = 0      # the first this many token calls fail
+    token_error_rate: float = 0.0   # and each later one with this chance
+    token_error_statuses: tuple[int, ...] = (502, 503)  # how they fail; 0: connection dropped
+    token_error_html: bool = False  # the failure's body is a gateway's HTML page, not JSON
+    # A message store that lags Completed: each message is listed in GET .../messages only
+    # up to this many seconds after it was processed (a seeded share of it each), in the
+    # order it appeared there
+    store_lag: float = 0.0
     # A 5xx (503 too) answered by the gateway after the backend created the batch:
     error_after_create_rate: float = 0.0
     error_after_create_statuses: tuple[int, ...] = (503,)

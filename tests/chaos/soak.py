@@ -93,6 +93,16 @@ SOAK_MODES: list[Mode] = [
                                    "other_campaigns": r.randint(1, 3)}),
     Mode("answer-pieces", lambda r: {"answer_piece": r.choice([64, 256]),
                                      "answer_pause": 0.0005}),
+    Mode("token-expiry", lambda r: {"expire_after_requests": r.randint(2, 6),
+                                    "refresh_refused_rate": r.uniform(0.0, 0.5)},
+         met=("token_expired",)),
+    Mode("token-endpoint-5xx", lambda r: {"token_error_rate": r.uniform(0.05, 0.3),
+                                          "token_error_statuses": r.choice(
+                                              [[502], [503], [502, 503, 0]]),
+                                          "token_error_html": r.random() < 0.5},
+         met=("token_error",)),
+    # a message store that lags Completed (within the profile's store_window of 10 s)
+    Mode("store-lag", lambda r: {"store_lag": r.uniform(0.5, 2.5)}),
 ]
 # Modes that lose answers: the listing modes only matter beside one of these.
 LOSING = ("5xx", "reset", "accept-drop", "late-create")

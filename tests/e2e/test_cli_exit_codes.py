@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.simulator import RunningSimulator, SimulatorThread
+from engine.simulator import FaultSettings, RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
 
 SENDER = "+16505550100"
@@ -80,14 +80,69 @@ def test_exit_2_when_the_preflight_refuses_the_sender(tmp_path: Path,
     assert len(list(server.simulator.store.ledger())) == before
 
 
+# Retries quick and an Auth budget wide enough for them, so a failing token endpoint is
+# given up on in well under a second instead of the profile's minute.
+QUICK_AUTH = """
+[server]
+url = "http://127.0.0.1:8080"
+[retry]
+max_attempts = 4
+backoff_initial = 0.01
+backoff_max = 0.05
+[rate_limit]
+auth_requests = 1000
+"""
+
+
 def test_exit_1_when_the_server_is_down(tmp_path: Path) -> None:
-    """Nothing listens at the server URL: a one-line message and exit 1."""
+    """Nothing listens at the server URL: the login is tried again, then a one-line
+    message that says the token endpoint could not be reached, and exit 1."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = a2p(send(tmp_path), env={"RC_SERVER_URL": f"http://127.0.0.1:{port}", **DEMO})
+    result = a2p([*send(tmp_path), "--profile", _profile(tmp_path, QUICK_AUTH)],
+                 env={"RC_SERVER_URL": f"http://127.0.0.1:{port}", **DEMO})
     assert result.returncode == 1
     assert "could not connect" in result.stderr
+    assert "token endpoint" in result.stderr
+    assert "failed 4 times" in result.stderr
+
+
+@pytest.mark.parametrize(("faults", "last"), [
+    ({"token_error_rate": 1.0, "token_error_statuses": (502,)}, "HTTP 502"),
+    ({"token_error_rate": 1.0, "token_error_statuses": (503,), "token_error_html": True},
+     "HTTP 503"),
+    ({"token_error_rate": 1.0, "token_error_statuses": (0,)}, "no answer"),
+])
+def test_exit_1_not_3_when_the_token_endpoint_keeps_failing(
+        tmp_path: Path, faults: dict[str, object], last: str) -> None:
+    """A token endpoint that answers 5xx (JSON or HTML) or drops the connection every time:
+    retried, then exit 1 with a message blaming the endpoint, never the credentials, and no
+    secret in it."""
+    settings = sim_settings(faults=FaultSettings(**faults))  # type: ignore[arg-type]
+    with SimulatorThread(settings) as failing:
+        result = a2p([*send(tmp_path), "--profile", _profile(tmp_path, QUICK_AUTH)],
+                     env=sim_env(failing))
+        assert failing.simulator.stats["token_error"] == 4
+        assert not list(failing.simulator.store.ledger())
+    assert result.returncode == 1, result.stderr
+    assert f"failed 4 times (last: {last}" in result.stderr
+    assert "The credentials were not refused" in result.stderr
+    assert "RC_USER_JWT" not in result.stderr
+    assert all(secret not in result.stderr for secret in DEMO.values())
+
+
+def test_a_token_endpoint_that_fails_three_times_then_heals_still_sends(
+        tmp_path: Path) -> None:
+    """Three 502s at the login, then tokens: the run completes, exit 0."""
+    settings = sim_settings(messages_per_second=1e6, faults=FaultSettings(
+        token_error_count=3, token_error_statuses=(502,)))
+    with SimulatorThread(settings) as flaky:
+        result = a2p([*send(tmp_path), "--profile", _profile(tmp_path, QUICK_AUTH)],
+                     env=sim_env(flaky))
+        assert flaky.simulator.stats["token_error"] == 3
+        assert len(list(flaky.simulator.store.ledger())) == 5
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(("variable", "value"), [("RC_APP_CLIENT_SECRET", "wrong-secret"),

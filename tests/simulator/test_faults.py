@@ -226,6 +226,35 @@ async def test_answers_in_pieces_arrive_whole(make_simulator: MakeSimulator,
     assert headers.get("Transfer-Encoding") == "chunked"
 
 
+async def test_a_lagging_store_lists_a_completed_batch_gradually_and_pages_stay_stable(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """store_lag: Completed at once, yet GET .../messages lists the batch a few at a time
+    over the lag; pages of what is listed never shift, and after the lag it is all there."""
+    running = await make_simulator(faults=FaultSettings(seed=3, store_lag=30.0))
+    token = await login(http, running.url)
+    sent = [f"+1415555{i:04d}" for i in range(40)]
+    body = {"from": SENDER, "text": "Hi", "messages": [{"to": [n]} for n in sent]}
+    async with http.post(a2p_url(running, "/batches"), data=orjson.dumps(body),
+                         headers={**bearer(token), "Content-Type": "application/json"}) as r:
+        batch = orjson.loads(await r.read())
+    clock.advance(10.0)
+    view, _ = await get(http, running, token, f"/batches/{batch['id']}")
+    assert view["status"] == "Completed"
+    listed, _ = await get(http, running, token, "/messages", batchId=batch["id"], perPage=1000)
+    early = [m["to"][0] for m in listed["records"]]
+    assert 0 < len(early) < len(sent)  # some, not all: the store lags Completed
+    first, _ = await get(http, running, token, "/messages", batchId=batch["id"], perPage=3)
+    clock.advance(5.0)
+    again, _ = await get(http, running, token, "/messages", batchId=batch["id"], perPage=3)
+    assert first["records"] == again["records"]  # what was listed keeps its place
+    clock.advance(30.0)
+    listed, _ = await get(http, running, token, "/messages", batchId=batch["id"], perPage=1000)
+    late = [m["to"][0] for m in listed["records"]]
+    assert sorted(late) == sent
+    assert late[:len(early)] == early
+
+
 # 5xx after creation, held answers, outages that heal (issue 18) ---------------------------------
 
 async def post_answer(http: aiohttp.ClientSession, running: RunningSimulator,

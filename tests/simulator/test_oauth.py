@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
 from engine import basicauth
-from engine.simulator import RunningSimulator
+from engine.simulator import FaultSettings, RunningSimulator
 from engine.simulator.settings import DEMO_CREDENTIALS
-from tests.conftest import JWT_GRANT, FakeClock, bearer, login
+from tests.conftest import JWT_GRANT, FakeClock, MakeSimulator, bearer, login
 from tests.openapi import A2P, assert_valid
 
 CLIENT = basicauth.encode(DEMO_CREDENTIALS.client_id, DEMO_CREDENTIALS.client_secret)
@@ -125,3 +126,75 @@ async def test_short_ttl_is_configurable(make_simulator: Any, http: aiohttp.Clie
     running = await make_simulator(access_token_ttl=5)
     token = await login(http, running.url)
     assert token["expires_in"] == 5
+
+
+# Fault modes of the token endpoint and of tokens (issue 18) -----------------------------------
+
+async def test_tokens_expire_after_a_number_of_requests(make_simulator: MakeSimulator,
+                                                        http: aiohttp.ClientSession) -> None:
+    """With expire_after_requests=2, a token serves two requests, then meets 401 OAU-128."""
+    running = await make_simulator(faults=FaultSettings(expire_after_requests=2))
+    token = await login(http, running.url)
+    assert [await get_batches(http, running.url, token) for _ in range(3)] == [200, 200, 401]
+    assert running.simulator.stats["token_expired"] == 1
+    assert await get_batches(http, running.url, await login(http, running.url)) == 200
+
+
+async def test_a_refused_refresh_leaves_the_jwt_login_working(
+        make_simulator: MakeSimulator, http: aiohttp.ClientSession) -> None:
+    """refresh_refused_rate=1: every refresh gets 400 invalid_grant; a JWT login still works."""
+    running = await make_simulator(faults=FaultSettings(refresh_refused_rate=1.0))
+    first = await login(http, running.url)
+    status, body = await post_token(http, running.url, {
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert (status, body["error"]) == (400, "invalid_grant")
+    assert_valid(body, "/restapi/oauth/token", "post", 400)
+    assert (await login(http, running.url))["access_token"]
+
+
+@pytest.mark.parametrize(("statuses", "html"), [((502,), False), ((503,), True)])
+async def test_a_failing_token_endpoint_fails_a_bounded_number_of_calls_then_heals(
+        make_simulator: MakeSimulator, http: aiohttp.ClientSession,
+        statuses: tuple[int, ...], html: bool) -> None:
+    """token_error_count=3: three token calls fail (JSON or HTML), the fourth logs in."""
+    running = await make_simulator(faults=FaultSettings(
+        token_error_count=3, token_error_statuses=statuses, token_error_html=html))
+    data = {"grant_type": JWT_GRANT, "assertion": DEMO_CREDENTIALS.jwt}
+    for _ in range(3):
+        async with http.post(f"{running.url}/restapi/oauth/token", data=data,
+                             headers={"Authorization": CLIENT}) as response:
+            assert response.status == statuses[0]
+            assert response.content_type == ("text/html" if html else "application/json")
+    assert (await login(http, running.url))["access_token"]
+    assert running.simulator.stats["token_error"] == 3
+
+
+async def test_a_token_endpoint_can_drop_the_connection(make_simulator: MakeSimulator,
+                                                        http: aiohttp.ClientSession) -> None:
+    """Status 0 among token_error_statuses: the connection closes with no answer."""
+    running = await make_simulator(faults=FaultSettings(token_error_count=1,
+                                                        token_error_statuses=(0,)))
+    data = {"grant_type": JWT_GRANT, "assertion": DEMO_CREDENTIALS.jwt}
+    with pytest.raises(aiohttp.ClientError):
+        async with http.post(f"{running.url}/restapi/oauth/token", data=data,
+                             headers={"Authorization": CLIENT}) as response:
+            await response.read()
+    assert (await login(http, running.url))["access_token"]
+
+
+async def test_token_errors_at_a_rate_are_reproducible(make_simulator: MakeSimulator,
+                                                       http: aiohttp.ClientSession) -> None:
+    """The same seed fails the same token calls."""
+    runs = []
+    for _ in range(2):
+        running = await make_simulator(faults=FaultSettings(seed=7, token_error_rate=0.5))
+        data = {"grant_type": JWT_GRANT, "assertion": DEMO_CREDENTIALS.jwt}
+        statuses = []
+        for _ in range(12):
+            async with http.post(f"{running.url}/restapi/oauth/token", data=data,
+                                 headers={"Authorization": CLIENT}) as response:
+                statuses.append(response.status)
+        runs.append(statuses)
+    assert runs[0] == runs[1]
+    assert 200 in runs[0]
+    assert {502, 503} & set(runs[0])
