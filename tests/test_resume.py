@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine import lifecycle
-from engine.journal import ChunkEntry, Journal, read_journal, state_entry
+from engine.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.lifecycle import Reason
 from engine.policy import NO_ANSWER, NOT_SENT
 from engine.rejections import Aggregator
@@ -126,3 +126,31 @@ def test_settling_a_pending_chunk_moves_its_count_to_sent_and_rejected() -> None
     aggregator.recovered([lost], pending=0, was_pending=4)
     assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (9, 0, 1)
     assert aggregator.rejections() == [lost]
+
+
+def test_a_resume_supersedes_the_chunks_it_cuts_again_and_a_later_one_still_reads_them(
+        tmp_path: Path) -> None:
+    """A planned chunk and a chunk that certainly was not sent are listed as superseded (this
+    resume cuts their records again); once journaled superseded, a later resume still reads
+    the input from where the first of them began, so none of their records is lost."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.PLANNED),
+                      record(2, 10, 19, lifecycle.ACCEPTED, batch_id="b2"),
+                      record(3, 20, 29, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                             error={"errorCode": NOT_SENT, "message": "down"}))
+    plan = restore(read_journal(path), Aggregator())
+    assert plan.superseded == [1, 3]
+    assert plan.skip == [(10, 19)]
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    for number in plan.superseded:
+        journal.write(superseded_entry(number))
+    journal.close()
+    state = read_journal(path)
+    assert [state.chunks[n]["status"] for n in (1, 2, 3)] == [
+        lifecycle.SUPERSEDED, lifecycle.ACCEPTED, lifecycle.SUPERSEDED]
+    again = restore(state, Aggregator())
+    assert again.superseded == []  # marked once
+    assert again.read_from is not None
+    assert again.read_from["chunk"] == 1
+    assert again.skip == [(10, 19)]
+    assert sorted(again.records) == [2]
