@@ -125,7 +125,7 @@ class Export:
         # Held until the export is left (``async with``); JournalBusyError at once otherwise.
         if not self.journal.is_file():
             read_journal(self.journal)  # says what is wrong with the path, before any lock
-        self._lock = JournalLock(self.journal, "a2p outcomes")
+        self._lock = JournalLock(self.journal, "a2p outcomes", readonly=True)
         self._lock.acquire()
         try:
             self._open(input, config, credentials, transport, clock, sleep, on_progress)

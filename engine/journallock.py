@@ -14,9 +14,11 @@ byte lies far past that text, so the refused process can still read it.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -82,16 +84,31 @@ def holder_of(journal: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _holder(journal: Path) -> dict[str, Any] | None:
+    """The holder's identity; it writes it just after taking the lock, so a refusal that
+    came in between reads again for a moment (bounded) rather than name no one."""
+    for _ in range(50):
+        holder = holder_of(journal)
+        if holder is not None:
+            return holder
+        time.sleep(0.01)
+    return None
+
+
 class JournalLock:
     """The exclusive lock on one journal; ``with JournalLock(path, "send"):``.
 
     Raises JournalBusyError (a usage error: exit 2) at once when another process holds it,
     never waits: the other process is doing this very run."""
 
-    def __init__(self, journal: Path, command: str = "a2p") -> None:
+    def __init__(self, journal: Path, command: str = "a2p", *, readonly: bool = False) -> None:
+        """``readonly``: a reader (``outcomes``) that goes on unlocked when the journal's
+        directory cannot be written (an archived journal): no writer could lock it there
+        either, so none can be running."""
         self.journal = journal
         self.path = lock_path(journal)
         self.command = command
+        self.readonly = readonly
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -99,12 +116,14 @@ class JournalLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
+                if self.readonly and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    return
                 raise JournalError(f"{self.path}: cannot create the journal's lock file "
                                    f"({exc.strerror}). Check that the journal's directory "
                                    "exists and is writable.") from None
             if not _try_lock(fd):
                 os.close(fd)
-                raise JournalBusyError(self.journal, holder_of(self.journal))
+                raise JournalBusyError(self.journal, _holder(self.journal))
             if self._same_file(fd):
                 self._fd = fd
                 self._write_identity(fd)

@@ -3,6 +3,7 @@ lock whose process died never blocks."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from engine import journallock
 from engine.errors import JournalBusyError, UsageError
 from engine.journallock import JournalLock, holder_of, lock_path
 
@@ -96,3 +98,20 @@ def test_a_journal_in_a_missing_directory_says_so(tmp_path: Path) -> None:
     """The lock file cannot be made: a journal error naming it, not a traceback."""
     with pytest.raises(UsageError, match="lock file"):
         JournalLock(tmp_path / "nowhere" / "run.journal").acquire()
+
+
+def test_a_reader_of_a_journal_in_a_read_only_directory_goes_on_unlocked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """outcomes on an archived journal (its directory not writable: the lock file cannot be
+    made): no writer could lock it there either, so the reader goes on; a sender is refused
+    with a journal error that names the lock file."""
+    journal = tmp_path / "run.journal"
+
+    def refused(path: object, flags: int, mode: int = 0o777) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(journallock.os, "open", refused)
+    with JournalLock(journal, "a2p outcomes", readonly=True):
+        assert not lock_path(journal).exists()
+    with pytest.raises(UsageError, match="lock file"):
+        JournalLock(journal, "a2p send").acquire()
