@@ -710,8 +710,8 @@ def _journal_header(args: argparse.Namespace) -> dict[str, Any]:
 
     header = read_header(Path(args.resume))
     if args.input is None and (header.get("input") or {}).get("kind") != "file":
-        raise UsageError(f"{args.resume}: the run read its list from stdin, which the journal "
-                         "cannot read again. Pipe the same list in: "
+        raise UsageError(f"{args.resume}: the run read its list from stdin (a stream), "
+                         "which the journal cannot read again. Pipe the same list in: "
                          f"cat LIST | a2p send - --resume {shlex.quote(args.resume)}")
     return header
 

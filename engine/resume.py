@@ -53,7 +53,11 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                                f"{given!r}. Resume with the same {key}, or start a new run.")
     recorded = header.get("input", {})
     if recorded.get("kind") == "file":
-        current = input_identity(source)
+        current = {"kind": "stream"} if source == "-" else input_identity(source)
+        if current.get("kind") != "file":
+            raise JournalError(f"the run read the file {recorded.get('path')}, not a stream. "
+                               "Resume it without an input (--resume alone): the file is "
+                               "read again from the journal.")
         for key in ("size", "mtimeNs", "head"):
             if current.get(key) != recorded.get(key):
                 raise JournalError(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine import lifecycle
+from engine.errors import JournalError
+from engine.inputs import input_identity
 from engine.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.lifecycle import Reason
 from engine.policy import NO_ANSWER, NOT_SENT
 from engine.rejections import Aggregator
 from engine.report import ChunkRecord
-from engine.resume import restore
+from engine.resume import check_matches, restore
 
 
 def record(number: int, first: int, last: int, state: str, **fields: object) -> ChunkRecord:
@@ -154,3 +158,17 @@ def test_a_resume_supersedes_the_chunks_it_cuts_again_and_a_later_one_still_read
     assert again.read_from["chunk"] == 1
     assert again.skip == [(10, 19)]
     assert sorted(again.records) == [2]
+
+
+def test_a_file_run_resumed_with_stdin_is_told_to_resume_alone(tmp_path: Path) -> None:
+    """'a2p send - --resume J' on the journal of a file run: refused, saying the file is read
+    again from the journal, not a confusing 'changed' message."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("+14155550100\n")
+    header = {"runId": "r", "sender": "+16505550100", "text": "Hi", "template": None,
+              "input": input_identity(str(listing))}
+    path = tmp_path / "run.journal"
+    Journal.create(path, header).close()
+    with pytest.raises(JournalError, match="--resume alone"):
+        check_matches(read_journal(path), "-", "+16505550100", "Hi", None)
+    check_matches(read_journal(path), str(listing), "+16505550100", "Hi", None)  # the same
