@@ -210,8 +210,9 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
             "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
-                      "wrong profile); 3 credentials refused at login; 130 interrupted (run the "
-                      "same command again to go on).", 88) + "\n\n"
+                      "wrong profile, a journal another process is using); 3 credentials "
+                      "refused at login; 130 interrupted (run the same command again to go "
+                      "on).", 88) + "\n\n"
         "Examples:\n"
         "  a2p outcomes run.json.journal --out outcomes.csv\n"
         "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
@@ -376,9 +377,10 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         ".journal)")
     parser.add_argument("--resume", metavar="JOURNAL",
                         help="continue the run this journal describes; INPUT, --from, --text, "
-                        "--template, the profile and reading options come from the journal "
-                        "(given again, they must match): accepted batches are never sent "
-                        "again")
+                        "--template, the profile, reading options and the report path come "
+                        "from the journal (given again, they must match): accepted batches "
+                        "are never sent again. A run that read stdin: cat LIST | a2p send - "
+                        "--resume JOURNAL. One process per journal: a second exits 2")
     parser.add_argument("--concurrency", type=_positive, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
