@@ -32,9 +32,10 @@ from engine.config import (
     load_settings,
     pick_credentials,
 )
-from engine.errors import JournalError, UsageError
+from engine.errors import JournalError, StreamResumeError, UsageError
 from engine.events import Event, RunWarning, Summary
-from engine.journal import Journal, read_journal
+from engine.journal import Journal, read_header, read_journal
+from engine.journallock import JournalLock
 from engine.options import ON_AMBIGUOUS, WAITS, SendOptions
 from engine.preflight import Preflight, estimate_recipients, run_preflight
 from engine.preflight import Recipients as PreflightRecipients
@@ -74,12 +75,21 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
     options = SendOptions.of(options, keywords)
-    if options.resume is not None and recipients is None:
-        recipients, options = _from_journal(Path(options.resume), options)
-    if options.resume is not None and options.config is None:
-        # the run's own profile, never one chosen again from today's RC_SERVER_URL
-        header = read_journal(Path(options.resume)).header
-        options = replace(options, config=journal_profile(header))
+    journal = options.resume if options.resume is not None else options.journal
+    if journal is None:
+        return await _send(recipients, options)
+    # One process per journal, from before the first request to after the report: a second
+    # process (a double-click, an overlapping cron job) is refused here, at once.
+    if options.resume is not None:
+        _check_journal(Path(options.resume))
+    command = "a2p send --resume" if options.resume is not None else "a2p send"
+    with JournalLock(Path(journal), command):
+        return await _send(recipients, options)
+
+
+async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+    if options.resume is not None:
+        recipients, options = _from_journal(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
@@ -121,6 +131,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
             recorder = Recorder(emit, journal=Journal.reopen(Path(options.resume),
                                                              state.complete_bytes))
             plan = restore(state, recorder.aggregator)
+            recorder.supersede(plan.superseded)
             recorder.restore(plan.records, plan.origins)
             chunker.set_next_number(plan.next_number)
             if plan.max_bytes:
@@ -234,6 +245,8 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
               "server": settings.server_url,
               "maxBatchBytes": max_bytes,
               "maxBatchMessages": settings.limits.max_batch_messages,
+              # where the report goes, so a resumed run writes it there again
+              "report": str(Path(options.report).absolute()) if options.report else None,
               # how to read the input again, for 'a2p outcomes' and --resume alone
               "read": read.as_header(), "input": input_identity}
     return lambda: Journal.create(Path(path), header)
@@ -258,6 +271,12 @@ def _leaves(group: BaseExceptionGroup[Any]) -> Iterator[BaseException]:
             yield from _leaves(exc)
         else:
             yield exc
+
+
+def _check_journal(path: Path) -> None:
+    """A journal to resume that is not there is refused saying so, before any lock file."""
+    if not path.is_file():
+        read_journal(path)
 
 
 def _refuse_existing(path: Path) -> None:
@@ -304,21 +323,27 @@ async def check(sender: str, *, config: Settings | str | None = None,
                 await transport.close()
 
 
-def _from_journal(path: Path, options: SendOptions) -> tuple[str, SendOptions]:
-    """What ``send(resume=path)`` alone needs, from the journal's header: the input, sender,
-    text, template, reading options and profile. Values given as well are checked later."""
-    header = read_journal(path).header
+def _from_journal(path: Path, options: SendOptions, recipients: Recipients | None
+                  ) -> tuple[Recipients, SendOptions]:
+    """What ``send(resume=path)`` needs from the journal's header: the input (unless given:
+    a stream is given again), sender, text, template, reading options, profile and report
+    path. Values given as well are checked later."""
+    header = read_header(path)
     source = header.get("input", {})
-    if source.get("kind") != "file":
-        raise UsageError(f"{path}: the run read a stream (stdin or an iterable), which the "
-                         "journal cannot give again. Pass the same input with resume=.")
+    if recipients is None:
+        if source.get("kind") != "file":
+            raise StreamResumeError(
+                f"{path}: the run read a stream (stdin or an iterable), which the journal "
+                "cannot give again. Pass the same input with resume=.")
+        recipients = source["path"]
     read = options.read or ReadOptions.from_header(header.get("read", {}))
     read = replace(read, batch_text=header.get("text"), template=header.get("template"))
-    return source["path"], replace(
+    return recipients, replace(
         options, sender=options.sender or header["sender"],
         text=options.text or header.get("text"),
         template=options.template or header.get("template"), read=read,
-        config=options.config or journal_profile(header))
+        config=options.config or journal_profile(header),
+        report=options.report if options.report is not None else header.get("report"))
 
 
 def _history_start(header: dict[str, Any]) -> float | None:

@@ -210,8 +210,9 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
             "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
-                      "wrong profile); 3 credentials refused at login; 130 interrupted (run the "
-                      "same command again to go on).", 88) + "\n\n"
+                      "wrong profile, a journal another process is using); 3 credentials "
+                      "refused at login; 130 interrupted (run the same command again to go "
+                      "on).", 88) + "\n\n"
         "Examples:\n"
         "  a2p outcomes run.json.journal --out outcomes.csv\n"
         "  a2p outcomes run.json.journal --only retryable --out retry.csv\n"
@@ -376,9 +377,10 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         ".journal)")
     parser.add_argument("--resume", metavar="JOURNAL",
                         help="continue the run this journal describes; INPUT, --from, --text, "
-                        "--template, the profile and reading options come from the journal "
-                        "(given again, they must match): accepted batches are never sent "
-                        "again")
+                        "--template, the profile, reading options and the report path come "
+                        "from the journal (given again, they must match): accepted batches "
+                        "are never sent again. A run that read stdin: cat LIST | a2p send - "
+                        "--resume JOURNAL. One process per journal: a second exits 2")
     parser.add_argument("--concurrency", type=_positive, metavar="N",
                         help="requests in flight at once (default from the profile)")
     parser.add_argument("--wait", choices=("completed", "accepted", "delivered"),
@@ -651,10 +653,11 @@ async def _send(args: argparse.Namespace) -> int:
             print(f"a2p: WARNING: {event['message']}", file=sys.stderr, flush=True)
 
     alone = args.resume and args.input is None
-    if not alone and (args.input is None or args.sender is None):
+    if not args.resume and (args.input is None or args.sender is None):
         raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
                          "a run). See a2p send --help.")
-    report_path, journal = _paths(args)
+    header = _journal_header(args)
+    report_path, journal = _paths(args, header)
     stop = anyio.Event()
     report: dict[str, Any] | None = None
     async with anyio.create_task_group() as group:
@@ -665,7 +668,8 @@ async def _send(args: argparse.Namespace) -> int:
             args.input, sender=args.sender, text=args.text,
             template=args.template if alone else None,
             config=args.profile,
-            read=None if alone else _read_options(args), concurrency=args.concurrency,
+            # a resumed run reads as the journal says (INPUT, when given, is a stream again)
+            read=None if args.resume else _read_options(args), concurrency=args.concurrency,
             max_batch_bytes=args.max_batch_bytes, max_batch_messages=args.max_batch_messages,
             wait=args.wait, delivery_timeout=args.delivery_timeout,
             on_ambiguous=args.on_ambiguous, revoke=not args.no_revoke, on_event=emit, stop=stop,
@@ -699,9 +703,27 @@ async def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _paths(args: argparse.Namespace) -> tuple[str, str]:
-    """(report, journal): a resumed run reports next to its journal."""
+def _journal_header(args: argparse.Namespace) -> dict[str, Any]:
+    """The header of the journal --resume names (empty without --resume); a stream the run
+    read must be given again, and the refusal says how."""
+    if not args.resume:
+        return {}
+    from engine.journal import read_header
+
+    header = read_header(Path(args.resume))
+    if args.input is None and (header.get("input") or {}).get("kind") != "file":
+        raise UsageError(f"{args.resume}: the run read its list from stdin (a stream), "
+                         "which the journal cannot read again. Pipe the same list in: "
+                         f"cat LIST | a2p send - --resume {shlex.quote(args.resume)}")
+    return header
+
+
+def _paths(args: argparse.Namespace, header: dict[str, Any]) -> tuple[str, str]:
+    """(report, journal): a resumed run writes its report where the run's report went (the
+    journal records it); a journal from before that, next to the journal."""
     if args.resume:
+        if args.report is None and header.get("report"):
+            return str(header["report"]), args.resume
         default = args.resume.removesuffix(".journal")
         report = args.report or (default if default != args.resume else default + ".json")
         return report, args.resume

@@ -8,6 +8,8 @@
     │   │   └── RecordTooLargeError  one record alone does not fit under the batch byte limit
     │   ├── SenderError            --from is not an A2P number of this user, or cannot be checked
     │   └── JournalError           the journal cannot be resumed: unreadable, or another run's
+    │       ├── JournalBusyError   another process holds the journal (one process per journal)
+    │       └── StreamResumeError  the run read a stream: a resume needs the same input again
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused at login (exit 3)
     │   ├── AuthServiceError       the token endpoint failed, or refuses every new token
@@ -110,6 +112,28 @@ class StoppedError(EngineError):
 
 class JournalError(UsageError):
     """The journal cannot be used to resume: unreadable, or it does not match this run."""
+
+
+class JournalBusyError(JournalError):
+    """Another process holds the journal's lock: it is running this very run (or exporting
+    its outcomes). Two at once would send the same chunks twice, so the second stops."""
+
+    def __init__(self, journal: object, holder: dict[str, object] | None) -> None:
+        self.journal = journal
+        self.holder = holder
+        if holder is None:
+            who = "another process (its identity could not be read)"
+        else:
+            who = (f"{holder.get('command') or 'a2p'} (pid {holder.get('pid')} on host "
+                   f"{holder.get('host')}, started {holder.get('startedAt')})")
+        super().__init__(f"{journal}: the journal is in use by {who}. Only one process may "
+                         "use a journal at a time (two would send the same batches twice): "
+                         "wait for that one to end, or stop it, then run this again.")
+
+
+class StreamResumeError(JournalError):
+    """A run that read a stream (stdin, an iterable) was resumed without its input: the
+    journal cannot read it again, so the caller passes it again."""
 
 
 class BadAnswerError(ServerError):

@@ -33,6 +33,7 @@ from engine.config import (
 from engine.errors import JournalError, UsageError
 from engine.inputs import input_identity, open_input
 from engine.journal import JournalState, read_journal
+from engine.journallock import JournalLock
 from engine.outcomenames import FILTERS
 from engine.outcomerows import (
     Matcher,
@@ -115,13 +116,29 @@ class Export:
                  sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
                  on_progress: Progress | None = None) -> None:
         self.journal = Path(journal)
-        self.state = read_journal(self.journal)
-        self.spans = spans_of(self.state.chunks.values())
         try:
             self.only = wanted(only)
         except ValueError as exc:
             raise UsageError(f"--only {exc}: not an outcome. Use one of: "
                              f"{', '.join(FILTERS)}.") from None
+        # One process per journal: a send still writing it would change what is read here.
+        # Held until the export is left (``async with``); JournalBusyError at once otherwise.
+        if not self.journal.is_file():
+            read_journal(self.journal)  # says what is wrong with the path, before any lock
+        self._lock = JournalLock(self.journal, "a2p outcomes", readonly=True)
+        self._lock.acquire()
+        try:
+            self._open(input, config, credentials, transport, clock, sleep, on_progress)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, input: str | os.PathLike[str] | None, config: Settings | str | None,
+              credentials: Credentials | None, transport: Transport | None,
+              clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]],
+              on_progress: Progress | None) -> None:
+        self.state = read_journal(self.journal)
+        self.spans = spans_of(self.state.chunks.values())
         self.source = _input_path(self.state, input)
         self.settings = _settings(self.state, config)
         self._credentials = pick_credentials(self.settings, credentials)
@@ -160,8 +177,11 @@ class Export:
             with anyio.CancelScope(shield=True):
                 await self.client.revoke()
         finally:
-            if self._owned:
-                await self._transport.close()
+            try:
+                if self._owned:
+                    await self._transport.close()
+            finally:
+                self._lock.release()
 
     async def rows(self, start: Checkpoint | None = None) -> AsyncIterator[Row]:
         """Every input record's row in input order (those ``only`` keeps), from ``start``."""

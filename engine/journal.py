@@ -7,20 +7,25 @@ and the file stays readable with ``jq`` and ``tail -f``.
 Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a chunk's position
 range and input offset, before it is sent), ``state`` (submitting before each POST; accepted
 with the batch id and the server's rejections as soon as the answer arrives; failed, unknown,
-split, completed), ``local`` (rejections found while reading). Nothing secret is written.
+split, completed), ``local`` (rejections found while reading), ``superseded`` (a chunk never
+sent whose records a resumed run cuts again as new chunks: from then on only those stand).
+Nothing secret is written. One process at a time writes or reads a journal (journallock.py).
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
 from engine.errors import JournalError
-from engine.lifecycle import PLANNED
+from engine.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.rejections import LOCAL, Rejection
 from engine.report import ChunkRecord
 
@@ -73,6 +78,22 @@ class JournalState:
     complete_bytes: int = 0
 
 
+def read_header(path: Path) -> dict[str, Any]:
+    """The run header alone (the first line): what the run read and where its report went."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline()
+    except OSError:
+        return read_journal(path).header  # says what is wrong, as a resume would
+    try:
+        header = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return read_journal(path).header
+    if not isinstance(header, dict) or header.get("type") != "run":
+        return read_journal(path).header
+    return header
+
+
 def read_journal(path: Path) -> JournalState:
     """Fold a journal; a torn last line is dropped, anything else malformed is refused."""
     try:
@@ -112,6 +133,10 @@ def _fold(state: JournalState, entry: dict[str, Any]) -> None:
                                         "status": PLANNED}
     elif kind == "state":
         state.chunks.setdefault(entry["chunk"], {"chunk": entry["chunk"]}).update(entry)
+    elif kind == "superseded":
+        chunk = state.chunks.get(entry["chunk"])
+        if chunk is not None:
+            chunk["status"] = supersede(chunk.get("status", PLANNED))
     elif kind == "local":
         for rejection in rejections_of(entry):
             state.local[rejection.index] = rejection
@@ -152,6 +177,47 @@ def state_entry(record: ChunkRecord, **extra: Any) -> dict[str, Any]:
     """A chunk's new state: its whole record (``ChunkRecord.to_json``), and with it the
     server rejections an answer brought (``rejected``) or a split's new limit."""
     return {"type": "state", **record.to_json(), **extra}
+
+
+def superseded_entry(number: int) -> dict[str, Any]:
+    """Chunk ``number`` was never sent and is replaced by the chunks a resumed run cuts from
+    its records: it no longer holds any of them."""
+    return {"type": "superseded", "chunk": number, "status": SUPERSEDED}
+
+
+def standing(chunks: Iterable[Mapping[str, Any]],
+             resendable: Callable[[Mapping[str, Any]], bool]) -> list[Mapping[str, Any]]:
+    """The folded chunks that hold records now, in chunk order: not superseded, not split
+    (their halves hold them).
+
+    A journal written before ``superseded`` entries existed may hold a chunk a resume re-cut
+    without saying so: a chunk never sent (planned, or failed and ``resendable``) that a chunk
+    cut later (a higher number) overlaps is superseded too. Records of it that no later chunk
+    took were not sent either, so leaving it out tells the same truth about them."""
+    live = sorted((c for c in chunks if c.get("status") not in (SUPERSEDED, SPLIT)
+                   and c.get("firstIndex") is not None), key=lambda c: c["firstIndex"])
+    starts = [c["firstIndex"] for c in live]
+    reach = list(accumulate((c["lastIndex"] for c in live), max))  # furthest end so far
+
+    def replaced(chunk: Mapping[str, Any]) -> bool:
+        first, last, number = chunk["firstIndex"], chunk["lastIndex"], chunk["chunk"]
+        k = bisect_left(starts, first)
+        for j in range(k, bisect_right(starts, last)):  # chunks beginning inside it
+            if live[j]["chunk"] > number:
+                return True
+        j = k - 1
+        while j >= 0 and reach[j] >= first:  # chunks beginning before it, reaching into it
+            if live[j]["chunk"] > number and live[j]["lastIndex"] >= first:
+                return True
+            j -= 1
+        return False
+
+    def never_sent(chunk: Mapping[str, Any]) -> bool:
+        status = chunk.get("status", PLANNED)
+        return status == PLANNED or (status in SUPERSEDABLE and resendable(chunk))
+
+    kept = [c for c in live if not (never_sent(c) and replaced(c))]
+    return sorted(kept, key=lambda c: c["chunk"])
 
 
 def local_entry(rejections: list[Rejection]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ SPLIT = "split"            # 413: replaced by two halves
 FAILED = "failed"          # refused (4xx) or retries exhausted: certainly not sent
 UNKNOWN = "unknown"        # cannot tell whether it was sent: the user decides
 COMPLETED = "completed"    # the server finished processing it
+SUPERSEDED = "superseded"  # never sent, and a resumed run cut its records again as new chunks
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PLANNED: frozenset({SUBMITTING}),
@@ -25,6 +26,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     FAILED: frozenset(),
     UNKNOWN: frozenset(),
     COMPLETED: frozenset(),
+    SUPERSEDED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
 # The ways out of a final state: a resumed run looks again at a chunk left unknown only
@@ -39,6 +41,21 @@ def reopen(current: str) -> str:
         raise IllegalTransition(f"a {current} chunk cannot be reopened; this is a bug in the "
                                 "engine, please report it with the journal")
     return REOPEN[current]
+
+
+# What a resumed run may replace with new chunks cut from the same records: a chunk that
+# certainly was not sent (planned, or failed and resendable: resume.retryable decides). Its
+# journal entry is then marked superseded, so that every reader (the resume after this one,
+# `a2p outcomes`, the report) sees only the chunks that hold its records now.
+SUPERSEDABLE = frozenset({PLANNED, FAILED})
+
+
+def supersede(current: str) -> str:
+    """SUPERSEDED, for a chunk a resumed run re-cuts; raises for any other."""
+    if current not in SUPERSEDABLE:
+        raise IllegalTransition(f"a {current} chunk cannot be superseded; this is a bug in "
+                                "the engine, please report it with the journal")
+    return SUPERSEDED
 
 
 def advance(current: str, new: str) -> str:

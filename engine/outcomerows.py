@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from engine import lifecycle
 from engine.errorcodes import describe
+from engine.journal import standing
 from engine.outcomenames import (
     DELIVERED,
     DELIVERY_FAILED,
@@ -108,13 +109,12 @@ class Span:
 
 
 def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
-    """The journal's chunks (its folded entries) as spans in input order; split chunks are
-    left out, their halves cover them."""
+    """The journal's chunks (its folded entries) that hold records now, as spans in input
+    order: split chunks are left out (their halves cover them), and so are chunks a resume
+    superseded (the chunks it cut again hold their records; journal.standing)."""
     spans = []
-    for entry in chunks:
+    for entry in standing(chunks, lambda e: retryable(dict(e))):
         state = entry.get("status", lifecycle.PLANNED)
-        if state == lifecycle.SPLIT or entry.get("firstIndex") is None:
-            continue
         rejected = {r["index"]: (r["errorCode"], r["description"])
                     for r in entry.get("rejected") or []}
         error = entry.get("error") or {}

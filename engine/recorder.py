@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.chunker import Chunk
 from engine.events import ChunkFailed, Event, Rejected
-from engine.journal import ChunkEntry, Journal, local_entry, state_entry
+from engine.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
 from engine.lifecycle import Reason
 from engine.rejections import Aggregator, Rejection
 from engine.report import ChunkRecord
@@ -60,6 +60,12 @@ class Recorder:
         self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
                                record.bytes, chunk.start_offset, line).to_json())
         return record
+
+    def supersede(self, numbers: Iterable[int]) -> None:
+        """Chunks never sent that this resumed run cuts again from their records: journaled
+        as superseded before any new chunk, so no reader counts their records twice."""
+        for number in numbers:
+            self._write(superseded_entry(number))
 
     def _write(self, entry: dict[str, Any]) -> None:
         if self._journal is None and self._open_journal is not None:

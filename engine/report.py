@@ -102,16 +102,18 @@ JSON_NAMES = (("attempts", "attempts"), ("batch_id", "batchId"), ("batch_size", 
 
 
 def run_status(records: list[ChunkRecord], wait: str, interrupted: bool = False) -> str:
-    """completed: every chunk reached its goal; interrupted: the run was stopped before
-    (batches accepted by then went out all the same); failed: none did; partial: some did."""
+    """interrupted: the run was stopped (batches accepted by then went out all the same), so
+    some of the input may not even have been read, let alone cut into chunks: a run stopped
+    before its first chunk is interrupted, not completed; completed: every chunk reached its
+    goal; failed: none did; partial: some did."""
+    if interrupted:
+        return "interrupted"
     goal = {lifecycle.ACCEPTED, lifecycle.COMPLETED} if wait == "accepted" else \
         {lifecycle.COMPLETED}
     live = [r for r in records if r.state != lifecycle.SPLIT]
     reached = sum(r.state in goal for r in live)
     if reached == len(live):
         return "completed"
-    if interrupted:
-        return "interrupted"
     return "failed" if reached == 0 else "partial"
 
 
@@ -207,7 +209,8 @@ BATCH_FIELDS: dict[str, dict[str, Any]] = {
     "firstIndex": {"type": "integer"}, "lastIndex": {"type": "integer"},
     "messages": {"type": "integer"}, "bytes": {"type": "integer"},
     "attempts": {"type": "integer"},
-    "status": {"enum": sorted(lifecycle.TRANSITIONS)},
+    # superseded is the journal's word for a chunk a resume replaced: no report holds one
+    "status": {"enum": sorted(set(lifecycle.TRANSITIONS) - {lifecycle.SUPERSEDED})},
     "batchSize": _maybe("integer"), "processedCount": {"type": "integer"},
     "cost": _maybe("number"), "queued": _maybe("integer"), "sent": _maybe("integer"),
     "delivered": _maybe("integer"), "deliveryFailed": _maybe("integer"),

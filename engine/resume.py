@@ -53,7 +53,11 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                                f"{given!r}. Resume with the same {key}, or start a new run.")
     recorded = header.get("input", {})
     if recorded.get("kind") == "file":
-        current = input_identity(source)
+        current = {"kind": "stream"} if source == "-" else input_identity(source)
+        if current.get("kind") != "file":
+            raise JournalError(f"the run read the file {recorded.get('path')}, not a stream. "
+                               "Resume it without an input (--resume alone): the file is "
+                               "read again from the journal.")
         for key in ("size", "mtimeNs", "head"):
             if current.get(key) != recorded.get(key):
                 raise JournalError(
@@ -74,18 +78,24 @@ class ResumePlan:
     max_bytes: int | None
     known_local: frozenset[int] = frozenset()
     origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    superseded: list[int] = field(default_factory=list)  # chunks this resume cuts again
 
 
 def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     """Rebuild the records and rejections the journal holds, and plan what is left."""
     records, in_flight, skip, planned = {}, [], [], []
+    superseded = []
     max_bytes = None
     for number, entry in sorted(state.chunks.items()):
         current = entry.get("status")
         if entry.get("maxBatchBytes"):
             max_bytes = entry["maxBatchBytes"]
+        if current == lifecycle.SUPERSEDED:
+            planned.append(entry)  # an earlier resume re-cut it: its records may still wait
+            continue
         if current == lifecycle.PLANNED or (current == lifecycle.FAILED and retryable(entry)):
             planned.append(entry)
+            superseded.append(number)  # never sent: this run cuts its records again
             continue
         record = ChunkRecord.from_json(entry)
         if current == lifecycle.UNKNOWN and undecided(entry):
@@ -109,7 +119,8 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
     return ResumePlan(records, in_flight, sorted(skip), _read_from(state, planned),
-                      max(state.chunks, default=0), max_bytes, frozenset(state.local), origins)
+                      max(state.chunks, default=0), max_bytes, frozenset(state.local), origins,
+                      superseded)
 
 
 def _read_from(state: JournalState, planned: list[dict[str, Any]]) -> dict[str, Any] | None:

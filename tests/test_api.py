@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import engine
-from engine.errors import UsageError
+from engine.errors import JournalBusyError, UsageError
+from engine.journallock import JournalLock
 from engine.options import SendOptions
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
 
@@ -60,3 +63,31 @@ def test_the_library_path_imports_no_simulator() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_journal_held_by_another_run_is_refused_before_any_request(
+        tmp_path: Path) -> None:
+    """send(journal=J) and send(resume=J) while J is held: JournalBusyError (a usage error,
+    exit 2 in the CLI) naming J, and not one request, not even the login."""
+    journal = tmp_path / "run.journal"
+    numbers = [f"+1415555{k:04d}" for k in range(25)]
+    first = await engine.send(numbers, options(max_batch_bytes=300, journal=journal))
+    assert first["status"] == "completed"
+    for given in ({"journal": tmp_path / "other.journal"}, {"resume": journal}):
+        held = Path(given.get("journal") or given["resume"])
+        transport = MockTransport(FakeA2P())
+        with JournalLock(held, "a2p send"), pytest.raises(JournalBusyError) as refused:
+            await engine.send(numbers, options(**given), transport=transport)
+        assert isinstance(refused.value, UsageError)
+        assert str(held) in str(refused.value)
+        assert transport.requests == []
+
+
+async def test_a_run_stopped_before_the_login_reports_interrupted() -> None:
+    """Stopped before anything was sent: status interrupted, not completed, 0 sent."""
+    stop = anyio.Event()
+    stop.set()
+    report = await engine.send(["+14155550100"], options(stop=stop))
+    assert report["interrupted"] is True
+    assert report["status"] == "interrupted"
+    assert report["totals"]["sent"] == 0

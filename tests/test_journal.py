@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine.errors import JournalError
-from engine.journal import Journal, read_journal
+from engine.errors import IllegalTransition, JournalError
+from engine.journal import Journal, read_journal, standing, superseded_entry
 
 
 def write(path: Path) -> None:
@@ -102,3 +104,48 @@ def test_a_rebuilt_chunk_with_other_recipients_of_the_same_count_is_refused() ->
     with pytest.raises(JournalError, match="chunk 3: the input now gives other recipients"):
         check_rebuilt(3, Expected.of("+16505550100", [("+14155550100", "Hi"),
                                                       ("+14155550102", "Hi")]), sent)
+
+
+def chunk(number: int, first: int, last: int, status: str, **more: object) -> dict[str, object]:
+    return {"chunk": number, "firstIndex": first, "lastIndex": last, "status": status, **more}
+
+
+def never_refused(entry: Mapping[str, Any]) -> bool:
+    return (entry.get("error") or {}).get("status") != 400
+
+
+def test_standing_chunks_leave_out_superseded_split_and_re_cut_ones() -> None:
+    """What outcomes reads: a chunk marked superseded, a split parent, and (in a journal
+    written before superseded entries) a never-sent chunk a later chunk overlaps are left
+    out; a refused chunk that a later chunk spans without holding its records stays, and so
+    does a planned chunk no later chunk touches."""
+    chunks = [
+        chunk(1, 0, 9, "superseded"),
+        chunk(2, 10, 19, "split"),
+        chunk(3, 10, 14, "accepted"), chunk(4, 15, 19, "accepted"),
+        chunk(5, 20, 29, "planned"),                                  # re-cut by 8, unmarked
+        chunk(6, 30, 39, "failed", error={"status": 400}),            # refused: stays
+        chunk(7, 40, 49, "failed", error={"errorCode": "NOT-SENT"}),  # re-cut by 8, unmarked
+        chunk(8, 0, 45, "accepted"),  # the resume's chunk: 0-9, 20-29, 40-45 (not 30-39)
+        chunk(9, 50, 59, "planned"),  # the run stopped before sending it: it stands
+    ]
+    kept = [c["chunk"] for c in standing(chunks, never_refused)]
+    assert kept == [3, 4, 6, 8, 9]
+
+
+def test_a_superseded_entry_folds_over_a_planned_chunk_and_is_refused_over_a_sent_one(
+        tmp_path: Path) -> None:
+    """Only a chunk never sent can be superseded: a journal saying otherwise is a bug."""
+    path = tmp_path / "j"
+    write(path)
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    journal.write({"type": "chunk", "chunk": 2, "firstIndex": 11, "lastIndex": 20,
+                   "messages": 10, "bytes": 300, "offset": 40, "line": 13})
+    journal.write(superseded_entry(2))
+    journal.close()
+    assert read_journal(path).chunks[2]["status"] == "superseded"
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    journal.write(superseded_entry(1))  # chunk 1 was caught submitting: it may have gone out
+    journal.close()
+    with pytest.raises(IllegalTransition):
+        read_journal(path)

@@ -29,10 +29,22 @@ def test_an_illegal_transition_is_a_runtime_error_that_no_engine_handler_swallow
 
 
 def test_final_states_have_no_way_out() -> None:
-    """Failed, unknown, split and completed end a chunk's story."""
-    assert {lifecycle.FAILED, lifecycle.UNKNOWN, lifecycle.SPLIT,
-                               lifecycle.COMPLETED} == lifecycle.FINAL
+    """Failed, unknown, split, completed and superseded end a chunk's story."""
+    assert {lifecycle.FAILED, lifecycle.UNKNOWN, lifecycle.SPLIT, lifecycle.COMPLETED,
+            lifecycle.SUPERSEDED} == lifecycle.FINAL
     for state in lifecycle.FINAL:
         for other in lifecycle.TRANSITIONS:
             with pytest.raises(IllegalTransition):
                 lifecycle.advance(state, other)
+
+
+def test_only_a_chunk_never_sent_can_be_superseded() -> None:
+    """A resumed run may replace a planned or failed chunk with new ones, never a chunk that
+    may have gone out (submitting, ambiguous, accepted, unknown, completed)."""
+    assert lifecycle.supersede(lifecycle.PLANNED) == lifecycle.SUPERSEDED
+    assert lifecycle.supersede(lifecycle.FAILED) == lifecycle.SUPERSEDED
+    for state in (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.ACCEPTED,
+                  lifecycle.UNKNOWN, lifecycle.COMPLETED, lifecycle.SPLIT,
+                  lifecycle.SUPERSEDED):
+        with pytest.raises(IllegalTransition):
+            lifecycle.supersede(state)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine import lifecycle
-from engine.journal import ChunkEntry, Journal, read_journal, state_entry
+from engine.errors import JournalError
+from engine.inputs import input_identity
+from engine.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.lifecycle import Reason
 from engine.policy import NO_ANSWER, NOT_SENT
 from engine.rejections import Aggregator
 from engine.report import ChunkRecord
-from engine.resume import restore
+from engine.resume import check_matches, restore
 
 
 def record(number: int, first: int, last: int, state: str, **fields: object) -> ChunkRecord:
@@ -135,3 +139,45 @@ def test_settling_a_pending_chunk_moves_its_count_to_sent_and_rejected() -> None
     aggregator.recovered([lost], pending=0, was_pending=4)
     assert (aggregator.sent, aggregator.pending, aggregator.rejected_server) == (9, 0, 1)
     assert aggregator.rejections() == [lost]
+
+
+def test_a_resume_supersedes_the_chunks_it_cuts_again_and_a_later_one_still_reads_them(
+        tmp_path: Path) -> None:
+    """A planned chunk and a chunk that certainly was not sent are listed as superseded (this
+    resume cuts their records again); once journaled superseded, a later resume still reads
+    the input from where the first of them began, so none of their records is lost."""
+    path = journal_of(tmp_path,
+                      record(1, 0, 9, lifecycle.PLANNED),
+                      record(2, 10, 19, lifecycle.ACCEPTED, batch_id="b2"),
+                      record(3, 20, 29, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                             error={"errorCode": NOT_SENT, "message": "down"}))
+    plan = restore(read_journal(path), Aggregator())
+    assert plan.superseded == [1, 3]
+    assert plan.skip == [(10, 19)]
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    for number in plan.superseded:
+        journal.write(superseded_entry(number))
+    journal.close()
+    state = read_journal(path)
+    assert [state.chunks[n]["status"] for n in (1, 2, 3)] == [
+        lifecycle.SUPERSEDED, lifecycle.ACCEPTED, lifecycle.SUPERSEDED]
+    again = restore(state, Aggregator())
+    assert again.superseded == []  # marked once
+    assert again.read_from is not None
+    assert again.read_from["chunk"] == 1
+    assert again.skip == [(10, 19)]
+    assert sorted(again.records) == [2]
+
+
+def test_a_file_run_resumed_with_stdin_is_told_to_resume_alone(tmp_path: Path) -> None:
+    """'a2p send - --resume J' on the journal of a file run: refused, saying the file is read
+    again from the journal, not a confusing 'changed' message."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("+14155550100\n")
+    header = {"runId": "r", "sender": "+16505550100", "text": "Hi", "template": None,
+              "input": input_identity(str(listing))}
+    path = tmp_path / "run.journal"
+    Journal.create(path, header).close()
+    with pytest.raises(JournalError, match="--resume alone"):
+        check_matches(read_journal(path), "-", "+16505550100", "Hi", None)
+    check_matches(read_journal(path), str(listing), "+16505550100", "Hi", None)  # the same
