@@ -255,7 +255,8 @@ async def test_chunks_failed_proved_absent_in_an_outage_are_sent_once_after_it_h
 ) -> None:
     """Every batch POST answered 503 and nothing created: each chunk is reconciled, proved
     absent, and failed at its chunk deadline; outcomes lists its recipients as not-sent and
-    retryable; once the outage heals, one --resume texts every valid recipient exactly once."""
+    retryable; once the outage heals, one --resume texts every valid recipient exactly once
+    and outcomes lists none of them as not-sent any more."""
     from dataclasses import replace
 
     from engine.simulator import FaultSettings
@@ -280,3 +281,8 @@ async def test_chunks_failed_proved_absent_in_an_outage_are_sent_once_after_it_h
     running.simulator.set_faults(FaultSettings())  # the outage heals
     report = await send(path, settings, resume=journal)
     check(report, running, numbers, local, server)
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    assert len(rows) == len(numbers)
+    assert not [r for r in rows if r.outcome == "not-sent" or (r.retryable and
+                r.outcome not in ("delivery-failed", "sending-failed"))]  # all texted once
