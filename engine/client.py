@@ -35,11 +35,11 @@ from engine.policy import (
     Action,
     Kind,
     Renew,
+    asked_wait,
     classify,
     credentials_refused,
     decide,
     renewal,
-    retry_after,
     unanswered,
 )
 from engine.ratebudget import RateBudget
@@ -307,7 +307,9 @@ class ApiClient:
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:
             self.throttled += 1
-            budget.penalize(self._asked_wait(reply) or 0.0)
+        wait = self._asked_wait(reply)
+        if wait is not None:  # a 429, or a 503 saying when to come back
+            budget.penalize(wait)
         return reply
 
     def _note_date(self, header: str | None) -> None:
@@ -396,11 +398,10 @@ class ApiClient:
         raise AssertionError("unreachable")
 
     def _asked_wait(self, reply: Reply) -> float | None:
-        """The wait a 429 asked for (the rate budget holds it); None for any other answer."""
-        if reply.status != 429:
-            return None
-        return retry_after(reply.headers.get("Retry-After"),
-                           self.settings.rate_limit.default_retry_after)
+        """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
+        which), which the rate budget holds; None for any other answer."""
+        return asked_wait(reply.status, reply.headers.get("Retry-After"),
+                          self.settings.rate_limit.default_retry_after)
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:

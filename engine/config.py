@@ -137,6 +137,10 @@ class RetrySettings:
     # After an adopted batch completes, how long its message store is read again until it
     # lists every message; then the recipients it lacks are reported pending. See the README.
     store_window: float = 300.0
+    # Seconds after a chunk's first request past which a chunk whose answers were each lost
+    # (or a 5xx) and proved to have created nothing is not sent again in this run: it is
+    # failed (proved-absent) and left for --resume. See the README.
+    chunk_deadline: float = 1200.0
 
     def rules(self) -> Rules:
         """The numbers ``policy.decide`` works with."""
@@ -414,6 +418,7 @@ def _retry(t: Table) -> RetrySettings:
         request_timeout=t.number("request_timeout", d.request_timeout, low=1.0),
         reconcile_window=t.number("reconcile_window", d.reconcile_window, low=0.0),
         store_window=t.number("store_window", d.store_window, low=0.0),
+        chunk_deadline=t.number("chunk_deadline", d.chunk_deadline, low=0.0),
     )
     t.finish()
     return value

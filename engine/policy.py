@@ -5,9 +5,12 @@ GETs of the tracker and reconciliation, the token calls, the 401 refresh, and a 
 deciding whether a failed chunk may go out again) asks ``classify`` what an answer means for
 its kind of request and ``decide`` what to do about it. No loop carries a rule of its own.
 
-A POST that creates a batch has no idempotency key: a 500, 502 or 504 (or no answer at all)
-may come after the batch was created, so it is ambiguous and is reconciled, never resent
-blindly. A GET changes nothing, so the same answers are simply retried.
+A POST that creates a batch has no idempotency key: any 5xx (500, 502, 503, 504, with a JSON
+or an HTML body, with or without Retry-After) or no answer at all may come after the batch was
+created, since a gateway or load balancer in front of the service answers for a backend that
+may have gone on, so it is ambiguous and is reconciled, never resent blindly. Only answers that
+say the request was not processed are certain: 429, 401, 413 and the documented 4xx refusals.
+A GET changes nothing, so the same answers are simply retried.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
     """What an HTTP status means for a request of ``kind``."""
     if 200 <= status < 300:
         return Verdict.OK
-    if status == 429 or (status == 503 and kind is not Kind.TOKEN):
+    if status == 429:
         return Verdict.RETRY
     if kind is Kind.TOKEN:
         # A token call creates no SMS: a failing or limited server is simply asked again;
@@ -84,8 +87,8 @@ def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
         return Verdict.SPLIT
     if 400 <= status < 500:
         return Verdict.FAIL
-    # 500, 502, 504 and anything unexpected: a GET is simply repeated; a POST that creates a
-    # batch may have created it before failing.
+    # 500, 502, 503, 504 and anything unexpected: a GET is simply repeated; a POST that
+    # creates a batch may have created it before the gateway answered.
     return Verdict.AMBIGUOUS if kind is Kind.CREATE else Verdict.RETRY
 
 
@@ -102,10 +105,11 @@ def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
            rng: random.Random | None = None, may_refresh: bool = False) -> Step:
     """What to do after ``attempt`` tries (1 = the first) and ``elapsed`` seconds.
 
-    ``retry_after`` is the wait a 429 asked for: the rate budget already holds every request
-    of its group back for it, so the retry itself waits no longer. ``may_refresh``: the request
-    may still get a new token (a 401 was not processed, so even a POST
-    is safe to repeat; the caller bounds how often, ``MAX_REFRESHES``).
+    ``retry_after`` is the wait the answer asked for (``asked_wait``): the rate budget
+    already holds every request of its group back for it, so the retry itself waits no
+    longer. ``may_refresh``: the request may still get a new token (a 401 was not
+    processed, so even a POST is safe to repeat; the caller bounds how often,
+    ``MAX_REFRESHES``).
 
     >>> decide(Verdict.RETRY, 6).action
     <Action.GIVE_UP: 'give-up'>
@@ -169,20 +173,17 @@ def renewal(used: bool, fresh_refusals: int, can_refresh: bool) -> Renew:
 
 
 def resendable(status: int | None, code: str | None, proved_absent: bool) -> bool:
-    """A failed chunk, on resume: may it go out again? Only when it was certainly not
-    processed: no connection, an answer that says so (429, 503, 401: never processed), or
-    an ambiguous one (500, 502, 504, no answer) after reconciliation proved no batch was
-    created."""
-    if code == NOT_SENT:
+    """A failed chunk, on resume: may it go out again? Only when it certainly created
+    nothing, which the recorded proof says, not the mere presence of a status: reconciliation
+    proved that none of its requests created a batch (``proved_absent``: the journaled reason
+    ``proved-absent``, whatever its last answer was, or none), no connection was made, or the
+    last answer says the server did nothing (429, 401). A 5xx or a lost answer without that
+    proof may have created the batch."""
+    if proved_absent or code == NOT_SENT:
         return True
-    if status:
-        verdict = classify(status, Kind.CREATE)
-    elif code == NO_ANSWER:
-        verdict = Verdict.AMBIGUOUS
-    else:
+    if not status:
         return False
-    return verdict in (Verdict.RETRY, Verdict.REFRESH) or (verdict is Verdict.AMBIGUOUS and
-                                                          proved_absent)
+    return classify(status, Kind.CREATE) in (Verdict.RETRY, Verdict.REFRESH)
 
 
 def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -192,6 +193,26 @@ def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) ->
     True
     """
     return rng.uniform(0.0, min(maximum, initial * 2.0**attempt))
+
+
+def holds_back(status: int, retry_after_header: str | None) -> bool:
+    """Whether an answer holds its whole throttling group back: a 429 always (for its
+    Retry-After, or RingCentral's documented 60 s), a 503 when it carries a Retry-After
+    (the service says when it can take requests again). Neither kind of answer changes what
+    the request's own verdict is."""
+    return status == 429 or (status == 503 and retry_after_header is not None)
+
+
+def asked_wait(status: int, retry_after_header: str | None, default: float) -> float | None:
+    """The seconds an answer asks its throttling group to wait (``default`` for a 429 without
+    Retry-After); None when it asks nothing.
+
+    >>> asked_wait(503, "7", 60.0), asked_wait(503, None, 60.0), asked_wait(429, None, 60.0)
+    (7.0, None, 60.0)
+    """
+    if not holds_back(status, retry_after_header):
+        return None
+    return retry_after(retry_after_header, default if status == 429 else 0.0)
 
 
 def retry_after(header: str | None, default: float) -> float:

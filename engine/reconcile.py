@@ -1,7 +1,7 @@
 """After a lost answer: did the request create a batch? A pure decision, fed what the server
 lists and the time; it never reads anything itself.
 
-A POST whose answer was lost (no answer, timeout, reset, 500, 502, 504) may have created a
+A POST whose answer was lost (no answer, timeout, reset, any 5xx) may have created a
 batch that is listed already, created and not listed yet, created later by a backend that kept
 working after the gateway gave up, or never created. Only time tells the last two apart, so
 the batch is looked for again and again until a settle window has passed since the request:

@@ -13,7 +13,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ from engine.policy import (
     Verdict,
     classify,
     decide,
+    holds_back,
     unanswered,
 )
 from engine.ratebudget import unless_stopped
@@ -134,6 +135,9 @@ class Sender:
         self._on_read = on_read
         self._rng = rng or random.Random()
         self._rules = run.settings.retry.rules()
+        # a chunk whose answers keep proving absent is resent only until this deadline
+        self._absent_rules = replace(self._rules, deadline=run.settings.retry.chunk_deadline)
+        self._first_sent: dict[int, float] = {}  # chunk number -> clock at its first POST
         self._owned: set[str] = set()
         self._adopted_chunks: dict[int, Chunk] = {}
         self._produced = 0
@@ -243,6 +247,7 @@ class Sender:
                 self.hold(record)
                 return
             record.attempts += 1
+            self._first_sent.setdefault(record.number, self.clock())
             record.submitted_at = now_iso()
             record.reason = None
             # "submitting" is on disk before the request goes out
@@ -251,6 +256,10 @@ class Sender:
             try:
                 reply = await self.client.post_batch(chunk.body)
                 verdict = classify(reply.status)
+                if verdict is Verdict.AMBIGUOUS:  # kept: the proof a resume reads
+                    code, message = error_of(reply)
+                    record.error = {"status": reply.status, "errorCode": code,
+                                    "message": message}
             except StoppedError:
                 record.attempts -= 1  # it never went out
                 self.hold(record)
@@ -270,9 +279,11 @@ class Sender:
                 if verdict is Verdict.OK:
                     await self.leave_unknown(record)
                     return
-            step = decide(verdict, record.attempts,
-                          retry_after=0.0 if reply.status == 429 else None, rules=self._rules,
-                          rng=self._rng)
+            # an answer that holds the budget back (429, 503 with Retry-After) is waited for
+            # there, not here
+            held = holds_back(reply.status, reply.headers.get("Retry-After"))
+            step = decide(verdict, record.attempts, retry_after=0.0 if held else None,
+                          rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
                 try:
                     answer = reply.json()
@@ -303,13 +314,25 @@ class Sender:
                 await unless_stopped(self.stopping, self.sleep, step.delay)  # a stop cuts it
 
     async def gave_up_absent(self, record: ChunkRecord, reply: Reply | None) -> bool:
-        """After a lost answer proved absent, the chunk is a plain retry: True when the
-        policy says the attempts ran out (and the chunk has failed)."""
-        if decide(Verdict.RETRY, record.attempts, rules=self._rules).action \
+        """After a lost answer proved absent, the chunk is a plain retry (certain-safe: the
+        next ambiguity starts its own window): True when the policy says the attempts or the
+        chunk's time (``retry.chunk_deadline``) ran out, and the chunk has failed."""
+        elapsed = self.clock() - self._first_sent.get(record.number, self.clock())
+        if decide(Verdict.RETRY, record.attempts, elapsed, rules=self._absent_rules).action \
                 is not Action.GIVE_UP:
             return False
-        proved = self.run.on_ambiguous == "reconcile"
-        await self.fail(record, reply, Reason.PROVED_ABSENT if proved else Reason.GAVE_UP)
+        self._first_sent.pop(record.number, None)
+        if self.run.on_ambiguous != "reconcile":
+            await self.fail(record, reply, Reason.GAVE_UP)
+            return True
+        deadline = self._absent_rules.deadline
+        why = f"{deadline:g} s passed (retry.chunk_deadline)" if deadline is not None and \
+            elapsed >= deadline else f"{record.attempts} attempts were made (retry.max_attempts)"
+        await self.fail(record, reply, Reason.PROVED_ABSENT,
+                        note=f"not sent: none of its {record.attempts} requests created a "
+                             "batch (each answer was lost or a 5xx, and each was proved absent "
+                             f"on the server) and {why}; a2p send --resume JOURNAL sends it "
+                             "again")
         return True
 
     def hold(self, record: ChunkRecord) -> None:
@@ -354,14 +377,15 @@ class Sender:
                            "read; check this range on RingCentral before sending it again")
         await self.recorder.failed(record)
 
-    async def fail(self, record: ChunkRecord, reply: Reply | None, reason: Reason) -> None:
+    async def fail(self, record: ChunkRecord, reply: Reply | None, reason: Reason,
+                   note: str | None = None) -> None:
         if reply is not None and reply.status:
             code, message = error_of(reply)
             record.error = {"status": reply.status, "errorCode": code, "message": message}
         if reason is not Reason.REFUSED and record.error is not None:
             record.error["message"] = (f"gave up after {record.attempts} attempts: "
                                        f"{record.error.get('message', '')}")
-        self.recorder.move(record, lifecycle.FAILED, reason)
+        self.recorder.move(record, lifecycle.FAILED, reason, note)
         await self.recorder.failed(record)
 
     async def split(self, chunk: Chunk, record: ChunkRecord) -> None:

@@ -160,8 +160,9 @@ class FakeA2P:
                                     "batchId": batch_id} for m in body["messages"]]
         return {**batch}
 
-    def lost(self, error: BaseException) -> Handler:
-        """A POST that creates its batch and then loses the answer."""
+    def lost(self, error: Answer) -> Handler:
+        """A POST that creates its batch and then loses the answer (an exception), or
+        answers something else (a 5xx from the gateway in front)."""
         def handle(request: Request) -> Answer:
             self.make(request.json())
             return error

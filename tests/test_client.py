@@ -276,3 +276,26 @@ async def test_after_a_failed_renewal_waiters_fail_at_once_and_a_later_request_h
     assert len(transport.sent("POST", "/restapi/oauth/token")) == calls
     clock.advance(5.0)
     assert await api.get_json("/batches") == {"records": [], "paging": {}}
+
+
+async def test_a_503_retry_after_holds_the_budget_back_like_a_429() -> None:
+    """A 503 saying Retry-After: 7 holds the Light group for 7 s; the retry adds no
+    backoff of its own. Without the header it is an ordinary backoff."""
+    clock = FakeClock()
+    api, _ = client_on(scripted(reply(503, Retry_After="7"), reply(200, {})), clock,
+                       backoff_initial=0.001)
+    assert await api.get_json("/batches") == {}
+    assert clock.slept == [pytest.approx(7.0, abs=0.01)]
+    assert api.throttled == 0  # not a rate limit: only 429s are counted as throttled
+
+
+async def test_a_503_on_a_batch_post_holds_the_budget_for_what_follows() -> None:
+    """The POST's 503 comes back to the sender as it is, and the next request of the group
+    waits out its Retry-After."""
+    clock = FakeClock()
+    api, transport = client_on(scripted(reply(503, Retry_After="9"), reply(200, {})), clock)
+    start = clock.now
+    assert (await api.post_batch(b"{}")).status == 503
+    assert len(transport.sent("POST", "/batches")) == 1
+    await api.get_json("/batches")
+    assert clock.now - start >= 9.0

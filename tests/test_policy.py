@@ -15,18 +15,21 @@ from engine.policy import (
     Renew,
     Rules,
     Verdict,
+    asked_wait,
     classify,
     credentials_refused,
     decide,
+    holds_back,
     renewal,
     resendable,
     unanswered,
 )
 
 
-@pytest.mark.parametrize("status", [500, 502, 504, 599])
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
 def test_server_errors_are_ambiguous_for_a_batch_post_and_retried_for_a_get(status: int) -> None:
-    """A 5xx may follow a created batch, so a POST is reconciled; a GET is just repeated."""
+    """A 5xx (503 included: a gateway may answer it after the backend created the batch)
+    may follow a created batch, so a POST is reconciled; a GET is just repeated."""
     assert classify(status, Kind.CREATE) is Verdict.AMBIGUOUS
     assert decide(classify(status, Kind.CREATE), 1).action is Action.RECONCILE
     assert classify(status, Kind.READ) is Verdict.RETRY
@@ -34,10 +37,23 @@ def test_server_errors_are_ambiguous_for_a_batch_post_and_retried_for_a_get(stat
 
 
 def test_each_status_means_what_the_api_documents_for_a_batch_post() -> None:
-    """201 done, 429/503 retried, 401 refreshed, 413 split, any other 4xx refused."""
+    """201 done, 429 retried, 401 refreshed, 413 split, any other 4xx refused, 503
+    reconciled: only the answers that say nothing was processed are certain."""
     assert [classify(s) for s in (201, 429, 503, 401, 413, 400, 404)] == [
-        Verdict.OK, Verdict.RETRY, Verdict.RETRY, Verdict.REFRESH, Verdict.SPLIT,
+        Verdict.OK, Verdict.RETRY, Verdict.AMBIGUOUS, Verdict.REFRESH, Verdict.SPLIT,
         Verdict.FAIL, Verdict.FAIL]
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (429, "7", 7.0), (429, None, 60.0),   # RingCentral: 60 s when the header is absent
+    (503, "7", 7.0), (503, None, None),   # a 503 holds the budget only when it says how long
+    (500, "7", None), (502, "7", None), (504, "7", None), (200, "7", None),
+])
+def test_which_answers_hold_the_rate_budget_back(status: int, header: str | None,
+                                                 wait: float | None) -> None:
+    """A 429's and a 503's Retry-After hold the group back; no other answer does."""
+    assert asked_wait(status, header, 60.0) == wait
+    assert holds_back(status, header) is (wait is not None)
 
 
 def test_token_calls_retry_a_failing_or_limited_endpoint_and_not_a_refusal() -> None:
@@ -110,13 +126,16 @@ def test_a_401_is_refreshed_once_then_refused() -> None:
 @pytest.mark.parametrize(("status", "code", "proved", "expected"), [
     (None, NOT_SENT, False, True),      # no connection: never went out
     (429, "CMN-429", False, True),      # the server says it did nothing
-    (503, "CMN-503", False, True),
-    (500, "HTTP-500", False, False),    # may have been created: not without proof
+    (401, "OAU-128", False, True),      # not processed: a 401 comes before the service
+    (503, "CMN-211", False, False),     # may have been created: not without proof
+    (500, "HTTP-500", False, False),
     (502, "HTTP-502", True, True),      # proved absent by reconciliation
+    (503, "HTTP-503", True, True),
     (None, NO_ANSWER, False, False),
     (None, NO_ANSWER, True, True),
+    (None, None, True, True),           # the proof decides, not the presence of a status
+    (None, None, False, False),
     (400, "CMN-101", False, False),     # refused for its content
-    (401, "OAU-128", False, True),      # a 401 was never processed
 ])
 def test_a_resumed_run_resends_a_failed_chunk_only_when_it_was_certainly_not_sent(
         status: int | None, code: str, proved: bool, expected: bool) -> None:

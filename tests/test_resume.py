@@ -54,14 +54,14 @@ def test_accepted_and_refused_chunks_are_skipped_and_in_flight_ones_reconciled(
 
 
 def test_a_chunk_certainly_not_sent_is_read_again_from_its_offset(tmp_path: Path) -> None:
-    """No connection (NOT-SENT) or a 503: the policy says resend, so it is planned again and
+    """No connection (NOT-SENT) or a 429: the policy says resend, so it is planned again and
     the input is read from where it began."""
     path = journal_of(tmp_path,
                       record(1, 0, 9, lifecycle.ACCEPTED, batch_id="b1"),
                       record(2, 10, 19, lifecycle.FAILED, reason=Reason.GAVE_UP,
                              error={"errorCode": NOT_SENT, "message": "down"}),
                       record(3, 20, 29, lifecycle.FAILED, reason=Reason.GAVE_UP,
-                             error={"status": 503, "errorCode": "CMN-503", "message": "x"}))
+                             error={"status": 429, "errorCode": "CMN-301", "message": "x"}))
     plan = restore(read_journal(path), Aggregator())
     assert plan.skip == [(0, 9)]
     assert plan.read_from is not None
@@ -71,15 +71,24 @@ def test_a_chunk_certainly_not_sent_is_read_again_from_its_offset(tmp_path: Path
 
 def test_a_5xx_on_a_post_is_resent_only_after_reconciliation_proved_it_absent(
         tmp_path: Path) -> None:
-    """A 502 may have created the batch: without proof it stays failed and skipped."""
+    """A 502 or 503 may have created the batch: without proof it stays failed and skipped;
+    with the proof journaled (reason proved-absent) it is sent again, whatever its last
+    answer was or even with none recorded."""
     unproven = record(1, 0, 9, lifecycle.FAILED, reason=Reason.GAVE_UP,
                       error={"status": 502, "errorCode": "HTTP-502", "message": "x"})
-    proven = record(2, 10, 19, lifecycle.FAILED, reason=Reason.PROVED_ABSENT,
+    unproven_503 = record(2, 10, 19, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                          error={"status": 503, "errorCode": "CMN-211", "message": "x"})
+    proven = record(3, 20, 29, lifecycle.FAILED, reason=Reason.PROVED_ABSENT,
                     error={"errorCode": NO_ANSWER, "message": "x"})
-    plan = restore(read_journal(journal_of(tmp_path, unproven, proven)), Aggregator())
-    assert plan.skip == [(0, 9)]
+    proven_503 = record(4, 30, 39, lifecycle.FAILED, reason=Reason.PROVED_ABSENT,
+                        error={"status": 503, "errorCode": "HTTP-503", "message": "x"})
+    proven_bare = record(5, 40, 49, lifecycle.FAILED, reason=Reason.PROVED_ABSENT)
+    plan = restore(read_journal(journal_of(tmp_path, unproven, unproven_503, proven,
+                                           proven_503, proven_bare)), Aggregator())
+    assert plan.skip == [(0, 9), (10, 19)]
+    assert sorted(plan.records) == [1, 2]  # the proven ones are planned again
     assert plan.read_from is not None
-    assert plan.read_from["chunk"] == 2
+    assert plan.read_from["chunk"] == 3
 
 
 def test_an_unknown_left_by_a_failed_reconciliation_is_looked_for_again(

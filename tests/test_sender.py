@@ -19,6 +19,7 @@ from engine.reader import Block
 from engine.recorder import Recorder
 from engine.resume import retryable
 from engine.sender import RunSettings, Sender
+from engine.transport import Reply
 from tests.fakes import (
     CREDENTIALS,
     SENDER,
@@ -66,17 +67,83 @@ class Harness:
         return len(self.transport.sent("POST", "/batches"))
 
 
-async def test_a_503_is_retried_after_a_backoff_and_then_accepted() -> None:
-    """503 means not processed: one backoff, a second POST, one batch."""
-    h = Harness(FakeA2P(posts=[reply(503)]))
+async def test_a_429_is_retried_after_the_budget_wait_and_then_accepted() -> None:
+    """429 means not processed: the budget waits out Retry-After, a second POST, one batch."""
+    h = Harness(FakeA2P(posts=[reply(429, Retry_After="7")]))
     await h.send()
     record = h.recorder.records[1]
     assert record.state == lifecycle.ACCEPTED
     assert record.attempts == 2
     assert h.posts() == 2
     assert len(h.server.batches) == 1
-    assert len(h.clock.slept) == 1
     assert [type(e) for e in h.events] == [ChunkSubmitted]
+
+
+HTML_503 = Reply(503, {"Content-Type": "text/html"},
+                 b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>")
+
+
+@pytest.mark.parametrize("answer", [
+    reply(503, {"errorCode": "CMN-211", "message": "Service unavailable"}),
+    reply(503, {"errorCode": "CMN-211", "message": "Service unavailable"}, Retry_After="3"),
+    HTML_503, reply(502), reply(500), reply(504)], ids=["json", "retry-after", "html", "502",
+                                                        "500", "504"])
+async def test_a_5xx_answered_after_the_batch_was_created_is_adopted_not_resent(
+        answer: Reply) -> None:
+    """A gateway answers 5xx (503 too) after its backend created the batch: one POST, the
+    batch adopted, nobody texted twice."""
+    server = FakeA2P()
+    server.posts.append(server.lost(answer))
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 1
+    assert len(server.batches) == 1
+
+
+async def test_a_503_that_created_nothing_costs_one_window_then_is_resent_once() -> None:
+    """Proved absent over the settle window, then sent again: one batch, two POSTs."""
+    h = Harness(FakeA2P(posts=[reply(503, {"errorCode": "CMN-211", "message": "down"})]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+    assert len(h.server.batches) == 1
+    assert h.clock.now - 1_790_000_000.0 >= 5.0  # the settle window passed on the clock
+
+
+async def test_a_503_retry_after_holds_the_budget_back_while_it_is_reconciled() -> None:
+    """Retry-After: 30 on a 503: no request of the Light group (the reconciliation's
+    listings, the resend) goes out before 30 s have passed."""
+    start = 1_790_000_000.0
+    h = Harness(FakeA2P(posts=[reply(503, Retry_After="30")]), chunk_deadline=100.0)
+    await h.send()
+    posted = h.transport.sent("POST", "/batches")
+    later = h.transport.requests[h.transport.requests.index(posted[0]) + 1:]
+    assert later  # the listings and the second POST
+    assert h.clock.now - start >= 30.0
+    assert h.recorder.records[1].state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+
+
+async def test_answers_that_keep_proving_absent_end_at_the_chunk_deadline() -> None:
+    """Every POST answered 503 and nothing created: each ambiguity gets its own window, and
+    once chunk_deadline has passed the chunk is failed proved-absent, with its status, and
+    a resume would send it again; not max_attempts windows."""
+    from engine.resume import retryable
+
+    h = Harness(FakeA2P(posts=[reply(503)] * 10), chunk_deadline=10.0)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.FAILED, Reason.PROVED_ABSENT)
+    assert h.posts() == 2  # windows at 0-5 s and 5-10 s; max_attempts (6) not reached
+    assert h.server.batches == {}
+    assert record.error is not None
+    assert record.error["status"] == 503
+    assert "chunk_deadline" in (record.note or "")
+    assert retryable(record.to_json())
+    assert isinstance(h.events[-1], ChunkFailed)
 
 
 async def test_a_refused_chunk_fails_at_once_with_the_servers_code() -> None:

@@ -68,6 +68,13 @@ class Simulator:
         self.burst_left = 0
         self.token_errors_left = faults.token_error_count
         self.token_uses: Counter[str] = Counter()
+        self.faults_set_at = self.clock()
+
+    def in_outage(self) -> bool:
+        """The outage fault is on and has not healed yet."""
+        faults = self.faults
+        return faults.outage_status > 0 and (
+            faults.outage_for <= 0 or self.clock() - self.faults_set_at < faults.outage_for)
 
     def chance(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
@@ -116,6 +123,29 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def error_response(status: int, code: str, message: str, parameter: str | None = None
                    ) -> web.Response:
     return json_response(error_body(code, message, parameter), status)
+
+
+GATEWAY_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+                "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                "</body>\r\n</html>\r\n")
+GATEWAY_REASONS = {500: "Internal Server Error", 502: "Bad Gateway",
+                   503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+def gateway_error(sim: Simulator, status: int) -> web.Response:
+    """A 5xx as the gateway in front of the service gives it: RingCentral's JSON error, or a
+    load balancer's HTML page (``gateway_html_rate`` of them), with Retry-After when
+    configured."""
+    faults = sim.faults
+    headers = {"Retry-After": str(faults.gateway_retry_after)} \
+        if faults.gateway_retry_after else None
+    if sim.chance(faults.gateway_html_rate):
+        page = GATEWAY_PAGE.format(status=status,
+                                   reason=GATEWAY_REASONS.get(status, "Server Error"))
+        return web.Response(text=page, status=status, headers=headers,
+                            content_type="text/html")
+    code = "CMN-203" if status == 500 else "CMN-211"
+    return json_response(error_body(code, "Service temporarily unavailable"), status, headers)
 
 
 def drop_connection(request: web.Request) -> web.Response:
@@ -343,6 +373,9 @@ async def create_batch(request: web.Request) -> web.Response:
     del raw
     now = sim.now()
     in_scope = _in_fault_scope(request, sim.faults)
+    if in_scope and sim.in_outage():  # the gateway answers; the backend never sees it
+        sim.stats["outage"] += 1
+        return gateway_error(sim, sim.faults.outage_status)
     if in_scope and sim.chance(sim.faults.late_create_rate):
         return _create_late(request, sim, body)
     try:
@@ -354,6 +387,12 @@ async def create_batch(request: web.Request) -> web.Response:
     if in_scope and sim.chance(sim.faults.accept_drop_rate):
         sim.stats["accept_drop"] += 1
         return drop_connection(request)
+    if in_scope and sim.chance(sim.faults.error_after_create_rate):
+        sim.stats["error_after_create"] += 1
+        return gateway_error(sim, sim.rng.choice(sim.faults.error_after_create_statuses))
+    if in_scope and sim.chance(sim.faults.hold_answer_rate):
+        sim.stats["held_answer"] += 1
+        await sim.sleep(sim.faults.hold_answer)  # the client may have stopped waiting
     return json_response(batch_view(batch, now, sim.settings.price_per_segment, rejected), 201)
 
 

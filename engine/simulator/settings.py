@@ -84,6 +84,19 @@ class FaultSettings:
     # up to this many seconds after it was processed (a seeded share of it each), in the
     # order it appeared there
     store_lag: float = 0.0
+    # A 5xx (503 too) answered by the gateway after the backend created the batch:
+    error_after_create_rate: float = 0.0
+    error_after_create_statuses: tuple[int, ...] = (503,)
+    # How those gateway 5xx look (and the outage's): the share given as a load balancer's
+    # HTML page instead of a JSON error body; a Retry-After of this many seconds (0: none)
+    gateway_html_rate: float = 0.0
+    gateway_retry_after: int = field(default=0, metadata=_limits(0, 3600))
+    # An answer held past the client's timeout: the batch created at once, the 201 later:
+    hold_answer_rate: float = 0.0
+    hold_answer: float = 0.0        # seconds the answer is held back
+    # An outage: every batch POST answered this 5xx, nothing created, until it heals:
+    outage_status: int = field(default=0, metadata=_limits(0, 599))  # 0: off
+    outage_for: float = 0.0         # seconds after the faults were set; 0: until PUT /_sim/faults
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see the README.

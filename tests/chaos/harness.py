@@ -35,6 +35,8 @@ backoff_initial = 0.2
 backoff_max = 1.0
 reconcile_window = 2.5
 store_window = 10.0
+chunk_deadline = 5.0
+request_timeout = 4.0
 [simulator]
 senders = ["+16505550100"]
 messages_per_second = 300.0
@@ -66,7 +68,16 @@ FAULTS = [
     {"accept_drop_rate": 0.3, "answer_piece": 64, "answer_pause": 0.0005},
     # a message store that lags Completed (issue 18): rejections only from a complete store
     {"accept_drop_rate": 0.3, "store_lag": 2.0, "scope": "send"},
+    # A gateway's 5xx after the batch was created, and answers held past the timeout (18):
+    {"error_after_create_rate": 0.3, "error_after_create_statuses": [500, 502, 503, 503, 504],
+     "gateway_html_rate": 0.5, "gateway_retry_after": 1, "hold_answer_rate": 0.2,
+     "hold_answer": 5.0, "scope": "send"},
+    # An outage: every batch POST a 503 that created nothing, until the harness heals it
+    # after the run ends (its chunks failed proved-absent); then one --resume sends them.
+    {"outage_status": 503, "scope": "send"},
 ]
+# What the simulator counts when it loses an answer or creates nothing (GET /_sim/stats).
+LOST_ANSWERS = ("late_create", "accept_drop", "error_after_create", "held_answer", "outage")
 # Tokens revoked every two requests with half the refreshes refused (issue 18): workers meet
 # 401s in quick succession and the JWT is presented again; no chunk may fail for it.
 TOKEN_MODES = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]
@@ -79,6 +90,7 @@ class Outcome:
     faults: str
     kills: int = 0
     runs: int = 0
+    healed: bool = False  # the faults were turned off and the run resumed once more
     duplicates: int = 0
     losses: int = 0
     unknown: int = 0
@@ -187,6 +199,12 @@ def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3,
                 outcome.stages.append(kill[0] if kill else "")
             elif status not in (0, 1):
                 outcome.problems.append(f"run ended with exit {status}")
+        if _failed(work):  # chunks proved absent and left for --resume: heal, resume once
+            put_faults(sim.url, {"seed": seed})
+            outcome.healed, outcome.runs = True, outcome.runs + 1
+            status = attempt(sim, work, None)
+            if status != 0:
+                outcome.problems.append(f"the resume after healing ended with exit {status}")
         entries = ledger(sim.url)
         stats = sim.stats()
     finally:
@@ -196,8 +214,19 @@ def scenario(seed: int, work: Path, recipients: int = 1500, max_kills: int = 3,
     outcome.met.update({k: int(v) for k, v in responses.items() if k not in ("200", "201")})
     _judge(outcome, orjson.loads((work / "report.json").read_bytes()), entries, numbers,
            local, server)
+    if outcome.healed and _failed(work):
+        outcome.problems.append(f"{_failed(work)} chunks still failed after the fault healed "
+                                "and one --resume")
     _search_secrets(outcome, work)
     return outcome
+
+
+def _failed(work: Path) -> int:
+    """Chunks the run's report leaves failed."""
+    path = work / "report.json"
+    if not path.exists():
+        return 0
+    return sum(b["status"] == "failed" for b in orjson.loads(path.read_bytes())["batches"])
 
 
 def _search_secrets(outcome: Outcome, work: Path) -> None:
@@ -276,7 +305,7 @@ def table(outcomes: list[Outcome]) -> str:
             f"{'unknown':>7}  {'killed at':<26} faults met"]
     for o in outcomes:
         met = ", ".join(f"{k}:{v}" for k, v in sorted(o.met.items()))
-        stages = ",".join(o.stages)
+        stages = ",".join(o.stages + (["healed"] if o.healed else []))
         rows.append(f"{o.seed:>5} {o.faults[:52]:<52} {o.runs:>4} {o.kills:>5} "
                     f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {stages[:26]:<26} {met}")
     stages = Counter(stage for o in outcomes for stage in o.stages)

@@ -103,9 +103,23 @@ SOAK_MODES: list[Mode] = [
          met=("token_error",)),
     # a message store that lags Completed (within the profile's store_window of 10 s)
     Mode("store-lag", lambda r: {"store_lag": r.uniform(0.5, 2.5)}),
+    # A gateway's 5xx after the batch was created, JSON or HTML, maybe with Retry-After:
+    Mode("5xx-after-create", lambda r: {
+        "error_after_create_rate": r.uniform(0.05, 0.3),
+        "error_after_create_statuses": r.choice([[503], [500, 502, 503, 504]]),
+        "gateway_html_rate": r.choice([0.0, 0.5, 1.0]), "gateway_retry_after": r.choice([0, 1])},
+         send_only=True, met=("error_after_create",)),
+    # The 201 held past the client's timeout (the soak profile's request_timeout is 4 s):
+    Mode("held-answer", lambda r: {"hold_answer_rate": r.uniform(0.05, 0.2),
+                                   "hold_answer": 5.0}, send_only=True, met=("held_answer",)),
+    # Every batch POST a 5xx that created nothing until the heal: chunks fail proved-absent
+    # and the final --resume sends them.
+    Mode("outage", lambda r: {"outage_status": r.choice([500, 502, 503, 504]),
+                              "gateway_html_rate": r.choice([0.0, 1.0])}, send_only=True,
+         met=("outage",)),
 ]
 # Modes that lose answers: the listing modes only matter beside one of these.
-LOSING = ("5xx", "reset", "accept-drop", "late-create")
+LOSING = ("5xx", "reset", "accept-drop", "late-create", "5xx-after-create", "held-answer")
 FINAL_TIMEOUT = 120.0
 # The chaos profile, processing ten times faster and polled often: a seed's time goes to
 # faults, kills and settle windows, not to waiting for the simulator to work through a list.

@@ -29,7 +29,15 @@ MODES: dict[str, dict[str, Any]] = {
                                          "other_campaigns": 2},
     "answers in 64-byte pieces": {"accept_drop_rate": 0.2, "answer_piece": 64,
                                   "answer_pause": 0.0005},
+    # a gateway's 5xx after its backend created the batch (issue 18)
+    "503 after creation, JSON with Retry-After": {
+        "error_after_create_rate": 0.3, "error_after_create_statuses": (503,),
+        "gateway_retry_after": 1},
+    "5xx after creation, a load balancer's HTML": {
+        "error_after_create_rate": 0.3, "error_after_create_statuses": (500, 502, 503, 504),
+        "gateway_html_rate": 1.0},
 }
+LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -49,7 +57,7 @@ async def test_each_lost_answer_mode_ends_exactly_once(start: Start, mode: str) 
     assert report["totals"]["unknownChunks"] == 0
     assert report["status"] == "completed"
     assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server
-    lost = sum(running.simulator.stats[k] for k in ("late_create", "accept_drop"))
+    lost = sum(running.simulator.stats[k] for k in LOST)
     assert lost > 0  # the fault really happened
     assert report["totals"]["adoptedChunks"] > 0
 
@@ -277,4 +285,36 @@ async def test_resume_does_not_adopt_a_smoke_test_sent_before_the_chunk(
                                preflight=False, wait="accepted")
     assert not any(b["adopted"] for b in report["batches"])
     assert Counter(ledger_numbers(running)) == Counter([numbers[0], *numbers])
+    assert report["status"] == "completed"
+
+
+async def test_every_post_answered_503_after_creation_texts_each_recipient_once(
+    start: Start
+) -> None:
+    """Every batch POST created its batch and was answered 503 (a gateway in front): no chunk
+    is sent twice, every one is adopted, and nothing is left unknown."""
+    faults = FaultSettings(scope="send", error_after_create_rate=1.0,
+                           error_after_create_statuses=(503,), gateway_html_rate=1.0)
+    running, settings = await start(faults=faults)
+    numbers = [f"+1415555{i:04d}" for i in range(200)]
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000)
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["totals"]["adoptedChunks"] == len(report["batches"]) > 1
+    assert [b["attempts"] for b in report["batches"]] == [1] * len(report["batches"])
+    assert report["status"] == "completed"
+
+
+async def test_an_answer_held_past_the_timeout_is_adopted_not_resent(start: Start) -> None:
+    """The 201 comes after the client stopped waiting: the batch is found and adopted."""
+    faults = FaultSettings(seed=3, scope="send", hold_answer_rate=0.5, hold_answer=3.0)
+    running, settings = await start(faults=faults)
+    settings = replace(settings, retry=replace(settings.retry, request_timeout=0.5,
+                                               reconcile_window=1.0))
+    numbers = [f"+1415555{i:04d}" for i in range(200)]
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000)
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert running.simulator.stats["held_answer"] > 0
+    assert report["totals"]["adoptedChunks"] > 0
     assert report["status"] == "completed"

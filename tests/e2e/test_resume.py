@@ -145,8 +145,9 @@ async def test_resume_refuses_another_sender_or_text(start: Start, tmp_path: Pat
 
 async def test_chunks_that_gave_up_on_the_network_are_sent_on_resume(start: Start,
                                                                       tmp_path: Path) -> None:
-    """The server failing (503) until retries ran out: those chunks are not final; resuming
-    once it is back sends them, each exactly once."""
+    """The server failing (a 503 on every POST, creating nothing) until the attempts ran out:
+    those chunks were proved absent, so they are not final; resuming once it is back sends
+    them, each exactly once."""
     from dataclasses import replace
 
     from engine.simulator import FaultSettings
@@ -247,3 +248,41 @@ async def test_a_resumed_chunk_spanning_an_accepted_one_is_rebuilt_without_it(
     expected = [n for e in held for n in numbers[e["firstIndex"]:e["lastIndex"] + 1]]
     assert sorted(ledger_numbers(running)) == sorted(expected)  # chunks 2 and 4, once each
     assert report["status"] == "completed"
+
+
+async def test_chunks_failed_proved_absent_in_an_outage_are_sent_once_after_it_heals(
+    start: Start, tmp_path: Path
+) -> None:
+    """Every batch POST answered 503 and nothing created: each chunk is reconciled, proved
+    absent, and failed at its chunk deadline; outcomes lists its recipients as not-sent and
+    retryable; once the outage heals, one --resume texts every valid recipient exactly once
+    and outcomes lists none of them as not-sent any more."""
+    from dataclasses import replace
+
+    from engine.simulator import FaultSettings
+
+    running, settings = await start(faults=FaultSettings(outage_status=503, scope="send",
+                                                         gateway_retry_after=0))
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=0.2,
+                                               chunk_deadline=0.5))
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 300)
+    first = await send(path, settings, journal=journal)
+    assert first["status"] == "failed"
+    assert {(b["status"], b["reason"]) for b in first["batches"]} == \
+        {("failed", "proved-absent")}
+    assert all(b["attempts"] < settings.retry.max_attempts for b in first["batches"])
+    assert ledger_numbers(running) == []
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    unsent = [r for r in rows if r.position not in local]
+    assert {(r.outcome, r.retryable) for r in unsent} == {("not-sent", True)}
+    assert len(unsent) == len(numbers) - len(local)
+    running.simulator.set_faults(FaultSettings())  # the outage heals
+    report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server)
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    assert len(rows) == len(numbers)
+    assert not [r for r in rows if r.outcome == "not-sent" or (r.retryable and
+                r.outcome not in ("delivery-failed", "sending-failed"))]  # all texted once

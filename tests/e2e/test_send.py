@@ -104,8 +104,9 @@ async def test_steady_run_under_the_limit_meets_no_429(start: Start) -> None:
     assert report["status"] == "completed"
 
 
-async def test_503_is_retried_and_sent_once(start: Start) -> None:
-    """503 means not processed: the chunk is retried with backoff and lands once."""
+async def test_503_that_created_nothing_is_reconciled_then_sent_once(start: Start) -> None:
+    """A 503 may follow a created batch: the chunk is reconciled, proved absent, sent
+    again, and lands once."""
     faults = FaultSettings(seed=5, error_rate=0.5, error_statuses=(503,), scope="send")
     running, settings = await start(faults=faults)
     items, local, server = recipients(500, seed=6)

@@ -253,3 +253,79 @@ async def test_a_lagging_store_lists_a_completed_batch_gradually_and_pages_stay_
     late = [m["to"][0] for m in listed["records"]]
     assert sorted(late) == sent
     assert late[:len(early)] == early
+
+
+# 5xx after creation, held answers, outages that heal (issue 18) ---------------------------------
+
+async def post_answer(http: aiohttp.ClientSession, running: RunningSimulator,
+                      token: dict[str, Any]) -> tuple[int, str, dict[str, str]]:
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    async with http.post(a2p_url(running, "/batches"), data=BODY, headers=headers) as r:
+        return r.status, await r.text(), dict(r.headers)
+
+
+@pytest.mark.parametrize("html", [False, True])
+async def test_a_5xx_after_creation_is_answered_once_the_batch_exists(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, html: bool
+) -> None:
+    """503 (JSON or a load balancer's HTML page, with Retry-After), and the ledger already
+    holds the message: the answer says failure, the batch exists."""
+    running = await make_simulator(faults=FaultSettings(
+        error_after_create_rate=1.0, error_after_create_statuses=(503,),
+        gateway_html_rate=float(html), gateway_retry_after=7, scope="send"))
+    token = await login(http, running.url)
+    status, body, headers = await post_answer(http, running, token)
+    assert status == 503
+    assert headers["Retry-After"] == "7"
+    if html:
+        assert headers["Content-Type"].startswith("text/html")
+        assert "<h1>503 Service Temporarily Unavailable</h1>" in body
+    else:
+        assert orjson.loads(body)["errorCode"] == "CMN-211"
+    assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
+    assert running.simulator.stats["error_after_create"] == 1
+
+
+async def test_an_answer_held_past_the_clients_timeout_still_created_the_batch(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession
+) -> None:
+    """The client gives up waiting; the batch was created before the answer was held."""
+    running = await make_simulator(faults=FaultSettings(hold_answer_rate=1.0, hold_answer=30.0,
+                                                        scope="send"))
+    token = await login(http, running.url)
+    with pytest.raises(TimeoutError):
+        async with http.post(a2p_url(running, "/batches"), data=BODY,
+                             headers={**bearer(token), "Content-Type": "application/json"},
+                             timeout=aiohttp.ClientTimeout(total=0.3)) as response:
+            await response.read()
+    assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
+    assert running.simulator.stats["held_answer"] == 1
+
+
+async def test_an_outage_creates_nothing_until_it_heals_after_its_time(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """Every batch POST gets the outage's 5xx and nothing is created; after outage_for
+    seconds the same POST creates its batch."""
+    running = await make_simulator(faults=FaultSettings(outage_status=503, outage_for=60.0,
+                                                        gateway_html_rate=1.0))
+    token = await login(http, running.url)
+    assert [await post_batch(http, running, token) for _ in range(3)] == [503] * 3
+    assert running.simulator.store.accepted_count() == 0
+    clock.advance(60.0)
+    assert await post_batch(http, running, token) == 201
+    assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
+
+
+async def test_an_outage_without_a_time_heals_through_the_control_endpoint(
+    make_simulator: MakeSimulator, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    """outage_for 0: down until PUT /_sim/faults turns it off, however long that takes."""
+    running = await make_simulator(faults=FaultSettings(outage_status=502))
+    token = await login(http, running.url)
+    clock.advance(3000.0)  # long after, within the token's hour
+    assert await post_batch(http, running, token) == 502
+    async with http.put(f"{running.url}/_sim/faults", json={}) as response:
+        assert response.status == 200
+    assert await post_batch(http, running, token) == 201
+    assert running.simulator.stats["outage"] == 1
