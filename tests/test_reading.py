@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import reader
 from engine.errors import BadRecordError, InputError, UsageError
-from engine.reader import (
+from engine.reading import lines as reader
+from engine.reading.lines import (
     BLOCK_SIZE,
     MAX_TEXT,
     Block,

@@ -32,9 +32,9 @@ from typing import Any, cast, overload
 
 import orjson
 
-from engine import phone, templates
 from engine import rejections as codes
 from engine.errors import BadRecordError, InputError, UsageError
+from engine.reading import phone, templates
 from engine.rejections import Rejection
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
