@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.errors import AuthError, EngineError, UsageError
+from engine.reading import FORMATS
 from engine.reading.segments import DEFAULT_PRICE
 
 # Only what --help and argument errors need is imported up here: aiohttp, anyio and the
@@ -29,11 +30,10 @@ if TYPE_CHECKING:
 
     from engine.plan import Plan
     from engine.progress import Progress
-    from engine.reading.lines import ReadOptions
+    from engine.reading import ReadOptions
     from engine.simulator.settings import SimulatorSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-FORMATS = ("csv", "jsonl", "lines")  # engine.reading.lines.FORMATS, without importing the reader
 EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
               "are results, not failures); 1 some batches failed or are unknown, or the "
               "server could not be reached; 2 usage or configuration error (bad option, "
@@ -477,7 +477,7 @@ async def _simulate(args: argparse.Namespace) -> int:
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
-    from engine.reading.lines import ReadOptions
+    from engine.reading import ReadOptions
 
     return ReadOptions(
         source="<stdin>" if args.input == "-" else args.input, format=args.format,
@@ -502,7 +502,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.config import check_campaign, load_settings
     from engine.inputs import open_input
     from engine.plan import make_plan
-    from engine.reading.lines import read_lines
+    from engine.reading import read_lines
     from engine.rejections import Aggregator
 
     check_campaign(args.sender, args.text, args.template)

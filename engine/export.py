@@ -49,7 +49,7 @@ from engine.outcomerows import (
     store_needed,
     wanted,
 )
-from engine.reading.lines import ReadOptions, StartAt, read_lines
+from engine.reading import ReadOptions, StartAt, read_lines
 from engine.rejections import Rejection
 from engine.transport import AiohttpTransport, Transport, page_of
 

@@ -38,7 +38,7 @@ from engine.outcomenames import (
     SENT_NO_RECEIPT,
     UNKNOWN,
 )
-from engine.reading.lines import Block
+from engine.reading import Block
 from engine.rejections import Rejection
 from engine.resume import retryable
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.chunker import chunk_blocks
+from engine.reading import Block
 from engine.reading import segments as seg
-from engine.reading.lines import Block
 from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 DEFAULT_PRICE = seg.DEFAULT_PRICE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.plan import make_plan
-from engine.reading.lines import ReadOptions, read_lines
+from engine.reading import ReadOptions, read_lines
 from engine.reading.segments import segment_count
 from engine.rejections import Aggregator
 

@@ -12,7 +12,7 @@ from engine.client import ApiClient
 from engine.errors import AmbiguousSendError, NotSentError
 from engine.events import ChunkFailed, ChunkSubmitted, Event
 from engine.lifecycle import Reason
-from engine.reading.lines import Block
+from engine.reading import Block
 from engine.recorder import Recorder
 from engine.sender import RunSettings, Sender
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, reply, settings

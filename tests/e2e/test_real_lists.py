@@ -13,7 +13,7 @@ import anyio
 import orjson
 
 import engine
-from engine.reading.lines import ReadOptions
+from engine.reading import ReadOptions
 from engine.reading.segments import is_gsm7, segment_count
 from engine.simulator import SimulatorThread
 from engine.simulator.settings import DEMO_CREDENTIALS
