@@ -19,7 +19,7 @@ from benchmarks.inputs import personal_texts
 from benchmarks.numbers import number
 from benchmarks.procstat import rss_bytes
 from engine.chunker import chunk_blocks
-from engine.reader import BLOCK_SIZE, Block
+from engine.reading import BLOCK_SIZE, Block
 
 SENDER = "+16505550100"
 TEXT = "Your table is ready. Reply STOP to opt out."

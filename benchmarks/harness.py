@@ -209,7 +209,7 @@ def _send_against_floor(suite: Suite, log: Callable[[str], None], work: Path, co
                         path: Path, shape: str, n: int
                         ) -> tuple[dict[str, Any], list[tuple[float, int]]]:
     from engine.chunker import chunk_blocks
-    from engine.reader import ReadOptions, read_lines
+    from engine.reading import ReadOptions, read_lines
 
     text = TEXT if shape == "broadcast" else None
     with path.open("rb") as handle:

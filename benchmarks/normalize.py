@@ -21,8 +21,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.numbers import number
-from engine import phone
-from engine.reader import ReadOptions, read_lines
+from engine.reading import ReadOptions, phone, read_lines
 
 BLOCK = 10_000  # the reader's bulk path checks numbers a block of lines at a time
 FORMATS = ("({}) {}-{}", "{}.{}.{}", "{}{}{}", "1-{}-{}-{}", "+1 {} {} {}", "1{}{}{}")

@@ -40,7 +40,7 @@ from engine.options import ON_AMBIGUOUS, WAITS, SendOptions
 from engine.preflight import Preflight, estimate_recipients, run_preflight
 from engine.preflight import Recipients as PreflightRecipients
 from engine.ratebudget import unless_stopped
-from engine.reader import ReadOptions
+from engine.reading import ReadOptions
 from engine.recorder import Emit, Recorder
 from engine.rejections import Rejection
 from engine.report import finish, now_iso

@@ -20,7 +20,7 @@ import orjson
 
 from engine.chunkindex import PositionIndex
 from engine.errors import RecordTooLargeError, UsageError
-from engine.reader import Block
+from engine.reading import Block
 
 _OPEN = '{"to":["'
 _TEXT = '"],"text":"'
@@ -120,7 +120,7 @@ class Chunker:
     is how many messages with texts of their own go into one ``orjson.dumps`` (see _WINDOW).
 
     >>> chunker = Chunker("+16505550100", "Hi", max_bytes=1000)
-    >>> from engine.reader import Block
+    >>> from engine.reading import Block
     >>> list(chunker.feed(Block(tos=["+14155550100"], positions=[0])))
     []
     >>> chunker.finish().body

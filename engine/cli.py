@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.errors import AuthError, EngineError, UsageError
-from engine.segments import DEFAULT_PRICE
+from engine.reading import FORMATS
+from engine.reading.segments import DEFAULT_PRICE
 
 # Only what --help and argument errors need is imported up here: aiohttp, anyio and the
 # reader load inside the commands that use them, so `a2p --help` starts in a blink.
@@ -29,11 +30,10 @@ if TYPE_CHECKING:
 
     from engine.plan import Plan
     from engine.progress import Progress
-    from engine.reader import ReadOptions
+    from engine.reading import ReadOptions
     from engine.simulator.settings import SimulatorSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-FORMATS = ("csv", "jsonl", "lines")  # engine.reader.FORMATS, without importing the reader
 EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (rejected recipients "
               "are results, not failures); 1 some batches failed or are unknown, or the "
               "server (its token endpoint included) could not be reached or kept failing; 2 "
@@ -485,7 +485,7 @@ async def _simulate(args: argparse.Namespace) -> int:
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
-    from engine.reader import ReadOptions
+    from engine.reading import ReadOptions
 
     return ReadOptions(
         source="<stdin>" if args.input == "-" else args.input, format=args.format,
@@ -510,7 +510,7 @@ def _plan(args: argparse.Namespace) -> int:
     from engine.config import check_campaign, load_settings
     from engine.inputs import open_input
     from engine.plan import make_plan
-    from engine.reader import read_lines
+    from engine.reading import read_lines
     from engine.rejections import Aggregator
 
     check_campaign(args.sender, args.text, args.template)
@@ -535,7 +535,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
                    show: int) -> str:
-    from engine.segments import estimate_cost
+    from engine.reading.segments import estimate_cost
 
     batches = f"{len(plan.chunks):,} batch" + ("es" if len(plan.chunks) != 1 else "")
     price = plan.price_per_segment

@@ -50,7 +50,7 @@ from engine.outcomerows import (
     store_needed,
     wanted,
 )
-from engine.reader import ReadOptions, StartAt, read_lines
+from engine.reading import ReadOptions, StartAt, read_lines
 from engine.rejections import Rejection
 from engine.transport import AiohttpTransport, Transport, page_of
 

@@ -19,7 +19,7 @@ import anyio
 
 from engine.config import Credentials, Settings
 from engine.errors import UsageError
-from engine.reader import ReadOptions
+from engine.reading import ReadOptions
 
 if TYPE_CHECKING:
     from engine.transport import Transport

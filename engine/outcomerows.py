@@ -41,7 +41,7 @@ from engine.outcomenames import (
     UNKNOWN,
 )
 from engine.policy import LOST_CODE
-from engine.reader import Block
+from engine.reading import Block
 from engine.rejections import Rejection
 from engine.resume import retryable
 from engine.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import segments as seg
 from engine.chunker import chunk_blocks
-from engine.reader import Block
+from engine.reading import Block
+from engine.reading import segments as seg
 from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 DEFAULT_PRICE = seg.DEFAULT_PRICE

@@ -29,8 +29,8 @@ BAD_UTF8 = "LCL-BAD-UTF8"
 BAD_JSON = "LCL-BAD-JSON"
 BAD_ITEM = "LCL-BAD-ITEM"
 DUPLICATE = "LCL-DUPLICATE"
-# The number check (engine/phone.py): a spreadsheet's 6.50555E+09, another country's number, a
-# +1 number in a range nobody can be texted in.
+# The number check (engine/reading/phone.py): a spreadsheet's 6.50555E+09, another country's
+# number, a +1 number in a range nobody can be texted in.
 EXCEL_NUMBER = "LCL-EXCEL-NUMBER"
 NOT_NORTH_AMERICAN = "LCL-NOT-NORTH-AMERICAN"
 UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"

@@ -16,7 +16,7 @@ from engine.inputs import input_identity
 from engine.journal import JournalState, rejections_of
 from engine.lifecycle import Reason
 from engine.policy import resendable
-from engine.reader import Block
+from engine.reading import Block
 from engine.reconcile import Expected
 from engine.rejections import SERVER, Aggregator
 from engine.report import ChunkRecord

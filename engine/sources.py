@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.chunker import Chunk, Chunker
 from engine.inputs import input_identity, is_stream, open_input
 from engine.journal import ChunkEntry
-from engine.reader import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.rejections import Rejection
 from engine.resume import ResumePlan, covered, others, rebuild_chunk, without
 

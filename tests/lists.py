@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.reader import ReadOptions
+from engine.reading import ReadOptions
 
 
 def any_country(text: str = "Hi") -> ReadOptions:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.chunker import Chunk, Chunker, chunk_blocks, message_sizes, payload_size, serialize
 from engine.errors import RecordTooLargeError, UsageError
-from engine.reader import Block
+from engine.reading import Block
 
 SENDER = "+16505550100"
 numbers = st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True)
@@ -163,7 +163,7 @@ def test_contiguous_chunk_index_is_one_run() -> None:
 
 def test_chunks_know_the_byte_offset_of_their_first_record() -> None:
     """A file's chunks start at the offset where their first record's line begins."""
-    from engine.reader import ReadOptions, read_lines
+    from engine.reading import ReadOptions, read_lines
 
     raw = b"to\n" + b"".join(b"+1415555%04d\n" % i for i in range(50))
     blocks = read_lines(raw.splitlines(keepends=True), ReadOptions(batch_text="Hi"),
@@ -179,7 +179,7 @@ def test_chunks_know_the_byte_offset_of_their_first_record() -> None:
 def test_chunks_of_per_message_texts_start_at_their_first_record() -> None:
     """With texts of their own, chunks that start inside a block and inside a window of it
     still know the byte offset of their first record's line, which a resume reads from."""
-    from engine.reader import ReadOptions, read_lines
+    from engine.reading import ReadOptions, read_lines
 
     raw = b"to,text\n" + b"".join(b'+1415555%04d,"Hi, %d"\n' % (i, i) for i in range(700))
     blocks = list(read_lines(raw.splitlines(keepends=True), ReadOptions(), lambda r: None))

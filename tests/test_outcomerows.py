@@ -24,7 +24,7 @@ from engine.outcomerows import (
     store_needed,
     wanted,
 )
-from engine.reader import Block
+from engine.reading import Block
 from engine.rejections import Rejection
 
 BATCH = "b-1"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import phone as codes
 from engine.errors import ConfigError
-from engine.phone import (
+from engine.reading import phone as codes
+from engine.reading.phone import (
     Problem,
     check,
     check_all,
@@ -212,10 +212,10 @@ def test_strict_mode_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_docstring_examples_hold() -> None:
-    """The examples in engine/phone.py's docstrings are true."""
+    """The examples in engine/reading/phone.py's docstrings are true."""
     import doctest
 
-    import engine.phone
+    import engine.reading.phone
 
-    result = doctest.testmod(engine.phone)
+    result = doctest.testmod(engine.reading.phone)
     assert (result.failed, result.attempted > 0) == (0, True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine.plan import make_plan
-from engine.reader import ReadOptions, read_lines
+from engine.reading import ReadOptions, read_lines
+from engine.reading.segments import segment_count
 from engine.rejections import Aggregator
-from engine.segments import segment_count
 
 SENDER = "+16505550100"
 

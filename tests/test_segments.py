@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.segments import (
+from engine.reading.segments import (
     GSM7,
     UCS2,
     count_many,
@@ -91,12 +91,12 @@ def test_one_curly_quote_triples_the_cost() -> None:
 
 
 def test_docstring_examples_hold() -> None:
-    """The examples in engine/segments.py's docstrings are true."""
+    """The examples in engine/reading/segments.py's docstrings are true."""
     import doctest
 
-    import engine.segments
+    import engine.reading.segments
 
-    result = doctest.testmod(engine.segments)
+    result = doctest.testmod(engine.reading.segments)
     assert (result.failed, result.attempted > 0) == (0, True)
 
 

@@ -15,7 +15,7 @@ from engine.errors import AmbiguousSendError, AuthServiceError, NotSentError
 from engine.events import ChunkFailed, ChunkSubmitted, Event
 from engine.lifecycle import Reason
 from engine.policy import NOT_SENT
-from engine.reader import Block
+from engine.reading import Block
 from engine.recorder import Recorder
 from engine.resume import retryable
 from engine.sender import RunSettings, Sender

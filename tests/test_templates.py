@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import UsageError
-from engine.templates import Field, Missing, parse
+from engine.reading.templates import Field, Missing, parse
 
 
 def test_fields_defaults_and_braces_render() -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errorcodes import DELIVERY_FAILED, TABLE
-from engine.phone import is_north_american
-from engine.segments import segment_count
+from engine.reading.phone import is_north_american
+from engine.reading.segments import segment_count
 from engine.simulator.settings import ReceiptSettings, SimulatorSettings
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec

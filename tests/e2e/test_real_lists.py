@@ -13,8 +13,8 @@ import anyio
 import orjson
 
 import engine
-from engine.reader import ReadOptions
-from engine.segments import is_gsm7, segment_count
+from engine.reading import ReadOptions
+from engine.reading.segments import is_gsm7, segment_count
 from engine.simulator import SimulatorThread
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings

@@ -176,7 +176,7 @@ async def test_resuming_a_dedupe_run_never_texts_an_earlier_number_again(
     start: Start, tmp_path: Path
 ) -> None:
     """--dedupe, stopped and resumed: a number seen before the stop is still a duplicate."""
-    from engine.reader import ReadOptions
+    from engine.reading import ReadOptions
 
     running, settings = await start()
     path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
@@ -198,7 +198,7 @@ async def test_a_dedupe_chunk_in_flight_at_the_crash_is_rebuilt_and_adopted(
     earlier number left out) and adopts its batch instead of refusing the journal."""
     import json
 
-    from engine.reader import ReadOptions
+    from engine.reading import ReadOptions
 
     running, settings = await start()
     path, journal = tmp_path / "list.txt", tmp_path / "run.journal"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import reader
 from engine.errors import BadRecordError, InputError, UsageError
-from engine.reader import (
+from engine.reading import (
     BLOCK_SIZE,
-    MAX_TEXT,
     Block,
     ReadOptions,
     StartAt,
@@ -23,10 +23,24 @@ from engine.reader import (
     read_items,
     read_lines,
 )
+from engine.reading import blocks as bulk_paths
+from engine.reading import lines as line_reader
+from engine.reading import records as record_builder
+from engine.reading.options import MAX_TEXT
 from engine.rejections import Rejection
 
 BAD = Path(__file__).parent / "data" / "bad"
 EXPECTED: dict[str, Any] = orjson.loads((BAD / "expected.json").read_bytes())
+
+
+@contextmanager
+def blocks_of(size: int) -> Iterator[pytest.MonkeyPatch]:
+    """Reads in blocks of ``size`` records inside the ``with``. The builder and the line loop
+    each hold the constant as a global (no lookup per record), so both change."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(record_builder, "BLOCK_SIZE", size)
+        patch.setattr(line_reader, "BLOCK_SIZE", size)
+        yield patch
 
 
 def flatten(blocks: list[Block], batch_text: str | None = None) -> list[list[Any]]:
@@ -219,15 +233,11 @@ def test_fast_path_agrees_with_the_careful_path(rows: list[str], block: int, crl
         blocks = list(read_lines(lines, options, rejected.append))
         return flatten(blocks), [(r.index, r.line, r.error_code) for r in rejected]
 
-    original = reader.BLOCK_SIZE
-    reader.BLOCK_SIZE = block
-    try:
+    with blocks_of(block):
         fast = read(dedupe=False)
         # Every number is distinct, so de-duplication rejects nothing: it only turns the bulk
         # path off.
         careful = read(dedupe=True)
-    finally:
-        reader.BLOCK_SIZE = original
     assert fast == careful
 
 
@@ -249,9 +259,7 @@ def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], blo
                    for b in blocks for k, r in enumerate(flatten([b]))]
         return records, [(r.index, r.line) for r in rejected]
 
-    original = reader.BLOCK_SIZE
-    reader.BLOCK_SIZE = block
-    try:
+    with blocks_of(block):
         records, rejected = read()
         for _, line, to, _, offset in records:
             assert raw[offset - 1:offset] == b"\n"  # the start of a line...
@@ -263,14 +271,12 @@ def test_a_read_resumed_at_any_record_offset_gives_the_rest(rows: list[str], blo
         position, line, _, _, offset = records[k]
         resumed, resumed_rejected = read(StartAt(raw.split(b"\n")[0] + b"\n", offset,
                                                  position, line))
-    finally:
-        reader.BLOCK_SIZE = original
     assert resumed == records[k:]
     assert resumed_rejected == [r for r in rejected if r[0] > position]
 
 
 def read_both(rows: list[str], header: list[str], crlf: bool, block: int, *,
-              rows_per_reader: int = reader._ROWS_PER_READER, **options: Any
+              rows_per_reader: int = bulk_paths._ROWS_PER_READER, **options: Any
               ) -> tuple[tuple[list[list[Any]], list[Any]], tuple[list[list[Any]], list[Any]]]:
     """(bulk, careful): the same lines read with the block paths on and with them off. In each
     row pattern, {n} becomes a number unique to the row and {k} its last four digits."""
@@ -285,16 +291,11 @@ def read_both(rows: list[str], header: list[str], crlf: bool, block: int, *,
                    for b in blocks for k, r in enumerate(flatten([b]))]
         return records, [(r.index, r.line, r.to, r.error_code) for r in rejected]
 
-    original, allowed, per_reader = (reader.BLOCK_SIZE, reader._bulk_allowed,
-                                     reader._ROWS_PER_READER)
-    reader.BLOCK_SIZE, reader._ROWS_PER_READER = block, rows_per_reader
-    try:
+    with blocks_of(block) as patch:
+        patch.setattr(bulk_paths, "_ROWS_PER_READER", rows_per_reader)
         bulk = read()
-        reader._bulk_allowed = lambda options: False  # type: ignore[assignment]
+        patch.setattr(line_reader, "_bulk_allowed", lambda options: False)
         careful = read()
-    finally:
-        reader.BLOCK_SIZE, reader._bulk_allowed, reader._ROWS_PER_READER = (
-            original, allowed, per_reader)
     return bulk, careful
 
 
@@ -369,8 +370,8 @@ def test_no_bulk_attempt_where_every_record_needs_its_own_look(
     def refuse(*args: Any) -> None:
         raise AssertionError("a bulk path was tried")
 
-    monkeypatch.setattr(reader, "_csv_block", refuse)
-    monkeypatch.setattr(reader, "_jsonl_block", refuse)
+    monkeypatch.setattr(line_reader, "csv_block", refuse)
+    monkeypatch.setattr(line_reader, "jsonl_block", refuse)
     if source.endswith(".csv"):
         lines = [b"to,name\n", b"+14155550100,Ann\n"]
     else:

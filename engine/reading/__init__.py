@@ -1,0 +1,52 @@
+"""Reading a recipient list: byte lines (CSV, JSONL, one number per line) or Python items in,
+blocks of accepted records out, bad records handed to a sink as local rejections. Pure: nothing
+here opens a file, touches the network or reads a clock.
+
+- ``options``: how to read one input (``ReadOptions``, its journal header) and ``StartAt``;
+- ``records``: the record builder every format shares, and ``Block``;
+- ``lines``: the line source, encoding checks and careful record-by-record path;
+- ``blocks``: the bulk fast paths, which agree with the careful path to the byte offset;
+- ``dialect``: CSV delimiter and column detection;
+- ``items``: Python iterables, plain and async;
+- ``phone``, ``templates``, ``segments``: numbers, per-recipient texts, SMS segment counts.
+
+The public names below load their module when first used, so the CLI's ``--help`` (which needs
+only ``FORMATS``) does not pay for the reader (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.reading.items import aread_items, read_items
+    from engine.reading.lines import read_lines
+    from engine.reading.options import ReadOptions, StartAt
+    from engine.reading.records import BLOCK_SIZE, Block, RejectSink
+
+FORMATS = ("csv", "jsonl", "lines")
+
+__all__ = [
+    "BLOCK_SIZE",
+    "FORMATS",
+    "Block",
+    "ReadOptions",
+    "RejectSink",
+    "StartAt",
+    "aread_items",
+    "read_items",
+    "read_lines",
+]
+
+_HOMES = {"BLOCK_SIZE": "records", "Block": "records", "RejectSink": "records",
+          "ReadOptions": "options", "StartAt": "options", "read_lines": "lines",
+          "read_items": "items", "aread_items": "items"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'engine.reading' has no attribute {name!r}")
+    module = importlib.import_module(f"engine.reading.{home}")
+    return getattr(module, name)

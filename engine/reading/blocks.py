@@ -1,0 +1,174 @@
+"""The bulk paths: a block of lines read at once (one decode, one split or one ``csv.reader``
+per block for CSV, one ``orjson.loads`` per line mapped in C for JSONL), or None when any record
+in it needs the careful record-by-record path, which names each bad record. The two agree to the
+byte offset (tests/test_reading.py)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from itertools import repeat
+from operator import itemgetter
+from typing import cast
+
+import orjson
+
+from engine.reading import phone
+from engine.reading.dialect import CsvLayout
+from engine.reading.options import MAX_TEXT, ReadOptions
+from engine.reading.records import Block, Builder
+
+_E164_LINES = re.compile(f"(?:{phone.E164.pattern}\n)*")
+
+
+def _block_text(raws: list[bytes], encoding: str = "utf-8") -> str | None:
+    """The block as one string with \\n line ends, or None when it is not in ``encoding`` or
+    holds a carriage return anywhere but before a line end (the careful path decides those)."""
+    data = b"".join(raws)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    return text if text.endswith("\n") else text + "\n"
+
+
+def normalize_numbers(raw: list[str], options: ReadOptions | None = None) -> list[str] | None:
+    """The hook every bulk path applies to a block's number column: each number in E.164 and
+    textable (``phone.check_all``), or None when any of them needs the careful path (which
+    names the bad record)."""
+    options = options or _DEFAULT_OPTIONS
+    if options.north_american_only:
+        return phone.check_all(raw, options.default_country)
+    joined = "\n".join(raw)  # one regex pass, not a match object per number
+    if joined.count("\n") == len(raw) - 1 and _E164_LINES.fullmatch(joined + "\n"):
+        return raw
+    return None
+
+
+def _bulk_texts(raw: list[str] | list[str | None], options: ReadOptions
+                ) -> tuple[bool, list[str | None] | None]:
+    """(ok, texts) for a block's text column; not ok sends the block the careful way."""
+    batch_text = options.batch_text
+    if not any(raw):
+        return batch_text is not None, None
+    if None in raw:
+        raw = ["" if t is None else t for t in raw]
+    if max(map(len, raw)) > MAX_TEXT or (batch_text is None and not all(raw)):  # type: ignore[arg-type]
+        return False, None
+    if all(raw) and batch_text not in raw:
+        return True, raw  # type: ignore[return-value]  # every record has its own text
+    texts = [t if t and t != batch_text else None for t in raw]
+    return True, None if texts.count(None) == len(texts) else texts
+
+
+def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | list[str | None]
+                | None, first_line: int, raws: list[bytes], base: int) -> Block | None:
+    """The block for these columns (one record per line), or None when any record needs the
+    careful path."""
+    tos = normalize_numbers(raw_tos, builder.options)
+    if tos is None:
+        return None
+    texts = None
+    if raw_texts is not None:
+        ok, texts = _bulk_texts(raw_texts, builder.options)
+        if not ok:
+            return None
+    elif builder.options.batch_text is None:
+        return None
+    return builder.fast_block(tos, texts, first_line, raws, base)
+
+
+_ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)
+
+
+def _quoted_columns(lines: list[str], layout: CsvLayout
+                    ) -> tuple[list[str], list[str] | None] | None:
+    """The number and text columns of whole CSV lines, or None when any line is not a full
+    row (csv.reader's error, a blank line, a short row: the careful path decides those)."""
+    tos: list[str] = []
+    texts: list[str] | None = [] if layout.text_index >= 0 else None
+    # A few hundred rows at a time: each row is a list the cycle collector tracks, and a whole
+    # block of them alive at once would set it off a dozen times per block and promote them
+    # all towards full collections (the same reason as the chunker's window).
+    for start in range(0, len(lines), _ROWS_PER_READER):
+        window = lines[start:start + _ROWS_PER_READER]
+        try:
+            rows = list(csv.reader(window, delimiter=layout.delimiter))
+        except csv.Error:
+            return None
+        if len(rows) != len(window) or set(map(len, rows)) != {layout.width}:
+            return None
+        tos += map(itemgetter(layout.to_index), rows)
+        if texts is not None:
+            texts += map(itemgetter(layout.text_index), rows)
+    return tos, texts
+
+
+def csv_block(raws: list[bytes], layout: CsvLayout, builder: Builder, first_line: int,
+               base: int) -> Block | None:
+    """A block of CSV rows read in bulk, or None when any row needs the careful path."""
+    text = _block_text(raws, builder.options.encoding)
+    if text is None:
+        return None
+    n, width, comma = len(raws), layout.width, layout.delimiter
+    if '"' not in text:
+        # One split for the whole batch: a "\n" field closes each row, so every row has
+        # exactly ``width`` fields only if the markers sit at every (width + 1)th place.
+        stride = width + 1
+        fields = text.replace("\n", f"{comma}\n{comma}").split(comma)
+        if len(fields) != n * stride + 1 or fields[width::stride] != ["\n"] * n:
+            return None
+        end = n * stride
+        raw_tos = fields[layout.to_index:end:stride]
+        raw_texts = fields[layout.text_index:end:stride] if layout.text_index >= 0 else None
+        return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
+    lines = text.split("\n")
+    lines.pop()
+    # A line with an even number of quotes closes every field it opens, so it is one whole
+    # record, and csv.reader over the block's lines reads them exactly as the careful path
+    # would.
+    if any(count & 1 for count in set(map(str.count, lines, repeat('"')))):
+        return None
+    columns = _quoted_columns(lines, layout)
+    if columns is None:
+        return None
+    raw_tos, raw_texts = columns
+    return _bulk_block(builder, raw_tos, raw_texts, first_line, raws, base)
+
+
+def plain_block(raws: list[bytes], builder: Builder, first_line: int, base: int
+                 ) -> Block | None:
+    text = _block_text(raws, builder.options.encoding)
+    if text is None or not text.isascii():
+        return None
+    raw_tos = text.split("\n")[:-1]
+    if len(raw_tos) != len(raws):
+        return None
+    return _bulk_block(builder, raw_tos, None, first_line, raws, base)
+
+
+def jsonl_block(raws: list[bytes], builder: Builder, first_line: int, base: int
+                 ) -> Block | None:
+    """A block of JSON lines read in bulk, or None when any line needs the careful path.
+
+    One ``orjson.loads`` per line, mapped in C: parsing the lines joined as one array would
+    let a line that opens a bracket swallow the next, and the careful path reads each alone.
+    """
+    try:
+        items = list(map(orjson.loads, raws))
+    except orjson.JSONDecodeError:
+        return None
+    if set(map(type, items)) != {dict}:
+        return None
+    raw_tos = list(map(dict.get, items, repeat("to")))
+    raw_texts = list(map(dict.get, items, repeat("text")))
+    if set(map(type, raw_tos)) != {str} or not set(map(type, raw_texts)) <= {str, type(None)}:
+        return None
+    return _bulk_block(builder, cast("list[str]", raw_tos), raw_texts, first_line, raws, base)
+
+
+_DEFAULT_OPTIONS = ReadOptions()

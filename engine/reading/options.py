@@ -1,0 +1,95 @@
+"""How to read one input (``ReadOptions``), as a journal header records it so a resume or
+'a2p outcomes' reads the input the same way, and where a resumed read starts (``StartAt``)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import UsageError
+from engine.reading import phone, templates
+
+MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
+
+
+@dataclass(frozen=True, slots=True)
+class StartAt:
+    """Where a resumed read begins: the file's first line (format and CSV header), then the
+    byte offset, input position and line number of the first record to read."""
+
+    header: bytes
+    offset: int
+    position: int
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How to read one input. ``batch_text`` is the request-level text, if any."""
+
+    source: str = "<input>"
+    format: str = "auto"
+    to_column: str = "to"
+    text_column: str = "text"
+    text_column_required: bool = False
+    batch_text: str | None = None
+    template: str | None = None
+    strict: bool = False
+    dedupe: bool = False
+    encoding: str = "utf-8"
+    delimiter: str | None = None  # None: comma, tab for .tsv, sniffed when the header needs it
+    default_country: str | None = "US"  # numbers without + read in the North American plan
+    strict_numbers: bool = False  # libphonenumber's validity rules on top of the local check
+    north_american_only: bool = True  # refuse numbers outside +1 locally (SMS-RC-410 anyway)
+
+    def __post_init__(self) -> None:
+        if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:
+            raise UsageError(f"--text is {len(self.batch_text)} characters; RingCentral allows "
+                             f"{MAX_TEXT}. Shorten it.")
+        if self.template is not None:
+            templates.parse(self.template)
+        object.__setattr__(self, "encoding", check_encoding(self.encoding))
+        object.__setattr__(self, "default_country", phone.check_country(self.default_country))
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UsageError(f"--delimiter {self.delimiter!r} must be one character, e.g. ';' "
+                             "or a tab ($'\\t' in a shell).")
+
+    def as_header(self) -> dict[str, Any]:
+        """What a journal records so a resume or 'a2p outcomes' reads the input the same way."""
+        return {"format": self.format, "toColumn": self.to_column,
+                "textColumn": self.text_column, "textColumnRequired": self.text_column_required,
+                "strict": self.strict, "dedupe": self.dedupe, "encoding": self.encoding,
+                "delimiter": self.delimiter,
+                "defaultCountry": self.default_country, "strictNumbers": self.strict_numbers,
+                "northAmericanOnly": self.north_american_only}
+
+    @classmethod
+    def from_header(cls, read: Mapping[str, Any], **given: Any) -> ReadOptions:
+        """The options a journal's ``read`` header recorded (older journals: the defaults)."""
+        return cls(format=read.get("format", "auto"), to_column=read.get("toColumn", "to"),
+                   text_column=read.get("textColumn", "text"),
+                   text_column_required=read.get("textColumnRequired", False),
+                   strict=read.get("strict", False), dedupe=read.get("dedupe", False),
+                   encoding=read.get("encoding", "utf-8"), delimiter=read.get("delimiter"),
+                   default_country=read.get("defaultCountry", "US"),
+                   strict_numbers=read.get("strictNumbers", False),
+                   north_american_only=read.get("northAmericanOnly", True), **given)
+
+
+def check_encoding(name: str) -> str:
+    """``--encoding`` as a codec name; refused when lines cannot be split on the newline byte
+    (UTF-16/32), since byte offsets for resume are taken between lines."""
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError as exc:
+        raise UsageError(f"--encoding {name!r} is not an encoding Python knows. Use e.g. "
+                         "utf-8, cp1252 (Windows Western), latin-1 or cp1250.") from exc
+    if codec == "utf-8-sig":
+        return "utf-8"  # a byte-order mark is skipped either way
+    if "\n".encode(codec) != b"\n" or "a,".encode(codec) != b"a,":
+        raise UsageError(f"--encoding {name!r} does not keep one byte per newline (UTF-16 and "
+                         "UTF-32 do not). Convert the file to UTF-8, e.g. iconv -f UTF-16 -t "
+                         "UTF-8.")
+    return codec

@@ -1,0 +1,221 @@
+"""The record builder: raw (to, text, fields) in, accepted records in blocks or local
+rejections out. Every input format (lines, CSV, JSONL, Python items) goes through it, so they
+agree to the letter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Any, overload
+
+import orjson
+
+from engine import rejections as codes
+from engine.errors import BadRecordError
+from engine.reading import phone, templates
+from engine.reading.options import MAX_TEXT, ReadOptions
+from engine.rejections import Rejection
+
+BLOCK_SIZE = 8192
+RejectSink = Callable[[Rejection], None]
+
+
+@dataclass(slots=True)
+class Block:
+    """Accepted records in input order, as parallel lists. ``texts`` is None when every record
+    uses the batch text; an entry is None where that record does. Positions and lines are
+    ``range`` objects when contiguous, which is the common case."""
+
+    tos: list[str] = field(default_factory=list)
+    texts: list[str | None] | None = None
+    positions: Sequence[int] = field(default_factory=list)
+    lines: Sequence[int] | None = None
+    offsets: Sequence[int] | None = None  # byte offset of each record's first line (files)
+
+    def __len__(self) -> int:
+        return len(self.tos)
+
+
+class _Offsets(Sequence[int]):
+    """The byte offsets of a bulk block's lines, worked out when first asked for: only a
+    block in which a chunk starts, or one a resume reads again, ever needs them."""
+
+    __slots__ = ("_base", "_raws", "_values")
+
+    def __init__(self, raws: list[bytes], base: int) -> None:
+        self._raws = raws
+        self._base = base
+        self._values: list[int] | None = None
+
+    def _all(self) -> list[int]:
+        if self._values is None:
+            self._values = list(accumulate(map(len, self._raws[:-1]), initial=self._base))
+            self._raws = []
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+class Builder:
+    """Turns raw (to, text, fields) into accepted records or local rejections, and fills
+    blocks. Shared by every input format so they agree to the letter."""
+
+    def __init__(self, options: ReadOptions, reject: RejectSink, with_lines: bool) -> None:
+        self.options = options
+        self.reject_sink = reject
+        self.with_lines = with_lines
+        self.position = 0
+        self.offset = 0  # byte offset of the record being added (files only)
+        # first line (or position, for items) of each key, so a duplicate names what it repeats
+        self.seen: dict[int, int] | None = {} if options.dedupe else None
+        self.check = number_checker(options)
+        self.template = None if options.template is None else templates.parse(options.template)
+        self._start()
+
+    def _start(self) -> None:
+        self._tos: list[str] = []
+        self._texts: list[str | None] | None = None
+        self._positions: list[int] = []
+        self._lines: list[int] | None = [] if self.with_lines else None
+        self._offsets: list[int] | None = [] if self.with_lines else None
+
+    def reject(self, line: int | None, to: str | None, code: str, reason: str) -> None:
+        """Record a bad record at the current position (or stop, in strict mode)."""
+        if self.options.strict:
+            where = self.options.source + (f", line {line}" if line is not None else "")
+            where += f" (record {self.position})"
+            raise BadRecordError(where, reason, "Fix that record, or drop --strict to skip "
+                                 "bad records and list them in the report.")
+        self.reject_sink(Rejection(self.position, line, to, code, reason))
+        self.position += 1
+
+    def add(self, line: int | None, raw_to: str, text: str | None,
+            fields: Mapping[str, Any] | None) -> Block | None:
+        """One data record; returns a full block when this record completed one."""
+        number = self.check(raw_to)
+        if isinstance(number, phone.Problem):
+            self.reject(line, raw_to, number.code, number.message)
+            return None
+        template = self.template
+        if template is not None and fields is not None:
+            rendered = template.render(fields)
+            if isinstance(rendered, templates.Missing):
+                self.reject(line, raw_to, codes.TEMPLATE_FIELD, rendered.message())
+                return None
+            text = rendered
+        return self._accept(line, raw_to, number, text)
+
+    def _accept(self, line: int | None, raw_to: str, number: str, text: str | None
+                ) -> Block | None:
+        batch_text = self.options.batch_text
+        if not text:
+            if batch_text is None:
+                self.reject(line, raw_to, codes.NO_TEXT,
+                            f"no text for {raw_to!r} and no batch text; pass --text or fill "
+                            "the text column")
+                return None
+            text = None
+        elif len(text) > MAX_TEXT:
+            self.reject(line, raw_to, codes.TEXT_TOO_LONG,
+                        f"text is {len(text)} characters ({text[:24]!r}...); RingCentral "
+                        f"allows {MAX_TEXT}")
+            return None
+        elif text == batch_text:
+            text = None
+        if self.seen is not None:
+            earlier = self._earlier(number, text, line)
+            if earlier is not None:
+                where = f"line {earlier}" if line is not None else f"item {earlier}"
+                self.reject(line, raw_to, codes.DUPLICATE,
+                            f"{raw_to!r} ({number}) repeats {where}, with the same text")
+                return None
+        if text is not None and self._texts is None:
+            self._texts = [None] * len(self._tos)
+        self._tos.append(number)
+        if self._texts is not None:
+            self._texts.append(text)
+        self._positions.append(self.position)
+        if self._lines is not None and line is not None:
+            self._lines.append(line)
+        if self._offsets is not None:
+            self._offsets.append(self.offset)
+        self.position += 1
+        if len(self._tos) >= BLOCK_SIZE:
+            return self.flush()
+        return None
+
+    def _earlier(self, number: str, text: str | None, line: int | None) -> int | None:
+        """The line (or, for items, the position) this recipient first appeared at, if any."""
+        # Integer keys, not strings: about 100 bytes per distinct recipient (README).
+        key = int(number[1:]) if text is None else hash((number, text))
+        assert self.seen is not None
+        here = self.position if line is None else line
+        first = self.seen.setdefault(key, here)
+        return None if first == here else first
+
+    def flush(self) -> Block | None:
+        if not self._tos:
+            return None
+        block = Block(self._tos, self._texts, self._positions, self._lines, self._offsets)
+        self._start()
+        return block
+
+    def fast_block(self, tos: list[str], texts: list[str | None] | None, first_line: int,
+                   raws: list[bytes], base: int) -> Block:
+        """A block of records already known good (one line each), after any still pending."""
+        n = len(tos)
+        block = Block(tos, texts, range(self.position, self.position + n),
+                      range(first_line, first_line + n), _Offsets(raws, base))
+        self.position += n
+        return block
+
+
+def number_checker(options: ReadOptions) -> Callable[[str], phone.Checked]:
+    """The careful path's check of one number, as the options ask for it."""
+    country = options.default_country
+    if options.strict_numbers:
+        return phone.strict_checker(country)
+    if not options.north_american_only:
+        return lambda raw: phone.e164(raw, country)
+    return lambda raw: phone.check(raw, country)
+
+
+def add_mapping(builder: Builder, line: int | None, item: Any) -> Block | None:
+    """A JSON line's object or a Python mapping, checked for its "to" and "text", then added:
+    the JSONL careful path and Python items share it."""
+    if not isinstance(item, dict):
+        shown = orjson.dumps(item).decode()[:64] if line is not None else repr(item)[:64]
+        builder.reject(line, shown, codes.BAD_ITEM, f'{shown} is not an object; expected '
+                       'one such as {"to": "+14155550100", "text": "Hi"}')
+        return None
+    to, text = item.get("to"), item.get("text")
+    if isinstance(to, list) and len(to) == 1:
+        to = to[0]
+    if "to" not in item:
+        builder.reject(line, None, codes.BAD_ITEM,
+                       f'no "to" in this record (it has: {", ".join(map(str, item)) or "nothing"}'
+                       '); each needs one, e.g. {"to": "+14155550100"}')
+        return None
+    if type(to) is int or (type(to) is float and to.is_integer()):
+        to = str(int(to))  # a number a tool wrote without quotes: its digits are intact
+    if not isinstance(to, str):
+        builder.reject(line, orjson.dumps(to).decode()[:64], codes.BAD_ITEM,
+                       f'"to" is {orjson.dumps(to).decode()[:40]}; it must be a number as a '
+                       'string (or digits), e.g. "+14155550100"')
+        return None
+    if text is not None and not isinstance(text, str):
+        builder.reject(line, to, codes.BAD_ITEM, f'"text" is {orjson.dumps(text).decode()[:40]}'
+                       '; when present it must be a string')
+        return None
+    return builder.add(line, to, text, item)
