@@ -18,7 +18,7 @@ import orjson
 from benchmarks.inputs import personal_texts
 from benchmarks.numbers import number
 from benchmarks.procstat import rss_bytes
-from engine.chunker import chunk_blocks
+from engine.batching.chunker import chunk_blocks
 from engine.reading import BLOCK_SIZE, Block
 
 SENDER = "+16505550100"

@@ -208,7 +208,7 @@ def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
 def _send_against_floor(suite: Suite, log: Callable[[str], None], work: Path, config: Path,
                         path: Path, shape: str, n: int
                         ) -> tuple[dict[str, Any], list[tuple[float, int]]]:
-    from engine.chunker import chunk_blocks
+    from engine.batching.chunker import chunk_blocks
     from engine.reading import ReadOptions, read_lines
 
     text = TEXT if shape == "broadcast" else None

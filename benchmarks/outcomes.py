@@ -34,7 +34,7 @@ import aiohttp
 import orjson
 
 from benchmarks.simproc import DEMO_ENV, SimulatorProcess, bearer_headers
-from engine.outcomerows import Matcher
+from engine.results.rows import Matcher
 
 MIB = 1024 * 1024
 SENDER = "+16505550100"
@@ -174,7 +174,7 @@ def main() -> None:
         assert found, err
         rows, pages, requests = (int(g.replace(",", "")) for g in found.groups())
         floor_s, floor_pages = asyncio.run(floor_fetch(simulator.url, batch_ids))
-        _, import_peak, _ = run_child([sys.executable, "-c", "import engine.export"], env)
+        _, import_peak, _ = run_child([sys.executable, "-c", "import engine.results.export"], env)
     finally:
         simulator.stop()
     assert rows == args.recipients

@@ -7,7 +7,7 @@ import os
 import sys
 
 from benchmarks.procstat import rss_bytes
-from engine.cli import main
+from engine.cli.commands import main
 
 if __name__ == "__main__":
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):

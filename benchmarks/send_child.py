@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks.procstat import rss_bytes
-from engine.cli import main
+from engine.cli.commands import main
 
 if __name__ == "__main__":
     status = main(["send", *sys.argv[1:]])

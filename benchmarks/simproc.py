@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from engine import basicauth
+from engine.rc import basicauth
 
 BATCHES = "/restapi/v1.0/account/~/a2p-sms/batches"
 # Fast processing and a generous budget: the simulator as the opponent of a benchmark.

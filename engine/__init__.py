@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.config import Credentials, Settings, credentials_from_env, load_settings
+from engine.config.settings import Credentials, Settings, credentials_from_env, load_settings
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -20,9 +20,9 @@ from engine.errors import (
 )
 
 if TYPE_CHECKING:
-    from engine.api import send, send_events
-    from engine.export import outcomes
-    from engine.options import SendOptions
+    from engine.results.export import outcomes
+    from engine.run.api import send, send_events
+    from engine.run.options import SendOptions
 
 __version__ = "0.1.0"
 
@@ -53,15 +53,15 @@ def __getattr__(name: str) -> Any:
     # The sending door needs aiohttp and anyio; importing them only when it is used keeps
     # `import engine` and `a2p --help` fast (PEP 562).
     if name in ("send", "send_events"):
-        from engine import api
+        from engine.run import api
 
         return getattr(api, name)
     if name == "SendOptions":
-        from engine.options import SendOptions
+        from engine.run.options import SendOptions
 
         return SendOptions
     if name == "outcomes":
-        from engine.export import outcomes
+        from engine.results.export import outcomes
 
         return outcomes
     raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from engine import events, report
+from engine.run import events, report
 
 
 def schemas() -> dict[str, dict[str, Any]]:

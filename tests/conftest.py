@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine import basicauth
+from engine.rc import basicauth
 from engine.simulator import GroupLimit, RunningSimulator, SimulatorSettings, start_simulator
 from engine.simulator.settings import DEMO_CREDENTIALS
 

@@ -16,8 +16,8 @@ import anyio
 import anyio.lowlevel
 import orjson
 
-from engine.config import Credentials, Settings, load_settings
-from engine.transport import Reply
+from engine.config.settings import Credentials, Settings, load_settings
+from engine.rc.transport import Reply
 
 ACCOUNT = "/restapi/v1.0/account/~/a2p-sms"
 CREDENTIALS = Credentials("fake-id", "fake-secret", "fake-jwt")

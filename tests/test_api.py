@@ -13,8 +13,8 @@ import pytest
 
 import engine
 from engine.errors import JournalBusyError, UsageError
-from engine.journallock import JournalLock
-from engine.options import SendOptions
+from engine.run.journallock import JournalLock
+from engine.run.options import SendOptions
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
 
 
@@ -58,7 +58,7 @@ def test_a_misspelt_option_or_a_bad_value_is_refused_with_the_choices() -> None:
 
 def test_the_library_path_imports_no_simulator() -> None:
     """engine.send, engine.outcomes and the CLI's send path load nothing of the simulator."""
-    code = ("import sys, engine, engine.api, engine.export, engine.cli; "
+    code = ("import sys, engine, engine.run.api, engine.results.export, engine.cli.commands; "
             "print(sorted(m for m in sys.modules if m.startswith('engine.simulator')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.chunker import Chunk, Chunker, chunk_blocks, message_sizes, payload_size, serialize
+from engine.batching.chunker import (
+    Chunk,
+    Chunker,
+    chunk_blocks,
+    message_sizes,
+    payload_size,
+    serialize,
+)
 from engine.errors import RecordTooLargeError, UsageError
 from engine.reading import Block
 
@@ -198,7 +205,7 @@ def test_texts_are_dumped_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) ->
     """A block of per-message texts is serialised at most a window of messages per dumps, so
     the cycle collector is not set off by a block's worth of dicts, and the bytes are the same
     as one dumps of the whole block."""
-    import engine.chunker as chunker
+    import engine.batching.chunker as chunker
 
     records = [(f"+1415555{i:04d}", f"Hi {i}, \"you\"") for i in range(1_000)]
     block = blocks_of(records, [len(records)], list(range(len(records))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import cli
+from engine.cli import commands as cli
 
 
 def report(pending: int) -> dict[str, object]:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.cli import main
+from engine.cli.commands import main
 
 SENDER = "+16505550100"
 

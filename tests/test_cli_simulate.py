@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 
-from engine import basicauth
+from engine.rc import basicauth
 
 
 def test_simulate_serves_and_prints_demo_credentials() -> None:

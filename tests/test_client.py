@@ -9,7 +9,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from engine.client import JWT_GRANT, ApiClient
+from engine.core.policy import FRESH_REFUSALS
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -17,8 +17,8 @@ from engine.errors import (
     NotSentError,
     RequestRejectedError,
 )
-from engine.policy import FRESH_REFUSALS
-from engine.transport import Reply
+from engine.rc.client import JWT_GRANT, ApiClient
+from engine.rc.transport import Reply
 from tests.fakes import CREDENTIALS, TOKEN, FakeClock, MockTransport, Request, reply, settings
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.configsources import effective
+from engine.config.effective import effective
 
 SECRET, JWT = "s3cret-value-789", "eyJ.real.jwt-012"
 REAL = {"RC_APP_CLIENT_ID": "my-app-id", "RC_APP_CLIENT_SECRET": SECRET, "RC_USER_JWT": JWT}

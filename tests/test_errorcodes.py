@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errorcodes import TABLE, describe
+from engine.rc.errorcodes import TABLE, describe
 
 
 def test_error_table_marks_permanent_and_temporary_failures() -> None:

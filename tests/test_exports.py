@@ -24,7 +24,7 @@ def test_import_and_help_do_not_load_the_network_stack() -> None:
     import subprocess
     import sys
 
-    probe = ("import sys, engine, engine.cli\n"
+    probe = ("import sys, engine, engine.cli.commands\n"
              "try:\n    engine.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('aiohttp', 'anyio') if m in sys.modules))\n"
              "engine.send\nprint('aiohttp' in sys.modules)")
@@ -41,11 +41,11 @@ def test_a_plan_loads_only_the_reading_side(tmp_path: Path) -> None:
 
     path = tmp_path / "list.csv"
     path.write_text("to,text\n+14155550100,Hi\n+14155550101,\"Hi, there\"\n")
-    probe = ("import contextlib, io, sys, engine.cli\n"
+    probe = ("import contextlib, io, sys, engine.cli.commands\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
              f"    status = engine.cli.main(['plan', {str(path)!r}, '--from', '+16505550100'])\n"
-             "heavy = ('aiohttp', 'anyio', 'engine.journal', 'engine.resume', "
-             "'engine.outcomerows', 'engine.sender')\n"
+             "heavy = ('aiohttp', 'anyio', 'engine.run.journal', 'engine.run.resume', "
+             "'engine.results.rows', 'engine.run.sender')\n"
              "print(status, sorted(m for m in heavy if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, timeout=60)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.errors import IllegalTransition, JournalError
-from engine.journal import Journal, read_journal, standing, superseded_entry
+from engine.run.journal import Journal, read_journal, standing, superseded_entry
 
 
 def write(path: Path) -> None:
@@ -84,7 +84,7 @@ def test_an_empty_journal_says_start_again_and_may_be_replaced(tmp_path: Path) -
 
 def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> None:
     """A FIFO's identity is a stream: opening it to digest its head would block or eat data."""
-    from engine.inputs import input_identity
+    from engine.run.inputs import input_identity
     from tests.lists import fed_fifo
 
 
@@ -95,8 +95,8 @@ def test_a_fifo_is_identified_as_a_stream_without_reading_it(tmp_path: Path) -> 
 
 def test_a_rebuilt_chunk_with_other_recipients_of_the_same_count_is_refused() -> None:
     """A chunk read again must hold the same recipients and texts, not just as many."""
-    from engine.reconcile import Expected
-    from engine.resume import check_rebuilt
+    from engine.core.reconcile import Expected
+    from engine.run.resume import check_rebuilt
 
     sent = Expected.of("+16505550100", [("+14155550100", "Hi"), ("+14155550101", "Hi")])
     check_rebuilt(3, Expected.of("+16505550100", [("+14155550101", "Hi"),

@@ -14,11 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine import journallock
 from engine.errors import JournalBusyError, UsageError
-from engine.journallock import JournalLock, holder_of, lock_path
+from engine.run import journallock
+from engine.run.journallock import JournalLock, holder_of, lock_path
 
-HOLD = ("import sys; from pathlib import Path; from engine.journallock import JournalLock; "
+HOLD = ("import sys; from pathlib import Path; from engine.run.journallock import JournalLock; "
         "lock = JournalLock(Path(sys.argv[1]), 'a2p send --resume'); lock.acquire(); "
         "print('held', flush=True); sys.stdin.read()")
 

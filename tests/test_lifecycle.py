@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import lifecycle
+from engine.core import lifecycle
 from engine.errors import EngineError, IllegalTransition
-from engine.report import ChunkRecord
+from engine.run.report import ChunkRecord
 
 
 def test_a_chunk_follows_the_table_to_completed() -> None:

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.outcomerows import (
+from engine.core.rejections import Rejection
+from engine.reading import Block
+from engine.results.rows import (
     Matcher,
     Record,
     Span,
@@ -24,8 +26,6 @@ from engine.outcomerows import (
     store_needed,
     wanted,
 )
-from engine.reading import Block
-from engine.rejections import Rejection
 
 BATCH = "b-1"
 

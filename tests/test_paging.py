@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.core.paging import PageWalk
 from engine.errors import PagingError, ServerError
-from engine.paging import PageWalk
 
 
 def test_new_tokens_pass_and_the_last_page_ends_the_walk() -> None:

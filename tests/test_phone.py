@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.core.rejections import EMPTY_TO, INVALID_NUMBER
 from engine.errors import ConfigError
 from engine.reading import phone as codes
 from engine.reading.phone import (
@@ -18,7 +19,6 @@ from engine.reading.phone import (
     normalize,
     strict_checker,
 )
-from engine.rejections import EMPTY_TO, INVALID_NUMBER
 
 NATIONAL = [("(650) 555-0123", "+16505550123"), ("650.555.0124", "+16505550124"),
             ("6505550126", "+16505550126"), ("1-650-555-0127", "+16505550127"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.plan import make_plan
+from engine.batching.plan import make_plan
+from engine.core.rejections import Aggregator
 from engine.reading import ReadOptions, read_lines
 from engine.reading.segments import segment_count
-from engine.rejections import Aggregator
 
 SENDER = "+16505550100"
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from engine.policy import (
+from engine.core.policy import (
     FRESH_REFUSALS,
     NO_ANSWER,
     NOT_SENT,

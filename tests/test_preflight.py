@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import SenderError, UsageError
-from engine.preflight import (
+from engine.run.preflight import (
     Recipients,
     SenderNumber,
     estimate_recipients,
@@ -112,12 +112,12 @@ def test_list_size_counted_or_estimated(tmp_path: Path) -> None:
 
 
 def test_docstring_examples_hold() -> None:
-    """The examples in engine/preflight.py's docstrings are true."""
+    """The examples in engine/run/preflight.py's docstrings are true."""
     import doctest
 
-    import engine.preflight
+    import engine.run.preflight
 
-    result = doctest.testmod(engine.preflight)
+    result = doctest.testmod(engine.run.preflight)
     assert (result.failed, result.attempted > 0) == (0, True)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from engine.events import (
+from engine.cli.progress import Progress
+from engine.run.events import (
     BatchCompleted,
     ChunkFailed,
     ChunkSubmitted,
@@ -13,7 +14,6 @@ from engine.events import (
     Summary,
     Totals,
 )
-from engine.progress import Progress
 
 
 def submitted(batch_size: int) -> ChunkSubmitted:

@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from engine.errors import StoppedError
-from engine.ratebudget import RateBudget
+from engine.rc.ratebudget import RateBudget
 
 
 class Clock:

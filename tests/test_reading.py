@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.rejections import Rejection
 from engine.errors import BadRecordError, InputError, UsageError
 from engine.reading import (
     BLOCK_SIZE,
@@ -27,7 +28,6 @@ from engine.reading import blocks as bulk_paths
 from engine.reading import lines as line_reader
 from engine.reading import records as record_builder
 from engine.reading.options import MAX_TEXT
-from engine.rejections import Rejection
 
 BAD = Path(__file__).parent / "data" / "bad"
 EXPECTED: dict[str, Any] = orjson.loads((BAD / "expected.json").read_bytes())
@@ -73,7 +73,7 @@ def test_bad_input_corpus(name: str) -> None:
 
 def test_every_local_code_is_in_the_corpus() -> None:
     """The corpus covers every kind of bad record the reader knows."""
-    from engine import rejections
+    from engine.core import rejections
 
     known = {v for k, v in vars(rejections).items() if isinstance(v, str) and v.startswith("LCL-")}
     seen = {code for case in EXPECTED.values() for _, _, code in case["rejected"]}

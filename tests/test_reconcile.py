@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.reconcile import (
+from engine.core.reconcile import (
     Absent,
     Adopt,
     Expected,

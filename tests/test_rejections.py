@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.chunkindex import PositionIndex
+from engine.core.chunkindex import PositionIndex
+from engine.core.rejections import Aggregator, Rejection, mostly_rejected
 from engine.errors import BadAnswerError
-from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 
 def index_of(positions: list[int], lines: list[int] | None = None) -> PositionIndex:

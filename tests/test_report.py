@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine import lifecycle
-from engine.rejections import Aggregator, Rejection
-from engine.report import ChunkRecord, build_report, run_status, totals_of
+from engine.core import lifecycle
+from engine.core.rejections import Aggregator, Rejection
+from engine.run.report import ChunkRecord, build_report, run_status, totals_of
 
 
 def chunk(number: int, state: str, **fields: object) -> ChunkRecord:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from engine import lifecycle
+from engine.core import lifecycle
+from engine.core.lifecycle import Reason
+from engine.core.policy import NO_ANSWER, NOT_SENT
+from engine.core.rejections import Aggregator
 from engine.errors import JournalError
-from engine.inputs import input_identity
-from engine.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
-from engine.lifecycle import Reason
-from engine.policy import NO_ANSWER, NOT_SENT
-from engine.rejections import Aggregator
-from engine.report import ChunkRecord
-from engine.resume import check_matches, restore
+from engine.run.inputs import input_identity
+from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
+from engine.run.report import ChunkRecord
+from engine.run.resume import check_matches, restore
 
 
 def record(number: int, first: int, last: int, state: str, **fields: object) -> ChunkRecord:
@@ -131,7 +131,7 @@ def test_a_pending_adopted_chunk_is_reopened_with_its_pending_recipients_not_cou
 
 def test_settling_a_pending_chunk_moves_its_count_to_sent_and_rejected() -> None:
     """The aggregator alone changes its counts: 4 pending become 3 sent and 1 rejected."""
-    from engine.rejections import SERVER, Rejection
+    from engine.core.rejections import SERVER, Rejection
 
     aggregator = Aggregator()
     aggregator.restored(sent=6, pending=4)

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from engine import lifecycle
-from engine.chunker import Chunk, Chunker
-from engine.client import ApiClient
+from engine.batching.chunker import Chunk, Chunker
+from engine.core import lifecycle
+from engine.core.lifecycle import Reason
+from engine.core.policy import NOT_SENT
 from engine.errors import AmbiguousSendError, AuthServiceError, NotSentError
-from engine.events import ChunkFailed, ChunkSubmitted, Event
-from engine.lifecycle import Reason
-from engine.policy import NOT_SENT
+from engine.rc.client import ApiClient
+from engine.rc.transport import Reply
 from engine.reading import Block
-from engine.recorder import Recorder
-from engine.resume import retryable
-from engine.sender import RunSettings, Sender
-from engine.transport import Reply
+from engine.run.events import ChunkFailed, ChunkSubmitted, Event
+from engine.run.recorder import Recorder
+from engine.run.resume import retryable
+from engine.run.sender import RunSettings, Sender
 from tests.fakes import (
     CREDENTIALS,
     SENDER,
@@ -131,7 +131,7 @@ async def test_answers_that_keep_proving_absent_end_at_the_chunk_deadline() -> N
     """Every POST answered 503 and nothing created: each ambiguity gets its own window, and
     once chunk_deadline has passed the chunk is failed proved-absent, with its status, and
     a resume would send it again; not max_attempts windows."""
-    from engine.resume import retryable
+    from engine.run.resume import retryable
 
     h = Harness(FakeA2P(posts=[reply(503)] * 10), chunk_deadline=10.0)
     await h.send()

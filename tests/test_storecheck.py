@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.storecheck import (
+from engine.core.storecheck import (
     Pending,
     ReadStore,
     Settled,

@@ -7,13 +7,13 @@ from typing import Any
 
 import anyio
 
-from engine import lifecycle
-from engine.chunker import Chunk
+from engine.batching.chunker import Chunk
+from engine.core import lifecycle
+from engine.core.lifecycle import Reason
+from engine.core.policy import LOST_CODE
 from engine.errors import AmbiguousSendError
-from engine.events import BatchCompleted, Rejected
-from engine.lifecycle import Reason
-from engine.policy import LOST_CODE
-from engine.tracker import Tracker
+from engine.run.events import BatchCompleted, Rejected
+from engine.run.tracker import Tracker
 from tests.fakes import FakeA2P, FakeClock, Request, reply
 from tests.test_sender import Harness
 

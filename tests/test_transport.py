@@ -14,7 +14,7 @@ from aiohttp import web
 from aioresponses import aioresponses
 
 from engine.errors import AmbiguousSendError, BadBodyError, NotSentError
-from engine.transport import MAX_ANSWER_BYTES, AiohttpTransport, Reply, page_of
+from engine.rc.transport import MAX_ANSWER_BYTES, AiohttpTransport, Reply, page_of
 
 URL = "https://platform.ringcentral.com/restapi/v1.0/account/~/a2p-sms/batches"
 

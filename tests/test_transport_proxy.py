@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from engine.transport import AiohttpTransport
+from engine.rc.transport import AiohttpTransport
 
 
 async def test_requests_go_through_the_proxy_named_in_the_environment(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
-from engine import rejections as codes
+from engine.core import rejections as codes
 from engine.reading.options import ReadOptions
 from engine.reading.records import Block, Builder, RejectSink, add_mapping
 

@@ -16,7 +16,7 @@ from itertools import chain, islice
 
 import orjson
 
-from engine import rejections as codes
+from engine.core import rejections as codes
 from engine.errors import UsageError
 from engine.reading import FORMATS
 from engine.reading.blocks import csv_block, jsonl_block, plain_block

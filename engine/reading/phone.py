@@ -30,14 +30,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.rejections import (
+from engine.core.rejections import (
     EMPTY_TO,
     EXCEL_NUMBER,
     INVALID_NUMBER,
     NOT_NORTH_AMERICAN,
     UNREACHABLE_NUMBER,
 )
+from engine.errors import ConfigError
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 # High Volume SMS reaches North American numbers only: +1, then a 10-digit NANP number whose

@@ -11,11 +11,11 @@ from typing import Any, overload
 
 import orjson
 
-from engine import rejections as codes
+from engine.core import rejections as codes
+from engine.core.rejections import Rejection
 from engine.errors import BadRecordError
 from engine.reading import phone, templates
 from engine.reading.options import MAX_TEXT, ReadOptions
-from engine.rejections import Rejection
 
 BLOCK_SIZE = 8192
 RejectSink = Callable[[Rejection], None]

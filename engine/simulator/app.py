@@ -21,7 +21,7 @@ from wsgiref.handlers import format_date_time
 import orjson
 from aiohttp import web
 
-from engine import basicauth
+from engine.rc import basicauth
 from engine.simulator import numbers
 from engine.simulator.ratelimit import SlidingWindow, Verdict
 from engine.simulator.settings import FaultSettings, SimulatorSettings, faults_from_mapping

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config import (
+from engine.config.settings import (
     DEMO_CREDENTIALS,
     Credentials,
     Table,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errorcodes import DELIVERY_FAILED, TABLE
+from engine.rc.errorcodes import DELIVERY_FAILED, TABLE
 from engine.reading.phone import is_north_american
 from engine.reading.segments import segment_count
 from engine.simulator.settings import ReceiptSettings, SimulatorSettings

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.config import PollSettings, RateLimitSettings, RetrySettings, Settings
+from engine.config.settings import PollSettings, RateLimitSettings, RetrySettings, Settings
 from engine.simulator import RunningSimulator, start_simulator
 from tests.conftest import sim_settings
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import engine
+from engine.core.policy import NOT_SENT
 from engine.errors import AuthError, AuthServiceError
-from engine.journal import read_journal
-from engine.policy import NOT_SENT
+from engine.run.journal import read_journal
 from engine.simulator import FaultSettings
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

@@ -20,7 +20,7 @@ from typing import IO
 import orjson
 import pytest
 
-from engine.journallock import holder_of, lock_path
+from engine.run.journallock import holder_of, lock_path
 from engine.simulator import FaultSettings, RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
 

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 import engine
-from engine.config import PollSettings
+from engine.config.settings import PollSettings
+from engine.rc.transport import MAX_ANSWER_BYTES
 from engine.simulator.settings import DEMO_CREDENTIALS
-from engine.transport import MAX_ANSWER_BYTES
 from tests.e2e.conftest import SENDER, engine_settings
 
 A2P = "/restapi/v1.0/account/~/a2p-sms"
@@ -136,9 +136,9 @@ async def test_listing_batches_from_a_server_repeating_its_token_raises(hostile:
 
     import anyio
 
-    from engine.client import ApiClient
     from engine.errors import PagingError
-    from engine.transport import AiohttpTransport
+    from engine.rc.client import ApiClient
+    from engine.rc.transport import AiohttpTransport
 
     url = await hostile(lambda: json({}, 500), lambda: json(REPEATING, 200))
     transport = AiohttpTransport(10.0)

@@ -11,9 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import engine
-from engine.config import Settings
-from engine.export import Export
-from engine.outcomerows import Row
+from engine.config.settings import Settings
+from engine.results.export import Export
+from engine.results.rows import Row
 from engine.simulator import FaultSettings, RunningSimulator
 from engine.simulator.app import OTHER_CAMPAIGN
 from engine.simulator.settings import DEMO_CREDENTIALS

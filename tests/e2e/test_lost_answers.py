@@ -162,7 +162,7 @@ async def test_a_chunk_under_reconciliation_holds_no_sending_slot(
 ) -> None:
     """With one sending slot, the other chunks are all accepted while the first one's lost
     answer is looked for; it is then resent (absent) once, from the input again for a file."""
-    from engine.transport import AiohttpTransport
+    from engine.rc.transport import AiohttpTransport
 
     running, settings = await start()
     settings = replace(settings, concurrency=1,
@@ -215,7 +215,7 @@ async def test_a_date_header_from_another_clock_does_not_hide_the_lost_batch(
 ) -> None:
     """Server clock 5 min behind, Date headers from ours: dateFrom also follows the
     creationTime of the batches already accepted, so the lost batch is found, not resent."""
-    from engine.transport import AiohttpTransport
+    from engine.rc.transport import AiohttpTransport
 
     running, settings = await start(faults=FaultSettings(clock_skew=-300.0))
     settings = replace(settings, concurrency=1)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import engine
 from engine.errors import JournalError
-from engine.export import Checkpoint, Export
-from engine.outcomefile import OutputFile
+from engine.results.export import Checkpoint, Export
+from engine.results.output import OutputFile
 from engine.simulator import start_simulator
 from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
 from engine.simulator.store import Store

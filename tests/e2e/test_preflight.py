@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import engine
-from engine.api import check
 from engine.errors import AuthError, SenderError
+from engine.run.api import check
 from engine.simulator import SimulatorThread
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
@@ -107,7 +107,7 @@ async def test_mostly_rejected_list_warns_with_the_commonest_reason(start: Start
 
 
 async def test_check_on_its_own(start: Start) -> None:
-    """engine.api.check answers what a2p check prints: the sender's id, tier and cap."""
+    """engine.run.api.check answers what a2p check prints: the sender's id, tier and cap."""
     running, settings = await start(registration_tiers=((SENDER, "LowVolume"),))
     found = await check(SENDER, config=settings, credentials=DEMO_CREDENTIALS, recipients=100)
     assert (found.registration_tier, found.daily_cap, found.warnings) == ("LowVolume", 6000, ())

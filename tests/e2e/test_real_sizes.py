@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.policy import LOST_CODE
+from engine.core.policy import LOST_CODE
 from engine.simulator import FaultSettings
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

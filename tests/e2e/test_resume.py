@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 import engine
+from engine.core.policy import LOST_CODE
 from engine.errors import JournalError
-from engine.policy import LOST_CODE
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered

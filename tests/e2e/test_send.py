@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config import RetrySettings
+from engine.config.settings import RetrySettings
 from engine.simulator import FaultSettings, GroupLimit
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.config import RateLimitSettings
-from engine.export import Export
-from engine.outcomenames import FROM_STORE
+from engine.config.settings import RateLimitSettings
+from engine.results.export import Export
+from engine.results.names import FROM_STORE
 from engine.simulator import start_simulator
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine import basicauth
+from engine.rc import basicauth
 from engine.simulator import FaultSettings, RunningSimulator
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import JWT_GRANT, FakeClock, MakeSimulator, bearer, login

@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.config import Table
-from engine.errorcodes import TABLE
+from engine.config.settings import Table
 from engine.errors import ConfigError
+from engine.rc.errorcodes import TABLE
 from engine.simulator.settings import RECEIPTS, ReceiptSettings, parse_simulator_table
 from engine.simulator.store import Store
 from tests.conftest import SENDER, FakeClock, MakeSimulator, login, sim_settings

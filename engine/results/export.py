@@ -1,9 +1,9 @@
 """Reading every recipient's fate back: the message store of each batch of a run, matched to
-the run's input rows through its journal. The pure half is engine.outcomerows.
+the run's input rows through its journal. The pure half is engine.results.rows.
 
 Cost: ``GET .../messages?batchId=`` pages of up to 1000 records, ceil(messages / 1000) Light
 requests (50 a minute on RingCentral: about 3.3 hours for 10 million), spent through the same
-rate budget as a send. Memory: one chunk at most (see engine.outcomerows on matching); the
+rate budget as a send. Memory: one chunk at most (see engine.results.rows on matching); the
 input is re-read chunk by chunk from the offsets the journal recorded.
 """
 
@@ -21,8 +21,7 @@ from typing import Any
 
 import anyio
 
-from engine.client import ApiClient
-from engine.config import (
+from engine.config.settings import (
     Credentials,
     Settings,
     check_journal_server,
@@ -30,12 +29,13 @@ from engine.config import (
     load_settings,
     pick_credentials,
 )
+from engine.core.rejections import Rejection
 from engine.errors import JournalError, UsageError
-from engine.inputs import input_identity, open_input
-from engine.journal import JournalState, read_journal
-from engine.journallock import JournalLock
-from engine.outcomenames import FILTERS
-from engine.outcomerows import (
+from engine.rc.client import ApiClient
+from engine.rc.transport import AiohttpTransport, Transport, page_of
+from engine.reading import ReadOptions, StartAt, read_lines
+from engine.results.names import FILTERS
+from engine.results.rows import (
     Matcher,
     Record,
     Row,
@@ -50,9 +50,9 @@ from engine.outcomerows import (
     store_needed,
     wanted,
 )
-from engine.reading import ReadOptions, StartAt, read_lines
-from engine.rejections import Rejection
-from engine.transport import AiohttpTransport, Transport, page_of
+from engine.run.inputs import input_identity, open_input
+from engine.run.journal import JournalState, read_journal
+from engine.run.journallock import JournalLock
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
 Progress = Callable[[dict[str, Any]], None]

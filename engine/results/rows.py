@@ -21,10 +21,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from engine import lifecycle
-from engine.errorcodes import describe
-from engine.journal import standing
-from engine.outcomenames import (
+from engine.core import lifecycle
+from engine.core.policy import LOST_CODE
+from engine.core.rejections import Rejection
+from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
+from engine.rc.errorcodes import describe
+from engine.reading import Block
+from engine.results.names import (
     DELIVERED,
     DELIVERY_FAILED,
     FILTERS,
@@ -40,11 +43,8 @@ from engine.outcomenames import (
     SENT_NO_RECEIPT,
     UNKNOWN,
 )
-from engine.policy import LOST_CODE
-from engine.reading import Block
-from engine.rejections import Rejection
-from engine.resume import retryable
-from engine.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
+from engine.run.journal import standing
+from engine.run.resume import retryable
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
              "SendingFailed": SENDING_FAILED, "Sent": SENT_NO_RECEIPT, "Queued": QUEUED}

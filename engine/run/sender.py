@@ -1,5 +1,5 @@
 """Submitting chunks: concurrent workers with back-pressure, every failure classified by the
-one retry policy (engine/policy.py) before anything is retried, and never a blind resend of a
+one retry policy (engine/core/policy.py) before anything is retried, and never a blind resend of a
 request that may have been processed.
 
 ``RunSettings`` is what a run is told and never changes; the ``Recorder`` owns the records,
@@ -21,26 +21,13 @@ import anyio
 import orjson
 from anyio.abc import ObjectReceiveStream, ObjectSendStream, TaskGroup
 
-from engine import lifecycle
-from engine.chunker import Chunk, Chunker
-from engine.chunkindex import PositionIndex
-from engine.client import ApiClient, error_of
-from engine.config import Settings
-from engine.errors import (
-    AmbiguousSendError,
-    AuthError,
-    AuthServiceError,
-    BadAnswerError,
-    BadBodyError,
-    EngineError,
-    NotSentError,
-    StoppedError,
-    StoppedReconciling,
-)
-from engine.events import ChunkSubmitted
-from engine.lifecycle import Reason
-from engine.paging import PageWalk
-from engine.policy import (
+from engine.batching.chunker import Chunk, Chunker
+from engine.config.settings import Settings
+from engine.core import lifecycle
+from engine.core.chunkindex import PositionIndex
+from engine.core.lifecycle import Reason
+from engine.core.paging import PageWalk
+from engine.core.policy import (
     BAD_ANSWER,
     LOST_CODE,
     NO_ANSWER,
@@ -52,8 +39,7 @@ from engine.policy import (
     holds_back,
     unanswered,
 )
-from engine.ratebudget import unless_stopped
-from engine.reconcile import (
+from engine.core.reconcile import (
     Absent,
     Adopt,
     Expected,
@@ -63,13 +49,27 @@ from engine.reconcile import (
     Undecided,
     Wait,
 )
-from engine.recorder import Recorder
-from engine.rejections import SERVER, Rejection
-from engine.report import ChunkRecord, now_iso
-from engine.resume import check_rebuilt, server_time
-from engine.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
-from engine.storecheck import Wait as StoreWait
-from engine.transport import Reply, page_of
+from engine.core.rejections import SERVER, Rejection
+from engine.core.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
+from engine.core.storecheck import Wait as StoreWait
+from engine.errors import (
+    AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
+    BadAnswerError,
+    BadBodyError,
+    EngineError,
+    NotSentError,
+    StoppedError,
+    StoppedReconciling,
+)
+from engine.rc.client import ApiClient, error_of
+from engine.rc.ratebudget import unless_stopped
+from engine.rc.transport import Reply, page_of
+from engine.run.events import ChunkSubmitted
+from engine.run.recorder import Recorder
+from engine.run.report import ChunkRecord, now_iso
+from engine.run.resume import check_rebuilt, server_time
 
 # (records read so far, share of the input consumed when it is known)
 ReadProgress = Callable[[int, float | None], None]
@@ -534,7 +534,7 @@ class Sender:
     async def recover_rejections(self, record: ChunkRecord) -> None:
         """An adopted batch has completed: every recipient of the chunk its message store
         does not hold was rejected, and the code it gave was lost with the answer; but only
-        once the store lists the whole batch (engine/storecheck.py). Until then the store is
+        once the store lists the whole batch (engine/core/storecheck.py). Until then the store is
         read again within the Light budget; when ``store_window`` passes first, the absent
         recipients are left pending for a resume or ``a2p outcomes`` to settle."""
         if not self.needs_recovery(record):

@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine import lifecycle
-from engine.chunker import Chunk, Chunker
+from engine.batching.chunker import Chunk, Chunker
+from engine.core import lifecycle
+from engine.core.lifecycle import Reason
+from engine.core.policy import resendable
+from engine.core.reconcile import Expected
+from engine.core.rejections import SERVER, Aggregator
 from engine.errors import JournalError
-from engine.inputs import input_identity
-from engine.journal import JournalState, rejections_of
-from engine.lifecycle import Reason
-from engine.policy import resendable
 from engine.reading import Block
-from engine.reconcile import Expected
-from engine.rejections import SERVER, Aggregator
-from engine.report import ChunkRecord
+from engine.run.inputs import input_identity
+from engine.run.journal import JournalState, rejections_of
+from engine.run.report import ChunkRecord
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.paging import PageWalk
+from engine.core.paging import PageWalk
 
 MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
 # How much earlier than the moment the lost request went out (as the engine reckons the

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.chunker import chunk_blocks
+from engine.batching.chunker import chunk_blocks
+from engine.core.rejections import Aggregator, Rejection, mostly_rejected
 from engine.reading import Block
 from engine.reading import segments as seg
-from engine.rejections import Aggregator, Rejection, mostly_rejected
 
 DEFAULT_PRICE = seg.DEFAULT_PRICE
 FORCING_SHOWN = 5  # characters named as the reason for UCS-2

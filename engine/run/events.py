@@ -13,7 +13,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
-from engine.rejections import Rejection
+from engine.core.rejections import Rejection
 
 
 def _camel(name: str) -> str:

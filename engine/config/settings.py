@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from engine.core.policy import Rules
 from engine.errors import ConfigError, UsageError
-from engine.policy import Rules
 
 if TYPE_CHECKING:  # tomllib and importlib.resources load when a profile is read, not before
     from importlib.resources.abc import Traversable

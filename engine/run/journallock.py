@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from engine.errors import JournalBusyError, JournalError
-from engine.report import now_iso
+from engine.run.report import now_iso
 
 # Windows locks byte ranges and forbids reading a locked one: lock a byte the identity text
 # never reaches (a range may lie past the end of the file).

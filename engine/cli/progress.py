@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from engine.events import BatchCompleted, ChunkFailed, ChunkSubmitted, Event, Rejected, Summary
+from engine.run.events import BatchCompleted, ChunkFailed, ChunkSubmitted, Event, Rejected, Summary
 
 
 class Progress:

@@ -17,20 +17,9 @@ from urllib.parse import urlencode
 
 import anyio
 
-from engine import basicauth
-from engine.config import Credentials, Settings
-from engine.errors import (
-    AmbiguousSendError,
-    AuthError,
-    AuthServiceError,
-    BadBodyError,
-    EngineError,
-    NotSentError,
-    RequestRejectedError,
-    ServerError,
-)
-from engine.paging import PageWalk
-from engine.policy import (
+from engine.config.settings import Credentials, Settings
+from engine.core.paging import PageWalk
+from engine.core.policy import (
     MAX_REFRESHES,
     Action,
     Kind,
@@ -42,8 +31,19 @@ from engine.policy import (
     renewal,
     unanswered,
 )
-from engine.ratebudget import RateBudget
-from engine.transport import Reply, Transport, page_of
+from engine.errors import (
+    AmbiguousSendError,
+    AuthError,
+    AuthServiceError,
+    BadBodyError,
+    EngineError,
+    NotSentError,
+    RequestRejectedError,
+    ServerError,
+)
+from engine.rc import basicauth
+from engine.rc.ratebudget import RateBudget
+from engine.rc.transport import Reply, Transport, page_of
 
 log = logging.getLogger("engine.http")
 # What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).

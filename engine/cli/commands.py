@@ -28,8 +28,8 @@ from engine.reading.segments import DEFAULT_PRICE
 if TYPE_CHECKING:
     import anyio
 
-    from engine.plan import Plan
-    from engine.progress import Progress
+    from engine.batching.plan import Plan
+    from engine.cli.progress import Progress
     from engine.reading import ReadOptions
     from engine.simulator.settings import SimulatorSettings
 
@@ -193,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    from engine.outcomenames import FILTERS
+    from engine.results.names import FILTERS
 
     out = sub.add_parser(
         "outcomes", help="every recipient's fate, one row per input record", parents=[common],
@@ -266,7 +266,7 @@ def _config_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace) -> int:
     import orjson
 
-    from engine.configsources import effective
+    from engine.config.effective import effective
 
     from_file = _env_file_values(args.env_file) if args.env_file else {}
     found = effective(args.profile, os.environ, from_file, args.env_file or "")
@@ -290,8 +290,8 @@ def _env_file_values(name: str) -> dict[str, str]:
 async def _outcomes(args: argparse.Namespace) -> int:
     import orjson
 
-    from engine.export import Export
-    from engine.outcomefile import OutputFile, format_for
+    from engine.results.export import Export
+    from engine.results.output import OutputFile, format_for
 
     only = tuple(name for given in args.only for name in given.split(",") if name)
     shown = [0.0]
@@ -360,7 +360,7 @@ def _print_estimate(export: Any) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     """The harness lives beside the package in a checkout, not in the installed package."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parent.parent.parent
     if not (checkout / "benchmarks" / "harness.py").exists():
         print("a2p: bench needs a source checkout of a2p-batch-engine (benchmarks/ is not "
               "installed with the package). Clone it and run 'a2p bench' there.",
@@ -507,11 +507,11 @@ def _unescape(delimiter: str | None) -> str | None:
 def _plan(args: argparse.Namespace) -> int:
     import orjson
 
-    from engine.config import check_campaign, load_settings
-    from engine.inputs import open_input
-    from engine.plan import make_plan
+    from engine.batching.plan import make_plan
+    from engine.config.settings import check_campaign, load_settings
+    from engine.core.rejections import Aggregator
     from engine.reading import read_lines
-    from engine.rejections import Aggregator
+    from engine.run.inputs import open_input
 
     check_campaign(args.sender, args.text, args.template)
     settings = load_settings(args.profile)
@@ -638,9 +638,9 @@ def _silence_stdout() -> None:
 async def _send(args: argparse.Namespace) -> int:
     import anyio
 
-    from engine.api import send
-    from engine.events import parse
-    from engine.progress import Progress
+    from engine.cli.progress import Progress
+    from engine.run.api import send
+    from engine.run.events import parse
 
     progress = Progress(sys.stderr)
     events = _Events()
@@ -687,7 +687,7 @@ async def _send(args: argparse.Namespace) -> int:
 async def _check(args: argparse.Namespace) -> int:
     import orjson
 
-    from engine.api import check
+    from engine.run.api import check
 
     found = await check(args.sender, config=args.profile, recipients=args.recipients)
     if args.json:
@@ -708,7 +708,7 @@ def _journal_header(args: argparse.Namespace) -> dict[str, Any]:
     read must be given again, and the refusal says how."""
     if not args.resume:
         return {}
-    from engine.journal import read_header
+    from engine.run.journal import read_header
 
     header = read_header(Path(args.resume))
     if args.input is None and (header.get("input") or {}).get("kind") != "file":
@@ -772,10 +772,10 @@ def _pending(totals: dict[str, Any]) -> str:
 async def _demo(args: argparse.Namespace) -> int:
     import orjson
 
-    from engine.api import send
-    from engine.config import load_settings
-    from engine.events import parse
-    from engine.progress import Progress
+    from engine.cli.progress import Progress
+    from engine.config.settings import load_settings
+    from engine.run.api import send
+    from engine.run.events import parse
     from engine.simulator import load_simulator_settings, start_simulator
 
     sim_settings = replace(load_simulator_settings("simulator", env={}),

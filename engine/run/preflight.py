@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.client import ApiClient
 from engine.errors import RequestRejectedError, SenderError
-from engine.inputs import is_stream
+from engine.rc.client import ApiClient
+from engine.run.inputs import is_stream
 
 A2P_FEATURE = "A2PSmsSender"
 # Messages a day a registration tier allows. RingCentral documents LowVolume (about 6,000 a

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
 from typing import Any
 
-from engine.chunker import Chunk
-from engine.events import ChunkFailed, Event, Rejected
-from engine.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
-from engine.lifecycle import Reason
-from engine.rejections import Aggregator, Rejection
-from engine.report import ChunkRecord
+from engine.batching.chunker import Chunk
+from engine.core.lifecycle import Reason
+from engine.core.rejections import Aggregator, Rejection
+from engine.run.events import ChunkFailed, Event, Rejected
+from engine.run.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
+from engine.run.report import ChunkRecord
 
 Emit = Callable[[Event], Awaitable[None]]
 Origin = tuple[int | None, int | None]  # (input offset, file line) where a chunk begins

@@ -1,6 +1,6 @@
 """Where a run's recipients come from: choosing the reader for a path, stdin or an iterable,
 reading a file again from a journaled offset (resume, a lost answer's chunk), and how much of
-it has been read. Opening an input is ``engine.inputs.open_input``."""
+it has been read. Opening an input is ``engine.run.inputs.open_input``."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from engine.chunker import Chunk, Chunker
-from engine.inputs import input_identity, is_stream, open_input
-from engine.journal import ChunkEntry
+from engine.batching.chunker import Chunk, Chunker
+from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
-from engine.rejections import Rejection
-from engine.resume import ResumePlan, covered, others, rebuild_chunk, without
+from engine.run.inputs import input_identity, is_stream, open_input
+from engine.run.journal import ChunkEntry
+from engine.run.resume import ResumePlan, covered, others, rebuild_chunk, without
 
 if TYPE_CHECKING:
-    from engine.recorder import Recorder
-    from engine.sender import Chunks
+    from engine.run.recorder import Recorder
+    from engine.run.sender import Chunks
 
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]

@@ -18,7 +18,7 @@ from itertools import accumulate
 
 import orjson
 
-from engine.chunkindex import PositionIndex
+from engine.core.chunkindex import PositionIndex
 from engine.errors import RecordTooLargeError, UsageError
 from engine.reading import Block
 

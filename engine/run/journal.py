@@ -24,10 +24,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
+from engine.core.rejections import LOCAL, Rejection
 from engine.errors import JournalError
-from engine.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
-from engine.rejections import LOCAL, Rejection
-from engine.report import ChunkRecord
+from engine.run.report import ChunkRecord
 
 VERSION = 1
 

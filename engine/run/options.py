@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.config import Credentials, Settings
+from engine.config.settings import Credentials, Settings
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 
 if TYPE_CHECKING:
-    from engine.transport import Transport
+    from engine.rc.transport import Transport
 
 # accepted: every batch has an id; completed: every batch is Completed (the default);
 # delivered: and then every message has its receipt (or the delivery timeout passed).
@@ -49,7 +49,7 @@ class SendOptions:
     early: no request that creates a batch starts after it, requests on the wire finish, and
     the report says ``interrupted``. ``on_wait(group, seconds)`` is told when requests wait
     for a rate budget. ``preflight`` checks the sender before the first POST
-    (engine/preflight.py): a SenderError stops the run with nothing sent."""
+    (engine/run/preflight.py): a SenderError stops the run with nothing sent."""
 
     sender: str | None = None
     text: str | None = None

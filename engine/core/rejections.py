@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.chunkindex import PositionIndex
+from engine.core.chunkindex import PositionIndex
 from engine.errors import BadAnswerError
 
 LOCAL, SERVER = "local", "server"

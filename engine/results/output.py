@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from engine.export import Checkpoint
-from engine.outcomerows import COLUMNS, Row
+from engine.results.export import Checkpoint
+from engine.results.rows import COLUMNS, Row
 
 FORMATS = ("csv", "jsonl")
 

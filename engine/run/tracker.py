@@ -16,12 +16,12 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from engine import lifecycle
+from engine.core import lifecycle
+from engine.core.policy import next_poll
 from engine.errors import EngineError
-from engine.events import BatchCompleted, BatchDelivered, StatusCounts
-from engine.policy import next_poll
-from engine.report import ChunkRecord, now_iso
-from engine.sender import Sender
+from engine.run.events import BatchCompleted, BatchDelivered, StatusCounts
+from engine.run.report import ChunkRecord, now_iso
+from engine.run.sender import Sender
 
 
 class Tracker:

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from engine import lifecycle
-from engine.events import Rejected, Totals, object_schema
-from engine.rejections import Aggregator, Rejection, mostly_rejected
+from engine.core import lifecycle
+from engine.core.rejections import Aggregator, Rejection, mostly_rejected
+from engine.run.events import Rejected, Totals, object_schema
 
 
 def now_iso() -> str:

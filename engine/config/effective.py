@@ -1,7 +1,7 @@
 """The effective settings and where each came from, for ``a2p config``; connects to nothing.
 
-Precedence is config.py's: a value in the profile file beats the built-in default,
-``RC_SERVER_URL`` beats the profile's ``server.url``, and an ``--env-file`` beats the
+Precedence is that of engine/config/settings.py: a value in the profile file beats the
+built-in default, ``RC_SERVER_URL`` beats the profile's ``server.url``, and an ``--env-file`` beats the
 environment (the CLI copies its RC_* values over the environment before any command).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from engine.config import (
+from engine.config.settings import (
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
     ENV_JWT,

@@ -21,9 +21,8 @@ from typing import Any
 
 import anyio
 
-from engine.chunker import Chunker
-from engine.client import ApiClient
-from engine.config import (
+from engine.batching.chunker import Chunker
+from engine.config.settings import (
     Credentials,
     Settings,
     check_campaign,
@@ -32,21 +31,23 @@ from engine.config import (
     load_settings,
     pick_credentials,
 )
+from engine.core.rejections import Rejection
 from engine.errors import JournalError, StreamResumeError, UsageError
-from engine.events import Event, RunWarning, Summary
-from engine.journal import Journal, read_header, read_journal
-from engine.journallock import JournalLock
-from engine.options import ON_AMBIGUOUS, WAITS, SendOptions
-from engine.preflight import Preflight, estimate_recipients, run_preflight
-from engine.preflight import Recipients as PreflightRecipients
-from engine.ratebudget import unless_stopped
+from engine.rc.client import ApiClient
+from engine.rc.ratebudget import unless_stopped
+from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
-from engine.recorder import Emit, Recorder
-from engine.rejections import Rejection
-from engine.report import finish, now_iso
-from engine.resume import ResumePlan, check_matches, restore
-from engine.sender import RunSettings, Sender
-from engine.sources import (
+from engine.run.events import Event, RunWarning, Summary
+from engine.run.journal import Journal, read_header, read_journal
+from engine.run.journallock import JournalLock
+from engine.run.options import ON_AMBIGUOUS, WAITS, SendOptions
+from engine.run.preflight import Preflight, estimate_recipients, run_preflight
+from engine.run.preflight import Recipients as PreflightRecipients
+from engine.run.recorder import Emit, Recorder
+from engine.run.report import finish, now_iso
+from engine.run.resume import ResumePlan, check_matches, restore
+from engine.run.sender import RunSettings, Sender
+from engine.run.sources import (
     Recipients,
     chunks_of,
     filtered_sink,
@@ -55,8 +56,7 @@ from engine.sources import (
     is_path,
     rebuilder,
 )
-from engine.tracker import Tracker
-from engine.transport import AiohttpTransport, Transport
+from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "check", "send",
            "send_events"]
@@ -68,7 +68,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
 
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
-    keyword arguments build one (or change the one given): see engine/options.py.
+    keyword arguments build one (or change the one given): see engine/run/options.py.
 
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
@@ -300,8 +300,8 @@ async def check(sender: str, *, config: Settings | str | None = None,
     """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
     user's A2P numbers, read its registration tier. Raises AuthError or SenderError.
 
-    >>> import asyncio, engine.api                                      # doctest: +SKIP
-    >>> asyncio.run(engine.api.check("+16505550100")).warnings           # doctest: +SKIP
+    >>> import asyncio, engine.run.api                                      # doctest: +SKIP
+    >>> asyncio.run(engine.run.api.check("+16505550100")).warnings           # doctest: +SKIP
     ()
     """
     check_campaign(sender, None, None)  # not E.164: say so before logging in

@@ -1,0 +1,5 @@
+"""RingCentral over HTTP: the transport seam (the one place aiohttp is touched), the API
+client (OAuth, A2P calls), rate budgets, Basic auth, RingCentral's error codes.
+
+May import: engine.errors, core, reading, batching, config.
+"""
