@@ -1,8 +1,8 @@
 """The effective settings and where each came from, for ``a2p config``; connects to nothing.
 
 Precedence is that of engine/config/settings.py: a value in the profile file beats the
-built-in default, ``RC_SERVER_URL`` beats the profile's ``server.url``, and an ``--env-file`` beats the
-environment (the CLI copies its RC_* values over the environment before any command).
+built-in default, ``RC_SERVER_URL`` beats the profile's ``server.url``, and an ``--env-file``
+beats the environment (the CLI copies its RC_* values over the environment before any command).
 """
 
 from __future__ import annotations
