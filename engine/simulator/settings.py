@@ -99,7 +99,7 @@ class FaultSettings:
     outage_for: float = 0.0         # seconds after the faults were set; 0: until PUT /_sim/faults
 
 
-# (error code, share of the failures) of the documented codes; an assumption, see the README.
+# (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.
 REALISTIC_CODES: tuple[tuple[str, float], ...] = (
     ("SMS-CAR-411", 0.30), ("SMS-UP-410", 0.15), ("SMS-CAR-412", 0.10), ("SMS-CAR-413", 0.15),
     ("SMS-CAR-430", 0.05), ("SMS-RC-503", 0.10), ("SMS-CAR-104", 0.15),
