@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cli import commands as cli
+from engine.cli import summary as cli
 
 
 def report(pending: int) -> dict[str, object]:
@@ -16,7 +16,7 @@ def report(pending: int) -> dict[str, object]:
 def test_the_summary_line_names_pending_recipients_and_how_to_settle_them(
         capsys: pytest.CaptureFixture[str]) -> None:
     """7 pending: counted on the line, with --resume and 'a2p outcomes' named."""
-    assert cli._finish(report(7), "r.json") == 0
+    assert cli.finish(report(7), "r.json") == 0
     line = capsys.readouterr().err
     assert "90 sent" in line
     assert "7 pending" in line
@@ -26,5 +26,5 @@ def test_the_summary_line_names_pending_recipients_and_how_to_settle_them(
 
 def test_no_pending_no_mention(capsys: pytest.CaptureFixture[str]) -> None:
     """A run with nobody pending keeps the line as it was."""
-    cli._finish(report(0), "r.json")
+    cli.finish(report(0), "r.json")
     assert "pending" not in capsys.readouterr().err
