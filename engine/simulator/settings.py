@@ -41,7 +41,9 @@ class FaultSettings:
     """Seeded fault injection; every rate is a probability per request in ``scope``.
 
     A new fault mode is a field here (its default is off; ``_limits`` bounds a number) and
-    what it does in app.py: the profile and ``PUT /_sim/faults`` read every field by itself.
+    what it does: per request in gateway.py, on a batch POST in lost_answers.py, on a token
+    in oauth.py, on a listing in a2p.py. The profile and ``PUT /_sim/faults`` read every
+    field by itself.
     """
 
     seed: int = 0
@@ -152,8 +154,6 @@ class SimulatorSettings:
     failure_seed: int = 1
     faults: FaultSettings = field(default_factory=FaultSettings)
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
-
-
 
 
 def load_simulator_settings(
