@@ -65,6 +65,17 @@ def test_wrong_type_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
         load_settings(str(write(tmp_path, "[send\n")), env={})
 
 
+def test_the_profiles_retry_section_is_the_policys_rules(tmp_path: Path) -> None:
+    """[retry] is read into the policy's own Rules: chunk_deadline from the file ends a batch
+    POST's retries (it was once dropped on the way)."""
+    from engine.core.policy import Action, Rules, Verdict, decide
+
+    rules = load_settings(str(write(tmp_path, "[retry]\nchunk_deadline = 30.0\n")), env={}).retry
+    assert isinstance(rules, Rules)
+    assert decide(Verdict.RETRY, 2, 29.0, rules=rules).action is Action.RETRY
+    assert decide(Verdict.RETRY, 2, 30.0, rules=rules).action is Action.GIVE_UP
+
+
 def test_unknown_profile_lists_known_ones() -> None:
     """Naming a profile that does not exist lists those that do."""
     with pytest.raises(ConfigError, match="production"):

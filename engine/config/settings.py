@@ -127,27 +127,6 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
-class RetrySettings:
-    max_attempts: int = 6
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-    request_timeout: float = 300.0
-    # After a lost answer, how long the server may still create the batch. See the README.
-    reconcile_window: float = 600.0
-    # After an adopted batch completes, how long its message store is read again until it
-    # lists every message; then the recipients it lacks are reported pending. See the README.
-    store_window: float = 300.0
-    # Seconds after a chunk's first request past which a chunk whose answers were each lost
-    # (or a 5xx) and proved to have created nothing is not sent again in this run: it is
-    # failed (proved-absent) and left for --resume. See the README.
-    chunk_deadline: float = 1200.0
-
-    def rules(self) -> Rules:
-        """The numbers ``policy.decide`` works with."""
-        return Rules(self.max_attempts, self.backoff_initial, self.backoff_max)
-
-
-@dataclass(frozen=True, slots=True)
 class PollSettings:
     interval: float = 5.0
     max_interval: float = 60.0
@@ -174,7 +153,7 @@ class Settings:
     account: str = "~"
     concurrency: int = 4
     limits: Limits = field(default_factory=Limits)
-    retry: RetrySettings = field(default_factory=RetrySettings)
+    retry: Rules = field(default_factory=Rules)
     polling: PollSettings = field(default_factory=PollSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
 
@@ -409,9 +388,9 @@ def _settings_from(root: Table, path: Traversable) -> Settings:
     )
 
 
-def _retry(t: Table) -> RetrySettings:
-    d = RetrySettings()
-    value = RetrySettings(
+def _retry(t: Table) -> Rules:
+    d = Rules()
+    value = Rules(
         max_attempts=t.number("max_attempts", d.max_attempts, low=1, high=100),
         backoff_initial=t.number("backoff_initial", d.backoff_initial, low=0.0),
         backoff_max=t.number("backoff_max", d.backoff_max, low=0.0),

@@ -99,7 +99,7 @@ class ApiClient:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._rules = settings.retry.rules()
+        self._rules = settings.retry
         limits = settings.rate_limit
         self.light = RateBudget("Light", limits.light_requests, limits.light_window, clock, sleep)
         self.auth = RateBudget("Auth", limits.auth_requests, limits.auth_window, clock, sleep)
@@ -142,8 +142,8 @@ class ApiClient:
             except (NotSentError, AmbiguousSendError) as exc:
                 failure, reply = exc, Reply(0)
                 verdict = unanswered(isinstance(exc, AmbiguousSendError), Kind.TOKEN)
-            step = decide(verdict, attempt, self._clock() - started, self._asked_wait(reply),
-                          rules=self._rules, rng=self._rng)
+            step = decide(verdict, attempt, self._clock() - started, self.asked_wait(reply),
+                          kind=Kind.TOKEN, rules=self._rules, rng=self._rng)
             if step.action is Action.GIVE_UP:
                 raise AuthServiceError(self._token_failure(path, attempt, reply, failure))
             if step.action is not Action.RETRY:
@@ -307,7 +307,7 @@ class ApiClient:
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:
             self.throttled += 1
-        wait = self._asked_wait(reply)
+        wait = self.asked_wait(reply)
         if wait is not None:  # a 429, or a 503 saying when to come back
             budget.penalize(wait)
         return reply
@@ -355,7 +355,7 @@ class ApiClient:
             except AmbiguousSendError:
                 self._served(token)  # it went out and may have served: not a fresh refusal
                 raise
-            step = decide(classify(reply.status, kind), attempt,
+            step = decide(classify(reply.status, kind), attempt, kind=kind,
                           may_refresh=attempt <= MAX_REFRESHES)
             if reply.status != 401:
                 self._served(token)  # any other answer: not a token refused as issued
@@ -378,12 +378,12 @@ class ApiClient:
             failure: EngineError | None = None
             try:
                 reply = await self.call("GET", path, params=params)
-                verdict, wait = classify(reply.status, Kind.READ), self._asked_wait(reply)
+                verdict, wait = classify(reply.status, Kind.READ), self.asked_wait(reply)
             except (NotSentError, AmbiguousSendError) as exc:
                 failure, wait = exc, None
                 verdict = unanswered(isinstance(exc, AmbiguousSendError), Kind.READ)
-            step = decide(verdict, attempt, self._clock() - started, wait, rules=self._rules,
-                          rng=self._rng)
+            step = decide(verdict, attempt, self._clock() - started, wait, kind=Kind.READ,
+                          rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
                 return reply.json()
             if step.action is Action.FAIL:
@@ -397,9 +397,10 @@ class ApiClient:
             await self._pause(step.delay)
         raise AssertionError("unreachable")
 
-    def _asked_wait(self, reply: Reply) -> float | None:
+    def asked_wait(self, reply: Reply) -> float | None:
         """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
-        which), which the rate budget holds; None for any other answer."""
+        which, ``policy.holds_back``), which the rate budget holds; None for any other
+        answer. Every request path reads Retry-After through here."""
         return asked_wait(reply.status, reply.headers.get("Retry-After"),
                           self.settings.rate_limit.default_retry_after)
 
