@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 import anyio
 
-from engine.config.settings import Credentials, Settings
+from engine.config.credentials import Credentials
+from engine.config.settings import Settings
 from engine.core.paging import PageWalk
 from engine.core.policy import (
     MAX_REFRESHES,
