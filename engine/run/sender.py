@@ -63,9 +63,9 @@ from engine.errors import (
     StoppedError,
     StoppedReconciling,
 )
-from engine.rc.client import ApiClient, error_of
+from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import Reply, page_of
+from engine.rc.transport import Reply, error_of, page_of
 from engine.run.events import ChunkSubmitted
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord, now_iso
