@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from engine.config.settings import (
+from engine.config.credentials import (
     DEMO_CREDENTIALS,
     Credentials,
-    Table,
     credentials_from_env,
     read_demo_credentials,
-    read_toml,
-    resolve_profile,
 )
+from engine.config.profiles import read_toml, resolve_profile
+from engine.config.table import Table, read_fields
 from engine.errors import ConfigError
 
 FAULT_SCOPES = ("a2p", "send")
@@ -244,24 +241,8 @@ def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], 
 
 
 def _faults(t: Table) -> FaultSettings:
-    """Every field of FaultSettings, read by its default's type and checked."""
-    values: dict[str, Any] = {}
-    for spec in dataclasses.fields(FaultSettings):
-        default: Any = spec.default
-        name, meta = spec.name, spec.metadata
-        if isinstance(default, bool):
-            values[name] = t.flag(name, default)
-        elif isinstance(default, str):
-            values[name] = t.text(name, default, meta.get("choices", ()))
-        elif isinstance(default, tuple):
-            values[name] = t.int_list(name, list(default))
-        else:
-            kind = type(default)
-            high = meta.get("high", 1.0 if name.endswith("_rate") else None)
-            values[name] = t.number(name, default, low=kind(meta.get("low", 0)),
-                                    high=None if high is None else kind(high))
-    t.finish()
-    return FaultSettings(**values)
+    """Every field of FaultSettings, read by its type and checked (engine/config/table.py)."""
+    return read_fields(t, FaultSettings)
 
 
 def faults_from_mapping(data: Mapping[str, object], source: str = "faults") -> FaultSettings:
