@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from engine.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -21,8 +22,24 @@ def finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = "
         say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
             f"locally, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
             f"batches failed, {totals['unknownChunks']} unknown" + _pending(totals) +
-            f"; report: {path}" + (f". {hint}" if code == EXIT_INTERRUPTED and hint else ""))
+            f"; report: {path}" + _next_step(code, totals, hint))
     return code
+
+
+def _next_step(code: int, totals: dict[str, Any], hint: str) -> str:
+    """What to run next: the resume of an interrupted run, or of a run with failed batches
+    (``--resume`` sends again only those proved never created)."""
+    if not hint:
+        return ""
+    if code == EXIT_INTERRUPTED:
+        return f". {hint}"
+    command = hint.removeprefix("To finish the run: ")
+    if code != EXIT_FAILED or not totals["failedChunks"] or command == hint:
+        return ""
+    journal = shlex.split(command)[-1]
+    return (". Batches that failed without creating anything are sent again, once the cause "
+            f"is fixed, by: {command}; every recipient's fate: "
+            f"{shlex.join(['a2p', 'outcomes', journal])}")
 
 
 def _pending(totals: dict[str, Any]) -> str:
