@@ -29,6 +29,7 @@ from engine.core.policy import (
     credentials_refused,
     decide,
     renewal,
+    retry_after_note,
     unanswered,
 )
 from engine.errors import (
@@ -400,8 +401,12 @@ class ApiClient:
     def _asked_wait(self, reply: Reply) -> float | None:
         """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
         which), which the rate budget holds; None for any other answer."""
-        return asked_wait(reply.status, reply.headers.get("Retry-After"),
-                          self.settings.rate_limit.default_retry_after)
+        header = reply.headers.get("Retry-After")
+        wait = asked_wait(reply.status, header, self.settings.rate_limit.default_retry_after)
+        note = retry_after_note(header) if wait is not None else None
+        if note is not None:
+            log.warning("HTTP %s: %s", reply.status, note)
+        return wait
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:
