@@ -119,8 +119,9 @@ def test_standing_chunks_leave_out_superseded_split_and_re_cut_ones() -> None:
     written before superseded entries) a never-sent chunk a later chunk overlaps are left
     out; a refused chunk that a later chunk spans without holding its records stays, and so
     does a planned chunk no later chunk touches."""
-    chunks = [
-        chunk(1, 0, 9, "superseded"),
+    assert [c["chunk"] for c in standing([chunk(1, 0, 9, "superseded"),
+                                          chunk(10, 0, 9, "accepted")], never_refused)] == [10]
+    chunks = [  # a journal without superseded entries: 8 re-cut 5 and 7 without saying so
         chunk(2, 10, 19, "split"),
         chunk(3, 10, 14, "accepted"), chunk(4, 15, 19, "accepted"),
         chunk(5, 20, 29, "planned"),                                  # re-cut by 8, unmarked

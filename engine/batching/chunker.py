@@ -11,7 +11,9 @@ one call per record; per-record sizes are computed only where a chunk fills up. 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from array import array
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -41,6 +43,7 @@ class Chunk:
     size: int
     index: PositionIndex
     start_offset: int | None = None  # byte offset of the first record's line, for files
+    digest: str = ""  # of its (position, number) pairs (digest_of); "" when not taken
 
     @property
     def count(self) -> int:
@@ -56,6 +59,27 @@ class Chunk:
 
 
 Payload = bytes | memoryview
+
+
+class Digest:
+    """A running digest of (position, number) pairs, the same however the pairs arrive in
+    pieces: a journaled chunk's, checked when a resume reads its records again."""
+
+    __slots__ = ("_numbers", "_positions")
+
+    def __init__(self) -> None:
+        self._positions = hashlib.blake2b(digest_size=16)
+        self._numbers = hashlib.blake2b(digest_size=16)
+
+    def update(self, positions: Sequence[int], tos: Sequence[str]) -> None:
+        if tos:
+            self._positions.update(array("q", positions).tobytes())
+            self._numbers.update("\n".join(tos).encode())
+            self._numbers.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return hashlib.blake2b(self._positions.digest() + self._numbers.digest(),
+                               digest_size=12).hexdigest()
 
 # Bodies with per-message texts are serialised a few hundred messages at a time. Every message
 # is a dict for orjson, and every dict counts as an allocation for the cycle collector until it
@@ -159,6 +183,7 @@ class Chunker:
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
+        self._digest = Digest()
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
@@ -217,6 +242,7 @@ class Chunker:
             size = len(payload) if payload is not None else payload_size(tos, texts)
             if self._size + comma + size <= self.max_bytes:
                 self._append(payload, size, comma, positions, lines)
+                self._digest.update(positions, tos)
                 return len(tos), None
         own = texts[:room_messages] if texts is not None else None
         sizes = message_sizes(tos[:room_messages], own)
@@ -233,6 +259,7 @@ class Chunker:
             part = (serialize(tos[:k], texts[:k] if texts is not None else None)
                     if self.keep_bodies else None)
         self._append(part, cut, comma, positions[:k], lines[:k] if lines is not None else None)
+        self._digest.update(positions[:k], tos[:k])
         return k, payload
 
     def _fits(self, sizes: list[int], comma: int) -> int:
@@ -266,7 +293,8 @@ class Chunker:
         body = self._body
         if self.keep_bodies:
             body += self._suffix
-        chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset)
+        chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset,
+                      self._digest.hexdigest())
         self._reset()
         return chunk
 

@@ -7,6 +7,7 @@ mutably, so "what does the run know about chunk 12" has one answer.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
 from typing import Any
@@ -34,6 +35,7 @@ class Recorder:
         self._held: list[dict[str, Any]] = []
         self._records: dict[int, ChunkRecord] = {}
         self._origins: dict[int, Origin] = {}
+        self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
         self.aggregator = Aggregator()
 
     @property
@@ -43,10 +45,14 @@ class Recorder:
     def origin(self, number: int) -> Origin:
         return self._origins.get(number, (None, None))
 
-    def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin]) -> None:
-        """The records a resumed run's journal holds."""
+    def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin],
+                skip: list[tuple[int, int]] | None = None) -> None:
+        """The records a resumed run's journal holds, and the disjoint ranges of positions
+        its chunks hold (``ResumePlan.skip``): a chunk cut around them journals them as its
+        gaps."""
         self._records.update(records)
         self._origins.update(origins)
+        self._skip = list(skip or [])
 
     # the journal ------------------------------------------------------------------------
 
@@ -58,8 +64,24 @@ class Recorder:
         line = chunk.index.locate(1)[1] if chunk.count else None
         self._origins[chunk.number] = (chunk.start_offset, line)
         self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
-                               record.bytes, chunk.start_offset, line).to_json())
+                               record.bytes, chunk.start_offset, line, self._gaps(chunk),
+                               chunk.digest).to_json())
         return record
+
+    def _gaps(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
+        """The ranges inside the chunk that other chunks held (skipped when it was cut): the
+        holes of its positions the resumed run's skip covers. Nothing to look at otherwise."""
+        if not self._skip or chunk.count == chunk.last_position - chunk.first_position + 1:
+            return ()
+        out = []
+        for a, b in chunk.index.holes():
+            k = max(bisect_right(self._skip, (a, 1 << 62)) - 1, 0)
+            while k < len(self._skip) and self._skip[k][0] <= b:
+                lo, hi = max(a, self._skip[k][0]), min(b, self._skip[k][1])
+                if lo <= hi:
+                    out.append((lo, hi))
+                k += 1
+        return tuple(out)
 
     def supersede(self, numbers: Iterable[int]) -> None:
         """Chunks never sent that this resumed run cuts again from their records: journaled
