@@ -257,6 +257,22 @@ def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
                            "batches on RingCentral before sending again.")
 
 
+def unsettled(records: Iterable[ChunkRecord], journal: str | None) -> str | None:
+    """What a run that does not read message stores (--wait accepted) leaves pending: the
+    recipients of adopted batches not settled. Said, not left to the totals, since a resume
+    with --wait accepted does not settle them either."""
+    held = [r for r in records if r.state == lifecycle.ACCEPTED and r.pending]
+    if not held:
+        return None
+    count = sum(r.pending or 0 for r in held)
+    where = journal or "JOURNAL"
+    return (f"{count:,} recipients of {len(held)} adopted batch"
+            f"{'es' if len(held) != 1 else ''} stay pending: with --wait accepted their "
+            "message stores are not read, so they are counted neither sent nor rejected. "
+            f"Settle them with 'a2p send --resume {where}' (without --wait accepted), or read "
+            f"their fate with 'a2p outcomes {where}'.")
+
+
 def server_time(submitted_at: str | None, offset: float) -> float | None:
     """When a journaled request went out (``submittedAt``, this machine's clock), on the
     server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
