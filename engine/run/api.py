@@ -178,8 +178,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
                 with anyio.CancelScope(shield=True):
                     await transport.close()
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
-    left = unsettled(recorder.records.values(),
-                     str(options.resume or options.journal or "") or None) \
+    left = unsettled(recorder.records.values(), str(options.resume or options.journal or "")) \
         if options.wait == "accepted" else None
     done = finish(
         run_id=run_id, profile=settings.profile, source=read.source,

@@ -257,7 +257,7 @@ def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
                            "batches on RingCentral before sending again.")
 
 
-def unsettled(records: Iterable[ChunkRecord], journal: str | None) -> str | None:
+def unsettled(records: Iterable[ChunkRecord], journal: str) -> str | None:
     """What a run that does not read message stores (--wait accepted) leaves pending: the
     recipients of adopted batches not settled. Said, not left to the totals, since a resume
     with --wait accepted does not settle them either."""
