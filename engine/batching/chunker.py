@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from array import array
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -62,24 +61,29 @@ Payload = bytes | memoryview
 
 
 class Digest:
-    """A running digest of (position, number) pairs, the same however the pairs arrive in
-    pieces: a journaled chunk's, checked when a resume reads its records again."""
+    """A digest of (position, number) pairs, the same however the pairs arrive in pieces: a
+    journaled chunk's, checked when a resume reads its records again. The positions are
+    taken from ``index`` as runs (a chunker's own index, already built), the numbers hashed
+    as they come; without an index the digest keeps one of its own."""
 
-    __slots__ = ("_numbers", "_positions")
+    __slots__ = ("_index", "_numbers", "_own")
 
-    def __init__(self) -> None:
-        self._positions = hashlib.blake2b(digest_size=16)
+    def __init__(self, index: PositionIndex | None = None) -> None:
+        self._own = index is None
+        self._index = index if index is not None else PositionIndex()
         self._numbers = hashlib.blake2b(digest_size=16)
 
     def update(self, positions: Sequence[int], tos: Sequence[str]) -> None:
         if tos:
-            self._positions.update(array("q", positions).tobytes())
+            if self._own:
+                self._index.extend(positions, None)
             self._numbers.update("\n".join(tos).encode())
             self._numbers.update(b"\n")
 
     def hexdigest(self) -> str:
-        return hashlib.blake2b(self._positions.digest() + self._numbers.digest(),
+        return hashlib.blake2b(self._index.position_runs().tobytes() + self._numbers.digest(),
                                digest_size=12).hexdigest()
+
 
 # Bodies with per-message texts are serialised a few hundred messages at a time. Every message
 # is a dict for orjson, and every dict counts as an allocation for the cycle collector until it
@@ -183,7 +187,7 @@ class Chunker:
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
-        self._digest = Digest()
+        self._digest = Digest(self._index)  # the positions: the index _append extends
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""

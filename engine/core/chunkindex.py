@@ -72,6 +72,19 @@ class PositionIndex:
     def runs(self) -> int:
         return len(self._starts)
 
+    def position_runs(self) -> array[int]:
+        """(first position, count) of each maximal run of consecutive positions, flat: the
+        same for the same positions however they were added (lines left aside)."""
+        out: array[int] = array("q")
+        ends = [*self._starts[1:], self.count]
+        for k, start in enumerate(self._starts):
+            position, n = self._positions[k], ends[k] - start
+            if out and out[-2] + out[-1] == position:
+                out[-1] += n
+            else:
+                out.extend((position, n))
+        return out
+
     def holes(self) -> list[tuple[int, int]]:
         """The position ranges between ``first`` and ``last`` that hold none of its messages
         (records rejected locally, or held by another chunk when this one was cut)."""
