@@ -19,7 +19,14 @@ from engine.run.inputs import input_identity
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import InputCheck, check_matches, restore, without
+from engine.run.resume import (
+    InputCheck,
+    check_matches,
+    others,
+    rebuild_chunk,
+    restore,
+    without,
+)
 
 
 def record(number: int, first: int, last: int, state: str, count: int | None = None,
@@ -335,3 +342,32 @@ def test_a_chunk_read_in_part_is_not_checked(tmp_path: Path) -> None:
     check.block(Block([f"+1415555{p:04d}" for p in range(5, 20)], None, range(5, 20)))
     check.finish()
     assert check.done
+
+
+def test_a_chunk_read_again_inside_a_spanning_chunks_gap_keeps_its_own_records() -> None:
+    """A chunk cut from the gap of a chunk that spans it (6's records, re-cut as 20 inside
+    13's range) is read again (lost answer, in-flight at a crash) with its own positions:
+    its journaled gaps, not the ranges of the chunks around it."""
+    records = {13: record(13, 100, 399, lifecycle.ACCEPTED, count=200, batch_id="b13")}
+    entry = ChunkEntry(20, 200, 299, 100, 100, None, None, (), "d").to_json()
+    assert others(records, entry) == []
+    i18 = ChunkEntry(20, 200, 299, 100, 100, None, None).to_json()  # no gaps journaled
+    assert others(records, i18) == [(100, 399)]
+    rebuilt = rebuild_chunk([Block([f"+1415555{p:04d}" for p in range(400)], None,
+                                   range(400))], entry, "+16505550100", "Hi",
+                            others(records, entry))
+    assert (rebuilt.first_position, rebuilt.last_position, rebuilt.count) == (200, 299, 100)
+
+
+def test_the_recorder_knows_the_gaps_of_chunks_it_cut_and_of_those_journaled() -> None:
+    """What the lost-answer rebuild reads again: gaps of a chunk cut now, of one restored
+    from a journal that has them, and None (fall back) for one that has not."""
+    recorder = Recorder(_no_emit)
+    recorder.restore({}, {}, [(10, 19)], {7: ((3, 4),)})
+    positions = [p for p in range(30) if not 10 <= p <= 19]
+    (chunk,) = Chunker("+16505550100", "Hi", 1 << 20).chunks(
+        [Block([f"+1415555{p:04d}" for p in positions], None, positions)])
+    recorder.record_for(chunk)
+    assert recorder.gaps(chunk.number) == ((10, 19),)
+    assert recorder.gaps(7) == ((3, 4),)
+    assert recorder.gaps(8) is None

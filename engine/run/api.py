@@ -132,7 +132,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
                                                              state.complete_bytes))
             plan = restore(state, recorder.aggregator)
             recorder.supersede(plan.superseded)
-            recorder.restore(plan.records, plan.origins, plan.skip)
+            recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
             chunker.set_next_number(plan.next_number)
             if plan.max_bytes:
                 chunker.lower_limit(plan.max_bytes)

@@ -36,6 +36,7 @@ class Recorder:
         self._records: dict[int, ChunkRecord] = {}
         self._origins: dict[int, Origin] = {}
         self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
+        self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
         self.aggregator = Aggregator()
 
     @property
@@ -45,14 +46,21 @@ class Recorder:
     def origin(self, number: int) -> Origin:
         return self._origins.get(number, (None, None))
 
+    def gaps(self, number: int) -> tuple[tuple[int, int], ...] | None:
+        """The ranges inside chunk ``number`` that were not its records; None: not known (a
+        chunk of a journal written before gaps were)."""
+        return self._gaps.get(number)
+
     def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin],
-                skip: list[tuple[int, int]] | None = None) -> None:
-        """The records a resumed run's journal holds, and the disjoint ranges of positions
-        its chunks hold (``ResumePlan.skip``): a chunk cut around them journals them as its
-        gaps."""
+                skip: list[tuple[int, int]] | None = None,
+                gaps: dict[int, tuple[tuple[int, int], ...]] | None = None) -> None:
+        """The records a resumed run's journal holds (and the gaps it journaled), and the
+        disjoint ranges of positions its chunks hold (``ResumePlan.skip``): a chunk cut
+        around them journals them as its gaps."""
         self._records.update(records)
         self._origins.update(origins)
         self._skip = list(skip or [])
+        self._gaps.update(gaps or {})
 
     # the journal ------------------------------------------------------------------------
 
@@ -63,12 +71,13 @@ class Recorder:
         self._records[chunk.number] = record
         line = chunk.index.locate(1)[1] if chunk.count else None
         self._origins[chunk.number] = (chunk.start_offset, line)
+        gaps = self._gaps[chunk.number] = self._gaps_of(chunk)
         self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
-                               record.bytes, chunk.start_offset, line, self._gaps(chunk),
+                               record.bytes, chunk.start_offset, line, gaps,
                                chunk.digest).to_json())
         return record
 
-    def _gaps(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
+    def _gaps_of(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
         """The ranges inside the chunk that other chunks held (skipped when it was cut): the
         holes of its positions the resumed run's skip covers. Nothing to look at otherwise."""
         if not self._skip or chunk.count == chunk.last_position - chunk.first_position + 1:

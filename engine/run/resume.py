@@ -83,6 +83,7 @@ class ResumePlan:
     owned: list[tuple[int, int, int]] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # of the chunks kept, when journaled
     journal: str = "the journal"
+    gaps: dict[int, tuple[Interval, ...]] = field(default_factory=dict)  # journaled ones
 
 
 def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
@@ -133,7 +134,8 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     return ResumePlan(records, in_flight, skip, _read_from(state, planned, skip, gaps),
                       max(state.chunks, default=0), max_bytes, frozenset(state.local), origins,
                       superseded, owned, digests,
-                      str(state.path) if state.path is not None else "the journal")
+                      str(state.path) if state.path is not None else "the journal",
+                      {n: tuple(gaps.get(n, ())) for n in records if "digest" in state.chunks[n]})
 
 
 def merged(ranges: Iterable[Interval]) -> list[Interval]:

@@ -189,8 +189,9 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
     async def rebuild(number: int) -> Chunk:
         record = recorder.records[number]
         offset, line = recorder.origin(number)
+        gaps = recorder.gaps(number)  # known: exactly its own records are read again
         entry = ChunkEntry(number, record.first, record.last, record.count, record.bytes,
-                           offset, line).to_json()
+                           offset, line, gaps or (), "" if gaps is not None else None).to_json()
 
         def build() -> Chunk:
             with ExitStack() as stack:
