@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from engine.batching.chunker import (
     Chunk,
     Chunker,
+    Digest,
     chunk_blocks,
     message_sizes,
     payload_size,
@@ -226,3 +227,27 @@ def test_a_window_of_no_messages_is_refused() -> None:
     """A chunker that could take no message at a time would drop every record: refused."""
     with pytest.raises(UsageError, match="at least one message"):
         Chunker(SENDER, None, 1_000, window=0)
+
+
+def test_a_chunks_digest_is_that_of_its_position_number_pairs_however_read() -> None:
+    """The digest a resume checks skipped records against: the same for the same (position,
+    number) pairs in any blocks, with or without lines; another number or position, or one
+    record fewer, changes it."""
+    positions = [*range(0, 40), *range(45, 60)]  # 40..44: rejected locally
+    tos = [f"+1415555{p:04d}" for p in positions]
+    (chunk,) = Chunker("+16505550100", "Hi", 1 << 20).chunks(
+        [Block(tos[:7], None, positions[:7], [p + 2 for p in positions[:7]]),
+         Block(tos[7:], None, positions[7:], [p + 2 for p in positions[7:]])])
+
+    def digest(pairs: list[tuple[int, str]], step: int) -> str:
+        made = Digest()
+        for k in range(0, len(pairs), step):
+            piece = pairs[k:k + step]
+            made.update([p for p, _ in piece], [t for _, t in piece])
+        return made.hexdigest()
+
+    pairs = list(zip(positions, tos, strict=True))
+    assert chunk.digest == digest(pairs, 1) == digest(pairs, 13) == digest(pairs, 100)
+    assert digest([*pairs[:3], (pairs[3][0], "+14155559999"), *pairs[4:]], 5) != chunk.digest
+    assert digest([(p + 1, t) for p, t in pairs], 5) != chunk.digest
+    assert digest(pairs[:-1], 5) != chunk.digest

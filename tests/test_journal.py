@@ -119,8 +119,9 @@ def test_standing_chunks_leave_out_superseded_split_and_re_cut_ones() -> None:
     written before superseded entries) a never-sent chunk a later chunk overlaps are left
     out; a refused chunk that a later chunk spans without holding its records stays, and so
     does a planned chunk no later chunk touches."""
-    chunks = [
-        chunk(1, 0, 9, "superseded"),
+    assert [c["chunk"] for c in standing([chunk(1, 0, 9, "superseded"),
+                                          chunk(10, 0, 9, "accepted")], never_refused)] == [10]
+    chunks = [  # a journal without superseded entries: 8 re-cut 5 and 7 without saying so
         chunk(2, 10, 19, "split"),
         chunk(3, 10, 14, "accepted"), chunk(4, 15, 19, "accepted"),
         chunk(5, 20, 29, "planned"),                                  # re-cut by 8, unmarked
@@ -149,3 +150,14 @@ def test_a_superseded_entry_folds_over_a_planned_chunk_and_is_refused_over_a_sen
     journal.close()
     with pytest.raises(IllegalTransition):
         read_journal(path)
+
+
+def test_a_planned_chunk_a_later_chunk_spans_without_holding_it_stands() -> None:
+    """Run 2 recovered chunk 6, proved it absent and was stopped before the resend (planned
+    again); chunk 13 was cut around 6's range: 6 stands, its records not sent, not given to
+    13 (a journal with gaps, and one of i18 without them)."""
+    for gaps in ({"gaps": [[200, 299]], "digest": "d"}, {}):
+        chunks = [chunk(5, 100, 199, "superseded"), chunk(6, 200, 299, "planned"),
+                  chunk(7, 300, 399, "superseded"),
+                  chunk(13, 100, 399, "accepted", messages=200, **gaps)]
+        assert [c["chunk"] for c in standing(chunks, never_refused)] == [6, 13]

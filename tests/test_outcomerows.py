@@ -21,6 +21,7 @@ from engine.results.rows import (
     estimate,
     in_order,
     keep,
+    pieces_of,
     row_of,
     spans_of,
     store_needed,
@@ -220,3 +221,31 @@ def test_spans_mark_a_chunk_the_send_left_pending() -> None:
                {"chunk": 2, "firstIndex": 10, "lastIndex": 19, "status": "completed",
                 "batchId": "b2", "batchSize": 10, "reason": "recovered"}]
     assert [s.pending for s in spans_of(entries)] == [True, False]
+
+
+def test_an_adopted_unsettled_chunk_is_pending_in_outcomes_as_in_the_report() -> None:
+    """An adopted batch not settled yet (reason adopted, ``pending`` = count - batchSize, as
+    the sender journals it after --wait accepted, a stop or the tracker's timeout): the
+    recipients its store lacks are pending, as the report counts them, and rejected once
+    the store is whole -- never unknown."""
+    entries = [{"chunk": 1, "firstIndex": 0, "lastIndex": 9, "messages": 10,
+                "status": "accepted", "batchId": "b1", "batchSize": 7, "adopted": True,
+                "reason": "adopted", "pending": 3}]
+    (adopted,) = spans_of(entries)
+    record = Record(4, 6, "+14155550104", None)
+    assert row_of(record, adopted, {}, None, complete=False).outcome == "pending"
+    assert row_of(record, adopted, {}, None, complete=True).outcome == "rejected-server"
+
+
+def test_spans_of_a_chunk_spanning_another_hold_only_its_own_positions() -> None:
+    """Chunk 13, cut by a resume around chunk 6's range (its gap), gives two pieces, with
+    chunk 6 between them; chunk 6, planned again, still stands (its records not sent)."""
+    entries = [{"chunk": 6, "firstIndex": 200, "lastIndex": 299, "messages": 100,
+                "status": "planned", "digest": "d"},
+               {"chunk": 13, "firstIndex": 100, "lastIndex": 399, "messages": 200,
+                "status": "accepted", "batchId": "b13", "batchSize": 200,
+                "gaps": [[200, 299]], "digest": "d"}]
+    spans = spans_of(entries)
+    assert [(s.number, s.pieces) for s in spans] == [(13, [(100, 199), (300, 399)]),
+                                                     (6, [(200, 299)])]
+    assert pieces_of(spans) == [(100, 199, 0), (200, 299, 1), (300, 399, 0)]

@@ -4,22 +4,34 @@ for again, what certainly was not is read and sent again."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from engine.batching.chunker import Chunker
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import NO_ANSWER, NOT_SENT
 from engine.core.rejections import Aggregator
 from engine.errors import JournalError
+from engine.reading import Block
 from engine.run.inputs import input_identity
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
+from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import check_matches, restore
+from engine.run.resume import (
+    InputCheck,
+    check_matches,
+    others,
+    rebuild_chunk,
+    restore,
+    without,
+)
 
 
-def record(number: int, first: int, last: int, state: str, **fields: object) -> ChunkRecord:
-    made = ChunkRecord(number, first, last, last - first + 1, 100, state=state)
+def record(number: int, first: int, last: int, state: str, count: int | None = None,
+           **fields: object) -> ChunkRecord:
+    made = ChunkRecord(number, first, last, count or last - first + 1, 100, state=state)
     for name, value in fields.items():
         setattr(made, name, value)
     return made
@@ -181,3 +193,181 @@ def test_a_file_run_resumed_with_stdin_is_told_to_resume_alone(tmp_path: Path) -
     with pytest.raises(JournalError, match="--resume alone"):
         check_matches(read_journal(path), "-", "+16505550100", "Hi", None)
     check_matches(read_journal(path), str(listing), "+16505550100", "Hi", None)  # the same
+
+
+# A resumed chunk that spans chunks it skipped (review of i18, F1 and F3) -------------------
+
+def spanning_journal(path: Path, later: list[ChunkRecord], *, gaps: bool = False,
+                     held: ChunkRecord | None = None) -> Path:
+    """Run 1 (killed): 4 [0,99], 5 [100,199], 7 [300,399] planned and 6 [200,299] as
+    ``held`` says (in flight, then adopted: accepted). Run 2 superseded 4, 5, 7 and cut
+    ``later`` from 0..399 around 6's range; ``gaps``: journaled as this version does."""
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    six = held or record(6, 200, 299, lifecycle.ACCEPTED, batch_id="b6", batch_size=100)
+    for made in (record(4, 0, 99, lifecycle.PLANNED), record(5, 100, 199, lifecycle.PLANNED),
+                 six, record(7, 300, 399, lifecycle.PLANNED)):
+        journal.write(ChunkEntry(made.number, made.first, made.last, made.count, made.bytes,
+                                 made.first * 10, made.first + 2).to_json())
+        journal.write(state_entry(made))
+    for number in (4, 5, 7):
+        journal.write(superseded_entry(number))
+    for made in later:
+        spans = made.first < 200 and made.last > 299
+        journal.write(ChunkEntry(made.number, made.first, made.last, made.count, made.bytes,
+                                 made.first * 10, made.first + 2,
+                                 ((200, 299),) if gaps and spans else (),
+                                 "d" if gaps else None).to_json())
+        journal.write(state_entry(made))
+    journal.close()
+    return path
+
+
+def reread(plan_skip: list[tuple[int, int]]) -> list[int]:
+    block = Block([f"+1415555{p:04d}" for p in range(400)], None, range(400))
+    return [p for b in without([block], plan_skip) for p in b.positions]
+
+
+RUN_2 = [record(12, 0, 150, lifecycle.FAILED, reason=Reason.GAVE_UP,
+                error={"status": 429, "errorCode": "CMN-301", "message": "x"}),
+         record(13, 151, 350, lifecycle.ACCEPTED, count=100, batch_id="b13", batch_size=100),
+         record(14, 351, 399, lifecycle.ACCEPTED, batch_id="b14", batch_size=49)]
+
+
+@pytest.mark.parametrize("gaps", [False, True], ids=["i18-journal", "gaps-journaled"])
+def test_records_a_spanning_chunk_sent_are_not_read_again(tmp_path: Path, gaps: bool) -> None:
+    """Chunk 13 (151..199 and 300..350) spans adopted chunk 6: the next resume reads
+    again only what chunk 12 (gave up on 429) held, never a record 13 or 6 sent."""
+    path = spanning_journal(tmp_path / "run.journal", RUN_2, gaps=gaps)
+    plan = restore(read_journal(path), Aggregator())
+    assert reread(plan.skip) == list(range(0, 151))
+    assert plan.read_from is not None
+    assert plan.read_from["chunk"] == 4
+
+
+@pytest.mark.parametrize("gaps", [False, True], ids=["i18-journal", "gaps-journaled"])
+def test_a_held_chunk_inside_a_spanning_chunk_is_read_again(tmp_path: Path,
+                                                            gaps: bool) -> None:
+    """Run 2 recovered chunk 6, proved it absent and was stopped before the resend (held,
+    planned again); chunk 13, cut around 6's range, was accepted: the next resume sends
+    6's records, and only those."""
+    later = [record(13, 100, 399, lifecycle.ACCEPTED, count=200, batch_id="b13",
+                    batch_size=200)]
+    path = spanning_journal(tmp_path / "run.journal", later, gaps=gaps,
+                            held=record(6, 200, 299, lifecycle.PLANNED, reason=Reason.HELD))
+    plan = restore(read_journal(path), Aggregator())
+    assert [p for p in reread(plan.skip) if p >= 100] == list(range(200, 300))
+    assert 6 in plan.superseded
+
+
+def test_a_resume_after_everything_was_accepted_reads_nothing_again(tmp_path: Path) -> None:
+    """Every chunk of run 2 completed (run 3 only settles a pending one): nothing is read
+    again, and reading starts at the last chunk, not at superseded chunk 4."""
+    later = [record(12, 0, 150, lifecycle.COMPLETED, batch_id="b12", batch_size=151),
+             record(13, 151, 350, lifecycle.COMPLETED, count=100, batch_id="b13",
+                    batch_size=100),
+             record(14, 351, 399, lifecycle.COMPLETED, batch_id="b14", batch_size=49)]
+    path = spanning_journal(tmp_path / "run.journal", later,
+                            held=record(6, 200, 299, lifecycle.COMPLETED, batch_id="b6"))
+    plan = restore(read_journal(path), Aggregator())
+    assert reread(plan.skip) == []
+    assert plan.skip == [(0, 150), (151, 199), (200, 299), (300, 350), (351, 399)]  # disjoint
+    assert plan.read_from is not None
+    assert plan.read_from["chunk"] == 14
+
+
+def test_a_chunk_cut_around_skipped_ranges_journals_them_as_its_gaps(tmp_path: Path) -> None:
+    """The recorder of a resumed run writes, for a chunk spanning skipped chunks, exactly
+    the skipped ranges inside it (not the records rejected locally between its own)."""
+    path = tmp_path / "run.journal"
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    recorder = Recorder(_no_emit, journal=journal)
+    recorder.restore({}, {}, [(10, 19), (30, 39)])
+    positions = [p for p in range(0, 50) if not 10 <= p <= 19 and not 30 <= p <= 39
+                 and p != 25]  # 25: rejected locally
+    chunker = Chunker("+16505550100", "Hi", 1 << 20)
+    (chunk,) = chunker.chunks([Block([f"+1415555{p:04d}" for p in positions], None,
+                                     positions)])
+    recorder.record_for(chunk)
+    journal.close()
+    entry = read_journal(path).chunks[chunk.number]
+    assert entry["gaps"] == [[10, 19], [30, 39]]
+    assert entry["digest"] == chunk.digest != ""
+
+
+def _no_emit(event: object) -> Any:
+    raise AssertionError("nothing is emitted")
+
+
+def checked_plan(tmp_path: Path) -> Any:
+    """A journal of chunk 1 (positions 0..9) accepted, digest and all, and chunk 2 planned."""
+    chunker = Chunker("+16505550100", "Hi", 1 << 20)
+    (one,) = chunker.chunks([Block([f"+1415555{p:04d}" for p in range(10)], None,
+                                   range(10), list(range(2, 12)))])
+    path = tmp_path / "run.journal"
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    journal.write(ChunkEntry(1, 0, 9, 10, 100, 0, 2, (), one.digest).to_json())
+    journal.write(state_entry(record(1, 0, 9, lifecycle.ACCEPTED, batch_id="b1")))
+    journal.write(ChunkEntry(2, 10, 19, 10, 100, 0, 12, (), "x").to_json())
+    journal.close()
+    return restore(read_journal(path), Aggregator())
+
+
+def test_the_records_a_resume_skips_are_checked_against_the_journal(tmp_path: Path) -> None:
+    """The same list read again passes; one whose skipped records differ (re-sorted) is
+    refused naming the journal, the positions and line where it differs and the fix; a
+    list that ends inside a skipped chunk is refused too."""
+    plan = checked_plan(tmp_path)
+    same = InputCheck(plan)
+    same.block(Block([f"+1415555{p:04d}" for p in range(20)], None, range(20),
+                     list(range(2, 22))))
+    same.finish()
+    assert same.done
+    resorted = InputCheck(plan)
+    with pytest.raises(JournalError, match=r"run.journal: the input is not the list the run "
+                                           r"read: chunk 1 sent the records at positions "
+                                           r"0\.\.9 \(from line 2\).*same order"):
+        resorted.block(Block([f"+1415555{p:04d}" for p in reversed(range(20))], None,
+                             range(20), list(range(2, 22))))
+    short = InputCheck(plan)
+    short.block(Block([f"+1415555{p:04d}" for p in range(5)], None, range(5)))
+    with pytest.raises(JournalError, match="chunk 1 sent"):
+        short.finish()
+
+
+def test_a_chunk_read_in_part_is_not_checked(tmp_path: Path) -> None:
+    """A resume reading a file from a later offset does not check a chunk it reads only a
+    part of (nor, so, refuse the right list)."""
+    plan = checked_plan(tmp_path)
+    check = InputCheck(plan, start=5)
+    check.block(Block([f"+1415555{p:04d}" for p in range(5, 20)], None, range(5, 20)))
+    check.finish()
+    assert check.done
+
+
+def test_a_chunk_read_again_inside_a_spanning_chunks_gap_keeps_its_own_records() -> None:
+    """A chunk cut from the gap of a chunk that spans it (6's records, re-cut as 20 inside
+    13's range) is read again (lost answer, in-flight at a crash) with its own positions:
+    its journaled gaps, not the ranges of the chunks around it."""
+    records = {13: record(13, 100, 399, lifecycle.ACCEPTED, count=200, batch_id="b13")}
+    entry = ChunkEntry(20, 200, 299, 100, 100, None, None, (), "d").to_json()
+    assert others(records, entry) == []
+    i18 = ChunkEntry(20, 200, 299, 100, 100, None, None).to_json()  # no gaps journaled
+    assert others(records, i18) == [(100, 399)]
+    rebuilt = rebuild_chunk([Block([f"+1415555{p:04d}" for p in range(400)], None,
+                                   range(400))], entry, "+16505550100", "Hi",
+                            others(records, entry))
+    assert (rebuilt.first_position, rebuilt.last_position, rebuilt.count) == (200, 299, 100)
+
+
+def test_the_recorder_knows_the_gaps_of_chunks_it_cut_and_of_those_journaled() -> None:
+    """What the lost-answer rebuild reads again: gaps of a chunk cut now, of one restored
+    from a journal that has them, and None (fall back) for one that has not."""
+    recorder = Recorder(_no_emit)
+    recorder.restore({}, {}, [(10, 19)], {7: ((3, 4),)})
+    positions = [p for p in range(30) if not 10 <= p <= 19]
+    (chunk,) = Chunker("+16505550100", "Hi", 1 << 20).chunks(
+        [Block([f"+1415555{p:04d}" for p in positions], None, positions)])
+    recorder.record_for(chunk)
+    assert recorder.gaps(chunk.number) == ((10, 19),)
+    assert recorder.gaps(7) == ((3, 4),)
+    assert recorder.gaps(8) is None

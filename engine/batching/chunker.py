@@ -11,6 +11,7 @@ one call per record; per-record sizes are computed only where a chunk fills up. 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Chunk:
     size: int
     index: PositionIndex
     start_offset: int | None = None  # byte offset of the first record's line, for files
+    digest: str = ""  # of its (position, number) pairs (digest_of); "" when not taken
 
     @property
     def count(self) -> int:
@@ -56,6 +58,32 @@ class Chunk:
 
 
 Payload = bytes | memoryview
+
+
+class Digest:
+    """A digest of (position, number) pairs, the same however the pairs arrive in pieces: a
+    journaled chunk's, checked when a resume reads its records again. The positions are
+    taken from ``index`` as runs (a chunker's own index, already built), the numbers hashed
+    as they come; without an index the digest keeps one of its own."""
+
+    __slots__ = ("_index", "_numbers", "_own")
+
+    def __init__(self, index: PositionIndex | None = None) -> None:
+        self._own = index is None
+        self._index = index if index is not None else PositionIndex()
+        self._numbers = hashlib.blake2b(digest_size=16)
+
+    def update(self, positions: Sequence[int], tos: Sequence[str]) -> None:
+        if tos:
+            if self._own:
+                self._index.extend(positions, None)
+            self._numbers.update("\n".join(tos).encode())
+            self._numbers.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return hashlib.blake2b(self._index.position_runs().tobytes() + self._numbers.digest(),
+                               digest_size=12).hexdigest()
+
 
 # Bodies with per-message texts are serialised a few hundred messages at a time. Every message
 # is a dict for orjson, and every dict counts as an allocation for the cycle collector until it
@@ -159,6 +187,7 @@ class Chunker:
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
+        self._digest = Digest(self._index)  # the positions: the index _append extends
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
@@ -217,6 +246,7 @@ class Chunker:
             size = len(payload) if payload is not None else payload_size(tos, texts)
             if self._size + comma + size <= self.max_bytes:
                 self._append(payload, size, comma, positions, lines)
+                self._digest.update(positions, tos)
                 return len(tos), None
         own = texts[:room_messages] if texts is not None else None
         sizes = message_sizes(tos[:room_messages], own)
@@ -233,6 +263,7 @@ class Chunker:
             part = (serialize(tos[:k], texts[:k] if texts is not None else None)
                     if self.keep_bodies else None)
         self._append(part, cut, comma, positions[:k], lines[:k] if lines is not None else None)
+        self._digest.update(positions[:k], tos[:k])
         return k, payload
 
     def _fits(self, sizes: list[int], comma: int) -> int:
@@ -266,7 +297,8 @@ class Chunker:
         body = self._body
         if self.keep_bodies:
             body += self._suffix
-        chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset)
+        chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset,
+                      self._digest.hexdigest())
         self._reset()
         return chunk
 

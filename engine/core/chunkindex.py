@@ -72,6 +72,29 @@ class PositionIndex:
     def runs(self) -> int:
         return len(self._starts)
 
+    def position_runs(self) -> array[int]:
+        """(first position, count) of each maximal run of consecutive positions, flat: the
+        same for the same positions however they were added (lines left aside)."""
+        out: array[int] = array("q")
+        ends = [*self._starts[1:], self.count]
+        for k, start in enumerate(self._starts):
+            position, n = self._positions[k], ends[k] - start
+            if out and out[-2] + out[-1] == position:
+                out[-1] += n
+            else:
+                out.extend((position, n))
+        return out
+
+    def holes(self) -> list[tuple[int, int]]:
+        """The position ranges between ``first`` and ``last`` that hold none of its messages
+        (records rejected locally, or held by another chunk when this one was cut)."""
+        out = []
+        for k in range(1, len(self._starts)):
+            end = self._positions[k - 1] + self._starts[k] - self._starts[k - 1]  # after run k-1
+            if self._positions[k] > end:
+                out.append((end, self._positions[k] - 1))
+        return out
+
 
 def _contiguous(positions: Sequence[int], lines: Sequence[int] | None) -> bool:
     n = len(positions) - 1

@@ -40,6 +40,7 @@ from engine.results.rows import (
     estimate,
     in_order,
     keep,
+    pieces_of,
     row_of,
     spans_of,
     store_needed,
@@ -56,7 +57,8 @@ Progress = Callable[[dict[str, Any]], None]
 @dataclass
 class Checkpoint:
     """Where an interrupted export goes on, and the totals of every row before it: the start
-    of chunk ``span`` (an index into the spans), or, with ``token``, the record at
+    of ``span`` (an index into the export's ``pieces``: a chunk's range, or a part of it
+    when it spans another chunk), or, with ``token``, the record at
     ``position`` (``line``, byte ``offset``) inside it, its message store read up to the page
     ``token`` names and nothing read ahead held."""
 
@@ -134,6 +136,9 @@ class Export:
               on_progress: Progress | None) -> None:
         self.state = read_journal(self.journal)
         self.spans = spans_of(self.state.chunks.values())
+        self.pieces = pieces_of(self.spans)
+        self._final = {k: n for n, (_, _, k) in enumerate(self.pieces)}  # a span's last piece
+        self._batches: dict[int, _Batch] = {}  # batches of spans whose pieces interleave
         self.source = _input_path(self.state, input)
         self.settings = _settings(self.state, config)
         self._credentials = pick_credentials(self.settings, credentials)
@@ -150,7 +155,8 @@ class Export:
 
     def estimate(self) -> tuple[int, int]:
         """(messages, Light requests at most) still to read."""
-        return estimate(self.spans[self.checkpoint.span:], self.only, PER_PAGE)
+        ahead = dict.fromkeys(k for _, _, k in self.pieces[self.checkpoint.span:])
+        return estimate([self.spans[k] for k in ahead], self.only, PER_PAGE)
 
     @property
     def with_text(self) -> bool:
@@ -189,14 +195,16 @@ class Export:
 
     def _resume_at(self, start: Checkpoint | None) -> StartAt | int | None:
         """Where to read the input from: a record's offset, else a position to skip to."""
-        if start is None or start.span >= len(self.spans):
-            return None if start is None else (self.spans[-1].last + 1 if self.spans else 0)
-        span = self.spans[start.span]
+        if start is None or start.span >= len(self.pieces):
+            return None if start is None else max((b + 1 for _, b, _ in self.pieces),
+                                                  default=0)
+        first, _, k = self.pieces[start.span]
+        span = self.spans[k]
         if start.token is not None and start.offset is not None and start.position is not None:
             return StartAt(b"", start.offset, start.position, start.line or 0)
-        if span.offset is not None and span.line is not None:
+        if span.offset is not None and span.line is not None and first == span.first:
             return StartAt(b"", span.offset, span.first, span.line)
-        return span.first
+        return first
 
     def _records(self, stack: ExitStack, start: StartAt | int | None) -> Iterator[Record]:
         """The input re-read from the top, or from where an interrupted export stopped."""
@@ -217,17 +225,23 @@ class Export:
 
     async def _walk(self, records: Iterator[Record], start: Checkpoint | None
                     ) -> AsyncIterator[Row]:
-        spans, local, k = self.spans, self.state.local, self.checkpoint.span
+        spans, pieces, local, k = self.spans, self.pieces, self.state.local, \
+            self.checkpoint.span
         batch: _Batch | None = None
-        if start is not None and start.token is not None and k < len(spans):
-            batch = _Batch(spans[k], Matcher(spans[k].batch_id or ""), token=start.token)
+        self._batches = {}
+        if start is not None and start.token is not None and k < len(pieces):
+            going = spans[pieces[k][2]]
+            batch = self._batches[pieces[k][2]] = _Batch(going, Matcher(going.batch_id or ""),
+                                                         token=start.token)
         for record in records:
-            while k < len(spans) and spans[k].last < record.position:
+            while k < len(pieces) and pieces[k][1] < record.position:
                 k += 1
-            span = spans[k] if k < len(spans) and spans[k].first <= record.position else None
-            if span is not None and (batch is None or batch.span is not span):
-                self._finish(batch)
-                batch = await self._enter(k, span)
+            piece = pieces[k] if k < len(pieces) and pieces[k][0] <= record.position else None
+            span = spans[piece[2]] if piece is not None else None
+            if piece is not None and span is not None and \
+                    (batch is None or batch.span is not span):
+                self._close(k)
+                batch = self._batches.get(piece[2]) or await self._enter(k, piece[2])
             found = None
             if span is not None and span.accepted and record.rejection is None and \
                     record.position not in local and record.position not in span.rejected:
@@ -240,22 +254,32 @@ class Export:
             self.totals.add(row)
             if keep(row, self.only):
                 yield row
-        self._finish(batch)
-        self.checkpoint = Checkpoint(len(spans), self.totals)
+        self._close(len(pieces))
+        self.checkpoint = Checkpoint(len(pieces), self.totals)
 
-    async def _enter(self, k: int, span: Span) -> _Batch:
-        """A new chunk: a checkpoint first (every earlier row is out), then, with --only, its
-        status counts, which may spare reading its message store."""
-        self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
-        self.on_checkpoint(self.checkpoint)
-        batch = _Batch(span, Matcher(span.batch_id or ""))
+    def _close(self, k: int) -> None:
+        """Finish the batches of spans whose last piece lies before piece ``k``."""
+        for number, batch in list(self._batches.items()):
+            if self._final[number] < k:
+                self._finish(batch)
+                del self._batches[number]
+
+    async def _enter(self, k: int, number: int) -> _Batch:
+        """A new chunk: a checkpoint first (every earlier row is out, and no chunk spanning
+        this one is still open), then, with --only, its status counts, which may spare
+        reading its message store."""
+        span = self.spans[number]
+        if not self._batches:
+            self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
+            self.on_checkpoint(self.checkpoint)
+        batch = self._batches[number] = _Batch(span, Matcher(span.batch_id or ""))
         if span.accepted and self.only is not None and not span.pending:
             # (a pending chunk's store is read: its rows are settled from it)
             statuses = await self.client.get_json("/statuses", {"batchId": span.batch_id})
             if isinstance(statuses, Mapping) and not store_needed(self.only, statuses):
                 batch.skip = True
                 self.totals.add_counts(statuses)
-        self._progress({"event": "batch", "chunk": span.number, "index": k + 1,
+        self._progress({"event": "batch", "chunk": span.number, "index": number + 1,
                         "batches": len(self.spans), "batchId": span.batch_id,
                         "skipped": batch.skip, **self._counters()})
         return batch
@@ -265,7 +289,7 @@ class Export:
         assert number is not None
         while number not in batch.matcher.pending and not batch.done:
             if batch.token is not None and batch.matcher.held == 0 and \
-                    record.offset is not None:
+                    record.offset is not None and len(self._batches) == 1:
                 # Every earlier row is out and nothing read ahead is held: a clean point.
                 self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()),
                                              record.position, record.line, record.offset,

@@ -43,7 +43,7 @@ from engine.results.names import (
     SENT_NO_RECEIPT,
     UNKNOWN,
 )
-from engine.run.journal import standing
+from engine.run.journal import gaps_by_chunk, pieces, standing
 from engine.run.resume import retryable
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
@@ -101,6 +101,12 @@ class Span:
     retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
     note: str
     pending: bool = False  # adopted; its message store was not complete when last read
+    gaps: tuple[tuple[int, int], ...] = ()  # ranges inside it that other chunks hold
+
+    @property
+    def pieces(self) -> list[tuple[int, int]]:
+        """Where its records lie: its range less its gaps."""
+        return pieces(self.first, self.last, self.gaps)
 
     @property
     def accepted(self) -> bool:
@@ -113,7 +119,9 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
     order: split chunks are left out (their halves cover them), and so are chunks a resume
     superseded (the chunks it cut again hold their records; journal.standing)."""
     spans = []
-    for entry in standing(chunks, lambda e: retryable(dict(e))):
+    every = list(chunks)
+    gaps = gaps_by_chunk(every, lambda e: retryable(dict(e)))
+    for entry in standing(every, lambda e: retryable(dict(e))):
         state = entry.get("status", lifecycle.PLANNED)
         rejected = {r["index"]: (r["errorCode"], r["description"])
                     for r in entry.get("rejected") or []}
@@ -125,8 +133,18 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
             offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
             retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
             note=error.get("message") or entry.get("note") or "",
-            pending=entry.get("reason") == "pending"))
+            # what the journal counted pending: an adopted batch's recipients its store had
+            # not named yet (reason adopted, sender.hold_unproven) or a store not complete
+            pending=bool(entry.get("pending")) or entry.get("reason") == "pending",
+            gaps=tuple(gaps.get(entry["chunk"], ()))))
     return sorted(spans, key=lambda s: s.first)
+
+
+def pieces_of(spans: list[Span]) -> list[tuple[int, int, int]]:
+    """(first, last, index into ``spans``) of every range of positions a span's records lie
+    in, in input order: a span cut by a resume around another chunk's range gives two or
+    more, with that chunk's between them."""
+    return sorted((a, b, k) for k, span in enumerate(spans) for a, b in span.pieces)
 
 
 def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Record]:

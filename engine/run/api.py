@@ -45,7 +45,7 @@ from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.preflight import Recipients as PreflightRecipients
 from engine.run.recorder import Emit, Recorder
 from engine.run.report import finish, now_iso
-from engine.run.resume import ResumePlan, check_matches, restore
+from engine.run.resume import ResumePlan, check_matches, restore, unsettled
 from engine.run.sender import RunSettings, Sender
 from engine.run.sources import (
     Recipients,
@@ -136,7 +136,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
                                                              state.complete_bytes))
             plan = restore(state, recorder.aggregator)
             recorder.supersede(plan.superseded)
-            recorder.restore(plan.records, plan.origins)
+            recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
             chunker.set_next_number(plan.next_number)
             if plan.max_bytes:
                 chunker.lower_limit(plan.max_bytes)
@@ -185,6 +185,9 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             if owned:
                 with anyio.CancelScope(shield=True):
                     await transport.close()
+    # --wait accepted reads no message store: adopted batches' pending recipients stay so
+    left = unsettled(recorder.records.values(), str(options.resume or options.journal or "")) \
+        if options.wait == "accepted" else None
     done = finish(
         run_id=run_id, profile=settings.profile, source=read.source,
         settings={"server": settings.server_url, "from": sender, "text": text,
@@ -198,10 +201,13 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         throttled=client.throttled,
         preflight=checked.as_json() if checked is not None else None,
         warnings=(list(checked.warnings) if checked is not None else []) +
-        ([f"the run stopped: {failure}"] if failure is not None else []),
+        ([f"the run stopped: {failure}"] if failure is not None else []) +
+        ([left] if left is not None else []),
         failed=failure is not None, path=options.report)
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
+    if left is not None:
+        await emit(RunWarning("pending", left))
     await emit(Summary(done.document["status"], done.totals, client.requests,
                        client.throttled))
     if failure is not None:

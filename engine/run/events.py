@@ -144,7 +144,7 @@ class BatchDelivered(BatchEvent):
 
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
-    """Something the user should see even with -q ("preflight", "mostly-rejected")."""
+    """Something the user should see even with -q ("preflight", "mostly-rejected", "pending")."""
 
     KIND: ClassVar[str] = "warning"
     code: str

@@ -5,10 +5,12 @@ single writer needs, a torn last line (power lost mid-write) is easy to recognis
 and the file stays readable with ``jq`` and ``tail -f``.
 
 Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a chunk's position
-range and input offset, before it is sent), ``state`` (submitting before each POST; accepted
-with the batch id and the server's rejections as soon as the answer arrives; failed, unknown,
-split, completed), ``local`` (rejections found while reading), ``superseded`` (a chunk never
-sent whose records a resumed run cuts again as new chunks: from then on only those stand).
+range, the ranges inside it that other chunks held when it was cut (``gaps``), a digest of its
+(position, number) pairs and its input offset, before it is sent), ``state`` (submitting
+before each POST; accepted with the batch id and the server's rejections as soon as the
+answer arrives; failed, unknown, split, completed), ``local`` (rejections found while
+reading), ``superseded`` (a chunk never sent whose records a resumed run cuts again as new
+chunks: from then on only those stand).
 Nothing secret is written. One process at a time writes or reads a journal (journallock.py).
 """
 
@@ -30,6 +32,7 @@ from engine.errors import JournalError
 from engine.run.report import ChunkRecord
 
 VERSION = 1
+Interval = tuple[int, int]  # first and last input position, both included
 
 
 class Journal:
@@ -78,6 +81,7 @@ class JournalState:
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
     local: dict[int, Rejection] = field(default_factory=dict)
     complete_bytes: int = 0
+    path: Path | None = None
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -120,7 +124,7 @@ def read_journal(path: Path) -> JournalState:
     if not entries or entries[0].get("type") != "run" or entries[0].get("version") != VERSION:
         raise JournalError(f"{path}: not an a2p journal (no run header of version {VERSION}). "
                            "Pass the journal file written by 'a2p send'.")
-    state = JournalState(header=entries[0], complete_bytes=complete)
+    state = JournalState(header=entries[0], complete_bytes=complete, path=path)
     for entry in entries[1:]:
         _fold(state, entry)
     return state
@@ -156,11 +160,18 @@ class ChunkEntry:
     bytes: int
     offset: int | None
     line: int | None
+    gaps: tuple[Interval, ...] = ()  # ranges inside it held by other chunks: not its records
+    digest: str | None = None  # of its (position, number) pairs; None: a journal before them
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "chunk", "chunk": self.chunk, "firstIndex": self.first_index,
-                "lastIndex": self.last_index, "messages": self.messages, "bytes": self.bytes,
-                "offset": self.offset, "line": self.line}
+        entry = {"type": "chunk", "chunk": self.chunk, "firstIndex": self.first_index,
+                 "lastIndex": self.last_index, "messages": self.messages, "bytes": self.bytes,
+                 "offset": self.offset, "line": self.line}
+        if self.gaps:
+            entry["gaps"] = [list(gap) for gap in self.gaps]
+        if self.digest is not None:
+            entry["digest"] = self.digest
+        return entry
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkEntry:
@@ -172,7 +183,50 @@ class ChunkEntry:
 
         return cls(data["chunk"], named("firstIndex", "first"), named("lastIndex", "last"),
                    named("messages", "count"), data.get("bytes", 0), data.get("offset"),
-                   data.get("line"))
+                   data.get("line"), tuple((a, b) for a, b in data.get("gaps") or ()),
+                   data.get("digest"))
+
+
+def pieces(first: int, last: int, gaps: Iterable[Interval]) -> list[Interval]:
+    """The position ranges of ``first``..``last`` outside ``gaps``: where a chunk's own
+    records lie (and the records rejected locally between them)."""
+    out, at = [], first
+    for a, b in sorted(gaps):
+        if a > at:
+            out.append((at, min(a - 1, last)))
+        at = max(at, b + 1)
+    if at <= last:
+        out.append((at, last))
+    return out
+
+
+def gaps_by_chunk(chunks: Iterable[Mapping[str, Any]],
+                  resendable: Callable[[Mapping[str, Any]], bool] = lambda chunk: False
+                  ) -> dict[int, list[Interval]]:
+    """Each chunk's gaps: journaled (``gaps``), or for a journal written before they were
+    (no ``digest``), the ranges of earlier chunks, not superseded, lying inside a chunk that
+    holds fewer records than its range: the chunks a resume skipped when it cut it. (A
+    journal older still, without superseded entries, says nothing of the chunks never sent
+    that a resume cut again: there a planned or ``resendable`` chunk is never a gap.)"""
+    live = sorted((c for c in chunks if c.get("firstIndex") is not None),
+                  key=lambda c: c["firstIndex"])
+    marked = any(c.get("status") == SUPERSEDED for c in live)
+    starts = [c["firstIndex"] for c in live]
+    out: dict[int, list[Interval]] = {}
+    for chunk in live:
+        first, last = chunk["firstIndex"], chunk["lastIndex"]
+        if "digest" in chunk or chunk.get("gaps"):
+            out[chunk["chunk"]] = [(a, b) for a, b in chunk.get("gaps") or ()]
+        elif chunk.get("messages", 0) < last - first + 1:
+            out[chunk["chunk"]] = [
+                (c["firstIndex"], c["lastIndex"])
+                for c in live[bisect_right(starts, first):bisect_right(starts, last)]
+                if c["chunk"] < chunk["chunk"] and c["lastIndex"] <= last
+                and c.get("status") != SUPERSEDED
+                and (marked or not _never_sent(c, resendable))]
+        else:
+            out[chunk["chunk"]] = []
+    return out
 
 
 def state_entry(record: ChunkRecord, **extra: Any) -> dict[str, Any]:
@@ -193,33 +247,44 @@ def standing(chunks: Iterable[Mapping[str, Any]],
     (their halves hold them).
 
     A journal written before ``superseded`` entries existed may hold a chunk a resume re-cut
-    without saying so: a chunk never sent (planned, or failed and ``resendable``) that a chunk
-    cut later (a higher number) overlaps is superseded too. Records of it that no later chunk
-    took were not sent either, so leaving it out tells the same truth about them."""
-    live = sorted((c for c in chunks if c.get("status") not in (SUPERSEDED, SPLIT)
-                   and c.get("firstIndex") is not None), key=lambda c: c["firstIndex"])
-    starts = [c["firstIndex"] for c in live]
-    reach = list(accumulate((c["lastIndex"] for c in live), max))  # furthest end so far
+    without saying so: a chunk never sent (planned, or failed and ``resendable``) whose
+    positions a chunk cut later (a higher number) holds is superseded too. Positions, not
+    ranges: a chunk cut by a resume around another chunk's range spans it without holding
+    its records (its ``gaps``), and that chunk still stands."""
+    every = list(chunks)
+    live = [c for c in every if c.get("status") not in (SUPERSEDED, SPLIT)
+            and c.get("firstIndex") is not None]
+    gaps = gaps_by_chunk(every, resendable)
+    owned = sorted((a, b, c["chunk"]) for c in live
+                   for a, b in pieces(c["firstIndex"], c["lastIndex"], gaps[c["chunk"]]))
+    starts = [a for a, _, _ in owned]
+    reach = list(accumulate((b for _, b, _ in owned), max))  # furthest end so far
 
-    def replaced(chunk: Mapping[str, Any]) -> bool:
-        first, last, number = chunk["firstIndex"], chunk["lastIndex"], chunk["chunk"]
+    def taken(first: int, last: int, number: int) -> bool:
         k = bisect_left(starts, first)
-        for j in range(k, bisect_right(starts, last)):  # chunks beginning inside it
-            if live[j]["chunk"] > number:
+        for j in range(k, bisect_right(starts, last)):  # pieces beginning inside it
+            if owned[j][2] > number:
                 return True
         j = k - 1
-        while j >= 0 and reach[j] >= first:  # chunks beginning before it, reaching into it
-            if live[j]["chunk"] > number and live[j]["lastIndex"] >= first:
+        while j >= 0 and reach[j] >= first:  # pieces beginning before it, reaching into it
+            if owned[j][2] > number and owned[j][1] >= first:
                 return True
             j -= 1
         return False
 
-    def never_sent(chunk: Mapping[str, Any]) -> bool:
-        status = chunk.get("status", PLANNED)
-        return status == PLANNED or (status in SUPERSEDABLE and resendable(chunk))
+    def replaced(chunk: Mapping[str, Any]) -> bool:
+        number = chunk["chunk"]
+        return any(taken(a, b, number)
+                   for a, b in pieces(chunk["firstIndex"], chunk["lastIndex"], gaps[number]))
 
-    kept = [c for c in live if not (never_sent(c) and replaced(c))]
+    kept = [c for c in live if not (_never_sent(c, resendable) and replaced(c))]
     return sorted(kept, key=lambda c: c["chunk"])
+
+
+def _never_sent(chunk: Mapping[str, Any], resendable: Callable[[Mapping[str, Any]], bool]
+                ) -> bool:
+    status = chunk.get("status", PLANNED)
+    return status == PLANNED or (status in SUPERSEDABLE and resendable(chunk))
 
 
 def local_entry(rejections: list[Rejection]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ mutably, so "what does the run know about chunk 12" has one answer.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
 from typing import Any
@@ -34,6 +35,8 @@ class Recorder:
         self._held: list[dict[str, Any]] = []
         self._records: dict[int, ChunkRecord] = {}
         self._origins: dict[int, Origin] = {}
+        self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
+        self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
         self.aggregator = Aggregator()
 
     @property
@@ -43,10 +46,21 @@ class Recorder:
     def origin(self, number: int) -> Origin:
         return self._origins.get(number, (None, None))
 
-    def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin]) -> None:
-        """The records a resumed run's journal holds."""
+    def gaps(self, number: int) -> tuple[tuple[int, int], ...] | None:
+        """The ranges inside chunk ``number`` that were not its records; None: not known (a
+        chunk of a journal written before gaps were)."""
+        return self._gaps.get(number)
+
+    def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin],
+                skip: list[tuple[int, int]] | None = None,
+                gaps: dict[int, tuple[tuple[int, int], ...]] | None = None) -> None:
+        """The records a resumed run's journal holds (and the gaps it journaled), and the
+        disjoint ranges of positions its chunks hold (``ResumePlan.skip``): a chunk cut
+        around them journals them as its gaps."""
         self._records.update(records)
         self._origins.update(origins)
+        self._skip = list(skip or [])
+        self._gaps.update(gaps or {})
 
     # the journal ------------------------------------------------------------------------
 
@@ -57,9 +71,26 @@ class Recorder:
         self._records[chunk.number] = record
         line = chunk.index.locate(1)[1] if chunk.count else None
         self._origins[chunk.number] = (chunk.start_offset, line)
+        gaps = self._gaps[chunk.number] = self._gaps_of(chunk)
         self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
-                               record.bytes, chunk.start_offset, line).to_json())
+                               record.bytes, chunk.start_offset, line, gaps,
+                               chunk.digest).to_json())
         return record
+
+    def _gaps_of(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
+        """The ranges inside the chunk that other chunks held (skipped when it was cut): the
+        holes of its positions the resumed run's skip covers. Nothing to look at otherwise."""
+        if not self._skip or chunk.count == chunk.last_position - chunk.first_position + 1:
+            return ()
+        out = []
+        for a, b in chunk.index.holes():
+            k = max(bisect_right(self._skip, (a, 1 << 62)) - 1, 0)
+            while k < len(self._skip) and self._skip[k][0] <= b:
+                lo, hi = max(a, self._skip[k][0]), min(b, self._skip[k][1])
+                if lo <= hi:
+                    out.append((lo, hi))
+                k += 1
+        return tuple(out)
 
     def supersede(self, numbers: Iterable[int]) -> None:
         """Chunks never sent that this resumed run cuts again from their records: journaled

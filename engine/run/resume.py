@@ -3,13 +3,13 @@ reconciled, what was never sent is read again from where it begins."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.batching.chunker import Chunk, Chunker
+from engine.batching.chunker import Chunk, Chunker, Digest
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
@@ -18,7 +18,7 @@ from engine.core.rejections import SERVER, Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.inputs import input_identity
-from engine.run.journal import JournalState, rejections_of
+from engine.run.journal import Interval, JournalState, gaps_by_chunk, pieces, rejections_of
 from engine.run.report import ChunkRecord
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
@@ -79,13 +79,22 @@ class ResumePlan:
     known_local: frozenset[int] = frozenset()
     origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     superseded: list[int] = field(default_factory=list)  # chunks this resume cuts again
+    # (first, last, chunk) of every range of positions a chunk kept holds: disjoint pieces
+    owned: list[tuple[int, int, int]] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)  # of the chunks kept, when journaled
+    journal: str = "the journal"
+    gaps: dict[int, tuple[Interval, ...]] = field(default_factory=dict)  # journaled ones
 
 
 def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
-    """Rebuild the records and rejections the journal holds, and plan what is left."""
-    records, in_flight, skip, planned = {}, [], [], []
+    """Rebuild the records and rejections the journal holds, and plan what is left.
+
+    What is skipped is what each chunk kept really holds: its range less its ``gaps`` (a
+    chunk cut by a resume can span chunks it skipped), merged into disjoint ranges."""
+    records, in_flight, owned, planned = {}, [], [], []
     superseded = []
     max_bytes = None
+    gaps = gaps_by_chunk(state.chunks.values(), lambda e: retryable(dict(e)))
     for number, entry in sorted(state.chunks.items()):
         current = entry.get("status")
         if entry.get("maxBatchBytes"):
@@ -106,7 +115,8 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             current = record.state
         records[number] = record
         if current != lifecycle.SPLIT:
-            skip.append((record.first, record.last))
+            owned += [(a, b, number) for a, b in pieces(record.first, record.last,
+                                                         gaps.get(number, ()))]
         if current in IN_FLIGHT:
             in_flight.append(entry)
         for rejection in rejections_of(entry, SERVER):
@@ -118,21 +128,66 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     for rejection in state.local.values():
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
-    return ResumePlan(records, in_flight, sorted(skip), _read_from(state, planned),
+    owned.sort()
+    skip = merged((a, b) for a, b, _ in owned)
+    digests = {n: state.chunks[n]["digest"] for n in records if state.chunks[n].get("digest")}
+    return ResumePlan(records, in_flight, skip, _read_from(state, planned, skip, gaps),
                       max(state.chunks, default=0), max_bytes, frozenset(state.local), origins,
-                      superseded)
+                      superseded, owned, digests,
+                      str(state.path) if state.path is not None else "the journal",
+                      {n: tuple(gaps.get(n, ())) for n in records if "digest" in state.chunks[n]})
 
 
-def _read_from(state: JournalState, planned: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The chunk entry whose offset the remaining input is read from; None: from the start."""
-    if planned:
-        first = min(planned, key=lambda e: e["firstIndex"])
+def merged(ranges: Iterable[Interval]) -> list[Interval]:
+    """The ranges, sorted, overlapping ones merged: disjoint, covering the same positions."""
+    out: list[Interval] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[Interval],
+               gaps: Mapping[int, Iterable[Interval]]) -> dict[str, Any] | None:
+    """The chunk entry whose offset the remaining input is read from; None: from the start.
+    Only a chunk never sent with a record no kept chunk holds counts: a superseded chunk
+    whose records were all cut again and sent is not read again."""
+    waiting = [e for e in planned if _waits(e, skip, gaps.get(e["chunk"], ()), state.local)]
+    if waiting:
+        first = min(waiting, key=lambda e: e["firstIndex"])
         return first if first.get("offset") is not None else None
     placed = [e for e in state.chunks.values() if e.get("offset") is not None]
     return max(placed, key=lambda e: e["firstIndex"]) if placed else None
 
 
+def _waits(entry: Mapping[str, Any], skip: list[Interval], gaps: Iterable[Interval],
+           local: Mapping[int, Any]) -> bool:
+    """Whether a record of ``entry`` (a position neither skipped nor rejected locally) waits
+    to be sent. Looks only at positions no kept chunk holds, and stops at the first."""
+    for a, b in pieces(entry["firstIndex"], entry["lastIndex"], gaps):
+        k = max(bisect_right(skip, (a, 1 << 62)) - 1, 0)
+        at = a
+        while at <= b:
+            if k < len(skip) and skip[k][0] <= at <= skip[k][1]:
+                at = skip[k][1] + 1
+                k += 1
+                continue
+            if k < len(skip) and skip[k][1] < at:
+                k += 1
+                continue
+            end = min(b, skip[k][0] - 1) if k < len(skip) else b
+            for position in range(at, end + 1):  # records rejected locally, then one to send
+                if position not in local:
+                    return True
+            at = end + 1
+    return False
+
+
 def covered(ranges: list[tuple[int, int]], position: int) -> bool:
+    """Whether one of ``ranges`` (sorted and disjoint: ``merged``) holds ``position``."""
     k = bisect_right(ranges, (position, 1 << 62)) - 1
     return k >= 0 and ranges[k][0] <= position <= ranges[k][1]
 
@@ -168,9 +223,12 @@ def _subset(block: Block, keep: list[int]) -> Block:
 
 
 def others(records: Mapping[int, ChunkRecord], entry: dict[str, Any]) -> list[tuple[int, int]]:
-    """The ranges of every other chunk holding its own recipients: a resumed chunk may span
-    chunks already settled, whose records the reader skipped when it was cut."""
-    return sorted((r.first, r.last) for n, r in records.items()
+    """The positions inside a chunk that were not its records: its journaled ``gaps``, or
+    else the ranges of every other chunk holding its own recipients (a resumed chunk may
+    span chunks already settled, whose records the reader skipped when it was cut)."""
+    if "digest" in entry or entry.get("gaps"):
+        return merged((a, b) for a, b in entry.get("gaps") or ())
+    return merged((r.first, r.last) for n, r in records.items()
                   if n != entry["chunk"] and r.state != lifecycle.SPLIT)
 
 
@@ -201,6 +259,22 @@ def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
                            "batches on RingCentral before sending again.")
 
 
+def unsettled(records: Iterable[ChunkRecord], journal: str) -> str | None:
+    """What a run that does not read message stores (--wait accepted) leaves pending: the
+    recipients of adopted batches not settled. Said, not left to the totals, since a resume
+    with --wait accepted does not settle them either."""
+    held = [r for r in records if r.state == lifecycle.ACCEPTED and r.pending]
+    if not held:
+        return None
+    count = sum(r.pending or 0 for r in held)
+    where = journal or "JOURNAL"
+    return (f"{count:,} recipients of {len(held)} adopted batch"
+            f"{'es' if len(held) != 1 else ''} stay pending: with --wait accepted their "
+            "message stores are not read, so they are counted neither sent nor rejected. "
+            f"Settle them with 'a2p send --resume {where}' (without --wait accepted), or read "
+            f"their fate with 'a2p outcomes {where}'.")
+
+
 def server_time(submitted_at: str | None, offset: float) -> float | None:
     """When a journaled request went out (``submittedAt``, this machine's clock), on the
     server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
@@ -210,3 +284,75 @@ def server_time(submitted_at: str | None, offset: float) -> float | None:
         return datetime.fromisoformat(submitted_at).timestamp() + offset
     except ValueError:
         return None
+
+
+class InputCheck:
+    """Checks, as a resume reads the input again, that the records of the chunks it skips
+    are the very (position, number) pairs those chunks journaled (their ``digest``): a list
+    re-sorted, cut or swapped for another would otherwise be skipped by old positions,
+    texting some people twice and nobody else. Only chunks read whole (beginning at or after
+    ``start``, where reading begins) are checked; ``done`` once every one of them was."""
+
+    def __init__(self, plan: ResumePlan, start: int = 0) -> None:
+        self.journal = plan.journal
+        self._pieces = [(a, b, n) for a, b, n in plan.owned
+                        if n in plan.digests and plan.records[n].first >= start]
+        self._digests: dict[int, Digest] = {}
+        self._last = {n: b for _, b, n in self._pieces}  # pieces are in order: the last wins
+        self._k = 0
+        self._line: dict[int, int | None] = {}
+        self._expected = dict(plan.digests)
+        self._ranges = {n: (r.first, r.last) for n, r in plan.records.items()}
+
+    @property
+    def done(self) -> bool:
+        return self._k >= len(self._pieces)
+
+    def block(self, block: Block) -> None:
+        """The records of ``block`` (the next in input order) that a checked chunk holds."""
+        positions = block.positions
+        if self.done or not positions:
+            return
+        top = positions[-1]
+        while self._k < len(self._pieces) and self._pieces[self._k][0] <= top:
+            a, b, number = self._pieces[self._k]
+            i, j = bisect_left(positions, a), bisect_right(positions, b)
+            digest = self._digests.setdefault(number, Digest())
+            if i < j:
+                digest.update(positions[i:j], block.tos[i:j])
+                if number not in self._line and block.lines is not None:
+                    self._line[number] = block.lines[i]
+            if b > top:
+                return  # the piece goes on in the next block
+            self._k += 1
+            if b == self._last[number]:
+                self._check(number, digest.hexdigest())
+
+    def finish(self) -> None:
+        """The input ended: a checked chunk whose records it no longer holds differs too."""
+        while self._k < len(self._pieces):
+            _, _, number = self._pieces[self._k]
+            self._k += 1
+            if number in self._last:
+                self._check(number, self._digests.get(number, Digest()).hexdigest())
+
+    def _check(self, number: int, found: str) -> None:
+        self._last.pop(number, None)
+        if found == self.plan_digest(number):
+            return
+        record = self._record(number)
+        line = self._line.get(number)
+        where = f"positions {record[0]}..{record[1]}" + (
+            f" (from line {line})" if line is not None else "")
+        raise JournalError(
+            f"{self.journal}: the input is not the list the run read: chunk {number} sent "
+            f"the records at {where}, and the input now gives other recipients there (a "
+            "re-sorted, shortened or different list?). Nothing more was sent. Resume with the "
+            "very list the run read, in the same order; for another list start a new run "
+            "(without --resume), or send only the rows 'a2p outcomes' lists as not sent.")
+
+    def plan_digest(self, number: int) -> str:
+        return self._expected[number]
+
+    def _record(self, number: int) -> tuple[int, int]:
+        return self._ranges[number]

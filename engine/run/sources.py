@@ -15,7 +15,14 @@ from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.run.inputs import input_identity, is_stream, open_input
 from engine.run.journal import ChunkEntry
-from engine.run.resume import ResumePlan, covered, others, rebuild_chunk, without
+from engine.run.resume import (
+    InputCheck,
+    ResumePlan,
+    covered,
+    others,
+    rebuild_chunk,
+    without,
+)
 
 if TYPE_CHECKING:
     from engine.run.recorder import Recorder
@@ -64,27 +71,82 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
         # a --dedupe run reads from the top, so its seen-set holds every earlier number
         entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
-        return chunker.chunks(without(blocks, skip) if skip else blocks), share_of(stream)
+        check = _check(plan, entry["firstIndex"] if entry and entry.get("offset") is not None
+                       else 0)
+        return _checked(chunker.chunks(without(_checking(blocks, check), skip) if skip
+                                       else blocks), check), share_of(stream)
+    check = _check(plan, 0)
     if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
         stream = stack.enter_context(open_input(str(recipients)))
-        return chunker.chunks(without(read_lines(stream, options, sink), skip)), \
-            share_of(stream)
+        piped = _checking(read_lines(stream, options, sink), check)
+        return _checked(chunker.chunks(without(piped, skip)), check), share_of(stream)
     if isinstance(recipients, AsyncIterable):
-        return chunker.achunks(_awithout(aread_items(recipients, options, sink), skip)), \
-            _unknown_share
-    return chunker.chunks(without(read_items(recipients, options, sink), skip)), \
-        _unknown_share
+        return _achecked(chunker.achunks(_awithout(aread_items(recipients, options, sink), skip,
+                                                   check)), check), _unknown_share
+    items = _checking(read_items(recipients, options, sink), check)
+    return _checked(chunker.chunks(without(items, skip)), check), _unknown_share
+
+
+def _check(plan: ResumePlan | None, start: int) -> InputCheck | None:
+    return InputCheck(plan, start) if plan is not None and plan.digests else None
+
+
+def _checking(blocks: Iterable[Block], check: InputCheck | None) -> Iterable[Block]:
+    """The blocks, each checked against the chunks a resume skips (InputCheck)."""
+    if check is None:
+        return blocks
+    return _checked_blocks(blocks, check)
+
+
+def _checked_blocks(blocks: Iterable[Block], check: InputCheck) -> Iterator[Block]:
+    for block in blocks:
+        check.block(block)
+        yield block
+    check.finish()
+
+
+def _checked(chunks: Iterator[Chunk], check: InputCheck | None) -> Iterator[Chunk]:
+    """The chunks, none handed on before the input was found to be the one the run read:
+    those cut before the check is done wait (only the records never sent between skipped
+    chunks)."""
+    if check is None:
+        yield from chunks
+        return
+    waiting: list[Chunk] = []
+    for chunk in chunks:
+        waiting.append(chunk)
+        if check.done:
+            yield from waiting
+            waiting.clear()
+    yield from waiting
+
+
+async def _achecked(chunks: AsyncIterator[Chunk], check: InputCheck | None
+                    ) -> AsyncIterator[Chunk]:
+    waiting: list[Chunk] = []
+    async for chunk in chunks:
+        waiting.append(chunk)
+        if check is None or check.done:
+            for ready in waiting:
+                yield ready
+            waiting.clear()
+    for ready in waiting:
+        yield ready
 
 
 def _unknown_share() -> float | None:
     return None
 
 
-async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]]
-                    ) -> AsyncIterator[Block]:
+async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]],
+                    check: InputCheck | None = None) -> AsyncIterator[Block]:
     async for block in blocks:
+        if check is not None:
+            check.block(block)
         for kept in without([block], skip):
             yield kept
+    if check is not None:
+        check.finish()
 
 
 def filtered_sink(local: list[Rejection], plan: ResumePlan | None
@@ -127,8 +189,9 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
     async def rebuild(number: int) -> Chunk:
         record = recorder.records[number]
         offset, line = recorder.origin(number)
+        gaps = recorder.gaps(number)  # known: exactly its own records are read again
         entry = ChunkEntry(number, record.first, record.last, record.count, record.bytes,
-                           offset, line).to_json()
+                           offset, line, gaps or (), "" if gaps is not None else None).to_json()
 
         def build() -> Chunk:
             with ExitStack() as stack:

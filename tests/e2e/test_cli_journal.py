@@ -314,4 +314,33 @@ def test_a_resume_through_a_symlink_or_after_the_side_file_is_deleted_is_refused
         if first.poll() is None:
             first.kill()
             first.wait(timeout=30)
+def test_a_stdin_resume_given_a_re_sorted_list_stops_before_sending_anything(
+        tmp_path: Path, slow_simulator: RunningSimulator) -> None:
+    """'a2p send - --resume J' fed the same numbers in another order exits with an error
+    naming the journal, where the input differs and the fix, and texts nobody; fed the list
+    the run read it then finishes: every recipient texted once."""
+    running = slow_simulator
+    numbers = _numbers(500)
+    listing, resorted = tmp_path / "list.txt", tmp_path / "resorted.txt"
+    listing.write_text("".join(f"{n}\n" for n in numbers))
+    resorted.write_text("".join(f"{n}\n" for n in reversed(numbers)))
+    report = tmp_path / "r.json"
+    with listing.open("rb") as stdin:
+        _interrupted_run(running, tmp_path, "--report", str(report), stdin=stdin)
+    journal = f"{report}.journal"
+    before = _texted(running)
+    assert 0 < sum(before.values()) < len(numbers)
+    with resorted.open("rb") as stdin:
+        refused = _a2p(running.url, "send", "-", "--resume", journal, stdin=stdin)
+        _, err = refused.communicate(timeout=120)
+    message = err.decode()
+    assert refused.returncode == 2, message
+    assert journal in message, message
+    assert "positions 0.." in message, message
+    assert "same order" in message, message
+    assert _texted(running) == before  # nobody texted by the refused resume
+    with listing.open("rb") as stdin:
+        resumed = _a2p(running.url, "send", "-", "--resume", journal, stdin=stdin)
+        _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err.decode()
     assert _texted(running) == Counter(numbers)

@@ -119,3 +119,55 @@ async def test_a_store_lagging_past_the_window_leaves_pending_and_resume_settles
     assert report["totals"]["pending"] == 0
     assert {b["reason"] for b in report["batches"]} == {"recovered"}
     assert report["status"] == "completed"
+
+
+async def test_wait_accepted_leaves_adopted_recipients_pending_says_so_and_outcomes_agree(
+    start: Start, tmp_path: Path
+) -> None:
+    """With --wait accepted no message store is read: an adopted batch's recipients beyond
+    its batchSize are pending in the report and in 'a2p outcomes' (pending while the store
+    lags, the report's rejections once it is whole; never unknown), and a warning names the
+    journal and the command that settles them; a resume with --wait accepted says so again,
+    one without settles them: rejected[] exact, nothing pending, nobody texted twice."""
+    faults = FaultSettings(seed=3, scope="send", accept_drop_rate=1.0, store_lag=60.0)
+    running, settings = await start(faults=faults, messages_per_second=2000.0,
+                                    failure_rate=0.0)
+    settings = settings_for(settings, store_window=0.3)
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    _, server = write_list(path, 200, seed=9)
+    events: list[dict[str, object]] = []
+
+    async def keep(event: dict[str, object]) -> None:
+        events.append(event)
+
+    first = await engine.send(path, sender=SENDER, text="Ours", config=settings,
+                              read=any_country("Ours"), credentials=DEMO_CREDENTIALS,
+                              max_batch_bytes=8000, journal=journal, wait="accepted",
+                              on_event=keep)
+    ledger = texted(running)
+    pending = first["totals"]["pending"]
+    assert first["totals"]["adoptedChunks"] == len(first["batches"]) == 1
+    assert pending == len(server) > 0
+    (warning,) = [w for w in first["warnings"] if "pending" in w]
+    assert str(journal) in warning
+    assert "a2p send --resume" in warning
+    assert [e["code"] for e in events if e["event"] == "warning"] == ["pending"]
+    rows = await rows_of(journal, settings)
+    assert not [row for row in rows if row.outcome == "unknown"]
+    # the store lists nobody yet: who of the chunk was sent is not known, all are pending
+    assert server <= {row.position for row in rows if row.outcome == "pending"}
+
+    again = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS,
+                              wait="accepted")
+    assert again["totals"]["pending"] == pending
+    assert any(str(journal) in w for w in again["warnings"])
+    running.simulator.set_faults(FaultSettings())  # the store has caught up
+    rows = await rows_of(journal, settings)
+    assert Counter(row.outcome for row in rows)["rejected-server"] == pending  # as reported
+    assert not [row for row in rows if row.outcome in ("unknown", "pending")]
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS)
+    assert texted(running) == ledger  # nothing sent again
+    assert max(ledger.values()) == 1
+    assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server
+    assert report["totals"]["pending"] == 0
+    assert report["status"] == "completed"
