@@ -15,7 +15,6 @@ import orjson
 import pytest
 
 from engine.errors import JournalBusyError, UsageError
-from engine.run import journallock
 from engine.run.journallock import JournalLock, holder_of, lock_path
 
 HOLD = ("import sys; from pathlib import Path; from engine.run.journallock import JournalLock; "
@@ -110,7 +109,7 @@ def test_a_reader_of_a_journal_in_a_read_only_directory_goes_on_unlocked(
     def refused(path: object, flags: int, mode: int = 0o777) -> int:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(journallock.os, "open", refused)
+    monkeypatch.setattr("engine.run.journallock.os.open", refused)
     with JournalLock(journal, "a2p outcomes", readonly=True):
         assert not lock_path(journal).exists()
     with pytest.raises(UsageError, match="lock file"):

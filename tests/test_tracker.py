@@ -14,7 +14,7 @@ from engine.core.policy import LOST_CODE
 from engine.errors import AmbiguousSendError
 from engine.run.events import BatchCompleted, Rejected
 from engine.run.tracker import Tracker
-from tests.fakes import FakeA2P, FakeClock, Request, reply
+from tests.fakes import Answer, FakeA2P, FakeClock, Request, reply
 from tests.test_sender import Harness
 
 
@@ -60,7 +60,7 @@ async def test_a_failing_poll_is_noted_and_polled_again_on_the_fake_clock() -> N
     record = h.recorder.records[1]
     failures = iter([reply(500)])
 
-    def flaky(request):  # type: ignore[no-untyped-def]
+    def flaky(request: Request) -> Answer:
         if request.path == "/batches/b1":
             answer = next(failures, None)
             if answer is not None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -115,11 +116,11 @@ def test_exit_1_when_the_server_is_down(tmp_path: Path) -> None:
     ({"token_error_rate": 1.0, "token_error_statuses": (0,)}, "no answer"),
 ])
 def test_exit_1_not_3_when_the_token_endpoint_keeps_failing(
-        tmp_path: Path, faults: dict[str, object], last: str) -> None:
+        tmp_path: Path, faults: dict[str, Any], last: str) -> None:
     """A token endpoint that answers 5xx (JSON or HTML) or drops the connection every time:
     retried, then exit 1 with a message blaming the endpoint, never the credentials, and no
     secret in it."""
-    settings = sim_settings(faults=FaultSettings(**faults))  # type: ignore[arg-type]
+    settings = sim_settings(faults=FaultSettings(**faults))
     with SimulatorThread(settings) as failing:
         result = a2p([*send(tmp_path), "--profile", _profile(tmp_path, QUICK_AUTH)],
                      env=sim_env(failing))

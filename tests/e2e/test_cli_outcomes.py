@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.simulator import RunningSimulator, SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
+from engine.simulator.settings import ReceiptSettings
 from tests.conftest import sim_settings
 from tests.e2e.test_outcomes import make_list
 

@@ -11,12 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import engine
-from engine.config.settings import Settings
+from engine.config.settings import DEMO_CREDENTIALS, Settings
 from engine.results.export import Export
 from engine.results.rows import Row
 from engine.simulator import FaultSettings, RunningSimulator
 from engine.simulator.app import OTHER_CAMPAIGN
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered
 

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.errors import JournalError
 from engine.results.export import Checkpoint, Export
 from engine.results.output import OutputFile
 from engine.simulator import start_simulator
-from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
+from engine.simulator.settings import ReceiptSettings
 from engine.simulator.store import Store
 from tests.conftest import FakeClock, sim_settings
 from tests.e2e.conftest import SENDER, Start, engine_settings
@@ -247,7 +248,7 @@ async def test_a_changed_list_is_refused(start: Start, tmp_path: Path) -> None:
 async def test_totals_with_only_agree_with_a_full_export(start: Start, tmp_path: Path) -> None:
     """--only writes fewer rows, and may skip reading a batch, yet its totals are the same."""
     settings, journal, report = await sent_run(start, tmp_path, 100, failure_rate=0.0)
-    options = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    options: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS}
     async with Export(journal, **options) as full:
         rows = [row async for row in full.rows()]
     async with Export(journal, only=("failed",), **options) as failed:

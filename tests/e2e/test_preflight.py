@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.errors import AuthError, SenderError
 from engine.run.api import check
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start
 
@@ -191,7 +191,7 @@ async def test_app_without_read_accounts_is_told_the_fix() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         with pytest.raises(SenderError) as caught:
             await check(SENDER, config=engine_settings(f"http://127.0.0.1:{port}"),

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.config.settings import Credentials
+from engine.config.settings import DEMO_CREDENTIALS, Credentials
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_resume import stop_after

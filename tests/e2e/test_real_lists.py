@@ -13,10 +13,10 @@ import anyio
 import orjson
 
 import engine
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.reading import ReadOptions
 from engine.reading.segments import is_gsm7, segment_count
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_cli_outcomes import a2p

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.simulator import FaultSettings
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 

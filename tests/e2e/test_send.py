@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import RetrySettings
+from engine.config.settings import DEMO_CREDENTIALS, RetrySettings
 from engine.simulator import FaultSettings, GroupLimit
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 

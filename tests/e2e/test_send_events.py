@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 import engine
+from engine.config.settings import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 
 COUNT = 600
@@ -90,8 +90,8 @@ async def test_the_callers_exception_comes_back_as_itself(start: Start) -> None:
     """An exception from the caller's own async iterable is raised as itself by send_events
     and by send, not wrapped in an ExceptionGroup."""
     _, settings = await start()
-    options = {"sender": SENDER, "text": "Hi", "config": settings,
-               "credentials": DEMO_CREDENTIALS}
+    options: dict[str, Any] = {"sender": SENDER, "text": "Hi", "config": settings,
+                               "credentials": DEMO_CREDENTIALS}
     with pytest.raises(Mine, match="source broke"):
         async for _ in engine.send_events(_failing_recipients(), **options):
             pass

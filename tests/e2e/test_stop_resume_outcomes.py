@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.config.settings import RateLimitSettings
+from engine.config.settings import DEMO_CREDENTIALS, RateLimitSettings
 from engine.results.export import Export
 from engine.results.names import FROM_STORE
 from engine.simulator import start_simulator
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 from tests.lists import any_country, scattered
