@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_quick_suite_writes_results_table_and_compares(tmp_path: Path) -> None:
     """``a2p bench quick`` writes results.json (figures with min/median/max and ratios) and a
     Markdown table, and --compare reads an earlier results.json."""

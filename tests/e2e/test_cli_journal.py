@@ -96,6 +96,7 @@ def _wait_for_holder(journal: Path, pids: set[int], limit: float = 60.0) -> int:
     raise AssertionError(f"no process of {pids} took the lock on {journal}")
 
 
+@pytest.mark.slow
 def test_two_resumes_started_together_one_sends_the_other_exits_2(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """Two 'a2p send --resume J' at once (a double-click, an overlapping cron job): the one
@@ -134,6 +135,7 @@ def test_two_resumes_started_together_one_sends_the_other_exits_2(
     assert not lock_path(journal).exists()
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_does_not_block_its_resume(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """A run killed with SIGKILL while it holds the journal leaves its lock file behind; the
@@ -157,6 +159,7 @@ def test_a_sigkilled_run_does_not_block_its_resume(
     assert _texted(running) == Counter(numbers)
 
 
+@pytest.mark.slow
 def test_outcomes_during_a_send_exits_2(tmp_path: Path,
                                         slow_simulator: RunningSimulator) -> None:
     """'a2p outcomes' on the journal of a run still sending is refused (exit 2), naming it."""
@@ -207,6 +210,7 @@ def test_a_run_stopped_before_the_login_reports_interrupted(tmp_path: Path) -> N
     assert document["totals"]["sent"] == 0
 
 
+@pytest.mark.slow
 def test_a_stdin_run_resumes_with_the_list_piped_in_again(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """'--resume J' alone on a stdin run is refused (exit 2) with the command that works;
@@ -232,6 +236,7 @@ def test_a_stdin_run_resumes_with_the_list_piped_in_again(
     assert orjson.loads(report.read_bytes())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_resumed_run_writes_its_report_where_the_run_wrote_it(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """The journal in one directory, the report in another, the resume run from a third:

@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 import engine
 from engine.config.settings import DEMO_CREDENTIALS, Settings
 from engine.results.export import Export
@@ -43,6 +45,7 @@ def settings_for(settings: Settings, store_window: float) -> Settings:
                                            store_window=store_window))
 
 
+@pytest.mark.slow
 async def test_lost_answers_with_a_store_lagging_seconds_report_exact_rejections(
     start: Start, tmp_path: Path
 ) -> None:
@@ -70,6 +73,7 @@ async def test_lost_answers_with_a_store_lagging_seconds_report_exact_rejections
     assert not {row.to for row in retry} & set(ledger)
 
 
+@pytest.mark.slow
 async def test_a_store_lagging_past_the_window_leaves_pending_and_resume_settles_them(
     start: Start, tmp_path: Path
 ) -> None:

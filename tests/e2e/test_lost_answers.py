@@ -40,6 +40,7 @@ MODES: dict[str, dict[str, Any]] = {
 LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 async def test_each_lost_answer_mode_ends_exactly_once(start: Start, mode: str) -> None:
     """No duplicates, no losses, no unknown chunks, exact server rejections."""
@@ -156,6 +157,7 @@ class LosesFirstPost:
         await self.inner.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["file", "iterable"])
 async def test_a_chunk_under_reconciliation_holds_no_sending_slot(
     start: Start, tmp_path: Any, source: str

@@ -129,6 +129,7 @@ def run_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, env=env, timeout=60, check=False)
 
 
+@pytest.mark.slow
 def test_cli_check_exit_codes() -> None:
     """a2p check: 0 for a good sender, 2 naming the fix for a wrong one, 3 for bad credentials."""
     settings = sim_settings(registration_tiers=(("+16505550101", "LowVolume"),))

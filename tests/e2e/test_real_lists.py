@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import orjson
+import pytest
 
 import engine
 from engine.config.settings import DEMO_CREDENTIALS
@@ -51,6 +52,7 @@ def options() -> ReadOptions:
     return ReadOptions(to_column="Phone Number", template=TEMPLATE, encoding="cp1252")
 
 
+@pytest.mark.slow
 def test_plan_then_send_from_the_cli_loses_no_good_recipient(tmp_path: Path) -> None:
     """`a2p plan` counts every good row with its segments and cost; `a2p send` delivers each
     once with its accented text intact."""

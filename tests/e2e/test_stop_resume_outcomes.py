@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +118,7 @@ async def scenario(tmp: Path, n: int, max_bytes: int, stops: list[tuple[str, int
     return sum(e["type"] == "superseded" for e in entries)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 250), max_bytes=st.integers(300, 3000),
        stops=st.lists(STOPS, min_size=1, max_size=4), seed=st.integers(0, 10_000))
