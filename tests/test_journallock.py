@@ -42,7 +42,9 @@ def test_a_released_lock_is_free_and_leaves_no_file(tmp_path: Path) -> None:
     journal."""
     journal = tmp_path / "run.journal"
     with JournalLock(journal):
-        assert holder_of(journal) is not None
+        held = holder_of(journal)
+        assert held is not None
+        assert (held["pid"], held["command"]) == (os.getpid(), "a2p")
     assert not lock_path(journal).exists()
     with JournalLock(journal, "a2p outcomes"):
         holder = holder_of(journal)

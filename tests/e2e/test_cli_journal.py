@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,6 +22,7 @@ import pytest
 from engine.run.journallock import holder_of, lock_path
 from engine.simulator import FaultSettings, RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
+from tests.waiting import until_sync
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals are POSIX")
 
@@ -87,13 +87,11 @@ def _texted(running: RunningSimulator) -> Counter[str]:
 
 def _wait_for_holder(journal: Path, pids: set[int], limit: float = 60.0) -> int:
     """The pid among ``pids`` that holds the journal's lock, once one does (bounded)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        holder = holder_of(journal)
-        if holder is not None and holder.get("pid") in pids:
-            return int(holder["pid"])
-        time.sleep(0.02)
-    raise AssertionError(f"no process of {pids} took the lock on {journal}")
+    def holder() -> int | None:
+        found = holder_of(journal)
+        return int(found["pid"]) if found is not None and found.get("pid") in pids else None
+
+    return until_sync(holder, f"a process of {pids} to take the lock on {journal}", limit)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from engine.simulator import FaultSettings
 from engine.simulator.app import OTHER_CAMPAIGN
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered
+from tests.waiting import until
 
 MODES: dict[str, dict[str, Any]] = {
     "created 1 s after a 504": {"late_create_rate": 0.3, "late_create_delay": 1.0},
@@ -117,11 +118,11 @@ async def test_a_stop_ends_a_long_reconciliation_and_resume_takes_it_up(
     stop = anyio.Event()
 
     async def stop_soon() -> None:
-        for _ in range(2000):  # bounded: until the simulator has dropped the answer
-            if running.simulator.stats["accept_drop"]:
-                break
-            await anyio.sleep(0.01)
-        await anyio.sleep(0.2)  # reconciliation is under way
+        stats = running.simulator.stats
+        await until(lambda: stats["accept_drop"], "the simulator to drop the answer")
+        answered = stats["200"]
+        # the lost answer's reconciliation is under way once it has read a listing
+        await until(lambda: stats["200"] > answered, "a listing read by the reconciliation")
         stop.set()
 
     with anyio.fail_after(30):

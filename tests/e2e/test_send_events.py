@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 import pytest
 
@@ -16,6 +15,7 @@ import engine
 from engine.config.settings import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.waiting import until
 
 COUNT = 600
 
@@ -49,9 +49,8 @@ async def test_break_stops_the_run_and_still_writes_the_report(start: Start,
         if event["event"] == "chunk_submitted":
             break
     report = tmp_path / "report.json"
-    with anyio.fail_after(30):  # the event loop finalises the abandoned generator
-        while not report.exists():  # noqa: ASYNC110 - a file, not an event, is what we have
-            await anyio.sleep(0.02)
+    await until(report.exists, "the report of the abandoned generator, which the event loop "
+                "finalises")
     document = orjson.loads(report.read_bytes())
     assert document["interrupted"] is True
     assert len(ledger_numbers(running)) == document["totals"]["sent"] < COUNT

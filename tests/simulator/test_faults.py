@@ -11,6 +11,7 @@ import pytest
 from engine.simulator import FaultSettings, RunningSimulator
 from tests.conftest import SENDER, FakeClock, MakeSimulator, bearer, login
 from tests.openapi import A2P
+from tests.waiting import until
 
 BODY = orjson.dumps({"from": SENDER, "text": "Hi", "messages": [{"to": ["+14155550100"]}]})
 
@@ -130,17 +131,12 @@ async def test_late_creation_answers_504_and_creates_the_batch_afterwards(
     make_simulator: MakeSimulator, http: aiohttp.ClientSession
 ) -> None:
     """504 at once, nothing created yet; the backend creates the batch after the delay."""
-    import asyncio
-
     running = await make_simulator(faults=FaultSettings(late_create_rate=1.0,
                                                         late_create_delay=0.05, scope="send"))
     token = await login(http, running.url)
     assert await post_batch(http, running, token) == 504
     assert running.simulator.store.accepted_count() == 0
-    for _ in range(200):  # bounded: the backend's task needs a few loop turns
-        await asyncio.sleep(0.01)
-        if running.simulator.store.accepted_count():
-            break
+    await until(running.simulator.store.accepted_count, "the backend to create the batch")
     assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
 
 
