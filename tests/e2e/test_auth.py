@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import NOT_SENT
 from engine.errors import AuthError, AuthServiceError
 from engine.run.journal import read_journal

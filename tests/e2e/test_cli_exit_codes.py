@@ -395,7 +395,7 @@ def test_send_into_a_reader_that_leaves_early_finishes_the_run(
 def test_exit_codes_of_error_groups() -> None:
     """What the run's task groups raise maps to the most telling documented code, and each
     error inside is one line of the message."""
-    from engine.cli.commands import exit_code, messages
+    from engine.cli.exits import exit_code, messages
     from engine.errors import AuthError, ConfigError, ServerError
 
     config = ConfigError("environment", "RC_SERVER_URL", "bad", "Fix it.")

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import RunningSimulator, SimulatorThread
 from engine.simulator.settings import ReceiptSettings
 from tests.conftest import sim_settings

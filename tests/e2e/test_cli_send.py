@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engine.config.settings import Credentials
+from engine.config.credentials import Credentials
 from engine.simulator import SimulatorThread
 from tests.conftest import sim_settings
 

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS, PollSettings
+from engine.config.credentials import DEMO_CREDENTIALS
+from engine.config.settings import PollSettings
 from engine.rc.transport import MAX_ANSWER_BYTES
 from tests.e2e.conftest import SENDER, engine_settings
 

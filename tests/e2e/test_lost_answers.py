@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
-from engine.simulator.app import OTHER_CAMPAIGN
+from engine.simulator.lost_answers import OTHER_CAMPAIGN
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered
 from tests.waiting import until

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalError
 from engine.results.export import Checkpoint, Export
 from engine.results.output import OutputFile

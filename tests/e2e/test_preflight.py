@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import AuthError, SenderError
 from engine.run.api import check
 from engine.simulator import SimulatorThread

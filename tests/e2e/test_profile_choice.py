@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS, Credentials
+from engine.config.credentials import DEMO_CREDENTIALS, Credentials
 from engine.simulator import SimulatorThread
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.reading import ReadOptions
 from engine.reading.segments import is_gsm7, segment_count
 from engine.simulator import SimulatorThread

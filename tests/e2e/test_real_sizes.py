@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.simulator import FaultSettings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

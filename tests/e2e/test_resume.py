@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.errors import JournalError
 from tests.e2e.conftest import SENDER, Start, ledger_numbers

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.waiting import until

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.config.settings import DEMO_CREDENTIALS, RateLimitSettings
+from engine.config.credentials import DEMO_CREDENTIALS
+from engine.config.settings import RateLimitSettings
 from engine.results.export import Export
 from engine.results.names import FROM_STORE
 from engine.simulator import start_simulator

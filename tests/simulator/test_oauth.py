@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.rc import basicauth
 from engine.simulator import FaultSettings, RunningSimulator
 from tests.conftest import JWT_GRANT, FakeClock, MakeSimulator, bearer, login

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ringcentral import SDK
 
-from engine.config.settings import DEMO_CREDENTIALS
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import SimulatorThread
 from tests.conftest import sim_settings
 
