@@ -181,14 +181,19 @@ class Finished:
 def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], started: str,
            records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
            requests: int, throttled: int, preflight: dict[str, Any] | None,
-           warnings: list[str], path: str | os.PathLike[str] | None = None) -> Finished:
-    """The whole report of a run that has ended, written to ``path`` when given."""
+           warnings: list[str], path: str | os.PathLike[str] | None = None,
+           failed: bool = False) -> Finished:
+    """The whole report of a run that has ended, written to ``path`` when given. ``failed``:
+    the run ended on an error before it could finish (its message is among ``warnings``), so
+    it is ``failed`` whatever the chunks it got to say."""
     aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
         aggregator.rejected_local
     totals = totals_of(records, aggregator, wait)
     document = build_report(run_id=run_id, profile=profile, source=source, settings=settings,
                             started=started, records=records, totals=totals, wait=wait,
                             interrupted=interrupted, rejected=aggregator.rejections())
+    if failed:
+        document["status"] = "failed"
     document["requests"] = {"made": requests, "throttled": throttled}
     document["preflight"] = preflight
     document["warnings"] = list(warnings)
