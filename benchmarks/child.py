@@ -62,7 +62,8 @@ def per_record(data: list[Block], personal: bool) -> Callable[[], int]:
     envelope = len(orjson.dumps({**head(personal), "messages": []}))
 
     def run() -> int:
-        bodies, size, current = 0, envelope, []
+        bodies, size = 0, envelope
+        current: list[bytes] = []
         for message in messages(data):
             encoded = orjson.dumps(message)
             if size + len(encoded) + 1 > LIMIT:

@@ -195,7 +195,8 @@ def end_to_end(suite: Suite, log: Callable[[str], None], work: Path
     sender's memory sampled over time (broadcast)."""
     config = work / "sim.toml"
     config.write_text(FAST_CONFIG)
-    figures, samples = [], []
+    figures: list[dict[str, Any]] = []
+    samples: list[tuple[float, int]] = []
     for shape, n, fmt in (("broadcast", suite.e2e_size, "lines"),
                           ("personal", suite.e2e_personal_size, "csv")):
         figure, trace = _send_against_floor(suite, log, work, config, input_file(n, fmt,
@@ -216,7 +217,10 @@ def _send_against_floor(suite: Suite, log: Callable[[str], None], work: Path, co
         blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=text),
                             lambda r: None)
         bodies = [c.body for c in chunk_blocks(blocks, SENDER, text, 50_000_000)]
-    walls, floors, samples, peak = [], [], [], 0
+    walls: list[float] = []
+    floors: list[float] = []
+    samples: list[tuple[float, int]] = []
+    peak = 0
     for repeat in range(suite.repeats):
         sim = SimulatorProcess(config)
         try:
@@ -268,7 +272,7 @@ def _send_sampled(sim: SimulatorProcess, path: Path, work: Path, text: str | Non
 
 
 def machine() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in ("a2p-batch-engine", "aiohttp", "orjson", "anyio", "elasticsearch",
                  "matplotlib"):
         try:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from benchmarks.inputs import input_file
 
-CASES = (("broadcast CSV", "csv", False, ["--text", "Hi"]),
-         ("per-message quoted CSV", "csv", True, []),
-         ("broadcast plain lines", "lines", False, ["--text", "Hi"]),
-         ("per-message JSONL", "jsonl", True, []))
+CASES: tuple[tuple[str, str, bool, list[str]], ...] = (
+    ("broadcast CSV", "csv", False, ["--text", "Hi"]),
+    ("per-message quoted CSV", "csv", True, []),
+    ("broadcast plain lines", "lines", False, ["--text", "Hi"]),
+    ("per-message JSONL", "jsonl", True, []))
 
 
 def run(checkout: Path, path: Path, extra: list[str]) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -27,10 +28,11 @@ def bodies(total: int, texts: bool) -> list[bytes]:
     """Pre-built request bodies under the limit, numbers +1 415 2xx xxxx upward."""
     per_message = 80 if texts else 24
     per_body = (BODY_LIMIT - 100) // per_message
-    out = []
+    out: list[bytes] = []
     for start in range(0, total, per_body):
         count = min(per_body, total - start)
-        messages = [{"to": [number(i)]} for i in range(start, start + count)]
+        messages: list[dict[str, Any]] = [{"to": [number(i)]}
+                                          for i in range(start, start + count)]
         if texts:
             for i, message in enumerate(messages, start):
                 message["text"] = f"Hi customer {i}, your code is {i % 999983:06d}"

@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.rc import basicauth
 from engine.simulator import GroupLimit, RunningSimulator, SimulatorSettings, start_simulator
-from engine.simulator.settings import DEMO_CREDENTIALS
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SENDER = "+16505550100"

@@ -15,7 +15,7 @@ import pytest
 
 import engine
 from engine.errors import AuthServiceError, JournalBusyError, UsageError
-from engine.run import api
+from engine.run import report as report_module
 from engine.run.journallock import JournalLock
 from engine.run.options import SendOptions
 from tests.fakes import (
@@ -177,7 +177,7 @@ async def test_the_report_is_written_while_the_journal_is_still_locked(
     the report is written, the journal's lock is still held."""
     journal = tmp_path / "run.journal"
     held_then: list[bool] = []
-    real_finish = api.finish
+    real_finish = report_module.finish  # what engine.run.api calls
 
     def finish(**given: Any) -> Any:
         lock = JournalLock(journal, "a2p outcomes", readonly=True)
@@ -190,7 +190,7 @@ async def test_the_report_is_written_while_the_journal_is_still_locked(
             lock.release()
         return real_finish(**given)
 
-    monkeypatch.setattr(api, "finish", finish)
+    monkeypatch.setattr("engine.run.api.finish", finish)
     report = await engine.send([f"+1415555{k:04d}" for k in range(5)],
                                options(journal=journal, report=tmp_path / "r.json"))
     assert report["status"] == "completed"

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_quick_suite_writes_results_table_and_compares(tmp_path: Path) -> None:
     """``a2p bench quick`` writes results.json (figures with min/median/max and ratios) and a
     Markdown table, and --compare reads an earlier results.json."""
@@ -20,9 +22,15 @@ def test_quick_suite_writes_results_table_and_compares(tmp_path: Path) -> None:
     measures = {f["measure"] for f in results["figures"]}
     assert measures == {"chunking", "plan", "e2e"}
     for figure in results["figures"]:
-        assert figure["seconds"]["min"] <= figure["seconds"]["median"] <= figure["seconds"]["max"]
-        assert figure["ratio"] > 0
-        assert figure["peakRss"] > 0
+        seconds, floor = figure["seconds"], figure["floorSeconds"]
+        assert seconds["min"] <= seconds["median"] <= seconds["max"]
+        # the ratio is the approach's median over its floor's; a floor's is 1
+        assert figure["ratio"] == pytest.approx(seconds["median"] / floor["median"])
+        assert figure["perSecond"] == pytest.approx(figure["size"] / seconds["median"])
+        if figure["approach"] == "floor":
+            assert figure["ratio"] == 1.0
+        # bytes, not getrusage's KiB: any Python process that loaded orjson holds > 8 MiB
+        assert figure["peakRss"] > 8 * 2**20
     assert results["machine"]["python"]
     assert "| chunking | ours |" in (tmp_path / "results.md").read_text()
     again = tmp_path / "again"

@@ -36,7 +36,8 @@ def naive_bodies(records: list[tuple[str, str | None]], text: str | None, max_by
             head["text"] = text
         return orjson.dumps({**head, "messages": messages})
 
-    bodies, current = [], []
+    bodies: list[bytes] = []
+    current: list[dict[str, Any]] = []
     for to, own in records:
         message: dict[str, Any] = {"to": [to]} if own is None else {"to": [to], "text": own}
         full = max_messages is not None and len(current) == max_messages
@@ -149,14 +150,17 @@ def test_a_dry_run_counts_the_bytes_a_real_run_builds(records: list[tuple[str, s
     """payload_size, computed without building anything, is the length of serialize()."""
     tos = [to for to, _ in records]
     own = [t for _, t in records]
-    for block_texts in (own, None, [t if t is not None else "x" for t in own]):
+    filled: list[str | None] = [t if t is not None else "x" for t in own]
+    variants: list[list[str | None] | None] = [own, None, filled]
+    for block_texts in variants:
         assert payload_size(tos, block_texts) == len(serialize(tos, block_texts))
 
 
 def test_serialize_and_sizes_agree() -> None:
     """Per-message sizes add up to the serialized block, separators included."""
     tos = ["+14155550100", "+14155550101", "+14155550102"]
-    for own in (None, ["a", 'q"uote', "ü"], ["a", None, "\\"]):
+    owns: list[list[str | None] | None] = [None, ["a", 'q"uote', "ü"], ["a", None, "\\"]]
+    for own in owns:
         payload = serialize(tos, own)
         assert len(payload) == sum(message_sizes(tos, own)) + len(tos) - 1
         assert orjson.loads(b"[" + payload + b"]")[0]["to"] == ["+14155550100"]
@@ -208,7 +212,8 @@ def test_texts_are_dumped_a_window_at_a_time(monkeypatch: pytest.MonkeyPatch) ->
     as one dumps of the whole block."""
     import engine.batching.chunker as chunker
 
-    records = [(f"+1415555{i:04d}", f"Hi {i}, \"you\"") for i in range(1_000)]
+    records: list[tuple[str, str | None]] = [(f"+1415555{i:04d}", f"Hi {i}, \"you\"")
+                                             for i in range(1_000)]
     block = blocks_of(records, [len(records)], list(range(len(records))))
     sizes: list[int] = []
     serialize = chunker.serialize

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
@@ -21,18 +22,27 @@ from engine.errors import (
 from engine.rc.auth import JWT_GRANT
 from engine.rc.client import ApiClient
 from engine.rc.transport import Reply
-from tests.fakes import CREDENTIALS, TOKEN, FakeClock, MockTransport, Request, reply, settings
+from tests.fakes import (
+    CREDENTIALS,
+    TOKEN,
+    FakeClock,
+    Handler,
+    MockTransport,
+    Request,
+    reply,
+    settings,
+)
 
 
-def client_on(handler: object, clock: FakeClock, **retry: object) -> tuple[ApiClient,
-                                                                           MockTransport]:
-    transport = MockTransport(handler)  # type: ignore[arg-type]
+def client_on(handler: Handler, clock: FakeClock, **retry: Any) -> tuple[ApiClient,
+                                                                         MockTransport]:
+    transport = MockTransport(handler)
     api = ApiClient(settings(**retry), CREDENTIALS, transport, clock=clock, sleep=clock.sleep,
                     rng=random.Random(1), wall=clock)
     return api, transport
 
 
-def scripted(*answers: Reply | BaseException) -> object:
+def scripted(*answers: Reply | BaseException) -> Handler:
     """Token calls succeed; other requests get ``answers`` in order."""
     left = list(answers)
 

@@ -16,7 +16,6 @@ import orjson
 import pytest
 
 from engine.errors import JournalBusyError, UsageError
-from engine.run import journallock
 from engine.run.journal import Journal, read_header
 from engine.run.journallock import JournalLock, holder_of, lock_path
 
@@ -45,7 +44,9 @@ def test_a_released_lock_is_free_and_leaves_no_file(tmp_path: Path) -> None:
     journal, and a journal the run made and never wrote is gone too."""
     journal = tmp_path / "run.journal"
     with JournalLock(journal):
-        assert holder_of(journal) is not None
+        held = holder_of(journal)
+        assert held is not None
+        assert (held["pid"], held["command"]) == (os.getpid(), "a2p")
         assert journal.exists()  # made to be locked, before any request
     assert not lock_path(journal).exists()
     assert not journal.exists()
@@ -115,17 +116,17 @@ def test_a_reader_where_nothing_can_be_written_is_still_refused_while_a_send_hol
     journal.write_bytes(b'{"type":"run"}\n')
     real_open = os.open
 
-    def read_only(path: object, flags: int, mode: int = 0o777) -> int:
+    def read_only(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
         if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_open(path, flags, mode)  # type: ignore[arg-type]
+        return real_open(path, flags, mode)
 
     with JournalLock(journal, "a2p send"):
-        monkeypatch.setattr(journallock.os, "open", read_only)
+        monkeypatch.setattr("engine.run.journallock.os.open", read_only)
         with pytest.raises(JournalBusyError, match="a2p send"):
             JournalLock(journal, "a2p outcomes", readonly=True).acquire()
         monkeypatch.undo()
-    monkeypatch.setattr(journallock.os, "open", read_only)
+    monkeypatch.setattr("engine.run.journallock.os.open", read_only)
     with JournalLock(journal, "a2p outcomes", readonly=True):
         monkeypatch.undo()
         with pytest.raises(JournalBusyError):

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.core import rejections as codes
 from engine.core.rejections import EMPTY_TO, INVALID_NUMBER
 from engine.errors import ConfigError
-from engine.reading import phone as codes
 from engine.reading.phone import (
     Problem,
     check,

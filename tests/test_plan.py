@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from engine.batching.plan import make_plan
+from engine.batching.plan import Plan, make_plan
 from engine.core.rejections import Aggregator
 from engine.reading import ReadOptions, read_lines
 from engine.reading.segments import segment_count
@@ -13,10 +15,11 @@ SENDER = "+16505550100"
 
 
 def plan_of(lines: list[str], text: str | None = None, max_messages: int | None = None,
-            price: float = 0.01, **options: object):
+            price: float = 0.01, **options: Any) -> Plan:
+    """The plan of a CSV's lines; ``options`` are ReadOptions fields."""
     aggregator = Aggregator()
     raw = [(line + "\n").encode() for line in lines]
-    blocks = read_lines(raw, ReadOptions(source="x.csv", batch_text=text, **options),  # type: ignore[arg-type]
+    blocks = read_lines(raw, ReadOptions(source="x.csv", batch_text=text, **options),
                         aggregator.add_local)
     return make_plan(blocks, aggregator, SENDER, text, 50_000_000, max_messages, price)
 

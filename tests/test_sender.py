@@ -231,7 +231,7 @@ async def test_a_chunk_left_without_a_token_fails_as_not_sent_and_resume_resends
     assert (record.state, record.reason) == (lifecycle.FAILED, Reason.GAVE_UP)
     assert record.error is not None
     assert record.error["errorCode"] == NOT_SENT
-    assert retryable({"error": record.error, "reason": record.reason.value})
+    assert retryable({"error": record.error, "reason": Reason.GAVE_UP.value})
     assert h.posts() == 1
     assert h.server.batches == {}
 

@@ -14,7 +14,7 @@ from engine.core.policy import LOST_CODE
 from engine.errors import AmbiguousSendError
 from engine.run.events import BatchCompleted, Rejected
 from engine.run.tracker import Tracker
-from tests.fakes import FakeA2P, FakeClock, Request, reply
+from tests.fakes import Answer, FakeA2P, FakeClock, Request, reply
 from tests.test_sender import Harness
 
 
@@ -60,7 +60,7 @@ async def test_a_failing_poll_is_noted_and_polled_again_on_the_fake_clock() -> N
     record = h.recorder.records[1]
     failures = iter([reply(500)])
 
-    def flaky(request):  # type: ignore[no-untyped-def]
+    def flaky(request: Request) -> Answer:
         if request.path == "/batches/b1":
             answer = next(failures, None)
             if answer is not None:
@@ -73,7 +73,9 @@ async def test_a_failing_poll_is_noted_and_polled_again_on_the_fake_clock() -> N
     await tracker.follow()
     assert record.state == lifecycle.COMPLETED
     assert len(h.transport.sent("GET", "/batches/b1")) == 2
-    assert h.clock.slept  # the pause between polls ran on the fake clock
+    # on the fake clock: after the failed poll the pause doubles the 1 s interval, after the
+    # one that completes it is the interval again
+    assert h.clock.slept == [2.0, 1.0]
 
 
 def lost_with_rejections(server: FakeA2P, refused: set[str]) -> Any:
@@ -124,6 +126,7 @@ async def adopted_with_lagging_store(store_window: float) -> tuple[Harness, set[
 async def test_a_lagging_store_is_read_until_complete_and_only_true_rejections_count() -> None:
     """The store lists the batch over seconds after Completed: the two recipients the server
     refused are reported rejected, the eight texted are counted sent, none pending."""
+    start = FakeClock().now
     h, refused = await adopted_with_lagging_store(store_window=60.0)
     record = h.recorder.records[1]
     assert (record.state, record.reason, record.pending) == \
@@ -133,8 +136,10 @@ async def test_a_lagging_store_is_read_until_complete_and_only_true_rejections_c
     assert all(r.error_code == LOST_CODE for r in aggregator.rejections())
     assert (aggregator.sent, aggregator.rejected_server, aggregator.pending) == (8, 2, 0)
     assert {e.index for e in h.events if isinstance(e, Rejected)} == refused
-    reads = len(h.transport.sent("GET", "/messages"))
-    assert 3 < reads < 20  # read again, backing off, within the Light budget
+    # one listing while adopting, then five reads of the store on the fake clock, backing off
+    # (at 0, 1.5, 2.5, 4.5 and 8.5 s), none once it listed the whole batch
+    assert len(h.transport.sent("GET", "/messages")) == 6
+    assert h.clock.now - start == 8.5
 
 
 async def test_a_store_incomplete_when_the_window_ends_leaves_recipients_pending() -> None:
@@ -146,7 +151,8 @@ async def test_a_store_incomplete_when_the_window_ends_leaves_recipients_pending
     aggregator = h.recorder.aggregator
     assert aggregator.rejections() == []
     assert aggregator.sent + aggregator.pending == 10
-    assert record.pending == aggregator.pending > 2  # more than the two true rejections
+    # the store's last read in the window listed four: six pending, not the two refused
+    assert (aggregator.sent, aggregator.pending, record.pending) == (4, 6, 6)
     assert record.note is not None
     assert "pending" in record.note
     assert "later" in record.note

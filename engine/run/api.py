@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -374,7 +374,7 @@ def _history_start(header: dict[str, Any]) -> float | None:
 
 
 async def send_events(recipients: Recipients, options: SendOptions | None = None,
-                      **keywords: Any) -> AsyncIterator[dict[str, Any]]:
+                      **keywords: Any) -> AsyncGenerator[dict[str, Any], None]:
     """The same run as ``send``, as an async iterator of its events (the last is "summary").
 
     Leaving early (``break``, ``aclose()``, an exception in the loop) stops the run the way

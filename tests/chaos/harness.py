@@ -49,7 +49,7 @@ requests = 100000
 window = 60.0
 penalty = 1.0
 """
-FAULTS = [
+FAULTS: list[dict[str, Any]] = [
     {"error_rate": 0.1, "error_statuses": [500, 502, 503]},
     {"reset_rate": 0.08},
     {"accept_drop_rate": 0.15, "scope": "send"},
@@ -80,7 +80,7 @@ FAULTS = [
 LOST_ANSWERS = ("late_create", "accept_drop", "error_after_create", "held_answer", "outage")
 # Tokens revoked every two requests with half the refreshes refused (issue 18): workers meet
 # 401s in quick succession and the JWT is presented again; no chunk may fail for it.
-TOKEN_MODES = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]
+TOKEN_MODES: list[dict[str, Any]] = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]
 RUN_TIMEOUT = 90.0
 
 
@@ -308,8 +308,8 @@ def table(outcomes: list[Outcome]) -> str:
         stages = ",".join(o.stages + (["healed"] if o.healed else []))
         rows.append(f"{o.seed:>5} {o.faults[:52]:<52} {o.runs:>4} {o.kills:>5} "
                     f"{o.duplicates:>4} {o.losses:>4} {o.unknown:>7}  {stages[:26]:<26} {met}")
-    stages = Counter(stage for o in outcomes for stage in o.stages)
-    rows.append(f"kills by stage: {dict(sorted(stages.items()))}")
+    by_stage = Counter(stage for o in outcomes for stage in o.stages)
+    rows.append(f"kills by stage: {dict(sorted(by_stage.items()))}")
     rows.append(f"scenarios {len(outcomes)}, kills survived {sum(o.kills for o in outcomes)}, "
                 f"duplicates {sum(o.duplicates for o in outcomes)}, losses "
                 f"{sum(o.losses for o in outcomes)}")

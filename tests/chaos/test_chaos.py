@@ -15,6 +15,7 @@ import pytest
 from tests.chaos.harness import LOST_ANSWER_MODES, LOST_ANSWERS, TOKEN_MODES, scenario, table
 
 SEEDS = int(os.environ.get("A2P_CHAOS_SEEDS", "8"))
+pytestmark = pytest.mark.slow  # minutes: `pytest -m "not slow"` leaves them out
 
 
 @pytest.mark.timeout(60 + 45 * SEEDS)

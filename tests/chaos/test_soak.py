@@ -50,6 +50,7 @@ def test_the_ci_seeds_draw_every_mode() -> None:
     assert drawn == {mode.name for mode in SOAK_MODES}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120 + 60 * len(CHOSEN))
 def test_soak_after_the_heal_and_one_resume_nobody_is_twice_or_missing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import NOT_SENT
 from engine.errors import AuthError, AuthServiceError
 from engine.run.journal import read_journal
 from engine.simulator import FaultSettings
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 

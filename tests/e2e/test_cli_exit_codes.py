@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -115,11 +116,11 @@ def test_exit_1_when_the_server_is_down(tmp_path: Path) -> None:
     ({"token_error_rate": 1.0, "token_error_statuses": (0,)}, "no answer"),
 ])
 def test_exit_1_not_3_when_the_token_endpoint_keeps_failing(
-        tmp_path: Path, faults: dict[str, object], last: str) -> None:
+        tmp_path: Path, faults: dict[str, Any], last: str) -> None:
     """A token endpoint that answers 5xx (JSON or HTML) or drops the connection every time:
     retried, then exit 1 with a message blaming the endpoint, never the credentials, and no
     secret in it."""
-    settings = sim_settings(faults=FaultSettings(**faults))  # type: ignore[arg-type]
+    settings = sim_settings(faults=FaultSettings(**faults))
     with SimulatorThread(settings) as failing:
         result = a2p([*send(tmp_path), "--profile", _profile(tmp_path, QUICK_AUTH)],
                      env=sim_env(failing))
@@ -132,6 +133,7 @@ def test_exit_1_not_3_when_the_token_endpoint_keeps_failing(
     assert all(secret not in result.stderr for secret in DEMO.values())
 
 
+@pytest.mark.slow
 def test_a_token_endpoint_that_fails_three_times_then_heals_still_sends(
         tmp_path: Path) -> None:
     """Three 502s at the login, then tokens: the run completes, exit 0."""
@@ -145,6 +147,7 @@ def test_a_token_endpoint_that_fails_three_times_then_heals_still_sends(
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("variable", "value"), [("RC_APP_CLIENT_SECRET", "wrong-secret"),
                                                  ("RC_USER_JWT", "wrong-jwt")])
 def test_exit_3_when_credentials_are_refused_and_nothing_blocks_a_retry(
@@ -165,6 +168,7 @@ def _profile(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "expected"), [
     ("unknown profile", "no profile named 'nope'"),
     ("bad toml", "not valid TOML"),
@@ -215,6 +219,7 @@ def test_exit_2_for_text_with_template(tmp_path: Path) -> None:
     assert "not allowed with argument --text" in result.stderr
 
 
+@pytest.mark.slow
 def test_exit_2_for_strict_and_the_same_command_runs_after_the_fix(
         tmp_path: Path, server: RunningSimulator) -> None:
     """--strict stops at a bad record before anything is sent (exit 2); once the list is
@@ -229,6 +234,7 @@ def test_exit_2_for_strict_and_the_same_command_runs_after_the_fix(
     assert a2p(args, env=sim_env(server)).returncode == 0
 
 
+@pytest.mark.slow
 def test_exit_2_for_an_existing_journal_and_every_resume_refusal(
         tmp_path: Path, server: RunningSimulator) -> None:
     """A finished run's journal blocks a new run at the same path (exit 2, before any
@@ -303,6 +309,7 @@ def test_version_and_python_dash_m() -> None:
     assert result.stdout.strip() == f"a2p {engine.__version__}"
 
 
+@pytest.mark.slow
 def test_env_file_supplies_the_credentials(tmp_path: Path, server: RunningSimulator) -> None:
     """--env-file PATH gives the RC_* variables (quotes and `export` as in .env files)."""
     env_file = tmp_path / ".env"
@@ -368,6 +375,7 @@ def test_the_default_report_name_is_the_documented_one(tmp_path: Path,
     assert "a2p-report-<YYYYmmdd-HHMMSS>.json" in documented
 
 
+@pytest.mark.slow
 def test_send_into_a_reader_that_leaves_early_finishes_the_run(
         tmp_path: Path, server: RunningSimulator) -> None:
     """`a2p send ... | head -1`: the run does not die half-way on a closed pipe; it finishes,

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -23,6 +22,7 @@ import pytest
 from engine.run.journallock import holder_of, lock_path
 from engine.simulator import FaultSettings, RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
+from tests.waiting import until_sync
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals are POSIX")
 
@@ -87,15 +87,14 @@ def _texted(running: RunningSimulator) -> Counter[str]:
 
 def _wait_for_holder(journal: Path, pids: set[int], limit: float = 60.0) -> int:
     """The pid among ``pids`` that holds the journal's lock, once one does (bounded)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        holder = holder_of(journal)
-        if holder is not None and holder.get("pid") in pids:
-            return int(holder["pid"])
-        time.sleep(0.02)
-    raise AssertionError(f"no process of {pids} took the lock on {journal}")
+    def holder() -> int | None:
+        found = holder_of(journal)
+        return int(found["pid"]) if found is not None and found.get("pid") in pids else None
+
+    return until_sync(holder, f"a process of {pids} to take the lock on {journal}", limit)
 
 
+@pytest.mark.slow
 def test_two_resumes_started_together_one_sends_the_other_exits_2(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """Two 'a2p send --resume J' at once (a double-click, an overlapping cron job): the one
@@ -134,6 +133,7 @@ def test_two_resumes_started_together_one_sends_the_other_exits_2(
     assert not lock_path(journal).exists()
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_does_not_block_its_resume(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """A run killed with SIGKILL while it holds the journal leaves its lock file behind; the
@@ -157,6 +157,7 @@ def test_a_sigkilled_run_does_not_block_its_resume(
     assert _texted(running) == Counter(numbers)
 
 
+@pytest.mark.slow
 def test_outcomes_during_a_send_exits_2(tmp_path: Path,
                                         slow_simulator: RunningSimulator) -> None:
     """'a2p outcomes' on the journal of a run still sending is refused (exit 2), naming it."""
@@ -207,6 +208,7 @@ def test_a_run_stopped_before_the_login_reports_interrupted(tmp_path: Path) -> N
     assert document["totals"]["sent"] == 0
 
 
+@pytest.mark.slow
 def test_a_stdin_run_resumes_with_the_list_piped_in_again(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """'--resume J' alone on a stdin run is refused (exit 2) with the command that works;
@@ -232,6 +234,7 @@ def test_a_stdin_run_resumes_with_the_list_piped_in_again(
     assert orjson.loads(report.read_bytes())["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_resumed_run_writes_its_report_where_the_run_wrote_it(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
     """The journal in one directory, the report in another, the resume run from a third:

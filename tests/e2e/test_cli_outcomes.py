@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import RunningSimulator, SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
+from engine.simulator.settings import ReceiptSettings
 from tests.conftest import sim_settings
 from tests.e2e.test_outcomes import make_list
 
@@ -68,6 +69,7 @@ def receipts_simulator() -> Any:
         yield running
 
 
+@pytest.mark.slow
 def test_send_delivered_then_outcomes_then_resend_retryable(
         tmp_path: Path, receipts_simulator: RunningSimulator) -> None:
     """Every input row is accounted for once, the outcomes' totals equal the report's, and the
@@ -140,6 +142,7 @@ def test_send_delivered_then_outcomes_then_resend_retryable(
     assert sent_again == Counter((r["to"], own.get(int(r["index"]), "Hi")) for r in retryable)
 
 
+@pytest.mark.slow
 def test_outcomes_jsonl_to_stdout_with_only_failed(
         tmp_path: Path, receipts_simulator: RunningSimulator) -> None:
     """--out - --format jsonl streams JSON lines of just the failed rows to stdout."""

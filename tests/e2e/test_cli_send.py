@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
+import pytest
 
 from engine.config.credentials import Credentials
 from engine.simulator import SimulatorThread
@@ -19,6 +20,7 @@ CONSUMER = ("import sys, json; events = [json.loads(l) for l in sys.stdin]; "
             "print(sum(e['event'] == 'rejected' for e in events), events[-1]['event'])")
 
 
+@pytest.mark.slow
 def test_pipeline_stage_emits_only_json_lines(tmp_path: Path) -> None:
     """cat list | a2p send - | consumer: stdout is pure JSON lines, the report is written,
     secrets appear nowhere, and the exit code is 0."""
@@ -54,6 +56,7 @@ def test_send_help_documents_exit_codes() -> None:
     assert "jq" in result.stdout
 
 
+@pytest.mark.slow
 def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path) -> None:
     """SIGINT mid-run: no new batches, requests in flight finish, report written, exit 130;
     then ``a2p send --resume JOURNAL`` alone finishes the job with every recipient accepted
@@ -102,6 +105,7 @@ def test_send_without_input_or_resume_is_a_usage_error() -> None:
     assert "--resume JOURNAL" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_run_with_its_own_profile_file_resumes_and_exports_from_anywhere(
         tmp_path: Path) -> None:
     """A run given a relative ``--profile my.toml`` and ``--max-batch-messages`` is stopped,

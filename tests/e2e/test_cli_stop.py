@@ -52,6 +52,7 @@ def _events_until(stream: IO[bytes], kind: str, count: int) -> list[dict[str, An
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(
         tmp_path: Path, stop: signal.Signals) -> None:
@@ -89,6 +90,7 @@ def test_stop_while_posts_wait_for_the_rate_budget_sends_none_of_them(
     assert f"--resume {report}.journal" in stderr.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_second_interrupt_ends_at_once_and_the_journal_resumes(tmp_path: Path) -> None:
     """Two Ctrl-C while slow POSTs are on the wire: the run ends at once (130, no report),
     and --resume then delivers every recipient exactly once."""

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.config.settings import PollSettings
 from engine.rc.transport import MAX_ANSWER_BYTES
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, engine_settings
 
 A2P = "/restapi/v1.0/account/~/a2p-sms"
@@ -74,7 +74,7 @@ async def hostile() -> AsyncIterator[Callable[..., Any]]:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         runners.append(runner)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
 
     yield start
     for runner in runners:

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
 from engine.simulator.lost_answers import OTHER_CAMPAIGN
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered
+from tests.waiting import until
 
 MODES: dict[str, dict[str, Any]] = {
     "created 1 s after a 504": {"late_create_rate": 0.3, "late_create_delay": 1.0},
@@ -40,6 +41,7 @@ MODES: dict[str, dict[str, Any]] = {
 LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", list(MODES))
 async def test_each_lost_answer_mode_ends_exactly_once(start: Start, mode: str) -> None:
     """No duplicates, no losses, no unknown chunks, exact server rejections."""
@@ -116,11 +118,11 @@ async def test_a_stop_ends_a_long_reconciliation_and_resume_takes_it_up(
     stop = anyio.Event()
 
     async def stop_soon() -> None:
-        for _ in range(2000):  # bounded: until the simulator has dropped the answer
-            if running.simulator.stats["accept_drop"]:
-                break
-            await anyio.sleep(0.01)
-        await anyio.sleep(0.2)  # reconciliation is under way
+        stats = running.simulator.stats
+        await until(lambda: stats["accept_drop"], "the simulator to drop the answer")
+        answered = stats["200"]
+        # the lost answer's reconciliation is under way once it has read a listing
+        await until(lambda: stats["200"] > answered, "a listing read by the reconciliation")
         stop.set()
 
     with anyio.fail_after(30):
@@ -156,6 +158,7 @@ class LosesFirstPost:
         await self.inner.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["file", "iterable"])
 async def test_a_chunk_under_reconciliation_holds_no_sending_slot(
     start: Start, tmp_path: Any, source: str

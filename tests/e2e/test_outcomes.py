@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalError
 from engine.results.export import Checkpoint, Export
 from engine.results.output import OutputFile
 from engine.simulator import start_simulator
-from engine.simulator.settings import DEMO_CREDENTIALS, ReceiptSettings
+from engine.simulator.settings import ReceiptSettings
 from engine.simulator.store import Store
 from tests.conftest import FakeClock, sim_settings
 from tests.e2e.conftest import SENDER, Start, engine_settings
@@ -229,8 +230,9 @@ async def test_an_export_stopped_between_pages_goes_on_at_that_page(
     with pytest.raises(KeyboardInterrupt):
         await export_to(cut, journal, options, stop_at=0, mid_chunk=True)
     saved = orjson.loads(cut.with_name("cut.csv.progress").read_bytes())
-    assert saved["token"] is not None
-    assert saved["position"] > 0
+    # stopped after the first page: its 1,000 sent records and the 500 local rejections among
+    # them written (positions 0-1,499), and the simulator's token for the second page kept
+    assert (saved["position"], saved["totals"]["rows"], saved["token"]) == (1500, 1500, "1000")
     assert await export_to(cut, journal, options) == (True, 2)  # only the pages not read
     assert cut.read_bytes() == whole.read_bytes()
 
@@ -247,7 +249,7 @@ async def test_a_changed_list_is_refused(start: Start, tmp_path: Path) -> None:
 async def test_totals_with_only_agree_with_a_full_export(start: Start, tmp_path: Path) -> None:
     """--only writes fewer rows, and may skip reading a batch, yet its totals are the same."""
     settings, journal, report = await sent_run(start, tmp_path, 100, failure_rate=0.0)
-    options = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    options: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS}
     async with Export(journal, **options) as full:
         rows = [row async for row in full.rows()]
     async with Export(journal, only=("failed",), **options) as failed:

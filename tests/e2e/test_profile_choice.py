@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.config.credentials import Credentials
+from engine.config.credentials import DEMO_CREDENTIALS, Credentials
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_resume import stop_after
@@ -68,6 +67,7 @@ def a2p_check(url: str, credentials: dict[str, str]) -> subprocess.CompletedProc
                           env={**clean, "RC_SERVER_URL": url, **credentials})
 
 
+@pytest.mark.slow
 def test_credentials_bound_for_this_machine_are_announced() -> None:
     """a2p check against a simulator on loopback: credentials that are not the demo ones
     get a warning naming the URL (no secret); no RC_* variables get a line saying the demo

@@ -11,12 +11,13 @@ from typing import Any
 
 import anyio
 import orjson
+import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.reading import ReadOptions
 from engine.reading.segments import is_gsm7, segment_count
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_cli_outcomes import a2p
@@ -51,6 +52,7 @@ def options() -> ReadOptions:
     return ReadOptions(to_column="Phone Number", template=TEMPLATE, encoding="cp1252")
 
 
+@pytest.mark.slow
 def test_plan_then_send_from_the_cli_loses_no_good_recipient(tmp_path: Path) -> None:
     """`a2p plan` counts every good row with its segments and cost; `a2p send` delivers each
     once with its accented text intact."""

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.simulator import FaultSettings
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -22,6 +22,7 @@ ROWS = 80_000
 BODY_BYTES = 400_000
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("lost", [0.0, 0.5], ids=["answers-read", "half-the-answers-lost"])
 async def test_80000_rows_report_every_server_rejection_at_its_position(

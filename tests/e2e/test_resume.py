@@ -4,6 +4,7 @@ report is the one an uninterrupted run would have written."""
 from __future__ import annotations
 
 import random
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,9 @@ import anyio
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.errors import JournalError
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -46,7 +47,7 @@ def stop_after(accepted: int) -> tuple[anyio.Event, Any]:
 
 
 def check(report: dict[str, Any], running: Any, numbers: list[str], local: set[int],
-          server: set[int], lost: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+          server: set[int], lost: AbstractSet[int] = frozenset()) -> None:
     """Ledger: each valid recipient exactly once. Report: every rejection but those of an
     adopted batch (``lost``), and totals that add up."""
     valid = [n for i, n in enumerate(numbers) if i not in local | server]

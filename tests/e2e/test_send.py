@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import Rules
 from engine.simulator import FaultSettings, GroupLimit
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -92,6 +92,7 @@ async def test_429_bursts_are_waited_out_and_nothing_is_sent_twice(
     assert report["status"] == "completed"
 
 
+@pytest.mark.slow
 async def test_steady_run_under_the_limit_meets_no_429(start: Start) -> None:
     """With the budget paced to the server's own limit, a run never meets a 429."""
     running, settings = await start(light=GroupLimit(12, 1.0, 2.0))
@@ -104,6 +105,7 @@ async def test_steady_run_under_the_limit_meets_no_429(start: Start) -> None:
     assert report["status"] == "completed"
 
 
+@pytest.mark.slow
 async def test_503_that_created_nothing_is_reconciled_then_sent_once(start: Start) -> None:
     """A 503 may follow a created batch: the chunk is reconciled, proved absent, sent
     again, and lands once."""
@@ -144,6 +146,7 @@ async def test_expired_access_token_is_refreshed(start: Start) -> None:
     assert report["status"] == "completed"
 
 
+@pytest.mark.slow
 async def test_expired_refresh_token_falls_back_to_the_jwt(start: Start) -> None:
     """When the refresh token is refused too, the JWT is presented again."""
     running, settings = await start(refresh_token_ttl=1, faults=FaultSettings(

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 import pytest
 
 import engine
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.waiting import until
 
 COUNT = 600
 
@@ -49,9 +49,8 @@ async def test_break_stops_the_run_and_still_writes_the_report(start: Start,
         if event["event"] == "chunk_submitted":
             break
     report = tmp_path / "report.json"
-    with anyio.fail_after(30):  # the event loop finalises the abandoned generator
-        while not report.exists():  # noqa: ASYNC110 - a file, not an event, is what we have
-            await anyio.sleep(0.02)
+    await until(report.exists, "the report of the abandoned generator, which the event loop "
+                "finalises")
     document = orjson.loads(report.read_bytes())
     assert document["interrupted"] is True
     assert len(ledger_numbers(running)) == document["totals"]["sent"] < COUNT
@@ -90,8 +89,8 @@ async def test_the_callers_exception_comes_back_as_itself(start: Start) -> None:
     """An exception from the caller's own async iterable is raised as itself by send_events
     and by send, not wrapped in an ExceptionGroup."""
     _, settings = await start()
-    options = {"sender": SENDER, "text": "Hi", "config": settings,
-               "credentials": DEMO_CREDENTIALS}
+    options: dict[str, Any] = {"sender": SENDER, "text": "Hi", "config": settings,
+                               "credentials": DEMO_CREDENTIALS}
     with pytest.raises(Mine, match="source broke"):
         async for _ in engine.send_events(_failing_recipients(), **options):
             pass

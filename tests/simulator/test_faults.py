@@ -11,6 +11,7 @@ import pytest
 from engine.simulator import FaultSettings, RunningSimulator
 from tests.conftest import SENDER, FakeClock, MakeSimulator, bearer, login
 from tests.openapi import A2P
+from tests.waiting import until
 
 BODY = orjson.dumps({"from": SENDER, "text": "Hi", "messages": [{"to": ["+14155550100"]}]})
 
@@ -119,7 +120,7 @@ def a2p_url(running: RunningSimulator, path: str) -> str:
 
 
 async def get(http: aiohttp.ClientSession, running: RunningSimulator, token: dict[str, Any],
-              path: str, **params: Any) -> tuple[Any, aiohttp.typedefs.LooseHeaders]:
+              path: str, **params: Any) -> tuple[Any, dict[str, str]]:
     async with http.get(a2p_url(running, path), headers=bearer(token),
                         params={k: str(v) for k, v in params.items()}) as response:
         assert response.status == 200
@@ -130,17 +131,12 @@ async def test_late_creation_answers_504_and_creates_the_batch_afterwards(
     make_simulator: MakeSimulator, http: aiohttp.ClientSession
 ) -> None:
     """504 at once, nothing created yet; the backend creates the batch after the delay."""
-    import asyncio
-
     running = await make_simulator(faults=FaultSettings(late_create_rate=1.0,
                                                         late_create_delay=0.05, scope="send"))
     token = await login(http, running.url)
     assert await post_batch(http, running, token) == 504
     assert running.simulator.store.accepted_count() == 0
-    for _ in range(200):  # bounded: the backend's task needs a few loop turns
-        await asyncio.sleep(0.01)
-        if running.simulator.store.accepted_count():
-            break
+    await until(running.simulator.store.accepted_count, "the backend to create the batch")
     assert [e[2] for e in running.simulator.store.ledger()] == ["+14155550100"]
 
 
@@ -166,8 +162,8 @@ async def test_messages_are_listed_only_once_processing_started_in_another_order
     running = await make_simulator(faults=FaultSettings(messages_after_start=True),
                                    messages_per_second=1.0)
     token = await login(http, running.url)
-    body = {"from": SENDER, "text": "Hi",
-            "messages": [{"to": [f"+1415555{i:04d}"]} for i in range(10)]}
+    body: dict[str, Any] = {"from": SENDER, "text": "Hi",
+                            "messages": [{"to": [f"+1415555{i:04d}"]} for i in range(10)]}
     async with http.post(a2p_url(running, "/batches"), data=orjson.dumps(body),
                          headers={**bearer(token), "Content-Type": "application/json"}) as r:
         batch_id = orjson.loads(await r.read())["id"]
@@ -176,7 +172,7 @@ async def test_messages_are_listed_only_once_processing_started_in_another_order
     clock.advance(1.0)
     page, _ = await get(http, running, token, "/messages", batchId=batch_id, perPage=1000)
     listed = [m["to"][0] for m in page["records"]]
-    sent = [m["to"][0] for m in body["messages"]]  # type: ignore[index]
+    sent = [m["to"][0] for m in body["messages"]]
     assert sorted(listed) == sorted(sent)
     assert listed != sent
 

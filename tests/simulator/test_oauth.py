@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.rc import basicauth
 from engine.simulator import FaultSettings, RunningSimulator
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import JWT_GRANT, FakeClock, MakeSimulator, bearer, login
 from tests.openapi import A2P, assert_valid
 

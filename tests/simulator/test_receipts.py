@@ -15,8 +15,8 @@ from engine.rc.errorcodes import TABLE
 from engine.simulator.settings import RECEIPTS, ReceiptSettings, parse_simulator_table
 from engine.simulator.store import Store
 from tests.conftest import SENDER, FakeClock, MakeSimulator, login, sim_settings
-from tests.openapi import assert_valid
-from tests.simulator.test_batches import A2P, Api
+from tests.openapi import A2P, assert_valid
+from tests.simulator.test_batches import Api
 
 RECEIPTS_ON = ReceiptSettings(seed=5, delay_median=2.0, delay_sigma=0.8, no_receipt_rate=0.1)
 
@@ -37,6 +37,7 @@ async def statuses(api: Api, batch_id: str) -> dict[str, Any]:
     status, counts = await api.get("/statuses", batchId=batch_id)
     assert status == 200
     assert_valid(counts, f"{A2P}/statuses", "get", 200)
+    assert isinstance(counts, dict)
     return counts
 
 

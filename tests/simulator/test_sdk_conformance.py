@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ringcentral import SDK
 
+from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import SimulatorThread
-from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings
 
 BROADCAST = {

@@ -1,0 +1,149 @@
+"""The run's events as a consumer reads them: camelCase JSON with the kind under ``event``,
+read back to the same value, and a schema that names every field and refuses any other
+kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+
+from engine.core.rejections import INVALID_NUMBER, SERVER, Rejection
+from engine.run import events
+from engine.run.events import (
+    EVENTS,
+    BatchCompleted,
+    BatchDelivered,
+    ChunkFailed,
+    ChunkSubmitted,
+    Event,
+    Rejected,
+    RunWarning,
+    StatusCounts,
+    Summary,
+    Totals,
+)
+
+COUNTS = StatusCounts(queued=0, sent=1, delivered=7, delivery_failed=1, sending_failed=1,
+                      error_code_counts={"SMS-UP-410": 1}, cost=0.07,
+                      counts_read_at="2026-12-04T21:00:00Z")
+TOTALS = Totals(records=12, sent=9, rejected_local=1, rejected_server=1, pending=1,
+                failed_chunks=0, unknown_chunks=0, adopted_chunks=1, delivered=7,
+                delivery_failed=1, sending_failed=1, cost=0.07,
+                statuses={"delivered": 7})
+# One of each kind, every field set to something other than its default.
+SAMPLES: list[Event] = [
+    Rejected(4, 6, "650-0", INVALID_NUMBER, "not a number", None, "local"),
+    ChunkSubmitted(2, "b-17", 10, 19, 10, 9, 1234, 2, 1),
+    ChunkFailed(3, "unknown", 20, 29, {"errorCode": "CMN-211", "status": 503}, "check it"),
+    BatchCompleted(2, "b-17", 9, COUNTS),
+    BatchDelivered(2, "b-17", COUNTS),
+    RunWarning("mostly-rejected", "6 of 10 records (60%) were rejected"),
+    Summary("completed", TOTALS, requests=40, throttled=2),
+]
+
+
+def test_every_kind_has_a_sample_here() -> None:
+    """A new event class joins SAMPLES, so the tests below cover it."""
+    assert [type(e) for e in SAMPLES] == list(EVENTS)
+
+
+def test_fields_are_camel_case_under_the_kinds_name() -> None:
+    """snake_case fields become camelCase; the kind is ``event``."""
+    assert SAMPLES[1].to_json() == {
+        "event": "chunk_submitted", "chunk": 2, "batchId": "b-17", "firstIndex": 10,
+        "lastIndex": 19, "messages": 10, "batchSize": 9, "bytes": 1234, "attempts": 2,
+        "rejected": 1}
+
+
+def test_counts_and_totals_are_spread_into_the_event_not_nested() -> None:
+    """A batch_completed line holds the status counts beside its own fields, as the summary
+    holds the totals: one flat object a `jq .delivered` reads."""
+    line = SAMPLES[3].to_json()
+    assert line == {"event": "batch_completed", "chunk": 2, "batchId": "b-17",
+                    "processedCount": 9, "queued": 0, "sent": 1, "delivered": 7,
+                    "deliveryFailed": 1, "sendingFailed": 1,
+                    "errorCodeCounts": {"SMS-UP-410": 1}, "cost": 0.07,
+                    "countsReadAt": "2026-12-04T21:00:00Z"}
+    summary = SAMPLES[-1].to_json()
+    assert (summary["event"], summary["status"], summary["rejectedLocal"],
+            summary["adoptedChunks"], summary["requests"]) == ("summary", "completed", 1, 1, 40)
+    assert "totals" not in summary
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.KIND)
+def test_an_event_read_back_from_its_json_line_is_the_same(event: Event) -> None:
+    """parse(to_json) is the identity, through the bytes a pipe carries."""
+    line = orjson.loads(orjson.dumps(event.to_json()))
+    assert events.parse(line) == event
+
+
+def test_a_server_rejection_becomes_its_event_field_by_field() -> None:
+    """Rejected.of keeps index, line, number, code, description, batch and source."""
+    rejection = Rejection(8, None, "+14155550100", "SMS-CAR-411", "carrier refused", "b-3",
+                          SERVER)
+    assert Rejected.of(rejection).to_json() == {
+        "event": "rejected", "index": 8, "line": None, "to": "+14155550100",
+        "errorCode": "SMS-CAR-411", "description": "carrier refused", "batchId": "b-3",
+        "source": "server"}
+
+
+def test_an_unknown_kind_or_a_missing_field_is_refused() -> None:
+    """A line of another stream, or a truncated one, raises instead of becoming an event."""
+    with pytest.raises(KeyError):
+        events.parse({"event": "chunk_resent", "chunk": 1})
+    partial = SAMPLES[1].to_json()
+    del partial["batchId"]
+    with pytest.raises(TypeError):
+        events.parse(partial)
+
+
+def test_the_schema_accepts_each_kind_and_refuses_a_wrong_one() -> None:
+    """Every sample validates; a line with an unknown kind, a missing field or a wrong
+    type does not."""
+    validator = jsonschema.Draft202012Validator(events.schema())
+    for event in SAMPLES:
+        validator.validate(orjson.loads(orjson.dumps(event.to_json())))
+    wrong_kind = {**SAMPLES[5].to_json(), "event": "warnings"}
+    missing = {k: v for k, v in SAMPLES[1].to_json().items() if k != "attempts"}
+    wrong_type = {**SAMPLES[0].to_json(), "index": "4"}
+    for line in (wrong_kind, missing, wrong_type):
+        assert not validator.is_valid(line), line
+
+
+def test_the_schema_names_each_kind_its_required_fields_and_doc() -> None:
+    """Each variant's title is its class, its description the class's docstring, and every
+    field is required (nullable ones allow null)."""
+    variants = {v["title"]: v for v in events.schema()["oneOf"]}
+    assert list(variants) == [kind.__name__ for kind in EVENTS]
+    failed = variants["ChunkFailed"]
+    assert failed["properties"]["event"] == {"const": "chunk_failed"}
+    assert failed["required"] == ["event", "chunk", "status", "firstIndex", "lastIndex",
+                                  "error", "note"]
+    assert failed["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert failed["description"].startswith("A chunk ended unsent")
+
+
+def test_a_field_with_no_json_type_is_refused_when_the_schema_is_built() -> None:
+    """An event field of a type the schema cannot say (a list) fails loudly, naming it,
+    rather than publishing a schema that lies."""
+
+    @dataclass(frozen=True)
+    class WithList:
+        items: list[int]
+
+    with pytest.raises(TypeError, match="no JSON Schema type"):
+        events.object_schema(WithList)
+
+
+def test_object_schema_of_the_totals_lists_every_total() -> None:
+    """The report's totals object: every field, camelCase, required."""
+    schema: dict[str, Any] = events.object_schema(Totals)
+    assert schema["required"] == [
+        "records", "sent", "rejectedLocal", "rejectedServer", "pending", "failedChunks",
+        "unknownChunks", "adoptedChunks", "delivered", "deliveryFailed", "sendingFailed",
+        "cost", "statuses"]
+    assert schema["properties"]["cost"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
