@@ -35,7 +35,11 @@ async def start_simulator(settings: SimulatorSettings, host: str = "127.0.0.1", 
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # the app's cleanup context was entered: leave it in order
+        raise
     server = site._server
     assert isinstance(server, asyncio.base_events.Server)
     bound = server.sockets[0].getsockname()[1]
