@@ -3,7 +3,7 @@
 ``engine.send(recipients, SendOptions(sender=..., text=...))`` and the keyword form
 ``engine.send(recipients, sender=..., text=...)`` are the same call: the keywords build the
 options. Hooks (``on_event``, ``on_read``, ``on_wait``) and the seams a test replaces
-(``transport``, ``clock``, ``sleep``) are options too; ``stop`` is the event that ends a run.
+(``transport``, ``clock``, ``wall``, ``sleep``) are options too; ``stop`` ends a run.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The one owner of a run's chunk records: every state change goes through here, is written
 to the journal (and fsync'd) first, and only then told to the world as an event.
 
-The sender and the tracker decide; the recorder remembers. Nothing else holds a record
-mutably, so "what does the run know about chunk 12" has one answer.
+The sender, the lost-answer path and the tracker decide; the recorder remembers. Nothing
+else holds a record mutably, so "what does the run know about chunk 12" has one answer.
 """
 
 from __future__ import annotations
