@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.config.settings import Credentials, Settings, credentials_from_env, load_settings
+from engine.config.credentials import Credentials, credentials_from_env
+from engine.config.settings import Settings, load_settings
 from engine.errors import (
     AmbiguousSendError,
     AuthError,

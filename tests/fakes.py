@@ -16,7 +16,8 @@ import anyio
 import anyio.lowlevel
 import orjson
 
-from engine.config.settings import Credentials, Settings, load_settings
+from engine.config.credentials import Credentials
+from engine.config.settings import Settings, load_settings
 from engine.rc.transport import Reply
 
 ACCOUNT = "/restapi/v1.0/account/~/a2p-sms"

@@ -32,7 +32,7 @@ def test_quick_suite_writes_results_table_and_compares(tmp_path: Path) -> None:
 
 
 def test_quick_never_overwrites_the_committed_full_results() -> None:
-    """Without --out, quick writes under benchmarks/results/quick, so the README's
+    """Without --out, quick writes under benchmarks/results/quick, so docs/benchmarks.md's
     `a2p bench quick --compare benchmarks/results/results.json` compares two runs."""
     from benchmarks.harness import default_out
 

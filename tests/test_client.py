@@ -17,7 +17,8 @@ from engine.errors import (
     NotSentError,
     RequestRejectedError,
 )
-from engine.rc.client import JWT_GRANT, ApiClient
+from engine.rc.auth import JWT_GRANT
+from engine.rc.client import ApiClient
 from engine.rc.transport import Reply
 from tests.fakes import CREDENTIALS, TOKEN, FakeClock, MockTransport, Request, reply, settings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine import ConfigError, Credentials, credentials_from_env, load_settings
-from engine.config.settings import packaged_profiles
+from engine.config.profiles import packaged_profiles
 from engine.simulator import load_simulator_settings
 
 
@@ -63,6 +63,17 @@ def test_wrong_type_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
         load_settings(str(write(tmp_path, '[send]\nconcurrency = "8"\n')), env={})
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(str(write(tmp_path, "[send\n")), env={})
+
+
+def test_the_profiles_retry_section_is_the_policys_rules(tmp_path: Path) -> None:
+    """[retry] is read into the policy's own Rules: chunk_deadline from the file ends a batch
+    POST's retries (it was once dropped on the way)."""
+    from engine.core.policy import Action, Rules, Verdict, decide
+
+    rules = load_settings(str(write(tmp_path, "[retry]\nchunk_deadline = 30.0\n")), env={}).retry
+    assert isinstance(rules, Rules)
+    assert decide(Verdict.RETRY, 2, 29.0, rules=rules).action is Action.RETRY
+    assert decide(Verdict.RETRY, 2, 30.0, rules=rules).action is Action.GIVE_UP
 
 
 def test_unknown_profile_lists_known_ones() -> None:
@@ -137,7 +148,7 @@ def test_a_journal_finds_its_profile_file_or_says_it_is_gone(tmp_path: Path) -> 
     """A run's own profile file is used while it is there; a packaged profile is found again
     by name; a user's file that is gone is an error naming it, never a silent switch to the
     packaged profile of the same name."""
-    from engine.config.settings import journal_profile
+    from engine.config.profiles import journal_profile
 
     mine = tmp_path / "production.toml"
     mine.write_text("")
@@ -184,7 +195,7 @@ def test_packaged_profiles_are_told_from_files_of_the_same_name(tmp_path: Path,
 def test_the_profile_follows_the_server(url: str | None, profile: str) -> None:
     """Loopback is the simulator, RingCentral's sandbox host the sandbox, any other host
     production: a name that merely starts with 127 is not this machine."""
-    from engine.config.settings import choose_profile
+    from engine.config.profiles import choose_profile
 
     assert choose_profile(url)[0] == profile
 
@@ -240,7 +251,7 @@ def test_real_looking_credentials_to_this_machine_are_announced(
         caplog: pytest.LogCaptureFixture) -> None:
     """Credentials that are not the demo ones, bound for the simulator's default URL: a
     warning names the URL and says they are not the demo ones, without a secret."""
-    from engine.config.settings import pick_credentials
+    from engine.config.credentials import pick_credentials
 
     settings = load_settings("simulator", env={})
     with caplog.at_level(logging.INFO, logger="engine.credentials"):
@@ -259,7 +270,7 @@ def test_demo_credentials_are_said_and_real_servers_are_quiet(
         caplog: pytest.LogCaptureFixture) -> None:
     """No RC_* variables on loopback: one line says the demo credentials are used; the demo
     credentials set by hand, or real ones to a real server, say nothing."""
-    from engine.config.settings import DEMO_CREDENTIALS, pick_credentials
+    from engine.config.credentials import DEMO_CREDENTIALS, pick_credentials
 
     local = load_settings("simulator", env={})
     with caplog.at_level(logging.INFO, logger="engine.credentials"):

@@ -112,9 +112,39 @@ def test_a_rate_limited_retry_waits_no_longer_than_the_budget_holds_it() -> None
 
 def test_a_deadline_gives_up_before_the_attempts_run_out() -> None:
     """With a deadline, the elapsed time ends the retries too."""
-    rules = Rules(max_attempts=100, deadline=30.0)
+    rules = Rules(max_attempts=100, chunk_deadline=30.0)
     assert decide(Verdict.RETRY, 2, 29.0, rules=rules).action is Action.RETRY
     assert decide(Verdict.RETRY, 2, 30.0, rules=rules).action is Action.GIVE_UP
+
+
+@pytest.mark.parametrize(("kind", "gives_up"), [
+    (Kind.CREATE, True), (Kind.READ, False), (Kind.TOKEN, False)])
+def test_each_kind_of_request_has_one_deadline(kind: Kind, gives_up: bool) -> None:
+    """A batch POST ends at retry.chunk_deadline, counted from its chunk's first request; a
+    GET or a token call has no deadline: its attempts bound it."""
+    rules = Rules(max_attempts=100, chunk_deadline=30.0)
+    step = decide(Verdict.RETRY, 2, 3600.0, kind=kind, rules=rules)
+    assert (step.action is Action.GIVE_UP) is gives_up
+    assert (rules.deadline(kind) == 30.0) is gives_up
+    assert decide(Verdict.RETRY, 100, 0.0, kind=kind, rules=rules).action is Action.GIVE_UP
+
+
+def test_giving_up_names_the_setting_that_ran_out() -> None:
+    """The note of a failed chunk says which setting ended it: the time or the attempts."""
+    rules = Rules(max_attempts=3, chunk_deadline=30.0)
+    assert rules.exhausted(Kind.CREATE, 2, 30.0) == "30 s passed (retry.chunk_deadline)"
+    assert rules.exhausted(Kind.CREATE, 3, 1.0) == "3 attempts were made (retry.max_attempts)"
+    assert rules.exhausted(Kind.CREATE, 2, 29.0) is None
+
+
+@pytest.mark.parametrize(("status", "header", "honoured"), [
+    (503, "30", True), (503, None, False), (502, "30", False), (500, "30", False)])
+def test_retry_after_counts_on_a_503_and_no_other_5xx(status: int, header: str | None,
+                                                      honoured: bool) -> None:
+    """Honouring Retry-After on a status is one rule (policy.holds_back): a 503 that says
+    when to come back holds its group back; a 502 or 500 with the header does not."""
+    assert holds_back(status, header) is honoured
+    assert (asked_wait(status, header, 60.0) == 30.0) is honoured
 
 
 def test_a_401_is_refreshed_once_then_refused() -> None:

@@ -1,36 +1,41 @@
-"""The published schemas: the README shows exactly what the code builds, and a run's events
-and report validate against them."""
+"""The published schemas: the files the package ships (engine/schemas/*.json) are exactly what
+the code builds, and a run's events and report validate against them."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import subprocess
+import sys
 from typing import Any
 
 import jsonschema
 import orjson
+import pytest
 
 import engine
-from engine.schema import render, schemas
+from engine.schema import render, shipped
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, reply, settings
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+
+@pytest.mark.parametrize("name", ["events", "report"])
+def test_the_shipped_schema_files_are_what_the_code_builds(name: str) -> None:
+    """Changing an event or the report without its schema file (or the reverse) fails here."""
+    assert shipped(name) == render(name) + "\n", (
+        f"engine/schemas/{name}.json is stale: write it again with "
+        f"python -m engine.schema {name} > engine/schemas/{name}.json")
+    jsonschema.Draft202012Validator.check_schema(orjson.loads(shipped(name)))
 
 
-def published(title: str) -> str:
-    text = README.read_text()
-    found = re.search(r"<summary>" + re.escape(title) + r"[^<]*</summary>\s*```json\n(.*?)\n```",
-                      text, re.S)
-    assert found is not None, f"README has no {title!r} block"
-    return found.group(1)
-
-
-def test_the_readme_publishes_the_schemas_the_code_builds() -> None:
-    """Changing an event or the report without the README (or the reverse) fails here."""
-    assert published("Event stream schema") == render("events")
-    assert published("Report schema") == render("report")
-    for schema in schemas().values():
-        jsonschema.Draft202012Validator.check_schema(schema)
+def test_python_m_engine_schema_prints_the_shipped_files() -> None:
+    """`python -m engine.schema events|report` prints each file byte for byte; anything else
+    is a usage error (exit 2)."""
+    for name in ("events", "report"):
+        printed = subprocess.run([sys.executable, "-m", "engine.schema", name],
+                                 capture_output=True, text=True, check=True, timeout=60)
+        assert printed.stdout == shipped(name)
+    wrong = subprocess.run([sys.executable, "-m", "engine.schema", "outcomes"],
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert wrong.returncode == 2
+    assert "usage: python -m engine.schema events|report" in wrong.stderr
 
 
 async def test_every_event_and_the_report_of_a_run_match_the_schemas() -> None:
@@ -48,11 +53,11 @@ async def test_every_event_and_the_report_of_a_run_match_the_schemas() -> None:
         text="Hi", config=settings(), credentials=CREDENTIALS, max_batch_bytes=90,
         transport=MockTransport(server), clock=clock, sleep=clock.sleep, on_event=keep,
         preflight=False)
-    events = jsonschema.Draft202012Validator(schemas()["events"])
+    events = jsonschema.Draft202012Validator(orjson.loads(shipped("events")))
     for event in seen:
         events.validate(event)
     assert {e["event"] for e in seen} >= {"rejected", "chunk_submitted", "chunk_failed",
                                            "batch_completed", "summary"}
-    jsonschema.Draft202012Validator(schemas()["report"]).validate(
+    jsonschema.Draft202012Validator(orjson.loads(shipped("report"))).validate(
         orjson.loads(orjson.dumps(report)))
     assert report["totals"]["failedChunks"] == 1

@@ -249,6 +249,21 @@ async def test_a_post_that_meets_401_twice_is_sent_again_and_accepted() -> None:
     assert [type(e) for e in h.events] == [ChunkSubmitted]
 
 
+async def test_a_chunk_held_off_by_429s_ends_at_the_chunk_deadline() -> None:
+    """The deadline counts on every path of a batch POST: 429s every 7 s end the chunk once
+    chunk_deadline has passed since its first request (3 POSTs, not max_attempts), failed
+    as not sent, and a resume sends it again."""
+    h = Harness(FakeA2P(posts=[reply(429, Retry_After="7")] * 10), chunk_deadline=10.0)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.FAILED, Reason.GAVE_UP)
+    assert h.posts() == 3  # at 0 s, 7 s and 14 s; the third comes after the 10 s deadline
+    assert h.server.batches == {}
+    assert record.error is not None
+    assert record.error["status"] == 429
+    assert retryable(record.to_json())
+
+
 async def test_the_request_time_is_stamped_from_the_injected_wall_clock() -> None:
     """submittedAt (what a resume reckons a lost batch's creation from) is the run's wall
     clock, not this machine's: a test's clock drives it."""

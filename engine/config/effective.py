@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from engine.config.settings import (
+from engine.config.credentials import (
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
     ENV_JWT,
-    ENV_SERVER_URL,
-    Settings,
-    choose_profile,
     credentials_from_env,
     credentials_note,
     demo_credentials,
-    is_packaged,
-    load_settings,
-    read_toml,
-    resolve_profile,
 )
+from engine.config.profiles import ENV_SERVER_URL, choose_profile, read_toml, resolve_profile
+from engine.config.settings import Settings, is_packaged, load_settings, profile_values
 from engine.errors import ConfigError
 
-# (table in the profile, its field in Settings); the TOML keys are the dataclass field names
-TABLES = (("limits", "limits"), ("retry", "retry"), ("polling", "polling"),
-          ("rate_limit", "rate_limit"))
 CREDENTIALS = (("client_id", ENV_CLIENT_ID), ("client_secret", ENV_CLIENT_SECRET),
                ("jwt", ENV_JWT))
 
@@ -115,12 +107,10 @@ def effective(profile: str | None = None, env: Mapping[str, str] | None = None,
         chosen = origin(ENV_SERVER_URL) if url else Source("default")
         where = f" by {ENV_SERVER_URL} ({chosen.words})" if url else ""
         why = f"chosen{where}: {choose_profile(url)[1]}" if url else choose_profile(url)[1]
-    rows = [Setting("server.url", settings.server_url,
-                    origin(ENV_SERVER_URL) if url else _in(raw, "server", "url", settings)),
-            Setting("server.account", settings.account, _in(raw, "server", "account", settings)),
-            Setting("send.concurrency", settings.concurrency,
-                    _in(raw, "send", "concurrency", settings))]
-    rows += _tables(settings, raw)
+    rows = [Setting(f"{table}.{key}", value,
+                    origin(ENV_SERVER_URL) if url and (table, key) == ("server", "url")
+                    else _in(raw, table, key, settings))
+            for table, key, value in profile_values(settings)]
     rows += _credentials(settings, env, origin)
     note = credentials_note(settings, credentials_from_env(env), env)
     return Effective(settings.profile, settings.source, is_packaged(settings), chosen, why,
@@ -145,14 +135,6 @@ def _in(raw: Mapping[str, Any], table: str, key: str, settings: Settings) -> Sou
     if isinstance(section, dict) and key in section:
         return Source("profile", settings.source)
     return Source("default")
-
-
-def _tables(settings: Settings, raw: Mapping[str, Any]) -> Iterator[Setting]:
-    for table, attribute in TABLES:
-        values = getattr(settings, attribute)
-        for item in fields(values):
-            yield Setting(f"{table}.{item.name}", getattr(values, item.name),
-                          _in(raw, table, item.name, settings))
 
 
 def _credentials(settings: Settings, env: Mapping[str, str], origin: Origin

@@ -11,13 +11,21 @@ created, since a gateway or load balancer in front of the service answers for a 
 may have gone on, so it is ambiguous and is reconciled, never resent blindly. Only answers that
 say the request was not processed are certain: 429, 401, 413 and the documented 4xx refusals.
 A GET changes nothing, so the same answers are simply retried.
+
+Each rule is in one place: what a status means per kind of request (``classify``: a 502 is
+repeated for a GET and a token call, reconciled for a batch POST); which answers' Retry-After
+count (``holds_back``: a 429, and a 503 that carries one); when a request is given up
+(``Rules.exhausted``: the attempts, and the one deadline of its kind, ``Rules.deadline``);
+and the numbers (``Rules``, the profile's ``[retry]`` section read field by field).
 """
 
 from __future__ import annotations
 
 import enum
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from engine.core.bounds import bounds
 
 # The engine's own error codes, for failures that carry no answer from RingCentral.
 NOT_SENT = "NOT-SENT"        # no connection was made: certainly not sent
@@ -57,12 +65,43 @@ class Action(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """The numbers of the retry policy (from the profile's ``retry`` section)."""
+    """The numbers of the retry policy: the profile's ``[retry]`` section, every key a field
+    (engine/config reads the section into this by its fields; the defaults live only here)."""
 
-    max_attempts: int = 6
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-    deadline: float | None = None  # seconds after the first attempt; None: attempts only
+    max_attempts: int = field(default=6, metadata=bounds(1, 100))
+    backoff_initial: float = field(default=1.0, metadata=bounds(0.0))
+    backoff_max: float = field(default=60.0, metadata=bounds(0.0))
+    request_timeout: float = field(default=300.0, metadata=bounds(1.0))
+    # After a lost answer, how long the server may still create the batch. See the README.
+    reconcile_window: float = field(default=600.0, metadata=bounds(0.0))
+    # After an adopted batch completes, how long its message store is read again until it
+    # lists every message; then the recipients it lacks are reported pending. See the README.
+    store_window: float = field(default=300.0, metadata=bounds(0.0))
+    # The deadline of a batch POST (``deadline``): seconds after a chunk's first request past
+    # which the chunk is not sent again in this run, whatever its last answer was (a 429, or
+    # a lost answer or 5xx proved to have created nothing): it fails, and --resume sends it.
+    chunk_deadline: float = field(default=1200.0, metadata=bounds(0.0))
+
+    def deadline(self, kind: Kind) -> float | None:
+        """Seconds after a request's first attempt past which it is not tried again; None:
+        its attempts alone bound it. One notion per kind: a batch POST counts from its
+        chunk's first request, over every request of the chunk; a GET and a token call have
+        none (``max_attempts`` waits of at most ``backoff_max`` or a Retry-After)."""
+        return self.chunk_deadline if kind is Kind.CREATE else None
+
+    def exhausted(self, kind: Kind, attempt: int, elapsed: float) -> str | None:
+        """Why a request of ``kind`` may not be tried again after ``attempt`` tries and
+        ``elapsed`` seconds, naming the setting that ran out; None while it may.
+
+        >>> Rules(chunk_deadline=30.0).exhausted(Kind.CREATE, 2, 31.0)
+        '30 s passed (retry.chunk_deadline)'
+        """
+        deadline = self.deadline(kind)
+        if deadline is not None and elapsed >= deadline:
+            return f"{deadline:g} s passed (retry.chunk_deadline)"
+        if attempt >= self.max_attempts:
+            return f"{attempt} attempts were made (retry.max_attempts)"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +140,11 @@ def unanswered(went_out: bool, kind: Kind = Kind.CREATE) -> Verdict:
 
 
 def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
-           retry_after: float | None = None, *, rules: Rules = Rules(),
-           rng: random.Random | None = None, may_refresh: bool = False) -> Step:
-    """What to do after ``attempt`` tries (1 = the first) and ``elapsed`` seconds.
+           retry_after: float | None = None, *, kind: Kind = Kind.CREATE,
+           rules: Rules = Rules(), rng: random.Random | None = None,
+           may_refresh: bool = False) -> Step:
+    """What to do after ``attempt`` tries (1 = the first) of a request of ``kind`` and
+    ``elapsed`` seconds since its first (``Rules.deadline``: a batch POST since its chunk's).
 
     ``retry_after`` is the wait the answer asked for (``asked_wait``): the rate budget
     already holds every request of its group back for it, so the retry itself waits no
@@ -126,8 +167,7 @@ def decide(verdict: Verdict, attempt: int, elapsed: float = 0.0,
         return Step(Action.REFRESH if may_refresh else Action.FAIL)
     if verdict is Verdict.FAIL:
         return Step(Action.FAIL)
-    if attempt >= rules.max_attempts or (rules.deadline is not None and
-                                         elapsed >= rules.deadline):
+    if rules.exhausted(kind, attempt, elapsed) is not None:
         return Step(Action.GIVE_UP)
     if retry_after is not None:
         return Step(Action.RETRY)

@@ -1,5 +1,6 @@
 """RingCentral over HTTP: the transport seam (the one place aiohttp is touched), the API
-client (OAuth, A2P calls), rate budgets, Basic auth, RingCentral's error codes.
+client (the A2P calls), the OAuth session (auth), rate budgets, Basic auth, RingCentral's
+error codes.
 
 May import: engine.errors, core, reading, batching, config.
 """

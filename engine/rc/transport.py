@@ -65,6 +65,22 @@ async def read_whole(response: aiohttp.ClientResponse, limit: int, what: str) ->
     return bytes(buffer)
 
 
+def error_of(reply: Reply) -> tuple[str, str]:
+    """(errorCode, message) from any of RingCentral's error shapes, never raising."""
+    try:
+        body = reply.json()
+    except BadBodyError:
+        body = None
+    if not isinstance(body, dict):
+        return f"HTTP-{reply.status}", "the answer carried no error details"
+    errors = body.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code = body.get("errorCode") or first.get("errorCode") or body.get("error") or \
+        f"HTTP-{reply.status}"
+    message = body.get("message") or first.get("message") or body.get("error_description") or ""
+    return str(code), str(message)
+
+
 class Transport(Protocol):
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       body: bytes | bytearray | None = None,

@@ -157,7 +157,7 @@ class Builder:
 
     def _earlier(self, number: str, text: str | None, line: int | None) -> int | None:
         """The line (or, for items, the position) this recipient first appeared at, if any."""
-        # Integer keys, not strings: about 100 bytes per distinct recipient (README).
+        # Integer keys, not strings: about 100 bytes per distinct recipient (docs/benchmarks.md).
         key = int(number[1:]) if text is None else hash((number, text))
         assert self.seen is not None
         here = self.position if line is None else line

@@ -21,14 +21,9 @@ from typing import Any
 
 import anyio
 
-from engine.config.settings import (
-    Credentials,
-    Settings,
-    check_journal_server,
-    journal_profile,
-    load_settings,
-    pick_credentials,
-)
+from engine.config.credentials import Credentials, pick_credentials
+from engine.config.profiles import journal_profile
+from engine.config.settings import Settings, check_journal_server, load_settings
 from engine.core.rejections import Rejection
 from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient

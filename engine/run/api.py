@@ -21,14 +21,8 @@ from typing import Any
 import anyio
 
 from engine.batching.chunker import Chunker
-from engine.config.settings import (
-    Credentials,
-    Settings,
-    check_campaign,
-    is_packaged,
-    load_settings,
-    pick_credentials,
-)
+from engine.config.credentials import Credentials, pick_credentials
+from engine.config.settings import Settings, check_campaign, is_packaged, load_settings
 from engine.core.rejections import Rejection
 from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient

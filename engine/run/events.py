@@ -2,8 +2,9 @@
 
 A run emits these to ``on_event`` as JSON objects (``to_json()``), one per line on the CLI's
 stdout. ``parse`` reads one back (progress.py does); ``schema()`` is the JSON Schema of the
-stream, built from these classes so it cannot drift from them (the README publishes it and a
-test checks the two agree). A new event is a new class here and the line that emits it.
+stream, built from these classes so it cannot drift from them (engine/schemas/events.json
+ships it and a test checks the two agree). A new event is a new class here and the line that
+emits it.
 """
 
 from __future__ import annotations

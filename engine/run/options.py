@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from engine.config.settings import Credentials, Settings
+from engine.config.credentials import Credentials
+from engine.config.settings import Settings
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 

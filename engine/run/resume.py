@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.batching.chunker import Chunk, Chunker
-from engine.config.settings import Settings, journal_profile
+from engine.config.profiles import journal_profile
+from engine.config.settings import Settings
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable

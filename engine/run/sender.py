@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from dataclasses import replace
 from typing import Any, Protocol
 
 import anyio
@@ -28,10 +27,10 @@ from engine.core.policy import (
     NO_ANSWER,
     NOT_SENT,
     Action,
+    Kind,
     Verdict,
     classify,
     decide,
-    holds_back,
     unanswered,
 )
 from engine.core.rejections import Rejection
@@ -44,9 +43,9 @@ from engine.errors import (
     NotSentError,
     StoppedError,
 )
-from engine.rc.client import ApiClient, error_of
+from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import Reply
+from engine.rc.transport import Reply, error_of
 from engine.run.events import ChunkSubmitted
 from engine.run.lostanswers import LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
@@ -102,9 +101,7 @@ class Sender:
         self.wall = wall
         self._on_read = on_read or _no_progress
         self._rng = rng or random.Random()
-        self._rules = run.settings.retry.rules()
-        # a chunk whose answers keep proving absent is resent only until this deadline
-        self._absent_rules = replace(self._rules, deadline=run.settings.retry.chunk_deadline)
+        self._rules = run.settings.retry
         self._first_sent: dict[int, float] = {}  # chunk number -> clock at its first POST
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
@@ -230,10 +227,10 @@ class Sender:
                     await self.leave_unknown(record)
                     return
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
-            # there, not here
-            held = holds_back(reply.status, reply.headers.get("Retry-After"))
-            step = decide(verdict, record.attempts, retry_after=0.0 if held else None,
-                          rules=self._rules, rng=self._rng)
+            # there, not here; the chunk's time counts from its first request
+            step = decide(verdict, record.attempts,
+                          self.clock() - self._first_sent[record.number],
+                          self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
                 try:
                     answer = reply.json()
@@ -267,16 +264,13 @@ class Sender:
         next ambiguity starts its own window): True when the policy says the attempts or the
         chunk's time (``retry.chunk_deadline``) ran out, and the chunk has failed."""
         elapsed = self.clock() - self._first_sent.get(record.number, self.clock())
-        if decide(Verdict.RETRY, record.attempts, elapsed, rules=self._absent_rules).action \
-                is not Action.GIVE_UP:
+        why = self._rules.exhausted(Kind.CREATE, record.attempts, elapsed)
+        if why is None:
             return False
         self._first_sent.pop(record.number, None)
         if self.run.on_ambiguous != "reconcile":
             await self.fail(record, reply, Reason.GAVE_UP)
             return True
-        deadline = self._absent_rules.deadline
-        why = f"{deadline:g} s passed (retry.chunk_deadline)" if deadline is not None and \
-            elapsed >= deadline else f"{record.attempts} attempts were made (retry.max_attempts)"
         await self.fail(record, reply, Reason.PROVED_ABSENT,
                         note=f"not sent: none of its {record.attempts} requests created a "
                              "batch (each answer was lost or a 5xx, and each was proved absent "

@@ -1,7 +1,7 @@
 """A faithful local simulator of RingCentral's High Volume SMS API, for demos, tests and
 benchmarks. ``a2p simulate`` serves it; ``start_simulator`` runs it in-process."""
 
-from engine.simulator.app import SIMULATOR, Simulator, create_app
+from engine.simulator.app import create_app
 from engine.simulator.server import RunningSimulator, SimulatorThread, start_simulator
 from engine.simulator.settings import (
     FaultSettings,
@@ -9,6 +9,7 @@ from engine.simulator.settings import (
     SimulatorSettings,
     load_simulator_settings,
 )
+from engine.simulator.state import SIMULATOR, Simulator
 
 __all__ = [
     "SIMULATOR",

@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.simulator.replies import json_response, not_found
 from engine.simulator.settings import SimulatorSettings
+from engine.simulator.state import SIMULATOR
 from engine.simulator.store import invalid_parameter
 
 EXTENSION = "/restapi/v1.0/account/{accountId}/extension/{extensionId}/phone-number"
@@ -84,3 +86,30 @@ def sms_configuration_view(settings: SimulatorSettings, record: dict[str, Any]
                                    "registrationTier": tier, "useCases": ["Marketing"]}
         view["smsBrandInfo"] = {"id": "BSIMULATOR", "status": "Confirmed"}
     return view
+
+
+async def list_phone_numbers(request: web.Request) -> web.Response:
+    records = _own_numbers(request)
+    if records is None:
+        return not_found("extensionId")
+    page, per_page = page_params(request)
+    return json_response(page_view(records, page, per_page, url_of(request)))
+
+
+async def sms_configuration(request: web.Request) -> web.Response:
+    records = _own_numbers(request) or []
+    wanted = request.match_info["phoneNumberId"]
+    found = [r for r in records if str(r["id"]) == wanted]
+    if not found:
+        return not_found("phoneNumberId")
+    return json_response(sms_configuration_view(request.app[SIMULATOR].settings, found[0]))
+
+
+def _own_numbers(request: web.Request) -> list[dict[str, Any]] | None:
+    """The user's numbers, or None when the path names another extension."""
+    sim = request.app[SIMULATOR]
+    if request.match_info["extensionId"] not in ("~", sim.settings.owner_id):
+        return None
+    base = f"{request.scheme}://{request.host}" + EXTENSION.format(
+        accountId=sim.settings.account_id, extensionId=sim.settings.owner_id)
+    return number_records(sim.settings, base)

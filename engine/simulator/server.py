@@ -12,8 +12,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from engine.simulator.app import SIMULATOR, Simulator, create_app
+from engine.simulator.app import create_app
 from engine.simulator.settings import SimulatorSettings
+from engine.simulator.state import SIMULATOR, Simulator
 
 
 @dataclass
@@ -23,8 +24,7 @@ class RunningSimulator:
     runner: web.AppRunner
 
     async def stop(self) -> None:
-        for task in list(self.simulator.backlog):  # batches still due to be created late
-            task.cancel()
+        """Stop serving; the app's cleanup cancels the batches still due to be created late."""
         await self.runner.cleanup()
 
 

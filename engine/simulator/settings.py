@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from engine.config.settings import (
+from engine.config.credentials import (
     DEMO_CREDENTIALS,
     Credentials,
-    Table,
     credentials_from_env,
     read_demo_credentials,
-    read_toml,
-    resolve_profile,
 )
+from engine.config.profiles import read_toml, resolve_profile
+from engine.config.table import Table, read_fields
 from engine.errors import ConfigError
 
 FAULT_SCOPES = ("a2p", "send")
@@ -41,7 +38,9 @@ class FaultSettings:
     """Seeded fault injection; every rate is a probability per request in ``scope``.
 
     A new fault mode is a field here (its default is off; ``_limits`` bounds a number) and
-    what it does in app.py: the profile and ``PUT /_sim/faults`` read every field by itself.
+    what it does: per request in gateway.py, on a batch POST in lost_answers.py, on a token
+    in oauth.py, on a listing in a2p.py. The profile and ``PUT /_sim/faults`` read every
+    field by itself.
     """
 
     seed: int = 0
@@ -99,7 +98,7 @@ class FaultSettings:
     outage_for: float = 0.0         # seconds after the faults were set; 0: until PUT /_sim/faults
 
 
-# (error code, share of the failures) of the documented codes; an assumption, see the README.
+# (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.
 REALISTIC_CODES: tuple[tuple[str, float], ...] = (
     ("SMS-CAR-411", 0.30), ("SMS-UP-410", 0.15), ("SMS-CAR-412", 0.10), ("SMS-CAR-413", 0.15),
     ("SMS-CAR-430", 0.05), ("SMS-RC-503", 0.10), ("SMS-CAR-104", 0.15),
@@ -152,8 +151,6 @@ class SimulatorSettings:
     failure_seed: int = 1
     faults: FaultSettings = field(default_factory=FaultSettings)
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
-
-
 
 
 def load_simulator_settings(
@@ -244,24 +241,8 @@ def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], 
 
 
 def _faults(t: Table) -> FaultSettings:
-    """Every field of FaultSettings, read by its default's type and checked."""
-    values: dict[str, Any] = {}
-    for spec in dataclasses.fields(FaultSettings):
-        default: Any = spec.default
-        name, meta = spec.name, spec.metadata
-        if isinstance(default, bool):
-            values[name] = t.flag(name, default)
-        elif isinstance(default, str):
-            values[name] = t.text(name, default, meta.get("choices", ()))
-        elif isinstance(default, tuple):
-            values[name] = t.int_list(name, list(default))
-        else:
-            kind = type(default)
-            high = meta.get("high", 1.0 if name.endswith("_rate") else None)
-            values[name] = t.number(name, default, low=kind(meta.get("low", 0)),
-                                    high=None if high is None else kind(high))
-    t.finish()
-    return FaultSettings(**values)
+    """Every field of FaultSettings, read by its type and checked (engine/config/table.py)."""
+    return read_fields(t, FaultSettings)
 
 
 def faults_from_mapping(data: Mapping[str, object], source: str = "faults") -> FaultSettings:

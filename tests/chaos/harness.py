@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from benchmarks.simproc import DEMO_ENV, SimulatorProcess
-from engine.simulator.app import OTHER_CAMPAIGN
+from engine.simulator.lost_answers import OTHER_CAMPAIGN
 from tests.lists import scattered
 
 SENDER = "+16505550100"

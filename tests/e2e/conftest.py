@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from engine.config.settings import PollSettings, RateLimitSettings, RetrySettings, Settings
+from engine.config.settings import PollSettings, RateLimitSettings, Settings
+from engine.core.policy import Rules
 from engine.simulator import RunningSimulator, start_simulator
 from tests.conftest import sim_settings
 
@@ -19,8 +20,8 @@ def engine_settings(url: str, **changes: Any) -> Settings:
     base = Settings(
         profile="test", source="test", server_url=url, concurrency=3,
         # Enough attempts that a seeded fault rate never exhausts them by chance.
-        retry=RetrySettings(max_attempts=20, backoff_initial=0.01, backoff_max=0.05,
-                            request_timeout=10.0, reconcile_window=0.3),
+        retry=Rules(max_attempts=20, backoff_initial=0.01, backoff_max=0.05,
+                    request_timeout=10.0, reconcile_window=0.3),
         polling=PollSettings(interval=0.02, max_interval=0.1, timeout=30.0),
         rate_limit=RateLimitSettings(light_requests=10_000, auth_requests=1_000,
                                      default_retry_after=0.2),

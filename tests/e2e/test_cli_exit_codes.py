@@ -1,4 +1,4 @@
-"""Every exit code the README documents, produced by ``a2p`` run as a user runs it: a
+"""Every exit code docs/correctness.md documents, produced by ``a2p`` run as a user runs it: a
 subprocess, against a simulator on loopback. No error ends in a traceback."""
 
 from __future__ import annotations
@@ -357,15 +357,15 @@ def test_wait_accepted_reports_delivery_as_unknown(tmp_path: Path,
 def test_the_default_report_name_is_the_documented_one(tmp_path: Path,
                                                        server: RunningSimulator) -> None:
     """Without --report the report is a2p-report-YYYYmmdd-HHMMSS.json in the working
-    directory, as the README says."""
+    directory, as docs/events-and-report.md says."""
     listing = numbers(tmp_path / "list.txt")
     result = a2p(["send", str(listing), "--from", SENDER, "--text", "Hi"],
                  env=sim_env(server), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (report,) = tmp_path.glob("a2p-report-*.json")
     assert len(report.stem.removeprefix("a2p-report-")) == len("20261125-120000")
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert "a2p-report-<YYYYmmdd-HHMMSS>.json" in readme
+    documented = (Path(__file__).parents[2] / "docs" / "events-and-report.md").read_text()
+    assert "a2p-report-<YYYYmmdd-HHMMSS>.json" in documented
 
 
 def test_send_into_a_reader_that_leaves_early_finishes_the_run(
@@ -387,7 +387,7 @@ def test_send_into_a_reader_that_leaves_early_finishes_the_run(
 def test_exit_codes_of_error_groups() -> None:
     """What the run's task groups raise maps to the most telling documented code, and each
     error inside is one line of the message."""
-    from engine.cli.commands import exit_code, messages
+    from engine.cli.exits import exit_code, messages
     from engine.errors import AuthError, ConfigError, ServerError
 
     config = ConfigError("environment", "RC_SERVER_URL", "bad", "Fix it.")
@@ -402,7 +402,7 @@ def test_exit_codes_of_error_groups() -> None:
 
 def test_check_takes_the_common_options_after_its_name(tmp_path: Path,
                                                        server: RunningSimulator) -> None:
-    """`a2p check --env-file F -v --from ...` works as the README says every command does:
+    """`a2p check --env-file F -v --from ...` works as docs/cli.md says every command does:
     the credentials come from the file, and -v logs the requests without secrets."""
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in sim_env(server).items()))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from engine.config.settings import Credentials
+from engine.config.credentials import Credentials
 from engine.simulator import SimulatorThread
 from tests.conftest import sim_settings
 

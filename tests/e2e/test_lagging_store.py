@@ -15,7 +15,7 @@ from engine.config.settings import Settings
 from engine.results.export import Export
 from engine.results.rows import Row
 from engine.simulator import FaultSettings, RunningSimulator
-from engine.simulator.app import OTHER_CAMPAIGN
+from engine.simulator.lost_answers import OTHER_CAMPAIGN
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered

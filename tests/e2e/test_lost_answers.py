@@ -12,7 +12,7 @@ import pytest
 
 import engine
 from engine.simulator import FaultSettings
-from engine.simulator.app import OTHER_CAMPAIGN
+from engine.simulator.lost_answers import OTHER_CAMPAIGN
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered

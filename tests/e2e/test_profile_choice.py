@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.config.settings import Credentials
+from engine.config.credentials import Credentials
 from engine.simulator import SimulatorThread
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.conftest import sim_settings

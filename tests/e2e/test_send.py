@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config.settings import RetrySettings
+from engine.core.policy import Rules
 from engine.simulator import FaultSettings, GroupLimit
 from engine.simulator.settings import DEMO_CREDENTIALS
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
@@ -240,8 +240,8 @@ async def test_not_sent_is_retried_then_reported_failed(start: Start) -> None:
     """Connection refused everywhere: nothing was sent, so the chunk fails after retries."""
     _, settings = await start()
     settings = replace(settings, server_url="http://127.0.0.1:9",
-                       retry=RetrySettings(max_attempts=2, backoff_initial=0.01,
-                                           backoff_max=0.01, request_timeout=5.0))
+                       retry=Rules(max_attempts=2, backoff_initial=0.01, backoff_max=0.01,
+                                   request_timeout=5.0))
     with pytest.raises(engine.EngineError):
         await engine.send(["+14155550100"], sender=SENDER, text="Hi", config=settings,
                           credentials=DEMO_CREDENTIALS)

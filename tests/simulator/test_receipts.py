@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.config.settings import Table
+from engine.config.table import Table
 from engine.errors import ConfigError
 from engine.rc.errorcodes import TABLE
 from engine.simulator.settings import RECEIPTS, ReceiptSettings, parse_simulator_table

@@ -1,0 +1,49 @@
+"""The CLI's two streams: events and documents on stdout, everything for people on stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+
+def say(line: str) -> None:
+    """One line for the person at the terminal, on stderr, at once."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def write_json(document: Any, indent: bool = False) -> None:
+    """One JSON document on stdout, ending with a newline."""
+    import orjson
+
+    option = orjson.OPT_APPEND_NEWLINE | (orjson.OPT_INDENT_2 if indent else 0)
+    sys.stdout.buffer.write(orjson.dumps(document, option=option))
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class EventLines:
+    """Events as JSON lines on stdout. When the reader of stdout goes away (``| head``), the
+    run goes on (stopping it half-way would help nobody) and the report keeps everything."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    def write(self, event: dict[str, Any]) -> None:
+        import orjson
+
+        if self.gone:
+            return
+        try:
+            sys.stdout.buffer.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.gone = True
+            silence_stdout()
+            say("a2p: stdout was closed; events are no longer written, the run goes on and "
+                "the report will hold everything.")

@@ -1,0 +1,85 @@
+"""``a2p plan``: read and chunk a list exactly as send would, send nothing, and show the
+batches, the cost estimate, the warnings and the local rejections."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from engine.cli.exits import EXIT_OK
+from engine.cli.options import read_options
+from engine.cli.output import write_json
+
+if TYPE_CHECKING:
+    from engine.batching.plan import Plan
+    from engine.reading import ReadOptions
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan INPUT and print it (--json: one document); return the exit code."""
+    from engine.batching.plan import make_plan
+    from engine.config.settings import check_campaign, load_settings
+    from engine.core.rejections import Aggregator
+    from engine.reading import read_lines
+    from engine.run.inputs import open_input
+
+    check_campaign(args.sender, args.text, args.template)
+    settings = load_settings(args.profile)
+    max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
+    max_messages = args.max_batch_messages or settings.limits.max_batch_messages
+    options = read_options(args)
+    aggregator = Aggregator()
+    with open_input(args.input) as stream:
+        blocks = read_lines(stream, options, aggregator.add_local)
+        plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes, max_messages,
+                         args.price_per_segment)
+    for warning in plan.warnings:
+        print(f"a2p: WARNING: {warning}", file=sys.stderr)
+    if args.json:
+        write_json(plan.as_json())
+    else:
+        print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
+    sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
+    return EXIT_OK
+
+
+def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
+                   show: int) -> str:
+    """The plan as a table for people: totals, one row per batch, the first rejections."""
+    from engine.reading.segments import estimate_cost
+
+    batches = f"{len(plan.chunks):,} batch" + ("es" if len(plan.chunks) != 1 else "")
+    price = plan.price_per_segment
+    lines = [
+        f"plan for {options.source}, from {sender}, at most {max_bytes:,} bytes per batch",
+        f"  records read      {plan.records:>12,}",
+        f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
+        f"  rejected locally  {len(plan.rejected):>12,}",
+        f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
+        f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
+        f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "
+        "(--price-per-segment; the bill comes from RingCentral)",
+    ]
+    if plan.forcing:
+        lines.append("  UCS-2 because of  " + "; ".join(map(str, plan.forcing)))
+    lines += ["", f"  {'batch':>6} {'recipients':>12} {'bytes':>14} {'segments':>12} "
+              f"{'UCS-2':>10} {'cost':>12}   input positions"]
+    lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,} {c.segments:>12,} "
+              f"{c.ucs2:>10,} {estimate_cost(c.segments, price):>12,.2f}   "
+              f"{c.first_position:,} .. {c.last_position:,}" for c in plan.chunks]
+    return "\n".join(lines + _rejected(plan, show))
+
+
+def _rejected(plan: Plan, show: int) -> list[str]:
+    """The first ``show`` local rejections, each with its line (or item) and reason."""
+    if not plan.rejected:
+        return []
+    lines = ["", f"  rejected locally (first {min(show, len(plan.rejected))}; --json "
+             "lists all):"]
+    for r in plan.rejected[:show]:
+        where = f"line {r.line}" if r.line is not None else f"item {r.index}"
+        value = "" if r.to is None else f"{r.to!r}: "
+        lines.append(f"    {where}: {value}{r.error_code}: {r.description}")
+    return lines
+

@@ -1,0 +1,142 @@
+"""``a2p send``: the run in a terminal. Ctrl-C and SIGTERM stop it cleanly, a progress line
+moves on stderr, events go to stdout, and engine.send runs with the options the arguments
+ask for. Where the report and journal go, and how to finish an interrupted run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.cli.exits import EXIT_INTERRUPTED
+from engine.cli.options import send_options
+from engine.cli.output import EventLines, say
+from engine.cli.summary import finish
+from engine.errors import UsageError
+
+if TYPE_CHECKING:
+    import anyio
+
+    from engine.cli.progress import Progress
+    from engine.run.options import OnEvent, SendOptions
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Send INPUT (or finish the run --resume names) and return the exit code."""
+    import anyio
+
+    from engine.cli.progress import Progress
+    from engine.run.api import send
+
+    if not args.resume and (args.input is None or args.sender is None):
+        raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
+                         "a run). See a2p send --help.")
+    report_path, journal = _paths(args, _journal_header(args))
+    progress = Progress(sys.stderr)
+    stop = anyio.Event()
+    report: dict[str, Any] | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(_watch_signals, stop, group.cancel_scope)
+        if not args.quiet:
+            group.start_soon(_redraw, progress)
+        options = _with_hooks(send_options(args, report_path, journal), args, progress, stop)
+        report = await send(args.input, options)
+        group.cancel_scope.cancel()
+    if report is None:  # the second Ctrl-C: no report, the journal has every step
+        say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
+        return EXIT_INTERRUPTED
+    return finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+def _with_hooks(options: SendOptions, args: argparse.Namespace, progress: Progress,
+                stop: anyio.Event) -> SendOptions:
+    """The terminal's part of the options: events, progress and the stop."""
+    return replace(options, on_event=_emitter(args.quiet, progress), stop=stop,
+                   on_read=progress.reading, on_wait=None if args.quiet else progress.waiting)
+
+
+def _emitter(quiet: bool, progress: Progress) -> OnEvent:
+    """Each event: a JSON line on stdout, the progress line, and warnings on stderr."""
+    from engine.run.events import parse
+
+    events = EventLines()
+
+    async def emit(event: dict[str, Any]) -> None:
+        events.write(event)
+        if not quiet:
+            progress.see(parse(event))
+        if event["event"] == "warning":  # loud even with -q: it may mean a wasted campaign
+            say(f"a2p: WARNING: {event['message']}")
+
+    return emit
+
+
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    """First Ctrl-C (or SIGTERM): stop sending, let requests on the wire finish. Second: end
+    at once; the journal, written before every step, still resumes."""
+    import anyio
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop.is_set():
+                say("a2p: second interrupt: ending now.")
+                scope.cancel()
+                return
+            say("a2p: stopping: no new batches; letting requests on the wire finish "
+                "(Ctrl-C again to end at once)...")
+            stop.set()
+
+
+async def _redraw(progress: Progress) -> None:
+    """The progress line moves while the run waits (rate budget, OAuth, tracking)."""
+    import anyio
+
+    while True:
+        await anyio.sleep(progress.every)
+        progress.tick()
+
+
+def _journal_header(args: argparse.Namespace) -> dict[str, Any]:
+    """The header of the journal --resume names (empty without --resume); a stream the run
+    read must be given again, and the refusal says how."""
+    if not args.resume:
+        return {}
+    from engine.run.journal import read_header
+
+    header = read_header(Path(args.resume))
+    if args.input is None and (header.get("input") or {}).get("kind") != "file":
+        raise UsageError(f"{args.resume}: the run read its list from stdin (a stream), "
+                         "which the journal cannot read again. Pipe the same list in: "
+                         f"cat LIST | a2p send - --resume {shlex.quote(args.resume)}")
+    return header
+
+
+def _paths(args: argparse.Namespace, header: dict[str, Any]) -> tuple[str, str]:
+    """(report, journal): a resumed run writes its report where the run's report went (the
+    journal records it); a journal from before that, next to the journal."""
+    if args.resume:
+        if args.report is None and header.get("report"):
+            return str(header["report"]), args.resume
+        default = args.resume.removesuffix(".journal")
+        report = args.report or (default if default != args.resume else default + ".json")
+        return report, args.resume
+    report = args.report or f"a2p-report-{datetime.now():%Y%m%d-%H%M%S}.json"
+    return report, args.journal or report + ".journal"
+
+
+def _resume_hint(args: argparse.Namespace, journal: str) -> str:
+    """The command that finishes an interrupted run: the same one, with --resume."""
+    if not Path(journal).exists():
+        return "Nothing was sent: run the same command again."
+    words = list(args.argv)
+    for option in ("--report", "--journal", "--resume"):
+        while option in words:
+            at = words.index(option)
+            del words[at:at + 2]
+    words = [w for w in words if not w.startswith(("--report=", "--journal=", "--resume="))]
+    return "To finish the run: " + shlex.join(["a2p", *words, "--resume", journal])
