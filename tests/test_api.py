@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 
 import engine
-from engine.errors import JournalBusyError, UsageError
+from engine.errors import AuthServiceError, JournalBusyError, UsageError
+from engine.run import api
 from engine.run.journallock import JournalLock
 from engine.run.options import SendOptions
-from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
+from tests.fakes import (
+    CREDENTIALS,
+    SENDER,
+    Answer,
+    FakeA2P,
+    FakeClock,
+    MockTransport,
+    Request,
+    reply,
+    settings,
+)
 
 
 def options(**changes: Any) -> SendOptions:
@@ -91,3 +104,94 @@ async def test_a_run_stopped_before_the_login_reports_interrupted() -> None:
     assert report["interrupted"] is True
     assert report["status"] == "interrupted"
     assert report["totals"]["sent"] == 0
+
+
+async def test_a_resume_against_another_server_is_refused_before_any_request(
+        tmp_path: Path) -> None:
+    """send(resume=J) with settings pointing at another server than the run's: a usage error
+    (exit 2) naming both servers and the fix, and not one request, not even the login."""
+    journal = tmp_path / "run.journal"
+    numbers = [f"+1415555{k:04d}" for k in range(25)]
+    first = await engine.send(numbers, options(max_batch_bytes=300, journal=journal))
+    assert first["status"] == "completed"
+    elsewhere = replace(settings(), server_url="https://platform.devtest.ringcentral.com")
+    transport = MockTransport(FakeA2P())
+    with pytest.raises(UsageError) as refused:
+        await engine.send(numbers, options(resume=journal), config=elsewhere,
+                          transport=transport)
+    message = str(refused.value)
+    assert settings().server_url in message
+    assert "https://platform.devtest.ringcentral.com" in message
+    assert "RC_SERVER_URL=" in message
+    assert transport.requests == []
+
+
+@dataclass
+class TokenEndpointDown(FakeA2P):
+    """The token endpoint answers the first login, then 503 for good; a POST is answered
+    401 after ``good_posts`` (the token was revoked), so the run must get a new one."""
+
+    good_posts: int = 1
+    logins: int = 0
+
+    def __call__(self, request: Request) -> Answer:
+        if request.path.endswith("/oauth/token"):
+            self.logins += 1
+            if self.logins > 1:
+                return reply(503, {"errorCode": "CMN-503", "message": "down"})
+        if request.method == "POST" and request.path == "/batches":
+            if self.good_posts == 0:
+                return reply(401, {"errorCode": "TokenInvalid", "message": "revoked"})
+            self.good_posts -= 1
+        return super().__call__(request)
+
+
+async def test_a_token_endpoint_failing_mid_run_still_ends_with_a_report_and_a_summary(
+        tmp_path: Path) -> None:
+    """The token endpoint fails after the first batch went out: the run still writes its
+    report (status failed, the error among its warnings, the sent batch counted) and emits a
+    summary event, then raises AuthServiceError (exit 1) as before."""
+    report_path = tmp_path / "r.json"
+    events: list[dict[str, Any]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    numbers = [f"+1415555{k:04d}" for k in range(25)]
+    with pytest.raises(AuthServiceError):
+        await engine.send(numbers, options(max_batch_bytes=300, journal=tmp_path / "j",
+                                           report=report_path, on_event=on_event),
+                          transport=MockTransport(TokenEndpointDown()))
+    report = orjson.loads(report_path.read_bytes())
+    assert report["status"] == "failed"
+    assert report["interrupted"] is False
+    assert report["totals"]["sent"] > 0
+    assert any("token endpoint" in warning for warning in report["warnings"])
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["status"] == "failed"
+
+
+async def test_the_report_is_written_while_the_journal_is_still_locked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No second process can take the journal before the report is on disk: at the moment
+    the report is written, the journal's lock is still held."""
+    journal = tmp_path / "run.journal"
+    held_then: list[bool] = []
+    real_finish = api.finish
+
+    def finish(**given: Any) -> Any:
+        lock = JournalLock(journal, "a2p outcomes", readonly=True)
+        try:
+            lock.acquire()
+        except JournalBusyError:
+            held_then.append(True)
+        else:
+            held_then.append(False)
+            lock.release()
+        return real_finish(**given)
+
+    monkeypatch.setattr(api, "finish", finish)
+    report = await engine.send([f"+1415555{k:04d}" for k in range(5)],
+                               options(journal=journal, report=tmp_path / "r.json"))
+    assert report["status"] == "completed"
+    assert held_then == [True]

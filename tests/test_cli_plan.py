@@ -101,3 +101,17 @@ def test_plan_warns_when_most_of_the_list_is_rejected(
             "LCL-NOT-NORTH-AMERICAN") in capsys.readouterr().err
     plan = plan_json([str(path), "--from", SENDER, "--text", "Hi"])
     assert "LCL-NOT-NORTH-AMERICAN" in plan["warnings"][0]
+
+
+def test_plan_with_a_simulator_profile_plans_under_a_shell_set_for_production(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan connects to nothing: --profile simulator with RC_SERVER_URL pointing at production
+    (a shell set up for real sends) plans as asked instead of refusing the pair."""
+    path = tmp_path / "list.txt"
+    path.write_bytes(b"+14155550100\n+14155550101\n")
+    monkeypatch.setenv("RC_SERVER_URL", "https://platform.ringcentral.com")
+    code = main(["plan", str(path), "--from", SENDER, "--text", "Hi", "--profile", "simulator",
+                 "--json"])
+    assert code == 0
+    assert orjson.loads(capsys.readouterr().out)["recipients"] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from urllib.parse import parse_qs
 
@@ -9,7 +10,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from engine.core.policy import FRESH_REFUSALS
+from engine.core.policy import FRESH_REFUSALS, RETRY_AFTER_CAP
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -288,6 +289,19 @@ async def test_a_503_retry_after_holds_the_budget_back_like_a_429() -> None:
     assert await api.get_json("/batches") == {}
     assert clock.slept == [pytest.approx(7.0, abs=0.01)]
     assert api.throttled == 0  # not a rate limit: only 429s are counted as throttled
+
+
+async def test_a_503_asking_for_a_day_holds_the_group_minutes_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A 503 with Retry-After: 86400 (a gateway's mistake) holds the Light group at most
+    RETRY_AFTER_CAP seconds, not a day, and a warning line says the cap applied."""
+    clock = FakeClock()
+    api, _ = client_on(scripted(reply(503, Retry_After="86400"), reply(200, {})), clock,
+                       backoff_initial=0.001)
+    with caplog.at_level(logging.WARNING, logger="engine.http"):
+        assert await api.get_json("/batches") == {}
+    assert clock.slept == [pytest.approx(RETRY_AFTER_CAP, abs=0.01)]
+    assert any("Retry-After 86400 capped" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_503_on_a_batch_post_holds_the_budget_for_what_follows() -> None:

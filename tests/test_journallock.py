@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -16,6 +17,7 @@ import pytest
 
 from engine.errors import JournalBusyError, UsageError
 from engine.run import journallock
+from engine.run.journal import Journal, read_header
 from engine.run.journallock import JournalLock, holder_of, lock_path
 
 HOLD = ("import sys; from pathlib import Path; from engine.run.journallock import JournalLock; "
@@ -40,15 +42,19 @@ def test_a_second_holder_is_refused_naming_the_journal_and_the_first(tmp_path: P
 
 def test_a_released_lock_is_free_and_leaves_no_file(tmp_path: Path) -> None:
     """After the holder lets go, the next one takes the lock; nothing is left beside the
-    journal."""
+    journal, and a journal the run made and never wrote is gone too."""
     journal = tmp_path / "run.journal"
     with JournalLock(journal):
         assert holder_of(journal) is not None
+        assert journal.exists()  # made to be locked, before any request
     assert not lock_path(journal).exists()
-    with JournalLock(journal, "a2p outcomes"):
+    assert not journal.exists()
+    journal.write_bytes(b'{"type":"run"}\n')
+    with JournalLock(journal, "a2p outcomes", readonly=True):
         holder = holder_of(journal)
         assert holder is not None
         assert holder["command"] == "a2p outcomes"
+    assert journal.read_bytes() == b'{"type":"run"}\n'  # a written journal stays
 
 
 def test_a_lock_file_left_by_a_dead_process_does_not_block(tmp_path: Path) -> None:
@@ -95,23 +101,103 @@ def _refused_while(holder: subprocess.Popen[bytes], journal: Path) -> str:
 
 
 def test_a_journal_in_a_missing_directory_says_so(tmp_path: Path) -> None:
-    """The lock file cannot be made: a journal error naming it, not a traceback."""
-    with pytest.raises(UsageError, match="lock file"):
+    """The journal cannot be made to lock it: a journal error naming it, not a traceback."""
+    with pytest.raises(UsageError, match="cannot create the journal"):
         JournalLock(tmp_path / "nowhere" / "run.journal").acquire()
 
 
-def test_a_reader_of_a_journal_in_a_read_only_directory_goes_on_unlocked(
+def test_a_reader_where_nothing_can_be_written_is_still_refused_while_a_send_holds(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """outcomes on an archived journal (its directory not writable: the lock file cannot be
-    made): no writer could lock it there either, so the reader goes on; a sender is refused
-    with a journal error that names the lock file."""
+    """outcomes on a journal it may only read (a read-only directory, another user's files):
+    it locks the journal opened read-only, so while a send holds it the reader is refused at
+    once; and while the reader holds it, a send is refused."""
+    journal = tmp_path / "run.journal"
+    journal.write_bytes(b'{"type":"run"}\n')
+    real_open = os.open
+
+    def read_only(path: object, flags: int, mode: int = 0o777) -> int:
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, mode)  # type: ignore[arg-type]
+
+    with JournalLock(journal, "a2p send"):
+        monkeypatch.setattr(journallock.os, "open", read_only)
+        with pytest.raises(JournalBusyError, match="a2p send"):
+            JournalLock(journal, "a2p outcomes", readonly=True).acquire()
+        monkeypatch.undo()
+    monkeypatch.setattr(journallock.os, "open", read_only)
+    with JournalLock(journal, "a2p outcomes", readonly=True):
+        monkeypatch.undo()
+        with pytest.raises(JournalBusyError):
+            JournalLock(journal, "a2p send", create=False).acquire()
+
+
+def test_the_journal_through_a_symlink_or_a_hard_link_meets_the_same_lock(
+        tmp_path: Path) -> None:
+    """A second process naming the journal through a symlink (latest.journal) or a hard link
+    is refused: the lock is the journal file's, not its path's."""
+    journal = tmp_path / "run.journal"
+    journal.write_bytes(b'{"type":"run"}\n')
+    (tmp_path / "latest.journal").symlink_to("run.journal")
+    os.link(journal, tmp_path / "copy.journal")
+    with JournalLock(journal, "a2p send"):
+        for other in ("latest.journal", "copy.journal"):
+            with pytest.raises(JournalBusyError):
+                JournalLock(tmp_path / other, "a2p send --resume", create=False).acquire()
+    with JournalLock(tmp_path / "latest.journal", "a2p send --resume", create=False), \
+            pytest.raises(JournalBusyError, match="a2p send --resume"):
+        JournalLock(journal, "a2p outcomes", readonly=True).acquire()
+
+
+def test_deleting_or_renaming_the_side_file_while_held_does_not_free_the_journal(
+        tmp_path: Path) -> None:
+    """The operator removes the "stale" JOURNAL.lock (or renames it) while the run is alive:
+    a resume is still refused; the refusal only says less about who holds it."""
+    journal = tmp_path / "run.journal"
+    journal.write_bytes(b'{"type":"run"}\n')
+    with JournalLock(journal, "a2p send"):
+        lock_path(journal).unlink()
+        with pytest.raises(JournalBusyError, match="could not be read"):
+            JournalLock(journal, "a2p send --resume", create=False).acquire()
+    with JournalLock(journal, "a2p send"):
+        lock_path(journal).rename(tmp_path / "moved.lock")
+        with pytest.raises(JournalBusyError):
+            JournalLock(journal, "a2p send --resume", create=False).acquire()
+
+
+def test_a_refusal_that_cannot_name_the_holder_never_sleeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal is made inside the event loop: with no identity to read it gives up after
+    a bounded number of reads, without a blocking sleep."""
     journal = tmp_path / "run.journal"
 
-    def refused(path: object, flags: int, mode: int = 0o777) -> int:
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError("a blocking sleep in the refusal")
 
-    monkeypatch.setattr(journallock.os, "open", refused)
-    with JournalLock(journal, "a2p outcomes", readonly=True):
-        assert not lock_path(journal).exists()
-    with pytest.raises(UsageError, match="lock file"):
-        JournalLock(journal, "a2p send").acquire()
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    with JournalLock(journal, "a2p send"):
+        lock_path(journal).unlink()
+        with pytest.raises(JournalBusyError, match="could not be read"):
+            JournalLock(journal).acquire()
+
+
+def test_a_resume_never_makes_a_journal_that_is_not_there(tmp_path: Path) -> None:
+    """A resume's lock needs the journal: a missing one is an error, and nothing is made."""
+    journal = tmp_path / "run.journal"
+    with pytest.raises(UsageError, match="cannot open the journal"):
+        JournalLock(journal, "a2p send --resume", create=False).acquire()
+    assert not journal.exists()
+
+
+def test_a_fresh_journal_is_written_in_the_very_file_the_lock_holds(tmp_path: Path) -> None:
+    """A fresh run locks its journal before it exists in full: the header and entries go
+    into the locked file (not a new one beside it), which a second run cannot take."""
+    journal = tmp_path / "run.journal"
+    with JournalLock(journal, "a2p send") as lock:
+        written = Journal.create(journal, {"runId": "r"})
+        written.write({"type": "local"})
+        written.close()
+        assert lock.holds(journal)
+        with pytest.raises(JournalBusyError):
+            JournalLock(journal, "a2p send --resume", create=False).acquire()
+    assert read_header(journal)["runId"] == "r"

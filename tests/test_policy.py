@@ -10,6 +10,7 @@ from engine.core.policy import (
     FRESH_REFUSALS,
     NO_ANSWER,
     NOT_SENT,
+    RETRY_AFTER_CAP,
     Action,
     Kind,
     Renew,
@@ -22,6 +23,7 @@ from engine.core.policy import (
     holds_back,
     renewal,
     resendable,
+    retry_after_note,
     unanswered,
 )
 
@@ -54,6 +56,22 @@ def test_which_answers_hold_the_rate_budget_back(status: int, header: str | None
     """A 429's and a 503's Retry-After hold the group back; no other answer does."""
     assert asked_wait(status, header, 60.0) == wait
     assert holds_back(status, header) is (wait is not None)
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (503, "86400", RETRY_AFTER_CAP), (429, "86400", RETRY_AFTER_CAP),  # capped
+    (503, "inf", 0.0), (503, "nan", 0.0), (503, "-5", 0.0),  # not a wait: 503's default
+    (429, "inf", 60.0), (429, "-5", 60.0),                   # not a wait: RingCentral's 60 s
+    (503, "300", 300.0), (503, "0", 0.0),
+])
+def test_a_retry_after_never_freezes_the_group_for_long(status: int, header: str,
+                                                        wait: float) -> None:
+    """A Retry-After of a day, of infinity or negative holds the group at most a few
+    minutes (or the documented default), and the caller is told so it can log it."""
+    assert asked_wait(status, header, 60.0) == wait
+    assert RETRY_AFTER_CAP <= 600.0
+    note = retry_after_note(header)
+    assert (note is None) is (header in ("300", "0"))
 
 
 def test_token_calls_retry_a_failing_or_limited_endpoint_and_not_a_refusal() -> None:

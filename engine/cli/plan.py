@@ -25,7 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.run.inputs import open_input
 
     check_campaign(args.sender, args.text, args.template)
-    settings = load_settings(args.profile)
+    # plan connects to nothing: with --profile, RC_SERVER_URL (which only moves the server)
+    # is not read, so a simulator profile plans under a shell set for production
+    settings = load_settings(args.profile, env={} if args.profile else None)
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = read_options(args)

@@ -245,25 +245,59 @@ def holds_back(status: int, retry_after_header: str | None) -> bool:
 
 def asked_wait(status: int, retry_after_header: str | None, default: float) -> float | None:
     """The seconds an answer asks its throttling group to wait (``default`` for a 429 without
-    Retry-After); None when it asks nothing.
+    Retry-After); None when it asks nothing. Never more than ``RETRY_AFTER_CAP``: a gateway's
+    "86400" or "inf" would otherwise freeze the whole group (``retry_after_note`` says when
+    the cap applied, for the caller's log).
 
     >>> asked_wait(503, "7", 60.0), asked_wait(503, None, 60.0), asked_wait(429, None, 60.0)
     (7.0, None, 60.0)
+    >>> asked_wait(503, "86400", 60.0), asked_wait(503, "inf", 60.0), asked_wait(429, "-5", 60.0)
+    (300.0, 0.0, 60.0)
     """
     if not holds_back(status, retry_after_header):
         return None
     return retry_after(retry_after_header, default if status == 429 else 0.0)
 
 
+# The longest wait a Retry-After may impose on a throttling group: RingCentral asks for 60 s;
+# more than a few minutes is a gateway's mistake, and the run would look hung.
+RETRY_AFTER_CAP = 300.0
+
+
 def retry_after(header: str | None, default: float) -> float:
-    """Seconds from a Retry-After header (seconds form); ``default`` when absent or odd.
-    RingCentral documents 60 s when the header is missing."""
+    """Seconds from a Retry-After header (seconds form), at most ``RETRY_AFTER_CAP``;
+    ``default`` when absent or odd (not a number, not finite, negative). RingCentral
+    documents 60 s when the header is missing."""
     if header is None:
         return default
     try:
-        return max(0.0, float(header))
+        seconds = float(header)
     except ValueError:
         return default
+    if not 0.0 <= seconds < float("inf"):  # NaN, inf and negative alike
+        return default
+    return min(seconds, RETRY_AFTER_CAP)
+
+
+def retry_after_note(header: str | None) -> str | None:
+    """The warning to log when ``retry_after`` did not take a Retry-After as given.
+
+    >>> retry_after_note("86400")
+    'Retry-After 86400 capped at 300 s'
+    >>> retry_after_note("30") is None, retry_after_note(None) is None
+    (True, True)
+    """
+    if header is None:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        return None  # an HTTP-date or junk: the default, as before
+    if not 0.0 <= seconds < float("inf"):
+        return f"Retry-After {header!r} ignored (not a finite wait): default used"
+    if seconds > RETRY_AFTER_CAP:
+        return f"Retry-After {header} capped at {RETRY_AFTER_CAP:g} s"
+    return None
 
 
 def next_poll(interval: float, maximum: float, unchanged_rounds: int) -> float:

@@ -19,7 +19,16 @@ import anyio
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings
 from engine.core.paging import PageWalk
-from engine.core.policy import MAX_REFRESHES, Action, Kind, asked_wait, classify, decide, unanswered
+from engine.core.policy import (
+    MAX_REFRESHES,
+    Action,
+    Kind,
+    asked_wait,
+    classify,
+    decide,
+    retry_after_note,
+    unanswered,
+)
 from engine.errors import (
     AmbiguousSendError,
     AuthServiceError,
@@ -202,8 +211,12 @@ class ApiClient:
         """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
         which, ``policy.holds_back``), which the rate budget holds; None for any other
         answer. Every request path reads Retry-After through here."""
-        return asked_wait(reply.status, reply.headers.get("Retry-After"),
-                          self.settings.rate_limit.default_retry_after)
+        header = reply.headers.get("Retry-After")
+        wait = asked_wait(reply.status, header, self.settings.rate_limit.default_retry_after)
+        note = retry_after_note(header) if wait is not None else None
+        if note is not None:
+            log.warning("HTTP %s: %s", reply.status, note)
+        return wait
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:

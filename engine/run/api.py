@@ -22,15 +22,21 @@ import anyio
 
 from engine.batching.chunker import Chunker
 from engine.config.credentials import Credentials, pick_credentials
-from engine.config.settings import Settings, check_campaign, is_packaged, load_settings
+from engine.config.settings import (
+    Settings,
+    check_campaign,
+    check_journal_server,
+    is_packaged,
+    load_settings,
+)
 from engine.core.rejections import Rejection
-from engine.errors import JournalError, UsageError
+from engine.errors import JournalError, ServerError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.run.events import Event, RunWarning, Summary
-from engine.run.journal import Journal, read_journal
+from engine.run.journal import Journal, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
@@ -77,12 +83,13 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
         return await _send(recipients, options)
-    # One process per journal, from before the first request to after the report: a second
-    # process (a double-click, an overlapping cron job) is refused here, at once.
+    # One process per journal, from before the first request to after the report is written:
+    # a second process (a double-click, an overlapping cron job) is refused here, at once.
+    # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
         _check_journal(Path(options.resume))
     command = "a2p send --resume" if options.resume is not None else "a2p send"
-    with JournalLock(Path(journal), command):
+    with JournalLock(Path(journal), command, create=options.resume is None):
         return await _send(recipients, options)
 
 
@@ -93,6 +100,8 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
     settings = _settings(options)
+    if options.resume is not None:  # its batches are only on its own server: before login
+        check_journal_server(read_header(Path(options.resume)), settings)
     sender, text = options.sender, options.text
     read = options.read or ReadOptions(batch_text=text, template=options.template)
     check_campaign(sender, text, read.template)
@@ -122,6 +131,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
     checked: Preflight | None = None
     resume_since: float | None = None
     recorder: Recorder | None = None
+    failure: ServerError | None = None
     try:
         if options.resume is not None:
             state = read_journal(Path(options.resume))
@@ -163,6 +173,10 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
                                                          share))
             if not stopping.is_set():
                 recorder.keep_journal()
+    except ServerError as exc:  # the token endpoint failed mid-run: report, then raise
+        if recorder is None or not (recorder.records or plan is not None):
+            raise  # nothing was sent, nothing to report (a refused first login)
+        failure = exc
     finally:
         if recorder is not None:
             recorder.close()
@@ -188,12 +202,15 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         interrupted=interrupted or stopping.is_set(), requests=client.requests,
         throttled=client.throttled,
         preflight=checked.as_json() if checked is not None else None,
-        warnings=list(checked.warnings) if checked is not None else [], path=options.report,
-        finished=stamp(options.wall()))
+        warnings=(list(checked.warnings) if checked is not None else []) +
+        ([f"the run stopped: {failure}"] if failure is not None else []),
+        failed=failure is not None, path=options.report, finished=stamp(options.wall()))
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
     await emit(Summary(done.document["status"], done.totals, client.requests,
                        client.throttled))
+    if failure is not None:
+        raise failure
     return done.document
 
 

@@ -40,10 +40,12 @@ class Journal:
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Journal:
-        if path.exists() and path.stat().st_size == 0:
-            path.unlink()  # killed before its header: it records nothing, so nothing is lost
         try:
-            handle = path.open("xb")
+            # Empty: made by the run's own lock (journallock.py: the lock is on this very
+            # file, so it is written in place, never replaced), or left by a run killed
+            # before its header: it records nothing, so nothing is lost.
+            handle = path.open("r+b") if path.exists() and path.stat().st_size == 0 \
+                else path.open("xb")
         except FileExistsError:
             raise JournalError(f"{path}: a journal already exists there. Resume it with "
                                f"--resume {path}, or choose another --journal path.") from None

@@ -1,24 +1,33 @@
-"""One process per journal: an exclusive OS lock on ``<journal>.lock``, held for the whole run.
+"""One process per journal: an exclusive OS lock on the journal file itself, held for the run.
 
 Two processes on one journal would both send the chunks it leaves unsent (a double-click, a
-cron job overlapping a manual ``--resume``). The lock is an OS lock on an open file
-(``flock`` on Linux and macOS, ``msvcrt.locking`` on Windows, as the ``filelock`` library
-does), so it dies with its process: a run killed with SIGKILL, or a machine that lost power,
-never leaves a lock that blocks the resume. A lock file left behind holds only the last
-holder's identity; the lock itself is the OS's, not the file's presence.
+cron job overlapping a manual ``--resume``). The lock is an OS lock on the journal's own open
+file (``flock`` on Linux and macOS; ``msvcrt.locking`` on Windows, on a byte far past the end
+so the journal's text stays readable and writable), so:
 
-The holder's identity (pid, host, start time, command) is written into the lock file once
-the lock is held, so a refused second process can name who holds it. On Windows the locked
-byte lies far past that text, so the refused process can still read it.
+- it dies with its process: a run killed with SIGKILL, or a machine that lost power, never
+  leaves a lock that blocks the resume;
+- it is the file's, not a path's: the journal named through a symlink, a hard link, another
+  relative path, all meet the same lock; deleting or renaming a file beside it changes
+  nothing.
+
+A fresh run creates its (empty) journal to lock it before its first request; a run that ends
+with the journal still empty (it never got to send) removes it again. A reader
+(``outcomes``) opens the journal read-only and locks it all the same, so it needs no right to
+write anywhere.
+
+The holder's identity (pid, host, start time, command) goes into a side file,
+``<journal>.lock``, once the lock is held, so a refused second process can name who holds it.
+That file is only a message: missing, stale or unwritable, it makes the refusal vaguer, never
+the lock weaker.
 """
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,13 +37,20 @@ import orjson
 from engine.errors import JournalBusyError, JournalError
 from engine.run.report import now_iso
 
-# Windows locks byte ranges and forbids reading a locked one: lock a byte the identity text
-# never reaches (a range may lie past the end of the file).
-_WINDOWS_LOCK_AT = 1 << 30
+# Windows locks byte ranges and forbids reading a locked one: lock a byte the journal never
+# reaches (a range may lie past the end of the file).
+_WINDOWS_LOCK_AT = 1 << 40
+
+# How often a refused process reads the side file again, when the holder has just taken the
+# lock and not yet written its identity: a count, not a time, and no sleep (the refusal is
+# made inside the event loop).
+_HOLDER_READS = 200
 
 
 def lock_path(journal: Path) -> Path:
-    return journal.with_name(journal.name + ".lock")
+    """The side file that names the holder of ``journal`` (resolved: one per journal file)."""
+    resolved = journal.resolve()
+    return resolved.with_name(resolved.name + ".lock")
 
 
 def _try_lock(fd: int) -> bool:
@@ -76,7 +92,7 @@ def identity(command: str) -> dict[str, Any]:
 
 
 def holder_of(journal: Path) -> dict[str, Any] | None:
-    """The identity the lock file holds (the holder's, while it is held); None if unreadable."""
+    """The identity the side file holds (the holder's, while it is held); None if unreadable."""
     try:
         data = orjson.loads(lock_path(journal).read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -84,81 +100,106 @@ def holder_of(journal: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _gone(holder: dict[str, Any]) -> bool:
+    """A holder on this host whose process no longer exists: a stale side file."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or \
+            sys.platform == "win32":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
+
+
 def _holder(journal: Path) -> dict[str, Any] | None:
-    """The holder's identity; it writes it just after taking the lock, so a refusal that
-    came in between reads again for a moment (bounded) rather than name no one."""
-    for _ in range(50):
+    """The holder's identity. It writes it just after taking the lock, so a refusal that came
+    in between (the side file missing, or a dead holder's) reads again a bounded number of
+    times, yielding the processor between reads rather than sleeping."""
+    for _ in range(_HOLDER_READS):
         holder = holder_of(journal)
-        if holder is not None:
+        if holder is not None and not _gone(holder):
             return holder
-        time.sleep(0.01)
+        if hasattr(os, "sched_yield"):
+            os.sched_yield()
     return None
 
 
 class JournalLock:
-    """The exclusive lock on one journal; ``with JournalLock(path, "send"):``.
+    """The exclusive lock on one journal file; ``with JournalLock(path, "a2p send"):``.
 
     Raises JournalBusyError (a usage error: exit 2) at once when another process holds it,
     never waits: the other process is doing this very run."""
 
-    def __init__(self, journal: Path, command: str = "a2p", *, readonly: bool = False) -> None:
-        """``readonly``: a reader (``outcomes``) that goes on unlocked when the journal's
-        directory cannot be written (an archived journal): no writer could lock it there
-        either, so none can be running."""
+    def __init__(self, journal: Path, command: str = "a2p", *, readonly: bool = False,
+                 create: bool = True) -> None:
+        """``readonly``: a reader (``outcomes``): the journal is opened read-only (it must
+        exist) and locked as a writer would. ``create``: a fresh run's journal is made (empty)
+        when missing, and removed again if still empty at release; a resume's must exist."""
         self.journal = journal
-        self.path = lock_path(journal)
         self.command = command
         self.readonly = readonly
+        self.create = create and not readonly
         self._fd: int | None = None
+        self._path: Path | None = None
 
     def acquire(self) -> None:
-        for _ in range(10):  # another process may unlink the file between open and lock
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                if self.readonly and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-                    return
-                raise JournalError(f"{self.path}: cannot create the journal's lock file "
-                                   f"({exc.strerror}). Check that the journal's directory "
-                                   "exists and is writable.") from None
+        for _ in range(10):  # another process may remove an empty journal as we open it
+            path = self.journal.resolve()  # a symlink: lock (and later name) its target
+            fd = self._open(path)
             if not _try_lock(fd):
                 os.close(fd)
-                raise JournalBusyError(self.journal, _holder(self.journal))
-            if self._same_file(fd):
-                self._fd = fd
-                self._write_identity(fd)
+                raise JournalBusyError(self.journal, _holder(path))
+            if _same_file(path, fd):
+                self._fd, self._path = fd, path
+                self._write_identity(path)
                 return
-            _unlock(fd)  # locked a file its holder had just removed: take the new one
+            _unlock(fd)  # locked an empty journal its holder had just removed: open again
             os.close(fd)
-        raise JournalError(f"{self.path}: the lock file keeps changing; is another program "
-                           "removing it? Run again when it stops.")
+        raise JournalError(f"{self.journal}: the journal keeps being removed and made again; "
+                           "is another program doing it? Run again when it stops.")
 
-    def _same_file(self, fd: int) -> bool:
-        if sys.platform == "win32":
-            return True  # an open file cannot be removed there
+    def _open(self, path: Path) -> int:
+        write = os.O_RDWR | (os.O_CREAT if self.create else 0)
+        flags = os.O_RDONLY if self.readonly else write
         try:
-            now = os.stat(self.path)
-        except FileNotFoundError:
-            return False
-        held = os.fstat(fd)
-        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+            return os.open(path, flags | getattr(os, "O_BINARY", 0), 0o644)
+        except OSError as exc:
+            made = "open" if self.readonly or not self.create else "create"
+            raise JournalError(f"{path}: cannot {made} the journal to lock it "
+                               f"({exc.strerror}). Check that the path is right and its "
+                               "directory exists and is writable.") from None
 
-    def _write_identity(self, fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.ftruncate(fd, 0)
-        os.write(fd, orjson.dumps(identity(self.command)))
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` is (still) the very file this lock holds."""
+        return self._fd is not None and _same_file(path.resolve(), self._fd)
+
+    def _write_identity(self, path: Path) -> None:
+        """Best effort: written whole (a temporary file renamed over it), or not at all."""
+        side = lock_path(path)
+        temporary = side.with_name(f"{side.name}.{os.getpid()}")
+        try:
+            temporary.write_bytes(orjson.dumps(identity(self.command)))
+            os.replace(temporary, side)
+        except OSError:  # a read-only directory (an archived journal): the lock still holds
+            with contextlib.suppress(OSError):
+                temporary.unlink()
 
     def release(self) -> None:
-        """Remove the lock file (while still holding it, so no one locks a file that is
-        going away unnoticed: see ``_same_file``), then let go."""
-        fd, self._fd = self._fd, None
-        if fd is None:
+        """Remove the side file (and a journal this run made and never wrote) while still
+        holding the lock, so no one takes a file that is going away unnoticed, then let go."""
+        fd, path, self._fd, self._path = self._fd, self._path, None, None
+        if fd is None or path is None:
             return
         try:
-            if sys.platform != "win32":
-                self.path.unlink(missing_ok=True)
-            else:
-                os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                lock_path(path).unlink()  # ours, or a dead holder's: no one else's while held
+            if self.create and os.fstat(fd).st_size == 0 and _same_file(path, fd) and \
+                    sys.platform != "win32":
+                path.unlink(missing_ok=True)
             _unlock(fd)
         finally:
             os.close(fd)
@@ -170,3 +211,14 @@ class JournalLock:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+

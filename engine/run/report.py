@@ -191,8 +191,11 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
-           finished: str | None = None) -> Finished:
-    """The whole report of a run that has ended, written to ``path`` when given."""
+           failed: bool = False, finished: str | None = None) -> Finished:
+    """The whole report of a run that has ended, written to ``path`` when given. ``failed``:
+    the run ended on an error before it could finish (its message is among ``warnings``), so
+    it is ``failed`` whatever the chunks it got to say. ``finished``: when (the run's wall
+    clock, ``stamp``); now when not given."""
     aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
         aggregator.rejected_local
     totals = totals_of(records, aggregator, wait)
@@ -200,6 +203,8 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
                             started=started, records=records, totals=totals, wait=wait,
                             interrupted=interrupted, rejected=aggregator.rejections(),
                             finished=finished)
+    if failed:
+        document["status"] = "failed"
     document["requests"] = {"made": requests, "throttled": throttled}
     document["preflight"] = preflight
     document["warnings"] = list(warnings)

@@ -34,9 +34,17 @@ async def start() -> AsyncIterator[Start]:
     """A simulator on a free loopback port (real clock, fast processing) and settings for it."""
     started: list[RunningSimulator] = []
 
-    async def make(**changes: Any) -> tuple[RunningSimulator, Settings]:
+    async def make(*, replacing: RunningSimulator | None = None, **changes: Any
+                   ) -> tuple[RunningSimulator, Settings]:
+        """``replacing``: stop that simulator and start this one on its port, with a fresh
+        store: the same server (URL) a journal records, so a resume is allowed there."""
         changes.setdefault("messages_per_second", 1e6)
-        running = await start_simulator(sim_settings(**changes))
+        port = 0
+        if replacing is not None:
+            port = int(replacing.url.rsplit(":", 1)[1])
+            started.remove(replacing)
+            await replacing.stop()
+        running = await start_simulator(sim_settings(**changes), port=port)
         started.append(running)
         return running, engine_settings(running.url)
 

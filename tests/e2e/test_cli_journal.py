@@ -251,3 +251,67 @@ def test_a_resumed_run_writes_its_report_where_the_run_wrote_it(
     assert f"report: {report}" in err.decode()
     assert sorted(p.name for p in (tmp_path / "journals").iterdir()) == ["jr"]
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_resume_with_rc_server_url_of_another_server_exits_2_and_sends_nothing_there(
+        tmp_path: Path, slow_simulator: RunningSimulator) -> None:
+    """The resume is run from a shell whose RC_SERVER_URL points at another server (another
+    simulator): exit 2 naming both servers and the fix; the other server texts no one
+    and the run's server no new message. With the right URL the resume then finishes it:
+    every recipient texted once, on the run's server."""
+    running = slow_simulator
+    numbers = _numbers(400)
+    (tmp_path / "list.txt").write_text("".join(f"{n}\n" for n in numbers))
+    report = tmp_path / "r.json"
+    _interrupted_run(running, tmp_path, "--report", str(report))
+    journal = Path(f"{report}.journal")
+    before = len(list(running.simulator.store.ledger()))
+    with SimulatorThread(sim_settings(messages_per_second=1e6)) as other:
+        wrong = _a2p(other.url, "send", "--resume", str(journal))
+        _, err = wrong.communicate(timeout=120)
+        assert list(other.simulator.store.ledger()) == []
+    message = err.decode()
+    assert wrong.returncode == 2, message
+    assert running.url in message
+    assert other.url in message
+    assert f"RC_SERVER_URL={running.url}" in message
+    assert len(list(running.simulator.store.ledger())) == before
+    right = _a2p(running.url, "send", "--resume", str(journal))
+    _, err = right.communicate(timeout=120)
+    assert right.returncode == 0, err.decode()
+    assert _texted(running) == Counter(numbers)
+
+
+def test_a_resume_through_a_symlink_or_after_the_side_file_is_deleted_is_refused(
+        tmp_path: Path, slow_simulator: RunningSimulator) -> None:
+    """While a run is sending, 'a2p send --resume latest.journal' (a symlink to its journal)
+    and, after the operator deletes the "stale" JOURNAL.lock, 'a2p send --resume JOURNAL'
+    both exit 2; the run finishes alone: every recipient texted once."""
+    running = slow_simulator
+    numbers = _numbers(600)
+    (tmp_path / "list.txt").write_text("".join(f"{n}\n" for n in numbers))
+    report = tmp_path / "r.json"
+    _interrupted_run(running, tmp_path, "--report", str(report))
+    journal = Path(f"{report}.journal")
+    (tmp_path / "latest.journal").symlink_to(journal.name)
+    first = _a2p(running.url, "send", "--resume", str(journal))
+    try:
+        _wait_for_holder(journal, {first.pid})
+        os.kill(first.pid, signal.SIGSTOP)  # surely still holding it while the others try
+        try:
+            lock_path(journal).unlink()
+            refused = [_a2p(running.url, "send", "--resume", path, cwd=tmp_path)
+                       for path in ("latest.journal", journal.name)]
+            results = [p.communicate(timeout=120) for p in refused]
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        for process, (_, err) in zip(refused, results, strict=True):
+            assert process.returncode == 2, err.decode()
+            assert "in use" in err.decode()
+        _, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err.decode()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    assert _texted(running) == Counter(numbers)

@@ -267,10 +267,12 @@ async def test_resume_does_not_adopt_a_smoke_test_sent_before_the_chunk(
     numbers = [f"+1415555{i:04d}" for i in range(20)]
     path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
     path.write_text("".join(n + "\n" for n in numbers))
-    _, elsewhere = await start()  # the journal of a run whose request never reached here
-    await engine.send(path, sender=SENDER, text="Ours", config=elsewhere, journal=journal,
+    first, settings = await start()
+    await engine.send(path, sender=SENDER, text="Ours", config=settings, journal=journal,
                       credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
-    running, settings = await start()
+    # the same server (port) restarted with an empty store: the journal's run, whose
+    # request never reached it, and nothing else
+    running, settings = await start(replacing=first)
     await engine.send(numbers[:1], sender=SENDER, text="Ours", config=settings,
                       credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
     for batch in running.simulator.store.batches:  # the smoke test ran 30 s before the POST

@@ -225,7 +225,7 @@ async def test_a_resumed_chunk_spanning_an_accepted_one_is_rebuilt_without_it(
 
     from engine.simulator import FaultSettings
 
-    _, settings = await start()
+    first, settings = await start()
     path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
     numbers = [f"+1415555{i:04d}" for i in range(300)]
     path.write_text("".join(n + "\n" for n in numbers))
@@ -238,9 +238,10 @@ async def test_a_resumed_chunk_spanning_an_accepted_one_is_rebuilt_without_it(
             handle.write(json.dumps({**state, "status": "planned", "batchId": None,
                                      "batchSize": None}) + "\n")
     # the resumed run's first POSTs are lost (500s that created nothing), then one goes
-    # through: reconciliation proves each absent, so the chunk is rebuilt and sent again
-    running, settings = await start(faults=FaultSettings(seed=1, error_rate=0.5,
-                                                         error_statuses=(500,), scope="send"))
+    # through: reconciliation proves each absent, so the chunk is rebuilt and sent again.
+    # The same server (port) restarted with an empty store: what the journal says is all.
+    running, settings = await start(replacing=first, faults=FaultSettings(
+        seed=1, error_rate=0.5, error_statuses=(500,), scope="send"))
     report = await send(path, settings, resume=journal, max_batch_bytes=3000, wait="accepted")
     resumed = [b for b in report["batches"] if b["chunk"] > 5]
     assert [(b["firstIndex"], b["lastIndex"]) for b in resumed] == [(60, 239)]
