@@ -14,6 +14,7 @@ from engine.batching.chunker import (
     Chunker,
     Digest,
     chunk_blocks,
+    halves,
     message_sizes,
     payload_size,
     serialize,
@@ -256,3 +257,21 @@ def test_a_chunks_digest_is_that_of_its_position_number_pairs_however_read() -> 
     assert digest([*pairs[:3], (pairs[3][0], "+14155559999"), *pairs[4:]], 5) != chunk.digest
     assert digest([(p + 1, t) for p, t in pairs], 5) != chunk.digest
     assert digest(pairs[:-1], 5) != chunk.digest
+
+
+def test_halves_keep_every_message_and_its_input_position() -> None:
+    """A 413's halves: the first holds the first half of the messages, the second the rest,
+    numbered as asked, each index still locating its records in the input (lines too)."""
+    tos = [f"+1415555000{k}" for k in range(5)]
+    (chunk,) = Chunker("+16505550100", None, 10_000).chunks(
+        [Block(tos=tos, texts=[f"t{k}" for k in range(5)], positions=[2, 4, 6, 8, 10],
+               lines=[3, 5, 7, 9, 11])])
+    first, second = halves(chunk, 7, 8)
+    assert (first.number, second.number) == (7, 8)
+    bodies = [orjson.loads(half.body) for half in (first, second)]
+    assert [[m["to"][0] for m in b["messages"]] for b in bodies] == [tos[:2], tos[2:]]
+    assert [m["text"] for m in bodies[1]["messages"]] == ["t2", "t3", "t4"]
+    assert all(b["from"] == "+16505550100" for b in bodies)
+    assert [first.index.locate(k) for k in (1, 2)] == [(2, 3), (4, 5)]
+    assert [second.index.locate(k) for k in (1, 2, 3)] == [(6, 7), (8, 9), (10, 11)]
+    assert (first.size, second.size) == (len(first.body), len(second.body))

@@ -28,7 +28,8 @@ def test_the_run_status_counts_split_chunks_through_their_halves() -> None:
 def test_totals_add_up_the_records_and_leave_delivery_unknown_when_not_tracked() -> None:
     """Failed, unknown and adopted chunks are counted; --wait accepted gives null delivery."""
     aggregator = Aggregator()
-    aggregator.records, aggregator.sent = 30, 19
+    aggregator.records = 30
+    aggregator.restored(19)  # 19 proven sent (sent is changed only through the aggregator)
     aggregator.add_local(Rejection(5, 6, "x", "LCL-INVALID-NUMBER", "bad"))
     records = [chunk(1, lifecycle.COMPLETED, delivered=9, cost=0.063, adopted=True),
                chunk(2, lifecycle.FAILED), chunk(3, lifecycle.UNKNOWN)]

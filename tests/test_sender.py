@@ -18,6 +18,7 @@ from engine.rc.transport import Reply
 from engine.reading import Block
 from engine.run.events import ChunkFailed, ChunkSubmitted, Event
 from engine.run.recorder import Recorder
+from engine.run.report import stamp
 from engine.run.resume import retryable
 from engine.run.sender import RunSettings, Sender
 from tests.fakes import (
@@ -261,3 +262,16 @@ async def test_a_chunk_held_off_by_429s_ends_at_the_chunk_deadline() -> None:
     assert record.error is not None
     assert record.error["status"] == 429
     assert retryable(record.to_json())
+
+
+async def test_the_request_time_is_stamped_from_the_injected_wall_clock() -> None:
+    """submittedAt (what a resume reckons a lost batch's creation from) is the run's wall
+    clock, not this machine's: a test's clock drives it."""
+    h = Harness(FakeA2P())
+    sender = Sender(h.sender.run, h.sender.client, h.chunker, h.recorder,
+                    sleep=h.clock.sleep, clock=h.clock, wall=h.clock)
+    chunk = h.chunk(2)
+    await sender.submit(chunk, h.recorder.record_for(chunk))
+    record = h.recorder.records[chunk.number]
+    assert record.state == lifecycle.ACCEPTED
+    assert record.submitted_at == stamp(h.clock())

@@ -13,6 +13,7 @@ from engine.core.lifecycle import Reason
 from engine.core.policy import LOST_CODE
 from engine.errors import AmbiguousSendError
 from engine.run.events import BatchCompleted, Rejected
+from engine.run.sender import Sender
 from engine.run.tracker import Tracker
 from tests.fakes import Answer, FakeA2P, FakeClock, Request, reply
 from tests.test_sender import Harness
@@ -22,7 +23,7 @@ async def test_an_accepted_batch_is_followed_to_completed_with_its_counts() -> N
     """One open batch is read directly; Completed moves the record and emits the event."""
     server = FakeA2P()
     h = Harness(server)
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     await h.send()
     record = h.recorder.records[1]
     tracker.add(record)
@@ -39,7 +40,7 @@ async def test_an_accepted_batch_is_followed_to_completed_with_its_counts() -> N
 async def test_many_open_batches_are_read_with_one_listing() -> None:
     """Three open batches: one GET .../batches answers for all of them."""
     h = Harness(FakeA2P())
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     for _ in range(3):
         await h.send(2)
     for record in h.recorder.records.values():
@@ -55,7 +56,7 @@ async def test_a_failing_poll_is_noted_and_polled_again_on_the_fake_clock() -> N
     """A listing that fails every try notes the error; the next round succeeds."""
     server = FakeA2P()
     h = Harness(server, max_attempts=1)
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     await h.send()
     record = h.recorder.records[1]
     failures = iter([reply(500)])
@@ -116,7 +117,7 @@ async def adopted_with_lagging_store(store_window: float) -> tuple[Harness, set[
     await h.send(10)
     record = h.recorder.records[1]
     assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     tracker.add(record)
     h.sender.submitted.set()
     await tracker.follow()
@@ -168,10 +169,13 @@ async def test_a_pending_chunk_followed_again_settles_once_the_store_is_complete
     async def rebuild(number: int) -> Chunk:
         return Chunk(number, chunk.body, chunk.size, chunk.index)
 
-    h.sender._rebuild = rebuild  # a file input, read again
+    # as a resume does: a new sender for the same records, whose input (a file) is read again
+    resumed = Sender(h.sender.run, h.sender.client, h.chunker, h.recorder, rebuild=rebuild,
+                     sleep=h.clock.sleep, clock=h.clock)
+    resumed.submitted.set()  # nothing else to send: the tracker ends with its last batch
     h.clock.advance(60.0)  # the store has caught up
     record.reopen()
-    tracker = Tracker(h.sender)
+    tracker = Tracker(resumed.tracking)
     tracker.add(record)
     await tracker.follow()
     aggregator = h.recorder.aggregator
@@ -188,7 +192,7 @@ async def test_a_pending_chunk_that_cannot_be_read_again_counts_only_the_batch_a
     record = h.recorder.records[1]
     h.clock.advance(60.0)
     record.reopen()
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     tracker.add(record)
     await tracker.follow()
     aggregator = h.recorder.aggregator
@@ -223,7 +227,7 @@ async def test_a_store_being_read_again_does_not_hold_up_the_other_batches() -> 
     server.posts.append(lost_with_rejections(server, {tos[3]}))
     h.transport._handler = lagging_store(server, h.clock, per_second=0.5)
     await h.send(10)
-    tracker = Tracker(h.sender)
+    tracker = Tracker(h.sender.tracking)
     tracker.add(h.recorder.records[1])
 
     async def later() -> None:

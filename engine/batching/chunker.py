@@ -330,3 +330,21 @@ def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_byt
     """Every chunk of a block stream, in order."""
     yield from Chunker(sender, text, max_bytes, max_messages,
                        keep_bodies=keep_bodies).chunks(blocks)
+
+
+def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
+    """``chunk`` cut in two (a 413), numbered ``first`` and ``second``: each half keeps its
+    messages' input positions, so its rejections still name the right records."""
+    data = orjson.loads(chunk.body)
+    messages = data.pop("messages")
+    cut = len(messages) // 2
+    located = [chunk.index.locate(i) for i in range(1, chunk.count + 1)]
+    out = []
+    for number, part, where in ((first, messages[:cut], located[:cut]),
+                                (second, messages[cut:], located[cut:])):
+        body = orjson.dumps({**data, "messages": part})
+        index = PositionIndex()
+        for position, line in where:
+            index.extend([position], None if line is None else [line])
+        out.append(Chunk(number, body, len(body), index))
+    return out[0], out[1]

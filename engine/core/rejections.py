@@ -86,7 +86,7 @@ class Aggregator:
 
     _rejections: list[Rejection] = field(default_factory=list)
     records: int = 0
-    sent: int = 0
+    _sent: int = 0  # changed only by the methods below: see ``sent``
     rejected_local: int = 0
     rejected_server: int = 0
     pending: int = 0  # recipients of adopted batches whose store was not complete yet
@@ -101,7 +101,7 @@ class Aggregator:
         translated = translate(index, batch_id, rejected)
         self._rejections.extend(translated)
         self.rejected_server += len(translated)
-        self.sent += index.count - len(translated)
+        self._sent += index.count - len(translated)
         return translated
 
     def add_known(self, rejection: Rejection) -> None:
@@ -111,7 +111,7 @@ class Aggregator:
 
     def restored(self, sent: int, pending: int = 0) -> None:
         """A chunk a journal shows accepted: ``sent`` recipients, ``pending`` not known yet."""
-        self.sent += sent
+        self._sent += sent
         self.pending += pending
 
     def recovered(self, rejections: Iterable[Rejection], pending: int,
@@ -122,8 +122,14 @@ class Aggregator:
         taken = list(rejections)
         for rejection in taken:
             self.add_known(rejection)
-        self.sent -= len(taken) + pending - was_pending
+        self._sent -= len(taken) + pending - was_pending
         self.pending += pending - was_pending
+
+    @property
+    def sent(self) -> int:
+        """Recipients proven sent: read-only, since only an answer, a journal or a message
+        store (the methods above) may change it."""
+        return self._sent
 
     def rejections(self) -> list[Rejection]:
         return sorted(self._rejections, key=lambda r: r.index)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ import anyio
 
 from engine.batching.chunker import Chunker
 from engine.config.credentials import Credentials, pick_credentials
-from engine.config.profiles import journal_profile
 from engine.config.settings import (
     Settings,
     check_campaign,
@@ -32,7 +30,7 @@ from engine.config.settings import (
     load_settings,
 )
 from engine.core.rejections import Rejection
-from engine.errors import JournalError, ServerError, StreamResumeError, UsageError
+from engine.errors import JournalError, ServerError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
@@ -40,13 +38,21 @@ from engine.reading import ReadOptions
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, read_header, read_journal
 from engine.run.journallock import JournalLock
-from engine.run.options import ON_AMBIGUOUS, WAITS, SendOptions
+from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.preflight import Recipients as PreflightRecipients
 from engine.run.recorder import Emit, Recorder
-from engine.run.report import finish, now_iso
-from engine.run.resume import ResumePlan, check_matches, restore, unsettled
-from engine.run.sender import RunSettings, Sender
+from engine.run.report import finish, stamp
+from engine.run.resume import (
+    ResumePlan,
+    check_matches,
+    history_start,
+    journal_limits,
+    restore,
+    resume_options,
+    unsettled,
+)
+from engine.run.sender import Sender
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -90,7 +96,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
 
 async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
     if options.resume is not None:
-        recipients, options = _from_journal(Path(options.resume), options, recipients)
+        recipients, options = resume_options(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
@@ -109,7 +115,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
     owned = options.transport is None
     transport = options.transport or AiohttpTransport(settings.retry.request_timeout)
     client = ApiClient(settings, credentials, transport, clock=options.clock,
-                       sleep=options.sleep, rng=random.Random())
+                       sleep=options.sleep, rng=random.Random(), wall=options.wall)
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
                       settings.limits.max_batch_messages)
     stopping = options.stop or anyio.Event()
@@ -120,7 +126,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
     async def emit(event: Event) -> None:
         await options.on_event(event.to_json())
 
-    started, interrupted = now_iso(), False
+    started, interrupted = stamp(options.wall()), False
     run_id = str(uuid.uuid4())
     plan: ResumePlan | None = None
     checked: Preflight | None = None
@@ -140,8 +146,8 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             chunker.set_next_number(plan.next_number)
             if plan.max_bytes:
                 chunker.lower_limit(plan.max_bytes)
-            resume_since = _history_start(state.header)
-            settings = _journal_limits(settings, options, state.header, chunker)
+            resume_since = history_start(state.header)
+            settings = journal_limits(settings, options, state.header, chunker)
         else:
             recorder = Recorder(emit, open_journal=_journal_opener(
                 options, settings, read, run_id, started, chunker.max_bytes, identity_now))
@@ -149,8 +155,8 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         rebuild = rebuilder(str(recipients), read, sender, text, recorder) \
             if is_path(recipients) and not read.dedupe else None
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
-                        on_read=options.on_read or _no_progress, sleep=options.sleep,
-                        clock=options.clock)
+                        on_read=options.on_read, sleep=options.sleep, clock=options.clock,
+                        wall=options.wall)
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
@@ -162,7 +168,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
                                           filtered_sink(local, plan), stack, plan)
                 caught = in_flight(recipients, read, plan, sender, text, stack)
                 follower = None if options.wait == "accepted" else Tracker(
-                    worker, delivery_timeout=options.delivery_timeout
+                    worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
                 interrupted = await _lone(worker.execute(source, local, caught, follower,
                                                          share))
@@ -203,7 +209,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         warnings=(list(checked.warnings) if checked is not None else []) +
         ([f"the run stopped: {failure}"] if failure is not None else []) +
         ([left] if left is not None else []),
-        failed=failure is not None, path=options.report)
+        failed=failure is not None, path=options.report, finished=stamp(options.wall()))
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
     if left is not None:
@@ -213,10 +219,6 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
     if failure is not None:
         raise failure
     return done.document
-
-
-def _no_progress(records: int, share: float | None) -> None:
-    return None
 
 
 def _settings(options: SendOptions) -> Settings:
@@ -231,24 +233,6 @@ def _settings(options: SendOptions) -> Settings:
         settings = replace(settings, limits=replace(
             settings.limits, max_batch_messages=options.max_batch_messages))
     return settings
-
-
-def _journal_limits(settings: Settings, options: SendOptions, header: dict[str, Any],
-                    chunker: Chunker) -> Settings:
-    """A resumed run keeps the journal's byte and message limits unless given its own (the
-    smaller of the journal's and the profile's, as a 413 would have left them); returns the
-    settings as the report should state them."""
-    limits = settings.limits
-    if not options.max_batch_bytes and header.get("maxBatchBytes"):
-        limits = replace(limits, max_batch_bytes=min(limits.max_batch_bytes,
-                                                     header["maxBatchBytes"]))
-        chunker.lower_limit(limits.max_batch_bytes)
-    if not options.max_batch_messages and header.get("maxBatchMessages"):
-        cap = min(limits.max_batch_messages or header["maxBatchMessages"],
-                  header["maxBatchMessages"])
-        limits = replace(limits, max_batch_messages=cap)
-        chunker.max_messages = min(chunker.max_messages, cap)
-    return replace(settings, limits=limits)
 
 
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
@@ -339,38 +323,6 @@ async def check(sender: str, *, config: Settings | str | None = None,
         finally:
             if owned:
                 await transport.close()
-
-
-def _from_journal(path: Path, options: SendOptions, recipients: Recipients | None
-                  ) -> tuple[Recipients, SendOptions]:
-    """What ``send(resume=path)`` needs from the journal's header: the input (unless given:
-    a stream is given again), sender, text, template, reading options, profile and report
-    path. Values given as well are checked later."""
-    header = read_header(path)
-    source = header.get("input", {})
-    if recipients is None:
-        if source.get("kind") != "file":
-            raise StreamResumeError(
-                f"{path}: the run read a stream (stdin or an iterable), which the journal "
-                "cannot give again. Pass the same input with resume=.")
-        recipients = source["path"]
-    read = options.read or ReadOptions.from_header(header.get("read", {}))
-    read = replace(read, batch_text=header.get("text"), template=header.get("template"))
-    return recipients, replace(
-        options, sender=options.sender or header["sender"],
-        text=options.text or header.get("text"),
-        template=options.template or header.get("template"), read=read,
-        config=options.config or journal_profile(header),
-        report=options.report if options.report is not None else header.get("report"))
-
-
-def _history_start(header: dict[str, Any]) -> float | None:
-    """Where a resumed run looks for lost batches: an hour before the run began (our clock
-    then, so an hour also covers a server clock that is off)."""
-    try:
-        return datetime.fromisoformat(header["startedAt"]).timestamp() - 3600.0
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 async def send_events(recipients: Recipients, options: SendOptions | None = None,

@@ -3,7 +3,7 @@
 ``engine.send(recipients, SendOptions(sender=..., text=...))`` and the keyword form
 ``engine.send(recipients, sender=..., text=...)`` are the same call: the keywords build the
 options. Hooks (``on_event``, ``on_read``, ``on_wait``) and the seams a test replaces
-(``transport``, ``clock``, ``sleep``) are options too; ``stop`` is the event that ends a run.
+(``transport``, ``clock``, ``wall``, ``sleep``) are options too; ``stop`` ends a run.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class SendOptions:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     stop: anyio.Event | None = None
+    wall: Callable[[], float] = time.time  # this machine's calendar clock (epoch seconds)
 
     def __post_init__(self) -> None:
         if self.max_batch_messages is not None and self.max_batch_messages < 1:
@@ -97,3 +98,14 @@ class SendOptions:
             raise TypeError(f"send() got unexpected keyword arguments {', '.join(unknown)}; "
                             f"the options are: {', '.join(sorted(names))}")
         return dataclasses.replace(options or cls(), **keywords)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """What one run's sender is told, fixed for its lifetime (built from the options)."""
+
+    settings: Settings
+    sender: str
+    text: str | None
+    on_ambiguous: str = "reconcile"
+    resume_since: float | None = None  # server clock: where a resumed run's history begins

@@ -1,8 +1,8 @@
 """The one owner of a run's chunk records: every state change goes through here, is written
 to the journal (and fsync'd) first, and only then told to the world as an event.
 
-The sender and the tracker decide; the recorder remembers. Nothing else holds a record
-mutably, so "what does the run know about chunk 12" has one answer.
+The sender, the lost-answer path and the tracker decide; the recorder remembers. Nothing
+else holds a record mutably, so "what does the run know about chunk 12" has one answer.
 """
 
 from __future__ import annotations
@@ -126,9 +126,13 @@ class Recorder:
             self._journal.write(state_entry(record, **extra))
 
     def move(self, record: ChunkRecord, state: str, reason: Reason | None = None,
-             note: str | None = None, **extra: Any) -> None:
-        """A state change through the lifecycle table, journaled; ``reason`` and ``note``
-        replace the record's when given."""
+             note: str | None = None, *, via: str | None = None, **extra: Any) -> None:
+        """The one door for a chunk's state changes: through the lifecycle table, then
+        journaled; ``reason`` and ``note`` replace the record's when given. ``via``: a state
+        the table requires on the way (unknown only after ambiguous), passed in memory when
+        the record is not in it already, so the journal sees only where the chunk ends."""
+        if via is not None and record.state != via:
+            record.move(via)
         record.move(state)
         if reason is not None:
             record.reason = reason

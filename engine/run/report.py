@@ -17,7 +17,13 @@ from engine.run.events import Rejected, Totals, object_schema
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now by this machine's clock, where the caller has none injected (the edges)."""
+    return stamp(datetime.now(UTC).timestamp())
+
+
+def stamp(seconds: float) -> str:
+    """``seconds`` (epoch, from an injected wall clock) in the report's timestamp form."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -52,6 +58,8 @@ class ChunkRecord:
     pending: int | None = None  # adopted: recipients its message store did not list yet
 
     def move(self, state: str) -> None:
+        """Checked against the lifecycle table. A run changes states only through
+        ``Recorder.move``, which journals them; this is its in-memory half."""
         self.state = lifecycle.advance(self.state, state)
 
     def reopen(self) -> None:
@@ -161,10 +169,11 @@ def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> 
 
 def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
                  started: str, records: list[ChunkRecord], totals: Totals,
-                 wait: str, interrupted: bool, rejected: list[Rejection]) -> dict[str, Any]:
+                 wait: str, interrupted: bool, rejected: list[Rejection],
+                 finished: str | None = None) -> dict[str, Any]:
     return {
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
-        "startedAt": started, "finishedAt": now_iso(), "interrupted": interrupted,
+        "startedAt": started, "finishedAt": finished or now_iso(), "interrupted": interrupted,
         "status": run_status(records, wait, interrupted), "totals": totals.to_json(),
         "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
         "rejected": [r.as_json() for r in rejected],
@@ -182,16 +191,18 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
-           failed: bool = False) -> Finished:
+           failed: bool = False, finished: str | None = None) -> Finished:
     """The whole report of a run that has ended, written to ``path`` when given. ``failed``:
     the run ended on an error before it could finish (its message is among ``warnings``), so
-    it is ``failed`` whatever the chunks it got to say."""
+    it is ``failed`` whatever the chunks it got to say. ``finished``: when (the run's wall
+    clock, ``stamp``); now when not given."""
     aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
         aggregator.rejected_local
     totals = totals_of(records, aggregator, wait)
     document = build_report(run_id=run_id, profile=profile, source=source, settings=settings,
                             started=started, records=records, totals=totals, wait=wait,
-                            interrupted=interrupted, rejected=aggregator.rejections())
+                            interrupted=interrupted, rejected=aggregator.rejections(),
+                            finished=finished)
     if failed:
         document["status"] = "failed"
     document["requests"] = {"made": requests, "throttled": throttled}

@@ -5,21 +5,35 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.batching.chunker import Chunk, Chunker, Digest
+from engine.config.profiles import journal_profile
+from engine.config.settings import Settings
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
 from engine.core.reconcile import Expected
 from engine.core.rejections import SERVER, Aggregator
-from engine.errors import JournalError
-from engine.reading import Block
+from engine.errors import JournalError, StreamResumeError
+from engine.reading import Block, ReadOptions
 from engine.run.inputs import input_identity
-from engine.run.journal import Interval, JournalState, gaps_by_chunk, pieces, rejections_of
+from engine.run.journal import (
+    Interval,
+    JournalState,
+    gaps_by_chunk,
+    pieces,
+    read_header,
+    rejections_of,
+)
+from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
+
+if TYPE_CHECKING:
+    from engine.run.sources import Recipients  # sources reads through resume plans
 
 IN_FLIGHT = (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS)
 
@@ -356,3 +370,56 @@ class InputCheck:
 
     def _record(self, number: int) -> tuple[int, int]:
         return self._ranges[number]
+
+
+# what a resumed run takes from its journal's header -----------------------------------
+
+
+def journal_limits(settings: Settings, options: SendOptions, header: dict[str, Any],
+                    chunker: Chunker) -> Settings:
+    """A resumed run keeps the journal's byte and message limits unless given its own (the
+    smaller of the journal's and the profile's, as a 413 would have left them); returns the
+    settings as the report should state them."""
+    limits = settings.limits
+    if not options.max_batch_bytes and header.get("maxBatchBytes"):
+        limits = replace(limits, max_batch_bytes=min(limits.max_batch_bytes,
+                                                     header["maxBatchBytes"]))
+        chunker.lower_limit(limits.max_batch_bytes)
+    if not options.max_batch_messages and header.get("maxBatchMessages"):
+        cap = min(limits.max_batch_messages or header["maxBatchMessages"],
+                  header["maxBatchMessages"])
+        limits = replace(limits, max_batch_messages=cap)
+        chunker.max_messages = min(chunker.max_messages, cap)
+    return replace(settings, limits=limits)
+
+
+def resume_options(path: Path, options: SendOptions, recipients: Recipients | None
+                  ) -> tuple[Recipients, SendOptions]:
+    """What ``send(resume=path)`` needs from the journal's header: the input (unless given:
+    a stream is given again), sender, text, template, reading options, profile and report
+    path. Values given as well are checked later."""
+    header = read_header(path)
+    source = header.get("input", {})
+    if recipients is None:
+        if source.get("kind") != "file":
+            raise StreamResumeError(
+                f"{path}: the run read a stream (stdin or an iterable), which the journal "
+                "cannot give again. Pass the same input with resume=.")
+        recipients = source["path"]
+    read = options.read or ReadOptions.from_header(header.get("read", {}))
+    read = replace(read, batch_text=header.get("text"), template=header.get("template"))
+    return recipients, replace(
+        options, sender=options.sender or header["sender"],
+        text=options.text or header.get("text"),
+        template=options.template or header.get("template"), read=read,
+        config=options.config or journal_profile(header),
+        report=options.report if options.report is not None else header.get("report"))
+
+
+def history_start(header: dict[str, Any]) -> float | None:
+    """Where a resumed run looks for lost batches: an hour before the run began (our clock
+    then, so an hour also covers a server clock that is off)."""
+    try:
+        return datetime.fromisoformat(header["startedAt"]).timestamp() - 3600.0
+    except (KeyError, TypeError, ValueError):
+        return None

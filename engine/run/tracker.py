@@ -11,24 +11,46 @@ no message is Queued or Sent, or ``delivery_timeout`` seconds after the batch co
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
+from engine.config.settings import PollSettings
 from engine.core import lifecycle
 from engine.core.policy import next_poll
 from engine.errors import EngineError
+from engine.rc.client import ApiClient
 from engine.run.events import BatchCompleted, BatchDelivered, StatusCounts
-from engine.run.report import ChunkRecord, now_iso
-from engine.run.sender import Sender
+from engine.run.lostanswers import needs_recovery
+from engine.run.recorder import Recorder
+from engine.run.report import ChunkRecord, stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """What the tracker works with, built once by the run's sender."""
+
+    client: ApiClient
+    polling: PollSettings
+    sender: str  # the run's from number: a listing of many batches is filtered by it
+    recorder: Recorder
+    stopping: anyio.Event  # the run was stopped: tracking ends at once
+    submitted: anyio.Event  # every chunk has been sent: no batch will be added
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+    wall: Callable[[], float]  # this machine's calendar clock, for the records' timestamps
+    # an adopted batch has completed: read its lost rejections back from its message store
+    recover_rejections: Callable[[ChunkRecord], Awaitable[None]]
 
 
 class Tracker:
-    def __init__(self, sender: Sender, *, delivery_timeout: float | None = None) -> None:
-        self._sender = sender
-        self._recorder = sender.recorder
-        self._clock = sender.clock
+    def __init__(self, run: Tracking, *, delivery_timeout: float | None = None) -> None:
+        self._run = run
+        self._recorder = run.recorder
+        self._clock = run.clock
         self.open: dict[str, ChunkRecord] = {}
         # batch id -> (record, give-up time): completed, receipts still outstanding
         self.receipts: dict[str, tuple[ChunkRecord, float]] = {}
@@ -55,15 +77,15 @@ class Tracker:
         self._group = None
 
     async def _follow(self) -> None:
-        polling = self._sender.settings.polling
+        polling = self._run.polling
         deadline = self._clock() + polling.timeout
         quiet = 0
-        while not self._sender.stopping.is_set():
+        while not self._run.stopping.is_set():
             if not self.open and not self.receipts and self.settling:
                 await self._nap(polling.max_interval)  # woken when a store is settled
                 continue
             if not self.open and not self.receipts:
-                if self._sender.submitted.is_set():
+                if self._run.submitted.is_set():
                     return
                 await self._nap(polling.max_interval)
                 continue
@@ -83,7 +105,7 @@ class Tracker:
         woke = False
 
         async def sleep(group: TaskGroup) -> None:
-            await self._sender.sleep(seconds)
+            await self._run.sleep(seconds)
             group.cancel_scope.cancel()
 
         async def watch(group: TaskGroup) -> None:
@@ -140,13 +162,13 @@ class Tracker:
         return progressed
 
     async def _views(self) -> list[dict[str, Any]]:
-        client = self._sender.client
+        client = self._run.client
         if len(self.open) == 1:
             (batch_id,) = self.open
             view = await client.get_json(f"/batches/{batch_id}")
             return [view] if isinstance(view, dict) else []
         since = min((r.created for r in self.open.values() if r.created), default=None)
-        params = {"from": self._sender.run.sender} | ({"dateFrom": since} if since else {})
+        params = {"from": self._run.sender} | ({"dateFrom": since} if since else {})
         return [view async for view in client.batches(params)]
 
     async def _complete(self, record: ChunkRecord, view: dict[str, Any]) -> None:
@@ -155,7 +177,7 @@ class Tracker:
         await self._read_statuses(record)
         assert record.batch_id is not None
         del self.open[record.batch_id]
-        if self._sender.needs_recovery(record) and self._group is not None:
+        if needs_recovery(record) and self._group is not None:
             # its store may lag Completed: read beside the polling, not holding it up
             self.settling[record.batch_id] = record
             self._group.start_soon(self._settle, record)
@@ -165,7 +187,7 @@ class Tracker:
     async def _settle(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
         try:
-            await self._sender.recover_rejections(record)
+            await self._run.recover_rejections(record)
         except EngineError as exc:
             record.note = f"adopted; its server rejections could not be recovered: {exc}"
         del self.settling[record.batch_id]
@@ -175,7 +197,7 @@ class Tracker:
     async def _completed(self, record: ChunkRecord) -> None:
         """Completed, and (for an adopted batch) its rejections read back or left pending."""
         assert record.batch_id is not None
-        record.completed_at = now_iso()
+        record.completed_at = stamp(self._run.wall())
         self._recorder.move(record, lifecycle.COMPLETED)
         if self._delivery_timeout is not None and awaiting_receipts(record) != 0:
             self.receipts[record.batch_id] = (record, self._clock() + self._delivery_timeout)
@@ -185,7 +207,8 @@ class Tracker:
     async def _read_statuses(self, record: ChunkRecord) -> bool:
         """Read the batch's status counts into its record; False when they could not be read."""
         try:
-            statuses = await self._sender.client.get_json("/statuses", {"batchId": record.batch_id})
+            statuses = await self._run.client.get_json("/statuses",
+                                                       {"batchId": record.batch_id})
         except EngineError as exc:
             record.note = f"its delivery statuses could not be read: {exc}"
             return False
@@ -195,7 +218,7 @@ class Tracker:
         record.delivery_failed = counts["deliveryFailed"]
         record.sending_failed = counts["sendingFailed"]
         record.error_codes = error_code_counts(statuses)
-        record.counts_read_at = now_iso()
+        record.counts_read_at = stamp(self._run.wall())
         return True
 
 

@@ -1,0 +1,362 @@
+"""Lost answers: a batch POST that went out and got no answer (or a 5xx) may have created a
+batch, and there is no idempotency key, so it is never sent again until the server is shown
+not to hold it.
+
+``LostAnswers`` looks for the batch (engine/core/reconcile.py decides, this only reads and
+sleeps): found, it is adopted as the chunk's; proved absent, the chunk goes back to the
+``Sender`` to be sent again; undecided, it is left unknown for a resume to look again. An
+adopted batch's answer (its server rejections) was lost too: once the batch completes its
+message store is read back (engine/core/storecheck.py decides when the store is whole).
+
+The Sender and this module meet only through ``Outlet`` (what goes back to the sender) and
+the public methods here; every state change goes through the recorder's journaled door.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+
+from engine.batching.chunker import Chunk
+from engine.core import lifecycle
+from engine.core.lifecycle import Reason
+from engine.core.paging import PageWalk
+from engine.core.policy import LOST_CODE, NO_ANSWER
+from engine.core.reconcile import (
+    Absent,
+    Adopt,
+    Expected,
+    ReadListing,
+    ReadMessages,
+    Reconciliation,
+    Undecided,
+    Wait,
+)
+from engine.core.rejections import SERVER, Rejection
+from engine.core.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
+from engine.core.storecheck import Wait as StoreWait
+from engine.errors import EngineError, StoppedReconciling
+from engine.rc.client import ApiClient
+from engine.rc.ratebudget import unless_stopped
+from engine.rc.transport import Reply, page_of
+from engine.run.options import RunSettings
+from engine.run.recorder import Recorder
+from engine.run.report import ChunkRecord
+from engine.run.resume import check_rebuilt, server_time
+
+Rebuild = Callable[[int], Awaitable[Chunk]]
+
+ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: its server rejections "
+                "are recovered from its message store once it completes")
+DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
+
+
+class Outlet(Protocol):
+    """What a lost answer hands back to the sender."""
+
+    async def accept(self, chunk: Chunk, record: ChunkRecord, body: Any) -> None:
+        """The batch found on the server, as if its answer had come."""
+
+    async def resend(self, chunk: Chunk, record: ChunkRecord) -> None:
+        """Proved not created: send it again, in a sending slot."""
+
+    async def gave_up_absent(self, record: ChunkRecord, reply: Reply | None) -> bool:
+        """Proved not created, but the policy's attempts or time ran out: True, failed."""
+
+
+def needs_recovery(record: ChunkRecord) -> bool:
+    """An adopted batch whose server rejections are not read back yet."""
+    return record.reason in (Reason.ADOPTED, Reason.PENDING) and record.batch_id is not None
+
+
+class LostAnswers:
+    """One run's lost answers: being reconciled beside the workers, and adopted batches whose
+    rejections are still to be read back."""
+
+    def __init__(self, run: RunSettings, client: ApiClient, recorder: Recorder,
+                 outlet: Outlet, *, stopping: anyio.Event, rebuild: Rebuild | None,
+                 sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float],
+                 wall: Callable[[], float]) -> None:
+        """``rebuild`` gives a chunk of a file again from the input (None: the input cannot
+        be read twice), so a chunk waiting on a lost answer need not hold its body.
+        ``clock`` measures waits; ``wall`` is this machine's calendar clock (epoch seconds),
+        for the server-time arithmetic."""
+        self._run = run
+        self._client = client
+        self._recorder = recorder
+        self._outlet = outlet
+        self._stopping = stopping
+        self._rebuild = rebuild
+        self._sleep = sleep
+        self._clock = clock
+        self._wall = wall
+        self._owned: set[str] = set()
+        self._adopted_chunks: dict[int, Chunk] = {}
+        self._group: TaskGroup | None = None  # reconciliations, beside the workers
+        self._parked = anyio.Semaphore(2)
+
+    def own(self, batch_ids: Iterable[str]) -> None:
+        """Batches this run made: never adopted for another chunk."""
+        self._owned.update(batch_ids)
+
+    @asynccontextmanager
+    async def reconciling(self) -> AsyncIterator[TaskGroup]:
+        """The task group lost answers are reconciled in while the run sends; it ends when
+        the last of them is settled."""
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                yield group
+        finally:
+            self._group = None
+
+    @property
+    def can_park(self) -> bool:
+        """Whether a lost answer is reconciled beside the workers (else in the worker)."""
+        return self._group is not None and self._run.on_ambiguous == "reconcile"
+
+    async def recover(self, caught: Chunk | dict[str, Any]) -> None:
+        """A chunk the journal shows in flight at the stop: it may or may not have been
+        created, so it goes through the same reconciliation as a lost answer."""
+        if isinstance(caught, dict):
+            record = self._recorder.records[caught["chunk"]]
+            self._recorder.move(record, lifecycle.UNKNOWN, Reason.NOT_REREADABLE,
+                                "in flight when the run stopped, and the input cannot be read "
+                                "again to reconcile it (not a file)", via=lifecycle.AMBIGUOUS)
+            return
+        record = self._recorder.records[caught.number]
+        record.error = {"errorCode": NO_ANSWER, "message": "in flight when the run stopped"}
+        sent = server_time(record.submitted_at, self._client.server_now() - self._wall())
+        if not await self.settle(caught, record, since=self._run.resume_since,
+                                 created_after=sent):
+            await self._outlet.resend(caught, record)
+
+    async def park(self, chunk: Chunk, record: ChunkRecord, sent_at: float) -> None:
+        """Reconcile a lost answer beside the workers, not in a sending slot. A chunk the
+        input can give again drops its body meanwhile; any other keeps it under a small
+        limiter, and a worker waiting for that limiter stops the reading."""
+        self._recorder.move(record, lifecycle.AMBIGUOUS)
+        expected = self.expected_of(chunk)
+        light = self._rebuild is not None
+        if light:
+            chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset)
+        else:
+            await self._parked.acquire()
+        assert self._group is not None
+        self._group.start_soon(self._reconcile_parked, chunk, record, expected, light, sent_at)
+
+    async def _reconcile_parked(self, chunk: Chunk, record: ChunkRecord, expected: Expected,
+                                light: bool, sent_at: float) -> None:
+        try:
+            if await self.settle(chunk, record, expected, sent_at):
+                return
+            if await self._outlet.gave_up_absent(record, None):
+                return
+            if light and self._rebuild is not None:
+                chunk = await self._rebuild(chunk.number)
+                check_rebuilt(chunk.number, self.expected_of(chunk), expected)
+        finally:
+            if not light:
+                self._parked.release()
+        await self._outlet.resend(chunk, record)
+
+    def expected_of(self, chunk: Chunk) -> Expected:
+        body = orjson.loads(chunk.body)
+        text = body.get("text")
+        return Expected.of(self._run.sender, ((m["to"][0], m.get("text", text))
+                                              for m in body["messages"]))
+
+    async def settle(self, chunk: Chunk, record: ChunkRecord, expected: Expected | None = None,
+                     since: float | None = None, created_after: float | None = None) -> bool:
+        """True when the chunk is settled (adopted or unknown); False when it may be
+        resent (proved absent, or resend was asked for)."""
+        if self._run.on_ambiguous == "resend":
+            return False
+        reason, note = None, record.note
+        if self._run.on_ambiguous == "reconcile":
+            try:
+                step = await self.find_batch(expected or self.expected_of(chunk), since,
+                                             created_after)
+            except EngineError as exc:
+                reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
+            else:
+                if isinstance(step, Adopt):
+                    await self.adopt(chunk, record, step.batch)
+                    return True
+                if isinstance(step, Absent):
+                    return False
+                reason = Reason.NOT_RECONCILED
+                note = f"could not reconcile: {step.reason}; resume the run later to " \
+                       "look again, or check this range on RingCentral"
+        self._recorder.move(record, lifecycle.UNKNOWN, reason, note, via=lifecycle.AMBIGUOUS)
+        await self._recorder.failed(record)
+        return True
+
+    async def adopt(self, chunk: Chunk, record: ChunkRecord, batch: dict[str, Any]) -> None:
+        record.note = ADOPTED_NOTE
+        record.reason = Reason.ADOPTED
+        record.adopted = True
+        if self._rebuild is None:
+            self._adopted_chunks[record.number] = chunk  # to recover its rejections later
+        # a listing gives no rejections: they are recovered once the batch completes
+        await self._outlet.accept(chunk, record, {**batch, "rejected": []})
+        self._hold_unproven(record)
+
+    def _hold_unproven(self, record: ChunkRecord) -> None:
+        """An adopted batch holds ``batchSize`` of the chunk's recipients: until its store
+        names the others (rejected), they are pending, never counted sent."""
+        unknown = record.count - (record.batch_size or record.count)
+        if record.state == lifecycle.ACCEPTED and unknown > 0:
+            self._recorder.aggregator.recovered([], unknown, 0)
+            record.pending = unknown
+            self._recorder.save(record)
+
+    async def find_batch(self, expected: Expected, since: float | None = None,
+                         created_after: float | None = None) -> Adopt | Absent | Undecided:
+        """The thin loop around the reconciliation decision: it only reads and sleeps.
+
+        ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when
+        the request went out, or where a resumed run's history begins; now when not given.
+        Only a batch created after ``created_after`` (default ``since``) can be the
+        request's."""
+        retry = self._run.settings.retry
+        sent = self._client.server_now() if since is None else since
+        start = sent - DATE_MARGIN
+        search = Reconciliation(expected, self._owned, started=self._clock(),
+                                created_after=sent if created_after is None else created_after,
+                                window=retry.reconcile_window,
+                                date_from=datetime.fromtimestamp(start, UTC).isoformat(),
+                                interval=max(retry.backoff_initial, 0.01),
+                                max_interval=max(retry.backoff_max, 0.01))
+        while True:
+            step = search.next(self._clock())
+            if isinstance(step, Wait):
+                if not await unless_stopped(self._stopping, self._sleep, step.seconds):
+                    raise StoppedReconciling("the run was stopped while the batch was being "
+                                             "looked for on the server")
+            elif isinstance(step, ReadListing):
+                search.listing(*page_of(await self._client.get_json(
+                    "/batches", {"perPage": 1000, **step.params})))
+            elif isinstance(step, ReadMessages):
+                records, _ = page_of(await self._client.get_json("/messages", step.params))
+                search.messages(step.batch_id, records)
+            elif isinstance(step, Adopt) and step.batch["id"] in self._owned:
+                search.disown(step.batch["id"])  # another chunk's lost request made it
+            else:
+                if isinstance(step, Adopt):
+                    self._owned.add(step.batch["id"])
+                return step
+
+    async def recover_rejections(self, record: ChunkRecord) -> None:
+        """An adopted batch has completed: every recipient of the chunk its message store
+        does not hold was rejected, and the code it gave was lost with the answer; but only
+        once the store lists the whole batch (engine/core/storecheck.py). Until then the
+        store is read again within the Light budget; when ``store_window`` passes first, the
+        absent recipients are left pending for a resume or ``a2p outcomes`` to settle."""
+        if not needs_recovery(record):
+            return
+        assert record.batch_id is not None
+        chunk = self._adopted_chunks.pop(record.number, None)
+        why = "the input cannot be read again here"
+        if chunk is None and self._rebuild is not None:
+            try:
+                chunk = await self._rebuild(record.number)
+            except EngineError as exc:
+                why = f"the input could not be read again ({exc})"
+        if chunk is None:
+            self._unnamed(record, why)
+            return
+        tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
+        step = await self._settle_store(record.batch_id, tos, record.batch_size)
+        aggregator = self._recorder.aggregator
+        was_pending = record.pending or 0
+        if isinstance(step, Pending):
+            aggregator.recovered([], len(step.missing), was_pending)
+            record.reason, record.pending = Reason.PENDING, len(step.missing)
+            record.note = (f"answer lost; adopted the batch found on the server; "
+                           f"{step.reason}: {len(step.missing):,} recipients are pending "
+                           "(they may have been texted). Resume the run or run 'a2p outcomes' "
+                           "later to settle them.")
+            self._recorder.save(record)
+            return
+        missing = lost_rejections(chunk, step.missing, record.batch_id)
+        aggregator.recovered(missing, 0, was_pending)
+        record.reason, record.pending = Reason.RECOVERED, None
+        record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
+                      "server rejections recovered from its message store"
+        self._recorder.save(record, rejected=[r.as_json() for r in missing])
+        await self._recorder.rejected(missing)
+
+    def _unnamed(self, record: ChunkRecord, why: str) -> None:
+        """Without the chunk nobody can be named: the batch's ``batchSize`` accepted messages
+        are sent, and the rest, rejected by the server or not, stay pending (``a2p outcomes``
+        with the input names them)."""
+        unknown = max(0, record.count - (record.batch_size or 0))
+        self._recorder.aggregator.recovered([], unknown, record.pending or 0)
+        if not unknown:  # the batch holds every recipient: nobody was rejected
+            record.reason, record.pending = Reason.RECOVERED, None
+            record.note = f"{ADOPTED_NOTE}; it holds every recipient of the chunk"
+        else:
+            record.reason, record.pending = Reason.PENDING, unknown
+            record.note = (f"answer lost; adopted the batch found on the server; {why}, so "
+                           f"which {unknown:,} of its recipients the server rejected is not "
+                           "known: they are pending. 'a2p outcomes' with the input names them.")
+        self._recorder.save(record)
+
+    async def _settle_store(self, batch_id: str, tos: list[str], size: int | None
+                            ) -> Settled | Pending:
+        """The thin loop around the store decision: it only reads and sleeps."""
+        retry = self._run.settings.retry
+        settle = StoreSettle(tos, len(tos) if size is None else size, started=self._clock(),
+                             window=retry.store_window,
+                             interval=max(retry.backoff_initial, 0.01),
+                             max_interval=max(retry.backoff_max, 0.01))
+        while True:
+            step = settle.next(self._clock())
+            if isinstance(step, StoreWait):
+                await self._sleep(step.seconds)  # a stop cancels the tracker, and this with it
+            elif isinstance(step, ReadStore):
+                try:
+                    held, listed = await self._read_store(batch_id)
+                except EngineError as exc:
+                    settle.failed(str(exc))
+                else:
+                    settle.read(held, listed)
+            else:
+                return step
+
+    async def _read_store(self, batch_id: str) -> tuple[Counter[str], int]:
+        """Every page of the batch's messages: how many of each number, and how many in all."""
+        held: Counter[str] = Counter()
+        listed = 0
+        params: dict[str, Any] = {"batchId": batch_id, "perPage": 1000}
+        walk = PageWalk(f"GET .../messages of batch {batch_id}")
+        while True:
+            records, token = walk.page(page_of(await self._client.get_json("/messages",
+                                                                            params)))
+            listed += len(records)
+            held.update(m["to"][0] for m in records
+                        if isinstance(m, dict) and isinstance(m.get("to"), list) and m["to"]
+                        and m.get("batchId", batch_id) == batch_id)
+            if not token:
+                return held, listed
+            params["pageToken"] = token
+
+
+def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str) -> list[Rejection]:
+    """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
+    server rejections whose code was lost with the answer."""
+    body = orjson.loads(chunk.body)
+    out: list[Rejection] = []
+    for k in missing:
+        position, line = chunk.index.locate(k)
+        out.append(Rejection(position, line, body["messages"][k - 1]["to"][0], LOST_CODE,
+                             LOST_DESCRIPTION, batch_id, SERVER))
+    return out
