@@ -77,7 +77,8 @@ async def test_the_first_chunk_opens_the_journal_with_what_was_held_before_it(
     range, so the journal tells them all in the order they happened."""
     run = Run(tmp_path / "run.journal")
     await run.recorder.local([bad(0)])
-    record = run.recorder.record_for(chunk_of(3, first=1))
+    chunk = chunk_of(3, first=1)
+    record = run.recorder.record_for(chunk)
     run.recorder.close()
     assert run.opened == 1
     assert run.types() == ["run", "local", "chunk"]
@@ -85,7 +86,8 @@ async def test_the_first_chunk_opens_the_journal_with_what_was_held_before_it(
     assert list(state.local) == [0]
     assert state.chunks[1] == {"type": "chunk", "chunk": 1, "firstIndex": 1, "lastIndex": 3,
                                "messages": 3, "bytes": record.bytes, "offset": None,
-                               "line": None, "status": lifecycle.PLANNED}
+                               "line": None, "status": lifecycle.PLANNED,
+                               "digest": chunk.digest}
     assert (record.first, record.last, record.count) == (1, 3, 3)
 
 
