@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.batching.chunker import Chunk, Chunker
 from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.run.inputcheck import InputCheck
 from engine.run.inputs import input_identity, is_stream, open_input
 from engine.run.journal import ChunkEntry
 from engine.run.resume import (
-    InputCheck,
     ResumePlan,
     covered,
     others,
