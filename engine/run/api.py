@@ -36,7 +36,7 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.run.events import Event, RunWarning, Summary
-from engine.run.journal import Journal, read_header, read_journal
+from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
@@ -138,14 +138,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             state = read_journal(Path(options.resume))
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
-            recorder = Recorder(emit, journal=Journal.reopen(Path(options.resume),
-                                                             state.complete_bytes))
-            plan = restore(state, recorder.aggregator)
-            recorder.supersede(plan.superseded)
-            recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
-            chunker.set_next_number(plan.next_number)
-            if plan.max_bytes:
-                chunker.lower_limit(plan.max_bytes)
+            recorder, plan = _reopen(Path(options.resume), state, emit, chunker)
             resume_since = history_start(state.header)
             settings = journal_limits(settings, options, state.header, chunker)
         else:
@@ -191,20 +184,49 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             if owned:
                 with anyio.CancelScope(shield=True):
                     await transport.close()
+    document = await _report(options, settings, chunker, client, recorder, emit,
+                             run_id=run_id, started=started, source=read.source,
+                             template=read.template,
+                             interrupted=interrupted or stopping.is_set(), checked=checked,
+                             failure=failure)
+    if failure is not None:
+        raise failure
+    return document
+
+
+def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker
+            ) -> tuple[Recorder, ResumePlan]:
+    """A resumed run's recorder on its journal, with the settled chunks restored and the
+    chunks it will cut again marked superseded; the chunker numbers on after them."""
+    recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes))
+    plan = restore(state, recorder.aggregator)
+    recorder.supersede(plan.superseded)
+    recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
+    chunker.set_next_number(plan.next_number)
+    if plan.max_bytes:
+        chunker.lower_limit(plan.max_bytes)
+    return recorder, plan
+
+
+async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
+                  client: ApiClient, recorder: Recorder, emit: Emit, *, run_id: str,
+                  started: str, source: str, template: str | None, interrupted: bool,
+                  checked: Preflight | None, failure: ServerError | None) -> dict[str, Any]:
+    """The report written (while the journal is still locked), its warnings and the
+    summary emitted."""
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
     left = unsettled(recorder.records.values(), str(options.resume or options.journal or "")) \
         if options.wait == "accepted" else None
     done = finish(
-        run_id=run_id, profile=settings.profile, source=read.source,
-        settings={"server": settings.server_url, "from": sender, "text": text,
-                  "template": read.template, "concurrency": settings.concurrency,
+        run_id=run_id, profile=settings.profile, source=source,
+        settings={"server": settings.server_url, "from": options.sender, "text": options.text,
+                  "template": template, "concurrency": settings.concurrency,
                   "maxBatchBytes": settings.limits.max_batch_bytes,
                   "finalMaxBatchBytes": chunker.max_bytes, "wait": options.wait,
                   "onAmbiguous": options.on_ambiguous, "limits": asdict(settings.limits)},
         started=started, records=list(recorder.records.values()),
-        aggregator=recorder.aggregator, wait=options.wait,
-        interrupted=interrupted or stopping.is_set(), requests=client.requests,
-        throttled=client.throttled,
+        aggregator=recorder.aggregator, wait=options.wait, interrupted=interrupted,
+        requests=client.requests, throttled=client.throttled,
         preflight=checked.as_json() if checked is not None else None,
         warnings=(list(checked.warnings) if checked is not None else []) +
         ([f"the run stopped: {failure}"] if failure is not None else []) +
@@ -216,10 +238,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
         await emit(RunWarning("pending", left))
     await emit(Summary(done.document["status"], done.totals, client.requests,
                        client.throttled))
-    if failure is not None:
-        raise failure
     return done.document
-
 
 def _settings(options: SendOptions) -> Settings:
     config = options.config
