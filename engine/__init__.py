@@ -22,7 +22,7 @@ from engine.errors import (
 
 if TYPE_CHECKING:
     from engine.results.export import outcomes
-    from engine.run.api import send, send_events
+    from engine.run.api import check, send, send_events
     from engine.run.options import SendOptions
 
 __version__ = "0.1.0"
@@ -42,6 +42,7 @@ __all__ = [
     "ServerError",
     "Settings",
     "UsageError",
+    "check",
     "credentials_from_env",
     "load_settings",
     "outcomes",
@@ -53,7 +54,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The sending door needs aiohttp and anyio; importing them only when it is used keeps
     # `import engine` and `a2p --help` fast (PEP 562).
-    if name in ("send", "send_events"):
+    if name in ("check", "send", "send_events"):
         from engine.run import api
 
         return getattr(api, name)
