@@ -275,3 +275,16 @@ def test_halves_keep_every_message_and_its_input_position() -> None:
     assert [first.index.locate(k) for k in (1, 2)] == [(2, 3), (4, 5)]
     assert [second.index.locate(k) for k in (1, 2, 3)] == [(6, 7), (8, 9), (10, 11)]
     assert (first.size, second.size) == (len(first.body), len(second.body))
+
+
+def test_each_half_of_a_split_chunk_carries_the_digest_of_its_own_records() -> None:
+    """A 413's halves journal digests of their own (position, number) pairs, so a resume
+    checks their records against the input as it checks any chunk's."""
+    tos = [f"+1415555000{k}" for k in range(5)]
+    (chunk,) = Chunker("+16505550100", "Hi", 10_000).chunks(
+        [Block(tos=tos, texts=None, positions=[2, 4, 6, 8, 10], lines=[3, 5, 7, 9, 11])])
+    first, second = halves(chunk, 7, 8)
+    for half, positions, numbers in ((first, [2, 4], tos[:2]), (second, [6, 8, 10], tos[2:])):
+        expected = Digest()
+        expected.update(positions, numbers)
+        assert half.digest == expected.hexdigest() != ""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
+import engine
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator
@@ -15,6 +18,8 @@ from engine.reading import Block
 from engine.run.inputcheck import InputCheck
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry
 from engine.run.resume import restore
+from tests.fakes import FakeA2P, MockTransport, reply
+from tests.test_api import options
 from tests.test_resume import record
 
 
@@ -62,3 +67,30 @@ def test_a_chunk_read_in_part_is_not_checked(tmp_path: Path) -> None:
     check.block(Block([f"+1415555{p:04d}" for p in range(5, 20)], None, range(5, 20)))
     check.finish()
     assert check.done
+
+
+async def test_a_resorted_list_after_a_413_split_is_refused(tmp_path: Path) -> None:
+    """The halves of a chunk split by a 413 are checked like any chunk: a resume given the
+    list re-sorted is refused, and nobody is texted twice."""
+    journal = tmp_path / "run.journal"
+    numbers = [f"+1415555{k:04d}" for k in range(25)]
+    server = FakeA2P(posts=[reply(413)])
+    stop = anyio.Event()
+    accepted = 0
+
+    async def on_event(event: dict[str, Any]) -> None:
+        nonlocal accepted
+        if event["event"] == "chunk_submitted":
+            accepted += 1
+            if accepted == 2:  # both halves of chunk 1
+                stop.set()
+
+    first = await engine.send(numbers, options(max_batch_bytes=300, journal=journal,
+                                               concurrency=1, stop=stop, on_event=on_event),
+                              transport=MockTransport(server))
+    assert first["status"] == "interrupted"
+    with pytest.raises(JournalError, match="not the list the run read"):
+        await engine.send(list(reversed(numbers)), options(resume=journal),
+                          transport=MockTransport(server))
+    texted = Counter(m["to"][0] for ms in server.messages.values() for m in ms)
+    assert max(texted.values()) == 1, texted

@@ -346,5 +346,8 @@ def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
         index = PositionIndex()
         for position, line in where:
             index.extend([position], None if line is None else [line])
-        out.append(Chunk(number, body, len(body), index))
+        # each half carries its own digest, so a resume checks its records like any chunk's
+        digest = Digest(index)
+        digest.update([position for position, _ in where], [m["to"][0] for m in part])
+        out.append(Chunk(number, body, len(body), index, digest=digest.hexdigest()))
     return out[0], out[1]
