@@ -27,7 +27,7 @@ class Credentials:
     jwt: str = field(repr=False)
 
 
-# The local simulator's demo credentials: not secrets (README: The simulator).
+# The local simulator's demo credentials: not secrets (docs/simulator.md).
 DEMO_CREDENTIALS = Credentials("demo-client-id", "demo-client-secret", "demo-user-jwt")
 
 

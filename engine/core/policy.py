@@ -72,10 +72,11 @@ class Rules:
     backoff_initial: float = field(default=1.0, metadata=bounds(0.0))
     backoff_max: float = field(default=60.0, metadata=bounds(0.0))
     request_timeout: float = field(default=300.0, metadata=bounds(1.0))
-    # After a lost answer, how long the server may still create the batch. See the README.
+    # After a lost answer, how long the server may still create the batch (docs/correctness.md).
     reconcile_window: float = field(default=600.0, metadata=bounds(0.0))
     # After an adopted batch completes, how long its message store is read again until it
-    # lists every message; then the recipients it lacks are reported pending. See the README.
+    # lists every message; then the recipients it lacks are reported pending
+    # (docs/correctness.md).
     store_window: float = field(default=300.0, metadata=bounds(0.0))
     # The deadline of a batch POST (``deadline``): seconds after a chunk's first request past
     # which the chunk is not sent again in this run, whatever its last answer was (a 429, or

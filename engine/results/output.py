@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -61,14 +60,16 @@ class _CsvEncoder:
 class OutputFile:
     """Rows out to a file (resumable) or stdout ("-", not resumable)."""
 
-    def __init__(self, path: str, fmt: str, with_text: bool, key: dict[str, Any]) -> None:
+    def __init__(self, path: str, fmt: str, with_text: bool, key: dict[str, Any],
+                 stdout: BinaryIO | None = None) -> None:
+        """``stdout``: where "-" writes (the CLI passes its own; the library prints nothing)."""
         self.path = path
         self._csv = _CsvEncoder(with_text) if fmt == "csv" else None
         self._with_text = with_text
         self._key = key
         self._part = Path(path + ".part")
         self._progress = Path(path + ".progress")
-        self._out: BinaryIO = sys.stdout.buffer
+        self._out: BinaryIO = stdout if stdout is not None else io.BytesIO()
         self.resumed = False
 
     def open(self) -> Checkpoint | None:
