@@ -119,6 +119,9 @@ class ApiClient:
             self.throttled += 1
         wait = self.asked_wait(reply)
         if wait is not None:  # a 429, or a 503 saying when to come back
+            note = retry_after_note(reply.headers.get("Retry-After"))
+            if note is not None:  # said once per answer, where the budget is held
+                log.warning("HTTP %s: %s", reply.status, note)
             budget.penalize(wait)
         return reply
 
@@ -211,12 +214,8 @@ class ApiClient:
         """The wait the answer asked for (a 429, or a 503 with Retry-After: the policy says
         which, ``policy.holds_back``), which the rate budget holds; None for any other
         answer. Every request path reads Retry-After through here."""
-        header = reply.headers.get("Retry-After")
-        wait = asked_wait(reply.status, header, self.settings.rate_limit.default_retry_after)
-        note = retry_after_note(header) if wait is not None else None
-        if note is not None:
-            log.warning("HTTP %s: %s", reply.status, note)
-        return wait
+        return asked_wait(reply.status, reply.headers.get("Retry-After"),
+                          self.settings.rate_limit.default_retry_after)
 
     async def _pause(self, seconds: float) -> None:
         if seconds > 0:
