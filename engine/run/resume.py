@@ -289,17 +289,6 @@ def unsettled(records: Iterable[ChunkRecord], journal: str) -> str | None:
             f"their fate with 'a2p outcomes {where}'.")
 
 
-def server_time(submitted_at: str | None, offset: float) -> float | None:
-    """When a journaled request went out (``submittedAt``, this machine's clock), on the
-    server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
-    if not submitted_at:
-        return None
-    try:
-        return datetime.fromisoformat(submitted_at).timestamp() + offset
-    except ValueError:
-        return None
-
-
 class InputCheck:
     """Checks, as a resume reads the input again, that the records of the chunks it skips
     are the very (position, number) pairs those chunks journaled (their ``digest``): a list

@@ -199,7 +199,7 @@ class Sender:
             record.reason = None
             # "submitting" is on disk before the request goes out
             self.recorder.move(record, lifecycle.SUBMITTING)
-            sent_at = self.client.server_now()  # a lost batch was created after this
+            sent_at = self.client.sent_at()  # a lost batch was created after this
             try:
                 reply = await self.client.post_batch(chunk.body)
                 verdict = classify(reply.status)
@@ -251,7 +251,7 @@ class Sender:
                 await self.lost.park(chunk, record, sent_at)
                 return
             if step.action is Action.RECONCILE:
-                if await self.lost.settle(chunk, record, since=sent_at):
+                if await self.lost.settle(chunk, record, sent=sent_at):
                     return
                 if await self.gave_up_absent(record, reply):
                     return
