@@ -189,3 +189,21 @@ def test_a_resumed_run_resends_a_failed_chunk_only_when_it_was_certainly_not_sen
         status: int | None, code: str, proved: bool, expected: bool) -> None:
     """Resume asks the same policy as the sender: 5xx on a POST needs proof of absence."""
     assert resendable(status, code, proved) is expected
+
+
+def test_a_2xx_answer_that_cannot_be_this_chunks_batch_is_named_unusable() -> None:
+    """A readable 201 is taken; another chunk's batch id, a size that does not fit the chunk,
+    or no id at all make it unusable (so the request is reconciled, never final)."""
+    from engine.core.policy import answer_fault
+
+    rejected = [{"index": 2}]
+    assert answer_fault({"id": "b", "batchSize": 2, "rejected": rejected}, 3, set()) is None
+    assert answer_fault({"id": "b", "batchSize": 3, "rejected": rejected}, 3, set()) is None
+    assert answer_fault({"id": "b", "batchSize": 3}, 3, set()) is None
+    assert "another chunk" in str(answer_fault({"id": "b", "batchSize": 3}, 3, {"b"}))
+    assert "do not add up" in str(answer_fault({"id": "b", "batchSize": 120}, 123, set()))
+    assert "do not add up" in str(answer_fault({"id": "b", "batchSize": 1, "rejected": rejected},
+                                               3, set()))
+    assert "no batch id" in str(answer_fault({"batchSize": 3}, 3, set()))
+    assert "batchSize" in str(answer_fault({"id": "b", "batchSize": "3"}, 3, set()))
+    assert "not a JSON object" in str(answer_fault("<html>", 3, set()))

@@ -275,3 +275,87 @@ async def test_the_request_time_is_stamped_from_the_injected_wall_clock() -> Non
     record = h.recorder.records[chunk.number]
     assert record.state == lifecycle.ACCEPTED
     assert record.submitted_at == stamp(h.clock())
+
+
+HTML_200 = Reply(200, {"Content-Type": "text/html"}, b"<html><body>Maintenance</body></html>")
+
+
+async def test_a_gateways_html_200_that_created_nothing_is_proved_absent_and_resent() -> None:
+    """A maintenance page answered 200, nothing forwarded: ambiguous, looked for, proved
+    absent, sent again: one batch, every recipient once."""
+    h = Harness(FakeA2P(posts=[HTML_200]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+    assert len(h.server.batches) == 1
+
+
+async def test_a_201_cut_short_after_the_batch_was_created_is_adopted_not_resent() -> None:
+    """A truncated 201: the batch exists, so it is adopted, never sent twice."""
+    server = FakeA2P()
+
+    def truncated(request: Request) -> Answer:
+        made = server.create(request.json())
+        return Reply(201, {"Content-Type": "application/json"}, made.body[:20])
+
+    server.posts.append(truncated)
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 1
+    assert len(server.batches) == 1
+
+
+async def test_a_201_with_another_chunks_batch_is_not_taken_and_the_real_one_is_adopted(
+        ) -> None:
+    """A 201 replaying the first chunk's answer for the second: the id is owned, so the
+    second chunk's own batch is looked for and adopted; two chunks never share a batch."""
+    server = FakeA2P()
+    first: list[Reply] = []
+
+    def remember(request: Request) -> Answer:
+        first.append(server.create(request.json()))
+        return first[0]
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return first[0]
+
+    server.posts += [remember, replay]
+    h = Harness(server)
+    await h.send()
+    await h.send()
+    one, two = h.recorder.records[1], h.recorder.records[2]
+    assert one.batch_id != two.batch_id
+    assert (two.state, two.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 2
+    assert len(server.batches) == 2
+
+
+async def test_a_201_whose_size_does_not_fit_the_chunk_is_reconciled() -> None:
+    """batchSize 3 with nothing rejected for a chunk of 4: another request's answer, so the
+    chunk's batch is looked for (adopted here), not taken from that answer."""
+    server = FakeA2P()
+
+    def misfit(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, {"id": "other", "batchSize": 3, "rejected": []})
+
+    server.posts.append(misfit)
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason, record.batch_id) == \
+        (lifecycle.ACCEPTED, Reason.ADOPTED, "b1")
+    assert h.posts() == 1
+
+
+async def test_one_attempt_is_told_in_the_singular() -> None:
+    """"gave up after 1 attempt", not "1 attempts"."""
+    h = Harness(FakeA2P(posts=[NotSentError("down")]), max_attempts=1)
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.error is not None
+    assert record.error["message"].startswith("gave up after 1 attempt: ")

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Container
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.core.bounds import bounds
 
@@ -224,6 +226,39 @@ def resendable(status: int | None, code: str | None, proved_absent: bool) -> boo
     if not status:
         return False
     return classify(status, Kind.CREATE) in (Verdict.RETRY, Verdict.REFRESH)
+
+
+def answer_fault(body: Any, count: int, owned: Container[str]) -> str | None:
+    """Why a batch POST's 2xx answer cannot be taken as this chunk's batch (None: it can).
+    Such an answer says nothing sure about what was created (a gateway's page, a body cut
+    short, another request's answer), so the request is ambiguous, never final: its batch is
+    looked for. A batch id another chunk of this run owns, or a size that does not fit the
+    chunk's ``count`` messages (``batchSize`` plus the rejected, or ``batchSize`` alone:
+    whether it counts the rejected is not documented), is an answer meant for another
+    request.
+
+    >>> answer_fault({"id": "b", "batchSize": 2, "rejected": [{"index": 3}]}, 3, set())
+    >>> answer_fault({"id": "b", "batchSize": 5, "rejected": []}, 3, set())
+    'its batchSize 5 and 0 rejected do not add up to the 3 messages sent'
+    """
+    if not isinstance(body, dict):
+        return "it is not a JSON object"
+    batch_id, size, rejected = body.get("id"), body.get("batchSize"), body.get("rejected", [])
+    if not isinstance(batch_id, str) or not batch_id:
+        return f"it names no batch id ({batch_id!r})"
+    if type(size) is not int:
+        return f"its batchSize is {size!r}"
+    if rejected is None:
+        rejected = []
+    if not isinstance(rejected, list):
+        return f"its rejected is {type(rejected).__name__}, not a list"
+    if batch_id in owned:
+        return (f"it names batch {batch_id}, which another chunk of this run was given: an "
+                "answer meant for another request")
+    if size != count and size + len(rejected) != count:
+        return (f"its batchSize {size} and {len(rejected)} rejected do not add up to the "
+                f"{count} messages sent")
+    return None
 
 
 def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -108,6 +108,11 @@ class LostAnswers:
         # submittedAt may have been stepped since, so today's offset would misplace them
         self._journal_offset = creation_offset((r.submitted_at, r.created)
                                                for r in recorder.records.values())
+
+    @property
+    def owned(self) -> Container[str]:
+        """The batch ids this run's chunks own."""
+        return self._owned
 
     def own(self, batch_ids: Iterable[str]) -> None:
         """Batches this run made: never adopted for another chunk."""

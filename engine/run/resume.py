@@ -53,8 +53,9 @@ def retryable(entry: dict[str, Any]) -> bool:
 
 
 def undecided(entry: dict[str, Any]) -> bool:
-    """Left unknown only because reconciliation itself failed: try it again."""
-    return reason_of(entry) is Reason.NOT_RECONCILED
+    """Left unknown because reconciliation failed, or because its answer could not be read
+    (its batch was never looked for): look for it again."""
+    return reason_of(entry) in (Reason.NOT_RECONCILED, Reason.UNREADABLE)
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,

@@ -29,6 +29,7 @@ from engine.core.policy import (
     Action,
     Kind,
     Verdict,
+    answer_fault,
     classify,
     decide,
     unanswered,
@@ -56,6 +57,11 @@ from engine.run.tracker import Tracking
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
 
 __all__ = ["Chunks", "Follower", "RunSettings", "Sender"]
+
+
+def attempts(count: int) -> str:
+    """ "1 attempt", "2 attempts"."""
+    return f"{count} attempt{'' if count == 1 else 's'}"
 
 
 def _no_progress(records: int, share: float | None) -> None:
@@ -224,22 +230,22 @@ class Sender:
                 reply, verdict = Reply(exc.status), classify(exc.status)
                 record.error = {"errorCode": BAD_ANSWER, "message": str(exc)}
                 if verdict is Verdict.OK:
-                    await self.leave_unknown(record)
-                    return
+                    verdict = Verdict.AMBIGUOUS  # a 2xx unread: created or not, look
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
             # there, not here; the chunk's time counts from its first request
             step = decide(verdict, record.attempts,
                           self.clock() - self._first_sent[record.number],
                           self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
-                try:
-                    answer = reply.json()
-                except BadBodyError as exc:
-                    record.error = {"errorCode": BAD_ANSWER, "message": f"{exc}"}
-                    await self.leave_unknown(record)
+                answer, why = self.read_answer(chunk, reply)
+                if why is None:
+                    await self.accept(chunk, record, answer)
                     return
-                await self.accept(chunk, record, answer)
-                return
+                # a gateway's page, a body cut short, another request's answer: it says
+                # nothing sure about what this request created, so its batch is looked for
+                record.error = {"status": reply.status, "errorCode": BAD_ANSWER,
+                                "message": f"HTTP {reply.status} answer unusable: {why}"}
+                step = decide(Verdict.AMBIGUOUS, record.attempts)
             if step.action is Action.SPLIT:
                 await self.split(chunk, record)
                 return
@@ -278,6 +284,14 @@ class Sender:
                              "again")
         return True
 
+    def read_answer(self, chunk: Chunk, reply: Reply) -> tuple[Any, str | None]:
+        """A 2xx's batch, and why it cannot be this chunk's (None: it can)."""
+        try:
+            answer = reply.json()
+        except BadBodyError as exc:
+            return None, str(exc)
+        return answer, answer_fault(answer, chunk.count, self.lost.owned)
+
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume
         sends it without having to reconcile anything."""
@@ -313,10 +327,12 @@ class Sender:
         await self.recorder.rejected(translated)
 
     async def leave_unknown(self, record: ChunkRecord) -> None:
-        """Created (2xx) but unreadable: it may hold SMS now, so it is never resent."""
+        """A batch found or answered that could not be read as this chunk's: it may hold SMS
+        now, so it is never resent; a resume looks for its batch again."""
         self.recorder.move(record, lifecycle.UNKNOWN, Reason.UNREADABLE,
-                           "the server accepted the request but its answer could not be "
-                           "read; check this range on RingCentral before sending it again",
+                           "an answer came that could not be read as this chunk's batch; "
+                           "a2p send --resume JOURNAL looks for its batch again (or check "
+                           "this range on RingCentral before sending it again)",
                            via=lifecycle.AMBIGUOUS)
         await self.recorder.failed(record)
 
@@ -326,7 +342,7 @@ class Sender:
             code, message = error_of(reply)
             record.error = {"status": reply.status, "errorCode": code, "message": message}
         if reason is not Reason.REFUSED and record.error is not None:
-            record.error["message"] = (f"gave up after {record.attempts} attempts: "
+            record.error["message"] = (f"gave up after {attempts(record.attempts)}: "
                                        f"{record.error.get('message', '')}")
         self.recorder.move(record, lifecycle.FAILED, reason, note)
         await self.recorder.failed(record)

@@ -40,8 +40,13 @@ MODES: dict[str, dict[str, Any]] = {
     # a gateway's Date from a clock 5 min off the backend's creationTime (adversary, i19)
     "503 after creation, Date from another clock": {
         "error_after_create_rate": 0.3, "clock_skew": -300.0, "date_skew": 300.0},
+    # a gateway's unreadable 2xx: an HTML 200 (nothing created) or a 201 cut short
+    "unreadable 2xx": {"unreadable_2xx_rate": 0.3},
+    # a 201 carrying an earlier batch's body, after the real batch was created
+    "201 with another batch's body": {"replayed_answer_rate": 0.3},
 }
-LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
+LOST = ("late_create", "accept_drop", "error_after_create", "held_answer", "truncated_201",
+        "replayed_answer")
 
 
 @pytest.mark.slow
