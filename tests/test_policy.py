@@ -207,3 +207,19 @@ def test_a_2xx_answer_that_cannot_be_this_chunks_batch_is_named_unusable() -> No
     assert "no batch id" in str(answer_fault({"batchSize": 3}, 3, set()))
     assert "batchSize" in str(answer_fault({"id": "b", "batchSize": "3"}, 3, set()))
     assert "not a JSON object" in str(answer_fault("<html>", 3, set()))
+
+
+def test_a_gateways_4xx_or_a_408_to_a_batch_post_is_ambiguous_and_rcs_json_refusal_final(
+        ) -> None:
+    """A 408, or a 403/404 that is not RingCentral's JSON error, does not prove a batch POST
+    refused: reconciled. RingCentral's JSON 4xx stays final; a GET's 4xx stays a failure."""
+    from engine.core.policy import Kind, Verdict, classify
+
+    for status in (403, 404, 400):
+        assert classify(status, from_rc=False) is Verdict.AMBIGUOUS
+        assert classify(status, from_rc=True) is Verdict.FAIL
+        assert classify(status, Kind.READ, from_rc=False) is Verdict.FAIL
+    assert classify(408, from_rc=True) is Verdict.AMBIGUOUS
+    assert classify(429, from_rc=False) is Verdict.RETRY
+    assert classify(401, from_rc=False) is Verdict.REFRESH
+    assert classify(413, from_rc=False) is Verdict.SPLIT

@@ -359,3 +359,36 @@ async def test_one_attempt_is_told_in_the_singular() -> None:
     record = h.recorder.records[1]
     assert record.error is not None
     assert record.error["message"].startswith("gave up after 1 attempt: ")
+
+
+@pytest.mark.parametrize("status", [408, 403, 404])
+async def test_a_gateways_4xx_page_that_created_nothing_is_proved_absent_and_resent(
+        status: int) -> None:
+    """A gateway's HTML 408/403/404, nothing forwarded: not a refusal; looked for, proved
+    absent, and sent again: one batch."""
+    page = Reply(status, {"Content-Type": "text/html"}, b"<html><h1>Not now</h1></html>")
+    h = Harness(FakeA2P(posts=[page]))
+    await h.send()
+    assert h.recorder.records[1].state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+    assert len(h.server.batches) == 1
+
+
+async def test_a_408_after_the_batch_was_created_is_adopted_not_resent() -> None:
+    """A 408 (even as JSON) may follow a creation: the batch is adopted, sent once."""
+    server = FakeA2P()
+    server.posts.append(server.lost(reply(408, {"errorCode": "CMN-408", "message": "late"})))
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 1
+
+
+async def test_ringcentrals_own_json_4xx_refusal_stays_final() -> None:
+    """A documented JSON 400 refusal fails the chunk at once, one POST, no reconciliation."""
+    h = Harness(FakeA2P(posts=[reply(400, {"errorCode": "CMN-101", "message": "bad"})]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.FAILED, Reason.REFUSED)
+    assert h.posts() == 1

@@ -8,8 +8,9 @@ its kind of request and ``decide`` what to do about it. No loop carries a rule o
 A POST that creates a batch has no idempotency key: any 5xx (500, 502, 503, 504, with a JSON
 or an HTML body, with or without Retry-After) or no answer at all may come after the batch was
 created, since a gateway or load balancer in front of the service answers for a backend that
-may have gone on, so it is ambiguous and is reconciled, never resent blindly. Only answers that
-say the request was not processed are certain: 429, 401, 413 and the documented 4xx refusals.
+may have gone on, so it is ambiguous and is reconciled, never resent blindly; so is a 408 and
+a 4xx that is not RingCentral's JSON error (a gateway's page). Only answers that say the
+request was not processed are certain: 429, 401, 413 and the documented JSON 4xx refusals.
 A GET changes nothing, so the same answers are simply retried.
 
 Each rule is in one place: what a status means per kind of request (``classify``: a 502 is
@@ -112,8 +113,16 @@ class Step:
     delay: float = 0.0
 
 
-def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
-    """What an HTTP status means for a request of ``kind``."""
+def classify(status: int, kind: Kind = Kind.CREATE, from_rc: bool = True) -> Verdict:
+    """What an HTTP status means for a request of ``kind``. ``from_rc``: the answer is
+    RingCentral's own JSON error (``errorCode``/``errors``); a 4xx that is not (a gateway's
+    HTML 403/404 during a deploy) or a 408 (RFC 9110: not processed, *may* be repeated, but
+    said by whatever stopped waiting) does not prove a batch POST refused: it is ambiguous,
+    reconciled, and resent only once proved absent.
+
+    >>> classify(404, from_rc=False), classify(408), classify(400)
+    (<Verdict.AMBIGUOUS: 'ambiguous'>, <Verdict.AMBIGUOUS: 'ambiguous'>, <Verdict.FAIL: 'fail'>)
+    """
     if 200 <= status < 300:
         return Verdict.OK
     if status == 429:
@@ -126,6 +135,8 @@ def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
         return Verdict.REFRESH
     if status == 413 and kind is Kind.CREATE:
         return Verdict.SPLIT
+    if 400 <= status < 500 and kind is Kind.CREATE and (status == 408 or not from_rc):
+        return Verdict.AMBIGUOUS
     if 400 <= status < 500:
         return Verdict.FAIL
     # 500, 502, 503, 504 and anything unexpected: a GET is simply repeated; a POST that

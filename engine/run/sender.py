@@ -46,7 +46,7 @@ from engine.errors import (
 )
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import Reply, error_of
+from engine.rc.transport import Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
 from engine.run.lostanswers import LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
@@ -208,7 +208,7 @@ class Sender:
             sent_at = self.client.sent_at()  # a lost batch was created after this
             try:
                 reply = await self.client.post_batch(chunk.body)
-                verdict = classify(reply.status)
+                verdict = classify(reply.status, from_rc=from_ringcentral(reply))
                 if verdict is Verdict.AMBIGUOUS:  # kept: the proof a resume reads
                     code, message = error_of(reply)
                     record.error = {"status": reply.status, "errorCode": code,

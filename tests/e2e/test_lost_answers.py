@@ -418,3 +418,22 @@ async def test_resume_after_the_clock_was_stepped_adopts_the_in_flight_batch(
     assert Counter(ledger_numbers(running)) == Counter(numbers)  # each once
     assert [b["chunk"] for b in report["batches"] if b["adopted"]] == [last["chunk"]]
     assert report["status"] == "completed"
+
+
+@pytest.mark.parametrize("faults", [{"gateway_4xx_rate": 0.3},
+                                    {"unreadable_2xx_rate": 0.3}], ids=["4xx", "2xx"])
+async def test_a_gateways_own_page_strands_nobody(start: Start, faults: dict[str, Any]) -> None:
+    """A gateway's 408/403/404 page or its unreadable 2xx (HTML 200, 201 cut short): each
+    chunk is reconciled and adopted or resent, so everyone is texted once, nobody unknown."""
+    running, settings = await start(faults=FaultSettings(seed=3, scope="send", **faults))
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=1.0,
+                                               backoff_initial=0.1, backoff_max=0.3))
+    numbers = [f"+1415555{i:04d}" for i in range(200)]
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000,
+                               wait="accepted")
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["totals"]["unknownChunks"] == 0
+    assert report["status"] == "completed"
+    stats = running.simulator.stats
+    assert stats["gateway_4xx"] + stats["unreadable_200"] + stats["truncated_201"] > 0
