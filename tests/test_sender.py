@@ -392,3 +392,16 @@ async def test_ringcentrals_own_json_4xx_refusal_stays_final() -> None:
     record = h.recorder.records[1]
     assert (record.state, record.reason) == (lifecycle.FAILED, Reason.REFUSED)
     assert h.posts() == 1
+
+
+async def test_an_adopted_batch_does_not_calibrate_the_server_clock() -> None:
+    """A batch found by reconciliation was created long before it was read: its
+    creationTime would date the server's clock early, so only a 201 calibrates it."""
+    server = FakeA2P()
+    server.posts.append(server.lost(AmbiguousSendError("reset")))
+    h = Harness(server)
+    await h.send()
+    assert h.recorder.records[1].reason == Reason.ADOPTED
+    assert h.sender.client.creation_offset is None
+    await h.send()
+    assert h.sender.client.creation_offset is not None

@@ -315,7 +315,8 @@ class Sender:
             return
         record.batch_id, record.batch_size = batch_id, size
         record.created = body.get("creationTime")
-        self.client.note_creation(record.created)
+        if not record.adopted:  # an adopted batch was created long before it was found
+            self.client.note_creation(record.created)
         record.error = None
         self.recorder.move(record, lifecycle.ACCEPTED,
                            rejected=[r.as_json() for r in translated])
