@@ -223,3 +223,17 @@ def test_a_gateways_4xx_or_a_408_to_a_batch_post_is_ambiguous_and_rcs_json_refus
     assert classify(429, from_rc=False) is Verdict.RETRY
     assert classify(401, from_rc=False) is Verdict.REFRESH
     assert classify(413, from_rc=False) is Verdict.SPLIT
+
+
+def test_a_201s_rejections_must_name_the_chunks_own_recipients() -> None:
+    """rejected[] of another request (another number at an index), an index outside the
+    chunk or repeated: unusable; the chunk's own, in any number format, is taken."""
+    from engine.core.policy import rejected_fault
+
+    tos = ["+14155550100", "+14155550101"]
+    assert rejected_fault([{"index": 2, "to": "14155550101"}], tos) is None
+    assert rejected_fault([{"index": 2}], tos) is None
+    assert "names" in str(rejected_fault([{"index": 2, "to": "+14155550199"}], tos))
+    assert "outside" in str(rejected_fault([{"index": 3}], tos))
+    assert "outside" in str(rejected_fault([{"index": "1"}], tos))
+    assert "repeats" in str(rejected_fault([{"index": 1}, {"index": 1}], tos))

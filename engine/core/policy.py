@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,6 +270,34 @@ def answer_fault(body: Any, count: int, owned: Container[str]) -> str | None:
         return (f"its batchSize {size} and {len(rejected)} rejected do not add up to the "
                 f"{count} messages sent")
     return None
+
+
+def rejected_fault(rejected: Sequence[Any], tos: Sequence[str]) -> str | None:
+    """Why a 201's ``rejected`` cannot be this chunk's (None: it can): an index outside the
+    chunk or repeated, or a ``to`` (digits compared) that is not the chunk's recipient at
+    that index, as in another request's answer.
+
+    >>> rejected_fault([{"index": 2, "to": "+14155550101"}], ["+14155550100", "14155550101"])
+    >>> rejected_fault([{"index": 1, "to": "+14155550199"}], ["+14155550100"])
+    'rejected[0] names +14155550199 at index 1, where the chunk has +14155550100'
+    """
+    seen: set[int] = set()
+    for k, item in enumerate(rejected):
+        index = item.get("index") if isinstance(item, dict) else None
+        if type(index) is not int or not 1 <= index <= len(tos):
+            return f"rejected[{k}] has index {index!r}, outside the chunk's {len(tos)}"
+        if index in seen:
+            return f"rejected[{k}] repeats index {index}"
+        seen.add(index)
+        to = item.get("to")
+        if isinstance(to, str) and _digits(to) != _digits(tos[index - 1]):
+            return f"rejected[{k}] names {to} at index {index}, where the chunk has " \
+                   f"{tos[index - 1]}"
+    return None
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit())
 
 
 def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:

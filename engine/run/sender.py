@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import Any, Protocol
 
 import anyio
+import orjson
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from engine.batching.chunker import Chunk, Chunker, halves
@@ -32,6 +33,7 @@ from engine.core.policy import (
     answer_fault,
     classify,
     decide,
+    rejected_fault,
     unanswered,
 )
 from engine.core.rejections import Rejection
@@ -290,7 +292,11 @@ class Sender:
             answer = reply.json()
         except BadBodyError as exc:
             return None, str(exc)
-        return answer, answer_fault(answer, chunk.count, self.lost.owned)
+        why = answer_fault(answer, chunk.count, self.lost.owned)
+        if why is None and answer.get("rejected"):
+            tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
+            why = rejected_fault(answer["rejected"], tos)
+        return answer, why
 
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume
@@ -339,8 +345,8 @@ class Sender:
 
     async def fail(self, record: ChunkRecord, reply: Reply | None, reason: Reason,
                    note: str | None = None) -> None:
-        if reply is not None and reply.status:
-            code, message = error_of(reply)
+        if reply is not None and reply.status and not 200 <= reply.status < 300:
+            code, message = error_of(reply)  # a 2xx's error (unusable) is already kept
             record.error = {"status": reply.status, "errorCode": code, "message": message}
         if reason is not Reason.REFUSED and record.error is not None:
             record.error["message"] = (f"gave up after {attempts(record.attempts)}: "
