@@ -237,3 +237,17 @@ def test_a_201s_rejections_must_name_the_chunks_own_recipients() -> None:
     assert "outside" in str(rejected_fault([{"index": 3}], tos))
     assert "outside" in str(rejected_fault([{"index": "1"}], tos))
     assert "repeats" in str(rejected_fault([{"index": 1}, {"index": 1}], tos))
+
+
+def test_a_201_for_a_batch_created_before_the_request_is_unusable() -> None:
+    """Created before the request went out (calibrated clock): another request's answer;
+    without a calibrated bound the stamp is not judged."""
+    from datetime import UTC, datetime
+
+    from engine.core.policy import answer_fault
+
+    body = {"id": "b", "batchSize": 3, "creationTime": "2026-11-25T12:00:00+00:00"}
+    at = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
+    assert "before this request" in str(answer_fault(body, 3, set(), at + 10))
+    assert answer_fault(body, 3, set(), at - 3) is None
+    assert answer_fault(body, 3, set(), None) is None

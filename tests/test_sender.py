@@ -405,3 +405,27 @@ async def test_an_adopted_batch_does_not_calibrate_the_server_clock() -> None:
     assert h.sender.client.creation_offset is None
     await h.send()
     assert h.sender.client.creation_offset is not None
+
+
+async def test_a_201_replaying_an_unowned_earlier_batch_is_not_taken() -> None:
+    """A 201 naming a batch this run does not own (a killed process's) but created before
+    the request by the calibrated clock: the chunk's own batch is adopted instead."""
+    from datetime import UTC, datetime, timedelta
+
+    server = FakeA2P()
+    h = Harness(server)
+    await h.send()  # a 201: the server's clock is calibrated
+    orphan = server.make({"from": SENDER, "text": "Hi",
+                          "messages": [{"to": [f"+1415555{k:04d}"]} for k in range(4)]})
+    orphan["creationTime"] = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
+    server.batches[orphan["id"]]["creationTime"] = orphan["creationTime"]
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, orphan)
+
+    server.posts.append(replay)
+    await h.send()
+    record = h.recorder.records[2]
+    assert record.batch_id != orphan["id"]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)

@@ -26,6 +26,7 @@ import enum
 import random
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from engine.core.bounds import bounds
@@ -239,14 +240,16 @@ def resendable(status: int | None, code: str | None, proved_absent: bool) -> boo
     return classify(status, Kind.CREATE) in (Verdict.RETRY, Verdict.REFRESH)
 
 
-def answer_fault(body: Any, count: int, owned: Container[str]) -> str | None:
+def answer_fault(body: Any, count: int, owned: Container[str],
+                 not_before: float | None = None) -> str | None:
     """Why a batch POST's 2xx answer cannot be taken as this chunk's batch (None: it can).
     Such an answer says nothing sure about what was created (a gateway's page, a body cut
     short, another request's answer), so the request is ambiguous, never final: its batch is
     looked for. A batch id another chunk of this run owns, or a size that does not fit the
     chunk's ``count`` messages (``batchSize`` plus the rejected, or ``batchSize`` alone:
     whether it counts the rejected is not documented), is an answer meant for another
-    request.
+    request; so is a ``creationTime`` before ``not_before`` (the request's moment on a
+    calibrated server clock, less its margin; None: not calibrated, not checked).
 
     >>> answer_fault({"id": "b", "batchSize": 2, "rejected": [{"index": 3}]}, 3, set())
     >>> answer_fault({"id": "b", "batchSize": 5, "rejected": []}, 3, set())
@@ -269,6 +272,14 @@ def answer_fault(body: Any, count: int, owned: Container[str]) -> str | None:
     if size != count and size + len(rejected) != count:
         return (f"its batchSize {size} and {len(rejected)} rejected do not add up to the "
                 f"{count} messages sent")
+    created = body.get("creationTime")
+    if not_before is not None and isinstance(created, str):
+        try:
+            early = datetime.fromisoformat(created).timestamp() < not_before
+        except ValueError:
+            early = False
+        if early:
+            return f"its batch was created ({created}) before this request went out"
     return None
 
 

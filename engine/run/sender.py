@@ -36,6 +36,7 @@ from engine.core.policy import (
     rejected_fault,
     unanswered,
 )
+from engine.core.reconcile import CLOCK_MARGIN, SentAt
 from engine.core.rejections import Rejection
 from engine.errors import (
     AmbiguousSendError,
@@ -239,7 +240,7 @@ class Sender:
                           self.clock() - self._first_sent[record.number],
                           self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
-                answer, why = self.read_answer(chunk, reply)
+                answer, why = self.read_answer(chunk, reply, sent_at)
                 if why is None:
                     await self.accept(chunk, record, answer)
                     return
@@ -286,13 +287,15 @@ class Sender:
                              "again")
         return True
 
-    def read_answer(self, chunk: Chunk, reply: Reply) -> tuple[Any, str | None]:
+    def read_answer(self, chunk: Chunk, reply: Reply, sent_at: SentAt
+                    ) -> tuple[Any, str | None]:
         """A 2xx's batch, and why it cannot be this chunk's (None: it can)."""
         try:
             answer = reply.json()
         except BadBodyError as exc:
             return None, str(exc)
-        why = answer_fault(answer, chunk.count, self.lost.owned)
+        not_before = sent_at.server() - CLOCK_MARGIN if sent_at.calibrated else None
+        why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
         if why is None and answer.get("rejected"):
             tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
             why = rejected_fault(answer["rejected"], tos)
