@@ -114,6 +114,11 @@ class LostAnswers:
         """The batch ids this run's chunks own."""
         return self._owned
 
+    @property
+    def journal_offset(self) -> float | None:
+        """A resumed journal's calibration of the server's creation clock (None: none)."""
+        return self._journal_offset
+
     def own(self, batch_ids: Iterable[str]) -> None:
         """Batches this run made: never adopted for another chunk."""
         self._owned.update(batch_ids)

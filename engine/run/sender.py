@@ -294,7 +294,10 @@ class Sender:
             answer = reply.json()
         except BadBodyError as exc:
             return None, str(exc)
-        not_before = sent_at.server() - CLOCK_MARGIN if sent_at.calibrated else None
+        # uncalibrated in this run, a resumed journal's calibration judges the stamp: if the
+        # clock was stepped since, a true answer is at worst reconciled (and adopted)
+        offset = sent_at.offset if sent_at.calibrated else self.lost.journal_offset
+        not_before = None if offset is None else sent_at.local + offset - CLOCK_MARGIN
         why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
         if why is None and answer.get("rejected"):
             tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]

@@ -81,15 +81,17 @@ def _page(status: int) -> web.Response:
 
 def answer(request: web.Request, sim: Simulator, body: bytes) -> web.Response:
     """The 201 as it reaches the client: whole, cut short (``unreadable_2xx_rate``), or
-    another batch's (``replayed_answer_rate``: the last 201 given)."""
-    earlier, sim.last_answer = sim.last_answer, body
+    another batch's (``replayed_answer_rate``: the last 201 given whole, as a cache mixing up
+    answers serves one it has passed on)."""
     if request.get(TRUNCATED):
         sim.stats["truncated_201"] += 1
         body = body[: len(body) // 2]
-    elif in_fault_scope(request, sim.faults) and earlier is not None and \
+    elif in_fault_scope(request, sim.faults) and sim.last_answer is not None and \
             sim.chance(sim.faults.replayed_answer_rate):
         sim.stats["replayed_answer"] += 1
-        body = earlier
+        body = sim.last_answer
+    else:
+        sim.last_answer = body
     return web.Response(body=body, status=201, content_type="application/json")
 
 
