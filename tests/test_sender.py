@@ -429,3 +429,36 @@ async def test_a_201_replaying_an_unowned_earlier_batch_is_not_taken() -> None:
     record = h.recorder.records[2]
     assert record.batch_id != orphan["id"]
     assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+
+
+async def test_a_resumed_runs_first_201_is_judged_by_the_journals_calibration() -> None:
+    """Before this run has read any creationTime, a 201 replaying a batch a killed process
+    made (not owned yet) is judged by the journal's calibration: created before the
+    request, so not taken; the chunk's own batch is adopted."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.run.report import ChunkRecord
+
+    server = FakeA2P()
+    h = Harness(server)
+    done = ChunkRecord(99, 900, 901, 2, 50, state=lifecycle.COMPLETED, batch_id="old")
+    now = datetime.now(UTC)  # the fake server stamps real time; the fake wall is the clock
+    done.submitted_at = stamp(h.clock() - 30)
+    done.created = (now - timedelta(seconds=30)).isoformat()
+    h.recorder.restore({99: done}, {})
+    h.sender = Sender(h.sender.run, h.sender.client, h.chunker, h.recorder,
+                      sleep=h.clock.sleep, clock=h.clock)
+    orphan = server.make({"from": SENDER, "text": "Hi",  # another chunk's recipients
+                          "messages": [{"to": [f"+1415555{k:04d}"]} for k in range(100, 104)]})
+    orphan["creationTime"] = server.batches[orphan["id"]]["creationTime"] = \
+        (now - timedelta(seconds=20)).isoformat()
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, orphan)
+
+    server.posts.append(replay)
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.batch_id != orphan["id"]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
