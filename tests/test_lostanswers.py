@@ -192,7 +192,7 @@ async def test_a_parked_lost_answer_is_journaled_ambiguous_and_reconciled_beside
     assert lab.lost.can_park is False  # no group yet: reconciled in the worker
     async with lab.lost.reconciling():
         assert lab.lost.can_park is True
-        await lab.lost.park(chunk, record, lab.client.server_now())
+        await lab.lost.park(chunk, record, lab.client.sent_at())
         assert lab.journaled(record.number) == ["submitting", "ambiguous"]
     assert lab.lost.can_park is False
     assert lab.resent == [record.number]

@@ -189,3 +189,65 @@ def test_a_resumed_run_resends_a_failed_chunk_only_when_it_was_certainly_not_sen
         status: int | None, code: str, proved: bool, expected: bool) -> None:
     """Resume asks the same policy as the sender: 5xx on a POST needs proof of absence."""
     assert resendable(status, code, proved) is expected
+
+
+def test_a_2xx_answer_that_cannot_be_this_chunks_batch_is_named_unusable() -> None:
+    """A readable 201 is taken; another chunk's batch id, a size that does not fit the chunk,
+    or no id at all make it unusable (so the request is reconciled, never final)."""
+    from engine.core.policy import answer_fault
+
+    rejected = [{"index": 2}]
+    assert answer_fault({"id": "b", "batchSize": 2, "rejected": rejected}, 3, set()) is None
+    assert answer_fault({"id": "b", "batchSize": 3, "rejected": rejected}, 3, set()) is None
+    assert answer_fault({"id": "b", "batchSize": 3}, 3, set()) is None
+    assert "another chunk" in str(answer_fault({"id": "b", "batchSize": 3}, 3, {"b"}))
+    assert "do not add up" in str(answer_fault({"id": "b", "batchSize": 120}, 123, set()))
+    assert "do not add up" in str(answer_fault({"id": "b", "batchSize": 1, "rejected": rejected},
+                                               3, set()))
+    assert "no batch id" in str(answer_fault({"batchSize": 3}, 3, set()))
+    assert "batchSize" in str(answer_fault({"id": "b", "batchSize": "3"}, 3, set()))
+    assert "not a JSON object" in str(answer_fault("<html>", 3, set()))
+
+
+def test_a_gateways_4xx_or_a_408_to_a_batch_post_is_ambiguous_and_rcs_json_refusal_final(
+        ) -> None:
+    """A 408, or a 403/404 that is not RingCentral's JSON error, does not prove a batch POST
+    refused: reconciled. RingCentral's JSON 4xx stays final; a GET's 4xx stays a failure."""
+    from engine.core.policy import Kind, Verdict, classify
+
+    for status in (403, 404, 400):
+        assert classify(status, from_rc=False) is Verdict.AMBIGUOUS
+        assert classify(status, from_rc=True) is Verdict.FAIL
+        assert classify(status, Kind.READ, from_rc=False) is Verdict.FAIL
+    assert classify(408, from_rc=True) is Verdict.AMBIGUOUS
+    assert classify(429, from_rc=False) is Verdict.RETRY
+    assert classify(401, from_rc=False) is Verdict.REFRESH
+    assert classify(413, from_rc=False) is Verdict.SPLIT
+
+
+def test_a_201s_rejections_must_name_the_chunks_own_recipients() -> None:
+    """rejected[] of another request (another number at an index), an index outside the
+    chunk or repeated: unusable; the chunk's own, in any number format, is taken."""
+    from engine.core.policy import rejected_fault
+
+    tos = ["+14155550100", "+14155550101"]
+    assert rejected_fault([{"index": 2, "to": "14155550101"}], tos) is None
+    assert rejected_fault([{"index": 2}], tos) is None
+    assert "names" in str(rejected_fault([{"index": 2, "to": "+14155550199"}], tos))
+    assert "outside" in str(rejected_fault([{"index": 3}], tos))
+    assert "outside" in str(rejected_fault([{"index": "1"}], tos))
+    assert "repeats" in str(rejected_fault([{"index": 1}, {"index": 1}], tos))
+
+
+def test_a_201_for_a_batch_created_before_the_request_is_unusable() -> None:
+    """Created before the request went out (calibrated clock): another request's answer;
+    without a calibrated bound the stamp is not judged."""
+    from datetime import UTC, datetime
+
+    from engine.core.policy import answer_fault
+
+    body = {"id": "b", "batchSize": 3, "creationTime": "2026-11-25T12:00:00+00:00"}
+    at = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
+    assert "before this request" in str(answer_fault(body, 3, set(), at + 10))
+    assert answer_fault(body, 3, set(), at - 3) is None
+    assert answer_fault(body, 3, set(), None) is None

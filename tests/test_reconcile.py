@@ -240,3 +240,99 @@ def test_a_batch_created_before_the_request_went_out_is_never_a_candidate() -> N
     assert isinstance(search(stamp(-30)), Absent)  # a smoke test half a minute before
     assert isinstance(search(stamp(-1)), Adopt)  # the Date header's second: could be ours
     assert isinstance(search(stamp(+2)), Adopt)
+
+
+SENT = 1_800_000_000.0  # our clock when the lost request went out
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def _clocked(offset_at: Callable[[float], float | None], created: float,
+             guess: float = 0.0) -> tuple[Step, int]:
+    """A search for a batch created at ``created`` (backend's clock) that holds the whole
+    chunk; ``offset_at(now)`` is the calibration known at each moment. The step it ends with,
+    and how many looks it took."""
+    from engine.core.reconcile import SentAt
+
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=3.0,
+                       date_from=None, sent=SentAt(SENT, offset_at(0.0), guess),
+                       interval=1.0, max_interval=1.0)
+    batch = {"id": "b", "from": SENDER, "batchSize": len(OURS), "creationTime": _iso(created)}
+    now = 0.0
+    for _ in range(100):
+        r.calibrate(offset_at(now))
+        step = r.next(now)
+        if isinstance(step, Adopt | Absent | Undecided):
+            return step, r.looks
+        if isinstance(step, Wait):
+            now += step.seconds
+        elif isinstance(step, ReadListing):
+            r.listing([batch], None)
+            now += 0.1
+        else:
+            assert isinstance(step, ReadMessages)
+            r.messages("b", [{"to": [to], "text": text} for to, text in OURS.items()])
+            now += 0.1
+    raise AssertionError("the search did not end")
+
+
+def test_a_matching_batch_ruled_out_only_by_an_uncalibrated_clock_is_never_proved_absent(
+        ) -> None:
+    """The backend's clock is 300 s behind a gateway's Date and nothing has calibrated it:
+    the real batch looks "too early", so the chunk is left undecided, never resent."""
+    step, _ = _clocked(lambda now: None, created=SENT - 300 + 0.5, guess=0.0)
+    assert isinstance(step, Undecided)
+    assert "calibrated" in step.reason
+
+
+def test_a_calibration_arriving_during_the_window_adopts_the_batch() -> None:
+    """Another chunk's 201 calibrates the clock (backend 300 s behind) while the lost one is
+    looked for: the next look finds the batch in time and adopts it."""
+    step, looks = _clocked(lambda now: -300.0 if now >= 1.5 else None,
+                           created=SENT - 300 + 0.5)
+    assert isinstance(step, Adopt)
+    assert looks >= 2
+
+
+def test_a_calibration_arriving_in_the_last_look_takes_one_more_look() -> None:
+    """Calibrated just after the last look began (with a held batch): one more look rules."""
+    step, _ = _clocked(lambda now: -300.0 if now >= 3.05 else None, created=SENT - 300 + 0.5)
+    assert isinstance(step, Adopt)
+
+
+def test_an_identical_batch_clearly_earlier_by_the_calibrated_clock_is_still_excluded() -> None:
+    """Calibrated: a same-chunk batch created 30 s before the request is an earlier run's,
+    never ours, and absence is proved."""
+    step, _ = _clocked(lambda now: -300.0, created=SENT - 300 - 30)
+    assert step == Absent()
+
+
+def test_uncalibrated_looks_reach_far_back_and_calibrated_ones_a_minute() -> None:
+    """dateFrom: an hour before the request without calibration (the gap is unknown), a
+    minute before it on the calibrated creation clock."""
+    from engine.core.reconcile import SentAt
+
+    r = Reconciliation(Expected.of(SENDER, OURS.items()), set(), started=0.0, window=5.0,
+                       date_from=None, sent=SentAt(SENT, None, 20.0))
+    first = r.next(0.0)
+    assert isinstance(first, ReadListing)
+    assert first.params["dateFrom"] == _iso(SENT - 3600)
+    r.listing([], None)
+    r.calibrate(-300.0)
+    assert isinstance(r.next(0.1), Wait)
+    second = r.next(2.0)
+    assert isinstance(second, ReadListing)
+    assert second.params["dateFrom"] == _iso(SENT - 300 - 60)
+
+
+def test_a_journal_calibrates_from_its_smallest_creation_gap() -> None:
+    """Each accepted chunk's createdAt minus its submittedAt; the smallest is kept."""
+    from engine.core.reconcile import creation_offset
+
+    assert creation_offset([(_iso(SENT), _iso(SENT - 298)), (_iso(SENT + 5), _iso(SENT - 299)),
+                            (None, _iso(SENT)), (_iso(SENT), None)]) == pytest.approx(-304.0)
+    assert creation_offset([]) is None

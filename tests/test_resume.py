@@ -104,15 +104,17 @@ def test_a_5xx_on_a_post_is_resent_only_after_reconciliation_proved_it_absent(
 
 def test_an_unknown_left_by_a_failed_reconciliation_is_looked_for_again(
         tmp_path: Path) -> None:
-    """Reason not-reconciled reopens the chunk (unknown → ambiguous); an unreadable answer
-    does not: that batch may hold SMS and the user decides."""
+    """Reasons not-reconciled and unreadable-answer reopen the chunk (unknown → ambiguous):
+    its batch is looked for again; one not re-readable stays unknown."""
     path = journal_of(tmp_path,
                       record(1, 0, 9, lifecycle.UNKNOWN, reason=Reason.NOT_RECONCILED),
-                      record(2, 10, 19, lifecycle.UNKNOWN, reason=Reason.UNREADABLE))
+                      record(2, 10, 19, lifecycle.UNKNOWN, reason=Reason.UNREADABLE),
+                      record(3, 20, 29, lifecycle.UNKNOWN, reason=Reason.NOT_REREADABLE))
     plan = restore(read_journal(path), Aggregator())
     assert plan.records[1].state == lifecycle.AMBIGUOUS
-    assert plan.records[2].state == lifecycle.UNKNOWN
-    assert [e["chunk"] for e in plan.in_flight] == [1]
+    assert plan.records[2].state == lifecycle.AMBIGUOUS
+    assert plan.records[3].state == lifecycle.UNKNOWN
+    assert [e["chunk"] for e in plan.in_flight] == [1, 2]
 
 
 def test_a_record_round_trips_through_its_json() -> None:

@@ -275,3 +275,190 @@ async def test_the_request_time_is_stamped_from_the_injected_wall_clock() -> Non
     record = h.recorder.records[chunk.number]
     assert record.state == lifecycle.ACCEPTED
     assert record.submitted_at == stamp(h.clock())
+
+
+HTML_200 = Reply(200, {"Content-Type": "text/html"}, b"<html><body>Maintenance</body></html>")
+
+
+async def test_a_gateways_html_200_that_created_nothing_is_proved_absent_and_resent() -> None:
+    """A maintenance page answered 200, nothing forwarded: ambiguous, looked for, proved
+    absent, sent again: one batch, every recipient once."""
+    h = Harness(FakeA2P(posts=[HTML_200]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+    assert len(h.server.batches) == 1
+
+
+async def test_a_201_cut_short_after_the_batch_was_created_is_adopted_not_resent() -> None:
+    """A truncated 201: the batch exists, so it is adopted, never sent twice."""
+    server = FakeA2P()
+
+    def truncated(request: Request) -> Answer:
+        made = server.create(request.json())
+        return Reply(201, {"Content-Type": "application/json"}, made.body[:20])
+
+    server.posts.append(truncated)
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 1
+    assert len(server.batches) == 1
+
+
+async def test_a_201_with_another_chunks_batch_is_not_taken_and_the_real_one_is_adopted(
+        ) -> None:
+    """A 201 replaying the first chunk's answer for the second: the id is owned, so the
+    second chunk's own batch is looked for and adopted; two chunks never share a batch."""
+    server = FakeA2P()
+    first: list[Reply] = []
+
+    def remember(request: Request) -> Answer:
+        first.append(server.create(request.json()))
+        return first[0]
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return first[0]
+
+    server.posts += [remember, replay]
+    h = Harness(server)
+    await h.send()
+    await h.send()
+    one, two = h.recorder.records[1], h.recorder.records[2]
+    assert one.batch_id != two.batch_id
+    assert (two.state, two.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 2
+    assert len(server.batches) == 2
+
+
+async def test_a_201_whose_size_does_not_fit_the_chunk_is_reconciled() -> None:
+    """batchSize 3 with nothing rejected for a chunk of 4: another request's answer, so the
+    chunk's batch is looked for (adopted here), not taken from that answer."""
+    server = FakeA2P()
+
+    def misfit(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, {"id": "other", "batchSize": 3, "rejected": []})
+
+    server.posts.append(misfit)
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason, record.batch_id) == \
+        (lifecycle.ACCEPTED, Reason.ADOPTED, "b1")
+    assert h.posts() == 1
+
+
+async def test_one_attempt_is_told_in_the_singular() -> None:
+    """"gave up after 1 attempt", not "1 attempts"."""
+    h = Harness(FakeA2P(posts=[NotSentError("down")]), max_attempts=1)
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.error is not None
+    assert record.error["message"].startswith("gave up after 1 attempt: ")
+
+
+@pytest.mark.parametrize("status", [408, 403, 404])
+async def test_a_gateways_4xx_page_that_created_nothing_is_proved_absent_and_resent(
+        status: int) -> None:
+    """A gateway's HTML 408/403/404, nothing forwarded: not a refusal; looked for, proved
+    absent, and sent again: one batch."""
+    page = Reply(status, {"Content-Type": "text/html"}, b"<html><h1>Not now</h1></html>")
+    h = Harness(FakeA2P(posts=[page]))
+    await h.send()
+    assert h.recorder.records[1].state == lifecycle.ACCEPTED
+    assert h.posts() == 2
+    assert len(h.server.batches) == 1
+
+
+async def test_a_408_after_the_batch_was_created_is_adopted_not_resent() -> None:
+    """A 408 (even as JSON) may follow a creation: the batch is adopted, sent once."""
+    server = FakeA2P()
+    server.posts.append(server.lost(reply(408, {"errorCode": "CMN-408", "message": "late"})))
+    h = Harness(server)
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+    assert h.posts() == 1
+
+
+async def test_ringcentrals_own_json_4xx_refusal_stays_final() -> None:
+    """A documented JSON 400 refusal fails the chunk at once, one POST, no reconciliation."""
+    h = Harness(FakeA2P(posts=[reply(400, {"errorCode": "CMN-101", "message": "bad"})]))
+    await h.send()
+    record = h.recorder.records[1]
+    assert (record.state, record.reason) == (lifecycle.FAILED, Reason.REFUSED)
+    assert h.posts() == 1
+
+
+async def test_an_adopted_batch_does_not_calibrate_the_server_clock() -> None:
+    """A batch found by reconciliation was created long before it was read: its
+    creationTime would date the server's clock early, so only a 201 calibrates it."""
+    server = FakeA2P()
+    server.posts.append(server.lost(AmbiguousSendError("reset")))
+    h = Harness(server)
+    await h.send()
+    assert h.recorder.records[1].reason == Reason.ADOPTED
+    assert h.sender.client.creation_offset is None
+    await h.send()
+    assert h.sender.client.creation_offset is not None
+
+
+async def test_a_201_replaying_an_unowned_earlier_batch_is_not_taken() -> None:
+    """A 201 naming a batch this run does not own (a killed process's) but created before
+    the request by the calibrated clock: the chunk's own batch is adopted instead."""
+    from datetime import UTC, datetime, timedelta
+
+    server = FakeA2P()
+    h = Harness(server)
+    await h.send()  # a 201: the server's clock is calibrated
+    orphan = server.make({"from": SENDER, "text": "Hi",
+                          "messages": [{"to": [f"+1415555{k:04d}"]} for k in range(4)]})
+    orphan["creationTime"] = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
+    server.batches[orphan["id"]]["creationTime"] = orphan["creationTime"]
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, orphan)
+
+    server.posts.append(replay)
+    await h.send()
+    record = h.recorder.records[2]
+    assert record.batch_id != orphan["id"]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+
+
+async def test_a_resumed_runs_first_201_is_judged_by_the_journals_calibration() -> None:
+    """Before this run has read any creationTime, a 201 replaying a batch a killed process
+    made (not owned yet) is judged by the journal's calibration: created before the
+    request, so not taken; the chunk's own batch is adopted."""
+    from datetime import UTC, datetime, timedelta
+
+    from engine.run.report import ChunkRecord
+
+    server = FakeA2P()
+    h = Harness(server)
+    done = ChunkRecord(99, 900, 901, 2, 50, state=lifecycle.COMPLETED, batch_id="old")
+    now = datetime.now(UTC)  # the fake server stamps real time; the fake wall is the clock
+    done.submitted_at = stamp(h.clock() - 30)
+    done.created = (now - timedelta(seconds=30)).isoformat()
+    h.recorder.restore({99: done}, {})
+    h.sender = Sender(h.sender.run, h.sender.client, h.chunker, h.recorder,
+                      sleep=h.clock.sleep, clock=h.clock)
+    orphan = server.make({"from": SENDER, "text": "Hi",  # another chunk's recipients
+                          "messages": [{"to": [f"+1415555{k:04d}"]} for k in range(100, 104)]})
+    orphan["creationTime"] = server.batches[orphan["id"]]["creationTime"] = \
+        (now - timedelta(seconds=20)).isoformat()
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, orphan)
+
+    server.posts.append(replay)
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.batch_id != orphan["id"]
+    assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)

@@ -29,9 +29,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SUPERSEDED: frozenset(),
 }
 FINAL = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
-# The ways out of a final state: a resumed run looks again at a chunk left unknown only
-# because looking for its batch failed (Reason.NOT_RECONCILED), and reads again the message
-# store of an adopted batch that was not complete yet (Reason.PENDING).
+# The ways out of a final state: a resumed run looks again at a chunk left unknown because
+# looking for its batch failed or its answer was unreadable (NOT_RECONCILED, UNREADABLE), and
+# reads again the message store of an adopted batch that was not complete yet (PENDING).
 REOPEN = {UNKNOWN: AMBIGUOUS, COMPLETED: ACCEPTED}
 
 
@@ -74,7 +74,7 @@ class Reason(enum.Enum):
     GAVE_UP = "gave-up"                  # failed: still not sent after every attempt
     PROVED_ABSENT = "proved-absent"      # failed: ambiguous each time, proved not created
     NOT_RECONCILED = "not-reconciled"    # unknown: looking on the server failed; look again
-    UNREADABLE = "unreadable-answer"     # unknown: created, its answer could not be read
+    UNREADABLE = "unreadable-answer"     # unknown: an answer unreadable; look again
     NOT_REREADABLE = "not-rereadable"    # unknown: in flight at a stop, input not a file
     HELD = "held"                        # planned: the run stopped before it went out
     ADOPTED = "adopted"                  # accepted: found on the server after a lost answer

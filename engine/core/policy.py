@@ -8,8 +8,9 @@ its kind of request and ``decide`` what to do about it. No loop carries a rule o
 A POST that creates a batch has no idempotency key: any 5xx (500, 502, 503, 504, with a JSON
 or an HTML body, with or without Retry-After) or no answer at all may come after the batch was
 created, since a gateway or load balancer in front of the service answers for a backend that
-may have gone on, so it is ambiguous and is reconciled, never resent blindly. Only answers that
-say the request was not processed are certain: 429, 401, 413 and the documented 4xx refusals.
+may have gone on, so it is ambiguous and is reconciled, never resent blindly; so is a 408 and
+a 4xx that is not RingCentral's JSON error (a gateway's page). Only answers that say the
+request was not processed are certain: 429, 401, 413 and the documented JSON 4xx refusals.
 A GET changes nothing, so the same answers are simply retried.
 
 Each rule is in one place: what a status means per kind of request (``classify``: a 502 is
@@ -23,7 +24,10 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from engine.core.bounds import bounds
 
@@ -111,8 +115,16 @@ class Step:
     delay: float = 0.0
 
 
-def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
-    """What an HTTP status means for a request of ``kind``."""
+def classify(status: int, kind: Kind = Kind.CREATE, from_rc: bool = True) -> Verdict:
+    """What an HTTP status means for a request of ``kind``. ``from_rc``: the answer is
+    RingCentral's own JSON error (``errorCode``/``errors``); a 4xx that is not (a gateway's
+    HTML 403/404 during a deploy) or a 408 (RFC 9110: not processed, *may* be repeated, but
+    said by whatever stopped waiting) does not prove a batch POST refused: it is ambiguous,
+    reconciled, and resent only once proved absent.
+
+    >>> classify(404, from_rc=False), classify(408), classify(400)
+    (<Verdict.AMBIGUOUS: 'ambiguous'>, <Verdict.AMBIGUOUS: 'ambiguous'>, <Verdict.FAIL: 'fail'>)
+    """
     if 200 <= status < 300:
         return Verdict.OK
     if status == 429:
@@ -125,6 +137,8 @@ def classify(status: int, kind: Kind = Kind.CREATE) -> Verdict:
         return Verdict.REFRESH
     if status == 413 and kind is Kind.CREATE:
         return Verdict.SPLIT
+    if 400 <= status < 500 and kind is Kind.CREATE and (status == 408 or not from_rc):
+        return Verdict.AMBIGUOUS
     if 400 <= status < 500:
         return Verdict.FAIL
     # 500, 502, 503, 504 and anything unexpected: a GET is simply repeated; a POST that
@@ -225,6 +239,77 @@ def resendable(status: int | None, code: str | None, proved_absent: bool) -> boo
     if not status:
         return False
     return classify(status, Kind.CREATE) in (Verdict.RETRY, Verdict.REFRESH)
+
+
+def answer_fault(body: Any, count: int, owned: Container[str],
+                 not_before: float | None = None) -> str | None:
+    """Why a batch POST's 2xx answer cannot be taken as this chunk's batch (None: it can).
+    Such an answer says nothing sure about what was created (a gateway's page, a body cut
+    short, another request's answer), so the request is ambiguous, never final: its batch is
+    looked for. A batch id another chunk of this run owns, or a size that does not fit the
+    chunk's ``count`` messages (``batchSize`` plus the rejected, or ``batchSize`` alone:
+    whether it counts the rejected is not documented), is an answer meant for another
+    request; so is a ``creationTime`` before ``not_before`` (the request's moment on a
+    calibrated server clock, less its margin; None: not calibrated, not checked).
+
+    >>> answer_fault({"id": "b", "batchSize": 2, "rejected": [{"index": 3}]}, 3, set())
+    >>> answer_fault({"id": "b", "batchSize": 5, "rejected": []}, 3, set())
+    'its batchSize 5 and 0 rejected do not add up to the 3 messages sent'
+    """
+    if not isinstance(body, dict):
+        return "it is not a JSON object"
+    batch_id, size, rejected = body.get("id"), body.get("batchSize"), body.get("rejected", [])
+    if not isinstance(batch_id, str) or not batch_id:
+        return f"it names no batch id ({batch_id!r})"
+    if type(size) is not int:
+        return f"its batchSize is {size!r}"
+    if rejected is None:
+        rejected = []
+    if not isinstance(rejected, list):
+        return f"its rejected is {type(rejected).__name__}, not a list"
+    if batch_id in owned:
+        return (f"it names batch {batch_id}, which another chunk of this run was given: an "
+                "answer meant for another request")
+    if size != count and size + len(rejected) != count:
+        return (f"its batchSize {size} and {len(rejected)} rejected do not add up to the "
+                f"{count} messages sent")
+    created = body.get("creationTime")
+    if not_before is not None and isinstance(created, str):
+        try:
+            early = datetime.fromisoformat(created).timestamp() < not_before
+        except ValueError:
+            early = False
+        if early:
+            return f"its batch was created ({created}) before this request went out"
+    return None
+
+
+def rejected_fault(rejected: Sequence[Any], tos: Sequence[str]) -> str | None:
+    """Why a 201's ``rejected`` cannot be this chunk's (None: it can): an index outside the
+    chunk or repeated, or a ``to`` (digits compared) that is not the chunk's recipient at
+    that index, as in another request's answer.
+
+    >>> rejected_fault([{"index": 2, "to": "+14155550101"}], ["+14155550100", "14155550101"])
+    >>> rejected_fault([{"index": 1, "to": "+14155550199"}], ["+14155550100"])
+    'rejected[0] names +14155550199 at index 1, where the chunk has +14155550100'
+    """
+    seen: set[int] = set()
+    for k, item in enumerate(rejected):
+        index = item.get("index") if isinstance(item, dict) else None
+        if type(index) is not int or not 1 <= index <= len(tos):
+            return f"rejected[{k}] has index {index!r}, outside the chunk's {len(tos)}"
+        if index in seen:
+            return f"rejected[{k}] repeats index {index}"
+        seen.add(index)
+        to = item.get("to")
+        if isinstance(to, str) and _digits(to) != _digits(tos[index - 1]):
+            return f"rejected[{k}] names {to} at index {index}, where the chunk has " \
+                   f"{tos[index - 1]}"
+    return None
+
+
+def _digits(number: str) -> str:
+    return "".join(c for c in number if c.isdigit())
 
 
 def backoff(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:

@@ -12,6 +12,12 @@ the batch is looked for again and again until a settle window has passed since t
 - absent only when a look that began after the window found nothing that could be it;
 - undecided when that last look still holds a candidate it cannot tell.
 
+When the request went out is known on our clock (``SentAt``); where that falls on the server's
+creation clock is known only once a batch's creationTime has been read (a Date header may come
+from a gateway's clock, not the backend's). Each look takes the best calibration then
+(``calibrate``). A batch that is the chunk's in every way but was created before the request
+by an uncalibrated reckoning is never ruled out: it holds the verdict at undecided.
+
     >>> r = Reconciliation(Expected.of("+16505550100", [("+14155550100", "Hi")]), set(),
     ...                    started=0.0, window=10.0, date_from="2026-11-25T12:00:00+00:00")
     >>> r.next(0.0)
@@ -25,7 +31,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.core.paging import PageWalk
@@ -38,6 +44,50 @@ MESSAGES_PER_PAGE = 1000  # perPage maximum of GET .../messages (spec)
 # readings, well under a second with NTP; 3 s covers it with room. Not a minute: a smoke test
 # of the same text to the first rows, sent a little earlier, must never be taken for ours.
 CLOCK_MARGIN = 3.0
+DATE_MARGIN = 60.0  # dateFrom this long before the request (calibrated): the listing's slack
+# dateFrom this long before the request when the server's creation clock is not calibrated
+# yet (as far back as a resumed run looks): a clock off by more is outside what is handled.
+UNCALIBRATED_MARGIN = 3600.0
+
+
+def creation_offset(pairs: Iterable[tuple[str | None, str | None]]) -> float | None:
+    """The backend's creation clock minus ours, from (submittedAt, createdAt) pairs of batches
+    a run made (a journal): the smallest, since each creation came a little after its
+    request went out; None when there is none."""
+    offsets = []
+    for submitted, created in pairs:
+        if submitted and created:
+            try:
+                offsets.append(datetime.fromisoformat(created).timestamp()
+                               - datetime.fromisoformat(submitted).timestamp())
+            except ValueError:
+                continue
+    return min(offsets, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class SentAt:
+    """When the lost request went out: ``local`` is our wall clock then (epoch seconds);
+    ``offset`` the backend's creation clock minus ours, from a batch's creationTime (None: not
+    calibrated); ``guess`` an uncalibrated offset (a Date header), used only to place
+    ``dateFrom``, never to rule a batch out."""
+
+    local: float
+    offset: float | None = None
+    guess: float = 0.0
+
+    @property
+    def calibrated(self) -> bool:
+        return self.offset is not None
+
+    def server(self) -> float:
+        """The request's moment on the server's creation clock, as well as known."""
+        return self.local + (self.offset if self.offset is not None else self.guess)
+
+    def date_from(self) -> float:
+        if self.offset is not None:
+            return self.local + self.offset - DATE_MARGIN
+        return self.local + min(self.guess, 0.0) - UNCALIBRATED_MARGIN
 
 
 def _digest(*parts: str) -> int:
@@ -122,11 +172,16 @@ class Reconciliation:
     owned: Container[str]
     started: float
     window: float
-    date_from: str
+    date_from: str | None  # None: from ``sent``, at each look
     interval: float = 1.0
     max_interval: float = 60.0
     looks: int = 0
-    created_after: float | None = None  # server clock: when the lost request went out
+    created_after: float | None = None  # server clock, calibrated: when the request went out
+    sent: SentAt | None = None  # when given, the bound comes from it (and ``calibrate``)
+    _look_calibrated: bool = True
+    _look_date_from: str = ""
+    _early: set[str] = field(default_factory=set)  # this look's, ruled out by time alone
+    _held: dict[str, str] = field(default_factory=dict)  # early, uncalibrated, and matching
     _look_started: float | None = None
     _next_look: float = 0.0
     _token: str | None = None
@@ -157,6 +212,10 @@ class Reconciliation:
             return Wait(self._next_look - now)
         self._look_started, self._token, self._listing_done = now, None, False
         self._unsure.clear()
+        self._early.clear()
+        self._held.clear()
+        self._look_calibrated = self.calibrated
+        self._look_date_from = self._date_from()
         self._walk = PageWalk("GET .../batches (looking for a batch whose answer was lost)")
         self.looks += 1
         return ReadListing(self._params())
@@ -176,9 +235,28 @@ class Reconciliation:
         if not records:
             self._unsure[batch_id] = "its messages are not listed yet"
         elif all(self._matches(m) for m in records):
-            self._found = batch
+            if batch_id in self._early:
+                self._held[batch_id] = str(batch.get("creationTime"))
+            else:
+                self._found = batch
         else:
             self._not_ours.add(batch_id)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.sent is None or self.sent.calibrated
+
+    def calibrate(self, offset: float | None) -> None:
+        """The backend's creation clock minus ours, as known now (None: still unknown); a
+        look takes what is known when it begins."""
+        if self.sent is not None and offset is not None:
+            self.sent = SentAt(self.sent.local, offset, self.sent.guess)
+
+    def _date_from(self) -> str:
+        if self.date_from is not None:
+            return self.date_from
+        assert self.sent is not None, "a date_from or a sent time is needed"
+        return datetime.fromtimestamp(self.sent.date_from(), UTC).isoformat()
 
     def disown(self, batch_id: str) -> None:
         """Another chunk claimed the batch found first: keep looking."""
@@ -186,7 +264,8 @@ class Reconciliation:
         self._found = None
 
     def _params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"from": self.expected.sender, "dateFrom": self.date_from}
+        params: dict[str, Any] = {"from": self.expected.sender,
+                                  "dateFrom": self._look_date_from or self._date_from()}
         if self._token:
             params["pageToken"] = self._token
         return params
@@ -200,12 +279,22 @@ class Reconciliation:
         assert self._look_started is not None
         final = self._look_started >= self.window_end
         self._look_started = None
+        if final and self._held and not self._look_calibrated and self.calibrated:
+            self._next_look = now  # calibrated during this look: one more look rules on them
+            return self.next(now)
         if final:
-            if not self._unsure:
-                return Absent()
-            batch_id, why = next(iter(self._unsure.items()))
-            return Undecided(f"after {self.window:g} s batch {batch_id} could still be this "
-                             f"chunk's ({why})")
+            if self._unsure:
+                batch_id, why = next(iter(self._unsure.items()))
+                return Undecided(f"after {self.window:g} s batch {batch_id} could still be "
+                                 f"this chunk's ({why})")
+            if self._held:
+                batch_id, created = next(iter(self._held.items()))
+                return Undecided(
+                    f"batch {batch_id} holds this chunk's recipients and texts but was "
+                    f"created ({created}) before the request went out as reckoned without a "
+                    "calibrated server clock (no batch creationTime read yet): it may be this "
+                    "chunk's or an identical earlier one")
+            return Absent()
         self._next_look = min(now + self.interval, self.window_end)
         self.interval = min(self.max_interval, self.interval * 2)
         return self.next(now)
@@ -217,18 +306,29 @@ class Reconciliation:
         return isinstance(batch_id, str) and batch_id not in self.owned and \
             batch_id not in self._not_ours and batch.get("from", self.expected.sender) == \
             self.expected.sender and type(size) is int and 0 < size <= self.expected.count \
-            and not self._too_early(batch.get("creationTime"))
+            and self._in_time(batch_id, batch.get("creationTime"))
+
+    def _in_time(self, batch_id: str, creation_time: Any) -> bool:
+        """Not created before the lost request went out: an earlier batch (a smoke test to
+        part of the list, a previous run) is never this request's, when the server's clock is
+        calibrated. Uncalibrated, such a batch is still read (``_early``): if it is the
+        chunk's in every other way, it holds the verdict. No stamp: cannot tell, so kept."""
+        if not self._too_early(creation_time):
+            return True
+        if self._look_calibrated:
+            return False
+        self._early.add(batch_id)
+        return True
 
     def _too_early(self, creation_time: Any) -> bool:
-        """Created before the lost request went out: an earlier batch (a smoke test to part
-        of the list, a previous run), never this request's. No stamp: cannot tell, so kept."""
-        if self.created_after is None or not isinstance(creation_time, str):
+        bound = self.created_after if self.sent is None else self.sent.server()
+        if bound is None or not isinstance(creation_time, str):
             return False
         try:
             stamp = datetime.fromisoformat(creation_time).timestamp()
         except ValueError:
             return False
-        return stamp < self.created_after - CLOCK_MARGIN
+        return stamp < bound - CLOCK_MARGIN
 
     def _matches(self, message: Any) -> bool:
         """Same recipient with the same text: another campaign from this sender to the same

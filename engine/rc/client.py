@@ -29,6 +29,7 @@ from engine.core.policy import (
     retry_after_note,
     unanswered,
 )
+from engine.core.reconcile import SentAt
 from engine.errors import (
     AmbiguousSendError,
     AuthServiceError,
@@ -138,6 +139,16 @@ class ApiClient:
             with contextlib.suppress(ValueError):
                 stamp = datetime.fromisoformat(creation_time).timestamp()
                 self._creation_offset = stamp - self._wall()
+
+    def sent_at(self) -> SentAt:
+        """Now, as the moment a request goes out: our clock, with the creation clock's offset
+        when a creationTime has calibrated it, and the Date header's as a guess."""
+        return SentAt(self._wall(), self._creation_offset, self._server_offset)
+
+    @property
+    def creation_offset(self) -> float | None:
+        """The backend's creation clock minus ours (None until a creationTime was read)."""
+        return self._creation_offset
 
     def server_now(self) -> float:
         """The server's clock (epoch seconds): the earlier of what its last Date header and

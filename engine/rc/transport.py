@@ -81,6 +81,16 @@ def error_of(reply: Reply) -> tuple[str, str]:
     return str(code), str(message)
 
 
+def from_ringcentral(reply: Reply) -> bool:
+    """Whether the answer is RingCentral's own error: a JSON body with ``errorCode`` or
+    ``errors`` (the spec's error schema), not a gateway's page or an empty body."""
+    try:
+        body = reply.json()
+    except BadBodyError:
+        return False
+    return isinstance(body, dict) and ("errorCode" in body or "errors" in body)
+
+
 class Transport(Protocol):
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
                       body: bytes | bytearray | None = None,

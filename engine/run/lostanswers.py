@@ -14,8 +14,9 @@ the public methods here; every state change goes through the recorder's journale
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -30,14 +31,17 @@ from engine.core.lifecycle import Reason
 from engine.core.paging import PageWalk
 from engine.core.policy import LOST_CODE, NO_ANSWER
 from engine.core.reconcile import (
+    DATE_MARGIN,
     Absent,
     Adopt,
     Expected,
     ReadListing,
     ReadMessages,
     Reconciliation,
+    SentAt,
     Undecided,
     Wait,
+    creation_offset,
 )
 from engine.core.rejections import SERVER, Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
@@ -49,13 +53,12 @@ from engine.rc.transport import Reply, page_of
 from engine.run.options import RunSettings
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import check_rebuilt, server_time
+from engine.run.resume import check_rebuilt
 
 Rebuild = Callable[[int], Awaitable[Chunk]]
 
 ADOPTED_NOTE = ("answer lost; adopted the batch found on the server: its server rejections "
                 "are recovered from its message store once it completes")
-DATE_MARGIN = 60.0  # seconds before the request: the Date header's second and clock drift
 
 
 class Outlet(Protocol):
@@ -101,6 +104,20 @@ class LostAnswers:
         self._adopted_chunks: dict[int, Chunk] = {}
         self._group: TaskGroup | None = None  # reconciliations, beside the workers
         self._parked = anyio.Semaphore(2)
+        # the journal's own calibration (a resumed run's): the clock that stamped its
+        # submittedAt may have been stepped since, so today's offset would misplace them
+        self._journal_offset = creation_offset((r.submitted_at, r.created)
+                                               for r in recorder.records.values())
+
+    @property
+    def owned(self) -> Container[str]:
+        """The batch ids this run's chunks own."""
+        return self._owned
+
+    @property
+    def journal_offset(self) -> float | None:
+        """A resumed journal's calibration of the server's creation clock (None: none)."""
+        return self._journal_offset
 
     def own(self, batch_ids: Iterable[str]) -> None:
         """Batches this run made: never adopted for another chunk."""
@@ -133,12 +150,16 @@ class LostAnswers:
             return
         record = self._recorder.records[caught.number]
         record.error = {"errorCode": NO_ANSWER, "message": "in flight when the run stopped"}
-        sent = server_time(record.submitted_at, self._client.server_now() - self._wall())
-        if not await self.settle(caught, record, since=self._run.resume_since,
-                                 created_after=sent):
+        sent = None
+        if record.submitted_at:
+            with contextlib.suppress(ValueError):
+                sent = SentAt(datetime.fromisoformat(record.submitted_at).timestamp(),
+                              self._journal_offset)
+        if not await self.settle(caught, record, since=self._run.resume_since, sent=sent,
+                                 live=False):
             await self._outlet.resend(caught, record)
 
-    async def park(self, chunk: Chunk, record: ChunkRecord, sent_at: float) -> None:
+    async def park(self, chunk: Chunk, record: ChunkRecord, sent_at: SentAt) -> None:
         """Reconcile a lost answer beside the workers, not in a sending slot. A chunk the
         input can give again drops its body meanwhile; any other keeps it under a small
         limiter, and a worker waiting for that limiter stops the reading."""
@@ -153,9 +174,9 @@ class LostAnswers:
         self._group.start_soon(self._reconcile_parked, chunk, record, expected, light, sent_at)
 
     async def _reconcile_parked(self, chunk: Chunk, record: ChunkRecord, expected: Expected,
-                                light: bool, sent_at: float) -> None:
+                                light: bool, sent_at: SentAt) -> None:
         try:
-            if await self.settle(chunk, record, expected, sent_at):
+            if await self.settle(chunk, record, expected, sent=sent_at):
                 return
             if await self._outlet.gave_up_absent(record, None):
                 return
@@ -174,7 +195,8 @@ class LostAnswers:
                                               for m in body["messages"]))
 
     async def settle(self, chunk: Chunk, record: ChunkRecord, expected: Expected | None = None,
-                     since: float | None = None, created_after: float | None = None) -> bool:
+                     since: float | None = None, created_after: float | None = None, *,
+                     sent: SentAt | None = None, live: bool = True) -> bool:
         """True when the chunk is settled (adopted or unknown); False when it may be
         resent (proved absent, or resend was asked for)."""
         if self._run.on_ambiguous == "resend":
@@ -183,7 +205,7 @@ class LostAnswers:
         if self._run.on_ambiguous == "reconcile":
             try:
                 step = await self.find_batch(expected or self.expected_of(chunk), since,
-                                             created_after)
+                                             created_after, sent=sent, live=live)
             except EngineError as exc:
                 reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
             else:
@@ -219,23 +241,31 @@ class LostAnswers:
             self._recorder.save(record)
 
     async def find_batch(self, expected: Expected, since: float | None = None,
-                         created_after: float | None = None) -> Adopt | Absent | Undecided:
+                         created_after: float | None = None, *, sent: SentAt | None = None,
+                         live: bool = True) -> Adopt | Absent | Undecided:
         """The thin loop around the reconciliation decision: it only reads and sleeps.
 
-        ``dateFrom`` is a minute before ``since``, the server's clock (its Date header) when
-        the request went out, or where a resumed run's history begins; now when not given.
-        Only a batch created after ``created_after`` (default ``since``) can be the
-        request's."""
+        ``sent``: when the request went out (our clock) and the calibration known then; with
+        ``live``, each look takes this run's latest calibration (a batch's creationTime). A
+        resumed run's in-flight chunk is not live: its submittedAt is another process's clock.
+        ``since`` (server clock): ``dateFrom`` is a minute before it (where a resumed run's
+        history begins). Without ``sent``, only a batch created after ``created_after``
+        (default ``since``, default now) can be the request's."""
         retry = self._run.settings.retry
-        sent = self._client.server_now() if since is None else since
-        start = sent - DATE_MARGIN
+        if sent is None:
+            since = self._client.server_now() if since is None else since
+            if created_after is None:
+                created_after = since
+        date_from = None if since is None else \
+            datetime.fromtimestamp(since - DATE_MARGIN, UTC).isoformat()
         search = Reconciliation(expected, self._owned, started=self._clock(),
-                                created_after=sent if created_after is None else created_after,
-                                window=retry.reconcile_window,
-                                date_from=datetime.fromtimestamp(start, UTC).isoformat(),
+                                created_after=created_after, sent=sent,
+                                window=retry.reconcile_window, date_from=date_from,
                                 interval=max(retry.backoff_initial, 0.01),
                                 max_interval=max(retry.backoff_max, 0.01))
         while True:
+            if live:
+                search.calibrate(self._client.creation_offset)
             step = search.next(self._clock())
             if isinstance(step, Wait):
                 if not await unless_stopped(self._stopping, self._sleep, step.seconds):

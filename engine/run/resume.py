@@ -53,8 +53,9 @@ def retryable(entry: dict[str, Any]) -> bool:
 
 
 def undecided(entry: dict[str, Any]) -> bool:
-    """Left unknown only because reconciliation itself failed: try it again."""
-    return reason_of(entry) is Reason.NOT_RECONCILED
+    """Left unknown because reconciliation failed, or because its answer could not be read
+    (its batch was never looked for): look for it again."""
+    return reason_of(entry) in (Reason.NOT_RECONCILED, Reason.UNREADABLE)
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
@@ -289,15 +290,6 @@ def unsettled(records: Iterable[ChunkRecord], journal: str) -> str | None:
             f"their fate with 'a2p outcomes {where}'.")
 
 
-def server_time(submitted_at: str | None, offset: float) -> float | None:
-    """When a journaled request went out (``submittedAt``, this machine's clock), on the
-    server's clock as it is now reckoned (``offset`` = server minus local); None if unknown."""
-    if not submitted_at:
-        return None
-    try:
-        return datetime.fromisoformat(submitted_at).timestamp() + offset
-    except ValueError:
-        return None
 
 
 # what a resumed run takes from its journal's header -----------------------------------

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import Any, Protocol
 
 import anyio
+import orjson
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from engine.batching.chunker import Chunk, Chunker, halves
@@ -29,10 +30,13 @@ from engine.core.policy import (
     Action,
     Kind,
     Verdict,
+    answer_fault,
     classify,
     decide,
+    rejected_fault,
     unanswered,
 )
+from engine.core.reconcile import CLOCK_MARGIN, SentAt
 from engine.core.rejections import Rejection
 from engine.errors import (
     AmbiguousSendError,
@@ -45,7 +49,7 @@ from engine.errors import (
 )
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import Reply, error_of
+from engine.rc.transport import Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
 from engine.run.lostanswers import LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
@@ -56,6 +60,11 @@ from engine.run.tracker import Tracking
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
 
 __all__ = ["Chunks", "Follower", "RunSettings", "Sender"]
+
+
+def attempts(count: int) -> str:
+    """ "1 attempt", "2 attempts"."""
+    return f"{count} attempt{'' if count == 1 else 's'}"
 
 
 def _no_progress(records: int, share: float | None) -> None:
@@ -199,10 +208,10 @@ class Sender:
             record.reason = None
             # "submitting" is on disk before the request goes out
             self.recorder.move(record, lifecycle.SUBMITTING)
-            sent_at = self.client.server_now()  # a lost batch was created after this
+            sent_at = self.client.sent_at()  # a lost batch was created after this
             try:
                 reply = await self.client.post_batch(chunk.body)
-                verdict = classify(reply.status)
+                verdict = classify(reply.status, from_rc=from_ringcentral(reply))
                 if verdict is Verdict.AMBIGUOUS:  # kept: the proof a resume reads
                     code, message = error_of(reply)
                     record.error = {"status": reply.status, "errorCode": code,
@@ -224,22 +233,22 @@ class Sender:
                 reply, verdict = Reply(exc.status), classify(exc.status)
                 record.error = {"errorCode": BAD_ANSWER, "message": str(exc)}
                 if verdict is Verdict.OK:
-                    await self.leave_unknown(record)
-                    return
+                    verdict = Verdict.AMBIGUOUS  # a 2xx unread: created or not, look
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
             # there, not here; the chunk's time counts from its first request
             step = decide(verdict, record.attempts,
                           self.clock() - self._first_sent[record.number],
                           self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
-                try:
-                    answer = reply.json()
-                except BadBodyError as exc:
-                    record.error = {"errorCode": BAD_ANSWER, "message": f"{exc}"}
-                    await self.leave_unknown(record)
+                answer, why = self.read_answer(chunk, reply, sent_at)
+                if why is None:
+                    await self.accept(chunk, record, answer)
                     return
-                await self.accept(chunk, record, answer)
-                return
+                # a gateway's page, a body cut short, another request's answer: it says
+                # nothing sure about what this request created, so its batch is looked for
+                record.error = {"status": reply.status, "errorCode": BAD_ANSWER,
+                                "message": f"HTTP {reply.status} answer unusable: {why}"}
+                step = decide(Verdict.AMBIGUOUS, record.attempts)
             if step.action is Action.SPLIT:
                 await self.split(chunk, record)
                 return
@@ -251,7 +260,7 @@ class Sender:
                 await self.lost.park(chunk, record, sent_at)
                 return
             if step.action is Action.RECONCILE:
-                if await self.lost.settle(chunk, record, since=sent_at):
+                if await self.lost.settle(chunk, record, sent=sent_at):
                     return
                 if await self.gave_up_absent(record, reply):
                     return
@@ -278,6 +287,23 @@ class Sender:
                              "again")
         return True
 
+    def read_answer(self, chunk: Chunk, reply: Reply, sent_at: SentAt
+                    ) -> tuple[Any, str | None]:
+        """A 2xx's batch, and why it cannot be this chunk's (None: it can)."""
+        try:
+            answer = reply.json()
+        except BadBodyError as exc:
+            return None, str(exc)
+        # uncalibrated in this run, a resumed journal's calibration judges the stamp: if the
+        # clock was stepped since, a true answer is at worst reconciled (and adopted)
+        offset = sent_at.offset if sent_at.calibrated else self.lost.journal_offset
+        not_before = None if offset is None else sent_at.local + offset - CLOCK_MARGIN
+        why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
+        if why is None and answer.get("rejected"):
+            tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
+            why = rejected_fault(answer["rejected"], tos)
+        return answer, why
+
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume
         sends it without having to reconcile anything."""
@@ -301,7 +327,8 @@ class Sender:
             return
         record.batch_id, record.batch_size = batch_id, size
         record.created = body.get("creationTime")
-        self.client.note_creation(record.created)
+        if not record.adopted:  # an adopted batch was created long before it was found
+            self.client.note_creation(record.created)
         record.error = None
         self.recorder.move(record, lifecycle.ACCEPTED,
                            rejected=[r.as_json() for r in translated])
@@ -313,20 +340,22 @@ class Sender:
         await self.recorder.rejected(translated)
 
     async def leave_unknown(self, record: ChunkRecord) -> None:
-        """Created (2xx) but unreadable: it may hold SMS now, so it is never resent."""
+        """A batch found or answered that could not be read as this chunk's: it may hold SMS
+        now, so it is never resent; a resume looks for its batch again."""
         self.recorder.move(record, lifecycle.UNKNOWN, Reason.UNREADABLE,
-                           "the server accepted the request but its answer could not be "
-                           "read; check this range on RingCentral before sending it again",
+                           "an answer came that could not be read as this chunk's batch; "
+                           "a2p send --resume JOURNAL looks for its batch again (or check "
+                           "this range on RingCentral before sending it again)",
                            via=lifecycle.AMBIGUOUS)
         await self.recorder.failed(record)
 
     async def fail(self, record: ChunkRecord, reply: Reply | None, reason: Reason,
                    note: str | None = None) -> None:
-        if reply is not None and reply.status:
-            code, message = error_of(reply)
+        if reply is not None and reply.status and not 200 <= reply.status < 300:
+            code, message = error_of(reply)  # a 2xx's error (unusable) is already kept
             record.error = {"status": reply.status, "errorCode": code, "message": message}
         if reason is not Reason.REFUSED and record.error is not None:
-            record.error["message"] = (f"gave up after {record.attempts} attempts: "
+            record.error["message"] = (f"gave up after {attempts(record.attempts)}: "
                                        f"{record.error.get('message', '')}")
         self.recorder.move(record, lifecycle.FAILED, reason, note)
         await self.recorder.failed(record)

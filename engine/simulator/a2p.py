@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.simulator.lost_answers import after_create, before_create
+from engine.simulator.lost_answers import after_create, answer, before_create
 from engine.simulator.replies import error_response, json_response, not_found
 from engine.simulator.state import SIMULATOR, Simulator
 from engine.simulator.store import Batch, RequestError, invalid_parameter
@@ -54,7 +54,8 @@ async def create_batch(request: web.Request) -> web.Response:
     lost = await after_create(request, sim, body, now)
     if lost is not None:
         return lost
-    return json_response(batch_view(batch, now, sim.settings.price_per_segment, rejected), 201)
+    view = batch_view(batch, now, sim.settings.price_per_segment, rejected)
+    return answer(request, sim, orjson.dumps(view))
 
 
 async def read_batch(request: web.Request) -> web.Response:

@@ -44,11 +44,12 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     limited = _throttle(sim, window, verdict, in_scope)
     if limited is not None:
         sim.stats["429"] += 1
-        limited.headers["Date"] = format_date_time(sim.now())
+        limited.headers["Date"] = format_date_time(sim.now() + faults.date_skew)
         return limited
     response = await _authenticated(request, handler, sim, in_scope)
     response.headers.update(window.headers(verdict))
-    response.headers["Date"] = format_date_time(sim.now())  # the server's clock, skew and all
+    # the server's clock, skew and all; date_skew: the gateway's clock is another one
+    response.headers["Date"] = format_date_time(sim.now() + faults.date_skew)
     sim.stats[str(response.status)] += 1
     if faults.answer_piece and isinstance(response, web.Response) and response.body:
         return await _in_pieces(request, response, faults)

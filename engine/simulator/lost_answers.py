@@ -4,9 +4,13 @@ after a 504 or a dropped connection, a connection dropped or a gateway's 5xx aft
 was created, a 201 held past the client's timeout; and, beside each batch, other campaigns
 from the same sender that a reconciliation must never take for ours.
 
-The seeded draws come in this order, each only when its fault is on: late creation, then
-(after the batch exists) dropped answer, 5xx after creation (its status, then its HTML
-share), held answer."""
+A gateway can also answer what no backend said: its own 4xx page (408, or a 403/404 during a
+deploy), an unreadable 2xx (an HTML 200 page, or a 201 cut short), a Date from its own clock
+(gateway.py), or a 201 with another batch's body.
+
+The seeded draws come in this order, each only when its fault is on: late creation, gateway
+4xx (its status), unreadable 2xx (its kind), then (after the batch exists) dropped answer, 5xx
+after creation (its status, then its HTML share), held answer, replayed answer."""
 
 from __future__ import annotations
 
@@ -26,7 +30,10 @@ GATEWAY_PAGE = ("<html>\r\n<head><title>{status} {reason}</title></head>\r\n<bod
                 "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
                 "</body>\r\n</html>\r\n")
 GATEWAY_REASONS = {500: "Internal Server Error", 502: "Bad Gateway",
-                   503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+                   503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+                   200: "Down for maintenance", 403: "Forbidden", 404: "Not Found",
+                   408: "Request Time-out"}
+TRUNCATED = "truncated"  # request key: the 201 of this request is cut short
 
 
 def gateway_error(sim: Simulator, status: int) -> web.Response:
@@ -55,7 +62,37 @@ def before_create(request: web.Request, sim: Simulator, body: Any) -> web.Respon
         return gateway_error(sim, sim.faults.outage_status)
     if sim.chance(sim.faults.late_create_rate):
         return _create_late(request, sim, body)
+    if sim.chance(sim.faults.gateway_4xx_rate):
+        sim.stats["gateway_4xx"] += 1
+        return _page(sim.rng.choice(sim.faults.gateway_4xx_statuses))
+    if sim.chance(sim.faults.unreadable_2xx_rate):
+        if sim.rng.random() < 0.5:
+            sim.stats["unreadable_200"] += 1
+            return _page(200)
+        request[TRUNCATED] = True
     return None
+
+
+def _page(status: int) -> web.Response:
+    """A gateway's own HTML page: the backend never saw the request."""
+    page = GATEWAY_PAGE.format(status=status, reason=GATEWAY_REASONS.get(status, "Error"))
+    return web.Response(text=page, status=status, content_type="text/html")
+
+
+def answer(request: web.Request, sim: Simulator, body: bytes) -> web.Response:
+    """The 201 as it reaches the client: whole, cut short (``unreadable_2xx_rate``), or
+    another batch's (``replayed_answer_rate``: the last 201 given whole, as a cache mixing up
+    answers serves one it has passed on)."""
+    if request.get(TRUNCATED):
+        sim.stats["truncated_201"] += 1
+        body = body[: len(body) // 2]
+    elif in_fault_scope(request, sim.faults) and sim.last_answer is not None and \
+            sim.chance(sim.faults.replayed_answer_rate):
+        sim.stats["replayed_answer"] += 1
+        body = sim.last_answer
+    else:
+        sim.last_answer = body
+    return web.Response(body=body, status=201, content_type="application/json")
 
 
 async def after_create(request: web.Request, sim: Simulator, body: Any, now: float

@@ -96,6 +96,17 @@ class FaultSettings:
     # An outage: every batch POST answered this 5xx, nothing created, until it heals:
     outage_status: int = field(default=0, metadata=_limits(0, 599))  # 0: off
     outage_for: float = 0.0         # seconds after the faults were set; 0: until PUT /_sim/faults
+    # A gateway whose Date header comes from a clock this many seconds off the backend's
+    # (the creationTime clock; clock_skew moves both):
+    date_skew: float = field(default=0.0, metadata=_limits(-86400.0, 86400.0))
+    # A gateway's unreadable 2xx to a batch POST: half an HTML 200 page (maintenance, a WAF)
+    # with nothing forwarded, half a 201 cut short after the batch was created:
+    unreadable_2xx_rate: float = 0.0
+    # A gateway's own 4xx to a batch POST, an HTML page, nothing forwarded (a deploy):
+    gateway_4xx_rate: float = 0.0
+    gateway_4xx_statuses: tuple[int, ...] = (408, 403, 404)
+    # A 201 carrying an earlier batch's body, after the real batch was created (a mix-up):
+    replayed_answer_rate: float = 0.0
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.

@@ -31,6 +31,7 @@ class Simulator:
     faults: FaultSettings = field(init=False)
     stats: Counter[str] = field(default_factory=Counter)
     backlog: Backlog = field(default_factory=Backlog)
+    last_answer: bytes | None = None  # the last 201 given whole (replayed_answer_rate)
     # store_lag: per (batch, lag), message indexes by when they appear, and those times
     _store_order: dict[tuple[str, float], tuple[list[int], list[float]]] = field(
         default_factory=dict)

@@ -75,9 +75,17 @@ FAULTS: list[dict[str, Any]] = [
     # An outage: every batch POST a 503 that created nothing, until the harness heals it
     # after the run ends (its chunks failed proved-absent); then one --resume sends them.
     {"outage_status": 503, "scope": "send"},
+    # A gateway's own answers (adversary, i19): a Date from a clock 5 min off creationTime's,
+    # an unreadable 2xx (HTML 200, 201 cut short), its 408/403/404 page, another batch's 201
+    {"error_after_create_rate": 0.3, "clock_skew": -300.0, "date_skew": 300.0,
+     "scope": "send"},
+    {"unreadable_2xx_rate": 0.3, "scope": "send"},
+    {"gateway_4xx_rate": 0.3, "gateway_4xx_statuses": [408, 403, 404], "scope": "send"},
+    {"replayed_answer_rate": 0.3, "scope": "send"},
 ]
 # What the simulator counts when it loses an answer or creates nothing (GET /_sim/stats).
-LOST_ANSWERS = ("late_create", "accept_drop", "error_after_create", "held_answer", "outage")
+LOST_ANSWERS = ("late_create", "accept_drop", "error_after_create", "held_answer", "outage",
+                "unreadable_200", "truncated_201", "gateway_4xx", "replayed_answer")
 # Tokens revoked every two requests with half the refreshes refused (issue 18): workers meet
 # 401s in quick succession and the JWT is presented again; no chunk may fail for it.
 TOKEN_MODES: list[dict[str, Any]] = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]

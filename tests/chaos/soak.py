@@ -117,9 +117,19 @@ SOAK_MODES: list[Mode] = [
     Mode("outage", lambda r: {"outage_status": r.choice([500, 502, 503, 504]),
                               "gateway_html_rate": r.choice([0.0, 1.0])}, send_only=True,
          met=("outage",)),
+    # A gateway's own answers: a Date from another clock than creationTime's, an unreadable
+    # 2xx (HTML 200 / 201 cut short), its 408/403/404 page, a 201 with another batch's body
+    Mode("date-skew", lambda r: {"date_skew": r.choice([-1.0, 1.0]) * r.uniform(30, 300)}),
+    Mode("unreadable-2xx", lambda r: {"unreadable_2xx_rate": r.uniform(0.05, 0.3)},
+         send_only=True, met=("unreadable_200", "truncated_201")),
+    Mode("gateway-4xx", lambda r: {"gateway_4xx_rate": r.uniform(0.05, 0.3)}, send_only=True,
+         met=("gateway_4xx",)),
+    Mode("replayed-answer", lambda r: {"replayed_answer_rate": r.uniform(0.05, 0.3)},
+         send_only=True, met=("replayed_answer",)),
 ]
 # Modes that lose answers: the listing modes only matter beside one of these.
-LOSING = ("5xx", "reset", "accept-drop", "late-create", "5xx-after-create", "held-answer")
+LOSING = ("5xx", "reset", "accept-drop", "late-create", "5xx-after-create", "held-answer",
+          "unreadable-2xx", "gateway-4xx", "replayed-answer")
 FINAL_TIMEOUT = 120.0
 # The chaos profile, processing ten times faster and polled often: a seed's time goes to
 # faults, kills and settle windows, not to waiting for the simulator to work through a list.

@@ -46,7 +46,9 @@ def test_every_lost_answer_mode_under_kills_never_duplicates_or_loses(
     messages listed only once processing, a server clock 5 minutes off either way, small
     pages among other campaigns, answers in small pieces, a message store lagging
     Completed, a 5xx in HTML or JSON after the batch was created, answers held past the
-    timeout, an outage that heals after the run), killed and resumed: zero duplicates, zero
+    timeout, an outage that heals after the run, a gateway's Date from another clock, its
+    unreadable 2xx, its 4xx page, a 201 with another batch's body), killed and resumed: zero
+    duplicates, zero
     losses, no chunk left unknown, since the server's history decides, nobody pending, since
     the store catches up, and after an outage one --resume leaves nothing failed."""
     outcomes = []

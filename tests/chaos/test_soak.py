@@ -17,7 +17,7 @@ import pytest
 from engine.simulator.settings import faults_from_mapping
 from tests.chaos.soak import SOAK_MODES, covering_seeds, draw, soak_scenario, soak_table
 
-SEEDS = int(os.environ.get("A2P_SOAK_SEEDS", "6"))
+SEEDS = int(os.environ.get("A2P_SOAK_SEEDS", "7"))
 START = os.environ.get("A2P_SOAK_START")
 CHOSEN = covering_seeds(SEEDS) if START is None else list(range(int(START), int(START) + SEEDS))
 
@@ -46,7 +46,7 @@ def test_two_hundred_seeds_draw_every_mode() -> None:
 def test_the_ci_seeds_draw_every_mode() -> None:
     """The few seeds CI runs meet every mode of the registry (a mode appended to it joins
     them; when they cannot, raise A2P_SOAK_SEEDS's default)."""
-    drawn = {mode for seed in covering_seeds(6) for mode in draw(seed).modes}
+    drawn = {mode for seed in covering_seeds(7) for mode in draw(seed).modes}
     assert drawn == {mode.name for mode in SOAK_MODES}
 
 

@@ -82,16 +82,21 @@ async def hostile() -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest.mark.parametrize("mode", sorted(HOSTILE))
-async def test_hostile_batch_answers_leave_the_chunk_unknown(hostile: Any, mode: str) -> None:
-    """A 201 that cannot be trusted: the chunk is unknown with its range, sent once, and the
-    report holds only the local rejection at its true position."""
+async def test_hostile_batch_answers_are_reconciled_never_trusted(hostile: Any, mode: str
+                                                                  ) -> None:
+    """A 201 that cannot be trusted says nothing sure about what was created: the chunk's
+    batch is looked for after each, and sent again only once the (empty) listing proved it
+    absent, until the attempts run out: failed proved-absent with its range, the BAD-ANSWER
+    kept, and the report holds only the local rejection at its true position."""
     url = await hostile(HOSTILE[mode])
+    settings = engine_settings(url)
+    settings = replace(settings, retry=replace(settings.retry, max_attempts=3))
     report = await engine.send(["+14155550100", "bad", "+14155550101"], sender=SENDER,
-                               text="Hi", config=engine_settings(url),
+                               text="Hi", config=settings,
                                credentials=DEMO_CREDENTIALS, wait="accepted")
     batch = report["batches"][0]
-    assert (batch["status"], batch["firstIndex"], batch["lastIndex"]) == ("unknown", 0, 2)
-    assert batch["attempts"] == 1
+    assert (batch["status"], batch["firstIndex"], batch["lastIndex"]) == ("failed", 0, 2)
+    assert (batch["reason"], batch["attempts"]) == ("proved-absent", 3)
     assert batch["error"]["errorCode"] == "BAD-ANSWER"
     assert [(r["index"], r["source"]) for r in report["rejected"]] == [(1, "local")]
     assert report["status"] == "failed"

@@ -37,8 +37,16 @@ MODES: dict[str, dict[str, Any]] = {
     "5xx after creation, a load balancer's HTML": {
         "error_after_create_rate": 0.3, "error_after_create_statuses": (500, 502, 503, 504),
         "gateway_html_rate": 1.0},
+    # a gateway's Date from a clock 5 min off the backend's creationTime (adversary, i19)
+    "503 after creation, Date from another clock": {
+        "error_after_create_rate": 0.3, "clock_skew": -300.0, "date_skew": 300.0},
+    # a gateway's unreadable 2xx: an HTML 200 (nothing created) or a 201 cut short
+    "unreadable 2xx": {"unreadable_2xx_rate": 0.3},
+    # a 201 carrying an earlier batch's body, after the real batch was created
+    "201 with another batch's body": {"replayed_answer_rate": 0.3},
 }
-LOST = ("late_create", "accept_drop", "error_after_create", "held_answer")
+LOST = ("late_create", "accept_drop", "error_after_create", "held_answer", "truncated_201",
+        "replayed_answer")
 
 
 @pytest.mark.slow
@@ -195,9 +203,10 @@ class GatewayClock:
     stamps creationTime), and which loses the answer to the second batch POST after the
     server has created the batch."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, lose: int = 2) -> None:
         self.inner = inner
         self.posts = 0
+        self.lose = lose
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Any:
         from email.utils import formatdate
@@ -205,7 +214,7 @@ class GatewayClock:
         reply = await self.inner.request(method, url, **kwargs)
         if method == "POST" and url.endswith("/batches"):
             self.posts += 1
-            if self.posts == 2:
+            if self.posts == self.lose:
                 raise engine.AmbiguousSendError("answer lost (test)")
         return replace(reply, headers={**reply.headers, "Date": formatdate(usegmt=True)})
 
@@ -232,15 +241,60 @@ async def test_a_date_header_from_another_clock_does_not_hide_the_lost_batch(
     assert report["batches"][1]["adopted"]
 
 
+async def test_the_first_post_lost_under_a_date_from_another_clock_is_adopted(
+    start: Start
+) -> None:
+    """Server clock 5 min behind, Date headers from ours, the FIRST POST's answer lost: the
+    other chunks' 201s calibrate the clock while it is looked for, so it is adopted."""
+    from engine.rc.transport import AiohttpTransport
+
+    running, settings = await start(faults=FaultSettings(clock_skew=-300.0))
+    settings = replace(settings, concurrency=2, retry=replace(
+        settings.retry, reconcile_window=2.0, backoff_initial=0.1, backoff_max=0.5))
+    numbers = [f"+1415555{i:04d}" for i in range(100)]
+    transport = GatewayClock(AiohttpTransport(10.0), lose=1)
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000,
+                               transport=transport)
+    await transport.close()
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["totals"]["adoptedChunks"] == 1
+    assert report["status"] == "completed"
+
+
+async def test_a_lone_lost_post_under_an_uncalibrated_date_is_left_unknown_not_resent(
+    start: Start
+) -> None:
+    """One chunk, its answer lost, Date from another clock and no creationTime ever read:
+    the batch that looks "too early" may be ours, so the chunk is unknown, never resent."""
+    from engine.rc.transport import AiohttpTransport
+
+    running, settings = await start(faults=FaultSettings(clock_skew=-300.0))
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=0.5,
+                                               backoff_initial=0.1, backoff_max=0.2))
+    numbers = [f"+1415555{i:04d}" for i in range(20)]
+    transport = GatewayClock(AiohttpTransport(10.0), lose=1)
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, transport=transport,
+                               wait="accepted")
+    await transport.close()
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    (batch,) = report["batches"]
+    assert batch["status"] == "unknown"
+    assert "calibrated" in batch["note"]
+
+
 async def test_an_earlier_smoke_test_to_the_first_rows_is_never_adopted(start: Start) -> None:
     """A smoke test of the same text to the first rows, sent 30 s before, is not taken for
-    the campaign whose POST got a 500 that created nothing: every recipient is texted."""
+    the campaign whose POST got a 500 that created nothing, once the other chunks' answers
+    have calibrated the server's clock: every recipient is texted."""
     from collections import Counter
 
     from tests.e2e.conftest import ledger_numbers
 
     running, settings = await start()
-    numbers = [f"+1415555{i:04d}" for i in range(20)]
+    settings = replace(settings, concurrency=2)
+    numbers = [f"+1415555{i:04d}" for i in range(60)]
     await engine.send(numbers[:1], sender=SENDER, text="Ours", config=settings,
                       credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
     for batch in running.simulator.store.batches:  # the smoke test ran 30 s ago
@@ -248,7 +302,9 @@ async def test_an_earlier_smoke_test_to_the_first_rows_is_never_adopted(start: S
     running.simulator.set_faults(FaultSettings(seed=1, error_rate=0.5, error_statuses=(500,),
                                                scope="send"))
     report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
-                               credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted")
+                               credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted",
+                               max_batch_bytes=500)
+    assert len(report["batches"]) > 2, report["batches"]
     assert report["batches"][0]["attempts"] > 1  # its first POST was lost
     assert not any(b["adopted"] for b in report["batches"])
     assert Counter(ledger_numbers(running)) == Counter([numbers[0], *numbers])
@@ -323,3 +379,61 @@ async def test_an_answer_held_past_the_timeout_is_adopted_not_resent(start: Star
     assert running.simulator.stats["held_answer"] > 0
     assert report["totals"]["adoptedChunks"] > 0
     assert report["status"] == "completed"
+
+
+async def test_resume_after_the_clock_was_stepped_adopts_the_in_flight_batch(
+    start: Start, tmp_path: Any
+) -> None:
+    """The killed process's clock was 10 min fast (corrected before --resume): its journaled
+    submittedAt is placed by the journal's own calibration (createdAt beside submittedAt),
+    so the batch its in-flight request made is adopted, not sent twice."""
+    import json
+    from collections import Counter
+    from datetime import datetime, timedelta
+
+    from tests.e2e.conftest import ledger_numbers
+
+    numbers = [f"+1415555{i:04d}" for i in range(40)]
+    path, journal = tmp_path / "list.txt", tmp_path / "run.journal"
+    path.write_text("".join(n + "\n" for n in numbers))
+    running, settings = await start()
+    await engine.send(path, sender=SENDER, text="Ours", config=settings, journal=journal,
+                      credentials=DEMO_CREDENTIALS, preflight=False, wait="accepted",
+                      max_batch_bytes=500)
+
+    def fast(stamp: str) -> str:
+        return (datetime.fromisoformat(stamp) + timedelta(seconds=600)).isoformat()
+
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    for entry in entries:
+        if entry.get("submittedAt"):
+            entry["submittedAt"] = fast(entry["submittedAt"])
+    last = [e for e in entries if e.get("type") == "state"][-1]
+    assert last["status"] == "accepted"
+    # killed between the last chunk's POST (which created its batch) and the answer
+    entries.append({**last, "status": "submitting", "batchId": None, "createdAt": None})
+    journal.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    report = await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS,
+                               preflight=False, wait="accepted")
+    assert Counter(ledger_numbers(running)) == Counter(numbers)  # each once
+    assert [b["chunk"] for b in report["batches"] if b["adopted"]] == [last["chunk"]]
+    assert report["status"] == "completed"
+
+
+@pytest.mark.parametrize("faults", [{"gateway_4xx_rate": 0.3},
+                                    {"unreadable_2xx_rate": 0.3}], ids=["4xx", "2xx"])
+async def test_a_gateways_own_page_strands_nobody(start: Start, faults: dict[str, Any]) -> None:
+    """A gateway's 408/403/404 page or its unreadable 2xx (HTML 200, 201 cut short): each
+    chunk is reconciled and adopted or resent, so everyone is texted once, nobody unknown."""
+    running, settings = await start(faults=FaultSettings(seed=3, scope="send", **faults))
+    settings = replace(settings, retry=replace(settings.retry, reconcile_window=1.0,
+                                               backoff_initial=0.1, backoff_max=0.3))
+    numbers = [f"+1415555{i:04d}" for i in range(200)]
+    report = await engine.send(numbers, sender=SENDER, text="Ours", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1000,
+                               wait="accepted")
+    assert sorted(e[2] for e in running.simulator.store.ledger()) == sorted(numbers)
+    assert report["totals"]["unknownChunks"] == 0
+    assert report["status"] == "completed"
+    stats = running.simulator.stats
+    assert stats["gateway_4xx"] + stats["unreadable_200"] + stats["truncated_201"] > 0
