@@ -462,3 +462,14 @@ async def test_a_resumed_runs_first_201_is_judged_by_the_journals_calibration() 
     record = h.recorder.records[1]
     assert record.batch_id != orphan["id"]
     assert (record.state, record.reason) == (lifecycle.ACCEPTED, Reason.ADOPTED)
+
+
+async def test_a_wait_for_the_budget_before_the_first_answer_is_not_the_chunks_time() -> None:
+    """A chunk that waited 200 s behind other chunks' penalties before its first request went
+    out, then met one 429, is sent, not failed at chunk_deadline (100 s)."""
+    h = Harness(FakeA2P(posts=[reply(429, Retry_After="7")]), chunk_deadline=100.0)
+    h.sender.client.light.penalize(200.0)  # the group is held back (another chunk's 429s)
+    await h.send()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.ACCEPTED, (record.state, record.reason, h.posts())
+    assert h.posts() == 2

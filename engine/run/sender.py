@@ -111,7 +111,9 @@ class Sender:
         self._on_read = on_read or _no_progress
         self._rng = rng or random.Random()
         self._rules = run.settings.retry
-        self._first_sent: dict[int, float] = {}  # chunk number -> clock at its first POST
+        # chunk number -> clock at its first answer: a wait for the budget before it is not
+        # the chunk's time (chunk_deadline)
+        self._first_sent: dict[int, float] = {}
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
         self._follower: Follower | None = None
@@ -203,7 +205,6 @@ class Sender:
                 self.hold(record)
                 return
             record.attempts += 1
-            self._first_sent.setdefault(record.number, self.clock())
             record.submitted_at = stamp(self.wall())
             record.reason = None
             # "submitting" is on disk before the request goes out
@@ -235,9 +236,10 @@ class Sender:
                 if verdict is Verdict.OK:
                     verdict = Verdict.AMBIGUOUS  # a 2xx unread: created or not, look
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
-            # there, not here; the chunk's time counts from its first request
+            # there, not here; the chunk's time counts from the answer to its first request
             step = decide(verdict, record.attempts,
-                          self.clock() - self._first_sent[record.number],
+                          self.clock() - self._first_sent.setdefault(record.number,
+                                                                     self.clock()),
                           self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
                 answer, why = self.read_answer(chunk, reply, sent_at)
