@@ -18,6 +18,7 @@ from engine.errors import (
     AuthServiceError,
     NotSentError,
     RequestRejectedError,
+    ServerError,
 )
 from engine.rc.auth import JWT_GRANT
 from engine.rc.client import ApiClient
@@ -75,6 +76,17 @@ async def test_a_get_gives_up_after_the_attempts_and_says_so() -> None:
     with pytest.raises(Exception, match=r"GET /statuses: no good answer after 6 tries"):
         await api.get_json("/statuses")
     assert len(transport.requests) == 7  # the login, then six tries
+
+
+async def test_a_get_throttled_every_time_says_the_rate_limit_not_a_failing_server() -> None:
+    """Six 429s in a row (another process on the account): the error names the rate limit
+    and that another process may hold the budget, not "the server is failing"."""
+    clock = FakeClock()
+    api, _ = client_on(scripted(*[reply(429, Retry_After="1")] * 6), clock)
+    with pytest.raises(ServerError, match=r"GET /messages: rate limited \(429\) 6 times in a "
+                                          r"row: another process") as caught:
+        await api.get_json("/messages")
+    assert "server is failing" not in str(caught.value)
 
 
 async def test_a_get_refused_with_a_4xx_raises_rc_error_code_at_once() -> None:

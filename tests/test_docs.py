@@ -79,3 +79,19 @@ def test_the_readme_test_command_is_the_one_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert " && ".join(steps[2:]) in ci.splitlines()
     assert "pip install --quiet -e '.[test]'" in ci
+
+
+def test_every_fault_key_the_simulator_page_names_is_one_the_simulator_takes() -> None:
+    """docs/simulator.md's fault list names keys a user types into PUT /_sim/faults: each is a
+    field of FaultSettings (a wrong name is refused and the whole request with it)."""
+    import dataclasses
+
+    from engine.simulator.settings import FaultSettings
+
+    page = (ROOT / "docs" / "simulator.md").read_text()
+    section = page[page.index("## Fault modes"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    named = set(re.findall(r"`([a-z][a-z0-9]*_[a-z0-9_]+|[a-z]+)`", section))
+    words = {"invalid_grant", "metadata", "seed", "scope"}  # an OAuth error; prose
+    fields = {f.name for f in dataclasses.fields(FaultSettings)}
+    assert named - words - fields == set()

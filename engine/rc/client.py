@@ -216,6 +216,12 @@ class ApiClient:
             if step.action is Action.GIVE_UP:
                 if failure is not None:
                     raise failure
+                if reply.status == 429:
+                    raise ServerError(
+                        f"GET {path}: rate limited (429) {attempt} times in a row: another "
+                        "process using this account's Light budget (a send, an outcomes, a "
+                        "script) may be taking it. Run again when it is done; an outcomes "
+                        "export picks up where it stopped.")
                 raise ServerError(f"GET {path}: no good answer after {attempt} tries; the "
                                   "server is failing. Run again later.")
             await self._pause(step.delay)
