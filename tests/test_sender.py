@@ -68,6 +68,17 @@ class Harness:
         return len(self.transport.sent("POST", "/batches"))
 
 
+def answer_with(server: FakeA2P, body: dict[str, Any]) -> None:
+    """The next POST creates its batch, then is answered 201 with ``body`` (a gateway that
+    replays another answer)."""
+
+    def replay(request: Request) -> Answer:
+        server.create(request.json())
+        return reply(201, body)
+
+    server.posts.append(replay)
+
+
 async def test_a_429_is_retried_after_the_budget_wait_and_then_accepted() -> None:
     """429 means not processed: the budget waits out Retry-After, a second POST, one batch."""
     h = Harness(FakeA2P(posts=[reply(429, Retry_After="7")]))
@@ -420,11 +431,7 @@ async def test_a_201_replaying_an_unowned_earlier_batch_is_not_taken() -> None:
     orphan["creationTime"] = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
     server.batches[orphan["id"]]["creationTime"] = orphan["creationTime"]
 
-    def replay(request: Request) -> Answer:
-        server.create(request.json())
-        return reply(201, orphan)
-
-    server.posts.append(replay)
+    answer_with(server, orphan)
     await h.send()
     record = h.recorder.records[2]
     assert record.batch_id != orphan["id"]
@@ -453,11 +460,7 @@ async def test_a_resumed_runs_first_201_is_judged_by_the_journals_calibration() 
     orphan["creationTime"] = server.batches[orphan["id"]]["creationTime"] = \
         (now - timedelta(seconds=20)).isoformat()
 
-    def replay(request: Request) -> Answer:
-        server.create(request.json())
-        return reply(201, orphan)
-
-    server.posts.append(replay)
+    answer_with(server, orphan)
     await h.send()
     record = h.recorder.records[1]
     assert record.batch_id != orphan["id"]
