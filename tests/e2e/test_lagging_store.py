@@ -175,3 +175,33 @@ async def test_wait_accepted_leaves_adopted_recipients_pending_says_so_and_outco
     assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server
     assert report["totals"]["pending"] == 0
     assert report["status"] == "completed"
+
+
+@pytest.mark.slow
+async def test_chunks_of_thousands_behind_a_gateway_and_a_lagging_store_stay_exact(
+    start: Start, tmp_path: Path
+) -> None:
+    """At real sizes: 30,000 recipients in chunks of about 6,000 (stores listed over several
+    1,000-message pages, answers with hundreds of rejections written in 8 KB pieces), half
+    the POSTs answered 503 (half of those a gateway's HTML) after the batch was created, and
+    a store lagging Completed by seconds: nobody texted twice, rejected[] exactly the
+    server's, sent equal to the ledger, nobody pending."""
+    faults = FaultSettings(seed=21, scope="send", error_after_create_rate=0.5,
+                           gateway_html_rate=0.5, store_lag=2.0, answer_piece=8192)
+    running, settings = await start(faults=faults, messages_per_second=60_000.0,
+                                    failure_rate=0.0)
+    settings = settings_for(settings, store_window=30.0)
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    _, server = write_list(path, 30_000, seed=8)
+    report = await engine.send(path, sender=SENDER, text="Ours", config=settings,
+                               read=any_country("Ours"), credentials=DEMO_CREDENTIALS,
+                               max_batch_bytes=200_000, journal=journal)
+    ledger = texted(running)
+    assert running.simulator.stats["error_after_create"] > 0  # answers were really lost
+    assert report["totals"]["adoptedChunks"] == running.simulator.stats["error_after_create"]
+    assert min(b["messages"] for b in report["batches"]) > 1_000
+    assert max(ledger.values()) == 1
+    assert {r["index"] for r in report["rejected"] if r["source"] == "server"} == server
+    assert report["totals"]["sent"] == sum(ledger.values())
+    assert report["totals"]["pending"] == 0
+    assert report["status"] == "completed"
