@@ -187,7 +187,9 @@ class Chunker:
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
         self._index = PositionIndex()
-        self._digest = Digest(self._index)  # the positions: the index _append extends
+        # the positions are the index _append extends; a dry run (a plan) journals nothing and
+        # so takes no digest
+        self._digest = Digest(self._index) if self.keep_bodies else None
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
@@ -246,7 +248,8 @@ class Chunker:
             size = len(payload) if payload is not None else payload_size(tos, texts)
             if self._size + comma + size <= self.max_bytes:
                 self._append(payload, size, comma, positions, lines)
-                self._digest.update(positions, tos)
+                if self._digest is not None:
+                    self._digest.update(positions, tos)
                 return len(tos), None
         own = texts[:room_messages] if texts is not None else None
         sizes = message_sizes(tos[:room_messages], own)
@@ -263,7 +266,8 @@ class Chunker:
             part = (serialize(tos[:k], texts[:k] if texts is not None else None)
                     if self.keep_bodies else None)
         self._append(part, cut, comma, positions[:k], lines[:k] if lines is not None else None)
-        self._digest.update(positions[:k], tos[:k])
+        if self._digest is not None:
+            self._digest.update(positions[:k], tos[:k])
         return k, payload
 
     def _fits(self, sizes: list[int], comma: int) -> int:
@@ -298,7 +302,7 @@ class Chunker:
         if self.keep_bodies:
             body += self._suffix
         chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset,
-                      self._digest.hexdigest())
+                      self._digest.hexdigest() if self._digest is not None else "")
         self._reset()
         return chunk
 
