@@ -29,7 +29,6 @@ from engine.config.settings import (
     is_packaged,
     load_settings,
 )
-from engine.core.rejections import Rejection
 from engine.errors import JournalError, ServerError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
@@ -38,6 +37,7 @@ from engine.reading import ReadOptions
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
+from engine.run.localqueue import LocalRejections
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.preflight import Recipients as PreflightRecipients
@@ -156,7 +156,7 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
             with ExitStack() as stack:
-                local: list[Rejection] = []
+                local = LocalRejections()
                 source, share = chunks_of(recipients, read, chunker,
                                           filtered_sink(local, plan), stack, plan)
                 caught = in_flight(recipients, read, plan, sender, text, stack)

@@ -37,7 +37,6 @@ from engine.core.policy import (
     unanswered,
 )
 from engine.core.reconcile import CLOCK_MARGIN, SentAt
-from engine.core.rejections import Rejection
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -51,6 +50,7 @@ from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
+from engine.run.localqueue import LocalRejections
 from engine.run.lostanswers import LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
 from engine.run.recorder import Recorder
@@ -131,13 +131,14 @@ class Sender:
         if self._follower is not None:
             self._follower.add(record)
 
-    async def execute(self, source: Chunks, local: list[Rejection],
+    async def execute(self, source: Chunks, local: LocalRejections,
                       in_flight: list[Chunk | dict[str, Any]],
                       follower: Follower | None, share: Callable[[], float | None] = _no_share
                       ) -> bool:
         """Send everything ``source`` gives and recover what ``in_flight`` holds; with a
         ``follower``, accepted batches are tracked beside the sending. True when stopped."""
         self._follower = follower
+        local.bind(lambda: self.flush_local(local))
         if follower is not None:
             for record in self.recorder.records.values():
                 if record.state == lifecycle.ACCEPTED:
@@ -160,7 +161,7 @@ class Sender:
         return self.stopping.is_set()
 
     async def produce(self, chunks: Chunks, out: ObjectSendStream[Chunk],
-                      local: list[Rejection], share: Callable[[], float | None]) -> None:
+                      local: LocalRejections, share: Callable[[], float | None]) -> None:
         """Feed chunks to the workers; a zero-buffer stream means at most concurrency + 1
         bodies exist. Sync sources are read in a worker thread so uploads keep flowing."""
         async with out:
@@ -179,10 +180,9 @@ class Sender:
                 except anyio.BrokenResourceError:
                     return  # the workers ended on an error (no token): the run reports it
 
-    async def flush_local(self, local: list[Rejection]) -> None:
-        """Report local rejections the reader collected since the last chunk."""
-        taken, local[:] = list(local), []
-        await self.recorder.local(taken)
+    async def flush_local(self, local: LocalRejections) -> None:
+        """Report the local rejections the reader collected since the last flush."""
+        await self.recorder.local(local.take())
 
     async def work(self, chunks: ObjectReceiveStream[Chunk]) -> None:
         async with chunks:

@@ -25,6 +25,7 @@ from engine.run.resume import (
 )
 
 if TYPE_CHECKING:
+    from engine.run.localqueue import LocalRejections
     from engine.run.recorder import Recorder
     from engine.run.sender import Chunks
 
@@ -149,7 +150,7 @@ async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]],
         check.finish()
 
 
-def filtered_sink(local: list[Rejection], plan: ResumePlan | None
+def filtered_sink(local: LocalRejections | list[Rejection], plan: ResumePlan | None
                   ) -> Callable[[Rejection], None]:
     """Where the reader puts local rejections; those a resumed read finds again are
     already in the journal."""

@@ -1,0 +1,84 @@
+"""Local rejections reach the run in bounded batches while the list is read, not all at once
+when a chunk is cut: a list of bad rows holds no more than a batch of them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+
+import engine
+from engine.core.rejections import INVALID_NUMBER, Rejection
+from engine.run import localqueue
+from engine.run.localqueue import LocalRejections
+from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
+
+
+def bad(index: int) -> Rejection:
+    return Rejection(index, index + 1, "x", INVALID_NUMBER, "'x' is not a number")
+
+
+async def test_a_reader_thread_hands_over_every_few_rejections_in_order() -> None:
+    """Appends from a worker thread are drained every flush_at, in order, none lost."""
+    local = LocalRejections(flush_at=3)
+    drained: list[list[int]] = []
+    most = 0
+
+    async def drain() -> None:
+        nonlocal most
+        most = max(most, len(local))
+        drained.append([r.index for r in local.take()])
+
+    local.bind(drain)
+
+    def read() -> None:
+        for k in range(10):
+            local.append(bad(k))
+
+    await anyio.to_thread.run_sync(read)
+    drained.append([r.index for r in local.take()])
+    assert drained == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert most == 3
+
+
+def test_appends_on_the_loop_thread_only_accumulate() -> None:
+    """Without a reader thread (async sources) nothing blocks: the run takes them later."""
+    local = LocalRejections(flush_at=2)
+    for k in range(5):
+        local.append(bad(k))
+    assert [r.index for r in local.take()] == [0, 1, 2, 3, 4]
+    assert len(local) == 0
+
+
+async def test_a_list_of_bad_rows_is_reported_while_it_is_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rejection events go out as the reader finds them: when the last of 5,000 bad rows is
+    read, all but the last batch of them have been reported, though no chunk was cut."""
+    monkeypatch.setattr(localqueue, "FLUSH_AT", 100)
+    rows = 5_000
+    told: list[int] = []
+    reported_at_end: list[int] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "rejected":
+            told.append(event["index"])
+
+    def items() -> Iterator[str]:
+        for k in range(rows):
+            if k == rows - 1:
+                reported_at_end.append(len(told))
+            yield f"not a number {k}"
+        yield "+14155550100"
+
+    clock = FakeClock()
+    report = await engine.send(items(), sender=SENDER, text="Hi", config=settings(),
+                               credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),
+                               clock=clock, sleep=clock.sleep, preflight=False,
+                               on_event=on_event)
+    assert reported_at_end[0] >= rows - 100
+    assert sorted(told) == list(range(rows))
+    assert report["totals"]["rejectedLocal"] == rows
+    assert report["totals"]["sent"] == 1
