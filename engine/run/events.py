@@ -195,11 +195,16 @@ def parse(data: dict[str, Any]) -> Event:
     return event
 
 
-@functools.cache
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _hints(kind: type[Any]) -> dict[str, Any]:
     """A kind's field types, resolved once: get_type_hints evaluates every annotation anew
     (0.5 ms an event; the progress line parses every `rejected` event, 19M at the bad end)."""
-    return get_type_hints(kind)
+    found = _HINTS.get(kind)
+    if found is None:
+        found = _HINTS[kind] = get_type_hints(kind)
+    return found
 
 
 def _from_json(kind: type[Any], data: dict[str, Any]) -> Any:
