@@ -95,7 +95,9 @@ def test_quick_bad_end_prints_its_figures_targets_and_readme_rows(tmp_path: Path
         assert f"- {verdict}  {target['target']}: " in table
         assert f"{verdict}  {target['target']}: " in done.stdout  # the log says it too
     readme = table[table.index("## README rows"):].splitlines()[2:]
-    assert readme[0].startswith("| at the bad end | 3")  # the measured share, e.g. 31%
+    # the command that made them, and the measured share, e.g. 31 %
+    assert readme[0].startswith("| at the bad end (`python -m benchmarks quick --only badend`) "
+                                "| 3")
     assert [row.split(" |")[0] for row in readme[2:]] == [
         "| `a2p plan` 20k / 50k rows vs csv pass + dumps of the valid",
         "| `a2p plan` peak RSS, 20k to 50k rows (growth)",
