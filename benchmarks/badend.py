@@ -262,25 +262,28 @@ def readme_rows(figures: list[dict[str, Any]], checks: list[dict[str, Any]], com
             f"{share('bad95')} rejected ({KINDS['bad95']}) | target |",
             "| --- | ---: | ---: | --- |",
             f"| `a2p plan` {sizes} rows vs csv pass + dumps of the valid | "
-            f"{ratios(plans['bad30'])} | {ratios(plans['bad95'])} | ≤ {PLAN_BAD30_MAX:g} at "
+            f"{ratios(plans['bad30'])} | {ratios(plans['bad95'])} | ≤ {PLAN_BAD30_MAX:.1f} at "
             f"30 %: {_verdict(checks, 'a2p plan bad30 time')} |",
             f"| `a2p plan` peak RSS, {edge} rows (growth) | {rss(plans['bad30'])} | "
-            f"{rss(plans['bad95'])} | ≤ {RSS_GROWTH_MAX:g}: {both('a2p plan')} |",
+            f"{rss(plans['bad95'])} | ≤ {RSS_GROWTH_MAX:.1f}: {both('a2p plan')} |",
             f"| `a2p send` {sizes} rows vs csv pass + a bare aiohttp loop | "
-            f"{ratios(sends['bad30'])} | {ratios(sends['bad95'])} | |",
+            f"{ratios(sends['bad30'])} | {ratios(sends['bad95'])} | none |",
             f"| `a2p send` peak RSS, {edge} rows (growth) | {rss(sends['bad30'])} | "
-            f"{rss(sends['bad95'])} | ≤ {RSS_GROWTH_MAX:g}: {both('a2p send')} |"]
-    rows += [f"| `a2p plan --dedupe`, {_size(f['size'])} distinct numbers | "
-             f"**{f['bytesPerRecipient']:.1f}** bytes a recipient | "
-             f"{f['peakRssWithout'] / MIB:,.0f} to {f['peakRss'] / MIB:,.0f} MiB | "
-             f"≤ {DEDUPE_BYTES_MAX:g}: {_verdict(checks, 'a2p plan --dedupe')} |"
-             for f in _pick(figures, "dedupe", "broadcast")]
+            f"{rss(sends['bad95'])} | ≤ {RSS_GROWTH_MAX:.1f}: {both('a2p send')} |"]
+    more = [f"| `a2p plan --dedupe`, {_size(f['size'])} distinct numbers: (peak RSS with - "
+            f"without) / recipients | **{f['bytesPerRecipient']:.1f}** bytes a recipient "
+            f"({f['peakRssWithout'] / MIB:,.0f} to {f['peakRss'] / MIB:,.0f} MiB) | "
+            f"≤ {DEDUPE_BYTES_MAX:g}: {_verdict(checks, 'a2p plan --dedupe')} |"
+            for f in _pick(figures, "dedupe", "broadcast")]
     quoted = _pick(figures, "plan", "quoted")
     if quoted:
-        rows.append(f"| quoted personalised CSV, `a2p plan` "
+        more.append(f"| quoted personalised CSV, `a2p plan` "
                     f"{' / '.join(_size(f['size']) for f in quoted)} rows vs its own floor | "
-                    f"{ratios(quoted)} | peak {quoted[-1]['peakRss'] / MIB:,.0f} MiB | "
-                    f"≤ {QUOTED_MAX:g}: {_verdict(checks, 'a2p plan quoted time')} |")
+                    f"{ratios(quoted)} (peak {quoted[-1]['peakRss'] / MIB:,.0f} MiB) | "
+                    f"≤ {QUOTED_MAX:.1f}: {_verdict(checks, 'a2p plan quoted time')} |")
+    if more:
+        rows += ["", f"| figure (`{command}`) | measured | target |", "| --- | ---: | --- |",
+                 *more]
     return rows
 
 
@@ -290,7 +293,7 @@ def markdown(results: dict[str, Any]) -> str:
     if not checks:
         return ""
     figures = results["figures"]
-    rows = ["", "## Targets (issue 20)", ""]
+    rows = ["", "", "## Targets (issue 20)", ""]
     rows += [f"- {line}" for line in target_lines(checks)]
     parts = results.get("parts", [])
     only = "" if not parts or set(parts) >= set(PARTS) else f" --only {','.join(parts)}"

@@ -95,18 +95,23 @@ def test_quick_bad_end_prints_its_figures_targets_and_readme_rows(tmp_path: Path
         assert f"- {verdict}  {target['target']}: " in table
         assert f"{verdict}  {target['target']}: " in done.stdout  # the log says it too
     readme = table[table.index("## README rows"):].splitlines()[2:]
+    command = "`python -m benchmarks quick --only badend`"
+    blank = readme.index("")
+    rates, others = readme[:blank], readme[blank + 1:]
     # the command that made them, and the measured share, e.g. 31 %
-    assert readme[0].startswith("| at the bad end (`python -m benchmarks quick --only badend`) "
-                                "| 3")
-    assert [row.split(" |")[0] for row in readme[2:]] == [
+    assert rates[0].startswith(f"| at the bad end ({command}) | 3")
+    assert [row.split(" |")[0] for row in rates[2:]] == [
         "| `a2p plan` 20k / 50k rows vs csv pass + dumps of the valid",
         "| `a2p plan` peak RSS, 20k to 50k rows (growth)",
         "| `a2p send` 20k / 50k rows vs csv pass + a bare aiohttp loop",
-        "| `a2p send` peak RSS, 20k to 50k rows (growth)",
-        "| `a2p plan --dedupe`, 50k distinct numbers",
+        "| `a2p send` peak RSS, 20k to 50k rows (growth)"]
+    assert others[0] == f"| figure ({command}) | measured | target |"
+    assert [row.split(" |")[0] for row in others[2:]] == [
+        "| `a2p plan --dedupe`, 50k distinct numbers: (peak RSS with - without) / recipients",
         "| quoted personalised CSV, `a2p plan` 20k / 50k rows vs its own floor"]
-    for row in readme:
-        assert row.count("|") == 5  # four cells a row, as the README's table has
+    assert all(row.count("|") == 5 for row in rates)  # four cells a row, every one filled
+    assert all(row.count("|") == 4 for row in others)
+    assert all("| |" not in row and "||" not in row for row in readme)
 
 
 def _figure(measure: str, shape: str, size: int, ratio: float, rss: int) -> dict[str, Any]:
