@@ -100,16 +100,16 @@ def valid_bodies(path: Path) -> tuple[list[bytes | bytearray], int]:
     from engine.batching.chunker import chunk_blocks
     from engine.reading import ReadOptions, read_lines
 
-    rejected = 0
-
-    def count(_: object) -> None:
-        nonlocal rejected
-        rejected += 1
-
+    rows = -1  # the header
     with path.open("rb") as handle:
-        blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=TEXT), count)
-        bodies = [c.body for c in chunk_blocks(blocks, SENDER, TEXT, 50_000_000)]
-    return bodies, rejected
+        for _ in handle:
+            rows += 1
+    with path.open("rb") as handle:
+        blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=TEXT),
+                            lambda _: None)
+        chunks = list(chunk_blocks(blocks, SENDER, TEXT, 50_000_000))
+    # counted from what the bodies hold, whatever the reject sink is handed
+    return [c.body for c in chunks], rows - sum(c.count for c in chunks)
 
 
 def plan_bad(path: Path, n: int, kind: str, valid: int, repeats: int) -> dict[str, Any]:
