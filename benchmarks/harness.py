@@ -1,9 +1,13 @@
 """The benchmark harness: one command, every figure a ratio against a floor measured in the
 same run, written as results.json, a Markdown table and plots.
 
-    python -m benchmarks quick|full [--out DIR] [--compare OLD.json]     (or: a2p bench ...)
+    python -m benchmarks quick|full [--only PARTS] [--out DIR] [--compare OLD.json]
+                                                                      (or: a2p bench ...)
 
 quick: CI-sized inputs, a smoke test of the harness (not of the speed). full: up to 20M.
+--only chunking,plan,e2e,badend runs those parts (default: all); badend is issue 20's bad end
+(benchmarks/badend.py: lists 30 % and 95 % rejected, --dedupe, quoted personalised CSV) with
+its targets checked, PASS or FAIL.
 The per-record loop and elasticsearch-py stop at 1M recipients in memory: they hold one small
 bytes object (or two) per message, 4.3 GB and 8.7 GB at 1M, and 2M would not fit beside the
 rest on a 24 GiB machine.
@@ -31,6 +35,7 @@ from typing import Any
 import orjson
 
 from benchmarks.inputs import input_file
+from benchmarks.plots import plots
 from benchmarks.procstat import MIB, rss_bytes
 from benchmarks.simproc import DEMO_ENV, FAST_CONFIG, SimulatorProcess, post_bodies
 
@@ -118,9 +123,11 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     return time.perf_counter() - started, result.stderr
 
 
-def plan_run(path: Path, personal: bool = False) -> tuple[float, int]:
+def plan_run(path: Path, personal: bool = False, extra: tuple[str, ...] = ()
+             ) -> tuple[float, int]:
     text = [] if personal else ["--text", TEXT]
-    elapsed, err = timed(["-m", "benchmarks.plan_child", str(path), "--from", SENDER, *text])
+    elapsed, err = timed(["-m", "benchmarks.plan_child", str(path), "--from", SENDER, *text,
+                          *extra])
     found = re.search(r"peak_rss_bytes=(\d+) status=0", err)
     assert found, err
     return elapsed, int(found.group(1))
@@ -331,42 +338,16 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plots(results: dict[str, Any], trace: list[tuple[float, int]], out: Path) -> list[Path]:
-    """Throughput against input size per approach, and the sender's memory over time."""
-    try:
-        import matplotlib
+PARTS = ("chunking", "plan", "e2e", "badend")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    made = []
-    fig, ax = plt.subplots(figsize=(8, 5))
-    series: dict[str, list[tuple[int, float]]] = {}
-    for f in results["figures"]:
-        if f["measure"] in ("chunking", "plan"):
-            label = f"{f['measure']}: {f['approach']} ({f['shape']})"
-            series.setdefault(label, []).append((f["size"], f["perSecond"]))
-    for label, points in sorted(series.items()):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-    ax.set(xscale="log", yscale="log", xlabel="recipients", ylabel="recipients per second",
-           title="Throughput against input size")
-    ax.legend(fontsize=7)
-    ax.grid(True, which="both", alpha=0.3)
-    made.append(out / "throughput.png")
-    fig.savefig(made[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    if trace:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax.plot([t for t, _ in trace], [r / MIB for _, r in trace])
-        ax.set(xlabel="seconds", ylabel="RSS (MiB)",
-               title=f"a2p send memory over time, {results['e2eSize']:,} recipients")
-        ax.grid(True, alpha=0.3)
-        made.append(out / "memory.png")
-        fig.savefig(made[-1], dpi=110, bbox_inches="tight")
-        plt.close(fig)
-    return made
+
+def _parts(value: str) -> tuple[str, ...]:
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"unknown part(s) {', '.join(unknown) or '(none)'}; "
+                                         f"choose among {', '.join(PARTS)}")
+    return parts
 
 
 def default_out(suite: str) -> Path:
@@ -383,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
                         "so a quick run never overwrites the committed full results)")
     parser.add_argument("--compare", type=Path, metavar="OLD.json",
                         help="print the change of every ratio against an earlier results.json")
+    parser.add_argument("--only", type=_parts, default=PARTS, metavar="PARTS",
+                        help=f"comma-separated parts to run, of {','.join(PARTS)} (default: "
+                        "all; badend: issue 20's bad end and its targets)")
     args = parser.parse_args(argv)
     args.out = args.out or default_out(args.suite)
     suite = SUITES[args.suite]
@@ -392,14 +376,26 @@ def main(argv: list[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, flush=True)
 
+    from benchmarks import badend
+
+    figures: list[dict[str, Any]] = []
+    trace: list[tuple[float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        figures = chunking(suite, log) + plan(suite, log)
-        e2e, trace = end_to_end(suite, log, Path(tmp))
-    results = {"suite": args.suite, "machine": machine(), "seconds": 0.0, "e2eSize":
-               suite.e2e_size, "figures": figures + e2e, "growth": growth(figures)}
+        figures += chunking(suite, log) if "chunking" in args.only else []
+        figures += plan(suite, log) if "plan" in args.only else []
+        if "e2e" in args.only:
+            e2e, trace = end_to_end(suite, log, Path(tmp))
+            figures += e2e
+        if "badend" in args.only:
+            bad_started = time.perf_counter()
+            figures += badend.bad_end(args.suite, log, Path(tmp))
+            log(f"bad end: {time.perf_counter() - bad_started:.0f} s")
+    results = {"suite": args.suite, "parts": list(args.only), "machine": machine(),
+               "seconds": 0.0, "e2eSize": suite.e2e_size, "figures": figures,
+               "growth": growth(figures), "targets": badend.targets(figures)}
     results["seconds"] = time.perf_counter() - started
     (args.out / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
-    table = markdown(results)
+    table = markdown(results) + badend.markdown(results)
     (args.out / "results.md").write_text(table + "\n")
     made = plots(results, trace, args.out)
     log("\n" + table)
