@@ -147,3 +147,12 @@ def test_object_schema_of_the_totals_lists_every_total() -> None:
         "unknownChunks", "adoptedChunks", "delivered", "deliveryFailed", "sendingFailed",
         "cost", "statuses"]
     assert schema["properties"]["cost"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
+
+
+def test_the_rejected_event_built_directly_equals_the_reflected_form() -> None:
+    """Rejected's fast to_json names the same fields, in the same order, as every event's."""
+    for rejection in (Rejection(3, 4, "+1", INVALID_NUMBER, "bad"),
+                      Rejection(7, None, None, "SMS-CAR-411", "x", "b1", SERVER)):
+        event = Rejected.of(rejection)
+        reflected = {"event": "rejected", **events._json_of(event)}
+        assert list(event.to_json().items()) == list(reflected.items())

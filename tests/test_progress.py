@@ -38,16 +38,16 @@ def test_plain_progress_line_every_few_seconds_with_eta() -> None:
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
     progress.reading(1000, 0.25)
-    progress.see(submitted(990))
-    progress.see(REJECTED)
+    progress.see(submitted(990).to_json())
+    progress.see(REJECTED.to_json())
     assert stream.getvalue() == ""
     clock.now = 10.0
-    progress.see(COMPLETED)
+    progress.see(COMPLETED.to_json())
     line = stream.getvalue().strip()
     assert line.startswith("read 1,000 | sent 990 | rejected 1 | batches 1 accepted, 1 completed")
     assert "99/s" in line
     assert "ETA 30 s" in line
-    progress.see(SUMMARY)
+    progress.see(SUMMARY.to_json())
     assert len(stream.getvalue().splitlines()) == 2
 
 
@@ -57,7 +57,7 @@ def test_the_line_moves_on_a_timer_and_says_what_the_run_waits_for() -> None:
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
     progress.reading(500, 1.0)
-    progress.see(submitted(500))
+    progress.see(submitted(500).to_json())
     progress.waiting("Light", 50.0)
     clock.now = 7.0
     progress.tick()
@@ -74,6 +74,6 @@ def test_unknown_batches_are_not_counted_as_failed() -> None:
     """A chunk_failed event with status unknown shows as unknown, as in the summary."""
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
-    progress.see(ChunkFailed(1, "unknown", 0, 9, None))
-    progress.see(SUMMARY)
+    progress.see(ChunkFailed(1, "unknown", 0, 9, None).to_json())
+    progress.see(SUMMARY.to_json())
     assert "0 failed, 1 unknown" in stream.getvalue()

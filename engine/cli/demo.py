@@ -97,11 +97,9 @@ async def demo(args: argparse.Namespace) -> int:
 
 def _progress_only(quiet: bool, progress: Progress) -> OnEvent:
     """The demo's events move the progress line and go nowhere else."""
-    from engine.run.events import parse
-
     async def emit(event: dict[str, Any]) -> None:
         if not quiet:
-            progress.see(parse(event))
+            progress.see(event)
 
     return emit
 

@@ -62,14 +62,12 @@ def _with_hooks(options: SendOptions, args: argparse.Namespace, progress: Progre
 
 def _emitter(quiet: bool, progress: Progress) -> OnEvent:
     """Each event: a JSON line on stdout, the progress line, and warnings on stderr."""
-    from engine.run.events import parse
-
     events = EventLines()
 
     async def emit(event: dict[str, Any]) -> None:
         events.write(event)
         if not quiet:
-            progress.see(parse(event))
+            progress.see(event)
         if event["event"] == "warning":  # loud even with -q: it may mean a wasted campaign
             say(f"a2p: WARNING: {event['message']}")
 

@@ -74,6 +74,13 @@ class Rejected(Event):
         return cls(rejection.index, rejection.line, rejection.to, rejection.error_code,
                    rejection.description, rejection.batch_id, rejection.source)
 
+    def to_json(self) -> dict[str, Any]:
+        # the one event a bad list brings by the million: built directly, not by reflection
+        # (0.5 us against 7); test_events holds it equal to the reflected form
+        return {"event": self.KIND, "index": self.index, "line": self.line, "to": self.to,
+                "errorCode": self.error_code, "description": self.description,
+                "batchId": self.batch_id, "source": self.source}
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkSubmitted(Event):
