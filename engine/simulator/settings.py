@@ -225,7 +225,7 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         failure_seed=t.number("failure_seed", d.failure_seed, low=0),
         faults=_faults(t.table("faults")),
         receipts=_receipts(t.table("receipts")),
-        consents=read_fields(t.table("consents"), ConsentSettings),
+        consents=_consents(t.table("consents")),
     )
     t.finish()
     return settings
@@ -276,6 +276,20 @@ def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], 
                               'Write each as "CODE:share", e.g. "SMS-CAR-411:0.3".')
         mix.append((code, weight))
     return tuple(mix)
+
+
+def _consents(t: Table) -> ConsentSettings:
+    value = read_fields(t, ConsentSettings)
+    where = "[simulator.consents]"
+    start = value.pool_start
+    if not (start.startswith("+") and start[1:].isdigit() and start[1:2] != "0"
+            and len(start) <= 16):
+        raise ConfigError(where, "pool_start", f"{start!r} is not an E.164 number",
+                          'Write it as "+" and the digits, e.g. "+12012000000".')
+    if value.opted_out + value.opted_in > value.pool_size:
+        raise ConfigError(where, "opted_out", "opted_out + opted_in is more than pool_size",
+                          "Raise pool_size or seed fewer records.")
+    return value
 
 
 def _faults(t: Table) -> FaultSettings:
