@@ -161,7 +161,8 @@ class ConsentStore:
         """The records matching ``query`` with a serial above ``after``, at most
         ``per_page``, and the serial to continue after (None: this was the last page)."""
         found: list[Record] = []
-        for record in self._records[after:]:
+        for k in range(after, len(self._records)):  # no copy of the tail per page
+            record = self._records[k]
             if query.matches(record):
                 if len(found) == per_page:
                     return found, found[-1].serial
