@@ -80,7 +80,10 @@ def per_page_of(value: object, default: int = 100) -> int:
     if value is None:
         return default
     if isinstance(value, str):
-        value = int(value) if value.strip().lstrip("+-").isdigit() else None
+        try:
+            value = int(value)
+        except ValueError:  # not a number, or more digits than int() takes
+            value = None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise invalid_parameter("perPage", "Use a whole number from 1 (at most 1000 apply).")
     return min(value, MAX_PER_PAGE)

@@ -230,6 +230,9 @@ async def test_deprecated_listing_defaults_to_opt_outs(
     _, _, opted_in = await client.call("GET", CONSENTS,
                                       params={"optStatus": "OptIn", "perPage": 1000})
     assert len(opted_in["records"]) == 300
+    status, _, refused = await client.call("GET", CONSENTS, params={"perPage": "9" * 5000})
+    assert status == 400
+    assert_valid(refused, CONSENTS, "get", 400, PREFLIGHT_SPEC)
 
 
 async def test_v1_opt_outs_share_the_v2_store(simulator: RunningSimulator,
