@@ -155,6 +155,32 @@ async def test_etag_moves_with_every_change_and_only_then(
         (SENDER, "+14155550100", "Api")]
 
 
+async def test_a_record_made_while_paging_is_read_once_under_a_new_etag(
+        make_simulator: MakeSimulator, http: aiohttp.ClientSession) -> None:
+    """An opt-out made between two pages comes on a later page, once, and the ETag moves."""
+    running = await make_simulator(consents=ConsentSettings(seed=1, opted_out=250,
+                                                            pool_size=10_000))
+    client = await client_for(running, http)
+    _, first_headers, first = await client.search(perPage=100)
+    await client.patch([{"from": SENDER, "to": "+14155550100", "optStatus": "OptOut",
+                         "source": "Api"}])
+    seen = [r["to"] for r in first["records"]]
+    token = first["paging"]["nextPageToken"]
+    tags: set[str] = set()
+    for _ in range(10):
+        _, headers, page = await client.search(perPage=100, pageToken=token)
+        tags.add(headers["ETag"])
+        seen += [r["to"] for r in page["records"]]
+        token = page["paging"].get("nextPageToken")
+        if token is None:
+            break
+    assert token is None
+    assert len(seen) == len(set(seen)) == 251
+    assert "+14155550100" in seen
+    assert len(tags) == 1
+    assert first_headers["ETag"] not in tags
+
+
 async def test_export_is_csv_with_the_spec_columns(make_simulator: MakeSimulator,
                                                    http: aiohttp.ClientSession) -> None:
     """The export holds every record under the spec's 8 columns; a matching If-None-Match: 304."""
