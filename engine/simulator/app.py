@@ -4,7 +4,8 @@ middleware, the routes, and the lifetime of the work the backend does after answ
 Paths, status codes and bodies follow reference/ringcentral-a2p-openapi.json; behaviour the
 sources leave open is listed under "Simulator assumptions" in docs/simulator.md. The pieces:
 gateway.py (throttling, authentication, per-request faults), oauth.py, a2p.py (with
-lost_answers.py for the faults of a batch POST), numbers.py (the pre-flight), control.py
+lost_answers.py for the faults of a batch POST), numbers.py (the pre-flight), consents.py
+(the consent records) with consent_api.py (v2) and optouts.py (v1), control.py
 (/_sim/...), state.py (what a running simulator holds), backlog.py (the late work).
 """
 
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from engine.simulator import a2p, control, numbers, oauth
+from engine.simulator import a2p, consent_api, control, numbers, oauth, optouts
 from engine.simulator.a2p import A2P
 from engine.simulator.gateway import gateway, request_errors
 from engine.simulator.settings import SimulatorSettings
@@ -53,6 +54,14 @@ def _routes(r: web.UrlDispatcher) -> None:
     r.add_get(numbers.EXTENSION, numbers.list_phone_numbers)
     r.add_get(f"{numbers.EXTENSION}/{{phoneNumberId}}/sms-configuration",
               numbers.sms_configuration)
+    r.add_get(optouts.OPT_OUTS, optouts.read_opt_outs)
+    r.add_post(f"{optouts.OPT_OUTS}/bulk-assign", optouts.bulk_assign)
+    r.add_get(consent_api.CONSENTS, consent_api.list_consents)
+    r.add_patch(consent_api.CONSENTS, consent_api.patch)
+    r.add_get(f"{consent_api.CONSENTS}/export", consent_api.export)
+    r.add_post(f"{consent_api.CONSENTS}/search", consent_api.search)
     r.add_get("/_sim/ledger", control.ledger)
     r.add_get("/_sim/stats", control.stats)
     r.add_put("/_sim/faults", control.put_faults)
+    r.add_get("/_sim/consents", control.consents)
+    r.add_post("/_sim/inbound", control.inbound)

@@ -22,9 +22,13 @@ from engine.simulator.views import error_body
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+API = ("/restapi/v1.0/", "/restapi/v2/")  # what needs a token (not /restapi/oauth/)
+
+
 def in_fault_scope(request: web.Request, faults: FaultSettings) -> bool:
-    """Whether the faults apply: every A2P call (scope ``a2p``) or batch POSTs only (``send``)."""
-    if not request.path.startswith("/restapi/v1.0/"):
+    """Whether the faults apply: every API call, v1.0 and the v2 consents (scope ``a2p``),
+    or batch POSTs only (``send``)."""
+    if not request.path.startswith(API):
         return False
     return faults.scope == "a2p" or (request.method == "POST" and "/a2p-sms/batch" in request.path)
 
@@ -76,8 +80,8 @@ def _throttle(sim: Simulator, window: SlidingWindow, verdict: Verdict, in_scope:
 
 async def _authenticated(request: web.Request, handler: Handler, sim: Simulator, in_scope: bool
                          ) -> web.StreamResponse:
-    if not request.path.startswith("/restapi/v1.0/"):
-        return await handler(request)
+    if not request.path.startswith(API):
+        return _unrouted(request) or await handler(request)
     refused = _refused_token(request, sim)
     if refused is not None:
         return refused
@@ -88,9 +92,25 @@ async def _authenticated(request: web.Request, handler: Handler, sim: Simulator,
         status = sim.rng.choice(sim.faults.error_statuses)
         return error_response(status, "CMN-203" if status == 500 else "CMN-211",
                               "Simulated server failure")
+    unrouted = _unrouted(request)
+    if unrouted is not None:
+        return unrouted
     if request.match_info.get("accountId") not in ("~", sim.settings.account_id):
         return not_found("accountId")
     return await handler(request)
+
+
+def _unrouted(request: web.Request) -> web.Response | None:
+    """No such path, or no such method on it: said in RingCentral's error shape (not as an
+    unknown ``accountId``, which the path may well name rightly)."""
+    unrouted = request.match_info.http_exception
+    if unrouted is None:
+        return None
+    refused = error_response(unrouted.status, "CMN-102" if unrouted.status == 404 else "CMN-101",
+                             f"{unrouted.reason}: {request.method} {request.path}")
+    if "Allow" in unrouted.headers:
+        refused.headers["Allow"] = unrouted.headers["Allow"]
+    return refused
 
 
 def _refused_token(request: web.Request, sim: Simulator) -> web.Response | None:

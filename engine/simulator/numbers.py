@@ -15,6 +15,7 @@ from engine.simulator.store import invalid_parameter
 
 EXTENSION = "/restapi/v1.0/account/{accountId}/extension/{extensionId}/phone-number"
 A2P_FEATURES = ["CallerId", "SmsSender", "A2PSmsSender"]
+MAX_PAGE = 1000  # EnumeratedPagingModel.page maximum: a page past it is never echoed
 FIRST_ID = 1_290_000_001  # phone number ids are int64 in the spec; any stable values do
 
 
@@ -43,8 +44,10 @@ def page_params(request: web.Request) -> tuple[int, int]:
         per_page = int(request.query.get("perPage", "100"))
     except ValueError:
         raise invalid_parameter("page") from None
-    if page < 1 or per_page < 1:
-        raise invalid_parameter("perPage", "Use positive page and perPage values.")
+    if not 1 <= page <= MAX_PAGE:  # EnumeratedPagingModel: page from 1 to 1000
+        raise invalid_parameter("page", f"Use a page from 1 to {MAX_PAGE}.")
+    if per_page < 1:
+        raise invalid_parameter("perPage", "Use a positive perPage.")
     return page, min(per_page, 1000)  # EnumeratedPagingModel: perPage at most 1000
 
 

@@ -132,6 +132,30 @@ class ReceiptSettings:
     codes: tuple[tuple[str, float], ...] = REALISTIC_CODES
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentSettings:
+    """The account's consent records at start, and the recipients who answer STOP
+    (``[simulator.consents]``; engine/simulator/consents.py, docs/simulator.md).
+
+    ``opted_out`` pairs (and ``opted_in`` ones) are drawn from ``seed`` among the
+    ``pool_size`` consecutive numbers from ``pool_start`` (the numbers tests/lists.py
+    makes); ``elsewhere_share`` of the opt-outs are to another number of the account than
+    the first sender (the one a campaign sends from by default)."""
+
+    seed: int = 0
+    opted_out: int = field(default=0, metadata=_limits(0, 10_000_000))
+    opted_in: int = field(default=0, metadata=_limits(0, 10_000_000))
+    pool_start: str = "+12012000000"
+    pool_size: int = field(default=1_000_000, metadata=_limits(1))
+    elsewhere_share: float = field(default=0.0, metadata=_limits(0.0, 1.0))
+    # A message to an opted-out pair fails SMS-RC-413; whether it is charged is unconfirmed
+    charge_opted_out: bool = False
+    # The share of each batch's recipients who reply STOP, inbound_stop_delay seconds after
+    # their message was processed (seeded; later messages to the pair fail SMS-RC-413)
+    inbound_stop_rate: float = 0.0
+    inbound_stop_delay: float = field(default=1.0, metadata=_limits(0.0))
+
+
 RECEIPTS = {
     "immediate": ReceiptSettings(),
     "fast": ReceiptSettings(delay_median=1.0, delay_sigma=0.5, no_receipt_rate=0.01),
@@ -162,6 +186,8 @@ class SimulatorSettings:
     failure_seed: int = 1
     faults: FaultSettings = field(default_factory=FaultSettings)
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
+    # The consent records (opt-outs) the v1 and v2 consent APIs serve:
+    consents: ConsentSettings = field(default_factory=ConsentSettings)
 
 
 def load_simulator_settings(
@@ -199,6 +225,7 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         failure_seed=t.number("failure_seed", d.failure_seed, low=0),
         faults=_faults(t.table("faults")),
         receipts=_receipts(t.table("receipts")),
+        consents=_consents(t.table("consents")),
     )
     t.finish()
     return settings
@@ -249,6 +276,20 @@ def _code_mix(entries: tuple[str, ...], where: str) -> tuple[tuple[str, float], 
                               'Write each as "CODE:share", e.g. "SMS-CAR-411:0.3".')
         mix.append((code, weight))
     return tuple(mix)
+
+
+def _consents(t: Table) -> ConsentSettings:
+    value = read_fields(t, ConsentSettings)
+    where = "[simulator.consents]"
+    start = value.pool_start
+    if not (start.startswith("+") and start[1:].isdigit() and start[1:2] != "0"
+            and len(start) <= 16):
+        raise ConfigError(where, "pool_start", f"{start!r} is not an E.164 number",
+                          'Write it as "+" and the digits, e.g. "+12012000000".')
+    if value.opted_out + value.opted_in > value.pool_size:
+        raise ConfigError(where, "opted_out", "opted_out + opted_in is more than pool_size",
+                          "Raise pool_size or seed fewer records.")
+    return value
 
 
 def _faults(t: Table) -> FaultSettings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from engine.simulator.backlog import Backlog
+from engine.simulator.consents import ConsentStore
 from engine.simulator.ratelimit import SlidingWindow
 from engine.simulator.settings import FaultSettings, SimulatorSettings
 from engine.simulator.store import Batch, Store
@@ -37,7 +38,8 @@ class Simulator:
         default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.store = Store(self.settings)
+        # Seeded consent records are dated up to a year before the simulator starts.
+        self.store = Store(self.settings, ConsentStore.seeded(self.settings, self.clock()))
         self.light = SlidingWindow("Light", self.settings.light)
         self.auth = SlidingWindow("Auth", self.settings.auth)
         self.set_faults(self.settings.faults)

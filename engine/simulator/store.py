@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.rc.errorcodes import DELIVERY_FAILED, TABLE
+from engine.rc.errorcodes import DELIVERY_FAILED, SENDING_FAILED, TABLE
 from engine.reading.phone import is_north_american
 from engine.reading.segments import segment_count
+from engine.simulator.consents import BatchConsent, ConsentStore
 from engine.simulator.settings import ReceiptSettings, SimulatorSettings
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
+OPTED_OUT = "SMS-RC-413"  # a message to an opted-out pair (RingCentral's SMS error table)
 
 
 class RequestError(Exception):
@@ -69,6 +71,7 @@ class Batch:
     code_names: tuple[str, ...]
     silent: array[int]  # sorted indexes of the messages that never get a receipt
     delays: array[float] | None  # seconds from processing to receipt; None: at once
+    consent: BatchConsent | None = None  # opted-out pairs fail SMS-RC-413 when processed
 
     @property
     def size(self) -> int:
@@ -113,11 +116,39 @@ class Batch:
         k = bisect_left(self.silent, i)
         return k < len(self.silent) and self.silent[k] == i
 
+    def processed_at(self, i: int) -> float:
+        return self.created + (i + 1) / self.rate
+
+    def blocked(self, i: int, now: float) -> bool:
+        """Message ``i`` went to a pair opted out when it was processed: SendingFailed
+        SMS-RC-413 at once, accepted in the 201 all the same (as RingCentral documents)."""
+        return self.consent is not None and self.consent.blocked(
+            self.numbers, i, self.processed_at(i), now)
+
+    def charged(self, i: int, now: float) -> bool:
+        return self.consent is None or self.consent.charged or not self.blocked(i, now)
+
+    def blocked_indexes(self, now: float, processed: int) -> list[int]:
+        """The processed messages that met an opt-out."""
+        if self.consent is None:
+            return []
+        candidates = self.consent.candidates(self.numbers, now)
+        return [i for i in candidates if i < processed and self.blocked(i, now)]
+
+    def charged_segments(self, now: float, processed: int) -> int:
+        """The segments charged for the first ``processed`` messages."""
+        total = self.segments_upto(processed)
+        if self.consent is None or self.consent.charged:
+            return total
+        return total - sum(self.segments_of(i) for i in self.blocked_indexes(now, processed))
+
     def fate(self, i: int, now: float, processed: int) -> tuple[str, str | None]:
         """(messageStatus, errorCode) of message ``i`` as of ``now``: Queued until processed,
         then Sent until its receipt arrives (never, for a silent one), then final."""
         if i >= processed:
             return "Queued", None
+        if self.blocked(i, now):
+            return SENDING_FAILED, OPTED_OUT
         if self.is_silent(i) or (self.delays is not None and
                                  now < self.created + (i + 1) / self.rate + self.delays[i]):
             return "Sent", None
@@ -196,8 +227,10 @@ class _Fates:
 
 
 class Store:
-    def __init__(self, settings: SimulatorSettings) -> None:
+    def __init__(self, settings: SimulatorSettings, consents: ConsentStore | None = None
+                 ) -> None:
         self.settings = settings
+        self.consents = consents if consents is not None else ConsentStore.seeded(settings, 0.0)
         self.batches: list[Batch] = []
         self._by_id: dict[str, Batch] = {}
         self._access: dict[str, Session] = {}
@@ -256,7 +289,20 @@ class Store:
         batch = self._seal(draft, sender, batch_text, now, len(messages))
         self.batches.append(batch)
         self._by_id[batch.id] = batch
+        self._replies(batch)
         return batch, rejected
+
+    def _replies(self, batch: Batch) -> None:
+        """inbound_stop_rate: a seeded share of the recipients reply STOP a while after
+        their message was processed; the opt-out applies from then on."""
+        c = self.settings.consents
+        count = round(batch.size * c.inbound_stop_rate)
+        if not count:
+            return
+        rng = random.Random(f"{c.seed}:stop:{batch.serial}")
+        for i in sorted(rng.sample(range(batch.size), count)):
+            at = batch.processed_at(i) + c.inbound_stop_delay
+            self.consents.reply_later(at, batch.sender, batch.to(i), "STOP")
 
     def _check_request(self, body: Any) -> tuple[str, str | None, list[Any]]:
         if not isinstance(body, dict):
@@ -305,6 +351,7 @@ class Store:
             text_ends=d.text_ends if d.own_texts else None,
             segments=segments, uniform_segments=uniform, failed=failed, codes=fates.codes,
             code_names=fates.names, silent=fates.silent, delays=fates.delays,
+            consent=BatchConsent(self.consents, sender, self.settings.consents.charge_opted_out),
         )
 
     def batch(self, batch_id: str) -> Batch | None:

@@ -48,7 +48,7 @@ def batch_view(batch: Batch, now: float, per_segment: float,
         "rejected": rejected or [],
     }
     if done:
-        view["cost"] = price(batch.segments_upto(batch.size), per_segment)
+        view["cost"] = price(batch.charged_segments(now, batch.size), per_segment)
     return view
 
 
@@ -71,7 +71,7 @@ def message_view(batch: Batch, i: int, now: float, per_segment: float,
         "direction": "Outbound",
     }
     if status != "Queued":
-        view["cost"] = price(segments, per_segment)
+        view["cost"] = price(segments if batch.charged(i, now) else 0, per_segment)
     if error is not None:
         view["errorCode"] = error
     if detailed:
@@ -86,8 +86,8 @@ STATUS_KEYS = {"Queued": "queued", "Sent": "sent", "Delivered": "delivered",
 def add_statuses(totals: dict[str, dict[str, Any]], batch: Batch, now: float) -> None:
     """Add one batch's messages to status counts as of ``now``, with segments in place of cost.
 
-    Without receipt delays only the failing and silent messages need a look; with them every
-    processed one does (the simulator's /statuses is O(batch) then)."""
+    Without receipt delays only the failing, silent and opted-out messages need a look; with
+    them every processed one does (the simulator's /statuses is O(batch) then)."""
     processed = batch.processed(now)
     queued = totals["queued"]
     queued["count"] += batch.size - processed
@@ -95,13 +95,14 @@ def add_statuses(totals: dict[str, dict[str, Any]], batch: Batch, now: float) ->
     if batch.delays is not None:
         looked: Sequence[int] = range(processed)
     else:
-        looked = sorted(i for i in (*batch.failed, *batch.silent) if i < processed)
+        blocked = batch.blocked_indexes(now, processed)
+        looked = sorted({i for i in (*batch.failed, *batch.silent, *blocked) if i < processed})
     segments = 0
     for i in looked:
         status, code = batch.fate(i, now, processed)
         entry = totals[STATUS_KEYS[status]]
         entry["count"] += 1
-        entry["segments"] += batch.segments_of(i)
+        entry["segments"] += batch.segments_of(i) if batch.charged(i, now) else 0
         segments += batch.segments_of(i)
         if code is not None:
             entry["errorCodeCounts"][code] = entry["errorCodeCounts"].get(code, 0) + 1
