@@ -345,8 +345,14 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--any-country", action="store_true",
                         help="let numbers outside North America through to the server, which "
                         "refuses them (SMS-RC-410); by default they are rejected locally")
-    parser.add_argument("--dedupe", action="store_true",
-                        help="skip repeated recipients (same number and text)")
+    # The rule names, not engine.reading.options.DEDUPE_RULES: --help loads no reader.
+    parser.add_argument("--dedupe", nargs="?", const="number", choices=("number", "message"),
+                        metavar="RULE",
+                        help="skip repeated recipients. number (the default for a bare "
+                        "--dedupe): keep each number's first record, whatever its text. "
+                        "message: keep the first record of each number and text, so one "
+                        "number with two texts gets both. Put it after INPUT or write "
+                        "--dedupe=RULE")
 
 
 def _price(value: str) -> float:
