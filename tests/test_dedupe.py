@@ -76,6 +76,23 @@ def test_a_python_item_repeat_names_the_item_position() -> None:
     assert rejected[0].description == "'+14155550100' (+14155550100) repeats item 0"
 
 
+def test_a_record_by_record_block_holds_no_list_of_positions_when_they_run_on() -> None:
+    """A --dedupe read goes record by record; a block without a gap gives its positions and
+    lines as ranges (a chunk keeps them until it is cut), one with a gap as the exact list."""
+    numbers = [f"+1415555{i:04d}" for i in range(5)] + ["+14155550000", "+14155550009"]
+    text = "to\n" + "".join(n + "\n" for n in numbers)
+    rejected: list[Rejection] = []
+    lines = [line.encode() for line in text.splitlines(keepends=True)]
+    whole, = read_lines(lines[:6], ReadOptions(source="x.csv", batch_text="Hi",
+                                                  dedupe="number"), rejected.append)
+    assert (whole.positions, type(whole.positions)) == (range(5), range)
+    assert (whole.lines, type(whole.lines)) == (range(2, 7), range)
+    block, = read_lines(lines, ReadOptions(source="x.csv", batch_text="Hi", dedupe="number"),
+                        rejected.append)
+    assert list(block.positions) == [0, 1, 2, 3, 4, 6]
+    assert list(block.lines or []) == [2, 3, 4, 5, 6, 8]
+
+
 @pytest.mark.parametrize(("given", "rule"), [(True, "number"), (False, None), (None, None),
                                              ("number", "number"), ("message", "message")])
 def test_a_bool_reads_as_a_rule(given: Any, rule: str | None) -> None:

@@ -357,7 +357,8 @@ def test_a_refused_block_is_read_alone_and_the_next_in_bulk() -> None:
     rejected: list[Rejection] = []
     blocks = list(read_lines(lines, ReadOptions(source="x.csv"), rejected.append))
     assert [len(b) for b in blocks] == [BLOCK_SIZE, BLOCK_SIZE - 1, BLOCK_SIZE]
-    assert isinstance(blocks[2].lines, range)  # the bulk path's mark
+    assert isinstance(blocks[2].offsets, record_builder._Offsets)  # the bulk path's mark
+    assert not isinstance(blocks[1].offsets, record_builder._Offsets)
     assert [(r.index, r.line) for r in rejected] == [(BLOCK_SIZE + 5, BLOCK_SIZE + 7)]
 
 

@@ -170,7 +170,8 @@ class Builder:
     def flush(self) -> Block | None:
         if not self._tos:
             return None
-        block = Block(self._tos, self._texts, self._positions, self._lines, self._offsets)
+        block = Block(self._tos, self._texts, _run(self._positions),
+                      None if self._lines is None else _run(self._lines), self._offsets)
         self._start()
         return block
 
@@ -182,6 +183,15 @@ class Builder:
                       range(first_line, first_line + n), _Offsets(raws, base))
         self.position += n
         return block
+
+
+def _run(values: list[int]) -> Sequence[int]:
+    """Increasing integers as a ``range`` when they are consecutive, as the bulk path gives
+    them: a chunk keeps its records' positions and lines until it is cut, and a list of them
+    costs about 40 bytes a record (a --dedupe or template read is record by record)."""
+    if values and values[-1] - values[0] == len(values) - 1:
+        return range(values[0], values[-1] + 1)
+    return values
 
 
 def _seen(options: ReadOptions) -> FirstLines | FirstMessages | None:
