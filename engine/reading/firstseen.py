@@ -43,6 +43,14 @@ def _start_size(shard: int) -> int:
     return int(_FIRST_SLOTS * 2 ** (shard / SHARDS))
 
 
+def _place(table: array[int], slot: int, size: int) -> int:
+    """The free index of ``table`` (``size`` slots) where a packed slot goes when regrown."""
+    index = (((slot >> LINE_BITS) * _MIX) >> (KEY_BITS + SHARD_BITS)) % size
+    while table[index]:
+        index = index + 1 if index + 1 < size else 0
+    return index
+
+
 def _room(size: int) -> int:
     """How many keys a shard of ``size`` slots holds before it grows: a load past 0.8."""
     return size * 4 // 5 + 1
@@ -106,21 +114,26 @@ class _Table:
     def _grow(self, shard: int) -> None:
         """Double one shard: the only copy made is of 1/SHARDS of the table."""
         old = self._shards[shard]
-        old_tags = None if self._tags is None else self._tags[shard]
         size = 2 * len(old)
         table = array("Q", [0]) * size
-        tags = None if old_tags is None else array("Q", [0]) * size
-        for at, slot in enumerate(old):
-            if slot:
-                index = (((slot >> LINE_BITS) * _MIX) >> (KEY_BITS + SHARD_BITS)) % size
+        if self._tags is None:
+            shift = KEY_BITS + SHARD_BITS
+            for slot in filter(None, old):  # _place, inlined: about half an insert's time
+                index = (((slot >> LINE_BITS) * _MIX) >> shift) % size
                 while table[index]:
-                    index = index + 1 if index + 1 < size else 0
+                    index += 1
+                    if index == size:
+                        index = 0
                 table[index] = slot
-                if tags is not None and old_tags is not None:
+        else:
+            old_tags, tags = self._tags[shard], array("Q", [0]) * size
+            for at, slot in enumerate(old):
+                if slot:
+                    index = _place(table, slot, size)
+                    table[index] = slot
                     tags[index] = old_tags[at]
-        self._shards[shard] = table
-        if self._tags is not None and tags is not None:
             self._tags[shard] = tags
+        self._shards[shard] = table
         self._room[shard] = _room(size) - _room(len(old))
 
 
