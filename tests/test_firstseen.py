@@ -146,3 +146,16 @@ def test_a_text_digest_is_the_same_in_every_process() -> None:
     as the run did."""
     assert text_digest("Hi Ann") == DIGEST_OF_HI_ANN
     assert text_digest(None) == text_digest("") != text_digest("Hi")
+
+
+def test_message_mode_keeps_each_text_digest_through_growth() -> None:
+    """Past several doublings of every shard, each number still knows its first text: the
+    same text is a repeat of its line, another text is new."""
+    seen = FirstMessages()
+    count = firstseen.SHARDS * 64 * 8
+    for i in range(count):
+        assert seen.first(2_125_550_000 + i, i * 7919, i) is None
+    assert min(map(len, seen._table._shards)) >= 4 * 64
+    assert all(seen.first(2_125_550_000 + i, i * 7919, count + i) == i for i in range(count))
+    assert seen.first(2_125_550_000, 1, count) is None
+    assert len(seen) == count + 1
