@@ -147,8 +147,16 @@ def test_a_bad_rule_on_the_command_line_names_the_choices(
     with pytest.raises(SystemExit) as stopped:
         cli_dedupe("--dedupe", "person")
     assert stopped.value.code == 2
-    assert "invalid choice: 'person' (choose from 'number', 'message')" in \
+    assert "argument --dedupe: 'person' is not a rule (choose from 'number', 'message')" in \
         capsys.readouterr().err
+
+
+def test_a_bare_dedupe_before_input_says_how_to_write_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`a2p plan --dedupe list.csv` takes list.csv for the rule: the error says the fix."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["plan", "--dedupe", "list.csv", "--from", "+16505550100"])
+    assert "put --dedupe after INPUT or write --dedupe=number" in capsys.readouterr().err
 
 
 def test_the_help_says_which_rule_is_which(capsys: pytest.CaptureFixture[str]) -> None:
