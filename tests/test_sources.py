@@ -134,16 +134,17 @@ def test_a_resumed_file_is_read_from_the_journaled_offset_without_the_settled_ra
     assert rest[0].start_offset == second.start_offset
 
 
+@pytest.mark.parametrize("rule", ["number", "message"])
 def test_a_resumed_dedupe_run_reads_from_the_top_so_earlier_numbers_still_count(
-        tmp_path: Path) -> None:
+        tmp_path: Path, rule: str) -> None:
     """--dedupe: a number repeated after the offset is still a duplicate of one before it,
     because the reader starts at the top (settled positions are skipped all the same)."""
     numbers = [*NUMBERS[:20], NUMBERS[0]]  # the last repeats the first
     path = write_list(tmp_path, numbers)
-    first, second, *_ = all_chunks(path, dedupe=True)
+    first, second, *_ = all_chunks(path, dedupe=rule)
     found: list[Rejection] = []
     with ExitStack() as stack:
-        made, _ = chunks_of(path, options_for(path, dedupe=True), chunker(), found.append,
+        made, _ = chunks_of(path, options_for(path, dedupe=rule), chunker(), found.append,
                             stack, plan([(0, first.last_position)], entry_of(second)))
         assert isinstance(made, Iterator)
         rest = list(made)

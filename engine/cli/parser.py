@@ -345,8 +345,26 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--any-country", action="store_true",
                         help="let numbers outside North America through to the server, which "
                         "refuses them (SMS-RC-410); by default they are rejected locally")
-    parser.add_argument("--dedupe", action="store_true",
-                        help="skip repeated recipients (same number and text)")
+    parser.add_argument("--dedupe", nargs="?", const="number", choices=DEDUPE_RULES,
+                        type=_dedupe_rule, metavar="RULE",
+                        help="skip repeated recipients. number (the default for a bare "
+                        "--dedupe): keep each number's first record, whatever its text. "
+                        "message: keep the first record of each number and text, so one "
+                        "number with two texts gets both. Put it after INPUT or write "
+                        "--dedupe=RULE")
+
+
+# The rule names, not engine.reading.options.DEDUPE_RULES: --help loads no reader.
+DEDUPE_RULES = ("number", "message")
+
+
+def _dedupe_rule(value: str) -> str:
+    """A --dedupe rule; anything else most likely is INPUT, taken by a bare --dedupe."""
+    if value not in DEDUPE_RULES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a rule (choose from 'number', 'message'); to dedupe by "
+            "number, put --dedupe after INPUT or write --dedupe=number")
+    return value
 
 
 def _price(value: str) -> float:

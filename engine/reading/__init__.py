@@ -8,6 +8,7 @@ here opens a file, touches the network or reads a clock.
 - ``blocks``: the bulk fast paths, which agree with the careful path to the byte offset;
 - ``dialect``: CSV delimiter and column detection;
 - ``items``: Python iterables, plain and async;
+- ``firstseen``: what ``--dedupe`` remembers of each recipient, about 15 bytes each;
 - ``phone``, ``templates``, ``segments``: numbers, per-recipient texts, SMS segment counts.
 
 The public names below load their module when first used, so the CLI's ``--help`` (which needs

@@ -6,12 +6,16 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from engine.errors import UsageError
 from engine.reading import phone, templates
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
+# --dedupe: "number" keeps each recipient number's first record whatever its text; "message"
+# keeps the first of each (number, text), the only rule before both existed.
+Dedupe = Literal["number", "message"]
+DEDUPE_RULES: tuple[Dedupe, ...] = get_args(Dedupe)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +41,7 @@ class ReadOptions:
     batch_text: str | None = None
     template: str | None = None
     strict: bool = False
-    dedupe: bool = False
+    dedupe: Dedupe | bool | None = None  # True: "number"; False: None
     encoding: str = "utf-8"
     delimiter: str | None = None  # None: comma, tab for .tsv, sniffed when the header needs it
     default_country: str | None = "US"  # numbers without + read in the North American plan
@@ -50,6 +54,7 @@ class ReadOptions:
                              f"{MAX_TEXT}. Shorten it.")
         if self.template is not None:
             templates.parse(self.template)
+        object.__setattr__(self, "dedupe", check_dedupe(self.dedupe))
         object.__setattr__(self, "encoding", check_encoding(self.encoding))
         object.__setattr__(self, "default_country", phone.check_country(self.default_country))
         if self.delimiter is not None and len(self.delimiter) != 1:
@@ -71,11 +76,30 @@ class ReadOptions:
         return cls(format=read.get("format", "auto"), to_column=read.get("toColumn", "to"),
                    text_column=read.get("textColumn", "text"),
                    text_column_required=read.get("textColumnRequired", False),
-                   strict=read.get("strict", False), dedupe=read.get("dedupe", False),
+                   strict=read.get("strict", False), dedupe=_recorded(read.get("dedupe")),
                    encoding=read.get("encoding", "utf-8"), delimiter=read.get("delimiter"),
                    default_country=read.get("defaultCountry", "US"),
                    strict_numbers=read.get("strictNumbers", False),
                    north_american_only=read.get("northAmericanOnly", True), **given)
+
+
+def check_dedupe(dedupe: Dedupe | bool | None) -> Dedupe | None:
+    """``dedupe`` as a rule name: True (a bare ``--dedupe``) is "number", False is None."""
+    if dedupe is True:
+        return "number"
+    if dedupe is False or dedupe is None:
+        return None
+    if dedupe not in DEDUPE_RULES:
+        raise UsageError(f"dedupe={dedupe!r} is not a rule; use 'number' (each number's first "
+                         "record) or 'message' (each number and text's first record).")
+    return dedupe
+
+
+def _recorded(dedupe: Any) -> Dedupe | None:
+    """A journal header's dedupe. Journals written before the "number" rule existed say
+    true, and were read by number and text together: so true is "message", and a resume or
+    'a2p outcomes' of such a journal rebuilds exactly the records it sent."""
+    return "message" if dedupe is True else check_dedupe(dedupe)
 
 
 def check_encoding(name: str) -> str:

@@ -15,6 +15,7 @@ from engine.core import rejections as codes
 from engine.core.rejections import Rejection
 from engine.errors import BadRecordError
 from engine.reading import phone, templates
+from engine.reading.firstseen import FirstLines, FirstMessages, number_key, text_digest
 from engine.reading.options import MAX_TEXT, ReadOptions
 
 BLOCK_SIZE = 8192
@@ -77,8 +78,9 @@ class Builder:
         self.with_lines = with_lines
         self.position = 0
         self.offset = 0  # byte offset of the record being added (files only)
-        # first line (or position, for items) of each key, so a duplicate names what it repeats
-        self.seen: dict[int, int] | None = {} if options.dedupe else None
+        # first line (or position, for items) of each number (or number and text), so a
+        # duplicate names what it repeats
+        self.seen = _seen(options)
         self.check = number_checker(options)
         self.template = None if options.template is None else templates.parse(options.template)
         self._start()
@@ -137,8 +139,9 @@ class Builder:
             earlier = self._earlier(number, text, line)
             if earlier is not None:
                 where = f"line {earlier}" if line is not None else f"item {earlier}"
+                same = ", with the same text" if self.options.dedupe == "message" else ""
                 self.reject(line, raw_to, codes.DUPLICATE,
-                            f"{raw_to!r} ({number}) repeats {where}, with the same text")
+                            f"{raw_to!r} ({number}) repeats {where}{same}")
                 return None
         if text is not None and self._texts is None:
             self._texts = [None] * len(self._tos)
@@ -156,18 +159,19 @@ class Builder:
         return None
 
     def _earlier(self, number: str, text: str | None, line: int | None) -> int | None:
-        """The line (or, for items, the position) this recipient first appeared at, if any."""
-        # Integer keys, not strings: about 100 bytes per distinct recipient (docs/benchmarks.md).
-        key = int(number[1:]) if text is None else hash((number, text))
-        assert self.seen is not None
+        """The line (or, for items, the position) this recipient (or, with --dedupe message,
+        this recipient and text) first appeared at, if any."""
         here = self.position if line is None else line
-        first = self.seen.setdefault(key, here)
-        return None if first == here else first
+        if isinstance(self.seen, FirstMessages):
+            return self.seen.first(number_key(number), text_digest(text), here)
+        assert self.seen is not None
+        return self.seen.first(number_key(number), here)
 
     def flush(self) -> Block | None:
         if not self._tos:
             return None
-        block = Block(self._tos, self._texts, self._positions, self._lines, self._offsets)
+        block = Block(self._tos, self._texts, _run(self._positions),
+                      None if self._lines is None else _run(self._lines), self._offsets)
         self._start()
         return block
 
@@ -179,6 +183,22 @@ class Builder:
                       range(first_line, first_line + n), _Offsets(raws, base))
         self.position += n
         return block
+
+
+def _run(values: list[int]) -> Sequence[int]:
+    """Increasing integers as a ``range`` when they are consecutive, as the bulk path gives
+    them: a chunk keeps its records' positions and lines until it is cut, and a list of them
+    costs about 40 bytes a record (a --dedupe or template read is record by record)."""
+    if values and values[-1] - values[0] == len(values) - 1:
+        return range(values[0], values[-1] + 1)
+    return values
+
+
+def _seen(options: ReadOptions) -> FirstLines | FirstMessages | None:
+    """What --dedupe remembers of each record read (engine/reading/firstseen.py)."""
+    if options.dedupe == "message":
+        return FirstMessages()
+    return FirstLines() if options.dedupe else None
 
 
 def number_checker(options: ReadOptions) -> Callable[[str], phone.Checked]:
