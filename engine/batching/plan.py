@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from engine.batching.chunker import chunk_blocks
-from engine.core.rejections import Aggregator, Rejection, mostly_rejected
+from engine.core.rejections import Aggregator, Rejection
+from engine.core.spillruns import Entry
 from engine.reading import Block
 from engine.reading import segments as seg
 
@@ -53,14 +56,23 @@ class ChunkPlan:
                 "estimatedCost": seg.estimate_cost(self.segments, price)}
 
 
+def _none() -> Iterator[Entry]:
+    return iter(())
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """``rejected``: how many records were rejected locally; ``first_rejected``: the first
+    few of them (by position); ``merged`` streams them all, by position, as JSON bytes."""
+
     chunks: list[ChunkPlan]
     records: int
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: int = 0
     price_per_segment: float = DEFAULT_PRICE
     forcing: list[Forcing] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    first_rejected: list[Rejection] = field(default_factory=list)
+    merged: Callable[[], Iterator[Entry]] = _none
 
     @property
     def recipients(self) -> int:
@@ -83,14 +95,21 @@ class Plan:
         return seg.estimate_cost(self.segments, self.price_per_segment)
 
     def as_json(self) -> dict[str, Any]:
+        """The whole plan in memory, its rejections too: for small lists (``a2p plan --json``
+        streams ``head_json`` and then ``merged``)."""
+        return {**self.head_json(),
+                "rejected": [orjson.loads(payload) for _, payload in self.merged()]}
+
+    def head_json(self) -> dict[str, Any]:
+        """The plan's JSON but its ``rejected`` (which comes last)."""
         price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
-                "rejectedLocal": len(self.rejected),
+                "rejectedLocal": self.rejected,
                 "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
                 "pricePerSegment": price, "estimatedCost": self.cost,
-                "warnings": self.warnings, "rejected": [r.as_json() for r in self.rejected]}
+                "warnings": self.warnings}
 
 
 @dataclass(slots=True)
@@ -204,7 +223,8 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
     """Chunk every block and keep only sizes, position ranges and segment counts, never the
     bodies.
 
-    ``aggregator`` must be the sink the reader reports local rejections to.
+    ``aggregator`` must be the sink the reader reports local rejections to; the plan keeps
+    its first few rejections and streams the rest from its spill.
     """
     tally = CostTally(text)
     chunks = []
@@ -214,7 +234,7 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
         chunks.append(ChunkPlan(c.number, c.count, c.size, c.first_position, c.last_position,
                                 segments, ucs2))
     records = sum(c.recipients for c in chunks) + aggregator.rejected_local
-    rejected = aggregator.rejections()
-    warnings = [w for w in (batch_text_warning(text), mostly_rejected(records, rejected)) if w]
-    return Plan(chunks, records, rejected, price_per_segment, list(tally.forcing.values()),
-                warnings)
+    warnings = [w for w in (batch_text_warning(text), aggregator.mostly_rejected(records)) if w]
+    return Plan(chunks, records, aggregator.rejected_local, price_per_segment,
+                list(tally.forcing.values()), warnings, aggregator.tally.first(),
+                aggregator.merged)

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.batching.chunker import Chunk
 from engine.core.lifecycle import Reason
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Aggregator, Rejection, Spill
 from engine.run.events import ChunkFailed, Event, Rejected
 from engine.run.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
 from engine.run.report import ChunkRecord
@@ -25,10 +25,12 @@ Origin = tuple[int | None, int | None]  # (input offset, file line) where a chun
 
 class Recorder:
     def __init__(self, emit: Emit, *, journal: Journal | None = None,
-                 open_journal: Callable[[], Journal] | None = None) -> None:
+                 open_journal: Callable[[], Journal] | None = None,
+                 spill: Spill | None = None) -> None:
         """``open_journal`` opens the journal when the first chunk is about to be sent, so a
         run that ends before (refused login, --strict, a stop) leaves nothing that blocks the
-        same command; ``journal``: one already open (a resumed run)."""
+        same command; ``journal``: one already open (a resumed run); ``spill``: where the
+        aggregator writes every rejection (engine/run/spill.py; in memory when None)."""
         self._emit = emit
         self._journal = journal
         self._open_journal = open_journal
@@ -37,7 +39,7 @@ class Recorder:
         self._origins: dict[int, Origin] = {}
         self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
         self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(spill) if spill is not None else Aggregator()
 
     @property
     def records(self) -> MappingProxyType[int, ChunkRecord]:
