@@ -77,6 +77,12 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
     keyword arguments build one (or change the one given): see engine/run/options.py.
 
+    The report's ``rejected`` is a read-only view of the written report file (a temporary
+    one when ``report`` is not given, kept while the view lives), not a list: ``len()``,
+    iteration in position order (the same dicts a list held), indexing and ``==`` work;
+    ``list()`` it to hold every rejection in memory, ``orjson.dumps(report, default=list)`` to
+    serialise it (docs/events-and-report.md, "How the report is written").
+
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
