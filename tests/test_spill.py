@@ -5,6 +5,7 @@ not at all, and handed to library callers as a view of the file."""
 from __future__ import annotations
 
 import gc
+import os
 import random
 from pathlib import Path
 from typing import Any, cast
@@ -208,3 +209,12 @@ def test_the_plan_aggregator_keeps_only_what_it_shows(tmp_path: Path) -> None:
             aggregator.add_local(bad(i))
         assert [r.index for r in aggregator.tally.first()] == [0, 1, 2]
         assert sum(1 for _ in aggregator.merged()) == 10_000
+
+
+def test_the_report_gets_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
+    """The renamed report is readable as before (0666 less the umask), not private 0600."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = tmp_path / "r.json"
+    write_report(path, {}, "rejected", [], {})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

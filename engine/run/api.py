@@ -77,11 +77,9 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
     keyword arguments build one (or change the one given): see engine/run/options.py.
 
-    The report's ``rejected`` is a read-only view of the written report file (a temporary
-    one when ``report`` is not given, kept while the view lives), not a list: ``len()``,
-    iteration in position order (the same dicts a list held), indexing and ``==`` work;
-    ``list()`` it to hold every rejection in memory, ``orjson.dumps(report, default=list)`` to
-    serialise it (docs/events-and-report.md, "How the report is written").
+    Its ``rejected`` is a read-only view of the written report (a temporary file without
+    ``report``): ``len()``, iteration by position (the dicts a list held), indexing, ``==``;
+    ``orjson.dumps(report, default=list)`` (docs/events-and-report.md, the report's writing).
 
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
@@ -105,8 +103,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
 
 async def _send(recipients: Recipients | None, options: SendOptions,
                 spill: FileSpill) -> dict[str, Any]:
-    """One run, its rejections spilled to ``spill`` (removed by the caller once the report
-    is written)."""
+    """One run; ``spill``: its rejections' (removed by the caller after the report)."""
     if options.resume is not None:
         recipients, options = resume_options(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -76,9 +77,11 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
     whole), or to a temporary file kept while the returned view lives when ``path`` is None;
     returns the view of its ``key`` array."""
     target = None if path is None else Path(path)
-    folder = target.parent if target is not None else None
-    handle, name = tempfile.mkstemp(dir=folder, prefix=(target.name + ".") if target else "a2p-",
-                                    suffix=".tmp" if target else ".report.json")
+    if target is None:  # private to this process: mkstemp's 0600
+        handle, name = tempfile.mkstemp(prefix="a2p-", suffix=".report.json")
+    else:  # the mode open() gives (0666 less the umask), as the report always had
+        name = str(target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp"))
+        handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w+b") as out:
             span = write_stream(out, head, key, items, tail, indent=True)

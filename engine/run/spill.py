@@ -149,3 +149,4 @@ def _whole(data: bytes) -> int:
             break
         at += HEAD.size + length
     return at
+

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
@@ -55,3 +56,31 @@ async def test_a_mostly_bad_list_reports_every_rejection_sorted_and_as_told(
 
 def files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+async def test_local_rejections_are_flushed_in_bounded_pieces_while_a_chunk_fills(
+        start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose one batch spans many bad rows, read before the journal opens (with the
+    first batch): its local rejections reach the journal in pieces of at most FLUSH_AT (held
+    on disk till then), not all at once; the report holds every one, once, in order."""
+    monkeypatch.setattr("engine.run.localqueue.FLUSH_AT", 100)
+    running, settings = await start()
+    path, journal, report_path = (tmp_path / "l.txt", tmp_path / "j.journal",
+                                  tmp_path / "r.json")
+    path.write_text("".join(f"+1415555{i:04d}\n" if i % 10 == 0 else f"bad{i}\n"
+                            for i in range(2_000)))
+    report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, journal=journal,
+                               report=report_path)
+    pieces = [len(entry["rejected"]) for entry in journal_entries(journal)
+              if entry.get("type") == "local"]
+    assert sum(pieces) == 1_800
+    assert len(pieces) >= 18
+    assert max(pieces) <= 100
+    assert len(report["batches"]) == 1
+    assert [r["index"] for r in report["rejected"]] == [i for i in range(2_000) if i % 10]
+    assert len(ledger_numbers(running)) == 200
+
+
+def journal_entries(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
