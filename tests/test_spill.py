@@ -218,3 +218,14 @@ def test_the_report_gets_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     write_report(path, {}, "rejected", [], {})
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_view_of_a_relative_report_path_survives_a_change_of_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """report="r.json" from one folder, read after moving to another: the same rejections."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    view = write_report("r.json", {}, "rejected", [b'{"index": 4}'], {})
+    monkeypatch.chdir(tmp_path / "b")
+    assert list(view) == [{"index": 4}]

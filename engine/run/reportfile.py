@@ -94,7 +94,8 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
         with contextlib.suppress(OSError):
             os.unlink(name)
         raise
-    return RejectedView(target or Path(name), span, owned=target is None)
+    # absolute: the view still finds the file after the caller changes directory
+    return RejectedView((target or Path(name)).absolute(), span, owned=target is None)
 
 
 class RejectedView(Sequence[dict[str, Any]]):
