@@ -5,7 +5,6 @@ segment)."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,29 +133,37 @@ class CostTally:
     """Counts each block's segments as the chunker reads it and hands each chunk its share.
 
     The batch text is counted once; a block's own texts with C-level maps for the alphabet
-    and arithmetic for the lengths (``segments.count_many``).
+    and arithmetic for the lengths (``segments.count_many``). Only the block being read is
+    kept record by record: the chunker ends a chunk inside the block it is fed, or right
+    after the records before it, so whatever earlier blocks left over belongs, whole, to the
+    next chunk and is kept as two sums (memory does not grow with a chunk's records, nor
+    with the rejections between them).
     """
 
     def __init__(self, batch_text: str | None) -> None:
         self.batch = seg.encoding_of(batch_text) if batch_text else None
         self.forcing: dict[str, Forcing] = {}
-        self._pending: deque[_BlockCost] = deque()
+        self._carry = (0, 0)  # (segments, UCS-2) of earlier blocks' records in no chunk yet
+        self._current: _BlockCost | None = None
+        self._taken_to = -1  # the last position of the current block already in a chunk
 
     def tap(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:
-            self._pending.append(self._measure(block))
+            cost = self._measure(block)
+            if self._current is not None and len(self._current.positions):
+                s, u = self._current.range(self._taken_to + 1, self._current.positions[-1])
+                self._carry = (self._carry[0] + s, self._carry[1] + u)
+            self._current, self._taken_to = cost, -1
             yield block
 
     def take(self, first: int, last: int) -> tuple[int, int]:
         """(segments, UCS-2 messages) of the chunk holding positions first..last."""
-        segments = ucs2 = 0
-        for cost in self._pending:
-            if cost.positions[0] > last:
-                break
-            s, u = cost.range(first, last)
+        segments, ucs2 = self._carry
+        self._carry = (0, 0)
+        if self._current is not None:
+            s, u = self._current.range(max(first, self._taken_to + 1), last)
             segments, ucs2 = segments + s, ucs2 + u
-        while self._pending and self._pending[0].positions[-1] <= last:
-            self._pending.popleft()
+            self._taken_to = max(self._taken_to, last)
         return segments, ucs2
 
     def _measure(self, block: Block) -> _BlockCost:
