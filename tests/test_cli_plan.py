@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,30 @@ def test_plan_with_a_simulator_profile_plans_under_a_shell_set_for_production(
                  "--json"])
     assert code == 0
     assert orjson.loads(capsys.readouterr().out)["recipients"] == 2
+
+
+def test_plan_of_a_mostly_bad_list_streams_every_rejection_and_shows_the_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json lists every rejection, sorted, as the in-memory plan did; the table shows the
+    first --show-rejected of them and the total; no spill file is left behind."""
+    lines = [f"+1415555{i:04d}" if i % 3 else f"bad{i}" for i in range(3_000)]
+    path = tmp_path / "l.txt"
+    path.write_text("\n".join(lines) + "\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "plan", str(path), "--from",
+                             SENDER, "--text", "Hi", "--json"], capture_output=True,
+                            check=True, timeout=60, env=env)
+    plan = orjson.loads(result.stdout)
+    assert plan["rejectedLocal"] == 1_000
+    assert [r["index"] for r in plan["rejected"]] == list(range(0, 3_000, 3))
+    assert all(r["line"] == r["index"] + 1 and r["to"] == f"bad{r['index']}"
+               for r in plan["rejected"])
+    assert list(plan)[-1] == "rejected"
+    assert main(["plan", str(path), "--from", SENDER, "--text", "Hi",
+                 "--show-rejected", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "rejected locally         1,000" in out
+    assert "first 3;" in out
+    shown = [line for line in out.splitlines() if line.startswith("    line ")]
+    assert [s.split(":")[0] for s in shown] == ["    line 1", "    line 4", "    line 7"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.txt"]

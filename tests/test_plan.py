@@ -66,3 +66,26 @@ def test_a_mostly_rejected_list_is_warned_about() -> None:
     assert plan.warnings
     assert "LCL-NOT-NORTH-AMERICAN" in plan.warnings[0]
     assert plan.as_json()["warnings"] == plan.warnings
+
+
+@pytest.mark.parametrize(("max_messages", "max_bytes"), [(997, 50_000_000), (None, 30_000)])
+def test_each_chunk_gets_its_own_segments_across_many_blocks_and_rejections(
+        max_messages: int | None, max_bytes: int) -> None:
+    """20,000 rows, a third bad, texts of 1 to 3 segments, chunks cut by count or by bytes
+    inside and between the reader's blocks: each chunk's segments are exactly those of the
+    valid records in its range."""
+    texts = {i: "x" * (100 + (i * 37) % 300) + ("’" if i % 11 == 0 else "")
+             for i in range(20_000)}
+    lines = ["to,text", *(f"+1415{2_000_000 + i},{texts[i]}" if i % 3 else f"bad{i},{texts[i]}"
+                          for i in range(20_000))]
+    aggregator = Aggregator()
+    raw = [(line + "\n").encode() for line in lines]
+    blocks = read_lines(raw, ReadOptions(source="x.csv"), aggregator.add_local)
+    plan = make_plan(blocks, aggregator, SENDER, None, max_bytes, max_messages, 0.01)
+    assert len(plan.chunks) > 10
+    for c in plan.chunks:
+        valid = [i for i in range(c.first_position, c.last_position + 1) if i % 3]
+        assert c.recipients == len(valid)
+        assert c.segments == sum(segment_count(texts[i]) for i in valid)
+        assert c.ucs2 == sum(1 for i in valid if i % 11 == 0)
+    assert plan.rejected == len(range(0, 20_000, 3))

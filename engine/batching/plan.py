@@ -5,13 +5,15 @@ segment)."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from engine.batching.chunker import chunk_blocks
-from engine.core.rejections import Aggregator, Rejection, mostly_rejected
+from engine.core.rejections import Aggregator, Rejection
+from engine.core.spillruns import Entry
 from engine.reading import Block
 from engine.reading import segments as seg
 
@@ -53,14 +55,23 @@ class ChunkPlan:
                 "estimatedCost": seg.estimate_cost(self.segments, price)}
 
 
+def _none() -> Iterator[Entry]:
+    return iter(())
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """``rejected``: how many records were rejected locally; ``first_rejected``: the first
+    few of them (by position); ``merged`` streams them all, by position, as JSON bytes."""
+
     chunks: list[ChunkPlan]
     records: int
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: int = 0
     price_per_segment: float = DEFAULT_PRICE
     forcing: list[Forcing] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    first_rejected: list[Rejection] = field(default_factory=list)
+    merged: Callable[[], Iterator[Entry]] = _none
 
     @property
     def recipients(self) -> int:
@@ -83,14 +94,21 @@ class Plan:
         return seg.estimate_cost(self.segments, self.price_per_segment)
 
     def as_json(self) -> dict[str, Any]:
+        """The whole plan in memory, its rejections too: for small lists (``a2p plan --json``
+        streams ``head_json`` and then ``merged``)."""
+        return {**self.head_json(),
+                "rejected": [orjson.loads(payload) for _, payload in self.merged()]}
+
+    def head_json(self) -> dict[str, Any]:
+        """The plan's JSON but its ``rejected`` (which comes last)."""
         price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
-                "rejectedLocal": len(self.rejected),
+                "rejectedLocal": self.rejected,
                 "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
                 "pricePerSegment": price, "estimatedCost": self.cost,
-                "warnings": self.warnings, "rejected": [r.as_json() for r in self.rejected]}
+                "warnings": self.warnings}
 
 
 @dataclass(slots=True)
@@ -115,29 +133,37 @@ class CostTally:
     """Counts each block's segments as the chunker reads it and hands each chunk its share.
 
     The batch text is counted once; a block's own texts with C-level maps for the alphabet
-    and arithmetic for the lengths (``segments.count_many``).
+    and arithmetic for the lengths (``segments.count_many``). Only the block being read is
+    kept record by record: the chunker ends a chunk inside the block it is fed, or right
+    after the records before it, so whatever earlier blocks left over belongs, whole, to the
+    next chunk and is kept as two sums (memory does not grow with a chunk's records, nor
+    with the rejections between them).
     """
 
     def __init__(self, batch_text: str | None) -> None:
         self.batch = seg.encoding_of(batch_text) if batch_text else None
         self.forcing: dict[str, Forcing] = {}
-        self._pending: deque[_BlockCost] = deque()
+        self._carry = (0, 0)  # (segments, UCS-2) of earlier blocks' records in no chunk yet
+        self._current: _BlockCost | None = None
+        self._taken_to = -1  # the last position of the current block already in a chunk
 
     def tap(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:
-            self._pending.append(self._measure(block))
+            cost = self._measure(block)
+            if self._current is not None and len(self._current.positions):
+                s, u = self._current.range(self._taken_to + 1, self._current.positions[-1])
+                self._carry = (self._carry[0] + s, self._carry[1] + u)
+            self._current, self._taken_to = cost, -1
             yield block
 
     def take(self, first: int, last: int) -> tuple[int, int]:
         """(segments, UCS-2 messages) of the chunk holding positions first..last."""
-        segments = ucs2 = 0
-        for cost in self._pending:
-            if cost.positions[0] > last:
-                break
-            s, u = cost.range(first, last)
+        segments, ucs2 = self._carry
+        self._carry = (0, 0)
+        if self._current is not None:
+            s, u = self._current.range(max(first, self._taken_to + 1), last)
             segments, ucs2 = segments + s, ucs2 + u
-        while self._pending and self._pending[0].positions[-1] <= last:
-            self._pending.popleft()
+            self._taken_to = max(self._taken_to, last)
         return segments, ucs2
 
     def _measure(self, block: Block) -> _BlockCost:
@@ -204,7 +230,8 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
     """Chunk every block and keep only sizes, position ranges and segment counts, never the
     bodies.
 
-    ``aggregator`` must be the sink the reader reports local rejections to.
+    ``aggregator`` must be the sink the reader reports local rejections to; the plan keeps
+    its first few rejections and streams the rest from its spill.
     """
     tally = CostTally(text)
     chunks = []
@@ -214,7 +241,7 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
         chunks.append(ChunkPlan(c.number, c.count, c.size, c.first_position, c.last_position,
                                 segments, ucs2))
     records = sum(c.recipients for c in chunks) + aggregator.rejected_local
-    rejected = aggregator.rejections()
-    warnings = [w for w in (batch_text_warning(text), mostly_rejected(records, rejected)) if w]
-    return Plan(chunks, records, rejected, price_per_segment, list(tally.forcing.values()),
-                warnings)
+    warnings = [w for w in (batch_text_warning(text), aggregator.mostly_rejected(records)) if w]
+    return Plan(chunks, records, aggregator.rejected_local, price_per_segment,
+                list(tally.forcing.values()), warnings, aggregator.tally.first(),
+                aggregator.merged)

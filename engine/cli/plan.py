@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from engine.cli.exits import EXIT_OK
 from engine.cli.options import read_options
-from engine.cli.output import write_json
 
 if TYPE_CHECKING:
     from engine.batching.plan import Plan
@@ -21,8 +20,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.batching.plan import make_plan
     from engine.config.settings import check_campaign, load_settings
     from engine.core.rejections import Aggregator
+    from engine.core.spillruns import Tally
     from engine.reading import read_lines
     from engine.run.inputs import open_input
+    from engine.run.spill import FileSpill
 
     check_campaign(args.sender, args.text, args.template)
     # plan connects to nothing: with --profile, RC_SERVER_URL (which only moves the server)
@@ -31,19 +32,46 @@ def run(args: argparse.Namespace) -> int:
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = read_options(args)
-    aggregator = Aggregator()
-    with open_input(args.input) as stream:
-        blocks = read_lines(stream, options, aggregator.add_local)
-        plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes, max_messages,
-                         args.price_per_segment)
-    for warning in plan.warnings:
-        print(f"a2p: WARNING: {warning}", file=sys.stderr)
-    if args.json:
-        write_json(plan.as_json())
-    else:
-        print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
-    sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
+    # every rejection goes to a temporary spill as it is found; memory keeps the counts and
+    # the first --show-rejected
+    with FileSpill() as spill:
+        aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
+        with open_input(args.input) as stream:
+            blocks = read_lines(stream, options, aggregator.add_local)
+            plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
+                             max_messages, args.price_per_segment)
+        for warning in plan.warnings:
+            print(f"a2p: WARNING: {warning}", file=sys.stderr)
+        if args.json:
+            _stream_json(plan)
+        else:
+            print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
+        sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
     return EXIT_OK
+
+
+def _stream_json(plan: Plan) -> None:
+    """The plan as one JSON document on stdout, its rejections streamed from the spill."""
+    from engine.run.reportfile import write_stream
+
+    out = sys.stdout.buffer
+    write_stream(_Counted(out), plan.head_json(), "rejected",
+                 (payload for _, payload in plan.merged()), {}, indent=False)
+    out.write(b"\n")
+
+
+class _Counted:
+    """A pipe has no ``tell``: count the bytes instead (write_stream asks where it starts)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out, self._at = out, 0
+
+    def write(self, data: bytes) -> int:
+        self._at += len(data)
+        return self._out.write(data)
+
+    def tell(self) -> int:
+        return self._at
 
 
 def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
@@ -57,7 +85,7 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
         f"plan for {options.source}, from {sender}, at most {max_bytes:,} bytes per batch",
         f"  records read      {plan.records:>12,}",
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
-        f"  rejected locally  {len(plan.rejected):>12,}",
+        f"  rejected locally  {plan.rejected:>12,}",
         f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
         f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
         f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "
@@ -77,9 +105,9 @@ def _rejected(plan: Plan, show: int) -> list[str]:
     """The first ``show`` local rejections, each with its line (or item) and reason."""
     if not plan.rejected:
         return []
-    lines = ["", f"  rejected locally (first {min(show, len(plan.rejected))}; --json "
+    lines = ["", f"  rejected locally (first {min(show, plan.rejected)}; --json "
              "lists all):"]
-    for r in plan.rejected[:show]:
+    for r in plan.first_rejected[:show]:
         where = f"line {r.line}" if r.line is not None else f"item {r.index}"
         value = "" if r.to is None else f"{r.to!r}: "
         lines.append(f"    {where}: {value}{r.error_code}: {r.description}")

@@ -8,11 +8,15 @@ position in the original input through the chunk's PositionIndex.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
+
+import orjson
 
 from engine.core.chunkindex import PositionIndex
+from engine.core.spillruns import Entry, Tally
 from engine.errors import BadAnswerError
 
 LOCAL, SERVER = "local", "server"
@@ -80,33 +84,66 @@ def translate(index: PositionIndex, batch_id: str | None,
     return out
 
 
+class Spill(Protocol):
+    """Where an Aggregator writes every rejection as it arrives: a file (engine/run/spill.py)
+    in a run, a list in memory (``MemorySpill``) for tests and small lists."""
+
+    def add(self, index: int, payload: bytes) -> None:
+        """One rejection: its position and its JSON (``Rejection.as_json``) bytes."""
+
+    def merged(self) -> Iterator[Entry]:
+        """Every rejection added so far as (position, JSON bytes), sorted by position."""
+        ...
+
+
+class MemorySpill:
+    """A spill kept in memory: for tests and small lists, never for a whole run's."""
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+
+    def add(self, index: int, payload: bytes) -> None:
+        self._entries.append((index, payload))
+
+    def merged(self) -> Iterator[Entry]:
+        return iter(sorted(self._entries, key=itemgetter(0)))
+
+
 @dataclass
 class Aggregator:
-    """Merges local and server rejections, in any order, into one list by input position."""
+    """Counts local and server rejections, keeps the first few (``tally``), and writes every
+    one, as it arrives, to its ``spill``: ``merged`` reads them all back by input position."""
 
-    _rejections: list[Rejection] = field(default_factory=list)
+    spill: Spill = field(default_factory=MemorySpill)
+    tally: Tally = field(default_factory=Tally)
     records: int = 0
     _sent: int = 0  # changed only by the methods below: see ``sent``
     rejected_local: int = 0
     rejected_server: int = 0
     pending: int = 0  # recipients of adopted batches whose store was not complete yet
 
+    def _write(self, rejection: Rejection) -> None:
+        self.tally.add(rejection)
+        self.spill.add(rejection.index, orjson.dumps(rejection.as_json()))
+
     def add_local(self, rejection: Rejection) -> None:
-        self._rejections.append(rejection)
+        self._write(rejection)
         self.rejected_local += 1
 
     def add_chunk(self, index: PositionIndex, batch_id: str | None,
                   rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
-        """Record one chunk's answer; returns its rejections in input terms."""
+        """Record one chunk's answer; returns its rejections in input terms (in the answer's
+        order; they are spilled sorted, so one chunk's make one run)."""
         translated = translate(index, batch_id, rejected)
-        self._rejections.extend(translated)
+        for rejection in sorted(translated, key=_position):
+            self._write(rejection)
         self.rejected_server += len(translated)
         self._sent += index.count - len(translated)
         return translated
 
     def add_known(self, rejection: Rejection) -> None:
         """A server rejection already translated (from a journal)."""
-        self._rejections.append(rejection)
+        self._write(rejection)
         self.rejected_server += 1
 
     def restored(self, sent: int, pending: int = 0) -> None:
@@ -119,7 +156,7 @@ class Aggregator:
         """An adopted chunk, counted sent but for the ``was_pending`` recipients, now read
         back from its message store: these rejections, and ``pending`` recipients the store
         still does not list (neither sent nor rejected as far as is known)."""
-        taken = list(rejections)
+        taken = sorted(rejections, key=_position)
         for rejection in taken:
             self.add_known(rejection)
         self._sent -= len(taken) + pending - was_pending
@@ -131,8 +168,28 @@ class Aggregator:
         store (the methods above) may change it."""
         return self._sent
 
+    def merged(self) -> Iterator[Entry]:
+        """Every rejection as (position, JSON bytes), by position: streamed from the spill."""
+        return self.spill.merged()
+
     def rejections(self) -> list[Rejection]:
-        return sorted(self._rejections, key=lambda r: r.index)
+        """Every rejection, by position, parsed back into memory: for tests and small lists;
+        a run streams ``merged`` instead."""
+        return [rejection_of(orjson.loads(payload)) for _, payload in self.merged()]
+
+    def mostly_rejected(self, records: int) -> str | None:
+        """The mostly-rejected warning, from the counts and kept examples alone."""
+        return warning_of(records, self.tally.by_code, self.tally.examples)
+
+
+def _position(rejection: Rejection) -> int:
+    return rejection.index
+
+
+def rejection_of(entry: Mapping[str, Any]) -> Rejection:
+    """A rejection back from its ``as_json``."""
+    return Rejection(entry["index"], entry["line"], entry["to"], entry["errorCode"],
+                     entry["description"], entry["batchId"], entry["source"])
 
 
 def mostly_rejected(records: int, rejections: Iterable[Rejection]) -> str | None:
@@ -143,16 +200,20 @@ def mostly_rejected(records: int, rejections: Iterable[Rejection]) -> str | None
     >>> mostly_rejected(4, bad)[:53]
     '3 of 4 records (75%) were rejected; the commonest rea'
     """
-    counts: Counter[str] = Counter()
-    example: dict[str, Rejection] = {}
+    tally = Tally(keep=0)
     for rejection in rejections:
-        counts[rejection.error_code] += 1
-        example.setdefault(rejection.error_code, rejection)
+        tally.add(rejection)
+    return warning_of(records, tally.by_code, tally.examples)
+
+
+def warning_of(records: int, counts: Counter[str], examples: Mapping[str, Rejection]
+               ) -> str | None:
+    """``mostly_rejected`` from counts by code and each code's lowest-position example."""
     total = sum(counts.values())
     if records <= 0 or total * 2 <= records:
         return None
     code, count = counts.most_common(1)[0]
-    first = example[code]
+    first = examples[code]
     where = f"line {first.line}" if first.line is not None else f"record {first.index}"
     return (f"{total:,} of {records:,} records ({total / records:.0%}) were rejected; the "
             f"commonest reason is {code} ({count:,} records), e.g. {where}: "

@@ -62,6 +62,7 @@ from engine.run.sources import (
     is_path,
     rebuilder,
 )
+from engine.run.spill import FileSpill, open_spill
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "check", "send",
@@ -76,6 +77,10 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
     keyword arguments build one (or change the one given): see engine/run/options.py.
 
+    Its ``rejected`` is a read-only view of the written report (a temporary file without
+    ``report``): ``len()``, iteration by position (the dicts a list held), indexing, ``==``;
+    ``orjson.dumps(report, default=list)`` (docs/events-and-report.md, the report's writing).
+
     >>> import asyncio, engine                                          # doctest: +SKIP
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
@@ -83,18 +88,22 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     options = SendOptions.of(options, keywords)
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
-        return await _send(recipients, options)
+        with open_spill(None, options.report) as spill:
+            return await _send(recipients, options, spill)
     # One process per journal, from before the first request to after the report is written:
     # a second process (a double-click, an overlapping cron job) is refused here, at once.
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
         _check_journal(Path(options.resume))
     command = "a2p send --resume" if options.resume is not None else "a2p send"
-    with JournalLock(Path(journal), command, create=options.resume is None):
-        return await _send(recipients, options)
+    with JournalLock(Path(journal), command, create=options.resume is None), \
+            open_spill(journal, options.report) as spill:
+        return await _send(recipients, options, spill)
 
 
-async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+async def _send(recipients: Recipients | None, options: SendOptions,
+                spill: FileSpill) -> dict[str, Any]:
+    """One run; ``spill``: its rejections' (removed by the caller after the report)."""
     if options.resume is not None:
         recipients, options = resume_options(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:
@@ -138,12 +147,13 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
             state = read_journal(Path(options.resume))
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
-            recorder, plan = _reopen(Path(options.resume), state, emit, chunker)
+            recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
             resume_since = history_start(state.header)
             settings = journal_limits(settings, options, state.header, chunker)
         else:
             recorder = Recorder(emit, open_journal=_journal_opener(
-                options, settings, read, run_id, started, chunker.max_bytes, identity_now))
+                options, settings, read, run_id, started, chunker.max_bytes, identity_now),
+                spill=spill)
         run = RunSettings(settings, sender, text, options.on_ambiguous, resume_since)
         rebuild = rebuilder(str(recipients), read, sender, text, recorder) \
             if is_path(recipients) and not read.dedupe else None
@@ -194,11 +204,11 @@ async def _send(recipients: Recipients | None, options: SendOptions) -> dict[str
     return document
 
 
-def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker
+def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill: FileSpill
             ) -> tuple[Recorder, ResumePlan]:
     """A resumed run's recorder on its journal, with the settled chunks restored and the
     chunks it will cut again marked superseded; the chunker numbers on after them."""
-    recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes))
+    recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes), spill=spill)
     plan = restore(state, recorder.aggregator)
     recorder.supersede(plan.superseded)
     recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)

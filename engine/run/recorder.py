@@ -7,14 +7,18 @@ else holds a record mutably, so "what does the run know about chunk 12" has one 
 
 from __future__ import annotations
 
+import tempfile
+import weakref
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
+
+import orjson
 
 from engine.batching.chunker import Chunk
 from engine.core.lifecycle import Reason
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Aggregator, Rejection, Spill
 from engine.run.events import ChunkFailed, Event, Rejected
 from engine.run.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
 from engine.run.report import ChunkRecord
@@ -25,19 +29,23 @@ Origin = tuple[int | None, int | None]  # (input offset, file line) where a chun
 
 class Recorder:
     def __init__(self, emit: Emit, *, journal: Journal | None = None,
-                 open_journal: Callable[[], Journal] | None = None) -> None:
+                 open_journal: Callable[[], Journal] | None = None,
+                 spill: Spill | None = None) -> None:
         """``open_journal`` opens the journal when the first chunk is about to be sent, so a
         run that ends before (refused login, --strict, a stop) leaves nothing that blocks the
-        same command; ``journal``: one already open (a resumed run)."""
+        same command; ``journal``: one already open (a resumed run); ``spill``: where the
+        aggregator writes every rejection (engine/run/spill.py; in memory when None)."""
         self._emit = emit
         self._journal = journal
         self._open_journal = open_journal
-        self._held: list[dict[str, Any]] = []
+        # entries written before the journal opens, held on disk: a list of bad rows read
+        # before its first batch is full would otherwise wait in memory (see keep_journal)
+        self._held: IO[bytes] | None = None
         self._records: dict[int, ChunkRecord] = {}
         self._origins: dict[int, Origin] = {}
         self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
         self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
-        self.aggregator = Aggregator()
+        self.aggregator = Aggregator(spill) if spill is not None else Aggregator()
 
     @property
     def records(self) -> MappingProxyType[int, ChunkRecord]:
@@ -101,7 +109,10 @@ class Recorder:
     def _write(self, entry: dict[str, Any]) -> None:
         if self._journal is None and self._open_journal is not None:
             if entry["type"] != "chunk":
-                self._held.append(entry)
+                if self._held is None:
+                    self._held = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+                    weakref.finalize(self, self._held.close)  # a recorder never closed too
+                self._held.write(orjson.dumps(entry) + b"\n")
                 return
             self.keep_journal()
         if self._journal is not None:
@@ -112,11 +123,19 @@ class Recorder:
         ends without one (every record rejected locally), so `a2p outcomes` still has it."""
         if self._journal is None and self._open_journal is not None:
             self._journal, self._open_journal = self._open_journal(), None
-            for held in self._held:
-                self._journal.write(held)
-            self._held.clear()
+            if self._held is not None:
+                self._held.seek(0)
+                for line in self._held:
+                    self._journal.write(orjson.loads(line))
+                self._drop_held()
+
+    def _drop_held(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def close(self) -> None:
+        self._drop_held()
         if self._journal is not None:
             self._journal.close()
 

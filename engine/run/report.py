@@ -6,14 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import orjson
-
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator, Rejection, mostly_rejected
+from engine.core.rejections import Aggregator, Rejection
 from engine.run.events import Rejected, Totals, object_schema
+from engine.run.reportfile import write_report
 
 
 def now_iso() -> str:
@@ -167,22 +165,33 @@ def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> 
     )
 
 
-def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
-                 started: str, records: list[ChunkRecord], totals: Totals,
-                 wait: str, interrupted: bool, rejected: list[Rejection],
-                 finished: str | None = None) -> dict[str, Any]:
+def report_head(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
+                started: str, records: list[ChunkRecord], totals: Totals, wait: str,
+                interrupted: bool, finished: str | None = None) -> dict[str, Any]:
+    """The report's fields before ``rejected``."""
     return {
         "runId": run_id, "profile": profile, "input": source, "settings": settings,
         "startedAt": started, "finishedAt": finished or now_iso(), "interrupted": interrupted,
         "status": run_status(records, wait, interrupted), "totals": totals.to_json(),
         "batches": [r.to_json() for r in sorted(records, key=lambda r: r.number)],
-        "rejected": [r.as_json() for r in rejected],
     }
+
+
+def build_report(*, run_id: str, profile: str, source: str, settings: dict[str, Any],
+                 started: str, records: list[ChunkRecord], totals: Totals,
+                 wait: str, interrupted: bool, rejected: list[Rejection],
+                 finished: str | None = None) -> dict[str, Any]:
+    """The report's fields up to ``rejected``, all in memory: for small lists and tests (a
+    run streams its report: ``finish``)."""
+    return {**report_head(run_id=run_id, profile=profile, source=source, settings=settings,
+                          started=started, records=records, totals=totals, wait=wait,
+                          interrupted=interrupted, finished=finished),
+            "rejected": [r.as_json() for r in rejected]}
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    document: dict[str, Any]
+    document: dict[str, Any]  # its "rejected" is a RejectedView of the written file
     totals: Totals
     warning: str | None  # the mostly-rejected warning, when it applies
 
@@ -192,28 +201,26 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
            failed: bool = False, finished: str | None = None) -> Finished:
-    """The whole report of a run that has ended, written to ``path`` when given. ``failed``:
-    the run ended on an error before it could finish (its message is among ``warnings``), so
-    it is ``failed`` whatever the chunks it got to say. ``finished``: when (the run's wall
-    clock, ``stamp``); now when not given."""
+    """The report of a run that has ended, written to ``path`` (or, when None, a temporary
+    file the returned document's ``rejected`` view keeps while it lives) as a stream: the
+    rejections merged from the aggregator's spill, never all in memory. ``failed``: the run
+    ended on an error before it could finish (its message is among ``warnings``), so it is
+    ``failed`` whatever the chunks it got to say. ``finished``: when (the run's wall clock,
+    ``stamp``); now when not given."""
     aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
         aggregator.rejected_local
     totals = totals_of(records, aggregator, wait)
-    document = build_report(run_id=run_id, profile=profile, source=source, settings=settings,
-                            started=started, records=records, totals=totals, wait=wait,
-                            interrupted=interrupted, rejected=aggregator.rejections(),
-                            finished=finished)
+    head = report_head(run_id=run_id, profile=profile, source=source, settings=settings,
+                       started=started, records=records, totals=totals, wait=wait,
+                       interrupted=interrupted, finished=finished)
     if failed:
-        document["status"] = "failed"
-    document["requests"] = {"made": requests, "throttled": throttled}
-    document["preflight"] = preflight
-    document["warnings"] = list(warnings)
-    warning = mostly_rejected(aggregator.records, aggregator.rejections())
-    if warning is not None:
-        document["warnings"].append(warning)
-    if path is not None:
-        Path(path).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    return Finished(document, totals, warning)
+        head["status"] = "failed"
+    warning = aggregator.mostly_rejected(aggregator.records)
+    tail = {"requests": {"made": requests, "throttled": throttled}, "preflight": preflight,
+            "warnings": [*warnings, *([warning] if warning is not None else [])]}
+    view = write_report(path, head, "rejected",
+                        (payload for _, payload in aggregator.merged()), tail)
+    return Finished({**head, "rejected": view, **tail}, totals, warning)
 
 
 def _maybe(kind: str) -> dict[str, Any]:

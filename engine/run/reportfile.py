@@ -1,0 +1,183 @@
+"""JSON documents written as streams: a head, one array written item by item from an
+iterator (the rejections, merged from the spill), and a tail. The report goes to a temporary
+file beside its path, renamed over it once whole, so a kill never leaves half a report; and
+the ``rejected`` a library caller gets back is a view that reads the written file again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, overload
+
+import orjson
+
+from engine.errors import EngineError
+
+PEEK = 20  # items of a view kept after first reading, for report["rejected"][0] and the like
+
+
+class ReportChangedError(EngineError):
+    """The report file behind a ``rejected`` view was changed or removed since the run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a document's array items were written: [start, end) bytes, one item a line."""
+
+    start: int
+    end: int
+    count: int
+
+
+class Writable(Protocol):
+    """Where a stream goes: a file, or stdout with a byte count for ``tell``."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+def write_stream(out: Writable, head: dict[str, Any], key: str, items: Iterable[bytes],
+                 tail: dict[str, Any], *, indent: bool) -> Span:
+    """``{**head, key: [*items], **tail}`` written to ``out``, each item (JSON bytes, one
+    line) as it comes, at the offset ``out`` is at; returns where the items are."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    sep, item_sep = (b"\n  ", b",\n    ") if indent else (b"", b",")
+    at = out.tell()
+    opening = orjson.dumps(head, option=option)
+    opening = opening[:-2] + b"," if head and indent else opening[:-1] + (b"," if head else b"")
+    written = at + _put(out, opening + sep + orjson.dumps(key) + (b": [" if indent else b":["))
+    start, count = written, 0
+    for item in items:
+        written += _put(out, (item_sep if count else item_sep[1:]) + item)
+        count += 1
+    end = written
+    closing = orjson.dumps(tail, option=option)
+    rest = (closing[1:-1].rstrip() if indent else closing[1:-1])
+    _put(out, (b"\n  ]" if indent and count else b"]") + (b"," + rest if tail else b"") +
+         (b"\n}" if indent else b"}"))
+    return Span(start, end, count)
+
+
+def _put(out: Writable, data: bytes) -> int:
+    out.write(data)
+    return len(data)
+
+
+def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key: str,
+                 items: Iterable[bytes], tail: dict[str, Any]) -> RejectedView:
+    """The report written atomically to ``path`` (a temporary file renamed over it when
+    whole), or to a temporary file kept while the returned view lives when ``path`` is None;
+    returns the view of its ``key`` array."""
+    target = None if path is None else Path(path)
+    if target is None:  # private to this process: mkstemp's 0600
+        handle, name = tempfile.mkstemp(prefix="a2p-", suffix=".report.json")
+    else:  # the mode open() gives (0666 less the umask), as the report always had
+        name = str(target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp"))
+        handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "w+b") as out:
+            span = write_stream(out, head, key, items, tail, indent=True)
+            out.write(b"\n")
+            out.flush()
+            os.fsync(out.fileno())
+        if target is not None:
+            os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+    # absolute: the view still finds the file after the caller changes directory
+    return RejectedView((target or Path(name)).absolute(), span, owned=target is None)
+
+
+class RejectedView(Sequence[dict[str, Any]]):
+    """A report's ``rejected`` array, read from the written report file when iterated: sized
+    (``len``), re-iterable in position order, yielding the same dicts a list would hold;
+    indexing reads up to the index (the first few are kept once read). Read-only.
+
+    The file must stay as the run wrote it: reading after it changed raises
+    ReportChangedError. ``list(view)`` holds every rejection in memory; ``orjson.dumps``
+    needs ``default=list`` for it.
+    """
+
+    def __init__(self, path: Path, span: Span, *, owned: bool = False) -> None:
+        self._path, self._span = path, span
+        self._stamp = _stamp_of(path)
+        self._peek: list[dict[str, Any]] | None = None
+        if owned:  # a temporary report: removed with the last reference to its view
+            weakref.finalize(self, _remove, path)
+
+    def __len__(self) -> int:
+        return self._span.count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._span.count == 0:
+            return
+        if _stamp_of(self._path) != self._stamp:
+            raise ReportChangedError(
+                f"the report {self._path} changed since the run wrote it, so its rejections "
+                "cannot be read from it again; read the file itself (orjson.loads) or run "
+                "'a2p outcomes' on the run's journal.")
+        with open(self._path, "rb") as file:
+            file.seek(self._span.start)
+            left = self._span.end - self._span.start
+            for line in file:
+                left -= len(line)
+                text = line.strip().removesuffix(b",")
+                if text:
+                    yield orjson.loads(text)
+                if left <= 0:
+                    return
+
+    @overload
+    def __getitem__(self, at: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, at: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(at, slice):
+            return [self[k] for k in range(*at.indices(len(self)))]
+        k = at + len(self) if at < 0 else at
+        if not 0 <= k < len(self):
+            raise IndexError("rejected index out of range")
+        if k < PEEK:
+            if self._peek is None:
+                self._peek = [item for _, item in zip(range(PEEK), self, strict=False)]
+            return self._peek[k]
+        for n, item in enumerate(self):
+            if n == k:
+                return item
+        raise IndexError("rejected index out of range")  # the file was shorter: not ours
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, tuple, RejectedView)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other,
+                                                                            strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self):,} rejections in {self._path}>"
+
+
+def _stamp_of(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()

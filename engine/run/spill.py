@@ -1,0 +1,152 @@
+"""The rejection spill on disk: every rejection of a run (or a plan) written as it arrives, in
+sorted runs, and merged back by input position for the report (engine/core/spillruns.py
+holds the format, the run bookkeeping and the merge order).
+
+It lives beside the journal (``<journal>.rejected.spill``), else beside the report
+(``<report>.rejected.spill``), else in the temporary directory, and is removed once the
+report is written. A killed run may leave one behind: the next run on the same journal or
+report truncates it, and nothing else reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.core.spillruns import FAN_IN, HEAD, Entry, RunBook, cascade, decode, encode, merge
+from engine.errors import EngineError
+
+SUFFIX = ".rejected.spill"
+BUFFER = 64 * 1024  # read buffer of each run in a merge: FAN_IN of them at most
+
+
+class SpillError(EngineError):
+    """The spill file could not be written or read back."""
+
+
+def open_spill(journal: str | os.PathLike[str] | None,
+               report: str | os.PathLike[str] | None) -> FileSpill:
+    """A run's spill: ``<journal>.rejected.spill`` (the journal's lock makes it this run's
+    alone; a stray one a killed run left is replaced), else a uniquely named one beside the
+    report, else one in the temporary directory."""
+    if journal is not None:
+        return FileSpill(Path(f"{os.fspath(journal)}{SUFFIX}"))
+    if report is not None:
+        where = Path(report)
+        return FileSpill(folder=where.parent, prefix=f"{where.name}.")
+    return FileSpill()
+
+
+class FileSpill:
+    """Rejections appended to one file as they arrive; ``merged`` reads them back sorted."""
+
+    def __init__(self, path: Path | None = None, *, folder: Path | None = None,
+                 prefix: str = "a2p-", fan_in: int = FAN_IN) -> None:
+        """``path``: the file (an old one there is replaced); None: a new file named
+        ``prefix``...``.rejected.spill`` in ``folder`` (None: the temporary directory)."""
+        try:
+            if path is None:
+                handle, name = tempfile.mkstemp(prefix=prefix, suffix=SUFFIX, dir=folder)
+                self.path = Path(name)
+                self._file: BinaryIO = os.fdopen(handle, "w+b")
+            else:
+                self.path = path
+                self._file = open(path, "w+b")  # noqa: SIM115 (held until close)
+        except OSError as exc:
+            where = path or folder or "in the temporary directory"
+            raise SpillError(f"cannot write the rejection spill {where}: {exc}. Free some "
+                             "space or choose another journal/report folder.") from exc
+        self._book = RunBook()
+        self._end = 0
+        self._fan_in = fan_in
+
+    def add(self, index: int, payload: bytes) -> None:
+        self._book.note(index, self._end)
+        record = encode(index, payload)
+        self._file.write(record)
+        self._end += len(record)
+
+    @property
+    def runs(self) -> int:
+        return len(self._book.runs(self._end))
+
+    def merged(self) -> Iterator[Entry]:
+        """Every rejection so far, by position; re-iterable, and bounded in memory: more runs
+        than the fan-in are first merged in passes into a scratch file beside the spill."""
+        self._file.flush()
+        runs = [(self.path, a, b) for a, b in self._book.runs(self._end)]
+        scratch: list[Path] = []
+        try:
+            for number, groups in enumerate(cascade(len(runs), self._fan_in)):
+                target = Path(f"{self.path}.{number}")
+                scratch.append(target)
+                runs = _merge_pass(runs, groups, target)
+            yield from merge(_read_run(path, a, b) for path, a, b in runs)
+        finally:
+            for path in scratch:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def close(self) -> None:
+        """Close and remove the file (also when the report was not written: the journal
+        keeps every rejection; the spill is only the report's scratch)."""
+        self._file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def __enter__(self) -> FileSpill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+Run = tuple[Path, int, int]  # (file, start offset, end offset)
+
+
+def _merge_pass(runs: list[Run], groups: list[range], target: Path) -> list[Run]:
+    """Each group of runs merged into one run of ``target``; returns the new runs."""
+    out: list[Run] = []
+    with open(target, "wb") as file:
+        at = 0
+        for group in groups:
+            start = at
+            for index, payload in merge(_read_run(*runs[k]) for k in group):
+                record = encode(index, payload)
+                file.write(record)
+                at += len(record)
+            out.append((target, start, at))
+    return out
+
+
+def _read_run(path: Path, start: int, end: int) -> Iterator[Entry]:
+    """One run's entries, read through a small buffer."""
+    with open(path, "rb", buffering=0) as file:
+        file.seek(start)
+        left, carry = end - start, b""
+        while left > 0 or carry:
+            piece = file.read(min(BUFFER, left)) if left > 0 else b""
+            left -= len(piece)
+            data = carry + piece
+            cut = _whole(data)
+            if cut == 0 and not piece:
+                raise SpillError(f"the rejection spill {path} ends inside a record: it was "
+                                 "changed during the run. Run again to rebuild it.")
+            yield from decode(data[:cut])
+            carry = data[cut:]
+
+
+def _whole(data: bytes) -> int:
+    """How many bytes at the start of ``data`` are whole records."""
+    at = 0
+    while at + HEAD.size <= len(data):
+        length = HEAD.unpack_from(data, at)[1]
+        if at + HEAD.size + length > len(data):
+            break
+        at += HEAD.size + length
+    return at
+
