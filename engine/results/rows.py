@@ -149,13 +149,11 @@ def pieces_of(spans: list[Span]) -> list[tuple[int, int, int]]:
 
 def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Record]:
     """Accepted records and the rejections the reader put in ``rejected`` (as it went), merged
-    back into input order."""
+    back into input order. ``rejected`` is emptied as it is taken: what is held is only the
+    rejections not yet passed (those of the block being read), however many the input has."""
     heap: list[tuple[int, int, Rejection]] = []
-    seen = 0
     for block in blocks:
-        for rejection in rejected[seen:]:
-            heapq.heappush(heap, (rejection.index, id(rejection), rejection))
-        seen = len(rejected)
+        _take(heap, rejected)
         lines, offsets = block.lines, block.offsets
         for k, position in enumerate(block.positions):
             while heap and heap[0][0] < position:
@@ -163,10 +161,15 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Rec
             text = block.texts[k] if block.texts is not None else None
             yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
                          None, offsets[k] if offsets is not None else None)
-    for rejection in rejected[seen:]:
-        heapq.heappush(heap, (rejection.index, id(rejection), rejection))
+    _take(heap, rejected)
     while heap:
         yield _rejected(heapq.heappop(heap)[2])
+
+
+def _take(heap: list[tuple[int, int, Rejection]], rejected: list[Rejection]) -> None:
+    for rejection in rejected:
+        heapq.heappush(heap, (rejection.index, id(rejection), rejection))
+    rejected.clear()  # the reader appends to the same list: it must not grow
 
 
 def _rejected(rejection: Rejection) -> Record:

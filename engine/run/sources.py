@@ -155,7 +155,7 @@ def filtered_sink(local: list[Rejection], plan: ResumePlan | None
     already in the journal."""
     if plan is None:
         return local.append
-    known = set(plan.known_local)
+    known = plan.known_local  # compact (journal positions): not copied into a set
 
     def sink(rejection: Rejection) -> None:
         if rejection.index not in known and not covered(plan.skip, rejection.index):
