@@ -45,7 +45,7 @@ class Positions(Set[int]):
         return frozenset(positions)  # what Set's operators (&, |, -) build
 
     def __contains__(self, position: object) -> bool:
-        if type(position) is not int:
+        if not isinstance(position, int):
             return False
         k = bisect_right(self._starts, position) - 1
         if k >= 0 and position <= self._ends[k]:
