@@ -29,6 +29,7 @@ from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
+from engine.results.backlog import Backlog
 from engine.results.names import FILTERS
 from engine.results.rows import (
     Matcher,
@@ -215,7 +216,7 @@ class Export:
                                           batch_text=header.get("text"),
                                           template=header.get("template"))
         stream = stack.enter_context(open_input(self.source))
-        rejected: list[Rejection] = []
+        rejected = stack.enter_context(closing(Backlog(self.journal.parent)))
         at, skip_below = None, start if isinstance(start, int) else 0
         if isinstance(start, StartAt):
             head = stream.readline()  # the format and CSV header come from the first line
