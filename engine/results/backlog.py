@@ -10,9 +10,10 @@ directory may live in memory), read back one at a time when merged.
 from __future__ import annotations
 
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import orjson
 
@@ -59,6 +60,46 @@ class Backlog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class Drains(Protocol):
+    """A queue the reader's rejections wait in (``Backlog``)."""
+
+    def drain(self) -> Iterator[Rejection]: ...
+
+
+def taken(rejected: list[Rejection] | Drains) -> Iterator[Rejection]:
+    """What waits in ``rejected`` (a plain list, or a queue), taken out of it."""
+    if isinstance(rejected, list):
+        taken = rejected[:]
+        rejected.clear()  # the reader appends to the same list: it must not grow
+        return iter(taken)
+    return rejected.drain()
+
+
+class Pending:
+    """Rejections taken from the queue and not merged yet: iterators read one after the
+    other, the next rejection looked at before it is taken."""
+
+    def __init__(self) -> None:
+        self._sources: deque[Iterator[Rejection]] = deque()
+        self._head: Rejection | None = None
+
+    def add(self, source: Iterator[Rejection]) -> None:
+        self._sources.append(source)
+
+    def peek(self) -> Rejection | None:
+        while self._head is None and self._sources:
+            self._head = next(self._sources[0], None)
+            if self._head is None:
+                self._sources.popleft()
+        return self._head
+
+    def pop(self) -> Rejection:
+        head = self.peek()
+        assert head is not None
+        self._head = None
+        return head
 
 
 def _spill_file(directory: Path | None) -> IO[bytes]:

@@ -15,10 +15,10 @@ about one page; the worst case, a store listing in reverse, holds one chunk.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from engine.core import lifecycle
 from engine.core.policy import LOST_CODE
@@ -26,6 +26,7 @@ from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
 from engine.rc.errorcodes import describe
 from engine.reading import Block
+from engine.results.backlog import Drains, Pending, taken
 from engine.results.names import (
     DELIVERED,
     DELIVERY_FAILED,
@@ -146,20 +147,14 @@ def pieces_of(spans: list[Span]) -> list[tuple[int, int, int]]:
     return sorted((a, b, k) for k, span in enumerate(spans) for a, b in span.pieces)
 
 
-class Drains(Protocol):
-    """A queue the reader's rejections wait in (engine.results.backlog.Backlog)."""
-
-    def drain(self) -> Iterator[Rejection]: ...
-
-
 def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Iterator[Record]:
     """Accepted records and the rejections the reader put in ``rejected`` (as it went), merged
     back into input order. The reader reports rejections in input order (it counts positions
     as it reads), so they are merged as a queue: each is let go once passed, and what waits is
     only what the reader put there since the last block."""
-    pending = _Pending()
+    pending = Pending()
     for block in blocks:
-        pending.add(_taken(rejected))
+        pending.add(taken(rejected))
         lines, offsets = block.lines, block.offsets
         for k, position in enumerate(block.positions):
             while (head := pending.peek()) is not None and head.index < position:
@@ -167,41 +162,9 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Ite
             text = block.texts[k] if block.texts is not None else None
             yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
                          None, offsets[k] if offsets is not None else None)
-    pending.add(_taken(rejected))
+    pending.add(taken(rejected))
     while pending.peek() is not None:
         yield _rejected(pending.pop())
-
-
-def _taken(rejected: list[Rejection] | Drains) -> Iterator[Rejection]:
-    if isinstance(rejected, list):
-        taken = rejected[:]
-        rejected.clear()  # the reader appends to the same list: it must not grow
-        return iter(taken)
-    return rejected.drain()
-
-
-class _Pending:
-    """Iterators of rejections, read one after the other."""
-
-    def __init__(self) -> None:
-        self._sources: deque[Iterator[Rejection]] = deque()
-        self._head: Rejection | None = None
-
-    def add(self, source: Iterator[Rejection]) -> None:
-        self._sources.append(source)
-
-    def peek(self) -> Rejection | None:
-        while self._head is None and self._sources:
-            self._head = next(self._sources[0], None)
-            if self._head is None:
-                self._sources.popleft()
-        return self._head
-
-    def pop(self) -> Rejection:
-        head = self.peek()
-        assert head is not None
-        self._head = None
-        return head
 
 
 def _rejected(rejection: Rejection) -> Record:
