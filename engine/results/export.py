@@ -13,7 +13,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +29,7 @@ from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
+from engine.results.backlog import Backlog
 from engine.results.names import FILTERS
 from engine.results.rows import (
     Matcher,
@@ -47,7 +48,7 @@ from engine.results.rows import (
     wanted,
 )
 from engine.run.inputs import input_identity, open_input
-from engine.run.journal import JournalState, read_journal
+from engine.run.journal import JournalState, local_rejections, read_journal
 from engine.run.journallock import JournalLock
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
@@ -190,7 +191,8 @@ class Export:
         self.totals = Totals.from_json(self.checkpoint.totals.as_json())
         with ExitStack() as stack:
             records = self._records(stack, self._resume_at(start))
-            async for row in self._walk(records, start):
+            local = Journaled(stack.enter_context(closing(local_rejections(self.state))))
+            async for row in self._walk(records, local, start):
                 yield row
 
     def _resume_at(self, start: Checkpoint | None) -> StartAt | int | None:
@@ -214,7 +216,7 @@ class Export:
                                           batch_text=header.get("text"),
                                           template=header.get("template"))
         stream = stack.enter_context(open_input(self.source))
-        rejected: list[Rejection] = []
+        rejected = stack.enter_context(closing(Backlog(self.journal.parent)))
         at, skip_below = None, start if isinstance(start, int) else 0
         if isinstance(start, StartAt):
             head = stream.readline()  # the format and CSV header come from the first line
@@ -223,10 +225,9 @@ class Export:
         records = in_order(read_lines(stream, options, rejected.append, at), rejected)
         return (r for r in records if r.position >= skip_below)
 
-    async def _walk(self, records: Iterator[Record], start: Checkpoint | None
-                    ) -> AsyncIterator[Row]:
-        spans, pieces, local, k = self.spans, self.pieces, self.state.local, \
-            self.checkpoint.span
+    async def _walk(self, records: Iterator[Record], local: Journaled,
+                    start: Checkpoint | None) -> AsyncIterator[Row]:
+        spans, pieces, k = self.spans, self.pieces, self.checkpoint.span
         batch: _Batch | None = None
         self._batches = {}
         if start is not None and start.token is not None and k < len(pieces):
@@ -242,15 +243,16 @@ class Export:
                     (batch is None or batch.span is not span):
                 self._close(k)
                 batch = self._batches.get(piece[2]) or await self._enter(k, piece[2])
-            found = None
+            found, journaled = None, local.at(record.position)
             if span is not None and span.accepted and record.rejection is None and \
-                    record.position not in local and record.position not in span.rejected:
+                    journaled is None and record.position not in span.rejected:
                 assert batch is not None
                 assert record.to is not None
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
-            row = row_of(record, span, local, found, batch is not None and batch.complete)
+            row = row_of(record, span, {journaled.index: journaled} if journaled else {},
+                         found, batch is not None and batch.complete)
             self.totals.add(row)
             if keep(row, self.only):
                 yield row
@@ -330,6 +332,23 @@ async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIter
     async with Export(journal, **options) as export:
         async for row in export.rows():
             yield row
+
+
+class Journaled:
+    """The journal's local rejections, streamed in position order (journal.local_rejections)
+    and asked for in rising positions, as rows are made: only the next one is held."""
+
+    def __init__(self, rejections: Iterator[Rejection]) -> None:
+        self._rejections = rejections
+        self._next = next(rejections, None)
+
+    def at(self, position: int) -> Rejection | None:
+        """The journal's rejection of ``position``, if any; earlier ones are passed over."""
+        while self._next is not None and self._next.index < position:
+            self._next = next(self._rejections, None)
+        if self._next is not None and self._next.index == position:
+            return self._next
+        return None
 
 
 def _input_path(state: JournalState, given: str | os.PathLike[str] | None) -> str:

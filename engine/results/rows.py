@@ -15,7 +15,6 @@ about one page; the worst case, a store listing in reverse, holds one chunk.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
 from engine.rc.errorcodes import describe
 from engine.reading import Block
+from engine.results.backlog import Drains, Pending, taken
 from engine.results.names import (
     DELIVERED,
     DELIVERY_FAILED,
@@ -147,26 +147,24 @@ def pieces_of(spans: list[Span]) -> list[tuple[int, int, int]]:
     return sorted((a, b, k) for k, span in enumerate(spans) for a, b in span.pieces)
 
 
-def in_order(blocks: Iterable[Block], rejected: list[Rejection]) -> Iterator[Record]:
+def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Iterator[Record]:
     """Accepted records and the rejections the reader put in ``rejected`` (as it went), merged
-    back into input order."""
-    heap: list[tuple[int, int, Rejection]] = []
-    seen = 0
+    back into input order. The reader reports rejections in input order (it counts positions
+    as it reads), so they are merged as a queue: each is let go once passed, and what waits is
+    only what the reader put there since the last block."""
+    pending = Pending()
     for block in blocks:
-        for rejection in rejected[seen:]:
-            heapq.heappush(heap, (rejection.index, id(rejection), rejection))
-        seen = len(rejected)
+        pending.add(taken(rejected))
         lines, offsets = block.lines, block.offsets
         for k, position in enumerate(block.positions):
-            while heap and heap[0][0] < position:
-                yield _rejected(heapq.heappop(heap)[2])
+            while (head := pending.peek()) is not None and head.index < position:
+                yield _rejected(pending.pop())
             text = block.texts[k] if block.texts is not None else None
             yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
                          None, offsets[k] if offsets is not None else None)
-    for rejection in rejected[seen:]:
-        heapq.heappush(heap, (rejection.index, id(rejection), rejection))
-    while heap:
-        yield _rejected(heapq.heappop(heap)[2])
+    pending.add(taken(rejected))
+    while pending.peek() is not None:
+        yield _rejected(pending.pop())
 
 
 def _rejected(rejection: Rejection) -> Record:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -27,8 +27,10 @@ from typing import Any, BinaryIO
 import orjson
 
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
+from engine.core.positions import Positions
 from engine.core.rejections import LOCAL, Rejection
 from engine.errors import JournalError
+from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejection_of, rejections
 from engine.run.report import ChunkRecord
 
 VERSION = 1
@@ -75,13 +77,16 @@ class Journal:
 
 @dataclass
 class JournalState:
-    """What a journal says happened, folded by chunk."""
+    """What a journal says happened, folded by chunk. Local rejections are not held: only
+    their positions (``local``, compact) and where to read them again (``local_runs``;
+    ``local_rejections`` streams them in position order)."""
 
     header: dict[str, Any]
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
-    local: dict[int, Rejection] = field(default_factory=dict)
+    local: Positions = field(default_factory=Positions)
     complete_bytes: int = 0
     path: Path | None = None
+    local_runs: list[Run] = field(default_factory=list)
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -101,33 +106,61 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def read_journal(path: Path) -> JournalState:
-    """Fold a journal; a torn last line is dropped, anything else malformed is refused."""
+    """Fold a journal; a torn last line is dropped, anything else malformed is refused.
+    Read as a stream: memory holds the chunks' entries, not the local rejections."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            return _read(handle, path)
     except OSError as exc:
         raise JournalError(f"{path}: cannot read the journal ({exc.strerror}). Give the "
                            "path 'a2p send' printed (by default the report path + "
                            ".journal).") from None
-    if not data.strip():
+
+
+def _read(handle: BinaryIO, path: Path) -> JournalState:
+    size = os.fstat(handle.fileno()).st_size
+    if size == 0 or (size <= PIECE and not handle.read().strip()):
         raise JournalError(f"{path}: the journal is empty: the run stopped before it sent "
                            "anything. Start it again without --resume.")
-    lines = data.split(b"\n")
-    complete = len(data) - len(lines[-1])  # the last piece has no newline: torn or empty
-    entries = []
-    for number, line in enumerate(lines[:-1], start=1):
-        try:
-            entries.append(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            raise JournalError(f"{path}, line {number}: not a journal entry. The journal is "
-                               "damaged; it cannot be resumed safely. Check the batches on "
-                               "RingCentral before sending again.") from None
-    if not entries or entries[0].get("type") != "run" or entries[0].get("version") != VERSION:
+    complete = _complete_bytes(handle, size)  # after the last newline: a torn line follows
+    handle.seek(0)
+    state: JournalState | None = None
+    local = LocalScan()
+    for number, offset, entry in lines(handle, complete, str(path)):
+        if state is None:
+            if not isinstance(entry, dict) or entry.get("type") != "run" or \
+                    entry.get("version") != VERSION:
+                break
+            state = JournalState(header=entry, complete_bytes=complete, path=path)
+        elif isinstance(entry, dict):
+            _fold(state, entry)
+        else:
+            local.add(number, offset, entry)
+    if state is None:
         raise JournalError(f"{path}: not an a2p journal (no run header of version {VERSION}). "
                            "Pass the journal file written by 'a2p send'.")
-    state = JournalState(header=entries[0], complete_bytes=complete, path=path)
-    for entry in entries[1:]:
-        _fold(state, entry)
+    state.local, state.local_runs = local.done()
     return state
+
+
+def _complete_bytes(handle: BinaryIO, size: int) -> int:
+    """Where the last complete line ends (0: none is)."""
+    end = size
+    while end > 0:
+        start = max(0, end - PIECE)
+        handle.seek(start)
+        found = handle.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def local_rejections(state: JournalState) -> Generator[Rejection, None, None]:
+    """The journal's local rejections, read again from its file one at a time, in position
+    order (of a position journaled twice, the later entry)."""
+    if state.path is not None:
+        yield from rejections(state.path, state.complete_bytes, state.local_runs)
 
 
 def _fold(state: JournalState, entry: dict[str, Any]) -> None:
@@ -143,9 +176,6 @@ def _fold(state: JournalState, entry: dict[str, Any]) -> None:
         chunk = state.chunks.get(entry["chunk"])
         if chunk is not None:
             chunk["status"] = supersede(chunk.get("status", PLANNED))
-    elif kind == "local":
-        for rejection in rejections_of(entry):
-            state.local[rejection.index] = rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +324,4 @@ def local_entry(rejections: list[Rejection]) -> dict[str, Any]:
 
 def rejections_of(entry: dict[str, Any], source: str = LOCAL) -> list[Rejection]:
     """The rejections a local or state entry holds."""
-    return [Rejection(item["index"], item["line"], item["to"], item["errorCode"],
-                      item["description"], item.get("batchId"), source)
-            for item in entry.get("rejected") or []]
+    return [rejection_of(item, source) for item in entry.get("rejected") or []]

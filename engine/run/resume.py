@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from engine.config.settings import Settings
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
+from engine.core.positions import Positions
 from engine.core.reconcile import Expected
 from engine.core.rejections import SERVER, Aggregator
 from engine.errors import JournalError, StreamResumeError
@@ -25,6 +27,7 @@ from engine.run.journal import (
     Interval,
     JournalState,
     gaps_by_chunk,
+    local_rejections,
     pieces,
     read_header,
     rejections_of,
@@ -91,7 +94,7 @@ class ResumePlan:
     read_from: dict[str, Any] | None
     next_number: int
     max_bytes: int | None
-    known_local: frozenset[int] = frozenset()
+    known_local: AbstractSet[int] = frozenset()  # positions the journal rejected locally
     origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     superseded: list[int] = field(default_factory=list)  # chunks this resume cuts again
     # (first, last, chunk) of every range of positions a chunk kept holds: disjoint pieces
@@ -140,14 +143,14 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             pending = record.pending or 0
             aggregator.restored(record.count - len(entry.get("rejected") or []) - pending,
                                 pending)
-    for rejection in state.local.values():
+    for rejection in local_rejections(state):  # read again from the file, one at a time
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
     owned.sort()
     skip = merged((a, b) for a, b, _ in owned)
     digests = {n: state.chunks[n]["digest"] for n in records if state.chunks[n].get("digest")}
     return ResumePlan(records, in_flight, skip, _read_from(state, planned, skip, gaps),
-                      max(state.chunks, default=0), max_bytes, frozenset(state.local), origins,
+                      max(state.chunks, default=0), max_bytes, state.local, origins,
                       superseded, owned, digests,
                       str(state.path) if state.path is not None else "the journal",
                       {n: tuple(gaps.get(n, ())) for n in records if "digest" in state.chunks[n]})
@@ -179,7 +182,7 @@ def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[In
 
 
 def _waits(entry: Mapping[str, Any], skip: list[Interval], gaps: Iterable[Interval],
-           local: Mapping[int, Any]) -> bool:
+           local: Positions) -> bool:
     """Whether a record of ``entry`` (a position neither skipped nor rejected locally) waits
     to be sent. Looks only at positions no kept chunk holds, and stops at the first."""
     for a, b in pieces(entry["firstIndex"], entry["lastIndex"], gaps):
@@ -194,9 +197,8 @@ def _waits(entry: Mapping[str, Any], skip: list[Interval], gaps: Iterable[Interv
                 k += 1
                 continue
             end = min(b, skip[k][0] - 1) if k < len(skip) else b
-            for position in range(at, end + 1):  # records rejected locally, then one to send
-                if position not in local:
-                    return True
+            if local.first_missing(at, end) is not None:  # a record not rejected locally
+                return True
             at = end + 1
     return False
 

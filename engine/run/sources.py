@@ -156,7 +156,7 @@ def filtered_sink(local: LocalRejections | list[Rejection], plan: ResumePlan | N
     already in the journal."""
     if plan is None:
         return local.append
-    known = set(plan.known_local)
+    known = plan.known_local  # compact (journal positions): not copied into a set
 
     def sink(rejection: Rejection) -> None:
         if rejection.index not in known and not covered(plan.skip, rejection.index):
