@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import compress, islice, repeat
+from operator import add, ne, or_, sub
 
 NO_LINE = -1
 
@@ -29,8 +31,19 @@ class PositionIndex:
         if _contiguous(positions, lines):
             self._add(positions[0], lines[0] if lines is not None else NO_LINE, len(positions))
             return
-        for k, position in enumerate(positions):
-            self._add(position, lines[k] if lines is not None else NO_LINE, 1)
+        # The first message may continue the last run; inside the rest, a run starts wherever
+        # the position (or line) does not advance by one, found by C-level maps rather than a
+        # call per message (a list with many bad records has a run every few messages).
+        self._add(positions[0], lines[0] if lines is not None else NO_LINE, 1)
+        breaks = _breaks(positions)
+        if lines is not None:
+            breaks = map(or_, breaks, _breaks(lines))
+        starts = list(compress(range(1, len(positions)), breaks))
+        self._starts.extend(map(add, starts, repeat(self.count - 1)))
+        self._positions.extend(map(positions.__getitem__, starts))
+        self._lines.extend(repeat(NO_LINE, len(starts)) if lines is None else
+                           map(lines.__getitem__, starts))
+        self.count += len(positions) - 1
 
     def _add(self, position: int, line: int, n: int) -> None:
         if not self._continues(position, line):
@@ -94,6 +107,11 @@ class PositionIndex:
             if self._positions[k] > end:
                 out.append((end, self._positions[k] - 1))
         return out
+
+
+def _breaks(values: Sequence[int]) -> Iterator[bool]:
+    """For each value after the first: True where it is not the one before plus one."""
+    return map(ne, map(sub, islice(values, 1, None), values), repeat(1))
 
 
 def _contiguous(positions: Sequence[int], lines: Sequence[int] | None) -> bool:

@@ -66,12 +66,13 @@ def _bulk_texts(raw: list[str] | list[str | None], options: ReadOptions
 
 
 def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | list[str | None]
-                | None, first_line: int, raws: list[bytes], base: int) -> Block | None:
+                | None, first_line: int, raws: list[bytes], base: int, strip: bool = True
+                ) -> Block | None:
     """The block for these columns (one record per line), or None when any record needs the
-    careful path."""
+    careful path. ``strip``: the careful path strips the number (CSV, lines; not JSONL)."""
     tos = normalize_numbers(raw_tos, builder.options)
     if tos is None:
-        return None
+        return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip)
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, builder.options)
@@ -80,6 +81,29 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
     elif builder.options.batch_text is None:
         return None
     return builder.fast_block(tos, texts, first_line, raws, base)
+
+
+def _mixed_block(builder: Builder, raw_tos: list[str],
+                 raw_texts: list[str] | list[str | None] | None, first_line: int,
+                 raws: list[bytes], base: int, strip: bool = True) -> Block | None:
+    """A block whose only bad records are bad numbers, read in bulk all the same: the good
+    records in a block, the bad ones to the sink (an empty block when all are bad). None
+    when the careful path must read it: any other bad record, strict mode (which stops at
+    the first), or numbers the bulk check does not sort (``phone.sort_out``)."""
+    options = builder.options
+    if options.strict or not options.north_american_only:
+        return None
+    sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
+    if sorted_out is None:
+        return None
+    texts = None
+    if raw_texts is not None:
+        ok, texts = _bulk_texts(raw_texts, options)
+        if not ok:
+            return None
+    elif options.batch_text is None:
+        return None
+    return builder.mixed_block(*sorted_out, texts, first_line, raws, base)
 
 
 _ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)
@@ -168,7 +192,8 @@ def jsonl_block(raws: list[bytes], builder: Builder, first_line: int, base: int
     raw_texts = list(map(dict.get, items, repeat("text")))
     if set(map(type, raw_tos)) != {str} or not set(map(type, raw_texts)) <= {str, type(None)}:
         return None
-    return _bulk_block(builder, cast("list[str]", raw_tos), raw_texts, first_line, raws, base)
+    return _bulk_block(builder, cast("list[str]", raw_tos), raw_texts, first_line, raws, base,
+                       strip=False)
 
 
 _DEFAULT_OPTIONS = ReadOptions()

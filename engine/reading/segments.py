@@ -26,6 +26,10 @@ _GSM7 = _GSM7_BASIC | _GSM7_EXTENDED
 # The alphabet checks as regexes: a C-level scan, many times faster than set.issuperset(str),
 # which makes a str object per character.
 _NOT_GSM7 = re.compile(f"[^{re.escape(''.join(sorted(_GSM7)))}]")
+# The characters taking two units: an extension-table character (escape + its own septet), a
+# character outside the Basic Multilingual Plane (a UTF-16 surrogate pair, e.g. an emoji).
+_GSM7_ESCAPED = re.compile(f"[{re.escape(''.join(sorted(_GSM7_EXTENDED)))}]")
+_SURROGATE_PAIR = re.compile("[\U00010000-\U0010ffff]")
 # The ASCII characters of the basic table, deleted from a text's bytes: nothing left means a
 # plain GSM-7 text whose segments are its length divided.
 _ASCII_BASIC = bytes(sorted(ord(c) for c in _GSM7_BASIC if c.isascii()))
@@ -42,14 +46,22 @@ def is_gsm7(text: str) -> bool:
     return _NOT_GSM7.search(text) is None
 
 
-def _fill(widths: Iterable[int], size: int) -> int:
-    """Segments of ``size`` units holding characters of these widths, none split."""
-    segments, used = 1, 0
-    for width in widths:
-        if used + width > size:
-            segments += 1
-            used = 0
-        used += width
+def _fill(text: str, wide: re.Pattern[str], size: int) -> int:
+    """Segments of ``size`` units holding ``text``, where the characters ``wide`` matches take
+    two units (an escape septet, a surrogate pair) and none is split across two.
+
+    A segment ends ``size`` units after it starts, or one unit before when a two-unit character
+    would straddle the end; only the two-unit characters are looked at, not every character.
+    """
+    starts, extra = set(), 0  # unit offsets where a two-unit character begins
+    for match in wide.finditer(text):
+        starts.add(match.start() + extra)
+        extra += 1
+    units, segments, start = len(text) + extra, 1, 0
+    while units - start > size:
+        end = start + size
+        start = end - 1 if end - 1 in starts else end
+        segments += 1
     return segments
 
 
@@ -62,15 +74,15 @@ def segment_count(text: str) -> int:
     3
     """
     if is_gsm7(text):
-        wide = sum(c in _GSM7_EXTENDED for c in text)
+        wide = len(_GSM7_ESCAPED.findall(text))
         units, single, multi = len(text) + wide, GSM7_SINGLE, GSM7_MULTI
         if units > single and wide:
-            return _fill((2 if c in _GSM7_EXTENDED else 1 for c in text), multi)
+            return _fill(text, _GSM7_ESCAPED, multi)
     else:
         units = len(text.encode("utf-16-le")) // 2
         single, multi = UCS2_SINGLE, UCS2_MULTI
         if units > single and units != len(text):
-            return _fill((2 if c > "\uffff" else 1 for c in text), multi)
+            return _fill(text, _SURROGATE_PAIR, multi)
     return _divided(units, single, multi)
 
 
