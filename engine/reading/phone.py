@@ -271,6 +271,8 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     (['+14155550100', '+14151550100', '+15555550100'], ['', 'LCL-INVALID-NUMBER', \
 'LCL-UNREACHABLE-NUMBER'])
     """
+    if not raws:
+        return [], []
     joined = "\n".join(raws)
     if "" in raws or "\udc01" in joined or "\udc02" in joined:
         return None

@@ -174,21 +174,30 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     ucs2 = [False] * n
     if not others:
         return counts, ucs2
-    # The other texts are classified by C-level maps, not a method call each; one encode of
-    # their join tells whether any holds a surrogate pair (an emoji), the only case where a
-    # UCS-2 text's segments are not its length divided.
+    # The other texts are classified by C-level maps, not a method call each; one search of
+    # their join tells whether any GSM-7 one holds an escaped character, and one encode
+    # whether any UCS-2 one holds a surrogate pair (an emoji): only those are not counted by
+    # their length divided.
     other_texts = list(map(texts.__getitem__, others))
     wide = list(map(bool, map(_NOT_GSM7.search, other_texts)))
+    escaped = _GSM7_ESCAPED.search("".join(compress(other_texts, map(not_, wide)))) is not None
     joined = "".join(compress(other_texts, wide))
     pairs = len(joined.encode("utf-16-le")) != 2 * len(joined)
     for i, text, is_wide in zip(others, other_texts, wide, strict=True):
-        if not is_wide:  # accented GSM-7 letters
-            counts[i] = segment_count(text)
+        if not is_wide:  # accented GSM-7 letters: counted above unless escapes are about
+            if escaped:
+                counts[i] = segment_count(text)
             continue
         ucs2[i] = True
         k = lengths[i]
         if pairs and k > UCS2_SINGLE // 2:  # even all surrogate pairs fit one segment below
-            counts[i] = segment_count(text)
+            units = len(text.encode("utf-16-le")) >> 1  # inline: this runs per UCS-2 text
+            if units <= UCS2_SINGLE:
+                counts[i] = 1
+            elif units == k:
+                counts[i] = -(-units // UCS2_MULTI)
+            else:
+                counts[i] = _fill(text, _SURROGATE_PAIR, UCS2_MULTI)
         else:
             counts[i] = _divided(k, UCS2_SINGLE, UCS2_MULTI)
     return counts, ucs2
