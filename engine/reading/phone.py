@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import compress, repeat
 from operator import is_
 from typing import Any
@@ -252,6 +253,20 @@ _INVALID_LINE = re.compile(r"^\+1(?:[01][0-9]{9}|[2-9][0-9]{2}[01][0-9]{6})$", r
 _UNREACHABLE_LINE = re.compile(rf"^\+1(?:{_BAD_AREA})[2-9][0-9]{{6}}$", re.MULTILINE)
 _INVALID_MARK, _UNREACHABLE_MARK = "\udc01", "\udc02"
 _MARKED = {"": "", _INVALID_MARK: INVALID_NUMBER, _UNREACHABLE_MARK: UNREACHABLE_NUMBER}
+_PLUS_ONE_LINE = re.compile(r"\n\+1([0-9]{4})[0-9]{6}(?=\n)")
+
+
+@cache
+def _plus_one_codes() -> dict[str, str]:
+    """The code ``check`` gives a "+1" and ten digits, by the first four digits (area code,
+    first digit of the exchange): "" for a textable number."""
+    codes = {}
+    for key in map("{:04d}".format, range(10_000)):
+        if key[0] in "01" or key[3] in "01":
+            codes[key] = INVALID_NUMBER
+        else:
+            codes[key] = UNREACHABLE_NUMBER if _BAD_AREA_CODE.fullmatch(key[:3]) else ""
+    return codes
 
 
 def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
@@ -274,6 +289,12 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     if not raws:
         return [], []
     joined = "\n".join(raws)
+    # The common block, every value a "+1" and ten digits: one findall of the four digits that
+    # decide (area code, exchange's first), one dict lookup each. The length proves that the
+    # n matches are the n values, none hiding a newline.
+    keys = _PLUS_ONE_LINE.findall(f"\n{joined}\n")
+    if len(keys) == len(raws) and len(joined) == 13 * len(raws) - 1:
+        return raws, list(map(_plus_one_codes().__getitem__, keys))
     if "" in raws or "\udc01" in joined or "\udc02" in joined:
         return None
     marked = _TEXTABLE_LINE.sub("", joined)

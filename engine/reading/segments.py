@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
-from operator import not_
+from itertools import compress, repeat
+from operator import and_, gt, methodcaller, ne, not_, rshift
 
 _GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -142,6 +142,9 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
 # Segments of a plain GSM-7 text by its length, for every length the spec allows (1000), looked
 # up in C rather than worked out per text.
 _GSM7_SEGMENTS = [_divided(k, GSM7_SINGLE, GSM7_MULTI) for k in range(1025)]
+# The same for UCS-2 by UTF-16 code units (up to two per character).
+_UCS2_SEGMENTS = [_divided(k, UCS2_SINGLE, UCS2_MULTI) for k in range(2049)]
+_UTF16 = methodcaller("encode", "utf-16-le")
 
 
 def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
@@ -180,26 +183,26 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     # their length divided.
     other_texts = list(map(texts.__getitem__, others))
     wide = list(map(bool, map(_NOT_GSM7.search, other_texts)))
-    escaped = _GSM7_ESCAPED.search("".join(compress(other_texts, map(not_, wide)))) is not None
-    joined = "".join(compress(other_texts, wide))
-    pairs = len(joined.encode("utf-16-le")) != 2 * len(joined)
-    for i, text, is_wide in zip(others, other_texts, wide, strict=True):
-        if not is_wide:  # accented GSM-7 letters: counted above unless escapes are about
-            if escaped:
-                counts[i] = segment_count(text)
-            continue
+    if _GSM7_ESCAPED.search("".join(compress(other_texts, map(not_, wide)))):
+        for i, text in zip(compress(others, map(not_, wide)),
+                           compress(other_texts, map(not_, wide)), strict=True):
+            counts[i] = segment_count(text)  # accented GSM-7 texts with escaped characters
+    wide_at = list(compress(others, wide))
+    wide_texts = list(compress(other_texts, wide))
+    for i in wide_at:
         ucs2[i] = True
-        k = lengths[i]
-        if pairs and k > UCS2_SINGLE // 2:  # even all surrogate pairs fit one segment below
-            units = len(text.encode("utf-16-le")) >> 1  # inline: this runs per UCS-2 text
-            if units <= UCS2_SINGLE:
-                counts[i] = 1
-            elif units == k:
-                counts[i] = -(-units // UCS2_MULTI)
-            else:
-                counts[i] = _fill(text, _SURROGATE_PAIR, UCS2_MULTI)
-        else:
-            counts[i] = _divided(k, UCS2_SINGLE, UCS2_MULTI)
+    units = list(map(lengths.__getitem__, wide_at))
+    joined = "".join(wide_texts)
+    if len(joined.encode("utf-16-le")) != 2 * len(joined):  # some hold surrogate pairs
+        chars = units
+        units = list(map(rshift, map(len, map(_UTF16, wide_texts)), repeat(1)))
+        # only a text with a pair and more than one segment can lose room to a pair moved
+        for k in compress(range(len(units)), map(and_, map(ne, units, chars),
+                                                  map(gt, units, repeat(UCS2_SINGLE)))):
+            units[k] = -_fill(wide_texts[k], _SURROGATE_PAIR, UCS2_MULTI)
+    table = _UCS2_SEGMENTS if max(units, default=0) < len(_UCS2_SEGMENTS) else None
+    for i, k in zip(wide_at, units, strict=True):  # k < 0: segments already counted
+        counts[i] = -k if k < 0 else table[k] if table else _divided(k, UCS2_SINGLE, UCS2_MULTI)
     return counts, ucs2
 
 
