@@ -166,7 +166,8 @@ def _one_by_one(positions: list[int], lines: list[int] | None) -> PositionIndex:
 def test_a_chunk_index_extended_by_blocks_equals_one_by_one(
         steps: list[tuple[int, int]], cuts: list[int], with_lines: bool) -> None:
     """Blocks with gaps (rejected records, multi-line records) map every message to the same
-    position and line, in the same runs, as adding the messages one at a time."""
+    position and line, in the same runs, as adding the messages one at a time; a dry run's
+    index (ends only) has the same count, first and last, and refuses to locate."""
     positions = [sum(p for p, _ in steps[:k + 1]) for k in range(len(steps))]
     lines = [sum(q for _, q in steps[:k + 1]) for k in range(len(steps))] if with_lines \
         else None
@@ -180,6 +181,13 @@ def test_a_chunk_index_extended_by_blocks_equals_one_by_one(
     if start < len(positions):
         index.extend(positions[start:], None if lines is None else lines[start:])
     expected = _one_by_one(positions, lines)
+    ends = PositionIndex(ends_only=True)
+    for start in range(0, len(positions), cuts[0]):
+        ends.extend(positions[start:start + cuts[0]], None)
+    assert (ends.count, ends.first, ends.last) == (expected.count, expected.first,
+                                                   expected.last)
+    with pytest.raises(TypeError):
+        ends.locate(1)
     assert index.count == expected.count == len(positions)
     assert [index.locate(i) for i in range(1, index.count + 1)] == \
         [expected.locate(i) for i in range(1, index.count + 1)]
