@@ -372,7 +372,9 @@ csv_text = st.sampled_from([
     '"a"b', "tab\tbed", "cr\rin", '""', "\udcff",
 ])
 csv_row = st.one_of(st.tuples(csv_to, csv_text).map(lambda r: ",".join(r)),
-                    st.sampled_from(["", "{n},Hi,extra", '"{n}","Hi"', "{n}"]))
+                    st.sampled_from(["", "{n},Hi,extra", '"{n}","Hi"', "{n}",
+                                     # two records in what the source gave as one line
+                                     '{n},Hi\n{n},"q, r"']))
 
 
 @settings(max_examples=300, deadline=None)
