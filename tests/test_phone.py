@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.core import rejections as codes
@@ -14,9 +14,11 @@ from engine.reading.phone import (
     check,
     check_all,
     check_country,
+    explain,
     is_north_american,
     nanp_problem,
     normalize,
+    sort_out,
     strict_checker,
 )
 
@@ -219,3 +221,40 @@ def test_docstring_examples_hold() -> None:
 
     result = doctest.testmod(engine.reading.phone)
     assert (result.failed, result.attempted > 0) == (0, True)
+
+
+plus_one = st.builds(lambda d: "+1" + d, st.text(alphabet="0123456789", min_size=10, max_size=10))
+any_raw = st.one_of(plus_one, st.sampled_from([
+    "(650) 555-0123", " +14155550100 ", "6.50555E+09", "bad", "+442071838750", "+1415555010",
+    "1 (415) 155-0100", "  ", "\udc01", "+1 555 555 0100"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(raws=st.lists(any_raw, max_size=40), country=st.sampled_from(["US", None]),
+       strip=st.booleans())
+def test_sort_out_agrees_with_check(raws: list[str], country: str | None, strip: bool) -> None:
+    """A block sorted at once gives, number by number, what check gives: the E.164 number of
+    the good ones, the code of the bad ones, and the value their rejection shows."""
+    result = sort_out(raws, country, strip)
+    if result is None:
+        values = [r.strip() if strip else r for r in raws]
+        assert not all(values) or any("\udc01" in r for r in raws)
+        return
+    numbers, codes_ = result
+    for raw, number, code in zip(raws, numbers, codes_, strict=True):
+        value = raw.strip() if strip else raw
+        checked = check(value, country)
+        if isinstance(checked, str):
+            assert (number, code) == (checked, "")
+        else:
+            assert (number, code) == (value, checked.code)
+            assert explain(number, country) == checked.message
+
+
+def test_sort_out_reads_every_plus_one_area_and_exchange_like_check() -> None:
+    """All 10,000 combinations of area code and exchange's first digit, in one block."""
+    raws = [f"+1{k:04d}{k % 1000:06d}" for k in range(10_000)]
+    result = sort_out(raws)
+    assert result is not None
+    checked = [check(raw) for raw in raws]
+    assert result[1] == ["" if isinstance(c, str) else c.code for c in checked]

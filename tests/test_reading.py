@@ -71,6 +71,67 @@ def test_bad_input_corpus(name: str) -> None:
     assert all(r.source == "local" and r.batch_id is None and r.description for r in rejected)
 
 
+DESCRIPTIONS: dict[str, list[str]] = orjson.loads((BAD / "descriptions.json").read_bytes())
+NUMBER_DESCRIPTIONS: dict[str, Any] = orjson.loads(
+    (BAD / "number_descriptions.json").read_bytes())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "careful"])
+def test_every_description_is_the_text_the_eager_reader_wrote(
+        name: str, bulk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each rejection of the corpus reads exactly as before descriptions were written lazily
+    (the texts of main f4ebd24, kept in descriptions.json), on the bulk and careful paths."""
+    if not bulk:
+        monkeypatch.setattr(line_reader, "_bulk_allowed", lambda options: False)
+    _, rejected = read_file(BAD / name, **EXPECTED[name]["options"])
+    assert [r.description for r in rejected] == DESCRIPTIONS[name]
+    assert [r.as_json()["description"] for r in rejected] == DESCRIPTIONS[name]
+
+
+@pytest.mark.parametrize("country", ["US", None])
+@pytest.mark.parametrize("empty", [True, False], ids=["with-empty", "without-empty"])
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "careful"])
+def test_every_number_problem_reads_as_the_eager_text(
+        country: str | None, empty: bool, bulk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kind of number problem (each area-code reason, lengths, other countries, national
+    spellings, spreadsheet damage, no country code) has the description, code and value the
+    eager reader gave, whichever path reads the block (an empty number sends it the careful
+    way; without one the bulk path sorts it)."""
+    if not bulk:
+        monkeypatch.setattr(line_reader, "_bulk_allowed", lambda options: False)
+    expected = [e for e in NUMBER_DESCRIPTIONS[str(country)] if empty or e[0] != ""]
+    rows = [f"{raw},Hi" for raw in NUMBER_DESCRIPTIONS["raws"]] + ([",Hi"] if empty else [])
+    rows += ["4155550100,Hi", "+14155550101,Hi"]
+    accepted, rejected = read_text("\n".join(["to,text", *rows]) + "\n",
+                                   default_country=country)
+    assert [[r.to, r.error_code, r.description] for r in rejected] == expected
+    good = {"+14155550101,Hi"} | ({"4155550100,Hi"} if country else set())
+    assert [r.line for r in rejected] == [k + 2 for k, row in enumerate(rows) if row not in good]
+    assert [row[2] for row in accepted] == ["+14155550100"] * (country is not None) + [
+        "+14155550101"]
+
+
+def test_a_block_of_bad_numbers_is_read_in_bulk_with_each_rejection_in_place() -> None:
+    """A block whose only faults are bad numbers is not read record by record: its good
+    records come as one block and each bad one is rejected at its own position and line."""
+    rows = [f"+1415{2_000_000 + i}" for i in range(BLOCK_SIZE)]
+    bad = {3: "+14151550100", 700: "+15555550100", BLOCK_SIZE - 1: "+10005550100"}
+    for k, raw in bad.items():
+        rows[k] = raw
+    rejected: list[Rejection] = []
+    lines = [(line + "\n").encode() for line in ["to", *rows]]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(line_reader, "_csv_record", lambda *args: pytest.fail("careful path"))
+        blocks = list(read_lines(lines, ReadOptions(source="x.csv", batch_text="Hi"),
+                                 rejected.append))
+    assert [len(b) for b in blocks] == [BLOCK_SIZE - 3]
+    assert [(r.index, r.line, r.to) for r in rejected] == [(k, k + 2, raw)
+                                                           for k, raw in bad.items()]
+    assert 3 not in blocks[0].positions
+    assert blocks[0].positions[3] == 4
+
+
 def test_every_local_code_is_in_the_corpus() -> None:
     """The corpus covers every kind of bad record the reader knows."""
     from engine.core import rejections
@@ -289,7 +350,8 @@ def read_both(rows: list[str], header: list[str], crlf: bool, block: int, *,
         blocks = list(read_lines(lines, ReadOptions(**options), rejected.append))
         records = [[*r, b.offsets[k] if b.offsets is not None else None]
                    for b in blocks for k, r in enumerate(flatten([b]))]
-        return records, [(r.index, r.line, r.to, r.error_code) for r in rejected]
+        return records, [(r.index, r.line, r.to, r.error_code, r.description)
+                         for r in rejected]
 
     with blocks_of(block) as patch:
         patch.setattr(bulk_paths, "_ROWS_PER_READER", rows_per_reader)
@@ -302,14 +364,17 @@ def read_both(rows: list[str], header: list[str], crlf: bool, block: int, *,
 # Messy CSV fields: quotes, doubled quotes, commas and line ends inside quotes, stray quotes,
 # carriage returns, non-ASCII, bytes that are not UTF-8, formatted and bad numbers.
 csv_to = st.sampled_from(["{n}", '"{n}"', " {n} ", '"+1 (415) 555-{k}"', "", "bad", '"{n}',
-                          "{n}\xe9"])
+                          "{n}\xe9", "+1415155{k}", "+1555555{k}", "+1015555{k}", "+44207183{k}",
+                          " +1555555{k}"])
 csv_text = st.sampled_from([
     "", "Hi", "Batch", '"Hi, there"', '"say ""hi"""', '"two\nlines"', '"three\r\nline\nend"',
     '"open', 'mid"quote', "caf\xe9", '"caf\xe9, \u4f60\u597d"', "x" * 1001, '"' + "y" * 1000 + '"',
     '"a"b', "tab\tbed", "cr\rin", '""', "\udcff",
 ])
 csv_row = st.one_of(st.tuples(csv_to, csv_text).map(lambda r: ",".join(r)),
-                    st.sampled_from(["", "{n},Hi,extra", '"{n}","Hi"', "{n}"]))
+                    st.sampled_from(["", "{n},Hi,extra", '"{n}","Hi"', "{n}",
+                                     # two records in what the source gave as one line
+                                     '{n},Hi\n{n},"q, r"']))
 
 
 @settings(max_examples=300, deadline=None)
@@ -332,7 +397,7 @@ json_line = st.sampled_from([
     "", "  ", "{{", '{{"to": "{n}", "x": [1', '2]}}', '\ufeff{{"to": "{n}"}}',
     '{{"to": "{n}", "text": "' + "x" * 1001 + '"}}', '{{"to": "bad"}}', '{{"to": "{n}"}} ',
     '{{"to": "{n}", "text": 3}}', '{{"to": "{n}\\n{n}"}}', '{{"to": "{n}\udcff"}}',
-    '{{"to": "{n}"}}\r',
+    '{{"to": "{n}"}}\r', '{{"to": "+1555555{k}"}}', '{{"to": " +1415155{k} ", "text": "Hi"}}',
     # a line that opens a bracket, then one that closes it and holds a second object
     '{{"to": "{n}", "x": [1\n2], "text": "Hi"}}, {{"to": "{n}"}}',
 ])
@@ -383,7 +448,8 @@ def test_no_bulk_attempt_where_every_record_needs_its_own_look(
 
 
 plain_line = st.sampled_from(["{n}", " {n} ", "+1 (415) 555-{k}", "", "  ", "bad", "{n}\xe9",
-                              "\ufeff{n}", "{n}\r", "{n}\udcff", "1{n}"])
+                              "\ufeff{n}", "{n}\r", "{n}\udcff", "1{n}", "+1415155{k}",
+                              "+1555555{k}", " +1011555{k}"])
 
 
 @settings(max_examples=200, deadline=None)

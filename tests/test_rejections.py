@@ -96,3 +96,100 @@ def test_half_or_fewer_rejected_is_no_warning() -> None:
     bad = [Rejection(i, None, "x", "LCL-INVALID-NUMBER", "bad") for i in range(5)]
     assert mostly_rejected(10, bad) is None
     assert mostly_rejected(0, []) is None
+
+
+def test_a_rejection_built_the_old_way_keeps_its_fields_and_json() -> None:
+    """Rejection(index, line, to, code, description, batch_id, source) builds, reads, compares,
+    hashes, pickles and serialises as the dataclass it was, and cannot be changed."""
+    import pickle
+
+    old = Rejection(3, 5, "bad", "LCL-INVALID-NUMBER", "not E.164")
+    server = Rejection(index=7, line=None, to="+14155550100", error_code="SMS-RC-410",
+                       description="x", batch_id="b1", source="server")
+    assert (old.index, old.line, old.to, old.error_code, old.description, old.batch_id,
+            old.source) == (3, 5, "bad", "LCL-INVALID-NUMBER", "not E.164", None, "local")
+    assert old.as_json() == {"index": 3, "line": 5, "to": "bad",
+                             "errorCode": "LCL-INVALID-NUMBER", "description": "not E.164",
+                             "batchId": None, "source": "local"}
+    assert server.as_json()["batchId"] == "b1"
+    assert server.source == "server"
+    assert old == Rejection(3, 5, "bad", "LCL-INVALID-NUMBER", "not E.164") != server
+    assert len({old, Rejection(3, 5, "bad", "LCL-INVALID-NUMBER", "not E.164"), server}) == 2
+    assert pickle.loads(pickle.dumps(server)) == server
+    assert repr(old) == ("Rejection(index=3, line=5, to='bad', error_code='LCL-INVALID-NUMBER', "
+                         "description='not E.164', batch_id=None, source='local')")
+    with pytest.raises(AttributeError):
+        old.description = "changed"  # type: ignore[misc]
+    assert old != (3, 5, "bad", "LCL-INVALID-NUMBER", "not E.164", None, "local", None)
+
+
+def test_a_lazy_description_reads_like_the_eager_one() -> None:
+    """A rejection described when read (the reader's bad numbers) equals, hashes, pickles and
+    serialises like one built with its text, and works out the text only when asked."""
+    import pickle
+
+    from engine.core.rejections import rejected_many
+
+    asked: list[str] = []
+
+    def explain(to: str) -> str:
+        asked.append(to)
+        return f"{to} is bad"
+
+    lazy = list(rejected_many([4, 9], [6, 11], ["+10005550100", "x"],
+                              ["LCL-INVALID-NUMBER", "LCL-EMPTY-TO"], explain))
+    one = Rejection.explained(4, 6, "+10005550100", "LCL-INVALID-NUMBER", explain)
+    assert asked == []
+    eager = [Rejection(4, 6, "+10005550100", "LCL-INVALID-NUMBER", "+10005550100 is bad"),
+             Rejection(9, 11, "x", "LCL-EMPTY-TO", "x is bad")]
+    assert lazy == eager
+    assert one == eager[0]
+    assert [r.as_json() for r in lazy] == [r.as_json() for r in eager]
+    assert hash(lazy[0]) == hash(eager[0])
+    assert repr(lazy[1]) == repr(eager[1])
+    assert pickle.loads(pickle.dumps(lazy[0])) == eager[0]
+    assert lazy[1].description == "x is bad"
+    assert lazy[1].source == "local"
+
+
+def _one_by_one(positions: list[int], lines: list[int] | None) -> PositionIndex:
+    index = PositionIndex()
+    for k, position in enumerate(positions):
+        index.extend([position], None if lines is None else [lines[k]])
+    return index
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1,
+                      max_size=60),
+       cuts=st.lists(st.integers(1, 20), min_size=1, max_size=8), with_lines=st.booleans())
+def test_a_chunk_index_extended_by_blocks_equals_one_by_one(
+        steps: list[tuple[int, int]], cuts: list[int], with_lines: bool) -> None:
+    """Blocks with gaps (rejected records, multi-line records) map every message to the same
+    position and line, in the same runs, as adding the messages one at a time; a dry run's
+    index (ends only) has the same count, first and last, and refuses to locate."""
+    positions = [sum(p for p, _ in steps[:k + 1]) for k in range(len(steps))]
+    lines = [sum(q for _, q in steps[:k + 1]) for k in range(len(steps))] if with_lines \
+        else None
+    index, start = PositionIndex(), 0
+    for cut in cuts * len(positions):
+        if start >= len(positions):
+            break
+        index.extend(positions[start:start + cut],
+                     None if lines is None else lines[start:start + cut])
+        start += cut
+    if start < len(positions):
+        index.extend(positions[start:], None if lines is None else lines[start:])
+    expected = _one_by_one(positions, lines)
+    ends = PositionIndex(ends_only=True)
+    for start in range(0, len(positions), cuts[0]):
+        ends.extend(positions[start:start + cuts[0]], None)
+    assert (ends.count, ends.first, ends.last) == (expected.count, expected.first,
+                                                   expected.last)
+    with pytest.raises(TypeError):
+        ends.locate(1)
+    assert index.count == expected.count == len(positions)
+    assert [index.locate(i) for i in range(1, index.count + 1)] == \
+        [expected.locate(i) for i in range(1, index.count + 1)]
+    assert (index.runs, index.position_runs(), index.holes()) == \
+        (expected.runs, expected.position_runs(), expected.holes())

@@ -112,3 +112,12 @@ def test_count_many_agrees_on_blocks_without_escape_characters(texts: list[str])
     """The same on blocks the ASCII shortcut takes (no {, ^, € in any text)."""
     assert count_many(texts) == ([segment_count(t) for t in texts],
                                  [not is_gsm7(t) for t in texts])
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("aé€ж😀"), min_size=30, max_size=1100),
+                max_size=8))
+def test_count_many_agrees_on_long_texts_of_emoji_and_accents(texts: list[str]) -> None:
+    """Long UCS-2 texts full of surrogate pairs (up to 2,200 code units) and accented GSM-7
+    ones beside escaped characters count as segment_count counts them, text by text."""
+    assert count_many(texts) == ([segment_count(t) for t in texts],
+                                 [not is_gsm7(t) for t in texts])

@@ -186,7 +186,8 @@ class Chunker:
         self._messages = False
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
-        self._index = PositionIndex()
+        # a dry run's chunks say only how many messages they hold, and their first and last
+        self._index = PositionIndex(ends_only=not self.keep_bodies)
         # the positions are the index _append extends; a dry run (a plan) journals nothing and
         # so takes no digest
         self._digest = Digest(self._index) if self.keep_bodies else None

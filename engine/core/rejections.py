@@ -8,8 +8,10 @@ position in the original input through the chunk's PositionIndex.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -40,22 +42,102 @@ NOT_NORTH_AMERICAN = "LCL-NOT-NORTH-AMERICAN"
 UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """One recipient that was not sent: ``index`` is its 0-based position in the input."""
+Explain = Callable[[str], str]  # the description of a rejection, from its ``to``
 
-    index: int
-    line: int | None
-    to: str | None
-    error_code: str
-    description: str
-    batch_id: str | None = None
-    source: str = LOCAL
+
+class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, str,
+                      Explain | None]):
+    """One recipient that was not sent: ``index`` is its 0-based position in the input.
+
+    Immutable, with the fields ``index``, ``line``, ``to``, ``error_code``, ``description``,
+    ``batch_id`` and ``source``. A tuple underneath, so that the reader can make a block's
+    rejections in C (``rejected_many``) and leave their descriptions unwritten until they are
+    read: a number check's description is ``explain(to)``, worked out again when first asked
+    for, so a list of random numbers costs no sentence per bad row that nobody reads.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, index: int, line: int | None, to: str | None, error_code: str,
+                description: str, batch_id: str | None = None, source: str = LOCAL
+                ) -> Rejection:
+        return tuple.__new__(cls, (index, line, to, error_code, description, batch_id, source,
+                                   None))
+
+    @classmethod
+    def explained(cls, index: int, line: int | None, to: str, error_code: str,
+                  explain: Explain) -> Rejection:
+        """A local rejection whose description is ``explain(to)``, written when read."""
+        return tuple.__new__(cls, (index, line, to, error_code, None, None, LOCAL, explain))
+
+    @property  # the field hides tuple.index, which nothing here calls
+    def index(self) -> int:  # type: ignore[override]
+        return self[0]
+
+    @property
+    def line(self) -> int | None:
+        return self[1]
+
+    @property
+    def to(self) -> str | None:
+        return self[2]
+
+    @property
+    def error_code(self) -> str:
+        return self[3]
+
+    @property
+    def description(self) -> str:
+        text, explain, to = self[4], self[7], self[2]
+        if text is not None:
+            return text
+        assert explain is not None
+        assert to is not None
+        return explain(to)
+
+    @property
+    def batch_id(self) -> str | None:
+        return self[5]
+
+    @property
+    def source(self) -> str:
+        return self[6]
+
+    def fields(self) -> tuple[int, int | None, str | None, str, str, str | None, str]:
+        """The public fields, in the constructor's order (the description written out)."""
+        return (self[0], self[1], self[2], self[3], self.description, self[5], self[6])
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Rejection and self.fields() == other.fields()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        names = ("index", "line", "to", "error_code", "description", "batch_id", "source")
+        shown = ", ".join(f"{n}={v!r}" for n, v in zip(names, self.fields(), strict=True))
+        return f"Rejection({shown})"
+
+    def __reduce__(self) -> tuple[type[Rejection], tuple[Any, ...]]:
+        return Rejection, self.fields()
 
     def as_json(self) -> dict[str, Any]:
-        return {"index": self.index, "line": self.line, "to": self.to,
-                "errorCode": self.error_code, "description": self.description,
-                "batchId": self.batch_id, "source": self.source}
+        return {"index": self[0], "line": self[1], "to": self[2], "errorCode": self[3],
+                "description": self.description, "batchId": self[5], "source": self[6]}
+
+
+def rejected_many(indexes: Iterable[int], lines: Iterable[int | None], tos: Iterable[str],
+                  codes: Iterable[str], explain: Explain) -> Iterator[Rejection]:
+    """Local rejections made in C, one per (index, line, to, code), each described as
+    ``explain(to)`` when read: a block of bad numbers costs no Python call per row here."""
+    return map(_make, zip(indexes, lines, tos, codes, repeat(None), repeat(None),
+                          repeat(LOCAL), repeat(explain)))
+
+
+_make = partial(tuple.__new__, Rejection)
 
 
 def translate(index: PositionIndex, batch_id: str | None,

@@ -176,8 +176,9 @@ def _read_records(source: _LineSource, builder: Builder, lineno: int, fast: Fast
             if not raws:
                 return
             block = fast(raws, lineno + 1, base)
-            if block is not None:
-                yield from _flushed(builder, block)
+            if block is not None:  # empty when every record of it was rejected
+                if block:
+                    yield from _flushed(builder, block)
                 lineno += len(raws)
                 continue
             source.give_back(raws)

@@ -4,15 +4,17 @@ agree to the letter."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import not_
 from typing import Any, overload
 
 import orjson
 
 from engine.core import rejections as codes
-from engine.core.rejections import Rejection
+from engine.core.rejections import Rejection, rejected_many
 from engine.errors import BadRecordError
 from engine.reading import phone, templates
 from engine.reading.firstseen import FirstLines, FirstMessages, number_key, text_digest
@@ -42,17 +44,19 @@ class _Offsets(Sequence[int]):
     """The byte offsets of a bulk block's lines, worked out when first asked for: only a
     block in which a chunk starts, or one a resume reads again, ever needs them."""
 
-    __slots__ = ("_base", "_raws", "_values")
+    __slots__ = ("_base", "_keep", "_raws", "_values")
 
-    def __init__(self, raws: list[bytes], base: int) -> None:
+    def __init__(self, raws: list[bytes], base: int, keep: list[bool] | None = None) -> None:
         self._raws = raws
         self._base = base
+        self._keep = keep  # the lines whose records the block holds (None: all of them)
         self._values: list[int] | None = None
 
     def _all(self) -> list[int]:
         if self._values is None:
-            self._values = list(accumulate(map(len, self._raws[:-1]), initial=self._base))
-            self._raws = []
+            values = accumulate(map(len, self._raws[:-1]), initial=self._base)
+            self._values = list(values if self._keep is None else compress(values, self._keep))
+            self._raws, self._keep = [], None
         return self._values
 
     @overload
@@ -82,6 +86,7 @@ class Builder:
         # duplicate names what it repeats
         self.seen = _seen(options)
         self.check = number_checker(options)
+        self.explain = _explainer(self.check)
         self.template = None if options.template is None else templates.parse(options.template)
         self._start()
 
@@ -107,7 +112,11 @@ class Builder:
         """One data record; returns a full block when this record completed one."""
         number = self.check(raw_to)
         if isinstance(number, phone.Problem):
-            self.reject(line, raw_to, number.code, number.message)
+            if self.options.strict:
+                self.reject(line, raw_to, number.code, number.message)
+            self.reject_sink(Rejection.explained(self.position, line, raw_to, number.code,
+                                                 self.explain))
+            self.position += 1
             return None
         template = self.template
         if template is not None and fields is not None:
@@ -183,6 +192,36 @@ class Builder:
                       range(first_line, first_line + n), _Offsets(raws, base))
         self.position += n
         return block
+
+    def mixed_block(self, numbers: list[str], codes: list[str], texts: list[str | None] | None,
+                    first_line: int, raws: list[bytes], base: int) -> Block:
+        """A block of one-line records whose numbers ``phone.sort_out`` judged (``codes``, ""
+        for the good ones): the bad ones go to the sink in order, described when read, and
+        the block holds the rest (empty when every record was bad)."""
+        n, start = len(numbers), self.position
+        positions, lines = range(start, start + n), range(first_line, first_line + n)
+        deque(map(self.reject_sink, rejected_many(
+            compress(positions, codes), compress(lines, codes), compress(numbers, codes),
+            filter(None, codes), self.explain)), maxlen=0)
+        self.position += n
+        keep = list(map(not_, codes))
+        if texts is not None:
+            texts = list(compress(texts, keep))
+            if texts.count(None) == len(texts):
+                texts = None
+        return Block(list(compress(numbers, keep)), texts, list(compress(positions, keep)),
+                     list(compress(lines, keep)), _Offsets(raws, base, keep))
+
+
+def _explainer(check: Callable[[str], phone.Checked]) -> Callable[[str], str]:
+    """The description of a number ``check`` refuses, written again when a rejection is read
+    (the check is pure, so it says the same as when the number was read)."""
+    def explain(raw: str) -> str:
+        problem = check(raw)
+        assert isinstance(problem, phone.Problem), raw
+        return problem.message
+
+    return explain
 
 
 def _run(values: list[int]) -> Sequence[int]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
-from operator import not_
+from itertools import compress, repeat
+from operator import and_, gt, methodcaller, ne, not_, rshift
 
 _GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -26,6 +26,10 @@ _GSM7 = _GSM7_BASIC | _GSM7_EXTENDED
 # The alphabet checks as regexes: a C-level scan, many times faster than set.issuperset(str),
 # which makes a str object per character.
 _NOT_GSM7 = re.compile(f"[^{re.escape(''.join(sorted(_GSM7)))}]")
+# The characters taking two units: an extension-table character (escape + its own septet), a
+# character outside the Basic Multilingual Plane (a UTF-16 surrogate pair, e.g. an emoji).
+_GSM7_ESCAPED = re.compile(f"[{re.escape(''.join(sorted(_GSM7_EXTENDED)))}]")
+_SURROGATE_PAIR = re.compile("[\U00010000-\U0010ffff]")
 # The ASCII characters of the basic table, deleted from a text's bytes: nothing left means a
 # plain GSM-7 text whose segments are its length divided.
 _ASCII_BASIC = bytes(sorted(ord(c) for c in _GSM7_BASIC if c.isascii()))
@@ -42,14 +46,22 @@ def is_gsm7(text: str) -> bool:
     return _NOT_GSM7.search(text) is None
 
 
-def _fill(widths: Iterable[int], size: int) -> int:
-    """Segments of ``size`` units holding characters of these widths, none split."""
-    segments, used = 1, 0
-    for width in widths:
-        if used + width > size:
-            segments += 1
-            used = 0
-        used += width
+def _fill(text: str, wide: re.Pattern[str], size: int) -> int:
+    """Segments of ``size`` units holding ``text``, where the characters ``wide`` matches take
+    two units (an escape septet, a surrogate pair) and none is split across two.
+
+    A segment ends ``size`` units after it starts, or one unit before when a two-unit character
+    would straddle the end; only the two-unit characters are looked at, not every character.
+    """
+    starts, extra = set(), 0  # unit offsets where a two-unit character begins
+    for match in wide.finditer(text):
+        starts.add(match.start() + extra)
+        extra += 1
+    units, segments, start = len(text) + extra, 1, 0
+    while units - start > size:
+        end = start + size
+        start = end - 1 if end - 1 in starts else end
+        segments += 1
     return segments
 
 
@@ -62,15 +74,15 @@ def segment_count(text: str) -> int:
     3
     """
     if is_gsm7(text):
-        wide = sum(c in _GSM7_EXTENDED for c in text)
+        wide = len(_GSM7_ESCAPED.findall(text))
         units, single, multi = len(text) + wide, GSM7_SINGLE, GSM7_MULTI
         if units > single and wide:
-            return _fill((2 if c in _GSM7_EXTENDED else 1 for c in text), multi)
+            return _fill(text, _GSM7_ESCAPED, multi)
     else:
         units = len(text.encode("utf-16-le")) // 2
         single, multi = UCS2_SINGLE, UCS2_MULTI
         if units > single and units != len(text):
-            return _fill((2 if c > "\uffff" else 1 for c in text), multi)
+            return _fill(text, _SURROGATE_PAIR, multi)
     return _divided(units, single, multi)
 
 
@@ -130,6 +142,9 @@ def estimate_cost(segments: int, price_per_segment: float) -> float:
 # Segments of a plain GSM-7 text by its length, for every length the spec allows (1000), looked
 # up in C rather than worked out per text.
 _GSM7_SEGMENTS = [_divided(k, GSM7_SINGLE, GSM7_MULTI) for k in range(1025)]
+# The same for UCS-2 by UTF-16 code units (up to two per character).
+_UCS2_SEGMENTS = [_divided(k, UCS2_SINGLE, UCS2_MULTI) for k in range(2049)]
+_UTF16 = methodcaller("encode", "utf-16-le")
 
 
 def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
@@ -162,23 +177,32 @@ def count_many(texts: Sequence[str]) -> tuple[list[int], list[bool]]:
     ucs2 = [False] * n
     if not others:
         return counts, ucs2
-    # The other texts are classified by C-level maps, not a method call each; one encode of
-    # their join tells whether any holds a surrogate pair (an emoji), the only case where a
-    # UCS-2 text's segments are not its length divided.
+    # The other texts are classified by C-level maps, not a method call each; one search of
+    # their join tells whether any GSM-7 one holds an escaped character, and one encode
+    # whether any UCS-2 one holds a surrogate pair (an emoji): only those are not counted by
+    # their length divided.
     other_texts = list(map(texts.__getitem__, others))
     wide = list(map(bool, map(_NOT_GSM7.search, other_texts)))
-    joined = "".join(compress(other_texts, wide))
-    pairs = len(joined.encode("utf-16-le")) != 2 * len(joined)
-    for i, text, is_wide in zip(others, other_texts, wide, strict=True):
-        if not is_wide:  # accented GSM-7 letters
-            counts[i] = segment_count(text)
-            continue
+    if _GSM7_ESCAPED.search("".join(compress(other_texts, map(not_, wide)))):
+        for i, text in zip(compress(others, map(not_, wide)),
+                           compress(other_texts, map(not_, wide)), strict=True):
+            counts[i] = segment_count(text)  # accented GSM-7 texts with escaped characters
+    wide_at = list(compress(others, wide))
+    wide_texts = list(compress(other_texts, wide))
+    for i in wide_at:
         ucs2[i] = True
-        k = lengths[i]
-        if pairs and k > UCS2_SINGLE // 2:  # even all surrogate pairs fit one segment below
-            counts[i] = segment_count(text)
-        else:
-            counts[i] = _divided(k, UCS2_SINGLE, UCS2_MULTI)
+    units = list(map(lengths.__getitem__, wide_at))
+    joined = "".join(wide_texts)
+    if len(joined.encode("utf-16-le")) != 2 * len(joined):  # some hold surrogate pairs
+        chars = units
+        units = list(map(rshift, map(len, map(_UTF16, wide_texts)), repeat(1)))
+        # only a text with a pair and more than one segment can lose room to a pair moved
+        for k in compress(range(len(units)), map(and_, map(ne, units, chars),
+                                                  map(gt, units, repeat(UCS2_SINGLE)))):
+            units[k] = -_fill(wide_texts[k], _SURROGATE_PAIR, UCS2_MULTI)
+    table = _UCS2_SEGMENTS if max(units, default=0) < len(_UCS2_SEGMENTS) else None
+    for i, k in zip(wide_at, units, strict=True):  # k < 0: segments already counted
+        counts[i] = -k if k < 0 else table[k] if table else _divided(k, UCS2_SINGLE, UCS2_MULTI)
     return counts, ucs2
 
 
