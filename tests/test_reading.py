@@ -81,7 +81,8 @@ NUMBER_DESCRIPTIONS: dict[str, Any] = orjson.loads(
 def test_every_description_is_the_text_the_eager_reader_wrote(
         name: str, bulk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each rejection of the corpus reads exactly as before descriptions were written lazily
-    (the texts of main f4ebd24, kept in descriptions.json), on the bulk and careful paths."""
+    (the texts of main f4ebd24, kept in descriptions.json; a duplicate under --dedupe
+    number no longer says "with the same text"), on the bulk and careful paths."""
     if not bulk:
         monkeypatch.setattr(line_reader, "_bulk_allowed", lambda options: False)
     _, rejected = read_file(BAD / name, **EXPECTED[name]["options"])
@@ -415,9 +416,10 @@ def test_jsonl_block_path_agrees_with_the_careful_path(
 
 
 def test_a_refused_block_is_read_alone_and_the_next_in_bulk() -> None:
-    """One bad record sends only its own block the careful way; the rest come in bulk."""
+    """A record the bulk path refuses (an empty number) sends only its own block the careful
+    way; the rest come in bulk."""
     rows = [f"+1415{2_000_000 + i},\"Hi, {i}\"" for i in range(3 * BLOCK_SIZE)]
-    rows[BLOCK_SIZE + 5] = 'bad,"Hi"'
+    rows[BLOCK_SIZE + 5] = ',"Hi"'
     lines = [(line + "\n").encode() for line in ["to,text", *rows]]
     rejected: list[Rejection] = []
     blocks = list(read_lines(lines, ReadOptions(source="x.csv"), rejected.append))
