@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, BinaryIO
 
 from engine.cli.exits import EXIT_OK
@@ -19,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan INPUT and print it (--json: one document); return the exit code."""
     from engine.batching.plan import make_plan
     from engine.config.settings import check_campaign, load_settings
-    from engine.core.rejections import Aggregator
+    from engine.core.rejections import Aggregator, NoSpill
     from engine.core.spillruns import Tally
     from engine.reading import read_lines
     from engine.run.inputs import open_input
@@ -32,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = read_options(args)
-    # every rejection goes to a temporary spill as it is found; memory keeps the counts and
-    # the first --show-rejected
-    with FileSpill() as spill:
+    # with --json every rejection goes to a temporary spill as it is found; memory keeps the
+    # counts and the first --show-rejected, all the table shows
+    with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
         with open_input(args.input) as stream:
             blocks = read_lines(stream, options, aggregator.add_local)

@@ -178,6 +178,18 @@ class Spill(Protocol):
         ...
 
 
+class NoSpill:
+    """No spill: the rejections are counted and the first few kept (``Tally``), the rest
+    forgotten. For a view that shows only those (``a2p plan`` without --json)."""
+
+    def add(self, index: int, payload: bytes) -> None:
+        raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
+
+    def merged(self) -> Iterator[Entry]:
+        raise TypeError("this plan kept no rejections on disk; plan with --json to list "
+                        "them all")
+
+
 class MemorySpill:
     """A spill kept in memory: for tests and small lists, never for a whole run's."""
 
@@ -206,7 +218,8 @@ class Aggregator:
 
     def _write(self, rejection: Rejection) -> None:
         self.tally.add(rejection)
-        self.spill.add(rejection.index, orjson.dumps(rejection.as_json()))
+        if not isinstance(self.spill, NoSpill):  # no description written when none is kept
+            self.spill.add(rejection.index, orjson.dumps(rejection.as_json()))
 
     def add_local(self, rejection: Rejection) -> None:
         self._write(rejection)

@@ -117,13 +117,14 @@ class Tally:
         known = self.examples.get(code)
         if known is None or rejection.index < known.index:
             self.examples[code] = rejection
-        if self.keep <= 0:
-            return
+        first = self._first
+        if self.keep <= 0 or (len(first) >= self.keep and rejection.index >= -first[0][0]):
+            return  # the common case on a bad list: no lower than those kept, built nothing
         item = (-rejection.index, -next(self._seq), rejection)
-        if len(self._first) < self.keep:
-            heapq.heappush(self._first, item)
-        elif item > self._first[0]:
-            heapq.heapreplace(self._first, item)
+        if len(first) < self.keep:
+            heapq.heappush(first, item)
+        else:
+            heapq.heapreplace(first, item)
 
     def first(self) -> list[Rejection]:
         """The kept rejections by position (arrival order on a tie)."""
