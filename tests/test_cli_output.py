@@ -49,3 +49,16 @@ def test_rejected_events_are_flushed_in_bulk_and_a_batch_event_at_once(
     lines.write(rejected(1000))
     assert out.flushes == 2
     assert out.seen.endswith(orjson.dumps(rejected(1000)) + b"\n")
+
+
+def test_the_timer_flush_brings_the_last_rejected_events_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rejected events followed by no other event still reach the pipe on the CLI's timer."""
+    out, now = Stdout(), [0.0]
+    monkeypatch.setattr(sys, "stdout", out)
+    lines = EventLines(clock=lambda: now[0])
+    lines.write(rejected(1))
+    lines.write(rejected(2))
+    assert out.seen == b""
+    lines.flush()
+    assert [orjson.loads(line)["index"] for line in out.seen.splitlines()] == [1, 2]

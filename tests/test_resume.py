@@ -26,6 +26,7 @@ from engine.run.resume import (
     restore,
     without,
 )
+from engine.run.spill import FileSpill
 
 
 def record(number: int, first: int, last: int, state: str, count: int | None = None,
@@ -326,3 +327,22 @@ def test_the_recorder_knows_the_gaps_of_chunks_it_cut_and_of_those_journaled() -
     assert recorder.gaps(chunk.number) == ((10, 19),)
     assert recorder.gaps(7) == ((3, 4),)
     assert recorder.gaps(8) is None
+
+
+def test_a_chunks_server_rejections_restored_in_any_answer_order_make_one_spill_run(
+        tmp_path: Path) -> None:
+    """A journal whose chunk lists its 500 server rejections last-first is restored into the
+    spill as one sorted run (not 500 runs for the report's merge)."""
+    made = record(1, 0, 999, lifecycle.ACCEPTED, batch_id="b1")
+    path = tmp_path / "run.journal"
+    journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
+    journal.write(ChunkEntry(1, 0, 999, 1000, 100, 10, 2).to_json())
+    journal.write(state_entry(made, rejected=[
+        {"index": k, "line": k + 2, "to": "+1", "errorCode": "SMS-CAR-411",
+         "description": "x", "batchId": "b1", "source": "server"} for k in range(999, 499, -1)]))
+    journal.close()
+    with FileSpill(folder=tmp_path) as spill:
+        aggregator = Aggregator(spill)
+        restore(read_journal(path), aggregator)
+        assert spill.runs == 1
+        assert [index for index, _ in aggregator.merged()] == list(range(500, 1000))

@@ -52,12 +52,25 @@ class EventLines:
             return
         try:
             sys.stdout.buffer.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
-            if event["event"] != "rejected" or \
-                    self._clock() - self._flushed >= self.FLUSH_EVERY:
-                sys.stdout.flush()
-                self._flushed = self._clock()
         except BrokenPipeError:
-            self.gone = True
-            silence_stdout()
-            say("a2p: stdout was closed; events are no longer written, the run goes on and "
-                "the report will hold everything.")
+            self._closed()
+            return
+        if event["event"] != "rejected" or self._clock() - self._flushed >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """What was written reaches the pipe now: after each event but ``rejected``, and on
+        the CLI's timer, so the last rejected ones never wait for another event."""
+        if self.gone:
+            return
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self._closed()
+        self._flushed = self._clock()
+
+    def _closed(self) -> None:
+        self.gone = True
+        silence_stdout()
+        say("a2p: stdout was closed; events are no longer written, the run goes on and "
+            "the report will hold everything.")

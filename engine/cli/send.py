@@ -38,13 +38,14 @@ async def run(args: argparse.Namespace) -> int:
                          "a run). See a2p send --help.")
     report_path, journal = _paths(args, _journal_header(args))
     progress = Progress(sys.stderr)
+    events = EventLines()
     stop = anyio.Event()
     report: dict[str, Any] | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, stop, group.cancel_scope)
-        if not args.quiet:
-            group.start_soon(_redraw, progress)
-        options = _with_hooks(send_options(args, report_path, journal), args, progress, stop)
+        group.start_soon(_redraw, None if args.quiet else progress, events)
+        options = _with_hooks(send_options(args, report_path, journal), args, progress,
+                              events, stop)
         report = await send(args.input, options)
         group.cancel_scope.cancel()
     if report is None:  # the second Ctrl-C: no report, the journal has every step
@@ -54,15 +55,14 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def _with_hooks(options: SendOptions, args: argparse.Namespace, progress: Progress,
-                stop: anyio.Event) -> SendOptions:
+                events: EventLines, stop: anyio.Event) -> SendOptions:
     """The terminal's part of the options: events, progress and the stop."""
-    return replace(options, on_event=_emitter(args.quiet, progress), stop=stop,
+    return replace(options, on_event=_emitter(args.quiet, progress, events), stop=stop,
                    on_read=progress.reading, on_wait=None if args.quiet else progress.waiting)
 
 
-def _emitter(quiet: bool, progress: Progress) -> OnEvent:
+def _emitter(quiet: bool, progress: Progress, events: EventLines) -> OnEvent:
     """Each event: a JSON line on stdout, the progress line, and warnings on stderr."""
-    events = EventLines()
 
     async def emit(event: dict[str, Any]) -> None:
         events.write(event)
@@ -90,13 +90,16 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
             stop.set()
 
 
-async def _redraw(progress: Progress) -> None:
-    """The progress line moves while the run waits (rate budget, OAuth, tracking)."""
+async def _redraw(progress: Progress | None, events: EventLines) -> None:
+    """The progress line moves while the run waits (rate budget, OAuth, tracking), and the
+    rejected events written last reach stdout even when no other event follows."""
     import anyio
 
     while True:
-        await anyio.sleep(progress.every)
-        progress.tick()
+        await anyio.sleep(events.FLUSH_EVERY)
+        events.flush()
+        if progress is not None:
+            progress.tick()
 
 
 def _journal_header(args: argparse.Namespace) -> dict[str, Any]:

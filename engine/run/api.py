@@ -168,7 +168,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             with ExitStack() as stack:
                 local = LocalRejections()
                 source, share = chunks_of(recipients, read, chunker,
-                                          filtered_sink(local, plan), stack, plan)
+                                          filtered_sink(local, plan), stack, plan, local)
                 caught = in_flight(recipients, read, plan, sender, text, stack)
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout

@@ -28,6 +28,13 @@ class LocalRejections:
         self._flush_at = FLUSH_AT if flush_at is None else flush_at
         self._drain: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._loop_thread: int | None = None
+        self._proven: Callable[[], bool] = lambda: True
+
+    def hold_until(self, proven: Callable[[], bool]) -> None:
+        """Hand nothing on before ``proven()``: a resumed run reads a list that must first be
+        proven the one it read (``InputCheck``); the rejections of another list must never
+        reach the journal, so they wait here (as its chunks wait in ``_checked``)."""
+        self._proven = proven
 
     def bind(self, drain: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """``drain`` takes the batch on the event loop; called from the loop's thread, so
@@ -38,7 +45,7 @@ class LocalRejections:
     def append(self, rejection: Rejection) -> None:
         self._items.append(rejection)
         if len(self._items) >= self._flush_at and self._drain is not None and \
-                threading.get_ident() != self._loop_thread:
+                threading.get_ident() != self._loop_thread and self._proven():
             anyio.from_thread.run(self._drain)
 
     def take(self) -> list[Rejection]:

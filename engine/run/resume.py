@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +138,8 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
                                                          gaps.get(number, ()))]
         if current in IN_FLIGHT:
             in_flight.append(entry)
-        for rejection in rejections_of(entry, SERVER):
+        # sorted, as add_chunk spills them: one run a chunk, whatever order the answer had
+        for rejection in sorted(rejections_of(entry, SERVER), key=attrgetter("index")):
             aggregator.add_known(rejection)
         if current in (lifecycle.ACCEPTED, lifecycle.COMPLETED):
             pending = record.pending or 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from operator import attrgetter
 from typing import Any, Protocol
 
 import anyio
@@ -333,7 +334,8 @@ class Sender:
             self.client.note_creation(record.created)
         record.error = None
         self.recorder.move(record, lifecycle.ACCEPTED,
-                           rejected=[r.as_json() for r in translated])
+                           rejected=[r.as_json() for r in
+                                     sorted(translated, key=attrgetter("index"))])
         self.lost.own((batch_id,))
         self._accepted(record)
         await self.recorder.emit(ChunkSubmitted(

@@ -64,19 +64,21 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
 
 def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
               sink: Callable[[Rejection], None], stack: ExitStack,
-              plan: ResumePlan | None = None) -> tuple[Chunks, Share]:
+              plan: ResumePlan | None = None, local: LocalRejections | None = None
+              ) -> tuple[Chunks, Share]:
     """The chunks of the input (what a resumed run already settled left out), and how much
-    of it has been read."""
+    of it has been read. ``local``: where ``sink`` puts rejections, held back until a resumed
+    run's input is proven the one it read."""
     skip = plan.skip if plan is not None else []
     if is_path(recipients):
         # a --dedupe run reads from the top, so its seen-set holds every earlier number
         entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
         check = _check(plan, entry["firstIndex"] if entry and entry.get("offset") is not None
-                       else 0)
+                       else 0, local)
         return _checked(chunker.chunks(without(_checking(blocks, check), skip) if skip
                                        else blocks), check), share_of(stream)
-    check = _check(plan, 0)
+    check = _check(plan, 0, local)
     if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
         stream = stack.enter_context(open_input(str(recipients)))
         piped = _checking(read_lines(stream, options, sink), check)
@@ -88,8 +90,12 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
     return _checked(chunker.chunks(without(items, skip)), check), _unknown_share
 
 
-def _check(plan: ResumePlan | None, start: int) -> InputCheck | None:
-    return InputCheck(plan, start) if plan is not None and plan.digests else None
+def _check(plan: ResumePlan | None, start: int, local: LocalRejections | None = None
+           ) -> InputCheck | None:
+    check = InputCheck(plan, start) if plan is not None and plan.digests else None
+    if check is not None and local is not None:
+        local.hold_until(lambda: check.done)
+    return check
 
 
 def _checking(blocks: Iterable[Block], check: InputCheck | None) -> Iterable[Block]:
