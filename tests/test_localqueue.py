@@ -3,7 +3,7 @@ when a chunk is cut: a list of bad rows holds no more than a batch of them in me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -45,7 +45,8 @@ async def test_a_reader_thread_hands_over_every_few_rejections_in_order() -> Non
 
 
 def test_appends_on_the_loop_thread_only_accumulate() -> None:
-    """Without a reader thread (async sources) nothing blocks: the run takes them later."""
+    """On the loop's own thread an append never blocks (it cannot wait for the loop): the
+    run takes the batch at its next hand_on or chunk."""
     local = LocalRejections(flush_at=2)
     for k in range(5):
         local.append(bad(k))
@@ -82,3 +83,34 @@ async def test_a_list_of_bad_rows_is_reported_while_it_is_read(
     assert sorted(told) == list(range(rows))
     assert report["totals"]["rejectedLocal"] == rows
     assert report["totals"]["sent"] == 1
+
+
+async def test_a_list_of_bad_async_items_is_reported_while_it_is_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Async items are read on the loop: every few items the reader pauses and the run takes
+    the rejections found, so 5,000 bad items are reported before the last is read."""
+    monkeypatch.setattr(localqueue, "FLUSH_AT", 100)
+    monkeypatch.setattr("engine.reading.items.BLOCK_SIZE", 100)
+    rows = 5_000
+    told: list[int] = []
+    reported_at_end: list[int] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "rejected":
+            told.append(event["index"])
+
+    async def items() -> AsyncIterator[str]:
+        for k in range(rows):
+            if k == rows - 1:
+                reported_at_end.append(len(told))
+            yield f"not a number {k}"
+        yield "+14155550100"
+
+    clock = FakeClock()
+    report = await engine.send(items(), sender=SENDER, text="Hi", config=settings(),
+                               credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),
+                               clock=clock, sleep=clock.sleep, preflight=False,
+                               on_event=on_event)
+    assert reported_at_end[0] >= rows - 200
+    assert sorted(told) == list(range(rows))
+    assert report["totals"]["rejectedLocal"] == rows

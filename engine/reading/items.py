@@ -3,12 +3,20 @@ plain or async: blocks of accepted records out, bad items handed to a sink as lo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any
 
 from engine.core import rejections as codes
 from engine.reading.options import ReadOptions
-from engine.reading.records import Block, Builder, RejectSink, add_mapping
+from engine.reading.records import BLOCK_SIZE, Block, Builder, RejectSink, add_mapping
 
 
 def _has_lone_surrogate(item: Any) -> bool:
@@ -36,14 +44,20 @@ def read_items(items: Iterable[Any], options: ReadOptions, reject: RejectSink
         yield tail
 
 
-async def aread_items(items: AsyncIterable[Any], options: ReadOptions, reject: RejectSink
+async def aread_items(items: AsyncIterable[Any], options: ReadOptions, reject: RejectSink,
+                      pause: Callable[[], Awaitable[None]] | None = None
                       ) -> AsyncIterator[Block]:
-    """The async twin of read_items."""
+    """The async twin of read_items. ``pause`` is awaited every BLOCK_SIZE items, so the run
+    can take the rejections found so far even when no block of accepted ones fills."""
     builder = Builder(options, reject, with_lines=False)
+    read = 0
     async for item in items:
         block = _add_item(builder, item)
         if block is not None:
             yield block
+        read += 1
+        if pause is not None and read % BLOCK_SIZE == 0:
+            await pause()
     tail = builder.flush()
     if tail is not None:
         yield tail

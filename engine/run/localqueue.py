@@ -48,6 +48,12 @@ class LocalRejections:
                 threading.get_ident() != self._loop_thread and self._proven():
             anyio.from_thread.run(self._drain)
 
+    async def hand_on(self) -> None:
+        """On the event loop (a reader of async items): the batch, once ``flush_at`` are
+        waiting, handed on as a reader thread would."""
+        if len(self._items) >= self._flush_at and self._drain is not None and self._proven():
+            await self._drain()
+
     def take(self) -> list[Rejection]:
         taken, self._items = self._items, []
         return taken

@@ -84,8 +84,9 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
         piped = _checking(read_lines(stream, options, sink), check)
         return _checked(chunker.chunks(without(piped, skip)), check), share_of(stream)
     if isinstance(recipients, AsyncIterable):
-        return _achecked(chunker.achunks(_awithout(aread_items(recipients, options, sink), skip,
-                                                   check)), check), _unknown_share
+        pause = local.hand_on if local is not None else None
+        return _achecked(chunker.achunks(_awithout(aread_items(recipients, options, sink, pause),
+                                                   skip, check)), check), _unknown_share
     items = _checking(read_items(recipients, options, sink), check)
     return _checked(chunker.chunks(without(items, skip)), check), _unknown_share
 
