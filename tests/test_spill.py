@@ -5,6 +5,7 @@ not at all, and handed to library callers as a view of the file."""
 from __future__ import annotations
 
 import gc
+import io
 import os
 import random
 from pathlib import Path
@@ -19,7 +20,7 @@ from engine.core.rejections import INVALID_NUMBER, Aggregator, Rejection, mostly
 from engine.core.spillruns import Tally
 from engine.run.report import ChunkRecord, build_report, finish, totals_of
 from engine.run.reportfile import RejectedView, ReportChangedError, write_report, write_stream
-from engine.run.spill import SUFFIX, FileSpill, open_spill
+from engine.run.spill import SUFFIX, FileSpill, SpillError, open_spill
 
 
 def bad(index: int, code: str = INVALID_NUMBER) -> Rejection:
@@ -229,3 +230,19 @@ def test_a_view_of_a_relative_report_path_survives_a_change_of_directory(
     view = write_report("r.json", {}, "rejected", [b'{"index": 4}'], {})
     monkeypatch.chdir(tmp_path / "b")
     assert list(view) == [{"index": 4}]
+
+
+def test_a_full_disk_while_spilling_is_an_engine_error_that_says_what_to_do(
+        tmp_path: Path) -> None:
+    """A write the volume refuses names the spill and says to free space: an EngineError the
+    CLI reports, not a bare OSError."""
+
+    class Full(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError(28, "No space left on device")
+
+    with FileSpill(folder=tmp_path) as spill:
+        real, spill._file = spill._file, Full()
+        with pytest.raises(SpillError, match=r"rejection spill .*Free space"):
+            spill.add(1, b"{}")
+        spill._file = real

@@ -4,8 +4,9 @@ holds the format, the run bookkeeping and the merge order).
 
 It lives beside the journal (``<journal>.rejected.spill``), else beside the report
 (``<report>.rejected.spill``), else in the temporary directory, and is removed once the
-report is written. A killed run may leave one behind: the next run on the same journal or
-report truncates it, and nothing else reads it.
+report is written. A killed run may leave one behind (and, killed mid-merge, its scratch
+``<spill>.N`` files): the next run on the same journal truncates a journal's spill; one beside
+a report has a unique name and stays until deleted. Nothing reads a stray spill.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class FileSpill:
         except OSError as exc:
             where = path or folder or "in the temporary directory"
             raise SpillError(f"cannot write the rejection spill {where}: {exc}. Free some "
-                             "space or choose another journal/report folder.") from exc
+                             "space, or put the journal/report (a2p plan: TMPDIR) on a volume "
+                             "that has it.") from exc
         self._book = RunBook()
         self._end = 0
         self._fan_in = fan_in
@@ -67,7 +69,12 @@ class FileSpill:
     def add(self, index: int, payload: bytes) -> None:
         self._book.note(index, self._end)
         record = encode(index, payload)
-        self._file.write(record)
+        try:
+            self._file.write(record)
+        except OSError as exc:  # a full disk, mostly
+            raise SpillError(f"cannot write to the rejection spill {self.path}: {exc}. Free "
+                             "space on its volume (or set TMPDIR to a larger one when it is "
+                             "in the temporary directory) and run again.") from exc
         self._end += len(record)
 
     @property
@@ -84,7 +91,12 @@ class FileSpill:
             for number, groups in enumerate(cascade(len(runs), self._fan_in)):
                 target = Path(f"{self.path}.{number}")
                 scratch.append(target)
-                runs = _merge_pass(runs, groups, target)
+                try:
+                    runs = _merge_pass(runs, groups, target)
+                except OSError as exc:
+                    raise SpillError(f"cannot merge the rejection spill into {target}: "
+                                     f"{exc}. Free space on its volume and run again (the "
+                                     "journal keeps every rejection).") from exc
             yield from merge(_read_run(path, a, b) for path, a, b in runs)
         finally:
             for path in scratch:
