@@ -281,10 +281,12 @@ def _position(rejection: Rejection) -> int:
     return rejection.index
 
 
-def rejection_of(entry: Mapping[str, Any]) -> Rejection:
-    """A rejection back from its ``as_json``."""
+def rejection_of(entry: Mapping[str, Any], source: str | None = None) -> Rejection:
+    """A rejection back from its ``as_json`` (a spill's, a report's), or from a journal entry,
+    which may leave out its ``source`` (then given here) and ``batchId``."""
     return Rejection(entry["index"], entry["line"], entry["to"], entry["errorCode"],
-                     entry["description"], entry["batchId"], entry["source"])
+                     entry["description"], entry.get("batchId"),
+                     source if source is not None else entry.get("source", LOCAL))
 
 
 def mostly_rejected(records: int, rejections: Iterable[Rejection]) -> str | None:

@@ -17,8 +17,7 @@ from typing import IO, Protocol
 
 import orjson
 
-from engine.core.rejections import Rejection
-from engine.run.journalscan import rejection_of
+from engine.core.rejections import Rejection, rejection_of
 
 LIMIT = 10_000  # rejections held in memory before the rest go to a file
 

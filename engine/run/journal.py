@@ -28,9 +28,9 @@ import orjson
 
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.core.positions import Positions
-from engine.core.rejections import LOCAL, Rejection
+from engine.core.rejections import LOCAL, Rejection, rejection_of
 from engine.errors import JournalError
-from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejection_of, rejections
+from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.report import ChunkRecord
 
 VERSION = 1

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from engine.core.positions import Positions, PositionsBuilder
-from engine.core.rejections import LOCAL, Rejection
+from engine.core.rejections import LOCAL, Rejection, rejection_of
 from engine.errors import JournalError
 
 PIECE = 1 << 20  # bytes read at a time; a line longer than this is read in pieces
@@ -141,12 +141,6 @@ def _checked(items: Any, where: str, number: int) -> list[Any]:
     return items
 
 
-def rejection_of(item: dict[str, Any], source: str = LOCAL) -> Rejection:
-    """A rejection as a local or state entry writes it."""
-    return Rejection(item["index"], item["line"], item["to"], item["errorCode"],
-                     item["description"], item.get("batchId"), source)
-
-
 class LocalScan:
     """The first pass's view of the local entries: their positions, compactly, and the runs
     to stream them from later."""
@@ -204,7 +198,7 @@ def _run(path: Path, end: int, run: Run) -> Iterator[Rejection]:
                 if skip:
                     skip -= 1
                     continue
-                yield rejection_of(item)
+                yield rejection_of(item, LOCAL)
                 left -= 1
                 if not left:
                     return
