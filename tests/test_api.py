@@ -15,6 +15,7 @@ import pytest
 
 import engine
 from engine.errors import AuthServiceError, JournalBusyError, UsageError
+from engine.rc.transport import Reply
 from engine.run import report as report_module
 from engine.run.journallock import JournalLock
 from engine.run.options import SendOptions
@@ -195,3 +196,32 @@ async def test_the_report_is_written_while_the_journal_is_still_locked(
                                options(journal=journal, report=tmp_path / "r.json"))
     assert report["status"] == "completed"
     assert held_then == [True]
+
+
+async def test_a_spill_that_fails_after_a_201_leaves_the_batch_journaled_accepted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is journaled before its rejections are spilled: when the spill fails (a full
+    disk), the journal already holds the batch as accepted with its id, so no resume, even
+    with --on-ambiguous resend, could send it again."""
+    from engine.run.spill import FileSpill, SpillError
+
+    server = FakeA2P()
+
+    def rejecting(request: Request) -> Reply:
+        batch = server.make(request.json())
+        batch["rejected"] = [{"index": 1, "to": request.json()["messages"][0]["to"],
+                              "errorCode": "SMS-CAR-411", "description": "landline"}]
+        return reply(201, batch)
+
+    def full(self: FileSpill, index: int, payload: bytes) -> None:
+        raise SpillError("no space")
+
+    monkeypatch.setattr(FileSpill, "add", full)
+    server.posts.append(rejecting)
+    journal = tmp_path / "run.journal"
+    with pytest.raises(SpillError):
+        await engine.send(["+14155550100", "+14155550101"], options(journal=journal),
+                          transport=MockTransport(server))
+    states = [orjson.loads(line) for line in journal.read_bytes().splitlines()]
+    accepted = [e for e in states if e.get("status") == "accepted"]
+    assert [e["batchId"] for e in accepted] == ["b1"]

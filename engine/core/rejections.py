@@ -230,11 +230,16 @@ class Aggregator:
         """Record one chunk's answer; returns its rejections in input terms (in the answer's
         order; they are spilled sorted, so one chunk's make one run)."""
         translated = translate(index, batch_id, rejected)
+        self.add_answer(index.count, translated)
+        return translated
+
+    def add_answer(self, count: int, translated: list[Rejection]) -> None:
+        """A chunk of ``count`` messages accepted with these rejections (``translate``d):
+        the sender journals the answer before it is counted here."""
         for rejection in sorted(translated, key=_position):
             self._write(rejection)
         self.rejected_server += len(translated)
-        self._sent += index.count - len(translated)
-        return translated
+        self._sent += count - len(translated)
 
     def add_known(self, rejection: Rejection) -> None:
         """A server rejection already translated (from a journal)."""

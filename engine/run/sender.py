@@ -38,6 +38,7 @@ from engine.core.policy import (
     unanswered,
 )
 from engine.core.reconcile import CLOCK_MARGIN, SentAt
+from engine.core.rejections import translate
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -323,7 +324,7 @@ class Sender:
             if not isinstance(batch_id, str) or type(size) is not int:
                 raise BadAnswerError(f"batch answer has id {batch_id!r} and batchSize "
                                      f"{size!r}")
-            translated = aggregator.add_chunk(chunk.index, batch_id, body.get("rejected") or [])
+            translated = translate(chunk.index, batch_id, body.get("rejected") or [])
         except (BadAnswerError, KeyError, TypeError) as exc:
             record.error = {"errorCode": BAD_ANSWER, "message": f"{exc}"}
             await self.leave_unknown(record)
@@ -336,6 +337,9 @@ class Sender:
         self.recorder.move(record, lifecycle.ACCEPTED,
                            rejected=[r.as_json() for r in
                                      sorted(translated, key=attrgetter("index"))])
+        # counted (and spilled) only once journaled: a spill that fails (a full disk) then
+        # leaves a batch the journal knows was created, never one it must look for
+        aggregator.add_answer(chunk.count, translated)
         self.lost.own((batch_id,))
         self._accepted(record)
         await self.recorder.emit(ChunkSubmitted(
