@@ -225,3 +225,20 @@ async def test_a_spill_that_fails_after_a_201_leaves_the_batch_journaled_accepte
     states = [orjson.loads(line) for line in journal.read_bytes().splitlines()]
     accepted = [e for e in states if e.get("status") == "accepted"]
     assert [e["batchId"] for e in accepted] == ["b1"]
+
+
+@pytest.mark.parametrize("over", ["journal", "input"])
+async def test_a_report_path_that_is_the_journal_or_the_list_is_refused_before_sending(
+        tmp_path: Path, over: str) -> None:
+    """--report naming the journal or the input would destroy it: refused, nothing sent, the
+    list untouched."""
+    listed = tmp_path / "list.txt"
+    listed.write_text("+14155550100\n")
+    journal = tmp_path / "run.journal"
+    server = FakeA2P()
+    report = journal if over == "journal" else tmp_path / "." / "list.txt"
+    with pytest.raises(UsageError, match="would destroy it"):
+        await engine.send(str(listed), options(journal=journal, report=report),
+                          transport=MockTransport(server))
+    assert server.batches == {}
+    assert listed.read_text() == "+14155550100\n"

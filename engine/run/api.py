@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import time
 import uuid
@@ -87,6 +88,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     """
     options = SendOptions.of(options, keywords)
     journal = options.resume if options.resume is not None else options.journal
+    _refuse_report_over(options.report, journal, "the journal")
     if journal is None:
         with open_spill(None, options.report) as spill:
             return await _send(recipients, options, spill)
@@ -109,6 +111,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if recipients is None or options.sender is None:
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
+    if isinstance(recipients, str | os.PathLike) and is_path(recipients):
+        _refuse_report_over(options.report, recipients, "the list being sent")
     settings = _settings(options)
     if options.resume is not None:  # its batches are only on its own server: before login
         check_journal_server(read_header(Path(options.resume)), settings)
@@ -308,6 +312,21 @@ def _check_journal(path: Path) -> None:
     """A journal to resume that is not there is refused saying so, before any lock file."""
     if not path.is_file():
         read_journal(path)
+
+
+def _refuse_report_over(report: str | os.PathLike[str] | None,
+                        other: str | os.PathLike[str] | None, what: str) -> None:
+    """The report is written over whatever is at its path: never the journal (the run could
+    not be resumed) nor the input (the list would be gone). Refused before anything."""
+    if report is None or other is None:
+        return
+    same = os.path.realpath(report) == os.path.realpath(other)
+    with contextlib.suppress(OSError):
+        same = same or os.path.samefile(report, other)
+    if same:
+        raise UsageError(f"the report path {os.fspath(report)} is {what} "
+                         f"({os.fspath(other)}): writing the report there would destroy it. "
+                         "Choose another --report path.")
 
 
 def _refuse_existing(path: Path) -> None:
