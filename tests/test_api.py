@@ -3,6 +3,7 @@ library never imports the simulator."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, replace
@@ -242,3 +243,40 @@ async def test_a_report_path_that_is_the_journal_or_the_list_is_refused_before_s
                           transport=MockTransport(server))
     assert server.batches == {}
     assert listed.read_text() == "+14155550100\n"
+
+
+async def test_a_report_path_through_a_symlink_writes_the_file_it_names(tmp_path: Path) -> None:
+    """--report as a symlink: the link stays, the file it names holds the new report."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "real.json").write_text("old")
+    link = tmp_path / "r.json"
+    link.symlink_to(shared / "real.json")
+    await engine.send(["+14155550100"], options(report=link))
+    assert link.is_symlink()
+    assert orjson.loads((shared / "real.json").read_bytes())["totals"]["sent"] == 1
+
+
+async def test_a_report_path_that_is_not_a_file_is_refused_before_sending(
+        tmp_path: Path) -> None:
+    """A folder (or a device, a pipe) as the report path: refused before any request."""
+    server = FakeA2P()
+    with pytest.raises(UsageError, match="is not a file"):
+        await engine.send(["+14155550100"], options(report=tmp_path),
+                          transport=MockTransport(server))
+    assert server.batches == {}
+
+
+async def test_a_report_that_cannot_be_written_says_the_journal_writes_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fills while the report is written ends the run with an EngineError naming
+    the report and `a2p send --resume`, not a bare OSError, and leaves no temporary file."""
+    from engine.run import reportfile
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(reportfile, "write_stream", full)
+    with pytest.raises(reportfile.ReportWriteError, match=r"r\.json.*--resume"):
+        await engine.send(["+14155550100"], options(report=tmp_path / "r.json"))
+    assert os.listdir(tmp_path) == []

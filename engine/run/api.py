@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import random
+import stat
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
@@ -317,8 +318,17 @@ def _check_journal(path: Path) -> None:
 def _refuse_report_over(report: str | os.PathLike[str] | None,
                         other: str | os.PathLike[str] | None, what: str) -> None:
     """The report is written over whatever is at its path: never the journal (the run could
-    not be resumed) nor the input (the list would be gone). Refused before anything."""
-    if report is None or other is None:
+    not be resumed) nor the input (the list would be gone), and only over a file (the rename
+    would replace a device or a pipe). Refused before anything."""
+    if report is None:
+        return
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.stat(report).st_mode):
+            raise UsageError(f"the report path {os.fspath(report)} is not a file (a device, a "
+                             "pipe or a folder): the report is written to a temporary file "
+                             "beside it and renamed over it. Give a file path; events go to "
+                             "stdout already.")
+    if other is None:
         return
     same = os.path.realpath(report) == os.path.realpath(other)
     with contextlib.suppress(OSError):

@@ -23,6 +23,10 @@ from engine.errors import EngineError
 PEEK = 20  # items of a view kept after first reading, for report["rejected"][0] and the like
 
 
+class ReportWriteError(EngineError):
+    """The report could not be written (a read-only folder, a full disk)."""
+
+
 class ReportChangedError(EngineError):
     """The report file behind a ``rejected`` view was changed or removed since the run."""
 
@@ -76,13 +80,15 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
     """The report written atomically to ``path`` (a temporary file renamed over it when
     whole), or to a temporary file kept while the returned view lives when ``path`` is None;
     returns the view of its ``key`` array."""
-    target = None if path is None else Path(path)
-    if target is None:  # private to this process: mkstemp's 0600
-        handle, name = tempfile.mkstemp(prefix="a2p-", suffix=".report.json")
-    else:  # the mode open() gives (0666 less the umask), as the report always had
-        name = str(target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp"))
-        handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    # through a symlink to the file it names: the rename replaces that file, not the link
+    target = None if path is None else Path(os.path.realpath(path))
+    name = ""
     try:
+        if target is None:  # private to this process: mkstemp's 0600
+            handle, name = tempfile.mkstemp(prefix="a2p-", suffix=".report.json")
+        else:  # the mode open() gives (0666 less the umask), as the report always had
+            name = str(target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp"))
+            handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(handle, "w+b") as out:
             span = write_stream(out, head, key, items, tail, indent=True)
             out.write(b"\n")
@@ -90,9 +96,15 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
             os.fsync(out.fileno())
         if target is not None:
             os.replace(name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+    except BaseException as exc:
+        if name:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        if isinstance(exc, OSError):
+            raise ReportWriteError(
+                f"the report could not be written to {target or name}: {exc}. What was sent "
+                "is in the run's journal: once the folder takes files again (space, "
+                "permissions), `a2p send --resume JOURNAL` writes the report.") from exc
         raise
     # absolute: the view still finds the file after the caller changes directory
     return RejectedView((target or Path(name)).absolute(), span, owned=target is None)

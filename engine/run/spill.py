@@ -106,9 +106,11 @@ class FileSpill:
     def close(self) -> None:
         """Close and remove the file (also when the report was not written: the journal
         keeps every rejection; the spill is only the report's scratch)."""
-        self._file.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        try:
+            self._file.close()  # may fail again flushing onto a full disk: removed all the same
+        finally:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
     def __enter__(self) -> FileSpill:
         return self
