@@ -19,7 +19,13 @@ from engine.core.chunkindex import PositionIndex
 from engine.core.rejections import INVALID_NUMBER, Aggregator, Rejection, mostly_rejected
 from engine.core.spillruns import Tally
 from engine.run.report import ChunkRecord, build_report, finish, totals_of
-from engine.run.reportfile import RejectedView, ReportChangedError, write_report, write_stream
+from engine.run.reportfile import (
+    RejectedView,
+    ReportChangedError,
+    ReportWriteError,
+    write_report,
+    write_stream,
+)
 from engine.run.spill import SUFFIX, FileSpill, SpillError, open_spill
 
 
@@ -171,7 +177,7 @@ def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path: Path
         yield b"{}"
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ReportWriteError, match="disk full"):
         write_report(path, {"a": 1}, "rejected", failing(), {})  # type: ignore[arg-type]
     assert path.read_bytes() == b'{"old": true}'
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
