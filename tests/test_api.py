@@ -108,6 +108,23 @@ async def test_a_run_stopped_before_the_login_reports_interrupted() -> None:
     assert report["totals"]["sent"] == 0
 
 
+async def test_a_stopped_run_does_not_warn_that_its_list_is_mostly_rejected() -> None:
+    """A run stopped after one chunk counts only what it chunked: 20 bad rows then 100 good
+    would look 70 % bad, so no mostly-rejected warning (a guess) goes in its report."""
+    stop = anyio.Event()
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted":
+            stop.set()
+
+    numbers = [f"bad{k}" for k in range(20)] + [f"+1415555{k:04d}" for k in range(100)]
+    report = await engine.send(numbers, options(stop=stop, on_event=on_event, concurrency=1,
+                                                max_batch_bytes=300))
+    assert report["status"] == "interrupted"
+    assert report["totals"]["rejectedLocal"] * 2 > report["totals"]["records"]
+    assert not [w for w in report["warnings"] if "were rejected" in w]
+
+
 async def test_a_resume_against_another_server_is_refused_before_any_request(
         tmp_path: Path) -> None:
     """send(resume=J) with settings pointing at another server than the run's: a usage error

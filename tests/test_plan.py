@@ -68,6 +68,14 @@ def test_a_mostly_rejected_list_is_warned_about() -> None:
     assert plan.as_json()["warnings"] == plan.warnings
 
 
+def test_the_plan_counts_its_rejections_by_reason_commonest_first() -> None:
+    """How many are bad and why: the count of each local rejection code, largest first."""
+    plan = plan_of(["+44 20 7183 8750", "bad", "+44 20 7183 8751", "+14155550100",
+                    "+44 20 7183 8752"], text="Hi", format="lines")
+    assert list(plan.as_json()["rejectedByCode"].items()) == [
+        ("LCL-NOT-NORTH-AMERICAN", 3), ("LCL-INVALID-NUMBER", 1)]
+
+
 @pytest.mark.parametrize(("max_messages", "max_bytes"), [(997, 50_000_000), (None, 30_000)])
 def test_each_chunk_gets_its_own_segments_across_many_blocks_and_rejections(
         max_messages: int | None, max_bytes: int) -> None:

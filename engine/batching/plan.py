@@ -72,6 +72,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     first_rejected: list[Rejection] = field(default_factory=list)
     merged: Callable[[], Iterator[Entry]] = _none
+    rejected_by_code: dict[str, int] = field(default_factory=dict)
 
     @property
     def recipients(self) -> int:
@@ -103,7 +104,7 @@ class Plan:
         """The plan's JSON but its ``rejected`` (which comes last)."""
         price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
-                "rejectedLocal": self.rejected,
+                "rejectedLocal": self.rejected, "rejectedByCode": self.rejected_by_code,
                 "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
@@ -244,4 +245,5 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
     warnings = [w for w in (batch_text_warning(text), aggregator.mostly_rejected(records)) if w]
     return Plan(chunks, records, aggregator.rejected_local, price_per_segment,
                 list(tally.forcing.values()), warnings, aggregator.tally.first(),
-                aggregator.merged)
+                aggregator.merged,
+                dict(aggregator.tally.by_code.most_common()))

@@ -86,7 +86,8 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
         f"plan for {options.source}, from {sender}, at most {max_bytes:,} bytes per batch",
         f"  records read      {plan.records:>12,}",
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
-        f"  rejected locally  {plan.rejected:>12,}",
+        f"  rejected locally  {plan.rejected:>12,}" + "".join(
+            f"\n    {code:<26}{n:>10,}" for code, n in plan.rejected_by_code.items()),
         f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
         f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
         f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "
