@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from engine.batching.chunker import chunk_blocks
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.core.spillruns import Entry
 from engine.reading import Block
 from engine.reading import segments as seg
@@ -72,6 +72,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     first_rejected: list[Rejection] = field(default_factory=list)
     merged: Callable[[], Iterator[Entry]] = _none
+    # of ``rejected``: the records a suppression list kept from sending, by source
+    suppressed: dict[str, int] = field(default_factory=dict)
 
     @property
     def recipients(self) -> int:
@@ -103,7 +105,7 @@ class Plan:
         """The plan's JSON but its ``rejected`` (which comes last)."""
         price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
-                "rejectedLocal": self.rejected,
+                "rejectedLocal": self.rejected, "suppressed": self.suppressed,
                 "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
@@ -244,4 +246,4 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
     warnings = [w for w in (batch_text_warning(text), aggregator.mostly_rejected(records)) if w]
     return Plan(chunks, records, aggregator.rejected_local, price_per_segment,
                 list(tally.forcing.values()), warnings, aggregator.tally.first(),
-                aggregator.merged)
+                aggregator.merged, suppressed_by_source(aggregator))
