@@ -51,6 +51,9 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> N
     if path == "-":
         raise InputError("--suppress -: a suppression list must be a file (a resume reads it "
                          "again to prove it unchanged); save it and pass its path.")
+    if not os.path.isfile(path):
+        raise InputError(f"--suppress {path}: no such file. Check the path; a suppression list "
+                         "is a file of numbers, one a line or a CSV column of them.")
     builder.start_file(path)
     read = _file_options(path, options)
 
