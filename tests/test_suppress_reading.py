@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from engine.core.rejections import OPTED_OUT, Rejection
@@ -142,3 +143,23 @@ def test_a_library_iterable_is_a_suppression_list(tmp_path: Path) -> None:
     assert suppressed is not None
     assert "+14155550100" in suppressed
     assert suppressed.where("+14155550100") == ("<suppress 1>", 1)
+
+
+def test_plan_counts_the_suppressed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """'a2p plan --suppress' shows how many of the list are suppressed, in its table and its
+    JSON, and each suppressed record's line and file."""
+    from engine.cli.commands import main
+
+    path, opt_outs = tmp_path / "l.txt", tmp_path / "dnc.txt"
+    path.write_text("".join(f"{number(i)}\n" for i in range(10)))
+    opt_outs.write_text(f"{number(3)}\n(415) 555-0007\n")
+    args = ["plan", str(path), "--from", "+16505550100", "--text", "Hi", "--suppress",
+            str(opt_outs)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "    suppressed                 2" in out
+    assert f"line 8: '{number(7)}': LCL-OPTED-OUT: {number(7)} is on the suppression list " \
+        f"{opt_outs} (line 2)" in out
+    assert main([*args, "--json"]) == 0
+    plan = orjson.loads(capsys.readouterr().out)
+    assert (plan["recipients"], plan["rejectedLocal"], plan["suppressed"]) == (8, 2, {"file": 2})
