@@ -3,6 +3,7 @@ never in a block; suppression files read with the list reader, a bad line refuse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ def opt_outs(tmp_path: Path) -> Path:
     return path
 
 
-CASES = {
+Row = Callable[[int], str]
+CASES: dict[str, tuple[str, list[str], Row]] = {
     # every number clean: the fast path reads the blocks
     "plain": ("x.txt", [], lambda i: number(i)),
     "csv": ("x.csv", ["to,text"], lambda i: f"{number(i)},hello {i}"),
