@@ -177,7 +177,10 @@ def test_stop_and_resume_with_the_same_list_texts_none_and_a_changed_list_is_ref
 
         opt_outs.write_bytes(original)
         os.utime(opt_outs)  # touched, the same numbers: the resume goes on
-        resumed = a2p(running, "send", "--resume", str(journal), "--profile", str(fast))
+        # as the resume hint gives it: the run's command again, --suppress and all
+        resumed = a2p(running, "send", str(listing), "--from", SENDER, "--text", "Hi",
+                      "--suppress", str(opt_outs), "--resume", str(journal), "--profile",
+                      str(fast))
         assert resumed.returncode == 0, resumed.stderr.decode()
         check_counts(running, report, events_of(resumed.stdout)[-1], suppressed, tmp_path,
                      fast)
