@@ -165,3 +165,46 @@ def test_plan_counts_the_suppressed(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main([*args, "--json"]) == 0
     plan = orjson.loads(capsys.readouterr().out)
     assert (plan["recipients"], plan["rejectedLocal"], plan["suppressed"]) == (8, 2, {"file": 2})
+
+
+def test_a_journal_header_brings_back_the_same_set_or_says_what_changed(tmp_path: Path) -> None:
+    """The header records each file (path, size, mtime, count, digest); read again it gives
+    the same decisions, a touched file with the same numbers included; a file that lists
+    other numbers, or is gone, is refused saying so; a header without it reads none."""
+    from engine.errors import JournalError
+    from engine.run.suppress import reloaded
+
+    path = tmp_path / "dnc.txt"
+    path.write_text(f"{number(1)}\n{number(2)}\n")
+    options = ReadOptions(source="x.txt", batch_text="Hi")
+    header = ReadOptions(suppress=load([str(path)], options)).as_header()
+    (entry,) = header["suppress"]
+    assert entry["path"] == str(path)
+    assert {"absolute", "size", "mtimeNs"} <= set(entry)
+    assert entry["numbers"] == 2
+    journal = tmp_path / "run.journal"
+    assert reloaded({}, options, journal) is options  # an older journal: nothing to read
+    path.write_text(f"{number(2)}\n{number(1)}\n{number(2)}\n")  # other order, a repeat
+    again = reloaded(header, options, journal).suppress
+    assert again is not None
+    assert [n for n in map(number, range(4)) if n in again] == [number(1), number(2)]
+    path.write_text(f"{number(2)}\n")  # one opt-out gone: a resume would text it
+    with pytest.raises(JournalError, match=r"changed since the run began: it listed 2 "
+                       r"numbers .* now lists 1 .*Put the file back as it was"):
+        reloaded(header, options, journal)
+    path.unlink()
+    with pytest.raises(JournalError, match=r"which is gone\. Put it back"):
+        reloaded(header, options, journal)
+
+
+def test_strict_mode_rejects_a_suppressed_record_and_goes_on(opt_outs: Path) -> None:
+    """--strict stops at a bad record; a suppressed one is not bad: it is rejected, and the
+    read goes on."""
+    lines = [f"{number(i)}\n".encode() for i in range(7)]
+    options = ReadOptions(source="x.txt", batch_text="Hi", strict=True)
+    options = ReadOptions(source="x.txt", batch_text="Hi", strict=True,
+                          suppress=load([str(opt_outs)], options))
+    for careful in (False, True):
+        records, rejections = read(lines, options, careful=careful)
+        assert [r[0] for r in rejections] == [0, 5]
+        assert len(records) == 5

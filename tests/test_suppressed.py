@@ -87,3 +87,24 @@ def test_a_million_numbers_cost_about_eight_bytes_each() -> None:
     builder.end_file()
     suppressed = builder.build()
     assert suppressed.nbytes() / len(suppressed) < 9
+
+
+def test_a_block_added_at_once_equals_its_numbers_added_one_by_one() -> None:
+    """add_block (the suppression file reader's way) builds the set add builds, lines and
+    all, for +1 blocks and mixed ones."""
+    rng = random.Random(9)
+    blocks = [random_numbers(rng, 500), [*random_numbers(rng, 3), "+442079460958"]]
+    one, many = SuppressedBuilder(), SuppressedBuilder()
+    for builder in (one, many):
+        builder.start_file("a.txt")
+    line = 1
+    for block in blocks:
+        lines = range(line, line + len(block))
+        one.add_block(block, lines)
+        for number, at in zip(block, lines, strict=True):
+            many.add(number, at)
+        line += len(block)
+    assert one.end_file() == many.end_file()
+    built, expected = one.build(), many.build()
+    for number in (n for block in blocks for n in block):
+        assert built.where(number) == expected.where(number)

@@ -79,9 +79,7 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
     tos = normalize_numbers(raw_tos, builder.options)
     if tos is None:
         return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip)
-    if builder.suppress is not None and builder.suppress.hits(tos):
-        # suppressed numbers are rejected as the careful path would: the mixed block's way
-        return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip)
+    hits = builder.suppress.hits(tos) if builder.suppress is not None else None
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, builder.options)
@@ -89,6 +87,14 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
             return None
     elif builder.options.batch_text is None:
         return None
+    if hits:
+        # every number good, some suppressed: those rejected as the careful path would (its
+        # value as read), the rest in the block, as a mixed block does a bad number
+        codes, numbers = [""] * len(tos), list(tos)
+        for i in hits:
+            codes[i] = OPTED_OUT
+            numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
+        return builder.mixed_block(numbers, codes, texts, first_line, raws, base)
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from hashlib import blake2b
 from itertools import compress, repeat
-from operator import eq, lshift, rshift
+from operator import add, eq, lshift, or_, rshift
 from typing import Any
 
 from engine.errors import UsageError
@@ -170,6 +170,21 @@ class SuppressedBuilder:
         """One E.164 number read at ``line`` of the current file."""
         self.add_key(number_key(number), line)
 
+    def add_block(self, numbers: list[str], lines: Sequence[int]) -> None:
+        """A block of E.164 numbers and their lines; a block of +1 numbers is packed without
+        a Python call per number."""
+        n, joined = len(numbers), "".join(numbers)
+        if not n or len(joined) != 12 * n or joined[::12] != "+" * n \
+                or joined[1::12] != "1" * n or not joined.replace("+", "").isdigit() \
+                or self._base + max(lines) >= LINE_LIMIT - 1:
+            for number, line in zip(numbers, lines, strict=True):
+                self.add(number, line)
+            return
+        keys = map(int, joined.replace("+1", " ").split())
+        self._packed.extend(map(or_, map(lshift, keys, repeat(LINE_BITS)),
+                                map(add, lines, repeat(self._base))))
+        self._last = max(self._last, max(lines))
+
     def add_key(self, key: int, line: int) -> None:
         whole = self._base + line
         if whole >= LINE_LIMIT - 1:
@@ -187,13 +202,15 @@ class SuppressedBuilder:
         its slots sorted with each number once (a run for the final sort), counted and
         digested."""
         distinct, keys, last = array("Q"), array("Q"), -1
-        for slot in sorted(self._packed[self._first:]):
+        with memoryview(self._packed) as view:  # sorted from the array, not from a copy
+            mine = sorted(view[self._first:])
+        for slot in mine:
             key = slot >> LINE_BITS
             if key != last:
                 distinct.append(slot)
                 keys.append(key)
                 last = key
-        del self._packed[self._first:]
+        del mine, self._packed[self._first:]
         self._packed.extend(distinct)
         del distinct
         keys.extend(sorted(k & _END for k in self._file_other))

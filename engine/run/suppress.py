@@ -69,8 +69,7 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> N
     with open_input(path) as stream:
         for block in read_lines(stream, read, refuse):
             lines = block.lines if block.lines is not None else range(1, len(block) + 1)
-            for number, line in zip(block.tos, lines, strict=True):
-                builder.add(number, line)
+            builder.add_block(block.tos, lines)
     info = os.stat(path)
     builder.end_file({"absolute": os.path.abspath(path), "size": info.st_size,
                       "mtimeNs": info.st_mtime_ns})
