@@ -162,9 +162,8 @@ def _changed(journal: Path, entry: dict[str, Any], now: SuppressionSource) -> st
     """What changed in a suppression list since the run began, and what to do."""
     return (
         f"{journal}: the suppression list {entry['path']} changed since the run began: it "
-        f"listed {entry.get('numbers', '?'):,} numbers (size {entry.get('size', '?')} bytes) "
-        f"and now lists {now.numbers:,} (size {now.stat.get('size', '?')} bytes), not the same "
-        "numbers. A resume judges the rest of the list as the run judged its start, and "
+        f"listed {entry.get('numbers', 0):,} numbers ({entry.get('size', 0):,} bytes) and now "
+        f"lists {now.numbers:,} ({now.stat.get('size', 0):,} bytes), not the same numbers. A resume judges the rest of the list as the run judged its start, and "
         "'a2p outcomes' rebuilds the run's decisions from the list, so it must be the one "
         "the run read. Put the file back as it was and run this again. To honour the "
         "opt-outs added since before the rest is sent, put the old file back, write what "
