@@ -163,8 +163,9 @@ def _changed(journal: Path, entry: dict[str, Any], now: SuppressionSource) -> st
     return (
         f"{journal}: the suppression list {entry['path']} changed since the run began: it "
         f"listed {entry.get('numbers', 0):,} numbers ({entry.get('size', 0):,} bytes) and now "
-        f"lists {now.numbers:,} ({now.stat.get('size', 0):,} bytes), not the same numbers. A resume judges the rest of the list as the run judged its start, and "
-        "'a2p outcomes' rebuilds the run's decisions from the list, so it must be the one "
+        f"lists {now.numbers:,} ({now.stat.get('size', 0):,} bytes), not the same numbers. "
+        "A resume judges the rest of the list as the run judged its start, and 'a2p outcomes' "
+        "rebuilds the run's decisions from the list, so it must be the one "
         "the run read. Put the file back as it was and run this again. To honour the "
         "opt-outs added since before the rest is sent, put the old file back, write what "
         f"the run has not sent (a2p outcomes {journal} --only not-sent --out rest.csv) and "

@@ -131,6 +131,7 @@ def test_a_send_with_a_suppression_list_texts_none_of_it(tmp_path: Path) -> None
         opted = [e for e in events if e["event"] == "rejected" and e["errorCode"] == OPTED_OUT]
         assert len(opted) == len(suppressed)
         assert "is on the suppression list" in opted[0]["description"]
+        assert "1,000 rejected locally (1,000 suppressed)" in done.stderr.decode()
         check_counts(running, report, events[-1], suppressed, tmp_path, fast)
 
 
