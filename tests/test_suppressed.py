@@ -108,3 +108,15 @@ def test_a_block_added_at_once_equals_its_numbers_added_one_by_one() -> None:
     built, expected = one.build(), many.build()
     for number in (n for block in blocks for n in block):
         assert built.where(number) == expected.where(number)
+
+
+def test_a_number_whose_key_is_the_sentinels_is_not_suppressed_unless_listed() -> None:
+    """The array ends in a sentinel slot; the one number whose key would read it (a short
+    +7 number) is found only when listed."""
+    from engine.reading.firstseen import KEY_LIMIT, NANP_KEYS
+
+    odd = f"+{KEY_LIMIT - 1 - NANP_KEYS}"
+    assert odd not in build({"a.txt": ["+14155550100"]})
+    listed = build({"a.txt": [odd]})
+    assert odd in listed
+    assert listed.where(odd) == ("a.txt", 1)

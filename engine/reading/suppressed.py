@@ -40,6 +40,9 @@ from engine.reading.firstseen import KEY_LIMIT, LINE_BITS, LINE_LIMIT, number_ke
 _END = (1 << 64) - 1  # a sentinel past every slot: a search never runs off the array
 _BUCKET_SHIFT = 18
 _BUCKETS = KEY_LIMIT >> _BUCKET_SHIFT
+# keys packed in the array: not the sentinel's (2**34 - 1, a short number outside +1), which
+# goes to the dict with the rest of those that do not fit
+_PACKED_LIMIT = KEY_LIMIT - 1
 _NEXT = (1).__add__
 
 
@@ -92,7 +95,7 @@ class Suppressed:
     def line_of(self, number: str) -> int | None:
         """The set's line number of ``number`` (E.164), or None when it is not suppressed."""
         key = number_key(number)
-        if not 0 < key < KEY_LIMIT:
+        if not 0 < key < _PACKED_LIMIT:
             return self._other.get(key)
         bucket = key >> _BUCKET_SHIFT
         slot = self._slots[bisect_left(self._slots, key << LINE_BITS, self._index[bucket],
@@ -191,7 +194,7 @@ class SuppressedBuilder:
             raise UsageError(f"the suppression lists hold more than {LINE_LIMIT - 2:,} lines "
                              "together; merge them into fewer numbers, one a line.")
         self._last = max(self._last, line)
-        if 0 < key < KEY_LIMIT:
+        if 0 < key < _PACKED_LIMIT:
             self._packed.append(key << LINE_BITS | whole)
         else:
             self._file_other.setdefault(key, whole)
