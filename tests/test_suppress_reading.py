@@ -125,6 +125,8 @@ def test_a_bad_number_in_a_suppression_file_is_an_error_naming_it(tmp_path: Path
 @pytest.mark.parametrize(("name", "text"), [
     ("lines.txt", "+14155550100\n4155550101\n"),
     ("header.txt", "Phone\n+14155550100\n4155550101\n"),
+    ("quoted.csv", '"phone"\n"+14155550100"\n4155550101\n'),
+    ("no-header.csv", "\ufeff+14155550100\n\n4155550101\n"),
     ("semi.csv", "id;Mobile Number;email\n1;+14155550100;a@b\n2;4155550101;c@d\n"),
     ("items.jsonl", '{"to": "+14155550100"}\n{"to": "4155550101"}\n'),
 ])

@@ -96,12 +96,13 @@ def _file_options(path: str, options: ReadOptions) -> ReadOptions:
     country rules and encoding, a placeholder text so no record wants one."""
     with open_input(path) as stream:
         head = stream.readline().decode(options.encoding, "replace").lstrip("\ufeff")
-    fmt, column = detect_format(path, head, options.to_column), options.to_column
-    if fmt != "jsonl" and not isinstance(number_checker(options)(head.strip()), str) \
-            and head.strip():
-        fmt, column = "csv", _number_column(path, head, options.to_column)
-    elif fmt == "csv":
-        column = _number_column(path, head, options.to_column)
+    fmt, column, first = detect_format(path, head, options.to_column), options.to_column, \
+        head.strip()
+    if fmt != "jsonl":  # a first line that is a number: no header, whatever the suffix
+        is_number = not first or isinstance(number_checker(options)(first), str)
+        fmt = "lines" if is_number else "csv"
+        if not is_number:
+            column = _number_column(path, head, options.to_column)
     return ReadOptions(source=path, format=fmt, to_column=column, text_column="\x00",
                        batch_text="-", encoding=options.encoding,
                        default_country=options.default_country,
@@ -120,9 +121,9 @@ def _number_column(path: str, header: str, to_column: str) -> str:
             like = [name for name in names if _NUMBER_COLUMN.search(name)]
             if like:
                 return like[0]
-    names = [header.strip()]
-    if len(names) == 1 and names[0] and _NUMBER_COLUMN.search(names[0]):
-        return names[0]
+    rows = list(csv.reader([header.rstrip("\r\n")]))
+    if rows and len(rows[0]) == 1 and _NUMBER_COLUMN.search(rows[0][0]):
+        return rows[0][0].strip()
     raise InputError(f"{path}, line 1: {header.strip()[:64]!r} is neither a number nor a header "
                      "with a number column (to, phone, mobile, number...). A suppression list "
                      "holds one number a line, or a CSV whose header names its number column.")
