@@ -30,7 +30,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from hashlib import blake2b
-from itertools import compress, repeat
+from heapq import merge
+from itertools import compress, pairwise, repeat
 from operator import add, eq, lshift, or_, rshift
 from typing import Any
 
@@ -38,6 +39,7 @@ from engine.errors import UsageError
 from engine.reading.firstseen import KEY_LIMIT, LINE_BITS, LINE_LIMIT, number_key
 
 _END = (1 << 64) - 1  # a sentinel past every slot: a search never runs off the array
+_RUN = 1 << 16  # slots sorted at once while building
 _BUCKET_SHIFT = 18
 _BUCKETS = KEY_LIMIT >> _BUCKET_SHIFT
 # keys packed in the array: not the sentinel's (2**34 - 1, a short number outside +1), which
@@ -62,10 +64,35 @@ class SuppressionSource:
                 "digest": self.digest}
 
 
-def keys_digest(keys: array[int]) -> str:
-    """The digest of a set of numbers: blake2b over their sorted distinct keys, so two files
-    that list the same numbers, in any order and with any repeats, agree."""
-    return blake2b(keys.tobytes(), digest_size=16).hexdigest()
+def _runs(start: int, end: int) -> list[tuple[int, int]]:
+    """The (start, end) of each run of _RUN slots from ``start`` to ``end``."""
+    return [(at, min(at + _RUN, end)) for at in range(start, end, _RUN)]
+
+
+def _distinct(packed: array[int], runs: list[tuple[int, int]], digest: Any
+              ) -> tuple[array[int], int]:
+    """The slots of ``packed``'s sorted ``runs`` merged, each key once (its lowest slot: its
+    first line), and how many; ``digest`` (a blake2b, or None) takes their keys in order.
+    Merging runs keeps the memory of a build near the array's own: sorting a million slots
+    at once would hold a million Python integers, some 40 MB."""
+    out, keys, last = array("Q"), array("Q"), -1
+    with memoryview(packed) as view:
+        parts = [view[a:b] for a, b in runs]
+        for slot in merge(*parts) if len(parts) > 1 else iter(parts[0] if parts else ()):
+            key = slot >> LINE_BITS
+            if key != last:
+                out.append(slot)
+                last = key
+                if digest is not None:
+                    keys.append(key)
+                    if len(keys) >= _RUN:
+                        digest.update(keys.tobytes())
+                        del keys[:]
+        for part in parts:
+            part.release()
+    if digest is not None:
+        digest.update(keys.tobytes())
+    return out, len(out)
 
 
 class Suppressed:
@@ -160,6 +187,7 @@ class SuppressedBuilder:
         self._base = 0  # the set's line number of the current file's line 0
         self._last = 0  # the current file's last line added
         self._first = 0  # where the current file's entries start in _packed
+        self._starts: list[int] = []  # where each file's sorted run starts in _packed
 
     def start_file(self, path: str) -> None:
         """Begin a file: its lines are numbered on after the previous file's."""
@@ -202,38 +230,34 @@ class SuppressedBuilder:
 
     def end_file(self, stat: dict[str, Any] | None = None) -> SuppressionSource:
         """End the current file (``stat``: its size and mtime, as a journal records them):
-        its slots sorted with each number once (a run for the final sort), counted and
+        its slots sorted with each number once (a run for the final merge), counted and
         digested."""
-        distinct, keys, last = array("Q"), array("Q"), -1
-        with memoryview(self._packed) as view:  # sorted from the array, not from a copy
-            mine = sorted(view[self._first:])
-        for slot in mine:
-            key = slot >> LINE_BITS
-            if key != last:
-                distinct.append(slot)
-                keys.append(key)
-                last = key
-        del mine, self._packed[self._first:]
-        self._packed.extend(distinct)
+        packed, first = self._packed, self._first
+        for at in range(first, len(packed), _RUN):  # sorted a run at a time: see _distinct
+            end = min(at + _RUN, len(packed))
+            with memoryview(packed) as view:
+                run = sorted(view[at:end])
+            packed[at:end] = array("Q", run)
+        digest = blake2b(digest_size=16)
+        distinct, count = _distinct(packed, _runs(first, len(packed)), digest)
+        del packed[first:]
+        packed.extend(distinct)
         del distinct
-        keys.extend(sorted(k & _END for k in self._file_other))
+        others = array("Q", sorted(k & _END for k in self._file_other))
+        digest.update(others.tobytes())
+        self._starts.append(first)
         source = self._sources[-1]
-        self._sources[-1] = done = SuppressionSource(source.path, source.base, len(keys),
-                                                     keys_digest(keys), stat or {})
+        self._sources[-1] = done = SuppressionSource(
+            source.path, source.base, count + len(others), digest.hexdigest(), stat or {})
         return done
 
     def build(self) -> Suppressed:
-        """The set: one sort of every file's slots (each already a sorted run, which the sort
-        merges), then each number's first line alone. One file's are sorted already."""
+        """The set: every file's slots (each a sorted run) merged, each number at its first
+        line alone."""
         slots = self._packed
         self._packed = array("Q")
         if len(self._sources) > 1:
-            merged, slots, last = sorted(slots), array("Q"), -1
-            for slot in merged:
-                key = slot >> LINE_BITS
-                if key != last:
-                    slots.append(slot)
-                    last = key
-            del merged
+            bounds = [*self._starts, len(slots)]
+            slots, _ = _distinct(slots, list(pairwise(bounds)), None)
         slots.append(_END)
         return Suppressed(slots, self._other, self._sources)
