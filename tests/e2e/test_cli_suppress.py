@@ -166,6 +166,17 @@ def test_stop_and_resume_with_the_same_list_texts_none_and_a_changed_list_is_ref
         sent_before = len(list(running.simulator.store.ledger()))
         assert sent_before < COUNT - len(suppressed)
 
+        # the advice for opt-outs that arrive mid-run: what the run has not sent, as a list
+        rest = tmp_path / "rest.csv"
+        done = a2p(running, "outcomes", str(journal), "--only", "not-sent", "--out", str(rest),
+                   "--profile", str(fast))
+        assert done.returncode == 0, done.stderr.decode()
+        with rest.open(newline="") as handle:
+            unsent = {row["to"] for row in csv.DictReader(handle)}
+        sent = {entry[2] for entry in running.simulator.store.ledger()}
+        assert not unsent & suppressed
+        assert unsent | sent | suppressed == set(map(number, range(COUNT)))
+
         original = opt_outs.read_bytes()
         # one opt-out taken out: a resume would text that person
         opt_outs.write_bytes(original.replace(b"person 20,(415) 555-0020\n", b""))
