@@ -145,7 +145,7 @@ def test_object_schema_of_the_totals_lists_every_total() -> None:
     assert schema["required"] == [
         "records", "sent", "rejectedLocal", "rejectedServer", "pending", "failedChunks",
         "unknownChunks", "adoptedChunks", "delivered", "deliveryFailed", "sendingFailed",
-        "cost", "statuses"]
+        "cost", "statuses", "suppressed"]
     assert schema["properties"]["cost"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
 
 

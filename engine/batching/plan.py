@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from engine.batching.chunker import chunk_blocks
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.core.spillruns import Entry
 from engine.reading import Block
 from engine.reading import segments as seg
@@ -73,6 +73,8 @@ class Plan:
     first_rejected: list[Rejection] = field(default_factory=list)
     merged: Callable[[], Iterator[Entry]] = _none
     rejected_by_code: dict[str, int] = field(default_factory=dict)
+    # of ``rejected``: the records a suppression list kept from sending, by source
+    suppressed: dict[str, int] = field(default_factory=dict)
 
     @property
     def recipients(self) -> int:
@@ -105,6 +107,7 @@ class Plan:
         price = self.price_per_segment
         return {"records": self.records, "recipients": self.recipients,
                 "rejectedLocal": self.rejected, "rejectedByCode": self.rejected_by_code,
+                "suppressed": self.suppressed,
                 "chunks": [c.as_json(price) for c in self.chunks], "bytes": self.bytes,
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
@@ -246,4 +249,5 @@ def make_plan(blocks: Iterable[Block], aggregator: Aggregator, sender: str, text
     return Plan(chunks, records, aggregator.rejected_local, price_per_segment,
                 list(tally.forcing.values()), warnings, aggregator.tally.first(),
                 aggregator.merged,
-                dict(aggregator.tally.by_code.most_common()))
+                dict(aggregator.tally.by_code.most_common()),
+                suppressed_by_source(aggregator))

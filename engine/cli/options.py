@@ -15,7 +15,7 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
     """How plan and send read INPUT: the format, columns, text, checks and encoding."""
     from engine.reading import ReadOptions
 
-    return ReadOptions(
+    options = ReadOptions(
         source="<stdin>" if args.input == "-" else args.input, format=args.format,
         to_column=args.to_column, text_column=args.text_column or "text",
         text_column_required=args.text_column is not None, batch_text=args.text,
@@ -25,6 +25,13 @@ def read_options(args: argparse.Namespace) -> ReadOptions:
         strict_numbers=args.strict_numbers,
         north_american_only=not args.any_country,
     )
+    if not getattr(args, "suppress", None):
+        return options
+    from dataclasses import replace
+
+    from engine.run.suppress import load  # the files are read once, before the list
+
+    return replace(options, suppress=load(args.suppress, options))
 
 
 def _unescape(delimiter: str | None) -> str | None:

@@ -345,6 +345,10 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--any-country", action="store_true",
                         help="let numbers outside North America through to the server, which "
                         "refuses them (SMS-RC-410); by default they are rejected locally")
+    parser.add_argument("--suppress", action="append", default=[], metavar="FILE",
+                        help="never text the numbers this file lists (repeatable): one number "
+                        "a line, or a CSV with a number column (to, phone, mobile...), read "
+                        "with --default-country; each is a local rejection LCL-OPTED-OUT")
     parser.add_argument("--dedupe", nargs="?", const="number", choices=DEDUPE_RULES,
                         type=_dedupe_rule, metavar="RULE",
                         help="skip repeated recipients. number (the default for a bare "

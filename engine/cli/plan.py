@@ -88,6 +88,8 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
         f"  rejected locally  {plan.rejected:>12,}" + "".join(
             f"\n    {code:<26}{n:>10,}" for code, n in plan.rejected_by_code.items()),
+        *([f"    suppressed      {sum(plan.suppressed.values()):>12,}  (on a --suppress "
+           "list; never sent)"] if plan.suppressed else []),
         f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
         f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
         f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "

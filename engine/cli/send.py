@@ -5,6 +5,7 @@ ask for. Where the report and journal go, and how to finish an interrupted run."
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -36,7 +37,9 @@ async def run(args: argparse.Namespace) -> int:
     if not args.resume and (args.input is None or args.sender is None):
         raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
                          "a run). See a2p send --help.")
-    report_path, journal = _paths(args, _journal_header(args))
+    header = _journal_header(args)
+    _same_suppression(args, header)
+    report_path, journal = _paths(args, header)
     progress = Progress(sys.stderr)
     events = EventLines()
     stop = anyio.Event()
@@ -128,6 +131,19 @@ def _paths(args: argparse.Namespace, header: dict[str, Any]) -> tuple[str, str]:
         return report, args.resume
     report = args.report or f"a2p-report-{datetime.now():%Y%m%d-%H%M%S}.json"
     return report, args.journal or report + ".journal"
+
+
+def _same_suppression(args: argparse.Namespace, header: dict[str, Any]) -> None:
+    """A resume reads the run's suppression lists from its journal; --suppress given again
+    (the resume hint repeats the command) must name the same files."""
+    if not args.resume or not args.suppress:
+        return
+    recorded = [entry.get("absolute") for entry in header.get("read", {}).get("suppress", [])]
+    if [os.path.abspath(path) for path in args.suppress] != recorded:
+        raise UsageError(f"--resume {args.resume}: the run's suppression lists are "
+                         f"{', '.join(map(str, recorded)) or 'none'}; a resume reads them from "
+                         "its journal, proven unchanged. Drop --suppress, or give the same "
+                         "files.")
 
 
 def _resume_hint(args: argparse.Namespace, journal: str) -> str:

@@ -19,8 +19,10 @@ def finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = "
         code = EXIT_OK if report["status"] == "completed" else EXIT_FAILED
     if code != EXIT_OK or not quiet:
         word = "interrupted" if report["interrupted"] else report["status"]
+        suppressed = sum((totals.get("suppressed") or {}).values())
+        opted = f" ({suppressed:,} suppressed)" if suppressed else ""
         say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
-            f"locally, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
+            f"locally{opted}, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
             f"batches failed, {totals['unknownChunks']} unknown" + _pending(totals) +
             f"; report: {path}" + _next_step(code, totals, hint))
     return code

@@ -35,6 +35,8 @@ BAD_UTF8 = "LCL-BAD-UTF8"
 BAD_JSON = "LCL-BAD-JSON"
 BAD_ITEM = "LCL-BAD-ITEM"
 DUPLICATE = "LCL-DUPLICATE"
+# --suppress: the number is on a suppression list (an opt-out): never sent, whatever else.
+OPTED_OUT = "LCL-OPTED-OUT"
 # The number check (engine/reading/phone.py): a spreadsheet's 6.50555E+09, another country's
 # number, a +1 number in a range nobody can be texted in.
 EXCEL_NUMBER = "LCL-EXCEL-NUMBER"
@@ -280,6 +282,13 @@ class Aggregator:
     def mostly_rejected(self, records: int) -> str | None:
         """The mostly-rejected warning, from the counts and kept examples alone."""
         return warning_of(records, self.tally.by_code, self.tally.examples)
+
+
+def suppressed_by_source(aggregator: Aggregator) -> dict[str, int]:
+    """The recipients suppression lists kept from sending (of ``rejected_local``), by
+    source: {"file": N}, or {} when none was."""
+    count = aggregator.tally.by_code.get(OPTED_OUT, 0)
+    return {"file": count} if count else {}
 
 
 def _position(rejection: Rejection) -> int:

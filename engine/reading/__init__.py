@@ -9,6 +9,7 @@ here opens a file, touches the network or reads a clock.
 - ``dialect``: CSV delimiter and column detection;
 - ``items``: Python iterables, plain and async;
 - ``firstseen``: what ``--dedupe`` remembers of each recipient, about 15 bytes each;
+- ``suppressed``: the ``--suppress`` set, the numbers never to text, about 8.5 bytes each;
 - ``phone``, ``templates``, ``segments``: numbers, per-recipient texts, SMS segment counts.
 
 The public names below load their module when first used, so the CLI's ``--help`` (which needs

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import csv
 import re
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, not_
 from typing import cast
 
 import orjson
 
+from engine.core.rejections import OPTED_OUT
 from engine.reading import phone
 from engine.reading.dialect import CsvLayout
 from engine.reading.options import MAX_TEXT, ReadOptions
 from engine.reading.records import Block, Builder
+from engine.reading.suppressed import Suppressed
 
 _E164_LINES = re.compile(f"(?:{phone.E164.pattern}\n)*")
 
@@ -77,6 +79,7 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
     tos = normalize_numbers(raw_tos, builder.options)
     if tos is None:
         return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip)
+    hits = builder.suppress.hits(tos) if builder.suppress is not None else None
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, builder.options)
@@ -84,6 +87,14 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
             return None
     elif builder.options.batch_text is None:
         return None
+    if hits:
+        # every number good, some suppressed: those rejected as the careful path would (its
+        # value as read), the rest in the block, as a mixed block does a bad number
+        codes, numbers = [""] * len(tos), list(tos)
+        for i in hits:
+            codes[i] = OPTED_OUT
+            numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
+        return builder.mixed_block(numbers, codes, texts, first_line, raws, base)
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 
@@ -100,6 +111,8 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
     sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
     if sorted_out is None:
         return None
+    if builder.suppress is not None:
+        _suppress(builder.suppress, *sorted_out, raw_tos, strip)
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, options)
@@ -108,6 +121,17 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
     elif options.batch_text is None:
         return None
     return builder.mixed_block(*sorted_out, texts, first_line, raws, base)
+
+
+def _suppress(suppress: Suppressed, numbers: list[str], codes: list[str], raw_tos: list[str],
+              strip: bool) -> None:
+    """Mark the good numbers ``suppress`` holds as LCL-OPTED-OUT, each showing its value as
+    the careful path shows it (stripped when ``strip``), as ``sort_out`` does a bad one."""
+    good = list(compress(range(len(codes)), map(not_, codes)))
+    for hit in suppress.hits(list(map(numbers.__getitem__, good))):
+        i = good[hit]
+        codes[i] = OPTED_OUT
+        numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
 
 
 _ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from engine.errors import UsageError
 from engine.reading import phone, templates
+from engine.reading.suppressed import Suppressed
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
 # --dedupe: "number" keeps each recipient number's first record whatever its text; "message"
@@ -47,6 +48,8 @@ class ReadOptions:
     default_country: str | None = "US"  # numbers without + read in the North American plan
     strict_numbers: bool = False  # libphonenumber's validity rules on top of the local check
     north_american_only: bool = True  # refuse numbers outside +1 locally (SMS-RC-410 anyway)
+    # --suppress: the numbers never to text (engine/run/suppress.py reads the files)
+    suppress: Suppressed | None = None
 
     def __post_init__(self) -> None:
         if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:
@@ -68,11 +71,13 @@ class ReadOptions:
                 "strict": self.strict, "dedupe": self.dedupe, "encoding": self.encoding,
                 "delimiter": self.delimiter,
                 "defaultCountry": self.default_country, "strictNumbers": self.strict_numbers,
-                "northAmericanOnly": self.north_american_only}
+                "northAmericanOnly": self.north_american_only,
+                **({"suppress": self.suppress.as_header()} if self.suppress else {})}
 
     @classmethod
     def from_header(cls, read: Mapping[str, Any], **given: Any) -> ReadOptions:
-        """The options a journal's ``read`` header recorded (older journals: the defaults)."""
+        """The options a journal's ``read`` header recorded (older journals: the defaults).
+        Its suppression lists are read again by engine/run/suppress.py (``reloaded``)."""
         return cls(format=read.get("format", "auto"), to_column=read.get("toColumn", "to"),
                    text_column=read.get("textColumn", "text"),
                    text_column_required=read.get("textColumnRequired", False),

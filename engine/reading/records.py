@@ -19,6 +19,7 @@ from engine.errors import BadRecordError
 from engine.reading import phone, templates
 from engine.reading.firstseen import FirstLines, FirstMessages, number_key, text_digest
 from engine.reading.options import MAX_TEXT, ReadOptions
+from engine.reading.suppressed import Suppressed
 
 BLOCK_SIZE = 8192
 RejectSink = Callable[[Rejection], None]
@@ -86,7 +87,8 @@ class Builder:
         # duplicate names what it repeats
         self.seen = _seen(options)
         self.check = number_checker(options)
-        self.explain = _explainer(self.check)
+        self.suppress = options.suppress or None  # an empty set suppresses nothing
+        self.explain = _explainer(self.check, self.suppress)
         self.template = None if options.template is None else templates.parse(options.template)
         self._start()
 
@@ -116,6 +118,13 @@ class Builder:
                 self.reject(line, raw_to, number.code, number.message)
             self.reject_sink(Rejection.explained(self.position, line, raw_to, number.code,
                                                  self.explain))
+            self.position += 1
+            return None
+        # after the number check (a suppressed number is a good one) and before --dedupe:
+        # every record of a suppressed number says so, none is called a duplicate
+        if self.suppress is not None and number in self.suppress:
+            self.reject_sink(Rejection.explained(self.position, line, raw_to,
+                                                 codes.OPTED_OUT, self.explain))
             self.position += 1
             return None
         template = self.template
@@ -213,12 +222,15 @@ class Builder:
                      list(compress(lines, keep)), _Offsets(raws, base, keep))
 
 
-def _explainer(check: Callable[[str], phone.Checked]) -> Callable[[str], str]:
-    """The description of a number ``check`` refuses, written again when a rejection is read
-    (the check is pure, so it says the same as when the number was read)."""
+def _explainer(check: Callable[[str], phone.Checked], suppress: Suppressed | None = None
+               ) -> Callable[[str], str]:
+    """The description of a number ``check`` refuses, or ``suppress`` holds, written again when
+    a rejection is read (both are pure, so they say the same as when the number was read)."""
     def explain(raw: str) -> str:
         problem = check(raw)
-        assert isinstance(problem, phone.Problem), raw
+        if isinstance(problem, str):  # a good number: refused only as suppressed
+            assert suppress is not None, raw
+            return suppress.describe(problem, raw)
         return problem.message
 
     return explain

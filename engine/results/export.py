@@ -50,6 +50,7 @@ from engine.results.rows import (
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal
 from engine.run.journallock import JournalLock
+from engine.run.suppress import reloaded
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
 Progress = Callable[[dict[str, Any]], None]
@@ -215,6 +216,7 @@ class Export:
         options = ReadOptions.from_header(read, source=self.source,
                                           batch_text=header.get("text"),
                                           template=header.get("template"))
+        options = reloaded(read, options, self.journal)
         stream = stack.enter_context(open_input(self.source))
         rejected = stack.enter_context(closing(Backlog(self.journal.parent)))
         at, skip_below = None, start if isinstance(start, int) else 0

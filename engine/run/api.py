@@ -65,6 +65,7 @@ from engine.run.sources import (
     rebuilder,
 )
 from engine.run.spill import FileSpill, open_spill
+from engine.run.suppress import load as load_suppressed
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "check", "send",
@@ -119,6 +120,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         check_journal_server(read_header(Path(options.resume)), settings)
     sender, text = options.sender, options.text
     read = options.read or ReadOptions(batch_text=text, template=options.template)
+    if options.suppress and options.resume is None:
+        read = replace(read, suppress=load_suppressed(options.suppress, read))
     check_campaign(sender, text, read.template)
     credentials = pick_credentials(settings, options.credentials)
     if is_path(recipients) or str(recipients) == "-":

@@ -177,6 +177,9 @@ class Totals(Fields):
     sending_failed: int | None
     cost: float | None
     statuses: dict[str, Any]
+    # recipients never sent because a suppression list holds them (LCL-OPTED-OUT, counted
+    # in rejected_local too), by source: {"file": N}; empty when nothing was suppressed
+    suppressed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,8 @@ class SendOptions:
     config: Settings | str | None = None
     credentials: Credentials | None = None
     read: ReadOptions | None = None
+    # --suppress: files (paths) or iterables of numbers never to text (engine/run/suppress.py)
+    suppress: Sequence[PathLike | Iterable[str]] = ()
     concurrency: int | None = None
     max_batch_bytes: int | None = None
     max_batch_messages: int | None = None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.run.events import Rejected, Totals, object_schema
 from engine.run.reportfile import write_report
 
@@ -162,6 +162,7 @@ def totals_of(records: list[ChunkRecord], aggregator: Aggregator, wait: str) -> 
         cost=round(sum(costs), 6) if costs else None,
         # "sent" above counts messages the server accepted; these are message statuses.
         statuses=status_totals(live),
+        suppressed=suppressed_by_source(aggregator),
     )
 
 

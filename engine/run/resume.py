@@ -35,6 +35,7 @@ from engine.run.journal import (
 )
 from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
+from engine.run.suppress import reloaded
 
 if TYPE_CHECKING:
     from engine.run.sources import Recipients  # sources reads through resume plans
@@ -332,6 +333,8 @@ def resume_options(path: Path, options: SendOptions, recipients: Recipients | No
         recipients = source["path"]
     read = options.read or ReadOptions.from_header(header.get("read", {}))
     read = replace(read, batch_text=header.get("text"), template=header.get("template"))
+    # the run's suppression lists, proven unchanged: a number it suppressed stays unsent
+    read = reloaded(header.get("read", {}), read, path)
     return recipients, replace(
         options, sender=options.sender or header["sender"],
         text=options.text or header.get("text"),
