@@ -54,34 +54,51 @@ def test_appends_on_the_loop_thread_only_accumulate() -> None:
     assert len(local) == 0
 
 
+ROWS = 5_000
+
+
+class Watch:
+    """The rejected events a run has told, and how many it had told when the reader took
+    the last bad row."""
+
+    def __init__(self) -> None:
+        self.told: list[int] = []
+        self.at_last: int | None = None
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] == "rejected":
+            self.told.append(event["index"])
+
+    def row(self, k: int) -> str:
+        if k == ROWS - 1:
+            self.at_last = len(self.told)
+        return f"not a number {k}"
+
+
+async def send_watched(items: Any, watch: Watch) -> dict[str, Any]:
+    clock = FakeClock()
+    return await engine.send(items, sender=SENDER, text="Hi", config=settings(),
+                             credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),
+                             clock=clock, sleep=clock.sleep, preflight=False,
+                             on_event=watch.on_event)
+
+
 async def test_a_list_of_bad_rows_is_reported_while_it_is_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Rejection events go out as the reader finds them: when the last of 5,000 bad rows is
     read, all but the last batch of them have been reported, though no chunk was cut."""
     monkeypatch.setattr(localqueue, "FLUSH_AT", 100)
-    rows = 5_000
-    told: list[int] = []
-    reported_at_end: list[int] = []
-
-    async def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "rejected":
-            told.append(event["index"])
+    watch = Watch()
 
     def items() -> Iterator[str]:
-        for k in range(rows):
-            if k == rows - 1:
-                reported_at_end.append(len(told))
-            yield f"not a number {k}"
+        yield from map(watch.row, range(ROWS))
         yield "+14155550100"
 
-    clock = FakeClock()
-    report = await engine.send(items(), sender=SENDER, text="Hi", config=settings(),
-                               credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),
-                               clock=clock, sleep=clock.sleep, preflight=False,
-                               on_event=on_event)
-    assert reported_at_end[0] >= rows - 100
-    assert sorted(told) == list(range(rows))
-    assert report["totals"]["rejectedLocal"] == rows
+    report = await send_watched(items(), watch)
+    assert watch.at_last is not None
+    assert watch.at_last >= ROWS - 100
+    assert sorted(watch.told) == list(range(ROWS))
+    assert report["totals"]["rejectedLocal"] == ROWS
     assert report["totals"]["sent"] == 1
 
 
@@ -91,26 +108,15 @@ async def test_a_list_of_bad_async_items_is_reported_while_it_is_read(
     the rejections found, so 5,000 bad items are reported before the last is read."""
     monkeypatch.setattr(localqueue, "FLUSH_AT", 100)
     monkeypatch.setattr("engine.reading.items.BLOCK_SIZE", 100)
-    rows = 5_000
-    told: list[int] = []
-    reported_at_end: list[int] = []
-
-    async def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "rejected":
-            told.append(event["index"])
+    watch = Watch()
 
     async def items() -> AsyncIterator[str]:
-        for k in range(rows):
-            if k == rows - 1:
-                reported_at_end.append(len(told))
-            yield f"not a number {k}"
+        for k in range(ROWS):
+            yield watch.row(k)
         yield "+14155550100"
 
-    clock = FakeClock()
-    report = await engine.send(items(), sender=SENDER, text="Hi", config=settings(),
-                               credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),
-                               clock=clock, sleep=clock.sleep, preflight=False,
-                               on_event=on_event)
-    assert reported_at_end[0] >= rows - 200
-    assert sorted(told) == list(range(rows))
-    assert report["totals"]["rejectedLocal"] == rows
+    report = await send_watched(items(), watch)
+    assert watch.at_last is not None
+    assert watch.at_last >= ROWS - 200
+    assert sorted(watch.told) == list(range(ROWS))
+    assert report["totals"]["rejectedLocal"] == ROWS
