@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.core.rejections import SERVER, Rejection
-from engine.reading import Block
 from engine.results.backlog import Backlog
 from engine.results.rows import in_order
+from tests.test_outcomerows import blocks_around
 
 
 def bad(index: int) -> Rejection:
@@ -42,22 +41,8 @@ def test_in_order_merges_a_spilling_backlog_back_into_input_order(
     rejections still come out once each, by input position, the rejections as read."""
     backlog = Backlog(limit=limit)
 
-    def blocks() -> Any:
-        block = Block()
-        for position, is_bad in enumerate(bad_rows):
-            if is_bad:
-                backlog.append(bad(position))
-                continue
-            block.tos.append(f"+1{position}")
-            assert isinstance(block.positions, list)
-            block.positions.append(position)
-            if len(block) == size:
-                yield block
-                block = Block()
-        if len(block):
-            yield block
-
-    records = list(in_order(blocks(), backlog))
+    records = list(in_order(blocks_around(bad_rows, size, lambda k: backlog.append(bad(k))),
+                            backlog))
     assert [r.position for r in records] == list(range(len(bad_rows)))
     assert [r.rejection for r in records if r.rejection is not None] == \
         [bad(p) for p, is_bad in enumerate(bad_rows) if is_bad]

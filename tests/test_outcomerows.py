@@ -4,6 +4,7 @@ classification, filters and totals, without a server."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -81,28 +82,32 @@ def test_records_of_another_batch_are_never_matched() -> None:
     assert matcher.foreign == 1
 
 
+def blocks_around(bad: list[bool], size: int, reject: Callable[[int], None]
+                  ) -> Iterator[Block]:
+    """Blocks of ``size`` accepted records as a reader makes them, ``reject(position)``
+    called for each bad row as it is read."""
+    block = Block()
+    for position, is_bad in enumerate(bad):
+        if is_bad:
+            reject(position)
+            continue
+        block.tos.append(f"+1{position}")
+        assert isinstance(block.positions, list)
+        block.positions.append(position)
+        if len(block) == size:
+            yield block
+            block = Block()
+    if len(block):
+        yield block
+
+
 @given(st.lists(st.booleans(), max_size=300), st.integers(1, 50))
 def test_in_order_merges_rejections_back_into_input_order(bad: list[bool], size: int) -> None:
     """Accepted records and local rejections come out once each, by input position, however
     the reader interleaved them with its blocks."""
     rejected: list[Rejection] = []
-
-    def blocks() -> Any:
-        block = Block()
-        for position, is_bad in enumerate(bad):
-            if is_bad:
-                rejected.append(Rejection(position, position + 2, "x", "LCL", "bad"))
-                continue
-            block.tos.append(f"+1{position}")
-            assert isinstance(block.positions, list)
-            block.positions.append(position)
-            if len(block) == size:
-                yield block
-                block = Block()
-        if len(block):
-            yield block
-
-    records = list(in_order(blocks(), rejected))
+    records = list(in_order(blocks_around(
+        bad, size, lambda k: rejected.append(Rejection(k, k + 2, "x", "LCL", "bad"))), rejected))
     assert [r.position for r in records] == list(range(len(bad)))
     assert [r.rejection is not None for r in records] == bad
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 import engine
@@ -17,6 +15,7 @@ from engine.core.rejections import Rejection
 from engine.run import journalscan
 from engine.run.journal import local_rejections, read_journal
 from tests.e2e.conftest import SENDER, Start
+from tests.test_journal_local import every_line_whole
 
 ROWS = 210_000  # every 21st a valid number: 200,000 bad rows
 
@@ -26,15 +25,6 @@ def write_list(path: Path) -> None:
     path.write_text("to,name\n" + "".join(f"{to},x\n" for to in rows))
 
 
-def journaled(path: Path) -> dict[int, dict[str, Any]]:
-    """The journal's local rejections as the journal was read before: every line parsed
-    whole, a later entry for a position replacing an earlier one."""
-    out: dict[int, dict[str, Any]] = {}
-    for line in path.read_bytes().splitlines():
-        entry = orjson.loads(line)
-        if entry["type"] == "local":
-            out.update((item["index"], item) for item in entry["rejected"])
-    return out
 
 
 def reachable(root: object, limit: int = 2_000_000) -> list[object]:
@@ -61,7 +51,7 @@ async def test_200k_local_rejections_come_back_from_the_journal_on_resume_and_in
     write_list(path)
     first = await engine.send(path, sender=SENDER, text="Hi", config=settings,
                               credentials=DEMO_CREDENTIALS, wait="accepted", journal=journal)
-    expected = journaled(journal)
+    expected = every_line_whole(journal)
     assert len(expected) == first["totals"]["rejectedLocal"] == 200_000
     assert max(len(line) for line in journal.read_bytes().splitlines()) > 100 * (1 << 14)
 
