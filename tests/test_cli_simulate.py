@@ -9,6 +9,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from engine.rc import basicauth
 
 
@@ -50,3 +52,31 @@ def test_help_teaches() -> None:
     result = subprocess.run([sys.executable, "-m", "engine.cli", "simulate", "--help"],
                             capture_output=True, text=True, check=True)
     assert "Example: a2p simulate" in result.stdout
+
+
+@pytest.mark.parametrize("how", ["ignored", "blocked"])
+def test_simulate_stops_on_sigint_even_when_started_with_it_ignored_or_blocked(
+        how: str) -> None:
+    """Whatever started it (a test runner, a job wrapper) may hand it SIGINT ignored or
+    blocked; SIGINT (as SIGTERM) still stops it, with exit 130."""
+    def start() -> None:
+        if how == "ignored":
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        else:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
+        stderr=subprocess.PIPE, text=True, preexec_fn=start,
+    )
+    try:
+        assert process.stderr is not None
+        assert "listening on" in process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()

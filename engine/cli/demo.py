@@ -4,12 +4,13 @@ against one on a free loopback port. The only CLI module that starts the simulat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.exits import EXIT_OK
+from engine.cli.exits import EXIT_INTERRUPTED
 from engine.cli.output import say
 from engine.cli.summary import finish
 from engine.errors import UsageError
@@ -24,8 +25,6 @@ DEMO_TEXT = "Your table is ready. Reply STOP to opt out."
 
 async def simulate(args: argparse.Namespace) -> int:
     """Serve the simulator on --host:--port until interrupted."""
-    import asyncio
-
     from engine.simulator import load_simulator_settings, start_simulator
 
     settings = load_simulator_settings(args.config)
@@ -34,12 +33,40 @@ async def simulate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}). Pass "
                          "another --port, or --port 0 for any free one.") from exc
-    print(_describe(settings, running.url), file=sys.stderr, flush=True)
     try:
-        await asyncio.Event().wait()
+        with _stop_signals() as received:
+            # told only once the signals are ours: a SIGINT right after this line is heard
+            print(_describe(settings, running.url), file=sys.stderr, flush=True)
+            async for _ in received:
+                break
     finally:
         await running.stop()
-    return EXIT_OK
+    return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[AsyncIterator[Any]]:
+    """SIGINT and SIGTERM as an async stream. Handled here, not left to Python's
+    KeyboardInterrupt: a process started with SIGINT ignored or blocked (inherited from what
+    started it: a test runner, a job wrapper) would otherwise never stop."""
+    import signal
+
+    import anyio
+
+    if sys.platform == "win32":  # no signal receiver there: Ctrl-C's KeyboardInterrupt ends it
+        yield _forever()
+        return
+    wanted = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)  # a blocked one stays pending forever
+    with anyio.open_signal_receiver(*wanted) as received:
+        yield received
+
+
+async def _forever() -> AsyncIterator[Any]:
+    import asyncio
+
+    await asyncio.Event().wait()
+    yield None
 
 
 def _describe(settings: SimulatorSettings, url: str) -> str:
