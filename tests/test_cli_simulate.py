@@ -8,43 +8,55 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
 from engine.rc import basicauth
 
 
+@contextmanager
+def simulate(**popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``a2p simulate --port 0`` as a child process, killed (if still running) and its pipe
+    closed whatever the test found."""
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
+                               stderr=subprocess.PIPE, text=True, **popen)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
 def test_simulate_serves_and_prints_demo_credentials() -> None:
     """The command prints its URL and demo credentials, then answers a JWT login."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        assert process.stderr is not None
-        lines = [process.stderr.readline() for _ in range(6)]
-        url = re.search(r"listening on (http://\S+)", lines[0])
-        assert url, lines
-        assert any("RC_USER_JWT=demo-user-jwt" in line for line in lines)
-        request = urllib.request.Request(
-            f"{url.group(1)}/restapi/oauth/token",
-            data=b"grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=demo-user-jwt",
-            headers={"Authorization": basicauth.encode("demo-client-id", "demo-client-secret"),
-                     "Content-Type": "application/x-www-form-urlencoded"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:  # a bound, not a timing: a busy 2-core machine (CI beside a benchmark) is slow
-            assert process.wait(timeout=60) == 130
+    with simulate(env=env) as process:
+        try:
+            assert process.stderr is not None
+            lines = [process.stderr.readline() for _ in range(6)]
+            url = re.search(r"listening on (http://\S+)", lines[0])
+            assert url, lines
+            assert any("RC_USER_JWT=demo-user-jwt" in line for line in lines)
+            request = urllib.request.Request(
+                f"{url.group(1)}/restapi/oauth/token",
+                data=b"grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer"
+                     b"&assertion=demo-user-jwt",
+                headers={"Authorization": basicauth.encode("demo-client-id",
+                                                           "demo-client-secret"),
+                         "Content-Type": "application/x-www-form-urlencoded"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            if process.stderr is not None:
-                process.stderr.close()
+            process.send_signal(signal.SIGINT)
+            # a bound, not a timing: a busy 2-core machine (CI beside a benchmark) is slow
+            assert process.wait(timeout=60) == 130
 
 
 def test_help_teaches() -> None:
@@ -65,18 +77,8 @@ def test_simulate_stops_on_sigint_even_when_started_with_it_ignored_or_blocked(
         else:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "simulate", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, preexec_fn=start,
-    )
-    try:
+    with simulate(preexec_fn=start) as process:
         assert process.stderr is not None
         assert "listening on" in process.stderr.readline()
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
