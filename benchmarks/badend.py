@@ -109,7 +109,7 @@ def valid_bodies(path: Path) -> tuple[list[bytes | bytearray], int]:
                             lambda _: None)
         chunks = list(chunk_blocks(blocks, SENDER, TEXT, 50_000_000))
     # counted from what the bodies hold, whatever the reject sink is handed
-    return [c.body for c in chunks], rows - sum(c.count for c in chunks)
+    return [c.data for c in chunks], rows - sum(c.count for c in chunks)
 
 
 def plan_bad(path: Path, n: int, kind: str, valid: int, repeats: int) -> dict[str, Any]:

@@ -223,7 +223,7 @@ def _send_against_floor(suite: Suite, log: Callable[[str], None], work: Path, co
     with path.open("rb") as handle:
         blocks = read_lines(handle, ReadOptions(source=str(path), batch_text=text),
                             lambda r: None)
-        bodies = [c.body for c in chunk_blocks(blocks, SENDER, text, 50_000_000)]
+        bodies = [c.data for c in chunk_blocks(blocks, SENDER, text, 50_000_000)]
     walls: list[float] = []
     floors: list[float] = []
     samples: list[tuple[float, int]] = []

@@ -16,6 +16,7 @@ import anyio
 import anyio.lowlevel
 import orjson
 
+from engine.batching.chunker import Body
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings, load_settings
 from engine.rc.transport import Reply
@@ -79,7 +80,7 @@ class MockTransport:
         self.closed = False
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      body: bytes | bytearray | None = None,
+                      body: Body | None = None,
                       params: Mapping[str, Any] | None = None) -> Reply:
         seen = Request(method, url, dict(headers), None if body is None else bytes(body),
                        dict(params or {}))

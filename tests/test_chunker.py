@@ -100,7 +100,7 @@ def test_chunks_match_the_naive_reference(records: list[tuple[str, str | None]],
                   .chunks(blocks_of(records, sizes, positions)))
     assert [c.body for c in chunks] == expected
     assert all(len(c.body) <= max_bytes for c in chunks)
-    sent = [m for c in chunks for m in orjson.loads(c.body)["messages"]]
+    sent = [m for c in chunks for m in orjson.loads(c.data)["messages"]]
     assert [m["to"][0] for m in sent] == [to for to, _ in records]
     located = [c.index.locate(i) for c in chunks for i in range(1, c.count + 1)]
     assert located == [(p, p + 2) for p in positions]
@@ -185,7 +185,7 @@ def test_chunks_know_the_byte_offset_of_their_first_record() -> None:
     assert len(chunks) > 3
     for chunk in chunks:
         assert chunk.start_offset is not None
-        first = orjson.loads(chunk.body)["messages"][0]["to"][0]
+        first = orjson.loads(chunk.data)["messages"][0]["to"][0]
         assert raw[chunk.start_offset:].startswith(first.encode())
 
 
@@ -203,7 +203,7 @@ def test_chunks_of_per_message_texts_start_at_their_first_record() -> None:
     assert sum(c.count for c in chunks) == 700
     for chunk in chunks:
         assert chunk.start_offset is not None
-        first = orjson.loads(chunk.body)["messages"][0]["to"][0]
+        first = orjson.loads(chunk.data)["messages"][0]["to"][0]
         assert raw[chunk.start_offset:].startswith(first.encode())
 
 
@@ -268,7 +268,7 @@ def test_halves_keep_every_message_and_its_input_position() -> None:
                lines=[3, 5, 7, 9, 11])])
     first, second = halves(chunk, 7, 8)
     assert (first.number, second.number) == (7, 8)
-    bodies = [orjson.loads(half.body) for half in (first, second)]
+    bodies = [orjson.loads(half.data) for half in (first, second)]
     assert [[m["to"][0] for m in b["messages"]] for b in bodies] == [tos[:2], tos[2:]]
     assert [m["text"] for m in bodies[1]["messages"]] == ["t2", "t3", "t4"]
     assert all(b["from"] == "+16505550100" for b in bodies)

@@ -76,7 +76,7 @@ class Lab:
 
     def created(self, chunk: Chunk) -> str:
         """The server holds the batch the chunk's lost request made."""
-        return str(self.server.make(orjson.loads(chunk.body))["id"])
+        return str(self.server.make(orjson.loads(chunk.data))["id"])
 
     def journaled(self, number: int) -> list[str]:
         """Every state the journal was told for chunk ``number``, in order."""

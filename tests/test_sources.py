@@ -55,7 +55,7 @@ def chunker() -> Chunker:
 
 
 def numbers_in(chunks: list[Chunk]) -> list[str]:
-    return [m["to"][0] for c in chunks for m in orjson.loads(c.body)["messages"]]
+    return [m["to"][0] for c in chunks for m in orjson.loads(c.data)["messages"]]
 
 
 def plan(skip: list[tuple[int, int]], read_from: dict[str, Any] | None = None,

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Protocol
 
 import orjson
 
 from engine.core.chunkindex import PositionIndex
-from engine.errors import RecordTooLargeError, UsageError
+from engine.errors import EngineError, RecordTooLargeError, UsageError
 from engine.reading import Block
 
 _OPEN = '{"to":["'
@@ -33,12 +34,54 @@ _TO_OVERHEAD = len(_OPEN) + len(_CLOSE_TO)
 _TEXT_OVERHEAD = len(_OPEN) + len('"],"text":') + len("}")
 
 
+Payload = bytes | memoryview
+
+
+class StoredBodyError(EngineError):
+    """A stored body could not be written, or read back whole as it was written."""
+
+
+class StoredBody(Protocol):
+    """A finished body kept outside memory (a run spools each one to a file beside its
+    journal: engine/run/bodyspool.py). Its bytes never change once written, so every request
+    that sends it (a retry, a resend proved safe) sends the very same bytes."""
+
+    def __len__(self) -> int: ...
+
+    def __bytes__(self) -> bytes:
+        """The whole body, read back (the rare paths that parse it: a 413's split, a lost
+        answer's reconciliation)."""
+        ...
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        """The body from its start, ``size`` bytes at a time; raises StoredBodyError before
+        its last piece when it cannot be read back as written."""
+        ...
+
+
+class BodySink(Protocol):
+    """Where the chunker writes one body while it builds it; ``seal`` ends it."""
+
+    def write(self, data: Payload) -> None: ...
+
+    def seal(self) -> StoredBody: ...
+
+
+Body = bytes | bytearray | StoredBody
+BodySinks = Callable[[], BodySink]
+
+
+def body_bytes(body: Body) -> bytes | bytearray:
+    """A body's bytes, in memory (a stored body read back)."""
+    return body if isinstance(body, bytes | bytearray) else bytes(body)
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One request body and the map from its 1-based message indexes to input positions."""
 
     number: int
-    body: bytes | bytearray  # built in place; never changed once the chunk is emitted
+    body: Body  # built once (in place, or into a sink); never changed once emitted
     size: int
     index: PositionIndex
     start_offset: int | None = None  # byte offset of the first record's line, for files
@@ -56,8 +99,10 @@ class Chunk:
     def last_position(self) -> int:
         return self.index.last
 
-
-Payload = bytes | memoryview
+    @property
+    def data(self) -> bytes | bytearray:
+        """The body's bytes in memory (read back when it is stored)."""
+        return body_bytes(self.body)
 
 
 class Digest:
@@ -81,8 +126,13 @@ class Digest:
             self._numbers.update(b"\n")
 
     def hexdigest(self) -> str:
-        return hashlib.blake2b(self._index.position_runs().tobytes() + self._numbers.digest(),
-                               digest_size=12).hexdigest()
+        # the runs' bytes then the numbers' digest, hashed a piece at a time: a chunk of a
+        # list with many bad records has hundreds of thousands of runs
+        outer = hashlib.blake2b(digest_size=12)
+        for piece in self._index.position_run_pieces():
+            outer.update(piece)
+        outer.update(self._numbers.digest())
+        return outer.hexdigest()
 
 
 # Bodies with per-message texts are serialised a few hundred messages at a time. Every message
@@ -157,7 +207,9 @@ class Chunker:
 
     def __init__(self, sender: str, text: str | None, max_bytes: int,
                  max_messages: int | None = None, *, keep_bodies: bool = True,
-                 window: int = _WINDOW) -> None:
+                 window: int = _WINDOW, sinks: BodySinks | None = None) -> None:
+        """``sinks``: where each body is written as it is built (a new sink per body, made
+        at its first message); None: in memory, a bytearray grown in place."""
         head: dict[str, object] = {"from": sender}
         if text is not None:
             head["text"] = text
@@ -175,14 +227,17 @@ class Chunker:
         if window < 1:
             raise UsageError(f"chunker window {window}: it must hold at least one message")
         self._window = window
+        self._sinks = sinks
         # One counter for every chunk number of the run, halves of a split included; next()
         # on an itertools.count is atomic, and the chunker runs in a worker thread.
         self._numbers = itertools.count(1)
         self._reset()
 
     def _reset(self) -> None:
-        # The body grows in place: joining pieces at the end would hold it twice.
-        self._body = bytearray(self._prefix) if self.keep_bodies else bytearray()
+        # The body grows in place (or in its sink): joining pieces at the end would hold it
+        # twice. A sink is made at the body's first message, so none is left empty.
+        self._body = bytearray()
+        self._sink: BodySink | None = None
         self._messages = False
         self._start_offset: int | None = None
         self._size = len(self._prefix) + len(self._suffix)
@@ -191,6 +246,12 @@ class Chunker:
         # the positions are the index _append extends; a dry run (a plan) journals nothing and
         # so takes no digest
         self._digest = Digest(self._index) if self.keep_bodies else None
+
+    @property
+    def sinks(self) -> BodySinks | None:
+        """Where its bodies are written (None: in memory): a split chunk's halves go there
+        too."""
+        return self._sinks
 
     def set_next_number(self, number: int) -> None:
         """Number chunks after ``number`` (a resumed run continues the journal's numbering)."""
@@ -284,9 +345,16 @@ class Chunker:
     def _append(self, payload: Payload | None, size: int, comma: int,
                 positions: Sequence[int], lines: Sequence[int] | None) -> None:
         if payload is not None:
-            if comma:
-                self._body += b","
-            self._body += payload
+            if not self._messages:
+                self._open_body()
+            if self._sink is not None:
+                if comma:
+                    self._sink.write(b",")
+                self._sink.write(payload)
+            else:
+                if comma:
+                    self._body += b","
+                self._body += payload
         self._messages = True
         self._size += comma + size
         self._index.extend(positions, lines)
@@ -298,10 +366,20 @@ class Chunker:
             f"({self.max_bytes}). Raise --max-batch-bytes or shorten its text."
         )
 
+    def _open_body(self) -> None:
+        if self._sinks is None:
+            self._body += self._prefix
+        else:
+            self._sink = self._sinks()
+            self._sink.write(self._prefix)
+
     def _emit(self) -> Chunk:
-        body = self._body
-        if self.keep_bodies:
-            body += self._suffix
+        body: Body = self._body
+        if self._sink is not None:
+            self._sink.write(self._suffix)
+            body = self._sink.seal()
+        elif self.keep_bodies:
+            self._body += self._suffix
         chunk = Chunk(next(self._numbers), body, self._size, self._index, self._start_offset,
                       self._digest.hexdigest() if self._digest is not None else "")
         self._reset()
@@ -337,22 +415,68 @@ def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_byt
                        keep_bodies=keep_bodies).chunks(blocks)
 
 
-def halves(chunk: Chunk, first: int, second: int) -> tuple[Chunk, Chunk]:
+_MESSAGE = _OPEN.encode()  # how every message of a body starts, and nothing else in it can
+
+
+def tos_at(pieces: Iterable[bytes | bytearray], wanted: Iterable[int]) -> dict[int, str]:
+    """The recipient of each 1-based message index in ``wanted``, read from a body given in
+    pieces (a stored body's), holding no more than a piece and one message at a time.
+
+    Every message begins with ``{"to":["`` and nothing else in a body can hold it: inside a
+    JSON string every ``"`` is escaped, and the head begins ``{"from"``.
+
+    >>> tos_at([b'{"from":"+1","messages":[{"to":["+1415"]},{"to', b'":["+1650"]}]}'], [2])
+    {2: '+1650'}
+    """
+    left = sorted({k for k in wanted if k >= 1}, reverse=True)
+    found: dict[int, str] = {}
+    number, carry = 0, b""  # message 0 is the head
+    for piece in pieces:
+        if not left:
+            break
+        data = carry + piece
+        complete = data.count(_MESSAGE)  # messages number .. number + complete - 1 end here
+        if left[-1] >= number + complete:  # none wanted: not split into a bytes a message
+            if complete:
+                number += complete
+                data = data[data.rfind(_MESSAGE) + len(_MESSAGE):]
+            carry = data
+            continue
+        parts = data.split(_MESSAGE)
+        for k, part in enumerate(parts[:-1]):
+            at = number + k
+            while left and left[-1] == at:
+                found[left.pop()] = part[:part.index(b'"')].decode()
+        number += len(parts) - 1
+        carry = parts[-1]
+    if left and left[-1] == number and carry:
+        found[left.pop()] = carry[:carry.index(b'"')].decode()
+    return found
+
+
+def halves(chunk: Chunk, first: int, second: int, sinks: BodySinks | None = None
+           ) -> tuple[Chunk, Chunk]:
     """``chunk`` cut in two (a 413), numbered ``first`` and ``second``: each half keeps its
-    messages' input positions, so its rejections still name the right records."""
-    data = orjson.loads(chunk.body)
+    messages' input positions, so its rejections still name the right records. ``sinks``:
+    where the halves' bodies go (as the chunker's; None: in memory)."""
+    data = orjson.loads(chunk.data)
     messages = data.pop("messages")
     cut = len(messages) // 2
     located = [chunk.index.locate(i) for i in range(1, chunk.count + 1)]
     out = []
     for number, part, where in ((first, messages[:cut], located[:cut]),
                                 (second, messages[cut:], located[cut:])):
-        body = orjson.dumps({**data, "messages": part})
+        encoded = orjson.dumps({**data, "messages": part})
+        body: Body = encoded
+        if sinks is not None:
+            sink = sinks()
+            sink.write(encoded)
+            body = sink.seal()
         index = PositionIndex()
         for position, line in where:
             index.extend([position], None if line is None else [line])
         # each half carries its own digest, so a resume checks its records like any chunk's
         digest = Digest(index)
         digest.update([position for position, _ in where], [m["to"][0] for m in part])
-        out.append(Chunk(number, body, len(body), index, digest=digest.hexdigest()))
+        out.append(Chunk(number, body, len(encoded), index, digest=digest.hexdigest()))
     return out[0], out[1]

@@ -1,7 +1,12 @@
 """The map from a chunk's 1-based message index to original input positions and lines.
 
-Stored as runs (a new run wherever the position or line stops advancing by one), in typed
-arrays: two million contiguous messages take three integers, not two million.
+Stored as runs (a new run wherever the position or line stops advancing by one): two million
+contiguous messages take one run, not two million. A list with many bad records has a run
+every few messages (a 50 MB chunk of random ``+1`` numbers: about 650,000), so each run after
+the first is kept as three small varints (how long the run before it was, how many positions
+it skipped, how far its line strays from where the positions put it): about three bytes a
+run, where three 64-bit integers took 24. Every ``_EVERY`` runs a checkpoint keeps the run's
+values whole, so ``locate`` decodes at most that many runs.
 """
 
 from __future__ import annotations
@@ -10,24 +15,69 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import compress, islice, repeat
-from operator import add, ne, or_, sub
+from operator import ne, or_, sub
 
 NO_LINE = -1
+_EVERY = 64   # runs between checkpoints: what one locate decodes at most
+_PIECE = 4096  # (position, count) pairs a position_run_pieces array holds
+
+
+def _zigzag(value: int) -> int:
+    return value << 1 if value >= 0 else ((-value) << 1) - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value >> 1 if not value & 1 else -((value + 1) >> 1)
+
+
+def _put(out: bytearray, value: int) -> None:
+    """``value`` (>= 0) as a little-endian base-128 varint."""
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _get(data: bytearray, at: int) -> tuple[int, int]:
+    """(value, offset after it) of the varint at ``at``."""
+    byte = data[at]
+    if byte < 0x80:
+        return byte, at + 1
+    value, shift = byte & 0x7F, 7
+    while True:
+        at += 1
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at + 1
+        shift += 7
 
 
 class PositionIndex:
     """With ``ends_only`` (a dry run's chunks, which only say how many messages they hold and
     where they start and end), only ``count``, ``first`` and ``last`` are kept: no runs, no
-    ``locate``."""
+    ``locate``.
 
-    __slots__ = ("_ends_only", "_last", "_lines", "_positions", "_starts", "count")
+    Lines are kept as ``line + 1`` (0: no line) so a run's line is predicted from the run
+    before (it advances as the positions do, or stays "no line") and only the difference is
+    stored: 0 for a CSV of one record a line."""
+
+    __slots__ = ("_cp_at", "_cp_line", "_cp_position", "_cp_start", "_data", "_ends_only",
+                 "_first", "_last", "_line", "_position", "_runs", "_start", "count")
 
     def __init__(self, ends_only: bool = False) -> None:
-        self._starts: array[int] = array("q")
-        self._positions: array[int] = array("q")
-        self._lines: array[int] = array("q")
+        self._data = bytearray()
+        # checkpoints: offset in _data after the run's varints, and the run's values whole
+        self._cp_at: array[int] = array("q")
+        self._cp_start: array[int] = array("q")
+        self._cp_position: array[int] = array("q")
+        self._cp_line: array[int] = array("q")
+        self._runs = 0
+        # the last run's values (line + 1)
+        self._start = self._position = self._line = 0
         self.count = 0
         self._ends_only = ends_only
+        self._first = -1
         self._last = -1
 
     def extend(self, positions: Sequence[int], lines: Sequence[int] | None) -> None:
@@ -36,7 +86,7 @@ class PositionIndex:
             return
         if self._ends_only:
             if not self.count:
-                self._positions.append(positions[0])
+                self._first = positions[0]
             self._last = positions[-1]
             self.count += len(positions)
             return
@@ -50,30 +100,74 @@ class PositionIndex:
         breaks = _breaks(positions)
         if lines is not None:
             breaks = map(or_, breaks, _breaks(lines))
-        starts = list(compress(range(1, len(positions)), breaks))
-        self._starts.extend(map(add, starts, repeat(self.count - 1)))
-        self._positions.extend(map(positions.__getitem__, starts))
-        self._lines.extend(repeat(NO_LINE, len(starts)) if lines is None else
-                           map(lines.__getitem__, starts))
+        base = self.count - 1
+        for k in compress(range(1, len(positions)), breaks):
+            self._new_run(base + k, positions[k], NO_LINE if lines is None else lines[k])
         self.count += len(positions) - 1
 
     def _add(self, position: int, line: int, n: int) -> None:
         if not self._continues(position, line):
-            self._starts.append(self.count)
-            self._positions.append(position)
-            self._lines.append(line)
+            self._new_run(self.count, position, line)
         self.count += n
 
     def _continues(self, position: int, line: int) -> bool:
-        if not self._starts:
+        if not self._runs:
             return False
-        offset = self.count - self._starts[-1]
-        if self._positions[-1] + offset != position:
+        offset = self.count - self._start
+        if self._position + offset != position:
             return False
-        last_line = self._lines[-1]
-        if last_line == NO_LINE or line == NO_LINE:
-            return last_line == line
-        return last_line + offset == line
+        if not self._line or line == NO_LINE:
+            return self._line == line + 1
+        return self._line + offset == line + 1
+
+    def _new_run(self, start: int, position: int, line: int) -> None:
+        stored = line + 1
+        if self._runs:
+            length = start - self._start
+            data = self._data
+            _put(data, length - 1)
+            _put(data, position - self._position - length)
+            _put(data, _zigzag(stored - self._predict(position)))
+        else:
+            self._first = position
+        if not self._runs % _EVERY:
+            self._cp_at.append(len(self._data))
+            self._cp_start.append(start)
+            self._cp_position.append(position)
+            self._cp_line.append(stored)
+        self._runs += 1
+        self._start, self._position, self._line = start, position, stored
+
+    def _predict(self, position: int) -> int:
+        """The next run's line + 1 if it moved as the positions did (0 stays no line)."""
+        return self._line + position - self._position if self._line else 0
+
+    def _walk(self, checkpoint: int) -> Iterator[tuple[int, int, int]]:
+        """(start, position, line + 1) of every run from checkpoint ``checkpoint`` on."""
+        start, position, line = (self._cp_start[checkpoint], self._cp_position[checkpoint],
+                                 self._cp_line[checkpoint])
+        at, data, end = self._cp_at[checkpoint], self._data, len(self._data)
+        yield start, position, line
+        while at < end:
+            length, at = _get(data, at)
+            skipped, at = _get(data, at)
+            stray, at = _get(data, at)
+            length += 1
+            moved = position + length + skipped
+            line = (line + moved - position if line else 0) + _unzigzag(stray)
+            start, position = start + length, moved
+            yield start, position, line
+
+    def _runs_from(self, checkpoint: int = 0) -> Iterator[tuple[int, int, int, int]]:
+        """(start, count, position, line + 1) of every run from a checkpoint on."""
+        if not self._runs:
+            return
+        walk = self._walk(checkpoint)
+        start, position, line = next(walk)
+        for following in walk:
+            yield start, following[0] - start, position, line
+            start, position, line = following
+        yield start, self.count - start, position, line
 
     def locate(self, index: int) -> tuple[int, int | None]:
         """(0-based input position, line or None) of the 1-based message ``index``."""
@@ -81,10 +175,11 @@ class PositionIndex:
             raise IndexError(f"message index {index} outside 1..{self.count}")
         self._need_runs()
         i = index - 1
-        k = bisect_right(self._starts, i) - 1
-        offset = i - self._starts[k]
-        line = self._lines[k]
-        return self._positions[k] + offset, None if line == NO_LINE else line + offset
+        for start, n, position, line in self._runs_from(bisect_right(self._cp_start, i) - 1):
+            if i < start + n:
+                offset = i - start
+                return position + offset, None if not line else line - 1 + offset
+        raise AssertionError("unreachable: the runs cover every message")
 
     def _need_runs(self) -> None:
         if self._ends_only:
@@ -92,31 +187,49 @@ class PositionIndex:
 
     @property
     def first(self) -> int:
-        return self._positions[0] if self.count else -1
+        return self._first if self.count else -1
 
     @property
     def last(self) -> int:
-        if self._ends_only:
-            return self._last
-        return self.locate(self.count)[0] if self.count else -1
+        if self._ends_only or not self.count:
+            return self._last if self.count else -1
+        return self._position + self.count - self._start - 1
 
     @property
     def runs(self) -> int:
         self._need_runs()
-        return len(self._starts)
+        return self._runs
 
-    def position_runs(self) -> array[int]:
-        """(first position, count) of each maximal run of consecutive positions, flat: the
-        same for the same positions however they were added (lines left aside)."""
+    @property
+    def nbytes(self) -> int:
+        """What its runs take in memory (the encoded runs and the checkpoints)."""
+        return len(self._data) + sum(a.itemsize * len(a) for a in
+                                     (self._cp_at, self._cp_start, self._cp_position,
+                                      self._cp_line))
+
+    def position_run_pieces(self) -> Iterator[array[int]]:
+        """(first position, count) of each maximal run of consecutive positions, flat, a few
+        thousand pairs at a time: the same for the same positions however they were added
+        (lines left aside), and never all of them at once."""
         self._need_runs()
         out: array[int] = array("q")
-        ends = [*self._starts[1:], self.count]
-        for k, start in enumerate(self._starts):
-            position, n = self._positions[k], ends[k] - start
+        for _, n, position, _ in self._runs_from():
             if out and out[-2] + out[-1] == position:
                 out[-1] += n
-            else:
-                out.extend((position, n))
+                continue
+            if len(out) >= 2 * _PIECE:
+                # the last pair may still grow: it goes with the next piece
+                yield out[:-2]
+                out = out[-2:]
+            out.extend((position, n))
+        if out:
+            yield out
+
+    def position_runs(self) -> array[int]:
+        """Every (first position, count) pair of ``position_run_pieces``, in one array."""
+        out: array[int] = array("q")
+        for piece in self.position_run_pieces():
+            out.extend(piece)
         return out
 
     def holes(self) -> list[tuple[int, int]]:
@@ -124,10 +237,11 @@ class PositionIndex:
         (records rejected locally, or held by another chunk when this one was cut)."""
         self._need_runs()
         out = []
-        for k in range(1, len(self._starts)):
-            end = self._positions[k - 1] + self._starts[k] - self._starts[k - 1]  # after run k-1
-            if self._positions[k] > end:
-                out.append((end, self._positions[k] - 1))
+        end = None  # the position after the run before
+        for _, n, position, _ in self._runs_from():
+            if end is not None and position > end:
+                out.append((end, position - 1))
+            end = position + n
         return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from engine.batching.chunker import Body
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings
 from engine.core.paging import PageWalk
@@ -96,7 +97,7 @@ class ApiClient:
     # Requests --------------------------------------------------------------------------------
 
     async def _send(self, budget: RateBudget, method: str, path: str,
-                    headers: Mapping[str, str], body: bytes | bytearray | None,
+                    headers: Mapping[str, str], body: Body | None,
                     params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
         await budget.acquire(self.stop if creates else None)
         started = self._clock()
@@ -157,7 +158,7 @@ class ApiClient:
         offsets = [self._server_offset] + [o for o in (self._creation_offset,) if o is not None]
         return self._wall() + min(offsets)
 
-    async def call(self, method: str, path: str, *, body: bytes | bytearray | None = None,
+    async def call(self, method: str, path: str, *, body: Body | None = None,
                    params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
         """One request in the Light group; a 401 gets a new token and the request is sent
         again (a 401 was not processed, so even a POST is safe to repeat), as often as
@@ -250,5 +251,5 @@ class ApiClient:
                 return
             query["pageToken"] = token
 
-    async def post_batch(self, body: bytes | bytearray) -> Reply:
+    async def post_batch(self, body: Body) -> Reply:
         return await self.call("POST", "/batches", body=body, creates=True)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from engine.batching.chunker import Body, StoredBodyError
 from engine.errors import AmbiguousSendError, BadBodyError, NotSentError
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is hostile
@@ -18,7 +19,11 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is 
 SLICE = 256 * 1024
 
 
-async def _slices(body: bytes | bytearray) -> AsyncIterator[memoryview]:
+async def _slices(body: Body) -> AsyncIterator[memoryview | bytes]:
+    if not isinstance(body, bytes | bytearray):  # a spooled body: read from its file again
+        for piece in body.pieces(SLICE):
+            yield piece
+        return
     view = memoryview(body)
     for start in range(0, len(view), SLICE):
         yield view[start:start + SLICE]
@@ -93,8 +98,11 @@ def from_ringcentral(reply: Reply) -> bool:
 
 class Transport(Protocol):
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      body: bytes | bytearray | None = None,
-                      params: Mapping[str, Any] | None = None) -> Reply: ...
+                      body: Body | None = None,
+                      params: Mapping[str, Any] | None = None) -> Reply:
+        """``body``: bytes, or a body stored outside memory (``StoredBody``), sent from
+        there with its Content-Length."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -111,10 +119,10 @@ class AiohttpTransport:
         self._max_answer = max_answer
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      body: bytes | bytearray | None = None,
+                      body: Body | None = None,
                       params: Mapping[str, Any] | None = None) -> Reply:
         data: Any = body
-        if body is not None and len(body) > SLICE:
+        if body is not None and (len(body) > SLICE or not isinstance(body, bytes | bytearray)):
             headers = {**headers, "Content-Length": str(len(body))}
             data = _slices(body)
         try:
@@ -122,6 +130,9 @@ class AiohttpTransport:
                                              params=params) as response:
                 data = await read_whole(response, self._max_answer, f"{method} {url}")
                 return Reply(response.status, dict(response.headers), data)
+        except StoredBodyError as exc:  # a spooled body that could not be read back whole
+            raise NotSentError(f"{method} {url}: the request was cut short of its "
+                               f"Content-Length, so nothing was made of it: {exc}") from exc
         except aiohttp.ClientConnectorError as exc:
             raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "
                                "was sent. Check the server URL and the network.") from exc

@@ -36,6 +36,7 @@ from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
+from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
@@ -92,8 +93,9 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     journal = options.resume if options.resume is not None else options.journal
     _refuse_report_over(options.report, journal, "the journal")
     if journal is None:
-        with open_spill(None, options.report) as spill:
-            return await _send(recipients, options, spill)
+        with open_spill(None, options.report) as spill, \
+                open_spool(None, options.report) as spool:
+            return await _send(recipients, options, spill, spool)
     # One process per journal, from before the first request to after the report is written:
     # a second process (a double-click, an overlapping cron job) is refused here, at once.
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
@@ -101,13 +103,15 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
         _check_journal(Path(options.resume))
     command = "a2p send --resume" if options.resume is not None else "a2p send"
     with JournalLock(Path(journal), command, create=options.resume is None), \
-            open_spill(journal, options.report) as spill:
-        return await _send(recipients, options, spill)
+            open_spill(journal, options.report) as spill, \
+            open_spool(journal, options.report) as spool:
+        return await _send(recipients, options, spill, spool)
 
 
 async def _send(recipients: Recipients | None, options: SendOptions,
-                spill: FileSpill) -> dict[str, Any]:
-    """One run; ``spill``: its rejections' (removed by the caller after the report)."""
+                spill: FileSpill, spool: BodySpool) -> dict[str, Any]:
+    """One run; ``spill``: its rejections', ``spool``: its request bodies' (both removed by
+    the caller after the report)."""
     if options.resume is not None:
         recipients, options = resume_options(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:
@@ -134,7 +138,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     client = ApiClient(settings, credentials, transport, clock=options.clock,
                        sleep=options.sleep, rng=random.Random(), wall=options.wall)
     chunker = Chunker(sender, text, settings.limits.max_batch_bytes,
-                      settings.limits.max_batch_messages)
+                      settings.limits.max_batch_messages, sinks=spool.sink)
     stopping = options.stop or anyio.Event()
     client.stop = stopping
     if options.on_wait is not None:

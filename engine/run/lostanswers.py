@@ -189,7 +189,7 @@ class LostAnswers:
         await self._outlet.resend(chunk, record)
 
     def expected_of(self, chunk: Chunk) -> Expected:
-        body = orjson.loads(chunk.body)
+        body = orjson.loads(chunk.data)
         text = body.get("text")
         return Expected.of(self._run.sender, ((m["to"][0], m.get("text", text))
                                               for m in body["messages"]))
@@ -303,7 +303,7 @@ class LostAnswers:
         if chunk is None:
             self._unnamed(record, why)
             return
-        tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
+        tos = [m["to"][0] for m in orjson.loads(chunk.data)["messages"]]
         step = await self._settle_store(record.batch_id, tos, record.batch_size)
         aggregator = self._recorder.aggregator
         was_pending = record.pending or 0
@@ -383,7 +383,7 @@ class LostAnswers:
 def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str) -> list[Rejection]:
     """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
     server rejections whose code was lost with the answer."""
-    body = orjson.loads(chunk.body)
+    body = orjson.loads(chunk.data)
     out: list[Rejection] = []
     for k in missing:
         position, line = chunk.index.locate(k)

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import anyio
-import orjson
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from engine.batching.chunker import Chunk, Chunker, halves
+from engine.batching.chunker import Chunk, Chunker, halves, tos_at
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import (
@@ -50,7 +49,7 @@ from engine.errors import (
 )
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import Reply, error_of, from_ringcentral
+from engine.rc.transport import SLICE, Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
 from engine.run.localqueue import LocalRejections
 from engine.run.lostanswers import LostAnswers, Rebuild
@@ -75,6 +74,34 @@ def _no_progress(records: int, share: float | None) -> None:
 
 def _no_share() -> float | None:
     return None
+
+
+class Recipients(Sequence[str]):
+    """A chunk's recipients at the indexes a batch answer's ``rejected`` names (what
+    ``rejected_fault`` compares), read from its body without parsing it whole: a 50 MB body
+    parsed is two million dicts."""
+
+    def __init__(self, chunk: Chunk, rejected: Any) -> None:
+        self._count = chunk.count
+        indexes = (item.get("index") for item in rejected if isinstance(item, dict))
+        wanted = [k for k in indexes if type(k) is int and 1 <= k <= chunk.count]
+        body = chunk.body
+        pieces = body.pieces(SLICE) if not isinstance(body, bytes | bytearray) else (body,)
+        self._tos = tos_at(pieces, wanted)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, k: int) -> str: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, k: int | slice) -> str | Sequence[str]:
+        if isinstance(k, slice):
+            raise TypeError("only single recipients are read")
+        return self._tos[k + 1]
 
 
 class Follower(Protocol):
@@ -181,6 +208,7 @@ class Sender:
                     await out.send(chunk)
                 except anyio.BrokenResourceError:
                     return  # the workers ended on an error (no token): the run reports it
+                del chunk  # the worker's now: not held here while the next one is built
 
     async def flush_local(self, local: LocalRejections) -> None:
         """Report the local rejections the reader collected since the last flush."""
@@ -190,9 +218,13 @@ class Sender:
         async with chunks:
             async for chunk in chunks:
                 if self.stopping.is_set():  # after a stop, chunks are drained, never recorded
+                    del chunk
                     continue
                 async with self._slots:
                     await self.submit(chunk, self.recorder.record_for(chunk))
+                # not held while this worker waits for the next: its index (and a spooled
+                # body's file) goes as soon as nothing else needs the chunk
+                del chunk
 
     async def resend(self, chunk: Chunk, record: ChunkRecord) -> None:
         """A chunk proved not created (a lost answer): sent again, in a sending slot."""
@@ -304,8 +336,7 @@ class Sender:
         not_before = None if offset is None else sent_at.local + offset - CLOCK_MARGIN
         why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
         if why is None and answer.get("rejected"):
-            tos = [m["to"][0] for m in orjson.loads(chunk.body)["messages"]]
-            why = rejected_fault(answer["rejected"], tos)
+            why = rejected_fault(answer["rejected"], Recipients(chunk, answer["rejected"]))
         return answer, why
 
     def hold(self, record: ChunkRecord) -> None:
@@ -379,5 +410,6 @@ class Sender:
         self.recorder.move(record, lifecycle.SPLIT, Reason.TOO_LARGE,
                            f"413: split in two; byte limit lowered to {limit}",
                            maxBatchBytes=limit)
-        for half in halves(chunk, self.chunker.new_number(), self.chunker.new_number()):
+        for half in halves(chunk, self.chunker.new_number(), self.chunker.new_number(),
+                           self.chunker.sinks):
             await self.submit(half, self.recorder.record_for(half))
