@@ -19,10 +19,14 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is 
 SLICE = 256 * 1024
 
 
-async def _slices(body: Body) -> AsyncIterator[memoryview | bytes]:
+async def _slices(body: Body, cut: list[StoredBodyError]) -> AsyncIterator[memoryview | bytes]:
     if not isinstance(body, bytes | bytearray):  # a spooled body: read from its file again
-        for piece in body.pieces(SLICE):
-            yield piece
+        try:
+            for piece in body.pieces(SLICE):
+                yield piece
+        except StoredBodyError as exc:
+            cut.append(exc)
+            raise
         return
     view = memoryview(body)
     for start in range(0, len(view), SLICE):
@@ -122,17 +126,29 @@ class AiohttpTransport:
                       body: Body | None = None,
                       params: Mapping[str, Any] | None = None) -> Reply:
         data: Any = body
+        cut: list[StoredBodyError] = []  # a stored body that failed to read back whole
         if body is not None and (len(body) > SLICE or not isinstance(body, bytes | bytearray)):
             headers = {**headers, "Content-Length": str(len(body))}
-            data = _slices(body)
+            data = _slices(body, cut)
+        try:
+            return await self._exchange(method, url, headers, data, params)
+        except (StoredBodyError, aiohttp.ClientError, NotSentError, AmbiguousSendError) as exc:
+            # aiohttp wraps what the body's reader raised (a ClientConnectionError): whatever
+            # it became, the body stopped short of its Content-Length, and a request that
+            # never reached its end was never whole, so nothing was made of it
+            if cut:
+                raise NotSentError(f"{method} {url}: the request was cut short of its "
+                                   f"Content-Length, so nothing was made of it: {cut[0]}"
+                                   ) from exc
+            raise
+
+    async def _exchange(self, method: str, url: str, headers: Mapping[str, str], data: Any,
+                        params: Mapping[str, Any] | None) -> Reply:
         try:
             async with self._session.request(method, url, headers=headers, data=data,
                                              params=params) as response:
-                data = await read_whole(response, self._max_answer, f"{method} {url}")
-                return Reply(response.status, dict(response.headers), data)
-        except StoredBodyError as exc:  # a spooled body that could not be read back whole
-            raise NotSentError(f"{method} {url}: the request was cut short of its "
-                               f"Content-Length, so nothing was made of it: {exc}") from exc
+                answer = await read_whole(response, self._max_answer, f"{method} {url}")
+                return Reply(response.status, dict(response.headers), answer)
         except aiohttp.ClientConnectorError as exc:
             raise NotSentError(f"{method} {url}: could not connect ({exc.os_error}); nothing "
                                "was sent. Check the server URL and the network.") from exc

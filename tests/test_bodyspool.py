@@ -1,0 +1,224 @@
+"""Request bodies spooled to disk (engine/run/bodyspool.py): the very bytes the chunker would
+build in memory, posted from their file with the same bytes on every attempt, never sent
+whole once changed, and gone from disk once their chunk is done and when the run ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+import engine
+from engine.batching.chunker import Chunker, chunk_blocks
+from engine.errors import NotSentError
+from engine.rc.transport import SLICE, AiohttpTransport
+from engine.reading import Block
+from engine.run.bodyspool import SUFFIX, BodySpool, BodySpoolError, open_spool
+from engine.run.options import SendOptions
+from tests.fakes import (
+    CREDENTIALS,
+    SENDER,
+    FakeA2P,
+    FakeClock,
+    MockTransport,
+    Request,
+    reply,
+    settings,
+)
+
+
+def _blocks(n: int) -> list[Block]:
+    tos = [f"+1415555{k:04d}" for k in range(n)]
+    # texts of their own, some holding what a message starts with, quotes and non-GSM
+    texts: list[str | None] = [None if k % 3 else f'Hi {k} {{"to":["+1"]}} "ü" \\' for k in
+                               range(n)]
+    positions = [2 * k for k in range(n)]  # a rejected row between any two
+    return [Block(tos[a:a + 500], texts[a:a + 500], positions[a:a + 500], None)
+            for a in range(0, n, 500)]
+
+
+def test_a_spooled_body_is_the_bytes_built_in_memory(tmp_path: Path) -> None:
+    """Every spooled chunk holds exactly the bytes, size and digest the in-memory chunker
+    makes, and reading it twice gives the same bytes."""
+    with BodySpool(tmp_path / f"j{SUFFIX}") as spool:
+        spooled = list(Chunker(SENDER, "Hi", 40_000, sinks=spool.sink).chunks(_blocks(3000)))
+        in_memory = list(chunk_blocks(_blocks(3000), SENDER, "Hi", 40_000))
+        assert len(spooled) == len(in_memory) >= 3
+        for disk, memory in zip(spooled, in_memory, strict=True):
+            assert bytes(disk.body) == bytes(disk.body) == memory.body
+            assert (disk.size, len(disk.body), disk.digest) == \
+                (memory.size, len(memory.body), memory.digest)
+            assert b"".join(disk.body.pieces(777)) == memory.body  # type: ignore[union-attr]
+
+
+def test_a_body_file_goes_when_its_chunk_goes_and_the_folder_at_the_end(
+        tmp_path: Path) -> None:
+    """A body's file lasts as long as its chunk; closing the spool removes the folder."""
+    spool = BodySpool(tmp_path / f"j{SUFFIX}")
+    chunks = list(Chunker(SENDER, "Hi", 40_000, sinks=spool.sink).chunks(_blocks(3000)))
+    assert len(spool.files()) == len(chunks)
+    del chunks[0]
+    assert len(spool.files()) == len(chunks)
+    spool.close()
+    assert not spool.path.exists()
+
+
+def test_a_journal_s_folder_left_by_a_killed_run_is_emptied(tmp_path: Path) -> None:
+    """The body folder beside a journal that a killed run left is emptied when the journal
+    is taken again: nothing is ever sent from a stray body."""
+    journal = tmp_path / "run.journal"
+    stray = Path(f"{journal}{SUFFIX}")
+    stray.mkdir()
+    (stray / "body-1.json").write_bytes(b"{}")
+    with open_spool(journal, None) as spool:
+        assert spool.path == stray
+        assert spool.files() == []
+    assert not stray.exists()
+
+
+def test_a_body_that_cannot_be_written_says_where_and_what_to_do(tmp_path: Path) -> None:
+    """A body folder that is gone (a full or lost volume) is a BodySpoolError that names
+    the file and says to free space."""
+    spool = BodySpool(tmp_path / f"j{SUFFIX}")
+    spool.close()
+    with pytest.raises(BodySpoolError, match=r"body-1\.json.*Free space"):
+        list(Chunker(SENDER, "Hi", 40_000, sinks=spool.sink).chunks(_blocks(10)))
+
+
+def test_a_changed_body_file_is_never_handed_on_whole(tmp_path: Path) -> None:
+    """A body file changed after it was written (same size, other bytes) raises before its
+    last piece, so a request made of it never reaches its Content-Length."""
+    with BodySpool(tmp_path / f"j{SUFFIX}") as spool:
+        chunk = next(iter(Chunker(SENDER, "Hi", 40_000, sinks=spool.sink)
+                          .chunks(_blocks(3000))))
+        path = spool.files()[0]
+        data = bytearray(path.read_bytes())
+        data[-10] ^= 1
+        path.write_bytes(bytes(data))
+        pieces = chunk.body.pieces(1000)  # type: ignore[union-attr]
+        handed = []
+        with pytest.raises(BodySpoolError, match="changed on disk"):
+            handed.extend(pieces)
+        assert sum(map(len, handed)) < len(chunk.body)
+
+
+# Posted from the file, through aiohttp to a real server on loopback -------------------------
+
+RECEIVED = web.AppKey("received", list)
+
+
+async def _keep(request: web.Request) -> web.Response:
+    request.app[RECEIVED].append((request.content_length, await request.read()))
+    return web.json_response({"ok": True}, status=201)
+
+
+@contextlib.asynccontextmanager
+async def receiving() -> AsyncIterator[tuple[str, list[tuple[int | None, bytes]]]]:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[RECEIVED] = []
+    app.router.add_post("/batches", _keep)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert isinstance(server, asyncio.base_events.Server)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", app[RECEIVED]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_spooled_body_posted_twice_sends_the_same_bytes(tmp_path: Path) -> None:
+    """A spooled body of many slices, posted twice (a retry), reaches the server whole both
+    times with its Content-Length, byte for byte what the chunker built."""
+    with BodySpool(tmp_path / f"j{SUFFIX}") as spool:
+        chunk = next(iter(Chunker(SENDER, "Hi", 5 * SLICE, sinks=spool.sink)
+                          .chunks(_blocks(40_000))))
+        assert len(chunk.body) > 3 * SLICE
+        transport = AiohttpTransport(30.0)
+        try:
+            async with receiving() as (url, received):
+                for _ in range(2):
+                    answer = await transport.request("POST", url + "/batches", headers={},
+                                                     body=chunk.body)
+                    assert answer.status == 201
+        finally:
+            await transport.close()
+        expected = bytes(chunk.body)
+        assert received == [(len(expected), expected)] * 2
+        assert len(orjson.loads(expected)["messages"]) == chunk.count
+
+
+async def test_a_body_changed_on_disk_is_not_sent(tmp_path: Path) -> None:
+    """A spooled body whose file changed is cut short of its Content-Length: NotSentError,
+    and the server never has a whole request to make a batch of."""
+    with BodySpool(tmp_path / f"j{SUFFIX}") as spool:
+        chunk = next(iter(Chunker(SENDER, "Hi", 5 * SLICE, sinks=spool.sink)
+                          .chunks(_blocks(40_000))))
+        path = spool.files()[0]
+        path.write_bytes(path.read_bytes()[:-1] + b" ")
+        transport = AiohttpTransport(30.0)
+        try:
+            async with receiving() as (url, received):
+                with pytest.raises(NotSentError, match="cut short"):
+                    await transport.request("POST", url + "/batches", headers={},
+                                            body=chunk.body)
+        finally:
+            await transport.close()
+        assert received == []
+
+
+# A whole run on fakes ----------------------------------------------------------------------
+
+def _options(transport: MockTransport, report: Path, **changes: Any) -> SendOptions:
+    clock = FakeClock()
+    return SendOptions(sender=SENDER, text="Hi", config=settings(), credentials=CREDENTIALS,
+                       transport=transport, clock=clock, sleep=clock.sleep,
+                       preflight=False, report=str(report), **changes)
+
+
+async def test_a_retry_resends_the_same_spooled_bytes_and_no_body_is_left(
+        tmp_path: Path) -> None:
+    """A batch answered 429 is sent again with the very bytes of its first request; after the
+    run no body file or folder is left beside the report."""
+    fake = FakeA2P(posts=[reply(429, {"errorCode": "CMN-301", "message": "slow down"},
+                                Retry_After="1")])
+    numbers = [f"+1415555{k:04d}" for k in range(40)]
+    transport = MockTransport(fake)
+    report = await engine.send(numbers, _options(transport, tmp_path / "r.json"))
+    assert report["totals"]["sent"] == 40
+    posts = [r for r in transport.requests if r.method == "POST" and r.path == "/batches"]
+    assert len(posts) == 2 and posts[0].body == posts[1].body
+    assert [m["to"][0] for m in orjson.loads(posts[0].body or b"")["messages"]] == numbers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+async def test_bodies_on_disk_stay_bounded_by_the_concurrency(tmp_path: Path) -> None:
+    """On a list of over 100 batches, the bodies on disk at any POST never number more than the
+    concurrency plus the one waiting and the one being built; a journal's folder is gone
+    after the run."""
+    journal = tmp_path / "run.journal"
+    folder = Path(f"{journal}{SUFFIX}")
+    most = 0
+
+    def count(request: Request) -> Any:
+        nonlocal most
+        most = max(most, len(list(folder.iterdir())))
+        return fake.create(request.json())
+
+    fake = FakeA2P(posts=[count] * 1000)
+    numbers = [f"+1415555{k:04d}" for k in range(1200)]
+    report = await engine.send(numbers, _options(MockTransport(fake), tmp_path / "r.json",
+                                                 concurrency=2,
+                                                 max_batch_bytes=300,
+                                                 journal=str(journal)))
+    assert report["totals"]["sent"] == 1200 and len(report["batches"]) >= 100
+    assert 1 <= most <= 2 + 2
+    assert not folder.exists()
