@@ -102,10 +102,10 @@ def test_a_changed_body_file_is_never_handed_on_whole(tmp_path: Path) -> None:
         data[-10] ^= 1
         path.write_bytes(bytes(data))
         pieces = chunk.body.pieces(1000)  # type: ignore[union-attr]
-        handed = []
+        handed: list[bytes] = []
         with pytest.raises(BodySpoolError, match="changed on disk"):
             handed.extend(pieces)
-        assert sum(map(len, handed)) < len(chunk.body)
+        assert sum(len(piece) for piece in handed) < len(chunk.body)
 
 
 # Posted from the file, through aiohttp to a real server on loopback -------------------------
@@ -177,6 +177,10 @@ async def test_a_body_changed_on_disk_is_not_sent(tmp_path: Path) -> None:
 
 # A whole run on fakes ----------------------------------------------------------------------
 
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 def _options(transport: MockTransport, report: Path, **changes: Any) -> SendOptions:
     clock = FakeClock()
     return SendOptions(sender=SENDER, text="Hi", config=settings(), credentials=CREDENTIALS,
@@ -195,9 +199,10 @@ async def test_a_retry_resends_the_same_spooled_bytes_and_no_body_is_left(
     report = await engine.send(numbers, _options(transport, tmp_path / "r.json"))
     assert report["totals"]["sent"] == 40
     posts = [r for r in transport.requests if r.method == "POST" and r.path == "/batches"]
-    assert len(posts) == 2 and posts[0].body == posts[1].body
+    assert len(posts) == 2
+    assert posts[0].body == posts[1].body
     assert [m["to"][0] for m in orjson.loads(posts[0].body or b"")["messages"]] == numbers
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+    assert _names(tmp_path) == ["r.json"]
 
 
 async def test_bodies_on_disk_stay_bounded_by_the_concurrency(tmp_path: Path) -> None:
@@ -210,7 +215,7 @@ async def test_bodies_on_disk_stay_bounded_by_the_concurrency(tmp_path: Path) ->
 
     def count(request: Request) -> Any:
         nonlocal most
-        most = max(most, len(list(folder.iterdir())))
+        most = max(most, len(_names(folder)))
         return fake.create(request.json())
 
     fake = FakeA2P(posts=[count] * 1000)
@@ -219,6 +224,55 @@ async def test_bodies_on_disk_stay_bounded_by_the_concurrency(tmp_path: Path) ->
                                                  concurrency=2,
                                                  max_batch_bytes=300,
                                                  journal=str(journal)))
-    assert report["totals"]["sent"] == 1200 and len(report["batches"]) >= 100
+    assert report["totals"]["sent"] == 1200
+    assert len(report["batches"]) >= 100
     assert 1 <= most <= 2 + 2
-    assert not folder.exists()
+    assert "run.journal.bodies" not in _names(tmp_path)
+
+
+# The sender reads a server rejection's recipient from the spooled body ---------------------
+
+async def test_server_rejections_are_checked_against_the_spooled_body(tmp_path: Path) -> None:
+    """A 201 whose rejected entry names the spooled chunk's recipient at that index is taken
+    (the rejection reported at its input position); one naming another number is another
+    request's answer: its batch is looked for, not taken from it."""
+    import random
+
+    from engine.core import lifecycle
+    from engine.core.lifecycle import Reason
+    from engine.rc.client import ApiClient
+    from engine.run.recorder import Recorder
+    from engine.run.sender import RunSettings, Sender
+
+    async def run(named: str) -> tuple[str, Reason | None, int]:
+        server = FakeA2P()
+
+        def rejecting(request: Request) -> Any:
+            batch = server.make(request.json())
+            return reply(201, {**batch, "rejected": [
+                {"index": 1500, "to": [named], "errorCode": "CMN-100", "description": "x"}]})
+
+        server.posts.append(rejecting)
+        clock = FakeClock()
+        config = settings(reconcile_window=5.0)
+        client = ApiClient(config, CREDENTIALS, MockTransport(server), clock=clock,
+                           sleep=clock.sleep, rng=random.Random(3), wall=clock)
+
+        async def emit(event: Any) -> None:
+            del event
+
+        recorder = Recorder(emit)
+        with BodySpool(tmp_path / f"{named}{SUFFIX}") as spool:
+            chunker = Chunker(SENDER, "Hi", 10 * SLICE, sinks=spool.sink)
+            sender = Sender(RunSettings(config, SENDER, "Hi", "reconcile"), client, chunker,
+                            recorder, sleep=clock.sleep, clock=clock)
+            (chunk,) = chunker.chunks(_blocks(3000))
+            assert not isinstance(chunk.body, bytes | bytearray)
+            await sender.submit(chunk, recorder.record_for(chunk))
+        record = recorder.records[1]
+        return record.state, record.reason, recorder.aggregator.rejected_server
+
+    own = "+14155551499"  # message 1500's recipient
+    assert await run(own) == (lifecycle.ACCEPTED, None, 1)
+    state, reason, rejected = await run("+14155550007")
+    assert (state, reason, rejected) == (lifecycle.ACCEPTED, Reason.ADOPTED, 0)

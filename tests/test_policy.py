@@ -234,6 +234,9 @@ def test_a_201s_rejections_must_name_the_chunks_own_recipients() -> None:
     assert rejected_fault([{"index": 2, "to": "14155550101"}], tos) is None
     assert rejected_fault([{"index": 2}], tos) is None
     assert "names" in str(rejected_fault([{"index": 2, "to": "+14155550199"}], tos))
+    # the spec's shape (RejectedRecipientResponseResource.to is an array)
+    assert rejected_fault([{"index": 2, "to": ["+14155550101"]}], tos) is None
+    assert "names" in str(rejected_fault([{"index": 2, "to": ["+14155550199"]}], tos))
     assert "outside" in str(rejected_fault([{"index": 3}], tos))
     assert "outside" in str(rejected_fault([{"index": "1"}], tos))
     assert "repeats" in str(rejected_fault([{"index": 1}, {"index": 1}], tos))

@@ -290,7 +290,7 @@ def rejected_fault(rejected: Sequence[Any], tos: Sequence[str]) -> str | None:
     that index, as in another request's answer.
 
     >>> rejected_fault([{"index": 2, "to": "+14155550101"}], ["+14155550100", "14155550101"])
-    >>> rejected_fault([{"index": 1, "to": "+14155550199"}], ["+14155550100"])
+    >>> rejected_fault([{"index": 1, "to": ["+14155550199"]}], ["+14155550100"])
     'rejected[0] names +14155550199 at index 1, where the chunk has +14155550100'
     """
     seen: set[int] = set()
@@ -302,6 +302,8 @@ def rejected_fault(rejected: Sequence[Any], tos: Sequence[str]) -> str | None:
             return f"rejected[{k}] repeats index {index}"
         seen.add(index)
         to = item.get("to")
+        if isinstance(to, list) and to:  # the spec's shape: an array of numbers
+            to = to[0]  # (RejectedRecipientResponseResource.to)
         if isinstance(to, str) and _digits(to) != _digits(tos[index - 1]):
             return f"rejected[{k}] names {to} at index {index}, where the chunk has " \
                    f"{tos[index - 1]}"
