@@ -136,8 +136,9 @@ def test_two_resumes_started_together_one_sends_the_other_exits_2(
 @pytest.mark.slow
 def test_a_sigkilled_run_does_not_block_its_resume(
         tmp_path: Path, slow_simulator: RunningSimulator) -> None:
-    """A run killed with SIGKILL while it holds the journal leaves its lock file behind; the
-    resume takes the journal all the same and finishes: every recipient texted once."""
+    """A run killed with SIGKILL while it holds the journal leaves its lock file (and its
+    body folder) behind; the resume takes the journal all the same and finishes: every
+    recipient texted once, and no body left on disk."""
     running = slow_simulator
     numbers = _numbers(400)
     listing = tmp_path / "list.txt"
@@ -151,10 +152,13 @@ def test_a_sigkilled_run_does_not_block_its_resume(
     process.communicate(timeout=60)
     journal = Path(f"{report}.journal")
     assert lock_path(journal).exists()
+    bodies = Path(f"{journal}.bodies")  # the killed run's spooled bodies, left behind
+    assert bodies.is_dir()
     resumed = _a2p(running.url, "send", "--resume", str(journal))
     _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err.decode()
     assert _texted(running) == Counter(numbers)
+    assert not bodies.exists()  # the resume took the folder, and removed it at its end
 
 
 @pytest.mark.slow
