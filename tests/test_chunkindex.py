@@ -52,9 +52,10 @@ def test_every_message_is_located_as_a_plain_list_would(seed: int, lines: str) -
         at += step
     assert index.count == len(positions)
     assert (index.first, index.last) == (positions[0], positions[-1])
+    expected = list(zip(positions, line_list or [None] * len(positions), strict=True))
     for k in [*rng.sample(range(1, len(positions) + 1), 500), 1, len(positions)]:
-        expected_line = line_list[k - 1] if line_list is not None else None
-        assert index.locate(k) == (positions[k - 1], expected_line)
+        assert index.locate(k) == expected[k - 1]  # in any order
+    assert [index.locate(k) for k in range(1, len(positions) + 1)] == expected  # in order
     assert index.position_runs() == array("q", _reference_runs(positions))
     held = set(positions)
     gaps = [p for p in range(positions[0], positions[-1]) if p not in held]

@@ -15,7 +15,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import compress, islice, repeat
-from operator import ne, or_, sub
+from operator import add, ne, or_, sub
 
 NO_LINE = -1
 _EVERY = 64   # runs between checkpoints: what one locate decodes at most
@@ -62,8 +62,9 @@ class PositionIndex:
     before (it advances as the positions do, or stays "no line") and only the difference is
     stored: 0 for a CSV of one record a line."""
 
-    __slots__ = ("_cp_at", "_cp_line", "_cp_position", "_cp_start", "_data", "_ends_only",
-                 "_first", "_last", "_line", "_position", "_runs", "_start", "count")
+    __slots__ = ("_cp_at", "_cp_line", "_cp_position", "_cp_start", "_cursor", "_data",
+                 "_ends_only", "_first", "_last", "_line", "_position", "_runs", "_start",
+                 "count")
 
     def __init__(self, ends_only: bool = False) -> None:
         self._data = bytearray()
@@ -77,6 +78,9 @@ class PositionIndex:
         self._start = self._position = self._line = 0
         self.count = 0
         self._ends_only = ends_only
+        # (start, position, line + 1, offset of the next run's varints) of the run the last
+        # locate found: runs are only ever appended, so it stays true
+        self._cursor: tuple[int, int, int, int] | None = None
         self._first = -1
         self._last = -1
 
@@ -101,9 +105,52 @@ class PositionIndex:
         if lines is not None:
             breaks = map(or_, breaks, _breaks(lines))
         base = self.count - 1
-        for k in compress(range(1, len(positions)), breaks):
-            self._new_run(base + k, positions[k], NO_LINE if lines is None else lines[k])
+        ks = list(compress(range(1, len(positions)), breaks))
+        if not self._new_runs(base, ks, positions, lines):
+            for k in ks:
+                self._new_run(base + k, positions[k], NO_LINE if lines is None else lines[k])
         self.count += len(positions) - 1
+
+    def _new_runs(self, base: int, ks: list[int], positions: Sequence[int],
+                  lines: Sequence[int] | None) -> bool:
+        """The runs starting at messages ``ks`` (of this block, after ``base``) appended in
+        one go, C-level maps over the block rather than a call a run, when every varint is a
+        single byte (short runs, small gaps, lines that follow the positions: a list of bad
+        rows). False, with nothing appended, otherwise."""
+        if not ks or not self._runs:
+            return False
+        starts = list(map(add, ks, repeat(base)))
+        moved = list(map(positions.__getitem__, ks))
+        lengths = list(map(sub, starts, [self._start, *starts[:-1]]))
+        steps = list(map(sub, moved, [self._position, *moved[:-1]]))
+        skipped = list(map(sub, steps, lengths))
+        if lines is None:
+            if self._line:
+                return False
+            stored, strays = [0] * len(ks), bytes(len(ks))
+        else:
+            if not self._line:
+                return False
+            stored = [lines[k] + 1 for k in ks]
+            strays_ = list(map(sub, map(sub, stored, [self._line, *stored[:-1]]), steps))
+            if min(strays_) < 0 or max(strays_) >= 0x40:
+                return False
+            strays = bytes(map(add, strays_, strays_))  # zigzag of values >= 0
+        if max(lengths) > 0x80 or max(skipped) >= 0x80 or min(skipped) < 0:
+            return False
+        data, at, n = self._data, len(self._data), len(ks)
+        data.extend(bytes(3 * n))
+        data[at::3] = bytes(map(sub, lengths, repeat(1)))
+        data[at + 1::3] = bytes(skipped)
+        data[at + 2::3] = strays
+        for j in range(-self._runs % _EVERY, n, _EVERY):  # the runs that are checkpoints
+            self._cp_at.append(at + 3 * (j + 1))
+            self._cp_start.append(starts[j])
+            self._cp_position.append(moved[j])
+            self._cp_line.append(stored[j])
+        self._runs += n
+        self._start, self._position, self._line = starts[-1], moved[-1], stored[-1]
+        return True
 
     def _add(self, position: int, line: int, n: int) -> None:
         if not self._continues(position, line):
@@ -170,16 +217,34 @@ class PositionIndex:
         yield start, self.count - start, position, line
 
     def locate(self, index: int) -> tuple[int, int | None]:
-        """(0-based input position, line or None) of the 1-based message ``index``."""
+        """(0-based input position, line or None) of the 1-based message ``index``. Indexes
+        asked in increasing order (a batch answer's rejections, a split) go on from the run
+        the last one found rather than from a checkpoint: one pass over the runs in all."""
         if not 1 <= index <= self.count:
             raise IndexError(f"message index {index} outside 1..{self.count}")
         self._need_runs()
         i = index - 1
-        for start, n, position, line in self._runs_from(bisect_right(self._cp_start, i) - 1):
-            if i < start + n:
-                offset = i - start
-                return position + offset, None if not line else line - 1 + offset
-        raise AssertionError("unreachable: the runs cover every message")
+        k = bisect_right(self._cp_start, i) - 1
+        cursor = self._cursor
+        if cursor is not None and self._cp_start[k] <= cursor[0] <= i:
+            start, position, line, at = cursor
+        else:
+            start, position, line, at = (self._cp_start[k], self._cp_position[k],
+                                         self._cp_line[k], self._cp_at[k])
+        data, end = self._data, len(self._data)
+        while at < end:  # the runs after this one, while the next starts at or before i
+            length, after = _get(data, at)
+            following = start + length + 1
+            if following > i:
+                break
+            skipped, after = _get(data, after)
+            stray, at = _get(data, after)
+            moved = position + length + 1 + skipped
+            line = (line + moved - position if line else 0) + _unzigzag(stray)
+            start, position = following, moved
+        self._cursor = (start, position, line, at)
+        offset = i - start
+        return position + offset, None if not line else line - 1 + offset
 
     def _need_runs(self) -> None:
         if self._ends_only:
