@@ -52,7 +52,9 @@ def test_every_message_is_located_as_a_plain_list_would(seed: int, lines: str) -
         at += step
     assert index.count == len(positions)
     assert (index.first, index.last) == (positions[0], positions[-1])
-    expected = list(zip(positions, line_list or [None] * len(positions), strict=True))
+    no_lines: list[int | None] = [None] * len(positions)
+    expected = list(zip(positions, line_list if line_list is not None else no_lines,
+                        strict=True))
     for k in [*rng.sample(range(1, len(positions) + 1), 500), 1, len(positions)]:
         assert index.locate(k) == expected[k - 1]  # in any order
     assert [index.locate(k) for k in range(1, len(positions) + 1)] == expected  # in order
