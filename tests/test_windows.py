@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import ConfigError
 from engine.schedule.placement import Placement
@@ -166,3 +168,33 @@ def test_every_opening_lies_inside_eight_to_nine_in_every_zone_for_a_year() -> N
             assert opens.date() == closes.date()
             assert opens.hour >= 8
             assert (closes.hour, closes.minute) <= (21, 0)
+
+
+ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+         "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu",
+         "America/Indiana/Knox", "America/Boise")
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True),
+       state=st.sampled_from([None, "TX", "LA", "RI", "NY", "CT", "UT"]),
+       policy=st.sampled_from(["tcpa", "strict", "07:30-19:15"]),
+       start=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31),
+                          timezones=st.just(UTC)))
+def test_every_opening_is_inside_the_rules_on_every_zones_own_clock(
+        zones: list[str], state: str | None, policy: str, start: datetime) -> None:
+    """Whatever the zones, state, policy and start (DST changes and holidays included),
+    every moment of every opening is inside the day's window on each zone's own clock, and
+    the deadline keeps the margin before the close."""
+    quiet = parse_quiet_hours(policy)
+    key = window_key(place(*zones, state=state), quiet)
+    for opening in open_windows(key, quiet, start, horizon=timedelta(days=9)):
+        assert opening.deadline == opening.closes - DEFAULT_MARGIN
+        assert start <= opening.opens < opening.deadline
+        for zone in map(ZoneInfo, zones):
+            opens, closes = opening.opens.astimezone(zone), opening.closes.astimezone(zone)
+            window = quiet.hours(key.rules, opens.date())
+            assert window is not None
+            assert window[0] <= opens.hour * 60 + opens.minute
+            assert closes.date() == opens.date() or closes.time() == time()
+            assert closes.hour * 60 + closes.minute <= window[1]
