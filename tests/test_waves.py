@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from engine.schedule.placement import Placement
 from engine.schedule.rules import parse_quiet_hours
 from engine.schedule.waves import schedule_waves, status_at
-from engine.schedule.windows import WindowKey, window_key
+from engine.schedule.windows import Opening, WindowKey, window_key
 
 STRICT = parse_quiet_hours("strict")
 EASTERN = ZoneInfo("America/New_York")
@@ -118,3 +119,17 @@ def test_a_key_with_no_opening_in_the_horizon_is_closed() -> None:
     now = status_at([la], STRICT, at(2026, 12, 6, 3), horizon=timedelta(days=1))
     assert (now.open, now.waiting, now.closed) == ((), (), (la,))
     assert now.next_opening is None
+
+
+def test_the_schedule_goes_to_json_and_its_keys_and_openings_come_back() -> None:
+    """A journal can keep the schedule: keys and openings read back equal to what was
+    written, instants as UTC with a Z."""
+    plan = schedule_waves(national(), STRICT, SATURDAY_5AM_EASTERN)
+    data = json.loads(json.dumps(plan.as_json()))
+    first = data["waves"][0]
+    assert first["opens"] == "2026-12-05T13:00:00Z"
+    assert first["local"] == ["America/New_York Sat 2026-12-05 08:00-20:00 EST"]
+    assert [WindowKey.from_json(k) for w in data["waves"] for k in w["keys"]] \
+        == [k for w in plan.waves for k in w.keys]
+    assert [Opening.from_json(w) for w in data["waves"]] == [w.opening for w in plan.waves]
+    assert sum(w["count"] for w in data["waves"]) == plan.count

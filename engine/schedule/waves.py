@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from engine.schedule.rules import QuietHours
 from engine.schedule.windows import (
@@ -61,6 +62,12 @@ class Wave:
                                  self.opening.closes.astimezone(zone_info(zone)))
                      for zone in zones)
 
+    def as_json(self) -> dict[str, Any]:
+        return {**self.opening.as_json(), "count": self.count,
+                "keys": [k.as_json() for k in self.keys],
+                "local": [str(w) for w in self.local()],
+                "later": [o.as_json() for o in self.later]}
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -73,6 +80,11 @@ class Schedule:
     @property
     def count(self) -> int:
         return sum(w.count for w in self.waves) + sum(n for _, n in self.unscheduled)
+
+    def as_json(self) -> dict[str, Any]:
+        """The schedule as plain JSON (for the journal and ``a2p plan --json``)."""
+        return {"waves": [w.as_json() for w in self.waves],
+                "unscheduled": [{"key": k.as_json(), "count": n} for k, n in self.unscheduled]}
 
 
 def schedule_waves(counts: Mapping[WindowKey, int], policy: QuietHours, start: datetime, *,

@@ -17,9 +17,10 @@ Opening(opens=datetime.datetime(2026, 12, 5, 13, 0, tzinfo=datetime.timezone.utc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ConfigError
@@ -39,6 +40,13 @@ class WindowKey:
 
     zones: tuple[str, ...]
     rules: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"zones": list(self.zones), "rules": self.rules}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WindowKey:
+        return cls(tuple(data["zones"]), str(data["rules"]))
 
 
 def window_key(placement: Placement, policy: QuietHours) -> WindowKey:
@@ -64,6 +72,20 @@ class Opening:
     def allows(self, instant: datetime) -> bool:
         """True when a chunk may be POSTed at ``instant``."""
         return self.opens <= instant < self.deadline
+
+    def as_json(self) -> dict[str, Any]:
+        return {"opens": stamp(self.opens), "deadline": stamp(self.deadline),
+                "closes": stamp(self.closes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Opening:
+        return cls(*(as_utc(datetime.fromisoformat(data[k]), k)
+                     for k in ("opens", "deadline", "closes")))
+
+
+def stamp(instant: datetime) -> str:
+    """An instant as ISO 8601 in UTC with a Z, for the journal, the report and the plan."""
+    return as_utc(instant).isoformat().replace("+00:00", "Z")
 
 
 def as_utc(instant: datetime, what: str = "instant") -> datetime:
