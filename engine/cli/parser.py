@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common(defaults=False)
     for add in (_simulate_parser, _plan_parser, _send_parser, _check_parser,
-                _outcomes_parser, _config_parser, _demo_parser, _bench_parser):
+                _outcomes_parser, _optouts_parser, _config_parser, _demo_parser,
+                _bench_parser):
         add(sub, common)
     return parser
 
@@ -232,6 +233,83 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                      help="the list the run sent, when it moved or the run read stdin")
     out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
                      help="profile in configs/ or a .toml path (default: the run's)")
+
+
+def _optouts_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """a2p optouts pull|push: the account's opt-outs to a file, a file's to the account."""
+    optouts = sub.add_parser(
+        "optouts", help="pull RingCentral's opt-outs to a --suppress file, or push a file's",
+        parents=[common],
+        description=textwrap.fill(
+            "RingCentral keeps an opt-out per (sender, recipient) pair, and accepts a message "
+            "to an opted-out pair only to fail it later (SMS-RC-413). 'pull' writes the "
+            "account's opt-outs as a suppression file that 'send --suppress FILE' reads, so "
+            "they are never POSTed; 'push' writes local opt-outs (a do-not-contact list, a STOP "
+            "taken by phone or email) to RingCentral, so every sender of the account honours "
+            "them.", 88),
+        epilog="Examples:\n"
+        "  a2p optouts pull --out opt-outs.csv                  # every sender's opt-outs\n"
+        "  a2p optouts pull --from +16505550100 --out mine.csv  # only this sender's\n"
+        "  a2p send list.csv --from +16505550100 --text 'Hi' --suppress opt-outs.csv\n"
+        "  a2p optouts push do-not-contact.csv                  # opted out of every number\n"
+        "  a2p optouts push stops.txt --from +16505550100       # of this number only",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = optouts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pull = actions.add_parser(
+        "pull", help="write the account's opt-outs as a suppression file", parents=[common],
+        description=textwrap.fill(
+            "Read the account's opt-outs (POST .../sms/consents/search, optStatus OptOut, "
+            "1,000 a page: one Light request per 1,000 opt-outs) and write them as a CSV "
+            "whose number column is 'to', with from, optStatus, source and lastModifiedTime "
+            "beside it: 'send --suppress FILE' and 'plan --suppress FILE' read it as it is. "
+            "The file is written as FILE.part and renamed when complete.", 88),
+        epilog=_fill("Exit codes: 0 written; 1 the server failed; 2 usage; 3 credentials "
+                     "refused."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pull.add_argument("--scope", choices=("pair", "account"),
+                      help="account: opt-outs to any number of the account (the default "
+                      "without --from; stricter than RingCentral's per-pair rule, as the "
+                      "FCC's revocation rule asks); pair: only opt-outs to --from (the "
+                      "default with --from; RingCentral's own rule)")
+    pull.add_argument("--from", dest="sender", metavar="E164",
+                      help="the sender whose opt-outs a pair scope pulls, e.g. +16505550100")
+    pull.add_argument("--out", required=True, metavar="FILE",
+                      help="the suppression file to write (CSV)")
+    pull.add_argument("--profile", "--config", dest="profile", default=None, metavar="NAME",
+                      help=PROFILE_HELP)
+    push = actions.add_parser(
+        "push", help="opt out the numbers a file lists, on RingCentral", parents=[common],
+        description=textwrap.fill(
+            "Read FILE as --suppress reads one (one number a line, or a CSV with a number "
+            "column: to, phone, mobile...; any format the reader takes, with "
+            "--default-country) and set each number OptOut (source Api) from --from, or from "
+            "every number of the account ('*') without it: PATCH .../sms/consents, at most "
+            "1,000 records a request. Each record RingCentral refuses (failedRecords) and "
+            "each line without a readable number is printed with its line. Running it again "
+            "is safe: an opted-out pair stays opted out.", 88),
+        epilog=_fill("Exit codes: 0 every number opted out; 1 some lines failed (listed on "
+                     "stderr with their lines) or the server failed; 2 usage; 3 credentials "
+                     "refused."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    push.add_argument("file", metavar="FILE", help="the numbers to opt out")
+    push.add_argument("--from", dest="sender", metavar="E164",
+                      help="opt them out of this number only (default: every number of the "
+                      "account)")
+    push.add_argument("--to-column", default="to", metavar="NAME",
+                      help="CSV column with the number (default to, else one named phone, "
+                      "mobile, number...)")
+    push.add_argument("--default-country", default="US", metavar="CC",
+                      help="country of numbers written without +: US or CA (default US); "
+                      "none requires +1")
+    push.add_argument("--any-country", action="store_true",
+                      help="take numbers outside North America too")
+    push.add_argument("--encoding", default="utf-8", metavar="NAME",
+                      help="the file's encoding (default utf-8)")
+    push.add_argument("--profile", "--config", dest="profile", default=None, metavar="NAME",
+                      help=PROFILE_HELP)
 
 
 def _config_parser(sub: Any, common: argparse.ArgumentParser) -> None:
