@@ -3,6 +3,8 @@ push makes and the lines its failures are reported at, without a server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from engine.core.optouts import (
@@ -43,7 +45,7 @@ def test_push_bodies_hold_at_most_1000_records_each_number_once() -> None:
     """2,345 numbers make bodies of 1,000, 1,000 and 345 OptOut records from the sender; a
     number repeated within a body is sent once, at its first line."""
     requests = PushRequests("*")
-    bodies = []
+    bodies: list[tuple[dict[str, Any], dict[str, int]]] = []
     for line, k in enumerate([0, 0, *range(1, 2345)], 1):
         if requests.add(f"+1415{k:07d}", line):
             bodies.extend(requests.flush())
