@@ -97,8 +97,10 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "without sending anything. Prints the batches (recipients, bytes, input "
             "positions, SMS segments, UCS-2 messages, estimated cost), why texts are UCS-2 "
             "(the characters and their lines), warnings (a UCS-2 batch text, more than half "
-            "the list rejected) and every record rejected locally, so you can fix the list "
-            "first.", 88),
+            "the list rejected, and the compliance lint: a marketing-looking text without "
+            "opt-out language or a brand first, more than --warn-suppressed of the list "
+            "suppressed, per CTIA) and every record rejected locally, so you can fix the list "
+            "first. Warnings never stop a plan or a send.", 88),
         epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
         "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
         "  a2p plan export.csv --from +16505550100 --encoding cp1252 --to-column 'Phone Number' "
@@ -110,6 +112,7 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
                       help="list at most N local rejections (default 20; the JSON has all)")
+    _lint_options(plan, with_list=True)
     plan.add_argument("--price-per-segment", type=_price, default=DEFAULT_PRICE,
                       metavar="PRICE", help="price of one SMS segment for the cost estimate "
                       f"(default {DEFAULT_PRICE}, a typical US A2P price in USD: use yours)")
@@ -145,7 +148,11 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description=textwrap.fill(
             "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
             "feature, and read its SMS registration tier and daily cap where RingCentral "
-            "exposes them. 'send' runs the same check before its first request.", 88),
+            "exposes them. 'send' runs the same check before its first request. With --text or "
+            "--template it also lints the text (warnings, never refusals): a "
+            "marketing-looking text (sale, % off, offer, free...) without opt-out language "
+            "('Reply STOP to opt out') or without the brand first ('Acme: ...'), per CTIA.",
+            88),
         epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
         "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
         "  a2p check --from +16505550100 --profile production --recipients 20000",
@@ -159,6 +166,23 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="how many recipients the campaign has, to compare with the daily "
                        "cap of the number's registration tier")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    texts = check.add_mutually_exclusive_group()
+    texts.add_argument("--text", help="the campaign's text, to lint (see --brand)")
+    texts.add_argument("--template", metavar="T", help="the campaign's template, to lint")
+    _lint_options(check, with_list=False)
+
+
+def _lint_options(parser: argparse.ArgumentParser, with_list: bool) -> None:
+    """The compliance lint's options (engine/core/lint.py): warnings, never refusals."""
+    parser.add_argument("--brand", metavar="NAME",
+                        help="the brand each text should start with (CTIA: identify the "
+                        "sender); without it a marketing-looking text is expected to start "
+                        "with a name and a colon, e.g. 'Acme: ...'")
+    if with_list:
+        parser.add_argument("--warn-suppressed", type=_percent, default=5.0,
+                            metavar="PERCENT",
+                            help="warn when more than this share of the list is suppressed "
+                            "(default 5)")
 
 
 def _demo_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -449,6 +473,16 @@ def _dedupe_rule(value: str) -> str:
             f"{value!r} is not a rule (choose from 'number', 'message'); to dedupe by "
             "number, put --dedupe after INPUT or write --dedupe=number")
     return value
+
+
+def _percent(value: str) -> float:
+    try:
+        share = float(value.rstrip("%"))
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a percentage from 0 to 100")
+    return share
 
 
 def _price(value: str) -> float:

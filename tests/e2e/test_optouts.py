@@ -114,12 +114,14 @@ async def test_a_pulled_file_suppresses_every_opt_out_of_the_account(
 
 async def test_push_patches_at_most_1000_records_a_request_and_is_safe_twice(
         start: Start, tmp_path: Path) -> None:
-    """2,500 numbers (one repeated, sent once) go out in 3 PATCHes of at most 1,000 records, each opted
-    out of every number of the account; pushing the same file again changes nothing."""
+    """2,500 numbers (one repeated, sent once) go out in 3 PATCHes of at most 1,000 records,
+    each opted out of every number of the account; pushing the same file again changes
+    nothing."""
     running, settings = await start()
     listed = numbers(2_500)
     source = tmp_path / "do-not-contact.txt"
-    source.write_text("".join(f"({n[2:5]}) {n[5:8]}-{n[8:]}\n" for n in [*listed[:8], listed[7], *listed[8:]]))
+    with_repeat = [*listed[:8], listed[7], *listed[8:]]
+    source.write_text("".join(f"({n[2:5]}) {n[5:8]}-{n[8:]}\n" for n in with_repeat))
     store, stats = running.simulator.store.consents, running.simulator.stats
     own = store.numbers
     failures: list[Failure] = []
