@@ -15,8 +15,10 @@ from pathlib import Path
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.optouts import Failure
+from engine.reading import ReadOptions
 from engine.results.export import Export
 from engine.run.optouts import pull, push
+from engine.run.suppress import load
 from engine.simulator import RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
@@ -102,6 +104,13 @@ async def test_a_pulled_file_suppresses_every_opt_out_of_the_account(
                        credentials=DEMO_CREDENTIALS)).records == 600
     with pair.open(newline="") as stream:
         assert {r["to"] for r in csv.DictReader(stream)} == set(mine)
+
+    nobody = tmp_path / "nobody.csv"  # a sender nobody opted out of: a header alone
+    assert (await pull(nobody, scope="pair", sender="+16505550199", config=settings,
+                       credentials=DEMO_CREDENTIALS)).records == 0
+    empty = load([nobody], ReadOptions())
+    assert empty is not None
+    assert len(empty) == 0
 
     report = await engine.send(write_list(tmp_path / "list.csv", listed), sender=SENDER,
                                text="Hi", config=settings, credentials=DEMO_CREDENTIALS,
