@@ -53,11 +53,51 @@ def test_classify_maps_statuses_to_outcomes() -> None:
     assert classify(message("+1", "Delivered"))[0] == "delivered"
     assert classify(message("+1", "Sent"))[0] == "sent-no-receipt"
     assert classify(message("+1", "Queued"))[0] == "queued"
-    assert classify(message("+1", "DeliveryFailed", "SMS-CAR-413"))[::3] == \
+    assert classify(message("+1", "DeliveryFailed", "SMS-CAR-411"))[::3] == \
         ("delivery-failed", False)
     assert classify(message("+1", "SendingFailed", "SMS-RC-503"))[::3] == \
         ("sending-failed", True)
     assert classify(message("+1", "Weird"))[0] == "unknown"
+
+
+def test_an_opt_out_failure_is_opted_out_and_never_retryable() -> None:
+    """SMS-RC-413 (RingCentral) and SMS-CAR-413 (the carrier) failures are the opted-out
+    outcome, with their code, and not retryable; --only opted-out and the failed group keep
+    them, --only retryable does not."""
+    for status, code in (("SendingFailed", "SMS-RC-413"), ("DeliveryFailed", "SMS-CAR-413")):
+        outcome, found, _, retry = classify(message("+1", status, code))
+        assert (outcome, found, retry) == ("opted-out", code, False)
+    matcher = Matcher(BATCH)
+    matcher.add([message("+1", "SendingFailed", "SMS-RC-413")])
+    row = row_of(Record(0, 2, "+1", None), span(), {}, matcher.take("+1"))
+    assert (row.outcome, row.errorCode, row.retryable) == ("opted-out", "SMS-RC-413", False)
+    assert keep(row, wanted(["opted-out"]))
+    assert keep(row, wanted(["failed"]))
+    assert not keep(row, wanted(["retryable"]))
+    assert not keep(row, wanted(["sending-failed"]))
+
+
+def test_status_counts_split_opt_outs_from_other_failures() -> None:
+    """A batch skipped by its status counts adds its opt-out codes to opted-out, the rest of
+    its failures to delivery-failed and sending-failed; --only opted-out reads a batch only
+    when an opt-out code was counted."""
+    counts = {"delivered": {"count": 5, "cost": 0.035},
+              "deliveryFailed": {"count": 3, "cost": 0.021, "errorCodeCounts":
+                                 {"SMS-CAR-413": 1, "SMS-CAR-411": 2}},
+              "sendingFailed": {"count": 2, "cost": 0.0, "errorCodeCounts":
+                                {"SMS-RC-413": 2}}}
+    totals = Totals()
+    totals.add_counts(counts)
+    data = totals.as_json()
+    assert (data["rows"], data["delivered"], data["delivery-failed"], data["sending-failed"],
+            data["opted-out"]) == (10, 5, 2, 0, 3)
+    assert Totals.from_json(data).as_json() == data
+    only = wanted(["opted-out"])
+    assert store_needed(only, counts)
+    assert not store_needed(only, {"deliveryFailed": {"count": 2, "errorCodeCounts":
+                                                      {"SMS-CAR-411": 2}}})
+    assert not store_needed(wanted(["sending-failed"]), {"sendingFailed": {
+        "count": 2, "errorCodeCounts": {"SMS-RC-413": 2}}})
 
 
 def test_duplicates_in_one_chunk_are_matched_in_store_order() -> None:

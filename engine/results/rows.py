@@ -24,7 +24,7 @@ from engine.core import lifecycle
 from engine.core.policy import LOST_CODE
 from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
-from engine.rc.errorcodes import describe
+from engine.rc.errorcodes import OPT_OUT_CODES, describe
 from engine.reading import Block
 from engine.results.backlog import Drains, Pending, taken
 from engine.results.names import (
@@ -34,6 +34,7 @@ from engine.results.names import (
     FROM_STORE,
     GROUPS,
     NOT_SENT,
+    OPTED_OUT,
     OUTCOMES,
     PENDING,
     QUEUED,
@@ -179,6 +180,10 @@ def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:
     code = code if isinstance(code, str) and code else None
     if code is not None:
         description, retryable = describe(code)
+        if code in OPT_OUT_CODES and outcome in (DELIVERY_FAILED, SENDING_FAILED):
+            # accepted in the 201, failed when processed: the pair is opted out, and sending
+            # again fails again (and may break the law): never retryable
+            return OPTED_OUT, code, description, False
         return outcome, code, description, retryable and outcome in (DELIVERY_FAILED,
                                                                      SENDING_FAILED)
     if outcome == SENT_NO_RECEIPT:
@@ -326,10 +331,8 @@ def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None
         return True
     if statuses is None:
         return bool(only & {*FROM_STORE, "retryable"})
-    for outcome in only & set(FROM_STORE):
-        entry = statuses.get(STATUS_COUNT_KEYS[outcome])
-        if isinstance(entry, dict) and entry.get("count"):
-            return True
+    if any(counted(statuses, outcome)[0] for outcome in only & set(FROM_STORE)):
+        return True
     if "retryable" in only:
         for key in ("deliveryFailed", "sendingFailed"):
             entry = statuses.get(key)
@@ -337,6 +340,30 @@ def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None
             if any(describe(code)[1] and n for code, n in (codes or {}).items()):
                 return True
     return False
+
+
+def counted(statuses: Mapping[str, Any], outcome: str) -> tuple[int, float]:
+    """(messages, cost) a batch's status counts give ``outcome``: the failures with an
+    opt-out code are ``opted-out``'s, taken out of ``delivery-failed`` and ``sending-failed``
+    (their cost stays with those: /statuses gives cost per status, not per code)."""
+    if outcome == OPTED_OUT:
+        return sum(_opted_out(statuses.get(key)) for key in ("deliveryFailed",
+                                                             "sendingFailed")), 0.0
+    entry = statuses.get(STATUS_COUNT_KEYS[outcome])
+    if not isinstance(entry, dict):
+        return 0, 0.0
+    count, cost = entry.get("count"), entry.get("cost")
+    count = count if type(count) is int else 0
+    if outcome in (DELIVERY_FAILED, SENDING_FAILED):
+        count -= _opted_out(entry)
+    return max(count, 0), float(cost) if isinstance(cost, int | float) else 0.0
+
+
+def _opted_out(entry: object) -> int:
+    codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+    if not isinstance(codes, dict):
+        return 0
+    return sum(n for code, n in codes.items() if code in OPT_OUT_CODES and type(n) is int)
 
 
 @dataclass
@@ -356,14 +383,12 @@ class Totals:
 
     def add_counts(self, statuses: Mapping[str, Any]) -> None:
         """A batch not read message by message: its status counts stand in for its rows."""
-        for outcome, key in STATUS_COUNT_KEYS.items():
-            entry = statuses.get(key)
-            count = entry.get("count") if isinstance(entry, dict) else 0
-            cost = entry.get("cost") if isinstance(entry, dict) else 0
-            if type(count) is int and count:
+        for outcome in (*STATUS_COUNT_KEYS, OPTED_OUT):
+            count, cost = counted(statuses, outcome)
+            if count:
                 self.outcomes[outcome] += count
                 self.rows += count
-            if isinstance(cost, int | float) and outcome != QUEUED:
+            if outcome != QUEUED:
                 self.cost += cost
 
     def as_json(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalError
+from engine.rc.errorcodes import OPT_OUT_CODES
 from engine.results.export import Checkpoint, Export
 from engine.results.output import OutputFile
 from engine.simulator import start_simulator
@@ -63,7 +64,8 @@ def truth(report: dict[str, Any], store: Store, now: float) -> dict[int, str]:
                 if i not in rejected]
         assert len(sent) == batch.size
         for j, position in enumerate(sent):
-            expected[position] = STATUS_OUTCOME[batch.fate(j, now, processed)[0]]
+            status, code = batch.fate(j, now, processed)
+            expected[position] = "opted-out" if code in OPT_OUT_CODES else STATUS_OUTCOME[status]
     return expected
 
 
@@ -271,4 +273,5 @@ async def test_full_pages_of_a_large_batch_are_read_whole(start: Start, tmp_path
     outcomes = [row.outcome for row in rows]
     assert len(rows) == 5250
     assert outcomes.count("rejected-local") == 1750
-    assert sum(o in ("delivered", "delivery-failed", "sending-failed") for o in outcomes) == 3500
+    assert sum(o in ("delivered", "delivery-failed", "sending-failed", "opted-out")
+               for o in outcomes) == 3500
