@@ -19,6 +19,7 @@ from engine.schedule.placement import Placement
 from engine.schedule.zones import (
     BAD_TIMEZONE,
     FALLBACK_ZONES,
+    AreaCodeTable,
     Placer,
     area_code_table,
     libphonenumber_zones,
@@ -203,6 +204,17 @@ def test_answers_are_cached_by_area_code_or_exchange() -> None:
     assert placed(place("+18504329999")).zones == ("Zone/850432",)
     assert placed(place("+18502221234")).zones == ("Zone/850222",)
     assert lookup.calls == ["+14155550100", "+18504321234", "+18502221234"]
+
+
+def test_a_code_missing_from_the_table_is_still_cached_by_exchange() -> None:
+    """With a table older than libphonenumber (850 missing), 850-432 and 850-222 still get
+    their own exchange's answers, with no state (the table's, which has none for 850)."""
+    full = area_code_table()
+    older = AreaCodeTable({k: v for k, v in full.codes.items() if k != "850"}, full.source,
+                          full.generated)
+    place = Placer(libphonenumber_zones(), older)
+    assert place("+18504321234") == Placement(("America/Chicago",), None, "libphonenumber")
+    assert place("+18502221234") == Placement(("America/New_York",), None, "libphonenumber")
 
 
 def test_cached_answers_equal_fresh_ones(lib: Placer) -> None:

@@ -184,11 +184,12 @@ class Placer:
         self._lookup = lookup
         self._codes = (table or area_code_table()).codes
         self._column = column
-        # Area codes whose answer is cached by a longer prefix (libphonenumber's split codes
-        # the table does not correct).
+        # Area codes whose answer is cached by a longer prefix: libphonenumber's split codes
+        # that the table does not correct (or lacks: libphonenumber may be the newer).
+        corrected = {area for area, row in self._codes.items() if row.correction}
         self._depth = {} if lookup is None else {
-            area: digits for area in self._codes
-            if (digits := lookup.digits(area)) > 3 and not self._codes[area].correction}
+            area: digits for area in map(str, range(200, 1000))
+            if (digits := lookup.digits(area)) > 3 and area not in corrected}
         self._by_prefix: dict[str, Placement] = {}
         self._by_column: dict[tuple[str, str], Placement | Problem] = {}
 
