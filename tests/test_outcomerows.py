@@ -35,7 +35,7 @@ BATCH = "b-1"
 def span(**changes: Any) -> Span:
     base: dict[str, Any] = {"number": 1, "first": 0, "last": 9, "state": "completed",
                             "batch_id": BATCH, "size": 10, "offset": 3, "line": 2,
-                            "rejected": {}, "retryable": False, "note": ""}
+                            "retryable": False, "note": ""}
     return Span(**(base | changes))
 
 
@@ -161,8 +161,9 @@ def test_row_of_covers_every_way_a_record_ends() -> None:
     matcher.add([message("+1", "SendingFailed", "SMS-RC-503")])
     assert row_of(record, span(), local, matcher.take("+1")).outcome == "sending-failed"
     assert row_of(Record(4, 6, "bad", None), span(), local).outcome == "rejected-local"
-    rejected = span(rejected={3: ("SMS-RC-410", "invalid")})
-    assert row_of(record, rejected, local).errorCode == "SMS-RC-410"
+    refused = Rejection(3, 5, "+1", "SMS-RC-410", "invalid", BATCH, "server")
+    assert row_of(record, span(), local, server=refused)[3:5] == ("rejected-server",
+                                                                  "SMS-RC-410")
     assert row_of(record, span(), local).outcome == "unknown"
     assert row_of(record, None, local)[3:7:3] == ("not-sent", True)
     failed = span(state="failed", batch_id=None, retryable=True, note="HTTP 503")

@@ -48,7 +48,7 @@ from engine.results.rows import (
     wanted,
 )
 from engine.run.inputs import input_identity, open_input
-from engine.run.journal import JournalState, local_rejections, read_journal
+from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
 from engine.run.suppress import reloaded
 
@@ -193,7 +193,10 @@ class Export:
         with ExitStack() as stack:
             records = self._records(stack, self._resume_at(start))
             local = Journaled(stack.enter_context(closing(local_rejections(self.state))))
-            async for row in self._walk(records, local, start):
+            accepted = {span.number for span in self.spans if span.accepted}
+            server = Journaled(stack.enter_context(closing(
+                server_rejections(self.state, accepted))))
+            async for row in self._walk(records, local, server, start):
                 yield row
 
     def _resume_at(self, start: Checkpoint | None) -> StartAt | int | None:
@@ -227,7 +230,7 @@ class Export:
         records = in_order(read_lines(stream, options, rejected.append, at), rejected)
         return (r for r in records if r.position >= skip_below)
 
-    async def _walk(self, records: Iterator[Record], local: Journaled,
+    async def _walk(self, records: Iterator[Record], local: Journaled, server: Journaled,
                     start: Checkpoint | None) -> AsyncIterator[Row]:
         spans, pieces, k = self.spans, self.pieces, self.checkpoint.span
         batch: _Batch | None = None
@@ -246,15 +249,16 @@ class Export:
                 self._close(k)
                 batch = self._batches.get(piece[2]) or await self._enter(k, piece[2])
             found, journaled = None, local.at(record.position)
+            refused = server.at(record.position)  # streamed like the local ones
             if span is not None and span.accepted and record.rejection is None and \
-                    journaled is None and record.position not in span.rejected:
+                    journaled is None and refused is None:
                 assert batch is not None
                 assert record.to is not None
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
             row = row_of(record, span, {journaled.index: journaled} if journaled else {},
-                         found, batch is not None and batch.complete)
+                         found, batch is not None and batch.complete, refused)
             self.totals.add(row)
             if keep(row, self.only):
                 yield row
@@ -337,8 +341,9 @@ async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIter
 
 
 class Journaled:
-    """The journal's local rejections, streamed in position order (journal.local_rejections)
-    and asked for in rising positions, as rows are made: only the next one is held."""
+    """The journal's local or server rejections, streamed in position order
+    (journal.local_rejections, server_rejections) and asked for in rising positions, as rows
+    are made: only the next one is held."""
 
     def __init__(self, rejections: Iterator[Rejection]) -> None:
         self._rejections = rejections

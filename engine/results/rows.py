@@ -98,7 +98,6 @@ class Span:
     size: int
     offset: int | None
     line: int | None
-    rejected: Mapping[int, tuple[str, str]]  # input position -> (errorCode, description)
     retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
     note: str
     pending: bool = False  # adopted; its message store was not complete when last read
@@ -124,14 +123,12 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
     gaps = gaps_by_chunk(every, lambda e: retryable(dict(e)))
     for entry in standing(every, lambda e: retryable(dict(e))):
         state = entry.get("status", lifecycle.PLANNED)
-        rejected = {r["index"]: (r["errorCode"], r["description"])
-                    for r in entry.get("rejected") or []}
         error = entry.get("error") or {}
         spans.append(Span(
             number=entry["chunk"], first=entry["firstIndex"], last=entry["lastIndex"],
             state=state, batch_id=entry.get("batchId"),
             size=entry.get("batchSize") or entry.get("messages", 0),
-            offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
+            offset=entry.get("offset"), line=entry.get("line"),
             retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
             note=error.get("message") or entry.get("note") or "",
             # what the journal counted pending: an adopted batch's recipients its store had
@@ -267,10 +264,12 @@ class Matcher:
 
 
 def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
-           found: Stored | None = None, complete: bool = False) -> Row:
+           found: Stored | None = None, complete: bool = False,
+           server: Rejection | None = None) -> Row:
     """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
-    for a record of an accepted chunk, what the message store holds for it; ``complete``:
-    that store listed the whole batch when it was read."""
+    for a record of an accepted chunk, the server's rejection of it (``server``, from the
+    journal) or what the message store holds for it; ``complete``: that store listed the
+    whole batch when it was read."""
     position, line, to, text = record.position, record.line, record.to, record.text
     rejection = local.get(position) or record.rejection
     if rejection is not None:
@@ -281,10 +280,9 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
     if span is None:
         return Row(position, line, to, NOT_SENT, None, "never sent: the run stopped before "
                    "this record was sent; send it again", True, None, None, None, None, text)
-    if span.accepted and position in span.rejected:
-        code, description = span.rejected[position]
-        return Row(position, line, to, REJECTED_SERVER, code, description, False,
-                   span.batch_id, None, None, None, text)
+    if span.accepted and server is not None:
+        return Row(position, line, to, REJECTED_SERVER, server.error_code, server.description,
+                   False, span.batch_id, None, None, None, text)
     if span.accepted and found is None and span.pending:
         if complete:  # the store is whole now: not in it means rejected
             return Row(position, line, to, REJECTED_SERVER, LOST_CODE, LOST_DESCRIPTION,
