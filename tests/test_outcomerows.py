@@ -26,6 +26,7 @@ from engine.results.rows import (
     row_of,
     spans_of,
     store_needed,
+    stored,
     wanted,
 )
 
@@ -225,6 +226,26 @@ def test_totals_count_rows_and_stand_in_counts() -> None:
     assert (data["rows"], data["not-sent"], data["delivered"], data["sent-no-receipt"]) == \
         (5, 1, 3, 1)
     assert Totals.from_json(data).as_json() == data
+
+
+def test_a_skipped_batch_counts_its_retryable_failures_as_its_rows_would() -> None:
+    """The status counts of a batch not read stand in for its retryable rows too: each
+    failure whose code the error table says is worth retrying, as ``classify`` marks it."""
+    statuses = {"delivered": {"count": 5},
+                "deliveryFailed": {"count": 4, "errorCodeCounts": {"SMS-RC-503": 2,
+                                                                   "SMS-CAR-411": 2}},
+                "sendingFailed": {"count": 3, "errorCodeCounts": {"SMS-CAR-432": 1,
+                                                                  "SMS-CAR-104": 2}}}
+    counted = Totals()
+    counted.add_counts(statuses)
+    rows = Totals()
+    for status, codes in (("DeliveryFailed", ["SMS-RC-503"] * 2 + ["SMS-CAR-411"] * 2),
+                          ("SendingFailed", ["SMS-CAR-432"] + ["SMS-CAR-104"] * 2)):
+        for code in codes:
+            rows.add(row_of(Record(0, 2, "+1", None), span(), {},
+                            stored(message("+1", status, code))))
+    assert counted.retryable == rows.retryable == 3
+    assert counted.outcomes["delivery-failed"] == rows.outcomes["delivery-failed"] == 4
 
 
 def test_matching_a_shuffled_store_holds_at_most_one_chunk() -> None:

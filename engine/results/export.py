@@ -58,11 +58,11 @@ Progress = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Checkpoint:
-    """Where an interrupted export goes on, and the totals of every row before it: the start
-    of ``span`` (an index into the export's ``pieces``: a chunk's range, or a part of it
-    when it spans another chunk), or, with ``token``, the record at
-    ``position`` (``line``, byte ``offset``) inside it, its message store read up to the page
-    ``token`` names and nothing read ahead held."""
+    """Where an interrupted export goes on, and the totals of every row before it (and of
+    the rows ``only`` kept: ``selected``): the start of ``span`` (an index into the export's
+    ``pieces``: a chunk's range, or a part of it when it spans another chunk), or, with
+    ``token``, the record at ``position`` (``line``, byte ``offset``) inside it, its message
+    store read up to the page ``token`` names and nothing read ahead held."""
 
     span: int = 0
     totals: Totals = field(default_factory=Totals)
@@ -70,15 +70,26 @@ class Checkpoint:
     line: int | None = None
     offset: int | None = None
     token: str | None = None
+    selected: Totals = field(default_factory=Totals)
 
     def as_json(self) -> dict[str, Any]:
         return {"span": self.span, "totals": self.totals.as_json(), "position": self.position,
-                "line": self.line, "offset": self.offset, "token": self.token}
+                "line": self.line, "offset": self.offset, "token": self.token,
+                "selected": self.selected.as_json()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
         return cls(data["span"], Totals.from_json(data["totals"]), data.get("position"),
-                   data.get("line"), data.get("offset"), data.get("token"))
+                   data.get("line"), data.get("offset"), data.get("token"),
+                   Totals.from_json(data.get("selected") or {}))
+
+    @classmethod
+    def at(cls, span: int, totals: Totals, selected: Totals, position: int | None = None,
+           line: int | None = None, offset: int | None = None, token: str | None = None
+           ) -> Checkpoint:
+        """A checkpoint holding copies of the running totals."""
+        return cls(span, Totals.from_json(totals.as_json()), position, line, offset, token,
+                   Totals.from_json(selected.as_json()))
 
 
 @dataclass
@@ -148,7 +159,8 @@ class Export:
         self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
         self.client = ApiClient(self.settings, self._credentials, self._transport, clock=clock,
                                 sleep=sleep, rng=random.Random())
-        self.totals = Totals()
+        self.totals = Totals()  # of every row, whether ``only`` keeps it or not
+        self.selected = Totals()  # of the rows ``only`` keeps (every row without it)
         self.checkpoint = Checkpoint()
         self.on_checkpoint: Callable[[Checkpoint], None] = lambda checkpoint: None
         self._progress = on_progress or (lambda event: None)
@@ -190,6 +202,7 @@ class Export:
         """Every input record's row in input order (those ``only`` keeps), from ``start``."""
         self.checkpoint = start or Checkpoint()
         self.totals = Totals.from_json(self.checkpoint.totals.as_json())
+        self.selected = Totals.from_json(self.checkpoint.selected.as_json())
         with ExitStack() as stack:
             records = self._records(stack, self._resume_at(start))
             local = Journaled(stack.enter_context(closing(local_rejections(self.state))))
@@ -261,9 +274,10 @@ class Export:
                          found, batch is not None and batch.complete, refused)
             self.totals.add(row)
             if keep(row, self.only):
+                self.selected.add(row)
                 yield row
         self._close(len(pieces))
-        self.checkpoint = Checkpoint(len(pieces), self.totals)
+        self.checkpoint = Checkpoint.at(len(pieces), self.totals, self.selected)
 
     def _close(self, k: int) -> None:
         """Finish the batches of spans whose last piece lies before piece ``k``."""
@@ -278,7 +292,7 @@ class Export:
         reading its message store."""
         span = self.spans[number]
         if not self._batches:
-            self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
+            self.checkpoint = Checkpoint.at(k, self.totals, self.selected)
             self.on_checkpoint(self.checkpoint)
         batch = self._batches[number] = _Batch(span, Matcher(span.batch_id or ""))
         if span.accepted and self.only is not None and not span.pending:
@@ -299,9 +313,9 @@ class Export:
             if batch.token is not None and batch.matcher.held == 0 and \
                     record.offset is not None and len(self._batches) == 1:
                 # Every earlier row is out and nothing read ahead is held: a clean point.
-                self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()),
-                                             record.position, record.line, record.offset,
-                                             batch.token)
+                self.checkpoint = Checkpoint.at(k, self.totals, self.selected,
+                                                record.position, record.line,
+                                                record.offset, batch.token)
                 self.on_checkpoint(self.checkpoint)
             await self._page(batch)
         return batch.matcher.take(number)

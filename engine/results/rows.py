@@ -331,13 +331,20 @@ def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None
         return bool(only & {*FROM_STORE, "retryable"})
     if any(counted(statuses, outcome)[0] for outcome in only & set(FROM_STORE)):
         return True
-    if "retryable" in only:
-        for key in ("deliveryFailed", "sendingFailed"):
-            entry = statuses.get(key)
-            codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
-            if any(describe(code)[1] and n for code, n in (codes or {}).items()):
-                return True
-    return False
+    return "retryable" in only and retryable_in(statuses) > 0
+
+
+def retryable_in(statuses: Mapping[str, Any]) -> int:
+    """How many of a batch's messages its status counts show failed with a retryable error
+    code: the rows ``classify`` would mark retryable (no opt-out code is)."""
+    held = 0
+    for key in ("deliveryFailed", "sendingFailed"):
+        entry = statuses.get(key)
+        codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+        for code, n in (codes or {}).items() if isinstance(codes, dict) else ():
+            if type(n) is int and n > 0 and describe(code)[1] and code not in OPT_OUT_CODES:
+                held += n
+    return held
 
 
 def counted(statuses: Mapping[str, Any], outcome: str) -> tuple[int, float]:
@@ -380,7 +387,9 @@ class Totals:
         self.rows += 1
 
     def add_counts(self, statuses: Mapping[str, Any]) -> None:
-        """A batch not read message by message: its status counts stand in for its rows."""
+        """A batch not read message by message: its status counts stand in for its rows,
+        its retryable failures counted by their error codes."""
+        self.retryable += retryable_in(statuses)
         for outcome in (*STATUS_COUNT_KEYS, OPTED_OUT):
             count, cost = counted(statuses, outcome)
             if count:
