@@ -178,9 +178,8 @@ def server_rejections(state: JournalState, chunks: Collection[int] | None = None
                       ) -> Generator[Rejection, None, None]:
     """The server rejections of the journal's ``chunks`` (None: of every chunk), read again
     from its file one at a time, in position order."""
-    if state.path is not None and state.server:
-        yield from journalserver.rejections(state.path, state.complete_bytes,
-                                            state.server.values(), chunks)
+    runs = state.server.values() if state.path is not None else ()
+    return journalserver.rejections(state.path or Path(), state.complete_bytes, runs, chunks)
 
 
 def _fold(state: JournalState, entry: dict[str, Any], offset: int, number: int) -> None:

@@ -15,7 +15,7 @@ a chunk's line is opened only once the merge reaches its first position: few are
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Generator, Iterable, Iterator
+from collections.abc import Collection, Generator, Iterable
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -59,12 +59,12 @@ def scan(chunk: int, offset: int, number: int, items: Iterable[Any], where: str
 
 
 def rejections(path: Path, end: int, runs: Iterable[ServerRun],
-               chunks: Collection[int] | None = None) -> Iterator[Rejection]:
+               chunks: Collection[int] | None = None) -> Generator[Rejection, None, None]:
     """The server rejections of ``runs`` (of the ``chunks`` given; None: all), read again from
     the journal at ``path`` (its first ``end`` bytes) in position order."""
     order = sorted((r for r in runs if chunks is None or r.chunk in chunks),
                    key=lambda r: (r.first, r.chunk))
-    heap: list[tuple[int, int, Rejection, Generator[Rejection, None, None]]] = []
+    heap: list[tuple[int, int, Rejection, Generator[Rejection, None, None], int]] = []
     ranks = count()
     k = 0
     try:
@@ -72,32 +72,40 @@ def rejections(path: Path, end: int, runs: Iterable[ServerRun],
             # open the runs whose first position the merge has reached
             while k < len(order) and (not heap or order[k].first <= heap[0][0]):
                 items = _run(path, end, order[k])
-                k += 1
                 head = next(items, None)
                 if head is not None:
-                    heapq.heappush(heap, (head.index, next(ranks), head, items))
-            _, rank, rejection, items = heap[0]
+                    heapq.heappush(heap, (head.index, next(ranks), head, items,
+                                          order[k].last))
+                k += 1
+            if len(heap) == 1 and (k == len(order) or order[k].first > heap[0][4]):
+                # alone up to its last position (chunks seldom overlap): no merge needed
+                _, _, rejection, items, _ = heap.pop()
+                yield rejection
+                yield from items
+                continue
+            _, rank, rejection, items, last = heap[0]
             yield rejection
             following = next(items, None)
             if following is None:
                 heapq.heappop(heap)
             else:
-                heapq.heapreplace(heap, (following.index, rank, following, items))
+                heapq.heapreplace(heap, (following.index, rank, following, items, last))
     finally:
-        for _, _, _, items in heap:  # their files, when the caller stopped early
+        for _, _, _, items, _ in heap:  # their files, when the caller stopped early
             items.close()
 
 
 def _run(path: Path, end: int, run: ServerRun) -> Generator[Rejection, None, None]:
     """One chunk's server rejections by position (sorted here when not written so)."""
     made = _read(path, end, run)
-    if run.ascending:
-        yield from made
-    else:  # one chunk's at most: a2p writes them sorted
-        yield from sorted(made, key=lambda r: r.index)
+    return made if run.ascending else _sorted(made)
 
 
-def _read(path: Path, end: int, run: ServerRun) -> Iterator[Rejection]:
+def _sorted(made: Iterable[Rejection]) -> Generator[Rejection, None, None]:
+    yield from sorted(made, key=lambda r: r.index)  # one chunk's at most: a2p sorts them
+
+
+def _read(path: Path, end: int, run: ServerRun) -> Generator[Rejection, None, None]:
     where = str(path)
     with path.open("rb") as handle:
         handle.seek(run.offset)
