@@ -341,7 +341,7 @@ def retryable_in(statuses: Mapping[str, Any]) -> int:
     for key in ("deliveryFailed", "sendingFailed"):
         entry = statuses.get(key)
         codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
-        for code, n in (codes or {}).items() if isinstance(codes, dict) else ():
+        for code, n in codes.items() if isinstance(codes, dict) else ():
             if type(n) is int and n > 0 and describe(code)[1] and code not in OPT_OUT_CODES:
                 held += n
     return held
