@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.batching.chunker import Chunk, Chunker
 from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.run.inputcheck import InputCheck
 from engine.run.inputs import input_identity, is_stream, open_input
 from engine.run.journal import ChunkEntry
@@ -56,7 +57,7 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
     stream = stack.enter_context(open_input(path))
     if entry is None or entry.get("offset") is None:
         return stream, read_lines(stream, options, sink)
-    header = stream.readline()
+    header = stream.readline(MAX_LINE_BYTES + 1)  # as a first read sees a line too long
     stream.seek(entry["offset"])
     start = StartAt(header, entry["offset"], entry["firstIndex"], entry["line"])
     return stream, read_lines(stream, options, sink, start)
