@@ -115,9 +115,11 @@ def test_long_bad_numbers_show_their_first_64_characters_and_length(tmp_path: Pa
     (records, rejected), peak = peak_of(lambda: read_path(path))
     value = f"{'7' * 64}... (500,000 characters)"
     description = (f"'{'7' * 64}'... (500,000 characters) is not a phone number this API can "
-                   "text; write it as +1 and ten digits, e.g. +14155550100 or (415) 555-0100")
-    assert fields(rejected) == [[k, k + 2, value, "LCL-INVALID-NUMBER", description]
-                                for k in range(40)]
+                   "text; write it as +1 and ten digits, e.g. +14155550100 or (415) 555-0100 "
+                   "(line {} has 500,000 characters where the number should be: check that "
+                   "the number column is the right one, and that nothing was pasted into it)")
+    assert fields(rejected) == [[k, k + 2, value, "LCL-INVALID-NUMBER",
+                                 description.format(k + 2)] for k in range(40)]
     assert [r[2] for r in records] == ["+14155550101"]
     assert peak < 60 * MB  # the old reader held about 120 MB: the block, its copies, the values
 
@@ -141,11 +143,14 @@ def test_every_format_cuts_a_long_value_the_same_way(
     if not bulk:
         options["dedupe"] = "number"  # the careful path only
     records, rejected = read_path(path, **options)
+    line = 3 + bool(header)
     assert [r[2] for r in records] == [f"+1415555{i:04d}" for i in (0, 1, 3, 4)]
     assert [(r.index, r.to, r.error_code, r.description) for r in rejected] == [
         (2, shown(value), "LCL-INVALID-NUMBER",
          f"{value[:64]!r}... (70 characters) is not a phone number this API can text; write "
-         "it as +1 and ten digits, e.g. +14155550100 or (415) 555-0100")]
+         f"it as +1 and ten digits, e.g. +14155550100 or (415) 555-0100 (line {line} has 70 "
+         "characters where the number should be: check that the number column is the right "
+         "one, and that nothing was pasted into it)")]
 
 
 def test_normal_values_are_shown_whole() -> None:
@@ -163,7 +168,9 @@ def test_a_python_item_of_a_megabyte_is_cut_in_its_rejection() -> None:
     rejected: list[Rejection] = []
     list(read_items(["+14155550100", "5" * MB], ReadOptions(batch_text="Hi"), rejected.append))
     assert [(r.index, r.to) for r in rejected] == [(1, "5" * 64 + "... (1,000,000 characters)")]
-    assert len(rejected[0].description) < 300
+    assert len(rejected[0].description) < 400
+    assert "(item 1 has 1,000,000 characters where the number should be" in \
+        rejected[0].description
 
 
 def test_strict_mode_stops_at_a_line_too_long_naming_it(tmp_path: Path) -> None:

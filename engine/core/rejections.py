@@ -99,7 +99,11 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
         """A local rejection whose description is ``explain(to)``, written when read; a value
         too long to show whole is cut (``shown``) and described now, from the whole value."""
         if len(to) > SHOWN:
-            return cls(index, line, shown(to), error_code, explain(to))
+            where = f"line {line}" if line is not None else f"item {index}"
+            return cls(index, line, shown(to), error_code,
+                       f"{explain(to)} ({where} has {len(to):,} characters where the number "
+                       "should be: check that the number column is the right one, and that "
+                       "nothing was pasted into it)")
         return tuple.__new__(cls, (index, line, to, error_code, None, None, LOCAL, explain))
 
     @property  # the field hides tuple.index, which nothing here calls
