@@ -34,6 +34,9 @@ COLUMN_COUNT = "LCL-COLUMN-COUNT"
 BAD_UTF8 = "LCL-BAD-UTF8"
 BAD_JSON = "LCL-BAD-JSON"
 BAD_ITEM = "LCL-BAD-ITEM"
+# A line longer than a record can be (engine/reading/linesource.py MAX_LINE_BYTES, 1 MiB): a
+# binary file, a document pasted in a cell, a file without line ends; read past, never held.
+LINE_TOO_LONG = "LCL-LINE-TOO-LONG"
 DUPLICATE = "LCL-DUPLICATE"
 # --suppress: the number is on a suppression list (an opt-out): never sent, whatever else.
 OPTED_OUT = "LCL-OPTED-OUT"
@@ -45,6 +48,30 @@ UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"
 
 
 Explain = Callable[[str], str]  # the description of a rejection, from its ``to``
+
+# Characters of a value a rejection shows whole: every number a list holds, and the start of
+# anything else. A longer value (a document in the number column, a binary file read as CSV)
+# is shown as its first SHOWN characters and its length, in the report, the spill, the events
+# and the journal alike, and so in every description that quotes it.
+SHOWN = 64
+
+
+def shown(value: str) -> str:
+    """``value`` as a rejection's ``to`` shows it: whole up to SHOWN characters, else cut.
+
+    >>> shown("+1 415 555 0100"), shown("7" * 100)[60:]
+    ('+1 415 555 0100', '7777... (100 characters)')
+    """
+    if len(value) <= SHOWN:
+        return value
+    return f"{value[:SHOWN]}... ({len(value):,} characters)"
+
+
+def quoted(value: str) -> str:
+    """``repr(value)`` for a description, cut as ``shown`` cuts it."""
+    if len(value) <= SHOWN:
+        return repr(value)
+    return f"{value[:SHOWN]!r}... ({len(value):,} characters)"
 
 
 class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, str,
@@ -69,7 +96,14 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
     @classmethod
     def explained(cls, index: int, line: int | None, to: str, error_code: str,
                   explain: Explain) -> Rejection:
-        """A local rejection whose description is ``explain(to)``, written when read."""
+        """A local rejection whose description is ``explain(to)``, written when read; a value
+        too long to show whole is cut (``shown``) and described now, from the whole value."""
+        if len(to) > SHOWN:
+            where = f"line {line}" if line is not None else f"item {index}"
+            return cls(index, line, shown(to), error_code,
+                       f"{explain(to)} ({where} has {len(to):,} characters where the number "
+                       "should be: check that the number column is the right one, and that "
+                       "nothing was pasted into it)")
         return tuple.__new__(cls, (index, line, to, error_code, None, None, LOCAL, explain))
 
     @property  # the field hides tuple.index, which nothing here calls

@@ -13,7 +13,7 @@ from typing import cast
 
 import orjson
 
-from engine.core.rejections import OPTED_OUT
+from engine.core.rejections import OPTED_OUT, SHOWN
 from engine.reading import phone
 from engine.reading.dialect import CsvLayout
 from engine.reading.options import MAX_TEXT, ReadOptions
@@ -94,6 +94,8 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
         for i in hits:
             codes[i] = OPTED_OUT
             numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
+            if len(numbers[i]) > SHOWN:
+                return None  # too long to show whole: the careful path cuts it
         return builder.mixed_block(numbers, codes, texts, first_line, raws, base)
     return builder.fast_block(tos, texts, first_line, raws, base)
 
@@ -111,8 +113,9 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
     sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
     if sorted_out is None:
         return None
-    if builder.suppress is not None:
-        _suppress(builder.suppress, *sorted_out, raw_tos, strip)
+    if builder.suppress is not None and not _suppress(builder.suppress, *sorted_out, raw_tos,
+                                                      strip):
+        return None
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, options)
@@ -124,14 +127,18 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
 
 
 def _suppress(suppress: Suppressed, numbers: list[str], codes: list[str], raw_tos: list[str],
-              strip: bool) -> None:
+              strip: bool) -> bool:
     """Mark the good numbers ``suppress`` holds as LCL-OPTED-OUT, each showing its value as
-    the careful path shows it (stripped when ``strip``), as ``sort_out`` does a bad one."""
+    the careful path shows it (stripped when ``strip``), as ``sort_out`` does a bad one.
+    False when a value is too long to show whole (the careful path cuts it)."""
     good = list(compress(range(len(codes)), map(not_, codes)))
     for hit in suppress.hits(list(map(numbers.__getitem__, good))):
         i = good[hit]
         codes[i] = OPTED_OUT
         numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
+        if len(numbers[i]) > SHOWN:
+            return False
+    return True
 
 
 _ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)

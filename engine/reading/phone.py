@@ -38,7 +38,9 @@ from engine.core.rejections import (
     EXCEL_NUMBER,
     INVALID_NUMBER,
     NOT_NORTH_AMERICAN,
+    SHOWN,
     UNREACHABLE_NUMBER,
+    quoted,
 )
 from engine.errors import ConfigError
 
@@ -117,7 +119,7 @@ def nanp_problem(number: str, written: str | None = None) -> Problem | None:
     """
     if TEXTABLE.fullmatch(number):
         return None
-    shown = number if written in (None, number) else f"{written!r} ({number})"
+    shown = number if written in (None, number) else f"{quoted(written)} ({number})"
     if not number.startswith("+1"):
         return Problem(NOT_NORTH_AMERICAN,
                        f"{shown} is not a North American number; High Volume SMS texts "
@@ -189,10 +191,10 @@ def _e164(raw: str, country: str | None) -> Checked:
             return cleaned
         return _invalid(raw, country)
     if country is None:
-        return Problem(INVALID_NUMBER, f"{raw!r} has no country code; write it as +1 and ten "
+        return Problem(INVALID_NUMBER, f"{quoted(raw)} has no country code; write it as +1 and ten "
                        "digits, e.g. +14155550100, or pass --default-country US")
     if _EXCEL.fullmatch(raw):
-        return Problem(EXCEL_NUMBER, f"{raw!r} is a number a spreadsheet rounded into "
+        return Problem(EXCEL_NUMBER, f"{quoted(raw)} is a number a spreadsheet rounded into "
                        "scientific notation: its last digits are lost and cannot be recovered. "
                        "Format the phone column as Text in the spreadsheet and export it again")
     floated = _FLOAT_TAIL.fullmatch(raw.strip())
@@ -206,7 +208,7 @@ def _e164(raw: str, country: str | None) -> Checked:
 
 def _invalid(raw: str, country: str | None) -> Problem:
     example = "+14155550100" + (" or (415) 555-0100" if country else "")
-    return Problem(INVALID_NUMBER, f"{raw!r} is not a phone number this API can text; write "
+    return Problem(INVALID_NUMBER, f"{quoted(raw)} is not a phone number this API can text; write "
                    f"it as +1 and ten digits, e.g. {example}")
 
 
@@ -308,8 +310,10 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     numbers = list(raws)
     for i in compress(range(len(codes)), map(is_, codes, repeat(None))):
         value = raws[i].strip() if strip else raws[i]
-        if not value:
-            return None  # a blank line: not a record on some paths, the careful one decides
+        if not value or len(value) > SHOWN:
+            # a blank line: not a record on some paths, the careful one decides; a value too
+            # long to show whole: described now, from the whole value (Rejection.explained)
+            return None
         checked = check(value, country)
         numbers[i], codes[i] = (checked, "") if isinstance(checked, str) else \
             (value, checked.code)
@@ -349,7 +353,7 @@ def strict_checker(country: str | None = "US") -> Callable[[str], Checked]:
         parsed = lib.parse(number, None)
         if lib.is_valid_number(parsed):
             return number
-        return Problem(UNREACHABLE_NUMBER, f"{raw!r} ({number}) is not in any assigned North "
+        return Problem(UNREACHABLE_NUMBER, f"{quoted(raw)} ({number}) is not in any assigned North "
                        "American number range (libphonenumber's rules); check the number")
 
     return strict

@@ -99,14 +99,18 @@ class Builder:
         self._lines: list[int] | None = [] if self.with_lines else None
         self._offsets: list[int] | None = [] if self.with_lines else None
 
-    def reject(self, line: int | None, to: str | None, code: str, reason: str) -> None:
-        """Record a bad record at the current position (or stop, in strict mode)."""
+    def reject(self, line: int | None, to: str | None, code: str, reason: str, *,
+               cut: bool = True) -> None:
+        """Record a bad record at the current position (or stop, in strict mode). ``to`` is
+        cut as a rejection shows it (``rejections.shown``) unless ``cut`` is False (already
+        cut)."""
         if self.options.strict:
             where = self.options.source + (f", line {line}" if line is not None else "")
             where += f" (record {self.position})"
             raise BadRecordError(where, reason, "Fix that record, or drop --strict to skip "
                                  "bad records and list them in the report.")
-        self.reject_sink(Rejection(self.position, line, to, code, reason))
+        shown = codes.shown(to) if to is not None and cut else to  # not a 10 MB value whole
+        self.reject_sink(Rejection(self.position, line, shown, code, reason))
         self.position += 1
 
     def add(self, line: int | None, raw_to: str, text: str | None,
@@ -142,8 +146,8 @@ class Builder:
         if not text:
             if batch_text is None:
                 self.reject(line, raw_to, codes.NO_TEXT,
-                            f"no text for {raw_to!r} and no batch text; pass --text or fill "
-                            "the text column")
+                            f"no text for {codes.quoted(raw_to)} and no batch text; pass "
+                            "--text or fill the text column")
                 return None
             text = None
         elif len(text) > MAX_TEXT:
@@ -159,7 +163,7 @@ class Builder:
                 where = f"line {earlier}" if line is not None else f"item {earlier}"
                 same = ", with the same text" if self.options.dedupe == "message" else ""
                 self.reject(line, raw_to, codes.DUPLICATE,
-                            f"{raw_to!r} ({number}) repeats {where}{same}")
+                            f"{codes.quoted(raw_to)} ({number}) repeats {where}{same}")
                 return None
         if text is not None and self._texts is None:
             self._texts = [None] * len(self._tos)
@@ -275,7 +279,8 @@ def add_mapping(builder: Builder, line: int | None, item: Any) -> Block | None:
         to = to[0]
     if "to" not in item:
         builder.reject(line, None, codes.BAD_ITEM,
-                       f'no "to" in this record (it has: {", ".join(map(str, item)) or "nothing"}'
+                       f'no "to" in this record (it has: '
+                       f'{codes.shown(", ".join(map(str, item))) or "nothing"}'
                        '); each needs one, e.g. {"to": "+14155550100"}')
         return None
     if type(to) is int or (type(to) is float and to.is_integer()):

@@ -29,6 +29,7 @@ from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.results.backlog import Backlog
 from engine.results.names import FILTERS
 from engine.results.rows import (
@@ -237,7 +238,8 @@ class Export:
         rejected = stack.enter_context(closing(Backlog(self.journal.parent)))
         at, skip_below = None, start if isinstance(start, int) else 0
         if isinstance(start, StartAt):
-            head = stream.readline()  # the format and CSV header come from the first line
+            # the format and CSV header come from the first line (not a 2 GB one whole)
+            head = stream.readline(MAX_LINE_BYTES + 1)
             stream.seek(start.offset)
             at = StartAt(head, start.offset, start.position, start.line)
         records = in_order(read_lines(stream, options, rejected.append, at), rejected)

@@ -176,7 +176,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             with ExitStack() as stack:
                 local = LocalRejections()
                 source, share = chunks_of(recipients, read, chunker,
-                                          filtered_sink(local, plan), stack, plan, local)
+                                          filtered_sink(local, plan), stack, plan, local,
+                                          stopped=stopping.is_set)
                 caught = in_flight(recipients, read, plan, sender, text, stack)
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.batching.chunker import Chunk, Chunker
 from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.run.inputcheck import InputCheck
 from engine.run.inputs import input_identity, is_stream, open_input
 from engine.run.journal import ChunkEntry
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
 Share = Callable[[], float | None]
+Stopped = Callable[[], bool]
+
+
+class ReadStopped(Exception):  # not an error: how a stop reaches the sender
+    """The run was stopped: the reader ended between two blocks, before any chunk was cut
+    of what it had read since the last one (a 50 MB chunk of a slow stdin takes minutes to
+    fill; the stop is heard within one block, at most 8,192 lines or about 4 MiB)."""
 
 
 def is_path(recipients: Recipients) -> bool:
@@ -56,7 +64,7 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
     stream = stack.enter_context(open_input(path))
     if entry is None or entry.get("offset") is None:
         return stream, read_lines(stream, options, sink)
-    header = stream.readline()
+    header = stream.readline(MAX_LINE_BYTES + 1)  # as a first read sees a line too long
     stream.seek(entry["offset"])
     start = StartAt(header, entry["offset"], entry["firstIndex"], entry["line"])
     return stream, read_lines(stream, options, sink, start)
@@ -64,16 +72,18 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
 
 def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
               sink: Callable[[Rejection], None], stack: ExitStack,
-              plan: ResumePlan | None = None, local: LocalRejections | None = None
-              ) -> tuple[Chunks, Share]:
+              plan: ResumePlan | None = None, local: LocalRejections | None = None,
+              stopped: Stopped | None = None) -> tuple[Chunks, Share]:
     """The chunks of the input (what a resumed run already settled left out), and how much
     of it has been read. ``local``: where ``sink`` puts rejections, held back until a resumed
-    run's input is proven the one it read."""
+    run's input is proven the one it read. ``stopped``: asked before each block is read (in
+    the reader's thread); once True, the chunks end in ReadStopped."""
     skip = plan.skip if plan is not None else []
     if is_path(recipients):
         # a --dedupe run reads from the top, so its seen-set holds every earlier number
         entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
+        blocks = _until(blocks, stopped)
         check = _check(plan, entry["firstIndex"] if entry and entry.get("offset") is not None
                        else 0, local)
         return _checked(chunker.chunks(without(_checking(blocks, check), skip) if skip
@@ -81,14 +91,31 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
     check = _check(plan, 0, local)
     if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
         stream = stack.enter_context(open_input(str(recipients)))
-        piped = _checking(read_lines(stream, options, sink), check)
+        piped = _checking(_until(read_lines(stream, options, sink), stopped), check)
         return _checked(chunker.chunks(without(piped, skip)), check), share_of(stream)
     if isinstance(recipients, AsyncIterable):
         pause = local.hand_on if local is not None else None
         return _achecked(chunker.achunks(_awithout(aread_items(recipients, options, sink, pause),
-                                                   skip, check)), check), _unknown_share
-    items = _checking(read_items(recipients, options, sink), check)
+                                                   skip, check, stopped)), check), _unknown_share
+    items = _checking(_until(read_items(recipients, options, sink), stopped), check)
     return _checked(chunker.chunks(without(items, skip)), check), _unknown_share
+
+
+def _until(blocks: Iterable[Block], stopped: Stopped | None) -> Iterator[Block]:
+    """The blocks until ``stopped()``, asked before each is read: then ReadStopped, so the
+    chunker never cuts (and nothing POSTs) a chunk of a read the stop cut short."""
+    if stopped is None:
+        return iter(blocks)
+    return _until_stopped(iter(blocks), stopped)
+
+
+def _until_stopped(blocks: Iterator[Block], stopped: Stopped) -> Iterator[Block]:
+    while not stopped():
+        block = next(blocks, None)
+        if block is None:
+            return
+        yield block
+    raise ReadStopped
 
 
 def _check(plan: ResumePlan | None, start: int, local: LocalRejections | None = None
@@ -147,8 +174,11 @@ def _unknown_share() -> float | None:
 
 
 async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]],
-                    check: InputCheck | None = None) -> AsyncIterator[Block]:
+                    check: InputCheck | None = None, stopped: Stopped | None = None
+                    ) -> AsyncIterator[Block]:
     async for block in blocks:
+        if stopped is not None and stopped():
+            raise ReadStopped
         if check is not None:
             check.block(block)
         for kept in without([block], skip):

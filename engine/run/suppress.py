@@ -24,6 +24,7 @@ from engine.errors import InputError, JournalError
 from engine.reading import ReadOptions, read_lines
 from engine.reading.dialect import DELIMITERS
 from engine.reading.lines import detect_format
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.reading.records import number_checker
 from engine.reading.suppressed import Suppressed, SuppressedBuilder, SuppressionSource
 from engine.run.inputs import open_input
@@ -110,7 +111,8 @@ def _file_options(path: str, options: ReadOptions) -> ReadOptions:
     """How to read one suppression file: its own format and number column, the list's
     country rules and encoding, a placeholder text so no record wants one."""
     with open_input(path) as stream:
-        head = stream.readline().decode(options.encoding, "replace").lstrip("\ufeff")
+        head = stream.readline(MAX_LINE_BYTES + 1).decode(options.encoding, "replace") \
+            .lstrip("\ufeff")
     fmt, column, first = detect_format(path, head, options.to_column), options.to_column, \
         head.strip()
     if fmt != "jsonl":  # a first line that is a number: no header, whatever the suffix
