@@ -12,17 +12,25 @@ from engine.cli.output import write_json
 
 async def run(args: argparse.Namespace) -> int:
     """Check the sender, print the findings (--json: one document) and the warnings."""
-    from engine.run.api import check
+    from engine.run.api import check, opt_outs
 
     found = await check(args.sender, config=args.profile, recipients=args.recipients)
+    consents = None if args.no_consent else await opt_outs(
+        args.sender, scope=args.suppress_scope, config=args.profile)
     if args.json:
-        write_json(found.as_json())
+        write_json({**found.as_json(),
+                    **({"consent": consents.as_json()} if consents is not None else {})})
     else:
         tier = found.registration_tier or "not exposed"
         cap = f", about {found.daily_cap:,} messages a day" if found.daily_cap else ""
         print(f"a2p: {args.sender} can send High Volume SMS: an A2PSmsSender number of this "
               f"user (id {found.sender.id}, status {found.sender.status}); registration tier: "
               f"{tier}{cap}")
+        if consents is not None:
+            print(f"a2p: {len(consents.set):,} recipients opted out of texts from "
+                  f"{args.sender} under --suppress-scope {consents.scope} "
+                  f"({consents.opt_outs:,} opt-outs in the account, read with "
+                  f"{consents.requests} Light request(s)); a send never texts them")
     for warning in found.warnings:
         print(f"a2p: WARNING: {warning}", file=sys.stderr)
     return EXIT_OK
