@@ -160,3 +160,58 @@ async def test_refused_consent_read_stops_before_any_post() -> None:
                                transport=transport, preflight=False, consent=False)
     assert report["totals"]["sent"] == 1
     assert len(transport.sent("POST", "/batches")) == 1
+
+
+async def test_resume_after_stop_suppresses_new_opt_outs_not_yet_sent(start: Start,
+                                                                      tmp_path: Path) -> None:
+    """A run stopped mid-list, then STOPs arrive (to --from and to another sender): the
+    resume (the cache older than --max-consent-age) suppresses those not yet sent, leaves
+    those already sent as sent, and never POSTs a suppressed recipient or anyone twice."""
+    import anyio
+
+    running, settings = await start()
+    items = numbers(400)
+    for to in items[3:400:40]:  # opted out before the run: inside the first chunks too
+        opt_out(running, OTHER, to)
+    before = set(items[3:400:40])
+    journal = tmp_path / "run.journal"
+    stop = anyio.Event()
+
+    async def stop_after_first(event: dict[str, Any]) -> None:
+        if event["event"] == "batch_completed":
+            stop.set()
+
+    first = await engine.send(items, sender=SENDER, text="Hi", config=settings,
+                              credentials=DEMO_CREDENTIALS, on_event=stop_after_first,
+                              max_batch_messages=50, concurrency=1, journal=journal,
+                              stop=stop)
+    assert first["status"] == "interrupted"
+    sent_first = set(ledger_numbers(running))
+    assert sent_first
+    assert not sent_first & before
+    unsent = [n for n in items if n not in sent_first and n not in before]
+    late = set(unsent[-30::3])  # opted out during the stop
+    assert len(late) == 10
+    for k, to in enumerate(sorted(late)):
+        running.simulator.store.consents.inbound(SENDER if k % 2 else OTHER, to, "STOP",
+                                                 time.time())
+    already = sorted(sent_first)[:3]  # opted out after their text: they stay sent
+    for to in already:
+        running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())
+    events: list[dict[str, Any]] = []
+
+    async def collect(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal, on_event=collect, max_consent_age=0.0)
+    ledger = ledger_numbers(running)
+    assert len(ledger) == len(set(ledger))  # nobody twice
+    assert not set(ledger) & (before | late)
+    assert set(already) <= set(ledger)
+    assert sorted(ledger) == sorted(set(items) - before - late)
+    assert report["status"] == "completed"
+    assert report["totals"]["suppressed"] == {"consent": len(before | late)}
+    assert report["totals"]["sent"] == len(ledger)
+    assert {r["to"] for r in report["rejected"] if r["errorCode"] == OPTED_OUT} == \
+        before | late
