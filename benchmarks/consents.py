@@ -68,20 +68,20 @@ async def measure(recipients: int, opt_outs: int) -> dict[str, Any]:
                        rate_limit=RateLimitSettings(light_requests=100_000,
                                                     auth_requests=1_000))
     transport = Counting(AiohttpTransport(120.0))
-    client = ApiClient(settings, DEMO_CREDENTIALS, transport,  # type: ignore[arg-type]
+    client = ApiClient(settings, DEMO_CREDENTIALS, transport,
                        clock=time.monotonic, sleep=anyio.sleep)
     out: dict[str, Any] = {"recipients": recipients, "optOuts": opt_outs, "reads": {}}
     try:
         await client.bearer()
-        for name, read in (("export (the engine's choice)", None),
-                           ("search, whole account", "account"),
-                           ("search, --from only", "pair")):
+        for name, how in (("export (the engine's choice)", None),
+                          ("search, whole account", "account"),
+                          ("search, --from only", "pair")):
             before, started = transport.consent_requests, time.perf_counter()
-            if read is None:
+            if how is None:
                 got = await read_consents(client, SENDER, "account", 0.0, None, time.time)
                 records = got.opt_outs
             else:
-                found = await api.search(client, SENDER if read == "pair" else None)
+                found = await api.search(client, SENDER if how == "pair" else None)
                 records = len(found.opt_outs or [])
             light = transport.consent_requests - before
             out["reads"][name] = {
