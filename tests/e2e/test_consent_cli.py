@@ -1,0 +1,45 @@
+"""``a2p plan --consent`` and ``a2p check`` against the simulator: the recipients
+RingCentral's opt-outs suppress are counted (by scope) before anything is sent."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+
+from engine.simulator import SimulatorThread
+from tests.conftest import sim_settings
+from tests.e2e.test_cli_suppress import a2p
+
+SENDER, OTHER = "+16505550100", "+16505550101"
+
+
+def test_plan_and_check_count_consent_suppressed(tmp_path: Path) -> None:
+    """plan --consent counts the list's opted-out recipients under each scope (source
+    consent, apart from a --suppress file); check counts the opt-outs keeping --from."""
+    listing = tmp_path / "list.txt"
+    numbers = [f"+1415555{i:04d}" for i in range(500)]
+    listing.write_text("".join(f"{n}\n" for n in numbers))
+    dnc = tmp_path / "dnc.txt"
+    dnc.write_text(f"{numbers[0]}\n{numbers[1]}\n")
+    with SimulatorThread(sim_settings()) as running:
+        store = running.simulator.store.consents
+        for n in numbers[10:16]:
+            store.set(SENDER, n, "OptOut", "Recipient", time.time())
+        for n in numbers[20:24]:
+            store.set(OTHER, n, "OptOut", "Api", time.time())
+        store.set(OTHER, "+12025550100", "OptOut", "Api", time.time())  # not on the list
+        for scope, want in (("account", 10), ("pair", 6)):
+            done = a2p(running, "plan", str(listing), "--from", SENDER, "--text", "Hi",
+                       "--consent", "--suppress-scope", scope, "--suppress", str(dnc),
+                       "--json")
+            assert done.returncode == 0, done.stderr.decode()
+            plan = orjson.loads(done.stdout)
+            assert plan["suppressed"] == {"file": 2, "consent": want}
+            assert b"1 Light request" in done.stderr
+        done = a2p(running, "check", "--from", SENDER, "--json")
+        assert done.returncode == 0, done.stderr.decode()
+        found = orjson.loads(done.stdout)["consent"]
+        assert (found["optOuts"], found["inScope"], found["requests"]) == (11, 11, 1)
+        assert running.simulator.store.accepted_count() == 0
