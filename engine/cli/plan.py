@@ -43,11 +43,13 @@ def run(args: argparse.Namespace) -> int:
     with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
         with open_input(args.input) as stream:
-            blocks = read_lines(stream, options, aggregator.add_local)
-            if consents is not None:  # as a send's gate: LCL-OPTED-OUT, source consent
+            if consents is None:
+                blocks = read_lines(stream, options, aggregator.add_local)
+            else:  # as a send's gate: LCL-OPTED-OUT, source consent, all in position order
                 from engine.run.consent import Gate
 
-                blocks = Gate(consents.set, aggregator.add_local).apply(blocks)
+                gate = Gate(consents.set, aggregator.add_local)
+                blocks = gate.apply(read_lines(stream, options, gate.hold))
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
         for warning in plan.warnings:

@@ -194,7 +194,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
                 used = consents is not None or (plan is not None and resumed_consent)
-                source, share = chunks_of(recipients, read, chunker, sink, stack, plan, local,
+                # with a gate the reader's rejections pass through it, to stay in order
+                source, share = chunks_of(recipients, read, chunker,
+                                          gate.hold if used else sink, stack, plan, local,
                                           gate if used else None)
                 caught = in_flight(recipients, read, plan, sender, text, stack,
                                    gate if used else None)

@@ -173,10 +173,18 @@ def _refused(exc: RequestRejectedError, choice: Choice) -> str:
 
 # The gate ------------------------------------------------------------------------------
 
+HOLD_AT = 8192  # the reader's rejections held at most before they are handed on anyway
+
+
 class Gate:
     """Takes the recipients ``consents`` suppresses out of the blocks a run sends, each an
     LCL-OPTED-OUT rejection to ``sink``; ``drop`` takes out, from blocks read again, the
-    positions it (or a run before, ``known``: the journal's local rejections) rejected."""
+    positions it (or a run before, ``known``: the journal's local rejections) rejected.
+
+    The reader's own rejections come through ``hold`` and are handed on with the gate's, in
+    position order, as each block passes: the journal and the spill read local rejections
+    back as ascending runs, and rejections out of order would make a run each (past 64 a
+    resume sorts them all in memory)."""
 
     def __init__(self, consents: ConsentSet, sink: Callable[[Rejection], None],
                  known: AbstractSet[int] = frozenset()) -> None:
@@ -184,18 +192,35 @@ class Gate:
         self.sink = sink
         self.known = known
         self.rejected: set[int] = set()
+        self._held: list[Rejection] = []
+
+    def hold(self, rejection: Rejection) -> None:
+        """The reader's sink: its rejections wait for the block they precede."""
+        self._held.append(rejection)
+        if len(self._held) >= HOLD_AT:  # a long run of bad records: bounded all the same
+            self.release()
+
+    def release(self, own: list[Rejection] | None = None) -> None:
+        """Hand on what is held (and ``own``), by position."""
+        items, self._held = self._held + (own or []), []
+        items.sort(key=_position)
+        for rejection in items:
+            self.sink(rejection)
 
     def block(self, block: Block) -> Block | None:
         """The block without its suppressed recipients (None: none is left)."""
         hits = self.consents.hits(block.tos) if len(self.consents) else []
         if not hits:
+            if self._held:
+                self.release()
             return block
-        lines = block.lines
+        lines, own = block.lines, []
         for k in hits:
             to, position = block.tos[k], block.positions[k]
             self.rejected.add(position)
-            self.sink(Rejection(position, lines[k] if lines is not None else None, to,
-                                OPTED_OUT, self.consents.describe(to)))
+            own.append(Rejection(position, lines[k] if lines is not None else None, to,
+                                 OPTED_OUT, self.consents.describe(to)))
+        self.release(own)
         gone = set(hits)
         keep = [k for k in range(len(block)) if k not in gone]
         return subset(block, keep) if keep else None
@@ -205,12 +230,14 @@ class Gate:
             kept = self.block(block)
             if kept is not None:
                 yield kept
+        self.release()  # the reader's rejections after the last block
 
     async def aapply(self, blocks: AsyncIterable[Block]) -> AsyncIterator[Block]:
         async for block in blocks:
             kept = self.block(block)
             if kept is not None:
                 yield kept
+        self.release()
 
     def drop(self, blocks: Iterable[Block]) -> Iterator[Block]:
         """``blocks`` read again without the positions rejected here or by a run before."""
@@ -225,6 +252,10 @@ class Gate:
                 yield block
             elif keep:
                 yield subset(block, keep)
+
+
+def _position(rejection: Rejection) -> int:
+    return rejection.index
 
 
 def subset(block: Block, keep: list[int]) -> Block:

@@ -215,3 +215,24 @@ async def test_resume_after_stop_suppresses_new_opt_outs_not_yet_sent(start: Sta
     assert report["totals"]["sent"] == len(ledger)
     assert {r["to"] for r in report["rejected"] if r["errorCode"] == OPTED_OUT} == \
         before | late
+
+
+async def test_local_rejections_journaled_in_position_order(start: Start,
+                                                            tmp_path: Path) -> None:
+    """Bad numbers and consent-suppressed recipients mixed through a list are journaled as
+    one ascending run, so a resume or outcomes streams them without sorting in memory."""
+    from engine.run.journal import read_journal
+
+    running, settings = await start()
+    items = numbers(3000)
+    for k in range(0, 3000, 7):
+        items[k] = f"bad{k}"
+    for to in items[1::11]:
+        if to.startswith("+"):
+            opt_out(running, OTHER, to)
+    journal = tmp_path / "run.journal"
+    report, _ = await run(items, settings, journal=journal)
+    state = read_journal(journal)
+    assert report["totals"]["suppressed"]["consent"] > 200
+    assert report["totals"]["rejectedLocal"] == len(state.local)
+    assert len(state.local_runs) == 1
