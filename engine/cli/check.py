@@ -6,20 +6,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.exits import EXIT_OK
+from engine.cli.exits import EXIT_FAILED, EXIT_OK
 from engine.cli.output import write_json
 
 
 async def run(args: argparse.Namespace) -> int:
-    """Check the sender, print the findings (--json: one document) and the warnings."""
+    """Check the sender, print the findings (--json: one document) and the warnings; then
+    the opt-outs that keep it from texting (exit 1 when they cannot be read: a send would
+    stop before its first POST)."""
+    from engine.errors import ConsentError
     from engine.run.api import check, opt_outs
 
     found = await check(args.sender, config=args.profile, recipients=args.recipients)
-    consents = None if args.no_consent else await opt_outs(
-        args.sender, scope=args.suppress_scope, config=args.profile)
+    consents, refused = None, None
+    if not args.no_consent:
+        try:
+            consents = await opt_outs(args.sender, scope=args.suppress_scope,
+                                      config=args.profile)
+        except ConsentError as exc:
+            refused = str(exc)
     if args.json:
-        write_json({**found.as_json(),
-                    **({"consent": consents.as_json()} if consents is not None else {})})
+        consent = consents.as_json() if consents is not None else \
+            {"error": refused} if refused is not None else None
+        write_json({**found.as_json(), **({"consent": consent} if consent else {})})
     else:
         tier = found.registration_tier or "not exposed"
         cap = f", about {found.daily_cap:,} messages a day" if found.daily_cap else ""
@@ -33,4 +42,7 @@ async def run(args: argparse.Namespace) -> int:
                   f"{consents.requests} Light request(s)); a send never texts them")
     for warning in found.warnings:
         print(f"a2p: WARNING: {warning}", file=sys.stderr)
+    if refused is not None:
+        print(f"a2p: {refused}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

@@ -160,7 +160,8 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
             "feature, and read its SMS registration tier and daily cap where RingCentral "
             "exposes them. 'send' runs the same check before its first request.", 88),
-        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
+        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 1 its "
+        "opt-outs (RingCentral's consent records) cannot be read, so a send would stop; 2 the "
         "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
         "  a2p check --from +16505550100 --profile production --recipients 20000",
         formatter_class=argparse.RawDescriptionHelpFormatter,

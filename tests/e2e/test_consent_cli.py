@@ -43,3 +43,30 @@ def test_plan_and_check_count_consent_suppressed(tmp_path: Path) -> None:
         found = orjson.loads(done.stdout)["consent"]
         assert (found["optOuts"], found["inScope"], found["requests"]) == (11, 11, 1)
         assert running.simulator.store.accepted_count() == 0
+
+
+def test_check_and_send_stop_when_the_consents_are_refused(tmp_path: Path) -> None:
+    """With the consent paths refused (403 CMN-408, no SMS permission) a send exits 1 before
+    any POST, saying to add the permission or pass --no-consent; check exits 1 after its
+    findings; --no-consent sends."""
+    from engine.simulator import FaultSettings
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("+14155550100\n+14155550101\n")
+    faults = FaultSettings(consent_refused=True)
+    with SimulatorThread(sim_settings(faults=faults, messages_per_second=1e6)) as running:
+        sent = a2p(running, "send", str(listing), "--from", SENDER, "--text", "Hi",
+                   "--report", str(tmp_path / "r.json"))
+        assert sent.returncode == 1, sent.stderr.decode()
+        message = sent.stderr.decode()
+        assert "SMS permission" in message
+        assert "--no-consent" in message
+        assert running.simulator.store.accepted_count() == 0
+        checked = a2p(running, "check", "--from", SENDER)
+        assert checked.returncode == 1
+        assert b"can send High Volume SMS" in checked.stdout
+        assert b"CMN-408" in checked.stderr
+        done = a2p(running, "send", str(listing), "--from", SENDER, "--text", "Hi",
+                   "--report", str(tmp_path / "r2.json"), "--no-consent")
+        assert done.returncode == 0, done.stderr.decode()
+        assert running.simulator.store.accepted_count() == 2
