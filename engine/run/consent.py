@@ -35,6 +35,7 @@ from engine.rc import consents as api
 from engine.rc.client import ApiClient
 from engine.reading import Block
 from engine.reading.suppressed import SuppressedBuilder
+from engine.run import localqueue
 
 CACHE_SUFFIX = ".consents"
 CACHE_VERSION = 1
@@ -173,9 +174,6 @@ def _refused(exc: RequestRejectedError, choice: Choice) -> str:
 
 # The gate ------------------------------------------------------------------------------
 
-HOLD_AT = 8192  # the reader's rejections held at most before they are handed on anyway
-
-
 class Gate:
     """Takes the recipients ``consents`` suppresses out of the blocks a run sends, each an
     LCL-OPTED-OUT rejection to ``sink``; ``drop`` takes out, from blocks read again, the
@@ -195,10 +193,14 @@ class Gate:
         self._held: list[Rejection] = []
 
     def hold(self, rejection: Rejection) -> None:
-        """The reader's sink: its rejections wait for the block they precede."""
+        """The reader's sink: its rejections wait for the block they precede (without
+        opt-outs in scope nothing can come between them: they go on at once)."""
+        if not len(self.consents):
+            self.sink(rejection)
+            return
         self._held.append(rejection)
-        if len(self._held) >= HOLD_AT:  # a long run of bad records: bounded all the same
-            self.release()
+        if len(self._held) >= localqueue.FLUSH_AT:  # a long run of bad records: handed on
+            self.release()  # as the run's own queue would hand them on
 
     def release(self, own: list[Rejection] | None = None) -> None:
         """Hand on what is held (and ``own``), by position."""
