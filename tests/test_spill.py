@@ -18,6 +18,7 @@ from engine.core import lifecycle
 from engine.core.chunkindex import PositionIndex
 from engine.core.rejections import INVALID_NUMBER, Aggregator, Rejection, mostly_rejected
 from engine.core.spillruns import Tally
+from engine.run import reportfile
 from engine.run.report import ChunkRecord, build_report, finish, totals_of
 from engine.run.reportfile import (
     RejectedView,
@@ -181,6 +182,63 @@ def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path: Path
         write_report(path, {"a": 1}, "rejected", failing(), {})  # type: ignore[arg-type]
     assert path.read_bytes() == b'{"old": true}'
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+class _CountedFile:
+    """A report file opened by the view, counting the lines it reads."""
+
+    def __init__(self, file: Any, read: list[int]) -> None:
+        self._file, self._read = file, read
+
+    def __enter__(self) -> _CountedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def seek(self, offset: int) -> int:
+        return cast(int, self._file.seek(offset))
+
+    def __iter__(self) -> Any:
+        for line in self._file:
+            self._read[0] += 1
+            yield line
+
+
+def test_indexing_a_view_reads_from_the_nearest_mark_not_from_the_top(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items, slices (any step), reversed and index() give what the list gives; once the file
+    was read through, a lookup anywhere reads at most MARK lines of it, not all before it."""
+    monkeypatch.setattr(RejectedView, "MARK", 64)
+    items = [{"index": i, "to": f"+1415{i:07d}", "description": "a, \"b\"\n"}
+             for i in range(5_000)]
+    view = write_report(tmp_path / "r.json", {"a": 1}, "rejected",
+                        (orjson.dumps(item) for item in items), {"z": [2]})
+    read = [0]
+    monkeypatch.setattr(reportfile, "open", lambda *a, **k: _CountedFile(
+        open(*a, **k), read), raising=False)  # noqa: SIM115 (the wrapper closes it)
+    assert view[4_999] == items[4_999]
+    assert read[0] >= 5_000  # the first look reads through, noting where items are
+    for k in (4_998, 17, 2_500, 63, 64, 65, 0, -1, -4_321):
+        read[0] = 0
+        assert view[k] == items[k]
+        assert read[0] <= 64 + 1, (k, read[0])
+    for cut in (slice(10, 20), slice(None, None, -7), slice(4_990, 10, -3),
+                slice(100, 4_000, 250), slice(-5, None), slice(30, 10), slice(None)):
+        assert view[cut] == items[cut]
+    read[0] = 0
+    assert view[4_000:4_010] == items[4_000:4_010]
+    assert read[0] <= 64 + 10
+    assert list(reversed(view)) == items[::-1]
+    assert view.index(items[3_000]) == 3_000
+    assert items[4_321] in view
+    with pytest.raises(ValueError, match="not among"):
+        view.index(items[10], 11)
+    with pytest.raises(IndexError):
+        view[5_000]
+    with pytest.raises(IndexError):
+        view[-5_001]
+    assert orjson.loads((tmp_path / "r.json").read_bytes())["rejected"] == items
 
 
 def test_a_view_without_a_report_path_lives_as_long_as_it_is_referenced(

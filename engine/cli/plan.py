@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan INPUT and print it (--json: one document); return the exit code."""
     from engine.batching.plan import make_plan
     from engine.config.settings import check_campaign, load_settings
+    from engine.core.lint import TextSample, list_warnings
     from engine.core.rejections import Aggregator, NoSpill
     from engine.core.spillruns import Tally
     from engine.reading import read_lines
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     # counts and the first --show-rejected, all the table shows
     with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
+        sample = TextSample()  # a few texts of a text column: linted once, not every row
         with open_input(args.input) as stream:
             if consents is None:
                 blocks = read_lines(stream, options, aggregator.add_local)
@@ -50,8 +52,14 @@ def run(args: argparse.Namespace) -> int:
 
                 gate = Gate(consents.set, aggregator.add_local)
                 blocks = gate.apply(read_lines(stream, options, gate.hold))
+            if args.template is None:
+                blocks = sample.tap(blocks)
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
+        plan.warnings.extend(list_warnings(  # compliance (engine/core/lint.py): never refused
+            text=args.text, template=args.template, sample=sample, brand=args.brand,
+            suppressed=sum(plan.suppressed.values()), records=plan.records,
+            share=args.warn_suppressed))
         for warning in plan.warnings:
             print(f"a2p: WARNING: {warning}", file=sys.stderr)
         if args.json:
@@ -129,7 +137,9 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
     lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,} {c.segments:>12,} "
               f"{c.ucs2:>10,} {estimate_cost(c.segments, price):>12,.2f}   "
               f"{c.first_position:,} .. {c.last_position:,}" for c in plan.chunks]
-    return "\n".join(lines + _rejected(plan, show))
+    warnings = ["", "  warnings:", *(f"    - {w}" for w in plan.warnings)] if plan.warnings \
+        else []
+    return "\n".join(lines + warnings + _rejected(plan, show))
 
 
 def _rejected(plan: Plan, show: int) -> list[str]:

@@ -37,15 +37,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.core.optouts import EVERY_SENDER, OPT_OUT, PER_PAGE
 from engine.errors import UsageError
 
-OPT_OUT = "OptOut"
 SCOPES = ("account", "pair")
 DEFAULT_SCOPE = "account"
 DEFAULT_MAX_AGE = 15 * 60.0  # seconds: --max-consent-age
-PER_PAGE = 1000  # the search's perPage maximum
 SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", "cached"
-EVERY_SENDER = "*"  # a record covering every number of the account
 # The export's columns (exportSmsConsentRecords): the spec names the recipient of the
 # campaign the "External Party" and the account's number the "Internal Party".
 COLUMN_TO, COLUMN_FROM = "External Party Number", "Internal Party Number"

@@ -1,7 +1,8 @@
 """Reading the account's opt-outs with the v2 SMS consents API
 (reference/ringcentral-preflight-openapi.json): the paged search and the CSV export, each a
-Light request through the ApiClient (its token, rate budget and retry policy). Which one to
-use is decided in engine/core/consent.py; this module only reads.
+Light request through the ApiClient (its token, rate budget and retry policy); the search
+is engine/rc/optouts.py's. Which one to use is decided in engine/core/consent.py; this
+module only reads.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import orjson
-
-from engine.core.consent import OPT_OUT, PER_PAGE, OptOut, from_export, from_search
-from engine.core.paging import PageWalk
+from engine.core.consent import OptOut, from_export, from_search
 from engine.errors import BadBodyError
+from engine.rc import optouts
 from engine.rc.client import ApiClient
-from engine.rc.transport import page_of
 
 
 @dataclass(slots=True)
@@ -39,29 +37,17 @@ def etag_of(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def root(client: ApiClient) -> str:
-    return f"/restapi/v2/accounts/{client.settings.account}/sms/consents"
-
-
 async def search(client: ApiClient, sender: str | None = None) -> Read:
-    """Every OptOut record (of ``sender`` only, when given), page after page of 1,000."""
-    body: dict[str, object] = {"optStatus": OPT_OUT, "perPage": PER_PAGE}
-    if sender is not None:
-        body["from"] = [sender]
-    walk = PageWalk("POST .../sms/consents/search")
+    """Every OptOut record (of ``sender`` only, when given), page after page of 1,000, as
+    ``a2p optouts pull`` reads them (engine/rc/optouts.py)."""
     read = Read([], None)
     assert read.opt_outs is not None
-    while True:
-        reply = await client.read("POST", f"{root(client)}/search", body=orjson.dumps(body))
+    async for page in optouts.opt_outs(client, "account" if sender is None else "pair",
+                                       sender):
         read.requests += 1
-        if read.etag is None:
-            read.etag = etag_of(reply.headers)
-        records, token = walk.page(page_of(reply.json()))
-        read.pages.append(len(records))
-        read.opt_outs += from_search(records)
-        if not token:
-            return read
-        body["pageToken"] = token
+        read.pages.append(len(page))
+        read.opt_outs += from_search(page)
+    return read
 
 
 async def export(client: ApiClient, etag: str | None = None) -> Read:
@@ -70,7 +56,7 @@ async def export(client: ApiClient, etag: str | None = None) -> Read:
     headers = {"Accept": "text/csv"}
     if etag:
         headers["If-None-Match"] = etag
-    reply = await client.read("GET", f"{root(client)}/export", headers=headers,
+    reply = await client.read("GET", f"{optouts.consents_path(client)}/export", headers=headers,
                               not_modified=etag is not None)
     tag = etag_of(reply.headers) or etag
     if reply.status == 304:

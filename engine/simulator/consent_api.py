@@ -161,6 +161,7 @@ async def search(request: web.Request) -> web.Response:
     if token is not None and not isinstance(token, str):
         raise invalid_parameter("pageToken")
     store = settled(request)
+    request.app[SIMULATOR].stats["consents_search"] += 1  # tests count the pages read
     return record_list(store, query, token, per_page_of(body.get("perPage")))
 
 
@@ -211,6 +212,10 @@ async def patch(request: web.Request) -> web.Response:
     for n, record in enumerate(records):
         check_update(record, f"records[{n}]")
     sim = request.app[SIMULATOR]
+    # tests prove a writer's requests by these: how many, how many records, the largest
+    sim.stats["consents_patch"] += 1
+    sim.stats["consents_patch_records"] += len(records)
+    sim.stats["consents_patch_largest"] = max(sim.stats["consents_patch_largest"], len(records))
     store = settled(request)
     own = set(store.numbers)
     failed = []
