@@ -137,7 +137,8 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
         raise ConsentError(_refused(exc, choice)) from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
-                           f"read: {exc}. Nothing was sent. Run again later; to send without "
+                           f"read: {exc}. This run sent nothing. Run again later; to send "
+                           "without "
                            "them, pass --no-consent (opted-out recipients then fail with "
                            "SMS-RC-413 after RingCentral accepted them).") from exc
     opt_outs = read.opt_outs if read.opt_outs is not None else kept
@@ -167,8 +168,8 @@ def _refused(exc: RequestRejectedError, choice: Choice) -> str:
            "consent API needs it) and log in again" if exc.status == 403 else
            "Check the account and the server the profile names")
     return (f"the opt-outs (RingCentral's SMS consent records) could not be read: the "
-            f"consents {what} was refused with {exc}. Nothing was sent: without them this "
-            f"run could text people who opted out. {fix}; or pass --no-consent (consent=False) "
+            f"consents {what} was refused with {exc}. This run sent nothing: without them it "
+            f"could text people who opted out. {fix}; or pass --no-consent (consent=False) "
             "to send without them, when another list (--suppress) holds the opt-outs.")
 
 
