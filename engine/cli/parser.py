@@ -49,6 +49,17 @@ def _positive(value: str) -> int:
     return number
 
 
+def _minutes(value: str) -> float:
+    """--max-consent-age in minutes (a fraction allowed), as seconds."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of minutes, 0 or more")
+    return minutes * 60.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the top level and every command, in --help's order."""
     parser = argparse.ArgumentParser(
@@ -109,6 +120,10 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _input_options(plan)
+    plan.add_argument("--consent", action="store_true",
+                      help="log in with the profile's credentials and read RingCentral's "
+                      "opt-outs, to count the recipients they suppress (plan otherwise "
+                      "connects to nothing)")
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
                       help="list at most N local rejections (default 20; the JSON has all)")
@@ -153,7 +168,8 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "marketing-looking text (sale, % off, offer, free...) without opt-out language "
             "('Reply STOP to opt out') or without the brand first ('Acme: ...'), per CTIA.",
             88),
-        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
+        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 1 its "
+        "opt-outs (RingCentral's consent records) cannot be read, so a send would stop; 2 the "
         "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
         "  a2p check --from +16505550100 --profile production --recipients 20000",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -165,6 +181,11 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     check.add_argument("--recipients", type=int, metavar="N",
                        help="how many recipients the campaign has, to compare with the daily "
                        "cap of the number's registration tier")
+    check.add_argument("--suppress-scope", choices=("account", "pair"), default="account",
+                       help="count the opt-outs that suppress a recipient for --from: of "
+                       "any number of the account (default), or to --from alone (pair)")
+    check.add_argument("--no-consent", action="store_true",
+                       help="do not read RingCentral's opt-outs")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     texts = check.add_mutually_exclusive_group()
     texts.add_argument("--text", help="the campaign's text, to lint (see --brand)")
@@ -398,6 +419,14 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-preflight", action="store_true",
                         help="skip the check that --from is an A2P number of this user "
                         "(see 'a2p check') before the first request")
+    parser.add_argument("--no-consent", action="store_true",
+                        help="do not read RingCentral's opt-outs (its SMS consent records) "
+                        "before the first request; by default a recipient who opted out is "
+                        "never sent (LCL-OPTED-OUT), and a run that cannot read them stops")
+    parser.add_argument("--max-consent-age", type=_minutes, default=15 * 60.0,
+                        metavar="MINUTES", help="how long a read of the opt-outs, cached "
+                        "beside the journal, stays good for a run or a --resume (default 15; "
+                        "0: read every time)")
 
 
 def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
@@ -453,6 +482,10 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
                         help="never text the numbers this file lists (repeatable): one number "
                         "a line, or a CSV with a number column (to, phone, mobile...), read "
                         "with --default-country; each is a local rejection LCL-OPTED-OUT")
+    parser.add_argument("--suppress-scope", choices=("account", "pair"), default=None,
+                        help="which of RingCentral's opt-outs suppress a recipient: account "
+                        "(the default): an opt-out to any number of the account; pair: only "
+                        "one to --from, as RingCentral judges")
     parser.add_argument("--dedupe", nargs="?", const="number", choices=DEDUPE_RULES,
                         type=_dedupe_rule, metavar="RULE",
                         help="skip repeated recipients. number (the default for a bare "

@@ -14,6 +14,10 @@ from engine.cli.options import read_options
 if TYPE_CHECKING:
     from engine.batching.plan import Plan
     from engine.reading import ReadOptions
+    from engine.run.consent import Consents
+
+
+SOURCES = {"file": "a --suppress list", "consent": "RingCentral consent records"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,13 +38,20 @@ def run(args: argparse.Namespace) -> int:
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = read_options(args)
+    consents = _consents(args) if args.consent else None
     # with --json every rejection goes to a temporary spill as it is found; memory keeps the
     # counts and the first --show-rejected, all the table shows
     with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
         sample = TextSample()  # a few texts of a text column: linted once, not every row
         with open_input(args.input) as stream:
-            blocks = read_lines(stream, options, aggregator.add_local)
+            if consents is None:
+                blocks = read_lines(stream, options, aggregator.add_local)
+            else:  # as a send's gate: LCL-OPTED-OUT, source consent, all in position order
+                from engine.run.consent import Gate
+
+                gate = Gate(consents.set, aggregator.add_local)
+                blocks = gate.apply(read_lines(stream, options, gate.hold))
             if args.template is None:
                 blocks = sample.tap(blocks)
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
@@ -57,6 +68,20 @@ def run(args: argparse.Namespace) -> int:
             print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
         sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
     return EXIT_OK
+
+
+def _consents(args: argparse.Namespace) -> Consents:
+    """RingCentral's opt-outs for --from, read with the profile's credentials."""
+    import anyio
+
+    from engine.run.api import opt_outs
+
+    consents = anyio.run(lambda: opt_outs(args.sender, scope=args.suppress_scope or "account",
+                                          config=args.profile))
+    print(f"a2p: read {consents.opt_outs:,} opt-outs of the account ({consents.method}, "
+          f"{consents.requests} Light request(s)); {len(consents.set):,} apply to "
+          f"{args.sender} under --suppress-scope {consents.scope}", file=sys.stderr)
+    return consents
 
 
 def _stream_json(plan: Plan) -> None:
@@ -96,8 +121,10 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
         f"  rejected locally  {plan.rejected:>12,}" + "".join(
             f"\n    {code:<26}{n:>10,}" for code, n in plan.rejected_by_code.items()),
-        *([f"    suppressed      {sum(plan.suppressed.values()):>12,}  (on a --suppress "
-           "list; never sent)"] if plan.suppressed else []),
+        *([f"    suppressed      {sum(plan.suppressed.values()):>12,}  (never sent: "
+           + ", ".join(f"{n:,} by {SOURCES.get(source, source)}"
+                       for source, n in plan.suppressed.items()) + ")"]
+          if plan.suppressed else []),
         f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
         f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
         f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from engine.core.chunkindex import PositionIndex
+from engine.core.consent import CONSENT_MARK
 from engine.core.spillruns import Entry, Tally
 from engine.errors import BadAnswerError
 
@@ -251,6 +252,7 @@ class Aggregator:
     rejected_local: int = 0
     rejected_server: int = 0
     pending: int = 0  # recipients of adopted batches whose store was not complete yet
+    suppressed_consent: int = 0  # of the LCL-OPTED-OUT: by a RingCentral consent record
 
     def _write(self, rejection: Rejection) -> None:
         self.tally.add(rejection)
@@ -260,6 +262,9 @@ class Aggregator:
     def add_local(self, rejection: Rejection) -> None:
         self._write(rejection)
         self.rejected_local += 1
+        if rejection[3] == OPTED_OUT and rejection[4] is not None and \
+                CONSENT_MARK in rejection[4]:
+            self.suppressed_consent += 1  # a consent record's, not a file's (written out)
 
     def add_chunk(self, index: PositionIndex, batch_id: str | None,
                   rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
@@ -319,10 +324,12 @@ class Aggregator:
 
 
 def suppressed_by_source(aggregator: Aggregator) -> dict[str, int]:
-    """The recipients suppression lists kept from sending (of ``rejected_local``), by
-    source: {"file": N}, or {} when none was."""
-    count = aggregator.tally.by_code.get(OPTED_OUT, 0)
-    return {"file": count} if count else {}
+    """The recipients kept from sending as opted out (of ``rejected_local``), by source:
+    {"file": N} for the --suppress lists, {"consent": M} for RingCentral's consent records;
+    a source that suppressed nobody is left out ({} when none did)."""
+    consent = aggregator.suppressed_consent
+    file = aggregator.tally.by_code.get(OPTED_OUT, 0) - consent
+    return {k: v for k, v in (("file", file), ("consent", consent)) if v}
 
 
 def _position(rejection: Rejection) -> int:

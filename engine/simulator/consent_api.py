@@ -259,8 +259,12 @@ def refusal(record: dict[str, Any], own: set[str]) -> dict[str, Any] | None:
 
 
 def settled(request: web.Request) -> ConsentStore:
-    """The store with the recipients' replies due by now applied."""
+    """The store with the recipients' replies due by now applied; refused as RingCentral
+    refuses an app without the SMS permission when the ``consent_refused`` fault is on."""
     sim = request.app[SIMULATOR]
+    if sim.faults.consent_refused:
+        raise RequestError(403, "CMN-408", "In order to call this API endpoint, application "
+                           "needs to have [SMS] permission")
     store = sim.store.consents
     store.settle(sim.now())
     return store

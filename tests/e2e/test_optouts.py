@@ -55,7 +55,8 @@ async def test_outcomes_tells_an_opted_out_pair_and_never_retries_it(
     journal = tmp_path / "run.journal"
     report = await engine.send(write_list(tmp_path / "list.csv", listed), sender=SENDER,
                                text="Sale today", config=settings,
-                               credentials=DEMO_CREDENTIALS, journal=journal)
+                               credentials=DEMO_CREDENTIALS, journal=journal,
+                               consent=False)  # as a STOP after the read: sent, then failed
     assert report["totals"]["sent"] == 30  # nothing in the 201 warned of them
     async with Export(journal, config=settings, credentials=DEMO_CREDENTIALS) as export:
         rows = [row async for row in export.rows()]
