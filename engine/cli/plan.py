@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
         with open_input(args.input) as stream:
-            blocks = read_lines(stream, options, aggregator.add_local)
+            blocks = read_lines(stream, options, aggregator.local_sink())
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
         for warning in plan.warnings:

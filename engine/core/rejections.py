@@ -8,7 +8,7 @@ position in the original input through the chunk's PositionIndex.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
@@ -142,6 +142,77 @@ def rejected_many(indexes: Iterable[int], lines: Iterable[int | None], tos: Iter
 _make = partial(tuple.__new__, Rejection)
 
 
+def describe_all(explain: Explain, tos: list[str]) -> list[str]:
+    """The descriptions of local rejections of ``tos``, each what ``explain(to)`` says: in
+    bulk when ``explain`` has a ``many(tos)`` (the reader's, engine/reading/records.py),
+    else one call each."""
+    many: Callable[[list[str]], list[str]] | None = getattr(explain, "many", None)
+    return many(tos) if many is not None else list(map(explain, tos))
+
+
+# ``orjson.dumps(rejection.as_json())`` of a local rejection, its fields filled in by bytes
+# formatting: a block's JSON is made by C-level maps, no dict and no Python call per row.
+_LOCAL_JSON = (b'{"index":%d,"line":%b,"to":%b,"errorCode":%b,"description":%b,'
+               b'"batchId":null,"source":"local"}')
+
+
+def local_payloads(indexes: Iterable[int], lines: Iterable[int | None], tos: Iterable[str],
+                   codes: Iterable[str], descriptions: Iterable[str]) -> list[bytes]:
+    """The JSON of each local rejection (index, line, to, code, description), byte for byte
+    what ``orjson.dumps(Rejection(...).as_json())`` gives."""
+    dumps = orjson.dumps
+    return list(map(_LOCAL_JSON.__mod__, zip(indexes, map(dumps, lines), map(dumps, tos),
+                                             map(dumps, codes), map(dumps, descriptions),
+                                             strict=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBatch:
+    """One block's local rejections as the reader's bulk path finds them: the k-th is record
+    ``picks[k]`` (strictly increasing) of a block of one-line records that starts at position
+    ``start`` and line ``first_line`` (None: records without lines), its value ``tos[k]``,
+    refused as ``codes[k]``, described as ``explain(tos[k])`` when read. Positions, lines and
+    descriptions are worked out only when asked for: a plan's table needs counts by code and
+    a few rejections, not a number per bad row."""
+
+    start: int
+    first_line: int | None
+    picks: list[int]
+    tos: list[str]
+    codes: list[str]
+    explain: Explain
+
+    def __len__(self) -> int:
+        return len(self.picks)
+
+    def index(self, k: int) -> int:
+        """The input position of the k-th."""
+        return self.start + self.picks[k]
+
+    def rejection(self, k: int) -> Rejection:
+        """The k-th as the Rejection the careful path would make of it."""
+        line = None if self.first_line is None else self.first_line + self.picks[k]
+        return Rejection.explained(self.start + self.picks[k], line, self.tos[k],
+                                   self.codes[k], self.explain)
+
+    def indexes(self) -> list[int]:
+        return list(map(self.start.__add__, self.picks))
+
+    def lines(self) -> list[int] | list[None]:
+        if self.first_line is None:
+            return [None] * len(self.picks)
+        return list(map(self.first_line.__add__, self.picks))
+
+    def rejections(self) -> Iterator[Rejection]:
+        """Each one, in order (made in C, described when read)."""
+        return rejected_many(self.indexes(), self.lines(), self.tos, self.codes, self.explain)
+
+    def payloads(self, indexes: list[int]) -> list[bytes]:
+        """The JSON of each (``indexes``: ``self.indexes()``), described now, in bulk."""
+        return local_payloads(indexes, self.lines(), self.tos, self.codes,
+                              describe_all(self.explain, self.tos))
+
+
 def translate(index: PositionIndex, batch_id: str | None,
               rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
     """Server rejections of one chunk as input-position rejections.
@@ -175,6 +246,10 @@ class Spill(Protocol):
     def add(self, index: int, payload: bytes) -> None:
         """One rejection: its position and its JSON (``Rejection.as_json``) bytes."""
 
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        """Rejections at strictly increasing positions, with their JSON: as ``add`` of each,
+        in one go."""
+
     def merged(self) -> Iterator[Entry]:
         """Every rejection added so far as (position, JSON bytes), sorted by position."""
         ...
@@ -185,6 +260,9 @@ class NoSpill:
     forgotten. For a view that shows only those (``a2p plan`` without --json)."""
 
     def add(self, index: int, payload: bytes) -> None:
+        raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
         raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
 
     def merged(self) -> Iterator[Entry]:
@@ -201,8 +279,30 @@ class MemorySpill:
     def add(self, index: int, payload: bytes) -> None:
         self._entries.append((index, payload))
 
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        self._entries.extend(zip(indexes, payloads, strict=True))
+
     def merged(self) -> Iterator[Entry]:
         return iter(sorted(self._entries, key=itemgetter(0)))
+
+
+ManyLocal = Callable[[LocalBatch], None]
+
+
+class LocalSink:
+    """Where a reader puts local rejections: called with one (the careful path reads record
+    by record), or ``many`` with a block's at once (a ``LocalBatch``: the bulk path of
+    engine/reading/records.py). Any plain callable taking one Rejection is a sink too; a
+    reader uses ``many`` when it has it."""
+
+    __slots__ = ("_one", "many")
+
+    def __init__(self, one: Callable[[Rejection], None], many: ManyLocal) -> None:
+        self._one = one
+        self.many = many
+
+    def __call__(self, rejection: Rejection) -> None:
+        self._one(rejection)
 
 
 @dataclass
@@ -226,6 +326,22 @@ class Aggregator:
     def add_local(self, rejection: Rejection) -> None:
         self._write(rejection)
         self.rejected_local += 1
+
+    def add_locals(self, batch: LocalBatch) -> None:
+        """A block's local rejections at once (the reader's bulk path): what ``add_local``
+        of each would do, in a few C-level passes: counted by code, the few kept for display
+        built, and (with a spill) their JSON written in one go."""
+        if not batch.picks:
+            return
+        self.tally.add_many(batch.codes, batch.index, batch.rejection)
+        if not isinstance(self.spill, NoSpill):
+            indexes = batch.indexes()
+            self.spill.add_many(indexes, batch.payloads(indexes))
+        self.rejected_local += len(batch)
+
+    def local_sink(self) -> LocalSink:
+        """The sink a reader hands local rejections to: one at a time, or a block at once."""
+        return LocalSink(self.add_local, self.add_locals)
 
     def add_chunk(self, index: PositionIndex, batch_id: str | None,
                   rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import struct
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from operator import itemgetter
@@ -67,6 +67,12 @@ class RunBook:
             self._starts.append(offset)
         self._last = index
 
+    def note_many(self, first: int, last: int, offset: int) -> None:
+        """Records for increasing positions ``first`` .. ``last`` written from ``offset`` on:
+        one ``note`` for the first, and the last is where the run now stands."""
+        self.note(first, offset)
+        self._last = last
+
     def runs(self, end: int) -> list[tuple[int, int]]:
         """Every run as (start, end) offsets, ``end`` being where the spill ends now."""
         bounds = [*self._starts, end]
@@ -117,14 +123,38 @@ class Tally:
         known = self.examples.get(code)
         if known is None or rejection.index < known.index:
             self.examples[code] = rejection
+        if self._wants(rejection.index):
+            self._keep(rejection)
+
+    def add_many(self, codes: list[str], index_at: Callable[[int], int],
+                 rejection_at: Callable[[int], Rejection]) -> None:
+        """What ``add`` of each would do, for rejections with these ``codes`` at strictly
+        increasing positions (a reader's block; ``index_at(k)``: the k-th's): counted in C
+        (``Counter.update``), and only the few kept built (``rejection_at(k)``): per code its
+        first, and the block's first ones while they are lower than those kept."""
+        self.by_code.update(codes)
+        for code in set(codes):
+            k = codes.index(code)  # the lowest position of that code in the block
+            known = self.examples.get(code)
+            if known is None or index_at(k) < known.index:
+                self.examples[code] = rejection_at(k)
+        for k in range(min(self.keep, len(codes))):
+            if not self._wants(index_at(k)):
+                return  # the rest of the block is higher still
+            self._keep(rejection_at(k))
+
+    def _wants(self, index: int) -> bool:
+        """Whether a rejection at ``index`` goes among the kept ones (the common case on a
+        bad list is no: no lower than those kept, and nothing is built)."""
         first = self._first
-        if self.keep <= 0 or (len(first) >= self.keep and rejection.index >= -first[0][0]):
-            return  # the common case on a bad list: no lower than those kept, built nothing
+        return self.keep > 0 and (len(first) < self.keep or index < -first[0][0])
+
+    def _keep(self, rejection: Rejection) -> None:
         item = (-rejection.index, -next(self._seq), rejection)
-        if len(first) < self.keep:
-            heapq.heappush(first, item)
+        if len(self._first) < self.keep:
+            heapq.heappush(self._first, item)
         else:
-            heapq.heapreplace(first, item)
+            heapq.heapreplace(self._first, item)
 
     def first(self) -> list[Rejection]:
         """The kept rejections by position (arrival order on a tie)."""
