@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any, Protocol
 
 import orjson
@@ -171,16 +171,18 @@ class LocalBatch:
     """One block's local rejections as the reader's bulk path finds them: the k-th is record
     ``picks[k]`` (strictly increasing) of a block of one-line records that starts at position
     ``start`` and line ``first_line`` (None: records without lines), its value ``tos[k]``,
-    refused as ``codes[k]``, described as ``explain(tos[k])`` when read. Positions, lines and
-    descriptions are worked out only when asked for: a plan's table needs counts by code and
-    a few rejections, not a number per bad row."""
+    refused as ``codes[k]`` (or, when ``codes`` is bytes, as ``names[codes[k]]``: a number
+    check's verdicts, counted without a string each), described as ``explain(tos[k])`` when
+    read. Positions, lines, codes and descriptions are worked out only when asked for: a
+    plan's table needs counts by code and a few rejections, not objects per bad row."""
 
     start: int
     first_line: int | None
     picks: list[int]
     tos: list[str]
-    codes: list[str]
+    codes: list[str] | bytes
     explain: Explain
+    names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.picks)
@@ -189,27 +191,49 @@ class LocalBatch:
         """The input position of the k-th."""
         return self.start + self.picks[k]
 
+    def code(self, k: int) -> str:
+        code = self.codes[k]
+        return self.names[code] if isinstance(code, int) else code
+
+    def counts(self) -> dict[str, int]:
+        """How many of each code."""
+        if isinstance(self.codes, bytes):
+            return {self.names[kind]: self.codes.count(kind) for kind in set(self.codes)}
+        return Counter(self.codes)
+
+    def first(self, code: str) -> int:
+        """The lowest k refused as ``code`` (which is one of them)."""
+        if isinstance(self.codes, bytes):
+            return self.codes.index(self.names.index(code))
+        return self.codes.index(code)
+
+    def code_list(self) -> list[str]:
+        if isinstance(self.codes, bytes):
+            return list(map(self.names.__getitem__, self.codes))
+        return self.codes
+
     def rejection(self, k: int) -> Rejection:
         """The k-th as the Rejection the careful path would make of it."""
         line = None if self.first_line is None else self.first_line + self.picks[k]
         return Rejection.explained(self.start + self.picks[k], line, self.tos[k],
-                                   self.codes[k], self.explain)
+                                   self.code(k), self.explain)
 
     def indexes(self) -> list[int]:
-        return list(map(self.start.__add__, self.picks))
+        return list(map(add, self.picks, repeat(self.start)))
 
     def lines(self) -> list[int] | list[None]:
         if self.first_line is None:
             return [None] * len(self.picks)
-        return list(map(self.first_line.__add__, self.picks))
+        return list(map(add, self.picks, repeat(self.first_line)))
 
     def rejections(self) -> Iterator[Rejection]:
         """Each one, in order (made in C, described when read)."""
-        return rejected_many(self.indexes(), self.lines(), self.tos, self.codes, self.explain)
+        return rejected_many(self.indexes(), self.lines(), self.tos, self.code_list(),
+                             self.explain)
 
     def payloads(self, indexes: list[int]) -> list[bytes]:
         """The JSON of each (``indexes``: ``self.indexes()``), described now, in bulk."""
-        return local_payloads(indexes, self.lines(), self.tos, self.codes,
+        return local_payloads(indexes, self.lines(), self.tos, self.code_list(),
                               describe_all(self.explain, self.tos))
 
 
@@ -333,7 +357,7 @@ class Aggregator:
         built, and (with a spill) their JSON written in one go."""
         if not batch.picks:
             return
-        self.tally.add_many(batch.codes, batch.index, batch.rejection)
+        self.tally.add_many(batch)
         if not isinstance(self.spill, NoSpill):
             indexes = batch.indexes()
             self.spill.add_many(indexes, batch.payloads(indexes))

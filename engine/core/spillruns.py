@@ -14,14 +14,14 @@ from __future__ import annotations
 import heapq
 import struct
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.core.rejections import Rejection
+    from engine.core.rejections import LocalBatch, Rejection
 
 # One spilled rejection: its 0-based input position (fixed width, so the merge compares
 # integers without parsing), the length of its JSON, then the JSON bytes as the report holds
@@ -126,22 +126,21 @@ class Tally:
         if self._wants(rejection.index):
             self._keep(rejection)
 
-    def add_many(self, codes: list[str], index_at: Callable[[int], int],
-                 rejection_at: Callable[[int], Rejection]) -> None:
-        """What ``add`` of each would do, for rejections with these ``codes`` at strictly
-        increasing positions (a reader's block; ``index_at(k)``: the k-th's): counted in C
-        (``Counter.update``), and only the few kept built (``rejection_at(k)``): per code its
-        first, and the block's first ones while they are lower than those kept."""
-        self.by_code.update(codes)
-        for code in set(codes):
-            k = codes.index(code)  # the lowest position of that code in the block
+    def add_many(self, batch: LocalBatch) -> None:
+        """What ``add`` of each of a reader's block of rejections would do: counted by code
+        at once, and only the few kept built: per code its first, and the block's first ones
+        while they are lower than those kept (its positions increase)."""
+        counts = batch.counts()
+        self.by_code.update(counts)
+        for code in counts:
+            k = batch.first(code)
             known = self.examples.get(code)
-            if known is None or index_at(k) < known.index:
-                self.examples[code] = rejection_at(k)
-        for k in range(min(self.keep, len(codes))):
-            if not self._wants(index_at(k)):
+            if known is None or batch.index(k) < known.index:
+                self.examples[code] = batch.rejection(k)
+        for k in range(min(self.keep, len(batch))):
+            if not self._wants(batch.index(k)):
                 return  # the rest of the block is higher still
-            self._keep(rejection_at(k))
+            self._keep(batch.rejection(k))
 
     def _wants(self, index: int) -> bool:
         """Whether a rejection at ``index`` goes among the kept ones (the common case on a

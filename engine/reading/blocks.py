@@ -118,8 +118,9 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
         return None
     numbers: list[str]
     bad: bytes | list[str]
+    bad_codes: bytes | list[str]
     if kinds is not None and builder.suppress is None:
-        numbers, bad, bad_codes = raw_tos, kinds, phone.codes_of(kinds)
+        numbers, bad, bad_codes = raw_tos, kinds, kinds.replace(b"\0", b"")
     else:
         sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
         if sorted_out is None:

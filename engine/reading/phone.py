@@ -329,11 +329,6 @@ def classify_plus_one(raws: Sequence[str]) -> bytes | None:
     return (invalid | (bad_area & ~invalid) << 1).to_bytes(n)
 
 
-def codes_of(kinds: bytes) -> list[str]:
-    """The codes of the refused numbers ``classify_plus_one`` sorted, in order."""
-    return list(map(PLUS_ONE_CODES.__getitem__, kinds.replace(b"\0", b"")))
-
-
 def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
              ) -> tuple[list[str], list[str]] | None:
     """(numbers, codes) for a block's raw numbers, as ``check`` would judge each one:

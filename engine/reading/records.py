@@ -205,19 +205,21 @@ class Builder:
         self.position += n
         return block
 
-    def mixed_block(self, numbers: list[str], bad: Sequence[Any], bad_codes: list[str],
+    def mixed_block(self, numbers: list[str], bad: Sequence[Any], bad_codes: list[str] | bytes,
                     texts: list[str | None] | None, first_line: int, raws: list[bytes],
                     base: int) -> Block:
         """A block of one-line records whose numbers were judged in bulk: ``bad[k]`` true where
         record k is refused (``phone.sort_out``'s codes, "" for a good one, or
         ``phone.classify_plus_one``'s bytes), ``bad_codes`` the codes of those refused, in
-        order. The bad ones go to the sink in order (a block's at once when the sink takes
-        them so), described when read; the block holds the rest (empty when all were bad)."""
+        order (bytes: ``classify_plus_one``'s, indexes into ``phone.PLUS_ONE_CODES``). The
+        bad ones go to the sink in order (a block's at once when the sink takes them so),
+        described when read; the block holds the rest (empty when all were bad)."""
         n, start = len(numbers), self.position
         positions, lines = range(start, start + n), range(first_line, first_line + n)
         if bad_codes:
             batch = LocalBatch(start, first_line, list(compress(_indexes(n), bad)),
-                               list(compress(numbers, bad)), bad_codes, self.explain)
+                               list(compress(numbers, bad)), bad_codes, self.explain,
+                               phone.PLUS_ONE_CODES)
             if self.reject_many is not None:
                 self.reject_many(batch)
             else:
