@@ -123,11 +123,13 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, st
     return time.perf_counter() - started, result.stderr
 
 
-def plan_run(path: Path, personal: bool = False, extra: tuple[str, ...] = ()
-             ) -> tuple[float, int]:
+def plan_run(path: Path, personal: bool = False, extra: tuple[str, ...] = (),
+             json: bool = True) -> tuple[float, int]:
+    """(seconds, peak RSS) of ``a2p plan`` of ``path`` in a fresh process, output to
+    /dev/null: ``--json`` (every rejection listed) unless ``json`` is False (the table)."""
     text = [] if personal else ["--text", TEXT]
     elapsed, err = timed(["-m", "benchmarks.plan_child", str(path), "--from", SENDER, *text,
-                          *extra])
+                          *extra, *(["--json"] if json else [])])
     found = re.search(r"peak_rss_bytes=(\d+) status=0", err)
     assert found, err
     return elapsed, int(found.group(1))
