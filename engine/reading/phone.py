@@ -374,26 +374,26 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     return numbers, codes  # type: ignore[return-value]  # every None replaced
 
 
-_PLUS_ONE_JOINED = re.compile(r"\+1[0-9]{10}(?:\n\+1[0-9]{10})*")
 _FOUR_DIGITS, _EXCHANGE = itemgetter(slice(2, 6)), itemgetter(slice(5, 8))
 
 
 @cache
 def _plus_one_templates() -> dict[str, str]:
     """The description ``check`` gives a "+1" and ten digits, by its first four digits (as
-    ``_plus_one_codes``), as a template of the number ({0}) and its exchange ({1}); "" for a
-    textable number."""
+    ``_plus_one_codes``), as a %-template of the number and its exchange (shown or not:
+    ``%.0s``); "%.0s%.0s" for a textable number."""
     templates = {}
     for key, code in _plus_one_codes().items():
         area = key[:3]
         if code == INVALID_NUMBER:
-            part = f"area code {area}" if area[0] in "01" else "exchange {1}"
+            part = f"area code {area}%.0s" if area[0] in "01" else "exchange %s"
             digit = area[0] if area[0] in "01" else key[3]
-            templates[key] = f"{{0}}: the {part} starts with {digit}{_NXX}"
+            templates[key] = f"%s: the {part} starts with {digit}{_NXX}"
         elif code == UNREACHABLE_NUMBER:
-            templates[key] = f"{{0}}: area code {area} is {_area_reason(area)}{_NO_ONE}"
+            reason = f"area code {area} is {_area_reason(area)}{_NO_ONE}".replace("%", "%%")
+            templates[key] = f"%s: {reason}%.0s"
         else:
-            templates[key] = ""
+            templates[key] = "%.0s%.0s"
     return templates
 
 
@@ -408,13 +408,10 @@ def describe_plus_one(raws: Sequence[str]) -> list[str] | None:
     >>> describe_plus_one(["+14155550100", "+15555550100"])[1] == explain("+15555550100")
     True
     """
-    if not raws:
-        return []
-    joined = "\n".join(raws)
-    if len(joined) != 13 * len(raws) - 1 or not _PLUS_ONE_JOINED.fullmatch(joined):
+    if classify_plus_one(raws) is None:  # proves the shape (the verdicts come with it)
         return None
     templates = map(_plus_one_templates().__getitem__, map(_FOUR_DIGITS, raws))
-    return list(map(str.format, templates, raws, map(_EXCHANGE, raws)))
+    return list(map(str.__mod__, templates, zip(raws, map(_EXCHANGE, raws), strict=True)))
 
 
 def explain(raw: str, country: str | None = "US") -> str:
