@@ -149,23 +149,28 @@ def test_a_spill_written_a_block_at_once_holds_the_same_bytes(tmp_path: Path) ->
 
 
 def test_a_batch_counts_and_keeps_what_adding_each_would() -> None:
-    """Tally.add_many over batches (codes as strings or as a number check's bytes, positions
-    with gaps) equals Tally.add of each of their rejections."""
+    """Tally.add_many over blocks (codes as strings or as a number check's bytes, refused
+    records anywhere in them) equals Tally.add of each of their rejections, and a batch's
+    rejections are its refused records, in order."""
     rng = random.Random(1)
     names = ("", "A", "B", "C")
     for keep in (0, 1, 5, 50):
         bulk, each = Tally(keep=keep), Tally(keep=keep)
         start = 0
         for _ in range(30):
-            n = rng.randrange(1, 40)
-            picks = sorted(rng.sample(range(60), n))
-            kinds = bytes(rng.randrange(1, 4) for _ in range(n))
+            kinds = bytes(rng.choice([0, 0, 1, 2, 3]) for _ in range(60))
             as_bytes = rng.random() < 0.5
-            codes: list[str] | bytes = kinds if as_bytes else [names[k] for k in kinds]
-            batch = LocalBatch(start, start + 2 if rng.random() < 0.7 else None, picks,
-                               [f"+1{p:010d}" for p in picks], codes, str.upper, names)
+            refused: list[str] | bytes = kinds if as_bytes else [names[k] for k in kinds]
+            first_line = start + 2 if rng.random() < 0.7 else None
+            values = [f"+1{start + k:010d}" for k in range(60)]
+            batch = LocalBatch(start, first_line, values, refused, str.upper, names)
+            made = list(batch.rejections())
+            assert len(batch) == len(made) == 60 - kinds.count(0)
+            assert [(r.index, r.line, r.to, r.error_code, r.description) for r in made] == [
+                (start + k, None if first_line is None else first_line + k, values[k],
+                 names[kinds[k]], values[k].upper()) for k in range(60) if kinds[k]]
             bulk.add_many(batch)
-            for r in batch.rejections():
+            for r in made:
                 each.add(r)
             start += 60
         assert bulk.by_code == each.by_code

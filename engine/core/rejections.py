@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import repeat
-from operator import add, itemgetter
+from itertools import compress, count, repeat
+from operator import itemgetter
 from typing import Any, Protocol
 
 import orjson
@@ -166,75 +166,82 @@ def local_payloads(indexes: Iterable[int], lines: Iterable[int | None], tos: Ite
                                              strict=True)))
 
 
-@dataclass(frozen=True, slots=True)
 class LocalBatch:
-    """One block's local rejections as the reader's bulk path finds them: the k-th is record
-    ``picks[k]`` (strictly increasing) of a block of one-line records that starts at position
-    ``start`` and line ``first_line`` (None: records without lines), its value ``tos[k]``,
-    refused as ``codes[k]`` (or, when ``codes`` is bytes, as ``names[codes[k]]``: a number
-    check's verdicts, counted without a string each), described as ``explain(tos[k])`` when
-    read. Positions, lines, codes and descriptions are worked out only when asked for: a
-    plan's table needs counts by code and a few rejections, not objects per bad row."""
+    """One block's local rejections as the reader's bulk path finds them, in the block's own
+    terms: record k of a block of one-line records (at positions ``start`` + k, lines
+    ``first_line`` + k; None: records without lines) is refused where ``refused[k]`` is true,
+    as ``refused[k]`` (a code; when ``refused`` is bytes, a number check's verdict, the code
+    ``names[refused[k]]``), showing ``values[k]``, described as ``explain(values[k])`` when
+    read. Nothing per rejection is made until asked for: a plan's table needs counts by code
+    and a few rejections (``counts``, ``offsets``, ``rejection_at``), a spill every one."""
 
-    start: int
-    first_line: int | None
-    picks: list[int]
-    tos: list[str]
-    codes: list[str] | bytes
-    explain: Explain
-    names: tuple[str, ...] = ()
+    __slots__ = ("explain", "first_line", "names", "refused", "start", "values")
+
+    def __init__(self, start: int, first_line: int | None, values: list[str],
+                 refused: list[str] | bytes, explain: Explain, names: tuple[str, ...] = ()
+                 ) -> None:
+        self.start, self.first_line, self.values = start, first_line, values
+        self.refused, self.explain, self.names = refused, explain, names
 
     def __len__(self) -> int:
-        return len(self.picks)
+        kept = self.refused.count(0) if isinstance(self.refused, bytes) else \
+            self.refused.count("")
+        return len(self.refused) - kept
 
-    def index(self, k: int) -> int:
-        """The input position of the k-th."""
-        return self.start + self.picks[k]
-
-    def code(self, k: int) -> str:
-        code = self.codes[k]
+    def code_at(self, offset: int) -> str:
+        code = self.refused[offset]
         return self.names[code] if isinstance(code, int) else code
 
     def counts(self) -> dict[str, int]:
         """How many of each code."""
-        if isinstance(self.codes, bytes):
-            return {self.names[kind]: self.codes.count(kind) for kind in set(self.codes)}
-        return Counter(self.codes)
+        if isinstance(self.refused, bytes):
+            kinds = set(self.refused) - {0}
+            return {self.names[kind]: self.refused.count(kind) for kind in sorted(kinds)}
+        return Counter(filter(None, self.refused))
 
-    def first(self, code: str) -> int:
-        """The lowest k refused as ``code`` (which is one of them)."""
-        if isinstance(self.codes, bytes):
-            return self.codes.index(self.names.index(code))
-        return self.codes.index(code)
+    def first_offset(self, code: str) -> int:
+        """The offset in the block of the first record refused as ``code`` (one of them)."""
+        if isinstance(self.refused, bytes):
+            return self.refused.index(self.names.index(code))
+        return self.refused.index(code)
 
-    def code_list(self) -> list[str]:
-        if isinstance(self.codes, bytes):
-            return list(map(self.names.__getitem__, self.codes))
-        return self.codes
+    def offsets(self) -> Iterator[int]:
+        """The offsets of the refused records in order, found as they are asked for."""
+        return compress(count(), self.refused)
 
-    def rejection(self, k: int) -> Rejection:
-        """The k-th as the Rejection the careful path would make of it."""
-        line = None if self.first_line is None else self.first_line + self.picks[k]
-        return Rejection.explained(self.start + self.picks[k], line, self.tos[k],
-                                   self.code(k), self.explain)
+    def rejection_at(self, offset: int) -> Rejection:
+        """The record at ``offset`` as the Rejection the careful path would make of it."""
+        line = None if self.first_line is None else self.first_line + offset
+        return Rejection.explained(self.start + offset, line, self.values[offset],
+                                   self.code_at(offset), self.explain)
 
     def indexes(self) -> list[int]:
-        return list(map(add, self.picks, repeat(self.start)))
+        return list(compress(range(self.start, self.start + len(self.refused)), self.refused))
 
     def lines(self) -> list[int] | list[None]:
         if self.first_line is None:
-            return [None] * len(self.picks)
-        return list(map(add, self.picks, repeat(self.first_line)))
+            return [None] * len(self)
+        first = self.first_line
+        return list(compress(range(first, first + len(self.refused)), self.refused))
+
+    def tos(self) -> list[str]:
+        return list(compress(self.values, self.refused))
+
+    def codes(self) -> list[str]:
+        if isinstance(self.refused, bytes):
+            return list(map(self.names.__getitem__, self.refused.replace(b"\0", b"")))
+        return list(filter(None, self.refused))
 
     def rejections(self) -> Iterator[Rejection]:
         """Each one, in order (made in C, described when read)."""
-        return rejected_many(self.indexes(), self.lines(), self.tos, self.code_list(),
+        return rejected_many(self.indexes(), self.lines(), self.tos(), self.codes(),
                              self.explain)
 
     def payloads(self, indexes: list[int]) -> list[bytes]:
         """The JSON of each (``indexes``: ``self.indexes()``), described now, in bulk."""
-        return local_payloads(indexes, self.lines(), self.tos, self.code_list(),
-                              describe_all(self.explain, self.tos))
+        tos = self.tos()
+        return local_payloads(indexes, self.lines(), tos, self.codes(),
+                              describe_all(self.explain, tos))
 
 
 def translate(index: PositionIndex, batch_id: str | None,
@@ -355,13 +362,14 @@ class Aggregator:
         """A block's local rejections at once (the reader's bulk path): what ``add_local``
         of each would do, in a few C-level passes: counted by code, the few kept for display
         built, and (with a spill) their JSON written in one go."""
-        if not batch.picks:
+        refused = len(batch)
+        if not refused:
             return
         self.tally.add_many(batch)
         if not isinstance(self.spill, NoSpill):
             indexes = batch.indexes()
             self.spill.add_many(indexes, batch.payloads(indexes))
-        self.rejected_local += len(batch)
+        self.rejected_local += refused
 
     def local_sink(self) -> LocalSink:
         """The sink a reader hands local rejections to: one at a time, or a block at once."""

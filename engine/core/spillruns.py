@@ -133,14 +133,16 @@ class Tally:
         counts = batch.counts()
         self.by_code.update(counts)
         for code in counts:
-            k = batch.first(code)
+            offset = batch.first_offset(code)
             known = self.examples.get(code)
-            if known is None or batch.index(k) < known.index:
-                self.examples[code] = batch.rejection(k)
-        for k in range(min(self.keep, len(batch))):
-            if not self._wants(batch.index(k)):
+            if known is None or batch.start + offset < known.index:
+                self.examples[code] = batch.rejection_at(offset)
+        if self.keep <= 0:
+            return
+        for offset in batch.offsets():
+            if not self._wants(batch.start + offset):
                 return  # the rest of the block is higher still
-            self._keep(batch.rejection(k))
+            self._keep(batch.rejection_at(offset))
 
     def _wants(self, index: int) -> bool:
         """Whether a rejection at ``index`` goes among the kept ones (the common case on a

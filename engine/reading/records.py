@@ -205,7 +205,7 @@ class Builder:
         self.position += n
         return block
 
-    def mixed_block(self, numbers: list[str], bad: Sequence[Any], bad_codes: list[str] | bytes,
+    def mixed_block(self, numbers: list[str], bad: list[str] | bytes, bad_codes: list[str] | bytes,
                     texts: list[str | None] | None, first_line: int, raws: list[bytes],
                     base: int) -> Block:
         """A block of one-line records whose numbers were judged in bulk: ``bad[k]`` true where
@@ -217,8 +217,7 @@ class Builder:
         n, start = len(numbers), self.position
         positions, lines = range(start, start + n), range(first_line, first_line + n)
         if bad_codes:
-            batch = LocalBatch(start, first_line, list(compress(_indexes(n), bad)),
-                               list(compress(numbers, bad)), bad_codes, self.explain,
+            batch = LocalBatch(start, first_line, numbers, bad, self.explain,
                                phone.PLUS_ONE_CODES)
             if self.reject_many is not None:
                 self.reject_many(batch)
@@ -236,14 +235,6 @@ class Builder:
 
 
 _KEEP = bytes([1]) + bytes(255)  # bytes.translate: 1 where a record is kept (its byte is 0)
-_INDEXES = list(range(BLOCK_SIZE))  # a block's record numbers, made once (no int per record)
-
-
-def _indexes(n: int) -> list[int]:
-    """0, 1, ... at least up to ``n`` - 1 (a ``compress`` stops with its selectors)."""
-    if n > len(_INDEXES):
-        _INDEXES.extend(range(len(_INDEXES), n))
-    return _INDEXES
 
 
 class Explainer:
