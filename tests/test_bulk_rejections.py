@@ -14,24 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.batching.plan import Plan, make_plan
-from engine.core.rejections import (
-    Aggregator,
-    LocalBatch,
-    LocalSink,
-    MemorySpill,
-    Rejection,
-    local_payloads,
-)
+from engine.core.localbatch import LocalBatch, LocalSink, local_payloads
+from engine.core.rejections import Aggregator, MemorySpill, Rejection
 from engine.core.spillruns import Tally
 from engine.reading import ReadOptions, read_lines
 from engine.reading import lines as line_reader
-from engine.reading.phone import (
-    PLUS_ONE_CODES,
-    check,
-    classify_plus_one,
-    describe_plus_one,
-    explain,
-)
+from engine.reading.phone import check, explain
+from engine.reading.plusone import PLUS_ONE_CODES, classify_plus_one, describe_plus_one
 from engine.run.spill import FileSpill
 from engine.run.suppress import load
 
@@ -217,3 +206,13 @@ def test_only_plus_one_and_ten_digits_are_sorted_by_columns(raws: list[str]) -> 
     slower sorts: None, never a guess."""
     assert classify_plus_one(raws) is None
     assert describe_plus_one(raws) is None
+
+
+def test_the_plus_one_module_examples_hold() -> None:
+    """The examples in engine/reading/plusone.py's docstrings run as written."""
+    import doctest
+
+    import engine.reading.plusone
+
+    result = doctest.testmod(engine.reading.plusone)
+    assert (result.failed, result.attempted > 0) == (0, True)

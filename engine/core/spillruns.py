@@ -21,7 +21,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.core.rejections import LocalBatch, Rejection
+    from engine.core.localbatch import LocalBatch
+    from engine.core.rejections import Rejection
 
 # One spilled rejection: its 0-based input position (fixed width, so the merge compares
 # integers without parsing), the length of its JSON, then the JSON bytes as the report holds

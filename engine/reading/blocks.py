@@ -14,7 +14,7 @@ from typing import cast
 import orjson
 
 from engine.core.rejections import OPTED_OUT
-from engine.reading import phone
+from engine.reading import phone, plusone
 from engine.reading.dialect import CsvLayout
 from engine.reading.options import MAX_TEXT, ReadOptions
 from engine.reading.records import Block, Builder
@@ -82,7 +82,7 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
     careful path. ``strip``: the careful path strips the number (CSV, lines; not JSONL)."""
     options = builder.options
     # "+1" and ten digits, each (a list as exported): sorted at once, good or why not
-    kinds = phone.classify_plus_one(raw_tos) if options.north_american_only else None
+    kinds = plusone.classify_plus_one(raw_tos) if options.north_american_only else None
     if kinds is not None and kinds.count(0) != len(kinds):
         return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip, kinds)
     tos = raw_tos if kinds is not None else normalize_numbers(raw_tos, options)
@@ -116,7 +116,7 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
     records in a block, the bad ones to the sink (an empty block when all are bad). None
     when the careful path must read it: any other bad record, strict mode (which stops at
     the first), or numbers the bulk check does not sort (``phone.sort_out``). ``kinds``:
-    ``phone.classify_plus_one`` of ``raw_tos``, when it sorted them."""
+    ``plusone.classify_plus_one`` of ``raw_tos``, when it sorted them."""
     options = builder.options
     if options.strict or not options.north_american_only:
         return None

@@ -14,9 +14,10 @@ from typing import Any, overload
 import orjson
 
 from engine.core import rejections as codes
-from engine.core.rejections import LocalBatch, ManyLocal, Rejection
+from engine.core.localbatch import LocalBatch, ManyLocal
+from engine.core.rejections import Rejection
 from engine.errors import BadRecordError
-from engine.reading import phone, templates
+from engine.reading import phone, plusone, templates
 from engine.reading.firstseen import FirstLines, FirstMessages, number_key, text_digest
 from engine.reading.options import MAX_TEXT, ReadOptions
 from engine.reading.suppressed import Suppressed
@@ -210,15 +211,15 @@ class Builder:
                     base: int) -> Block:
         """A block of one-line records whose numbers were judged in bulk: ``bad[k]`` true where
         record k is refused (``phone.sort_out``'s codes, "" for a good one, or
-        ``phone.classify_plus_one``'s bytes), ``bad_codes`` the codes of those refused, in
-        order (bytes: ``classify_plus_one``'s, indexes into ``phone.PLUS_ONE_CODES``). The
+        ``plusone.classify_plus_one``'s bytes), ``bad_codes`` the codes of those refused, in
+        order (bytes: ``classify_plus_one``'s, indexes into ``plusone.PLUS_ONE_CODES``). The
         bad ones go to the sink in order (a block's at once when the sink takes them so),
         described when read; the block holds the rest (empty when all were bad)."""
         n, start = len(numbers), self.position
         positions, lines = range(start, start + n), range(first_line, first_line + n)
         if bad_codes:
             batch = LocalBatch(start, first_line, numbers, bad, self.explain,
-                               phone.PLUS_ONE_CODES)
+                               plusone.PLUS_ONE_CODES)
             if self.reject_many is not None:
                 self.reject_many(batch)
             else:
@@ -258,7 +259,7 @@ class Explainer:
 
     def many(self, raws: list[str]) -> list[str]:
         """``self(raw)`` of each of ``raws``, in bulk where it can."""
-        described = phone.describe_plus_one(raws) if self._plus_one else None
+        described = plusone.describe_plus_one(raws) if self._plus_one else None
         if described is None:
             return list(map(self, raws))
         if "" in described:  # textable numbers, refused only as suppressed: one by one
