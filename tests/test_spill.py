@@ -310,3 +310,27 @@ def test_a_full_disk_while_spilling_is_an_engine_error_that_says_what_to_do(
         with pytest.raises(SpillError, match=r"rejection spill .*Free space"):
             spill.add(1, b"{}")
         spill._file = real
+
+
+@pytest.mark.parametrize("arrivals", ["in order", "bursts", "none"])
+def test_the_joined_payloads_are_the_merge_joined(tmp_path: Path, arrivals: str) -> None:
+    """``joined`` gives, piece by piece, the payloads of ``merged`` joined by the separator:
+    straight through for one run (a plan's, records larger than a buffer among them), merged
+    for many, nothing for none."""
+    rng = random.Random(4)
+    with FileSpill(tmp_path / "j.spill") as spill:
+        if arrivals == "in order":
+            for i in range(30_000):
+                spill.add(i, b"x" * rng.choice([1, 80, 2_000_000 if i == 7 else 3]))
+            assert spill.runs == 1
+        elif arrivals == "bursts":
+            positions = list(range(20_000))
+            rng.shuffle(positions)
+            for k in range(0, 20_000, 500):
+                burst = sorted(positions[k:k + 500])
+                spill.add_many(burst, [str(i).encode() for i in burst])
+            assert spill.runs == 40
+        pieces = list(spill.joined(b","))
+        assert b"".join(pieces) == b",".join(payload for _, payload in spill.merged())
+        assert all(piece.startswith(b",") for piece in pieces[1:])
+        assert len(pieces) < 100 or arrivals == "bursts"

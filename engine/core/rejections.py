@@ -8,12 +8,12 @@ position in the original input through the chunk's PositionIndex.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -21,6 +21,9 @@ from engine.core.chunkindex import PositionIndex
 from engine.core.consent import CONSENT_MARK
 from engine.core.spillruns import Entry, Tally
 from engine.errors import BadAnswerError
+
+if TYPE_CHECKING:
+    from engine.core.localbatch import LocalBatch, LocalSink
 
 LOCAL, SERVER = "local", "server"
 
@@ -210,6 +213,10 @@ class Spill(Protocol):
     def add(self, index: int, payload: bytes) -> None:
         """One rejection: its position and its JSON (``Rejection.as_json``) bytes."""
 
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        """Rejections at strictly increasing positions, with their JSON: as ``add`` of each,
+        in one go."""
+
     def merged(self) -> Iterator[Entry]:
         """Every rejection added so far as (position, JSON bytes), sorted by position."""
         ...
@@ -220,6 +227,9 @@ class NoSpill:
     forgotten. For a view that shows only those (``a2p plan`` without --json)."""
 
     def add(self, index: int, payload: bytes) -> None:
+        raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
         raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
 
     def merged(self) -> Iterator[Entry]:
@@ -235,6 +245,9 @@ class MemorySpill:
 
     def add(self, index: int, payload: bytes) -> None:
         self._entries.append((index, payload))
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        self._entries.extend(zip(indexes, payloads, strict=True))
 
     def merged(self) -> Iterator[Entry]:
         return iter(sorted(self._entries, key=itemgetter(0)))
@@ -265,6 +278,25 @@ class Aggregator:
         if rejection[3] == OPTED_OUT and rejection[4] is not None and \
                 CONSENT_MARK in rejection[4]:
             self.suppressed_consent += 1  # a consent record's, not a file's (written out)
+
+    def add_locals(self, batch: LocalBatch) -> None:
+        """A block's local rejections at once (the reader's bulk path): what ``add_local``
+        of each would do, in a few C-level passes: counted by code, the few kept for display
+        built, and (with a spill) their JSON written in one go."""
+        refused = len(batch)
+        if not refused:
+            return
+        self.tally.add_many(batch)
+        if not isinstance(self.spill, NoSpill):
+            indexes = batch.indexes()
+            self.spill.add_many(indexes, batch.payloads(indexes))
+        self.rejected_local += refused
+
+    def local_sink(self) -> LocalSink:
+        """The sink a reader hands local rejections to: one at a time, or a block at once."""
+        from engine.core.localbatch import LocalSink  # it imports this module
+
+        return LocalSink(self.add_local, self.add_locals)
 
     def add_chunk(self, index: PositionIndex, batch_id: str | None,
                   rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
