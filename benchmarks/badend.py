@@ -4,14 +4,16 @@ measured in the same run, the targets checked (PASS/FAIL, never an assert), and 
 README's Measured table printed as the README wants them.
 
 - ``bad30``: random ``+1`` numbers, about 31 % rejected by the North American checks;
-  ``bad95``: the wrong column, 95 % names and ids. For each, ``a2p plan`` against a
-  ``csv.reader`` pass plus one ``orjson.dumps`` of the body of the valid rows, and ``a2p send``
+  ``bad95``: the wrong column, 95 % names and ids. For each, ``a2p plan`` (the table, the
+  target's figure) and ``a2p plan --json`` (every rejection written out, reported beside it)
+  against a ``csv.reader`` pass plus one ``orjson.dumps`` of the body of the valid rows, and
+  ``a2p send``
   against the simulator (in its own process) against that ``csv.reader`` pass plus a bare
   aiohttp loop posting the same bodies; peak RSS of the engine's process alone, and its growth
   from the smallest size to the largest.
 - ``--dedupe``: (peak RSS of ``a2p plan --dedupe`` - peak RSS without) / distinct numbers.
-- ``quoted``: ``a2p plan`` of a personalised quoted CSV against a ``csv.reader`` pass plus
-  ``orjson.dumps`` of bodies of its own rows (benchmarks/dumps_child.py).
+- ``quoted``: ``a2p plan --json`` of a personalised quoted CSV against a ``csv.reader`` pass
+  plus ``orjson.dumps`` of bodies of its own rows (benchmarks/dumps_child.py).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ PLAN_BAD30_MAX = 2.0     # a2p plan at 30 % rejected, against its floor
 DEDUPE_BYTES_MAX = 16.0  # bytes a distinct recipient
 QUOTED_MAX = 2.0         # a2p plan of the quoted personalised CSV, against its floor
 KINDS = {"bad30": "random `+1` numbers", "bad95": "the wrong column"}
+PLAN_JSON = "plan-json"  # the measure of a2p plan --json (no time target; beside the table's)
+COMMANDS = {"plan": "a2p plan", PLAN_JSON: "a2p plan --json", "e2e": "a2p send"}
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,9 @@ def bad_end(suite_name: str, log: Log, work: Path) -> list[dict[str, Any]]:
             path = bad_input_file(n, kind)
             bodies, rejected = valid_bodies(path)
             share = {"rejected": rejected, "rejectedShare": rejected / n}
-            figures.append({**plan_bad(path, n, kind, n - rejected, suite.repeats), **share})
-            log(_line(figures[-1]))
+            for figure in plan_bad(path, n, kind, n - rejected, suite.repeats):
+                figures.append({**figure, **share})
+                log(_line(figures[-1]))
             repeats = suite.repeats if n == suite.sizes[0] else suite.send_repeats_large
             figures.append({**send_bad(path, n, kind, bodies, repeats, config, work, log),
                             **share})
@@ -112,16 +117,24 @@ def valid_bodies(path: Path) -> tuple[list[bytes | bytearray], int]:
     return [c.data for c in chunks], rows - sum(c.count for c in chunks)
 
 
-def plan_bad(path: Path, n: int, kind: str, valid: int, repeats: int) -> dict[str, Any]:
-    """``a2p plan`` against a csv.reader pass of the same file plus one dumps of the body of
-    its valid rows (the rejected rows go into no body); engine and floor runs alternate."""
-    runs, reads = [], []
+def plan_bad(path: Path, n: int, kind: str, valid: int, repeats: int
+             ) -> list[dict[str, Any]]:
+    """``a2p plan`` (the table people read: totals, batches, the first 20 rejections; the
+    target's figure) and ``a2p plan --json`` (every rejection written out; reported beside
+    it), each against the same floor: a csv.reader pass of the same file plus one dumps of the
+    body of its valid rows (the rejected rows go into no body). Table, --json and floor runs
+    alternate."""
+    tables, jsons, reads = [], [], []
     for _ in range(repeats):
-        runs.append(plan_run(path))
+        tables.append(plan_run(path, json=False))
+        jsons.append(plan_run(path))
         reads.append(floor_run("csv", path))
     dumps, dumps_name = dumps_floor(valid, "broadcast", repeats)
-    return _figure("plan", "a2p plan csv", n, kind, [r[0] for r in runs], _plus(reads, dumps),
-                   max(r[1] for r in runs), f"csv.reader pass + {dumps_name} of the valid")
+    floor, name = _plus(reads, dumps), f"csv.reader pass + {dumps_name} of the valid"
+    return [_figure(measure, approach, n, kind, [r[0] for r in runs], floor,
+                    max(r[1] for r in runs), name)
+            for measure, approach, runs in (("plan", "a2p plan csv", tables),
+                                            (PLAN_JSON, "a2p plan --json csv", jsons))]
 
 
 def send_bad(path: Path, n: int, kind: str, bodies: list[bytes | bytearray], repeats: int,
@@ -174,7 +187,7 @@ def dedupe(n: int) -> dict[str, Any]:
 
 
 def plan_quoted(n: int, repeats: int) -> dict[str, Any]:
-    """``a2p plan`` of the quoted personalised CSV against a csv.reader pass of it plus
+    """``a2p plan --json`` of the quoted personalised CSV against a csv.reader pass of it plus
     ``orjson.dumps`` of bodies of its own rows."""
     path = bad_input_file(n, "quoted")
     runs, reads = [], []
@@ -184,7 +197,7 @@ def plan_quoted(n: int, repeats: int) -> dict[str, Any]:
     result = subprocess.run([sys.executable, "-m", "benchmarks.dumps_child", str(path),
                              str(repeats)], capture_output=True, text=True, check=True)
     dumps = orjson.loads(result.stdout.strip().splitlines()[-1])["seconds"]
-    return _figure("plan", "a2p plan csv", n, "quoted", [r[0] for r in runs],
+    return _figure("plan", "a2p plan --json csv", n, "quoted", [r[0] for r in runs],
                    _plus(reads, dumps), max(r[1] for r in runs),
                    "csv.reader pass + dumps of its rows")
 
@@ -202,11 +215,10 @@ def targets(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Issue 20's targets, each with the value measured and PASS (value <= limit) or FAIL."""
     checks = []
     rises = {(g["measure"], g["shape"]): g for g in growth(figures)
-             if g["shape"] in KINDS and g["measure"] in ("plan", "e2e")}
+             if g["shape"] in KINDS and g["measure"] in COMMANDS}
     for (measure, kind), g in sorted(rises.items()):
-        command = "a2p plan" if measure == "plan" else "a2p send"
-        checks.append(_check(f"{command} {kind} peak RSS {g['to']:,} / {g['from']:,}",
-                             g["rssGrowth"], RSS_GROWTH_MAX))
+        checks.append(_check(f"{COMMANDS[measure]} {kind} peak RSS {g['to']:,} / "
+                             f"{g['from']:,}", g["rssGrowth"], RSS_GROWTH_MAX))
     checks += [_check(f"a2p plan bad30 time {f['size']:,} vs floor", f["ratio"],
                       PLAN_BAD30_MAX) for f in _pick(figures, "plan", "bad30")]
     checks += [_check(f"a2p plan --dedupe {f['size']:,} bytes a recipient",
@@ -238,8 +250,9 @@ def readme_rows(figures: list[dict[str, Any]], checks: list[dict[str, Any]], com
     """The bad-end rows of the README's Measured table, exactly as the README shows them,
     headed by the command that made them."""
     plans = {k: _pick(figures, "plan", k) for k in KINDS}
+    jsons = {k: _pick(figures, PLAN_JSON, k) for k in KINDS}
     sends = {k: _pick(figures, "e2e", k) for k in KINDS}
-    if not all(plans.values()) or not all(sends.values()):
+    if not all(plans.values()) or not all(jsons.values()) or not all(sends.values()):
         return []
     sizes = " / ".join(_size(f["size"]) for f in plans["bad30"])
     edge = f"{_size(plans['bad30'][0]['size'])} to {_size(plans['bad30'][-1]['size'])}"
@@ -261,11 +274,15 @@ def readme_rows(figures: list[dict[str, Any]], checks: list[dict[str, Any]], com
     rows = [f"| at the bad end (`{command}`) | {share('bad30')} rejected ({KINDS['bad30']}) | "
             f"{share('bad95')} rejected ({KINDS['bad95']}) | target |",
             "| --- | ---: | ---: | --- |",
-            f"| `a2p plan` {sizes} rows vs csv pass + dumps of the valid | "
+            f"| `a2p plan` (the table) {sizes} rows vs csv pass + dumps of the valid | "
             f"{ratios(plans['bad30'])} | {ratios(plans['bad95'])} | ≤ {PLAN_BAD30_MAX:.1f} at "
             f"30 %: {_verdict(checks, 'a2p plan bad30 time')} |",
+            f"| `a2p plan --json` (every rejection) {sizes} rows vs the same floor | "
+            f"{ratios(jsons['bad30'])} | {ratios(jsons['bad95'])} | none |",
             f"| `a2p plan` peak RSS, {edge} rows (growth) | {rss(plans['bad30'])} | "
             f"{rss(plans['bad95'])} | ≤ {RSS_GROWTH_MAX:.1f}: {both('a2p plan')} |",
+            f"| `a2p plan --json` peak RSS, {edge} rows (growth) | {rss(jsons['bad30'])} | "
+            f"{rss(jsons['bad95'])} | ≤ {RSS_GROWTH_MAX:.1f}: {both('a2p plan --json')} |",
             f"| `a2p send` {sizes} rows vs csv pass + a bare aiohttp loop | "
             f"{ratios(sends['bad30'])} | {ratios(sends['bad95'])} | none |",
             f"| `a2p send` peak RSS, {edge} rows (growth) | {rss(sends['bad30'])} | "
@@ -277,7 +294,7 @@ def readme_rows(figures: list[dict[str, Any]], checks: list[dict[str, Any]], com
             for f in _pick(figures, "dedupe", "broadcast")]
     quoted = _pick(figures, "plan", "quoted")
     if quoted:
-        more.append(f"| quoted personalised CSV, `a2p plan` "
+        more.append(f"| quoted personalised CSV, `a2p plan --json` "
                     f"{' / '.join(_size(f['size']) for f in quoted)} rows vs its own floor | "
                     f"{ratios(quoted)} (peak {quoted[-1]['peakRss'] / MIB:,.0f} MiB) | "
                     f"≤ {QUOTED_MAX:.1f}: {_verdict(checks, 'a2p plan quoted time')} |")

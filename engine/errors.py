@@ -15,6 +15,7 @@
     │   ├── AuthServiceError       the token endpoint failed, or refuses every new token
     │   ├── RequestRejectedError   a 4xx with RingCentral's error code
     │   ├── PagingError            a listing that never ends (a page token repeated)
+    │   ├── ConsentError           the opt-outs could not be read: nothing was sent
     │   └── BadAnswerError         a chunk's answer cannot be trusted (types, indexes)
     ├── BadBodyError               an answer is not the JSON it should be (or is too large)
     ├── NotSentError               no connection was made: the request certainly did not go out
@@ -100,6 +101,11 @@ class RequestRejectedError(ServerError):
 
 class PagingError(ServerError):
     """A paged listing repeated a page token or went on past any sensible number of pages."""
+
+
+class ConsentError(ServerError):
+    """RingCentral's consent records (the opt-outs) could not be read before the first POST,
+    so nothing was sent: the message says why and what to do (or --no-consent)."""
 
 
 class AmbiguousSendError(EngineError):

@@ -107,6 +107,10 @@ def reply(status: int, body: Any = None, **headers: str) -> Reply:
 
 TOKEN = reply(200, {"access_token": "tok", "refresh_token": "ref", "expires_in": 3600,
                     "refresh_token_expires_in": 86400})
+# The consent export of an account where nobody opted out (a run reads it before any POST)
+NO_CONSENTS = Reply(200, {"ETag": '"0"', "Content-Type": "text/csv"},
+                    b"External Party Number,Internal Party Number,Consent Status,Source,"
+                    b"Coverage,Campaign Type,Notes,Last Modified Time\r\n")
 
 
 @dataclass
@@ -123,6 +127,8 @@ class FakeA2P:
     def __call__(self, request: Request) -> Answer:
         if request.path.startswith("/restapi/oauth/"):
             return TOKEN
+        if request.path.endswith("/sms/consents/export"):
+            return NO_CONSENTS
         if request.method == "POST" and request.path == "/batches":
             scripted = self.posts.pop(0) if self.posts else None
             if callable(scripted):

@@ -16,12 +16,12 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 # Lowest first: a room may import the rooms before it in this list, never one after it.
 # "public" is engine/__init__.py (the names `import engine` gives); "entry" are the modules
 # run with python -m (engine/__main__.py, engine/schema.py), which nothing imports.
-LAYERS = ("errors", "core", "reading", "batching", "config", "rc", "run", "results", "public",
-          "cli", "entry")
+LAYERS = ("errors", "core", "reading", "batching", "schedule", "config", "rc", "run", "results",
+          "public", "cli", "entry")
 # The simulator stands beside the run: it speaks RingCentral's protocol (config, rc, the pure
 # rooms), and only the CLI starts it, so no send or outcomes path ever loads it.
 SIDE = {"simulator": ("rc", frozenset({"cli", "entry"}))}
-PURE = frozenset({"core", "reading", "batching"})
+PURE = frozenset({"core", "reading", "batching", "schedule"})
 TOP = {"errors": "errors", "__init__": "public", "__main__": "entry", "schema": "entry"}
 
 # What a pure room may not touch: networks and event loops, clocks, files, processes, logs.

@@ -26,6 +26,7 @@ from engine.results.rows import (
     row_of,
     spans_of,
     store_needed,
+    stored,
     wanted,
 )
 
@@ -35,7 +36,7 @@ BATCH = "b-1"
 def span(**changes: Any) -> Span:
     base: dict[str, Any] = {"number": 1, "first": 0, "last": 9, "state": "completed",
                             "batch_id": BATCH, "size": 10, "offset": 3, "line": 2,
-                            "rejected": {}, "retryable": False, "note": ""}
+                            "retryable": False, "note": ""}
     return Span(**(base | changes))
 
 
@@ -53,11 +54,51 @@ def test_classify_maps_statuses_to_outcomes() -> None:
     assert classify(message("+1", "Delivered"))[0] == "delivered"
     assert classify(message("+1", "Sent"))[0] == "sent-no-receipt"
     assert classify(message("+1", "Queued"))[0] == "queued"
-    assert classify(message("+1", "DeliveryFailed", "SMS-CAR-413"))[::3] == \
+    assert classify(message("+1", "DeliveryFailed", "SMS-CAR-411"))[::3] == \
         ("delivery-failed", False)
     assert classify(message("+1", "SendingFailed", "SMS-RC-503"))[::3] == \
         ("sending-failed", True)
     assert classify(message("+1", "Weird"))[0] == "unknown"
+
+
+def test_an_opt_out_failure_is_opted_out_and_never_retryable() -> None:
+    """SMS-RC-413 (RingCentral) and SMS-CAR-413 (the carrier) failures are the opted-out
+    outcome, with their code, and not retryable; --only opted-out and the failed group keep
+    them, --only retryable does not."""
+    for status, code in (("SendingFailed", "SMS-RC-413"), ("DeliveryFailed", "SMS-CAR-413")):
+        outcome, found, _, retry = classify(message("+1", status, code))
+        assert (outcome, found, retry) == ("opted-out", code, False)
+    matcher = Matcher(BATCH)
+    matcher.add([message("+1", "SendingFailed", "SMS-RC-413")])
+    row = row_of(Record(0, 2, "+1", None), span(), {}, matcher.take("+1"))
+    assert (row.outcome, row.errorCode, row.retryable) == ("opted-out", "SMS-RC-413", False)
+    assert keep(row, wanted(["opted-out"]))
+    assert keep(row, wanted(["failed"]))
+    assert not keep(row, wanted(["retryable"]))
+    assert not keep(row, wanted(["sending-failed"]))
+
+
+def test_status_counts_split_opt_outs_from_other_failures() -> None:
+    """A batch skipped by its status counts adds its opt-out codes to opted-out, the rest of
+    its failures to delivery-failed and sending-failed; --only opted-out reads a batch only
+    when an opt-out code was counted."""
+    counts = {"delivered": {"count": 5, "cost": 0.035},
+              "deliveryFailed": {"count": 3, "cost": 0.021, "errorCodeCounts":
+                                 {"SMS-CAR-413": 1, "SMS-CAR-411": 2}},
+              "sendingFailed": {"count": 2, "cost": 0.0, "errorCodeCounts":
+                                {"SMS-RC-413": 2}}}
+    totals = Totals()
+    totals.add_counts(counts)
+    data = totals.as_json()
+    assert (data["rows"], data["delivered"], data["delivery-failed"], data["sending-failed"],
+            data["opted-out"]) == (10, 5, 2, 0, 3)
+    assert Totals.from_json(data).as_json() == data
+    only = wanted(["opted-out"])
+    assert store_needed(only, counts)
+    assert not store_needed(only, {"deliveryFailed": {"count": 2, "errorCodeCounts":
+                                                      {"SMS-CAR-411": 2}}})
+    assert not store_needed(wanted(["sending-failed"]), {"sendingFailed": {
+        "count": 2, "errorCodeCounts": {"SMS-RC-413": 2}}})
 
 
 def test_duplicates_in_one_chunk_are_matched_in_store_order() -> None:
@@ -121,8 +162,9 @@ def test_row_of_covers_every_way_a_record_ends() -> None:
     matcher.add([message("+1", "SendingFailed", "SMS-RC-503")])
     assert row_of(record, span(), local, matcher.take("+1")).outcome == "sending-failed"
     assert row_of(Record(4, 6, "bad", None), span(), local).outcome == "rejected-local"
-    rejected = span(rejected={3: ("SMS-RC-410", "invalid")})
-    assert row_of(record, rejected, local).errorCode == "SMS-RC-410"
+    refused = Rejection(3, 5, "+1", "SMS-RC-410", "invalid", BATCH, "server")
+    assert row_of(record, span(), local, server=refused)[3:5] == ("rejected-server",
+                                                                  "SMS-RC-410")
     assert row_of(record, span(), local).outcome == "unknown"
     assert row_of(record, None, local)[3:7:3] == ("not-sent", True)
     failed = span(state="failed", batch_id=None, retryable=True, note="HTTP 503")
@@ -184,6 +226,26 @@ def test_totals_count_rows_and_stand_in_counts() -> None:
     assert (data["rows"], data["not-sent"], data["delivered"], data["sent-no-receipt"]) == \
         (5, 1, 3, 1)
     assert Totals.from_json(data).as_json() == data
+
+
+def test_a_skipped_batch_counts_its_retryable_failures_as_its_rows_would() -> None:
+    """The status counts of a batch not read stand in for its retryable rows too: each
+    failure whose code the error table says is worth retrying, as ``classify`` marks it."""
+    statuses = {"delivered": {"count": 5},
+                "deliveryFailed": {"count": 4, "errorCodeCounts": {"SMS-RC-503": 2,
+                                                                   "SMS-CAR-411": 2}},
+                "sendingFailed": {"count": 3, "errorCodeCounts": {"SMS-CAR-432": 1,
+                                                                  "SMS-CAR-104": 2}}}
+    counted = Totals()
+    counted.add_counts(statuses)
+    rows = Totals()
+    for status, codes in (("DeliveryFailed", ["SMS-RC-503"] * 2 + ["SMS-CAR-411"] * 2),
+                          ("SendingFailed", ["SMS-CAR-432"] + ["SMS-CAR-104"] * 2)):
+        for code in codes:
+            rows.add(row_of(Record(0, 2, "+1", None), span(), {},
+                            stored(message("+1", status, code))))
+    assert counted.retryable == rows.retryable == 3
+    assert counted.outcomes["delivery-failed"] == rows.outcomes["delivery-failed"] == 4
 
 
 def test_matching_a_shuffled_store_holds_at_most_one_chunk() -> None:

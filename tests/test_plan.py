@@ -97,3 +97,15 @@ def test_each_chunk_gets_its_own_segments_across_many_blocks_and_rejections(
         assert c.segments == sum(segment_count(texts[i]) for i in valid)
         assert c.ucs2 == sum(1 for i in valid if i % 11 == 0)
     assert plan.rejected == len(range(0, 20_000, 3))
+
+
+@pytest.mark.parametrize("extra", ["", "{", "^", "~", "|"])
+def test_segments_of_a_quoted_block_with_or_without_escaped_characters(extra: str) -> None:
+    """A block of quoted ASCII texts counted in bulk: with an extension-table character in one
+    (two septets) it costs what segment_count says, as without."""
+    texts = [f"Hi, number {i:03d} " + "x" * 145 for i in range(300)]  # 160 characters
+    texts[123] = texts[123][:-1] + extra if extra else texts[123]
+    lines = ["to,text", *(f'+1415{2_000_000 + i},"{t}"' for i, t in enumerate(texts))]
+    plan = plan_of(lines)
+    assert plan.segments == sum(segment_count(t) for t in texts)
+    assert plan.segments == 300 + (1 if extra else 0)

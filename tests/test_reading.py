@@ -135,11 +135,13 @@ def test_a_block_of_bad_numbers_is_read_in_bulk_with_each_rejection_in_place() -
 
 def test_every_local_code_is_in_the_corpus() -> None:
     """The corpus covers every kind of bad record the reader knows (a suppressed number is
-    not a bad record: tests/test_suppress_reading.py)."""
+    not a bad record: tests/test_suppress_reading.py; a line too long to be a record is a
+    megabyte or more: tests/test_long_lines.py)."""
     from engine.core import rejections
 
     known = {v for k, v in vars(rejections).items() if isinstance(v, str) and v.startswith("LCL-")}
     known.discard(rejections.OPTED_OUT)
+    known.discard(rejections.LINE_TOO_LONG)
     seen = {code for case in EXPECTED.values() for _, _, code in case["rejected"]}
     assert known == seen
 

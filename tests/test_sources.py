@@ -19,12 +19,13 @@ import pytest
 from engine.batching.chunker import Chunk, Chunker
 from engine.core.rejections import DUPLICATE, INVALID_NUMBER, Rejection
 from engine.errors import InputError
-from engine.reading import ReadOptions
+from engine.reading import BLOCK_SIZE, ReadOptions
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import ChunkEntry
 from engine.run.recorder import Recorder
 from engine.run.resume import ResumePlan
 from engine.run.sources import (
+    ReadStopped,
     chunks_of,
     filtered_sink,
     identity,
@@ -273,3 +274,23 @@ def test_reading_a_file_from_no_entry_starts_at_the_top(tmp_path: Path) -> None:
 
 async def _ignore(event: Any) -> None:
     return None
+
+
+def test_a_stop_ends_the_chunks_between_two_blocks_without_cutting_a_partial_chunk() -> None:
+    """Asked before each block is read, a stop ends the chunks with ReadStopped: the block
+    read before it is never cut into a chunk (nothing partly read can be POSTed)."""
+    asked: list[bool] = []
+
+    def stopped() -> bool:  # False before the first block, True before the second
+        asked.append(len(asked) > 0)
+        return asked[-1]
+
+    numbers = [f"+1415555{i % 10_000:04d}" for i in range(3 * BLOCK_SIZE)]
+    with ExitStack() as stack:
+        chunks, _ = chunks_of(numbers, ReadOptions(batch_text="Hi"),
+                              Chunker("+16505550100", "Hi", 50_000_000), lambda r: None, stack,
+                              stopped=stopped)
+        assert isinstance(chunks, Iterator)
+        with pytest.raises(ReadStopped):
+            next(chunks)
+    assert asked == [False, True]

@@ -18,6 +18,7 @@ from engine.core import lifecycle
 from engine.core.chunkindex import PositionIndex
 from engine.core.rejections import INVALID_NUMBER, Aggregator, Rejection, mostly_rejected
 from engine.core.spillruns import Tally
+from engine.run import reportfile
 from engine.run.report import ChunkRecord, build_report, finish, totals_of
 from engine.run.reportfile import (
     RejectedView,
@@ -183,6 +184,63 @@ def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path: Path
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+class _CountedFile:
+    """A report file opened by the view, counting the lines it reads."""
+
+    def __init__(self, file: Any, read: list[int]) -> None:
+        self._file, self._read = file, read
+
+    def __enter__(self) -> _CountedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def seek(self, offset: int) -> int:
+        return cast(int, self._file.seek(offset))
+
+    def __iter__(self) -> Any:
+        for line in self._file:
+            self._read[0] += 1
+            yield line
+
+
+def test_indexing_a_view_reads_from_the_nearest_mark_not_from_the_top(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items, slices (any step), reversed and index() give what the list gives; once the file
+    was read through, a lookup anywhere reads at most MARK lines of it, not all before it."""
+    monkeypatch.setattr(RejectedView, "MARK", 64)
+    items = [{"index": i, "to": f"+1415{i:07d}", "description": "a, \"b\"\n"}
+             for i in range(5_000)]
+    view = write_report(tmp_path / "r.json", {"a": 1}, "rejected",
+                        (orjson.dumps(item) for item in items), {"z": [2]})
+    read = [0]
+    monkeypatch.setattr(reportfile, "open", lambda *a, **k: _CountedFile(
+        open(*a, **k), read), raising=False)  # noqa: SIM115 (the wrapper closes it)
+    assert view[4_999] == items[4_999]
+    assert read[0] >= 5_000  # the first look reads through, noting where items are
+    for k in (4_998, 17, 2_500, 63, 64, 65, 0, -1, -4_321):
+        read[0] = 0
+        assert view[k] == items[k]
+        assert read[0] <= 64 + 1, (k, read[0])
+    for cut in (slice(10, 20), slice(None, None, -7), slice(4_990, 10, -3),
+                slice(100, 4_000, 250), slice(-5, None), slice(30, 10), slice(None)):
+        assert view[cut] == items[cut]
+    read[0] = 0
+    assert view[4_000:4_010] == items[4_000:4_010]
+    assert read[0] <= 64 + 10
+    assert list(reversed(view)) == items[::-1]
+    assert view.index(items[3_000]) == 3_000
+    assert items[4_321] in view
+    with pytest.raises(ValueError, match="not among"):
+        view.index(items[10], 11)
+    with pytest.raises(IndexError):
+        view[5_000]
+    with pytest.raises(IndexError):
+        view[-5_001]
+    assert orjson.loads((tmp_path / "r.json").read_bytes())["rejected"] == items
+
+
 def test_a_view_without_a_report_path_lives_as_long_as_it_is_referenced(
         tmp_path: Path) -> None:
     """No report path: the view reads a temporary report, removed when the view is dropped."""
@@ -252,3 +310,27 @@ def test_a_full_disk_while_spilling_is_an_engine_error_that_says_what_to_do(
         with pytest.raises(SpillError, match=r"rejection spill .*Free space"):
             spill.add(1, b"{}")
         spill._file = real
+
+
+@pytest.mark.parametrize("arrivals", ["in order", "bursts", "none"])
+def test_the_joined_payloads_are_the_merge_joined(tmp_path: Path, arrivals: str) -> None:
+    """``joined`` gives, piece by piece, the payloads of ``merged`` joined by the separator:
+    straight through for one run (a plan's, records larger than a buffer among them), merged
+    for many, nothing for none."""
+    rng = random.Random(4)
+    with FileSpill(tmp_path / "j.spill") as spill:
+        if arrivals == "in order":
+            for i in range(30_000):
+                spill.add(i, b"x" * rng.choice([1, 80, 2_000_000 if i == 7 else 3]))
+            assert spill.runs == 1
+        elif arrivals == "bursts":
+            positions = list(range(20_000))
+            rng.shuffle(positions)
+            for k in range(0, 20_000, 500):
+                burst = sorted(positions[k:k + 500])
+                spill.add_many(burst, [str(i).encode() for i in burst])
+            assert spill.runs == 40
+        pieces = list(spill.joined(b","))
+        assert b"".join(pieces) == b",".join(payload for _, payload in spill.merged())
+        assert all(piece.startswith(b",") for piece in pieces[1:])
+        assert len(pieces) < 100 or arrivals == "bursts"

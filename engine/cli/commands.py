@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "send": ("engine.cli.send", "run"),
     "check": ("engine.cli.check", "run"),
     "outcomes": ("engine.cli.outcomes", "run"),
+    "optouts": ("engine.cli.optouts", "run"),
     "demo": ("engine.cli.demo", "demo"),
     "simulate": ("engine.cli.demo", "simulate"),
     "bench": ("engine.cli.bench", "run"),

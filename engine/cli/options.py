@@ -53,5 +53,7 @@ def send_options(args: argparse.Namespace, report: str, journal: str) -> SendOpt
         max_batch_messages=args.max_batch_messages, wait=args.wait,
         delivery_timeout=args.delivery_timeout, on_ambiguous=args.on_ambiguous,
         revoke=not args.no_revoke, preflight=not args.no_preflight,
+        consent=not args.no_consent, suppress_scope=args.suppress_scope,
+        max_consent_age=args.max_consent_age,
         journal=None if args.resume else journal, resume=args.resume, report=report,
     )

@@ -71,9 +71,15 @@ def _print_totals(export: Export, path: str) -> None:
     import orjson
 
     totals = export.totals.as_json()
-    print(f"a2p outcomes: {totals['rows']:,} rows; {export.pages:,} pages in "
+    written = ""
+    if export.only is not None:  # the rows it wrote, beside the run's totals
+        written = f", {export.selected.rows:,} of them written (--only)"
+    print(f"a2p outcomes: {totals['rows']:,} rows{written}; {export.pages:,} pages in "
           f"{export.client.requests:,} requests; wrote {path}", file=sys.stderr)
     print("a2p outcomes: totals " + orjson.dumps(totals).decode(), file=sys.stderr)
+    if export.only is not None:
+        print("a2p outcomes: selected " + orjson.dumps(export.selected.as_json()).decode(),
+              file=sys.stderr)
     if export.unmatched:
         print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
               "record (another list, or the input changed)", file=sys.stderr)

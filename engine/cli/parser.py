@@ -49,6 +49,17 @@ def _positive(value: str) -> int:
     return number
 
 
+def _minutes(value: str) -> float:
+    """--max-consent-age in minutes (a fraction allowed), as seconds."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not minutes >= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a number of minutes, 0 or more")
+    return minutes * 60.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the top level and every command, in --help's order."""
     parser = argparse.ArgumentParser(
@@ -66,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _common(defaults=False)
     for add in (_simulate_parser, _plan_parser, _send_parser, _check_parser,
-                _outcomes_parser, _config_parser, _demo_parser, _bench_parser):
+                _outcomes_parser, _optouts_parser, _config_parser, _demo_parser,
+                _bench_parser):
         add(sub, common)
     return parser
 
@@ -96,8 +108,10 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "without sending anything. Prints the batches (recipients, bytes, input "
             "positions, SMS segments, UCS-2 messages, estimated cost), why texts are UCS-2 "
             "(the characters and their lines), warnings (a UCS-2 batch text, more than half "
-            "the list rejected) and every record rejected locally, so you can fix the list "
-            "first.", 88),
+            "the list rejected, and the compliance lint: a marketing-looking text without "
+            "opt-out language or a brand first, more than --warn-suppressed of the list "
+            "suppressed, per CTIA) and every record rejected locally, so you can fix the list "
+            "first. Warnings never stop a plan or a send.", 88),
         epilog="Examples:\n  a2p plan list.csv --from +16505550100 --text 'Store opens at 9'\n"
         "  a2p plan people.jsonl --from +16505550100 --template 'Hi {name}, code {code}'\n"
         "  a2p plan export.csv --from +16505550100 --encoding cp1252 --to-column 'Phone Number' "
@@ -106,9 +120,14 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _input_options(plan)
+    plan.add_argument("--consent", action="store_true",
+                      help="log in with the profile's credentials and read RingCentral's "
+                      "opt-outs, to count the recipients they suppress (plan otherwise "
+                      "connects to nothing)")
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     plan.add_argument("--show-rejected", type=int, default=20, metavar="N",
                       help="list at most N local rejections (default 20; the JSON has all)")
+    _lint_options(plan, with_list=True)
     plan.add_argument("--price-per-segment", type=_price, default=DEFAULT_PRICE,
                       metavar="PRICE", help="price of one SMS segment for the cost estimate "
                       f"(default {DEFAULT_PRICE}, a typical US A2P price in USD: use yours)")
@@ -144,8 +163,13 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description=textwrap.fill(
             "Log in, confirm the sender number belongs to the user and has the A2PSmsSender "
             "feature, and read its SMS registration tier and daily cap where RingCentral "
-            "exposes them. 'send' runs the same check before its first request.", 88),
-        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 2 the "
+            "exposes them. 'send' runs the same check before its first request. With --text or "
+            "--template it also lints the text (warnings, never refusals): a "
+            "marketing-looking text (sale, % off, offer, free...) without opt-out language "
+            "('Reply STOP to opt out') or without the brand first ('Acme: ...'), per CTIA.",
+            88),
+        epilog="Exit codes: 0 the sender can send (warnings, if any, go to stderr); 1 its "
+        "opt-outs (RingCentral's consent records) cannot be read, so a send would stop; 2 the "
         "sender is wrong or cannot be checked; 3 the credentials are refused.\n\nExample:\n"
         "  a2p check --from +16505550100 --profile production --recipients 20000",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -157,7 +181,29 @@ def _check_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     check.add_argument("--recipients", type=int, metavar="N",
                        help="how many recipients the campaign has, to compare with the daily "
                        "cap of the number's registration tier")
+    check.add_argument("--suppress-scope", choices=("account", "pair"), default="account",
+                       help="count the opt-outs that suppress a recipient for --from: of "
+                       "any number of the account (default), or to --from alone (pair)")
+    check.add_argument("--no-consent", action="store_true",
+                       help="do not read RingCentral's opt-outs")
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    texts = check.add_mutually_exclusive_group()
+    texts.add_argument("--text", help="the campaign's text, to lint (see --brand)")
+    texts.add_argument("--template", metavar="T", help="the campaign's template, to lint")
+    _lint_options(check, with_list=False)
+
+
+def _lint_options(parser: argparse.ArgumentParser, with_list: bool) -> None:
+    """The compliance lint's options (engine/core/lint.py): warnings, never refusals."""
+    parser.add_argument("--brand", metavar="NAME",
+                        help="the brand each text should start with (CTIA: identify the "
+                        "sender); without it a marketing-looking text is expected to start "
+                        "with a name and a colon, e.g. 'Acme: ...'")
+    if with_list:
+        parser.add_argument("--warn-suppressed", type=_percent, default=5.0,
+                            metavar="PERCENT",
+                            help="warn when more than this share of the list is suppressed "
+                            "(default 5)")
 
 
 def _demo_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -203,8 +249,10 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "arguments.", 88),
         epilog=textwrap.fill(
             "Outcomes: rejected-local, rejected-server, delivered, delivery-failed, "
-            "sending-failed, sent-no-receipt, queued, unknown (the send could not tell whether "
-            "the batch went out), not-sent. Groups: failed, pending, retryable.", 88) + "\n\n" +
+            "sending-failed, opted-out (SMS-RC-413 or SMS-CAR-413: the recipient opted out of "
+            "this sender; never retryable), sent-no-receipt, queued, unknown (the send could "
+            "not tell whether the batch went out), not-sent, pending. Groups: failed, pending, "
+            "retryable.", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
                       "wrong profile, a journal another process is using); 3 credentials "
                       "refused at login; 130 interrupted (run the same command again to go "
@@ -230,6 +278,83 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                      help="the list the run sent, when it moved or the run read stdin")
     out.add_argument("--profile", "--config", dest="profile", metavar="NAME",
                      help="profile in configs/ or a .toml path (default: the run's)")
+
+
+def _optouts_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """a2p optouts pull|push: the account's opt-outs to a file, a file's to the account."""
+    optouts = sub.add_parser(
+        "optouts", help="pull RingCentral's opt-outs to a --suppress file, or push a file's",
+        parents=[common],
+        description=textwrap.fill(
+            "RingCentral keeps an opt-out per (sender, recipient) pair, and accepts a message "
+            "to an opted-out pair only to fail it later (SMS-RC-413). 'pull' writes the "
+            "account's opt-outs as a suppression file that 'send --suppress FILE' reads, so "
+            "they are never POSTed; 'push' writes local opt-outs (a do-not-contact list, a STOP "
+            "taken by phone or email) to RingCentral, so every sender of the account honours "
+            "them.", 88),
+        epilog="Examples:\n"
+        "  a2p optouts pull --out opt-outs.csv                  # every sender's opt-outs\n"
+        "  a2p optouts pull --from +16505550100 --out mine.csv  # only this sender's\n"
+        "  a2p send list.csv --from +16505550100 --text 'Hi' --suppress opt-outs.csv\n"
+        "  a2p optouts push do-not-contact.csv                  # opted out of every number\n"
+        "  a2p optouts push stops.txt --from +16505550100       # of this number only",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = optouts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pull = actions.add_parser(
+        "pull", help="write the account's opt-outs as a suppression file", parents=[common],
+        description=textwrap.fill(
+            "Read the account's opt-outs (POST .../sms/consents/search, optStatus OptOut, "
+            "1,000 a page: one Light request per 1,000 opt-outs) and write them as a CSV "
+            "whose number column is 'to', with from, optStatus, source and lastModifiedTime "
+            "beside it: 'send --suppress FILE' and 'plan --suppress FILE' read it as it is. "
+            "The file is written as FILE.part and renamed when complete.", 88),
+        epilog=_fill("Exit codes: 0 written; 1 the server failed; 2 usage; 3 credentials "
+                     "refused."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pull.add_argument("--scope", choices=("pair", "account"),
+                      help="account: opt-outs to any number of the account (the default "
+                      "without --from; stricter than RingCentral's per-pair rule, as the "
+                      "FCC's revocation rule asks); pair: only opt-outs to --from (the "
+                      "default with --from; RingCentral's own rule)")
+    pull.add_argument("--from", dest="sender", metavar="E164",
+                      help="the sender whose opt-outs a pair scope pulls, e.g. +16505550100")
+    pull.add_argument("--out", required=True, metavar="FILE",
+                      help="the suppression file to write (CSV)")
+    pull.add_argument("--profile", "--config", dest="profile", default=None, metavar="NAME",
+                      help=PROFILE_HELP)
+    push = actions.add_parser(
+        "push", help="opt out the numbers a file lists, on RingCentral", parents=[common],
+        description=textwrap.fill(
+            "Read FILE as --suppress reads one (one number a line, or a CSV with a number "
+            "column: to, phone, mobile...; any format the reader takes, with "
+            "--default-country) and set each number OptOut (source Api) from --from, or from "
+            "every number of the account ('*') without it: PATCH .../sms/consents, at most "
+            "1,000 records a request. Each record RingCentral refuses (failedRecords) and "
+            "each line without a readable number is printed with its line. Running it again "
+            "is safe: an opted-out pair stays opted out.", 88),
+        epilog=_fill("Exit codes: 0 every number opted out; 1 some lines failed (listed on "
+                     "stderr with their lines) or the server failed; 2 usage; 3 credentials "
+                     "refused."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    push.add_argument("file", metavar="FILE", help="the numbers to opt out")
+    push.add_argument("--from", dest="sender", metavar="E164",
+                      help="opt them out of this number only (default: every number of the "
+                      "account)")
+    push.add_argument("--to-column", default="to", metavar="NAME",
+                      help="CSV column with the number (default to, else one named phone, "
+                      "mobile, number...)")
+    push.add_argument("--default-country", default="US", metavar="CC",
+                      help="country of numbers written without +: US or CA (default US); "
+                      "none requires +1")
+    push.add_argument("--any-country", action="store_true",
+                      help="take numbers outside North America too")
+    push.add_argument("--encoding", default="utf-8", metavar="NAME",
+                      help="the file's encoding (default utf-8)")
+    push.add_argument("--profile", "--config", dest="profile", default=None, metavar="NAME",
+                      help=PROFILE_HELP)
 
 
 def _config_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -294,6 +419,14 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-preflight", action="store_true",
                         help="skip the check that --from is an A2P number of this user "
                         "(see 'a2p check') before the first request")
+    parser.add_argument("--no-consent", action="store_true",
+                        help="do not read RingCentral's opt-outs (its SMS consent records) "
+                        "before the first request; by default a recipient who opted out is "
+                        "never sent (LCL-OPTED-OUT), and a run that cannot read them stops")
+    parser.add_argument("--max-consent-age", type=_minutes, default=15 * 60.0,
+                        metavar="MINUTES", help="how long a read of the opt-outs, cached "
+                        "beside the journal, stays good for a run or a --resume (default 15; "
+                        "0: read every time)")
 
 
 def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
@@ -349,6 +482,10 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
                         help="never text the numbers this file lists (repeatable): one number "
                         "a line, or a CSV with a number column (to, phone, mobile...), read "
                         "with --default-country; each is a local rejection LCL-OPTED-OUT")
+    parser.add_argument("--suppress-scope", choices=("account", "pair"), default=None,
+                        help="which of RingCentral's opt-outs suppress a recipient: account "
+                        "(the default): an opt-out to any number of the account; pair: only "
+                        "one to --from, as RingCentral judges")
     parser.add_argument("--dedupe", nargs="?", const="number", choices=DEDUPE_RULES,
                         type=_dedupe_rule, metavar="RULE",
                         help="skip repeated recipients. number (the default for a bare "
@@ -369,6 +506,16 @@ def _dedupe_rule(value: str) -> str:
             f"{value!r} is not a rule (choose from 'number', 'message'); to dedupe by "
             "number, put --dedupe after INPUT or write --dedupe=number")
     return value
+
+
+def _percent(value: str) -> float:
+    try:
+        share = float(value.rstrip("%"))
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a percentage from 0 to 100")
+    return share
 
 
 def _price(value: str) -> float:

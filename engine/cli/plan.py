@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from engine.cli.exits import EXIT_OK
 from engine.cli.options import read_options
@@ -14,12 +14,18 @@ from engine.cli.options import read_options
 if TYPE_CHECKING:
     from engine.batching.plan import Plan
     from engine.reading import ReadOptions
+    from engine.run.consent import Consents
+    from engine.run.spill import FileSpill
+
+
+SOURCES = {"file": "a --suppress list", "consent": "RingCentral consent records"}
 
 
 def run(args: argparse.Namespace) -> int:
     """Plan INPUT and print it (--json: one document); return the exit code."""
     from engine.batching.plan import make_plan
     from engine.config.settings import check_campaign, load_settings
+    from engine.core.lint import TextSample, list_warnings
     from engine.core.rejections import Aggregator, NoSpill
     from engine.core.spillruns import Tally
     from engine.reading import read_lines
@@ -33,46 +39,62 @@ def run(args: argparse.Namespace) -> int:
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     options = read_options(args)
+    consents = _consents(args) if args.consent else None
     # with --json every rejection goes to a temporary spill as it is found; memory keeps the
     # counts and the first --show-rejected, all the table shows
     with FileSpill() if args.json else nullcontext(NoSpill()) as spill:
         aggregator = Aggregator(spill, Tally(keep=max(args.show_rejected, 0)))
+        sample = TextSample()  # a few texts of a text column: linted once, not every row
         with open_input(args.input) as stream:
-            blocks = read_lines(stream, options, aggregator.add_local)
+            if consents is None:
+                blocks = read_lines(stream, options, aggregator.local_sink())
+            else:  # as a send's gate: LCL-OPTED-OUT, source consent, all in position order
+                from engine.run.consent import Gate
+
+                gate = Gate(consents.set, aggregator.add_local)
+                blocks = gate.apply(read_lines(stream, options, gate.hold))
+            if args.template is None:
+                blocks = sample.tap(blocks)
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
+        plan.warnings.extend(list_warnings(  # compliance (engine/core/lint.py): never refused
+            text=args.text, template=args.template, sample=sample, brand=args.brand,
+            suppressed=sum(plan.suppressed.values()), records=plan.records,
+            share=args.warn_suppressed))
         for warning in plan.warnings:
             print(f"a2p: WARNING: {warning}", file=sys.stderr)
-        if args.json:
-            _stream_json(plan)
+        if isinstance(spill, FileSpill):  # --json
+            _stream_json(plan, spill)
         else:
             print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
         sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
     return EXIT_OK
 
 
-def _stream_json(plan: Plan) -> None:
-    """The plan as one JSON document on stdout, its rejections streamed from the spill."""
-    from engine.run.reportfile import write_stream
+def _consents(args: argparse.Namespace) -> Consents:
+    """RingCentral's opt-outs for --from, read with the profile's credentials."""
+    import anyio
+
+    from engine.run.api import opt_outs
+
+    consents = anyio.run(lambda: opt_outs(args.sender, scope=args.suppress_scope or "account",
+                                          config=args.profile))
+    print(f"a2p: read {consents.opt_outs:,} opt-outs of the account ({consents.method}, "
+          f"{consents.requests} Light request(s)); {len(consents.set):,} apply to "
+          f"{args.sender} under --suppress-scope {consents.scope}", file=sys.stderr)
+    return consents
+
+
+def _stream_json(plan: Plan, spill: FileSpill) -> None:
+    """The plan as one JSON document on stdout, its rejections streamed from the spill a
+    megabyte at a time (the bytes ``write_stream`` would write a rejection at a time)."""
+    import orjson
 
     out = sys.stdout.buffer
-    write_stream(_Counted(out), plan.head_json(), "rejected",
-                 (payload for _, payload in plan.merged()), {}, indent=False)
-    out.write(b"\n")
-
-
-class _Counted:
-    """A pipe has no ``tell``: count the bytes instead (write_stream asks where it starts)."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out, self._at = out, 0
-
-    def write(self, data: bytes) -> int:
-        self._at += len(data)
-        return self._out.write(data)
-
-    def tell(self) -> int:
-        return self._at
+    out.write(orjson.dumps(plan.head_json())[:-1] + b',"rejected":[')
+    for piece in spill.joined(b","):
+        out.write(piece)
+    out.write(b"]}\n")
 
 
 def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int,
@@ -88,8 +110,10 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
         f"  to send           {plan.recipients:>12,}  in {batches}, {plan.bytes:,} bytes",
         f"  rejected locally  {plan.rejected:>12,}" + "".join(
             f"\n    {code:<26}{n:>10,}" for code, n in plan.rejected_by_code.items()),
-        *([f"    suppressed      {sum(plan.suppressed.values()):>12,}  (on a --suppress "
-           "list; never sent)"] if plan.suppressed else []),
+        *([f"    suppressed      {sum(plan.suppressed.values()):>12,}  (never sent: "
+           + ", ".join(f"{n:,} by {SOURCES.get(source, source)}"
+                       for source, n in plan.suppressed.items()) + ")"]
+          if plan.suppressed else []),
         f"  SMS segments      {plan.segments:>12,}  (GSM-7 messages "
         f"{plan.recipients - plan.ucs2:,}, UCS-2 messages {plan.ucs2:,})",
         f"  estimated cost    {plan.cost:>12,.2f}  at {price} per segment "
@@ -102,7 +126,9 @@ def _describe_plan(plan: Plan, options: ReadOptions, sender: str, max_bytes: int
     lines += [f"  {c.number:>6} {c.recipients:>12,} {c.bytes:>14,} {c.segments:>12,} "
               f"{c.ucs2:>10,} {estimate_cost(c.segments, price):>12,.2f}   "
               f"{c.first_position:,} .. {c.last_position:,}" for c in plan.chunks]
-    return "\n".join(lines + _rejected(plan, show))
+    warnings = ["", "  warnings:", *(f"    - {w}" for w in plan.warnings)] if plan.warnings \
+        else []
+    return "\n".join(lines + warnings + _rejected(plan, show))
 
 
 def _rejected(plan: Plan, show: int) -> list[str]:

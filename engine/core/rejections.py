@@ -8,18 +8,22 @@ position in the original input through the chunk's PositionIndex.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from engine.core.chunkindex import PositionIndex
+from engine.core.consent import CONSENT_MARK
 from engine.core.spillruns import Entry, Tally
 from engine.errors import BadAnswerError
+
+if TYPE_CHECKING:
+    from engine.core.localbatch import LocalBatch, LocalSink
 
 LOCAL, SERVER = "local", "server"
 
@@ -34,6 +38,9 @@ COLUMN_COUNT = "LCL-COLUMN-COUNT"
 BAD_UTF8 = "LCL-BAD-UTF8"
 BAD_JSON = "LCL-BAD-JSON"
 BAD_ITEM = "LCL-BAD-ITEM"
+# A line longer than a record can be (engine/reading/linesource.py MAX_LINE_BYTES, 1 MiB): a
+# binary file, a document pasted in a cell, a file without line ends; read past, never held.
+LINE_TOO_LONG = "LCL-LINE-TOO-LONG"
 DUPLICATE = "LCL-DUPLICATE"
 # --suppress: the number is on a suppression list (an opt-out): never sent, whatever else.
 OPTED_OUT = "LCL-OPTED-OUT"
@@ -45,6 +52,30 @@ UNREACHABLE_NUMBER = "LCL-UNREACHABLE-NUMBER"
 
 
 Explain = Callable[[str], str]  # the description of a rejection, from its ``to``
+
+# Characters of a value a rejection shows whole: every number a list holds, and the start of
+# anything else. A longer value (a document in the number column, a binary file read as CSV)
+# is shown as its first SHOWN characters and its length, in the report, the spill, the events
+# and the journal alike, and so in every description that quotes it.
+SHOWN = 64
+
+
+def shown(value: str) -> str:
+    """``value`` as a rejection's ``to`` shows it: whole up to SHOWN characters, else cut.
+
+    >>> shown("+1 415 555 0100"), shown("7" * 100)[60:]
+    ('+1 415 555 0100', '7777... (100 characters)')
+    """
+    if len(value) <= SHOWN:
+        return value
+    return f"{value[:SHOWN]}... ({len(value):,} characters)"
+
+
+def quoted(value: str) -> str:
+    """``repr(value)`` for a description, cut as ``shown`` cuts it."""
+    if len(value) <= SHOWN:
+        return repr(value)
+    return f"{value[:SHOWN]!r}... ({len(value):,} characters)"
 
 
 class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, str,
@@ -69,7 +100,14 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
     @classmethod
     def explained(cls, index: int, line: int | None, to: str, error_code: str,
                   explain: Explain) -> Rejection:
-        """A local rejection whose description is ``explain(to)``, written when read."""
+        """A local rejection whose description is ``explain(to)``, written when read; a value
+        too long to show whole is cut (``shown``) and described now, from the whole value."""
+        if len(to) > SHOWN:
+            where = f"line {line}" if line is not None else f"item {index}"
+            return cls(index, line, shown(to), error_code,
+                       f"{explain(to)} ({where} has {len(to):,} characters where the number "
+                       "should be: check that the number column is the right one, and that "
+                       "nothing was pasted into it)")
         return tuple.__new__(cls, (index, line, to, error_code, None, None, LOCAL, explain))
 
     @property  # the field hides tuple.index, which nothing here calls
@@ -175,6 +213,10 @@ class Spill(Protocol):
     def add(self, index: int, payload: bytes) -> None:
         """One rejection: its position and its JSON (``Rejection.as_json``) bytes."""
 
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        """Rejections at strictly increasing positions, with their JSON: as ``add`` of each,
+        in one go."""
+
     def merged(self) -> Iterator[Entry]:
         """Every rejection added so far as (position, JSON bytes), sorted by position."""
         ...
@@ -185,6 +227,9 @@ class NoSpill:
     forgotten. For a view that shows only those (``a2p plan`` without --json)."""
 
     def add(self, index: int, payload: bytes) -> None:
+        raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
         raise AssertionError("NoSpill takes no rejection: the Aggregator skips it")
 
     def merged(self) -> Iterator[Entry]:
@@ -200,6 +245,9 @@ class MemorySpill:
 
     def add(self, index: int, payload: bytes) -> None:
         self._entries.append((index, payload))
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        self._entries.extend(zip(indexes, payloads, strict=True))
 
     def merged(self) -> Iterator[Entry]:
         return iter(sorted(self._entries, key=itemgetter(0)))
@@ -217,6 +265,7 @@ class Aggregator:
     rejected_local: int = 0
     rejected_server: int = 0
     pending: int = 0  # recipients of adopted batches whose store was not complete yet
+    suppressed_consent: int = 0  # of the LCL-OPTED-OUT: by a RingCentral consent record
 
     def _write(self, rejection: Rejection) -> None:
         self.tally.add(rejection)
@@ -226,6 +275,28 @@ class Aggregator:
     def add_local(self, rejection: Rejection) -> None:
         self._write(rejection)
         self.rejected_local += 1
+        if rejection[3] == OPTED_OUT and rejection[4] is not None and \
+                CONSENT_MARK in rejection[4]:
+            self.suppressed_consent += 1  # a consent record's, not a file's (written out)
+
+    def add_locals(self, batch: LocalBatch) -> None:
+        """A block's local rejections at once (the reader's bulk path): what ``add_local``
+        of each would do, in a few C-level passes: counted by code, the few kept for display
+        built, and (with a spill) their JSON written in one go."""
+        refused = len(batch)
+        if not refused:
+            return
+        self.tally.add_many(batch)
+        if not isinstance(self.spill, NoSpill):
+            indexes = batch.indexes()
+            self.spill.add_many(indexes, batch.payloads(indexes))
+        self.rejected_local += refused
+
+    def local_sink(self) -> LocalSink:
+        """The sink a reader hands local rejections to: one at a time, or a block at once."""
+        from engine.core.localbatch import LocalSink  # it imports this module
+
+        return LocalSink(self.add_local, self.add_locals)
 
     def add_chunk(self, index: PositionIndex, batch_id: str | None,
                   rejected: Iterable[Mapping[str, Any]]) -> list[Rejection]:
@@ -285,10 +356,12 @@ class Aggregator:
 
 
 def suppressed_by_source(aggregator: Aggregator) -> dict[str, int]:
-    """The recipients suppression lists kept from sending (of ``rejected_local``), by
-    source: {"file": N}, or {} when none was."""
-    count = aggregator.tally.by_code.get(OPTED_OUT, 0)
-    return {"file": count} if count else {}
+    """The recipients kept from sending as opted out (of ``rejected_local``), by source:
+    {"file": N} for the --suppress lists, {"consent": M} for RingCentral's consent records;
+    a source that suppressed nobody is left out ({} when none did)."""
+    consent = aggregator.suppressed_consent
+    file = aggregator.tally.by_code.get(OPTED_OUT, 0) - consent
+    return {k: v for k, v in (("file", file), ("consent", consent)) if v}
 
 
 def _position(rejection: Rejection) -> int:

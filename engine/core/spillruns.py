@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.core.localbatch import LocalBatch
     from engine.core.rejections import Rejection
 
 # One spilled rejection: its 0-based input position (fixed width, so the merge compares
@@ -66,6 +67,12 @@ class RunBook:
         if not self._starts or index < self._last:
             self._starts.append(offset)
         self._last = index
+
+    def note_many(self, first: int, last: int, offset: int) -> None:
+        """Records for increasing positions ``first`` .. ``last`` written from ``offset`` on:
+        one ``note`` for the first, and the last is where the run now stands."""
+        self.note(first, offset)
+        self._last = last
 
     def runs(self, end: int) -> list[tuple[int, int]]:
         """Every run as (start, end) offsets, ``end`` being where the spill ends now."""
@@ -117,14 +124,39 @@ class Tally:
         known = self.examples.get(code)
         if known is None or rejection.index < known.index:
             self.examples[code] = rejection
+        if self._wants(rejection.index):
+            self._keep(rejection)
+
+    def add_many(self, batch: LocalBatch) -> None:
+        """What ``add`` of each of a reader's block of rejections would do: counted by code
+        at once, and only the few kept built: per code its first, and the block's first ones
+        while they are lower than those kept (its positions increase)."""
+        counts = batch.counts()
+        self.by_code.update(counts)
+        for code in counts:
+            offset = batch.first_offset(code)
+            known = self.examples.get(code)
+            if known is None or batch.start + offset < known.index:
+                self.examples[code] = batch.rejection_at(offset)
+        if self.keep <= 0:
+            return
+        for offset in batch.offsets():
+            if not self._wants(batch.start + offset):
+                return  # the rest of the block is higher still
+            self._keep(batch.rejection_at(offset))
+
+    def _wants(self, index: int) -> bool:
+        """Whether a rejection at ``index`` goes among the kept ones (the common case on a
+        bad list is no: no lower than those kept, and nothing is built)."""
         first = self._first
-        if self.keep <= 0 or (len(first) >= self.keep and rejection.index >= -first[0][0]):
-            return  # the common case on a bad list: no lower than those kept, built nothing
+        return self.keep > 0 and (len(first) < self.keep or index < -first[0][0])
+
+    def _keep(self, rejection: Rejection) -> None:
         item = (-rejection.index, -next(self._seq), rejection)
-        if len(first) < self.keep:
-            heapq.heappush(first, item)
+        if len(self._first) < self.keep:
+            heapq.heappush(self._first, item)
         else:
-            heapq.heapreplace(first, item)
+            heapq.heapreplace(self._first, item)
 
     def first(self) -> list[Rejection]:
         """The kept rejections by position (arrival order on a tie)."""

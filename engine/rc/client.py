@@ -159,7 +159,8 @@ class ApiClient:
         return self._wall() + min(offsets)
 
     async def call(self, method: str, path: str, *, body: Body | None = None,
-                   params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
+                   params: Mapping[str, Any] | None = None, creates: bool = False,
+                   headers: Mapping[str, str] | None = None) -> Reply:
         """One request in the Light group; a 401 gets a new token and the request is sent
         again (a 401 was not processed, so even a POST is safe to repeat), as often as
         ``policy.MAX_REFRESHES`` allows. ``path`` is under the account's a2p-sms root unless
@@ -171,11 +172,12 @@ class ApiClient:
         kind = Kind.CREATE if creates else Kind.READ
         for attempt in itertools.count(1):
             token = await self.bearer()
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            sent = {"Authorization": f"Bearer {token}", "Accept": "application/json",
+                    **(headers or {})}
             if body is not None:
-                headers["Content-Type"] = "application/json"
+                sent["Content-Type"] = "application/json"
             try:
-                reply = await self._send(self.light, method, path, headers, body, params,
+                reply = await self._send(self.light, method, path, sent, body, params,
                                          creates)
             except AmbiguousSendError:
                 self.session.served(token)  # it went out and may have served: not a fresh refusal
@@ -198,11 +200,22 @@ class ApiClient:
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """A GET (idempotent, so retried on any transient failure); raises on a 4xx."""
+        return (await self.read("GET", path, params=params)).json()
+
+    async def read(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                   body: bytes | None = None, headers: Mapping[str, str] | None = None,
+                   not_modified: bool = False) -> Reply:
+        """A request that changes nothing (a GET, or a search POST), so retried on any
+        transient failure; raises on a 4xx. ``not_modified``: a 304 (an If-None-Match that
+        matched) is an answer too."""
         started = self._clock()
         for attempt in itertools.count(1):
             failure: EngineError | None = None
             try:
-                reply = await self.call("GET", path, params=params)
+                reply = await self.call(method, path, params=params, body=body,
+                                        headers=headers)
+                if not_modified and reply.status == 304:
+                    return reply
                 verdict, wait = classify(reply.status, Kind.READ), self.asked_wait(reply)
             except (NotSentError, AmbiguousSendError) as exc:
                 failure, wait = exc, None
@@ -210,7 +223,7 @@ class ApiClient:
             step = decide(verdict, attempt, self._clock() - started, wait, kind=Kind.READ,
                           rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
-                return reply.json()
+                return reply
             if step.action is Action.FAIL:
                 code, message = error_of(reply)
                 raise RequestRejectedError(reply.status, code, message)
@@ -219,12 +232,12 @@ class ApiClient:
                     raise failure
                 if reply.status == 429:
                     raise ServerError(
-                        f"GET {path}: rate limited (429) {attempt} times in a row: another "
-                        "process using this account's Light budget (a send, an outcomes, a "
-                        "script) may be taking it. Run again when it is done; an outcomes "
-                        "export picks up where it stopped.")
-                raise ServerError(f"GET {path}: no good answer after {attempt} tries; the "
-                                  "server is failing. Run again later.")
+                        f"{method} {path}: rate limited (429) {attempt} times in a row: "
+                        "another process using this account's Light budget (a send, an "
+                        "outcomes, a script) may be taking it. Run again when it is done; an "
+                        "outcomes export picks up where it stopped.")
+                raise ServerError(f"{method} {path}: no good answer after {attempt} tries; "
+                                  "the server is failing. Run again later.")
             await self._pause(step.delay)
         raise AssertionError("unreachable")
 

@@ -64,6 +64,12 @@ TABLE: dict[str, ErrorCode] = {e.code: e for e in (
 )}
 
 
+# The codes of a message to an opted-out (sender, recipient) pair: RingCentral accepts it in
+# the 201 and fails it when processed (SendingFailed SMS-RC-413, per its v2 error handling
+# page), or the carrier does (DeliveryFailed SMS-CAR-413). 'a2p outcomes' calls them opted-out.
+OPT_OUT_CODES = frozenset({"SMS-RC-413", "SMS-CAR-413"})
+
+
 def describe(code: str | None) -> tuple[str, bool]:
     """(short description, worth retrying) for an error code; unknown codes are not retried.
 

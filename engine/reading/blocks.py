@@ -13,8 +13,8 @@ from typing import cast
 
 import orjson
 
-from engine.core.rejections import OPTED_OUT
-from engine.reading import phone
+from engine.core.rejections import OPTED_OUT, SHOWN
+from engine.reading import phone, plusone
 from engine.reading.dialect import CsvLayout
 from engine.reading.options import MAX_TEXT, ReadOptions
 from engine.reading.records import Block, Builder
@@ -59,6 +59,10 @@ def _bulk_texts(raw: list[str] | list[str | None], options: ReadOptions
                 ) -> tuple[bool, list[str | None] | None]:
     """(ok, texts) for a block's text column; not ok sends the block the careful way."""
     batch_text = options.batch_text
+    if batch_text is None and all(raw):  # the personalised list: a text of its own each
+        if max(map(len, raw)) > MAX_TEXT:  # type: ignore[arg-type]
+            return False, None
+        return True, raw  # type: ignore[return-value]  # all true: no None among them
     if not any(raw):
         return batch_text is not None, None
     if None in raw:
@@ -76,7 +80,12 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
                 ) -> Block | None:
     """The block for these columns (one record per line), or None when any record needs the
     careful path. ``strip``: the careful path strips the number (CSV, lines; not JSONL)."""
-    tos = normalize_numbers(raw_tos, builder.options)
+    options = builder.options
+    # "+1" and ten digits, each (a list as exported): sorted at once, good or why not
+    kinds = plusone.classify_plus_one(raw_tos) if options.north_american_only else None
+    if kinds is not None and kinds.count(0) != len(kinds):
+        return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip, kinds)
+    tos = raw_tos if kinds is not None else normalize_numbers(raw_tos, options)
     if tos is None:
         return _mixed_block(builder, raw_tos, raw_texts, first_line, raws, base, strip)
     hits = builder.suppress.hits(tos) if builder.suppress is not None else None
@@ -94,25 +103,39 @@ def _bulk_block(builder: Builder, raw_tos: list[str], raw_texts: list[str] | lis
         for i in hits:
             codes[i] = OPTED_OUT
             numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
-        return builder.mixed_block(numbers, codes, texts, first_line, raws, base)
+            if len(numbers[i]) > SHOWN:
+                return None  # too long to show whole: the careful path cuts it
+        return builder.mixed_block(numbers, codes, list(filter(None, codes)), texts,
+                                   first_line, raws, base)
     return builder.fast_block(tos, texts, first_line, raws, base)
 
 
 def _mixed_block(builder: Builder, raw_tos: list[str],
                  raw_texts: list[str] | list[str | None] | None, first_line: int,
-                 raws: list[bytes], base: int, strip: bool = True) -> Block | None:
+                 raws: list[bytes], base: int, strip: bool = True, kinds: bytes | None = None
+                 ) -> Block | None:
     """A block whose only bad records are bad numbers, read in bulk all the same: the good
     records in a block, the bad ones to the sink (an empty block when all are bad). None
     when the careful path must read it: any other bad record, strict mode (which stops at
-    the first), or numbers the bulk check does not sort (``phone.sort_out``)."""
+    the first), or numbers the bulk check does not sort (``phone.sort_out``). ``kinds``:
+    ``plusone.classify_plus_one`` of ``raw_tos``, when it sorted them."""
     options = builder.options
     if options.strict or not options.north_american_only:
         return None
-    sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
-    if sorted_out is None:
-        return None
-    if builder.suppress is not None:
-        _suppress(builder.suppress, *sorted_out, raw_tos, strip)
+    numbers: list[str]
+    bad: bytes | list[str]
+    bad_codes: bytes | list[str]
+    if kinds is not None and builder.suppress is None:
+        numbers, bad, bad_codes = raw_tos, kinds, kinds.replace(b"\0", b"")
+    else:
+        sorted_out = phone.sort_out(raw_tos, options.default_country, strip)
+        if sorted_out is None:
+            return None
+        if builder.suppress is not None and not _suppress(builder.suppress, *sorted_out,
+                                                          raw_tos, strip):
+            return None
+        numbers, bad = sorted_out
+        bad_codes = list(filter(None, bad))
     texts = None
     if raw_texts is not None:
         ok, texts = _bulk_texts(raw_texts, options)
@@ -120,18 +143,22 @@ def _mixed_block(builder: Builder, raw_tos: list[str],
             return None
     elif options.batch_text is None:
         return None
-    return builder.mixed_block(*sorted_out, texts, first_line, raws, base)
+    return builder.mixed_block(numbers, bad, bad_codes, texts, first_line, raws, base)
 
 
 def _suppress(suppress: Suppressed, numbers: list[str], codes: list[str], raw_tos: list[str],
-              strip: bool) -> None:
+              strip: bool) -> bool:
     """Mark the good numbers ``suppress`` holds as LCL-OPTED-OUT, each showing its value as
-    the careful path shows it (stripped when ``strip``), as ``sort_out`` does a bad one."""
+    the careful path shows it (stripped when ``strip``), as ``sort_out`` does a bad one.
+    False when a value is too long to show whole (the careful path cuts it)."""
     good = list(compress(range(len(codes)), map(not_, codes)))
     for hit in suppress.hits(list(map(numbers.__getitem__, good))):
         i = good[hit]
         codes[i] = OPTED_OUT
         numbers[i] = raw_tos[i].strip() if strip else raw_tos[i]
+        if len(numbers[i]) > SHOWN:
+            return False
+    return True
 
 
 _ROWS_PER_READER = 256  # rows per csv.reader call (see _quoted_columns)
@@ -169,7 +196,7 @@ def csv_block(raws: list[bytes], layout: CsvLayout, builder: Builder, first_line
         # Quoted rows (texts with commas) decoded a line at a time, for csv.reader to take
         # with their "\n": a fifth of the cost of decoding the block and splitting it again.
         try:
-            lines = list(map(bytes.decode, raws, repeat(encoding)))
+            lines = list(map(str, raws, repeat(encoding)))  # bytes.decode, called faster
         except UnicodeDecodeError:
             return None
         return _quoted_block(lines, layout, builder, first_line, raws, base)

@@ -3,29 +3,33 @@ accepted records out, bad records handed to a sink as local rejections.
 
 Nothing here opens a file: callers pass an iterable of byte lines (an open binary file,
 ``sys.stdin.buffer``, a gzip stream). Memory stays flat: at most one block of records exists at a
-time. Lines are read a block at a time through the bulk paths (engine/reading/blocks.py); any
-block holding a record they cannot vouch for goes, alone, to the careful record-by-record path
-here, which names each bad record. The two agree to the byte offset (tests/test_reading.py).
+time, and a block is bounded in bytes as well as lines, whatever a line holds
+(engine/reading/linesource.py: a line too long to be a record is read past, never held, and
+rejected as LCL-LINE-TOO-LONG). Lines are read a block at a time through the bulk paths
+(engine/reading/blocks.py); any block holding a record they cannot vouch for goes, alone, to
+the careful record-by-record path here, which names each bad record. The two agree to the
+byte offset (tests/test_reading.py).
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
-from itertools import chain, islice
 
 import orjson
 
 from engine.core import rejections as codes
-from engine.errors import UsageError
+from engine.errors import InputError, UsageError
 from engine.reading import FORMATS
 from engine.reading.blocks import csv_block, jsonl_block, plain_block
 from engine.reading.dialect import DELIMITERS, CsvLayout
-from engine.reading.options import ReadOptions, StartAt
+from engine.reading.linesource import MAX_LINE_BYTES, PIECE, LineSource, LongLine
+from engine.reading.options import MAX_TEXT, ReadOptions, StartAt
 from engine.reading.records import BLOCK_SIZE, Block, Builder, RejectSink, add_mapping
 
 # A quoted CSV field may span lines, but a valid record is at most 1000 characters of text:
-# past this many lines an open quote is a broken record, not a long one.
+# past this many lines (or MAX_LINE_BYTES characters) an open quote is a broken record, not a
+# long one.
 MAX_RECORD_LINES = 64
 # Non-letters a Windows-1252 text holds: curly quotes, dashes, the euro sign, a no-break space.
 _CP1252_PUNCTUATION = "\u2018\u2019\u201c\u201d\u2013\u2014\u20ac\u00a0"
@@ -55,10 +59,16 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
 
     With ``start``, ``lines`` begin at ``start.offset`` of the file (a resumed read).
     """
-    stream = iter(lines)
-    raw_first = next(stream, None) if start is None else start.header
-    if raw_first is None:
-        return
+    source = LineSource(lines, start.offset if start is not None else 0, options.encoding)
+    if start is None:
+        peeked = source.peek()  # not taken: of a CSV the header, else the first record
+        if peeked is None:
+            return
+        raw_first = peeked.head if isinstance(peeked, LongLine) else peeked
+    else:
+        raw_first = start.header
+        if len(raw_first) > MAX_LINE_BYTES:  # read as the first read saw it: a LongLine's head
+            raw_first = raw_first[:PIECE]
     first = raw_first.decode(options.encoding, "surrogateescape").lstrip("\ufeff")
     fmt = options.format
     if fmt == "auto":
@@ -70,60 +80,37 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
     if start is not None:
         builder.position, lineno = start.position, start.line - 1
     if fmt == "csv":
-        source = _LineSource(stream, start.offset if start else len(raw_first),
-                             options.encoding)
+        if start is None:
+            _take_header(source, options)
         yield from _read_csv(first, source, builder, lineno or 1)
     else:
-        if start is None:  # the first line was only a peek: it is a record
-            stream = chain([raw_first], stream)
-        source = _LineSource(stream, start.offset if start else 0, options.encoding)
         yield from (_read_plain if fmt == "lines" else _read_jsonl)(source, builder, lineno)
     tail = builder.flush()
     if tail is not None:
         yield tail
 
 
-class _LineSource:
-    """Byte lines in, with push-back (a broken multi-line record returns what it borrowed, a
-    block the bulk path refused goes back whole) and batches (clean stretches are read a block
-    at a time). Lines stay bytes until a record is read the careful way, so pushing a block
-    back costs no decoding and the byte offset stays exact.
+def _take_header(source: LineSource, options: ReadOptions) -> None:
+    """Take the CSV header, which a line too long to hold cannot be."""
+    long = source.take_long()
+    if long is not None:
+        raise InputError(
+            f"{options.source}: line 1 is {long.size:,} bytes (it starts "
+            f"{long.shown(options.encoding)[:40]!r}), and a CSV's first line is its header, "
+            f"at most {MAX_LINE_BYTES:,} bytes. This is not a recipient list: a binary file, or "
+            "a file with no line ends? Check the file, or pass --format jsonl or lines if it is "
+            "one record a line.")
+    source.next_raw()
 
-    Lines are decoded one at a time from ``encoding`` (one byte per newline, so the offsets of
-    the original bytes stay exact whatever the encoding). Bytes that are not in it survive
-    decoding as lone surrogates, checked per record, so one bad byte costs one record, not
-    the file.
-    """
 
-    def __init__(self, stream: Iterator[bytes], offset: int = 0, encoding: str = "utf-8"
-                 ) -> None:
-        self._stream = stream
-        self._back: list[bytes] = []
-        self.offset = offset  # byte offset of the next line to be read
-        self.encoding = encoding
-
-    def next_raw(self) -> bytes | None:
-        raw = self._back.pop() if self._back else next(self._stream, None)
-        if raw is not None:
-            self.offset += len(raw)
-        return raw
-
-    def next(self) -> str | None:
-        raw = self.next_raw()
-        return None if raw is None else raw.decode(self.encoding, "surrogateescape")
-
-    def pending(self) -> bool:
-        return bool(self._back)
-
-    def take_raw(self, n: int) -> list[bytes]:
-        """Up to ``n`` lines; only called when nothing is pushed back."""
-        raws = list(islice(self._stream, n))
-        self.offset += sum(map(len, raws))
-        return raws
-
-    def give_back(self, raws: list[bytes]) -> None:
-        self._back.extend(reversed(raws))
-        self.offset -= sum(map(len, raws))
+def _too_long(long: LongLine, line: int, builder: Builder) -> None:
+    """Reject a line too long to be a record (read past, never held)."""
+    builder.reject(line, long.shown(builder.options.encoding), codes.LINE_TOO_LONG,
+                   f"line {line} is {long.size:,} bytes; a record is at most "
+                   f"{MAX_LINE_BYTES:,} bytes (one number, a text of at most {MAX_TEXT:,} "
+                   "characters and the columns a template reads), so it was skipped unread. "
+                   "Is the file a list with one record a line (not a binary file, or one with no "
+                   "line ends)? If so, remove the long field from that line", cut=False)
 
 
 def _undecodable(text: str, line: int, builder: Builder) -> bool:
@@ -161,7 +148,7 @@ def _utf8_hint(raw: bytes, line: int, at: int) -> str:
             "--encoding NAME with the encoding it was saved in")
 
 
-def _read_records(source: _LineSource, builder: Builder, lineno: int, fast: FastPath | None,
+def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastPath | None,
                   careful: CarefulPath) -> Iterator[Block]:
     """Clean blocks in bulk, anything else record by record, in input order.
 
@@ -173,16 +160,20 @@ def _read_records(source: _LineSource, builder: Builder, lineno: int, fast: Fast
         if fast is not None and not source.pending():
             base = source.offset
             raws = source.take_raw(BLOCK_SIZE)
-            if not raws:
-                return
-            block = fast(raws, lineno + 1, base)
-            if block is not None:  # empty when every record of it was rejected
-                if block:
-                    yield from _flushed(builder, block)
-                lineno += len(raws)
-                continue
-            source.give_back(raws)
+            if raws:
+                block = fast(raws, lineno + 1, base)
+                if block is not None:  # empty when every record of it was rejected
+                    if block:
+                        yield from _flushed(builder, block)
+                    lineno += len(raws)
+                    continue
+                source.give_back(raws)
         builder.offset = source.offset
+        long = source.take_long()
+        if long is not None:
+            lineno += 1
+            _too_long(long, lineno, builder)
+            continue
         text = source.next()
         if text is None:
             return
@@ -199,7 +190,7 @@ def _bulk_allowed(options: ReadOptions) -> bool:
     return options.template is None and not options.dedupe and not options.strict_numbers
 
 
-def _read_plain(source: _LineSource, builder: Builder, lineno: int) -> Iterator[Block]:
+def _read_plain(source: LineSource, builder: Builder, lineno: int) -> Iterator[Block]:
     def careful(text: str, line: int) -> tuple[Block | None, int]:
         value = text.strip().lstrip("\ufeff")
         if not value or _undecodable(text, line, builder):
@@ -220,7 +211,7 @@ def _flushed(builder: Builder, fast: Block) -> Iterator[Block]:
     yield fast
 
 
-def _read_jsonl(source: _LineSource, builder: Builder, lineno: int) -> Iterator[Block]:
+def _read_jsonl(source: LineSource, builder: Builder, lineno: int) -> Iterator[Block]:
     def careful(text: str, line: int) -> tuple[Block | None, int]:
         text = text.strip().lstrip("\ufeff")
         if not text or _undecodable(text, line, builder):
@@ -239,7 +230,7 @@ def _read_jsonl(source: _LineSource, builder: Builder, lineno: int) -> Iterator[
     return _read_records(source, builder, lineno, fast, careful)
 
 
-def _read_csv(header: str, source: _LineSource, builder: Builder, lineno: int
+def _read_csv(header: str, source: LineSource, builder: Builder, lineno: int
               ) -> Iterator[Block]:
     layout = CsvLayout(header, builder.options)
     fast: FastPath | None = None
@@ -249,7 +240,7 @@ def _read_csv(header: str, source: _LineSource, builder: Builder, lineno: int
                          lambda text, line: _csv_record(text, line, source, layout, builder))
 
 
-def _csv_record(text: str, line: int, source: _LineSource, layout: CsvLayout,
+def _csv_record(text: str, line: int, source: LineSource, layout: CsvLayout,
                 builder: Builder) -> tuple[Block | None, int]:
     """One record the careful way; returns any full block and how many extra lines it used."""
     if _undecodable(text, line, builder):
@@ -266,7 +257,7 @@ def _csv_record(text: str, line: int, source: _LineSource, layout: CsvLayout,
     return _add_row(builder, layout, line, row), len(extra)
 
 
-def _quoted_row(text: str, source: _LineSource, delimiter: str = ","
+def _quoted_row(text: str, source: LineSource, delimiter: str = ","
                 ) -> tuple[list[str] | None, list[bytes]]:
     """Parse a line with quotes, joining the following lines while a quoted field is open.
 
@@ -274,7 +265,8 @@ def _quoted_row(text: str, source: _LineSource, delimiter: str = ","
     """
     extra: list[bytes] = []
     buffer = text
-    while buffer.count('"') % 2 and len(extra) < MAX_RECORD_LINES:
+    while buffer.count('"') % 2 and len(extra) < MAX_RECORD_LINES and \
+            len(buffer) <= MAX_LINE_BYTES:
         more = source.next_raw()
         if more is None:
             break

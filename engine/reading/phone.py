@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import compress, repeat
 from operator import is_
 from typing import Any
@@ -38,9 +37,12 @@ from engine.core.rejections import (
     EXCEL_NUMBER,
     INVALID_NUMBER,
     NOT_NORTH_AMERICAN,
+    SHOWN,
     UNREACHABLE_NUMBER,
+    quoted,
 )
 from engine.errors import ConfigError
+from engine.reading.plusone import PLUS_ONE_CODES, classify_plus_one
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 # High Volume SMS reaches North American numbers only: +1, then a 10-digit NANP number whose
@@ -117,7 +119,7 @@ def nanp_problem(number: str, written: str | None = None) -> Problem | None:
     """
     if TEXTABLE.fullmatch(number):
         return None
-    shown = number if written in (None, number) else f"{written!r} ({number})"
+    shown = number if written in (None, number) else f"{quoted(written)} ({number})"
     if not number.startswith("+1"):
         return Problem(NOT_NORTH_AMERICAN,
                        f"{shown} is not a North American number; High Volume SMS texts "
@@ -130,12 +132,15 @@ def nanp_problem(number: str, written: str | None = None) -> Problem | None:
     area, exchange = digits[:3], digits[3:6]
     if area[0] in "01" or exchange[0] in "01":
         part = f"area code {area}" if area[0] in "01" else f"exchange {exchange}"
-        return Problem(INVALID_NUMBER, f"{shown}: the {part} starts with {part[-3]}, which no "
-                       "North American area code or exchange does; check the number")
+        return Problem(INVALID_NUMBER, f"{shown}: the {part} starts with {part[-3]}{_NXX}")
     assert _BAD_AREA_CODE.fullmatch(area)
     return Problem(UNREACHABLE_NUMBER,
-                   f"{shown}: area code {area} is {_area_reason(area)}, so no one can be "
-                   "texted there; check the number")
+                   f"{shown}: area code {area} is {_area_reason(area)}{_NO_ONE}")
+
+
+# The ends of nanp_problem's sentences, which describe_plus_one's templates share.
+_NXX = ", which no North American area code or exchange does; check the number"
+_NO_ONE = ", so no one can be texted there; check the number"
 
 
 def _area_reason(area: str) -> str:
@@ -189,10 +194,10 @@ def _e164(raw: str, country: str | None) -> Checked:
             return cleaned
         return _invalid(raw, country)
     if country is None:
-        return Problem(INVALID_NUMBER, f"{raw!r} has no country code; write it as +1 and ten "
+        return Problem(INVALID_NUMBER, f"{quoted(raw)} has no country code; write it as +1 and ten "
                        "digits, e.g. +14155550100, or pass --default-country US")
     if _EXCEL.fullmatch(raw):
-        return Problem(EXCEL_NUMBER, f"{raw!r} is a number a spreadsheet rounded into "
+        return Problem(EXCEL_NUMBER, f"{quoted(raw)} is a number a spreadsheet rounded into "
                        "scientific notation: its last digits are lost and cannot be recovered. "
                        "Format the phone column as Text in the spreadsheet and export it again")
     floated = _FLOAT_TAIL.fullmatch(raw.strip())
@@ -206,7 +211,7 @@ def _e164(raw: str, country: str | None) -> Checked:
 
 def _invalid(raw: str, country: str | None) -> Problem:
     example = "+14155550100" + (" or (415) 555-0100" if country else "")
-    return Problem(INVALID_NUMBER, f"{raw!r} is not a phone number this API can text; write "
+    return Problem(INVALID_NUMBER, f"{quoted(raw)} is not a phone number this API can text; write "
                    f"it as +1 and ten digits, e.g. {example}")
 
 
@@ -226,6 +231,11 @@ def check_all(raws: Sequence[str], country: str | None = "US") -> list[str] | No
     """
     if not raws:
         return []
+    kinds = classify_plus_one(raws)  # the common block: "+1" and ten digits, each
+    if kinds is not None:
+        if kinds.count(0) != len(kinds):
+            return None
+        return raws if isinstance(raws, list) else list(raws)
     joined = "\n".join(raws)
     if _textable_lines(joined, len(raws)):
         return raws if isinstance(raws, list) else list(raws)
@@ -253,20 +263,6 @@ _INVALID_LINE = re.compile(r"^\+1(?:[01][0-9]{9}|[2-9][0-9]{2}[01][0-9]{6})$", r
 _UNREACHABLE_LINE = re.compile(rf"^\+1(?:{_BAD_AREA})[2-9][0-9]{{6}}$", re.MULTILINE)
 _INVALID_MARK, _UNREACHABLE_MARK = "\udc01", "\udc02"
 _MARKED = {"": "", _INVALID_MARK: INVALID_NUMBER, _UNREACHABLE_MARK: UNREACHABLE_NUMBER}
-_PLUS_ONE_LINE = re.compile(r"\n\+1([0-9]{4})[0-9]{6}(?=\n)")
-
-
-@cache
-def _plus_one_codes() -> dict[str, str]:
-    """The code ``check`` gives a "+1" and ten digits, by the first four digits (area code,
-    first digit of the exchange): "" for a textable number."""
-    codes = {}
-    for key in map("{:04d}".format, range(10_000)):
-        if key[0] in "01" or key[3] in "01":
-            codes[key] = INVALID_NUMBER
-        else:
-            codes[key] = UNREACHABLE_NUMBER if _BAD_AREA_CODE.fullmatch(key[:3]) else ""
-    return codes
 
 
 def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
@@ -288,13 +284,11 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     """
     if not raws:
         return [], []
+    # The common block, every value a "+1" and ten digits: sorted in a few C-level passes.
+    kinds = classify_plus_one(raws)
+    if kinds is not None:
+        return raws, list(map(PLUS_ONE_CODES.__getitem__, kinds))
     joined = "\n".join(raws)
-    # The common block, every value a "+1" and ten digits: one findall of the four digits that
-    # decide (area code, exchange's first), one dict lookup each. The length proves that the
-    # n matches are the n values, none hiding a newline.
-    keys = _PLUS_ONE_LINE.findall(f"\n{joined}\n")
-    if len(keys) == len(raws) and len(joined) == 13 * len(raws) - 1:
-        return raws, list(map(_plus_one_codes().__getitem__, keys))
     if "" in raws or "\udc01" in joined or "\udc02" in joined:
         return None
     marked = _TEXTABLE_LINE.sub("", joined)
@@ -308,8 +302,10 @@ def sort_out(raws: list[str], country: str | None = "US", strip: bool = True
     numbers = list(raws)
     for i in compress(range(len(codes)), map(is_, codes, repeat(None))):
         value = raws[i].strip() if strip else raws[i]
-        if not value:
-            return None  # a blank line: not a record on some paths, the careful one decides
+        if not value or len(value) > SHOWN:
+            # a blank line: not a record on some paths, the careful one decides; a value too
+            # long to show whole: described now, from the whole value (Rejection.explained)
+            return None
         checked = check(value, country)
         numbers[i], codes[i] = (checked, "") if isinstance(checked, str) else \
             (value, checked.code)
@@ -349,7 +345,7 @@ def strict_checker(country: str | None = "US") -> Callable[[str], Checked]:
         parsed = lib.parse(number, None)
         if lib.is_valid_number(parsed):
             return number
-        return Problem(UNREACHABLE_NUMBER, f"{raw!r} ({number}) is not in any assigned North "
+        return Problem(UNREACHABLE_NUMBER, f"{quoted(raw)} ({number}) is not in any assigned North "
                        "American number range (libphonenumber's rules); check the number")
 
     return strict

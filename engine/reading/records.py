@@ -14,9 +14,10 @@ from typing import Any, overload
 import orjson
 
 from engine.core import rejections as codes
-from engine.core.rejections import Rejection, rejected_many
+from engine.core.localbatch import LocalBatch, ManyLocal
+from engine.core.rejections import Rejection
 from engine.errors import BadRecordError
-from engine.reading import phone, templates
+from engine.reading import phone, plusone, templates
 from engine.reading.firstseen import FirstLines, FirstMessages, number_key, text_digest
 from engine.reading.options import MAX_TEXT, ReadOptions
 from engine.reading.suppressed import Suppressed
@@ -47,7 +48,7 @@ class _Offsets(Sequence[int]):
 
     __slots__ = ("_base", "_keep", "_raws", "_values")
 
-    def __init__(self, raws: list[bytes], base: int, keep: list[bool] | None = None) -> None:
+    def __init__(self, raws: list[bytes], base: int, keep: Sequence[Any] | None = None) -> None:
         self._raws = raws
         self._base = base
         self._keep = keep  # the lines whose records the block holds (None: all of them)
@@ -80,6 +81,8 @@ class Builder:
     def __init__(self, options: ReadOptions, reject: RejectSink, with_lines: bool) -> None:
         self.options = options
         self.reject_sink = reject
+        # a sink that takes a block's rejections at once (core.rejections.LocalSink)
+        self.reject_many: ManyLocal | None = getattr(reject, "many", None)
         self.with_lines = with_lines
         self.position = 0
         self.offset = 0  # byte offset of the record being added (files only)
@@ -88,7 +91,8 @@ class Builder:
         self.seen = _seen(options)
         self.check = number_checker(options)
         self.suppress = options.suppress or None  # an empty set suppresses nothing
-        self.explain = _explainer(self.check, self.suppress)
+        self.explain = Explainer(self.check, self.suppress, plus_one=options.north_american_only
+                                 and not options.strict_numbers)
         self.template = None if options.template is None else templates.parse(options.template)
         self._start()
 
@@ -99,14 +103,18 @@ class Builder:
         self._lines: list[int] | None = [] if self.with_lines else None
         self._offsets: list[int] | None = [] if self.with_lines else None
 
-    def reject(self, line: int | None, to: str | None, code: str, reason: str) -> None:
-        """Record a bad record at the current position (or stop, in strict mode)."""
+    def reject(self, line: int | None, to: str | None, code: str, reason: str, *,
+               cut: bool = True) -> None:
+        """Record a bad record at the current position (or stop, in strict mode). ``to`` is
+        cut as a rejection shows it (``rejections.shown``) unless ``cut`` is False (already
+        cut)."""
         if self.options.strict:
             where = self.options.source + (f", line {line}" if line is not None else "")
             where += f" (record {self.position})"
             raise BadRecordError(where, reason, "Fix that record, or drop --strict to skip "
                                  "bad records and list them in the report.")
-        self.reject_sink(Rejection(self.position, line, to, code, reason))
+        shown = codes.shown(to) if to is not None and cut else to  # not a 10 MB value whole
+        self.reject_sink(Rejection(self.position, line, shown, code, reason))
         self.position += 1
 
     def add(self, line: int | None, raw_to: str, text: str | None,
@@ -142,8 +150,8 @@ class Builder:
         if not text:
             if batch_text is None:
                 self.reject(line, raw_to, codes.NO_TEXT,
-                            f"no text for {raw_to!r} and no batch text; pass --text or fill "
-                            "the text column")
+                            f"no text for {codes.quoted(raw_to)} and no batch text; pass "
+                            "--text or fill the text column")
                 return None
             text = None
         elif len(text) > MAX_TEXT:
@@ -159,7 +167,7 @@ class Builder:
                 where = f"line {earlier}" if line is not None else f"item {earlier}"
                 same = ", with the same text" if self.options.dedupe == "message" else ""
                 self.reject(line, raw_to, codes.DUPLICATE,
-                            f"{raw_to!r} ({number}) repeats {where}{same}")
+                            f"{codes.quoted(raw_to)} ({number}) repeats {where}{same}")
                 return None
         if text is not None and self._texts is None:
             self._texts = [None] * len(self._tos)
@@ -202,18 +210,27 @@ class Builder:
         self.position += n
         return block
 
-    def mixed_block(self, numbers: list[str], codes: list[str], texts: list[str | None] | None,
-                    first_line: int, raws: list[bytes], base: int) -> Block:
-        """A block of one-line records whose numbers ``phone.sort_out`` judged (``codes``, ""
-        for the good ones): the bad ones go to the sink in order, described when read, and
-        the block holds the rest (empty when every record was bad)."""
+    def mixed_block(self, numbers: list[str], bad: list[str] | bytes, bad_codes: list[str] | bytes,
+                    texts: list[str | None] | None, first_line: int, raws: list[bytes],
+                    base: int) -> Block:
+        """A block of one-line records whose numbers were judged in bulk: ``bad[k]`` true where
+        record k is refused (``phone.sort_out``'s codes, "" for a good one, or
+        ``plusone.classify_plus_one``'s bytes), ``bad_codes`` the codes of those refused, in
+        order (bytes: ``classify_plus_one``'s, indexes into ``plusone.PLUS_ONE_CODES``). The
+        bad ones go to the sink in order (a block's at once when the sink takes them so),
+        described when read; the block holds the rest (empty when all were bad)."""
         n, start = len(numbers), self.position
         positions, lines = range(start, start + n), range(first_line, first_line + n)
-        deque(map(self.reject_sink, rejected_many(
-            compress(positions, codes), compress(lines, codes), compress(numbers, codes),
-            filter(None, codes), self.explain)), maxlen=0)
+        if bad_codes:
+            batch = LocalBatch(start, first_line, numbers, bad, self.explain,
+                               plusone.PLUS_ONE_CODES)
+            if self.reject_many is not None:
+                self.reject_many(batch)
+            else:
+                deque(map(self.reject_sink, batch.rejections()), maxlen=0)
         self.position += n
-        keep = list(map(not_, codes))
+        keep: Sequence[Any] = bad.translate(_KEEP) if isinstance(bad, bytes) else list(
+            map(not_, bad))
         if texts is not None:
             texts = list(compress(texts, keep))
             if texts.count(None) == len(texts):
@@ -222,18 +239,37 @@ class Builder:
                      list(compress(lines, keep)), _Offsets(raws, base, keep))
 
 
-def _explainer(check: Callable[[str], phone.Checked], suppress: Suppressed | None = None
-               ) -> Callable[[str], str]:
+_KEEP = bytes([1]) + bytes(255)  # bytes.translate: 1 where a record is kept (its byte is 0)
+
+
+class Explainer:
     """The description of a number ``check`` refuses, or ``suppress`` holds, written again when
-    a rejection is read (both are pure, so they say the same as when the number was read)."""
-    def explain(raw: str) -> str:
-        problem = check(raw)
+    a rejection is read (both are pure, so they say the same as when the number was read).
+    ``many`` describes a block's at once; ``plus_one``: ``check`` is the North American
+    ``phone.check``, whose sentences for "+1" and ten digits come from templates in bulk."""
+
+    __slots__ = ("_check", "_plus_one", "_suppress")
+
+    def __init__(self, check: Callable[[str], phone.Checked], suppress: Suppressed | None = None,
+                 plus_one: bool = False) -> None:
+        self._check, self._suppress, self._plus_one = check, suppress, plus_one
+
+    def __call__(self, raw: str) -> str:
+        problem = self._check(raw)
         if isinstance(problem, str):  # a good number: refused only as suppressed
-            assert suppress is not None, raw
-            return suppress.describe(problem, raw)
+            assert self._suppress is not None, raw
+            return self._suppress.describe(problem, raw)
         return problem.message
 
-    return explain
+    def many(self, raws: list[str]) -> list[str]:
+        """``self(raw)`` of each of ``raws``, in bulk where it can."""
+        described = plusone.describe_plus_one(raws) if self._plus_one else None
+        if described is None:
+            return list(map(self, raws))
+        if "" in described:  # textable numbers, refused only as suppressed: one by one
+            for k in compress(range(len(raws)), map(not_, described)):
+                described[k] = self(raws[k])
+        return described
 
 
 def _run(values: list[int]) -> Sequence[int]:
@@ -275,7 +311,8 @@ def add_mapping(builder: Builder, line: int | None, item: Any) -> Block | None:
         to = to[0]
     if "to" not in item:
         builder.reject(line, None, codes.BAD_ITEM,
-                       f'no "to" in this record (it has: {", ".join(map(str, item)) or "nothing"}'
+                       f'no "to" in this record (it has: '
+                       f'{codes.shown(", ".join(map(str, item))) or "nothing"}'
                        '); each needs one, e.g. {"to": "+14155550100"}')
         return None
     if type(to) is int or (type(to) is float and to.is_integer()):

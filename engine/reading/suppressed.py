@@ -35,6 +35,7 @@ from itertools import compress, pairwise, repeat
 from operator import add, eq, lshift, or_, rshift
 from typing import Any
 
+from engine.core.rejections import quoted
 from engine.errors import UsageError
 from engine.reading.firstseen import KEY_LIMIT, LINE_BITS, LINE_LIMIT, number_key
 
@@ -162,7 +163,7 @@ class Suppressed:
         found = self.where(number)
         assert found is not None, number
         path, line = found
-        value = number if shown is None or shown == number else f"{shown!r} ({number})"
+        value = number if shown is None or shown == number else f"{quoted(shown)} ({number})"
         return (f"{value} is on the suppression list {path} (line {line}); it is never sent")
 
     def renamed(self, paths: Sequence[str]) -> Suppressed:

@@ -29,6 +29,7 @@ from engine.errors import JournalError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.results.backlog import Backlog
 from engine.results.names import FILTERS
 from engine.results.rows import (
@@ -48,7 +49,7 @@ from engine.results.rows import (
     wanted,
 )
 from engine.run.inputs import input_identity, open_input
-from engine.run.journal import JournalState, local_rejections, read_journal
+from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
 from engine.run.suppress import reloaded
 
@@ -58,11 +59,11 @@ Progress = Callable[[dict[str, Any]], None]
 
 @dataclass
 class Checkpoint:
-    """Where an interrupted export goes on, and the totals of every row before it: the start
-    of ``span`` (an index into the export's ``pieces``: a chunk's range, or a part of it
-    when it spans another chunk), or, with ``token``, the record at
-    ``position`` (``line``, byte ``offset``) inside it, its message store read up to the page
-    ``token`` names and nothing read ahead held."""
+    """Where an interrupted export goes on, and the totals of every row before it (and of
+    the rows ``only`` kept: ``selected``): the start of ``span`` (an index into the export's
+    ``pieces``: a chunk's range, or a part of it when it spans another chunk), or, with
+    ``token``, the record at ``position`` (``line``, byte ``offset``) inside it, its message
+    store read up to the page ``token`` names and nothing read ahead held."""
 
     span: int = 0
     totals: Totals = field(default_factory=Totals)
@@ -70,15 +71,26 @@ class Checkpoint:
     line: int | None = None
     offset: int | None = None
     token: str | None = None
+    selected: Totals = field(default_factory=Totals)
 
     def as_json(self) -> dict[str, Any]:
         return {"span": self.span, "totals": self.totals.as_json(), "position": self.position,
-                "line": self.line, "offset": self.offset, "token": self.token}
+                "line": self.line, "offset": self.offset, "token": self.token,
+                "selected": self.selected.as_json()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
         return cls(data["span"], Totals.from_json(data["totals"]), data.get("position"),
-                   data.get("line"), data.get("offset"), data.get("token"))
+                   data.get("line"), data.get("offset"), data.get("token"),
+                   Totals.from_json(data.get("selected") or {}))
+
+    @classmethod
+    def at(cls, span: int, totals: Totals, selected: Totals, position: int | None = None,
+           line: int | None = None, offset: int | None = None, token: str | None = None
+           ) -> Checkpoint:
+        """A checkpoint holding copies of the running totals."""
+        return cls(span, Totals.from_json(totals.as_json()), position, line, offset, token,
+                   Totals.from_json(selected.as_json()))
 
 
 @dataclass
@@ -148,7 +160,8 @@ class Export:
         self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
         self.client = ApiClient(self.settings, self._credentials, self._transport, clock=clock,
                                 sleep=sleep, rng=random.Random())
-        self.totals = Totals()
+        self.totals = Totals()  # of every row, whether ``only`` keeps it or not
+        self.selected = Totals()  # of the rows ``only`` keeps (every row without it)
         self.checkpoint = Checkpoint()
         self.on_checkpoint: Callable[[Checkpoint], None] = lambda checkpoint: None
         self._progress = on_progress or (lambda event: None)
@@ -190,10 +203,14 @@ class Export:
         """Every input record's row in input order (those ``only`` keeps), from ``start``."""
         self.checkpoint = start or Checkpoint()
         self.totals = Totals.from_json(self.checkpoint.totals.as_json())
+        self.selected = Totals.from_json(self.checkpoint.selected.as_json())
         with ExitStack() as stack:
             records = self._records(stack, self._resume_at(start))
             local = Journaled(stack.enter_context(closing(local_rejections(self.state))))
-            async for row in self._walk(records, local, start):
+            accepted = {span.number for span in self.spans if span.accepted}
+            server = Journaled(stack.enter_context(closing(
+                server_rejections(self.state, accepted))))
+            async for row in self._walk(records, local, server, start):
                 yield row
 
     def _resume_at(self, start: Checkpoint | None) -> StartAt | int | None:
@@ -221,13 +238,14 @@ class Export:
         rejected = stack.enter_context(closing(Backlog(self.journal.parent)))
         at, skip_below = None, start if isinstance(start, int) else 0
         if isinstance(start, StartAt):
-            head = stream.readline()  # the format and CSV header come from the first line
+            # the format and CSV header come from the first line (not a 2 GB one whole)
+            head = stream.readline(MAX_LINE_BYTES + 1)
             stream.seek(start.offset)
             at = StartAt(head, start.offset, start.position, start.line)
         records = in_order(read_lines(stream, options, rejected.append, at), rejected)
         return (r for r in records if r.position >= skip_below)
 
-    async def _walk(self, records: Iterator[Record], local: Journaled,
+    async def _walk(self, records: Iterator[Record], local: Journaled, server: Journaled,
                     start: Checkpoint | None) -> AsyncIterator[Row]:
         spans, pieces, k = self.spans, self.pieces, self.checkpoint.span
         batch: _Batch | None = None
@@ -246,20 +264,22 @@ class Export:
                 self._close(k)
                 batch = self._batches.get(piece[2]) or await self._enter(k, piece[2])
             found, journaled = None, local.at(record.position)
+            refused = server.at(record.position)  # streamed like the local ones
             if span is not None and span.accepted and record.rejection is None and \
-                    journaled is None and record.position not in span.rejected:
+                    journaled is None and refused is None:
                 assert batch is not None
                 assert record.to is not None
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
             row = row_of(record, span, {journaled.index: journaled} if journaled else {},
-                         found, batch is not None and batch.complete)
+                         found, batch is not None and batch.complete, refused)
             self.totals.add(row)
             if keep(row, self.only):
+                self.selected.add(row)
                 yield row
         self._close(len(pieces))
-        self.checkpoint = Checkpoint(len(pieces), self.totals)
+        self.checkpoint = Checkpoint.at(len(pieces), self.totals, self.selected)
 
     def _close(self, k: int) -> None:
         """Finish the batches of spans whose last piece lies before piece ``k``."""
@@ -274,7 +294,7 @@ class Export:
         reading its message store."""
         span = self.spans[number]
         if not self._batches:
-            self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()))
+            self.checkpoint = Checkpoint.at(k, self.totals, self.selected)
             self.on_checkpoint(self.checkpoint)
         batch = self._batches[number] = _Batch(span, Matcher(span.batch_id or ""))
         if span.accepted and self.only is not None and not span.pending:
@@ -295,9 +315,9 @@ class Export:
             if batch.token is not None and batch.matcher.held == 0 and \
                     record.offset is not None and len(self._batches) == 1:
                 # Every earlier row is out and nothing read ahead is held: a clean point.
-                self.checkpoint = Checkpoint(k, Totals.from_json(self.totals.as_json()),
-                                             record.position, record.line, record.offset,
-                                             batch.token)
+                self.checkpoint = Checkpoint.at(k, self.totals, self.selected,
+                                                record.position, record.line,
+                                                record.offset, batch.token)
                 self.on_checkpoint(self.checkpoint)
             await self._page(batch)
         return batch.matcher.take(number)
@@ -337,8 +357,9 @@ async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIter
 
 
 class Journaled:
-    """The journal's local rejections, streamed in position order (journal.local_rejections)
-    and asked for in rising positions, as rows are made: only the next one is held."""
+    """The journal's local or server rejections, streamed in position order
+    (journal.local_rejections, server_rejections) and asked for in rising positions, as rows
+    are made: only the next one is held."""
 
     def __init__(self, rejections: Iterator[Rejection]) -> None:
         self._rejections = rejections

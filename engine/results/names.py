@@ -18,12 +18,16 @@ NOT_SENT = "not-sent"
 # adopted after a lost answer, and not in its batch's message store, which is not complete
 # yet: it may have been texted, or rejected; read again later
 PENDING = "pending"
+# failed because the (sender, recipient) pair is opted out: SMS-RC-413 or SMS-CAR-413 in the
+# message store (engine/rc/errorcodes.py OPT_OUT_CODES); never retryable
+OPTED_OUT = "opted-out"
 OUTCOMES = (REJECTED_LOCAL, REJECTED_SERVER, DELIVERED, DELIVERY_FAILED, SENDING_FAILED,
-            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT, PENDING)
+            SENT_NO_RECEIPT, QUEUED, UNKNOWN, NOT_SENT, PENDING, OPTED_OUT)
 # Outcomes read from the message store; the others are known from the journal alone.
-FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED)
+FROM_STORE = (DELIVERED, DELIVERY_FAILED, SENDING_FAILED, SENT_NO_RECEIPT, QUEUED, OPTED_OUT)
 GROUPS: dict[str, tuple[str, ...]] = {
-    "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, NOT_SENT),
+    "failed": (REJECTED_LOCAL, REJECTED_SERVER, DELIVERY_FAILED, SENDING_FAILED, OPTED_OUT,
+               NOT_SENT),
     # the outcome "pending" is one of the group of that name: every fate not final yet
     "pending": (SENT_NO_RECEIPT, QUEUED, PENDING),
 }

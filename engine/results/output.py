@@ -94,7 +94,9 @@ class OutputFile:
             saved = orjson.loads(self._progress.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        return saved if isinstance(saved, dict) and saved.get("key") == self._key else None
+        # one without "selected" (an older a2p's) is started again: its counts would be short
+        return saved if isinstance(saved, dict) and saved.get("key") == self._key and \
+            "selected" in saved else None
 
     def _header(self) -> None:
         if self._csv is not None:

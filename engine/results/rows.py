@@ -24,7 +24,7 @@ from engine.core import lifecycle
 from engine.core.policy import LOST_CODE
 from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
-from engine.rc.errorcodes import describe
+from engine.rc.errorcodes import OPT_OUT_CODES, describe
 from engine.reading import Block
 from engine.results.backlog import Drains, Pending, taken
 from engine.results.names import (
@@ -34,6 +34,7 @@ from engine.results.names import (
     FROM_STORE,
     GROUPS,
     NOT_SENT,
+    OPTED_OUT,
     OUTCOMES,
     PENDING,
     QUEUED,
@@ -97,7 +98,6 @@ class Span:
     size: int
     offset: int | None
     line: int | None
-    rejected: Mapping[int, tuple[str, str]]  # input position -> (errorCode, description)
     retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
     note: str
     pending: bool = False  # adopted; its message store was not complete when last read
@@ -123,14 +123,12 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
     gaps = gaps_by_chunk(every, lambda e: retryable(dict(e)))
     for entry in standing(every, lambda e: retryable(dict(e))):
         state = entry.get("status", lifecycle.PLANNED)
-        rejected = {r["index"]: (r["errorCode"], r["description"])
-                    for r in entry.get("rejected") or []}
         error = entry.get("error") or {}
         spans.append(Span(
             number=entry["chunk"], first=entry["firstIndex"], last=entry["lastIndex"],
             state=state, batch_id=entry.get("batchId"),
             size=entry.get("batchSize") or entry.get("messages", 0),
-            offset=entry.get("offset"), line=entry.get("line"), rejected=rejected,
+            offset=entry.get("offset"), line=entry.get("line"),
             retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
             note=error.get("message") or entry.get("note") or "",
             # what the journal counted pending: an adopted batch's recipients its store had
@@ -179,6 +177,10 @@ def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:
     code = code if isinstance(code, str) and code else None
     if code is not None:
         description, retryable = describe(code)
+        if code in OPT_OUT_CODES and outcome in (DELIVERY_FAILED, SENDING_FAILED):
+            # accepted in the 201, failed when processed: the pair is opted out, and sending
+            # again fails again (and may break the law): never retryable
+            return OPTED_OUT, code, description, False
         return outcome, code, description, retryable and outcome in (DELIVERY_FAILED,
                                                                      SENDING_FAILED)
     if outcome == SENT_NO_RECEIPT:
@@ -262,10 +264,12 @@ class Matcher:
 
 
 def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
-           found: Stored | None = None, complete: bool = False) -> Row:
+           found: Stored | None = None, complete: bool = False,
+           server: Rejection | None = None) -> Row:
     """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
-    for a record of an accepted chunk, what the message store holds for it; ``complete``:
-    that store listed the whole batch when it was read."""
+    for a record of an accepted chunk, the server's rejection of it (``server``, from the
+    journal) or what the message store holds for it; ``complete``: that store listed the
+    whole batch when it was read."""
     position, line, to, text = record.position, record.line, record.to, record.text
     rejection = local.get(position) or record.rejection
     if rejection is not None:
@@ -276,10 +280,9 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
     if span is None:
         return Row(position, line, to, NOT_SENT, None, "never sent: the run stopped before "
                    "this record was sent; send it again", True, None, None, None, None, text)
-    if span.accepted and position in span.rejected:
-        code, description = span.rejected[position]
-        return Row(position, line, to, REJECTED_SERVER, code, description, False,
-                   span.batch_id, None, None, None, text)
+    if span.accepted and server is not None:
+        return Row(position, line, to, REJECTED_SERVER, server.error_code, server.description,
+                   False, span.batch_id, None, None, None, text)
     if span.accepted and found is None and span.pending:
         if complete:  # the store is whole now: not in it means rejected
             return Row(position, line, to, REJECTED_SERVER, LOST_CODE, LOST_DESCRIPTION,
@@ -326,17 +329,46 @@ def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None
         return True
     if statuses is None:
         return bool(only & {*FROM_STORE, "retryable"})
-    for outcome in only & set(FROM_STORE):
-        entry = statuses.get(STATUS_COUNT_KEYS[outcome])
-        if isinstance(entry, dict) and entry.get("count"):
-            return True
-    if "retryable" in only:
-        for key in ("deliveryFailed", "sendingFailed"):
-            entry = statuses.get(key)
-            codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
-            if any(describe(code)[1] and n for code, n in (codes or {}).items()):
-                return True
-    return False
+    if any(counted(statuses, outcome)[0] for outcome in only & set(FROM_STORE)):
+        return True
+    return "retryable" in only and retryable_in(statuses) > 0
+
+
+def retryable_in(statuses: Mapping[str, Any]) -> int:
+    """How many of a batch's messages its status counts show failed with a retryable error
+    code: the rows ``classify`` would mark retryable (no opt-out code is)."""
+    held = 0
+    for key in ("deliveryFailed", "sendingFailed"):
+        entry = statuses.get(key)
+        codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+        for code, n in codes.items() if isinstance(codes, dict) else ():
+            if type(n) is int and n > 0 and describe(code)[1] and code not in OPT_OUT_CODES:
+                held += n
+    return held
+
+
+def counted(statuses: Mapping[str, Any], outcome: str) -> tuple[int, float]:
+    """(messages, cost) a batch's status counts give ``outcome``: the failures with an
+    opt-out code are ``opted-out``'s, taken out of ``delivery-failed`` and ``sending-failed``
+    (their cost stays with those: /statuses gives cost per status, not per code)."""
+    if outcome == OPTED_OUT:
+        return sum(_opted_out(statuses.get(key)) for key in ("deliveryFailed",
+                                                             "sendingFailed")), 0.0
+    entry = statuses.get(STATUS_COUNT_KEYS[outcome])
+    if not isinstance(entry, dict):
+        return 0, 0.0
+    count, cost = entry.get("count"), entry.get("cost")
+    count = count if type(count) is int else 0
+    if outcome in (DELIVERY_FAILED, SENDING_FAILED):
+        count -= _opted_out(entry)
+    return max(count, 0), float(cost) if isinstance(cost, int | float) else 0.0
+
+
+def _opted_out(entry: object) -> int:
+    codes = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+    if not isinstance(codes, dict):
+        return 0
+    return sum(n for code, n in codes.items() if code in OPT_OUT_CODES and type(n) is int)
 
 
 @dataclass
@@ -355,15 +387,15 @@ class Totals:
         self.rows += 1
 
     def add_counts(self, statuses: Mapping[str, Any]) -> None:
-        """A batch not read message by message: its status counts stand in for its rows."""
-        for outcome, key in STATUS_COUNT_KEYS.items():
-            entry = statuses.get(key)
-            count = entry.get("count") if isinstance(entry, dict) else 0
-            cost = entry.get("cost") if isinstance(entry, dict) else 0
-            if type(count) is int and count:
+        """A batch not read message by message: its status counts stand in for its rows,
+        its retryable failures counted by their error codes."""
+        self.retryable += retryable_in(statuses)
+        for outcome in (*STATUS_COUNT_KEYS, OPTED_OUT):
+            count, cost = counted(statuses, outcome)
+            if count:
                 self.outcomes[outcome] += count
                 self.rows += count
-            if isinstance(cost, int | float) and outcome != QUEUED:
+            if outcome != QUEUED:
                 self.cost += cost
 
     def as_json(self) -> dict[str, Any]:

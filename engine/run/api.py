@@ -37,6 +37,7 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.consent import Consents, ConsentSet, Gate, cache_path, read_consents
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
@@ -154,9 +155,16 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     resume_since: float | None = None
     recorder: Recorder | None = None
     failure: ServerError | None = None
+    consents: Consents | None = None
+    resumed_consent = False  # the run being resumed read consent records
+    consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
         if options.resume is not None:
             state = read_journal(Path(options.resume))
+            recorded = state.header.get("consent")
+            resumed_consent = bool(recorded)
+            if options.consent and options.suppress_scope is None and recorded:
+                consent_scope = recorded.get("scope", "account")
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
@@ -164,10 +172,14 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             settings = journal_limits(settings, options, state.header, chunker)
         else:
             recorder = Recorder(emit, open_journal=_journal_opener(
-                options, settings, read, run_id, started, chunker.max_bytes, identity_now),
-                spill=spill)
+                options, settings, read, run_id, started, chunker.max_bytes, identity_now,
+                consent_scope), spill=spill)
         run = RunSettings(settings, sender, text, options.on_ambiguous, resume_since)
-        rebuild = rebuilder(str(recipients), read, sender, text, recorder) \
+        # the consent gate, filled once the opt-outs are read; on a resume it also drops
+        # what the run's gates rejected before, from what is read again
+        gate = Gate(ConsentSet([]), lambda r: None,
+                    plan.known_local if plan is not None else frozenset())
+        rebuild = rebuilder(str(recipients), read, sender, text, recorder, gate) \
             if is_path(recipients) and not read.dedupe else None
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
                         on_read=options.on_read, sleep=options.sleep, clock=options.clock,
@@ -177,11 +189,21 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if await unless_stopped(stopping, client.bearer):
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
+            if consent_scope is not None:  # before the first POST: no opt-out is texted
+                consents = await read_consents(
+                    client, sender, consent_scope, options.max_consent_age,
+                    cache_path(options.resume or options.journal), options.wall)
+                gate.consents = consents.set
             with ExitStack() as stack:
                 local = LocalRejections()
+                gate.sink = sink = filtered_sink(local, plan)
+                used = consents is not None or (plan is not None and resumed_consent)
+                # with a gate the reader's rejections pass through it, to stay in order
                 source, share = chunks_of(recipients, read, chunker,
-                                          filtered_sink(local, plan), stack, plan, local)
-                caught = in_flight(recipients, read, plan, sender, text, stack)
+                                          gate.hold if used else sink, stack, plan, local,
+                                          gate if used else None, stopped=stopping.is_set)
+                caught = in_flight(recipients, read, plan, sender, text, stack,
+                                   gate if used else None)
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
@@ -277,8 +299,8 @@ def _settings(options: SendOptions) -> Settings:
 
 
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
-                    started: str, max_bytes: int, input_identity: dict[str, Any]
-                    ) -> Callable[[], Journal] | None:
+                    started: str, max_bytes: int, input_identity: dict[str, Any],
+                    consent_scope: str | None = None) -> Callable[[], Journal] | None:
     path = options.journal
     if path is None:
         return None
@@ -291,7 +313,11 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
               # where the report goes, so a resumed run writes it there again
               "report": str(Path(options.report).absolute()) if options.report else None,
               # how to read the input again, for 'a2p outcomes' and --resume alone
-              "read": read.as_header(), "input": input_identity}
+              "read": read.as_header(), "input": input_identity,
+              # the consent records read before the first POST (None: --no-consent); a
+              # resume of a run that read them drops what its gate rejected before
+              "consent": None if consent_scope is None else {
+                  "scope": consent_scope, "maxAge": options.max_consent_age}}
     return lambda: Journal.create(Path(path), header)
 
 
@@ -381,6 +407,31 @@ async def check(sender: str, *, config: Settings | str | None = None,
     size = None if recipients is None else PreflightRecipients(recipients, True)
     try:
         return await run_preflight(client, sender, size)
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await client.revoke()
+        finally:
+            if owned:
+                await transport.close()
+
+
+async def opt_outs(sender: str, *, scope: str = "account",
+                   config: Settings | str | None = None,
+                   credentials: Credentials | None = None,
+                   transport: Transport | None = None) -> Consents:
+    """RingCentral's opt-outs that keep ``sender`` from texting under ``scope`` (``a2p plan
+    --consent``, ``a2p check``): read as a send reads them, without a cache. Raises
+    ConsentError when they cannot be read."""
+    check_campaign(sender, None, None)
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    credentials = pick_credentials(settings, credentials)
+    owned = transport is None
+    transport = transport or AiohttpTransport(settings.retry.request_timeout)
+    client = ApiClient(settings, credentials, transport, clock=time.monotonic,
+                       sleep=anyio.sleep, rng=random.Random())
+    try:
+        return await read_consents(client, sender, scope, 0.0, None, time.time)
     finally:
         try:
             with anyio.CancelScope(shield=True):

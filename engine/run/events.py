@@ -177,9 +177,13 @@ class Totals(Fields):
     sending_failed: int | None
     cost: float | None
     statuses: dict[str, Any]
-    # recipients never sent because a suppression list holds them (LCL-OPTED-OUT, counted
-    # in rejected_local too), by source: {"file": N}; empty when nothing was suppressed
-    suppressed: dict[str, int] = field(default_factory=dict)
+    # recipients never sent as opted out (LCL-OPTED-OUT, counted in rejected_local too), by
+    # source: "file" (--suppress lists), "consent" (RingCentral's consent records); a source
+    # that suppressed nobody is left out ({} when none did)
+    suppressed: dict[str, int] = field(default_factory=dict, metadata={"schema": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"file": {"type": "integer", "minimum": 1},
+                       "consent": {"type": "integer", "minimum": 1}}}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +258,7 @@ def _properties(kind: type[Any]) -> tuple[dict[str, Any], list[str]]:
             properties.update(inner)
             required += needed
             continue
-        properties[_camel(spec.name)] = _type_schema(hint)
+        properties[_camel(spec.name)] = spec.metadata.get("schema") or _type_schema(hint)
         required.append(_camel(spec.name))
     return properties, required
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -28,9 +28,11 @@ import orjson
 
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.core.positions import Positions
-from engine.core.rejections import LOCAL, Rejection, rejection_of
+from engine.core.rejections import Rejection
 from engine.errors import JournalError
+from engine.run import journalserver
 from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
+from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
 
 VERSION = 1
@@ -77,9 +79,11 @@ class Journal:
 
 @dataclass
 class JournalState:
-    """What a journal says happened, folded by chunk. Local rejections are not held: only
-    their positions (``local``, compact) and where to read them again (``local_runs``;
-    ``local_rejections`` streams them in position order)."""
+    """What a journal says happened, folded by chunk. No rejection is held: of the local
+    ones, their positions (``local``, compact) and where to read them again (``local_runs``;
+    ``local_rejections`` streams them in position order); of each chunk's server rejections,
+    how many and where (``server``; ``server_rejections`` streams them). A folded chunk has
+    no ``rejected``."""
 
     header: dict[str, Any]
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -87,6 +91,12 @@ class JournalState:
     complete_bytes: int = 0
     path: Path | None = None
     local_runs: list[Run] = field(default_factory=list)
+    server: dict[int, ServerRun] = field(default_factory=dict)
+
+    def rejected_server(self, chunk: int) -> int:
+        """How many of chunk ``chunk``'s recipients the server rejected, as journaled."""
+        run = self.server.get(chunk)
+        return run.count if run is not None else 0
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -107,7 +117,8 @@ def read_header(path: Path) -> dict[str, Any]:
 
 def read_journal(path: Path) -> JournalState:
     """Fold a journal; a torn last line is dropped, anything else malformed is refused.
-    Read as a stream: memory holds the chunks' entries, not the local rejections."""
+    Read as a stream: memory holds the chunks' entries, not the rejections (local or
+    server)."""
     try:
         with path.open("rb") as handle:
             return _read(handle, path)
@@ -133,7 +144,7 @@ def _read(handle: BinaryIO, path: Path) -> JournalState:
                 break
             state = JournalState(header=entry, complete_bytes=complete, path=path)
         elif isinstance(entry, dict):
-            _fold(state, entry)
+            _fold(state, entry, offset, number)
         else:
             local.add(number, offset, entry)
     if state is None:
@@ -163,15 +174,34 @@ def local_rejections(state: JournalState) -> Generator[Rejection, None, None]:
         yield from rejections(state.path, state.complete_bytes, state.local_runs)
 
 
-def _fold(state: JournalState, entry: dict[str, Any]) -> None:
+def server_rejections(state: JournalState, chunks: Collection[int] | None = None
+                      ) -> Generator[Rejection, None, None]:
+    """The server rejections of the journal's ``chunks`` (None: of every chunk), read again
+    from its file one at a time, in position order."""
+    runs = state.server.values() if state.path is not None else ()
+    return journalserver.rejections(state.path or Path(), state.complete_bytes, runs, chunks)
+
+
+def _fold(state: JournalState, entry: dict[str, Any], offset: int, number: int) -> None:
     """Each chunk's entries merged into one object: its ChunkEntry, then every state entry
-    over it (the names are the same: a state entry is its ChunkRecord's JSON)."""
+    over it (the names are the same: a state entry is its ChunkRecord's JSON). A state
+    entry's ``rejected`` (the chunk's server rejections, all of them) is counted, and where
+    it is kept, not the rejections."""
     kind = entry.get("type")
     if kind == "chunk":
         state.chunks[entry["chunk"]] = {**ChunkEntry.from_json(entry).to_json(),
                                         "status": PLANNED}
+        state.server.pop(entry["chunk"], None)
     elif kind == "state":
-        state.chunks.setdefault(entry["chunk"], {"chunk": entry["chunk"]}).update(entry)
+        chunk = entry["chunk"]
+        if "rejected" in entry:  # read before the update: a long line's later keys follow it
+            run = journalserver.scan(chunk, offset, number, entry.pop("rejected") or (),
+                                     str(state.path))
+            if run is None:
+                state.server.pop(chunk, None)
+            else:
+                state.server[chunk] = run
+        state.chunks.setdefault(chunk, {"chunk": chunk}).update(entry)
     elif kind == "superseded":
         chunk = state.chunks.get(entry["chunk"])
         if chunk is not None:
@@ -321,7 +351,3 @@ def local_entry(rejections: list[Rejection]) -> dict[str, Any]:
     """Rejections found while reading."""
     return {"type": "local", "rejected": [r.as_json() for r in rejections]}
 
-
-def rejections_of(entry: dict[str, Any], source: str = LOCAL) -> list[Rejection]:
-    """The rejections a local or state entry holds."""
-    return [rejection_of(item, source) for item in entry.get("rejected") or []]

@@ -10,12 +10,16 @@ never occur inside an item), so no line is held whole and no rejection is kept a
   per rejection: at most 8, about 16/n in runs of n) and where each ascending run begins;
 - ``rejections`` (a second pass, for a resume and for ``a2p outcomes``): the rejections
   themselves, read again from the file one at a time, in position order.
+
+A chunk's server rejections ride on a state entry, as its last key (``state_entry``): a long
+state line is read the same way, its head parsed alone and its ``rejected`` items in pieces
+(journalserver.py counts them, then streams them again).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,11 +33,15 @@ from engine.errors import JournalError
 PIECE = 1 << 20  # bytes read at a time; a line longer than this is read in pieces
 LOCAL_TYPE = b'{"type":"local"'
 LOCAL_PREFIX = b'{"type":"local","rejected":['  # how local_entry's lines begin (orjson)
+STATE_TYPE = b'{"type":"state"'
+REJECTED_KEY = b',"rejected":['  # a state entry's server rejections: its last key (state_entry)
 BETWEEN_ITEMS = b'},{"'
 MAX_RUNS = 64  # ascending runs merged from the file; more (never written so) are sorted in memory
 
 # A line: its number, its byte offset, and its entry, or for a local entry its items (an
-# iterator to read before asking for the next line).
+# iterator to read before asking for the next line). A long state entry's ``rejected`` is an
+# iterator too, likewise read before the next line; keys after it are put in the entry once
+# it is read to the end.
 Line = tuple[int, int, dict[str, Any] | Iterator[Any]]
 
 
@@ -77,6 +85,17 @@ def lines(handle: BinaryIO, end: int, where: str, number: int = 1, *,
                 at = handle.tell()
                 number += 1
                 continue
+            state = _state_head(piece) if not other else None
+            if state is not None:
+                head, buf = state
+                rejected = head["rejected"] = _tail(head, _pieces(handle, buf, end, where,
+                                                                  number))
+                yield number, offset, head
+                for _ in rejected:  # what the caller left unread
+                    pass
+                at = handle.tell()
+                number += 1
+                continue
             piece = _rest(handle, piece, end, where, number, keep=not other)
             at = handle.tell()
         if not other:
@@ -86,6 +105,29 @@ def lines(handle: BinaryIO, end: int, where: str, number: int = 1, *,
             elif not only_local:
                 yield number, offset, entry
         number += 1
+
+
+def _state_head(piece: bytes) -> tuple[dict[str, Any], bytes] | None:
+    """A long state line's entry without its ``rejected`` (what comes before it, which
+    state_entry writes last), and what follows its ``[``; None: not such a line."""
+    if not piece.startswith(STATE_TYPE):
+        return None
+    cut = piece.find(REJECTED_KEY)
+    if cut < 0:
+        return None
+    try:  # a "rejected" key nested in an object before it leaves the head unbalanced
+        head = orjson.loads(piece[:cut] + b"}")
+    except orjson.JSONDecodeError:
+        return None
+    return (head, piece[cut + len(REJECTED_KEY):]) if isinstance(head, dict) else None
+
+
+def _tail(head: dict[str, Any], items: Generator[Any, None, dict[str, Any]]
+          ) -> Iterator[Any]:
+    """``items``; at their end, any keys the entry has after ``rejected`` put in ``head``."""
+    rest = yield from items
+    if isinstance(rest, dict):
+        head.update((k, v) for k, v in rest.items() if k not in ("type", "rejected"))
 
 
 def _loads(data: bytes, where: str, number: int) -> dict[str, Any]:
@@ -111,14 +153,15 @@ def _rest(handle: BinaryIO, piece: bytes, end: int, where: str, number: int, *, 
 
 
 def _pieces(handle: BinaryIO, buf: bytes, end: int, where: str, number: int
-            ) -> Iterator[Any]:
-    """The items of a long local line, ``buf`` being what follows its ``[``: parsed a piece
-    of whole items at a time."""
+            ) -> Generator[Any, None, dict[str, Any]]:
+    """The items of a long local line (or of a long state line's ``rejected``), ``buf`` being
+    what follows its ``[``: parsed a piece of whole items at a time. Returns what the line
+    holds after them (a state line's later keys, if any)."""
     while True:
         if buf.endswith(b"\n"):
             entry = _loads(LOCAL_PREFIX + buf, where, number)
             yield from _checked(entry.get("rejected"), where, number)
-            return
+            return entry
         cut = buf.rfind(BETWEEN_ITEMS)
         if cut >= 0:
             try:

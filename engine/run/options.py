@@ -19,6 +19,7 @@ import anyio
 
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings
+from engine.core.consent import DEFAULT_MAX_AGE, check_scope
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 
@@ -62,6 +63,12 @@ class SendOptions:
     read: ReadOptions | None = None
     # --suppress: files (paths) or iterables of numbers never to text (engine/run/suppress.py)
     suppress: Sequence[PathLike | Iterable[str]] = ()
+    # RingCentral's opt-outs (engine/run/consent.py), read before the first POST: consent
+    # False skips them; suppress_scope "account" or "pair" (None: the journal's on a resume,
+    # else account); max_consent_age: seconds a read stays good (the cache beside a journal)
+    consent: bool = True
+    suppress_scope: str | None = None
+    max_consent_age: float = DEFAULT_MAX_AGE
     concurrency: int | None = None
     max_batch_bytes: int | None = None
     max_batch_messages: int | None = None
@@ -86,6 +93,11 @@ class SendOptions:
         if self.max_batch_messages is not None and self.max_batch_messages < 1:
             raise UsageError(f"max_batch_messages {self.max_batch_messages}: a request holds "
                              "at least one message; pass 1 or more, or None for no cap.")
+        if self.suppress_scope is not None:
+            check_scope(self.suppress_scope)
+        if not self.max_consent_age >= 0:
+            raise UsageError(f"max_consent_age {self.max_consent_age}: give the seconds a "
+                             "read of the opt-outs stays good, 0 or more (0: read every time).")
         if self.wait not in WAITS or self.on_ambiguous not in ON_AMBIGUOUS:
             raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "

@@ -20,8 +20,6 @@ import orjson
 
 from engine.errors import EngineError
 
-PEEK = 20  # items of a view kept after first reading, for report["rejected"][0] and the like
-
 
 class ReportWriteError(EngineError):
     """The report could not be written (a read-only folder, a full disk)."""
@@ -112,18 +110,23 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
 
 class RejectedView(Sequence[dict[str, Any]]):
     """A report's ``rejected`` array, read from the written report file when iterated: sized
-    (``len``), re-iterable in position order, yielding the same dicts a list would hold;
-    indexing reads up to the index (the first few are kept once read). Read-only.
+    (``len``), re-iterable in position order, yielding the same dicts a list would hold.
+    Read-only. Indexing and slicing read only what they need: the byte offset of every
+    ``MARK``-th item is noted as the file is first read through (a few bytes per thousand
+    items), so ``view[k]`` reads at most ``MARK`` items from the nearest mark before it, and a
+    slice is read in one pass.
 
     The file must stay as the run wrote it: reading after it changed raises
     ReportChangedError. ``list(view)`` holds every rejection in memory; ``orjson.dumps``
     needs ``default=list`` for it.
     """
 
+    MARK = 1024  # items between two noted offsets
+
     def __init__(self, path: Path, span: Span, *, owned: bool = False) -> None:
         self._path, self._span = path, span
         self._stamp = _stamp_of(path)
-        self._peek: list[dict[str, Any]] | None = None
+        self._marks: list[int] = [span.start]  # byte offset of item k * MARK
         if owned:  # a temporary report: removed with the last reference to its view
             weakref.finalize(self, _remove, path)
 
@@ -131,23 +134,35 @@ class RejectedView(Sequence[dict[str, Any]]):
         return self._span.count
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        if self._span.count == 0:
+        return self._items(0)
+
+    def _items(self, first: int) -> Iterator[dict[str, Any]]:
+        """The items from the ``first``-th on, read from the nearest noted offset before it
+        (noting offsets as it passes them)."""
+        count = self._span.count
+        if first >= count:
             return
         if _stamp_of(self._path) != self._stamp:
             raise ReportChangedError(
                 f"the report {self._path} changed since the run wrote it, so its rejections "
                 "cannot be read from it again; read the file itself (orjson.loads) or run "
                 "'a2p outcomes' on the run's journal.")
+        mark = min(first // self.MARK, len(self._marks) - 1)
+        k = mark * self.MARK
         with open(self._path, "rb") as file:
-            file.seek(self._span.start)
-            left = self._span.end - self._span.start
+            at = self._marks[mark]
+            file.seek(at)
             for line in file:
-                left -= len(line)
+                if at >= self._span.end or k >= count:
+                    return
                 text = line.strip().removesuffix(b",")
                 if text:
-                    yield orjson.loads(text)
-                if left <= 0:
-                    return
+                    if k % self.MARK == 0 and k // self.MARK == len(self._marks):
+                        self._marks.append(at)
+                    if k >= first:
+                        yield orjson.loads(text)
+                    k += 1
+                at += len(line)
 
     @overload
     def __getitem__(self, at: int) -> dict[str, Any]: ...
@@ -156,19 +171,44 @@ class RejectedView(Sequence[dict[str, Any]]):
     def __getitem__(self, at: slice) -> list[dict[str, Any]]: ...
 
     def __getitem__(self, at: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(at, slice):
-            return [self[k] for k in range(*at.indices(len(self)))]
+        if isinstance(at, slice):  # one pass over the stretch it covers
+            wanted = range(*at.indices(len(self)))
+            if not wanted:
+                return []
+            rising = wanted if wanted.step > 0 else wanted[::-1]
+            out = []
+            for k, item in enumerate(self._items(rising[0]), rising[0]):
+                if k > rising[-1]:
+                    break
+                if k in rising:
+                    out.append(item)
+            return out if wanted.step > 0 else out[::-1]
         k = at + len(self) if at < 0 else at
         if not 0 <= k < len(self):
             raise IndexError("rejected index out of range")
-        if k < PEEK:
-            if self._peek is None:
-                self._peek = [item for _, item in zip(range(PEEK), self, strict=False)]
-            return self._peek[k]
-        for n, item in enumerate(self):
-            if n == k:
-                return item
+        for item in self._items(k):
+            return item
         raise IndexError("rejected index out of range")  # the file was shorter: not ours
+
+    def __reversed__(self) -> Iterator[dict[str, Any]]:
+        """From the last item back: a stretch of ``MARK`` items read at a time."""
+        stop = len(self)
+        while stop > 0:
+            begin = (stop - 1) // self.MARK * self.MARK
+            stretch = [item for _, item in zip(range(stop - begin), self._items(begin),
+                                               strict=False)]
+            yield from reversed(stretch)
+            stop = begin
+
+    def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
+        """Where ``value`` first is: one pass from ``start`` (Sequence's would index each)."""
+        start, end, _ = slice(start, stop).indices(len(self))
+        for k, item in enumerate(self._items(start), start):
+            if k >= end:
+                break
+            if item == value:
+                return k
+        raise ValueError("not among the rejections")
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (list, tuple, RejectedView)):

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
 from engine.core.positions import Positions
 from engine.core.reconcile import Expected
-from engine.core.rejections import SERVER, Aggregator
+from engine.core.rejections import Aggregator
 from engine.errors import JournalError, StreamResumeError
 from engine.reading import Block, ReadOptions
 from engine.run.inputs import input_identity
@@ -31,7 +30,7 @@ from engine.run.journal import (
     local_rejections,
     pieces,
     read_header,
-    rejections_of,
+    server_rejections,
 )
 from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
@@ -139,14 +138,14 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
                                                          gaps.get(number, ()))]
         if current in IN_FLIGHT:
             in_flight.append(entry)
-        # sorted, as add_chunk spills them: one run a chunk, whatever order the answer had
-        for rejection in sorted(rejections_of(entry, SERVER), key=attrgetter("index")):
-            aggregator.add_known(rejection)
         if current in (lifecycle.ACCEPTED, lifecycle.COMPLETED):
             pending = record.pending or 0
-            aggregator.restored(record.count - len(entry.get("rejected") or []) - pending,
+            aggregator.restored(record.count - state.rejected_server(number) - pending,
                                 pending)
-    for rejection in local_rejections(state):  # read again from the file, one at a time
+    # both read again from the file, one at a time, in position order: none held here
+    for rejection in server_rejections(state, records.keys()):
+        aggregator.add_known(rejection)
+    for rejection in local_rejections(state):
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
     owned.sort()

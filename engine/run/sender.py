@@ -56,6 +56,7 @@ from engine.run.lostanswers import LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord, stamp
+from engine.run.sources import ReadStopped
 from engine.run.tracker import Tracking
 
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
@@ -195,10 +196,14 @@ class Sender:
         bodies exist. Sync sources are read in a worker thread so uploads keep flowing."""
         async with out:
             while not self.stopping.is_set():
-                if isinstance(chunks, Iterator):
-                    chunk = await anyio.to_thread.run_sync(next, chunks, None)
-                else:
-                    chunk = await anext(chunks, None)
+                try:
+                    if isinstance(chunks, Iterator):
+                        chunk = await anyio.to_thread.run_sync(next, chunks, None)
+                    else:
+                        chunk = await anext(chunks, None)
+                except ReadStopped:  # a stop heard between two blocks: no chunk of them
+                    await self.flush_local(local)
+                    return
                 await self.flush_local(local)
                 if chunk is None:
                     return

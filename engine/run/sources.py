@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from engine.batching.chunker import Chunk, Chunker
 from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.run.inputcheck import InputCheck
 from engine.run.inputs import input_identity, is_stream, open_input
 from engine.run.journal import ChunkEntry
@@ -25,6 +26,7 @@ from engine.run.resume import (
 )
 
 if TYPE_CHECKING:
+    from engine.run.consent import Gate
     from engine.run.localqueue import LocalRejections
     from engine.run.recorder import Recorder
     from engine.run.sender import Chunks
@@ -32,6 +34,13 @@ if TYPE_CHECKING:
 
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
 Share = Callable[[], float | None]
+Stopped = Callable[[], bool]
+
+
+class ReadStopped(Exception):  # not an error: how a stop reaches the sender
+    """The run was stopped: the reader ended between two blocks, before any chunk was cut
+    of what it had read since the last one (a 50 MB chunk of a slow stdin takes minutes to
+    fill; the stop is heard within one block, at most 8,192 lines or about 4 MiB)."""
 
 
 def is_path(recipients: Recipients) -> bool:
@@ -56,7 +65,7 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
     stream = stack.enter_context(open_input(path))
     if entry is None or entry.get("offset") is None:
         return stream, read_lines(stream, options, sink)
-    header = stream.readline()
+    header = stream.readline(MAX_LINE_BYTES + 1)  # as a first read sees a line too long
     stream.seek(entry["offset"])
     start = StartAt(header, entry["offset"], entry["firstIndex"], entry["line"])
     return stream, read_lines(stream, options, sink, start)
@@ -64,31 +73,62 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
 
 def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
               sink: Callable[[Rejection], None], stack: ExitStack,
-              plan: ResumePlan | None = None, local: LocalRejections | None = None
+              plan: ResumePlan | None = None, local: LocalRejections | None = None,
+              gate: Gate | None = None, stopped: Stopped | None = None
               ) -> tuple[Chunks, Share]:
     """The chunks of the input (what a resumed run already settled left out), and how much
     of it has been read. ``local``: where ``sink`` puts rejections, held back until a resumed
-    run's input is proven the one it read."""
+    run's input is proven the one it read. ``gate``: the consent records' (engine/run/
+    consent.py), applied to what is left to send; a resume first drops what a gate rejected
+    before, so the chunks it skips are compared as they were cut. ``stopped``: asked before
+    each block is read (in the reader's thread); once True, the chunks end in ReadStopped."""
     skip = plan.skip if plan is not None else []
+    drop = gate.drop if gate is not None and plan is not None else _same
+    apply = gate.apply if gate is not None else _same
     if is_path(recipients):
         # a --dedupe run reads from the top, so its seen-set holds every earlier number
         entry = plan.read_from if plan is not None and not options.dedupe else None
         stream, blocks = read_file_from(str(recipients), options, sink, entry, stack)
+        blocks = _until(blocks, stopped)
         check = _check(plan, entry["firstIndex"] if entry and entry.get("offset") is not None
                        else 0, local)
-        return _checked(chunker.chunks(without(_checking(blocks, check), skip) if skip
-                                       else blocks), check), share_of(stream)
+        return _checked(chunker.chunks(apply(without(_checking(drop(blocks), check), skip)
+                                             if skip else drop(blocks))), check), \
+            share_of(stream)
     check = _check(plan, 0, local)
     if isinstance(recipients, str | os.PathLike):  # "-": stdin, read from the top
         stream = stack.enter_context(open_input(str(recipients)))
-        piped = _checking(read_lines(stream, options, sink), check)
-        return _checked(chunker.chunks(without(piped, skip)), check), share_of(stream)
+        piped = _checking(drop(_until(read_lines(stream, options, sink), stopped)), check)
+        return _checked(chunker.chunks(apply(without(piped, skip))), check), share_of(stream)
     if isinstance(recipients, AsyncIterable):
         pause = local.hand_on if local is not None else None
-        return _achecked(chunker.achunks(_awithout(aread_items(recipients, options, sink, pause),
-                                                   skip, check)), check), _unknown_share
-    items = _checking(read_items(recipients, options, sink), check)
-    return _checked(chunker.chunks(without(items, skip)), check), _unknown_share
+        ablocks = _awithout(aread_items(recipients, options, sink, pause), skip, check,
+                            drop, stopped)
+        return _achecked(chunker.achunks(gate.aapply(ablocks) if gate is not None
+                                         else ablocks), check), _unknown_share
+    items = _checking(drop(_until(read_items(recipients, options, sink), stopped)), check)
+    return _checked(chunker.chunks(apply(without(items, skip))), check), _unknown_share
+
+
+def _same(blocks: Iterable[Block]) -> Iterable[Block]:
+    return blocks
+
+
+def _until(blocks: Iterable[Block], stopped: Stopped | None) -> Iterator[Block]:
+    """The blocks until ``stopped()``, asked before each is read: then ReadStopped, so the
+    chunker never cuts (and nothing POSTs) a chunk of a read the stop cut short."""
+    if stopped is None:
+        return iter(blocks)
+    return _until_stopped(iter(blocks), stopped)
+
+
+def _until_stopped(blocks: Iterator[Block], stopped: Stopped) -> Iterator[Block]:
+    while not stopped():
+        block = next(blocks, None)
+        if block is None:
+            return
+        yield block
+    raise ReadStopped
 
 
 def _check(plan: ResumePlan | None, start: int, local: LocalRejections | None = None
@@ -147,12 +187,17 @@ def _unknown_share() -> float | None:
 
 
 async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]],
-                    check: InputCheck | None = None) -> AsyncIterator[Block]:
-    async for block in blocks:
-        if check is not None:
-            check.block(block)
-        for kept in without([block], skip):
-            yield kept
+                    check: InputCheck | None = None,
+                    drop: Callable[[Iterable[Block]], Iterable[Block]] = _same,
+                    stopped: Stopped | None = None) -> AsyncIterator[Block]:
+    async for read in blocks:
+        if stopped is not None and stopped():
+            raise ReadStopped
+        for block in drop([read]):
+            if check is not None:
+                check.block(block)
+            for kept in without([block], skip):
+                yield kept
     if check is not None:
         check.finish()
 
@@ -173,7 +218,7 @@ def filtered_sink(local: LocalRejections | list[Rejection], plan: ResumePlan | N
 
 
 def in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | None,
-              sender: str, text: str | None, stack: ExitStack
+              sender: str, text: str | None, stack: ExitStack, gate: Gate | None = None
               ) -> list[Chunk | dict[str, Any]]:
     """Chunks caught mid-request by the stop, rebuilt from the input so they can be
     reconciled; entries that cannot be rebuilt (not a file) come back as they are."""
@@ -186,12 +231,15 @@ def in_flight(recipients: Recipients, options: ReadOptions, plan: ResumePlan | N
             continue
         start = None if options.dedupe else entry  # dedupe needs every earlier number
         _, blocks = read_file_from(str(recipients), options, lambda r: None, start, stack)
+        if gate is not None:  # without what a gate rejected when the chunk was cut
+            blocks = gate.drop(blocks)
         out.append(rebuild_chunk(blocks, entry, sender, text, others(plan.records, entry)))
     return out
 
 
 def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
-              recorder: Recorder) -> Callable[[int], Awaitable[Chunk]]:
+              recorder: Recorder, gate: Gate | None = None
+              ) -> Callable[[int], Awaitable[Chunk]]:
     """Reads a chunk of a file again from where it began, so a chunk waiting on a lost
     answer holds no body."""
     async def rebuild(number: int) -> Chunk:
@@ -204,6 +252,8 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
         def build() -> Chunk:
             with ExitStack() as stack:
                 _, blocks = read_file_from(path, options, lambda r: None, entry, stack)
+                if gate is not None:  # without the recipients the gate took out
+                    blocks = gate.drop(blocks)
                 return rebuild_chunk(blocks, entry, sender, text,
                                      others(recorder.records, entry))
 

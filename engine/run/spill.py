@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
-from engine.core.spillruns import FAN_IN, HEAD, Entry, RunBook, cascade, decode, encode, merge
+from engine.core.spillruns import FAN_IN, HEAD, Entry, RunBook, cascade, encode, merge
 from engine.errors import EngineError
 
+T = TypeVar("T")
 SUFFIX = ".rejected.spill"
 BUFFER = 64 * 1024  # read buffer of each run in a merge: FAN_IN of them at most
 
@@ -68,18 +70,53 @@ class FileSpill:
 
     def add(self, index: int, payload: bytes) -> None:
         self._book.note(index, self._end)
-        record = encode(index, payload)
+        self._write(encode(index, payload))
+
+    def add_many(self, indexes: Sequence[int], payloads: list[bytes]) -> None:
+        """Records at strictly increasing positions, packed and written at once: the same
+        bytes as ``add`` of each."""
+        if not payloads:
+            return
+        heads = map(HEAD.pack, indexes, map(len, payloads))
+        self._book.note_many(indexes[0], indexes[-1], self._end)
+        self._write(b"".join(chain.from_iterable(zip(heads, payloads, strict=True))))
+
+    def _write(self, data: bytes) -> None:
         try:
-            self._file.write(record)
+            self._file.write(data)
         except OSError as exc:  # a full disk, mostly
             raise SpillError(f"cannot write to the rejection spill {self.path}: {exc}. Free "
                              "space on its volume (or set TMPDIR to a larger one when it is "
                              "in the temporary directory) and run again.") from exc
-        self._end += len(record)
+        self._end += len(data)
 
     @property
     def runs(self) -> int:
         return len(self._book.runs(self._end))
+
+    def joined(self, sep: bytes) -> Iterator[bytes]:
+        """``sep.join`` of every payload by position (``merged``'s), in pieces of about a
+        megabyte, each after the first starting with ``sep``: a plan's --json writes them as
+        they come. A spill of one run (a plan's rejections arrive in input order) is read
+        straight through, a buffer at a time, with no merge and no object per record but its
+        payload."""
+        self._file.flush()
+        runs = self._book.runs(self._end)
+        lead = b""
+        if len(runs) > 1:
+            pending: list[bytes] = []
+            for _, payload in self.merged():
+                pending.append(payload)
+                if len(pending) == _JOINED:
+                    yield lead + sep.join(pending)
+                    lead, pending = sep, []
+            if pending:
+                yield lead + sep.join(pending)
+            return
+        for start, end in runs:
+            for payloads in _read_payloads(self.path, start, end):
+                yield lead + sep.join(payloads)
+                lead = sep
 
     def merged(self) -> Iterator[Entry]:
         """Every rejection so far, by position; re-iterable, and bounded in memory: more runs
@@ -139,28 +176,62 @@ def _merge_pass(runs: list[Run], groups: list[range], target: Path) -> list[Run]
 
 def _read_run(path: Path, start: int, end: int) -> Iterator[Entry]:
     """One run's entries, read through a small buffer."""
+    for entries in _read_records(path, start, end, BUFFER, _entries):
+        yield from entries
+
+
+def _read_payloads(path: Path, start: int, end: int) -> Iterator[list[bytes]]:
+    """One run's payloads, a large buffer's at a time (a single reader: no fan-in)."""
+    return _read_records(path, start, end, _JOINED_BUFFER, _payloads)
+
+
+_JOINED = 4096  # payloads a piece of ``joined`` holds when it merges runs
+_JOINED_BUFFER = 1 << 20
+
+
+def _read_records(path: Path, start: int, end: int, buffer: int,
+                  split: Callable[[bytes], tuple[list[T], int]]) -> Iterator[list[T]]:
+    """The records from ``start`` to ``end`` of ``path``, a list for each ``buffer`` bytes
+    read, as ``split`` takes them out of the whole records at its start."""
     with open(path, "rb", buffering=0) as file:
         file.seek(start)
         left, carry = end - start, b""
         while left > 0 or carry:
-            piece = file.read(min(BUFFER, left)) if left > 0 else b""
+            piece = file.read(min(buffer, left)) if left > 0 else b""
             left -= len(piece)
             data = carry + piece
-            cut = _whole(data)
+            records, cut = split(data)
             if cut == 0 and not piece:
                 raise SpillError(f"the rejection spill {path} ends inside a record: it was "
                                  "changed during the run. Run again to rebuild it.")
-            yield from decode(data[:cut])
+            if records:
+                yield records
             carry = data[cut:]
 
 
-def _whole(data: bytes) -> int:
-    """How many bytes at the start of ``data`` are whole records."""
-    at = 0
-    while at + HEAD.size <= len(data):
-        length = HEAD.unpack_from(data, at)[1]
-        if at + HEAD.size + length > len(data):
+def _entries(data: bytes) -> tuple[list[Entry], int]:
+    """The (position, payload) of each whole record at the start of ``data``, and the bytes
+    they take."""
+    out, at, size, head, unpack = [], 0, len(data), HEAD.size, HEAD.unpack_from
+    while at + head <= size:
+        index, length = unpack(data, at)
+        end = at + head + length
+        if end > size:
             break
-        at += HEAD.size + length
-    return at
+        out.append((index, data[at + head:end]))
+        at = end
+    return out, at
+
+
+def _payloads(data: bytes) -> tuple[list[bytes], int]:
+    """``_entries`` without the positions."""
+    out, at, size, head, unpack = [], 0, len(data), HEAD.size, HEAD.unpack_from
+    while at + head <= size:
+        length = unpack(data, at)[1]
+        end = at + head + length
+        if end > size:
+            break
+        out.append(data[at + head:end])
+        at = end
+    return out, at
 

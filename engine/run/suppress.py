@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from engine.errors import InputError, JournalError
 from engine.reading import ReadOptions, read_lines
 from engine.reading.dialect import DELIMITERS
 from engine.reading.lines import detect_format
+from engine.reading.linesource import MAX_LINE_BYTES
 from engine.reading.records import number_checker
 from engine.reading.suppressed import Suppressed, SuppressedBuilder, SuppressionSource
 from engine.run.inputs import open_input
@@ -91,11 +92,27 @@ def _read_numbers(builder: SuppressedBuilder, numbers: Iterable[str], options: R
     builder.end_file()
 
 
+def read_numbers(path: str, options: ReadOptions, rejected: Callable[[Rejection], None]
+                 ) -> Iterator[tuple[list[str], Iterable[int]]]:
+    """A file shaped like a suppression list (``a2p optouts push`` reads one) as --suppress
+    reads it: (E.164 numbers, their lines) a block at a time; each line that holds no
+    readable number goes to ``rejected`` (its line and why), and reading goes on."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file. Give a file of numbers, one a line or a CSV "
+                         "with a number column (to, phone, mobile...).")
+    read = _file_options(path, options)
+    with open_input(path) as stream:
+        for block in read_lines(stream, read, rejected):
+            yield block.tos, block.lines if block.lines is not None else \
+                range(1, len(block) + 1)
+
+
 def _file_options(path: str, options: ReadOptions) -> ReadOptions:
     """How to read one suppression file: its own format and number column, the list's
     country rules and encoding, a placeholder text so no record wants one."""
     with open_input(path) as stream:
-        head = stream.readline().decode(options.encoding, "replace").lstrip("\ufeff")
+        head = stream.readline(MAX_LINE_BYTES + 1).decode(options.encoding, "replace") \
+            .lstrip("\ufeff")
     fmt, column, first = detect_format(path, head, options.to_column), options.to_column, \
         head.strip()
     if fmt != "jsonl":  # a first line that is a number: no header, whatever the suffix

@@ -161,6 +161,7 @@ async def search(request: web.Request) -> web.Response:
     if token is not None and not isinstance(token, str):
         raise invalid_parameter("pageToken")
     store = settled(request)
+    request.app[SIMULATOR].stats["consents_search"] += 1  # tests count the pages read
     return record_list(store, query, token, per_page_of(body.get("perPage")))
 
 
@@ -211,6 +212,10 @@ async def patch(request: web.Request) -> web.Response:
     for n, record in enumerate(records):
         check_update(record, f"records[{n}]")
     sim = request.app[SIMULATOR]
+    # tests prove a writer's requests by these: how many, how many records, the largest
+    sim.stats["consents_patch"] += 1
+    sim.stats["consents_patch_records"] += len(records)
+    sim.stats["consents_patch_largest"] = max(sim.stats["consents_patch_largest"], len(records))
     store = settled(request)
     own = set(store.numbers)
     failed = []
@@ -254,8 +259,12 @@ def refusal(record: dict[str, Any], own: set[str]) -> dict[str, Any] | None:
 
 
 def settled(request: web.Request) -> ConsentStore:
-    """The store with the recipients' replies due by now applied."""
+    """The store with the recipients' replies due by now applied; refused as RingCentral
+    refuses an app without the SMS permission when the ``consent_refused`` fault is on."""
     sim = request.app[SIMULATOR]
+    if sim.faults.consent_refused:
+        raise RequestError(403, "CMN-408", "In order to call this API endpoint, application "
+                           "needs to have [SMS] permission")
     store = sim.store.consents
     store.settle(sim.now())
     return store

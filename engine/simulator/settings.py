@@ -107,6 +107,9 @@ class FaultSettings:
     gateway_4xx_statuses: tuple[int, ...] = (408, 403, 404)
     # A 201 carrying an earlier batch's body, after the real batch was created (a mix-up):
     replayed_answer_rate: float = 0.0
+    # The consent paths (v2 search, list, export, PATCH) refused 403 CMN-408: an app without
+    # the SMS permission (engine/simulator/consent_api.py):
+    consent_refused: bool = False
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.

@@ -298,7 +298,8 @@ def _final_resume(sim: SimulatorProcess, work: Path, outcome: Outcome) -> int | 
 
 
 # Outcomes that mean "the server accepted this recipient's message".
-ACCEPTED = {"delivered", "delivery-failed", "sending-failed", "sent-no-receipt", "queued"}
+ACCEPTED = {"delivered", "delivery-failed", "sending-failed", "sent-no-receipt", "queued",
+            "opted-out"}
 
 
 def _judge_outcomes(outcome: Outcome, work: Path, sim: SimulatorProcess,

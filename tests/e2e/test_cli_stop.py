@@ -35,11 +35,11 @@ def _listing(tmp_path: Path, count: int) -> Path:
 
 def _send(listing: Path, report: Path, url: str, *extra: str) -> subprocess.Popen[bytes]:
     """``a2p send`` started in the background, its events and diagnostics on pipes. The
-    pre-flight is skipped: its requests would take from the tight Light budget these tests
-    count POSTs against."""
+    pre-flight and the opt-out read are skipped: their requests would take from the tight
+    Light budget these tests count POSTs against."""
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "send", str(listing), "--from", SENDER, "--text", "Hi",
-         "--report", str(report), "--no-preflight", *extra],
+         "--report", str(report), "--no-preflight", "--no-consent", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(url))
 
 

@@ -16,6 +16,7 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.config.settings import PollSettings
 from engine.rc.transport import MAX_ANSWER_BYTES
 from tests.e2e.conftest import SENDER, engine_settings
+from tests.fakes import NO_CONSENTS
 
 A2P = "/restapi/v1.0/account/~/a2p-sms"
 TOKEN = {"access_token": "t", "token_type": "bearer", "expires_in": 3600, "refresh_token": "r",
@@ -62,8 +63,12 @@ async def hostile() -> AsyncIterator[Callable[..., Any]]:
         async def numbers(request: web.Request) -> web.Response:
             return json(NUMBERS, 200)
 
+        async def consents(request: web.Request) -> web.Response:
+            return web.Response(body=NO_CONSENTS.body, content_type="text/csv")
+
         app = web.Application()
         app.router.add_get(PHONE_NUMBERS, numbers)  # the pre-flight passes; no sms-configuration
+        app.router.add_get("/restapi/v2/accounts/~/sms/consents/export", consents)  # nobody
         app.router.add_post("/restapi/oauth/token", token)
         app.router.add_post("/restapi/oauth/revoke", token)
         app.router.add_post(f"{A2P}/batches", create)

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalError
+from engine.rc.errorcodes import OPT_OUT_CODES
 from engine.results.export import Checkpoint, Export
+from engine.results.names import OUTCOMES
 from engine.results.output import OutputFile
 from engine.simulator import start_simulator
 from engine.simulator.settings import ReceiptSettings
@@ -63,7 +65,8 @@ def truth(report: dict[str, Any], store: Store, now: float) -> dict[int, str]:
                 if i not in rejected]
         assert len(sent) == batch.size
         for j, position in enumerate(sent):
-            expected[position] = STATUS_OUTCOME[batch.fate(j, now, processed)[0]]
+            status, code = batch.fate(j, now, processed)
+            expected[position] = "opted-out" if code in OPT_OUT_CODES else STATUS_OUTCOME[status]
     return expected
 
 
@@ -261,6 +264,33 @@ async def test_totals_with_only_agree_with_a_full_export(start: Start, tmp_path:
     assert full.totals.outcomes["rejected-local"] == report["totals"]["rejectedLocal"] == 100
 
 
+async def test_only_rejected_local_totals_the_run_truly_and_its_selection_apart(
+        start: Start, tmp_path: Path) -> None:
+    """--only rejected-local reads no message store (status counts stand in), yet its run
+    totals are a full export's, retryable failures included, and ``selected`` totals the rows
+    it wrote: all rejected-local, none retryable; --only retryable selects the retryable."""
+    codes = (("SMS-RC-503", 0.6), ("SMS-CAR-411", 0.4))
+    settings, journal, _ = await sent_run(start, tmp_path, 100, failure_rate=0.3,
+                                          receipts=ReceiptSettings(codes=codes))
+    options: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS}
+    async with Export(journal, **options) as full:
+        rows = [row async for row in full.rows()]
+    async with Export(journal, only=("rejected-local",), **options) as local:
+        kept = [row async for row in local.rows()]
+    async with Export(journal, only=("retryable",), **options) as again:
+        retry = [row async for row in again.rows()]
+    assert local.pages == 0  # every batch skipped thanks to its counts
+    assert full.totals.retryable == sum(row.retryable for row in rows) > 0
+    assert local.totals.as_json() == again.totals.as_json() == full.totals.as_json()
+    assert full.selected.as_json() == full.totals.as_json()
+    selected = local.selected.as_json()
+    assert (selected["rows"], selected["rejected-local"], selected["retryable"]) == \
+        (len(kept), 100, 0)
+    assert sum(selected[o] for o in OUTCOMES) == len(kept)
+    assert again.selected.retryable == again.selected.rows == len(retry) == \
+        full.totals.retryable
+
+
 async def test_full_pages_of_a_large_batch_are_read_whole(start: Start, tmp_path: Path) -> None:
     """A 3,500-recipient batch is read in 1,000-record pages (each far larger than one network
     read) and every recipient gets its row."""
@@ -271,4 +301,5 @@ async def test_full_pages_of_a_large_batch_are_read_whole(start: Start, tmp_path
     outcomes = [row.outcome for row in rows]
     assert len(rows) == 5250
     assert outcomes.count("rejected-local") == 1750
-    assert sum(o in ("delivered", "delivery-failed", "sending-failed") for o in outcomes) == 3500
+    assert sum(o in ("delivered", "delivery-failed", "sending-failed", "opted-out")
+               for o in outcomes) == 3500

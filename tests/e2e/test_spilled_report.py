@@ -51,7 +51,8 @@ async def test_a_mostly_bad_list_reports_every_rejection_sorted_and_as_told(
     assert sorted(ledger_numbers(running)) == sorted(
         n for i, n in enumerate(items) if i not in local | server)
     assert f"run.journal{SUFFIX}" not in files_in(tmp_path)
-    assert files_in(tmp_path) == ["report.json", "run.journal"]
+    # beside the journal: the opt-outs read before the first POST (engine/run/consent.py)
+    assert files_in(tmp_path) == ["report.json", "run.journal", "run.journal.consents"]
 
 
 def files_in(folder: Path) -> list[str]:

@@ -1,0 +1,182 @@
+"""Which of RingCentral's consent records suppress a recipient, and how to read them for the
+fewest Light requests (reference/ringcentral-preflight-openapi.json, "SMS Consents").
+
+RingCentral keeps one record per (sender, recipient) pair. It accepts a message to an
+opted-out pair in the batch's 201 and fails it later (``SendingFailed``, ``SMS-RC-413``), so
+the engine reads the records before the first POST and never sends to those pairs.
+
+Scopes (``--suppress-scope``):
+
+- ``account`` (the default): an opt-out to any number of the account suppresses the
+  recipient for every sender: stricter than RingCentral's per-pair rule, and what the FCC's
+  revocation rule (an opt-out "by any reasonable means") points to.
+- ``pair``: only an opt-out to this sender (or one covering the whole account) suppresses,
+  as RingCentral itself judges.
+
+How to read them. Every consent operation is in the Light group (50 requests a minute):
+
+- ``POST .../sms/consents/search`` with ``optStatus`` OptOut (and ``from`` the sender under
+  ``pair``): pages of at most 1,000 records, so ``ceil(opt-outs / 1000)`` requests (100 for
+  100,000 opt-outs, two minutes of the Light budget);
+- ``GET .../sms/consents/export``: every record of the account as one CSV, one request
+  whatever their number, and a GET, so ``If-None-Match`` with the last ETag costs one request
+  and no body when nothing changed (a conditional POST would be a 412, not a 304).
+
+So the export, unless the opt-outs in scope are known (from the last read) to fit one search
+page: then the search costs the same single request and brings only those records. The list's
+size does not enter: a search by ``to`` (20 numbers a request) would cost 50,000 requests for
+a million recipients.
+
+Pure: the times are passed in, the records are parsed from what the HTTP layer read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.core.optouts import EVERY_SENDER, OPT_OUT, PER_PAGE
+from engine.errors import UsageError
+
+SCOPES = ("account", "pair")
+DEFAULT_SCOPE = "account"
+DEFAULT_MAX_AGE = 15 * 60.0  # seconds: --max-consent-age
+SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", "cached"
+# The export's columns (exportSmsConsentRecords): the spec names the recipient of the
+# campaign the "External Party" and the account's number the "Internal Party".
+COLUMN_TO, COLUMN_FROM = "External Party Number", "Internal Party Number"
+COLUMN_STATUS, COLUMN_COVERAGE, COLUMN_TIME = "Consent Status", "Coverage", "Last Modified Time"
+ACCOUNT_COVERAGES = frozenset({"Account", "Company"})  # "Account is returned as Company"
+# Written into every description of a recipient suppressed by a consent record; counted by
+# it (engine/core/rejections.py, ``suppressed_by_source``) apart from the suppression files.
+CONSENT_MARK = "RingCentral consent record"
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """One opt-out: the recipient, the account's number it opted out of (``*``: all of them)
+    and the record's ``lastModifiedTime`` as RingCentral wrote it."""
+
+    to: str
+    sender: str
+    modified: str
+
+
+def check_scope(scope: str) -> str:
+    if scope not in SCOPES:
+        raise UsageError(f"suppress scope {scope!r}: use account (an opt-out to any number "
+                         "of the account suppresses the recipient) or pair (only an opt-out "
+                         "to this sender does).")
+    return scope
+
+
+def applies(record: OptOut, scope: str, sender: str) -> bool:
+    """Whether ``record`` keeps ``sender`` from texting its recipient under ``scope``."""
+    return scope == "account" or record.sender in (sender, EVERY_SENDER)
+
+
+def in_scope(records: Iterable[OptOut], scope: str, sender: str) -> list[OptOut]:
+    return [r for r in records if applies(r, scope, sender)]
+
+
+def search_requests(opt_outs: int) -> int:
+    """Light requests a paged search takes for ``opt_outs`` records (one for none)."""
+    return max(1, math.ceil(opt_outs / PER_PAGE))
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """What a cache beside the journal says of the last read."""
+
+    read_at: float  # epoch seconds
+    method: str  # SEARCH or EXPORT
+    sender_filter: str | None  # the search's ``from`` (None: the whole account)
+    etag: str | None
+    opt_outs: int  # records read
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """How to get the opt-outs now: CACHED (no request), CONDITIONAL (the export with
+    If-None-Match), EXPORT or SEARCH (``sender_filter``: its ``from``)."""
+
+    method: str
+    sender_filter: str | None = None
+    why: str = ""
+
+
+def usable(cached: Cached, scope: str, sender: str) -> bool:
+    """Whether the cached records hold every opt-out ``scope`` needs for ``sender``: an export
+    or an account-wide search serves both scopes, a search of one sender only its pairs."""
+    return cached.sender_filter is None or (scope == "pair" and cached.sender_filter == sender)
+
+
+def fresh(cached: Cached, now: float, max_age: float) -> bool:
+    """Read at most ``max_age`` seconds ago (a clock set back makes it stale, not fresher)."""
+    return 0.0 <= now - cached.read_at < max_age
+
+
+def choose(cached: Cached | None, scope: str, sender: str, now: float, max_age: float
+           ) -> Choice:
+    """The cheapest way to the opt-outs ``scope`` needs (see the module's docstring)."""
+    check_scope(scope)
+    if cached is not None and usable(cached, scope, sender):
+        if fresh(cached, now, max_age):
+            return Choice(CACHED, why=f"read {now - cached.read_at:.0f} s ago, within "
+                          f"--max-consent-age {max_age:.0f} s: no request")
+        if cached.method == EXPORT and cached.etag and cached.opt_outs > PER_PAGE:
+            return Choice(CONDITIONAL, why="the export again with If-None-Match: 1 Light "
+                          "request, no body when nothing changed")
+        if cached.opt_outs <= PER_PAGE:
+            wanted = sender if scope == "pair" else None
+            return Choice(SEARCH, wanted, why=f"{cached.opt_outs:,} opt-outs last time fit "
+                          "one search page: 1 Light request, only the opt-outs")
+    return Choice(EXPORT, why="the export: 1 Light request whatever the number of opt-outs "
+                  f"(a search takes one per {PER_PAGE:,})")
+
+
+def from_search(records: Iterable[Mapping[str, Any]]) -> list[OptOut]:
+    """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut."""
+    out = []
+    for record in records:
+        if record.get("optStatus") != OPT_OUT or not isinstance(record.get("to"), str):
+            continue
+        sender = record.get("from")
+        out.append(OptOut(record["to"], sender if isinstance(sender, str) else EVERY_SENDER,
+                          str(record.get("lastModifiedTime") or "")))
+    return out
+
+
+def from_export(rows: Iterable[Sequence[str]]) -> list[OptOut]:
+    """The opt-outs of the export's CSV rows (header first), found by column name: a record
+    whose coverage is the account (``Company``) applies to every sender."""
+    it = iter(rows)
+    header = [name.strip().lstrip("\ufeff") for name in next(it, [])]
+    missing = [c for c in (COLUMN_TO, COLUMN_STATUS) if c not in header]
+    if missing:
+        raise ValueError(f"the consent export has no {' or '.join(missing)} column (its "
+                         f"header: {', '.join(header)[:200]})")
+    col = {name: k for k, name in enumerate(header)}
+
+    def cell(row: Sequence[str], name: str) -> str:
+        k = col.get(name)
+        return row[k].strip() if k is not None and k < len(row) else ""
+
+    out = []
+    for row in it:
+        if cell(row, COLUMN_STATUS) != OPT_OUT or not cell(row, COLUMN_TO):
+            continue
+        sender = cell(row, COLUMN_FROM)
+        if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
+            sender = EVERY_SENDER
+        out.append(OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME)))
+    return out
+
+
+def describe(to: str, record: OptOut) -> str:
+    """A suppressed recipient's description: the source (consent), the sender, the time."""
+    whom = "every number of the account" if record.sender == EVERY_SENDER else record.sender
+    when = f" of {record.modified}" if record.modified else ""
+    return f"{to} opted out of texts from {whom} ({CONSENT_MARK}{when}); it is never sent"

@@ -1,0 +1,149 @@
+"""``a2p optouts``: the account's opt-outs pulled into a suppression file that ``--suppress``
+reads back, and local opt-outs (a do-not-contact list, a STOP taken by phone) pushed to
+RingCentral so every sender of the account honours them.
+
+The file work is here; the requests are engine/rc/optouts.py's, the decisions
+engine/core/optouts.py's. A pulled file is written to ``FILE.part`` and renamed when whole,
+so a file named FILE is never a half-read list of opt-outs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from engine.config.credentials import Credentials, pick_credentials
+from engine.config.settings import Settings, load_settings
+from engine.core.optouts import COLUMNS, Failure, PushRequests, failures, pulled_row
+from engine.core.rejections import Rejection
+from engine.rc.client import ApiClient
+from engine.rc.optouts import opt_outs, patch
+from engine.rc.transport import AiohttpTransport, Transport
+from engine.reading import ReadOptions
+from engine.run.suppress import read_numbers
+
+
+@dataclass(frozen=True, slots=True)
+class Pulled:
+    """What a pull wrote: ``records`` rows to ``path`` (a number opted out of two senders
+    is two rows, one per sender), in ``pages`` search pages (``requests`` Light requests,
+    logins aside); ``skipped``: records that were not opt-outs of the scope."""
+
+    path: str
+    records: int
+    pages: int
+    requests: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """What a push did: ``numbers`` sent in ``requests`` PATCH requests, ``failed`` of them
+    (refused by RingCentral, or a line without a readable number) reported one by one."""
+
+    numbers: int
+    requests: int
+    failed: int
+
+
+@asynccontextmanager
+async def api_client(config: Settings | str | None, credentials: Credentials | None,
+                     transport: Transport | None) -> AsyncIterator[ApiClient]:
+    """A client for the profile's server and credentials (as 'a2p check' makes one), its
+    session revoked and its transport closed at the end."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    owned = transport is None
+    transport = transport or AiohttpTransport(settings.retry.request_timeout)
+    client = ApiClient(settings, pick_credentials(settings, credentials), transport,
+                       clock=time.monotonic, sleep=anyio.sleep, rng=random.Random())
+    try:
+        yield client
+    finally:
+        try:
+            with anyio.CancelScope(shield=True):
+                await client.revoke()
+        finally:
+            if owned:
+                await transport.close()
+
+
+async def pull(out: str | os.PathLike[str], *, scope: str = "account",
+               sender: str | None = None, config: Settings | str | None = None,
+               credentials: Credentials | None = None,
+               transport: Transport | None = None) -> Pulled:
+    """Write the account's opt-outs (``scope`` account: to any of its numbers; pair: to
+    ``sender``) as a CSV suppression file: ``to,from,optStatus,source,lastModifiedTime``.
+
+    >>> await pull("opt-outs.csv", scope="pair", sender="+16505550100")  # doctest: +SKIP
+    """
+    path = Path(out)
+    part = path.with_name(path.name + ".part")
+    records = pages = skipped = 0
+    async with api_client(config, credentials, transport) as client:
+        with part.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            async for page in opt_outs(client, scope, sender):
+                pages += 1
+                for record in page:
+                    row = pulled_row(record, scope, sender)
+                    if row is None:
+                        skipped += 1
+                        continue
+                    writer.writerow(row)
+                    records += 1
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(part, path)
+        requests = client.requests
+    return Pulled(str(path), records, pages, requests, skipped)
+
+
+async def push(source: str | os.PathLike[str], *, sender: str = "*",
+               read: ReadOptions | None = None, config: Settings | str | None = None,
+               credentials: Credentials | None = None, transport: Transport | None = None,
+               on_failure: Callable[[Failure], None] = lambda failure: None) -> Pushed:
+    """Opt out every number ``source`` lists (read as ``--suppress`` reads a file, with
+    ``read``'s country rules) from ``sender`` (``*``: every number of the account), at most
+    1,000 records a PATCH; each failure (a record RingCentral refused, a line without a
+    readable number) goes to ``on_failure`` with its line. Safe to run again.
+
+    >>> await push("do-not-contact.csv")  # doctest: +SKIP
+    """
+    path = os.fspath(source)
+    options = read or ReadOptions(source=path)
+    requests = PushRequests(sender)
+    numbers = sent = failed = 0
+
+    def unreadable(rejection: Rejection) -> None:
+        nonlocal failed
+        failed += 1
+        on_failure(Failure(rejection.line, rejection.to or "", rejection.error_code,
+                           rejection.description))
+
+    async with api_client(config, credentials, transport) as client:
+
+        async def flush() -> None:
+            nonlocal numbers, sent, failed
+            for body, lines in requests.flush():
+                answer = await patch(client, body)
+                sent += 1
+                numbers += len(lines)
+                for failure in failures(answer, lines):
+                    failed += 1
+                    on_failure(failure)
+
+        for tos, lines in read_numbers(path, options, unreadable):
+            for to, line in zip(tos, lines, strict=True):
+                if requests.add(to, line):
+                    await flush()
+        await flush()
+    return Pushed(numbers, sent, failed)

@@ -1,0 +1,108 @@
+"""The consent gate (engine/run/consent.py): suppressed recipients leave the blocks as
+LCL-OPTED-OUT rejections naming consent, handed on with the reader's own rejections in
+position order; blocks read again drop what a gate rejected before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import engine
+from engine.core.consent import CONSENT_MARK, OptOut
+from engine.core.rejections import INVALID_NUMBER, OPTED_OUT, Rejection
+from engine.rc.transport import Reply
+from engine.reading import Block
+from engine.run.consent import ConsentSet, Gate
+from tests.fakes import (
+    CREDENTIALS,
+    NO_CONSENTS,
+    FakeA2P,
+    FakeClock,
+    MockTransport,
+    Request,
+    settings,
+)
+
+ME = "+16505550100"
+
+
+def block(start: int, numbers: list[str]) -> Block:
+    return Block(numbers, None, list(range(start, start + len(numbers))),
+                 [p + 2 for p in range(start, start + len(numbers))])
+
+
+def test_gate_takes_out_suppressed_and_hands_on_in_order() -> None:
+    """The reader's rejections and the gate's come out by position, the block loses the
+    suppressed recipient, and the rejection names consent, the sender and the time."""
+    out: list[Rejection] = []
+    consents = ConsentSet([OptOut("+14155550101", ME, "2026-01-01T00:00:00Z")])
+    gate = Gate(consents, out.append)
+
+    def blocks() -> list[Block]:
+        # the reader rejects position 3 while reading the first block, 6 after it
+        gate.hold(Rejection(3, 5, "x", INVALID_NUMBER, "bad"))
+        first = block(0, ["+14155550100", "+14155550101", "+14155550102"])
+        return [first]
+
+    kept = list(gate.apply(blocks()))
+    gate.hold(Rejection(6, 8, "y", INVALID_NUMBER, "bad"))
+    gate.release()
+    assert [b.tos for b in kept] == [["+14155550100", "+14155550102"]]
+    assert [r.index for r in out] == [1, 3, 6]
+    assert out[0].error_code == OPTED_OUT
+    assert CONSENT_MARK in out[0].description
+    assert ME in out[0].description
+    assert "2026-01-01T00:00:00Z" in out[0].description
+    assert gate.rejected == {1}
+
+
+def test_drop_takes_out_what_was_rejected_before() -> None:
+    """Blocks read again (a resume, a lost answer's chunk) lose the positions a gate or the
+    journal rejected, so they are the chunks as they were cut."""
+    gate = Gate(ConsentSet([]), lambda r: None, known=frozenset({2}))
+    gate.rejected.add(0)
+    again = list(gate.drop([block(0, ["+14155550100", "+14155550101", "+14155550102",
+                                      "+14155550103"])]))
+    assert [b.positions for b in again] == [[1, 3]]
+    assert next(iter(gate.drop([block(10, ["+14155550110"])]))).positions == [10]
+
+
+async def test_bad_rows_reported_while_read_with_opt_outs_in_scope(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With opt-outs to apply, the reader's rejections still reach the run as the list is
+    read (held at most one flush), and the opted-out recipient is never POSTed."""
+    from engine.run import localqueue
+
+    monkeypatch.setattr(localqueue, "FLUSH_AT", 100)
+    rows, told, at_last = 3000, [], []
+    fake = FakeA2P()
+    export = Reply(200, {"ETag": '"1"'}, NO_CONSENTS.body +
+                   f"+14155550100,{ME},OptOut,Recipient,PhoneNumber,,,2026-01-01\r\n".encode())
+
+    def handler(request: Request) -> Any:
+        return export if request.path.endswith("/sms/consents/export") else fake(request)
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "rejected":
+            told.append(event["index"])
+
+    def items() -> Iterator[str]:
+        for k in range(rows):
+            if k == rows - 1:
+                at_last.append(len(told))
+            yield f"not a number {k}"
+        yield "+14155550100"
+        yield "+14155550101"
+
+    clock = FakeClock()
+    transport = MockTransport(handler)
+    report = await engine.send(items(), sender=ME, text="Hi", config=settings(),
+                               credentials=CREDENTIALS, transport=transport, clock=clock,
+                               sleep=clock.sleep, preflight=False, on_event=on_event)
+    assert at_last[0] >= rows - 200
+    assert sorted(told) == list(range(rows + 1))
+    assert report["totals"]["suppressed"] == {"consent": 1}
+    assert [m["to"][0] for r in transport.sent("POST", "/batches")
+            for m in r.json()["messages"]] == ["+14155550101"]

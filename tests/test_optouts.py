@@ -1,0 +1,72 @@
+"""engine/core/optouts.py: the search a pull makes, the rows it writes, the PATCH bodies a
+push makes and the lines its failures are reported at, without a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.core.optouts import (
+    MAX_RECORDS,
+    Failure,
+    PushRequests,
+    failures,
+    pulled_row,
+    search_body,
+)
+
+SENDER = "+16505550100"
+
+
+def test_a_pair_search_filters_by_the_sender_and_an_account_search_does_not() -> None:
+    """Both ask for opt-outs 1,000 a page; only the pair scope names the sender."""
+    assert search_body("account", None, None) == {"optStatus": "OptOut", "perPage": 1000}
+    assert search_body("pair", SENDER, "tok") == {"optStatus": "OptOut", "perPage": 1000,
+                                                  "from": [SENDER], "pageToken": "tok"}
+    with pytest.raises(ValueError, match="sender"):
+        search_body("pair", None, None)
+
+
+def test_pulled_rows_keep_only_the_scopes_opt_outs() -> None:
+    """An opt-out becomes a row with its number first; an opt-in, a record without a number
+    or (pair scope) another sender's record is left out."""
+    record = {"from": SENDER, "to": "+14155550100", "optStatus": "OptOut",
+              "source": "Recipient", "lastModifiedTime": "2026-01-02T03:04:05Z"}
+    assert pulled_row(record, "account", None) == (
+        "+14155550100", SENDER, "OptOut", "Recipient", "2026-01-02T03:04:05Z")
+    assert pulled_row({**record, "optStatus": "OptIn"}, "account", None) is None
+    assert pulled_row({**record, "to": None}, "account", None) is None
+    assert pulled_row({**record, "from": "+16505550101"}, "pair", SENDER) is None
+    assert pulled_row({**record, "from": "+16505550101"}, "account", None) is not None
+
+
+def test_push_bodies_hold_at_most_1000_records_each_number_once() -> None:
+    """2,345 numbers make bodies of 1,000, 1,000 and 345 OptOut records from the sender; a
+    number repeated within a body is sent once, at its first line."""
+    requests = PushRequests("*")
+    bodies: list[tuple[dict[str, Any], dict[str, int]]] = []
+    for line, k in enumerate([0, 0, *range(1, 2345)], 1):
+        if requests.add(f"+1415{k:07d}", line):
+            bodies.extend(requests.flush())
+    bodies.extend(requests.flush())
+    assert [len(body["records"]) for body, _ in bodies] == [1000, 1000, 345]
+    first_body, first_lines = bodies[0]
+    assert first_lines["+14150000000"] == 1
+    assert first_body["records"][0] == {"from": "*", "to": "+14150000000",
+                                        "optStatus": "OptOut", "source": "Api"}
+    assert list(requests.flush()) == []
+    with pytest.raises(ValueError, match="outside"):
+        PushRequests("*", MAX_RECORDS + 1)
+
+
+def test_failed_records_are_reported_at_their_lines() -> None:
+    """Each failedRecords entry names its number's line, code and message; an answer with
+    none means every record was applied."""
+    answer = {"failedRecords": [{"from": SENDER, "to": "+14155550101", "optStatus": "OptOut",
+                                 "source": "Api", "error": {"errorCode": "CMN-102",
+                                                            "message": "not found"}}]}
+    found = failures(answer, {"+14155550100": 2, "+14155550101": 7})
+    assert found == [Failure(7, "+14155550101", "CMN-102", "not found")]
+    assert str(found[0]) == "line 7: +14155550101: CMN-102: not found"
+    assert failures({}, {"+14155550100": 2}) == []
