@@ -242,3 +242,23 @@ async def test_a_store_being_read_again_does_not_hold_up_the_other_batches() -> 
     done = [e.chunk for e in h.events if isinstance(e, BatchCompleted)]
     assert done == [2, 1]
     assert {r.index for r in h.recorder.aggregator.rejections()} == {3}
+
+
+async def test_a_batch_accepted_after_hours_of_posting_gets_its_own_polling_time() -> None:
+    """The polling timeout counts from each batch's acceptance: a run whose reading and POSTs
+    outlast it still follows its batch to Completed instead of giving it up unpolled."""
+    h = Harness(FakeA2P())
+    tracker = Tracker(h.sender.tracking)
+
+    async def post_late() -> None:
+        h.clock.advance(h.sender.tracking.polling.timeout + 3600)  # hours of reading
+        await h.send()
+        tracker.add(h.recorder.records[1])
+        h.sender.submitted.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tracker.follow)
+        await post_late()
+    record = h.recorder.records[1]
+    assert record.state == lifecycle.COMPLETED, record.note
+    assert record.note is None

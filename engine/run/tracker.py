@@ -52,6 +52,9 @@ class Tracker:
         self._recorder = run.recorder
         self._clock = run.clock
         self.open: dict[str, ChunkRecord] = {}
+        # each batch's own end of polling: a run whose POSTs take hours must not time out the
+        # batch it accepted last before its first poll
+        self._due: dict[str, float] = {}
         # batch id -> (record, give-up time): completed, receipts still outstanding
         self.receipts: dict[str, tuple[ChunkRecord, float]] = {}
         self._delivery_timeout = delivery_timeout
@@ -63,6 +66,7 @@ class Tracker:
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
         self.open[record.batch_id] = record
+        self._due[record.batch_id] = self._clock() + self._run.polling.timeout
         self.wake.set()
 
     def done(self) -> None:
@@ -78,7 +82,6 @@ class Tracker:
 
     async def _follow(self) -> None:
         polling = self._run.polling
-        deadline = self._clock() + polling.timeout
         quiet = 0
         while not self._run.stopping.is_set():
             if not self.open and not self.receipts and self.settling:
@@ -89,8 +92,10 @@ class Tracker:
                     return
                 await self._nap(polling.max_interval)
                 continue
-            if self.open and self._clock() > deadline:
-                self._time_out()
+            now = self._clock()
+            late = [batch_id for batch_id in self.open if now > self._due[batch_id]]
+            if late:
+                self._time_out(late)
                 continue
             progressed = await self._poll() if self.open else False
             progressed = await self._poll_receipts() or progressed
@@ -119,10 +124,10 @@ class Tracker:
             group.start_soon(watch, group)
         return woke
 
-    def _time_out(self) -> None:
-        for record in self.open.values():
-            record.note = "still processing when the polling timeout ran out"
-        self.open.clear()
+    def _time_out(self, late: list[str]) -> None:
+        for batch_id in late:
+            self.open.pop(batch_id).note = "still processing when the polling timeout ran out"
+            del self._due[batch_id]
 
     async def _poll_receipts(self) -> bool:
         progressed = False
@@ -177,6 +182,7 @@ class Tracker:
         await self._read_statuses(record)
         assert record.batch_id is not None
         del self.open[record.batch_id]
+        self._due.pop(record.batch_id, None)
         if needs_recovery(record) and self._group is not None:
             # its store may lag Completed: read beside the polling, not holding it up
             self.settling[record.batch_id] = record
