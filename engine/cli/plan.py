@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
             share=args.warn_suppressed))
         for warning in plan.warnings:
             print(f"a2p: WARNING: {warning}", file=sys.stderr)
+        if consents is None:  # so a plan's "to send" is not taken for the send's
+            print("a2p: RingCentral's opt-out records were not read: `a2p send` reads them and "
+                  "suppresses those recipients too; `a2p plan --consent` counts them here",
+                  file=sys.stderr)
         if isinstance(spill, FileSpill):  # --json
             _stream_json(plan, spill)
         else:
