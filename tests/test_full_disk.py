@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,20 +27,33 @@ from tests.test_bodyspool import _blocks
 TWICE = "texted twice"
 
 
-class FillsUp:
-    """A journal file on a volume that fills after ``room`` writes."""
+class FillsUp(io.RawIOBase):
+    """A journal file on a volume that fills after ``room`` writes; under a real buffered
+    writer, which then still holds the refused bytes when it is closed."""
 
-    def __init__(self, handle: Any, room: int) -> None:
-        self._handle, self._room, self.name = handle, room, handle.name
+    def __init__(self, raw: Any, room: int) -> None:
+        super().__init__()
+        self._raw, self._room = raw, room
 
-    def write(self, data: bytes) -> int:
+    @property
+    def name(self) -> str:
+        return str(self._raw.name)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
         if self._room <= 0:
             raise OSError(28, "No space left on device")
         self._room -= 1
-        return int(self._handle.write(data))
+        return int(self._raw.write(data))
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 async def test_a_journal_that_cannot_be_written_says_resume_and_resume_finishes_the_run(
@@ -53,14 +66,7 @@ async def test_a_journal_that_cannot_be_written_says_resume_and_resume_finishes_
     listing.write_text("\n".join(numbers) + "\n")
     journal = tmp_path / "run.journal"
     server = FakeA2P()
-    create = Journal.create.__func__  # type: ignore[attr-defined]
-
-    def filling(cls: type[Journal], path: Path, header: dict[str, Any]) -> Journal:
-        made: Journal = create(cls, path, header)
-        made._handle = FillsUp(made._handle, 8)  # type: ignore[assignment]
-        return made
-
-    monkeypatch.setattr(Journal, "create", classmethod(filling))
+    _fill_journals_after(monkeypatch, 8)
 
     def run_options(**changes: Any) -> Any:
         clock = FakeClock()
@@ -83,6 +89,55 @@ async def test_a_journal_that_cannot_be_written_says_resume_and_resume_finishes_
     texted = [m["to"][0] for batch in server.messages.values() for m in batch]
     assert sorted(texted) == numbers
     assert report["totals"]["sent"] == len(numbers)
+
+
+def _fill_journals_after(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    """Every journal made from now on is on a volume that fills after ``room`` writes."""
+    create = Journal.create.__func__  # type: ignore[attr-defined]
+
+    def filling(cls: type[Journal], path: Path, header: dict[str, Any]) -> Journal:
+        made: Journal = create(cls, path, header)
+        raw = cast(io.BufferedWriter, made._handle).detach()
+        made._handle = io.BufferedWriter(FillsUp(raw, room))
+        return made
+
+    monkeypatch.setattr(Journal, "create", classmethod(filling))
+
+
+async def test_a_run_stopped_by_its_journal_ends_its_http_session(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against a server on loopback, a run the full journal stops still closes its HTTP
+    session (no "Unclosed client session" noise after the message), and says the journal's
+    error, not a bare "[Errno 28]"."""
+    from engine.config.credentials import DEMO_CREDENTIALS
+    from engine.rc.transport import AiohttpTransport
+    from engine.simulator import start_simulator
+    from tests.conftest import sim_settings
+    from tests.e2e.conftest import engine_settings
+
+    closed: list[object] = []
+    real_close = AiohttpTransport.close
+
+    async def close(self: AiohttpTransport) -> None:
+        closed.append(self)
+        await real_close(self)
+
+    monkeypatch.setattr(AiohttpTransport, "close", close)
+    _fill_journals_after(monkeypatch, 8)
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(f"+1415555{k:04d}" for k in range(400)) + "\n")
+    running = await start_simulator(sim_settings(messages_per_second=1e6), port=0)
+    try:
+        with pytest.raises(BaseException) as info:  # noqa: PT011 (a group or the error)
+            await engine.send(str(listing), sender=SENDER, text="Hi",
+                              config=engine_settings(running.url),
+                              credentials=DEMO_CREDENTIALS, journal=str(tmp_path / "j"),
+                              report=str(tmp_path / "r.json"), preflight=False,
+                              max_batch_bytes=2000)
+    finally:
+        await running.stop()
+    assert [type(e) for e in _leaves(info.value)] == [JournalWriteError]
+    assert len(closed) == 1
 
 
 class _NoFsync:

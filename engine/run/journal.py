@@ -16,6 +16,7 @@ Nothing secret is written. One process at a time writes or reads a journal (jour
 
 from __future__ import annotations
 
+import contextlib
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
@@ -60,6 +61,7 @@ class Journal:
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
+        self._failed = False  # a write was refused: its bytes may still wait in the buffer
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Journal:
@@ -96,6 +98,7 @@ class Journal:
             self._handle.flush()
             os.fsync(self._handle.fileno())
         except OSError as exc:  # a full disk, mostly: the step it protects is not taken
+            self._failed = True
             path = getattr(self._handle, "name", "the journal")
             raise JournalWriteError(
                 f"cannot write the journal {path}: {exc}. The run stopped; what the journal "
@@ -103,7 +106,13 @@ class Journal:
                 f"volume, then {finish_advice(path)}.") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        """Close the file; after a refused write, the bytes its buffer still holds are that
+        entry, already reported: refused again, they must not hide that report."""
+        if not self._failed:
+            self._handle.close()
+            return
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
 
 @dataclass
