@@ -281,12 +281,14 @@ def cell_rows(middle: bytes) -> tuple[bytes, list[bytes]]:
     CELL + b"\n+12015550099,pasted inside the quoted cell\nmore xxxxxxxxxx\"\n",
     CELL + b'""\n+12015550099,"" pasted after a doubled quote\nmore ""quoted"" end"\n',
     b"short first line\n" + CELL + b"\n+12015550099,pasted inside the quoted cell\nend\"\n",
-], ids=["long-first-line", "doubled-quotes", "long-second-line"])
+    CELL[:600 * 1024] + b"\n" + CELL[:600 * 1024] + b"\n+12015550099,pasted inside\nend\"\n",
+], ids=["long-first-line", "doubled-quotes", "long-second-line", "two-lines-over-1-mib"])
 def test_a_long_quoted_cell_with_line_breaks_is_one_rejected_record(
         tmp_path: Path, middle: bytes) -> None:
-    """A quoted text cell over 1 MiB with line breaks inside it is one LCL-LINE-TOO-LONG
-    naming the lines it spans: no text inside the cell becomes a recipient, the rows after
-    it are read, and their byte offsets stay exact (a resume starts there)."""
+    """A quoted text cell over 1 MiB (on one line or over several) with line breaks inside
+    it is one LCL-LINE-TOO-LONG naming the lines it spans: no text inside the cell becomes
+    a recipient, the rows after it are read, and their byte offsets stay exact (a resume
+    starts there)."""
     data, rows = cell_rows(middle)
     records, rejected = read_csv_both(tmp_path, data)
     span = len(b'+12015550002,"' + middle)

@@ -292,15 +292,20 @@ def _csv_record(text: str, line: int, source: LineSource, layout: CsvLayout,
     if '"' not in text:
         return _add_row(builder, layout, line, text.rstrip("\r\n").split(layout.delimiter)), 0
     row, extra, long = _quoted_row(text, source, layout.delimiter)
-    if long is not None:  # the quoted field runs into a line too long to hold
+    if long is not None or (row is None and extra):
+        # a quoted field still open past a line too long to hold, or past MAX_LINE_BYTES of
+        # lines: a record too long, skipped with every line the field runs over
         size = len(text.encode(source.encoding, "surrogateescape")) + sum(map(len, extra))
-        size += long.size
-        lines, closed = len(extra) + 2, True
-        if (text.count('"') + sum(raw.count(b'"') for raw in extra) + long.quotes) % 2:
-            more, past, closed = _past_open_quote(source)
-            lines, size = lines + more, size + past
-        _too_long(line, _shown(text, size), size, builder, lines, closed)
-        return None, lines - 1
+        quotes = text.count('"') + sum(raw.count(b'"') for raw in extra)
+        if long is not None:
+            size, quotes = size + long.size, quotes + long.quotes
+        if long is not None or (quotes % 2 and size > MAX_LINE_BYTES):
+            lines, closed = len(extra) + 1 + (long is not None), True
+            if quotes % 2:
+                more, past, closed = _past_open_quote(source)
+                lines, size = lines + more, size + past
+            _too_long(line, _shown(text, size), size, builder, lines, closed)
+            return None, lines - 1
     if row is None or (extra and len(row) != layout.width):
         source.give_back(extra)
         builder.reject(line, text.rstrip("\r\n")[:64], codes.BAD_QUOTES,
