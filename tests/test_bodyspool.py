@@ -368,3 +368,52 @@ async def test_a_run_whose_body_file_went_after_its_201_ends_whole_with_the_stor
     assert (totals["sent"], totals["rejectedServer"], totals["pending"]) == (9, 1, 0)
     assert [(r["to"], r["description"]) for r in report["rejected"]] == [
         ("+14155550003", UNCHECKED_DESCRIPTION)]
+
+
+async def test_a_body_file_gone_before_a_lost_answer_is_looked_for_reads_the_input_again(
+        tmp_path: Path) -> None:
+    """A 503 after the batch was made, and the body file gone meanwhile: the batch is looked
+    for with the recipients read again from the input, and adopted, not an error saying
+    nothing was sent; every recipient is in that one batch."""
+    journal = tmp_path / "run.journal"
+    folder = Path(f"{journal}{SUFFIX}")
+    fake = FakeA2P()
+
+    def made_then_503(request: Request) -> Any:
+        for path in folder.iterdir():
+            path.unlink()
+        fake.make(request.json())
+        return reply(503, {"errorCode": "CMN-503", "message": "unavailable"})
+
+    fake.posts.append(made_then_503)
+    numbers = [f"+1415555{k:04d}" for k in range(10)]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(numbers) + "\n")
+    report = await engine.send(str(listing), _options(MockTransport(fake), tmp_path / "r.json",
+                                                      journal=str(journal)))
+    assert len(fake.batches) == 1
+    assert (report["totals"]["sent"], report["totals"]["adoptedChunks"]) == (10, 1)
+
+
+async def test_a_body_file_gone_before_a_lost_answer_of_a_stream_leaves_it_unknown(
+        tmp_path: Path) -> None:
+    """The same when the input cannot be read again (recipients given as a list): the chunk
+    is left unknown, never sent again, with a note saying its request went out, and the run
+    ends with its report rather than an error saying nothing was sent."""
+    fake = FakeA2P()
+
+    def made_then_503(request: Request) -> Any:
+        for folder in tmp_path.glob(f"*{SUFFIX}"):
+            for path in folder.iterdir():
+                path.unlink()
+        fake.make(request.json())
+        return reply(503, {"errorCode": "CMN-503", "message": "unavailable"})
+
+    fake.posts.append(made_then_503)
+    numbers = [f"+1415555{k:04d}" for k in range(10)]
+    report = await engine.send(numbers, _options(MockTransport(fake), tmp_path / "r.json"))
+    assert len(fake.batches) == 1
+    assert (report["totals"]["sent"], report["totals"]["unknownChunks"]) == (0, 1)
+    (batch,) = report["batches"]
+    assert (batch["status"], batch["reason"]) == ("unknown", "not-rereadable")
+    assert batch["note"].startswith("its request went out")

@@ -25,7 +25,7 @@ import anyio
 import orjson
 from anyio.abc import TaskGroup
 
-from engine.batching.chunker import Chunk
+from engine.batching.chunker import Chunk, StoredBodyError
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.paging import PageWalk
@@ -172,7 +172,9 @@ class LostAnswers:
         input can give again drops its body meanwhile; any other keeps it under a small
         limiter, and a worker waiting for that limiter stops the reading."""
         self._recorder.move(record, lifecycle.AMBIGUOUS)
-        expected = self.expected_of(chunk)
+        expected = await self._expected(chunk, record)
+        if expected is None:
+            return
         light = self._rebuild is not None
         if light:
             chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset)
@@ -196,6 +198,23 @@ class LostAnswers:
                 self._parked.release()
         await self._outlet.resend(chunk, record)
 
+    async def _expected(self, chunk: Chunk, record: ChunkRecord) -> Expected | None:
+        """What the chunk's batch holds, from its body; a body file gone or changed since
+        its request went out is read again from the input. None (the chunk left unknown):
+        the input cannot be read again."""
+        try:
+            return self.expected_of(chunk)
+        except StoredBodyError:
+            if self._rebuild is not None:
+                return self.expected_of(await self._rebuild(chunk.number))
+        self._recorder.move(record, lifecycle.UNKNOWN, Reason.NOT_REREADABLE,
+                            "its request went out, but its body file could not be read back "
+                            "to look for its batch, and the input cannot be read again (not "
+                            "a file): check this range on RingCentral before sending it again",
+                            via=lifecycle.AMBIGUOUS)
+        await self._recorder.failed(record)
+        return None
+
     def expected_of(self, chunk: Chunk) -> Expected:
         body = orjson.loads(chunk.data)
         text = body.get("text")
@@ -212,7 +231,10 @@ class LostAnswers:
         reason, note = None, record.note
         if self._run.on_ambiguous == "reconcile":
             try:
-                step = await self.find_batch(expected or self.expected_of(chunk), since,
+                expected = expected or await self._expected(chunk, record)
+                if expected is None:
+                    return True
+                step = await self.find_batch(expected, since,
                                              created_after, sent=sent, live=live)
             except EngineError as exc:
                 reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
