@@ -216,18 +216,20 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             raise  # nothing was sent, nothing to report (a refused first login)
         failure = exc
     finally:
-        if recorder is not None:
-            recorder.close()
         try:
-            if options.revoke:
-                # Shielded so a cancelled run still ends its session, bounded so a second
-                # Ctrl-C is not held up by a server that does not answer.
-                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                    await client.revoke()
-        finally:
-            if owned:
-                with anyio.CancelScope(shield=True):
-                    await transport.close()
+            if recorder is not None:
+                recorder.close()
+        finally:  # the session ends even when the journal cannot be closed (a full disk)
+            try:
+                if options.revoke:
+                    # Shielded so a cancelled run still ends its session, bounded so a
+                    # second Ctrl-C is not held up by a server that does not answer.
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                        await client.revoke()
+            finally:
+                if owned:
+                    with anyio.CancelScope(shield=True):
+                        await transport.close()
     document = await _report(options, settings, chunker, client, recorder, emit,
                              run_id=run_id, started=started, source=read.source,
                              template=read.template,

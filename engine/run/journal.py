@@ -16,6 +16,7 @@ Nothing secret is written. One process at a time writes or reads a journal (jour
 
 from __future__ import annotations
 
+import contextlib
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
@@ -29,14 +30,30 @@ import orjson
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.core.positions import Positions
 from engine.core.rejections import Rejection
-from engine.errors import JournalError
+from engine.errors import EngineError, JournalError
 from engine.run import journalserver
 from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
 
 VERSION = 1
+
+
+class JournalWriteError(EngineError):
+    """The journal could not be written (a full disk): the run stops where it is."""
 Interval = tuple[int, int]  # first and last input position, both included
+
+
+def finish_advice(journal: str | os.PathLike[str] | None) -> str:
+    """What to do after a run stopped mid-way (a full disk): with a journal, resume it, never
+    the same command again, which would text the batches already sent a second time."""
+    if journal is None:
+        return ("this run kept no journal, so it cannot be resumed: its report names the "
+                "batches already sent; send only the recipients they do not hold, never the "
+                "whole list again (those sent would be texted twice)")
+    return (f"finish the run with a2p send --resume {os.fspath(journal)}, which sends only what "
+            "is not sent yet (not the same command again: the batches already sent would be "
+            "texted twice)")
 
 
 class Journal:
@@ -44,6 +61,7 @@ class Journal:
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
+        self._failed = False  # a write was refused: its bytes may still wait in the buffer
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Journal:
@@ -57,7 +75,13 @@ class Journal:
             raise JournalError(f"{path}: a journal already exists there. Resume it with "
                                f"--resume {path}, or choose another --journal path.") from None
         journal = cls(handle)
-        journal.write({"type": "run", "version": VERSION, **header})
+        try:
+            journal.write({"type": "run", "version": VERSION, **header})
+        except JournalWriteError as exc:
+            handle.close()
+            raise JournalWriteError(
+                f"cannot write the journal {path}: {exc.__cause__}. Nothing was sent. Free "
+                f"space on its volume, remove {path} and run the same command again.") from exc
         return journal
 
     @classmethod
@@ -69,12 +93,26 @@ class Journal:
         return cls(handle)
 
     def write(self, entry: dict[str, Any]) -> None:
-        self._handle.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:  # a full disk, mostly: the step it protects is not taken
+            self._failed = True
+            path = getattr(self._handle, "name", "the journal")
+            raise JournalWriteError(
+                f"cannot write the journal {path}: {exc}. The run stopped; what the journal "
+                f"already holds is kept (a torn last line is dropped). Free space on its "
+                f"volume, then {finish_advice(path)}.") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        """Close the file; after a refused write, the bytes its buffer still holds are that
+        entry, already reported: refused again, they must not hide that report."""
+        if not self._failed:
+            self._handle.close()
+            return
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
 
 @dataclass

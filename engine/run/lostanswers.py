@@ -25,7 +25,7 @@ import anyio
 import orjson
 from anyio.abc import TaskGroup
 
-from engine.batching.chunker import Chunk
+from engine.batching.chunker import Chunk, StoredBodyError
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.paging import PageWalk
@@ -74,9 +74,17 @@ class Outlet(Protocol):
         """Proved not created, but the policy's attempts or time ran out: True, failed."""
 
 
+UNCHECKED_NOTE = ("created, but the rejections its answer named could not be checked against "
+                  "the request body, which could not be read back")
+UNCHECKED_DESCRIPTION = ("rejected by the server; the error code its answer gave was not kept, "
+                         "as the request body could not be read back to check it")
+
+
 def needs_recovery(record: ChunkRecord) -> bool:
-    """An adopted batch whose server rejections are not read back yet."""
-    return record.reason in (Reason.ADOPTED, Reason.PENDING) and record.batch_id is not None
+    """An adopted batch (or one whose answer's rejections could not be checked) whose
+    server rejections are not read back yet."""
+    return record.reason in (Reason.ADOPTED, Reason.PENDING, Reason.UNCHECKED) and \
+        record.batch_id is not None
 
 
 class LostAnswers:
@@ -164,7 +172,9 @@ class LostAnswers:
         input can give again drops its body meanwhile; any other keeps it under a small
         limiter, and a worker waiting for that limiter stops the reading."""
         self._recorder.move(record, lifecycle.AMBIGUOUS)
-        expected = self.expected_of(chunk)
+        expected = await self._expected(chunk, record)
+        if expected is None:
+            return
         light = self._rebuild is not None
         if light:
             chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset)
@@ -188,6 +198,23 @@ class LostAnswers:
                 self._parked.release()
         await self._outlet.resend(chunk, record)
 
+    async def _expected(self, chunk: Chunk, record: ChunkRecord) -> Expected | None:
+        """What the chunk's batch holds, from its body; a body file gone or changed since
+        its request went out is read again from the input. None (the chunk left unknown):
+        the input cannot be read again."""
+        try:
+            return self.expected_of(chunk)
+        except StoredBodyError:
+            if self._rebuild is not None:
+                return self.expected_of(await self._rebuild(chunk.number))
+        self._recorder.move(record, lifecycle.UNKNOWN, Reason.NOT_REREADABLE,
+                            "its request went out, but its body file could not be read back "
+                            "to look for its batch, and the input cannot be read again (not "
+                            "a file): check this range on RingCentral before sending it again",
+                            via=lifecycle.AMBIGUOUS)
+        await self._recorder.failed(record)
+        return None
+
     def expected_of(self, chunk: Chunk) -> Expected:
         body = orjson.loads(chunk.data)
         text = body.get("text")
@@ -204,7 +231,10 @@ class LostAnswers:
         reason, note = None, record.note
         if self._run.on_ambiguous == "reconcile":
             try:
-                step = await self.find_batch(expected or self.expected_of(chunk), since,
+                expected = expected or await self._expected(chunk, record)
+                if expected is None:
+                    return True
+                step = await self.find_batch(expected, since,
                                              created_after, sent=sent, live=live)
             except EngineError as exc:
                 reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
@@ -229,9 +259,9 @@ class LostAnswers:
             self._adopted_chunks[record.number] = chunk  # to recover its rejections later
         # a listing gives no rejections: they are recovered once the batch completes
         await self._outlet.accept(chunk, record, {**batch, "rejected": []})
-        self._hold_unproven(record)
+        self.hold_unproven(record)
 
-    def _hold_unproven(self, record: ChunkRecord) -> None:
+    def hold_unproven(self, record: ChunkRecord) -> None:
         """An adopted batch holds ``batchSize`` of the chunk's recipients: until its store
         names the others (rejected), they are pending, never counted sent."""
         unknown = record.count - (record.batch_size or record.count)
@@ -307,20 +337,21 @@ class LostAnswers:
         step = await self._settle_store(record.batch_id, tos, record.batch_size)
         aggregator = self._recorder.aggregator
         was_pending = record.pending or 0
+        what = _what(record)
         if isinstance(step, Pending):
             aggregator.recovered([], len(step.missing), was_pending)
             record.reason, record.pending = Reason.PENDING, len(step.missing)
-            record.note = (f"answer lost; adopted the batch found on the server; "
-                           f"{step.reason}: {len(step.missing):,} recipients are pending "
-                           "(they may have been texted). Resume the run or run 'a2p outcomes' "
-                           "later to settle them.")
+            record.note = (f"{what}; {step.reason}: {len(step.missing):,} recipients are "
+                           "pending (they may have been texted). Resume the run or run "
+                           "'a2p outcomes' later to settle them.")
             self._recorder.save(record)
             return
-        missing = lost_rejections(chunk, step.missing, record.batch_id)
+        missing = lost_rejections(chunk, step.missing, record.batch_id,
+                                  LOST_DESCRIPTION if record.adopted else UNCHECKED_DESCRIPTION)
         aggregator.recovered(missing, 0, was_pending)
         record.reason, record.pending = Reason.RECOVERED, None
-        record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
-                      "server rejections recovered from its message store"
+        record.note = f"{what}; {len(missing)} server rejections recovered from its message " \
+                      "store"
         self._recorder.save(record, rejected=[r.as_json() for r in missing])
         await self._recorder.rejected(missing)
 
@@ -335,8 +366,8 @@ class LostAnswers:
             record.note = f"{ADOPTED_NOTE}; it holds every recipient of the chunk"
         else:
             record.reason, record.pending = Reason.PENDING, unknown
-            record.note = (f"answer lost; adopted the batch found on the server; {why}, so "
-                           f"which {unknown:,} of its recipients the server rejected is not "
+            record.note = (f"{_what(record)}; {why}, so which {unknown:,} of its recipients "
+                           "the server rejected is not "
                            "known: they are pending. 'a2p outcomes' with the input names them.")
         self._recorder.save(record)
 
@@ -380,13 +411,20 @@ class LostAnswers:
             params["pageToken"] = token
 
 
-def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str) -> list[Rejection]:
+def _what(record: ChunkRecord) -> str:
+    """How the batch became the chunk's, as its note starts."""
+    return "answer lost; adopted the batch found on the server" if record.adopted else \
+        UNCHECKED_NOTE
+
+
+def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str,
+                    description: str = LOST_DESCRIPTION) -> list[Rejection]:
     """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
-    server rejections whose code was lost with the answer."""
+    server rejections whose code was lost with the answer (or not kept: ``description``)."""
     body = orjson.loads(chunk.data)
     out: list[Rejection] = []
     for k in missing:
         position, line = chunk.index.locate(k)
         out.append(Rejection(position, line, body["messages"][k - 1]["to"][0], LOST_CODE,
-                             LOST_DESCRIPTION, batch_id, SERVER))
+                             description, batch_id, SERVER))
     return out

@@ -69,7 +69,10 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
     for key, given in (("sender", sender), ("text", text), ("template", template)):
         if header.get(key) != given:
             raise JournalError(f"the journal was written for {key} {header.get(key)!r}, not "
-                               f"{given!r}. Resume with the same {key}, or start a new run.")
+                               f"{given!r}. Resume with the same {key}. A new run (without "
+                               "--resume) would text again everyone this run already sent to; "
+                               "to send the rest another way, take the rows 'a2p outcomes' "
+                               "lists as not sent.")
     recorded = header.get("input", {})
     if recorded.get("kind") == "file":
         current = {"kind": "stream"} if source == "-" else input_identity(source)
@@ -82,7 +85,10 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                 raise JournalError(
                     f"{source} changed since the journal was written ({key} "
                     f"{recorded.get(key)!r} -> {current.get(key)!r}). Resume needs the very "
-                    "same file; for a changed list start a new run.")
+                    "same file: put the original back. A new run (without --resume) of the "
+                    "changed list would text again everyone this run already sent to; send "
+                    "only the rows 'a2p outcomes' lists as not sent, or a list of new "
+                    "recipients alone.")
 
 
 @dataclass
