@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.batching.chunker import Payload, StoredBodyError
-from engine.run.journal import finish_advice
+from engine.run.advice import finish_advice
 
 SUFFIX = ".bodies"
 _BUFFER = 1024 * 1024  # the write buffer of the body being built

@@ -32,6 +32,7 @@ from engine.core.positions import Positions
 from engine.core.rejections import Rejection
 from engine.errors import EngineError, JournalError
 from engine.run import journalserver
+from engine.run.advice import finish_advice
 from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
@@ -42,18 +43,6 @@ VERSION = 1
 class JournalWriteError(EngineError):
     """The journal could not be written (a full disk): the run stops where it is."""
 Interval = tuple[int, int]  # first and last input position, both included
-
-
-def finish_advice(journal: str | os.PathLike[str] | None) -> str:
-    """What to do after a run stopped mid-way (a full disk): with a journal, resume it, never
-    the same command again, which would text the batches already sent a second time."""
-    if journal is None:
-        return ("this run kept no journal, so it cannot be resumed: its report names the "
-                "batches already sent; send only the recipients they do not hold, never the "
-                "whole list again (those sent would be texted twice)")
-    return (f"finish the run with a2p send --resume {os.fspath(journal)}, which sends only what "
-            "is not sent yet (not the same command again: the batches already sent would be "
-            "texted twice)")
 
 
 class Journal:

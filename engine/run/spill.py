@@ -21,7 +21,7 @@ from typing import BinaryIO, TypeVar
 
 from engine.core.spillruns import FAN_IN, HEAD, Entry, RunBook, cascade, encode, merge
 from engine.errors import EngineError
-from engine.run.journal import finish_advice
+from engine.run.advice import finish_advice
 
 T = TypeVar("T")
 SUFFIX = ".rejected.spill"
