@@ -191,7 +191,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 consents = await read_consents(
-                    client, sender, consent_scope, options.max_consent_age,
+                    client, sender, consent_scope, consent_age(options),
                     cache_path(options.resume or options.journal), options.wall)
                 gate.consents = consents.set
             with ExitStack() as stack:
@@ -296,6 +296,13 @@ def _settings(options: SendOptions) -> Settings:
         settings = replace(settings, limits=replace(
             settings.limits, max_batch_messages=options.max_batch_messages))
     return settings
+
+
+def consent_age(options: SendOptions) -> float:
+    """How old a cached read of the opt-outs may be: a resume always asks again (a STOP may
+    have come while the run was stopped; the export with If-None-Match costs one Light
+    request and no body when nothing changed), a new run within ``--max-consent-age``."""
+    return 0.0 if options.resume is not None else options.max_consent_age
 
 
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
