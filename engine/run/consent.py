@@ -137,7 +137,8 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
         raise ConsentError(_refused(exc, choice)) from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
-                           f"read: {exc}. This run sent nothing. Run again later; to send "
+                           f"read: {str(exc).rstrip('.')}. This run sent nothing. Run again "
+                           "later; to send "
                            "without "
                            "them, pass --no-consent (opted-out recipients then fail with "
                            "SMS-RC-413 after RingCentral accepted them).") from exc
