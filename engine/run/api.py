@@ -163,8 +163,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
             resumed_consent = bool(recorded)
-            if options.consent and options.suppress_scope is None and recorded:
-                consent_scope = recorded.get("scope", "account")
+            if options.consent and recorded:
+                consent_scope = resume_scope(options.suppress_scope, recorded, options.resume)
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
@@ -194,6 +194,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                     client, sender, consent_scope, consent_age(options),
                     cache_path(options.resume or options.journal), options.wall)
                 gate.consents = consents.set
+                await emit(consents.event())
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
@@ -232,7 +233,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                              run_id=run_id, started=started, source=read.source,
                              template=read.template,
                              interrupted=interrupted or stopping.is_set(), checked=checked,
-                             failure=failure)
+                             failure=failure,
+                             consent=consents.as_json() if consents is not None else None)
     if failure is not None:
         raise failure
     return document
@@ -255,7 +257,8 @@ def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill
 async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                   client: ApiClient, recorder: Recorder, emit: Emit, *, run_id: str,
                   started: str, source: str, template: str | None, interrupted: bool,
-                  checked: Preflight | None, failure: ServerError | None) -> dict[str, Any]:
+                  checked: Preflight | None, failure: ServerError | None,
+                  consent: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report written (while the journal is still locked), its warnings and the
     summary emitted."""
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
@@ -275,7 +278,8 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         warnings=(list(checked.warnings) if checked is not None else []) +
         ([f"the run stopped: {failure}"] if failure is not None else []) +
         ([left] if left is not None else []),
-        failed=failure is not None, path=options.report, finished=stamp(options.wall()))
+        failed=failure is not None, path=options.report, finished=stamp(options.wall()),
+        consent=consent)
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
     if left is not None:
@@ -296,6 +300,22 @@ def _settings(options: SendOptions) -> Settings:
         settings = replace(settings, limits=replace(
             settings.limits, max_batch_messages=options.max_batch_messages))
     return settings
+
+
+def resume_scope(given: str | None, recorded: dict[str, Any],
+                 journal: str | os.PathLike[str]) -> str:
+    """The journal's --suppress-scope; another one given to the resume is refused: the
+    recipients sent and those not yet would be judged by two rules, and the run's report
+    would name one."""
+    scope = str(recorded.get("scope", "account"))
+    if given is not None and given != scope:
+        raise UsageError(f"--suppress-scope {given}: the run in {os.fspath(journal)} began "
+                         f"with --suppress-scope {scope}, and a resume keeps it (the "
+                         "recipients it sent were judged by it). Resume without "
+                         f"--suppress-scope (or with {scope}); to send the rest under {given}, "
+                         "write what the run has not sent (a2p outcomes JOURNAL --only "
+                         "not-sent) and send that as a new run.")
+    return scope
 
 
 def consent_age(options: SendOptions) -> float:

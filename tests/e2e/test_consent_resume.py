@@ -1,6 +1,7 @@
 """A resume reads RingCentral's opt-outs again whatever --max-consent-age says (a STOP may
 have come while the run was stopped): with If-None-Match on the export when the last read
-was the export, a 304 when nothing changed."""
+was the export, a 304 when nothing changed; it keeps its run's --suppress-scope and refuses
+another; the report and the events tell how each read was made."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 import pytest
 
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import OPTED_OUT
+from engine.errors import UsageError
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 
 OTHER = "+16505550101"  # another sender of the account (tests/conftest.py sim_settings)
@@ -24,21 +27,23 @@ def numbers(n: int) -> list[str]:
 
 
 async def stopped_run(running: Any, settings: engine.Settings, items: list[str],
-                      journal: Path) -> set[str]:
-    """A run with the default --max-consent-age, stopped after its first batch: the numbers
-    it texted."""
+                      journal: Path, **options: Any) -> set[str]:
+    """A run with the default --max-consent-age, stopped once its first batch is accepted:
+    the numbers it texted (a part of ``items``)."""
     stop = anyio.Event()
 
     async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "batch_completed":
+        if event["event"] == "chunk_submitted":
             stop.set()
 
     first = await engine.send(items, sender=SENDER, text="Hi", config=settings,
                               credentials=DEMO_CREDENTIALS, on_event=stop_after_first,
                               max_batch_messages=50, concurrency=1, journal=journal,
-                              stop=stop)
+                              stop=stop, **options)
     assert first["status"] == "interrupted"
-    return set(ledger_numbers(running))
+    sent = set(ledger_numbers(running))
+    assert sent < set(items)
+    return sent
 
 
 @pytest.mark.parametrize("elsewhere", [0, 1500])  # the search; the export with its ETag
@@ -81,3 +86,63 @@ async def test_resume_with_nothing_changed_costs_a_304(start: Start, tmp_path: P
     assert running.simulator.stats.get("304", 0) == 1
     assert sorted(ledger_numbers(running)) == sorted(items)
     assert report["status"] == "completed"
+
+
+async def test_report_and_events_tell_how_the_opt_outs_were_read(start: Start,
+                                                                  tmp_path: Path) -> None:
+    """The report's ``consent`` and the ``consent`` event tell the scope, the method, the
+    requests and the counts of each read: the export on the run, the export with its ETag
+    (a 304) on the resume; under --no-consent the report says null and no event comes."""
+    from engine.run.report import schema as report_schema
+
+    jsonschema = pytest.importorskip("jsonschema")
+    running, settings = await start()
+    for k in range(1500):
+        running.simulator.store.consents.set(OTHER, f"+1202555{k:04d}", "OptOut",
+                                             "Recipient", time.time())
+    items = numbers(300)
+    running.simulator.store.consents.set(OTHER, items[-1], "OptOut", "Recipient", time.time())
+    journal = tmp_path / "run.journal"
+    events: list[dict[str, Any]] = []
+
+    async def collect(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    await stopped_run(running, settings, items, journal)
+    report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal, on_event=collect)
+    consent = report["consent"]
+    assert {k: consent[k] for k in ("scope", "method", "requests", "cached", "optOuts",
+                                    "inScope")} == \
+        {"scope": "account", "method": "conditional-export", "requests": 1, "cached": False,
+         "optOuts": 1501, "inScope": 1501}
+    assert consent["etag"]
+    assert consent["readAt"].endswith("Z")
+    shown = [e for e in events if e["event"] == "consent"]
+    assert [{k: v for k, v in e.items() if k != "event"} for e in shown] == [consent]
+    jsonschema.validate(orjson.loads(orjson.dumps(report, default=list)), report_schema())
+    bare = await engine.send(items[:5], sender=SENDER, text="Hi", config=settings,
+                             credentials=DEMO_CREDENTIALS, consent=False)
+    assert bare["consent"] is None
+
+
+@pytest.mark.parametrize(("first", "given"), [("account", "pair"), ("pair", "account")])
+async def test_resume_with_another_scope_is_refused(start: Start, tmp_path: Path,
+                                                    first: str, given: str) -> None:
+    """A resume given another --suppress-scope than its run's is refused (a UsageError,
+    exit 2), naming both, before any POST; without it the run's scope is kept."""
+    running, settings = await start()
+    items = numbers(200)
+    journal = tmp_path / "run.journal"
+    sent_first = await stopped_run(running, settings, items, journal, suppress_scope=first)
+    victim = next(n for n in reversed(items) if n not in sent_first)
+    running.simulator.store.consents.inbound(OTHER, victim, "STOP", time.time())
+    with pytest.raises(UsageError, match=rf"--suppress-scope {given}.*--suppress-scope "
+                       rf"{first}"):
+        await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                          resume=journal, suppress_scope=given)
+    assert set(ledger_numbers(running)) == sent_first
+    report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal)
+    assert report["consent"]["scope"] == first
+    assert (victim in ledger_numbers(running)) == (first == "pair")
