@@ -67,6 +67,7 @@ from engine.run.sources import (
     rebuilder,
 )
 from engine.run.spill import FileSpill, open_spill
+from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
 from engine.run.tracker import Tracker
 
@@ -128,6 +129,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if options.suppress and options.resume is None:
         read = replace(read, suppress=load_suppressed(options.suppress, read))
     check_campaign(sender, text, read.template)
+    # a resume read its lists when it began, and warned then
+    notes = empty_sources(read.suppress) if options.resume is None else []
     credentials = pick_credentials(settings, options.credentials)
     if is_path(recipients) or str(recipients) == "-":
         read = replace(read, source=str(recipients))
@@ -159,6 +162,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     resumed_consent = False  # the run being resumed read consent records
     consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
+        for note in notes:
+            await emit(RunWarning("suppress", note))
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
@@ -234,7 +239,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                              template=read.template,
                              interrupted=interrupted or stopping.is_set(), checked=checked,
                              failure=failure,
-                             consent=consents.as_json() if consents is not None else None)
+                             consent=consents.as_json() if consents is not None else None,
+                             notes=notes)
     if failure is not None:
         raise failure
     return document
@@ -258,7 +264,8 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                   client: ApiClient, recorder: Recorder, emit: Emit, *, run_id: str,
                   started: str, source: str, template: str | None, interrupted: bool,
                   checked: Preflight | None, failure: ServerError | None,
-                  consent: dict[str, Any] | None = None) -> dict[str, Any]:
+                  consent: dict[str, Any] | None = None, notes: list[str] | None = None
+                  ) -> dict[str, Any]:
     """The report written (while the journal is still locked), its warnings and the
     summary emitted."""
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
@@ -275,7 +282,7 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         aggregator=recorder.aggregator, wait=options.wait, interrupted=interrupted,
         requests=client.requests, throttled=client.throttled,
         preflight=checked.as_json() if checked is not None else None,
-        warnings=(list(checked.warnings) if checked is not None else []) +
+        warnings=(notes or []) + (list(checked.warnings) if checked is not None else []) +
         ([f"the run stopped: {failure}"] if failure is not None else []) +
         ([left] if left is not None else []),
         failed=failure is not None, path=options.report, finished=stamp(options.wall()),

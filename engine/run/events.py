@@ -153,7 +153,8 @@ class BatchDelivered(BatchEvent):
 
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
-    """Something the user should see even with -q ("preflight", "mostly-rejected", "pending")."""
+    """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
+    "suppress")."""
 
     KIND: ClassVar[str] = "warning"
     code: str
