@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.reading import read_lines
     from engine.run.inputs import open_input
     from engine.run.spill import FileSpill
+    from engine.run.suppress import empty_sources
 
     check_campaign(args.sender, args.text, args.template)
     # plan connects to nothing: with --profile, RC_SERVER_URL (which only moves the server)
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 blocks = sample.tap(blocks)
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
+        plan.warnings.extend(empty_sources(options.suppress))  # a failed export?
         plan.warnings.extend(list_warnings(  # compliance (engine/core/lint.py): never refused
             text=args.text, template=args.template, sample=sample, brand=args.brand,
             suppressed=sum(plan.suppressed.values()), records=plan.records,

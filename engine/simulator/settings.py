@@ -110,6 +110,9 @@ class FaultSettings:
     # The consent paths (v2 search, list, export, PATCH) refused 403 CMN-408: an app without
     # the SMS permission (engine/simulator/consent_api.py):
     consent_refused: bool = False
+    # A gateway cutting the consent export short: a 200 with a valid Content-Length holding
+    # the first half of the CSV, ending mid-row (engine/simulator/consent_api.py):
+    consent_export_cut: bool = False
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.
