@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from engine.batching.chunker import Body, BodySinks, Chunk, Digest
+from engine.batching.chunker import Body, BodySink, BodySinks, Chunk, Digest
 
 _MESSAGE = b'{"to":["'  # how every message of a body starts, and nothing else in it can
 _TO = re.compile(re.escape(_MESSAGE) + rb'([^"]*)"')  # a message's start and its recipient
@@ -60,24 +60,31 @@ def _pieces(body: Body) -> Iterator[bytes]:
 
 
 class _Half:
-    """One half as it is written: its body (a sink's, or in memory) and its digest."""
+    """One half as it is written: its body (a sink's, made at its first write and sealed as
+    soon as the half is whole, so no more than one sink is ever open) and its digest."""
 
     def __init__(self, sinks: BodySinks | None, digest: Digest) -> None:
-        self._sink = sinks() if sinks is not None else None
+        self._sinks = sinks
+        self._sink: BodySink | None = None
         self._body = bytearray()
         self._size = 0
+        self._sealed: tuple[Body, int, str] | None = None
         self.digest = digest
 
     def write(self, data: bytes | memoryview) -> None:
-        if self._sink is not None:
+        if self._sinks is not None:
+            if self._sink is None:
+                self._sink = self._sinks()
             self._sink.write(data)
         else:
             self._body += data
         self._size += len(data)
 
     def seal(self) -> tuple[Body, int, str]:
-        body: Body = self._sink.seal() if self._sink is not None else bytes(self._body)
-        return body, self._size, self.digest.hexdigest()
+        if self._sealed is None:
+            body: Body = self._sink.seal() if self._sink is not None else bytes(self._body)
+            self._sealed = body, self._size, self.digest.hexdigest()
+        return self._sealed
 
 
 def _write(data: bytes, number: int, cut: int, head: bytes, out: tuple[_Half, _Half]
@@ -106,6 +113,7 @@ def _write(data: bytes, number: int, cut: int, head: bytes, out: tuple[_Half, _H
         out[0].write(view[:at - 1])  # not the comma before the second half's first message
         out[0].write(_END)
         out[0].digest.add_numbers(tos[:k])
+        out[0].seal()  # whole: its file closed before the second half's is opened
         out[1].write(head)
         out[1].write(view[at:])
         out[1].digest.add_numbers(tos[k:])

@@ -5,6 +5,7 @@ file, and no request that entry was to announce goes out."""
 
 from __future__ import annotations
 
+import errno
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 
 import engine
+from engine.batching.chunker import Payload
 from engine.config.credentials import DEMO_CREDENTIALS
+from engine.errors import EngineError
+from engine.run.bodyspool import FileSink
 from engine.run.journal import Journal
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
@@ -94,7 +98,50 @@ async def test_a_split_killed_at_any_step_resumes_to_everyone_exactly_once(
     monkeypatch.setattr(Journal, "write", real_write)
 
     report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server)
 
+
+async def test_a_split_whose_halves_fill_the_disk_resumes_to_everyone_exactly_once(
+        start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills as a 413's halves are spooled: the run ends saying so, and once space
+    is freed the resume texts every valid recipient once (the split chunk was still in
+    flight in the journal, never split with its records held by no half)."""
+    running, settings = await start(max_body_bytes=2048)
+    path, journal = tmp_path / "list.csv", tmp_path / "run.journal"
+    numbers, local, server = write_list(path, 300)
+    real_write = FileSink.write
+
+    def write(self: FileSink, data: Payload) -> None:
+        if running.simulator.stats["413"] and not isinstance(self._file, FullDisk):
+            self._file = FullDisk(self._file)  # full from the first 413 on
+        real_write(self, data)
+
+    monkeypatch.setattr(FileSink, "write", write)
+    with pytest.raises(EngineError, match="No space left"):
+        await send(path, settings, journal=journal, max_batch_bytes=3000)
+    monkeypatch.setattr(FileSink, "write", real_write)
+
+    report = await send(path, settings, resume=journal)
+    check(report, running, numbers, local, server)
+
+
+class FullDisk:
+    """A body file on a full disk: every write fails ENOSPC."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def write(self, data: Payload) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def check(report: dict[str, Any], running: Any, numbers: list[str], local: set[int],
+          server: set[int]) -> None:
+    """The ledger holds each valid recipient once; the report every rejection and totals
+    that say so."""
     valid = [x for i, x in enumerate(numbers) if i not in local | server]
     assert sorted(ledger_numbers(running)) == sorted(valid)
     assert {r["index"] for r in report["rejected"] if r["source"] == "local"} == local
