@@ -9,7 +9,7 @@ import errno
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 
@@ -113,7 +113,7 @@ async def test_a_split_whose_halves_fill_the_disk_resumes_to_everyone_exactly_on
 
     def write(self: FileSink, data: Payload) -> None:
         if running.simulator.stats["413"] and not isinstance(self._file, FullDisk):
-            self._file = FullDisk(self._file)  # full from the first 413 on
+            self._file = cast(BinaryIO, FullDisk(self._file))  # full from the first 413 on
         real_write(self, data)
 
     monkeypatch.setattr(FileSink, "write", write)
