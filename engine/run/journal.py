@@ -8,9 +8,10 @@ Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a c
 range, the ranges inside it that other chunks held when it was cut (``gaps``), a digest of its
 (position, number) pairs and its input offset, before it is sent), ``state`` (submitting
 before each POST; accepted with the batch id and the server's rejections as soon as the
-answer arrives; failed, unknown, split, completed), ``local`` (rejections found while
-reading), ``superseded`` (a chunk never sent whose records a resumed run cuts again as new
-chunks: from then on only those stand).
+answer arrives; failed, unknown, completed; split, with its two halves' chunk entries on the
+same line, ``halves``, so no kill leaves its records held by neither), ``local`` (rejections
+found while reading), ``superseded`` (a chunk never sent whose records a resumed run cuts
+again as new chunks: from then on only those stand).
 Nothing secret is written. One process at a time writes or reads a journal (journallock.py).
 """
 
@@ -221,6 +222,8 @@ def _fold(state: JournalState, entry: dict[str, Any], offset: int, number: int) 
         state.server.pop(entry["chunk"], None)
     elif kind == "state":
         chunk = entry["chunk"]
+        for half in entry.pop("halves", None) or ():  # a split's, on its line (Recorder.split)
+            _fold(state, half, offset, number)
         if "rejected" in entry:  # read before the update: a long line's later keys follow it
             run = journalserver.scan(chunk, offset, number, entry.pop("rejected") or (),
                                      str(state.path))

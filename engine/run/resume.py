@@ -139,7 +139,11 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             record.reopen()  # its message store was not complete: it is read again
             current = record.state
         records[number] = record
-        if current != lifecycle.SPLIT:
+        if current == lifecycle.SPLIT:
+            # its halves hold its records; one that none holds (a journal written before
+            # halves rode on the split's line, killed between the two) is read again
+            planned.append(entry)
+        else:
             owned += [(a, b, number) for a, b in pieces(record.first, record.last,
                                                          gaps.get(number, ()))]
         if current in IN_FLIGHT:
@@ -179,13 +183,16 @@ def merged(ranges: Iterable[Interval]) -> list[Interval]:
 def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[Interval],
                gaps: Mapping[int, Iterable[Interval]]) -> dict[str, Any] | None:
     """The chunk entry whose offset the remaining input is read from; None: from the start.
-    Only a chunk never sent with a record no kept chunk holds counts: a superseded chunk
-    whose records were all cut again and sent is not read again."""
+    Only a chunk never sent (or split) with a record no kept chunk holds counts: a
+    superseded chunk whose records were all cut again and sent is not read again. A chunk
+    without an offset (a split's second half) is read from the chunk with one that begins
+    nearest before it (what is read that others hold is skipped)."""
     waiting = [e for e in planned if _waits(e, skip, gaps.get(e["chunk"], ()), state.local)]
-    if waiting:
-        first = min(waiting, key=lambda e: e["firstIndex"])
-        return first if first.get("offset") is not None else None
     placed = [e for e in state.chunks.values() if e.get("offset") is not None]
+    if waiting:
+        first = min(waiting, key=lambda e: e["firstIndex"])["firstIndex"]
+        before = [e for e in placed if e["firstIndex"] <= first]
+        return max(before, key=lambda e: e["firstIndex"]) if before else None
     return max(placed, key=lambda e: e["firstIndex"]) if placed else None
 
 

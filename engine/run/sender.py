@@ -20,7 +20,8 @@ from typing import Any, Protocol, overload
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from engine.batching.chunker import Chunk, Chunker, StoredBodyError, halves, tos_at
+from engine.batching.chunker import Chunk, Chunker, StoredBodyError, tos_at
+from engine.batching.halves import halves
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import (
@@ -440,9 +441,12 @@ class Sender:
             await self.fail(record, None, Reason.REFUSED)
             return
         limit = self.chunker.lower_limit(max(1024, len(chunk.body) // 2))
-        self.recorder.move(record, lifecycle.SPLIT, Reason.TOO_LARGE,
-                           f"413: split in two; byte limit lowered to {limit}",
-                           maxBatchBytes=limit)
-        for half in halves(chunk, self.chunker.new_number(), self.chunker.new_number(),
-                           self.chunker.sinks):
-            await self.submit(half, self.recorder.record_for(half))
+        # both halves built (their bodies spooled) before anything is journaled: a full
+        # disk here leaves the chunk in flight, and a resume finds its 413 created nothing
+        parts = halves(chunk, self.chunker.new_number(), self.chunker.new_number(),
+                       self.chunker.sinks)
+        records = self.recorder.split(record, parts,
+                                      f"413: split in two; byte limit lowered to {limit}",
+                                      maxBatchBytes=limit)
+        for half, half_record in zip(parts, records, strict=True):
+            await self.submit(half, half_record)
