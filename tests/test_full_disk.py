@@ -136,7 +136,8 @@ async def test_a_run_stopped_by_its_journal_ends_its_http_session(
                               max_batch_bytes=2000)
     finally:
         await running.stop()
-    assert [type(e) for e in _leaves(info.value)] == [JournalWriteError]
+    # one JournalWriteError, or one from each worker that met the full journal at once
+    assert {type(e) for e in _leaves(info.value)} == {JournalWriteError}
     assert len(closed) == 1
 
 
