@@ -459,24 +459,30 @@ def halves(chunk: Chunk, first: int, second: int, sinks: BodySinks | None = None
     """``chunk`` cut in two (a 413), numbered ``first`` and ``second``: each half keeps its
     messages' input positions, so its rejections still name the right records. ``sinks``:
     where the halves' bodies go (as the chunker's; None: in memory)."""
+    cut = chunk.count // 2
+    return (part(chunk, range(cut), first, sinks),
+            part(chunk, range(cut, chunk.count), second, sinks))
+
+
+def part(chunk: Chunk, keep: Iterable[int], number: int, sinks: BodySinks | None = None
+         ) -> Chunk:
+    """The messages of ``chunk`` at ``keep`` (0-based, ascending) as a new chunk numbered
+    ``number``, each keeping its input position; it carries its own digest, so a resume
+    checks its records like any chunk's."""
     data = orjson.loads(chunk.data)
     messages = data.pop("messages")
-    cut = len(messages) // 2
-    located = [chunk.index.locate(i) for i in range(1, chunk.count + 1)]
-    out = []
-    for number, part, where in ((first, messages[:cut], located[:cut]),
-                                (second, messages[cut:], located[cut:])):
-        encoded = orjson.dumps({**data, "messages": part})
-        body: Body = encoded
-        if sinks is not None:
-            sink = sinks()
-            sink.write(encoded)
-            body = sink.seal()
-        index = PositionIndex()
-        for position, line in where:
-            index.extend([position], None if line is None else [line])
-        # each half carries its own digest, so a resume checks its records like any chunk's
-        digest = Digest(index)
-        digest.update([position for position, _ in where], [m["to"][0] for m in part])
-        out.append(Chunk(number, body, len(encoded), index, digest=digest.hexdigest()))
-    return out[0], out[1]
+    kept = list(keep)
+    mine = [messages[k] for k in kept]
+    where = [chunk.index.locate(k + 1) for k in kept]
+    encoded = orjson.dumps({**data, "messages": mine})
+    body: Body = encoded
+    if sinks is not None:
+        sink = sinks()
+        sink.write(encoded)
+        body = sink.seal()
+    index = PositionIndex()
+    for position, line in where:
+        index.extend([position], None if line is None else [line])
+    digest = Digest(index)
+    digest.update([position for position, _ in where], [m["to"][0] for m in mine])
+    return Chunk(number, body, len(encoded), index, digest=digest.hexdigest())

@@ -81,3 +81,4 @@ class Reason(enum.Enum):
     RECOVERED = "recovered"              # adopted, and its server rejections read back
     PENDING = "pending"                  # adopted; its store incomplete: read it again later
     TOO_LARGE = "too-large"              # split: a 413, sent as two halves
+    OPTED_OUT = "opted-out"              # split: proved not sent, resent without new opt-outs

@@ -204,6 +204,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                           gate if used else None, stopped=stopping.is_set)
                 caught = in_flight(recipients, read, plan, sender, text, stack,
                                    gate if used else None)
+                worker.screen = gate.screen if used else None
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)

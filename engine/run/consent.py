@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from engine.batching.chunker import Chunk
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
 from engine.core.rejections import OPTED_OUT, Rejection
@@ -228,6 +229,21 @@ class Gate:
         keep = [k for k in range(len(block)) if k not in gone]
         return subset(block, keep) if keep else None
 
+    def screen(self, chunk: Chunk) -> list[tuple[int, Rejection]]:
+        """The messages of a chunk cut by a run before (0-based, with their rejections) that
+        the consents read now suppress: a chunk in flight at the stop and proved not created
+        is screened before it is sent again (an opt-out may have come during the stop)."""
+        if not len(self.consents):
+            return []
+        tos = tos_of(chunk)
+        out = []
+        for k in self.consents.hits(tos):
+            position, line = chunk.index.locate(k + 1)
+            self.rejected.add(position)  # a rebuild of what is left drops it
+            out.append((k, Rejection(position, line, tos[k], OPTED_OUT,
+                                     self.consents.describe(tos[k]))))
+        return out
+
     def apply(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:
             kept = self.block(block)
@@ -255,6 +271,10 @@ class Gate:
                 yield block
             elif keep:
                 yield subset(block, keep)
+
+
+def tos_of(chunk: Chunk) -> list[str]:
+    return [m["to"][0] for m in orjson.loads(chunk.data)["messages"]]
 
 
 def _position(rejection: Rejection) -> int:
