@@ -31,7 +31,7 @@ from engine.batching.chunker import Chunk
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
 from engine.core.rejections import OPTED_OUT, Rejection
-from engine.errors import ConsentError, EngineError, RequestRejectedError
+from engine.errors import BadBodyError, ConsentError, EngineError, RequestRejectedError
 from engine.rc import consents as api
 from engine.rc.client import ApiClient
 from engine.reading import Block
@@ -136,6 +136,11 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
         raise
     except RequestRejectedError as exc:
         raise ConsentError(_refused(exc, choice)) from exc
+    except BadBodyError as exc:  # an answer unusable as it is: asking again would not help
+        raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
+                           f"read: {exc}. This run sent nothing. Pull them page by page with "
+                           "'a2p optouts pull --out opt-outs.csv' and send with --suppress "
+                           "opt-outs.csv --no-consent.") from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
                            f"read: {exc}. This run sent nothing. Run again later; to send "
