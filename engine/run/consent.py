@@ -19,9 +19,11 @@ older, it reads again (the export with If-None-Match: a 304 costs one request an
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,27 +46,79 @@ CACHE_VERSION = 1
 
 class ConsentSet:
     """The recipients the opt-outs in scope keep from the sender: ``hits`` for a block of
-    E.164 numbers, ``describe`` for the rejection's sentence (sender and time)."""
+    E.164 numbers, ``describe`` for the rejection's sentence (sender and time).
 
-    def __init__(self, opt_outs: list[OptOut]) -> None:
-        self.opt_outs = opt_outs
+    Compact, as a million opt-outs must be: the numbers in a Suppressed set, and beside it,
+    per record, the index of its sender among the few distinct ones and its time in epoch
+    milliseconds (``_millis``; a time that would not be written back the same is kept as it came, in
+    a dict): some 12 bytes a record past the set's own, no OptOut object kept."""
+
+    def __init__(self, opt_outs: Iterable[OptOut]) -> None:
         builder = SuppressedBuilder()
         builder.start_file("consent")
+        self._senders: list[str] = []
+        self._sender_index: dict[str, int] = {}
+        self._who = array("I")
+        self._when = array("q")
+        self._odd: dict[int, str] = {}  # line -> a time kept as RingCentral wrote it
         for line, record in enumerate(opt_outs, 1):
-            builder.add(record.to, line)  # the line: the record's place in opt_outs
+            builder.add(record.to, line)  # the line: the record's place in the arrays
+            k = self._sender_index.get(record.sender)
+            if k is None:
+                k = self._sender_index[record.sender] = len(self._senders)
+                self._senders.append(record.sender)
+            self._who.append(k)
+            ms = _millis(record.modified)
+            if ms is None and record.modified:
+                self._odd[line] = record.modified
+            self._when.append(-1 if ms is None else ms)
         builder.end_file()
         self._set = builder.build()
 
     def __len__(self) -> int:
         return len(self._set)
 
+    def nbytes(self) -> int:
+        """The bytes its arrays hold (the few senders and odd times aside)."""
+        return (self._set.nbytes() + self._who.itemsize * len(self._who)
+                + self._when.itemsize * len(self._when))
+
     def hits(self, numbers: list[str]) -> list[int]:
         return self._set.hits(numbers)
 
-    def describe(self, number: str) -> str:
+    def record(self, number: str) -> OptOut | None:
+        """The opt-out that suppresses ``number`` (None: none does)."""
         line = self._set.line_of(number)
-        assert line is not None, number
-        return rules.describe(number, self.opt_outs[line - 1])
+        if line is None:
+            return None
+        ms = self._when[line - 1]
+        modified = self._odd.get(line, "") if ms < 0 else _iso(ms)
+        return OptOut(number, self._senders[self._who[line - 1]], modified)
+
+    def describe(self, number: str) -> str:
+        record = self.record(number)
+        assert record is not None, number
+        return rules.describe(number, record)
+
+
+def _millis(modified: str) -> int | None:
+    """``modified`` as epoch milliseconds times two, plus one when written with milliseconds,
+    when ``_iso`` writes it back the same; else None."""
+    try:
+        when = datetime.fromisoformat(modified)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    code = round(when.timestamp() * 1000) * 2 + (1 if "." in modified else 0)
+    return code if _iso(code) == modified else None
+
+
+def _iso(code: int) -> str:
+    """The time ``_millis`` coded, written as RingCentral wrote it (UTC, Z)."""
+    when = datetime.fromtimestamp(code // 2 / 1000, UTC)
+    return when.isoformat(timespec="milliseconds" if code % 2 else "seconds"
+                          ).replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -165,7 +219,7 @@ def _consents(scope: str, sender: str, choice: Choice, requests: int, cached: Ca
               opt_outs: list[OptOut]) -> Consents:
     return Consents(scope, sender, choice.method, requests, cached.read_at, cached.etag,
                     len(opt_outs), choice.why,
-                    ConsentSet(rules.in_scope(opt_outs, scope, sender)))
+                    ConsentSet(r for r in opt_outs if rules.applies(r, scope, sender)))
 
 
 def _refused(exc: RequestRejectedError, choice: Choice) -> str:
