@@ -37,7 +37,14 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.consent import Consents, ConsentSet, Gate, cache_path, read_consents
+from engine.run.consent import (
+    Consents,
+    ConsentSet,
+    Gate,
+    cache_owner,
+    cache_path,
+    read_consents,
+)
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
@@ -192,7 +199,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 consents = await read_consents(
                     client, sender, consent_scope, options.max_consent_age,
-                    cache_path(options.resume or options.journal), options.wall)
+                    cache_path(options.resume or options.journal), options.wall,
+                    cache_owner(run_id, credentials.client_id, settings.account))
                 gate.consents = consents.set
             with ExitStack() as stack:
                 local = LocalRejections()

@@ -18,6 +18,7 @@ older, it reads again (the export with If-None-Match: a 304 costs one request an
 
 from __future__ import annotations
 
+import hashlib
 import os
 from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -144,14 +145,27 @@ def cache_path(journal: str | os.PathLike[str] | None) -> Path | None:
     return None if journal is None else Path(f"{os.fspath(journal)}{CACHE_SUFFIX}")
 
 
-def load_cache(path: Path | None, server: str) -> tuple[Cached, list[OptOut]] | None:
-    """The cache at ``path``, if any is there, readable and of this server."""
+def cache_owner(run_id: str, client_id: str, account: str) -> str:
+    """Whose a cache is: the run its journal holds, and who read it (a digest of the app's
+    client id and the account, never a secret). A fresh run has a new run id, so it never
+    uses a cache another run left (another account's opt-outs, on the same journal path);
+    a resume of that run does, while the same app and account read for it."""
+    who = hashlib.sha256(f"{client_id}\0{account}".encode()).hexdigest()[:16]
+    return f"{run_id}/{who}"
+
+
+def load_cache(path: Path | None, server: str, owner: str | None = None
+               ) -> tuple[Cached, list[OptOut]] | None:
+    """The cache at ``path``, if any is there, readable, of this server and of ``owner``
+    (``cache_owner``; None: whoever wrote it)."""
     if path is None or not path.is_file():
         return None
     try:
         data = orjson.loads(path.read_bytes())
         if data.get("version") != CACHE_VERSION or data.get("server") != server:
             return None
+        if owner is not None and data.get("owner") != owner:
+            return None  # another run's, or another account's: read again
         cached = Cached(float(data["readAt"]), data["method"], data.get("from"),
                         data.get("etag"), len(data["records"]))
         return cached, [OptOut(*r) for r in data["records"]]
@@ -159,11 +173,13 @@ def load_cache(path: Path | None, server: str) -> tuple[Cached, list[OptOut]] | 
         return None  # unreadable: read again
 
 
-def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[OptOut]) -> None:
+def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[OptOut],
+               owner: str | None = None) -> None:
     """Written whole then renamed, so a kill leaves the old cache or the new, never half."""
     if path is None:
         return
-    data = {"version": CACHE_VERSION, "server": server, "readAt": cached.read_at,
+    data = {"version": CACHE_VERSION, "server": server, "owner": owner,
+            "readAt": cached.read_at,
             "method": cached.method, "from": cached.sender_filter, "etag": cached.etag,
             "records": [[r.to, r.sender, r.modified] for r in opt_outs]}
     part = path.with_name(path.name + ".part")
@@ -172,12 +188,13 @@ def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[Op
 
 
 async def read_consents(client: ApiClient, sender: str, scope: str, max_age: float,
-                        cache: Path | None, wall: Callable[[], float]) -> Consents:
-    """The opt-outs ``scope`` needs for ``sender``: from the cache while it is fresh, else
-    read (``rules.choose``), the cache written again. A ConsentError when they cannot be read:
-    nothing may be sent without them."""
+                        cache: Path | None, wall: Callable[[], float],
+                        owner: str | None = None) -> Consents:
+    """The opt-outs ``scope`` needs for ``sender``: from the cache while it is fresh (and
+    ``owner``'s, ``cache_owner``), else read (``rules.choose``), the cache written again. A
+    ConsentError when they cannot be read: nothing may be sent without them."""
     server = client.settings.server_url
-    found = load_cache(cache, server)
+    found = load_cache(cache, server, owner)
     cached, kept = found if found is not None else (None, [])
     now = wall()
     choice = rules.choose(cached, scope, sender, now, max_age)
@@ -204,7 +221,7 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
     opt_outs = read.opt_outs if read.opt_outs is not None else kept
     method = rules.EXPORT if choice.method == rules.CONDITIONAL else choice.method
     fresh = Cached(now, method, choice.sender_filter, read.etag, len(opt_outs))
-    save_cache(cache, server, fresh, opt_outs)
+    save_cache(cache, server, fresh, opt_outs, owner)
     return _consents(scope, sender, choice, read.requests, fresh, opt_outs)
 
 
