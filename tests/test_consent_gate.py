@@ -138,3 +138,29 @@ def test_consent_set_is_compact_and_describes_each_record_as_read() -> None:
     odd = ConsentSet([OptOut("+14155550100", ME, "yesterday"), OptOut("+14155550101", ME, "")])
     assert "of yesterday)" in odd.describe("+14155550100")
     assert "(RingCentral consent record)" in odd.describe("+14155550101")
+
+
+async def test_consent_numbers_written_otherwise_still_suppress(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A consent record's number without + or with spaces and dashes suppresses its
+    recipient; one that is no number suppresses nobody, stops nothing, and is named in a
+    warning."""
+    fake = FakeA2P()
+    rows = ["14155550100", "+1 415-555-0101", "(415) 555-0102", "not a number"]
+    export = Reply(200, {"ETag": '"1"'}, NO_CONSENTS.body + "".join(
+        f"{to},{ME},OptOut,Recipient,PhoneNumber,,,2026-01-01\r\n" for to in rows).encode())
+
+    def handler(request: Request) -> Any:
+        return export if request.path.endswith("/sms/consents/export") else fake(request)
+
+    clock = FakeClock()
+    transport = MockTransport(handler)
+    items = [f"+1415555{k:04d}" for k in range(100, 105)]
+    with caplog.at_level("WARNING"):
+        report = await engine.send(items, sender=ME, text="Hi", config=settings(),
+                                   credentials=CREDENTIALS, transport=transport, clock=clock,
+                                   sleep=clock.sleep, preflight=False)
+    assert report["totals"]["suppressed"] == {"consent": 3}
+    assert [m["to"][0] for r in transport.sent("POST", "/batches")
+            for m in r.json()["messages"]] == items[3:]
+    assert any("'not a number'" in r.getMessage() for r in caplog.records)

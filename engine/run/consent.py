@@ -19,6 +19,7 @@ older, it reads again (the export with If-None-Match: a 304 costs one request an
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -33,13 +34,16 @@ import orjson
 from engine.batching.chunker import Chunk
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
+from engine.core.optouts import EVERY_SENDER
 from engine.core.rejections import OPTED_OUT, Rejection
 from engine.errors import BadBodyError, ConsentError, EngineError, RequestRejectedError
 from engine.rc import consents as api
 from engine.rc.client import ApiClient
-from engine.reading import Block
+from engine.reading import Block, phone
 from engine.reading.suppressed import SuppressedBuilder
 from engine.run import localqueue
+
+log = logging.getLogger(__name__)
 
 CACHE_SUFFIX = ".consents"
 CACHE_VERSION = 1
@@ -236,7 +240,32 @@ def _consents(scope: str, sender: str, choice: Choice, requests: int, cached: Ca
               opt_outs: list[OptOut]) -> Consents:
     return Consents(scope, sender, choice.method, requests, cached.read_at, cached.etag,
                     len(opt_outs), choice.why,
-                    ConsentSet(r for r in opt_outs if rules.applies(r, scope, sender)))
+                    ConsentSet(r for r in readable(opt_outs)
+                               if rules.applies(r, scope, sender)))
+
+
+def readable(opt_outs: Iterable[OptOut]) -> Iterator[OptOut]:
+    """The opt-outs with their numbers in E.164, as the list's are (``+1 415-555-0100`` and
+    ``14155550100`` are +14155550100: a record written otherwise must still suppress). A
+    record whose recipient is no phone number suppresses nobody: it is left out, with a
+    warning naming it (and how many more), never an error that stops every run."""
+    unreadable: list[OptOut] = []
+    for record in opt_outs:
+        to = phone.e164(record.to)
+        sender = record.sender if record.sender == EVERY_SENDER else phone.e164(record.sender)
+        if isinstance(to, phone.Problem):
+            unreadable.append(record)
+            continue
+        if isinstance(sender, phone.Problem):
+            sender = EVERY_SENDER  # an opt-out of a number we cannot read: of all of them
+        yield record if (to, sender) == (record.to, record.sender) else \
+            OptOut(to, sender, record.modified)
+    if unreadable:
+        first = unreadable[0]
+        log.warning("%d RingCentral consent record(s) name a recipient that is not a phone "
+                    "number and suppress nobody, e.g. %r (opted out of %s, %s); check them in "
+                    "RingCentral's consent records", len(unreadable), first.to, first.sender,
+                    first.modified or "no time")
 
 
 def _refused(exc: RequestRejectedError, choice: Choice) -> str:
