@@ -13,6 +13,7 @@ from engine.core.optouts import (
     PushRequests,
     failures,
     pulled_row,
+    search_bodies,
     search_body,
 )
 
@@ -70,3 +71,20 @@ def test_failed_records_are_reported_at_their_lines() -> None:
     assert found == [Failure(7, "+14155550101", "CMN-102", "not found")]
     assert str(found[0]) == "line 7: +14155550101: CMN-102: not found"
     assert failures({}, {"+14155550100": 2}) == []
+
+
+def test_account_coverage_records_cover_every_sender() -> None:
+    """A record of coverage Account, taken on another number, is kept by a pair pull (from
+    ``*``) and read as an opt-out of every sender, as the export reads it."""
+    from engine.core.consent import from_search
+
+    record = {"to": "+14155550100", "from": "+16505550101", "optStatus": "OptOut",
+              "source": "Api", "coverage": "Account", "lastModifiedTime": "2026-01-01T00:00:00Z"}
+    row = pulled_row(record, "pair", SENDER)
+    assert row is not None
+    assert row[:2] == ("+14155550100", "*")
+    assert pulled_row({**record, "coverage": "PhoneNumber"}, "pair", SENDER) is None
+    assert [r.sender for r in from_search([record])] == ["*"]
+    assert search_bodies("pair", SENDER) == [
+        {"optStatus": "OptOut", "perPage": 1000, "from": [SENDER]},
+        {"optStatus": "OptOut", "perPage": 1000, "coverage": ["Account"]}]

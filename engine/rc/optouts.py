@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import orjson
 
-from engine.core.optouts import search_body
+from engine.core.optouts import search_bodies
 from engine.core.paging import PageWalk
 from engine.core.policy import Action, Kind, classify, decide, unanswered
 from engine.errors import (
@@ -79,14 +79,18 @@ async def opt_outs(client: ApiClient, scope: str, sender: str | None
     """The account's opt-out records a page (up to 1,000) at a time: every sender's
     (``account``) or ``sender``'s alone (``pair``)."""
     path = f"{consents_path(client)}/search"
-    walk = PageWalk("POST .../sms/consents/search")
-    token: str | None = None
-    while True:
-        records, token = walk.page(page_of(await idempotent_json(
-            client, "POST", path, search_body(scope, sender, token))))
-        yield records
-        if not token:
-            return
+    for k, first in enumerate(search_bodies(scope, sender)):
+        walk = PageWalk("POST .../sms/consents/search")
+        body = first
+        while True:
+            records, token = walk.page(page_of(await idempotent_json(client, "POST", path,
+                                                                     body)))
+            if k:  # the account-wide ones taken on the sender came with the first search
+                records = [r for r in records if r.get("from") != sender]
+            yield records
+            if not token:
+                break
+            body = {**first, "pageToken": token}
 
 
 async def patch(client: ApiClient, body: Mapping[str, Any]) -> Any:
