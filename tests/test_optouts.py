@@ -3,6 +3,7 @@ push makes and the lines its failures are reported at, without a server."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from engine.core.optouts import (
     search_bodies,
     search_body,
 )
+from tests.fakes import MockTransport, settings
 
 SENDER = "+16505550100"
 
@@ -88,3 +90,19 @@ def test_account_coverage_records_cover_every_sender() -> None:
     assert search_bodies("pair", SENDER) == [
         {"optStatus": "OptOut", "perPage": 1000, "from": [SENDER]},
         {"optStatus": "OptOut", "perPage": 1000, "coverage": ["Account"]}]
+
+
+async def test_push_and_pull_refuse_a_sender_not_in_e164(tmp_path: Path) -> None:
+    """--from without its country code is refused before any request, naming the option."""
+    from engine.errors import UsageError
+    from engine.run.optouts import pull, push
+
+    listed = tmp_path / "stop.csv"
+    listed.write_text("to\n+14155550100\n")
+    transport = MockTransport(lambda request: AssertionError("no request may be made"))
+    with pytest.raises(UsageError, match=r"--from '6505550100' is not an E\.164"):
+        await push(listed, sender="6505550100", config=settings(), transport=transport)
+    with pytest.raises(UsageError, match=r"--from '6505550100' is not an E\.164"):
+        await pull(tmp_path / "out.csv", scope="pair", sender="6505550100", config=settings(),
+                   transport=transport)
+    assert transport.requests == []
