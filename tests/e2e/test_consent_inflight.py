@@ -107,3 +107,60 @@ async def test_inflight_chunk_wholly_opted_out_is_not_resent(start: Start, tmp_p
     assert report["status"] == "completed"
     assert report["totals"]["sent"] == 100
     assert report["totals"]["suppressed"] == {"consent": 50}
+
+
+class HangOn:
+    """The POST /batches whose body holds ``marker`` never leaves (a kill while it is in
+    flight)."""
+
+    def __init__(self, marker: str) -> None:
+        self.inner = AiohttpTransport(10.0)
+        self.marker = marker.encode()
+        self.hung = anyio.Event()
+
+    async def request(self, method: str, url: str, **kw: Any) -> Any:
+        body = kw.get("body")
+        if method == "POST" and url.endswith("/batches") and body is not None and \
+                self.marker in bytes(body):
+            self.hung.set()
+            await anyio.sleep_forever()
+        return await self.inner.request(method, url, **kw)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_cut_chunk_killed_in_flight_is_resent_once(start: Start, tmp_path: Path
+                                                         ) -> None:
+    """The chunk cut without the new opt-outs, itself in flight at a second kill, is
+    rebuilt, proved absent and sent once by the next resume: nobody twice, nobody lost."""
+    running, settings = await start()
+    items = [f"+1415555{i:04d}" for i in range(300)]
+    src = tmp_path / "list.txt"
+    src.write_text("\n".join(items) + "\n")
+    journal = tmp_path / "run.journal"
+    await killed_in_flight(settings, src, journal)
+    stopped = {items[100], items[120]}
+    for to in stopped:
+        running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())
+    hang = HangOn(items[101])  # only in the cut chunk's body
+    try:
+        async with anyio.create_task_group() as tg:
+            async def go() -> None:
+                await engine.send(str(src), config=settings, credentials=DEMO_CREDENTIALS,
+                                  resume=journal, max_consent_age=0.0, transport=hang)
+            tg.start_soon(go)
+            with anyio.fail_after(30):
+                await hang.hung.wait()
+            tg.cancel_scope.cancel()
+    finally:
+        await hang.close()
+    assert items[101] not in ledger_numbers(running)
+    report = await engine.send(str(src), config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal, max_consent_age=0.0)
+    ledger = ledger_numbers(running)
+    assert len(ledger) == len(set(ledger))
+    assert sorted(ledger) == sorted(set(items) - stopped)
+    assert report["status"] == "completed"
+    assert report["totals"]["suppressed"] == {"consent": 2}
+    assert report["totals"]["sent"] == 298
