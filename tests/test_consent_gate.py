@@ -11,6 +11,7 @@ import pytest
 
 import engine
 from engine.core.consent import CONSENT_MARK, OptOut
+from engine.core.optouts import EVERY_SENDER
 from engine.core.rejections import INVALID_NUMBER, OPTED_OUT, Rejection
 from engine.rc.transport import Reply
 from engine.reading import Block
@@ -106,3 +107,60 @@ async def test_bad_rows_reported_while_read_with_opt_outs_in_scope(
     assert report["totals"]["suppressed"] == {"consent": 1}
     assert [m["to"][0] for r in transport.sent("POST", "/batches")
             for m in r.json()["messages"]] == ["+14155550101"]
+
+
+def test_consent_set_is_compact_and_describes_each_record_as_read() -> None:
+    """200,000 opt-outs hold under 32 bytes each once read (no record objects kept), and
+    each suppressed recipient is still described with its sender and time as written."""
+    import gc
+    import tracemalloc
+
+    times = ["2026-03-01T12:00:00Z", "2026-03-01T12:00:00.250Z", "2026-03-01T12:00:00.000Z"]
+
+    def records() -> Iterator[OptOut]:
+        for k in range(200_000):
+            yield OptOut(f"+1212555{k % 10_000:04d}" if k < 10_000 else f"+1313{k:07d}",
+                         ME if k % 3 else EVERY_SENDER, times[k % 3])
+
+    tracemalloc.start()
+    try:
+        consents = ConsentSet(records())
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(consents) == 200_000
+    assert held < 32 * 200_000
+    for k in range(3):
+        text = consents.describe(f"+1212555{k:04d}")
+        assert f"of {times[k]})" in text
+        assert (ME in text) == bool(k % 3)
+    odd = ConsentSet([OptOut("+14155550100", ME, "yesterday"), OptOut("+14155550101", ME, "")])
+    assert "of yesterday)" in odd.describe("+14155550100")
+    assert "(RingCentral consent record)" in odd.describe("+14155550101")
+
+
+async def test_consent_numbers_written_otherwise_still_suppress(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A consent record's number without + or with spaces and dashes suppresses its
+    recipient; one that is no number suppresses nobody, stops nothing, and is named in a
+    warning."""
+    fake = FakeA2P()
+    rows = ["14155550100", "+1 415-555-0101", "(415) 555-0102", "not a number"]
+    export = Reply(200, {"ETag": '"1"'}, NO_CONSENTS.body + "".join(
+        f"{to},{ME},OptOut,Recipient,PhoneNumber,,,2026-01-01\r\n" for to in rows).encode())
+
+    def handler(request: Request) -> Any:
+        return export if request.path.endswith("/sms/consents/export") else fake(request)
+
+    clock = FakeClock()
+    transport = MockTransport(handler)
+    items = [f"+1415555{k:04d}" for k in range(100, 105)]
+    with caplog.at_level("WARNING"):
+        report = await engine.send(items, sender=ME, text="Hi", config=settings(),
+                                   credentials=CREDENTIALS, transport=transport, clock=clock,
+                                   sleep=clock.sleep, preflight=False)
+    assert report["totals"]["suppressed"] == {"consent": 3}
+    assert [m["to"][0] for r in transport.sent("POST", "/batches")
+            for m in r.json()["messages"]] == items[3:]
+    assert any("'not a number'" in r.getMessage() for r in caplog.records)

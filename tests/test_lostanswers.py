@@ -63,6 +63,9 @@ class Lab:
     async def resend(self, chunk: Chunk, record: ChunkRecord) -> None:
         self.resent.append(record.number)
 
+    async def resend_caught(self, chunk: Chunk, record: ChunkRecord) -> None:
+        await self.resend(chunk, record)
+
     async def gave_up_absent(self, record: ChunkRecord, reply: Reply | None) -> bool:
         return False
 

@@ -3,6 +3,7 @@ push makes and the lines its failures are reported at, without a server."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +14,10 @@ from engine.core.optouts import (
     PushRequests,
     failures,
     pulled_row,
+    search_bodies,
     search_body,
 )
+from tests.fakes import MockTransport, settings
 
 SENDER = "+16505550100"
 
@@ -70,3 +73,36 @@ def test_failed_records_are_reported_at_their_lines() -> None:
     assert found == [Failure(7, "+14155550101", "CMN-102", "not found")]
     assert str(found[0]) == "line 7: +14155550101: CMN-102: not found"
     assert failures({}, {"+14155550100": 2}) == []
+
+
+def test_account_coverage_records_cover_every_sender() -> None:
+    """A record of coverage Account, taken on another number, is kept by a pair pull (from
+    ``*``) and read as an opt-out of every sender, as the export reads it."""
+    from engine.core.consent import from_search
+
+    record = {"to": "+14155550100", "from": "+16505550101", "optStatus": "OptOut",
+              "source": "Api", "coverage": "Account", "lastModifiedTime": "2026-01-01T00:00:00Z"}
+    row = pulled_row(record, "pair", SENDER)
+    assert row is not None
+    assert row[:2] == ("+14155550100", "*")
+    assert pulled_row({**record, "coverage": "PhoneNumber"}, "pair", SENDER) is None
+    assert [r.sender for r in from_search([record])] == ["*"]
+    assert search_bodies("pair", SENDER) == [
+        {"optStatus": "OptOut", "perPage": 1000, "from": [SENDER]},
+        {"optStatus": "OptOut", "perPage": 1000, "coverage": ["Account"]}]
+
+
+async def test_push_and_pull_refuse_a_sender_not_in_e164(tmp_path: Path) -> None:
+    """--from without its country code is refused before any request, naming the option."""
+    from engine.errors import UsageError
+    from engine.run.optouts import pull, push
+
+    listed = tmp_path / "stop.csv"
+    listed.write_text("to\n+14155550100\n")
+    transport = MockTransport(lambda request: AssertionError("no request may be made"))
+    with pytest.raises(UsageError, match=r"--from '6505550100' is not an E\.164"):
+        await push(listed, sender="6505550100", config=settings(), transport=transport)
+    with pytest.raises(UsageError, match=r"--from '6505550100' is not an E\.164"):
+        await pull(tmp_path / "out.csv", scope="pair", sender="6505550100", config=settings(),
+                   transport=transport)
+    assert transport.requests == []

@@ -10,9 +10,12 @@ message the cut falls on, each given the head (``{"from":...,"messages":[``) and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+
+import orjson
 
 from engine.batching.chunker import Body, BodySink, BodySinks, Chunk, Digest
+from engine.core.chunkindex import PositionIndex
 
 _MESSAGE = b'{"to":["'  # how every message of a body starts, and nothing else in it can
 _TO = re.compile(re.escape(_MESSAGE) + rb'([^"]*)"')  # a message's start and its recipient
@@ -118,3 +121,27 @@ def _write(data: bytes, number: int, cut: int, head: bytes, out: tuple[_Half, _H
         out[1].write(view[at:])
         out[1].digest.add_numbers(tos[k:])
     return number + len(tos), head
+
+
+def part(chunk: Chunk, keep: Iterable[int], number: int, sinks: BodySinks | None = None
+         ) -> Chunk:
+    """The messages of ``chunk`` at ``keep`` (0-based, ascending) as a new chunk numbered
+    ``number``, each keeping its input position; it carries its own digest, so a resume
+    checks its records like any chunk's."""
+    data = orjson.loads(chunk.data)
+    messages = data.pop("messages")
+    kept = list(keep)
+    mine = [messages[k] for k in kept]
+    where = [chunk.index.locate(k + 1) for k in kept]
+    encoded = orjson.dumps({**data, "messages": mine})
+    body: Body = encoded
+    if sinks is not None:
+        sink = sinks()
+        sink.write(encoded)
+        body = sink.seal()
+    index = PositionIndex()
+    for position, line in where:
+        index.extend([position], None if line is None else [line])
+    digest = Digest(index)
+    digest.update([position for position, _ in where], [m["to"][0] for m in mine])
+    return Chunk(number, body, len(encoded), index, digest=digest.hexdigest())

@@ -37,10 +37,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.core.optouts import EVERY_SENDER, OPT_OUT, PER_PAGE
+from engine.core.optouts import (
+    ACCOUNT_COVERAGES,
+    EVERY_SENDER,
+    OPT_OUT,
+    PER_PAGE,
+    record_sender,
+    wanted,
+)
+from engine.core.optouts import SCOPES as SCOPES  # the consent read's scopes are a pull's
 from engine.errors import UsageError
 
-SCOPES = ("account", "pair")
 DEFAULT_SCOPE = "account"
 DEFAULT_MAX_AGE = 15 * 60.0  # seconds: --max-consent-age
 SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", "cached"
@@ -48,7 +55,6 @@ SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", 
 # campaign the "External Party" and the account's number the "Internal Party".
 COLUMN_TO, COLUMN_FROM = "External Party Number", "Internal Party Number"
 COLUMN_STATUS, COLUMN_COVERAGE, COLUMN_TIME = "Consent Status", "Coverage", "Last Modified Time"
-ACCOUNT_COVERAGES = frozenset({"Account", "Company"})  # "Account is returned as Company"
 # Written into every description of a recipient suppressed by a consent record; counted by
 # it (engine/core/rejections.py, ``suppressed_by_source``) apart from the suppression files.
 CONSENT_MARK = "RingCentral consent record"
@@ -138,15 +144,11 @@ def choose(cached: Cached | None, scope: str, sender: str, now: float, max_age: 
 
 
 def from_search(records: Iterable[Mapping[str, Any]]) -> list[OptOut]:
-    """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut."""
-    out = []
-    for record in records:
-        if record.get("optStatus") != OPT_OUT or not isinstance(record.get("to"), str):
-            continue
-        sender = record.get("from")
-        out.append(OptOut(record["to"], sender if isinstance(sender, str) else EVERY_SENDER,
-                          str(record.get("lastModifiedTime") or "")))
-    return out
+    """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut, one
+    of coverage Account for every sender (``optouts.wanted``, as a pull keeps them)."""
+    return [OptOut(record["to"], record_sender(record),
+                   str(record.get("lastModifiedTime") or ""))
+            for record in records if wanted(record, "account", None)]
 
 
 def from_export(rows: Iterable[Sequence[str]]) -> list[OptOut]:

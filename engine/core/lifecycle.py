@@ -82,3 +82,4 @@ class Reason(enum.Enum):
     PENDING = "pending"                  # adopted; its store incomplete: read it again later
     UNCHECKED = "unchecked-rejections"   # accepted; its body unreadable to check the answer
     TOO_LARGE = "too-large"              # split: a 413, sent as two halves
+    OPTED_OUT = "opted-out"              # split: proved not sent, resent without new opt-outs

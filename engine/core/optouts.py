@@ -31,36 +31,62 @@ PER_PAGE = 1000  # PerPage: "the maximum value is 1000"
 OPT_OUT = "OptOut"
 PUSH_SOURCE = "Api"  # SmsOptSourceEnum: the record was set through the API, not by a reply
 EVERY_SENDER = "*"
-SCOPES = ("pair", "account")
+SCOPES = ("account", "pair")  # --suppress-scope and `a2p optouts pull --scope`
 COLUMNS = ("to", "from", "optStatus", "source", "lastModifiedTime")
+# SmsConsentCoverageEnum: a record of coverage Account applies to every number of the
+# account, whatever its ``from`` (the export writes it "Company": "Account is returned as
+# Company")
+ACCOUNT_COVERAGES = frozenset({"Account", "Company"})
 
 
-def search_body(scope: str, sender: str | None, token: str | None) -> dict[str, Any]:
-    """The body of one ``POST .../sms/consents/search`` page: the opt-outs of the account
-    (``account``), or only those to ``sender`` (``pair``)."""
+def search_bodies(scope: str, sender: str | None) -> list[dict[str, Any]]:
+    """The searches (``POST .../sms/consents/search``, first page) that find the opt-outs
+    of the account (``account``: one), or those keeping ``sender`` from texting (``pair``:
+    the pair's, ``from`` the sender, and the account-wide ones, coverage Account, which a
+    ``from`` filter would miss when they were taken on another number)."""
     if scope not in SCOPES:
         raise ValueError(scope)
     body: dict[str, Any] = {"optStatus": OPT_OUT, "perPage": PER_PAGE}
-    if scope == "pair":
-        if sender is None:
-            raise ValueError("a pair scope needs the sender")
-        body["from"] = [sender]
-    if token:
-        body["pageToken"] = token
-    return body
+    if scope == "account":
+        return [body]
+    if sender is None:
+        raise ValueError("a pair scope needs the sender")
+    return [{**body, "from": [sender]}, {**body, "coverage": ["Account"]}]
+
+
+def search_body(scope: str, sender: str | None, token: str | None) -> dict[str, Any]:
+    """The body of one page of the (first) search ``search_bodies`` makes."""
+    body = search_bodies(scope, sender)[0]
+    return {**body, "pageToken": token} if token else body
+
+
+def record_sender(record: Mapping[str, Any]) -> str:
+    """The number a searched record keeps from texting: its ``from``, or ``*`` (every
+    number of the account) for coverage Account or a record without one."""
+    frm = record.get("from")
+    if record.get("coverage") in ACCOUNT_COVERAGES or not isinstance(frm, str) or not frm:
+        return EVERY_SENDER
+    return frm
+
+
+def wanted(record: Mapping[str, Any], scope: str, sender: str | None) -> bool:
+    """Whether a searched record is an opt-out with a recipient that ``scope`` needs for
+    ``sender`` (checked here, whatever the search asked: a server that ignored a filter
+    must not widen what is suppressed or pulled). The one rule for a pull and a send."""
+    to = record.get("to")
+    if not isinstance(to, str) or not to or record.get("optStatus") != OPT_OUT:
+        return False
+    return scope == "account" or record_sender(record) in (sender, EVERY_SENDER)
 
 
 def pulled_row(record: Mapping[str, Any], scope: str, sender: str | None
                ) -> tuple[str, ...] | None:
-    """The file row of one searched record, or None when it is not an opt-out the scope
-    wants (checked again here: a server that ignored a filter must not widen the file) or
-    has no number to suppress."""
-    to, frm = record.get("to"), record.get("from")
-    if not isinstance(to, str) or not to or record.get("optStatus") != OPT_OUT:
+    """The file row of one searched record, or None when ``wanted`` says no. A record of
+    coverage Account is written with ``from`` ``*``."""
+    if not wanted(record, scope, sender):
         return None
-    if scope == "pair" and frm not in (sender, EVERY_SENDER):
-        return None
-    return tuple("" if record.get(k) is None else str(record.get(k)) for k in COLUMNS)
+    row = {**record, "from": record_sender(record)}
+    return tuple("" if row.get(k) is None else str(row.get(k)) for k in COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

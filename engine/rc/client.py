@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 
@@ -41,7 +41,7 @@ from engine.errors import (
 )
 from engine.rc.auth import Session
 from engine.rc.ratebudget import RateBudget
-from engine.rc.transport import Reply, Transport, error_of, page_of
+from engine.rc.transport import Downloads, Reply, Transport, error_of, page_of
 
 log = logging.getLogger("engine.http")
 # What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).
@@ -98,12 +98,13 @@ class ApiClient:
 
     async def _send(self, budget: RateBudget, method: str, path: str,
                     headers: Mapping[str, str], body: Body | None,
-                    params: Mapping[str, Any] | None = None, creates: bool = False) -> Reply:
+                    params: Mapping[str, Any] | None = None, creates: bool = False,
+                    into: BinaryIO | None = None) -> Reply:
         await budget.acquire(self.stop if creates else None)
         started = self._clock()
         try:
-            reply = await self._transport.request(method, self.settings.server_url + path,
-                                                  headers=headers, body=body, params=params)
+            reply = await self._exchange(method, self.settings.server_url + path, headers,
+                                         body, params, into)
         except BaseException as exc:
             budget.release({})
             log.debug("%s %s -> %s after %.3f s", method, path, type(exc).__name__,
@@ -125,6 +126,27 @@ class ApiClient:
             if note is not None:  # said once per answer, where the budget is held
                 log.warning("HTTP %s: %s", reply.status, note)
             budget.penalize(wait)
+        return reply
+
+    async def _exchange(self, method: str, url: str, headers: Mapping[str, str],
+                        body: Body | None, params: Mapping[str, Any] | None,
+                        into: BinaryIO | None) -> Reply:
+        """The request; with ``into``, a 2xx answer's body goes to that file (from the start,
+        whatever an earlier attempt left there), through the transport's ``download`` when it
+        has one (the consent export outgrows what an answer may hold in memory)."""
+        if into is None:
+            return await self._transport.request(method, url, headers=headers, body=body,
+                                                 params=params)
+        into.seek(0)
+        into.truncate()
+        if isinstance(self._transport, Downloads):
+            return await self._transport.download(method, url, headers=headers, into=into,
+                                                  params=params)
+        reply = await self._transport.request(method, url, headers=headers, body=body,
+                                              params=params)
+        if 200 <= reply.status < 300:
+            into.write(reply.body)
+            return Reply(reply.status, reply.headers)
         return reply
 
     def _note_date(self, header: str | None) -> None:
@@ -160,7 +182,8 @@ class ApiClient:
 
     async def call(self, method: str, path: str, *, body: Body | None = None,
                    params: Mapping[str, Any] | None = None, creates: bool = False,
-                   headers: Mapping[str, str] | None = None) -> Reply:
+                   headers: Mapping[str, str] | None = None,
+                   into: BinaryIO | None = None) -> Reply:
         """One request in the Light group; a 401 gets a new token and the request is sent
         again (a 401 was not processed, so even a POST is safe to repeat), as often as
         ``policy.MAX_REFRESHES`` allows. ``path`` is under the account's a2p-sms root unless
@@ -178,7 +201,7 @@ class ApiClient:
                 sent["Content-Type"] = "application/json"
             try:
                 reply = await self._send(self.light, method, path, sent, body, params,
-                                         creates)
+                                         creates, into)
             except AmbiguousSendError:
                 self.session.served(token)  # it went out and may have served: not a fresh refusal
                 raise
@@ -204,16 +227,17 @@ class ApiClient:
 
     async def read(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                    body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                   not_modified: bool = False) -> Reply:
+                   not_modified: bool = False, into: BinaryIO | None = None) -> Reply:
         """A request that changes nothing (a GET, or a search POST), so retried on any
         transient failure; raises on a 4xx. ``not_modified``: a 304 (an If-None-Match that
-        matched) is an answer too."""
+        matched) is an answer too. ``into``: a file a 2xx answer's body is written to (the
+        Reply's body then empty), for an answer too large to hold in memory."""
         started = self._clock()
         for attempt in itertools.count(1):
             failure: EngineError | None = None
             try:
                 reply = await self.call(method, path, params=params, body=body,
-                                        headers=headers)
+                                        headers=headers, into=into)
                 if not_modified and reply.status == 304:
                     return reply
                 verdict, wait = classify(reply.status, Kind.READ), self.asked_wait(reply)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import aiohttp
 import orjson
@@ -14,6 +14,9 @@ from engine.batching.chunker import Body, StoredBodyError
 from engine.errors import AmbiguousSendError, BadBodyError, NotSentError
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a batch answer lists rejections; more is hostile
+# A download (the consent export: ~85 bytes a record) goes to a file, not memory: this bounds
+# it at some 12 million records, far past any account, so only a hostile answer reaches it
+MAX_DOWNLOAD_BYTES = 1024 * 1024 * 1024
 # Bodies go out in slices: Python 3.11's asyncio copies whatever a single write() cannot send
 # at once into its own buffer, which for a 50 MB body would hold it twice.
 SLICE = 256 * 1024
@@ -74,6 +77,23 @@ async def read_whole(response: aiohttp.ClientResponse, limit: int, what: str) ->
     return bytes(buffer)
 
 
+async def read_into(response: aiohttp.ClientResponse, into: BinaryIO, limit: int,
+                    what: str) -> None:
+    """The whole body written to ``into``, up to ``limit`` bytes, none held in memory."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise BadBodyError(f"{what}: the answer declares {declared} bytes (Content-Length), "
+                           f"more than the {limit} a download may hold; refusing to read it",
+                           response.status)
+    written = 0
+    async for piece in response.content.iter_any():
+        written += len(piece)
+        if written > limit:
+            raise BadBodyError(f"{what}: answer larger than {limit} bytes; refusing to read "
+                               "the rest of it", response.status)
+        into.write(piece)
+
+
 def error_of(reply: Reply) -> tuple[str, str]:
     """(errorCode, message) from any of RingCentral's error shapes, never raising."""
     try:
@@ -111,6 +131,18 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class Downloads(Protocol):
+    """A transport that can write a large answer to a file (AiohttpTransport): the client
+    uses it when it has it, else ``request`` and writes the body there itself."""
+
+    async def download(self, method: str, url: str, *, headers: Mapping[str, str],
+                       into: BinaryIO, params: Mapping[str, Any] | None = None) -> Reply:
+        """A 2xx answer's body written to ``into`` (the Reply's body empty); any other
+        answer's read as ``request`` reads it."""
+        ...
+
+
 class AiohttpTransport:
     """aiohttp behind the Transport protocol. TLS verification stays on (aiohttp's default);
     HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (trust_env), as corporate networks need."""
@@ -142,11 +174,19 @@ class AiohttpTransport:
                                    ) from exc
             raise
 
+    async def download(self, method: str, url: str, *, headers: Mapping[str, str],
+                       into: BinaryIO, params: Mapping[str, Any] | None = None) -> Reply:
+        return await self._exchange(method, url, headers, None, params, into)
+
     async def _exchange(self, method: str, url: str, headers: Mapping[str, str], data: Any,
-                        params: Mapping[str, Any] | None) -> Reply:
+                        params: Mapping[str, Any] | None, into: BinaryIO | None = None
+                        ) -> Reply:
         try:
             async with self._session.request(method, url, headers=headers, data=data,
                                              params=params) as response:
+                if into is not None and 200 <= response.status < 300:
+                    await read_into(response, into, MAX_DOWNLOAD_BYTES, f"{method} {url}")
+                    return Reply(response.status, dict(response.headers))
                 answer = await read_whole(response, self._max_answer, f"{method} {url}")
                 return Reply(response.status, dict(response.headers), answer)
         except aiohttp.ClientConnectorError as exc:

@@ -37,7 +37,14 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.consent import Consents, ConsentSet, Gate, cache_path, read_consents
+from engine.run.consent import (
+    Consents,
+    ConsentSet,
+    Gate,
+    cache_owner,
+    cache_path,
+    read_consents,
+)
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
@@ -197,7 +204,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 consents = await read_consents(
                     client, sender, consent_scope, consent_age(options),
-                    cache_path(options.resume or options.journal), options.wall)
+                    cache_path(options.resume or options.journal), options.wall,
+                    cache_owner(run_id, credentials.client_id, settings.account))
                 gate.consents = consents.set
                 await emit(consents.event())
             with ExitStack() as stack:
@@ -210,6 +218,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                           gate if used else None, stopped=stopping.is_set)
                 caught = in_flight(recipients, read, plan, sender, text, stack,
                                    gate if used else None)
+                worker.screen = gate.screen if used else None
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)

@@ -18,26 +18,34 @@ older, it reads again (the export with If-None-Match: a 304 costs one request an
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+from array import array
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from engine.batching.chunker import Chunk
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
+from engine.core.optouts import EVERY_SENDER
 from engine.core.rejections import OPTED_OUT, Rejection
-from engine.errors import ConsentError, EngineError, RequestRejectedError
+from engine.errors import BadBodyError, ConsentError, EngineError, RequestRejectedError
 from engine.rc import consents as api
 from engine.rc.client import ApiClient
-from engine.reading import Block
+from engine.reading import Block, phone
 from engine.reading.suppressed import SuppressedBuilder
 from engine.run import localqueue
 from engine.run.events import ConsentRead
 from engine.run.report import stamp
+
+log = logging.getLogger(__name__)
 
 CACHE_SUFFIX = ".consents"
 CACHE_VERSION = 1
@@ -45,27 +53,79 @@ CACHE_VERSION = 1
 
 class ConsentSet:
     """The recipients the opt-outs in scope keep from the sender: ``hits`` for a block of
-    E.164 numbers, ``describe`` for the rejection's sentence (sender and time)."""
+    E.164 numbers, ``describe`` for the rejection's sentence (sender and time).
 
-    def __init__(self, opt_outs: list[OptOut]) -> None:
-        self.opt_outs = opt_outs
+    Compact, as a million opt-outs must be: the numbers in a Suppressed set, and beside it,
+    per record, the index of its sender among the few distinct ones and its time in epoch
+    milliseconds (``_millis``; a time that would not be written back the same is kept as it came, in
+    a dict): some 12 bytes a record past the set's own, no OptOut object kept."""
+
+    def __init__(self, opt_outs: Iterable[OptOut]) -> None:
         builder = SuppressedBuilder()
         builder.start_file("consent")
+        self._senders: list[str] = []
+        self._sender_index: dict[str, int] = {}
+        self._who = array("I")
+        self._when = array("q")
+        self._odd: dict[int, str] = {}  # line -> a time kept as RingCentral wrote it
         for line, record in enumerate(opt_outs, 1):
-            builder.add(record.to, line)  # the line: the record's place in opt_outs
+            builder.add(record.to, line)  # the line: the record's place in the arrays
+            k = self._sender_index.get(record.sender)
+            if k is None:
+                k = self._sender_index[record.sender] = len(self._senders)
+                self._senders.append(record.sender)
+            self._who.append(k)
+            ms = _millis(record.modified)
+            if ms is None and record.modified:
+                self._odd[line] = record.modified
+            self._when.append(-1 if ms is None else ms)
         builder.end_file()
         self._set = builder.build()
 
     def __len__(self) -> int:
         return len(self._set)
 
+    def nbytes(self) -> int:
+        """The bytes its arrays hold (the few senders and odd times aside)."""
+        return (self._set.nbytes() + self._who.itemsize * len(self._who)
+                + self._when.itemsize * len(self._when))
+
     def hits(self, numbers: list[str]) -> list[int]:
         return self._set.hits(numbers)
 
-    def describe(self, number: str) -> str:
+    def record(self, number: str) -> OptOut | None:
+        """The opt-out that suppresses ``number`` (None: none does)."""
         line = self._set.line_of(number)
-        assert line is not None, number
-        return rules.describe(number, self.opt_outs[line - 1])
+        if line is None:
+            return None
+        ms = self._when[line - 1]
+        modified = self._odd.get(line, "") if ms < 0 else _iso(ms)
+        return OptOut(number, self._senders[self._who[line - 1]], modified)
+
+    def describe(self, number: str) -> str:
+        record = self.record(number)
+        assert record is not None, number
+        return rules.describe(number, record)
+
+
+def _millis(modified: str) -> int | None:
+    """``modified`` as epoch milliseconds times two, plus one when written with milliseconds,
+    when ``_iso`` writes it back the same; else None."""
+    try:
+        when = datetime.fromisoformat(modified)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    code = round(when.timestamp() * 1000) * 2 + (1 if "." in modified else 0)
+    return code if _iso(code) == modified else None
+
+
+def _iso(code: int) -> str:
+    """The time ``_millis`` coded, written as RingCentral wrote it (UTC, Z)."""
+    when = datetime.fromtimestamp(code // 2 / 1000, UTC)
+    return when.isoformat(timespec="milliseconds" if code % 2 else "seconds"
+                          ).replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -96,14 +156,27 @@ def cache_path(journal: str | os.PathLike[str] | None) -> Path | None:
     return None if journal is None else Path(f"{os.fspath(journal)}{CACHE_SUFFIX}")
 
 
-def load_cache(path: Path | None, server: str) -> tuple[Cached, list[OptOut]] | None:
-    """The cache at ``path``, if any is there, readable and of this server."""
+def cache_owner(run_id: str, client_id: str, account: str) -> str:
+    """Whose a cache is: the run its journal holds, and who read it (a digest of the app's
+    client id and the account, never a secret). A fresh run has a new run id, so it never
+    uses a cache another run left (another account's opt-outs, on the same journal path);
+    a resume of that run does, while the same app and account read for it."""
+    who = hashlib.sha256(f"{client_id}\0{account}".encode()).hexdigest()[:16]
+    return f"{run_id}/{who}"
+
+
+def load_cache(path: Path | None, server: str, owner: str | None = None
+               ) -> tuple[Cached, list[OptOut]] | None:
+    """The cache at ``path``, if any is there, readable, of this server and of ``owner``
+    (``cache_owner``; None: whoever wrote it)."""
     if path is None or not path.is_file():
         return None
     try:
         data = orjson.loads(path.read_bytes())
         if data.get("version") != CACHE_VERSION or data.get("server") != server:
             return None
+        if owner is not None and data.get("owner") != owner:
+            return None  # another run's, or another account's: read again
         cached = Cached(float(data["readAt"]), data["method"], data.get("from"),
                         data.get("etag"), len(data["records"]))
         return cached, [OptOut(*r) for r in data["records"]]
@@ -111,11 +184,13 @@ def load_cache(path: Path | None, server: str) -> tuple[Cached, list[OptOut]] | 
         return None  # unreadable: read again
 
 
-def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[OptOut]) -> None:
+def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[OptOut],
+               owner: str | None = None) -> None:
     """Written whole then renamed, so a kill leaves the old cache or the new, never half."""
     if path is None:
         return
-    data = {"version": CACHE_VERSION, "server": server, "readAt": cached.read_at,
+    data = {"version": CACHE_VERSION, "server": server, "owner": owner,
+            "readAt": cached.read_at,
             "method": cached.method, "from": cached.sender_filter, "etag": cached.etag,
             "records": [[r.to, r.sender, r.modified] for r in opt_outs]}
     part = path.with_name(path.name + ".part")
@@ -124,12 +199,13 @@ def save_cache(path: Path | None, server: str, cached: Cached, opt_outs: list[Op
 
 
 async def read_consents(client: ApiClient, sender: str, scope: str, max_age: float,
-                        cache: Path | None, wall: Callable[[], float]) -> Consents:
-    """The opt-outs ``scope`` needs for ``sender``: from the cache while it is fresh, else
-    read (``rules.choose``), the cache written again. A ConsentError when they cannot be read:
-    nothing may be sent without them."""
+                        cache: Path | None, wall: Callable[[], float],
+                        owner: str | None = None) -> Consents:
+    """The opt-outs ``scope`` needs for ``sender``: from the cache while it is fresh (and
+    ``owner``'s, ``cache_owner``), else read (``rules.choose``), the cache written again. A
+    ConsentError when they cannot be read: nothing may be sent without them."""
     server = client.settings.server_url
-    found = load_cache(cache, server)
+    found = load_cache(cache, server, owner)
     cached, kept = found if found is not None else (None, [])
     now = wall()
     choice = rules.choose(cached, scope, sender, now, max_age)
@@ -142,6 +218,11 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
         raise
     except RequestRejectedError as exc:
         raise ConsentError(_refused(exc, choice)) from exc
+    except BadBodyError as exc:  # an answer unusable as it is: asking again would not help
+        raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
+                           f"read: {exc}. This run sent nothing. Pull them page by page with "
+                           "'a2p optouts pull --out opt-outs.csv' and send with --suppress "
+                           "opt-outs.csv --no-consent.") from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
                            f"read: {str(exc).rstrip('.')}. This run sent nothing. Run again "
@@ -152,7 +233,7 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
     opt_outs = read.opt_outs if read.opt_outs is not None else kept
     method = rules.EXPORT if choice.method == rules.CONDITIONAL else choice.method
     fresh = Cached(now, method, choice.sender_filter, read.etag, len(opt_outs))
-    save_cache(cache, server, fresh, opt_outs)
+    save_cache(cache, server, fresh, opt_outs, owner)
     return _consents(scope, sender, choice, read.requests, fresh, opt_outs)
 
 
@@ -167,7 +248,32 @@ def _consents(scope: str, sender: str, choice: Choice, requests: int, cached: Ca
               opt_outs: list[OptOut]) -> Consents:
     return Consents(scope, sender, choice.method, requests, cached.read_at, cached.etag,
                     len(opt_outs), choice.why,
-                    ConsentSet(rules.in_scope(opt_outs, scope, sender)))
+                    ConsentSet(r for r in readable(opt_outs)
+                               if rules.applies(r, scope, sender)))
+
+
+def readable(opt_outs: Iterable[OptOut]) -> Iterator[OptOut]:
+    """The opt-outs with their numbers in E.164, as the list's are (``+1 415-555-0100`` and
+    ``14155550100`` are +14155550100: a record written otherwise must still suppress). A
+    record whose recipient is no phone number suppresses nobody: it is left out, with a
+    warning naming it (and how many more), never an error that stops every run."""
+    unreadable: list[OptOut] = []
+    for record in opt_outs:
+        to = phone.e164(record.to)
+        sender = record.sender if record.sender == EVERY_SENDER else phone.e164(record.sender)
+        if isinstance(to, phone.Problem):
+            unreadable.append(record)
+            continue
+        if isinstance(sender, phone.Problem):
+            sender = EVERY_SENDER  # an opt-out of a number we cannot read: of all of them
+        yield record if (to, sender) == (record.to, record.sender) else \
+            OptOut(to, sender, record.modified)
+    if unreadable:
+        first = unreadable[0]
+        log.warning("%d RingCentral consent record(s) name a recipient that is not a phone "
+                    "number and suppress nobody, e.g. %r (opted out of %s, %s); check them in "
+                    "RingCentral's consent records", len(unreadable), first.to, first.sender,
+                    first.modified or "no time")
 
 
 def _refused(exc: RequestRejectedError, choice: Choice) -> str:
@@ -236,6 +342,21 @@ class Gate:
         keep = [k for k in range(len(block)) if k not in gone]
         return subset(block, keep) if keep else None
 
+    def screen(self, chunk: Chunk) -> list[tuple[int, Rejection]]:
+        """The messages of a chunk cut by a run before (0-based, with their rejections) that
+        the consents read now suppress: a chunk in flight at the stop and proved not created
+        is screened before it is sent again (an opt-out may have come during the stop)."""
+        if not len(self.consents):
+            return []
+        tos = tos_of(chunk)
+        out = []
+        for k in self.consents.hits(tos):
+            position, line = chunk.index.locate(k + 1)
+            self.rejected.add(position)  # a rebuild of what is left drops it
+            out.append((k, Rejection(position, line, tos[k], OPTED_OUT,
+                                     self.consents.describe(tos[k]))))
+        return out
+
     def apply(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:
             kept = self.block(block)
@@ -263,6 +384,10 @@ class Gate:
                 yield block
             elif keep:
                 yield subset(block, keep)
+
+
+def tos_of(chunk: Chunk) -> list[str]:
+    return [m["to"][0] for m in orjson.loads(chunk.data)["messages"]]
 
 
 def _position(rejection: Rejection) -> int:

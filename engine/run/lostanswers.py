@@ -70,6 +70,10 @@ class Outlet(Protocol):
     async def resend(self, chunk: Chunk, record: ChunkRecord) -> None:
         """Proved not created: send it again, in a sending slot."""
 
+    async def resend_caught(self, chunk: Chunk, record: ChunkRecord) -> None:
+        """Proved not created, cut by a run before: screened by this run's consents, then
+        sent again (``resend``)."""
+
     async def gave_up_absent(self, record: ChunkRecord, reply: Reply | None) -> bool:
         """Proved not created, but the policy's attempts or time ran out: True, failed."""
 
@@ -165,7 +169,7 @@ class LostAnswers:
                               self._journal_offset)
         if not await self.settle(caught, record, since=self._run.resume_since, sent=sent,
                                  live=False):
-            await self._outlet.resend(caught, record)
+            await self._outlet.resend_caught(caught, record)
 
     async def park(self, chunk: Chunk, record: ChunkRecord, sent_at: SentAt) -> None:
         """Reconcile a lost answer beside the workers, not in a sending slot. A chunk the

@@ -21,9 +21,10 @@ from pathlib import Path
 import anyio
 
 from engine.config.credentials import Credentials, pick_credentials
-from engine.config.settings import Settings, load_settings
+from engine.config.settings import E164, Settings, load_settings
 from engine.core.optouts import COLUMNS, Failure, PushRequests, failures, pulled_row
 from engine.core.rejections import Rejection
+from engine.errors import UsageError
 from engine.rc.client import ApiClient
 from engine.rc.optouts import opt_outs, patch
 from engine.rc.transport import AiohttpTransport, Transport
@@ -75,6 +76,16 @@ async def api_client(config: Settings | str | None, credentials: Credentials | N
                 await transport.close()
 
 
+def check_sender(sender: str, verb: str) -> None:
+    """``--from``: ``*`` (every number of the account, for a push) or an E.164 number,
+    refused here before any request (RingCentral would refuse each record of a PATCH)."""
+    if sender == "*" and verb == "push":
+        return
+    if not E164.fullmatch(sender):
+        raise UsageError(f"a2p optouts {verb}: --from {sender!r} is not an E.164 number. Give "
+                         "the account's number with its country code, e.g. +16505550100.")
+
+
 async def pull(out: str | os.PathLike[str], *, scope: str = "account",
                sender: str | None = None, config: Settings | str | None = None,
                credentials: Credentials | None = None,
@@ -84,6 +95,8 @@ async def pull(out: str | os.PathLike[str], *, scope: str = "account",
 
     >>> await pull("opt-outs.csv", scope="pair", sender="+16505550100")  # doctest: +SKIP
     """
+    if sender is not None:
+        check_sender(sender, "pull")
     path = Path(out)
     part = path.with_name(path.name + ".part")
     records = pages = skipped = 0
@@ -118,6 +131,7 @@ async def push(source: str | os.PathLike[str], *, sender: str = "*",
 
     >>> await push("do-not-contact.csv")  # doctest: +SKIP
     """
+    check_sender(sender, "push")
     path = os.fspath(source)
     options = read or ReadOptions(source=path)
     requests = PushRequests(sender)

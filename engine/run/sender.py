@@ -21,7 +21,7 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from engine.batching.chunker import Chunk, Chunker, StoredBodyError, tos_at
-from engine.batching.halves import halves
+from engine.batching.halves import halves, part
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import (
@@ -38,7 +38,7 @@ from engine.core.policy import (
     unanswered,
 )
 from engine.core.reconcile import CLOCK_MARGIN, SentAt
-from engine.core.rejections import translate
+from engine.core.rejections import Rejection, translate
 from engine.errors import (
     AmbiguousSendError,
     AuthError,
@@ -148,6 +148,9 @@ class Sender:
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
         self._follower: Follower | None = None
+        # the consent gate's screen (engine/run/consent.py Gate.screen), once the opt-outs
+        # are read: applied to a chunk a run before cut before it is sent again
+        self.screen: Callable[[Chunk], list[tuple[int, Rejection]]] | None = None
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -236,6 +239,26 @@ class Sender:
         """A chunk proved not created (a lost answer): sent again, in a sending slot."""
         async with self._slots:
             await self.submit(chunk, record)
+
+    async def resend_caught(self, chunk: Chunk, record: ChunkRecord) -> None:
+        """A chunk a run before cut, proved not created: the recipients this run's consents
+        suppress (an opt-out that came during the stop) are rejected locally, and the rest
+        is sent as a new chunk; the old one is journaled split, so no reader counts its
+        records twice. Never is a body holding a suppressed number sent again."""
+        gone = self.screen(chunk) if self.screen is not None else []
+        if gone:
+            await self.recorder.local([rejection for _, rejection in gone])
+            out = {k for k, _ in gone}
+            keep = [k for k in range(chunk.count) if k not in out]
+            self.recorder.move(record, lifecycle.SPLIT, Reason.OPTED_OUT,
+                               f"proved not sent; {len(gone):,} of its recipients opted out "
+                               "while the run was stopped: the rest sent as a new chunk",
+                               via=lifecycle.SUBMITTING)
+            if not keep:
+                return
+            chunk = part(chunk, keep, self.chunker.new_number(), self.chunker.sinks)
+            record = self.recorder.record_for(chunk)
+        await self.resend(chunk, record)
 
     async def submit(self, chunk: Chunk, record: ChunkRecord) -> None:
         """Send one chunk until it is accepted, failed, split or left unknown; what each

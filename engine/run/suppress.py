@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -78,10 +78,8 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> N
             "or a column of them): fix or delete that line, then run again; no number of "
             "the list is skipped.")
 
-    with open_input(path) as stream:
-        for block in read_lines(stream, read, refuse):
-            lines = block.lines if block.lines is not None else range(1, len(block) + 1)
-            builder.add_block(block.tos, lines)
+    for tos, lines in _blocks(path, read, refuse):
+        builder.add_block(tos, lines)
     info = os.stat(path)
     builder.end_file({"absolute": os.path.abspath(path), "size": info.st_size,
                       "mtimeNs": info.st_mtime_ns})
@@ -111,7 +109,13 @@ def read_numbers(path: str, options: ReadOptions, rejected: Callable[[Rejection]
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file. Give a file of numbers, one a line or a CSV "
                          "with a number column (to, phone, mobile...).")
-    read = _file_options(path, options)
+    yield from _blocks(path, _file_options(path, options), rejected)
+
+
+def _blocks(path: str, read: ReadOptions, rejected: Callable[[Rejection], None]
+            ) -> Iterator[tuple[list[str], Sequence[int]]]:
+    """The one loop over a suppression file: (E.164 numbers, their lines) a block at a
+    time, each unreadable line to ``rejected`` (which may raise: --suppress refuses it)."""
     with open_input(path) as stream:
         for block in read_lines(stream, read, rejected):
             yield block.tos, block.lines if block.lines is not None else \

@@ -50,7 +50,8 @@ EXPORT_COLUMNS = ("External Party Number", "Internal Party Number", "Consent Sta
 def record_view(record: Record) -> dict[str, Any]:
     """SmsOptRecord."""
     return {"from": record.sender, "to": record.to, "optStatus": record.status,
-            "source": record.source, "lastModifiedTime": iso(record.modified)}
+            "source": record.source, "coverage": record.coverage,
+            "lastModifiedTime": iso(record.modified)}
 
 
 def etag(store: ConsentStore) -> str:
@@ -198,7 +199,8 @@ async def export(request: web.Request) -> web.Response:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for r in store.records():
-        writer.writerow((r.to, r.sender, r.status, r.source, "PhoneNumber", "", "",
+        writer.writerow((r.to, r.sender, r.status, r.source,
+                         "Company" if r.coverage == "Account" else r.coverage, "", "",
                          iso(r.modified)))
     text = out.getvalue()
     if request.app[SIMULATOR].faults.consent_export_cut:

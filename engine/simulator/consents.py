@@ -47,6 +47,9 @@ class Record:
     source: str
     modified: float
     history: list[tuple[float, str]] = field(default_factory=list)
+    # SmsConsentCoverageEnum: PhoneNumber (this pair) or Account (every number of the
+    # account; ``sender`` is the number it was taken on, the spec's required ``from``)
+    coverage: str = "PhoneNumber"
 
     def status_at(self, t: float) -> str | None:
         """The status in force at ``t`` (None: no record yet, consent assumed)."""
@@ -64,11 +67,12 @@ class Query:
     coverage: frozenset[str] = frozenset()
 
     def matches(self, record: Record) -> bool:
-        # Every record here is per pair: coverage PhoneNumber.
+        # ``from`` filters every coverage by the record's own number: an Account record
+        # taken on another number is found by its coverage, not by the sender's ``from``
         return ((not self.senders or record.sender in self.senders)
                 and (not self.recipients or record.to in self.recipients)
                 and (not self.statuses or record.status in self.statuses)
-                and (not self.coverage or "PhoneNumber" in self.coverage))
+                and (not self.coverage or record.coverage in self.coverage))
 
 
 class ConsentStore:
@@ -77,6 +81,8 @@ class ConsentStore:
         self._records: list[Record] = []
         self._by_pair: dict[tuple[str, str], Record] = {}
         self._by_sender: dict[str, set[int]] = {}  # recipients (as integers) with a record
+        self._by_account: dict[str, Record] = {}  # recipient -> its Account-coverage record
+        self._account_targets: set[int] = set()
         self._pending: list[tuple[float, int, str, str, str]] = []  # STOP/START replies due
         self.version = 0
 
@@ -130,6 +136,23 @@ class ConsentStore:
         self.version += 1
         return record
 
+    def set_account(self, sender: str, to: str, status: str, source: str, at: float
+                    ) -> Record:
+        """Record ``to``'s status for every number of the account as one record of coverage
+        Account, taken on ``sender`` (its ``from``)."""
+        record = self._by_account.get(to)
+        if record is None:
+            record = Record(len(self._records) + 1, sender, to, status, source, at,
+                            coverage="Account")
+            self._records.append(record)
+            self._by_account[to] = record
+            self._account_targets.add(int(to[1:]))
+        record.status, record.source, record.modified = status, source, at
+        record.history.append((at, status))
+        record.history.sort()
+        self.version += 1
+        return record
+
     def reply_later(self, at: float, sender: str, to: str, word: str) -> None:
         """A recipient's reply that takes effect at ``at`` (see ``settle``)."""
         heapq.heappush(self._pending, (at, len(self._pending), sender, to, word))
@@ -170,13 +193,15 @@ class ConsentStore:
         return found, None
 
     def opted_out(self, sender: str, to: str, t: float) -> bool:
-        record = self._by_pair.get((sender, to))
-        return record is not None and record.status_at(t) == OPT_OUT
+        return any(record is not None and record.status_at(t) == OPT_OUT
+                   for record in (self._by_pair.get((sender, to)), self._by_account.get(to)))
 
     def blocked_candidates(self, sender: str, numbers: array[int]) -> array[int]:
         """Indexes of ``numbers`` that have any record with ``sender``: the only messages a
         consent can block (their status at a given time is ``opted_out``)."""
-        targets = self._by_sender.get(sender)
+        targets = self._by_sender.get(sender, set())
+        if self._account_targets:
+            targets = targets | self._account_targets
         if not targets:
             return array("q")
         return array("q", (i for i, n in enumerate(numbers) if n in targets))

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 import engine
@@ -236,3 +237,22 @@ async def test_local_rejections_journaled_in_position_order(start: Start,
     assert report["totals"]["suppressed"]["consent"] > 200
     assert report["totals"]["rejectedLocal"] == len(state.local)
     assert len(state.local_runs) == 1
+
+
+async def test_fresh_run_never_uses_a_cache_another_run_left(start: Start, tmp_path: Path
+                                                              ) -> None:
+    """A fresh run on a journal path whose cache another run left (another account's,
+    say) reads the opt-outs anew: a recipient who opted out since is not texted."""
+    running, settings = await start()
+    journal = tmp_path / "run.journal"
+    first, _ = await run(numbers(10), settings, journal=journal)
+    assert first["totals"]["sent"] == 10
+    assert await anyio.Path(f"{journal}.consents").is_file()
+    journal.unlink()  # the journal goes; its cache stays, within --max-consent-age
+    later = numbers(20)[10:]
+    opt_out(running, SENDER, later[3])
+    report, _ = await run(later, settings, journal=journal)
+    ledger = ledger_numbers(running)
+    assert later[3] not in ledger
+    assert report["totals"]["suppressed"] == {"consent": 1}
+    assert report["totals"]["sent"] == 9

@@ -10,7 +10,10 @@ import csv
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import anyio
 
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
@@ -185,3 +188,50 @@ def a2p(running: RunningSimulator, *args: str) -> subprocess.CompletedProcess[by
            "RC_USER_JWT": DEMO_CREDENTIALS.jwt}
     return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True,
                           env=env, timeout=120, check=False)
+
+
+async def test_account_wide_opt_outs_are_pulled_and_suppressed_under_pair(
+        start: Start, tmp_path: Path) -> None:
+    """A record of coverage Account taken on another number keeps --from from texting: pull
+    --scope pair writes it (from ``*``), the consent search under pair finds it, and a send
+    with --suppress-scope pair POSTs none of them."""
+    from engine.rc import consents as api
+    from engine.rc.client import ApiClient
+    from engine.rc.transport import AiohttpTransport
+
+    running, settings = await start(failure_rate=0.0)
+    listed = numbers(40)
+    store = running.simulator.store.consents
+    now = running.simulator.now()
+    store.set_account(OTHER, listed[2], "OptOut", "Api", now)  # every number of the account
+    store.set_account(SENDER, listed[4], "OptOut", "Api", now)  # found by both searches
+    opt_out(running, SENDER, listed[6])
+    opt_out(running, OTHER, listed[8])  # another pair's: not --from's
+    wide = {listed[2], listed[4]}
+
+    pair = tmp_path / "mine.csv"
+    pulled = await pull(pair, scope="pair", sender=SENDER, config=settings,
+                        credentials=DEMO_CREDENTIALS)
+    with pair.open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert pulled.records == 3
+    assert sorted(r["to"] for r in rows) == sorted({*wide, listed[6]})
+    assert {r["to"]: r["from"] for r in rows}[listed[2]] == "*"
+
+    transport = AiohttpTransport(30.0)
+    client = ApiClient(settings, DEMO_CREDENTIALS, transport, clock=time.monotonic,
+                       sleep=anyio.sleep)
+    try:
+        read = await api.search(client, SENDER)
+    finally:
+        await transport.close()
+    assert read.opt_outs is not None
+    assert sorted(r.to for r in read.opt_outs) == sorted({*wide, listed[6]})
+    assert {r.sender for r in read.opt_outs if r.to in wide} == {"*"}
+
+    report = await engine.send(write_list(tmp_path / "list.csv", listed), sender=SENDER,
+                               text="Hi", config=settings, credentials=DEMO_CREDENTIALS,
+                               suppress_scope="pair", wait="accepted")
+    posted = ledger_numbers(running)
+    assert sorted(posted) == sorted(set(listed) - {*wide, listed[6]})
+    assert report["totals"]["suppressed"] == {"consent": 3}
