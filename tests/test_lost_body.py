@@ -164,3 +164,21 @@ async def test_a_run_whose_lost_answer_s_body_is_removed_goes_on_truthfully(
     else:
         assert (totals["sent"], totals["unknownChunks"]) == (0, 1)
         assert "may have been created" in report["batches"][0]["note"]
+
+
+async def test_an_adopted_batch_whose_body_is_gone_leaves_its_absent_recipients_pending(
+        labs: Labs, spool: BodySpool) -> None:
+    """A stream's chunk adopted after a lost answer, its body file removed before its store
+    is read back: the recipients its batch does not hold stay pending (neither sent nor
+    rejected), said in its note, and the run goes on."""
+    lab = labs(FakeA2P())
+    chunk, record = _sent(lab, spool, None)
+    batch_id = lab.created(chunk)
+    lab.server.batches[batch_id]["batchSize"] = len(TOS) - 1  # the server rejected one
+    assert await lab.lost.settle(chunk, record, sent=lab.client.sent_at()) is True
+    del chunk  # the lost-answer path holds it now, to read its rejections back
+    _gone(spool)
+    await lab.lost.recover_rejections(record)
+    assert (record.reason, record.pending) == (Reason.PENDING, 1)
+    assert record.note is not None
+    assert "body could not be read back" in record.note

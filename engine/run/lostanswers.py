@@ -237,9 +237,10 @@ class LostAnswers:
             return False
         reason, note = None, record.note
         if self._run.on_ambiguous == "reconcile":
-            expected = expected or await self._expected(chunk, record)
             if expected is None:
-                return True  # left unknown
+                expected = await self._expected(chunk, record)
+                if expected is None:
+                    return True  # left unknown
             try:
                 step = await self.find_batch(expected, since, created_after, sent=sent,
                                              live=live)
