@@ -101,7 +101,7 @@ def test_a_pass_over_a_stored_body_holds_a_piece_not_the_body(tmp_path: Path) ->
 def test_a_lost_answer_s_expected_is_the_same_at_a_fraction_of_the_memory(
         tmp_path: Path) -> None:
     """What a lost request held, read from its spooled body in pieces, is the Expected the
-    whole parse gave, built in a few times the body's size (the whole parse took 26)."""
+    whole parse gave, built in under twice the body's size (the whole parse took 26)."""
     from engine.run.lostanswers import LostAnswers  # the lost-answer path's own reading
     from engine.run.options import RunSettings
     from tests.fakes import settings
@@ -114,7 +114,7 @@ def test_a_lost_answer_s_expected_is_the_same_at_a_fraction_of_the_memory(
             assert of(chunk) == Expected.of(SENDER, _whole(chunk))
         (big,) = Chunker(SENDER, "Hi", 1 << 30, sinks=spool.sink).chunks(
             _blocks(150_000, texts=False))
-        assert _peak(lambda: of(big)) < 8 * len(big.body)
+        assert _peak(lambda: of(big)) < 2 * len(big.body)
 
 
 def test_the_module_s_examples_hold() -> None:
