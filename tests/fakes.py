@@ -129,6 +129,8 @@ class FakeA2P:
             return TOKEN
         if request.path.endswith("/sms/consents/export"):
             return NO_CONSENTS
+        if request.path.endswith("/sms/consents/search"):  # a resume's re-read of few
+            return reply(200, {"records": [], "paging": {"perPage": 1000}})
         if request.method == "POST" and request.path == "/batches":
             scripted = self.posts.pop(0) if self.posts else None
             if callable(scripted):

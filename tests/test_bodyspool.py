@@ -276,3 +276,144 @@ async def test_server_rejections_are_checked_against_the_spooled_body(tmp_path: 
     assert await run(own) == (lifecycle.ACCEPTED, None, 1)
     state, reason, rejected = await run("+14155550007")
     assert (state, reason, rejected) == (lifecycle.ACCEPTED, Reason.ADOPTED, 0)
+
+
+@pytest.mark.parametrize("meddle", ["delete", "truncate"])
+async def test_a_body_file_gone_after_its_201_keeps_the_batch_and_leaves_its_rejections_pending(
+        tmp_path: Path, meddle: str) -> None:
+    """A body file removed or cut short while its POST is answered 201 with a rejection: the
+    batch is accepted with its id (never sent again, no error, no "not sent" said), and the
+    rejection it names, which cannot be checked against the body, is not taken: that
+    recipient is pending until the batch's message store names it."""
+    import random
+
+    from engine.core import lifecycle
+    from engine.core.lifecycle import Reason
+    from engine.rc.client import ApiClient
+    from engine.run.lostanswers import UNCHECKED_NOTE
+    from engine.run.recorder import Recorder
+    from engine.run.sender import RunSettings, Sender
+
+    server = FakeA2P()
+    folder = tmp_path / f"run{SUFFIX}"
+
+    def answered_after_the_file_went(request: Request) -> Any:
+        body = request.json()
+        for path in folder.iterdir():
+            if meddle == "delete":
+                path.unlink()
+            else:
+                path.write_bytes(path.read_bytes()[:-10])
+        rejected = body["messages"].pop(1499)
+        batch = server.make(body)
+        return reply(201, {**batch, "rejected": [
+            {"index": 1500, "to": rejected["to"], "errorCode": "CMN-100", "description": "x"}]})
+
+    server.posts.append(answered_after_the_file_went)
+    clock = FakeClock()
+    config = settings(reconcile_window=5.0)
+    client = ApiClient(config, CREDENTIALS, MockTransport(server), clock=clock,
+                       sleep=clock.sleep, rng=random.Random(3), wall=clock)
+    events: list[Any] = []
+
+    async def emit(event: Any) -> None:
+        events.append(event)
+
+    recorder = Recorder(emit)
+    with BodySpool(folder) as spool:
+        chunker = Chunker(SENDER, "Hi", 10 * SLICE, sinks=spool.sink)
+        sender = Sender(RunSettings(config, SENDER, "Hi", "reconcile"), client, chunker,
+                        recorder, sleep=clock.sleep, clock=clock)
+        (chunk,) = chunker.chunks(_blocks(3000))
+        await sender.submit(chunk, recorder.record_for(chunk))
+    record = recorder.records[1]
+    assert (record.state, record.reason, record.batch_id, record.pending) == \
+        (lifecycle.ACCEPTED, Reason.UNCHECKED, "b1", 1)
+    assert len(server.batches) == 1  # sent once
+    aggregator = recorder.aggregator
+    assert (aggregator.rejected_server, aggregator.pending) == (0, 1)
+    note = record.note or ""
+    assert note.startswith(UNCHECKED_NOTE)
+    assert "no batch was made" not in note
+
+
+async def test_a_run_whose_body_file_went_after_its_201_ends_whole_with_the_store_s_rejection(
+        tmp_path: Path) -> None:
+    """The same from a list file, the whole run: it ends without an error, the batch sent
+    once, and the recipient the answer rejected is named a server rejection once the
+    batch's message store is read (the input read again), none left pending."""
+    from engine.run.lostanswers import UNCHECKED_DESCRIPTION
+
+    journal = tmp_path / "run.journal"
+    folder = Path(f"{journal}{SUFFIX}")
+    fake = FakeA2P()
+
+    def answered_after_the_file_went(request: Request) -> Any:
+        body = request.json()
+        for path in folder.iterdir():
+            path.unlink()
+        rejected = body["messages"].pop(3)
+        batch = fake.make(body)
+        return reply(201, {**batch, "rejected": [
+            {"index": 4, "to": rejected["to"], "errorCode": "CMN-100", "description": "x"}]})
+
+    fake.posts.append(answered_after_the_file_went)
+    numbers = [f"+1415555{k:04d}" for k in range(10)]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(numbers) + "\n")
+    report = await engine.send(str(listing), _options(MockTransport(fake), tmp_path / "r.json",
+                                                      journal=str(journal)))
+    assert len(fake.batches) == 1
+    totals = report["totals"]
+    assert (totals["sent"], totals["rejectedServer"], totals["pending"]) == (9, 1, 0)
+    assert [(r["to"], r["description"]) for r in report["rejected"]] == [
+        ("+14155550003", UNCHECKED_DESCRIPTION)]
+
+
+async def test_a_body_file_gone_before_a_lost_answer_is_looked_for_reads_the_input_again(
+        tmp_path: Path) -> None:
+    """A 503 after the batch was made, and the body file gone meanwhile: the batch is looked
+    for with the recipients read again from the input, and adopted, not an error saying
+    nothing was sent; every recipient is in that one batch."""
+    journal = tmp_path / "run.journal"
+    folder = Path(f"{journal}{SUFFIX}")
+    fake = FakeA2P()
+
+    def made_then_503(request: Request) -> Any:
+        for path in folder.iterdir():
+            path.unlink()
+        fake.make(request.json())
+        return reply(503, {"errorCode": "CMN-503", "message": "unavailable"})
+
+    fake.posts.append(made_then_503)
+    numbers = [f"+1415555{k:04d}" for k in range(10)]
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(numbers) + "\n")
+    report = await engine.send(str(listing), _options(MockTransport(fake), tmp_path / "r.json",
+                                                      journal=str(journal)))
+    assert len(fake.batches) == 1
+    assert (report["totals"]["sent"], report["totals"]["adoptedChunks"]) == (10, 1)
+
+
+async def test_a_body_file_gone_before_a_lost_answer_of_a_stream_leaves_it_unknown(
+        tmp_path: Path) -> None:
+    """The same when the input cannot be read again (recipients given as a list): the chunk
+    is left unknown, never sent again, with a note saying its request went out, and the run
+    ends with its report rather than an error saying nothing was sent."""
+    fake = FakeA2P()
+
+    def made_then_503(request: Request) -> Any:
+        for folder in tmp_path.glob(f"*{SUFFIX}"):
+            for path in folder.iterdir():
+                path.unlink()
+        fake.make(request.json())
+        return reply(503, {"errorCode": "CMN-503", "message": "unavailable"})
+
+    fake.posts.append(made_then_503)
+    numbers = [f"+1415555{k:04d}" for k in range(10)]
+    report = await engine.send(numbers, _options(MockTransport(fake), tmp_path / "r.json"))
+    assert len(fake.batches) == 1
+    assert (report["totals"]["sent"], report["totals"]["unknownChunks"]) == (0, 1)
+    (batch,) = report["batches"]
+    assert (batch["status"], batch["reason"]) == ("unknown", "not-rereadable")
+    assert batch["note"].startswith("its request went out")

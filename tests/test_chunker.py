@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -9,16 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.batching import halves as halves_module
 from engine.batching.chunker import (
     Chunk,
     Chunker,
     Digest,
     chunk_blocks,
-    halves,
     message_sizes,
     payload_size,
     serialize,
 )
+from engine.batching.halves import halves
 from engine.errors import RecordTooLargeError, UsageError
 from engine.reading import Block
 
@@ -288,3 +291,55 @@ def test_each_half_of_a_split_chunk_carries_the_digest_of_its_own_records() -> N
         expected = Digest()
         expected.update(positions, numbers)
         assert half.digest == expected.hexdigest() != ""
+
+
+class PiecedBody:
+    """A stored body that is only ever read in pieces: reading it whole fails the test."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.sizes: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bytes__(self) -> bytes:
+        raise AssertionError("a split read the body whole")
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        self.sizes.append(size)
+        for k in range(0, len(self._data), size):
+            yield self._data[k:k + size]
+
+
+@pytest.mark.parametrize("piece", [7, 64, 1 << 20])
+def test_halves_are_cut_from_a_stored_body_in_pieces_as_a_parse_would_cut_them(
+        monkeypatch: pytest.MonkeyPatch, piece: int) -> None:
+    """A 413's halves of a spooled body, read a piece at a time and never whole: the same
+    bytes, positions, lines and digests as halving its parsed messages, whatever the texts
+    hold (quotes, a text that looks like a message, non-ASCII) and wherever pieces end."""
+    monkeypatch.setattr(halves_module, "PIECE", piece)
+    rng = random.Random(piece)
+    for n in (2, 3, 41, 400):
+        positions = sorted(rng.sample(range(3 * n), n))
+        tos = [f"+1415{rng.randint(0, 9_999_999):07d}" for _ in range(n)]
+        texts = [rng.choice([None, 'say "hi" {"to":["+1"]},', "é" * rng.randint(0, 40)])
+                 for _ in range(n)]
+        lines = [p + 1 for p in positions] if n % 2 else None
+        (chunk,) = Chunker(SENDER, "Hi", 1 << 30).chunks(
+            [Block(tos=tos, texts=texts, positions=positions, lines=lines)])
+        stored = PiecedBody(bytes(chunk.body))
+        first, second = halves(Chunk(chunk.number, stored, chunk.size, chunk.index, 12,
+                                     chunk.digest), 7, 8)
+        assert stored.sizes == [piece]
+        parsed = orjson.loads(bytes(stored._data))
+        messages, cut = parsed.pop("messages"), n // 2
+        for half, part in ((first, slice(0, cut)), (second, slice(cut, n))):
+            assert half.body == orjson.dumps({**parsed, "messages": messages[part]})
+            assert half.size == len(half.body)
+            where = [(p, None if lines is None else p + 1) for p in positions[part]]
+            assert [half.index.locate(k) for k in range(1, half.count + 1)] == where
+            expected = Digest()
+            expected.update(positions[part], tos[part])
+            assert half.digest == expected.hexdigest()
+        assert (first.start_offset, second.start_offset) == (12, None)

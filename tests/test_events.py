@@ -19,6 +19,7 @@ from engine.run.events import (
     BatchDelivered,
     ChunkFailed,
     ChunkSubmitted,
+    ConsentRead,
     Event,
     Rejected,
     RunWarning,
@@ -42,6 +43,8 @@ SAMPLES: list[Event] = [
     BatchCompleted(2, "b-17", 9, COUNTS),
     BatchDelivered(2, "b-17", COUNTS),
     RunWarning("mostly-rejected", "6 of 10 records (60%) were rejected"),
+    ConsentRead("pair", "conditional-export", "2026-12-04T21:00:00.000000Z", 1, False, 1501,
+                12, '"e-3"'),
     Summary("completed", TOTALS, requests=40, throttled=2),
 ]
 

@@ -105,3 +105,25 @@ def test_a_missing_file_or_a_directory_is_refused_with_the_fix(tmp_path: Path) -
     with pytest.raises(InputError, match=r"is a directory\. Pass a CSV, JSONL or text file"), \
             open_input(str(tmp_path)):
         pass
+
+
+@pytest.mark.parametrize(("head", "said"), [
+    (b"PK\x03\x04\x14\x00workbook", "Excel .xlsx workbook"),
+    (gzip.compress(LIST), "gzip-compressed, but its name does not end in .gz"),
+    (b"%PDF-1.7\n", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "old Excel .xls"),
+    ("to\n+14155550100\n".encode("utf-16"), "UTF-16 text"),
+    (b"to\n+14155550100\n\x00\x01\x02binary", "line 3 holds a NUL byte"),
+])
+def test_a_binary_or_office_file_is_refused_naming_what_it_is(tmp_path: Path, head: bytes,
+                                                              said: str) -> None:
+    """A workbook, an archive, a PDF, UTF-16 or binary data stops before any record is read,
+    saying what the file is and what to pass instead; a real list still opens."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(head)
+    with pytest.raises(InputError, match=said) as caught, open_input(str(path)):
+        pass
+    assert str(path) in str(caught.value)
+    path.write_bytes(LIST)
+    with open_input(str(path)) as handle:
+        assert handle.read() == LIST

@@ -242,3 +242,93 @@ def test_lines_longer_than_a_piece_are_put_back_together() -> None:
     assert source.take_raw(8192) == lines
     assert source.take_long() is None
     assert source.take_raw(8192) == []
+
+
+CELL = b"x" * (1100 * 1024)  # a quoted text cell's part longer than a record may be
+SPAN = ("lines {line} to {last} (one record: a quoted field runs over them) are {size:,} "
+        "bytes; a record is at most 1,048,576 bytes (one number, a text of at most 1,000 "
+        "characters and the columns a template reads), so it was skipped unread. Is the file "
+        "a list with one record a line (not a binary file, or one with no line ends)? If so, "
+        "remove the long field from that line")
+OPEN = ('; its quoted field is never closed, so every line to the end of the input was read '
+        'as part of it: close the quote, or write a quote inside it as ""')
+
+
+def read_csv_both(tmp_path: Path, data: bytes) -> tuple[list[tuple[int, int, str, int]],
+                                                        list[list[Any]]]:
+    """Records and rejections of a CSV read from a file and from a list of its lines (the two
+    ways a line too long is read past), which must agree."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(data)
+    records, rejected = read_path(path)
+    listed: list[Rejection] = []
+    blocks = list(read_lines(data.splitlines(keepends=True), ReadOptions(source=str(path)),
+                             listed.append))
+    assert [(p, line, to, offset) for block in blocks
+            for p, line, to, offset in zip(block.positions, block.lines or [], block.tos,
+                                           block.offsets or [], strict=True)] == records
+    assert fields(listed) == fields(rejected)
+    return records, fields(rejected)
+
+
+def cell_rows(middle: bytes) -> tuple[bytes, list[bytes]]:
+    """A CSV whose line 3 opens a quoted cell holding ``middle``, and its recipients' rows."""
+    rows = [b'+12015550001,"hello"\n', b'+12015550003,"bye"\n', b'+12015550004,bye again\n']
+    return b"to,text\n" + rows[0] + b'+12015550002,"' + middle + b"".join(rows[1:]), rows
+
+
+@pytest.mark.parametrize("middle", [
+    CELL + b"\n+12015550099,pasted inside the quoted cell\nmore xxxxxxxxxx\"\n",
+    CELL + b'""\n+12015550099,"" pasted after a doubled quote\nmore ""quoted"" end"\n',
+    b"short first line\n" + CELL + b"\n+12015550099,pasted inside the quoted cell\nend\"\n",
+    CELL[:600 * 1024] + b"\n" + CELL[:600 * 1024] + b"\n+12015550099,pasted inside\nend\"\n",
+], ids=["long-first-line", "doubled-quotes", "long-second-line", "two-lines-over-1-mib"])
+def test_a_long_quoted_cell_with_line_breaks_is_one_rejected_record(
+        tmp_path: Path, middle: bytes) -> None:
+    """A quoted text cell over 1 MiB (on one line or over several) with line breaks inside
+    it is one LCL-LINE-TOO-LONG naming the lines it spans: no text inside the cell becomes
+    a recipient, the rows after it are read, and their byte offsets stay exact (a resume
+    starts there)."""
+    data, rows = cell_rows(middle)
+    records, rejected = read_csv_both(tmp_path, data)
+    span = len(b'+12015550002,"' + middle)
+    last = 2 + middle.count(b"\n")
+    head = '+12015550002,"' + ("x" * 50 if middle.startswith(b"x") else "short first line")
+    assert rejected == [[1, 3, f"{head}... ({span:,} bytes)", LINE_TOO_LONG,
+                         SPAN.format(line=3, last=last, size=span)]]
+    assert records == [(0, 2, "+12015550001", data.index(rows[0])),
+                       (2, last + 1, "+12015550003", data.index(rows[1])),
+                       (3, last + 2, "+12015550004", data.index(rows[2]))]
+
+
+def test_a_long_quoted_cell_closed_on_its_long_line_skips_that_line_only(
+        tmp_path: Path) -> None:
+    """A quoted cell opened on a short line and closed on a line too long to hold is one
+    rejection for its two lines; the row after it is read."""
+    data, rows = cell_rows(b"opened here\n" + CELL + b'"\n')
+    records, rejected = read_csv_both(tmp_path, data)
+    assert [r[:2] + r[3:4] for r in rejected] == [[1, 3, LINE_TOO_LONG]]
+    assert [to for _, _, to, _ in records] == ["+12015550001", "+12015550003", "+12015550004"]
+    assert records[1][1:] == (5, "+12015550003", data.index(rows[1]))
+
+
+def test_a_long_quoted_cell_never_closed_skips_to_the_end_saying_so(tmp_path: Path) -> None:
+    """A quote opened on a line too long to hold and never closed: the lines after it are read
+    as csv.reader reads them, part of the cell, and the rejection says the quote never closes
+    and what to do."""
+    data = b'to,text\n+12015550001,hi\n+12015550002,"' + CELL + b'\n+12015550003,bye\n'
+    records, rejected = read_csv_both(tmp_path, data)
+    size = len(data) - len(b"to,text\n+12015550001,hi\n")
+    assert [to for _, _, to, _ in records] == ["+12015550001"]
+    assert [r[:2] + r[3:] for r in rejected] == [
+        [1, 3, LINE_TOO_LONG, SPAN.format(line=3, last=4, size=size) + OPEN]]
+
+
+def test_a_long_line_with_an_odd_quote_in_plain_lines_skips_that_line_only(
+        tmp_path: Path) -> None:
+    """Quotes mean nothing in a list of numbers: a long line holding one is skipped alone."""
+    path = tmp_path / "x.txt"
+    path.write_bytes(b'+14155550100\n"' + b"1" * (2 * MB) + b"\n+14155550101\n")
+    records, rejected = read_path(path, batch_text="Hi")
+    assert [to for _, _, to, _ in records] == ["+14155550100", "+14155550101"]
+    assert [r.line for r in rejected] == [2]

@@ -346,3 +346,72 @@ def test_a_chunks_server_rejections_restored_in_any_answer_order_make_one_spill_
         restore(read_journal(path), aggregator)
         assert spill.runs == 1
         assert [index for index, _ in aggregator.merged()] == list(range(500, 1000))
+
+
+def split_journal(tmp_path: Path, halves: list[ChunkRecord], *, on_the_line: bool
+                  ) -> Path:
+    """Chunk 1 (positions 0..99) split, chunks 2 and 3 after it accepted, and of the split's
+    ``halves`` those given: on the split's line (as Recorder.split writes them), or each on
+    a line of its own after it (as runs before it did: a kill could land between)."""
+    path = journal_of(tmp_path, record(1, 0, 99, lifecycle.SUBMITTING),
+                      record(2, 100, 199, lifecycle.ACCEPTED, batch_id="b2"),
+                      record(3, 200, 299, lifecycle.ACCEPTED, batch_id="b3"))
+    entries = [ChunkEntry(h.number, h.first, h.last, h.count, h.bytes,
+                          10 if h.first == 0 else None, 2 if h.first == 0 else None,
+                          digest="d").to_json() for h in halves]
+    parent = record(1, 0, 99, lifecycle.SPLIT, reason=Reason.TOO_LARGE)
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    journal.write(state_entry(parent, halves=entries) if on_the_line else state_entry(parent))
+    for entry, half in zip(entries, halves, strict=True):
+        if not on_the_line:
+            journal.write(entry)
+        if half.state != lifecycle.PLANNED:
+            journal.write(state_entry(half))
+    journal.close()
+    return path
+
+
+@pytest.mark.parametrize("halves", [0, 1], ids=["no-half", "first-half-only"])
+def test_a_split_chunk_whose_records_no_half_holds_is_read_again(tmp_path: Path,
+                                                                  halves: int) -> None:
+    """A journal killed between a split and its halves' lines (as runs before the halves rode
+    on the split's line wrote it): the records no half holds are read again from the split
+    chunk's offset, not left out as settled."""
+    first = record(4, 0, 49, lifecycle.SUBMITTING)
+    plan = restore(read_journal(split_journal(tmp_path, [first][:halves], on_the_line=False)),
+                   Aggregator())
+    assert plan.read_from is not None
+    assert (plan.read_from["firstIndex"], plan.read_from["offset"]) == (0, 10)
+    assert plan.skip == ([(0, 49)] if halves else []) + [(100, 199), (200, 299)]
+    assert [e["chunk"] for e in plan.in_flight] == [4][:halves]
+
+
+def test_a_splits_halves_on_its_line_stand_and_an_unsent_one_is_read_again(
+        tmp_path: Path) -> None:
+    """The split's line holds both halves: the first, in flight, is reconciled; the second,
+    never sent, is superseded and read again from the nearest offset before it (the first
+    half's, the chunk's own first record)."""
+    path = split_journal(tmp_path, [record(4, 0, 49, lifecycle.SUBMITTING),
+                                    record(5, 50, 99, lifecycle.PLANNED)], on_the_line=True)
+    state = read_journal(path)
+    assert [state.chunks[n]["status"] for n in (1, 4, 5)] == [
+        lifecycle.SPLIT, lifecycle.SUBMITTING, lifecycle.PLANNED]
+    assert "halves" not in state.chunks[1]
+    plan = restore(state, Aggregator())
+    assert plan.superseded == [5]
+    assert [e["chunk"] for e in plan.in_flight] == [4]
+    assert plan.skip == [(0, 49), (100, 199), (200, 299)]
+    assert plan.read_from is not None
+    assert (plan.read_from["firstIndex"], plan.read_from["offset"]) == (0, 10)
+
+
+def test_a_split_whose_halves_both_stand_reads_nothing_again(tmp_path: Path) -> None:
+    """Both halves accepted: the split chunk's records are settled, and reading goes on
+    after the last chunk."""
+    path = split_journal(tmp_path, [record(4, 0, 49, lifecycle.ACCEPTED, batch_id="b4"),
+                                    record(5, 50, 99, lifecycle.ACCEPTED, batch_id="b5")],
+                         on_the_line=True)
+    plan = restore(read_journal(path), Aggregator())
+    assert plan.skip == [(0, 49), (50, 99), (100, 199), (200, 299)]
+    assert plan.read_from is not None
+    assert plan.read_from["chunk"] == 3

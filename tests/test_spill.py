@@ -116,6 +116,7 @@ def old_finish(aggregator: Aggregator, path: Path) -> dict[str, Any]:
                             finished="t1")
     document["requests"] = {"made": 3, "throttled": 1}
     document["preflight"] = None
+    document["consent"] = None
     document["warnings"] = ["w"]
     warning = mostly_rejected(aggregator.records, rejected)
     if warning is not None:

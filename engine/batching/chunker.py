@@ -126,6 +126,13 @@ class Digest:
             self._numbers.update("\n".join(tos).encode())
             self._numbers.update(b"\n")
 
+    def add_numbers(self, tos: Sequence[bytes]) -> None:
+        """``update`` for numbers read from a body (ASCII bytes), their positions being the
+        index's already: the same digest."""
+        if tos:
+            self._numbers.update(b"\n".join(tos))
+            self._numbers.update(b"\n")
+
     def hexdigest(self) -> str:
         # the runs' bytes then the numbers' digest, hashed a piece at a time: a chunk of a
         # list with many bad records has hundreds of thousands of runs
@@ -414,31 +421,3 @@ def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_byt
     """Every chunk of a block stream, in order."""
     yield from Chunker(sender, text, max_bytes, max_messages,
                        keep_bodies=keep_bodies).chunks(blocks)
-
-
-def halves(chunk: Chunk, first: int, second: int, sinks: BodySinks | None = None
-           ) -> tuple[Chunk, Chunk]:
-    """``chunk`` cut in two (a 413), numbered ``first`` and ``second``: each half keeps its
-    messages' input positions, so its rejections still name the right records. ``sinks``:
-    where the halves' bodies go (as the chunker's; None: in memory)."""
-    data = orjson.loads(chunk.data)
-    messages = data.pop("messages")
-    cut = len(messages) // 2
-    located = [chunk.index.locate(i) for i in range(1, chunk.count + 1)]
-    out = []
-    for number, part, where in ((first, messages[:cut], located[:cut]),
-                                (second, messages[cut:], located[cut:])):
-        encoded = orjson.dumps({**data, "messages": part})
-        body: Body = encoded
-        if sinks is not None:
-            sink = sinks()
-            sink.write(encoded)
-            body = sink.seal()
-        index = PositionIndex()
-        for position, line in where:
-            index.extend([position], None if line is None else [line])
-        # each half carries its own digest, so a resume checks its records like any chunk's
-        digest = Digest(index)
-        digest.update([position for position, _ in where], [m["to"][0] for m in part])
-        out.append(Chunk(number, body, len(encoded), index, digest=digest.hexdigest()))
-    return out[0], out[1]

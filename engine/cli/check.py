@@ -41,8 +41,10 @@ async def run(args: argparse.Namespace) -> int:
               f"user (id {found.sender.id}, status {found.sender.status}); registration tier: "
               f"{tier}{cap}")
         if consents is not None:
-            print(f"a2p: {len(consents.set):,} recipients opted out of texts from "
-                  f"{args.sender} under --suppress-scope {consents.scope} "
+            whom = (f"of texts from {args.sender}" if consents.scope == "pair" else
+                    f"of texts from the account's numbers (so from {args.sender} too)")
+            print(f"a2p: {len(consents.set):,} recipients opted out {whom} "
+                  f"under --suppress-scope {consents.scope} "
                   f"({consents.opt_outs:,} opt-outs in the account, read with "
                   f"{consents.requests} Light request(s)); a send never texts them")
     for warning in warnings:

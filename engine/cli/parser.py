@@ -477,7 +477,10 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
                         "about 25 us a number; needs the strict-numbers extra)")
     parser.add_argument("--any-country", action="store_true",
                         help="let numbers outside North America through to the server, which "
-                        "refuses them (SMS-RC-410); by default they are rejected locally")
+                        "refuses them (SMS-RC-410), and with them +1 numbers the local North "
+                        "American checks would refuse (reserved area codes, exchanges starting "
+                        "0 or 1): every number needs only to be E.164; by default all of these "
+                        "are rejected locally")
     parser.add_argument("--suppress", action="append", default=[], metavar="FILE",
                         help="never text the numbers this file lists (repeatable): one number "
                         "a line, or a CSV with a number column (to, phone, mobile...), read "

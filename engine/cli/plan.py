@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.reading import read_lines
     from engine.run.inputs import open_input
     from engine.run.spill import FileSpill
+    from engine.run.suppress import empty_sources
 
     check_campaign(args.sender, args.text, args.template)
     # plan connects to nothing: with --profile, RC_SERVER_URL (which only moves the server)
@@ -57,12 +58,17 @@ def run(args: argparse.Namespace) -> int:
                 blocks = sample.tap(blocks)
             plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
+        plan.warnings.extend(empty_sources(options.suppress))  # a failed export?
         plan.warnings.extend(list_warnings(  # compliance (engine/core/lint.py): never refused
             text=args.text, template=args.template, sample=sample, brand=args.brand,
             suppressed=sum(plan.suppressed.values()), records=plan.records,
             share=args.warn_suppressed))
         for warning in plan.warnings:
             print(f"a2p: WARNING: {warning}", file=sys.stderr)
+        if consents is None:  # so a plan's "to send" is not taken for the send's
+            print("a2p: RingCentral's opt-out records were not read: `a2p send` reads them and "
+                  "suppresses those recipients too; `a2p plan --consent` counts them here",
+                  file=sys.stderr)
         if isinstance(spill, FileSpill):  # --json
             _stream_json(plan, spill)
         else:

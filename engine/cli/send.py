@@ -39,6 +39,10 @@ async def run(args: argparse.Namespace) -> int:
                          "a run). See a2p send --help.")
     header = _journal_header(args)
     _same_suppression(args, header)
+    if args.no_consent:
+        print("a2p: WARNING: --no-consent: RingCentral's opt-out records are not read, so a "
+              "recipient who opted out is POSTed unless a --suppress file lists them "
+              "(RingCentral then fails the message with SMS-RC-413)", file=sys.stderr)
     report_path, journal = _paths(args, header)
     progress = Progress(sys.stderr)
     events = EventLines()

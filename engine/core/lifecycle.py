@@ -80,4 +80,5 @@ class Reason(enum.Enum):
     ADOPTED = "adopted"                  # accepted: found on the server after a lost answer
     RECOVERED = "recovered"              # adopted, and its server rejections read back
     PENDING = "pending"                  # adopted; its store incomplete: read it again later
+    UNCHECKED = "unchecked-rejections"   # accepted; its body unreadable to check the answer
     TOO_LARGE = "too-large"              # split: a 413, sent as two halves

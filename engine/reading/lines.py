@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 import orjson
 
 from engine.core import rejections as codes
+from engine.core.rejections import SHOWN
 from engine.errors import InputError, UsageError
 from engine.reading import FORMATS
 from engine.reading.blocks import csv_block, jsonl_block, plain_block
@@ -103,14 +104,49 @@ def _take_header(source: LineSource, options: ReadOptions) -> None:
     source.next_raw()
 
 
-def _too_long(long: LongLine, line: int, builder: Builder) -> None:
-    """Reject a line too long to be a record (read past, never held)."""
-    builder.reject(line, long.shown(builder.options.encoding), codes.LINE_TOO_LONG,
-                   f"line {line} is {long.size:,} bytes; a record is at most "
-                   f"{MAX_LINE_BYTES:,} bytes (one number, a text of at most {MAX_TEXT:,} "
-                   "characters and the columns a template reads), so it was skipped unread. "
-                   "Is the file a list with one record a line (not a binary file, or one with no "
-                   "line ends)? If so, remove the long field from that line", cut=False)
+def _too_long(line: int, shown: str, size: int, builder: Builder, lines: int = 1,
+              closed: bool = True) -> None:
+    """Reject a record too long to be one (read past, never held): one line, or ``lines``
+    lines when a quoted field runs over them (``closed`` False: it never closes)."""
+    where = f"line {line} is" if lines == 1 else (
+        f"lines {line} to {line + lines - 1} (one record: a quoted field runs over them) are")
+    message = (f"{where} {size:,} bytes; a record is at most {MAX_LINE_BYTES:,} bytes (one "
+               f"number, a text of at most {MAX_TEXT:,} characters and the columns a template "
+               "reads), so it was skipped unread. Is the file a list with one record a line "
+               "(not a binary file, or one with no line ends)? If so, remove the long field "
+               "from that line")
+    if not closed:
+        message += ("; its quoted field is never closed, so every line to the end of the "
+                    'input was read as part of it: close the quote, or write a quote inside '
+                    'it as ""')
+    builder.reject(line, shown, codes.LINE_TOO_LONG, message, cut=False)
+
+
+def _shown(head: str, size: int) -> str:
+    """The start of a record too long to hold as a rejection shows it, and its size."""
+    return f"{head.rstrip(chr(13) + chr(10))[:SHOWN]}... ({size:,} bytes)"
+
+
+def _past_open_quote(source: LineSource) -> tuple[int, int, bool]:
+    """Read past the lines of a quoted field left open by a record too long to hold, as
+    csv.reader would read them: (lines, bytes, whether it closed before the end).
+
+    A line with an odd number of ``"`` closes the field (a quote written as ``""`` counts
+    two, so the parity stays right); lines are only counted, never held."""
+    lines = size = 0
+    while True:
+        raw = source.next_raw()
+        if raw is not None:
+            quotes, length = raw.count(b'"'), len(raw)
+        else:
+            long = source.take_long()
+            if long is None:
+                return lines, size, False  # the end of the input
+            quotes, length = long.quotes, long.size
+        lines += 1
+        size += length
+        if quotes % 2:
+            return lines, size, True
 
 
 def _undecodable(text: str, line: int, builder: Builder) -> bool:
@@ -149,12 +185,14 @@ def _utf8_hint(raw: bytes, line: int, at: int) -> str:
 
 
 def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastPath | None,
-                  careful: CarefulPath) -> Iterator[Block]:
+                  careful: CarefulPath, quoted: bool = False) -> Iterator[Block]:
     """Clean blocks in bulk, anything else record by record, in input order.
 
     ``lineno`` is the line before the first; ``fast`` is None when these options have no bulk
     path; ``careful`` returns a full block (or None) and how many extra lines the record used.
     A block the bulk path refuses is read the careful way, alone: the next is tried in bulk.
+    With ``quoted`` (CSV), a line too long to hold that leaves a quoted field open is skipped
+    with the lines the field runs over, so no text inside it is read as records.
     """
     while True:
         if fast is not None and not source.pending():
@@ -171,8 +209,13 @@ def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastP
         builder.offset = source.offset
         long = source.take_long()
         if long is not None:
-            lineno += 1
-            _too_long(long, lineno, builder)
+            lines, size, closed = 1, long.size, True
+            if quoted and long.quotes % 2:
+                more, extra, closed = _past_open_quote(source)
+                lines, size = lines + more, size + extra
+            _too_long(lineno + 1, _shown(long.head.decode(source.encoding, "replace"), size),
+                      size, builder, lines, closed)
+            lineno += lines
             continue
         text = source.next()
         if text is None:
@@ -237,7 +280,8 @@ def _read_csv(header: str, source: LineSource, builder: Builder, lineno: int
     if _bulk_allowed(builder.options):
         fast = lambda raws, line, base: csv_block(raws, layout, builder, line, base)  # noqa: E731
     return _read_records(source, builder, lineno, fast,
-                         lambda text, line: _csv_record(text, line, source, layout, builder))
+                         lambda text, line: _csv_record(text, line, source, layout, builder),
+                         quoted=True)
 
 
 def _csv_record(text: str, line: int, source: LineSource, layout: CsvLayout,
@@ -247,7 +291,21 @@ def _csv_record(text: str, line: int, source: LineSource, layout: CsvLayout,
         return None, 0
     if '"' not in text:
         return _add_row(builder, layout, line, text.rstrip("\r\n").split(layout.delimiter)), 0
-    row, extra = _quoted_row(text, source, layout.delimiter)
+    row, extra, long = _quoted_row(text, source, layout.delimiter)
+    if long is not None or (row is None and extra):
+        # a quoted field still open past a line too long to hold, or past MAX_LINE_BYTES of
+        # lines: a record too long, skipped with every line the field runs over
+        size = len(text.encode(source.encoding, "surrogateescape")) + sum(map(len, extra))
+        quotes = text.count('"') + sum(raw.count(b'"') for raw in extra)
+        if long is not None:
+            size, quotes = size + long.size, quotes + long.quotes
+        if long is not None or (quotes % 2 and size > MAX_LINE_BYTES):
+            lines, closed = len(extra) + 1 + (long is not None), True
+            if quotes % 2:
+                more, past, closed = _past_open_quote(source)
+                lines, size = lines + more, size + past
+            _too_long(line, _shown(text, size), size, builder, lines, closed)
+            return None, lines - 1
     if row is None or (extra and len(row) != layout.width):
         source.give_back(extra)
         builder.reject(line, text.rstrip("\r\n")[:64], codes.BAD_QUOTES,
@@ -258,10 +316,11 @@ def _csv_record(text: str, line: int, source: LineSource, layout: CsvLayout,
 
 
 def _quoted_row(text: str, source: LineSource, delimiter: str = ","
-                ) -> tuple[list[str] | None, list[bytes]]:
+                ) -> tuple[list[str] | None, list[bytes], LongLine | None]:
     """Parse a line with quotes, joining the following lines while a quoted field is open.
 
-    Returns the row (None when the quotes never balance) and the extra lines it read.
+    Returns the row (None when the quotes never balance), the extra lines it read, and the
+    line too long to hold that the open field ran into (taken), if it did.
     """
     extra: list[bytes] = []
     buffer = text
@@ -269,16 +328,19 @@ def _quoted_row(text: str, source: LineSource, delimiter: str = ","
             len(buffer) <= MAX_LINE_BYTES:
         more = source.next_raw()
         if more is None:
+            long = source.take_long()
+            if long is not None:
+                return None, extra, long
             break
         extra.append(more)
         buffer += more.decode(source.encoding, "surrogateescape")
     if buffer.count('"') % 2:
-        return None, extra
+        return None, extra, None
     try:
         rows = list(csv.reader([buffer.rstrip("\r\n")], delimiter=delimiter))
     except csv.Error:  # the quotes balance but do not enclose the line ends
-        return None, extra
-    return (rows[0] if rows else []), extra
+        return None, extra, None
+    return (rows[0] if rows else []), extra, None
 
 
 def _add_row(builder: Builder, layout: CsvLayout, line: int, row: list[str]

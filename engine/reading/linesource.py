@@ -48,10 +48,12 @@ _SKIP = 1 << 16  # bytes read at a time from a line too long to keep, or past it
 @dataclass(frozen=True, slots=True)
 class LongLine:
     """A line longer than MAX_LINE_BYTES, read past without being held: its size in bytes
-    (its line end included) and its first bytes, to show what it was."""
+    (its line end included), its first bytes, to show what it was, and how many ``"`` it
+    holds: a CSV reader needs their parity to know whether a quoted field runs on past it."""
 
     size: int
     head: bytes
+    quotes: int = 0
 
     def shown(self, encoding: str) -> str:
         """The start of the line as a rejection shows it, and its size."""
@@ -179,8 +181,8 @@ class LineSource:
         pieces = iter(got)
         for raw in pieces:
             if self._readline is None:
-                out.append(raw if len(raw) <= MAX_LINE_BYTES else LongLine(len(raw),
-                                                                           raw[:PIECE]))
+                out.append(raw if len(raw) <= MAX_LINE_BYTES else
+                           LongLine(len(raw), raw[:PIECE], raw.count(b'"')))
             elif len(raw) < PIECE or raw.endswith(b"\n"):
                 out.append(raw)
             else:
@@ -193,7 +195,7 @@ class LineSource:
         ``pieces``, then the stream's. Past MAX_LINE_BYTES nothing more is kept."""
         assert self._readline is not None
         parts: list[bytes] | None = [first]
-        size = len(first)
+        size, quotes = len(first), first.count(b'"')
         while True:
             part, limit = next(pieces, None), PIECE
             if part is None:
@@ -201,6 +203,7 @@ class LineSource:
                 if not part:
                     break  # the end of the input: the last line has no line end
             size += len(part)
+            quotes += part.count(b'"')
             if parts is not None:
                 if size <= MAX_LINE_BYTES:
                     parts.append(part)
@@ -208,4 +211,4 @@ class LineSource:
                     parts = None  # too long: from here on only counted
             if len(part) < limit or part.endswith(b"\n"):
                 break
-        return b"".join(parts) if parts is not None else LongLine(size, first)
+        return b"".join(parts) if parts is not None else LongLine(size, first, quotes)

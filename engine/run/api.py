@@ -67,6 +67,7 @@ from engine.run.sources import (
     rebuilder,
 )
 from engine.run.spill import FileSpill, open_spill
+from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
 from engine.run.tracker import Tracker
 
@@ -128,6 +129,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if options.suppress and options.resume is None:
         read = replace(read, suppress=load_suppressed(options.suppress, read))
     check_campaign(sender, text, read.template)
+    # a resume read its lists when it began, and warned then
+    notes = empty_sources(read.suppress) if options.resume is None else []
     credentials = pick_credentials(settings, options.credentials)
     if is_path(recipients) or str(recipients) == "-":
         read = replace(read, source=str(recipients))
@@ -159,12 +162,14 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     resumed_consent = False  # the run being resumed read consent records
     consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
+        for note in notes:
+            await emit(RunWarning("suppress", note))
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
             resumed_consent = bool(recorded)
-            if options.consent and options.suppress_scope is None and recorded:
-                consent_scope = recorded.get("scope", "account")
+            if options.consent and recorded:
+                consent_scope = resume_scope(options.suppress_scope, recorded, options.resume)
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
@@ -191,9 +196,10 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 consents = await read_consents(
-                    client, sender, consent_scope, options.max_consent_age,
+                    client, sender, consent_scope, consent_age(options),
                     cache_path(options.resume or options.journal), options.wall)
                 gate.consents = consents.set
+                await emit(consents.event())
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
@@ -216,23 +222,27 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             raise  # nothing was sent, nothing to report (a refused first login)
         failure = exc
     finally:
-        if recorder is not None:
-            recorder.close()
         try:
-            if options.revoke:
-                # Shielded so a cancelled run still ends its session, bounded so a second
-                # Ctrl-C is not held up by a server that does not answer.
-                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                    await client.revoke()
-        finally:
-            if owned:
-                with anyio.CancelScope(shield=True):
-                    await transport.close()
+            if recorder is not None:
+                recorder.close()
+        finally:  # the session ends even when the journal cannot be closed (a full disk)
+            try:
+                if options.revoke:
+                    # Shielded so a cancelled run still ends its session, bounded so a
+                    # second Ctrl-C is not held up by a server that does not answer.
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                        await client.revoke()
+            finally:
+                if owned:
+                    with anyio.CancelScope(shield=True):
+                        await transport.close()
     document = await _report(options, settings, chunker, client, recorder, emit,
                              run_id=run_id, started=started, source=read.source,
                              template=read.template,
                              interrupted=interrupted or stopping.is_set(), checked=checked,
-                             failure=failure)
+                             failure=failure,
+                             consent=consents.as_json() if consents is not None else None,
+                             notes=notes)
     if failure is not None:
         raise failure
     return document
@@ -255,7 +265,9 @@ def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill
 async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                   client: ApiClient, recorder: Recorder, emit: Emit, *, run_id: str,
                   started: str, source: str, template: str | None, interrupted: bool,
-                  checked: Preflight | None, failure: ServerError | None) -> dict[str, Any]:
+                  checked: Preflight | None, failure: ServerError | None,
+                  consent: dict[str, Any] | None = None, notes: list[str] | None = None
+                  ) -> dict[str, Any]:
     """The report written (while the journal is still locked), its warnings and the
     summary emitted."""
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
@@ -272,10 +284,11 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         aggregator=recorder.aggregator, wait=options.wait, interrupted=interrupted,
         requests=client.requests, throttled=client.throttled,
         preflight=checked.as_json() if checked is not None else None,
-        warnings=(list(checked.warnings) if checked is not None else []) +
+        warnings=(notes or []) + (list(checked.warnings) if checked is not None else []) +
         ([f"the run stopped: {failure}"] if failure is not None else []) +
         ([left] if left is not None else []),
-        failed=failure is not None, path=options.report, finished=stamp(options.wall()))
+        failed=failure is not None, path=options.report, finished=stamp(options.wall()),
+        consent=consent)
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
     if left is not None:
@@ -296,6 +309,29 @@ def _settings(options: SendOptions) -> Settings:
         settings = replace(settings, limits=replace(
             settings.limits, max_batch_messages=options.max_batch_messages))
     return settings
+
+
+def resume_scope(given: str | None, recorded: dict[str, Any],
+                 journal: str | os.PathLike[str]) -> str:
+    """The journal's --suppress-scope; another one given to the resume is refused: the
+    recipients sent and those not yet would be judged by two rules, and the run's report
+    would name one."""
+    scope = str(recorded.get("scope", "account"))
+    if given is not None and given != scope:
+        raise UsageError(f"--suppress-scope {given}: the run in {os.fspath(journal)} began "
+                         f"with --suppress-scope {scope}, and a resume keeps it (the "
+                         "recipients it sent were judged by it). Resume without "
+                         f"--suppress-scope (or with {scope}); to send the rest under {given}, "
+                         "write what the run has not sent (a2p outcomes JOURNAL --only "
+                         "not-sent) and send that as a new run.")
+    return scope
+
+
+def consent_age(options: SendOptions) -> float:
+    """How old a cached read of the opt-outs may be: a resume always asks again (a STOP may
+    have come while the run was stopped; the export with If-None-Match costs one Light
+    request and no body when nothing changed), a new run within ``--max-consent-age``."""
+    return 0.0 if options.resume is not None else options.max_consent_age
 
 
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.batching.chunker import Payload, StoredBodyError
+from engine.run.advice import finish_advice
 
 SUFFIX = ".bodies"
 _BUFFER = 1024 * 1024  # the write buffer of the body being built
@@ -39,19 +40,22 @@ def open_spool(journal: str | os.PathLike[str] | None,
                report: str | os.PathLike[str] | None) -> BodySpool:
     """A run's body folder: ``<journal>.bodies`` (emptied of what a killed run left), else
     a new folder beside the report, else one in the temporary directory."""
+    after = finish_advice(journal)
     if journal is not None:
-        return BodySpool(Path(f"{os.fspath(journal)}{SUFFIX}"))
+        return BodySpool(Path(f"{os.fspath(journal)}{SUFFIX}"), after=after)
     if report is not None:
         where = Path(report)
-        return BodySpool(folder=where.parent, prefix=f"{where.name}.")
-    return BodySpool()
+        return BodySpool(folder=where.parent, prefix=f"{where.name}.", after=after)
+    return BodySpool(after=after)
 
 
 class BodySpool:
     """One run's folder of bodies; ``sink()`` is the chunker's ``sinks``."""
 
     def __init__(self, path: Path | None = None, *, folder: Path | None = None,
-                 prefix: str = "a2p-") -> None:
+                 prefix: str = "a2p-", after: str = "run again") -> None:
+        """``after``: what to do once space is freed, should a body not be written."""
+        self._after = after
         try:
             if path is None:
                 self.path = Path(tempfile.mkdtemp(prefix=prefix, suffix=SUFFIX, dir=folder))
@@ -70,7 +74,7 @@ class BodySpool:
 
     def sink(self) -> FileSink:
         """A new body file, written as the chunker builds the body."""
-        return FileSink(self.path / f"body-{next(self._numbers)}.json")
+        return FileSink(self.path / f"body-{next(self._numbers)}.json", self._after)
 
     def files(self) -> list[Path]:
         """The body files still on disk (those of chunks something still holds)."""
@@ -92,21 +96,22 @@ class BodySpool:
 class FileSink:
     """One body being written; ``seal`` closes it and returns the body to post."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, after: str = "run again") -> None:
         self._path = path
+        self._after = after
         self._hash = hashlib.blake2b(digest_size=16)
         self._size = 0
         try:
             self._file: BinaryIO = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115
         except OSError as exc:
-            raise _write_error(path, exc) from exc
+            raise _write_error(path, exc, after) from exc
 
     def write(self, data: Payload) -> None:
         try:
             self._file.write(data)
         except OSError as exc:  # a full disk, mostly
             self._abandon()
-            raise _write_error(self._path, exc) from exc
+            raise _write_error(self._path, exc, self._after) from exc
         self._hash.update(data)
         self._size += len(data)
 
@@ -115,7 +120,7 @@ class FileSink:
             self._file.close()
         except OSError as exc:
             self._abandon()
-            raise _write_error(self._path, exc) from exc
+            raise _write_error(self._path, exc, self._after) from exc
         return SpooledBody(self._path, self._size, self._hash.digest())
 
     def _abandon(self) -> None:
@@ -189,7 +194,7 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _write_error(path: Path, exc: OSError) -> BodySpoolError:
-    return BodySpoolError(f"cannot write the request body {path}: {exc}. Free space on its "
-                          "volume (the journal's or the report's, else TMPDIR's) and run "
-                          "again; nothing of this batch was sent.")
+def _write_error(path: Path, exc: OSError, after: str) -> BodySpoolError:
+    return BodySpoolError(f"cannot write the request body {path}: {exc}; nothing of this batch "
+                          "was sent. Free space on its volume (the journal's or the "
+                          f"report's, else TMPDIR's), then {after}.")

@@ -36,6 +36,8 @@ from engine.rc.client import ApiClient
 from engine.reading import Block
 from engine.reading.suppressed import SuppressedBuilder
 from engine.run import localqueue
+from engine.run.events import ConsentRead
+from engine.run.report import stamp
 
 CACHE_SUFFIX = ".consents"
 CACHE_VERSION = 1
@@ -80,9 +82,14 @@ class Consents:
     why: str
     set: ConsentSet = field(repr=False, default_factory=lambda: ConsentSet([]))
 
+    def event(self) -> ConsentRead:
+        """The ``consent`` event; its JSON is the report's ``consent``."""
+        return ConsentRead(self.scope, self.method, stamp(self.read_at), self.requests,
+                           self.method == rules.CACHED, self.opt_outs, len(self.set),
+                           self.etag)
+
     def as_json(self) -> dict[str, Any]:
-        return {"scope": self.scope, "method": self.method, "requests": self.requests,
-                "optOuts": self.opt_outs, "inScope": len(self.set), "etag": self.etag}
+        return {k: v for k, v in self.event().to_json().items() if k != "event"}
 
 
 def cache_path(journal: str | os.PathLike[str] | None) -> Path | None:
@@ -137,7 +144,8 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
         raise ConsentError(_refused(exc, choice)) from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
-                           f"read: {exc}. This run sent nothing. Run again later; to send "
+                           f"read: {str(exc).rstrip('.')}. This run sent nothing. Run again "
+                           "later; to send "
                            "without "
                            "them, pass --no-consent (opted-out recipients then fail with "
                            "SMS-RC-413 after RingCentral accepted them).") from exc

@@ -153,11 +153,31 @@ class BatchDelivered(BatchEvent):
 
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
-    """Something the user should see even with -q ("preflight", "mostly-rejected", "pending")."""
+    """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
+    "suppress")."""
 
     KIND: ClassVar[str] = "warning"
     code: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRead(Event):
+    """RingCentral's opt-outs read before the first POST (not sent under --no-consent): the
+    scope, how they were read (cached: no request), when, the Light requests it took, the
+    opt-outs of the account and those in scope; the report's ``consent`` holds the same."""
+
+    KIND: ClassVar[str] = "consent"
+    scope: str = field(metadata={"schema": {"enum": ["account", "pair"]}})
+    # cached (no request), search, export, conditional-export (If-None-Match)
+    method: str = field(metadata={"schema": {
+        "enum": ["cached", "search", "export", "conditional-export"]}})
+    read_at: str  # when the records were read (a cached read: when it was made)
+    requests: int
+    cached: bool
+    opt_outs: int
+    in_scope: int
+    etag: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +218,7 @@ class Summary(Event):
 
 
 EVENTS: tuple[type[Event], ...] = (Rejected, ChunkSubmitted, ChunkFailed, BatchCompleted,
-                                   BatchDelivered, RunWarning, Summary)
+                                   BatchDelivered, RunWarning, ConsentRead, Summary)
 _BY_KIND = {kind.KIND: kind for kind in EVENTS}
 
 

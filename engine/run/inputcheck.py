@@ -75,8 +75,9 @@ class InputCheck:
             f"{self.journal}: the input is not the list the run read: chunk {number} sent "
             f"the records at {where}, and the input now gives other recipients there (a "
             "re-sorted, shortened or different list?). Nothing more was sent. Resume with the "
-            "very list the run read, in the same order; for another list start a new run "
-            "(without --resume), or send only the rows 'a2p outcomes' lists as not sent.")
+            "very list the run read, in the same order, or send only the rows 'a2p "
+            "outcomes' lists as not sent; a new run (without --resume) of the whole list "
+            "would text again everyone this run already sent to.")
 
     def plan_digest(self, number: int) -> str:
         return self._expected[number]

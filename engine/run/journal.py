@@ -8,14 +8,16 @@ Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a c
 range, the ranges inside it that other chunks held when it was cut (``gaps``), a digest of its
 (position, number) pairs and its input offset, before it is sent), ``state`` (submitting
 before each POST; accepted with the batch id and the server's rejections as soon as the
-answer arrives; failed, unknown, split, completed), ``local`` (rejections found while
-reading), ``superseded`` (a chunk never sent whose records a resumed run cuts again as new
-chunks: from then on only those stand).
+answer arrives; failed, unknown, completed; split, with its two halves' chunk entries on the
+same line, ``halves``, so no kill leaves its records held by neither), ``local`` (rejections
+found while reading), ``superseded`` (a chunk never sent whose records a resumed run cuts
+again as new chunks: from then on only those stand).
 Nothing secret is written. One process at a time writes or reads a journal (journallock.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
@@ -29,13 +31,18 @@ import orjson
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.core.positions import Positions
 from engine.core.rejections import Rejection
-from engine.errors import JournalError
+from engine.errors import EngineError, JournalError
 from engine.run import journalserver
+from engine.run.advice import finish_advice
 from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
 
 VERSION = 1
+
+
+class JournalWriteError(EngineError):
+    """The journal could not be written (a full disk): the run stops where it is."""
 Interval = tuple[int, int]  # first and last input position, both included
 
 
@@ -44,6 +51,7 @@ class Journal:
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
+        self._failed = False  # a write was refused: its bytes may still wait in the buffer
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Journal:
@@ -57,7 +65,13 @@ class Journal:
             raise JournalError(f"{path}: a journal already exists there. Resume it with "
                                f"--resume {path}, or choose another --journal path.") from None
         journal = cls(handle)
-        journal.write({"type": "run", "version": VERSION, **header})
+        try:
+            journal.write({"type": "run", "version": VERSION, **header})
+        except JournalWriteError as exc:
+            handle.close()
+            raise JournalWriteError(
+                f"cannot write the journal {path}: {exc.__cause__}. Nothing was sent. Free "
+                f"space on its volume, remove {path} and run the same command again.") from exc
         return journal
 
     @classmethod
@@ -69,12 +83,26 @@ class Journal:
         return cls(handle)
 
     def write(self, entry: dict[str, Any]) -> None:
-        self._handle.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:  # a full disk, mostly: the step it protects is not taken
+            self._failed = True
+            path = getattr(self._handle, "name", "the journal")
+            raise JournalWriteError(
+                f"cannot write the journal {path}: {exc}. The run stopped; what the journal "
+                f"already holds is kept (a torn last line is dropped). Free space on its "
+                f"volume, then {finish_advice(path)}.") from exc
 
     def close(self) -> None:
-        self._handle.close()
+        """Close the file; after a refused write, the bytes its buffer still holds are that
+        entry, already reported: refused again, they must not hide that report."""
+        if not self._failed:
+            self._handle.close()
+            return
+        with contextlib.suppress(OSError):
+            self._handle.close()
 
 
 @dataclass
@@ -194,6 +222,8 @@ def _fold(state: JournalState, entry: dict[str, Any], offset: int, number: int) 
         state.server.pop(entry["chunk"], None)
     elif kind == "state":
         chunk = entry["chunk"]
+        for half in entry.pop("halves", None) or ():  # a split's, on its line (Recorder.split)
+            _fold(state, half, offset, number)
         if "rejected" in entry:  # read before the update: a long line's later keys follow it
             run = journalserver.scan(chunk, offset, number, entry.pop("rejected") or (),
                                      str(state.path))

@@ -74,9 +74,17 @@ class Outlet(Protocol):
         """Proved not created, but the policy's attempts or time ran out: True, failed."""
 
 
+UNCHECKED_NOTE = ("created, but the rejections its answer named could not be checked against "
+                  "the request body, which could not be read back")
+UNCHECKED_DESCRIPTION = ("rejected by the server; the error code its answer gave was not kept, "
+                         "as the request body could not be read back to check it")
+
+
 def needs_recovery(record: ChunkRecord) -> bool:
-    """An adopted batch whose server rejections are not read back yet."""
-    return record.reason in (Reason.ADOPTED, Reason.PENDING) and record.batch_id is not None
+    """An adopted batch (or one whose answer's rejections could not be checked) whose
+    server rejections are not read back yet."""
+    return record.reason in (Reason.ADOPTED, Reason.PENDING, Reason.UNCHECKED) and \
+        record.batch_id is not None
 
 
 class LostAnswers:
@@ -206,10 +214,10 @@ class LostAnswers:
             lost = body_lost(exc)
         if self._rebuild is None:
             await self._unknown(record, Reason.NOT_REREADABLE,
-                                f"answer lost, and {lost}, so its batch could not be looked "
-                                "for; the input cannot be read again (not a file). It may "
-                                "have been created: check this range on RingCentral before "
-                                "sending it again")
+                                f"its request went out, but {lost}, so its batch could not "
+                                "be looked for, and the input cannot be read again (not a "
+                                "file). It may have been created: check this range on "
+                                "RingCentral before sending it again")
             return None
         try:
             again = await self._rebuild(chunk.number)
@@ -266,9 +274,9 @@ class LostAnswers:
             self._adopted_chunks[record.number] = chunk  # to recover its rejections later
         # a listing gives no rejections: they are recovered once the batch completes
         await self._outlet.accept(chunk, record, {**batch, "rejected": []})
-        self._hold_unproven(record)
+        self.hold_unproven(record)
 
-    def _hold_unproven(self, record: ChunkRecord) -> None:
+    def hold_unproven(self, record: ChunkRecord) -> None:
         """An adopted batch holds ``batchSize`` of the chunk's recipients: until its store
         names the others (rejected), they are pending, never counted sent."""
         unknown = record.count - (record.batch_size or record.count)
@@ -345,25 +353,26 @@ class LostAnswers:
                                             BodyRecipients(chunk.body, chunk.count),
                                             record.batch_size)
             missing = [] if isinstance(step, Pending) else \
-                lost_rejections(chunk, step.missing, record.batch_id)
+                lost_rejections(chunk, step.missing, record.batch_id,
+                                LOST_DESCRIPTION if record.adopted else UNCHECKED_DESCRIPTION)
         except StoredBodyError as exc:
             self._unnamed(record, body_lost(exc))
             return
         aggregator = self._recorder.aggregator
         was_pending = record.pending or 0
+        what = _what(record)
         if isinstance(step, Pending):
             aggregator.recovered([], len(step.missing), was_pending)
             record.reason, record.pending = Reason.PENDING, len(step.missing)
-            record.note = (f"answer lost; adopted the batch found on the server; "
-                           f"{step.reason}: {len(step.missing):,} recipients are pending "
-                           "(they may have been texted). Resume the run or run 'a2p outcomes' "
-                           "later to settle them.")
+            record.note = (f"{what}; {step.reason}: {len(step.missing):,} recipients are "
+                           "pending (they may have been texted). Resume the run or run "
+                           "'a2p outcomes' later to settle them.")
             self._recorder.save(record)
             return
         aggregator.recovered(missing, 0, was_pending)
         record.reason, record.pending = Reason.RECOVERED, None
-        record.note = f"answer lost; adopted the batch found on the server; {len(missing)} " \
-                      "server rejections recovered from its message store"
+        record.note = f"{what}; {len(missing)} server rejections recovered from its message " \
+                      "store"
         self._recorder.save(record, rejected=[r.as_json() for r in missing])
         await self._recorder.rejected(missing)
 
@@ -378,8 +387,8 @@ class LostAnswers:
             record.note = f"{ADOPTED_NOTE}; it holds every recipient of the chunk"
         else:
             record.reason, record.pending = Reason.PENDING, unknown
-            record.note = (f"answer lost; adopted the batch found on the server; {why}, so "
-                           f"which {unknown:,} of its recipients the server rejected is not "
+            record.note = (f"{_what(record)}; {why}, so which {unknown:,} of its recipients "
+                           "the server rejected is not "
                            "known: they are pending. 'a2p outcomes' with the input names them.")
         self._recorder.save(record)
 
@@ -423,15 +432,21 @@ class LostAnswers:
             params["pageToken"] = token
 
 
-def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str) -> list[Rejection]:
+def _what(record: ChunkRecord) -> str:
+    """How the batch became the chunk's, as its note starts."""
+    return "answer lost; adopted the batch found on the server" if record.adopted else \
+        UNCHECKED_NOTE
+
+
+def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str,
+                    description: str = LOST_DESCRIPTION) -> list[Rejection]:
     """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
-    server rejections whose code was lost with the answer."""
+    server rejections whose code was lost with the answer (or not kept: ``description``)."""
     tos = tos_at(pieces_of(chunk.body), missing)
     out: list[Rejection] = []
     for k in missing:
         position, line = chunk.index.locate(k)
-        out.append(Rejection(position, line, tos[k], LOST_CODE, LOST_DESCRIPTION, batch_id,
-                             SERVER))
+        out.append(Rejection(position, line, tos[k], LOST_CODE, description, batch_id, SERVER))
     return out
 
 

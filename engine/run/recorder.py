@@ -17,7 +17,7 @@ from typing import IO, Any
 import orjson
 
 from engine.batching.chunker import Chunk
-from engine.core.lifecycle import Reason
+from engine.core.lifecycle import SPLIT, Reason
 from engine.core.rejections import Aggregator, Rejection, Spill
 from engine.run.events import ChunkFailed, Event, Rejected
 from engine.run.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
@@ -84,6 +84,25 @@ class Recorder:
                                record.bytes, chunk.start_offset, line, gaps,
                                chunk.digest).to_json())
         return record
+
+    def split(self, record: ChunkRecord, halves: tuple[Chunk, Chunk], note: str,
+              **extra: Any) -> tuple[ChunkRecord, ChunkRecord]:
+        """A 413's chunk split, journaled on one line with its halves' entries (range,
+        offset, gaps, digest): a kill leaves either the chunk in flight (a resume looks for
+        its batch, finds none, and sends it again) or its halves holding its records, never
+        a record held by neither. Returns the halves' records."""
+        made = [(ChunkRecord(half.number, half.first_position, half.last_position, half.count,
+                             half.size), half) for half in halves]
+        origins = {half.number: (half.start_offset, half.index.locate(1)[1]) for half in halves}
+        gaps = {half.number: self._gaps_of(half) for half in halves}
+        entries = [ChunkEntry(h.number, r.first, r.last, r.count, r.bytes, *origins[h.number],
+                              gaps[h.number], h.digest).to_json() for r, h in made]
+        self.move(record, SPLIT, Reason.TOO_LARGE, note, halves=entries, **extra)
+        for half_record, half in made:  # known once journaled
+            self._records[half.number] = half_record
+        self._origins.update(origins)
+        self._gaps.update(gaps)
+        return made[0][0], made[1][0]
 
     def _gaps_of(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
         """The ranges inside the chunk that other chunks held (skipped when it was cut): the

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
-from engine.run.events import Rejected, Totals, object_schema
+from engine.run.events import ConsentRead, Rejected, Totals, object_schema
 from engine.run.reportfile import write_report
 
 
@@ -201,13 +201,15 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            records: list[ChunkRecord], aggregator: Aggregator, wait: str, interrupted: bool,
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
-           failed: bool = False, finished: str | None = None) -> Finished:
+           failed: bool = False, finished: str | None = None,
+           consent: dict[str, Any] | None = None) -> Finished:
     """The report of a run that has ended, written to ``path`` (or, when None, a temporary
     file the returned document's ``rejected`` view keeps while it lives) as a stream: the
     rejections merged from the aggregator's spill, never all in memory. ``failed``: the run
     ended on an error before it could finish (its message is among ``warnings``), so it is
     ``failed`` whatever the chunks it got to say. ``finished``: when (the run's wall clock,
-    ``stamp``); now when not given."""
+    ``stamp``); now when not given. ``consent``: the opt-outs read before the first POST
+    (``ConsentRead`` without its ``event``; None: not read, --no-consent)."""
     aggregator.records = sum(r.count for r in records if r.state != lifecycle.SPLIT) + \
         aggregator.rejected_local
     totals = totals_of(records, aggregator, wait)
@@ -220,6 +222,7 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
     # in no total, so the share rejected would be a guess (a 33 % bad list shown as 100 %)
     warning = None if interrupted else aggregator.mostly_rejected(aggregator.records)
     tail = {"requests": {"made": requests, "throttled": throttled}, "preflight": preflight,
+            "consent": consent,
             "warnings": [*warnings, *([warning] if warning is not None else [])]}
     view = write_report(path, head, "rejected",
                         (payload for _, payload in aggregator.merged()), tail)
@@ -270,9 +273,10 @@ def schema() -> dict[str, Any]:
                 "made": {"type": "integer"}, "throttled": {"type": "integer"}},
                 "required": ["made", "throttled"]},
             "preflight": _maybe("object"),
+            "consent": {"anyOf": [{"type": "null"}, object_schema(ConsentRead)]},
             "warnings": {"type": "array", "items": {"type": "string"}},
         },
         "required": ["runId", "profile", "input", "settings", "startedAt", "finishedAt",
                      "interrupted", "status", "totals", "batches", "rejected", "requests",
-                     "preflight", "warnings"],
+                     "preflight", "consent", "warnings"],
     }

@@ -69,7 +69,10 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
     for key, given in (("sender", sender), ("text", text), ("template", template)):
         if header.get(key) != given:
             raise JournalError(f"the journal was written for {key} {header.get(key)!r}, not "
-                               f"{given!r}. Resume with the same {key}, or start a new run.")
+                               f"{given!r}. Resume with the same {key}. A new run (without "
+                               "--resume) would text again everyone this run already sent to; "
+                               "to send the rest another way, take the rows 'a2p outcomes' "
+                               "lists as not sent.")
     recorded = header.get("input", {})
     if recorded.get("kind") == "file":
         current = {"kind": "stream"} if source == "-" else input_identity(source)
@@ -82,7 +85,10 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                 raise JournalError(
                     f"{source} changed since the journal was written ({key} "
                     f"{recorded.get(key)!r} -> {current.get(key)!r}). Resume needs the very "
-                    "same file; for a changed list start a new run.")
+                    "same file: put the original back. A new run (without --resume) of the "
+                    "changed list would text again everyone this run already sent to; send "
+                    "only the rows 'a2p outcomes' lists as not sent, or a list of new "
+                    "recipients alone.")
 
 
 @dataclass
@@ -133,7 +139,11 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             record.reopen()  # its message store was not complete: it is read again
             current = record.state
         records[number] = record
-        if current != lifecycle.SPLIT:
+        if current == lifecycle.SPLIT:
+            # its halves hold its records; one that none holds (a journal written before
+            # halves rode on the split's line, killed between the two) is read again
+            planned.append(entry)
+        else:
             owned += [(a, b, number) for a, b in pieces(record.first, record.last,
                                                          gaps.get(number, ()))]
         if current in IN_FLIGHT:
@@ -173,13 +183,16 @@ def merged(ranges: Iterable[Interval]) -> list[Interval]:
 def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[Interval],
                gaps: Mapping[int, Iterable[Interval]]) -> dict[str, Any] | None:
     """The chunk entry whose offset the remaining input is read from; None: from the start.
-    Only a chunk never sent with a record no kept chunk holds counts: a superseded chunk
-    whose records were all cut again and sent is not read again."""
+    Only a chunk never sent (or split) with a record no kept chunk holds counts: a
+    superseded chunk whose records were all cut again and sent is not read again. A chunk
+    without an offset (a split's second half) is read from the chunk with one that begins
+    nearest before it (what is read that others hold is skipped)."""
     waiting = [e for e in planned if _waits(e, skip, gaps.get(e["chunk"], ()), state.local)]
-    if waiting:
-        first = min(waiting, key=lambda e: e["firstIndex"])
-        return first if first.get("offset") is not None else None
     placed = [e for e in state.chunks.values() if e.get("offset") is not None]
+    if waiting:
+        first = min(waiting, key=lambda e: e["firstIndex"])["firstIndex"]
+        before = [e for e in placed if e["firstIndex"] <= first]
+        return max(before, key=lambda e: e["firstIndex"]) if before else None
     return max(placed, key=lambda e: e["firstIndex"]) if placed else None
 
 

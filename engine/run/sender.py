@@ -20,7 +20,8 @@ from typing import Any, Protocol, overload
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from engine.batching.chunker import Chunk, Chunker, halves, tos_at
+from engine.batching.chunker import Chunk, Chunker, StoredBodyError, tos_at
+from engine.batching.halves import halves
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import (
@@ -52,7 +53,7 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import SLICE, Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
 from engine.run.localqueue import LocalRejections
-from engine.run.lostanswers import LostAnswers, Rebuild
+from engine.run.lostanswers import UNCHECKED_NOTE, LostAnswers, Rebuild
 from engine.run.options import ReadProgress, RunSettings
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord, stamp
@@ -281,7 +282,10 @@ class Sender:
                                                                      self.clock()),
                           self.client.asked_wait(reply), rules=self._rules, rng=self._rng)
             if step.action is Action.DONE:
-                answer, why = self.read_answer(chunk, reply, sent_at)
+                answer, why, unreadable = self.read_answer(chunk, reply, sent_at)
+                if unreadable is not None:
+                    await self.accept_unchecked(chunk, record, answer, unreadable)
+                    return
                 if why is None:
                     await self.accept(chunk, record, answer)
                     return
@@ -329,20 +333,45 @@ class Sender:
         return True
 
     def read_answer(self, chunk: Chunk, reply: Reply, sent_at: SentAt
-                    ) -> tuple[Any, str | None]:
-        """A 2xx's batch, and why it cannot be this chunk's (None: it can)."""
+                    ) -> tuple[Any, str | None, StoredBodyError | None]:
+        """A 2xx's batch, why it cannot be this chunk's (None: it can), and, when it is this
+        chunk's batch but the body could not be read back to check its ``rejected``, why."""
         try:
             answer = reply.json()
         except BadBodyError as exc:
-            return None, str(exc)
+            return None, str(exc), None
         # uncalibrated in this run, a resumed journal's calibration judges the stamp: if the
         # clock was stepped since, a true answer is at worst reconciled (and adopted)
         offset = sent_at.offset if sent_at.calibrated else self.lost.journal_offset
         not_before = None if offset is None else sent_at.local + offset - CLOCK_MARGIN
         why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
         if why is None and answer.get("rejected"):
-            why = rejected_fault(answer["rejected"], Recipients(chunk, answer["rejected"]))
-        return answer, why
+            try:
+                recipients = Recipients(chunk, answer["rejected"])
+            except StoredBodyError as exc:  # the body file went or changed after the 201
+                return answer, None, exc
+            why = rejected_fault(answer["rejected"], recipients)
+        return answer, why, None
+
+    async def accept_unchecked(self, chunk: Chunk, record: ChunkRecord, answer: Any,
+                               unreadable: StoredBodyError) -> None:
+        """A 2xx made this chunk's batch (its id, size and time fit), but the body could not
+        be read back to check the recipients its ``rejected`` names: the batch exists, so it
+        is accepted and never sent again, and its rejections, unchecked, are not taken: as
+        for a batch adopted after a lost answer, the recipients it does not hold are pending
+        until its message store names them once it completes (the input read again)."""
+        rejected = answer.get("rejected")
+        count = len(rejected) if isinstance(rejected, list) else 0
+        # the error's own words say nothing was sent, true before a request, not after a 201
+        cause = unreadable.__cause__
+        why = f"reading it failed: {cause}" if cause is not None else \
+            "it changed on disk after it was sent"
+        record.reason = Reason.UNCHECKED  # before the tracker can see it: recovered later
+        record.note = (f"{UNCHECKED_NOTE} ({why}); the {count:,} rejections it named are read "
+                       "back from the batch's message store once it completes, and those "
+                       "recipients are pending until then")
+        await self.accept(chunk, record, {**answer, "rejected": []})
+        self.lost.hold_unproven(record)
 
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume
@@ -412,9 +441,12 @@ class Sender:
             await self.fail(record, None, Reason.REFUSED)
             return
         limit = self.chunker.lower_limit(max(1024, len(chunk.body) // 2))
-        self.recorder.move(record, lifecycle.SPLIT, Reason.TOO_LARGE,
-                           f"413: split in two; byte limit lowered to {limit}",
-                           maxBatchBytes=limit)
-        for half in halves(chunk, self.chunker.new_number(), self.chunker.new_number(),
-                           self.chunker.sinks):
-            await self.submit(half, self.recorder.record_for(half))
+        # both halves built (their bodies spooled) before anything is journaled: a full
+        # disk here leaves the chunk in flight, and a resume finds its 413 created nothing
+        parts = halves(chunk, self.chunker.new_number(), self.chunker.new_number(),
+                       self.chunker.sinks)
+        records = self.recorder.split(record, parts,
+                                      f"413: split in two; byte limit lowered to {limit}",
+                                      maxBatchBytes=limit)
+        for half, half_record in zip(parts, records, strict=True):
+            await self.submit(half, half_record)

@@ -21,6 +21,7 @@ from typing import BinaryIO, TypeVar
 
 from engine.core.spillruns import FAN_IN, HEAD, Entry, RunBook, cascade, encode, merge
 from engine.errors import EngineError
+from engine.run.advice import finish_advice
 
 T = TypeVar("T")
 SUFFIX = ".rejected.spill"
@@ -36,21 +37,25 @@ def open_spill(journal: str | os.PathLike[str] | None,
     """A run's spill: ``<journal>.rejected.spill`` (the journal's lock makes it this run's
     alone; a stray one a killed run left is replaced), else a uniquely named one beside the
     report, else one in the temporary directory."""
+    after = finish_advice(journal)  # a send's: other batches may be sent already
     if journal is not None:
-        return FileSpill(Path(f"{os.fspath(journal)}{SUFFIX}"))
+        return FileSpill(Path(f"{os.fspath(journal)}{SUFFIX}"), after=after)
     if report is not None:
         where = Path(report)
-        return FileSpill(folder=where.parent, prefix=f"{where.name}.")
-    return FileSpill()
+        return FileSpill(folder=where.parent, prefix=f"{where.name}.", after=after)
+    return FileSpill(after=after)
 
 
 class FileSpill:
     """Rejections appended to one file as they arrive; ``merged`` reads them back sorted."""
 
     def __init__(self, path: Path | None = None, *, folder: Path | None = None,
-                 prefix: str = "a2p-", fan_in: int = FAN_IN) -> None:
+                 prefix: str = "a2p-", fan_in: int = FAN_IN, after: str = "run again"
+                 ) -> None:
         """``path``: the file (an old one there is replaced); None: a new file named
-        ``prefix``...``.rejected.spill`` in ``folder`` (None: the temporary directory)."""
+        ``prefix``...``.rejected.spill`` in ``folder`` (None: the temporary directory).
+        ``after``: what to do once space is freed, should a write fail."""
+        self._after = after
         try:
             if path is None:
                 handle, name = tempfile.mkstemp(prefix=prefix, suffix=SUFFIX, dir=folder)
@@ -87,7 +92,7 @@ class FileSpill:
         except OSError as exc:  # a full disk, mostly
             raise SpillError(f"cannot write to the rejection spill {self.path}: {exc}. Free "
                              "space on its volume (or set TMPDIR to a larger one when it is "
-                             "in the temporary directory) and run again.") from exc
+                             f"in the temporary directory), then {self._after}.") from exc
         self._end += len(data)
 
     @property
@@ -132,8 +137,8 @@ class FileSpill:
                     runs = _merge_pass(runs, groups, target)
                 except OSError as exc:
                     raise SpillError(f"cannot merge the rejection spill into {target}: "
-                                     f"{exc}. Free space on its volume and run again (the "
-                                     "journal keeps every rejection).") from exc
+                                     f"{exc}. Free space on its volume, then {self._after} "
+                                     "(a journal keeps every rejection).") from exc
             yield from merge(_read_run(path, a, b) for path, a, b in runs)
         finally:
             for path in scratch:

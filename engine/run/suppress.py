@@ -48,6 +48,17 @@ def load(given: Iterable[SuppressSpec], options: ReadOptions) -> Suppressed | No
     return builder.build() if count else None
 
 
+def empty_sources(suppressed: Suppressed | None) -> list[str]:
+    """A warning for each suppression list that holds no number (a header alone, an empty
+    file): most likely an export that failed, and a run that suppresses nobody by it."""
+    if suppressed is None:
+        return []
+    return [f"--suppress {source.path} holds no numbers (a header alone, or nothing): a "
+            "failed export? It suppresses nobody. If it should list opt-outs, stop, fix it "
+            "and send again (or a2p plan --suppress it first)"
+            for source in suppressed.sources if source.numbers == 0]
+
+
 def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> None:
     if path == "-":
         raise InputError("--suppress -: a suppression list must be a file (a resume reads it "

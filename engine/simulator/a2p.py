@@ -34,7 +34,10 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 
 async def create_batch(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
-    raw = await read_limited(request, sim.settings.max_body_bytes)
+    limit = sim.settings.max_body_bytes
+    if sim.faults.body_limit:  # a gateway's lower limit (a fault mode)
+        limit = min(limit, sim.faults.body_limit)
+    raw = await read_limited(request, limit)
     if raw is None:
         sim.stats["413"] += 1
         return error_response(413, "AGW-413", "Request entity too large")

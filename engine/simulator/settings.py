@@ -110,6 +110,12 @@ class FaultSettings:
     # The consent paths (v2 search, list, export, PATCH) refused 403 CMN-408: an app without
     # the SMS permission (engine/simulator/consent_api.py):
     consent_refused: bool = False
+    # A gateway cutting the consent export short: a 200 with a valid Content-Length holding
+    # the first half of the CSV, ending mid-row (engine/simulator/consent_api.py):
+    consent_export_cut: bool = False
+    # A gateway's body limit below the documented one: a batch POST over it answered 413
+    # AGW-413, nothing created (bytes; 0: off; issue 20, the engine splits the chunk)
+    body_limit: int = field(default=0, metadata=_limits(0, 1 << 30))
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.

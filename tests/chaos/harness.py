@@ -89,6 +89,9 @@ LOST_ANSWERS = ("late_create", "accept_drop", "error_after_create", "held_answer
 # Tokens revoked every two requests with half the refreshes refused (issue 18): workers meet
 # 401s in quick succession and the JWT is presented again; no chunk may fail for it.
 TOKEN_MODES: list[dict[str, Any]] = [{"expire_after_requests": 2, "refresh_refused_rate": 0.5}]
+# A gateway's body limit under the run's --max-batch-bytes (issue 20): the first chunks are
+# answered 413 and split in two, so kills land between a split and its halves' answers.
+SPLIT_MODES: list[dict[str, Any]] = [{"body_limit": 1500}]
 RUN_TIMEOUT = 90.0
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.chaos.harness import LOST_ANSWER_MODES, LOST_ANSWERS, TOKEN_MODES, scenario, table
+from tests.chaos.harness import (
+    LOST_ANSWER_MODES,
+    LOST_ANSWERS,
+    SPLIT_MODES,
+    TOKEN_MODES,
+    scenario,
+    table,
+)
 
 SEEDS = int(os.environ.get("A2P_CHAOS_SEEDS", "8"))
 pytestmark = pytest.mark.slow  # minutes: `pytest -m "not slow"` leaves them out
@@ -91,3 +98,23 @@ def test_tokens_expiring_again_and_again_under_kills_never_duplicate_lose_or_fai
         report = orjson.loads((tmp_path / f"token-{k}" / "report.json").read_bytes())
         assert [b["status"] for b in report["batches"] if b["status"] == "failed"] == []
     assert not any(o.healed for o in outcomes)  # no run left a chunk failed to be healed
+
+
+@pytest.mark.timeout(60 + 45 * 3)
+def test_splits_under_kills_never_duplicate_or_lose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every chunk first cut answered 413 and split, killed up to three times and resumed:
+    zero duplicates, zero losses, nothing unknown, and totals that add up."""
+    outcomes = []
+    for k, mode in enumerate(SPLIT_MODES * 3):
+        work = tmp_path / f"split-{k}"
+        work.mkdir()
+        outcomes.append(scenario(300 + k, work, recipients=1500, max_kills=3, mode=mode))
+    with capsys.disabled():
+        print("\n" + table(outcomes))
+    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    assert [(o.duplicates, o.losses, o.unknown) for o in outcomes] == \
+        [(0, 0, 0) for _ in outcomes]
+    assert all(o.met["413"] for o in outcomes)  # the chunks really were split
+    assert sum(o.kills for o in outcomes) >= 1

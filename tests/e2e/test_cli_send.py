@@ -80,6 +80,8 @@ def test_interrupt_stops_new_batches_and_still_writes_the_report(tmp_path: Path)
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         assert process.stdout is not None
         first = orjson.loads(process.stdout.readline())
+        if first["event"] == "consent":  # the opt-outs read before the first POST
+            first = orjson.loads(process.stdout.readline())
         assert first["event"] == "chunk_submitted"
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
@@ -133,6 +135,7 @@ def test_a_run_with_its_own_profile_file_resumes_and_exports_from_anywhere(
              "--max-batch-messages", "50", "--concurrency", "1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=here)
         assert process.stdout is not None
+        assert orjson.loads(process.stdout.readline())["event"] == "consent"
         assert orjson.loads(process.stdout.readline())["event"] == "chunk_submitted"
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)

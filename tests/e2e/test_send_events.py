@@ -65,6 +65,8 @@ async def test_aclose_stops_cleanly_and_the_journal_resumes(start: Start,
     listing = _listing(tmp_path)
     events = engine.send_events(listing, **_options(settings, tmp_path))
     first = await anext(events)
+    if first["event"] == "consent":  # the opt-outs read before the first POST
+        first = await anext(events)
     await events.aclose()
     assert (tmp_path / "report.json").exists()
     assert first["event"] in ("chunk_submitted", "rejected")

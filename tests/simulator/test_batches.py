@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 import pytest
 
-from engine.simulator import RunningSimulator
+from engine.simulator import FaultSettings, RunningSimulator
 from tests.conftest import SENDER, FakeClock, MakeSimulator, bearer, login
 from tests.openapi import A2P, assert_valid
 
@@ -129,6 +129,20 @@ async def test_size_limit_is_exact(make_simulator: MakeSimulator,
     status, answer = await api.post(body_of_size(2049))
     assert (status, answer["errorCode"]) == (413, "AGW-413")
     assert running.simulator.store.accepted_count() == 1
+
+
+async def test_a_body_limit_fault_answers_413_above_it_and_heals(
+        make_simulator: MakeSimulator, http: aiohttp.ClientSession) -> None:
+    """The body_limit fault mode: a body over it gets 413 AGW-413 and creates nothing; one at
+    it is accepted; with the fault off the larger one is accepted too."""
+    running = await make_simulator(faults=FaultSettings(body_limit=2048))
+    api = Api(http, running.url, await login(http, running.url))
+    assert (await api.post(body_of_size(2048)))[0] == 201
+    status, answer = await api.post(body_of_size(2049))
+    assert (status, answer["errorCode"]) == (413, "AGW-413")
+    assert running.simulator.store.accepted_count() == 1
+    running.simulator.faults = FaultSettings()
+    assert (await api.post(body_of_size(2049)))[0] == 201
 
 
 async def test_batch_completes_with_cost_by_segments(api: Api, clock: FakeClock) -> None:
