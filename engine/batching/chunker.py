@@ -20,6 +20,7 @@ from typing import Protocol
 
 import orjson
 
+from engine.batching.bodyscan import tos_at as tos_at  # where the sender reads it from
 from engine.core.chunkindex import PositionIndex
 from engine.errors import EngineError, RecordTooLargeError, UsageError
 from engine.reading import Block
@@ -420,43 +421,3 @@ def chunk_blocks(blocks: Iterable[Block], sender: str, text: str | None, max_byt
     """Every chunk of a block stream, in order."""
     yield from Chunker(sender, text, max_bytes, max_messages,
                        keep_bodies=keep_bodies).chunks(blocks)
-
-
-_MESSAGE = _OPEN.encode()  # how every message of a body starts, and nothing else in it can
-
-
-def tos_at(pieces: Iterable[bytes | bytearray], wanted: Iterable[int]) -> dict[int, str]:
-    """The recipient of each 1-based message index in ``wanted``, read from a body given in
-    pieces (a stored body's), holding no more than a piece and one message at a time.
-
-    Every message begins with ``{"to":["`` and nothing else in a body can hold it: inside a
-    JSON string every ``"`` is escaped, and the head begins ``{"from"``.
-
-    >>> tos_at([b'{"from":"+1","messages":[{"to":["+1415"]},{"to', b'":["+1650"]}]}'], [2])
-    {2: '+1650'}
-    """
-    left = sorted({k for k in wanted if k >= 1}, reverse=True)
-    found: dict[int, str] = {}
-    number, carry = 0, b""  # message 0 is the head
-    for piece in pieces:
-        if not left:
-            break
-        data = carry + piece
-        complete = data.count(_MESSAGE)  # messages number .. number + complete - 1 end here
-        if left[-1] >= number + complete:  # none wanted: not split into a bytes a message
-            if complete:
-                number += complete
-                data = data[data.rfind(_MESSAGE) + len(_MESSAGE):]
-            carry = data
-            continue
-        parts = data.split(_MESSAGE)
-        for k, part in enumerate(parts[:-1]):
-            at = number + k
-            while left and left[-1] == at:
-                found[left.pop()] = part[:part.index(b'"')].decode()
-        number += len(parts) - 1
-        carry = parts[-1]
-    if left and left[-1] == number and carry:
-        found[left.pop()] = carry[:carry.index(b'"')].decode()
-    return found
-

@@ -95,6 +95,16 @@ def _digest(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
 
 
+def _merged(buckets: list[array[int]]) -> array[int]:
+    """The keys of every bucket, sorted (each bucket holds keys of one top byte, in the
+    order of the buckets); each bucket is freed once copied."""
+    out = array("q")
+    for k, bucket in enumerate(buckets):
+        out.extend(sorted(bucket))
+        buckets[k] = array("q")
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Expected:
     """What the lost request held: its sender, its size, and a fingerprint of each
@@ -107,11 +117,19 @@ class Expected:
 
     @classmethod
     def of(cls, sender: str, messages: Iterable[tuple[str, str | None]]) -> Expected:
-        pairs, tos = array("q"), array("q")
+        # kept in 256 arrays by their top byte and sorted one array at a time: sorting them
+        # whole would make one list of every fingerprint (48 bytes each, three times the
+        # tables themselves) for two million recipients
+        pairs = [array("q") for _ in range(256)]
+        tos = [array("q") for _ in range(256)]
+        count = 0
         for to, text in messages:
-            tos.append(_digest(to))
-            pairs.append(_digest(to, text or ""))
-        return cls(sender, len(tos), array("q", sorted(pairs)), array("q", sorted(tos)))
+            key = _digest(to)
+            tos[(key >> 56) + 128].append(key)
+            key = _digest(to, text or "")
+            pairs[(key >> 56) + 128].append(key)
+            count += 1
+        return cls(sender, count, _merged(pairs), _merged(tos))
 
     def holds(self, to: str, text: str | None) -> bool:
         """The chunk has this recipient with this text (any text when ``text`` is None)."""

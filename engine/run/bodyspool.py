@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -67,12 +68,13 @@ class BodySpool:
             raise BodySpoolError(f"cannot make the request body folder {where}: {exc}. Free "
                                  "some space, or put the journal/report (or TMPDIR) on a "
                                  "volume that has it.") from exc
-        self._count = 0
+        # sinks are asked for by the chunker's worker thread and by the event loop (a 413's
+        # halves): next() on an itertools.count is atomic, ``+= 1`` on an attribute is not
+        self._numbers = itertools.count(1)
 
     def sink(self) -> FileSink:
         """A new body file, written as the chunker builds the body."""
-        self._count += 1
-        return FileSink(self.path / f"body-{self._count}.json", self._after)
+        return FileSink(self.path / f"body-{next(self._numbers)}.json", self._after)
 
     def files(self) -> list[Path]:
         """The body files still on disk (those of chunks something still holds)."""

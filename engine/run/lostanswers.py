@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import anyio
-import orjson
 from anyio.abc import TaskGroup
 
+from engine.batching.bodyscan import BodyRecipients, messages, pieces_of, tos_at
 from engine.batching.chunker import Chunk, StoredBodyError
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
@@ -46,7 +46,7 @@ from engine.core.reconcile import (
 from engine.core.rejections import SERVER, Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, Pending, ReadStore, Settled, StoreSettle
 from engine.core.storecheck import Wait as StoreWait
-from engine.errors import EngineError, StoppedReconciling
+from engine.errors import EngineError, JournalError, StoppedReconciling
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import Reply, page_of
@@ -178,10 +178,11 @@ class LostAnswers:
         self._recorder.move(record, lifecycle.AMBIGUOUS)
         expected = await self._expected(chunk, record)
         if expected is None:
-            return
+            return  # left unknown: what it held cannot be told
         light = self._rebuild is not None
         if light:
-            chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset)
+            chunk = Chunk(chunk.number, b"", chunk.size, chunk.index, chunk.start_offset,
+                          chunk.digest)
         else:
             await self._parked.acquire()
         assert self._group is not None
@@ -202,28 +203,42 @@ class LostAnswers:
                 self._parked.release()
         await self._outlet.resend(chunk, record)
 
+    def expected_of(self, chunk: Chunk) -> Expected:
+        """What the chunk's request held, read from its body a piece at a time."""
+        return Expected.of(self._run.sender, messages(pieces_of(chunk.body)))
+
     async def _expected(self, chunk: Chunk, record: ChunkRecord) -> Expected | None:
-        """What the chunk's batch holds, from its body; a body file gone or changed since
-        its request went out is read again from the input. None (the chunk left unknown):
-        the input cannot be read again."""
+        """What the request that went out held. Its body may be gone or changed since (a
+        user, a temp cleaner): then the input read again tells, if it gives the very records
+        the chunk held (its digest). None: neither can, and the chunk is left unknown; its
+        request went out, so a batch may exist, and it is never sent again from here."""
         try:
             return self.expected_of(chunk)
-        except StoredBodyError:
-            if self._rebuild is not None:
-                return self.expected_of(await self._rebuild(chunk.number))
-        self._recorder.move(record, lifecycle.UNKNOWN, Reason.NOT_REREADABLE,
-                            "its request went out, but its body file could not be read back "
-                            "to look for its batch, and the input cannot be read again (not "
-                            "a file): check this range on RingCentral before sending it again",
-                            via=lifecycle.AMBIGUOUS)
-        await self._recorder.failed(record)
-        return None
+        except StoredBodyError as exc:
+            lost = body_lost(exc)
+        if self._rebuild is None:
+            await self._unknown(record, Reason.NOT_REREADABLE,
+                                f"its request went out, but {lost}, so its batch could not "
+                                "be looked for, and the input cannot be read again (not a "
+                                "file). It may have been created: check this range on "
+                                "RingCentral before sending it again")
+            return None
+        try:
+            again = await self._rebuild(chunk.number)
+            if not chunk.digest or again.digest != chunk.digest:
+                raise JournalError("the input now gives other records than the chunk held")
+            return self.expected_of(again)
+        except (EngineError, OSError) as exc:
+            await self._unknown(record, Reason.NOT_RECONCILED,
+                                f"could not reconcile: {lost}, and {exc}; a2p send --resume "
+                                "JOURNAL looks for its batch again (or check this range on "
+                                "RingCentral before sending it again)")
+            return None
 
-    def expected_of(self, chunk: Chunk) -> Expected:
-        body = orjson.loads(chunk.data)
-        text = body.get("text")
-        return Expected.of(self._run.sender, ((m["to"][0], m.get("text", text))
-                                              for m in body["messages"]))
+    async def _unknown(self, record: ChunkRecord, reason: Reason | None, note: str | None
+                       ) -> None:
+        self._recorder.move(record, lifecycle.UNKNOWN, reason, note, via=lifecycle.AMBIGUOUS)
+        await self._recorder.failed(record)
 
     async def settle(self, chunk: Chunk, record: ChunkRecord, expected: Expected | None = None,
                      since: float | None = None, created_after: float | None = None, *,
@@ -234,12 +249,13 @@ class LostAnswers:
             return False
         reason, note = None, record.note
         if self._run.on_ambiguous == "reconcile":
-            try:
-                expected = expected or await self._expected(chunk, record)
+            if expected is None:
+                expected = await self._expected(chunk, record)
                 if expected is None:
-                    return True
-                step = await self.find_batch(expected, since,
-                                             created_after, sent=sent, live=live)
+                    return True  # left unknown
+            try:
+                step = await self.find_batch(expected, since, created_after, sent=sent,
+                                             live=live)
             except EngineError as exc:
                 reason, note = Reason.NOT_RECONCILED, f"could not reconcile: {exc}"
             else:
@@ -251,8 +267,7 @@ class LostAnswers:
                 reason = Reason.NOT_RECONCILED
                 note = f"could not reconcile: {step.reason}; resume the run later to " \
                        "look again, or check this range on RingCentral"
-        self._recorder.move(record, lifecycle.UNKNOWN, reason, note, via=lifecycle.AMBIGUOUS)
-        await self._recorder.failed(record)
+        await self._unknown(record, reason, note)
         return True
 
     async def adopt(self, chunk: Chunk, record: ChunkRecord, batch: dict[str, Any]) -> None:
@@ -337,8 +352,16 @@ class LostAnswers:
         if chunk is None:
             self._unnamed(record, why)
             return
-        tos = [m["to"][0] for m in orjson.loads(chunk.data)["messages"]]
-        step = await self._settle_store(record.batch_id, tos, record.batch_size)
+        try:  # its recipients read from its body on each look, never held
+            step = await self._settle_store(record.batch_id,
+                                            BodyRecipients(chunk.body, chunk.count),
+                                            record.batch_size)
+            missing = [] if isinstance(step, Pending) else \
+                lost_rejections(chunk, step.missing, record.batch_id,
+                                LOST_DESCRIPTION if record.adopted else UNCHECKED_DESCRIPTION)
+        except StoredBodyError as exc:
+            self._unnamed(record, body_lost(exc))
+            return
         aggregator = self._recorder.aggregator
         was_pending = record.pending or 0
         what = _what(record)
@@ -350,8 +373,6 @@ class LostAnswers:
                            "'a2p outcomes' later to settle them.")
             self._recorder.save(record)
             return
-        missing = lost_rejections(chunk, step.missing, record.batch_id,
-                                  LOST_DESCRIPTION if record.adopted else UNCHECKED_DESCRIPTION)
         aggregator.recovered(missing, 0, was_pending)
         record.reason, record.pending = Reason.RECOVERED, None
         record.note = f"{what}; {len(missing)} server rejections recovered from its message " \
@@ -375,7 +396,7 @@ class LostAnswers:
                            "known: they are pending. 'a2p outcomes' with the input names them.")
         self._recorder.save(record)
 
-    async def _settle_store(self, batch_id: str, tos: list[str], size: int | None
+    async def _settle_store(self, batch_id: str, tos: Sequence[str], size: int | None
                             ) -> Settled | Pending:
         """The thin loop around the store decision: it only reads and sleeps."""
         retry = self._run.settings.retry
@@ -425,10 +446,19 @@ def lost_rejections(chunk: Chunk, missing: tuple[int, ...], batch_id: str,
                     description: str = LOST_DESCRIPTION) -> list[Rejection]:
     """The recipients of ``chunk`` at ``missing`` (1-based indexes into its messages), as
     server rejections whose code was lost with the answer (or not kept: ``description``)."""
-    body = orjson.loads(chunk.data)
+    tos = tos_at(pieces_of(chunk.body), missing)
     out: list[Rejection] = []
     for k in missing:
         position, line = chunk.index.locate(k)
-        out.append(Rejection(position, line, body["messages"][k - 1]["to"][0], LOST_CODE,
-                             description, batch_id, SERVER))
+        out.append(Rejection(position, line, tos[k], LOST_CODE, description, batch_id, SERVER))
     return out
+
+
+def body_lost(exc: StoredBodyError) -> str:
+    """Why a body that went out cannot be read back, in words true after it went out (the
+    error's own speak of a request about to be made)."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        return f"its request body could not be read back ({cause})"
+    return "its request body changed on disk since it was written"
+

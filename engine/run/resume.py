@@ -279,7 +279,8 @@ def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
         raise JournalError(f"chunk {entry['chunk']} held {count} recipients and the input "
                            "now gives a different set; the input changed. Check the batches "
                            "on RingCentral before sending again.")
-    return Chunk(entry["chunk"], chunk.body, chunk.size, chunk.index, entry.get("offset"))
+    return Chunk(entry["chunk"], chunk.body, chunk.size, chunk.index, entry.get("offset"),
+                 chunk.digest)
 
 
 def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:
