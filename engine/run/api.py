@@ -64,6 +64,7 @@ from engine.run.resume import (
     unsettled,
 )
 from engine.run.sender import Sender
+from engine.run.session import api_client
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -443,22 +444,9 @@ async def check(sender: str, *, config: Settings | str | None = None,
     ()
     """
     check_campaign(sender, None, None)  # not E.164: say so before logging in
-    settings = config if isinstance(config, Settings) else load_settings(config)
-    credentials = pick_credentials(settings, credentials)
-    owned = transport is None
-    transport = transport or AiohttpTransport(settings.retry.request_timeout)
-    client = ApiClient(settings, credentials, transport, clock=time.monotonic,
-                       sleep=anyio.sleep, rng=random.Random())
     size = None if recipients is None else PreflightRecipients(recipients, True)
-    try:
+    async with api_client(config, credentials, transport) as client:
         return await run_preflight(client, sender, size)
-    finally:
-        try:
-            with anyio.CancelScope(shield=True):
-                await client.revoke()
-        finally:
-            if owned:
-                await transport.close()
 
 
 async def opt_outs(sender: str, *, scope: str = "account",
@@ -469,21 +457,8 @@ async def opt_outs(sender: str, *, scope: str = "account",
     --consent``, ``a2p check``): read as a send reads them, without a cache. Raises
     ConsentError when they cannot be read."""
     check_campaign(sender, None, None)
-    settings = config if isinstance(config, Settings) else load_settings(config)
-    credentials = pick_credentials(settings, credentials)
-    owned = transport is None
-    transport = transport or AiohttpTransport(settings.retry.request_timeout)
-    client = ApiClient(settings, credentials, transport, clock=time.monotonic,
-                       sleep=anyio.sleep, rng=random.Random())
-    try:
+    async with api_client(config, credentials, transport) as client:
         return await read_consents(client, sender, scope, 0.0, None, time.time)
-    finally:
-        try:
-            with anyio.CancelScope(shield=True):
-                await client.revoke()
-        finally:
-            if owned:
-                await transport.close()
 
 
 async def send_events(recipients: Recipients, options: SendOptions | None = None,

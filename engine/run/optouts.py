@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import csv
 import os
-import random
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
-
-from engine.config.credentials import Credentials, pick_credentials
-from engine.config.settings import E164, Settings, load_settings
+from engine.config.credentials import Credentials
+from engine.config.settings import E164, Settings
 from engine.core.optouts import COLUMNS, Failure, PushRequests, failures, pulled_row
 from engine.core.rejections import Rejection
 from engine.errors import UsageError
-from engine.rc.client import ApiClient
 from engine.rc.optouts import opt_outs, patch
-from engine.rc.transport import AiohttpTransport, Transport
+from engine.rc.transport import Transport
 from engine.reading import ReadOptions
+from engine.run.session import api_client
 from engine.run.suppress import read_numbers
 
 
@@ -53,27 +48,6 @@ class Pushed:
     numbers: int
     requests: int
     failed: int
-
-
-@asynccontextmanager
-async def api_client(config: Settings | str | None, credentials: Credentials | None,
-                     transport: Transport | None) -> AsyncIterator[ApiClient]:
-    """A client for the profile's server and credentials (as 'a2p check' makes one), its
-    session revoked and its transport closed at the end."""
-    settings = config if isinstance(config, Settings) else load_settings(config)
-    owned = transport is None
-    transport = transport or AiohttpTransport(settings.retry.request_timeout)
-    client = ApiClient(settings, pick_credentials(settings, credentials), transport,
-                       clock=time.monotonic, sleep=anyio.sleep, rng=random.Random())
-    try:
-        yield client
-    finally:
-        try:
-            with anyio.CancelScope(shield=True):
-                await client.revoke()
-        finally:
-            if owned:
-                await transport.close()
 
 
 def check_sender(sender: str, verb: str) -> None:
