@@ -256,7 +256,8 @@ def test_a_resumed_run_writes_its_report_where_the_run_wrote_it(
     assert resumed.returncode == 0, err.decode()
     assert orjson.loads(report.read_bytes())["status"] == "completed"
     assert f"report: {report}" in err.decode()
-    assert sorted(p.name for p in (tmp_path / "journals").iterdir()) == ["jr"]
+    # the journal and the consent records its run read (bound to that run, never reused)
+    assert sorted(p.name for p in (tmp_path / "journals").iterdir()) == ["jr", "jr.consents"]
     assert list((tmp_path / "elsewhere").iterdir()) == []
 
 
