@@ -41,6 +41,16 @@ class Block:
     def __len__(self) -> int:
         return len(self.tos)
 
+    def subset(self, keep: list[int]) -> Block:
+        """The records at ``keep`` (indexes into this block, ascending), each list cut alike."""
+        return Block(
+            [self.tos[k] for k in keep],
+            [self.texts[k] for k in keep] if self.texts is not None else None,
+            [self.positions[k] for k in keep],
+            [self.lines[k] for k in keep] if self.lines is not None else None,
+            [self.offsets[k] for k in keep] if self.offsets is not None else None,
+        )
+
 
 class _Offsets(Sequence[int]):
     """The byte offsets of a bulk block's lines, worked out when first asked for: only a

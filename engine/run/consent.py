@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
@@ -340,7 +341,7 @@ class Gate:
         self.release(own)
         gone = set(hits)
         keep = [k for k in range(len(block)) if k not in gone]
-        return subset(block, keep) if keep else None
+        return block.subset(keep) if keep else None
 
     def screen(self, chunk: Chunk) -> list[tuple[int, Rejection]]:
         """The messages of a chunk cut by a run before (0-based, with their rejections) that
@@ -383,22 +384,15 @@ class Gate:
             if len(keep) == len(block):
                 yield block
             elif keep:
-                yield subset(block, keep)
+                yield block.subset(keep)
 
 
 def tos_of(chunk: Chunk) -> list[str]:
-    return [m["to"][0] for m in orjson.loads(chunk.data)["messages"]]
+    """The chunk's recipients in order, read from its body a piece at a time."""
+    return list(recipients(pieces_of(chunk.body)))
 
 
 def _position(rejection: Rejection) -> int:
     return rejection.index
 
 
-def subset(block: Block, keep: list[int]) -> Block:
-    return Block(
-        [block.tos[k] for k in keep],
-        [block.texts[k] for k in keep] if block.texts is not None else None,
-        [block.positions[k] for k in keep],
-        [block.lines[k] for k in keep] if block.lines is not None else None,
-        [block.offsets[k] for k in keep] if block.offsets is not None else None,
-    )

@@ -231,7 +231,7 @@ def without(blocks: Iterable[Block], ranges: list[tuple[int, int]]) -> Iterator[
         if len(keep) == len(block):
             yield block
         elif keep:
-            yield _subset(block, keep)
+            yield block.subset(keep)
 
 
 def within(blocks: Iterable[Block], first: int, last: int) -> Iterator[Block]:
@@ -239,19 +239,9 @@ def within(blocks: Iterable[Block], first: int, last: int) -> Iterator[Block]:
     for block in blocks:
         keep = [k for k, p in enumerate(block.positions) if first <= p <= last]
         if keep:
-            yield _subset(block, keep)
+            yield block.subset(keep)
         if block.positions and block.positions[-1] >= last:
             return
-
-
-def _subset(block: Block, keep: list[int]) -> Block:
-    return Block(
-        [block.tos[k] for k in keep],
-        [block.texts[k] for k in keep] if block.texts is not None else None,
-        [block.positions[k] for k in keep],
-        [block.lines[k] for k in keep] if block.lines is not None else None,
-        [block.offsets[k] for k in keep] if block.offsets is not None else None,
-    )
 
 
 def others(records: Mapping[int, ChunkRecord], entry: dict[str, Any]) -> list[tuple[int, int]]:
