@@ -66,7 +66,7 @@ def test_export_rows_by_column_name() -> None:
             [ME, "+14155550100", "OptOut", "Recipient", "PhoneNumber", "", "", "2026-01-01"],
             [ME, "+14155550101", "OptIn", "Api", "PhoneNumber", "", "", "2026-01-02"],
             ["", "+14155550102", "OptOut", "Api", "Company", "", "", "2026-01-03"]]
-    assert rules.from_export(rows) == [OptOut("+14155550100", ME, "2026-01-01"),
+    assert list(rules.from_export(rows)) == [OptOut("+14155550100", ME, "2026-01-01"),
                                        OptOut("+14155550102", "*", "2026-01-03")]
     with pytest.raises(ValueError, match="Consent Status"):
         rules.from_export([["External Party Number"]])
@@ -74,9 +74,9 @@ def test_export_rows_by_column_name() -> None:
 
 def test_search_records() -> None:
     """Search records: only OptOut ones, with their sender and time."""
-    got = rules.from_search([
+    got = list(rules.from_search([
         {"from": ME, "to": "+14155550100", "optStatus": "OptOut", "lastModifiedTime": "t1"},
-        {"from": ME, "to": "+14155550101", "optStatus": "OptIn", "lastModifiedTime": "t2"}])
+        {"from": ME, "to": "+14155550101", "optStatus": "OptIn", "lastModifiedTime": "t2"}]))
     assert got == [OptOut("+14155550100", ME, "t1")]
 
 

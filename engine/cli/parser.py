@@ -252,7 +252,8 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "sending-failed, opted-out (SMS-RC-413 or SMS-CAR-413: the recipient opted out of "
             "this sender; never retryable), sent-no-receipt, queued, unknown (the send could "
             "not tell whether the batch went out), not-sent, pending. Groups: failed, pending, "
-            "retryable.", 88) + "\n\n" +
+            "retryable, suppressed (the rejected-local rows of LCL-OPTED-OUT: on a --suppress "
+            "list or opted out in RingCentral's consent records).", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
                       "wrong profile, a journal another process is using); 3 credentials "
                       "refused at login; 130 interrupted (run the same command again to go "

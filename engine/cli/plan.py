@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             if consents is None:
                 blocks = read_lines(stream, options, aggregator.local_sink())
             else:  # as a send's gate: LCL-OPTED-OUT, source consent, all in position order
-                from engine.run.consent import Gate
+                from engine.run.gate import Gate
 
                 gate = Gate(consents.set, aggregator.add_local)
                 blocks = gate.apply(read_lines(stream, options, gate.hold))

@@ -33,7 +33,7 @@ Pure: the times are passed in, the records are parsed from what the HTTP layer r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,17 +143,19 @@ def choose(cached: Cached | None, scope: str, sender: str, now: float, max_age: 
                   f"(a search takes one per {PER_PAGE:,})")
 
 
-def from_search(records: Iterable[Mapping[str, Any]]) -> list[OptOut]:
+def from_search(records: Iterable[Mapping[str, Any]]) -> Iterator[OptOut]:
     """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut, one
     of coverage Account for every sender (``optouts.wanted``, as a pull keeps them)."""
-    return [OptOut(record["to"], record_sender(record),
+    return (OptOut(record["to"], record_sender(record),
                    str(record.get("lastModifiedTime") or ""))
-            for record in records if wanted(record, "account", None)]
+            for record in records if wanted(record, "account", None))
 
 
-def from_export(rows: Iterable[Sequence[str]]) -> list[OptOut]:
+def from_export(rows: Iterable[Sequence[str]]) -> Iterator[OptOut]:
     """The opt-outs of the export's CSV rows (header first), found by column name: a record
-    whose coverage is the account (``Company``) applies to every sender."""
+    whose coverage is the account (``Company``) applies to every sender. The header is read
+    (and a missing column refused) at once; the rows as the iterator is consumed, so an
+    export of millions is never held."""
     it = iter(rows)
     header = [name.strip().lstrip("\ufeff") for name in next(it, [])]
     missing = [c for c in (COLUMN_TO, COLUMN_STATUS) if c not in header]
@@ -166,15 +168,16 @@ def from_export(rows: Iterable[Sequence[str]]) -> list[OptOut]:
         k = col.get(name)
         return row[k].strip() if k is not None and k < len(row) else ""
 
-    out = []
-    for row in it:
-        if cell(row, COLUMN_STATUS) != OPT_OUT or not cell(row, COLUMN_TO):
-            continue
-        sender = cell(row, COLUMN_FROM)
-        if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
-            sender = EVERY_SENDER
-        out.append(OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME)))
-    return out
+    def opt_outs() -> Iterator[OptOut]:
+        for row in it:
+            if cell(row, COLUMN_STATUS) != OPT_OUT or not cell(row, COLUMN_TO):
+                continue
+            sender = cell(row, COLUMN_FROM)
+            if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
+                sender = EVERY_SENDER
+            yield OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME))
+
+    return opt_outs()
 
 
 def describe(to: str, record: OptOut) -> str:

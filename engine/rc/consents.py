@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -23,10 +24,11 @@ from engine.rc.client import ApiClient
 
 @dataclass(slots=True)
 class Read:
-    """What one read brought: the opt-outs (None: a 304, the cached ones still hold), the
-    answer's ETag and the Light requests it took."""
+    """What one read brought: the opt-outs (None: a 304, the cached ones still hold; an
+    export's are read from its spool as they are iterated, once), the answer's ETag and the
+    Light requests it took."""
 
-    opt_outs: list[OptOut] | None
+    opt_outs: Iterable[OptOut] | None
     etag: str | None
     requests: int = 0
     pages: list[int] = field(default_factory=list)  # records a page, for a search
@@ -43,21 +45,24 @@ def etag_of(headers: Mapping[str, str]) -> str | None:
 async def search(client: ApiClient, sender: str | None = None) -> Read:
     """Every OptOut record (of ``sender`` only, when given), page after page of 1,000, as
     ``a2p optouts pull`` reads them (engine/rc/optouts.py)."""
-    read = Read([], None)
-    assert read.opt_outs is not None
+    found: list[OptOut] = []
+    read = Read(found, None)
     async for page in optouts.opt_outs(client, "account" if sender is None else "pair",
                                        sender):
         read.requests += 1
         read.pages.append(len(page))
-        read.opt_outs += from_search(page)
+        found += from_search(page)
     return read
 
 
-async def export(client: ApiClient, etag: str | None = None) -> Read:
-    """The export's opt-outs; with ``etag``, asked with If-None-Match, so an unchanged set
-    comes back as a 304 with no body (``opt_outs`` None). The CSV goes to a temporary file
-    and is read a line at a time: an account's export outgrows what an answer may hold in
-    memory (16 MiB: some 195,000 records)."""
+@asynccontextmanager
+async def export(client: ApiClient, etag: str | None = None) -> AsyncIterator[Read]:
+    """The export, as ``async with export(client) as read``: ``read.opt_outs`` yields its
+    opt-outs while the block runs; with ``etag``, asked with If-None-Match, so an unchanged
+    set comes back as a 304 with no body (``opt_outs`` None). The CSV goes to a temporary
+    file, checked whole (``refuse_cut``) before any record is yielded, and is read a line at a
+    time: an account's export outgrows what an answer may hold in memory (16 MiB: some
+    195,000 records), and its records would cost some 200 bytes each as objects."""
     headers = {"Accept": "text/csv"}
     if etag:
         headers["If-None-Match"] = etag
@@ -69,20 +74,25 @@ async def export(client: ApiClient, etag: str | None = None) -> Read:
         if reply.status == 304:
             if etag is None:
                 raise BadBodyError(unasked_304(reply.headers), 304)
-            return Read(None, tag, 1)
+            yield Read(None, tag, 1)
+            return
         refuse_cut(_ends(spool))
         spool.seek(0)
         text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
         try:
-            opt_outs = from_export(csv.reader(text))
-        except (UnicodeDecodeError, ValueError, csv.Error) as exc:
-            spool.seek(0)
-            raise BadBodyError(f"GET .../sms/consents/export: the answer is not the CSV the "
-                               f"spec describes ({exc}); first bytes: {spool.read(80)!r}",
-                               reply.status) from exc
+            yield Read(_records(text, reply.status), tag, 1)
         finally:
             text.detach()
-    return Read(opt_outs, tag, 1)
+
+
+def _records(text: IO[str], status: int) -> Iterator[OptOut]:
+    """The export's opt-outs, read from ``text``; a CSV that is not the spec's is a
+    BadBodyError, wherever in the file it shows."""
+    try:
+        yield from from_export(csv.reader(text))
+    except (UnicodeDecodeError, ValueError, csv.Error) as exc:
+        raise BadBodyError(f"GET .../sms/consents/export: the answer is not the CSV the spec "
+                           f"describes ({exc})", status) from exc
 
 
 _TAIL = 1 << 16  # bytes read from the end of an export for its last line

@@ -31,4 +31,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # the outcome "pending" is one of the group of that name: every fate not final yet
     "pending": (SENT_NO_RECEIPT, QUEUED, PENDING),
 }
-FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable")))
+# rejected-local rows of LCL-OPTED-OUT: on a suppression list (--suppress) or opted out in
+# RingCentral's consent records, never sent
+SUPPRESSED = "suppressed"
+FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable", SUPPRESSED)))

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from engine.core import lifecycle
 from engine.core.policy import LOST_CODE
+from engine.core.rejections import OPTED_OUT as LCL_OPTED_OUT
 from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
 from engine.rc.errorcodes import OPT_OUT_CODES, describe
@@ -42,6 +43,7 @@ from engine.results.names import (
     REJECTED_SERVER,
     SENDING_FAILED,
     SENT_NO_RECEIPT,
+    SUPPRESSED,
     UNKNOWN,
 )
 from engine.run.journal import gaps_by_chunk, pieces, standing
@@ -307,7 +309,8 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
 
 
 def wanted(only: Iterable[str]) -> frozenset[str] | None:
-    """The outcomes ``--only`` names (None: every row); "retryable" stays a name of its own."""
+    """The outcomes ``--only`` names (None: every row); "retryable" and "suppressed" stay
+    names of their own."""
     names: set[str] = set()
     for name in only:
         if name not in FILTERS:
@@ -319,7 +322,8 @@ def wanted(only: Iterable[str]) -> frozenset[str] | None:
 def keep(row: Row, only: frozenset[str] | None) -> bool:
     if only is None:
         return True
-    return row.outcome in only or ("retryable" in only and row.retryable)
+    return row.outcome in only or ("retryable" in only and row.retryable) or (
+        SUPPRESSED in only and row.outcome == REJECTED_LOCAL and row.errorCode == LCL_OPTED_OUT)
 
 
 def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None) -> bool:

@@ -36,16 +36,12 @@ from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
+from engine.reading.consentset import ConsentSet
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.consent import (
-    Consents,
-    ConsentSet,
-    Gate,
-    cache_owner,
-    cache_path,
-    read_consents,
-)
+from engine.run.consent import Consents, read_consents
+from engine.run.consentcache import cache_owner, cache_path
 from engine.run.events import Event, RunWarning, Summary
+from engine.run.gate import Gate
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections

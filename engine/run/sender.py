@@ -148,7 +148,7 @@ class Sender:
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
         self._follower: Follower | None = None
-        # the consent gate's screen (engine/run/consent.py Gate.screen), once the opt-outs
+        # the consent gate's screen (engine/run/gate.py Gate.screen), once the opt-outs
         # are read: applied to a chunk a run before cut before it is sent again
         self.screen: Callable[[Chunk], list[tuple[int, Rejection]]] | None = None
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,

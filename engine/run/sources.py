@@ -26,7 +26,7 @@ from engine.run.resume import (
 )
 
 if TYPE_CHECKING:
-    from engine.run.consent import Gate
+    from engine.run.gate import Gate
     from engine.run.localqueue import LocalRejections
     from engine.run.recorder import Recorder
     from engine.run.sender import Chunks

@@ -78,6 +78,30 @@ async def test_outcomes_tells_an_opted_out_pair_and_never_retries_it(
     assert not {row.to for row in retry} & stopped
 
 
+async def test_outcomes_only_suppressed_keeps_the_opted_out_recipients_never_sent(
+        start: Start, tmp_path: Path) -> None:
+    """``--only suppressed``: the LCL-OPTED-OUT rows (a consent record's and a suppression
+    file's), not the list's other local rejections, nor an SMS-RC-413 failure."""
+    running, settings = await start(failure_rate=0.0)
+    listed = numbers(20)
+    opt_out(running, OTHER, listed[2])  # read before the first POST: suppressed
+    dnc = tmp_path / "dnc.txt"
+    dnc.write_text(f"{listed[7]}\n")
+    path = write_list(tmp_path / "list.csv", [*listed, "+1415"])  # one invalid number
+    journal = tmp_path / "run.journal"
+    report = await engine.send(path, sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, journal=journal,
+                               suppress=[dnc])
+    assert report["totals"]["suppressed"] == {"consent": 1, "file": 1}
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS,
+                                                 only=("suppressed",))]
+    assert [(row.to, row.outcome, row.errorCode) for row in rows] == [
+        (listed[2], "rejected-local", "LCL-OPTED-OUT"),
+        (listed[7], "rejected-local", "LCL-OPTED-OUT")]
+    assert listed[2] not in ledger_numbers(running)
+
+
 async def test_a_pulled_file_suppresses_every_opt_out_of_the_account(
         start: Start, tmp_path: Path) -> None:
     """pull --scope account writes every sender's opt-outs (pair: only --from's) as a CSV

@@ -1,0 +1,133 @@
+"""The consent gate: takes the recipients RingCentral's opt-outs suppress (the set
+engine/run/consent.py reads) out of what a run sends, each an ``LCL-OPTED-OUT`` local
+rejection.
+
+Why a gate after the reader and not the reader's own ``--suppress`` set: a file is proven
+unchanged on a resume, so the reader judges the whole list again as the run did; consent
+records change while a campaign runs (a STOP). A resume must suppress a new opt-out among
+the recipients not yet sent, and must not touch those already sent, which its input check
+reads again and compares with what their chunks journaled. So the gate works on what the
+resume will send (after the skipped chunks are taken out), and the positions it rejected
+are journaled as local rejections, which a later read drops before anything compares them
+(``drop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
+
+from engine.batching.bodyscan import pieces_of, recipients
+from engine.batching.chunker import Chunk
+from engine.core.rejections import OPTED_OUT, Rejection
+from engine.reading import Block
+from engine.reading.consentset import ConsentSet
+from engine.run import localqueue
+
+
+class Gate:
+    """Takes the recipients ``consents`` suppresses out of the blocks a run sends, each an
+    LCL-OPTED-OUT rejection to ``sink``; ``drop`` takes out, from blocks read again, the
+    positions it (or a run before, ``known``: the journal's local rejections) rejected.
+
+    The reader's own rejections come through ``hold`` and are handed on with the gate's, in
+    position order, as each block passes: the journal and the spill read local rejections
+    back as ascending runs, and rejections out of order would make a run each (past 64 a
+    resume sorts them all in memory)."""
+
+    def __init__(self, consents: ConsentSet, sink: Callable[[Rejection], None],
+                 known: AbstractSet[int] = frozenset()) -> None:
+        self.consents = consents
+        self.sink = sink
+        self.known = known
+        self.rejected: set[int] = set()
+        self._held: list[Rejection] = []
+
+    def hold(self, rejection: Rejection) -> None:
+        """The reader's sink: its rejections wait for the block they precede (without
+        opt-outs in scope nothing can come between them: they go on at once)."""
+        if not len(self.consents):
+            self.sink(rejection)
+            return
+        self._held.append(rejection)
+        if len(self._held) >= localqueue.FLUSH_AT:  # a long run of bad records: handed on
+            self.release()  # as the run's own queue would hand them on
+
+    def release(self, own: list[Rejection] | None = None) -> None:
+        """Hand on what is held (and ``own``), by position."""
+        items, self._held = self._held + (own or []), []
+        items.sort(key=_position)
+        for rejection in items:
+            self.sink(rejection)
+
+    def block(self, block: Block) -> Block | None:
+        """The block without its suppressed recipients (None: none is left)."""
+        hits = self.consents.hits(block.tos) if len(self.consents) else []
+        if not hits:
+            if self._held:
+                self.release()
+            return block
+        lines, own = block.lines, []
+        for k in hits:
+            to, position = block.tos[k], block.positions[k]
+            self.rejected.add(position)
+            own.append(Rejection(position, lines[k] if lines is not None else None, to,
+                                 OPTED_OUT, self.consents.describe(to)))
+        self.release(own)
+        gone = set(hits)
+        keep = [k for k in range(len(block)) if k not in gone]
+        return block.subset(keep) if keep else None
+
+    def screen(self, chunk: Chunk) -> list[tuple[int, Rejection]]:
+        """The messages of a chunk cut by a run before (0-based, with their rejections) that
+        the consents read now suppress: a chunk in flight at the stop and proved not created
+        is screened before it is sent again (an opt-out may have come during the stop)."""
+        if not len(self.consents):
+            return []
+        tos = tos_of(chunk)
+        out = []
+        for k in self.consents.hits(tos):
+            position, line = chunk.index.locate(k + 1)
+            self.rejected.add(position)  # a rebuild of what is left drops it
+            out.append((k, Rejection(position, line, tos[k], OPTED_OUT,
+                                     self.consents.describe(tos[k]))))
+        return out
+
+    def apply(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            kept = self.block(block)
+            if kept is not None:
+                yield kept
+        self.release()  # the reader's rejections after the last block
+
+    async def aapply(self, blocks: AsyncIterable[Block]) -> AsyncIterator[Block]:
+        async for block in blocks:
+            kept = self.block(block)
+            if kept is not None:
+                yield kept
+        self.release()
+
+    def drop(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        """``blocks`` read again without the positions rejected here or by a run before."""
+        known, rejected = self.known, self.rejected
+        for block in blocks:
+            if not known and not rejected:
+                yield block
+                continue
+            keep = [k for k, p in enumerate(block.positions)
+                    if p not in rejected and p not in known]
+            if len(keep) == len(block):
+                yield block
+            elif keep:
+                yield block.subset(keep)
+
+
+def tos_of(chunk: Chunk) -> list[str]:
+    """The chunk's recipients in order, read from its body a piece at a time."""
+    return list(recipients(pieces_of(chunk.body)))
+
+
+def _position(rejection: Rejection) -> int:
+    return rejection.index
+
+
