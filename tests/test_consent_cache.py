@@ -4,6 +4,7 @@ another server's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,18 @@ def test_a_read_that_failed_midway_leaves_the_old_cache(tmp_path: Path) -> None:
     of those 1,000: a later run would take it as every opt-out."""
     path = tmp_path / "run.journal.consents"
     write(path, RECORDS[:10])
-    with pytest.raises(ValueError, match="bad row"), \
-            CacheWriter(path, SERVER, READ, "run-1/abc") as writer:
-        for k, _ in enumerate(writer.passing(RECORDS)):
-            if k == 1000:
-                raise ValueError("bad row")
+
+    def spoiled() -> Iterator[OptOut]:
+        yield from RECORDS[:1000]
+        raise ValueError("bad row")
+
+    def read() -> None:
+        with CacheWriter(path, SERVER, READ, "run-1/abc") as writer:
+            for _ in writer.passing(spoiled()):
+                pass
+
+    with pytest.raises(ValueError, match="bad row"):
+        read()
     assert list(cached_records(path)) == RECORDS[:10]
     assert not path.with_name(path.name + ".part").exists()
 

@@ -66,8 +66,9 @@ def test_export_rows_by_column_name() -> None:
             [ME, "+14155550100", "OptOut", "Recipient", "PhoneNumber", "", "", "2026-01-01"],
             [ME, "+14155550101", "OptIn", "Api", "PhoneNumber", "", "", "2026-01-02"],
             ["", "+14155550102", "OptOut", "Api", "Company", "", "", "2026-01-03"]]
-    assert list(rules.from_export(rows)) == [OptOut("+14155550100", ME, "2026-01-01"),
-                                       OptOut("+14155550102", "*", "2026-01-03")]
+    assert list(rules.from_export(rows)) == [
+        OptOut("+14155550100", ME, "2026-01-01", "Recipient"),
+        OptOut("+14155550102", "*", "2026-01-03", "Api")]
     with pytest.raises(ValueError, match="Consent Status"):
         rules.from_export([["External Party Number"]])
 
@@ -77,7 +78,7 @@ def test_search_records() -> None:
     got = list(rules.from_search([
         {"from": ME, "to": "+14155550100", "optStatus": "OptOut", "lastModifiedTime": "t1"},
         {"from": ME, "to": "+14155550101", "optStatus": "OptIn", "lastModifiedTime": "t2"}]))
-    assert got == [OptOut("+14155550100", ME, "t1")]
+    assert got == [OptOut("+14155550100", ME, "t1")]  # no source given
 
 
 def test_description_names_consent_sender_and_time() -> None:

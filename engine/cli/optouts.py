@@ -33,14 +33,16 @@ async def _pull(args: argparse.Namespace) -> int:
     from engine.run.optouts import pull
 
     scope = _scope(args)
-    done = await pull(args.out, scope=scope, sender=args.sender, config=args.profile)
+    done = await pull(args.out, scope=scope, sender=args.sender, via=args.via,
+                      config=args.profile)
     whose = f"to {args.sender}" if scope == "pair" else "to any number of the account"
+    read = "the consent export" if done.via == "export" else f"{done.pages:,} search pages"
     print(f"a2p optouts: wrote {done.records:,} opt-outs {whose} to {done.path} "
-          f"({done.pages:,} search pages, {done.requests:,} requests). Use it with: "
+          f"({read}, {done.requests:,} requests). Use it with: "
           f"a2p send LIST --suppress {done.path} ...", file=sys.stderr)
     if done.skipped:
-        print(f"a2p optouts: left out {done.skipped:,} records the search returned that are not "
-              f"opt-outs {whose}", file=sys.stderr)
+        print(f"a2p optouts: left out {done.skipped:,} records read that are not opt-outs "
+              f"{whose}", file=sys.stderr)
     return EXIT_OK
 
 

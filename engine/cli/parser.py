@@ -305,8 +305,9 @@ def _optouts_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     pull = actions.add_parser(
         "pull", help="write the account's opt-outs as a suppression file", parents=[common],
         description=textwrap.fill(
-            "Read the account's opt-outs (POST .../sms/consents/search, optStatus OptOut, "
-            "1,000 a page: one Light request per 1,000 opt-outs) and write them as a CSV "
+            "Read the account's opt-outs (by default GET .../sms/consents/export: one Light "
+            "request whatever their number; --via search: POST .../sms/consents/search, 1,000 "
+            "a page, one request per 1,000) and write them as a CSV "
             "whose number column is 'to', with from, optStatus, source and lastModifiedTime "
             "beside it: 'send --suppress FILE' and 'plan --suppress FILE' read it as it is. "
             "The file is written as FILE.part and renamed when complete.", 88),
@@ -321,6 +322,10 @@ def _optouts_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                       "default with --from; RingCentral's own rule)")
     pull.add_argument("--from", dest="sender", metavar="E164",
                       help="the sender whose opt-outs a pair scope pulls, e.g. +16505550100")
+    pull.add_argument("--via", choices=("export", "search"), default="export",
+                      help="export (the default: the account's consent records as one CSV, "
+                      "one Light request) or search (pages of 1,000: when a gateway between "
+                      "here and RingCentral spoils the export)")
     pull.add_argument("--out", required=True, metavar="FILE",
                       help="the suppression file to write (CSV)")
     pull.add_argument("--profile", "--config", dest="profile", default=None, metavar="NAME",

@@ -55,6 +55,7 @@ SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", 
 # campaign the "External Party" and the account's number the "Internal Party".
 COLUMN_TO, COLUMN_FROM = "External Party Number", "Internal Party Number"
 COLUMN_STATUS, COLUMN_COVERAGE, COLUMN_TIME = "Consent Status", "Coverage", "Last Modified Time"
+COLUMN_SOURCE = "Source"
 # Written into every description of a recipient suppressed by a consent record; counted by
 # it (engine/core/rejections.py, ``suppressed_by_source``) apart from the suppression files.
 CONSENT_MARK = "RingCentral consent record"
@@ -62,12 +63,14 @@ CONSENT_MARK = "RingCentral consent record"
 
 @dataclass(frozen=True, slots=True)
 class OptOut:
-    """One opt-out: the recipient, the account's number it opted out of (``*``: all of them)
-    and the record's ``lastModifiedTime`` as RingCentral wrote it."""
+    """One opt-out: the recipient, the account's number it opted out of (``*``: all of them),
+    the record's ``lastModifiedTime`` as RingCentral wrote it, and its ``source`` (Recipient,
+    Api, ...: what ``a2p optouts pull`` writes; a send does not keep it)."""
 
     to: str
     sender: str
     modified: str
+    source: str = ""
 
 
 def check_scope(scope: str) -> str:
@@ -147,7 +150,7 @@ def from_search(records: Iterable[Mapping[str, Any]]) -> Iterator[OptOut]:
     """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut, one
     of coverage Account for every sender (``optouts.wanted``, as a pull keeps them)."""
     return (OptOut(record["to"], record_sender(record),
-                   str(record.get("lastModifiedTime") or ""))
+                   str(record.get("lastModifiedTime") or ""), str(record.get("source") or ""))
             for record in records if wanted(record, "account", None))
 
 
@@ -175,7 +178,8 @@ def from_export(rows: Iterable[Sequence[str]]) -> Iterator[OptOut]:
             sender = cell(row, COLUMN_FROM)
             if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
                 sender = EVERY_SENDER
-            yield OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME))
+            yield OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME),
+                         cell(row, COLUMN_SOURCE))
 
     return opt_outs()
 

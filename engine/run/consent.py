@@ -85,8 +85,8 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
     except BadBodyError as exc:  # an answer unusable as it is: asking again would not help
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
                            f"read: {exc}. This run sent nothing. Pull them page by page with "
-                           "'a2p optouts pull --out opt-outs.csv' and send with --suppress "
-                           "opt-outs.csv --no-consent.") from exc
+                           "'a2p optouts pull --via search --out opt-outs.csv' and send with "
+                           "--suppress opt-outs.csv --no-consent.") from exc
     except EngineError as exc:
         raise ConsentError(f"the opt-outs (RingCentral's SMS consent records) could not be "
                            f"read: {str(exc).rstrip('.')}. This run sent nothing. Run again "

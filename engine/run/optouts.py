@@ -17,9 +17,19 @@ from pathlib import Path
 
 from engine.config.credentials import Credentials
 from engine.config.settings import E164, Settings
-from engine.core.optouts import COLUMNS, Failure, PushRequests, failures, pulled_row
+from engine.core.consent import EXPORT, SEARCH
+from engine.core.optouts import (
+    COLUMNS,
+    EVERY_SENDER,
+    OPT_OUT,
+    Failure,
+    PushRequests,
+    failures,
+    pulled_row,
+)
 from engine.core.rejections import Rejection
 from engine.errors import UsageError
+from engine.rc.consents import export
 from engine.rc.optouts import opt_outs, patch
 from engine.rc.transport import Transport
 from engine.reading import ReadOptions
@@ -30,14 +40,16 @@ from engine.run.suppress import read_numbers
 @dataclass(frozen=True, slots=True)
 class Pulled:
     """What a pull wrote: ``records`` rows to ``path`` (a number opted out of two senders
-    is two rows, one per sender), in ``pages`` search pages (``requests`` Light requests,
-    logins aside); ``skipped``: records that were not opt-outs of the scope."""
+    is two rows, one per sender), from ``pages`` answers (search pages, or the one export;
+    ``requests`` Light requests, logins aside); ``skipped``: records read that were not
+    opt-outs of the scope."""
 
     path: str
     records: int
     pages: int
     requests: int
     skipped: int
+    via: str = "export"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +73,22 @@ def check_sender(sender: str, verb: str) -> None:
 
 
 async def pull(out: str | os.PathLike[str], *, scope: str = "account",
-               sender: str | None = None, config: Settings | str | None = None,
+               sender: str | None = None, via: str = EXPORT,
+               config: Settings | str | None = None,
                credentials: Credentials | None = None,
                transport: Transport | None = None) -> Pulled:
     """Write the account's opt-outs (``scope`` account: to any of its numbers; pair: to
     ``sender``) as a CSV suppression file: ``to,from,optStatus,source,lastModifiedTime``.
+    ``via`` the export (one Light request whatever their number, the default) or the search
+    (one per 1,000: for an export a gateway spoils).
 
     >>> await pull("opt-outs.csv", scope="pair", sender="+16505550100")  # doctest: +SKIP
     """
     if sender is not None:
         check_sender(sender, "pull")
+    if via not in (EXPORT, SEARCH):
+        raise UsageError(f"a2p optouts pull: --via {via!r}: use export (one request) or "
+                         "search (one request per 1,000 opt-outs).")
     path = Path(out)
     part = path.with_name(path.name + ".part")
     records = pages = skipped = 0
@@ -78,20 +96,32 @@ async def pull(out: str | os.PathLike[str], *, scope: str = "account",
         with part.open("w", newline="", encoding="utf-8") as stream:
             writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(COLUMNS)
-            async for page in opt_outs(client, scope, sender):
-                pages += 1
-                for record in page:
-                    row = pulled_row(record, scope, sender)
-                    if row is None:
-                        skipped += 1
-                        continue
-                    writer.writerow(row)
-                    records += 1
+            if via == EXPORT:
+                async with export(client) as read:
+                    assert read.opt_outs is not None
+                    pages = 1
+                    for record in read.opt_outs:
+                        if scope == "pair" and record.sender not in (sender, EVERY_SENDER):
+                            skipped += 1
+                            continue
+                        writer.writerow((record.to, record.sender, OPT_OUT, record.source,
+                                         record.modified))
+                        records += 1
+            else:
+                async for page in opt_outs(client, scope, sender):
+                    pages += 1
+                    for found in page:
+                        row = pulled_row(found, scope, sender)
+                        if row is None:
+                            skipped += 1
+                            continue
+                        writer.writerow(row)
+                        records += 1
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(part, path)
         requests = client.requests
-    return Pulled(str(path), records, pages, requests, skipped)
+    return Pulled(str(path), records, pages, requests, skipped, via)
 
 
 async def push(source: str | os.PathLike[str], *, sender: str = "*",

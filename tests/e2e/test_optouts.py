@@ -127,9 +127,18 @@ async def test_a_pulled_file_suppresses_every_opt_out_of_the_account(
     assert all(r["lastModifiedTime"] and r["source"] == "Recipient" for r in rows)
     assert not account.with_name("opt-outs.csv.part").exists()
 
+    searched = tmp_path / "searched.csv"  # page by page: the same rows
+    assert (await pull(searched, scope="account", via="search", config=settings,
+                       credentials=DEMO_CREDENTIALS)).via == "search"
+    with searched.open(newline="") as stream, account.open(newline="") as exported:
+        assert sorted(map(tuple, csv.reader(stream))) == sorted(
+            map(tuple, csv.reader(exported)))
+
     pair = tmp_path / "mine.csv"
-    assert (await pull(pair, scope="pair", sender=SENDER, config=settings,
-                       credentials=DEMO_CREDENTIALS)).records == 600
+    pulled_pair = await pull(pair, scope="pair", sender=SENDER, config=settings,
+                             credentials=DEMO_CREDENTIALS)
+    assert (pulled_pair.records, pulled_pair.skipped, pulled_pair.pages) == (600, 300, 1)
+    assert pulled_pair.requests == pulled.requests  # the one export, and the login
     with pair.open(newline="") as stream:
         assert {r["to"] for r in csv.DictReader(stream)} == set(mine)
 
