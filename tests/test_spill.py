@@ -335,3 +335,23 @@ def test_the_joined_payloads_are_the_merge_joined(tmp_path: Path, arrivals: str)
         assert b"".join(pieces) == b",".join(payload for _, payload in spill.merged())
         assert all(piece.startswith(b",") for piece in pieces[1:])
         assert len(pieces) < 100 or arrivals == "bursts"
+
+
+def test_a_spill_without_a_journal_leaves_no_file_even_when_never_closed(
+        tmp_path: Path) -> None:
+    """A spill in the temporary directory (a plan's, a run's without journal or report) is
+    gone from the directory as soon as it is open (a killed plan leaves nothing), and still
+    reads back every rejection, merged or joined."""
+    spill = FileSpill(folder=tmp_path)
+    try:  # Windows (no os.pread) keeps the file until it is closed
+        assert len(list(tmp_path.iterdir())) == (0 if hasattr(os, "pread") else 1)
+        spill.add(2, b'"c"')
+        spill.add(0, b'"a"')  # a second run
+        spill.add(1, b'"b"')
+        assert list(spill.merged()) == [(0, b'"a"'), (1, b'"b"'), (2, b'"c"')]
+        assert b"".join(spill.joined(b",")) == b'"a","b","c"'
+        spill.add(3, b'"d"')  # written on after a read: appended, not over a record
+        assert [i for i, _ in spill.merged()] == [0, 1, 2, 3]
+    finally:
+        spill.close()
+    assert list(tmp_path.iterdir()) == []

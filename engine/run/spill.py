@@ -36,7 +36,8 @@ def open_spill(journal: str | os.PathLike[str] | None,
                report: str | os.PathLike[str] | None) -> FileSpill:
     """A run's spill: ``<journal>.rejected.spill`` (the journal's lock makes it this run's
     alone; a stray one a killed run left is replaced), else a uniquely named one beside the
-    report, else one in the temporary directory."""
+    report, else one in the temporary directory (these two unlinked once open, where the OS
+    reads an unlinked file: a kill leaves nothing)."""
     after = finish_advice(journal)  # a send's: other batches may be sent already
     if journal is not None:
         return FileSpill(Path(f"{os.fspath(journal)}{SUFFIX}"), after=after)
@@ -56,11 +57,15 @@ class FileSpill:
         ``prefix``...``.rejected.spill`` in ``folder`` (None: the temporary directory).
         ``after``: what to do once space is freed, should a write fail."""
         self._after = after
+        source: int | None = None
         try:
             if path is None:
                 handle, name = tempfile.mkstemp(prefix=prefix, suffix=SUFFIX, dir=folder)
                 self.path = Path(name)
                 self._file: BinaryIO = os.fdopen(handle, "w+b")
+                if _PREAD:  # read back through the open file: nothing left if killed
+                    self.path.unlink()
+                    source = handle
             else:
                 self.path = path
                 self._file = open(path, "w+b")  # noqa: SIM115 (held until close)
@@ -69,6 +74,7 @@ class FileSpill:
             raise SpillError(f"cannot write the rejection spill {where}: {exc}. Free some "
                              "space, or put the journal/report (a2p plan: TMPDIR) on a volume "
                              "that has it.") from exc
+        self._source = self.path if source is None else source
         self._book = RunBook()
         self._end = 0
         self._fan_in = fan_in
@@ -119,7 +125,7 @@ class FileSpill:
                 yield lead + sep.join(pending)
             return
         for start, end in runs:
-            for payloads in _read_payloads(self.path, start, end):
+            for payloads in _read_payloads(self._source, start, end):
                 yield lead + sep.join(payloads)
                 lead = sep
 
@@ -127,7 +133,7 @@ class FileSpill:
         """Every rejection so far, by position; re-iterable, and bounded in memory: more runs
         than the fan-in are first merged in passes into a scratch file beside the spill."""
         self._file.flush()
-        runs = [(self.path, a, b) for a, b in self._book.runs(self._end)]
+        runs: list[Run] = [(self._source, a, b) for a, b in self._book.runs(self._end)]
         scratch: list[Path] = []
         try:
             for number, groups in enumerate(cascade(len(runs), self._fan_in)):
@@ -161,7 +167,10 @@ class FileSpill:
         self.close()
 
 
-Run = tuple[Path, int, int]  # (file, start offset, end offset)
+# (file, start offset, end offset); the file by its path, or by the descriptor of one that was
+# unlinked once open (_PREAD), read with os.pread so the writer's offset never moves
+Run = tuple[Path | int, int, int]
+_PREAD = hasattr(os, "pread")  # POSIX: a spill in TMPDIR is unlinked at once
 
 
 def _merge_pass(runs: list[Run], groups: list[range], target: Path) -> list[Run]:
@@ -179,13 +188,13 @@ def _merge_pass(runs: list[Run], groups: list[range], target: Path) -> list[Run]
     return out
 
 
-def _read_run(path: Path, start: int, end: int) -> Iterator[Entry]:
+def _read_run(path: Path | int, start: int, end: int) -> Iterator[Entry]:
     """One run's entries, read through a small buffer."""
     for entries in _read_records(path, start, end, BUFFER, _entries):
         yield from entries
 
 
-def _read_payloads(path: Path, start: int, end: int) -> Iterator[list[bytes]]:
+def _read_payloads(path: Path | int, start: int, end: int) -> Iterator[list[bytes]]:
     """One run's payloads, a large buffer's at a time (a single reader: no fan-in)."""
     return _read_records(path, start, end, _JOINED_BUFFER, _payloads)
 
@@ -194,24 +203,44 @@ _JOINED = 4096  # payloads a piece of ``joined`` holds when it merges runs
 _JOINED_BUFFER = 1 << 20
 
 
-def _read_records(path: Path, start: int, end: int, buffer: int,
+def _read_records(path: Path | int, start: int, end: int, buffer: int,
                   split: Callable[[bytes], tuple[list[T], int]]) -> Iterator[list[T]]:
     """The records from ``start`` to ``end`` of ``path``, a list for each ``buffer`` bytes
     read, as ``split`` takes them out of the whole records at its start."""
+    carry = b""
+    pieces = _pieces(path, start, end, buffer)
+    while True:
+        piece = next(pieces, b"")
+        data = carry + piece
+        if not data:
+            return
+        records, cut = split(data)
+        if cut == 0 and not piece:
+            raise SpillError(f"the rejection spill {path} ends inside a record: it was "
+                             "changed during the run. Run again to rebuild it.")
+        if records:
+            yield records
+        carry = data[cut:]
+
+
+def _pieces(path: Path | int, start: int, end: int, buffer: int) -> Iterator[bytes]:
+    """The bytes from ``start`` to ``end``, ``buffer`` at a time (fewer at a file's end)."""
+    if isinstance(path, int):
+        while start < end:
+            piece = os.pread(path, min(buffer, end - start), start)
+            if not piece:
+                return
+            start += len(piece)
+            yield piece
+        return
     with open(path, "rb", buffering=0) as file:
         file.seek(start)
-        left, carry = end - start, b""
-        while left > 0 or carry:
-            piece = file.read(min(buffer, left)) if left > 0 else b""
-            left -= len(piece)
-            data = carry + piece
-            records, cut = split(data)
-            if cut == 0 and not piece:
-                raise SpillError(f"the rejection spill {path} ends inside a record: it was "
-                                 "changed during the run. Run again to rebuild it.")
-            if records:
-                yield records
-            carry = data[cut:]
+        while start < end:
+            piece = file.read(min(buffer, end - start))
+            if not piece:
+                return
+            start += len(piece)
+            yield piece
 
 
 def _entries(data: bytes) -> tuple[list[Entry], int]:
