@@ -172,7 +172,12 @@ class Sender:
         """Send everything ``source`` gives and recover what ``in_flight`` holds; with a
         ``follower``, accepted batches are tracked beside the sending. True when stopped."""
         self._follower = follower
-        local.bind(lambda: self.flush_local(local))
+
+        async def drained() -> None:  # the reader's rejections, every 8,192: the progress
+            await self.flush_local(local)  # moves on a list of bad rows before any batch
+            self._on_read(self._produced + self.recorder.aggregator.rejected_local, share())
+
+        local.bind(drained)
         if follower is not None:
             for record in self.recorder.records.values():
                 if record.state == lifecycle.ACCEPTED:
