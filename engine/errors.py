@@ -124,7 +124,8 @@ class JournalBusyError(JournalError):
     """Another process holds the journal's lock: it is running this very run (or exporting
     its outcomes). Two at once would send the same chunks twice, so the second stops."""
 
-    def __init__(self, journal: object, holder: dict[str, object] | None) -> None:
+    def __init__(self, journal: object, holder: dict[str, object] | None,
+                 replaced: bool = False) -> None:
         self.journal = journal
         self.holder = holder
         if holder is None:
@@ -132,6 +133,13 @@ class JournalBusyError(JournalError):
         else:
             who = (f"{holder.get('command') or 'a2p'} (pid {holder.get('pid')} on host "
                    f"{holder.get('host')}, started {holder.get('startedAt')})")
+        if replaced:  # the path names a new file, but the old one's process still runs
+            super().__init__(
+                f"{journal}: {who} still runs on the journal this path named before it was "
+                "removed or replaced, and uses the files beside it (.bodies, "
+                ".rejected.spill, .consents): a run here would remove them under it. Wait "
+                f"for that process to end, or stop it, then run this again.")
+            return
         super().__init__(f"{journal}: the journal is in use by {who}. Only one process may "
                          "use a journal at a time (two would send the same batches twice): "
                          "wait for that one to end, or stop it, then run this again.")

@@ -202,3 +202,26 @@ def test_a_fresh_journal_is_written_in_the_very_file_the_lock_holds(tmp_path: Pa
         with pytest.raises(JournalBusyError):
             JournalLock(journal, "a2p send --resume", create=False).acquire()
     assert read_header(journal)["runId"] == "r"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_journal_made_anew_while_its_run_goes_on_is_refused(tmp_path: Path) -> None:
+    """The journal removed while its run holds it, and a new one made at the path: the new
+    file's lock is free, but the run still uses the files beside the path (.bodies, the
+    spill), so a second run there stops, naming it; once that run is gone, the path is free."""
+    journal = tmp_path / "run.journal"
+    with subprocess.Popen([sys.executable, "-c", HOLD, str(journal)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline() == b"held\n"
+            journal.unlink()  # an operator's slip: the file goes, its process runs on
+            with pytest.raises(JournalBusyError) as refused:
+                JournalLock(journal, "a2p send").acquire()
+            assert f"pid {holder.pid}" in str(refused.value)
+            assert "removed or replaced" in str(refused.value)
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=30)
+    with JournalLock(journal):
+        assert holder_of(journal) is not None

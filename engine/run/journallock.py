@@ -18,8 +18,12 @@ write anywhere.
 
 The holder's identity (pid, host, start time, command) goes into a side file,
 ``<journal>.lock``, once the lock is held, so a refused second process can name who holds it.
-That file is only a message: missing, stale or unwritable, it makes the refusal vaguer, never
-the lock weaker.
+That file is a message, and one more guard: a process that gets the lock of a journal file
+made anew at the path (the old one removed or replaced while its run went on) finds the old
+holder's identity there, a live process of this host, and stops, since the files beside the
+journal (``.bodies``, ``.rejected.spill``, ``.consents``) are still that run's. Missing, stale
+(its process gone, or another host's) or unwritable, it makes the refusal vaguer, never the
+lock weaker.
 """
 
 from __future__ import annotations
@@ -100,19 +104,31 @@ def holder_of(journal: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _gone(holder: dict[str, Any]) -> bool:
-    """A holder on this host whose process no longer exists: a stale side file."""
+def _alive(holder: dict[str, Any]) -> bool | None:
+    """Whether the holder's process runs: known only on this host (None: another host's, or
+    Windows, where a crashed holder cannot be told from a live one)."""
     pid = holder.get("pid")
     if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or \
             sys.platform == "win32":
-        return False
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return False
     except OSError:
-        return False  # alive, another user's
-    return False
+        return True  # alive, another user's
+    return True
+
+
+def _gone(holder: dict[str, Any]) -> bool:
+    """A holder on this host whose process no longer exists: a stale side file."""
+    return _alive(holder) is False
+
+
+def _alive_here(holder: dict[str, Any]) -> bool:
+    """Another live process of this host (another host's does not block: it cannot be told
+    from a crashed one's)."""
+    return holder.get("pid") != os.getpid() and _alive(holder) is True
 
 
 def _holder(journal: Path) -> dict[str, Any] | None:
@@ -154,6 +170,11 @@ class JournalLock:
                 os.close(fd)
                 raise JournalBusyError(self.journal, _holder(path))
             if _same_file(path, fd):
+                holder = holder_of(path)
+                if holder is not None and _alive_here(holder):
+                    _unlock(fd)  # the lock is this new file's; the side files are theirs
+                    os.close(fd)
+                    raise JournalBusyError(self.journal, holder, replaced=True)
                 self._fd, self._path = fd, path
                 self._write_identity(path)
                 return
