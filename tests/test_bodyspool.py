@@ -290,9 +290,9 @@ async def test_a_body_file_gone_after_its_201_keeps_the_batch_and_leaves_its_rej
     from engine.core import lifecycle
     from engine.core.lifecycle import Reason
     from engine.rc.client import ApiClient
-    from engine.run.lostanswers import UNCHECKED_NOTE
     from engine.run.recorder import Recorder
     from engine.run.sender import RunSettings, Sender
+    from engine.run.storerecovery import UNCHECKED_NOTE
 
     server = FakeA2P()
     folder = tmp_path / f"run{SUFFIX}"
@@ -342,7 +342,7 @@ async def test_a_run_whose_body_file_went_after_its_201_ends_whole_with_the_stor
     """The same from a list file, the whole run: it ends without an error, the batch sent
     once, and the recipient the answer rejected is named a server rejection once the
     batch's message store is read (the input read again), none left pending."""
-    from engine.run.lostanswers import UNCHECKED_DESCRIPTION
+    from engine.run.storerecovery import UNCHECKED_DESCRIPTION
 
     journal = tmp_path / "run.journal"
     folder = Path(f"{journal}{SUFFIX}")

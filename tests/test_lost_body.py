@@ -15,9 +15,10 @@ from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.reading import Block
 from engine.run.bodyspool import SUFFIX, BodySpool
-from engine.run.lostanswers import LostAnswers, Rebuild
+from engine.run.lostanswers import LostAnswers
 from engine.run.options import RunSettings
 from engine.run.report import ChunkRecord
+from engine.run.storerecovery import Rebuild
 from tests.fakes import SENDER, FakeA2P, settings
 from tests.test_lostanswers import Lab, Labs, labs
 

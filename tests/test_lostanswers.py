@@ -23,10 +23,11 @@ from engine.rc.transport import Reply
 from engine.reading import Block
 from engine.run.events import ChunkFailed, Event
 from engine.run.journal import Journal
-from engine.run.lostanswers import LostAnswers, lost_rejections, needs_recovery
+from engine.run.lostanswers import LostAnswers
 from engine.run.options import RunSettings
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
+from engine.run.storerecovery import lost_rejections, needs_recovery
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
 
 

@@ -53,11 +53,12 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import SLICE, Reply, error_of, from_ringcentral
 from engine.run.events import ChunkSubmitted
 from engine.run.localqueue import LocalRejections
-from engine.run.lostanswers import UNCHECKED_NOTE, LostAnswers, Rebuild
+from engine.run.lostanswers import LostAnswers
 from engine.run.options import ReadProgress, RunSettings
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord, stamp
 from engine.run.sources import ReadStopped
+from engine.run.storerecovery import UNCHECKED_NOTE, Rebuild
 from engine.run.tracker import Tracking
 
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]

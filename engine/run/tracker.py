@@ -24,9 +24,9 @@ from engine.core.policy import next_poll
 from engine.errors import EngineError
 from engine.rc.client import ApiClient
 from engine.run.events import BatchCompleted, BatchDelivered, StatusCounts
-from engine.run.lostanswers import needs_recovery
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord, stamp
+from engine.run.storerecovery import needs_recovery
 
 
 @dataclass(frozen=True, slots=True)
