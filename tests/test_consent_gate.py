@@ -141,9 +141,13 @@ def test_consent_set_is_compact_and_describes_each_record_as_read() -> None:
         text = consents.describe(f"+1212555{k:04d}")
         assert f"of {shown[k]})" in text
         assert (ME in text) == bool(k % 3)
-    odd = ConsentSet([OptOut("+14155550100", ME, "yesterday"), OptOut("+14155550101", ME, "")])
+    odd = ConsentSet([OptOut("+14155550100", ME, "yesterday"), OptOut("+14155550101", ME, ""),
+                      OptOut("+14155550102", ME, "2026-01-01"),
+                      OptOut("+14155550103", ME, "2026-01-02T10:00:00Z")])
     assert "of yesterday)" in odd.describe("+14155550100")
     assert "(RingCentral consent record)" in odd.describe("+14155550101")
+    assert "of 2026-01-01T00:00:00)" in odd.describe("+14155550102")  # no zone: none shown
+    assert "of 2026-01-02T10:00:00Z)" in odd.describe("+14155550103")
 
 
 async def test_consent_numbers_written_otherwise_still_suppress(
@@ -170,3 +174,22 @@ async def test_consent_numbers_written_otherwise_still_suppress(
     assert [m["to"][0] for r in transport.sent("POST", "/batches")
             for m in r.json()["messages"]] == items[3:]
     assert any("'not a number'" in r.getMessage() for r in caplog.records)
+
+
+def test_consent_times_without_a_zone_stay_compact() -> None:
+    """200,000 opt-outs whose times carry no zone (as ISO 8601 allows) hold under 15 bytes
+    each, not a string apiece."""
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        consents = ConsentSet(OptOut(f"+1313{k:07d}", ME, f"2026-01-{1 + k % 28:02d}")
+                              for k in range(200_000))
+        gc.collect()
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(consents) == 200_000
+    assert held < 15 * 200_000 + 600_000, held  # the bucket index: 512 KiB
+    assert "of 2026-01-08T00:00:00)" in consents.describe("+13130000007")
