@@ -345,9 +345,10 @@ def resume_scope(given: str | None, recorded: dict[str, Any],
 
 
 def consent_age(options: SendOptions) -> float:
-    """How old a cached read of the opt-outs may be: a resume always asks again (a STOP may
-    have come while the run was stopped; the export with If-None-Match costs one Light
-    request and no body when nothing changed), a new run within ``--max-consent-age``."""
+    """How old a cached read of the opt-outs may be before the first POST: a resume always
+    asks again (a STOP may have come while the run was stopped; the export with If-None-Match
+    costs one Light request and no body when nothing changed), a new run within
+    ``--max-consent-age`` (during the run, engine/run/consentrefresh.py keeps them so)."""
     return 0.0 if options.resume is not None else options.max_consent_age
 
 

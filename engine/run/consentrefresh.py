@@ -9,8 +9,9 @@ read. A read that changed the set is swapped into the gate (the reader thread ap
 the blocks it reads next), and from then on every chunk is screened with the current set
 before its first POST: a chunk the reader cut before the swap may hold a new opt-out. A
 chunk's retries are not screened again: once POSTed, whether its batch exists is the
-lost-answer rules' to decide. A read that fails stops the run as a stop does: nothing more
-is POSTed, never with a set older than the max age.
+lost-answer rules' to decide (a 413's halves are the chunk screened, cut in two). A read
+that fails stops the run as a stop does: nothing more is POSTed, never with a set older
+than the max age.
 """
 
 from __future__ import annotations
