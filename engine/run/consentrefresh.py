@@ -107,7 +107,7 @@ class ConsentRefresh:
         last = self.latest
         try:
             consents = await self._read()
-        except ConsentError as exc:
+        except (ConsentError, OSError) as exc:  # OSError: the cache could not be written
             self.failure = self._failed(exc)
             self._stopping.set()  # before anything else can POST
             await self._recorder.emit(RunWarning("consent", self.failure))
@@ -121,7 +121,7 @@ class ConsentRefresh:
         self.latest = consents
         await self._recorder.emit(consents.event())
 
-    def _failed(self, exc: ConsentError) -> str:
+    def _failed(self, exc: Exception) -> str:
         cause = str(exc.__cause__ or exc).rstrip(".")
         then = stamp(self.latest.read_at)
         finish = (f"'a2p send --resume {os.fspath(self._journal)}' sends the rest once they "

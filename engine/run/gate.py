@@ -65,7 +65,8 @@ class Gate:
 
     def block(self, block: Block) -> Block | None:
         """The block without its suppressed recipients (None: none is left)."""
-        hits = self.consents.hits(block.tos) if len(self.consents) else []
+        consents = self.consents  # one set for the block: a read again may swap it meanwhile
+        hits = consents.hits(block.tos) if len(consents) else []
         if not hits:
             if self._held:
                 self.release()
@@ -75,7 +76,7 @@ class Gate:
             to, position = block.tos[k], block.positions[k]
             self.rejected.add(position)
             own.append(Rejection(position, lines[k] if lines is not None else None, to,
-                                 OPTED_OUT, self.consents.describe(to)))
+                                 OPTED_OUT, consents.describe(to)))
         self.release(own)
         gone = set(hits)
         keep = [k for k in range(len(block)) if k not in gone]
@@ -87,15 +88,16 @@ class Gate:
         sent again (an opt-out may have come during the stop), or one cut before the
         opt-outs were read again (engine/run/consentrefresh.py), before its first POST.
         Its recipients are read from its body a slice at a time, never all held."""
-        if not len(self.consents):
+        consents = self.consents
+        if not len(consents):
             return []
         out, base = [], 0
         for tos in _slices(recipients(pieces_of(chunk.body)), SCREEN_SLICE):
-            for k in self.consents.hits(tos):
+            for k in consents.hits(tos):
                 position, line = chunk.index.locate(base + k + 1)
                 self.rejected.add(position)  # a rebuild of what is left drops it
                 out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT,
-                                                self.consents.describe(tos[k]))))
+                                                consents.describe(tos[k]))))
             base += len(tos)
         return out
 
