@@ -42,12 +42,13 @@ class Consents:
     opt_outs: int  # opt-outs of the account read (every sender)
     why: str
     set: ConsentSet = field(repr=False, default_factory=lambda: ConsentSet([]))
+    reads: int = 1  # the run's reads so far, this one included (consentrefresh.py)
 
     def event(self) -> ConsentRead:
         """The ``consent`` event; its JSON is the report's ``consent``."""
         return ConsentRead(self.scope, self.method, stamp(self.read_at), self.requests,
                            self.method == rules.CACHED, self.opt_outs, len(self.set),
-                           self.etag)
+                           self.etag, self.reads)
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.event().to_json().items() if k != "event"}
