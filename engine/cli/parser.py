@@ -430,9 +430,12 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "before the first request; by default a recipient who opted out is "
                         "never sent (LCL-OPTED-OUT), and a run that cannot read them stops")
     parser.add_argument("--max-consent-age", type=_minutes, default=15 * 60.0,
-                        metavar="MINUTES", help="how long a read of the opt-outs, cached "
-                        "beside the journal, stays good for a run or a --resume (default 15; "
-                        "0: read every time)")
+                        metavar="MINUTES", help="how old RingCentral's opt-outs may be when "
+                        "a batch is first POSTed (default 15): older, they are read again "
+                        "before it (the export with If-None-Match: one Light request, a 304 "
+                        "when nothing changed), and a run that cannot read them stops (finish "
+                        "it with --resume, which always reads them first); 0 reads them before "
+                        "every batch, one Light request each")
 
 
 def _input_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:

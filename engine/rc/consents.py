@@ -8,6 +8,7 @@ module only reads.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import IO
 
 from engine.core.consent import OptOut, from_export, from_search
 from engine.core.exportend import cut_short
-from engine.errors import BadBodyError
+from engine.errors import BadBodyError, ConsentError
 from engine.rc import optouts
 from engine.rc.client import ApiClient
 
@@ -68,8 +69,13 @@ async def export(client: ApiClient, etag: str | None = None) -> AsyncIterator[Re
         headers["If-None-Match"] = etag
     # a 304 is taken at once either way: asked unconditionally it is refused, not retried
     with tempfile.TemporaryFile() as spool:
-        reply = await client.read("GET", f"{optouts.consents_path(client)}/export",
-                                  headers=headers, not_modified=True, into=spool)
+        try:
+            reply = await client.read("GET", f"{optouts.consents_path(client)}/export",
+                                      headers=headers, not_modified=True, into=spool)
+        except OSError as exc:
+            if exc.errno not in FULL:
+                raise
+            raise ConsentError(spool_full(exc, spool.tell())) from exc
         tag = etag_of(reply.headers) or etag
         if reply.status == 304:
             if etag is None:
@@ -111,6 +117,20 @@ def _ends(spool: IO[bytes]) -> str:
     if b"\n" in tail[:-1]:
         tail = tail[tail.index(b"\n", 0, len(tail) - 1) + 1:]
     return (first + tail).decode("utf-8-sig", "replace")
+
+
+# A file that cannot grow: the disk (or the user's quota) is full, or the file outgrew the
+# size a process may write (ulimit -f)
+FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def spool_full(exc: OSError, size: int) -> str:
+    """What an export that could not be spooled says: where, how far, and the fix."""
+    return (f"the consent export could not be written to its temporary file in "
+            f"{tempfile.gettempdir()} ({exc.strerror or exc}, after {size / 1e6:,.1f} MB): "
+            "nothing was sent. Free space there, or set TMPDIR to a directory with room for "
+            "the export (some 100 bytes a consent record) and a file size limit (ulimit -f) "
+            "that allows it, and run again")
 
 
 def refuse_cut(text: str) -> None:

@@ -40,6 +40,7 @@ from engine.reading.consentset import ConsentSet
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
+from engine.run.consentrefresh import ConsentRefresh
 from engine.run.events import Event, RunWarning, Summary
 from engine.run.gate import Gate
 from engine.run.journal import Journal, JournalState, read_header, read_journal
@@ -163,6 +164,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     recorder: Recorder | None = None
     failure: ServerError | None = None
     consents: Consents | None = None
+    refresh: ConsentRefresh | None = None
     resumed_consent = False  # the run being resumed read consent records
     consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
@@ -199,12 +201,19 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted
-                consents = await read_consents(
-                    client, sender, consent_scope, consent_age(options),
-                    cache_path(options.resume or options.journal), options.wall,
-                    cache_owner(run_id, credentials.client_id, settings.account))
+                scope, journal = consent_scope, options.resume or options.journal
+                cache = cache_path(journal)
+                owner = cache_owner(run_id, credentials.client_id, settings.account)
+                consents = await read_consents(client, sender, scope, consent_age(options),
+                                               cache, options.wall, owner)
                 gate.consents = consents.set
                 await emit(consents.event())
+                # and again before a batch's first POST once older than --max-consent-age
+                refresh = worker.consent = ConsentRefresh(
+                    consents, lambda: read_consents(client, sender, scope, 0.0, cache,
+                                                    options.wall, owner),
+                    gate, recorder, max_age=options.max_consent_age, wall=options.wall,
+                    stopping=stopping, sinks=chunker.sinks, journal=journal)
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
@@ -247,8 +256,10 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                              template=read.template,
                              interrupted=interrupted or stopping.is_set(), checked=checked,
                              failure=failure,
-                             consent=consents.as_json() if consents is not None else None,
-                             notes=notes)
+                             consent=refresh.latest.as_json() if refresh is not None else
+                             consents.as_json() if consents is not None else None,
+                             notes=notes + ([refresh.failure] if refresh is not None and
+                                            refresh.failure is not None else []))
     if failure is not None:
         raise failure
     return document
@@ -334,9 +345,10 @@ def resume_scope(given: str | None, recorded: dict[str, Any],
 
 
 def consent_age(options: SendOptions) -> float:
-    """How old a cached read of the opt-outs may be: a resume always asks again (a STOP may
-    have come while the run was stopped; the export with If-None-Match costs one Light
-    request and no body when nothing changed), a new run within ``--max-consent-age``."""
+    """How old a cached read of the opt-outs may be before the first POST: a resume always
+    asks again (a STOP may have come while the run was stopped; the export with If-None-Match
+    costs one Light request and no body when nothing changed), a new run within
+    ``--max-consent-age`` (during the run, engine/run/consentrefresh.py keeps them so)."""
     return 0.0 if options.resume is not None else options.max_consent_age
 
 

@@ -163,9 +163,11 @@ class RunWarning(Event):
 
 @dataclass(frozen=True, slots=True)
 class ConsentRead(Event):
-    """RingCentral's opt-outs read before the first POST (not sent under --no-consent): the
-    scope, how they were read (cached: no request), when, the Light requests it took, the
-    opt-outs of the account and those in scope; the report's ``consent`` holds the same."""
+    """RingCentral's opt-outs read before the first POST, and again before a batch's first
+    POST once older than --max-consent-age (not sent under --no-consent): the scope, how they
+    were read (cached: no request), when, the Light requests it took, the opt-outs of the
+    account and those in scope, and the run's reads so far; the report's ``consent`` holds
+    the last read's."""
 
     KIND: ClassVar[str] = "consent"
     scope: str = field(metadata={"schema": {"enum": ["account", "pair"]}})
@@ -178,6 +180,7 @@ class ConsentRead(Event):
     opt_outs: int
     in_scope: int
     etag: str | None
+    reads: int = field(default=1, metadata={"schema": {"type": "integer", "minimum": 1}})
 
 
 @dataclass(frozen=True, slots=True)

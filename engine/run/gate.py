@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
+from itertools import islice
 
 from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
@@ -23,6 +24,8 @@ from engine.core.rejections import OPTED_OUT, Rejection
 from engine.reading import Block
 from engine.reading.consentset import ConsentSet
 from engine.run import localqueue
+
+SCREEN_SLICE = 8192  # recipients of a chunk looked up at a time
 
 
 class Gate:
@@ -62,7 +65,8 @@ class Gate:
 
     def block(self, block: Block) -> Block | None:
         """The block without its suppressed recipients (None: none is left)."""
-        hits = self.consents.hits(block.tos) if len(self.consents) else []
+        consents = self.consents  # one set for the block: a read again may swap it meanwhile
+        hits = consents.hits(block.tos) if len(consents) else []
         if not hits:
             if self._held:
                 self.release()
@@ -72,25 +76,29 @@ class Gate:
             to, position = block.tos[k], block.positions[k]
             self.rejected.add(position)
             own.append(Rejection(position, lines[k] if lines is not None else None, to,
-                                 OPTED_OUT, self.consents.describe(to)))
+                                 OPTED_OUT, consents.describe(to)))
         self.release(own)
         gone = set(hits)
         keep = [k for k in range(len(block)) if k not in gone]
         return block.subset(keep) if keep else None
 
     def screen(self, chunk: Chunk) -> list[tuple[int, Rejection]]:
-        """The messages of a chunk cut by a run before (0-based, with their rejections) that
-        the consents read now suppress: a chunk in flight at the stop and proved not created
-        is screened before it is sent again (an opt-out may have come during the stop)."""
-        if not len(self.consents):
+        """The messages of a chunk (0-based, with their rejections) that the consents read
+        now suppress: a chunk in flight at the stop and proved not created, before it is
+        sent again (an opt-out may have come during the stop), or one cut before the
+        opt-outs were read again (engine/run/consentrefresh.py), before its first POST.
+        Its recipients are read from its body a slice at a time, never all held."""
+        consents = self.consents
+        if not len(consents):
             return []
-        tos = tos_of(chunk)
-        out = []
-        for k in self.consents.hits(tos):
-            position, line = chunk.index.locate(k + 1)
-            self.rejected.add(position)  # a rebuild of what is left drops it
-            out.append((k, Rejection(position, line, tos[k], OPTED_OUT,
-                                     self.consents.describe(tos[k]))))
+        out, base = [], 0
+        for tos in _slices(recipients(pieces_of(chunk.body)), SCREEN_SLICE):
+            for k in consents.hits(tos):
+                position, line = chunk.index.locate(base + k + 1)
+                self.rejected.add(position)  # a rebuild of what is left drops it
+                out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT,
+                                                consents.describe(tos[k]))))
+            base += len(tos)
         return out
 
     def apply(self, blocks: Iterable[Block]) -> Iterator[Block]:
@@ -122,9 +130,10 @@ class Gate:
                 yield block.subset(keep)
 
 
-def tos_of(chunk: Chunk) -> list[str]:
-    """The chunk's recipients in order, read from its body a piece at a time."""
-    return list(recipients(pieces_of(chunk.body)))
+def _slices(numbers: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(numbers)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def _position(rejection: Rejection) -> int:

@@ -65,7 +65,8 @@ class SendOptions:
     suppress: Sequence[PathLike | Iterable[str]] = ()
     # RingCentral's opt-outs (engine/run/consent.py), read before the first POST: consent
     # False skips them; suppress_scope "account" or "pair" (None: the journal's on a resume,
-    # else account); max_consent_age: seconds a read stays good (the cache beside a journal)
+    # else account); max_consent_age: the seconds they may be old when a batch is first
+    # POSTed, else read again (engine/run/consentrefresh.py; 0: before every batch)
     consent: bool = True
     suppress_scope: str | None = None
     max_consent_age: float = DEFAULT_MAX_AGE
@@ -97,7 +98,8 @@ class SendOptions:
             check_scope(self.suppress_scope)
         if not self.max_consent_age >= 0:
             raise UsageError(f"max_consent_age {self.max_consent_age}: give the seconds a "
-                             "read of the opt-outs stays good, 0 or more (0: read every time).")
+                             "read of the opt-outs stays good, 0 or more (0: read them before "
+                             "every batch).")
         if self.wait not in WAITS or self.on_ambiguous not in ON_AMBIGUOUS:
             raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "

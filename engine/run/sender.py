@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from operator import attrgetter
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from engine.batching.chunker import Chunk, Chunker, StoredBodyError, tos_at
-from engine.batching.halves import halves, part
+from engine.batching.bodyscan import RejectedRecipients
+from engine.batching.chunker import Chunk, Chunker, StoredBodyError
+from engine.batching.halves import halves
 from engine.core import lifecycle
 from engine.core.lifecycle import Reason
 from engine.core.policy import (
@@ -50,7 +51,8 @@ from engine.errors import (
 )
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import SLICE, Reply, error_of, from_ringcentral
+from engine.rc.transport import Reply, error_of, from_ringcentral
+from engine.run.consentrefresh import ConsentRefresh, screened
 from engine.run.events import ChunkSubmitted
 from engine.run.localqueue import LocalRejections
 from engine.run.lostanswers import LostAnswers
@@ -77,34 +79,6 @@ def _no_progress(records: int, share: float | None) -> None:
 
 def _no_share() -> float | None:
     return None
-
-
-class Recipients(Sequence[str]):
-    """A chunk's recipients at the indexes a batch answer's ``rejected`` names (what
-    ``rejected_fault`` compares), read from its body without parsing it whole: a 50 MB body
-    parsed is two million dicts."""
-
-    def __init__(self, chunk: Chunk, rejected: Any) -> None:
-        self._count = chunk.count
-        indexes = (item.get("index") for item in rejected if isinstance(item, dict))
-        wanted = [k for k in indexes if type(k) is int and 1 <= k <= chunk.count]
-        body = chunk.body
-        pieces = body.pieces(SLICE) if not isinstance(body, bytes | bytearray) else (body,)
-        self._tos = tos_at(pieces, wanted)
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, k: int) -> str: ...
-
-    @overload
-    def __getitem__(self, k: slice) -> Sequence[str]: ...
-
-    def __getitem__(self, k: int | slice) -> str | Sequence[str]:
-        if isinstance(k, slice):
-            raise TypeError("only single recipients are read")
-        return self._tos[k + 1]
 
 
 class Follower(Protocol):
@@ -149,9 +123,11 @@ class Sender:
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
         self._follower: Follower | None = None
-        # the consent gate's screen (engine/run/gate.py Gate.screen), once the opt-outs
-        # are read: applied to a chunk a run before cut before it is sent again
+        # once the opt-outs are read: the gate's screen (engine/run/gate.py), for a chunk a
+        # run before cut, sent again; and their reading again within --max-consent-age
+        # before each chunk's first POST (engine/run/consentrefresh.py)
         self.screen: Callable[[Chunk], list[tuple[int, Rejection]]] | None = None
+        self.consent: ConsentRefresh | None = None
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -231,12 +207,15 @@ class Sender:
 
     async def work(self, chunks: ObjectReceiveStream[Chunk]) -> None:
         async with chunks:
-            async for chunk in chunks:
-                if self.stopping.is_set():  # after a stop, chunks are drained, never recorded
-                    del chunk
-                    continue
-                async with self._slots:
-                    await self.submit(chunk, self.recorder.record_for(chunk))
+            async for each in chunks:
+                # after a stop, chunks are drained, never recorded; opt-outs too old are read
+                # again and the chunk screened first (None: no one left in it, or a stop)
+                chunk = None if self.stopping.is_set() else \
+                    each if self.consent is None else await self.consent.first_post(each)
+                del each
+                if chunk is not None:
+                    async with self._slots:
+                        await self.submit(chunk, self.recorder.record_for(chunk))
                 # not held while this worker waits for the next: its index (and a spooled
                 # body's file) goes as soon as nothing else needs the chunk
                 del chunk
@@ -251,19 +230,18 @@ class Sender:
         suppress (an opt-out that came during the stop) are rejected locally, and the rest
         is sent as a new chunk; the old one is journaled split, so no reader counts its
         records twice. Never is a body holding a suppressed number sent again."""
-        gone = self.screen(chunk) if self.screen is not None else []
+        if self.consent is not None:  # read again if too old (a failed read stops the run)
+            await self.consent.current()
+        kept, gone = await screened(chunk, self.screen, self.recorder, self.chunker.new_number,
+                                    self.chunker.sinks)
         if gone:
-            await self.recorder.local([rejection for _, rejection in gone])
-            out = {k for k, _ in gone}
-            keep = [k for k in range(chunk.count) if k not in out]
             self.recorder.move(record, lifecycle.SPLIT, Reason.OPTED_OUT,
-                               f"proved not sent; {len(gone):,} of its recipients opted out "
+                               f"proved not sent; {gone:,} of its recipients opted out "
                                "while the run was stopped: the rest sent as a new chunk",
                                via=lifecycle.SUBMITTING)
-            if not keep:
+            if kept is None:
                 return
-            chunk = part(chunk, keep, self.chunker.new_number(), self.chunker.sinks)
-            record = self.recorder.record_for(chunk)
+            chunk, record = kept, self.recorder.record_for(kept)
         await self.resend(chunk, record)
 
     async def submit(self, chunk: Chunk, record: ChunkRecord) -> None:
@@ -376,7 +354,8 @@ class Sender:
         why = answer_fault(answer, chunk.count, self.lost.owned, not_before)
         if why is None and answer.get("rejected"):
             try:
-                recipients = Recipients(chunk, answer["rejected"])
+                recipients = RejectedRecipients(chunk.body, chunk.count,
+                                                answer["rejected"])
             except StoredBodyError as exc:  # the body file went or changed after the 201
                 return answer, None, exc
             why = rejected_fault(answer["rejected"], recipients)
