@@ -157,3 +157,23 @@ def test_an_opt_out_of_the_sender_itself_says_the_columns_look_swapped() -> None
     assert "External Party Number" in seen
     assert "Internal Party Number" in seen
     assert "looks swapped" in seen
+
+
+def test_a_pairs_latest_record_decides_when_the_export_lists_its_history() -> None:
+    """An opt-out followed by the pair's opt-in is no longer in force; an opt-in followed by
+    an opt-out, or an opt-in whose time cannot be compared, leaves the opt-out in force."""
+    def at(to: str, status: str, when: str, sender: str = ME) -> list[str]:
+        return [to, sender, status, "Recipient", "PhoneNumber", "", "", when]
+
+    rows = [SPEC, at("+14155550100", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550100", "OptIn", "2026-04-01T12:00:00Z"),
+            at("+14155550101", "OptIn", "2026-03-01T12:00:00Z"),
+            at("+14155550101", "OptOut", "2026-04-01T12:00:00Z"),
+            at("+14155550102", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550102", "OptIn", "yesterday"),
+            at("+14155550103", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550103", "OptIn", "2026-04-01T12:00:00Z", OTHER)]  # another pair's
+    later = rules.opt_ins(rows)
+    assert [r.to for r in rules.from_export(rows, later)] == [
+        "+14155550101", "+14155550102", "+14155550103"]
+    assert len(list(rules.from_export(rows))) == 4  # without the first pass: every opt-out

@@ -275,3 +275,19 @@ async def test_a_patch_refused_whole_is_reported_and_the_push_goes_on(tmp_path: 
     assert [(f.line, f.last, f.numbers) for f in seen] == [(1002, 2001, 1000)]
     assert "record 3, line 1,005: +14153001003" in str(seen[0])
     assert (done.numbers, done.failed, done.opted_out) == (2500, 1000, 1500)
+
+
+async def test_an_opt_in_after_the_opt_out_in_the_export_lets_the_recipient_be_texted(
+        ) -> None:
+    """The export lists a pair's history: (X, OptOut, March) then (X, OptIn, April) texts X;
+    (Y, OptIn, March) then (Y, OptOut, April) suppresses Y."""
+    def at(to: str, status: str, when: str) -> str:
+        return f"{to},{ME},{status},Recipient,PhoneNumber,,,{when}\r\n"
+
+    transport = serving(SPEC + "\r\n" + at(LISTED[1], "OptOut", "2026-03-01T12:00:00Z")
+                        + at(LISTED[1], "OptIn", "2026-04-01T12:00:00Z")
+                        + at(LISTED[2], "OptIn", "2026-03-01T12:00:00Z")
+                        + at(LISTED[2], "OptOut", "2026-04-01T12:00:00Z"))
+    report = await send(transport)
+    assert report["totals"]["suppressed"] == {"consent": 1}
+    assert set(posted(transport)) == set(LISTED) - {LISTED[2]}

@@ -35,11 +35,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine.core.optouts import (
     ACCOUNT_COVERAGES,
     EVERY_SENDER,
+    OPT_IN,
     OPT_OUT,
     PER_PAGE,
     record_sender,
@@ -187,35 +189,80 @@ def export_header(row: Sequence[str]) -> dict[str, int]:
     return col
 
 
-def from_export(rows: Iterable[Sequence[str]]) -> Iterator[OptOut]:
+class _Cells:
+    """The export's cells by column name, its header read (``export_header``)."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.col = export_header(header)
+
+    def __call__(self, row: Sequence[str], name: str) -> str:
+        k = self.col.get(name)
+        return row[k].strip() if k is not None and k < len(row) else ""
+
+    def status(self, row: Sequence[str], number: int) -> str | None:
+        """OptOut or OptIn; None for a blank line; a ValueError naming the row otherwise."""
+        if not any(value.strip() for value in row):
+            return None  # a blank line carries no record
+        try:
+            return status_of(self(row, COLUMN_STATUS))
+        except ValueError as exc:
+            raise ValueError(f"data row {number} (recipient {self(row, COLUMN_TO)!r}): "
+                             f"{exc}") from None
+
+    def pair(self, row: Sequence[str]) -> tuple[str, str]:
+        """The (recipient, sender) a row is about; ``*`` for a record of the account."""
+        sender = self(row, COLUMN_FROM)
+        if self(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
+            sender = EVERY_SENDER
+        return without_extension(self(row, COLUMN_TO)), sender
+
+
+def opt_ins(rows: Iterable[Sequence[str]]) -> dict[int, str]:
+    """A first pass over the export (header first): the latest Last Modified Time of each
+    pair's OptIn rows, by the pair's hash; an opt-out older than its pair's opt-in is no
+    longer in force (``from_export``). Holds only the opt-ins, which RingCentral records
+    after an opt-out alone."""
+    it = iter(rows)
+    cells = _Cells(next(it, []))
+    later: dict[int, str] = {}
+    for number, row in enumerate(it, 1):
+        if cells.status(row, number) == OPT_IN:
+            key, when = hash(cells.pair(row)), cells(row, COLUMN_TIME)
+            if key not in later or newer(when, later[key]):
+                later[key] = when
+    return later
+
+
+def newer(when: str, than: str) -> bool:
+    """Whether the time ``when`` is known to come after ``than`` (an unreadable time or one
+    without a zone compared with one with it: not known, so an opt-out stays in force)."""
+    try:
+        return datetime.fromisoformat(when) > datetime.fromisoformat(than)
+    except (ValueError, TypeError):
+        return False
+
+
+def from_export(rows: Iterable[Sequence[str]], later: Mapping[int, str] | None = None
+                ) -> Iterator[OptOut]:
     """The opt-outs of the export's CSV rows (header first), found by column name: a record
     whose coverage is the account (``Company``) applies to every sender. The header is read
     (and a missing column refused) at once; the rows as the iterator is consumed, so an
     export of millions is never held. A row whose status is neither OptOut nor OptIn (in
-    any case) is a ValueError naming it: read as "not opted out", it would be texted."""
+    any case) is a ValueError naming it: read as "not opted out", it would be texted. With
+    ``later`` (``opt_ins`` of the same rows), an opt-out its pair's later opt-in undid is
+    left out: when the export lists a pair's history, the latest record decides."""
     it = iter(rows)
-    col = export_header(next(it, []))
-
-    def cell(row: Sequence[str], name: str) -> str:
-        k = col.get(name)
-        return row[k].strip() if k is not None and k < len(row) else ""
+    cells = _Cells(next(it, []))
 
     def opt_outs() -> Iterator[OptOut]:
         for number, row in enumerate(it, 1):
-            if not any(value.strip() for value in row):
-                continue  # a blank line carries no record
-            try:
-                status = status_of(cell(row, COLUMN_STATUS))
-            except ValueError as exc:
-                raise ValueError(f"data row {number} (recipient {cell(row, COLUMN_TO)!r}): "
-                                 f"{exc}") from None
-            if status != OPT_OUT or not cell(row, COLUMN_TO):
+            if cells.status(row, number) != OPT_OUT or not cells(row, COLUMN_TO):
                 continue
-            sender = cell(row, COLUMN_FROM)
-            if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
-                sender = EVERY_SENDER
-            yield OptOut(without_extension(cell(row, COLUMN_TO)), sender,
-                         cell(row, COLUMN_TIME), cell(row, COLUMN_SOURCE))
+            to, sender = cells.pair(row)
+            when = cells(row, COLUMN_TIME)
+            if later and newer(later.get(hash((to, sender)), ""), when):
+                continue  # opted in again since
+            yield OptOut(to, sender, when, cells(row, COLUMN_SOURCE))
 
     return opt_outs()
 

@@ -11,12 +11,12 @@ import csv
 import errno
 import io
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import IO
 
-from engine.core.consent import OptOut, from_export, from_search
+from engine.core.consent import OptOut, from_export, from_search, opt_ins
 from engine.core.exportend import cut_short
 from engine.errors import BadBodyError, ConsentError
 from engine.rc import optouts
@@ -83,22 +83,36 @@ async def export(client: ApiClient, etag: str | None = None) -> AsyncIterator[Re
             yield Read(None, tag, 1)
             return
         refuse_cut(_ends(spool))
-        spool.seek(0)
-        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        records = _records(spool, reply.status)
         try:
-            yield Read(_records(text, reply.status), tag, 1)
+            yield Read(records, tag, 1)
         finally:
-            text.detach()
+            records.close()  # its text detached while the spool is still open
 
 
-def _records(text: IO[str], status: int) -> Iterator[OptOut]:
-    """The export's opt-outs, read from ``text``; a CSV that is not the spec's is a
-    BadBodyError, wherever in the file it shows."""
+def _records(spool: IO[bytes], status: int) -> Generator[OptOut, None, None]:
+    """The export's opt-outs, read from ``spool`` twice: its opt-ins first (``opt_ins``: an
+    opt-out a later opt-in undid is not in force), then its opt-outs; a CSV that is not the
+    spec's is a BadBodyError, wherever in the file it shows."""
     try:
-        yield from from_export(csv.reader(text))
+        with _text(spool) as text:
+            later = opt_ins(csv.reader(text))
+        with _text(spool) as text:
+            yield from from_export(csv.reader(text), later)
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise BadBodyError(f"GET .../sms/consents/export: the answer is not the CSV the spec "
                            f"describes ({exc})", status) from exc
+
+
+@contextmanager
+def _text(spool: IO[bytes]) -> Iterator[IO[str]]:
+    """The spool from its start as text, left open when done (it is read twice)."""
+    spool.seek(0)
+    text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
 
 
 _TAIL = 1 << 16  # bytes read from the end of an export for its last line
