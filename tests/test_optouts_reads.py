@@ -291,3 +291,15 @@ async def test_an_opt_in_after_the_opt_out_in_the_export_lets_the_recipient_be_t
     report = await send(transport)
     assert report["totals"]["suppressed"] == {"consent": 1}
     assert set(posted(transport)) == set(LISTED) - {LISTED[2]}
+
+
+async def test_a_pair_search_naming_the_sender_as_a_recipient_stops_the_pull(
+        tmp_path: Path) -> None:
+    """A searched opt-out whose ``to`` is --from itself: the pull fails, the columns named,
+    and nothing is written."""
+    with pytest.raises(EngineError, match="looks swapped"):
+        await pull(tmp_path / "mine.csv", scope="pair", sender=ME, via="search",
+                   config=fake_settings(), credentials=DEMO_CREDENTIALS,
+                   transport=searching(lambda body: [
+                       {"from": ME, "to": ME, "optStatus": "OptOut", "coverage": "Account"}]))
+    assert os.listdir(tmp_path) == []
