@@ -102,3 +102,78 @@ def test_suppressed_counted_by_source() -> None:
                                    "+14155550102 is on the suppression list a.txt (line 3)"))
     assert suppressed_by_source(aggregator) == {"file": 2, "consent": 1}
     assert suppressed_by_source(Aggregator()) == {}
+
+
+SPEC = ["External Party Number", "Internal Party Number", "Consent Status", "Source",
+        "Coverage", "Campaign Type", "Notes", "Last Modified Time"]
+
+
+def row(to: str, status: str, sender: str = ME) -> list[str]:
+    return [to, sender, status, "Recipient", "PhoneNumber", "", "", "2026-01-01T00:00:00Z"]
+
+
+def test_export_statuses_in_any_case_and_others_refused() -> None:
+    """optout and OPTOUT are opt-outs, OPTIN an opt-in; Opt-Out or an empty status stops the
+    read with a ValueError naming the value, its row and its recipient."""
+    got = list(rules.from_export([SPEC, row("+14155550100", "optout"),
+                                  row("+14155550101", "OPTOUT"), [],
+                                  row("+14155550102", "OPTIN")]))
+    assert [r.to for r in got] == ["+14155550100", "+14155550101"]
+    for bad in ("Opt-Out", ""):
+        rows = [SPEC, row("+14155550100", "OptOut"), row("+14155550101", bad)]
+        with pytest.raises(ValueError, match=rf"data row 2 \(recipient '\+14155550101'\): "
+                                             rf"its status {bad!r} is neither OptOut nor OptIn"):
+            list(rules.from_export(rows))
+    with pytest.raises(ValueError, match=r"data row 1 .*status ''"):
+        list(rules.from_export([SPEC, ["+14155550100", ME]]))  # the row ends before it
+
+
+def test_the_guides_header_and_any_case_of_the_specs_are_read() -> None:
+    """FROM,TO,STATUS,SOURCE (FROM the account's number, TO the recipient) and a lower-case
+    spec header are read; a header with neither is refused."""
+    guide = [["from", "TO", "Status", "SOURCE"], [ME, "+14155550100", "OptOut", "Recipient"],
+             [OTHER, "+14155550101", "OptIn", "Api"]]
+    assert list(rules.from_export(guide)) == [OptOut("+14155550100", ME, "", "Recipient")]
+    lower = [[name.lower() for name in SPEC], row("+14155550100", "OptOut")]
+    assert [r.to for r in rules.from_export(lower)] == ["+14155550100"]
+    with pytest.raises(ValueError, match="FROM,TO,STATUS,SOURCE"):
+        rules.from_export([["Phone", "Opted"], ["+14155550100", "yes"]])
+
+
+def test_an_extension_in_a_record_suppresses_the_number() -> None:
+    """An export's or a search's opt-out of +14155550100 ext. 1 opts out +14155550100."""
+    got = list(rules.from_export([SPEC, row("+14155550100 ext. 1", "OptOut"),
+                                  row("+14155550101;ext=1", "OptOut")]))
+    assert [r.to for r in got] == ["+14155550100", "+14155550101"]
+    found = rules.from_search([{"from": ME, "to": "+14155550102 x1", "optStatus": "OptOut"}])
+    assert [r.to for r in found] == ["+14155550102"]
+
+
+def test_an_opt_out_of_the_sender_itself_says_the_columns_look_swapped() -> None:
+    """A recipient equal to the sender: the message names both columns and the swap."""
+    assert rules.swapped(OptOut("+14155550100", ME, ""), ME) is None
+    seen = rules.swapped(OptOut(ME, "+14155550100", ""), ME)
+    assert seen is not None
+    assert "External Party Number" in seen
+    assert "Internal Party Number" in seen
+    assert "looks swapped" in seen
+
+
+def test_a_pairs_latest_record_decides_when_the_export_lists_its_history() -> None:
+    """An opt-out followed by the pair's opt-in is no longer in force; an opt-in followed by
+    an opt-out, or an opt-in whose time cannot be compared, leaves the opt-out in force."""
+    def at(to: str, status: str, when: str, sender: str = ME) -> list[str]:
+        return [to, sender, status, "Recipient", "PhoneNumber", "", "", when]
+
+    rows = [SPEC, at("+14155550100", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550100", "OptIn", "2026-04-01T12:00:00Z"),
+            at("+14155550101", "OptIn", "2026-03-01T12:00:00Z"),
+            at("+14155550101", "OptOut", "2026-04-01T12:00:00Z"),
+            at("+14155550102", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550102", "OptIn", "yesterday"),
+            at("+14155550103", "OptOut", "2026-03-01T12:00:00Z"),
+            at("+14155550103", "OptIn", "2026-04-01T12:00:00Z", OTHER)]  # another pair's
+    later = rules.opt_ins(rows)
+    assert [r.to for r in rules.from_export(rows, later)] == [
+        "+14155550101", "+14155550102", "+14155550103"]
+    assert len(list(rules.from_export(rows))) == 4  # without the first pass: every opt-out

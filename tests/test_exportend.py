@@ -46,8 +46,33 @@ def test_every_cut_inside_a_row_is_seen() -> None:
         assert "no line end" in seen
 
 
-def test_header_alone_without_a_line_end_is_refused() -> None:
-    """The header without its line end: the rows after it may have been cut off."""
-    seen = cut_short(",".join(HEADER))
-    assert seen is not None
-    assert "header" in seen
+def test_a_known_header_alone_without_a_line_end_is_whole() -> None:
+    """The spec's header or the guide's (any case), alone without its line end, is an account
+    without records; any cut of the header is refused."""
+    assert cut_short(",".join(HEADER)) is None
+    assert cut_short("\ufeff" + ",".join(HEADER).lower()) is None
+    assert cut_short("FROM,TO,STATUS,SOURCE") is None
+    text = ",".join(HEADER)
+    for cut in range(1, len(text)):
+        seen = cut_short(text[:cut])
+        assert seen is not None, text[:cut]
+        assert "header" in seen
+
+
+def test_a_whole_last_row_whose_time_has_no_zone_is_whole() -> None:
+    """Times written without a zone (every row alike): the last row without a line end is
+    whole, and a cut inside it is still seen."""
+    text = export(3, zone="").rstrip("\r\n")
+    assert cut_short(text) is None
+    for cut in range(len(text) - 30, len(text)):
+        assert cut_short(text[:cut]) is not None, text[:cut][-40:]
+
+
+def test_the_guides_form_without_a_final_line_end() -> None:
+    """FROM,TO,STATUS,SOURCE whose last row ends without a line end is whole; cut inside its
+    source it is not."""
+    text = "FROM,TO,STATUS,SOURCE\r\n+16505550100,+14155550100,OptOut,Recipient\r\n" \
+           "+16505550100,+14155550101,OptOut,Api"
+    assert cut_short(text) is None
+    assert cut_short(text[:-1]) is not None
+    assert cut_short(text[:-2]) is not None

@@ -12,10 +12,14 @@ from engine.core.optouts import (
     MAX_RECORDS,
     Failure,
     PushRequests,
+    checked,
     failures,
     pulled_row,
+    refused_whole,
     search_bodies,
     search_body,
+    wanted,
+    without_extension,
 )
 from tests.fakes import MockTransport, settings
 
@@ -89,7 +93,8 @@ def test_account_coverage_records_cover_every_sender() -> None:
     assert [r.sender for r in from_search([record])] == ["*"]
     assert search_bodies("pair", SENDER) == [
         {"optStatus": "OptOut", "perPage": 1000, "from": [SENDER]},
-        {"optStatus": "OptOut", "perPage": 1000, "coverage": ["Account"]}]
+        {"optStatus": "OptOut", "perPage": 1000, "coverage": ["Account"]},
+        {"optStatus": "OptOut", "perPage": 1000, "coverage": ["CampaignType"]}]
 
 
 async def test_push_and_pull_refuse_a_sender_not_in_e164(tmp_path: Path) -> None:
@@ -106,3 +111,46 @@ async def test_push_and_pull_refuse_a_sender_not_in_e164(tmp_path: Path) -> None
         await pull(tmp_path / "out.csv", scope="pair", sender="6505550100", config=settings(),
                    transport=transport)
     assert transport.requests == []
+
+
+def test_a_status_in_any_case_is_read_and_any_other_is_refused() -> None:
+    """optout/OPTOUT are opt-outs and optin an opt-in; Opt-Out or no optStatus is a
+    ValueError naming the value and the record, never a record silently left out."""
+    record = {"from": SENDER, "to": "+14155550100", "optStatus": "optout"}
+    assert wanted(record, "account", None)
+    assert wanted({**record, "optStatus": "OPTOUT"}, "pair", SENDER)
+    assert not wanted({**record, "optStatus": "optin"}, "account", None)
+    row = pulled_row({**record, "optStatus": "OPTOUT"}, "account", None)
+    assert row is not None
+    assert row[2] == "OptOut"
+    for bad in ("Opt-Out", None, ""):
+        with pytest.raises(ValueError, match=f"status {bad!r} is neither"):
+            wanted({**record, "optStatus": bad}, "account", None)
+    no_status = {k: v for k, v in record.items() if k != "optStatus"}
+    with pytest.raises(ValueError, match=r"record 2 of page 1 .*'\+14155550100'.*None"):
+        checked([record, no_status], "page 1")
+    checked([record, {**record, "optStatus": "OptIn"}], "page 1")
+
+
+def test_an_extension_is_dropped_from_an_opted_out_number() -> None:
+    """+14155550100 ext. 1, x1, ;ext=1 opt out +14155550100 (the number a text reaches)."""
+    for written in ("+14155550100 ext. 1", "+14155550100 x1", "+14155550100;ext=1",
+                    "+1 415 555 0100 extension 12", "+14155550100X 7"):
+        assert without_extension(written).replace(" ", "") == "+14155550100", written
+    assert without_extension("+14155550100") == "+14155550100"
+    row = pulled_row({"to": "+14155550100 ext. 1", "optStatus": "OptOut"}, "account", None)
+    assert row is not None
+    assert row[0] == "+14155550100"
+
+
+def test_a_patch_refused_whole_names_its_lines_and_the_record_it_names() -> None:
+    """A 4xx to a PATCH covers every line it carried (first to last) and, when the message
+    names records[k], that record's line and number."""
+    lines = {"+14155550100": 2001, "+14155550101": 2002, "+14155550102": 3000}
+    whole = refused_whole(lines, "CMN-101", "Parameter [records[1].to] value is invalid.")
+    assert (whole.line, whole.last, whole.numbers) == (2001, 3000, 3)
+    assert str(whole).startswith("lines 2,001-3,000 (3 numbers): the PATCH carrying them "
+                                 "was refused whole (it names record 1, line 2,002: "
+                                 "+14155550101): CMN-101: ")
+    plain = refused_whole(lines, "CMN-101", "Parameter [records] value is invalid.")
+    assert "names" not in str(plain)

@@ -62,10 +62,10 @@ async def _push(args: argparse.Namespace) -> int:
     done = await push(args.file, sender=sender, read=read, config=args.profile,
                       on_failure=report)
     whom = args.sender or "every number of the account"
-    print(f"a2p optouts: {done.numbers:,} numbers opted out of {whom} in {done.requests:,} "
-          f"PATCH requests; {done.failed:,} failed", file=sys.stderr)
+    print(f"a2p optouts: {done.opted_out:,} numbers opted out of {whom} in "
+          f"{done.requests:,} PATCH requests; {done.failed:,} failed", file=sys.stderr)
     if done.failed:
-        print(f"a2p optouts: {done.failed:,} lines of {args.file} are not opted out (listed "
+        print(f"a2p optouts: {done.failed:,} numbers of {args.file} are not opted out (listed "
               "above with their lines): fix them and run the same command again; it is safe "
               "to repeat.", file=sys.stderr)
         return EXIT_FAILED

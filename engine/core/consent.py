@@ -35,15 +35,19 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine.core.optouts import (
     ACCOUNT_COVERAGES,
     EVERY_SENDER,
+    OPT_IN,
     OPT_OUT,
     PER_PAGE,
     record_sender,
+    status_of,
     wanted,
+    without_extension,
 )
 from engine.core.optouts import SCOPES as SCOPES  # the consent read's scopes are a pull's
 from engine.errors import UsageError
@@ -56,6 +60,18 @@ SEARCH, EXPORT, CONDITIONAL, CACHED = "search", "export", "conditional-export", 
 COLUMN_TO, COLUMN_FROM = "External Party Number", "Internal Party Number"
 COLUMN_STATUS, COLUMN_COVERAGE, COLUMN_TIME = "Consent Status", "Coverage", "Last Modified Time"
 COLUMN_SOURCE = "Source"
+# Header names, matched whatever their case: the spec's, and the short form RingCentral's
+# consent guide shows (``FROM,TO,STATUS,SOURCE``: FROM the account's number, TO the
+# recipient, as the search's ``from`` and ``to``)
+COLUMNS = {name.casefold(): name for name in (COLUMN_TO, COLUMN_FROM, COLUMN_STATUS,
+                                              COLUMN_COVERAGE, COLUMN_TIME, COLUMN_SOURCE)}
+COLUMNS |= {"to": COLUMN_TO, "from": COLUMN_FROM, "status": COLUMN_STATUS,
+            "source": COLUMN_SOURCE}
+# The whole headers known (casefolded): the spec's eight columns and the guide's four
+HEADERS = frozenset({
+    ("external party number", "internal party number", "consent status", "source",
+     "coverage", "campaign type", "notes", "last modified time"),
+    ("from", "to", "status", "source")})
 # Written into every description of a recipient suppressed by a consent record; counted by
 # it (engine/core/rejections.py, ``suppressed_by_source``) apart from the suppression files.
 CONSENT_MARK = "RingCentral consent record"
@@ -148,40 +164,121 @@ def choose(cached: Cached | None, scope: str, sender: str, now: float, max_age: 
 
 def from_search(records: Iterable[Mapping[str, Any]]) -> Iterator[OptOut]:
     """The opt-outs of search pages (SmsOptRecord): those whose ``optStatus`` is OptOut, one
-    of coverage Account for every sender (``optouts.wanted``, as a pull keeps them)."""
-    return (OptOut(record["to"], record_sender(record),
+    of coverage Account for every sender (``optouts.wanted``, as a pull keeps them; a status
+    neither OptOut nor OptIn is a ValueError)."""
+    return (OptOut(without_extension(record["to"]), record_sender(record),
                    str(record.get("lastModifiedTime") or ""), str(record.get("source") or ""))
             for record in records if wanted(record, "account", None))
 
 
-def from_export(rows: Iterable[Sequence[str]]) -> Iterator[OptOut]:
+def export_header(row: Sequence[str]) -> dict[str, int]:
+    """Each known column's position in the export's header row (its names matched whatever
+    their case, ``COLUMNS``); a ValueError when the recipient or the status column is
+    missing."""
+    header = [name.strip().lstrip("\ufeff") for name in row]
+    col: dict[str, int] = {}
+    for k, name in enumerate(header):
+        known = COLUMNS.get(name.casefold())
+        if known is not None:
+            col.setdefault(known, k)
+    missing = [c for c in (COLUMN_TO, COLUMN_STATUS) if c not in col]
+    if missing:
+        raise ValueError(f"the consent export has no {' or '.join(missing)} column (its "
+                         f"header: {', '.join(header)[:200]}; the spec's header or "
+                         "FROM,TO,STATUS,SOURCE is read)")
+    return col
+
+
+class _Cells:
+    """The export's cells by column name, its header read (``export_header``)."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.col = export_header(header)
+
+    def __call__(self, row: Sequence[str], name: str) -> str:
+        k = self.col.get(name)
+        return row[k].strip() if k is not None and k < len(row) else ""
+
+    def status(self, row: Sequence[str], number: int) -> str | None:
+        """OptOut or OptIn; None for a blank line; a ValueError naming the row otherwise."""
+        if not any(value.strip() for value in row):
+            return None  # a blank line carries no record
+        try:
+            return status_of(self(row, COLUMN_STATUS))
+        except ValueError as exc:
+            raise ValueError(f"data row {number} (recipient {self(row, COLUMN_TO)!r}): "
+                             f"{exc}") from None
+
+    def pair(self, row: Sequence[str]) -> tuple[str, str]:
+        """The (recipient, sender) a row is about; ``*`` for a record of the account."""
+        sender = self(row, COLUMN_FROM)
+        if self(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
+            sender = EVERY_SENDER
+        return without_extension(self(row, COLUMN_TO)), sender
+
+
+def opt_ins(rows: Iterable[Sequence[str]]) -> dict[int, str]:
+    """A first pass over the export (header first): the latest Last Modified Time of each
+    pair's OptIn rows, by the pair's hash; an opt-out older than its pair's opt-in is no
+    longer in force (``from_export``). Holds only the opt-ins, which RingCentral records
+    after an opt-out alone."""
+    it = iter(rows)
+    cells = _Cells(next(it, []))
+    later: dict[int, str] = {}
+    for number, row in enumerate(it, 1):
+        if cells.status(row, number) == OPT_IN:
+            key, when = hash(cells.pair(row)), cells(row, COLUMN_TIME)
+            if key not in later or newer(when, later[key]):
+                later[key] = when
+    return later
+
+
+def newer(when: str, than: str) -> bool:
+    """Whether the time ``when`` is known to come after ``than`` (an unreadable time or one
+    without a zone compared with one with it: not known, so an opt-out stays in force)."""
+    try:
+        return datetime.fromisoformat(when) > datetime.fromisoformat(than)
+    except (ValueError, TypeError):
+        return False
+
+
+def from_export(rows: Iterable[Sequence[str]], later: Mapping[int, str] | None = None
+                ) -> Iterator[OptOut]:
     """The opt-outs of the export's CSV rows (header first), found by column name: a record
     whose coverage is the account (``Company``) applies to every sender. The header is read
     (and a missing column refused) at once; the rows as the iterator is consumed, so an
-    export of millions is never held."""
+    export of millions is never held. A row whose status is neither OptOut nor OptIn (in
+    any case) is a ValueError naming it: read as "not opted out", it would be texted. With
+    ``later`` (``opt_ins`` of the same rows), an opt-out its pair's later opt-in undid is
+    left out: when the export lists a pair's history, the latest record decides."""
     it = iter(rows)
-    header = [name.strip().lstrip("\ufeff") for name in next(it, [])]
-    missing = [c for c in (COLUMN_TO, COLUMN_STATUS) if c not in header]
-    if missing:
-        raise ValueError(f"the consent export has no {' or '.join(missing)} column (its "
-                         f"header: {', '.join(header)[:200]})")
-    col = {name: k for k, name in enumerate(header)}
-
-    def cell(row: Sequence[str], name: str) -> str:
-        k = col.get(name)
-        return row[k].strip() if k is not None and k < len(row) else ""
+    cells = _Cells(next(it, []))
 
     def opt_outs() -> Iterator[OptOut]:
-        for row in it:
-            if cell(row, COLUMN_STATUS) != OPT_OUT or not cell(row, COLUMN_TO):
+        for number, row in enumerate(it, 1):
+            if cells.status(row, number) != OPT_OUT or not cells(row, COLUMN_TO):
                 continue
-            sender = cell(row, COLUMN_FROM)
-            if cell(row, COLUMN_COVERAGE) in ACCOUNT_COVERAGES or not sender:
-                sender = EVERY_SENDER
-            yield OptOut(cell(row, COLUMN_TO), sender, cell(row, COLUMN_TIME),
-                         cell(row, COLUMN_SOURCE))
+            to, sender = cells.pair(row)
+            when = cells(row, COLUMN_TIME)
+            if later and newer(later.get(hash((to, sender)), ""), when):
+                continue  # opted in again since
+            yield OptOut(to, sender, when, cells(row, COLUMN_SOURCE))
 
     return opt_outs()
+
+
+def swapped(record: OptOut, sender: str) -> str | None:
+    """What is wrong when an opt-out's recipient is ``sender`` itself (a number of the
+    account cannot opt out of itself: RingCentral refuses it), else None: the export's two
+    party columns were read the wrong way round."""
+    if record.to != sender:
+        return None
+    return (f"an opt-out names {sender}, this run's sender (--from), as the recipient who "
+            f"opted out (of {record.sender}): a number of the account cannot opt out of "
+            f"itself, so the export looks swapped: its {COLUMN_TO} column (read as the "
+            f"recipient, the search's 'to') holds the account's numbers and its "
+            f"{COLUMN_FROM} column (read as the account's number, 'from') the recipients. "
+            "Read this way every opt-out would suppress the wrong number")
 
 
 def describe(to: str, record: OptOut) -> str:

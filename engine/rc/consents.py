@@ -8,16 +8,17 @@ module only reads.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import IO
 
-from engine.core.consent import OptOut, from_export, from_search
+from engine.core.consent import OptOut, from_export, from_search, opt_ins
 from engine.core.exportend import cut_short
-from engine.errors import BadBodyError
+from engine.errors import BadBodyError, ConsentError
 from engine.rc import optouts
 from engine.rc.client import ApiClient
 
@@ -68,8 +69,13 @@ async def export(client: ApiClient, etag: str | None = None) -> AsyncIterator[Re
         headers["If-None-Match"] = etag
     # a 304 is taken at once either way: asked unconditionally it is refused, not retried
     with tempfile.TemporaryFile() as spool:
-        reply = await client.read("GET", f"{optouts.consents_path(client)}/export",
-                                  headers=headers, not_modified=True, into=spool)
+        try:
+            reply = await client.read("GET", f"{optouts.consents_path(client)}/export",
+                                      headers=headers, not_modified=True, into=spool)
+        except OSError as exc:
+            if exc.errno not in FULL:
+                raise
+            raise ConsentError(spool_full(exc, spool.tell())) from exc
         tag = etag_of(reply.headers) or etag
         if reply.status == 304:
             if etag is None:
@@ -77,22 +83,36 @@ async def export(client: ApiClient, etag: str | None = None) -> AsyncIterator[Re
             yield Read(None, tag, 1)
             return
         refuse_cut(_ends(spool))
-        spool.seek(0)
-        text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        records = _records(spool, reply.status)
         try:
-            yield Read(_records(text, reply.status), tag, 1)
+            yield Read(records, tag, 1)
         finally:
-            text.detach()
+            records.close()  # its text detached while the spool is still open
 
 
-def _records(text: IO[str], status: int) -> Iterator[OptOut]:
-    """The export's opt-outs, read from ``text``; a CSV that is not the spec's is a
-    BadBodyError, wherever in the file it shows."""
+def _records(spool: IO[bytes], status: int) -> Generator[OptOut, None, None]:
+    """The export's opt-outs, read from ``spool`` twice: its opt-ins first (``opt_ins``: an
+    opt-out a later opt-in undid is not in force), then its opt-outs; a CSV that is not the
+    spec's is a BadBodyError, wherever in the file it shows."""
     try:
-        yield from from_export(csv.reader(text))
+        with _text(spool) as text:
+            later = opt_ins(csv.reader(text))
+        with _text(spool) as text:
+            yield from from_export(csv.reader(text), later)
     except (UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise BadBodyError(f"GET .../sms/consents/export: the answer is not the CSV the spec "
                            f"describes ({exc})", status) from exc
+
+
+@contextmanager
+def _text(spool: IO[bytes]) -> Iterator[IO[str]]:
+    """The spool from its start as text, left open when done (it is read twice)."""
+    spool.seek(0)
+    text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()
 
 
 _TAIL = 1 << 16  # bytes read from the end of an export for its last line
@@ -111,6 +131,20 @@ def _ends(spool: IO[bytes]) -> str:
     if b"\n" in tail[:-1]:
         tail = tail[tail.index(b"\n", 0, len(tail) - 1) + 1:]
     return (first + tail).decode("utf-8-sig", "replace")
+
+
+# A file that cannot grow: the disk (or the user's quota) is full, or the file outgrew the
+# size a process may write (ulimit -f)
+FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def spool_full(exc: OSError, size: int) -> str:
+    """What an export that could not be spooled says: where, how far, and the fix."""
+    return (f"the consent export could not be written to its temporary file in "
+            f"{tempfile.gettempdir()} ({exc.strerror or exc}, after {size / 1e6:,.1f} MB): "
+            "nothing was sent. Free space there, or set TMPDIR to a directory with room for "
+            "the export (some 100 bytes a consent record) and a file size limit (ulimit -f) "
+            "that allows it, and run again")
 
 
 def refuse_cut(text: str) -> None:

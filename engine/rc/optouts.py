@@ -15,8 +15,9 @@ from typing import Any
 
 import orjson
 
-from engine.core.optouts import search_bodies
+from engine.core.optouts import account_wide, checked, search_bodies
 from engine.core.paging import PageWalk
+from engine.errors import BadBodyError
 from engine.rc.client import ApiClient
 from engine.rc.transport import page_of
 
@@ -37,17 +38,35 @@ async def idempotent_json(client: ApiClient, method: str, path: str,
 async def opt_outs(client: ApiClient, scope: str, sender: str | None
                    ) -> AsyncIterator[list[dict[str, Any]]]:
     """The account's opt-out records a page (up to 1,000) at a time: every sender's
-    (``account``) or ``sender``'s alone (``pair``)."""
+    (``account``) or those keeping ``sender`` from texting (``pair``: its pair's, then the
+    account-wide and campaign-type ones, each once: a record of a wide coverage that an
+    earlier search brought is dropped from a later one, whatever the server's ``from``
+    filter took). A record whose status is neither OptOut nor OptIn is a BadBodyError."""
     path = f"{consents_path(client)}/search"
-    for k, first in enumerate(search_bodies(scope, sender)):
+    seen: set[tuple[str, str, str]] = set()  # wide-coverage records: few
+    for k, first in enumerate(search_bodies(scope, sender), 1):
         walk = PageWalk("POST .../sms/consents/search")
         body = first
+        pages = 0
         while True:
             records, token = walk.page(page_of(await idempotent_json(client, "POST", path,
                                                                      body)))
-            if k:  # the account-wide ones taken on the sender came with the first search
-                records = [r for r in records if r.get("from") != sender]
-            yield records
+            pages += 1
+            try:
+                checked(records, f"page {pages} of search {k}")
+            except ValueError as exc:
+                raise BadBodyError(f"POST .../sms/consents/search: {exc}; a search for "
+                                   "opt-outs must bring only records the engine can read, "
+                                   "or an opt-out could be texted", 200) from exc
+            kept = []
+            for record in records:
+                key = account_wide(record)
+                if key is None:
+                    kept.append(record)
+                elif key not in seen:
+                    seen.add(key)
+                    kept.append(record)
+            yield kept
             if not token:
                 break
             body = {**first, "pageToken": token}

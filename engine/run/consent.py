@@ -120,7 +120,7 @@ async def _read(client: ApiClient, choice: Choice, cached: Cached | None
 def _consents(scope: str, sender: str, choice: Choice, requests: int, cached: Cached,
               opt_outs: Iterable[OptOut]) -> Consents:
     counted = _Counted(opt_outs)
-    found = ConsentSet(r for r in readable(counted) if rules.applies(r, scope, sender))
+    found = ConsentSet(r for r in readable(counted, sender) if rules.applies(r, scope, sender))
     return Consents(scope, sender, choice.method, requests, cached.read_at, cached.etag,
                     counted.count, choice.why, found)
 
@@ -138,22 +138,32 @@ class _Counted:
             yield record
 
 
-def readable(opt_outs: Iterable[OptOut]) -> Iterator[OptOut]:
+def readable(opt_outs: Iterable[OptOut], sender: str | None = None) -> Iterator[OptOut]:
     """The opt-outs with their numbers in E.164, as the list's are (``+1 415-555-0100`` and
     ``14155550100`` are +14155550100: a record written otherwise must still suppress). A
     record whose recipient is no phone number suppresses nobody: it is left out, with a
-    warning naming it (and how many more), never an error that stops every run."""
+    warning naming it (and how many more), never an error that stops every run. A record
+    whose recipient is ``sender`` (the run's --from) is a ConsentError: the export's party
+    columns were read the wrong way round (``rules.swapped``)."""
     unreadable: list[OptOut] = []
     for record in opt_outs:
         to = phone.e164(record.to)
-        sender = record.sender if record.sender == EVERY_SENDER else phone.e164(record.sender)
+        frm = record.sender if record.sender == EVERY_SENDER else phone.e164(record.sender)
         if isinstance(to, phone.Problem):
             unreadable.append(record)
             continue
-        if isinstance(sender, phone.Problem):
-            sender = EVERY_SENDER  # an opt-out of a number we cannot read: of all of them
-        yield record if (to, sender) == (record.to, record.sender) else \
-            OptOut(to, sender, record.modified)
+        if isinstance(frm, phone.Problem):
+            frm = EVERY_SENDER  # an opt-out of a number we cannot read: of all of them
+        found = record if (to, frm) == (record.to, record.sender) else \
+            OptOut(to, frm, record.modified, record.source)
+        wrong = None if sender is None else rules.swapped(found, sender)
+        if wrong is not None:
+            raise ConsentError(f"RingCentral's consent records cannot be read: {wrong}. "
+                               "Nothing was sent. Check the export's header and tell "
+                               "RingCentral's support; meanwhile pull the opt-outs with 'a2p "
+                               "optouts pull --via search' and send with --suppress FILE "
+                               "--no-consent.")
+        yield found
     if unreadable:
         first = unreadable[0]
         log.warning("%d RingCentral consent record(s) name a recipient that is not a phone "

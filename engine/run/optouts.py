@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config.credentials import Credentials
 from engine.config.settings import E164, Settings
-from engine.core.consent import EXPORT, SEARCH
+from engine.core.consent import EXPORT, SEARCH, OptOut, swapped
 from engine.core.optouts import (
     COLUMNS,
     EVERY_SENDER,
@@ -26,13 +27,15 @@ from engine.core.optouts import (
     PushRequests,
     failures,
     pulled_row,
+    refused_whole,
 )
 from engine.core.rejections import Rejection
-from engine.errors import UsageError
-from engine.rc.consents import export
+from engine.errors import EngineError, RequestRejectedError, UsageError
+from engine.rc.consents import FULL, export
 from engine.rc.optouts import opt_outs, patch
 from engine.rc.transport import Transport
 from engine.reading import ReadOptions
+from engine.run.consent import readable
 from engine.run.session import api_client
 from engine.run.suppress import read_numbers
 
@@ -55,11 +58,17 @@ class Pulled:
 @dataclass(frozen=True, slots=True)
 class Pushed:
     """What a push did: ``numbers`` sent in ``requests`` PATCH requests, ``failed`` of them
-    (refused by RingCentral, or a line without a readable number) reported one by one."""
+    (refused by RingCentral, one by one or a whole request's, or a line without a readable
+    number) reported one by one; ``opted_out``: the numbers RingCentral applied."""
 
     numbers: int
     requests: int
     failed: int
+    refused: int = 0  # numbers sent whose records RingCentral did not apply
+
+    @property
+    def opted_out(self) -> int:
+        return self.numbers - self.refused
 
 
 def check_sender(sender: str, verb: str) -> None:
@@ -72,6 +81,30 @@ def check_sender(sender: str, verb: str) -> None:
                          "the account's number with its country code, e.g. +16505550100.")
 
 
+def target(out: str | os.PathLike[str]) -> Path:
+    """The file ``--out`` names, checked before any request: a symlink's target (written, the
+    link kept), never a directory, a device or a FIFO (which a rename would replace), in a
+    directory that exists."""
+    given = os.fspath(out)
+    path = Path(os.path.realpath(given))
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"a2p optouts pull --out {given}: {exc.strerror or exc}.") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, a " \
+            "FIFO or a socket)"
+        raise UsageError(f"a2p optouts pull --out {given}: {path} is {kind}; the pulled "
+                         "opt-outs are written to a file there and renamed into place. Name "
+                         "a file, e.g. --out opt-outs.csv.")
+    if not path.parent.is_dir():
+        raise UsageError(f"a2p optouts pull --out {given}: the directory {path.parent} does "
+                         "not exist. Create it, or name a file in an existing directory.")
+    return path
+
+
 async def pull(out: str | os.PathLike[str], *, scope: str = "account",
                sender: str | None = None, via: str = EXPORT,
                config: Settings | str | None = None,
@@ -80,7 +113,8 @@ async def pull(out: str | os.PathLike[str], *, scope: str = "account",
     """Write the account's opt-outs (``scope`` account: to any of its numbers; pair: to
     ``sender``) as a CSV suppression file: ``to,from,optStatus,source,lastModifiedTime``.
     ``via`` the export (one Light request whatever their number, the default) or the search
-    (one per 1,000: for an export a gateway spoils).
+    (one per 1,000: for an export a gateway spoils). ``out`` is checked before any request
+    (``target``); a symlink's target is written.
 
     >>> await pull("opt-outs.csv", scope="pair", sender="+16505550100")  # doctest: +SKIP
     """
@@ -89,39 +123,63 @@ async def pull(out: str | os.PathLike[str], *, scope: str = "account",
     if via not in (EXPORT, SEARCH):
         raise UsageError(f"a2p optouts pull: --via {via!r}: use export (one request) or "
                          "search (one request per 1,000 opt-outs).")
-    path = Path(out)
+    path = target(out)
     part = path.with_name(path.name + ".part")
     records = pages = skipped = 0
     async with api_client(config, credentials, transport) as client:
-        with part.open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            if via == EXPORT:
-                async with export(client) as read:
-                    assert read.opt_outs is not None
-                    pages = 1
-                    for record in read.opt_outs:
-                        if scope == "pair" and record.sender not in (sender, EVERY_SENDER):
-                            skipped += 1
-                            continue
-                        writer.writerow((record.to, record.sender, OPT_OUT, record.source,
-                                         record.modified))
-                        records += 1
-            else:
-                async for page in opt_outs(client, scope, sender):
-                    pages += 1
-                    for found in page:
-                        row = pulled_row(found, scope, sender)
-                        if row is None:
-                            skipped += 1
-                            continue
-                        writer.writerow(row)
-                        records += 1
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(part, path)
+        try:
+            with part.open("w", newline="", encoding="utf-8") as stream:
+                writer = csv.writer(stream, lineterminator="\n")
+                writer.writerow(COLUMNS)
+                if via == EXPORT:
+                    async with export(client) as read:
+                        assert read.opt_outs is not None
+                        pages = 1
+                        # numbers in E.164 before --from is compared, as a send reads them
+                        for record in readable(read.opt_outs, sender):
+                            if scope == "pair" and record.sender not in (sender, EVERY_SENDER):
+                                skipped += 1
+                                continue
+                            writer.writerow((record.to, record.sender, OPT_OUT, record.source,
+                                             record.modified))
+                            records += 1
+                else:
+                    async for page in opt_outs(client, scope, sender):
+                        pages += 1
+                        for found in page:
+                            row = pulled_row(found, scope, sender)
+                            if row is None:
+                                skipped += 1
+                                continue
+                            _refuse_swapped(row, sender)
+                            writer.writerow(row)
+                            records += 1
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(part, path)
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            if exc.errno not in FULL:
+                raise
+            raise EngineError(f"a2p optouts pull --out {out}: {part} could not be written "
+                              f"({exc.strerror or exc}, after {records:,} opt-outs): the disk "
+                              "is full or the file outgrew the size limit (ulimit -f). Free "
+                              f"space in {path.parent} or name a file on a disk with room; "
+                              f"{path} was left as it was.") from exc
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         requests = client.requests
     return Pulled(str(path), records, pages, requests, skipped, via)
+
+
+def _refuse_swapped(row: tuple[str, ...], sender: str | None) -> None:
+    """A search record whose recipient is the pull's --from: the read is refused."""
+    if sender is None:
+        return
+    wrong = swapped(OptOut(row[0], row[1], ""), sender)
+    if wrong is not None:
+        raise EngineError(f"a2p optouts pull: {wrong}. Nothing was written.")
 
 
 async def push(source: str | os.PathLike[str], *, sender: str = "*",
@@ -130,8 +188,9 @@ async def push(source: str | os.PathLike[str], *, sender: str = "*",
                on_failure: Callable[[Failure], None] = lambda failure: None) -> Pushed:
     """Opt out every number ``source`` lists (read as ``--suppress`` reads a file, with
     ``read``'s country rules) from ``sender`` (``*``: every number of the account), at most
-    1,000 records a PATCH; each failure (a record RingCentral refused, a line without a
-    readable number) goes to ``on_failure`` with its line. Safe to run again.
+    1,000 records a PATCH; each failure (a record RingCentral refused, a PATCH refused whole
+    with the lines it carried, a line without a readable number) goes to ``on_failure``
+    with its line(s), and the push goes on with the next request. Safe to run again.
 
     >>> await push("do-not-contact.csv")  # doctest: +SKIP
     """
@@ -139,7 +198,7 @@ async def push(source: str | os.PathLike[str], *, sender: str = "*",
     path = os.fspath(source)
     options = read or ReadOptions(source=path)
     requests = PushRequests(sender)
-    numbers = sent = failed = 0
+    numbers = sent = failed = refused = 0
 
     def unreadable(rejection: Rejection) -> None:
         nonlocal failed
@@ -150,13 +209,22 @@ async def push(source: str | os.PathLike[str], *, sender: str = "*",
     async with api_client(config, credentials, transport) as client:
 
         async def flush() -> None:
-            nonlocal numbers, sent, failed
+            nonlocal numbers, sent, failed, refused
             for body, lines in requests.flush():
-                answer = await patch(client, body)
                 sent += 1
                 numbers += len(lines)
+                try:
+                    answer = await patch(client, body)
+                except RequestRejectedError as exc:  # a 4xx: none of its records applied
+                    whole = refused_whole(lines, exc.error_code,
+                                          str(exc).split(": ", 1)[-1])
+                    failed += whole.numbers
+                    refused += whole.numbers
+                    on_failure(whole)
+                    continue
                 for failure in failures(answer, lines):
                     failed += 1
+                    refused += 1
                     on_failure(failure)
 
         for tos, lines in read_numbers(path, options, unreadable):
@@ -164,4 +232,4 @@ async def push(source: str | os.PathLike[str], *, sender: str = "*",
                 if requests.add(to, line):
                     await flush()
         await flush()
-    return Pushed(numbers, sent, failed)
+    return Pushed(numbers, sent, failed, refused)

@@ -268,3 +268,33 @@ async def test_account_wide_opt_outs_are_pulled_and_suppressed_under_pair(
     posted = ledger_numbers(running)
     assert sorted(posted) == sorted(set(listed) - {*wide, listed[6]})
     assert report["totals"]["suppressed"] == {"consent": 3}
+
+
+async def test_a_pair_pull_reads_the_same_opt_outs_from_the_export_and_the_search(
+        start: Start, tmp_path: Path) -> None:
+    """On one store (a pair's opt-out, account-wide ones taken on the sender and on another
+    number, campaign-type ones from the sender and from another): pull --scope pair via the
+    export and via the search write the same rows, each once; so do the account pulls."""
+    running, settings = await start(failure_rate=0.0)
+    listed = numbers(7)
+    store = running.simulator.store.consents
+    now = running.simulator.now()
+    opt_out(running, SENDER, listed[1])
+    store.set_account(SENDER, listed[2], "OptOut", "Api", now)
+    store.set_account(OTHER, listed[3], "OptOut", "Api", now)
+    store.set(SENDER, listed[4], "OptOut", "Api", now).coverage = "CampaignType"
+    store.set(OTHER, listed[5], "OptOut", "Api", now).coverage = "CampaignType"
+    opt_out(running, OTHER, listed[6])
+
+    async def rows(scope: str, via: str) -> list[tuple[str, str]]:
+        out = tmp_path / f"{scope}-{via}.csv"
+        await pull(out, scope=scope, sender=SENDER if scope == "pair" else None, via=via,
+                   config=settings, credentials=DEMO_CREDENTIALS)
+        with out.open(newline="") as stream:
+            return sorted((r["to"], r["from"]) for r in csv.DictReader(stream))
+
+    pair = await rows("pair", "export")
+    assert pair == [(listed[1], SENDER), (listed[2], "*"), (listed[3], "*"),
+                    (listed[4], SENDER)]
+    assert await rows("pair", "search") == pair
+    assert await rows("account", "search") == await rows("account", "export")
