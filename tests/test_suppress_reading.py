@@ -170,11 +170,12 @@ def test_plan_counts_the_suppressed(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_journal_header_brings_back_the_same_set_or_says_what_changed(tmp_path: Path) -> None:
-    """The header records each file (path, size, mtime, count, digest); read again it gives
-    the same decisions, a touched file with the same numbers included; a file that lists
-    other numbers, or is gone, is refused saying so; a header without it reads none."""
+    """The header records each file (path, size, mtime, count, digest); without the run's
+    copy beside the journal (an older journal) the files read again give the same decisions,
+    a touched file with the same numbers included; a file that lists other numbers, or is
+    gone, is refused saying so; a header without it reads none."""
     from engine.errors import JournalError
-    from engine.run.suppress import reloaded
+    from engine.run.suppresskept import reloaded
 
     path = tmp_path / "dnc.txt"
     path.write_text(f"{number(1)}\n{number(2)}\n")
@@ -195,7 +196,7 @@ def test_a_journal_header_brings_back_the_same_set_or_says_what_changed(tmp_path
                        r"numbers .* now lists 1 .*Put the file back as it was"):
         reloaded(header, options, journal)
     path.unlink()
-    with pytest.raises(JournalError, match=r"which is gone\. Put it back"):
+    with pytest.raises(JournalError, match=r"which is gone, and its copy .* is missing"):
         reloaded(header, options, journal)
 
 
