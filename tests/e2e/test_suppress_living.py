@@ -138,3 +138,46 @@ async def test_a_journal_without_its_copy_still_refuses_a_changed_file(
         await engine.send(resume=journal, config=settings, credentials=DEMO_CREDENTIALS,
                           consent=False, preflight=False)
     assert len(ledger_numbers(running)) == sent
+
+
+async def test_a_number_gained_stays_unsent_when_the_file_loses_it_before_a_second_resume(
+        start: Start, tmp_path: Path) -> None:
+    """The first resume suppresses a number the file gained and is stopped; the file then
+    loses it again: the second resume still never texts that recipient (its journaled
+    rejection is dropped from what is read again), and everyone else is texted once."""
+    running, settings = await start()
+    items = numbers(400)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{n}\n" for n in items))
+    dnc = tmp_path / "dnc.txt"
+    dnc.write_text(f"{items[3]}\n")
+    journal = tmp_path / "run.journal"
+    common: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS,
+                              "consent": False, "preflight": False,
+                              "max_batch_messages": 50, "concurrency": 1}
+
+    async def stopped(**options: Any) -> dict[str, Any]:
+        stop = anyio.Event()
+
+        async def stop_after_first(event: dict[str, Any]) -> None:
+            if event["event"] == "chunk_submitted":
+                stop.set()
+
+        return await engine.send(on_event=stop_after_first, stop=stop, **common, **options)
+
+    first = await stopped(recipients=listing, sender=SENDER, text="Hi", journal=journal,
+                          suppress=[dnc])
+    assert first["status"] == "interrupted"
+    sent_first = set(ledger_numbers(running))
+    victim = next(n for n in items if n not in sent_first and n != items[3])
+    dnc.write_text(f"{items[3]}\n{victim}\n")
+    second = await stopped(resume=journal)
+    assert second["status"] == "interrupted"
+    assert victim not in ledger_numbers(running)
+    assert [r["to"] for r in second["rejected"] if r["to"] == victim] == [victim]
+    dnc.write_text(f"{items[3]}\n")  # the CRM drops it again
+    third = await engine.send(resume=journal, **common)
+    assert third["status"] == "completed"
+    ledger = ledger_numbers(running)
+    assert sorted(ledger) == sorted(set(items) - {items[3], victim})
+    assert third["totals"]["suppressed"] == {"file": 2}
