@@ -78,15 +78,16 @@ def reloaded(read: dict[str, Any], options: ReadOptions, journal: Path) -> ReadO
     recorded = read.get("suppress") or []
     if not recorded:
         return options
+    copy = kept(journal, recorded)
+    if copy is not None:
+        return replace(options, suppress=copy)
     for entry in recorded:
         if "absolute" not in entry:
             raise JournalError(
                 f"{journal}: the run was given the suppression list {entry['path']} as numbers "
-                "in memory, which a journal cannot give again. Finish such runs without "
+                f"in memory, and its copy of them ({kept_path(journal)}) is missing or "
+                "damaged: the journal cannot give them again. Finish such runs without "
                 "resuming, or give suppression lists as files.")
-    copy = kept(journal, recorded)
-    if copy is not None:
-        return replace(options, suppress=copy)
     paths = [entry["absolute"] for entry in recorded]
     for entry, path in zip(recorded, paths, strict=True):
         if not os.path.exists(path):
@@ -113,7 +114,9 @@ def added_since(journal: Path, read: ReadOptions) -> tuple[Suppressed | None, li
         return None, []  # no copy: the files were read again and proven unchanged
     notes, named, paths = [], [], []
     for source in copy.sources:
-        path = source.stat.get("absolute") or source.path
+        path = source.stat.get("absolute")
+        if path is None:  # numbers given in memory: only the copy holds them
+            continue
         if not os.path.isfile(path):
             notes.append(f"--suppress {source.path}: the list is gone ({path}); this resume "
                          f"judges by the run's copy of what it read ({kept_path(journal)})")

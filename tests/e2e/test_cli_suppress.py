@@ -208,3 +208,32 @@ async def test_the_library_takes_paths_and_iterables(tmp_path: Path, start: Star
     sent = ledger_numbers(running)
     assert len(sent) == 47
     assert not {number(1), number(2), number(40)} & set(sent)
+
+
+async def test_a_run_given_numbers_in_memory_resumes_from_its_copy(tmp_path: Path,
+                                                                  start: Start) -> None:
+    """engine.send(suppress=[[numbers]], journal=J) stopped after its first batch resumes
+    with engine.send(resume=J): the copy beside the journal gives the numbers again, and
+    none of them is texted."""
+    import anyio
+
+    items = [number(i) for i in range(300)]
+    listing = tmp_path / "l.txt"
+    listing.write_text("".join(f"{n}\n" for n in items))
+    journal = tmp_path / "run.journal"
+    running, settings = await start()
+    stop = anyio.Event()
+
+    async def stop_after_first(event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted":
+            stop.set()
+
+    common: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS,
+                              "preflight": False, "consent": False}
+    first = await engine.send(listing, sender=SENDER, text="Hi", journal=journal, stop=stop,
+                              on_event=stop_after_first, max_batch_messages=50,
+                              concurrency=1, suppress=[[items[-1], items[1]]], **common)
+    assert first["status"] == "interrupted"
+    done = await engine.send(resume=journal, **common)
+    assert done["totals"]["suppressed"] == {"file": 2}
+    assert sorted(ledger_numbers(running)) == sorted(set(items) - {items[1], items[-1]})
