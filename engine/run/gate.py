@@ -8,9 +8,9 @@ again as the run did; consent records change while a campaign runs (a STOP), and
 do-not-contact file (a resume's gate also takes the numbers its files gained since). A resume
 must suppress a new opt-out among the recipients not yet sent, and must not touch those
 already sent, which its input check reads again and compares with what their chunks
-journaled. So the gate works on what the resume will send (after the skipped chunks are taken out), and the positions it rejected
-are journaled as local rejections, which a later read drops before anything compares them
-(``drop``).
+journaled. So the gate works on what the resume will send (after the skipped chunks are
+taken out), and the positions it rejected are journaled as local rejections, which a later
+read drops before anything compares them (``drop``).
 """
 
 from __future__ import annotations
