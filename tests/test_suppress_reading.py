@@ -141,6 +141,51 @@ def test_suppression_files_in_every_shape(tmp_path: Path, name: str, text: str) 
                   if n in suppressed) == ["+14155550100", "+14155550101"]
 
 
+@pytest.mark.parametrize(("header", "row", "column"), [
+    # a CRM's 10-digit account number before the phone column: the phone word wins
+    ("account_number,phone", "4155550007,{n}", "phone"),
+    ("Member Number,Name,Mobile", "4155550008,Ann,{n}", "Mobile"),
+    ("customer_number;PhoneNumber", "4155550009;{n}", "PhoneNumber"),
+    # "cell" inside another word is no phone word
+    ("cancellation_reason,phone", "moved,{n}", "phone"),
+    ("account_number", "{n}", "account_number"),  # one column: whatever its name
+])
+def test_a_phone_column_wins_over_a_bare_number_and_is_said(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, header: str, row: str,
+        column: str) -> None:
+    """A suppression CSV with several number-like columns reads its phone column, never the
+    account number before it, and the log says which column of which file was read."""
+    path = tmp_path / "dnc.csv"
+    path.write_text(f"{header}\n" + "".join(row.format(n=number(50 + k)) + "\n"
+                                            for k in range(2)))
+    with caplog.at_level("INFO", logger="engine.suppress"):
+        suppressed = load([str(path)], ReadOptions())
+    assert suppressed is not None
+    assert [n for n in map(number, range(60)) if n in suppressed] == [number(50), number(51)]
+    assert f'--suppress {path}: numbers from column "{column}"' in caplog.messages
+
+
+@pytest.mark.parametrize("header", ["Phone Number,Mobile Phone Number", "cell,msisdn",
+                                    "account_number,member_number"])
+def test_two_columns_of_the_best_kind_are_refused_unless_one_is_named(
+        tmp_path: Path, header: str) -> None:
+    """Two columns that both look like the phone numbers are refused, naming both and
+    --to-column (for a2p send/plan and a2p optouts push alike); named, that one is read."""
+    from engine.run.suppress import read_numbers
+
+    first, second = header.split(",")
+    path = tmp_path / "dnc.csv"
+    path.write_text(f"{header}\n{number(1)},{number(2)}\n")
+    shown = rf'"{first}", "{second}" all look like phone numbers.*--to-column'
+    with pytest.raises(InputError, match=shown):
+        load([str(path)], ReadOptions())
+    with pytest.raises(InputError, match=shown):
+        list(read_numbers(str(path), ReadOptions(), lambda r: None))
+    suppressed = load([str(path)], ReadOptions(to_column=second))
+    assert suppressed is not None
+    assert [n for n in (number(1), number(2)) if n in suppressed] == [number(2)]
+
+
 def test_a_library_iterable_is_a_suppression_list(tmp_path: Path) -> None:
     """engine.send(suppress=[["(415) 555-0100"]]) suppresses those numbers."""
     suppressed = load([["(415) 555-0100"]], ReadOptions())
@@ -170,11 +215,12 @@ def test_plan_counts_the_suppressed(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_journal_header_brings_back_the_same_set_or_says_what_changed(tmp_path: Path) -> None:
-    """The header records each file (path, size, mtime, count, digest); read again it gives
-    the same decisions, a touched file with the same numbers included; a file that lists
-    other numbers, or is gone, is refused saying so; a header without it reads none."""
+    """The header records each file (path, size, mtime, count, digest); without the run's
+    copy beside the journal (an older journal) the files read again give the same decisions,
+    a touched file with the same numbers included; a file that lists other numbers, or is
+    gone, is refused saying so; a header without it reads none."""
     from engine.errors import JournalError
-    from engine.run.suppress import reloaded
+    from engine.run.suppresskept import reloaded
 
     path = tmp_path / "dnc.txt"
     path.write_text(f"{number(1)}\n{number(2)}\n")
@@ -195,7 +241,7 @@ def test_a_journal_header_brings_back_the_same_set_or_says_what_changed(tmp_path
                        r"numbers .* now lists 1 .*Put the file back as it was"):
         reloaded(header, options, journal)
     path.unlink()
-    with pytest.raises(JournalError, match=r"which is gone\. Put it back"):
+    with pytest.raises(JournalError, match=r"which is gone, and its copy .* is missing"):
         reloaded(header, options, journal)
 
 
@@ -210,3 +256,29 @@ def test_strict_mode_rejects_a_suppressed_record_and_goes_on(opt_outs: Path) -> 
         records, rejections = read(lines, options, careful=careful)
         assert [r[0] for r in rejections] == [0, 5]
         assert len(records) == 5
+
+
+def test_a_copy_beside_the_journal_is_used_only_when_it_is_the_runs_own(tmp_path: Path) -> None:
+    """``kept`` gives the copy written beside a journal back only for the header that
+    recorded the same lists (path and digest); another run's copy, or a damaged one, is
+    not used (the files are read again instead)."""
+    from engine.run.suppresskept import keep, kept, kept_path
+
+    ours, theirs = tmp_path / "ours.txt", tmp_path / "theirs.txt"
+    ours.write_text(f"{number(1)}\n{number(2)}\n")
+    theirs.write_text(f"{number(3)}\n")
+    journal = tmp_path / "run.journal"
+    mine = load([str(ours)], ReadOptions())
+    other = load([str(theirs)], ReadOptions())
+    assert mine is not None
+    assert other is not None
+    keep(journal, mine)
+    copy = kept(journal, mine.as_header())
+    assert copy is not None
+    assert number(2) in copy
+    assert number(3) not in copy
+    assert kept(journal, other.as_header()) is None
+    kept_path(journal).write_bytes(kept_path(journal).read_bytes()[:-3])
+    assert kept(journal, mine.as_header()) is None
+    keep(journal, None)  # a run without lists leaves no copy of another's
+    assert not kept_path(journal).exists()

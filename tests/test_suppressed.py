@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from engine.reading.suppressed import Suppressed, SuppressedBuilder
 
 
@@ -120,3 +122,24 @@ def test_a_number_whose_key_is_the_sentinels_is_not_suppressed_unless_listed() -
     listed = build({"a.txt": [odd]})
     assert odd in listed
     assert listed.where(odd) == ("a.txt", 1)
+
+
+def test_a_set_written_out_reads_back_the_same_and_a_damaged_copy_is_refused() -> None:
+    """``encode``/``decode`` (the copy a run keeps beside its journal): the same members,
+    files, lines, counts and digests, numbers outside +1 too, about 8 bytes a number; a copy
+    cut short, altered or of another format is refused (ValueError), never half read."""
+    rng = random.Random(5)
+    first, second = random_numbers(rng, 20_000), ["+442079460958", "+14155550100"]
+    suppressed = build({"a.txt": first, "b.csv": second})
+    data = b"".join(suppressed.encode())
+    assert len(data) < 8 * len(suppressed) + 8 + 1024
+    again = Suppressed.decode(data)
+    probes = first[::7] + second + random_numbers(rng, 5_000)
+    assert [again.where(p) for p in probes] == [suppressed.where(p) for p in probes]
+    assert again.hits(probes) == suppressed.hits(probes)
+    assert again.as_header() == suppressed.as_header()
+    assert len(again) == len(suppressed)
+    for damaged in (data[:-1], data[:-8], data[:-9] + b"x" + data[-8:], b"not a set\n",
+                    b"", data.replace(b"a2p-suppressed/1", b"a2p-suppressed/9")):
+        with pytest.raises(ValueError, match="kept suppression set"):
+            Suppressed.decode(damaged)

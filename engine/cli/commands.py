@@ -69,6 +69,8 @@ def _logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="a2p: %(name)s: %(message)s")
     # which credentials go where: a warning even with -q, the demo note unless -q
     logging.getLogger("engine.credentials").setLevel(logging.WARNING if quiet else logging.INFO)
+    # which column of each --suppress file the numbers came from: said unless -q
+    logging.getLogger("engine.suppress").setLevel(logging.WARNING if quiet else logging.INFO)
     if verbose < 2:  # -vv shows aiohttp's and asyncio's own loggers too
         for name in ("aiohttp", "asyncio"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -145,9 +145,9 @@ def _same_suppression(args: argparse.Namespace, header: dict[str, Any]) -> None:
     recorded = [entry.get("absolute") for entry in header.get("read", {}).get("suppress", [])]
     if [os.path.abspath(path) for path in args.suppress] != recorded:
         raise UsageError(f"--resume {args.resume}: the run's suppression lists are "
-                         f"{', '.join(map(str, recorded)) or 'none'}; a resume reads them from "
-                         "its journal, proven unchanged. Drop --suppress, or give the same "
-                         "files.")
+                         f"{', '.join(map(str, recorded)) or 'none'}; a resume judges by the "
+                         "run's copy of them beside its journal (and applies what they gained "
+                         "since). Drop --suppress, or give the same files.")
 
 
 def _resume_hint(args: argparse.Namespace, journal: str) -> str:

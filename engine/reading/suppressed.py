@@ -25,6 +25,8 @@ Nothing here reads a file: engine/run/suppress.py reads them and builds the set 
 
 from __future__ import annotations
 
+import json
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
@@ -47,6 +49,8 @@ _BUCKETS = KEY_LIMIT >> _BUCKET_SHIFT
 # goes to the dict with the rest of those that do not fit
 _PACKED_LIMIT = KEY_LIMIT - 1
 _NEXT = (1).__add__
+# the first line of a set written out (``encode``); a JSON header follows it on that line
+KEPT_FORMAT = "a2p-suppressed/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,65 @@ class Suppressed:
     def as_header(self) -> list[dict[str, Any]]:
         """What a journal records: each file's path, size, mtime, count and digest."""
         return [source.as_header() for source in self.sources]
+
+    def encode(self) -> list[bytes]:
+        """The set as bytes to keep beside a journal (``decode`` reads it back): a JSON line
+        (its sources, sizes and checksum), then its sorted slots and the numbers outside +1,
+        each a little-endian 64-bit word: some 8 bytes a number."""
+        arrays = [self._slots, array("Q", self._other), array("Q", self._other.values())]
+        payload = [_little(a) for a in arrays]
+        check = blake2b(digest_size=16)
+        for part in payload:
+            check.update(part)
+        head = {"format": KEPT_FORMAT, "slots": len(arrays[0]), "other": len(arrays[1]),
+                "checksum": check.hexdigest(),
+                "sources": [{"base": s.base, **s.as_header()} for s in self.sources]}
+        return [json.dumps(head).encode() + b"\n", *payload]
+
+    @classmethod
+    def decode(cls, data: bytes) -> Suppressed:
+        """A set ``encode`` wrote; ValueError when ``data`` is not one, whole and intact."""
+        end = data.find(b"\n")
+        try:
+            head = json.loads(data[:end]) if end > 0 else None
+        except ValueError:
+            head = None
+        if not isinstance(head, dict) or head.get("format") != KEPT_FORMAT:
+            raise ValueError("not a kept suppression set")
+        counts = [int(head["slots"]), int(head["other"]), int(head["other"])]
+        body = memoryview(data)[end + 1:]
+        if len(body) != 8 * sum(counts) or \
+                blake2b(body, digest_size=16).hexdigest() != head["checksum"]:
+            raise ValueError("a kept suppression set cut short or damaged")
+        arrays, at = [], 0
+        for count in counts:
+            arrays.append(_native(body[at:at + 8 * count]))
+            at += 8 * count
+        slots, keys, lines = arrays
+        if not slots or slots[-1] != _END:
+            raise ValueError("a kept suppression set without its end")
+        sources = [SuppressionSource(
+            s["path"], int(s["base"]), int(s["numbers"]), str(s["digest"]),
+            {k: v for k, v in s.items() if k not in ("path", "base", "numbers", "digest")})
+            for s in head["sources"]]
+        return cls(slots, dict(zip(keys, lines, strict=True)), sources)
+
+
+def _little(words: array[int]) -> bytes:
+    """An array('Q')'s bytes, little-endian whatever the machine."""
+    if sys.byteorder == "little":
+        return words.tobytes()
+    swapped = array("Q", words)
+    swapped.byteswap()
+    return swapped.tobytes()
+
+
+def _native(data: memoryview) -> array[int]:
+    words = array("Q")
+    words.frombytes(data)
+    if sys.byteorder != "little":
+        words.byteswap()
+    return words
 
 
 class SuppressedBuilder:

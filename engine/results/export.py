@@ -51,7 +51,7 @@ from engine.results.rows import (
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
-from engine.run.suppress import reloaded
+from engine.run.suppresskept import reloaded
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
 Progress = Callable[[dict[str, Any]], None]

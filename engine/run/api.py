@@ -74,6 +74,7 @@ from engine.run.sources import (
 from engine.run.spill import FileSpill, open_spill
 from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
+from engine.run.suppresskept import added_since, keep
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "check", "send",
@@ -134,8 +135,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if options.suppress and options.resume is None:
         read = replace(read, suppress=load_suppressed(options.suppress, read))
     check_campaign(sender, text, read.template)
-    # a resume read its lists when it began, and warned then
-    notes = empty_sources(read.suppress) if options.resume is None else []
+    # a resume judges by the lists as its run read them, and warns of what they gained since
+    added, notes = (None, empty_sources(read.suppress)) if options.resume is None \
+        else added_since(Path(options.resume), read)
     credentials = pick_credentials(settings, options.credentials)
     if is_path(recipients) or str(recipients) == "-":
         read = replace(read, source=str(recipients))
@@ -189,7 +191,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         # the consent gate, filled once the opt-outs are read; on a resume it also drops
         # what the run's gates rejected before, from what is read again
         gate = Gate(ConsentSet([]), lambda r: None,
-                    plan.known_local if plan is not None else frozenset())
+                    plan.known_local if plan is not None else frozenset(), added)
         rebuild = rebuilder(str(recipients), read, sender, text, recorder, gate) \
             if is_path(recipients) and not read.dedupe else None
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
@@ -217,7 +219,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
-                used = consents is not None or (plan is not None and resumed_consent)
+                used = consents is not None or (plan is not None and (
+                    resumed_consent or read.suppress is not None))
                 # with a gate the reader's rejections pass through it, to stay in order
                 source, share = chunks_of(recipients, read, chunker,
                                           gate.hold if used else sink, stack, plan, local,
@@ -372,7 +375,12 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
               # resume of a run that read them drops what its gate rejected before
               "consent": None if consent_scope is None else {
                   "scope": consent_scope, "maxAge": options.max_consent_age}}
-    return lambda: Journal.create(Path(path), header)
+
+    def opened() -> Journal:
+        keep(path, read.suppress)  # the lists as read, for a resume and 'a2p outcomes'
+        return Journal.create(Path(path), header)
+
+    return opened
 
 
 async def _lone(work: Awaitable[bool]) -> bool:

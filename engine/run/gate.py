@@ -2,14 +2,15 @@
 engine/run/consent.py reads) out of what a run sends, each an ``LCL-OPTED-OUT`` local
 rejection.
 
-Why a gate after the reader and not the reader's own ``--suppress`` set: a file is proven
-unchanged on a resume, so the reader judges the whole list again as the run did; consent
-records change while a campaign runs (a STOP). A resume must suppress a new opt-out among
-the recipients not yet sent, and must not touch those already sent, which its input check
-reads again and compares with what their chunks journaled. So the gate works on what the
-resume will send (after the skipped chunks are taken out), and the positions it rejected
-are journaled as local rejections, which a later read drops before anything compares them
-(``drop``).
+Why a gate after the reader and not the reader's own ``--suppress`` set: a resume's reader
+judges by the run's copy of its files (engine/run/suppresskept.py), so it judges the whole list
+again as the run did; consent records change while a campaign runs (a STOP), and so does a
+do-not-contact file (a resume's gate also takes the numbers its files gained since). A resume
+must suppress a new opt-out among the recipients not yet sent, and must not touch those
+already sent, which its input check reads again and compares with what their chunks
+journaled. So the gate works on what the resume will send (after the skipped chunks are
+taken out), and the positions it rejected are journaled as local rejections, which a later
+read drops before anything compares them (``drop``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.batching.chunker import Chunk
 from engine.core.rejections import OPTED_OUT, Rejection
 from engine.reading import Block
 from engine.reading.consentset import ConsentSet
+from engine.reading.suppressed import Suppressed
 from engine.run import localqueue
 
 SCREEN_SLICE = 8192  # recipients of a chunk looked up at a time
@@ -39,17 +41,21 @@ class Gate:
     resume sorts them all in memory)."""
 
     def __init__(self, consents: ConsentSet, sink: Callable[[Rejection], None],
-                 known: AbstractSet[int] = frozenset()) -> None:
+                 known: AbstractSet[int] = frozenset(), files: Suppressed | None = None
+                 ) -> None:
         self.consents = consents
         self.sink = sink
         self.known = known
+        # a resume's: numbers its --suppress files gained since the run read them
+        # (engine/run/suppresskept.py), suppressed like a new opt-out
+        self.files = files
         self.rejected: set[int] = set()
         self._held: list[Rejection] = []
 
     def hold(self, rejection: Rejection) -> None:
         """The reader's sink: its rejections wait for the block they precede (without
         opt-outs in scope nothing can come between them: they go on at once)."""
-        if not len(self.consents):
+        if not len(self.consents) and self.files is None:
             self.sink(rejection)
             return
         self._held.append(rejection)
@@ -65,20 +71,20 @@ class Gate:
 
     def block(self, block: Block) -> Block | None:
         """The block without its suppressed recipients (None: none is left)."""
-        consents = self.consents  # one set for the block: a read again may swap it meanwhile
-        hits = consents.hits(block.tos) if len(consents) else []
+        # one set for the block: a read again may swap it meanwhile
+        hits = self._hits(block.tos, self.consents)
         if not hits:
             if self._held:
                 self.release()
             return block
         lines, own = block.lines, []
-        for k in hits:
+        for k, why in hits:
             to, position = block.tos[k], block.positions[k]
             self.rejected.add(position)
             own.append(Rejection(position, lines[k] if lines is not None else None, to,
-                                 OPTED_OUT, consents.describe(to)))
+                                 OPTED_OUT, why))
         self.release(own)
-        gone = set(hits)
+        gone = {k for k, _ in hits}
         keep = [k for k in range(len(block)) if k not in gone]
         return block.subset(keep) if keep else None
 
@@ -89,17 +95,27 @@ class Gate:
         opt-outs were read again (engine/run/consentrefresh.py), before its first POST.
         Its recipients are read from its body a slice at a time, never all held."""
         consents = self.consents
-        if not len(consents):
+        if not len(consents) and self.files is None:
             return []
         out, base = [], 0
         for tos in _slices(recipients(pieces_of(chunk.body)), SCREEN_SLICE):
-            for k in consents.hits(tos):
+            for k, why in self._hits(tos, consents):
                 position, line = chunk.index.locate(base + k + 1)
                 self.rejected.add(position)  # a rebuild of what is left drops it
-                out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT,
-                                                consents.describe(tos[k]))))
+                out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT, why)))
             base += len(tos)
         return out
+
+    def _hits(self, tos: list[str], consents: ConsentSet) -> list[tuple[int, str]]:
+        """Each suppressed recipient of ``tos`` (its index) and why: a number a file gained
+        first (a number on a file and in a record counts as the file's), then ``consents``."""
+        found: dict[int, str] = {}
+        if self.files is not None:
+            found.update((k, self.files.describe(tos[k])) for k in self.files.hits(tos))
+        if len(consents):
+            for k in consents.hits(tos):
+                found.setdefault(k, consents.describe(tos[k]))
+        return sorted(found.items())
 
     def apply(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:

@@ -34,7 +34,7 @@ from engine.run.journal import (
 )
 from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
-from engine.run.suppress import reloaded
+from engine.run.suppresskept import reloaded
 
 if TYPE_CHECKING:
     from engine.run.sources import Recipients  # sources reads through resume plans
@@ -336,7 +336,7 @@ def resume_options(path: Path, options: SendOptions, recipients: Recipients | No
         recipients = source["path"]
     read = options.read or ReadOptions.from_header(header.get("read", {}))
     read = replace(read, batch_text=header.get("text"), template=header.get("template"))
-    # the run's suppression lists, proven unchanged: a number it suppressed stays unsent
+    # the suppression lists as the run read them (its copy): a suppressed number stays unsent
     read = reloaded(header.get("read", {}), read, path)
     return recipients, replace(
         options, sender=options.sender or header["sender"],

@@ -3,35 +3,41 @@ into the compact set the reader checks each record against (engine/reading/suppr
 and reading them again for a resume or 'a2p outcomes', refused when they changed.
 
 A suppression file is read by the list reader itself, with the list's --default-country: one
-number a line, a CSV with a number column (the list's --to-column, else the first column
-named like a phone number: phone, mobile, number, to...), or JSON lines with "to". A bad
-number in it is an error naming the file and line: a suppression list that silently lost a
-number would text someone who asked not to be.
+number a line, a CSV with a number column, or JSON lines with "to". A CSV's column is the
+list's --to-column, else the one column named with a phone word (to, phone, mobile, cell,
+msisdn, recipient), else the one named "number" (a CRM's account_number is no phone number
+when a phone column is beside it); two columns of the best kind, and none named, are refused
+(``_number_column``). Which column of which file was read is logged (engine.suppress, shown
+unless -q). A bad number in it is an error naming the file and line: a suppression list that
+silently lost a number would text someone who asked not to be.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 from engine.core.rejections import Rejection
-from engine.errors import InputError, JournalError
+from engine.errors import InputError
 from engine.reading import ReadOptions, read_lines
 from engine.reading.dialect import DELIMITERS
 from engine.reading.lines import detect_format
 from engine.reading.linesource import MAX_LINE_BYTES
 from engine.reading.records import number_checker
-from engine.reading.suppressed import Suppressed, SuppressedBuilder, SuppressionSource
+from engine.reading.suppressed import Suppressed, SuppressedBuilder
 from engine.run.inputs import open_input
 
 SuppressSpec = str | os.PathLike[str] | Iterable[str]
-# header names that hold the numbers of a suppression CSV, when not the list's --to-column
-_NUMBER_COLUMN = re.compile(r"phone|mobile|cell|number|msisdn|\bto\b|recipient", re.I)
+log = logging.getLogger("engine.suppress")
+# the words of a header name (split at anything not a letter or digit, and at a lower-case
+# letter followed by a capital: PhoneNumber is phone, number)
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# a word that names a phone number: within it (telephone, cellphone, phonenumber) or whole
+_PHONE_IN = ("phone", "mobile", "msisdn", "recipient")
+_PHONE_WORDS = frozenset({"to", "cell", "cellular", "tel"})
 
 
 def load(given: Iterable[SuppressSpec], options: ReadOptions) -> Suppressed | None:
@@ -48,6 +54,16 @@ def load(given: Iterable[SuppressSpec], options: ReadOptions) -> Suppressed | No
     return builder.build() if count else None
 
 
+def load_unless(paths: Sequence[str], options: ReadOptions, known: Suppressed
+                ) -> Suppressed | None:
+    """The numbers of the files at ``paths`` that ``known`` lacks (what a living list gained
+    since a run read it), each at its file's line; None when no path is given."""
+    builder = SuppressedBuilder()
+    for path in paths:
+        _read_file(builder, path, options, known)
+    return builder.build() if paths else None
+
+
 def empty_sources(suppressed: Suppressed | None) -> list[str]:
     """A warning for each suppression list that holds no number (a header alone, an empty
     file): most likely an export that failed, and a run that suppresses nobody by it."""
@@ -59,7 +75,9 @@ def empty_sources(suppressed: Suppressed | None) -> list[str]:
             for source in suppressed.sources if source.numbers == 0]
 
 
-def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> None:
+def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions,
+               unless: Suppressed | None = None) -> None:
+    """One file into ``builder`` (without the numbers ``unless`` holds)."""
     if path == "-":
         raise InputError("--suppress -: a suppression list must be a file (a resume reads it "
                          "again to prove it unchanged); save it and pass its path.")
@@ -78,7 +96,14 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions) -> N
             "or a column of them): fix or delete that line, then run again; no number of "
             "the list is skipped.")
 
+    _said(f"--suppress {path}", read)
     for tos, lines in _blocks(path, read, refuse):
+        if unless is not None:
+            hits = set(unless.hits(tos))
+            keep = [k for k in range(len(tos)) if k not in hits]
+            tos, lines = [tos[k] for k in keep], [lines[k] for k in keep]
+            if not tos:
+                continue
         builder.add_block(tos, lines)
     info = os.stat(path)
     builder.end_file({"absolute": os.path.abspath(path), "size": info.st_size,
@@ -109,7 +134,18 @@ def read_numbers(path: str, options: ReadOptions, rejected: Callable[[Rejection]
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file. Give a file of numbers, one a line or a CSV "
                          "with a number column (to, phone, mobile...).")
-    yield from _blocks(path, _file_options(path, options), rejected)
+    read = _file_options(path, options)
+    _said(path, read)
+    yield from _blocks(path, read, rejected)
+
+
+def _said(name: str, read: ReadOptions) -> None:
+    """Which column of the file the numbers come from, said whatever it is: a CSV with
+    several number-like columns must show which one was taken."""
+    if read.format == "csv":
+        log.info('%s: numbers from column "%s"', name, read.to_column)
+    elif read.format == "jsonl":
+        log.info('%s: numbers from the "%s" field of each JSON line', name, read.to_column)
 
 
 def _blocks(path: str, read: ReadOptions, rejected: Callable[[Rejection], None]
@@ -142,64 +178,45 @@ def _file_options(path: str, options: ReadOptions) -> ReadOptions:
 
 
 def _number_column(path: str, header: str, to_column: str) -> str:
-    """The header's number column: the list's --to-column, else the one named like a number
-    (phone, mobile, number...), else the only column."""
+    """The header's number column: ``to_column`` (the list's --to-column), else the one
+    named with a phone word (``_rank`` 2), else the one named "number" (rank 1), else the
+    only column. Two columns of the best rank are refused: which holds the phone numbers
+    is not the engine's guess to make."""
     for delimiter in DELIMITERS:
         rows = list(csv.reader([header.rstrip("\r\n")], delimiter=delimiter))
         names = [name.strip() for name in rows[0]] if rows else []
         if to_column in names:
             return to_column
         if len(names) > 1:
-            like = [name for name in names if _NUMBER_COLUMN.search(name)]
+            best = max(map(_rank, names))
+            like = [name for name in names if best and _rank(name) == best]
+            if len(like) > 1:
+                shown = ", ".join(f'"{name}"' for name in like)
+                raise InputError(
+                    f"{path}, line 1: the columns {shown} all look like phone numbers, and "
+                    f"--to-column names none of them (it says {to_column!r}). Say which one "
+                    "holds the numbers never to text: --to-column NAME (the list's number "
+                    "column is read by that name too), or keep that column alone in the "
+                    "file (one number a line).")
             if like:
                 return like[0]
     rows = list(csv.reader([header.rstrip("\r\n")]))
-    if rows and len(rows[0]) == 1 and _NUMBER_COLUMN.search(rows[0][0]):
+    if rows and len(rows[0]) == 1 and _rank(rows[0][0]):
         return rows[0][0].strip()
     raise InputError(f"{path}, line 1: {header.strip()[:64]!r} is neither a number nor a header "
                      "with a number column (to, phone, mobile, number...). A suppression list "
                      "holds one number a line, or a CSV whose header names its number column.")
 
 
-def reloaded(read: dict[str, Any], options: ReadOptions, journal: Path) -> ReadOptions:
-    """``options`` with the suppression lists a journal's ``read`` header recorded, read
-    again: refused when one is gone or lists other numbers than when the run began (a resume
-    must judge the rest of the list as the run judged the start, and 'a2p outcomes' must
-    rebuild the run's decisions). A journal without them (older, or a run without
-    --suppress) reads none."""
-    recorded = read.get("suppress") or []
-    if not recorded:
-        return options
-    paths = [entry.get("absolute") or entry["path"] for entry in recorded]
-    for entry, path in zip(recorded, paths, strict=True):
-        if "absolute" not in entry:
-            raise JournalError(
-                f"{journal}: the run was given the suppression list {entry['path']} as numbers "
-                "in memory, which a journal cannot give again. Finish such runs without "
-                "resuming, or give suppression lists as files.")
-        if not os.path.exists(path):
-            raise JournalError(
-                f"{journal}: the run read the suppression list {entry['path']} ({path}), which "
-                "is gone. Put it back as it was, then run this again: without it the rest of "
-                "the list cannot be judged as the run judged its start.")
-    again = load(paths, options)
-    assert again is not None
-    for entry, source in zip(recorded, again.sources, strict=True):
-        if source.digest != entry.get("digest"):
-            raise JournalError(_changed(journal, entry, source))
-    # the names as the run gave them, so descriptions read as they did
-    return replace(options, suppress=again.renamed([entry["path"] for entry in recorded]))
+def _rank(name: str) -> int:
+    """How surely a header name holds phone numbers: 2 for a phone word (to, phone, mobile,
+    cell, msisdn, recipient; Phone Number too), 1 for a bare "number" (account_number),
+    0 for none.
 
-
-def _changed(journal: Path, entry: dict[str, Any], now: SuppressionSource) -> str:
-    """What changed in a suppression list since the run began, and what to do."""
-    return (
-        f"{journal}: the suppression list {entry['path']} changed since the run began: it "
-        f"listed {entry.get('numbers', 0):,} numbers ({entry.get('size', 0):,} bytes) and now "
-        f"lists {now.numbers:,} ({now.stat.get('size', 0):,} bytes), not the same numbers. "
-        "A resume judges the rest of the list as the run judged its start, and 'a2p outcomes' "
-        "rebuilds the run's decisions from the list, so it must be the one "
-        "the run read. Put the file back as it was and run this again. To honour the "
-        "opt-outs added since before the rest is sent, put the old file back, write what "
-        f"the run has not sent (a2p outcomes {journal} --only not-sent --out rest.csv) and "
-        "send rest.csv as a new run with the new list.")
+    >>> [_rank(n) for n in ("Phone Number", "account_number", "cancelled", "send_to")]
+    [2, 1, 0, 2]
+    """
+    words = [word.lower() for word in _WORDS.findall(name)]
+    if any(w in _PHONE_WORDS or any(p in w for p in _PHONE_IN) for w in words):
+        return 2
+    return 1 if any("number" in w for w in words) else 0
