@@ -19,10 +19,12 @@ where libphonenumber's answer depends on the exchange.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 from typing import Protocol
 from zoneinfo import available_timezones
 
@@ -46,6 +48,7 @@ _OFFSET_NAMES = {"EST": "America/New_York", "MST": "America/Denver (or America/P
                  "HST": "Pacific/Honolulu", "EST5EDT": "America/New_York",
                  "CST6CDT": "America/Chicago", "MST7MDT": "America/Denver",
                  "PST8PDT": "America/Los_Angeles"}
+_AREA = itemgetter(slice(0, 5))  # "+1" and the area code of a North American number
 _EXAMPLES = ("America/New_York, America/Chicago, America/Denver, America/Phoenix, "
              "America/Los_Angeles, America/Anchorage or Pacific/Honolulu")
 
@@ -198,6 +201,10 @@ class Placer:
         blank: place by the number). A Problem for a cell that names no zone."""
         if column_zone is not None and column_zone.strip():
             return self._column_placement(number, column_zone)
+        return self.by_number(number)
+
+    def by_number(self, number: str) -> Placement:
+        """Where the E.164 ``number`` is, by the number alone."""
         if len(number) != 12 or not number.startswith("+1"):
             return self._place(number, None)  # not North American: no area code, no cache
         area = number[2:5]
@@ -206,6 +213,24 @@ class Placer:
         if placed is None:
             placed = self._by_prefix[key] = self._place(number, self._codes.get(area))
         return placed
+
+    def tally(self, numbers: Sequence[str], into: Counter[Placement]) -> None:
+        """Add the Placement of each E.164 number to ``into``: the numbers are counted by
+        area code first (in C), and each area code placed once; only the numbers of the
+        codes whose answer depends on the exchange (or of no area code) are placed one by
+        one. The same counts as calling the placer on each number, at a fraction of it."""
+        if Counter(map(len, numbers)).keys() - {12}:
+            one_by_one: Sequence[str] = numbers
+        else:
+            by_area = Counter(map(_AREA, numbers))
+            deep = {head for head in by_area
+                    if not head.startswith("+1") or self._depth.get(head[2:5], 3) > 3}
+            for head, n in by_area.items():
+                if head not in deep:  # the answer is the area code's: any exchange gives it
+                    into[self.by_number(head + "5550100")] += n
+            one_by_one = [n for n in numbers if n[:5] in deep] if deep else ()
+        for number in one_by_one:
+            into[self.by_number(number)] += 1
 
     def _place(self, number: str, row: AreaCode | None) -> Placement:
         if row is not None and not row.zones:
