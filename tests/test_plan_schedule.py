@@ -218,6 +218,10 @@ def test_counting_by_area_code_equals_placing_each_number() -> None:
     counted: Counter[Placement] = Counter()
     where.tally(numbers, counted)
     assert counted == Counter(map(where.by_number, numbers))
+    foreign = [*numbers, "+44770090012", "+33612345678"]  # twelve characters, not +1
+    counted = Counter()
+    where.tally(foreign, counted)
+    assert counted == Counter(map(where.by_number, foreign))
     mixed = [*numbers, "+447700900123", "+33612345678"]
     counted = Counter()
     where.tally(mixed, counted)

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import compress
 from operator import itemgetter
 from typing import Protocol
 from zoneinfo import available_timezones
@@ -49,6 +50,7 @@ _OFFSET_NAMES = {"EST": "America/New_York", "MST": "America/Denver (or America/P
                  "CST6CDT": "America/Chicago", "MST7MDT": "America/Denver",
                  "PST8PDT": "America/Los_Angeles"}
 _AREA = itemgetter(slice(0, 5))  # "+1" and the area code of a North American number
+_EXCHANGE = itemgetter(slice(0, 8))  # and its exchange (libphonenumber goes no deeper)
 _EXAMPLES = ("America/New_York, America/Chicago, America/Denver, America/Phoenix, "
              "America/Los_Angeles, America/Anchorage or Pacific/Honolulu")
 
@@ -216,21 +218,32 @@ class Placer:
 
     def tally(self, numbers: Sequence[str], into: Counter[Placement]) -> None:
         """Add the Placement of each E.164 number to ``into``: the numbers are counted by
-        area code first (in C), and each area code placed once; only the numbers of the
-        codes whose answer depends on the exchange (or of no area code) are placed one by
-        one. The same counts as calling the placer on each number, at a fraction of it."""
-        if Counter(map(len, numbers)).keys() - {12}:
-            one_by_one: Sequence[str] = numbers
-        else:
-            by_area = Counter(map(_AREA, numbers))
-            deep = {head for head in by_area
-                    if not head.startswith("+1") or self._depth.get(head[2:5], 3) > 3}
-            for head, n in by_area.items():
-                if head not in deep:  # the answer is the area code's: any exchange gives it
-                    into[self.by_number(head + "5550100")] += n
-            one_by_one = [n for n in numbers if n[:5] in deep] if deep else ()
-        for number in one_by_one:
-            into[self.by_number(number)] += 1
+        area code first (in C), and each area code placed once; the numbers of the codes
+        whose answer depends on the exchange are counted by exchange and each exchange
+        placed once. The same counts as placing each number, at a fraction of the cost (a
+        plan of millions places every recipient)."""
+        if not numbers:
+            return
+        if max(map(len, numbers)) != 12 or min(map(len, numbers)) != 12:
+            for number in numbers:  # numbers outside +1 (--any-country): one by one
+                into[self.by_number(number)] += 1
+            return
+        by_area = Counter(map(_AREA, numbers))
+        deep, foreign = set(), set()
+        for head, n in by_area.items():
+            if not head.startswith("+1"):
+                foreign.add(head)
+            elif self._depth.get(head[2:5], 3) > 3:
+                deep.add(head)
+            else:  # the answer is the area code's: any exchange gives it
+                into[self.by_number(head + "5550100")] += n
+        if deep:
+            ours = compress(numbers, map(deep.__contains__, map(_AREA, numbers)))
+            for prefix, n in Counter(map(_EXCHANGE, ours)).items():
+                into[self.by_number(prefix + "0000")] += n
+        if foreign:  # numbers outside +1 (--any-country), twelve characters long
+            for number in compress(numbers, map(foreign.__contains__, map(_AREA, numbers))):
+                into[self.by_number(number)] += 1
 
     def _place(self, number: str, row: AreaCode | None) -> Placement:
         if row is not None and not row.zones:
