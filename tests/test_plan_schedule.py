@@ -44,7 +44,10 @@ def national_list(tmp_path: Path, copies: int = 1) -> Path:
 
 def plan(capsys: pytest.CaptureFixture[str], path: Path, *flags: str,
          now: str = SATURDAY_5AM_EASTERN) -> tuple[int, str, str]:
-    code = main(["plan", str(path), "--from", SENDER, "--text", "Hi", "--now", now, *flags])
+    try:
+        code = main(["plan", str(path), "--from", SENDER, "--text", "Hi", "--now", now, *flags])
+    except SystemExit as stop:  # argparse's own refusal of a flag's value
+        code = int(stop.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -235,6 +238,7 @@ def test_the_tally_counts_column_zones_and_numbers_alike() -> None:
                   zones=["America/Chicago", None])
     assert list(tally.tap([block])) == [block]
     assert sorted(p.source for p in tally.counts.elements()) == ["column", "libphonenumber"]
+    assert block.subset([0]).zones == ["America/Chicago"]  # a gate's cut keeps the zones
 
 
 def test_a_cap_spreads_an_always_open_list_over_days_and_expiry_passed_sends_nothing() -> None:
@@ -256,3 +260,20 @@ def test_without_a_tz_column_the_read_options_header_is_unchanged() -> None:
     assert "tzColumn" not in plain.as_header()
     zoned = ReadOptions(source="x.csv", tz_column="tz")
     assert ReadOptions.from_header(zoned.as_header()).tz_column == "tz"
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (("--quiet-hours", "6-9"), "--quiet-hours: time: '6' in '6-9' is not a time of day"),
+    (("--at", "2026-12-05T08:00"), "--at: time: '2026-12-05T08:00' names no time zone"),
+    (("--at", "2026-12-06T08:00Z", "--expire-at", "2026-12-05T08:00Z"),
+     "is not after --at"),
+    (("--daily-cap", "0"), "'0' is not a positive number of messages"),
+    (("--window-margin", "soon"), "'soon' is not a number of minutes"),
+])
+def test_a_bad_schedule_flag_stops_the_plan_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: tuple[str, ...],
+        says: str) -> None:
+    """Each bad value exits 2 with the flag, the value and what to write."""
+    code, _, err = plan(capsys, national_list(tmp_path), *flags)
+    assert code == 2
+    assert says in err
