@@ -229,6 +229,10 @@ def test_counting_by_area_code_equals_placing_each_number() -> None:
     counted = Counter()
     where.tally(mixed, counted)
     assert counted == Counter(map(where.by_number, mixed))
+    tally = PlacementTally(where)  # the run's: counts by area and exchange, placed at the end
+    for block in (numbers[:40], numbers[40:], mixed[-3:]):
+        tally.add(Block(block, positions=range(len(block))))
+    assert tally.counts == Counter(map(where.by_number, [*numbers, *mixed[-3:]]))
 
 
 def test_the_tally_counts_column_zones_and_numbers_alike() -> None:

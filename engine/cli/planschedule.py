@@ -46,9 +46,11 @@ def describe_schedule(f: Forecast) -> list[str]:
         lines += ["", f"  the cap needs {len(f.days)} day(s):"]
         lines += [f"    {d.as_json()['day']} (Pacific)  {d.count:>12,}" for d in f.days]
     if f.not_sent:
+        days = f"{f.horizon / timedelta(days=1):g} days"
         why = ("cannot be sent before --expire-at (left unsent, reported expired)"
                if f.not_sent_reason == "expire-at" else
-               f"have no opening within {f.horizon / timedelta(days=1):g} days")
+               f"are not reached within the {days} planned (the cap's days and a week more)"
+               if f.cap is not None else f"have no opening within {days}")
         lines.append(f"  {f.not_sent:,} recipient(s) {why}")
     return lines + _counts(f)
 
@@ -59,7 +61,7 @@ def _wave(number: int, wave: Wave) -> list[str]:
     local = [str(w) for w in wave.local()]
     head = (f"  {number:>4} {wave.count:>12,}   {stamp(wave.opening.opens):<20} "
             f"{stamp(wave.opening.deadline):<20} ")
-    lines = [head + (local[0] if local else "")]
+    lines = [head + (local[0] if local else "any time (--quiet-hours off)")]
     lines += [" " * len(head) + w for w in local[1:]]
     if wave.later:
         lines.append(" " * len(head) + f"then {len(wave.later)} later opening(s), the next "

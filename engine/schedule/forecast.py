@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import compress
 from typing import Any
 
 from engine.reading import Block
@@ -33,7 +34,7 @@ from engine.schedule.windows import (
     stamp,
     window_key,
 )
-from engine.schedule.zones import FALLBACK_ZONES, Placer
+from engine.schedule.zones import AREA, EXCHANGE, FALLBACK_ZONES, Placer
 
 TCPA = parse_quiet_hours("tcpa")
 STRICT = parse_quiet_hours("strict")
@@ -242,11 +243,17 @@ def forecast(placements: Mapping[Placement, int], policy: QuietHours, now: datet
 
 class PlacementTally:
     """Counts the recipients of each Placement as a run's blocks pass (``tap``): one per run,
-    over the valid records. Flat memory: a count per Placement, never per recipient."""
+    over the valid records. Flat memory: counts by area code (and by exchange in the few
+    codes libphonenumber splits), bounded by the numbering plan, never per recipient; each
+    area code or exchange is placed once, when ``counts`` is asked for. A block costs a few
+    counts in C, whatever its numbers (``Placer.tally`` places block by block)."""
 
     def __init__(self, placer: Placer) -> None:
         self.placer = placer
-        self.counts: Counter[Placement] = Counter()
+        self._split = placer.split_heads
+        self._areas: Counter[str] = Counter()
+        self._exchanges: Counter[str] = Counter()
+        self._placed: Counter[Placement] = Counter()  # the column's, and numbers outside +1
 
     def tap(self, blocks: Iterable[Block]) -> Iterator[Block]:
         for block in blocks:
@@ -256,7 +263,7 @@ class PlacementTally:
     def add(self, block: Block) -> None:
         zones = block.zones
         if zones is None:
-            self.placer.tally(block.tos, self.counts)
+            self._numbers(block.tos)
             return
         by_number: list[str] = []
         for number, zone in zip(block.tos, zones, strict=True):
@@ -265,5 +272,33 @@ class PlacementTally:
                 continue
             placed = self.placer(number, zone)
             if isinstance(placed, Placement):  # the reader refused a bad cell already
-                self.counts[placed] += 1
-        self.placer.tally(by_number, self.counts)
+                self._placed[placed] += 1
+        self._numbers(by_number)
+
+    def _numbers(self, numbers: list[str]) -> None:
+        if not numbers:
+            return
+        if max(map(len, numbers)) != 12 or min(map(len, numbers)) != 12:
+            self.placer.tally(numbers, self._placed)  # numbers outside +1: placed now
+            return
+        areas = Counter(map(AREA, numbers))
+        if any(not head.startswith("+1") for head in areas):
+            self.placer.tally(numbers, self._placed)
+            return
+        deep = areas.keys() & self._split
+        if deep:
+            self._exchanges.update(map(EXCHANGE, compress(
+                numbers, map(deep.__contains__, map(AREA, numbers)))))
+            for head in deep:
+                del areas[head]
+        self._areas.update(areas)
+
+    @property
+    def counts(self) -> Counter[Placement]:
+        """The recipients counted so far, by Placement."""
+        counts = Counter(self._placed)
+        for head, n in self._areas.items():  # any exchange gives the area code's answer
+            counts[self.placer.by_number(head + "5550100")] += n
+        for prefix, n in self._exchanges.items():
+            counts[self.placer.by_number(prefix + "0000")] += n
+        return counts

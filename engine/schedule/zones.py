@@ -49,8 +49,8 @@ _OFFSET_NAMES = {"EST": "America/New_York", "MST": "America/Denver (or America/P
                  "HST": "Pacific/Honolulu", "EST5EDT": "America/New_York",
                  "CST6CDT": "America/Chicago", "MST7MDT": "America/Denver",
                  "PST8PDT": "America/Los_Angeles"}
-_AREA = itemgetter(slice(0, 5))  # "+1" and the area code of a North American number
-_EXCHANGE = itemgetter(slice(0, 8))  # and its exchange (libphonenumber goes no deeper)
+AREA = itemgetter(slice(0, 5))  # "+1" and the area code of a North American number
+EXCHANGE = itemgetter(slice(0, 8))  # and its exchange (libphonenumber goes no deeper)
 _EXAMPLES = ("America/New_York, America/Chicago, America/Denver, America/Phoenix, "
              "America/Los_Angeles, America/Anchorage or Pacific/Honolulu")
 
@@ -205,6 +205,12 @@ class Placer:
             return self._column_placement(number, column_zone)
         return self.by_number(number)
 
+    @property
+    def split_heads(self) -> frozenset[str]:
+        """``+1`` and the area codes whose answer depends on the exchange (``tally`` counts
+        their numbers by exchange)."""
+        return frozenset(f"+1{area}" for area in self._depth)
+
     def by_number(self, number: str) -> Placement:
         """Where the E.164 ``number`` is, by the number alone."""
         if len(number) != 12 or not number.startswith("+1"):
@@ -228,21 +234,21 @@ class Placer:
             for number in numbers:  # numbers outside +1 (--any-country): one by one
                 into[self.by_number(number)] += 1
             return
-        by_area = Counter(map(_AREA, numbers))
+        by_area = Counter(map(AREA, numbers))
         deep, foreign = set(), set()
         for head, n in by_area.items():
             if not head.startswith("+1"):
                 foreign.add(head)
-            elif self._depth.get(head[2:5], 3) > 3:
+            elif head[2:5] in self._depth:
                 deep.add(head)
             else:  # the answer is the area code's: any exchange gives it
                 into[self.by_number(head + "5550100")] += n
         if deep:
-            ours = compress(numbers, map(deep.__contains__, map(_AREA, numbers)))
-            for prefix, n in Counter(map(_EXCHANGE, ours)).items():
+            ours = compress(numbers, map(deep.__contains__, map(AREA, numbers)))
+            for prefix, n in Counter(map(EXCHANGE, ours)).items():
                 into[self.by_number(prefix + "0000")] += n
         if foreign:  # numbers outside +1 (--any-country), twelve characters long
-            for number in compress(numbers, map(foreign.__contains__, map(_AREA, numbers))):
+            for number in compress(numbers, map(foreign.__contains__, map(AREA, numbers))):
                 into[self.by_number(number)] += 1
 
     def _place(self, number: str, row: AreaCode | None) -> Placement:
