@@ -73,7 +73,7 @@ def schedule_args(args: argparse.Namespace, wall: float) -> ScheduleArgs:
     def instant(text: str | None, flag: str) -> datetime | None:
         return None if text is None else parse_instant(text, flag)
 
-    now = instant(args.now, "--now") or datetime.fromtimestamp(wall, UTC)
+    now = instant(args.now, "--now") or datetime.fromtimestamp(int(wall), UTC)  # to the second
     return ScheduleArgs(parse_quiet_hours(args.quiet_hours), args.tz_column, args.daily_cap,
                         Timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at")),
                         timedelta(minutes=args.window_margin), now)
