@@ -75,6 +75,9 @@ class Plan:
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     # of ``rejected``: the records a suppression list kept from sending, by source
     suppressed: dict[str, int] = field(default_factory=dict)
+    # what a scheduled send would do (waves, cap days, counts by zone): the JSON of
+    # engine/schedule/forecast.py's Forecast, which the CLI adds (this room is below it)
+    schedule: dict[str, Any] | None = None
 
     @property
     def recipients(self) -> int:
@@ -112,7 +115,8 @@ class Plan:
                 "segments": self.segments, "gsm7Messages": self.recipients - self.ucs2,
                 "ucs2Messages": self.ucs2, "ucs2Because": [f.as_json() for f in self.forcing],
                 "pricePerSegment": price, "estimatedCost": self.cost,
-                "warnings": self.warnings}
+                "warnings": self.warnings,
+                **({"schedule": self.schedule} if self.schedule is not None else {})}
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine import __version__
 from engine.cli.exits import EXIT_CODES
+from engine.cli.scheduleflags import add_schedule_flags
 from engine.reading import FORMATS
 from engine.reading.segments import DEFAULT_PRICE
 
@@ -131,6 +132,7 @@ def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     plan.add_argument("--price-per-segment", type=_price, default=DEFAULT_PRICE,
                       metavar="PRICE", help="price of one SMS segment for the cost estimate "
                       f"(default {DEFAULT_PRICE}, a typical US A2P price in USD: use yours)")
+    add_schedule_flags(plan)
 
 
 def _send_parser(sub: Any, common: argparse.ArgumentParser) -> None:

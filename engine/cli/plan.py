@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Mapping
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from engine.cli.exits import EXIT_OK
@@ -13,9 +16,12 @@ from engine.cli.options import read_options
 
 if TYPE_CHECKING:
     from engine.batching.plan import Plan
+    from engine.cli.scheduleflags import ScheduleArgs
     from engine.reading import ReadOptions
     from engine.run.consent import Consents
     from engine.run.spill import FileSpill
+    from engine.schedule.forecast import Forecast, PlacementTally
+    from engine.schedule.placement import Placement
 
 
 SOURCES = {"file": "a --suppress list", "consent": "RingCentral consent records"}
@@ -24,6 +30,7 @@ SOURCES = {"file": "a --suppress list", "consent": "RingCentral consent records"
 def run(args: argparse.Namespace) -> int:
     """Plan INPUT and print it (--json: one document); return the exit code."""
     from engine.batching.plan import make_plan
+    from engine.cli.scheduleflags import schedule_args
     from engine.config.settings import check_campaign, load_settings
     from engine.core.lint import TextSample, list_warnings
     from engine.core.rejections import Aggregator, NoSpill
@@ -39,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.profile, env={} if args.profile else None)
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
-    options = read_options(args)
+    when = schedule_args(args, time.time())  # the real clock, read once (tests: --now)
+    options = _with_zones(read_options(args), when.tz_column)
+    tally = _tally(when.tz_column)
     consents = _consents(args) if args.consent else None
     # with --json every rejection goes to a temporary spill as it is found; memory keeps the
     # counts and the first --show-rejected, all the table shows
@@ -56,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
                 blocks = gate.apply(read_lines(stream, options, gate.hold))
             if args.template is None:
                 blocks = sample.tap(blocks)
-            plan = make_plan(blocks, aggregator, args.sender, args.text, max_bytes,
+            plan = make_plan(tally.tap(blocks), aggregator, args.sender, args.text, max_bytes,
                              max_messages, args.price_per_segment)
+        forecast = _forecast(tally.counts, when)
+        plan = replace(plan, schedule=forecast.as_json())
+        if forecast.outside is not None and forecast.outside.count:
+            plan.warnings.append(forecast.outside.warning())
         plan.warnings.extend(empty_sources(options.suppress))  # a failed export?
         plan.warnings.extend(list_warnings(  # compliance (engine/core/lint.py): never refused
             text=args.text, template=args.template, sample=sample, brand=args.brand,
@@ -73,8 +86,39 @@ def run(args: argparse.Namespace) -> int:
             _stream_json(plan, spill)
         else:
             print(_describe_plan(plan, options, args.sender, max_bytes, args.show_rejected))
+            if when.asked:
+                from engine.cli.planschedule import describe_schedule
+
+                print("\n".join(["", *describe_schedule(forecast)]))
         sys.stdout.flush()  # a closed pipe (| head) shows here, inside main's handler
     return EXIT_OK
+
+
+def _with_zones(options: ReadOptions, column: str | None) -> ReadOptions:
+    """The read options with --tz-column, each cell checked as a zone (LCL-BAD-TIMEZONE)."""
+    if column is None:
+        return options
+    from functools import partial
+
+    from engine.schedule.zones import check_zone
+
+    return replace(options, tz_column=column,
+                   zone_check=partial(check_zone, column=f"--tz-column {column}"))
+
+
+def _tally(column: str | None) -> PlacementTally:
+    """The run's one Placer, counting each valid recipient's Placement as blocks pass."""
+    from engine.schedule.forecast import PlacementTally
+    from engine.schedule.zones import placer
+
+    return PlacementTally(placer(column=f"--tz-column {column}" if column else "--tz-column"))
+
+
+def _forecast(counts: Mapping[Placement, int], when: ScheduleArgs) -> Forecast:
+    from engine.schedule.forecast import forecast
+
+    return forecast(counts, when.policy, when.now, timing=when.timing, margin=when.margin,
+                    cap=when.cap)
 
 
 def _consents(args: argparse.Namespace) -> Consents:

@@ -79,6 +79,15 @@ class CsvLayout:
             raise InputError(f"{options.source}, line 1: no column named "
                              f"{options.text_column!r} in the header. Pass --text-column NAME.")
         self.wants_fields = options.template is not None
+        self.zone_index = -1
+        if options.tz_column is not None:
+            if options.tz_column not in names:
+                raise InputError(
+                    f"{options.source}, line 1: no column named {options.tz_column!r} "
+                    f"(--tz-column) in the header ({', '.join(names)}). Name the column that "
+                    "holds each recipient's IANA time zone exactly as the header writes it, "
+                    "or leave --tz-column out to place recipients by their numbers.")
+            self.zone_index = names.index(options.tz_column)
         if options.template is not None:
             unknown = templates.parse(options.template).unknown(names)
             if unknown:

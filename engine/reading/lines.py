@@ -76,6 +76,10 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
         fmt = detect_format(options.source, first, options.to_column)
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r}. Use one of: {', '.join(FORMATS)}.")
+    if fmt == "lines" and options.tz_column is not None:
+        raise UsageError(f"{options.source} is one number a line, which has no column for "
+                         f"--tz-column {options.tz_column!r}: give a CSV or JSONL list with "
+                         "that column, or leave --tz-column out to place recipients by number.")
     builder = Builder(options, reject, with_lines=True)
     lineno = 0
     if start is not None:
@@ -228,9 +232,10 @@ def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastP
 
 
 def _bulk_allowed(options: ReadOptions) -> bool:
-    """Templates and de-duplication need every record's own fields and key, and strict numbers
-    a libphonenumber call per number: careful only."""
-    return options.template is None and not options.dedupe and not options.strict_numbers
+    """Templates and de-duplication need every record's own fields and key, strict numbers
+    a libphonenumber call per number, and a --tz-column each record's zone: careful only."""
+    return options.template is None and not options.dedupe and not options.strict_numbers \
+        and options.tz_column is None
 
 
 def _read_plain(source: LineSource, builder: Builder, lineno: int) -> Iterator[Block]:
@@ -354,4 +359,5 @@ def _add_row(builder: Builder, layout: CsvLayout, line: int, row: list[str]
         return None
     text = row[layout.text_index] if layout.text_index >= 0 else None
     fields = dict(zip(layout.names, row, strict=True)) if layout.wants_fields else None
-    return builder.add(line, row[layout.to_index].strip(), text or None, fields)
+    zone = row[layout.zone_index] if layout.zone_index >= 0 else None
+    return builder.add(line, row[layout.to_index].strip(), text or None, fields, zone)

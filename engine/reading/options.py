@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -50,6 +50,12 @@ class ReadOptions:
     north_american_only: bool = True  # refuse numbers outside +1 locally (SMS-RC-410 anyway)
     # --suppress: the numbers never to text (engine/run/suppress.py reads the files)
     suppress: Suppressed | None = None
+    # --tz-column: the CSV column or JSON key naming each recipient's IANA time zone (issue
+    # 22); a record whose cell ``zone_check`` refuses is a local rejection (its Problem's
+    # code, LCL-BAD-TIMEZONE): engine/schedule/zones.py check_zone, passed in by the caller
+    # since the reader cannot import the schedule room. Read record by record (no bulk path).
+    tz_column: str | None = None
+    zone_check: Callable[[str], str | phone.Problem] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:
@@ -60,6 +66,9 @@ class ReadOptions:
         object.__setattr__(self, "dedupe", check_dedupe(self.dedupe))
         object.__setattr__(self, "encoding", check_encoding(self.encoding))
         object.__setattr__(self, "default_country", phone.check_country(self.default_country))
+        if self.tz_column is not None and not self.tz_column.strip():
+            raise UsageError("--tz-column needs the name of a column (or JSON key) holding "
+                             "each recipient's IANA time zone, e.g. --tz-column tz.")
         if self.delimiter is not None and len(self.delimiter) != 1:
             raise UsageError(f"--delimiter {self.delimiter!r} must be one character, e.g. ';' "
                              "or a tab ($'\\t' in a shell).")
@@ -72,7 +81,8 @@ class ReadOptions:
                 "delimiter": self.delimiter,
                 "defaultCountry": self.default_country, "strictNumbers": self.strict_numbers,
                 "northAmericanOnly": self.north_american_only,
-                **({"suppress": self.suppress.as_header()} if self.suppress else {})}
+                **({"suppress": self.suppress.as_header()} if self.suppress else {}),
+                **({"tzColumn": self.tz_column} if self.tz_column is not None else {})}
 
     @classmethod
     def from_header(cls, read: Mapping[str, Any], **given: Any) -> ReadOptions:
@@ -85,7 +95,8 @@ class ReadOptions:
                    encoding=read.get("encoding", "utf-8"), delimiter=read.get("delimiter"),
                    default_country=read.get("defaultCountry", "US"),
                    strict_numbers=read.get("strictNumbers", False),
-                   north_american_only=read.get("northAmericanOnly", True), **given)
+                   north_american_only=read.get("northAmericanOnly", True),
+                   tz_column=read.get("tzColumn"), **given)
 
 
 def check_dedupe(dedupe: Dedupe | bool | None) -> Dedupe | None:

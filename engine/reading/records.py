@@ -37,6 +37,9 @@ class Block:
     positions: Sequence[int] = field(default_factory=list)
     lines: Sequence[int] | None = None
     offsets: Sequence[int] | None = None  # byte offset of each record's first line (files)
+    # --tz-column: each record's IANA zone as checked (None where its cell is blank: placed by
+    # the number); None when no record has one
+    zones: list[str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.tos)
@@ -49,6 +52,7 @@ class Block:
             [self.positions[k] for k in keep],
             [self.lines[k] for k in keep] if self.lines is not None else None,
             [self.offsets[k] for k in keep] if self.offsets is not None else None,
+            [self.zones[k] for k in keep] if self.zones is not None else None,
         )
 
 
@@ -112,6 +116,7 @@ class Builder:
         self._positions: list[int] = []
         self._lines: list[int] | None = [] if self.with_lines else None
         self._offsets: list[int] | None = [] if self.with_lines else None
+        self._zones: list[str | None] | None = None
 
     def reject(self, line: int | None, to: str | None, code: str, reason: str, *,
                cut: bool = True) -> None:
@@ -128,8 +133,9 @@ class Builder:
         self.position += 1
 
     def add(self, line: int | None, raw_to: str, text: str | None,
-            fields: Mapping[str, Any] | None) -> Block | None:
-        """One data record; returns a full block when this record completed one."""
+            fields: Mapping[str, Any] | None, zone: Any = None) -> Block | None:
+        """One data record; returns a full block when this record completed one. ``zone`` is
+        its --tz-column cell (None: absent)."""
         number = self.check(raw_to)
         if isinstance(number, phone.Problem):
             if self.options.strict:
@@ -145,6 +151,10 @@ class Builder:
                                                  codes.OPTED_OUT, self.explain))
             self.position += 1
             return None
+        if self.options.tz_column is not None:
+            zone = self._zone(line, raw_to, zone)
+            if zone is _REFUSED:
+                return None
         template = self.template
         if template is not None and fields is not None:
             rendered = template.render(fields)
@@ -152,10 +162,25 @@ class Builder:
                 self.reject(line, raw_to, codes.TEMPLATE_FIELD, rendered.message())
                 return None
             text = rendered
-        return self._accept(line, raw_to, number, text)
+        return self._accept(line, raw_to, number, text, zone)
 
-    def _accept(self, line: int | None, raw_to: str, number: str, text: str | None
-                ) -> Block | None:
+    def _zone(self, line: int | None, raw_to: str, cell: Any) -> Any:
+        """The record's zone as ``zone_check`` names it, None for a blank cell, or _REFUSED
+        (the record rejected with the check's Problem) for a cell naming no zone."""
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            return None
+        check = self.options.zone_check
+        value = cell if isinstance(cell, str) else orjson.dumps(cell).decode()
+        if check is None:
+            return value.strip()
+        checked = check(value)
+        if isinstance(checked, phone.Problem):
+            self.reject(line, raw_to, checked.code, checked.message)
+            return _REFUSED
+        return checked
+
+    def _accept(self, line: int | None, raw_to: str, number: str, text: str | None,
+                zone: str | None = None) -> Block | None:
         batch_text = self.options.batch_text
         if not text:
             if batch_text is None:
@@ -184,6 +209,10 @@ class Builder:
         self._tos.append(number)
         if self._texts is not None:
             self._texts.append(text)
+        if zone is not None and self._zones is None:
+            self._zones = [None] * (len(self._tos) - 1)
+        if self._zones is not None:
+            self._zones.append(zone)
         self._positions.append(self.position)
         if self._lines is not None and line is not None:
             self._lines.append(line)
@@ -207,7 +236,8 @@ class Builder:
         if not self._tos:
             return None
         block = Block(self._tos, self._texts, _run(self._positions),
-                      None if self._lines is None else _run(self._lines), self._offsets)
+                      None if self._lines is None else _run(self._lines), self._offsets,
+                      self._zones)
         self._start()
         return block
 
@@ -249,6 +279,7 @@ class Builder:
                      list(compress(lines, keep)), _Offsets(raws, base, keep))
 
 
+_REFUSED = object()  # Builder._zone: the record was rejected for its --tz-column cell
 _KEEP = bytes([1]) + bytes(255)  # bytes.translate: 1 where a record is kept (its byte is 0)
 
 
@@ -336,4 +367,5 @@ def add_mapping(builder: Builder, line: int | None, item: Any) -> Block | None:
         builder.reject(line, to, codes.BAD_ITEM, f'"text" is {orjson.dumps(text).decode()[:40]}'
                        '; when present it must be a string')
         return None
-    return builder.add(line, to, text, item)
+    column = builder.options.tz_column
+    return builder.add(line, to, text, item, None if column is None else item.get(column))
