@@ -118,7 +118,8 @@ def test_a_bad_number_in_a_suppression_file_is_an_error_naming_it(tmp_path: Path
     error names the file, the line and the fix."""
     path = tmp_path / "dnc.txt"
     path.write_text("+14155550100\n\n(415) 555-0101\n555-0102\n")
-    with pytest.raises(InputError, match=r"dnc\.txt, line 4: '555-0102' .*fix or delete"):
+    with pytest.raises(InputError, match=r"dnc\.txt: 1 line\(s\) hold no number .*line 4: "
+                       r"'555-0102' .*fix or delete"):
         load([str(path)], ReadOptions())
 
 
@@ -282,3 +283,28 @@ def test_a_copy_beside_the_journal_is_used_only_when_it_is_the_runs_own(tmp_path
     assert kept(journal, mine.as_header()) is None
     keep(journal, None)  # a run without lists leaves no copy of another's
     assert not kept_path(journal).exists()
+
+
+def test_a_dnc_export_with_blank_rows_and_bad_values_is_judged_in_one_pass(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Blank number cells (an export's empty rows) and numbers outside North America are
+    skipped with a warning; unreadable values are refused together, each named with its
+    line, not one rerun a line; once fixed, every number of the file suppresses."""
+    dnc = tmp_path / "dnc.csv"
+    rows = ["name,phone", "Ann,+14155550001", ",", "Bo,+447911123456", "Cy,call me",
+            ",", "Di,+14155550002", "Ed,12"]
+    dnc.write_text("\r\n".join(rows) + "\r\n")
+    with pytest.raises(InputError) as refused:
+        load([str(dnc)], ReadOptions())
+    message = str(refused.value)
+    assert "2 line(s) hold no number" in message
+    assert "line 5: 'call me'" in message
+    assert "line 8: '12'" in message
+    dnc.write_text("\r\n".join(rows[:4] + rows[5:7]) + "\r\n")
+    with caplog.at_level("WARNING", logger="engine.suppress"):
+        suppressed = load([str(dnc)], ReadOptions())
+    assert suppressed is not None
+    assert "+14155550001" in suppressed and "+14155550002" in suppressed
+    assert len(suppressed) == 2
+    assert "2 line(s) without a number (blank) were skipped" in caplog.text
+    assert "1 number(s) outside North America were skipped" in caplog.text

@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from engine.core.rejections import Rejection
+from engine.core.rejections import EMPTY_TO, NOT_NORTH_AMERICAN, Rejection
 from engine.errors import InputError
 from engine.reading import ReadOptions, read_lines
 from engine.reading.dialect import DELIMITERS
@@ -87,17 +87,9 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions,
     builder.start_file(path)
     read = _file_options(path, options)
 
-    def refuse(rejection: Rejection) -> None:
-        where = f"line {rejection.line}" if rejection.line is not None \
-            else f"record {rejection.index + 1}"
-        raise InputError(
-            f"{path}, {where}: {rejection.to!r} is not a number this run can read "
-            f"({rejection.description}). A suppression list holds only numbers (one a line, "
-            "or a column of them): fix or delete that line, then run again; no number of "
-            "the list is skipped.")
-
+    bad = _Unreadable(path)
     _said(f"--suppress {path}", read)
-    for tos, lines in _blocks(path, read, refuse):
+    for tos, lines in _blocks(path, read, bad.add):
         if unless is not None:
             hits = set(unless.hits(tos))
             keep = [k for k in range(len(tos)) if k not in hits]
@@ -105,6 +97,7 @@ def _read_file(builder: SuppressedBuilder, path: str, options: ReadOptions,
             if not tos:
                 continue
         builder.add_block(tos, lines)
+    bad.settle()
     info = os.stat(path)
     builder.end_file({"absolute": os.path.abspath(path), "size": info.st_size,
                       "mtimeNs": info.st_mtime_ns})
@@ -137,6 +130,56 @@ def read_numbers(path: str, options: ReadOptions, rejected: Callable[[Rejection]
     read = _file_options(path, options)
     _said(path, read)
     yield from _blocks(path, read, rejected)
+
+
+class _Unreadable:
+    """The lines of a suppression file that give no number. A blank cell (a DNC export's
+    empty row) names nobody: skipped, counted in a warning; so is a number outside North
+    America, which no recipient of a +1 list can be. Any other is refused, but only once the
+    whole file is read, naming the first of them and how many there are: fixed in one go,
+    never one rerun a line; no number of the list is ever skipped."""
+
+    SHOWN = 10
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.blank = self.foreign = 0
+        self.refused: list[Rejection] = []
+        self.count = 0
+
+    def add(self, rejection: Rejection) -> None:
+        if rejection.error_code == EMPTY_TO:
+            self.blank += 1
+        elif rejection.error_code == NOT_NORTH_AMERICAN:
+            self.foreign += 1
+        else:
+            self.count += 1
+            if len(self.refused) < self.SHOWN:
+                self.refused.append(rejection)
+
+    def settle(self) -> None:
+        if self.blank:
+            log.warning("--suppress %s: %d line(s) without a number (blank) were skipped",
+                        self.path, self.blank)
+        if self.foreign:
+            log.warning("--suppress %s: %d number(s) outside North America were skipped: no "
+                        "recipient of a list of +1 numbers can be one", self.path,
+                        self.foreign)
+        if not self.refused:
+            return
+        shown = "; ".join(f"{_where(r)}: {r.to!r} ({r.description})" for r in self.refused)
+        more = f" (the first {len(self.refused)} of {self.count:,})" if \
+            self.count > len(self.refused) else ""
+        raise InputError(
+            f"{self.path}: {self.count:,} line(s) hold no number this run can read{more}: "
+            f"{shown}. A suppression list holds only numbers (one a line, or a column of "
+            "them): fix or delete those lines, then run again; no number of the list is "
+            "skipped.")
+
+
+def _where(rejection: Rejection) -> str:
+    return f"line {rejection.line}" if rejection.line is not None \
+        else f"record {rejection.index + 1}"
 
 
 def _said(name: str, read: ReadOptions) -> None:
