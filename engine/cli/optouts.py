@@ -36,9 +36,9 @@ async def _pull(args: argparse.Namespace) -> int:
     done = await pull(args.out, scope=scope, sender=args.sender, via=args.via,
                       config=args.profile)
     whose = f"to {args.sender}" if scope == "pair" else "to any number of the account"
-    read = "the consent export" if done.via == "export" else f"{done.pages:,} search pages"
+    read = "the consent export" if done.via == "export" else _count(done.pages, "search page")
     print(f"a2p optouts: wrote {done.records:,} opt-outs {whose} to {done.path} "
-          f"({read}, {done.requests:,} requests). Use it with: "
+          f"({read}; {_count(done.requests, 'request')} with the login). Use it with: "
           f"a2p send LIST --suppress {done.path} ...", file=sys.stderr)
     if done.skipped:
         print(f"a2p optouts: left out {done.skipped:,} records read that are not opt-outs "
@@ -62,11 +62,15 @@ async def _push(args: argparse.Namespace) -> int:
     done = await push(args.file, sender=sender, read=read, config=args.profile,
                       on_failure=report)
     whom = args.sender or "every number of the account"
-    print(f"a2p optouts: {done.opted_out:,} numbers opted out of {whom} in "
-          f"{done.requests:,} PATCH requests; {done.failed:,} failed", file=sys.stderr)
+    print(f"a2p optouts: {_count(done.opted_out, 'number')} opted out of {whom} in "
+          f"{_count(done.requests, 'PATCH request')}; {done.failed:,} failed", file=sys.stderr)
     if done.failed:
         print(f"a2p optouts: {done.failed:,} numbers of {args.file} are not opted out (listed "
               "above with their lines): fix them and run the same command again; it is safe "
               "to repeat.", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

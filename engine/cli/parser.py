@@ -255,7 +255,9 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
             "this sender; never retryable), sent-no-receipt, queued, unknown (the send could "
             "not tell whether the batch went out), not-sent, pending. Groups: failed, pending, "
             "retryable, suppressed (the rejected-local rows of LCL-OPTED-OUT: on a --suppress "
-            "list or opted out in RingCentral's consent records).", 88) + "\n\n" +
+            "list or opted out in RingCentral's consent records). So 'suppressed' were never "
+            "sent; 'opted-out' were sent, accepted, then failed because the recipient had "
+            "opted out (a STOP after the opt-outs were read, or a carrier's).", 88) + "\n\n" +
         textwrap.fill("Exit codes: 0 written; 1 the server failed; 2 usage (a changed list, a "
                       "wrong profile, a journal another process is using); 3 credentials "
                       "refused at login; 130 interrupted (run the same command again to go "
