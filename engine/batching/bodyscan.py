@@ -94,19 +94,14 @@ def recipients(pieces: Iterable[bytes | bytearray]) -> Iterator[str]:
         yield part[:part.index(b'"')].decode()
 
 
-class BodyRecipients(Sequence[str]):
-    """A body's ``count`` recipients, read from the body on every pass over them rather than
-    held: what a message store is checked against, read again on each look."""
+class _Recipients(Sequence[str]):
+    """A body's ``count`` recipients as a sequence; ``_at`` reads one (0-based), ``_span``
+    a slice's."""
 
-    def __init__(self, body: Body, count: int) -> None:
-        self._body = body
-        self._count = count
+    _count: int
 
     def __len__(self) -> int:
         return self._count
-
-    def __iter__(self) -> Iterator[str]:
-        return recipients(pieces_of(self._body))
 
     @overload
     def __getitem__(self, k: int) -> str: ...
@@ -116,16 +111,40 @@ class BodyRecipients(Sequence[str]):
 
     def __getitem__(self, k: int | slice) -> str | Sequence[str]:
         if isinstance(k, slice):
-            start, stop, step = k.indices(self._count)
-            return list(islice(self, start, stop, step)) if step > 0 else \
-                [self[i] for i in range(start, stop, step)]
+            return self._span(k)
+        return self._at(k)
+
+    def _at(self, k: int) -> str:
+        raise NotImplementedError
+
+    def _span(self, k: slice) -> Sequence[str]:
+        raise TypeError("only single recipients are read")
+
+
+class BodyRecipients(_Recipients):
+    """A body's ``count`` recipients, read from the body on every pass over them rather than
+    held: what a message store is checked against, read again on each look."""
+
+    def __init__(self, body: Body, count: int) -> None:
+        self._body = body
+        self._count = count
+
+    def __iter__(self) -> Iterator[str]:
+        return recipients(pieces_of(self._body))
+
+    def _span(self, k: slice) -> Sequence[str]:
+        start, stop, step = k.indices(self._count)
+        return list(islice(self, start, stop, step)) if step > 0 else \
+            [self[i] for i in range(start, stop, step)]
+
+    def _at(self, k: int) -> str:
         at = k + self._count if k < 0 else k
         if not 0 <= at < self._count:
             raise IndexError(k)
         return tos_at(pieces_of(self._body), [at + 1])[at + 1]
 
 
-class RejectedRecipients(Sequence[str]):
+class RejectedRecipients(_Recipients):
     """A body's recipients at the indexes a batch answer's ``rejected`` names (what the
     sender's ``rejected_fault`` compares), read in one pass without parsing it whole: a
     50 MB body parsed is two million dicts. Only those indexes can be read."""
@@ -136,18 +155,7 @@ class RejectedRecipients(Sequence[str]):
         wanted = [k for k in indexes if type(k) is int and 1 <= k <= count]
         self._tos = tos_at(pieces_of(body), wanted)
 
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, k: int) -> str: ...
-
-    @overload
-    def __getitem__(self, k: slice) -> Sequence[str]: ...
-
-    def __getitem__(self, k: int | slice) -> str | Sequence[str]:
-        if isinstance(k, slice):
-            raise TypeError("only single recipients are read")
+    def _at(self, k: int) -> str:
         return self._tos[k + 1]
 
 

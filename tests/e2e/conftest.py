@@ -55,3 +55,20 @@ async def start() -> AsyncIterator[Start]:
 
 def ledger_numbers(running: RunningSimulator) -> list[str]:
     return [entry[2] for entry in running.simulator.store.ledger()]
+
+
+class StopAfter:
+    """A run's stop, set once ``kind`` events (the first ``chunk_submitted`` by default) have
+    come: ``engine.send(..., stop=s.stop, on_event=s.on_event)``."""
+
+    def __init__(self, kind: str = "chunk_submitted", count: int = 1) -> None:
+        import anyio
+
+        self.stop = anyio.Event()
+        self._kind, self._left = kind, count
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] == self._kind:
+            self._left -= 1
+            if self._left <= 0:
+                self.stop.set()

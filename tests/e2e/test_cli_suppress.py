@@ -20,7 +20,7 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import OPTED_OUT
 from engine.simulator import RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
-from tests.e2e.conftest import Start, ledger_numbers
+from tests.e2e.conftest import Start, StopAfter, ledger_numbers
 
 SENDER = "+16505550100"
 COUNT, EVERY = 20_000, 20  # every 20th recipient is suppressed: 1,000 of them
@@ -215,18 +215,14 @@ async def test_a_run_given_numbers_in_memory_resumes_from_its_copy(tmp_path: Pat
     """engine.send(suppress=[[numbers]], journal=J) stopped after its first batch resumes
     with engine.send(resume=J): the copy beside the journal gives the numbers again, and
     none of them is texted."""
-    import anyio
 
     items = [number(i) for i in range(300)]
     listing = tmp_path / "l.txt"
     listing.write_text("".join(f"{n}\n" for n in items))
     journal = tmp_path / "run.journal"
     running, settings = await start()
-    stop = anyio.Event()
-
-    async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "chunk_submitted":
-            stop.set()
+    after = StopAfter()
+    stop, stop_after_first = after.stop, after.on_event
 
     common: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS,
                               "preflight": False, "consent": False}

@@ -22,7 +22,7 @@ from engine.errors import ConsentError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport
 from engine.run.consent import read_consents
-from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 from tests.fakes import FakeA2P, MockTransport, Request, reply
 from tests.fakes import settings as fake_settings
 
@@ -168,7 +168,6 @@ async def test_resume_after_stop_suppresses_new_opt_outs_not_yet_sent(start: Sta
     """A run stopped mid-list, then STOPs arrive (to --from and to another sender): the
     resume (the cache older than --max-consent-age) suppresses those not yet sent, leaves
     those already sent as sent, and never POSTs a suppressed recipient or anyone twice."""
-    import anyio
 
     running, settings = await start()
     items = numbers(400)
@@ -176,11 +175,8 @@ async def test_resume_after_stop_suppresses_new_opt_outs_not_yet_sent(start: Sta
         opt_out(running, OTHER, to)
     before = set(items[3:400:40])
     journal = tmp_path / "run.journal"
-    stop = anyio.Event()
-
-    async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "batch_completed":
-            stop.set()
+    after = StopAfter("batch_completed")
+    stop, stop_after_first = after.stop, after.on_event
 
     first = await engine.send(items, sender=SENDER, text="Hi", config=settings,
                               credentials=DEMO_CREDENTIALS, on_event=stop_after_first,

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 import pytest
 
@@ -17,7 +16,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import OPTED_OUT
 from engine.errors import UsageError
-from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 
 OTHER = "+16505550101"  # another sender of the account (tests/conftest.py sim_settings)
 
@@ -30,11 +29,8 @@ async def stopped_run(running: Any, settings: engine.Settings, items: list[str],
                       journal: Path, **options: Any) -> set[str]:
     """A run with the default --max-consent-age, stopped once its first batch is accepted:
     the numbers it texted (a part of ``items``)."""
-    stop = anyio.Event()
-
-    async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "chunk_submitted":
-            stop.set()
+    after = StopAfter()
+    stop, stop_after_first = after.stop, after.on_event
 
     first = await engine.send(items, sender=SENDER, text="Hi", config=settings,
                               credentials=DEMO_CREDENTIALS, on_event=stop_after_first,

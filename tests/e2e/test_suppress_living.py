@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 import engine
@@ -17,7 +16,7 @@ from engine.core.rejections import OPTED_OUT
 from engine.errors import JournalError
 from engine.results.export import Export
 from engine.run.suppresskept import kept_path
-from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 
 NOT_ON_THE_LIST = "+12025550199"
 
@@ -51,11 +50,8 @@ async def test_a_resume_applies_what_the_file_gained_and_outcomes_outlive_the_fi
     first_read = [items[3], items[7], items[-1]]  # items[-1]: taken out of the file later
     dnc.write_text("".join(f"{n}\n" for n in first_read))
     journal = tmp_path / "run.journal"
-    stop = anyio.Event()
-
-    async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "chunk_submitted":
-            stop.set()
+    after = StopAfter()
+    stop, stop_after_first = after.stop, after.on_event
 
     common: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS,
                               "consent": consent, "preflight": False}
@@ -121,11 +117,8 @@ async def test_a_journal_without_its_copy_still_refuses_a_changed_file(
     listing = tmp_path / "list.txt"
     listing.write_text("".join(f"{n}\n" for n in items))
     journal = tmp_path / "run.journal"
-    stop = anyio.Event()
-
-    async def stop_after_first(event: dict[str, Any]) -> None:
-        if event["event"] == "chunk_submitted":
-            stop.set()
+    after = StopAfter()
+    stop, stop_after_first = after.stop, after.on_event
 
     await engine.send(listing, sender=SENDER, text="Hi", config=settings,
                       credentials=DEMO_CREDENTIALS, consent=False, preflight=False,
@@ -157,11 +150,8 @@ async def test_a_number_gained_stays_unsent_when_the_file_loses_it_before_a_seco
                               "max_batch_messages": 50, "concurrency": 1}
 
     async def stopped(**options: Any) -> dict[str, Any]:
-        stop = anyio.Event()
-
-        async def stop_after_first(event: dict[str, Any]) -> None:
-            if event["event"] == "chunk_submitted":
-                stop.set()
+        after = StopAfter()
+        stop, stop_after_first = after.stop, after.on_event
 
         return await engine.send(on_event=stop_after_first, stop=stop, **common, **options)
 
