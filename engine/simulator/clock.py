@@ -62,10 +62,11 @@ class SimClock:
         return cls(start, speed, anchor, monotonic)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SimClock | None:
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> SimClock | None:
         """The clock ``CLOCK_ENV`` names, None when it is unset or empty."""
         text = (os.environ if env is None else env).get(CLOCK_ENV, "")
-        return cls.parse(text, CLOCK_ENV) if text.strip() else None
+        return cls.parse(text, CLOCK_ENV, monotonic) if text.strip() else None
 
     def spec(self) -> str:
         """The anchored form: any process on this machine that reads it keeps the same time."""
