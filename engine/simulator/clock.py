@@ -30,7 +30,8 @@ CLOCK_ENV = "A2P_SIM_CLOCK"
 SYNTAX = ("Write START@xSPEED, START an ISO 8601 time with its offset and SPEED the simulated "
           "seconds per real second, e.g. 2026-03-07T05:00:00-05:00@x3600 (an optional third "
           "part @ANCHOR is the time.monotonic() reading at START, as spec() writes it)")
-_SPEC = re.compile(r"(?P<start>[^@]+)@x(?P<speed>[0-9]+(?:\.[0-9]*)?)(?:@(?P<anchor>-?[0-9.]+))?")
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+_SPEC = re.compile(rf"(?P<start>[^@]+)@x(?P<speed>{_NUMBER})(?:@(?P<anchor>-?{_NUMBER}))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class SimClock:
     def spec(self) -> str:
         """The anchored form: any process on this machine that reads it keeps the same time."""
         start = datetime.fromtimestamp(self.start, UTC).isoformat()
-        return f"{start}@x{self.speed:g}@{self.anchor!r}"
+        return f"{start}@x{self.speed!r}@{self.anchor!r}"
 
     def wall(self) -> float:
         """Simulated calendar time, epoch seconds."""

@@ -50,6 +50,8 @@ def test_a_second_process_reading_the_spec_keeps_the_same_time() -> None:
     first = SimClock.parse(f"{START}@x600", monotonic=real)
     real.now += 7.25
     second = SimClock.parse(first.spec(), monotonic=real)
+    fast = SimClock(first.start, 3.1536e16, 12345.678901234, real)
+    assert SimClock.parse(fast.spec(), monotonic=real) == fast
     from_env = SimClock.from_env({CLOCK_ENV: first.spec()}, monotonic=real)
     assert second.wall() == first.wall() == first.start + 7.25 * 600
     assert from_env is not None
