@@ -4,10 +4,16 @@ and its Date in simulated time."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from engine.cli.parser import build_parser
@@ -120,3 +126,29 @@ async def test_a_simulator_on_the_simulated_clock_stamps_batches_in_simulated_ti
     finally:
         await running.stop()
 
+
+
+@pytest.mark.slow
+def test_a2p_simulate_with_a_clock_tells_the_spec_an_engine_process_shares() -> None:
+    """``a2p simulate --clock`` prints the anchored spec; a clock read from it here tells the
+    time GET /_sim/clock tells (within the real second the two reads are apart)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
+    args = [sys.executable, "-m", "engine.cli", "simulate", "--port", "0", "--clock",
+            f"{START}@x60"]
+    with subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stderr is not None
+            lines = [process.stderr.readline() for _ in range(8)]
+            url = re.search(r"listening on (http://\S+)", lines[0])
+            told = [re.search(r"Simulated clock: (\S+)", line) for line in lines]
+            spec = next(found.group(1) for found in told if found)
+            assert url, lines
+            shared = SimClock.parse(spec)
+            with urllib.request.urlopen(f"{url.group(1)}/_sim/clock", timeout=10) as answer:
+                body = orjson.loads(answer.read())
+            now = datetime.fromisoformat(body["now"]).timestamp()
+            assert body["clock"] == spec
+            assert abs(now - shared.wall()) < 60.0  # one real second at x60
+            assert now >= datetime.fromisoformat(START).timestamp()
+        finally:
+            process.kill()
