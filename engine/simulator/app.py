@@ -31,7 +31,7 @@ def create_app(settings: SimulatorSettings, clock: Callable[[], float] | None = 
                           client_max_size=settings.max_body_bytes + 1)
     simulated = settings.clock
     if clock is not None or simulated is None:
-        app[SIMULATOR] = Simulator(settings, clock or time.time)
+        app[SIMULATOR] = Simulator(settings, clock if clock is not None else time.time)
     else:  # the backend's late work sleeps simulated seconds too
         app[SIMULATOR] = Simulator(settings, simulated.wall, simulated.sleep)
     app.cleanup_ctx.append(_backend)
