@@ -30,6 +30,7 @@ from engine.core.policy import Rules
 from engine.simulator.clock import CLOCK_ENV, SimClock
 
 RAISED = 70  # EX_SOFTWARE: distinct from every code a2p send gives
+EXIT_WAITING = 75  # EX_TEMPFAIL: --exit-when-waiting, the next round is later (as a2p send)
 
 
 def settings_for(url: str, changes: dict[str, Any]) -> Settings:
@@ -66,6 +67,8 @@ async def run(spec: dict[str, Any], clock: SimClock, resume: bool, events: Binar
     else:
         report = await engine.send(spec["list"], sender=spec["sender"], text=spec["text"],
                                    journal=spec["journal"], **options)
+    if (report.get("schedule") or {}).get("state") == "waiting":
+        return EXIT_WAITING  # a scheduled send ended waiting for its next round, as a2p send
     return finish(report, spec["report"], quiet=True)
 
 

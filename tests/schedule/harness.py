@@ -35,7 +35,7 @@ from engine.schedule.zones import area_code_table
 from engine.simulator import GroupLimit, RunningSimulator, SimulatorSettings, start_simulator
 from engine.simulator.audit import Audit, audit, iso
 from engine.simulator.clock import CLOCK_ENV, SimClock
-from tests.schedule.child import RAISED
+from tests.schedule.child import EXIT_WAITING, RAISED
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,6 @@ SENDER = "+16505550100"
 TEXT = "Our spring sale starts today. Reply STOP to opt out."
 RUN_TIMEOUT = 600.0  # real seconds one child may run before the harness calls it stuck
 CHECK_EVERY = 0.005  # real seconds between looks at the child and the clock
-EXIT_WAITING = 75  # EX_TEMPFAIL: the run waits for an opening (--exit-when-waiting)
 # The recipients of issue 22's test, one of each kind, as placed by engine/schedule/zones.py.
 PLACES = {
     "Eastern": "+1212", "Central": "+1312", "Mountain": "+1303", "Pacific": "+1310",
