@@ -153,12 +153,19 @@ class Campaign:
     async def until_finished(self, kills: Sequence[float] = (), max_runs: int = 20,
                              finished: Sequence[int] = (0,), cron_every: float = 300.0) -> int:
         """Run, then resume, until a run ends with one of ``finished``. The next kill moment
-        (simulated epoch seconds, in order) SIGKILLs whichever run is going then; a run that
+        (simulated epoch seconds, in order) SIGKILLs whichever run is going then (or, when
+        it passed between runs, the next run once it has POSTed a batch); a run that
         exits 75 (waiting, --exit-when-waiting) is resumed ``cron_every`` simulated seconds
         later, as cron would; any other run is resumed at once."""
         pending = sorted(kills)
         for _ in range(max_runs):
-            code = await self.run(kill_at=pending[0] if pending else None)
+            moment = pending[0] if pending else None
+            if moment is not None and self.clock.wall() >= moment:
+                # the moment passed while no run was going (a cron wait): the next run is
+                # killed once it has POSTed, so the kill still lands in the middle of work
+                code = await self.run(kill_when=self._posted())
+            else:
+                code = await self.run(kill_at=moment)
             if code is None:
                 pending.pop(0)
             elif code in finished:
@@ -167,6 +174,12 @@ class Campaign:
                 await until(self._at(self.clock.wall() + cron_every), "the next cron tick",
                             self.clock.real_seconds(cron_every) + 30.0)
         raise AssertionError(f"{max_runs} runs did not finish: {self.runs}")
+
+    def _posted(self) -> Callable[[], bool]:
+        """A condition: the simulator holds a batch it did not hold when this was asked."""
+        batches = self.simulator.simulator.store.batches
+        before = len(batches)
+        return lambda: len(batches) > before
 
     def _at(self, instant: float) -> Callable[[], bool]:
         """A condition: simulated time has reached ``instant``."""
