@@ -57,6 +57,27 @@ async def test_a_child_killed_at_a_simulated_moment_and_resumed_sends_everyone_o
     assert [r.code for r in campaign.runs] == [None, None, 0]
 
 
+@pytest.mark.slow
+async def test_the_audit_catches_a_send_that_ignores_quiet_hours(tmp_path: Path) -> None:
+    """A campaign sent at once at 05:00 Eastern (quiet hours off) through the harness: the
+    audit under strict flags every recipient, each read in their own zone (02:00 in Los
+    Angeles, 00:00 in Honolulu), so the national campaign's clean audit means something."""
+    clock = SimClock.parse(f"{START}@x10")
+    running = await start_simulator(simulator_settings(clock, messages_per_second=1000.0))
+    try:
+        campaign = Campaign(tmp_path, running, clock)
+        numbers = recipients(2)
+        campaign.write_list(numbers)
+        assert await campaign.run() == 0
+        result = campaign.audit("strict", daily_cap=len(numbers) - 1)
+    finally:
+        await running.stop()
+    assert result.outside_count == result.processed == len(numbers)
+    hours = {o.to[:5]: o.stamp.local[0].hour for o in result.outside}
+    assert (hours["+1310"], hours["+1808"], hours["+1212"]) == (2, 0, 5)
+    assert list(result.over_cap.values()) == [len(numbers)]
+
+
 def test_the_national_list_is_distinct_valid_and_spans_every_kind() -> None:
     """Distinct textable numbers (as many as asked), with every kind of PLACES among them."""
     numbers = national(20_000)
