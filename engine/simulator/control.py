@@ -12,7 +12,6 @@ from aiohttp import web
 from engine.errors import ConfigError
 from engine.schedule.rules import parse_quiet_hours
 from engine.simulator.audit import DEFAULT_LIMIT, iso, stamp
-from engine.simulator.audit import audit as judge
 from engine.simulator.consent_api import record_view
 from engine.simulator.consents import is_e164
 from engine.simulator.replies import error_response, json_response
@@ -104,10 +103,8 @@ async def audit(request: web.Request) -> web.Response:
         limit = _count(query.get("limit"), "limit")
     except ConfigError as exc:
         return error_response(400, "CMN-101", str(exc), exc.source)
-    now = sim.now()
     found = await anyio.to_thread.run_sync(
-        lambda: judge(sim.store, now, policy, daily_cap=cap,
-                      limit=DEFAULT_LIMIT if limit is None else limit))
+        lambda: sim.audit(policy, cap, DEFAULT_LIMIT if limit is None else limit))
     return json_response(found.as_json())
 
 

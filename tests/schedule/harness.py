@@ -31,10 +31,9 @@ import anyio
 import orjson
 
 from engine.config.credentials import DEMO_CREDENTIALS
-from engine.schedule.rules import parse_quiet_hours
 from engine.schedule.zones import area_code_table
 from engine.simulator import GroupLimit, RunningSimulator, SimulatorSettings, start_simulator
-from engine.simulator.audit import Audit, audit, iso
+from engine.simulator.audit import Audit, iso
 from engine.simulator.clock import CLOCK_ENV, SimClock
 from tests.schedule.child import EXIT_WAITING, RAISED
 from tests.waiting import until
@@ -186,8 +185,7 @@ class Campaign:
         return lambda: self.clock.wall() >= instant
 
     def audit(self, quiet_hours: str = "strict", daily_cap: int | None = None) -> Audit:
-        sim = self.simulator.simulator
-        return audit(sim.store, sim.now(), parse_quiet_hours(quiet_hours), daily_cap=daily_cap)
+        return self.simulator.simulator.audit(quiet_hours, daily_cap)
 
     def never_processed(self, numbers: Iterable[str]) -> list[str]:
         """The numbers of the list the simulator never processed."""
