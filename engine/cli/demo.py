@@ -28,6 +28,10 @@ async def simulate(args: argparse.Namespace) -> int:
     from engine.simulator import load_simulator_settings, start_simulator
 
     settings = load_simulator_settings(args.config)
+    if args.clock:  # simulated time (engine/simulator/clock.py), anchored now
+        from engine.simulator.clock import SimClock
+
+        settings = replace(settings, clock=SimClock.parse(args.clock))
     try:
         running = await start_simulator(settings, args.host, args.port)
     except OSError as exc:
@@ -84,6 +88,9 @@ def _describe(settings: SimulatorSettings, url: str) -> str:
             f"  export RC_USER_JWT={creds.jwt}",
         ]
     lines.append(f"A2P senders: {', '.join(settings.senders)}. Ledger: {url}/_sim/ledger")
+    if settings.clock is not None:
+        lines.append(f"Simulated clock: {settings.clock.spec()} (GET {url}/_sim/clock; "
+                     f"A2P_SIM_CLOCK for an engine process)")
     return "\n".join(lines)
 
 

@@ -98,6 +98,10 @@ def _simulate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     sim.add_argument("--config", default="simulator", metavar="PROFILE",
                      help="a packaged profile (simulator, sandbox, production), "
                      "configs/NAME.toml here, or a .toml path (default simulator)")
+    sim.add_argument("--clock", default="", metavar="START@xSPEED",
+                     help="simulated time instead of the real clock, e.g. "
+                     "2026-03-07T05:00:00-05:00@x3600 (an hour a second from 05:00 Eastern); "
+                     "GET /_sim/clock gives it for an engine process to share")
 
 
 def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -23,12 +23,17 @@ from engine.simulator.settings import SimulatorSettings
 from engine.simulator.state import SIMULATOR, Simulator
 
 
-def create_app(settings: SimulatorSettings, clock: Callable[[], float] = time.time
+def create_app(settings: SimulatorSettings, clock: Callable[[], float] | None = None
                ) -> web.Application:
-    """The simulator as an aiohttp application; ``app[SIMULATOR]`` is its state."""
+    """The simulator as an aiohttp application; ``app[SIMULATOR]`` is its state. Its clock:
+    ``clock`` when given (a test's), else the settings' simulated clock, else real time."""
     app = web.Application(middlewares=[gateway, request_errors],
                           client_max_size=settings.max_body_bytes + 1)
-    app[SIMULATOR] = Simulator(settings, clock)
+    simulated = settings.clock
+    if clock is not None or simulated is None:
+        app[SIMULATOR] = Simulator(settings, clock if clock is not None else time.time)
+    else:  # the backend's late work sleeps simulated seconds too
+        app[SIMULATOR] = Simulator(settings, simulated.wall, simulated.sleep)
     app.cleanup_ctx.append(_backend)
     _routes(app.router)
     return app
@@ -65,3 +70,5 @@ def _routes(r: web.UrlDispatcher) -> None:
     r.add_put("/_sim/faults", control.put_faults)
     r.add_get("/_sim/consents", control.consents)
     r.add_post("/_sim/inbound", control.inbound)
+    r.add_get("/_sim/clock", control.clock)
+    r.add_get("/_sim/audit", control.audit)

@@ -1,12 +1,17 @@
 """The simulator's own endpoints, outside /restapi, for tests and operators: the ledger of
 every accepted message, the counters, the faults switched at run time, the consent records,
-and an inbound SMS (a STOP or START reply) from a recipient."""
+an inbound SMS (a STOP or START reply) from a recipient, the simulator's clock, and the audit
+of what it processed against quiet hours and a daily cap (engine/simulator/audit.py)."""
 
 from __future__ import annotations
 
+import anyio
 import orjson
 from aiohttp import web
 
+from engine.errors import ConfigError
+from engine.schedule.rules import parse_quiet_hours
+from engine.simulator.audit import DEFAULT_LIMIT, iso, stamp
 from engine.simulator.consent_api import record_view
 from engine.simulator.consents import is_e164
 from engine.simulator.replies import error_response, json_response
@@ -15,8 +20,20 @@ from engine.simulator.state import SIMULATOR
 
 
 async def ledger(request: web.Request) -> web.Response:
+    """Every accepted message: [batch id, index in its request, to, text]; with
+    ``?stamps=1`` also when it was processed (null while queued) and the recipient's zones
+    and local times then."""
     sim = request.app[SIMULATOR]
-    entries = [list(entry) for entry in sim.store.ledger()]
+    if request.query.get("stamps") not in ("1", "true"):
+        entries = [list(entry) for entry in sim.store.ledger()]
+        return json_response({"count": len(entries), "entries": entries})
+    now = sim.now()
+    entries = []
+    for batch in list(sim.store.batches):
+        processed = batch.processed(now)
+        for i in range(batch.size):
+            entry = [batch.id, batch.index_in_request(i), batch.to(i), batch.text_of(i)]
+            entries.append(entry + ([stamp(batch, i).as_json()] if i < processed else [None]))
     return json_response({"count": len(entries), "entries": entries})
 
 
@@ -63,3 +80,38 @@ async def inbound(request: web.Request) -> web.Response:
     store.settle(sim.now())
     record = store.inbound(body["to"], body["from"], body["text"], sim.now())
     return json_response({"record": None if record is None else record_view(record)})
+
+
+async def clock(request: web.Request) -> web.Response:
+    """The simulator's time, and its simulated clock's spec (null on the real clock) for an
+    engine process to share it (``A2P_SIM_CLOCK``)."""
+    sim = request.app[SIMULATOR]
+    simulated = sim.settings.clock
+    return json_response({"now": iso(sim.now()),
+                          "clock": None if simulated is None else simulated.spec()})
+
+
+async def audit(request: web.Request) -> web.Response:
+    """Every processed message judged: ``?quietHours=strict`` (off, tcpa, strict or
+    HH:MM-HH:MM; default strict), ``dailyCap=N`` (days over it listed), ``limit=N``
+    (offenders listed by name, default 100; all are counted)."""
+    sim = request.app[SIMULATOR]
+    query = request.query
+    try:
+        policy = parse_quiet_hours(query.get("quietHours", "strict"))
+        cap = _count(query.get("dailyCap"), "dailyCap")
+        limit = _count(query.get("limit"), "limit")
+    except ConfigError as exc:
+        return error_response(400, "CMN-101", str(exc), exc.source)
+    found = await anyio.to_thread.run_sync(
+        lambda: sim.audit(policy, cap, DEFAULT_LIMIT if limit is None else limit))
+    return json_response(found.as_json())
+
+
+def _count(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ConfigError(name, "value", f"{text!r} is not a whole number",
+                          f"Give {name} as digits, e.g. {name}=100.")
+    return int(text)

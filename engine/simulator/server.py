@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,8 +28,9 @@ class RunningSimulator:
 
 
 async def start_simulator(settings: SimulatorSettings, host: str = "127.0.0.1", port: int = 0,
-                          clock: Callable[[], float] = time.time) -> RunningSimulator:
-    """Serve the simulator on ``host:port`` (port 0 picks a free one) until ``stop()``."""
+                          clock: Callable[[], float] | None = None) -> RunningSimulator:
+    """Serve the simulator on ``host:port`` (port 0 picks a free one) until ``stop()``;
+    ``clock`` (default: the settings' simulated clock, else real time) is its time."""
     app = create_app(settings, clock)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()

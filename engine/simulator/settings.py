@@ -14,6 +14,7 @@ from engine.config.credentials import (
 from engine.config.profiles import read_toml, resolve_profile
 from engine.config.table import Table, read_fields
 from engine.errors import ConfigError
+from engine.simulator.clock import SimClock
 
 FAULT_SCOPES = ("a2p", "send")
 
@@ -197,6 +198,8 @@ class SimulatorSettings:
     receipts: ReceiptSettings = field(default_factory=ReceiptSettings)
     # The consent records (opt-outs) the v1 and v2 consent APIs serve:
     consents: ConsentSettings = field(default_factory=ConsentSettings)
+    # A simulated clock (engine/simulator/clock.py) instead of the real one: None, real time
+    clock: SimClock | None = None
 
 
 def load_simulator_settings(
@@ -235,9 +238,15 @@ def parse_simulator_table(t: Table, env: Mapping[str, str] | None) -> SimulatorS
         faults=_faults(t.table("faults")),
         receipts=_receipts(t.table("receipts")),
         consents=_consents(t.table("consents")),
+        clock=_clock(t.text("clock", "")),
     )
     t.finish()
     return settings
+
+
+def _clock(text: str) -> SimClock | None:
+    """``clock = "2026-03-07T05:00:00-05:00@x3600"``: simulated time; empty: the real one."""
+    return SimClock.parse(text, "[simulator] clock") if text.strip() else None
 
 
 def _tiers(t: Table) -> tuple[tuple[str, str], ...]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from engine.schedule.rules import QuietHours, parse_quiet_hours
+from engine.simulator.audit import DEFAULT_LIMIT, Audit, audit
 from engine.simulator.backlog import Backlog
 from engine.simulator.consents import ConsentStore
 from engine.simulator.ratelimit import SlidingWindow
@@ -66,6 +68,13 @@ class Simulator:
     def now(self) -> float:
         """The server's clock: the injected one, off by the configured skew."""
         return self.clock() + self.faults.clock_skew
+
+    def audit(self, quiet_hours: QuietHours | str = "strict", daily_cap: int | None = None,
+              limit: int = DEFAULT_LIMIT) -> Audit:
+        """Every message processed so far judged against a quiet-hours policy (as
+        ``--quiet-hours`` takes it) and a daily cap (engine/simulator/audit.py)."""
+        policy = parse_quiet_hours(quiet_hours) if isinstance(quiet_hours, str) else quiet_hours
+        return audit(self.store, self.now(), policy, daily_cap=daily_cap, limit=limit)
 
     def later(self, delay: float, action: Callable[[], None]) -> None:
         """Do ``action`` after ``delay`` seconds, as a backend that outlives its answer."""
