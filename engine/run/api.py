@@ -167,7 +167,6 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     failure: ServerError | None = None
     consents: Consents | None = None
     refresh: ConsentRefresh | None = None
-    resumed_consent = False  # the run being resumed read consent records
     consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
         for note in notes:
@@ -175,7 +174,6 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
-            resumed_consent = bool(recorded)
             if options.consent and recorded:
                 consent_scope = resume_scope(options.suppress_scope, recorded, options.resume)
             check_matches(state, read.source, sender, text, read.template)
@@ -219,8 +217,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
-                used = consents is not None or (plan is not None and (
-                    resumed_consent or read.suppress is not None))
+                # a resume always drops what the journal rejected locally (a gate of any
+                # run before may have); --no-consent only leaves the screening out
+                used = consents is not None or plan is not None
                 # with a gate the reader's rejections pass through it, to stay in order
                 source, share = chunks_of(recipients, read, chunker,
                                           gate.hold if used else sink, stack, plan, local,

@@ -1,0 +1,75 @@
+"""What a journal says about opt-outs holds on every resume: a recipient a gate rejected
+LCL-OPTED-OUT is never sent by a later resume, even one run with --no-consent (which only
+leaves new screening out); a kill between an in-flight chunk's screen rejections and its split
+leaves a journal the next resume finishes; a stop during the consent read is an interrupted
+run, not a ConsentError (cold review of issue 21: H1, H3, M6)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import engine
+from engine.config.credentials import DEMO_CREDENTIALS
+from engine.core.lifecycle import Reason
+from engine.core.rejections import OPTED_OUT
+from engine.errors import StoppedError
+from engine.run.journal import read_journal
+from tests.e2e.conftest import SENDER, Start, ledger_numbers
+from tests.e2e.test_consent_inflight import killed_in_flight
+
+OTHER = "+16505550101"  # another sender of the account (tests/conftest.py sim_settings)
+
+
+def numbers(n: int) -> list[str]:
+    return [f"+1415555{i:04d}" for i in range(n)]
+
+
+async def stopped(settings: engine.Settings, items: list[str], journal: Path,
+                  **options: Any) -> dict[str, Any]:
+    """A run (or resume) of 50-message chunks stopped once its first chunk is submitted."""
+    stop = anyio.Event()
+
+    async def stop_after_first(event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted":
+            stop.set()
+
+    if "resume" not in options:
+        options.update(sender=SENDER, text="Hi")
+    report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                               on_event=stop_after_first, max_batch_messages=50,
+                               concurrency=1, journal=journal, stop=stop, **options)
+    assert report["status"] == "interrupted"
+    return report
+
+
+@pytest.mark.parametrize("at", [60, 399])  # in the chunk the consent resume sends; unsent
+async def test_no_consent_resume_keeps_the_journals_opt_outs(start: Start, tmp_path: Path,
+                                                             at: int) -> None:
+    """A run begun with --no-consent, resumed with consents (which reject a new opt-out
+    LCL-OPTED-OUT), then resumed with --no-consent: the opted-out recipient is never texted,
+    nobody twice, and the totals count each row of the list once."""
+    running, settings = await start()
+    items = numbers(400)
+    journal = tmp_path / "run.journal"
+    await stopped(settings, items, journal, consent=False)
+    victim = items[at]
+    assert victim not in ledger_numbers(running)
+    running.simulator.store.consents.inbound(OTHER, victim, "STOP", time.time())
+    middle = await stopped(settings, items, journal, resume=journal, max_consent_age=0.0)
+    assert middle["totals"]["suppressed"] == {"consent": 1}
+    report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal, consent=False)
+    ledger = ledger_numbers(running)
+    assert len(ledger) == len(set(ledger))
+    assert sorted(ledger) == sorted(set(items) - {victim})
+    assert report["status"] == "completed"
+    assert report["totals"]["records"] == 400
+    assert report["totals"]["sent"] == 399
+    assert report["totals"]["suppressed"] == {"consent": 1}
+    assert [r["to"] for r in report["rejected"] if r["errorCode"] == OPTED_OUT] == [victim]
