@@ -73,3 +73,69 @@ async def test_no_consent_resume_keeps_the_journals_opt_outs(start: Start, tmp_p
     assert report["totals"]["sent"] == 399
     assert report["totals"]["suppressed"] == {"consent": 1}
     assert [r["to"] for r in report["rejected"] if r["errorCode"] == OPTED_OUT] == [victim]
+
+
+class Killed(BaseException):
+    """The process dies here: every journal write before this point is on disk (each is
+    fsync'd), none after."""
+
+
+def kill_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    """The resume dies at ``point`` of a caught chunk's screen: before its split is
+    journaled, before its screen rejections are, or before the chunk of the rest is POSTed."""
+    from engine.run.recorder import Recorder
+
+    move, local = Recorder.move, Recorder.local
+
+    def dying_move(self: Recorder, record: Any, state: str, reason: Reason | None = None,
+                   *args: Any, **kw: Any) -> None:
+        if point == "split" and reason is Reason.OPTED_OUT or \
+                point == "resend" and state == "submitting" and record.number != 3 \
+                and 100 <= record.first <= 149:  # the chunk of chunk 3's rest
+            raise Killed
+        move(self, record, state, reason, *args, **kw)
+
+    async def dying_local(self: Recorder, rejections: list[Any]) -> None:
+        if point == "local" and any(r.error_code == OPTED_OUT for r in rejections):
+            raise Killed
+        await local(self, rejections)
+
+    monkeypatch.setattr(Recorder, "move", dying_move)
+    monkeypatch.setattr(Recorder, "local", dying_local)
+
+
+@pytest.mark.parametrize("point", ["split", "local", "resend"])
+async def test_kill_while_a_caught_chunk_is_screened_leaves_a_resumable_journal(
+        start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    """A resume killed while it screens a chunk caught in flight (two of its recipients opted
+    out during the stop): the next resume finishes the run, sends everyone else once and
+    never texts the two."""
+    running, settings = await start()
+    items = numbers(300)
+    src = tmp_path / "list.txt"
+    src.write_text("\n".join(items) + "\n")
+    journal = tmp_path / "run.journal"
+    await killed_in_flight(settings, src, journal)  # chunk 3 (positions 100..149) in flight
+    stopped = {items[100], items[120]}
+    for to in stopped:
+        running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())
+    kill_at(monkeypatch, point)
+    with pytest.raises(Killed):
+        await engine.send(str(src), config=settings, credentials=DEMO_CREDENTIALS,
+                          resume=journal, max_consent_age=0.0, concurrency=1)
+    monkeypatch.undo()
+    if point == "local":  # the split is on disk, its rejections are not
+        killed = read_journal(journal)
+        assert killed.chunks[3]["status"] == "split"
+        assert not killed.local
+    assert not set(items[100:150]) & set(ledger_numbers(running))  # chunk 3's: none yet
+    report = await engine.send(str(src), config=settings, credentials=DEMO_CREDENTIALS,
+                               resume=journal, max_consent_age=0.0)
+    ledger = ledger_numbers(running)
+    assert len(ledger) == len(set(ledger))
+    assert sorted(ledger) == sorted(set(items) - stopped)
+    assert report["status"] == "completed"
+    assert report["totals"]["records"] == 300
+    assert report["totals"]["sent"] == 298
+    assert report["totals"]["suppressed"] == {"consent": 2}
+    assert sorted(read_journal(journal).local) == [100, 120]
