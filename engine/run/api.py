@@ -31,7 +31,7 @@ from engine.config.settings import (
     is_packaged,
     load_settings,
 )
-from engine.errors import JournalError, ServerError, UsageError
+from engine.errors import JournalError, ServerError, StoppedError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
@@ -204,8 +204,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 scope, journal = consent_scope, options.resume or options.journal
                 cache = cache_path(journal)
                 owner = cache_owner(run_id, credentials.client_id, settings.account)
-                consents = await read_consents(client, sender, scope, consent_age(options),
-                                               cache, options.wall, owner)
+                consents = await _unless_stopped(stopping, read_consents(
+                    client, sender, scope, consent_age(options), cache, options.wall, owner))
                 gate.consents = consents.set
                 await emit(consents.event())
                 # and again before a batch's first POST once older than --max-consent-age
@@ -234,6 +234,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                                          share))
             if not stopping.is_set():
                 recorder.keep_journal()
+    except _ReadStopped:  # stopped before the first POST: the report says interrupted
+        assert recorder is not None  # made before the opt-outs are read
     except ServerError as exc:  # the token endpoint failed mid-run: report, then raise
         if recorder is None or not (recorder.records or plan is not None):
             raise  # nothing was sent, nothing to report (a refused first login)
@@ -265,6 +267,30 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if failure is not None:
         raise failure
     return document
+
+
+class _ReadStopped(Exception):  # not an error: how a stop during the opt-outs' read ends
+    """The run was stopped while its opt-outs were read: nothing was sent after it."""
+
+
+async def _unless_stopped(stopping: anyio.Event, read: Awaitable[Consents]) -> Consents:
+    """The opt-outs ``read`` gives, unless the run is stopped first: a read can take minutes
+    (a search of 1,000 pages), and a Ctrl-C during it ends the run interrupted (its report,
+    exit 130), never as a ConsentError, so the read is cancelled and _ReadStopped raised."""
+    got: list[Consents] = []
+
+    async def reading() -> None:
+        got.append(await read)
+
+    try:
+        finished = await unless_stopped(stopping, reading)
+    except StoppedError:  # a request of the read heard the stop
+        if not stopping.is_set():
+            raise
+        finished = False
+    if not finished:
+        raise _ReadStopped
+    return got[0]
 
 
 def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill: FileSpill

@@ -25,7 +25,7 @@ import anyio
 from engine.batching.chunker import BodySinks, Chunk
 from engine.batching.halves import part
 from engine.core.rejections import Rejection
-from engine.errors import ConsentError
+from engine.errors import ConsentError, StoppedError
 from engine.run.consent import Consents
 from engine.run.events import RunWarning
 from engine.run.gate import Gate
@@ -107,6 +107,9 @@ class ConsentRefresh:
         last = self.latest
         try:
             consents = await self._read()
+        except StoppedError:  # the user's stop, heard while reading: no failure to tell
+            self._stopping.set()
+            return
         except (ConsentError, OSError) as exc:  # OSError: the cache could not be written
             self.failure = self._failed(exc)
             self._stopping.set()  # before anything else can POST

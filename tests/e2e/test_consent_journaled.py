@@ -7,6 +7,7 @@ run, not a ConsentError (cold review of issue 21: H1, H3, M6)."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.lifecycle import Reason
 from engine.core.rejections import OPTED_OUT
 from engine.errors import StoppedError
+from engine.rc import consents as rc_consents
+from engine.rc.transport import AiohttpTransport
 from engine.run.journal import read_journal
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_consent_inflight import killed_in_flight
@@ -89,9 +92,10 @@ def kill_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
 
     def dying_move(self: Recorder, record: Any, state: str, reason: Reason | None = None,
                    *args: Any, **kw: Any) -> None:
-        if point == "split" and reason is Reason.OPTED_OUT or \
-                point == "resend" and state == "submitting" and record.number != 3 \
-                and 100 <= record.first <= 149:  # the chunk of chunk 3's rest
+        splitting = reason is Reason.OPTED_OUT
+        resending = state == "submitting" and record.number != 3 and \
+            100 <= record.first <= 149  # the chunk of chunk 3's rest
+        if (point == "split" and splitting) or (point == "resend" and resending):
             raise Killed
         move(self, record, state, reason, *args, **kw)
 
@@ -139,3 +143,79 @@ async def test_kill_while_a_caught_chunk_is_screened_leaves_a_resumable_journal(
     assert report["totals"]["sent"] == 298
     assert report["totals"]["suppressed"] == {"consent": 2}
     assert sorted(read_journal(journal).local) == [100, 120]
+
+
+class HangOnConsents:
+    """The opt-outs' read never answers; the user stops the run (Ctrl-C) meanwhile."""
+
+    def __init__(self, stop: anyio.Event) -> None:
+        self.inner = AiohttpTransport(10.0)
+        self.stop = stop
+
+    async def request(self, method: str, url: str, **kw: Any) -> Any:
+        if "/consents" in url:
+            self.stop.set()
+            await anyio.sleep_forever()
+        return await self.inner.request(method, url, **kw)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def stopped_reads(monkeypatch: pytest.MonkeyPatch, stop: anyio.Event) -> None:
+    """Both ways to read the opt-outs raise the rate budget's StoppedError (a stop while the
+    read waited its turn), the stop set."""
+    message = "stopped while waiting for the light rate budget; the request was not sent"
+
+    @asynccontextmanager
+    async def export(client: Any, etag: Any = None) -> AsyncIterator[Any]:
+        stop.set()
+        raise StoppedError(message)
+        yield
+
+    async def search(client: Any, sender: Any = None) -> Any:
+        stop.set()
+        raise StoppedError(message)
+
+    monkeypatch.setattr(rc_consents, "export", export)
+    monkeypatch.setattr(rc_consents, "search", search)
+
+
+@pytest.mark.parametrize("how", ["hanging read", "StoppedError"])
+@pytest.mark.parametrize("resumed", [False, True])
+async def test_stop_during_the_consent_read_is_an_interrupted_run(
+        start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str,
+        resumed: bool) -> None:
+    """A stop while the opt-outs are read: the run (or resume) ends interrupted with its
+    report, sends nothing more, and the same command again finishes the list once."""
+    running, settings = await start()
+    items = numbers(120)
+    journal = tmp_path / "run.journal"
+    before: list[str] = []
+    if resumed:
+        await stopped(settings, items, journal)
+        before = ledger_numbers(running)
+        assert before
+    stop = anyio.Event()
+    hang = HangOnConsents(stop)
+    if how == "StoppedError":
+        stopped_reads(monkeypatch, stop)
+    options: dict[str, Any] = {"resume": journal} if resumed else \
+        {"sender": SENDER, "text": "Hi", "journal": journal, "max_batch_messages": 50}
+    try:
+        with anyio.fail_after(10):  # the read never answers: only the stop ends it
+            report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                                       stop=stop, transport=hang, **options)
+    finally:
+        await hang.close()
+    monkeypatch.undo()
+    assert report["status"] == "interrupted"
+    assert ledger_numbers(running) == before  # nothing sent after the stop
+    assert report["totals"]["sent"] == len(before)
+    if not resumed:  # nothing was journaled before the first POST: a run anew
+        assert not journal.exists()
+    final = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
+                              **options)
+    ledger = ledger_numbers(running)
+    assert final["status"] == "completed"
+    assert sorted(ledger) == sorted(items)
