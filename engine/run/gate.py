@@ -21,6 +21,7 @@ from itertools import islice
 
 from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
+from engine.core.positions import GrowingPositions
 from engine.core.rejections import OPTED_OUT, Rejection
 from engine.reading import Block
 from engine.reading.consentset import ConsentSet
@@ -49,7 +50,9 @@ class Gate:
         # a resume's: numbers its --suppress files gained since the run read them
         # (engine/run/suppresskept.py), suppressed like a new opt-out
         self.files = files
-        self.rejected: set[int] = set()
+        # compact, in ascending order: a list may hold millions of them
+        self.rejected = GrowingPositions()
+        self.screened: set[int] = set()  # of chunks screened before a POST: few, any order
         self._held: list[Rejection] = []
 
     def hold(self, rejection: Rejection) -> None:
@@ -101,7 +104,7 @@ class Gate:
         for tos in _slices(recipients(pieces_of(chunk.body)), SCREEN_SLICE):
             for k, why in self._hits(tos, consents):
                 position, line = chunk.index.locate(base + k + 1)
-                self.rejected.add(position)  # a rebuild of what is left drops it
+                self.screened.add(position)  # a rebuild of what is left drops it
                 out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT, why)))
             base += len(tos)
         return out
@@ -133,13 +136,13 @@ class Gate:
 
     def drop(self, blocks: Iterable[Block]) -> Iterator[Block]:
         """``blocks`` read again without the positions rejected here or by a run before."""
-        known, rejected = self.known, self.rejected
+        known, rejected, screened = self.known, self.rejected, self.screened
         for block in blocks:
-            if not known and not rejected:
+            if not known and not rejected and not screened:
                 yield block
                 continue
             keep = [k for k, p in enumerate(block.positions)
-                    if p not in rejected and p not in known]
+                    if p not in rejected and p not in known and p not in screened]
             if len(keep) == len(block):
                 yield block
             elif keep:
