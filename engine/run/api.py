@@ -37,6 +37,7 @@ from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
+from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
@@ -189,7 +190,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         # the consent gate, filled once the opt-outs are read; on a resume it also drops
         # what the run's gates rejected before, from what is read again
         gate = Gate(ConsentSet([]), lambda r: None,
-                    plan.known_local if plan is not None else frozenset(), added)
+                    plan.known_local if plan is not None else frozenset(), added,
+                    check=number_checker(read))
         rebuild = rebuilder(str(recipients), read, sender, text, recorder, gate) \
             if is_path(recipients) and not read.dedupe else None
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
