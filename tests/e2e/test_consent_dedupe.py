@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import DUPLICATE, OPTED_OUT
@@ -57,3 +59,24 @@ async def test_repeats_of_a_consent_opt_out_are_opted_out_not_duplicates(
                                                  only=("suppressed",))]
     assert sorted(row.position for row in rows) == sorted(opted)
     assert {row.errorCode for row in rows} == {OPTED_OUT}
+
+
+def test_plan_counts_repeats_of_a_consent_opt_out_as_suppressed(tmp_path: Path) -> None:
+    """``a2p plan --consent --dedupe`` counts each record of an opted-out number (written
+    otherwise too) as suppressed by consent, as the send does, not as a duplicate."""
+    from engine.simulator import SimulatorThread
+    from tests.conftest import sim_settings
+    from tests.e2e.test_cli_suppress import a2p
+
+    x = "+14155550901"
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{n}\n" for n in (
+        "+14155550001", x, "+14155550002", "(415) 555-0901", "+14155550002", x)))
+    with SimulatorThread(sim_settings()) as running:
+        running.simulator.store.consents.set(OTHER, x, "OptOut", "Recipient", time.time())
+        done = a2p(running, "plan", str(listing), "--from", SENDER, "--text", "Hi",
+                   "--consent", "--dedupe", "--json")
+        assert done.returncode == 0, done.stderr.decode()
+        plan = orjson.loads(done.stdout)
+    assert plan["suppressed"] == {"consent": 3}
+    assert plan["rejectedByCode"] == {OPTED_OUT: 3, DUPLICATE: 1}
