@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
             if consents is None:
                 blocks = read_lines(stream, options, aggregator.local_sink())
             else:  # as a send's gate: LCL-OPTED-OUT, source consent, all in position order
+                from engine.reading.records import number_checker
                 from engine.run.gate import Gate
 
-                gate = Gate(consents.set, aggregator.add_local)
+                gate = Gate(consents.set, aggregator.add_local, check=number_checker(options))
                 blocks = gate.apply(read_lines(stream, options, gate.hold))
             if args.template is None:
                 blocks = sample.tap(blocks)

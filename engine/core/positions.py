@@ -142,3 +142,49 @@ class PositionsBuilder:
             self._starts.append(self._first)
             self._ends.append(self._last)
         self._first = None
+
+
+class GrowingPositions(Set[int]):
+    """A set of positions that grows while it is asked: what a consent gate rejected during a
+    run, which blocks read again (a rebuild, another thread) must drop. Positions come in
+    ascending order (the gate meets the list in order) and are appended to one array, 4 bytes
+    each (8 past 2**32), asked by binary search: a million cost 4 MB, not the 66 MB a set of
+    ints costs. One added below the last (not how a gate adds them) is held apart in a set."""
+
+    __slots__ = ("_items", "_strays")
+
+    def __init__(self) -> None:
+        self._items = array("I")
+        self._strays: set[int] = set()
+
+    def add(self, position: int) -> None:
+        items = self._items
+        if not items or position > items[-1]:
+            if items.typecode == "I" and not 0 <= position <= 0xFFFFFFFF:
+                # a new array, not this one changed: a reader in another thread keeps its own
+                items = self._items = array("q", items)
+            items.append(position)
+        elif position not in self:
+            self._strays.add(position)
+
+    def __contains__(self, position: object) -> bool:
+        if not isinstance(position, int):
+            return False
+        items = self._items
+        k = bisect_right(items, position) - 1
+        return (k >= 0 and items[k] == position) or position in self._strays
+
+    def __len__(self) -> int:
+        return len(self._items) + len(self._strays)
+
+    def __iter__(self) -> Iterator[int]:
+        return heapq.merge(self._items, sorted(self._strays))
+
+    @classmethod
+    def _from_iterable(cls, positions: Iterable[Any]) -> frozenset[Any]:
+        return frozenset(positions)
+
+    @property
+    def nbytes(self) -> int:
+        """What the ordered positions take (the array's items; the strays are few)."""
+        return self._items.itemsize * len(self._items)

@@ -31,12 +31,13 @@ from engine.config.settings import (
     is_packaged,
     load_settings,
 )
-from engine.errors import JournalError, ServerError, UsageError
+from engine.errors import JournalError, ServerError, StoppedError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
 from engine.rc.transport import AiohttpTransport, Transport
 from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
+from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
@@ -167,7 +168,6 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     failure: ServerError | None = None
     consents: Consents | None = None
     refresh: ConsentRefresh | None = None
-    resumed_consent = False  # the run being resumed read consent records
     consent_scope = (options.suppress_scope or "account") if options.consent else None
     try:
         for note in notes:
@@ -175,7 +175,6 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
-            resumed_consent = bool(recorded)
             if options.consent and recorded:
                 consent_scope = resume_scope(options.suppress_scope, recorded, options.resume)
             check_matches(state, read.source, sender, text, read.template)
@@ -191,7 +190,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         # the consent gate, filled once the opt-outs are read; on a resume it also drops
         # what the run's gates rejected before, from what is read again
         gate = Gate(ConsentSet([]), lambda r: None,
-                    plan.known_local if plan is not None else frozenset(), added)
+                    plan.known_local if plan is not None else frozenset(), added,
+                    check=number_checker(read))
         rebuild = rebuilder(str(recipients), read, sender, text, recorder, gate) \
             if is_path(recipients) and not read.dedupe else None
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
@@ -206,8 +206,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 scope, journal = consent_scope, options.resume or options.journal
                 cache = cache_path(journal)
                 owner = cache_owner(run_id, credentials.client_id, settings.account)
-                consents = await read_consents(client, sender, scope, consent_age(options),
-                                               cache, options.wall, owner)
+                consents = await _unless_stopped(stopping, read_consents(
+                    client, sender, scope, consent_age(options), cache, options.wall, owner))
                 gate.consents = consents.set
                 await emit(consents.event())
                 # and again before a batch's first POST once older than --max-consent-age
@@ -219,8 +219,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
-                used = consents is not None or (plan is not None and (
-                    resumed_consent or read.suppress is not None))
+                # a resume always drops what the journal rejected locally (a gate of any
+                # run before may have); --no-consent only leaves the screening out
+                used = consents is not None or plan is not None
                 # with a gate the reader's rejections pass through it, to stay in order
                 source, share = chunks_of(recipients, read, chunker,
                                           gate.hold if used else sink, stack, plan, local,
@@ -235,6 +236,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                                          share))
             if not stopping.is_set():
                 recorder.keep_journal()
+    except _ReadStopped:  # stopped before the first POST: the report says interrupted
+        assert recorder is not None  # made before the opt-outs are read
     except ServerError as exc:  # the token endpoint failed mid-run: report, then raise
         if recorder is None or not (recorder.records or plan is not None):
             raise  # nothing was sent, nothing to report (a refused first login)
@@ -266,6 +269,30 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if failure is not None:
         raise failure
     return document
+
+
+class _ReadStopped(Exception):  # not an error: how a stop during the opt-outs' read ends
+    """The run was stopped while its opt-outs were read: nothing was sent after it."""
+
+
+async def _unless_stopped(stopping: anyio.Event, read: Awaitable[Consents]) -> Consents:
+    """The opt-outs ``read`` gives, unless the run is stopped first: a read can take minutes
+    (a search of 1,000 pages), and a Ctrl-C during it ends the run interrupted (its report,
+    exit 130), never as a ConsentError, so the read is cancelled and _ReadStopped raised."""
+    got: list[Consents] = []
+
+    async def reading() -> None:
+        got.append(await read)
+
+    try:
+        finished = await unless_stopped(stopping, reading)
+    except StoppedError:  # a request of the read heard the stop
+        if not stopping.is_set():
+            raise
+        finished = False
+    if not finished:
+        raise _ReadStopped
+    return got[0]
 
 
 def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill: FileSpill

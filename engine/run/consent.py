@@ -17,7 +17,13 @@ from typing import Any
 from engine.core import consent as rules
 from engine.core.consent import Cached, Choice, OptOut
 from engine.core.optouts import EVERY_SENDER
-from engine.errors import BadBodyError, ConsentError, EngineError, RequestRejectedError
+from engine.errors import (
+    BadBodyError,
+    ConsentError,
+    EngineError,
+    RequestRejectedError,
+    StoppedError,
+)
 from engine.rc import consents as api
 from engine.rc.client import ApiClient
 from engine.reading import phone
@@ -79,7 +85,7 @@ async def read_consents(client: ApiClient, sender: str, scope: str, max_age: flo
             with CacheWriter(cache, server, fresh, owner) as writer:
                 return _consents(scope, sender, choice, read.requests, fresh,
                                  writer.passing(records))
-    except ConsentError:
+    except (ConsentError, StoppedError):  # a stop is the user's: the run is interrupted
         raise
     except RequestRejectedError as exc:
         raise ConsentError(_refused(exc, choice)) from exc

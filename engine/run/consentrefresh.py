@@ -25,7 +25,7 @@ import anyio
 from engine.batching.chunker import BodySinks, Chunk
 from engine.batching.halves import part
 from engine.core.rejections import Rejection
-from engine.errors import ConsentError
+from engine.errors import ConsentError, StoppedError
 from engine.run.consent import Consents
 from engine.run.events import RunWarning
 from engine.run.gate import Gate
@@ -107,6 +107,9 @@ class ConsentRefresh:
         last = self.latest
         try:
             consents = await self._read()
+        except StoppedError:  # the user's stop, heard while reading: no failure to tell
+            self._stopping.set()
+            return
         except (ConsentError, OSError) as exc:  # OSError: the cache could not be written
             self.failure = self._failed(exc)
             self._stopping.set()  # before anything else can POST
@@ -136,12 +139,15 @@ class ConsentRefresh:
 
 
 async def screened(chunk: Chunk, screen: Screen | None, recorder: Recorder,
-                   number: Callable[[], int], sinks: BodySinks | None
+                   number: Callable[[], int], sinks: BodySinks | None,
+                   before: Callable[[int], None] | None = None
                    ) -> tuple[Chunk | None, int]:
     """``chunk`` without the recipients ``screen`` finds opted out, and how many it took
     out: they become LCL-OPTED-OUT local rejections (journaled), the rest a chunk numbered
     ``number()``, its body built first (a full disk then journals nothing). The chunk
-    itself when none is; None when every one is."""
+    itself when none is; None when every one is. ``before``: told how many, once the body
+    is built and before the rejections are journaled (a caught chunk's split, which a
+    resume must read first)."""
     gone = screen(chunk) if screen is not None else []
     if not gone:
         return chunk, 0
@@ -150,5 +156,7 @@ async def screened(chunk: Chunk, screen: Screen | None, recorder: Recorder,
     kept = part(chunk, keep, number(), sinks) if keep else None
     if kept is not None and keep[0] == 0:  # its first record is the chunk's: so is its offset
         kept = replace(kept, start_offset=chunk.start_offset)
+    if before is not None:
+        before(len(gone))
     await recorder.local([rejection for _, rejection in gone])
     return kept, len(gone)

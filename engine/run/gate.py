@@ -21,8 +21,9 @@ from itertools import islice
 
 from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
-from engine.core.rejections import OPTED_OUT, Rejection
-from engine.reading import Block
+from engine.core.positions import GrowingPositions
+from engine.core.rejections import DUPLICATE, OPTED_OUT, Rejection
+from engine.reading import Block, phone
 from engine.reading.consentset import ConsentSet
 from engine.reading.suppressed import Suppressed
 from engine.run import localqueue
@@ -41,15 +42,18 @@ class Gate:
     resume sorts them all in memory)."""
 
     def __init__(self, consents: ConsentSet, sink: Callable[[Rejection], None],
-                 known: AbstractSet[int] = frozenset(), files: Suppressed | None = None
-                 ) -> None:
+                 known: AbstractSet[int] = frozenset(), files: Suppressed | None = None,
+                 check: Callable[[str], phone.Checked] = phone.e164) -> None:
         self.consents = consents
         self.sink = sink
         self.known = known
         # a resume's: numbers its --suppress files gained since the run read them
         # (engine/run/suppresskept.py), suppressed like a new opt-out
         self.files = files
-        self.rejected: set[int] = set()
+        self.check = check  # the reader's number check: a duplicate's number as it read it
+        # compact, in ascending order: a list may hold millions of them
+        self.rejected = GrowingPositions()
+        self.screened: set[int] = set()  # of chunks screened before a POST: few, any order
         self._held: list[Rejection] = []
 
     def hold(self, rejection: Rejection) -> None:
@@ -58,9 +62,21 @@ class Gate:
         if not len(self.consents) and self.files is None:
             self.sink(rejection)
             return
+        if rejection.error_code == DUPLICATE:
+            rejection = self.opted_out(rejection)
         self._held.append(rejection)
         if len(self._held) >= localqueue.FLUSH_AT:  # a long run of bad records: handed on
             self.release()  # as the run's own queue would hand them on
+
+    def opted_out(self, repeat: Rejection) -> Rejection:
+        """A repeat (--dedupe) of a number the consents (or the files' gains) suppress is
+        opted out, not a duplicate, as a repeat of a --suppress number is: every record of
+        it says why it was not sent, and ``a2p outcomes --only suppressed`` lists them all."""
+        number = self.check(repeat.to) if repeat.to is not None else None
+        hits = self._hits([number], self.consents) if isinstance(number, str) else []
+        if not hits:
+            return repeat
+        return Rejection(repeat.index, repeat.line, repeat.to, OPTED_OUT, hits[0][1])
 
     def release(self, own: list[Rejection] | None = None) -> None:
         """Hand on what is held (and ``own``), by position."""
@@ -101,7 +117,7 @@ class Gate:
         for tos in _slices(recipients(pieces_of(chunk.body)), SCREEN_SLICE):
             for k, why in self._hits(tos, consents):
                 position, line = chunk.index.locate(base + k + 1)
-                self.rejected.add(position)  # a rebuild of what is left drops it
+                self.screened.add(position)  # a rebuild of what is left drops it
                 out.append((base + k, Rejection(position, line, tos[k], OPTED_OUT, why)))
             base += len(tos)
         return out
@@ -133,13 +149,13 @@ class Gate:
 
     def drop(self, blocks: Iterable[Block]) -> Iterator[Block]:
         """``blocks`` read again without the positions rejected here or by a run before."""
-        known, rejected = self.known, self.rejected
+        known, rejected, screened = self.known, self.rejected, self.screened
         for block in blocks:
-            if not known and not rejected:
+            if not known and not rejected and not screened:
                 yield block
                 continue
             keep = [k for k, p in enumerate(block.positions)
-                    if p not in rejected and p not in known]
+                    if p not in rejected and p not in known and p not in screened]
             if len(keep) == len(block):
                 yield block
             elif keep:

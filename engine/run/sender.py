@@ -229,16 +229,24 @@ class Sender:
         """A chunk a run before cut, proved not created: the recipients this run's consents
         suppress (an opt-out that came during the stop) are rejected locally, and the rest
         is sent as a new chunk; the old one is journaled split, so no reader counts its
-        records twice. Never is a body holding a suppressed number sent again."""
+        records twice. Never is a body holding a suppressed number sent again.
+
+        The split is journaled before the rejections: a kill between the two leaves a split
+        chunk whose records no chunk holds, which a resume reads again (and screens); the
+        other way round it would leave the chunk in flight with some of its records rejected,
+        which no resume could rebuild."""
         if self.consent is not None:  # read again if too old (a failed read stops the run)
             await self.consent.current()
-        kept, gone = await screened(chunk, self.screen, self.recorder, self.chunker.new_number,
-                                    self.chunker.sinks)
-        if gone:
+
+        def split(gone: int) -> None:
             self.recorder.move(record, lifecycle.SPLIT, Reason.OPTED_OUT,
                                f"proved not sent; {gone:,} of its recipients opted out "
                                "while the run was stopped: the rest sent as a new chunk",
                                via=lifecycle.SUBMITTING)
+
+        kept, gone = await screened(chunk, self.screen, self.recorder, self.chunker.new_number,
+                                    self.chunker.sinks, before=split)
+        if gone:
             if kept is None:
                 return
             chunk, record = kept, self.recorder.record_for(kept)
