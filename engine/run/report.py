@@ -202,7 +202,8 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
            failed: bool = False, finished: str | None = None,
-           consent: dict[str, Any] | None = None) -> Finished:
+           consent: dict[str, Any] | None = None,
+           schedule: dict[str, Any] | None = None) -> Finished:
     """The report of a run that has ended, written to ``path`` (or, when None, a temporary
     file the returned document's ``rejected`` view keeps while it lives) as a stream: the
     rejections merged from the aggregator's spill, never all in memory. ``failed``: the run
@@ -224,6 +225,9 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
     tail = {"requests": {"made": requests, "throttled": throttled}, "preflight": preflight,
             "consent": consent,
             "warnings": [*warnings, *([warning] if warning is not None else [])]}
+    if schedule is not None:  # a scheduled send's (engine/run/rounds.py): none otherwise
+        head["totals"].update(schedule.pop("totals", {}))
+        tail["schedule"] = schedule
     view = write_report(path, head, "rejected",
                         (payload for _, payload in aggregator.merged()), tail)
     return Finished({**head, "rejected": view, **tail}, totals, warning)

@@ -1,0 +1,258 @@
+"""A scheduled send (issue 22) on a fake clock against the simulator: rounds, each a resume
+of the journal, send every recipient exactly once and only inside their window; a daily cap
+is filled exactly; a stop between rounds and --resume never send a round twice;
+exit_when_waiting returns with the journal kept."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+import orjson
+import pytest
+
+import engine
+from engine.config.credentials import DEMO_CREDENTIALS
+from engine.config.settings import Settings
+from engine.errors import UsageError
+from engine.schedule.zones import FALLBACK_ZONES
+from engine.simulator import RunningSimulator, start_simulator
+from tests.conftest import sim_settings
+from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+
+# area code -> (the zones a number of it is in, how many recipients the list has there)
+AREAS = {"212": (("America/New_York",), 300), "312": (("America/Chicago",), 250),
+         "415": (("America/Los_Angeles",), 250), "602": (("America/Phoenix",), 150),
+         "808": (("Pacific/Honolulu",), 120), "800": (FALLBACK_ZONES, 30),
+         "416": (("America/Toronto",), 60)}
+# Friday 2026-11-20 05:00 Eastern (10:00 UTC): nobody's 8:00 yet
+START = datetime(2026, 11, 20, 5, 0, tzinfo=ZoneInfo("America/New_York"))
+MARGIN = timedelta(minutes=10)
+
+
+class FakeTime:
+    """The run's clocks: the calendar and the monotonic clock are one fake instant that only
+    a sleep moves. A short sleep (a poll, a backoff) is also slept for real, so the fake
+    clock never runs ahead of a request on the wire; a long one (a round's wait) is not."""
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start.timestamp()
+        self.sleeps: list[float] = []
+
+    def wall(self) -> float:
+        return self.t
+
+    def clock(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        if seconds > 60:
+            self.sleeps.append(seconds)
+        self.t += seconds
+        await anyio.sleep(seconds if seconds <= 1 else 0)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
+
+
+Start = Callable[[FakeTime], Awaitable[tuple[RunningSimulator, Settings]]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    """A simulator on a free loopback port on the test's fake clock (what it stamps and
+    when it processes), processing at once, and settings for it."""
+    started: list[RunningSimulator] = []
+
+    async def make(time: FakeTime) -> tuple[RunningSimulator, Settings]:
+        running = await start_simulator(sim_settings(messages_per_second=1e6),
+                                        clock=time.wall)
+        started.append(running)
+        return running, engine_settings(running.url)
+
+    yield make
+    for running in started:
+        await running.stop()
+
+
+def national_list(path: Path) -> dict[str, tuple[str, ...]]:
+    """The list (CSV, one column) and each number's zones."""
+    zones: dict[str, tuple[str, ...]] = {}
+    for area, (where, count) in AREAS.items():
+        for i in range(count):
+            zones[f"+1{area}{2_000_000 + i * 7:07d}"] = where
+    # interleaved, as a real list is: not one zone after another
+    order = sorted(zones, key=lambda n: (int(n[-4:]) % 13, n))
+    path.write_text("to\n" + "\n".join(order) + "\n")
+    return zones
+
+
+class Watch:
+    """The simulator's ledger read at each event, with the fake instant: what each round
+    sent, and when."""
+
+    def __init__(self, running: RunningSimulator, time: FakeTime) -> None:
+        self.running, self.time = running, time
+        self.seen = 0
+        self.sent: list[tuple[str, datetime]] = []
+        self.events: list[dict[str, Any]] = []
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        numbers = ledger_numbers(self.running)
+        self.sent += [(n, self.time.now()) for n in numbers[self.seen:]]
+        self.seen = len(numbers)
+
+    def kinds(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == kind]
+
+
+def inside(number_zones: tuple[str, ...], when: datetime, lo: int = 8 * 60,
+           hi: int = 21 * 60) -> bool:
+    """Whether ``when`` is inside lo..hi (minutes) less the margin in every zone."""
+    for zone in number_zones:
+        local = when.astimezone(ZoneInfo(zone))
+        minute = local.hour * 60 + local.minute
+        if not lo <= minute or not minute < hi - MARGIN.total_seconds() / 60:
+            return False
+    return True
+
+
+async def send(path: Path | None, settings: Any, time: FakeTime, watch: Watch,
+               **options: Any) -> dict[str, Any]:
+    return await engine.send(path, sender=SENDER if path is not None else None, text="Hi",
+                             config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                             clock=time.clock, sleep=time.sleep, on_event=watch.on_event,
+                             **options)
+
+
+async def test_a_national_list_goes_out_in_each_window_once(start: Start, tmp_path: Path
+                                                           ) -> None:
+    """Starting 05:00 Eastern under tcpa, nobody is texted before their local 8:00 and
+    everyone exactly once, in rounds that wait for each zone's opening."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    report = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
+                        report=tmp_path / "report.json", quiet_hours="tcpa")
+    numbers = ledger_numbers(running)
+    assert Counter(numbers) == Counter(list(zones))  # everyone, once
+    late = [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+    assert not late
+    assert report["schedule"]["state"] == "done"
+    assert report["totals"]["deferred"] == report["totals"]["expired"] == 0
+    assert report["totals"]["sent"] == len(zones)
+    assert report["totals"]["adoptedChunks"] == 0  # one clock: every answer is read as such
+    waits = watch.kinds("waiting")
+    assert waits
+    assert all(w["reason"] == "quiet-hours" for w in waits)
+    assert len(watch.kinds("summary")) == 1
+    assert watch.events[-1]["event"] == "summary"
+    header = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
+    assert header["schedule"]["quietHours"] == "tcpa"
+    assert sum(c["count"] for c in header["schedule"]["counts"]) == len(zones)
+    assert header["schedule"]["waves"]["waves"]
+
+
+@pytest.mark.parametrize("cap", [333])
+async def test_a_daily_cap_sends_exactly_the_cap_a_day(start: Start, tmp_path: Path,
+                                                       cap: int) -> None:
+    """With --daily-cap N the first day carries exactly N and the rest go the next days."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    report = await send(tmp_path / "list.csv", settings, time, watch,
+                        journal=tmp_path / "run.journal", daily_cap=cap)
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    by_day = Counter((t.astimezone(ZoneInfo("America/Los_Angeles")).date()) for _, t in watch.sent)
+    days = [by_day[d] for d in sorted(by_day)]
+    assert days[:-1] == [cap] * (len(days) - 1)
+    assert 0 < days[-1] <= cap
+    assert [w["reason"] for w in watch.kinds("waiting")] == ["daily-cap"] * (len(days) - 1)
+    assert report["schedule"]["state"] == "done"
+
+
+async def test_exit_when_waiting_keeps_the_journal_and_a_resume_finishes(
+        start: Start, tmp_path: Path) -> None:
+    """exit_when_waiting returns as soon as the next round is hours away (the report's
+    schedule says waiting, the rest deferred); resumes later finish, nobody twice."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    first = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
+                       quiet_hours="tcpa", exit_when_waiting=True)
+    assert ledger_numbers(running) == []  # 05:00 Eastern: nobody yet
+    assert first["schedule"]["state"] == "waiting"
+    assert first["totals"]["deferred"] == len(zones)
+    assert journal.exists()
+    with pytest.raises(UsageError, match="--daily-cap: the run in .* began with --daily-cap "
+                       r"\(not given\)"):
+        await send(None, settings, time, watch, resume=journal, daily_cap=5)
+    assert ledger_numbers(running) == []
+    for _ in range(20):  # cron: every run does what is due, then exits while waiting
+        report = await send(None, settings, time, watch, resume=journal,
+                            exit_when_waiting=True)
+        if report["schedule"]["state"] == "done":
+            break
+        time.t = datetime.fromisoformat(report["schedule"]["nextRound"]).timestamp()
+    assert report["schedule"]["state"] == "done"
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+
+
+async def test_a_stop_between_rounds_and_a_resume_send_no_round_twice(
+        start: Start, tmp_path: Path) -> None:
+    """The run stopped while it waits for the next window (the library's stop); a resume
+    goes on from the journal and nobody is texted twice."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    stop = anyio.Event()
+    journal = tmp_path / "run.journal"
+
+    async def on_event(event: dict[str, Any]) -> None:
+        await watch.on_event(event)
+        if event["event"] == "waiting" and watch.seen:
+            stop.set()  # after the first round that sent, while it waits
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                               clock=time.clock, sleep=time.sleep, on_event=on_event,
+                               journal=journal, quiet_hours="tcpa", stop=stop)
+    sent_first = len(ledger_numbers(running))
+    assert 0 < sent_first < len(zones)
+    assert report["schedule"]["state"] == "waiting"
+    report = await send(None, settings, time, watch, resume=journal)
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+    assert report["schedule"]["state"] == "done"
+
+
+async def test_quiet_hours_off_is_today_s_send(start: Start, tmp_path: Path) -> None:
+    """quiet_hours="off" and no cap, --at or --expire-at: the send is today's, and its
+    journal has today's header (no schedule), whatever the flag says."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    headers = []
+    for name, options in (("a", {}), ("b", {"quiet_hours": "off", "window_margin": 60})):
+        journal = tmp_path / f"{name}.journal"
+        await send(tmp_path / "list.csv", settings, time, watch, journal=journal, **options)
+        headers.append(orjson.loads(journal.read_bytes().split(b"\n", 1)[0]))
+    assert Counter(ledger_numbers(running)) == Counter(list(zones) * 2)  # at 05:00: all
+    assert not watch.kinds("waiting")
+    assert "schedule" not in headers[0]
+    assert headers[0].keys() == headers[1].keys()
