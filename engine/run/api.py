@@ -210,7 +210,10 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                         on_read=options.on_read, sleep=options.sleep, clock=options.clock,
                         wall=options.wall)
         if limits is not None:
-            worker.deadline, worker.admits = limits.deadline, limits.admits
+            worker.deadline = limits.deadline
+            admits, cut_before = limits.admits, plan.next_number if plan is not None else 0
+            if admits is not None:  # what this round cuts passed its filter already
+                worker.admits = lambda chunk: chunk.number > cut_before or admits(chunk)
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):

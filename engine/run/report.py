@@ -256,6 +256,22 @@ BATCH_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+SCHEDULE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "quietHours": {"type": "string"}, "windowMargin": {"type": "number"},
+        "dailyCap": _maybe("integer"), "at": _maybe("string"), "expireAt": _maybe("string"),
+        "tzColumn": _maybe("string"), "rulesVersion": {"type": "string"},
+        "remaining": {"type": "integer"},
+        "state": {"enum": ["done", "waiting", "expired"]},
+        "nextRound": _maybe("string"),
+        "waitingFor": {"enum": [None, "due", "quiet-hours", "daily-cap", "at", "expire-at"]},
+        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    "required": ["quietHours", "windowMargin", "dailyCap", "at", "expireAt", "tzColumn",
+                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone"],
+}
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the report ``a2p send`` writes and ``send`` returns."""
     rejection = object_schema(Rejected)
@@ -279,6 +295,9 @@ def schema() -> dict[str, Any]:
             "preflight": _maybe("object"),
             "consent": {"anyOf": [{"type": "null"}, object_schema(ConsentRead)]},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            # a scheduled send's only (engine/run/rounds.py report_of); its totals then also
+            # carry deferred, expired and dailyCap: the recipients left, by why
+            "schedule": SCHEDULE,
         },
         "required": ["runId", "profile", "input", "settings", "startedAt", "finishedAt",
                      "interrupted", "status", "totals", "batches", "rejected", "requests",

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import jsonschema
 import orjson
 import pytest
 
@@ -20,6 +21,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.config.settings import Settings
 from engine.errors import UsageError
+from engine.run.report import schema as report_schema
 from engine.schedule.zones import FALLBACK_ZONES
 from engine.simulator import RunningSimulator, start_simulator
 from tests.conftest import sim_settings
@@ -149,6 +151,9 @@ async def test_a_national_list_goes_out_in_each_window_once(start: Start, tmp_pa
     assert not late
     assert report["schedule"]["state"] == "done"
     assert report["totals"]["deferred"] == report["totals"]["expired"] == 0
+    written = orjson.loads((tmp_path / "report.json").read_bytes())
+    jsonschema.Draft202012Validator(report_schema()).validate(written)
+    assert written["schedule"] == report["schedule"]
     assert report["totals"]["sent"] == len(zones)
     assert report["totals"]["adoptedChunks"] == 0  # one clock: every answer is read as such
     waits = watch.kinds("waiting")
