@@ -20,7 +20,7 @@ import orjson
 
 from engine.batching.chunker import Chunk
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator
+from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.reading.phone import Problem
@@ -236,7 +236,7 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
     skip: list[tuple[int, int]] = []
     known: Any = frozenset()
     if journal is not None:
-        plan = restore(read_journal(journal), Aggregator())
+        plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
         skip, known = plan.skip, plan.known_local
     counts: dict[WindowKey, int] = {}
     with ExitStack() as stack:

@@ -46,7 +46,20 @@ class FakeTime:
         self.t = start.timestamp()
         self.sleeps: list[float] = []
 
+    # Kept in whole microseconds, as the simulator writes its stamps: an instant its listing
+    # prints and reads back is the very instant it holds (a float sum would drift from it)
+    @property
+    def t(self) -> float:
+        return self._us / 1_000_000
+
+    @t.setter
+    def t(self, value: float) -> None:
+        self._us = round(value * 1_000_000)
+
+    tick = 0.0  # seconds each read of the calendar clock moves it (a slow run)
+
     def wall(self) -> float:
+        self.t += self.tick
         return self.t
 
     def clock(self) -> float:
@@ -74,7 +87,7 @@ async def start() -> AsyncIterator[Start]:
 
     async def make(time: FakeTime) -> tuple[RunningSimulator, Settings]:
         running = await start_simulator(sim_settings(messages_per_second=1e6),
-                                        clock=time.wall)
+                                        clock=lambda: time.t)
         started.append(running)
         return running, engine_settings(running.url)
 
@@ -261,3 +274,90 @@ async def test_quiet_hours_off_is_today_s_send(start: Start, tmp_path: Path) -> 
     assert not watch.kinds("waiting")
     assert "schedule" not in headers[0]
     assert headers[0].keys() == headers[1].keys()
+
+
+def created(running: RunningSimulator) -> list[tuple[str, datetime]]:
+    """Every accepted message with the instant (the fake clock) its batch was created."""
+    return [(batch.to(i), datetime.fromtimestamp(batch.created, UTC))
+            for batch in running.simulator.store.batches for i in range(batch.size)]
+
+
+async def test_no_batch_is_posted_past_the_window_deadline(start: Start, tmp_path: Path
+                                                          ) -> None:
+    """A slow round that reaches 20:50 Eastern (21:00 less the margin) POSTs no batch of
+    Eastern recipients from then on; the chunks it cut and did not POST are not journaled,
+    and their recipients go out at 8:00 the next day, once."""
+    time = FakeTime(datetime(2026, 11, 20, 20, 48, tzinfo=ZoneInfo("America/New_York")))
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    time.tick = 2.0  # every read of the clock is two seconds later, in the first round
+
+    async def on_event(event: dict[str, Any]) -> None:
+        await watch.on_event(event)
+        if event["event"] == "waiting":
+            time.tick = 0.0
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                               clock=time.clock, sleep=time.sleep, on_event=on_event,
+                               journal=tmp_path / "run.journal", quiet_hours="tcpa",
+                               max_batch_messages=10, concurrency=1)
+    sent = created(running)
+    assert Counter(n for n, _ in sent) == Counter(list(zones))
+    assert not [(n, t) for n, t in sent if not inside(zones[n], t)]
+    days = Counter(t.astimezone(ZoneInfo("America/New_York")).date() for n, t in sent
+                   if n.startswith("+1212"))
+    assert len(days) == 2  # cut by the deadline, finished the next morning
+    assert report["schedule"]["state"] == "done"
+    # a chunk journaled and then found past the deadline was held, and cut again later
+    assert {b["status"] for b in report["batches"]} <= {"completed", "superseded"}
+    assert report["totals"]["sent"] == len(zones)
+
+
+async def test_expire_at_leaves_the_rest_expired(start: Start, tmp_path: Path) -> None:
+    """--expire-at 10:30 Eastern: the Pacific, Hawaii and toll-free recipients (none open
+    before it) are never sent and are reported expired, in the totals and an event."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    report = await send(tmp_path / "list.csv", settings, time, watch,
+                        journal=tmp_path / "run.journal", quiet_hours="tcpa",
+                        expire_at="2026-11-20T10:30[America/New_York]")
+    late = {n for n, z in zones.items() if z[0] in ("America/Los_Angeles", "Pacific/Honolulu")
+            or len(z) > 1}
+    assert Counter(ledger_numbers(running)) == Counter(n for n in zones if n not in late)
+    assert report["totals"]["expired"] == len(late)
+    assert report["schedule"]["state"] == "expired"
+    assert [e["count"] for e in watch.kinds("expired")] == [len(late)]
+    assert watch.events[-1]["event"] == "summary"
+
+
+async def test_a_stop_inside_a_round_and_a_resume_send_nobody_twice(
+        start: Start, tmp_path: Path) -> None:
+    """Stopped in the middle of a round (after its first batch), the run resumes from the
+    journal: the round's rest, then the later rounds, each recipient once, in window."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    stop = anyio.Event()
+    journal = tmp_path / "run.journal"
+
+    async def on_event(event: dict[str, Any]) -> None:
+        await watch.on_event(event)
+        if event["event"] == "chunk_submitted" and time.now().hour >= 14:
+            stop.set()  # the Central round, after its first batch
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                               clock=time.clock, sleep=time.sleep, on_event=on_event,
+                               journal=journal, quiet_hours="tcpa", stop=stop,
+                               max_batch_messages=20, concurrency=1)
+    assert report["interrupted"]
+    assert 360 < len(ledger_numbers(running)) < len(zones)
+    report = await send(None, settings, time, watch, resume=journal)
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in created(running) if not inside(zones[n], t)]
+    assert report["schedule"]["state"] == "done"
