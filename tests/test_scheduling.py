@@ -4,6 +4,7 @@ the cap ledger and when the next round is."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from engine.run.scheduling import (
     Quota,
     Scheduling,
     cap_ledger,
+    carrier_halt,
     parse_scheduling,
     resumed_scheduling,
+    sent_chunks,
 )
 from engine.schedule.caps import cap_day
 from engine.schedule.rules import parse_quiet_hours
@@ -143,7 +146,7 @@ def test_the_cap_ledger_counts_what_may_have_been_sent_by_first_request(tmp_path
                state(3, "failed", "2026-11-20T09:00:00.000000Z"),
                chunk(4, 9)]
     journal.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
-    ledger = sorted(cap_ledger(journal))
+    ledger = sorted(cap_ledger(sent_chunks(journal)))
     assert ledger == [(datetime(2026, 11, 20, 7, 59, tzinfo=UTC), 7),
                       (datetime(2026, 11, 20, 9, 0, tzinfo=UTC), 5)]
     # 07:59 UTC is Nov 19 in Los Angeles: the day from 00:00 Pacific carries only the 5
@@ -188,3 +191,25 @@ def test_the_waiting_line_says_what_and_until_when_local_and_utc() -> None:
     line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
     assert line.startswith("waiting for the next recipients' window to open until ")
     assert "local (UTC 2026-11-20 13:00); 1,234 recipients left" in line
+
+
+def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:
+    """The day's batches showing SMS-CAR-450/451/452 on more than 0.5 % of what they
+    processed halt the sending until 00:00 Pacific: the next round waits for it, and what is
+    left counts under the daily cap."""
+    now = datetime(2026, 11, 20, 18, tzinfo=UTC)
+    earlier = datetime(2026, 11, 20, 17, tzinfo=UTC)
+    chunk = {"messages": 1000, "processedCount": 1000,
+             "errorCodeCounts": {"SMS-CAR-450": 4, "SMS-CAR-451": 2, "SMS-UP-410": 50}}
+    halt = carrier_halt([(earlier, chunk)], now)
+    assert halt is not None
+    assert halt.until == datetime(2026, 11, 21, 8, tzinfo=UTC)
+    assert "SMS-CAR-450/451/452" in halt.reason
+    assert carrier_halt([(earlier, {**chunk, "errorCodeCounts": {"SMS-CAR-450": 5}})],
+                        now) is None  # 0.5 % exactly: not above
+    yesterday = datetime(2026, 11, 20, 7, tzinfo=UTC)  # Nov 19 in Los Angeles
+    assert carrier_halt([(yesterday, chunk)], now) is None
+    look = replace(outlook({EAST: 3}, now), halt=halt)
+    assert not look.open_keys
+    assert look.next_round(None) == (halt.until, "carrier-cap")
+    assert report_of(look, parse_scheduling("tcpa"))["totals"]["dailyCap"] == 3

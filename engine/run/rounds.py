@@ -27,7 +27,7 @@ from engine.batching.chunker import Chunk
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Expired, Waiting
+from engine.run.events import Expired, RunWarning, Waiting
 from engine.run.gate import tos_of
 from engine.run.journallock import JournalLock
 from engine.run.options import SendOptions
@@ -40,11 +40,13 @@ from engine.run.scheduling import (
     RoundLimits,
     Scheduling,
     cap_ledger,
+    carrier_halt,
     count_keys,
+    sent_chunks,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
-from engine.schedule.caps import CapDay, cap_day
+from engine.schedule.caps import CapDay, Halt, cap_day
 from engine.schedule.waves import Status, schedule_waves, status_at
 from engine.schedule.windows import WindowKey, stamp
 from engine.schedule.zones import placer
@@ -65,6 +67,7 @@ class Outlook:
     day: CapDay
     decision: str  # Timing.decide: wait (before --at), send, expired
     expire_at: datetime | None
+    halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
 
     @property
     def remaining(self) -> int:
@@ -72,7 +75,7 @@ class Outlook:
 
     @property
     def open_keys(self) -> frozenset[WindowKey]:
-        if self.decision != "send" or self.day.full or self.status is None:
+        if self.decision != "send" or self.day.full or self.status is None or self.halt:
             return frozenset()
         return frozenset(key for key, _ in self.status.open)
 
@@ -97,6 +100,8 @@ class Outlook:
         found: tuple[datetime, str] | None = None
         if self.decision == "wait" and at is not None:
             found = at, "at"
+        elif self.halt is not None:
+            found = self.halt.until, "carrier-cap"
         elif self.day.full:
             found = self.day.ends, "daily-cap"
         elif self.status is not None and self.status.next_opening is not None:
@@ -109,19 +114,19 @@ class Outlook:
         """What the recipients left are now: expired, daily-cap or deferred."""
         if self.decision == "expired":
             return "expired"
-        return "daily-cap" if self.day.full else "deferred"
+        return "daily-cap" if self.day.full or self.halt is not None else "deferred"
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
            schedule: Scheduling, now: datetime) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one)."""
     counts = {k: n for k, n in count_keys(path, read, keys, journal).items() if n}
-    ledger = cap_ledger(journal) if journal is not None else []
+    sent = sent_chunks(journal) if journal is not None else []
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
-    return Outlook(now, counts, status, cap_day(schedule.cap, ledger, now), decision,
-                   schedule.expire_at)
+    return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
+                   schedule.expire_at, carrier_halt(sent, now))
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
@@ -157,6 +162,7 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
     """The progress line: what the run waits for and until when, local and UTC."""
     what = {"quiet-hours": "the next recipients' window to open",
             "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
+            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
             "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
     local = until.astimezone()  # this machine's zone, as the user reads the clock
     return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
@@ -199,67 +205,79 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     keys = Keys(placer(), schedule.policy)
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
+    try:
+        with JournalLock(path, command, create=fresh):
+            return await _rounds(recipients, options, schedule, run_round, path, keys, base)
+    finally:  # the last round's summary, last, whichever way the rounds ended
+        for event in held:
+            await options.on_event(event)
+
+
+async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
+                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions
+                  ) -> dict[str, Any]:
+    """The rounds, under the journal lock: each a run of ``run_round``, then the wait."""
+    fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
-    with JournalLock(path, command, create=fresh):
-        for number in range(MAX_ROUNDS):
-            first = fresh and number == 0
-            if first:
-                assert recipients is not None
-                source, read, round_options = str(recipients), fresh_read(options), base
-            else:
-                given, read_again = resume_options(path, replace(base, resume=path), None)
-                source, read = str(given), read_again.read or ReadOptions()
-                round_options = replace(base, resume=path, journal=None)
-            now = _now(options)
-            before = survey(source, read, keys, None if first else path, schedule, now)
-            header = None
-            if first:
-                waves = schedule_waves(before.counts, schedule.policy,
-                                       schedule.timing.start(now),
-                                       margin=timedelta(seconds=schedule.margin),
-                                       until=schedule.expire_at)
-                header = {**schedule.as_header(),
-                          "counts": [{"key": k.as_json(), "count": n}
-                                     for k, n in sorted(before.counts.items())],
-                          "waves": waves.as_json()}
-            after: list[Outlook] = []
+    for number in range(MAX_ROUNDS):
+        first = fresh and number == 0
+        if first:
+            assert recipients is not None
+            source, read, round_options = str(recipients), fresh_read(options), base
+        else:
+            given, read_again = resume_options(path, replace(base, resume=path), None)
+            source, read = str(given), read_again.read or ReadOptions()
+            round_options = replace(base, resume=path, journal=None)
+        now = _now(options)
+        before = survey(source, read, keys, None if first else path, schedule, now)
+        header = None
+        if first:
+            waves = schedule_waves(before.counts, schedule.policy,
+                                   schedule.timing.start(now),
+                                   margin=timedelta(seconds=schedule.margin),
+                                   until=schedule.expire_at)
+            header = {**schedule.as_header(),
+                      "counts": [{"key": k.as_json(), "count": n}
+                                 for k, n in sorted(before.counts.items())],
+                      "waves": waves.as_json()}
+        after: list[Outlook] = []
 
-            def report(source: str = source, read: ReadOptions = read,
-                       after: list[Outlook] = after) -> dict[str, Any]:
-                after.append(survey(source, read, keys, path, schedule, _now(options)))
-                return report_of(after[-1], schedule)
+        def report(source: str = source, read: ReadOptions = read,
+                   after: list[Outlook] = after) -> dict[str, Any]:
+            after.append(survey(source, read, keys, path, schedule, _now(options)))
+            return report_of(after[-1], schedule)
 
-            limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
-                                 before.deadline, header, report,
-                                 admits(keys, before.open_keys))
-            with open_spill(path, options.report) as spill, \
-                    open_spool(path, options.report) as spool:
-                document = await run_round(recipients if first else None, round_options,
-                                           spill, spool, limits)
-            if stop.is_set() or not after:
-                break
-            look = after[-1]
-            if look.decision == "expired" and look.remaining:
-                await options.on_event(Expired(look.remaining,
-                                               stamp(schedule.expire_at or look.now)).to_json())
-                break
-            nxt = look.next_round(schedule.at)
-            if nxt is None:
-                break
-            if nxt[1] == "due":
-                if before.due and look.remaining >= before.remaining:
-                    break  # a round that could send and sent nothing: its report says why
-                continue
-            seconds = max(0.0, (nxt[0] - look.now).total_seconds())
-            await options.on_event(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                           waiting_line(nxt[0], nxt[1], look.remaining),
-                                           look.remaining).to_json())
-            if options.exit_when_waiting and seconds > EXIT_WAIT:
-                break
-            if await _sleep_or_stop(options, seconds, stop):
-                break
-    for event in held:
-        await options.on_event(event)
+        limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
+                             before.deadline, header, report,
+                             admits(keys, before.open_keys))
+        with open_spill(path, options.report) as spill, \
+                open_spool(path, options.report) as spool:
+            document = await run_round(recipients if first else None, round_options,
+                                       spill, spool, limits)
+        if stop.is_set() or not after:
+            break
+        look = after[-1]
+        if look.decision == "expired" and look.remaining:
+            await options.on_event(Expired(look.remaining,
+                                           stamp(schedule.expire_at or look.now)).to_json())
+            break
+        nxt = look.next_round(schedule.at)
+        if nxt is None:
+            break
+        if nxt[1] == "due":
+            if before.due and look.remaining >= before.remaining:
+                break  # a round that could send and sent nothing: its report says why
+            continue
+        if nxt[1] == "carrier-cap" and look.halt is not None:
+            await options.on_event(RunWarning("carrier-cap", look.halt.reason).to_json())
+        seconds = max(0.0, (nxt[0] - look.now).total_seconds())
+        await options.on_event(Waiting(stamp(nxt[0]), seconds, nxt[1],
+                                       waiting_line(nxt[0], nxt[1], look.remaining),
+                                       look.remaining).to_json())
+        if options.exit_when_waiting and seconds > EXIT_WAIT:
+            break
+        if await _sleep_or_stop(options, seconds, stop):
+            break
     return document
 
 

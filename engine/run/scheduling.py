@@ -25,7 +25,14 @@ from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.reading.phone import Problem
 from engine.schedule import statetable
-from engine.schedule.caps import check_daily_cap
+from engine.schedule.caps import (
+    CARRIER_CAP_CODES,
+    Halt,
+    carrier_cap_halt,
+    check_daily_cap,
+    day_start,
+    next_day,
+)
 from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
@@ -251,10 +258,10 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
     return counts
 
 
-def cap_ledger(journal: Path) -> list[tuple[datetime, int]]:
-    """(first submittedAt, messages) of every chunk of the journal that may have been sent
-    (in flight, accepted, completed, unknown): what the daily cap counts. A chunk sent again
-    after a lost answer counts once, on the day of its first request."""
+def sent_chunks(journal: Path) -> list[tuple[datetime, dict[str, Any]]]:
+    """(first submittedAt, folded entry) of every chunk of the journal that may have been
+    sent (in flight, accepted, completed, unknown). A chunk sent again after a lost answer is
+    one chunk, on the day of its first request."""
     from engine.run.journal import read_journal
 
     state = read_journal(journal)
@@ -270,9 +277,26 @@ def cap_ledger(journal: Path) -> list[tuple[datetime, int]]:
             when = entry.get("submittedAt")
             if when and entry.get("chunk") not in first:
                 first[entry["chunk"]] = when
-    out = []
-    for number, chunk in state.chunks.items():
-        if chunk.get("status") in MAY_BE_SENT and number in first:
-            out.append((datetime.fromisoformat(first[number]).astimezone(UTC),
-                        int(chunk.get("messages", 0))))
-    return out
+    return [(datetime.fromisoformat(first[number]).astimezone(UTC), chunk)
+            for number, chunk in state.chunks.items()
+            if chunk.get("status") in MAY_BE_SENT and number in first]
+
+
+def cap_ledger(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]
+               ) -> list[tuple[datetime, int]]:
+    """What the daily cap counts: (first submittedAt, messages) of each chunk sent."""
+    return [(when, int(chunk.get("messages", 0))) for when, chunk in chunks]
+
+
+def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: datetime
+                 ) -> Halt | None:
+    """A Halt until the next cap day when the day's batches, as last read, show carrier
+    daily-cap failures (SMS-CAR-450/451/452) above 0.5 % of the messages they processed."""
+    starts, ends = day_start(now), next_day(now)
+    processed = failures = 0
+    for when, chunk in chunks:
+        if starts <= when < ends:
+            processed += int(chunk.get("processedCount") or 0)
+            codes = chunk.get("errorCodeCounts") or {}
+            failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
+    return carrier_cap_halt(processed, failures, now)
