@@ -214,6 +214,11 @@ async def test_exit_when_waiting_keeps_the_journal_and_a_resume_finishes(
     assert first["schedule"]["state"] == "waiting"
     assert first["totals"]["deferred"] == len(zones)
     assert journal.exists()
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    assert len(rows) == len(zones)
+    assert all(row.outcome == "not-sent" and row.description.startswith("deferred: ")
+               and not row.retryable for row in rows)
     with pytest.raises(UsageError, match="--daily-cap: the run in .* began with --daily-cap "
                        r"\(not given\)"):
         await send(None, settings, time, watch, resume=journal, daily_cap=5)
@@ -337,6 +342,12 @@ async def test_expire_at_leaves_the_rest_expired(start: Start, tmp_path: Path) -
     assert report["schedule"]["state"] == "expired"
     assert [e["count"] for e in watch.kinds("expired")] == [len(late)]
     assert watch.events[-1]["event"] == "summary"
+    rows = [row async for row in engine.outcomes(tmp_path / "run.journal", config=settings,
+                                                 credentials=DEMO_CREDENTIALS,
+                                                 only=("not-sent",))]
+    assert {row.to for row in rows} == late
+    assert all(row.description.startswith("expired: --expire-at 2026-11-20T15:30:00Z")
+               and not row.retryable for row in rows)
 
 
 async def test_a_stop_inside_a_round_and_a_resume_send_nobody_twice(
