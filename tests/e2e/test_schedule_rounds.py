@@ -377,3 +377,85 @@ async def test_a_stop_inside_a_round_and_a_resume_send_nobody_twice(
     assert Counter(ledger_numbers(running)) == Counter(list(zones))
     assert not [(n, t) for n, t in created(running) if not inside(zones[n], t)]
     assert report["schedule"]["state"] == "done"
+
+
+# Saturday 2026-11-21 05:00 Eastern; (lo, hi) local minutes by weekday (0 Monday), None: closed
+SATURDAY = datetime(2026, 11, 21, 5, 0, tzinfo=ZoneInfo("America/New_York"))
+TCPA = dict.fromkeys(range(7), (480, 1260))
+STRICT_AREAS: dict[str, tuple[tuple[str, ...], int, dict[int, tuple[int, int] | None]]] = {
+    "212": (("America/New_York",), 300, TCPA),
+    "214": (("America/Chicago",), 300, {**dict.fromkeys(range(6), (540, 1260)), 6: (720, 1260)}),
+    "305": (("America/New_York",), 300, dict.fromkeys(range(7), (480, 1200))),
+    "401": (("America/New_York",), 200, {**dict.fromkeys(range(5), (540, 1080)),
+                                         5: (600, 1020), 6: (600, 1020)}),
+    "415": (("America/Los_Angeles",), 300, TCPA),
+    "602": (("America/Phoenix",), 200, TCPA),
+    "808": (("Pacific/Honolulu",), 150, TCPA),
+    "416": (("America/Toronto",), 100, TCPA),
+    # nothing known: every zone, and every state's rules (Louisiana: no Sundays)
+    "800": (FALLBACK_ZONES, 50, {**dict.fromkeys(range(5), (540, 1080)), 5: (600, 1020),
+                                 6: None}),
+}
+
+
+def strict_ok(area: str, when: datetime) -> bool:
+    zones, _, hours = STRICT_AREAS[area]
+    for zone in zones:
+        local = when.astimezone(ZoneInfo(zone))
+        window = hours[local.weekday()]
+        minute = local.hour * 60 + local.minute
+        if window is None or not window[0] <= minute < window[1] - 10:
+            return False
+    return True
+
+
+async def test_strict_hours_a_cap_and_two_kills_over_three_days(start: Start, tmp_path: Path
+                                                               ) -> None:
+    """--quiet-hours strict --daily-cap 700 from Saturday 05:00 Eastern, the run killed twice
+    in the middle of a round (cancelled at once, a request possibly on the wire) and resumed:
+    every recipient once, each inside their state's window (Texas from noon on Sunday, no
+    toll-free number on Sunday), and never more than the cap in a Pacific day."""
+    time = FakeTime(SATURDAY)
+    running, settings = await start(time)
+    numbers = [f"+1{area}{2_000_000 + i * 7:07d}" for area, (_, count, _) in
+               STRICT_AREAS.items() for i in range(count)]
+    numbers.sort(key=lambda n: (int(n[-4:]) % 11, n))
+    (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    kills = [3, 25]  # the chunk_submitted events (counted across processes) that kill it
+    submitted = 0
+    reports = []
+    for attempt in range(6):
+        async with anyio.create_task_group() as group:
+            async def on_event(event: dict[str, Any], scope: anyio.CancelScope = group.cancel_scope
+                               ) -> None:
+                nonlocal submitted
+                await watch.on_event(event)
+                if event["event"] == "chunk_submitted":
+                    submitted += 1
+                    if kills and submitted == kills[0]:
+                        kills.pop(0)
+                        scope.cancel()  # a kill: nothing after this line runs
+
+            async def run(on_event: Any = on_event, attempt: int = attempt) -> None:
+                options: dict[str, Any] = {"resume": journal} if attempt else {
+                    "journal": journal, "quiet_hours": "strict", "daily_cap": 700}
+                reports.append(await engine.send(
+                    None if attempt else tmp_path / "list.csv",
+                    sender=None if attempt else SENDER, text=None if attempt else "Hi",
+                    config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                    clock=time.clock, sleep=time.sleep, on_event=on_event,
+                    max_batch_messages=50, **options))
+
+            group.start_soon(run)
+        if reports and reports[-1]["schedule"]["state"] == "done":
+            break
+    assert not kills  # both kills happened
+    assert reports[-1]["schedule"]["state"] == "done"
+    sent = created(running)
+    assert Counter(n for n, _ in sent) == Counter(numbers)
+    assert not [(n, t) for n, t in sent if not strict_ok(n[2:5], t)]
+    by_day = Counter(t.astimezone(ZoneInfo("America/Los_Angeles")).date() for _, t in sent)
+    assert max(by_day.values()) <= 700
+    assert len(by_day) >= 3
