@@ -381,7 +381,8 @@ async def test_a_stop_inside_a_round_and_a_resume_send_nobody_twice(
 
 # Saturday 2026-11-21 05:00 Eastern; (lo, hi) local minutes by weekday (0 Monday), None: closed
 SATURDAY = datetime(2026, 11, 21, 5, 0, tzinfo=ZoneInfo("America/New_York"))
-TCPA = dict.fromkeys(range(7), (480, 1260))
+Hours = dict[int, tuple[int, int] | None]
+TCPA: Hours = dict.fromkeys(range(7), (480, 1260))
 STRICT_AREAS: dict[str, tuple[tuple[str, ...], int, dict[int, tuple[int, int] | None]]] = {
     "212": (("America/New_York",), 300, TCPA),
     "214": (("America/Chicago",), 300, {**dict.fromkeys(range(6), (540, 1260)), 6: (720, 1260)}),
