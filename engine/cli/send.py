@@ -59,7 +59,8 @@ async def run(args: argparse.Namespace) -> int:
         say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
         return EXIT_INTERRUPTED
     schedule = report.get("schedule") or {}
-    if schedule.get("state") == "waiting":  # a scheduled send left recipients for later
+    if schedule.get("state") == "waiting" and schedule.get("waitingFor") != "due" and \
+            (args.exit_when_waiting or stop.is_set()):  # recipients left for later rounds
         return _waiting(report, report_path, journal, stopped=stop.is_set())
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
 

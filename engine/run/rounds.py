@@ -92,7 +92,8 @@ class Outlook:
         return (until or self.now).timestamp()
 
     def next_round(self, at: datetime | None) -> tuple[datetime, str] | None:
-        """When the next round may send something, and why it waits until then."""
+        """When the next round may send something, and why it waits until then (None: no
+        round is left: nobody is, or --expire-at passed)."""
         if self.decision == "expired" or not self.remaining:
             return None
         if self.due:
@@ -108,7 +109,8 @@ class Outlook:
             found = self.status.next_opening, "quiet-hours"
         if self.expire_at is not None and (found is None or self.expire_at <= found[0]):
             return self.expire_at, "expire-at"
-        return found
+        # no opening in the horizon (days of closed windows): look again in a day
+        return found or (self.now + timedelta(days=1), "quiet-hours")
 
     def fate(self) -> str:
         """What the recipients left are now: expired, daily-cap or deferred."""
@@ -265,9 +267,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if nxt is None:
             break
         if nxt[1] == "due":
-            if before.due and look.remaining >= before.remaining:
-                break  # a round that could send and sent nothing: its report says why
-            continue
+            if before.due and look.remaining >= before.remaining and \
+                    look.now.timestamp() < before.deadline:
+                break  # it could send, sent nothing, and no window closed: its report
+            continue  # says why (failed batches); else the next round, now
         if nxt[1] == "carrier-cap" and look.halt is not None:
             await options.on_event(RunWarning("carrier-cap", look.halt.reason).to_json())
         seconds = max(0.0, (nxt[0] - look.now).total_seconds())
