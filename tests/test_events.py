@@ -21,11 +21,13 @@ from engine.run.events import (
     ChunkSubmitted,
     ConsentRead,
     Event,
+    Expired,
     Rejected,
     RunWarning,
     StatusCounts,
     Summary,
     Totals,
+    Waiting,
 )
 
 COUNTS = StatusCounts(queued=0, sent=1, delivered=7, delivery_failed=1, sending_failed=1,
@@ -45,6 +47,9 @@ SAMPLES: list[Event] = [
     RunWarning("mostly-rejected", "6 of 10 records (60%) were rejected"),
     ConsentRead("pair", "conditional-export", "2026-12-04T21:00:00.000000Z", 1, False, 1501,
                 12, '"e-3"'),
+    Waiting("2026-12-05T16:00:00Z", 3600.0, "quiet-hours",
+            "waiting for the next recipients' window to open until 08:00 local", 40),
+    Expired(7, "2026-12-06T02:00:00Z"),
     Summary("completed", TOTALS, requests=40, throttled=2),
 ]
 

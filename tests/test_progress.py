@@ -77,3 +77,20 @@ def test_unknown_batches_are_not_counted_as_failed() -> None:
     progress.see(ChunkFailed(1, "unknown", 0, 9, None).to_json())
     progress.see(SUMMARY.to_json())
     assert "0 failed, 1 unknown" in stream.getvalue()
+
+
+def test_a_scheduled_send_s_wait_is_on_the_progress_line_until_the_next_round() -> None:
+    """While a scheduled send waits, the line says for what and until when (local and UTC);
+    the next round's first batch takes it off."""
+    from engine.run.events import Waiting
+
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock)
+    line = ("waiting for the next recipients' window to open until 08:00 local "
+            "(UTC 2026-11-20 13:00)")
+    progress.see(Waiting("2026-11-20T13:00:00Z", 3600.0, "quiet-hours", line, 12).to_json())
+    clock.now += 10
+    progress.tick()
+    assert stream.getvalue().splitlines()[-1].endswith(" | " + line)
+    progress.see(submitted(5).to_json())
+    assert line not in progress.doing(clock.now)

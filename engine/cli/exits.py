@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from engine.errors import AuthError, EngineError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# EX_TEMPFAIL (sysexits.h): a scheduled send with --exit-when-waiting whose next round is
+# more than 5 minutes away; the journal is kept and `a2p send --resume J` goes on later
+EXIT_WAITING = 75
 
 # Error class -> exit code; the first row that matches wins, anything else is EXIT_FAILED
 # (a ServerError and the rest). AuthError is a ServerError, so its row keeps it from 1. The
@@ -24,7 +27,9 @@ EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (reject
               "are results, not failures); 1 some batches failed or are unknown, or the "
               "server (its token endpoint included) could not be reached or kept failing; 2 "
               "usage or configuration error (bad option, profile, environment variable, "
-              "input file or journal); 3 the credentials were refused at login; 130 "
+              "input file or journal); 3 the credentials were refused at login; 75 "
+              "EX_TEMPFAIL: the next opening is more than 5 minutes away; run `a2p send "
+              "--resume J` again later (--exit-when-waiting); 130 "
               "interrupted (Ctrl-C or SIGTERM: the report and journal are "
               "written; finish with --resume).")
 

@@ -56,4 +56,7 @@ def send_options(args: argparse.Namespace, report: str, journal: str) -> SendOpt
         consent=not args.no_consent, suppress_scope=args.suppress_scope,
         max_consent_age=args.max_consent_age,
         journal=None if args.resume else journal, resume=args.resume, report=report,
+        quiet_hours=args.quiet_hours, tz_column=args.tz_column, daily_cap=args.daily_cap,
+        at=args.at, expire_at=args.expire_at, window_margin=args.window_margin,
+        exit_when_waiting=args.exit_when_waiting,
     )

@@ -23,6 +23,7 @@ class Progress:
         self.read = 0
         self.share: float | None = None
         self._wait: tuple[str, float] | None = None
+        self._round: str | None = None  # a scheduled send's wait for its next round
 
     def reading(self, records: int, share: float | None) -> None:
         """The producer's report: records read so far, and the share of the input."""
@@ -36,6 +37,10 @@ class Progress:
         """One event as the run emits it (its JSON object): read by kind, never parsed into
         an Event, since a list of bad rows brings millions of ``rejected`` ones."""
         kind = event["event"]
+        if kind == "waiting":
+            self._round = str(event["message"])
+        elif kind in ("chunk_submitted", "summary"):
+            self._round = None
         if kind == "rejected":
             self.rejected += 1
         elif kind == "chunk_submitted":
@@ -62,6 +67,8 @@ class Progress:
 
     def doing(self, now: float) -> str:
         """What the run is waiting for, if anything."""
+        if self._round is not None:
+            return self._round
         if self._wait is not None and self._wait[1] > now:
             return f"waiting {self._wait[1] - now:,.0f} s for the {self._wait[0]} rate limit"
         tracking = self.batches - self.completed

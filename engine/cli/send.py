@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.cli.exits import EXIT_INTERRUPTED
+from engine.cli.exits import EXIT_INTERRUPTED, EXIT_WAITING
 from engine.cli.options import send_options
 from engine.cli.output import EventLines, say
 from engine.cli.summary import finish
@@ -58,7 +58,24 @@ async def run(args: argparse.Namespace) -> int:
     if report is None:  # the second Ctrl-C: no report, the journal has every step
         say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
         return EXIT_INTERRUPTED
+    schedule = report.get("schedule") or {}
+    if schedule.get("state") == "waiting" and schedule.get("waitingFor") != "due" and \
+            (args.exit_when_waiting or stop.is_set()):  # recipients left for later rounds
+        return _waiting(report, report_path, journal, stopped=stop.is_set())
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+def _waiting(report: dict[str, Any], path: str, journal: str, stopped: bool) -> int:
+    """A scheduled send that ended while it waits for its next round: stopped (Ctrl-C), or
+    --exit-when-waiting (EX_TEMPFAIL). Either way the journal is kept for --resume."""
+    schedule = report["schedule"]
+    again = shlex.join(["a2p", "send", "--resume", journal])
+    say(f"a2p: {'interrupted' if stopped else 'waiting'}: {report['totals']['sent']:,} sent, "
+        f"{schedule['remaining']:,} left for later rounds (next: {schedule['nextRound']}, "
+        f"{schedule['waitingFor']}); report: {path}. Continue with: {again}"
+        + ("" if stopped else " --exit-when-waiting (from cron: an overlapping run exits "
+           "at once)"))
+    return EXIT_INTERRUPTED if stopped else EXIT_WAITING
 
 
 def _with_hooks(options: SendOptions, args: argparse.Namespace, progress: Progress,

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +52,7 @@ from engine.results.rows import (
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
+from engine.run.scheduling import unsent_note
 from engine.run.suppresskept import reloaded
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
@@ -149,6 +151,8 @@ class Export:
               clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]],
               on_progress: Progress | None) -> None:
         self.state = read_journal(self.journal)
+        # a scheduled send's records in no chunk: deferred, or expired (the calendar now)
+        self._unsent = unsent_note(self.state.header, datetime.now(UTC))
         self.spans = spans_of(self.state.chunks.values())
         self.pieces = pieces_of(self.spans)
         self._final = {k: n for n, (_, _, k) in enumerate(self.pieces)}  # a span's last piece
@@ -273,7 +277,8 @@ class Export:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
             row = row_of(record, span, {journaled.index: journaled} if journaled else {},
-                         found, batch is not None and batch.complete, refused)
+                         found, batch is not None and batch.complete, refused,
+                         self._unsent)
             self.totals.add(row)
             if keep(row, self.only):
                 self.selected.add(row)

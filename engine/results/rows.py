@@ -267,11 +267,12 @@ class Matcher:
 
 def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
            found: Stored | None = None, complete: bool = False,
-           server: Rejection | None = None) -> Row:
+           server: Rejection | None = None, unsent: tuple[str, bool] | None = None) -> Row:
     """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
     for a record of an accepted chunk, the server's rejection of it (``server``, from the
     journal) or what the message store holds for it; ``complete``: that store listed the
-    whole batch when it was read."""
+    whole batch when it was read; ``unsent``: why a scheduled send's record in no chunk is
+    not sent yet, and whether it is retryable (engine/run/scheduling.py unsent_note)."""
     position, line, to, text = record.position, record.line, record.to, record.text
     rejection = local.get(position) or record.rejection
     if rejection is not None:
@@ -279,6 +280,9 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
                    rejection.to if rejection.to is not None else to, REJECTED_LOCAL,
                    rejection.error_code, rejection.description, False, None, None, None, None,
                    text)
+    if span is None and unsent is not None:
+        return Row(position, line, to, NOT_SENT, None, unsent[0], unsent[1], None, None, None,
+                   None, text)
     if span is None:
         return Row(position, line, to, NOT_SENT, None, "never sent: the run stopped before "
                    "this record was sent; send it again", True, None, None, None, None, text)

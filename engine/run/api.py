@@ -61,6 +61,8 @@ from engine.run.resume import (
     resume_options,
     unsettled,
 )
+from engine.run.rounds import send_rounds
+from engine.run.scheduling import RoundLimits, resumed_scheduling
 from engine.run.sender import Sender
 from engine.run.session import api_client
 from engine.run.sources import (
@@ -110,6 +112,13 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
         _check_journal(Path(options.resume))
+    scheduling = options.scheduling()
+    if options.resume is not None:
+        scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
+                                        read_header(Path(options.resume)),
+                                        os.fspath(options.resume))
+    if scheduling.active:  # a loop of rounds, each a resume of the journal
+        return await send_rounds(recipients, options, scheduling, _send)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
     with JournalLock(Path(journal), command, create=options.resume is None), \
             open_spill(journal, options.report) as spill, \
@@ -118,9 +127,11 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
 
 
 async def _send(recipients: Recipients | None, options: SendOptions,
-                spill: FileSpill, spool: BodySpool) -> dict[str, Any]:
+                spill: FileSpill, spool: BodySpool, limits: RoundLimits | None = None
+                ) -> dict[str, Any]:
     """One run; ``spill``: its rejections', ``spool``: its request bodies' (both removed by
-    the caller after the report)."""
+    the caller after the report); ``limits``: a scheduled send's round (engine/run/rounds.py):
+    only eligible recipients, up to a quota, no POST past a deadline."""
     if options.resume is not None:
         recipients, options = resume_options(Path(options.resume), options, recipients)
     if recipients is None or options.sender is None:
@@ -180,12 +191,17 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
+            if limits is not None:  # a round before left recipients anywhere in the input
+                plan.read_from = None
             resume_since = history_start(state.header)
             settings = journal_limits(settings, options, state.header, chunker)
         else:
             recorder = Recorder(emit, open_journal=_journal_opener(
                 options, settings, read, run_id, started, chunker.max_bytes, identity_now,
-                consent_scope), spill=spill)
+                consent_scope, None if limits is None else limits.schedule_header),
+                spill=spill)
+        if limits is not None:  # positions a round left out are gaps of its chunks
+            recorder.holes = True
         run = RunSettings(settings, sender, text, options.on_ambiguous, resume_since)
         # the consent gate, filled once the opt-outs are read; on a resume it also drops
         # what the run's gates rejected before, from what is read again
@@ -197,6 +213,11 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
                         on_read=options.on_read, sleep=options.sleep, clock=options.clock,
                         wall=options.wall)
+        if limits is not None:
+            worker.deadline = limits.deadline
+            admits, cut_before = limits.admits, plan.next_number if plan is not None else 0
+            if admits is not None:  # what this round cuts passed its filter already
+                worker.admits = lambda chunk: chunk.number > cut_before or admits(chunk)
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
@@ -216,6 +237,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                                     options.wall, owner),
                     gate, recorder, max_age=options.max_consent_age, wall=options.wall,
                     stopping=stopping, sinks=chunker.sinks, journal=journal)
+            if limits is not None:  # the schedule is in the journal before any POST
+                recorder.keep_journal()
             with ExitStack() as stack:
                 local = LocalRejections()
                 gate.sink = sink = filtered_sink(local, plan)
@@ -225,7 +248,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 # with a gate the reader's rejections pass through it, to stay in order
                 source, share = chunks_of(recipients, read, chunker,
                                           gate.hold if used else sink, stack, plan, local,
-                                          gate if used else None, stopped=stopping.is_set)
+                                          gate if used else None, stopped=stopping.is_set,
+                                          eligible=None if limits is None else limits.eligible,
+                                          quota=None if limits is None else limits.quota)
                 caught = in_flight(recipients, read, plan, sender, text, stack,
                                    gate if used else None)
                 worker.screen = gate.screen if used else None
@@ -265,7 +290,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                              consent=refresh.latest.as_json() if refresh is not None else
                              consents.as_json() if consents is not None else None,
                              notes=notes + ([refresh.failure] if refresh is not None and
-                                            refresh.failure is not None else []))
+                                            refresh.failure is not None else []),
+                             schedule=limits.report() if limits is not None and
+                             limits.report is not None else None)
     if failure is not None:
         raise failure
     return document
@@ -313,8 +340,8 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                   client: ApiClient, recorder: Recorder, emit: Emit, *, run_id: str,
                   started: str, source: str, template: str | None, interrupted: bool,
                   checked: Preflight | None, failure: ServerError | None,
-                  consent: dict[str, Any] | None = None, notes: list[str] | None = None
-                  ) -> dict[str, Any]:
+                  consent: dict[str, Any] | None = None, notes: list[str] | None = None,
+                  schedule: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report written (while the journal is still locked), its warnings and the
     summary emitted."""
     # --wait accepted reads no message store: adopted batches' pending recipients stay so
@@ -335,7 +362,7 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         ([f"the run stopped: {failure}"] if failure is not None else []) +
         ([left] if left is not None else []),
         failed=failure is not None, path=options.report, finished=stamp(options.wall()),
-        consent=consent)
+        consent=consent, schedule=schedule)
     if done.warning is not None:
         await emit(RunWarning("mostly-rejected", done.warning))
     if left is not None:
@@ -384,7 +411,8 @@ def consent_age(options: SendOptions) -> float:
 
 def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
                     started: str, max_bytes: int, input_identity: dict[str, Any],
-                    consent_scope: str | None = None) -> Callable[[], Journal] | None:
+                    consent_scope: str | None = None,
+                    schedule: dict[str, Any] | None = None) -> Callable[[], Journal] | None:
     path = options.journal
     if path is None:
         return None
@@ -402,6 +430,8 @@ def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions,
               # resume of a run that read them drops what its gate rejected before
               "consent": None if consent_scope is None else {
                   "scope": consent_scope, "maxAge": options.max_consent_age}}
+    if schedule is not None:  # a scheduled send's (engine/run/rounds.py): none otherwise
+        header["schedule"] = schedule
 
     def opened() -> Journal:
         keep(path, read.suppress)  # the lists as read, for a resume and 'a2p outcomes'

@@ -220,8 +220,33 @@ class Summary(Event):
     throttled: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting(Event):
+    """A scheduled send waits for its next round (engine/run/rounds.py): until when (UTC),
+    how many seconds, why ("quiet-hours", "daily-cap", "at", "expire-at"), the line the
+    progress shows, and how many recipients are left."""
+
+    KIND: ClassVar[str] = "waiting"
+    until: str
+    seconds: float
+    reason: str
+    message: str
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expired(Event):
+    """--expire-at passed: ``count`` recipients were never sent and are ``expired`` (not
+    retryable without a new run)."""
+
+    KIND: ClassVar[str] = "expired"
+    count: int
+    expire_at: str
+
+
 EVENTS: tuple[type[Event], ...] = (Rejected, ChunkSubmitted, ChunkFailed, BatchCompleted,
-                                   BatchDelivered, RunWarning, ConsentRead, Summary)
+                                   BatchDelivered, RunWarning, ConsentRead, Waiting, Expired,
+                                   Summary)
 _BY_KIND = {kind.KIND: kind for kind in EVENTS}
 
 

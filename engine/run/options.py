@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,6 +23,7 @@ from engine.config.settings import Settings
 from engine.core.consent import DEFAULT_MAX_AGE, check_scope
 from engine.errors import UsageError
 from engine.reading import ReadOptions
+from engine.run.scheduling import Scheduling, parse_scheduling
 
 if TYPE_CHECKING:
     from engine.rc.transport import Transport
@@ -89,6 +91,19 @@ class SendOptions:
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     stop: anyio.Event | None = None
     wall: Callable[[], float] = time.time  # this machine's calendar clock (epoch seconds)
+    # The schedule (issue 22, engine/run/rounds.py): None is the default (off, no cap, now,
+    # never, no column, 600 s) on a new run, and the journal's on a resume (a value given
+    # again must be the same). quiet_hours: off | tcpa | strict | HH:MM-HH:MM; at and
+    # expire_at: ISO 8601 with a zone, or aware datetimes; window_margin: seconds.
+    quiet_hours: str | None = None
+    tz_column: str | None = None
+    daily_cap: int | None = None
+    at: str | datetime | None = None
+    expire_at: str | datetime | None = None
+    window_margin: float | None = None
+    # a scheduled run whose next round is more than 5 minutes away ends (EXIT_WAITING, 75)
+    # instead of sleeping; --resume continues it
+    exit_when_waiting: bool = False
 
     def __post_init__(self) -> None:
         if self.max_batch_messages is not None and self.max_batch_messages < 1:
@@ -104,6 +119,19 @@ class SendOptions:
             raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "
                              f"{self.on_ambiguous!r}.")
+        self.scheduling()  # refused here, before anything is read
+
+    def scheduling(self) -> Scheduling:
+        """The schedule options validated (a UsageError naming the option otherwise)."""
+        return parse_scheduling(self.quiet_hours, self.tz_column, self.daily_cap, self.at,
+                                self.expire_at, self.window_margin)
+
+    def schedule_flags(self) -> dict[str, Any]:
+        """The schedule options given (not None), by their flag."""
+        given = {"--quiet-hours": self.quiet_hours, "--tz-column": self.tz_column,
+                 "--daily-cap": self.daily_cap, "--at": self.at,
+                 "--expire-at": self.expire_at, "--window-margin": self.window_margin}
+        return {flag: value for flag, value in given.items() if value is not None}
 
     @classmethod
     def of(cls, options: SendOptions | None, keywords: dict[str, Any]) -> SendOptions:

@@ -46,6 +46,9 @@ class Recorder:
         self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
         self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
         self.aggregator = Aggregator(spill) if spill is not None else Aggregator()
+        # a scheduled round's chunks journal every hole as a gap: a recipient its round left
+        # out (window closed) is held by no chunk, and a later round sends it
+        self.holes = False
 
     @property
     def records(self) -> MappingProxyType[int, ChunkRecord]:
@@ -106,7 +109,10 @@ class Recorder:
 
     def _gaps_of(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
         """The ranges inside the chunk that other chunks held (skipped when it was cut): the
-        holes of its positions the resumed run's skip covers. Nothing to look at otherwise."""
+        holes of its positions the resumed run's skip covers. Nothing to look at otherwise.
+        With ``holes`` (a scheduled round), every hole."""
+        if self.holes:
+            return tuple(chunk.index.holes())
         if not self._skip or chunk.count == chunk.last_position - chunk.first_position + 1:
             return ()
         out = []

@@ -202,7 +202,8 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
            requests: int, throttled: int, preflight: dict[str, Any] | None,
            warnings: list[str], path: str | os.PathLike[str] | None = None,
            failed: bool = False, finished: str | None = None,
-           consent: dict[str, Any] | None = None) -> Finished:
+           consent: dict[str, Any] | None = None,
+           schedule: dict[str, Any] | None = None) -> Finished:
     """The report of a run that has ended, written to ``path`` (or, when None, a temporary
     file the returned document's ``rejected`` view keeps while it lives) as a stream: the
     rejections merged from the aggregator's spill, never all in memory. ``failed``: the run
@@ -224,6 +225,9 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
     tail = {"requests": {"made": requests, "throttled": throttled}, "preflight": preflight,
             "consent": consent,
             "warnings": [*warnings, *([warning] if warning is not None else [])]}
+    if schedule is not None:  # a scheduled send's (engine/run/rounds.py): none otherwise
+        head["totals"].update(schedule.pop("totals", {}))
+        tail["schedule"] = schedule
     view = write_report(path, head, "rejected",
                         (payload for _, payload in aggregator.merged()), tail)
     return Finished({**head, "rejected": view, **tail}, totals, warning)
@@ -252,6 +256,23 @@ BATCH_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
+SCHEDULE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "quietHours": {"type": "string"}, "windowMargin": {"type": "number"},
+        "dailyCap": _maybe("integer"), "at": _maybe("string"), "expireAt": _maybe("string"),
+        "tzColumn": _maybe("string"), "rulesVersion": {"type": "string"},
+        "remaining": {"type": "integer"},
+        "state": {"enum": ["done", "waiting", "expired"]},
+        "nextRound": _maybe("string"),
+        "waitingFor": {"enum": [None, "due", "quiet-hours", "daily-cap", "carrier-cap", "at",
+                                "expire-at"]},
+        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}}},
+    "required": ["quietHours", "windowMargin", "dailyCap", "at", "expireAt", "tzColumn",
+                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone"],
+}
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the report ``a2p send`` writes and ``send`` returns."""
     rejection = object_schema(Rejected)
@@ -275,6 +296,9 @@ def schema() -> dict[str, Any]:
             "preflight": _maybe("object"),
             "consent": {"anyOf": [{"type": "null"}, object_schema(ConsentRead)]},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            # a scheduled send's only (engine/run/rounds.py report_of); its totals then also
+            # carry deferred, expired and dailyCap: the recipients left, by why
+            "schedule": SCHEDULE,
         },
         "required": ["runId", "profile", "input", "settings", "startedAt", "finishedAt",
                      "interrupted", "status", "totals", "batches", "rejected", "requests",

@@ -128,6 +128,11 @@ class Sender:
         # before each chunk's first POST (engine/run/consentrefresh.py)
         self.screen: Callable[[Chunk], list[tuple[int, Rejection]]] | None = None
         self.consent: ConsentRefresh | None = None
+        # a scheduled round's deadline (epoch seconds, engine/run/rounds.py): from then on no
+        # chunk is POSTed; one cut and not yet journaled is dropped (it never went out)
+        self.deadline: float | None = None
+        self.admits: Callable[[Chunk], bool] | None = None  # and whose windows are open
+        self.late_dropped = 0
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -215,7 +220,10 @@ class Sender:
                 del each
                 if chunk is not None:
                     async with self._slots:
-                        await self.submit(chunk, self.recorder.record_for(chunk))
+                        if self.late():  # never journaled: a later round cuts its records again
+                            self.late_dropped += chunk.count
+                        else:
+                            await self.submit(chunk, self.recorder.record_for(chunk))
                 # not held while this worker waits for the next: its index (and a spooled
                 # body's file) goes as soon as nothing else needs the chunk
                 del chunk
@@ -256,7 +264,8 @@ class Sender:
         """Send one chunk until it is accepted, failed, split or left unknown; what each
         answer leads to is ``policy.decide``'s call."""
         while True:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or self.late() or \
+                    (self.admits is not None and not self.admits(chunk)):
                 self.hold(record)
                 return
             record.attempts += 1
@@ -388,6 +397,10 @@ class Sender:
                        "recipients are pending until then")
         await self.accept(chunk, record, {**answer, "rejected": []})
         self.lost.hold_unproven(record)
+
+    def late(self) -> bool:
+        """Past the round's deadline: no POST now (a window closes, --expire-at)."""
+        return self.deadline is not None and self.wall() >= self.deadline
 
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Recipients = str | os.PathLike[str] | Iterable[Any] | AsyncIterable[Any]
 Share = Callable[[], float | None]
 Stopped = Callable[[], bool]
+Narrow = Callable[[Iterable[Block]], Iterable[Block]]
 
 
 class ReadStopped(Exception):  # not an error: how a stop reaches the sender
@@ -74,17 +75,29 @@ def read_file_from(path: str, options: ReadOptions, sink: Callable[[Rejection], 
 def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
               sink: Callable[[Rejection], None], stack: ExitStack,
               plan: ResumePlan | None = None, local: LocalRejections | None = None,
-              gate: Gate | None = None, stopped: Stopped | None = None
+              gate: Gate | None = None, stopped: Stopped | None = None,
+              eligible: Narrow | None = None, quota: Narrow | None = None
               ) -> tuple[Chunks, Share]:
     """The chunks of the input (what a resumed run already settled left out), and how much
     of it has been read. ``local``: where ``sink`` puts rejections, held back until a resumed
     run's input is proven the one it read. ``gate``: the consent records' (engine/run/
     consent.py), applied to what is left to send; a resume first drops what a gate rejected
     before, so the chunks it skips are compared as they were cut. ``stopped``: asked before
-    each block is read (in the reader's thread); once True, the chunks end in ReadStopped."""
+    each block is read (in the reader's thread); once True, the chunks end in ReadStopped.
+    ``eligible`` and ``quota``: a scheduled round's (engine/run/scheduling.py), before and
+    after the gate; a file only (a round reads the input again)."""
     skip = plan.skip if plan is not None else []
     drop = gate.drop if gate is not None and plan is not None else _same
-    apply = gate.apply if gate is not None else _same
+    gated = gate.apply if gate is not None else _same
+    if eligible is not None or quota is not None:
+        if not is_path(recipients):
+            raise ValueError("a scheduled round reads a file (its input is read each round)")
+        narrow, cap = eligible or _same, quota or _same
+
+        def apply(blocks: Iterable[Block]) -> Iterable[Block]:
+            return cap(gated(narrow(blocks)))
+    else:
+        apply = gated
     if is_path(recipients):
         # a --dedupe run reads from the top, so its seen-set holds every earlier number
         entry = plan.read_from if plan is not None and not options.dedupe else None

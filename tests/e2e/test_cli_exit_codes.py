@@ -435,3 +435,30 @@ def test_concurrency_below_one_is_a_usage_error(tmp_path: Path) -> None:
     result = a2p(send(tmp_path, "--concurrency", "0"))
     assert result.returncode == 2
     assert "--concurrency" in result.stderr
+
+
+def test_exit_75_when_a_scheduled_send_waits_and_a_resume_goes_on(
+        tmp_path: Path, server: RunningSimulator) -> None:
+    """--exit-when-waiting with the next round hours away (--at tomorrow) exits 75, sends
+    nothing, keeps the journal and says how to go on; a resume with another schedule is
+    refused (2), and the same resume exits 75 again while it waits."""
+    from datetime import UTC, datetime, timedelta
+
+    at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    result = a2p(send(tmp_path, "--quiet-hours", "tcpa", "--at", at, "--exit-when-waiting"),
+                 env=sim_env(server))
+    assert result.returncode == 75, result.stderr
+    journal = tmp_path / "r.json.journal"
+    assert f"a2p send --resume {journal}" in result.stderr
+    report = orjson.loads((tmp_path / "r.json").read_bytes())
+    assert report["schedule"]["state"] == "waiting"
+    assert report["schedule"]["waitingFor"] == "at"
+    assert report["totals"]["sent"] == 0
+    assert report["totals"]["deferred"] == 5
+    header = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
+    assert header["schedule"]["quietHours"] == "tcpa"
+    refused = a2p(["send", "--resume", str(journal), "--daily-cap", "3"], env=sim_env(server))
+    assert refused.returncode == 2
+    assert "--daily-cap" in refused.stderr
+    again = a2p(["send", "--resume", str(journal), "--exit-when-waiting"], env=sim_env(server))
+    assert again.returncode == 75, again.stderr

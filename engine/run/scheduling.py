@@ -1,0 +1,316 @@
+"""A scheduled send's limits (issue 22): which recipients a round may send (their window is
+open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline), and the
+cap ledger read from the journal. The loop of rounds is engine/run/rounds.py.
+
+A recipient a round leaves out is neither rejected nor settled: its position is taken out of
+the block (as ``Gate.drop`` does), so a later round, a resume of the same journal, reads it
+again and sends it when its window opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.batching.chunker import Chunk
+from engine.core import lifecycle
+from engine.core.rejections import Aggregator, NoSpill
+from engine.errors import ConfigError, UsageError
+from engine.reading import Block, ReadOptions
+from engine.reading.phone import Problem
+from engine.schedule import statetable
+from engine.schedule.caps import (
+    CARRIER_CAP_CODES,
+    Halt,
+    carrier_cap_halt,
+    check_daily_cap,
+    day_start,
+    next_day,
+)
+from engine.schedule.placement import Placement
+from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
+from engine.schedule.timing import Timing, check_timing, parse_instant
+from engine.schedule.windows import WindowKey, stamp, window_key
+from engine.schedule.zones import Placer
+
+DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
+# --exit-when-waiting ends the process when the next round is further away than this
+EXIT_WAIT = 300.0
+# the states a chunk may have been sent in (by its first request): the cap counts them
+MAY_BE_SENT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.ACCEPTED,
+                         lifecycle.COMPLETED, lifecycle.UNKNOWN})
+Instant = str | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduling:
+    """A send's schedule options, validated: the quiet-hours policy, the closing margin
+    (seconds), the daily cap, ``--at``, ``--expire-at`` and the zone column."""
+
+    policy: QuietHours = OFF
+    margin: float = DEFAULT_MARGIN
+    cap: int | None = None
+    at: datetime | None = None
+    expire_at: datetime | None = None
+    tz_column: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """False: today's send (no rounds, no schedule in the journal)."""
+        return self.policy.quiet or self.cap is not None or self.at is not None or \
+            self.expire_at is not None
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.at, self.expire_at)
+
+    def as_header(self) -> dict[str, Any]:
+        """The options as the journal keeps them (``schedule`` in its header)."""
+        return {"quietHours": str(self.policy), "windowMargin": self.margin,
+                "dailyCap": self.cap, "at": None if self.at is None else stamp(self.at),
+                "expireAt": None if self.expire_at is None else stamp(self.expire_at),
+                "tzColumn": self.tz_column, "rulesVersion": statetable.VERSION}
+
+    @classmethod
+    def from_header(cls, data: Mapping[str, Any]) -> Scheduling:
+        def instant(key: str) -> datetime | None:
+            value = data.get(key)
+            return None if value is None else parse_instant(str(value), key)
+
+        return cls(parse_quiet_hours(str(data.get("quietHours", "off"))),
+                   float(data.get("windowMargin", DEFAULT_MARGIN)), data.get("dailyCap"),
+                   instant("at"), instant("expireAt"), data.get("tzColumn"))
+
+
+def _instant(value: Instant, flag: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ConfigError(flag, "time", f"{value.isoformat()} names no time zone",
+                              "Pass an aware datetime (e.g. with tzinfo=UTC).")
+        return None if value is None else value.astimezone(UTC)
+    return parse_instant(value, flag)
+
+
+def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = None,
+                     daily_cap: int | None = None, at: Instant = None,
+                     expire_at: Instant = None, window_margin: float | None = None
+                     ) -> Scheduling:
+    """The schedule options as ``send`` takes them (None: the default), validated; a
+    UsageError (ConfigError) naming the option and the fix otherwise."""
+    policy = parse_quiet_hours(quiet_hours) if quiet_hours is not None else OFF
+    margin = DEFAULT_MARGIN if window_margin is None else float(window_margin)
+    if not 0 <= margin < 12 * 3600:
+        raise ConfigError("--window-margin", "minutes", f"{margin / 60:g} minutes is not a "
+                          "margin before a window closes",
+                          "Give the minutes, 0 or more and under 720, e.g. --window-margin 10.")
+    if daily_cap is not None and (type(daily_cap) is not int):
+        raise ConfigError("--daily-cap", "cap", f"{daily_cap!r} is not a whole number",
+                          "Give the most messages a day may carry, e.g. --daily-cap 6000.")
+    cap = None if daily_cap is None else check_daily_cap(daily_cap)
+    start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at")
+    check_timing(start, end)
+    if tz_column is not None and not tz_column.strip():
+        raise ConfigError("--tz-column", "column", "the column name is empty",
+                          "Name the column holding each recipient's IANA zone, or leave "
+                          "the flag out to place recipients by their numbers.")
+    return Scheduling(policy, margin, cap, start, end, tz_column)
+
+
+def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapping[str, Any],
+                       journal: str) -> Scheduling:
+    """A resume keeps the journal's schedule; a schedule option given again (``asked``: the
+    options that were not None, by flag) must say the same, as other changed options are
+    refused."""
+    recorded = Scheduling.from_header(header["schedule"]) if header.get("schedule") else \
+        Scheduling()
+    mine = {"--quiet-hours": str(recorded.policy), "--tz-column": recorded.tz_column,
+            "--daily-cap": recorded.cap, "--at": recorded.at, "--expire-at": recorded.expire_at,
+            "--window-margin": recorded.margin}
+    theirs = {"--quiet-hours": str(given.policy), "--tz-column": given.tz_column,
+              "--daily-cap": given.cap, "--at": given.at, "--expire-at": given.expire_at,
+              "--window-margin": given.margin}
+    for flag in asked:
+        if theirs[flag] != mine[flag]:
+            raise UsageError(
+                f"{flag}: the run in {journal} began with {flag} {_shown(mine[flag])}, and a "
+                f"resume keeps its schedule (the rounds already sent followed it). Resume "
+                f"without {flag} (or with the same value); to send the rest on another "
+                "schedule, write what the run has not sent (a2p outcomes JOURNAL --only "
+                "not-sent) and send that as a new run.")
+    return recorded
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not given)"
+    return stamp(value) if isinstance(value, datetime) else str(value)
+
+
+class Keys:
+    """Each recipient's window key under the policy (the Placer caches by area code; the
+    keys are cached by placement: a few dozen)."""
+
+    def __init__(self, placer: Placer, policy: QuietHours) -> None:
+        self._placer = placer
+        self._policy = policy
+        self._keys: dict[Placement, WindowKey] = {}
+
+    def __call__(self, number: str) -> WindowKey | None:
+        """The key of an E.164 number (None: it has no usable placement)."""
+        placed = self._placer(number)
+        if isinstance(placed, Problem):
+            return None
+        key = self._keys.get(placed)
+        if key is None:
+            key = self._keys[placed] = window_key(placed, self._policy)
+        return key
+
+
+@dataclass
+class Eligible:
+    """The blocks without the recipients whose key is not in ``open`` (positions removed,
+    not rejected: a later round reads them again)."""
+
+    keys: Keys
+    open: frozenset[WindowKey]
+    passed: int = 0
+    held: int = 0
+
+    def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        key_of, open_now = self.keys, self.open
+        for block in blocks:
+            keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            self.passed += len(keep)
+            self.held += len(block) - len(keep)
+            if len(keep) == len(block):
+                yield block
+            elif keep:
+                yield block.subset(keep)
+
+
+@dataclass
+class Quota:
+    """The blocks up to ``allowed`` recipients in all (the day's cap left): the chunker cuts
+    its last chunk at the cap exactly. The rest is read on (so the input check and the
+    consent gate see the whole input as a run does) and not passed on."""
+
+    allowed: int | None
+    passed: int = 0
+
+    def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            if self.allowed is None:
+                yield block
+                continue
+            room = self.allowed - self.passed
+            if room <= 0:
+                continue
+            taken = block if len(block) <= room else block.subset(list(range(room)))
+            self.passed += len(taken)
+            yield taken
+
+
+@dataclass(frozen=True, slots=True)
+class RoundLimits:
+    """One round's limits: the blocks filter (eligible keys, then after the consent gate the
+    quota) and the deadline (epoch seconds; no chunk is POSTed from then on)."""
+
+    eligible: Callable[[Iterable[Block]], Iterator[Block]]
+    quota: Callable[[Iterable[Block]], Iterator[Block]]
+    deadline: float | None
+    schedule_header: dict[str, Any] | None = None  # a fresh run's, for its journal
+    report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
+    # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
+    admits: Callable[[Chunk], bool] | None = None
+
+
+def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
+               ) -> dict[WindowKey, int]:
+    """The recipients not settled yet (every valid record of a fresh run; of a journal, the
+    records no chunk kept holds and none rejected locally), counted by window key: one pass
+    over the input, flat memory."""
+    # here: resume and sources read SendOptions, which validates through this module
+    from engine.run.journal import read_journal
+    from engine.run.resume import restore, without
+    from engine.run.sources import read_file_from
+
+    skip: list[tuple[int, int]] = []
+    known: Any = frozenset()
+    if journal is not None:
+        plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
+        skip, known = plan.skip, plan.known_local
+    counts: dict[WindowKey, int] = {}
+    with ExitStack() as stack:
+        _, blocks = read_file_from(path, read, lambda r: None, None, stack)
+        for block in without(blocks, skip) if skip else blocks:
+            for to, position in zip(block.tos, block.positions, strict=True):
+                if position in known:
+                    continue
+                key = keys(to)
+                if key is not None:
+                    counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def sent_chunks(journal: Path) -> list[tuple[datetime, dict[str, Any]]]:
+    """(first submittedAt, folded entry) of every chunk of the journal that may have been
+    sent (in flight, accepted, completed, unknown). A chunk sent again after a lost answer is
+    one chunk, on the day of its first request."""
+    from engine.run.journal import read_journal
+
+    state = read_journal(journal)
+    first: dict[int, str] = {}
+    with journal.open("rb") as handle:
+        for line in handle:
+            if not line.startswith(b'{"type":"state"') or line.find(b'"submittedAt"') < 0:
+                continue
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a torn last line: read_journal drops it too
+            when = entry.get("submittedAt")
+            if when and entry.get("chunk") not in first:
+                first[entry["chunk"]] = when
+    return [(datetime.fromisoformat(first[number]).astimezone(UTC), chunk)
+            for number, chunk in state.chunks.items()
+            if chunk.get("status") in MAY_BE_SENT and number in first]
+
+
+def cap_ledger(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]
+               ) -> list[tuple[datetime, int]]:
+    """What the daily cap counts: (first submittedAt, messages) of each chunk sent."""
+    return [(when, int(chunk.get("messages", 0))) for when, chunk in chunks]
+
+
+def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: datetime
+                 ) -> Halt | None:
+    """A Halt until the next cap day when the day's batches, as last read, show carrier
+    daily-cap failures (SMS-CAR-450/451/452) above 0.5 % of the messages they processed."""
+    starts, ends = day_start(now), next_day(now)
+    processed = failures = 0
+    for when, chunk in chunks:
+        if starts <= when < ends:
+            processed += int(chunk.get("processedCount") or 0)
+            codes = chunk.get("errorCodeCounts") or {}
+            failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
+    return carrier_cap_halt(processed, failures, now)
+
+
+def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:
+    """For ``a2p outcomes``: why a recipient of a scheduled send's journal is in no chunk
+    (deferred: a later round sends it; expired: --expire-at passed, not retryable without a
+    new run), and whether a new run may send it. None: not a scheduled send."""
+    if not header.get("schedule"):
+        return None
+    schedule = Scheduling.from_header(header["schedule"])
+    if schedule.expire_at is not None and now >= schedule.expire_at:
+        return (f"expired: --expire-at {stamp(schedule.expire_at)} passed before it was sent; "
+                "not sent, and not retryable without a new run", False)
+    return ("deferred: a scheduled send sends it when its window opens (quiet hours, the "
+            "daily cap, --at); continue the run with a2p send --resume JOURNAL", False)

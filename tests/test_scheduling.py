@@ -1,0 +1,215 @@
+"""A scheduled send's options and limits (engine/run/scheduling.py, engine/run/rounds.py),
+without a server: validation, the journal header's schedule, the block filter, the quota,
+the cap ledger and when the next round is."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engine.errors import UsageError
+from engine.reading import Block
+from engine.run.options import SendOptions
+from engine.run.rounds import Outlook, report_of, waiting_line
+from engine.run.scheduling import (
+    Eligible,
+    Keys,
+    Quota,
+    Scheduling,
+    cap_ledger,
+    carrier_halt,
+    parse_scheduling,
+    resumed_scheduling,
+    sent_chunks,
+)
+from engine.schedule.caps import cap_day
+from engine.schedule.rules import parse_quiet_hours
+from engine.schedule.waves import status_at
+from engine.schedule.windows import WindowKey
+from engine.schedule.zones import Placer
+
+NOON_UTC = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # 07:00 Eastern, 04:00 Pacific
+
+
+def block(numbers: list[str], first: int = 0) -> Block:
+    return Block(numbers, None, list(range(first, first + len(numbers))), None)
+
+
+@pytest.mark.parametrize(("options", "flag"), [
+    ({"quiet_hours": "evenings"}, "--quiet-hours"),
+    ({"quiet_hours": "22:00-23:00"}, "--quiet-hours"),
+    ({"daily_cap": 0}, "--daily-cap"),
+    ({"at": "2026-12-05T08:00"}, "--at"),
+    ({"expire_at": "tomorrow"}, "--expire-at"),
+    ({"at": "2026-12-05T08:00Z", "expire_at": "2026-12-05T07:00Z"}, "--expire-at"),
+    ({"window_margin": -1.0}, "--window-margin"),
+    ({"tz_column": " "}, "--tz-column"),
+])
+def test_a_bad_schedule_option_is_a_usage_error_naming_it(options: dict[str, object],
+                                                          flag: str) -> None:
+    """Each bad schedule option is refused when the options are made, naming the flag."""
+    with pytest.raises(UsageError, match=flag):
+        SendOptions(sender="+16505550100", text="Hi", **options)  # type: ignore[arg-type]
+
+
+def test_no_schedule_option_is_today_s_send() -> None:
+    """Without schedule options (or with --quiet-hours off) a send is not scheduled."""
+    assert not SendOptions().scheduling().active
+    assert not SendOptions(quiet_hours="off", window_margin=300).scheduling().active
+    assert SendOptions(daily_cap=10).scheduling().active
+    assert SendOptions(at="2026-12-05T08:00[America/New_York]").scheduling().active
+
+
+def test_the_header_schedule_reads_back_the_same() -> None:
+    """The schedule the journal keeps is the schedule a resume reads."""
+    given = parse_scheduling("strict", None, 6000, "2026-12-05T08:00-05:00",
+                             "2026-12-07T20:00Z", 300)
+    back = Scheduling.from_header(orjson.loads(orjson.dumps(given.as_header())))
+    assert back == given
+
+
+def test_a_resume_with_other_schedule_flags_is_refused() -> None:
+    """A resume keeps the journal's schedule: the same flag again is fine, another value or
+    a flag the run did not have is refused, like other changed options."""
+    header = {"schedule": parse_scheduling("tcpa", daily_cap=100).as_header()}
+    same = resumed_scheduling(parse_scheduling("tcpa"), {"--quiet-hours": "tcpa"}, header, "J")
+    assert str(same.policy) == "tcpa"
+    assert same.cap == 100
+    with pytest.raises(UsageError, match="--daily-cap: the run in J began with --daily-cap 100"):
+        resumed_scheduling(parse_scheduling(daily_cap=50), {"--daily-cap": 50}, header, "J")
+    with pytest.raises(UsageError, match="--quiet-hours"):
+        resumed_scheduling(parse_scheduling("tcpa"), {"--quiet-hours": "tcpa"}, {}, "J")
+    assert not resumed_scheduling(parse_scheduling(), {}, {}, "J").active
+
+
+def test_the_filter_removes_closed_recipients_without_rejecting_them() -> None:
+    """Only recipients whose key is open pass; the others' positions are simply gone (a
+    later round reads them again); nothing is rejected."""
+    policy = parse_quiet_hours("tcpa")
+    keys = Keys(Placer(), policy)
+    eastern, pacific = "+12122000001", "+14152000002"
+    east, west = keys(eastern), keys(pacific)
+    assert east is not None
+    assert west is not None
+    status = status_at({east, west}, policy, NOON_UTC + timedelta(hours=1))
+    open_now = frozenset(k for k, _ in status.open)
+    assert open_now == {east}  # 08:00 Eastern, 05:00 Pacific
+    eligible = Eligible(keys, open_now)
+    out = list(eligible([block([eastern, pacific, eastern], first=10)]))
+    assert [b.positions for b in out] == [[10, 12]]
+    assert (eligible.passed, eligible.held) == (2, 1)
+
+
+def test_the_quota_passes_exactly_what_the_day_leaves() -> None:
+    """The quota passes exactly N recipients across blocks, then none, reading on."""
+    quota = Quota(5)
+    seen = []
+    blocks = [block([f"+1212200000{i}" for i in range(3)], first=3 * k) for k in range(4)]
+
+    def counted() -> list[Block]:
+        out = []
+        for b in blocks:
+            seen.append(b.positions[0])
+            out.append(b)
+        return out
+
+    passed = list(quota(counted()))
+    assert sum(len(b) for b in passed) == 5
+    assert [p for b in passed for p in b.positions] == [0, 1, 2, 3, 4]
+    assert seen == [0, 3, 6, 9]  # the whole input was read
+
+
+def test_the_cap_ledger_counts_what_may_have_been_sent_by_first_request(tmp_path: Path
+                                                                        ) -> None:
+    """Chunks in flight, accepted, completed or unknown count on the day of their first
+    request; chunks never sent or refused do not."""
+    journal = tmp_path / "j"
+
+    def chunk(n: int, messages: int) -> dict[str, object]:
+        return {"type": "chunk", "chunk": n, "firstIndex": n * 10, "lastIndex": n * 10 + 9,
+                "messages": messages, "bytes": 1, "offset": None, "line": None}
+
+    def state(n: int, status: str, when: str | None) -> dict[str, object]:
+        return {"type": "state", "chunk": n, "status": status, "submittedAt": when}
+
+    entries = [{"type": "run", "version": 1, "runId": "r"},
+               chunk(1, 7), state(1, "submitting", "2026-11-20T07:59:00.000000Z"),
+               state(1, "ambiguous", None),
+               state(1, "submitting", "2026-11-20T08:01:00.000000Z"),
+               state(1, "accepted", "2026-11-20T08:01:00.000000Z"),
+               chunk(2, 5), state(2, "submitting", "2026-11-20T09:00:00.000000Z"),
+               chunk(3, 4), state(3, "submitting", "2026-11-20T09:00:00.000000Z"),
+               state(3, "failed", "2026-11-20T09:00:00.000000Z"),
+               chunk(4, 9)]
+    journal.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
+    ledger = sorted(cap_ledger(sent_chunks(journal)))
+    assert ledger == [(datetime(2026, 11, 20, 7, 59, tzinfo=UTC), 7),
+                      (datetime(2026, 11, 20, 9, 0, tzinfo=UTC), 5)]
+    # 07:59 UTC is Nov 19 in Los Angeles: the day from 00:00 Pacific carries only the 5
+    day = cap_day(10, ledger, datetime(2026, 11, 20, 12, tzinfo=UTC))
+    assert (day.sent, day.allowed) == (5, 5)
+
+
+def outlook(counts: dict[WindowKey, int], now: datetime, cap: int | None = None,
+            sent: int = 0, expire_at: datetime | None = None) -> Outlook:
+    policy = parse_quiet_hours("tcpa")
+    status = status_at(counts, policy, now, until=expire_at)
+    day = cap_day(cap, [(now, sent)] if sent else [], now)
+    decision = "expired" if expire_at is not None and now >= expire_at else "send"
+    return Outlook(now, counts, status, day, decision, expire_at)
+
+
+EAST = WindowKey(("America/New_York",), "")
+WEST = WindowKey(("America/Los_Angeles",), "")
+
+
+def test_the_next_round_is_the_next_opening_or_the_next_cap_day() -> None:
+    """Before anyone's 8:00 the run waits for the earliest opening; with the day's cap
+    full, for 00:00 Pacific; past --expire-at, nothing is next and the rest is expired."""
+    early = outlook({EAST: 3, WEST: 2}, NOON_UTC)
+    assert early.next_round(None) == (datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours")
+    assert report_of(early, parse_scheduling("tcpa"))["totals"]["deferred"] == 5
+    full = outlook({EAST: 3}, NOON_UTC + timedelta(hours=2), cap=4, sent=4)
+    assert full.next_round(None) == (datetime(2026, 11, 21, 8, tzinfo=UTC), "daily-cap")
+    assert report_of(full, parse_scheduling("tcpa"))["totals"]["dailyCap"] == 3
+    due = outlook({EAST: 3}, NOON_UTC + timedelta(hours=2))
+    assert due.next_round(None) == (due.now, "due")
+    assert due.deadline == datetime(2026, 11, 21, 1, 50, tzinfo=UTC).timestamp()
+    gone = outlook({WEST: 2}, NOON_UTC, expire_at=NOON_UTC)
+    assert gone.next_round(None) is None
+    assert report_of(gone, parse_scheduling("tcpa"))["totals"]["expired"] == 2
+    ends = outlook({WEST: 2}, NOON_UTC, expire_at=NOON_UTC + timedelta(hours=1))
+    assert ends.next_round(None) == (NOON_UTC + timedelta(hours=1), "expire-at")
+
+
+def test_the_waiting_line_says_what_and_until_when_local_and_utc() -> None:
+    """The progress line names what the run waits for and the time, local and UTC."""
+    line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
+    assert line.startswith("waiting for the next recipients' window to open until ")
+    assert "local (UTC 2026-11-20 13:00); 1,234 recipients left" in line
+
+
+def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:
+    """The day's batches showing SMS-CAR-450/451/452 on more than 0.5 % of what they
+    processed halt the sending until 00:00 Pacific: the next round waits for it, and what is
+    left counts under the daily cap."""
+    now = datetime(2026, 11, 20, 18, tzinfo=UTC)
+    earlier = datetime(2026, 11, 20, 17, tzinfo=UTC)
+    chunk = {"messages": 1000, "processedCount": 1000,
+             "errorCodeCounts": {"SMS-CAR-450": 4, "SMS-CAR-451": 2, "SMS-UP-410": 50}}
+    halt = carrier_halt([(earlier, chunk)], now)
+    assert halt is not None
+    assert halt.until == datetime(2026, 11, 21, 8, tzinfo=UTC)
+    assert "SMS-CAR-450/451/452" in halt.reason
+    assert carrier_halt([(earlier, {**chunk, "errorCodeCounts": {"SMS-CAR-450": 5}})],
+                        now) is None  # 0.5 % exactly: not above
+    yesterday = datetime(2026, 11, 20, 7, tzinfo=UTC)  # Nov 19 in Los Angeles
+    assert carrier_halt([(yesterday, chunk)], now) is None
+    look = replace(outlook({EAST: 3}, now), halt=halt)
+    assert not look.open_keys
+    assert look.next_round(None) == (halt.until, "carrier-cap")
+    assert report_of(look, parse_scheduling("tcpa"))["totals"]["dailyCap"] == 3
