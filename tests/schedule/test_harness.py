@@ -88,7 +88,6 @@ def test_the_national_list_is_distinct_valid_and_spans_every_kind() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(reason="issue 22 rounds not merged", strict=False)
 async def test_a_small_national_campaign_keeps_every_window_and_the_cap(tmp_path: Path) -> None:
     """The Done-when's campaign at a hundredth of the size (3,000 rows, a cap of 1,000 a day,
     an hour a real second): killed on day one and day two, resumed, and every recipient is
@@ -104,7 +103,6 @@ async def test_a_small_national_campaign_keeps_every_window_and_the_cap(tmp_path
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.xfail(reason="issue 22 rounds not merged", strict=False)
 async def test_a_national_campaign_keeps_every_window_and_the_cap_over_three_days(
         tmp_path: Path) -> None:
     """Issue 22's Done-when: 300,000 rows, --quiet-hours strict, --daily-cap 100000, from
