@@ -22,7 +22,8 @@ from engine.errors import (
 
 if TYPE_CHECKING:
     from engine.results.export import outcomes
-    from engine.run.api import check, send, send_events
+    from engine.run.api import send
+    from engine.run.doors import check, send_events
     from engine.run.options import SendOptions
 
 __version__ = "0.1.0"
@@ -54,10 +55,14 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The sending door needs aiohttp and anyio; importing them only when it is used keeps
     # `import engine` and `a2p --help` fast (PEP 562).
-    if name in ("check", "send", "send_events"):
-        from engine.run import api
+    if name == "send":
+        from engine.run.api import send
 
-        return getattr(api, name)
+        return send
+    if name in ("check", "send_events"):
+        from engine.run import doors
+
+        return getattr(doors, name)
     if name == "SendOptions":
         from engine.run.options import SendOptions
 

@@ -54,7 +54,7 @@ def test_a_plan_loads_only_the_reading_side(tmp_path: Path) -> None:
 
 def test_the_preflight_check_is_a_top_level_name() -> None:
     """engine.check is the pre-flight of a2p check, at the one public import path."""
-    from engine.run.api import check
+    from engine.run.doors import check
 
     assert engine.check is check
     assert "check" in engine.__all__

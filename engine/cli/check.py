@@ -16,7 +16,7 @@ async def run(args: argparse.Namespace) -> int:
     stop before its first POST)."""
     from engine.core.lint import lint_campaign
     from engine.errors import ConsentError
-    from engine.run.api import check, opt_outs
+    from engine.run.doors import check, opt_outs
 
     found = await check(args.sender, config=args.profile, recipients=args.recipients)
     # compliance (engine/core/lint.py): warnings about the campaign's text, never a refusal

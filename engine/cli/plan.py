@@ -126,7 +126,7 @@ def _consents(args: argparse.Namespace) -> Consents:
     """RingCentral's opt-outs for --from, read with the profile's credentials."""
     import anyio
 
-    from engine.run.api import opt_outs
+    from engine.run.doors import opt_outs
 
     consents = anyio.run(lambda: opt_outs(args.sender, scope=args.suppress_scope or "account",
                                           config=args.profile))

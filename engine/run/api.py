@@ -1,4 +1,5 @@
-"""The library door: ``await engine.send(recipients, options)`` and ``engine.send_events``.
+"""The library door: ``await engine.send(recipients, options)`` (the other doors are
+engine/run/doors.py).
 
 ``send`` wires one run together and nothing more: the settings and the journal header, the
 resume plan, the sender and tracker, the report. Reading the input is sources.py's, sending
@@ -7,14 +8,10 @@ is sender.py's, the report is report.py's.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
-import stat
-import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -23,18 +20,16 @@ from typing import Any
 import anyio
 
 from engine.batching.chunker import Chunker
-from engine.config.credentials import Credentials, pick_credentials
+from engine.config.credentials import pick_credentials
 from engine.config.settings import (
     Settings,
     check_campaign,
     check_journal_server,
-    is_packaged,
-    load_settings,
 )
-from engine.errors import JournalError, ServerError, StoppedError, UsageError
+from engine.errors import ServerError, StoppedError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
-from engine.rc.transport import AiohttpTransport, Transport
+from engine.rc.transport import AiohttpTransport
 from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
@@ -49,7 +44,15 @@ from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
-from engine.run.preflight import Recipients as PreflightRecipients
+from engine.run.prepare import (
+    check_journal,
+    consent_age,
+    journal_opener,
+    refuse_existing,
+    refuse_report_over,
+    resume_scope,
+    settings_of,
+)
 from engine.run.recorder import Emit, Recorder
 from engine.run.report import finish, stamp
 from engine.run.resume import (
@@ -64,7 +67,6 @@ from engine.run.resume import (
 from engine.run.rounds import send_rounds
 from engine.run.scheduling import RoundLimits, resumed_scheduling
 from engine.run.sender import Sender
-from engine.run.session import api_client
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -77,11 +79,10 @@ from engine.run.sources import (
 from engine.run.spill import FileSpill, open_spill
 from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
-from engine.run.suppresskept import added_since, keep
+from engine.run.suppresskept import added_since
 from engine.run.tracker import Tracker
 
-__all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "check", "send",
-           "send_events"]
+__all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "send"]
 
 
 async def send(recipients: Recipients | None = None, options: SendOptions | None = None,
@@ -102,7 +103,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     """
     options = SendOptions.of(options, keywords)
     journal = options.resume if options.resume is not None else options.journal
-    _refuse_report_over(options.report, journal, "the journal")
+    refuse_report_over(options.report, journal, "the journal")
     if journal is None:
         with open_spill(None, options.report) as spill, \
                 open_spool(None, options.report) as spool:
@@ -111,7 +112,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     # a second process (a double-click, an overlapping cron job) is refused here, at once.
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
-        _check_journal(Path(options.resume))
+        check_journal(Path(options.resume))
     scheduling = options.scheduling()
     if options.resume is not None:
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
@@ -138,8 +139,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         raise UsageError("send needs recipients and sender, or resume= a journal that holds "
                          "them.")
     if isinstance(recipients, str | os.PathLike) and is_path(recipients):
-        _refuse_report_over(options.report, recipients, "the list being sent")
-    settings = _settings(options)
+        refuse_report_over(options.report, recipients, "the list being sent")
+    settings = settings_of(options)
     if options.resume is not None:  # its batches are only on its own server: before login
         check_journal_server(read_header(Path(options.resume)), settings)
     sender, text = options.sender, options.text
@@ -155,7 +156,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         read = replace(read, source=str(recipients))
     identity_now = identity(recipients, read)
     if options.journal is not None and options.resume is None:
-        _refuse_existing(Path(options.journal))
+        refuse_existing(Path(options.journal))
     owned = options.transport is None
     transport = options.transport or AiohttpTransport(settings.retry.request_timeout)
     client = ApiClient(settings, credentials, transport, clock=options.clock,
@@ -196,7 +197,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             resume_since = history_start(state.header)
             settings = journal_limits(settings, options, state.header, chunker)
         else:
-            recorder = Recorder(emit, open_journal=_journal_opener(
+            recorder = Recorder(emit, open_journal=journal_opener(
                 options, settings, read, run_id, started, chunker.max_bytes, identity_now,
                 consent_scope, None if limits is None else limits.schedule_header),
                 spill=spill)
@@ -371,75 +372,6 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                        client.throttled))
     return done.document
 
-def _settings(options: SendOptions) -> Settings:
-    config = options.config
-    settings = config if isinstance(config, Settings) else load_settings(config)
-    if options.concurrency:
-        settings = replace(settings, concurrency=options.concurrency)
-    if options.max_batch_bytes:
-        settings = replace(settings, limits=replace(settings.limits,
-                                                    max_batch_bytes=options.max_batch_bytes))
-    if options.max_batch_messages:
-        settings = replace(settings, limits=replace(
-            settings.limits, max_batch_messages=options.max_batch_messages))
-    return settings
-
-
-def resume_scope(given: str | None, recorded: dict[str, Any],
-                 journal: str | os.PathLike[str]) -> str:
-    """The journal's --suppress-scope; another one given to the resume is refused: the
-    recipients sent and those not yet would be judged by two rules, and the run's report
-    would name one."""
-    scope = str(recorded.get("scope", "account"))
-    if given is not None and given != scope:
-        raise UsageError(f"--suppress-scope {given}: the run in {os.fspath(journal)} began "
-                         f"with --suppress-scope {scope}, and a resume keeps it (the "
-                         "recipients it sent were judged by it). Resume without "
-                         f"--suppress-scope (or with {scope}); to send the rest under {given}, "
-                         "write what the run has not sent (a2p outcomes JOURNAL --only "
-                         "not-sent) and send that as a new run.")
-    return scope
-
-
-def consent_age(options: SendOptions) -> float:
-    """How old a cached read of the opt-outs may be before the first POST: a resume always
-    asks again (a STOP may have come while the run was stopped; the export with If-None-Match
-    costs one Light request and no body when nothing changed), a new run within
-    ``--max-consent-age`` (during the run, engine/run/consentrefresh.py keeps them so)."""
-    return 0.0 if options.resume is not None else options.max_consent_age
-
-
-def _journal_opener(options: SendOptions, settings: Settings, read: ReadOptions, run_id: str,
-                    started: str, max_bytes: int, input_identity: dict[str, Any],
-                    consent_scope: str | None = None,
-                    schedule: dict[str, Any] | None = None) -> Callable[[], Journal] | None:
-    path = options.journal
-    if path is None:
-        return None
-    header = {"runId": run_id, "startedAt": started, "sender": options.sender,
-              "text": options.text, "template": read.template, "profile": settings.profile,
-              "profileSource": settings.source, "profilePackaged": is_packaged(settings),
-              "server": settings.server_url,
-              "maxBatchBytes": max_bytes,
-              "maxBatchMessages": settings.limits.max_batch_messages,
-              # where the report goes, so a resumed run writes it there again
-              "report": str(Path(options.report).absolute()) if options.report else None,
-              # how to read the input again, for 'a2p outcomes' and --resume alone
-              "read": read.as_header(), "input": input_identity,
-              # the consent records read before the first POST (None: --no-consent); a
-              # resume of a run that read them drops what its gate rejected before
-              "consent": None if consent_scope is None else {
-                  "scope": consent_scope, "maxAge": options.max_consent_age}}
-    if schedule is not None:  # a scheduled send's (engine/run/rounds.py): none otherwise
-        header["schedule"] = schedule
-
-    def opened() -> Journal:
-        keep(path, read.suppress)  # the lists as read, for a resume and 'a2p outcomes'
-        return Journal.create(Path(path), header)
-
-    return opened
-
-
 async def _lone(work: Awaitable[bool]) -> bool:
     """The run's task groups wrap what they raise in an ExceptionGroup; a single error comes
     back as itself, so callers catch ``EngineError`` (or their own exception) as usual."""
@@ -461,43 +393,6 @@ def _leaves(group: BaseExceptionGroup[Any]) -> Iterator[BaseException]:
             yield exc
 
 
-def _check_journal(path: Path) -> None:
-    """A journal to resume that is not there is refused saying so, before any lock file."""
-    if not path.is_file():
-        read_journal(path)
-
-
-def _refuse_report_over(report: str | os.PathLike[str] | None,
-                        other: str | os.PathLike[str] | None, what: str) -> None:
-    """The report is written over whatever is at its path: never the journal (the run could
-    not be resumed) nor the input (the list would be gone), and only over a file (the rename
-    would replace a device or a pipe). Refused before anything."""
-    if report is None:
-        return
-    with contextlib.suppress(OSError):
-        if not stat.S_ISREG(os.stat(report).st_mode):
-            raise UsageError(f"the report path {os.fspath(report)} is not a file (a device, a "
-                             "pipe or a folder): the report is written to a temporary file "
-                             "beside it and renamed over it. Give a file path; events go to "
-                             "stdout already.")
-    if other is None:
-        return
-    same = os.path.realpath(report) == os.path.realpath(other)
-    with contextlib.suppress(OSError):
-        same = same or os.path.samefile(report, other)
-    if same:
-        raise UsageError(f"the report path {os.fspath(report)} is {what} "
-                         f"({os.fspath(other)}): writing the report there would destroy it. "
-                         "Choose another --report path.")
-
-
-def _refuse_existing(path: Path) -> None:
-    """Refused before the login, not after: an existing journal is a run to resume."""
-    if path.exists() and path.stat().st_size > 0:
-        raise JournalError(f"{path}: a journal already exists there. Resume it with --resume "
-                           f"{path}, or choose another --journal path.")
-
-
 async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emit: Emit
                      ) -> Preflight:
     checked = await run_preflight(client, sender, estimate_recipients(recipients))
@@ -506,77 +401,3 @@ async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emi
     return checked
 
 
-async def check(sender: str, *, config: Settings | str | None = None,
-                credentials: Credentials | None = None, recipients: int | None = None,
-                transport: Transport | None = None) -> Preflight:
-    """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
-    user's A2P numbers, read its registration tier. Raises AuthError or SenderError.
-
-    >>> import asyncio, engine.run.api                                      # doctest: +SKIP
-    >>> asyncio.run(engine.run.api.check("+16505550100")).warnings           # doctest: +SKIP
-    ()
-    """
-    check_campaign(sender, None, None)  # not E.164: say so before logging in
-    size = None if recipients is None else PreflightRecipients(recipients, True)
-    async with api_client(config, credentials, transport) as client:
-        return await run_preflight(client, sender, size)
-
-
-async def opt_outs(sender: str, *, scope: str = "account",
-                   config: Settings | str | None = None,
-                   credentials: Credentials | None = None,
-                   transport: Transport | None = None) -> Consents:
-    """RingCentral's opt-outs that keep ``sender`` from texting under ``scope`` (``a2p plan
-    --consent``, ``a2p check``): read as a send reads them, without a cache. Raises
-    ConsentError when they cannot be read."""
-    check_campaign(sender, None, None)
-    async with api_client(config, credentials, transport) as client:
-        return await read_consents(client, sender, scope, 0.0, None, time.time)
-
-
-async def send_events(recipients: Recipients, options: SendOptions | None = None,
-                      **keywords: Any) -> AsyncGenerator[dict[str, Any], None]:
-    """The same run as ``send``, as an async iterator of its events (the last is "summary").
-
-    Leaving early (``break``, ``aclose()``, an exception in the loop) stops the run the way
-    Ctrl-C does: no new batch is sent, requests on the wire finish, and the report is still
-    written when ``report`` or ``journal`` was given. An exception raised by the run (one of
-    ours, or one from the caller's own iterable of recipients) comes out as itself.
-
-    >>> async for event in engine.send_events("list.csv", sender="+16505550100",
-    ...                                       text="Hi"):                # doctest: +SKIP
-    ...     print(event["event"])
-    """
-    options = SendOptions.of(options, keywords)
-    stop = options.stop or anyio.Event()
-    events_in, events_out = anyio.create_memory_object_stream[dict[str, Any]](64)
-    wanted = True
-
-    async def emit(event: dict[str, Any]) -> None:
-        if wanted:  # once the caller has left, the run's last events have no reader
-            with contextlib.suppress(anyio.BrokenResourceError):
-                await events_in.send(event)
-
-    async def run() -> None:
-        async with events_in:
-            await send(recipients, replace(options, on_event=emit, stop=stop))
-
-    # The run is a task of its own, not a task group around the ``yield``: a generator may be
-    # finished from another task (``break`` leaves that to the event loop's finaliser), and a
-    # cancel scope must be left in the task that entered it. aiohttp ties the run to asyncio.
-    task = asyncio.get_running_loop().create_task(run())
-    try:
-        async with events_out:
-            async for event in events_out:
-                yield event
-        await task
-    finally:
-        wanted = False
-        if not task.done():
-            stop.set()
-            events_out.close()
-            with anyio.CancelScope(shield=True):
-                await asyncio.wait([task])
-        failure = None if task.cancelled() else task.exception()
-        if failure is not None:  # the run's own error, whichever way the caller left
-            raise failure

@@ -12,7 +12,7 @@ import pytest
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import AuthError, SenderError
-from engine.run.api import check
+from engine.run.doors import check
 from engine.simulator import SimulatorThread
 from engine.simulator.numbers import FIRST_ID
 from tests.conftest import sim_settings
@@ -109,7 +109,7 @@ async def test_mostly_rejected_list_warns_with_the_commonest_reason(start: Start
 
 
 async def test_check_on_its_own(start: Start) -> None:
-    """engine.run.api.check answers what a2p check prints: the sender's id, tier and cap."""
+    """engine.run.doors.check answers what a2p check prints: the sender's id, tier and cap."""
     running, settings = await start(registration_tiers=((SENDER, "LowVolume"),))
     found = await check(SENDER, config=settings, credentials=DEMO_CREDENTIALS, recipients=100)
     assert (found.registration_tier, found.daily_cap, found.warnings) == ("LowVolume", 6000, ())
