@@ -187,3 +187,4 @@ async def test_a_resumes_progress_line_counts_the_whole_run_like_its_final_line(
     final = _samples(tmp_path / "run.prom")  # the metrics count the whole run too
     assert _value(final, "a2p_records_read_total") == GOOD + BAD
     assert _value(final, "a2p_sent_total") == GOOD
+
