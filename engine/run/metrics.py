@@ -12,6 +12,7 @@ before it did.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -26,6 +27,7 @@ from engine.rc.client import ApiClient
 from engine.run.options import ReadProgress
 from engine.run.recorder import Recorder
 
+log = logging.getLogger("engine.metrics")
 EVERY = 5.0  # seconds between writes while the run goes on
 PathLike = str | os.PathLike[str]
 # every state a batch can be in, so each series exists (at 0) from the first write
@@ -50,6 +52,7 @@ class Metrics:
         self.every = EVERY if every is None else every
         self.read = 0
         self.finished = False
+        self.failed = False  # a write failed: said once
 
     def reading(self, records: int, share: float | None) -> None:
         """The sender's read progress (the ``on_read`` hook's arguments)."""
@@ -96,8 +99,15 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
     def write(self) -> None:
-        """The file replaced at once by the current figures."""
-        _replace(self.path, self.render())
+        """The file replaced at once by the current figures. A file that cannot be written
+        (no such folder, a full disk) never stops the sending: said once, on the log."""
+        try:
+            _replace(self.path, self.render())
+        except OSError as exc:
+            if not self.failed:
+                log.warning("--metrics %s: cannot write the metrics file (%s); the run goes "
+                            "on without it", self.path, exc)
+            self.failed = True
 
     async def _every(self, sleep: Callable[[float], Awaitable[None]]) -> None:
         while True:
@@ -130,11 +140,10 @@ class Metrics:
 def mark_finished(path: PathLike) -> None:
     """A scheduled send's file, written by its last round, marked finished (atomically)."""
     target = Path(path)
-    try:
+    # none (no round got as far as sending), or one that cannot be written (said already)
+    with contextlib.suppress(OSError):
         text = target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return  # no round got as far as sending
-    _replace(target, re.sub(r"^(a2p_finished\{[^}]*\}) 0$", r"\1 1", text, flags=re.M))
+        _replace(target, re.sub(r"^(a2p_finished\{[^}]*\}) 0$", r"\1 1", text, flags=re.M))
 
 
 def _replace(target: Path, text: str) -> None:

@@ -188,3 +188,16 @@ async def test_a_resumes_progress_line_counts_the_whole_run_like_its_final_line(
     assert _value(final, "a2p_records_read_total") == GOOD + BAD
     assert _value(final, "a2p_sent_total") == GOOD
 
+
+
+async def test_a_metrics_file_that_cannot_be_written_never_stops_the_send(
+        start: Start, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """--metrics into a folder that does not exist: everyone is still sent, and the log
+    says once that the file could not be written."""
+    _, settings = await start()
+    report = await engine.send(_listing(tmp_path), sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, max_batch_bytes=1500,
+                               metrics=tmp_path / "no-such-folder" / "run.prom")
+    assert report["totals"]["sent"] == GOOD
+    said = [r for r in caplog.records if "cannot write the metrics file" in r.getMessage()]
+    assert len(said) == 1
