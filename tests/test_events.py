@@ -23,6 +23,7 @@ from engine.run.events import (
     Event,
     Expired,
     Rejected,
+    Resumed,
     RunWarning,
     StatusCounts,
     Summary,
@@ -50,6 +51,8 @@ SAMPLES: list[Event] = [
     Waiting("2026-12-05T16:00:00Z", 3600.0, "quiet-hours",
             "waiting for the next recipients' window to open until 08:00 local", 40),
     Expired(7, "2026-12-06T02:00:00Z"),
+    Resumed(read=130, sent=90, rejected_local=7, rejected_server=2, accepted_chunks=4,
+            completed_chunks=3, failed_chunks=1, unknown_chunks=1),
     Summary("completed", TOTALS, requests=40, throttled=2),
 ]
 
@@ -113,12 +116,14 @@ def test_the_schema_accepts_each_kind_and_refuses_a_wrong_one() -> None:
     """Every sample validates; a line with an unknown kind, a missing field or a wrong
     type does not."""
     validator = jsonschema.Draft202012Validator(events.schema())
+    stamped = events.Stamper("run-1", lambda: 1_700_000_000.25)
     for event in SAMPLES:
-        validator.validate(orjson.loads(orjson.dumps(event.to_json())))
-    wrong_kind = {**SAMPLES[5].to_json(), "event": "warnings"}
-    missing = {k: v for k, v in SAMPLES[1].to_json().items() if k != "attempts"}
-    wrong_type = {**SAMPLES[0].to_json(), "index": "4"}
-    for line in (wrong_kind, missing, wrong_type):
+        validator.validate(orjson.loads(orjson.dumps(stamped(event.to_json()))))
+    wrong_kind = stamped({**SAMPLES[5].to_json(), "event": "warnings"})
+    missing = {k: v for k, v in stamped(SAMPLES[1].to_json()).items() if k != "attempts"}
+    wrong_type = stamped({**SAMPLES[0].to_json(), "index": "4"})
+    unstamped = SAMPLES[1].to_json()  # a run's event always says when, and which run
+    for line in (wrong_kind, missing, wrong_type, unstamped):
         assert not validator.is_valid(line), line
 
 
@@ -130,7 +135,7 @@ def test_the_schema_names_each_kind_its_required_fields_and_doc() -> None:
     failed = variants["ChunkFailed"]
     assert failed["properties"]["event"] == {"const": "chunk_failed"}
     assert failed["required"] == ["event", "chunk", "status", "firstIndex", "lastIndex",
-                                  "error", "note"]
+                                  "error", "note", "time", "runId"]
     assert failed["properties"]["note"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
     assert failed["description"].startswith("A chunk ended unsent")
 
@@ -164,3 +169,16 @@ def test_the_rejected_event_built_directly_equals_the_reflected_form() -> None:
         event = Rejected.of(rejection)
         reflected = {"event": "rejected", **events._json_of(event)}
         assert list(event.to_json().items()) == list(reflected.items())
+
+
+def test_a_runs_events_say_when_in_utc_and_which_run() -> None:
+    """Each event a run emits carries its UTC ISO 8601 time from the run's wall clock, to the
+    millisecond, and the run's id; parsing one back ignores them."""
+    now = [1_700_000_000.1234]
+    stamped = events.Stamper("abc", lambda: now[0])
+    first = stamped(SAMPLES[0].to_json())
+    now[0] += 61.5
+    later = stamped(SAMPLES[1].to_json())
+    assert (first["time"], first["runId"]) == ("2023-11-14T22:13:20.123Z", "abc")
+    assert later["time"] == "2023-11-14T22:14:21.623Z"
+    assert events.parse(later) == SAMPLES[1]

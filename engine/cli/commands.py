@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(words)
     args.argv = words
-    _logging(args.verbose, args.quiet)
+    _logging(args.verbose, args.quiet, args.log_format)
     try:
         if args.env_file:
             from engine.cli.config import load_env_file
@@ -62,11 +62,15 @@ def _run(args: argparse.Namespace) -> int:
     return int(result)
 
 
-def _logging(verbose: int, quiet: bool) -> None:
+def _logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
     import logging
 
+    from engine.cli.logformat import formatter
+
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="a2p: %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(log_format))
+    logging.basicConfig(level=level, handlers=[handler])
     # which credentials go where: a warning even with -q, the demo note unless -q
     logging.getLogger("engine.credentials").setLevel(logging.WARNING if quiet else logging.INFO)
     # which column of each --suppress file the numbers came from: said unless -q

@@ -40,7 +40,8 @@ async def simulate(args: argparse.Namespace) -> int:
     try:
         with _stop_signals() as received:
             # told only once the signals are ours: a SIGINT right after this line is heard
-            print(_describe(settings, running.url), file=sys.stderr, flush=True)
+            if not args.quiet or args.port == 0:  # port 0: only this line tells which
+                print(_describe(settings, running.url), file=sys.stderr, flush=True)
             async for _ in received:
                 break
     finally:

@@ -37,6 +37,8 @@ async def _pull(args: argparse.Namespace) -> int:
                       config=args.profile)
     whose = f"to {args.sender}" if scope == "pair" else "to any number of the account"
     read = "the consent export" if done.via == "export" else _count(done.pages, "search page")
+    if args.quiet:  # the file is the answer; -q: nothing but errors
+        return EXIT_OK
     print(f"a2p optouts: wrote {done.records:,} opt-outs {whose} to {done.path} "
           f"({read}; {_count(done.requests, 'request')} with the login). Use it with: "
           f"a2p send LIST --suppress {done.path} ...", file=sys.stderr)
@@ -62,8 +64,10 @@ async def _push(args: argparse.Namespace) -> int:
     done = await push(args.file, sender=sender, read=read, config=args.profile,
                       on_failure=report)
     whom = args.sender or "every number of the account"
-    print(f"a2p optouts: {_count(done.opted_out, 'number')} opted out of {whom} in "
-          f"{_count(done.requests, 'PATCH request')}; {done.failed:,} failed", file=sys.stderr)
+    if not args.quiet or done.failed:
+        print(f"a2p optouts: {_count(done.opted_out, 'number')} opted out of {whom} in "
+              f"{_count(done.requests, 'PATCH request')}; {done.failed:,} failed",
+              file=sys.stderr)
     if done.failed:
         print(f"a2p optouts: {done.failed:,} numbers of {args.file} are not opted out (listed "
               "above with their lines): fix them and run the same command again; it is safe "

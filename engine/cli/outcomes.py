@@ -22,16 +22,31 @@ async def run(args: argparse.Namespace) -> int:
     from engine.results.output import format_for
 
     only = tuple(name for given in args.only for name in given.split(",") if name)
+    tell = _teller(args.quiet)
     async with Export(args.journal, input=args.input, only=only, config=args.profile,
-                      on_progress=_progress_printer()) as export:
+                      on_progress=_progress_printer(tell)) as export:
         fmt = format_for(args.out or "", args.format)
         path = args.out or _default_outcomes_path(args.journal, fmt)
-        await _write(export, path, fmt, _export_key(args.journal, only, fmt))
-    _print_totals(export, path)
+        await _write(export, path, fmt, _export_key(args.journal, only, fmt), tell)
+    _print_totals(export, path, tell)
     return EXIT_OK
 
 
-def _progress_printer() -> Callable[[dict[str, Any]], None]:
+Tell = Callable[[str], None]
+
+
+def _teller(quiet: bool) -> Tell:
+    """A line for the person at the terminal, on stderr; nothing at all under -q (errors
+    come out as exceptions, through a2p's one error handler)."""
+
+    def tell(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return tell
+
+
+def _progress_printer(tell: Tell) -> Callable[[dict[str, Any]], None]:
     """The export's progress on stderr: every finished batch, else at most once a second."""
     shown = [0.0]
 
@@ -39,14 +54,14 @@ def _progress_printer() -> Callable[[dict[str, Any]], None]:
         now = time.monotonic()
         if now - shown[0] >= 1.0 or event["event"] == "batch":
             shown[0] = now
-            print(f"a2p outcomes: batch {event.get('chunk')}: {event['rows']:,} rows, "
-                  f"{event['pages']:,} pages, {event['requests']:,} requests", file=sys.stderr,
-                  flush=True)
+            tell(f"a2p outcomes: batch {event.get('chunk')}: {event['rows']:,} rows, "
+                 f"{event['pages']:,} pages, {event['requests']:,} requests")
 
     return show
 
 
-async def _write(export: Export, path: str, fmt: str, key: dict[str, Any]) -> None:
+async def _write(export: Export, path: str, fmt: str, key: dict[str, Any], tell: Tell
+                 ) -> None:
     """Every row into ``path``, going on where an interrupted export with ``key`` stopped."""
     from engine.results.output import OutputFile
 
@@ -56,9 +71,9 @@ async def _write(export: Export, path: str, fmt: str, key: dict[str, Any]) -> No
         if start is not None:
             export.checkpoint = start
             within = f", record {start.position:,}" if start.token is not None else ""
-            print(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
-                  f"{len(export.spans)}{within}", file=sys.stderr)
-        _print_estimate(export)
+            tell(f"a2p outcomes: resuming {path} at batch {start.span + 1} of "
+                 f"{len(export.spans)}{within}")
+        _print_estimate(export, tell)
         export.on_checkpoint = out.checkpoint
         async for row in export.rows(start):
             out.write(row)
@@ -67,27 +82,27 @@ async def _write(export: Export, path: str, fmt: str, key: dict[str, Any]) -> No
         out.close()
 
 
-def _print_totals(export: Export, path: str) -> None:
+def _print_totals(export: Export, path: str, tell: Tell | None = None) -> None:
+    tell = tell or _teller(False)
     import orjson
 
     totals = export.totals.as_json()
     written = ""
     if export.only is not None:  # the rows it wrote, beside the run's totals
         written = f", {export.selected.rows:,} of them written (--only)"
-    print(f"a2p outcomes: {totals['rows']:,} rows{written}; {export.pages:,} pages in "
-          f"{export.client.requests:,} requests; wrote {path}", file=sys.stderr)
-    print("a2p outcomes: totals " + orjson.dumps(totals).decode(), file=sys.stderr)
+    tell(f"a2p outcomes: {totals['rows']:,} rows{written}; {export.pages:,} pages in "
+         f"{export.client.requests:,} requests; wrote {path}")
+    tell("a2p outcomes: totals " + orjson.dumps(totals).decode())
     if export.only is not None:
-        print("a2p outcomes: selected " + orjson.dumps(export.selected.as_json()).decode(),
-              file=sys.stderr)
+        tell("a2p outcomes: selected " + orjson.dumps(export.selected.as_json()).decode())
     if export.unmatched:
-        print(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
-              "record (another list, or the input changed)", file=sys.stderr)
-    if totals.get("pending"):
-        print(f"a2p outcomes: {totals['pending']:,} rows pending: adopted after a lost answer, "
-              "their batch's message store does not list the whole batch yet, so they may "
-              "have been texted (not retryable). Run the same command again later to settle "
-              "them.", file=sys.stderr)
+        tell(f"a2p outcomes: {export.unmatched:,} message-store records matched no input "
+             "record (another list, or the input changed)")
+    if totals.get("pending"):  # the rows say "pending" too, with -q or without
+        tell(f"a2p outcomes: {totals['pending']:,} rows pending: adopted after a lost answer, "
+             "their batch's message store does not list the whole batch yet, so they may "
+             "have been texted (not retryable). Run the same command again later to settle "
+             "them.")
 
 
 def _export_key(journal: str, only: tuple[str, ...], fmt: str) -> dict[str, Any]:
@@ -100,12 +115,11 @@ def _default_outcomes_path(journal: str, fmt: str) -> str:
     return f"{base}.outcomes.{fmt}"
 
 
-def _print_estimate(export: Export) -> None:
+def _print_estimate(export: Export, tell: Tell) -> None:
     messages, requests = export.estimate()
     limits = export.settings.rate_limit
     minutes = requests / limits.light_requests * limits.light_window / 60
-    print(f"a2p outcomes: {messages:,} messages to read in {len(export.spans):,} batches: at "
-          f"most {requests:,} Light requests; at {limits.light_requests} per "
-          f"{limits.light_window:g} s that is about {minutes:,.1f} minutes", file=sys.stderr,
-          flush=True)
+    tell(f"a2p outcomes: {messages:,} messages to read in {len(export.spans):,} batches: at "
+         f"most {requests:,} Light requests; at {limits.light_requests} per "
+         f"{limits.light_window:g} s that is about {minutes:,.1f} minutes")
 

@@ -37,6 +37,10 @@ def _common(defaults: bool) -> argparse.ArgumentParser:
                         "with errors")
     common.add_argument("-q", "--quiet", action="store_true", default=default(False),
                         help="no progress line; only errors and a failed run's summary")
+    common.add_argument("--log-format", choices=("text", "json"), default=default("text"),
+                        help="text (the default) or json: each log line on stderr as one "
+                        "JSON object (time, level, logger, message; with -v each request's "
+                        "method, path, status, RCRequestId and duration)")
     common.add_argument("--env-file", metavar="PATH", default=default(None),
                         help="read RC_* variables from a .env file (its values win over the "
                         "environment's)")
@@ -408,6 +412,11 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--journal", metavar="PATH",
                         help="crash-safe journal of the run (default: the report path + "
                         ".journal)")
+    parser.add_argument("--metrics", metavar="PATH",
+                        help="write the run's counters to PATH in Prometheus's text format "
+                        "(for a node exporter's textfile collector), replaced atomically "
+                        "every few seconds and at the end: records read, sent, rejected by "
+                        "source, batches by state, rate budget left, seconds waited")
     parser.add_argument("--resume", metavar="JOURNAL",
                         help="continue the run this journal describes; INPUT, --from, --text, "
                         "--template, the profile, reading options and the report path come "

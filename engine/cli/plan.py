@@ -30,6 +30,7 @@ SOURCES = {"file": "a --suppress list", "consent": "RingCentral consent records"
 def run(args: argparse.Namespace) -> int:
     """Plan INPUT and print it (--json: one document); return the exit code."""
     from engine.batching.plan import make_plan
+    from engine.cli.planprogress import PlanProgress, input_size
     from engine.cli.scheduleflags import schedule_args
     from engine.config.settings import check_campaign, load_settings
     from engine.core.lint import TextSample, list_warnings
@@ -66,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
                 blocks = gate.apply(read_lines(stream, options, gate.hold))
             if args.template is None:
                 blocks = sample.tap(blocks)
-            plan = make_plan(tally.tap(blocks), aggregator, args.sender, args.text, max_bytes,
-                             max_messages, args.price_per_segment)
+            progress = PlanProgress(sys.stderr, quiet=args.quiet, size=input_size(args.input))
+            try:
+                plan = make_plan(progress.tap(tally.tap(blocks)), aggregator, args.sender,
+                                 args.text, max_bytes, max_messages, args.price_per_segment)
+            finally:  # an error's message begins on a clean line
+                progress.done()
         forecast = _forecast(tally.counts, when)
         plan = replace(plan, schedule=forecast.as_json())
         if forecast.outside is not None and forecast.outside.count:
@@ -77,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
             text=args.text, template=args.template, sample=sample, brand=args.brand,
             suppressed=sum(plan.suppressed.values()), records=plan.records,
             share=args.warn_suppressed))
-        for warning in plan.warnings:
+        for warning in [] if args.quiet else plan.warnings:  # -q: the plan lists them
             print(f"a2p: WARNING: {warning}", file=sys.stderr)
-        if consents is None:  # so a plan's "to send" is not taken for the send's
+        if consents is None and not args.quiet:  # a plan's "to send" is not the send's
             print("a2p: RingCentral's opt-out records were not read: `a2p send` reads them and "
                   "suppresses those recipients too; `a2p plan --consent` counts them here",
                   file=sys.stderr)
@@ -130,9 +135,10 @@ def _consents(args: argparse.Namespace) -> Consents:
 
     consents = anyio.run(lambda: opt_outs(args.sender, scope=args.suppress_scope or "account",
                                           config=args.profile))
-    print(f"a2p: read {consents.opt_outs:,} opt-outs of the account ({consents.method}, "
-          f"{consents.requests} Light request(s)); {len(consents.set):,} apply to "
-          f"{args.sender} under --suppress-scope {consents.scope}", file=sys.stderr)
+    if not args.quiet:
+        print(f"a2p: read {consents.opt_outs:,} opt-outs of the account ({consents.method}, "
+              f"{consents.requests} Light request(s)); {len(consents.set):,} apply to "
+              f"{args.sender} under --suppress-scope {consents.scope}", file=sys.stderr)
     return consents
 
 

@@ -21,13 +21,15 @@ class Progress:
         self.sent = self.rejected = self.batches = self.completed = 0
         self.failed = self.unknown = 0
         self.read = 0
+        self._held = 0  # a resume: records of the chunks the runs before sent or settled
         self.share: float | None = None
         self._wait: tuple[str, float] | None = None
         self._round: str | None = None  # a scheduled send's wait for its next round
 
     def reading(self, records: int, share: float | None) -> None:
-        """The producer's report: records read so far, and the share of the input."""
-        self.read, self.share = records, share
+        """The producer's report: records this run read so far (a resume's line adds those
+        of the chunks the runs before kept), and the share of the input."""
+        self.read, self.share = self._held + records, share
 
     def waiting(self, group: str, seconds: float) -> None:
         """Requests of ``group`` wait ``seconds`` for its rate budget."""
@@ -53,10 +55,25 @@ class Progress:
                 self.unknown += 1
             else:
                 self.failed += 1
+        elif kind == "resumed":  # a resume: the counters go on from the runs before
+            self.resumed(event)
         if kind == "summary":
             self._show(self._clock(), final=True)
         else:
             self.tick()
+
+    def resumed(self, event: Mapping[str, Any]) -> None:
+        """What the runs before a resume did, added so the line counts the whole run, as
+        the final line (the report's totals) does."""
+        # the run's hook counts what it reads and the local rejections (restored ones too)
+        self._held = event["read"] - event["rejectedLocal"]
+        self.read = max(self.read, event["read"])
+        self.sent += event["sent"]
+        self.rejected += event["rejectedLocal"] + event["rejectedServer"]
+        self.batches += event["acceptedChunks"]
+        self.completed += event["completedChunks"]
+        self.failed += event["failedChunks"]
+        self.unknown += event["unknownChunks"]
 
     def tick(self) -> None:
         """Redraw when the interval has passed; called by events and by a timer, so the line

@@ -107,15 +107,24 @@ class ApiClient:
                                          body, params, into)
         except BaseException as exc:
             budget.release({})
-            log.debug("%s %s -> %s after %.3f s", method, path, type(exc).__name__,
-                      self._clock() - started)
+            took = self._clock() - started
+            log.debug("%s %s -> %s after %.3f s", method, path, type(exc).__name__, took,
+                      extra={"http": {"method": method, "path": path, "status": None,
+                                      "error": type(exc).__name__,
+                                      "duration": round(took, 3)}})
             raise
         budget.release(reply.headers)
         if log.isEnabledFor(logging.DEBUG):
+            # the path and headers only: never a body (numbers, texts) nor a token
+            took = self._clock() - started
+            request_id = reply.headers.get("RCRequestId")
             limits = " ".join(f"{name}={reply.headers[name]}" for name in RATE_HEADERS
                               if name in reply.headers)
-            log.debug("%s %s -> %d in %.3f s %s", method, path, reply.status,
-                      self._clock() - started, limits)
+            log.debug("%s %s -> %d in %.3f s %s%s", method, path, reply.status, took, limits,
+                      f" RCRequestId={request_id}" if request_id else "",
+                      extra={"http": {"method": method, "path": path,
+                                      "status": reply.status, "RCRequestId": request_id,
+                                      "duration": round(took, 3)}})
         self.requests += 1
         self._note_date(reply.headers.get("Date"))
         if reply.status == 429:

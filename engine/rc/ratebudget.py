@@ -100,6 +100,15 @@ class RateBudget:
         if window and window.isdigit() and int(window) > 0:
             self.window = float(window)
 
+    def left(self) -> int:
+        """Requests that may start now within the window (0 while a 429's penalty lasts):
+        what the metrics file calls the budget left."""
+        now = self._clock()
+        if now < self._blocked_until:
+            return 0
+        recent = sum(1 for done in self._done if done > now - self.window)
+        return max(self.requests - recent - self._in_flight, 0)
+
     def penalize(self, seconds: float) -> None:
         """A 429: nothing in this group goes out until the penalty is over."""
         self._blocked_until = max(self._blocked_until, self._clock() + seconds)

@@ -37,11 +37,12 @@ from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
-from engine.run.events import Event, RunWarning, Summary
+from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
 from engine.run.gate import Gate
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
+from engine.run.metrics import Metrics, on_read
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
@@ -57,6 +58,7 @@ from engine.run.recorder import Emit, Recorder
 from engine.run.report import finish, stamp
 from engine.run.resume import (
     ResumePlan,
+    before,
     check_matches,
     history_start,
     journal_limits,
@@ -168,12 +170,18 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if options.on_wait is not None:
         client.light.on_wait = client.auth.on_wait = options.on_wait
 
-    async def emit(event: Event) -> None:
-        await options.on_event(event.to_json())
-
     started, interrupted = stamp(options.wall()), False
-    run_id = str(uuid.uuid4())
+    # a resume keeps its run's id: every event of the run, before and after, carries it
+    run_id = str(read_header(Path(options.resume))["runId"]) if options.resume is not None \
+        else str(uuid.uuid4())
+    stamped = Stamper(run_id, options.wall)
+
+    async def emit(event: Event) -> None:
+        await options.on_event(stamped(event.to_json()))
+
     plan: ResumePlan | None = None
+    metrics: Metrics | None = None
+    done_before: Resumed | None = None  # a resume: what the runs before it did
     checked: Preflight | None = None
     resume_since: float | None = None
     recorder: Recorder | None = None
@@ -194,6 +202,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
             if limits is not None:  # a round before left recipients anywhere in the input
                 plan.read_from = None
+            done_before = before(plan, recorder.aggregator)
+            await emit(done_before)  # counters kept from events go on from there
             resume_since = history_start(state.header)
             settings = journal_limits(settings, options, state.header, chunker)
         else:
@@ -211,9 +221,13 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                     check=number_checker(read))
         rebuild = rebuilder(str(recipients), read, sender, text, recorder, gate) \
             if is_path(recipients) and not read.dedupe else None
+        metrics = None if options.metrics is None else \
+            Metrics(options.metrics, run_id, recorder, client)
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
-                        on_read=options.on_read, sleep=options.sleep, clock=options.clock,
-                        wall=options.wall)
+                        on_read=on_read(options.on_read, metrics,
+                                        done_before.read - done_before.rejected_local
+                                        if done_before is not None else 0),
+                        sleep=options.sleep, clock=options.clock, wall=options.wall)
         if limits is not None:
             worker.deadline = limits.deadline
             admits, cut_before = limits.admits, plan.next_number if plan is not None else 0
@@ -258,8 +272,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
-                interrupted = await _lone(worker.execute(source, local, caught, follower,
-                                                         share))
+                work = worker.execute(source, local, caught, follower, share)
+                interrupted = await _lone(work if metrics is None else
+                                          metrics.beside(work, options.sleep))
             if not stopping.is_set():
                 recorder.keep_journal()
     except _ReadStopped:  # stopped before the first POST: the report says interrupted
@@ -294,6 +309,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                                             refresh.failure is not None else []),
                              schedule=limits.report() if limits is not None and
                              limits.report is not None else None)
+    if metrics is not None:  # a scheduled send's rounds: finished after the last one
+        metrics.close(finished=limits is None)
     if failure is not None:
         raise failure
     return document

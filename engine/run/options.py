@@ -83,6 +83,9 @@ class SendOptions:
     journal: PathLike | None = None
     resume: PathLike | None = None
     report: PathLike | None = None
+    # a Prometheus text file of the run's counters, rewritten every few seconds and at the
+    # end (engine/run/metrics.py); None: none
+    metrics: PathLike | None = None
     on_event: OnEvent = _ignore
     on_read: ReadProgress | None = None
     on_wait: OnWait | None = None

@@ -22,6 +22,7 @@ from engine.core.reconcile import Expected
 from engine.core.rejections import Aggregator
 from engine.errors import JournalError, StreamResumeError
 from engine.reading import Block, ReadOptions
+from engine.run.events import Resumed
 from engine.run.inputs import input_identity
 from engine.run.journal import (
     Interval,
@@ -353,3 +354,19 @@ def history_start(header: dict[str, Any]) -> float | None:
         return datetime.fromisoformat(header["startedAt"]).timestamp() - 3600.0
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def before(plan: ResumePlan, aggregator: Aggregator) -> Resumed:
+    """What the runs before a resume did (its ``resumed`` event), from the restored records
+    and counts: the records its chunks hold (this run does not read them again) and its
+    local rejections are the records read so far."""
+    states = [record.state for record in plan.records.values()]
+    held = sum(record.count for record in plan.records.values()
+               if record.state != lifecycle.SPLIT)
+    return Resumed(
+        read=held + aggregator.rejected_local, sent=aggregator.sent,
+        rejected_local=aggregator.rejected_local, rejected_server=aggregator.rejected_server,
+        accepted_chunks=sum(s in (lifecycle.ACCEPTED, lifecycle.COMPLETED) for s in states),
+        completed_chunks=states.count(lifecycle.COMPLETED),
+        failed_chunks=states.count(lifecycle.FAILED),
+        unknown_chunks=states.count(lifecycle.UNKNOWN))

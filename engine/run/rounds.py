@@ -28,8 +28,10 @@ from engine.batching.chunker import Chunk
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Expired, RunWarning, Waiting
+from engine.run.events import Event, Expired, RunWarning, Stamper, Waiting
+from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
+from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
 from engine.run.scheduling import (
@@ -202,6 +204,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
         if event["event"] == "summary":  # one summary: the last round's, at the end
             held[:] = [event]
             return
+        if event["event"] == "resumed" and held:  # a round of this call: counted already
+            return
         await options.on_event(event)
 
     keys = Keys(placer(), schedule.policy)
@@ -213,6 +217,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
+        if options.metrics is not None and held:  # each round left it unfinished
+            mark_finished(options.metrics)
 
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
@@ -260,8 +266,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             break
         look = after[-1]
         if look.decision == "expired" and look.remaining:
-            await options.on_event(Expired(look.remaining,
-                                           stamp(schedule.expire_at or look.now)).to_json())
+            await options.on_event(_stamped(Expired(
+                look.remaining, stamp(schedule.expire_at or look.now)), path, options))
             break
         nxt = look.next_round(schedule.at)
         if nxt is None:
@@ -272,16 +278,22 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
         if nxt[1] == "carrier-cap" and look.halt is not None:
-            await options.on_event(RunWarning("carrier-cap", look.halt.reason).to_json())
+            await options.on_event(_stamped(RunWarning("carrier-cap", look.halt.reason),
+                                            path, options))
         seconds = max(0.0, (nxt[0] - look.now).total_seconds())
-        await options.on_event(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                       waiting_line(nxt[0], nxt[1], look.remaining),
-                                       look.remaining).to_json())
+        await options.on_event(_stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
+                                                waiting_line(nxt[0], nxt[1], look.remaining),
+                                                look.remaining), path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
         if await _sleep_or_stop(options, seconds, stop):
             break
     return document
+
+
+def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
+    """An event of the loop itself, with the time and the run's id as a round's carry."""
+    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
 
 
 def _now(options: SendOptions) -> datetime:

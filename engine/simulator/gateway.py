@@ -7,6 +7,7 @@ error), and only when it is on: the same seed and the same requests give the sam
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from wsgiref.handlers import format_date_time
 
@@ -150,8 +151,12 @@ async def _in_pieces(request: web.Request, answer: web.Response, faults: FaultSe
 
 @web.middleware
 async def request_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A handler's RequestError answered in RingCentral's error shape."""
+    """A handler's RequestError answered in RingCentral's error shape; every answer names
+    its request in ``RCRequestId``, as RingCentral's do (what support asks for)."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except RequestError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.parameter)
+        response = error_response(exc.status, exc.code, exc.message, exc.parameter)
+    if not response.prepared:
+        response.headers.setdefault("RCRequestId", str(uuid.uuid4()))
+    return response

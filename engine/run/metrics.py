@@ -1,0 +1,178 @@
+"""``--metrics PATH`` (``metrics=`` in the library): the run's counters in Prometheus's text
+exposition format, for a node exporter's textfile collector, so a scheduler can alert on a
+stuck or failing run without parsing text.
+
+The file is written whole to a temporary file beside it and renamed over it (a reader never
+sees half of one), when the run starts sending, every ``every`` seconds of the run's clock,
+and once more after the report. What it holds is the run's own state (the recorder's records
+and counts, the client's rate budgets), so a resumed run's figures include what the runs
+before it did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+
+from engine.core import lifecycle
+from engine.rc.client import ApiClient
+from engine.run.options import ReadProgress
+from engine.run.recorder import Recorder
+
+log = logging.getLogger("engine.metrics")
+EVERY = 5.0  # seconds between writes while the run goes on
+PathLike = str | os.PathLike[str]
+# every state a batch can be in, so each series exists (at 0) from the first write
+STATES = (lifecycle.PLANNED, lifecycle.SUBMITTING, lifecycle.ACCEPTED, lifecycle.AMBIGUOUS,
+          lifecycle.SPLIT, lifecycle.FAILED, lifecycle.UNKNOWN, lifecycle.COMPLETED,
+          lifecycle.SUPERSEDED)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class Metrics:
+    """One run's metrics file: counters fed by the run's hooks, the rest read at each write."""
+
+    def __init__(self, path: PathLike, run_id: str, recorder: Recorder, client: ApiClient,
+                 every: float | None = None) -> None:
+        self.path = Path(path)
+        self.run_id = run_id
+        self.recorder = recorder
+        self.client = client
+        self.every = EVERY if every is None else every
+        self.read = 0
+        self.finished = False
+        self.failed = False  # a write failed: said once
+
+    def reading(self, records: int, share: float | None) -> None:
+        """The sender's read progress (the ``on_read`` hook's arguments)."""
+        self.read = max(self.read, records)
+
+    def render(self) -> str:
+        """The exposition text of the run as it is now."""
+        aggregator = self.recorder.aggregator
+        states = Counter(record.state for record in self.recorder.records.values())
+        labels = f'run_id="{_escape(self.run_id)}"'
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, text: str,
+                   samples: list[tuple[str, float]]) -> None:
+            lines.append(f"# HELP a2p_{name} {text}")
+            lines.append(f"# TYPE a2p_{name} {kind}")
+            for extra, value in samples:
+                inner = labels + (f",{extra}" if extra else "")
+                lines.append(f"a2p_{name}{{{inner}}} {value:g}")
+
+        read = max(self.read, aggregator.records)
+        metric("records_read_total", "counter", "Recipients read from the input so far.",
+               [("", read)])
+        metric("sent_total", "counter", "Recipients in batches the server accepted.",
+               [("", aggregator.sent)])
+        metric("rejected_total", "counter", "Recipients that will not be sent, by source "
+               "(local: found bad while reading; server: refused in a batch answer).",
+               [('source="local"', aggregator.rejected_local),
+                ('source="server"', aggregator.rejected_server)])
+        metric("batches", "gauge", "The run's chunks by state.",
+               [(f'state="{state}"', states.get(state, 0)) for state in STATES])
+        metric("rate_budget_left", "gauge", "Requests that may start now in each API rate "
+               "group.", [('group="light"', self.client.light.left()),
+                          ('group="auth"', self.client.auth.left())])
+        metric("waited_seconds_total", "counter", "Seconds requests waited for a rate budget.",
+               [('group="light"', self.client.light.waited),
+                ('group="auth"', self.client.auth.waited)])
+        metric("requests_total", "counter", "API requests answered.",
+               [("", self.client.requests)])
+        metric("throttled_total", "counter", "Answers that were 429 (rate limited).",
+               [("", self.client.throttled)])
+        metric("finished", "gauge", "1 once the run has ended and its report is written.",
+               [("", 1 if self.finished else 0)])
+        return "\n".join(lines) + "\n"
+
+    def write(self) -> None:
+        """The file replaced at once by the current figures. A file that cannot be written
+        (no such folder, a full disk) never stops the sending: said once, on the log."""
+        try:
+            _replace(self.path, self.render())
+        except OSError as exc:
+            if not self.failed:
+                log.warning("--metrics %s: cannot write the metrics file (%s); the run goes "
+                            "on without it", self.path, exc)
+            self.failed = True
+
+    async def _every(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        while True:
+            self.write()
+            await sleep(self.every)
+
+    async def beside(self, work: Awaitable[bool],
+                     sleep: Callable[[float], Awaitable[None]]) -> bool:
+        """``work``'s result, the file written now and every ``every`` seconds meanwhile
+        (an error comes out in an ExceptionGroup, as from the run's own task groups)."""
+        result = False
+
+        async def run() -> None:
+            nonlocal result
+            result = await work
+            group.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._every, sleep)
+            group.start_soon(run)
+        return result
+
+    def close(self, finished: bool = True) -> None:
+        """The last write: the run is over (its report written); ``finished`` False for a
+        scheduled send's round (engine/run/rounds.py marks the file after the last)."""
+        self.finished = finished
+        self.write()
+
+
+def mark_finished(path: PathLike) -> None:
+    """A scheduled send's file, written by its last round, marked finished (atomically)."""
+    target = Path(path)
+    # none (no round got as far as sending), or one that cannot be written (said already)
+    with contextlib.suppress(OSError):
+        text = target.read_text(encoding="utf-8")
+        _replace(target, re.sub(r"^(a2p_finished\{[^}]*\}) 0$", r"\1 1", text, flags=re.M))
+
+
+def _replace(target: Path, text: str) -> None:
+    """``text`` written beside ``target`` and renamed over it: a reader never sees half."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                         dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def on_read(hook: ReadProgress | None, metrics: Metrics | None, held: int = 0
+            ) -> ReadProgress | None:
+    """The sender's read hook: the caller's, and the metrics' when a file is asked for. The
+    sender counts what this run reads (its chunks, and the local rejections, which a resume
+    restores), and so does the caller's hook; the metrics add ``held``, the records of the
+    chunks a resume keeps from the runs before, to count the whole run's."""
+    if metrics is None:
+        return hook
+    given = hook
+
+    def both(records: int, share: float | None) -> None:
+        metrics.reading(records + held, share)
+        if given is not None:
+            given(records, share)
+
+    return both
