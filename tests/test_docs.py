@@ -69,16 +69,19 @@ def test_every_repository_path_the_docs_name_exists() -> None:
 
 
 def test_the_readme_test_command_is_the_one_ci_runs() -> None:
-    """The README's set-up-and-test line installs the test extra and then runs exactly the
-    lint, types and tests line of .ci/run."""
+    """The README's set-up-and-test line upgrades pip (dependency groups need pip 25.1),
+    installs the dev group as .ci/run does and then runs exactly the lint, types and tests
+    line of .ci/run."""
     readme = (ROOT / "README.md").read_text()
     (command,) = [line.strip() for line in readme.splitlines()
-                  if line.startswith("    python3 -m venv .venv") and "[test]" in line]
+                  if line.startswith("    python3 -m venv .venv") and "--group" in line]
     steps = command.split(" && ")
-    assert steps[:2] == ["python3 -m venv .venv", ".venv/bin/pip install -e '.[test]'"]
+    install = [".venv/bin/pip install --upgrade pip", ".venv/bin/pip install -e . --group dev"]
+    assert steps[:3] == ["python3 -m venv .venv", *install]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert " && ".join(steps[2:]) in ci.splitlines()
-    assert "pip install --quiet -e '.[test]'" in ci
+    assert " && ".join(steps[3:]) in ci.splitlines()
+    for step in install:
+        assert step.replace(" install ", " install --quiet ") in ci.splitlines()
 
 
 def test_every_fault_key_the_simulator_page_names_is_one_the_simulator_takes() -> None:

@@ -289,12 +289,14 @@ def test_the_table_names_its_source_date_and_corrections() -> None:
 
 
 def test_the_extras_install_one_libphonenumber_build() -> None:
-    """phonenumberslite and phonenumbers install the same module: every extra names the full
-    build (a superset), so no two extras can put both in one environment."""
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]
-    named = [d for deps in extras.values() for d in deps if d.startswith("phonenumbers")]
+    """phonenumberslite and phonenumbers install the same module: every extra and the test
+    dependency group name the full build (a superset), so no two can put both in one
+    environment."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lists = {**project["project"]["optional-dependencies"], **project["dependency-groups"]}
+    names = {name: [d for d in deps if isinstance(d, str)] for name, deps in lists.items()}
+    named = [d for deps in names.values() for d in deps if d.startswith("phonenumbers")]
     assert named
     assert all(d.startswith("phonenumbers>=") for d in named)
     assert {"strict-numbers", "timezones", "test"} <= {
-        name for name, deps in extras.items() if any(d in named for d in deps)}
+        name for name, deps in names.items() if any(d in named for d in deps)}

@@ -1,5 +1,5 @@
 """The `a2p` command. The only room that prints or exits; nothing imports it (but
-`python -m engine`).
+`python -m engine` and the `a2p` script's door, a2p_batch_engine.py beside the package).
 
 commands.py is the door (``main``: parse, dispatch, exit code); parser.py the argument
 parser and its help texts; exits.py the exit-code map; options.py the arguments as

@@ -234,12 +234,18 @@ def _demo_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _bench_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    """a2p bench: the benchmark harness of a checkout."""
-    bench = sub.add_parser(
-        "bench", help="run the benchmark harness (a source checkout)",
-        description="Same as 'python -m benchmarks': every figure a ratio against a floor "
-        "measured in the same run; writes results.json, results.md and plots.",
-    )
+    """a2p bench: the benchmark harness of a checkout; left out of --help where the package
+    was installed without one (a wheel), and there it says how to get it."""
+    from engine.cli.bench import NO_HARNESS, harness_checkout
+
+    description = ("Same as 'python -m benchmarks': every figure a ratio against a floor "
+                   "measured in the same run; writes results.json, results.md and plots.")
+    if harness_checkout() is None:
+        bench = sub.add_parser("bench", description=NO_HARNESS.removeprefix("a2p: "))
+    else:
+        bench = sub.add_parser(
+            "bench", help="run the benchmark harness (a source checkout)",
+            description=description)
     bench.add_argument("rest", nargs=argparse.REMAINDER,
                        help="quick|full [--out DIR] [--compare OLD.json]")
 
