@@ -417,3 +417,26 @@ async def test_a_body_file_gone_before_a_lost_answer_of_a_stream_leaves_it_unkno
     (batch,) = report["batches"]
     assert (batch["status"], batch["reason"]) == ("unknown", "not-rereadable")
     assert batch["note"].startswith("its request went out")
+
+
+def test_a_body_left_half_written_is_closed_and_removed_when_its_sink_goes(
+        tmp_path: Path) -> None:
+    """A stop while a chunk is cut leaves its sink unsealed: when the sink goes, its file is
+    closed (no unclosed-file warning, which the test suite turns into an error) and removed;
+    a sealed body's file stays for its SpooledBody."""
+    import gc
+    import warnings
+
+    from engine.run.bodyspool import FileSink
+
+    half = FileSink(tmp_path / "half.body")
+    half.write(b'{"from":"+16505550100","messages":[')
+    sealed = FileSink(tmp_path / "whole.body")
+    sealed.write(b"{}")
+    body = sealed.seal()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del half, sealed
+        gc.collect()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.body"]
+    assert bytes(body) == b"{}"

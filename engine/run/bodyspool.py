@@ -105,6 +105,9 @@ class FileSink:
             self._file: BinaryIO = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115
         except OSError as exc:
             raise _write_error(path, exc, after) from exc
+        # a body left half written (a stop while its chunk was cut) is closed and removed
+        # when the sink goes, never left to the garbage collector's unclosed-file warning
+        weakref.finalize(self, _drop_unsealed, self._file, path)
 
     def write(self, data: Payload) -> None:
         try:
@@ -182,6 +185,13 @@ class SpooledBody:
     def discard(self) -> None:
         """Remove the file now (it is removed anyway once nothing holds the body)."""
         self._finalizer()
+
+
+def _drop_unsealed(file: BinaryIO, path: Path) -> None:
+    if not file.closed:
+        with contextlib.suppress(OSError):
+            file.close()
+        _unlink(path)
 
 
 def _unlink(path: Path) -> None:
