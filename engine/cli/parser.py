@@ -567,27 +567,13 @@ def _price(value: str) -> float:
 
 
 def _send_schedule_options(parser: argparse.ArgumentParser) -> None:
-    """A scheduled send (issue 22): quiet hours in each recipient's zone, a daily cap, a start
-    and an expiry; with any of them the send runs in rounds on its journal."""
-    group = parser.add_argument_group(
-        "schedule", "with any of these the send runs in rounds, each sending the recipients "
-        "whose window is open, and waits between them (a resume keeps the run's schedule)")
-    group.add_argument("--quiet-hours", metavar="POLICY",
-                       help="off (default: send now, as always), tcpa (8:00-21:00 in each "
-                       "recipient's zone), strict (tcpa and the state rules), or your own "
-                       "local window HH:MM-HH:MM (combined with strict)")
-    group.add_argument("--tz-column", metavar="NAME",
-                       help="a column of IANA zones that overrides the zone of the number")
-    group.add_argument("--daily-cap", type=_positive, metavar="N",
-                       help="at most N messages a day (days from 00:00 America/Los_Angeles); "
-                       "the last batch of a day is cut at the cap, the rest go the next day")
-    group.add_argument("--at", metavar="TIME",
-                       help="send nothing before TIME (ISO 8601 with a zone, e.g. "
-                       "2026-12-05T08:00-05:00 or 2026-12-05T08:00[America/New_York])")
-    group.add_argument("--expire-at", metavar="TIME",
-                       help="send nothing from TIME on; what is left is reported expired")
-    group.add_argument("--window-margin", type=_minutes, metavar="MINUTES",
-                       help="no batch is sent this close to a window's closing (default 10)")
+    """A scheduled send (issue 22): the flags plan takes too, each left unset meaning off (or,
+    on a resume, the journal's), and --exit-when-waiting."""
+    group = add_schedule_flags(
+        parser, send=True,
+        title="schedule: with any of these the send runs in rounds, each sending the "
+        "recipients whose window is open, and waits between them (a resume keeps the run's "
+        "schedule)")
     group.add_argument("--exit-when-waiting", action="store_true",
                        help="when the next round is more than 5 minutes away, exit 75 "
                        "(EX_TEMPFAIL) instead of sleeping; run 'a2p send --resume JOURNAL' "

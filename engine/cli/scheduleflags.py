@@ -7,19 +7,21 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # loaded when a command runs, not for --help
     from engine.schedule.rules import QuietHours
     from engine.schedule.timing import Timing
 
 
-def add_schedule_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags, named as design22.md names them for plan and send."""
-    group = parser.add_argument_group(
-        "schedule (quiet hours, daily cap, start and expiry; README: Quiet hours and "
-        "schedules)")
-    group.add_argument("--quiet-hours", default="off", metavar="POLICY",
+def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
+                       title: str = "schedule (quiet hours, daily cap, start and expiry; "
+                       "README: Quiet hours and schedules)") -> Any:
+    """The flags, named as design22.md names them, for plan and send (its group, for the
+    send's own). A send's unset flag is None: off on a new run, the journal's on a resume;
+    its --window-margin goes on in seconds (``SendOptions.window_margin``)."""
+    group = parser.add_argument_group(title)
+    group.add_argument("--quiet-hours", default=None if send else "off", metavar="POLICY",
                        help="off (the default: everyone now), tcpa (08:00-21:00 in each "
                        "recipient's zone), strict (tcpa and the state table: FL, OK, MD, WA, "
                        "MS 08:00-20:00, TX, CT, LA, RI...), or your own local window "
@@ -27,21 +29,24 @@ def add_schedule_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tz-column", metavar="NAME",
                        help="CSV column or JSON key with each recipient's IANA time zone "
                        "(e.g. America/Chicago); a blank cell places the recipient by number, "
-                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE")
+                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE" +
+                       (" (a2p plan reads it; a2p send does not take it yet)" if send else ""))
     group.add_argument("--daily-cap", type=_cap, metavar="N",
                        help="at most N messages a day, the day starting 00:00 "
-                       "America/Los_Angeles (plan connects to nothing, so it knows no "
-                       "registration tier: give the cap, e.g. 6000 for LowVolume)")
+                       "America/Los_Angeles; the last batch of a day is cut at the cap, the "
+                       "rest go the next day (e.g. 6000 for a LowVolume registration)")
     group.add_argument("--at", metavar="TIME",
                        help="start the first wave then: ISO 8601 with a zone, e.g. "
                        "2026-12-07T09:00-05:00 or 2026-12-07T09:00[America/New_York]")
     group.add_argument("--expire-at", metavar="TIME",
                        help="leave whatever is not sent by then unsent (expired), same form")
-    group.add_argument("--window-margin", type=_margin, default=10.0, metavar="MINUTES",
+    group.add_argument("--window-margin", type=_seconds if send else _margin,
+                       default=None if send else 10.0, metavar="MINUTES",
                        help="no batch is sent later than this before a window closes, for "
                        "the time a batch takes to process (default 10)")
-    # tests fix "now" (the CLI otherwise reads the clock once, when it starts)
-    group.add_argument("--now", help=argparse.SUPPRESS)
+    if not send:  # tests fix plan's "now" (the CLI otherwise reads the clock once)
+        group.add_argument("--now", help=argparse.SUPPRESS)
+    return group
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,10 @@ def _cap(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of messages; "
                                          "give e.g. 6000, or leave --daily-cap out for no cap")
     return cap
+
+
+def _seconds(value: str) -> float:
+    return _margin(value) * 60.0
 
 
 def _margin(value: str) -> float:
