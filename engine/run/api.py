@@ -230,9 +230,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                         sleep=options.sleep, clock=options.clock, wall=options.wall)
         if limits is not None:
             worker.deadline = limits.deadline
-            admits, cut_before = limits.admits, plan.next_number if plan is not None else 0
-            if admits is not None:  # what this round cuts passed its filter already
-                worker.admits = lambda chunk: chunk.number > cut_before or admits(chunk)
+            # every chunk, by its recipients, never by its number: a caught chunk screened
+            # during the stop is resent under a new number that this round did not cut
+            worker.admits = limits.admits
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import anyio.lowlevel
 import jsonschema
 import orjson
 import pytest
@@ -460,3 +461,52 @@ async def test_strict_hours_a_cap_and_two_kills_over_three_days(start: Start, tm
     by_day = Counter(t.astimezone(ZoneInfo("America/Los_Angeles")).date() for _, t in sent)
     assert max(by_day.values()) <= 700
     assert len(by_day) >= 3
+
+
+async def test_a_caught_chunk_screened_after_a_stop_is_still_held_outside_its_window(
+        tmp_path: Path) -> None:
+    """A chunk in flight at a kill (its POST never reached the server) whose recipient opts
+    out during the stop: the resume at 21:30 Eastern screens it into a new chunk, and that
+    chunk is held like its parent, never POSTed outside its recipients' window (the window
+    check goes by the recipients, not by a chunk number this round did not cut)."""
+    eastern = ZoneInfo("America/New_York")
+    now = [datetime(2026, 11, 20, 20, 30, tzinfo=eastern).timestamp()]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += max(0.0, seconds)
+        await anyio.lowlevel.checkpoint()
+
+    numbers = [f"+1212{2000000 + i:07d}" for i in range(20)] + \
+        [f"+1415{2000000 + i:07d}" for i in range(10)]  # Pacific: open at 21:30 Eastern
+    listing = tmp_path / "list.csv"
+    listing.write_text("to\n" + "\n".join(numbers) + "\n")
+    journal = tmp_path / "run.journal"
+    common: dict[str, Any] = {
+        "credentials": DEMO_CREDENTIALS, "wall": lambda: now[0], "clock": lambda: now[0],
+        "sleep": sleep, "max_batch_messages": 10, "concurrency": 1, "exit_when_waiting": True}
+    first = await start_simulator(sim_settings(messages_per_second=1e6), clock=lambda: now[0])
+    try:
+        await engine.send(listing, sender=SENDER, text="Hi", config=engine_settings(first.url),
+                          journal=journal, quiet_hours="tcpa", **common)
+    finally:
+        await first.stop()
+    # the kill: the journal ends right after chunk 2's 'submitting' line
+    lines = journal.read_bytes().splitlines(keepends=True)
+    cut = next(k for k, line in enumerate(lines) if b'"type":"state"' in line
+               and b'"chunk":2' in line and b'"submitting"' in line)
+    journal.write_bytes(b"".join(lines[:cut + 1]))
+    now[0] = datetime(2026, 11, 20, 21, 30, tzinfo=eastern).timestamp()  # Eastern closed
+    second = await start_simulator(sim_settings(messages_per_second=1e6), clock=lambda: now[0])
+    head, rest = journal.read_bytes().split(b"\n", 1)  # a server that never got chunk 2
+    header = orjson.loads(head)
+    header["server"] = second.url
+    journal.write_bytes(orjson.dumps(header) + b"\n" + rest)
+    try:
+        second.simulator.store.consents.set(SENDER, numbers[15], "OptOut", "Recipient",
+                                            now[0] - 60)
+        await engine.send(None, config=engine_settings(second.url), resume=journal, **common)
+        texted = ledger_numbers(second)
+    finally:
+        await second.stop()
+    assert texted, "the Pacific recipients, open at 21:30 Eastern, are sent"
+    assert not [n for n in texted if n.startswith("+1212")]
