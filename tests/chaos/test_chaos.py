@@ -7,7 +7,9 @@ soaks longer."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -17,11 +19,28 @@ from tests.chaos.harness import (
     LOST_ANSWERS,
     SPLIT_MODES,
     TOKEN_MODES,
+    Outcome,
     scenario,
     table,
 )
 
 SEEDS = int(os.environ.get("A2P_CHAOS_SEEDS", "8"))
+
+
+def clean_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, seed: int,
+                modes: Sequence[dict[str, Any]], *, max_kills: int) -> list[Outcome]:
+    """One scenario per mode (1,500 recipients, seeds from ``seed``, work in
+    ``name-k``), its table printed; none may report a problem."""
+    outcomes = []
+    for k, mode in enumerate(modes):
+        work = tmp_path / f"{name}-{k}"
+        work.mkdir()
+        outcomes.append(scenario(seed + k, work, recipients=1500, max_kills=max_kills,
+                                 mode=mode))
+    with capsys.disabled():
+        print("\n" + table(outcomes))
+    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    return outcomes
 pytestmark = pytest.mark.slow  # minutes: `pytest -m "not slow"` leaves them out
 
 
@@ -58,14 +77,7 @@ def test_every_lost_answer_mode_under_kills_never_duplicates_or_loses(
     duplicates, zero
     losses, no chunk left unknown, since the server's history decides, nobody pending, since
     the store catches up, and after an outage one --resume leaves nothing failed."""
-    outcomes = []
-    for k, mode in enumerate(LOST_ANSWER_MODES):
-        work = tmp_path / f"mode-{k}"
-        work.mkdir()
-        outcomes.append(scenario(100 + k, work, recipients=1500, max_kills=1, mode=mode))
-    with capsys.disabled():
-        print("\n" + table(outcomes))
-    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    outcomes = clean_modes(tmp_path, capsys, "mode", 100, LOST_ANSWER_MODES, max_kills=1)
     assert [(o.duplicates, o.losses, o.unknown, o.pending) for o in outcomes] == \
         [(0, 0, 0, 0) for _ in outcomes]  # the store_window outlasts the store's lag
     met = [sum(o.met[k] for k in LOST_ANSWERS) for o in outcomes]
@@ -83,14 +95,7 @@ def test_tokens_expiring_again_and_again_under_kills_never_duplicate_lose_or_fai
     """Every token dies after two requests and half the refreshes are refused, killed and
     resumed: zero duplicates, zero losses, nothing unknown, and every run ends 0 (a 401 never
     fails a chunk)."""
-    outcomes = []
-    for k, mode in enumerate(TOKEN_MODES * 2):
-        work = tmp_path / f"token-{k}"
-        work.mkdir()
-        outcomes.append(scenario(200 + k, work, recipients=1500, max_kills=1, mode=mode))
-    with capsys.disabled():
-        print("\n" + table(outcomes))
-    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    outcomes = clean_modes(tmp_path, capsys, "token", 200, TOKEN_MODES * 2, max_kills=1)
     assert [(o.duplicates, o.losses, o.unknown) for o in outcomes] == \
         [(0, 0, 0) for _ in outcomes]
     assert all(o.met["token_expired"] and o.met["refresh_refused"] for o in outcomes)
@@ -106,14 +111,7 @@ def test_splits_under_kills_never_duplicate_or_lose(
 ) -> None:
     """Every chunk first cut answered 413 and split, killed up to three times and resumed:
     zero duplicates, zero losses, nothing unknown, and totals that add up."""
-    outcomes = []
-    for k, mode in enumerate(SPLIT_MODES * 3):
-        work = tmp_path / f"split-{k}"
-        work.mkdir()
-        outcomes.append(scenario(300 + k, work, recipients=1500, max_kills=3, mode=mode))
-    with capsys.disabled():
-        print("\n" + table(outcomes))
-    assert [o.problems for o in outcomes] == [[] for _ in outcomes]
+    outcomes = clean_modes(tmp_path, capsys, "split", 300, SPLIT_MODES * 3, max_kills=3)
     assert [(o.duplicates, o.losses, o.unknown) for o in outcomes] == \
         [(0, 0, 0) for _ in outcomes]
     assert all(o.met["413"] for o in outcomes)  # the chunks really were split

@@ -55,16 +55,24 @@ async def killed_in_flight(settings: Any, src: Path, journal: Path) -> None:
         await hang.close()
 
 
+async def killed_list(settings: Any, tmp_path: Path, rows: int
+                      ) -> tuple[list[str], Path, Path]:
+    """A list of ``rows`` numbers (list.txt) whose run was killed with chunk 3 in flight
+    (``killed_in_flight``): its numbers, the list and the journal."""
+    items = [f"+1415555{i:04d}" for i in range(rows)]
+    src = tmp_path / "list.txt"
+    src.write_text("\n".join(items) + "\n")
+    journal = tmp_path / "run.journal"
+    await killed_in_flight(settings, src, journal)
+    return items, src, journal
+
+
 async def test_inflight_chunk_resent_without_new_opt_outs(start: Start, tmp_path: Path
                                                           ) -> None:
     """Recipients of an in-flight chunk who opted out during the stop are rejected
     LCL-OPTED-OUT, the rest sent once, and a second resume changes nothing."""
     running, settings = await start()
-    items = [f"+1415555{i:04d}" for i in range(300)]
-    src = tmp_path / "list.txt"
-    src.write_text("\n".join(items) + "\n")
-    journal = tmp_path / "run.journal"
-    await killed_in_flight(settings, src, journal)
+    items, src, journal = await killed_list(settings, tmp_path, 300)
     assert len(ledger_numbers(running)) == 100  # chunks 1 and 2; chunk 3 never arrived
     stopped = {items[100], items[120], items[149]}  # in chunk 3 (positions 100..149)
     for to in stopped:
@@ -92,11 +100,7 @@ async def test_inflight_chunk_wholly_opted_out_is_not_resent(start: Start, tmp_p
                                                              ) -> None:
     """An in-flight chunk whose every recipient opted out during the stop sends nothing."""
     running, settings = await start()
-    items = [f"+1415555{i:04d}" for i in range(150)]
-    src = tmp_path / "list.txt"
-    src.write_text("\n".join(items) + "\n")
-    journal = tmp_path / "run.journal"
-    await killed_in_flight(settings, src, journal)
+    items, src, journal = await killed_list(settings, tmp_path, 150)
     stopped = set(items[100:150])
     for to in stopped:
         running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())
@@ -135,11 +139,7 @@ async def test_cut_chunk_killed_in_flight_is_resent_once(start: Start, tmp_path:
     """The chunk cut without the new opt-outs, itself in flight at a second kill, is
     rebuilt, proved absent and sent once by the next resume: nobody twice, nobody lost."""
     running, settings = await start()
-    items = [f"+1415555{i:04d}" for i in range(300)]
-    src = tmp_path / "list.txt"
-    src.write_text("\n".join(items) + "\n")
-    journal = tmp_path / "run.journal"
-    await killed_in_flight(settings, src, journal)
+    items, src, journal = await killed_list(settings, tmp_path, 300)
     stopped = {items[100], items[120]}
     for to in stopped:
         running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())

@@ -24,7 +24,7 @@ from engine.rc import consents as rc_consents
 from engine.rc.transport import AiohttpTransport
 from engine.run.journal import read_journal
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
-from tests.e2e.test_consent_inflight import killed_in_flight
+from tests.e2e.test_consent_inflight import killed_list
 
 OTHER = "+16505550101"  # another sender of the account (tests/conftest.py sim_settings)
 
@@ -115,11 +115,8 @@ async def test_kill_while_a_caught_chunk_is_screened_leaves_a_resumable_journal(
     out during the stop): the next resume finishes the run, sends everyone else once and
     never texts the two."""
     running, settings = await start()
-    items = numbers(300)
-    src = tmp_path / "list.txt"
-    src.write_text("\n".join(items) + "\n")
-    journal = tmp_path / "run.journal"
-    await killed_in_flight(settings, src, journal)  # chunk 3 (positions 100..149) in flight
+    # chunk 3 (positions 100..149) in flight
+    items, src, journal = await killed_list(settings, tmp_path, 300)
     stopped = {items[100], items[120]}
     for to in stopped:
         running.simulator.store.consents.inbound(SENDER, to, "STOP", time.time())
