@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.run.api import send
     from engine.run.doors import check, send_events
     from engine.run.options import SendOptions
+    from engine.run.syncdoor import send_sync
 
 __version__ = "0.1.0"
 
@@ -49,6 +50,7 @@ __all__ = [
     "outcomes",
     "send",
     "send_events",
+    "send_sync",
 ]
 
 
@@ -63,6 +65,10 @@ def __getattr__(name: str) -> Any:
         from engine.run import doors
 
         return getattr(doors, name)
+    if name == "send_sync":
+        from engine.run.syncdoor import send_sync
+
+        return send_sync
     if name == "SendOptions":
         from engine.run.options import SendOptions
 
