@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -101,9 +100,9 @@ def _emitter(quiet: bool, progress: Progress, events: EventLines) -> OnEvent:
 async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
     """First Ctrl-C (or SIGTERM): stop sending, let requests on the wire finish. Second: end
     at once; the journal, written before every step, still resumes."""
-    import anyio
+    from engine.run.stopsignals import stop_signals
 
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with stop_signals() as signals:  # Ctrl-Break too on Windows
         async for _ in signals:
             if stop.is_set():
                 say("a2p: second interrupt: ending now.")
