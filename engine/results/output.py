@@ -14,6 +14,7 @@ import orjson
 
 from engine.results.export import Checkpoint
 from engine.results.rows import COLUMNS, Row
+from engine.run.replacing import replace_file
 
 FORMATS = ("csv", "jsonl")
 
@@ -115,14 +116,14 @@ class OutputFile:
         note = {"key": self._key, "bytes": self._out.tell(), **checkpoint.as_json()}
         scratch = self._progress.with_suffix(".progress.tmp")
         scratch.write_bytes(orjson.dumps(note))
-        os.replace(scratch, self._progress)
+        replace_file(scratch, self._progress)
 
     def finish(self) -> None:
         self._out.flush()
         if self.path == "-":
             return
         self._out.close()
-        os.replace(self._part, self.path)
+        replace_file(self._part, self.path)
         self._progress.unlink(missing_ok=True)
 
     def close(self) -> None:

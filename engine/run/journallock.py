@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from engine.errors import JournalBusyError, JournalError
+from engine.run.replacing import replace_file
 from engine.run.report import now_iso
 
 # Windows locks byte ranges and forbids reading a locked one: lock a byte the journal never
@@ -204,7 +205,7 @@ class JournalLock:
         temporary = side.with_name(f"{side.name}.{os.getpid()}")
         try:
             temporary.write_bytes(orjson.dumps(identity(self.command)))
-            os.replace(temporary, side)
+            replace_file(temporary, side, tries=1)
         except OSError:  # a read-only directory (an archived journal): the lock still holds
             with contextlib.suppress(OSError):
                 temporary.unlink()
