@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -39,6 +40,7 @@ from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
 
 SUFFIX = ".left"
+T = TypeVar("T")
 
 
 def left_path(journal: Path) -> Path:
@@ -69,11 +71,19 @@ def remembered(journal: Path, basis: dict[str, Any]) -> dict[WindowKey, int] | N
         return None
 
 
-def remember(journal: Path, basis: dict[str, Any], counts: dict[WindowKey, int]) -> None:
-    """Keep the counts beside the journal (written whole, then renamed; best effort)."""
+def remember(journal: Path, basis: dict[str, Any], counts: Callable[[], dict[WindowKey, int]]
+             ) -> dict[WindowKey, int]:
+    """``counts()``, kept beside the journal as it stood before they were counted (written
+    whole, then renamed; best effort)."""
     mark = _mark(journal)
-    if mark is None:
-        return
+    counted = counts()
+    if mark is not None:
+        _keep(journal, mark, basis, counted)
+    return counted
+
+
+def _keep(journal: Path, mark: list[int], basis: dict[str, Any],
+          counts: dict[WindowKey, int]) -> None:
     side = left_path(journal)
     temporary = side.with_name(f"{side.name}.{os.getpid()}")
     data = {"journal": mark, "basis": _json(basis),
@@ -91,9 +101,20 @@ def _json(value: dict[str, Any]) -> Any:
     return orjson.loads(orjson.dumps(value))
 
 
-def forget(journal: Path) -> None:
-    with contextlib.suppress(OSError):
-        left_path(journal).unlink()
+class SentMemo:
+    """The chunks of the journal that may have been sent (``sent_chunks``: the cap ledger's
+    and the carrier halt's), as last read, kept while the journal is unchanged: the survey
+    before a round reads them from the survey after the round before."""
+
+    def __init__(self) -> None:
+        self._mark: list[int] | None = None
+        self._sent: Any = None
+
+    def get(self, journal: Path, read: Callable[[Path], T]) -> T:
+        mark = _mark(journal)
+        if mark is None or mark != self._mark:
+            self._sent, self._mark = read(journal), mark
+        return cast(T, self._sent)
 
 
 def settled(state: JournalState, wait: str) -> bool:

@@ -29,7 +29,7 @@ from engine.errors import JournalBusyError, JournalError, JournalTakenError, Usa
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.events import Event, Expired, RunWarning, Stamper, Summary, Waiting
-from engine.run.idleround import idle_report, remember, remembered
+from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
@@ -123,11 +123,13 @@ class Outlook:
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-           schedule: Scheduling, now: datetime) -> Outlook:
+           schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one),
-    unless the journal has not changed since the last one counted (``remembered``)."""
+    unless the journal has not changed since the last one counted (``remembered``; and
+    ``memo``, the chunks sent as last read)."""
     counts = _counts(path, read, keys, journal, schedule)
-    sent = sent_chunks(journal) if journal is not None else []
+    sent = [] if journal is None else \
+        (memo or SentMemo()).get(journal, sent_chunks)
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
@@ -144,8 +146,8 @@ def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     basis = {"source": path, "schedule": schedule.as_header()}
     counts = remembered(journal, basis)
     if counts is None:
-        counts = {k: n for k, n in count_keys(path, read, keys, journal).items() if n}
-        remember(journal, basis, counts)
+        counts = remember(journal, basis, lambda: {
+            k: n for k, n in count_keys(path, read, keys, journal).items() if n})
     return counts
 
 
@@ -245,6 +247,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
+    memo = SentMemo()
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if first:
@@ -255,13 +258,14 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
         now = _now(options)
-        before = survey(source, read, keys, None if first else path, schedule, now)
+        before = survey(source, read, keys, None if first else path, schedule, now, memo)
         idle = None if first else await _idle(before, schedule, path, round_options)
         if idle is not None:
             after, document = idle
         else:
             ran, document = await _round(first, recipients, source, read, round_options,
-                                         before, schedule, run_round, path, keys, options)
+                                         before, schedule, run_round, path, keys, options,
+                                         memo)
             if stop.is_set() or ran is None:
                 break
             after = ran
@@ -293,8 +297,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
-                 run_round: RunRound, path: Path, keys: Keys, options: SendOptions
-                 ) -> tuple[Outlook | None, dict[str, Any]]:
+                 run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
+                 memo: SentMemo) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report."""
     header = None
     if first:
@@ -308,7 +312,7 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, _now(options)))
+        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
         return report_of(after[-1], schedule)
 
     limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
