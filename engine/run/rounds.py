@@ -9,8 +9,12 @@ full, --at; it emits a ``waiting`` event, sleeps with the injected ``sleep`` (or
 --resume`` continues). After --expire-at nothing is POSTed and what is left is ``expired``.
 
 What is left is counted by a pass over the input (the records no kept chunk holds and none
-rejected locally, by window key) before and after each round: flat memory, and a kill
-anywhere leaves nothing to count wrong. The journal lock is held across every round.
+rejected locally, by window key) after each round, and remembered beside the journal while
+it is unchanged (engine/run/idleround.py): the survey before the next round, or a cron
+tick's, takes it from there. A resume's round with nothing due and nothing to recover is not
+run (no login, no pass). The journal lock is held for every round and let go while the loop
+sleeps (`a2p outcomes` and a cron tick may use the journal then); at the wake it is taken
+again, and a run that finds it held ends (JournalTakenError: a cron tick goes on with it).
 """
 
 from __future__ import annotations
