@@ -35,7 +35,14 @@ from engine.run.journal import JournalState, read_journal
 from engine.run.options import SendOptions
 from engine.run.prepare import settings_of
 from engine.run.report import Finished, finish, stamp
-from engine.run.resume import journal_limits, reason_of, restore, resume_options, undecided
+from engine.run.resume import (
+    check_matches,
+    journal_limits,
+    reason_of,
+    restore,
+    resume_options,
+    undecided,
+)
 from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
 
@@ -141,6 +148,10 @@ def idle_report(journal: Path, options: SendOptions, schedule: dict[str, Any]
         return None
     recipients, options = resume_options(journal, options, None)
     assert options.sender is not None  # the journal's header holds it
+    read = options.read
+    # the list as the run read it (its size, time and head, not a pass): else say so now
+    check_matches(state, str(recipients), options.sender, options.text,
+                  read.template if read is not None else options.template)
     header = state.header
     settings = settings_of(options)
     chunker = Chunker(options.sender, options.text, settings.limits.max_batch_bytes,

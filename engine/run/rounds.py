@@ -362,7 +362,8 @@ async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Even
         return stop.is_set()
     run_id = read_header(path)["runId"]
     lock.release()
-    stopped = await _sleep_or_stop(options, seconds, stop)
+    if await _sleep_or_stop(options, seconds, stop):
+        return True  # stopped: the last round's report and the journal say it all
     try:
         lock.reacquire()
     except JournalTakenError:
@@ -373,7 +374,7 @@ async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Even
         raise JournalError(f"{path}: while this run slept, the journal was replaced by "
                            "another run's; this run ends. Its own journal is gone: read "
                            "what it sent from its report.")
-    return stopped
+    return False
 
 
 async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:

@@ -20,7 +20,7 @@ import engine.run.idleround
 import engine.run.journal
 import engine.run.sources
 from engine.config.credentials import DEMO_CREDENTIALS
-from engine.errors import JournalTakenError
+from engine.errors import JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
 from engine.simulator import RunningSimulator
 from tests.e2e.conftest import SENDER, ledger_numbers
@@ -249,3 +249,21 @@ def test_a_cron_tick_refused_by_the_lock_exits_75(tmp_path: Path,
     assert "the run going on" in tick.stderr
     assert "try again later" in tick.stderr
     assert plain.returncode == 2, plain.stderr
+
+
+async def test_a_cron_tick_with_nothing_due_still_refuses_a_changed_list(
+        start: Start, tmp_path: Path) -> None:
+    """A tick that runs no round still checks the list is the run's (size, time, head):
+    changed, it is refused as a round would be, not left waiting until the window opens."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
+               quiet_hours="tcpa", exit_when_waiting=True)
+    with (tmp_path / "list.csv").open("a") as handle:
+        handle.write("+12125550199\n")
+    with pytest.raises(JournalError, match="changed since the journal was written"):
+        await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
+    assert ledger_numbers(running) == []
