@@ -17,7 +17,7 @@ from engine.cli.exits import EXIT_INTERRUPTED, EXIT_WAITING
 from engine.cli.options import send_options
 from engine.cli.output import EventLines, say
 from engine.cli.summary import finish
-from engine.errors import UsageError
+from engine.errors import JournalBusyError, JournalTakenError, UsageError
 
 if TYPE_CHECKING:
     import anyio
@@ -52,7 +52,13 @@ async def run(args: argparse.Namespace) -> int:
         group.start_soon(_redraw, None if args.quiet else progress, events)
         options = _with_hooks(send_options(args, report_path, journal), args, progress,
                               events, stop)
-        report = await send(args.input, options)
+        try:
+            report = await send(args.input, options)
+        except JournalBusyError as exc:
+            if not _try_later(args, exc):
+                raise
+            group.cancel_scope.cancel()
+            return EXIT_WAITING
         group.cancel_scope.cancel()
     if report is None:  # the second Ctrl-C: no report, the journal has every step
         say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
@@ -62,6 +68,18 @@ async def run(args: argparse.Namespace) -> int:
             (args.exit_when_waiting or stop.is_set()):  # recipients left for later rounds
         return _waiting(report, report_path, journal, stopped=stop.is_set())
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+def _try_later(args: argparse.Namespace, exc: JournalBusyError) -> bool:
+    """A journal another process holds, as "try again later" (exit 75, EX_TEMPFAIL): for a
+    cron tick (--exit-when-waiting; the run it would continue is going on), and for a
+    scheduled run that woke to find a cron tick continuing it. Said on stderr; False: a
+    usage error (exit 2), as for any other command."""
+    if not isinstance(exc, JournalTakenError) and not args.exit_when_waiting:
+        return False
+    say(f"a2p: {exc}" if isinstance(exc, JournalTakenError) else
+        f"a2p: {exc} (--exit-when-waiting: exit 75, try again later)")
+    return True
 
 
 def _waiting(report: dict[str, Any], path: str, journal: str, stopped: bool) -> int:

@@ -13,7 +13,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
 from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
 from engine.run.gate import Gate
+from engine.run.idleround import report_settings
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
@@ -367,11 +368,8 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         if options.wait == "accepted" else None
     done = finish(
         run_id=run_id, profile=settings.profile, source=source,
-        settings={"server": settings.server_url, "from": options.sender, "text": options.text,
-                  "template": template, "concurrency": settings.concurrency,
-                  "maxBatchBytes": settings.limits.max_batch_bytes,
-                  "finalMaxBatchBytes": chunker.max_bytes, "wait": options.wait,
-                  "onAmbiguous": options.on_ambiguous, "limits": asdict(settings.limits)},
+        settings={**report_settings(options, settings, chunker.max_bytes),
+                  "template": template},
         started=started, records=list(recorder.records.values()),
         aggregator=recorder.aggregator, wait=options.wait, interrupted=interrupted,
         requests=client.requests, throttled=client.throttled,

@@ -9,8 +9,12 @@ full, --at; it emits a ``waiting`` event, sleeps with the injected ``sleep`` (or
 --resume`` continues). After --expire-at nothing is POSTed and what is left is ``expired``.
 
 What is left is counted by a pass over the input (the records no kept chunk holds and none
-rejected locally, by window key) before and after each round: flat memory, and a kill
-anywhere leaves nothing to count wrong. The journal lock is held across every round.
+rejected locally, by window key) after each round, and remembered beside the journal while
+it is unchanged (engine/run/idleround.py): the survey before the next round, or a cron
+tick's, takes it from there. A resume's round with nothing due and nothing to recover is not
+run (no login, no pass). The journal lock is held for every round and let go while the loop
+sleeps (`a2p outcomes` and a cron tick may use the journal then); at the wake it is taken
+again, and a run that finds it held ends (JournalTakenError: a cron tick goes on with it).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import anyio
 
 from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
-from engine.errors import UsageError
+from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Event, Expired, RunWarning, Stamper, Waiting
+from engine.run.events import Event, Expired, RunWarning, Stamper, Summary, Waiting
+from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
@@ -122,15 +127,32 @@ class Outlook:
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-           schedule: Scheduling, now: datetime) -> Outlook:
-    """The outlook at ``now``: a pass over the input (and the journal, when there is one)."""
-    counts = {k: n for k, n in count_keys(path, read, keys, journal).items() if n}
-    sent = sent_chunks(journal) if journal is not None else []
+           schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
+    """The outlook at ``now``: a pass over the input (and the journal, when there is one),
+    unless the journal has not changed since the last one counted (``remembered``; and
+    ``memo``, the chunks sent as last read)."""
+    counts = _counts(path, read, keys, journal, schedule)
+    sent = [] if journal is None else \
+        (memo or SentMemo()).get(journal, sent_chunks)
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
                    schedule.expire_at, carrier_halt(sent, now))
+
+
+def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
+            schedule: Scheduling) -> dict[WindowKey, int]:
+    """The recipients left by key: remembered beside the journal while it is unchanged (no
+    pass), else counted (a pass over the input) and remembered."""
+    if journal is None:
+        return {k: n for k, n in count_keys(path, read, keys, None).items() if n}
+    basis = {"source": path, "schedule": schedule.as_header()}
+    counts = remembered(journal, basis)
+    if counts is None:
+        counts = remember(journal, basis, lambda: {
+            k: n for k, n in count_keys(path, read, keys, journal).items() if n})
+    return counts
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
@@ -212,8 +234,9 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
-        with JournalLock(path, command, create=fresh):
-            return await _rounds(recipients, options, schedule, run_round, path, keys, base)
+        with JournalLock(path, command, create=fresh) as lock:
+            return await _rounds(recipients, options, schedule, run_round, path, keys, base,
+                                 lock)
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
@@ -222,11 +245,13 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
-                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions
-                  ) -> dict[str, Any]:
-    """The rounds, under the journal lock: each a run of ``run_round``, then the wait."""
+                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
+                  lock: JournalLock) -> dict[str, Any]:
+    """The rounds, each under the journal lock (let go while the loop sleeps): a run of
+    ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
+    memo = SentMemo()
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if first:
@@ -237,58 +262,85 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
         now = _now(options)
-        before = survey(source, read, keys, None if first else path, schedule, now)
-        header = None
-        if first:
-            waves = schedule_waves(before.counts, schedule.policy,
-                                   schedule.timing.start(now),
-                                   margin=timedelta(seconds=schedule.margin),
-                                   until=schedule.expire_at)
-            header = {**schedule.as_header(),
-                      "counts": [{"key": k.as_json(), "count": n}
-                                 for k, n in sorted(before.counts.items())],
-                      "waves": waves.as_json()}
-        after: list[Outlook] = []
-
-        def report(source: str = source, read: ReadOptions = read,
-                   after: list[Outlook] = after) -> dict[str, Any]:
-            after.append(survey(source, read, keys, path, schedule, _now(options)))
-            return report_of(after[-1], schedule)
-
-        limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
-                             before.deadline, header, report,
-                             admits(keys, before.open_keys))
-        with open_spill(path, options.report) as spill, \
-                open_spool(path, options.report) as spool:
-            document = await run_round(recipients if first else None, round_options,
-                                       spill, spool, limits)
-        if stop.is_set() or not after:
-            break
-        look = after[-1]
-        if look.decision == "expired" and look.remaining:
+        before = survey(source, read, keys, None if first else path, schedule, now, memo)
+        idle = None if first else await _idle(before, schedule, path, round_options)
+        if idle is not None:
+            after, document = idle
+        else:
+            ran, document = await _round(first, recipients, source, read, round_options,
+                                         before, schedule, run_round, path, keys, options,
+                                         memo)
+            if stop.is_set() or ran is None:
+                break
+            after = ran
+        if after.decision == "expired" and after.remaining:
             await options.on_event(_stamped(Expired(
-                look.remaining, stamp(schedule.expire_at or look.now)), path, options))
+                after.remaining, stamp(schedule.expire_at or after.now)), path, options))
             break
-        nxt = look.next_round(schedule.at)
+        nxt = after.next_round(schedule.at)
         if nxt is None:
             break
         if nxt[1] == "due":
-            if before.due and look.remaining >= before.remaining and \
-                    look.now.timestamp() < before.deadline:
+            if before.due and after.remaining >= before.remaining and \
+                    after.now.timestamp() < before.deadline:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
-        if nxt[1] == "carrier-cap" and look.halt is not None:
-            await options.on_event(_stamped(RunWarning("carrier-cap", look.halt.reason),
+        if nxt[1] == "carrier-cap" and after.halt is not None:
+            await options.on_event(_stamped(RunWarning("carrier-cap", after.halt.reason),
                                             path, options))
-        seconds = max(0.0, (nxt[0] - look.now).total_seconds())
+        seconds = max(0.0, (nxt[0] - after.now).total_seconds())
         await options.on_event(_stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                                waiting_line(nxt[0], nxt[1], look.remaining),
-                                                look.remaining), path, options))
+                                                waiting_line(nxt[0], nxt[1], after.remaining),
+                                                after.remaining), path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
-        if await _sleep_or_stop(options, seconds, stop):
+        if await _sleep_unlocked(options, seconds, stop, lock, path):
             break
     return document
+
+
+async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
+                 round_options: SendOptions, before: Outlook, schedule: Scheduling,
+                 run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
+                 memo: SentMemo) -> tuple[Outlook | None, dict[str, Any]]:
+    """One round run: its outlook after (None: it made no report, a stop) and report."""
+    header = None
+    if first:
+        waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
+                               margin=timedelta(seconds=schedule.margin),
+                               until=schedule.expire_at)
+        header = {**schedule.as_header(),
+                  "counts": [{"key": k.as_json(), "count": n}
+                             for k, n in sorted(before.counts.items())],
+                  "waves": waves.as_json()}
+    after: list[Outlook] = []
+
+    def report() -> dict[str, Any]:
+        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
+        return report_of(after[-1], schedule)
+
+    limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
+                         before.deadline, header, report, admits(keys, before.open_keys))
+    with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
+        document = await run_round(recipients if first else None, round_options, spill,
+                                   spool, limits)
+    return (after[-1] if after else None), document
+
+
+async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
+                ) -> tuple[Outlook, dict[str, Any]] | None:
+    """A resume's round that would do nothing (nothing due, the next round later, no chunk
+    to recover): not run; its report is written from the journal, and the loop goes on to
+    the wait with ``before``. None: the round runs."""
+    nxt = before.next_round(schedule.at)
+    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+        return None
+    done = idle_report(path, options, report_of(before, schedule))
+    if done is None:
+        return None
+    await options.on_event(_stamped(Summary(done.document["status"], done.totals), path,
+                                    options))
+    return before, done.document
 
 
 def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
@@ -298,6 +350,31 @@ def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
 
 def _now(options: SendOptions) -> datetime:
     return datetime.fromtimestamp(options.wall(), UTC)
+
+
+async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Event,
+                          lock: JournalLock, path: Path) -> bool:
+    """Sleep until the next round without the journal's lock (`a2p outcomes` and a cron tick
+    may use the journal meanwhile), then take it again: True when a stop came first.
+    JournalTakenError when another process holds it at the wake (a cron tick continues the
+    run); JournalError when the journal is now another run's."""
+    if seconds <= 0:
+        return stop.is_set()
+    run_id = read_header(path)["runId"]
+    lock.release()
+    if await _sleep_or_stop(options, seconds, stop):
+        return True  # stopped: the last round's report and the journal say it all
+    try:
+        lock.reacquire()
+    except JournalTakenError:
+        raise
+    except JournalBusyError as busy:
+        raise JournalTakenError(path, busy.holder) from None
+    if read_header(path)["runId"] != run_id:
+        raise JournalError(f"{path}: while this run slept, the journal was replaced by "
+                           "another run's; this run ends. Its own journal is gone: read "
+                           "what it sent from its report.")
+    return False
 
 
 async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:
