@@ -14,7 +14,8 @@ import pytest
 from engine.errors import UsageError
 from engine.reading import Block
 from engine.run.options import SendOptions
-from engine.run.rounds import Outlook, report_of, waiting_line
+from engine.run.roundreport import report_of, waiting_line
+from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
     Keys,

@@ -296,7 +296,7 @@ def schema() -> dict[str, Any]:
             "preflight": _maybe("object"),
             "consent": {"anyOf": [{"type": "null"}, object_schema(ConsentRead)]},
             "warnings": {"type": "array", "items": {"type": "string"}},
-            # a scheduled send's only (engine/run/rounds.py report_of); its totals then also
+            # a scheduled send's only (engine/run/roundreport.py report_of); its totals then also
             # carry deferred, expired and dailyCap: the recipients left, by why
             "schedule": SCHEDULE,
         },

@@ -28,12 +28,12 @@ from engine.batching.chunker import Chunk
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Event, Expired, RunWarning, Stamper, Waiting
-from engine.run.journal import read_header
+from engine.run.events import RunWarning
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
+from engine.run.roundreport import expired_event, report_of, stamped, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -50,7 +50,7 @@ from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
 from engine.schedule.waves import Status, schedule_waves, status_at
-from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.windows import WindowKey
 from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
@@ -136,41 +136,6 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
 def fresh_read(options: SendOptions) -> ReadOptions:
     """How a new run reads its list (the suppression lists apply in the round itself)."""
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
-
-
-def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
-    """The report's ``schedule``: the options, what is left and why, when the next round
-    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap)."""
-    nxt = look.next_round(schedule.at)
-    fate = look.fate() if look.remaining else None
-    return {**schedule.as_header(), "remaining": look.remaining,
-            "state": "done" if not look.remaining else
-            "expired" if fate == "expired" else "waiting",
-            "nextRound": None if nxt is None else stamp(nxt[0]),
-            "waitingFor": None if nxt is None else nxt[1],
-            "byZone": _by_zone(look.counts),
-            "totals": {"deferred": look.remaining if fate == "deferred" else 0,
-                       "expired": look.remaining if fate == "expired" else 0,
-                       "dailyCap": look.remaining if fate == "daily-cap" else 0}}
-
-
-def _by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in counts.items():
-        name = " ".join(key.zones) or "any"
-        out[name] = out.get(name, 0) + n
-    return out
-
-
-def waiting_line(until: datetime, reason: str, remaining: int) -> str:
-    """The progress line: what the run waits for and until when, local and UTC."""
-    what = {"quiet-hours": "the next recipients' window to open",
-            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
-            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
-            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
-    local = until.astimezone()  # this machine's zone, as the user reads the clock
-    return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
-            f"{remaining:,} recipients left")
 
 
 def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
@@ -266,8 +231,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             break
         look = after[-1]
         if look.decision == "expired" and look.remaining:
-            await options.on_event(_stamped(Expired(
-                look.remaining, stamp(schedule.expire_at or look.now)), path, options))
+            await options.on_event(expired_event(look, schedule, path, options))
             break
         nxt = look.next_round(schedule.at)
         if nxt is None:
@@ -278,22 +242,15 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
         if nxt[1] == "carrier-cap" and look.halt is not None:
-            await options.on_event(_stamped(RunWarning("carrier-cap", look.halt.reason),
-                                            path, options))
+            await options.on_event(stamped(RunWarning("carrier-cap", look.halt.reason),
+                                           path, options))
         seconds = max(0.0, (nxt[0] - look.now).total_seconds())
-        await options.on_event(_stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                                waiting_line(nxt[0], nxt[1], look.remaining),
-                                                look.remaining), path, options))
+        await options.on_event(waiting_event(look, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
         if await _sleep_or_stop(options, seconds, stop):
             break
     return document
-
-
-def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
-    """An event of the loop itself, with the time and the run's id as a round's carry."""
-    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
 
 
 def _now(options: SendOptions) -> datetime:

@@ -1,0 +1,75 @@
+"""What a scheduled send tells of the recipients it has left (issue 22 item 7): the report's
+``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, and
+the progress line. The loop of rounds (engine/run/rounds.py) surveys; this module words it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.run.events import Event, Expired, Stamper, Waiting
+from engine.run.journal import read_header
+from engine.run.options import SendOptions
+from engine.run.scheduling import Scheduling
+from engine.schedule.windows import WindowKey, stamp
+
+if TYPE_CHECKING:
+    from engine.run.rounds import Outlook
+
+
+def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
+    """The report's ``schedule``: the options, what is left and why, when the next round
+    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap)."""
+    nxt = look.next_round(schedule.at)
+    fate = look.fate() if look.remaining else None
+    return {**schedule.as_header(), "remaining": look.remaining,
+            "state": "done" if not look.remaining else
+            "expired" if fate == "expired" else "waiting",
+            "nextRound": None if nxt is None else stamp(nxt[0]),
+            "waitingFor": None if nxt is None else nxt[1],
+            "byZone": _by_zone(look.counts),
+            "totals": {"deferred": look.remaining if fate == "deferred" else 0,
+                       "expired": look.remaining if fate == "expired" else 0,
+                       "dailyCap": look.remaining if fate == "daily-cap" else 0}}
+
+
+def _by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        name = " ".join(key.zones) or "any"
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def waiting_line(until: datetime, reason: str, remaining: int) -> str:
+    """The progress line: what the run waits for and until when, local and UTC."""
+    what = {"quiet-hours": "the next recipients' window to open",
+            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
+            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
+            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
+    local = until.astimezone()  # this machine's zone, as the user reads the clock
+    return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
+            f"{remaining:,} recipients left")
+
+
+def waiting_event(look: Outlook, nxt: tuple[datetime, str], path: Path,
+                  options: SendOptions) -> dict[str, Any]:
+    """The ``waiting`` event: the next round's time and why, and what is left."""
+    seconds = max(0.0, (nxt[0] - look.now).total_seconds())
+    return stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
+                           waiting_line(nxt[0], nxt[1], look.remaining), look.remaining),
+                   path, options)
+
+
+def expired_event(look: Outlook, schedule: Scheduling, path: Path,
+                  options: SendOptions) -> dict[str, Any]:
+    """The ``expired`` event: --expire-at passed with recipients left."""
+    return stamped(Expired(look.remaining, stamp(schedule.expire_at or look.now)), path,
+                   options)
+
+
+def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
+    """An event of the loop itself, with the time and the run's id as a round's carry."""
+    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
