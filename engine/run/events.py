@@ -241,11 +241,15 @@ class Summary(Event):
     throttled: int = 0
 
 
+# recipients left, by zone (a window key of several zones: their names, space-separated)
+BY_ZONE = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting(Event):
     """A scheduled send waits for its next round (engine/run/rounds.py): until when (UTC),
     how many seconds, why ("quiet-hours", "daily-cap", "at", "expire-at"), the line the
-    progress shows, and how many recipients are left."""
+    progress shows, and how many recipients are left, in all and by zone."""
 
     KIND: ClassVar[str] = "waiting"
     until: str
@@ -253,16 +257,18 @@ class Waiting(Event):
     reason: str
     message: str
     remaining: int
+    by_zone: dict[str, int] = field(metadata={"schema": BY_ZONE})
 
 
 @dataclass(frozen=True, slots=True)
 class Expired(Event):
     """--expire-at passed: ``count`` recipients were never sent and are ``expired`` (not
-    retryable without a new run)."""
+    retryable without a new run); ``byZone`` counts them by zone."""
 
     KIND: ClassVar[str] = "expired"
     count: int
     expire_at: str
+    by_zone: dict[str, int] = field(metadata={"schema": BY_ZONE})
 
 
 class Stamper:

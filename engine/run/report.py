@@ -12,6 +12,7 @@ from engine.core import lifecycle
 from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.run.events import ConsentRead, Rejected, Totals, object_schema
 from engine.run.reportfile import write_report
+from engine.schedule.fates import RULES
 
 
 def now_iso() -> str:
@@ -267,9 +268,14 @@ SCHEDULE: dict[str, Any] = {
         "nextRound": _maybe("string"),
         "waitingFor": {"enum": [None, "due", "quiet-hours", "daily-cap", "carrier-cap", "at",
                                 "expire-at"]},
-        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}},
+        # the recipients left by the rule holding each (engine/schedule/fates.py RULES)
+        "byRule": {"type": "object", "properties": {rule: {"type": "integer"}
+                                                     for rule in RULES},
+                   "required": list(RULES), "additionalProperties": False}},
     "required": ["quietHours", "windowMargin", "dailyCap", "at", "expireAt", "tzColumn",
-                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone"],
+                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone",
+                 "byRule"],
 }
 
 

@@ -13,6 +13,7 @@ from engine.run.events import Event, Expired, Stamper, Waiting
 from engine.run.journal import read_header
 from engine.run.options import SendOptions
 from engine.run.scheduling import Scheduling
+from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
 from engine.schedule.windows import WindowKey, stamp
 
 if TYPE_CHECKING:
@@ -21,21 +22,35 @@ if TYPE_CHECKING:
 
 def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
     """The report's ``schedule``: the options, what is left and why, when the next round
-    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap)."""
+    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap). Each key's
+    recipients get their key's fate (engine/schedule/fates.py): the totals and ``byRule``
+    count them so, and ``byZone`` by zone."""
     nxt = look.next_round(schedule.at)
-    fate = look.fate() if look.remaining else None
+    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0}
+    rules: dict[str, int] = dict.fromkeys(RULES, 0)
+    for fate, n in fates_of(look, schedule):
+        kinds[fate.kind] += n
+        rules[fate.rule] += n
     return {**schedule.as_header(), "remaining": look.remaining,
             "state": "done" if not look.remaining else
-            "expired" if fate == "expired" else "waiting",
+            "expired" if look.decision == "expired" else "waiting",
             "nextRound": None if nxt is None else stamp(nxt[0]),
             "waitingFor": None if nxt is None else nxt[1],
-            "byZone": _by_zone(look.counts),
-            "totals": {"deferred": look.remaining if fate == "deferred" else 0,
-                       "expired": look.remaining if fate == "expired" else 0,
-                       "dailyCap": look.remaining if fate == "daily-cap" else 0}}
+            "byZone": by_zone(look.counts),
+            "byRule": rules,
+            "totals": {"deferred": kinds["deferred"], "expired": kinds["expired"],
+                       "dailyCap": kinds["daily-cap"]}}
 
 
-def _by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
+def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
+    """Each key's fate at the outlook's instant, with its count of recipients left."""
+    states = states_of(look.status)
+    return [(fate_of(states.get(key, KeyState("closed")), look.decision, look.day, look.halt,
+                     schedule.at, look.now), n) for key, n in look.counts.items()]
+
+
+def by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
+    """The recipients left by zone (a key of several zones: their names, space-separated)."""
     out: dict[str, int] = {}
     for key, n in counts.items():
         name = " ".join(key.zones) or "any"
@@ -50,7 +65,8 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
             "carrier-cap": "the next day (carriers failed today's messages over their caps)",
             "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
     local = until.astimezone()  # this machine's zone, as the user reads the clock
-    return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
+    return (f"waiting for {what} until {local:%a %Y-%m-%d %H:%M %Z} local "
+            f"(UTC {until:%Y-%m-%d %H:%M}); "
             f"{remaining:,} recipients left")
 
 
@@ -59,15 +75,15 @@ def waiting_event(look: Outlook, nxt: tuple[datetime, str], path: Path,
     """The ``waiting`` event: the next round's time and why, and what is left."""
     seconds = max(0.0, (nxt[0] - look.now).total_seconds())
     return stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                           waiting_line(nxt[0], nxt[1], look.remaining), look.remaining),
-                   path, options)
+                           waiting_line(nxt[0], nxt[1], look.remaining), look.remaining,
+                           by_zone(look.counts)), path, options)
 
 
 def expired_event(look: Outlook, schedule: Scheduling, path: Path,
                   options: SendOptions) -> dict[str, Any]:
     """The ``expired`` event: --expire-at passed with recipients left."""
-    return stamped(Expired(look.remaining, stamp(schedule.expire_at or look.now)), path,
-                   options)
+    return stamped(Expired(look.remaining, stamp(schedule.expire_at or look.now),
+                           by_zone(look.counts)), path, options)
 
 
 def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
