@@ -301,16 +301,3 @@ def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: date
             failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
     return carrier_cap_halt(processed, failures, now)
 
-
-def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:
-    """For ``a2p outcomes``: why a recipient of a scheduled send's journal is in no chunk
-    (deferred: a later round sends it; expired: --expire-at passed, not retryable without a
-    new run), and whether a new run may send it. None: not a scheduled send."""
-    if not header.get("schedule"):
-        return None
-    schedule = Scheduling.from_header(header["schedule"])
-    if schedule.expire_at is not None and now >= schedule.expire_at:
-        return (f"expired: --expire-at {stamp(schedule.expire_at)} passed before it was sent; "
-                "not sent, and not retryable without a new run", False)
-    return ("deferred: a scheduled send sends it when its window opens (quiet hours, the "
-            "daily cap, --at); continue the run with a2p send --resume JOURNAL", False)
