@@ -58,13 +58,16 @@ class Fate:
                "carrier-cap": "carriers failed the day's messages over their caps",
                "at": "before --at", "due": "its window is open: the next round sends it",
                "expire-at": "--expire-at"}[self.rule]
+        if self.opens is None and expire_at is not None:
+            return (f"{self.kind}: {why}; no window opens for it before --expire-at "
+                    f"{stamp(expire_at)}: unless one does, it expires then, unsent")
         if self.opens is None:
-            when = "; no window opens for it in the schedule's horizon (before --expire-at " \
-                   "if given)"
+            when = "; no window opens for it in the schedule's horizon: a later round " \
+                   "looks again"
         else:
-            when = f"; next opening {stamp(self.opens)}{local(self.opens, key)}"
-        return (f"{self.kind}: {why}{when}; a later round of the scheduled send sends it "
-                "(continue the run with a2p send --resume JOURNAL)")
+            when = f"; next opening {stamp(self.opens)}{local(self.opens, key)}: a later " \
+                   "round sends it"
+        return f"{self.kind}: {why}{when} (continue the run with a2p send --resume JOURNAL)"
 
 
 def local(instant: datetime, key: WindowKey | None) -> str:
