@@ -50,10 +50,11 @@ from engine.results.rows import (
     store_needed,
     wanted,
 )
-from engine.results.unsent import Fates, is_e164
+from engine.results.unsent import Fates
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
+from engine.run.roundreport import is_e164
 from engine.run.suppresskept import reloaded
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec

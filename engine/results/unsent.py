@@ -84,8 +84,3 @@ class Fates:
         return Unsent(fate.describe(key, schedule.expire_at), fate.kind,
                       None if fate.opens is None else stamp(fate.opens))
 
-
-def is_e164(to: str | None) -> bool:
-    """A number the reader accepted (``+`` and digits): a raw value of a rejected record is
-    not placed."""
-    return to is not None and len(to) > 2 and to[0] == "+" and to[1:].isdigit()

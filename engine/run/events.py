@@ -60,9 +60,14 @@ def _json_of(value: Any) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Rejected(Event):
     """A recipient that will not be sent: found bad while reading (source "local") or
-    refused by the server in a batch answer (source "server")."""
+    refused by the server in a batch answer (source "server"). A scheduled send's also
+    carry the recipient's ``zone`` and ``zoneSource`` (engine/run/roundreport.py)."""
 
     KIND: ClassVar[str] = "rejected"
+    # fields some events of the kind carry, beside the dataclass's (not required)
+    OPTIONAL: ClassVar[dict[str, Any]] = {
+        "zone": {"type": "string"},
+        "zoneSource": {"enum": ["column", "libphonenumber", "area-code", "fallback"]}}
     index: int
     line: int | None
     to: str | None
@@ -386,7 +391,8 @@ def schema() -> dict[str, Any]:
         variants.append({
             "title": kind.__name__, "description": " ".join((kind.__doc__ or "").split()),
             "type": "object",
-            "properties": {"event": {"const": kind.KIND}, **properties, **COMMON},
+            "properties": {"event": {"const": kind.KIND}, **properties,
+                           **getattr(kind, "OPTIONAL", {}), **COMMON},
             "required": ["event", *required, *COMMON],
         })
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -6,13 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.run.events import ConsentRead, Rejected, Totals, object_schema
 from engine.run.reportfile import write_report
 from engine.schedule.fates import RULES
+from engine.schedule.placement import ZoneSource
 
 
 def now_iso() -> str:
@@ -272,10 +273,14 @@ SCHEDULE: dict[str, Any] = {
         # the recipients left by the rule holding each (engine/schedule/fates.py RULES)
         "byRule": {"type": "object", "properties": {rule: {"type": "integer"}
                                                      for rule in RULES},
-                   "required": list(RULES), "additionalProperties": False}},
+                   "required": list(RULES), "additionalProperties": False},
+        # the recipients left by how their zones were found (column, libphonenumber, ...)
+        "byZoneSource": {"type": "object", "properties": {
+            source: {"type": "integer"} for source in get_args(ZoneSource)},
+            "required": list(get_args(ZoneSource)), "additionalProperties": False}},
     "required": ["quietHours", "windowMargin", "dailyCap", "at", "expireAt", "tzColumn",
                  "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone",
-                 "byRule"],
+                 "byRule", "byZoneSource"],
 }
 
 

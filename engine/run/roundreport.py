@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from engine.run.events import Event, Expired, Stamper, Waiting
 from engine.run.journal import read_header
 from engine.run.options import SendOptions
-from engine.run.scheduling import Scheduling
+from engine.run.scheduling import Keys, Scheduling
 from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
+from engine.schedule.placement import ZoneSource
 from engine.schedule.windows import WindowKey, stamp
+
+# how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
+SOURCES = get_args(ZoneSource)
 
 if TYPE_CHECKING:
     from engine.run.rounds import Outlook
@@ -38,6 +42,7 @@ def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
             "waitingFor": None if nxt is None else nxt[1],
             "byZone": by_zone(look.counts),
             "byRule": rules,
+            "byZoneSource": {source: look.sources.get(source, 0) for source in SOURCES},
             "totals": {"deferred": kinds["deferred"], "expired": kinds["expired"],
                        "dailyCap": kinds["daily-cap"]}}
 
@@ -89,3 +94,21 @@ def expired_event(look: Outlook, schedule: Scheduling, path: Path,
 def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
     """An event of the loop itself, with the time and the run's id as a round's carry."""
     return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
+
+
+def placed(event: dict[str, Any], keys: Keys) -> dict[str, Any]:
+    """A ``rejected`` event of a scheduled send with its recipient's zone and zone source
+    (a number the reader took: a raw value it refused is not placed)."""
+    to = event.get("to")
+    if event["event"] != "rejected" or not isinstance(to, str) or not is_e164(to):
+        return event
+    where = keys.placement(to)
+    if where is None:
+        return event
+    return {**event, "zone": " ".join(sorted(set(where.zones))), "zoneSource": where.source}
+
+
+def is_e164(to: str | None) -> bool:
+    """A number the reader accepted (``+`` and digits): a raw value it refused is not
+    placed."""
+    return to is not None and len(to) > 2 and to[0] == "+" and to[1:].isdigit()

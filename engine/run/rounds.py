@@ -16,7 +16,7 @@ anywhere leaves nothing to count wrong. The journal lock is held across every ro
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
-from engine.run.roundreport import expired_event, report_of, stamped, waiting_event
+from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -70,6 +70,7 @@ class Outlook:
     decision: str  # Timing.decide: wait (before --at), send, expired
     expire_at: datetime | None
     halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
+    sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
 
     @property
     def remaining(self) -> int:
@@ -124,13 +125,14 @@ class Outlook:
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
            schedule: Scheduling, now: datetime) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one)."""
-    counts = {k: n for k, n in count_keys(path, read, keys, journal).items() if n}
+    sources: dict[str, int] = {}
+    counts = {k: n for k, n in count_keys(path, read, keys, journal, sources).items() if n}
     sent = sent_chunks(journal) if journal is not None else []
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now))
+                   schedule.expire_at, carrier_halt(sent, now), sources)
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
@@ -171,7 +173,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         if event["event"] == "resumed" and held:  # a round of this call: counted already
             return
-        await options.on_event(event)
+        await options.on_event(placed(event, keys))
 
     keys = Keys(placer(), schedule.policy)
     base = replace(options, on_event=on_event, stop=stop)
