@@ -118,3 +118,4 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     assert all(row.fate == "expired" and row.nextOpening is None and not row.retryable
                and row.description.startswith("expired: --expire-at 2026-11-20T17:00:00Z")
                for row in expired)
+
