@@ -115,12 +115,6 @@ class Outlook:
         # no opening in the horizon (days of closed windows): look again in a day
         return found or (self.now + timedelta(days=1), "quiet-hours")
 
-    def fate(self) -> str:
-        """What the recipients left are now: expired, daily-cap or deferred."""
-        if self.decision == "expired":
-            return "expired"
-        return "daily-cap" if self.day.full or self.halt is not None else "deferred"
-
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
            schedule: Scheduling, now: datetime) -> Outlook:
