@@ -106,7 +106,7 @@ def test_the_outcomes_csv_is_replaced_through_the_windows_path(
     monkeypatch.setattr(replacing, "WINDOWS", True)
     monkeypatch.setattr(replacing, "_replace", _held_open(1))
     path = tmp_path / "outcomes.csv"
-    out = OutputFile(str(path), "csv", with_text=True, key={"k": 1})
+    out = OutputFile(str(path), "csv", True, key={"k": 1})
     out.open()
     out.write(Row(0, 1, "+14155550100", "sent", None, "", False, "b1", "m1", 1, 0.01,
                   text="two\nlines"))

@@ -4,6 +4,7 @@ the cap ledger and when the next round is."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from engine.errors import UsageError
 from engine.reading import Block
 from engine.run.options import SendOptions
-from engine.run.rounds import Outlook, report_of, waiting_line
+from engine.run.roundreport import report_of, waiting_line
+from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
     Keys,
@@ -186,11 +188,30 @@ def test_the_next_round_is_the_next_opening_or_the_next_cap_day() -> None:
     assert ends.next_round(None) == (NOON_UTC + timedelta(hours=1), "expire-at")
 
 
-def test_the_waiting_line_says_what_and_until_when_local_and_utc() -> None:
-    """The progress line names what the run waits for and the time, local and UTC."""
-    line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
-    assert line.startswith("waiting for the next recipients' window to open until ")
-    assert "local (UTC 2026-11-20 13:00); 1,234 recipients left" in line
+def test_the_waiting_line_says_what_and_until_when_local_and_utc(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress line names what the run waits for and the time: local with its day,
+    date and zone (a wait over a weekend does not read as today), and UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert line == ("waiting for the next recipients' window to open until Fri 2026-11-20 "
+                    "08:00 EST local (UTC 2026-11-20 13:00); 1,234 recipients left")
+
+
+def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() -> None:
+    """With the day's cap full, the recipients whose window is open are daily-cap, those
+    whose window opens later are deferred (quiet hours): one fate per key, not per round."""
+    look = outlook({EAST: 3, WEST: 2}, NOON_UTC + timedelta(hours=2), cap=4, sent=4)
+    report = report_of(look, parse_scheduling("tcpa", daily_cap=4))
+    assert report["totals"] == {"deferred": 2, "expired": 0, "dailyCap": 3}
+    assert report["byRule"] == {"quiet-hours": 2, "daily-cap": 3, "carrier-cap": 0, "at": 0,
+                                "expire-at": 0, "due": 0}
+    assert report["byZone"] == {"America/New_York": 3, "America/Los_Angeles": 2}
 
 
 def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:

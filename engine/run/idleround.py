@@ -34,6 +34,7 @@ from engine.core.rejections import Aggregator
 from engine.run.journal import JournalState, read_journal
 from engine.run.options import SendOptions
 from engine.run.prepare import settings_of
+from engine.run.replacing import replace_file
 from engine.run.report import Finished, finish, stamp
 from engine.run.resume import (
     check_matches,
@@ -63,7 +64,10 @@ def _mark(journal: Path) -> list[int] | None:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def remembered(journal: Path, basis: dict[str, Any]) -> dict[WindowKey, int] | None:
+Left = tuple[dict[WindowKey, int], dict[str, int]]  # by window key, by zone source
+
+
+def remembered(journal: Path, basis: dict[str, Any]) -> Left | None:
     """The counts left as the last survey found them, if the journal has not changed since
     and they were counted on the same ``basis`` (input, schedule); None: count again."""
     mark = _mark(journal)
@@ -71,15 +75,15 @@ def remembered(journal: Path, basis: dict[str, Any]) -> dict[WindowKey, int] | N
         data = orjson.loads(left_path(journal).read_bytes())
         if mark is None or data.get("journal") != mark or data.get("basis") != _json(basis):
             return None
-        return {WindowKey.from_json(item["key"]): int(item["count"])
-                for item in data["counts"]}
+        return ({WindowKey.from_json(item["key"]): int(item["count"])
+                 for item in data["counts"]},
+                {str(k): int(n) for k, n in data["sources"].items()})
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
             AttributeError):
         return None
 
 
-def remember(journal: Path, basis: dict[str, Any], counts: Callable[[], dict[WindowKey, int]]
-             ) -> dict[WindowKey, int]:
+def remember(journal: Path, basis: dict[str, Any], counts: Callable[[], Left]) -> Left:
     """``counts()``, kept beside the journal as it stood before they were counted (written
     whole, then renamed; best effort)."""
     mark = _mark(journal)
@@ -89,15 +93,16 @@ def remember(journal: Path, basis: dict[str, Any], counts: Callable[[], dict[Win
     return counted
 
 
-def _keep(journal: Path, mark: list[int], basis: dict[str, Any],
-          counts: dict[WindowKey, int]) -> None:
+def _keep(journal: Path, mark: list[int], basis: dict[str, Any], left: Left) -> None:
+    counts, sources = left
     side = left_path(journal)
     temporary = side.with_name(f"{side.name}.{os.getpid()}")
     data = {"journal": mark, "basis": _json(basis),
-            "counts": [{"key": k.as_json(), "count": n} for k, n in sorted(counts.items())]}
+            "counts": [{"key": k.as_json(), "count": n} for k, n in sorted(counts.items())],
+            "sources": sources}
     try:
         temporary.write_bytes(orjson.dumps(data))
-        os.replace(temporary, side)
+        replace_file(temporary, side, tries=1)  # best effort: the next survey counts again
     except OSError:  # a read-only folder: the next survey counts again
         with contextlib.suppress(OSError):
             temporary.unlink()

@@ -20,7 +20,7 @@ again, and a run that finds it held ends (JournalTakenError: a cron tick goes on
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,14 @@ from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Event, Expired, RunWarning, Stamper, Summary, Waiting
+from engine.run.events import RunWarning, Summary
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
+from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -55,7 +56,7 @@ from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
 from engine.schedule.waves import Status, schedule_waves, status_at
-from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.windows import WindowKey
 from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
@@ -75,6 +76,7 @@ class Outlook:
     decision: str  # Timing.decide: wait (before --at), send, expired
     expire_at: datetime | None
     halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
+    sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
 
     @property
     def remaining(self) -> int:
@@ -119,80 +121,40 @@ class Outlook:
         # no opening in the horizon (days of closed windows): look again in a day
         return found or (self.now + timedelta(days=1), "quiet-hours")
 
-    def fate(self) -> str:
-        """What the recipients left are now: expired, daily-cap or deferred."""
-        if self.decision == "expired":
-            return "expired"
-        return "daily-cap" if self.day.full or self.halt is not None else "deferred"
-
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
            schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one),
     unless the journal has not changed since the last one counted (``remembered``; and
     ``memo``, the chunks sent as last read)."""
-    counts = _counts(path, read, keys, journal, schedule)
+    counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now))
+                   schedule.expire_at, carrier_halt(sent, now), sources)
 
 
 def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-            schedule: Scheduling) -> dict[WindowKey, int]:
-    """The recipients left by key: remembered beside the journal while it is unchanged (no
-    pass), else counted (a pass over the input) and remembered."""
+            schedule: Scheduling) -> tuple[dict[WindowKey, int], dict[str, int]]:
+    """The recipients left by key, and by zone source: remembered beside the journal while it
+    is unchanged (no pass), else counted (a pass over the input) and remembered."""
+    def count() -> tuple[dict[WindowKey, int], dict[str, int]]:
+        sources: dict[str, int] = {}
+        counts = count_keys(path, read, keys, journal, sources)
+        return {k: n for k, n in counts.items() if n}, sources
+
     if journal is None:
-        return {k: n for k, n in count_keys(path, read, keys, None).items() if n}
+        return count()
     basis = {"source": path, "schedule": schedule.as_header()}
-    counts = remembered(journal, basis)
-    if counts is None:
-        counts = remember(journal, basis, lambda: {
-            k: n for k, n in count_keys(path, read, keys, journal).items() if n})
-    return counts
+    return remembered(journal, basis) or remember(journal, basis, count)
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
     """How a new run reads its list (the suppression lists apply in the round itself)."""
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
-
-
-def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
-    """The report's ``schedule``: the options, what is left and why, when the next round
-    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap)."""
-    nxt = look.next_round(schedule.at)
-    fate = look.fate() if look.remaining else None
-    return {**schedule.as_header(), "remaining": look.remaining,
-            "state": "done" if not look.remaining else
-            "expired" if fate == "expired" else "waiting",
-            "nextRound": None if nxt is None else stamp(nxt[0]),
-            "waitingFor": None if nxt is None else nxt[1],
-            "byZone": _by_zone(look.counts),
-            "totals": {"deferred": look.remaining if fate == "deferred" else 0,
-                       "expired": look.remaining if fate == "expired" else 0,
-                       "dailyCap": look.remaining if fate == "daily-cap" else 0}}
-
-
-def _by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in counts.items():
-        name = " ".join(key.zones) or "any"
-        out[name] = out.get(name, 0) + n
-    return out
-
-
-def waiting_line(until: datetime, reason: str, remaining: int) -> str:
-    """The progress line: what the run waits for and until when, local and UTC."""
-    what = {"quiet-hours": "the next recipients' window to open",
-            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
-            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
-            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
-    local = until.astimezone()  # this machine's zone, as the user reads the clock
-    return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
-            f"{remaining:,} recipients left")
 
 
 def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
@@ -228,7 +190,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         if event["event"] == "resumed" and held:  # a round of this call: counted already
             return
-        await options.on_event(event)
+        await options.on_event(placed(event, keys))
 
     keys = Keys(placer(), schedule.policy)
     base = replace(options, on_event=on_event, stop=stop)
@@ -274,8 +236,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break
             after = ran
         if after.decision == "expired" and after.remaining:
-            await options.on_event(_stamped(Expired(
-                after.remaining, stamp(schedule.expire_at or after.now)), path, options))
+            await options.on_event(expired_event(after, schedule, path, options))
             break
         nxt = after.next_round(schedule.at)
         if nxt is None:
@@ -286,12 +247,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
         if nxt[1] == "carrier-cap" and after.halt is not None:
-            await options.on_event(_stamped(RunWarning("carrier-cap", after.halt.reason),
-                                            path, options))
+            await options.on_event(stamped(RunWarning("carrier-cap", after.halt.reason),
+                                           path, options))
         seconds = max(0.0, (nxt[0] - after.now).total_seconds())
-        await options.on_event(_stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                                waiting_line(nxt[0], nxt[1], after.remaining),
-                                                after.remaining), path, options))
+        await options.on_event(waiting_event(after, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
         if await _sleep_unlocked(options, seconds, stop, lock, path):
@@ -338,14 +297,9 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
     done = idle_report(path, options, report_of(before, schedule))
     if done is None:
         return None
-    await options.on_event(_stamped(Summary(done.document["status"], done.totals), path,
-                                    options))
+    await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
+                                   options))
     return before, done.document
-
-
-def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
-    """An event of the loop itself, with the time and the run's id as a round's carry."""
-    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
 
 
 def _now(options: SendOptions) -> datetime:

@@ -171,6 +171,17 @@ class Keys:
             key = self._keys[placed] = window_key(placed, self._policy)
         return key
 
+    def source(self, number: str, column_zone: str | None = None) -> str | None:
+        """How the number's zones were found (column, libphonenumber, area-code, fallback);
+        None: a column cell that names no zone."""
+        placed = self.placement(number, column_zone)
+        return None if placed is None else placed.source
+
+    def placement(self, number: str, column_zone: str | None = None) -> Placement | None:
+        """The number's Placement (None: a column cell that names no zone)."""
+        placed = self._placer(number, column_zone)
+        return None if isinstance(placed, Problem) else placed
+
 
 @dataclass
 class Eligible:
@@ -230,11 +241,11 @@ class RoundLimits:
     admits: Callable[[Chunk], bool] | None = None
 
 
-def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
-               ) -> dict[WindowKey, int]:
+def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
+               sources: dict[str, int] | None = None) -> dict[WindowKey, int]:
     """The recipients not settled yet (every valid record of a fresh run; of a journal, the
     records no chunk kept holds and none rejected locally), counted by window key: one pass
-    over the input, flat memory."""
+    over the input, flat memory. ``sources``: also counted there by zone source."""
     # here: resume and sources read SendOptions, which validates through this module
     from engine.run.journal import read_journal
     from engine.run.resume import restore, without
@@ -255,6 +266,9 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
                 key = keys(to)
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
+                    if sources is not None:
+                        source = keys.source(to) or "column"
+                        sources[source] = sources.get(source, 0) + 1
     return counts
 
 
@@ -301,16 +315,3 @@ def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: date
             failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
     return carrier_cap_halt(processed, failures, now)
 
-
-def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:
-    """For ``a2p outcomes``: why a recipient of a scheduled send's journal is in no chunk
-    (deferred: a later round sends it; expired: --expire-at passed, not retryable without a
-    new run), and whether a new run may send it. None: not a scheduled send."""
-    if not header.get("schedule"):
-        return None
-    schedule = Scheduling.from_header(header["schedule"])
-    if schedule.expire_at is not None and now >= schedule.expire_at:
-        return (f"expired: --expire-at {stamp(schedule.expire_at)} passed before it was sent; "
-                "not sent, and not retryable without a new run", False)
-    return ("deferred: a scheduled send sends it when its window opens (quiet hours, the "
-            "daily cap, --at); continue the run with a2p send --resume JOURNAL", False)

@@ -201,7 +201,7 @@ async def export_to(out: Path, journal: Path, options: dict[str, Any],
     of that chunk (with ``mid_chunk``, the first one inside it, between two pages). Returns
     (whether it went on from an interrupted one, message-store pages read)."""
     async with Export(journal, **options) as export:
-        file = OutputFile(str(out), "csv", export.with_text, {"journal": str(journal)})
+        file = OutputFile(str(out), "csv", export.extra_columns, {"journal": str(journal)})
         try:
             start_at = file.open()
 
