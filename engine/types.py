@@ -1,4 +1,4 @@
-"""The types of the library's surface, for a type checker (``mypy --strict``, pyright).
+"""The types of the library's surface, for a type checker (``mypy --strict``).
 
 ``engine.send`` returns a ``Report``; ``engine.send_events`` yields ``Event``s, a union that
 ``event["event"] == "rejected"`` narrows to ``RejectedEvent``; ``SendKeywords`` are the
