@@ -8,6 +8,7 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ async def run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr)
     events = EventLines()
     stop = anyio.Event()
-    report: dict[str, Any] | None = None
+    report: Mapping[str, Any] | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, stop, group.cancel_scope)
         group.start_soon(_redraw, None if args.quiet else progress, events)
@@ -82,7 +83,7 @@ def _try_later(args: argparse.Namespace, exc: JournalBusyError) -> bool:
     return True
 
 
-def _waiting(report: dict[str, Any], path: str, journal: str, stopped: bool) -> int:
+def _waiting(report: Mapping[str, Any], path: str, journal: str, stopped: bool) -> int:
     """A scheduled send that ended while it waits for its next round: stopped (Ctrl-C), or
     --exit-when-waiting (EX_TEMPFAIL). Either way the journal is kept for --resume."""
     schedule = report["schedule"]

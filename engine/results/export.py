@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
 from engine.reading.linesource import MAX_LINE_BYTES
 from engine.results.backlog import Backlog
-from engine.results.names import FILTERS
+from engine.results.names import FILTERS, OutcomeFilter
 from engine.results.rows import (
     SCHEDULE_COLUMNS,
     Matcher,
@@ -124,7 +124,7 @@ class Export:
     """
 
     def __init__(self, journal: str | os.PathLike[str], *,
-                 input: str | os.PathLike[str] | None = None, only: tuple[str, ...] = (),
+                 input: str | os.PathLike[str] | None = None, only: Sequence[OutcomeFilter] = (),
                  config: Settings | str | None = None, credentials: Credentials | None = None,
                  transport: Transport | None = None,
                  clock: Callable[[], float] = time.monotonic,
@@ -367,16 +367,25 @@ class Export:
                 "requests": self.client.requests, "throttled": self.client.throttled}
 
 
-async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIterator[Row]:
+async def outcomes(journal: str | os.PathLike[str], *,
+                   input: str | os.PathLike[str] | None = None,
+                   only: Sequence[OutcomeFilter] = (), config: Settings | str | None = None,
+                   credentials: Credentials | None = None, transport: Transport | None = None,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+                   on_progress: Progress | None = None,
+                   wall: Callable[[], float] = time.time) -> AsyncIterator[Row]:
     """Every input record of a run, one ``Row`` each, in input order: ``engine.outcomes``.
 
-    Options are ``Export``'s: ``input`` (the list, when the journal's path moved or the run read
-    a stream), ``only`` (outcome names or groups), ``config``, ``credentials``, ``transport``.
+    The options are ``Export``'s: ``input`` (the list, when the journal's path moved or the run
+    read a stream), ``only`` (outcome names or groups), ``config``, ``credentials``, ...
 
     >>> async for row in engine.outcomes("run.journal", only=("retryable",)):  # doctest: +SKIP
     ...     print(row.to, row.errorCode)
     """
-    async with Export(journal, **options) as export:
+    async with Export(journal, input=input, only=only, config=config, credentials=credentials,
+                      transport=transport, clock=clock, sleep=sleep,
+                      on_progress=on_progress, wall=wall) as export:
         async for row in export.rows():
             yield row
 

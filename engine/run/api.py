@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack, cast
 
 import anyio
 
@@ -44,7 +44,7 @@ from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
-from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
+from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendKeywords, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
     check_journal,
@@ -70,6 +70,7 @@ from engine.run.resume import (
 from engine.run.rounds import send_rounds
 from engine.run.scheduling import RoundLimits, resumed_scheduling
 from engine.run.sender import Sender
+from engine.run.shapes import Report
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -89,8 +90,8 @@ __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "send"]
 
 
 async def send(recipients: Recipients | None = None, options: SendOptions | None = None,
-               **keywords: Any) -> dict[str, Any]:
-    """Send one campaign and return its report (a JSON-ready dict).
+               **keywords: Unpack[SendKeywords]) -> Report:
+    """Send one campaign and return its report (a JSON-ready dict, typed ``Report``).
 
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
@@ -104,7 +105,11 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
-    options = SendOptions.of(options, keywords)
+    return cast(Report, await _door(recipients, SendOptions.of(options, keywords)))
+
+
+async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+    """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
     if journal is None:
@@ -189,7 +194,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     failure: ServerError | None = None
     consents: Consents | None = None
     refresh: ConsentRefresh | None = None
-    consent_scope = (options.suppress_scope or "account") if options.consent else None
+    consent_scope: str | None = \
+        (options.suppress_scope or "account") if options.consent else None
     try:
         for note in notes:
             await emit(RunWarning("suppress", note))

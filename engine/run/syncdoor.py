@@ -25,12 +25,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from types import FrameType
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 
 from engine.run.api import send
-from engine.run.options import SendOptions
+from engine.run.options import SendKeywords, SendOptions
+from engine.run.shapes import Report
 from engine.run.sources import Recipients
 
 # How long the waiting caller sleeps between looks at the run: a KeyboardInterrupt is raised
@@ -39,7 +40,7 @@ _LOOK_EVERY = 0.1
 
 
 def send_sync(recipients: Recipients | None = None, options: SendOptions | None = None,
-              **keywords: Any) -> dict[str, Any]:
+              **keywords: Unpack[SendKeywords]) -> Report:
     """``engine.send`` for code that is not async: run the send, block until it ends, and
     return its report. Works in a plain script and inside a running event loop (a notebook),
     where the run gets its own thread and loop; ``on_event`` is then called on that thread.
@@ -67,7 +68,7 @@ class _Run:
         self.interrupts = 0
         self.started = threading.Event()
 
-    async def main(self) -> dict[str, Any] | None:
+    async def main(self) -> Report | None:
         """The run's report; None when a second interrupt cancelled it."""
         self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
         self.stop = self.options.stop or anyio.Event()
@@ -91,7 +92,7 @@ class _Run:
         with contextlib.suppress(RuntimeError):  # the loop has closed: the run is over
             loop.call_soon_threadsafe(stop.set if self.interrupts == 1 else task.cancel)
 
-    def outcome(self, report: dict[str, Any] | None) -> dict[str, Any]:
+    def outcome(self, report: Report | None) -> Report:
         """The report, or the KeyboardInterrupt an interrupted caller is owed."""
         if self.interrupts == 0 and report is not None:
             return report
@@ -100,7 +101,7 @@ class _Run:
         raise stopped
 
 
-def _here(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+def _here(recipients: Recipients | None, options: SendOptions) -> Report:
     """No loop in this thread: the run's own, here; Ctrl-C caught as a signal meanwhile.
     SIGINT is taken only in the main thread, and only from Python's default handler (as
     asyncio.run decides, before it puts its own there): a program's own handler, or SIGINT
@@ -109,7 +110,7 @@ def _here(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]
     ours = threading.current_thread() is threading.main_thread() and \
         signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
-    async def main() -> dict[str, Any] | None:
+    async def main() -> Report | None:
         with _sigint_to(run) if ours else contextlib.nullcontext():
             return await run.main()
 
@@ -131,11 +132,11 @@ def _sigint_to(run: _Run) -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
-def _on_thread(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+def _on_thread(recipients: Recipients | None, options: SendOptions) -> Report:
     """A loop runs in this thread: the run on a thread and loop of its own, the caller
     waiting, a KeyboardInterrupt in the wait passed on to the run."""
     run = _Run(recipients, options)
-    result: list[dict[str, Any] | None] = []
+    result: list[Report | None] = []
     failure: list[BaseException] = []
     done = threading.Event()
 

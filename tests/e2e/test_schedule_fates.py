@@ -35,7 +35,7 @@ def fates_list(path: Path) -> dict[str, str]:
     return zones
 
 
-async def rows_at(journal: Path, settings: object, time: FakeTime) -> list[Row]:
+async def rows_at(journal: Path, settings: engine.Settings, time: FakeTime) -> list[Row]:
     return [row async for row in engine.outcomes(journal, config=settings,
                                                  credentials=DEMO_CREDENTIALS,
                                                  wall=time.wall)]

@@ -23,6 +23,7 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
 from engine.simulator import RunningSimulator
+from engine.types import Report
 from tests.e2e.conftest import SENDER, ledger_numbers
 from tests.e2e.test_cli_exit_codes import a2p, server, sim_env
 from tests.e2e.test_cli_exit_codes import send as cli_send
@@ -181,7 +182,7 @@ async def test_a_cron_tick_during_the_sleep_sends_and_the_sleeper_goes_on(
     zones = national_list(tmp_path / "list.csv")
     watch = Watch(running, time)
     journal = tmp_path / "run.journal"
-    ticks: list[dict[str, Any]] = []
+    ticks: list[Report] = []
 
     async def tick() -> None:
         if ticks or not watch.kinds("waiting"):
