@@ -28,6 +28,7 @@ from engine.batching.chunker import Chunk
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import Event, Expired, RunWarning, Stamper, Waiting
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
@@ -41,10 +42,7 @@ from engine.run.scheduling import (
     Quota,
     RoundLimits,
     Scheduling,
-    cap_ledger,
-    carrier_halt,
     count_keys,
-    sent_chunks,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
@@ -55,6 +53,11 @@ from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
                     Awaitable[dict[str, Any]]]
+# --wait accepted follows no batch: the carrier-cap halt never sees a failure then
+BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap halt cannot see "
+              "carriers failing messages over their daily caps (SMS-CAR-450/451/452) and will "
+              "not stop the day's sending; use --wait completed or --wait delivered for the "
+              "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
 
 
@@ -70,6 +73,8 @@ class Outlook:
     decision: str  # Timing.decide: wait (before --at), send, expired
     expire_at: datetime | None
     halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
+    # the round's share of the cap: new recipients, and the caught chunks it holds
+    share: RoundCap = NO_CAP
 
     @property
     def remaining(self) -> int:
@@ -130,7 +135,8 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now))
+                   schedule.expire_at, carrier_halt(sent, now),
+                   round_cap(schedule.cap, sent, now))
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
@@ -173,10 +179,12 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
             f"{remaining:,} recipients left")
 
 
-def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
-    """Whether a chunk a run before cut (caught in flight, proved not created) may be sent
-    again now: every one of its recipients' windows is open."""
-    return lambda chunk: all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
+def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
+           ) -> Callable[[Chunk], bool]:
+    """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
+    and every one of its recipients' windows is open."""
+    return lambda chunk: share.admits(chunk.number) and \
+        all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
@@ -255,9 +263,14 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             after.append(survey(source, read, keys, path, schedule, _now(options)))
             return report_of(after[-1], schedule)
 
-        limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
+        # the caught chunks this round may resend today come off the day's allowance first;
+        # one that does not fit is held, as one whose windows are closed
+        share = before.share
+        blind = number == 0 and schedule.cap is not None and options.wait == "accepted"
+        limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
                              before.deadline, header, report,
-                             admits(keys, before.open_keys))
+                             admits(keys, before.open_keys, share),
+                             notes=(BLIND_HALT,) if blind else ())
         with open_spill(path, options.report) as spill, \
                 open_spool(path, options.report) as spool:
             document = await run_round(recipients if first else None, round_options,
@@ -273,7 +286,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if nxt is None:
             break
         if nxt[1] == "due":
-            if before.due and look.remaining >= before.remaining and \
+            if before.due and share.allowed != 0 and \
+                    look.remaining >= before.remaining + share.held_messages and \
                     look.now.timestamp() < before.deadline:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now

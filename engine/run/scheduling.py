@@ -1,6 +1,6 @@
 """A scheduled send's limits (issue 22): which recipients a round may send (their window is
-open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline), and the
-cap ledger read from the journal. The loop of rounds is engine/run/rounds.py.
+open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline). The cap ledger
+read from the journal is engine/run/capledger.py; the loop of rounds is engine/run/rounds.py.
 
 A recipient a round leaves out is neither rejected nor settled: its position is taken out of
 the block (as ``Gate.drop`` does), so a later round, a resume of the same journal, reads it
@@ -16,23 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from engine.batching.chunker import Chunk
-from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.reading.phone import Problem
 from engine.schedule import statetable
-from engine.schedule.caps import (
-    CARRIER_CAP_CODES,
-    Halt,
-    carrier_cap_halt,
-    check_daily_cap,
-    day_start,
-    next_day,
-)
+from engine.schedule.caps import check_daily_cap
 from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
@@ -42,9 +32,6 @@ from engine.schedule.zones import Placer
 DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
-# the states a chunk may have been sent in (by its first request): the cap counts them
-MAY_BE_SENT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.ACCEPTED,
-                         lifecycle.COMPLETED, lifecycle.UNKNOWN})
 Instant = str | datetime | None
 
 
@@ -228,6 +215,7 @@ class RoundLimits:
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
     # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
     admits: Callable[[Chunk], bool] | None = None
+    notes: tuple[str, ...] = ()  # warnings for the round's start (a halt that cannot see)
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
@@ -256,50 +244,6 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
     return counts
-
-
-def sent_chunks(journal: Path) -> list[tuple[datetime, dict[str, Any]]]:
-    """(first submittedAt, folded entry) of every chunk of the journal that may have been
-    sent (in flight, accepted, completed, unknown). A chunk sent again after a lost answer is
-    one chunk, on the day of its first request."""
-    from engine.run.journal import read_journal
-
-    state = read_journal(journal)
-    first: dict[int, str] = {}
-    with journal.open("rb") as handle:
-        for line in handle:
-            if not line.startswith(b'{"type":"state"') or line.find(b'"submittedAt"') < 0:
-                continue
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a torn last line: read_journal drops it too
-            when = entry.get("submittedAt")
-            if when and entry.get("chunk") not in first:
-                first[entry["chunk"]] = when
-    return [(datetime.fromisoformat(first[number]).astimezone(UTC), chunk)
-            for number, chunk in state.chunks.items()
-            if chunk.get("status") in MAY_BE_SENT and number in first]
-
-
-def cap_ledger(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]
-               ) -> list[tuple[datetime, int]]:
-    """What the daily cap counts: (first submittedAt, messages) of each chunk sent."""
-    return [(when, int(chunk.get("messages", 0))) for when, chunk in chunks]
-
-
-def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: datetime
-                 ) -> Halt | None:
-    """A Halt until the next cap day when the day's batches, as last read, show carrier
-    daily-cap failures (SMS-CAR-450/451/452) above 0.5 % of the messages they processed."""
-    starts, ends = day_start(now), next_day(now)
-    processed = failures = 0
-    for when, chunk in chunks:
-        if starts <= when < ends:
-            processed += int(chunk.get("processedCount") or 0)
-            codes = chunk.get("errorCodeCounts") or {}
-            failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
-    return carrier_cap_halt(processed, failures, now)
 
 
 def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:

@@ -243,6 +243,9 @@ class Sender:
         chunk whose records no chunk holds, which a resume reads again (and screens); the
         other way round it would leave the chunk in flight with some of its records rejected,
         which no resume could rebuild."""
+        if self.admits is not None and not self.admits(chunk):  # asked of the chunk cut
+            self.hold(record)  # before: its kept part's new number must not pass for it
+            return
         if self.consent is not None:  # read again if too old (a failed read stops the run)
             await self.consent.current()
 
