@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from engine.run.capledger import CarrierWatch, cap_ledger, round_cap, sent_chunks
+from engine.run.capledger import CarrierWatch, cap_ledger, day_failures, round_cap, sent_chunks
 from engine.run.report import ChunkRecord
 from engine.schedule.caps import cap_day
 
@@ -100,3 +100,13 @@ def test_the_carrier_watch_halts_once_the_day_s_failures_pass_the_threshold() ->
     assert halt.until == datetime(2026, 11, 21, 8, tzinfo=UTC)
     assert "12 of the 2,200 messages" in halt.reason
     assert watch(records[4]) is None  # told once
+
+
+def test_only_the_carrier_cap_codes_of_the_day_count() -> None:
+    """SMS-CAR-450, 451 and 452 of the day's batches count as carrier-cap failures; other
+    codes do not, and another Pacific day's batches count for neither figure."""
+    now = datetime(2026, 11, 20, 18, tzinfo=UTC)
+    codes = {"SMS-CAR-450": 1, "SMS-CAR-104": 5, "SMS-CAR-452": 1, "SMS-CAR-451": 1,
+             "SMS-RC-413": 2}
+    assert day_failures([(now, 100, codes), (datetime(2026, 11, 20, 7, tzinfo=UTC), 50, codes)],
+                        now) == (100, 3)

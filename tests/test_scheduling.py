@@ -179,3 +179,15 @@ def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:
     assert not look.open_keys
     assert look.next_round(None) == (halt.until, "carrier-cap")
     assert report_of(look, parse_scheduling("tcpa"))["totals"]["dailyCap"] == 3
+
+
+def test_daily_cap_none_turns_the_cap_off_and_other_words_are_refused() -> None:
+    """--daily-cap none (any case) is no cap, not even the registration tier's; another word
+    is refused naming the flag and the fix."""
+    from engine.cli.scheduleflags import _cap
+
+    assert parse_scheduling("tcpa", daily_cap="None").cap is None
+    assert _cap("none") == "none"
+    assert _cap("6,000") == 6000
+    with pytest.raises(UsageError, match="--daily-cap none"):
+        parse_scheduling("tcpa", daily_cap="lots")

@@ -85,6 +85,7 @@ from engine.run.spill import FileSpill, open_spill
 from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
 from engine.run.suppresskept import added_since
+from engine.run.tiercap import tier_cap, wants_tier_cap
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "send"]
@@ -123,8 +124,11 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
                                         os.fspath(options.resume))
+    notes: tuple[tuple[str, str], ...] = ()
+    if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
+        scheduling, notes = await tier_cap(options, scheduling)
     if scheduling.active:  # a loop of rounds, each a resume of the journal
-        return await send_rounds(recipients, options, scheduling, _send)
+        return await send_rounds(recipients, options, scheduling, _send, notes)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
     with JournalLock(Path(journal), command, create=options.resume is None), \
             open_spill(journal, options.report) as spill, \
@@ -195,8 +199,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     try:
         for note in notes:
             await emit(RunWarning("suppress", note))
-        for note in limits.notes if limits is not None else ():
-            await emit(RunWarning("carrier-cap", note))
+        for code, note in limits.notes if limits is not None else ():
+            await emit(RunWarning(code, note))
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")

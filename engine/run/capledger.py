@@ -91,6 +91,8 @@ class RoundCap:
     allowed: int | None
     held: frozenset[int] = frozenset()
     held_messages: int = 0
+    caught: frozenset[int] = frozenset()  # every caught chunk (a round that settles none
+    #                                       and sends nobody has made no progress)
 
     def admits(self, number: int) -> bool:
         return number not in self.held
@@ -105,10 +107,12 @@ def round_cap(cap: int | None, chunks: Iterable[Dated], now: datetime) -> RoundC
     caught chunk dated today is in the day's ledger already."""
     dated = list(chunks)
     day = cap_day(cap, cap_ledger(dated), now)
+    recovered = caught(dated)
+    numbers = frozenset(number for number, _, _ in recovered)
     if day.allowed is None:
-        return RoundCap(None)
+        return RoundCap(None, caught=numbers)
     left, held, held_messages = day.allowed, set(), 0
-    for number, when, messages in caught(dated):
+    for number, when, messages in recovered:
         if day.starts <= when < day.ends:
             continue
         if messages <= left:
@@ -116,7 +120,7 @@ def round_cap(cap: int | None, chunks: Iterable[Dated], now: datetime) -> RoundC
         else:
             held.add(number)
             held_messages += messages
-    return RoundCap(left, frozenset(held), held_messages)
+    return RoundCap(left, frozenset(held), held_messages, numbers)
 
 
 def day_failures(chunks: Iterable[tuple[datetime, int, Mapping[str, int]]], now: datetime

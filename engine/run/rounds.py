@@ -188,10 +188,12 @@ def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
-                      schedule: Scheduling, run_round: RunRound) -> dict[str, Any]:
+                      schedule: Scheduling, run_round: RunRound,
+                      notes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """The scheduled send: rounds until everyone is sent, the rest expired, a stop, or (with
     ``exit_when_waiting``) a wait over 5 minutes. Returns the last round's report, with its
-    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``)."""
+    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``). ``notes``:
+    (code, message) warnings the first round starts with."""
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
         raise UsageError("a scheduled send (quiet hours, a daily cap, --at or --expire-at) "
@@ -221,7 +223,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
         with JournalLock(path, command, create=fresh):
-            return await _rounds(recipients, options, schedule, run_round, path, keys, base)
+            return await _rounds(recipients, options, schedule, run_round, path, keys, base,
+                                 notes)
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
@@ -230,8 +233,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
-                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions
-                  ) -> dict[str, Any]:
+                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
+                  notes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """The rounds, under the journal lock: each a run of ``run_round``, then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
@@ -266,11 +269,13 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         # the caught chunks this round may resend today come off the day's allowance first;
         # one that does not fit is held, as one whose windows are closed
         share = before.share
-        blind = number == 0 and schedule.cap is not None and options.wait == "accepted"
+        blind = schedule.cap is not None and options.wait == "accepted"
+        starting = (*notes, *((("carrier-cap", BLIND_HALT),) if blind else ())) \
+            if number == 0 else ()
         limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
                              before.deadline, header, report,
                              admits(keys, before.open_keys, share),
-                             notes=(BLIND_HALT,) if blind else ())
+                             notes=starting)
         with open_spill(path, options.report) as spill, \
                 open_spool(path, options.report) as spool:
             document = await run_round(recipients if first else None, round_options,
@@ -286,7 +291,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if nxt is None:
             break
         if nxt[1] == "due":
-            if before.due and share.allowed != 0 and \
+            if before.due and look.share.caught == share.caught and \
                     look.remaining >= before.remaining + share.held_messages and \
                     look.now.timestamp() < before.deadline:
                 break  # it could send, sent nothing, and no window closed: its report

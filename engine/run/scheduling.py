@@ -22,7 +22,7 @@ from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.reading.phone import Problem
 from engine.schedule import statetable
-from engine.schedule.caps import check_daily_cap
+from engine.schedule.caps import NO_CAP, check_daily_cap
 from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
@@ -85,7 +85,7 @@ def _instant(value: Instant, flag: str) -> datetime | None:
 
 
 def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = None,
-                     daily_cap: int | None = None, at: Instant = None,
+                     daily_cap: int | str | None = None, at: Instant = None,
                      expire_at: Instant = None, window_margin: float | None = None
                      ) -> Scheduling:
     """The schedule options as ``send`` takes them (None: the default), validated; a
@@ -96,9 +96,12 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
         raise ConfigError("--window-margin", "minutes", f"{margin / 60:g} minutes is not a "
                           "margin before a window closes",
                           "Give the minutes, 0 or more and under 720, e.g. --window-margin 10.")
+    if isinstance(daily_cap, str) and daily_cap.strip().lower() == NO_CAP:
+        daily_cap = None  # no cap, not even the registration tier's (engine/run/tiercap.py)
     if daily_cap is not None and (type(daily_cap) is not int):
         raise ConfigError("--daily-cap", "cap", f"{daily_cap!r} is not a whole number",
-                          "Give the most messages a day may carry, e.g. --daily-cap 6000.")
+                          "Give the most messages a day may carry, e.g. --daily-cap 6000, "
+                          "or --daily-cap none for no cap.")
     cap = None if daily_cap is None else check_daily_cap(daily_cap)
     start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at")
     check_timing(start, end)
@@ -215,7 +218,9 @@ class RoundLimits:
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
     # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
     admits: Callable[[Chunk], bool] | None = None
-    notes: tuple[str, ...] = ()  # warnings for the round's start (a halt that cannot see)
+    # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
+    # taken from the registration tier
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None

@@ -141,3 +141,46 @@ async def test_carrier_cap_failures_halt_the_day_inside_the_round_and_the_next_d
     assert saturday["schedule"]["state"] == "done"
     assert sorted(texted) == numbers
     assert max(Counter(texted).values()) == 1
+
+
+async def test_a_scheduled_send_takes_the_registration_tier_s_cap_unless_told_none(
+        tmp_path: Path) -> None:
+    """A new scheduled send given no --daily-cap from a LowVolume sender caps its days at
+    6,000 (a warning says so, the journal's schedule keeps it); --daily-cap none sends with no
+    cap; a sender whose tier sets none gets none. With --wait accepted and a cap, a warning
+    says plainly that the carrier-cap halt cannot see failures."""
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=EASTERN))
+    listing = tmp_path / "list.csv"
+    write_list(listing, 5)
+    low = "+16505550101"
+    running = await simulator(clock, registration_tiers=((low, "LowVolume"),))
+    warnings: list[tuple[str, str]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "warning":
+            warnings.append((event["code"], event["message"]))
+
+    async def send(name: str, sender: str, **options: Any) -> dict[str, Any]:
+        return await engine.send(listing, sender=sender, text="Hi",
+                                 journal=tmp_path / f"{name}.journal",
+                                 config=engine_settings(running.url), quiet_hours="tcpa",
+                                 on_event=on_event, **clock.options(), **options)
+
+    try:
+        tiered = await send("tiered", low)
+        assert tiered["schedule"]["dailyCap"] == 6000
+        assert tiered["schedule"]["state"] == "done"
+        assert any(code == "daily-cap" and "--daily-cap none" in text
+                   for code, text in warnings), warnings
+        header = orjson.loads((tmp_path / "tiered.journal").read_bytes().split(b"\n", 1)[0])
+        assert header["schedule"]["dailyCap"] == 6000
+        warnings.clear()
+        assert (await send("none", low, daily_cap="none"))["schedule"]["dailyCap"] is None
+        assert (await send("untiered", SENDER))["schedule"]["dailyCap"] is None
+        assert not [code for code, _ in warnings if code == "daily-cap"]
+        await send("blind", SENDER, daily_cap=10, wait="accepted")
+    finally:
+        await running.stop()
+    blind = [text for code, text in warnings if code == "carrier-cap"]
+    assert len(blind) == 1
+    assert "use --wait completed or --wait delivered" in blind[0]
