@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from engine.config.settings import (
     check_campaign,
     check_journal_server,
 )
-from engine.core import lifecycle
 from engine.errors import ServerError, StoppedError, UsageError
 from engine.rc.client import ApiClient
 from engine.rc.ratebudget import unless_stopped
@@ -36,7 +34,7 @@ from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.capledger import CarrierWatch
+from engine.run.capledger import carrier_watch
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
@@ -58,7 +56,7 @@ from engine.run.prepare import (
     settings_of,
 )
 from engine.run.recorder import Emit, Recorder
-from engine.run.report import ChunkRecord, finish, stamp
+from engine.run.report import finish, stamp
 from engine.run.resume import (
     ResumePlan,
     before,
@@ -282,8 +280,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
                 if limits is not None and follower is not None:
-                    follower.on_statuses = _carrier_watch(worker, recorder, notes, emit,
-                                                          options.wall)
+                    follower.on_statuses = carrier_watch(recorder, notes, options.wall,
+                                                         worker.stop_posting)
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await _lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))
@@ -326,28 +324,6 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     if failure is not None:
         raise failure
     return document
-
-
-def _carrier_watch(worker: Sender, recorder: Recorder, notes: list[str], emit: Emit,
-                   wall: Callable[[], float]) -> Callable[[ChunkRecord], Awaitable[None]]:
-    """A scheduled round's carrier-cap halt, as batch statuses arrive: when the day's
-    SMS-CAR-450/451/452 failures pass the threshold, no chunk is POSTed from now on (the
-    round's deadline is now), the batches that show them are journaled with their counts
-    (the next round's survey reads the halt there), a warning says why, and the report."""
-    watch = CarrierWatch(recorder.records, lambda: datetime.fromtimestamp(wall(), UTC))
-
-    async def on_statuses(record: ChunkRecord) -> None:
-        halt = watch(record)
-        if halt is None:
-            return
-        worker.deadline = wall()
-        for each in recorder.records.values():  # receipts read since it completed
-            if each.state == lifecycle.COMPLETED and each.error_codes:
-                recorder.save(each)
-        notes.append(halt.reason)
-        await emit(RunWarning("carrier-cap", halt.reason))
-
-    return on_statuses
 
 
 class _ReadStopped(Exception):  # not an error: how a stop during the opt-outs' read ends

@@ -17,7 +17,7 @@ batch statuses arrive, inside a round (``CarrierWatch``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,9 @@ from typing import Any
 import orjson
 
 from engine.core import lifecycle
+from engine.run.events import RunWarning
 from engine.run.journal import read_journal
+from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
 from engine.run.resume import IN_FLIGHT, undecided
 from engine.schedule.caps import (
@@ -164,3 +166,28 @@ class CarrierWatch:
             ((datetime.fromisoformat(r.submitted_at).astimezone(UTC), r.processed,
               r.error_codes) for r in self._records.values() if r.submitted_at), now), now)
         return self.halt
+
+
+def carrier_watch(recorder: Recorder, notes: list[str], wall: Callable[[], float],
+                  stop_posting: Callable[[], None]
+                  ) -> Callable[[ChunkRecord], Awaitable[None]]:
+    """The tracker's hook for a scheduled round: when the day's SMS-CAR-450/451/452
+    failures pass the threshold, no chunk is POSTed from now on (``stop_posting``), the
+    batches that show them are journaled with their counts (receipts read after completion
+    are not otherwise: the next round's survey reads the halt there), a ``warning`` says why,
+    and ``notes`` (the report's warnings) too."""
+    watch = CarrierWatch(recorder.records, lambda: datetime.fromtimestamp(wall(), UTC))
+
+    async def on_statuses(record: ChunkRecord) -> None:
+        halt = watch(record)
+        if halt is None:
+            return
+        stop_posting()
+        for each in recorder.records.values():
+            if each.state == lifecycle.COMPLETED and \
+                    not CARRIER_CAP_CODES.isdisjoint(each.error_codes):
+                recorder.save(each)
+        notes.append(halt.reason)
+        await recorder.emit(RunWarning("carrier-cap", halt.reason))
+
+    return on_statuses

@@ -401,6 +401,10 @@ class Sender:
         await self.accept(chunk, record, {**answer, "rejected": []})
         self.lost.hold_unproven(record)
 
+    def stop_posting(self) -> None:
+        """No chunk is POSTed from now on in this round (the carrier-cap halt)."""
+        self.deadline = self.wall()
+
     def late(self) -> bool:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
         return self.deadline is not None and self.wall() >= self.deadline
