@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from engine.reading.phone import Problem
 from engine.results.rows import Unsent
-from engine.run.scheduling import Scheduling, cap_ledger, carrier_halt, sent_chunks
+from engine.run.capledger import cap_ledger, carrier_halt, sent_chunks
+from engine.run.scheduling import Scheduling
 from engine.schedule.caps import cap_day
 from engine.schedule.fates import Fate, fate_of, states_of
 from engine.schedule.placement import Placement

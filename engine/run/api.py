@@ -34,6 +34,7 @@ from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.capledger import carrier_watch
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
@@ -84,6 +85,7 @@ from engine.run.spill import FileSpill, open_spill
 from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
 from engine.run.suppresskept import added_since
+from engine.run.tiercap import tier_cap, wants_tier_cap
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "send"]
@@ -126,8 +128,11 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
                                         os.fspath(options.resume))
+    notes: tuple[tuple[str, str], ...] = ()
+    if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
+        scheduling, notes = await tier_cap(options, scheduling)
     if scheduling.active:  # a loop of rounds, each a resume of the journal
-        return await send_rounds(recipients, options, scheduling, _send)
+        return await send_rounds(recipients, options, scheduling, _send, notes)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
     with JournalLock(Path(journal), command, create=options.resume is None), \
             open_spill(journal, options.report) as spill, \
@@ -199,6 +204,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     try:
         for note in notes:
             await emit(RunWarning("suppress", note))
+        for code, note in limits.notes if limits is not None else ():
+            await emit(RunWarning(code, note))
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
@@ -279,6 +286,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
+                if limits is not None and follower is not None:
+                    follower.on_statuses = carrier_watch(recorder, notes, options.wall,
+                                                         worker.stop_posting)
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await _lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))

@@ -104,7 +104,9 @@ class SendOptions:
     # expire_at: ISO 8601 with a zone, or aware datetimes; window_margin: seconds.
     quiet_hours: str | None = None
     tz_column: str | None = None
-    daily_cap: int | None = None
+    # daily_cap None on a new scheduled send: the registration tier's cap when the
+    # pre-flight reads one (6,000 for LowVolume), else none; "none": no cap at all
+    daily_cap: int | str | None = None
     at: str | datetime | None = None
     expire_at: str | datetime | None = None
     window_margin: float | None = None

@@ -32,6 +32,7 @@ from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
@@ -47,10 +48,7 @@ from engine.run.scheduling import (
     Quota,
     RoundLimits,
     Scheduling,
-    cap_ledger,
-    carrier_halt,
     count_keys,
-    sent_chunks,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
@@ -61,6 +59,11 @@ from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
                     Awaitable[dict[str, Any]]]
+# --wait accepted follows no batch: the carrier-cap halt never sees a failure then
+BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap halt cannot see "
+              "carriers failing messages over their daily caps (SMS-CAR-450/451/452) and will "
+              "not stop the day's sending; use --wait completed or --wait delivered for the "
+              "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
 
 
@@ -77,6 +80,8 @@ class Outlook:
     expire_at: datetime | None
     halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
     sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
+    # the round's share of the cap: new recipients, and the caught chunks it holds
+    share: RoundCap = NO_CAP
 
     @property
     def remaining(self) -> int:
@@ -134,7 +139,8 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now), sources)
+                   schedule.expire_at, carrier_halt(sent, now), sources,
+                   round_cap(schedule.cap, sent, now))
 
 
 def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
@@ -157,17 +163,21 @@ def fresh_read(options: SendOptions) -> ReadOptions:
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
 
 
-def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
-    """Whether a chunk a run before cut (caught in flight, proved not created) may be sent
-    again now: every one of its recipients' windows is open."""
-    return lambda chunk: all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
+def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
+           ) -> Callable[[Chunk], bool]:
+    """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
+    and every one of its recipients' windows is open."""
+    return lambda chunk: share.admits(chunk.number) and \
+        all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
-                      schedule: Scheduling, run_round: RunRound) -> dict[str, Any]:
+                      schedule: Scheduling, run_round: RunRound,
+                      notes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """The scheduled send: rounds until everyone is sent, the rest expired, a stop, or (with
     ``exit_when_waiting``) a wait over 5 minutes. Returns the last round's report, with its
-    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``)."""
+    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``). ``notes``:
+    (code, message) warnings the first round starts with."""
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
         raise UsageError("a scheduled send (quiet hours, a daily cap, --at or --expire-at) "
@@ -198,7 +208,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     try:
         with JournalLock(path, command, create=fresh) as lock:
             return await _rounds(recipients, options, schedule, run_round, path, keys, base,
-                                 lock)
+                                 lock, notes)
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
@@ -208,7 +218,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
                   run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
-                  lock: JournalLock) -> dict[str, Any]:
+                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = ()
+                  ) -> dict[str, Any]:
     """The rounds, each under the journal lock (let go while the loop sleeps): a run of
     ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
@@ -229,9 +240,12 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if idle is not None:
             after, document = idle
         else:
+            starting = (*notes, *((("carrier-cap", BLIND_HALT),)
+                                  if schedule.cap is not None and options.wait == "accepted"
+                                  else ())) if number == 0 else ()
             ran, document = await _round(first, recipients, source, read, round_options,
                                          before, schedule, run_round, path, keys, options,
-                                         memo)
+                                         memo, starting)
             if stop.is_set() or ran is None:
                 break
             after = ran
@@ -242,7 +256,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if nxt is None:
             break
         if nxt[1] == "due":
-            if before.due and after.remaining >= before.remaining and \
+            if before.due and after.share.caught == before.share.caught and \
+                    after.remaining >= before.remaining + before.share.held_messages and \
                     after.now.timestamp() < before.deadline:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
@@ -261,8 +276,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
-                 memo: SentMemo) -> tuple[Outlook | None, dict[str, Any]]:
-    """One round run: its outlook after (None: it made no report, a stop) and report."""
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...]
+                 ) -> tuple[Outlook | None, dict[str, Any]]:
+    """One round run: its outlook after (None: it made no report, a stop) and report.
+    ``notes``: the (code, message) warnings it starts with."""
     header = None
     if first:
         waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
@@ -278,8 +295,12 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
         after.append(survey(source, read, keys, path, schedule, _now(options), memo))
         return report_of(after[-1], schedule)
 
-    limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
-                         before.deadline, header, report, admits(keys, before.open_keys))
+    # the caught chunks this round may resend today come off the day's allowance first;
+    # one that does not fit is held, as one whose windows are closed
+    share = before.share
+    limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
+                         before.deadline, header, report,
+                         admits(keys, before.open_keys, share), notes=notes)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
                                    spool, limits)

@@ -243,6 +243,9 @@ class Sender:
         chunk whose records no chunk holds, which a resume reads again (and screens); the
         other way round it would leave the chunk in flight with some of its records rejected,
         which no resume could rebuild."""
+        if self.admits is not None and not self.admits(chunk):  # asked of the chunk cut
+            self.hold(record)  # before: its kept part's new number must not pass for it
+            return
         if self.consent is not None:  # read again if too old (a failed read stops the run)
             await self.consent.current()
 
@@ -397,6 +400,10 @@ class Sender:
                        "recipients are pending until then")
         await self.accept(chunk, record, {**answer, "rejected": []})
         self.lost.hold_unproven(record)
+
+    def stop_posting(self) -> None:
+        """No chunk is POSTed from now on in this round (the carrier-cap halt)."""
+        self.deadline = self.wall()
 
     def late(self) -> bool:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
