@@ -34,8 +34,9 @@ from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
+from engine.run.expiry import expiry_of, judged_at, record_expiry
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
-from engine.run.journal import read_header
+from engine.run.journal import read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
@@ -225,31 +226,39 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
     memo = SentMemo()
+    # a resume given the list (it moved: --input): every round reads it, checked as the
+    # journal's; else the journal's own path (or the file of its name beside the journal)
+    listed = recipients if not fresh and recipients is not None and is_path(recipients) \
+        else None
+    # a run that ended expired stays so: judged no earlier than its journaled expiry
+    floor = None if fresh else expiry_of(read_journal(path))
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if first:
             assert recipients is not None
             source, read, round_options = str(recipients), fresh_read(options), base
         else:
-            given, read_again = resume_options(path, replace(base, resume=path), None)
+            given, read_again = resume_options(path, replace(base, resume=path), listed)
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
-        now = _now(options)
+        now = judged_at(_now(options), floor)
         before = survey(source, read, keys, None if first else path, schedule, now, memo)
-        idle = None if first else await _idle(before, schedule, path, round_options)
+        idle = None if first else await _idle(before, schedule, path, round_options, listed)
         if idle is not None:
             after, document = idle
         else:
             starting = (*notes, *((("carrier-cap", BLIND_HALT),)
                                   if schedule.cap is not None and options.wait == "accepted"
                                   else ())) if number == 0 else ()
-            ran, document = await _round(first, recipients, source, read, round_options,
+            ran, document = await _round(first, recipients if first else listed, source,
+                                         read, round_options,
                                          before, schedule, run_round, path, keys, options,
-                                         memo, starting)
+                                         memo, starting, floor)
             if stop.is_set() or ran is None:
                 break
             after = ran
         if after.decision == "expired" and after.remaining:
+            record_expiry(path, after.now, schedule.expire_at, after.remaining)
             await options.on_event(expired_event(after, schedule, path, options))
             break
         nxt = after.next_round(schedule.at)
@@ -276,10 +285,11 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
-                 memo: SentMemo, notes: tuple[tuple[str, str], ...]
-                 ) -> tuple[Outlook | None, dict[str, Any]]:
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...],
+                 floor: datetime | None = None) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
-    ``notes``: the (code, message) warnings it starts with."""
+    ``notes``: the (code, message) warnings it starts with; ``floor``: the journaled
+    expiry, before which the run is never judged."""
     header = None
     if first:
         waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
@@ -292,7 +302,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
+        after.append(survey(source, read, keys, path, schedule,
+                            judged_at(_now(options), floor), memo))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;
@@ -302,20 +313,21 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                          before.deadline, header, report,
                          admits(keys, before.open_keys, share), notes=notes)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
-        document = await run_round(recipients if first else None, round_options, spill,
-                                   spool, limits)
+        document = await run_round(recipients, round_options, spill, spool, limits)
     return (after[-1] if after else None), document
 
 
-async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
-                ) -> tuple[Outlook, dict[str, Any]] | None:
+async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions,
+                listed: Recipients | None = None) -> tuple[Outlook, dict[str, Any]] | None:
     """A resume's round that would do nothing (nothing due, the next round later, no chunk
-    to recover): not run; its report is written from the journal, and the loop goes on to
-    the wait with ``before``. None: the round runs."""
+    to recover; or expired, nothing left to send): not run; its report is written from the
+    journal, and the loop goes on to the wait (or the end) with ``before``. None: the round
+    runs."""
     nxt = before.next_round(schedule.at)
-    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+    expired = before.decision == "expired" and before.remaining > 0
+    if not expired and (nxt is None or nxt[1] == "due"):
         return None
-    done = idle_report(path, options, report_of(before, schedule))
+    done = idle_report(path, options, report_of(before, schedule), listed)
     if done is None:
         return None
     await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
