@@ -42,7 +42,7 @@ def describe_schedule(f: Forecast) -> list[str]:
             lines += _wave(number, wave)
     for key, n in f.schedule.unscheduled:
         lines.append(f"  no opening for {n:,} recipient(s) in {'+'.join(key.zones) or 'any zone'}"
-                     f" (rules {key.rules or 'tcpa'}) within "
+                     f" (rules {key.rules or ('tcpa' if f.policy.quiet else 'none')}) within "
                      f"{f.horizon / timedelta(days=1):g} days or before --expire-at")
     if f.cap is not None:
         lines += ["", f"  the cap needs {len(f.days)} day(s):"]
