@@ -23,7 +23,6 @@ from typing import Any
 
 import anyio
 
-from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
 from engine.errors import UsageError
 from engine.reading import ReadOptions
@@ -45,6 +44,7 @@ from engine.run.scheduling import (
     carrier_halt,
     count_keys,
     sent_chunks,
+    zone_reading,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
@@ -176,7 +176,7 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
 def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
     """Whether a chunk a run before cut (caught in flight, proved not created) may be sent
     again now: every one of its recipients' windows is open."""
-    return lambda chunk: all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
+    return lambda chunk: all(key in open_keys for key in keys.of_chunk(chunk))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
@@ -192,9 +192,6 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     if options.resume is None and (recipients is None or not is_path(recipients)):
         raise UsageError("a scheduled send reads its list again at every round: give a file "
                          "(not stdin or an iterable), or send without a schedule.")
-    if schedule.tz_column is not None:
-        raise UsageError("--tz-column: a send does not read a zone column yet (a2p plan "
-                         "does); leave it out to place recipients by their numbers.")
     path = Path(journal)
     fresh = options.resume is None
     stop = options.stop or anyio.Event()
@@ -208,7 +205,15 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         await options.on_event(event)
 
-    keys = Keys(placer(), schedule.policy)
+    column = schedule.tz_column
+    keys = Keys(placer(column="--tz-column" if column is None else f"--tz-column {column}"),
+                schedule.policy)
+    # every round, its surveys and its resumes read the zone column (and refuse the numbers
+    # nothing places) alike: the read options carry the checks, which no journal records
+    read = options.read if options.resume is None or options.read is not None else \
+        ReadOptions.from_header(read_header(path).get("read", {}))
+    options = replace(options, read=zone_reading(read or fresh_read(options), schedule,
+                                                 keys.placer))
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
     try:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
@@ -37,9 +40,10 @@ from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
 from engine.schedule.windows import WindowKey, stamp, window_key
-from engine.schedule.zones import Placer
+from engine.schedule.zones import Placer, check_zone
 
 DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
+MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/scheduleflags.py)
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
 # the states a chunk may have been sent in (by its first request): the cap counts them
@@ -105,10 +109,12 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
     UsageError (ConfigError) naming the option and the fix otherwise."""
     policy = parse_quiet_hours(quiet_hours) if quiet_hours is not None else OFF
     margin = DEFAULT_MARGIN if window_margin is None else float(window_margin)
-    if not 0 <= margin < 12 * 3600:
-        raise ConfigError("--window-margin", "minutes", f"{margin / 60:g} minutes is not a "
-                          "margin before a window closes",
-                          "Give the minutes, 0 or more and under 720, e.g. --window-margin 10.")
+    if not 0 <= margin <= MAX_MARGIN:
+        raise ConfigError("window_margin", "seconds", f"{margin:g} seconds is not a margin "
+                          "before a window closes",
+                          f"Give the seconds, from 0 to {MAX_MARGIN:g} (two hours), e.g. "
+                          "window_margin=600 (on the command line: --window-margin 10, in "
+                          "minutes).")
     if daily_cap is not None and (type(daily_cap) is not int):
         raise ConfigError("--daily-cap", "cap", f"{daily_cap!r} is not a whole number",
                           "Give the most messages a day may carry, e.g. --daily-cap 6000.")
@@ -153,23 +159,77 @@ def _shown(value: Any) -> str:
 
 
 class Keys:
-    """Each recipient's window key under the policy (the Placer caches by area code; the
-    keys are cached by placement: a few dozen)."""
+    """Each recipient's window key under the policy, by its --tz-column zone first, else its
+    number (the Placer caches by area code; the keys are cached by placement: a few dozen).
+
+    A chunk holds numbers, not zones: ``moved`` keeps the key of each input position whose
+    column zone puts it elsewhere than its number does, for the positions a round may POST
+    (those ``Eligible`` passes, and those of the chunks caught in flight, noted by
+    ``count_keys``), so ``of_chunk`` judges a chunk by its recipients' own zones. It is
+    emptied at each survey: one round's moved recipients at most, none without a column."""
 
     def __init__(self, placer: Placer, policy: QuietHours) -> None:
-        self._placer = placer
+        self.placer = placer
         self._policy = policy
         self._keys: dict[Placement, WindowKey] = {}
+        self.moved: dict[int, WindowKey] = {}
 
-    def __call__(self, number: str) -> WindowKey | None:
-        """The key of an E.164 number (None: it has no usable placement)."""
-        placed = self._placer(number)
+    def __call__(self, number: str, zone: str | None = None) -> WindowKey | None:
+        """The key of an E.164 number whose --tz-column cell is ``zone`` (None: placed by
+        the number); None: it has no usable placement (a cell the reader refused)."""
+        placed = self.placer(number, zone)
         if isinstance(placed, Problem):
             return None
         key = self._keys.get(placed)
         if key is None:
             key = self._keys[placed] = window_key(placed, self._policy)
         return key
+
+    def note(self, to: str, zone: str | None, position: int) -> WindowKey | None:
+        """The key of a record, kept in ``moved`` when its column puts it elsewhere."""
+        key = self(to, zone)
+        if zone is not None and key is not None and key != self(to):
+            self.moved[position] = key
+        return key
+
+    def noting(self, blocks: Iterable[Block], ranges: list[tuple[int, int]]
+               ) -> Iterator[Block]:
+        """The blocks, unchanged; the moved records inside ``ranges`` (the first and last
+        positions of chunks caught in flight) noted on the way."""
+        for block in blocks:
+            if block.zones is not None and ranges:
+                for to, zone, position in zip(block.tos, block.zones, block.positions,
+                                              strict=True):
+                    if zone is not None and any(a <= position <= b for a, b in ranges):
+                        self.note(to, zone, position)
+            yield block
+
+    def of_chunk(self, chunk: Chunk) -> Iterator[WindowKey | None]:
+        """The key of each recipient of a chunk: its position's in ``moved``, else its
+        number's."""
+        tos = recipients(pieces_of(chunk.body))
+        if not self.moved:
+            yield from map(self, tos)
+            return
+        runs = chunk.index.position_runs()
+        positions = chain.from_iterable(range(runs[k], runs[k] + runs[k + 1])
+                                        for k in range(0, len(runs), 2))
+        for to, position in zip(tos, positions, strict=True):
+            moved = self.moved.get(position)
+            yield moved if moved is not None else self(to)
+
+
+def zone_reading(read: ReadOptions, schedule: Scheduling, placer: Placer) -> ReadOptions:
+    """How a scheduled send reads its list: each --tz-column cell checked as an IANA zone
+    (a bad one: LCL-BAD-TIMEZONE with its line), and under quiet hours each number outside
+    +1 that nothing places refused (LCL-NO-TIMEZONE) rather than texted on US hours."""
+    column = schedule.tz_column
+    if column is not None:
+        read = replace(read, tz_column=column,
+                       zone_check=partial(check_zone, column=f"--tz-column {column}"))
+    if schedule.policy.quiet and not read.north_american_only:
+        read = replace(read, unplaced=placer.unknown_zone)
+    return read
 
 
 @dataclass
@@ -185,7 +245,13 @@ class Eligible:
     def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
         key_of, open_now = self.keys, self.open
         for block in blocks:
-            keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            if block.zones is None:
+                keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            else:
+                note = key_of.note
+                keep = [k for k, (to, zone, position) in enumerate(zip(
+                    block.tos, block.zones, block.positions, strict=True))
+                    if note(to, zone, position) in open_now]
             self.passed += len(keep)
             self.held += len(block) - len(keep)
             if len(keep) == len(block):
@@ -242,17 +308,22 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
 
     skip: list[tuple[int, int]] = []
     known: Any = frozenset()
+    caught: list[tuple[int, int]] = []
     if journal is not None:
         plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
         skip, known = plan.skip, plan.known_local
+        caught = [(e["firstIndex"], e["lastIndex"]) for e in plan.in_flight]
+    keys.moved.clear()  # a new round: only what it may POST is noted again
     counts: dict[WindowKey, int] = {}
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
+        blocks = keys.noting(blocks, caught) if read.tz_column is not None else blocks
         for block in without(blocks, skip) if skip else blocks:
-            for to, position in zip(block.tos, block.positions, strict=True):
+            zones = block.zones if block.zones is not None else [None] * len(block)
+            for to, position, zone in zip(block.tos, block.positions, zones, strict=True):
                 if position in known:
                     continue
-                key = keys(to)
+                key = keys(to, zone)
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
     return counts
