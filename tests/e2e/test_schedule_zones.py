@@ -75,8 +75,8 @@ def zoned_list(path: Path) -> tuple[dict[str, tuple[str, ...]], dict[str, str], 
             rows.append((f"+1415{2_000_000 + i * 7:07d}", NY))
     refused = "+13125550100"
     rows.insert(57, (refused, "EST"))
+    path.write_text("to,tz\n" + "".join(f"{to},{tz}\n" for to, tz in rows))
     where: dict[str, tuple[str, ...]] = {to: (tz or NY,) for to, tz in rows if to != refused}
-    where = {to: (tz or NY,) for to, tz in rows if to != refused}
     return where, {to: tz for to, tz in rows if tz and to != refused}, refused
 
 
