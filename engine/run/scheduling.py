@@ -185,12 +185,10 @@ class Keys:
             key = self._keys[placed] = window_key(placed, self._policy)
         return key
 
-    def note(self, to: str, zone: str | None, position: int) -> WindowKey | None:
-        """The key of a record, kept in ``moved`` when its column puts it elsewhere."""
-        key = self(to, zone)
-        if zone is not None and key is not None and key != self(to):
+    def note(self, to: str, key: WindowKey, position: int) -> None:
+        """Keep ``key``, a record's by its column zone, when its number's differs."""
+        if key != self(to):
             self.moved[position] = key
-        return key
 
     def noting(self, blocks: Iterable[Block], ranges: list[tuple[int, int]]
                ) -> Iterator[Block]:
@@ -201,7 +199,9 @@ class Keys:
                 for to, zone, position in zip(block.tos, block.zones, block.positions,
                                               strict=True):
                     if zone is not None and any(a <= position <= b for a, b in ranges):
-                        self.note(to, zone, position)
+                        key = self(to, zone)
+                        if key is not None:
+                            self.note(to, key, position)
             yield block
 
     def of_chunk(self, chunk: Chunk) -> Iterator[WindowKey | None]:
@@ -248,16 +248,27 @@ class Eligible:
             if block.zones is None:
                 keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
             else:
-                note = key_of.note
-                keep = [k for k, (to, zone, position) in enumerate(zip(
-                    block.tos, block.zones, block.positions, strict=True))
-                    if note(to, zone, position) in open_now]
+                keep = self._by_zone(block)
             self.passed += len(keep)
             self.held += len(block) - len(keep)
             if len(keep) == len(block):
                 yield block
             elif keep:
                 yield block.subset(keep)
+
+    def _by_zone(self, block: Block) -> list[int]:
+        """The records of a block with zones to keep; those whose column moves them noted
+        (the round may POST them: ``Keys.of_chunk`` judges their chunk by them)."""
+        assert block.zones is not None
+        keep, key_of, open_now = [], self.keys, self.open
+        for k, (to, zone, position) in enumerate(zip(block.tos, block.zones, block.positions,
+                                                     strict=True)):
+            key = key_of(to, zone)
+            if key in open_now:
+                keep.append(k)
+                if zone is not None and key is not None:
+                    key_of.note(to, key, position)
+        return keep
 
 
 @dataclass
