@@ -8,16 +8,21 @@ library, and the library speaks seconds and window_margin."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
+import orjson
 import phonenumbers
 import pytest
 from phonenumbers import timezone as lib_timezone
 
 from engine.batching.chunker import Chunker
+from engine.cli.commands import main
 from engine.core.rejections import Rejection
 from engine.errors import ConfigError
 from engine.reading import Block, ReadOptions, read_lines
 from engine.run.scheduling import MAX_MARGIN, Eligible, Keys, parse_scheduling, zone_reading
+from engine.schedule import zones as zones_module
 from engine.schedule.rules import parse_quiet_hours
 from engine.schedule.zones import NO_TIMEZONE, LibPhoneNumberZones, Placer
 
@@ -134,3 +139,25 @@ def test_window_margin_has_one_bound_and_the_library_speaks_seconds() -> None:
     with pytest.raises(ConfigError, match="window_margin"):
         parse_scheduling(window_margin=-1)
     assert parse_scheduling(window_margin=0).margin == 0
+
+
+def test_plan_forecasts_the_refusal_as_a_send_makes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """a2p plan --any-country --quiet-hours tcpa, without libphonenumber: the +44 number is
+    LCL-NO-TIMEZONE on its line, as the send would reject it; without quiet hours it is not."""
+    monkeypatch.setattr(zones_module, "libphonenumber_zones", lambda: None)
+    path = tmp_path / "list.csv"
+    path.write_text("to\n+12125550100\n+442079460001\n")
+
+    def plan(*flags: str) -> dict[str, Any]:
+        code = main(["plan", str(path), "--from", "+16505550100", "--text", "Hi", "--json",
+                     "--any-country", "--now", "2026-11-21T10:00:00Z", *flags])
+        assert code == 0
+        document: dict[str, Any] = orjson.loads(capsys.readouterr().out)
+        return document
+
+    doc = plan("--quiet-hours", "tcpa")
+    assert doc["rejectedByCode"] == {NO_TIMEZONE: 1}
+    assert [r["line"] for r in doc["rejected"]] == [3]
+    assert plan()["rejectedByCode"] == {}
