@@ -147,6 +147,12 @@ async def test_a_column_zone_is_texted_on_its_hours_across_a_kill_and_a_resume(
     header = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
     assert header["schedule"]["tzColumn"] == "tz"
     assert header["read"]["tzColumn"] == "tz"
+    rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    assert sorted(row.to for row in rows if row.batchId and row.outcome != "not-sent") == \
+        sorted(where)  # each told as sent by a batch
+    assert [(row.to, row.errorCode) for row in rows if row.to not in where] == \
+        [(refused, "LCL-BAD-TIMEZONE")]
 
 
 async def test_a_number_outside_plus_one_with_no_zone_is_refused_under_quiet_hours(
