@@ -33,6 +33,7 @@ from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 from tests.e2e.test_schedule_rounds import START, FakeTime, Start, Watch, created, inside
 
 LA, NY = "America/Los_Angeles", "America/New_York"
+NO_TIMEZONE_CODE = "LCL-NO-TIMEZONE"
 
 
 @pytest.fixture
@@ -185,6 +186,10 @@ async def test_a_number_outside_plus_one_with_no_zone_is_refused_under_quiet_hou
     assert "write its IANA zone (e.g. Europe/London) in that column, or install " \
         "a2p-batch-engine[timezones]" in refused[0]["description"]
     assert report["totals"]["rejectedLocal"] == 1
+    rows = [row async for row in engine.outcomes(tmp_path / "run.journal", config=settings,
+                                                 credentials=DEMO_CREDENTIALS)]
+    assert [(row.to, row.outcome, row.errorCode) for row in rows if row.line == 2] == \
+        [("+442079460001", "rejected-local", NO_TIMEZONE_CODE)]
 
 
 async def test_a_caught_chunk_is_held_by_its_column_zone_on_a_resume(tmp_path: Path) -> None:
