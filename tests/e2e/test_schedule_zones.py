@@ -150,7 +150,7 @@ async def test_a_column_zone_is_texted_on_its_hours_across_a_kill_and_a_resume(
     assert header["read"]["tzColumn"] == "tz"
     rows = [row async for row in engine.outcomes(journal, config=settings,
                                                  credentials=DEMO_CREDENTIALS)]
-    assert sorted(row.to for row in rows if row.batchId and row.outcome != "not-sent") == \
+    assert sorted(str(row.to) for row in rows if row.batchId and row.outcome != "not-sent") == \
         sorted(where)  # each told as sent by a batch
     assert [(row.to, row.errorCode) for row in rows if row.to not in where] == \
         [(refused, "LCL-BAD-TIMEZONE")]
