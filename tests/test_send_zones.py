@@ -21,7 +21,8 @@ from engine.cli.commands import main
 from engine.core.rejections import Rejection
 from engine.errors import ConfigError
 from engine.reading import Block, ReadOptions, read_lines
-from engine.run.scheduling import MAX_MARGIN, Eligible, Keys, parse_scheduling, zone_reading
+from engine.run.scheduling import MAX_MARGIN, Eligible, parse_scheduling, zone_reading
+from engine.run.zonekeys import Keys
 from engine.schedule import zones as zones_module
 from engine.schedule.rules import parse_quiet_hours
 from engine.schedule.zones import NO_TIMEZONE, LibPhoneNumberZones, Placer
