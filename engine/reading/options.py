@@ -17,6 +17,8 @@ MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
 # keeps the first of each (number, text), the only rule before both existed.
 Dedupe = Literal["number", "message"]
 DEDUPE_RULES: tuple[Dedupe, ...] = get_args(Dedupe)
+# "auto": by the file's name, else its first line; the others are engine.reading.FORMATS
+InputFormat = Literal["auto", "csv", "jsonl", "lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class ReadOptions:
     """How to read one input. ``batch_text`` is the request-level text, if any."""
 
     source: str = "<input>"
-    format: str = "auto"
+    format: InputFormat = "auto"
     to_column: str = "to"
     text_column: str = "text"
     text_column_required: bool = False

@@ -1,6 +1,6 @@
 """A scheduled send's limits (issue 22): which recipients a round may send (their window is
-open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline), and the
-cap ledger read from the journal. The loop of rounds is engine/run/rounds.py.
+open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline). The cap ledger
+read from the journal is engine/run/capledger.py; the loop of rounds is engine/run/rounds.py.
 
 A recipient a round leaves out is neither rejected nor settled: its position is taken out of
 the block (as ``Gate.drop`` does), so a later round, a resume of the same journal, reads it
@@ -17,23 +17,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from engine.batching.chunker import Chunk
-from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.run.zonekeys import Keys as Keys  # re-exported: the rounds and tests import it here
 from engine.schedule import statetable
-from engine.schedule.caps import (
-    CARRIER_CAP_CODES,
-    Halt,
-    carrier_cap_halt,
-    check_daily_cap,
-    day_start,
-    next_day,
-)
+from engine.schedule.caps import NO_CAP, check_daily_cap
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
 from engine.schedule.windows import WindowKey, stamp
@@ -43,9 +33,6 @@ DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
 MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/scheduleflags.py)
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
-# the states a chunk may have been sent in (by its first request): the cap counts them
-MAY_BE_SENT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.ACCEPTED,
-                         lifecycle.COMPLETED, lifecycle.UNKNOWN})
 Instant = str | datetime | None
 
 
@@ -99,7 +86,7 @@ def _instant(value: Instant, flag: str) -> datetime | None:
 
 
 def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = None,
-                     daily_cap: int | None = None, at: Instant = None,
+                     daily_cap: int | str | None = None, at: Instant = None,
                      expire_at: Instant = None, window_margin: float | None = None
                      ) -> Scheduling:
     """The schedule options as ``send`` takes them (None: the default), validated; a
@@ -112,9 +99,12 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
                           f"Give the seconds, from 0 to {MAX_MARGIN:g} (two hours), e.g. "
                           "window_margin=600 (on the command line: --window-margin 10, in "
                           "minutes).")
+    if isinstance(daily_cap, str) and daily_cap.strip().lower() == NO_CAP:
+        daily_cap = None  # no cap, not even the registration tier's (engine/run/tiercap.py)
     if daily_cap is not None and (type(daily_cap) is not int):
         raise ConfigError("--daily-cap", "cap", f"{daily_cap!r} is not a whole number",
-                          "Give the most messages a day may carry, e.g. --daily-cap 6000.")
+                          "Give the most messages a day may carry, e.g. --daily-cap 6000, "
+                          "or --daily-cap none for no cap.")
     cap = None if daily_cap is None else check_daily_cap(daily_cap)
     start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at")
     check_timing(start, end)
@@ -241,13 +231,16 @@ class RoundLimits:
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
     # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
     admits: Callable[[Chunk], bool] | None = None
+    # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
+    # taken from the registration tier
+    notes: tuple[tuple[str, str], ...] = ()
 
 
-def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
-               ) -> dict[WindowKey, int]:
+def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
+               sources: dict[str, int] | None = None) -> dict[WindowKey, int]:
     """The recipients not settled yet (every valid record of a fresh run; of a journal, the
     records no chunk kept holds and none rejected locally), counted by window key: one pass
-    over the input, flat memory."""
+    over the input, flat memory. ``sources``: also counted there by zone source."""
     # here: resume and sources read SendOptions, which validates through this module
     from engine.run.journal import read_journal
     from engine.run.resume import restore, without
@@ -273,62 +266,9 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
                 key = keys(to, zone)
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
+                    if sources is not None:
+                        source = keys.source(to, zone) or "column"
+                        sources[source] = sources.get(source, 0) + 1
     return counts
 
 
-def sent_chunks(journal: Path) -> list[tuple[datetime, dict[str, Any]]]:
-    """(first submittedAt, folded entry) of every chunk of the journal that may have been
-    sent (in flight, accepted, completed, unknown). A chunk sent again after a lost answer is
-    one chunk, on the day of its first request."""
-    from engine.run.journal import read_journal
-
-    state = read_journal(journal)
-    first: dict[int, str] = {}
-    with journal.open("rb") as handle:
-        for line in handle:
-            if not line.startswith(b'{"type":"state"') or line.find(b'"submittedAt"') < 0:
-                continue
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a torn last line: read_journal drops it too
-            when = entry.get("submittedAt")
-            if when and entry.get("chunk") not in first:
-                first[entry["chunk"]] = when
-    return [(datetime.fromisoformat(first[number]).astimezone(UTC), chunk)
-            for number, chunk in state.chunks.items()
-            if chunk.get("status") in MAY_BE_SENT and number in first]
-
-
-def cap_ledger(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]
-               ) -> list[tuple[datetime, int]]:
-    """What the daily cap counts: (first submittedAt, messages) of each chunk sent."""
-    return [(when, int(chunk.get("messages", 0))) for when, chunk in chunks]
-
-
-def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: datetime
-                 ) -> Halt | None:
-    """A Halt until the next cap day when the day's batches, as last read, show carrier
-    daily-cap failures (SMS-CAR-450/451/452) above 0.5 % of the messages they processed."""
-    starts, ends = day_start(now), next_day(now)
-    processed = failures = 0
-    for when, chunk in chunks:
-        if starts <= when < ends:
-            processed += int(chunk.get("processedCount") or 0)
-            codes = chunk.get("errorCodeCounts") or {}
-            failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
-    return carrier_cap_halt(processed, failures, now)
-
-
-def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:
-    """For ``a2p outcomes``: why a recipient of a scheduled send's journal is in no chunk
-    (deferred: a later round sends it; expired: --expire-at passed, not retryable without a
-    new run), and whether a new run may send it. None: not a scheduled send."""
-    if not header.get("schedule"):
-        return None
-    schedule = Scheduling.from_header(header["schedule"])
-    if schedule.expire_at is not None and now >= schedule.expire_at:
-        return (f"expired: --expire-at {stamp(schedule.expire_at)} passed before it was sent; "
-                "not sent, and not retryable without a new run", False)
-    return ("deferred: a scheduled send sends it when its window opens (quiet hours, the "
-            "daily cap, --at); continue the run with a2p send --resume JOURNAL", False)

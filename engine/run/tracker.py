@@ -62,6 +62,9 @@ class Tracker:
         # adopted batches completed, their message stores being read (beside the polling)
         self.settling: dict[str, ChunkRecord] = {}
         self._group: TaskGroup | None = None
+        # called with each batch whose statuses were just read (a scheduled round's
+        # carrier-cap halt, engine/run/capledger.py CarrierWatch)
+        self.on_statuses: Callable[[ChunkRecord], Awaitable[None]] | None = None
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -225,6 +228,8 @@ class Tracker:
         record.sending_failed = counts["sendingFailed"]
         record.error_codes = error_code_counts(statuses)
         record.counts_read_at = stamp(self._run.wall())
+        if self.on_statuses is not None:
+            await self.on_statuses(record)
         return True
 
 

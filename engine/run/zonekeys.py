@@ -44,6 +44,17 @@ class Keys:
             key = self._keys[placed] = window_key(placed, self._policy)
         return key
 
+    def source(self, number: str, column_zone: str | None = None) -> str | None:
+        """How the number's zones were found (column, libphonenumber, area-code, fallback);
+        None: a column cell that names no zone."""
+        placed = self.placement(number, column_zone)
+        return None if placed is None else placed.source
+
+    def placement(self, number: str, column_zone: str | None = None) -> Placement | None:
+        """The number's Placement (None: a column cell that names no zone)."""
+        placed = self.placer(number, column_zone)
+        return None if isinstance(placed, Problem) else placed
+
     def note(self, to: str, key: WindowKey, position: int) -> None:
         """Keep ``key``, a record's by its column zone, when its number's differs."""
         if key != self(to):

@@ -96,7 +96,7 @@ async def test_a_column_zone_is_texted_on_its_hours_across_a_kill_and_a_resume(
     pacific_open = datetime(2026, 11, 20, 8, 0, tzinfo=ZoneInfo(LA))
     killed = False
     before_kill: list[str] = []
-    reports: list[dict[str, Any]] = []
+    reports: list[Any] = []
     for attempt in range(4):
         async with anyio.create_task_group() as group:
             async def on_event(event: dict[str, Any], scope: anyio.CancelScope = group.cancel_scope
