@@ -48,6 +48,7 @@ from engine.run.scheduling import (
     RoundLimits,
     Scheduling,
     count_keys,
+    note_caught,
     zone_reading,
 )
 from engine.run.sources import Recipients, is_path
@@ -135,6 +136,7 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
+    note_caught(path, read, keys, sent)  # --tz-column: a caught chunk judged by its zones
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None

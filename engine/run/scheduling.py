@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
+from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
@@ -34,6 +35,8 @@ MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/schedu
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
 Instant = str | datetime | None
+# the chunks a resume may POST again (when proved not created): in flight, or unknown
+CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,16 +251,12 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
 
     skip: list[tuple[int, int]] = []
     known: Any = frozenset()
-    caught: list[tuple[int, int]] = []
     if journal is not None:
         plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
         skip, known = plan.skip, plan.known_local
-        caught = [(e["firstIndex"], e["lastIndex"]) for e in plan.in_flight]
-    keys.moved.clear()  # a new round: only what it may POST is noted again
     counts: dict[WindowKey, int] = {}
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
-        blocks = keys.noting(blocks, caught) if read.tz_column is not None else blocks
         for block in without(blocks, skip) if skip else blocks:
             zones = block.zones if block.zones is not None else [None] * len(block)
             for to, position, zone in zip(block.tos, block.positions, zones, strict=True):
@@ -272,3 +271,25 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     return counts
 
 
+def note_caught(path: str, read: ReadOptions, keys: Keys,
+                sent: Iterable[tuple[datetime, Mapping[str, Any]]]) -> None:
+    """``keys.moved`` afresh for a round (its survey before): the recipients whose column
+    zone moves them, of the chunks a resume may POST again (in flight, or unknown: ``sent``,
+    the journal's chunks that may have been sent), so its admits check judges them by their
+    own zones. Reads only those chunks' lines, each from its offset; nothing without a zone
+    column or such a chunk. The round's ``Eligible`` notes the rest it passes."""
+    keys.moved.clear()
+    if read.tz_column is None:
+        return
+    from engine.run.resume import within
+    from engine.run.sources import read_file_from
+
+    for _, chunk in sent:
+        if chunk.get("status") not in CAUGHT:
+            continue
+        entry = dict(chunk)
+        with ExitStack() as stack:  # with --dedupe a record is judged by every earlier one
+            _, blocks = read_file_from(path, read, lambda r: None,
+                                       None if read.dedupe else entry, stack)
+            first, last = int(entry["firstIndex"]), int(entry["lastIndex"])
+            keys.note_blocks(within(blocks, first, last), first, last)

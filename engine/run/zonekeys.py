@@ -24,7 +24,7 @@ class Keys:
     A chunk holds numbers, not zones: ``moved`` keeps the key of each input position whose
     column zone puts it elsewhere than its number does, for the positions a round may POST
     (those ``Eligible`` passes, and those of the chunks caught in flight, noted by
-    ``count_keys``), so ``of_chunk`` judges a chunk by its recipients' own zones. It is
+    ``note_caught``), so ``of_chunk`` judges a chunk by its recipients' own zones. It is
     emptied at each survey: one round's moved recipients at most, none without a column."""
 
     def __init__(self, placer: Placer, policy: QuietHours) -> None:
@@ -60,19 +60,17 @@ class Keys:
         if key != self(to):
             self.moved[position] = key
 
-    def noting(self, blocks: Iterable[Block], ranges: list[tuple[int, int]]
-               ) -> Iterator[Block]:
-        """The blocks, unchanged; the moved records inside ``ranges`` (the first and last
-        positions of chunks caught in flight) noted on the way."""
+    def note_blocks(self, blocks: Iterable[Block], first: int, last: int) -> None:
+        """Note the moved records of ``blocks`` from position ``first`` to ``last`` (a chunk
+        caught in flight)."""
         for block in blocks:
-            if block.zones is not None and ranges:
+            if block.zones is not None:
                 for to, zone, position in zip(block.tos, block.zones, block.positions,
                                               strict=True):
-                    if zone is not None and any(a <= position <= b for a, b in ranges):
+                    if zone is not None and first <= position <= last:
                         key = self(to, zone)
                         if key is not None:
                             self.note(to, key, position)
-            yield block
 
     def of_chunk(self, chunk: Chunk) -> Iterator[WindowKey | None]:
         """The key of each recipient of a chunk: its position's in ``moved``, else its
