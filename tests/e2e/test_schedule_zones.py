@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,8 +30,10 @@ from engine.simulator import RunningSimulator, start_simulator
 from engine.simulator.audit import audit
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.test_cli_exit_codes import a2p, server, sim_env
 from tests.e2e.test_schedule_rounds import START, FakeTime, Start, Watch, created, inside
 
+__all__ = ["server"]  # a fixture
 LA, NY = "America/Los_Angeles", "America/New_York"
 NO_TIMEZONE_CODE = "LCL-NO-TIMEZONE"
 
@@ -243,3 +245,26 @@ async def test_a_caught_chunk_is_held_by_its_column_zone_on_a_resume(tmp_path: P
     assert Counter(n for n, _ in sent) == Counter(numbers[10:] + eastern)
     assert min(t for n, t in sent if n in eastern) < pacific_open  # New York was open
     assert min(t for n, t in sent if n in numbers) >= pacific_open
+
+
+def test_a2p_send_takes_tz_column_and_a_resume_keeps_it(tmp_path: Path,
+                                                       server: RunningSimulator) -> None:
+    """The CLI: a2p send --tz-column tz (a run waiting for --at tomorrow, exit 75) keeps the
+    column in its journal; a resume with another column is refused naming the run's."""
+    at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    listing = tmp_path / "list.csv"
+    listing.write_text(f"to,tz\n+12125550100,{LA}\n+12125550101,\n")
+    first = a2p(["send", str(listing), "--from", SENDER, "--text", "Hi", "--report",
+                 str(tmp_path / "r.json"), "--quiet-hours", "tcpa", "--tz-column", "tz",
+                 "--at", at, "--exit-when-waiting"], env=sim_env(server))
+    assert first.returncode == 75, first.stderr
+    journal = tmp_path / "r.json.journal"
+    header = orjson.loads(journal.read_bytes().split(b"\n", 1)[0])
+    assert (header["schedule"]["tzColumn"], header["read"]["tzColumn"]) == ("tz", "tz")
+    assert {(c["key"]["zones"][0], c["count"]) for c in header["schedule"]["counts"]} == \
+        {(LA, 1), (NY, 1)}
+    other = a2p(["send", "--resume", str(journal), "--tz-column", "zone",
+                 "--exit-when-waiting"], env=sim_env(server))
+    assert other.returncode == 2, other.stderr
+    assert "--tz-column: the run in" in other.stderr
+    assert "began with --tz-column tz" in other.stderr
