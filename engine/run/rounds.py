@@ -206,10 +206,9 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
                 schedule.policy)
     # every round, its surveys and its resumes read the zone column (and refuse the numbers
     # nothing places) alike: the read options carry the checks, which no journal records
-    read = options.read if options.resume is None or options.read is not None else \
-        ReadOptions.from_header(read_header(path).get("read", {}))
-    options = replace(options, read=zone_reading(read or fresh_read(options), schedule,
-                                                 keys.placer))
+    read = ReadOptions.from_header(read_header(path).get("read", {})) \
+        if options.resume is not None and options.read is None else fresh_read(options)
+    options = replace(options, read=zone_reading(read, schedule, keys.placer))
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
