@@ -84,7 +84,8 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
         if current.get("kind") != "file":
             raise JournalError(f"the run read the file {recorded.get('path')}, not a stream. "
                                "Resume it without an input (--resume alone): the file is "
-                               "read again from the journal.")
+                               "read again from the journal, or from beside the journal; "
+                               "if it moved elsewhere, name it with --input PATH.")
         touched = current.get("mtimeNs") != recorded.get("mtimeNs")
         # a journal without chunk digests can check no content: its time must match too
         keys = ("size", "head") if all("digest" in c for c in state.chunks.values()) else \
