@@ -78,13 +78,14 @@ def schedule_args(args: argparse.Namespace, wall: float) -> ScheduleArgs:
     from datetime import UTC
 
     from engine.schedule.rules import parse_quiet_hours
-    from engine.schedule.timing import Timing, parse_instant
+    from engine.schedule.timing import Timing, check_timing, parse_instant
 
     def instant(text: str | None, flag: str) -> datetime | None:
         return None if text is None else parse_instant(text, flag)
 
     now = instant(args.now, "--now") or datetime.fromtimestamp(int(wall), UTC)  # to the second
     cap = None if args.daily_cap == NO_CAP else args.daily_cap
+    check_timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at"))
     return ScheduleArgs(parse_quiet_hours(args.quiet_hours), args.tz_column, cap,
                         Timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at")),
                         timedelta(minutes=args.window_margin), now)

@@ -30,13 +30,13 @@ def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
     recipients get their key's fate (engine/schedule/fates.py): the totals and ``byRule``
     count them so, and ``byZone`` by zone."""
     nxt = look.next_round(schedule.at)
-    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0}
+    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0, "no-window": 0}
     rules: dict[str, int] = dict.fromkeys(RULES, 0)
     for fate, n in fates_of(look, schedule):
         kinds[fate.kind] += n
         rules[fate.rule] += n
     return {**schedule.as_header(), "remaining": look.remaining,
-            "state": "done" if not look.remaining else
+            "state": "done" if not look.sendable else
             "expired" if look.decision == "expired" else "waiting",
             "nextRound": None if nxt is None else stamp(nxt[0]),
             "waitingFor": None if nxt is None else nxt[1],
@@ -44,12 +44,12 @@ def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
             "byRule": rules,
             "byZoneSource": {source: look.sources.get(source, 0) for source in SOURCES},
             "totals": {"deferred": kinds["deferred"], "expired": kinds["expired"],
-                       "dailyCap": kinds["daily-cap"]}}
+                       "dailyCap": kinds["daily-cap"], "noWindow": kinds["no-window"]}}
 
 
 def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
     """Each key's fate at the outlook's instant, with its count of recipients left."""
-    states = states_of(look.status)
+    states = states_of(look.status, look.never)
     return [(fate_of(states.get(key, KeyState("closed")), look.decision, look.day, look.halt,
                      schedule.at, look.now), n) for key, n in look.counts.items()]
 

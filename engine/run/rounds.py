@@ -34,6 +34,7 @@ from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
+from engine.run.expiry import current, settle
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
@@ -53,7 +54,7 @@ from engine.run.scheduling import (
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
-from engine.schedule.waves import Status, schedule_waves, status_at
+from engine.schedule.waves import Status, never_open, schedule_waves, status_at
 from engine.schedule.windows import WindowKey
 from engine.schedule.zones import placer
 
@@ -82,10 +83,17 @@ class Outlook:
     sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
     # the round's share of the cap: new recipients, and the caught chunks it holds
     share: RoundCap = NO_CAP
+    # the keys whose window never opens under the policy (fate no-window): never sent
+    never: frozenset[WindowKey] = frozenset()
 
     @property
     def remaining(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def sendable(self) -> int:
+        """What is left that a window may still open for (not ``no-window``)."""
+        return sum(n for key, n in self.counts.items() if key not in self.never)
 
     @property
     def open_keys(self) -> frozenset[WindowKey]:
@@ -108,7 +116,7 @@ class Outlook:
     def next_round(self, at: datetime | None) -> tuple[datetime, str] | None:
         """When the next round may send something, and why it waits until then (None: no
         round is left: nobody is, or --expire-at passed)."""
-        if self.decision == "expired" or not self.remaining:
+        if self.decision == "expired" or not self.sendable:
             return None
         if self.due:
             return self.now, "due"
@@ -138,9 +146,12 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
+    never = never_open(status.closed, schedule.policy, now,
+                       margin=timedelta(seconds=schedule.margin)) if status is not None \
+        else frozenset()
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
                    schedule.expire_at, carrier_halt(sent, now), sources,
-                   round_cap(schedule.cap, sent, now))
+                   round_cap(schedule.cap, sent, now), never)
 
 
 def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
@@ -207,6 +218,8 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
         with JournalLock(path, command, create=fresh) as lock:
+            if not fresh:  # an expiry brought forward is journaled before any round
+                schedule = settle(path, schedule, _now(options))
             return await _rounds(recipients, options, schedule, run_round, path, keys, base,
                                  lock, notes)
     finally:  # the last round's summary, last, whichever way the rounds ended
@@ -227,6 +240,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     memo = SentMemo()
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
+        if not first:  # a resume may have brought --expire-at forward while this one slept
+            schedule = current(path, schedule)
         if first:
             assert recipients is not None
             source, read, round_options = str(recipients), fresh_read(options), base
@@ -242,7 +257,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         else:
             starting = (*notes, *((("carrier-cap", BLIND_HALT),)
                                   if schedule.cap is not None and options.wait == "accepted"
-                                  else ())) if number == 0 else ()
+                                  else ()), *no_window_notes(before, schedule)) \
+                if number == 0 else ()
             ran, document = await _round(first, recipients, source, read, round_options,
                                          before, schedule, run_round, path, keys, options,
                                          memo, starting)
@@ -313,14 +329,33 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
     to recover): not run; its report is written from the journal, and the loop goes on to
     the wait with ``before``. None: the round runs."""
     nxt = before.next_round(schedule.at)
-    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+    if nxt is not None and (nxt[1] == "due" or before.decision == "expired"):
         return None
+    if nxt is None and before.decision != "expired" and before.sendable:
+        return None  # nothing left: the round settles what is in flight
     done = idle_report(path, options, report_of(before, schedule))
     if done is None:
         return None
     await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
                                    options))
     return before, done.document
+
+
+def no_window_notes(look: Outlook, schedule: Scheduling) -> tuple[tuple[str, str], ...]:
+    """The warning that some recipients' window never opens under the policy (fate
+    no-window): how many, where, and why; none when every key has a window."""
+    stuck = sorted((key, n) for key, n in look.counts.items() if key in look.never)
+    if not stuck:
+        return ()
+    where = "; ".join(f"{n:,} in {', '.join(key.zones) or 'any zone'} (rules "
+                      f"{key.rules or 'tcpa'})" for key, n in stuck[:5])
+    more = f"; and {len(stuck) - 5} more group(s)" if len(stuck) > 5 else ""
+    total = sum(n for _, n in stuck)
+    return (("no-window",
+             f"{total:,} recipient(s) have no window under --quiet-hours {schedule.policy} "
+             f"with a {schedule.margin / 60:g}-minute margin: {where}{more}. They will not be "
+             "sent (fate no-window in the report and a2p outcomes); the run ends when only "
+             "they are left. To reach them, send them as a new run with other --quiet-hours."),)
 
 
 def _now(options: SendOptions) -> datetime:

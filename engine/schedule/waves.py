@@ -161,3 +161,13 @@ def status_at(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, 
         else:
             waiting.append((key, openings[0].opens))
     return Status(instant, tuple(opened), tuple(waiting), tuple(closed))
+
+
+def never_open(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, *,
+               horizon: timedelta = DEFAULT_HORIZON, margin: timedelta = DEFAULT_MARGIN
+               ) -> frozenset[WindowKey]:
+    """The keys with no opening in the horizon, --expire-at aside: the policy's rules repeat
+    every week (the horizon is longer), so their window never opens (an own window that
+    strict narrows to nothing in a state, a margin as long as the window)."""
+    return frozenset(key for key in set(keys)
+                     if not open_windows(key, policy, instant, horizon=horizon, margin=margin))

@@ -65,7 +65,7 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     assert report["totals"]["deferred"] == 70
     assert report["totals"]["expired"] == 0
     assert schedule["byRule"] == {"quiet-hours": 70, "daily-cap": 49, "carrier-cap": 0,
-                                  "at": 0, "expire-at": 0, "due": 0}
+                                  "at": 0, "expire-at": 0, "due": 0, "no-window": 0}
     assert schedule["byZone"] == {"America/New_York": 49, "America/Los_Angeles": 40,
                                   "Pacific/Honolulu": 30}
     assert sum(schedule["byZoneSource"].values()) == 119
