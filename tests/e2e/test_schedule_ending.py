@@ -100,7 +100,9 @@ async def test_recipients_with_no_window_are_told_so_and_end_the_run(
     first = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                        quiet_hours="20:00-21:00", exit_when_waiting=True)
     warned = [e["message"] for e in watch.kinds("warning") if e["code"] == "no-window"]
-    assert warned and "5 recipient(s)" in warned[0] and "FL" in warned[0]
+    assert len(warned) == 1
+    assert "5 recipient(s)" in warned[0]
+    assert "FL" in warned[0]
     assert first["schedule"]["state"] == "waiting"
     assert first["totals"]["noWindow"] == 5
     time.t = datetime(2026, 11, 20, 20, 0, 1, tzinfo=ET).timestamp()
