@@ -50,9 +50,9 @@ async def test_ending_a_run_then_rescheduling_its_rest_texts_nobody_twice(
     assert b'"type":"schedule"' in first.read_bytes()
     rows = [row async for row in engine.outcomes(first, config=settings,
                                                  credentials=DEMO_CREDENTIALS, wall=time.wall)]
-    rest = [row.to for row in rows if row.outcome == "not-sent"]
+    rest = [str(row.to) for row in rows if row.outcome == "not-sent"]
     assert sorted(rest) == numbers
-    (tmp_path / "rest.csv").write_text("to\n" + "\n".join(str(n) for n in rest) + "\n")
+    (tmp_path / "rest.csv").write_text("to\n" + "\n".join(rest) + "\n")
     again = await send(tmp_path / "rest.csv", settings, time, watch, journal=second,
                        quiet_hours="strict", exit_when_waiting=True)
     assert again["schedule"]["state"] == "waiting"
