@@ -21,7 +21,7 @@ from engine.schedule.caps import cap_day
 from engine.schedule.fates import Fate, fate_of, states_of
 from engine.schedule.placement import Placement
 from engine.schedule.waves import never_open, status_at
-from engine.schedule.windows import WindowKey, stamp, window_key
+from engine.schedule.windows import SEND_LEAD, WindowKey, stamp, window_key
 from engine.schedule.zones import FALLBACK, placer
 
 
@@ -79,7 +79,8 @@ class Fates:
     def _decide(self, key: WindowKey) -> Unsent:
         schedule = self.schedule
         status = status_at([key], schedule.policy, self._now,
-                           margin=timedelta(seconds=schedule.margin), until=schedule.expire_at)
+                           margin=timedelta(seconds=schedule.margin), until=schedule.expire_at,
+                           lead=SEND_LEAD)
         never = never_open(status.closed, schedule.policy, self._now,
                            margin=timedelta(seconds=schedule.margin))
         fate: Fate = fate_of(states_of(status, never)[key], self._decision, self._day, self._halt,

@@ -253,6 +253,12 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
+            if limits is not None and limits.on_login is not None:
+                moved = limits.on_login(client)  # the server's clock: judged again
+                if moved is not None:  # the round's limits were judged by another clock
+                    worker.deadline, warning = moved
+                    notes.append(warning)
+                    await emit(RunWarning("clock-skew", warning))
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted

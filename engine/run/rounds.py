@@ -51,11 +51,12 @@ from engine.run.scheduling import (
     Scheduling,
     count_keys,
 )
+from engine.run.servertime import ServerClock, login_check
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
 from engine.schedule.waves import Status, never_open, schedule_waves, status_at
-from engine.schedule.windows import WindowKey
+from engine.schedule.windows import SEND_LEAD, WindowKey
 from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
@@ -145,7 +146,7 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
         (memo or SentMemo()).get(journal, sent_chunks)
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
-                       until=schedule.expire_at) if counts else None
+                       until=schedule.expire_at, lead=SEND_LEAD) if counts else None
     never = never_open(status.closed, schedule.policy, now,
                        margin=timedelta(seconds=schedule.margin)) if status is not None \
         else frozenset()
@@ -221,7 +222,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             if not fresh:  # an expiry brought forward is journaled before any round
                 schedule = settle(path, schedule, _now(options))
             return await _rounds(recipients, options, schedule, run_round, path, keys, base,
-                                 lock, notes)
+                                 lock, notes, ServerClock(options.wall))
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
@@ -231,10 +232,12 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
                   run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
-                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = ()
-                  ) -> dict[str, Any]:
+                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = (),
+                  clock: ServerClock | None = None) -> dict[str, Any]:
     """The rounds, each under the journal lock (let go while the loop sleeps): a run of
-    ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
+    ``run_round`` (none when nothing is due and nothing to recover), then the wait. Each
+    judged by ``clock`` (the server's time once a login measured it)."""
+    clock = clock or ServerClock(options.wall)
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
     memo = SentMemo()
@@ -249,7 +252,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             given, read_again = resume_options(path, replace(base, resume=path), None)
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
-        now = _now(options)
+        now = clock.now()
         before = survey(source, read, keys, None if first else path, schedule, now, memo)
         idle = None if first else await _idle(before, schedule, path, round_options)
         if idle is not None:
@@ -261,9 +264,12 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 if number == 0 else ()
             ran, document = await _round(first, recipients, source, read, round_options,
                                          before, schedule, run_round, path, keys, options,
-                                         memo, starting)
+                                         memo, starting, clock)
             if stop.is_set() or ran is None:
                 break
+            if clock.changed:  # its limits were judged by another clock: judge again now
+                clock.changed = False
+                continue
             after = ran
         if after.decision == "expired" and after.remaining:
             await options.on_event(expired_event(after, schedule, path, options))
@@ -292,7 +298,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
-                 memo: SentMemo, notes: tuple[tuple[str, str], ...]
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock
                  ) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
     ``notes``: the (code, message) warnings it starts with."""
@@ -308,15 +314,17 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
+        after.append(survey(source, read, keys, path, schedule, clock.now(), memo))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;
     # one that does not fit is held, as one whose windows are closed
     share = before.share
+    # the deadline on this machine's clock, which the sender reads
     limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
-                         before.deadline, header, report,
-                         admits(keys, before.open_keys, share), notes=notes)
+                         clock.machine(before.deadline), header, report,
+                         admits(keys, before.open_keys, share), notes=notes + clock.notes(),
+                         on_login=login_check(clock))
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
                                    spool, limits)

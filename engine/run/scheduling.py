@@ -266,6 +266,9 @@ class RoundLimits:
     # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
     # taken from the registration tier
     notes: tuple[tuple[str, str], ...] = ()
+    # after the round's login (engine/run/servertime.py): None, or a new deadline and the
+    # warning why (the server's clock is not the one the limits were judged by)
+    on_login: Callable[[Any], tuple[float, str] | None] | None = None
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,

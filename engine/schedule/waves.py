@@ -140,20 +140,22 @@ class Status:
 
 def status_at(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, *,
               horizon: timedelta = DEFAULT_HORIZON, margin: timedelta = DEFAULT_MARGIN,
-              until: datetime | None = None) -> Status:
-    """Open, waiting and closed keys at ``instant`` (inside the margin counts as closed).
-    The answer holds until ``Status.until`` or ``Status.next_opening``, whichever comes
-    first: a sender asks again then, not before every POST."""
+              until: datetime | None = None, lead: timedelta = timedelta(0)) -> Status:
+    """Open, waiting and closed keys at ``instant`` (inside the margin counts as closed, and
+    the ``lead`` after each opening too). The answer holds until ``Status.until`` or
+    ``Status.next_opening``, whichever comes first: a sender asks again then, not before
+    every POST."""
     instant = as_utc(instant, "instant")
     opened: list[tuple[WindowKey, datetime]] = []
     waiting: list[tuple[WindowKey, datetime]] = []
     closed: list[WindowKey] = []
     probe = min(horizon, PROBE)
     for key in sorted(set(keys)):
-        openings = open_windows(key, policy, instant, horizon=probe, margin=margin, until=until)
+        openings = open_windows(key, policy, instant, horizon=probe, margin=margin, until=until,
+                                lead=lead)
         if not openings and probe < horizon:
             openings = open_windows(key, policy, instant, horizon=horizon, margin=margin,
-                                    until=until)
+                                    until=until, lead=lead)
         if not openings:
             closed.append(key)
         elif openings[0].allows(instant):
