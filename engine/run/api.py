@@ -70,7 +70,7 @@ from engine.run.resume import (
     unsettled,
 )
 from engine.run.rounds import send_rounds
-from engine.run.scheduling import RoundLimits, resumed_scheduling
+from engine.run.scheduling import RoundLimits, login_checks, resumed_scheduling
 from engine.run.sender import Sender
 from engine.run.shapes import Report
 from engine.run.sources import (
@@ -253,12 +253,14 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
-            if limits is not None and limits.on_login is not None:
-                moved = limits.on_login(client)  # the server's clock: judged again
-                if moved is not None:  # the round's limits were judged by another clock
-                    worker.deadline, warning = moved
-                    notes.append(warning)
-                    await emit(RunWarning("clock-skew", warning))
+            if limits is not None:  # the server's clock, the sender's day (rounds.py)
+                mine = frozenset(r.batch_id for r in plan.records.values() if r.batch_id) \
+                    if plan is not None else frozenset[str]()
+                late, said = await login_checks(limits, client, sender, mine)
+                worker.deadline = worker.deadline if late is None else late
+                for code, message in said:
+                    notes.append(message)
+                    await emit(RunWarning(code, message))
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted

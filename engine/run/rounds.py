@@ -32,6 +32,7 @@ from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.brandcap import OtherBatches, listed_others, others_warning
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
 from engine.run.expiry import current, settle
@@ -137,10 +138,13 @@ class Outlook:
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-           schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
+           schedule: Scheduling, now: datetime, memo: SentMemo | None = None,
+           others: OtherBatches | None = None) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one),
     unless the journal has not changed since the last one counted (``remembered``; and
-    ``memo``, the chunks sent as last read)."""
+    ``memo``, the chunks sent as last read). ``others``: the sender's batches of other runs
+    the server listed, on the cap day too."""
+    extra = [] if others is None else others.ledger()
     counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
@@ -150,9 +154,9 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     never = never_open(status.closed, schedule.policy, now,
                        margin=timedelta(seconds=schedule.margin)) if status is not None \
         else frozenset()
-    return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now), sources,
-                   round_cap(schedule.cap, sent, now), never)
+    return Outlook(now, counts, status, cap_day(schedule.cap, [*cap_ledger(sent), *extra], now),
+                   decision, schedule.expire_at, carrier_halt(sent, now), sources,
+                   round_cap(schedule.cap, sent, now, extra), never)
 
 
 def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
@@ -238,6 +242,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     ``run_round`` (none when nothing is due and nothing to recover), then the wait. Each
     judged by ``clock`` (the server's time once a login measured it)."""
     clock = clock or ServerClock(options.wall)
+    others = OtherBatches()  # the sender's batches of other runs, as the rounds listed them
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
     memo = SentMemo()
@@ -253,7 +258,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
         now = clock.now()
-        before = survey(source, read, keys, None if first else path, schedule, now, memo)
+        before = survey(source, read, keys, None if first else path, schedule, now, memo,
+                        others)
         idle = None if first else await _idle(before, schedule, path, round_options)
         if idle is not None:
             after, document = idle
@@ -264,7 +270,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 if number == 0 else ()
             ran, document = await _round(first, recipients, source, read, round_options,
                                          before, schedule, run_round, path, keys, options,
-                                         memo, starting, clock)
+                                         memo, starting, clock, others)
             if stop.is_set() or ran is None:
                 break
             if clock.changed:  # its limits were judged by another clock: judge again now
@@ -298,8 +304,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
-                 memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock
-                 ) -> tuple[Outlook | None, dict[str, Any]]:
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock,
+                 others: OtherBatches) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
     ``notes``: the (code, message) warnings it starts with."""
     header = None
@@ -314,17 +320,30 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, clock.now(), memo))
+        after.append(survey(source, read, keys, path, schedule, clock.now(), memo, others))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;
     # one that does not fit is held, as one whose windows are closed
     share = before.share
+    quota = Quota(share.allowed)
+
+    async def count_others(client: Any, sender: str, mine: frozenset[str]) -> str | None:
+        if schedule.cap is None or clock.changed:
+            return None
+        day = before.day.starts
+        more = others.take(day, *await listed_others(client.batches, sender, day, mine))
+        if not more:
+            return None
+        if quota.allowed is not None:
+            quota.allowed = max(0, quota.allowed - more)
+        return others_warning(sender, schedule.cap, others, quota.allowed)
+
     # the deadline on this machine's clock, which the sender reads
-    limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
+    limits = RoundLimits(Eligible(keys, before.open_keys), quota,
                          clock.machine(before.deadline), header, report,
                          admits(keys, before.open_keys, share), notes=notes + clock.notes(),
-                         on_login=login_check(clock))
+                         on_login=login_check(clock), count_others=count_others)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
                                    spool, limits)

@@ -9,7 +9,7 @@ again and sends it when its window opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -269,6 +269,25 @@ class RoundLimits:
     # after the round's login (engine/run/servertime.py): None, or a new deadline and the
     # warning why (the server's clock is not the one the limits were judged by)
     on_login: Callable[[Any], tuple[float, str] | None] | None = None
+    # then (engine/run/brandcap.py): the sender's other batches of the cap day, as the server
+    # lists them, off the quota; (client, sender, this journal's batch ids) -> a warning
+    count_others: Callable[[Any, str, frozenset[str]], Awaitable[str | None]] | None = None
+
+
+async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: frozenset[str]
+                       ) -> tuple[float | None, list[tuple[str, str]]]:
+    """A round's checks after its login: the server's clock (a new deadline when the limits
+    were judged by another), then the sender's other batches of the day off the quota; the
+    (code, message) warnings they give."""
+    said: list[tuple[str, str]] = []
+    late = None if limits.on_login is None else limits.on_login(client)
+    if late is not None:
+        said.append(("clock-skew", late[1]))
+    counted = None if limits.count_others is None else \
+        await limits.count_others(client, sender, mine)
+    if counted is not None:
+        said.append(("daily-cap", counted))
+    return (None if late is None else late[0]), said
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
