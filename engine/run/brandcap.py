@@ -13,11 +13,12 @@ listing shows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day_label
 from engine.schedule.windows import stamp
 
@@ -78,3 +79,22 @@ def others_warning(sender: str, cap: int, others: OtherBatches, allowed: int | N
             f"from {sender} on the cap day {day} (from 00:00 America/Los_Angeles) that this "
             f"run did not send (other runs, machines or tools): they count against --daily-cap "
             f"{cap:,}, since carriers cap the sender, not the run{room}.")
+
+
+def counting(cap: int | None, day: datetime, others: OtherBatches, quota: Quota,
+             skip: Callable[[], bool]) -> Callable[[Any, str, frozenset[str]],
+                                                   Awaitable[str | None]]:
+    """The round's hook after its login (``RoundLimits.count_others``): list the sender's
+    batches of the cap day starting at ``day``, take what is new off ``quota``, and answer
+    the warning (None: no cap, ``skip``, or nothing new)."""
+    async def count(client: Any, sender: str, mine: frozenset[str]) -> str | None:
+        if cap is None or skip():
+            return None
+        more = others.take(day, *await listed_others(client.batches, sender, day, mine))
+        if not more:
+            return None
+        if quota.allowed is not None:
+            quota.allowed = max(0, quota.allowed - more)
+        return others_warning(sender, cap, others, quota.allowed)
+
+    return count

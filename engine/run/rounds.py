@@ -31,7 +31,7 @@ from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.brandcap import OtherBatches, listed_others, others_warning
+from engine.run.brandcap import OtherBatches, counting
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
 from engine.run.expiry import current, settle
@@ -41,7 +41,14 @@ from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
-from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
+from engine.run.roundreport import (
+    expired_event,
+    no_window_notes,
+    placed,
+    report_of,
+    stamped,
+    waiting_event,
+)
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -334,16 +341,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     share = before.share
     quota = Quota(share.allowed)
 
-    async def count_others(client: Any, sender: str, mine: frozenset[str]) -> str | None:
-        if schedule.cap is None or clock.changed:
-            return None
-        day = before.day.starts
-        more = others.take(day, *await listed_others(client.batches, sender, day, mine))
-        if not more:
-            return None
-        if quota.allowed is not None:
-            quota.allowed = max(0, quota.allowed - more)
-        return others_warning(sender, schedule.cap, others, quota.allowed)
+    count_others = counting(schedule.cap, before.day.starts, others, quota,
+                            lambda: clock.changed)
 
     # the deadline on this machine's clock, which the sender reads
     limits = RoundLimits(Eligible(keys, before.open_keys), quota,
@@ -372,23 +371,6 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
     await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
                                    options))
     return before, done.document
-
-
-def no_window_notes(look: Outlook, schedule: Scheduling) -> tuple[tuple[str, str], ...]:
-    """The warning that some recipients' window never opens under the policy (fate
-    no-window): how many, where, and why; none when every key has a window."""
-    stuck = sorted((key, n) for key, n in look.counts.items() if key in look.never)
-    if not stuck:
-        return ()
-    where = "; ".join(f"{n:,} in {', '.join(key.zones) or 'any zone'} (rules "
-                      f"{key.rules or 'tcpa'})" for key, n in stuck[:5])
-    more = f"; and {len(stuck) - 5} more group(s)" if len(stuck) > 5 else ""
-    total = sum(n for _, n in stuck)
-    return (("no-window",
-             f"{total:,} recipient(s) have no window under --quiet-hours {schedule.policy} "
-             f"with a {schedule.margin / 60:g}-minute margin: {where}{more}. They will not be "
-             "sent (fate no-window in the report and a2p outcomes); the run ends when only "
-             "they are left. To reach them, send them as a new run with other --quiet-hours."),)
 
 
 def _now(options: SendOptions) -> datetime:
