@@ -43,7 +43,9 @@ def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
                        help="start the first wave then: ISO 8601 with a zone, e.g. "
                        "2026-12-07T09:00-05:00 or 2026-12-07T09:00[America/New_York]")
     group.add_argument("--expire-at", metavar="TIME",
-                       help="leave whatever is not sent by then unsent (expired), same form")
+                       help="leave whatever is not sent by then unsent (expired), same form"
+                       + ("; with --resume it may be brought forward (now, or an earlier "
+                          "time) to end a scheduled run" if send else ""))
     group.add_argument("--window-margin", type=_seconds if send else _margin,
                        default=None if send else 10.0, metavar="MINUTES",
                        help="no batch is sent later than this before a window closes, for "
