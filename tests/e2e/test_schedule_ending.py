@@ -15,9 +15,10 @@ import pytest
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import UsageError
-from tests.e2e.conftest import ledger_numbers
+from tests.e2e.conftest import SENDER, ledger_numbers
 from tests.e2e.test_schedule_rounds import FakeTime, Start, Watch, send
 from tests.e2e.test_schedule_rounds import start as start  # the fake-clock simulator
+from tests.e2e.test_schedule_ticks import sleeper
 
 ET = ZoneInfo("America/New_York")
 
@@ -119,3 +120,31 @@ async def test_recipients_with_no_window_are_told_so_and_end_the_run(
         assert told[number].outcome == "not-sent"
         assert told[number].retryable is False
         assert str(told[number].description).startswith("no-window")
+
+
+async def test_a_sleeping_run_wakes_to_the_end_a_resume_journaled(
+        start: Start, tmp_path: Path) -> None:
+    """A run sleeping until 08:00 (it holds no lock meanwhile) is ended by `--resume J
+    --expire-at now`; at its wake it reads the journaled expiry and ends expired: nobody is
+    texted."""
+    time = FakeTime(datetime(2026, 11, 20, 5, 0, tzinfo=ET))
+    running, settings = await start(time)
+    (tmp_path / "list.csv").write_text("to\n+12122000000\n+12122000001\n")
+    journal = tmp_path / "run.journal"
+    watch = Watch(running, time)
+    ended: list[str] = []
+
+    async def end_it() -> None:
+        if not ended:
+            report = await send(None, settings, time, watch, resume=journal,
+                                expire_at="now", exit_when_waiting=True)
+            ended.append(report["schedule"]["state"])
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                               clock=time.clock, sleep=sleeper(time, end_it),
+                               on_event=watch.on_event, journal=journal, quiet_hours="tcpa")
+    assert ended == ["expired"]
+    assert report["schedule"]["state"] == "expired"
+    assert report["totals"]["expired"] == 2
+    assert ledger_numbers(running) == []
