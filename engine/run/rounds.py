@@ -147,16 +147,19 @@ class Outlook:
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
            schedule: Scheduling, now: datetime, memo: SentMemo | None = None,
-           others: OtherBatches | None = None) -> Outlook:
+           others: OtherBatches | None = None, offset: float = 0.0) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one),
     unless the journal has not changed since the last one counted (``remembered``; and
     ``memo``, the chunks sent as last read). ``others``: the sender's batches of other runs
-    the server listed, on the cap day too."""
+    the server listed, on the cap day too; ``offset``: the server's clock less this
+    machine's, by which ``now`` is judged (the journal's stamps are this machine's)."""
     extra = [] if others is None else others.ledger()
     counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
     note_caught(path, read, keys, sent)  # --tz-column: a caught chunk judged by its zones
+    if offset:  # each chunk on the cap day of the server's clock, as ``now`` is
+        sent = [(when + timedelta(seconds=offset), chunk) for when, chunk in sent]
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at, lead=SEND_LEAD) if counts else None
@@ -272,7 +275,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             round_options = replace(base, resume=path, journal=None)
         now = clock.now()
         before = survey(source, read, keys, None if first else path, schedule, now, memo,
-                        others)
+                        others, clock.offset)
         idle = None if first else await _idle(before, schedule, path, round_options)
         if idle is not None:
             after, document = idle
@@ -333,7 +336,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, clock.now(), memo, others))
+        after.append(survey(source, read, keys, path, schedule, clock.now(), memo, others,
+                            clock.offset))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;

@@ -43,15 +43,38 @@ async def test_a_machine_clock_off_texts_nobody_outside_their_window(
                             journal=tmp_path / "run.journal", quiet_hours="tcpa")
         assert report["schedule"]["state"] == "done"
         assert report["totals"]["sent"] == 20
+        judged = audit(running.simulator.store, running.simulator.now() + 3600,
+                       parse_quiet_hours("tcpa"))
+        assert judged.processed == 20
+        assert judged.outside_count == 0
+        assert judged.repeated_count == 0
         warned = [e["message"] for e in watch.kinds("warning") if e["code"] == "clock-skew"]
         assert warned
         assert f"{abs(skew):,.0f} s" in warned[0]
         assert "this machine's clock" in warned[0]
         assert "the server's" in warned[0]
+    finally:
+        await running.stop()
+
+
+async def test_a_fast_machine_clock_keeps_the_cap_day_of_the_server(tmp_path: Path) -> None:
+    """--daily-cap 10, no quiet hours, 20 recipients, a machine 2 minutes fast started at its
+    23:59 Pacific (the server's 23:57): the next cap day starts at the server's midnight, so
+    the audit finds 10 on each Pacific day, not 20 on the first."""
+    time = FakeTime(datetime(2026, 11, 20, 23, 59, tzinfo=PT))
+    faults = FaultSettings(clock_skew=-120.0)
+    running = await start_simulator(sim_settings(messages_per_second=1e6, faults=faults),
+                                    clock=lambda: time.t)
+    try:
+        numbers = [f"+1415{2_000_000 + i:07d}" for i in range(20)]
+        (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
+        watch = Watch(running, time)
+        report = await send(tmp_path / "list.csv", engine_settings(running.url), time, watch,
+                            journal=tmp_path / "run.journal", daily_cap=10)
+        assert report["totals"]["sent"] == 20
         judged = audit(running.simulator.store, running.simulator.now() + 3600,
-                       parse_quiet_hours("tcpa"))
-        assert judged.processed == 20
-        assert judged.outside_count == 0
+                       parse_quiet_hours("off"), daily_cap=10)
+        assert judged.per_cap_day == {"2026-11-20": 10, "2026-11-21": 10}
         assert judged.repeated_count == 0
     finally:
         await running.stop()
