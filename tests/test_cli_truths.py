@@ -86,3 +86,13 @@ def test_a_waiting_run_that_ends_here_exits_0_saying_what_is_left(
     left for later rounds counted."""
     assert cli.finish(scheduled("waiting", deferred=40, dailyCap=2), "r.json") == 0
     assert "42 left for later rounds" in capsys.readouterr().err
+
+
+def test_a_run_ended_with_only_no_window_recipients_left_says_so(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run left only with recipients whose window never opens has ended: completed, exit 0,
+    and the line counts them as not sent rather than left for later rounds."""
+    assert cli.finish(scheduled("completed", noWindow=5), "r.json") == 0
+    line = capsys.readouterr().err
+    assert "5 with no window under the quiet-hours policy (not sent)" in line
+    assert "later rounds" not in line

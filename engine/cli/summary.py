@@ -50,11 +50,15 @@ def _next_step(code: int, totals: dict[str, Any], hint: str) -> str:
 
 def _left(totals: dict[str, Any]) -> str:
     """A scheduled send's recipients not sent: expired (--expire-at passed: the run has
-    ended), or left for later rounds."""
+    ended), with no window under the policy (never sent by this run), or left for later
+    rounds."""
     expired = totals.get("expired") or 0
+    never = totals.get("noWindow") or 0
     later = (totals.get("deferred") or 0) + (totals.get("dailyCap") or 0)
     return (f", {expired:,} expired (--expire-at passed: not sent, the run has ended)"
-            if expired else "") + (f", {later:,} left for later rounds" if later else "")
+            if expired else "") + \
+        (f", {never:,} with no window under the quiet-hours policy (not sent)"
+         if never else "") + (f", {later:,} left for later rounds" if later else "")
 
 
 def _pending(totals: dict[str, Any]) -> str:

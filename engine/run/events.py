@@ -161,7 +161,8 @@ class BatchDelivered(BatchEvent):
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
     """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
-    "suppress", "consent", "carrier-cap", "daily-cap", "at-past")."""
+    "suppress", "consent", "carrier-cap", "daily-cap", "at-past", "clock-skew",
+    "no-window")."""
 
     KIND: ClassVar[str] = "warning"
     code: str

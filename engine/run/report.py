@@ -130,10 +130,13 @@ def scheduled_status(status: str, schedule: Mapping[str, Any]) -> str:
     at its goal with recipients left for later rounds is ``waiting`` (``expired`` once
     --expire-at passed), so a monitor reading ``status`` tells a finished campaign from one
     that has not begun. Failed, partial and interrupted runs keep their status: they say
-    more."""
-    if status != "completed" or not schedule.get("remaining"):
+    more. A run left only with recipients whose window never opens (fate ``no-window``,
+    ``schedule.state`` done) has ended: ``completed``, its ``totals.noWindow`` counting
+    them."""
+    state = schedule.get("state")
+    if status != "completed" or not schedule.get("remaining") or state == "done":
         return status
-    return "expired" if schedule.get("state") == "expired" else "waiting"
+    return "expired" if state == "expired" else "waiting"
 
 
 def status_totals(records: list[ChunkRecord]) -> dict[str, Any]:
