@@ -3,11 +3,13 @@ carried, what a round may still send, and the carrier-cap halt.
 
 A chunk counts on the day of the attempt that may have created it: a chunk is sent again only
 after a proof that its earlier attempt created nothing (a lost answer looked for, a 5xx or a
-refusal that creates nothing), so its LAST ``submittedAt`` is the one that counts. A chunk
-caught in flight by a stop on another day is resent, if its earlier attempt proves absent, on
-the round's day: its messages are taken from that day's allowance before the round reads any
-new recipient, and a caught chunk that does not fit what the day has left is held (never
-POSTed) until a day it fits. So no Pacific day carries more than the cap, whatever the
+refusal that creates nothing), so its LAST ``submittedAt`` is the one that counts. That
+holds only under ``on_ambiguous`` reconcile or fail: resend POSTs again without the proof, so
+a capped send refuses it (``scheduling.check_resend_cap``). A chunk caught in flight by a
+stop on another day is resent, if its earlier attempt proves absent, on the round's day:
+its messages are taken from that day's allowance before the round reads any new recipient,
+and a caught chunk that does not fit what the day has left is held (never POSTed) until a day
+it fits. So no Pacific day carries more than the cap, whatever the
 timing of kills and resumes.
 
 The carrier-cap halt: the day's batches showing SMS-CAR-450/451/452 above the threshold of

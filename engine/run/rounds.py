@@ -42,6 +42,7 @@ from engine.run.resume import resume_options
 from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
+    NEEDS_JOURNAL,
     Eligible,
     Keys,
     Quota,
@@ -182,9 +183,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     (code, message) warnings the first round starts with."""
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
-        raise UsageError("a scheduled send (quiet hours, a daily cap, --at or --expire-at) "
-                         "needs a journal: its rounds are resumes of it. Pass journal=PATH "
-                         "(a2p send writes one beside the report).")
+        raise UsageError(NEEDS_JOURNAL)
     if options.resume is None and (recipients is None or not is_path(recipients)):
         raise UsageError("a scheduled send reads its list again at every round: give a file "
                          "(not stdin or an iterable), or send without a schedule.")

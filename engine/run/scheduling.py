@@ -39,6 +39,14 @@ Instant = str | datetime | None
 CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
 
 
+# a library send with a schedule and no journal= (the CLI always writes one): refused before
+# any login, since without rounds the schedule would be dropped and everyone texted now
+NEEDS_JOURNAL = ("a scheduled send (quiet hours, a daily cap, at or expire_at) needs a "
+                 "journal: its rounds are resumes of it, and without one the schedule would "
+                 "be lost and everyone texted at once. Pass journal=PATH (a2p send writes one "
+                 "beside the report).")
+
+
 @dataclass(frozen=True, slots=True)
 class Scheduling:
     """A send's schedule options, validated: the quiet-hours policy, the closing margin
@@ -77,6 +85,18 @@ class Scheduling:
         return cls(parse_quiet_hours(str(data.get("quietHours", "off"))),
                    float(data.get("windowMargin", DEFAULT_MARGIN)), data.get("dailyCap"),
                    instant("at"), instant("expireAt"), data.get("tzColumn"))
+
+
+def check_resend_cap(on_ambiguous: str, schedule: Scheduling) -> None:
+    """Refuse ``on_ambiguous="resend"`` under a daily cap: resend POSTs an ambiguous chunk
+    again without proof that its first attempt created nothing, so the day could carry both
+    batches while the cap ledger (engine/run/capledger.py) counts one."""
+    if on_ambiguous == "resend" and schedule.cap is not None:
+        raise UsageError(f"on_ambiguous resend (--on-ambiguous resend) cannot go with a daily "
+                         f"cap (--daily-cap {schedule.cap}): a resend is sent without proof "
+                         "that the first attempt created nothing, so a day could carry more "
+                         "messages than its cap. Use --on-ambiguous reconcile (the default) "
+                         "or fail, or --daily-cap none.")
 
 
 def _instant(value: Instant, flag: str) -> datetime | None:

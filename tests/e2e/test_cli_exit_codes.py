@@ -462,3 +462,18 @@ def test_exit_75_when_a_scheduled_send_waits_and_a_resume_goes_on(
     assert "--daily-cap" in refused.stderr
     again = a2p(["send", "--resume", str(journal), "--exit-when-waiting"], env=sim_env(server))
     assert again.returncode == 75, again.stderr
+
+
+def test_on_ambiguous_resend_with_a_daily_cap_is_exit_2_before_login(
+        tmp_path: Path, server: RunningSimulator) -> None:
+    """--on-ambiguous resend --daily-cap 5 could send a day past its cap: exit 2 naming both
+    flags and the fix, no login made, no journal written."""
+    before = server.simulator.stats.get("200", 0)
+    result = a2p(send(tmp_path, "--on-ambiguous", "resend", "--daily-cap", "5"),
+                 env=sim_env(server))
+    assert result.returncode == 2, result.stderr
+    assert "--on-ambiguous resend" in result.stderr
+    assert "--daily-cap 5" in result.stderr
+    assert "reconcile" in result.stderr
+    assert server.simulator.stats.get("200", 0) == before
+    assert not (tmp_path / "r.json.journal").exists()
