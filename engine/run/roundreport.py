@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 from engine.run.events import Event, Expired, Stamper, Waiting
-from engine.run.journal import read_header
+from engine.run.journal import Journal, read_header, read_journal
 from engine.run.options import SendOptions
 from engine.run.scheduling import Keys, Scheduling
 from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
@@ -19,6 +19,7 @@ from engine.schedule.windows import WindowKey, stamp
 
 # how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
 SOURCES = get_args(ZoneSource)
+EXPIRED_ENTRY = b'{"type":"expired"'  # how tell_expired's journal line begins (orjson)
 
 if TYPE_CHECKING:
     from engine.run.rounds import Outlook
@@ -89,6 +90,28 @@ def expired_event(look: Outlook, schedule: Scheduling, path: Path,
     """The ``expired`` event: --expire-at passed with recipients left."""
     return stamped(Expired(look.remaining, stamp(schedule.expire_at or look.now),
                            by_zone(look.counts)), path, options)
+
+
+async def tell_expired(look: Outlook, schedule: Scheduling, path: Path,
+                       options: SendOptions) -> None:
+    """The ``expired`` event, once per run: then noted in the journal (an ``expired`` entry,
+    which its readers pass over), so the cron ticks after it, which end at once, do not tell
+    it again. Told before it is noted: a kill between the two tells it twice, never not."""
+    if expiry_noted(path):
+        return
+    await options.on_event(expired_event(look, schedule, path, options))
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    try:
+        journal.write({"type": "expired", "count": look.remaining,
+                       "expireAt": stamp(schedule.expire_at or look.now)})
+    finally:
+        journal.close()
+
+
+def expiry_noted(path: Path) -> bool:
+    """Whether the journal notes the run's expiry told (``tell_expired``)."""
+    with path.open("rb") as lines:
+        return any(line.startswith(EXPIRED_ENTRY) for line in lines)
 
 
 def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:

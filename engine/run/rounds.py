@@ -39,7 +39,7 @@ from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
-from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
+from engine.run.roundreport import placed, report_of, stamped, tell_expired, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
     NEEDS_JOURNAL,
@@ -255,7 +255,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break
             after = ran
         if after.decision == "expired" and after.remaining:
-            await options.on_event(expired_event(after, schedule, path, options))
+            await tell_expired(after, schedule, path, options)  # once: not on every tick
             break
         nxt = after.next_round(schedule.at)
         if nxt is None:
@@ -314,11 +314,12 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
 
 async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
                 ) -> tuple[Outlook, dict[str, Any]] | None:
-    """A resume's round that would do nothing (nothing due, the next round later, no chunk
-    to recover): not run; its report is written from the journal, and the loop goes on to
-    the wait with ``before``. None: the round runs."""
+    """A resume's round that would do nothing (nothing due, or nothing left, or --expire-at
+    passed; and no chunk to recover): not run; its report is written from the journal, and
+    the loop goes on with ``before`` (to the wait, or the end: a cron tick after the run is
+    done or expired logs in to nothing and reads no input). None: the round runs."""
     nxt = before.next_round(schedule.at)
-    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+    if nxt is not None and nxt[1] == "due":
         return None
     done = idle_report(path, options, report_of(before, schedule))
     if done is None:

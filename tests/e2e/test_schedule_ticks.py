@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import engine
@@ -268,3 +269,41 @@ async def test_a_cron_tick_with_nothing_due_still_refuses_a_changed_list(
     with pytest.raises(JournalError, match="changed since the journal was written"):
         await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
     assert ledger_numbers(running) == []
+
+
+@pytest.mark.parametrize("ending", ["done", "expired"])
+async def test_ticks_after_a_run_is_done_or_expired_make_no_request(
+        start: Start, tmp_path: Path, passes: Passes, ending: str) -> None:
+    """Once a run is done (everyone sent) or expired, each later cron tick runs no round: no
+    request (no login, no opt-out read), no pass over the input beyond one count; it writes
+    the report with the same state, and the run tells ``expired`` once in all."""
+    time = FakeTime(START.replace(hour=12) if ending == "done" else START)
+    running, settings = await start(time)
+    listed = tmp_path / "list.csv"
+    listed.write_text("to\n" + "".join(f"+1212555{i:04d}\n" for i in range(30)))
+    watch = Watch(running, time)
+    journal, report_path = tmp_path / "run.journal", tmp_path / "r.json"
+    expire = {"expire_at": "2026-11-20T06:00-05:00"} if ending == "expired" else {}
+    first = await send(listed, settings, time, watch, journal=journal, report=report_path,
+                       quiet_hours="tcpa", exit_when_waiting=True, **expire)
+    assert first["totals"]["sent"] == (30 if ending == "done" else 0)
+    time.t += 2 * 3600  # past --expire-at: the first tick finds the run expired
+    states, inputs = [], []
+    for _ in range(3):
+        time.t += 300
+        made, read, rounds = requests(running), passes.inputs, passes.rounds
+        report_path.unlink()
+        tick = await send(None, settings, time, watch, resume=journal, report=report_path,
+                          exit_when_waiting=True)
+        assert requests(running) == made  # nothing asked of the server
+        assert passes.rounds == rounds
+        inputs.append(passes.inputs - read)
+        states.append(tick["schedule"]["state"])
+        assert orjson.loads(report_path.read_bytes())["schedule"]["state"] == ending
+    assert states == [ending] * 3
+    # not a round's two passes a tick: the expiry's note in the journal costs one count, once
+    assert sum(inputs) == (0 if ending == "done" else 1)
+    assert len(ledger_numbers(running)) == (30 if ending == "done" else 0)
+    assert [e["count"] for e in watch.kinds("expired")] == ([30] if ending == "expired"
+                                                            else [])
+    assert watch.events[-1]["event"] == "summary"
