@@ -67,6 +67,9 @@ BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap hal
               "not stop the day's sending; use --wait completed or --wait delivered for the "
               "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
+# a reader (`a2p outcomes`) holding the journal at the wake: tried again every 5 s, 10 minutes
+READER_WAIT, READER_TRIES = 5.0, 120
+SENDS = "a2p send"  # the lock's command of a process that sends (a cron tick's): a takeover
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,25 +340,46 @@ async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Even
                           lock: JournalLock, path: Path) -> bool:
     """Sleep until the next round without the journal's lock (`a2p outcomes` and a cron tick
     may use the journal meanwhile), then take it again: True when a stop came first.
-    JournalTakenError when another process holds it at the wake (a cron tick continues the
-    run); JournalError when the journal is now another run's."""
+    JournalTakenError when an ``a2p send`` holds it at the wake (a cron tick continues the
+    run); a reader's hold is waited out (``_take_back``); JournalError when the journal is
+    now another run's."""
     if seconds <= 0:
         return stop.is_set()
     run_id = read_header(path)["runId"]
     lock.release()
     if await _sleep_or_stop(options, seconds, stop):
         return True  # stopped: the last round's report and the journal say it all
-    try:
-        lock.reacquire()
-    except JournalTakenError:
-        raise
-    except JournalBusyError as busy:
-        raise JournalTakenError(path, busy.holder) from None
+    if await _take_back(options, stop, lock, path):
+        return True
     if read_header(path)["runId"] != run_id:
         raise JournalError(f"{path}: while this run slept, the journal was replaced by "
                            "another run's; this run ends. Its own journal is gone: read "
                            "what it sent from its report.")
     return False
+
+
+async def _take_back(options: SendOptions, stop: anyio.Event, lock: JournalLock,
+                     path: Path) -> bool:
+    """The journal's lock again at the wake: True when a stop came first. Held by an ``a2p
+    send`` (the side file names the command): that process continues the run, so this one
+    ends (JournalTakenError). Held by a reader (`a2p outcomes`) or a holder whose identity
+    cannot be read: nobody else sends, so the run tries again every ``READER_WAIT`` seconds
+    (through its own sleep), then, after ``READER_TRIES``, a JournalBusyError naming it."""
+    for tried in range(READER_TRIES + 1):
+        try:
+            lock.reacquire()
+            return False
+        except JournalTakenError:
+            raise
+        except JournalBusyError as busy:
+            command = str((busy.holder or {}).get("command") or "")
+            if command.startswith(SENDS):
+                raise JournalTakenError(path, busy.holder) from None
+            if tried == READER_TRIES:
+                raise  # the reader still holds it: its JournalBusyError says who
+        if await _sleep_or_stop(options, READER_WAIT, stop):
+            return True
+    return False  # not reached: the last try returns or raises
 
 
 async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:

@@ -21,8 +21,9 @@ import engine.run.idleround
 import engine.run.journal
 import engine.run.sources
 from engine.config.credentials import DEMO_CREDENTIALS
-from engine.errors import JournalError, JournalTakenError
+from engine.errors import JournalBusyError, JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
+from engine.run.rounds import READER_TRIES, READER_WAIT
 from engine.simulator import RunningSimulator
 from engine.types import Report
 from tests.e2e.conftest import SENDER, ledger_numbers
@@ -232,6 +233,80 @@ async def test_a_run_that_wakes_to_a_tick_holding_the_journal_ends(
             lock.release()
     assert ledger_numbers(running) == []  # it slept from 05:00 Eastern, and ended at wake
     assert watch.events[-1]["event"] == "summary"
+
+
+class Reader:
+    """`a2p outcomes` as the run's sleep sees it: takes the journal's lock (as Export does)
+    in the run's long sleep and holds it across the wake, for ``tries`` of the run's
+    retries (None: for good)."""
+
+    def __init__(self, time: FakeTime, journal: Path, tries: int | None) -> None:
+        self.time, self.journal, self.tries = time, journal, tries
+        self.lock: JournalLock | None = None
+        self.retries = 0  # the run's waits for it
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 60 and self.lock is None:
+            self.lock = JournalLock(self.journal, "a2p outcomes", readonly=True)
+            self.lock.acquire()
+        elif self.lock is not None and seconds == READER_WAIT:
+            self.retries += 1
+            if self.retries == self.tries:
+                self.lock.release()
+        await self.time.sleep(seconds)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+async def test_a_run_that_wakes_to_outcomes_holding_the_journal_waits_and_goes_on(
+        start: Start, tmp_path: Path) -> None:
+    """`a2p outcomes` holding the journal at the run's wake does not end the campaign: the
+    run tries again (through its own sleep) until the reader lets go, then sends the next
+    waves: everyone once, inside their windows."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    reader = Reader(time, journal, tries=3)
+    try:
+        report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                                   config=settings, credentials=DEMO_CREDENTIALS,
+                                   wall=time.wall, clock=time.clock, sleep=reader.sleep,
+                                   on_event=watch.on_event, journal=journal,
+                                   quiet_hours="tcpa")
+    finally:
+        reader.close()
+    assert reader.retries == 3  # it waited for the reader, and no longer
+    assert report["schedule"]["state"] == "done"
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+
+
+async def test_a_reader_that_never_lets_go_ends_the_run_busy_not_taken(
+        start: Start, tmp_path: Path) -> None:
+    """A reader holding the journal past the run's bounded wait ends the run with a
+    JournalBusyError naming it, not the JournalTakenError that says another process
+    continues the run; nothing was sent."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    national_list(tmp_path / "list.csv")
+    journal = tmp_path / "run.journal"
+    reader = Reader(time, journal, tries=None)
+    try:
+        with pytest.raises(JournalBusyError, match="a2p outcomes") as busy:
+            await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                              config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                              clock=time.clock, sleep=reader.sleep, journal=journal,
+                              quiet_hours="tcpa")
+    finally:
+        reader.close()
+    assert not isinstance(busy.value, JournalTakenError)
+    assert "continues the run" not in str(busy.value)
+    assert reader.retries == READER_TRIES
+    assert ledger_numbers(running) == []
 
 
 def test_a_cron_tick_refused_by_the_lock_exits_75(tmp_path: Path,
