@@ -255,7 +255,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             worker.deadline = limits.deadline
             # every chunk, by its recipients, never by its number: a caught chunk screened
             # during the stop is resent under a new number that this round did not cut
-            worker.admits = limits.admits
+            worker.holds = limits.holds
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):

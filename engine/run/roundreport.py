@@ -1,14 +1,17 @@
 """What a scheduled send tells of the recipients it has left (issue 22 item 7): the report's
-``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, and
-the progress line. The loop of rounds (engine/run/rounds.py) surveys; this module words it.
+``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, the
+progress line, and the note of a chunk a round holds (``holds``). The loop of rounds
+(engine/run/rounds.py) surveys; this module words it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
+from engine.batching.chunker import Chunk
 from engine.run.events import Event, Expired, Stamper, Waiting
 from engine.run.journal import Journal, read_header, read_journal
 from engine.run.options import SendOptions
@@ -135,3 +138,38 @@ def is_e164(to: str | None) -> bool:
     """A number the reader accepted (``+`` and digits): a raw value it refused is not
     placed."""
     return to is not None and len(to) > 2 and to[0] == "+" and to[1:].isdigit()
+
+
+CAP_HOLD = ("held: the day's cap (--daily-cap) has no room left for it; a round of the next "
+            "cap day (00:00 America/Los_Angeles) sends it")
+
+
+def holds(keys: Keys, look: Outlook) -> Callable[[Chunk], str | None]:
+    """Why a chunk may not be POSTed now (None: it may), as its hold's note says: a caught
+    chunk the day's cap has no room for, or one of its recipients' windows closed (by their
+    own zones: ``Keys.of_chunk``) or no key open at all, and why."""
+    open_keys, share, closed = look.open_keys, look.share, _closed(look)
+
+    def why(chunk: Chunk) -> str | None:
+        if not share.admits(chunk.number):
+            return CAP_HOLD
+        if not all(key in open_keys for key in keys.of_chunk(chunk)):
+            return closed
+        return None
+
+    return why
+
+
+def _closed(look: Outlook) -> str:
+    """Why a key is not open at ``look``: the day ended by carriers or the cap, --at not
+    reached, --expire-at passed, or its window closed (quiet hours)."""
+    if look.halt is not None:
+        return ("held: carriers' daily-cap failures (SMS-CAR-450/451/452) ended the day's "
+                "sending; a round of the next cap day sends it")
+    if look.day.full:
+        return CAP_HOLD
+    if look.decision == "wait":
+        return "held: --at is not reached yet; the first round after it sends it"
+    if look.decision == "expired":
+        return "held: --expire-at passed before its request went out"
+    return "held: its recipients' window is closed now (quiet hours); a later round sends it"

@@ -27,7 +27,6 @@ from typing import Any
 
 import anyio
 
-from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
@@ -39,7 +38,14 @@ from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
-from engine.run.roundreport import placed, report_of, stamped, tell_expired, waiting_event
+from engine.run.roundreport import (
+    holds,
+    placed,
+    report_of,
+    stamped,
+    tell_expired,
+    waiting_event,
+)
 from engine.run.scheduling import (
     EXIT_WAIT,
     NEEDS_JOURNAL,
@@ -167,14 +173,6 @@ def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
 def fresh_read(options: SendOptions) -> ReadOptions:
     """How a new run reads its list (the suppression lists apply in the round itself)."""
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
-
-
-def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
-           ) -> Callable[[Chunk], bool]:
-    """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
-    and every one of its recipients' windows is open (by their own zones: ``Keys.of_chunk``)."""
-    return lambda chunk: share.admits(chunk.number) and \
-        all(key in open_keys for key in keys.of_chunk(chunk))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
@@ -308,7 +306,7 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     share = before.share
     limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
                          before.deadline, header, report,
-                         admits(keys, before.open_keys, share), notes=notes)
+                         holds(keys, before), notes=notes)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
                                    spool, limits)

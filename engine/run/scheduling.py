@@ -252,8 +252,9 @@ class RoundLimits:
     deadline: float | None
     schedule_header: dict[str, Any] | None = None  # a fresh run's, for its journal
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
-    # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
-    admits: Callable[[Chunk], bool] | None = None
+    # why a chunk may not be POSTed now, the note its hold journals (None: it may; a chunk
+    # a run before cut: its windows all open, and room for it in the day's cap)
+    holds: Callable[[Chunk], str | None] | None = None
     # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
     # taken from the registration tier
     notes: tuple[tuple[str, str], ...] = ()
