@@ -124,11 +124,13 @@ def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
 
 def placed(event: dict[str, Any], keys: Keys) -> dict[str, Any]:
     """A ``rejected`` event of a scheduled send with its recipient's zone and zone source
-    (a number the reader took: a raw value it refused is not placed)."""
+    (a number the reader took: a raw value it refused is not placed), by its --tz-column
+    zone when the reader had one (the event's ``zone``), else by its number."""
     to = event.get("to")
     if event["event"] != "rejected" or not isinstance(to, str) or not is_e164(to):
         return event
-    where = keys.placement(to)
+    column = event.get("zone")
+    where = keys.placement(to, column if isinstance(column, str) else None)
     if where is None:
         return event
     return {**event, "zone": " ".join(sorted(set(where.zones))), "zoneSource": where.source}
