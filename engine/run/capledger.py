@@ -32,7 +32,7 @@ from engine.run.events import RunWarning
 from engine.run.journal import read_journal
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import IN_FLIGHT, undecided
+from engine.run.resume import recovers
 from engine.schedule.caps import (
     CARRIER_CAP_CODES,
     Halt,
@@ -81,9 +81,7 @@ def caught(chunks: Iterable[Dated]) -> list[tuple[int, datetime, int]]:
     """(chunk, last submittedAt, messages) of the chunks a resume recovers: in flight, or
     unknown and looked for again; each may be sent again if proved not created."""
     return sorted((int(chunk["chunk"]), when, int(chunk.get("messages", 0)))
-                  for when, chunk in chunks
-                  if chunk.get("status") in IN_FLIGHT or
-                  (chunk.get("status") == lifecycle.UNKNOWN and undecided(dict(chunk))))
+                  for when, chunk in chunks if recovers(chunk))
 
 
 @dataclass(frozen=True, slots=True)

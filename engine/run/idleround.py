@@ -41,9 +41,9 @@ from engine.run.resume import (
     check_matches,
     journal_limits,
     reason_of,
+    recovers,
     restore,
     resume_options,
-    undecided,
 )
 from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
@@ -136,9 +136,7 @@ def settled(state: JournalState, wait: str) -> bool:
     again, none completed with its message store still to read."""
     for entry in state.chunks.values():
         status = entry.get("status")
-        if status in (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS) or \
-                (status == lifecycle.ACCEPTED and wait != "accepted") or \
-                (status == lifecycle.UNKNOWN and undecided(entry)) or \
+        if recovers(entry) or (status == lifecycle.ACCEPTED and wait != "accepted") or \
                 (status == lifecycle.COMPLETED and reason_of(entry) is Reason.PENDING):
             return False
     return True

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
-from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
@@ -35,8 +34,6 @@ MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/schedu
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
 Instant = str | datetime | None
-# the chunks a resume may POST again (when proved not created): in flight, or unknown
-CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
 
 
 # a library send with a schedule and no journal= (the CLI always writes one): refused before
@@ -188,8 +185,6 @@ class Eligible:
 
     keys: Keys
     open: frozenset[WindowKey]
-    passed: int = 0
-    held: int = 0
 
     def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
         key_of, open_now = self.keys, self.open
@@ -198,8 +193,6 @@ class Eligible:
                 keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
             else:
                 keep = self._by_zone(block)
-            self.passed += len(keep)
-            self.held += len(block) - len(keep)
             if len(keep) == len(block):
                 yield block
             elif keep:
@@ -287,7 +280,8 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
                     if sources is not None:
-                        source = keys.source(to, zone) or "column"
+                        source = keys.source(to, zone)
+                        assert source is not None  # placed: it has a key
                         sources[source] = sources.get(source, 0) + 1
     return counts
 
@@ -302,11 +296,11 @@ def note_caught(path: str, read: ReadOptions, keys: Keys,
     keys.moved.clear()
     if read.tz_column is None:
         return
-    from engine.run.resume import within
+    from engine.run.resume import recovers, within
     from engine.run.sources import read_file_from
 
     for _, chunk in sent:
-        if chunk.get("status") not in CAUGHT:
+        if not recovers(chunk):  # the chunks the resume recovers (capledger.caught's too)
             continue
         entry = dict(chunk)
         with ExitStack() as stack:  # with --dedupe a record is judged by every earlier one

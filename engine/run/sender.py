@@ -133,7 +133,6 @@ class Sender:
         self.deadline: float | None = None
         # and why the round holds a chunk (its windows closed, the day's cap): None, it may go
         self.holds: Callable[[Chunk], str | None] | None = None
-        self.late_dropped = 0
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -221,9 +220,9 @@ class Sender:
                 del each
                 if chunk is not None:
                     async with self._slots:
-                        if self.late():  # never journaled: a later round cuts its records again
-                            self.late_dropped += chunk.count
-                        else:
+                        # past the deadline: never journaled, a later round cuts its
+                        # records again
+                        if not self.late():
                             await self.submit(chunk, self.recorder.record_for(chunk))
                 # not held while this worker waits for the next: its index (and a spooled
                 # body's file) goes as soon as nothing else needs the chunk
