@@ -190,7 +190,10 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Ite
 
 
 def _rejected(rejection: Rejection) -> Record:
-    return Record(rejection.index, rejection.line, rejection.to, None, rejection)
+    """A rejection as a record: with its --tz-column zone when the reader had one, so it is
+    placed as the run placed it, not by its number."""
+    return Record(rejection.index, rejection.line, rejection.to, None, rejection,
+                  zone=rejection.zone)
 
 
 def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:

@@ -71,7 +71,13 @@ from engine.run.resume import (
     unsettled,
 )
 from engine.run.rounds import send_rounds
-from engine.run.scheduling import RoundLimits, login_checks, resumed_scheduling
+from engine.run.scheduling import (
+    NEEDS_JOURNAL,
+    RoundLimits,
+    check_resend_cap,
+    login_checks,
+    resumed_scheduling,
+)
 from engine.run.sender import Sender
 from engine.run.shapes import Report
 from engine.run.sources import (
@@ -116,7 +122,11 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
+    scheduling = options.scheduling()
+    check_resend_cap(options.on_ambiguous, scheduling)
     if journal is None:
+        if scheduling.active:  # before any login: without rounds the schedule would be lost
+            raise UsageError(NEEDS_JOURNAL)
         with open_spill(None, options.report) as spill, \
                 open_spool(None, options.report) as spool:
             return await _send(recipients, options, spill, spool)
@@ -125,7 +135,6 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
         check_journal(Path(options.resume))
-    scheduling = options.scheduling()
     if options.resume is not None:
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
@@ -137,6 +146,7 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
         scheduling, tier_notes = await tier_cap(options, scheduling)
         notes = (*notes, *tier_notes)
+    check_resend_cap(options.on_ambiguous, scheduling)  # a resume's cap, or the tier's
     if scheduling.active:  # a loop of rounds, each a resume of the journal
         return await send_rounds(recipients, options, scheduling, _send, notes)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
@@ -257,7 +267,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             worker.deadline = limits.deadline
             # every chunk, by its recipients, never by its number: a caught chunk screened
             # during the stop is resent under a new number that this round did not cut
-            worker.admits = limits.admits
+            worker.holds = limits.holds
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):

@@ -37,6 +37,7 @@ from engine.run.scheduling import Scheduling
 from engine.schedule.windows import stamp
 
 ENTRY = b'{"type":"schedule"'
+EXPIRED_ENTRY = b'{"type":"expired"'  # how record_expiry's journal line begins (orjson)
 
 
 # --- brought forward: the ``schedule`` lines a resume journals ---
@@ -103,6 +104,12 @@ def expiry_of(state: JournalState) -> datetime | None:
         return datetime.fromisoformat(str(entry["at"])).astimezone(UTC)
     except ValueError:
         return None
+
+
+def expiry_noted(path: Path) -> bool:
+    """Whether the journal says the run ended expired (a line scan: no parse)."""
+    with path.open("rb") as lines:
+        return any(line.startswith(EXPIRED_ENTRY) for line in lines)
 
 
 def record_expiry(journal: Path, now: datetime, expire_at: datetime | None,

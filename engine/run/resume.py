@@ -64,6 +64,13 @@ def undecided(entry: dict[str, Any]) -> bool:
     return reason_of(entry) in (Reason.NOT_RECONCILED, Reason.UNREADABLE)
 
 
+def recovers(entry: Mapping[str, Any]) -> bool:
+    """Whether a resume recovers this chunk (looks for its batch, and sends it again once
+    proved not created): in flight at the stop, or unknown and undecided."""
+    status = entry.get("status")
+    return status in IN_FLIGHT or (status == lifecycle.UNKNOWN and undecided(dict(entry)))
+
+
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
                   template: str | None) -> bool:
     """Refuse to resume a journal of another list, sender or text: never guess. True when

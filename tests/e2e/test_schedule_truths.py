@@ -83,7 +83,8 @@ async def test_a_run_that_ended_expired_stays_expired_for_a_clock_behind(
         start: Start, tmp_path: Path) -> None:
     """A run whose --expire-at passed (by its own clock) journals that it ended expired: a
     resume by a process whose clock is behind sends nobody, says ``expired`` (report, schedule
-    state, an event) rather than waiting, and `a2p outcomes` there tells them ``expired``."""
+    state, the summary event; the ``expired`` event was told once, by the run that expired)
+    rather than waiting, and `a2p outcomes` there tells them ``expired``."""
     time = FakeTime(START)  # 05:00 Eastern; the list's windows open at 08:00 and 11:00
     running, settings = await start(time)
     listed = write_list(tmp_path / "list.csv", [*NEW_YORK, *LOS_ANGELES])
@@ -100,6 +101,7 @@ async def test_a_run_that_ended_expired_stays_expired_for_a_clock_behind(
     assert recorded is not None
     assert recorded["remaining"] == len(LOS_ANGELES)
     assert recorded["expireAt"] == "2026-11-20T14:00:00Z"
+    assert [e["count"] for e in watch.kinds("expired")] == [len(LOS_ANGELES)]
 
     behind = FakeTime(START + timedelta(hours=1))  # 06:00 Eastern: before --expire-at
     watch = Watch(running, behind)
@@ -108,7 +110,8 @@ async def test_a_run_that_ended_expired_stays_expired_for_a_clock_behind(
     assert again["schedule"]["state"] == "expired"
     assert again["schedule"]["nextRound"] is None
     assert not watch.kinds("waiting")
-    assert [e["count"] for e in watch.kinds("expired")] == [len(LOS_ANGELES)]
+    assert not watch.kinds("expired")  # told once per run
+    assert [e["status"] for e in watch.kinds("summary")] == ["expired"]
     assert Counter(ledger_numbers(running)) == Counter(NEW_YORK)  # nobody more
     rows = await rows_at(journal, settings, behind)
     fates = Counter(r.fate for r in rows if r.outcome == "not-sent")
