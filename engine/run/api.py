@@ -364,7 +364,7 @@ def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill
     recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes), spill=spill)
     plan = restore(state, recorder.aggregator)
     recorder.supersede(plan.superseded)
-    recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
+    recorder.restore(plan.records, plan.origins, plan.holdings, plan.members)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
         chunker.lower_limit(plan.max_bytes)

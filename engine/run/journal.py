@@ -5,7 +5,8 @@ single writer needs, a torn last line (power lost mid-write) is easy to recognis
 and the file stays readable with ``jq`` and ``tail -f``.
 
 Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a chunk's position
-range, the ranges inside it that other chunks held when it was cut (``gaps``), a digest of its
+range, the ranges inside it that other chunks held when it was cut (``gaps``; many of them: the
+positions it holds as a compressed bitmap, ``held``, engine/core/holdings.py), a digest of its
 (position, number) pairs and its input offset, before it is sent), ``state`` (submitting
 before each POST; accepted with the batch id and the server's rejections as soon as the
 answer arrives; failed, unknown, completed; split, with its two halves' chunk entries on the
@@ -19,15 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+from engine.core.holdings import GAPS_MAX, Members
+from engine.core.holdings import Interval as Interval  # where readers of entries look for it
+from engine.core.holdings import pieces as pieces
 from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
 from engine.core.positions import Positions
 from engine.core.rejections import Rejection
@@ -43,7 +46,6 @@ VERSION = 1
 
 class JournalWriteError(EngineError):
     """The journal could not be written (a full disk): the run stops where it is."""
-Interval = tuple[int, int]  # first and last input position, both included
 
 
 class Journal:
@@ -252,12 +254,24 @@ class ChunkEntry:
     line: int | None
     gaps: tuple[Interval, ...] = ()  # ranges inside it held by other chunks: not its records
     digest: str | None = None  # of its (position, number) pairs; None: a journal before them
+    held: str | None = None  # instead of many gaps: the positions it holds (Members.json_fields)
+
+    @classmethod
+    def of(cls, chunk: int, first: int, last: int, messages: int, size: int,
+           offset: int | None, line: int | None, members: Members, digest: str | None
+           ) -> ChunkEntry:
+        """The entry of a chunk holding ``members``: its gaps, or its bitmap when many."""
+        held = members.json_fields().get("held")
+        return cls(chunk, first, last, messages, size, offset, line, members.gaps, digest,
+                   held if isinstance(held, str) else None)
 
     def to_json(self) -> dict[str, Any]:
         entry = {"type": "chunk", "chunk": self.chunk, "firstIndex": self.first_index,
                  "lastIndex": self.last_index, "messages": self.messages, "bytes": self.bytes,
                  "offset": self.offset, "line": self.line}
-        if self.gaps:
+        if self.held is not None:
+            entry["held"] = self.held
+        elif self.gaps:
             entry["gaps"] = [list(gap) for gap in self.gaps]
         if self.digest is not None:
             entry["digest"] = self.digest
@@ -265,35 +279,60 @@ class ChunkEntry:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkEntry:
+        """A journaled chunk entry; a long list of ``gaps`` (written before ``held``) is
+        read as the bitmap a chunk writes now: the same positions, a bit each."""
         # "first", "last", "count": the names journals of version 1 wrote before these
         def named(name: str, old: str) -> int:
             value = data[name] if name in data else data[old]
             assert isinstance(value, int)
             return value
 
-        return cls(data["chunk"], named("firstIndex", "first"), named("lastIndex", "last"),
-                   named("messages", "count"), data.get("bytes", 0), data.get("offset"),
-                   data.get("line"), tuple((a, b) for a, b in data.get("gaps") or ()),
-                   data.get("digest"))
+        first, last = named("firstIndex", "first"), named("lastIndex", "last")
+        gaps, held = data.get("gaps") or (), data.get("held")
+        if held is None and len(gaps) > GAPS_MAX:
+            return cls.of(data["chunk"], first, last, named("messages", "count"),
+                          data.get("bytes", 0), data.get("offset"), data.get("line"),
+                          Members.of_gaps(first, last, [(a, b) for a, b in gaps]),
+                          data.get("digest"))
+        return cls(data["chunk"], first, last, named("messages", "count"),
+                   data.get("bytes", 0), data.get("offset"), data.get("line"),
+                   tuple((a, b) for a, b in gaps), data.get("digest"), held)
 
 
-def pieces(first: int, last: int, gaps: Iterable[Interval]) -> list[Interval]:
-    """The position ranges of ``first``..``last`` outside ``gaps``: where a chunk's own
-    records lie (and the records rejected locally between them)."""
-    out, at = [], first
-    for a, b in sorted(gaps):
-        if a > at:
-            out.append((at, min(a - 1, last)))
-        at = max(at, b + 1)
-    if at <= last:
-        out.append((at, last))
+def known(chunk: Mapping[str, Any]) -> bool:
+    """Whether a folded chunk journaled what it holds (gaps, a bitmap, or, with a digest,
+    its whole range)."""
+    return "digest" in chunk or bool(chunk.get("gaps")) or chunk.get("held") is not None
+
+
+def members_of(chunk: Mapping[str, Any]) -> Members:
+    """What a folded chunk journaled that it holds (``known``)."""
+    return Members.from_json(chunk["firstIndex"], chunk["lastIndex"], chunk.get("gaps"),
+                             chunk.get("held"))
+
+
+def members_by_chunk(chunks: Iterable[Mapping[str, Any]],
+                     resendable: Callable[[Mapping[str, Any]], bool] = lambda chunk: False
+                     ) -> dict[int, Members]:
+    """What each chunk holds: as journaled (``members_of``), or, for a journal written
+    before gaps were, its range less the gaps ``gaps_by_chunk`` works out."""
+    every = list(chunks)
+    out = {c["chunk"]: members_of(c) for c in every
+           if c.get("firstIndex") is not None and known(c)}
+    if len(out) < sum(c.get("firstIndex") is not None for c in every):
+        by_number = {c["chunk"]: c for c in every}
+        for number, gaps in gaps_by_chunk(every, resendable).items():
+            if number not in out:
+                chunk = by_number[number]
+                out[number] = Members.of_gaps(chunk["firstIndex"], chunk["lastIndex"], gaps)
     return out
 
 
 def gaps_by_chunk(chunks: Iterable[Mapping[str, Any]],
                   resendable: Callable[[Mapping[str, Any]], bool] = lambda chunk: False
                   ) -> dict[int, list[Interval]]:
-    """Each chunk's gaps: journaled (``gaps``), or for a journal written before they were
+    """Each chunk's gaps (none for a chunk journaling a bitmap, ``held``: members_by_chunk
+    reads those): journaled (``gaps``), or for a journal written before they were
     (no ``digest``), the ranges of earlier chunks, not superseded, lying inside a chunk that
     holds fewer records than its range: the chunks a resume skipped when it cut it. (A
     journal older still, without superseded entries, says nothing of the chunks never sent
@@ -305,7 +344,7 @@ def gaps_by_chunk(chunks: Iterable[Mapping[str, Any]],
     out: dict[int, list[Interval]] = {}
     for chunk in live:
         first, last = chunk["firstIndex"], chunk["lastIndex"]
-        if "digest" in chunk or chunk.get("gaps"):
+        if known(chunk):
             out[chunk["chunk"]] = [(a, b) for a, b in chunk.get("gaps") or ()]
         elif chunk.get("messages", 0) < last - first + 1:
             out[chunk["chunk"]] = [
@@ -344,28 +383,20 @@ def standing(chunks: Iterable[Mapping[str, Any]],
     every = list(chunks)
     live = [c for c in every if c.get("status") not in (SUPERSEDED, SPLIT)
             and c.get("firstIndex") is not None]
-    gaps = gaps_by_chunk(every, resendable)
-    owned = sorted((a, b, c["chunk"]) for c in live
-                   for a, b in pieces(c["firstIndex"], c["lastIndex"], gaps[c["chunk"]]))
-    starts = [a for a, _, _ in owned]
-    reach = list(accumulate((b for _, b, _ in owned), max))  # furthest end so far
-
-    def taken(first: int, last: int, number: int) -> bool:
-        k = bisect_left(starts, first)
-        for j in range(k, bisect_right(starts, last)):  # pieces beginning inside it
-            if owned[j][2] > number:
-                return True
-        j = k - 1
-        while j >= 0 and reach[j] >= first:  # pieces beginning before it, reaching into it
-            if owned[j][2] > number and owned[j][1] >= first:
-                return True
-            j -= 1
-        return False
+    members = members_by_chunk(every, resendable)
 
     def replaced(chunk: Mapping[str, Any]) -> bool:
-        number = chunk["chunk"]
-        return any(taken(a, b, number)
-                   for a, b in pieces(chunk["firstIndex"], chunk["lastIndex"], gaps[number]))
+        """Whether a chunk cut later (a higher number) holds one of its positions."""
+        number, held = chunk["chunk"], members[chunk["chunk"]]
+        for later in live:
+            if later["chunk"] <= number or later["lastIndex"] < held.first or \
+                    later["firstIndex"] > held.last:
+                continue
+            other = members[later["chunk"]]
+            if any(next(other.runs(a, b), None) is not None
+                   for a, b in held.runs(other.first, other.last)):
+                return True
+        return False
 
     kept = [c for c in live if not (_never_sent(c, resendable) and replaced(c))]
     return sorted(kept, key=lambda c: c["chunk"])
