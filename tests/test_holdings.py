@@ -90,6 +90,7 @@ def test_holdings_answer_exactly_which_chunk_holds_each_position(
     owner = {p: n for n, _, held in chunks for p in held}
     top = max(owner, default=0) + 3
     assert [holdings.holder(p) for p in range(top)] == [owner.get(p) for p in range(top)]
+    assert [p for p in range(top) if holdings.covers(p)] == sorted(owner)
     assert list(holdings.covered(0, top)) == runs_of(set(owner))
     for lo in range(0, top, 7):
         free = next((p for p in range(lo, top) if p not in owner), None)

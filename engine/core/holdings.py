@@ -201,6 +201,16 @@ class Layer:
             self.starts.append(a)
             self.ends.append(b)
 
+    def only_bitmaps(self) -> Layer | None:
+        """A layer of its bitmap entries alone; None: it has none."""
+        out = Layer()
+        for entry in self.entries:
+            if entry[3] is not None:
+                out.entries.append(entry)
+                out.starts.append(entry[0])
+                out.ends.append(entry[1])
+        return out if out.entries else None
+
     def holder(self, position: int) -> int | None:
         k = bisect_right(self.starts, position) - 1
         if k < 0 or position > self.ends[k]:
@@ -226,6 +236,19 @@ class Holdings:
             self.layers[k].add(number, members)
             heapq.heappush(ends, (members.last, k))
         self.top = max((m.last for m in self.members.values()), default=-1)
+        # the pieces held whole, merged (a resume that is not scheduled has only these: one
+        # bisect a position, as before), and the layers' bitmap entries alone
+        self._whole_starts: list[int] = []
+        self._whole_ends: list[int] = []
+        for a, b, _, _ in sorted(e for layer in self.layers for e in layer.entries
+                                 if e[3] is None):
+            if self._whole_ends and a <= self._whole_ends[-1] + 1:
+                self._whole_ends[-1] = max(self._whole_ends[-1], b)
+            else:
+                self._whole_starts.append(a)
+                self._whole_ends.append(b)
+        self._bitmaps = [bitmaps for layer in self.layers
+                         if (bitmaps := layer.only_bitmaps()) is not None]
 
     @classmethod
     def of_ranges(cls, ranges: Iterable[Interval]) -> Holdings:
@@ -246,7 +269,15 @@ class Holdings:
         return None
 
     def covers(self, position: int) -> bool:
-        return self.holder(position) is not None
+        k = bisect_right(self._whole_starts, position) - 1
+        if k >= 0 and position <= self._whole_ends[k]:
+            return True
+        return any(layer.holder(position) is not None for layer in self._bitmaps)
+
+    def covers_all(self, lo: int, hi: int) -> bool:
+        """Whether one piece held whole covers ``lo``..``hi`` (a block a resume skips)."""
+        k = bisect_right(self._whole_starts, lo) - 1
+        return k >= 0 and hi <= self._whole_ends[k]
 
     def covered(self, lo: int, hi: int) -> Iterator[Interval]:
         """The maximal ranges of ``lo``..``hi`` some chunk holds, in order."""

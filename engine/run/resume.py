@@ -229,6 +229,8 @@ def without(blocks: Iterable[Block], holdings: Holdings) -> Iterator[Block]:
         if not positions or positions[0] > holdings.top:
             yield block  # past every chunk kept: a resume reading on from the last one
             continue
+        if holdings.covers_all(positions[0], positions[-1]):
+            continue  # inside what chunks kept hold whole: a resume reading a sent part again
         keep = [k for k, p in enumerate(positions) if not holdings.covers(p)]
         if len(keep) == len(block):
             yield block
