@@ -16,7 +16,8 @@ from engine.core import lifecycle
 from engine.core.holdings import GAPS_MAX, Holdings, Members, pieces
 from engine.core.rejections import Aggregator
 from engine.reading import Block
-from engine.run.journal import ChunkEntry, Journal, read_journal, standing, state_entry
+from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry
+from engine.run.membership import standing
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
 from engine.run.resume import others, rebuild_chunk, restore

@@ -47,7 +47,7 @@ from engine.results.names import (
     SUPPRESSED,
     UNKNOWN,
 )
-from engine.run.journal import members_by_chunk, standing
+from engine.run.membership import members_by_chunk, standing
 from engine.run.resume import retryable
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,

@@ -14,7 +14,7 @@ from engine.batching.chunker import Chunk, Chunker
 from engine.config.profiles import journal_profile
 from engine.config.settings import Settings
 from engine.core import lifecycle
-from engine.core.holdings import Holdings, Members
+from engine.core.holdings import Holdings, Interval, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
 from engine.core.positions import Positions
@@ -25,15 +25,12 @@ from engine.reading import Block, ReadOptions
 from engine.run.events import Resumed
 from engine.run.inputs import input_identity
 from engine.run.journal import (
-    Interval,
     JournalState,
-    known,
     local_rejections,
-    members_by_chunk,
-    members_of,
     read_header,
     server_rejections,
 )
+from engine.run.membership import known, members_by_chunk, members_of
 from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
 from engine.run.suppresskept import reloaded
