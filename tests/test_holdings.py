@@ -8,6 +8,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from engine.batching.chunker import Chunker
 from engine.core import lifecycle
 from engine.core.holdings import GAPS_MAX, Holdings, Members, pieces
 from engine.core.rejections import Aggregator
+from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry
 from engine.run.membership import standing
@@ -174,3 +177,30 @@ def test_a_planned_chunk_stands_unless_a_later_chunk_holds_one_of_its_positions(
     assert [c["chunk"] for c in standing(interleaved, lambda c: False)] == [1, 2]
     again = [folded(1, even, lifecycle.PLANNED), folded(2, even, lifecycle.ACCEPTED)]
     assert [c["chunk"] for c in standing(again, lambda c: False)] == [2]
+
+
+def test_a_version_1_journal_is_read_and_resumed_without_bitmaps(tmp_path: Path) -> None:
+    """Journals of version 1 (before ``held``) are still read; a round resuming one journals
+    gaps, so a build that knows only version 1 reads it right; a newer version is refused."""
+    path = tmp_path / "old.journal"
+    path.write_bytes(orjson.dumps({"type": "run", "version": 1, "runId": "r",
+                                   "sender": SENDER}) + b"\n")
+    assert read_journal(path).header["version"] == 1
+    journal = Journal.reopen(path, path.stat().st_size)
+    recorder = Recorder(_no_emit, journal=journal)
+    recorder.holes, recorder.bitmaps = True, False  # as api._reopen sets for version 1
+    positions = list(range(0, 100, 3))
+    (chunk,) = Chunker(SENDER, "Hi", 1 << 20).chunks(
+        [Block([f"+1415555{p:04d}" for p in positions], None, positions)])
+    recorder.record_for(chunk)
+    journal.close()
+    line = orjson.loads(path.read_bytes().splitlines()[-1])
+    assert "held" not in line
+    assert len(line["gaps"]) == len(positions) - 1
+    newer = tmp_path / "newer.journal"
+    newer.write_bytes(orjson.dumps({"type": "run", "version": 3, "runId": "r"}) + b"\n")
+    with pytest.raises(JournalError, match="version 1 or 2"):
+        read_journal(newer)
+    fresh = tmp_path / "fresh.journal"
+    Journal.create(fresh, {"runId": "r", "sender": SENDER}).close()
+    assert read_journal(fresh).header["version"] == 2

@@ -38,7 +38,12 @@ from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
 
-VERSION = 1
+# 2: a chunk may journal ``held`` (a bitmap of the positions it holds) instead of its gaps.
+# A build that knows only 1 refuses such a journal rather than read those chunks as holding
+# their whole range (it would skip recipients never sent). A journal of version 1 is still
+# read, and resumed without ``held`` (Recorder.bitmaps), so it stays readable by those builds.
+VERSION = 2
+VERSIONS = (1, 2)
 
 
 class JournalWriteError(EngineError):
@@ -167,7 +172,7 @@ def _read(handle: BinaryIO, path: Path) -> JournalState:
     for number, offset, entry in lines(handle, complete, str(path)):
         if state is None:
             if not isinstance(entry, dict) or entry.get("type") != "run" or \
-                    entry.get("version") != VERSION:
+                    entry.get("version") not in VERSIONS:
                 break
             state = JournalState(header=entry, complete_bytes=complete, path=path)
         elif isinstance(entry, dict):
@@ -175,8 +180,10 @@ def _read(handle: BinaryIO, path: Path) -> JournalState:
         else:
             local.add(number, offset, entry)
     if state is None:
-        raise JournalError(f"{path}: not an a2p journal (no run header of version {VERSION}). "
-                           "Pass the journal file written by 'a2p send'.")
+        raise JournalError(f"{path}: not an a2p journal (no run header of version "
+                           f"{' or '.join(map(str, VERSIONS))}). Pass the journal file "
+                           "written by 'a2p send' (one written by a newer a2p needs that "
+                           "version).")
     state.local, state.local_runs = local.done()
     return state
 

@@ -46,6 +46,9 @@ class Recorder:
         self._skip = Holdings()  # what a resumed run skips: other chunks' records
         self._members: dict[int, Members] = {}  # what each chunk holds, where known
         self.aggregator = Aggregator(spill) if spill is not None else Aggregator()
+        # whether a chunk with many gaps may journal them as a bitmap (``held``): not in a
+        # journal of version 1, which builds before bitmaps read (journal.VERSION)
+        self.bitmaps = True
         # a scheduled round's chunks journal every hole as a gap (many: as a bitmap): a
         # recipient its round left out (window closed) is held by no chunk, and a later
         # round sends it
@@ -117,15 +120,18 @@ class Recorder:
         first, last = chunk.first_position, chunk.last_position
         if chunk.count == last - first + 1:
             return Members(first, last)
-        if self.holes:
+        if self.holes and self.bitmaps:
             return Members.of_runs(first, last, (
                 (piece[k], piece[k] + piece[k + 1] - 1)
                 for piece in chunk.index.position_run_pieces()
                 for k in range(0, len(piece), 2)))
+        if self.holes:
+            return Members(first, last, tuple(chunk.index.holes()))
         if not self._skip:
             return Members(first, last)
         gaps = [gap for a, b in chunk.index.holes() for gap in self._skip.covered(a, b)]
-        return Members.of_gaps(first, last, gaps)
+        return Members.of_gaps(first, last, gaps) if self.bitmaps else \
+            Members(first, last, tuple(gaps))
 
     def supersede(self, numbers: Iterable[int]) -> None:
         """Chunks never sent that this resumed run cuts again from their records: journaled
