@@ -326,7 +326,7 @@ class Holdings:
         """Every piece held, overlapping ones merged (adjacent ones not): one a run of
         positions, so for tests and small journals (not a big scheduled one)."""
         out: list[Interval] = []
-        for a, b in sorted(run for number, members in self.members.items()
+        for a, b in sorted(run for members in self.members.values()
                            for run in members.runs()):
             if out and a <= out[-1][1]:
                 out[-1] = (out[-1][0], max(b, out[-1][1]))
