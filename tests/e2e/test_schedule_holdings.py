@@ -30,10 +30,11 @@ from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 from tests.e2e.test_schedule_rounds import FakeTime
 
-# Friday 2026-11-20 09:00 Eastern = 08:00 Central = 06:00 Pacific: Pacific is closed
-NINE_EASTERN = datetime(2026, 11, 20, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+# Friday 2026-11-20 09:05 Eastern = 08:05 Central = 06:05 Pacific: Pacific is closed (five
+# minutes past Central's opening: both open windows in one round)
+NINE_EASTERN = datetime(2026, 11, 20, 9, 5, tzinfo=ZoneInfo("America/New_York"))
 AREAS = {"212": "America/New_York", "312": "America/Chicago", "415": "America/Los_Angeles"}
-OPEN = ("212", "312")  # at 09:00 Eastern
+OPEN = ("212", "312")  # at 09:05 Eastern
 
 
 def chunk_entries(journal: Path) -> list[dict[str, Any]]:
@@ -42,7 +43,7 @@ def chunk_entries(journal: Path) -> list[dict[str, Any]]:
 
 
 async def first_round(tmp_path: Path, numbers: list[str], **options: Any) -> Path:
-    """A scheduled send of ``numbers`` at 09:00 Eastern that stops when its round is done
+    """A scheduled send of ``numbers`` at 09:05 Eastern that stops when its round is done
     (exit_when_waiting): the journal."""
     (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
     time = FakeTime(NINE_EASTERN)
@@ -126,7 +127,7 @@ async def test_kills_with_a_chunk_in_flight_resumed_in_later_rounds_text_everyon
         tmp_path: Path) -> None:
     """An interleaved list (Eastern, Central, Pacific, Hawaii in random order), batches of
     40 (each a bitmap: more left-out recipients than gaps kept as ranges): killed in the
-    09:00 Eastern round with a chunk's answer lost, resumed after Pacific opens, killed again
+    09:05 Eastern round with a chunk's answer lost, resumed after Pacific opens, killed again
     the same way, resumed (Hawaii opens later): every recipient texted exactly once
     (simulator ledger), each lost chunk found (not sent again), and ``a2p outcomes`` rows
     per batch equal its messages."""
