@@ -53,6 +53,10 @@ async def main() -> None:
     async for row in engine.outcomes("run.journal", only=("faild",)):  # E: arg-type
         print(row.to)
     await engine.check("+16505550100", recipients="100")  # E: arg-type
+    try:
+        engine.send_sync("list.csv", sender="+16505550100", text="Hi")
+    except engine.Interrupted as stopped:
+        print(stopped.report["totals"])  # E: index
 
 
 asyncio.run(main())
@@ -92,7 +96,18 @@ async def main() -> None:
     print(checked.warnings, engine.__version__)
 
 
+def script() -> None:
+    try:
+        report = engine.send_sync("list.csv", sender="+16505550100", text="Hi")
+    except engine.Interrupted as stopped:
+        if stopped.report is not None:
+            print(stopped.report["totals"]["sent"], stopped.report["interrupted"])
+        raise
+    print(report["status"])
+
+
 asyncio.run(main())
+script()
 '''
 
 

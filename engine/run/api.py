@@ -240,6 +240,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if is_path(recipients) and not read.dedupe else None
         metrics = None if options.metrics is None else \
             Metrics(options.metrics, run_id, recorder, client)
+        if metrics is not None:  # this run's, before a sign-in or opt-out read of minutes
+            metrics.write()
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
                         on_read=on_read(options.on_read, metrics,
                                         done_before.read - done_before.rejected_local
@@ -309,8 +311,12 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         assert recorder is not None  # made before the opt-outs are read
     except ServerError as exc:  # the token endpoint failed mid-run: report, then raise
         if recorder is None or not (recorder.records or plan is not None):
+            _failed(metrics)
             raise  # nothing was sent, nothing to report (a refused first login)
         failure = exc
+    except BaseException:
+        _failed(metrics)
+        raise
     finally:
         try:
             if recorder is not None:
@@ -326,22 +332,33 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 if owned:
                     with anyio.CancelScope(shield=True):
                         await transport.close()
-    document = await _report(options, settings, chunker, client, recorder, emit,
-                             run_id=run_id, started=started, source=read.source,
-                             template=read.template,
-                             interrupted=interrupted or stopping.is_set(), checked=checked,
-                             failure=failure,
-                             consent=refresh.latest.as_json() if refresh is not None else
-                             consents.as_json() if consents is not None else None,
-                             notes=notes + ([refresh.failure] if refresh is not None and
-                                            refresh.failure is not None else []),
-                             schedule=limits.report() if limits is not None and
-                             limits.report is not None else None)
+    try:
+        document = await _report(options, settings, chunker, client, recorder, emit,
+                                 run_id=run_id, started=started, source=read.source,
+                                 template=read.template,
+                                 interrupted=interrupted or stopping.is_set(), checked=checked,
+                                 failure=failure,
+                                 consent=refresh.latest.as_json() if refresh is not None else
+                                 consents.as_json() if consents is not None else None,
+                                 notes=notes + ([refresh.failure] if refresh is not None and
+                                                refresh.failure is not None else []),
+                                 schedule=limits.report() if limits is not None and
+                                 limits.report is not None else None)
+    except BaseException:  # the report could not be written, or on_event raised
+        _failed(metrics)
+        raise
     if metrics is not None:  # a scheduled send's rounds: finished after the last one
-        metrics.close(finished=limits is None)
+        metrics.close(finished=limits is None, failed=failure is not None)
     if failure is not None:
         raise failure
     return document
+
+
+def _failed(metrics: Metrics | None) -> None:
+    """The metrics file's last write for a run that ends in an exception: finished and
+    failed, so it is not taken for a stuck run."""
+    if metrics is not None:
+        metrics.close(failed=True)
 
 
 class _ReadStopped(Exception):  # not an error: how a stop during the opt-outs' read ends
