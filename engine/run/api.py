@@ -43,7 +43,7 @@ from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
 from engine.run.expiry import journaled_expiry, past_times
 from engine.run.gate import Gate
 from engine.run.idleround import report_settings
-from engine.run.journal import Journal, JournalState, read_header, read_journal
+from engine.run.journal import VERSION, Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
@@ -406,9 +406,10 @@ def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill
     """A resumed run's recorder on its journal, with the settled chunks restored and the
     chunks it will cut again marked superseded; the chunker numbers on after them."""
     recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes), spill=spill)
+    recorder.bitmaps = state.header.get("version") == VERSION  # not into an older journal
     plan = restore(state, recorder.aggregator)
     recorder.supersede(plan.superseded)
-    recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
+    recorder.restore(plan.records, plan.origins, plan.holdings, plan.members)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
         chunker.lower_limit(plan.max_bytes)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
+from engine.core.holdings import Holdings
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
@@ -319,11 +320,11 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     from engine.run.resume import restore, without
     from engine.run.sources import read_file_from
 
-    skip: list[tuple[int, int]] = []
+    skip = Holdings()
     known: Any = frozenset()
     if journal is not None:
         plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
-        skip, known = plan.skip, plan.known_local
+        skip, known = plan.holdings, plan.known_local
     counts: dict[WindowKey, int] = {}
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
