@@ -44,6 +44,7 @@ from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
+from engine.run.pacing import observer
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
     check_journal,
@@ -233,6 +234,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             # every chunk, by its recipients, never by its number: a caught chunk screened
             # during the stop is resent under a new number that this round did not cut
             worker.admits = limits.admits
+            worker.pacing = limits.pacing
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
@@ -272,6 +274,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
+                if follower is not None and worker.pacing is not None:
+                    follower.on_poll = observer(worker.pacing, options.wall)
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await _lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))

@@ -244,7 +244,8 @@ class Summary(Event):
 @dataclass(frozen=True, slots=True)
 class Waiting(Event):
     """A scheduled send waits for its next round (engine/run/rounds.py): until when (UTC),
-    how many seconds, why ("quiet-hours", "daily-cap", "at", "expire-at"), the line the
+    how many seconds, why ("quiet-hours", "daily-cap", "carrier-cap", "processing": the
+    server's queue leaves no room before the deadline, "at", "expire-at"), the line the
     progress shows, and how many recipients are left."""
 
     KIND: ClassVar[str] = "waiting"

@@ -33,6 +33,7 @@ from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
+from engine.run.pacing import paced_wait, round_deadline, round_quota, started
 from engine.run.resume import resume_options
 from engine.run.scheduling import (
     EXIT_WAIT,
@@ -49,6 +50,7 @@ from engine.run.scheduling import (
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
+from engine.schedule.pacing import DEFAULT_SEND_RATE
 from engine.schedule.waves import Status, schedule_waves, status_at
 from engine.schedule.windows import WindowKey, stamp
 from engine.schedule.zones import placer
@@ -167,6 +169,8 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
     what = {"quiet-hours": "the next recipients' window to open",
             "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
             "carrier-cap": "the next day (carriers failed today's messages over their caps)",
+            "processing": "the server to process what it has queued (no room for more "
+                          "before the window's deadline)",
             "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
     local = until.astimezone()  # this machine's zone, as the user reads the clock
     return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
@@ -227,6 +231,9 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     """The rounds, under the journal lock: each a run of ``run_round``, then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
+    # the server's queue and rate, across the rounds (a resume's from its journal)
+    pacing = started(options.send_rate or DEFAULT_SEND_RATE,
+                     [] if fresh else sent_chunks(path))
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if first:
@@ -255,9 +262,11 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             after.append(survey(source, read, keys, path, schedule, _now(options)))
             return report_of(after[-1], schedule)
 
-        limits = RoundLimits(Eligible(keys, before.open_keys), Quota(before.day.allowed),
-                             before.deadline, header, report,
-                             admits(keys, before.open_keys))
+        deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin)
+        limits = RoundLimits(Eligible(keys, before.open_keys),
+                             Quota(round_quota(before.day.allowed, pacing, now.timestamp(),
+                                               deadline)),
+                             deadline, header, report, admits(keys, before.open_keys), pacing)
         with open_spill(path, options.report) as spill, \
                 open_spool(path, options.report) as spool:
             document = await run_round(recipients if first else None, round_options,
@@ -272,6 +281,9 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         nxt = look.next_round(schedule.at)
         if nxt is None:
             break
+        if nxt[1] == "due":  # unless the server's queue or the cap day's end holds it
+            nxt = paced_wait(pacing, look.now, deadline, before.deadline, look.day,
+                             look.due) or nxt
         if nxt[1] == "due":
             if before.due and look.remaining >= before.remaining and \
                     look.now.timestamp() < before.deadline:

@@ -33,6 +33,7 @@ from engine.schedule.caps import (
     day_start,
     next_day,
 )
+from engine.schedule.pacing import Pacing
 from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
@@ -228,6 +229,8 @@ class RoundLimits:
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
     # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
     admits: Callable[[Chunk], bool] | None = None
+    # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
+    pacing: Pacing | None = None
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None

@@ -62,6 +62,7 @@ from engine.run.report import ChunkRecord, stamp
 from engine.run.sources import ReadStopped
 from engine.run.storerecovery import UNCHECKED_NOTE, Rebuild
 from engine.run.tracker import Tracking
+from engine.schedule.pacing import OnWire, Pacing
 
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
 
@@ -132,6 +133,8 @@ class Sender:
         # chunk is POSTed; one cut and not yet journaled is dropped (it never went out)
         self.deadline: float | None = None
         self.admits: Callable[[Chunk], bool] | None = None  # and whose windows are open
+        # and that the server can process by then, after what it has queued (a round's)
+        self.pacing: Pacing | None = None
         self.late_dropped = 0
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
@@ -144,6 +147,8 @@ class Sender:
         self.lost.own(batch_ids)
 
     def _accepted(self, record: ChunkRecord) -> None:
+        if self.pacing is not None:
+            self.pacing.accepted(record.batch_size or 0, self.wall())
         if self._follower is not None:
             self._follower.add(record)
 
@@ -220,7 +225,8 @@ class Sender:
                 del each
                 if chunk is not None:
                     async with self._slots:
-                        if self.late():  # never journaled: a later round cuts its records again
+                        if self.late() or not self.paced(chunk):  # never journaled: a
+                            # later round cuts its records again
                             self.late_dropped += chunk.count
                         else:
                             await self.submit(chunk, self.recorder.record_for(chunk))
@@ -264,8 +270,7 @@ class Sender:
         """Send one chunk until it is accepted, failed, split or left unknown; what each
         answer leads to is ``policy.decide``'s call."""
         while True:
-            if self.stopping.is_set() or self.late() or \
-                    (self.admits is not None and not self.admits(chunk)):
+            if not self.may_post(chunk):
                 self.hold(record)
                 return
             record.attempts += 1
@@ -274,8 +279,10 @@ class Sender:
             # "submitting" is on disk before the request goes out
             self.recorder.move(record, lifecycle.SUBMITTING)
             sent_at = self.client.sent_at()  # a lost batch was created after this
+            wire = OnWire(self.pacing, chunk.count, lambda: self.may_post(chunk))
             try:
-                reply = await self.client.post_batch(chunk.body)
+                # asked again after the waits for a token and the rate budget
+                reply = await self.client.post_batch(chunk.body, wire.starts)
                 verdict = classify(reply.status, from_rc=from_ringcentral(reply))
                 if verdict is Verdict.AMBIGUOUS:  # kept: the proof a resume reads
                     code, message = error_of(reply)
@@ -299,6 +306,8 @@ class Sender:
                 record.error = {"errorCode": BAD_ANSWER, "message": str(exc)}
                 if verdict is Verdict.OK:
                     verdict = Verdict.AMBIGUOUS  # a 2xx unread: created or not, look
+            finally:
+                wire.answered()
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
             # there, not here; the chunk's time counts from the answer to its first request
             step = decide(verdict, record.attempts,
@@ -401,6 +410,17 @@ class Sender:
     def late(self) -> bool:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
         return self.deadline is not None and self.wall() >= self.deadline
+
+    def paced(self, chunk: Chunk) -> bool:
+        """The server can process the chunk, after what it has queued, by the deadline."""
+        return self.pacing is None or self.deadline is None or \
+            self.pacing.fits(chunk.count, self.wall(), self.deadline)
+
+    def may_post(self, chunk: Chunk) -> bool:
+        """Whether the chunk's request may go out now: no stop, before the deadline, its
+        windows open, and room for it in what the server processes by then."""
+        return not (self.stopping.is_set() or self.late()) and self.paced(chunk) and \
+            (self.admits is None or self.admits(chunk))
 
     def hold(self, record: ChunkRecord) -> None:
         """The run stopped before this chunk's request went out: planned again, so --resume

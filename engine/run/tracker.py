@@ -62,6 +62,9 @@ class Tracker:
         # adopted batches completed, their message stores being read (beside the polling)
         self.settling: dict[str, ChunkRecord] = {}
         self._group: TaskGroup | None = None
+        # told after each status poll how many messages of the open batches the server has
+        # not processed yet (a scheduled round's pacing measures its rate from it)
+        self.on_poll: Callable[[int], None] | None = None
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -164,6 +167,9 @@ class Tracker:
             if view.get("status") == "Completed":
                 await self._complete(record, view)
                 progressed = True
+        if self.on_poll is not None:
+            self.on_poll(sum(max(0, (r.batch_size if r.batch_size is not None else r.count) -
+                                 (r.processed or 0)) for r in self.open.values()))
         return progressed
 
     async def _views(self) -> list[dict[str, Any]]:

@@ -1,0 +1,64 @@
+"""A scheduled round's pacing (engine/schedule/pacing.py) as the loop of rounds uses it: the
+round's deadline (the window's, and with a daily cap the cap day's end less the margin), how
+many recipients it may POST so the server processes them by then, and how long the loop
+waits when the server's queue leaves no room before the deadline.
+
+One ``Pacing`` lives for the whole loop (its measured rate goes on from round to round); a
+resumed run starts it from the journal: the chunks that may be on the server and have not
+completed queue from their first request at the assumed rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.core import lifecycle
+from engine.schedule.caps import CapDay
+from engine.schedule.pacing import ROUND_SLACK, Pacing, cap_deadline
+
+
+def started(rate: float, chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -> Pacing:
+    """A loop's pacing; ``chunks``: a resumed journal's (first submittedAt, entry) of the
+    chunks that may have been sent: those not completed may still be queued."""
+    pacing = Pacing(rate)
+    for when, chunk in sorted(chunks, key=lambda each: each[0]):
+        if chunk.get("status") != lifecycle.COMPLETED:
+            pacing.accepted(int(chunk.get("messages", 0) or 0), when.timestamp())
+    return pacing
+
+
+def observer(pacing: Pacing, wall: Callable[[], float]) -> Callable[[int], None]:
+    """The tracker's ``on_poll``: each poll's unprocessed messages, at the wall clock."""
+    return lambda unprocessed: pacing.observed(unprocessed, wall())
+
+
+def round_deadline(window: float, day: CapDay, cap: int | None, margin: float) -> float:
+    """No POST from then on (epoch seconds): the window's deadline and, with a daily cap,
+    the cap day's end less the margin."""
+    if cap is None:
+        return window
+    return min(window, cap_deadline(day.ends, margin).timestamp())
+
+
+def round_quota(allowed: int | None, pacing: Pacing, now: float, deadline: float) -> int:
+    """What a round may send: the day's cap left, and what the server can process after
+    its queue before the deadline."""
+    room = pacing.room(now, deadline)
+    return room if allowed is None else min(allowed, room)
+
+
+def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, day: CapDay,
+               due: int) -> tuple[datetime, str] | None:
+    """After a round that left recipients due: when the next round can send something, and
+    why (None: a round now can). Past a cap day's deadline: its end; no room before the
+    deadline (less than a minute of processing, not enough for everyone due): the deadline,
+    when the keys closing then give way to the next ones."""
+    instant = now.timestamp()
+    if instant >= deadline:
+        return (day.ends, "daily-cap") if deadline < window else None
+    room = pacing.room(instant, deadline)
+    if room >= due or room >= pacing.rate * ROUND_SLACK:
+        return None
+    return datetime.fromtimestamp(deadline, UTC), "processing"
