@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.core import lifecycle
-from engine.run.pacing import paced_wait, round_deadline, round_quota, started
+from engine.reading import Block
+from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
+from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day
 from engine.schedule.pacing import DEFAULT_SEND_RATE, MIN_SPAN, OnWire, Pacing, cap_deadline
 
@@ -104,14 +106,34 @@ def test_requests_on_the_wire_take_their_room() -> None:
 
 
 def test_a_round_s_room_leaves_the_slack_and_the_queue() -> None:
-    """The round's quota: the rate times the time left less the slack, less the queue; the
-    day's cap when smaller; never below 0."""
+    """The room: the rate times the time left less the slack, less the queue, never below 0."""
     pacing = Pacing(1.0)
     pacing.accepted(100, NOW)
     assert pacing.room(NOW, NOW + 900) == 900 - 60 - 100
-    assert round_quota(500, pacing, NOW, NOW + 900) == 500
-    assert round_quota(None, pacing, NOW, NOW + 900) == 740
-    assert round_quota(None, pacing, NOW, NOW + 30) == 0
+    assert pacing.room(NOW, NOW + 30) == 0
+
+
+def block(count: int, first: int = 1) -> Block:
+    return Block([f"+1415{2_000_000 + i:07d}" for i in range(count)], None,
+                 list(range(first, first + count)))
+
+
+def test_the_paced_quota_passes_what_fits_when_each_block_comes() -> None:
+    """At 1 a second with 900 s left: 840 pass (the last block cut), what passed and is not
+    POSTed yet counts; 5 minutes later (a slow read of the opt-outs) the room is judged then:
+    540; the day's cap, when smaller, comes first."""
+    clock = [NOW]
+    pacing = Pacing(1.0)
+    paced = PacedQuota(pacing, NOW + 900, lambda: clock[0])
+    assert [len(b) for b in paced([block(500), block(500), block(10)])] == [500, 340]
+    pacing.gone += 840  # both went on the wire and were answered: queued now
+    pacing.accepted(840, NOW)
+    assert list(paced([block(10)])) == []
+    clock[0] = NOW + 300
+    late = PacedQuota(Pacing(1.0), NOW + 900, lambda: clock[0])
+    assert sum(len(b) for b in late([block(500), block(500)])) == 540
+    capped = round_quota(Quota(100), PacedQuota(Pacing(1.0), NOW + 900, lambda: NOW))
+    assert sum(len(b) for b in capped([block(500)])) == 100
 
 
 def test_the_send_rate_must_be_positive() -> None:

@@ -10,13 +10,16 @@ completed queue from their first request at the assumed rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from engine.core import lifecycle
+from engine.reading import Block
 from engine.schedule.caps import CapDay
 from engine.schedule.pacing import ROUND_SLACK, Pacing, cap_deadline
+
+Narrow = Callable[[Iterable[Block]], Iterator[Block]]
 
 
 def started(rate: float, chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -> Pacing:
@@ -42,11 +45,31 @@ def round_deadline(window: float, day: CapDay, cap: int | None, margin: float) -
     return min(window, cap_deadline(day.ends, margin).timestamp())
 
 
-def round_quota(allowed: int | None, pacing: Pacing, now: float, deadline: float) -> int:
-    """What a round may send: the day's cap left, and what the server can process after
-    its queue before the deadline."""
-    room = pacing.room(now, deadline)
-    return room if allowed is None else min(allowed, room)
+class PacedQuota:
+    """The blocks up to what the server can process by the deadline, after its queue and
+    what this round passed and has not POSTed yet, judged as each block comes (when its
+    chunk is cut, just before its POST, not at the round's start: reading and the opt-outs
+    may take minutes). The rest is read on and not passed, as ``Quota`` does."""
+
+    def __init__(self, pacing: Pacing, deadline: float, wall: Callable[[], float]) -> None:
+        self.pacing, self.deadline, self.wall = pacing, deadline, wall
+        self.passed = 0
+        self._gone = pacing.gone
+
+    def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
+        for block in blocks:
+            room = self.pacing.room(self.wall(), self.deadline) - \
+                self.pacing.pending(self.passed, self._gone)
+            if room <= 0:
+                continue
+            taken = block if len(block) <= room else block.subset(list(range(room)))
+            self.passed += len(taken)
+            yield taken
+
+
+def round_quota(quota: Narrow, paced: Narrow) -> Narrow:
+    """The day's cap, then the pacing: what a round passes to the chunker."""
+    return lambda blocks: paced(quota(blocks))
 
 
 def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, day: CapDay,

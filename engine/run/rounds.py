@@ -33,7 +33,7 @@ from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
-from engine.run.pacing import paced_wait, round_deadline, round_quota, started
+from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
 from engine.run.resume import resume_options
 from engine.run.scheduling import (
     EXIT_WAIT,
@@ -264,8 +264,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 
         deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin)
         limits = RoundLimits(Eligible(keys, before.open_keys),
-                             Quota(round_quota(before.day.allowed, pacing, now.timestamp(),
-                                               deadline)),
+                             round_quota(Quota(before.day.allowed),
+                                         PacedQuota(pacing, deadline, options.wall)),
                              deadline, header, report, admits(keys, before.open_keys), pacing)
         with open_spill(path, options.report) as spill, \
                 open_spool(path, options.report) as spool:

@@ -228,6 +228,7 @@ class Sender:
                         if self.late() or not self.paced(chunk):  # never journaled: a
                             # later round cuts its records again
                             self.late_dropped += chunk.count
+                            self._gone(chunk.count)
                         else:
                             await self.submit(chunk, self.recorder.record_for(chunk))
                 # not held while this worker waits for the next: its index (and a spooled
@@ -271,6 +272,7 @@ class Sender:
         answer leads to is ``policy.decide``'s call."""
         while True:
             if not self.may_post(chunk):
+                self._gone(chunk.count)
                 self.hold(record)
                 return
             record.attempts += 1
@@ -290,6 +292,7 @@ class Sender:
                                     "message": message}
             except StoppedError:
                 record.attempts -= 1  # it never went out
+                self._gone(0 if wire.sent else chunk.count)
                 self.hold(record)
                 return
             except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
@@ -410,6 +413,10 @@ class Sender:
     def late(self) -> bool:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
         return self.deadline is not None and self.wall() >= self.deadline
+
+    def _gone(self, count: int) -> None:
+        if self.pacing is not None:  # held or dropped: not pending in the round's quota
+            self.pacing.gone += count
 
     def paced(self, chunk: Chunk) -> bool:
         """The server can process the chunk, after what it has queued, by the deadline."""

@@ -53,6 +53,9 @@ class Pacing:
         self._base: tuple[float, int] | None = None
         self._since = 0
         self.on_wire = 0  # messages of requests sent and not answered: queued, maybe
+        # messages of chunks that went on the wire or were held (gone from the pipeline
+        # between the round's quota and the POST): ``pending`` is what the quota passed since
+        self.gone = 0
 
     @property
     def rate(self) -> float:
@@ -96,6 +99,12 @@ class Pacing:
         after those queued and those on the wire (concurrent requests not answered yet)."""
         return self.queued(now) + self.on_wire + count <= self.rate * (deadline - now)
 
+    def pending(self, passed: int, gone_before: int) -> int:
+        """Of ``passed`` messages a round's quota let through since ``gone`` was
+        ``gone_before``, those not on the wire, queued or held yet (in the chunker, or a
+        chunk waiting for a worker)."""
+        return max(0, passed - (self.gone - gone_before))
+
     def room(self, now: float, deadline: float, slack: float = ROUND_SLACK) -> int:
         """How many messages a round starting at ``now`` may POST so that they are processed
         by ``deadline``, leaving ``slack`` seconds for the round to reach its first POST."""
@@ -109,7 +118,7 @@ class OnWire:
 
     def __init__(self, pacing: Pacing | None, count: int, may: Callable[[], bool]) -> None:
         self._pacing, self._count, self._may = pacing, count, may
-        self._counted = False
+        self._counted = self._sent = False
 
     def starts(self) -> bool:
         """The last check before the request goes out; True: it goes, and is counted.
@@ -119,8 +128,14 @@ class OnWire:
             return False
         if self._pacing is not None:
             self._pacing.on_wire += self._count
-            self._counted = True
+            self._pacing.gone += 0 if self._sent else self._count
+            self._counted = self._sent = True
         return True
+
+    @property
+    def sent(self) -> bool:
+        """It went on the wire at least once (counted ``gone``)."""
+        return self._sent
 
     def answered(self) -> None:
         if self._pacing is not None and self._counted:
