@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.core import lifecycle
+from engine.errors import UsageError
 from engine.reading import Block
+from engine.run.options import SendOptions
 from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
 from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day
@@ -184,3 +186,10 @@ def test_a_resume_starts_with_the_chunks_that_may_still_be_queued() -> None:
     pacing = started(1.0, [(at, {"status": lifecycle.ACCEPTED, "messages": 500}),
                            (at, {"status": lifecycle.COMPLETED, "messages": 900})])
     assert pacing.queued(NOW + 100) == 400
+
+
+def test_the_library_refuses_a_send_rate_of_nothing() -> None:
+    """send_rate 0 is a UsageError naming --send-rate and what to give."""
+    with pytest.raises(UsageError, match=r"--send-rate.*10DLC"):
+        SendOptions(send_rate=0.0)
+    assert SendOptions(send_rate=8.0).send_rate == 8.0
