@@ -30,15 +30,30 @@ def shadow() -> Path | None:
     return found.parent if found.name == "__init__.py" else found
 
 
+def quiet(words: list[str]) -> bool:
+    """Whether the command line asks for -q/--quiet (alone or in a cluster of the two short
+    flags, -v and -q), read before the parser, which lives in the package being found.
+    Quiet means errors only, and the shadow note is a warning: the command runs."""
+    for word in words:
+        if word == "--":
+            return False
+        if word == "--quiet" or (word.startswith("-") and not word.startswith("--") and
+                                 len(word) > 1 and set(word[1:]) <= {"q", "v"} and
+                                 "q" in word):
+            return True
+    return False
+
+
 def main() -> int:
-    """Run `a2p` with the installed engine first on the path, saying so when something else
-    would have been imported as `engine`."""
+    """Run `a2p` with the installed engine first on the path, saying so (unless -q) when
+    something else would have been imported as `engine`."""
     found = shadow()
-    if found is not None:
+    if found is not None and not quiet(sys.argv[1:]):
         sys.stderr.write(
             f"a2p: {found} hides the a2p-batch-engine package (its import name is also "
             f"'engine'); running the installed one from {OURS}. To import it yourself, "
             "rename your folder or work from another directory.\n")
+    if found is not None:
         sys.path.insert(0, str(OURS.parent))
     from engine.cli import main as run
 

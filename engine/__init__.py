@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from engine.config.credentials import Credentials, credentials_from_env
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from engine.run.api import send
     from engine.run.doors import check, send_events
     from engine.run.options import SendOptions
+    from engine.run.syncdoor import send_sync
 
 __version__ = "0.1.0"
 
@@ -49,26 +51,31 @@ __all__ = [
     "outcomes",
     "send",
     "send_events",
+    "send_sync",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The sending door needs aiohttp and anyio; importing them only when it is used keeps
-    # `import engine` and `a2p --help` fast (PEP 562).
-    if name == "send":
-        from engine.run.api import send
+# The sending door needs aiohttp and anyio; importing them only when a name is first used
+# keeps `import engine` and `a2p --help` fast (PEP 562). One line a lazy name: its module.
+_LAZY = {
+    "SendOptions": "engine.run.options",
+    "check": "engine.run.doors",
+    "outcomes": "engine.results.export",
+    "send": "engine.run.api",
+    "send_events": "engine.run.doors",
+    "send_sync": "engine.run.syncdoor",
+}
 
-        return send
-    if name in ("check", "send_events"):
-        from engine.run import doors
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which see the imports above: a typo (engine.sned) is then
+    # an error for them, not an Any.
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'engine' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
 
-        return getattr(doors, name)
-    if name == "SendOptions":
-        from engine.run.options import SendOptions
 
-        return SendOptions
-    if name == "outcomes":
-        from engine.results.export import outcomes
-
-        return outcomes
-    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    """The public names (lazy ones too, which ``globals()`` lacks until first used)."""
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})

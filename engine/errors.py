@@ -9,6 +9,7 @@
     │   ├── SenderError            --from is not an A2P number of this user, or cannot be checked
     │   └── JournalError           the journal cannot be resumed: unreadable, or another run's
     │       ├── JournalBusyError   another process holds the journal (one process per journal)
+    │       │   └── JournalTakenError  a scheduled send woke to find another process continuing it
     │       └── StreamResumeError  the run read a stream: a resume needs the same input again
     ├── ServerError                RingCentral (or the simulator) refused, limited or misbehaved
     │   ├── AuthError              credentials were refused at login (exit 3)
@@ -143,6 +144,21 @@ class JournalBusyError(JournalError):
         super().__init__(f"{journal}: the journal is in use by {who}. Only one process may "
                          "use a journal at a time (two would send the same batches twice): "
                          "wait for that one to end, or stop it, then run this again.")
+
+
+class JournalTakenError(JournalBusyError):
+    """A scheduled send sleeps without its journal's lock (so `a2p outcomes` and a cron tick
+    can run meanwhile); at its wake another process held it: a cron tick took the run over
+    and continues it, so this one ends (exit 75: nothing is lost, the journal has it all)."""
+
+    def __init__(self, journal: object, holder: dict[str, object] | None) -> None:
+        super().__init__(journal, holder)
+        who = "another process" if holder is None else \
+            f"{holder.get('command') or 'a2p'} (pid {holder.get('pid')})"
+        self.args = (f"{journal}: while this run slept until its next round, {who} took the "
+                     "journal and continues the run; this process ends here (nothing is "
+                     "lost: the journal has every step). Follow that process, or read the "
+                     f"outcomes with 'a2p outcomes {journal}' once it is done.",)
 
 
 class StreamResumeError(JournalError):

@@ -68,7 +68,7 @@ def test_a_misspelt_option_or_a_bad_value_is_refused_with_the_choices() -> None:
     with pytest.raises(TypeError, match="unexpected keyword arguments sendr"):
         SendOptions.of(None, {"sendr": SENDER})
     with pytest.raises(UsageError, match="wait must be one of completed, accepted"):
-        SendOptions(wait="forever")
+        SendOptions(wait="forever")  # type: ignore[arg-type]  # refused at run time too
 
 
 def test_the_library_path_imports_no_simulator() -> None:

@@ -40,6 +40,24 @@ def test_an_installed_copy_does_not_list_bench(installed: Path) -> None:
     assert "bench" not in done.stdout
 
 
+def test_an_installed_copys_unknown_command_error_does_not_name_bench(installed: Path) -> None:
+    """A mistyped command in an installed copy: argparse's "invalid choice" lists the
+    commands there are, every one but bench."""
+    done = _a2p(installed, "sendd")
+    assert done.returncode == EXIT_USAGE
+    assert "invalid choice: 'sendd'" in done.stderr
+    assert "'demo'" in done.stderr
+    assert "bench" not in done.stderr
+
+
+def test_a_checkouts_unknown_command_error_names_bench(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """In a checkout, where it runs, bench is among the choices named."""
+    with pytest.raises(SystemExit):
+        main(["sendd"])
+    assert "'bench'" in capsys.readouterr().err
+
+
 def test_bench_in_an_installed_copy_says_how_to_get_the_harness(installed: Path) -> None:
     """`a2p bench quick` where no harness is installed exits 2 at once and says to clone the
     repository; nothing is run."""

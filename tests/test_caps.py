@@ -12,7 +12,6 @@ from engine.schedule.caps import (
     cap_day_label,
     carrier_cap_halt,
     check_daily_cap,
-    count_carrier_cap,
     day_start,
     default_daily_cap,
     next_day,
@@ -94,12 +93,6 @@ def test_the_threshold_can_be_set() -> None:
     """At a 2 % threshold, 10 failures in 1,000 keep sending; 21 halt."""
     assert carrier_cap_halt(1000, 10, at(2026, 12, 5, 20), threshold=0.02) is None
     assert carrier_cap_halt(1000, 21, at(2026, 12, 5, 20), threshold=0.02) is not None
-
-
-def test_only_the_carrier_cap_codes_count() -> None:
-    """SMS-CAR-450, 451 and 452 count; other failures and missing codes do not."""
-    codes = ["SMS-CAR-450", "SMS-CAR-104", None, "SMS-CAR-452", "SMS-CAR-451", "SMS-RC-413"]
-    assert count_carrier_cap(codes) == 3
 
 
 def test_the_tier_gives_the_default_cap() -> None:

@@ -98,3 +98,19 @@ def test_every_fault_key_the_simulator_page_names_is_one_the_simulator_takes() -
     words = {"invalid_grant", "metadata", "seed", "scope"}  # an OAuth error; prose
     fields = {f.name for f in dataclasses.fields(FaultSettings)}
     assert named - words - fields == set()
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)|<img\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)",
+                   re.I)
+
+
+def test_the_readme_has_no_relative_image_link() -> None:
+    """The README is the package index's description, where a relative image link breaks
+    (there is no public address for an absolute one): the charts live in
+    docs/benchmarks.md."""
+    readme = (ROOT / "README.md").read_text()
+    relative = [target for pair in IMAGE.findall(readme) for target in pair
+                if target and not re.match(r"[a-z][a-z0-9+.-]*:", target, re.I)]
+    assert relative == []
+    assert IMAGE.findall("![chart](benchmarks/results/x.png) <img src='a.svg'>") == \
+        [("benchmarks/results/x.png", ""), ("", "a.svg")]  # the pattern sees both forms

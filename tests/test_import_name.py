@@ -43,3 +43,19 @@ def test_no_shadow_no_word(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"a2p {__version__}"
     assert done.stderr == ""
+
+
+def test_quiet_keeps_the_shadow_note_to_itself(tmp_path: Path) -> None:
+    """`a2p -q` (or -q after the command, or in a cluster like -qv) prints errors only: the
+    shadow note is a warning, so it is left out, and the installed engine still runs."""
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "__init__.py").write_text("MINE = True\n")
+    for words in (["-q", "--version"], ["--quiet", "--version"], ["-vq", "--version"]):
+        done = _door(tmp_path, *words)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"a2p {__version__}"
+        assert done.stderr == "", words
+    done = _door(tmp_path, "config", "-q", "--no-such-option")
+    assert done.returncode != 0  # an error still speaks under -q
+    assert "--no-such-option" in done.stderr
+    assert "hides the a2p-batch-engine package" not in done.stderr

@@ -22,7 +22,8 @@ LAYERS = ("errors", "core", "reading", "batching", "schedule", "config", "rc", "
 # rooms), and only the CLI starts it, so no send or outcomes path ever loads it.
 SIDE = {"simulator": ("rc", frozenset({"cli", "entry"}))}
 PURE = frozenset({"core", "reading", "batching", "schedule"})
-TOP = {"errors": "errors", "__init__": "public", "__main__": "entry", "schema": "entry"}
+TOP = {"errors": "errors", "__init__": "public", "types": "public", "__main__": "entry",
+       "schema": "entry"}
 
 # What a pure room may not touch: networks and event loops, clocks, files, processes, logs.
 FORBIDDEN = {

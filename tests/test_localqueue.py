@@ -14,6 +14,7 @@ import engine
 from engine.core.rejections import INVALID_NUMBER, Rejection
 from engine.run import localqueue
 from engine.run.localqueue import LocalRejections
+from engine.types import Report
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
 
 
@@ -75,7 +76,7 @@ class Watch:
         return f"not a number {k}"
 
 
-async def send_watched(items: Any, watch: Watch) -> dict[str, Any]:
+async def send_watched(items: Any, watch: Watch) -> Report:
     clock = FakeClock()
     return await engine.send(items, sender=SENDER, text="Hi", config=settings(),
                              credentials=CREDENTIALS, transport=MockTransport(FakeA2P()),

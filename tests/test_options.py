@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from engine.errors import UsageError
-from engine.run.options import ON_AMBIGUOUS, WAITS, SendOptions
+from engine.run.options import ON_AMBIGUOUS, WAITS, OnAmbiguous, SendOptions, Wait
 from tests.fakes import SENDER
 
 
@@ -57,8 +57,8 @@ def test_several_unknown_keywords_are_all_named_with_every_option() -> None:
 
 @pytest.mark.parametrize("wait", WAITS)
 @pytest.mark.parametrize("on_ambiguous", ON_AMBIGUOUS)
-def test_every_documented_wait_and_on_ambiguous_is_accepted(wait: str,
-                                                            on_ambiguous: str) -> None:
+def test_every_documented_wait_and_on_ambiguous_is_accepted(wait: Wait,
+                                                            on_ambiguous: OnAmbiguous) -> None:
     """Each pair of allowed values makes options holding exactly them."""
     made = SendOptions(wait=wait, on_ambiguous=on_ambiguous)
     assert (made.wait, made.on_ambiguous) == (wait, on_ambiguous)
@@ -67,7 +67,7 @@ def test_every_documented_wait_and_on_ambiguous_is_accepted(wait: str,
 def test_an_unknown_on_ambiguous_is_refused_naming_both_choices() -> None:
     """on_ambiguous='retry' is a usage error that lists the allowed values of both."""
     with pytest.raises(UsageError) as refused:
-        SendOptions(on_ambiguous="retry")
+        SendOptions(on_ambiguous="retry")  # type: ignore[arg-type]  # refused at run time too
     assert "on_ambiguous one of reconcile, resend, fail" in str(refused.value)
     assert "'retry'" in str(refused.value)
 

@@ -22,6 +22,7 @@ from engine.core.optouts import Failure
 from engine.errors import BadBodyError, ConsentError, EngineError, UsageError
 from engine.rc.transport import Reply
 from engine.run.optouts import pull, push
+from engine.types import Report
 from tests.fakes import TOKEN, FakeA2P, MockTransport, Request, reply
 from tests.fakes import settings as fake_settings
 
@@ -53,7 +54,7 @@ def serving(export: str) -> MockTransport:
     return MockTransport(handler)
 
 
-async def send(transport: MockTransport) -> dict[str, Any]:
+async def send(transport: MockTransport) -> Report:
     return await engine.send(LISTED, sender=ME, text="Hi", config=fake_settings(),
                              credentials=DEMO_CREDENTIALS, transport=transport, preflight=False)
 

@@ -18,6 +18,7 @@ from engine.results.rows import (
     Record,
     Span,
     Totals,
+    Unsent,
     classify,
     estimate,
     in_order,
@@ -170,6 +171,27 @@ def test_row_of_covers_every_way_a_record_ends() -> None:
     failed = span(state="failed", batch_id=None, retryable=True, note="HTTP 503")
     assert row_of(record, failed, local)[3:7:3] == ("not-sent", True)
     assert row_of(record, span(state="unknown"), local)[3:7:3] == ("unknown", False)
+
+
+def test_a_held_chunk_of_a_scheduled_send_is_told_as_the_report_tells_it() -> None:
+    """A chunk a round held (its window closed before its POST) or that failed certainly
+    unsent is cut again by the next round: its records get the scheduled fate, not
+    retryable (a user sending the retryable rows would text them twice); today's send
+    keeps "not sent, retryable"."""
+    record = Record(3, 5, "+12125550100", None)
+    fate = Unsent("deferred: outside its window (quiet hours); next opening ...", "deferred",
+                  "2026-11-21T13:00:00Z")
+    held = span(state="planned", batch_id=None, retryable=True,
+                note="held: its recipients' window is closed now (quiet hours)")
+    row = row_of(record, held, {}, unsent=fate)
+    assert (row.outcome, row.retryable, row.fate, row.nextOpening) == (
+        "not-sent", False, "deferred", "2026-11-21T13:00:00Z")
+    assert row.description.startswith("deferred: ")
+    failed = span(state="failed", batch_id=None, retryable=True, note="HTTP 503")
+    assert row_of(record, failed, {}, unsent=fate)[3:7:3] == ("not-sent", False)
+    assert row_of(record, held, {})[3:7:3] == ("not-sent", True)
+    gone = span(state="failed", batch_id=None, retryable=False, note="HTTP 400")
+    assert row_of(record, gone, {}, unsent=fate).fate is None  # failed for good: not a fate
 
 
 def test_spans_leave_out_split_chunks_and_sort_by_position() -> None:

@@ -88,7 +88,8 @@ def test_a_scheduled_send_s_wait_is_on_the_progress_line_until_the_next_round() 
     progress = Progress(stream, clock)
     line = ("waiting for the next recipients' window to open until 08:00 local "
             "(UTC 2026-11-20 13:00)")
-    progress.see(Waiting("2026-11-20T13:00:00Z", 3600.0, "quiet-hours", line, 12).to_json())
+    progress.see(Waiting("2026-11-20T13:00:00Z", 3600.0, "quiet-hours", line, 12,
+                         {"America/New_York": 12}).to_json())
     clock.now += 10
     progress.tick()
     assert stream.getvalue().splitlines()[-1].endswith(" | " + line)

@@ -1,30 +1,29 @@
 """A scheduled send's options and limits (engine/run/scheduling.py, engine/run/rounds.py),
 without a server: validation, the journal header's schedule, the block filter, the quota,
-the cap ledger and when the next round is."""
+and when the next round is (the cap ledger: tests/test_capledger.py)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
 
 from engine.errors import UsageError
 from engine.reading import Block
+from engine.run.capledger import carrier_halt
 from engine.run.options import SendOptions
-from engine.run.rounds import Outlook, report_of, waiting_line
+from engine.run.roundreport import report_of, waiting_line
+from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
     Keys,
     Quota,
     Scheduling,
-    cap_ledger,
-    carrier_halt,
     parse_scheduling,
     resumed_scheduling,
-    sent_chunks,
 )
 from engine.schedule.caps import cap_day
 from engine.schedule.rules import parse_quiet_hours
@@ -123,37 +122,6 @@ def test_the_quota_passes_exactly_what_the_day_leaves() -> None:
     assert seen == [0, 3, 6, 9]  # the whole input was read
 
 
-def test_the_cap_ledger_counts_what_may_have_been_sent_by_first_request(tmp_path: Path
-                                                                        ) -> None:
-    """Chunks in flight, accepted, completed or unknown count on the day of their first
-    request; chunks never sent or refused do not."""
-    journal = tmp_path / "j"
-
-    def chunk(n: int, messages: int) -> dict[str, object]:
-        return {"type": "chunk", "chunk": n, "firstIndex": n * 10, "lastIndex": n * 10 + 9,
-                "messages": messages, "bytes": 1, "offset": None, "line": None}
-
-    def state(n: int, status: str, when: str | None) -> dict[str, object]:
-        return {"type": "state", "chunk": n, "status": status, "submittedAt": when}
-
-    entries = [{"type": "run", "version": 1, "runId": "r"},
-               chunk(1, 7), state(1, "submitting", "2026-11-20T07:59:00.000000Z"),
-               state(1, "ambiguous", None),
-               state(1, "submitting", "2026-11-20T08:01:00.000000Z"),
-               state(1, "accepted", "2026-11-20T08:01:00.000000Z"),
-               chunk(2, 5), state(2, "submitting", "2026-11-20T09:00:00.000000Z"),
-               chunk(3, 4), state(3, "submitting", "2026-11-20T09:00:00.000000Z"),
-               state(3, "failed", "2026-11-20T09:00:00.000000Z"),
-               chunk(4, 9)]
-    journal.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
-    ledger = sorted(cap_ledger(sent_chunks(journal)))
-    assert ledger == [(datetime(2026, 11, 20, 7, 59, tzinfo=UTC), 7),
-                      (datetime(2026, 11, 20, 9, 0, tzinfo=UTC), 5)]
-    # 07:59 UTC is Nov 19 in Los Angeles: the day from 00:00 Pacific carries only the 5
-    day = cap_day(10, ledger, datetime(2026, 11, 20, 12, tzinfo=UTC))
-    assert (day.sent, day.allowed) == (5, 5)
-
-
 def outlook(counts: dict[WindowKey, int], now: datetime, cap: int | None = None,
             sent: int = 0, expire_at: datetime | None = None) -> Outlook:
     policy = parse_quiet_hours("tcpa")
@@ -186,11 +154,30 @@ def test_the_next_round_is_the_next_opening_or_the_next_cap_day() -> None:
     assert ends.next_round(None) == (NOON_UTC + timedelta(hours=1), "expire-at")
 
 
-def test_the_waiting_line_says_what_and_until_when_local_and_utc() -> None:
-    """The progress line names what the run waits for and the time, local and UTC."""
-    line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
-    assert line.startswith("waiting for the next recipients' window to open until ")
-    assert "local (UTC 2026-11-20 13:00); 1,234 recipients left" in line
+def test_the_waiting_line_says_what_and_until_when_local_and_utc(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress line names what the run waits for and the time: local with its day,
+    date and zone (a wait over a weekend does not read as today), and UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert line == ("waiting for the next recipients' window to open until Fri 2026-11-20 "
+                    "08:00 EST local (UTC 2026-11-20 13:00); 1,234 recipients left")
+
+
+def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() -> None:
+    """With the day's cap full, the recipients whose window is open are daily-cap, those
+    whose window opens later are deferred (quiet hours): one fate per key, not per round."""
+    look = outlook({EAST: 3, WEST: 2}, NOON_UTC + timedelta(hours=2), cap=4, sent=4)
+    report = report_of(look, parse_scheduling("tcpa", daily_cap=4))
+    assert report["totals"] == {"deferred": 2, "expired": 0, "dailyCap": 3}
+    assert report["byRule"] == {"quiet-hours": 2, "daily-cap": 3, "carrier-cap": 0, "at": 0,
+                                "expire-at": 0, "due": 0}
+    assert report["byZone"] == {"America/New_York": 3, "America/Los_Angeles": 2}
 
 
 def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:
@@ -213,3 +200,15 @@ def test_carrier_cap_failures_above_the_threshold_end_the_day() -> None:
     assert not look.open_keys
     assert look.next_round(None) == (halt.until, "carrier-cap")
     assert report_of(look, parse_scheduling("tcpa"))["totals"]["dailyCap"] == 3
+
+
+def test_daily_cap_none_turns_the_cap_off_and_other_words_are_refused() -> None:
+    """--daily-cap none (any case) is no cap, not even the registration tier's; another word
+    is refused naming the flag and the fix."""
+    from engine.cli.scheduleflags import _cap
+
+    assert parse_scheduling("tcpa", daily_cap="None").cap is None
+    assert _cap("none") == "none"
+    assert _cap("6,000") == 6000
+    with pytest.raises(UsageError, match="--daily-cap none"):
+        parse_scheduling("tcpa", daily_cap="lots")

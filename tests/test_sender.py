@@ -476,3 +476,23 @@ async def test_a_wait_for_the_budget_before_the_first_answer_is_not_the_chunks_t
     record = h.recorder.records[1]
     assert record.state == lifecycle.ACCEPTED, (record.state, record.reason, h.posts())
     assert h.posts() == 2
+
+
+async def test_a_chunk_a_round_holds_says_what_held_it() -> None:
+    """A scheduled round's chunk met past the round's deadline, or with its recipients'
+    window closed, is planned again without a POST, its note saying which (a later round
+    sends it: outcomes then tells it deferred, not "the run stopped")."""
+    h = Harness(FakeA2P())
+    h.sender.deadline = 0.0  # long past
+    chunk = h.chunk(2)
+    record = h.recorder.record_for(chunk)
+    await h.sender.submit(chunk, record)
+    assert record.state == lifecycle.PLANNED
+    assert (record.note or "").startswith("held: the round's deadline 1970-01-01T00:00:00")
+    h.sender.deadline, h.sender.admits = None, lambda chunk: False
+    chunk = h.chunk(2)
+    record = h.recorder.record_for(chunk)
+    await h.sender.submit(chunk, record)
+    assert record.state == lifecycle.PLANNED
+    assert (record.note or "").startswith("held: its recipients' window is closed now")
+    assert h.posts() == 0

@@ -4,9 +4,8 @@ against one on a free loopback port. The only CLI module that starts the simulat
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,11 @@ async def simulate(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}). Pass "
                          "another --port, or --port 0 for any free one.") from exc
     try:
-        with _stop_signals() as received:
+        from engine.run.stopsignals import stop_signals
+
+        # handled here, not left to KeyboardInterrupt: a process started with SIGINT ignored
+        # or blocked (by a test runner, a job wrapper) would otherwise never stop
+        with stop_signals() as received:
             # told only once the signals are ours: a SIGINT right after this line is heard
             if not args.quiet or args.port == 0:  # port 0: only this line tells which
                 print(_describe(settings, running.url), file=sys.stderr, flush=True)
@@ -47,31 +50,6 @@ async def simulate(args: argparse.Namespace) -> int:
     finally:
         await running.stop()
     return EXIT_INTERRUPTED
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[AsyncIterator[Any]]:
-    """SIGINT and SIGTERM as an async stream. Handled here, not left to Python's
-    KeyboardInterrupt: a process started with SIGINT ignored or blocked (inherited from what
-    started it: a test runner, a job wrapper) would otherwise never stop."""
-    import signal
-
-    import anyio
-
-    if sys.platform == "win32":  # no signal receiver there: Ctrl-C's KeyboardInterrupt ends it
-        yield _forever()
-        return
-    wanted = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)  # a blocked one stays pending forever
-    with anyio.open_signal_receiver(*wanted) as received:
-        yield received
-
-
-async def _forever() -> AsyncIterator[Any]:
-    import asyncio
-
-    await asyncio.Event().wait()
-    yield None
 
 
 def _describe(settings: SimulatorSettings, url: str) -> str:

@@ -9,7 +9,8 @@ from engine.errors import AuthError, EngineError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 # EX_TEMPFAIL (sysexits.h): a scheduled send with --exit-when-waiting whose next round is
-# more than 5 minutes away; the journal is kept and `a2p send --resume J` goes on later
+# more than 5 minutes away, or whose journal another process holds (a cron tick while the
+# run goes on); the journal is kept and `a2p send --resume J` goes on later
 EXIT_WAITING = 75
 
 # Error class -> exit code; the first row that matches wins, anything else is EXIT_FAILED
@@ -28,8 +29,9 @@ EXIT_CODES = ("Exit codes: 0 every batch accepted and tracked to its end (reject
               "server (its token endpoint included) could not be reached or kept failing; 2 "
               "usage or configuration error (bad option, profile, environment variable, "
               "input file or journal); 3 the credentials were refused at login; 75 "
-              "EX_TEMPFAIL: the next opening is more than 5 minutes away; run `a2p send "
-              "--resume J` again later (--exit-when-waiting); 130 "
+              "EX_TEMPFAIL: the next opening is more than 5 minutes away, or another "
+              "process holds the journal (--exit-when-waiting: a cron tick while the run "
+              "goes on); run `a2p send --resume J` again later; 130 "
               "interrupted (Ctrl-C or SIGTERM: the report and journal are "
               "written; finish with --resume).")
 

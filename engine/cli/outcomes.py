@@ -65,7 +65,7 @@ async def _write(export: Export, path: str, fmt: str, key: dict[str, Any], tell:
     """Every row into ``path``, going on where an interrupted export with ``key`` stopped."""
     from engine.results.output import OutputFile
 
-    out = OutputFile(path, fmt, export.with_text, key, stdout=sys.stdout.buffer)
+    out = OutputFile(path, fmt, export.extra_columns, key, stdout=sys.stdout.buffer)
     try:
         start = out.open()
         if start is not None:

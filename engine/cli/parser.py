@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
 from engine import __version__
@@ -80,12 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"a2p {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # argparse names the choices (an unknown command's error) by iterating this map
+    sub.choices = sub._name_parser_map = _Commands()
     common = _common(defaults=False)
     for add in (_simulate_parser, _plan_parser, _send_parser, _check_parser,
                 _outcomes_parser, _optouts_parser, _config_parser, _demo_parser,
                 _bench_parser):
         add(sub, common)
     return parser
+
+
+class _Commands(dict[str, argparse.ArgumentParser]):
+    """The commands by name; a ``hidden`` one parses as the others do but is never named
+    (not in --help, nor in "invalid choice ... (choose from ...)")."""
+
+    hidden: frozenset[str] = frozenset()
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in super().__iter__() if name not in self.hidden)
 
 
 def _simulate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -242,6 +255,7 @@ def _bench_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    "measured in the same run; writes results.json, results.md and plots.")
     if harness_checkout() is None:
         bench = sub.add_parser("bench", description=NO_HARNESS.removeprefix("a2p: "))
+        sub.choices.hidden = frozenset({"bench"})
     else:
         bench = sub.add_parser(
             "bench", help="run the benchmark harness (a source checkout)",

@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # loaded when a command runs, not for --help
     from engine.schedule.rules import QuietHours
     from engine.schedule.timing import Timing
 
+NO_CAP = "none"  # --daily-cap none (engine/schedule/caps.py NO_CAP, not loaded for --help)
+
 
 def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
                        title: str = "schedule (quiet hours, daily cap, start and expiry; "
@@ -30,12 +32,14 @@ def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
     group.add_argument("--tz-column", metavar="NAME",
                        help="CSV column or JSON key with each recipient's IANA time zone "
                        "(e.g. America/Chicago); a blank cell places the recipient by number, "
-                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE" +
-                       (" (a2p plan reads it; a2p send does not take it yet)" if send else ""))
+                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE")
     group.add_argument("--daily-cap", type=_cap, metavar="N",
                        help="at most N messages a day, the day starting 00:00 "
                        "America/Los_Angeles; the last batch of a day is cut at the cap, the "
-                       "rest go the next day (e.g. 6000 for a LowVolume registration)")
+                       "rest go the next day (e.g. 6000 for a LowVolume registration)" +
+                       ("; 'none' for no cap. Default: a scheduled send takes the cap of "
+                        "the sender's registration tier when the pre-flight reads one (6000 "
+                        "for LowVolume), else none" if send else "; 'none' for no cap"))
     group.add_argument("--at", metavar="TIME",
                        help="start the first wave then: ISO 8601 with a zone, e.g. "
                        "2026-12-07T09:00-05:00 or 2026-12-07T09:00[America/New_York]")
@@ -86,19 +90,22 @@ def schedule_args(args: argparse.Namespace, wall: float) -> ScheduleArgs:
         return None if text is None else parse_instant(text, flag)
 
     now = instant(args.now, "--now") or datetime.fromtimestamp(int(wall), UTC)  # to the second
-    return ScheduleArgs(parse_quiet_hours(args.quiet_hours), args.tz_column, args.daily_cap,
+    cap = None if args.daily_cap == NO_CAP else args.daily_cap
+    return ScheduleArgs(parse_quiet_hours(args.quiet_hours), args.tz_column, cap,
                         Timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at")),
                         timedelta(minutes=args.window_margin), now)
 
 
-def _cap(value: str) -> int:
+def _cap(value: str) -> int | str:
+    if value.strip().lower() == NO_CAP:
+        return NO_CAP  # no cap, not even the registration tier's
     try:
         cap = int(value.replace(",", "").replace("_", ""))
     except ValueError:
         cap = 0
     if cap < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of messages; "
-                                         "give e.g. 6000, or leave --daily-cap out for no cap")
+                                         "give e.g. 6000, or --daily-cap none for no cap")
     return cap
 
 

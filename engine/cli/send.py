@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from engine.cli.exits import EXIT_INTERRUPTED, EXIT_WAITING
 from engine.cli.options import send_options
 from engine.cli.output import EventLines, say
 from engine.cli.summary import finish
-from engine.errors import UsageError
+from engine.errors import JournalBusyError, JournalTakenError, UsageError
 
 if TYPE_CHECKING:
     import anyio
@@ -47,13 +47,19 @@ async def run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr)
     events = EventLines()
     stop = anyio.Event()
-    report: dict[str, Any] | None = None
+    report: Mapping[str, Any] | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(_watch_signals, stop, group.cancel_scope)
         group.start_soon(_redraw, None if args.quiet else progress, events)
         options = _with_hooks(send_options(args, report_path, journal), args, progress,
                               events, stop)
-        report = await send(args.input, options)
+        try:
+            report = await send(args.input, options)
+        except JournalBusyError as exc:
+            if not _try_later(args, exc):
+                raise
+            group.cancel_scope.cancel()
+            return EXIT_WAITING
         group.cancel_scope.cancel()
     if report is None:  # the second Ctrl-C: no report, the journal has every step
         say("a2p: interrupted at once; no report was written. " + _resume_hint(args, journal))
@@ -65,7 +71,19 @@ async def run(args: argparse.Namespace) -> int:
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
 
 
-def _waiting(report: dict[str, Any], path: str, journal: str, stopped: bool) -> int:
+def _try_later(args: argparse.Namespace, exc: JournalBusyError) -> bool:
+    """A journal another process holds, as "try again later" (exit 75, EX_TEMPFAIL): for a
+    cron tick (--exit-when-waiting; the run it would continue is going on), and for a
+    scheduled run that woke to find a cron tick continuing it. Said on stderr; False: a
+    usage error (exit 2), as for any other command."""
+    if not isinstance(exc, JournalTakenError) and not args.exit_when_waiting:
+        return False
+    say(f"a2p: {exc}" if isinstance(exc, JournalTakenError) else
+        f"a2p: {exc} (--exit-when-waiting: exit 75, try again later)")
+    return True
+
+
+def _waiting(report: Mapping[str, Any], path: str, journal: str, stopped: bool) -> int:
     """A scheduled send that ended while it waits for its next round: stopped (Ctrl-C), or
     --exit-when-waiting (EX_TEMPFAIL). Either way the journal is kept for --resume."""
     schedule = report["schedule"]
@@ -101,9 +119,9 @@ def _emitter(quiet: bool, progress: Progress, events: EventLines) -> OnEvent:
 async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
     """First Ctrl-C (or SIGTERM): stop sending, let requests on the wire finish. Second: end
     at once; the journal, written before every step, still resumes."""
-    import anyio
+    from engine.run.stopsignals import stop_signals
 
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    with stop_signals() as signals:  # Ctrl-Break too on Windows
         async for _ in signals:
             if stop.is_set():
                 say("a2p: second interrupt: ending now.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
 from engine.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from engine.cli.output import say
 
 
-def finish(report: dict[str, Any], path: str, quiet: bool = False, hint: str = "") -> int:
+def finish(report: Mapping[str, Any], path: str, quiet: bool = False, hint: str = "") -> int:
     """Tell the totals on stderr (always when the run did not complete; ``hint`` says how to
     finish an interrupted one) and return the exit code."""
     totals = report["totals"]

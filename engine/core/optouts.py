@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 MAX_RECORDS = 1000  # UpdateOptRecordList.records: maxItems 1000
 PER_PAGE = 1000  # PerPage: "the maximum value is 1000"
@@ -35,7 +35,9 @@ OPT_OUT, OPT_IN = "OptOut", "OptIn"
 STATUSES = {OPT_OUT.casefold(): OPT_OUT, OPT_IN.casefold(): OPT_IN}
 PUSH_SOURCE = "Api"  # SmsOptSourceEnum: the record was set through the API, not by a reply
 EVERY_SENDER = "*"
-SCOPES = ("account", "pair")  # --suppress-scope and `a2p optouts pull --scope`
+# --suppress-scope and `a2p optouts pull --scope`
+Scope = Literal["account", "pair"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
 COLUMNS = ("to", "from", "optStatus", "source", "lastModifiedTime")
 # SmsConsentCoverageEnum: a record of coverage Account applies to every number of the
 # account, whatever its ``from`` (the export writes it "Company": "Account is returned as

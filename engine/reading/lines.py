@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
 
 import orjson
 
@@ -39,11 +40,14 @@ FastPath = Callable[[list[bytes], int, int], Block | None]  # (lines, first line
 CarefulPath = Callable[[str, int], tuple[Block | None, int]]
 
 
-def detect_format(source: str, first_line: str, to_column: str) -> str:
+def detect_format(source: str, first_line: str, to_column: str
+                  ) -> Literal["csv", "jsonl", "lines"]:
     """The format named by the file suffix, else guessed from the first line."""
     name = source.lower().removesuffix(".gz")
-    for suffix, fmt in ((".csv", "csv"), (".tsv", "csv"), (".jsonl", "jsonl"),
-                        (".ndjson", "jsonl"), (".txt", "lines")):
+    suffixes: tuple[tuple[str, Literal["csv", "jsonl", "lines"]], ...] = (
+        (".csv", "csv"), (".tsv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
+        (".txt", "lines"))
+    for suffix, fmt in suffixes:
         if name.endswith(suffix):
             return fmt
     head = first_line.strip()
@@ -71,7 +75,7 @@ def read_lines(lines: Iterable[bytes], options: ReadOptions, reject: RejectSink,
         if len(raw_first) > MAX_LINE_BYTES:  # read as the first read saw it: a LongLine's head
             raw_first = raw_first[:PIECE]
     first = raw_first.decode(options.encoding, "surrogateescape").lstrip("\ufeff")
-    fmt = options.format
+    fmt: str = options.format
     if fmt == "auto":
         fmt = detect_format(options.source, first, options.to_column)
     if fmt not in FORMATS:
@@ -233,9 +237,10 @@ def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastP
 
 def _bulk_allowed(options: ReadOptions) -> bool:
     """Templates and de-duplication need every record's own fields and key, strict numbers
-    a libphonenumber call per number, and a --tz-column each record's zone: careful only."""
+    a libphonenumber call per number, a --tz-column each record's zone, and a check of the
+    numbers without a zone (quiet hours, numbers outside +1) each number: careful only."""
     return options.template is None and not options.dedupe and not options.strict_numbers \
-        and options.tz_column is None
+        and options.tz_column is None and options.unplaced is None
 
 
 def _read_plain(source: LineSource, builder: Builder, lineno: int) -> Iterator[Block]:

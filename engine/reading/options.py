@@ -17,6 +17,8 @@ MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
 # keeps the first of each (number, text), the only rule before both existed.
 Dedupe = Literal["number", "message"]
 DEDUPE_RULES: tuple[Dedupe, ...] = get_args(Dedupe)
+# "auto": by the file's name, else its first line; the others are engine.reading.FORMATS
+InputFormat = Literal["auto", "csv", "jsonl", "lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class ReadOptions:
     """How to read one input. ``batch_text`` is the request-level text, if any."""
 
     source: str = "<input>"
-    format: str = "auto"
+    format: InputFormat = "auto"
     to_column: str = "to"
     text_column: str = "text"
     text_column_required: bool = False
@@ -56,6 +58,10 @@ class ReadOptions:
     # since the reader cannot import the schedule room. Read record by record (no bulk path).
     tz_column: str | None = None
     zone_check: Callable[[str], str | phone.Problem] | None = None
+    # Under quiet hours (issue 22, the cold review's M5): asked of each number outside +1
+    # without a --tz-column value; its Problem (LCL-NO-TIMEZONE: nothing gives its zone)
+    # makes the record a local rejection. engine/schedule/zones.py Placer.unknown_zone.
+    unplaced: Callable[[str], phone.Problem | None] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,8 +32,9 @@ from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
 from engine.reading.linesource import MAX_LINE_BYTES
 from engine.results.backlog import Backlog
-from engine.results.names import FILTERS
+from engine.results.names import FILTERS, OutcomeFilter
 from engine.results.rows import (
+    SCHEDULE_COLUMNS,
     Matcher,
     Record,
     Row,
@@ -49,10 +50,11 @@ from engine.results.rows import (
     store_needed,
     wanted,
 )
+from engine.results.unsent import Fates
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
-from engine.run.scheduling import unsent_note
+from engine.run.roundreport import is_e164
 from engine.run.suppresskept import reloaded
 
 PER_PAGE = 1000  # perPage maximum of GET /a2p-sms/messages in the spec
@@ -122,12 +124,15 @@ class Export:
     """
 
     def __init__(self, journal: str | os.PathLike[str], *,
-                 input: str | os.PathLike[str] | None = None, only: tuple[str, ...] = (),
+                 input: str | os.PathLike[str] | None = None, only: Sequence[OutcomeFilter] = (),
                  config: Settings | str | None = None, credentials: Credentials | None = None,
                  transport: Transport | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-                 on_progress: Progress | None = None) -> None:
+                 on_progress: Progress | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
+        """``clock`` paces the requests; ``wall`` (epoch seconds) is the instant a scheduled
+        send's recipients not sent are judged at (deferred, daily-cap, expired)."""
         self.journal = Path(journal)
         try:
             self.only = wanted(only)
@@ -141,7 +146,7 @@ class Export:
         self._lock = JournalLock(self.journal, "a2p outcomes", readonly=True)
         self._lock.acquire()
         try:
-            self._open(input, config, credentials, transport, clock, sleep, on_progress)
+            self._open(input, config, credentials, transport, clock, sleep, on_progress, wall)
         except BaseException:
             self._lock.release()
             raise
@@ -149,10 +154,12 @@ class Export:
     def _open(self, input: str | os.PathLike[str] | None, config: Settings | str | None,
               credentials: Credentials | None, transport: Transport | None,
               clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]],
-              on_progress: Progress | None) -> None:
+              on_progress: Progress | None, wall: Callable[[], float]) -> None:
         self.state = read_journal(self.journal)
-        # a scheduled send's records in no chunk: deferred, or expired (the calendar now)
-        self._unsent = unsent_note(self.state.header, datetime.now(UTC))
+        # a scheduled send's: each recipient's zone, and the fate of those not sent yet
+        self._fates = Fates(self.state.header, self.journal,
+                            datetime.fromtimestamp(wall(), UTC)) \
+            if self.state.header.get("schedule") else None
         self.spans = spans_of(self.state.chunks.values())
         self.pieces = pieces_of(self.spans)
         self._final = {k: n for n, (_, _, k) in enumerate(self.pieces)}  # a span's last piece
@@ -187,6 +194,12 @@ class Export:
         fmt = (header.get("read") or {}).get("format")
         return header.get("template") is not None or header.get("text") is None or \
             fmt != "lines"
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        """The columns after ``COLUMNS``: ``text`` (``with_text``), then a scheduled send's
+        zone, zoneSource, fate and nextOpening."""
+        return ("text",) * self.with_text + (SCHEDULE_COLUMNS if self._fates else ())
 
     async def __aenter__(self) -> Export:
         return self
@@ -276,9 +289,16 @@ class Export:
                 if batch.skip:
                     continue  # counted from the batch's status counts instead
                 found = await self._find(batch, record, k)
+            placed = unsent = None
+            if self._fates is not None:
+                placed = self._fates.place(record.to if is_e164(record.to) else None,
+                                           record.zone)
+                unsent = self._fates.unsent(placed)
             row = row_of(record, span, {journaled.index: journaled} if journaled else {},
-                         found, batch is not None and batch.complete, refused,
-                         self._unsent)
+                         found, batch is not None and batch.complete, refused, unsent)
+            if placed is not None:
+                zone, source = Fates.where(placed)
+                row = row._replace(zone=zone, zoneSource=source)
             self.totals.add(row)
             if keep(row, self.only):
                 self.selected.add(row)
@@ -347,16 +367,25 @@ class Export:
                 "requests": self.client.requests, "throttled": self.client.throttled}
 
 
-async def outcomes(journal: str | os.PathLike[str], **options: Any) -> AsyncIterator[Row]:
+async def outcomes(journal: str | os.PathLike[str], *,
+                   input: str | os.PathLike[str] | None = None,
+                   only: Sequence[OutcomeFilter] = (), config: Settings | str | None = None,
+                   credentials: Credentials | None = None, transport: Transport | None = None,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+                   on_progress: Progress | None = None,
+                   wall: Callable[[], float] = time.time) -> AsyncIterator[Row]:
     """Every input record of a run, one ``Row`` each, in input order: ``engine.outcomes``.
 
-    Options are ``Export``'s: ``input`` (the list, when the journal's path moved or the run read
-    a stream), ``only`` (outcome names or groups), ``config``, ``credentials``, ``transport``.
+    The options are ``Export``'s: ``input`` (the list, when the journal's path moved or the run
+    read a stream), ``only`` (outcome names or groups), ``config``, ``credentials``, ...
 
     >>> async for row in engine.outcomes("run.journal", only=("retryable",)):  # doctest: +SKIP
     ...     print(row.to, row.errorCode)
     """
-    async with Export(journal, **options) as export:
+    async with Export(journal, input=input, only=only, config=config, credentials=credentials,
+                      transport=transport, clock=clock, sleep=sleep,
+                      on_progress=on_progress, wall=wall) as export:
         async for row in export.rows():
             yield row
 

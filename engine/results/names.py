@@ -6,6 +6,8 @@ machinery (and what that pulls in) for every command.
 
 from __future__ import annotations
 
+from typing import Literal
+
 REJECTED_LOCAL = "rejected-local"
 REJECTED_SERVER = "rejected-server"
 DELIVERED = "delivered"
@@ -35,3 +37,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 # RingCentral's consent records, never sent
 SUPPRESSED = "suppressed"
 FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable", SUPPRESSED)))
+# FILTERS for a type checker (``engine.outcomes(only=...)``); a test holds the two equal
+OutcomeFilter = Literal["rejected-local", "rejected-server", "delivered", "delivery-failed",
+                        "sending-failed", "sent-no-receipt", "queued", "unknown", "not-sent",
+                        "pending", "opted-out", "failed", "retryable", "suppressed"]

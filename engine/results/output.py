@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -14,6 +15,7 @@ import orjson
 
 from engine.results.export import Checkpoint
 from engine.results.rows import COLUMNS, Row
+from engine.run.replacing import replace_file
 
 FORMATS = ("csv", "jsonl")
 
@@ -25,28 +27,35 @@ def format_for(path: str, given: str | None) -> str:
     return "jsonl" if path.endswith(".jsonl") else "csv"
 
 
-def row_values(row: Row, with_text: bool) -> list[Any]:
+Extra = Sequence[str] | bool  # the columns after COLUMNS (Export.extra_columns); True: text
+
+
+def _extra(extra: Extra) -> tuple[str, ...]:
+    return ("text",) * extra if isinstance(extra, bool) else tuple(extra)
+
+
+def row_values(row: Row, extra: Extra) -> list[Any]:
     values: list[Any] = list(row[:len(COLUMNS)])
-    return [*values, row.text] if with_text else values
+    return [*values, *(getattr(row, name) for name in _extra(extra))]
 
 
-def encode_jsonl(row: Row, with_text: bool) -> bytes:
-    names = (*COLUMNS, "text") if with_text else COLUMNS
-    return orjson.dumps(dict(zip(names, row_values(row, with_text), strict=True)),
+def encode_jsonl(row: Row, extra: Extra) -> bytes:
+    names = (*COLUMNS, *_extra(extra))
+    return orjson.dumps(dict(zip(names, row_values(row, extra), strict=True)),
                         option=orjson.OPT_APPEND_NEWLINE)
 
 
 class _CsvEncoder:
-    def __init__(self, with_text: bool) -> None:
+    def __init__(self, extra: Extra) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\n")
-        self._with_text = with_text
+        self._extra = _extra(extra)
 
     def header(self) -> bytes:
-        return self._encode([*COLUMNS, "text"] if self._with_text else list(COLUMNS))
+        return self._encode([*COLUMNS, *self._extra])
 
     def row(self, row: Row) -> bytes:
-        values = row_values(row, self._with_text)
+        values = row_values(row, self._extra)
         values[COLUMNS.index("retryable")] = "true" if row.retryable else "false"
         return self._encode(values)
 
@@ -60,12 +69,13 @@ class _CsvEncoder:
 class OutputFile:
     """Rows out to a file (resumable) or stdout ("-", not resumable)."""
 
-    def __init__(self, path: str, fmt: str, with_text: bool, key: dict[str, Any],
+    def __init__(self, path: str, fmt: str, extra: Extra, key: dict[str, Any],
                  stdout: BinaryIO | None = None) -> None:
-        """``stdout``: where "-" writes (the CLI passes its own; the library prints nothing)."""
+        """``extra``: the columns after COLUMNS (Export.extra_columns); ``stdout``: where
+        "-" writes (the CLI passes its own; the library prints nothing)."""
         self.path = path
-        self._csv = _CsvEncoder(with_text) if fmt == "csv" else None
-        self._with_text = with_text
+        self._csv = _CsvEncoder(extra) if fmt == "csv" else None
+        self._extra = _extra(extra)
         self._key = key
         self._part = Path(path + ".part")
         self._progress = Path(path + ".progress")
@@ -104,7 +114,7 @@ class OutputFile:
 
     def write(self, row: Row) -> None:
         self._out.write(self._csv.row(row) if self._csv is not None
-                        else encode_jsonl(row, self._with_text))
+                        else encode_jsonl(row, self._extra))
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Every row so far is on disk, then the note of where to go on from."""
@@ -115,14 +125,14 @@ class OutputFile:
         note = {"key": self._key, "bytes": self._out.tell(), **checkpoint.as_json()}
         scratch = self._progress.with_suffix(".progress.tmp")
         scratch.write_bytes(orjson.dumps(note))
-        os.replace(scratch, self._progress)
+        replace_file(scratch, self._progress)
 
     def finish(self) -> None:
         self._out.flush()
         if self.path == "-":
             return
         self._out.close()
-        os.replace(self._part, self.path)
+        replace_file(self._part, self.path)
         self._progress.unlink(missing_ok=True)
 
     def close(self) -> None:

@@ -74,6 +74,26 @@ class Row(NamedTuple):
     segments: int | None
     cost: float | None
     text: str | None = None
+    # a scheduled send's (engine/results/unsent.py): where the recipient is, and for one not
+    # sent yet its fate (deferred, daily-cap, expired) and next opening (UTC ISO 8601)
+    zone: str | None = None
+    zoneSource: str | None = None
+    fate: str | None = None
+    nextOpening: str | None = None
+
+
+# the columns a scheduled send's rows add (after ``text`` when there is one)
+SCHEDULE_COLUMNS = ("zone", "zoneSource", "fate", "nextOpening")
+
+
+class Unsent(NamedTuple):
+    """A scheduled send's recipient not sent yet: its row's description, the fate's kind
+    (deferred, daily-cap, expired) and its next opening (UTC ISO 8601; None: none in the
+    horizon, or expired). Not retryable: continuing the run (a2p send --resume) sends it."""
+
+    description: str
+    fate: str
+    next_opening: str | None
 
 
 class Record(NamedTuple):
@@ -86,6 +106,7 @@ class Record(NamedTuple):
     text: str | None
     rejection: Rejection | None = None
     offset: int | None = None
+    zone: str | None = None  # its --tz-column cell, when the run read one
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +182,8 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Ite
                 yield _rejected(pending.pop())
             text = block.texts[k] if block.texts is not None else None
             yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
-                         None, offsets[k] if offsets is not None else None)
+                         None, offsets[k] if offsets is not None else None,
+                         block.zones[k] if block.zones is not None else None)
     pending.add(taken(rejected))
     while pending.peek() is not None:
         yield _rejected(pending.pop())
@@ -267,12 +289,14 @@ class Matcher:
 
 def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
            found: Stored | None = None, complete: bool = False,
-           server: Rejection | None = None, unsent: tuple[str, bool] | None = None) -> Row:
+           server: Rejection | None = None, unsent: Unsent | None = None) -> Row:
     """The row of one input record, given the chunk it belongs to (None: in no chunk) and,
     for a record of an accepted chunk, the server's rejection of it (``server``, from the
     journal) or what the message store holds for it; ``complete``: that store listed the
-    whole batch when it was read; ``unsent``: why a scheduled send's record in no chunk is
-    not sent yet, and whether it is retryable (engine/run/scheduling.py unsent_note)."""
+    whole batch when it was read; ``unsent``: a scheduled send's fate for its record if not
+    sent (engine/results/unsent.py), told for a record in no chunk, or in a chunk a later
+    round cuts again (planned: held by a closing window or a stop; failed, certainly not
+    sent), as the run's report counts it."""
     position, line, to, text = record.position, record.line, record.to, record.text
     rejection = local.get(position) or record.rejection
     if rejection is not None:
@@ -280,9 +304,13 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
                    rejection.to if rejection.to is not None else to, REJECTED_LOCAL,
                    rejection.error_code, rejection.description, False, None, None, None, None,
                    text)
-    if span is None and unsent is not None:
-        return Row(position, line, to, NOT_SENT, None, unsent[0], unsent[1], None, None, None,
-                   None, text)
+    if unsent is not None and (span is None or span.state == lifecycle.PLANNED or (
+            span.state == lifecycle.FAILED and span.retryable)):
+        why = unsent.description
+        if span is not None and span.note:
+            why += f" (its batch was not sent: {span.note})"
+        return Row(position, line, to, NOT_SENT, None, why, False, None, None, None, None,
+                   text, fate=unsent.fate, nextOpening=unsent.next_opening)
     if span is None:
         return Row(position, line, to, NOT_SENT, None, "never sent: the run stopped before "
                    "this record was sent; send it again", True, None, None, None, None, text)

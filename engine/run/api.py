@@ -13,9 +13,9 @@ import random
 import uuid
 from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack, cast
 
 import anyio
 
@@ -34,16 +34,18 @@ from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.capledger import carrier_watch
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
 from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
 from engine.run.gate import Gate
+from engine.run.idleround import report_settings
 from engine.run.journal import Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
-from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendOptions
+from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendKeywords, SendOptions
 from engine.run.pacing import observer
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
@@ -70,6 +72,7 @@ from engine.run.resume import (
 from engine.run.rounds import send_rounds
 from engine.run.scheduling import RoundLimits, resumed_scheduling
 from engine.run.sender import Sender
+from engine.run.shapes import Report
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -83,14 +86,15 @@ from engine.run.spill import FileSpill, open_spill
 from engine.run.suppress import empty_sources
 from engine.run.suppress import load as load_suppressed
 from engine.run.suppresskept import added_since
+from engine.run.tiercap import tier_cap, wants_tier_cap
 from engine.run.tracker import Tracker
 
 __all__ = ["ON_AMBIGUOUS", "WAITS", "Recipients", "SendOptions", "send"]
 
 
 async def send(recipients: Recipients | None = None, options: SendOptions | None = None,
-               **keywords: Any) -> dict[str, Any]:
-    """Send one campaign and return its report (a JSON-ready dict).
+               **keywords: Unpack[SendKeywords]) -> Report:
+    """Send one campaign and return its report (a JSON-ready dict, typed ``Report``).
 
     ``recipients`` is a path (CSV, JSONL, plain lines, .gz; "-" for stdin), an iterable or an
     async iterable of numbers, (to, text) pairs or mappings. ``options`` is a SendOptions;
@@ -104,7 +108,11 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
-    options = SendOptions.of(options, keywords)
+    return cast(Report, await _door(recipients, SendOptions.of(options, keywords)))
+
+
+async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str, Any]:
+    """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
     if journal is None:
@@ -121,8 +129,11 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
                                         os.fspath(options.resume))
+    notes: tuple[tuple[str, str], ...] = ()
+    if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
+        scheduling, notes = await tier_cap(options, scheduling)
     if scheduling.active:  # a loop of rounds, each a resume of the journal
-        return await send_rounds(recipients, options, scheduling, _send)
+        return await send_rounds(recipients, options, scheduling, _send, notes)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
     with JournalLock(Path(journal), command, create=options.resume is None), \
             open_spill(journal, options.report) as spill, \
@@ -189,10 +200,13 @@ async def _send(recipients: Recipients | None, options: SendOptions,
     failure: ServerError | None = None
     consents: Consents | None = None
     refresh: ConsentRefresh | None = None
-    consent_scope = (options.suppress_scope or "account") if options.consent else None
+    consent_scope: str | None = \
+        (options.suppress_scope or "account") if options.consent else None
     try:
         for note in notes:
             await emit(RunWarning("suppress", note))
+        for code, note in limits.notes if limits is not None else ():
+            await emit(RunWarning(code, note))
         if options.resume is not None:
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
@@ -274,6 +288,9 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 follower = None if options.wait == "accepted" else Tracker(
                     worker.tracking, delivery_timeout=options.delivery_timeout
                     if options.wait == "delivered" else None)
+                if limits is not None and follower is not None:
+                    follower.on_statuses = carrier_watch(recorder, notes, options.wall,
+                                                         worker.stop_posting)
                 if follower is not None and worker.pacing is not None:
                     follower.on_poll = observer(worker.pacing, options.wall)
                 work = worker.execute(source, local, caught, follower, share)
@@ -371,11 +388,8 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
         if options.wait == "accepted" else None
     done = finish(
         run_id=run_id, profile=settings.profile, source=source,
-        settings={"server": settings.server_url, "from": options.sender, "text": options.text,
-                  "template": template, "concurrency": settings.concurrency,
-                  "maxBatchBytes": settings.limits.max_batch_bytes,
-                  "finalMaxBatchBytes": chunker.max_bytes, "wait": options.wait,
-                  "onAmbiguous": options.on_ambiguous, "limits": asdict(settings.limits)},
+        settings={**report_settings(options, settings, chunker.max_bytes),
+                  "template": template},
         started=started, records=list(recorder.records.values()),
         aggregator=recorder.aggregator, wait=options.wait, interrupted=interrupted,
         requests=client.requests, throttled=client.throttled,

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from engine.core.consent import Cached, OptOut
+from engine.run.replacing import replace_file
 
 CACHE_SUFFIX = ".consents"
 CACHE_VERSION = 2
@@ -117,7 +118,7 @@ class CacheWriter:
             if kind is None and self._whole:
                 stream.write(orjson.dumps({"end": self.count}) + b"\n")
                 stream.close()
-                os.replace(part, self.path)
+                replace_file(part, self.path)
                 return
         finally:
             stream.close()

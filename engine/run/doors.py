@@ -10,19 +10,21 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack, cast
 
 import anyio
 
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings, check_campaign
+from engine.core.optouts import Scope
 from engine.rc.transport import Transport
 from engine.run.api import send
 from engine.run.consent import Consents, read_consents
-from engine.run.options import SendOptions
+from engine.run.options import SendKeywords, SendOptions
 from engine.run.preflight import Preflight, run_preflight
 from engine.run.preflight import Recipients as PreflightRecipients
 from engine.run.session import api_client
+from engine.run.shapes import Event
 from engine.run.sources import Recipients
 
 
@@ -42,7 +44,7 @@ async def check(sender: str, *, config: Settings | str | None = None,
         return await run_preflight(client, sender, size)
 
 
-async def opt_outs(sender: str, *, scope: str = "account",
+async def opt_outs(sender: str, *, scope: Scope = "account",
                    config: Settings | str | None = None,
                    credentials: Credentials | None = None,
                    transport: Transport | None = None) -> Consents:
@@ -55,8 +57,9 @@ async def opt_outs(sender: str, *, scope: str = "account",
 
 
 async def send_events(recipients: Recipients, options: SendOptions | None = None,
-                      **keywords: Any) -> AsyncGenerator[dict[str, Any], None]:
-    """The same run as ``send``, as an async iterator of its events (the last is "summary").
+                      **keywords: Unpack[SendKeywords]) -> AsyncGenerator[Event, None]:
+    """The same run as ``send``, as an async iterator of its events (the last is "summary"),
+    each typed ``Event`` (engine.types: ``event["event"]`` narrows it).
 
     Leaving early (``break``, ``aclose()``, an exception in the loop) stops the run the way
     Ctrl-C does: no new batch is sent, requests on the wire finish, and the report is still
@@ -88,7 +91,7 @@ async def send_events(recipients: Recipients, options: SendOptions | None = None
     try:
         async with events_out:
             async for event in events_out:
-                yield event
+                yield cast(Event, event)
         await task
     finally:
         wanted = False

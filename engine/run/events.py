@@ -60,9 +60,14 @@ def _json_of(value: Any) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Rejected(Event):
     """A recipient that will not be sent: found bad while reading (source "local") or
-    refused by the server in a batch answer (source "server")."""
+    refused by the server in a batch answer (source "server"). A scheduled send's also
+    carry the recipient's ``zone`` and ``zoneSource`` (engine/run/roundreport.py)."""
 
     KIND: ClassVar[str] = "rejected"
+    # fields some events of the kind carry, beside the dataclass's (not required)
+    OPTIONAL: ClassVar[dict[str, Any]] = {
+        "zone": {"type": "string"},
+        "zoneSource": {"enum": ["column", "libphonenumber", "area-code", "fallback"]}}
     index: int
     line: int | None
     to: str | None
@@ -156,7 +161,7 @@ class BatchDelivered(BatchEvent):
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
     """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
-    "suppress")."""
+    "suppress", "consent", "carrier-cap", "daily-cap")."""
 
     KIND: ClassVar[str] = "warning"
     code: str
@@ -241,12 +246,16 @@ class Summary(Event):
     throttled: int = 0
 
 
+# recipients left, by zone (a window key of several zones: their names, space-separated)
+BY_ZONE = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting(Event):
     """A scheduled send waits for its next round (engine/run/rounds.py): until when (UTC),
     how many seconds, why ("quiet-hours", "daily-cap", "carrier-cap", "processing": the
-    server's queue leaves no room before the deadline, "at", "expire-at"), the line the
-    progress shows, and how many recipients are left."""
+    server's queue leaves no room before the round's deadline, "at", "expire-at"), the line
+    the progress shows, and how many recipients are left, in all and by zone."""
 
     KIND: ClassVar[str] = "waiting"
     until: str
@@ -254,16 +263,18 @@ class Waiting(Event):
     reason: str
     message: str
     remaining: int
+    by_zone: dict[str, int] = field(metadata={"schema": BY_ZONE})
 
 
 @dataclass(frozen=True, slots=True)
 class Expired(Event):
     """--expire-at passed: ``count`` recipients were never sent and are ``expired`` (not
-    retryable without a new run)."""
+    retryable without a new run); ``byZone`` counts them by zone."""
 
     KIND: ClassVar[str] = "expired"
     count: int
     expire_at: str
+    by_zone: dict[str, int] = field(metadata={"schema": BY_ZONE})
 
 
 class Stamper:
@@ -381,7 +392,8 @@ def schema() -> dict[str, Any]:
         variants.append({
             "title": kind.__name__, "description": " ".join((kind.__doc__ or "").split()),
             "type": "object",
-            "properties": {"event": {"const": kind.KIND}, **properties, **COMMON},
+            "properties": {"event": {"const": kind.KIND}, **properties,
+                           **getattr(kind, "OPTIONAL", {}), **COMMON},
             "required": ["event", *required, *COMMON],
         })
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",

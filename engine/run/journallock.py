@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from engine.errors import JournalBusyError, JournalError
+from engine.run.replacing import replace_file
 from engine.run.report import now_iso
 
 # Windows locks byte ranges and forbids reading a locked one: lock a byte the journal never
@@ -147,8 +148,9 @@ def _holder(journal: Path) -> dict[str, Any] | None:
 class JournalLock:
     """The exclusive lock on one journal file; ``with JournalLock(path, "a2p send"):``.
 
-    Raises JournalBusyError (a usage error: exit 2) at once when another process holds it,
-    never waits: the other process is doing this very run."""
+    Raises JournalBusyError (a usage error: exit 2; 75, try again later, for a scheduled
+    resume with --exit-when-waiting) at once when another process holds it, never waits:
+    the other process is doing this very run."""
 
     def __init__(self, journal: Path, command: str = "a2p", *, readonly: bool = False,
                  create: bool = True) -> None:
@@ -204,7 +206,7 @@ class JournalLock:
         temporary = side.with_name(f"{side.name}.{os.getpid()}")
         try:
             temporary.write_bytes(orjson.dumps(identity(self.command)))
-            os.replace(temporary, side)
+            replace_file(temporary, side, tries=1)
         except OSError:  # a read-only directory (an archived journal): the lock still holds
             with contextlib.suppress(OSError):
                 temporary.unlink()
@@ -224,6 +226,14 @@ class JournalLock:
             _unlock(fd)
         finally:
             os.close(fd)
+
+    def reacquire(self) -> None:
+        """Take the lock again after ``release``: a scheduled send lets it go while it sleeps
+        for hours between rounds, so `a2p outcomes` and a cron tick are not refused meanwhile.
+        The journal must exist by now (never made anew); JournalBusyError when another
+        process holds it."""
+        self.create = False
+        self.acquire()
 
     def __enter__(self) -> JournalLock:
         self.acquire()

@@ -26,6 +26,7 @@ from engine.core import lifecycle
 from engine.rc.client import ApiClient
 from engine.run.options import ReadProgress
 from engine.run.recorder import Recorder
+from engine.run.replacing import replace_file
 
 log = logging.getLogger("engine.metrics")
 EVERY = 5.0  # seconds between writes while the run goes on
@@ -151,9 +152,9 @@ def _replace(target: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                          dir=target.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:  # LF on Windows too
             out.write(text)
-        os.replace(temporary, target)
+        replace_file(temporary, target, tries=1)  # written again in a few seconds
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

@@ -11,16 +11,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
 
 import anyio
 
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings
 from engine.core.consent import DEFAULT_MAX_AGE, check_scope
+from engine.core.optouts import Scope
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.scheduling import Scheduling, parse_scheduling
@@ -31,9 +32,12 @@ if TYPE_CHECKING:
 
 # accepted: every batch has an id; completed: every batch is Completed (the default);
 # delivered: and then every message has its receipt (or the delivery timeout passed).
-WAITS = ("completed", "accepted", "delivered")
-ON_AMBIGUOUS = ("reconcile", "resend", "fail")
-OnEvent = Callable[[dict[str, Any]], Awaitable[None]]
+Wait = Literal["completed", "accepted", "delivered"]
+OnAmbiguous = Literal["reconcile", "resend", "fail"]
+WAITS: tuple[Wait, ...] = get_args(Wait)
+ON_AMBIGUOUS: tuple[OnAmbiguous, ...] = get_args(OnAmbiguous)
+# Each event is a JSON-ready dict; a hook may take it as engine.types.Event to narrow it.
+OnEvent = Callable[[Any], Awaitable[None]]
 # (records read so far, share of the input consumed when it is known)
 ReadProgress = Callable[[int, float | None], None]
 OnWait = Callable[[str, float], None]
@@ -71,13 +75,13 @@ class SendOptions:
     # else account); max_consent_age: the seconds they may be old when a batch is first
     # POSTed, else read again (engine/run/consentrefresh.py; 0: before every batch)
     consent: bool = True
-    suppress_scope: str | None = None
+    suppress_scope: Scope | None = None
     max_consent_age: float = DEFAULT_MAX_AGE
     concurrency: int | None = None
     max_batch_bytes: int | None = None
     max_batch_messages: int | None = None
-    wait: str = "completed"
-    on_ambiguous: str = "reconcile"
+    wait: Wait = "completed"
+    on_ambiguous: OnAmbiguous = "reconcile"
     delivery_timeout: float = 3600.0
     revoke: bool = True
     preflight: bool = True
@@ -101,7 +105,9 @@ class SendOptions:
     # expire_at: ISO 8601 with a zone, or aware datetimes; window_margin: seconds.
     quiet_hours: str | None = None
     tz_column: str | None = None
-    daily_cap: int | None = None
+    # daily_cap None on a new scheduled send: the registration tier's cap when the
+    # pre-flight reads one (6,000 for LowVolume), else none; "none": no cap at all
+    daily_cap: int | str | None = None
     at: str | datetime | None = None
     expire_at: str | datetime | None = None
     window_margin: float | None = None
@@ -149,7 +155,7 @@ class SendOptions:
         return {flag: value for flag, value in given.items() if value is not None}
 
     @classmethod
-    def of(cls, options: SendOptions | None, keywords: dict[str, Any]) -> SendOptions:
+    def of(cls, options: SendOptions | None, keywords: Mapping[str, Any]) -> SendOptions:
         """The options given, with ``keywords`` over them; an unknown keyword is refused."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(keywords) - names)
@@ -157,6 +163,49 @@ class SendOptions:
             raise TypeError(f"send() got unexpected keyword arguments {', '.join(unknown)}; "
                             f"the options are: {', '.join(sorted(names))}")
         return dataclasses.replace(options or cls(), **keywords)
+
+
+class SendKeywords(TypedDict, total=False):
+    """SendOptions' fields as keyword arguments of ``send`` and ``send_events``, so a type
+    checker knows each name and its type (a test holds the two lists equal)."""
+
+    sender: str | None
+    text: str | None
+    template: str | None
+    config: Settings | str | None
+    credentials: Credentials | None
+    read: ReadOptions | None
+    suppress: Sequence[PathLike | Iterable[str]]
+    consent: bool
+    suppress_scope: Scope | None
+    max_consent_age: float
+    concurrency: int | None
+    max_batch_bytes: int | None
+    max_batch_messages: int | None
+    wait: Wait
+    on_ambiguous: OnAmbiguous
+    delivery_timeout: float
+    revoke: bool
+    preflight: bool
+    journal: PathLike | None
+    resume: PathLike | None
+    report: PathLike | None
+    metrics: PathLike | None
+    on_event: OnEvent
+    on_read: ReadProgress | None
+    on_wait: OnWait | None
+    transport: Transport | None
+    clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]]
+    stop: anyio.Event | None
+    wall: Callable[[], float]
+    quiet_hours: str | None
+    tz_column: str | None
+    daily_cap: int | None
+    at: str | datetime | None
+    expire_at: str | datetime | None
+    window_margin: float | None
+    exit_when_waiting: bool
 
 
 @dataclass(frozen=True, slots=True)

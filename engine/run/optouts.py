@@ -36,6 +36,7 @@ from engine.rc.optouts import opt_outs, patch
 from engine.rc.transport import Transport
 from engine.reading import ReadOptions
 from engine.run.consent import readable
+from engine.run.replacing import replace_file
 from engine.run.session import api_client
 from engine.run.suppress import read_numbers
 
@@ -156,7 +157,7 @@ async def pull(out: str | os.PathLike[str], *, scope: str = "account",
                             records += 1
                 stream.flush()
                 os.fsync(stream.fileno())
-            os.replace(part, path)
+            replace_file(part, path)
         except OSError as exc:
             part.unlink(missing_ok=True)
             if exc.errno not in FULL:

@@ -25,11 +25,9 @@ from typing import Any
 from engine.errors import RequestRejectedError, SenderError
 from engine.rc.client import ApiClient
 from engine.run.inputs import is_stream
+from engine.schedule.caps import default_daily_cap
 
 A2P_FEATURE = "A2PSmsSender"
-# Messages a day a registration tier allows. RingCentral documents LowVolume (about 6,000 a
-# day, the issue's figure for 10DLC low-volume campaigns); other tiers get no cap warning.
-DAILY_CAPS = {"LowVolume": 6_000}
 # Campaign states in which carriers refuse or filter the traffic (CampaignStatusInfo).
 BAD_CAMPAIGN = frozenset({"SubmitFailed", "CampaignSuspended", "CampaignExpired",
                           "PreVetFailed", "DeleteRequested"})
@@ -135,14 +133,16 @@ def registration_warnings(sender: SenderNumber, tier: str | None, campaign: str 
     '+16505550101 is registered LowVolume, which allows about 6,0'
     """
     warnings = []
-    cap = DAILY_CAPS.get(tier or "")
+    cap = default_daily_cap(tier)
     if cap is not None and (recipients is None or recipients.count > cap):
         size = "the list's size is not known before it is read" if recipients is None else \
             f"this list holds {recipients.describe()}"
         warnings.append(f"{sender.number} is registered {tier}, which allows about {cap:,} "
                         f"messages a day, and {size}: carriers will hold or drop the rest. "
-                        "Spread the list over several days, or register the campaign for a "
-                        "higher volume tier.")
+                        f"Spread the list over several days (--daily-cap {cap}, or any "
+                        "schedule flag such as --quiet-hours tcpa, which then caps each day at "
+                        "the tier's figure), or register the campaign for a higher volume "
+                        "tier.")
     if campaign in BAD_CAMPAIGN:
         warnings.append(f"the SMS campaign of {sender.number} is {campaign}: carriers block or "
                         "filter its messages. Fix the registration in the RingCentral admin "
@@ -226,5 +226,5 @@ async def run_preflight(client: ApiClient, sender: str, recipients: Recipients |
     number = judge_sender(sender, await list_numbers(client, per_page))
     config = await sms_configuration(client, number.id) if number.id is not None else None
     tier, campaign = registration_of(config)
-    return Preflight(number, tier, campaign, DAILY_CAPS.get(tier or ""), recipients,
+    return Preflight(number, tier, campaign, default_daily_cap(tier), recipients,
                      registration_warnings(number, tier, campaign, recipients))

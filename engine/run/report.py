@@ -6,12 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
 from engine.run.events import ConsentRead, Rejected, Totals, object_schema
 from engine.run.reportfile import write_report
+from engine.schedule.fates import RULES
+from engine.schedule.placement import ZoneSource
 
 
 def now_iso() -> str:
@@ -267,9 +269,18 @@ SCHEDULE: dict[str, Any] = {
         "nextRound": _maybe("string"),
         "waitingFor": {"enum": [None, "due", "quiet-hours", "daily-cap", "carrier-cap", "at",
                                 "expire-at"]},
-        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        "byZone": {"type": "object", "additionalProperties": {"type": "integer"}},
+        # the recipients left by the rule holding each (engine/schedule/fates.py RULES)
+        "byRule": {"type": "object", "properties": {rule: {"type": "integer"}
+                                                     for rule in RULES},
+                   "required": list(RULES), "additionalProperties": False},
+        # the recipients left by how their zones were found (column, libphonenumber, ...)
+        "byZoneSource": {"type": "object", "properties": {
+            source: {"type": "integer"} for source in get_args(ZoneSource)},
+            "required": list(get_args(ZoneSource)), "additionalProperties": False}},
     "required": ["quietHours", "windowMargin", "dailyCap", "at", "expireAt", "tzColumn",
-                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone"],
+                 "rulesVersion", "remaining", "state", "nextRound", "waitingFor", "byZone",
+                 "byRule", "byZoneSource"],
 }
 
 
@@ -296,7 +307,7 @@ def schema() -> dict[str, Any]:
             "preflight": _maybe("object"),
             "consent": {"anyOf": [{"type": "null"}, object_schema(ConsentRead)]},
             "warnings": {"type": "array", "items": {"type": "string"}},
-            # a scheduled send's only (engine/run/rounds.py report_of); its totals then also
+            # a scheduled send's only (engine/run/roundreport.py report_of); its totals then also
             # carry deferred, expired and dailyCap: the recipients left, by why
             "schedule": SCHEDULE,
         },

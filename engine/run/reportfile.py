@@ -19,6 +19,11 @@ from typing import Any, Protocol, overload
 import orjson
 
 from engine.errors import EngineError
+from engine.run.replacing import replace_file
+
+# Windows opens an os.open descriptor in text mode without it (each \n written as \r\n), and
+# the report's rejected view reads the file at the byte offsets it wrote
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class ReportWriteError(EngineError):
@@ -86,14 +91,14 @@ def write_report(path: str | os.PathLike[str] | None, head: dict[str, Any], key:
             handle, name = tempfile.mkstemp(prefix="a2p-", suffix=".report.json")
         else:  # the mode open() gives (0666 less the umask), as the report always had
             name = str(target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp"))
-            handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            handle = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | _BINARY, 0o666)
         with os.fdopen(handle, "w+b") as out:
             span = write_stream(out, head, key, items, tail, indent=True)
             out.write(b"\n")
             out.flush()
             os.fsync(out.fileno())
         if target is not None:
-            os.replace(name, target)
+            replace_file(name, target)
     except BaseException as exc:
         if name:
             with contextlib.suppress(OSError):

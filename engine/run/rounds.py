@@ -9,32 +9,38 @@ full, --at; it emits a ``waiting`` event, sleeps with the injected ``sleep`` (or
 --resume`` continues). After --expire-at nothing is POSTed and what is left is ``expired``.
 
 What is left is counted by a pass over the input (the records no kept chunk holds and none
-rejected locally, by window key) before and after each round: flat memory, and a kill
-anywhere leaves nothing to count wrong. The journal lock is held across every round.
+rejected locally, by window key) after each round, and remembered beside the journal while
+it is unchanged (engine/run/idleround.py): the survey before the next round, or a cron
+tick's, takes it from there. A resume's round with nothing due and nothing to recover is not
+run (no login, no pass). The journal lock is held for every round and let go while the loop
+sleeps (`a2p outcomes` and a cron tick may use the journal then); at the wake it is taken
+again, and a run that finds it held ends (JournalTakenError: a cron tick goes on with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
-from engine.errors import UsageError
+from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
-from engine.run.events import Event, Expired, RunWarning, Stamper, Waiting
+from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
+from engine.run.events import RunWarning, Summary
+from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
 from engine.run.resume import resume_options
+from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -42,21 +48,25 @@ from engine.run.scheduling import (
     Quota,
     RoundLimits,
     Scheduling,
-    cap_ledger,
-    carrier_halt,
     count_keys,
-    sent_chunks,
+    note_caught,
+    zone_reading,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
-from engine.schedule.pacing import DEFAULT_SEND_RATE
+from engine.schedule.pacing import DEFAULT_SEND_RATE, Pacing
 from engine.schedule.waves import Status, schedule_waves, status_at
-from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.windows import WindowKey
 from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
                     Awaitable[dict[str, Any]]]
+# --wait accepted follows no batch: the carrier-cap halt never sees a failure then
+BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap halt cannot see "
+              "carriers failing messages over their daily caps (SMS-CAR-450/451/452) and will "
+              "not stop the day's sending; use --wait completed or --wait delivered for the "
+              "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
 
 
@@ -72,6 +82,9 @@ class Outlook:
     decision: str  # Timing.decide: wait (before --at), send, expired
     expire_at: datetime | None
     halt: Halt | None = None  # carrier daily-cap failures: nothing more this cap day
+    sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
+    # the round's share of the cap: new recipients, and the caught chunks it holds
+    share: RoundCap = NO_CAP
 
     @property
     def remaining(self) -> int:
@@ -116,23 +129,45 @@ class Outlook:
         # no opening in the horizon (days of closed windows): look again in a day
         return found or (self.now + timedelta(days=1), "quiet-hours")
 
-    def fate(self) -> str:
-        """What the recipients left are now: expired, daily-cap or deferred."""
-        if self.decision == "expired":
-            return "expired"
-        return "daily-cap" if self.day.full or self.halt is not None else "deferred"
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """A round's pacing (engine/run/pacing.py) and its deadline, epoch seconds."""
+
+    pacing: Pacing
+    deadline: float
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-           schedule: Scheduling, now: datetime) -> Outlook:
-    """The outlook at ``now``: a pass over the input (and the journal, when there is one)."""
-    counts = {k: n for k, n in count_keys(path, read, keys, journal).items() if n}
-    sent = sent_chunks(journal) if journal is not None else []
+           schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
+    """The outlook at ``now``: a pass over the input (and the journal, when there is one),
+    unless the journal has not changed since the last one counted (``remembered``; and
+    ``memo``, the chunks sent as last read)."""
+    counts, sources = _counts(path, read, keys, journal, schedule)
+    sent = [] if journal is None else \
+        (memo or SentMemo()).get(journal, sent_chunks)
+    note_caught(path, read, keys, sent)  # --tz-column: a caught chunk judged by its zones
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
     return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now))
+                   schedule.expire_at, carrier_halt(sent, now), sources,
+                   round_cap(schedule.cap, sent, now))
+
+
+def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
+            schedule: Scheduling) -> tuple[dict[WindowKey, int], dict[str, int]]:
+    """The recipients left by key, and by zone source: remembered beside the journal while it
+    is unchanged (no pass), else counted (a pass over the input) and remembered."""
+    def count() -> tuple[dict[WindowKey, int], dict[str, int]]:
+        sources: dict[str, int] = {}
+        counts = count_keys(path, read, keys, journal, sources)
+        return {k: n for k, n in counts.items() if n}, sources
+
+    if journal is None:
+        return count()
+    basis = {"source": path, "schedule": schedule.as_header()}
+    return remembered(journal, basis) or remember(journal, basis, count)
 
 
 def fresh_read(options: SendOptions) -> ReadOptions:
@@ -140,54 +175,21 @@ def fresh_read(options: SendOptions) -> ReadOptions:
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
 
 
-def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
-    """The report's ``schedule``: the options, what is left and why, when the next round
-    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap)."""
-    nxt = look.next_round(schedule.at)
-    fate = look.fate() if look.remaining else None
-    return {**schedule.as_header(), "remaining": look.remaining,
-            "state": "done" if not look.remaining else
-            "expired" if fate == "expired" else "waiting",
-            "nextRound": None if nxt is None else stamp(nxt[0]),
-            "waitingFor": None if nxt is None else nxt[1],
-            "byZone": _by_zone(look.counts),
-            "totals": {"deferred": look.remaining if fate == "deferred" else 0,
-                       "expired": look.remaining if fate == "expired" else 0,
-                       "dailyCap": look.remaining if fate == "daily-cap" else 0}}
-
-
-def _by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key, n in counts.items():
-        name = " ".join(key.zones) or "any"
-        out[name] = out.get(name, 0) + n
-    return out
-
-
-def waiting_line(until: datetime, reason: str, remaining: int) -> str:
-    """The progress line: what the run waits for and until when, local and UTC."""
-    what = {"quiet-hours": "the next recipients' window to open",
-            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
-            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
-            "processing": "the server to process what it has queued (no room for more "
-                          "before the window's deadline)",
-            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
-    local = until.astimezone()  # this machine's zone, as the user reads the clock
-    return (f"waiting for {what} until {local:%H:%M} local (UTC {until:%Y-%m-%d %H:%M}); "
-            f"{remaining:,} recipients left")
-
-
-def admits(keys: Keys, open_keys: frozenset[WindowKey]) -> Callable[[Chunk], bool]:
-    """Whether a chunk a run before cut (caught in flight, proved not created) may be sent
-    again now: every one of its recipients' windows is open."""
-    return lambda chunk: all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
+def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
+           ) -> Callable[[Chunk], bool]:
+    """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
+    and every one of its recipients' windows is open (by their own zones: ``Keys.of_chunk``)."""
+    return lambda chunk: share.admits(chunk.number) and \
+        all(key in open_keys for key in keys.of_chunk(chunk))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
-                      schedule: Scheduling, run_round: RunRound) -> dict[str, Any]:
+                      schedule: Scheduling, run_round: RunRound,
+                      notes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """The scheduled send: rounds until everyone is sent, the rest expired, a stop, or (with
     ``exit_when_waiting``) a wait over 5 minutes. Returns the last round's report, with its
-    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``)."""
+    ``schedule`` (``state`` waiting: continue with ``send(resume=journal)``). ``notes``:
+    (code, message) warnings the first round starts with."""
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
         raise UsageError("a scheduled send (quiet hours, a daily cap, --at or --expire-at) "
@@ -196,9 +198,6 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     if options.resume is None and (recipients is None or not is_path(recipients)):
         raise UsageError("a scheduled send reads its list again at every round: give a file "
                          "(not stdin or an iterable), or send without a schedule.")
-    if schedule.tz_column is not None:
-        raise UsageError("--tz-column: a send does not read a zone column yet (a2p plan "
-                         "does); leave it out to place recipients by their numbers.")
     path = Path(journal)
     fresh = options.resume is None
     stop = options.stop or anyio.Event()
@@ -210,14 +209,22 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         if event["event"] == "resumed" and held:  # a round of this call: counted already
             return
-        await options.on_event(event)
+        await options.on_event(placed(event, keys))
 
-    keys = Keys(placer(), schedule.policy)
+    column = schedule.tz_column
+    keys = Keys(placer(column="--tz-column" if column is None else f"--tz-column {column}"),
+                schedule.policy)
+    # every round, its surveys and its resumes read the zone column (and refuse the numbers
+    # nothing places) alike: the read options carry the checks, which no journal records
+    read = ReadOptions.from_header(read_header(path).get("read", {})) \
+        if options.resume is not None and options.read is None else fresh_read(options)
+    options = replace(options, read=zone_reading(read, schedule, keys.placer))
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
-        with JournalLock(path, command, create=fresh):
-            return await _rounds(recipients, options, schedule, run_round, path, keys, base)
+        with JournalLock(path, command, create=fresh) as lock:
+            return await _rounds(recipients, options, schedule, run_round, path, keys, base,
+                                 lock, notes)
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.on_event(event)
@@ -226,11 +233,14 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
-                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions
+                  run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
+                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = ()
                   ) -> dict[str, Any]:
-    """The rounds, under the journal lock: each a run of ``run_round``, then the wait."""
+    """The rounds, each under the journal lock (let go while the loop sleeps): a run of
+    ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
+    memo = SentMemo()
     # the server's queue and rate, across the rounds (a resume's from its journal)
     pacing = started(options.send_rate or DEFAULT_SEND_RATE,
                      [] if fresh else sent_chunks(path))
@@ -244,72 +254,130 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
         now = _now(options)
-        before = survey(source, read, keys, None if first else path, schedule, now)
-        header = None
-        if first:
-            waves = schedule_waves(before.counts, schedule.policy,
-                                   schedule.timing.start(now),
-                                   margin=timedelta(seconds=schedule.margin),
-                                   until=schedule.expire_at)
-            header = {**schedule.as_header(),
-                      "counts": [{"key": k.as_json(), "count": n}
-                                 for k, n in sorted(before.counts.items())],
-                      "waves": waves.as_json()}
-        after: list[Outlook] = []
-
-        def report(source: str = source, read: ReadOptions = read,
-                   after: list[Outlook] = after) -> dict[str, Any]:
-            after.append(survey(source, read, keys, path, schedule, _now(options)))
-            return report_of(after[-1], schedule)
-
+        before = survey(source, read, keys, None if first else path, schedule, now, memo)
         deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin)
-        limits = RoundLimits(Eligible(keys, before.open_keys),
-                             round_quota(Quota(before.day.allowed),
-                                         PacedQuota(pacing, deadline, options.wall)),
-                             deadline, header, report, admits(keys, before.open_keys), pacing)
-        with open_spill(path, options.report) as spill, \
-                open_spool(path, options.report) as spool:
-            document = await run_round(recipients if first else None, round_options,
-                                       spill, spool, limits)
-        if stop.is_set() or not after:
+        idle = None if first else await _idle(before, schedule, path, round_options)
+        if idle is not None:
+            after, document = idle
+        else:
+            starting = (*notes, *((("carrier-cap", BLIND_HALT),)
+                                  if schedule.cap is not None and options.wait == "accepted"
+                                  else ())) if number == 0 else ()
+            ran, document = await _round(first, recipients, source, read, round_options,
+                                         before, schedule, run_round, path, keys, options,
+                                         memo, starting, Paced(pacing, deadline))
+            if stop.is_set() or ran is None:
+                break
+            after = ran
+        if after.decision == "expired" and after.remaining:
+            await options.on_event(expired_event(after, schedule, path, options))
             break
-        look = after[-1]
-        if look.decision == "expired" and look.remaining:
-            await options.on_event(_stamped(Expired(
-                look.remaining, stamp(schedule.expire_at or look.now)), path, options))
-            break
-        nxt = look.next_round(schedule.at)
+        nxt = after.next_round(schedule.at)
         if nxt is None:
             break
         if nxt[1] == "due":  # unless the server's queue or the cap day's end holds it
-            nxt = paced_wait(pacing, look.now, deadline, before.deadline, look.day,
-                             look.due) or nxt
+            nxt = paced_wait(pacing, after.now, deadline, before.deadline, after.day,
+                             after.due) or nxt
         if nxt[1] == "due":
-            if before.due and look.remaining >= before.remaining and \
-                    look.now.timestamp() < before.deadline:
+            if before.due and after.share.caught == before.share.caught and \
+                    after.remaining >= before.remaining + before.share.held_messages and \
+                    after.now.timestamp() < before.deadline:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
-        if nxt[1] == "carrier-cap" and look.halt is not None:
-            await options.on_event(_stamped(RunWarning("carrier-cap", look.halt.reason),
-                                            path, options))
-        seconds = max(0.0, (nxt[0] - look.now).total_seconds())
-        await options.on_event(_stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                                                waiting_line(nxt[0], nxt[1], look.remaining),
-                                                look.remaining), path, options))
+        if nxt[1] == "carrier-cap" and after.halt is not None:
+            await options.on_event(stamped(RunWarning("carrier-cap", after.halt.reason),
+                                           path, options))
+        seconds = max(0.0, (nxt[0] - after.now).total_seconds())
+        await options.on_event(waiting_event(after, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
-        if await _sleep_or_stop(options, seconds, stop):
+        if await _sleep_unlocked(options, seconds, stop, lock, path):
             break
     return document
 
 
-def _stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
-    """An event of the loop itself, with the time and the run's id as a round's carry."""
-    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
+async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
+                 round_options: SendOptions, before: Outlook, schedule: Scheduling,
+                 run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...], paced: Paced
+                 ) -> tuple[Outlook | None, dict[str, Any]]:
+    """One round run: its outlook after (None: it made no report, a stop) and report.
+    ``notes``: the (code, message) warnings it starts with; ``paced``: the pacing and the
+    round's deadline (the window's, or the cap day's end less the margin)."""
+    header = None
+    if first:
+        waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
+                               margin=timedelta(seconds=schedule.margin),
+                               until=schedule.expire_at)
+        header = {**schedule.as_header(),
+                  "counts": [{"key": k.as_json(), "count": n}
+                             for k, n in sorted(before.counts.items())],
+                  "waves": waves.as_json()}
+    after: list[Outlook] = []
+
+    def report() -> dict[str, Any]:
+        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
+        return report_of(after[-1], schedule)
+
+    # the caught chunks this round may resend today come off the day's allowance first;
+    # one that does not fit is held, as one whose windows are closed
+    share = before.share
+    limits = RoundLimits(Eligible(keys, before.open_keys),
+                         round_quota(Quota(share.allowed), PacedQuota(paced.pacing,
+                                                                      paced.deadline,
+                                                                      options.wall)),
+                         paced.deadline, header, report,
+                         admits(keys, before.open_keys, share), notes=notes,
+                         pacing=paced.pacing)
+    with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
+        document = await run_round(recipients if first else None, round_options, spill,
+                                   spool, limits)
+    return (after[-1] if after else None), document
+
+
+async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
+                ) -> tuple[Outlook, dict[str, Any]] | None:
+    """A resume's round that would do nothing (nothing due, the next round later, no chunk
+    to recover): not run; its report is written from the journal, and the loop goes on to
+    the wait with ``before``. None: the round runs."""
+    nxt = before.next_round(schedule.at)
+    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+        return None
+    done = idle_report(path, options, report_of(before, schedule))
+    if done is None:
+        return None
+    await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
+                                   options))
+    return before, done.document
 
 
 def _now(options: SendOptions) -> datetime:
     return datetime.fromtimestamp(options.wall(), UTC)
+
+
+async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Event,
+                          lock: JournalLock, path: Path) -> bool:
+    """Sleep until the next round without the journal's lock (`a2p outcomes` and a cron tick
+    may use the journal meanwhile), then take it again: True when a stop came first.
+    JournalTakenError when another process holds it at the wake (a cron tick continues the
+    run); JournalError when the journal is now another run's."""
+    if seconds <= 0:
+        return stop.is_set()
+    run_id = read_header(path)["runId"]
+    lock.release()
+    if await _sleep_or_stop(options, seconds, stop):
+        return True  # stopped: the last round's report and the journal say it all
+    try:
+        lock.reacquire()
+    except JournalTakenError:
+        raise
+    except JournalBusyError as busy:
+        raise JournalTakenError(path, busy.holder) from None
+    if read_header(path)["runId"] != run_id:
+        raise JournalError(f"{path}: while this run slept, the journal was replaced by "
+                           "another run's; this run ends. Its own journal is gone: read "
+                           "what it sent from its report.")
+    return False
 
 
 async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:

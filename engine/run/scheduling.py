@@ -1,6 +1,6 @@
 """A scheduled send's limits (issue 22): which recipients a round may send (their window is
-open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline), and the
-cap ledger read from the journal. The loop of rounds is engine/run/rounds.py.
+open: ``Eligible``), how many (the day's cap: ``Quota``), until when (the deadline). The cap ledger
+read from the journal is engine/run/capledger.py; the loop of rounds is engine/run/rounds.py.
 
 A recipient a round leaves out is neither rejected nor settled: its position is taken out of
 the block (as ``Gate.drop`` does), so a later round, a resume of the same journal, reads it
@@ -11,42 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from engine.batching.chunker import Chunk
 from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
-from engine.reading.phone import Problem
+from engine.run.zonekeys import Keys as Keys  # re-exported: the rounds and tests import it here
 from engine.schedule import statetable
-from engine.schedule.caps import (
-    CARRIER_CAP_CODES,
-    Halt,
-    carrier_cap_halt,
-    check_daily_cap,
-    day_start,
-    next_day,
-)
+from engine.schedule.caps import NO_CAP, check_daily_cap
 from engine.schedule.pacing import Pacing
-from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
-from engine.schedule.windows import WindowKey, stamp, window_key
-from engine.schedule.zones import Placer
+from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.zones import Placer, check_zone
 
 DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
+MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/scheduleflags.py)
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
-# the states a chunk may have been sent in (by its first request): the cap counts them
-MAY_BE_SENT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.ACCEPTED,
-                         lifecycle.COMPLETED, lifecycle.UNKNOWN})
 Instant = str | datetime | None
+# the chunks a resume may POST again (when proved not created): in flight, or unknown
+CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +90,25 @@ def _instant(value: Instant, flag: str) -> datetime | None:
 
 
 def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = None,
-                     daily_cap: int | None = None, at: Instant = None,
+                     daily_cap: int | str | None = None, at: Instant = None,
                      expire_at: Instant = None, window_margin: float | None = None
                      ) -> Scheduling:
     """The schedule options as ``send`` takes them (None: the default), validated; a
     UsageError (ConfigError) naming the option and the fix otherwise."""
     policy = parse_quiet_hours(quiet_hours) if quiet_hours is not None else OFF
     margin = DEFAULT_MARGIN if window_margin is None else float(window_margin)
-    if not 0 <= margin < 12 * 3600:
-        raise ConfigError("--window-margin", "minutes", f"{margin / 60:g} minutes is not a "
-                          "margin before a window closes",
-                          "Give the minutes, 0 or more and under 720, e.g. --window-margin 10.")
+    if not 0 <= margin <= MAX_MARGIN:
+        raise ConfigError("window_margin", "seconds", f"{margin:g} seconds is not a margin "
+                          "before a window closes",
+                          f"Give the seconds, from 0 to {MAX_MARGIN:g} (two hours), e.g. "
+                          "window_margin=600 (on the command line: --window-margin 10, in "
+                          "minutes).")
+    if isinstance(daily_cap, str) and daily_cap.strip().lower() == NO_CAP:
+        daily_cap = None  # no cap, not even the registration tier's (engine/run/tiercap.py)
     if daily_cap is not None and (type(daily_cap) is not int):
         raise ConfigError("--daily-cap", "cap", f"{daily_cap!r} is not a whole number",
-                          "Give the most messages a day may carry, e.g. --daily-cap 6000.")
+                          "Give the most messages a day may carry, e.g. --daily-cap 6000, "
+                          "or --daily-cap none for no cap.")
     cap = None if daily_cap is None else check_daily_cap(daily_cap)
     start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at")
     check_timing(start, end)
@@ -153,24 +149,17 @@ def _shown(value: Any) -> str:
     return stamp(value) if isinstance(value, datetime) else str(value)
 
 
-class Keys:
-    """Each recipient's window key under the policy (the Placer caches by area code; the
-    keys are cached by placement: a few dozen)."""
-
-    def __init__(self, placer: Placer, policy: QuietHours) -> None:
-        self._placer = placer
-        self._policy = policy
-        self._keys: dict[Placement, WindowKey] = {}
-
-    def __call__(self, number: str) -> WindowKey | None:
-        """The key of an E.164 number (None: it has no usable placement)."""
-        placed = self._placer(number)
-        if isinstance(placed, Problem):
-            return None
-        key = self._keys.get(placed)
-        if key is None:
-            key = self._keys[placed] = window_key(placed, self._policy)
-        return key
+def zone_reading(read: ReadOptions, schedule: Scheduling, placer: Placer) -> ReadOptions:
+    """How a scheduled send reads its list: each --tz-column cell checked as an IANA zone
+    (a bad one: LCL-BAD-TIMEZONE with its line), and under quiet hours each number outside
+    +1 that nothing places refused (LCL-NO-TIMEZONE) rather than texted on US hours."""
+    column = schedule.tz_column
+    if column is not None:
+        read = replace(read, tz_column=column,
+                       zone_check=partial(check_zone, column=f"--tz-column {column}"))
+    if schedule.policy.quiet and not read.north_american_only:
+        read = replace(read, unplaced=placer.unknown_zone)
+    return read
 
 
 @dataclass
@@ -186,13 +175,30 @@ class Eligible:
     def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
         key_of, open_now = self.keys, self.open
         for block in blocks:
-            keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            if block.zones is None:
+                keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            else:
+                keep = self._by_zone(block)
             self.passed += len(keep)
             self.held += len(block) - len(keep)
             if len(keep) == len(block):
                 yield block
             elif keep:
                 yield block.subset(keep)
+
+    def _by_zone(self, block: Block) -> list[int]:
+        """The records of a block with zones to keep; those whose column moves them noted
+        (the round may POST them: ``Keys.of_chunk`` judges their chunk by them)."""
+        assert block.zones is not None
+        keep, key_of, open_now = [], self.keys, self.open
+        for k, (to, zone, position) in enumerate(zip(block.tos, block.zones, block.positions,
+                                                     strict=True)):
+            key = key_of(to, zone)
+            if key in open_now:
+                keep.append(k)
+                if zone is not None and key is not None:
+                    key_of.note(to, key, position)
+        return keep
 
 
 @dataclass
@@ -229,15 +235,18 @@ class RoundLimits:
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
     # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
     admits: Callable[[Chunk], bool] | None = None
+    # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
+    # taken from the registration tier
+    notes: tuple[tuple[str, str], ...] = ()
     # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
     pacing: Pacing | None = None
 
 
-def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
-               ) -> dict[WindowKey, int]:
+def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
+               sources: dict[str, int] | None = None) -> dict[WindowKey, int]:
     """The recipients not settled yet (every valid record of a fresh run; of a journal, the
     records no chunk kept holds and none rejected locally), counted by window key: one pass
-    over the input, flat memory."""
+    over the input, flat memory. ``sources``: also counted there by zone source."""
     # here: resume and sources read SendOptions, which validates through this module
     from engine.run.journal import read_journal
     from engine.run.resume import restore, without
@@ -252,68 +261,38 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
         for block in without(blocks, skip) if skip else blocks:
-            for to, position in zip(block.tos, block.positions, strict=True):
+            zones = block.zones if block.zones is not None else [None] * len(block)
+            for to, position, zone in zip(block.tos, block.positions, zones, strict=True):
                 if position in known:
                     continue
-                key = keys(to)
+                key = keys(to, zone)
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
+                    if sources is not None:
+                        source = keys.source(to, zone) or "column"
+                        sources[source] = sources.get(source, 0) + 1
     return counts
 
 
-def sent_chunks(journal: Path) -> list[tuple[datetime, dict[str, Any]]]:
-    """(first submittedAt, folded entry) of every chunk of the journal that may have been
-    sent (in flight, accepted, completed, unknown). A chunk sent again after a lost answer is
-    one chunk, on the day of its first request."""
-    from engine.run.journal import read_journal
+def note_caught(path: str, read: ReadOptions, keys: Keys,
+                sent: Iterable[tuple[datetime, Mapping[str, Any]]]) -> None:
+    """``keys.moved`` afresh for a round (its survey before): the recipients whose column
+    zone moves them, of the chunks a resume may POST again (in flight, or unknown: ``sent``,
+    the journal's chunks that may have been sent), so its admits check judges them by their
+    own zones. Reads only those chunks' lines, each from its offset; nothing without a zone
+    column or such a chunk. The round's ``Eligible`` notes the rest it passes."""
+    keys.moved.clear()
+    if read.tz_column is None:
+        return
+    from engine.run.resume import within
+    from engine.run.sources import read_file_from
 
-    state = read_journal(journal)
-    first: dict[int, str] = {}
-    with journal.open("rb") as handle:
-        for line in handle:
-            if not line.startswith(b'{"type":"state"') or line.find(b'"submittedAt"') < 0:
-                continue
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a torn last line: read_journal drops it too
-            when = entry.get("submittedAt")
-            if when and entry.get("chunk") not in first:
-                first[entry["chunk"]] = when
-    return [(datetime.fromisoformat(first[number]).astimezone(UTC), chunk)
-            for number, chunk in state.chunks.items()
-            if chunk.get("status") in MAY_BE_SENT and number in first]
-
-
-def cap_ledger(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]
-               ) -> list[tuple[datetime, int]]:
-    """What the daily cap counts: (first submittedAt, messages) of each chunk sent."""
-    return [(when, int(chunk.get("messages", 0))) for when, chunk in chunks]
-
-
-def carrier_halt(chunks: Iterable[tuple[datetime, Mapping[str, Any]]], now: datetime
-                 ) -> Halt | None:
-    """A Halt until the next cap day when the day's batches, as last read, show carrier
-    daily-cap failures (SMS-CAR-450/451/452) above 0.5 % of the messages they processed."""
-    starts, ends = day_start(now), next_day(now)
-    processed = failures = 0
-    for when, chunk in chunks:
-        if starts <= when < ends:
-            processed += int(chunk.get("processedCount") or 0)
-            codes = chunk.get("errorCodeCounts") or {}
-            failures += sum(int(n) for code, n in codes.items() if code in CARRIER_CAP_CODES)
-    return carrier_cap_halt(processed, failures, now)
-
-
-def unsent_note(header: Mapping[str, Any], now: datetime) -> tuple[str, bool] | None:
-    """For ``a2p outcomes``: why a recipient of a scheduled send's journal is in no chunk
-    (deferred: a later round sends it; expired: --expire-at passed, not retryable without a
-    new run), and whether a new run may send it. None: not a scheduled send."""
-    if not header.get("schedule"):
-        return None
-    schedule = Scheduling.from_header(header["schedule"])
-    if schedule.expire_at is not None and now >= schedule.expire_at:
-        return (f"expired: --expire-at {stamp(schedule.expire_at)} passed before it was sent; "
-                "not sent, and not retryable without a new run", False)
-    return ("deferred: a scheduled send sends it when its window opens (quiet hours, the "
-            "daily cap, --at); continue the run with a2p send --resume JOURNAL", False)
+    for _, chunk in sent:
+        if chunk.get("status") not in CAUGHT:
+            continue
+        entry = dict(chunk)
+        with ExitStack() as stack:  # with --dedupe a record is judged by every earlier one
+            _, blocks = read_file_from(path, read, lambda r: None,
+                                       None if read.dedupe else entry, stack)
+            first, last = int(entry["firstIndex"]), int(entry["lastIndex"])
+            keys.note_blocks(within(blocks, first, last), first, last)

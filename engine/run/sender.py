@@ -250,6 +250,9 @@ class Sender:
         chunk whose records no chunk holds, which a resume reads again (and screens); the
         other way round it would leave the chunk in flight with some of its records rejected,
         which no resume could rebuild."""
+        if self.admits is not None and not self.admits(chunk):  # asked of the chunk cut
+            self.hold(record)  # before: its kept part's new number must not pass for it
+            return
         if self.consent is not None:  # read again if too old (a failed read stops the run)
             await self.consent.current()
 
@@ -273,7 +276,7 @@ class Sender:
         while True:
             if not self.may_post(chunk):
                 self._gone(chunk.count)
-                self.hold(record)
+                self.hold(record, self.held_by(chunk))
                 return
             record.attempts += 1
             record.submitted_at = stamp(self.wall())
@@ -293,7 +296,7 @@ class Sender:
             except StoppedError:
                 record.attempts -= 1  # it never went out
                 self._gone(0 if wire.sent else chunk.count)
-                self.hold(record)
+                self.hold(record, self.held_by(chunk))
                 return
             except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
                 record.error = {"errorCode": NOT_SENT, "message": f"no access token: {exc}"}
@@ -410,6 +413,10 @@ class Sender:
         await self.accept(chunk, record, {**answer, "rejected": []})
         self.lost.hold_unproven(record)
 
+    def stop_posting(self) -> None:
+        """No chunk is POSTed from now on in this round (the carrier-cap halt)."""
+        self.deadline = self.wall()
+
     def late(self) -> bool:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
         return self.deadline is not None and self.wall() >= self.deadline
@@ -429,12 +436,29 @@ class Sender:
         return not (self.stopping.is_set() or self.late()) and self.paced(chunk) and \
             (self.admits is None or self.admits(chunk))
 
-    def hold(self, record: ChunkRecord) -> None:
-        """The run stopped before this chunk's request went out: planned again, so --resume
-        sends it without having to reconcile anything."""
-        self.recorder.move(record, lifecycle.PLANNED, Reason.HELD,
-                           "not sent: the run stopped before its request went out",
+    def hold(self, record: ChunkRecord,
+             note: str = "not sent: the run stopped before its request went out") -> None:
+        """The run stopped before this chunk's request went out, or a scheduled round held
+        it (``note`` says which): planned again, so --resume (the next round) sends it
+        without having to reconcile anything."""
+        self.recorder.move(record, lifecycle.PLANNED, Reason.HELD, note,
                            via=lifecycle.SUBMITTING)
+
+    def held_by(self, chunk: Chunk) -> str:
+        """Why a chunk is held before its request: a stop, the round's deadline (its
+        window closing less the margin, or --expire-at), or its recipients' window closed."""
+        if self.stopping.is_set():
+            return "not sent: the run stopped before its request went out"
+        if self.late():
+            assert self.deadline is not None
+            return (f"held: the round's deadline {stamp(self.deadline)} (its recipients' "
+                    "window closing less the margin, or --expire-at) passed before its "
+                    "request went out; a later round sends it")
+        if not self.paced(chunk):
+            return ("held: the server could not process it, after what it has queued, "
+                    "before the round's deadline; a later round sends it")
+        return ("held: its recipients' window is closed now (quiet hours); a later round "
+                "sends it")
 
     async def accept(self, chunk: Chunk, record: ChunkRecord, body: Any) -> None:
         """``body``: the batch the server created, from its answer or found by

@@ -24,6 +24,7 @@ from engine.errors import JournalError
 from engine.reading import ReadOptions
 from engine.reading.suppressed import Suppressed, SuppressionSource
 from engine.run.journal import JournalWriteError
+from engine.run.replacing import replace_file
 from engine.run.suppress import load, load_unless
 
 KEPT_SUFFIX = ".suppress"
@@ -48,7 +49,7 @@ def keep(journal: str | os.PathLike[str], suppressed: Suppressed | None) -> None
                 stream.write(piece)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(part, path)
+        replace_file(part, path)
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise JournalWriteError(

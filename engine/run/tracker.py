@@ -62,6 +62,9 @@ class Tracker:
         # adopted batches completed, their message stores being read (beside the polling)
         self.settling: dict[str, ChunkRecord] = {}
         self._group: TaskGroup | None = None
+        # called with each batch whose statuses were just read (a scheduled round's
+        # carrier-cap halt, engine/run/capledger.py CarrierWatch)
+        self.on_statuses: Callable[[ChunkRecord], Awaitable[None]] | None = None
         # told after each status poll how many messages of the open batches the server has
         # not processed yet (a scheduled round's pacing measures its rate from it)
         self.on_poll: Callable[[int], None] | None = None
@@ -231,6 +234,8 @@ class Tracker:
         record.sending_failed = counts["sendingFailed"]
         record.error_codes = error_code_counts(statuses)
         record.counts_read_at = stamp(self._run.wall())
+        if self.on_statuses is not None:
+            await self.on_statuses(record)
         return True
 
 

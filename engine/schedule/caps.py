@@ -21,7 +21,11 @@ from engine.schedule.windows import as_utc, local_instant
 CAP_ZONE = ZoneInfo("America/Los_Angeles")
 CARRIER_CAP_CODES = frozenset({"SMS-CAR-450", "SMS-CAR-451", "SMS-CAR-452"})
 DEFAULT_HALT_THRESHOLD = 0.005
+# Messages a day a registration tier allows: RingCentral documents LowVolume (about 6,000 a
+# day, across all numbers); other tiers set none. The one source of that fact (the pre-flight
+# and the --daily-cap default read it).
 TIER_CAPS = {"LowVolume": 6000}
+NO_CAP = "none"  # --daily-cap none: no cap, not even the registration tier's
 
 
 def default_daily_cap(registration_tier: str | None) -> int | None:
@@ -35,7 +39,7 @@ def check_daily_cap(cap: int) -> int:
     if cap < 1:
         raise ConfigError("--daily-cap", "cap", f"{cap} is not a positive number of messages",
                           "Give the most messages a day may carry, e.g. --daily-cap 6000, or "
-                          "leave the flag out for no cap.")
+                          "--daily-cap none for no cap.")
     return cap
 
 
@@ -85,11 +89,6 @@ class Halt:
 
     until: datetime
     reason: str
-
-
-def count_carrier_cap(codes: Iterable[str | None]) -> int:
-    """How many of the failures' error codes are carrier daily-cap codes."""
-    return sum(1 for code in codes if code in CARRIER_CAP_CODES)
 
 
 def carrier_cap_halt(processed: int, failures: int, instant: datetime,

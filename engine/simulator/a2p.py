@@ -51,7 +51,7 @@ async def create_batch(request: web.Request) -> web.Response:
     if lost is not None:
         return lost
     try:
-        batch, rejected = sim.store.create_batch(body, now)
+        batch, rejected = sim.store.create_batch(body, now, sim.faults.carrier_cap_after)
     except RequestError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.parameter)
     lost = await after_create(request, sim, body, now)

@@ -122,7 +122,7 @@ def _create_late(request: web.Request, sim: Simulator, body: Any) -> web.Respons
 
     def create() -> None:
         with contextlib.suppress(RequestError):
-            sim.store.create_batch(body, sim.now())
+            sim.store.create_batch(body, sim.now(), sim.faults.carrier_cap_after)
 
     sim.later(sim.faults.late_create_delay, create)
     if sim.faults.late_create_drop:

@@ -117,6 +117,9 @@ class FaultSettings:
     # A gateway's body limit below the documented one: a batch POST over it answered 413
     # AGW-413, nothing created (bytes; 0: off; issue 20, the engine splits the chunk)
     body_limit: int = field(default=0, metadata=_limits(0, 1 << 30))
+    # A carrier's daily cap (T-Mobile's brand limit): past this many messages a Pacific day
+    # (by the batches' creation), every message fails SMS-CAR-450 (0: off; issue 22)
+    carrier_cap_after: int = field(default=0, metadata=_limits(0))
 
 
 # (error code, share of the failures) of the documented codes; an assumption, see docs/simulator.md.

@@ -15,15 +15,18 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from engine.rc.errorcodes import DELIVERY_FAILED, SENDING_FAILED, TABLE
 from engine.reading.phone import is_north_american
 from engine.reading.segments import segment_count
+from engine.schedule.caps import CAP_ZONE
 from engine.simulator.consents import BatchConsent, ConsentStore
 from engine.simulator.settings import ReceiptSettings, SimulatorSettings
 
 MAX_TEXT = 1000  # MessageCreateRequest.text maxLength in the spec
+CARRIER_CAP = "SMS-CAR-450"  # T-Mobile's daily brand limit reached (carrier_cap_after)
 OPTED_OUT = "SMS-RC-413"  # a message to an opted-out pair (RingCentral's SMS error table)
 
 
@@ -243,6 +246,7 @@ class Store:
         self._by_id: dict[str, Batch] = {}
         self._access: dict[str, Session] = {}
         self._refresh: dict[str, Session] = {}
+        self._carrier_day: dict[date, int] = {}  # messages created per Pacific day
         # sender -> (its last batch's creation, when that batch is processed): its next batch
         # starts then (a FIFO)
         self._queue_end: dict[str, tuple[float, float]] = {}
@@ -284,7 +288,10 @@ class Store:
 
     # Batches -------------------------------------------------------------------------------
 
-    def create_batch(self, body: Any, now: float) -> tuple[Batch, list[dict[str, Any]]]:
+    def create_batch(self, body: Any, now: float, carrier_cap_after: int = 0
+                     ) -> tuple[Batch, list[dict[str, Any]]]:
+        """A batch of the messages the request holds; with ``carrier_cap_after``, those past
+        that many created the same Pacific day fail SMS-CAR-450 (a carrier's daily cap)."""
         sender, batch_text, messages = self._check_request(body)
         draft = _Draft()
         rejected: list[dict[str, Any]] = []
@@ -298,10 +305,29 @@ class Store:
                 continue
             self._add(draft, index, verdict, own=isinstance(message.get("text"), str))
         batch = self._seal(draft, sender, batch_text, now, len(messages))
+        if carrier_cap_after:
+            self._over_carrier_cap(batch, now, carrier_cap_after)
         self.batches.append(batch)
         self._by_id[batch.id] = batch
         self._replies(batch)
         return batch, rejected
+
+    def _over_carrier_cap(self, batch: Batch, now: float, after: int) -> None:
+        """The messages past ``after`` of the batch's Pacific day fail SMS-CAR-450 when
+        processed (charged, as a carrier's cap failure is), whatever fate they had."""
+        day = datetime.fromtimestamp(now, CAP_ZONE).date()
+        before = self._carrier_day.get(day, 0)
+        self._carrier_day[day] = before + batch.size
+        first = max(0, after - before)
+        if first >= batch.size:
+            return
+        fates = {i: batch.code_names[c] for i, c in zip(batch.failed, batch.codes, strict=True)}
+        fates.update((i, CARRIER_CAP) for i in range(first, batch.size))
+        names = tuple(dict.fromkeys((*batch.code_names, CARRIER_CAP)))
+        batch.failed = array("q", sorted(fates))
+        batch.codes = array("B", (names.index(fates[i]) for i in batch.failed))
+        batch.code_names = names
+        batch.silent = array("q", (i for i in batch.silent if i < first))
 
     def _replies(self, batch: Batch) -> None:
         """inbound_stop_rate: a seeded share of the recipients reply STOP a while after

@@ -16,6 +16,7 @@ from engine.core.policy import NOT_SENT
 from engine.errors import AuthError, AuthServiceError
 from engine.run.journal import read_journal
 from engine.simulator import FaultSettings
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -26,7 +27,7 @@ def write_list(path: Path, n: int) -> list[str]:
     return numbers
 
 
-async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
+async def send(path: Path, settings: engine.Settings, **options: Any) -> Report:
     options = {"text": "Hi", "max_batch_bytes": 1500, "concurrency": 3, **options}
     options.setdefault("read", any_country(options["text"]))
     return await engine.send(path, sender=SENDER, config=settings,

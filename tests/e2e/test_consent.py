@@ -22,6 +22,7 @@ from engine.errors import ConsentError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport
 from engine.run.consent import read_consents
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 from tests.fakes import FakeA2P, MockTransport, Request, reply
 from tests.fakes import settings as fake_settings
@@ -38,7 +39,7 @@ def opt_out(running: Any, sender: str, to: str) -> None:
 
 
 async def run(items: list[str], settings: engine.Settings, **options: Any
-              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              ) -> tuple[Report, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
 
     async def collect(event: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from engine.errors import StoppedError
 from engine.rc import consents as rc_consents
 from engine.rc.transport import AiohttpTransport
 from engine.run.journal import read_journal
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.e2e.test_consent_inflight import killed_list
 
@@ -34,7 +35,7 @@ def numbers(n: int) -> list[str]:
 
 
 async def stopped(settings: engine.Settings, items: list[str], journal: Path,
-                  **options: Any) -> dict[str, Any]:
+                  **options: Any) -> Report:
     """A run (or resume) of 50-message chunks stopped once its first chunk is submitted."""
     stop = anyio.Event()
 

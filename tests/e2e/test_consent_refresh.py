@@ -22,6 +22,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import OPTED_OUT
 from engine.simulator import RunningSimulator, start_simulator
+from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 
@@ -77,7 +78,7 @@ def after_second_chunk(act: Callable[[], None]) -> Callable[[int, float | None],
 
 
 async def send(running: RunningSimulator, wall: Wall, recipients: Path, events: list[Any],
-               **options: Any) -> dict[str, Any]:
+               **options: Any) -> Report:
     async def collect(event: dict[str, Any]) -> None:
         events.append(event)
 
@@ -212,6 +213,7 @@ async def test_max_age_zero_reads_before_every_batch(
     assert [(e["reads"], e["method"], e["requests"]) for e in reads] == [
         (1, "export", 1), (2, "search", 1), (3, "search", 1), (4, "search", 1)]
     assert running.simulator.stats["consents_search"] == 3
+    assert report["consent"] is not None
     assert report["consent"]["reads"] == 4
     assert sorted(ledger_numbers(running)) == sorted(items)
 
@@ -227,5 +229,6 @@ async def test_workers_wait_for_one_read(running: RunningSimulator, wall: Wall,
                         on_read=after_second_chunk(lambda: wall.advance(MAX_AGE + 1)))
     assert [e["reads"] for e in consent_events(events)] == [1, 2]
     assert running.simulator.stats["consents_search"] == 1
+    assert report["consent"] is not None
     assert report["consent"]["reads"] == 2
     assert sorted(ledger_numbers(running)) == sorted(items)

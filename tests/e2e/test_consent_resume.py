@@ -16,6 +16,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.rejections import OPTED_OUT
 from engine.errors import UsageError
+from engine.types import Scope
 from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 
 OTHER = "+16505550101"  # another sender of the account (tests/conftest.py sim_settings)
@@ -108,6 +109,7 @@ async def test_report_and_events_tell_how_the_opt_outs_were_read(start: Start,
     report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
                                resume=journal, on_event=collect)
     consent = report["consent"]
+    assert consent is not None
     assert {k: consent[k] for k in ("scope", "method", "requests", "cached", "optOuts",
                                     "inScope")} == \
         {"scope": "account", "method": "conditional-export", "requests": 1, "cached": False,
@@ -125,7 +127,7 @@ async def test_report_and_events_tell_how_the_opt_outs_were_read(start: Start,
 
 @pytest.mark.parametrize(("first", "given"), [("account", "pair"), ("pair", "account")])
 async def test_resume_with_another_scope_is_refused(start: Start, tmp_path: Path,
-                                                    first: str, given: str) -> None:
+                                                    first: Scope, given: Scope) -> None:
     """A resume given another --suppress-scope than its run's is refused (a UsageError,
     exit 2), naming both, before any POST; without it the run's scope is kept."""
     running, settings = await start()
@@ -141,5 +143,6 @@ async def test_resume_with_another_scope_is_refused(start: Start, tmp_path: Path
     assert set(ledger_numbers(running)) == sent_first
     report = await engine.send(items, config=settings, credentials=DEMO_CREDENTIALS,
                                resume=journal)
+    assert report["consent"] is not None
     assert report["consent"]["scope"] == first
     assert (victim in ledger_numbers(running)) == (first == "pair")

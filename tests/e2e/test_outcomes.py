@@ -22,6 +22,7 @@ from engine.results.output import OutputFile
 from engine.simulator import start_simulator
 from engine.simulator.settings import ReceiptSettings
 from engine.simulator.store import Store
+from engine.types import Report
 from tests.conftest import FakeClock, sim_settings
 from tests.e2e.conftest import SENDER, Start, engine_settings
 from tests.lists import any_country
@@ -50,7 +51,7 @@ def make_list(kinds: list[str]) -> list[str]:
     return numbers
 
 
-def truth(report: dict[str, Any], store: Store, now: float) -> dict[int, str]:
+def truth(report: Report, store: Store, now: float) -> dict[int, str]:
     """Each input position's outcome by the simulator's own state: the j-th accepted message
     of a batch is the j-th record of its chunk that neither side rejected."""
     rejected = {r["index"]: r["source"] for r in report["rejected"]}
@@ -121,7 +122,7 @@ def test_a_run_that_sends_nothing_still_accounts_for_every_row(tmp_path: Path) -
 
 
 async def sent_run(start: Start, tmp: Path, n: int, max_bytes: int = 2000, **sim: Any
-                   ) -> tuple[engine.Settings, Path, dict[str, Any]]:
+                   ) -> tuple[engine.Settings, Path, Report]:
     _, settings = await start(**sim)
     path = tmp / "list.csv"
     path.write_text("to\n" + "".join(f"{x}\n" for x in make_list(["ok", "local", "ok"] * n)))
@@ -172,7 +173,7 @@ async def test_delivery_timeout_leaves_a_note_and_the_counts_so_far(
                                wait="delivered", delivery_timeout=0.3)
     (batch,) = report["batches"]
     assert batch["sent"] == 20
-    assert "a2p outcomes" in batch["note"]
+    assert "a2p outcomes" in (batch["note"] or "")
     assert report["status"] == "completed"
 
 
@@ -201,7 +202,7 @@ async def export_to(out: Path, journal: Path, options: dict[str, Any],
     of that chunk (with ``mid_chunk``, the first one inside it, between two pages). Returns
     (whether it went on from an interrupted one, message-store pages read)."""
     async with Export(journal, **options) as export:
-        file = OutputFile(str(out), "csv", export.with_text, {"journal": str(journal)})
+        file = OutputFile(str(out), "csv", export.extra_columns, {"journal": str(journal)})
         try:
             start_at = file.open()
 

@@ -15,6 +15,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.core.policy import LOST_CODE
 from engine.errors import JournalError
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -26,7 +27,7 @@ def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
     return numbers, local, server
 
 
-async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
+async def send(path: Path, settings: engine.Settings, **options: Any) -> Report:
     options = {"text": "Hi", "max_batch_bytes": 1500, "concurrency": 2, **options}
     options.setdefault("read", any_country(options["text"]))
     return await engine.send(path, sender=SENDER, config=settings,
@@ -46,7 +47,7 @@ def stop_after(accepted: int) -> tuple[anyio.Event, Any]:
     return stop, on_event
 
 
-def check(report: dict[str, Any], running: Any, numbers: list[str], local: set[int],
+def check(report: Report, running: Any, numbers: list[str], local: set[int],
           server: set[int], lost: AbstractSet[int] = frozenset()) -> None:
     """Ledger: each valid recipient exactly once. Report: every rejection but those of an
     adopted batch (``lost``), and totals that add up."""

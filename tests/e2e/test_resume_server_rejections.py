@@ -17,6 +17,7 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.results.export import Export
 from engine.results.names import GROUPS
 from engine.simulator.settings import FaultSettings
+from engine.types import OutcomeFilter, Report
 from tests.e2e.conftest import SENDER, Start
 from tests.lists import any_country, scattered
 
@@ -29,7 +30,7 @@ def without_batch(rejected: Any) -> list[dict[str, Any]]:
 
 
 async def run(listing: Path, journal: Path, settings: engine.Settings, *, stop_after: int = 0,
-              resume: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              resume: bool = False) -> tuple[Report, list[dict[str, Any]]]:
     """One send (stopped once ``stop_after`` batches were answered); its report and events."""
     stop, events = anyio.Event(), list[dict[str, Any]]()
 
@@ -56,7 +57,7 @@ def answered_out_of_order(journal: Path) -> bool:
     return answered != sorted(answered)
 
 
-async def outcomes(journal: Path, settings: engine.Settings, *only: str
+async def outcomes(journal: Path, settings: engine.Settings, *only: OutcomeFilter
                    ) -> tuple[list[Any], dict[str, Any]]:
     async with Export(journal, config=settings, credentials=DEMO_CREDENTIALS,
                       only=only) as export:
@@ -73,8 +74,8 @@ async def test_a_resumed_run_tells_server_rejections_as_a_run_never_stopped(
     numbers, local, server = scattered(ROWS, random.Random(5), bad=0.08)
     listing = tmp_path / "list.csv"
     listing.write_text("to\n" + "".join(f"{n}\n" for n in numbers))
-    whole: dict[str, Any] = {}
-    resumed: dict[str, Any] = {}
+    whole: Report | None = None
+    resumed: Report | None = None
     events: list[dict[str, Any]] = []
     journal = tmp_path / "stopped.journal"
     for seed in range(6):  # the order answers come in is the jitter's: bounded tries
@@ -88,6 +89,8 @@ async def test_a_resumed_run_tells_server_rejections_as_a_run_never_stopped(
         if answered_out_of_order(journal):
             break
     assert answered_out_of_order(journal)  # the case arose
+    assert resumed is not None
+    assert whole is not None
     assert resumed["status"] == whole["status"] == "completed"
     served = [r for r in resumed["rejected"] if r["source"] == "server"]
     assert sorted(r["index"] for r in served) == sorted(server)

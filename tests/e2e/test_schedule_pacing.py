@@ -23,6 +23,7 @@ from engine.rc.transport import AiohttpTransport, Reply
 from engine.schedule.rules import parse_quiet_hours
 from engine.simulator import GroupLimit, RunningSimulator, start_simulator
 from engine.simulator.audit import Audit, audit
+from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings
 
@@ -96,7 +97,7 @@ def pacific(count: int) -> list[str]:
 
 
 async def send(path: Path, time: FakeTime, wire: Wire, settings: Settings,
-               **options: Any) -> dict[str, Any]:
+               **options: Any) -> Report:
     return await engine.send(path, sender=SENDER, text="Hi", config=settings,
                              credentials=DEMO_CREDENTIALS, wall=time.wall, clock=time.clock,
                              sleep=time.sleep, transport=wire, journal=path.parent / "j",

@@ -25,6 +25,7 @@ from engine.errors import UsageError
 from engine.run.report import schema as report_schema
 from engine.schedule.zones import FALLBACK_ZONES
 from engine.simulator import RunningSimulator, start_simulator
+from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 
@@ -141,7 +142,7 @@ def inside(number_zones: tuple[str, ...], when: datetime, lo: int = 8 * 60,
 
 
 async def send(path: Path | None, settings: Any, time: FakeTime, watch: Watch,
-               **options: Any) -> dict[str, Any]:
+               **options: Any) -> Report:
     return await engine.send(path, sender=SENDER if path is not None else None, text="Hi",
                              config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
                              clock=time.clock, sleep=time.sleep, on_event=watch.on_event,
@@ -229,7 +230,7 @@ async def test_exit_when_waiting_keeps_the_journal_and_a_resume_finishes(
                             exit_when_waiting=True)
         if report["schedule"]["state"] == "done":
             break
-        time.t = datetime.fromisoformat(report["schedule"]["nextRound"]).timestamp()
+        time.t = datetime.fromisoformat(report["schedule"]["nextRound"] or "").timestamp()
     assert report["schedule"]["state"] == "done"
     assert Counter(ledger_numbers(running)) == Counter(list(zones))
     assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]

@@ -19,6 +19,7 @@ from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import EngineError
 from engine.run.bodyspool import FileSink
 from engine.run.journal import Journal
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, ledger_numbers
 from tests.lists import any_country, scattered
 
@@ -67,7 +68,7 @@ def write_list(path: Path, n: int) -> tuple[list[str], set[int], set[int]]:
     return numbers, local, server
 
 
-async def send(path: Path, settings: engine.Settings, **options: Any) -> dict[str, Any]:
+async def send(path: Path, settings: engine.Settings, **options: Any) -> Report:
     return await engine.send(path, sender=SENDER, config=settings,
                              credentials=DEMO_CREDENTIALS, text="Hi", read=any_country("Hi"),
                              concurrency=3, **options)
@@ -147,7 +148,7 @@ class FullDisk:
         self._file.close()
 
 
-def check(report: dict[str, Any], running: Any, numbers: list[str], local: set[int],
+def check(report: Report, running: Any, numbers: list[str], local: set[int],
           server: set[int]) -> None:
     """The ledger holds each valid recipient once; the report every rejection and totals
     that say so."""

@@ -22,6 +22,7 @@ from engine.config.settings import RateLimitSettings
 from engine.results.export import Export
 from engine.results.names import FROM_STORE
 from engine.simulator import start_simulator
+from engine.types import OutcomeFilter, Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
 from tests.lists import any_country, scattered
@@ -39,7 +40,7 @@ STOPS = st.one_of(st.tuples(st.just("login"), st.just(0), LIMITS),
 
 async def run_once(listing: Path, journal: Path, report: Path, settings: engine.Settings,
                    max_bytes: int | None, stop_kind: str | None, at: int, resume: bool
-                   ) -> dict[str, Any]:
+                   ) -> Report:
     """One ``send`` (``resume``: once the journal exists) stopped as ``stop_kind`` says."""
     stop = anyio.Event()
     if stop_kind == "login":
@@ -69,7 +70,8 @@ async def run_once(listing: Path, journal: Path, report: Path, settings: engine.
                              max_batch_bytes=max_bytes or 1000, journal=journal, **options)
 
 
-async def outcome_rows(journal: Path, settings: engine.Settings, only: tuple[str, ...] = ()
+async def outcome_rows(journal: Path, settings: engine.Settings,
+                       only: tuple[OutcomeFilter, ...] = ()
                        ) -> tuple[list[Any], dict[str, Any]]:
     async with Export(journal, config=settings, credentials=DEMO_CREDENTIALS,
                       only=only) as export:
@@ -108,7 +110,7 @@ async def scenario(tmp: Path, n: int, max_bytes: int, stops: list[tuple[str, int
             stopped = await run_once(listing, journal, report_path, tight,
                                      max_bytes if k == 0 else limit, kind, at, journal.exists())
             assert stopped["status"] in ("interrupted", "completed")
-        report: dict[str, Any] = {}
+        report: Report | None = None
         for _ in range(3):  # bounded: the first run without a stop finishes
             report = await run_once(listing, journal, report_path, settings,
                                     max_bytes if not journal.exists() else None, None, 0,
@@ -122,6 +124,7 @@ async def scenario(tmp: Path, n: int, max_bytes: int, stops: list[tuple[str, int
             if journal.exists() else []
     finally:
         await running.stop()
+    assert report is not None
     assert report["status"] == "completed", report["totals"]
     valid = [x for i, x in enumerate(numbers) if i not in local | server]
     assert sorted(ledger) == sorted(valid)  # each texted once

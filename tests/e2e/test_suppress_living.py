@@ -16,6 +16,7 @@ from engine.core.rejections import OPTED_OUT
 from engine.errors import JournalError
 from engine.results.export import Export
 from engine.run.suppresskept import kept_path
+from engine.types import Report
 from tests.e2e.conftest import SENDER, Start, StopAfter, ledger_numbers
 
 NOT_ON_THE_LIST = "+12025550199"
@@ -149,7 +150,7 @@ async def test_a_number_gained_stays_unsent_when_the_file_loses_it_before_a_seco
                               "consent": False, "preflight": False,
                               "max_batch_messages": 50, "concurrency": 1}
 
-    async def stopped(**options: Any) -> dict[str, Any]:
+    async def stopped(**options: Any) -> Report:
         after = StopAfter()
         stop, stop_after_first = after.stop, after.on_event
 

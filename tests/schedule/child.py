@@ -67,7 +67,7 @@ async def run(spec: dict[str, Any], clock: SimClock, resume: bool, events: Binar
     else:
         report = await engine.send(spec["list"], sender=spec["sender"], text=spec["text"],
                                    journal=spec["journal"], **options)
-    if (report.get("schedule") or {}).get("state") == "waiting":
+    if "schedule" in report and report["schedule"]["state"] == "waiting":
         return EXIT_WAITING  # a scheduled send ended waiting for its next round, as a2p send
     return finish(report, spec["report"], quiet=True)
 

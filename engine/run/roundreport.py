@@ -1,0 +1,116 @@
+"""What a scheduled send tells of the recipients it has left (issue 22 item 7): the report's
+``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, and
+the progress line. The loop of rounds (engine/run/rounds.py) surveys; this module words it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_args
+
+from engine.run.events import Event, Expired, Stamper, Waiting
+from engine.run.journal import read_header
+from engine.run.options import SendOptions
+from engine.run.scheduling import Keys, Scheduling
+from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
+from engine.schedule.placement import ZoneSource
+from engine.schedule.windows import WindowKey, stamp
+
+# how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
+SOURCES = get_args(ZoneSource)
+
+if TYPE_CHECKING:
+    from engine.run.rounds import Outlook
+
+
+def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
+    """The report's ``schedule``: the options, what is left and why, when the next round
+    is; its ``totals`` go into the report's totals (deferred, expired, dailyCap). Each key's
+    recipients get their key's fate (engine/schedule/fates.py): the totals and ``byRule``
+    count them so, and ``byZone`` by zone."""
+    nxt = look.next_round(schedule.at)
+    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0}
+    rules: dict[str, int] = dict.fromkeys(RULES, 0)
+    for fate, n in fates_of(look, schedule):
+        kinds[fate.kind] += n
+        rules[fate.rule] += n
+    return {**schedule.as_header(), "remaining": look.remaining,
+            "state": "done" if not look.remaining else
+            "expired" if look.decision == "expired" else "waiting",
+            "nextRound": None if nxt is None else stamp(nxt[0]),
+            "waitingFor": None if nxt is None else nxt[1],
+            "byZone": by_zone(look.counts),
+            "byRule": rules,
+            "byZoneSource": {source: look.sources.get(source, 0) for source in SOURCES},
+            "totals": {"deferred": kinds["deferred"], "expired": kinds["expired"],
+                       "dailyCap": kinds["daily-cap"]}}
+
+
+def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
+    """Each key's fate at the outlook's instant, with its count of recipients left."""
+    states = states_of(look.status)
+    return [(fate_of(states.get(key, KeyState("closed")), look.decision, look.day, look.halt,
+                     schedule.at, look.now), n) for key, n in look.counts.items()]
+
+
+def by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
+    """The recipients left by zone (a key of several zones: their names, space-separated)."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        name = " ".join(key.zones) or "any"
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def waiting_line(until: datetime, reason: str, remaining: int) -> str:
+    """The progress line: what the run waits for and until when, local and UTC."""
+    what = {"quiet-hours": "the next recipients' window to open",
+            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
+            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
+            "processing": "the server to process what it has queued (no room for more "
+                          "before the round's deadline)",
+            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
+    local = until.astimezone()  # this machine's zone, as the user reads the clock
+    return (f"waiting for {what} until {local:%a %Y-%m-%d %H:%M %Z} local "
+            f"(UTC {until:%Y-%m-%d %H:%M}); "
+            f"{remaining:,} recipients left")
+
+
+def waiting_event(look: Outlook, nxt: tuple[datetime, str], path: Path,
+                  options: SendOptions) -> dict[str, Any]:
+    """The ``waiting`` event: the next round's time and why, and what is left."""
+    seconds = max(0.0, (nxt[0] - look.now).total_seconds())
+    return stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
+                           waiting_line(nxt[0], nxt[1], look.remaining), look.remaining,
+                           by_zone(look.counts)), path, options)
+
+
+def expired_event(look: Outlook, schedule: Scheduling, path: Path,
+                  options: SendOptions) -> dict[str, Any]:
+    """The ``expired`` event: --expire-at passed with recipients left."""
+    return stamped(Expired(look.remaining, stamp(schedule.expire_at or look.now),
+                           by_zone(look.counts)), path, options)
+
+
+def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
+    """An event of the loop itself, with the time and the run's id as a round's carry."""
+    return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
+
+
+def placed(event: dict[str, Any], keys: Keys) -> dict[str, Any]:
+    """A ``rejected`` event of a scheduled send with its recipient's zone and zone source
+    (a number the reader took: a raw value it refused is not placed)."""
+    to = event.get("to")
+    if event["event"] != "rejected" or not isinstance(to, str) or not is_e164(to):
+        return event
+    where = keys.placement(to)
+    if where is None:
+        return event
+    return {**event, "zone": " ".join(sorted(set(where.zones))), "zoneSource": where.source}
+
+
+def is_e164(to: str | None) -> bool:
+    """A number the reader accepted (``+`` and digits): a raw value it refused is not
+    placed."""
+    return to is not None and len(to) > 2 and to[0] == "+" and to[1:].isdigit()

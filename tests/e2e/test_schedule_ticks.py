@@ -1,0 +1,270 @@
+"""A scheduled send's rounds stay cheap and cron-friendly (issue 22): a cron tick with
+nothing due makes no request and reads no input; a round reads the input once for itself and
+once for what is left, not three times; the run sleeps without the journal's lock, so
+`a2p outcomes` and a cron tick work meanwhile, and a run that wakes to find a tick continuing
+it ends (exit 75); a tick refused by the lock exits 75, not 2."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import engine
+import engine.run.api
+import engine.run.idleround
+import engine.run.journal
+import engine.run.sources
+from engine.config.credentials import DEMO_CREDENTIALS
+from engine.errors import JournalError, JournalTakenError
+from engine.run.journallock import JournalLock
+from engine.simulator import RunningSimulator
+from engine.types import Report
+from tests.e2e.conftest import SENDER, ledger_numbers
+from tests.e2e.test_cli_exit_codes import a2p, server, sim_env
+from tests.e2e.test_cli_exit_codes import send as cli_send
+from tests.e2e.test_schedule_rounds import (
+    START,
+    FakeTime,
+    Start,
+    Watch,
+    inside,
+    national_list,
+    send,
+    start,
+)
+
+__all__ = ["server", "start"]  # fixtures
+
+
+def requests(running: RunningSimulator) -> int:
+    """Every /restapi/ request the simulator answered (token, consents, batches...)."""
+    return sum(n for code, n in running.simulator.stats.items() if code.isdigit())
+
+
+class Passes:
+    """Counts, by wrapping: passes over the input (each read of the file from its start or
+    an offset), reads of the journal, and rounds run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.inputs = self.journals = self.rounds = 0
+        read_file_from = engine.run.sources.read_file_from
+        read_journal = engine.run.journal.read_journal
+        run_round = engine.run.api._send
+
+        def counted_file(*args: Any, **kwargs: Any) -> Any:
+            self.inputs += 1
+            return read_file_from(*args, **kwargs)
+
+        def counted_journal(*args: Any, **kwargs: Any) -> Any:
+            self.journals += 1
+            return read_journal(*args, **kwargs)
+
+        async def counted_round(*args: Any, **kwargs: Any) -> Any:
+            self.rounds += 1
+            return await run_round(*args, **kwargs)
+
+        monkeypatch.setattr(engine.run.sources, "read_file_from", counted_file)
+        for module in (engine.run.journal, engine.run.api, engine.run.idleround):
+            monkeypatch.setattr(module, "read_journal", counted_journal)
+        monkeypatch.setattr(engine.run.api, "_send", counted_round)
+
+
+@pytest.fixture
+def passes(monkeypatch: pytest.MonkeyPatch) -> Passes:
+    return Passes(monkeypatch)
+
+
+async def test_a_cron_tick_with_nothing_due_makes_no_request_and_reads_no_input(
+        start: Start, tmp_path: Path, passes: Passes) -> None:
+    """At 05:00 Eastern nobody's window is open: a cron tick (--resume, exit when waiting)
+    runs no round: no request (no login, no opt-out read), no pass over the input; it says
+    waiting, everyone deferred, and writes the report so."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal, report_path = tmp_path / "run.journal", tmp_path / "report.json"
+    first = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
+                       report=report_path, quiet_hours="tcpa", exit_when_waiting=True)
+    assert first["schedule"]["state"] == "waiting"
+    made, inputs, rounds = requests(running), passes.inputs, passes.rounds
+    report_path.unlink()
+    time.t += 30 * 60  # the next tick, 05:30 Eastern: still nobody
+    tick = await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
+    assert requests(running) == made  # nothing asked of the server
+    assert passes.inputs == inputs  # nor of the input
+    assert passes.rounds == rounds
+    assert tick["schedule"]["state"] == "waiting"
+    assert tick["schedule"]["waitingFor"] == "quiet-hours"
+    assert tick["totals"]["deferred"] == len(zones)
+    assert tick["totals"]["sent"] == 0
+    assert report_path.exists()  # written again, with the schedule as it stands
+    assert len(watch.kinds("summary")) == 2  # one per call, the tick's last
+    assert watch.events[-1]["event"] == "summary"
+    assert ledger_numbers(running) == []
+
+
+async def test_a_round_reads_the_input_twice_and_the_journal_a_few_times(
+        start: Start, tmp_path: Path, passes: Passes) -> None:
+    """A national list in rounds (tcpa from 05:00 Eastern): each round's survey before is
+    the survey after the one before (the journal unchanged), so a round reads the input
+    twice (its own pass and the count of what is left; three times before) and the journal
+three times (five before), and everyone is sent once."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    report = await send(tmp_path / "list.csv", settings, time, watch,
+                        journal=tmp_path / "run.journal", quiet_hours="tcpa")
+    assert report["schedule"]["state"] == "done"
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    rounds = passes.rounds
+    assert rounds >= 3
+    # the first round's survey before has no journal to remember it by: one pass more
+    assert passes.inputs <= 2 * rounds + 1, (passes.inputs, rounds)
+    assert passes.journals <= 3 * rounds, (passes.journals, rounds)
+
+
+def sleeper(time: FakeTime, during: Callable[[], Any]) -> Callable[[float], Any]:
+    """The run's sleep: a round's wait (over a minute) runs ``during`` first (another
+    command on the journal while the run sleeps), then moves the fake clock on."""
+
+    async def sleep(seconds: float) -> None:
+        if seconds > 60:
+            await during()
+        await time.sleep(seconds)
+
+    return sleep
+
+
+async def test_outcomes_reads_the_journal_while_the_run_sleeps(
+        start: Start, tmp_path: Path) -> None:
+    """While the run sleeps until the next window, `a2p outcomes` on its journal is not
+    refused: it lists every recipient (sent or deferred); the run then finishes, nobody
+    twice."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    seen: list[Counter[str]] = []
+
+    async def outcomes() -> None:
+        rows = [row async for row in engine.outcomes(journal, config=settings,
+                                                     credentials=DEMO_CREDENTIALS)]
+        assert len(rows) == len(zones)
+        seen.append(Counter(row.outcome for row in rows))
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS,
+                               wall=time.wall, clock=time.clock,
+                               sleep=sleeper(time, outcomes), on_event=watch.on_event,
+                               journal=journal, quiet_hours="tcpa")
+    assert report["schedule"]["state"] == "done"
+    assert len(seen) >= 2
+    assert seen[0]["not-sent"] == len(zones)  # 05:00 Eastern: nobody yet
+    assert any(0 < c["not-sent"] < len(zones) for c in seen)  # between two windows
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+
+
+async def test_a_cron_tick_during_the_sleep_sends_and_the_sleeper_goes_on(
+        start: Start, tmp_path: Path) -> None:
+    """While the run sleeps, a cron tick at the next opening takes the journal and sends
+    that round; the run wakes, takes the lock again, and goes on from the journal: everyone
+    exactly once, each inside their window."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    ticks: list[Report] = []
+
+    async def tick() -> None:
+        if ticks or not watch.kinds("waiting"):
+            return
+        wake = watch.kinds("waiting")[-1]["until"]
+        time.t = datetime.fromisoformat(wake).timestamp()
+        ticks.append(await send(None, settings, time, watch, resume=journal,
+                                exit_when_waiting=True))
+        time.t -= 1  # the sleeper's own sleep then moves the clock to its wake again
+
+    report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                               config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                               clock=time.clock, sleep=sleeper(time, tick),
+                               on_event=watch.on_event, journal=journal, quiet_hours="tcpa")
+    assert ticks
+    assert ticks[0]["totals"]["sent"] > 0  # the tick sent a round
+    assert report["schedule"]["state"] == "done"
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+
+
+async def test_a_run_that_wakes_to_a_tick_holding_the_journal_ends(
+        start: Start, tmp_path: Path) -> None:
+    """A run whose journal another process holds when it wakes (a cron tick continuing the
+    run) ends with JournalTakenError (exit 75), sending nothing more."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    held: list[JournalLock] = []
+
+    async def take() -> None:
+        if not held:
+            held.append(JournalLock(journal, "a2p send --resume (cron)", create=False))
+            held[0].acquire()
+
+    try:
+        with pytest.raises(JournalTakenError, match="took the journal and continues"):
+            await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                              config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                              clock=time.clock, sleep=sleeper(time, take),
+                              on_event=watch.on_event, journal=journal, quiet_hours="tcpa")
+    finally:
+        for lock in held:
+            lock.release()
+    assert ledger_numbers(running) == []  # it slept from 05:00 Eastern, and ended at wake
+    assert watch.events[-1]["event"] == "summary"
+
+
+def test_a_cron_tick_refused_by_the_lock_exits_75(tmp_path: Path,
+                                                  server: RunningSimulator) -> None:
+    """A cron tick (--resume J --exit-when-waiting) while another process holds the journal
+    exits 75 (try again later) naming the holder; without --exit-when-waiting it is 2."""
+    at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    first = a2p(cli_send(tmp_path, "--quiet-hours", "tcpa", "--at", at, "--exit-when-waiting"),
+                env=sim_env(server))
+    assert first.returncode == 75, first.stderr
+    journal = tmp_path / "r.json.journal"
+    with JournalLock(journal, "a2p send --resume (the run going on)", create=False):
+        tick = a2p(["send", "--resume", str(journal), "--exit-when-waiting"],
+                   env=sim_env(server))
+        plain = a2p(["send", "--resume", str(journal)], env=sim_env(server))
+    assert tick.returncode == 75, tick.stderr
+    assert "the run going on" in tick.stderr
+    assert "try again later" in tick.stderr
+    assert plain.returncode == 2, plain.stderr
+
+
+async def test_a_cron_tick_with_nothing_due_still_refuses_a_changed_list(
+        start: Start, tmp_path: Path) -> None:
+    """A tick that runs no round still checks the list is the run's (size, time, head):
+    changed, it is refused as a round would be, not left waiting until the window opens."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
+               quiet_hours="tcpa", exit_when_waiting=True)
+    with (tmp_path / "list.csv").open("a") as handle:
+        handle.write("+12125550199\n")
+    with pytest.raises(JournalError, match="changed since the journal was written"):
+        await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
+    assert ledger_numbers(running) == []
