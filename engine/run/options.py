@@ -205,6 +205,7 @@ class SendKeywords(TypedDict, total=False):
     at: str | datetime | None
     expire_at: str | datetime | None
     window_margin: float | None
+    send_rate: float | None
     exit_when_waiting: bool
 
 
