@@ -73,15 +73,17 @@ def round_quota(quota: Narrow, paced: Narrow) -> Narrow:
 
 
 def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, day: CapDay,
-               due: int) -> tuple[datetime, str] | None:
+               due: int, offset: float = 0.0) -> tuple[datetime, str] | None:
     """After a round that left recipients due: when the next round can send something, and
     why (None: a round now can). Past a cap day's deadline: its end; no room before the
     deadline (less than a minute of processing, not enough for everyone due): the deadline,
-    when the keys closing then give way to the next ones."""
+    when the keys closing then give way to the next ones. ``now``, ``deadline``, ``window``
+    and ``day`` are on the schedule's clock, the pacing on this machine's: ``offset`` is the
+    first less the second."""
     instant = now.timestamp()
     if instant >= deadline:
         return (day.ends, "daily-cap") if deadline < window else None
-    room = pacing.room(instant, deadline)
+    room = pacing.room(instant - offset, deadline - offset)
     if room >= due or room >= pacing.rate * ROUND_SLACK:
         return None
     return datetime.fromtimestamp(deadline, UTC), "processing"
