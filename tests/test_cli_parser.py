@@ -95,3 +95,17 @@ def test_each_error_class_has_its_documented_exit_code(error: BaseException,
     """Usage errors (sender, journal, config) exit 2, refused credentials 3, a failing
     token endpoint or server 1, an interrupt 130, anything unforeseen 1."""
     assert exit_code(error) == code
+
+
+def test_send_rate_reaches_the_options_and_a_rate_of_nothing_is_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--send-rate 8 (toll-free) becomes send_rate 8.0; left out it is None (1, on a
+    schedule); 0 is refused by the parser, saying what to give."""
+    args = parse("list.csv", "--from", SENDER, "--text", "Hi", "--quiet-hours", "tcpa",
+                 "--send-rate", "8")
+    assert send_options(args, "r.json", "r.json.journal").send_rate == 8.0
+    plain = parse("list.csv", "--from", SENDER, "--text", "Hi")
+    assert send_options(plain, "r.json", "r.json.journal").send_rate is None
+    with pytest.raises(SystemExit):
+        parse("list.csv", "--from", SENDER, "--text", "Hi", "--send-rate", "0")
+    assert "10DLC" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from engine.errors import (
     NotSentError,
     RequestRejectedError,
     ServerError,
+    StoppedError,
 )
 from engine.rc.auth import JWT_GRANT
 from engine.rc.client import ApiClient
@@ -127,6 +128,21 @@ async def test_a_batch_post_is_never_repeated_by_the_client() -> None:
     api, transport = client_on(scripted(reply(500)), clock)
     assert (await api.post_batch(b"{}")).status == 500
     assert len(transport.sent("POST", "/batches")) == 1
+
+
+async def test_a_post_whose_deadline_came_during_the_budget_s_wait_never_starts() -> None:
+    """A 429 holds the budget back 120 s; the next POST's check, asked after that wait,
+    says no: StoppedError, the request never sent, and its slot given back."""
+    clock = FakeClock()
+    api, transport = client_on(scripted(reply(429, Retry_After="120"), reply(201, {})),
+                               clock)
+    deadline = clock() + 60
+    assert (await api.post_batch(b"{}", lambda: clock() < deadline)).status == 429
+    with pytest.raises(StoppedError, match="deadline"):
+        await api.post_batch(b"{}", lambda: clock() < deadline)
+    assert clock.slept == [pytest.approx(120.0, abs=0.01)]
+    assert len(transport.sent("POST", "/batches")) == 1
+    assert api.light.left() == api.light.requests  # no slot left taken by it
 
 
 async def test_a_rate_limited_login_is_retried_then_reported_as_the_servers_problem() -> None:

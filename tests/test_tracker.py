@@ -262,3 +262,19 @@ async def test_a_batch_accepted_after_hours_of_posting_gets_its_own_polling_time
     record = h.recorder.records[1]
     assert record.state == lifecycle.COMPLETED, record.note
     assert record.note is None
+
+
+async def test_each_poll_tells_how_many_messages_are_not_processed_yet() -> None:
+    """The on_poll hook (a scheduled round's pacing) hears each poll's unprocessed count of
+    the open batches: 0 once the three are completed."""
+    h = Harness(FakeA2P())
+    tracker = Tracker(h.sender.tracking)
+    heard: list[int] = []
+    tracker.on_poll = heard.append
+    for _ in range(3):
+        await h.send(2)
+    for record in h.recorder.records.values():
+        tracker.add(record)
+    h.sender.submitted.set()
+    await tracker.follow()
+    assert heard == [0]

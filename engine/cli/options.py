@@ -58,6 +58,7 @@ def send_options(args: argparse.Namespace, report: str, journal: str) -> SendOpt
         journal=None if args.resume else journal, resume=args.resume, report=report,
         quiet_hours=args.quiet_hours, tz_column=args.tz_column, daily_cap=args.daily_cap,
         at=args.at, expire_at=args.expire_at, window_margin=args.window_margin,
+        send_rate=args.send_rate,
         exit_when_waiting=args.exit_when_waiting,
         metrics=getattr(args, "metrics", None),
     )

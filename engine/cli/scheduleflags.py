@@ -1,6 +1,7 @@
 """The schedule flags of issue 22 (``--quiet-hours``, ``--tz-column``, ``--daily-cap``,
-``--at``, ``--expire-at``, ``--window-margin``), as ``a2p plan`` reads them: the argparse
-definitions and their values, checked with the messages engine/schedule gives."""
+``--at``, ``--expire-at``, ``--window-margin``, and the send's ``--send-rate``), as ``a2p plan``
+reads them: the argparse definitions and their values, checked with the messages
+engine/schedule gives."""
 
 from __future__ import annotations
 
@@ -49,7 +50,13 @@ def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
     group.add_argument("--window-margin", type=_seconds if send else _margin,
                        default=None if send else 10.0, metavar="MINUTES",
                        help="no batch is sent later than this before a window closes, for "
-                       "the time a batch takes to process (default 10)")
+                       "the time a lost answer's batch may take to appear (default 10)")
+    if send:
+        group.add_argument("--send-rate", type=_rate, metavar="PER_SECOND",
+                           help="messages a second your number is processed at, assumed until "
+                           "the batches' status polls measure it: a batch goes only if it can "
+                           "be processed, after what is queued, before the window's deadline "
+                           "(default 1, RingCentral's 10DLC figure; 8 for toll-free)")
     if not send:  # tests fix plan's "now" (the CLI otherwise reads the clock once)
         group.add_argument("--now", help=argparse.SUPPRESS)
     return group
@@ -103,6 +110,17 @@ def _cap(value: str) -> int | str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of messages; "
                                          "give e.g. 6000, or --daily-cap none for no cap")
     return cap
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of messages a second; "
+                                         "give e.g. 1 (10DLC) or 8 (toll-free)")
+    return rate
 
 
 def _seconds(value: str) -> float:

@@ -38,6 +38,7 @@ from engine.errors import (
     NotSentError,
     RequestRejectedError,
     ServerError,
+    StoppedError,
 )
 from engine.rc.auth import Session
 from engine.rc.ratebudget import RateBudget
@@ -45,6 +46,8 @@ from engine.rc.transport import Downloads, Reply, Transport, error_of, page_of
 
 log = logging.getLogger("engine.http")
 # What -v shows of an answer: RingCentral's rate-limit headers (never a body or a token).
+# asked right before a request that creates a batch goes out: may it start now?
+MayStart = Callable[[], bool]
 RATE_HEADERS = ("X-Rate-Limit-Group", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining",
                 "X-Rate-Limit-Window", "Retry-After")
 
@@ -99,8 +102,15 @@ class ApiClient:
     async def _send(self, budget: RateBudget, method: str, path: str,
                     headers: Mapping[str, str], body: Body | None,
                     params: Mapping[str, Any] | None = None, creates: bool = False,
-                    into: BinaryIO | None = None) -> Reply:
+                    into: BinaryIO | None = None, may_start: MayStart | None = None
+                    ) -> Reply:
         await budget.acquire(self.stop if creates else None)
+        # asked last, after every wait (a token, the budget, a Retry-After): a scheduled
+        # round's deadline may have come meanwhile, and then the request never starts
+        if may_start is not None and not may_start():
+            budget.give_back()
+            raise StoppedError(f"{method} {path}: not sent: it may no longer start (the "
+                               "round's deadline came while it waited)")
         started = self._clock()
         try:
             reply = await self._exchange(method, self.settings.server_url + path, headers,
@@ -197,12 +207,13 @@ class ApiClient:
     async def call(self, method: str, path: str, *, body: Body | None = None,
                    params: Mapping[str, Any] | None = None, creates: bool = False,
                    headers: Mapping[str, str] | None = None,
-                   into: BinaryIO | None = None) -> Reply:
+                   into: BinaryIO | None = None, may_start: MayStart | None = None) -> Reply:
         """One request in the Light group; a 401 gets a new token and the request is sent
         again (a 401 was not processed, so even a POST is safe to repeat), as often as
         ``policy.MAX_REFRESHES`` allows. ``path`` is under the account's a2p-sms root unless
         it starts with /restapi/. A request that ``creates`` a batch raises StoppedError
-        instead of starting once ``stop`` is set; when no token can be had, AuthError (the
+        instead of starting once ``stop`` is set, or when ``may_start`` (asked after every wait,
+        right before the request goes out) says no; when no token can be had, AuthError (the
         credentials were refused) or AuthServiceError (the server is failing)."""
         if not path.startswith("/restapi/"):
             path = self.a2p + path
@@ -215,7 +226,7 @@ class ApiClient:
                 sent["Content-Type"] = "application/json"
             try:
                 reply = await self._send(self.light, method, path, sent, body, params,
-                                         creates, into)
+                                         creates, into, may_start)
             except AmbiguousSendError:
                 self.session.served(token)  # it went out and may have served: not a fresh refusal
                 raise
@@ -302,5 +313,8 @@ class ApiClient:
                 return
             query["pageToken"] = token
 
-    async def post_batch(self, body: Body) -> Reply:
-        return await self.call("POST", "/batches", body=body, creates=True)
+    async def post_batch(self, body: Body, may_start: MayStart | None = None) -> Reply:
+        """The batch POST; ``may_start``: asked right before it goes out (StoppedError
+        when it says no: nothing was sent)."""
+        return await self.call("POST", "/batches", body=body, creates=True,
+                               may_start=may_start)

@@ -89,6 +89,10 @@ class RateBudget:
                                "request was not sent")
         self._in_flight += 1
 
+    def give_back(self) -> None:
+        """A slot acquired for a request that did not start: not counted."""
+        self._in_flight -= 1
+
     def release(self, headers: Mapping[str, str]) -> None:
         """Count a finished request at its answer time (later than the server counted it, so
         the budget errs on the safe side) and adopt the limits the server announces."""

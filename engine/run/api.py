@@ -48,6 +48,7 @@ from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendKeywords, SendOptions
+from engine.run.pacing import observer
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
     check_journal,
@@ -268,6 +269,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             # every chunk, by its recipients, never by its number: a caught chunk screened
             # during the stop is resent under a new number that this round did not cut
             worker.holds = limits.holds
+            worker.pacing = limits.pacing
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
@@ -318,6 +320,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 if limits is not None and follower is not None:
                     follower.on_statuses = carrier_watch(recorder, notes, options.wall,
                                                          worker.stop_posting)
+                if follower is not None and worker.pacing is not None:
+                    follower.on_poll = observer(worker.pacing, options.wall)
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await _lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))

@@ -268,8 +268,9 @@ BY_ZONE = {"type": "object", "additionalProperties": {"type": "integer"}}
 @dataclass(frozen=True, slots=True)
 class Waiting(Event):
     """A scheduled send waits for its next round (engine/run/rounds.py): until when (UTC),
-    how many seconds, why ("quiet-hours", "daily-cap", "at", "expire-at"), the line the
-    progress shows, and how many recipients are left, in all and by zone."""
+    how many seconds, why ("quiet-hours", "daily-cap", "carrier-cap", "processing": the
+    server's queue leaves no room before the round's deadline, "at", "expire-at"), the line
+    the progress shows, and how many recipients are left, in all and by zone."""
 
     KIND: ClassVar[str] = "waiting"
     until: str

@@ -25,6 +25,7 @@ from engine.core.optouts import Scope
 from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.scheduling import Scheduling, parse_scheduling
+from engine.schedule.pacing import check_send_rate
 
 if TYPE_CHECKING:
     from engine.rc.transport import Transport
@@ -110,6 +111,11 @@ class SendOptions:
     at: str | datetime | None = None
     expire_at: str | datetime | None = None
     window_margin: float | None = None
+    # a scheduled send's assumed processing rate, messages a second per sender (None: 1, the
+    # published 10DLC figure), until the batches' status polls measure it: no batch is POSTed
+    # that the server cannot process, after what it has queued, before the round's deadline
+    # (engine/schedule/pacing.py); a send without a schedule is never paced
+    send_rate: float | None = None
     # a scheduled run whose next round is more than 5 minutes away ends (EXIT_WAITING, 75)
     # instead of sleeping; --resume continues it
     exit_when_waiting: bool = False
@@ -129,6 +135,12 @@ class SendOptions:
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "
                              f"{self.on_ambiguous!r}.")
         self.scheduling()  # refused here, before anything is read
+        if self.send_rate is not None:
+            try:
+                check_send_rate(self.send_rate)
+            except ValueError as exc:
+                raise UsageError(f"send_rate (--send-rate): {exc}; give your number's "
+                                 "throughput, e.g. 1 for 10DLC or 8 for toll-free.") from None
 
     def scheduling(self) -> Scheduling:
         """The schedule options validated (a UsageError naming the option otherwise)."""
@@ -194,6 +206,7 @@ class SendKeywords(TypedDict, total=False):
     at: str | datetime | None
     expire_at: str | datetime | None
     window_margin: float | None
+    send_rate: float | None
     exit_when_waiting: bool
 
 

@@ -89,6 +89,8 @@ def waiting_line(until: datetime, reason: str, remaining: int) -> str:
     what = {"quiet-hours": "the next recipients' window to open",
             "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
             "carrier-cap": "the next day (carriers failed today's messages over their caps)",
+            "processing": "the server to process what it has queued (no room for more "
+                          "before the round's deadline)",
             "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
     local = until.astimezone()  # this machine's zone, as the user reads the clock
     return (f"waiting for {what} until {local:%a %Y-%m-%d %H:%M %Z} local "

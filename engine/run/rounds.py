@@ -39,6 +39,7 @@ from engine.run.journal import read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
+from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
 from engine.run.resume import resume_options
 from engine.run.roundreport import (
     holds,
@@ -65,6 +66,7 @@ from engine.run.servertime import ServerClock, login_check
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
+from engine.schedule.pacing import DEFAULT_SEND_RATE, Pacing
 from engine.schedule.waves import Status, never_open, schedule_waves, status_at
 from engine.schedule.windows import SEND_LEAD, WindowKey
 from engine.schedule.zones import placer
@@ -147,6 +149,14 @@ class Outlook:
             return self.expire_at, "expire-at"
         # no opening in the horizon (days of closed windows): look again in a day
         return found or (self.now + timedelta(days=1), "quiet-hours")
+
+
+@dataclass(frozen=True, slots=True)
+class Paced:
+    """A round's pacing (engine/run/pacing.py) and its deadline, epoch seconds."""
+
+    pacing: Pacing
+    deadline: float
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
@@ -262,6 +272,9 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         else None
     # a run that ended expired stays so: judged no earlier than its journaled expiry
     floor = None if fresh else expiry_of(read_journal(path))
+    # the server's queue and rate, across the rounds (a resume's from its journal)
+    pacing = started(options.send_rate or DEFAULT_SEND_RATE,
+                     [] if fresh else sent_chunks(path))
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if not first:  # a resume may have brought --expire-at forward while this one slept
@@ -276,6 +289,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         now = judged_at(clock.now(), floor)
         before = survey(source, read, keys, None if first else path, schedule, now, memo,
                         others, clock.offset)
+        deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin)
         idle = None if first else await _idle(before, schedule, path, round_options, listed)
         if idle is not None:
             after, document = idle
@@ -287,7 +301,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             ran, document = await _round(first, recipients if first else listed, source,
                                          read, round_options, before, schedule, run_round,
                                          path, keys, options, memo, starting, clock, others,
-                                         floor)
+                                         Paced(pacing, deadline), floor)
             if stop.is_set() or ran is None:
                 break
             if clock.changed:  # its limits were judged by another clock: judge again now
@@ -300,6 +314,9 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         nxt = after.next_round(schedule.at)
         if nxt is None:
             break
+        if nxt[1] == "due":  # unless the server's queue or the cap day's end holds it
+            nxt = paced_wait(pacing, after.now, deadline, before.deadline, after.day,
+                             after.due, clock.offset) or nxt
         if nxt[1] == "due":
             if before.due and after.share.caught == before.share.caught and \
                     after.remaining >= before.remaining + before.share.held_messages and \
@@ -322,11 +339,12 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
                  memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock,
-                 others: OtherBatches, floor: datetime | None = None
+                 others: OtherBatches, paced: Paced, floor: datetime | None = None
                  ) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
-    ``notes``: the (code, message) warnings it starts with; ``floor``: the journaled
-    expiry, before which the run is never judged."""
+    ``notes``: the (code, message) warnings it starts with; ``paced``: the pacing and the
+    round's deadline (the window's, or the cap day's end less the margin); ``floor``: the
+    journaled expiry, before which the run is never judged."""
     header = None
     if first:
         waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
@@ -351,11 +369,14 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     count_others = counting(schedule.cap, before.day.starts, others, quota,
                             lambda: clock.changed)
 
-    # the deadline on this machine's clock, which the sender reads
-    limits = RoundLimits(Eligible(keys, before.open_keys), quota,
-                         clock.machine(before.deadline), header, report,
-                         holds(keys, before), notes=notes + clock.notes(),
-                         on_login=login_check(clock), count_others=count_others)
+    # the deadline on this machine's clock, which the sender reads; the pacing after the
+    # day's quota (what the server can process by then)
+    deadline = clock.machine(paced.deadline)
+    limits = RoundLimits(Eligible(keys, before.open_keys),
+                         round_quota(quota, PacedQuota(paced.pacing, deadline, options.wall)),
+                         deadline, header, report, holds(keys, before),
+                         notes=notes + clock.notes(), on_login=login_check(clock),
+                         count_others=count_others, pacing=paced.pacing)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients, round_options, spill, spool, limits)
     return (after[-1] if after else None), document

@@ -25,6 +25,7 @@ from engine.reading import Block, ReadOptions
 from engine.run.zonekeys import Keys as Keys  # re-exported: the rounds and tests import it here
 from engine.schedule import statetable
 from engine.schedule.caps import NO_CAP, check_daily_cap
+from engine.schedule.pacing import Pacing
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
 from engine.schedule.windows import WindowKey, stamp
@@ -292,6 +293,8 @@ class RoundLimits:
     # then (engine/run/brandcap.py): the sender's other batches of the cap day, as the server
     # lists them, off the quota; (client, sender, this journal's batch ids) -> a warning
     count_others: Callable[[Any, str, frozenset[str]], Awaitable[str | None]] | None = None
+    # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
+    pacing: Pacing | None = None
 
 
 async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: frozenset[str]

@@ -62,6 +62,7 @@ from engine.run.report import ChunkRecord, stamp
 from engine.run.sources import ReadStopped
 from engine.run.storerecovery import UNCHECKED_NOTE, Rebuild
 from engine.run.tracker import Tracking
+from engine.schedule.pacing import OnWire, Pacing
 
 Chunks = Iterator[Chunk] | AsyncIterator[Chunk]
 
@@ -133,6 +134,8 @@ class Sender:
         self.deadline: float | None = None
         # and why the round holds a chunk (its windows closed, the day's cap): None, it may go
         self.holds: Callable[[Chunk], str | None] | None = None
+        # and that the server can process by then, after what it has queued (a round's)
+        self.pacing: Pacing | None = None
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -144,6 +147,8 @@ class Sender:
         self.lost.own(batch_ids)
 
     def _accepted(self, record: ChunkRecord) -> None:
+        if self.pacing is not None:
+            self.pacing.accepted(record.batch_size or 0, self.wall())
         if self._follower is not None:
             self._follower.add(record)
 
@@ -220,10 +225,13 @@ class Sender:
                 del each
                 if chunk is not None:
                     async with self._slots:
-                        # past the deadline: never journaled, a later round cuts its
+                        # past the deadline, or no room for it in what the server
+                        # processes by then: never journaled, a later round cuts its
                         # records again
-                        if not self.late():
+                        if not self.late() and self.paced(chunk):
                             await self.submit(chunk, self.recorder.record_for(chunk))
+                        else:
+                            self._gone(chunk.count)
                 # not held while this worker waits for the next: its index (and a spooled
                 # body's file) goes as soon as nothing else needs the chunk
                 del chunk
@@ -270,6 +278,7 @@ class Sender:
         while True:
             why = self.held_by(chunk)
             if why is not None:
+                self._gone(chunk.count)
                 self.hold(record, why)
                 return
             record.attempts += 1
@@ -278,8 +287,10 @@ class Sender:
             # "submitting" is on disk before the request goes out
             self.recorder.move(record, lifecycle.SUBMITTING)
             sent_at = self.client.sent_at()  # a lost batch was created after this
+            wire = OnWire(self.pacing, chunk.count, lambda: self.may_post(chunk))
             try:
-                reply = await self.client.post_batch(chunk.body)
+                # asked again after the waits for a token and the rate budget
+                reply = await self.client.post_batch(chunk.body, wire.starts)
                 verdict = classify(reply.status, from_rc=from_ringcentral(reply))
                 if verdict is Verdict.AMBIGUOUS:  # kept: the proof a resume reads
                     code, message = error_of(reply)
@@ -287,7 +298,9 @@ class Sender:
                                     "message": message}
             except StoppedError:
                 record.attempts -= 1  # it never went out
-                self.hold(record)
+                self._gone(0 if wire.sent else chunk.count)
+                self.hold(record, self.held_by(chunk) or
+                          "not sent: the run stopped before its request went out")
                 return
             except (AuthError, AuthServiceError) as exc:  # no token: no batch was created
                 record.error = {"errorCode": NOT_SENT, "message": f"no access token: {exc}"}
@@ -303,6 +316,8 @@ class Sender:
                 record.error = {"errorCode": BAD_ANSWER, "message": str(exc)}
                 if verdict is Verdict.OK:
                     verdict = Verdict.AMBIGUOUS  # a 2xx unread: created or not, look
+            finally:
+                wire.answered()
             # an answer that holds the budget back (429, 503 with Retry-After) is waited for
             # there, not here; the chunk's time counts from the answer to its first request
             step = decide(verdict, record.attempts,
@@ -410,6 +425,19 @@ class Sender:
         """Past the round's deadline: no POST now (a window closes, --expire-at)."""
         return self.deadline is not None and self.wall() >= self.deadline
 
+    def _gone(self, count: int) -> None:
+        if self.pacing is not None:  # held or dropped: not pending in the round's quota
+            self.pacing.gone += count
+
+    def paced(self, chunk: Chunk) -> bool:
+        """The server can process the chunk, after what it has queued, by the deadline."""
+        return self.pacing is None or self.deadline is None or \
+            self.pacing.fits(chunk.count, self.wall(), self.deadline)
+
+    def may_post(self, chunk: Chunk) -> bool:
+        """Whether the chunk's request may go out now (``held_by`` has nothing to say)."""
+        return self.held_by(chunk) is None
+
     def hold(self, record: ChunkRecord,
              note: str = "not sent: the run stopped before its request went out") -> None:
         """The run stopped before this chunk's request went out, or a scheduled round held
@@ -429,6 +457,9 @@ class Sender:
             return (f"held: the round's deadline {stamp(self.deadline)} (its recipients' "
                     "window closing less the margin, or --expire-at) passed before its "
                     "request went out; a later round sends it")
+        if not self.paced(chunk):
+            return ("held: the server could not process it, after what it has queued, "
+                    "before the round's deadline; a later round sends it")
         return None if self.holds is None else self.holds(chunk)
 
     async def accept(self, chunk: Chunk, record: ChunkRecord, body: Any) -> None:

@@ -65,6 +65,9 @@ class Tracker:
         # called with each batch whose statuses were just read (a scheduled round's
         # carrier-cap halt, engine/run/capledger.py CarrierWatch)
         self.on_statuses: Callable[[ChunkRecord], Awaitable[None]] | None = None
+        # told after each status poll how many messages of the open batches the server has
+        # not processed yet (a scheduled round's pacing measures its rate from it)
+        self.on_poll: Callable[[int], None] | None = None
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -167,6 +170,9 @@ class Tracker:
             if view.get("status") == "Completed":
                 await self._complete(record, view)
                 progressed = True
+        if self.on_poll is not None:
+            self.on_poll(sum(max(0, (r.batch_size if r.batch_size is not None else r.count) -
+                                 (r.processed or 0)) for r in self.open.values()))
         return progressed
 
     async def _views(self) -> list[dict[str, Any]]:

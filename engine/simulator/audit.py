@@ -3,10 +3,11 @@ instant and its recipient's local time, and the audit of a run under a quiet-hou
 every message processed outside its recipient's window, every recipient processed more than
 once, and how many were processed per cap day (00:00 America/Los_Angeles).
 
-Nothing is stored for it: a message's processing instant follows from its batch (created +
-(i + 1) / rate, the instant its status leaves Queued) and its place from its number, found as
-the engine finds it (engine/schedule/zones.py: libphonenumber's zones by exchange, else the
-area-code table, else every zone of the fifty states). The verdict is the plain definition,
+Nothing is stored for it: a message's processing instant follows from its batch (its start,
+after the sender's batches before it, + (i + 1) / rate, the instant its status leaves Queued)
+and its place from its number, found as the engine finds it (engine/schedule/zones.py:
+libphonenumber's zones by exchange, else the area-code table, else every zone of the fifty
+states). The verdict is the plain definition,
 independent of the engine's window arithmetic (engine/schedule/windows.py): the recipient's
 wall clock in each of its zones, read with zoneinfo, is inside that local day's window of the
 policy (engine/schedule/rules.py). Wall clocks turn over on whole minutes in every North

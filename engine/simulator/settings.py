@@ -193,6 +193,7 @@ class SimulatorSettings:
     auth: GroupLimit = GroupLimit(5, 60.0, 60.0)
     retry_after_header: bool = True
     max_body_bytes: int = 50 * 1024 * 1024
+    # per sender: its batches are processed one after another, as RingCentral paces a number
     messages_per_second: float = 1000.0
     price_per_segment: float = 0.007
     failure_rate: float = 0.02

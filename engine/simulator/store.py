@@ -75,6 +75,14 @@ class Batch:
     silent: array[int]  # sorted indexes of the messages that never get a receipt
     delays: array[float] | None  # seconds from processing to receipt; None: at once
     consent: BatchConsent | None = None  # opted-out pairs fail SMS-RC-413 when processed
+    # when its first message is processed: a sender's batches queue one after another, as
+    # RingCentral paces each number (None: at its creation)
+    starts: float | None = None
+
+    @property
+    def begins(self) -> float:
+        """When the batch's processing starts (after the sender's batches before it)."""
+        return self.created if self.starts is None else self.starts
 
     @property
     def size(self) -> int:
@@ -82,10 +90,10 @@ class Batch:
 
     def processed(self, now: float) -> int:
         # The epsilon keeps float error from leaving the last message unprocessed.
-        return min(self.size, int((now - self.created) * self.rate + 1e-3))
+        return max(0, min(self.size, int((now - self.begins) * self.rate + 1e-3)))
 
     def finished_at(self) -> float:
-        return self.created + self.size / self.rate
+        return self.begins + self.size / self.rate
 
     def to(self, i: int) -> str:
         return f"+{self.numbers[i]}"
@@ -120,7 +128,7 @@ class Batch:
         return k < len(self.silent) and self.silent[k] == i
 
     def processed_at(self, i: int) -> float:
-        return self.created + (i + 1) / self.rate
+        return self.begins + (i + 1) / self.rate
 
     def blocked(self, i: int, now: float) -> bool:
         """Message ``i`` went to a pair opted out when it was processed: SendingFailed
@@ -239,6 +247,9 @@ class Store:
         self._access: dict[str, Session] = {}
         self._refresh: dict[str, Session] = {}
         self._carrier_day: dict[date, int] = {}  # messages created per Pacific day
+        # sender -> (its last batch's creation, when that batch is processed): its next batch
+        # starts then (a FIFO)
+        self._queue_end: dict[str, tuple[float, float]] = {}
 
     # OAuth sessions ------------------------------------------------------------------------
 
@@ -369,6 +380,10 @@ class Store:
         batch_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         fates = _Fates.draw(self.settings.receipts, serial, size, failed)
         identity = size == sent
+        last, end = self._queue_end.get(sender, (now, now))
+        # a store built by hand in an order that is not the clock's starts each at once
+        starts = max(now, end) if now >= last else now
+        self._queue_end[sender] = now, starts + size / self.settings.messages_per_second
         return Batch(
             serial=serial, id=batch_id, sender=sender,
             text=text, created=now, rate=self.settings.messages_per_second, numbers=d.numbers,
@@ -378,6 +393,7 @@ class Store:
             segments=segments, uniform_segments=uniform, failed=failed, codes=fates.codes,
             code_names=fates.names, silent=fates.silent, delays=fates.delays,
             consent=BatchConsent(self.consents, sender, self.settings.consents.charge_opted_out),
+            starts=starts,
         )
 
     def batch(self, batch_id: str) -> Batch | None:

@@ -59,8 +59,10 @@ async def test_a_machine_clock_off_texts_nobody_outside_their_window(
 
 async def test_a_fast_machine_clock_keeps_the_cap_day_of_the_server(tmp_path: Path) -> None:
     """--daily-cap 10, no quiet hours, 20 recipients, a machine 2 minutes fast started at its
-    23:59 Pacific (the server's 23:57): the next cap day starts at the server's midnight, so
-    the audit finds 10 on each Pacific day, not 20 on the first."""
+    23:59 Pacific (the server's 23:57): the cap day's last 10 minutes (its margin) are past on
+    the server's clock, and the next cap day starts at the server's midnight, so the audit
+    finds 10 on each of the next two Pacific days (by the machine's clock, 10 would go at the
+    server's 23:58, on the first)."""
     time = FakeTime(datetime(2026, 11, 20, 23, 59, tzinfo=PT))
     faults = FaultSettings(clock_skew=-120.0)
     running = await start_simulator(sim_settings(messages_per_second=1e6, faults=faults),
@@ -74,7 +76,7 @@ async def test_a_fast_machine_clock_keeps_the_cap_day_of_the_server(tmp_path: Pa
         assert report["totals"]["sent"] == 20
         judged = audit(running.simulator.store, running.simulator.now() + 3600,
                        parse_quiet_hours("off"), daily_cap=10)
-        assert judged.per_cap_day == {"2026-11-20": 10, "2026-11-21": 10}
+        assert judged.per_cap_day == {"2026-11-21": 10, "2026-11-22": 10}
         assert judged.repeated_count == 0
     finally:
         await running.stop()

@@ -3,7 +3,7 @@ with the simulator (engine/simulator/clock.py), SIGKILLed at a chosen simulated 
 resumed, then judged by the simulator's audit (engine/simulator/audit.py): every recipient
 processed exactly once, inside their window, and never more than the cap a day.
 
-    python -m tests.schedule.harness [--rows 300000] [--speed 600] [--cron 600]
+    python -m tests.schedule.harness [--rows 300000] [--speed 600] [--cron 600] [--rate 1000]
 
 The simulator runs in this process's event loop, the engine in a child
 (tests/schedule/child.py) that reads the clock from ``A2P_SIM_CLOCK``: neither talks to the
@@ -221,20 +221,24 @@ async def national_campaign(work: Path, rows: int = 300_000, speed: float = 600.
                             kills: Sequence[str] = ("2026-03-07T09:30:00-05:00",
                                                     "2026-03-08T13:00:00-04:00"),
                             options: dict[str, Any] | None = None,
-                            cron_every: float = 300.0) -> dict[str, Any]:
+                            cron_every: float = 300.0, rate: float = 1000.0
+                            ) -> dict[str, Any]:
     """Issue 22's Done-when: ``rows`` recipients, --quiet-hours strict, --daily-cap ``cap``,
     from 05:00 Eastern on Saturday 2026-03-07 (DST starts the next day: Sunday), SIGKILLed
     at each of ``kills`` (mid-morning Eastern on day one, early afternoon on day two) and
     resumed; returns the audit's figures with the runs. A running send sleeps through the
     nights on the simulated clock (``speed`` simulated seconds a real second); with
     ``options={"exit_when_waiting": True}`` it exits 75 instead and is resumed every
-    ``cron_every`` simulated seconds, as from cron."""
+    ``cron_every`` simulated seconds, as from cron. ``rate``: the simulator's messages a
+    second for the sender (its batches one after another), told to the engine as its
+    ``send_rate``; a realistic 10DLC rate (1, or 0.02 for a hundredth of the rows) puts the
+    processing of a day's batches near the windows' closes."""
     clock = SimClock.parse(f"{start}@x{speed:g}")
-    running = await start_simulator(simulator_settings(clock, messages_per_second=1000.0))
+    running = await start_simulator(simulator_settings(clock, messages_per_second=rate))
     try:
         campaign = Campaign(work, running, clock,
                             options={"quiet_hours": "strict", "daily_cap": cap,
-                                     **(options or {})})
+                                     "send_rate": rate, **(options or {})})
         numbers = national(rows)
         campaign.write_list(numbers)
         began = time.monotonic()
@@ -255,6 +259,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--speed", type=float, default=600.0)
     parser.add_argument("--cap", type=int, default=100_000)
+    parser.add_argument("--rate", type=float, default=1000.0,
+                        help="the simulator's (and the engine's --send-rate) messages a second")
     parser.add_argument("--cron", type=float, default=0.0, metavar="SECONDS",
                         help="--exit-when-waiting, resumed every SECONDS of simulated time")
     parser.add_argument("--work", type=Path, default=Path("/tmp/a2p-clock-harness"))
@@ -264,7 +270,8 @@ def main() -> None:
         (args.work / name).unlink(missing_ok=True)
     cron = {"exit_when_waiting": True} if args.cron else {}
     figures = asyncio.run(national_campaign(args.work, args.rows, args.speed, args.cap,
-                                            options=cron, cron_every=args.cron or 300.0))
+                                            options=cron, cron_every=args.cron or 300.0,
+                                            rate=args.rate))
     runs = figures["runs"]
     if len(runs) > 12:  # cron mode: dozens of short runs that found nothing due yet
         figures["runs"] = {"count": len(runs), "byExitCode": {str(code): n for code, n in

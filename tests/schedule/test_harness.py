@@ -102,6 +102,21 @@ async def test_a_small_national_campaign_keeps_every_window_and_the_cap(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_a_small_campaign_at_a_10dlc_pace_is_never_processed_after_a_close(
+        tmp_path: Path) -> None:
+    """3,000 rows at a hundredth of a 10DLC number's speed (0.02 messages a second, so a
+    day's cap of 1,000 takes longer than a window): the rounds POST only what is processed
+    before each close, so over the days it takes, with the two kills, nobody is texted
+    outside their window or twice. (The same send unpaced, ``send_rate`` 1e6, had 511
+    recipients processed after a close.)"""
+    figures = await national_campaign(tmp_path, rows=3000, cap=1000, speed=3600.0, rate=0.02)
+    assert figures["neverProcessed"] == 0
+    assert (figures["outsideWindow"], figures["repeatedRecipients"]) == (0, 0)
+    assert figures["overCap"] == {}
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(3600)
 async def test_a_national_campaign_keeps_every_window_and_the_cap_over_three_days(
         tmp_path: Path) -> None:

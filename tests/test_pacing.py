@@ -1,0 +1,195 @@
+"""A scheduled round's pacing (engine/schedule/pacing.py, engine/run/pacing.py): a batch goes
+only when the server can process it, after what it has queued, before the deadline; the rate
+is measured from the status polls only while the server was busy, and the lowest recent
+measurement is used; the cap day's end less the margin is a deadline; the loop waits when
+the queue leaves no room."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.core import lifecycle
+from engine.errors import UsageError
+from engine.reading import Block
+from engine.run.options import SendOptions
+from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
+from engine.run.scheduling import Quota
+from engine.schedule.caps import cap_day
+from engine.schedule.pacing import DEFAULT_SEND_RATE, MIN_SPAN, OnWire, Pacing, cap_deadline
+
+NOW = datetime(2026, 11, 20, 20, 35, tzinfo=UTC).timestamp()
+
+
+def test_a_batch_fits_only_if_processed_by_the_deadline_after_the_queue() -> None:
+    """At 1 message a second with 600 s left and 300 queued, 300 more fit and 301 do not."""
+    pacing = Pacing(1.0)
+    pacing.accepted(300, NOW)
+    assert pacing.fits(300, NOW, NOW + 600)
+    assert not pacing.fits(301, NOW, NOW + 600)
+
+
+def test_the_queue_drains_at_the_rate_between_polls() -> None:
+    """100 s after 300 were accepted at 1 a second, 200 are still queued; never below 0."""
+    pacing = Pacing(1.0)
+    pacing.accepted(300, NOW)
+    assert pacing.queued(NOW + 100) == 200
+    assert pacing.queued(NOW + 1000) == 0
+
+
+def test_a_poll_sets_the_queue_to_what_the_server_says() -> None:
+    """A poll that reads 250 unprocessed (the server slower than assumed) is the queue."""
+    pacing = Pacing(1.0)
+    pacing.accepted(300, NOW)
+    pacing.observed(250, NOW + 10)
+    assert pacing.queued(NOW + 10) == 250
+
+
+def test_the_rate_is_measured_only_over_a_busy_span_and_the_lowest_is_kept() -> None:
+    """Two busy spans at 2/s and 0.5/s: the rate is 0.5; a span that ends with an empty
+    queue (the server idle part of it) measures nothing."""
+    pacing = Pacing(1.0)
+    pacing.accepted(1000, NOW)
+    pacing.observed(1000, NOW)
+    pacing.observed(960, NOW + 20)  # 2 a second
+    assert pacing.rate == 2.0
+    assert pacing.measured
+    pacing.observed(950, NOW + 40)  # 0.5 a second
+    assert pacing.rate == 0.5
+    pacing.observed(0, NOW + 4000)  # drained: no measurement
+    assert pacing.rate == 0.5
+
+
+def test_a_span_shorter_than_the_minimum_measures_nothing_yet() -> None:
+    """processedCount is whole: a span under MIN_SPAN keeps the assumed rate and its base."""
+    pacing = Pacing(1.0)
+    pacing.accepted(100, NOW)
+    pacing.observed(100, NOW)
+    pacing.observed(90, NOW + MIN_SPAN / 2)
+    assert not pacing.measured
+    assert pacing.rate == 1.0
+    pacing.observed(60, NOW + MIN_SPAN)  # 40 in MIN_SPAN seconds, from the first base
+    assert pacing.rate == 40 / MIN_SPAN
+
+
+def test_batches_accepted_during_a_span_count_as_processed_work() -> None:
+    """100 queued, 50 more accepted, 110 left after 20 s: 40 processed, 2 a second."""
+    pacing = Pacing(1.0)
+    pacing.observed(100, NOW)
+    pacing.accepted(50, NOW + 5)
+    pacing.observed(110, NOW + 20)
+    assert pacing.rate == 2.0
+
+
+def test_an_idle_server_keeps_the_assumed_rate() -> None:
+    """A server that is never busy at a poll says nothing of its speed: the assumed rate."""
+    pacing = Pacing(8.0)
+    for k in range(5):
+        pacing.accepted(10, NOW + 30 * k)
+        pacing.observed(0, NOW + 30 * k + 5)
+    assert pacing.rate == 8.0
+    assert not pacing.measured
+
+
+def test_requests_on_the_wire_take_their_room() -> None:
+    """A request let go (and not answered) counts: two concurrent chunks of 400 do not both
+    fit in 600 s at 1 a second; the answer gives its room back."""
+    pacing = Pacing(1.0)
+    first = OnWire(pacing, 400, lambda: pacing.fits(400, NOW, NOW + 600))
+    second = OnWire(pacing, 400, lambda: pacing.fits(400, NOW, NOW + 600))
+    assert first.starts()
+    assert first.starts()
+    assert pacing.on_wire == 400
+    assert not second.starts()
+    first.answered()
+    assert pacing.on_wire == 0
+    assert second.starts()
+
+
+def test_a_round_s_room_leaves_the_slack_and_the_queue() -> None:
+    """The room: the rate times the time left less the slack, less the queue, never below 0."""
+    pacing = Pacing(1.0)
+    pacing.accepted(100, NOW)
+    assert pacing.room(NOW, NOW + 900) == 900 - 60 - 100
+    assert pacing.room(NOW, NOW + 30) == 0
+
+
+def block(count: int, first: int = 1) -> Block:
+    return Block([f"+1415{2_000_000 + i:07d}" for i in range(count)], None,
+                 list(range(first, first + count)))
+
+
+def test_the_paced_quota_passes_what_fits_when_each_block_comes() -> None:
+    """At 1 a second with 900 s left: 840 pass (the last block cut), what passed and is not
+    POSTed yet counts; 5 minutes later (a slow read of the opt-outs) the room is judged then:
+    540; the day's cap, when smaller, comes first."""
+    clock = [NOW]
+    pacing = Pacing(1.0)
+    paced = PacedQuota(pacing, NOW + 900, lambda: clock[0])
+    assert [len(b) for b in paced([block(500), block(500), block(10)])] == [500, 340]
+    pacing.gone += 840  # both went on the wire and were answered: queued now
+    pacing.accepted(840, NOW)
+    assert list(paced([block(10)])) == []
+    clock[0] = NOW + 300
+    late = PacedQuota(Pacing(1.0), NOW + 900, lambda: clock[0])
+    assert sum(len(b) for b in late([block(500), block(500)])) == 540
+    capped = round_quota(Quota(100), PacedQuota(Pacing(1.0), NOW + 900, lambda: NOW))
+    assert sum(len(b) for b in capped([block(500)])) == 100
+
+
+def test_the_send_rate_must_be_positive() -> None:
+    """A rate of 0, below 0 or not finite is refused."""
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="not a positive number"):
+            Pacing(bad)
+    assert Pacing().rate == DEFAULT_SEND_RATE == 1.0
+
+
+def test_the_cap_day_s_end_less_the_margin_is_a_deadline() -> None:
+    """With a daily cap, a round's deadline is the earlier of the window's and 00:00 Pacific
+    less the margin; without one, the window's."""
+    now = datetime(2026, 11, 21, 7, 40, tzinfo=UTC)  # 23:40 Pacific
+    day = cap_day(1000, [], now)
+    window = (now + timedelta(days=2)).timestamp()
+    midnight = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    assert cap_deadline(day.ends, 600) == midnight - timedelta(minutes=10)
+    assert round_deadline(window, day, 1000, 600) == (midnight - timedelta(minutes=10)
+                                                      ).timestamp()
+    assert round_deadline(window, day, None, 600) == window
+
+
+def test_the_loop_waits_for_the_deadline_when_the_queue_leaves_no_room() -> None:
+    """A queue that fills the time left: wait for the deadline ("processing"); room for all
+    that is due, or for a minute's processing: no wait; past a cap day's deadline: wait for
+    the next day; past a window's: no wait (its keys are closed now)."""
+    now = datetime(2026, 11, 21, 4, 40, tzinfo=UTC)
+    day = cap_day(None, [], now)
+    deadline = (now + timedelta(minutes=10)).timestamp()
+    full = Pacing(1.0)
+    full.accepted(600, now.timestamp())
+    assert paced_wait(full, now, deadline, deadline, day, 50) == (
+        datetime.fromtimestamp(deadline, UTC), "processing")
+    empty = Pacing(1.0)
+    assert paced_wait(empty, now, deadline, deadline, day, 50) is None
+    assert paced_wait(empty, now, deadline, deadline, day, 10_000) is None  # 540 s of room
+    late = now + timedelta(minutes=11)
+    assert paced_wait(empty, late, deadline, deadline, day, 50) is None
+    assert paced_wait(empty, late, deadline, deadline + 3600, day, 50) == (day.ends,
+                                                                           "daily-cap")
+
+
+def test_a_resume_starts_with_the_chunks_that_may_still_be_queued() -> None:
+    """A resumed loop's queue: the chunks not completed, from their first request, drained at
+    the assumed rate since; completed ones are not queued."""
+    at = datetime.fromtimestamp(NOW, UTC)
+    pacing = started(1.0, [(at, {"status": lifecycle.ACCEPTED, "messages": 500}),
+                           (at, {"status": lifecycle.COMPLETED, "messages": 900})])
+    assert pacing.queued(NOW + 100) == 400
+
+
+def test_the_library_refuses_a_send_rate_of_nothing() -> None:
+    """send_rate 0 is a UsageError naming --send-rate and what to give."""
+    with pytest.raises(UsageError, match=r"--send-rate.*10DLC"):
+        SendOptions(send_rate=0.0)
+    assert SendOptions(send_rate=8.0).send_rate == 8.0
