@@ -24,7 +24,7 @@ import engine.run.sources
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalBusyError, JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
-from engine.run.rounds import READER_TRIES, READER_WAIT
+from engine.run.roundsleep import READER_TRIES, READER_WAIT
 from engine.simulator import RunningSimulator
 from engine.types import Report
 from tests.e2e.conftest import SENDER, ledger_numbers
