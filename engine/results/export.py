@@ -36,21 +36,17 @@ from engine.results.names import FILTERS, OutcomeFilter
 from engine.results.rows import (
     SCHEDULE_COLUMNS,
     Matcher,
-    Record,
     Row,
-    Span,
     Stored,
     Totals,
     estimate,
-    in_order,
     keep,
-    pieces_of,
     row_of,
-    spans_of,
     store_needed,
     wanted,
 )
 from engine.results.unsent import Fates
+from engine.results.walk import Record, Span, in_order, pieces_of, spans_of
 from engine.run.expiry import expiry_of, judged_at
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
