@@ -1,6 +1,7 @@
 """How ``a2p outcomes`` walks a run, in input order: the journal's chunks that hold records
 now, as ``Span``s (split and superseded chunks left out, a resume's cuts as pieces), and the
-input re-read as ``Record``s with the reader's local rejections merged back into their places.
+input re-read as ``Record``s with the reader's local rejections merged back into their places,
+and the journal's own rejections streamed beside them (``Journaled``).
 What each record's row says is engine/results/rows.py's. No I/O here.
 """
 
@@ -18,7 +19,7 @@ from engine.results.backlog import Drains, Pending, taken
 from engine.run.membership import members_by_chunk, standing
 from engine.run.resume import retryable
 
-__all__ = ["Record", "Span", "in_order", "pieces_of", "spans_of"]
+__all__ = ["Journaled", "Record", "Span", "in_order", "pieces_of", "spans_of"]
 
 
 class Record(NamedTuple):
@@ -120,3 +121,21 @@ def _rejected(rejection: Rejection) -> Record:
     placed as the run placed it, not by its number."""
     return Record(rejection.index, rejection.line, rejection.to, None, rejection,
                   zone=rejection.zone)
+
+
+class Journaled:
+    """The journal's local or server rejections, streamed in position order
+    (journal.local_rejections, server_rejections) and asked for in rising positions, as rows
+    are made: only the next one is held."""
+
+    def __init__(self, rejections: Iterator[Rejection]) -> None:
+        self._rejections = rejections
+        self._next = next(rejections, None)
+
+    def at(self, position: int) -> Rejection | None:
+        """The journal's rejection of ``position``, if any; earlier ones are passed over."""
+        while self._next is not None and self._next.index < position:
+            self._next = next(self._rejections, None)
+        if self._next is not None and self._next.index == position:
+            return self._next
+        return None
