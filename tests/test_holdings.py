@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import GAPS_MAX, Holdings, Members, pieces
-from engine.core.rejections import Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry

@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from engine.core import lifecycle
-from engine.core.rejections import SERVER, Aggregator, NoSpill, Rejection, rejection_of
+from engine.core.aggregator import Aggregator, NoSpill
+from engine.core.rejections import SERVER, Rejection, rejection_of
 from engine.errors import JournalError
 from engine.run import journalscan
 from engine.run.journal import (

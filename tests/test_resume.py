@@ -10,10 +10,10 @@ import pytest
 
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import Holdings, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import NO_ANSWER, NOT_SENT
-from engine.core.rejections import Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.inputs import input_identity

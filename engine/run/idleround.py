@@ -30,8 +30,8 @@ import orjson
 from engine.batching.chunker import Chunker
 from engine.config.settings import Settings
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.lifecycle import Reason
-from engine.core.rejections import Aggregator
 from engine.run.journal import JournalState, read_journal
 from engine.run.options import SendOptions
 from engine.run.prepare import settings_of

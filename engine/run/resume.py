@@ -14,12 +14,12 @@ from engine.batching.chunker import Chunk, Chunker
 from engine.config.profiles import journal_profile
 from engine.config.settings import Settings
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import Holdings, Interval, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
 from engine.core.positions import Positions
 from engine.core.reconcile import Expected
-from engine.core.rejections import Aggregator
 from engine.errors import JournalError, StreamResumeError
 from engine.reading import Block, ReadOptions
 from engine.run.events import Resumed
