@@ -20,14 +20,8 @@ from engine.run.inputs import input_identity
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import (
-    ResumePlan,
-    check_matches,
-    others,
-    rebuild_chunk,
-    restore,
-    without,
-)
+from engine.run.resume import ResumePlan, others, rebuild_chunk, restore, without
+from engine.run.resumeheader import check_matches
 from engine.run.spill import FileSpill
 
 

@@ -37,14 +37,8 @@ from engine.run.options import SendOptions
 from engine.run.prepare import settings_of
 from engine.run.replacing import replace_file
 from engine.run.report import Finished, finish, stamp
-from engine.run.resume import (
-    check_matches,
-    journal_limits,
-    reason_of,
-    recovers,
-    restore,
-    resume_options,
-)
+from engine.run.resume import reason_of, recovers, restore
+from engine.run.resumeheader import check_matches, journal_limits, resume_options
 from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
 

@@ -53,16 +53,8 @@ from engine.run.prepare import (
 )
 from engine.run.recorder import Emit, Recorder
 from engine.run.report import finish, stamp
-from engine.run.resume import (
-    ResumePlan,
-    before,
-    check_matches,
-    history_start,
-    journal_limits,
-    restore,
-    resume_options,
-    unsettled,
-)
+from engine.run.resume import ResumePlan, before, restore, unsettled
+from engine.run.resumeheader import check_matches, history_start, journal_limits, resume_options
 from engine.run.scheduling import (
     RoundLimits,
     login_checks,

@@ -39,7 +39,7 @@ from engine.run.journal import read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
-from engine.run.resume import resume_options
+from engine.run.resumeheader import resume_options
 from engine.run.roundreport import (
     holds,
     no_window_notes,
