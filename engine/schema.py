@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 
-from engine.run import events, report
+from engine.run import eventschema, report
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    return {"events": events.schema(), "report": report.schema()}
+    return {"events": eventschema.schema(), "report": report.schema()}
 
 
 def render(name: str) -> str:

@@ -196,7 +196,7 @@ async def test_the_report_is_written_while_the_journal_is_still_locked(
     the report is written, the journal's lock is still held."""
     journal = tmp_path / "run.journal"
     held_then: list[bool] = []
-    real_finish = report_module.finish  # what engine.run.api calls
+    real_finish = report_module.finish  # what engine.run.onerun calls
 
     def finish(**given: Any) -> Any:
         lock = JournalLock(journal, "a2p outcomes", readonly=True)
@@ -209,7 +209,7 @@ async def test_the_report_is_written_while_the_journal_is_still_locked(
             lock.release()
         return real_finish(**given)
 
-    monkeypatch.setattr("engine.run.api.finish", finish)
+    monkeypatch.setattr("engine.run.onerun.finish", finish)
     report = await engine.send([f"+1415555{k:04d}" for k in range(5)],
                                options(journal=journal, report=tmp_path / "r.json"))
     assert report["status"] == "completed"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from engine.core.rejections import SERVER, Rejection
 from engine.results.backlog import Backlog
-from engine.results.rows import in_order
+from engine.results.walk import in_order
 from tests.test_outcomerows import blocks_around
 
 

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.batching.plan import Plan, make_plan
+from engine.core.aggregator import Aggregator, MemorySpill
 from engine.core.localbatch import LocalBatch, LocalSink, local_payloads
-from engine.core.rejections import Aggregator, MemorySpill, Rejection
+from engine.core.rejections import Rejection
 from engine.core.spillruns import Tally
 from engine.reading import ReadOptions, read_lines
 from engine.reading import lines as line_reader

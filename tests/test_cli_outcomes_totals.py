@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from engine.cli.outcomes import _print_totals
-from engine.results.rows import Record, Totals, row_of, wanted
+from engine.results.rows import Totals, row_of, wanted
+from engine.results.walk import Record
 
 
 def export_of(only: tuple[str, ...]) -> Any:

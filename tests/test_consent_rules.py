@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from engine.core import consent as rules
+from engine.core.aggregator import Aggregator, suppressed_by_source
 from engine.core.consent import Cached, OptOut
-from engine.core.rejections import OPTED_OUT, Aggregator, Rejection, suppressed_by_source
+from engine.core.rejections import OPTED_OUT, Rejection
 from engine.errors import UsageError
 
 ME, OTHER = "+16505550100", "+16505550101"

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from engine.core.rejections import INVALID_NUMBER, SERVER, Rejection
-from engine.run import events
+from engine.run import events, eventschema
 from engine.run.events import (
     EVENTS,
     BatchCompleted,
@@ -116,7 +116,7 @@ def test_an_unknown_kind_or_a_missing_field_is_refused() -> None:
 def test_the_schema_accepts_each_kind_and_refuses_a_wrong_one() -> None:
     """Every sample validates; a line with an unknown kind, a missing field or a wrong
     type does not."""
-    validator = jsonschema.Draft202012Validator(events.schema())
+    validator = jsonschema.Draft202012Validator(eventschema.schema())
     stamped = events.Stamper("run-1", lambda: 1_700_000_000.25)
     for event in SAMPLES:
         validator.validate(orjson.loads(orjson.dumps(stamped(event.to_json()))))
@@ -131,7 +131,7 @@ def test_the_schema_accepts_each_kind_and_refuses_a_wrong_one() -> None:
 def test_the_schema_names_each_kind_its_required_fields_and_doc() -> None:
     """Each variant's title is its class, its description the class's docstring, and every
     field is required (nullable ones allow null)."""
-    variants = {v["title"]: v for v in events.schema()["oneOf"]}
+    variants = {v["title"]: v for v in eventschema.schema()["oneOf"]}
     assert list(variants) == [kind.__name__ for kind in EVENTS]
     failed = variants["ChunkFailed"]
     assert failed["properties"]["event"] == {"const": "chunk_failed"}
@@ -150,12 +150,12 @@ def test_a_field_with_no_json_type_is_refused_when_the_schema_is_built() -> None
         items: list[int]
 
     with pytest.raises(TypeError, match="no JSON Schema type"):
-        events.object_schema(WithList)
+        eventschema.object_schema(WithList)
 
 
 def test_object_schema_of_the_totals_lists_every_total() -> None:
     """The report's totals object: every field, camelCase, required."""
-    schema: dict[str, Any] = events.object_schema(Totals)
+    schema: dict[str, Any] = eventschema.object_schema(Totals)
     assert schema["required"] == [
         "records", "sent", "rejectedLocal", "rejectedServer", "pending", "failedChunks",
         "unknownChunks", "adoptedChunks", "delivered", "deliveryFailed", "sendingFailed",

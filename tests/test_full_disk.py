@@ -19,7 +19,7 @@ from engine.errors import JournalError
 from engine.run import journal as journal_module
 from engine.run.bodyspool import BodySpoolError, open_spool
 from engine.run.journal import Journal, JournalWriteError, read_journal
-from engine.run.resume import check_matches
+from engine.run.resumeheader import check_matches
 from engine.run.spill import SpillError, open_spill
 from tests.fakes import CREDENTIALS, SENDER, FakeA2P, FakeClock, MockTransport, settings
 from tests.test_bodyspool import _blocks

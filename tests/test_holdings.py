@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import GAPS_MAX, Holdings, Members, pieces
-from engine.core.rejections import Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry
@@ -188,7 +188,7 @@ def test_a_version_1_journal_is_read_and_resumed_without_bitmaps(tmp_path: Path)
     assert read_journal(path).header["version"] == 1
     journal = Journal.reopen(path, path.stat().st_size)
     recorder = Recorder(_no_emit, journal=journal)
-    recorder.holes, recorder.bitmaps = True, False  # as api._reopen sets for version 1
+    recorder.holes, recorder.bitmaps = True, False  # as onerun._reopen sets for version 1
     positions = list(range(0, 100, 3))
     (chunk,) = Chunker(SENDER, "Hi", 1 << 20).chunks(
         [Block([f"+1415555{p:04d}" for p in positions], None, positions)])

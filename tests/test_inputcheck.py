@@ -12,7 +12,7 @@ import pytest
 import engine
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator
+from engine.core.aggregator import Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.inputcheck import InputCheck

@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.positions import Positions
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.rejections import Rejection
 from engine.errors import JournalError
 from engine.run import journalscan
 from engine.run.journal import (

@@ -15,7 +15,8 @@ import orjson
 import pytest
 
 from engine.core import lifecycle
-from engine.core.rejections import SERVER, Aggregator, NoSpill, Rejection, rejection_of
+from engine.core.aggregator import Aggregator, NoSpill
+from engine.core.rejections import SERVER, Rejection, rejection_of
 from engine.errors import JournalError
 from engine.run import journalscan
 from engine.run.journal import (
@@ -189,7 +190,7 @@ def test_the_outcomes_spans_hold_no_rejection_and_stop_early_closes_the_files(
         tmp_path: Path) -> None:
     """What ``a2p outcomes`` builds from the journal (its spans) holds no rejection, and a
     stream dropped midway leaves no file open."""
-    from engine.results.rows import spans_of
+    from engine.results.walk import spans_of
 
     state = read_journal(out_of_order_journal(tmp_path / "run.journal"))
     spans = spans_of(state.chunks.values())

@@ -15,21 +15,17 @@ from engine.core.rejections import Rejection
 from engine.reading import Block
 from engine.results.rows import (
     Matcher,
-    Record,
-    Span,
     Totals,
     Unsent,
     classify,
     estimate,
-    in_order,
     keep,
-    pieces_of,
     row_of,
-    spans_of,
     store_needed,
     stored,
     wanted,
 )
+from engine.results.walk import Record, Span, in_order, pieces_of, spans_of
 
 BATCH = "b-1"
 

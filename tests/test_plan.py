@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from engine.batching.plan import Plan, make_plan
-from engine.core.rejections import Aggregator
+from engine.core.aggregator import Aggregator
 from engine.reading import ReadOptions, read_lines
 from engine.reading.segments import segment_count
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.aggregator import Aggregator
 from engine.core.chunkindex import PositionIndex
-from engine.core.rejections import Aggregator, Rejection, mostly_rejected
+from engine.core.rejections import Rejection, mostly_rejected
 from engine.errors import BadAnswerError
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator, Rejection
+from engine.core.aggregator import Aggregator
+from engine.core.rejections import Rejection
 from engine.run.report import ChunkRecord, build_report, run_status, totals_of
 
 

@@ -10,24 +10,18 @@ import pytest
 
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import Holdings, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import NO_ANSWER, NOT_SENT
-from engine.core.rejections import Aggregator
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.inputs import input_identity
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, superseded_entry
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import (
-    ResumePlan,
-    check_matches,
-    others,
-    rebuild_chunk,
-    restore,
-    without,
-)
+from engine.run.resume import ResumePlan, others, rebuild_chunk, restore, without
+from engine.run.resumeheader import check_matches
 from engine.run.spill import FileSpill
 
 

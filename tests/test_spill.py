@@ -15,8 +15,9 @@ import orjson
 import pytest
 
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.chunkindex import PositionIndex
-from engine.core.rejections import INVALID_NUMBER, Aggregator, Rejection, mostly_rejected
+from engine.core.rejections import INVALID_NUMBER, Rejection, mostly_rejected
 from engine.core.spillruns import Tally
 from engine.run import reportfile
 from engine.run.report import ChunkRecord, build_report, finish, totals_of

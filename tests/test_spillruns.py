@@ -8,15 +8,9 @@ import random
 import orjson
 import pytest
 
+from engine.core.aggregator import Aggregator, MemorySpill
 from engine.core.chunkindex import PositionIndex
-from engine.core.rejections import (
-    INVALID_NUMBER,
-    SERVER,
-    Aggregator,
-    MemorySpill,
-    Rejection,
-    mostly_rejected,
-)
+from engine.core.rejections import INVALID_NUMBER, SERVER, Rejection, mostly_rejected
 from engine.core.spillruns import RunBook, Tally, cascade, decode, encode, merge
 
 

@@ -25,7 +25,7 @@ from engine.rc.transport import Transport
 from engine.reading.options import InputFormat
 from engine.results.export import Export, outcomes
 from engine.results.names import FILTERS, OutcomeFilter
-from engine.run import events, report, shapes
+from engine.run import events, eventschema, report, shapes
 from engine.run.options import ON_AMBIGUOUS, WAITS, SendKeywords, SendOptions
 
 # Each line ending "# E: code" must be reported by mypy --strict with that error code.
@@ -269,7 +269,7 @@ def test_report_type_is_the_report_schema() -> None:
 def test_each_event_type_is_its_schema_variant() -> None:
     """One TypedDict per event kind, each with its schema variant's keys, required keys and
     enums (engine/schemas/events.json); Event is their union."""
-    variants = {v["properties"]["event"]["const"]: v for v in events.schema()["oneOf"]}
+    variants = {v["properties"]["event"]["const"]: v for v in eventschema.schema()["oneOf"]}
     kinds = {get_args(get_type_hints(t)["event"])[0]: t for t in get_args(shapes.Event)}
     assert set(kinds) == set(variants) == {kind.KIND for kind in events.EVENTS}
     for kind, typed in kinds.items():

@@ -12,7 +12,8 @@ from typing import Any
 import orjson
 
 from engine.batching.chunker import chunk_blocks
-from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
+from engine.core.aggregator import Aggregator, suppressed_by_source
+from engine.core.rejections import Rejection
 from engine.core.spillruns import Entry
 from engine.reading import Block
 from engine.reading import segments as seg

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.cli.planprogress import PlanProgress, input_size
     from engine.cli.scheduleflags import schedule_args
     from engine.config.settings import check_campaign, load_settings
+    from engine.core.aggregator import Aggregator, NoSpill
     from engine.core.lint import TextSample, list_warnings
-    from engine.core.rejections import Aggregator, NoSpill
     from engine.core.spillruns import Tally
     from engine.reading import read_lines
     from engine.run.inputs import open_input

@@ -73,7 +73,7 @@ HEADERS = frozenset({
      "coverage", "campaign type", "notes", "last modified time"),
     ("from", "to", "status", "source")})
 # Written into every description of a recipient suppressed by a consent record; counted by
-# it (engine/core/rejections.py, ``suppressed_by_source``) apart from the suppression files.
+# it (engine/core/aggregator.py, ``suppressed_by_source``) apart from the suppression files.
 CONSENT_MARK = "RingCentral consent record"
 
 

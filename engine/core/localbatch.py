@@ -1,7 +1,7 @@
 """A block's local rejections handed over at once (the reader's bulk path): ``LocalBatch``,
 which makes nothing per rejection until asked, the JSON of many made by formatting, and
 ``LocalSink``, the reader's sink that takes one rejection or a batch
-(engine/core/rejections.py's Aggregator counts and spills them)."""
+(engine/core/aggregator.py's Aggregator counts and spills them)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Reading every recipient's fate back: the message store of each batch of a run, matched to
-the run's input rows through its journal. The pure half is engine.results.rows.
+the run's input rows through its journal. The pure half is engine.results.rows (the rows)
+and engine.results.walk (the run's chunks and input in order); the input and settings an
+export reads beside the journal are engine.results.exportsource's.
 
 Cost: ``GET .../messages?batchId=`` pages of up to 1000 records, ceil(messages / 1000) Light
 requests (50 a minute on RingCentral: about 3.3 hours for 10 million), spent through the same
@@ -23,37 +25,32 @@ from typing import Any
 import anyio
 
 from engine.config.credentials import Credentials, pick_credentials
-from engine.config.profiles import journal_profile
-from engine.config.settings import Settings, check_journal_server, load_settings
-from engine.core.rejections import Rejection
-from engine.errors import JournalError, UsageError
+from engine.config.settings import Settings
+from engine.errors import UsageError
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport, Transport, page_of
 from engine.reading import ReadOptions, StartAt, read_lines
 from engine.reading.linesource import MAX_LINE_BYTES
 from engine.results.backlog import Backlog
+from engine.results.exportsource import input_path, journal_settings
 from engine.results.names import FILTERS, OutcomeFilter
 from engine.results.rows import (
     SCHEDULE_COLUMNS,
     Matcher,
-    Record,
     Row,
-    Span,
     Stored,
     Totals,
     estimate,
-    in_order,
     keep,
-    pieces_of,
     row_of,
-    spans_of,
     store_needed,
     wanted,
 )
 from engine.results.unsent import Fates
+from engine.results.walk import Journaled, Record, Span, in_order, pieces_of, spans_of
 from engine.run.expiry import expiry_of, judged_at
-from engine.run.inputs import input_identity, open_input
-from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
+from engine.run.inputs import open_input
+from engine.run.journal import local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
 from engine.run.roundreport import is_e164
 from engine.run.suppresskept import reloaded
@@ -168,8 +165,8 @@ class Export:
         self.pieces = pieces_of(self.spans)
         self._final = {k: n for n, (_, _, k) in enumerate(self.pieces)}  # a span's last piece
         self._batches: dict[int, _Batch] = {}  # batches of spans whose pieces interleave
-        self.source = _input_path(self.state, input)
-        self.settings = _settings(self.state, config)
+        self.source = input_path(self.state, input)
+        self.settings = journal_settings(self.state, config)
         self._credentials = pick_credentials(self.settings, credentials)
         self._owned = transport is None
         self._transport = transport or AiohttpTransport(self.settings.retry.request_timeout)
@@ -392,53 +389,3 @@ async def outcomes(journal: str | os.PathLike[str], *,
                       on_progress=on_progress, wall=wall) as export:
         async for row in export.rows():
             yield row
-
-
-class Journaled:
-    """The journal's local or server rejections, streamed in position order
-    (journal.local_rejections, server_rejections) and asked for in rising positions, as rows
-    are made: only the next one is held."""
-
-    def __init__(self, rejections: Iterator[Rejection]) -> None:
-        self._rejections = rejections
-        self._next = next(rejections, None)
-
-    def at(self, position: int) -> Rejection | None:
-        """The journal's rejection of ``position``, if any; earlier ones are passed over."""
-        while self._next is not None and self._next.index < position:
-            self._next = next(self._rejections, None)
-        if self._next is not None and self._next.index == position:
-            return self._next
-        return None
-
-
-def _input_path(state: JournalState, given: str | os.PathLike[str] | None) -> str:
-    """The run's input, refused when it is not the very list the run read."""
-    recorded = state.header.get("input") or {}
-    if given is None and recorded.get("kind") != "file":
-        raise UsageError("the run read a stream (stdin or an iterable), so its rows cannot be "
-                         "read again from the journal alone. Pass the same list with --input "
-                         "PATH.")
-    path = str(given) if given is not None else recorded["path"]
-    if given is None and not os.path.exists(path) and state.path is not None:
-        beside = state.path.parent / Path(path).name  # the campaign folder moved
-        path = str(beside) if beside.is_file() else path
-    if not os.path.exists(path):
-        raise UsageError(f"{path}: the run's input is not there any more. Pass it with "
-                         "--input PATH.")
-    if recorded.get("kind") == "file":
-        current = input_identity(path)
-        for key in ("size", "head"):
-            if current.get(key) != recorded.get(key):
-                raise JournalError(f"{path} is not the list the run sent ({key} differs). "
-                                   "Rows are matched by position: pass the unchanged list "
-                                   "with --input PATH.")
-    return path
-
-
-def _settings(state: JournalState, config: Settings | str | None) -> Settings:
-    header = state.header
-    settings = config if isinstance(config, Settings) else \
-        load_settings(config or journal_profile(header))
-    check_journal_server(header, settings)
-    return settings

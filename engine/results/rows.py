@@ -1,9 +1,9 @@
 """Every input record's fate as one row: the pure half of ``a2p outcomes``.
 
-No I/O here. A journal's chunks become ``Span``s (input positions, batch id, state); input
-records and local rejections are merged back into input order; a ``Matcher`` pairs one batch's
-message-store records with that chunk's input records by number; ``classify`` turns a
-message's status and error code into an outcome; ``Totals`` adds the rows up.
+No I/O here. The journal's chunks and the re-read input come from engine/results/walk.py
+(``Span``, ``Record``, ``in_order``); here a ``Matcher`` pairs one batch's message-store
+records with that chunk's input records by number; ``classify`` turns a message's status and
+error code into an outcome; ``row_of`` makes a record's row; ``Totals`` adds the rows up.
 
 Matching: within one chunk every message has the same batch id, so (batch id, number) comes
 down to the number. The store's records for a number are queued in the order the store lists
@@ -16,19 +16,16 @@ about one page; the worst case, a store listing in reverse, holds one chunk.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from engine.core import lifecycle
-from engine.core.holdings import Members
 from engine.core.policy import LOST_CODE
 from engine.core.rejections import OPTED_OUT as LCL_OPTED_OUT
 from engine.core.rejections import Rejection
 from engine.core.storecheck import LOST_DESCRIPTION, PENDING_DESCRIPTION
 from engine.rc.errorcodes import OPT_OUT_CODES, describe
-from engine.reading import Block
-from engine.results.backlog import Drains, Pending, taken
 from engine.results.names import (
     DELIVERED,
     DELIVERY_FAILED,
@@ -47,8 +44,7 @@ from engine.results.names import (
     SUPPRESSED,
     UNKNOWN,
 )
-from engine.run.membership import members_by_chunk, standing
-from engine.run.resume import retryable
+from engine.results.walk import Record, Span
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
              "SendingFailed": SENDING_FAILED, "Sent": SENT_NO_RECEIPT, "Queued": QUEUED}
@@ -95,107 +91,6 @@ class Unsent(NamedTuple):
     description: str
     fate: str
     next_opening: str | None
-
-
-class Record(NamedTuple):
-    """An input record as re-read: position, line, number (or raw value), own text; a local
-    rejection found on the re-read rides along; ``offset`` is its byte offset in a file."""
-
-    position: int
-    line: int | None
-    to: str | None
-    text: str | None
-    rejection: Rejection | None = None
-    offset: int | None = None
-    zone: str | None = None  # its --tz-column cell, when the run read one
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One chunk of the run as the journal last described it."""
-
-    number: int
-    first: int
-    last: int
-    state: str
-    batch_id: str | None
-    size: int
-    offset: int | None
-    line: int | None
-    retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
-    note: str
-    pending: bool = False  # adopted; its message store was not complete when last read
-    held: Members | None = None  # the positions it holds; None: its whole range
-
-    @property
-    def pieces(self) -> list[tuple[int, int]]:
-        """Where its records lie: its range less its gaps (or its bitmap's runs)."""
-        held = self.held if self.held is not None else Members(self.first, self.last)
-        return list(held.runs())
-
-    @property
-    def accepted(self) -> bool:
-        return self.batch_id is not None and self.state in (lifecycle.ACCEPTED,
-                                                            lifecycle.COMPLETED)
-
-
-def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
-    """The journal's chunks (its folded entries) that hold records now, as spans in input
-    order: split chunks are left out (their halves cover them), and so are chunks a resume
-    superseded (the chunks it cut again hold their records; journal.standing)."""
-    spans = []
-    every = list(chunks)
-    members = members_by_chunk(every, lambda e: retryable(dict(e)))
-    for entry in standing(every, lambda e: retryable(dict(e))):
-        state = entry.get("status", lifecycle.PLANNED)
-        error = entry.get("error") or {}
-        spans.append(Span(
-            number=entry["chunk"], first=entry["firstIndex"], last=entry["lastIndex"],
-            state=state, batch_id=entry.get("batchId"),
-            size=entry.get("batchSize") or entry.get("messages", 0),
-            offset=entry.get("offset"), line=entry.get("line"),
-            retryable=state == lifecycle.PLANNED or retryable(dict(entry)),
-            note=error.get("message") or entry.get("note") or "",
-            # what the journal counted pending: an adopted batch's recipients its store had
-            # not named yet (reason adopted, sender.hold_unproven) or a store not complete
-            pending=bool(entry.get("pending")) or entry.get("reason") == "pending",
-            held=members.get(entry["chunk"])))
-    return sorted(spans, key=lambda s: s.first)
-
-
-def pieces_of(spans: list[Span]) -> list[tuple[int, int, int]]:
-    """(first, last, index into ``spans``) of every range of positions a span's records lie
-    in, in input order: a span cut by a resume around another chunk's range gives two or
-    more, with that chunk's between them."""
-    return sorted((a, b, k) for k, span in enumerate(spans) for a, b in span.pieces)
-
-
-def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Iterator[Record]:
-    """Accepted records and the rejections the reader put in ``rejected`` (as it went), merged
-    back into input order. The reader reports rejections in input order (it counts positions
-    as it reads), so they are merged as a queue: each is let go once passed, and what waits is
-    only what the reader put there since the last block."""
-    pending = Pending()
-    for block in blocks:
-        pending.add(taken(rejected))
-        lines, offsets = block.lines, block.offsets
-        for k, position in enumerate(block.positions):
-            while (head := pending.peek()) is not None and head.index < position:
-                yield _rejected(pending.pop())
-            text = block.texts[k] if block.texts is not None else None
-            yield Record(position, lines[k] if lines is not None else None, block.tos[k], text,
-                         None, offsets[k] if offsets is not None else None,
-                         block.zones[k] if block.zones is not None else None)
-    pending.add(taken(rejected))
-    while pending.peek() is not None:
-        yield _rejected(pending.pop())
-
-
-def _rejected(rejection: Rejection) -> Record:
-    """A rejection as a record: with its --tz-column zone when the reader had one, so it is
-    placed as the run placed it, not by its number."""
-    return Record(rejection.index, rejection.line, rejection.to, None, rejection,
-                  zone=rejection.zone)
 
 
 def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:

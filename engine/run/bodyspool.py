@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.batching.chunker import Payload, StoredBodyError
+from engine.batching.chunker import StoredBodyError
+from engine.batching.messagejson import Payload
 from engine.run.advice import finish_advice
 
 SUFFIX = ".bodies"

@@ -1,27 +1,27 @@
 """The run's events: one frozen dataclass each, one place that names their JSON fields.
 
 A run emits these to ``on_event`` as JSON objects (``to_json()``), one per line on the CLI's
-stdout. ``parse`` reads one back (progress.py does); ``schema()`` is the JSON Schema of the
-stream, built from these classes so it cannot drift from them (engine/schemas/events.json
-ships it and a test checks the two agree). A new event is a new class here and the line that
-emits it.
+stdout. ``parse`` reads one back (progress.py does); the JSON Schema of the stream is built
+from these classes by engine/run/eventschema.py, so it cannot drift from them
+(engine/schemas/events.json ships it and a test checks the two agree). A new event is a new
+class here and the line that emits it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, get_type_hints
 
 from engine.core.rejections import Rejection
 
 
 @functools.cache  # a few dozen field names, asked for every field of every event
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """A field's JSON name: ``batch_id`` is ``batchId``."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -53,7 +53,7 @@ def _json_of(value: Any) -> dict[str, Any]:
         if dataclasses.is_dataclass(item):
             out.update(_json_of(item))
         else:
-            out[_camel(spec.name)] = item
+            out[camel(spec.name)] = item
     return out
 
 
@@ -319,13 +319,6 @@ class Stamper:
         return data
 
 
-# the fields a run adds to every event (Stamper), in each variant of the schema
-COMMON: dict[str, Any] = {
-    "time": {"type": "string", "format": "date-time",
-             "description": "when the event was emitted (UTC, ISO 8601)"},
-    "runId": {"type": "string", "description": "the run's id (the journal's and report's)"},
-}
-
 EVENTS: tuple[type[Event], ...] = (Rejected, ChunkSubmitted, ChunkFailed, BatchCompleted,
                                    BatchDelivered, RunWarning, ConsentRead, Waiting, Expired,
                                    Resumed, Summary)
@@ -358,60 +351,6 @@ def _from_json(kind: type[Any], data: dict[str, Any]) -> Any:
         hint = hints[spec.name]
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[spec.name] = _from_json(hint, data)
-        elif _camel(spec.name) in data:
-            values[spec.name] = data[_camel(spec.name)]
+        elif camel(spec.name) in data:
+            values[spec.name] = data[camel(spec.name)]
     return kind(**values)
-
-
-def _type_schema(hint: Any) -> dict[str, Any]:
-    if get_origin(hint) in (Union, types.UnionType):
-        options = [_type_schema(arg) for arg in get_args(hint)]
-        return {"anyOf": options}
-    if hint is type(None):
-        return {"type": "null"}
-    simple = {int: "integer", str: "string", float: "number", bool: "boolean"}
-    if hint in simple:
-        return {"type": simple[hint]}
-    if get_origin(hint) is dict or hint is dict:
-        return {"type": "object"}
-    raise TypeError(f"no JSON Schema type for {hint!r}")
-
-
-def _properties(kind: type[Any]) -> tuple[dict[str, Any], list[str]]:
-    hints = get_type_hints(kind)
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for spec in dataclasses.fields(kind):
-        hint = hints[spec.name]
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            inner, needed = _properties(hint)
-            properties.update(inner)
-            required += needed
-            continue
-        properties[_camel(spec.name)] = spec.metadata.get("schema") or _type_schema(hint)
-        required.append(_camel(spec.name))
-    return properties, required
-
-
-def object_schema(kind: type[Any]) -> dict[str, Any]:
-    """The JSON Schema of a dataclass's ``to_json``."""
-    properties, required = _properties(kind)
-    return {"type": "object", "properties": properties, "required": required}
-
-
-def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of one line of the event stream."""
-    variants = []
-    for kind in EVENTS:
-        properties, required = _properties(kind)
-        variants.append({
-            "title": kind.__name__, "description": " ".join((kind.__doc__ or "").split()),
-            "type": "object",
-            "properties": {"event": {"const": kind.KIND}, **properties,
-                           **getattr(kind, "OPTIONAL", {}), **COMMON},
-            "required": ["event", *required, *COMMON],
-        })
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "a2p send event", "oneOf": variants}
-
-

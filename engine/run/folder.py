@@ -3,7 +3,7 @@ a pod where the volume is mounted elsewhere): the journal keeps the list's and t
 absolute paths as they were. When the list is no longer there, the file of the same name
 beside the journal is taken, if there is one; it is still the run's list only if its size and
 head are the journal's, and every chunk the resume skips is checked against what the chunk
-journaled (engine/run/resume.py check_matches, engine/run/inputcheck.py). The report whose
+journaled (engine/run/resumeheader.py check_matches, engine/run/inputcheck.py). The report whose
 folder is gone is written beside the journal under its name.
 
 One rule, nothing searched: the journal's folder is the campaign's, and ``--input PATH``

@@ -30,21 +30,15 @@ import orjson
 from engine.batching.chunker import Chunker
 from engine.config.settings import Settings
 from engine.core import lifecycle
+from engine.core.aggregator import Aggregator
 from engine.core.lifecycle import Reason
-from engine.core.rejections import Aggregator
 from engine.run.journal import JournalState, read_journal
 from engine.run.options import SendOptions
 from engine.run.prepare import settings_of
 from engine.run.replacing import replace_file
 from engine.run.report import Finished, finish, stamp
-from engine.run.resume import (
-    check_matches,
-    journal_limits,
-    reason_of,
-    recovers,
-    restore,
-    resume_options,
-)
+from engine.run.resume import reason_of, recovers, restore
+from engine.run.resumeheader import check_matches, journal_limits, resume_options
 from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
 

@@ -16,9 +16,10 @@ from typing import IO, Any
 import orjson
 
 from engine.batching.chunker import Chunk
+from engine.core.aggregator import Aggregator, Spill
 from engine.core.holdings import Holdings, Members
 from engine.core.lifecycle import SPLIT, Reason
-from engine.core.rejections import Aggregator, Rejection, Spill
+from engine.core.rejections import Rejection
 from engine.run.events import ChunkFailed, Event, Rejected
 from engine.run.journal import ChunkEntry, Journal, local_entry, state_entry, superseded_entry
 from engine.run.report import ChunkRecord

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 from engine.core import lifecycle
-from engine.core.rejections import Aggregator, Rejection, suppressed_by_source
-from engine.run.events import ConsentRead, Rejected, Totals, object_schema
+from engine.core.aggregator import Aggregator, suppressed_by_source
+from engine.core.rejections import Rejection
+from engine.run.events import ConsentRead, Rejected, Totals
+from engine.run.eventschema import object_schema
 from engine.run.reportfile import write_report
 from engine.schedule.fates import RULES
 from engine.schedule.placement import ZoneSource

@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 
-from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
+from engine.errors import UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.brandcap import OtherBatches, counting
@@ -40,7 +40,7 @@ from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
-from engine.run.resume import resume_options
+from engine.run.resumeheader import resume_options
 from engine.run.roundreport import (
     holds,
     no_window_notes,
@@ -50,6 +50,7 @@ from engine.run.roundreport import (
     tell_expired,
     waiting_event,
 )
+from engine.run.roundsleep import sleep_unlocked
 from engine.run.scheduling import (
     EXIT_WAIT,
     NEEDS_JOURNAL,
@@ -79,9 +80,6 @@ BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap hal
               "not stop the day's sending; use --wait completed or --wait delivered for the "
               "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
-# a reader (`a2p outcomes`) holding the journal at the wake: tried again every 5 s, 10 minutes
-READER_WAIT, READER_TRIES = 5.0, 120
-SENDS = "a2p send"  # the lock's command of a process that sends (a cron tick's): a takeover
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +328,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         await options.on_event(waiting_event(after, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
-        if await _sleep_unlocked(options, seconds, stop, lock, path):
+        if await sleep_unlocked(options, seconds, stop, lock, path):
             break
     return document
 
@@ -404,64 +402,3 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
 
 def _now(options: SendOptions) -> datetime:
     return datetime.fromtimestamp(options.wall(), UTC)
-
-
-async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Event,
-                          lock: JournalLock, path: Path) -> bool:
-    """Sleep until the next round without the journal's lock (`a2p outcomes` and a cron tick
-    may use the journal meanwhile), then take it again: True when a stop came first.
-    JournalTakenError when an ``a2p send`` holds it at the wake (a cron tick continues the
-    run); a reader's hold is waited out (``_take_back``); JournalError when the journal is
-    now another run's."""
-    if seconds <= 0:
-        return stop.is_set()
-    run_id = read_header(path)["runId"]
-    lock.release()
-    if await _sleep_or_stop(options, seconds, stop):
-        return True  # stopped: the last round's report and the journal say it all
-    if await _take_back(options, stop, lock, path):
-        return True
-    if read_header(path)["runId"] != run_id:
-        raise JournalError(f"{path}: while this run slept, the journal was replaced by "
-                           "another run's; this run ends. Its own journal is gone: read "
-                           "what it sent from its report.")
-    return False
-
-
-async def _take_back(options: SendOptions, stop: anyio.Event, lock: JournalLock,
-                     path: Path) -> bool:
-    """The journal's lock again at the wake: True when a stop came first. Held by an ``a2p
-    send`` (the side file names the command): that process continues the run, so this one
-    ends (JournalTakenError). Held by a reader (`a2p outcomes`) or a holder whose identity
-    cannot be read: nobody else sends, so the run tries again every ``READER_WAIT`` seconds
-    (through its own sleep), then, after ``READER_TRIES``, a JournalBusyError naming it."""
-    for tried in range(READER_TRIES + 1):
-        try:
-            lock.reacquire()
-            return False
-        except JournalTakenError:
-            raise
-        except JournalBusyError as busy:
-            command = str((busy.holder or {}).get("command") or "")
-            if command.startswith(SENDS):
-                raise JournalTakenError(path, busy.holder) from None
-            if tried == READER_TRIES:
-                raise  # the reader still holds it: its JournalBusyError says who
-        if await _sleep_or_stop(options, READER_WAIT, stop):
-            return True
-    return False  # not reached: the last try returns or raises
-
-
-async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:
-    """Sleep with the run's ``sleep`` until the next round; True when a stop came first."""
-    if seconds <= 0:
-        return stop.is_set()
-    async with anyio.create_task_group() as group:
-        async def sleep() -> None:
-            await options.sleep(seconds)
-            group.cancel_scope.cancel()
-
-        group.start_soon(sleep)
-        await stop.wait()
-        group.cancel_scope.cancel()
-    return stop.is_set()

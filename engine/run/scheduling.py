@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
+from engine.core.aggregator import Aggregator, NoSpill
 from engine.core.holdings import Holdings
-from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
 from engine.run.zonekeys import Keys as Keys  # re-exported: the rounds and tests import it here

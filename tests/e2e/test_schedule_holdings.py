@@ -19,8 +19,8 @@ import pytest
 
 import engine
 from engine.config.credentials import DEMO_CREDENTIALS
+from engine.core.aggregator import Aggregator
 from engine.core.holdings import GAPS_MAX
-from engine.core.rejections import Aggregator
 from engine.results.export import Export
 from engine.run.journal import read_journal
 from engine.run.resume import restore

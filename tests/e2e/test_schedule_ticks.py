@@ -19,11 +19,12 @@ import engine
 import engine.run.api
 import engine.run.idleround
 import engine.run.journal
+import engine.run.onerun
 import engine.run.sources
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import JournalBusyError, JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
-from engine.run.rounds import READER_TRIES, READER_WAIT
+from engine.run.roundsleep import READER_TRIES, READER_WAIT
 from engine.simulator import RunningSimulator
 from engine.types import Report
 from tests.e2e.conftest import SENDER, ledger_numbers
@@ -56,7 +57,7 @@ class Passes:
         self.inputs = self.journals = self.rounds = 0
         read_file_from = engine.run.sources.read_file_from
         read_journal = engine.run.journal.read_journal
-        run_round = engine.run.api._send
+        run_round = engine.run.onerun.send_once
 
         def counted_file(*args: Any, **kwargs: Any) -> Any:
             self.inputs += 1
@@ -71,9 +72,9 @@ class Passes:
             return await run_round(*args, **kwargs)
 
         monkeypatch.setattr(engine.run.sources, "read_file_from", counted_file)
-        for module in (engine.run.journal, engine.run.api, engine.run.idleround):
+        for module in (engine.run.journal, engine.run.onerun, engine.run.idleround):
             monkeypatch.setattr(module, "read_journal", counted_journal)
-        monkeypatch.setattr(engine.run.api, "_send", counted_round)
+        monkeypatch.setattr(engine.run.api, "send_once", counted_round)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, cast
 import pytest
 
 import engine
-from engine.batching.chunker import Payload
+from engine.batching.messagejson import Payload
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.errors import EngineError
 from engine.run.bodyspool import FileSink
