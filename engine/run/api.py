@@ -47,6 +47,7 @@ from engine.run.journal import VERSION, Journal, JournalState, read_header, read
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
+from engine.run.metrics import check_path as check_metrics_path
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendKeywords, SendOptions
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
@@ -122,6 +123,7 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
+    check_metrics_path(options.metrics)  # before any login
     scheduling = options.scheduling()
     check_resend_cap(options.on_ambiguous, scheduling)
     if journal is None:
