@@ -49,6 +49,7 @@ from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
 from engine.run.metrics import check_path as check_metrics_path
 from engine.run.options import ON_AMBIGUOUS, WAITS, RunSettings, SendKeywords, SendOptions
+from engine.run.optiontypes import check_recipients
 from engine.run.preflight import Preflight, estimate_recipients, run_preflight
 from engine.run.prepare import (
     check_journal,
@@ -116,6 +117,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
+    check_recipients(recipients)
     return cast(Report, await _door(recipients, SendOptions.of(options, keywords)))
 
 
