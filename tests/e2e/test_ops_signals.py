@@ -105,7 +105,8 @@ async def test_the_metrics_file_is_read_by_prometheus_during_and_after_a_run(
 def test_json_logs_name_each_request_and_never_a_secret(tmp_path: Path) -> None:
     """``a2p -v --log-format json send``: every log line on stderr is one JSON object with
     time, level, logger and message; each API request's line has its method, path, status,
-    RCRequestId and duration; neither the client secret, the JWT nor any bearer token the
+    RCRequestId and duration; the progress line is a JSON record too (every line but the
+    people's ``a2p: ...`` is JSON); neither the client secret, the JWT nor any bearer token the
     server issued appears anywhere on stderr. ``--metrics`` writes the file there too."""
     settings = replace(sim_settings(messages_per_second=1e6), credentials=DEMO_CREDENTIALS)
     target = tmp_path / "cli.prom"
@@ -127,9 +128,14 @@ def test_json_logs_name_each_request_and_never_a_secret(tmp_path: Path) -> None:
     assert tokens, "the run logged in"
     for secret in (DEMO_CREDENTIALS.client_secret, DEMO_CREDENTIALS.jwt, *tokens):
         assert secret not in stderr
-    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    lines = stderr.splitlines()
+    assert [line for line in lines if not line.startswith(("{", "a2p: "))] == []
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
     assert logs
     assert all({"time", "level", "logger", "message"} <= set(line) for line in logs)
+    progress = [line["progress"] for line in logs if line["logger"] == "engine.progress"]
+    assert progress[-1]["final"]  # the final line, as JSON
+    assert progress[-1]["sent"] == GOOD
     posts = [line for line in logs if line.get("method") == "POST"
              and line.get("path", "").endswith("/batches")]
     assert posts
