@@ -12,6 +12,7 @@ any directory.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,17 @@ def shadow() -> Path | None:
     return found.parent if found.name == "__init__.py" else found
 
 
+def advice(where: Path) -> str:
+    """How to take ``where`` (the folder holding the shadow) off the path: it comes from
+    PYTHONPATH (working elsewhere would not help), or is the working directory."""
+    entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    if any(Path(entry).resolve() == where for entry in entries):
+        return f"take {where} off PYTHONPATH"
+    if Path.cwd().resolve() == where:
+        return "work from another directory"
+    return f"move it out of {where}"
+
+
 def quiet(words: list[str]) -> bool:
     """Whether the command line asks for -q/--quiet (alone or in a cluster of the two short
     flags, -v and -q), read before the parser, which lives in the package being found.
@@ -59,8 +71,8 @@ def main() -> int:
         sys.stderr.write(
             f"a2p: {found} hides the a2p-batch-engine package (its import name is also "
             f"'engine'); running the installed one from {OURS}. To import it yourself, "
-            f"rename your {'folder' if found.is_dir() else 'file'} or work from another "
-            "directory.\n")
+            f"rename your {'folder' if found.is_dir() else 'file'} or "
+            f"{advice(found.parent)}.\n")
     if found is not None:
         sys.path.insert(0, str(OURS.parent))
     from engine.cli import main as run

@@ -17,6 +17,7 @@ from engine.errors import (
     InputError,
     RecordTooLargeError,
     RequestRejectedError,
+    SenderError,
     ServerError,
     UsageError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "RecordTooLargeError",
     "RequestRejectedError",
     "SendOptions",
+    "SenderError",
     "ServerError",
     "Settings",
     "UsageError",

@@ -126,7 +126,7 @@ class JournalBusyError(JournalError):
     its outcomes). Two at once would send the same chunks twice, so the second stops."""
 
     def __init__(self, journal: object, holder: dict[str, object] | None,
-                 replaced: bool = False) -> None:
+                 replaced: bool = False, reader: bool = False) -> None:
         self.journal = journal
         self.holder = holder
         if holder is None:
@@ -140,6 +140,13 @@ class JournalBusyError(JournalError):
                 "removed or replaced, and uses the files beside it (.bodies, "
                 ".rejected.spill, .consents): a run here would remove them under it. Wait "
                 f"for that process to end, or stop it, then run this again.")
+            return
+        if reader:  # a2p outcomes sends nothing: it waits for the run's journal to be free
+            super().__init__(f"{journal}: the journal is in use by {who}, which is running "
+                             "or continuing this run (one process at a time reads or writes "
+                             "a journal). Run 'a2p outcomes' again when that process ends, or "
+                             "while a scheduled send sleeps between rounds (it lets go of "
+                             "the journal then).")
             return
         super().__init__(f"{journal}: the journal is in use by {who}. Only one process may "
                          "use a journal at a time (two would send the same batches twice): "

@@ -183,3 +183,15 @@ def test_a_runs_events_say_when_in_utc_and_which_run() -> None:
     assert (first["time"], first["runId"]) == ("2023-11-14T22:13:20.123Z", "abc")
     assert later["time"] == "2023-11-14T22:14:21.623Z"
     assert events.parse(later) == SAMPLES[1]
+
+
+def test_the_consent_events_read_at_is_to_the_millisecond_like_its_time() -> None:
+    """readAt is written as ``time`` is (UTC, milliseconds, Z), not to the microsecond:
+    one timestamp form in one event."""
+    from engine.run.consent import Consents
+
+    read = Consents("account", "+16505550100", "export", 1, 1_764_000_000.710228, None, 0,
+                    "why")
+    stamped = events.Stamper("run", lambda: 1_764_000_000.737)(read.event().to_json())
+    assert stamped["readAt"] == "2025-11-24T16:00:00.710Z"
+    assert stamped["time"] == "2025-11-24T16:00:00.737Z"

@@ -27,6 +27,7 @@ def test_a_users_engine_folder_is_named_and_the_command_still_runs(tmp_path: Pat
     assert done.stdout.strip() == f"a2p {__version__}"
     assert str(tmp_path / "engine") in done.stderr
     assert "rename your folder" in done.stderr
+    assert "work from another directory" in done.stderr  # the folder is the working one
 
 
 def test_a_users_engine_module_is_named_too(tmp_path: Path) -> None:
@@ -80,3 +81,21 @@ def test_quiet_keeps_the_shadow_note_to_itself(tmp_path: Path) -> None:
     assert done.returncode != 0  # an error still speaks under -q
     assert "--no-such-option" in done.stderr
     assert "hides the a2p-batch-engine package" not in done.stderr
+
+
+def test_a_shadow_from_pythonpath_is_told_to_leave_pythonpath(tmp_path: Path) -> None:
+    """A user's engine/ folder reached through PYTHONPATH: the note says to take that folder
+    off PYTHONPATH (working from another directory would not help)."""
+    import os
+
+    shadowing = tmp_path / "shadow"
+    (shadowing / "engine").mkdir(parents=True)
+    (shadowing / "engine" / "__init__.py").write_text("MINE = True\n")
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    done = subprocess.run([sys.executable, "-m", "a2p_batch_engine", "--version"],
+                          cwd=elsewhere, text=True, capture_output=True, timeout=60,
+                          check=False, env={**os.environ, "PYTHONPATH": str(shadowing)})
+    assert done.returncode == 0, done.stderr
+    assert f"take {shadowing} off PYTHONPATH" in done.stderr
+    assert "work from another directory" not in done.stderr

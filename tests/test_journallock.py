@@ -39,6 +39,18 @@ def test_a_second_holder_is_refused_naming_the_journal_and_the_first(tmp_path: P
     assert "started 20" in message
 
 
+def test_outcomes_refused_by_a_running_send_is_told_it_sends_nothing(tmp_path: Path) -> None:
+    """A reader (a2p outcomes) refused while a send holds the journal hears what is going on
+    and when to try again, not that two processes would send the same batches twice."""
+    journal = tmp_path / "run.journal"
+    with JournalLock(journal, "a2p send"), pytest.raises(JournalBusyError) as refused:
+        JournalLock(journal, "a2p outcomes", readonly=True).acquire()
+    message = str(refused.value)
+    assert "send the same batches twice" not in message
+    assert "Run 'a2p outcomes' again when that process ends" in message
+    assert "sleeps between rounds" in message
+
+
 def test_a_released_lock_is_free_and_leaves_no_file(tmp_path: Path) -> None:
     """After the holder lets go, the next one takes the lock; nothing is left beside the
     journal, and a journal the run made and never wrote is gone too."""

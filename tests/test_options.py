@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -64,12 +65,51 @@ def test_every_documented_wait_and_on_ambiguous_is_accepted(wait: Wait,
     assert (made.wait, made.on_ambiguous) == (wait, on_ambiguous)
 
 
-def test_an_unknown_on_ambiguous_is_refused_naming_both_choices() -> None:
-    """on_ambiguous='retry' is a usage error that lists the allowed values of both."""
+def test_an_unknown_on_ambiguous_is_refused_naming_its_choices() -> None:
+    """on_ambiguous='retry' is a usage error that lists on_ambiguous's values, not wait's."""
     with pytest.raises(UsageError) as refused:
         SendOptions(on_ambiguous="retry")  # type: ignore[arg-type]  # refused at run time too
-    assert "on_ambiguous one of reconcile, resend, fail" in str(refused.value)
+    assert "on_ambiguous must be one of reconcile, resend, fail" in str(refused.value)
     assert "'retry'" in str(refused.value)
+    assert "wait" not in str(refused.value)
+
+
+def test_an_unknown_wait_is_refused_blaming_wait_alone() -> None:
+    """wait='sometime' names wait and its values; on_ambiguous (left alone) is not blamed."""
+    with pytest.raises(UsageError) as refused:
+        SendOptions(wait="sometime")  # type: ignore[arg-type]
+    message = str(refused.value)
+    assert "wait='sometime': wait must be one of completed, accepted, delivered" in message
+    assert "on_ambiguous" not in message
+
+
+@pytest.mark.parametrize(("keywords", "said"), [
+    ({"text": 123}, "text= takes a string or None; got 123 (int)"),
+    ({"concurrency": "4"}, "concurrency= takes a whole number or None; got '4' (str)"),
+    ({"concurrency": True}, "concurrency= takes a whole number"),
+    ({"delivery_timeout": "60"}, "delivery_timeout= takes a number of seconds"),
+    ({"consent": "no"}, "consent= takes True or False"),
+    ({"report": 7}, "report= takes a path"),
+    ({"on_event": "print"}, "on_event= takes a function"),
+    ({"suppress": "optouts.csv"}, "suppress=['optouts.csv']"),
+])
+def test_a_value_of_the_wrong_type_is_refused_naming_the_parameter(
+        keywords: dict[str, Any], said: str) -> None:
+    """An untyped caller's wrong value is a UsageError naming the parameter (library
+    words, no CLI flag) and what it takes, before anything is read."""
+    with pytest.raises(UsageError) as refused:
+        SendOptions(**keywords)
+    assert said in str(refused.value)
+    assert "--" not in str(refused.value)
+
+
+async def test_recipients_of_the_wrong_type_are_refused_before_anything_is_read() -> None:
+    """engine.send(123, ...): a UsageError naming what recipients takes, not a TypeError
+    from the reader."""
+    import engine
+
+    with pytest.raises(UsageError, match=r"recipients takes a path .* got 123 \(int\)"):
+        await engine.send(123, sender=SENDER, text="x")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("cap", [0, -3])

@@ -75,7 +75,8 @@ def test_unknown_batches_are_not_counted_as_failed() -> None:
     stream, clock = io.StringIO(), Clock()
     progress = Progress(stream, clock)
     progress.see(ChunkFailed(1, "unknown", 0, 9, None).to_json())
-    progress.see(SUMMARY.to_json())
+    progress.see(Summary("failed", Totals(10, 0, 0, 0, 0, 0, 1, 0, None, None, None, None,
+                                          {})).to_json())
     assert "0 failed, 1 unknown" in stream.getvalue()
 
 
@@ -95,3 +96,57 @@ def test_a_scheduled_send_s_wait_is_on_the_progress_line_until_the_next_round() 
     assert stream.getvalue().splitlines()[-1].endswith(" | " + line)
     progress.see(submitted(5).to_json())
     assert line not in progress.doing(clock.now)
+
+
+def test_the_final_line_counts_what_the_summary_counts() -> None:
+    """The reading hook lags (told every few thousand records): the final line's read,
+    sent and rejected are the summary's, so it never reads fewer than it rejected."""
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock)
+    progress.reading(16_384, 0.8)
+    for _ in range(3):
+        progress.see(REJECTED.to_json())
+    clock.now = 2.0
+    progress.see(Summary("completed", Totals(20_000, 0, 20_000, 0, 0, 0, 0, 0, None, None,
+                                             None, None, {})).to_json())
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("read 20,000 | sent 0 | rejected 20,000 | ")
+
+
+def test_a_resumes_rate_counts_only_what_this_process_sent() -> None:
+    """After a resume the whole run's counts show, but the rate is this process's sending
+    over this process's time (nothing new sent: 0/s)."""
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock)
+    progress.see({"event": "resumed", "read": 200_000, "sent": 200_000, "rejectedLocal": 0,
+                  "rejectedServer": 0, "acceptedChunks": 5, "completedChunks": 5,
+                  "failedChunks": 0, "unknownChunks": 0})
+    clock.now = 2.0
+    progress.see(Summary("completed", Totals(200_000, 200_000, 0, 0, 0, 0, 0, 0, None, None,
+                                             None, None, {})).to_json())
+    last = stream.getvalue().splitlines()[-1]
+    assert last.startswith("read 200,000 | sent 200,000 | rejected 0 | batches 5 accepted")
+    assert "| 0/s |" in last
+
+
+def test_under_json_logs_every_progress_line_is_a_json_record() -> None:
+    """--log-format json: the progress line (the final one too) is a JSON log record of
+    logger engine.progress with its figures as fields, never a plain line."""
+    import json
+
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, clock, json=True)
+    progress.reading(1000, 0.5)
+    progress.see(submitted(990).to_json())
+    clock.now = 10.0
+    progress.tick()
+    progress.see(Summary("completed", Totals(1000, 990, 10, 0, 0, 0, 0, 0, None, None, None,
+                                             None, {})).to_json())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    assert {line["logger"] for line in lines} == {"engine.progress"}
+    assert lines[0]["progress"]["sent"] == 990
+    assert lines[-1]["progress"] | {"rate": 0, "elapsed": 0} == {
+        "read": 1000, "sent": 990, "rejected": 10, "accepted": 1, "completed": 0,
+        "failed": 0, "unknown": 0, "rate": 0, "elapsed": 0, "doing": "", "final": True}
+    assert lines[-1]["message"].startswith("read 1,000 | sent 990 | rejected 10 | ")

@@ -15,20 +15,22 @@ async def run(args: argparse.Namespace) -> int:
     the opt-outs that keep it from texting (exit 1 when they cannot be read: a send would
     stop before its first POST)."""
     from engine.core.lint import lint_campaign
-    from engine.errors import ConsentError
-    from engine.run.doors import check, opt_outs
+    from engine.run.doors import check, check_and_opt_outs
 
-    found = await check(args.sender, config=args.profile, recipients=args.recipients)
+    consents, refused = None, None
+    if args.no_consent:
+        found = await check(args.sender, config=args.profile, recipients=args.recipients)
+    else:  # one login for both (5 Auth requests a minute)
+        found, read = await check_and_opt_outs(args.sender, scope=args.suppress_scope,
+                                               config=args.profile,
+                                               recipients=args.recipients)
+        if isinstance(read, Exception):
+            refused = str(read)
+        else:
+            consents = read
     # compliance (engine/core/lint.py): warnings about the campaign's text, never a refusal
     warnings = [*found.warnings, *lint_campaign(text=args.text, template=args.template,
                                                 brand=args.brand)]
-    consents, refused = None, None
-    if not args.no_consent:
-        try:
-            consents = await opt_outs(args.sender, scope=args.suppress_scope,
-                                      config=args.profile)
-        except ConsentError as exc:
-            refused = str(exc)
     if args.json:
         consent = consents.as_json() if consents is not None else \
             {"error": refused} if refused is not None else None

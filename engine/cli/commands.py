@@ -89,6 +89,8 @@ def _logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
     logging.getLogger("engine.credentials").setLevel(logging.WARNING if quiet else logging.INFO)
     # which column of each --suppress file the numbers came from: said unless -q
     logging.getLogger("engine.suppress").setLevel(logging.WARNING if quiet else logging.INFO)
+    # a --metrics file that cannot be written: an output the user asked for, said even with -q
+    logging.getLogger("engine.metrics").setLevel(logging.WARNING)
     if verbose < 2:  # -vv shows aiohttp's and asyncio's own loggers too
         for name in ("aiohttp", "asyncio"):
             logging.getLogger(name).setLevel(logging.WARNING)

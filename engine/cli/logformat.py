@@ -31,6 +31,9 @@ class JsonLines(logging.Formatter):
         http = getattr(record, "http", None)
         if isinstance(http, dict):
             line.update(http)
+        progress = getattr(record, "progress", None)  # the send's progress line's figures
+        if isinstance(progress, dict):
+            line["progress"] = progress
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
             # the whole traceback (an exception group's too) as one string field: the line

@@ -1,26 +1,34 @@
 """Progress on stderr, fed by the run's events and redrawn on a timer: a live line on a
 terminal, a plain line every few seconds otherwise. It says what the run is waiting for
 ("waiting 43 s for the Light rate limit", "tracking 12 batches"). Never writes to stdout,
-which carries the events."""
+which carries the events. Under ``--log-format json`` each line is a JSON log record instead
+(logger ``engine.progress``, its figures in ``progress``), so every stderr line a log shipper
+reads is JSON but the people's ``a2p: ...`` lines."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from engine.cli.logformat import JsonLines
+
 
 class Progress:
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic,
+                 json: bool = False) -> None:
         self._stream = stream
         self._clock = clock
-        self._live = stream.isatty()
+        self._json = JsonLines() if json else None
+        self._live = stream.isatty() and not json  # a JSON line is never redrawn
         self.every = 0.5 if self._live else 5.0
         self._start = clock()
         self._last = self._start
         self.sent = self.rejected = self.batches = self.completed = 0
         self.failed = self.unknown = 0
         self.read = 0
+        self._sent_before = 0  # a resume: what the runs before sent (not in this one's rate)
         self._held = 0  # a resume: records of the chunks the runs before sent or settled
         self.share: float | None = None
         self._wait: tuple[str, float] | None = None
@@ -57,7 +65,8 @@ class Progress:
                 self.failed += 1
         elif kind == "resumed":  # a resume: the counters go on from the runs before
             self.resumed(event)
-        if kind == "summary":
+        if kind == "summary":  # the last line: the run's totals, as the report has them
+            self._settle(event)
             self._show(self._clock(), final=True)
         else:
             self.tick()
@@ -69,11 +78,20 @@ class Progress:
         self._held = event["read"] - event["rejectedLocal"]
         self.read = max(self.read, event["read"])
         self.sent += event["sent"]
+        self._sent_before += event["sent"]
         self.rejected += event["rejectedLocal"] + event["rejectedServer"]
         self.batches += event["acceptedChunks"]
         self.completed += event["completedChunks"]
         self.failed += event["failedChunks"]
         self.unknown += event["unknownChunks"]
+
+    def _settle(self, totals: Mapping[str, Any]) -> None:
+        """The counts of the final line taken from the summary's totals: the reading hook
+        is told every few thousand records, so its last figure may lag behind the end."""
+        self.read = max(self.read, totals["records"])
+        self.sent = totals["sent"]
+        self.rejected = totals["rejectedLocal"] + totals["rejectedServer"]
+        self.failed, self.unknown = totals["failedChunks"], totals["unknownChunks"]
 
     def tick(self) -> None:
         """Redraw when the interval has passed; called by events and by a timer, so the line
@@ -100,13 +118,28 @@ class Progress:
         self._last = now
         elapsed = max(now - self._start, 1e-9)
         doing = "" if final else self.doing(now)
+        rate = (self.sent - self._sent_before) / elapsed  # this process's sending alone
         line = (f"read {self.read:,} | sent {self.sent:,} | rejected {self.rejected:,} | "
                 f"batches {self.batches:,} accepted, {self.completed:,} completed, "
                 f"{self.failed:,} failed, {self.unknown:,} unknown | "
-                f"{self.sent / elapsed:,.0f}/s | {elapsed:,.1f} s" + (f" | {doing}" if doing
-                                                                      else ""))
+                f"{rate:,.0f}/s | {elapsed:,.1f} s" + (f" | {doing}" if doing else ""))
+        if self._json is not None:
+            line = self._json_line(line, rate, elapsed, doing, final)
         if self._live:
             self._stream.write("\r\033[K" + line + ("\n" if final else ""))
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
+
+    def _json_line(self, line: str, rate: float, elapsed: float, doing: str,
+                   final: bool) -> str:
+        """The line as a JSON log record (``--log-format json``), its figures as fields."""
+        assert self._json is not None
+        record = logging.makeLogRecord({
+            "name": "engine.progress", "levelno": logging.INFO, "levelname": "INFO",
+            "msg": line, "progress": {
+                "read": self.read, "sent": self.sent, "rejected": self.rejected,
+                "accepted": self.batches, "completed": self.completed,
+                "failed": self.failed, "unknown": self.unknown, "rate": round(rate, 1),
+                "elapsed": round(elapsed, 1), "doing": doing, "final": final}})
+        return self._json.format(record)

@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace) -> int:
               "recipient who opted out is POSTed unless a --suppress file lists them "
               "(RingCentral then fails the message with SMS-RC-413)", file=sys.stderr)
     report_path, journal = _paths(args, header)
-    progress = Progress(sys.stderr)
+    progress = Progress(sys.stderr, json=getattr(args, "log_format", "text") == "json")
     events = EventLines()
     stop = anyio.Event()
     report: Mapping[str, Any] | None = None

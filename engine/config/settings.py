@@ -109,15 +109,16 @@ E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 def check_campaign(sender: str, text: str | None, template: str | None) -> None:
     """Refuse, before anything is read or sent, a campaign the server would refuse whole."""
     if not E164.fullmatch(sender):
-        raise UsageError(f"--from {sender!r} is not an E.164 number. Give your A2P sender "
-                         "with its country code, e.g. +16505550100.")
+        raise UsageError(f"sender= / --from {sender!r} is not an E.164 number. Give your A2P "
+                         "sender with its country code, e.g. +16505550100.")
     if text == "" or template == "":
-        option = "--text" if text == "" else "--template"
+        option = "text= / --text" if text == "" else "template= / --template"
         raise UsageError(f"{option} is empty: the server would reject every message. Give "
                          "the message text, or leave the option out to use a text column.")
     if text is not None and template is not None:
-        raise UsageError("--text and --template were both given; the template would replace "
-                         "the text (and any text column). Use one of them.")
+        raise UsageError("text= and template= (--text and --template) were both given; the "
+                         "template would replace the text (and any text column). Use one of "
+                         "them.")
 
 
 def is_packaged(settings: Settings) -> bool:

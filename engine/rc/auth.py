@@ -44,6 +44,9 @@ log = logging.getLogger("engine.http")
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
 # One request under a budget: (budget, method, path, headers, body) -> the answer.
+# The longest a revoke waits (for the Auth budget, then for its answer): the end of a command
+# is no reason to wait out a 429's minute, and an unrevoked token expires on its own.
+REVOKE_WAIT = 2.0
 Send = Callable[[RateBudget, str, str, Mapping[str, str], bytes | None], Awaitable[Reply]]
 
 
@@ -240,12 +243,33 @@ class Session:
             await self._guarded(how)
 
     async def revoke(self) -> None:
-        """End the session; a token endpoint that fails cannot spoil the run's end: the
-        session then simply expires (and one that just failed is not asked at all)."""
+        """End the session, best effort: one request that waits at most REVOKE_WAIT for the
+        Auth budget and for its answer. A token endpoint that fails, limits (429) or is slow
+        cannot hold up the run's end: the session then simply expires (and one that just
+        failed is not asked at all)."""
         token = self._token
-        if token is not None and self._no_token is None:
-            self._token = None
-            try:
-                await self._token_call("/restapi/oauth/revoke", {"token": token.access})
-            except EngineError as exc:
-                log.warning("could not revoke the session (%s); it expires by itself", exc)
+        if token is None or self._no_token is not None:
+            return
+        self._token = None
+        wait = self._budget.delay()
+        if wait > REVOKE_WAIT:
+            log.info("the session was not revoked: the Auth rate limit allows no request "
+                     "for %.0f s; the token expires by itself", wait)
+            return
+        headers = {**FORM, "Authorization": basicauth.encode(self._credentials.client_id,
+                                                             self._credentials.client_secret)}
+        reply: Reply | None = None
+        try:
+            with anyio.move_on_after(REVOKE_WAIT + wait):
+                reply = await self._send(self._budget, "POST", "/restapi/oauth/revoke",
+                                         headers, urlencode({"token": token.access}).encode())
+        except EngineError as exc:
+            log.info("could not revoke the session (%s); the token expires by itself", exc)
+            return
+        if reply is None:
+            log.info("the session was not revoked: no answer within %.0f s; the token "
+                     "expires by itself", REVOKE_WAIT)
+        elif reply.status != 200:
+            code, _ = error_of(reply)
+            log.info("the session was not revoked (HTTP %d %s); the token expires by "
+                     "itself", reply.status, code)

@@ -74,6 +74,10 @@ class RateBudget:
             return self._margin  # every slot is in flight: wait for one to land
         return self._done[0] + self.window - now + self._margin
 
+    def delay(self) -> float:
+        """Seconds a request would wait for its slot now (0: it may start now)."""
+        return self._delay(self._clock())
+
     async def acquire(self, stop: anyio.Event | None = None) -> None:
         """Wait for a slot. With ``stop``, a stop set before the slot comes (or while waiting)
         raises StoppedError: the request never starts."""

@@ -19,8 +19,10 @@ from engine.run.bodyspool import open_spool
 from engine.run.expiry import journaled_expiry, past_times
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
+from engine.run.metrics import check_path as check_metrics_path
 from engine.run.onerun import send_once
 from engine.run.options import ON_AMBIGUOUS, WAITS, SendKeywords, SendOptions
+from engine.run.optiontypes import check_recipients
 from engine.run.prepare import check_journal, refuse_report_over
 from engine.run.rounds import send_rounds
 from engine.run.scheduling import NEEDS_JOURNAL, check_resend_cap, resumed_scheduling
@@ -48,6 +50,7 @@ async def send(recipients: Recipients | None = None, options: SendOptions | None
     >>> report = asyncio.run(engine.send(["+14155550100"], sender="+16505550100",
     ...                                  text="Hello"))                   # doctest: +SKIP
     """
+    check_recipients(recipients)
     return cast(Report, await _door(recipients, SendOptions.of(options, keywords)))
 
 
@@ -55,6 +58,7 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
+    check_metrics_path(options.metrics)  # before any login
     scheduling = options.scheduling()
     check_resend_cap(options.on_ambiguous, scheduling)
     if journal is None:

@@ -30,7 +30,7 @@ from engine.reading import phone
 from engine.reading.consentset import ConsentSet
 from engine.run.consentcache import CacheWriter, cached_records, load_cache
 from engine.run.events import ConsentRead
-from engine.run.report import stamp
+from engine.run.report import stamp_ms
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Consents:
 
     def event(self) -> ConsentRead:
         """The ``consent`` event; its JSON is the report's ``consent``."""
-        return ConsentRead(self.scope, self.method, stamp(self.read_at), self.requests,
+        return ConsentRead(self.scope, self.method, stamp_ms(self.read_at), self.requests,
                            self.method == rules.CACHED, self.opt_outs, len(self.set),
                            self.etag, self.reads)
 

@@ -17,6 +17,7 @@ import anyio
 from engine.config.credentials import Credentials
 from engine.config.settings import Settings, check_campaign
 from engine.core.optouts import Scope
+from engine.errors import ConsentError
 from engine.rc.transport import Transport
 from engine.run.api import send
 from engine.run.consent import Consents, read_consents
@@ -34,14 +35,34 @@ async def check(sender: str, *, config: Settings | str | None = None,
     """The pre-flight on its own (``a2p check``): log in, confirm ``sender`` is one of the
     user's A2P numbers, read its registration tier. Raises AuthError or SenderError.
 
-    >>> import asyncio, engine.run.doors                                    # doctest: +SKIP
-    >>> asyncio.run(engine.run.doors.check("+16505550100")).warnings         # doctest: +SKIP
+    >>> import asyncio, engine                                              # doctest: +SKIP
+    >>> asyncio.run(engine.check("+16505550100")).warnings                  # doctest: +SKIP
     ()
     """
     check_campaign(sender, None, None)  # not E.164: say so before logging in
     size = None if recipients is None else PreflightRecipients(recipients, True)
     async with api_client(config, credentials, transport) as client:
         return await run_preflight(client, sender, size)
+
+
+async def check_and_opt_outs(sender: str, *, scope: Scope = "account",
+                             config: Settings | str | None = None,
+                             credentials: Credentials | None = None,
+                             recipients: int | None = None,
+                             transport: Transport | None = None
+                             ) -> tuple[Preflight, Consents | ConsentError]:
+    """``a2p check``: the pre-flight, then the opt-outs under ``scope``, with ONE login
+    (RingCentral allows 5 Auth requests a minute: two logins and two revokes would spend 4).
+    The opt-outs come back as the ConsentError that kept them from being read, if one did;
+    the pre-flight's errors (AuthError, SenderError) are raised."""
+    check_campaign(sender, None, None)
+    size = None if recipients is None else PreflightRecipients(recipients, True)
+    async with api_client(config, credentials, transport) as client:
+        found = await run_preflight(client, sender, size)
+        try:
+            return found, await read_consents(client, sender, scope, 0.0, None, time.time)
+        except ConsentError as exc:
+            return found, exc
 
 
 async def opt_outs(sender: str, *, scope: Scope = "account",

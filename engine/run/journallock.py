@@ -170,7 +170,7 @@ class JournalLock:
             fd = self._open(path)
             if not _try_lock(fd):
                 os.close(fd)
-                raise JournalBusyError(self.journal, _holder(path))
+                raise JournalBusyError(self.journal, _holder(path), reader=self.readonly)
             if _same_file(path, fd):
                 holder = holder_of(path)
                 if holder is not None and _alive_here(holder):

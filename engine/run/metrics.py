@@ -29,6 +29,7 @@ from pathlib import Path
 import anyio
 
 from engine.core import lifecycle
+from engine.errors import UsageError
 from engine.rc.client import ApiClient
 from engine.run.options import ReadProgress
 from engine.run.recorder import Recorder
@@ -171,6 +172,26 @@ class Metrics:
         self.finished = finished or failed
         self.failed = failed
         self.write(final=True)
+
+
+def check_path(path: PathLike | None) -> None:
+    """Before any request: the metrics file can be made (its folder exists and this user may
+    write there). A file never written is one an alert watches in vain, and under ``-q`` a
+    later warning is the only sign: refused at once (UsageError, exit 2) naming the fix."""
+    if path is None:
+        return
+    target = Path(path)
+    where = f"metrics= / --metrics {os.fspath(path)}"
+    if target.is_dir():
+        raise UsageError(f"{where}: that is a folder; name a file in it, such as "
+                         f"{target / 'a2p.prom'}.")
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{where}: the folder {folder} does not exist; create it (mkdir -p "
+                         f"{folder}) or name a file in a folder that exists.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{where}: this user may not write in the folder {folder}; give "
+                         "it write permission or name a file in a folder that is writable.")
 
 
 def mark_finished(path: PathLike) -> None:

@@ -24,6 +24,7 @@ from engine.core.consent import DEFAULT_MAX_AGE, check_scope
 from engine.core.optouts import Scope
 from engine.errors import UsageError
 from engine.reading import ReadOptions
+from engine.run.optiontypes import check_types
 from engine.run.scheduling import Scheduling, parse_scheduling
 from engine.schedule.pacing import check_send_rate
 
@@ -121,6 +122,7 @@ class SendOptions:
     exit_when_waiting: bool = False
 
     def __post_init__(self) -> None:
+        check_types(self)  # an untyped caller's wrong value, named in the library's words
         if self.max_batch_messages is not None and self.max_batch_messages < 1:
             raise UsageError(f"max_batch_messages {self.max_batch_messages}: a request holds "
                              "at least one message; pass 1 or more, or None for no cap.")
@@ -130,10 +132,6 @@ class SendOptions:
             raise UsageError(f"max_consent_age {self.max_consent_age}: give the seconds a "
                              "read of the opt-outs stays good, 0 or more (0: read them before "
                              "every batch).")
-        if self.wait not in WAITS or self.on_ambiguous not in ON_AMBIGUOUS:
-            raise UsageError(f"wait must be one of {', '.join(WAITS)} and on_ambiguous one "
-                             f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "
-                             f"{self.on_ambiguous!r}.")
         self.scheduling()  # refused here, before anything is read
         if self.send_rate is not None:
             try:

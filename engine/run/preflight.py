@@ -89,7 +89,7 @@ def judge_sender(sender: str, records: Sequence[Mapping[str, Any]]) -> SenderNum
     """
     a2p = [r.get("phoneNumber") for r in records if A2P_FEATURE in _features(r)]
     a2p_numbers = ", ".join(str(n) for n in a2p) or "none"
-    fix = "Pass one of them with --from." if a2p else (
+    fix = "Pass one of them as sender= / --from." if a2p else (
         "This user has no number with the A2PSmsSender feature: ask your RingCentral "
         "administrator to enable High Volume SMS on one, or log in as its user.")
     for record in records:

@@ -28,6 +28,14 @@ def stamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def stamp_ms(seconds: float) -> str:
+    """``seconds`` to the millisecond, the form of an event's ``time`` (events.Stamper): a
+    time an event carries beside its ``time`` is written the same way."""
+    ms = int(seconds * 1000)
+    second = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{second}.{ms % 1000:03d}Z"
+
+
 @dataclass
 class ChunkRecord:
     """Everything the report says about one chunk; mutated only by the run that owns it."""

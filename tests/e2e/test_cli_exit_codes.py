@@ -77,7 +77,7 @@ def test_exit_2_when_the_preflight_refuses_the_sender(tmp_path: Path,
     before = len(list(server.simulator.store.ledger()))
     result = a2p(args, env=sim_env(server))
     assert result.returncode == 2, result.stderr
-    assert "Pass one of them with --from" in result.stderr
+    assert "Pass one of them as sender= / --from" in result.stderr
     assert len(list(server.simulator.store.ledger())) == before
 
 

@@ -105,7 +105,8 @@ async def test_the_metrics_file_is_read_by_prometheus_during_and_after_a_run(
 def test_json_logs_name_each_request_and_never_a_secret(tmp_path: Path) -> None:
     """``a2p -v --log-format json send``: every log line on stderr is one JSON object with
     time, level, logger and message; each API request's line has its method, path, status,
-    RCRequestId and duration; neither the client secret, the JWT nor any bearer token the
+    RCRequestId and duration; the progress line is a JSON record too (every line but the
+    people's ``a2p: ...`` is JSON); neither the client secret, the JWT nor any bearer token the
     server issued appears anywhere on stderr. ``--metrics`` writes the file there too."""
     settings = replace(sim_settings(messages_per_second=1e6), credentials=DEMO_CREDENTIALS)
     target = tmp_path / "cli.prom"
@@ -127,9 +128,14 @@ def test_json_logs_name_each_request_and_never_a_secret(tmp_path: Path) -> None:
     assert tokens, "the run logged in"
     for secret in (DEMO_CREDENTIALS.client_secret, DEMO_CREDENTIALS.jwt, *tokens):
         assert secret not in stderr
-    logs = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    lines = stderr.splitlines()
+    assert [line for line in lines if not line.startswith(("{", "a2p: "))] == []
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
     assert logs
     assert all({"time", "level", "logger", "message"} <= set(line) for line in logs)
+    progress = [line["progress"] for line in logs if line["logger"] == "engine.progress"]
+    assert progress[-1]["final"]  # the final line, as JSON
+    assert progress[-1]["sent"] == GOOD
     posts = [line for line in logs if line.get("method") == "POST"
              and line.get("path", "").endswith("/batches")]
     assert posts
@@ -192,15 +198,54 @@ async def test_a_resumes_progress_line_counts_the_whole_run_like_its_final_line(
 
 async def test_a_metrics_file_that_cannot_be_written_never_stops_the_send(
         start: Start, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """--metrics into a folder that does not exist: everyone is still sent, and the log
-    says once that the file could not be written."""
+    """--metrics into a folder removed once the run has begun: everyone is still sent, and
+    the log says once that the file could not be written."""
     _, settings = await start()
+    folder = tmp_path / "gone"
+    folder.mkdir()
+
+    async def remove_folder(event: dict[str, Any]) -> None:
+        if folder.exists():
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+
     report = await engine.send(_listing(tmp_path), sender=SENDER, text="Hi", config=settings,
                                credentials=DEMO_CREDENTIALS, max_batch_bytes=1500,
-                               metrics=tmp_path / "no-such-folder" / "run.prom")
+                               metrics=folder / "run.prom", on_event=remove_folder)
     assert report["totals"]["sent"] == GOOD
     said = [r for r in caplog.records if "cannot write the metrics file" in r.getMessage()]
     assert len(said) == 1
+
+
+def test_metrics_into_a_missing_folder_is_refused_before_any_login(tmp_path: Path) -> None:
+    """``a2p -q send --metrics nodir/x.prom``: exit 2 before any request (the server URL
+    answers nothing), naming the path and the fix, even under -q."""
+    env = {**os.environ, "RC_SERVER_URL": "http://127.0.0.1:9",
+           "RC_APP_CLIENT_ID": DEMO_CREDENTIALS.client_id,
+           "RC_APP_CLIENT_SECRET": DEMO_CREDENTIALS.client_secret,
+           "RC_USER_JWT": DEMO_CREDENTIALS.jwt}
+    target = tmp_path / "nodir" / "x.prom"
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "-q", "send", str(_listing(tmp_path)), "--from",
+         SENDER, "--text", "Hi", "--metrics", str(target)],
+        capture_output=True, env=env, timeout=120, check=False, cwd=tmp_path)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert f"--metrics {target}" in stderr
+    assert "mkdir -p" in stderr
+
+
+def test_a_metrics_write_failure_is_said_even_under_quiet() -> None:
+    """``-q`` keeps the metrics file's warning (an output the user asked for) and hides the
+    other warnings."""
+    probe = ("import logging\nfrom engine.cli.commands import _logging\n_logging(0, True)\n"
+             "logging.getLogger('engine.metrics').warning('metrics-said')\n"
+             "logging.getLogger('engine.http').warning('http-said')\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert "metrics-said" in result.stderr
+    assert "http-said" not in result.stderr
 
 
 def test_a_failure_under_json_logs_is_one_json_line_with_its_traceback(
