@@ -4,7 +4,6 @@ and when the next round is (the cap ledger: tests/test_capledger.py)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ from engine.errors import UsageError
 from engine.reading import Block
 from engine.run.capledger import carrier_halt
 from engine.run.options import SendOptions
-from engine.run.roundreport import report_of, waiting_line
+from engine.run.roundreport import report_of
 from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
@@ -152,21 +151,6 @@ def test_the_next_round_is_the_next_opening_or_the_next_cap_day() -> None:
     assert report_of(gone, parse_scheduling("tcpa"))["totals"]["expired"] == 2
     ends = outlook({WEST: 2}, NOON_UTC, expire_at=NOON_UTC + timedelta(hours=1))
     assert ends.next_round(None) == (NOON_UTC + timedelta(hours=1), "expire-at")
-
-
-def test_the_waiting_line_says_what_and_until_when_local_and_utc(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The progress line names what the run waits for and the time: local with its day,
-    date and zone (a wait over a weekend does not read as today), and UTC."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
-        line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
-    assert line == ("waiting for the next recipients' window to open until Fri 2026-11-20 "
-                    "08:00 EST local (UTC 2026-11-20 13:00); 1,234 recipients left")
 
 
 def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() -> None:
