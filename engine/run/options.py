@@ -9,6 +9,7 @@ options. Hooks (``on_event``, ``on_read``, ``on_wait``) and the seams a test rep
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -36,7 +37,9 @@ OnAmbiguous = Literal["reconcile", "resend", "fail"]
 WAITS: tuple[Wait, ...] = get_args(Wait)
 ON_AMBIGUOUS: tuple[OnAmbiguous, ...] = get_args(OnAmbiguous)
 # Each event is a JSON-ready dict; a hook may take it as engine.types.Event to narrow it.
-OnEvent = Callable[[Any], Awaitable[None]]
+# A coroutine function, or a plain function (a lambda, a list's append): the run calls it
+# and awaits what it returns only when that is awaitable (SendOptions.emit).
+OnEvent = Callable[[Any], Awaitable[None] | None]
 # (records read so far, share of the input consumed when it is known)
 ReadProgress = Callable[[int, float | None], None]
 OnWait = Callable[[str, float], None]
@@ -129,6 +132,13 @@ class SendOptions:
                              f"of {', '.join(ON_AMBIGUOUS)}; got {self.wait!r}, "
                              f"{self.on_ambiguous!r}.")
         self.scheduling()  # refused here, before anything is read
+
+    async def emit(self, event: Any) -> None:
+        """Tell ``on_event`` of ``event``: a coroutine function's call is awaited, a plain
+        function's result only when it is awaitable (an async callable object's)."""
+        result = self.on_event(event)
+        if inspect.isawaitable(result):
+            await result
 
     def scheduling(self) -> Scheduling:
         """The schedule options validated (a UsageError naming the option otherwise)."""
