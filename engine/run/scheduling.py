@@ -128,7 +128,7 @@ def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapp
     for flag in asked:
         if theirs[flag] != mine[flag]:
             raise UsageError(
-                f"{flag}: the run in {journal} began with {flag} {_shown(mine[flag])}, and a "
+                f"{flag}: the run in {journal} began with {flag} {_shown(flag, mine[flag])}, and a "
                 f"resume keeps its schedule (the rounds already sent followed it). Resume "
                 f"without {flag} (or with the same value); to send the rest on another "
                 "schedule, write what the run has not sent (a2p outcomes JOURNAL --only "
@@ -136,9 +136,11 @@ def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapp
     return recorded
 
 
-def _shown(value: Any) -> str:
+def _shown(flag: str, value: Any) -> str:
     if value is None:
         return "(not given)"
+    if flag == "--window-margin":  # kept in seconds, given in minutes on the command line
+        return f"{value / 60:g} (minutes; the library's window_margin={value:g} seconds)"
     return stamp(value) if isinstance(value, datetime) else str(value)
 
 
