@@ -58,8 +58,10 @@ class SendOptions:
     journal describes (same input, sender and text), never sending an accepted chunk again;
     ``report`` names a file the report is also written to. Setting ``stop`` ends the run
     early: no request that creates a batch starts after it, requests on the wire finish, and
-    the report says ``interrupted``. ``on_wait(group, seconds)`` is told when requests wait
-    for a rate budget. ``preflight`` checks the sender before the first POST
+    the report says ``interrupted``. ``on_event(event)`` hears every event (a JSON-ready
+    dict): a coroutine function, or a plain one such as a list's ``append`` (its result is
+    awaited only when it is awaitable). ``on_wait(group, seconds)`` is told when requests
+    wait for a rate budget. ``preflight`` checks the sender before the first POST
     (engine/run/preflight.py): a SenderError stops the run with nothing sent."""
 
     sender: str | None = None
