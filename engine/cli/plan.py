@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     max_bytes = args.max_batch_bytes or settings.limits.max_batch_bytes
     max_messages = args.max_batch_messages or settings.limits.max_batch_messages
     when = schedule_args(args, time.time())  # the real clock, read once (tests: --now)
-    options = _with_zones(read_options(args), when.tz_column)
     tally = _tally(when.tz_column)
+    options = _with_zones(read_options(args), when.tz_column)
+    if when.policy.quiet and not options.north_american_only:  # as a send reads it
+        options = replace(options, unplaced=tally.placer.unknown_zone)  # LCL-NO-TIMEZONE
     consents = _consents(args) if args.consent else None
     # with --json every rejection goes to a temporary spill as it is found; memory keeps the
     # counts and the first --show-rejected, all the table shows

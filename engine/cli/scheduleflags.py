@@ -31,8 +31,7 @@ def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
     group.add_argument("--tz-column", metavar="NAME",
                        help="CSV column or JSON key with each recipient's IANA time zone "
                        "(e.g. America/Chicago); a blank cell places the recipient by number, "
-                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE" +
-                       (" (a2p plan reads it; a2p send does not take it yet)" if send else ""))
+                       "a cell naming no zone is a local rejection LCL-BAD-TIMEZONE")
     group.add_argument("--daily-cap", type=_cap, metavar="N",
                        help="at most N messages a day, the day starting 00:00 "
                        "America/Los_Angeles; the last batch of a day is cut at the cap, the "

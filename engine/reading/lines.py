@@ -237,9 +237,10 @@ def _read_records(source: LineSource, builder: Builder, lineno: int, fast: FastP
 
 def _bulk_allowed(options: ReadOptions) -> bool:
     """Templates and de-duplication need every record's own fields and key, strict numbers
-    a libphonenumber call per number, and a --tz-column each record's zone: careful only."""
+    a libphonenumber call per number, a --tz-column each record's zone, and a check of the
+    numbers without a zone (quiet hours, numbers outside +1) each number: careful only."""
     return options.template is None and not options.dedupe and not options.strict_numbers \
-        and options.tz_column is None
+        and options.tz_column is None and options.unplaced is None
 
 
 def _read_plain(source: LineSource, builder: Builder, lineno: int) -> Iterator[Block]:

@@ -58,6 +58,10 @@ class ReadOptions:
     # since the reader cannot import the schedule room. Read record by record (no bulk path).
     tz_column: str | None = None
     zone_check: Callable[[str], str | phone.Problem] | None = None
+    # Under quiet hours (issue 22, the cold review's M5): asked of each number outside +1
+    # without a --tz-column value; its Problem (LCL-NO-TIMEZONE: nothing gives its zone)
+    # makes the record a local rejection. engine/schedule/zones.py Placer.unknown_zone.
+    unplaced: Callable[[str], phone.Problem | None] | None = None
 
     def __post_init__(self) -> None:
         if self.batch_text is not None and len(self.batch_text) > MAX_TEXT:

@@ -155,6 +155,14 @@ class Builder:
             zone = self._zone(line, raw_to, zone)
             if zone is _REFUSED:
                 return None
+        else:
+            zone = None
+        if zone is None and self.options.unplaced is not None and \
+                not number.startswith("+1"):
+            problem = self.options.unplaced(number)
+            if problem is not None:
+                self.reject(line, raw_to, problem.code, problem.message)
+                return None
         template = self.template
         if template is not None and fields is not None:
             rendered = template.render(fields)

@@ -27,7 +27,6 @@ from typing import Any
 
 import anyio
 
-from engine.batching.bodyscan import pieces_of, recipients
 from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
@@ -49,6 +48,8 @@ from engine.run.scheduling import (
     RoundLimits,
     Scheduling,
     count_keys,
+    note_caught,
+    zone_reading,
 )
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
@@ -135,6 +136,7 @@ def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
+    note_caught(path, read, keys, sent)  # --tz-column: a caught chunk judged by its zones
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
                        until=schedule.expire_at) if counts else None
@@ -166,9 +168,9 @@ def fresh_read(options: SendOptions) -> ReadOptions:
 def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
            ) -> Callable[[Chunk], bool]:
     """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
-    and every one of its recipients' windows is open."""
+    and every one of its recipients' windows is open (by their own zones: ``Keys.of_chunk``)."""
     return lambda chunk: share.admits(chunk.number) and \
-        all(keys(to) in open_keys for to in recipients(pieces_of(chunk.body)))
+        all(key in open_keys for key in keys.of_chunk(chunk))
 
 
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
@@ -186,9 +188,6 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     if options.resume is None and (recipients is None or not is_path(recipients)):
         raise UsageError("a scheduled send reads its list again at every round: give a file "
                          "(not stdin or an iterable), or send without a schedule.")
-    if schedule.tz_column is not None:
-        raise UsageError("--tz-column: a send does not read a zone column yet (a2p plan "
-                         "does); leave it out to place recipients by their numbers.")
     path = Path(journal)
     fresh = options.resume is None
     stop = options.stop or anyio.Event()
@@ -202,7 +201,14 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         await options.emit(placed(event, keys))
 
-    keys = Keys(placer(), schedule.policy)
+    column = schedule.tz_column
+    keys = Keys(placer(column="--tz-column" if column is None else f"--tz-column {column}"),
+                schedule.policy)
+    # every round, its surveys and its resumes read the zone column (and refuse the numbers
+    # nothing places) alike: the read options carry the checks, which no journal records
+    read = ReadOptions.from_header(read_header(path).get("read", {})) \
+        if options.resume is not None and options.read is None else fresh_read(options)
+    options = replace(options, read=zone_reading(read, schedule, keys.placer))
     base = replace(options, on_event=on_event, stop=stop)
     command = "a2p send --resume" if not fresh else "a2p send"
     try:

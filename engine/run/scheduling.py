@@ -11,28 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
+from engine.core import lifecycle
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
-from engine.reading.phone import Problem
+from engine.run.zonekeys import Keys as Keys  # re-exported: the rounds and tests import it here
 from engine.schedule import statetable
 from engine.schedule.caps import NO_CAP, check_daily_cap
-from engine.schedule.placement import Placement
 from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
-from engine.schedule.windows import WindowKey, stamp, window_key
-from engine.schedule.zones import Placer
+from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.zones import Placer, check_zone
 
 DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
+MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/scheduleflags.py)
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
 Instant = str | datetime | None
+# the chunks a resume may POST again (when proved not created): in flight, or unknown
+CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +96,12 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
     UsageError (ConfigError) naming the option and the fix otherwise."""
     policy = parse_quiet_hours(quiet_hours) if quiet_hours is not None else OFF
     margin = DEFAULT_MARGIN if window_margin is None else float(window_margin)
-    if not 0 <= margin < 12 * 3600:
-        raise ConfigError("--window-margin", "minutes", f"{margin / 60:g} minutes is not a "
-                          "margin before a window closes",
-                          "Give the minutes, 0 or more and under 720, e.g. --window-margin 10.")
+    if not 0 <= margin <= MAX_MARGIN:
+        raise ConfigError("window_margin", "seconds", f"{margin:g} seconds is not a margin "
+                          "before a window closes",
+                          f"Give the seconds, from 0 to {MAX_MARGIN:g} (two hours), e.g. "
+                          "window_margin=600 (on the command line: --window-margin 10, in "
+                          "minutes).")
     if isinstance(daily_cap, str) and daily_cap.strip().lower() == NO_CAP:
         daily_cap = None  # no cap, not even the registration tier's (engine/run/tiercap.py)
     if daily_cap is not None and (type(daily_cap) is not int):
@@ -144,35 +150,17 @@ def _shown(flag: str, value: Any) -> str:
     return stamp(value) if isinstance(value, datetime) else str(value)
 
 
-class Keys:
-    """Each recipient's window key under the policy (the Placer caches by area code; the
-    keys are cached by placement: a few dozen)."""
-
-    def __init__(self, placer: Placer, policy: QuietHours) -> None:
-        self._placer = placer
-        self._policy = policy
-        self._keys: dict[Placement, WindowKey] = {}
-
-    def __call__(self, number: str) -> WindowKey | None:
-        """The key of an E.164 number (None: it has no usable placement)."""
-        placed = self._placer(number)
-        if isinstance(placed, Problem):
-            return None
-        key = self._keys.get(placed)
-        if key is None:
-            key = self._keys[placed] = window_key(placed, self._policy)
-        return key
-
-    def source(self, number: str, column_zone: str | None = None) -> str | None:
-        """How the number's zones were found (column, libphonenumber, area-code, fallback);
-        None: a column cell that names no zone."""
-        placed = self.placement(number, column_zone)
-        return None if placed is None else placed.source
-
-    def placement(self, number: str, column_zone: str | None = None) -> Placement | None:
-        """The number's Placement (None: a column cell that names no zone)."""
-        placed = self._placer(number, column_zone)
-        return None if isinstance(placed, Problem) else placed
+def zone_reading(read: ReadOptions, schedule: Scheduling, placer: Placer) -> ReadOptions:
+    """How a scheduled send reads its list: each --tz-column cell checked as an IANA zone
+    (a bad one: LCL-BAD-TIMEZONE with its line), and under quiet hours each number outside
+    +1 that nothing places refused (LCL-NO-TIMEZONE) rather than texted on US hours."""
+    column = schedule.tz_column
+    if column is not None:
+        read = replace(read, tz_column=column,
+                       zone_check=partial(check_zone, column=f"--tz-column {column}"))
+    if schedule.policy.quiet and not read.north_american_only:
+        read = replace(read, unplaced=placer.unknown_zone)
+    return read
 
 
 @dataclass
@@ -188,13 +176,30 @@ class Eligible:
     def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
         key_of, open_now = self.keys, self.open
         for block in blocks:
-            keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            if block.zones is None:
+                keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
+            else:
+                keep = self._by_zone(block)
             self.passed += len(keep)
             self.held += len(block) - len(keep)
             if len(keep) == len(block):
                 yield block
             elif keep:
                 yield block.subset(keep)
+
+    def _by_zone(self, block: Block) -> list[int]:
+        """The records of a block with zones to keep; those whose column moves them noted
+        (the round may POST them: ``Keys.of_chunk`` judges their chunk by them)."""
+        assert block.zones is not None
+        keep, key_of, open_now = [], self.keys, self.open
+        for k, (to, zone, position) in enumerate(zip(block.tos, block.zones, block.positions,
+                                                     strict=True)):
+            key = key_of(to, zone)
+            if key in open_now:
+                keep.append(k)
+                if zone is not None and key is not None:
+                    key_of.note(to, key, position)
+        return keep
 
 
 @dataclass
@@ -255,15 +260,38 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
         for block in without(blocks, skip) if skip else blocks:
-            for to, position in zip(block.tos, block.positions, strict=True):
+            zones = block.zones if block.zones is not None else [None] * len(block)
+            for to, position, zone in zip(block.tos, block.positions, zones, strict=True):
                 if position in known:
                     continue
-                key = keys(to)
+                key = keys(to, zone)
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
                     if sources is not None:
-                        source = keys.source(to) or "column"
+                        source = keys.source(to, zone) or "column"
                         sources[source] = sources.get(source, 0) + 1
     return counts
 
 
+def note_caught(path: str, read: ReadOptions, keys: Keys,
+                sent: Iterable[tuple[datetime, Mapping[str, Any]]]) -> None:
+    """``keys.moved`` afresh for a round (its survey before): the recipients whose column
+    zone moves them, of the chunks a resume may POST again (in flight, or unknown: ``sent``,
+    the journal's chunks that may have been sent), so its admits check judges them by their
+    own zones. Reads only those chunks' lines, each from its offset; nothing without a zone
+    column or such a chunk. The round's ``Eligible`` notes the rest it passes."""
+    keys.moved.clear()
+    if read.tz_column is None:
+        return
+    from engine.run.resume import within
+    from engine.run.sources import read_file_from
+
+    for _, chunk in sent:
+        if chunk.get("status") not in CAUGHT:
+            continue
+        entry = dict(chunk)
+        with ExitStack() as stack:  # with --dedupe a record is judged by every earlier one
+            _, blocks = read_file_from(path, read, lambda r: None,
+                                       None if read.dedupe else entry, stack)
+            first, last = int(entry["firstIndex"]), int(entry["lastIndex"])
+            keys.note_blocks(within(blocks, first, last), first, last)

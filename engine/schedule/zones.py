@@ -35,6 +35,10 @@ from engine.schedule.placement import Placement
 # The local rejection of a recipient whose --tz-column cell is not an IANA zone: the list
 # claims a zone the engine cannot know, so that recipient is not texted (its neighbours are).
 BAD_TIMEZONE = "LCL-BAD-TIMEZONE"
+# The local rejection, under quiet hours, of a number outside +1 whose zone nothing gives (no
+# --tz-column cell, and libphonenumber not installed or knowing none): the every-US-zone
+# fallback would text it on US hours (18:00-02:00 in London), so it is not texted at all.
+NO_TIMEZONE = "LCL-NO-TIMEZONE"
 
 # Every zone of the fifty states, west to east: a number with no known place gets the hours
 # open in all of them (about 14:00-21:00 Eastern). Territories have area codes of their own.
@@ -120,7 +124,7 @@ class LibPhoneNumberZones:
     def __init__(self) -> None:
         import phonenumbers
         from phonenumbers import timezone
-        from phonenumbers.tzdata import TIMEZONE_DATA
+        from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
         self._parse = phonenumbers.parse
         self._unparsable = phonenumbers.NumberParseException
@@ -132,10 +136,14 @@ class LibPhoneNumberZones:
         # Area codes absent from its data get the answer for all of +1 (dozens of zones, the
         # toll-free case): that is no answer.
         self._depth = depth
+        self._data: Mapping[str, Sequence[str]] = TIMEZONE_DATA
+        self._longest: int = TIMEZONE_LONGEST_PREFIX
 
     def zones(self, number: str) -> tuple[str, ...]:
         if number.startswith("+1") and number[2:5] not in self._depth:
             return ()
+        if not number.startswith("+1") and number[1:].isdigit():
+            return self._by_prefix(number)
         try:
             found = tuple(self._zones_for(self._parse(number, None)))
         except self._unparsable:
@@ -144,6 +152,16 @@ class LibPhoneNumberZones:
 
     def digits(self, area_code: str) -> int:
         return self._depth.get(area_code, 3)
+
+    def _by_prefix(self, number: str) -> tuple[str, ...]:
+        """An E.164 number outside +1, by the longest prefix libphonenumber's zone data holds
+        (what ``time_zones_for_geographical_number`` does after formatting the number as
+        E.164, which it already is): no parse per number."""
+        for length in range(min(self._longest, len(number) - 1), 0, -1):
+            found = self._data.get(number[1:1 + length])
+            if found is not None:
+                return () if "Etc/Unknown" in found else tuple(found)
+        return ()
 
 
 def libphonenumber_zones() -> LibPhoneNumberZones | None:
@@ -197,6 +215,8 @@ class Placer:
             if (digits := lookup.digits(area)) > 3 and area not in corrected}
         self._by_prefix: dict[str, Placement] = {}
         self._by_column: dict[tuple[str, str], Placement | Problem] = {}
+        # numbers outside +1 (--any-country), by their zones: one Placement for each answer
+        self._by_zones: dict[tuple[str, ...], Placement] = {}
 
     def __call__(self, number: str, column_zone: str | None = None) -> Placement | Problem:
         """Where the E.164 ``number`` is; ``column_zone`` is its --tz-column cell (None or
@@ -214,7 +234,7 @@ class Placer:
     def by_number(self, number: str) -> Placement:
         """Where the E.164 ``number`` is, by the number alone."""
         if len(number) != 12 or not number.startswith("+1"):
-            return self._place(number, None)  # not North American: no area code, no cache
+            return self._foreign(number)  # not North American: no area code
         area = number[2:5]
         key = number[2:2 + self._depth.get(area, 3)]
         placed = self._by_prefix.get(key)
@@ -250,6 +270,34 @@ class Placer:
         if foreign:  # numbers outside +1 (--any-country), twelve characters long
             for number in compress(numbers, map(foreign.__contains__, map(AREA, numbers))):
                 into[self.by_number(number)] += 1
+
+    def unknown_zone(self, number: str) -> Problem | None:
+        """Under quiet hours, the Problem (``LCL-NO-TIMEZONE``) of an E.164 number outside +1
+        whose zone nothing gives; None for a number that has one (every number of +1 has:
+        its area code's, or the hours open in every US zone)."""
+        if number.startswith("+1") or self.by_number(number).source != "fallback":
+            return None
+        why = ("libphonenumber knows no zone for it" if self._lookup is not None else
+               "libphonenumber is not installed")
+        given = self._column != "--tz-column"  # the Placer of a run with a zone column
+        where = f"no {self._column} value" if given else "no --tz-column"
+        fix = ("write its IANA zone (e.g. Europe/London) in that column" if given else
+               "give the list a column of IANA zones (e.g. Europe/London) with --tz-column NAME")
+        return Problem(NO_TIMEZONE, f"{number} is outside +1 and its time zone is unknown "
+                       f"({where}, and {why}), so under quiet hours it is not texted (it would "
+                       f"be on US hours); {fix}, or install a2p-batch-engine[timezones] (the "
+                       "full libphonenumber) to place it by its number")
+
+    def _foreign(self, number: str) -> Placement:
+        zones = self._lookup.zones(number) if self._lookup is not None else ()
+        if not zones:
+            return FALLBACK
+        placed = self._by_zones.get(zones)
+        if placed is None:
+            placed = Placement(zones, None, "libphonenumber")
+            if len(self._by_zones) < 10_000:
+                self._by_zones[zones] = placed
+        return placed
 
     def _place(self, number: str, row: AreaCode | None) -> Placement:
         if row is not None and not row.zones:
