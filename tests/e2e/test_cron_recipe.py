@@ -1,9 +1,9 @@
 """The README's cron recipe runs as written, the way cron runs it: its line's command, taken
 from the README, under ``/bin/sh`` with an empty environment (``env -i``), against a
-simulator on loopback. A campaign that waits exits 75 (cron's "come back later"), a finished
-one exits 0 and texts nobody twice; without the line's ``--env-file`` the resume cannot reach
-the run's server. Also the resume's refusal of another ``--window-margin`` speaks minutes, the
-flag's unit."""
+simulator on loopback. A campaign that waits exits 75 (cron's "come back later"); a finished
+one exits 0 (75 while a tick overlaps another) and texts nobody twice; without the line's
+``--env-file`` the resume cannot reach the run's server. Also the resume's refusal of another
+``--window-margin`` speaks minutes, the flag's unit."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from engine.run.journallock import JournalLock
 from engine.simulator import RunningSimulator
 from tests.e2e.conftest import SENDER
 from tests.e2e.test_cli_exit_codes import DEMO, a2p, numbers, sim_env
@@ -77,7 +78,8 @@ def test_a_waiting_campaign_s_cron_tick_exits_75(tmp_path: Path,
 
 def test_a_finished_campaign_s_cron_tick_exits_0_and_texts_nobody_twice(
         tmp_path: Path, server: RunningSimulator) -> None:
-    """A scheduled campaign sent whole at its start: the README's line exits 0 and sends
+    """A scheduled campaign sent whole at its start: the README's line exits 75 while
+    another process holds the journal (a tick overlapping a long round), then 0, sending
     nothing more; the same line without --env-file cannot reach the run's server (exit 2,
     naming RC_SERVER_URL), as cron without the .env would."""
     before = len(list(server.simulator.store.ledger()))
@@ -85,6 +87,10 @@ def test_a_finished_campaign_s_cron_tick_exits_0_and_texts_nobody_twice(
     sent = len(list(server.simulator.store.ledger())) - before
     assert sent == 5
     command = cron_command(folder)
+    with JournalLock(folder / "campaign.journal", "a2p send --resume (a long round)",
+                     create=False):
+        assert tick(command) == 75
+    assert "a long round" in (folder / "campaign.log").read_text()
     assert tick(command) == 0
     assert tick(command.replace(" --env-file .env", "")) == 2
     assert "RC_SERVER_URL=" in (folder / "campaign.log").read_text()
