@@ -84,6 +84,33 @@ def test_a_resume_with_other_schedule_flags_is_refused() -> None:
     assert not resumed_scheduling(parse_scheduling(), {}, {}, "J").active
 
 
+def test_a_resume_may_bring_expire_at_forward_never_later() -> None:
+    """A resume may end its run sooner (--expire-at earlier, or `now`: the resume's clock),
+    never later; an expiry a resume journaled counts as the journal's; an unscheduled
+    journal is not given one; a refusal advises ending the run before a new one."""
+    header = {"schedule": parse_scheduling("tcpa", expire_at="2026-12-07T20:00Z").as_header()}
+    sooner = parse_scheduling(expire_at="2026-12-06T20:00Z")
+    kept = resumed_scheduling(sooner, {"--expire-at": "x"}, header, "J")
+    assert kept.expire_at == sooner.expire_at
+    assert str(kept.policy) == "tcpa"
+    with pytest.raises(UsageError, match="never later") as later:
+        resumed_scheduling(parse_scheduling(expire_at="2026-12-08T20:00Z"),
+                           {"--expire-at": "x"}, header, "J")
+    assert "a2p send --resume J --expire-at now" in str(later.value)
+    with pytest.raises(UsageError, match="never later"):  # the journaled one is the bound
+        resumed_scheduling(parse_scheduling(expire_at="2026-12-06T21:00Z"),
+                           {"--expire-at": "x"}, header, "J", sooner.expire_at)
+    with pytest.raises(UsageError, match="not scheduled"):
+        resumed_scheduling(sooner, {"--expire-at": "x"}, {}, "J")
+    now = SendOptions(resume="J", expire_at="now", wall=lambda: 1_800_000_000.0).scheduling()
+    assert now.expire_at == datetime.fromtimestamp(1_800_000_000, UTC)
+    with pytest.raises(UsageError, match="'now' ends a scheduled run on a resume"):
+        SendOptions(expire_at="now")
+    with pytest.raises(UsageError, match="first end this run"):
+        resumed_scheduling(parse_scheduling("strict"), {"--quiet-hours": "strict"}, header,
+                           "J")
+
+
 def test_the_filter_removes_closed_recipients_without_rejecting_them() -> None:
     """Only recipients whose key is open pass; the others' positions are simply gone (a
     later round reads them again); nothing is rejected."""
@@ -158,9 +185,9 @@ def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() ->
     whose window opens later are deferred (quiet hours): one fate per key, not per round."""
     look = outlook({EAST: 3, WEST: 2}, NOON_UTC + timedelta(hours=2), cap=4, sent=4)
     report = report_of(look, parse_scheduling("tcpa", daily_cap=4))
-    assert report["totals"] == {"deferred": 2, "expired": 0, "dailyCap": 3}
+    assert report["totals"] == {"deferred": 2, "expired": 0, "dailyCap": 3, "noWindow": 0}
     assert report["byRule"] == {"quiet-hours": 2, "daily-cap": 3, "carrier-cap": 0, "at": 0,
-                                "expire-at": 0, "due": 0}
+                                "expire-at": 0, "due": 0, "no-window": 0}
     assert report["byZone"] == {"America/New_York": 3, "America/Los_Angeles": 2}
 
 

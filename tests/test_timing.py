@@ -52,7 +52,7 @@ def test_a_time_that_cannot_be_placed_is_refused_with_the_fix(text: str, problem
 def test_an_expiry_before_the_start_is_refused() -> None:
     """--expire-at at or before --at could send nothing: refused, naming both."""
     with pytest.raises(ConfigError, match=r"--expire-at.*is not after --at"):
-        Timing(at(2026, 12, 5, 13), at(2026, 12, 5, 12))
+        check_timing(at(2026, 12, 5, 13), at(2026, 12, 5, 12))
     check_timing(at(2026, 12, 5, 13), None)
 
 

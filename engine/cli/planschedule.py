@@ -22,6 +22,7 @@ SHOWN_ROWS = 12  # zones and rules listed before "and N more"
 def describe_schedule(f: Forecast) -> list[str]:
     """The schedule's lines, indented like the plan's table."""
     from engine.schedule import statetable
+    from engine.schedule.waves import never_open
     from engine.schedule.windows import stamp
 
     cap = f"daily cap {f.cap:,} (days from 00:00 America/Los_Angeles)" if f.cap else \
@@ -38,10 +39,16 @@ def describe_schedule(f: Forecast) -> list[str]:
                   f"{'last send (UTC)':<20} local window"]
         for number, wave in enumerate(f.schedule.waves, 1):
             lines += _wave(number, wave)
+    never = never_open((k for k, _ in f.schedule.unscheduled), f.policy, f.start,
+                       margin=f.margin)
     for key, n in f.schedule.unscheduled:
-        lines.append(f"  no opening for {n:,} recipient(s) in {'+'.join(key.zones) or 'any zone'}"
-                     f" (rules {key.rules or 'tcpa'}) within "
-                     f"{f.horizon / timedelta(days=1):g} days or before --expire-at")
+        where = f"{'+'.join(key.zones) or 'any zone'} (rules {key.rules or 'tcpa'})"
+        lines.append(
+            f"  WARNING: {n:,} recipient(s) in {where} have no window under --quiet-hours "
+            f"{f.policy} with a {margin}-minute margin: they will never be sent (fate "
+            "no-window); send them as a new run with other --quiet-hours" if key in never
+            else f"  no opening for {n:,} recipient(s) in {where} within "
+            f"{f.horizon / timedelta(days=1):g} days or before --expire-at")
     if f.cap is not None:
         lines += ["", f"  the cap needs {len(f.days)} day(s):"]
         lines += [f"    {d.as_json()['day']} (Pacific)  {d.count:>12,}" for d in f.days]

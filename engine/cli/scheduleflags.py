@@ -43,7 +43,9 @@ def add_schedule_flags(parser: argparse.ArgumentParser, *, send: bool = False,
                        help="start the first wave then: ISO 8601 with a zone, e.g. "
                        "2026-12-07T09:00-05:00 or 2026-12-07T09:00[America/New_York]")
     group.add_argument("--expire-at", metavar="TIME",
-                       help="leave whatever is not sent by then unsent (expired), same form")
+                       help="leave whatever is not sent by then unsent (expired), same form"
+                       + ("; with --resume it may be brought forward (now, or an earlier "
+                          "time) to end a scheduled run" if send else ""))
     group.add_argument("--window-margin", type=_seconds if send else _margin,
                        default=None if send else 10.0, metavar="MINUTES",
                        help="no batch is sent later than this before a window closes, for "
@@ -77,13 +79,14 @@ def schedule_args(args: argparse.Namespace, wall: float) -> ScheduleArgs:
     from datetime import UTC
 
     from engine.schedule.rules import parse_quiet_hours
-    from engine.schedule.timing import Timing, parse_instant
+    from engine.schedule.timing import Timing, check_timing, parse_instant
 
     def instant(text: str | None, flag: str) -> datetime | None:
         return None if text is None else parse_instant(text, flag)
 
     now = instant(args.now, "--now") or datetime.fromtimestamp(int(wall), UTC)  # to the second
     cap = None if args.daily_cap == NO_CAP else args.daily_cap
+    check_timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at"))
     return ScheduleArgs(parse_quiet_hours(args.quiet_hours), args.tz_column, cap,
                         Timing(instant(args.at, "--at"), instant(args.expire_at, "--expire-at")),
                         timedelta(minutes=args.window_margin), now)

@@ -68,7 +68,20 @@ async def run(args: argparse.Namespace) -> int:
     if schedule.get("state") == "waiting" and schedule.get("waitingFor") != "due" and \
             (args.exit_when_waiting or stop.is_set()):  # recipients left for later rounds
         return _waiting(report, report_path, journal, stopped=stop.is_set())
+    if schedule.get("state") in ("done", "expired"):
+        _ended(schedule, journal)
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+def _ended(schedule: Mapping[str, Any], journal: str) -> None:
+    """A scheduled run that has ended (``schedule.state`` done or expired): a resume has
+    nothing more to send, so its scheduler should stop resuming it. Said even with -q: the
+    cron log is where the operator looks."""
+    left = schedule.get("remaining") or 0
+    why = "" if not left else \
+        f", {left:,} not sent ({'expired' if schedule['state'] == 'expired' else 'no window'})"
+    say(f"a2p: the scheduled run in {journal} has ended (schedule.state "
+        f"{schedule['state']}{why}): remove the cron line or CronJob that resumes it.")
 
 
 def _try_later(args: argparse.Namespace, exc: JournalBusyError) -> bool:

@@ -178,6 +178,11 @@ class ApiClient:
         return SentAt(self._wall(), self._creation_offset, self._server_offset)
 
     @property
+    def date_offset(self) -> float | None:
+        """The server's clock minus ours from the last Date header (None: none read yet)."""
+        return None if self.server_date is None else self._server_offset
+
+    @property
     def creation_offset(self) -> float | None:
         """The backend's creation clock minus ours (None until a creationTime was read)."""
         return self._creation_offset

@@ -38,10 +38,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
 SUPPRESSED = "suppressed"
 # a scheduled send's not-sent rows by their fate column (engine/schedule/fates.py FateKind;
 # a test holds the two equal): --only expired is the not-sent rows whose fate is expired
-FATES = ("deferred", "daily-cap", "expired")
+FATES = ("deferred", "daily-cap", "expired", "no-window")
 FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable", SUPPRESSED, *FATES)))
 # FILTERS for a type checker (``engine.outcomes(only=...)``); a test holds the two equal
 OutcomeFilter = Literal["rejected-local", "rejected-server", "delivered", "delivery-failed",
                         "sending-failed", "sent-no-receipt", "queued", "unknown", "not-sent",
                         "pending", "opted-out", "failed", "retryable", "suppressed",
-                        "deferred", "daily-cap", "expired"]
+                        "deferred", "daily-cap", "expired", "no-window"]

@@ -342,8 +342,8 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
 
 def wanted(only: Iterable[str]) -> frozenset[str] | None:
     """The outcomes ``--only`` names (None: every row); "retryable", "suppressed" and a
-    scheduled send's fates (deferred, daily-cap, expired: not-sent rows by their ``fate``)
-    stay names of their own."""
+    scheduled send's fates (deferred, daily-cap, expired, no-window: not-sent rows by
+    their ``fate``) stay names of their own."""
     names: set[str] = set()
     for name in only:
         if name not in FILTERS:

@@ -16,13 +16,13 @@ from typing import Any, NamedTuple
 from engine.reading.phone import Problem
 from engine.results.rows import Unsent
 from engine.run.capledger import cap_ledger, carrier_halt, sent_chunks
-from engine.run.scheduling import Scheduling
+from engine.run.expiry import effective
 from engine.schedule.caps import cap_day
 from engine.schedule.fates import Fate, fate_of, states_of
 from engine.schedule.forecast import zones_label
 from engine.schedule.placement import Placement
-from engine.schedule.waves import status_at
-from engine.schedule.windows import WindowKey, stamp, window_key
+from engine.schedule.waves import never_open, status_at
+from engine.schedule.windows import SEND_LEAD, WindowKey, stamp, window_key
 from engine.schedule.zones import FALLBACK, placer
 
 
@@ -41,7 +41,7 @@ class Fates:
     cached by the Placer (by area code), fates by window key (a few dozen)."""
 
     def __init__(self, header: Mapping[str, Any], journal: Path, now: datetime) -> None:
-        self.schedule = schedule = Scheduling.from_header(header["schedule"])
+        self.schedule = schedule = effective(journal, header)
         self._now = now
         self._placer = placer()
         sent = sent_chunks(journal)
@@ -82,8 +82,11 @@ class Fates:
     def _decide(self, key: WindowKey) -> Unsent:
         schedule = self.schedule
         status = status_at([key], schedule.policy, self._now,
-                           margin=timedelta(seconds=schedule.margin), until=schedule.expire_at)
-        fate: Fate = fate_of(states_of(status)[key], self._decision, self._day, self._halt,
+                           margin=timedelta(seconds=schedule.margin), until=schedule.expire_at,
+                           lead=SEND_LEAD)
+        never = never_open(status.closed, schedule.policy, self._now,
+                           margin=timedelta(seconds=schedule.margin))
+        fate: Fate = fate_of(states_of(status, never)[key], self._decision, self._day, self._halt,
                              schedule.at, self._now)
         return Unsent(fate.describe(key, schedule.expire_at), fate.kind,
                       None if fate.opens is None else stamp(fate.opens))

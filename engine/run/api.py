@@ -39,6 +39,7 @@ from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
 from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
+from engine.run.expiry import journaled_expiry
 from engine.run.gate import Gate
 from engine.run.idleround import report_settings
 from engine.run.journal import Journal, JournalState, read_header, read_journal
@@ -69,7 +70,7 @@ from engine.run.resume import (
     unsettled,
 )
 from engine.run.rounds import send_rounds
-from engine.run.scheduling import RoundLimits, resumed_scheduling
+from engine.run.scheduling import RoundLimits, login_checks, resumed_scheduling
 from engine.run.sender import Sender
 from engine.run.shapes import Report
 from engine.run.sources import (
@@ -127,7 +128,8 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     if options.resume is not None:
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
-                                        os.fspath(options.resume))
+                                        os.fspath(options.resume),
+                                        journaled_expiry(Path(options.resume)))
     notes: tuple[tuple[str, str], ...] = ()
     if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
         scheduling, notes = await tier_cap(options, scheduling)
@@ -210,7 +212,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             state = read_journal(Path(options.resume))
             recorded = state.header.get("consent")
             if options.consent and recorded:
-                consent_scope = resume_scope(options.suppress_scope, recorded, options.resume)
+                consent_scope = resume_scope(options.suppress_scope, recorded, options.resume,
+                                             bool(state.header.get("schedule")))
             check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
@@ -250,6 +253,14 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
+            if limits is not None:  # the server's clock, the sender's day (rounds.py)
+                mine = frozenset(r.batch_id for r in plan.records.values() if r.batch_id) \
+                    if plan is not None else frozenset[str]()
+                late, said = await login_checks(limits, client, sender, mine)
+                worker.deadline = worker.deadline if late is None else late
+                for code, message in said:
+                    notes.append(message)
+                    await emit(RunWarning(code, message))
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit)
             if consent_scope is not None:  # before the first POST: no opt-out is texted

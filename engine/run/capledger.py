@@ -103,12 +103,14 @@ class RoundCap:
 NO_CAP = RoundCap(None)
 
 
-def round_cap(cap: int | None, chunks: Iterable[Dated], now: datetime) -> RoundCap:
-    """The round's share at ``now``: the day's allowance (the cap less what the day carried),
-    less the caught chunks dated another day, each kept while it fits, in chunk order; a
-    caught chunk dated today is in the day's ledger already."""
+def round_cap(cap: int | None, chunks: Iterable[Dated], now: datetime,
+              others: Iterable[tuple[datetime, int]] = ()) -> RoundCap:
+    """The round's share at ``now``: the day's allowance (the cap less what the day carried,
+    ``others``' too: the sender's batches of other runs, engine/run/brandcap.py), less the
+    caught chunks dated another day, each kept while it fits, in chunk order; a caught chunk
+    dated today is in the day's ledger already."""
     dated = list(chunks)
-    day = cap_day(cap, cap_ledger(dated), now)
+    day = cap_day(cap, [*cap_ledger(dated), *others], now)
     recovered = caught(dated)
     numbers = frozenset(number for number, _, _ in recovered)
     if day.allowed is None:

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
 
 import anyio
@@ -144,8 +144,9 @@ class SendOptions:
 
     def scheduling(self) -> Scheduling:
         """The schedule options validated (a UsageError naming the option otherwise)."""
+        now = None if self.resume is None else datetime.fromtimestamp(self.wall(), UTC)
         return parse_scheduling(self.quiet_hours, self.tz_column, self.daily_cap, self.at,
-                                self.expire_at, self.window_margin)
+                                self.expire_at, self.window_margin, now)
 
     def schedule_flags(self) -> dict[str, Any]:
         """The schedule options given (not None), by their flag."""

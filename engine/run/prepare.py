@@ -19,6 +19,7 @@ from engine.errors import JournalError, UsageError
 from engine.reading import ReadOptions
 from engine.run.journal import Journal, read_journal
 from engine.run.options import SendOptions
+from engine.run.scheduling import new_run_advice
 from engine.run.suppresskept import keep
 
 
@@ -37,7 +38,7 @@ def settings_of(options: SendOptions) -> Settings:
 
 
 def resume_scope(given: str | None, recorded: dict[str, Any],
-                 journal: str | os.PathLike[str]) -> str:
+                 journal: str | os.PathLike[str], scheduled: bool = False) -> str:
     """The journal's --suppress-scope; another one given to the resume is refused: the
     recipients sent and those not yet would be judged by two rules, and the run's report
     would name one."""
@@ -46,9 +47,8 @@ def resume_scope(given: str | None, recorded: dict[str, Any],
         raise UsageError(f"--suppress-scope {given}: the run in {os.fspath(journal)} began "
                          f"with --suppress-scope {scope}, and a resume keeps it (the "
                          "recipients it sent were judged by it). Resume without "
-                         f"--suppress-scope (or with {scope}); to send the rest under {given}, "
-                         "write what the run has not sent (a2p outcomes JOURNAL --only "
-                         "not-sent) and send that as a new run.")
+                         f"--suppress-scope (or with {scope}); under {given}: "
+                         + new_run_advice(os.fspath(journal), scheduled))
     return scope
 
 

@@ -72,8 +72,11 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
             raise JournalError(f"the journal was written for {key} {header.get(key)!r}, not "
                                f"{given!r}. Resume with the same {key}. A new run (without "
                                "--resume) would text again everyone this run already sent to; "
-                               "to send the rest another way, take the rows 'a2p outcomes' "
-                               "lists as not sent.")
+                               "to send the rest another way, " + (
+                                   "first end this scheduled run (a2p send --resume JOURNAL "
+                                   "--expire-at now) and remove the cron line or CronJob "
+                                   "that resumes it, then " if header.get("schedule") else "")
+                               + "take the rows 'a2p outcomes' lists as not sent.")
     recorded = header.get("input", {})
     if recorded.get("kind") == "file":
         current = {"kind": "stream"} if source == "-" else input_identity(source)

@@ -33,13 +33,13 @@ def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
     recipients get their key's fate (engine/schedule/fates.py): the totals and ``byRule``
     count them so, and ``byZone`` by zone."""
     nxt = look.next_round(schedule.at)
-    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0}
+    kinds: dict[str, int] = {"deferred": 0, "expired": 0, "daily-cap": 0, "no-window": 0}
     rules: dict[str, int] = dict.fromkeys(RULES, 0)
     for fate, n in fates_of(look, schedule):
         kinds[fate.kind] += n
         rules[fate.rule] += n
     return {**schedule.as_header(), "remaining": look.remaining,
-            "state": "done" if not look.remaining else
+            "state": "done" if not look.sendable else
             "expired" if look.decision == "expired" else "waiting",
             "nextRound": None if nxt is None else stamp(nxt[0]),
             "waitingFor": None if nxt is None else nxt[1],
@@ -47,12 +47,29 @@ def report_of(look: Outlook, schedule: Scheduling) -> dict[str, Any]:
             "byRule": rules,
             "byZoneSource": {source: look.sources.get(source, 0) for source in SOURCES},
             "totals": {"deferred": kinds["deferred"], "expired": kinds["expired"],
-                       "dailyCap": kinds["daily-cap"]}}
+                       "dailyCap": kinds["daily-cap"], "noWindow": kinds["no-window"]}}
+
+
+def no_window_notes(look: Outlook, schedule: Scheduling) -> tuple[tuple[str, str], ...]:
+    """The warning that some recipients' window never opens under the policy (fate
+    no-window): how many, where, and why; none when every key has a window."""
+    stuck = sorted((key, n) for key, n in look.counts.items() if key in look.never)
+    if not stuck:
+        return ()
+    where = "; ".join(f"{n:,} in {zones_label(key.zones) or 'any zone'} (rules "
+                      f"{key.rules or 'tcpa'})" for key, n in stuck[:5])
+    more = f"; and {len(stuck) - 5} more group(s)" if len(stuck) > 5 else ""
+    total = sum(n for _, n in stuck)
+    return (("no-window",
+             f"{total:,} recipient(s) have no window under --quiet-hours {schedule.policy} "
+             f"with a {schedule.margin / 60:g}-minute margin: {where}{more}. They will not be "
+             "sent (fate no-window in the report and a2p outcomes); the run ends when only "
+             "they are left. To reach them, send them as a new run with other --quiet-hours."),)
 
 
 def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
     """Each key's fate at the outlook's instant, with its count of recipients left."""
-    states = states_of(look.status)
+    states = states_of(look.status, look.never)
     return [(fate_of(states.get(key, KeyState("closed")), look.decision, look.day, look.halt,
                      schedule.at, look.now), n) for key, n in look.counts.items()]
 

@@ -31,15 +31,24 @@ from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
+from engine.run.brandcap import OtherBatches, counting
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
+from engine.run.expiry import current, settle
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
 from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
-from engine.run.roundreport import expired_event, placed, report_of, stamped, waiting_event
+from engine.run.roundreport import (
+    expired_event,
+    no_window_notes,
+    placed,
+    report_of,
+    stamped,
+    waiting_event,
+)
 from engine.run.scheduling import (
     EXIT_WAIT,
     Eligible,
@@ -51,11 +60,12 @@ from engine.run.scheduling import (
     note_caught,
     zone_reading,
 )
+from engine.run.servertime import ServerClock, login_check
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
-from engine.schedule.waves import Status, schedule_waves, status_at
-from engine.schedule.windows import WindowKey
+from engine.schedule.waves import Status, never_open, schedule_waves, status_at
+from engine.schedule.windows import SEND_LEAD, WindowKey
 from engine.schedule.zones import placer
 
 RunRound = Callable[[Recipients | None, SendOptions, FileSpill, BodySpool, RoundLimits],
@@ -83,10 +93,17 @@ class Outlook:
     sources: dict[str, int] = field(default_factory=dict)  # what is left by zone source
     # the round's share of the cap: new recipients, and the caught chunks it holds
     share: RoundCap = NO_CAP
+    # the keys whose window never opens under the policy (fate no-window): never sent
+    never: frozenset[WindowKey] = frozenset()
 
     @property
     def remaining(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def sendable(self) -> int:
+        """What is left that a window may still open for (not ``no-window``)."""
+        return sum(n for key, n in self.counts.items() if key not in self.never)
 
     @property
     def open_keys(self) -> frozenset[WindowKey]:
@@ -109,7 +126,7 @@ class Outlook:
     def next_round(self, at: datetime | None) -> tuple[datetime, str] | None:
         """When the next round may send something, and why it waits until then (None: no
         round is left: nobody is, or --expire-at passed)."""
-        if self.decision == "expired" or not self.remaining:
+        if self.decision == "expired" or not self.sendable:
             return None
         if self.due:
             return self.now, "due"
@@ -129,20 +146,29 @@ class Outlook:
 
 
 def survey(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
-           schedule: Scheduling, now: datetime, memo: SentMemo | None = None) -> Outlook:
+           schedule: Scheduling, now: datetime, memo: SentMemo | None = None,
+           others: OtherBatches | None = None, offset: float = 0.0) -> Outlook:
     """The outlook at ``now``: a pass over the input (and the journal, when there is one),
     unless the journal has not changed since the last one counted (``remembered``; and
-    ``memo``, the chunks sent as last read)."""
+    ``memo``, the chunks sent as last read). ``others``: the sender's batches of other runs
+    the server listed, on the cap day too; ``offset``: the server's clock less this
+    machine's, by which ``now`` is judged (the journal's stamps are this machine's)."""
+    extra = [] if others is None else others.ledger()
     counts, sources = _counts(path, read, keys, journal, schedule)
     sent = [] if journal is None else \
         (memo or SentMemo()).get(journal, sent_chunks)
     note_caught(path, read, keys, sent)  # --tz-column: a caught chunk judged by its zones
+    if offset:  # each chunk on the cap day of the server's clock, as ``now`` is
+        sent = [(when + timedelta(seconds=offset), chunk) for when, chunk in sent]
     decision = schedule.timing.decide(now)
     status = status_at(counts, schedule.policy, now, margin=timedelta(seconds=schedule.margin),
-                       until=schedule.expire_at) if counts else None
-    return Outlook(now, counts, status, cap_day(schedule.cap, cap_ledger(sent), now), decision,
-                   schedule.expire_at, carrier_halt(sent, now), sources,
-                   round_cap(schedule.cap, sent, now))
+                       until=schedule.expire_at, lead=SEND_LEAD) if counts else None
+    never = never_open(status.closed, schedule.policy, now,
+                       margin=timedelta(seconds=schedule.margin)) if status is not None \
+        else frozenset()
+    return Outlook(now, counts, status, cap_day(schedule.cap, [*cap_ledger(sent), *extra], now),
+                   decision, schedule.expire_at, carrier_halt(sent, now), sources,
+                   round_cap(schedule.cap, sent, now, extra), never)
 
 
 def _counts(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
@@ -213,8 +239,10 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     command = "a2p send --resume" if not fresh else "a2p send"
     try:
         with JournalLock(path, command, create=fresh) as lock:
+            if not fresh:  # an expiry brought forward is journaled before any round
+                schedule = settle(path, schedule, _now(options))
             return await _rounds(recipients, options, schedule, run_round, path, keys, base,
-                                 lock, notes)
+                                 lock, notes, ServerClock(options.wall))
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
             await options.emit(event)
@@ -224,15 +252,20 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
 
 async def _rounds(recipients: Recipients | None, options: SendOptions, schedule: Scheduling,
                   run_round: RunRound, path: Path, keys: Keys, base: SendOptions,
-                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = ()
-                  ) -> dict[str, Any]:
+                  lock: JournalLock, notes: tuple[tuple[str, str], ...] = (),
+                  clock: ServerClock | None = None) -> dict[str, Any]:
     """The rounds, each under the journal lock (let go while the loop sleeps): a run of
-    ``run_round`` (none when nothing is due and nothing to recover), then the wait."""
+    ``run_round`` (none when nothing is due and nothing to recover), then the wait. Each
+    judged by ``clock`` (the server's time once a login measured it)."""
+    clock = clock or ServerClock(options.wall)
+    others = OtherBatches()  # the sender's batches of other runs, as the rounds listed them
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
     memo = SentMemo()
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
+        if not first:  # a resume may have brought --expire-at forward while this one slept
+            schedule = current(path, schedule)
         if first:
             assert recipients is not None
             source, read, round_options = str(recipients), fresh_read(options), base
@@ -240,20 +273,25 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             given, read_again = resume_options(path, replace(base, resume=path), None)
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
-        now = _now(options)
-        before = survey(source, read, keys, None if first else path, schedule, now, memo)
+        now = clock.now()
+        before = survey(source, read, keys, None if first else path, schedule, now, memo,
+                        others, clock.offset)
         idle = None if first else await _idle(before, schedule, path, round_options)
         if idle is not None:
             after, document = idle
         else:
             starting = (*notes, *((("carrier-cap", BLIND_HALT),)
                                   if schedule.cap is not None and options.wait == "accepted"
-                                  else ())) if number == 0 else ()
+                                  else ()), *no_window_notes(before, schedule)) \
+                if number == 0 else ()
             ran, document = await _round(first, recipients, source, read, round_options,
                                          before, schedule, run_round, path, keys, options,
-                                         memo, starting)
+                                         memo, starting, clock, others)
             if stop.is_set() or ran is None:
                 break
+            if clock.changed:  # its limits were judged by another clock: judge again now
+                clock.changed = False
+                continue
             after = ran
         if after.decision == "expired" and after.remaining:
             await options.emit(expired_event(after, schedule, path, options))
@@ -282,8 +320,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
 async def _round(first: bool, recipients: Recipients | None, source: str, read: ReadOptions,
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
-                 memo: SentMemo, notes: tuple[tuple[str, str], ...]
-                 ) -> tuple[Outlook | None, dict[str, Any]]:
+                 memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock,
+                 others: OtherBatches) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
     ``notes``: the (code, message) warnings it starts with."""
     header = None
@@ -298,15 +336,23 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, _now(options), memo))
+        after.append(survey(source, read, keys, path, schedule, clock.now(), memo, others,
+                            clock.offset))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;
     # one that does not fit is held, as one whose windows are closed
     share = before.share
-    limits = RoundLimits(Eligible(keys, before.open_keys), Quota(share.allowed),
-                         before.deadline, header, report,
-                         admits(keys, before.open_keys, share), notes=notes)
+    quota = Quota(share.allowed)
+
+    count_others = counting(schedule.cap, before.day.starts, others, quota,
+                            lambda: clock.changed)
+
+    # the deadline on this machine's clock, which the sender reads
+    limits = RoundLimits(Eligible(keys, before.open_keys), quota,
+                         clock.machine(before.deadline), header, report,
+                         admits(keys, before.open_keys, share), notes=notes + clock.notes(),
+                         on_login=login_check(clock), count_others=count_others)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
                                    spool, limits)
@@ -319,8 +365,10 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
     to recover): not run; its report is written from the journal, and the loop goes on to
     the wait with ``before``. None: the round runs."""
     nxt = before.next_round(schedule.at)
-    if nxt is None or nxt[1] == "due" or before.decision == "expired":
+    if nxt is not None and (nxt[1] == "due" or before.decision == "expired"):
         return None
+    if nxt is None and before.decision != "expired" and before.sendable:
+        return None  # nothing left: the round settles what is in flight
     done = idle_report(path, options, report_of(before, schedule))
     if done is None:
         return None

@@ -9,7 +9,7 @@ again and sends it when its window opens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -79,7 +79,13 @@ class Scheduling:
                    instant("at"), instant("expireAt"), data.get("tzColumn"))
 
 
-def _instant(value: Instant, flag: str) -> datetime | None:
+def _instant(value: Instant, flag: str, now: datetime | None = None) -> datetime | None:
+    if isinstance(value, str) and value.strip().lower() == "now":
+        if now is None:
+            raise ConfigError(flag, "time", "'now' ends a scheduled run on a resume",
+                              "Give it with --resume JOURNAL to end that run, or a time "
+                              "with its zone for a new run.")
+        return now.astimezone(UTC)
     if value is None or isinstance(value, datetime):
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ConfigError(flag, "time", f"{value.isoformat()} names no time zone",
@@ -90,10 +96,11 @@ def _instant(value: Instant, flag: str) -> datetime | None:
 
 def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = None,
                      daily_cap: int | str | None = None, at: Instant = None,
-                     expire_at: Instant = None, window_margin: float | None = None
-                     ) -> Scheduling:
+                     expire_at: Instant = None, window_margin: float | None = None,
+                     now: datetime | None = None) -> Scheduling:
     """The schedule options as ``send`` takes them (None: the default), validated; a
-    UsageError (ConfigError) naming the option and the fix otherwise."""
+    UsageError (ConfigError) naming the option and the fix otherwise. ``now``: what
+    ``--expire-at now`` means (a resume's; None: refused)."""
     policy = parse_quiet_hours(quiet_hours) if quiet_hours is not None else OFF
     margin = DEFAULT_MARGIN if window_margin is None else float(window_margin)
     if not 0 <= margin <= MAX_MARGIN:
@@ -109,7 +116,7 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
                           "Give the most messages a day may carry, e.g. --daily-cap 6000, "
                           "or --daily-cap none for no cap.")
     cap = None if daily_cap is None else check_daily_cap(daily_cap)
-    start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at")
+    start, end = _instant(at, "--at"), _instant(expire_at, "--expire-at", now)
     check_timing(start, end)
     if tz_column is not None and not tz_column.strip():
         raise ConfigError("--tz-column", "column", "the column name is empty",
@@ -119,12 +126,15 @@ def parse_scheduling(quiet_hours: str | None = None, tz_column: str | None = Non
 
 
 def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapping[str, Any],
-                       journal: str) -> Scheduling:
+                       journal: str, journaled: datetime | None = None) -> Scheduling:
     """A resume keeps the journal's schedule; a schedule option given again (``asked``: the
     options that were not None, by flag) must say the same, as other changed options are
-    refused."""
+    refused, but for ``--expire-at`` brought forward (sooner: it ends the run sooner; see
+    engine/run/expiry.py). ``journaled``: the expiry a resume journaled before."""
     recorded = Scheduling.from_header(header["schedule"]) if header.get("schedule") else \
         Scheduling()
+    if journaled is not None and (recorded.expire_at is None or journaled < recorded.expire_at):
+        recorded = replace(recorded, expire_at=journaled)
     mine = {"--quiet-hours": str(recorded.policy), "--tz-column": recorded.tz_column,
             "--daily-cap": recorded.cap, "--at": recorded.at, "--expire-at": recorded.expire_at,
             "--window-margin": recorded.margin}
@@ -132,14 +142,38 @@ def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapp
               "--daily-cap": given.cap, "--at": given.at, "--expire-at": given.expire_at,
               "--window-margin": given.margin}
     for flag in asked:
-        if theirs[flag] != mine[flag]:
+        if theirs[flag] == mine[flag]:
+            continue
+        if flag == "--expire-at" and given.expire_at is not None and recorded.active and \
+                (recorded.expire_at is None or given.expire_at < recorded.expire_at):
+            recorded = replace(recorded, expire_at=given.expire_at)  # journaled by the rounds
+            continue
+        if flag == "--expire-at" and not recorded.active:
+            raise UsageError(f"--expire-at: the run in {journal} is not scheduled, so nothing "
+                             "resumes it but you: to end it, do not resume it. Its "
+                             f"recipients not sent: a2p outcomes {journal} --only not-sent.")
+        if flag == "--expire-at":
             raise UsageError(
-                f"{flag}: the run in {journal} began with {flag} {_shown(flag, mine[flag])}, and a "
-                f"resume keeps its schedule (the rounds already sent followed it). Resume "
-                f"without {flag} (or with the same value); to send the rest on another "
-                "schedule, write what the run has not sent (a2p outcomes JOURNAL --only "
-                "not-sent) and send that as a new run.")
+                f"--expire-at {_shown(flag, theirs[flag])}: the run in {journal} expires at "
+                f"{_shown(flag, mine[flag])}; a resume may bring its expiry forward (to end it "
+                "sooner: --expire-at now), never later: that would send what the run was "
+                "told not to. Resume without --expire-at, or with an earlier time; "
+                + new_run_advice(journal))
+        raise UsageError(
+            f"{flag}: the run in {journal} began with {flag} {_shown(flag, mine[flag])}, "
+            "and a resume keeps its schedule (the rounds already sent followed it). Resume "
+            f"without {flag} (or with the same value); " + new_run_advice(journal))
     return recorded
+
+
+def new_run_advice(journal: str, scheduled: bool = True) -> str:
+    """How to send a run's rest otherwise, without texting anyone twice: end the run first
+    (a scheduled one is resumed by its scheduler until it ends), then a new run of what it
+    has not sent."""
+    end = (f"first end this run (a2p send --resume {journal} --expire-at now) and remove the "
+           "cron line or CronJob that resumes it, then " if scheduled else "")
+    return (f"to send the rest otherwise, {end}write what the run has not sent (a2p outcomes "
+            f"{journal} --only not-sent) and send that as a new run.")
 
 
 def _shown(flag: str, value: Any) -> str:
@@ -239,6 +273,28 @@ class RoundLimits:
     # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
     # taken from the registration tier
     notes: tuple[tuple[str, str], ...] = ()
+    # after the round's login (engine/run/servertime.py): None, or a new deadline and the
+    # warning why (the server's clock is not the one the limits were judged by)
+    on_login: Callable[[Any], tuple[float, str] | None] | None = None
+    # then (engine/run/brandcap.py): the sender's other batches of the cap day, as the server
+    # lists them, off the quota; (client, sender, this journal's batch ids) -> a warning
+    count_others: Callable[[Any, str, frozenset[str]], Awaitable[str | None]] | None = None
+
+
+async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: frozenset[str]
+                       ) -> tuple[float | None, list[tuple[str, str]]]:
+    """A round's checks after its login: the server's clock (a new deadline when the limits
+    were judged by another), then the sender's other batches of the day off the quota; the
+    (code, message) warnings they give."""
+    said: list[tuple[str, str]] = []
+    late = None if limits.on_login is None else limits.on_login(client)
+    if late is not None:
+        said.append(("clock-skew", late[1]))
+    counted = None if limits.count_others is None else \
+        await limits.count_others(client, sender, mine)
+    if counted is not None:
+        said.append(("daily-cap", counted))
+    return (None if late is None else late[0]), said
 
 
 def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,

@@ -78,6 +78,7 @@ class Totals(TotalsFields):
     deferred: NotRequired[int]
     expired: NotRequired[int]
     dailyCap: NotRequired[int]
+    noWindow: NotRequired[int]
 
 
 class Batch(TypedDict):

@@ -9,8 +9,12 @@ none before --expire-at): ``KeyState``. With that and the run's instant-wide fac
 - ``daily-cap``: its window is open but the day's cap is full (rule ``daily-cap``) or the
   carriers' caps halted the day (rule ``carrier-cap``); it goes on the next cap day;
 - ``deferred``: before --at (rule ``at``), its window closed (rule ``quiet-hours``, with its
-  next opening, or none in the horizon), or its window open and the cap not full: the next
-  round sends it at once (rule ``due``: a round stopped, or a window about to close).
+  next opening, or none before --expire-at), or its window open and the cap not full: the
+  next round sends it at once (rule ``due``: a round stopped, or a window about to close);
+- ``no-window``: its window never opens under the run's policy and margin (no opening in the
+  horizon, --expire-at aside: the rules repeat every week, so none ever will; e.g. an own
+  window 20:00-21:00 under strict for Florida): not sent, and not retryable under this
+  policy; a run left with only these ends (rule ``no-window``).
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from engine.schedule.caps import CapDay, Halt
 from engine.schedule.waves import Status
 from engine.schedule.windows import WindowKey, stamp, zone_info
 
-FateKind = Literal["deferred", "daily-cap", "expired"]
-Rule = Literal["quiet-hours", "daily-cap", "carrier-cap", "at", "expire-at", "due"]
-RULES: tuple[Rule, ...] = ("quiet-hours", "daily-cap", "carrier-cap", "at", "expire-at", "due")
+FateKind = Literal["deferred", "daily-cap", "expired", "no-window"]
+Rule = Literal["quiet-hours", "daily-cap", "carrier-cap", "at", "expire-at", "due", "no-window"]
+RULES: tuple[Rule, ...] = ("quiet-hours", "daily-cap", "carrier-cap", "at", "expire-at", "due",
+                           "no-window")
 
 
 @dataclass(frozen=True, slots=True)
 class KeyState:
     """A key at an instant: ``open`` (``at`` its deadline), ``waiting`` (``at`` its next
-    opening) or ``closed`` (no opening in the horizon: ``at`` None)."""
+    opening), ``closed`` (no opening before --expire-at: ``at`` None) or ``never`` (no
+    opening under the policy at all)."""
 
     state: str
     at: datetime | None = None
@@ -49,6 +55,13 @@ class Fate:
 
     def describe(self, key: WindowKey | None, expire_at: datetime | None = None) -> str:
         """The outcome's description: the fate first (``deferred: ``...), then when."""
+        if self.kind == "no-window":
+            zones = ", ".join(key.zones) if key is not None and key.zones else "any zone"
+            rules = key.rules if key is not None and key.rules else "tcpa"
+            return (f"no-window: its window never opens under the run's quiet hours and "
+                    f"margin ({zones}, rules {rules}); not sent, and not retryable under "
+                    "this policy: send it as a new run with other --quiet-hours, or not at "
+                    "all")
         if self.kind == "expired":
             when = "" if expire_at is None else f" {stamp(expire_at)}"
             return (f"expired: --expire-at{when} passed before it was sent; not sent, and "
@@ -82,6 +95,8 @@ def fate_of(state: KeyState, decision: str, day: CapDay, halt: Halt | None,
             at: datetime | None, now: datetime) -> Fate:
     """The fate of the recipients of a key in ``state`` at ``now``, given the run's timing
     decision (Timing.decide: wait, send, expired), the cap day and a carrier halt."""
+    if state.state == "never":
+        return Fate("no-window", "no-window", None)
     if decision == "expired":
         return Fate("expired", "expire-at", None)
     if decision == "wait":
@@ -97,10 +112,12 @@ def fate_of(state: KeyState, decision: str, day: CapDay, halt: Halt | None,
     return Fate("deferred", "due", now)
 
 
-def states_of(status: Status | None) -> dict[WindowKey, KeyState]:
-    """Every key of ``status`` with its state (open, waiting, closed) at its instant."""
+def states_of(status: Status | None, never: frozenset[WindowKey] = frozenset()
+              ) -> dict[WindowKey, KeyState]:
+    """Every key of ``status`` with its state (open, waiting, closed, or ``never`` for the
+    keys in ``never``: no window under the policy) at its instant."""
     if status is None:
         return {}
     return {**{k: KeyState("open", d) for k, d in status.open},
             **{k: KeyState("waiting", o) for k, o in status.waiting},
-            **{k: KeyState("closed") for k in status.closed}}
+            **{k: KeyState("never" if k in never else "closed") for k in status.closed}}

@@ -82,10 +82,8 @@ class Timing:
     """A run's ``--at`` and ``--expire-at`` (either may be None)."""
 
     at: datetime | None = None
-    expire_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        check_timing(self.at, self.expire_at)
+    expire_at: datetime | None = None  # checked by the parsers (check_timing): a resume
+    #                                     may bring it before --at, to end the run unsent
 
     def decide(self, instant: datetime) -> Decision:
         """``wait`` before ``--at``, ``expired`` from ``--expire-at`` on (whatever is left is

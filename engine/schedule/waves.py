@@ -140,20 +140,22 @@ class Status:
 
 def status_at(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, *,
               horizon: timedelta = DEFAULT_HORIZON, margin: timedelta = DEFAULT_MARGIN,
-              until: datetime | None = None) -> Status:
-    """Open, waiting and closed keys at ``instant`` (inside the margin counts as closed).
-    The answer holds until ``Status.until`` or ``Status.next_opening``, whichever comes
-    first: a sender asks again then, not before every POST."""
+              until: datetime | None = None, lead: timedelta = timedelta(0)) -> Status:
+    """Open, waiting and closed keys at ``instant`` (inside the margin counts as closed, and
+    the ``lead`` after each opening too). The answer holds until ``Status.until`` or
+    ``Status.next_opening``, whichever comes first: a sender asks again then, not before
+    every POST."""
     instant = as_utc(instant, "instant")
     opened: list[tuple[WindowKey, datetime]] = []
     waiting: list[tuple[WindowKey, datetime]] = []
     closed: list[WindowKey] = []
     probe = min(horizon, PROBE)
     for key in sorted(set(keys)):
-        openings = open_windows(key, policy, instant, horizon=probe, margin=margin, until=until)
+        openings = open_windows(key, policy, instant, horizon=probe, margin=margin, until=until,
+                                lead=lead)
         if not openings and probe < horizon:
             openings = open_windows(key, policy, instant, horizon=horizon, margin=margin,
-                                    until=until)
+                                    until=until, lead=lead)
         if not openings:
             closed.append(key)
         elif openings[0].allows(instant):
@@ -161,3 +163,13 @@ def status_at(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, 
         else:
             waiting.append((key, openings[0].opens))
     return Status(instant, tuple(opened), tuple(waiting), tuple(closed))
+
+
+def never_open(keys: Iterable[WindowKey], policy: QuietHours, instant: datetime, *,
+               horizon: timedelta = DEFAULT_HORIZON, margin: timedelta = DEFAULT_MARGIN
+               ) -> frozenset[WindowKey]:
+    """The keys with no opening in the horizon, --expire-at aside: the policy's rules repeat
+    every week (the horizon is longer), so their window never opens (an own window that
+    strict narrows to nothing in a state, a margin as long as the window)."""
+    return frozenset(key for key in set(keys)
+                     if not open_windows(key, policy, instant, horizon=horizon, margin=margin))

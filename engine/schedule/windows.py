@@ -29,6 +29,9 @@ from engine.schedule.rules import NO_STATE, QuietHours, rules_for
 
 DEFAULT_HORIZON = timedelta(days=8)
 DEFAULT_MARGIN = timedelta(minutes=10)
+# A send opens each window this long after the rules' opening: the server's clock is known
+# from its Date header to the second only, and a gateway's may differ from the backend's
+SEND_LEAD = timedelta(seconds=60)
 Span = tuple[datetime, datetime]
 
 
@@ -152,10 +155,13 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
 
 def open_windows(where: Placement | WindowKey, policy: QuietHours, start: datetime, *,
                  horizon: timedelta = DEFAULT_HORIZON, margin: timedelta = DEFAULT_MARGIN,
-                 until: datetime | None = None) -> tuple[Opening, ...]:
+                 until: datetime | None = None, lead: timedelta = timedelta(0)
+                 ) -> tuple[Opening, ...]:
     """Every opening of a recipient (or a key) that begins before ``start + horizon``, in
     order; the one open at ``start`` opens at ``start``. ``until`` (``--expire-at``) ends
-    every opening there. Under ``off`` the one opening is the whole horizon."""
+    every opening there; ``lead`` opens each window that much after the rules' opening (a
+    send's: the server's clock is known to the second, so a message never lands before
+    8:00). Under ``off`` the one opening is the whole horizon."""
     start = as_utc(start, "start")
     if horizon <= timedelta(0) or margin < timedelta(0):
         raise ValueError(f"horizon ({horizon}) must be positive and margin ({margin}) not "
@@ -169,13 +175,13 @@ def open_windows(where: Placement | WindowKey, policy: QuietHours, start: dateti
     for zone in key.zones:
         mine = zone_spans(zone, key.rules, policy, start, end)
         spans = mine if spans is None else intersect(spans, mine)
-    return tuple(_openings(spans or [], start, end, margin, until))
+    return tuple(_openings(spans or [], start, end, margin, until, lead))
 
 
 def _openings(spans: Iterable[Span], start: datetime, end: datetime, margin: timedelta,
-              until: datetime | None) -> Iterable[Opening]:
+              until: datetime | None, lead: timedelta = timedelta(0)) -> Iterable[Opening]:
     for opens, closes in spans:
         deadline = closes - margin if until is None else min(closes - margin, as_utc(until))
-        opens = max(opens, start)
+        opens = max(opens + lead, start)
         if opens < deadline and opens < end:
             yield Opening(opens, deadline, closes)

@@ -462,3 +462,28 @@ def test_exit_75_when_a_scheduled_send_waits_and_a_resume_goes_on(
     assert "--daily-cap" in refused.stderr
     again = a2p(["send", "--resume", str(journal), "--exit-when-waiting"], env=sim_env(server))
     assert again.returncode == 75, again.stderr
+    assert "first end this run" in refused.stderr
+
+
+def test_a_scheduled_run_ended_with_expire_at_now_exits_0_and_says_so(
+        tmp_path: Path, server: RunningSimulator) -> None:
+    """A waiting run (--at tomorrow) ended by `--resume J --expire-at now` exits 0, its
+    report says schedule.state expired, stderr says to remove the cron line; the next cron
+    tick exits 0 and says the same (the end is journaled), nothing sent."""
+    from datetime import UTC, datetime, timedelta
+
+    at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
+    first = a2p(send(tmp_path, "--quiet-hours", "tcpa", "--at", at, "--exit-when-waiting"),
+                env=sim_env(server))
+    assert first.returncode == 75, first.stderr
+    journal = tmp_path / "r.json.journal"
+    for args in (["--expire-at", "now"], []):
+        ended = a2p(["send", "--resume", str(journal), *args, "--exit-when-waiting"],
+                    env=sim_env(server))
+        assert ended.returncode == 0, ended.stderr
+        assert "has ended (schedule.state expired" in ended.stderr
+        assert "remove the cron line or CronJob" in ended.stderr
+        report = orjson.loads((tmp_path / "r.json").read_bytes())
+        assert report["schedule"]["state"] == "expired"
+        assert report["totals"]["expired"] == 5
+        assert report["totals"]["sent"] == 0

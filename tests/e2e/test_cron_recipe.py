@@ -1,9 +1,8 @@
 """The README's cron recipe runs as written, the way cron runs it: its line's command, taken
 from the README, under ``/bin/sh`` with an empty environment (``env -i``), against a
-simulator on loopback. A campaign that waits exits 75 (cron's "come back later"); a finished
-one exits 0 (75 while a tick overlaps another) and texts nobody twice; without the line's
-``--env-file`` the resume cannot reach the run's server. Also the resume's refusal of another
-``--window-margin`` speaks minutes, the flag's unit."""
+simulator on loopback. A campaign that waits exits 75 (cron's "come back later"); an ended
+or finished one exits 0 (75 while a tick overlaps another) and texts nobody twice. Also the
+resume's refusal of another ``--window-margin`` speaks minutes, the flag's unit."""
 
 from __future__ import annotations
 
@@ -63,16 +62,23 @@ def test_the_readme_starts_the_journal_its_cron_line_resumes() -> None:
     assert ">> campaign.log 2>&1" in found[1]
 
 
-def test_a_waiting_campaign_s_cron_tick_exits_75(tmp_path: Path,
+def test_a_waiting_campaign_s_cron_tick_exits_75_then_0_once_ended(tmp_path: Path,
                                                  server: RunningSimulator) -> None:
     """A campaign starting tomorrow: the README's line, under env -i, exits 75 and logs
-    the waiting line; nobody is texted."""
+    the waiting line; nobody is texted. Ended by hand (--expire-at now), the next tick
+    exits 0, saying the cron line can go."""
     at = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%MZ")
     folder = campaign(tmp_path, server, "--at", at)
-    assert tick(cron_command(folder)) == 75
+    command = cron_command(folder)
+    assert tick(command) == 75
     log = (folder / "campaign.log").read_text()
     assert "waiting for --at until" in log
     assert "not found" not in log
+    ended = a2p(["--env-file", ".env", "send", "--resume", "campaign.journal",
+                 "--expire-at", "now"], cwd=folder)
+    assert ended.returncode == 0, ended.stderr
+    assert tick(command) == 0
+    assert "remove the cron line" in (folder / "campaign.log").read_text()
     assert list(server.simulator.store.ledger()) == []
 
 
@@ -80,8 +86,7 @@ def test_a_finished_campaign_s_cron_tick_exits_0_and_texts_nobody_twice(
         tmp_path: Path, server: RunningSimulator) -> None:
     """A scheduled campaign sent whole at its start: the README's line exits 75 while
     another process holds the journal (a tick overlapping a long round), then 0, sending
-    nothing more; the same line without --env-file cannot reach the run's server (exit 2,
-    naming RC_SERVER_URL), as cron without the .env would."""
+    nothing more, its log saying the run has ended and the cron line can go."""
     before = len(list(server.simulator.store.ledger()))
     folder = campaign(tmp_path, server, "--daily-cap", "100")
     sent = len(list(server.simulator.store.ledger())) - before
@@ -92,8 +97,8 @@ def test_a_finished_campaign_s_cron_tick_exits_0_and_texts_nobody_twice(
         assert tick(command) == 75
     assert "a long round" in (folder / "campaign.log").read_text()
     assert tick(command) == 0
-    assert tick(command.replace(" --env-file .env", "")) == 2
-    assert "RC_SERVER_URL=" in (folder / "campaign.log").read_text()
+    assert "has ended (schedule.state done): remove the cron line" in \
+        (folder / "campaign.log").read_text()
     assert len(list(server.simulator.store.ledger())) - before == sent
 
 

@@ -65,7 +65,7 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     assert report["totals"]["deferred"] == 70
     assert report["totals"]["expired"] == 0
     assert schedule["byRule"] == {"quiet-hours": 70, "daily-cap": 49, "carrier-cap": 0,
-                                  "at": 0, "expire-at": 0, "due": 0}
+                                  "at": 0, "expire-at": 0, "due": 0, "no-window": 0}
     assert schedule["byZone"] == {"America/New_York": 49, "America/Los_Angeles": 40,
                                   "Pacific/Honolulu": 30}
     assert sum(schedule["byZoneSource"].values()) == 119
@@ -81,7 +81,7 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     rows = {str(row.to): row for row in await rows_at(journal, settings, time)}
     assert set(rows) == set(zones)
     expected = {"America/New_York": ("daily-cap", "2026-11-21T08:00:00Z"),
-                "America/Los_Angeles": ("deferred", "2026-11-20T16:00:00Z"),
+                "America/Los_Angeles": ("deferred", "2026-11-20T16:01:00Z"),  # 08:00 + SEND_LEAD
                 "Pacific/Honolulu": ("deferred", None)}
     for number, row in rows.items():
         assert row.zone == zones[number]
@@ -102,7 +102,7 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     assert Counter(row.zoneSource for row in unsent) == Counter(
         {k: n for k, n in schedule["byZoneSource"].items() if n})
     pacific = rows[next(n for n, z in zones.items() if z == "America/Los_Angeles")]
-    assert "(Fri 2026-11-20 08:00 PST America/Los_Angeles)" in pacific.description
+    assert "(Fri 2026-11-20 08:01 PST America/Los_Angeles)" in pacific.description
 
     time.t = datetime.fromisoformat(EXPIRE_AT).timestamp() + 60
     report = await send(None, settings, time, watch, resume=journal)
