@@ -20,10 +20,17 @@ OURS = Path(__file__).resolve().parent / "engine"
 
 
 def shadow() -> Path | None:
-    """The folder (or module) that `import engine` would load instead of ours, if any."""
+    """The folder (or module) that `import engine` would load instead of ours, if any: a
+    package, a module, or a folder without ``__init__.py`` (a namespace portion: assets, docs)
+    that comes before ours, as it does before an editable install's finder."""
     spec = importlib.util.find_spec("engine")
-    if spec is None or spec.origin is None:
+    if spec is None:
         return None
+    if spec.origin is None:  # a namespace package: ours, a regular one, is not part of it
+        places = [Path(place).resolve() for place in spec.submodule_search_locations or ()]
+        if not places or OURS in places:
+            return None
+        return places[0]
     found = Path(spec.origin).resolve()
     if found.is_relative_to(OURS):
         return None
@@ -52,7 +59,8 @@ def main() -> int:
         sys.stderr.write(
             f"a2p: {found} hides the a2p-batch-engine package (its import name is also "
             f"'engine'); running the installed one from {OURS}. To import it yourself, "
-            "rename your folder or work from another directory.\n")
+            f"rename your {'folder' if found.is_dir() else 'file'} or work from another "
+            "directory.\n")
     if found is not None:
         sys.path.insert(0, str(OURS.parent))
     from engine.cli import main as run

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from engine.run.api import send
     from engine.run.doors import check, send_events
     from engine.run.options import SendOptions
-    from engine.run.syncdoor import send_sync
+    from engine.run.syncdoor import Interrupted, send_sync
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,7 @@ __all__ = [
     "Credentials",
     "EngineError",
     "InputError",
+    "Interrupted",
     "RecordTooLargeError",
     "RequestRejectedError",
     "SendOptions",
@@ -58,6 +59,7 @@ __all__ = [
 # The sending door needs aiohttp and anyio; importing them only when a name is first used
 # keeps `import engine` and `a2p --help` fast (PEP 562). One line a lazy name: its module.
 _LAZY = {
+    "Interrupted": "engine.run.syncdoor",
     "SendOptions": "engine.run.options",
     "check": "engine.run.doors",
     "outcomes": "engine.results.export",

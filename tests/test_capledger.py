@@ -32,9 +32,10 @@ def journal(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
 
 
 def test_the_cap_ledger_counts_a_chunk_on_the_day_of_its_last_attempt(tmp_path: Path) -> None:
-    """A chunk sent again (its first attempt proved to have created nothing) counts on the
-    day of the attempt that may have created it, its last; chunks never sent or refused do
-    not count."""
+    """A chunk sent again (its first attempt proved to have created nothing: the journal
+    does not record the proof, so a capped send refuses on_ambiguous resend, which sends
+    without one) counts on the day of the attempt that may have created it, its last;
+    chunks never sent or refused do not count."""
     path = journal(tmp_path, [
         chunk(1, 7), state(1, "submitting", "2026-11-20T07:59:00.000000Z"),
         state(1, "ambiguous", None),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
+import traceback
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
 import anyio.lowlevel
+import orjson
 import pytest
 
 from engine.core.policy import FRESH_REFUSALS, RETRY_AFTER_CAP
@@ -339,3 +341,28 @@ async def test_a_503_on_a_batch_post_holds_the_budget_for_what_follows() -> None
     assert len(transport.sent("POST", "/batches")) == 1
     await api.get_json("/batches")
     assert clock.now - start >= 9.0
+
+
+SECRET_TOKEN = "U0VDUkVULUFDQ0VTUy1UT0tFTi0xMjM0NTY3ODkw"  # what must never be printed
+
+
+@pytest.mark.parametrize("answer", [
+    # a proxy appends a byte: not JSON, its first bytes the token
+    Reply(200, {}, orjson.dumps({"access_token": SECRET_TOKEN, "refresh_token": SECRET_TOKEN,
+                                 "expires_in": 3600}) + b"}"),
+    # JSON, but expires_in not a number: float() quotes the value in its ValueError
+    reply(200, {"access_token": SECRET_TOKEN, "expires_in": SECRET_TOKEN}),
+])
+async def test_a_mangled_token_answer_never_shows_the_token_in_a_traceback(
+        answer: Reply) -> None:
+    """A token answer the engine cannot use is an AuthServiceError whose whole formatted
+    traceback (what `a2p -v` prints, what a user's logging records) holds no byte of the
+    token."""
+    clock = FakeClock()
+    api, _ = client_on(TokenServer(answer), clock)
+    with pytest.raises(AuthServiceError) as caught:
+        await api.login()
+    printed = "".join(traceback.format_exception(caught.value))
+    assert "token answer cannot be used" in printed
+    assert SECRET_TOKEN[:12] not in printed
+    assert caught.value.__cause__ is None

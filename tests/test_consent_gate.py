@@ -60,6 +60,23 @@ def test_gate_takes_out_suppressed_and_hands_on_in_order() -> None:
     assert set(gate.rejected) == {1}
 
 
+def test_an_opted_out_recipient_keeps_its_column_zone() -> None:
+    """A recipient the opt-outs suppress from a block read with --tz-column keeps its
+    column zone on its rejection (a scheduled send places it there, not by its number);
+    the zone is no part of the rejection's JSON or equality."""
+    out: list[Rejection] = []
+    gate = Gate(ConsentSet([OptOut("+12125550101", ME, "2026-01-01T00:00:00Z")]), out.append)
+    zoned = Block(["+12125550100", "+12125550101"], None, [0, 1], [2, 3], None,
+                  [None, "America/Los_Angeles"])
+    list(gate.apply([zoned]))
+    gate.release()
+    assert [(r.index, r.zone) for r in out] == [(1, "America/Los_Angeles")]
+    plain = Rejection(*out[0].fields())
+    assert plain.zone is None
+    assert plain == out[0]
+    assert plain.as_json() == out[0].as_json()
+
+
 def test_drop_takes_out_what_was_rejected_before() -> None:
     """Blocks read again (a resume, a lost answer's chunk) lose the positions a gate or the
     journal rejected, so they are the chunks as they were cut."""

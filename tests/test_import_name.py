@@ -35,6 +35,27 @@ def test_a_users_engine_module_is_named_too(tmp_path: Path) -> None:
     done = _door(tmp_path, "--version")
     assert done.returncode == 0, done.stderr
     assert str(tmp_path / "engine.py") in done.stderr
+    assert "rename your file" in done.stderr
+
+
+def test_a_users_engine_folder_without_init_does_not_break_the_command(
+        tmp_path: Path) -> None:
+    """A plain ./engine/ folder (no __init__.py: assets, notes) is a namespace package that
+    an editable install's finder comes after: a2p still runs the installed engine and, when
+    the folder would be imported in its place, names it."""
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "notes.txt").write_text("not code\n")
+    found = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
+                            "print(u.find_spec('engine').origin)"], cwd=tmp_path, text=True,
+                           capture_output=True, timeout=60, check=True).stdout.strip()
+    done = _door(tmp_path, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"a2p {__version__}"
+    if found == "None":  # the folder comes first (an editable install)
+        assert str(tmp_path / "engine") in done.stderr
+        assert "rename your folder" in done.stderr
+    else:  # a regular package (a wheel's) wins over a namespace portion: nothing to say
+        assert done.stderr == ""
 
 
 def test_no_shadow_no_word(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from engine.errors import IllegalTransition, JournalError
-from engine.run.journal import Journal, read_journal, standing, superseded_entry
+from engine.run.journal import Journal, read_journal, superseded_entry
+from engine.run.membership import standing
 
 
 def write(path: Path) -> None:

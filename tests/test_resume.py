@@ -10,6 +10,7 @@ import pytest
 
 from engine.batching.chunker import Chunker
 from engine.core import lifecycle
+from engine.core.holdings import Holdings, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import NO_ANSWER, NOT_SENT
 from engine.core.rejections import Aggregator
@@ -20,6 +21,7 @@ from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry, s
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
 from engine.run.resume import (
+    ResumePlan,
     check_matches,
     others,
     rebuild_chunk,
@@ -224,9 +226,9 @@ def spanning_journal(path: Path, later: list[ChunkRecord], *, gaps: bool = False
     return path
 
 
-def reread(plan_skip: list[tuple[int, int]]) -> list[int]:
+def reread(plan: ResumePlan) -> list[int]:
     block = Block([f"+1415555{p:04d}" for p in range(400)], None, range(400))
-    return [p for b in without([block], plan_skip) for p in b.positions]
+    return [p for b in without([block], plan.holdings) for p in b.positions]
 
 
 RUN_2 = [record(12, 0, 150, lifecycle.FAILED, reason=Reason.GAVE_UP,
@@ -241,7 +243,7 @@ def test_records_a_spanning_chunk_sent_are_not_read_again(tmp_path: Path, gaps: 
     again only what chunk 12 (gave up on 429) held, never a record 13 or 6 sent."""
     path = spanning_journal(tmp_path / "run.journal", RUN_2, gaps=gaps)
     plan = restore(read_journal(path), Aggregator())
-    assert reread(plan.skip) == list(range(0, 151))
+    assert reread(plan) == list(range(0, 151))
     assert plan.read_from is not None
     assert plan.read_from["chunk"] == 4
 
@@ -257,7 +259,7 @@ def test_a_held_chunk_inside_a_spanning_chunk_is_read_again(tmp_path: Path,
     path = spanning_journal(tmp_path / "run.journal", later, gaps=gaps,
                             held=record(6, 200, 299, lifecycle.PLANNED, reason=Reason.HELD))
     plan = restore(read_journal(path), Aggregator())
-    assert [p for p in reread(plan.skip) if p >= 100] == list(range(200, 300))
+    assert [p for p in reread(plan) if p >= 100] == list(range(200, 300))
     assert 6 in plan.superseded
 
 
@@ -271,7 +273,7 @@ def test_a_resume_after_everything_was_accepted_reads_nothing_again(tmp_path: Pa
     path = spanning_journal(tmp_path / "run.journal", later,
                             held=record(6, 200, 299, lifecycle.COMPLETED, batch_id="b6"))
     plan = restore(read_journal(path), Aggregator())
-    assert reread(plan.skip) == []
+    assert reread(plan) == []
     assert plan.skip == [(0, 150), (151, 199), (200, 299), (300, 350), (351, 399)]  # disjoint
     assert plan.read_from is not None
     assert plan.read_from["chunk"] == 14
@@ -283,7 +285,7 @@ def test_a_chunk_cut_around_skipped_ranges_journals_them_as_its_gaps(tmp_path: P
     path = tmp_path / "run.journal"
     journal = Journal.create(path, {"runId": "r", "sender": "+16505550100"})
     recorder = Recorder(_no_emit, journal=journal)
-    recorder.restore({}, {}, [(10, 19), (30, 39)])
+    recorder.restore({}, {}, Holdings.of_ranges([(10, 19), (30, 39)]))
     positions = [p for p in range(0, 50) if not 10 <= p <= 19 and not 30 <= p <= 39
                  and p != 25]  # 25: rejected locally
     chunker = Chunker("+16505550100", "Hi", 1 << 20)
@@ -306,9 +308,9 @@ def test_a_chunk_read_again_inside_a_spanning_chunks_gap_keeps_its_own_records()
     its journaled gaps, not the ranges of the chunks around it."""
     records = {13: record(13, 100, 399, lifecycle.ACCEPTED, count=200, batch_id="b13")}
     entry = ChunkEntry(20, 200, 299, 100, 100, None, None, (), "d").to_json()
-    assert others(records, entry) == []
+    assert others(records, entry) == Members(200, 299)
     i18 = ChunkEntry(20, 200, 299, 100, 100, None, None).to_json()  # no gaps journaled
-    assert others(records, i18) == [(100, 399)]
+    assert list(others(records, i18).runs()) == []  # 13's range covers it all
     rebuilt = rebuild_chunk([Block([f"+1415555{p:04d}" for p in range(400)], None,
                                    range(400))], entry, "+16505550100", "Hi",
                             others(records, entry))
@@ -319,14 +321,14 @@ def test_the_recorder_knows_the_gaps_of_chunks_it_cut_and_of_those_journaled() -
     """What the lost-answer rebuild reads again: gaps of a chunk cut now, of one restored
     from a journal that has them, and None (fall back) for one that has not."""
     recorder = Recorder(_no_emit)
-    recorder.restore({}, {}, [(10, 19)], {7: ((3, 4),)})
+    recorder.restore({}, {}, Holdings.of_ranges([(10, 19)]), {7: Members(0, 9, ((3, 4),))})
     positions = [p for p in range(30) if not 10 <= p <= 19]
     (chunk,) = Chunker("+16505550100", "Hi", 1 << 20).chunks(
         [Block([f"+1415555{p:04d}" for p in positions], None, positions)])
     recorder.record_for(chunk)
-    assert recorder.gaps(chunk.number) == ((10, 19),)
-    assert recorder.gaps(7) == ((3, 4),)
-    assert recorder.gaps(8) is None
+    assert recorder.members(chunk.number) == Members(0, 29, ((10, 19),))
+    assert recorder.members(7) == Members(0, 9, ((3, 4),))
+    assert recorder.members(8) is None
 
 
 def test_a_chunks_server_rejections_restored_in_any_answer_order_make_one_spill_run(

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import orjson
 import pytest
 
 from engine.errors import UsageError
 from engine.reading import Block
-from engine.run.capledger import carrier_halt
+from engine.run.capledger import RoundCap, carrier_halt
 from engine.run.options import SendOptions
-from engine.run.roundreport import report_of
+from engine.run.roundreport import CAP_HOLD, holds, report_of
 from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
@@ -125,8 +126,7 @@ def test_the_filter_removes_closed_recipients_without_rejecting_them() -> None:
     assert open_now == {east}  # 08:00 Eastern, 05:00 Pacific
     eligible = Eligible(keys, open_now)
     out = list(eligible([block([eastern, pacific, eastern], first=10)]))
-    assert [b.positions for b in out] == [[10, 12]]
-    assert (eligible.passed, eligible.held) == (2, 1)
+    assert [b.positions for b in out] == [[10, 12]]  # position 11 held, not rejected
 
 
 def test_the_quota_passes_exactly_what_the_day_leaves() -> None:
@@ -178,6 +178,42 @@ def test_the_next_round_is_the_next_opening_or_the_next_cap_day() -> None:
     assert report_of(gone, parse_scheduling("tcpa"))["totals"]["expired"] == 2
     ends = outlook({WEST: 2}, NOON_UTC, expire_at=NOON_UTC + timedelta(hours=1))
     assert ends.next_round(None) == (NOON_UTC + timedelta(hours=1), "expire-at")
+
+
+class ChunkOf:
+    """A chunk as ``holds`` asks of it: its number, and its recipients' keys."""
+
+    def __init__(self, number: int, *keys: WindowKey) -> None:
+        self.number, self.keys = number, keys
+
+
+class KeysOf:
+    def of_chunk(self, chunk: ChunkOf) -> tuple[WindowKey, ...]:
+        return chunk.keys
+
+
+def test_a_held_chunk_s_note_says_what_holds_it_not_a_stop() -> None:
+    """A chunk a round holds is told why: the day's cap (a caught chunk with no room, or
+    the day full), its recipients' window closed, --at not reached, carriers' halt; one
+    whose windows are open and that the cap admits goes (None)."""
+    def why(look: Outlook, chunk: ChunkOf) -> str | None:
+        return holds(cast(Any, KeysOf()), look)(cast(Any, chunk))
+
+    afternoon = NOON_UTC + timedelta(hours=2)  # 09:00 Eastern, 06:00 Pacific
+    open_east = outlook({EAST: 3, WEST: 2}, afternoon)
+    assert why(open_east, ChunkOf(1, EAST)) is None
+    assert (why(open_east, ChunkOf(2, EAST, WEST)) or "").startswith(
+        "held: its recipients' window is closed now")
+    no_room = replace(open_east, share=RoundCap(0, frozenset({1})))
+    assert why(no_room, ChunkOf(1, EAST)) == CAP_HOLD
+    assert why(no_room, ChunkOf(2, EAST)) is None
+    full = outlook({EAST: 3}, afternoon, cap=4, sent=4)
+    assert why(full, ChunkOf(1, EAST)) == CAP_HOLD
+    before_at = replace(open_east, decision="wait")
+    assert (why(before_at, ChunkOf(1, EAST)) or "").startswith("held: --at")
+    for look in (open_east, no_room, full, before_at):
+        for chunk in (ChunkOf(1, EAST), ChunkOf(2, WEST)):
+            assert "stopped" not in (why(look, chunk) or "")
 
 
 def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() -> None:

@@ -489,10 +489,25 @@ async def test_a_chunk_a_round_holds_says_what_held_it() -> None:
     await h.sender.submit(chunk, record)
     assert record.state == lifecycle.PLANNED
     assert (record.note or "").startswith("held: the round's deadline 1970-01-01T00:00:00")
-    h.sender.deadline, h.sender.admits = None, lambda chunk: False
+    h.sender.deadline, h.sender.holds = None, lambda chunk: "held: its recipients' window"
     chunk = h.chunk(2)
     record = h.recorder.record_for(chunk)
     await h.sender.submit(chunk, record)
     assert record.state == lifecycle.PLANNED
-    assert (record.note or "").startswith("held: its recipients' window is closed now")
+    assert record.note == "held: its recipients' window"
+    assert h.posts() == 0
+
+
+async def test_a_caught_chunk_a_round_holds_says_why_not_that_the_run_stopped() -> None:
+    """A chunk a run before cut, proved not created, that the round holds (the day's cap
+    has no room, its window is closed) is planned again without a POST, its note the
+    round's reason: outcomes tells it deferred by the cap, not "the run stopped"."""
+    h = Harness(FakeA2P())
+    note = "held: the day's cap (--daily-cap) has no room left for it"
+    h.sender.holds = lambda chunk: note
+    chunk = h.chunk(2)
+    record = h.recorder.record_for(chunk)
+    await h.sender.resend_caught(chunk, record)
+    assert record.state == lifecycle.PLANNED
+    assert record.note == note
     assert h.posts() == 0

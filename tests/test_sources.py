@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from engine.batching.chunker import Chunk, Chunker
+from engine.core.holdings import Holdings
 from engine.core.rejections import DUPLICATE, INVALID_NUMBER, Rejection
 from engine.errors import InputError
 from engine.reading import BLOCK_SIZE, ReadOptions
@@ -61,7 +62,8 @@ def numbers_in(chunks: list[Chunk]) -> list[str]:
 
 def plan(skip: list[tuple[int, int]], read_from: dict[str, Any] | None = None,
          in_flight: list[dict[str, Any]] | None = None, **more: Any) -> ResumePlan:
-    return ResumePlan(records={}, in_flight=in_flight or [], skip=skip, read_from=read_from,
+    return ResumePlan(records={}, in_flight=in_flight or [], holdings=Holdings.of_ranges(skip),
+                      read_from=read_from,
                       next_number=1, max_bytes=None, **more)
 
 

@@ -21,6 +21,7 @@ import engine
 import engine.types as public
 from engine import reading
 from engine.core.optouts import SCOPES
+from engine.rc.transport import Transport
 from engine.reading.options import InputFormat
 from engine.results.export import Export, outcomes
 from engine.results.names import FILTERS, OutcomeFilter
@@ -53,6 +54,11 @@ async def main() -> None:
     async for row in engine.outcomes("run.journal", only=("faild",)):  # E: arg-type
         print(row.to)
     await engine.check("+16505550100", recipients="100")  # E: arg-type
+    await engine.send("list.csv", sender="+1", text="Hi", daily_cap="lots")  # E: arg-type
+    try:
+        engine.send_sync("list.csv", sender="+16505550100", text="Hi")
+    except engine.Interrupted as stopped:
+        print(stopped.report["totals"])  # E: index
 
 
 asyncio.run(main())
@@ -86,13 +92,28 @@ async def main() -> None:
         print(event["time"])
 
     await engine.send("list.csv", sender="+16505550100", text="Hi", on_event=on_event)
+    await engine.send("list.csv", sender="+16505550100", text="Hi", journal="run.journal",
+                      quiet_hours="tcpa", daily_cap="none")
+    engine.send_sync("list.csv", sender="+16505550100", text="Hi", journal="run.journal",
+                     daily_cap=6000)
     async for row in engine.outcomes("run.journal", only=("failed", "retryable")):
         print(row.to, row.outcome)
     checked = await engine.check("+16505550100", recipients=100)
     print(checked.warnings, engine.__version__)
 
 
+def script() -> None:
+    try:
+        report = engine.send_sync("list.csv", sender="+16505550100", text="Hi")
+    except engine.Interrupted as stopped:
+        if stopped.report is not None:
+            print(stopped.report["totals"]["sent"], stopped.report["interrupted"])
+        raise
+    print(report["status"])
+
+
 asyncio.run(main())
+script()
 '''
 
 
@@ -139,6 +160,19 @@ def test_send_keywords_are_send_options_fields() -> None:
     fields = {f.name for f in dataclasses.fields(SendOptions)}
     assert set(SendKeywords.__annotations__) == fields
     assert SendKeywords.__required_keys__ == frozenset()
+
+
+def test_send_keywords_take_the_types_of_send_options_fields() -> None:
+    """Each keyword of send has the type of its SendOptions field (daily_cap="none" passes
+    a type checker in both): the types cannot drift either."""
+    names = {"Transport": Transport}  # imported by options.py for type checking only
+    keywords = get_type_hints(SendKeywords, localns=names)
+    fields = get_type_hints(SendOptions, localns=names)
+    drifted = {name: (hint, fields[name]) for name, hint in keywords.items()
+               if hint != fields[name]}
+    assert not drifted
+    assert _literals(keywords["daily_cap"]) is None  # int | "none" | None: not only literals
+    assert set(get_args(keywords["daily_cap"])) == {int, Literal["none"], type(None)}
 
 
 def test_outcomes_takes_the_exports_keywords() -> None:

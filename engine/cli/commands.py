@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_stdout()
         return EXIT_OK
     except (Exception, KeyboardInterrupt, BaseExceptionGroup) as exc:
-        return _fail(exc, args.verbose)
+        return _fail(exc, args.verbose, args.log_format)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -80,8 +80,13 @@ def _logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _fail(exc: BaseException, verbose: int) -> int:
-    if verbose:
+def _fail(exc: BaseException, verbose: int, log_format: str = "text") -> int:
+    if verbose and log_format == "json":  # one JSON line, its traceback a field of it
+        import logging
+
+        logging.getLogger("engine").error("the command failed: %s", type(exc).__name__,
+                                          exc_info=exc)
+    elif verbose:
         traceback.print_exception(exc, file=sys.stderr)
     for line in messages(exc):
         say(f"a2p: {line}")

@@ -3,8 +3,10 @@ log shipper to read without parsing text.
 
 Each line holds ``time`` (UTC ISO 8601), ``level``, ``logger`` and ``message``; an API
 request's line (``-v``) adds ``method``, ``path``, ``status``, RingCentral's ``RCRequestId``
-and ``duration`` (seconds), which engine/rc/client.py passes as the record's ``http``. The
-records carry no bodies and no tokens, so neither do the lines.
+and ``duration`` (seconds), which engine/rc/client.py passes as the record's ``http``; a
+record with an exception adds ``exception`` (its type) and ``traceback`` (the whole of it, one
+string), as a command's failure under ``-v`` does. The records carry no bodies and no tokens,
+so neither do the lines.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class JsonLines(logging.Formatter):
             line.update(http)
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
+            # the whole traceback (an exception group's too) as one string field: the line
+            # stays one JSON object, where the text format would print many plain lines
+            line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

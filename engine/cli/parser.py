@@ -457,7 +457,8 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-ambiguous", choices=("reconcile", "resend", "fail"),
                         default="reconcile",
                         help="after a lost answer: look the batch up on the server before any "
-                        "resend (default), resend blindly, or report it unknown")
+                        "resend (default), resend blindly (not with a daily cap), or report it "
+                        "unknown")
     parser.add_argument("--no-revoke", action="store_true",
                         help="keep the OAuth session open at the end")
     parser.add_argument("--no-preflight", action="store_true",

@@ -83,7 +83,9 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
     """One recipient that was not sent: ``index`` is its 0-based position in the input.
 
     Immutable, with the fields ``index``, ``line``, ``to``, ``error_code``, ``description``,
-    ``batch_id`` and ``source``. A tuple underneath, so that the reader can make a block's
+    ``batch_id`` and ``source``; ``zone``, the record's --tz-column zone when the reader had
+    it (a scheduled send places the recipient by it), rides along outside the fields (not in
+    its JSON, equality or pickle). A tuple underneath, so that the reader can make a block's
     rejections in C (``rejected_many``) and leave their descriptions unwritten until they are
     read: a number check's description is ``explain(to)``, worked out again when first asked
     for, so a list of random numbers costs no sentence per bad row that nobody reads.
@@ -92,14 +94,14 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
     __slots__ = ()
 
     def __new__(cls, index: int, line: int | None, to: str | None, error_code: str,
-                description: str, batch_id: str | None = None, source: str = LOCAL
-                ) -> Rejection:
-        return tuple.__new__(cls, (index, line, to, error_code, description, batch_id, source,
-                                   None))
+                description: str, batch_id: str | None = None, source: str = LOCAL,
+                zone: str | None = None) -> Rejection:
+        fields = (index, line, to, error_code, description, batch_id, source, None)
+        return tuple.__new__(cls, fields if zone is None else (*fields, zone))
 
     @classmethod
     def explained(cls, index: int, line: int | None, to: str, error_code: str,
-                  explain: Explain) -> Rejection:
+                  explain: Explain, zone: str | None = None) -> Rejection:
         """A local rejection whose description is ``explain(to)``, written when read; a value
         too long to show whole is cut (``shown``) and described now, from the whole value."""
         if len(to) > SHOWN:
@@ -107,8 +109,14 @@ class Rejection(tuple[int, int | None, str | None, str, str | None, str | None, 
             return cls(index, line, shown(to), error_code,
                        f"{explain(to)} ({where} has {len(to):,} characters where the number "
                        "should be: check that the number column is the right one, and that "
-                       "nothing was pasted into it)")
-        return tuple.__new__(cls, (index, line, to, error_code, None, None, LOCAL, explain))
+                       "nothing was pasted into it)", zone=zone)
+        fields = (index, line, to, error_code, None, None, LOCAL, explain)
+        return tuple.__new__(cls, fields if zone is None else (*fields, zone))
+
+    @property
+    def zone(self) -> str | None:
+        """The record's --tz-column zone, when the reader had one (None: none, or not known)."""
+        return self[8] if len(self) > 8 else None
 
     @property  # the field hides tuple.index, which nothing here calls
     def index(self) -> int:  # type: ignore[override]

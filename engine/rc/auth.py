@@ -50,7 +50,7 @@ Send = Callable[[RateBudget, str, str, Mapping[str, str], bytes | None], Awaitab
 def oauth_error_of(reply: Reply) -> str | None:
     """The OAuth ``error`` (RFC 6749: invalid_grant, ...) of a token endpoint's answer."""
     try:
-        body = reply.json()
+        body = reply.json(secret=True)
     except BadBodyError:
         return None
     error = body.get("error") if isinstance(body, dict) else None
@@ -130,14 +130,18 @@ class Session:
 
     def _keep(self, reply: Reply) -> str:
         try:
-            body = reply.json()
+            body = reply.json(secret=True)
             now = self._clock()
             self._token = _Token(body["access_token"], body.get("refresh_token", ""),
                                  now + float(body["expires_in"]),
                                  now + float(body.get("refresh_token_expires_in", 0)))
         except (BadBodyError, KeyError, TypeError, ValueError) as exc:
-            raise AuthServiceError("the token answer lacks access_token or expires_in; is "
-                                   "RC_SERVER_URL a RingCentral server?") from exc
+            # from None: the cause's message or values may quote the answer, and a token
+            # in it (a traceback prints causes, as `a2p -v` does)
+            what = str(exc) if isinstance(exc, BadBodyError) else \
+                "it lacks access_token or a numeric expires_in"
+            raise AuthServiceError(f"the token answer cannot be used: {what}. Is "
+                                   "RC_SERVER_URL a RingCentral server?") from None
         return self._token.access
 
     async def login(self) -> str:

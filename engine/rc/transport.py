@@ -52,10 +52,17 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
 
-    def json(self) -> Any:
+    def json(self, *, secret: bool = False) -> Any:
+        """The body parsed; a BadBodyError when it is not JSON, quoting its first bytes (what
+        a gateway's page says) unless ``secret``: a token endpoint's answer may hold a token
+        in those bytes, so its error gives only the length, and chains nothing."""
         try:
             return orjson.loads(self.body) if self.body else {}
         except orjson.JSONDecodeError as exc:
+            if secret:
+                raise BadBodyError(f"HTTP {self.status} answer is not JSON ({exc}); its "
+                                   f"{len(self.body)} bytes are not quoted (it may hold a "
+                                   "token)", self.status) from None
             raise BadBodyError(f"HTTP {self.status} answer is not JSON ({exc}); first bytes: "
                                f"{self.body[:80]!r}", self.status) from exc
 

@@ -119,17 +119,17 @@ class Builder:
         self._zones: list[str | None] | None = None
 
     def reject(self, line: int | None, to: str | None, code: str, reason: str, *,
-               cut: bool = True) -> None:
+               cut: bool = True, zone: str | None = None) -> None:
         """Record a bad record at the current position (or stop, in strict mode). ``to`` is
         cut as a rejection shows it (``rejections.shown``) unless ``cut`` is False (already
-        cut)."""
+        cut); ``zone``: its --tz-column zone, when checked."""
         if self.options.strict:
             where = self.options.source + (f", line {line}" if line is not None else "")
             where += f" (record {self.position})"
             raise BadRecordError(where, reason, "Fix that record, or drop --strict to skip "
                                  "bad records and list them in the report.")
         shown = codes.shown(to) if to is not None and cut else to  # not a 10 MB value whole
-        self.reject_sink(Rejection(self.position, line, shown, code, reason))
+        self.reject_sink(Rejection(self.position, line, shown, code, reason, zone=zone))
         self.position += 1
 
     def add(self, line: int | None, raw_to: str, text: str | None,
@@ -148,7 +148,8 @@ class Builder:
         # every record of a suppressed number says so, none is called a duplicate
         if self.suppress is not None and number in self.suppress:
             self.reject_sink(Rejection.explained(self.position, line, raw_to,
-                                                 codes.OPTED_OUT, self.explain))
+                                                 codes.OPTED_OUT, self.explain,
+                                                 self._quiet_zone(zone)))
             self.position += 1
             return None
         if self.options.tz_column is not None:
@@ -167,25 +168,35 @@ class Builder:
         if template is not None and fields is not None:
             rendered = template.render(fields)
             if isinstance(rendered, templates.Missing):
-                self.reject(line, raw_to, codes.TEMPLATE_FIELD, rendered.message())
+                self.reject(line, raw_to, codes.TEMPLATE_FIELD, rendered.message(), zone=zone)
                 return None
             text = rendered
         return self._accept(line, raw_to, number, text, zone)
 
+    def _quiet_zone(self, cell: Any) -> str | None:
+        """The --tz-column zone of a record rejected before its cell is checked (a suppressed
+        number): the cell's zone, or None (no column, a blank cell, one naming no zone)."""
+        if self.options.tz_column is None:
+            return None
+        checked = self._cell(cell)
+        return None if isinstance(checked, phone.Problem) else checked
+
     def _zone(self, line: int | None, raw_to: str, cell: Any) -> Any:
         """The record's zone as ``zone_check`` names it, None for a blank cell, or _REFUSED
         (the record rejected with the check's Problem) for a cell naming no zone."""
-        if cell is None or (isinstance(cell, str) and not cell.strip()):
-            return None
-        check = self.options.zone_check
-        value = cell if isinstance(cell, str) else orjson.dumps(cell).decode()
-        if check is None:
-            return value.strip()
-        checked = check(value)
+        checked = self._cell(cell)
         if isinstance(checked, phone.Problem):
             self.reject(line, raw_to, checked.code, checked.message)
             return _REFUSED
         return checked
+
+    def _cell(self, cell: Any) -> str | phone.Problem | None:
+        """A --tz-column cell as ``zone_check`` names it (None: blank)."""
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            return None
+        value = cell if isinstance(cell, str) else orjson.dumps(cell).decode()
+        check = self.options.zone_check
+        return value.strip() if check is None else check(value)
 
     def _accept(self, line: int | None, raw_to: str, number: str, text: str | None,
                 zone: str | None = None) -> Block | None:
@@ -194,13 +205,13 @@ class Builder:
             if batch_text is None:
                 self.reject(line, raw_to, codes.NO_TEXT,
                             f"no text for {codes.quoted(raw_to)} and no batch text; pass "
-                            "--text or fill the text column")
+                            "--text or fill the text column", zone=zone)
                 return None
             text = None
         elif len(text) > MAX_TEXT:
             self.reject(line, raw_to, codes.TEXT_TOO_LONG,
                         f"text is {len(text)} characters ({text[:24]!r}...); RingCentral "
-                        f"allows {MAX_TEXT}")
+                        f"allows {MAX_TEXT}", zone=zone)
             return None
         elif text == batch_text:
             text = None
@@ -210,7 +221,8 @@ class Builder:
                 where = f"line {earlier}" if line is not None else f"item {earlier}"
                 same = ", with the same text" if self.options.dedupe == "message" else ""
                 self.reject(line, raw_to, codes.DUPLICATE,
-                            f"{codes.quoted(raw_to)} ({number}) repeats {where}{same}")
+                            f"{codes.quoted(raw_to)} ({number}) repeats {where}{same}",
+                            zone=zone)
                 return None
         if text is not None and self._texts is None:
             self._texts = [None] * len(self._tos)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from engine.core import lifecycle
+from engine.core.holdings import Members
 from engine.core.policy import LOST_CODE
 from engine.core.rejections import OPTED_OUT as LCL_OPTED_OUT
 from engine.core.rejections import Rejection
@@ -46,7 +47,7 @@ from engine.results.names import (
     SUPPRESSED,
     UNKNOWN,
 )
-from engine.run.journal import gaps_by_chunk, pieces, standing
+from engine.run.membership import members_by_chunk, standing
 from engine.run.resume import retryable
 
 BY_STATUS = {"Delivered": DELIVERED, "DeliveryFailed": DELIVERY_FAILED,
@@ -124,12 +125,13 @@ class Span:
     retryable: bool  # for a chunk certainly not sent: would sending it again be sound?
     note: str
     pending: bool = False  # adopted; its message store was not complete when last read
-    gaps: tuple[tuple[int, int], ...] = ()  # ranges inside it that other chunks hold
+    held: Members | None = None  # the positions it holds; None: its whole range
 
     @property
     def pieces(self) -> list[tuple[int, int]]:
-        """Where its records lie: its range less its gaps."""
-        return pieces(self.first, self.last, self.gaps)
+        """Where its records lie: its range less its gaps (or its bitmap's runs)."""
+        held = self.held if self.held is not None else Members(self.first, self.last)
+        return list(held.runs())
 
     @property
     def accepted(self) -> bool:
@@ -143,7 +145,7 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
     superseded (the chunks it cut again hold their records; journal.standing)."""
     spans = []
     every = list(chunks)
-    gaps = gaps_by_chunk(every, lambda e: retryable(dict(e)))
+    members = members_by_chunk(every, lambda e: retryable(dict(e)))
     for entry in standing(every, lambda e: retryable(dict(e))):
         state = entry.get("status", lifecycle.PLANNED)
         error = entry.get("error") or {}
@@ -157,7 +159,7 @@ def spans_of(chunks: Iterable[Mapping[str, Any]]) -> list[Span]:
             # what the journal counted pending: an adopted batch's recipients its store had
             # not named yet (reason adopted, sender.hold_unproven) or a store not complete
             pending=bool(entry.get("pending")) or entry.get("reason") == "pending",
-            gaps=tuple(gaps.get(entry["chunk"], ()))))
+            held=members.get(entry["chunk"])))
     return sorted(spans, key=lambda s: s.first)
 
 
@@ -190,7 +192,10 @@ def in_order(blocks: Iterable[Block], rejected: list[Rejection] | Drains) -> Ite
 
 
 def _rejected(rejection: Rejection) -> Record:
-    return Record(rejection.index, rejection.line, rejection.to, None, rejection)
+    """A rejection as a record: with its --tz-column zone when the reader had one, so it is
+    placed as the run placed it, not by its number."""
+    return Record(rejection.index, rejection.line, rejection.to, None, rejection,
+                  zone=rejection.zone)
 
 
 def classify(message: Mapping[str, Any]) -> tuple[str, str | None, str, bool]:

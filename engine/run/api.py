@@ -42,7 +42,7 @@ from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
 from engine.run.expiry import journaled_expiry
 from engine.run.gate import Gate
 from engine.run.idleround import report_settings
-from engine.run.journal import Journal, JournalState, read_header, read_journal
+from engine.run.journal import VERSION, Journal, JournalState, read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.localqueue import LocalRejections
 from engine.run.metrics import Metrics, on_read
@@ -70,7 +70,13 @@ from engine.run.resume import (
     unsettled,
 )
 from engine.run.rounds import send_rounds
-from engine.run.scheduling import RoundLimits, login_checks, resumed_scheduling
+from engine.run.scheduling import (
+    NEEDS_JOURNAL,
+    RoundLimits,
+    check_resend_cap,
+    login_checks,
+    resumed_scheduling,
+)
 from engine.run.sender import Sender
 from engine.run.shapes import Report
 from engine.run.sources import (
@@ -115,7 +121,11 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     """``send`` once its options are one value."""
     journal = options.resume if options.resume is not None else options.journal
     refuse_report_over(options.report, journal, "the journal")
+    scheduling = options.scheduling()
+    check_resend_cap(options.on_ambiguous, scheduling)
     if journal is None:
+        if scheduling.active:  # before any login: without rounds the schedule would be lost
+            raise UsageError(NEEDS_JOURNAL)
         with open_spill(None, options.report) as spill, \
                 open_spool(None, options.report) as spool:
             return await _send(recipients, options, spill, spool)
@@ -124,7 +134,6 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     # The lock is on the journal file itself: a fresh run makes it (empty) to lock it.
     if options.resume is not None:
         check_journal(Path(options.resume))
-    scheduling = options.scheduling()
     if options.resume is not None:
         scheduling = resumed_scheduling(scheduling, options.schedule_flags(),
                                         read_header(Path(options.resume)),
@@ -133,6 +142,7 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
     notes: tuple[tuple[str, str], ...] = ()
     if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
         scheduling, notes = await tier_cap(options, scheduling)
+    check_resend_cap(options.on_ambiguous, scheduling)  # a resume's cap, or the tier's
     if scheduling.active:  # a loop of rounds, each a resume of the journal
         return await send_rounds(recipients, options, scheduling, _send, notes)
     command = "a2p send --resume" if options.resume is not None else "a2p send"
@@ -240,6 +250,8 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if is_path(recipients) and not read.dedupe else None
         metrics = None if options.metrics is None else \
             Metrics(options.metrics, run_id, recorder, client)
+        if metrics is not None:  # this run's, before a sign-in or opt-out read of minutes
+            metrics.write()
         worker = Sender(run, client, chunker, recorder, stopping=stopping, rebuild=rebuild,
                         on_read=on_read(options.on_read, metrics,
                                         done_before.read - done_before.rejected_local
@@ -249,7 +261,7 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             worker.deadline = limits.deadline
             # every chunk, by its recipients, never by its number: a caught chunk screened
             # during the stop is resent under a new number that this round did not cut
-            worker.admits = limits.admits
+            worker.holds = limits.holds
         if plan is not None:
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
@@ -309,8 +321,12 @@ async def _send(recipients: Recipients | None, options: SendOptions,
         assert recorder is not None  # made before the opt-outs are read
     except ServerError as exc:  # the token endpoint failed mid-run: report, then raise
         if recorder is None or not (recorder.records or plan is not None):
+            _failed(metrics)
             raise  # nothing was sent, nothing to report (a refused first login)
         failure = exc
+    except BaseException:
+        _failed(metrics)
+        raise
     finally:
         try:
             if recorder is not None:
@@ -326,22 +342,33 @@ async def _send(recipients: Recipients | None, options: SendOptions,
                 if owned:
                     with anyio.CancelScope(shield=True):
                         await transport.close()
-    document = await _report(options, settings, chunker, client, recorder, emit,
-                             run_id=run_id, started=started, source=read.source,
-                             template=read.template,
-                             interrupted=interrupted or stopping.is_set(), checked=checked,
-                             failure=failure,
-                             consent=refresh.latest.as_json() if refresh is not None else
-                             consents.as_json() if consents is not None else None,
-                             notes=notes + ([refresh.failure] if refresh is not None and
-                                            refresh.failure is not None else []),
-                             schedule=limits.report() if limits is not None and
-                             limits.report is not None else None)
+    try:
+        document = await _report(options, settings, chunker, client, recorder, emit,
+                                 run_id=run_id, started=started, source=read.source,
+                                 template=read.template,
+                                 interrupted=interrupted or stopping.is_set(), checked=checked,
+                                 failure=failure,
+                                 consent=refresh.latest.as_json() if refresh is not None else
+                                 consents.as_json() if consents is not None else None,
+                                 notes=notes + ([refresh.failure] if refresh is not None and
+                                                refresh.failure is not None else []),
+                                 schedule=limits.report() if limits is not None and
+                                 limits.report is not None else None)
+    except BaseException:  # the report could not be written, or on_event raised
+        _failed(metrics)
+        raise
     if metrics is not None:  # a scheduled send's rounds: finished after the last one
-        metrics.close(finished=limits is None)
+        metrics.close(finished=limits is None, failed=failure is not None)
     if failure is not None:
         raise failure
     return document
+
+
+def _failed(metrics: Metrics | None) -> None:
+    """The metrics file's last write for a run that ends in an exception: finished and
+    failed, so it is not taken for a stuck run."""
+    if metrics is not None:
+        metrics.close(failed=True)
 
 
 class _ReadStopped(Exception):  # not an error: how a stop during the opt-outs' read ends
@@ -373,9 +400,10 @@ def _reopen(path: Path, state: JournalState, emit: Emit, chunker: Chunker, spill
     """A resumed run's recorder on its journal, with the settled chunks restored and the
     chunks it will cut again marked superseded; the chunker numbers on after them."""
     recorder = Recorder(emit, journal=Journal.reopen(path, state.complete_bytes), spill=spill)
+    recorder.bitmaps = state.header.get("version") == VERSION  # not into an older journal
     plan = restore(state, recorder.aggregator)
     recorder.supersede(plan.superseded)
-    recorder.restore(plan.records, plan.origins, plan.skip, plan.gaps)
+    recorder.restore(plan.records, plan.origins, plan.holdings, plan.members)
     chunker.set_next_number(plan.next_number)
     if plan.max_bytes:
         chunker.lower_limit(plan.max_bytes)

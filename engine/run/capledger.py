@@ -3,11 +3,13 @@ carried, what a round may still send, and the carrier-cap halt.
 
 A chunk counts on the day of the attempt that may have created it: a chunk is sent again only
 after a proof that its earlier attempt created nothing (a lost answer looked for, a 5xx or a
-refusal that creates nothing), so its LAST ``submittedAt`` is the one that counts. A chunk
-caught in flight by a stop on another day is resent, if its earlier attempt proves absent, on
-the round's day: its messages are taken from that day's allowance before the round reads any
-new recipient, and a caught chunk that does not fit what the day has left is held (never
-POSTed) until a day it fits. So no Pacific day carries more than the cap, whatever the
+refusal that creates nothing), so its LAST ``submittedAt`` is the one that counts. That
+holds only under ``on_ambiguous`` reconcile or fail: resend POSTs again without the proof, so
+a capped send refuses it (``scheduling.check_resend_cap``). A chunk caught in flight by a
+stop on another day is resent, if its earlier attempt proves absent, on the round's day:
+its messages are taken from that day's allowance before the round reads any new recipient,
+and a caught chunk that does not fit what the day has left is held (never POSTed) until a day
+it fits. So no Pacific day carries more than the cap, whatever the
 timing of kills and resumes.
 
 The carrier-cap halt: the day's batches showing SMS-CAR-450/451/452 above the threshold of
@@ -30,7 +32,7 @@ from engine.run.events import RunWarning
 from engine.run.journal import read_journal
 from engine.run.recorder import Recorder
 from engine.run.report import ChunkRecord
-from engine.run.resume import IN_FLIGHT, undecided
+from engine.run.resume import recovers
 from engine.schedule.caps import (
     CARRIER_CAP_CODES,
     Halt,
@@ -79,9 +81,7 @@ def caught(chunks: Iterable[Dated]) -> list[tuple[int, datetime, int]]:
     """(chunk, last submittedAt, messages) of the chunks a resume recovers: in flight, or
     unknown and looked for again; each may be sent again if proved not created."""
     return sorted((int(chunk["chunk"]), when, int(chunk.get("messages", 0)))
-                  for when, chunk in chunks
-                  if chunk.get("status") in IN_FLIGHT or
-                  (chunk.get("status") == lifecycle.UNKNOWN and undecided(dict(chunk))))
+                  for when, chunk in chunks if recovers(chunk))
 
 
 @dataclass(frozen=True, slots=True)

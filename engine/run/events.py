@@ -78,8 +78,10 @@ class Rejected(Event):
 
     @classmethod
     def of(cls, rejection: Rejection) -> Rejected:
-        return cls(rejection.index, rejection.line, rejection.to, rejection.error_code,
-                   rejection.description, rejection.batch_id, rejection.source)
+        fields = (rejection.index, rejection.line, rejection.to, rejection.error_code,
+                  rejection.description, rejection.batch_id, rejection.source)
+        zone = rejection.zone
+        return cls(*fields) if zone is None else ZonedRejected(*fields, zone)
 
     def to_json(self) -> dict[str, Any]:
         # the one event a bad list brings by the million: built directly, not by reflection
@@ -87,6 +89,18 @@ class Rejected(Event):
         return {"event": self.KIND, "index": self.index, "line": self.line, "to": self.to,
                 "errorCode": self.error_code, "description": self.description,
                 "batchId": self.batch_id, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class ZonedRejected(Rejected):
+    """A ``rejected`` event of a record whose --tz-column zone the reader had: ``zone`` is
+    that cell's zone (a scheduled send then places it by it, with its ``zoneSource``:
+    engine/run/roundreport.py ``placed``)."""
+
+    zone: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**Rejected.to_json(self), "zone": self.zone}
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,12 +93,12 @@ class Gate:
             if self._held:
                 self.release()
             return block
-        lines, own = block.lines, []
+        lines, zones, own = block.lines, block.zones, []
         for k, why in hits:
             to, position = block.tos[k], block.positions[k]
             self.rejected.add(position)
             own.append(Rejection(position, lines[k] if lines is not None else None, to,
-                                 OPTED_OUT, why))
+                                 OPTED_OUT, why, zone=zones[k] if zones is not None else None))
         self.release(own)
         gone = {k for k, _ in hits}
         keep = [k for k in range(len(block)) if k not in gone]

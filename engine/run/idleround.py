@@ -6,10 +6,11 @@
   count holds, and the survey before the next round (in this process, or a cron tick's)
   needs no pass over the input. Which keys are open, the cap day and --at/--expire-at are
   decided again at each instant from it;
-- a round with nothing due and no chunk of the journal to recover (a cron tick at night) is
-  not run: no login, no read of the opt-outs or of the input. Its report is written again
-  from the journal (the records and rejections a resume restores), with the schedule as it
-  stands, and the loop goes on to the wait.
+- a round with nothing due and no chunk of the journal to recover (a cron tick at night, or
+  any tick after the run is done or expired) is not run: no login, no read of the opt-outs
+  or of the input. Its report is written again from the journal (the records and rejections
+  a resume restores), with the schedule as it stands, and the loop goes on to the wait, or
+  ends.
 
 Anything unexpected (the side file missing, unreadable, another journal's, written for
 another schedule) falls back to the pass: the side file only ever saves work.
@@ -40,9 +41,9 @@ from engine.run.resume import (
     check_matches,
     journal_limits,
     reason_of,
+    recovers,
     restore,
     resume_options,
-    undecided,
 )
 from engine.run.spill import open_spill
 from engine.schedule.windows import WindowKey
@@ -135,9 +136,7 @@ def settled(state: JournalState, wait: str) -> bool:
     again, none completed with its message store still to read."""
     for entry in state.chunks.values():
         status = entry.get("status")
-        if status in (lifecycle.SUBMITTING, lifecycle.AMBIGUOUS) or \
-                (status == lifecycle.ACCEPTED and wait != "accepted") or \
-                (status == lifecycle.UNKNOWN and undecided(entry)) or \
+        if recovers(entry) or (status == lifecycle.ACCEPTED and wait != "accepted") or \
                 (status == lifecycle.COMPLETED and reason_of(entry) is Reason.PENDING):
             return False
     return True

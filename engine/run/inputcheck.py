@@ -8,6 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 from engine.batching.chunker import Digest
+from engine.core.holdings import Entry
 from engine.errors import JournalError
 from engine.reading import Block
 from engine.run.resume import ResumePlan
@@ -22,46 +23,62 @@ class InputCheck:
 
     def __init__(self, plan: ResumePlan, start: int = 0) -> None:
         self.journal = plan.journal
-        self._pieces = [(a, b, n) for a, b, n in plan.owned
-                        if n in plan.digests and plan.records[n].first >= start]
+        checked = {n for n in plan.digests if plan.records[n].first >= start}
+        # a chunk's pieces all lie in one layer of the holdings, in order
+        self._layers = [entries for layer in plan.holdings.layers
+                        if (entries := [e for e in layer.entries if e[2] in checked])]
+        self._ks = [0] * len(self._layers)
         self._digests: dict[int, Digest] = {}
-        self._last = {n: b for _, b, n in self._pieces}  # pieces are in order: the last wins
-        self._k = 0
+        self._last = {e[2]: e[1] for entries in self._layers for e in entries}  # last wins
         self._line: dict[int, int | None] = {}
         self._expected = dict(plan.digests)
         self._ranges = {n: (r.first, r.last) for n, r in plan.records.items()}
 
     @property
     def done(self) -> bool:
-        return self._k >= len(self._pieces)
+        return all(k >= len(entries) for k, entries in zip(self._ks, self._layers,
+                                                            strict=True))
 
     def block(self, block: Block) -> None:
         """The records of ``block`` (the next in input order) that a checked chunk holds."""
         positions = block.positions
-        if self.done or not positions:
+        if not positions:
             return
-        top = positions[-1]
-        while self._k < len(self._pieces) and self._pieces[self._k][0] <= top:
-            a, b, number = self._pieces[self._k]
+        for layer, entries in enumerate(self._layers):
+            self._ks[layer] = self._layer(block, entries, self._ks[layer])
+
+    def _layer(self, block: Block, entries: list[Entry], k: int) -> int:
+        """The pieces of one layer ``block`` reaches, from piece ``k``: the next piece's."""
+        positions, top = block.positions, block.positions[-1]
+        while k < len(entries) and entries[k][0] <= top:
+            a, b, number, held = entries[k]
             i, j = bisect_left(positions, a), bisect_right(positions, b)
             digest = self._digests.setdefault(number, Digest())
-            if i < j:
+            if held is not None:  # a bitmap: its positions between a and b
+                ks = [m for m in range(i, j) if held.holds(positions[m])]
+                if ks:
+                    digest.update([positions[m] for m in ks], [block.tos[m] for m in ks])
+                    if number not in self._line and block.lines is not None:
+                        self._line[number] = block.lines[ks[0]]
+            elif i < j:
                 digest.update(positions[i:j], block.tos[i:j])
                 if number not in self._line and block.lines is not None:
                     self._line[number] = block.lines[i]
             if b > top:
-                return  # the piece goes on in the next block
-            self._k += 1
+                return k  # the piece goes on in the next block
+            k += 1
             if b == self._last[number]:
                 self._check(number, digest.hexdigest())
+        return k
 
     def finish(self) -> None:
         """The input ended: a checked chunk whose records it no longer holds differs too."""
-        while self._k < len(self._pieces):
-            _, _, number = self._pieces[self._k]
-            self._k += 1
-            if number in self._last:
-                self._check(number, self._digests.get(number, Digest()).hexdigest())
+        for layer, entries in enumerate(self._layers):
+            while self._ks[layer] < len(entries):
+                _, _, number, _ = entries[self._ks[layer]]
+                self._ks[layer] += 1
+                if number in self._last:
+                    self._check(number, self._digests.get(number, Digest()).hexdigest())
 
     def _check(self, number: int, found: str) -> None:
         self._last.pop(number, None)

@@ -5,7 +5,8 @@ single writer needs, a torn last line (power lost mid-write) is easy to recognis
 and the file stays readable with ``jq`` and ``tail -f``.
 
 Entries (``type``): ``run`` (settings and input identity, first), ``chunk`` (a chunk's position
-range, the ranges inside it that other chunks held when it was cut (``gaps``), a digest of its
+range, the ranges inside it that other chunks held when it was cut (``gaps``; many of them: the
+positions it holds as a compressed bitmap, ``held``, engine/core/holdings.py), a digest of its
 (position, number) pairs and its input offset, before it is sent), ``state`` (submitting
 before each POST; accepted with the batch id and the server's rejections as soon as the
 answer arrives; failed, unknown, completed; split, with its two halves' chunk entries on the
@@ -19,16 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from collections.abc import Collection, Generator
 from dataclasses import dataclass, field
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from engine.core.lifecycle import PLANNED, SPLIT, SUPERSEDABLE, SUPERSEDED, supersede
+from engine.core.holdings import GAPS_MAX, Interval, Members
+from engine.core.lifecycle import PLANNED, SUPERSEDED, supersede
 from engine.core.positions import Positions
 from engine.core.rejections import Rejection
 from engine.errors import EngineError, JournalError
@@ -38,12 +38,16 @@ from engine.run.journalscan import PIECE, LocalScan, Run, lines, rejections
 from engine.run.journalserver import ServerRun
 from engine.run.report import ChunkRecord
 
-VERSION = 1
+# 2: a chunk may journal ``held`` (a bitmap of the positions it holds) instead of its gaps.
+# A build that knows only 1 refuses such a journal rather than read those chunks as holding
+# their whole range (it would skip recipients never sent). A journal of version 1 is still
+# read, and resumed without ``held`` (Recorder.bitmaps), so it stays readable by those builds.
+VERSION = 2
+VERSIONS = (1, 2)
 
 
 class JournalWriteError(EngineError):
     """The journal could not be written (a full disk): the run stops where it is."""
-Interval = tuple[int, int]  # first and last input position, both included
 
 
 class Journal:
@@ -168,7 +172,7 @@ def _read(handle: BinaryIO, path: Path) -> JournalState:
     for number, offset, entry in lines(handle, complete, str(path)):
         if state is None:
             if not isinstance(entry, dict) or entry.get("type") != "run" or \
-                    entry.get("version") != VERSION:
+                    entry.get("version") not in VERSIONS:
                 break
             state = JournalState(header=entry, complete_bytes=complete, path=path)
         elif isinstance(entry, dict):
@@ -176,8 +180,10 @@ def _read(handle: BinaryIO, path: Path) -> JournalState:
         else:
             local.add(number, offset, entry)
     if state is None:
-        raise JournalError(f"{path}: not an a2p journal (no run header of version {VERSION}). "
-                           "Pass the journal file written by 'a2p send'.")
+        raise JournalError(f"{path}: not an a2p journal (no run header of version "
+                           f"{' or '.join(map(str, VERSIONS))}). Pass the journal file "
+                           "written by 'a2p send' (one written by a newer a2p needs that "
+                           "version).")
     state.local, state.local_runs = local.done()
     return state
 
@@ -252,12 +258,24 @@ class ChunkEntry:
     line: int | None
     gaps: tuple[Interval, ...] = ()  # ranges inside it held by other chunks: not its records
     digest: str | None = None  # of its (position, number) pairs; None: a journal before them
+    held: str | None = None  # instead of many gaps: the positions it holds (Members.json_fields)
+
+    @classmethod
+    def of(cls, chunk: int, first: int, last: int, messages: int, size: int,
+           offset: int | None, line: int | None, members: Members, digest: str | None
+           ) -> ChunkEntry:
+        """The entry of a chunk holding ``members``: its gaps, or its bitmap when many."""
+        held = members.json_fields().get("held")
+        return cls(chunk, first, last, messages, size, offset, line, members.gaps, digest,
+                   held if isinstance(held, str) else None)
 
     def to_json(self) -> dict[str, Any]:
         entry = {"type": "chunk", "chunk": self.chunk, "firstIndex": self.first_index,
                  "lastIndex": self.last_index, "messages": self.messages, "bytes": self.bytes,
                  "offset": self.offset, "line": self.line}
-        if self.gaps:
+        if self.held is not None:
+            entry["held"] = self.held
+        elif self.gaps:
             entry["gaps"] = [list(gap) for gap in self.gaps]
         if self.digest is not None:
             entry["digest"] = self.digest
@@ -265,58 +283,24 @@ class ChunkEntry:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkEntry:
+        """A journaled chunk entry; a long list of ``gaps`` (written before ``held``) is
+        read as the bitmap a chunk writes now: the same positions, a bit each."""
         # "first", "last", "count": the names journals of version 1 wrote before these
         def named(name: str, old: str) -> int:
             value = data[name] if name in data else data[old]
             assert isinstance(value, int)
             return value
 
-        return cls(data["chunk"], named("firstIndex", "first"), named("lastIndex", "last"),
-                   named("messages", "count"), data.get("bytes", 0), data.get("offset"),
-                   data.get("line"), tuple((a, b) for a, b in data.get("gaps") or ()),
-                   data.get("digest"))
-
-
-def pieces(first: int, last: int, gaps: Iterable[Interval]) -> list[Interval]:
-    """The position ranges of ``first``..``last`` outside ``gaps``: where a chunk's own
-    records lie (and the records rejected locally between them)."""
-    out, at = [], first
-    for a, b in sorted(gaps):
-        if a > at:
-            out.append((at, min(a - 1, last)))
-        at = max(at, b + 1)
-    if at <= last:
-        out.append((at, last))
-    return out
-
-
-def gaps_by_chunk(chunks: Iterable[Mapping[str, Any]],
-                  resendable: Callable[[Mapping[str, Any]], bool] = lambda chunk: False
-                  ) -> dict[int, list[Interval]]:
-    """Each chunk's gaps: journaled (``gaps``), or for a journal written before they were
-    (no ``digest``), the ranges of earlier chunks, not superseded, lying inside a chunk that
-    holds fewer records than its range: the chunks a resume skipped when it cut it. (A
-    journal older still, without superseded entries, says nothing of the chunks never sent
-    that a resume cut again: there a planned or ``resendable`` chunk is never a gap.)"""
-    live = sorted((c for c in chunks if c.get("firstIndex") is not None),
-                  key=lambda c: c["firstIndex"])
-    marked = any(c.get("status") == SUPERSEDED for c in live)
-    starts = [c["firstIndex"] for c in live]
-    out: dict[int, list[Interval]] = {}
-    for chunk in live:
-        first, last = chunk["firstIndex"], chunk["lastIndex"]
-        if "digest" in chunk or chunk.get("gaps"):
-            out[chunk["chunk"]] = [(a, b) for a, b in chunk.get("gaps") or ()]
-        elif chunk.get("messages", 0) < last - first + 1:
-            out[chunk["chunk"]] = [
-                (c["firstIndex"], c["lastIndex"])
-                for c in live[bisect_right(starts, first):bisect_right(starts, last)]
-                if c["chunk"] < chunk["chunk"] and c["lastIndex"] <= last
-                and c.get("status") != SUPERSEDED
-                and (marked or not _never_sent(c, resendable))]
-        else:
-            out[chunk["chunk"]] = []
-    return out
+        first, last = named("firstIndex", "first"), named("lastIndex", "last")
+        gaps, held = data.get("gaps") or (), data.get("held")
+        if held is None and len(gaps) > GAPS_MAX:
+            return cls.of(data["chunk"], first, last, named("messages", "count"),
+                          data.get("bytes", 0), data.get("offset"), data.get("line"),
+                          Members.of_gaps(first, last, [(a, b) for a, b in gaps]),
+                          data.get("digest"))
+        return cls(data["chunk"], first, last, named("messages", "count"),
+                   data.get("bytes", 0), data.get("offset"), data.get("line"),
+                   tuple((a, b) for a, b in gaps), data.get("digest"), held)
 
 
 def state_entry(record: ChunkRecord, **extra: Any) -> dict[str, Any]:
@@ -329,52 +313,6 @@ def superseded_entry(number: int) -> dict[str, Any]:
     """Chunk ``number`` was never sent and is replaced by the chunks a resumed run cuts from
     its records: it no longer holds any of them."""
     return {"type": "superseded", "chunk": number, "status": SUPERSEDED}
-
-
-def standing(chunks: Iterable[Mapping[str, Any]],
-             resendable: Callable[[Mapping[str, Any]], bool]) -> list[Mapping[str, Any]]:
-    """The folded chunks that hold records now, in chunk order: not superseded, not split
-    (their halves hold them).
-
-    A journal written before ``superseded`` entries existed may hold a chunk a resume re-cut
-    without saying so: a chunk never sent (planned, or failed and ``resendable``) whose
-    positions a chunk cut later (a higher number) holds is superseded too. Positions, not
-    ranges: a chunk cut by a resume around another chunk's range spans it without holding
-    its records (its ``gaps``), and that chunk still stands."""
-    every = list(chunks)
-    live = [c for c in every if c.get("status") not in (SUPERSEDED, SPLIT)
-            and c.get("firstIndex") is not None]
-    gaps = gaps_by_chunk(every, resendable)
-    owned = sorted((a, b, c["chunk"]) for c in live
-                   for a, b in pieces(c["firstIndex"], c["lastIndex"], gaps[c["chunk"]]))
-    starts = [a for a, _, _ in owned]
-    reach = list(accumulate((b for _, b, _ in owned), max))  # furthest end so far
-
-    def taken(first: int, last: int, number: int) -> bool:
-        k = bisect_left(starts, first)
-        for j in range(k, bisect_right(starts, last)):  # pieces beginning inside it
-            if owned[j][2] > number:
-                return True
-        j = k - 1
-        while j >= 0 and reach[j] >= first:  # pieces beginning before it, reaching into it
-            if owned[j][2] > number and owned[j][1] >= first:
-                return True
-            j -= 1
-        return False
-
-    def replaced(chunk: Mapping[str, Any]) -> bool:
-        number = chunk["chunk"]
-        return any(taken(a, b, number)
-                   for a, b in pieces(chunk["firstIndex"], chunk["lastIndex"], gaps[number]))
-
-    kept = [c for c in live if not (_never_sent(c, resendable) and replaced(c))]
-    return sorted(kept, key=lambda c: c["chunk"])
-
-
-def _never_sent(chunk: Mapping[str, Any], resendable: Callable[[Mapping[str, Any]], bool]
-                ) -> bool:
-    status = chunk.get("status", PLANNED)
-    return status == PLANNED or (status in SUPERSEDABLE and resendable(chunk))
 
 
 def local_entry(rejections: list[Rejection]) -> dict[str, Any]:

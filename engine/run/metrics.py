@@ -3,21 +3,27 @@ exposition format, for a node exporter's textfile collector, so a scheduler can 
 stuck or failing run without parsing text.
 
 The file is written whole to a temporary file beside it and renamed over it (a reader never
-sees half of one), when the run starts sending, every ``every`` seconds of the run's clock,
-and once more after the report. What it holds is the run's own state (the recorder's records
-and counts, the client's rate budgets), so a resumed run's figures include what the runs
-before it did.
+sees half of one), before the run's sign-in, every ``every`` seconds of the run's clock while
+it sends, and once more when it ends: after the report (``a2p_finished 1``), or when it ends
+in an error (``a2p_failed 1`` too), so an ended run is never taken for a stuck one. What it
+holds is the run's own state (the recorder's records and counts, the client's rate budgets),
+so a resumed run's figures include what the runs before it did. The file's mode is the one
+``open()`` gives (0666 less the umask, as the report's): a node exporter running as its own
+user reads it. Counters are written exactly (an integer as itself, never rounded).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
-import tempfile
+import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from glob import escape as glob_escape
 from pathlib import Path
 
 import anyio
@@ -26,12 +32,17 @@ from engine.core import lifecycle
 from engine.rc.client import ApiClient
 from engine.run.options import ReadProgress
 from engine.run.recorder import Recorder
-from engine.run.replacing import replace_file
+from engine.run.replacing import TRIES, replace_file
 
 log = logging.getLogger("engine.metrics")
 EVERY = 5.0  # seconds between writes while the run goes on
 PathLike = str | os.PathLike[str]
 # every state a batch can be in, so each series exists (at 0) from the first write
+# a temporary file a killed writer left (never one being written: that is younger than this)
+STALE_AFTER = 600.0
+_BINARY = getattr(os, "O_BINARY", 0)
+_ADVICE = ("close it there; the file is written again at the next update, and after the run "
+           "ends it keeps its last figures")
 STATES = (lifecycle.PLANNED, lifecycle.SUBMITTING, lifecycle.ACCEPTED, lifecycle.AMBIGUOUS,
           lifecycle.SPLIT, lifecycle.FAILED, lifecycle.UNKNOWN, lifecycle.COMPLETED,
           lifecycle.SUPERSEDED)
@@ -39,6 +50,19 @@ STATES = (lifecycle.PLANNED, lifecycle.SUBMITTING, lifecycle.ACCEPTED, lifecycle
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    """A sample's value exactly: an int as its digits (1234567, never 1.23457e+06), a float
+    by ``repr`` (the shortest text that reads back as the same float), the infinities and
+    NaN as the exposition format spells them."""
+    if isinstance(value, int):
+        return str(int(value))  # a bool too, as 0 or 1
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
 
 
 class Metrics:
@@ -53,7 +77,9 @@ class Metrics:
         self.every = EVERY if every is None else every
         self.read = 0
         self.finished = False
-        self.failed = False  # a write failed: said once
+        self.failed = False  # the run ended in an error
+        self.unwritable = False  # a write failed: said once
+        self.swept = False  # the temporary files killed writers left: removed once
 
     def reading(self, records: int, share: float | None) -> None:
         """The sender's read progress (the ``on_read`` hook's arguments)."""
@@ -72,7 +98,7 @@ class Metrics:
             lines.append(f"# TYPE a2p_{name} {kind}")
             for extra, value in samples:
                 inner = labels + (f",{extra}" if extra else "")
-                lines.append(f"a2p_{name}{{{inner}}} {value:g}")
+                lines.append(f"a2p_{name}{{{inner}}} {_number(value)}")
 
         read = max(self.read, aggregator.records)
         metric("records_read_total", "counter", "Recipients read from the input so far.",
@@ -95,20 +121,27 @@ class Metrics:
                [("", self.client.requests)])
         metric("throttled_total", "counter", "Answers that were 429 (rate limited).",
                [("", self.client.throttled)])
-        metric("finished", "gauge", "1 once the run has ended and its report is written.",
-               [("", 1 if self.finished else 0)])
+        metric("finished", "gauge", "1 once the run has ended (its report written, or "
+               "a2p_failed 1).", [("", 1 if self.finished else 0)])
+        metric("failed", "gauge", "1 when the run ended in an error, or was ended at once "
+               "(a second Ctrl-C) without its report.", [("", 1 if self.failed else 0)])
         return "\n".join(lines) + "\n"
 
-    def write(self) -> None:
-        """The file replaced at once by the current figures. A file that cannot be written
-        (no such folder, a full disk) never stops the sending: said once, on the log."""
+    def write(self, final: bool = False) -> None:
+        """The file replaced at once by the current figures (``final``: the last write, tried
+        as long as a report's, where a passing reader holds it on Windows). A file that
+        cannot be written (no such folder, a full disk) never stops the sending: said once,
+        on the log."""
+        if not self.swept:
+            self.swept = True
+            _sweep(self.path)
         try:
-            _replace(self.path, self.render())
+            _replace(self.path, self.render(), tries=TRIES if final else 1)
         except OSError as exc:
-            if not self.failed:
+            if not self.unwritable:
                 log.warning("--metrics %s: cannot write the metrics file (%s); the run goes "
                             "on without it", self.path, exc)
-            self.failed = True
+            self.unwritable = True
 
     async def _every(self, sleep: Callable[[float], Awaitable[None]]) -> None:
         while True:
@@ -131,11 +164,13 @@ class Metrics:
             group.start_soon(run)
         return result
 
-    def close(self, finished: bool = True) -> None:
-        """The last write: the run is over (its report written); ``finished`` False for a
-        scheduled send's round (engine/run/rounds.py marks the file after the last)."""
-        self.finished = finished
-        self.write()
+    def close(self, finished: bool = True, failed: bool = False) -> None:
+        """The last write: the run is over (its report written), or ``failed`` (it ended in
+        an error: finished too); ``finished`` False for a scheduled send's round that ended
+        well (engine/run/rounds.py marks the file after the last)."""
+        self.finished = finished or failed
+        self.failed = failed
+        self.write(final=True)
 
 
 def mark_finished(path: PathLike) -> None:
@@ -144,21 +179,36 @@ def mark_finished(path: PathLike) -> None:
     # none (no round got as far as sending), or one that cannot be written (said already)
     with contextlib.suppress(OSError):
         text = target.read_text(encoding="utf-8")
-        _replace(target, re.sub(r"^(a2p_finished\{[^}]*\}) 0$", r"\1 1", text, flags=re.M))
+        _replace(target, re.sub(r"^(a2p_finished\{[^}]*\}) 0$", r"\1 1", text, flags=re.M),
+                 tries=TRIES)
 
 
-def _replace(target: Path, text: str) -> None:
-    """``text`` written beside ``target`` and renamed over it: a reader never sees half."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
+def _replace(target: Path, text: str, tries: int) -> None:
+    """``text`` written beside ``target`` and renamed over it: a reader never sees half. The
+    temporary file is made as open() makes one (0666 less the umask), not mkstemp's 0600,
+    so the file renamed over the target is readable by whom the umask allows."""
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:  # LF on Windows too
             out.write(text)
-        replace_file(temporary, target, tries=1)  # written again in a few seconds
+        replace_file(temporary, target, tries=tries, advice=_ADVICE)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _sweep(target: Path) -> None:
+    """The temporary files a writer killed mid-write left beside ``target`` (the collector
+    skips them, but nothing else would remove them), removed when older than STALE_AFTER:
+    a younger one may be another writer's, being written."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if now - leftover.stat().st_mtime > STALE_AFTER:
+                    leftover.unlink()
 
 
 def on_read(hook: ReadProgress | None, metrics: Metrics | None, held: int = 0

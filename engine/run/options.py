@@ -111,7 +111,7 @@ class SendOptions:
     tz_column: str | None = None
     # daily_cap None on a new scheduled send: the registration tier's cap when the
     # pre-flight reads one (6,000 for LowVolume), else none; "none": no cap at all
-    daily_cap: int | str | None = None
+    daily_cap: int | Literal["none"] | None = None
     at: str | datetime | None = None
     expire_at: str | datetime | None = None
     window_margin: float | None = None
@@ -202,7 +202,7 @@ class SendKeywords(TypedDict, total=False):
     wall: Callable[[], float]
     quiet_hours: str | None
     tz_column: str | None
-    daily_cap: int | None
+    daily_cap: int | Literal["none"] | None
     at: str | datetime | None
     expire_at: str | datetime | None
     window_margin: float | None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tempfile
 import weakref
-from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable
 from types import MappingProxyType
 from typing import IO, Any
@@ -17,6 +16,7 @@ from typing import IO, Any
 import orjson
 
 from engine.batching.chunker import Chunk
+from engine.core.holdings import Holdings, Members
 from engine.core.lifecycle import SPLIT, Reason
 from engine.core.rejections import Aggregator, Rejection, Spill
 from engine.run.events import ChunkFailed, Event, Rejected
@@ -43,11 +43,15 @@ class Recorder:
         self._held: IO[bytes] | None = None
         self._records: dict[int, ChunkRecord] = {}
         self._origins: dict[int, Origin] = {}
-        self._skip: list[tuple[int, int]] = []  # what a resumed run skips: other chunks' records
-        self._gaps: dict[int, tuple[tuple[int, int], ...]] = {}  # each chunk's, where known
+        self._skip = Holdings()  # what a resumed run skips: other chunks' records
+        self._members: dict[int, Members] = {}  # what each chunk holds, where known
         self.aggregator = Aggregator(spill) if spill is not None else Aggregator()
-        # a scheduled round's chunks journal every hole as a gap: a recipient its round left
-        # out (window closed) is held by no chunk, and a later round sends it
+        # whether a chunk with many gaps may journal them as a bitmap (``held``): not in a
+        # journal of version 1, which builds before bitmaps read (journal.VERSION)
+        self.bitmaps = True
+        # a scheduled round's chunks journal every hole as a gap (many: as a bitmap): a
+        # recipient its round left out (window closed) is held by no chunk, and a later
+        # round sends it
         self.holes = False
 
     @property
@@ -57,21 +61,21 @@ class Recorder:
     def origin(self, number: int) -> Origin:
         return self._origins.get(number, (None, None))
 
-    def gaps(self, number: int) -> tuple[tuple[int, int], ...] | None:
-        """The ranges inside chunk ``number`` that were not its records; None: not known (a
-        chunk of a journal written before gaps were)."""
-        return self._gaps.get(number)
+    def members(self, number: int) -> Members | None:
+        """The positions chunk ``number`` holds; None: not known (a chunk of a journal
+        written before gaps were)."""
+        return self._members.get(number)
 
     def restore(self, records: dict[int, ChunkRecord], origins: dict[int, Origin],
-                skip: list[tuple[int, int]] | None = None,
-                gaps: dict[int, tuple[tuple[int, int], ...]] | None = None) -> None:
-        """The records a resumed run's journal holds (and the gaps it journaled), and the
-        disjoint ranges of positions its chunks hold (``ResumePlan.skip``): a chunk cut
-        around them journals them as its gaps."""
+                skip: Holdings | None = None, members: dict[int, Members] | None = None
+                ) -> None:
+        """The records a resumed run's journal holds (and what they journaled they hold),
+        and what its chunks hold (``ResumePlan.holdings``): a chunk cut around them
+        journals them as its gaps."""
         self._records.update(records)
         self._origins.update(origins)
-        self._skip = list(skip or [])
-        self._gaps.update(gaps or {})
+        self._skip = skip if skip is not None else Holdings()
+        self._members.update(members or {})
 
     # the journal ------------------------------------------------------------------------
 
@@ -82,10 +86,10 @@ class Recorder:
         self._records[chunk.number] = record
         line = chunk.index.locate(1)[1] if chunk.count else None
         self._origins[chunk.number] = (chunk.start_offset, line)
-        gaps = self._gaps[chunk.number] = self._gaps_of(chunk)
-        self._write(ChunkEntry(chunk.number, record.first, record.last, record.count,
-                               record.bytes, chunk.start_offset, line, gaps,
-                               chunk.digest).to_json())
+        held = self._members[chunk.number] = self._members_of(chunk)
+        self._write(ChunkEntry.of(chunk.number, record.first, record.last, record.count,
+                                  record.bytes, chunk.start_offset, line, held,
+                                  chunk.digest).to_json())
         return record
 
     def split(self, record: ChunkRecord, halves: tuple[Chunk, Chunk], note: str,
@@ -97,33 +101,37 @@ class Recorder:
         made = [(ChunkRecord(half.number, half.first_position, half.last_position, half.count,
                              half.size), half) for half in halves]
         origins = {half.number: (half.start_offset, half.index.locate(1)[1]) for half in halves}
-        gaps = {half.number: self._gaps_of(half) for half in halves}
-        entries = [ChunkEntry(h.number, r.first, r.last, r.count, r.bytes, *origins[h.number],
-                              gaps[h.number], h.digest).to_json() for r, h in made]
+        held = {half.number: self._members_of(half) for half in halves}
+        entries = [ChunkEntry.of(h.number, r.first, r.last, r.count, r.bytes,
+                                 *origins[h.number], held[h.number], h.digest).to_json()
+                   for r, h in made]
         self.move(record, SPLIT, Reason.TOO_LARGE, note, halves=entries, **extra)
         for half_record, half in made:  # known once journaled
             self._records[half.number] = half_record
         self._origins.update(origins)
-        self._gaps.update(gaps)
+        self._members.update(held)
         return made[0][0], made[1][0]
 
-    def _gaps_of(self, chunk: Chunk) -> tuple[tuple[int, int], ...]:
-        """The ranges inside the chunk that other chunks held (skipped when it was cut): the
-        holes of its positions the resumed run's skip covers. Nothing to look at otherwise.
-        With ``holes`` (a scheduled round), every hole."""
+    def _members_of(self, chunk: Chunk) -> Members:
+        """The positions the chunk holds: its range less the holes of its positions that
+        other chunks held (the resumed run's skip covers them; skipped when it was cut).
+        With ``holes`` (a scheduled round), less every hole: exactly its records' positions
+        (many holes: a bitmap, from its index's runs, never a tuple a hole)."""
+        first, last = chunk.first_position, chunk.last_position
+        if chunk.count == last - first + 1:
+            return Members(first, last)
+        if self.holes and self.bitmaps:
+            return Members.of_runs(first, last, (
+                (piece[k], piece[k] + piece[k + 1] - 1)
+                for piece in chunk.index.position_run_pieces()
+                for k in range(0, len(piece), 2)))
         if self.holes:
-            return tuple(chunk.index.holes())
-        if not self._skip or chunk.count == chunk.last_position - chunk.first_position + 1:
-            return ()
-        out = []
-        for a, b in chunk.index.holes():
-            k = max(bisect_right(self._skip, (a, 1 << 62)) - 1, 0)
-            while k < len(self._skip) and self._skip[k][0] <= b:
-                lo, hi = max(a, self._skip[k][0]), min(b, self._skip[k][1])
-                if lo <= hi:
-                    out.append((lo, hi))
-                k += 1
-        return tuple(out)
+            return Members(first, last, tuple(chunk.index.holes()))
+        if not self._skip:
+            return Members(first, last)
+        gaps = [gap for a, b in chunk.index.holes() for gap in self._skip.covered(a, b)]
+        return Members.of_gaps(first, last, gaps) if self.bitmaps else \
+            Members(first, last, tuple(gaps))
 
     def supersede(self, numbers: Iterable[int]) -> None:
         """Chunks never sent that this resumed run cuts again from their records: journaled

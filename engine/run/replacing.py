@@ -26,12 +26,16 @@ PathLike = str | os.PathLike[str]
 _replace = os.replace  # the seam a test makes fail as Windows does
 
 
+_ADVICE = "close it there and run the same command again"
+
+
 def replace_file(source: PathLike, target: PathLike, *, tries: int = TRIES,
-                 sleep: Callable[[float], object] = time.sleep) -> None:
+                 sleep: Callable[[float], object] = time.sleep, advice: str = _ADVICE
+                 ) -> None:
     """``os.replace(source, target)``; on Windows tried again while the target is held open
     (``tries`` in all: 1 for a file written again in a few seconds anyway), then a
-    PermissionError naming the file and the way out. ``source`` stays for the caller to
-    remove when it fails."""
+    PermissionError naming the file and the way out (``advice``). ``source`` stays for the
+    caller to remove when it fails."""
     if not WINDOWS:
         _replace(source, target)
         return
@@ -44,7 +48,7 @@ def replace_file(source: PathLike, target: PathLike, *, tries: int = TRIES,
             if attempt >= tries:
                 raise PermissionError(
                     exc.errno, f"{target} is open in another program (a spreadsheet, an "
-                    "editor) that keeps it from being replaced; close it there and run the "
-                    f"same command again ({exc.strerror})") from exc
+                    f"editor) that keeps it from being replaced; {advice} "
+                    f"({exc.strerror})") from exc
         sleep(pause)
         pause = min(pause * 2, _LONGEST_PAUSE)

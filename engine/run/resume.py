@@ -3,7 +3,6 @@ reconciled, what was never sent is read again from where it begins."""
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
@@ -15,6 +14,7 @@ from engine.batching.chunker import Chunk, Chunker
 from engine.config.profiles import journal_profile
 from engine.config.settings import Settings
 from engine.core import lifecycle
+from engine.core.holdings import Holdings, Interval, Members
 from engine.core.lifecycle import Reason
 from engine.core.policy import resendable
 from engine.core.positions import Positions
@@ -25,14 +25,12 @@ from engine.reading import Block, ReadOptions
 from engine.run.events import Resumed
 from engine.run.inputs import input_identity
 from engine.run.journal import (
-    Interval,
     JournalState,
-    gaps_by_chunk,
     local_rejections,
-    pieces,
     read_header,
     server_rejections,
 )
+from engine.run.membership import known, members_by_chunk, members_of
 from engine.run.options import SendOptions
 from engine.run.report import ChunkRecord
 from engine.run.suppresskept import reloaded
@@ -61,6 +59,13 @@ def undecided(entry: dict[str, Any]) -> bool:
     """Left unknown because reconciliation failed, or because its answer could not be read
     (its batch was never looked for): look for it again."""
     return reason_of(entry) in (Reason.NOT_RECONCILED, Reason.UNREADABLE)
+
+
+def recovers(entry: Mapping[str, Any]) -> bool:
+    """Whether a resume recovers this chunk (looks for its batch, and sends it again once
+    proved not created): in flight at the stop, or unknown and undecided."""
+    status = entry.get("status")
+    return status in IN_FLIGHT or (status == lifecycle.UNKNOWN and undecided(dict(entry)))
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
@@ -101,29 +106,35 @@ class ResumePlan:
 
     records: dict[int, ChunkRecord]
     in_flight: list[dict[str, Any]]
-    skip: list[tuple[int, int]]
+    holdings: Holdings  # what the chunks kept hold: a resumed run reads none of it again
     read_from: dict[str, Any] | None
     next_number: int
     max_bytes: int | None
     known_local: AbstractSet[int] = frozenset()  # positions the journal rejected locally
     origins: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     superseded: list[int] = field(default_factory=list)  # chunks this resume cuts again
-    # (first, last, chunk) of every range of positions a chunk kept holds: disjoint pieces
-    owned: list[tuple[int, int, int]] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # of the chunks kept, when journaled
     journal: str = "the journal"
-    gaps: dict[int, tuple[Interval, ...]] = field(default_factory=dict)  # journaled ones
+    # what each chunk journaled it holds (a journal before gaps: unknown, left out)
+    members: dict[int, Members] = field(default_factory=dict)
+
+    @property
+    def skip(self) -> list[Interval]:
+        """The positions the chunks kept hold, as merged ranges: one a run of positions, so
+        for tests and small journals only (readers ask ``holdings``)."""
+        return self.holdings.ranges()
 
 
 def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     """Rebuild the records and rejections the journal holds, and plan what is left.
 
-    What is skipped is what each chunk kept really holds: its range less its ``gaps`` (a
-    chunk cut by a resume can span chunks it skipped), merged into disjoint ranges."""
-    records, in_flight, owned, planned = {}, [], [], []
+    What is skipped is what each chunk kept really holds (``Holdings``): its range less its
+    gaps, or the positions of its bitmap (a chunk cut by a resume can span chunks it
+    skipped, a scheduled round's chunk every recipient its round left out)."""
+    records, in_flight, kept, planned = {}, [], [], []
     superseded = []
     max_bytes = None
-    gaps = gaps_by_chunk(state.chunks.values(), lambda e: retryable(dict(e)))
+    members = members_by_chunk(state.chunks.values(), lambda e: retryable(dict(e)))
     for number, entry in sorted(state.chunks.items()):
         current = entry.get("status")
         if entry.get("maxBatchBytes"):
@@ -148,8 +159,7 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
             # halves rode on the split's line, killed between the two) is read again
             planned.append(entry)
         else:
-            owned += [(a, b, number) for a, b in pieces(record.first, record.last,
-                                                         gaps.get(number, ()))]
+            kept.append((number, members.get(number, Members(record.first, record.last))))
         if current in IN_FLIGHT:
             in_flight.append(entry)
         if current in (lifecycle.ACCEPTED, lifecycle.COMPLETED):
@@ -162,14 +172,14 @@ def restore(state: JournalState, aggregator: Aggregator) -> ResumePlan:
     for rejection in local_rejections(state):
         aggregator.add_local(rejection)
     origins = {n: (e.get("offset"), e.get("line")) for n, e in state.chunks.items()}
-    owned.sort()
-    skip = merged((a, b) for a, b, _ in owned)
+    holdings = Holdings(kept)
     digests = {n: state.chunks[n]["digest"] for n in records if state.chunks[n].get("digest")}
-    return ResumePlan(records, in_flight, skip, _read_from(state, planned, skip, gaps),
+    return ResumePlan(records, in_flight, holdings, _read_from(state, planned, holdings,
+                                                               members),
                       max(state.chunks, default=0), max_bytes, state.local, origins,
-                      superseded, owned, digests,
+                      superseded, digests,
                       str(state.path) if state.path is not None else "the journal",
-                      {n: tuple(gaps.get(n, ())) for n in records if "digest" in state.chunks[n]})
+                      {n: members[n] for n in records if known(state.chunks[n])})
 
 
 def merged(ranges: Iterable[Interval]) -> list[Interval]:
@@ -184,14 +194,16 @@ def merged(ranges: Iterable[Interval]) -> list[Interval]:
     return out
 
 
-def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[Interval],
-               gaps: Mapping[int, Iterable[Interval]]) -> dict[str, Any] | None:
+def _read_from(state: JournalState, planned: list[dict[str, Any]], holdings: Holdings,
+               members: Mapping[int, Members]) -> dict[str, Any] | None:
     """The chunk entry whose offset the remaining input is read from; None: from the start.
     Only a chunk never sent (or split) with a record no kept chunk holds counts: a
     superseded chunk whose records were all cut again and sent is not read again. A chunk
     without an offset (a split's second half) is read from the chunk with one that begins
     nearest before it (what is read that others hold is skipped)."""
-    waiting = [e for e in planned if _waits(e, skip, gaps.get(e["chunk"], ()), state.local)]
+    waiting = [e for e in planned
+               if _waits(members.get(e["chunk"], Members(e["firstIndex"], e["lastIndex"])),
+                         holdings, state.local)]
     placed = [e for e in state.chunks.values() if e.get("offset") is not None]
     if waiting:
         first = min(waiting, key=lambda e: e["firstIndex"])["firstIndex"]
@@ -200,38 +212,33 @@ def _read_from(state: JournalState, planned: list[dict[str, Any]], skip: list[In
     return max(placed, key=lambda e: e["firstIndex"]) if placed else None
 
 
-def _waits(entry: Mapping[str, Any], skip: list[Interval], gaps: Iterable[Interval],
-           local: Positions) -> bool:
-    """Whether a record of ``entry`` (a position neither skipped nor rejected locally) waits
-    to be sent. Looks only at positions no kept chunk holds, and stops at the first."""
-    for a, b in pieces(entry["firstIndex"], entry["lastIndex"], gaps):
-        k = max(bisect_right(skip, (a, 1 << 62)) - 1, 0)
-        at = a
-        while at <= b:
-            if k < len(skip) and skip[k][0] <= at <= skip[k][1]:
-                at = skip[k][1] + 1
-                k += 1
-                continue
-            if k < len(skip) and skip[k][1] < at:
-                k += 1
-                continue
-            end = min(b, skip[k][0] - 1) if k < len(skip) else b
-            if local.first_missing(at, end) is not None:  # a record not rejected locally
+def _waits(held: Members, holdings: Holdings, local: Positions) -> bool:
+    """Whether a record the chunk held (a position neither held by a kept chunk nor
+    rejected locally) waits to be sent. Stops at the first."""
+    for a, b in held.runs():
+        at = holdings.next_free(a, b)
+        while at is not None:
+            if local.first_missing(at, at) is not None:  # a record not rejected locally
                 return True
-            at = end + 1
+            at = holdings.next_free(at + 1, b) if at < b else None
     return False
 
 
-def covered(ranges: list[tuple[int, int]], position: int) -> bool:
-    """Whether one of ``ranges`` (sorted and disjoint: ``merged``) holds ``position``."""
-    k = bisect_right(ranges, (position, 1 << 62)) - 1
-    return k >= 0 and ranges[k][0] <= position <= ranges[k][1]
+def covered(holdings: Holdings, position: int) -> bool:
+    """Whether a chunk kept holds ``position``."""
+    return holdings.covers(position)
 
 
-def without(blocks: Iterable[Block], ranges: list[tuple[int, int]]) -> Iterator[Block]:
-    """The records of ``blocks`` whose positions no range covers."""
+def without(blocks: Iterable[Block], holdings: Holdings) -> Iterator[Block]:
+    """The records of ``blocks`` whose positions no chunk kept holds."""
     for block in blocks:
-        keep = [k for k, p in enumerate(block.positions) if not covered(ranges, p)]
+        positions = block.positions
+        if not positions or positions[0] > holdings.top:
+            yield block  # past every chunk kept: a resume reading on from the last one
+            continue
+        if holdings.covers_all(positions[0], positions[-1]):
+            continue  # inside what chunks kept hold whole: a resume reading a sent part again
+        keep = [k for k, p in enumerate(positions) if not holdings.covers(p)]
         if len(keep) == len(block):
             yield block
         elif keep:
@@ -248,23 +255,24 @@ def within(blocks: Iterable[Block], first: int, last: int) -> Iterator[Block]:
             return
 
 
-def others(records: Mapping[int, ChunkRecord], entry: dict[str, Any]) -> list[tuple[int, int]]:
-    """The positions inside a chunk that were not its records: its journaled ``gaps``, or
-    else the ranges of every other chunk holding its own recipients (a resumed chunk may
-    span chunks already settled, whose records the reader skipped when it was cut)."""
-    if "digest" in entry or entry.get("gaps"):
-        return merged((a, b) for a, b in entry.get("gaps") or ())
-    return merged((r.first, r.last) for n, r in records.items()
-                  if n != entry["chunk"] and r.state != lifecycle.SPLIT)
+def others(records: Mapping[int, ChunkRecord], entry: dict[str, Any]) -> Members:
+    """The positions a chunk held: its journaled gaps or bitmap (``members_of``), or else
+    its range less the ranges of every other chunk holding its own recipients (a resumed
+    chunk may span chunks already settled, whose records the reader skipped when it was
+    cut)."""
+    if known(entry):
+        return members_of(entry)
+    return Members.of_gaps(entry["firstIndex"], entry["lastIndex"], merged(
+        (r.first, r.last) for n, r in records.items()
+        if n != entry["chunk"] and r.state != lifecycle.SPLIT))
 
 
 def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
-                  text: str | None, skip: list[tuple[int, int]] | None = None) -> Chunk:
-    """The chunk an in-flight journal entry describes, from the input read again without the
-    ``skip`` ranges (other chunks' records inside its range)."""
+                  text: str | None, held: Members | None = None) -> Chunk:
+    """The chunk an in-flight journal entry describes, from the input read again: the
+    records at the positions it ``held`` (None: its whole range)."""
     chunker = Chunker(sender, text, 1 << 40)
-    for block in within(without(blocks, skip) if skip else blocks, entry["firstIndex"],
-                        entry["lastIndex"]):
+    for block in _held(within(blocks, entry["firstIndex"], entry["lastIndex"]), held):
         for _ in chunker.feed(block):
             pass
     chunk = chunker.finish()
@@ -275,6 +283,15 @@ def rebuild_chunk(blocks: Iterable[Block], entry: dict[str, Any], sender: str,
                            "on RingCentral before sending again.")
     return Chunk(entry["chunk"], chunk.body, chunk.size, chunk.index, entry.get("offset"),
                  chunk.digest)
+
+
+def _held(blocks: Iterable[Block], held: Members | None) -> Iterator[Block]:
+    for block in blocks:
+        keep = [k for k, p in enumerate(block.positions) if held is None or held.holds(p)]
+        if len(keep) == len(block):
+            yield block
+        elif keep:
+            yield block.subset(keep)
 
 
 def check_rebuilt(number: int, rebuilt: Expected, sent: Expected) -> None:

@@ -1,16 +1,19 @@
 """What a scheduled send tells of the recipients it has left (issue 22 item 7): the report's
-``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, and
-the progress line. The loop of rounds (engine/run/rounds.py) surveys; this module words it.
+``schedule`` at the end of a round, the ``waiting`` and ``expired`` events between rounds, the
+progress line, and the note of a chunk a round holds (``holds``). The loop of rounds
+(engine/run/rounds.py) surveys; this module words it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
+from engine.batching.chunker import Chunk
 from engine.run.events import Event, Expired, Stamper, Waiting
-from engine.run.journal import read_header
+from engine.run.journal import Journal, read_header, read_journal
 from engine.run.options import SendOptions
 from engine.run.scheduling import Keys, Scheduling
 from engine.schedule.caps import CAP_ZONE
@@ -22,6 +25,7 @@ from engine.schedule.windows import WindowKey, stamp, zone_info
 
 # how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
 SOURCES = get_args(ZoneSource)
+EXPIRED_ENTRY = b'{"type":"expired"'  # how tell_expired's journal line begins (orjson)
 
 if TYPE_CHECKING:
     from engine.run.rounds import Outlook
@@ -145,6 +149,28 @@ def expired_event(look: Outlook, schedule: Scheduling, path: Path,
                            by_zone(look.counts)), path, options)
 
 
+async def tell_expired(look: Outlook, schedule: Scheduling, path: Path,
+                       options: SendOptions) -> None:
+    """The ``expired`` event, once per run: then noted in the journal (an ``expired`` entry,
+    which its readers pass over), so the cron ticks after it, which end at once, do not tell
+    it again. Told before it is noted: a kill between the two tells it twice, never not."""
+    if expiry_noted(path):
+        return
+    await options.emit(expired_event(look, schedule, path, options))
+    journal = Journal.reopen(path, read_journal(path).complete_bytes)
+    try:
+        journal.write({"type": "expired", "count": look.remaining,
+                       "expireAt": stamp(schedule.expire_at or look.now)})
+    finally:
+        journal.close()
+
+
+def expiry_noted(path: Path) -> bool:
+    """Whether the journal notes the run's expiry told (``tell_expired``)."""
+    with path.open("rb") as lines:
+        return any(line.startswith(EXPIRED_ENTRY) for line in lines)
+
+
 def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
     """An event of the loop itself, with the time and the run's id as a round's carry."""
     return Stamper(str(read_header(path)["runId"]), options.wall)(event.to_json())
@@ -152,11 +178,13 @@ def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:
 
 def placed(event: dict[str, Any], keys: Keys) -> dict[str, Any]:
     """A ``rejected`` event of a scheduled send with its recipient's zone and zone source
-    (a number the reader took: a raw value it refused is not placed)."""
+    (a number the reader took: a raw value it refused is not placed), by its --tz-column
+    zone when the reader had one (the event's ``zone``), else by its number."""
     to = event.get("to")
     if event["event"] != "rejected" or not isinstance(to, str) or not is_e164(to):
         return event
-    where = keys.placement(to)
+    column = event.get("zone")
+    where = keys.placement(to, column if isinstance(column, str) else None)
     if where is None:
         return event
     return {**event, "zone": zones_label(where.zones), "zoneSource": where.source}
@@ -166,3 +194,38 @@ def is_e164(to: str | None) -> bool:
     """A number the reader accepted (``+`` and digits): a raw value it refused is not
     placed."""
     return to is not None and len(to) > 2 and to[0] == "+" and to[1:].isdigit()
+
+
+CAP_HOLD = ("held: the day's cap (--daily-cap) has no room left for it; a round of the next "
+            "cap day (00:00 America/Los_Angeles) sends it")
+
+
+def holds(keys: Keys, look: Outlook) -> Callable[[Chunk], str | None]:
+    """Why a chunk may not be POSTed now (None: it may), as its hold's note says: a caught
+    chunk the day's cap has no room for, or one of its recipients' windows closed (by their
+    own zones: ``Keys.of_chunk``) or no key open at all, and why."""
+    open_keys, share, closed = look.open_keys, look.share, _closed(look)
+
+    def why(chunk: Chunk) -> str | None:
+        if not share.admits(chunk.number):
+            return CAP_HOLD
+        if not all(key in open_keys for key in keys.of_chunk(chunk)):
+            return closed
+        return None
+
+    return why
+
+
+def _closed(look: Outlook) -> str:
+    """Why a key is not open at ``look``: the day ended by carriers or the cap, --at not
+    reached, --expire-at passed, or its window closed (quiet hours)."""
+    if look.halt is not None:
+        return ("held: carriers' daily-cap failures (SMS-CAR-450/451/452) ended the day's "
+                "sending; a round of the next cap day sends it")
+    if look.day.full:
+        return CAP_HOLD
+    if look.decision == "wait":
+        return "held: --at is not reached yet; the first round after it sends it"
+    if look.decision == "expired":
+        return "held: --expire-at passed before its request went out"
+    return "held: its recipients' window is closed now (quiet hours); a later round sends it"

@@ -27,7 +27,6 @@ from typing import Any
 
 import anyio
 
-from engine.batching.chunker import Chunk
 from engine.errors import JournalBusyError, JournalError, JournalTakenError, UsageError
 from engine.reading import ReadOptions
 from engine.run.bodyspool import BodySpool, open_spool
@@ -42,15 +41,17 @@ from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
 from engine.run.resume import resume_options
 from engine.run.roundreport import (
-    expired_event,
+    holds,
     no_window_notes,
     placed,
     report_of,
     stamped,
+    tell_expired,
     waiting_event,
 )
 from engine.run.scheduling import (
     EXIT_WAIT,
+    NEEDS_JOURNAL,
     Eligible,
     Keys,
     Quota,
@@ -76,6 +77,9 @@ BLIND_HALT = ("--wait accepted reads no batch's statuses, so the carrier-cap hal
               "not stop the day's sending; use --wait completed or --wait delivered for the "
               "halt to work.")
 MAX_ROUNDS = 100_000  # a bound, never reached: each round sends, or time moves on
+# a reader (`a2p outcomes`) holding the journal at the wake: tried again every 5 s, 10 minutes
+READER_WAIT, READER_TRIES = 5.0, 120
+SENDS = "a2p send"  # the lock's command of a process that sends (a cron tick's): a takeover
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +195,6 @@ def fresh_read(options: SendOptions) -> ReadOptions:
     return options.read or ReadOptions(batch_text=options.text, template=options.template)
 
 
-def admits(keys: Keys, open_keys: frozenset[WindowKey], share: RoundCap = NO_CAP
-           ) -> Callable[[Chunk], bool]:
-    """Whether a chunk may be POSTed now: not a caught chunk the day's cap has no room for,
-    and every one of its recipients' windows is open (by their own zones: ``Keys.of_chunk``)."""
-    return lambda chunk: share.admits(chunk.number) and \
-        all(key in open_keys for key in keys.of_chunk(chunk))
-
-
 async def send_rounds(recipients: Recipients | None, options: SendOptions,
                       schedule: Scheduling, run_round: RunRound,
                       notes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
@@ -208,9 +204,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
     (code, message) warnings the first round starts with."""
     journal = options.resume if options.resume is not None else options.journal
     if journal is None:
-        raise UsageError("a scheduled send (quiet hours, a daily cap, --at or --expire-at) "
-                         "needs a journal: its rounds are resumes of it. Pass journal=PATH "
-                         "(a2p send writes one beside the report).")
+        raise UsageError(NEEDS_JOURNAL)
     if options.resume is None and (recipients is None or not is_path(recipients)):
         raise UsageError("a scheduled send reads its list again at every round: give a file "
                          "(not stdin or an iterable), or send without a schedule.")
@@ -294,7 +288,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 continue
             after = ran
         if after.decision == "expired" and after.remaining:
-            await options.emit(expired_event(after, schedule, path, options))
+            await tell_expired(after, schedule, path, options)  # once: not on every tick
             break
         nxt = after.next_round(schedule.at)
         if nxt is None:
@@ -351,7 +345,7 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     # the deadline on this machine's clock, which the sender reads
     limits = RoundLimits(Eligible(keys, before.open_keys), quota,
                          clock.machine(before.deadline), header, report,
-                         admits(keys, before.open_keys, share), notes=notes + clock.notes(),
+                         holds(keys, before), notes=notes + clock.notes(),
                          on_login=login_check(clock), count_others=count_others)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients if first else None, round_options, spill,
@@ -361,11 +355,12 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
 
 async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
                 ) -> tuple[Outlook, dict[str, Any]] | None:
-    """A resume's round that would do nothing (nothing due, the next round later, no chunk
-    to recover): not run; its report is written from the journal, and the loop goes on to
-    the wait with ``before``. None: the round runs."""
+    """A resume's round that would do nothing (nothing due, or nothing left, or --expire-at
+    passed; and no chunk to recover): not run; its report is written from the journal, and
+    the loop goes on with ``before`` (to the wait, or the end: a cron tick after the run is
+    done or expired logs in to nothing and reads no input). None: the round runs."""
     nxt = before.next_round(schedule.at)
-    if nxt is not None and (nxt[1] == "due" or before.decision == "expired"):
+    if nxt is not None and nxt[1] == "due":
         return None
     if nxt is None and before.decision != "expired" and before.sendable:
         return None  # nothing left: the round settles what is in flight
@@ -385,25 +380,46 @@ async def _sleep_unlocked(options: SendOptions, seconds: float, stop: anyio.Even
                           lock: JournalLock, path: Path) -> bool:
     """Sleep until the next round without the journal's lock (`a2p outcomes` and a cron tick
     may use the journal meanwhile), then take it again: True when a stop came first.
-    JournalTakenError when another process holds it at the wake (a cron tick continues the
-    run); JournalError when the journal is now another run's."""
+    JournalTakenError when an ``a2p send`` holds it at the wake (a cron tick continues the
+    run); a reader's hold is waited out (``_take_back``); JournalError when the journal is
+    now another run's."""
     if seconds <= 0:
         return stop.is_set()
     run_id = read_header(path)["runId"]
     lock.release()
     if await _sleep_or_stop(options, seconds, stop):
         return True  # stopped: the last round's report and the journal say it all
-    try:
-        lock.reacquire()
-    except JournalTakenError:
-        raise
-    except JournalBusyError as busy:
-        raise JournalTakenError(path, busy.holder) from None
+    if await _take_back(options, stop, lock, path):
+        return True
     if read_header(path)["runId"] != run_id:
         raise JournalError(f"{path}: while this run slept, the journal was replaced by "
                            "another run's; this run ends. Its own journal is gone: read "
                            "what it sent from its report.")
     return False
+
+
+async def _take_back(options: SendOptions, stop: anyio.Event, lock: JournalLock,
+                     path: Path) -> bool:
+    """The journal's lock again at the wake: True when a stop came first. Held by an ``a2p
+    send`` (the side file names the command): that process continues the run, so this one
+    ends (JournalTakenError). Held by a reader (`a2p outcomes`) or a holder whose identity
+    cannot be read: nobody else sends, so the run tries again every ``READER_WAIT`` seconds
+    (through its own sleep), then, after ``READER_TRIES``, a JournalBusyError naming it."""
+    for tried in range(READER_TRIES + 1):
+        try:
+            lock.reacquire()
+            return False
+        except JournalTakenError:
+            raise
+        except JournalBusyError as busy:
+            command = str((busy.holder or {}).get("command") or "")
+            if command.startswith(SENDS):
+                raise JournalTakenError(path, busy.holder) from None
+            if tried == READER_TRIES:
+                raise  # the reader still holds it: its JournalBusyError says who
+        if await _sleep_or_stop(options, READER_WAIT, stop):
+            return True
+    return False  # not reached: the last try returns or raises
 
 
 async def _sleep_or_stop(options: SendOptions, seconds: float, stop: anyio.Event) -> bool:

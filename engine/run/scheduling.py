@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.batching.chunker import Chunk
-from engine.core import lifecycle
+from engine.core.holdings import Holdings
 from engine.core.rejections import Aggregator, NoSpill
 from engine.errors import ConfigError, UsageError
 from engine.reading import Block, ReadOptions
@@ -35,8 +35,14 @@ MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/schedu
 # --exit-when-waiting ends the process when the next round is further away than this
 EXIT_WAIT = 300.0
 Instant = str | datetime | None
-# the chunks a resume may POST again (when proved not created): in flight, or unknown
-CAUGHT = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
+
+
+# a library send with a schedule and no journal= (the CLI always writes one): refused before
+# any login, since without rounds the schedule would be dropped and everyone texted now
+NEEDS_JOURNAL = ("a scheduled send (quiet hours, a daily cap, at or expire_at) needs a "
+                 "journal: its rounds are resumes of it, and without one the schedule would "
+                 "be lost and everyone texted at once. Pass journal=PATH (a2p send writes one "
+                 "beside the report).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,18 @@ class Scheduling:
         return cls(parse_quiet_hours(str(data.get("quietHours", "off"))),
                    float(data.get("windowMargin", DEFAULT_MARGIN)), data.get("dailyCap"),
                    instant("at"), instant("expireAt"), data.get("tzColumn"))
+
+
+def check_resend_cap(on_ambiguous: str, schedule: Scheduling) -> None:
+    """Refuse ``on_ambiguous="resend"`` under a daily cap: resend POSTs an ambiguous chunk
+    again without proof that its first attempt created nothing, so the day could carry both
+    batches while the cap ledger (engine/run/capledger.py) counts one."""
+    if on_ambiguous == "resend" and schedule.cap is not None:
+        raise UsageError(f"on_ambiguous resend (--on-ambiguous resend) cannot go with a daily "
+                         f"cap (--daily-cap {schedule.cap}): a resend is sent without proof "
+                         "that the first attempt created nothing, so a day could carry more "
+                         "messages than its cap. Use --on-ambiguous reconcile (the default) "
+                         "or fail, or --daily-cap none.")
 
 
 def _instant(value: Instant, flag: str, now: datetime | None = None) -> datetime | None:
@@ -204,8 +222,6 @@ class Eligible:
 
     keys: Keys
     open: frozenset[WindowKey]
-    passed: int = 0
-    held: int = 0
 
     def __call__(self, blocks: Iterable[Block]) -> Iterator[Block]:
         key_of, open_now = self.keys, self.open
@@ -214,8 +230,6 @@ class Eligible:
                 keep = [k for k, to in enumerate(block.tos) if key_of(to) in open_now]
             else:
                 keep = self._by_zone(block)
-            self.passed += len(keep)
-            self.held += len(block) - len(keep)
             if len(keep) == len(block):
                 yield block
             elif keep:
@@ -268,8 +282,9 @@ class RoundLimits:
     deadline: float | None
     schedule_header: dict[str, Any] | None = None  # a fresh run's, for its journal
     report: Callable[[], dict[str, Any]] | None = None  # the report's ``schedule``, at its end
-    # whether a chunk may be POSTed now (a chunk a run before cut: its windows all open)
-    admits: Callable[[Chunk], bool] | None = None
+    # why a chunk may not be POSTed now, the note its hold journals (None: it may; a chunk
+    # a run before cut: its windows all open, and room for it in the day's cap)
+    holds: Callable[[Chunk], str | None] | None = None
     # (code, message) of the warnings the round starts with: a halt that cannot see, a cap
     # taken from the registration tier
     notes: tuple[tuple[str, str], ...] = ()
@@ -307,11 +322,11 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
     from engine.run.resume import restore, without
     from engine.run.sources import read_file_from
 
-    skip: list[tuple[int, int]] = []
+    skip = Holdings()
     known: Any = frozenset()
     if journal is not None:
         plan = restore(read_journal(journal), Aggregator(NoSpill()))  # counted, not kept
-        skip, known = plan.skip, plan.known_local
+        skip, known = plan.holdings, plan.known_local
     counts: dict[WindowKey, int] = {}
     with ExitStack() as stack:
         _, blocks = read_file_from(path, read, lambda r: None, None, stack)
@@ -324,7 +339,8 @@ def count_keys(path: str, read: ReadOptions, keys: Keys, journal: Path | None,
                 if key is not None:
                     counts[key] = counts.get(key, 0) + 1
                     if sources is not None:
-                        source = keys.source(to, zone) or "column"
+                        source = keys.source(to, zone)
+                        assert source is not None  # placed: it has a key
                         sources[source] = sources.get(source, 0) + 1
     return counts
 
@@ -339,11 +355,11 @@ def note_caught(path: str, read: ReadOptions, keys: Keys,
     keys.moved.clear()
     if read.tz_column is None:
         return
-    from engine.run.resume import within
+    from engine.run.resume import recovers, within
     from engine.run.sources import read_file_from
 
     for _, chunk in sent:
-        if chunk.get("status") not in CAUGHT:
+        if not recovers(chunk):  # the chunks the resume recovers (capledger.caught's too)
             continue
         entry = dict(chunk)
         with ExitStack() as stack:  # with --dedupe a record is judged by every earlier one

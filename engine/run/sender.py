@@ -131,8 +131,8 @@ class Sender:
         # a scheduled round's deadline (epoch seconds, engine/run/rounds.py): from then on no
         # chunk is POSTed; one cut and not yet journaled is dropped (it never went out)
         self.deadline: float | None = None
-        self.admits: Callable[[Chunk], bool] | None = None  # and whose windows are open
-        self.late_dropped = 0
+        # and why the round holds a chunk (its windows closed, the day's cap): None, it may go
+        self.holds: Callable[[Chunk], str | None] | None = None
         self.lost = LostAnswers(run, client, recorder, self, stopping=self.stopping,
                                 rebuild=rebuild, sleep=sleep, clock=clock, wall=wall)
         self.tracking = Tracking(client, run.settings.polling, run.sender, recorder,
@@ -220,9 +220,9 @@ class Sender:
                 del each
                 if chunk is not None:
                     async with self._slots:
-                        if self.late():  # never journaled: a later round cuts its records again
-                            self.late_dropped += chunk.count
-                        else:
+                        # past the deadline: never journaled, a later round cuts its
+                        # records again
+                        if not self.late():
                             await self.submit(chunk, self.recorder.record_for(chunk))
                 # not held while this worker waits for the next: its index (and a spooled
                 # body's file) goes as soon as nothing else needs the chunk
@@ -243,8 +243,9 @@ class Sender:
         chunk whose records no chunk holds, which a resume reads again (and screens); the
         other way round it would leave the chunk in flight with some of its records rejected,
         which no resume could rebuild."""
-        if self.admits is not None and not self.admits(chunk):  # asked of the chunk cut
-            self.hold(record)  # before: its kept part's new number must not pass for it
+        why = self.held_by(chunk)  # asked of the chunk cut before: its kept part's new
+        if why is not None:  # number must not pass for it
+            self.hold(record, why)
             return
         if self.consent is not None:  # read again if too old (a failed read stops the run)
             await self.consent.current()
@@ -267,9 +268,9 @@ class Sender:
         """Send one chunk until it is accepted, failed, split or left unknown; what each
         answer leads to is ``policy.decide``'s call."""
         while True:
-            if self.stopping.is_set() or self.late() or \
-                    (self.admits is not None and not self.admits(chunk)):
-                self.hold(record, self.held_by(chunk))
+            why = self.held_by(chunk)
+            if why is not None:
+                self.hold(record, why)
                 return
             record.attempts += 1
             record.submitted_at = stamp(self.wall())
@@ -417,9 +418,10 @@ class Sender:
         self.recorder.move(record, lifecycle.PLANNED, Reason.HELD, note,
                            via=lifecycle.SUBMITTING)
 
-    def held_by(self, chunk: Chunk) -> str:
-        """Why a chunk is held before its request: a stop, the round's deadline (its
-        window closing less the margin, or --expire-at), or its recipients' window closed."""
+    def held_by(self, chunk: Chunk) -> str | None:
+        """Why a chunk is held before its request (None: it may go): a stop, the round's
+        deadline (its window closing less the margin, or --expire-at), or what the round
+        says (``holds``: its recipients' window closed, the day's cap)."""
         if self.stopping.is_set():
             return "not sent: the run stopped before its request went out"
         if self.late():
@@ -427,8 +429,7 @@ class Sender:
             return (f"held: the round's deadline {stamp(self.deadline)} (its recipients' "
                     "window closing less the margin, or --expire-at) passed before its "
                     "request went out; a later round sends it")
-        return ("held: its recipients' window is closed now (quiet hours); a later round "
-                "sends it")
+        return None if self.holds is None else self.holds(chunk)
 
     async def accept(self, chunk: Chunk, record: ChunkRecord, body: Any) -> None:
         """``body``: the batch the server created, from its answer or found by

@@ -11,12 +11,12 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine.batching.chunker import Chunk, Chunker
+from engine.core.holdings import Holdings
 from engine.core.rejections import Rejection
 from engine.reading import Block, ReadOptions, StartAt, aread_items, read_items, read_lines
 from engine.reading.linesource import MAX_LINE_BYTES
 from engine.run.inputcheck import InputCheck
 from engine.run.inputs import input_identity, is_stream, open_input
-from engine.run.journal import ChunkEntry
 from engine.run.resume import (
     ResumePlan,
     covered,
@@ -86,7 +86,7 @@ def chunks_of(recipients: Recipients, options: ReadOptions, chunker: Chunker,
     each block is read (in the reader's thread); once True, the chunks end in ReadStopped.
     ``eligible`` and ``quota``: a scheduled round's (engine/run/scheduling.py), before and
     after the gate; a file only (a round reads the input again)."""
-    skip = plan.skip if plan is not None else []
+    skip = plan.holdings if plan is not None else Holdings()
     drop = gate.drop if gate is not None and plan is not None else _same
     gated = gate.apply if gate is not None else _same
     if eligible is not None or quota is not None:
@@ -199,7 +199,7 @@ def _unknown_share() -> float | None:
     return None
 
 
-async def _awithout(blocks: AsyncIterator[Block], skip: list[tuple[int, int]],
+async def _awithout(blocks: AsyncIterator[Block], skip: Holdings,
                     check: InputCheck | None = None,
                     drop: Callable[[Iterable[Block]], Iterable[Block]] = _same,
                     stopped: Stopped | None = None) -> AsyncIterator[Block]:
@@ -224,7 +224,7 @@ def filtered_sink(local: LocalRejections | list[Rejection], plan: ResumePlan | N
     known = plan.known_local  # compact (journal positions): not copied into a set
 
     def sink(rejection: Rejection) -> None:
-        if rejection.index not in known and not covered(plan.skip, rejection.index):
+        if rejection.index not in known and not covered(plan.holdings, rejection.index):
             local.append(rejection)
 
     return sink
@@ -258,17 +258,17 @@ def rebuilder(path: str, options: ReadOptions, sender: str, text: str | None,
     async def rebuild(number: int) -> Chunk:
         record = recorder.records[number]
         offset, line = recorder.origin(number)
-        gaps = recorder.gaps(number)  # known: exactly its own records are read again
-        entry = ChunkEntry(number, record.first, record.last, record.count, record.bytes,
-                           offset, line, gaps or (), "" if gaps is not None else None).to_json()
+        entry = {"chunk": number, "firstIndex": record.first, "lastIndex": record.last,
+                 "messages": record.count, "offset": offset, "line": line}
+        # known: exactly its own records are read again; else around the other chunks
+        held = recorder.members(number) or others(recorder.records, entry)
 
         def build() -> Chunk:
             with ExitStack() as stack:
                 _, blocks = read_file_from(path, options, lambda r: None, entry, stack)
                 if gate is not None:  # without the recipients the gate took out
                     blocks = gate.drop(blocks)
-                return rebuild_chunk(blocks, entry, sender, text,
-                                     others(recorder.records, entry))
+                return rebuild_chunk(blocks, entry, sender, text, held)
 
         import anyio  # here, not at the top: a plan never sends, so never loads it
 

@@ -6,12 +6,17 @@ With no event loop running in the calling thread (a script), the run gets one of
 cannot run in that thread, and blocking the running one in ``await`` is not possible from a
 synchronous call: the run gets its own thread and loop, and the caller waits for it.
 
-Either way Ctrl-C (a KeyboardInterrupt in the calling thread, the kernel's "interrupt" in a
-notebook) stops the run as it stops ``a2p send``: no new batch is sent, requests on the wire
-finish, the report is written; then KeyboardInterrupt is raised in the caller with the report
-as its ``report`` attribute. A second Ctrl-C ends the run at once (the journal, written before
-every step, still resumes) and raises KeyboardInterrupt without a report. Any other exception
-of the run comes out as itself.
+Either way Ctrl-C (a SIGINT in the main thread, the kernel's "interrupt" in a notebook) stops
+the run as it stops ``a2p send``: no new batch is sent, requests on the wire finish, the report
+is written; then ``engine.Interrupted`` (a KeyboardInterrupt) is raised in the caller with the
+report as its ``report`` attribute. A second Ctrl-C ends the run at once (the journal, written
+before every step, still resumes) and raises ``Interrupted`` whose ``report`` is None. Any
+other exception of the run comes out as itself.
+
+Inside a running loop the caller's thread is blocked in this call, so whatever SIGINT handler
+its framework installed (asyncio.run's, which only cancels the main task; a loop's
+``add_signal_handler``) cannot act until the call returns: while the caller waits in the main
+thread, SIGINT is the run's (unless it is ignored), and the handler before is put back after.
 
 Not ``engine.run``: that name is the ``engine.run`` package this module lives in.
 """
@@ -33,6 +38,17 @@ from engine.run.api import send
 from engine.run.options import SendKeywords, SendOptions
 from engine.run.shapes import Report
 from engine.run.sources import Recipients
+
+
+class Interrupted(KeyboardInterrupt):
+    """``engine.send_sync`` stopped by Ctrl-C: ``report`` is the stopped run's report (its
+    ``interrupted`` is true), or None when a second Ctrl-C ended the run at once (its journal
+    still resumes it). A KeyboardInterrupt, so a script that does not catch it stops as on
+    any Ctrl-C."""
+
+    def __init__(self, report: Report | None) -> None:
+        super().__init__()
+        self.report: Report | None = report
 
 # How long the waiting caller sleeps between looks at the run: a KeyboardInterrupt is raised
 # between two looks (a lock wait is not interruptible on Windows before Python 3.14).
@@ -66,13 +82,13 @@ class _Run:
         self.task: asyncio.Task[Any] | None = None
         self.stop: anyio.Event | None = None
         self.interrupts = 0
-        self.started = threading.Event()
 
     async def main(self) -> Report | None:
         """The run's report; None when a second interrupt cancelled it."""
         self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
         self.stop = self.options.stop or anyio.Event()
-        self.started.set()
+        if self.interrupts >= 2:  # two Ctrl-C while the loop was starting: ended at once
+            return None
         if self.interrupts:  # a Ctrl-C came while the loop was starting
             self.stop.set()
         try:
@@ -93,12 +109,10 @@ class _Run:
             loop.call_soon_threadsafe(stop.set if self.interrupts == 1 else task.cancel)
 
     def outcome(self, report: Report | None) -> Report:
-        """The report, or the KeyboardInterrupt an interrupted caller is owed."""
+        """The report, or the Interrupted an interrupted caller is owed."""
         if self.interrupts == 0 and report is not None:
             return report
-        stopped = KeyboardInterrupt()
-        stopped.report = report  # type: ignore[attr-defined]
-        raise stopped
+        raise Interrupted(report)
 
 
 def _here(recipients: Recipients | None, options: SendOptions) -> Report:
@@ -132,9 +146,21 @@ def _sigint_to(run: _Run) -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
+def _waiting_sigint(run: _Run) -> contextlib.AbstractContextManager[None]:
+    """SIGINT to ``run`` while a caller with a loop waits for it: any handler but "ignore"
+    is replaced, since the caller's loop is blocked and could not act on it (asyncio.run's
+    handler would cancel a task that cannot run, so the first Ctrl-C would do nothing).
+    Only the main thread can set a handler; elsewhere no signal arrives anyway."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return contextlib.nullcontext()
+    return _sigint_to(run)
+
+
 def _on_thread(recipients: Recipients | None, options: SendOptions) -> Report:
     """A loop runs in this thread: the run on a thread and loop of its own, the caller
-    waiting, a KeyboardInterrupt in the wait passed on to the run."""
+    waiting with SIGINT handed to the run (a KeyboardInterrupt in the wait, from a handler
+    that raises one, is passed on to the run too)."""
     run = _Run(recipients, options)
     result: list[Report | None] = []
     failure: list[BaseException] = []
@@ -146,21 +172,21 @@ def _on_thread(recipients: Recipients | None, options: SendOptions) -> Report:
         except BaseException as exc:  # handed to the caller, raised there as itself
             failure.append(exc)
         finally:
-            run.started.set()  # also when it failed before starting
             done.set()
 
-    worker = threading.Thread(target=work, name="a2p-send-sync")
-    worker.start()
-    # an Event's wait, not join(): a join a KeyboardInterrupt broke may take the thread for
-    # finished (before Python 3.13)
-    while not done.is_set():
-        try:
-            done.wait(_LOOK_EVERY)
-        except KeyboardInterrupt:
-            run.started.wait()
-            run.interrupt()
+    # the handler is in place before the thread starts, so no Ctrl-C falls between the two
+    # (nor inside start(), which would leave the run going with no one to stop it)
+    with _waiting_sigint(run):
+        worker = threading.Thread(target=work, name="a2p-send-sync")
+        worker.start()
+        while not done.is_set():
+            try:
+                # an Event's wait, not join(): a join a KeyboardInterrupt broke may take the
+                # thread for finished (before Python 3.13)
+                done.wait(_LOOK_EVERY)
+            except KeyboardInterrupt:  # a handler that raises it (not ours): the same stop
+                run.interrupt()  # copes with a run not started yet (main() looks)
     worker.join()
     if failure:
         raise failure[0]
     return run.outcome(result[0])
-

@@ -465,6 +465,21 @@ def test_exit_75_when_a_scheduled_send_waits_and_a_resume_goes_on(
     assert "first end this run" in refused.stderr
 
 
+def test_on_ambiguous_resend_with_a_daily_cap_is_exit_2_before_login(
+        tmp_path: Path, server: RunningSimulator) -> None:
+    """--on-ambiguous resend --daily-cap 5 could send a day past its cap: exit 2 naming both
+    flags and the fix, no login made, no journal written."""
+    before = server.simulator.stats.get("200", 0)
+    result = a2p(send(tmp_path, "--on-ambiguous", "resend", "--daily-cap", "5"),
+                 env=sim_env(server))
+    assert result.returncode == 2, result.stderr
+    assert "--on-ambiguous resend" in result.stderr
+    assert "--daily-cap 5" in result.stderr
+    assert "reconcile" in result.stderr
+    assert server.simulator.stats.get("200", 0) == before
+    assert not (tmp_path / "r.json.journal").exists()
+
+
 def test_a_scheduled_run_ended_with_expire_at_now_exits_0_and_says_so(
         tmp_path: Path, server: RunningSimulator) -> None:
     """A waiting run (--at tomorrow) ended by `--resume J --expire-at now` exits 0, its

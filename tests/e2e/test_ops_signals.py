@@ -201,3 +201,32 @@ async def test_a_metrics_file_that_cannot_be_written_never_stops_the_send(
     assert report["totals"]["sent"] == GOOD
     said = [r for r in caplog.records if "cannot write the metrics file" in r.getMessage()]
     assert len(said) == 1
+
+
+def test_a_failure_under_json_logs_is_one_json_line_with_its_traceback(
+        tmp_path: Path) -> None:
+    """``a2p -vv --log-format json send`` with a wrong client secret: exit 3; every stderr
+    line is a JSON object except the people's ``a2p: ...`` lines, the failure's traceback is
+    a field of one of them, and the wrong secret is nowhere."""
+    settings = replace(sim_settings(messages_per_second=1e6), credentials=DEMO_CREDENTIALS)
+    wrong = "WRONG-SECRET-5e1d"
+    with SimulatorThread(settings) as running:
+        env = {**os.environ, "RC_SERVER_URL": running.url,
+               "RC_APP_CLIENT_ID": DEMO_CREDENTIALS.client_id,
+               "RC_APP_CLIENT_SECRET": wrong, "RC_USER_JWT": DEMO_CREDENTIALS.jwt}
+        result = subprocess.run(
+            [sys.executable, "-m", "engine.cli", "-vv", "--log-format", "json", "send",
+             str(_listing(tmp_path)), "--from", SENDER, "--text", "Hi", "--no-revoke"],
+            capture_output=True, env=env, timeout=120, check=False)
+    stderr = result.stderr.decode()
+    assert result.returncode == 3, stderr
+    lines = stderr.splitlines()
+    assert [line for line in lines if not line.startswith(("{", "a2p: "))] == []
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
+    failures = [line for line in logs if "traceback" in line]
+    assert len(failures) == 1
+    assert failures[0]["level"] == "error"
+    assert "engine.errors.AuthError: login refused" in failures[0]["traceback"]
+    assert any(line.startswith("a2p: ") for line in lines)  # what the people read, as text
+    assert wrong not in stderr
+    assert DEMO_CREDENTIALS.jwt not in stderr

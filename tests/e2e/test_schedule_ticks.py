@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import engine
@@ -20,8 +21,9 @@ import engine.run.idleround
 import engine.run.journal
 import engine.run.sources
 from engine.config.credentials import DEMO_CREDENTIALS
-from engine.errors import JournalError, JournalTakenError
+from engine.errors import JournalBusyError, JournalError, JournalTakenError
 from engine.run.journallock import JournalLock
+from engine.run.rounds import READER_TRIES, READER_WAIT
 from engine.simulator import RunningSimulator
 from engine.types import Report
 from tests.e2e.conftest import SENDER, ledger_numbers
@@ -233,6 +235,80 @@ async def test_a_run_that_wakes_to_a_tick_holding_the_journal_ends(
     assert watch.events[-1]["event"] == "summary"
 
 
+class Reader:
+    """`a2p outcomes` as the run's sleep sees it: takes the journal's lock (as Export does)
+    in the run's long sleep and holds it across the wake, for ``tries`` of the run's
+    retries (None: for good)."""
+
+    def __init__(self, time: FakeTime, journal: Path, tries: int | None) -> None:
+        self.time, self.journal, self.tries = time, journal, tries
+        self.lock: JournalLock | None = None
+        self.retries = 0  # the run's waits for it
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 60 and self.lock is None:
+            self.lock = JournalLock(self.journal, "a2p outcomes", readonly=True)
+            self.lock.acquire()
+        elif self.lock is not None and seconds == READER_WAIT:
+            self.retries += 1
+            if self.retries == self.tries:
+                self.lock.release()
+        await self.time.sleep(seconds)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
+async def test_a_run_that_wakes_to_outcomes_holding_the_journal_waits_and_goes_on(
+        start: Start, tmp_path: Path) -> None:
+    """`a2p outcomes` holding the journal at the run's wake does not end the campaign: the
+    run tries again (through its own sleep) until the reader lets go, then sends the next
+    waves: everyone once, inside their windows."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    zones = national_list(tmp_path / "list.csv")
+    watch = Watch(running, time)
+    journal = tmp_path / "run.journal"
+    reader = Reader(time, journal, tries=3)
+    try:
+        report = await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                                   config=settings, credentials=DEMO_CREDENTIALS,
+                                   wall=time.wall, clock=time.clock, sleep=reader.sleep,
+                                   on_event=watch.on_event, journal=journal,
+                                   quiet_hours="tcpa")
+    finally:
+        reader.close()
+    assert reader.retries == 3  # it waited for the reader, and no longer
+    assert report["schedule"]["state"] == "done"
+    assert Counter(ledger_numbers(running)) == Counter(list(zones))
+    assert not [(n, t) for n, t in watch.sent if not inside(zones[n], t)]
+
+
+async def test_a_reader_that_never_lets_go_ends_the_run_busy_not_taken(
+        start: Start, tmp_path: Path) -> None:
+    """A reader holding the journal past the run's bounded wait ends the run with a
+    JournalBusyError naming it, not the JournalTakenError that says another process
+    continues the run; nothing was sent."""
+    time = FakeTime(START)
+    running, settings = await start(time)
+    national_list(tmp_path / "list.csv")
+    journal = tmp_path / "run.journal"
+    reader = Reader(time, journal, tries=None)
+    try:
+        with pytest.raises(JournalBusyError, match="a2p outcomes") as busy:
+            await engine.send(tmp_path / "list.csv", sender=SENDER, text="Hi",
+                              config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                              clock=time.clock, sleep=reader.sleep, journal=journal,
+                              quiet_hours="tcpa")
+    finally:
+        reader.close()
+    assert not isinstance(busy.value, JournalTakenError)
+    assert "continues the run" not in str(busy.value)
+    assert reader.retries == READER_TRIES
+    assert ledger_numbers(running) == []
+
+
 def test_a_cron_tick_refused_by_the_lock_exits_75(tmp_path: Path,
                                                   server: RunningSimulator) -> None:
     """A cron tick (--resume J --exit-when-waiting) while another process holds the journal
@@ -268,3 +344,41 @@ async def test_a_cron_tick_with_nothing_due_still_refuses_a_changed_list(
     with pytest.raises(JournalError, match="changed since the journal was written"):
         await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
     assert ledger_numbers(running) == []
+
+
+@pytest.mark.parametrize("ending", ["done", "expired"])
+async def test_ticks_after_a_run_is_done_or_expired_make_no_request(
+        start: Start, tmp_path: Path, passes: Passes, ending: str) -> None:
+    """Once a run is done (everyone sent) or expired, each later cron tick runs no round: no
+    request (no login, no opt-out read), no pass over the input beyond one count; it writes
+    the report with the same state, and the run tells ``expired`` once in all."""
+    time = FakeTime(START.replace(hour=12) if ending == "done" else START)
+    running, settings = await start(time)
+    listed = tmp_path / "list.csv"
+    listed.write_text("to\n" + "".join(f"+1212555{i:04d}\n" for i in range(30)))
+    watch = Watch(running, time)
+    journal, report_path = tmp_path / "run.journal", tmp_path / "r.json"
+    expire = {"expire_at": "2026-11-20T06:00-05:00"} if ending == "expired" else {}
+    first = await send(listed, settings, time, watch, journal=journal, report=report_path,
+                       quiet_hours="tcpa", exit_when_waiting=True, **expire)
+    assert first["totals"]["sent"] == (30 if ending == "done" else 0)
+    time.t += 2 * 3600  # past --expire-at: the first tick finds the run expired
+    states, inputs = [], []
+    for _ in range(3):
+        time.t += 300
+        made, read, rounds = requests(running), passes.inputs, passes.rounds
+        report_path.unlink()
+        tick = await send(None, settings, time, watch, resume=journal, report=report_path,
+                          exit_when_waiting=True)
+        assert requests(running) == made  # nothing asked of the server
+        assert passes.rounds == rounds
+        inputs.append(passes.inputs - read)
+        states.append(tick["schedule"]["state"])
+        assert orjson.loads(report_path.read_bytes())["schedule"]["state"] == ending
+    assert states == [ending] * 3
+    # not a round's two passes a tick: the expiry's note in the journal costs one count, once
+    assert sum(inputs) == (0 if ending == "done" else 1)
+    assert len(ledger_numbers(running)) == (30 if ending == "done" else 0)
+    assert [e["count"] for e in watch.kinds("expired")] == ([30] if ending == "expired"
+                                                            else [])
+    assert watch.events[-1]["event"] == "summary"

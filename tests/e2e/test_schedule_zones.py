@@ -268,3 +268,30 @@ def test_a2p_send_takes_tz_column_and_a_resume_keeps_it(tmp_path: Path,
     assert other.returncode == 2, other.stderr
     assert "--tz-column: the run in" in other.stderr
     assert "began with --tz-column tz" in other.stderr
+
+
+async def test_a_rejected_recipient_is_placed_by_its_column_zone(start: Start,
+                                                                 tmp_path: Path) -> None:
+    """Under --tz-column, a suppressed 212 number the column puts in Los Angeles is told in
+    Los Angeles from the column, in its ``rejected`` event and in `a2p outcomes`, as the
+    recipient sent beside it is: not placed by its number."""
+    time = FakeTime(START.replace(hour=12))  # 09:00 Pacific: both windows open
+    running, settings = await start(time)
+    listed = tmp_path / "list.csv"
+    listed.write_text(f"to,tz\n+12125550101,{LA}\n+12125550102,{LA}\n+12125550103,\n")
+    watch = Watch(running, time)
+    common: dict[str, Any] = {"config": settings, "credentials": DEMO_CREDENTIALS,
+                              "wall": time.wall, "clock": time.clock}
+    report = await engine.send(listed, sender=SENDER, text="Hi", sleep=time.sleep,
+                               journal=tmp_path / "run.journal", quiet_hours="tcpa",
+                               tz_column="tz", on_event=watch.on_event,
+                               suppress=[["+12125550101", "+12125550103"]], **common)
+    assert report["totals"]["sent"] == 1
+    told = {e["to"]: (e["zone"], e["zoneSource"]) for e in watch.kinds("rejected")}
+    assert told == {"+12125550101": (LA, "column"),
+                    "+12125550103": (NY, "libphonenumber")}  # a blank cell: by its number
+    rows = {row.to: (row.outcome, row.zone, row.zoneSource)
+            async for row in engine.outcomes(tmp_path / "run.journal", **common)}
+    assert rows["+12125550101"] == ("rejected-local", LA, "column")
+    assert rows["+12125550102"][1:] == (LA, "column")
+    assert rows["+12125550103"] == ("rejected-local", NY, "libphonenumber")

@@ -5,7 +5,9 @@ exceptions come out as themselves."""
 from __future__ import annotations
 
 import _thread
+import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import orjson
 import pytest
 
 import engine
+import engine.types
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.simulator import FaultSettings, RunningSimulator, SimulatorThread
 from tests.conftest import sim_settings
@@ -89,11 +92,13 @@ async def test_a_notebook_sends_everyone(simulator: RunningSimulator, tmp_path: 
     assert orjson.loads((tmp_path / "report.json").read_bytes())["totals"]["sent"] == COUNT
 
 
-def _stopped_cleanly(raised: pytest.ExceptionInfo[KeyboardInterrupt],
-                     simulator: RunningSimulator, tmp_path: Path) -> None:
-    """KeyboardInterrupt after the run stopped: its report (interrupted) is the file's, and
+def _stopped_cleanly(raised: BaseException, simulator: RunningSimulator,
+                     tmp_path: Path) -> None:
+    """engine.Interrupted after the run stopped: its report (interrupted) is the file's, and
     every batch the server created is counted sent in it, no more and no fewer."""
-    report = raised.value.report  # type: ignore[attr-defined]
+    assert isinstance(raised, engine.Interrupted)
+    report = raised.report
+    assert report is not None
     assert report["interrupted"] is True
     written = orjson.loads((tmp_path / "report.json").read_bytes())
     assert written["interrupted"] is True
@@ -106,9 +111,9 @@ def test_ctrl_c_in_a_plain_script_stops_the_run_and_writes_the_report(
     """Ctrl-C during a script's send_sync: no new batch, the report written, then
     KeyboardInterrupt; the journal finishes the run with everyone sent once."""
     listing = _listing(tmp_path)
-    with default_sigint(), pytest.raises(KeyboardInterrupt) as raised:
+    with default_sigint(), pytest.raises(engine.Interrupted) as raised:
         engine.send_sync(listing, **_options(simulator, tmp_path, on_event=CtrlC().on_event))
-    _stopped_cleanly(raised, simulator, tmp_path)
+    _stopped_cleanly(raised.value, simulator, tmp_path)
     options = _options(simulator, tmp_path)
     del options["journal"]
     report = engine.send_sync(listing, resume=tmp_path / "run.journal", **options)
@@ -121,10 +126,10 @@ async def test_ctrl_c_in_a_notebook_stops_the_run_and_writes_the_report(
     """The kernel's interrupt (KeyboardInterrupt in the waiting cell) stops the run on its
     thread as Ctrl-C stops a2p send: requests on the wire finish, the report is written,
     then KeyboardInterrupt comes out of send_sync."""
-    with default_sigint(), pytest.raises(KeyboardInterrupt) as raised:
+    with default_sigint(), pytest.raises(engine.Interrupted) as raised:
         engine.send_sync(_listing(tmp_path),
                          **_options(simulator, tmp_path, on_event=CtrlC().on_event))
-    _stopped_cleanly(raised, simulator, tmp_path)
+    _stopped_cleanly(raised.value, simulator, tmp_path)
 
 
 async def test_a_second_ctrl_c_in_a_notebook_ends_the_run_at_once(
@@ -148,16 +153,55 @@ async def test_a_second_ctrl_c_in_a_notebook_ends_the_run_at_once(
             await anyio.Event().wait()
 
     listing = _listing(tmp_path)
-    with default_sigint(), pytest.raises(KeyboardInterrupt) as raised:
+    with default_sigint(), pytest.raises(engine.Interrupted) as raised:
         engine.send_sync(listing, **_options(simulator, tmp_path, on_event=on_event,
                                              stop=stop))
     assert pressed == 2
-    assert getattr(raised.value, "report", None) is None
+    assert raised.value.report is None
     options = _options(simulator, tmp_path)
     del options["journal"]
     report = engine.send_sync(listing, resume=tmp_path / "run.journal", **options)
     assert report["status"] == "completed"
     assert sorted(ledger_numbers(simulator)) == EVERYONE
+
+
+class RealCtrlC:
+    """Presses Ctrl-C once, as a terminal does: a real SIGINT to this process, after the
+    first batch was submitted (on the run's own thread)."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["event"] == "chunk_submitted" and not self.pressed:
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "anyio"])
+def test_one_ctrl_c_stops_send_sync_called_from_an_async_main(
+        simulator: RunningSimulator, tmp_path: Path, runner: str) -> None:
+    """An async program (asyncio.run / anyio.run, whose SIGINT handler only cancels its main
+    task) calling send_sync: ONE real Ctrl-C stops the run, the report is written and
+    Interrupted carries it; the program's own handler is back afterwards."""
+    listing, ctrl_c = _listing(tmp_path), RealCtrlC()
+    handlers: list[object] = []
+
+    async def main() -> engine.types.Report:
+        handlers.append(signal.getsignal(signal.SIGINT))  # the runner's own
+        try:
+            return engine.send_sync(listing, **_options(simulator, tmp_path,
+                                                        on_event=ctrl_c.on_event))
+        finally:
+            handlers.append(signal.getsignal(signal.SIGINT))
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt) as raised:  # Interrupted, or a bare one: a failure
+        asyncio.run(main()) if runner == "asyncio" else anyio.run(main)
+    assert ctrl_c.pressed
+    assert handlers[0] is not signal.default_int_handler  # the runner had put its own
+    assert handlers[1] is handlers[0]
+    _stopped_cleanly(raised.value, simulator, tmp_path)
 
 
 class Mine(Exception):
