@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 import types
@@ -52,7 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, args.verbose, args.log_format)
 
 
+# the commands that judge a schedule by the clock (windows, caps, --at, --expire-at, fates)
+CLOCKED = ("plan", "send", "outcomes")
+SIM_CLOCK_ENV = "A2P_SIM_CLOCK"  # engine/simulator/clock.py CLOCK_ENV, not loaded here
+REAL_CLOCK = ("a2p: note: {env} is set, but the a2p command keeps the real clock: quiet "
+              "hours, daily caps, --at and --expire-at are judged by this machine's time, not "
+              "the simulator's. To rehearse a scheduled send on simulated days, drive it with "
+              "the library: engine.send(..., clock=sim.clock, wall=sim.wall, sleep=sim.sleep) "
+              "with sim = SimClock.from_env() (docs/simulator.md, The clock and the audit)")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command in CLOCKED and os.environ.get(SIM_CLOCK_ENV, "").strip() and \
+            not args.quiet:  # said, since the variable looks as if it would be used
+        say(REAL_CLOCK.format(env=SIM_CLOCK_ENV))
     module, name = COMMANDS[args.command]
     result = getattr(importlib.import_module(module), name)(args)
     if isinstance(result, types.CoroutineType):

@@ -68,8 +68,11 @@ def _describe(settings: SimulatorSettings, url: str) -> str:
         ]
     lines.append(f"A2P senders: {', '.join(settings.senders)}. Ledger: {url}/_sim/ledger")
     if settings.clock is not None:
-        lines.append(f"Simulated clock: {settings.clock.spec()} (GET {url}/_sim/clock; "
-                     f"A2P_SIM_CLOCK for an engine process)")
+        lines.append(f"Simulated clock: {settings.clock.spec()} (GET {url}/_sim/clock). "
+                     "The a2p commands keep the real clock; to run a scheduled send on "
+                     "these simulated days, call the library with it: A2P_SIM_CLOCK=<that "
+                     "spec>, then engine.send(..., clock=, wall=, sleep=) from "
+                     "SimClock.from_env() (docs/simulator.md)")
     return "\n".join(lines)
 
 

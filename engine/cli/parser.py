@@ -118,7 +118,9 @@ def _simulate_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     sim.add_argument("--clock", default="", metavar="START@xSPEED",
                      help="simulated time instead of the real clock, e.g. "
                      "2026-03-07T05:00:00-05:00@x3600 (an hour a second from 05:00 Eastern); "
-                     "GET /_sim/clock gives it for an engine process to share")
+                     "GET /_sim/clock gives it for the library (engine.send with clock=, "
+                     "wall=, sleep= from SimClock.from_env(): docs/simulator.md) and the "
+                     "tests to share; the a2p commands keep the real clock")
 
 
 def _plan_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -443,6 +445,11 @@ def _send_options(parser: argparse.ArgumentParser) -> None:
                         "from the journal (given again, they must match): accepted batches "
                         "are never sent again. A run that read stdin: cat LIST | a2p send - "
                         "--resume JOURNAL. One process per journal: a second exits 2")
+    parser.add_argument("--input", dest="moved_input", metavar="PATH",
+                        help="with --resume: the run's list where it is now (its folder "
+                        "moved, e.g. mounted elsewhere in a pod); refused unless it holds "
+                        "the very records the run read. Without it a resume reads the "
+                        "journal's path, or the file of that name beside the journal")
     parser.add_argument("--concurrency", type=_positive, metavar="N",
                         help="requests in flight at once (default from the profile)")
     # WAITS and ON_AMBIGUOUS of engine/run/options.py, spelt out because that module loads

@@ -31,9 +31,11 @@ def describe_schedule(f: Forecast) -> list[str]:
     rules = f", state table {statetable.VERSION}" if f.policy.uses_states else ""
     lines = [f"schedule: --quiet-hours {f.policy}{rules}, margin {margin} min, {cap}",
              f"  now {stamp(f.now)}; first possible send {stamp(f.start)}"
-             + ("" if f.timing.at is None else " (--at)")
-             + ("" if f.timing.expire_at is None else
-                f"; expires {stamp(f.timing.expire_at)}")]
+             + _start_label(f) + ("" if f.timing.expire_at is None else
+                                  f"; expires {stamp(f.timing.expire_at)}")]
+    if f.timing.expire_at is not None and f.timing.expire_at <= f.now:
+        lines.append(f"  --expire-at {stamp(f.timing.expire_at)} is already past: "
+                     "a2p send refuses it (nobody could be sent)")
     if f.schedule.waves:
         lines += ["", f"  {'wave':>4} {'recipients':>12}   {'opens (UTC)':<20} "
                   f"{'last send (UTC)':<20} local window"]
@@ -41,8 +43,9 @@ def describe_schedule(f: Forecast) -> list[str]:
             lines += _wave(number, wave)
     never = never_open((k for k, _ in f.schedule.unscheduled), f.policy, f.start,
                        margin=f.margin)
+    default_rules = "tcpa" if f.policy.quiet else "none"
     for key, n in f.schedule.unscheduled:
-        where = f"{'+'.join(key.zones) or 'any zone'} (rules {key.rules or 'tcpa'})"
+        where = f"{'+'.join(key.zones) or 'any zone'} (rules {key.rules or default_rules})"
         lines.append(
             f"  WARNING: {n:,} recipient(s) in {where} have no window under --quiet-hours "
             f"{f.policy} with a {margin}-minute margin: they will never be sent (fate "
@@ -60,6 +63,16 @@ def describe_schedule(f: Forecast) -> list[str]:
                if f.cap is not None else f"have no opening within {days}")
         lines.append(f"  {f.not_sent:,} recipient(s) {why}")
     return lines + _counts(f)
+
+
+def _start_label(f: Forecast) -> str:
+    """Where the first possible send comes from: --at, or now when --at is already past."""
+    from engine.schedule.windows import stamp
+
+    at = f.timing.at
+    if at is None:
+        return ""
+    return " (--at)" if at >= f.now else f" (now: --at {stamp(at)} is already past)"
 
 
 def _wave(number: int, wave: Wave) -> list[str]:

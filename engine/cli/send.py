@@ -34,6 +34,7 @@ async def run(args: argparse.Namespace) -> int:
     from engine.cli.progress import Progress
     from engine.run.api import send
 
+    _moved_input(args)
     if not args.resume and (args.input is None or args.sender is None):
         raise UsageError("send needs INPUT and --from (or --resume JOURNAL alone to continue "
                          "a run). See a2p send --help.")
@@ -71,6 +72,21 @@ async def run(args: argparse.Namespace) -> int:
     if schedule.get("state") in ("done", "expired"):
         _ended(schedule, journal)
     return finish(report, report_path, args.quiet, _resume_hint(args, journal))
+
+
+def _moved_input(args: argparse.Namespace) -> None:
+    """``--input PATH`` (a resume's list where it is now) as the INPUT a resume reads again;
+    refused without --resume, or beside another INPUT."""
+    moved = getattr(args, "moved_input", None)
+    if moved is None:
+        return
+    if not args.resume:
+        raise UsageError("--input names where a resumed run's list is now (its folder "
+                         "moved); a new run takes its list as INPUT: a2p send LIST --from ...")
+    if args.input is not None and args.input != moved:
+        raise UsageError(f"--input {moved} and INPUT {args.input}: give the list once, "
+                         f"e.g. a2p send --resume {shlex.quote(args.resume)} --input {moved}")
+    args.input = moved
 
 
 def _ended(schedule: Mapping[str, Any], journal: str) -> None:
@@ -177,7 +193,9 @@ def _paths(args: argparse.Namespace, header: dict[str, Any]) -> tuple[str, str]:
     journal records it); a journal from before that, next to the journal."""
     if args.resume:
         if args.report is None and header.get("report"):
-            return str(header["report"]), args.resume
+            from engine.run.folder import moved_report  # its folder moved: beside the journal
+
+            return str(moved_report(header["report"], Path(args.resume))), args.resume
         default = args.resume.removesuffix(".journal")
         report = args.report or (default if default != args.resume else default + ".json")
         return report, args.resume

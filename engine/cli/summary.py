@@ -17,7 +17,10 @@ def finish(report: Mapping[str, Any], path: str, quiet: bool = False, hint: str 
     if report["interrupted"]:
         code = EXIT_INTERRUPTED
     else:
-        code = EXIT_OK if report["status"] == "completed" else EXIT_FAILED
+        # waiting, expired (a scheduled send): every batch reached its goal, as completed;
+        # a waiting run ended here only when it was not told to exit 75
+        code = EXIT_OK if report["status"] in ("completed", "waiting", "expired") \
+            else EXIT_FAILED
     if code != EXIT_OK or not quiet:
         word = "interrupted" if report["interrupted"] else report["status"]
         suppressed = sum((totals.get("suppressed") or {}).values())
@@ -25,7 +28,7 @@ def finish(report: Mapping[str, Any], path: str, quiet: bool = False, hint: str 
         say(f"a2p: {word}: {totals['sent']:,} sent, {totals['rejectedLocal']:,} rejected "
             f"locally{opted}, {totals['rejectedServer']:,} by the server, {totals['failedChunks']} "
             f"batches failed, {totals['unknownChunks']} unknown" + _pending(totals) +
-            f"; report: {path}" + _next_step(code, totals, hint))
+            _left(totals) + f"; report: {path}" + _next_step(code, totals, hint))
     return code
 
 
@@ -43,6 +46,19 @@ def _next_step(code: int, totals: dict[str, Any], hint: str) -> str:
     return (". Batches that failed without creating anything are sent again, once the cause "
             f"is fixed, by: {command}; every recipient's fate: "
             f"{shlex.join(['a2p', 'outcomes', journal])}")
+
+
+def _left(totals: dict[str, Any]) -> str:
+    """A scheduled send's recipients not sent: expired (--expire-at passed: the run has
+    ended), with no window under the policy (never sent by this run), or left for later
+    rounds."""
+    expired = totals.get("expired") or 0
+    never = totals.get("noWindow") or 0
+    later = (totals.get("deferred") or 0) + (totals.get("dailyCap") or 0)
+    return (f", {expired:,} expired (--expire-at passed: not sent, the run has ended)"
+            if expired else "") + \
+        (f", {never:,} with no window under the quiet-hours policy (not sent)"
+         if never else "") + (f", {later:,} left for later rounds" if later else "")
 
 
 def _pending(totals: dict[str, Any]) -> str:

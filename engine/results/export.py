@@ -51,6 +51,7 @@ from engine.results.rows import (
     wanted,
 )
 from engine.results.unsent import Fates
+from engine.run.expiry import expiry_of, judged_at
 from engine.run.inputs import input_identity, open_input
 from engine.run.journal import JournalState, local_rejections, read_journal, server_rejections
 from engine.run.journallock import JournalLock
@@ -157,8 +158,11 @@ class Export:
               on_progress: Progress | None, wall: Callable[[], float]) -> None:
         self.state = read_journal(self.journal)
         # a scheduled send's: each recipient's zone, and the fate of those not sent yet
+        # (judged no earlier than the run's journaled expiry: a clock behind the run's
+        # would call its expired recipients deferred)
         self._fates = Fates(self.state.header, self.journal,
-                            datetime.fromtimestamp(wall(), UTC)) \
+                            judged_at(datetime.fromtimestamp(wall(), UTC),
+                                      expiry_of(self.state))) \
             if self.state.header.get("schedule") else None
         self.spans = spans_of(self.state.chunks.values())
         self.pieces = pieces_of(self.spans)
@@ -416,6 +420,9 @@ def _input_path(state: JournalState, given: str | os.PathLike[str] | None) -> st
                          "read again from the journal alone. Pass the same list with --input "
                          "PATH.")
     path = str(given) if given is not None else recorded["path"]
+    if given is None and not os.path.exists(path) and state.path is not None:
+        beside = state.path.parent / Path(path).name  # the campaign folder moved
+        path = str(beside) if beside.is_file() else path
     if not os.path.exists(path):
         raise UsageError(f"{path}: the run's input is not there any more. Pass it with "
                          "--input PATH.")

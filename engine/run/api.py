@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Unpack, cast
 
@@ -39,7 +40,7 @@ from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
 from engine.run.consentrefresh import ConsentRefresh
 from engine.run.events import Event, Resumed, RunWarning, Stamper, Summary
-from engine.run.expiry import journaled_expiry
+from engine.run.expiry import journaled_expiry, past_times
 from engine.run.gate import Gate
 from engine.run.idleround import report_settings
 from engine.run.journal import VERSION, Journal, JournalState, read_header, read_journal
@@ -140,8 +141,11 @@ async def _door(recipients: Recipients | None, options: SendOptions) -> dict[str
                                         os.fspath(options.resume),
                                         journaled_expiry(Path(options.resume)))
     notes: tuple[tuple[str, str], ...] = ()
+    if options.resume is None and scheduling.active:  # before any request: refused, or said
+        notes = past_times(scheduling, datetime.fromtimestamp(options.wall(), UTC))
     if wants_tier_cap(options, scheduling):  # --daily-cap's default: the tier's cap
-        scheduling, notes = await tier_cap(options, scheduling)
+        scheduling, tier_notes = await tier_cap(options, scheduling)
+        notes = (*notes, *tier_notes)
     check_resend_cap(options.on_ambiguous, scheduling)  # a resume's cap, or the tier's
     if scheduling.active:  # a loop of rounds, each a resume of the journal
         return await send_rounds(recipients, options, scheduling, _send, notes)
@@ -224,10 +228,12 @@ async def _send(recipients: Recipients | None, options: SendOptions,
             if options.consent and recorded:
                 consent_scope = resume_scope(options.suppress_scope, recorded, options.resume,
                                              bool(state.header.get("schedule")))
-            check_matches(state, read.source, sender, text, read.template)
+            touched = check_matches(state, read.source, sender, text, read.template)
             run_id, started = state.header["runId"], state.header.get("startedAt", started)
             recorder, plan = _reopen(Path(options.resume), state, emit, chunker, spill)
-            if limits is not None:  # a round before left recipients anywhere in the input
+            # a round before left recipients anywhere in the input; a list whose time is
+            # not the journal's (a copy) is read whole, every chunk skipped checked by content
+            if limits is not None or touched:
                 plan.read_from = None
             done_before = before(plan, recorder.aggregator)
             await emit(done_before)  # counters kept from events go on from there

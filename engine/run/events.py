@@ -175,7 +175,8 @@ class BatchDelivered(BatchEvent):
 @dataclass(frozen=True, slots=True)
 class RunWarning(Event):
     """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
-    "suppress", "consent", "carrier-cap", "daily-cap", "clock-skew", "no-window")."""
+    "suppress", "consent", "carrier-cap", "daily-cap", "at-past", "clock-skew",
+    "no-window")."""
 
     KIND: ClassVar[str] = "warning"
     code: str

@@ -142,15 +142,15 @@ def settled(state: JournalState, wait: str) -> bool:
     return True
 
 
-def idle_report(journal: Path, options: SendOptions, schedule: dict[str, Any]
-                ) -> Finished | None:
+def idle_report(journal: Path, options: SendOptions, schedule: dict[str, Any],
+                listed: Any = None) -> Finished | None:
     """The report of a round not run (nothing due, nothing to recover), written from the
     journal with ``schedule`` (``report_of``); None when the journal has a chunk to recover
     (the round runs then)."""
     state = read_journal(journal)
     if not settled(state, options.wait):
         return None
-    recipients, options = resume_options(journal, options, None)
+    recipients, options = resume_options(journal, options, listed)  # listed: it moved
     assert options.sender is not None  # the journal's header holds it
     read = options.read
     # the list as the run read it (its size, time and head, not a pass): else say so now

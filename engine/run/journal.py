@@ -12,7 +12,8 @@ before each POST; accepted with the batch id and the server's rejections as soon
 answer arrives; failed, unknown, completed; split, with its two halves' chunk entries on the
 same line, ``halves``, so no kill leaves its records held by neither), ``local`` (rejections
 found while reading), ``superseded`` (a chunk never sent whose records a resumed run cuts
-again as new chunks: from then on only those stand).
+again as new chunks: from then on only those stand), ``expired`` (a scheduled send ended with
+recipients left once --expire-at passed, by its own clock: engine/run/expiry.py).
 Nothing secret is written. One process at a time writes or reads a journal (journallock.py).
 """
 
@@ -124,6 +125,7 @@ class JournalState:
     path: Path | None = None
     local_runs: list[Run] = field(default_factory=list)
     server: dict[int, ServerRun] = field(default_factory=dict)
+    expired: dict[str, Any] | None = None  # the run ended expired (its ``expired`` entry)
 
     def rejected_server(self, chunk: int) -> int:
         """How many of chunk ``chunk``'s recipients the server rejected, as journaled."""
@@ -238,6 +240,8 @@ def _fold(state: JournalState, entry: dict[str, Any], offset: int, number: int) 
             else:
                 state.server[chunk] = run
         state.chunks.setdefault(chunk, {"chunk": chunk}).update(entry)
+    elif kind == "expired":
+        state.expired = entry
     elif kind == "superseded":
         chunk = state.chunks.get(entry["chunk"])
         if chunk is not None:

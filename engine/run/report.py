@@ -125,6 +125,20 @@ def run_status(records: list[ChunkRecord], wait: str, interrupted: bool = False)
     return "failed" if reached == 0 else "partial"
 
 
+def scheduled_status(status: str, schedule: Mapping[str, Any]) -> str:
+    """A scheduled send's run status: ``completed`` only when nobody is left; every chunk
+    at its goal with recipients left for later rounds is ``waiting`` (``expired`` once
+    --expire-at passed), so a monitor reading ``status`` tells a finished campaign from one
+    that has not begun. Failed, partial and interrupted runs keep their status: they say
+    more. A run left only with recipients whose window never opens (fate ``no-window``,
+    ``schedule.state`` done) has ended: ``completed``, its ``totals.noWindow`` counting
+    them."""
+    state = schedule.get("state")
+    if status != "completed" or not schedule.get("remaining") or state == "done":
+        return status
+    return "expired" if state == "expired" else "waiting"
+
+
 def status_totals(records: list[ChunkRecord]) -> dict[str, Any]:
     """The message-status counts of every batch added up, and when the latest was read."""
     codes: dict[str, int] = {}
@@ -221,9 +235,14 @@ def finish(*, run_id: str, profile: str, source: str, settings: dict[str, Any], 
                        interrupted=interrupted, finished=finished)
     if failed:
         head["status"] = "failed"
+    elif schedule is not None:
+        head["status"] = scheduled_status(head["status"], schedule)
     # a stopped run counts only what it cut into chunks: records read but never chunked are
-    # in no total, so the share rejected would be a guess (a 33 % bad list shown as 100 %)
-    warning = None if interrupted else aggregator.mostly_rejected(aggregator.records)
+    # in no total, so the share rejected would be a guess (a 33 % bad list shown as 100 %).
+    # A scheduled send's recipients left for later rounds were read and judged valid: they
+    # count among the records, never as rejected (a tick before the first window opens)
+    judged = aggregator.records + int((schedule or {}).get("remaining") or 0)
+    warning = None if interrupted else aggregator.mostly_rejected(judged)
     tail = {"requests": {"made": requests, "throttled": throttled}, "preflight": preflight,
             "consent": consent,
             "warnings": [*warnings, *([warning] if warning is not None else [])]}
@@ -296,7 +315,8 @@ def schema() -> dict[str, Any]:
             "input": {"type": "string"}, "settings": {"type": "object"},
             "startedAt": {"type": "string"}, "finishedAt": {"type": "string"},
             "interrupted": {"type": "boolean"},
-            "status": {"enum": ["completed", "interrupted", "partial", "failed"]},
+            "status": {"enum": ["completed", "interrupted", "partial", "failed", "waiting",
+                                "expired"]},
             "totals": object_schema(Totals),
             "batches": {"type": "array", "items": {
                 "type": "object", "properties": BATCH_FIELDS, "required": list(BATCH_FIELDS)}},

@@ -23,6 +23,7 @@ from engine.core.rejections import Aggregator
 from engine.errors import JournalError, StreamResumeError
 from engine.reading import Block, ReadOptions
 from engine.run.events import Resumed
+from engine.run.folder import moved, moved_report
 from engine.run.inputs import input_identity
 from engine.run.journal import (
     JournalState,
@@ -69,8 +70,11 @@ def recovers(entry: Mapping[str, Any]) -> bool:
 
 
 def check_matches(state: JournalState, source: str, sender: str, text: str | None,
-                  template: str | None) -> None:
-    """Refuse to resume a journal of another list, sender or text: never guess."""
+                  template: str | None) -> bool:
+    """Refuse to resume a journal of another list, sender or text: never guess. True when
+    the list's modification time is not the one journaled (a copy, a moved campaign folder):
+    its size and head are the run's, and the resume must then read it whole so that every
+    chunk it skips is checked by content (InputCheck), never by a file's time."""
     header = state.header
     for key, given in (("sender", sender), ("text", text), ("template", template)):
         if header.get(key) != given:
@@ -88,8 +92,13 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
         if current.get("kind") != "file":
             raise JournalError(f"the run read the file {recorded.get('path')}, not a stream. "
                                "Resume it without an input (--resume alone): the file is "
-                               "read again from the journal.")
-        for key in ("size", "mtimeNs", "head"):
+                               "read again from the journal, or from beside the journal; "
+                               "if it moved elsewhere, name it with --input PATH.")
+        touched = current.get("mtimeNs") != recorded.get("mtimeNs")
+        # a journal without chunk digests can check no content: its time must match too
+        keys = ("size", "head") if all("digest" in c for c in state.chunks.values()) else \
+            ("size", "mtimeNs", "head")
+        for key in keys:
             if current.get(key) != recorded.get(key):
                 raise JournalError(
                     f"{source} changed since the journal was written ({key} "
@@ -98,6 +107,8 @@ def check_matches(state: JournalState, source: str, sender: str, text: str | Non
                     "changed list would text again everyone this run already sent to; send "
                     "only the rows 'a2p outcomes' lists as not sent, or a list of new "
                     "recipients alone.")
+        return bool(touched)
+    return False
 
 
 @dataclass
@@ -354,7 +365,7 @@ def resume_options(path: Path, options: SendOptions, recipients: Recipients | No
             raise StreamResumeError(
                 f"{path}: the run read a stream (stdin or an iterable), which the journal "
                 "cannot give again. Pass the same input with resume=.")
-        recipients = source["path"]
+        recipients = moved(source["path"], path)
     read = options.read or ReadOptions.from_header(header.get("read", {}))
     read = replace(read, batch_text=header.get("text"), template=header.get("template"))
     # the suppression lists as the run read them (its copy): a suppressed number stays unsent
@@ -364,7 +375,8 @@ def resume_options(path: Path, options: SendOptions, recipients: Recipients | No
         text=options.text or header.get("text"),
         template=options.template or header.get("template"), read=read,
         config=options.config or journal_profile(header),
-        report=options.report if options.report is not None else header.get("report"))
+        report=options.report if options.report is not None else
+        moved_report(header.get("report"), path))
 
 
 def history_start(header: dict[str, Any]) -> float | None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from engine.batching.chunker import Chunk
 from engine.run.events import Event, Expired, Stamper, Waiting
-from engine.run.journal import Journal, read_header, read_journal
+from engine.run.expiry import expiry_noted, record_expiry
+from engine.run.journal import read_header
 from engine.run.options import SendOptions
 from engine.run.scheduling import Keys, Scheduling
 from engine.schedule.caps import CAP_ZONE
@@ -25,7 +26,6 @@ from engine.schedule.windows import WindowKey, stamp, zone_info
 
 # how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
 SOURCES = get_args(ZoneSource)
-EXPIRED_ENTRY = b'{"type":"expired"'  # how tell_expired's journal line begins (orjson)
 
 if TYPE_CHECKING:
     from engine.run.rounds import Outlook
@@ -151,24 +151,14 @@ def expired_event(look: Outlook, schedule: Scheduling, path: Path,
 
 async def tell_expired(look: Outlook, schedule: Scheduling, path: Path,
                        options: SendOptions) -> None:
-    """The ``expired`` event, once per run: then noted in the journal (an ``expired`` entry,
-    which its readers pass over), so the cron ticks after it, which end at once, do not tell
-    it again. Told before it is noted: a kill between the two tells it twice, never not."""
+    """The ``expired`` event, once per run: then journaled (the ``expired`` entry,
+    engine/run/expiry.py: the instant by the run's clock, the floor no later process judges
+    the run before), so the cron ticks after it, which end at once, do not tell it again.
+    Told before it is journaled: a kill between the two tells it twice, never not."""
     if expiry_noted(path):
         return
     await options.emit(expired_event(look, schedule, path, options))
-    journal = Journal.reopen(path, read_journal(path).complete_bytes)
-    try:
-        journal.write({"type": "expired", "count": look.remaining,
-                       "expireAt": stamp(schedule.expire_at or look.now)})
-    finally:
-        journal.close()
-
-
-def expiry_noted(path: Path) -> bool:
-    """Whether the journal notes the run's expiry told (``tell_expired``)."""
-    with path.open("rb") as lines:
-        return any(line.startswith(EXPIRED_ENTRY) for line in lines)
+    record_expiry(path, look.now, schedule.expire_at, look.remaining)
 
 
 def stamped(event: Event, path: Path, options: SendOptions) -> dict[str, Any]:

@@ -33,9 +33,9 @@ from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.brandcap import OtherBatches, counting
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
-from engine.run.expiry import current, settle
+from engine.run.expiry import current, expiry_of, judged_at, settle
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
-from engine.run.journal import read_header
+from engine.run.journal import read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
@@ -256,6 +256,12 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     fresh, stop = options.resume is None, base.stop or anyio.Event()
     document: dict[str, Any] = {}
     memo = SentMemo()
+    # a resume given the list (it moved: --input): every round reads it, checked as the
+    # journal's; else the journal's own path (or the file of its name beside the journal)
+    listed = recipients if not fresh and recipients is not None and is_path(recipients) \
+        else None
+    # a run that ended expired stays so: judged no earlier than its journaled expiry
+    floor = None if fresh else expiry_of(read_journal(path))
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
         if not first:  # a resume may have brought --expire-at forward while this one slept
@@ -264,13 +270,13 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
             assert recipients is not None
             source, read, round_options = str(recipients), fresh_read(options), base
         else:
-            given, read_again = resume_options(path, replace(base, resume=path), None)
+            given, read_again = resume_options(path, replace(base, resume=path), listed)
             source, read = str(given), read_again.read or ReadOptions()
             round_options = replace(base, resume=path, journal=None)
-        now = clock.now()
+        now = judged_at(clock.now(), floor)
         before = survey(source, read, keys, None if first else path, schedule, now, memo,
                         others, clock.offset)
-        idle = None if first else await _idle(before, schedule, path, round_options)
+        idle = None if first else await _idle(before, schedule, path, round_options, listed)
         if idle is not None:
             after, document = idle
         else:
@@ -278,9 +284,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                                   if schedule.cap is not None and options.wait == "accepted"
                                   else ()), *no_window_notes(before, schedule)) \
                 if number == 0 else ()
-            ran, document = await _round(first, recipients, source, read, round_options,
-                                         before, schedule, run_round, path, keys, options,
-                                         memo, starting, clock, others)
+            ran, document = await _round(first, recipients if first else listed, source,
+                                         read, round_options, before, schedule, run_round,
+                                         path, keys, options, memo, starting, clock, others,
+                                         floor)
             if stop.is_set() or ran is None:
                 break
             if clock.changed:  # its limits were judged by another clock: judge again now
@@ -315,9 +322,11 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                  round_options: SendOptions, before: Outlook, schedule: Scheduling,
                  run_round: RunRound, path: Path, keys: Keys, options: SendOptions,
                  memo: SentMemo, notes: tuple[tuple[str, str], ...], clock: ServerClock,
-                 others: OtherBatches) -> tuple[Outlook | None, dict[str, Any]]:
+                 others: OtherBatches, floor: datetime | None = None
+                 ) -> tuple[Outlook | None, dict[str, Any]]:
     """One round run: its outlook after (None: it made no report, a stop) and report.
-    ``notes``: the (code, message) warnings it starts with."""
+    ``notes``: the (code, message) warnings it starts with; ``floor``: the journaled
+    expiry, before which the run is never judged."""
     header = None
     if first:
         waves = schedule_waves(before.counts, schedule.policy, schedule.timing.start(before.now),
@@ -330,8 +339,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
     after: list[Outlook] = []
 
     def report() -> dict[str, Any]:
-        after.append(survey(source, read, keys, path, schedule, clock.now(), memo, others,
-                            clock.offset))
+        after.append(survey(source, read, keys, path, schedule,
+                            judged_at(clock.now(), floor), memo, others, clock.offset))
         return report_of(after[-1], schedule)
 
     # the caught chunks this round may resend today come off the day's allowance first;
@@ -348,23 +357,23 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                          holds(keys, before), notes=notes + clock.notes(),
                          on_login=login_check(clock), count_others=count_others)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
-        document = await run_round(recipients if first else None, round_options, spill,
-                                   spool, limits)
+        document = await run_round(recipients, round_options, spill, spool, limits)
     return (after[-1] if after else None), document
 
 
-async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions
-                ) -> tuple[Outlook, dict[str, Any]] | None:
+async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: SendOptions,
+                listed: Recipients | None = None) -> tuple[Outlook, dict[str, Any]] | None:
     """A resume's round that would do nothing (nothing due, or nothing left, or --expire-at
-    passed; and no chunk to recover): not run; its report is written from the journal, and
-    the loop goes on with ``before`` (to the wait, or the end: a cron tick after the run is
-    done or expired logs in to nothing and reads no input). None: the round runs."""
+    passed; and no chunk to recover): not run; its report is written from the journal (from
+    ``listed``, the list where it is now, when a resume was given it), and the loop goes on
+    with ``before`` (to the wait, or the end: a cron tick after the run is done or expired
+    logs in to nothing and reads no input). None: the round runs."""
     nxt = before.next_round(schedule.at)
     if nxt is not None and nxt[1] == "due":
         return None
     if nxt is None and before.decision != "expired" and before.sendable:
         return None  # nothing left: the round settles what is in flight
-    done = idle_report(path, options, report_of(before, schedule))
+    done = idle_report(path, options, report_of(before, schedule), listed)
     if done is None:
         return None
     await options.emit(stamped(Summary(done.document["status"], done.totals), path,

@@ -12,7 +12,9 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from engine.core.optouts import Scope as ConsentScope
 
-RunStatus = Literal["completed", "interrupted", "partial", "failed"]
+# waiting, expired: a scheduled send whose chunks all reached their goal with recipients
+# left for later rounds, or left when --expire-at passed (engine/run/report.py)
+RunStatus = Literal["completed", "interrupted", "partial", "failed", "waiting", "expired"]
 ChunkStatus = Literal["accepted", "ambiguous", "completed", "failed", "planned", "split",
                       "submitting", "unknown"]
 ChunkReason = Literal["refused", "gave-up", "proved-absent", "not-reconciled",

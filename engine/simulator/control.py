@@ -83,8 +83,9 @@ async def inbound(request: web.Request) -> web.Response:
 
 
 async def clock(request: web.Request) -> web.Response:
-    """The simulator's time, and its simulated clock's spec (null on the real clock) for an
-    engine process to share it (``A2P_SIM_CLOCK``)."""
+    """The simulator's time, and its simulated clock's spec (null on the real clock) for a
+    library caller or a test to share it (``A2P_SIM_CLOCK``; the a2p CLI keeps the real
+    clock)."""
     sim = request.app[SIMULATOR]
     simulated = sim.settings.clock
     return json_response({"now": iso(sim.now()),

@@ -254,8 +254,9 @@ def test_exit_2_for_an_existing_journal_and_every_resume_refusal(
     missing = a2p([*send(tmp_path)[:-2], "--resume", str(tmp_path / "none.journal")], env=env)
     assert missing.returncode == 2
     assert "cannot read the journal" in missing.stderr
-    numbers(tmp_path / "list.txt", 6)
-    changed = a2p([*send(tmp_path)[:-2], "--resume", journal], env=env)
+    resume = [*send(tmp_path)[:-2], "--resume", journal]  # send() writes the list again:
+    numbers(tmp_path / "list.txt", 6)  # changed after it (same bytes, a new time, resume)
+    changed = a2p(resume, env=env)
     assert changed.returncode == 2
     assert "changed since the journal was written" in changed.stderr
 

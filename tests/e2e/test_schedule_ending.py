@@ -89,8 +89,8 @@ async def test_recipients_with_no_window_are_told_so_and_end_the_run(
         start: Start, tmp_path: Path) -> None:
     """Own window 20:00-21:00 under strict: Miami (FL, closes 20:00) never opens, New York
     does. The first round warns of the 5 Miami recipients; after New York's window the run
-    is done (not waiting for ever), its report counts 5 noWindow, and `a2p outcomes` tells
-    each Miami number no-window, not retryable."""
+    is done (status completed, not waiting for ever), its report counts 5 noWindow, and
+    `a2p outcomes` tells each Miami number no-window, not retryable."""
     time = FakeTime(datetime(2026, 11, 20, 19, 0, tzinfo=ET))
     running, settings = await start(time)
     ny = [f"+1212{2_000_000 + i:07d}" for i in range(5)]
@@ -105,10 +105,12 @@ async def test_recipients_with_no_window_are_told_so_and_end_the_run(
     assert "5 recipient(s)" in warned[0]
     assert "FL" in warned[0]
     assert first["schedule"]["state"] == "waiting"
+    assert first["status"] == "waiting"
     assert first["totals"]["noWindow"] == 5
     time.t = datetime(2026, 11, 20, 20, 0, 1, tzinfo=ET).timestamp()
     done = await send(None, settings, time, watch, resume=journal, exit_when_waiting=True)
     assert done["schedule"]["state"] == "done"
+    assert done["status"] == "completed"  # ended: only those never sent are left
     assert done["schedule"]["nextRound"] is None
     assert done["totals"]["noWindow"] == 5
     assert done["schedule"]["byRule"]["no-window"] == 5
