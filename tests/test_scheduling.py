@@ -4,7 +4,6 @@ and when the next round is (the cap ledger: tests/test_capledger.py)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -16,7 +15,7 @@ from engine.errors import UsageError
 from engine.reading import Block
 from engine.run.capledger import RoundCap, carrier_halt
 from engine.run.options import SendOptions
-from engine.run.roundreport import CAP_HOLD, holds, report_of, waiting_line
+from engine.run.roundreport import CAP_HOLD, holds, report_of
 from engine.run.rounds import Outlook
 from engine.run.scheduling import (
     Eligible,
@@ -215,21 +214,6 @@ def test_a_held_chunk_s_note_says_what_holds_it_not_a_stop() -> None:
     for look in (open_east, no_room, full, before_at):
         for chunk in (ChunkOf(1, EAST), ChunkOf(2, WEST)):
             assert "stopped" not in (why(look, chunk) or "")
-
-
-def test_the_waiting_line_says_what_and_until_when_local_and_utc(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The progress line names what the run waits for and the time: local with its day,
-    date and zone (a wait over a weekend does not read as today), and UTC."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    try:
-        line = waiting_line(datetime(2026, 11, 20, 13, tzinfo=UTC), "quiet-hours", 1234)
-    finally:
-        monkeypatch.undo()
-        time.tzset()
-    assert line == ("waiting for the next recipients' window to open until Fri 2026-11-20 "
-                    "08:00 EST local (UTC 2026-11-20 13:00); 1,234 recipients left")
 
 
 def test_each_key_left_gets_its_own_fate_and_the_report_counts_them_by_rule() -> None:

@@ -27,7 +27,7 @@ def describe_schedule(f: Forecast) -> list[str]:
 
     cap = f"daily cap {f.cap:,} (days from 00:00 America/Los_Angeles)" if f.cap else \
         "no daily cap"
-    margin = int(f.margin / timedelta(minutes=1))
+    margin = f"{f.margin / timedelta(minutes=1):g}"  # --window-margin's unit: minutes
     rules = f", state table {statetable.VERSION}" if f.policy.uses_states else ""
     lines = [f"schedule: --quiet-hours {f.policy}{rules}, margin {margin} min, {cap}",
              f"  now {stamp(f.now)}; first possible send {stamp(f.start)}"

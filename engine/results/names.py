@@ -36,8 +36,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
 # rejected-local rows of LCL-OPTED-OUT: on a suppression list (--suppress) or opted out in
 # RingCentral's consent records, never sent
 SUPPRESSED = "suppressed"
-FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable", SUPPRESSED)))
+# a scheduled send's not-sent rows by their fate column (engine/schedule/fates.py FateKind;
+# a test holds the two equal): --only expired is the not-sent rows whose fate is expired
+FATES = ("deferred", "daily-cap", "expired", "no-window")
+FILTERS = tuple(dict.fromkeys((*OUTCOMES, *GROUPS, "retryable", SUPPRESSED, *FATES)))
 # FILTERS for a type checker (``engine.outcomes(only=...)``); a test holds the two equal
 OutcomeFilter = Literal["rejected-local", "rejected-server", "delivered", "delivery-failed",
                         "sending-failed", "sent-no-receipt", "queued", "unknown", "not-sent",
-                        "pending", "opted-out", "failed", "retryable", "suppressed"]
+                        "pending", "opted-out", "failed", "retryable", "suppressed",
+                        "deferred", "daily-cap", "expired", "no-window"]

@@ -241,8 +241,9 @@ def row_of(record: Record, span: Span | None, local: Mapping[int, Rejection],
 
 
 def wanted(only: Iterable[str]) -> frozenset[str] | None:
-    """The outcomes ``--only`` names (None: every row); "retryable" and "suppressed" stay
-    names of their own."""
+    """The outcomes ``--only`` names (None: every row); "retryable", "suppressed" and a
+    scheduled send's fates (deferred, daily-cap, expired, no-window: not-sent rows by
+    their ``fate``) stay names of their own."""
     names: set[str] = set()
     for name in only:
         if name not in FILTERS:
@@ -255,7 +256,8 @@ def keep(row: Row, only: frozenset[str] | None) -> bool:
     if only is None:
         return True
     return row.outcome in only or ("retryable" in only and row.retryable) or (
-        SUPPRESSED in only and row.outcome == REJECTED_LOCAL and row.errorCode == LCL_OPTED_OUT)
+        SUPPRESSED in only and row.outcome == REJECTED_LOCAL and row.errorCode == LCL_OPTED_OUT
+    ) or (row.fate is not None and row.fate in only)
 
 
 def store_needed(only: frozenset[str] | None, statuses: Mapping[str, Any] | None) -> bool:

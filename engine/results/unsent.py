@@ -19,6 +19,7 @@ from engine.run.capledger import cap_ledger, carrier_halt, sent_chunks
 from engine.run.expiry import effective
 from engine.schedule.caps import cap_day
 from engine.schedule.fates import Fate, fate_of, states_of
+from engine.schedule.forecast import zones_label
 from engine.schedule.placement import Placement
 from engine.schedule.waves import never_open, status_at
 from engine.schedule.windows import SEND_LEAD, WindowKey, stamp, window_key
@@ -26,8 +27,10 @@ from engine.schedule.zones import FALLBACK, placer
 
 
 class Where(NamedTuple):
-    """A recipient's zones (space-separated, as the report's byZone names them) and how
-    they were found (column, libphonenumber, area-code, fallback)."""
+    """A recipient's zones (as ``a2p plan`` and the report's byZone label them:
+    ``America/Chicago+America/New_York`` for a number spanning zones, ``unknown (every US
+    zone)`` for the fallback) and how they were found (column, libphonenumber, area-code,
+    fallback)."""
 
     zone: str
     source: str
@@ -58,7 +61,7 @@ class Fates:
 
     @staticmethod
     def where(placed: Placement) -> Where:
-        return Where(" ".join(sorted(set(placed.zones))), placed.source)
+        return Where(zones_label(placed.zones), placed.source)
 
     def unsent(self, placed: Placement | None) -> Unsent:
         """The fate of a recipient not sent, by its key (the strictest, every-zone key when

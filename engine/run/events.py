@@ -261,7 +261,8 @@ class Summary(Event):
     throttled: int = 0
 
 
-# recipients left, by zone (a window key of several zones: their names, space-separated)
+# recipients left, by zone (a window key of several zones: their names joined by +, as
+# a2p plan labels them; the every-zone fallback: unknown (every US zone))
 BY_ZONE = {"type": "object", "additionalProperties": {"type": "integer"}}
 
 

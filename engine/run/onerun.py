@@ -128,7 +128,7 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
     stamped = Stamper(run_id, options.wall)
 
     async def emit(event: Event) -> None:
-        await options.on_event(stamped(event.to_json()))
+        await options.emit(stamped(event.to_json()))
 
     plan: ResumePlan | None = None
     metrics: Metrics | None = None

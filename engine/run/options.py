@@ -9,6 +9,7 @@ options. Hooks (``on_event``, ``on_read``, ``on_wait``) and the seams a test rep
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -38,7 +39,9 @@ OnAmbiguous = Literal["reconcile", "resend", "fail"]
 WAITS: tuple[Wait, ...] = get_args(Wait)
 ON_AMBIGUOUS: tuple[OnAmbiguous, ...] = get_args(OnAmbiguous)
 # Each event is a JSON-ready dict; a hook may take it as engine.types.Event to narrow it.
-OnEvent = Callable[[Any], Awaitable[None]]
+# A coroutine function, or a plain function (a lambda, a list's append): the run calls it
+# and awaits what it returns only when that is awaitable (SendOptions.emit).
+OnEvent = Callable[[Any], Awaitable[None] | None]
 # (records read so far, share of the input consumed when it is known)
 ReadProgress = Callable[[int, float | None], None]
 OnWait = Callable[[str, float], None]
@@ -57,8 +60,10 @@ class SendOptions:
     journal describes (same input, sender and text), never sending an accepted chunk again;
     ``report`` names a file the report is also written to. Setting ``stop`` ends the run
     early: no request that creates a batch starts after it, requests on the wire finish, and
-    the report says ``interrupted``. ``on_wait(group, seconds)`` is told when requests wait
-    for a rate budget. ``preflight`` checks the sender before the first POST
+    the report says ``interrupted``. ``on_event(event)`` hears every event (a JSON-ready
+    dict): a coroutine function, or a plain one such as a list's ``append`` (its result is
+    awaited only when it is awaitable). ``on_wait(group, seconds)`` is told when requests
+    wait for a rate budget. ``preflight`` checks the sender before the first POST
     (engine/run/preflight.py): a SenderError stops the run with nothing sent."""
 
     sender: str | None = None
@@ -139,6 +144,13 @@ class SendOptions:
             except ValueError as exc:
                 raise UsageError(f"send_rate (--send-rate): {exc}; give your number's "
                                  "throughput, e.g. 1 for 10DLC or 8 for toll-free.") from None
+
+    async def emit(self, event: Any) -> None:
+        """Tell ``on_event`` of ``event``: a coroutine function's call is awaited, a plain
+        function's result only when it is awaitable (an async callable object's)."""
+        result = self.on_event(event)
+        if inspect.isawaitable(result):
+            await result
 
     def scheduling(self) -> Scheduling:
         """The schedule options validated (a UsageError naming the option otherwise)."""

@@ -7,7 +7,7 @@ progress line, and the note of a chunk a round holds (``holds``). The loop of ro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -17,9 +17,12 @@ from engine.run.expiry import expiry_noted, record_expiry
 from engine.run.journal import read_header
 from engine.run.options import SendOptions
 from engine.run.scheduling import Keys, Scheduling
+from engine.schedule.caps import CAP_ZONE
 from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
+from engine.schedule.forecast import zones_label
 from engine.schedule.placement import ZoneSource
-from engine.schedule.windows import WindowKey, stamp
+from engine.schedule.waves import Status
+from engine.schedule.windows import WindowKey, stamp, zone_info
 
 # how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
 SOURCES = get_args(ZoneSource)
@@ -57,7 +60,7 @@ def no_window_notes(look: Outlook, schedule: Scheduling) -> tuple[tuple[str, str
     stuck = sorted((key, n) for key, n in look.counts.items() if key in look.never)
     if not stuck:
         return ()
-    where = "; ".join(f"{n:,} in {', '.join(key.zones) or 'any zone'} (rules "
+    where = "; ".join(f"{n:,} in {zones_label(key.zones) or 'any zone'} (rules "
                       f"{key.rules or 'tcpa'})" for key, n in stuck[:5])
     more = f"; and {len(stuck) - 5} more group(s)" if len(stuck) > 5 else ""
     total = sum(n for _, n in stuck)
@@ -76,34 +79,68 @@ def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
 
 
 def by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:
-    """The recipients left by zone (a key of several zones: their names, space-separated)."""
+    """The recipients left by zone, labelled as ``a2p plan`` labels them (a key of several
+    zones: ``America/Chicago+America/New_York``; the every-zone fallback: ``unknown (every
+    US zone)``; no zone, a send without quiet hours: ``any``)."""
     out: dict[str, int] = {}
     for key, n in counts.items():
-        name = " ".join(key.zones) or "any"
+        name = zones_label(key.zones) or "any"
         out[name] = out.get(name, 0) + n
     return out
 
 
-def waiting_line(until: datetime, reason: str, remaining: int) -> str:
-    """The progress line: what the run waits for and until when, local and UTC."""
-    what = {"quiet-hours": "the next recipients' window to open",
-            "daily-cap": "the next day of the daily cap (00:00 America/Los_Angeles)",
-            "carrier-cap": "the next day (carriers failed today's messages over their caps)",
-            "processing": "the server to process what it has queued (no room for more "
-                          "before the round's deadline)",
-            "at": "--at", "expire-at": "--expire-at"}.get(reason, reason)
-    local = until.astimezone()  # this machine's zone, as the user reads the clock
-    return (f"waiting for {what} until {local:%a %Y-%m-%d %H:%M %Z} local "
-            f"(UTC {until:%Y-%m-%d %H:%M}); "
-            f"{remaining:,} recipients left")
+# what a run waits for, as the progress line says it
+WAITS_FOR = {"quiet-hours": "the next recipients' window to open",
+             "daily-cap": "the next day of the daily cap",
+             "carrier-cap": "the next day (carriers failed today's messages over their caps)",
+             "processing": "the server to process what it has queued (no room for more "
+                           "before the round's deadline)",
+             "at": "--at", "expire-at": "--expire-at"}
+
+
+def waiting_line(until: datetime, reason: str, remaining: int, zone: str | None = None,
+                 here: datetime | None = None) -> str:
+    """The progress line: what the run waits for and until when, on the clock of the
+    recipients it waits for (``zone``: the quiet hours' opening zone; the cap day's for a
+    cap; none for --at and --expire-at, which are instants), and in UTC. ``here``: the same
+    instant on this machine's clock, added when it reads differently from both (a laptop
+    in another zone; a server on UTC adds nothing)."""
+    what = WAITS_FOR.get(reason, reason)
+    if reason in ("daily-cap", "carrier-cap"):
+        zone = str(CAP_ZONE)
+    utc = f"UTC {until:%Y-%m-%d %H:%M}"
+    if zone is None:
+        when = f"until {until:%a} {until:%Y-%m-%d %H:%M} UTC"
+    else:
+        there = until.astimezone(zone_info(zone))
+        when = f"until {there:%a %Y-%m-%d %H:%M %Z} {zone} ({utc})"
+    if here is not None and here.utcoffset() != timedelta(0) and (
+            zone is None or here.utcoffset() != until.astimezone(zone_info(zone)).utcoffset()):
+        when += f"; {here:%a %H:%M %Z} on this machine"
+    return f"waiting for {what} {when}; {remaining:,} recipients left"
+
+
+def opening_zone(status: Status | None, counts: dict[WindowKey, int],
+                 until: datetime) -> str | None:
+    """The zone whose opening the run waits for: of the keys opening at ``until``, the one
+    with the most recipients left, and of its zones the one whose window opens then (the
+    earliest on the clock: a key spanning Central and Eastern opens at 08:00 Central, 09:00
+    Eastern). None when no key opens then (a look again in a day)."""
+    opening = [key for key, at in (status.waiting if status is not None else ()) if at == until
+               and key.zones]
+    if not opening:
+        return None
+    key = max(opening, key=lambda k: (counts.get(k, 0), k.zones))
+    return min(key.zones, key=lambda z: (until.astimezone(zone_info(z)).time(), z))
 
 
 def waiting_event(look: Outlook, nxt: tuple[datetime, str], path: Path,
                   options: SendOptions) -> dict[str, Any]:
     """The ``waiting`` event: the next round's time and why, and what is left."""
     seconds = max(0.0, (nxt[0] - look.now).total_seconds())
-    return stamped(Waiting(stamp(nxt[0]), seconds, nxt[1],
-                           waiting_line(nxt[0], nxt[1], look.remaining), look.remaining,
+    zone = opening_zone(look.status, look.counts, nxt[0]) if nxt[1] == "quiet-hours" else None
+    line = waiting_line(nxt[0], nxt[1], look.remaining, zone, nxt[0].astimezone())
+    return stamped(Waiting(stamp(nxt[0]), seconds, nxt[1], line, look.remaining,
                            by_zone(look.counts)), path, options)
 
 
@@ -122,7 +159,7 @@ async def tell_expired(look: Outlook, schedule: Scheduling, path: Path,
     Told before it is journaled: a kill between the two tells it twice, never not."""
     if expiry_noted(path):
         return
-    await options.on_event(expired_event(look, schedule, path, options))
+    await options.emit(expired_event(look, schedule, path, options))
     record_expiry(path, look.now, schedule.expire_at, look.remaining)
 
 
@@ -142,7 +179,7 @@ def placed(event: dict[str, Any], keys: Keys) -> dict[str, Any]:
     where = keys.placement(to, column if isinstance(column, str) else None)
     if where is None:
         return event
-    return {**event, "zone": " ".join(sorted(set(where.zones))), "zoneSource": where.source}
+    return {**event, "zone": zones_label(where.zones), "zoneSource": where.source}
 
 
 def is_e164(to: str | None) -> bool:

@@ -227,7 +227,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
             return
         if event["event"] == "resumed" and held:  # a round of this call: counted already
             return
-        await options.on_event(placed(event, keys))
+        await options.emit(placed(event, keys))
 
     column = schedule.tz_column
     keys = Keys(placer(column="--tz-column" if column is None else f"--tz-column {column}"),
@@ -247,7 +247,7 @@ async def send_rounds(recipients: Recipients | None, options: SendOptions,
                                  lock, notes, ServerClock(options.wall))
     finally:  # the last round's summary, last, whichever way the rounds ended
         for event in held:
-            await options.on_event(event)
+            await options.emit(event)
         if options.metrics is not None and held:  # each round left it unfinished
             mark_finished(options.metrics)
 
@@ -322,10 +322,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                 break  # it could send, sent nothing, and no window closed: its report
             continue  # says why (failed batches); else the next round, now
         if nxt[1] == "carrier-cap" and after.halt is not None:
-            await options.on_event(stamped(RunWarning("carrier-cap", after.halt.reason),
+            await options.emit(stamped(RunWarning("carrier-cap", after.halt.reason),
                                            path, options))
         seconds = max(0.0, (nxt[0] - after.now).total_seconds())
-        await options.on_event(waiting_event(after, nxt, path, options))
+        await options.emit(waiting_event(after, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
         if await sleep_unlocked(options, seconds, stop, lock, path):
@@ -395,7 +395,7 @@ async def _idle(before: Outlook, schedule: Scheduling, path: Path, options: Send
     done = idle_report(path, options, report_of(before, schedule), listed)
     if done is None:
         return None
-    await options.on_event(stamped(Summary(done.document["status"], done.totals), path,
+    await options.emit(stamped(Summary(done.document["status"], done.totals), path,
                                    options))
     return before, done.document
 

@@ -173,14 +173,14 @@ def resumed_scheduling(given: Scheduling, asked: Mapping[str, Any], header: Mapp
                              f"recipients not sent: a2p outcomes {journal} --only not-sent.")
         if flag == "--expire-at":
             raise UsageError(
-                f"--expire-at {_shown(theirs[flag])}: the run in {journal} expires at "
-                f"{_shown(mine[flag])}; a resume may bring its expiry forward (to end it "
+                f"--expire-at {_shown(flag, theirs[flag])}: the run in {journal} expires at "
+                f"{_shown(flag, mine[flag])}; a resume may bring its expiry forward (to end it "
                 "sooner: --expire-at now), never later: that would send what the run was "
                 "told not to. Resume without --expire-at, or with an earlier time; "
                 + new_run_advice(journal))
         raise UsageError(
-            f"{flag}: the run in {journal} began with {flag} {_shown(mine[flag])}, and a "
-            f"resume keeps its schedule (the rounds already sent followed it). Resume "
+            f"{flag}: the run in {journal} began with {flag} {_shown(flag, mine[flag])}, "
+            "and a resume keeps its schedule (the rounds already sent followed it). Resume "
             f"without {flag} (or with the same value); " + new_run_advice(journal))
     return recorded
 
@@ -195,9 +195,11 @@ def new_run_advice(journal: str, scheduled: bool = True) -> str:
             f"{journal} --only not-sent) and send that as a new run.")
 
 
-def _shown(value: Any) -> str:
+def _shown(flag: str, value: Any) -> str:
     if value is None:
         return "(not given)"
+    if flag == "--window-margin":  # kept in seconds, given in minutes on the command line
+        return f"{value / 60:g} (minutes; the library's window_margin={value:g} seconds)"
     return stamp(value) if isinstance(value, datetime) else str(value)
 
 
