@@ -278,3 +278,48 @@ async def test_each_poll_tells_how_many_messages_are_not_processed_yet() -> None
     h.sender.submitted.set()
     await tracker.follow()
     assert heard == [0]
+
+
+async def test_a_batch_timed_out_still_queued_stays_in_the_polls_sum() -> None:
+    """A batch the polling timeout gives up while the server still processes it keeps its
+    unprocessed messages in each later poll's sum (the pacing's queue), and the pacing is told
+    to start a new span instead of counting it as processed."""
+    server = FakeA2P()
+    h = Harness(server)
+
+    def stuck(request: Request) -> Answer:  # b1 never completes: 1 of its 4 processed
+        if request.method != "GET" or request.path not in ("/batches/b1", "/batches"):
+            return server(request)
+        b1 = {**server.batches["b1"], "processedCount": 1, "status": "Processing"}
+        if request.path == "/batches/b1":
+            return reply(200, b1)
+        # the listing: b2 done, b1 still processing
+        return reply(200, {"records": [b1, {**server.batches["b2"], "status": "Completed"}],
+                           "paging": {}})
+
+    h.transport._handler = stuck
+    tracker = Tracker(h.sender.tracking)
+    heard: list[int] = []
+    rebased: list[bool] = []
+    tracker.on_poll = heard.append
+    tracker.on_rebase = lambda: rebased.append(True)
+    await h.send()
+    tracker.add(h.recorder.records[1])
+
+    await h.send(2)
+
+    async def post_late() -> None:
+        h.clock.advance(h.sender.tracking.polling.timeout + 1)  # b1's polling time is over
+        tracker.add(h.recorder.records[2])
+        h.sender.submitted.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tracker.follow)
+        await post_late()
+    first, second = h.recorder.records[1], h.recorder.records[2]
+    assert first.state == lifecycle.ACCEPTED
+    assert first.note is not None
+    assert second.state == lifecycle.COMPLETED
+    assert heard[-1] == 3  # b2 done, b1 still queued on the server: 3 of its 4 left
+    assert tracker.stale == {"b1": 3}
+    assert rebased == [True]
