@@ -22,7 +22,7 @@ from engine.simulator.settings import FaultSettings
 from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
-from tests.e2e.test_schedule_rounds import cut_after_submitting
+from tests.e2e.killing import cut_after_submitting
 
 EASTERN = ZoneInfo("America/New_York")
 

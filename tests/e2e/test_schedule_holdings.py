@@ -27,7 +27,8 @@ from engine.simulator import start_simulator
 from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
-from tests.e2e.test_schedule_rounds import FakeTime, Killer, send_or_resume
+from tests.e2e.killing import Killer, send_or_resume
+from tests.e2e.test_schedule_rounds import FakeTime
 
 # Friday 2026-11-20 09:05 Eastern = 08:05 Central = 06:05 Pacific: Pacific is closed (five
 # minutes past Central's opening: both open windows in one round)

@@ -29,6 +29,7 @@ from engine.simulator import RunningSimulator, start_simulator
 from engine.simulator.audit import audit
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.killing import cut_after_submitting
 from tests.e2e.test_cli_exit_codes import a2p, server, sim_env
 from tests.e2e.test_schedule_rounds import (
     START,
@@ -36,7 +37,6 @@ from tests.e2e.test_schedule_rounds import (
     Start,
     Watch,
     created,
-    cut_after_submitting,
     inside,
     start,
 )
