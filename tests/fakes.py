@@ -100,6 +100,20 @@ class MockTransport:
         self.closed = True
 
 
+def stop_after(count: int, stop: anyio.Event) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """An ``on_event`` that sets ``stop`` at the run's ``count``-th ``chunk_submitted``."""
+    submitted = 0
+
+    async def on_event(event: dict[str, Any]) -> None:
+        nonlocal submitted
+        if event["event"] == "chunk_submitted":
+            submitted += 1
+            if submitted == count:
+                stop.set()
+
+    return on_event
+
+
 def reply(status: int, body: Any = None, **headers: str) -> Reply:
     return Reply(status, {k.replace("_", "-"): v for k, v in headers.items()},
                  b"" if body is None else orjson.dumps(body))

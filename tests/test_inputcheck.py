@@ -18,7 +18,7 @@ from engine.reading import Block
 from engine.run.inputcheck import InputCheck
 from engine.run.journal import ChunkEntry, Journal, read_journal, state_entry
 from engine.run.resume import restore
-from tests.fakes import FakeA2P, MockTransport, reply
+from tests.fakes import FakeA2P, MockTransport, reply, stop_after
 from tests.test_api import options
 from tests.test_resume import record
 
@@ -76,15 +76,7 @@ async def test_a_resorted_list_after_a_413_split_is_refused(tmp_path: Path) -> N
     numbers = [f"+1415555{k:04d}" for k in range(25)]
     server = FakeA2P(posts=[reply(413)])
     stop = anyio.Event()
-    accepted = 0
-
-    async def on_event(event: dict[str, Any]) -> None:
-        nonlocal accepted
-        if event["event"] == "chunk_submitted":
-            accepted += 1
-            if accepted == 2:  # both halves of chunk 1
-                stop.set()
-
+    on_event = stop_after(2, stop)  # both halves of chunk 1
     first = await engine.send(numbers, options(max_batch_bytes=300, journal=journal,
                                                concurrency=1, stop=stop, on_event=on_event),
                               transport=MockTransport(server))

@@ -65,15 +65,23 @@ def _held_open(times: int) -> Any:
     return replace
 
 
+def _held_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                 times: int) -> tuple[Path, Path]:
+    """On Windows' path, a new file ("new") and its target ("old") that another program
+    holds open ``times`` times."""
+    monkeypatch.setattr(replacing, "WINDOWS", True)
+    monkeypatch.setattr(replacing, "_replace", _held_open(times))
+    source, target = tmp_path / "new.part", tmp_path / "out.csv"
+    source.write_text("new")
+    target.write_text("old")
+    return source, target
+
+
 def test_a_target_held_open_for_a_moment_is_replaced_once_let_go(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On Windows a reader that holds the file a moment (a virus scanner) is waited out: the
     file is replaced after short pauses."""
-    monkeypatch.setattr(replacing, "WINDOWS", True)
-    monkeypatch.setattr(replacing, "_replace", _held_open(2))
-    source, target = tmp_path / "new.part", tmp_path / "out.csv"
-    source.write_text("new")
-    target.write_text("old")
+    source, target = _held_target(tmp_path, monkeypatch, 2)
     pauses: list[float] = []
     replace_file(source, target, sleep=pauses.append)
     assert target.read_text() == "new"
@@ -85,11 +93,7 @@ def test_a_target_a_spreadsheet_keeps_open_says_to_close_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A program that keeps the target open: after the bounded tries, an error naming the
     file and telling to close it there; the target is untouched and the new file kept."""
-    monkeypatch.setattr(replacing, "WINDOWS", True)
-    monkeypatch.setattr(replacing, "_replace", _held_open(100))
-    source, target = tmp_path / "new.part", tmp_path / "out.csv"
-    source.write_text("new")
-    target.write_text("old")
+    source, target = _held_target(tmp_path, monkeypatch, 100)
     pauses: list[float] = []
     with pytest.raises(PermissionError, match="close it there") as refused:
         replace_file(source, target, sleep=pauses.append)

@@ -71,7 +71,12 @@ def bit_runs(bits: bytes, lo: int, hi: int) -> Iterator[Interval]:
     ``hi`` (included): a step a run or a byte, whole zero and full bytes skipped at C speed."""
     if hi < lo:
         return
-    start = end = -2
+    yield from _joined(_clipped_runs(bits, lo, hi))
+
+
+def _clipped_runs(bits: bytes, lo: int, hi: int) -> Iterator[Interval]:
+    """The runs of set bits of each set byte (or run of full bytes) between bits ``lo`` and
+    ``hi``, ascending: a run may end where the next begins."""
     for match in _SET.finditer(bits, lo >> 3, (hi >> 3) + 1):
         base = match.start() << 3
         if match.end() - match.start() > 1 or bits[match.start()] == 0xFF:
@@ -80,14 +85,21 @@ def bit_runs(bits: bytes, lo: int, hi: int) -> Iterator[Interval]:
             found = ((base + a, base + b) for a, b in _BYTE_RUNS[bits[match.start()]])
         for a, b in found:
             a, b = max(a, lo), min(b, hi)
-            if a > b:
-                continue
-            if a == end + 1:
-                end = b
-                continue
-            if start >= 0:
-                yield start, end
-            start, end = a, b
+            if a <= b:
+                yield a, b
+
+
+def _joined(runs: Iterable[Interval]) -> Iterator[Interval]:
+    """The maximal runs of ``runs`` (of positions >= 0, by ascending start): the ones that
+    touch or overlap joined into one."""
+    start = end = -2
+    for a, b in runs:
+        if a <= end + 1:
+            end = max(end, b)
+            continue
+        if start >= 0:
+            yield start, end
+        start, end = a, b
     if start >= 0:
         yield start, end
 
@@ -290,16 +302,7 @@ class Holdings:
                     found.extend(held.runs(lo, hi) if held is not None
                                  else ((max(a, lo), min(b, hi)),))
                 k += 1
-        start = end = -2
-        for a, b in sorted(found):
-            if a <= end + 1:
-                end = max(end, b)
-                continue
-            if start >= 0:
-                yield start, end
-            start, end = a, b
-        if start >= 0:
-            yield start, end
+        yield from _joined(sorted(found))
 
     def next_free(self, lo: int, hi: int) -> int | None:
         """The first position of ``lo``..``hi`` no chunk holds; None: all are held. Steps a

@@ -62,6 +62,7 @@ from engine.run.scheduling import (
     login_checks,
 )
 from engine.run.sender import Sender
+from engine.run.session import end_session
 from engine.run.sources import (
     Recipients,
     chunks_of,
@@ -266,16 +267,7 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
             if recorder is not None:
                 recorder.close()
         finally:  # the session ends even when the journal cannot be closed (a full disk)
-            try:
-                if options.revoke:
-                    # Shielded so a cancelled run still ends its session, bounded so a
-                    # second Ctrl-C is not held up by a server that does not answer.
-                    with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                        await client.revoke()
-            finally:
-                if owned:
-                    with anyio.CancelScope(shield=True):
-                        await transport.close()
+            await end_session(client, transport, revoke=options.revoke, owned=owned)
     try:
         document = await _report(options, settings, chunker, client, recorder, emit,
                                  run_id=run_id, started=started, source=read.source,

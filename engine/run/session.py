@@ -1,5 +1,6 @@
 """One logged-in client for a command that makes a few requests and ends (check, plan's
-consent read, optouts): its session revoked and its transport closed whatever happens."""
+consent read, optouts): its session revoked and its transport closed whatever happens; and
+the end of a send's session (the run's, the tier read's)."""
 
 from __future__ import annotations
 
@@ -34,4 +35,20 @@ async def api_client(config: Settings | str | None, credentials: Credentials | N
                 await client.revoke()
         finally:
             if owned:
+                await transport.close()
+
+
+async def end_session(client: ApiClient, transport: Transport, *, revoke: bool,
+                      owned: bool) -> None:
+    """End a send's session: its token revoked (when ``revoke``), then its transport closed
+    (when ``owned``), even when the revoke fails."""
+    try:
+        if revoke:
+            # Shielded so a cancelled run still ends its session, bounded so a second Ctrl-C
+            # is not held up by a server that does not answer.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                await client.revoke()
+    finally:
+        if owned:
+            with anyio.CancelScope(shield=True):
                 await transport.close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-import anyio
-
 from engine.config.credentials import pick_credentials
 from engine.rc.client import ApiClient
 from engine.rc.transport import AiohttpTransport
@@ -21,6 +19,7 @@ from engine.run.options import SendOptions
 from engine.run.preflight import run_preflight
 from engine.run.prepare import settings_of
 from engine.run.scheduling import Scheduling
+from engine.run.session import end_session
 from engine.schedule.caps import default_daily_cap
 
 Note = tuple[str, str]  # (warning code, message)
@@ -46,15 +45,8 @@ async def tier_cap(options: SendOptions, schedule: Scheduling) -> tuple[Scheduli
                        wall=options.wall)
     try:
         checked = await run_preflight(client, options.sender)
-    finally:
-        try:
-            if options.revoke:  # the rounds log in again: this session ends here
-                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                    await client.revoke()
-        finally:
-            if owned:
-                with anyio.CancelScope(shield=True):
-                    await transport.close()
+    finally:  # the rounds log in again: this session ends here
+        await end_session(client, transport, revoke=options.revoke, owned=owned)
     cap = default_daily_cap(checked.registration_tier)
     if cap is None:
         return schedule, ()

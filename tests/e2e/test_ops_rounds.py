@@ -8,11 +8,9 @@ from typing import Any
 
 from tests.e2e.test_ops_signals import _samples, _value
 from tests.e2e.test_schedule_rounds import (  # the fake-clock simulator fixture too
-    START,
-    FakeTime,
     Start,
-    Watch,
     national_list,
+    opening,
     send,
     start,
 )
@@ -25,10 +23,7 @@ async def test_a_scheduled_send_stamps_every_event_and_finishes_its_metrics_once
     """A send in rounds (quiet hours): every event, the loop's ``waiting`` ones too, carries
     the run's id; no round after the first says ``resumed`` (its counters go on already);
     the metrics file says finished only after the last round, with everyone sent."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, _, settings, zones, watch = await opening(start, tmp_path, national_list)
     target = tmp_path / "rounds.prom"
     finished_between: list[float] = []
     waiting = watch.on_event

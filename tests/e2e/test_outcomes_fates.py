@@ -19,7 +19,7 @@ from engine.results.rows import Row
 from engine.schedule.fates import FateKind
 from tests.e2e.conftest import ledger_numbers
 from tests.e2e.test_schedule_fates import CAP, EXPIRE_AT, START, fates_list
-from tests.e2e.test_schedule_rounds import FakeTime, Start, Watch, send
+from tests.e2e.test_schedule_rounds import FakeTime, Start, opening, send
 from tests.e2e.test_schedule_rounds import start as start  # the fake-clock simulator
 
 
@@ -41,10 +41,8 @@ async def test_only_a_fate_writes_the_not_sent_rows_of_that_fate(start: Start, t
     """After the first round: --only daily-cap is the 49 New Yorkers the cap held, --only
     deferred the 70 whose window is shut, together all the not-sent rows; past --expire-at,
     --only expired is all 119 and --only deferred none."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = fates_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, fates_list,
+                                                           START)
     journal = tmp_path / "run.journal"
     await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                quiet_hours="tcpa", daily_cap=CAP, expire_at=EXPIRE_AT, exit_when_waiting=True)

@@ -10,7 +10,6 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -20,7 +19,7 @@ from engine.errors import JournalError
 from engine.run.inputs import HEAD_BYTES
 from engine.simulator import RunningSimulator
 from tests.e2e.test_cli_exit_codes import SENDER, a2p, numbers, server, sim_env
-from tests.fakes import FakeA2P, MockTransport
+from tests.fakes import FakeA2P, MockTransport, stop_after
 from tests.test_api import options
 
 __all__ = ["server"]  # fixtures
@@ -43,15 +42,7 @@ async def _stopped_run(tmp_path: Path) -> tuple[FakeA2P, Path, list[str]]:
     assert (old / "list.txt").stat().st_size > HEAD_BYTES + 13 * 1000
     server = FakeA2P()
     stop = anyio.Event()
-    submitted = 0
-
-    async def on_event(event: dict[str, Any]) -> None:
-        nonlocal submitted
-        if event["event"] == "chunk_submitted":
-            submitted += 1
-            if submitted == 14:
-                stop.set()
-
+    on_event = stop_after(14, stop)
     first = await engine.send(str(old / "list.txt"),
                               options(max_batch_messages=500, journal=old / "j.journal",
                                       concurrency=1, stop=stop, on_event=on_event),

@@ -22,6 +22,7 @@ from engine.simulator.settings import FaultSettings
 from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.killing import cut_after_submitting
 
 EASTERN = ZoneInfo("America/New_York")
 
@@ -71,11 +72,7 @@ async def test_a_chunk_caught_in_flight_and_resent_the_next_day_keeps_that_day_i
         friday = first.simulator.audit("tcpa", 20)
     finally:
         await first.stop()
-    # the kill: the journal ends right after chunk 2's first 'submitting' line
-    lines = journal.read_bytes().splitlines(keepends=True)
-    cut = next(k for k, line in enumerate(lines) if b'"type":"state"' in line
-               and b'"chunk":2' in line and b'"submitting"' in line)
-    journal.write_bytes(b"".join(lines[:cut + 1]))
+    cut_after_submitting(journal)  # the kill
     # Saturday 09:00 Eastern, against a server that never got chunk 2
     clock.t = datetime(2026, 11, 21, 9, 0, tzinfo=EASTERN).timestamp()
     second = await simulator(clock, failure_seed=7)

@@ -4,21 +4,43 @@ both clocks, so no message is processed outside its window by the server's own a
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from engine.schedule.rules import parse_quiet_hours
-from engine.simulator import start_simulator
+from engine.simulator import RunningSimulator, start_simulator
 from engine.simulator.audit import audit
 from engine.simulator.settings import FaultSettings
+from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import engine_settings
 from tests.e2e.test_schedule_rounds import FakeTime, Watch, send
 
 PT = ZoneInfo("America/Los_Angeles")
+
+
+@asynccontextmanager
+async def skewed_run(tmp_path: Path, time: FakeTime, skew: float,
+                     **options: Any) -> AsyncIterator[tuple[RunningSimulator, Watch, Report]]:
+    """20 Pacific recipients sent (with ``options``) against a simulator whose clock is the
+    machine's (``time``) less ``skew`` seconds; the simulator stopped at the end."""
+    running = await start_simulator(sim_settings(
+        messages_per_second=1e6, faults=FaultSettings(clock_skew=-skew)), clock=lambda: time.t)
+    try:
+        numbers = [f"+1415{2_000_000 + i:07d}" for i in range(20)]
+        (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
+        watch = Watch(running, time)
+        report = await send(tmp_path / "list.csv", engine_settings(running.url), time, watch,
+                            journal=tmp_path / "run.journal", **options)
+        yield running, watch, report
+    finally:
+        await running.stop()
 
 
 @pytest.mark.parametrize(("skew", "machine_start"), [
@@ -32,15 +54,7 @@ async def test_a_machine_clock_off_texts_nobody_outside_their_window(
     finds no message outside its window and none twice; the run warned of the skew, naming
     both clocks; all 20 are sent in the end."""
     time = FakeTime(machine_start)
-    faults = FaultSettings(clock_skew=-skew)  # the server's clock: the machine's less skew
-    running = await start_simulator(sim_settings(messages_per_second=1e6, faults=faults),
-                                    clock=lambda: time.t)
-    try:
-        numbers = [f"+1415{2_000_000 + i:07d}" for i in range(20)]
-        (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
-        watch = Watch(running, time)
-        report = await send(tmp_path / "list.csv", engine_settings(running.url), time, watch,
-                            journal=tmp_path / "run.journal", quiet_hours="tcpa")
+    async with skewed_run(tmp_path, time, skew, quiet_hours="tcpa") as (running, watch, report):
         assert report["schedule"]["state"] == "done"
         assert report["totals"]["sent"] == 20
         judged = audit(running.simulator.store, running.simulator.now() + 3600,
@@ -53,8 +67,6 @@ async def test_a_machine_clock_off_texts_nobody_outside_their_window(
         assert f"{abs(skew):,.0f} s" in warned[0]
         assert "this machine's clock" in warned[0]
         assert "the server's" in warned[0]
-    finally:
-        await running.stop()
 
 
 async def test_a_fast_machine_clock_keeps_the_cap_day_of_the_server(tmp_path: Path) -> None:
@@ -64,19 +76,9 @@ async def test_a_fast_machine_clock_keeps_the_cap_day_of_the_server(tmp_path: Pa
     finds 10 on each of the next two Pacific days (by the machine's clock, 10 would go at the
     server's 23:58, on the first)."""
     time = FakeTime(datetime(2026, 11, 20, 23, 59, tzinfo=PT))
-    faults = FaultSettings(clock_skew=-120.0)
-    running = await start_simulator(sim_settings(messages_per_second=1e6, faults=faults),
-                                    clock=lambda: time.t)
-    try:
-        numbers = [f"+1415{2_000_000 + i:07d}" for i in range(20)]
-        (tmp_path / "list.csv").write_text("to\n" + "\n".join(numbers) + "\n")
-        watch = Watch(running, time)
-        report = await send(tmp_path / "list.csv", engine_settings(running.url), time, watch,
-                            journal=tmp_path / "run.journal", daily_cap=10)
+    async with skewed_run(tmp_path, time, 120.0, daily_cap=10) as (running, _, report):
         assert report["totals"]["sent"] == 20
         judged = audit(running.simulator.store, running.simulator.now() + 3600,
                        parse_quiet_hours("off"), daily_cap=10)
         assert judged.per_cap_day == {"2026-11-21": 10, "2026-11-22": 10}
         assert judged.repeated_count == 0
-    finally:
-        await running.stop()

@@ -14,7 +14,7 @@ import engine
 from engine.config.credentials import DEMO_CREDENTIALS
 from engine.results.rows import Row
 from tests.e2e.conftest import ledger_numbers
-from tests.e2e.test_schedule_rounds import FakeTime, Start, Watch, send
+from tests.e2e.test_schedule_rounds import FakeTime, Start, opening, send
 from tests.e2e.test_schedule_rounds import start as start  # the fake-clock simulator
 
 # Friday 2026-11-20 09:00 Eastern (14:00 UTC): New York open, Los Angeles opens at 16:00
@@ -49,10 +49,8 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
     opening before --expire-at; past --expire-at all 119 are expired. The report's totals,
     byRule and byZone, the waiting and expired events' byZone and the outcomes' rows (zone,
     zoneSource, fate, nextOpening, retryable False) agree recipient by recipient."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = fates_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, fates_list,
+                                                           START)
     journal = tmp_path / "run.journal"
     report = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                         quiet_hours="tcpa", daily_cap=CAP, expire_at=EXPIRE_AT,

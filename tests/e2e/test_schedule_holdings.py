@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import anyio
 import orjson
 import pytest
 
@@ -28,6 +27,7 @@ from engine.simulator import start_simulator
 from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.killing import Killer, send_or_resume
 from tests.e2e.test_schedule_rounds import FakeTime
 
 # Friday 2026-11-20 09:05 Eastern = 08:05 Central = 06:05 Pacific: Pacific is closed (five
@@ -142,31 +142,15 @@ async def test_kills_with_a_chunk_in_flight_resumed_in_later_rounds_text_everyon
                                     clock=lambda: time.t)
     settings = engine_settings(running.url)
     journal = tmp_path / "run.journal"
-    kills, submitted, lost = [4, 12], 0, []
+    kills, lost = [4, 12], []
+    killer = Killer(kills)
     reports: list[Report] = []
     try:
         for attempt in range(6):
-            async with anyio.create_task_group() as group:
-                async def on_event(event: dict[str, Any],
-                                   scope: anyio.CancelScope = group.cancel_scope) -> None:
-                    nonlocal submitted
-                    if event["event"] == "chunk_submitted":
-                        submitted += 1
-                        if kills and submitted == kills[0]:
-                            kills.pop(0)
-                            scope.cancel()  # a kill: nothing after this line runs
-
-                async def run(on_event: Any = on_event, attempt: int = attempt) -> None:
-                    options: dict[str, Any] = {"resume": journal} if attempt else {
-                        "journal": journal, "quiet_hours": "tcpa"}
-                    reports.append(await engine.send(
-                        None if attempt else tmp_path / "list.csv",
-                        sender=None if attempt else SENDER, text=None if attempt else "Hi",
-                        config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
-                        clock=time.clock, sleep=time.sleep, on_event=on_event,
-                        max_batch_messages=40, concurrency=1, **options))
-
-                group.start_soon(run)
+            report = await killer.attempt(send_or_resume(
+                attempt, tmp_path / "list.csv", journal, settings, time,
+                {"quiet_hours": "tcpa"}, max_batch_messages=40, concurrency=1))
+            reports += [report] if report is not None else []
             if reports and reports[-1]["schedule"]["state"] == "done":
                 break
             lost.append(cut_last_answer(journal))

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -28,6 +28,7 @@ from engine.simulator import RunningSimulator, start_simulator
 from engine.types import Report
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.killing import Killer, cut_after_submitting, send_or_resume
 
 # area code -> (the zones a number of it is in, how many recipients the list has there)
 AREAS = {"212": (("America/New_York",), 300), "312": (("America/Chicago",), 250),
@@ -130,6 +131,21 @@ class Watch:
         return [e for e in self.events if e["event"] == kind]
 
 
+Zones = TypeVar("Zones")  # what a list writer returns: each number's zone(s)
+
+
+async def opening(start: Start, tmp_path: Path, listing: Callable[[Path], Zones],
+                  at: datetime = START
+                  ) -> tuple[FakeTime, RunningSimulator, Settings, Zones, Watch]:
+    """A scheduled send's usual opening: the fake clock at ``at``, a simulator on it, the
+    list ``listing`` writes to ``tmp_path``/list.csv (each number's zones), and a watch on
+    the ledger."""
+    time = FakeTime(at)
+    running, settings = await start(time)
+    zones = listing(tmp_path / "list.csv")
+    return time, running, settings, zones, Watch(running, time)
+
+
 def inside(number_zones: tuple[str, ...], when: datetime, lo: int = 8 * 60,
            hi: int = 21 * 60, margin: timedelta = MARGIN) -> bool:
     """Whether ``when`` is inside lo..hi (minutes) less the margin in every zone."""
@@ -153,10 +169,7 @@ async def test_a_national_list_goes_out_in_each_window_once(start: Start, tmp_pa
                                                            ) -> None:
     """Starting 05:00 Eastern under tcpa, nobody is texted before their local 8:00 and
     everyone exactly once, in rounds that wait for each zone's opening."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal = tmp_path / "run.journal"
     report = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                         report=tmp_path / "report.json", quiet_hours="tcpa")
@@ -186,10 +199,7 @@ async def test_a_national_list_goes_out_in_each_window_once(start: Start, tmp_pa
 async def test_a_daily_cap_sends_exactly_the_cap_a_day(start: Start, tmp_path: Path,
                                                        cap: int) -> None:
     """With --daily-cap N the first day carries exactly N and the rest go the next days."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     report = await send(tmp_path / "list.csv", settings, time, watch,
                         journal=tmp_path / "run.journal", daily_cap=cap)
     assert Counter(ledger_numbers(running)) == Counter(list(zones))
@@ -205,10 +215,7 @@ async def test_exit_when_waiting_keeps_the_journal_and_a_resume_finishes(
         start: Start, tmp_path: Path) -> None:
     """exit_when_waiting returns as soon as the next round is hours away (the report's
     schedule says waiting, the rest deferred); resumes later finish, nobody twice."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal = tmp_path / "run.journal"
     first = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                        quiet_hours="tcpa", exit_when_waiting=True)
@@ -240,10 +247,7 @@ async def test_a_stop_between_rounds_and_a_resume_send_no_round_twice(
         start: Start, tmp_path: Path) -> None:
     """The run stopped while it waits for the next window (the library's stop); a resume
     goes on from the journal and nobody is texted twice."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     stop = anyio.Event()
     journal = tmp_path / "run.journal"
 
@@ -268,10 +272,7 @@ async def test_a_stop_between_rounds_and_a_resume_send_no_round_twice(
 async def test_quiet_hours_off_is_today_s_send(start: Start, tmp_path: Path) -> None:
     """quiet_hours="off" and no cap, --at or --expire-at: the send is today's, and its
     journal has today's header (no schedule), whatever the flag says."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     headers = []
     for name, options in (("a", {}), ("b", {"quiet_hours": "off", "window_margin": 60})):
         journal = tmp_path / f"{name}.journal"
@@ -330,10 +331,7 @@ async def test_no_batch_is_posted_past_the_window_deadline(start: Start, tmp_pat
 async def test_expire_at_leaves_the_rest_expired(start: Start, tmp_path: Path) -> None:
     """--expire-at 10:30 Eastern: the Pacific, Hawaii and toll-free recipients (none open
     before it) are never sent and are reported expired, in the totals and an event."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     report = await send(tmp_path / "list.csv", settings, time, watch,
                         journal=tmp_path / "run.journal", quiet_hours="tcpa",
                         expire_at="2026-11-20T10:30[America/New_York]")
@@ -356,10 +354,7 @@ async def test_a_stop_inside_a_round_and_a_resume_send_nobody_twice(
         start: Start, tmp_path: Path) -> None:
     """Stopped in the middle of a round (after its first batch), the run resumes from the
     journal: the round's rest, then the later rounds, each recipient once, in window."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     stop = anyio.Event()
     journal = tmp_path / "run.journal"
 
@@ -427,31 +422,13 @@ async def test_strict_hours_a_cap_and_two_kills_over_three_days(start: Start, tm
     watch = Watch(running, time)
     journal = tmp_path / "run.journal"
     kills = [3, 25]  # the chunk_submitted events (counted across processes) that kill it
-    submitted = 0
+    killer = Killer(kills, then=watch.on_event)
     reports = []
     for attempt in range(6):
-        async with anyio.create_task_group() as group:
-            async def on_event(event: dict[str, Any], scope: anyio.CancelScope = group.cancel_scope
-                               ) -> None:
-                nonlocal submitted
-                await watch.on_event(event)
-                if event["event"] == "chunk_submitted":
-                    submitted += 1
-                    if kills and submitted == kills[0]:
-                        kills.pop(0)
-                        scope.cancel()  # a kill: nothing after this line runs
-
-            async def run(on_event: Any = on_event, attempt: int = attempt) -> None:
-                options: dict[str, Any] = {"resume": journal} if attempt else {
-                    "journal": journal, "quiet_hours": "strict", "daily_cap": 700}
-                reports.append(await engine.send(
-                    None if attempt else tmp_path / "list.csv",
-                    sender=None if attempt else SENDER, text=None if attempt else "Hi",
-                    config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
-                    clock=time.clock, sleep=time.sleep, on_event=on_event,
-                    max_batch_messages=50, **options))
-
-            group.start_soon(run)
+        report = await killer.attempt(send_or_resume(
+            attempt, tmp_path / "list.csv", journal, settings, time,
+            {"quiet_hours": "strict", "daily_cap": 700}, max_batch_messages=50))
+        reports += [report] if report is not None else []
         if reports and reports[-1]["schedule"]["state"] == "done":
             break
     assert not kills  # both kills happened
@@ -491,11 +468,7 @@ async def test_a_caught_chunk_screened_after_a_stop_is_still_held_outside_its_wi
                           journal=journal, quiet_hours="tcpa", **common)
     finally:
         await first.stop()
-    # the kill: the journal ends right after chunk 2's 'submitting' line
-    lines = journal.read_bytes().splitlines(keepends=True)
-    cut = next(k for k, line in enumerate(lines) if b'"type":"state"' in line
-               and b'"chunk":2' in line and b'"submitting"' in line)
-    journal.write_bytes(b"".join(lines[:cut + 1]))
+    cut_after_submitting(journal)  # the kill
     now[0] = datetime(2026, 11, 20, 21, 30, tzinfo=eastern).timestamp()  # Eastern closed
     second = await start_simulator(sim_settings(messages_per_second=1e6), clock=lambda: now[0])
     head, rest = journal.read_bytes().split(b"\n", 1)  # a server that never got chunk 2

@@ -37,6 +37,7 @@ from tests.e2e.test_schedule_rounds import (
     Watch,
     inside,
     national_list,
+    opening,
     send,
     start,
 )
@@ -87,10 +88,7 @@ async def test_a_cron_tick_with_nothing_due_makes_no_request_and_reads_no_input(
     """At 05:00 Eastern nobody's window is open: a cron tick (--resume, exit when waiting)
     runs no round: no request (no login, no opt-out read), no pass over the input; it says
     waiting, everyone deferred, and writes the report so."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal, report_path = tmp_path / "run.journal", tmp_path / "report.json"
     first = await send(tmp_path / "list.csv", settings, time, watch, journal=journal,
                        report=report_path, quiet_hours="tcpa", exit_when_waiting=True)
@@ -118,10 +116,7 @@ async def test_a_round_reads_the_input_twice_and_the_journal_a_few_times(
     the survey after the one before (the journal unchanged), so a round reads the input
     twice (its own pass and the count of what is left; three times before) and the journal
 three times (five before), and everyone is sent once."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     report = await send(tmp_path / "list.csv", settings, time, watch,
                         journal=tmp_path / "run.journal", quiet_hours="tcpa")
     assert report["schedule"]["state"] == "done"
@@ -150,10 +145,7 @@ async def test_outcomes_reads_the_journal_while_the_run_sleeps(
     """While the run sleeps until the next window, `a2p outcomes` on its journal is not
     refused: it lists every recipient (sent or deferred); the run then finishes, nobody
     twice."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal = tmp_path / "run.journal"
     seen: list[Counter[str]] = []
 
@@ -180,10 +172,7 @@ async def test_a_cron_tick_during_the_sleep_sends_and_the_sleeper_goes_on(
     """While the run sleeps, a cron tick at the next opening takes the journal and sends
     that round; the run wakes, takes the lock again, and goes on from the journal: everyone
     exactly once, each inside their window."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal = tmp_path / "run.journal"
     ticks: list[Report] = []
 
@@ -266,10 +255,7 @@ async def test_a_run_that_wakes_to_outcomes_holding_the_journal_waits_and_goes_o
     """`a2p outcomes` holding the journal at the run's wake does not end the campaign: the
     run tries again (through its own sleep) until the reader lets go, then sends the next
     waves: everyone once, inside their windows."""
-    time = FakeTime(START)
-    running, settings = await start(time)
-    zones = national_list(tmp_path / "list.csv")
-    watch = Watch(running, time)
+    time, running, settings, zones, watch = await opening(start, tmp_path, national_list)
     journal = tmp_path / "run.journal"
     reader = Reader(time, journal, tries=3)
     try:

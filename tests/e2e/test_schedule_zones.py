@@ -7,7 +7,6 @@ line; under quiet hours a number outside +1 that nothing places is refused local
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,28 +29,21 @@ from engine.simulator import RunningSimulator, start_simulator
 from engine.simulator.audit import audit
 from tests.conftest import sim_settings
 from tests.e2e.conftest import SENDER, engine_settings, ledger_numbers
+from tests.e2e.killing import cut_after_submitting
 from tests.e2e.test_cli_exit_codes import a2p, server, sim_env
-from tests.e2e.test_schedule_rounds import START, FakeTime, Start, Watch, created, inside
+from tests.e2e.test_schedule_rounds import (
+    START,
+    FakeTime,
+    Start,
+    Watch,
+    created,
+    inside,
+    start,
+)
 
-__all__ = ["server"]  # a fixture
+__all__ = ["server", "start"]  # fixtures
 LA, NY = "America/Los_Angeles", "America/New_York"
 NO_TIMEZONE_CODE = "LCL-NO-TIMEZONE"
-
-
-@pytest.fixture
-async def start() -> AsyncIterator[Start]:
-    """A simulator on a free loopback port on the test's fake clock, processing at once."""
-    started: list[RunningSimulator] = []
-
-    async def make(time: FakeTime) -> tuple[RunningSimulator, Any]:
-        running = await start_simulator(sim_settings(messages_per_second=1e6),
-                                        clock=lambda: time.t)
-        started.append(running)
-        return running, engine_settings(running.url)
-
-    yield make
-    for running in started:
-        await running.stop()
 
 
 class ColumnPlacer(Placer):
@@ -220,11 +212,7 @@ async def test_a_caught_chunk_is_held_by_its_column_zone_on_a_resume(tmp_path: P
                           journal=journal, quiet_hours="tcpa", tz_column="tz", **common)
     finally:
         await first.stop()
-    # the kill: the journal ends right after chunk 2's 'submitting' line
-    lines = journal.read_bytes().splitlines(keepends=True)
-    cut = next(k for k, line in enumerate(lines) if b'"type":"state"' in line
-               and b'"chunk":2' in line and b'"submitting"' in line)
-    journal.write_bytes(b"".join(lines[:cut + 1]))
+    cut_after_submitting(journal)  # the kill
     pacific_open = datetime(2026, 11, 21, 8, 0, tzinfo=ZoneInfo(LA))
     time.t = datetime(2026, 11, 21, 10, 0, tzinfo=ZoneInfo(NY)).timestamp()  # 07:00 Pacific
     # another server: its batch ids are not the first one's (another seed)
