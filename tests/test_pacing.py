@@ -7,24 +7,14 @@ the queue leaves no room."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from engine.core import lifecycle
 from engine.errors import UsageError
 from engine.reading import Block
-from engine.run.capledger import sent_chunks
 from engine.run.options import SendOptions
-from engine.run.pacing import (
-    PacedQuota,
-    joined,
-    paced_wait,
-    round_deadline,
-    round_quota,
-    seen,
-    started,
-)
+from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
 from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day
 from engine.schedule.pacing import DEFAULT_SEND_RATE, MIN_SPAN, OnWire, Pacing, cap_deadline
@@ -203,88 +193,3 @@ def test_the_library_refuses_a_send_rate_of_nothing() -> None:
     with pytest.raises(UsageError, match=r"--send-rate.*10DLC"):
         SendOptions(send_rate=0.0)
     assert SendOptions(send_rate=8.0).send_rate == 8.0
-
-
-def test_a_set_of_batches_that_grows_measures_no_rate_of_zero() -> None:
-    """A poll whose sum jumps up (a round re-adding the batches still queued) is no
-    measurement: the rate stays positive and a round still finds room (pacing_readd)."""
-    pacing = Pacing(1.0)
-    pacing.accepted(3000, 0.0)
-    pacing.observed(3000, 5.0)
-    pacing.observed(2900, 105.0)  # a real measurement: 1 msg/s
-    assert pacing.rate == 1.0
-    pacing.observed(2300, 730.0)  # without a rebase: 600 more counted, ~0.96 msg/s
-    pacing.observed(4000, 760.0)  # the sum grew: done < 0, dropped
-    assert pacing.rate > 0.9
-    assert pacing.fits(1, 760.0, 10_000.0)
-    pacing.rebase()  # a round's start: the next poll starts a span, measures nothing
-    pacing.observed(9000, 800.0)
-    assert pacing.rate > 0.9
-
-
-def test_a_span_with_nothing_processed_is_not_a_measurement() -> None:
-    """A busy span that processed nothing says nothing of the rate: the assumed one stays."""
-    pacing = Pacing(2.0)
-    pacing.accepted(500, 0.0)
-    pacing.observed(500, 10.0)
-    pacing.observed(500, 100.0)
-    assert not pacing.measured
-    assert pacing.rate == 2.0
-
-
-def test_a_rebase_keeps_a_dropped_batch_from_inflating_the_rate() -> None:
-    """Batches timed out and left the sum in a burst (pacing_timeout2): after a rebase at
-    each change, the measured rate stays the server's 1 msg/s, not tens."""
-    pacing = Pacing(1.0)
-    for _ in range(20):
-        pacing.accepted(2000, 0.0)
-    pacing.observed(40000, 30.0)
-    t, real = 21630.0, 40000 - 21600
-    pacing.observed(real, t)
-    for _ in range(3):
-        t += 60
-        real -= 60
-        pacing.rebase()  # the tracker timed a batch out
-        pacing.observed(real, t)  # the sum keeps the timed-out batch (tracker.stale)
-    assert pacing.rate <= 1.0 + 1e-9
-    assert pacing.room(t, t + 3600) == 0  # the real queue (18,220) outlasts the hour
-
-
-def test_the_loop_waits_when_no_room_is_left_however_few_are_due() -> None:
-    """No room before the deadline is a wait ("processing"), never "due": a round would send
-    nothing and the loop would end with recipients due."""
-    now = datetime(2026, 11, 21, 4, 40, tzinfo=UTC)
-    day = cap_day(None, [], now)
-    deadline = (now + timedelta(minutes=10)).timestamp()
-    stalled = Pacing(1.0)
-    stalled._measured.append(0.0)  # a rate of 0 (measured before spans of 0 were dropped)
-    assert paced_wait(stalled, now, deadline, deadline, day, 1) == (
-        datetime.fromtimestamp(deadline, UTC), "processing")
-    full = Pacing(1.0)
-    full.accepted(600, now.timestamp())
-    assert paced_wait(full, now, deadline, deadline, day, 1) == (
-        datetime.fromtimestamp(deadline, UTC), "processing")
-
-
-def test_a_wake_queues_the_chunks_another_process_posted_while_this_one_slept(
-        tmp_path: Path) -> None:
-    """While a run slept without the lock, a cron tick POSTed two chunks (one completed
-    already): at the wake the one not completed queues in the pacing from its request, and
-    the chunks the pacing knew of are not added twice."""
-    from tests.test_capledger import chunk, journal, state
-
-    t0 = "2026-11-20T15:00:00.000000Z"
-    before = [chunk(1, 300), state(1, "submitting", t0), state(1, "accepted", t0)]
-    path = journal(tmp_path, before)
-    pacing = started(1.0, sent_chunks(path))
-    known = seen(sent_chunks(path))
-    at = datetime(2026, 11, 20, 15, 10, tzinfo=UTC).timestamp()
-    assert pacing.queued(at) == 0  # 300 s of its 600 s sleep drained it
-    t1 = "2026-11-20T15:09:00.000000Z"
-    path = journal(tmp_path, [*before,
-                              chunk(2, 500), state(2, "submitting", t1), state(2, "accepted", t1),
-                              chunk(3, 40), state(3, "submitting", t1),
-                              state(3, "completed", t1)])
-    assert joined(pacing, sent_chunks(path), known) == 500
-    assert pacing.queued(at) == 440  # chunk 2 since 15:09 at 1 msg/s
-    assert not pacing.fits(3000, at, at + 3000)  # the tick's batch is ahead of this one's

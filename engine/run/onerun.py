@@ -31,7 +31,6 @@ from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool
-from engine.run.brandcap import Journaled, journaled
 from engine.run.capledger import carrier_watch
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
@@ -199,7 +198,8 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
             if limits is not None:  # the server's clock, the sender's day (rounds.py)
-                mine = journaled(plan.records.values()) if plan is not None else Journaled()
+                mine = frozenset(r.batch_id for r in plan.records.values() if r.batch_id) \
+                    if plan is not None else frozenset[str]()
                 late, said = await login_checks(limits, client, sender, mine)
                 worker.deadline = worker.deadline if late is None else late
                 for code, message in said:
@@ -246,7 +246,6 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
                                                          worker.stop_posting)
                 if follower is not None and worker.pacing is not None:
                     follower.on_poll = observer(worker.pacing, options.wall)
-                    follower.on_rebase = worker.pacing.rebase
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))

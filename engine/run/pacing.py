@@ -32,39 +32,17 @@ def started(rate: float, chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -
     return pacing
 
 
-def seen(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -> frozenset[tuple[datetime, int]]:
-    """The (last submittedAt, messages) of a journal's chunks that may have been sent: what
-    the pacing knows of before the loop sleeps without the journal's lock."""
-    return frozenset((when, int(chunk.get("messages", 0) or 0)) for when, chunk in chunks)
-
-
-def joined(pacing: Pacing, chunks: Iterable[tuple[datetime, Mapping[str, Any]]],
-           known: frozenset[tuple[datetime, int]]) -> int:
-    """After a sleep without the lock: the chunks another process POSTed meanwhile (not in
-    ``known``) and not completed queue in ``pacing`` from their request; the messages added."""
-    added = 0
-    for when, chunk in sorted(chunks, key=lambda each: each[0]):
-        messages = int(chunk.get("messages", 0) or 0)
-        if (when, messages) not in known and chunk.get("status") != lifecycle.COMPLETED:
-            pacing.accepted(messages, when.timestamp())
-            added += messages
-    return added
-
-
 def observer(pacing: Pacing, wall: Callable[[], float]) -> Callable[[int], None]:
     """The tracker's ``on_poll``: each poll's unprocessed messages, at the wall clock."""
     return lambda unprocessed: pacing.observed(unprocessed, wall())
 
 
-def round_deadline(window: float, day: CapDay, cap: int | None, margin: float,
-                   floor: datetime | None = None) -> float:
-    """No POST from then on (epoch seconds): the window's deadline, with a daily cap the cap
-    day's end less the margin, and the instant the journal says the run ended expired
-    (``floor``: another process may have judged it by a clock ahead of this one's)."""
-    deadline = window if floor is None else min(window, floor.timestamp())
+def round_deadline(window: float, day: CapDay, cap: int | None, margin: float) -> float:
+    """No POST from then on (epoch seconds): the window's deadline and, with a daily cap,
+    the cap day's end less the margin."""
     if cap is None:
-        return deadline
-    return min(deadline, cap_deadline(day.ends, margin).timestamp())
+        return window
+    return min(window, cap_deadline(day.ends, margin).timestamp())
 
 
 class PacedQuota:
@@ -106,8 +84,6 @@ def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, da
     if instant >= deadline:
         return (day.ends, "daily-cap") if deadline < window else None
     room = pacing.room(instant - offset, deadline - offset)
-    # no room at all (a full queue, or a rate of 0) is a wait, never "due": a round would
-    # send nothing and the loop would end with recipients due
-    if room > 0 and (room >= due or room >= pacing.rate * ROUND_SLACK):
+    if room >= due or room >= pacing.rate * ROUND_SLACK:
         return None
     return datetime.fromtimestamp(deadline, UTC), "processing"
