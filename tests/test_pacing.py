@@ -193,3 +193,64 @@ def test_the_library_refuses_a_send_rate_of_nothing() -> None:
     with pytest.raises(UsageError, match=r"--send-rate.*10DLC"):
         SendOptions(send_rate=0.0)
     assert SendOptions(send_rate=8.0).send_rate == 8.0
+
+
+def test_a_set_of_batches_that_grows_measures_no_rate_of_zero() -> None:
+    """A poll whose sum jumps up (a round re-adding the batches still queued) is no
+    measurement: the rate stays positive and a round still finds room (pacing_readd)."""
+    pacing = Pacing(1.0)
+    pacing.accepted(3000, 0.0)
+    pacing.observed(3000, 5.0)
+    pacing.observed(2900, 105.0)  # a real measurement: 1 msg/s
+    assert pacing.rate == 1.0
+    pacing.observed(2300, 730.0)  # without a rebase: 600 more counted, ~0.96 msg/s
+    pacing.observed(4000, 760.0)  # the sum grew: done < 0, dropped
+    assert pacing.rate > 0.9
+    assert pacing.fits(1, 760.0, 10_000.0)
+    pacing.rebase()  # a round's start: the next poll starts a span, measures nothing
+    pacing.observed(9000, 800.0)
+    assert pacing.rate > 0.9
+
+
+def test_a_span_with_nothing_processed_is_not_a_measurement() -> None:
+    """A busy span that processed nothing says nothing of the rate: the assumed one stays."""
+    pacing = Pacing(2.0)
+    pacing.accepted(500, 0.0)
+    pacing.observed(500, 10.0)
+    pacing.observed(500, 100.0)
+    assert not pacing.measured
+    assert pacing.rate == 2.0
+
+
+def test_a_rebase_keeps_a_dropped_batch_from_inflating_the_rate() -> None:
+    """Batches timed out and left the sum in a burst (pacing_timeout2): after a rebase at
+    each change, the measured rate stays the server's 1 msg/s, not tens."""
+    pacing = Pacing(1.0)
+    for _ in range(20):
+        pacing.accepted(2000, 0.0)
+    pacing.observed(40000, 30.0)
+    t, real = 21630.0, 40000 - 21600
+    pacing.observed(real, t)
+    for _ in range(3):
+        t += 60
+        real -= 60
+        pacing.rebase()  # the tracker timed a batch out
+        pacing.observed(real, t)  # the sum keeps the timed-out batch (tracker.stale)
+    assert pacing.rate <= 1.0 + 1e-9
+    assert pacing.room(t, t + 3600) == 0  # the real queue (18,220) outlasts the hour
+
+
+def test_the_loop_waits_when_no_room_is_left_however_few_are_due() -> None:
+    """No room before the deadline is a wait ("processing"), never "due": a round would send
+    nothing and the loop would end with recipients due."""
+    now = datetime(2026, 11, 21, 4, 40, tzinfo=UTC)
+    day = cap_day(None, [], now)
+    deadline = (now + timedelta(minutes=10)).timestamp()
+    stalled = Pacing(1.0)
+    stalled._measured.append(0.0)  # a rate of 0 (measured before spans of 0 were dropped)
+    assert paced_wait(stalled, now, deadline, deadline, day, 1) == (
+        datetime.fromtimestamp(deadline, UTC), "processing")
+    full = Pacing(1.0)
+    full.accepted(600, now.timestamp())
+    assert paced_wait(full, now, deadline, deadline, day, 1) == (
+        datetime.fromtimestamp(deadline, UTC), "processing")

@@ -278,3 +278,45 @@ async def test_each_poll_tells_how_many_messages_are_not_processed_yet() -> None
     h.sender.submitted.set()
     await tracker.follow()
     assert heard == [0]
+
+
+async def test_a_batch_timed_out_still_queued_stays_in_the_polls_sum() -> None:
+    """A batch the polling timeout gives up while the server still processes it keeps its
+    unprocessed messages in each later poll's sum (the pacing's queue), and the pacing is told
+    to start a new span instead of counting it as processed."""
+    server = FakeA2P()
+    h = Harness(server)
+
+    def stuck(request: Request) -> Answer:  # b1 never completes: 1 of its 4 processed
+        if request.method == "GET" and request.path == "/batches/b1":
+            return reply(200, {**server.batches["b1"], "processedCount": 1,
+                               "status": "Processing"})
+        return server(request)
+
+    h.transport._handler = stuck
+    tracker = Tracker(h.sender.tracking)
+    heard: list[int] = []
+    rebased: list[bool] = []
+    tracker.on_poll = heard.append
+    tracker.on_rebase = lambda: rebased.append(True)
+    await h.send()
+    tracker.add(h.recorder.records[1])
+
+    await h.send(2)
+
+    async def post_late() -> None:
+        h.clock.advance(h.sender.tracking.polling.timeout + 1)  # b1's polling time is over
+        tracker.add(h.recorder.records[2])
+        h.sender.submitted.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tracker.follow)
+        await post_late()
+    first, second = h.recorder.records[1], h.recorder.records[2]
+    assert first.state == lifecycle.ACCEPTED
+    assert first.note is not None
+    assert second.state == lifecycle.COMPLETED
+    left = 4 - (first.processed or 0)
+    assert heard[-1] == left > 0  # b2 done, b1 still queued on the server
+    assert tracker.stale == {"b1": left}
+    assert rebased == [True]

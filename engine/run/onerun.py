@@ -246,6 +246,7 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
                                                          worker.stop_posting)
                 if follower is not None and worker.pacing is not None:
                     follower.on_poll = observer(worker.pacing, options.wall)
+                    follower.on_rebase = worker.pacing.rebase
                 work = worker.execute(source, local, caught, follower, share)
                 interrupted = await lone(work if metrics is None else
                                           metrics.beside(work, options.sleep))

@@ -84,6 +84,8 @@ def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, da
     if instant >= deadline:
         return (day.ends, "daily-cap") if deadline < window else None
     room = pacing.room(instant - offset, deadline - offset)
-    if room >= due or room >= pacing.rate * ROUND_SLACK:
+    # no room at all (a full queue, or a rate of 0) is a wait, never "due": a round would
+    # send nothing and the loop would end with recipients due
+    if room > 0 and (room >= due or room >= pacing.rate * ROUND_SLACK):
         return None
     return datetime.fromtimestamp(deadline, UTC), "processing"

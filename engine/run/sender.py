@@ -165,6 +165,8 @@ class Sender:
             self._on_read(self._produced + self.recorder.aggregator.rejected_local, share())
 
         local.bind(drained)
+        if self.pacing is not None:  # a round's start: the batches the polls sum change
+            self.pacing.rebase()
         if follower is not None:
             for record in self.recorder.records.values():
                 if record.state == lifecycle.ACCEPTED:

@@ -68,6 +68,12 @@ class Tracker:
         # told after each status poll how many messages of the open batches the server has
         # not processed yet (a scheduled round's pacing measures its rate from it)
         self.on_poll: Callable[[int], None] | None = None
+        # told when the batches that sum changes other than by acceptance or completion (a
+        # batch timed out): the pacing must not measure across it
+        self.on_rebase: Callable[[], None] | None = None
+        # batch id -> messages not processed at the last poll, of the batches timed out: the
+        # server still holds them, so the polls' sum keeps them until a poll sees them done
+        self.stale: dict[str, int] = {}
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -132,8 +138,12 @@ class Tracker:
 
     def _time_out(self, late: list[str]) -> None:
         for batch_id in late:
-            self.open.pop(batch_id).note = "still processing when the polling timeout ran out"
+            record = self.open.pop(batch_id)
+            record.note = "still processing when the polling timeout ran out"
             del self._due[batch_id]
+            self.stale[batch_id] = _unprocessed(record)
+        if self.on_rebase is not None:
+            self.on_rebase()
 
     async def _poll_receipts(self) -> bool:
         progressed = False
@@ -163,6 +173,7 @@ class Tracker:
         for view in views:
             record = self.open.get(view.get("id", ""))
             if record is None:
+                self._seen_stale(view)
                 continue
             processed = view.get("processedCount")
             if type(processed) is int and processed != record.processed:
@@ -171,9 +182,20 @@ class Tracker:
                 await self._complete(record, view)
                 progressed = True
         if self.on_poll is not None:
-            self.on_poll(sum(max(0, (r.batch_size if r.batch_size is not None else r.count) -
-                                 (r.processed or 0)) for r in self.open.values()))
+            self.on_poll(sum(_unprocessed(r) for r in self.open.values()) +
+                         sum(self.stale.values()))
         return progressed
+
+    def _seen_stale(self, view: dict[str, Any]) -> None:
+        """A listing showed a batch that timed out: its progress, and gone once done."""
+        batch_id = view.get("id", "")
+        if batch_id not in self.stale:
+            return
+        processed, size = view.get("processedCount"), view.get("batchSize")
+        if view.get("status") == "Completed":
+            del self.stale[batch_id]
+        elif type(processed) is int and type(size) is int:
+            self.stale[batch_id] = min(self.stale[batch_id], max(0, size - processed))
 
     async def _views(self) -> list[dict[str, Any]]:
         client = self._run.client
@@ -237,6 +259,12 @@ class Tracker:
         if self.on_statuses is not None:
             await self.on_statuses(record)
         return True
+
+
+def _unprocessed(record: ChunkRecord) -> int:
+    """The batch's messages the server had not processed at the last poll."""
+    size = record.batch_size if record.batch_size is not None else record.count
+    return max(0, size - (record.processed or 0))
 
 
 STATUS_KEYS = ("queued", "sent", "delivered", "deliveryFailed", "sendingFailed")

@@ -89,10 +89,17 @@ class Pacing:
                 self._queued, self._at = float(unprocessed), now
                 return  # too short to measure: the base stays
             done = before + self._since - unprocessed
-            self._measured.append(max(0.0, done) / span)
+            if done > 0:  # none processed, or a set of batches that grew: not a measurement
+                self._measured.append(done / span)
         self._base = (now, unprocessed) if unprocessed > 0 else None
         self._since = 0
         self._queued, self._at = float(unprocessed), now
+
+    def rebase(self) -> None:
+        """The set of batches the polls sum changed other than by ``accepted`` and
+        completion (a batch timed out, a round re-added the batches still queued): the next
+        poll starts a new span instead of measuring across the change."""
+        self._base, self._since = None, 0
 
     def fits(self, count: int, now: float, deadline: float) -> bool:
         """Whether ``count`` more messages POSTed at ``now`` are processed by ``deadline``,
