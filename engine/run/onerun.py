@@ -31,6 +31,7 @@ from engine.reading import ReadOptions
 from engine.reading.consentset import ConsentSet
 from engine.reading.records import number_checker
 from engine.run.bodyspool import BodySpool
+from engine.run.brandcap import Journaled, journaled
 from engine.run.capledger import carrier_watch
 from engine.run.consent import Consents, read_consents
 from engine.run.consentcache import cache_owner, cache_path
@@ -198,8 +199,7 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
             worker.own({r.batch_id for r in plan.records.values() if r.batch_id})
         if await unless_stopped(stopping, client.bearer):
             if limits is not None:  # the server's clock, the sender's day (rounds.py)
-                mine = frozenset(r.batch_id for r in plan.records.values() if r.batch_id) \
-                    if plan is not None else frozenset[str]()
+                mine = journaled(plan.records.values()) if plan is not None else Journaled()
                 late, said = await login_checks(limits, client, sender, mine)
                 worker.deadline = worker.deadline if late is None else late
                 for code, message in said:

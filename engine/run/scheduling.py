@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.batching.chunker import Chunk
 from engine.core.aggregator import Aggregator, NoSpill
@@ -30,6 +30,9 @@ from engine.schedule.rules import OFF, QuietHours, parse_quiet_hours
 from engine.schedule.timing import Timing, check_timing, parse_instant
 from engine.schedule.windows import WindowKey, stamp
 from engine.schedule.zones import Placer, check_zone
+
+if TYPE_CHECKING:  # brandcap imports this module
+    from engine.run.brandcap import Journaled
 
 DEFAULT_MARGIN = 600.0  # seconds before a window closes that no chunk is POSTed
 MAX_MARGIN = 7200.0  # seconds: --window-margin's 120 minutes (engine/cli/scheduleflags.py)
@@ -293,13 +296,13 @@ class RoundLimits:
     # warning why (the server's clock is not the one the limits were judged by)
     on_login: Callable[[Any], tuple[float, str] | None] | None = None
     # then (engine/run/brandcap.py): the sender's other batches of the cap day, as the server
-    # lists them, off the quota; (client, sender, this journal's batch ids) -> a warning
-    count_others: Callable[[Any, str, frozenset[str]], Awaitable[str | None]] | None = None
+    # lists them, off the quota; (client, sender, what this journal holds) -> a warning
+    count_others: Callable[[Any, str, Journaled], Awaitable[str | None]] | None = None
     # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
     pacing: Pacing | None = None
 
 
-async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: frozenset[str]
+async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Journaled
                        ) -> tuple[float | None, list[tuple[str, str]]]:
     """A round's checks after its login: the server's clock (a new deadline when the limits
     were judged by another), then the sender's other batches of the day off the quota; the
