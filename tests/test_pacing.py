@@ -7,6 +7,7 @@ the queue leaves no room."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,16 @@ from engine.core import lifecycle
 from engine.errors import UsageError
 from engine.reading import Block
 from engine.run.options import SendOptions
-from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
+from engine.run.capledger import sent_chunks
+from engine.run.pacing import (
+    PacedQuota,
+    joined,
+    paced_wait,
+    round_deadline,
+    round_quota,
+    seen,
+    started,
+)
 from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day
 from engine.schedule.pacing import DEFAULT_SEND_RATE, MIN_SPAN, OnWire, Pacing, cap_deadline
@@ -254,3 +264,27 @@ def test_the_loop_waits_when_no_room_is_left_however_few_are_due() -> None:
     full.accepted(600, now.timestamp())
     assert paced_wait(full, now, deadline, deadline, day, 1) == (
         datetime.fromtimestamp(deadline, UTC), "processing")
+
+
+def test_a_wake_queues_the_chunks_another_process_posted_while_this_one_slept(
+        tmp_path: Path) -> None:
+    """While a run slept without the lock, a cron tick POSTed two chunks (one completed
+    already): at the wake the one not completed queues in the pacing from its request, and
+    the chunks the pacing knew of are not added twice."""
+    from tests.test_capledger import chunk, journal, state
+
+    t0 = "2026-11-20T15:00:00.000000Z"
+    before = [chunk(1, 300), state(1, "submitting", t0), state(1, "accepted", t0)]
+    path = journal(tmp_path, before)
+    pacing = started(1.0, sent_chunks(path))
+    known = seen(sent_chunks(path))
+    at = datetime(2026, 11, 20, 15, 10, tzinfo=UTC).timestamp()
+    assert pacing.queued(at) == 0  # 300 s of its 600 s sleep drained it
+    t1 = "2026-11-20T15:09:00.000000Z"
+    path = journal(tmp_path, [*before,
+                              chunk(2, 500), state(2, "submitting", t1), state(2, "accepted", t1),
+                              chunk(3, 40), state(3, "submitting", t1),
+                              state(3, "completed", t1)])
+    assert joined(pacing, sent_chunks(path), known) == 500
+    assert pacing.queued(at) == 440  # chunk 2 since 15:09 at 1 msg/s
+    assert not pacing.fits(3000, at, at + 3000)  # the tick's batch is ahead of this one's

@@ -32,6 +32,25 @@ def started(rate: float, chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -
     return pacing
 
 
+def seen(chunks: Iterable[tuple[datetime, Mapping[str, Any]]]) -> frozenset[tuple[datetime, int]]:
+    """The (last submittedAt, messages) of a journal's chunks that may have been sent: what
+    the pacing knows of before the loop sleeps without the journal's lock."""
+    return frozenset((when, int(chunk.get("messages", 0) or 0)) for when, chunk in chunks)
+
+
+def joined(pacing: Pacing, chunks: Iterable[tuple[datetime, Mapping[str, Any]]],
+           known: frozenset[tuple[datetime, int]]) -> int:
+    """After a sleep without the lock: the chunks another process POSTed meanwhile (not in
+    ``known``) and not completed queue in ``pacing`` from their request; the messages added."""
+    added = 0
+    for when, chunk in sorted(chunks, key=lambda each: each[0]):
+        messages = int(chunk.get("messages", 0) or 0)
+        if (when, messages) not in known and chunk.get("status") != lifecycle.COMPLETED:
+            pacing.accepted(messages, when.timestamp())
+            added += messages
+    return added
+
+
 def observer(pacing: Pacing, wall: Callable[[], float]) -> Callable[[int], None]:
     """The tracker's ``on_poll``: each poll's unprocessed messages, at the wall clock."""
     return lambda unprocessed: pacing.observed(unprocessed, wall())

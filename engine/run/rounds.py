@@ -39,7 +39,15 @@ from engine.run.journal import read_header, read_journal
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
-from engine.run.pacing import PacedQuota, paced_wait, round_deadline, round_quota, started
+from engine.run.pacing import (
+    PacedQuota,
+    joined,
+    paced_wait,
+    round_deadline,
+    round_quota,
+    seen,
+    started,
+)
 from engine.run.resumeheader import resume_options
 from engine.run.roundreport import (
     holds,
@@ -328,8 +336,10 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         await options.emit(waiting_event(after, nxt, path, options))
         if options.exit_when_waiting and seconds > EXIT_WAIT:
             break
+        known = seen(sent_chunks(path))
         if await sleep_unlocked(options, seconds, stop, lock, path):
             break
+        joined(pacing, sent_chunks(path), known)  # another process's POSTs meanwhile
     return document
 
 
