@@ -14,8 +14,8 @@ import pytest
 from engine.core import lifecycle
 from engine.errors import UsageError
 from engine.reading import Block
-from engine.run.options import SendOptions
 from engine.run.capledger import sent_chunks
+from engine.run.options import SendOptions
 from engine.run.pacing import (
     PacedQuota,
     joined,
