@@ -60,3 +60,15 @@ def test_a_window_opens_a_minute_after_the_rules_opening() -> None:
     assert not status.is_open(key)
     assert status.next_opening == at + timedelta(seconds=30)
     assert status_at([key], tcpa, at + timedelta(seconds=30), lead=SEND_LEAD).is_open(key)
+
+
+def test_a_login_without_a_date_header_keeps_the_measured_offset() -> None:
+    """A login answer with no Date header (a proxy stripped it) leaves the server's clock as
+    measured: no reset to this machine's, no warning, the round's limits stand."""
+    clock = ServerClock(lambda: MACHINE)
+    check = login_check(clock)
+    assert check(Client(300.0)) is not None  # measured: +5 min
+    assert check(Client(None)) is None
+    assert clock.offset == 300.0
+    assert not clock.changed
+    assert clock.now() == datetime.fromtimestamp(MACHINE + 300.0, UTC)

@@ -106,6 +106,13 @@ def expiry_of(state: JournalState) -> datetime | None:
         return None
 
 
+def expiry_floor(path: Path) -> datetime | None:
+    """The journal's expiry instant (``expiry_of``), read in full only when a line scan finds
+    one: each round asks, since a cron tick or an operator's ``--expire-at now`` may have
+    ended the run expired while this process slept."""
+    return expiry_of(read_journal(path)) if expiry_noted(path) else None
+
+
 def expiry_noted(path: Path) -> bool:
     """Whether the journal says the run ended expired (a line scan: no parse)."""
     with path.open("rb") as lines:

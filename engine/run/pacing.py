@@ -56,12 +56,15 @@ def observer(pacing: Pacing, wall: Callable[[], float]) -> Callable[[int], None]
     return lambda unprocessed: pacing.observed(unprocessed, wall())
 
 
-def round_deadline(window: float, day: CapDay, cap: int | None, margin: float) -> float:
-    """No POST from then on (epoch seconds): the window's deadline and, with a daily cap,
-    the cap day's end less the margin."""
+def round_deadline(window: float, day: CapDay, cap: int | None, margin: float,
+                   floor: datetime | None = None) -> float:
+    """No POST from then on (epoch seconds): the window's deadline, with a daily cap the cap
+    day's end less the margin, and the instant the journal says the run ended expired
+    (``floor``: another process may have judged it by a clock ahead of this one's)."""
+    deadline = window if floor is None else min(window, floor.timestamp())
     if cap is None:
-        return window
-    return min(window, cap_deadline(day.ends, margin).timestamp())
+        return deadline
+    return min(deadline, cap_deadline(day.ends, margin).timestamp())
 
 
 class PacedQuota:

@@ -33,9 +33,9 @@ from engine.run.bodyspool import BodySpool, open_spool
 from engine.run.brandcap import OtherBatches, counting
 from engine.run.capledger import NO_CAP, RoundCap, cap_ledger, carrier_halt, round_cap, sent_chunks
 from engine.run.events import RunWarning, Summary
-from engine.run.expiry import current, expiry_of, judged_at, settle
+from engine.run.expiry import current, expiry_floor, judged_at, settle
 from engine.run.idleround import SentMemo, idle_report, remember, remembered
-from engine.run.journal import read_header, read_journal
+from engine.run.journal import read_header
 from engine.run.journallock import JournalLock
 from engine.run.metrics import mark_finished
 from engine.run.options import SendOptions
@@ -277,14 +277,15 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
     listed = recipients if not fresh and recipients is not None and is_path(recipients) \
         else None
     # a run that ended expired stays so: judged no earlier than its journaled expiry
-    floor = None if fresh else expiry_of(read_journal(path))
+    floor = None if fresh else expiry_floor(path)
     # the server's queue and rate, across the rounds (a resume's from its journal)
     pacing = started(options.send_rate or DEFAULT_SEND_RATE,
                      [] if fresh else sent_chunks(path))
     for number in range(MAX_ROUNDS):
         first = fresh and number == 0
-        if not first:  # a resume may have brought --expire-at forward while this one slept
-            schedule = current(path, schedule)
+        if not first:  # a resume may have brought --expire-at forward while this one slept,
+            schedule = current(path, schedule)  # or ended the run expired
+            floor = expiry_floor(path) or floor
         if first:
             assert recipients is not None
             source, read, round_options = str(recipients), fresh_read(options), base
@@ -295,7 +296,8 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         now = judged_at(clock.now(), floor)
         before = survey(source, read, keys, None if first else path, schedule, now, memo,
                         others, clock.offset)
-        deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin)
+        deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin,
+                                  floor)
         idle = None if first else await _idle(before, schedule, path, round_options, listed)
         if idle is not None:
             after, document = idle

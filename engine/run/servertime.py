@@ -47,7 +47,11 @@ class ServerClock:
 
     def measure(self, measured: float | None) -> str | None:
         """Take the offset a login measured: the warning to give when the schedule's clock
-        moved (None: it did not)."""
+        moved (None: it did not). No Date header read (a proxy that strips it) says nothing:
+        the offset measured before stands."""
+        if measured is None:
+            self.changed = False
+            return None
         new = applied_offset(measured)
         self.changed = moved(self.offset, new)
         if not self.changed:
