@@ -73,7 +73,9 @@ class Tracker:
         self.on_rebase: Callable[[], None] | None = None
         # batch id -> messages not processed at the last poll, of the batches timed out: the
         # server still holds them, so the polls' sum keeps them until a poll sees them done
+        # (the listing keeps reading their progress; ``_stale_from``: the earliest created)
         self.stale: dict[str, int] = {}
+        self._stale_from: str | None = None
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
@@ -142,6 +144,9 @@ class Tracker:
             record.note = "still processing when the polling timeout ran out"
             del self._due[batch_id]
             self.stale[batch_id] = _unprocessed(record)
+            if record.created and (self._stale_from is None or
+                                   record.created < self._stale_from):
+                self._stale_from = record.created
         if self.on_rebase is not None:
             self.on_rebase()
 
@@ -199,11 +204,14 @@ class Tracker:
 
     async def _views(self) -> list[dict[str, Any]]:
         client = self._run.client
-        if len(self.open) == 1:
+        if len(self.open) == 1 and not self.stale:
             (batch_id,) = self.open
             view = await client.get_json(f"/batches/{batch_id}")
             return [view] if isinstance(view, dict) else []
-        since = min((r.created for r in self.open.values() if r.created), default=None)
+        created = [r.created for r in self.open.values() if r.created]
+        if created and self.stale and self._stale_from:  # their progress too
+            created.append(self._stale_from)
+        since = min(created, default=None)
         params = {"from": self._run.sender} | ({"dateFrom": since} if since else {})
         return [view async for view in client.batches(params)]
 

@@ -206,3 +206,39 @@ async def test_the_light_budget_s_pacing_past_the_deadline_holds_the_chunks(
     assert all(b.created < deadline for b in batches)
     assert report["schedule"]["state"] == "waiting"
     assert report["totals"]["sent"] == sum(b.size for b in batches) < 300
+
+
+class TrackedTime(FakeTime):
+    """FakeTime for a tracked run: the tracker naps while the list is read in a thread, and
+    each free nap would move the fake clock on by its whole length; a long sleep also gives
+    the thread a few real milliseconds, so the reading does not seem to take hours."""
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds)
+        if seconds > 1:
+            await anyio.sleep(0.005)
+
+
+async def test_batches_timed_out_by_the_tracker_still_hold_the_queue(
+        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+    """A polling timeout of 10 minutes gives up batches the server (1 message a second) still
+    has queued; the rounds after still count them in the queue: nothing is processed after
+    21:00, nobody twice, and the run ends done (never early with recipients due)."""
+    wire = Wire()
+    time = TrackedTime(datetime(2026, 11, 20, 19, 50, tzinfo=PT), wire)
+    running = await start_simulator(sim_settings(messages_per_second=1.0,
+                                                 light=GroupLimit(4, 60.0, 60.0)),
+                                    clock=time.clock)
+    simulators.append(running)
+    settings = engine_settings(running.url, polling=PollSettings(interval=5.0,
+                                                                 max_interval=30.0,
+                                                                 timeout=600.0))
+    settings = replace(settings, rate_limit=replace(settings.rate_limit, light_requests=4,
+                                                    light_window=60.0))
+    report = await send(write(tmp_path / "list.csv", pacific(6000)), time, wire, settings,
+                        quiet_hours="tcpa", max_batch_messages=100, wait="completed")
+    result = audited(running, time, "tcpa")
+    assert (result.processed, result.outside_count, result.repeated_count) == (6000, 0, 0)
+    assert report["schedule"]["state"] == "done"
+    closes = datetime(2026, 11, 20, 21, 0, tzinfo=PT).timestamp()
+    assert any(b.created < closes for b in running.simulator.store.batches)  # evening used
