@@ -193,8 +193,8 @@ class Tracker:
 
     def _seen_stale(self, view: dict[str, Any]) -> None:
         """A listing showed a batch that timed out: its progress, and gone once done."""
-        batch_id = view.get("id", "")
-        if batch_id not in self.stale:
+        batch_id = view.get("id")
+        if not isinstance(batch_id, str) or batch_id not in self.stale:
             return
         processed, size = view.get("processedCount"), view.get("batchSize")
         if view.get("status") == "Completed":
