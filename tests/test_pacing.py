@@ -6,6 +6,8 @@ the queue leaves no room."""
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +29,15 @@ from engine.run.pacing import (
 )
 from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day
-from engine.schedule.pacing import DEFAULT_SEND_RATE, MIN_SPAN, OnWire, Pacing, cap_deadline
+from engine.schedule.pacing import (
+    DEFAULT_SEND_RATE,
+    MIN_DONE,
+    MIN_SPAN,
+    STALLED,
+    OnWire,
+    Pacing,
+    cap_deadline,
+)
 
 NOW = datetime(2026, 11, 20, 20, 35, tzinfo=UTC).timestamp()
 
@@ -57,18 +67,19 @@ def test_a_poll_sets_the_queue_to_what_the_server_says() -> None:
 
 
 def test_the_rate_is_measured_only_over_a_busy_span_and_the_lowest_is_kept() -> None:
-    """Two busy spans at 2/s and 0.5/s: the rate is 0.5; a span that ends with an empty
-    queue (the server idle part of it) measures nothing."""
+    """Two busy spans at 2/s and 0.5/s: the rate is about 0.5 (one message less than seen,
+    since processedCount is whole); a span that ends with an empty queue (the server idle
+    part of it) measures nothing."""
     pacing = Pacing(1.0)
     pacing.accepted(1000, NOW)
     pacing.observed(1000, NOW)
     pacing.observed(960, NOW + 20)  # 2 a second
-    assert pacing.rate == 2.0
+    assert pacing.rate == 39 / 20
     assert pacing.measured
     pacing.observed(950, NOW + 40)  # 0.5 a second
-    assert pacing.rate == 0.5
+    assert pacing.rate == 9 / 20
     pacing.observed(0, NOW + 4000)  # drained: no measurement
-    assert pacing.rate == 0.5
+    assert pacing.rate == 9 / 20
 
 
 def test_a_span_shorter_than_the_minimum_measures_nothing_yet() -> None:
@@ -80,16 +91,16 @@ def test_a_span_shorter_than_the_minimum_measures_nothing_yet() -> None:
     assert not pacing.measured
     assert pacing.rate == 1.0
     pacing.observed(60, NOW + MIN_SPAN)  # 40 in MIN_SPAN seconds, from the first base
-    assert pacing.rate == 40 / MIN_SPAN
+    assert pacing.rate == 39 / MIN_SPAN
 
 
 def test_batches_accepted_during_a_span_count_as_processed_work() -> None:
-    """100 queued, 50 more accepted, 110 left after 20 s: 40 processed, 2 a second."""
+    """100 queued, 50 more accepted, 110 left after 20 s: 40 processed, about 2 a second."""
     pacing = Pacing(1.0)
     pacing.observed(100, NOW)
     pacing.accepted(50, NOW + 5)
     pacing.observed(110, NOW + 20)
-    assert pacing.rate == 2.0
+    assert pacing.rate == 39 / 20
 
 
 def test_an_idle_server_keeps_the_assumed_rate() -> None:
@@ -212,7 +223,7 @@ def test_a_set_of_batches_that_grows_measures_no_rate_of_zero() -> None:
     pacing.accepted(3000, 0.0)
     pacing.observed(3000, 5.0)
     pacing.observed(2900, 105.0)  # a real measurement: 1 msg/s
-    assert pacing.rate == 1.0
+    assert pacing.rate == 99 / 100
     pacing.observed(2300, 730.0)  # without a rebase: 600 more counted, ~0.96 msg/s
     pacing.observed(4000, 760.0)  # the sum grew: done < 0, dropped
     assert pacing.rate > 0.9
@@ -222,14 +233,46 @@ def test_a_set_of_batches_that_grows_measures_no_rate_of_zero() -> None:
     assert pacing.rate > 0.9
 
 
-def test_a_span_with_nothing_processed_is_not_a_measurement() -> None:
-    """A busy span that processed nothing says nothing of the rate: the assumed one stays."""
+def test_a_span_that_saw_too_few_processed_waits_to_measure() -> None:
+    """A slow sender's short spans (0 or 1 message in 20 s at 0.02 a second) measure
+    nothing, and the span grows until it has seen MIN_DONE messages: never the 0.05 a
+    second that a span picked because it saw one would say."""
+    pacing = Pacing(0.02)
+    pacing.accepted(100, 0.0)
+    pacing.observed(100, 0.0)
+    pacing.observed(99, 20.0)
+    assert not pacing.measured
+    pacing.observed(99, 40.0)
+    pacing.observed(90, 500.0)  # 10 in 500 s
+    assert pacing.rate == 9 / 500
+
+
+def test_a_stalled_server_is_measured_and_the_stall_ends_with_the_drain() -> None:
+    """Nothing processed over a span that should have seen STALLED x MIN_DONE is a stall:
+    no room (the loop waits); when the queue drains, the stall's measurement goes, or the
+    loop would wait for good with nothing left to poll."""
     pacing = Pacing(2.0)
     pacing.accepted(500, 0.0)
     pacing.observed(500, 10.0)
-    pacing.observed(500, 100.0)
-    assert not pacing.measured
-    assert pacing.rate == 2.0
+    pacing.observed(500, 10.0 + max(MIN_SPAN, STALLED * MIN_DONE / 2.0))
+    assert pacing.measured and pacing.rate == 0.0
+    assert pacing.room(100.0, 10_000.0) == 0
+    pacing.observed(0, 400.0)  # all 500 processed: at least 500 / 390 a second
+    assert not pacing.measured and pacing.rate == 2.0
+
+
+@pytest.mark.parametrize("rate", [0.02, 0.3, 1.0, 8.0])
+def test_the_measured_rate_is_never_above_the_server_s(rate: float) -> None:
+    """A server processing exactly ``rate`` a second, read as a whole processedCount at
+    polls 5 to 60 s apart (the tracker's backoff) for a day: the pacing never goes faster."""
+    rng = random.Random(rate)
+    pacing, t, size = Pacing(rate), 0.0, 10 ** 6
+    pacing.accepted(size, t)
+    while t < 86_400:
+        t += rng.uniform(5.0, 60.0)
+        pacing.observed(size - math.floor(rate * t), t)
+        assert pacing.rate <= rate
+    assert pacing.measured and pacing.rate > 0.8 * rate
 
 
 def test_a_rebase_keeps_a_dropped_batch_from_inflating_the_rate() -> None:

@@ -79,6 +79,7 @@ class Tracker:
 
     def add(self, record: ChunkRecord) -> None:
         assert record.batch_id is not None
+        self.stale.pop(record.batch_id, None)  # tracked again: counted in ``open``
         self.open[record.batch_id] = record
         self._due[record.batch_id] = self._clock() + self._run.polling.timeout
         self.wake.set()

@@ -27,6 +27,11 @@ from datetime import datetime, timedelta
 
 DEFAULT_SEND_RATE = 1.0  # messages a second: RingCentral's published 10DLC figure, the lowest
 MIN_SPAN = 20.0  # seconds a measurement must cover: processedCount is a whole number
+# messages a measurement must see processed (a slow sender, 0.02 a second, processes 0 or 1
+# in MIN_SPAN), unless the span is long enough to expect STALLED times as many at the rate
+# the pacing goes by: then fewer is the measurement (a server that slowed or stalled)
+MIN_DONE = 10
+STALLED = 3.0
 KEPT = 3  # measurements kept; the rate is the lowest of them
 # seconds a round's quota leaves for what comes before its first POST (reading the list,
 # the opt-outs), so the chunks cut to fit still fit when they go
@@ -81,19 +86,36 @@ class Pacing:
     def observed(self, unprocessed: int, now: float) -> None:
         """A status poll at ``now`` read ``unprocessed`` messages not processed yet (every
         batch this run has open): the queue is that, and the span since the last busy poll
-        measures the rate when the queue never emptied."""
-        if self._base is not None and unprocessed > 0:
-            at, before = self._base
-            span = now - at
-            if span < MIN_SPAN:
-                self._queued, self._at = float(unprocessed), now
-                return  # too short to measure: the base stays
-            done = before + self._since - unprocessed
-            if done > 0:  # none processed, or a set of batches that grew: not a measurement
-                self._measured.append(done / span)
-        self._base = (now, unprocessed) if unprocessed > 0 else None
-        self._since = 0
+        measures the rate when the queue never emptied and the span saw enough."""
         self._queued, self._at = float(unprocessed), now
+        if unprocessed <= 0:
+            if self._base is not None and now > self._base[0]:
+                self._drained((self._base[1] + self._since) / (now - self._base[0]))
+            self._base, self._since = None, 0
+            return
+        if self._base is None:
+            self._base, self._since = (now, unprocessed), 0
+            return
+        at, before = self._base
+        span = now - at
+        done = before + self._since - unprocessed
+        if done < 0:  # the batches summed grew other than by ``accepted``: no measurement
+            self._base, self._since = (now, unprocessed), 0
+            return
+        if span < MIN_SPAN or (done < MIN_DONE and self.rate * span < STALLED * MIN_DONE):
+            return  # too little seen to measure: the base stays and the span grows
+        # processedCount is whole: the span may hold one message it did not see whole, and a
+        # span chosen because it saw any would say the server is faster than it is
+        self._measured.append(max(0, done - 1) / span)
+        self._base, self._since = (now, unprocessed), 0
+
+    def _drained(self, at_least: float) -> None:
+        """The queue emptied: the server processed everything of the span, so it went at
+        least ``at_least`` a second; measurements below that were of a stall that ended
+        (kept, they would hold the loop for good: no room, and nothing left to poll)."""
+        kept = [rate for rate in self._measured if rate >= at_least]
+        self._measured.clear()
+        self._measured.extend(kept)
 
     def rebase(self) -> None:
         """The set of batches the polls sum changed other than by ``accepted`` and
