@@ -255,10 +255,12 @@ def test_a_stalled_server_is_measured_and_the_stall_ends_with_the_drain() -> Non
     pacing.accepted(500, 0.0)
     pacing.observed(500, 10.0)
     pacing.observed(500, 10.0 + max(MIN_SPAN, STALLED * MIN_DONE / 2.0))
-    assert pacing.measured and pacing.rate == 0.0
+    assert pacing.measured
+    assert pacing.rate == 0.0
     assert pacing.room(100.0, 10_000.0) == 0
     pacing.observed(0, 400.0)  # all 500 processed: at least 500 / 390 a second
-    assert not pacing.measured and pacing.rate == 2.0
+    assert not pacing.measured
+    assert pacing.rate == 2.0
 
 
 @pytest.mark.parametrize("rate", [0.02, 0.3, 1.0, 8.0])
@@ -272,7 +274,8 @@ def test_the_measured_rate_is_never_above_the_server_s(rate: float) -> None:
         t += rng.uniform(5.0, 60.0)
         pacing.observed(size - math.floor(rate * t), t)
         assert pacing.rate <= rate
-    assert pacing.measured and pacing.rate > 0.8 * rate
+    assert pacing.measured
+    assert pacing.rate > 0.8 * rate
 
 
 def test_a_rebase_keeps_a_dropped_batch_from_inflating_the_rate() -> None:

@@ -79,6 +79,14 @@ class FakeTime:
 
 
 @pytest.fixture
+async def wire() -> AsyncIterator[Wire]:
+    """The test's transport, closed after it (the engine closes only the ones it made)."""
+    made = Wire()
+    yield made
+    await made.close()
+
+
+@pytest.fixture
 async def simulators() -> AsyncIterator[list[RunningSimulator]]:
     started: list[RunningSimulator] = []
     yield started
@@ -116,11 +124,10 @@ def audited(running: RunningSimulator, time: FakeTime, policy: str,
 
 
 async def test_a_round_posts_only_what_is_processed_before_the_window_closes(
-        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """1,000 Pacific recipients at 20:35 PT, the server at 1 message a second: the round
     sends what is processed by 20:50 (batches queue one behind the other), the rest at 8:00
     the next day; nobody is texted after 21:00, nobody twice."""
-    wire = Wire()
     time = FakeTime(datetime(2026, 11, 20, 20, 35, tzinfo=PT), wire)
     running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
     simulators.append(running)
@@ -139,11 +146,10 @@ async def test_a_round_posts_only_what_is_processed_before_the_window_closes(
 
 
 async def test_a_daily_cap_s_queue_never_crosses_midnight_pacific(
-        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """--daily-cap 1000 with quiet hours off, 2,000 recipients from 23:45 PT at 1 message a
     second: what is sent before midnight is processed before it, and no carrier day (the
     day a message is processed) carries more than the cap."""
-    wire = Wire()
     time = FakeTime(datetime(2026, 11, 20, 23, 45, tzinfo=PT), wire)
     running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
     simulators.append(running)
@@ -160,11 +166,10 @@ async def test_a_daily_cap_s_queue_never_crosses_midnight_pacific(
 
 
 async def test_a_429_s_retry_after_past_the_deadline_holds_the_chunk(
-        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """The first POST, 70 s before the deadline, is answered 429 Retry-After 120: the retry
     would go out after the deadline, so it is held; no batch is created at or after the
     deadline, and the recipients go out the next morning."""
-    wire = Wire()
     closes = datetime(2026, 11, 20, 21, 0, tzinfo=PT).timestamp()
     time = FakeTime(datetime.fromtimestamp(closes - 60 - 70, UTC), wire)
     running = await start_simulator(sim_settings(), clock=time.clock)
@@ -184,11 +189,10 @@ async def test_a_429_s_retry_after_past_the_deadline_holds_the_chunk(
 
 
 async def test_the_light_budget_s_pacing_past_the_deadline_holds_the_chunks(
-        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """A Light budget of 4 requests a minute, 200 s before the deadline: the chunks that
     would wait for the budget past the deadline are held, and no batch is created at or
     after it."""
-    wire = Wire()
     deadline = datetime(2026, 11, 20, 20, 50, tzinfo=PT).timestamp()
     time = FakeTime(datetime.fromtimestamp(deadline - 200, UTC), wire)
     running = await start_simulator(sim_settings(light=GroupLimit(4, 60.0, 60.0)),
@@ -220,11 +224,10 @@ class TrackedTime(FakeTime):
 
 
 async def test_batches_timed_out_by_the_tracker_still_hold_the_queue(
-        simulators: list[RunningSimulator], tmp_path: Path) -> None:
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """A polling timeout of 10 minutes gives up batches the server (1 message a second) still
     has queued; the rounds after still count them in the queue: nothing is processed after
     21:00, nobody twice, and the run ends done (never early with recipients due)."""
-    wire = Wire()
     time = TrackedTime(datetime(2026, 11, 20, 19, 50, tzinfo=PT), wire)
     running = await start_simulator(sim_settings(messages_per_second=1.0,
                                                  light=GroupLimit(4, 60.0, 60.0)),
