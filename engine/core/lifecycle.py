@@ -48,6 +48,10 @@ def reopen(current: str) -> str:
 # journal entry is then marked superseded, so that every reader (the resume after this one,
 # `a2p outcomes`, the report) sees only the chunks that hold its records now.
 SUPERSEDABLE = frozenset({PLANNED, FAILED})
+# the states of a chunk that may still be queued on the server: accepted and not seen
+# completed, or sent with no answer yet (a batch may exist). An unknown chunk is left out:
+# its search ended long after its request, and it would hold a pacing's stall for good.
+MAY_BE_QUEUED = frozenset({SUBMITTING, ACCEPTED, AMBIGUOUS})
 
 
 def supersede(current: str) -> str:

@@ -4,13 +4,15 @@ per day (T-Mobile) across every campaign and tool, so two scheduled runs from on
 
 At each round's start (after its login) the server's own list of the sender's batches
 created since the cap day began (``GET .../a2p-sms/batches?from=SENDER&dateFrom=...``) is
-read, and the messages of the batches this journal does not hold count against the day's
-cap. A batch this journal's own unanswered request may have made (no batch id journaled: the
-cap ledger counts that chunk already) is matched as reconciliation matches one (the sender's,
-no larger than the chunk, created after the request went out) and not counted again. Listings
-lag: the journal's own count stays the floor, and every batch a listing showed is kept for
-the day by its id. What the listing cannot show (another account, a batch created after the
-read) is not counted: the cap is the sender's as far as the server's listing shows.
+read, and the messages of the batches whose id this journal does not hold count against the
+day's cap. That includes a batch this journal's own unanswered request made (its chunk is
+counted by the cap ledger too): the day is under-filled by it, never over. Matching such a
+batch by size and time, as reconciliation does, could hide another run's batch of the same
+size while the unanswered request made none (cold29 F2); once reconciliation adopts the batch
+its id is the journal's and the count gives it back. Listings lag: the journal's own count
+stays the floor, and every batch a listing showed is kept for the day by its id. What the
+listing cannot show (another account, a batch created after the read) is not counted: the
+cap is the sender's as far as the server's listing shows.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.core import lifecycle
-from engine.core.reconcile import CLOCK_MARGIN, UNCALIBRATED_MARGIN, creation_offset
 from engine.run.report import ChunkRecord
 from engine.run.scheduling import Quota
 from engine.schedule.caps import cap_day_label
@@ -30,38 +30,23 @@ from engine.schedule.windows import stamp
 Listing = Callable[[Mapping[str, Any]], AsyncIterator[dict[str, Any]]]
 
 
-# the states of a chunk whose request may have made a batch whose id it never learned
-UNANSWERED = frozenset({lifecycle.SUBMITTING, lifecycle.AMBIGUOUS, lifecycle.UNKNOWN})
-
-
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """One batch as the server listed it: its messages and creation instant (epoch seconds
-    on the server's creation clock; None when unreadable)."""
+    """One batch as the server listed it: its messages."""
 
     size: int
-    created: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Journaled:
-    """What this journal holds, as a listing is judged against it: its batch ids, and
-    (messages, earliest creation instant of a batch it may have made, None: any) of each chunk
-    whose request may have made a batch it never learned the id of."""
+    """What this journal holds, as a listing is judged against it: its batch ids."""
 
     ids: frozenset[str] = frozenset()
-    unanswered: tuple[tuple[int, float | None], ...] = ()
 
 
 def journaled(records: Iterable[ChunkRecord]) -> Journaled:
-    """A journal's records as ``Journaled``: the floor of an unanswered chunk's batch is its
-    last request on the server's creation clock, less reconciliation's margins (calibrated
-    from the journal's own batches, else an hour)."""
-    kept = list(records)
-    offset = creation_offset((r.submitted_at, r.created) for r in kept)
-    unanswered = tuple((r.count, _floor(r.submitted_at, offset)) for r in kept
-                       if r.batch_id is None and r.state in UNANSWERED)
-    return Journaled(frozenset(r.batch_id for r in kept if r.batch_id), unanswered)
+    """A journal's records as ``Journaled``."""
+    return Journaled(frozenset(r.batch_id for r in records if r.batch_id))
 
 
 def _instant(text: Any) -> float | None:
@@ -73,24 +58,10 @@ def _instant(text: Any) -> float | None:
         return None
 
 
-def _floor(submitted: str | None, offset: float | None) -> float | None:
-    at = _instant(submitted)
-    if at is None:
-        return None
-    return at + offset - CLOCK_MARGIN if offset is not None else at - UNCALIBRATED_MARGIN
-
-
 def others_of(listed: Mapping[str, Listed], mine: Journaled) -> tuple[int, int]:
-    """(messages, batches) of the listed batches that are not this journal's: not among its
-    ids, and not one its unanswered chunks may have made (each chunk takes at most one: the
-    same size first, else the largest no larger, created at or after its floor)."""
-    rest = {k: b for k, b in listed.items() if k not in mine.ids}
-    for messages, floor in mine.unanswered:
-        fits = [k for k, b in rest.items() if b.size <= messages and
-                (floor is None or b.created is None or b.created >= floor)]
-        if fits:
-            del rest[max(fits, key=lambda k: (rest[k].size == messages, rest[k].size))]
-    return sum(b.size for b in rest.values()), len(rest)
+    """(messages, batches) of the listed batches whose id this journal does not hold."""
+    rest = [b.size for k, b in listed.items() if k not in mine.ids]
+    return sum(rest), len(rest)
 
 
 @dataclass
@@ -130,7 +101,7 @@ async def listed_batches(batches: Listing, sender: str, since: datetime
             continue
         size, batch_id = view.get("batchSize"), view.get("id")
         if type(size) is int and size > 0 and isinstance(batch_id, str):
-            found[batch_id] = Listed(size, at)
+            found[batch_id] = Listed(size)
     return found
 
 
@@ -139,9 +110,10 @@ def others_warning(sender: str, cap: int, others: OtherBatches, allowed: int | N
     day = cap_day_label(others.day) if others.day is not None else "today"
     room = "" if allowed is None else f"; this round may send {allowed:,} more"
     return (f"the server lists {others.messages:,} message(s) in {others.batches:,} batch(es) "
-            f"from {sender} on the cap day {day} (from 00:00 America/Los_Angeles) that this "
-            f"run did not send (other runs, machines or tools): they count against --daily-cap "
-            f"{cap:,}, since carriers cap the sender, not the run{room}.")
+            f"from {sender} on the cap day {day} (from 00:00 America/Los_Angeles) whose id "
+            f"this run's journal does not hold (other runs, machines or tools, or a batch of "
+            f"this run whose answer was lost): they count against --daily-cap {cap:,}, since "
+            f"carriers cap the sender, not the run{room}.")
 
 
 def counting(cap: int | None, day: datetime, others: OtherBatches, quota: Quota,

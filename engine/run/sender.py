@@ -167,6 +167,9 @@ class Sender:
         local.bind(drained)
         if self.pacing is not None:  # a round's start: the batches the polls sum change
             self.pacing.rebase()
+            if not in_flight and not any(record.state in lifecycle.MAY_BE_QUEUED
+                                         for record in self.recorder.records.values()):
+                self.pacing.idle(self.wall())
         if follower is not None:
             for record in self.recorder.records.values():
                 if record.state == lifecycle.ACCEPTED:

@@ -29,7 +29,8 @@ DEFAULT_SEND_RATE = 1.0  # messages a second: RingCentral's published 10DLC figu
 MIN_SPAN = 20.0  # seconds a measurement must cover: processedCount is a whole number
 # messages a measurement must see processed (a slow sender, 0.02 a second, processes 0 or 1
 # in MIN_SPAN), unless the span is long enough to expect STALLED times as many at the rate
-# the pacing goes by: then fewer is the measurement (a server that slowed or stalled)
+# the pacing goes by: then fewer is a stall (a server that slowed or stopped), which holds
+# until a busy span measures again or the queue is seen empty
 MIN_DONE = 10
 STALLED = 3.0
 KEPT = 3  # measurements kept; the rate is the lowest of them
@@ -51,6 +52,9 @@ class Pacing:
     def __init__(self, rate: float = DEFAULT_SEND_RATE) -> None:
         self.assumed = check_send_rate(rate)
         self._measured: deque[float] = deque(maxlen=KEPT)
+        # a thin span's measurement (a server that slowed or stopped): it holds until a busy
+        # span measures again or the queue is seen empty (the stall is over)
+        self._stall: float | None = None
         self._queued = 0.0  # messages accepted and not processed at ``_at``
         self._at: float | None = None
         # the last observation with a queue: (instant, unprocessed), and what was accepted
@@ -64,12 +68,14 @@ class Pacing:
 
     @property
     def rate(self) -> float:
-        """Messages a second: the lowest recent measurement, else the assumed rate."""
-        return min(self._measured) if self._measured else self.assumed
+        """Messages a second: the lowest of the assumed rate, the recent measurements and a
+        stall not over. A measurement only ever lowers it: a server measured fast may slow."""
+        stall = () if self._stall is None else (self._stall,)
+        return min((self.assumed, *self._measured, *stall))
 
     @property
     def measured(self) -> bool:
-        return bool(self._measured)
+        return bool(self._measured) or self._stall is not None
 
     def queued(self, now: float) -> float:
         """Messages accepted and not processed yet at ``now`` (the model between polls)."""
@@ -90,7 +96,9 @@ class Pacing:
         self._queued, self._at = float(unprocessed), now
         if unprocessed <= 0:
             if self._base is not None and now > self._base[0]:
-                self._drained((self._base[1] + self._since) / (now - self._base[0]))
+                at, before = self._base
+                self._drained(max(0, before + self._since - 1) / (now - at))
+            self._stall = None  # everything queued was processed: a stall is over
             self._base, self._since = None, 0
             return
         if self._base is None:
@@ -102,20 +110,32 @@ class Pacing:
         if done < 0:  # the batches summed grew other than by ``accepted``: no measurement
             self._base, self._since = (now, unprocessed), 0
             return
-        if span < MIN_SPAN or (done < MIN_DONE and self.rate * span < STALLED * MIN_DONE):
-            return  # too little seen to measure: the base stays and the span grows
+        if span < MIN_SPAN:
+            return  # too short to measure: the base stays and the span grows
         # processedCount is whole: the span may hold one message it did not see whole, and a
         # span chosen because it saw any would say the server is faster than it is
-        self._measured.append(max(0, done - 1) / span)
+        if done >= MIN_DONE:
+            self._measured.append((done - 1) / span)
+            self._stall = None
+        elif self.rate * span >= STALLED * MIN_DONE:
+            self._stall = max(0, done - 1) / span
+        else:
+            return  # too few seen to measure: the span grows
         self._base, self._since = (now, unprocessed), 0
 
     def _drained(self, at_least: float) -> None:
         """The queue emptied: the server processed everything of the span, so it went at
-        least ``at_least`` a second; measurements below that were of a stall that ended
-        (kept, they would hold the loop for good: no room, and nothing left to poll)."""
-        kept = [rate for rate in self._measured if rate >= at_least]
+        least ``at_least`` a second (one message short, as a measurement): a measurement
+        below that is raised to it, and a stall is over."""
+        raised = [max(rate, at_least) for rate in self._measured]
         self._measured.clear()
-        self._measured.extend(kept)
+        self._measured.extend(raised)
+
+    def idle(self, now: float) -> None:
+        """Nothing of this run may be queued on the server (every chunk completed, failed or
+        never sent): the queue is empty at ``now``, as a poll reading 0 would say, so a
+        stall is over even when no batch is left to poll."""
+        self.observed(0, now)
 
     def rebase(self) -> None:
         """The set of batches the polls sum changed other than by ``accepted`` and
