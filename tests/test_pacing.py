@@ -10,6 +10,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -376,3 +377,17 @@ def test_a_wake_queues_the_chunks_another_process_posted_while_this_one_slept(
     assert joined(pacing, sent_chunks(path), known) == 500
     assert pacing.queued(at) == 440  # chunk 2 since 15:09 at 1 msg/s
     assert not pacing.fits(3000, at, at + 3000)  # the tick's batch is ahead of this one's
+
+
+def test_a_round_that_ran_past_midnight_pacific_is_not_held_for_the_new_day() -> None:
+    """A cap day's round ended at 00:20 PT (a long wait for receipts): the deadline was the
+    old day's 23:50, and the new day's quota is due now, not after the new day ends; a round
+    that ended at 23:55 waits for 00:00 (adv29 F3)."""
+    pt = ZoneInfo("America/Los_Angeles")
+    deadline = datetime(2026, 11, 20, 23, 50, tzinfo=pt).timestamp()
+    window = deadline + 86_400
+    late = datetime(2026, 11, 21, 0, 20, tzinfo=pt)
+    assert paced_wait(Pacing(1.0), late, deadline, window, cap_day(1000, [], late), 5) is None
+    before = datetime(2026, 11, 20, 23, 55, tzinfo=pt)
+    day = cap_day(1000, [], before)
+    assert paced_wait(Pacing(1.0), before, deadline, window, day, 5) == (day.ends, "daily-cap")

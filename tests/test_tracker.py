@@ -323,3 +323,30 @@ async def test_a_batch_timed_out_still_queued_stays_in_the_polls_sum() -> None:
     assert heard[-1] == 3  # b2 done, b1 still queued on the server: 3 of its 4 left
     assert tracker.stale == {"b1": 3}
     assert rebased == [True]
+
+
+async def test_a_processed_count_read_lower_later_is_not_taken() -> None:
+    """A lagging replica answers a lower processedCount after a higher one: the record keeps
+    the higher, so the pacing never counts the same messages processed twice (adv29 F4)."""
+    server = FakeA2P()
+    h = Harness(server)
+    counts = iter([3, 1])
+
+    def lagging(request: Request) -> Answer:
+        if request.method == "GET" and request.path == "/batches/b1":
+            count = next(counts, None)
+            if count is not None:
+                return reply(200, {**server.batches["b1"], "processedCount": count,
+                                   "status": "Processing"})
+        return server(request)
+
+    h.transport._handler = lagging
+    tracker = Tracker(h.sender.tracking)
+    heard: list[int] = []
+    tracker.on_poll = heard.append
+    await h.send()
+    tracker.add(h.recorder.records[1])
+    h.sender.submitted.set()
+    await tracker.follow()
+    assert heard == [1, 1, 0]
+    assert h.recorder.records[1].state == lifecycle.COMPLETED

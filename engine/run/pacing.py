@@ -104,7 +104,10 @@ def paced_wait(pacing: Pacing, now: datetime, deadline: float, window: float, da
     first less the second."""
     instant = now.timestamp()
     if instant >= deadline:
-        return (day.ends, "daily-cap") if deadline < window else None
+        # past the cap day's deadline: its end, unless the round ran past it into the next
+        # day (``day`` is now's), whose quota is due now (adv29 F3)
+        ours = deadline < window and deadline >= day.starts.timestamp()
+        return (day.ends, "daily-cap") if ours else None
     room = pacing.room(instant - offset, deadline - offset)
     # no room at all (a full queue, or a rate of 0) is a wait, never "due": a round would
     # send nothing and the loop would end with recipients due

@@ -182,7 +182,9 @@ class Tracker:
                 self._seen_stale(view)
                 continue
             processed = view.get("processedCount")
-            if type(processed) is int and processed != record.processed:
+            # never backwards: a listing served by a lagging replica would have the pacing
+            # count the same messages processed twice (adv29 F4)
+            if type(processed) is int and processed > (record.processed or 0):
                 record.processed, progressed = processed, True
             if view.get("status") == "Completed":
                 await self._complete(record, view)
