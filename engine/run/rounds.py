@@ -298,6 +298,7 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
                         others, clock.offset)
         deadline = round_deadline(before.deadline, before.day, schedule.cap, schedule.margin,
                                   floor)
+        unfit = pacing.unfit
         idle = None if first else await _idle(before, schedule, path, round_options, listed)
         if idle is not None:
             after, document = idle
@@ -325,12 +326,17 @@ async def _rounds(recipients: Recipients | None, options: SendOptions, schedule:
         if nxt[1] == "due":  # unless the server's queue or the cap day's end holds it
             nxt = paced_wait(pacing, after.now, deadline, before.deadline, after.day,
                              after.due, clock.offset) or nxt
+        if nxt[1] == "due" and before.due and after.share.caught == before.share.caught and \
+                after.remaining >= before.remaining + before.share.held_messages and \
+                after.now.timestamp() < before.deadline:
+            # it could send and sent nothing, and no window closed: chunks cut to the room
+            # that no longer fit when they went (the reading took longer than the slack)
+            # wait for the deadline; else its report says why (failed batches)
+            if pacing.unfit == unfit:
+                break
+            nxt = datetime.fromtimestamp(deadline, UTC), "processing"
         if nxt[1] == "due":
-            if before.due and after.share.caught == before.share.caught and \
-                    after.remaining >= before.remaining + before.share.held_messages and \
-                    after.now.timestamp() < before.deadline:
-                break  # it could send, sent nothing, and no window closed: its report
-            continue  # says why (failed batches); else the next round, now
+            continue  # the next round, now
         if nxt[1] == "carrier-cap" and after.halt is not None:
             await options.emit(stamped(RunWarning("carrier-cap", after.halt.reason),
                                            path, options))

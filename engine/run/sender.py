@@ -463,6 +463,8 @@ class Sender:
                     "window closing less the margin, or --expire-at) passed before its "
                     "request went out; a later round sends it")
         if not self.paced(chunk):
+            assert self.pacing is not None
+            self.pacing.unfit += 1
             return ("held: the server could not process it, after what it has queued, "
                     "before the round's deadline; a later round sends it")
         return None if self.holds is None else self.holds(chunk)

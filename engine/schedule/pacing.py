@@ -65,13 +65,18 @@ class Pacing:
         # messages of chunks that went on the wire or were held (gone from the pipeline
         # between the round's quota and the POST): ``pending`` is what the quota passed since
         self.gone = 0
+        # chunks held right before their POST because they no longer fit: a round that sent
+        # nothing for that waits for its deadline, it does not end the run
+        self.unfit = 0
 
     @property
     def rate(self) -> float:
         """Messages a second: the lowest of the assumed rate, the recent measurements and a
         stall not over. A measurement only ever lowers it: a server measured fast may slow."""
-        stall = () if self._stall is None else (self._stall,)
-        return min((self.assumed, *self._measured, *stall))
+        rates = [self.assumed, *self._measured]
+        if self._stall is not None:
+            rates.append(self._stall)
+        return min(rates)
 
     @property
     def measured(self) -> bool:
