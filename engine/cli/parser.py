@@ -168,7 +168,8 @@ def _outcomes_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     out.add_argument("journal", metavar="JOURNAL", help="the journal 'a2p send' wrote")
     out.add_argument("--out", metavar="PATH",
                      help="output file; .jsonl for JSON lines; - for stdout (default: the "
-                     "journal's name with .outcomes.csv)")
+                     "journal's name less .journal, plus .outcomes.csv: run.journal gives "
+                     "run.outcomes.csv)")
     out.add_argument("--only", action="append", default=[], metavar="WHICH",
                      help=f"keep only these rows (comma-separated, repeatable): "
                      f"{', '.join(FILTERS)}")
