@@ -206,7 +206,8 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
                     notes.append(message)
                     await emit(RunWarning(code, message))
             if options.preflight:
-                checked = await _preflight(client, sender, recipients, emit)
+                checked = await _preflight(client, sender, recipients, emit,
+                                           limits is not None and limits.capped)
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 scope, journal = consent_scope, options.resume or options.journal
                 cache = cache_path(journal)
@@ -344,9 +345,9 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
                        client.throttled))
     return done.document
 
-async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emit: Emit
-                     ) -> Preflight:
-    checked = await run_preflight(client, sender, estimate_recipients(recipients))
+async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emit: Emit,
+                     capped: bool = False) -> Preflight:
+    checked = await run_preflight(client, sender, estimate_recipients(recipients), capped=capped)
     for message in checked.warnings:
         await emit(RunWarning("preflight", message))
     return checked

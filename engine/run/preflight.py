@@ -124,7 +124,8 @@ def registration_of(config: Mapping[str, Any] | None) -> tuple[str | None, str |
 
 
 def registration_warnings(sender: SenderNumber, tier: str | None, campaign: str | None,
-                          recipients: Recipients | None) -> tuple[str, ...]:
+                          recipients: Recipients | None, capped: bool = False
+                          ) -> tuple[str, ...]:
     """What may still hurt a campaign from a usable sender: a daily cap smaller than the list
     (or a list of unknown size), a campaign carriers refuse, a number not yet in service.
 
@@ -134,7 +135,7 @@ def registration_warnings(sender: SenderNumber, tier: str | None, campaign: str 
     """
     warnings = []
     cap = default_daily_cap(tier)
-    if cap is not None and (recipients is None or recipients.count > cap):
+    if cap is not None and not capped and (recipients is None or recipients.count > cap):
         size = "the list's size is not known before it is read" if recipients is None else \
             f"this list holds {recipients.describe()}"
         warnings.append(f"{sender.number} is registered {tier}, which allows about {cap:,} "
@@ -219,12 +220,14 @@ async def sms_configuration(client: ApiClient, number_id: int) -> dict[str, Any]
 
 
 async def run_preflight(client: ApiClient, sender: str, recipients: Recipients | None = None,
-                        per_page: int = PAGE_SIZE) -> Preflight:
+                        per_page: int = PAGE_SIZE, capped: bool = False) -> Preflight:
     """Log in, find the sender among the user's A2P numbers and read its registration;
-    raises AuthError or SenderError when the campaign cannot work."""
+    raises AuthError or SenderError when the campaign cannot work. ``capped``: the send
+    caps each day (a scheduled send), so a list larger than the tier's day is no warning."""
     await client.bearer()
     number = judge_sender(sender, await list_numbers(client, per_page))
     config = await sms_configuration(client, number.id) if number.id is not None else None
     tier, campaign = registration_of(config)
     return Preflight(number, tier, campaign, default_daily_cap(tier), recipients,
-                     registration_warnings(number, tier, campaign, recipients))
+                     registration_warnings(number, tier, campaign,
+                                           recipients, capped))

@@ -392,7 +392,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                          round_quota(quota, PacedQuota(paced.pacing, deadline, options.wall)),
                          deadline, header, report, holds(keys, before),
                          notes=notes + clock.notes(), on_login=login_check(clock),
-                         count_others=count_others, pacing=paced.pacing)
+                         count_others=count_others, pacing=paced.pacing,
+                         capped=schedule.cap is not None)
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients, round_options, spill, spool, limits)
     return (after[-1] if after else None), document

@@ -300,6 +300,8 @@ class RoundLimits:
     count_others: Callable[[Any, str, Journaled], Awaitable[str | None]] | None = None
     # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
     pacing: Pacing | None = None
+    # a daily cap holds each day (the pre-flight's "list larger than the tier's day" is moot)
+    capped: bool = False
 
 
 async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Journaled

@@ -182,3 +182,38 @@ async def test_a_scheduled_send_takes_the_registration_tier_s_cap_unless_told_no
     blind = [text for code, text in warnings if code == "carrier-cap"]
     assert len(blind) == 1
     assert "use --wait completed or --wait delivered" in blind[0]
+
+
+async def test_a_scheduled_send_from_a_low_volume_number_is_not_told_to_spread_its_list(
+        tmp_path: Path) -> None:
+    """7,000 recipients from a LowVolume number, scheduled with the tier's cap: the warning
+    says the days are capped at 6,000, and the pre-flight does not also say carriers will
+    hold or drop the rest (the send already spreads them); unscheduled, it does."""
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=EASTERN))
+    listing = tmp_path / "list.csv"
+    write_list(listing, 7000)
+    low = "+16505550101"
+    running = await simulator(clock, registration_tiers=((low, "LowVolume"),))
+    warnings: list[tuple[str, str]] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "warning":
+            warnings.append((event["code"], event["message"]))
+
+    try:
+        report = await engine.send(listing, sender=low, text="Hi",
+                                   journal=tmp_path / "tiered.journal",
+                                   config=engine_settings(running.url), quiet_hours="tcpa",
+                                   on_event=on_event, **{**clock.options(),
+                                                         "max_batch_messages": 1000})
+        scheduled = list(warnings)
+        warnings.clear()
+        now = {k: v for k, v in clock.options().items() if k != "exit_when_waiting"}
+        await engine.send(listing, sender=low, text="Hi", config=engine_settings(running.url),
+                          on_event=on_event, **{**now, "max_batch_messages": 1000})
+    finally:
+        await running.stop()
+    assert report["totals"]["sent"] == 6000
+    assert [code for code, _ in scheduled if code == "daily-cap"] == ["daily-cap"]
+    assert not [text for _, text in scheduled if "hold or drop" in text]
+    assert [code for code, text in warnings if "hold or drop" in text] == ["preflight"]
