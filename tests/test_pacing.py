@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +31,7 @@ from engine.run.pacing import (
     started,
 )
 from engine.run.scheduling import Quota
+from engine.run.sharednumber import queued_ahead
 from engine.schedule.caps import cap_day
 from engine.schedule.pacing import (
     DEFAULT_SEND_RATE,
@@ -391,3 +394,37 @@ def test_a_round_that_ran_past_midnight_pacific_is_not_held_for_the_new_day() ->
     before = datetime(2026, 11, 20, 23, 55, tzinfo=pt)
     day = cap_day(1000, [], before)
     assert paced_wait(Pacing(1.0), before, deadline, window, day, 5) == (day.ends, "daily-cap")
+
+
+def test_messages_queued_ahead_by_other_senders_take_the_room_first() -> None:
+    """Another tool's 3,000 messages queued on the number at 1 a second: a round with 50
+    minutes to its deadline has no room; this run's own batch drains only after them; a
+    poll while they are ahead measures nothing (no stall of this run's batches)."""
+    pacing = Pacing(1.0)
+    pacing.ahead(3000, 0.0)
+    assert pacing.room(0.0, 3000.0) == 0
+    assert pacing.queued(1000.0) == 2000
+    pacing.accepted(100, 1000.0)
+    assert pacing.queued(2000.0) == 1000 + 100
+    assert pacing.queued(3050.0) == 50
+    pacing.observed(100, 1000.0)
+    pacing.observed(100, 1500.0)
+    assert not pacing.measured
+
+
+async def test_the_queue_ahead_counts_other_batches_not_processed() -> None:
+    """The listing's queued and processing batches not this journal's count what they have
+    not processed; this journal's own, and a completed one, do not."""
+    views = [{"id": "mine", "status": "Processing", "batchSize": 50, "processedCount": 0},
+             {"id": "theirs", "status": "Processing", "batchSize": 300, "processedCount": 120},
+             {"id": "queued", "status": "Queued", "batchSize": 40},
+             {"id": "done", "status": "Completed", "batchSize": 70, "processedCount": 70}]
+    asked: list[Mapping[str, Any]] = []
+
+    async def listing(params: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        asked.append(params)
+        for view in views:
+            yield view
+
+    assert await queued_ahead(listing, "+16505550100", frozenset({"mine"})) == 180 + 40
+    assert asked == [{"from": "+16505550100", "status": ["Queued", "Processing"]}]

@@ -72,6 +72,7 @@ from engine.run.scheduling import (
     zone_reading,
 )
 from engine.run.servertime import ServerClock, login_check
+from engine.run.sharednumber import ahead_counter
 from engine.run.sources import Recipients, is_path
 from engine.run.spill import FileSpill, open_spill
 from engine.schedule.caps import CapDay, Halt, cap_day
@@ -393,7 +394,8 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                          deadline, header, report, holds(keys, before),
                          notes=notes + clock.notes(), on_login=login_check(clock),
                          count_others=count_others, pacing=paced.pacing,
-                         capped=schedule.cap is not None)
+                         capped=schedule.cap is not None,
+                         count_ahead=ahead_counter(paced.pacing, options.wall))
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients, round_options, spill, spool, limits)
     return (after[-1] if after else None), document

@@ -302,6 +302,9 @@ class RoundLimits:
     pacing: Pacing | None = None
     # a daily cap holds each day (the pre-flight's "list larger than the tier's day" is moot)
     capped: bool = False
+    # after the login, with a pacing (engine/run/sharednumber.py): the number's batches not
+    # this journal's, queued ahead of the round's; (client, sender, this journal's ids)
+    count_ahead: Callable[[Any, str, frozenset[str]], Awaitable[None]] | None = None
 
 
 async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Journaled
@@ -317,6 +320,8 @@ async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Jour
         await limits.count_others(client, sender, mine)
     if counted is not None:
         said.append(("daily-cap", counted))
+    if limits.count_ahead is not None:
+        await limits.count_ahead(client, sender, mine.ids)
     return (None if late is None else late[0]), said
 
 

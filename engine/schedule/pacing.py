@@ -68,6 +68,10 @@ class Pacing:
         # chunks held right before their POST because they no longer fit: a round that sent
         # nothing for that waits for its deadline, it does not end the run
         self.unfit = 0
+        # messages of batches not this run's on the number (other campaigns, tools, journals)
+        # queued when a round started, and when: processed before this run's queue
+        self._ahead = 0.0
+        self._ahead_at = 0.0
 
     @property
     def rate(self) -> float:
@@ -83,14 +87,31 @@ class Pacing:
         return bool(self._measured) or self._stall is not None
 
     def queued(self, now: float) -> float:
-        """Messages accepted and not processed yet at ``now`` (the model between polls)."""
+        """Messages queued on the number and not processed yet at ``now`` (the model between
+        polls): those of other senders ahead, then this run's, which drain only after."""
+        return self._ahead_left(now) + self._ours(now)
+
+    def _ours(self, now: float) -> float:
+        """This run's messages not processed yet at ``now``: they drain once those ahead
+        are processed."""
         if self._at is None:
             return 0.0
-        return max(0.0, self._queued - self.rate * max(0.0, now - self._at))
+        rate = self.rate
+        behind = self._ahead_at + self._ahead / rate if rate > 0 else math.inf
+        return max(0.0, self._queued - rate * max(0.0, now - max(self._at, behind)))
+
+    def ahead(self, count: int, now: float) -> None:
+        """``count`` messages of batches not this run's are queued on the number at ``now``
+        (listed at a round's start): the server processes them before this run's."""
+        self._ahead, self._ahead_at = float(max(0, count)), now
+        self.rebase()  # this run's batches wait behind them: no span across the change
+
+    def _ahead_left(self, now: float) -> float:
+        return max(0.0, self._ahead - self.rate * max(0.0, now - self._ahead_at))
 
     def accepted(self, count: int, now: float) -> None:
         """A batch of ``count`` messages was accepted at ``now``: it queues behind the rest."""
-        queued = self.queued(now)
+        queued = self._ours(now)
         self._queued, self._at = queued + max(0, count), max(now, self._at or now)
         self._since += max(0, count)
 
@@ -112,6 +133,9 @@ class Pacing:
         at, before = self._base
         span = now - at
         done = before + self._since - unprocessed
+        if self._ahead_left(now) > 0:  # other senders' batches go first: this run's
+            self._base, self._since = (now, unprocessed), 0  # progress says nothing
+            return
         if done < 0:  # the batches summed grew other than by ``accepted``: no measurement
             self._base, self._since = (now, unprocessed), 0
             return

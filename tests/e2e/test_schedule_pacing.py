@@ -250,26 +250,26 @@ async def test_batches_timed_out_by_the_tracker_still_hold_the_queue(
 async def test_a_round_whose_only_chunk_no_longer_fits_when_it_goes_waits_not_ends(
         simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """One chunk cut to the room at 20:35 PT (1 a second, the round's deadline 20:50), then
-    a Light budget of one request in 3 minutes (taken by the round's listing of the day's
-    batches, for the cap) holds its POST past the minute the room left for it: it no longer
+    a Light budget of one request in 100 s (taken by the round's listing of the
+    number's batches queued ahead) holds its POST past the minute the room left for it: it no longer
     fits and is held. The round sent nothing, yet the run is not over:
     it waits for the deadline and sends everyone the next morning, inside the window."""
     time = FakeTime(datetime(2026, 11, 20, 20, 35, tzinfo=PT), wire)
     running = await start_simulator(sim_settings(messages_per_second=1.0,
-                                                 light=GroupLimit(1, 180.0, 180.0)),
+                                                 light=GroupLimit(1, 100.0, 100.0)),
                                     clock=time.clock)
     simulators.append(running)
     settings = slow_settings(running.url)
     settings = replace(settings, rate_limit=replace(settings.rate_limit, light_requests=1,
-                                                    light_window=180.0))
+                                                    light_window=100.0))
     events: list[dict[str, Any]] = []
 
     async def on_event(event: dict[str, Any]) -> None:
         events.append(event)
 
     report = await send(write(tmp_path / "list.csv", pacific(1000)), time, wire, settings,
-                        quiet_hours="tcpa", daily_cap=5000, max_batch_messages=1000,
-                        wait="accepted", on_event=on_event)
+                        quiet_hours="tcpa", max_batch_messages=1000, wait="accepted",
+                        on_event=on_event)
     held = [e for e in events if e["event"] == "waiting" and e.get("reason") == "processing"]
     result = audited(running, time, "tcpa")
     assert held, [e["event"] for e in events]
