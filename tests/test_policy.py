@@ -251,6 +251,7 @@ def test_a_201_for_a_batch_created_before_the_request_is_unusable() -> None:
 
     body = {"id": "b", "batchSize": 3, "creationTime": "2026-11-25T12:00:00+00:00"}
     at = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
-    assert "before this request" in str(answer_fault(body, 3, set(), at + 10))
+    said = str(answer_fault(body, 3, set(), at + 10))
+    assert "before the earliest this request could have made one (2026-11-25T12:00:10" in said
     assert answer_fault(body, 3, set(), at - 3) is None
     assert answer_fault(body, 3, set(), None) is None

@@ -26,7 +26,7 @@ import enum
 import random
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.core.bounds import bounds
@@ -280,7 +280,10 @@ def answer_fault(body: Any, count: int, owned: Container[str],
         except ValueError:
             early = False
         if early:
-            return f"its batch was created ({created}) before this request went out"
+            earliest = datetime.fromtimestamp(not_before, UTC).isoformat()
+            return (f"its batch was created ({created}) before the earliest this request could "
+                    f"have made one ({earliest}: when it went out, on the server's clock as "
+                    "this run's batches calibrate it, less the margin)")
     return None
 
 
