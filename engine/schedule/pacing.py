@@ -8,12 +8,15 @@ The rule, for a batch of ``n`` messages at ``now``::
 
     queued(now) + n <= rate * (deadline - now)
 
-``queued`` is what the server accepted from this run and has not processed. It is known at
-each status poll of the tracker (``observed``) and, between polls, follows the model of one
-queue draining at ``rate`` (``accepted`` adds a batch). ``rate`` starts as the assumed one
-(``--send-rate``) and becomes the lowest of the last few measurements once the polls show
-the server busy (its queue not empty at both ends of a span): an idle server says nothing of
-its speed, and a fast one that never queues keeps the assumed, careful rate.
+``queued`` is what the server accepted from this run and has not processed, behind what
+other senders queued on the number before the round (``ahead``: the server processes a
+number's batches one after another). This run's part is known at each status poll of the
+tracker (``observed``) and, between polls, follows the model of one queue draining at
+``rate`` (``accepted`` adds a batch). ``rate`` starts as the assumed one (``--send-rate``)
+and becomes the lowest of the last few measurements once the polls show the server busy
+(its queue not empty at both ends of a span that saw enough processed), never above the
+assumed one: an idle server says nothing of its speed, and a fast one keeps the assumed,
+careful rate.
 
 Pure: every instant is passed in (epoch seconds); nothing here reads a clock.
 """
