@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.core.reconcile import (
+    UNSURE_GRACE,
     Absent,
     Adopt,
     Expected,
@@ -130,12 +131,25 @@ def test_a_candidate_whose_messages_are_not_listed_yet_is_never_taken_as_not_our
 
 
 def test_a_candidate_still_unlisted_when_the_window_ends_leaves_it_undecided() -> None:
-    """Its messages never become listable within the window: undecided, never absent."""
+    """Its messages never become listable, within the window or the grace after it that
+    a candidate waiting to start processing gets: undecided, never absent."""
     server = Server()
     server.add("ours", OURS, messages_at=1e9)
-    step, _, _ = drive(server)
+    step, _, now = drive(server)
     assert isinstance(step, Undecided)
     assert "ours" in step.reason
+    assert now >= 10.0 * (1 + UNSURE_GRACE)
+
+
+def test_a_candidate_that_starts_processing_after_the_window_is_adopted() -> None:
+    """A batch that waits behind the sender's others lists its messages 25 s after the
+    answer was lost, past the 10 s window: the search goes on for it and adopts it, rather
+    than leaving the chunk unknown (messages-after-start behind a queue)."""
+    server = Server()
+    server.add("ours", OURS, messages_at=25.0)
+    step, _, now = drive(server)
+    assert isinstance(step, Adopt)
+    assert 25.0 <= now < 10.0 * (1 + UNSURE_GRACE)
 
 
 def test_another_campaigns_batch_to_the_same_list_is_not_ours() -> None:

@@ -48,6 +48,10 @@ DATE_MARGIN = 60.0  # dateFrom this long before the request (calibrated): the li
 # dateFrom this long before the request when the server's creation clock is not calibrated
 # yet (as far back as a resumed run looks): a clock off by more is outside what is handled.
 UNCALIBRATED_MARGIN = 3600.0
+# windows more that a search goes on while a candidate batch lists no messages yet: it waits
+# behind the sender's other batches, and a message store lists messages once processing
+# starts. Bounded: then the chunk is left unknown, and --resume looks again.
+UNSURE_GRACE = 4.0
 
 
 def creation_offset(pairs: Iterable[tuple[str | None, str | None]]) -> float | None:
@@ -196,6 +200,10 @@ class Reconciliation:
     looks: int = 0
     created_after: float | None = None  # server clock, calibrated: when the request went out
     sent: SentAt | None = None  # when given, the bound comes from it (and ``calibrate``)
+    # seconds after the window the looks go on while a candidate lists no messages yet (None:
+    # UNSURE_GRACE windows): it waits behind the number's other batches to start processing,
+    # and messages are listed once it does (messages-after-start)
+    unsure_grace: float | None = None
     _look_calibrated: bool = True
     _look_date_from: str = ""
     _early: set[str] = field(default_factory=set)  # this look's, ruled out by time alone
@@ -300,11 +308,18 @@ class Reconciliation:
         if final and self._held and not self._look_calibrated and self.calibrated:
             self._next_look = now  # calibrated during this look: one more look rules on them
             return self.next(now)
+        grace = self.window * UNSURE_GRACE if self.unsure_grace is None else self.unsure_grace
+        if final and self._unsure and not self._held and now < self.window_end + grace:
+            # a candidate lists no messages yet: it has not started processing, and it will
+            # (a batch that exists is processed): look again, for a while longer
+            self._next_look = now + self.interval
+            self.interval = min(self.max_interval, self.interval * 2)
+            return self.next(now)
         if final:
             if self._unsure:
                 batch_id, why = next(iter(self._unsure.items()))
-                return Undecided(f"after {self.window:g} s batch {batch_id} could still be "
-                                 f"this chunk's ({why})")
+                return Undecided(f"after {self.window + grace:g} s batch {batch_id} could "
+                                 f"still be this chunk's ({why})")
             if self._held:
                 batch_id, created = next(iter(self._held.items()))
                 return Undecided(
