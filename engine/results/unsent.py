@@ -18,7 +18,7 @@ from engine.results.rows import Unsent
 from engine.run.capledger import cap_ledger, carrier_halt, sent_chunks
 from engine.run.expiry import effective
 from engine.schedule.caps import cap_day
-from engine.schedule.fates import Fate, fate_of, states_of
+from engine.schedule.fates import Fate, fate_of, reopening, states_of
 from engine.schedule.forecast import zones_label
 from engine.schedule.placement import Placement
 from engine.schedule.waves import never_open, status_at
@@ -86,8 +86,11 @@ class Fates:
                            lead=SEND_LEAD)
         never = never_open(status.closed, schedule.policy, self._now,
                            margin=timedelta(seconds=schedule.margin))
-        fate: Fate = fate_of(states_of(status, never)[key], self._decision, self._day, self._halt,
-                             schedule.at, self._now)
+        fate: Fate = reopening(
+            fate_of(states_of(status, never)[key], self._decision, self._day, self._halt,
+                    schedule.at, self._now),
+            key, schedule.policy, timedelta(seconds=schedule.margin), schedule.expire_at,
+            SEND_LEAD)
         return Unsent(fate.describe(key, schedule.expire_at), fate.kind,
                       None if fate.opens is None else stamp(fate.opens))
 

@@ -18,11 +18,11 @@ from engine.run.journal import read_header
 from engine.run.options import SendOptions
 from engine.run.scheduling import Keys, Scheduling
 from engine.schedule.caps import CAP_ZONE
-from engine.schedule.fates import RULES, Fate, KeyState, fate_of, states_of
+from engine.schedule.fates import RULES, Fate, KeyState, fate_of, reopening, states_of
 from engine.schedule.forecast import zones_label
 from engine.schedule.placement import ZoneSource
 from engine.schedule.waves import Status
-from engine.schedule.windows import WindowKey, stamp, zone_info
+from engine.schedule.windows import SEND_LEAD, WindowKey, stamp, zone_info
 
 # how a recipient's zones were found (engine/schedule/placement.py ZoneSource)
 SOURCES = get_args(ZoneSource)
@@ -74,8 +74,11 @@ def no_window_notes(look: Outlook, schedule: Scheduling) -> tuple[tuple[str, str
 def fates_of(look: Outlook, schedule: Scheduling) -> list[tuple[Fate, int]]:
     """Each key's fate at the outlook's instant, with its count of recipients left."""
     states = states_of(look.status, look.never)
-    return [(fate_of(states.get(key, KeyState("closed")), look.decision, look.day, look.halt,
-                     schedule.at, look.now), n) for key, n in look.counts.items()]
+    margin = timedelta(seconds=schedule.margin)
+    return [(reopening(fate_of(states.get(key, KeyState("closed")), look.decision, look.day,
+                               look.halt, schedule.at, look.now),
+                       key, schedule.policy, margin, schedule.expire_at, SEND_LEAD), n)
+            for key, n in look.counts.items()]
 
 
 def by_zone(counts: dict[WindowKey, int]) -> dict[str, int]:

@@ -19,13 +19,14 @@ none before --expire-at): ``KeyState``. With that and the run's instant-wide fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
 from engine.schedule.caps import CapDay, Halt
+from engine.schedule.rules import QuietHours
 from engine.schedule.waves import Status
-from engine.schedule.windows import WindowKey, stamp, zone_info
+from engine.schedule.windows import WindowKey, open_windows, stamp, zone_info
 
 FateKind = Literal["deferred", "daily-cap", "expired", "no-window"]
 Rule = Literal["quiet-hours", "daily-cap", "carrier-cap", "at", "expire-at", "due", "no-window"]
@@ -110,6 +111,17 @@ def fate_of(state: KeyState, decision: str, day: CapDay, halt: Halt | None,
     if day.full:
         return Fate("daily-cap", "daily-cap", day.ends)
     return Fate("deferred", "due", now)
+
+
+def reopening(fate: Fate, key: WindowKey, policy: QuietHours, margin: timedelta,
+              until: datetime | None, lead: timedelta) -> Fate:
+    """A daily-cap fate's next opening on the recipient's own clock: the first instant its
+    window is open at or after the cap's (a new cap day at 00:00 Pacific is 03:00 in New
+    York, where the window opens at 8:00). None: no opening in the horizon."""
+    if fate.kind != "daily-cap" or fate.opens is None:
+        return fate
+    found = open_windows(key, policy, fate.opens, margin=margin, until=until, lead=lead)
+    return replace(fate, opens=found[0].opens if found else None)
 
 
 def states_of(status: Status | None, never: frozenset[WindowKey] = frozenset()

@@ -45,8 +45,9 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
         start: Start, tmp_path: Path) -> None:
     """After the first round (the cap of 100 sent to New York, one suppressed: its rejected
     event has its zone): the 49 New Yorkers left are
-    daily-cap until 00:00 Pacific, Los Angeles deferred to its 8:00, Honolulu deferred with no
-    opening before --expire-at; past --expire-at all 119 are expired. The report's totals,
+    daily-cap with no opening before --expire-at (their window after the cap day opens at
+    8:00 Eastern), Los Angeles deferred to its 8:00, Honolulu deferred with no opening
+    before --expire-at; past --expire-at all 119 are expired. The report's totals,
     byRule and byZone, the waiting and expired events' byZone and the outcomes' rows (zone,
     zoneSource, fate, nextOpening, retryable False) agree recipient by recipient."""
     time, running, settings, zones, watch = await opening(start, tmp_path, fates_list,
@@ -78,7 +79,9 @@ async def test_report_events_and_outcomes_tell_each_recipient_the_same_fate(
 
     rows = {str(row.to): row for row in await rows_at(journal, settings, time)}
     assert set(rows) == set(zones)
-    expected = {"America/New_York": ("daily-cap", "2026-11-21T08:00:00Z"),
+    # the New Yorkers' cap day ends at 00:00 Pacific (03:00 Eastern), their window opens at
+    # 8:00 Eastern: after --expire-at, so no next opening (never 03:00, when they are shut)
+    expected = {"America/New_York": ("daily-cap", None),
                 "America/Los_Angeles": ("deferred", "2026-11-20T16:01:00Z"),  # 08:00 + SEND_LEAD
                 "Pacific/Honolulu": ("deferred", None)}
     for number, row in rows.items():
