@@ -40,3 +40,10 @@ def test_other_fates_and_a_send_without_quiet_hours_keep_their_opening() -> None
     capped = Fate("daily-cap", "daily-cap", NEW_DAY)
     assert reopening(capped, WindowKey((), ""), parse_quiet_hours("off"), MARGIN, None,
                      SEND_LEAD) == capped
+
+
+def test_the_description_names_the_journal_to_resume() -> None:
+    """The outcome's description says the resume command with the run's own journal."""
+    said = Fate("deferred", "quiet-hours", NEW_DAY).describe(NEW_YORK, None,
+                                                             "campaigns/dec.journal")
+    assert said.endswith("(continue the run with a2p send --resume campaigns/dec.journal)")

@@ -43,6 +43,7 @@ class Fates:
     def __init__(self, header: Mapping[str, Any], journal: Path, now: datetime) -> None:
         self.schedule = schedule = effective(journal, header)
         self._now = now
+        self._journal = str(journal)
         self._placer = placer()
         sent = sent_chunks(journal)
         self._day = cap_day(schedule.cap, cap_ledger(sent), now)
@@ -91,6 +92,6 @@ class Fates:
                     schedule.at, self._now),
             key, schedule.policy, timedelta(seconds=schedule.margin), schedule.expire_at,
             SEND_LEAD)
-        return Unsent(fate.describe(key, schedule.expire_at), fate.kind,
+        return Unsent(fate.describe(key, schedule.expire_at, self._journal), fate.kind,
                       None if fate.opens is None else stamp(fate.opens))
 

@@ -54,7 +54,8 @@ class Fate:
     rule: Rule
     opens: datetime | None
 
-    def describe(self, key: WindowKey | None, expire_at: datetime | None = None) -> str:
+    def describe(self, key: WindowKey | None, expire_at: datetime | None = None,
+                 journal: str = "JOURNAL") -> str:
         """The outcome's description: the fate first (``deferred: ``...), then when."""
         if self.kind == "no-window":
             zones = ", ".join(key.zones) if key is not None and key.zones else "any zone"
@@ -81,7 +82,7 @@ class Fate:
         else:
             when = f"; next opening {stamp(self.opens)}{local(self.opens, key)}: a later " \
                    "round sends it"
-        return f"{self.kind}: {why}{when} (continue the run with a2p send --resume JOURNAL)"
+        return f"{self.kind}: {why}{when} (continue the run with a2p send --resume {journal})"
 
 
 def local(instant: datetime, key: WindowKey | None) -> str:
