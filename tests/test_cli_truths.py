@@ -48,6 +48,16 @@ def test_a_past_at_is_labelled_now_in_the_plan(tmp_path: Path,
     assert "(--at)" not in out
 
 
+def test_the_plan_says_when_the_first_wave_opens_after_the_first_possible_send(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """At 03:38 Eastern nobody's window is open: the plan says the first wave opens at 8:00
+    Eastern, beside the first possible send (now)."""
+    _, out, _ = plan(capsys, national_list(tmp_path), "--quiet-hours", "strict",
+                     now="2026-12-05T08:38:00Z")
+    assert ("first possible send 2026-12-05T08:38:00Z; first wave opens "
+            "2026-12-05T13:00:00Z") in out
+
+
 def test_a_future_at_keeps_its_label(tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     """--at ahead: the first possible send is --at's, labelled so."""

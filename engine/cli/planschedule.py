@@ -31,7 +31,7 @@ def describe_schedule(f: Forecast) -> list[str]:
     rules = f", state table {statetable.VERSION}" if f.policy.uses_states else ""
     lines = [f"schedule: --quiet-hours {f.policy}{rules}, margin {margin} min, {cap}",
              f"  now {stamp(f.now)}; first possible send {stamp(f.start)}"
-             + _start_label(f) + ("" if f.timing.expire_at is None else
+             + _start_label(f) + _first_wave(f) + ("" if f.timing.expire_at is None else
                                   f"; expires {stamp(f.timing.expire_at)}")]
     if f.timing.expire_at is not None and f.timing.expire_at <= f.now:
         lines.append(f"  --expire-at {stamp(f.timing.expire_at)} is already past: "
@@ -63,6 +63,15 @@ def describe_schedule(f: Forecast) -> list[str]:
                if f.cap is not None else f"have no opening within {days}")
         lines.append(f"  {f.not_sent:,} recipient(s) {why}")
     return lines + _counts(f)
+
+
+def _first_wave(f: Forecast) -> str:
+    """When the first wave opens, if after the first possible send (nobody's window is
+    open then)."""
+    from engine.schedule.windows import stamp
+
+    first = min((w.opening.opens for w in f.schedule.waves), default=None)
+    return "" if first is None or first <= f.start else f"; first wave opens {stamp(first)}"
 
 
 def _start_label(f: Forecast) -> str:
