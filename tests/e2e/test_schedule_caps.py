@@ -141,28 +141,41 @@ async def test_carrier_cap_failures_halt_the_day_inside_the_round_and_the_next_d
     assert max(Counter(texted).values()) == 1
 
 
+LOW = "+16505550101"  # registered LowVolume in these tests: the tier's cap is 6,000 a day
+
+
+async def low_volume_sender(tmp_path: Path, rows: int
+                            ) -> tuple[Clock, Path, RunningSimulator]:
+    """9:00 Eastern on the fake clock, a list of ``rows`` New Yorkers, and the simulator
+    with LOW registered LowVolume."""
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=EASTERN))
+    listing = tmp_path / "list.csv"
+    write_list(listing, rows)
+    return clock, listing, await simulator(clock, registration_tiers=((LOW, "LowVolume"),))
+
+
+class Warnings(list[tuple[str, str]]):
+    """The warning events a run told, as (code, message): its on_event."""
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        if event["event"] == "warning":
+            self.append((event["code"], event["message"]))
+
+
 async def test_a_scheduled_send_takes_the_registration_tier_s_cap_unless_told_none(
         tmp_path: Path) -> None:
     """A new scheduled send given no --daily-cap from a LowVolume sender caps its days at
     6,000 (a warning says so, the journal's schedule keeps it); --daily-cap none sends with no
     cap; a sender whose tier sets none gets none. With --wait accepted and a cap, a warning
     says plainly that the carrier-cap halt cannot see failures."""
-    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=EASTERN))
-    listing = tmp_path / "list.csv"
-    write_list(listing, 5)
-    low = "+16505550101"
-    running = await simulator(clock, registration_tiers=((low, "LowVolume"),))
-    warnings: list[tuple[str, str]] = []
-
-    async def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "warning":
-            warnings.append((event["code"], event["message"]))
+    clock, listing, running = await low_volume_sender(tmp_path, 5)
+    low, warnings = LOW, Warnings()
 
     async def send(name: str, sender: str, **options: Any) -> Report:
         return await engine.send(listing, sender=sender, text="Hi",
                                  journal=tmp_path / f"{name}.journal",
                                  config=engine_settings(running.url), quiet_hours="tcpa",
-                                 on_event=on_event, **clock.options(), **options)
+                                 on_event=warnings, **clock.options(), **options)
 
     try:
         tiered = await send("tiered", low)
@@ -189,28 +202,19 @@ async def test_a_scheduled_send_from_a_low_volume_number_is_not_told_to_spread_i
     """7,000 recipients from a LowVolume number, scheduled with the tier's cap: the warning
     says the days are capped at 6,000, and the pre-flight does not also say carriers will
     hold or drop the rest (the send already spreads them); unscheduled, it does."""
-    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=EASTERN))
-    listing = tmp_path / "list.csv"
-    write_list(listing, 7000)
-    low = "+16505550101"
-    running = await simulator(clock, registration_tiers=((low, "LowVolume"),))
-    warnings: list[tuple[str, str]] = []
-
-    async def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "warning":
-            warnings.append((event["code"], event["message"]))
-
+    clock, listing, running = await low_volume_sender(tmp_path, 7000)
+    warnings = Warnings()
     try:
-        report = await engine.send(listing, sender=low, text="Hi",
+        report = await engine.send(listing, sender=LOW, text="Hi",
                                    journal=tmp_path / "tiered.journal",
                                    config=engine_settings(running.url), quiet_hours="tcpa",
-                                   on_event=on_event, **{**clock.options(),
+                                   on_event=warnings, **{**clock.options(),
                                                          "max_batch_messages": 1000})
         scheduled = list(warnings)
         warnings.clear()
         now = {k: v for k, v in clock.options().items() if k != "exit_when_waiting"}
-        await engine.send(listing, sender=low, text="Hi", config=engine_settings(running.url),
-                          on_event=on_event, **{**now, "max_batch_messages": 1000})
+        await engine.send(listing, sender=LOW, text="Hi", config=engine_settings(running.url),
+                          on_event=warnings, **{**now, "max_batch_messages": 1000})
     finally:
         await running.stop()
     assert report["totals"]["sent"] == 6000

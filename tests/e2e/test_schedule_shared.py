@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from engine.config.settings import PollSettings
+from engine.config.settings import PollSettings, Settings
 from engine.simulator import RunningSimulator, start_simulator
 from engine.simulator.settings import ReceiptSettings
 from tests.conftest import sim_settings
@@ -34,26 +34,35 @@ def hawaii(count: int) -> list[str]:
     return [f"+1808{5_000_000 + i:07d}" for i in range(count)]
 
 
+async def busy_number(simulators: list[RunningSimulator], wire: Wire, start: datetime,
+                      others: list[str], give_up: float = 86400.0
+                      ) -> tuple[TrackedTime, RunningSimulator, str, Settings]:
+    """The fake clock at ``start``; the simulator at 1 message a second with another tool's
+    batch to ``others`` queued on the sender a minute before (its id); settings that poll
+    every few seconds and give a batch up after ``give_up`` seconds."""
+    time = TrackedTime(start, wire)
+    running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
+    simulators.append(running)
+    other, _ = running.simulator.store.create_batch(
+        {"from": SENDER, "text": "Sale", "messages": [{"to": [n]} for n in others]},
+        start.timestamp() - 60)
+    settings = engine_settings(running.url, polling=PollSettings(interval=5.0,
+                                                                 max_interval=30.0,
+                                                                 timeout=give_up))
+    return time, running, other.id, settings
+
+
 async def test_another_tool_s_queue_on_the_sender_delays_the_round_past_the_close(
         simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
     """Another tool queued 3,000 messages on the same number at 19:59 PT (Hawaii recipients,
     inside their window); our scheduled send of 1,000 Pacific recipients starts at 20:00 PT
     (deadline 20:50, close 21:00) at 1 message a second: none of ours may be processed
     after 21:00: the round counts the 3,000 ahead, finds no room, and sends the next morning."""
-    start = datetime(2026, 11, 20, 20, 0, tzinfo=PT)
-    time = TrackedTime(start, wire)
-    running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
-    simulators.append(running)
-    store = running.simulator.store
-    other, _ = store.create_batch({"from": SENDER, "text": "Sale",
-                                   "messages": [{"to": [n]} for n in hawaii(3000)]},
-                                  start.timestamp() - 60)
-    settings = engine_settings(running.url, polling=PollSettings(interval=5.0,
-                                                                 max_interval=30.0,
-                                                                 timeout=86400.0))
+    time, running, other, settings = await busy_number(
+        simulators, wire, datetime(2026, 11, 20, 20, 0, tzinfo=PT), hawaii(3000))
     report = await send(write(tmp_path / "list.csv", pacific(1000)), time, wire, settings,
                         quiet_hours="tcpa", max_batch_messages=100, wait="completed")
-    ours = [b for b in store.batches if b.id != other.id]
+    ours = [b for b in running.simulator.store.batches if b.id != other]
     result = audited(running, time, "tcpa")
     assert sum(b.size for b in ours) == 1000
     assert (result.outside_count, result.repeated_count) == (0, 0)
@@ -100,23 +109,15 @@ async def test_a_stall_measured_before_a_polling_timeout_does_not_stop_the_run_f
     up; the server then processes everything. --daily-cap 2000, 5,000 Pacific recipients,
     --expire-at three days on: the next days must send their 2,000 (the run ends done)."""
     start = datetime(2026, 11, 20, 8, 0, tzinfo=PT)
-    time = TrackedTime(start, wire)
-    running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
-    simulators.append(running)
-    store = running.simulator.store
-    other, _ = store.create_batch({"from": SENDER, "text": "Sale",
-                                   "messages": [{"to": [n]} for n in eastern(900)]},
-                                  start.timestamp() - 60)
-    settings = engine_settings(running.url, polling=PollSettings(interval=5.0,
-                                                                 max_interval=30.0,
-                                                                 timeout=600.0))
+    time, running, other, settings = await busy_number(simulators, wire, start, eastern(900),
+                                                       give_up=600.0)
     waits: list[tuple[str, str]] = []
     report = await send(write(tmp_path / "list.csv", pacific(5000)), time, wire, settings,
                         quiet_hours="tcpa", daily_cap=2000, max_batch_messages=100,
                         wait="completed", expire_at=start + timedelta(days=3),
                         on_event=lambda e: waits.append((e["until"], e["reason"]))
                         if e["event"] == "waiting" else None)
-    ours = sum(b.size for b in store.batches if b.id != other.id)
+    ours = sum(b.size for b in running.simulator.store.batches if b.id != other)
     assert ours == 5000, (ours, report["schedule"]["state"], waits[:8])
     assert report["schedule"]["state"] == "done"
 
@@ -127,17 +128,8 @@ async def test_another_tool_s_queue_pushes_the_day_s_quota_into_the_next_carrier
     them: 7,000 left today); our --daily-cap 10000 --wait accepted send of 13,000 starts at
     23:00 PT at 1 message a second: no carrier day (the day a message is processed, as the
     carriers count) may carry more than the cap."""
-    start = datetime(2026, 11, 20, 23, 0, tzinfo=PT)
-    time = TrackedTime(start, wire)
-    running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
-    simulators.append(running)
-    store = running.simulator.store
-    store.create_batch({"from": SENDER, "text": "Sale",
-                        "messages": [{"to": [n]} for n in hawaii(3000)]},
-                       start.timestamp() - 60)
-    settings = engine_settings(running.url, polling=PollSettings(interval=5.0,
-                                                                 max_interval=30.0,
-                                                                 timeout=86400.0))
+    time, running, _, settings = await busy_number(
+        simulators, wire, datetime(2026, 11, 20, 23, 0, tzinfo=PT), hawaii(3000))
     report = await send(write(tmp_path / "list.csv", pacific(13000)), time, wire, settings,
                         daily_cap=10000, max_batch_messages=500, wait="accepted")
     result = audited(running, time, "off", cap=10000)
