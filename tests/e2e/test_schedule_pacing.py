@@ -275,3 +275,42 @@ async def test_a_round_whose_only_chunk_no_longer_fits_when_it_goes_waits_not_en
     assert held, [e["event"] for e in events]
     assert report["schedule"]["state"] == "done"
     assert (result.processed, result.outside_count, result.repeated_count) == (1000, 0, 0)
+
+
+async def test_a_run_that_slept_while_a_tick_sent_counts_the_tick_s_batches_in_its_queue(
+        simulators: list[RunningSimulator], wire: Wire, tmp_path: Path) -> None:
+    """A window of 08:00-08:30 PT (so its deadline is 08:20), 3,000 recipients, the number
+    at 1 message a second. The run sleeps from 07:00; at the opening a cron tick takes the
+    journal and POSTs what the server can process by 08:20, then exits (--wait accepted).
+    The run wakes: the tick's batches are in its queue (read from the journal), so it finds
+    no room and sends the rest on the next days: nobody processed outside the window."""
+    time = FakeTime(datetime(2026, 11, 20, 7, 0, tzinfo=PT), wire)
+    running = await start_simulator(sim_settings(messages_per_second=1.0), clock=time.clock)
+    simulators.append(running)
+    settings = slow_settings(running.url)
+    listing = write(tmp_path / "list.csv", pacific(3000))
+    journal = tmp_path / "j"
+    ticks: list[Report] = []
+    opens = datetime(2026, 11, 20, 8, 1, tzinfo=PT).timestamp()  # 08:00 and the send's lead
+
+    async def sleep(seconds: float) -> None:
+        wakes = time.t + seconds
+        if not ticks and wakes >= opens:  # the tick comes at the opening, the run sleeps on
+            time.t = max(time.t, opens)
+            ticks.append(await engine.send(
+                None, config=settings, credentials=DEMO_CREDENTIALS, wall=time.wall,
+                clock=time.clock, sleep=time.sleep, transport=wire, resume=journal,
+                wait="accepted", exit_when_waiting=True))
+        await time.sleep(max(0.0, wakes - time.t))
+
+    report = await engine.send(listing, sender=SENDER, text="Hi", config=settings,
+                               credentials=DEMO_CREDENTIALS, wall=time.wall, clock=time.clock,
+                               sleep=sleep, transport=wire, journal=journal,
+                               quiet_hours="08:00-08:30", max_batch_messages=100,
+                               wait="accepted", exit_when_waiting=False,
+                               expire_at=datetime(2026, 11, 22, 12, 0, tzinfo=PT))
+    result = audited(running, time, "08:00-08:30")
+    assert ticks
+    assert ticks[0]["totals"]["sent"] > 0  # the tick sent the first round
+    assert (result.outside_count, result.repeated_count) == (0, 0)
+    assert report["totals"]["sent"] + report["totals"]["expired"] == 3000
