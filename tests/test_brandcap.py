@@ -36,16 +36,23 @@ def listing(views: list[dict[str, Any]], asked: list[Mapping[str, Any]]
 
 
 async def test_only_other_runs_batches_of_the_day_count() -> None:
-    """Of four listed batches: this journal's and yesterday's are left out; the query names
-    the sender and the day's start."""
+    """Of the listed batches: this journal's and yesterday's done yesterday are left out;
+    yesterday's still processing, or completed after the day began, count whole (carriers
+    count the day a message is processed); the query names the sender and reaches a day back
+    from the day's start."""
     asked: list[Mapping[str, Any]] = []
     views = [{"id": "mine", "batchSize": 7, "creationTime": "2026-11-20T15:00:00Z"},
-             {"id": "old", "batchSize": 5, "creationTime": "2026-11-20T07:59:59Z"},
+             {"id": "old", "batchSize": 5, "creationTime": "2026-11-20T07:59:59Z",
+              "status": "Completed", "lastModifiedTime": "2026-11-20T07:59:59Z"},
+             {"id": "late", "batchSize": 6, "creationTime": "2026-11-20T07:50:00Z",
+              "status": "Completed", "lastModifiedTime": "2026-11-20T08:20:00Z"},
+             {"id": "queued", "batchSize": 2, "creationTime": "2026-11-20T07:55:00Z",
+              "status": "Processing", "lastModifiedTime": "2026-11-20T07:56:00Z"},
              {"id": "x", "batchSize": 3, "creationTime": "2026-11-20T09:00:00Z"},
              {"id": "y", "batchSize": 4, "creationTime": "2026-11-20T10:00:00Z"}]
     listed = await listed_batches(listing(views, asked), "+16505550100", DAY)
-    assert others_of(listed, Journaled(frozenset({"mine"}))) == (7, 2)
-    assert asked == [{"from": "+16505550100", "dateFrom": "2026-11-20T08:00:00Z"}]
+    assert others_of(listed, Journaled(frozenset({"mine"}))) == (6 + 2 + 3 + 4, 4)
+    assert asked == [{"from": "+16505550100", "dateFrom": "2026-11-19T08:00:00Z"}]
 
 
 def test_a_lagging_listing_never_gives_the_day_back() -> None:

@@ -428,3 +428,16 @@ async def test_the_queue_ahead_counts_other_batches_not_processed() -> None:
 
     assert await queued_ahead(listing, "+16505550100", frozenset({"mine"})) == 180 + 40
     assert asked == [{"from": "+16505550100", "status": ["Queued", "Processing"]}]
+
+
+def test_a_round_s_listing_keeps_what_this_run_s_queue_drained_before_it() -> None:
+    """1,000 of this run's accepted at 0 at 1 a second; a round's listing at 1,500 s (nothing
+    of others queued): this run's queue is empty, not 1,000 again from the listing (a day's
+    queue counted anew would leave the next day no room)."""
+    pacing = Pacing(1.0)
+    pacing.accepted(1000, 0.0)
+    pacing.ahead(0, 1500.0)
+    assert pacing.queued(1500.0) == 0
+    pacing.accepted(100, 1500.0)
+    pacing.ahead(50, 1520.0)  # 80 of this run's left, behind 50 of others
+    assert pacing.queued(1520.0) == 50 + 80

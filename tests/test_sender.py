@@ -17,10 +17,12 @@ from engine.rc.client import ApiClient
 from engine.rc.transport import Reply
 from engine.reading import Block
 from engine.run.events import ChunkFailed, ChunkSubmitted, Event
+from engine.run.localqueue import LocalRejections
 from engine.run.recorder import Recorder
 from engine.run.report import stamp
 from engine.run.resume import retryable
 from engine.run.sender import RunSettings, Sender
+from engine.schedule.pacing import Pacing
 from tests.fakes import (
     CREDENTIALS,
     SENDER,
@@ -511,3 +513,26 @@ async def test_a_caught_chunk_a_round_holds_says_why_not_that_the_run_stopped() 
     assert record.state == lifecycle.PLANNED
     assert record.note == note
     assert h.posts() == 0
+
+
+async def test_a_round_with_nothing_of_the_journal_queued_ends_a_stall() -> None:
+    """A stall measured (rate 0), then every chunk of the journal completed: the next
+    round's start finds nothing that may be queued on the server, so the stall is over and
+    the round paces at the assumed rate again (no poll is left to say so)."""
+    h = Harness(FakeA2P())
+    await h.send()
+    record = h.recorder.records[1]
+    pacing = Pacing(1.0)
+    pacing.accepted(500, 0.0)
+    pacing.observed(500, 0.0)
+    pacing.observed(500, 60.0)
+    assert pacing.rate == 0.0
+    h.sender.pacing = pacing
+    h.recorder.move(record, lifecycle.COMPLETED)
+    await h.sender.execute(iter([]), LocalRejections(), [], None)
+    assert pacing.rate == 1.0
+    record.state = lifecycle.ACCEPTED  # one still queued: the stall holds
+    pacing.observed(500, 100.0)
+    pacing.observed(500, 160.0)
+    await h.sender.execute(iter([]), LocalRejections(), [], None)
+    assert pacing.rate == 0.0

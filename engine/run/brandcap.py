@@ -1,25 +1,26 @@
-"""The daily cap is the sender's, not the run's (issue 22, adv22 F8): carriers cap a brand
-per day (T-Mobile) across every campaign and tool, so two scheduled runs from one sender with
+"""The daily cap is the sender's, not the run's (issue 22, adv22 F8): carriers cap a brand per day
+(T-Mobile) across every campaign and tool, so two scheduled runs from one sender with
 ``--daily-cap 10`` each must not put 20 on one day.
 
-At each round's start (after its login) the server's own list of the sender's batches
-created since the cap day began (``GET .../a2p-sms/batches?from=SENDER&dateFrom=...``) is
-read, and the messages of the batches whose id this journal does not hold count against the
-day's cap. That includes a batch this journal's own unanswered request made (its chunk is
+At each round's start (after its login) the server's own list of the sender's batches created
+since the cap day began, and the day before's processed into it (carriers count the day a
+message is processed), is read (``GET .../a2p-sms/batches?from=SENDER&dateFrom=`` a day before
+the cap day), and the messages of the batches whose id this journal does not hold count against
+the day's cap. That includes a batch this journal's own unanswered request made (its chunk is
 counted by the cap ledger too): the day is under-filled by it, never over. Matching such a
-batch by size and time, as reconciliation does, could hide another run's batch of the same
-size while the unanswered request made none (cold29 F2); once reconciliation adopts the batch
-its id is the journal's and the count gives it back. Listings lag: the journal's own count
-stays the floor, and every batch a listing showed is kept for the day by its id. What the
-listing cannot show (another account, a batch created after the read) is not counted: the
-cap is the sender's as far as the server's listing shows.
+batch by size and time, as reconciliation does, could hide another run's batch of the same size
+while the unanswered request made none (cold29 F2); once reconciliation adopts the batch its id
+is the journal's and the count gives it back. Listings lag: the journal's own count stays the
+floor, and every batch a listing showed is kept for the day by its id. What the listing cannot
+show (another account, a batch created after the read) is not counted: the cap is the sender's
+as far as the server's listing shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.run.report import ChunkRecord
@@ -28,6 +29,9 @@ from engine.schedule.caps import cap_day_label
 from engine.schedule.windows import stamp
 
 Listing = Callable[[Mapping[str, Any]], AsyncIterator[dict[str, Any]]]
+# how far before the cap day a batch processed into it may have been created (a number at
+# 1 message a second processes 86,400 a day)
+CARRIED_BACK = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +97,28 @@ class OtherBatches:
 
 async def listed_batches(batches: Listing, sender: str, since: datetime
                          ) -> dict[str, Listed]:
-    """The sender's batches created since ``since``, by id, as the server lists them."""
+    """The sender's batches of the cap day starting ``since``, by id, as the server lists
+    them: created since then, or created the day before and processed into it (not completed
+    yet, or last modified since: carriers count the day a message is processed), each with
+    its whole size (some of it may have gone the day before: the careful side)."""
     found: dict[str, Listed] = {}
-    async for view in batches({"from": sender, "dateFrom": stamp(since)}):
+    day = since.timestamp()
+    listing = {"from": sender, "dateFrom": stamp(since - CARRIED_BACK)}
+    async for view in batches(listing):
         at = _instant(view.get("creationTime"))  # None (unreadable): counted, the safe side
-        if at is not None and at < since.timestamp():
+        if at is not None and at < day and not _carried(view, day):
             continue
         size, batch_id = view.get("batchSize"), view.get("id")
         if type(size) is int and size > 0 and isinstance(batch_id, str):
             found[batch_id] = Listed(size)
     return found
+
+
+def _carried(view: Mapping[str, Any], day: float) -> bool:
+    """A batch created before the cap day that the server processes into it: not completed,
+    or last modified since the day began."""
+    modified = _instant(view.get("lastModifiedTime"))
+    return view.get("status") != "Completed" or modified is None or modified >= day
 
 
 def others_warning(sender: str, cap: int, others: OtherBatches, allowed: int | None) -> str:

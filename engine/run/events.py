@@ -176,7 +176,7 @@ class BatchDelivered(BatchEvent):
 class RunWarning(Event):
     """Something the user should see even with -q ("preflight", "mostly-rejected", "pending",
     "suppress", "consent", "carrier-cap", "daily-cap", "at-past", "clock-skew",
-    "no-window")."""
+    "no-window", "queue-unknown")."""
 
     KIND: ClassVar[str] = "warning"
     code: str

@@ -207,7 +207,7 @@ async def send_once(recipients: Recipients | None, options: SendOptions,
                     await emit(RunWarning(code, message))
             if options.preflight:
                 checked = await _preflight(client, sender, recipients, emit,
-                                           limits is not None and limits.capped)
+                                           None if limits is None else limits.daily_cap)
             if consent_scope is not None:  # before the first POST: no opt-out is texted
                 scope, journal = consent_scope, options.resume or options.journal
                 cache = cache_path(journal)
@@ -346,7 +346,7 @@ async def _report(options: SendOptions, settings: Settings, chunker: Chunker,
     return done.document
 
 async def _preflight(client: ApiClient, sender: str, recipients: Recipients, emit: Emit,
-                     capped: bool = False) -> Preflight:
+                     capped: int | None = None) -> Preflight:
     checked = await run_preflight(client, sender, estimate_recipients(recipients), capped=capped)
     for message in checked.warnings:
         await emit(RunWarning("preflight", message))

@@ -124,7 +124,7 @@ def registration_of(config: Mapping[str, Any] | None) -> tuple[str | None, str |
 
 
 def registration_warnings(sender: SenderNumber, tier: str | None, campaign: str | None,
-                          recipients: Recipients | None, capped: bool = False
+                          recipients: Recipients | None, capped: int | None = None
                           ) -> tuple[str, ...]:
     """What may still hurt a campaign from a usable sender: a daily cap smaller than the list
     (or a list of unknown size), a campaign carriers refuse, a number not yet in service.
@@ -135,7 +135,8 @@ def registration_warnings(sender: SenderNumber, tier: str | None, campaign: str 
     """
     warnings = []
     cap = default_daily_cap(tier)
-    if cap is not None and not capped and (recipients is None or recipients.count > cap):
+    spread = capped is not None and cap is not None and capped <= cap  # a day's cap holds it
+    if cap is not None and not spread and (recipients is None or recipients.count > cap):
         size = "the list's size is not known before it is read" if recipients is None else \
             f"this list holds {recipients.describe()}"
         warnings.append(f"{sender.number} is registered {tier}, which allows about {cap:,} "
@@ -220,10 +221,11 @@ async def sms_configuration(client: ApiClient, number_id: int) -> dict[str, Any]
 
 
 async def run_preflight(client: ApiClient, sender: str, recipients: Recipients | None = None,
-                        per_page: int = PAGE_SIZE, capped: bool = False) -> Preflight:
+                        per_page: int = PAGE_SIZE, capped: int | None = None) -> Preflight:
     """Log in, find the sender among the user's A2P numbers and read its registration;
-    raises AuthError or SenderError when the campaign cannot work. ``capped``: the send
-    caps each day (a scheduled send), so a list larger than the tier's day is no warning."""
+    raises AuthError or SenderError when the campaign cannot work. ``capped``: the daily cap
+    a scheduled send holds each day; no more than the tier's, a list larger than the tier's
+    day is no warning."""
     await client.bearer()
     number = judge_sender(sender, await list_numbers(client, per_page))
     config = await sms_configuration(client, number.id) if number.id is not None else None

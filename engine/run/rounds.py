@@ -394,7 +394,7 @@ async def _round(first: bool, recipients: Recipients | None, source: str, read: 
                          deadline, header, report, holds(keys, before),
                          notes=notes + clock.notes(), on_login=login_check(clock),
                          count_others=count_others, pacing=paced.pacing,
-                         capped=schedule.cap is not None,
+                         daily_cap=schedule.cap,
                          count_ahead=ahead_counter(paced.pacing, options.wall))
     with open_spill(path, options.report) as spill, open_spool(path, options.report) as spool:
         document = await run_round(recipients, round_options, spill, spool, limits)

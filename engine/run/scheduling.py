@@ -300,11 +300,12 @@ class RoundLimits:
     count_others: Callable[[Any, str, Journaled], Awaitable[str | None]] | None = None
     # the sender's queue on the server: a chunk is POSTed only if processed by the deadline
     pacing: Pacing | None = None
-    # a daily cap holds each day (the pre-flight's "list larger than the tier's day" is moot)
-    capped: bool = False
+    # the daily cap each day is held to (the pre-flight's "list larger than the tier's day" is
+    # moot when it is no more than the tier's figure)
+    daily_cap: int | None = None
     # after the login, with a pacing (engine/run/sharednumber.py): the number's batches not
     # this journal's, queued ahead of the round's; (client, sender, this journal's ids)
-    count_ahead: Callable[[Any, str, frozenset[str]], Awaitable[None]] | None = None
+    count_ahead: Callable[[Any, str, frozenset[str]], Awaitable[str | None]] | None = None
 
 
 async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Journaled
@@ -320,8 +321,10 @@ async def login_checks(limits: RoundLimits, client: Any, sender: str, mine: Jour
         await limits.count_others(client, sender, mine)
     if counted is not None:
         said.append(("daily-cap", counted))
-    if limits.count_ahead is not None:
+    ahead = None if limits.count_ahead is None else \
         await limits.count_ahead(client, sender, mine.ids)
+    if ahead is not None:
+        said.append(("queue-unknown", ahead))
     return (None if late is None else late[0]), said
 
 

@@ -121,6 +121,9 @@ class Sender:
         # chunk number -> clock at its first answer: a wait for the budget before it is not
         # the chunk's time (chunk_deadline)
         self._first_sent: dict[int, float] = {}
+        # chunks whose answer was lost, counted queued in the pacing then (their batch may
+        # be on the server): not counted again when it is adopted
+        self._paced_lost: set[int] = set()
         self._produced = 0
         self._slots = anyio.CapacityLimiter(run.settings.concurrency)
         self._follower: Follower | None = None
@@ -147,7 +150,7 @@ class Sender:
         self.lost.own(batch_ids)
 
     def _accepted(self, record: ChunkRecord) -> None:
-        if self.pacing is not None:
+        if self.pacing is not None and record.number not in self._paced_lost:
             self.pacing.accepted(record.batch_size or 0, self.wall())
         if self._follower is not None:
             self._follower.add(record)
@@ -349,6 +352,8 @@ class Sender:
                 await self.fail(record, reply, Reason.REFUSED if step.action is Action.FAIL
                                 else Reason.GAVE_UP)
                 return
+            if step.action is Action.RECONCILE:
+                self._lost_queued(chunk, record, wire.sent)
             if step.action is Action.RECONCILE and self.lost.can_park:
                 await self.lost.park(chunk, record, sent_at)
                 return
@@ -360,6 +365,14 @@ class Sender:
                 continue  # proved not created (or resend was asked for): send again at once
             if step.delay:  # a 429 already holds the budget back for the penalty
                 await unless_stopped(self.stopping, self.sleep, step.delay)  # a stop cuts it
+
+    def _lost_queued(self, chunk: Chunk, record: ChunkRecord, went_out: bool) -> None:
+        """A request that went out and lost its answer may have made a batch the server
+        queues now: the pacing counts it (once) from here, never freeing its room until the
+        round ends; if it proves absent it stays counted, the careful side."""
+        if self.pacing is not None and went_out and record.number not in self._paced_lost:
+            self._paced_lost.add(record.number)
+            self.pacing.accepted(chunk.count, self.wall())
 
     async def gave_up_absent(self, record: ChunkRecord, reply: Reply | None) -> bool:
         """After a lost answer proved absent, the chunk is a plain retry (certain-safe: the

@@ -106,6 +106,8 @@ class Pacing:
     def ahead(self, count: int, now: float) -> None:
         """``count`` messages of batches not this run's are queued on the number at ``now``
         (listed at a round's start): the server processes them before this run's."""
+        if self._at is not None:  # this run's queue as the model stood at ``now``
+            self._queued, self._at = self._ours(now), max(self._at, now)
         self._ahead, self._ahead_at = float(max(0, count)), now
         self.rebase()  # this run's batches wait behind them: no span across the change
 

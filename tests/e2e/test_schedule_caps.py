@@ -201,7 +201,8 @@ async def test_a_scheduled_send_from_a_low_volume_number_is_not_told_to_spread_i
         tmp_path: Path) -> None:
     """7,000 recipients from a LowVolume number, scheduled with the tier's cap: the warning
     says the days are capped at 6,000, and the pre-flight does not also say carriers will
-    hold or drop the rest (the send already spreads them); unscheduled, it does."""
+    hold or drop the rest (the send already spreads them); with --daily-cap 10000, above the
+    tier's figure, or unscheduled, it does."""
     clock, listing, running = await low_volume_sender(tmp_path, 7000)
     warnings = Warnings()
     try:
@@ -212,6 +213,12 @@ async def test_a_scheduled_send_from_a_low_volume_number_is_not_told_to_spread_i
                                                          "max_batch_messages": 1000})
         scheduled = list(warnings)
         warnings.clear()
+        await engine.send(listing, sender=LOW, text="Hi", journal=tmp_path / "over.journal",
+                          config=engine_settings(running.url), quiet_hours="tcpa",
+                          daily_cap=10_000, on_event=warnings,
+                          **{**clock.options(), "max_batch_messages": 1000})
+        over_tier = list(warnings)
+        warnings.clear()
         now = {k: v for k, v in clock.options().items() if k != "exit_when_waiting"}
         await engine.send(listing, sender=LOW, text="Hi", config=engine_settings(running.url),
                           on_event=warnings, **{**now, "max_batch_messages": 1000})
@@ -220,4 +227,6 @@ async def test_a_scheduled_send_from_a_low_volume_number_is_not_told_to_spread_i
     assert report["totals"]["sent"] == 6000
     assert [code for code, _ in scheduled if code == "daily-cap"] == ["daily-cap"]
     assert not [text for _, text in scheduled if "hold or drop" in text]
+    # a cap above the tier's figure does not keep a day within it: the warning stays
+    assert [code for code, text in over_tier if "hold or drop" in text] == ["preflight"]
     assert [code for code, text in warnings if "hold or drop" in text] == ["preflight"]
