@@ -3,7 +3,8 @@ processes a number's batches one after another, so what another campaign, tool o
 queued on the number shortly before a round is processed before anything the round sends.
 
 A scheduled round lists them after its login (``GET .../a2p-sms/batches?from=SENDER&status=
-Queued&status=Processing``, the listing's default range: the last 24 hours), and its pacing
+Queued&status=Processing&dateFrom=``, LOOK_BACK before: the listing's default, the last 24
+hours, would miss a slow number's older backlog), and its pacing
 counts their messages not processed yet as queued ahead of its own (``Pacing.ahead``). A
 batch whose id this journal holds is its own, in the pacing already; one a lost answer of this
 journal made, not journaled by id, counts as another's: more queued, never less. A batch
